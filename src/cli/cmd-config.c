@@ -1,0 +1,157 @@
+/* cmd-config - postern init, postern config */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dataroot.h"
+#include "settings.h"
+#include "xalloc.h"
+
+int
+cmd_init(struct cli *cli, int argc, char **argv)
+{
+	static const char *const opts[] = { "hostname=", NULL };
+	struct cli_args a;
+	const char *err;
+	int r;
+
+	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
+		return r;
+	if (a.help || a.npos > 0) {
+		printf("usage: postern -d DIR init [--hostname NAME]\n\n"
+		    "Creates the data root DIR: config store, queues, message store,\n"
+		    "logs and a self-signed default certificate. Running it again on\n"
+		    "an existing data root changes nothing that is there.\n");
+		return a.help ? 0 : EXIT_USAGE;
+	}
+	if (cli->root == NULL)
+		return cli_error(EXIT_NOROOT, "no data root: give -d DIR or set POSTERN_DIR");
+	if (dataroot_init(cli->root, cli_opt(&a, "hostname"), &err) < 0)
+		return cli_error(strstr(err, "locked") ? EXIT_BUSY : EXIT_FAIL, "%s", err);
+	if (cli->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "root", json_string(cli->root));
+		cli_json_print(o);
+	} else {
+		printf("data root ready at %s\n", cli->root);
+	}
+	return 0;
+}
+
+static int
+config_list(struct cli *cli)
+{
+	json_t *arr = cli->json ? json_array() : NULL;
+	const char *hdr[] = { "setting", "value", "" };
+	struct cli_table *t = cli->json ? NULL : cli_table_new(3, hdr);
+	const char *err;
+
+	for (const struct field_def *f = settings_fields; f->name; f++) {
+		char *v;
+		if (settings_get(cli->db, f->name, &v, &err) < 0) {
+			free(v);
+			if (arr)
+				json_decref(arr);
+			cli_table_free(&t);
+			return cli_error(EXIT_FAIL, "%s", err);
+		}
+		bool set = settings_is_set(cli->db, f->name);
+		if (arr) {
+			json_t *o = json_object();
+			json_object_set_new(o, "name", json_string(f->name));
+			if (f->flags & FIELD_SECRET)
+				json_object_set_new(o, "value", json_boolean(*v != '\0'));
+			else if (field_is_numeric(f) && f->type != FT_BOOL)
+				json_object_set_new(o, "value", json_integer(strtoll(v, NULL, 10)));
+			else if (f->type == FT_BOOL)
+				json_object_set_new(o, "value", json_boolean(strtoll(v, NULL, 10)));
+			else
+				json_object_set_new(o, "value", json_string(v));
+			json_object_set_new(o, "default", json_boolean(!set));
+			json_object_set_new(o, "help", json_string(f->help));
+			json_array_append_new(arr, o);
+		} else {
+			char *shown = field_format(f, v);
+			for (char *p = shown; *p; p++)
+				if (*p == '\n' || *p == '\r')
+					*p = ' ';
+			const char *row[] = { f->name, shown, set ? "" : "(default)" };
+			cli_table_row(t, row);
+			free(shown);
+		}
+		free(v);
+	}
+	if (arr)
+		cli_json_print(arr);
+	else {
+		cli_table_print(t);
+		cli_table_free(&t);
+	}
+	return 0;
+}
+
+int
+cmd_config(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+	const char *err, *verb;
+	int r;
+
+	if ((r = cli_parse(argc, argv, NULL, &a)) != 0)
+		return r;
+	verb = a.npos > 0 ? a.pos[0] : NULL;
+	if (a.help || verb == NULL) {
+		printf("usage: postern config list\n"
+		    "       postern config get NAME\n"
+		    "       postern config set NAME VALUE\n"
+		    "       postern config unset NAME\n\n"
+		    "Global settings. Listeners are NAME.listen = addr:port[,addr:port]\n"
+		    "for smtp, submission, smtps, pop3, pop3s, imap, imaps, http, https.\n");
+		if (a.help)
+			cli_fields_help(settings_fields);
+		return a.help ? 0 : EXIT_USAGE;
+	}
+	if ((r = cli_open(cli)) != 0)
+		return r;
+	if (strcmp(verb, "list") == 0)
+		return config_list(cli);
+	if (strcmp(verb, "get") == 0) {
+		if (a.npos != 2)
+			return cli_usage("usage: postern config get NAME");
+		const struct field_def *f = field_find(settings_fields, a.pos[1]);
+		char *v;
+		if (settings_get(cli->db, a.pos[1], &v, &err) < 0) {
+			free(v);
+			return cli_error(f ? EXIT_FAIL : EXIT_NOTFOUND, "%s", err);
+		}
+		if (cli->json) {
+			json_t *o = json_object();
+			json_object_set_new(o, "name", json_string(a.pos[1]));
+			json_object_set_new(o, "value", json_string(v));
+			cli_json_print(o);
+		} else {
+			puts(v);
+		}
+		free(v);
+		return 0;
+	}
+	if (strcmp(verb, "set") == 0) {
+		if (a.npos != 3)
+			return cli_usage("usage: postern config set NAME VALUE");
+		if (settings_set(cli->db, a.pos[1], a.pos[2], &err) < 0) {
+			int code = db_last_error(cli->db) == SQLITE_BUSY ? EXIT_BUSY :
+			    field_find(settings_fields, a.pos[1]) ? EXIT_USAGE : EXIT_NOTFOUND;
+			return cli_error(code, "%s", err);
+		}
+		return 0;
+	}
+	if (strcmp(verb, "unset") == 0) {
+		if (a.npos != 2)
+			return cli_usage("usage: postern config unset NAME");
+		if (settings_unset(cli->db, a.pos[1], &err) < 0)
+			return cli_error(EXIT_NOTFOUND, "%s", err);
+		return 0;
+	}
+	return cli_usage("unknown config command '%s' (see postern config --help)", verb);
+}

@@ -1,0 +1,145 @@
+/* cmd-domain - postern domain */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fields.h"
+#include "xalloc.h"
+
+static int
+domain_help(int code)
+{
+	printf("usage: postern domain add DOMAIN --postoffice PO\n"
+	    "       postern domain list [--postoffice PO]\n"
+	    "       postern domain show DOMAIN\n"
+	    "       postern domain set DOMAIN setting=value...\n"
+	    "       postern domain del DOMAIN\n"
+	    "       postern domain blacklist add|del DOMAIN SENDER-DOMAIN\n"
+	    "       postern domain blacklist list DOMAIN\n\n"
+	    "Every domain answers for postmaster@ and abuse@ (by default the\n"
+	    "post office's postmaster mailbox). Targets (postmaster_address,\n"
+	    "abuse_address, catchall_address) are a mailbox name of the post\n"
+	    "office or an e-mail address.\n");
+	if (code == 0)
+		cli_fields_help(domain_fields);
+	return code;
+}
+
+static int
+print_rows(struct cli *cli, sqlite3_stmt *st, size_t ncols,
+	   const char *const *hdr, const char *const *keys)
+{
+	json_t *arr = cli->json ? json_array() : NULL;
+	struct cli_table *t = cli->json ? NULL : cli_table_new(ncols, hdr);
+	int r;
+
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *cells[16];
+		for (size_t i = 0; i < ncols && i < 16; i++) {
+			const unsigned char *v = sqlite3_column_text(st, (int)i);
+			cells[i] = v ? (const char *)v : "";
+		}
+		if (arr) {
+			json_t *o = json_object();
+			for (size_t i = 0; i < ncols; i++) {
+				if (sqlite3_column_type(st, (int)i) == SQLITE_INTEGER)
+					json_object_set_new(o, keys[i],
+					    json_integer(sqlite3_column_int64(st, (int)i)));
+				else
+					json_object_set_new(o, keys[i], json_string(cells[i]));
+			}
+			json_array_append_new(arr, o);
+		} else {
+			cli_table_row(t, cells);
+		}
+	}
+	sqlite3_finalize(st);
+	if (arr)
+		cli_json_print(arr);
+	else {
+		cli_table_print(t);
+		cli_table_free(&t);
+	}
+	return r == SQLITE_DONE ? 0 : cli_error(EXIT_FAIL, "listing failed");
+}
+
+int
+cli_print_query(struct cli *cli, sqlite3_stmt *st, size_t ncols,
+		const char *const *hdr, const char *const *keys)
+{
+	return print_rows(cli, st, ncols, hdr, keys);
+}
+
+int
+cmd_domain(struct cli *cli, int argc, char **argv)
+{
+	static const char *const opts[] = { "postoffice=", NULL };
+	struct cli_args a;
+	const char *err, *verb;
+	int r;
+
+	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
+		return r;
+	verb = a.npos > 0 ? a.pos[0] : NULL;
+	if (a.help || verb == NULL)
+		return domain_help(a.help ? 0 : EXIT_USAGE);
+	if ((r = cli_open(cli)) != 0)
+		return r;
+	if (strcmp(verb, "list") == 0) {
+		const char *po = cli_opt(&a, "postoffice");
+		sqlite3_stmt *st = db_query(cli->db, &err,
+		    "SELECT d.name, p.name, CASE WHEN d.disabled THEN 'disabled' ELSE "
+		    "'enabled' END, (SELECT count(*) FROM address x WHERE x.domain_id = d.id) "
+		    "FROM domain d JOIN postoffice p ON p.id = d.postoffice_id "
+		    "WHERE ? IS NULL OR p.name = ? ORDER BY d.name", "tt", po, po);
+		if (st == NULL)
+			return cli_error(EXIT_FAIL, "%s", err);
+		static const char *const hdr[] = { "DOMAIN", "POSTOFFICE", "STATUS", "ADDRESSES" };
+		static const char *const keys[] = { "name", "postoffice", "status", "addresses" };
+		return print_rows(cli, st, 4, hdr, keys);
+	}
+	if (strcmp(verb, "blacklist") == 0) {
+		if (a.npos >= 3 && strcmp(a.pos[1], "list") == 0) {
+			int64_t id;
+			if ((r = adm_object_id(cli->db, ADM_DOMAIN, a.pos[2], &id, &err)) < 0)
+				return cli_adm_exit(r, err);
+			sqlite3_stmt *st = db_query(cli->db, &err,
+			    "SELECT sender_domain FROM domain_blacklist WHERE domain_id = ? "
+			    "ORDER BY sender_domain", "i", id);
+			if (st == NULL)
+				return cli_error(EXIT_FAIL, "%s", err);
+			static const char *const hdr[] = { "BLACKLISTED" };
+			static const char *const keys[] = { "domain" };
+			return print_rows(cli, st, 1, hdr, keys);
+		}
+		if (a.npos != 4)
+			return cli_usage("usage: postern domain blacklist add|del DOMAIN SENDER-DOMAIN");
+		if (strcmp(a.pos[1], "add") == 0)
+			r = adm_blacklist_add(cli->db, a.pos[2], a.pos[3], &err);
+		else if (strcmp(a.pos[1], "del") == 0)
+			r = adm_blacklist_del(cli->db, a.pos[2], a.pos[3], &err);
+		else
+			return cli_usage("usage: postern domain blacklist add|del|list ...");
+		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+	}
+	if (a.npos < 2)
+		return cli_usage("domain %s needs a domain name", verb);
+	const char *name = a.pos[1];
+	if (strcmp(verb, "add") == 0) {
+		const char *po = cli_opt(&a, "postoffice");
+		if (po == NULL || a.npos != 2)
+			return cli_usage("usage: postern domain add DOMAIN --postoffice PO");
+		r = adm_domain_add(cli->db, name, po, &err);
+		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+	}
+	if (strcmp(verb, "show") == 0)
+		return cli_object_show(cli, ADM_DOMAIN, name);
+	if (strcmp(verb, "set") == 0)
+		return cli_object_set(cli, ADM_DOMAIN, name, &a, 2);
+	if (strcmp(verb, "del") == 0 || strcmp(verb, "delete") == 0) {
+		r = adm_domain_del(cli->db, name, &err);
+		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+	}
+	return cli_usage("unknown domain command '%s' (see postern domain --help)", verb);
+}

@@ -1,0 +1,279 @@
+/* cmd-group - postern group, postern list */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "csv.h"
+#include "fields.h"
+#include "fsutil.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define MEMBER_FILE_MAX (64L * 1024 * 1024)
+
+/* import_members - add the first field of each CSV line of file as a
+ * member; bad lines are reported by number and skipped (or, with atomic,
+ * nothing is kept). */
+static int
+import_members(struct cli *cli, enum adm_kind kind, const char *target,
+	       const char *file, bool atomic)
+{
+	struct buf data;
+	struct csv_record rec = { 0 };
+	size_t pos = 0, line = 1, ok = 0, bad = 0;
+	const char *err;
+	bool outer;
+	int r;
+
+	buf_init(&data, MEMBER_FILE_MAX);
+	if (file_read(file, &data) < 0) {
+		buf_free(&data);
+		return cli_error(EXIT_USAGE, "cannot read %s: %s", file,
+		    errno == EFBIG ? "larger than 64 MB" : strerror(errno));
+	}
+	int64_t id;
+	if ((r = adm_object_id(cli->db, kind, target, &id, &err)) < 0) {
+		buf_free(&data);
+		return cli_adm_exit(r, err);
+	}
+	if ((r = adm_tx_begin(cli->db, &outer, &err)) < 0) {
+		buf_free(&data);
+		return cli_adm_exit(r, err);
+	}
+	for (;;) {
+		r = csv_next(data.data, data.len, &pos, &line, ',', &rec, &err);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			fprintf(stderr, "postern: %s line %zu: %s\n", file, rec.line, err);
+			bad++;
+			if (pos >= data.len)
+				break;
+			continue;
+		}
+		const char *addr = str_trim(rec.fields[0]);
+		if (*addr == '\0' || *addr == '#')
+			continue;
+		const char *name = rec.n > 1 ? str_trim(rec.fields[1]) : NULL;
+		r = kind == ADM_GROUP ?
+		    adm_group_member_add(cli->db, target, addr, &err) :
+		    adm_list_member_add(cli->db, target, addr, name, &err);
+		if (r == ADM_FAIL || r == ADM_BUSY) {
+			adm_tx_end(cli->db, outer, false, &err);
+			csv_record_free(&rec);
+			buf_free(&data);
+			return cli_adm_exit(r, err);
+		}
+		if (r < 0) {
+			fprintf(stderr, "postern: %s line %zu: %s\n", file, rec.line, err);
+			bad++;
+		} else {
+			ok++;
+		}
+	}
+	csv_record_free(&rec);
+	buf_free(&data);
+	if (atomic && bad > 0) {
+		adm_tx_end(cli->db, outer, false, &err);
+		return cli_error(EXIT_PARTIAL, "%zu bad line%s: nothing imported (--atomic)",
+		    bad, bad == 1 ? "" : "s");
+	}
+	if ((r = adm_tx_end(cli->db, outer, true, &err)) < 0)
+		return cli_adm_exit(r, err);
+	if (cli->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "imported", json_integer((json_int_t)ok));
+		json_object_set_new(o, "failed", json_integer((json_int_t)bad));
+		cli_json_print(o);
+	} else {
+		printf("%zu member%s imported, %zu failed\n", ok, ok == 1 ? "" : "s", bad);
+	}
+	return bad ? EXIT_PARTIAL : 0;
+}
+
+static int
+member_list(struct cli *cli, enum adm_kind kind, const char *target, bool csv)
+{
+	const char *err;
+	int64_t id;
+	int r;
+
+	if ((r = adm_object_id(cli->db, kind, target, &id, &err)) < 0)
+		return cli_adm_exit(r, err);
+	sqlite3_stmt *st = kind == ADM_GROUP ?
+	    db_query(cli->db, &err, "SELECT address FROM grp_member WHERE group_id = ? "
+	    "ORDER BY address", "i", id) :
+	    db_query(cli->db, &err, "SELECT address, name, status, bounces FROM "
+	    "list_member WHERE list_id = ? ORDER BY address", "i", id);
+	if (st == NULL)
+		return cli_error(EXIT_FAIL, "%s", err);
+	if (csv) {
+		struct buf out;
+		buf_init(&out, 0);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			csv_put_field(&out, (const char *)sqlite3_column_text(st, 0), ',');
+			if (kind == ADM_LIST) {
+				buf_putc(&out, ',');
+				csv_put_field(&out, (const char *)sqlite3_column_text(st, 1), ',');
+			}
+			buf_puts(&out, "\n");
+		}
+		sqlite3_finalize(st);
+		fwrite(out.data ? out.data : "", 1, out.len, stdout);
+		buf_free(&out);
+		return 0;
+	}
+	static const char *const ghdr[] = { "MEMBER" };
+	static const char *const gkeys[] = { "address" };
+	static const char *const lhdr[] = { "MEMBER", "NAME", "STATUS", "BOUNCES" };
+	static const char *const lkeys[] = { "address", "name", "status", "bounces" };
+	return kind == ADM_GROUP ? cli_print_query(cli, st, 1, ghdr, gkeys) :
+	    cli_print_query(cli, st, 4, lhdr, lkeys);
+}
+
+static int
+member_command(struct cli *cli, enum adm_kind kind, const struct cli_args *a)
+{
+	const char *err, *sub = a->npos > 1 ? a->pos[1] : NULL;
+	int r;
+
+	if (sub == NULL || a->npos < 3)
+		return cli_usage("usage: postern %s member add|del|list|import|export ...",
+		    kind == ADM_GROUP ? "group" : "list");
+	const char *target = a->pos[2];
+	if (strcmp(sub, "list") == 0 || strcmp(sub, "export") == 0)
+		return member_list(cli, kind, target, strcmp(sub, "export") == 0);
+	if (strcmp(sub, "import") == 0) {
+		if (a->npos != 4)
+			return cli_usage("usage: ... member import ADDRESS FILE");
+		return import_members(cli, kind, target, a->pos[3], cli_flag(a, "atomic"));
+	}
+	if (a->npos != 4)
+		return cli_usage("usage: ... member %s ADDRESS MEMBER", sub);
+	if (strcmp(sub, "add") == 0)
+		r = kind == ADM_GROUP ? adm_group_member_add(cli->db, target, a->pos[3], &err) :
+		    adm_list_member_add(cli->db, target, a->pos[3], cli_opt(a, "name"), &err);
+	else if (strcmp(sub, "del") == 0)
+		r = kind == ADM_GROUP ? adm_group_member_del(cli->db, target, a->pos[3], &err) :
+		    adm_list_member_del(cli->db, target, a->pos[3], &err);
+	else
+		return cli_usage("unknown member command '%s'", sub);
+	return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+}
+
+static int
+object_list(struct cli *cli, enum adm_kind kind, const char *po)
+{
+	const char *err;
+	sqlite3_stmt *st = kind == ADM_GROUP ?
+	    db_query(cli->db, &err,
+	    "SELECT g.address, g.name, p.name, CASE WHEN g.disabled THEN 'disabled' "
+	    "ELSE 'enabled' END, (SELECT count(*) FROM grp_member x WHERE x.group_id = g.id) "
+	    "FROM grp g JOIN postoffice p ON p.id = g.postoffice_id "
+	    "WHERE ? IS NULL OR p.name = ? ORDER BY g.address", "tt", po, po) :
+	    db_query(cli->db, &err,
+	    "SELECT l.address, l.owner, p.name, CASE WHEN l.disabled THEN 'disabled' "
+	    "WHEN l.moderated THEN 'moderated' ELSE 'open' END, "
+	    "(SELECT count(*) FROM list_member x WHERE x.list_id = l.id) "
+	    "FROM list l JOIN postoffice p ON p.id = l.postoffice_id "
+	    "WHERE ? IS NULL OR p.name = ? ORDER BY l.address", "tt", po, po);
+	if (st == NULL)
+		return cli_error(EXIT_FAIL, "%s", err);
+	static const char *const ghdr[] = { "GROUP", "NAME", "POSTOFFICE", "STATUS", "MEMBERS" };
+	static const char *const gkeys[] = { "address", "name", "postoffice", "status", "members" };
+	static const char *const lhdr[] = { "LIST", "OWNER", "POSTOFFICE", "STATUS", "MEMBERS" };
+	static const char *const lkeys[] = { "address", "owner", "postoffice", "status", "members" };
+	return cli_print_query(cli, st, 5, kind == ADM_GROUP ? ghdr : lhdr,
+	    kind == ADM_GROUP ? gkeys : lkeys);
+}
+
+static int
+group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
+{
+	static const char *const opts[] = {
+		"postoffice=", "name=", "owner=", "atomic", NULL
+	};
+	const char *word = kind == ADM_GROUP ? "group" : "list";
+	struct cli_args a;
+	const char *err, *verb;
+	int r;
+
+	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
+		return r;
+	verb = a.npos > 0 ? a.pos[0] : NULL;
+	if (a.help || verb == NULL) {
+		if (kind == ADM_GROUP)
+			printf("usage: postern group add ADDRESS --postoffice PO [--name NAME]\n"
+			    "       postern group list [--postoffice PO]\n"
+			    "       postern group show|del ADDRESS\n"
+			    "       postern group set ADDRESS setting=value...\n"
+			    "       postern group member add|del ADDRESS MEMBER\n"
+			    "       postern group member list ADDRESS\n"
+			    "       postern group import ADDRESS FILE [--atomic]\n\n"
+			    "A group is an address whose mail goes to every member, local or\n"
+			    "external (manual 5.6). FILE has one member address per line.\n");
+		else
+			printf("usage: postern list add ADDRESS --postoffice PO --owner EMAIL\n"
+			    "       postern list list [--postoffice PO]\n"
+			    "       postern list show|del ADDRESS\n"
+			    "       postern list set ADDRESS setting=value...\n"
+			    "       postern list member add ADDRESS MEMBER [--name NAME]\n"
+			    "       postern list member del ADDRESS MEMBER\n"
+			    "       postern list member list|export ADDRESS\n"
+			    "       postern list member import ADDRESS FILE [--atomic]\n\n"
+			    "A list is a discussion or announcement list (manual 5.7). The\n"
+			    "owner is also the moderator and cannot be the system\n"
+			    "notification address. FILE: address[,name] per line.\n");
+		if (a.help)
+			cli_fields_help(kind == ADM_GROUP ? group_fields : list_fields);
+		return a.help ? 0 : EXIT_USAGE;
+	}
+	if ((r = cli_open(cli)) != 0)
+		return r;
+	if (strcmp(verb, "list") == 0 && a.npos == 1)
+		return object_list(cli, kind, cli_opt(&a, "postoffice"));
+	if (strcmp(verb, "member") == 0 || strcmp(verb, "members") == 0)
+		return member_command(cli, kind, &a);
+	if (strcmp(verb, "import") == 0) {
+		if (a.npos != 3)
+			return cli_usage("usage: postern %s import ADDRESS FILE", word);
+		return import_members(cli, kind, a.pos[1], a.pos[2], cli_flag(&a, "atomic"));
+	}
+	if (a.npos < 2)
+		return cli_usage("%s %s needs the %s's address", word, verb, word);
+	const char *addr = a.pos[1];
+	if (strcmp(verb, "add") == 0) {
+		const char *po = cli_opt(&a, "postoffice");
+		if (po == NULL || a.npos != 2)
+			return cli_usage("usage: postern %s add ADDRESS --postoffice PO", word);
+		if (kind == ADM_GROUP)
+			r = adm_group_add(cli->db, addr, po, cli_opt(&a, "name"), &err);
+		else
+			r = adm_list_add(cli->db, addr, po, cli_opt(&a, "owner"), &err);
+		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+	}
+	if (strcmp(verb, "show") == 0)
+		return cli_object_show(cli, kind, addr);
+	if (strcmp(verb, "set") == 0)
+		return cli_object_set(cli, kind, addr, &a, 2);
+	if (strcmp(verb, "del") == 0 || strcmp(verb, "delete") == 0) {
+		r = kind == ADM_GROUP ? adm_group_del(cli->db, addr, &err) :
+		    adm_list_del(cli->db, addr, &err);
+		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+	}
+	return cli_usage("unknown %s command '%s' (see postern %s --help)", word, verb, word);
+}
+
+int
+cmd_group(struct cli *cli, int argc, char **argv)
+{
+	return group_or_list(cli, ADM_GROUP, argc, argv);
+}
+
+int
+cmd_list(struct cli *cli, int argc, char **argv)
+{
+	return group_or_list(cli, ADM_LIST, argc, argv);
+}

@@ -1,0 +1,50 @@
+/* password - where the CLI gets a password from */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli-password.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+int
+cli_password(const struct cli_args *a, bool required, char **pw_r,
+	     bool *generated_r)
+{
+	const char *pw = cli_opt(a, "password");
+	const char *file = cli_opt(a, "password-file");
+	char line[1100];
+
+	*pw_r = NULL;
+	if (generated_r != NULL)
+		*generated_r = false;
+	if (cli_flag(a, "random-password")) {
+		*pw_r = random_password(12);
+		if (generated_r != NULL)
+			*generated_r = true;
+		return 0;
+	}
+	if (file != NULL || (pw != NULL && strcmp(pw, "-") == 0)) {
+		FILE *f = file && strcmp(file, "-") != 0 ? fopen(file, "r") : stdin;
+		if (f == NULL)
+			return cli_error(EXIT_USAGE, "cannot read %s", file);
+		char *got = fgets(line, sizeof(line), f);
+		if (f != stdin)
+			fclose(f);
+		if (got == NULL)
+			return cli_error(EXIT_USAGE, "no password in %s", file ? file : "stdin");
+		line[strcspn(line, "\r\n")] = '\0';
+		*pw_r = xstrdup(line);
+		explicit_bzero(line, sizeof(line));
+		return 0;
+	}
+	if (pw != NULL) {
+		*pw_r = xstrdup(pw);
+		return 0;
+	}
+	if (required)
+		return cli_usage("a password is needed: --password PW, --password-file FILE "
+		    "(- for stdin) or --random-password");
+	return 0;
+}

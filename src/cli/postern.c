@@ -1,0 +1,98 @@
+/* postern - the administration command line */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dataroot.h"
+#include "postern-config.h"
+#include "xalloc.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *, int, char **);
+	const char *help;
+} commands[] = {
+	{ "init", cmd_init, "create a data root (config store, queues, store, certificate)" },
+	{ "config", cmd_config, "global settings: get, set, unset, list" },
+	{ "postoffice", cmd_postoffice, "post offices: add, list, show, set, del, set-quota" },
+	{ "domain", cmd_domain, "domains: add, list, show, set, del, blacklist" },
+	{ "mailbox", cmd_mailbox, "mailboxes: add, list, show, set, passwd, del, redirect" },
+	{ "address", cmd_address, "e-mail addresses of mailboxes: add, del, list" },
+	{ "group", cmd_group, "groups: add, list, show, set, del, member, import" },
+	{ "list", cmd_list, "lists: add, list, show, set, del, member" },
+	{ "users", cmd_users, "bulk users: import FILE, export" },
+	{ "status", cmd_status, "services run by posternd, their PIDs and addresses" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: postern [-d DIR] [--json] COMMAND [ARGS...]\n\n"
+	    "Administers a Postern data root, given by -d DIR or POSTERN_DIR.\n\n"
+	    "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+	fprintf(f,
+	    "\n'postern COMMAND --help' describes a command.\n\n"
+	    "Exit codes: 0 ok, 1 failed, 2 bad usage or value, 3 not found,\n"
+	    "4 already exists, 5 partly done (import), 6 no usable data root,\n"
+	    "7 config database locked by another writer.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+	const char *dir = NULL;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--dir") == 0) {
+			if (i + 1 >= argc)
+				return cli_usage("-d needs a directory");
+			dir = argv[++i];
+		} else if (strncmp(argv[i], "--dir=", 6) == 0) {
+			dir = argv[i] + 6;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			cli.json = true;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("postern %s\n", POSTERN_VERSION);
+			return 0;
+		} else if (argv[i][0] == '-') {
+			return cli_usage("unknown option %s (see postern --help)", argv[i]);
+		} else {
+			break;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	/* --json is also accepted after the command */
+	for (int j = i + 1; j < argc; j++)
+		if (strcmp(argv[j], "--json") == 0) {
+			cli.json = true;
+			memmove(&argv[j], &argv[j + 1], sizeof(char *) * (size_t)(argc - j));
+			argc--;
+			j--;
+		}
+	cli.root = dataroot_resolve(dir);
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(argv[i], commands[c].name) != 0)
+			continue;
+		r = commands[c].fn(&cli, argc - i, argv + i);
+		db_close(&cli.db);
+		free(cli.root);
+		fflush(stdout);
+		if (ferror(stdout))
+			return cli_error(EXIT_FAIL, "writing the output failed");
+		return r;
+	}
+	free(cli.root);
+	return cli_usage("unknown command '%s' (see postern --help)", argv[i]);
+}

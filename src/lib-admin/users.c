@@ -1,0 +1,431 @@
+/* users - bulk import and export of mailboxes */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "csv.h"
+#include "directory.h"
+#include "passwd.h"
+#include "settings.h"
+#include "strutil.h"
+#include "users.h"
+#include "xalloc.h"
+
+struct import_row {
+	size_t line;
+	char *address;          /* normalized */
+	char local[LOCALPART_MAX_LEN + 2];
+	char domain[DOMAIN_MAX_LEN + 2];
+	char *password;         /* plain, or NULL */
+	char *hash;             /* computed or imported */
+	bool generated;
+	int64_t quota_kb;
+	char *friendly;
+	char *error;            /* parse error, if any */
+};
+
+struct hash_job {
+	struct import_row *rows;
+	size_t n;
+	size_t next;
+	pthread_mutex_t lock;
+	const char *scheme;
+};
+
+static void *
+hash_worker(void *arg)
+{
+	struct hash_job *job = arg;
+	const char *err;
+
+	for (;;) {
+		pthread_mutex_lock(&job->lock);
+		size_t i = job->next++;
+		pthread_mutex_unlock(&job->lock);
+		if (i >= job->n)
+			return NULL;
+		struct import_row *row = &job->rows[i];
+		if (row->error != NULL || row->hash != NULL)
+			continue;
+		row->hash = passwd_hash(row->password, job->scheme, &err);
+		if (row->hash == NULL)
+			row->error = xasprintf("hashing the password: %s", err);
+	}
+}
+
+/* hash_rows - hash plain passwords on every core: yescrypt is slow by
+ * design, and an import of thousands of users is mostly hashing. */
+static void
+hash_rows(struct db *db, struct import_row *rows, size_t n)
+{
+	struct hash_job job = { .rows = rows, .n = n };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t th[16];
+	size_t nth = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (size_t)ncpu;
+	char *scheme = settings_get_str(db, "password.scheme");
+
+	job.scheme = scheme;
+	pthread_mutex_init(&job.lock, NULL);
+	size_t started = 0;
+	for (size_t i = 0; i < nth; i++)
+		if (pthread_create(&th[i], NULL, hash_worker, &job) == 0)
+			started++;
+	if (started == 0)
+		hash_worker(&job);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&job.lock);
+	free(scheme);
+}
+
+static void
+row_free(struct import_row *row)
+{
+	free(row->address);
+	if (row->password != NULL)
+		explicit_bzero(row->password, strlen(row->password));
+	free(row->password);
+	free(row->hash);
+	free(row->friendly);
+	free(row->error);
+}
+
+static void
+parse_row(struct import_row *row, const struct csv_record *rec,
+	  const struct users_import_opts *opts)
+{
+	const char *err;
+	char *f;
+
+	row->line = rec->line;
+	row->quota_kb = opts->quota_kb;
+	f = str_trim(rec->fields[0]);
+	row->address = address_normalize(f, &err);
+	if (row->address == NULL) {
+		row->error = xasprintf("'%s': %s", f, err);
+		return;
+	}
+	if (address_split(row->address, row->local, sizeof(row->local),
+	    row->domain, sizeof(row->domain), &err) < 0 ||
+	    name_check(row->local, &err) < 0) {
+		row->error = xasprintf("'%s': the mailbox name %s", row->address, err);
+		return;
+	}
+	f = rec->n > 1 ? rec->fields[1] : "";
+	if (*f != '\0' && adm_password_field_is_hash(f)) {
+		row->hash = passwd_import_hash(f, &err);
+	} else if (*f != '\0') {
+		row->password = xstrdup(f);
+	} else if (opts->password != NULL) {
+		row->password = xstrdup(opts->password);
+	} else {
+		row->password = random_password(12);
+		row->generated = true;
+	}
+	f = rec->n > 2 ? str_trim(rec->fields[2]) : "";
+	if (*f != '\0') {
+		if (strcasecmp(f, "unlimited") == 0)
+			row->quota_kb = 0;
+		else if ((row->quota_kb = parse_size_kb(f, 'M')) < 0) {
+			row->error = xasprintf("quota '%s' is not a size in MB", f);
+			return;
+		}
+	}
+	f = rec->n > 3 ? str_trim(rec->fields[3]) : "";
+	if (strlen(f) > 1000) {
+		row->error = xstrdup("friendly name is longer than 1000 bytes");
+		return;
+	}
+	row->friendly = xstrdup(f);
+	if (rec->n > 4)
+		row->error = xasprintf("%zu fields; expected at most 4: "
+		    "emailaddress,password,quota,friendly name", rec->n);
+}
+
+static int
+import_row(struct db *db, struct import_row *row,
+	   const struct users_import_opts *opts, const char **error_r)
+{
+	struct dir_domain d;
+	int r;
+
+	r = dir_domain_get(db, row->domain, &d, error_r);
+	if (r < 0)
+		return ADM_FAIL;
+	if (r == 0) {
+		if (opts->no_create_domains) {
+			db_errorf(db, error_r, "domain '%s' does not exist", row->domain);
+			return ADM_NOTFOUND;
+		}
+		if ((r = adm_domain_add(db, row->domain, opts->postoffice, error_r)) < 0)
+			return r;
+	} else if (strcasecmp(d.postoffice, opts->postoffice) != 0) {
+		db_errorf(db, error_r, "domain '%s' belongs to post office '%s'",
+		    row->domain, d.postoffice);
+		return ADM_INVALID;
+	}
+	struct adm_mailbox_spec spec = {
+		.postoffice = opts->postoffice, .name = row->local,
+		.password_hash = row->hash, .quota_kb = row->quota_kb,
+		.friendly_name = row->friendly,
+	};
+	if ((r = adm_mailbox_add(db, &spec, error_r)) < 0)
+		return r;
+	/* the row's own address maps to the mailbox even when automatic
+	 * addresses are off */
+	int64_t n;
+	if (db_query_int(db, &n, 0, error_r,
+	    "SELECT count(*) FROM address WHERE address = ?", "t", row->address) < 0)
+		return ADM_FAIL;
+	if (n == 0) {
+		char *ident = xasprintf("%s@%s", row->local, opts->postoffice);
+		r = adm_address_add(db, row->address, ident, error_r);
+		free(ident);
+		return r;
+	}
+	return ADM_OK;
+}
+
+int
+users_import(struct db *db, const char *data, size_t len,
+	     const struct users_import_opts *opts,
+	     struct users_import_result *res, const char **error_r)
+{
+	struct csv_record rec = { 0 };
+	struct import_row *rows = NULL;
+	size_t n = 0, pos = 0, line = 1;
+	const char *err;
+	int64_t po_id;
+	int r, status = ADM_OK;
+
+	memset(res, 0, sizeof(*res));
+	if ((r = adm_object_id(db, ADM_POSTOFFICE, opts->postoffice, &po_id,
+	    error_r)) < 0)
+		return r;
+	if (opts->quota_kb < -1) {
+		db_errorf(db, error_r, "invalid default quota");
+		return ADM_INVALID;
+	}
+	/* parse every record first, so errors are known before any change */
+	for (;;) {
+		r = csv_next(data, len, &pos, &line, opts->sep, &rec, &err);
+		if (r == 0)
+			break;
+		rows = xreallocarray(rows, n + 1, sizeof(*rows));
+		memset(&rows[n], 0, sizeof(rows[n]));
+		if (r < 0) {
+			rows[n].line = rec.line;
+			rows[n].error = xstrdup(err);
+			n++;
+			if (pos >= len)
+				break;
+			continue;
+		}
+		/* an optional header line */
+		if (n == 0 && res->total == 0 &&
+		    strcasecmp(str_trim(rec.fields[0]), "emailaddress") == 0) {
+			res->total = 0;
+			continue;
+		}
+		parse_row(&rows[n], &rec, opts);
+		n++;
+	}
+	csv_record_free(&rec);
+	res->total = n;
+	hash_rows(db, rows, n);
+
+	bool outer;
+	if ((r = adm_tx_begin(db, &outer, error_r)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct import_row *row = &rows[i];
+		const char *msg = row->error;
+		if (msg == NULL) {
+			if (db_exec(db, error_r, "SAVEPOINT row", "") < 0) {
+				r = ADM_FAIL;
+				break;
+			}
+			r = import_row(db, row, opts, &msg);
+			if (r == ADM_FAIL || r == ADM_BUSY) {
+				*error_r = msg;
+				break;
+			}
+			sqlite3_exec(db_handle(db), r == ADM_OK ? "RELEASE row" :
+			    "ROLLBACK TO row; RELEASE row", NULL, NULL, NULL);
+		}
+		r = ADM_OK;
+		if (msg != NULL) {
+			res->failed++;
+			status = ADM_INVALID;
+			if (opts->row_error)
+				opts->row_error(opts->ctx, row->line, msg);
+		} else {
+			res->imported++;
+		}
+		if (opts->progress && (i % 50 == 49 || i + 1 == n))
+			opts->progress(opts->ctx, i + 1, n);
+	}
+	if (r < 0) {
+		const char *e2;
+		adm_tx_end(db, outer, false, &e2);
+		res->imported = 0;
+		goto out;
+	}
+	if (opts->atomic && status != ADM_OK) {
+		adm_tx_end(db, outer, false, &err);
+		res->imported = 0;
+		r = status;
+		goto out;
+	}
+	if ((r = adm_tx_end(db, outer, true, error_r)) < 0) {
+		res->imported = 0;
+		goto out;
+	}
+	/* only now are the passwords real: hand out the generated ones */
+	for (size_t i = 0; i < n && opts->generated; i++)
+		if (rows[i].generated && rows[i].error == NULL)
+			opts->generated(opts->ctx, rows[i].address, rows[i].password);
+	r = status;
+out:
+	for (size_t i = 0; i < n; i++)
+		row_free(&rows[i]);
+	free(rows);
+	return r;
+}
+
+static void
+put_quota(struct buf *out, int64_t kb, char sep)
+{
+	char tmp[32];
+
+	if (kb == 0)
+		snprintf(tmp, sizeof(tmp), "0");
+	else if (kb % 1024 == 0)
+		snprintf(tmp, sizeof(tmp), "%lld", (long long)(kb / 1024));
+	else
+		snprintf(tmp, sizeof(tmp), "%lldK", (long long)kb);
+	csv_put_field(out, tmp, sep);
+}
+
+int
+users_export(struct db *db, const char *postoffice, const char *fields,
+	     char sep, bool header, struct buf *out, const char **error_r)
+{
+	char *list = xstrdup(fields ? fields : USERS_EXPORT_DEFAULT);
+	char *names[32], *save = NULL;
+	size_t nf = 0;
+	int64_t po_id;
+	int r;
+
+	for (char *t = strtok_r(list, ",", &save); t != NULL;
+	     t = strtok_r(NULL, ",", &save)) {
+		t = str_trim(t);
+		char pattern[sizeof(USERS_EXPORT_FIELDS) + 2];
+		char needle[80];
+		snprintf(pattern, sizeof(pattern), ",%s,", USERS_EXPORT_FIELDS);
+		snprintf(needle, sizeof(needle), ",%s,", t);
+		if (strlen(t) > 60 || strstr(pattern, needle) == NULL || nf == 32) {
+			db_errorf(db, error_r, "unknown export field '%s' (fields: %s)",
+			    t, USERS_EXPORT_FIELDS);
+			free(list);
+			return ADM_INVALID;
+		}
+		names[nf++] = t;
+	}
+	if (nf == 0) {
+		free(list);
+		db_errorf(db, error_r, "no export fields given");
+		return ADM_INVALID;
+	}
+	if ((r = adm_object_id(db, ADM_POSTOFFICE, postoffice, &po_id, error_r)) < 0) {
+		free(list);
+		return r;
+	}
+	if (header) {
+		for (size_t i = 0; i < nf; i++) {
+			if (i)
+				buf_putc(out, sep);
+			buf_puts(out, names[i]);
+		}
+		buf_puts(out, "\r\n");
+	}
+	sqlite3_stmt *st = db_query(db, error_r,
+	    "SELECT m.id, m.name, p.name, m.password_hash, m.quota_kb, "
+	    "m.friendly_name, m.type, m.disabled, m.prevent_auth, m.reply_to, "
+	    "m.created, (SELECT group_concat(address, ' ') FROM (SELECT address "
+	    "FROM address a WHERE a.kind = 'mailbox' AND a.target_id = m.id ORDER "
+	    "BY (substr(a.address, 1, instr(a.address, '@') - 1) <> lower(m.name)), "
+	    "a.address)) FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
+	    "WHERE m.postoffice_id = ? ORDER BY m.name", "i", po_id);
+	if (st == NULL) {
+		free(list);
+		return ADM_FAIL;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+#define COL(i) ((const char *)(sqlite3_column_text(st, i) ? \
+	(const char *)sqlite3_column_text(st, i) : ""))
+		for (size_t i = 0; i < nf; i++) {
+			const char *f = names[i];
+			if (i)
+				buf_putc(out, sep);
+			if (strcmp(f, "emailaddress") == 0) {
+				char first[ADDRESS_MAX_LEN + 1];
+				const char *all = COL(11);
+				size_t l = strcspn(all, " ");
+				if (l > 0 && l < sizeof(first)) {
+					memcpy(first, all, l);
+					first[l] = '\0';
+					csv_put_field(out, first, sep);
+				} else {
+					char *a = xasprintf("%s@%s", COL(1), COL(2));
+					csv_put_field(out, a, sep);
+					free(a);
+				}
+			} else if (strcmp(f, "password") == 0) {
+				const char *h = COL(3);
+				char *v = *h ? xasprintf("{CRYPT}%s", h) : xstrdup("");
+				csv_put_field(out, v, sep);
+				free(v);
+			} else if (strcmp(f, "quota") == 0) {
+				put_quota(out, sqlite3_column_int64(st, 4), sep);
+			} else if (strcmp(f, "friendly_name") == 0) {
+				csv_put_field(out, COL(5), sep);
+			} else if (strcmp(f, "mailbox") == 0) {
+				csv_put_field(out, COL(1), sep);
+			} else if (strcmp(f, "postoffice") == 0) {
+				csv_put_field(out, COL(2), sep);
+			} else if (strcmp(f, "addresses") == 0) {
+				csv_put_field(out, COL(11), sep);
+			} else if (strcmp(f, "type") == 0) {
+				csv_put_field(out, COL(6), sep);
+			} else if (strcmp(f, "disabled") == 0) {
+				buf_puts(out, sqlite3_column_int(st, 7) ? "yes" : "no");
+			} else if (strcmp(f, "prevent_auth") == 0) {
+				buf_puts(out, sqlite3_column_int(st, 8) ? "yes" : "no");
+			} else if (strcmp(f, "reply_to") == 0) {
+				csv_put_field(out, COL(9), sep);
+			} else if (strcmp(f, "created") == 0) {
+				time_t t = (time_t)sqlite3_column_int64(st, 10);
+				struct tm tm;
+				char ts[32];
+				gmtime_r(&t, &tm);
+				strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+				buf_puts(out, ts);
+			}
+#undef COL
+		}
+		buf_puts(out, "\r\n");
+	}
+	sqlite3_finalize(st);
+	free(list);
+	if (r != SQLITE_DONE) {
+		db_fail(db, error_r, "export");
+		return ADM_FAIL;
+	}
+	return ADM_OK;
+}

@@ -1,0 +1,175 @@
+/* dataroot - creating and finding a data root */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "dataroot.h"
+#include "db.h"
+#include "fsutil.h"
+#include "settings.h"
+#include "xalloc.h"
+
+char *
+dataroot_resolve(const char *arg)
+{
+	char cwd[PATH_MAX];
+
+	if (arg == NULL || *arg == '\0')
+		arg = getenv("POSTERN_DIR");
+	if (arg == NULL || *arg == '\0')
+		return NULL;
+	if (arg[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return xstrdup(arg);
+	return path_join(cwd, arg);
+}
+
+int
+dataroot_make_cert(const char *crt_path, const char *key_path,
+		   const char *hostname, const char **error_r)
+{
+	static char err[256];
+	EVP_PKEY *key = EVP_RSA_gen(2048);
+	X509 *x = NULL;
+	FILE *f = NULL;
+	int ok = 0;
+
+	*error_r = err;
+	if (key == NULL) {
+		snprintf(err, sizeof(err), "RSA key generation failed");
+		return -1;
+	}
+	x = X509_new();
+	X509_set_version(x, 2);
+	unsigned char serial[16];
+	FILE *ur = fopen("/dev/urandom", "r");
+	if (ur == NULL || fread(serial, 1, sizeof(serial), ur) != sizeof(serial)) {
+		if (ur)
+			fclose(ur);
+		snprintf(err, sizeof(err), "reading /dev/urandom failed");
+		goto out;
+	}
+	fclose(ur);
+	serial[0] &= 0x7f;
+	BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+	BN_free(bn);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400);
+	X509_set_pubkey(x, key);
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+	    (const unsigned char *)"Postern", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)hostname, -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	char *san = xasprintf("DNS:%s,DNS:localhost,IP:127.0.0.1,IP:::1", hostname);
+	X509V3_CTX ctx;
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+	free(san);
+	if (ext != NULL) {
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	if (!X509_sign(x, key, EVP_sha256())) {
+		snprintf(err, sizeof(err), "signing the certificate failed");
+		goto out;
+	}
+	mode_t old = umask(077);
+	f = fopen(key_path, "w");
+	umask(old);
+	if (f == NULL || !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)) {
+		snprintf(err, sizeof(err), "writing %s: %s", key_path, strerror(errno));
+		goto out;
+	}
+	fclose(f);
+	f = fopen(crt_path, "w");
+	if (f == NULL || !PEM_write_X509(f, x)) {
+		snprintf(err, sizeof(err), "writing %s: %s", crt_path, strerror(errno));
+		goto out;
+	}
+	ok = 1;
+out:
+	if (f != NULL)
+		fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ok ? 0 : -1;
+}
+
+int
+dataroot_init(const char *root, const char *hostname, const char **error_r)
+{
+	static char err[512];
+	static const char *const dirs[] = {
+		"config", "store", "queue", "certs", "log", "run",
+	};
+	struct db *db;
+	char *p;
+
+	*error_r = err;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		p = path_join(root, dirs[i]);
+		if (mkdir_p(p, strcmp(dirs[i], "certs") == 0 ? 0700 : 0750) < 0) {
+			snprintf(err, sizeof(err), "cannot create %s: %s", p,
+			    strerror(errno));
+			free(p);
+			return -1;
+		}
+		free(p);
+	}
+	if (db_open(root, true, &db, error_r) < 0)
+		return -1;
+	if (hostname != NULL && settings_set(db, "server.hostname", hostname,
+	    error_r) < 0) {
+		snprintf(err, sizeof(err), "%s", *error_r);
+		*error_r = err;
+		db_close(&db);
+		return -1;
+	}
+	char *host = settings_hostname(db);
+	db_close(&db);
+
+	p = path_join(root, "host.conf");
+	if (access(p, F_OK) < 0) {
+		char *text = xasprintf(
+		    "# Services posternd runs on this host (space separated).\n"
+		    "services = %s\n", DATAROOT_ALL_SERVICES);
+		if (file_write_atomic(p, text, strlen(text), 0640) < 0) {
+			snprintf(err, sizeof(err), "cannot write %s: %s", p,
+			    strerror(errno));
+			free(text);
+			free(p);
+			free(host);
+			return -1;
+		}
+		free(text);
+	}
+	free(p);
+
+	char *crt = path_join(root, "certs/default.crt");
+	char *key = path_join(root, "certs/default.key");
+	int r = 0;
+	if (access(crt, F_OK) < 0 || access(key, F_OK) < 0) {
+		r = dataroot_make_cert(crt, key, host, error_r);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "%s", *error_r);
+			*error_r = err;
+		}
+	}
+	free(crt);
+	free(key);
+	free(host);
+	return r;
+}

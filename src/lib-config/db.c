@@ -1,0 +1,352 @@
+/* db - the SQLite config store: open, migrate, bind helpers */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "fsutil.h"
+#include "schema.h"
+#include "xalloc.h"
+
+struct db {
+	sqlite3 *h;
+	char *root;
+	char err[512];
+	int last_code;
+};
+
+char *
+db_path(const char *root)
+{
+	return xasprintf("%s/config/postern.db", root);
+}
+
+int
+db_errorf(struct db *db, const char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(db->err, sizeof(db->err), fmt, ap);
+	va_end(ap);
+	*error_r = db->err;
+	return -1;
+}
+
+int
+db_fail(struct db *db, const char **error_r, const char *what)
+{
+	int code = sqlite3_extended_errcode(db->h);
+
+	db->last_code = code & 0xff;
+	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+		return db_errorf(db, error_r,
+		    "%s: the config database is locked by another writer; try again",
+		    what);
+	if ((code & 0xff) == SQLITE_READONLY)
+		return db_errorf(db, error_r,
+		    "%s: the config database is read-only", what);
+	if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB)
+		return db_errorf(db, error_r,
+		    "%s: the config database is corrupt (%s)", what,
+		    sqlite3_errmsg(db->h));
+	return db_errorf(db, error_r, "%s: %s", what, sqlite3_errmsg(db->h));
+}
+
+static int
+db_migrate(struct db *db, const char **error_r)
+{
+	int64_t version;
+
+	if (db_query_int(db, &version, 0, error_r, "PRAGMA user_version", "") < 0)
+		return -1;
+	if (version > DB_SCHEMA_VERSION)
+		return db_errorf(db, error_r,
+		    "config database schema %lld is newer than this program (%d)",
+		    (long long)version, DB_SCHEMA_VERSION);
+	for (int v = (int)version + 1; v <= DB_SCHEMA_VERSION; v++) {
+		char *err = NULL;
+		if (db_begin(db, error_r) < 0)
+			return -1;
+		if (sqlite3_exec(db->h, schema_migrations[v - 1], NULL, NULL,
+		    &err) != SQLITE_OK) {
+			db_errorf(db, error_r, "migration to schema %d: %s", v,
+			    err ? err : "?");
+			sqlite3_free(err);
+			db_rollback(db);
+			return -1;
+		}
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", v);
+		if (sqlite3_exec(db->h, pragma, NULL, NULL, NULL) != SQLITE_OK) {
+			db_fail(db, error_r, "migration");
+			db_rollback(db);
+			return -1;
+		}
+		if (db_commit(db, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+db_open(const char *root, bool create, struct db **db_r, const char **error_r)
+{
+	static char err[512];
+	struct db *db;
+	struct stat st;
+	char *path = db_path(root);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+	*db_r = NULL;
+	if (stat(path, &st) < 0) {
+		if (!create || errno != ENOENT) {
+			snprintf(err, sizeof(err),
+			    "no Postern data root at %s (run 'postern -d %s init' first)",
+			    root, root);
+			*error_r = err;
+			free(path);
+			return -1;
+		}
+		flags |= SQLITE_OPEN_CREATE;
+	}
+	db = xcalloc(1, sizeof(*db));
+	db->root = xstrdup(root);
+	if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK) {
+		snprintf(err, sizeof(err), "cannot open %s: %s", path,
+		    db->h ? sqlite3_errmsg(db->h) : "out of memory");
+		*error_r = err;
+		free(path);
+		db_close(&db);
+		return -1;
+	}
+	free(path);
+	sqlite3_busy_timeout(db->h, 5000);
+	sqlite3_extended_result_codes(db->h, 1);
+	/* WAL: readers never block the writer; synchronous=FULL so a committed
+	 * change survives power loss. */
+	char *e = NULL;
+	if (sqlite3_exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    "PRAGMA foreign_keys=ON;", NULL, NULL, &e) != SQLITE_OK) {
+		snprintf(err, sizeof(err), "config database at %s is unusable: %s",
+		    root, e ? e : "?");
+		sqlite3_free(e);
+		*error_r = err;
+		db_close(&db);
+		return -1;
+	}
+	if (db_migrate(db, error_r) < 0) {
+		snprintf(err, sizeof(err), "%s", *error_r);
+		*error_r = err;
+		db_close(&db);
+		return -1;
+	}
+	*db_r = db;
+	return 0;
+}
+
+void
+db_close(struct db **dbp)
+{
+	struct db *db = *dbp;
+
+	if (db == NULL)
+		return;
+	if (db->h != NULL)
+		sqlite3_close_v2(db->h);
+	free(db->root);
+	free(db);
+	*dbp = NULL;
+}
+
+sqlite3 *
+db_handle(struct db *db)
+{
+	return db->h;
+}
+
+const char *
+db_root(struct db *db)
+{
+	return db->root;
+}
+
+int
+db_begin(struct db *db, const char **error_r)
+{
+	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(db, error_r, "begin");
+	return 0;
+}
+
+int
+db_commit(struct db *db, const char **error_r)
+{
+	if (sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(db, error_r, "commit");
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static sqlite3_stmt *
+db_vquery(struct db *db, const char **error_r, const char *sql,
+	  const char *types, va_list ap)
+{
+	sqlite3_stmt *st;
+	int i = 1;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(db, error_r, "query");
+		return NULL;
+	}
+	for (const char *t = types; *t; t++, i++) {
+		switch (*t) {
+		case 't': {
+			const char *s = va_arg(ap, const char *);
+			if (s == NULL)
+				sqlite3_bind_null(st, i);
+			else
+				sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+			break;
+		}
+		case 'i':
+			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 'b':
+			sqlite3_bind_int(st, i, va_arg(ap, int) ? 1 : 0);
+			break;
+		default:
+			sqlite3_finalize(st);
+			db_errorf(db, error_r, "internal: bad bind type '%c'", *t);
+			return NULL;
+		}
+	}
+	return st;
+}
+
+sqlite3_stmt *
+db_query(struct db *db, const char **error_r, const char *sql,
+	 const char *types, ...)
+{
+	va_list ap;
+	sqlite3_stmt *st;
+
+	va_start(ap, types);
+	st = db_vquery(db, error_r, sql, types, ap);
+	va_end(ap);
+	return st;
+}
+
+int
+db_exec(struct db *db, const char **error_r, const char *sql,
+	const char *types, ...)
+{
+	va_list ap;
+	sqlite3_stmt *st;
+	int r;
+
+	va_start(ap, types);
+	st = db_vquery(db, error_r, sql, types, ap);
+	va_end(ap);
+	if (st == NULL)
+		return -1;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	if (r != SQLITE_DONE) {
+		int code = sqlite3_extended_errcode(db->h);
+		sqlite3_finalize(st);
+		if ((code & 0xff) == SQLITE_CONSTRAINT) {
+			db->last_code = SQLITE_CONSTRAINT;
+			return db_errorf(db, error_r, "already exists or conflicts: %s",
+			    sqlite3_errmsg(db->h));
+		}
+		return db_fail(db, error_r, "update");
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+db_query_int(struct db *db, int64_t *out, int64_t def, const char **error_r,
+	     const char *sql, const char *types, ...)
+{
+	va_list ap;
+	sqlite3_stmt *st;
+	int r;
+
+	va_start(ap, types);
+	st = db_vquery(db, error_r, sql, types, ap);
+	va_end(ap);
+	if (st == NULL)
+		return -1;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (r == SQLITE_DONE)
+		*out = def;
+	else {
+		sqlite3_finalize(st);
+		return db_fail(db, error_r, "query");
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+db_query_text(struct db *db, char **out, const char **error_r,
+	      const char *sql, const char *types, ...)
+{
+	va_list ap;
+	sqlite3_stmt *st;
+	int r;
+
+	*out = NULL;
+	va_start(ap, types);
+	st = db_vquery(db, error_r, sql, types, ap);
+	va_end(ap);
+	if (st == NULL)
+		return -1;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		*out = xstrdup(t ? (const char *)t : "");
+	} else if (r != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return db_fail(db, error_r, "query");
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int64_t
+db_last_id(struct db *db)
+{
+	return sqlite3_last_insert_rowid(db->h);
+}
+
+int
+db_changes(struct db *db)
+{
+	return sqlite3_changes(db->h);
+}
+
+int
+db_last_error(struct db *db)
+{
+	int c = db->last_code;
+
+	db->last_code = 0;
+	return c;
+}

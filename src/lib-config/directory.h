@@ -1,0 +1,134 @@
+#ifndef POSTERN_DIRECTORY_H
+#define POSTERN_DIRECTORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "strutil.h"
+
+/* The directory API: the narrow, read-mostly interface through which the
+ * services see the administration model. Every call reads the database, so
+ * changes from the CLI or web admin apply at once. */
+
+struct dir_postoffice {
+	int64_t id;
+	char name[NAME_MAX_LEN + 1];
+	bool disabled;
+	bool allow_address_login;
+};
+
+struct dir_domain {
+	int64_t id;
+	int64_t postoffice_id;
+	char name[DOMAIN_MAX_LEN + 1];
+	char postoffice[NAME_MAX_LEN + 1];
+	bool disabled;
+	bool postoffice_disabled;
+};
+
+struct dir_mailbox {
+	int64_t id;
+	int64_t postoffice_id;
+	char name[NAME_MAX_LEN + 1];
+	char postoffice[NAME_MAX_LEN + 1];
+	char type[10];                    /* USER, ADMIN, SYSADMIN */
+	int64_t quota_kb;                 /* 0: unlimited */
+	bool disabled;
+	bool prevent_auth;
+	bool postoffice_disabled;
+	bool redirect_enabled;
+	bool redirect_keep_copy;
+};
+
+enum dir_kind {
+	DIR_KIND_MAILBOX,
+	DIR_KIND_GROUP,
+	DIR_KIND_LIST,
+	DIR_KIND_REDIRECT,  /* target holds a remote address */
+};
+
+struct dir_route {
+	enum dir_kind kind;
+	int64_t postoffice_id;
+	int64_t domain_id;
+	int64_t target_id;                /* mailbox, group or list id */
+	char target[ADDRESS_MAX_LEN + 1]; /* remote address for REDIRECT */
+	char address[ADDRESS_MAX_LEN + 1];/* the address that matched */
+	bool catchall;                    /* reached through the catch-all */
+	bool disabled;                    /* domain, post office or target off */
+};
+
+enum dir_resolve_result {
+	DIR_RESOLVE_ERROR = -1,
+	DIR_RESOLVE_REMOTE = 0,   /* the domain is not hosted here */
+	DIR_RESOLVE_LOCAL = 1,    /* route filled in */
+	DIR_RESOLVE_UNKNOWN = 2,  /* hosted domain, no such address */
+};
+
+/* dir_resolve - route one recipient address. Tries the exact address,
+ * then without a +subaddress, then postmaster@/abuse@ of the domain, then
+ * the catch-all. */
+enum dir_resolve_result dir_resolve(struct db *db, const char *address,
+				    struct dir_route *route,
+				    const char **error_r);
+
+enum dir_auth_result {
+	DIR_AUTH_ERROR = -1,
+	DIR_AUTH_OK = 0,
+	DIR_AUTH_FAILED,        /* unknown user or wrong password */
+	DIR_AUTH_DISABLED,      /* mailbox or post office disabled */
+	DIR_AUTH_PREVENTED,     /* prevent-authentication is set */
+};
+
+/* dir_login_lookup - find the mailbox for a login name: mailbox@postoffice,
+ * or any address of the mailbox when its post office allows it.
+ * 1 found, 0 not found, -1 error. */
+int dir_login_lookup(struct db *db, const char *login, struct dir_mailbox *mb,
+		     const char **error_r);
+/* dir_authenticate - check a login and password. The password hash is
+ * always computed, even for unknown users, so timing tells nothing. */
+enum dir_auth_result dir_authenticate(struct db *db, const char *login,
+				      const char *password,
+				      struct dir_mailbox *mb,
+				      const char **error_r);
+
+/* Loaders: 1 found, 0 not found, -1 error. */
+int dir_mailbox_get(struct db *db, int64_t id, struct dir_mailbox *mb,
+		    const char **error_r);
+int dir_mailbox_find(struct db *db, const char *postoffice, const char *name,
+		     struct dir_mailbox *mb, const char **error_r);
+int dir_domain_get(struct db *db, const char *name, struct dir_domain *d,
+		   const char **error_r);
+int dir_postoffice_get(struct db *db, const char *name,
+		       struct dir_postoffice *po, const char **error_r);
+int dir_postoffice_get_id(struct db *db, int64_t id, struct dir_postoffice *po,
+			  const char **error_r);
+/* dir_object_field - one field of an object by its field name
+ * ("mailbox", "domain", "postoffice", "group", "list"); stored form, new
+ * string in *value_r. */
+int dir_object_field(struct db *db, const char *kind, int64_t id,
+		     const char *field, char **value_r, const char **error_r);
+
+/* dir_strings - a list of strings returned by the list calls below. */
+struct dir_strings {
+	char **v;
+	size_t n;
+};
+void dir_strings_free(struct dir_strings *s);
+int dir_group_members(struct db *db, int64_t group_id, struct dir_strings *out,
+		      const char **error_r);
+int dir_mailbox_redirects(struct db *db, int64_t mailbox_id,
+			  struct dir_strings *out, const char **error_r);
+int dir_mailbox_addresses(struct db *db, int64_t mailbox_id,
+			  struct dir_strings *out, const char **error_r);
+/* dir_sender_blacklisted - whether sender_domain may not send to domain
+ * (manual 5.4.3). 1 yes, 0 no, -1 error. */
+int dir_sender_blacklisted(struct db *db, int64_t domain_id,
+			   const char *sender_domain, const char **error_r);
+/* dir_mailbox_path - the Maildir++ root of a mailbox (new string). */
+char *dir_mailbox_path(struct db *db, const struct dir_mailbox *mb);
+char *dir_mailbox_path_names(struct db *db, const char *postoffice,
+			     const char *mailbox);
+
+#endif

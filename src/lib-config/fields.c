@@ -1,0 +1,456 @@
+/* fields - the tables of every setting, and their validation */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "fields.h"
+#include "netaddr.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define BOOL(n, d, h) { n, NULL, FT_BOOL, d, 0, 1, NULL, h, 0 }
+#define TEXT(n, h) { n, NULL, FT_TEXT, "", 0, 1000, NULL, h, 0 }
+#define LISTEN(svc, d) { svc ".listen", NULL, FT_LISTEN, d, 0, 0, NULL, \
+	"addresses the " svc " service listens on: addr:port[,addr:port...]", 0 }
+
+const struct field_def settings_fields[] = {
+	{ "server.hostname", NULL, FT_TEXT, "", 0, 253, NULL,
+	  "domain name this server announces in EHLO, Received and bounces (manual 4.2); empty: the system host name", 0 },
+	{ "dns.hosts", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "DNS servers for outbound lookups, space separated ip[:port] (manual 4.2); empty: /etc/resolv.conf", 0 },
+	{ "path.store", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "message store repository (manual 5.2.2); empty: <data root>/store", 0 },
+	{ "path.queue", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "connector queues and bad-mail quarantine (manual 5.2.2); empty: <data root>/queue", 0 },
+	{ "mailbox.default_quota", NULL, FT_SIZE, "0", 0, LLONG_MAX / 2, NULL,
+	  "quota of new mailboxes created by the CLI and web admin (manual 5.2.3); 0: unlimited", FIELD_UNLIMITED0 },
+	BOOL("mailbox.auto_address", "1",
+	     "create name@domain for every domain of the post office with each new mailbox (manual 5.2.3)"),
+	{ "mailbox.list_sizes", NULL, FT_ENUM, "cached", 0, 0, "exact|cached|none",
+	  "how 'mailbox list' finds sizes: exact (walk the store), cached (refreshed when older than mailbox.size_cache_age), none (manual 5.2.3)", 0 },
+	{ "mailbox.size_cache_age", NULL, FT_DURATION, "1200", 0, 86400 * 365, NULL,
+	  "age after which a cached mailbox size is recalculated", 0 },
+	{ "password.scheme", NULL, FT_ENUM, "yescrypt", 0, 0, "yescrypt|bcrypt|sha512-crypt",
+	  "hash for new passwords; all three are accepted for login and import (manual 5.2.4)", 0 },
+	{ "footer.scope", NULL, FT_ENUM, "none", 0, 0, "none|global|postoffice|postoffice+global",
+	  "which footers are added to mail leaving for external addresses (manual 5.2.5)", 0 },
+	{ "footer.text", NULL, FT_TEXT, "", 0, 65536, NULL, "global footer, plain text", FIELD_MULTILINE },
+	{ "footer.html", NULL, FT_TEXT, "", 0, 65536, NULL, "global footer, HTML", FIELD_MULTILINE },
+	LISTEN("smtp", "0.0.0.0:25"),
+	LISTEN("submission", "0.0.0.0:587"),
+	LISTEN("smtps", "0.0.0.0:465"),
+	LISTEN("pop3", "0.0.0.0:110"),
+	LISTEN("pop3s", "0.0.0.0:995"),
+	LISTEN("imap", "0.0.0.0:143"),
+	LISTEN("imaps", "0.0.0.0:993"),
+	LISTEN("http", "0.0.0.0:80"),
+	LISTEN("https", "0.0.0.0:443"),
+	LISTEN("managesieve", "0.0.0.0:4190"),
+	{ "smtp.max_message_size", NULL, FT_SIZE, "51200", 1, 4LL * 1024 * 1024, NULL,
+	  "largest message accepted (SIZE)", 0 },
+	{ "smtp.max_recipients", NULL, FT_INT, "500", 1, 100000, NULL,
+	  "recipients per message", 0 },
+	{ "smtp.max_connections", NULL, FT_INT, "1000", 1, 1000000, NULL,
+	  "concurrent inbound SMTP connections", 0 },
+	{ "smtp.max_connections_per_ip", NULL, FT_INT, "20", 1, 100000, NULL,
+	  "concurrent inbound SMTP connections from one client address", 0 },
+	{ "smtp.timeout", NULL, FT_DURATION, "300", 10, 3600, NULL,
+	  "idle time allowed between SMTP commands", 0 },
+	{ "smtp.relay_networks", NULL, FT_TEXT, "", 0, 4000, NULL,
+	  "networks allowed to relay without AUTH, space separated CIDR; empty: none, not even loopback", 0 },
+	{ "smtp.require_tls_for_auth", NULL, FT_BOOL, "1", 0, 1, NULL,
+	  "offer AUTH only over TLS", 0 },
+	{ "smtp.notification_address", NULL, FT_ADDRESS, "", 0, 0, NULL,
+	  "system notification address (sender of bounces and notices); empty: postmaster@<server.hostname>", 0 },
+	{ "smtp.dnsbl", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "DNS block lists checked for inbound clients, space separated zones", 0 },
+	{ "queue.retry_schedule", NULL, FT_TEXT, "5m 10m 30m 1h 2h 4h", 1, 1000, NULL,
+	  "delays between outbound delivery attempts; the last repeats", 0 },
+	{ "queue.bounce_after", NULL, FT_DURATION, "108000", 60, 86400 * 30, NULL,
+	  "give up and return mail to its sender after this time (manual 2.3: 30 hours)", 0 },
+	{ "queue.delay_notice_after", NULL, FT_DURATION, "14400", 0, 86400 * 30, NULL,
+	  "tell the sender of a delay after this time; 0: never", 0 },
+	{ "smarthost.host", NULL, FT_HOSTPORT, "", 0, 0, NULL,
+	  "send all outbound mail through this host[:port]; empty: deliver by MX", 0 },
+	BOOL("smarthost.auth", "0", "authenticate to the smart host"),
+	TEXT("smarthost.user", "user name for the smart host"),
+	{ "smarthost.password", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "password for the smart host (kept in the config store: it must be sent)", FIELD_SECRET },
+	BOOL("delivery.event_on_bulk", "0",
+	     "run delivery events on bulk/system messages too (manual 5.5.6)"),
+	{ "delivery.event_timeout", NULL, FT_DURATION, "30", 1, 3600, NULL,
+	  "longest a delivery event program may run", 0 },
+	{ "mta.pickup_event", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "program the MTA runs for each message it picks up; empty: none", 0 },
+	{ "imap.max_connections_per_ip", NULL, FT_INT, "50", 1, 100000, NULL,
+	  "concurrent IMAP connections from one client address", 0 },
+	{ "pop3.max_connections_per_ip", NULL, FT_INT, "20", 1, 100000, NULL,
+	  "concurrent POP3 connections from one client address", 0 },
+	{ "auth.max_failures", NULL, FT_INT, "10", 1, 100000, NULL,
+	  "failed logins from one address before it is throttled", 0 },
+	{ "tls.cert", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "default certificate (PEM); empty: <data root>/certs/default.crt", 0 },
+	{ "tls.key", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "default private key (PEM); empty: <data root>/certs/default.key", 0 },
+	{ "run.user", NULL, FT_TEXT, "postern", 0, 64, NULL,
+	  "services started as root switch to this user after binding their ports", 0 },
+	{ "log.level", NULL, FT_ENUM, "info", 0, 0, "error|warning|info|debug",
+	  "least severe log level written", 0 },
+	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
+};
+
+const struct field_def postoffice_fields[] = {
+	BOOL("disabled", "0", "post office is disabled: no mail in, no logins"),
+	BOOL("allow_address_login", "0",
+	     "mailboxes may log in with any of their e-mail addresses (manual 5.5.9)"),
+	{ "footer_text", NULL, FT_TEXT, "", 0, 65536, NULL, "post office footer, plain text (5.3.4)", FIELD_MULTILINE },
+	{ "footer_html", NULL, FT_TEXT, "", 0, 65536, NULL, "post office footer, HTML (5.3.4)", FIELD_MULTILINE },
+	BOOL("usage_notify", "0", "enable usage notifications (5.3.5)"),
+	{ "usage_threshold", "usage_threshold_kb", FT_SIZE, "0", 0, LLONG_MAX / 2, NULL,
+	  "disk space allotted to the post office; crossing it sends one notification", 0 },
+	TEXT("usage_notify_mailbox", "mailbox notified when the threshold is reached"),
+	BOOL("webadmin_enabled", "1", "web administration for this post office (5.3.6)"),
+	BOOL("webadmin_edit_mailboxes", "1", "web admins can create and edit mailboxes"),
+	{ "webadmin_max_mailboxes", NULL, FT_INT, "0", 0, 10000000, NULL, "most mailboxes; 0: unlimited", FIELD_UNLIMITED0 },
+	{ "webadmin_max_mailbox_size", "webadmin_max_mailbox_kb", FT_SIZE, "0", 0, LLONG_MAX / 2, NULL,
+	  "largest mailbox quota a web admin may set; 0: unlimited", FIELD_UNLIMITED0 },
+	{ "webadmin_default_mailbox_size", "webadmin_default_mailbox_kb", FT_SIZE, "0", 0, LLONG_MAX / 2, NULL,
+	  "quota of mailboxes created in web admin; 0: unlimited", FIELD_UNLIMITED0 },
+	BOOL("webadmin_select_size", "1", "web admins can choose a quota up to the default"),
+	BOOL("webadmin_edit_lists", "1", "web admins can create and edit lists"),
+	{ "webadmin_max_lists", NULL, FT_INT, "0", 0, 10000000, NULL, "most lists; 0: unlimited", FIELD_UNLIMITED0 },
+	{ "webadmin_max_list_addresses", NULL, FT_INT, "0", 0, 10000000, NULL, "most addresses per list; 0: unlimited", FIELD_UNLIMITED0 },
+	BOOL("webadmin_edit_domains", "0", "web admins can add, edit and remove domains"),
+	BOOL("webadmin_brand", "0", "web admins can brand webmail and web admin"),
+	{ "smarthost", NULL, FT_HOSTPORT, "", 0, 0, NULL,
+	  "route all outbound mail of this post office through host[:port] (5.3.3)", 0 },
+	BOOL("smarthost_auth", "0", "the smart host requires authentication"),
+	TEXT("smarthost_user", "user name for the smart host"),
+	{ "smarthost_password", NULL, FT_TEXT, "", 0, 1000, NULL, "password for the smart host", FIELD_SECRET },
+	BOOL("pam_enabled", "0", "authenticate mailboxes against PAM (integrated authentication, 5.3.3)"),
+	TEXT("pam_service", "PAM service name"),
+	BOOL("pam_autocreate", "0", "create a mailbox on the first successful PAM login"),
+	BOOL("pam_only", "0", "never fall back to the Postern password"),
+	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow",
+	  "country restrictions for logins (5.3.7): block the listed countries, or allow only them", 0 },
+	TEXT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
+	BOOL("oauth_enabled", "0", "webmail login through an OAuth2/OIDC provider (5.3.8)"),
+	TEXT("oauth_issuer", "OIDC issuer URL"),
+	TEXT("oauth_client_id", "OAuth2 client id"),
+	{ "oauth_client_secret", NULL, FT_TEXT, "", 0, 1000, NULL, "OAuth2 client secret", FIELD_SECRET },
+	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
+};
+
+const struct field_def domain_fields[] = {
+	BOOL("disabled", "0", "stop mail to the domain (5.4.2)"),
+	TEXT("abuse_address", "mailbox or address for abuse@ (default: the postmaster target)"),
+	TEXT("postmaster_address", "mailbox or address for postmaster@ (default: the postmaster mailbox)"),
+	TEXT("catchall_address", "mailbox or address receiving mail for unknown addresses"),
+	{ "smarthost", NULL, FT_HOSTPORT, "", 0, 0, NULL,
+	  "act as smart host: relay all mail for this domain to host[:port] (5.4.2)", 0 },
+	BOOL("smarthost_auth_only", "0", "only relay mail for this domain from authenticated users"),
+	BOOL("dkim_enabled", "0", "sign outgoing messages (5.4.4)"),
+	{ "dkim_algorithm", NULL, FT_ENUM, "rsa-sha256", 0, 0, "rsa-sha256|ed25519-sha256", "signing algorithm", 0 },
+	{ "dkim_header_canon", NULL, FT_ENUM, "relaxed", 0, 0, "relaxed|simple", "header canonicalization", 0 },
+	{ "dkim_body_canon", NULL, FT_ENUM, "relaxed", 0, 0, "relaxed|simple", "body canonicalization", 0 },
+	{ "dkim_body_limit", NULL, FT_INT, "0", 0, 1LL << 40, NULL, "body hash length limit (l=); 0: none", FIELD_UNLIMITED0 },
+	BOOL("dkim_identity", "0", "include the user identity (i=)"),
+	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
+};
+
+const struct field_def mailbox_fields[] = {
+	{ "type", NULL, FT_ENUM, "USER", 0, 0, "USER|ADMIN|SYSADMIN",
+	  "access level: ADMIN administers its post office, SYSADMIN everything (5.5.3)", 0 },
+	{ "quota", "quota_kb", FT_SIZE, "0", 0, LLONG_MAX / 2, NULL,
+	  "size limit; mail that would pass it bounces; 0: unlimited", FIELD_UNLIMITED0 },
+	BOOL("disabled", "0", "mailbox cannot be accessed and its addresses are inactive"),
+	BOOL("prevent_auth", "0", "prevent the user from authenticating to any service"),
+	TEXT("friendly_name", "display name for webmail and auto responder replies (5.5.4)"),
+	{ "reply_to", NULL, FT_ADDRESS, "", 0, 0, NULL, "reply-to address for auto responders", 0 },
+	BOOL("redirect_enabled", "0", "redirect all mail to the redirect addresses (5.5.5)"),
+	BOOL("redirect_keep_copy", "0", "keep a copy of redirected mail in the mailbox"),
+	BOOL("autoresponder_enabled", "0", "send an auto reply to senders (5.5.6)"),
+	TEXT("autoresponder_subject", "subject of the auto reply"),
+	{ "autoresponder_body", NULL, FT_TEXT, "", 0, 65536, NULL, "text of the auto reply", FIELD_MULTILINE },
+	{ "autoresponder_start", NULL, FT_TIME, "0", 0, 0, NULL, "reply only from this time (YYYY-MM-DD[ HH:MM] UTC); 0: always", 0 },
+	{ "autoresponder_end", NULL, FT_TIME, "0", 0, 0, NULL, "reply only until this time; 0: no end", 0 },
+	{ "autoresponder_period_h", NULL, FT_INT, "24", 0, 24 * 365, NULL, "hours before the same sender gets another reply", 0 },
+	BOOL("delivery_event_enabled", "0", "run a program for each delivered message (5.5.6)"),
+	{ "delivery_event_program", NULL, FT_TEXT, "", 0, 1000, NULL, "program run as: program messagefile connectortype", 0 },
+	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow", "country restrictions for logins (5.5.9)", 0 },
+	TEXT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
+	{ "twofactor_mode", NULL, FT_ENUM, "never", 0, 0, "never|always|new_ip|new_country",
+	  "when webmail asks for a second factor (5.5.9)", 0 },
+	{ "twofactor_type", NULL, FT_ENUM, "totp", 0, 0, "totp|smtp", "TOTP app or a code sent by mail", 0 },
+	{ "twofactor_address", NULL, FT_ADDRESS, "", 0, 0, NULL, "where codes are mailed (twofactor_type smtp)", 0 },
+	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
+};
+
+const struct field_def group_fields[] = {
+	{ "name", NULL, FT_TEXT, "", 1, 200, NULL, "descriptive name of the group (5.6.2)", 0 },
+	BOOL("disabled", "0", "mail to the group bounces as an invalid address"),
+	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
+};
+
+const struct field_def list_fields[] = {
+	{ "owner", NULL, FT_ADDRESS, "", 0, 0, NULL, "list owner e-mail, also the moderator (5.7.3)", 0 },
+	BOOL("moderated", "0", "posts are held for the moderator"),
+	BOOL("members_only", "0", "only members may post"),
+	BOOL("disabled", "0", "nobody can post; posts bounce"),
+	TEXT("description", "what the list is about"),
+	{ "subject_prefix", NULL, FT_TEXT, "", 0, 100, NULL, "prefix added to the subject of posts, e.g. [team]", 0 },
+	{ "footer", NULL, FT_TEXT, "", 0, 65536, NULL, "text appended to posts", FIELD_MULTILINE },
+	BOOL("reply_to_list", "0", "set Reply-To to the list address"),
+	BOOL("verp", "0", "variable envelope return path per member"),
+	{ "bounce_limit", NULL, FT_INT, "5", 1, 1000, NULL, "bounces before a member is disabled", 0 },
+	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
+};
+
+const struct field_def *
+field_find(const struct field_def *defs, const char *name)
+{
+	for (; defs->name != NULL; defs++)
+		if (strcmp(defs->name, name) == 0)
+			return defs;
+	return NULL;
+}
+
+long long
+parse_duration(const char *s)
+{
+	char *end;
+	long long v, mul = 1;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	v = strtoll(s, &end, 10);
+	switch (*end) {
+	case '\0': case 's': mul = 1; break;
+	case 'm': mul = 60; break;
+	case 'h': mul = 3600; break;
+	case 'd': mul = 86400; break;
+	default: return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	if (v > LLONG_MAX / 86400 / 1000)
+		return -1;
+	return v * mul;
+}
+
+static long long
+parse_time(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	if (strcmp(s, "0") == 0 || *s == '\0')
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%d %H:%M", &tm);
+	if (end == NULL || *end != '\0') {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%dT%H:%M", &tm);
+	}
+	if (end == NULL || *end != '\0') {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+	}
+	if (end == NULL || *end != '\0')
+		return -1;
+	return (long long)timegm(&tm);
+}
+
+bool
+field_is_numeric(const struct field_def *f)
+{
+	return f->type == FT_BOOL || f->type == FT_INT || f->type == FT_SIZE ||
+	    f->type == FT_DURATION || f->type == FT_TIME;
+}
+
+char *
+field_parse(const struct field_def *f, const char *input, const char **error_r)
+{
+	long long v;
+	bool b;
+
+	switch (f->type) {
+	case FT_BOOL:
+		if (parse_bool(input, &b) < 0) {
+			*error_r = "expected yes or no";
+			return NULL;
+		}
+		return xstrdup(b ? "1" : "0");
+	case FT_INT:
+		if (strcmp(input, "unlimited") == 0 && (f->flags & FIELD_UNLIMITED0))
+			input = "0";
+		if (parse_long(input, f->min, f->max, &v) < 0) {
+			*error_r = "expected a whole number in range";
+			return NULL;
+		}
+		return xasprintf("%lld", v);
+	case FT_SIZE:
+		if (strcmp(input, "unlimited") == 0 && (f->flags & FIELD_UNLIMITED0))
+			input = "0";
+		v = parse_size_kb(input, 'M');
+		if (v < 0 || v < f->min || v > f->max) {
+			*error_r = "expected a size in MB (or with K, M, G suffix) in range";
+			return NULL;
+		}
+		return xasprintf("%lld", v);
+	case FT_DURATION:
+		v = parse_duration(input);
+		if (v < 0 || v < f->min || v > f->max) {
+			*error_r = "expected a duration like 90s, 15m, 30h or 2d, in range";
+			return NULL;
+		}
+		return xasprintf("%lld", v);
+	case FT_TIME:
+		v = parse_time(input);
+		if (v < 0) {
+			*error_r = "expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (UTC), or 0";
+			return NULL;
+		}
+		return xasprintf("%lld", v);
+	case FT_TEXT:
+		if ((long long)strlen(input) > (f->max ? f->max : 1000) ||
+		    (long long)strlen(input) < f->min) {
+			*error_r = "text length out of range";
+			return NULL;
+		}
+		if (!(f->flags & FIELD_MULTILINE) && strpbrk(input, "\r\n") != NULL) {
+			*error_r = "text must be a single line";
+			return NULL;
+		}
+		return xstrdup(input);
+	case FT_ENUM: {
+		size_t len = strlen(input);
+		for (const char *c = f->choices; c != NULL; ) {
+			const char *bar = strchr(c, '|');
+			size_t clen = bar ? (size_t)(bar - c) : strlen(c);
+			if (clen == len && strncasecmp(c, input, len) == 0)
+				return xstrndup(c, clen);
+			c = bar ? bar + 1 : NULL;
+		}
+		*error_r = "not one of the allowed values";
+		return NULL;
+	}
+	case FT_ADDRESS: {
+		if (*input == '\0')
+			return xstrdup("");
+		char *a = address_normalize(input, error_r);
+		return a;
+	}
+	case FT_HOSTPORT: {
+		char host[256];
+		const char *colon;
+		if (*input == '\0')
+			return xstrdup("");
+		if (input[0] == '[') {
+			const char *rb = strchr(input, ']');
+			if (rb == NULL || (rb[1] != '\0' && rb[1] != ':')) {
+				*error_r = "expected host[:port]";
+				return NULL;
+			}
+			colon = rb[1] == ':' ? rb + 1 : NULL;
+		} else {
+			colon = strchr(input, ':');
+			size_t hl = colon ? (size_t)(colon - input) : strlen(input);
+			if (hl == 0 || hl >= sizeof(host)) {
+				*error_r = "expected host[:port]";
+				return NULL;
+			}
+			memcpy(host, input, hl);
+			host[hl] = '\0';
+			for (char *p = host; *p; p++)
+				if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') {
+					*error_r = "host has a character that is not allowed";
+					return NULL;
+				}
+		}
+		if (colon != NULL && parse_long(colon + 1, 1, 65535, &v) < 0) {
+			*error_r = "port must be 1-65535";
+			return NULL;
+		}
+		return xstrdup(input);
+	}
+	case FT_LISTEN: {
+		struct netaddr *list;
+		size_t n;
+		if (netaddr_parse_list(input, &list, &n, error_r) < 0)
+			return NULL;
+		struct buf out;
+		buf_init(&out, 0);
+		for (size_t i = 0; i < n; i++) {
+			char one[96];
+			netaddr_format(&list[i], one, sizeof(one));
+			buf_printf(&out, "%s%s", i ? "," : "", one);
+		}
+		free(list);
+		return buf_steal(&out);
+	}
+	}
+	*error_r = "internal: unknown field type";
+	return NULL;
+}
+
+char *
+field_format(const struct field_def *f, const char *stored)
+{
+	long long v = strtoll(stored, NULL, 10);
+
+	if ((f->flags & FIELD_SECRET) && *stored != '\0')
+		return xstrdup("********");
+	if ((f->flags & FIELD_UNLIMITED0) && field_is_numeric(f) && v == 0)
+		return xstrdup("unlimited");
+	switch (f->type) {
+	case FT_BOOL:
+		return xstrdup(v ? "yes" : "no");
+	case FT_SIZE:
+		if (v % (1024 * 1024) == 0 && v != 0)
+			return xasprintf("%lld GB", v / (1024 * 1024));
+		if (v % 1024 == 0)
+			return xasprintf("%lld MB", v / 1024);
+		return xasprintf("%lld KB", v);
+	case FT_DURATION:
+		if (v != 0 && v % 86400 == 0)
+			return xasprintf("%lldd", v / 86400);
+		if (v != 0 && v % 3600 == 0)
+			return xasprintf("%lldh", v / 3600);
+		if (v != 0 && v % 60 == 0)
+			return xasprintf("%lldm", v / 60);
+		return xasprintf("%llds", v);
+	case FT_TIME: {
+		if (v == 0)
+			return xstrdup("0");
+		time_t t = (time_t)v;
+		struct tm tm;
+		char out[32];
+		gmtime_r(&t, &tm);
+		strftime(out, sizeof(out), "%Y-%m-%d %H:%M", &tm);
+		return xstrdup(out);
+	}
+	default:
+		return xstrdup(stored);
+	}
+}
+
+const char *
+field_json_name(const struct field_def *f)
+{
+	static char name[96];
+
+	if (f->type == FT_SIZE) {
+		snprintf(name, sizeof(name), "%s_kb", f->name);
+		return name;
+	}
+	if (f->type == FT_DURATION) {
+		snprintf(name, sizeof(name), "%s_s", f->name);
+		return name;
+	}
+	return f->name;
+}

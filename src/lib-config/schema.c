@@ -1,0 +1,209 @@
+/* schema - the config store's tables, as ordered migrations */
+#include "db.h"
+#include "schema.h"
+
+static const char schema_v1[] =
+"CREATE TABLE setting ("
+"  name TEXT PRIMARY KEY,"
+"  value TEXT NOT NULL);"
+
+/* post office: a tenant (manual 5.3) */
+"CREATE TABLE postoffice ("
+"  id INTEGER PRIMARY KEY,"
+"  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+"  created INTEGER NOT NULL,"
+"  disabled INTEGER NOT NULL DEFAULT 0,"
+"  allow_address_login INTEGER NOT NULL DEFAULT 0,"          /* 5.5.9 */
+"  footer_text TEXT NOT NULL DEFAULT '',"                    /* 5.3.4 */
+"  footer_html TEXT NOT NULL DEFAULT '',"
+"  usage_notify INTEGER NOT NULL DEFAULT 0,"                 /* 5.3.5 */
+"  usage_threshold_kb INTEGER NOT NULL DEFAULT 0,"
+"  usage_notify_mailbox TEXT NOT NULL DEFAULT '',"
+"  usage_notified INTEGER NOT NULL DEFAULT 0,"
+"  webadmin_enabled INTEGER NOT NULL DEFAULT 1,"             /* 5.3.6 */
+"  webadmin_edit_mailboxes INTEGER NOT NULL DEFAULT 1,"
+"  webadmin_max_mailboxes INTEGER NOT NULL DEFAULT 0,"
+"  webadmin_max_mailbox_kb INTEGER NOT NULL DEFAULT 0,"
+"  webadmin_default_mailbox_kb INTEGER NOT NULL DEFAULT 0,"
+"  webadmin_select_size INTEGER NOT NULL DEFAULT 1,"
+"  webadmin_edit_lists INTEGER NOT NULL DEFAULT 1,"
+"  webadmin_max_lists INTEGER NOT NULL DEFAULT 0,"
+"  webadmin_max_list_addresses INTEGER NOT NULL DEFAULT 0,"
+"  webadmin_edit_domains INTEGER NOT NULL DEFAULT 0,"
+"  webadmin_brand INTEGER NOT NULL DEFAULT 0,"
+"  smarthost TEXT NOT NULL DEFAULT '',"                      /* 5.3.3 */
+"  smarthost_auth INTEGER NOT NULL DEFAULT 0,"
+"  smarthost_user TEXT NOT NULL DEFAULT '',"
+"  smarthost_password TEXT NOT NULL DEFAULT '',"
+"  pam_enabled INTEGER NOT NULL DEFAULT 0,"                  /* 5.3.3 */
+"  pam_service TEXT NOT NULL DEFAULT 'postern',"
+"  pam_autocreate INTEGER NOT NULL DEFAULT 0,"
+"  pam_only INTEGER NOT NULL DEFAULT 0,"
+"  authpolicy_mode TEXT NOT NULL DEFAULT 'off',"             /* 5.3.7 */
+"  authpolicy_countries TEXT NOT NULL DEFAULT '',"
+"  oauth_enabled INTEGER NOT NULL DEFAULT 0,"                /* 5.3.8 */
+"  oauth_issuer TEXT NOT NULL DEFAULT '',"
+"  oauth_client_id TEXT NOT NULL DEFAULT '',"
+"  oauth_client_secret TEXT NOT NULL DEFAULT '');"
+
+/* domain (manual 5.4) */
+"CREATE TABLE domain ("
+"  id INTEGER PRIMARY KEY,"
+"  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+"  postoffice_id INTEGER NOT NULL REFERENCES postoffice(id) ON DELETE CASCADE,"
+"  created INTEGER NOT NULL,"
+"  disabled INTEGER NOT NULL DEFAULT 0,"
+"  abuse_address TEXT NOT NULL DEFAULT '',"
+"  postmaster_address TEXT NOT NULL DEFAULT '',"
+"  catchall_address TEXT NOT NULL DEFAULT '',"
+"  smarthost TEXT NOT NULL DEFAULT '',"
+"  smarthost_auth_only INTEGER NOT NULL DEFAULT 0,"
+"  dkim_enabled INTEGER NOT NULL DEFAULT 0,"                 /* 5.4.4 */
+"  dkim_algorithm TEXT NOT NULL DEFAULT 'rsa-sha256',"
+"  dkim_header_canon TEXT NOT NULL DEFAULT 'relaxed',"
+"  dkim_body_canon TEXT NOT NULL DEFAULT 'relaxed',"
+"  dkim_body_limit INTEGER NOT NULL DEFAULT 0,"
+"  dkim_identity INTEGER NOT NULL DEFAULT 0);"
+"CREATE INDEX domain_po ON domain(postoffice_id);"
+
+"CREATE TABLE domain_blacklist ("                            /* 5.4.3 */
+"  domain_id INTEGER NOT NULL REFERENCES domain(id) ON DELETE CASCADE,"
+"  sender_domain TEXT NOT NULL COLLATE NOCASE,"
+"  PRIMARY KEY (domain_id, sender_domain));"
+
+"CREATE TABLE dkim_selector ("
+"  id INTEGER PRIMARY KEY,"
+"  domain_id INTEGER NOT NULL REFERENCES domain(id) ON DELETE CASCADE,"
+"  name TEXT NOT NULL,"
+"  algorithm TEXT NOT NULL DEFAULT 'rsa-sha256',"
+"  key_bits INTEGER NOT NULL DEFAULT 2048,"
+"  private_key TEXT NOT NULL DEFAULT '',"
+"  public_key TEXT NOT NULL DEFAULT '',"
+"  test_mode INTEGER NOT NULL DEFAULT 0,"
+"  granularity TEXT NOT NULL DEFAULT '',"
+"  notes TEXT NOT NULL DEFAULT '',"
+"  active INTEGER NOT NULL DEFAULT 0,"
+"  created INTEGER NOT NULL,"
+"  UNIQUE (domain_id, name));"
+
+"CREATE TABLE autodiscover ("                                /* 5.4.5 */
+"  id INTEGER PRIMARY KEY,"
+"  domain_id INTEGER NOT NULL REFERENCES domain(id) ON DELETE CASCADE,"
+"  protocol TEXT NOT NULL,"
+"  host TEXT NOT NULL,"
+"  port INTEGER NOT NULL,"
+"  security TEXT NOT NULL DEFAULT 'tls',"
+"  UNIQUE (domain_id, protocol, host, port));"
+
+/* mailbox (manual 5.5) */
+"CREATE TABLE mailbox ("
+"  id INTEGER PRIMARY KEY,"
+"  postoffice_id INTEGER NOT NULL REFERENCES postoffice(id) ON DELETE CASCADE,"
+"  name TEXT NOT NULL COLLATE NOCASE,"
+"  created INTEGER NOT NULL,"
+"  password_hash TEXT NOT NULL DEFAULT '',"
+"  type TEXT NOT NULL DEFAULT 'USER' CHECK (type IN ('USER','ADMIN','SYSADMIN')),"
+"  quota_kb INTEGER NOT NULL DEFAULT 0,"
+"  disabled INTEGER NOT NULL DEFAULT 0,"
+"  prevent_auth INTEGER NOT NULL DEFAULT 0,"
+"  friendly_name TEXT NOT NULL DEFAULT '',"                  /* 5.5.4 */
+"  reply_to TEXT NOT NULL DEFAULT '',"
+"  redirect_enabled INTEGER NOT NULL DEFAULT 0,"             /* 5.5.5 */
+"  redirect_keep_copy INTEGER NOT NULL DEFAULT 0,"
+"  autoresponder_enabled INTEGER NOT NULL DEFAULT 0,"        /* 5.5.6 */
+"  autoresponder_subject TEXT NOT NULL DEFAULT '',"
+"  autoresponder_body TEXT NOT NULL DEFAULT '',"
+"  autoresponder_start INTEGER NOT NULL DEFAULT 0,"
+"  autoresponder_end INTEGER NOT NULL DEFAULT 0,"
+"  autoresponder_period_h INTEGER NOT NULL DEFAULT 24,"
+"  delivery_event_enabled INTEGER NOT NULL DEFAULT 0,"
+"  delivery_event_program TEXT NOT NULL DEFAULT '',"
+"  authpolicy_mode TEXT NOT NULL DEFAULT 'off',"             /* 5.5.9 */
+"  authpolicy_countries TEXT NOT NULL DEFAULT '',"
+"  twofactor_mode TEXT NOT NULL DEFAULT 'never',"
+"  twofactor_type TEXT NOT NULL DEFAULT 'totp',"
+"  twofactor_address TEXT NOT NULL DEFAULT '',"
+"  totp_secret TEXT NOT NULL DEFAULT '',"
+"  size_bytes INTEGER NOT NULL DEFAULT 0,"                   /* 5.2.3 cache */
+"  size_time INTEGER NOT NULL DEFAULT 0,"
+"  UNIQUE (postoffice_id, name));"
+
+"CREATE TABLE redirect ("
+"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  address TEXT NOT NULL COLLATE NOCASE,"
+"  PRIMARY KEY (mailbox_id, address));"
+
+/* group (manual 5.6) */
+"CREATE TABLE grp ("
+"  id INTEGER PRIMARY KEY,"
+"  postoffice_id INTEGER NOT NULL REFERENCES postoffice(id) ON DELETE CASCADE,"
+"  name TEXT NOT NULL,"
+"  address TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+"  created INTEGER NOT NULL,"
+"  disabled INTEGER NOT NULL DEFAULT 0);"
+"CREATE TABLE grp_member ("
+"  group_id INTEGER NOT NULL REFERENCES grp(id) ON DELETE CASCADE,"
+"  address TEXT NOT NULL COLLATE NOCASE,"
+"  PRIMARY KEY (group_id, address));"
+
+/* list (manual 5.7) */
+"CREATE TABLE list ("
+"  id INTEGER PRIMARY KEY,"
+"  postoffice_id INTEGER NOT NULL REFERENCES postoffice(id) ON DELETE CASCADE,"
+"  domain_id INTEGER NOT NULL REFERENCES domain(id) ON DELETE CASCADE,"
+"  name TEXT NOT NULL COLLATE NOCASE,"
+"  address TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+"  created INTEGER NOT NULL,"
+"  owner TEXT NOT NULL DEFAULT '',"
+"  moderated INTEGER NOT NULL DEFAULT 0,"
+"  members_only INTEGER NOT NULL DEFAULT 0,"
+"  disabled INTEGER NOT NULL DEFAULT 0,"
+"  description TEXT NOT NULL DEFAULT '',"
+"  subject_prefix TEXT NOT NULL DEFAULT '',"
+"  footer TEXT NOT NULL DEFAULT '',"
+"  reply_to_list INTEGER NOT NULL DEFAULT 0,"
+"  verp INTEGER NOT NULL DEFAULT 0,"
+"  bounce_limit INTEGER NOT NULL DEFAULT 5);"
+"CREATE TABLE list_member ("
+"  list_id INTEGER NOT NULL REFERENCES list(id) ON DELETE CASCADE,"
+"  address TEXT NOT NULL COLLATE NOCASE,"
+"  name TEXT NOT NULL DEFAULT '',"
+"  status TEXT NOT NULL DEFAULT 'active',"
+"  bounces INTEGER NOT NULL DEFAULT 0,"
+"  created INTEGER NOT NULL,"
+"  PRIMARY KEY (list_id, address));"
+
+/* the address map: every routable local address */
+"CREATE TABLE address ("
+"  address TEXT PRIMARY KEY COLLATE NOCASE,"
+"  postoffice_id INTEGER NOT NULL REFERENCES postoffice(id) ON DELETE CASCADE,"
+"  domain_id INTEGER NOT NULL REFERENCES domain(id) ON DELETE CASCADE,"
+"  kind TEXT NOT NULL CHECK (kind IN ('mailbox','group','list','redirect')),"
+"  target_id INTEGER NOT NULL DEFAULT 0,"
+"  target TEXT NOT NULL DEFAULT '');"
+"CREATE INDEX address_target ON address(kind, target_id);"
+"CREATE INDEX address_domain ON address(domain_id);"
+
+/* POP retrieval accounts (manual 5.5.8) */
+"CREATE TABLE pop_account ("
+"  id INTEGER PRIMARY KEY,"
+"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  host TEXT NOT NULL,"
+"  port INTEGER NOT NULL DEFAULT 110,"
+"  username TEXT NOT NULL,"
+"  password TEXT NOT NULL DEFAULT '',"
+"  apop INTEGER NOT NULL DEFAULT 0,"
+"  tls TEXT NOT NULL DEFAULT 'starttls',"
+"  leave_on_server INTEGER NOT NULL DEFAULT 0,"
+"  enabled INTEGER NOT NULL DEFAULT 1,"
+"  last_run INTEGER NOT NULL DEFAULT 0,"
+"  last_status TEXT NOT NULL DEFAULT '',"
+"  created INTEGER NOT NULL);"
+;
+
+const char *const schema_migrations[] = {
+	schema_v1,
+};
+
+_Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==
+    DB_SCHEMA_VERSION, "one migration per schema version");

@@ -1,0 +1,135 @@
+/* settings - typed global settings over the setting table */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "settings.h"
+#include "xalloc.h"
+
+int
+settings_get(struct db *db, const char *key, char **value_r,
+	     const char **error_r)
+{
+	const struct field_def *f = field_find(settings_fields, key);
+
+	*value_r = NULL;
+	if (f == NULL)
+		return db_errorf(db, error_r, "unknown setting '%s' (see 'postern config list')", key);
+	if (db_query_text(db, value_r, error_r,
+	    "SELECT value FROM setting WHERE name = ?", "t", key) < 0)
+		return -1;
+	if (*value_r == NULL)
+		*value_r = xstrdup(f->def);
+	return 0;
+}
+
+int64_t
+settings_get_int(struct db *db, const char *key, int64_t def)
+{
+	const char *err;
+	char *v;
+	int64_t r = def;
+
+	if (settings_get(db, key, &v, &err) == 0) {
+		char *end;
+		long long x = strtoll(v, &end, 10);
+		if (*v != '\0' && *end == '\0')
+			r = x;
+	}
+	free(v);
+	return r;
+}
+
+char *
+settings_get_str(struct db *db, const char *key)
+{
+	const char *err;
+	char *v;
+
+	if (settings_get(db, key, &v, &err) < 0) {
+		free(v);
+		return xstrdup("");
+	}
+	return v;
+}
+
+int
+settings_set(struct db *db, const char *key, const char *input,
+	     const char **error_r)
+{
+	const struct field_def *f = field_find(settings_fields, key);
+	const char *err;
+	char *value;
+	int r;
+
+	if (f == NULL)
+		return db_errorf(db, error_r, "unknown setting '%s' (see 'postern config list')", key);
+	value = field_parse(f, input, &err);
+	if (value == NULL)
+		return db_errorf(db, error_r, "%s: %s", key, err);
+	r = db_exec(db, error_r,
+	    "INSERT INTO setting (name, value) VALUES (?, ?) "
+	    "ON CONFLICT(name) DO UPDATE SET value = excluded.value", "tt",
+	    key, value);
+	free(value);
+	return r;
+}
+
+int
+settings_unset(struct db *db, const char *key, const char **error_r)
+{
+	if (field_find(settings_fields, key) == NULL)
+		return db_errorf(db, error_r, "unknown setting '%s'", key);
+	return db_exec(db, error_r, "DELETE FROM setting WHERE name = ?", "t", key);
+}
+
+bool
+settings_is_set(struct db *db, const char *key)
+{
+	const char *err;
+	int64_t n;
+
+	if (db_query_int(db, &n, 0, &err,
+	    "SELECT count(*) FROM setting WHERE name = ?", "t", key) < 0)
+		return false;
+	return n > 0;
+}
+
+static char *
+path_setting(struct db *db, const char *key, const char *sub)
+{
+	char *v = settings_get_str(db, key);
+
+	if (*v != '\0')
+		return v;
+	free(v);
+	return path_join(db_root(db), sub);
+}
+
+char *
+settings_store_path(struct db *db)
+{
+	return path_setting(db, "path.store", "store");
+}
+
+char *
+settings_queue_path(struct db *db)
+{
+	return path_setting(db, "path.queue", "queue");
+}
+
+char *
+settings_hostname(struct db *db)
+{
+	char *v = settings_get_str(db, "server.hostname");
+	char host[256];
+
+	if (*v != '\0')
+		return v;
+	free(v);
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		return xstrdup("localhost");
+	host[sizeof(host) - 1] = '\0';
+	return xstrdup(host);
+}

@@ -1,0 +1,31 @@
+#ifndef POSTERN_FSUTIL_H
+#define POSTERN_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+/* mkdir_p - create dir and its parents; 0 if it exists. */
+int mkdir_p(const char *path, mode_t mode);
+/* fsync_dir - fsync a directory so renames and creations in it persist. */
+int fsync_dir(const char *path);
+/* fsync_parent - fsync the directory that holds path. */
+int fsync_parent(const char *path);
+/* file_write_atomic - write data to path via a temporary file in the same
+ * directory: write, fsync, rename, fsync the directory. */
+int file_write_atomic(const char *path, const void *data, size_t len,
+		      mode_t mode);
+/* file_read - read a whole file into b (bounded by b->max); -1 on error
+ * with errno set (EFBIG if it is larger than b->max). */
+int file_read(const char *path, struct buf *b);
+/* write_full - write all of data to fd, retrying on EINTR. */
+int write_full(int fd, const void *data, size_t len);
+/* dir_size - bytes in regular files under path (recursive); -1 on error. */
+long long dir_size(const char *path);
+/* rm_rf - remove a tree; 0 if it did not exist. */
+int rm_rf(const char *path);
+/* path_join - new string "a/b". */
+char *path_join(const char *a, const char *b);
+
+#endif

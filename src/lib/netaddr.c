@@ -1,0 +1,138 @@
+/* netaddr - listener address specs and listening sockets */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "netaddr.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+int
+netaddr_parse(const char *spec, struct netaddr *a, const char **error_r)
+{
+	char host[64];
+	const char *colon, *hs, *he;
+	long long port;
+
+	memset(a, 0, sizeof(*a));
+	if (spec[0] == '[') {
+		he = strchr(spec, ']');
+		if (he == NULL || he[1] != ':') {
+			*error_r = "expected [ipv6]:port";
+			return -1;
+		}
+		hs = spec + 1;
+		colon = he + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (colon == NULL) {
+			*error_r = "expected addr:port";
+			return -1;
+		}
+		hs = spec;
+		he = colon;
+	}
+	if ((size_t)(he - hs) >= sizeof(host) || he == hs) {
+		*error_r = "bad address";
+		return -1;
+	}
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	if (parse_long(colon + 1, 1, 65535, &port) < 0) {
+		*error_r = "port must be 1-65535";
+		return -1;
+	}
+	a->port = (int)port;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		a->sslen = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		a->sslen = sizeof(*s6);
+	} else {
+		*error_r = "address must be a numeric IPv4 or IPv6 address";
+		return -1;
+	}
+	memcpy(a->host, host, sizeof(a->host));
+	return 0;
+}
+
+int
+netaddr_parse_list(const char *spec, struct netaddr **list_r, size_t *n_r,
+		   const char **error_r)
+{
+	char *copy = xstrdup(spec), *save = NULL, *tok;
+	struct netaddr *list = NULL;
+	size_t n = 0;
+
+	for (tok = strtok_r(copy, ", ", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		list = xreallocarray(list, n + 1, sizeof(*list));
+		if (netaddr_parse(tok, &list[n], error_r) < 0) {
+			free(list);
+			free(copy);
+			return -1;
+		}
+		n++;
+	}
+	free(copy);
+	*list_r = list;
+	*n_r = n;
+	return 0;
+}
+
+void
+netaddr_format(const struct netaddr *a, char *out, size_t size)
+{
+	if (a->ss.ss_family == AF_INET6)
+		snprintf(out, size, "[%s]:%d", a->host, a->port);
+	else
+		snprintf(out, size, "%s:%d", a->host, a->port);
+}
+
+int
+netaddr_listen(const struct netaddr *a, int backlog)
+{
+	int fd, one = 1;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->sslen) < 0 ||
+	    listen(fd, backlog) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+void
+sockaddr_ntop(const struct sockaddr *sa, char *out, size_t size)
+{
+	const void *addr;
+
+	if (sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	else {
+		snprintf(out, size, "local");
+		return;
+	}
+	if (inet_ntop(sa->sa_family, addr, out, (socklen_t)size) == NULL)
+		snprintf(out, size, "?");
+}
