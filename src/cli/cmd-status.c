@@ -1,5 +1,8 @@
 /* cmd-status - postern status: what posternd reports in run/status.json */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +56,17 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	buf_free(&b);
 	json_int_t pid = st ? json_integer_value(json_object_get(
 	    json_object_get(st, "posternd"), "pid")) : 0;
-	bool running = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	/* posternd holds a lock on its pid file while it runs: that survives
+	 * stale files, zombies and reused PIDs */
+	bool running = false;
+	char *pidpath = path_join(cli->root, "run/posternd.pid");
+	int lfd = open(pidpath, O_RDONLY | O_CLOEXEC);
+	free(pidpath);
+	if (lfd >= 0) {
+		running = flock(lfd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+		close(lfd);
+	}
+	running = running && pid > 0;
 	if (!running) {
 		if (cli->json) {
 			json_t *o = json_object();

@@ -1,1 +1,440 @@
-int main(void){return 0;}
+/* posternd - the supervisor: starts, watches and restarts the services */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "dataroot.h"
+#include "db.h"
+#include "fsutil.h"
+#include "log.h"
+#include "postern-config.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define MAX_SERVICES 32
+#define BACKOFF_MAX 60
+#define STOP_GRACE 10
+
+struct child {
+	char name[32];
+	char *path;          /* executable */
+	pid_t pid;
+	time_t started;
+	time_t restart_at;   /* when to start again after a crash */
+	int backoff;
+	int restarts;
+	const char *state;   /* starting, running, restarting, not-built, failed */
+	char note[256];
+};
+
+static struct child children[MAX_SERVICES];
+static size_t nchildren;
+static char *root;
+static char *bindir;
+static bool stopping;
+static time_t started_at;
+static struct event_base *base;
+
+static void
+status_write(void)
+{
+	json_t *o = json_object(), *pd = json_object(), *arr = json_array();
+	char *text, *path;
+
+	json_object_set_new(pd, "pid", json_integer(getpid()));
+	json_object_set_new(pd, "started", json_integer(started_at));
+	json_object_set_new(pd, "version", json_string(POSTERN_VERSION));
+	json_object_set_new(o, "posternd", pd);
+	for (size_t i = 0; i < nchildren; i++) {
+		struct child *c = &children[i];
+		json_t *s = json_object();
+		json_t *listen = json_array();
+		const char *state = c->state;
+		const char *note = c->note;
+		json_t *rep = NULL;
+
+		/* what the service itself reports: its state and addresses */
+		if (c->pid > 0) {
+			struct buf b;
+			buf_init(&b, 65536);
+			path = xasprintf("%s/run/%s.json", root, c->name);
+			if (file_read(path, &b) == 0) {
+				json_error_t jerr;
+				rep = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
+			}
+			free(path);
+			buf_free(&b);
+			if (rep != NULL && json_integer_value(json_object_get(rep, "pid")) == c->pid) {
+				const char *st = json_string_value(json_object_get(rep, "state"));
+				const char *n = json_string_value(json_object_get(rep, "note"));
+				if (st != NULL)
+					state = st;
+				if (n != NULL && *n)
+					note = n;
+				json_t *l = json_object_get(rep, "listen");
+				if (json_is_array(l))
+					json_array_extend(listen, l);
+			}
+		}
+		json_object_set_new(s, "name", json_string(c->name));
+		json_object_set_new(s, "state", json_string(state));
+		json_object_set_new(s, "pid", json_integer(c->pid));
+		json_object_set_new(s, "started", json_integer(c->pid > 0 ? c->started : 0));
+		json_object_set_new(s, "restarts", json_integer(c->restarts));
+		json_object_set_new(s, "listen", listen);
+		json_object_set_new(s, "note", json_string(note));
+		json_array_append_new(arr, s);
+		json_decref(rep);
+	}
+	json_object_set_new(o, "services", arr);
+	text = json_dumps(o, JSON_INDENT(1));
+	json_decref(o);
+	path = xasprintf("%s/run/status.json", root);
+	if (text != NULL && file_write_atomic(path, text, strlen(text), 0644) < 0)
+		log_warn("cannot write %s", path);
+	free(path);
+	free(text);
+}
+
+static void
+child_start(struct child *c)
+{
+	char *logpath;
+	pid_t pid;
+	int fd;
+
+	if (access(c->path, X_OK) < 0) {
+		c->state = "not-built";
+		snprintf(c->note, sizeof(c->note), "%s is not built yet", c->path);
+		c->pid = 0;
+		return;
+	}
+	logpath = xasprintf("%s/log/%s.log", root, c->name);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	free(logpath);
+	pid = fork();
+	if (pid < 0) {
+		log_warn("fork for %s", c->name);
+		c->restart_at = time(NULL) + 1;
+		return;
+	}
+	if (pid == 0) {
+		/* the child: stdin from /dev/null, stdout/stderr to its log, so
+		 * crashes and sanitizer reports land beside its own lines */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		int null = open("/dev/null", O_RDONLY);
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		setpgid(0, 0);
+		execl(c->path, c->path, "-d", root, (char *)NULL);
+		fprintf(stderr, "posternd: exec %s: %s\n", c->path, strerror(errno));
+		_exit(127);
+	}
+	if (fd >= 0)
+		close(fd);
+	c->pid = pid;
+	c->started = time(NULL);
+	c->state = "running";
+	c->note[0] = '\0';
+	log_info("started %s, pid %ld", c->name, (long)pid);
+}
+
+static void
+on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < nchildren; i++) {
+			struct child *c = &children[i];
+			if (c->pid != pid)
+				continue;
+			c->pid = 0;
+			if (stopping) {
+				c->state = "stopped";
+				break;
+			}
+			if (WIFSIGNALED(status))
+				snprintf(c->note, sizeof(c->note), "killed by signal %d",
+				    WTERMSIG(status));
+			else
+				snprintf(c->note, sizeof(c->note), "exited with status %d",
+				    WEXITSTATUS(status));
+			/* restart with backoff; a service that ran for a while
+			 * gets a fresh start */
+			if (time(NULL) - c->started >= BACKOFF_MAX)
+				c->backoff = 0;
+			c->backoff = c->backoff ? c->backoff * 2 : 1;
+			if (c->backoff > BACKOFF_MAX)
+				c->backoff = BACKOFF_MAX;
+			c->restart_at = time(NULL) + c->backoff;
+			c->restarts++;
+			c->state = "restarting";
+			log_warnx("%s (pid %ld) %s; restarting in %ds", c->name,
+			    (long)pid, c->note, c->backoff);
+			break;
+		}
+	}
+	status_write();
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	time_t now = time(NULL);
+
+	if (stopping) {
+		bool alive = false;
+		for (size_t i = 0; i < nchildren; i++)
+			if (children[i].pid > 0)
+				alive = true;
+		if (!alive || now - (time_t)(intptr_t)arg >= STOP_GRACE) {
+			for (size_t i = 0; i < nchildren; i++)
+				if (children[i].pid > 0) {
+					log_warnx("%s did not stop; killing it", children[i].name);
+					kill(-children[i].pid, SIGKILL);
+					kill(children[i].pid, SIGKILL);
+				}
+			event_base_loopexit(base, NULL);
+		}
+		return;
+	}
+	for (size_t i = 0; i < nchildren; i++) {
+		struct child *c = &children[i];
+		if (c->pid == 0 && c->restart_at != 0 && now >= c->restart_at) {
+			c->restart_at = 0;
+			child_start(c);
+		}
+	}
+	status_write();
+}
+
+static struct event *tick_event;
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	if (stopping)
+		return;
+	stopping = true;
+	log_info("stopping all services (signal %d)", (int)sig);
+	for (size_t i = 0; i < nchildren; i++)
+		if (children[i].pid > 0)
+			kill(children[i].pid, SIGTERM);
+	/* from now on the tick counts the grace period */
+	event_free(tick_event);
+	struct timeval tv = { 0, 100000 };
+	tick_event = event_new(base, -1, EV_PERSIST, on_tick,
+	    (void *)(intptr_t)time(NULL));
+	event_add(tick_event, &tv);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	log_reopen();
+	for (size_t i = 0; i < nchildren; i++)
+		if (children[i].pid > 0)
+			kill(children[i].pid, SIGHUP);
+}
+
+/* read_services - the service list from host.conf ("services = a b c"),
+ * or from --services. */
+static int
+read_services(const char *list)
+{
+	struct buf b;
+	char *copy, *save = NULL;
+
+	buf_init(&b, 65536);
+	if (list == NULL) {
+		char *path = path_join(root, "host.conf");
+		if (file_read(path, &b) < 0) {
+			log_warnx("cannot read %s (%s); running every service", path,
+			    strerror(errno));
+			buf_reset(&b);
+			buf_puts(&b, "services = " DATAROOT_ALL_SERVICES "\n");
+		}
+		free(path);
+		list = "";
+		for (char *line = b.data; line && *line; ) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			char *t = str_trim(line);
+			if (str_has_prefix(t, "services")) {
+				char *eq = strchr(t, '=');
+				if (eq)
+					list = eq + 1;
+			}
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+	copy = xstrdup(list);
+	buf_free(&b);
+	for (char *t = strtok_r(copy, " \t,", &save); t != NULL;
+	     t = strtok_r(NULL, " \t,", &save)) {
+		const char *err;
+		if (name_check(t, &err) < 0 || strlen(t) >= sizeof(children[0].name)) {
+			log_warnx("ignoring bad service name '%s'", t);
+			continue;
+		}
+		if (nchildren == MAX_SERVICES)
+			break;
+		struct child *c = &children[nchildren++];
+		memset(c, 0, sizeof(*c));
+		snprintf(c->name, sizeof(c->name), "%s", t);
+		c->path = xasprintf("%s/postern-%s", bindir, t);
+		c->state = "starting";
+	}
+	free(copy);
+	return nchildren > 0 ? 0 : -1;
+}
+
+static char *
+find_bindir(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *env = getenv("POSTERN_LIBEXECDIR");
+
+	if (env != NULL && *env)
+		return xstrdup(env);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			/* a build directory: the services sit beside posternd */
+			static const char *const probes[] = {
+				"postern-smtpd", "postern-imapd", "postern-httpd", NULL
+			};
+			for (const char *const *p = probes; *p; p++) {
+				char *probe = xasprintf("%s/%s", self, *p);
+				bool here = access(probe, X_OK) == 0;
+				free(probe);
+				if (here)
+					return xstrdup(self);
+			}
+		}
+	}
+	return xstrdup(POSTERN_LIBEXECDIR);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = NULL, *list = NULL, *err;
+	struct db *db;
+	int lockfd;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+			dir = argv[++i];
+		else if (strcmp(argv[i], "--services") == 0 && i + 1 < argc)
+			list = argv[++i];
+		else if (strcmp(argv[i], "--version") == 0) {
+			printf("posternd %s\n", POSTERN_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr,
+			    "usage: posternd -d DIR [--services \"smtpd imapd ...\"]\n\n"
+			    "Runs the services named in DIR/host.conf in the foreground,\n"
+			    "restarts any that die (with backoff), and stops them all on\n"
+			    "SIGTERM. SIGHUP makes every service reopen its log.\n");
+			return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+		}
+	}
+	root = dataroot_resolve(dir);
+	if (root == NULL) {
+		fprintf(stderr, "posternd: no data root: give -d DIR or set POSTERN_DIR\n");
+		return 2;
+	}
+	/* refuse a missing or corrupt data root before starting anything */
+	if (db_open(root, false, &db, &err) < 0) {
+		fprintf(stderr, "posternd: %s\n", err);
+		return 6;
+	}
+	db_close(&db);
+	char *logpath = xasprintf("%s/log/posternd.log", root);
+	if (log_init("posternd", logpath, true) < 0) {
+		fprintf(stderr, "posternd: cannot open %s: %s\n", logpath, strerror(errno));
+		return 1;
+	}
+	free(logpath);
+	char *pidpath = xasprintf("%s/run/posternd.pid", root);
+	lockfd = open(pidpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		log_error("another posternd runs on %s", root);
+		return 1;
+	}
+	if (ftruncate(lockfd, 0) == 0)
+		dprintf(lockfd, "%ld\n", (long)getpid());
+	bindir = find_bindir();
+	started_at = time(NULL);
+	if (read_services(list) < 0) {
+		log_error("no services to run");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	struct event *ev_chld = evsignal_new(base, SIGCHLD, on_sigchld, NULL);
+	struct event *ev_term = evsignal_new(base, SIGTERM, on_stop, NULL);
+	struct event *ev_int = evsignal_new(base, SIGINT, on_stop, NULL);
+	struct event *ev_hup = evsignal_new(base, SIGHUP, on_hup, NULL);
+	evsignal_add(ev_chld, NULL);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_hup, NULL);
+	log_info("posternd %s starting %zu services from %s", POSTERN_VERSION,
+	    nchildren, bindir);
+	for (size_t i = 0; i < nchildren; i++)
+		child_start(&children[i]);
+	status_write();
+	struct timeval tv = { 1, 0 };
+	tick_event = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+	event_add(tick_event, &tv);
+	event_base_dispatch(base);
+	/* reap what is left */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	for (size_t i = 0; i < nchildren; i++) {
+		children[i].pid = 0;
+		children[i].state = "stopped";
+	}
+	status_write();
+	unlink(pidpath);
+	free(pidpath);
+	log_info("stopped");
+	event_free(tick_event);
+	event_free(ev_chld);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	event_base_free(base);
+	for (size_t i = 0; i < nchildren; i++)
+		free(children[i].path);
+	free(bindir);
+	free(root);
+	return 0;
+}

@@ -1,0 +1,353 @@
+/* service - the common main of every Postern service process */
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#include "dataroot.h"
+#include "fsutil.h"
+#include "log.h"
+#include "service.h"
+#include "settings.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define CONN_BUCKETS 4096
+
+struct conn_count {
+	struct conn_count *next;
+	char addr[64];
+	int n;
+};
+
+static struct conn_count *conn_table[CONN_BUCKETS];
+static size_t conn_total;
+
+static unsigned
+conn_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % CONN_BUCKETS;
+}
+
+bool
+service_conn_acquire(struct service *svc, const struct sockaddr *sa, int limit)
+{
+	char addr[64];
+	struct conn_count *c;
+	unsigned h;
+
+	sockaddr_ntop(sa, addr, sizeof(addr));
+	h = conn_hash(addr);
+	for (c = conn_table[h]; c != NULL; c = c->next)
+		if (strcmp(c->addr, addr) == 0)
+			break;
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		snprintf(c->addr, sizeof(c->addr), "%s", addr);
+		c->next = conn_table[h];
+		conn_table[h] = c;
+	}
+	if (limit > 0 && c->n >= limit)
+		return false;
+	c->n++;
+	conn_total++;
+	return true;
+}
+
+void
+service_conn_release(struct service *svc, const struct sockaddr *sa)
+{
+	char addr[64];
+	struct conn_count **pp, *c;
+
+	sockaddr_ntop(sa, addr, sizeof(addr));
+	for (pp = &conn_table[conn_hash(addr)]; (c = *pp) != NULL; pp = &c->next) {
+		if (strcmp(c->addr, addr) != 0)
+			continue;
+		if (c->n > 0) {
+			c->n--;
+			conn_total--;
+		}
+		if (c->n == 0) {
+			*pp = c->next;
+			free(c);
+		}
+		return;
+	}
+}
+
+size_t
+service_conn_total(struct service *svc)
+{
+	return conn_total;
+}
+
+void
+service_set_state(struct service *svc, const char *state, const char *note)
+{
+	json_t *o = json_object(), *l = json_array();
+	char *path, *text;
+
+	for (size_t i = 0; i < svc->nlisteners; i++) {
+		char a[96], *s;
+		netaddr_format(&svc->listeners[i].addr, a, sizeof(a));
+		s = xasprintf("%s=%s", svc->listeners[i].name, a);
+		json_array_append_new(l, json_string(s));
+		free(s);
+	}
+	json_object_set_new(o, "name", json_string(svc->def->name));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "started", json_integer(svc->started));
+	json_object_set_new(o, "state", json_string(state));
+	json_object_set_new(o, "listen", l);
+	json_object_set_new(o, "note", json_string(note ? note : ""));
+	svc->state_reported = true;
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	path = xasprintf("%s/run/%s.json", svc->root, svc->def->name);
+	if (text == NULL || file_write_atomic(path, text, strlen(text), 0644) < 0)
+		log_warn("cannot write %s", path);
+	free(path);
+	free(text);
+}
+
+void
+service_stop(struct service *svc)
+{
+	svc->stopping = true;
+	event_base_loopexit(svc->base, NULL);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct service *svc = arg;
+
+	if (sig == SIGHUP) {
+		log_reopen();
+		log_info("reopened the log");
+		return;
+	}
+	log_info("stopping on signal %d", (int)sig);
+	if (svc->def->shutdown != NULL)
+		svc->def->shutdown(svc);
+	service_stop(svc);
+}
+
+static void
+on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa,
+	  int salen, void *arg)
+{
+	struct service_listener *l = arg;
+
+	evutil_make_socket_nonblocking(fd);
+	evutil_make_socket_closeonexec(fd);
+	l->svc->def->accept(l->svc, l, fd, sa, (socklen_t)salen);
+}
+
+static void
+on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
+static void
+on_accept_error(struct evconnlistener *ev, void *arg)
+{
+	struct service_listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: pause accepting for a moment rather than spin */
+	log_warnx("accept on %s: %s", l->name, evutil_socket_error_to_string(err));
+	evconnlistener_disable(ev);
+	struct timeval tv = { 1, 0 };
+	event_base_once(l->svc->base, -1, EV_TIMEOUT, on_accept_resume, ev, &tv);
+}
+
+static int
+bind_listeners(struct service *svc, const char **error_r)
+{
+	static char err[512];
+	const char *e;
+
+	*error_r = err;
+	for (const char *const *n = svc->def->listeners; n && *n; n++) {
+		char *key = xasprintf("%s.listen", *n);
+		char *spec;
+		struct netaddr *list;
+		size_t cnt;
+		if (settings_get(svc->db, key, &spec, &e) < 0) {
+			snprintf(err, sizeof(err), "%s", e);
+			free(key);
+			free(spec);
+			return -1;
+		}
+		if (netaddr_parse_list(spec, &list, &cnt, &e) < 0) {
+			snprintf(err, sizeof(err), "%s = %s: %s", key, spec, e);
+			free(key);
+			free(spec);
+			return -1;
+		}
+		free(key);
+		free(spec);
+		for (size_t i = 0; i < cnt; i++) {
+			int fd = netaddr_listen(&list[i], 1024);
+			if (fd < 0) {
+				char a[96];
+				netaddr_format(&list[i], a, sizeof(a));
+				snprintf(err, sizeof(err), "cannot listen on %s (%s.listen): %s",
+				    a, *n, strerror(errno));
+				free(list);
+				return -1;
+			}
+			svc->listeners = xreallocarray(svc->listeners,
+			    svc->nlisteners + 1, sizeof(*svc->listeners));
+			struct service_listener *l = &svc->listeners[svc->nlisteners++];
+			memset(l, 0, sizeof(*l));
+			l->name = *n;
+			l->addr = list[i];
+			l->fd = fd;
+			l->svc = svc;
+		}
+		free(list);
+	}
+	return 0;
+}
+
+/* drop_privileges - a service started as root becomes the owner of the
+ * data root (when that is not root), in the order: groups, gid, uid,
+ * no-new-privileges. */
+static int
+drop_privileges(struct service *svc)
+{
+	struct stat st;
+
+	if (geteuid() != 0)
+		return 0;
+	if (stat(svc->root, &st) < 0)
+		return -1;
+	if (st.st_uid == 0) {
+		log_info("running as root: chown the data root to an unprivileged "
+		    "user to have services drop privileges");
+		return 0;
+	}
+	if (setgroups(0, NULL) < 0 || setresgid(st.st_gid, st.st_gid, st.st_gid) < 0 ||
+	    setresuid(st.st_uid, st.st_uid, st.st_uid) < 0) {
+		log_warn("dropping privileges to uid %ld", (long)st.st_uid);
+		return -1;
+	}
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	log_info("dropped privileges to uid %ld gid %ld", (long)st.st_uid,
+	    (long)st.st_gid);
+	return 0;
+}
+
+int
+service_main(int argc, char **argv, const struct service_def *def)
+{
+	struct service svc;
+	const char *err, *dir = NULL;
+	char *logpath;
+	int opt;
+
+	memset(&svc, 0, sizeof(svc));
+	svc.def = def;
+	svc.started = time(NULL);
+	while ((opt = getopt(argc, argv, "d:")) != -1) {
+		switch (opt) {
+		case 'd':
+			dir = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: postern-%s -d DIR\n", def->name);
+			return 2;
+		}
+	}
+	svc.root = dataroot_resolve(dir);
+	if (svc.root == NULL) {
+		fprintf(stderr, "postern-%s: no data root: give -d DIR or set POSTERN_DIR\n",
+		    def->name);
+		return 2;
+	}
+	logpath = xasprintf("%s/log/%s.log", svc.root, def->name);
+	if (log_init(def->name, logpath, getenv("POSTERN_LOG_STDERR") != NULL) < 0) {
+		fprintf(stderr, "postern-%s: cannot open %s: %s\n", def->name, logpath,
+		    strerror(errno));
+		free(logpath);
+		return 1;
+	}
+	free(logpath);
+	signal(SIGPIPE, SIG_IGN);
+	if (db_open(svc.root, false, &svc.db, &err) < 0)
+		log_fatalx("%s", err);
+	char *level = settings_get_str(svc.db, "log.level");
+	log_set_level(strcmp(level, "debug") == 0 ? LOG_LVL_DEBUG :
+	    strcmp(level, "warning") == 0 ? LOG_LVL_WARN :
+	    strcmp(level, "error") == 0 ? LOG_LVL_ERROR : LOG_LVL_INFO);
+	if (getenv("POSTERN_DEBUG") != NULL)
+		log_set_level(LOG_LVL_DEBUG);
+	free(level);
+	if (bind_listeners(&svc, &err) < 0) {
+		service_set_state(&svc, "failed", err);
+		log_fatalx("%s", err);
+	}
+	if (drop_privileges(&svc) < 0) {
+		service_set_state(&svc, "failed", "cannot drop privileges");
+		return 1;
+	}
+	svc.base = event_base_new();
+	if (svc.base == NULL)
+		log_fatalx("event_base_new failed");
+	struct event *sig_term = evsignal_new(svc.base, SIGTERM, on_signal, &svc);
+	struct event *sig_int = evsignal_new(svc.base, SIGINT, on_signal, &svc);
+	struct event *sig_hup = evsignal_new(svc.base, SIGHUP, on_signal, &svc);
+	evsignal_add(sig_term, NULL);
+	evsignal_add(sig_int, NULL);
+	evsignal_add(sig_hup, NULL);
+	if (def->init != NULL && def->init(&svc) < 0) {
+		service_set_state(&svc, "failed", "initialisation failed (see its log)");
+		return 1;
+	}
+	for (size_t i = 0; i < svc.nlisteners; i++) {
+		struct service_listener *l = &svc.listeners[i];
+		l->ev = evconnlistener_new(svc.base, on_accept, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, l->fd);
+		if (l->ev == NULL)
+			log_fatalx("evconnlistener_new failed");
+		evconnlistener_set_error_cb(l->ev, on_accept_error);
+		char a[96];
+		netaddr_format(&l->addr, a, sizeof(a));
+		log_info("listening on %s (%s)", a, l->name);
+	}
+	/* running, unless init reported a state of its own (like idle) */
+	if (!svc.state_reported)
+		service_set_state(&svc, "running", NULL);
+	log_info("started");
+	event_base_dispatch(svc.base);
+	for (size_t i = 0; i < svc.nlisteners; i++)
+		if (svc.listeners[i].ev)
+			evconnlistener_free(svc.listeners[i].ev);
+	service_set_state(&svc, "stopped", NULL);
+	event_free(sig_term);
+	event_free(sig_int);
+	event_free(sig_hup);
+	event_base_free(svc.base);
+	free(svc.listeners);
+	db_close(&svc.db);
+	log_info("stopped");
+	free(svc.root);
+	return 0;
+}

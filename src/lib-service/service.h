@@ -1,0 +1,74 @@
+#ifndef POSTERN_SERVICE_H
+#define POSTERN_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "db.h"
+#include "netaddr.h"
+
+/* The skeleton every service process runs on (Postfix's single_server,
+ * in spirit): parse -d DIR, log to <root>/log/<name>.log, bind the
+ * listeners named in the config store, drop root to the data root's owner,
+ * run a libevent loop, report its state for `postern status`, stop
+ * cleanly on SIGTERM. */
+
+struct service;
+
+/* One bound listener: the setting it came from ("smtp" for smtp.listen),
+ * its address and socket. */
+struct service_listener {
+	const char *name;
+	struct netaddr addr;
+	int fd;
+	struct evconnlistener *ev;
+	struct service *svc;
+};
+
+struct service_def {
+	const char *name;               /* "smtpd": log file, status */
+	const char *const *listeners;   /* setting prefixes, NULL terminated */
+	/* init - after binding and dropping privileges; -1 aborts start */
+	int (*init)(struct service *svc);
+	/* accept - a new connection on a listener (fd non-blocking) */
+	void (*accept)(struct service *svc, struct service_listener *l, int fd,
+		       const struct sockaddr *sa, socklen_t salen);
+	/* shutdown - on SIGTERM, before the loop ends; may be NULL */
+	void (*shutdown)(struct service *svc);
+};
+
+struct service {
+	const struct service_def *def;
+	char *root;
+	struct db *db;
+	struct event_base *base;
+	struct service_listener *listeners;
+	size_t nlisteners;
+	time_t started;
+	bool stopping;
+	bool state_reported;
+	void *ctx;                      /* the service's own state */
+};
+
+/* service_main - run a service; returns the process exit code. */
+int service_main(int argc, char **argv, const struct service_def *def);
+/* service_set_state - report state ("running", "idle", ...) and a note to
+ * <root>/run/<name>.json, which posternd merges into `postern status`. */
+void service_set_state(struct service *svc, const char *state,
+		       const char *note);
+/* service_stop - leave the event loop after the current callbacks. */
+void service_stop(struct service *svc);
+
+/* Per client address connection counting. acquire returns false when the
+ * address already holds limit connections. */
+bool service_conn_acquire(struct service *svc, const struct sockaddr *sa,
+			  int limit);
+void service_conn_release(struct service *svc, const struct sockaddr *sa);
+size_t service_conn_total(struct service *svc);
+
+#endif
