@@ -1,0 +1,54 @@
+#!/bin/sh
+# Run Postern: a demo data root with a post office, a domain and two
+# mailboxes, every service on unprivileged loopback ports, in the
+# foreground (Ctrl-C stops everything).
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+DIR=${POSTERN_DEMO_DIR:-$(pwd)/demo-data}
+P="$BUILD/postern -d $DIR"
+
+if [ ! -f "$DIR/config/postern.db" ]; then
+	$P init --hostname mail.example.test >/dev/null
+	$P config set smtp.listen 127.0.0.1:2525
+	$P config set submission.listen 127.0.0.1:5870
+	$P config set smtps.listen 127.0.0.1:4650
+	$P config set pop3.listen 127.0.0.1:1100
+	$P config set pop3s.listen 127.0.0.1:9950
+	$P config set imap.listen 127.0.0.1:1430
+	$P config set imaps.listen 127.0.0.1:9930
+	$P config set http.listen 127.0.0.1:8080
+	$P config set https.listen 127.0.0.1:8443
+	$P config set managesieve.listen 127.0.0.1:4190
+	PM=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
+	ALICE=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
+	BOB=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
+	$P postoffice add example --password "$PM"
+	$P domain add example.test --postoffice example
+	$P mailbox add alice@example --password "$ALICE" --friendly-name "Alice Example"
+	$P mailbox add bob@example --password "$BOB" --friendly-name "Bob Example"
+	umask 077
+	cat > "$DIR/demo-passwords.txt" <<EOT
+postmaster@example  $PM
+alice@example       $ALICE   (alice@example.test)
+bob@example         $BOB   (bob@example.test)
+EOT
+	echo "Created the demo data root $DIR"
+fi
+
+cat <<EOT
+
+Postern demo, data root $DIR
+Logins (also in $DIR/demo-passwords.txt):
+$(sed 's/^/  /' "$DIR/demo-passwords.txt")
+
+Connect (all on 127.0.0.1):
+  SMTP 2525   submission 5870 (STARTTLS + AUTH)   SMTPS 4650
+  POP3 1100   POP3S 9950   IMAP 1430   IMAPS 9930   HTTP 8080
+  e.g.  swaks --server 127.0.0.1:2525 --to alice@example.test
+        curl -k --user alice@example:PASSWORD imaps://127.0.0.1:9930/INBOX
+  Status: $BUILD/postern -d $DIR status
+
+Starting posternd (Ctrl-C stops every service)...
+EOT
+exec "$BUILD/posternd" -d "$DIR"

@@ -1,0 +1,170 @@
+"""Fixtures for the integration tests: a real data root in a temporary
+directory, free loopback ports, a real posternd started and stopped by PID.
+
+    def test_x(postern):                  # a data root, nothing running
+        postern.cli("postoffice", "add", "acme", "--password", "pw")
+
+    def test_y(running):                  # + acme/acme.test/alice, bob, posternd up
+        smtplib.SMTP("127.0.0.1", running.port("smtp"))
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("POSTERN_BUILD") or (ROOT / "build"))
+LISTENERS = ["smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps",
+             "http", "https", "managesieve"]
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Postern:
+    """One data root and, once started, its posternd."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.proc = None
+        self.ports = {}
+        self.env = dict(os.environ)
+        self.env.pop("POSTERN_DIR", None)
+
+    # -- the CLI ---------------------------------------------------------
+    def cli(self, *args, check=True, input=None, json_out=False, env=None):
+        cmd = [str(BUILD / "postern"), "-d", str(self.root)]
+        if json_out:
+            cmd.append("--json")
+        cmd += [str(a) for a in args]
+        r = subprocess.run(cmd, input=input, capture_output=True, text=True,
+                           env=env or self.env, timeout=600)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} exited {r.returncode}:\n"
+                                 f"{r.stdout}\n{r.stderr}")
+        if json_out and r.returncode == 0:
+            return json.loads(r.stdout)
+        return r
+
+    def init(self):
+        self.cli("init", "--hostname", "mx.postern.test")
+        for name in LISTENERS:
+            self.ports[name] = free_port()
+            self.cli("config", "set", f"{name}.listen",
+                     f"127.0.0.1:{self.ports[name]}")
+
+    def port(self, name):
+        return self.ports[name]
+
+    # -- posternd --------------------------------------------------------
+    def start(self, services=None, wait=True, timeout=30):
+        cmd = [str(BUILD / "posternd"), "-d", str(self.root)]
+        if services:
+            cmd += ["--services", " ".join(services)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, env=self.env)
+        if wait:
+            self.wait_running(services, timeout)
+        return self.proc
+
+    def status(self):
+        r = self.cli("status", check=False, json_out=False)
+        if r.returncode != 0:
+            return None
+        return json.loads(self.cli("--json", "status").stdout)
+
+    def wait_running(self, services=None, timeout=30):
+        """Wait until every (built) service reports running or idle."""
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("posternd exited:\n" + self.log("posternd"))
+            try:
+                st = json.loads((self.root / "run/status.json").read_text())
+            except (OSError, ValueError):
+                time.sleep(0.1)
+                continue
+            last = st
+            svcs = [s for s in st["services"]
+                    if services is None or s["name"] in services]
+            bad = [s for s in svcs if s["state"] in ("failed",)]
+            if bad:
+                raise AssertionError(f"service failed: {bad}\n" +
+                                     "\n".join(self.log(s["name"]) for s in bad))
+            if svcs and all(s["state"] in ("running", "idle", "not-built")
+                            and (s["pid"] > 0 or s["state"] == "not-built")
+                            and self._reported(s) for s in svcs):
+                return st
+            time.sleep(0.1)
+        raise AssertionError(f"services did not start: {last}")
+
+    def _reported(self, s):
+        p = self.root / "run" / f"{s['name']}.json"
+        try:
+            return json.loads(p.read_text()).get("pid") == s["pid"]
+        except (OSError, ValueError):
+            return s["state"] == "not-built"
+
+    def stop(self, timeout=20):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("posternd did not stop on SIGTERM")
+
+    def log(self, name):
+        try:
+            return (self.root / "log" / f"{name}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def sanitizer_reports(self):
+        found = []
+        logdir = self.root / "log"
+        if logdir.is_dir():
+            for p in logdir.glob("*.log"):
+                text = p.read_text(errors="replace")
+                if any(m in text for m in SANITIZER_MARKS):
+                    found.append(f"--- {p.name} ---\n{text[-6000:]}")
+        return found
+
+
+@pytest.fixture
+def postern(tmp_path):
+    p = Postern(tmp_path / "root")
+    p.init()
+    yield p
+    p.stop()
+    reports = p.sanitizer_reports()
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+
+
+@pytest.fixture
+def populated(postern):
+    """acme post office, acme.test domain, mailboxes alice and bob."""
+    postern.cli("postoffice", "add", "acme", "--password", "pm-secret")
+    postern.cli("domain", "add", "acme.test", "--postoffice", "acme")
+    postern.cli("mailbox", "add", "alice@acme", "--password", "alice-pw")
+    postern.cli("mailbox", "add", "bob@acme", "--password", "bob-pw")
+    return postern
+
+
+@pytest.fixture
+def running(populated):
+    populated.start()
+    return populated
