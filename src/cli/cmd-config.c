@@ -27,8 +27,10 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	}
 	if (cli->root == NULL)
 		return cli_error(EXIT_NOROOT, "no data root: give -d DIR or set POSTERN_DIR");
+	/* a data root that cannot be made usable (not a database, no
+	 * permission) is exit 6, like every other command on it */
 	if (dataroot_init(cli->root, cli_opt(&a, "hostname"), &err) < 0)
-		return cli_error(strstr(err, "locked") ? EXIT_BUSY : EXIT_FAIL, "%s", err);
+		return cli_error(strstr(err, "locked") ? EXIT_BUSY : EXIT_NOROOT, "%s", err);
 	if (cli->json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "root", json_string(cli->root));
@@ -140,7 +142,10 @@ cmd_config(struct cli *cli, int argc, char **argv)
 		if (a.npos != 3)
 			return cli_usage("usage: postern config set NAME VALUE");
 		if (settings_set(cli->db, a.pos[1], a.pos[2], &err) < 0) {
-			int code = db_last_error(cli->db) == SQLITE_BUSY ? EXIT_BUSY :
+			/* a storage failure (locked, read-only) is not a bad value */
+			int dberr = db_last_error(cli->db);
+			int code = dberr == SQLITE_BUSY || dberr == SQLITE_LOCKED ? EXIT_BUSY :
+			    dberr != 0 ? EXIT_FAIL :
 			    field_find(settings_fields, a.pos[1]) ? EXIT_USAGE : EXIT_NOTFOUND;
 			return cli_error(code, "%s", err);
 		}
@@ -149,8 +154,11 @@ cmd_config(struct cli *cli, int argc, char **argv)
 	if (strcmp(verb, "unset") == 0) {
 		if (a.npos != 2)
 			return cli_usage("usage: postern config unset NAME");
-		if (settings_unset(cli->db, a.pos[1], &err) < 0)
-			return cli_error(EXIT_NOTFOUND, "%s", err);
+		if (settings_unset(cli->db, a.pos[1], &err) < 0) {
+			int dberr = db_last_error(cli->db);
+			return cli_error(dberr == SQLITE_BUSY || dberr == SQLITE_LOCKED ?
+			    EXIT_BUSY : dberr != 0 ? EXIT_FAIL : EXIT_NOTFOUND, "%s", err);
+		}
 		return 0;
 	}
 	return cli_usage("unknown config command '%s' (see postern config --help)", verb);

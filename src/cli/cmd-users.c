@@ -75,7 +75,8 @@ users_help(int code)
 	    "hash ({CRYPT}$y$..., $2y$..., $6$...) is kept as the hash. Missing\n"
 	    "domains are created in the post office. Bad rows are reported by\n"
 	    "line number; the others import (exit 5), or none with --atomic.\n\n"
-	    "Export writes one line per mailbox (manual 5.3.9.2). Fields: %s;\n"
+	    "Export writes one line per mailbox but the postmaster (manual\n"
+	    "5.3.9.2). Fields: %s;\n"
 	    "default %s, which imports back unchanged.\n",
 	    USERS_EXPORT_FIELDS, USERS_EXPORT_DEFAULT);
 	return code;

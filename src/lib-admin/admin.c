@@ -103,17 +103,19 @@ adm_tx_end(struct db *db, bool outer, bool ok, const char **error_r)
 	return ADM_OK;
 }
 
-/* TX - run body (which sets r) inside one transaction. */
+/* TX - run body (which sets r) inside one transaction; when the
+ * transaction cannot begin (locked), r is its status and body is skipped,
+ * so the caller still frees what it holds. */
 #define TX(body) do { \
 	bool outer_; \
-	int r_ = adm_tx_begin(db, &outer_, error_r); \
-	if (r_ < 0) \
-		return r_; \
-	body; \
-	const char *e2_; \
-	if (adm_tx_end(db, outer_, r == ADM_OK, r == ADM_OK ? error_r : &e2_) < 0 \
-	    && r == ADM_OK) \
-		r = status_of(db); \
+	r = adm_tx_begin(db, &outer_, error_r); \
+	if (r == ADM_OK) { \
+		body; \
+		const char *e2_; \
+		if (adm_tx_end(db, outer_, r == ADM_OK, \
+		    r == ADM_OK ? error_r : &e2_) < 0 && r == ADM_OK) \
+			r = status_of(db); \
+	} \
 } while (0)
 
 /* split_mailbox - "name@postoffice" into its parts. */

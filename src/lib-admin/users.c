@@ -357,11 +357,13 @@ users_export(struct db *db, const char *postoffice, const char *fields,
 	sqlite3_stmt *st = db_query(db, error_r,
 	    "SELECT m.id, m.name, p.name, m.password_hash, m.quota_kb, "
 	    "m.friendly_name, m.type, m.disabled, m.prevent_auth, m.reply_to, "
-	    "m.created, (SELECT group_concat(address, ' ') FROM (SELECT address "
-	    "FROM address a WHERE a.kind = 'mailbox' AND a.target_id = m.id ORDER "
-	    "BY (substr(a.address, 1, instr(a.address, '@') - 1) <> lower(m.name)), "
-	    "a.address)) FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
-	    "WHERE m.postoffice_id = ? ORDER BY m.name", "i", po_id);
+	    "m.created, (SELECT group_concat(address, ' ') FROM (SELECT a.address "
+	    "AS address, (substr(a.address, 1, instr(a.address, '@') - 1) <> "
+	    "lower(m.name)) AS k FROM address a WHERE a.kind = 'mailbox' AND "
+	    "a.target_id = m.id ORDER BY k, a.address)) "
+	    "FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
+	    "WHERE m.postoffice_id = ? AND m.name <> 'postmaster' ORDER BY m.name",
+	    "i", po_id);
 	if (st == NULL) {
 		free(list);
 		return ADM_FAIL;

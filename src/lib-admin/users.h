@@ -45,7 +45,9 @@ int users_import(struct db *db, const char *data, size_t len,
 		 struct users_import_result *res, const char **error_r);
 
 /* users_export - append the post office's mailboxes to out, one line each,
- * with the comma separated fields (see USERS_EXPORT_FIELDS). */
+ * with the comma separated fields (see USERS_EXPORT_FIELDS). The postmaster
+ * mailbox is left out: `postoffice add` creates it, so an export imports
+ * back into a new post office unchanged. */
 int users_export(struct db *db, const char *postoffice, const char *fields,
 		 char sep, bool header, struct buf *out, const char **error_r);
 

@@ -131,8 +131,17 @@ db_open(const char *root, bool create, struct db **db_r, const char **error_r)
 	char *e = NULL;
 	if (sqlite3_exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA foreign_keys=ON;", NULL, NULL, &e) != SQLITE_OK) {
-		snprintf(err, sizeof(err), "config database at %s is unusable: %s",
-		    root, e ? e : "?");
+		int code = sqlite3_errcode(db->h);
+		if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN)
+			snprintf(err, sizeof(err), "config database at %s is read-only "
+			    "or its directory is not writable (%s): check the "
+			    "permissions of config/", root, e ? e : "?");
+		else if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+			snprintf(err, sizeof(err), "config database at %s is locked "
+			    "by another writer; try again", root);
+		else
+			snprintf(err, sizeof(err), "config database at %s is unusable: %s",
+			    root, e ? e : "?");
 		sqlite3_free(e);
 		*error_r = err;
 		db_close(&db);
