@@ -1,0 +1,196 @@
+/* test-queue - queue items: envelope text, write/claim/done, recovery */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "queue.h"
+#include "test.h"
+#include "xalloc.h"
+
+static char *
+tempdir(void)
+{
+	char tmpl[] = "/tmp/postern-test-queue-XXXXXX";
+	char *d = mkdtemp(tmpl);
+	return xstrdup(d);
+}
+
+static void
+test_env_roundtrip(void)
+{
+	struct queue_env env, back;
+	struct buf b;
+	const char *err;
+
+	queue_env_init(&env, "0123456789ABCDEF");
+	queue_env_set(&env.sender, "a b%c@x.test");
+	queue_env_set(&env.auth_user, "bob@acme");
+	queue_env_set(&env.client_addr, "127.0.0.1");
+	queue_env_set(&env.client_helo, "helo\nname");
+	queue_env_set(&env.body_type, "8BITMIME");
+	env.smtputf8 = true;
+	env.hops = 3;
+	env.bulk = true;
+	struct queue_rcpt *r = queue_env_add_rcpt(&env, "alice@acme.test",
+	    "rfc822;alice@acme.test", DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY);
+	r->status = RCPT_DEFERRED;
+	r->attempts = 2;
+	r->next_attempt = 12345;
+	r->last_error = xstrdup("451 4.3.0 try later");
+	queue_env_add_rcpt(&env, "-", NULL, 0);
+	buf_init(&b, 0);
+	queue_env_format(&env, &b);
+	CHECK(queue_env_parse(b.data, b.len, &back, &err) == 0);
+	CHECK_STREQ(back.id, "0123456789ABCDEF");
+	CHECK_STREQ(back.sender, "a b%c@x.test");
+	CHECK_STREQ(back.client_helo, "helo\nname");
+	CHECK(back.envid == NULL);
+	CHECK(back.smtputf8 && back.bulk && back.hops == 3);
+	CHECK(back.nrcpts == 2);
+	CHECK_STREQ(back.rcpts[0].orcpt, "rfc822;alice@acme.test");
+	CHECK(back.rcpts[0].status == RCPT_DEFERRED);
+	CHECK(back.rcpts[0].next_attempt == 12345);
+	CHECK_STREQ(back.rcpts[0].last_error, "451 4.3.0 try later");
+	CHECK_STREQ(back.rcpts[1].address, "-");
+	CHECK(back.rcpts[1].orcpt == NULL);
+	queue_env_free(&back);
+
+	/* every truncation of a valid envelope is refused */
+	for (size_t len = 0; len < b.len; len++) {
+		int pr = queue_env_parse(b.data, len, &back, &err);
+		CHECK(pr < 0);
+		if (pr == 0)
+			queue_env_free(&back);
+	}
+	CHECK(queue_env_parse("POSTERN-ENV 1\nid =../x\nend\n", 27, &back, &err) < 0);
+	buf_free(&b);
+	queue_env_free(&env);
+}
+
+static void
+test_write_claim_done(void)
+{
+	char *root = tempdir(), *q = queue_path(root, "smtp", QUEUE_INBOUND);
+	struct queue_writer *w;
+	struct queue_env env;
+	struct queue_item item;
+	const char *err;
+	char id[QUEUE_ID_MAX + 1];
+	char **ids;
+	size_t n;
+
+	queue_new_id(id);
+	CHECK(strlen(id) == QUEUE_ID_LEN);
+	w = queue_writer_open(q, id, &err);
+	CHECK(w != NULL);
+	CHECK(queue_writer_write(w, "Subject: x\r\n\r\nbody\r\n", 20) == 0);
+	CHECK(queue_writer_size(w) == 20);
+	/* nothing is visible before commit */
+	CHECK(queue_scan(q, &ids, &n) == 0 && n == 0);
+	free(ids);
+	queue_env_init(&env, id);
+	queue_env_add_rcpt(&env, "alice@acme.test", NULL, 0);
+	CHECK(queue_writer_commit(&w, &env, &err) == 0);
+	CHECK(w == NULL);
+	CHECK(queue_scan(q, &ids, &n) == 0 && n == 1);
+	CHECK(n == 1 && strcmp(ids[0], id) == 0);
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+
+	CHECK(queue_claim(q, id, &item, &err) == 1);
+	CHECK(item.env.nrcpts == 1);
+	/* claimed: gone from new/, a second claim finds nothing */
+	struct queue_item again;
+	CHECK(queue_claim(q, id, &again, &err) == 0);
+	item.env.rcpts[0].status = RCPT_DELIVERED;
+	CHECK(queue_item_update(&item, &err) == 0);
+
+	/* a crash now: recovery puts it back with the updated envelope */
+	CHECK(queue_recover(q) == 0);
+	queue_item_free(&item);
+	CHECK(queue_claim(q, id, &item, &err) == 1);
+	CHECK(item.env.rcpts[0].status == RCPT_DELIVERED);
+	struct buf b;
+	buf_init(&b, 0);
+	CHECK(file_read(item.msg_path, &b) == 0);
+	CHECK(b.len == 20);
+	buf_free(&b);
+
+	/* split into another queue by hard link, then done */
+	char *q2 = queue_path(root, "sf", QUEUE_OUTGOING);
+	snprintf(env.id, sizeof(env.id), "%s.1", id);
+	CHECK(queue_put_file(q2, item.msg_path, &env, &err) == 0);
+	CHECK(queue_item_done(&item, &err) == 0);
+	queue_item_free(&item);
+	CHECK(queue_scan(q, &ids, &n) == 0 && n == 0);
+	free(ids);
+	CHECK(queue_scan(q2, &ids, &n) == 0 && n == 1);
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+
+	/* bad mail keeps the item and a reason */
+	char bid[QUEUE_ID_MAX + 4];
+	snprintf(bid, sizeof(bid), "%s.1", id);
+	CHECK(queue_claim(q2, bid, &item, &err) == 1);
+	CHECK(queue_item_badmail(&item, root, "test reason", &err) == 0);
+	char *reason = xasprintf("%s/badmail/%s.reason", root, bid);
+	CHECK(access(reason, F_OK) == 0);
+	free(reason);
+	queue_item_free(&item);
+	queue_env_free(&env);
+	free(q);
+	free(q2);
+	rm_rf(root);
+	free(root);
+}
+
+static void
+test_orphans_and_abort(void)
+{
+	char *root = tempdir(), *q = queue_path(root, "smtp", QUEUE_INBOUND);
+	const char *err;
+	char id[QUEUE_ID_MAX + 1];
+	char **ids;
+	size_t n;
+
+	queue_new_id(id);
+	struct queue_writer *w = queue_writer_open(q, id, &err);
+	CHECK(w != NULL);
+	queue_writer_write(w, "x", 1);
+	queue_writer_abort(&w);
+	char *tm = xasprintf("%s/tmp/%s.msg", q, id);
+	CHECK(access(tm, F_OK) < 0);
+	free(tm);
+
+	/* an old message without an envelope is an orphan */
+	char *nm = xasprintf("%s/new/%s.msg", q, id);
+	int fd = open(nm, O_WRONLY | O_CREAT, 0640);
+	CHECK(fd >= 0);
+	close(fd);
+	struct timespec old[2] = { { time(NULL) - 7200, 0 }, { time(NULL) - 7200, 0 } };
+	utimensat(AT_FDCWD, nm, old, 0);
+	CHECK(queue_recover(q) == 0);
+	CHECK(access(nm, F_OK) < 0);
+	CHECK(queue_scan(q, &ids, &n) == 0 && n == 0);
+	free(ids);
+	free(nm);
+	free(q);
+	rm_rf(root);
+	free(root);
+}
+
+int
+main(void)
+{
+	static const struct test tests[] = {
+		TEST(test_env_roundtrip), TEST(test_write_claim_done),
+		TEST(test_orphans_and_abort), { NULL, NULL }
+	};
+	return test_run(tests);
+}
