@@ -1,0 +1,646 @@
+/* dns - asynchronous MX, A/AAAA, TXT and PTR lookups on c-ares + libevent */
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ares.h>
+
+#include "buf.h"
+#include "dns.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+enum query_kind { Q_MX, Q_ADDR, Q_TXT, Q_PTR };
+
+struct dns_sockev {
+	ares_socket_t fd;
+	struct event *ev;
+	struct dns_sockev *next;
+};
+
+struct dns_query {
+	struct dns_resolver *r;
+	enum query_kind kind;
+	char *name;
+	void *cb;
+	void *ctx;
+	struct event *done_ev;   /* fires the user callback from the loop */
+	bool finished;           /* c-ares is done with it */
+	enum dns_status status;
+	char *error;
+	struct dns_mx *mx;
+	struct sockaddr_storage *addrs;
+	char **strs;
+	size_t n;
+	struct dns_query *prev, *next;
+};
+
+struct dns_resolver {
+	struct event_base *base;
+	ares_channel channel;
+	struct event *timer;
+	struct dns_sockev *socks;
+	struct dns_query *queries;
+	size_t pending;
+	bool destroying;
+};
+
+static int library_refs;
+
+/* dns_servers_to_csv - convert the dns.hosts form to the c-ares CSV form */
+char *dns_servers_to_csv(const char *servers, const char **error_r)
+{
+	struct buf out;
+	char *copy = xstrdup(servers), *save = NULL, *tok;
+
+	buf_init(&out, 0);
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	     tok = strtok_r(NULL, " \t,", &save)) {
+		struct in6_addr a6;
+		struct in_addr a4;
+		char host[INET6_ADDRSTRLEN + 1];
+		const char *port = NULL, *colon;
+
+		if (tok[0] == '[') {
+			const char *end = strchr(tok, ']');
+			size_t len;
+
+			if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+				goto bad;
+			len = (size_t)(end - tok - 1);
+			if (len >= sizeof(host))
+				goto bad;
+			memcpy(host, tok + 1, len);
+			host[len] = '\0';
+			if (inet_pton(AF_INET6, host, &a6) != 1)
+				goto bad;
+			if (end[1] == ':')
+				port = end + 2;
+		} else if (inet_pton(AF_INET6, tok, &a6) == 1) {
+			snprintf(host, sizeof(host), "%s", tok);
+		} else {
+			colon = strchr(tok, ':');
+			size_t len = colon ? (size_t)(colon - tok) : strlen(tok);
+
+			if (len >= sizeof(host))
+				goto bad;
+			memcpy(host, tok, len);
+			host[len] = '\0';
+			if (inet_pton(AF_INET, host, &a4) != 1)
+				goto bad;
+			if (colon != NULL)
+				port = colon + 1;
+		}
+		if (port != NULL) {
+			long long p;
+
+			if (parse_long(port, 1, 65535, &p) < 0)
+				goto bad;
+		}
+		if (out.len > 0)
+			buf_putc(&out, ',');
+		if (strchr(host, ':') != NULL)
+			buf_printf(&out, "[%s]:%s", host, port ? port : "53");
+		else
+			buf_printf(&out, "%s:%s", host, port ? port : "53");
+	}
+	free(copy);
+	return buf_steal(&out);
+bad:
+	free(copy);
+	buf_free(&out);
+	*error_r = "dns.hosts: expected space separated ip[:port] or [ipv6]:port";
+	return NULL;
+}
+
+static void resolver_arm_timer(struct dns_resolver *r)
+{
+	struct timeval tv, *tvp;
+
+	if (r->destroying)
+		return;
+	tvp = ares_timeout(r->channel, NULL, &tv);
+	if (tvp == NULL) {
+		evtimer_del(r->timer);
+		return;
+	}
+	evtimer_add(r->timer, tvp);
+}
+
+static void resolver_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_resolver *r = arg;
+
+	ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	resolver_arm_timer(r);
+}
+
+static void resolver_sock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_resolver *r = arg;
+
+	ares_process_fd(r->channel,
+			(what & EV_READ) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
+			(what & EV_WRITE) ? (ares_socket_t)fd : ARES_SOCKET_BAD);
+	resolver_arm_timer(r);
+}
+
+/* resolver_sock_state - c-ares tells which sockets to watch */
+static void resolver_sock_state(void *data, ares_socket_t fd, int readable,
+				int writable)
+{
+	struct dns_resolver *r = data;
+	struct dns_sockev **pp, *s;
+
+	for (pp = &r->socks; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->fd == fd)
+			break;
+	s = *pp;
+	if (s != NULL) {
+		event_free(s->ev);
+		if (!readable && !writable) {
+			*pp = s->next;
+			free(s);
+			return;
+		}
+	} else {
+		if (!readable && !writable)
+			return;
+		s = xcalloc(1, sizeof(*s));
+		s->fd = fd;
+		s->next = r->socks;
+		r->socks = s;
+	}
+	s->ev = event_new(r->base, fd,
+			  (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0) |
+			  EV_PERSIST, resolver_sock_cb, r);
+	event_add(s->ev, NULL);
+}
+
+/* dns_resolver_new - create a resolver on an event base */
+struct dns_resolver *dns_resolver_new(struct event_base *base,
+				      const char *servers, int timeout_ms,
+				      int tries, const char **error_r)
+{
+	struct dns_resolver *r;
+	struct ares_options opt;
+	int optmask, rc;
+	char *csv = NULL;
+
+	if (servers != NULL && *servers != '\0') {
+		csv = dns_servers_to_csv(servers, error_r);
+		if (csv == NULL)
+			return NULL;
+	}
+	if (library_refs++ == 0 && ares_library_init(ARES_LIB_INIT_ALL) != 0) {
+		library_refs--;
+		free(csv);
+		*error_r = "c-ares library init failed";
+		return NULL;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->base = base;
+	memset(&opt, 0, sizeof(opt));
+	opt.sock_state_cb = resolver_sock_state;
+	opt.sock_state_cb_data = r;
+	opt.timeout = timeout_ms > 0 ? timeout_ms : 3000;
+	opt.tries = tries > 0 ? tries : 2;
+	opt.lookups = (char *)"b";
+	opt.ndomains = 0;
+	opt.domains = NULL;
+	opt.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+	optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+		  ARES_OPT_LOOKUPS | ARES_OPT_DOMAINS | ARES_OPT_FLAGS;
+	rc = ares_init_options(&r->channel, &opt, optmask);
+	if (rc != ARES_SUCCESS) {
+		*error_r = ares_strerror(rc);
+		goto fail;
+	}
+	if (csv != NULL) {
+		rc = ares_set_servers_ports_csv(r->channel, csv);
+		if (rc != ARES_SUCCESS) {
+			ares_destroy(r->channel);
+			*error_r = ares_strerror(rc);
+			goto fail;
+		}
+	}
+	free(csv);
+	r->timer = evtimer_new(base, resolver_timer_cb, r);
+	return r;
+fail:
+	free(csv);
+	free(r);
+	if (--library_refs == 0)
+		ares_library_cleanup();
+	return NULL;
+}
+
+static void query_free(struct dns_query *q)
+{
+	size_t i;
+
+	if (q->mx != NULL)
+		for (i = 0; i < q->n; i++)
+			free(q->mx[i].host);
+	if (q->strs != NULL)
+		for (i = 0; i < q->n; i++)
+			free(q->strs[i]);
+	free(q->mx);
+	free(q->strs);
+	free(q->addrs);
+	free(q->error);
+	free(q->name);
+	if (q->done_ev != NULL)
+		event_free(q->done_ev);
+	free(q);
+}
+
+static void query_unlink(struct dns_query *q)
+{
+	struct dns_resolver *r = q->r;
+
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		r->queries = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	r->pending--;
+}
+
+/* dns_resolver_free - destroy the channel; pending callbacks are dropped */
+void dns_resolver_free(struct dns_resolver **rp)
+{
+	struct dns_resolver *r = *rp;
+	struct dns_sockev *s, *snext;
+
+	if (r == NULL)
+		return;
+	r->destroying = true;
+	ares_destroy(r->channel);
+	while (r->queries != NULL) {
+		struct dns_query *q = r->queries;
+
+		query_unlink(q);
+		query_free(q);
+	}
+	for (s = r->socks; s != NULL; s = snext) {
+		snext = s->next;
+		event_free(s->ev);
+		free(s);
+	}
+	event_free(r->timer);
+	free(r);
+	*rp = NULL;
+	if (--library_refs == 0)
+		ares_library_cleanup();
+}
+
+size_t dns_pending(const struct dns_resolver *r)
+{
+	return r->pending;
+}
+
+/* query_deliver - the loop callback that hands a result to the user */
+static void query_deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_query *q = arg;
+	const char *err = q->error;
+
+	query_unlink(q);
+	switch (q->kind) {
+	case Q_MX:
+		((dns_mx_cb *)q->cb)(q->ctx, q->status, q->mx, q->n, err);
+		break;
+	case Q_ADDR:
+		((dns_addr_cb *)q->cb)(q->ctx, q->status, q->addrs, q->n, err);
+		break;
+	case Q_TXT:
+		((dns_txt_cb *)q->cb)(q->ctx, q->status, q->strs, q->n, err);
+		break;
+	case Q_PTR:
+		((dns_ptr_cb *)q->cb)(q->ctx, q->status, q->strs, q->n, err);
+		break;
+	}
+	query_free(q);
+}
+
+static struct dns_query *query_new(struct dns_resolver *r,
+				   enum query_kind kind, const char *name,
+				   void *cb, void *ctx)
+{
+	struct dns_query *q = xcalloc(1, sizeof(*q));
+
+	q->r = r;
+	q->kind = kind;
+	q->name = xstrdup(name);
+	q->cb = cb;
+	q->ctx = ctx;
+	q->done_ev = event_new(r->base, -1, 0, query_deliver, q);
+	q->next = r->queries;
+	if (r->queries != NULL)
+		r->queries->prev = q;
+	r->queries = q;
+	r->pending++;
+	return q;
+}
+
+/* query_finish - c-ares is done: schedule the user callback */
+static void query_finish(struct dns_query *q, enum dns_status st,
+			 const char *error)
+{
+	q->finished = true;
+	q->status = st;
+	if (error != NULL && q->error == NULL)
+		q->error = xasprintf("%s: %s", q->name, error);
+	event_active(q->done_ev, 0, 0);
+}
+
+/* status_of - map an ares status to ours */
+static enum dns_status status_of(int status)
+{
+	switch (status) {
+	case ARES_SUCCESS:
+		return DNS_OK;
+	case ARES_ENOTFOUND:
+	case ARES_ENODATA:
+	case ARES_ENONAME:
+		return DNS_NOTFOUND;
+	default:
+		return DNS_TEMPFAIL;
+	}
+}
+
+static int mx_cmp(const void *a, const void *b)
+{
+	const struct dns_mx *x = a, *y = b;
+
+	if (x->pref != y->pref)
+		return x->pref < y->pref ? -1 : 1;
+	return 0;
+}
+
+/* mx_sort - by preference, shuffled among equal preferences */
+static void mx_sort(struct dns_mx *mx, size_t n)
+{
+	size_t i, j, start;
+
+	qsort(mx, n, sizeof(*mx), mx_cmp);
+	for (start = 0; start < n; start = j) {
+		for (j = start + 1; j < n && mx[j].pref == mx[start].pref; j++)
+			;
+		for (i = j - 1; i > start; i--) {
+			unsigned rnd;
+			size_t k;
+			struct dns_mx t;
+
+			random_bytes(&rnd, sizeof(rnd));
+			k = start + rnd % (i - start + 1);
+			t = mx[i];
+			mx[i] = mx[k];
+			mx[k] = t;
+		}
+	}
+}
+
+static void mx_callback(void *arg, int status, int timeouts,
+			unsigned char *abuf, int alen)
+{
+	struct dns_query *q = arg;
+	struct ares_mx_reply *reply = NULL, *m;
+	size_t n = 0, i;
+	int rc;
+
+	if (q->r->destroying)
+		return;
+	if (status == ARES_ENODATA) {
+		/* no MX: the domain itself is the implicit MX */
+		q->mx = xcalloc(1, sizeof(*q->mx));
+		q->mx[0].host = xstrdup(q->name);
+		q->mx[0].implicit = true;
+		q->n = 1;
+		query_finish(q, DNS_OK, NULL);
+		return;
+	}
+	if (status != ARES_SUCCESS) {
+		query_finish(q, status_of(status), ares_strerror(status));
+		return;
+	}
+	rc = ares_parse_mx_reply(abuf, alen, &reply);
+	if (rc == ARES_ENODATA) {
+		q->mx = xcalloc(1, sizeof(*q->mx));
+		q->mx[0].host = xstrdup(q->name);
+		q->mx[0].implicit = true;
+		q->n = 1;
+		query_finish(q, DNS_OK, NULL);
+		return;
+	}
+	if (rc != ARES_SUCCESS) {
+		query_finish(q, DNS_TEMPFAIL, ares_strerror(rc));
+		return;
+	}
+	for (m = reply; m != NULL; m = m->next)
+		n++;
+	/* RFC 7505: a single MX whose exchange is "." */
+	if (n == 1 && (reply->host[0] == '\0' || strcmp(reply->host, ".") == 0)) {
+		ares_free_data(reply);
+		query_finish(q, DNS_NULLMX, "null MX: the domain accepts no mail");
+		return;
+	}
+	q->mx = xcalloc(n, sizeof(*q->mx));
+	for (m = reply, i = 0; m != NULL; m = m->next) {
+		if (m->host[0] == '\0' || strcmp(m->host, ".") == 0)
+			continue;   /* a "." among real MXs: ignore it */
+		q->mx[i].host = xstrdup(m->host);
+		q->mx[i].pref = m->priority;
+		i++;
+	}
+	q->n = i;
+	ares_free_data(reply);
+	if (q->n == 0) {
+		query_finish(q, DNS_NULLMX, "null MX: the domain accepts no mail");
+		return;
+	}
+	mx_sort(q->mx, q->n);
+	query_finish(q, DNS_OK, NULL);
+}
+
+/* dns_lookup_mx - the mail exchangers of a domain */
+void dns_lookup_mx(struct dns_resolver *r, const char *domain, dns_mx_cb *cb,
+		   void *ctx)
+{
+	struct dns_query *q = query_new(r, Q_MX, domain, (void *)cb, ctx);
+
+	ares_query(r->channel, domain, ns_c_in, ns_t_mx, mx_callback, q);
+	resolver_arm_timer(r);
+}
+
+static void addr_callback(void *arg, int status, int timeouts,
+			  struct ares_addrinfo *res)
+{
+	struct dns_query *q = arg;
+	struct ares_addrinfo_node *nd;
+	size_t n = 0, i = 0;
+
+	if (q->r->destroying) {
+		if (res != NULL)
+			ares_freeaddrinfo(res);
+		return;
+	}
+	if (status != ARES_SUCCESS || res == NULL) {
+		if (res != NULL)
+			ares_freeaddrinfo(res);
+		query_finish(q, status_of(status), ares_strerror(status));
+		return;
+	}
+	for (nd = res->nodes; nd != NULL; nd = nd->ai_next)
+		n++;
+	q->addrs = xcalloc(n ? n : 1, sizeof(*q->addrs));
+	for (nd = res->nodes; nd != NULL; nd = nd->ai_next) {
+		bool dup = false;
+		size_t j;
+
+		if ((nd->ai_family != AF_INET && nd->ai_family != AF_INET6) ||
+		    (size_t)nd->ai_addrlen > sizeof(q->addrs[0]))
+			continue;
+		for (j = 0; j < i; j++)
+			if (memcmp(&q->addrs[j], nd->ai_addr, nd->ai_addrlen) == 0)
+				dup = true;
+		if (dup)
+			continue;
+		memcpy(&q->addrs[i], nd->ai_addr, nd->ai_addrlen);
+		i++;
+	}
+	q->n = i;
+	ares_freeaddrinfo(res);
+	if (q->n == 0)
+		query_finish(q, DNS_NOTFOUND, "no address");
+	else
+		query_finish(q, DNS_OK, NULL);
+}
+
+/* dns_lookup_addr - the A and AAAA addresses of a host */
+void dns_lookup_addr(struct dns_resolver *r, const char *host, dns_addr_cb *cb,
+		     void *ctx)
+{
+	struct dns_query *q = query_new(r, Q_ADDR, host, (void *)cb, ctx);
+	struct ares_addrinfo_hints hints;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	ares_getaddrinfo(r->channel, host, NULL, &hints, addr_callback, q);
+	resolver_arm_timer(r);
+}
+
+static void txt_callback(void *arg, int status, int timeouts,
+			 unsigned char *abuf, int alen)
+{
+	struct dns_query *q = arg;
+	struct ares_txt_ext *reply = NULL, *t;
+	struct buf cur;
+	size_t cap = 0;
+	int rc;
+
+	if (q->r->destroying)
+		return;
+	if (status != ARES_SUCCESS) {
+		query_finish(q, status_of(status), ares_strerror(status));
+		return;
+	}
+	rc = ares_parse_txt_reply_ext(abuf, alen, &reply);
+	if (rc != ARES_SUCCESS) {
+		query_finish(q, status_of(rc), ares_strerror(rc));
+		return;
+	}
+	buf_init(&cur, 0);
+	for (t = reply; t != NULL; t = t->next) {
+		/* record_start marks the first string of each record */
+		if (t->record_start && (cur.len > 0 || t != reply)) {
+			if (q->n == cap) {
+				cap = cap ? cap * 2 : 4;
+				q->strs = xreallocarray(q->strs, cap, sizeof(char *));
+			}
+			q->strs[q->n++] = buf_steal(&cur);
+		}
+		buf_append(&cur, t->txt, t->length);
+	}
+	if (reply != NULL) {
+		if (q->n == cap)
+			q->strs = xreallocarray(q->strs, cap + 1, sizeof(char *));
+		q->strs[q->n++] = buf_steal(&cur);
+	}
+	buf_free(&cur);
+	ares_free_data(reply);
+	query_finish(q, q->n ? DNS_OK : DNS_NOTFOUND, q->n ? NULL : "no TXT");
+}
+
+/* dns_lookup_txt - the TXT records of a name */
+void dns_lookup_txt(struct dns_resolver *r, const char *name, dns_txt_cb *cb,
+		    void *ctx)
+{
+	struct dns_query *q = query_new(r, Q_TXT, name, (void *)cb, ctx);
+
+	ares_query(r->channel, name, ns_c_in, ns_t_txt, txt_callback, q);
+	resolver_arm_timer(r);
+}
+
+static void ptr_callback(void *arg, int status, int timeouts,
+			 struct hostent *he)
+{
+	struct dns_query *q = arg;
+	size_t n = 0, i;
+
+	if (q->r->destroying)
+		return;
+	if (status != ARES_SUCCESS || he == NULL) {
+		query_finish(q, status_of(status), ares_strerror(status));
+		return;
+	}
+	if (he->h_name != NULL)
+		n++;
+	for (i = 0; he->h_aliases != NULL && he->h_aliases[i] != NULL; i++)
+		n++;
+	q->strs = xcalloc(n ? n : 1, sizeof(char *));
+	if (he->h_name != NULL)
+		q->strs[q->n++] = xstrdup(he->h_name);
+	for (i = 0; he->h_aliases != NULL && he->h_aliases[i] != NULL; i++)
+		q->strs[q->n++] = xstrdup(he->h_aliases[i]);
+	query_finish(q, q->n ? DNS_OK : DNS_NOTFOUND, q->n ? NULL : "no PTR");
+}
+
+/* dns_lookup_ptr - the names of an address */
+void dns_lookup_ptr(struct dns_resolver *r, const struct sockaddr *sa,
+		    dns_ptr_cb *cb, void *ctx)
+{
+	char name[INET6_ADDRSTRLEN];
+	struct dns_query *q;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, name, sizeof(name));
+		q = query_new(r, Q_PTR, name, (void *)cb, ctx);
+		ares_gethostbyaddr(r->channel, &s6->sin6_addr,
+				   sizeof(s6->sin6_addr), AF_INET6,
+				   ptr_callback, q);
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, name, sizeof(name));
+		q = query_new(r, Q_PTR, name, (void *)cb, ctx);
+		ares_gethostbyaddr(r->channel, &s4->sin_addr,
+				   sizeof(s4->sin_addr), AF_INET,
+				   ptr_callback, q);
+	} else {
+		q = query_new(r, Q_PTR, "?", (void *)cb, ctx);
+		query_finish(q, DNS_NOTFOUND, "not an IP address");
+		return;
+	}
+	resolver_arm_timer(r);
+}

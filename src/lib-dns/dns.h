@@ -1,0 +1,81 @@
+#ifndef POSTERN_DNS_H
+#define POSTERN_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+/* Asynchronous DNS on c-ares, driven by a libevent base: c-ares reports
+ * the sockets it wants watched (socket state callback), each gets an
+ * event, and one timer follows ares_timeout(). Lookups go only to DNS
+ * (never /etc/hosts) and never through a search list.
+ *
+ * Every lookup calls its callback exactly once, from the event loop (never
+ * from inside the lookup call), unless the resolver is freed first: then
+ * pending callbacks are not called. Results are only valid during the
+ * callback. */
+
+enum dns_status {
+	DNS_OK = 0,
+	DNS_NOTFOUND,    /* permanent: no such domain (NXDOMAIN) or no data */
+	DNS_NULLMX,      /* permanent: the domain accepts no mail (RFC 7505) */
+	DNS_TEMPFAIL,    /* server failure, timeout, refused: try later */
+};
+
+struct dns_resolver;
+
+/* dns_resolver_new - a resolver on base. servers: setting dns.hosts,
+ * space separated ip[:port] ("[v6]:port" for IPv6 with a port); NULL or
+ * empty: /etc/resolv.conf. timeout_ms per try, tries per server. */
+struct dns_resolver *dns_resolver_new(struct event_base *base,
+				      const char *servers, int timeout_ms,
+				      int tries, const char **error_r);
+/* dns_resolver_free - cancel pending lookups (their callbacks are not
+ * called) and free; NULLs *r. */
+void dns_resolver_free(struct dns_resolver **r);
+/* dns_servers_to_csv - "1.2.3.4:53 [::1]:5353" -> c-ares CSV form (new
+ * string), NULL with an error for a malformed entry. */
+char *dns_servers_to_csv(const char *servers, const char **error_r);
+
+/* One mail exchanger. implicit: no MX records, the domain itself (RFC
+ * 5321 5.1). */
+struct dns_mx {
+	char *host;
+	unsigned pref;
+	bool implicit;
+};
+/* MX lookup: sorted by preference, random order among equal preferences.
+ * NODATA gives the implicit MX; NXDOMAIN DNS_NOTFOUND; a single "." MX
+ * DNS_NULLMX. */
+typedef void dns_mx_cb(void *ctx, enum dns_status status,
+		       const struct dns_mx *mx, size_t n, const char *error);
+void dns_lookup_mx(struct dns_resolver *r, const char *domain,
+		   dns_mx_cb *cb, void *ctx);
+
+/* A and AAAA lookup of a host name (or a literal address, answered
+ * without a query); IPv6 first as the resolver orders them, each
+ * sockaddr with port 0. */
+typedef void dns_addr_cb(void *ctx, enum dns_status status,
+			 const struct sockaddr_storage *addrs, size_t n,
+			 const char *error);
+void dns_lookup_addr(struct dns_resolver *r, const char *host,
+		     dns_addr_cb *cb, void *ctx);
+
+/* TXT lookup: each record's strings concatenated (RFC 7208 3.3). */
+typedef void dns_txt_cb(void *ctx, enum dns_status status,
+			char *const *txt, size_t n, const char *error);
+void dns_lookup_txt(struct dns_resolver *r, const char *name,
+		    dns_txt_cb *cb, void *ctx);
+
+/* PTR lookup of an address: the names. */
+typedef void dns_ptr_cb(void *ctx, enum dns_status status,
+			char *const *names, size_t n, const char *error);
+void dns_lookup_ptr(struct dns_resolver *r, const struct sockaddr *sa,
+		    dns_ptr_cb *cb, void *ctx);
+
+/* dns_pending - lookups in flight. */
+size_t dns_pending(const struct dns_resolver *r);
+
+#endif

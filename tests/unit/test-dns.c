@@ -1,0 +1,409 @@
+/* test-dns - lib-dns against a real dnsmasq on a loopback port */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "dns.h"
+#include "test.h"
+#include "xalloc.h"
+
+static pid_t dnsmasq_pid = -1;
+static int dns_port;
+static struct event_base *base;
+
+/* free_udp_port - a port nobody uses on 127.0.0.1 right now */
+static int free_udp_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+static const char *dnsmasq_path(void)
+{
+	static const char *const paths[] = { "/usr/sbin/dnsmasq", "/usr/bin/dnsmasq", NULL };
+
+	for (int i = 0; paths[i] != NULL; i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+/* dnsmasq_start - run dnsmasq in the foreground with the test records */
+static bool dnsmasq_start(void)
+{
+	const char *path = dnsmasq_path();
+	char port_arg[32];
+
+	if (path == NULL)
+		return false;
+	dns_port = free_udp_port();
+	snprintf(port_arg, sizeof(port_arg), "--port=%d", dns_port);
+	dnsmasq_pid = fork();
+	if (dnsmasq_pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(path, "dnsmasq", "-k", port_arg,
+		      "--listen-address=127.0.0.1", "--bind-interfaces",
+		      "--no-resolv", "--no-hosts", "--pid-file=", "--user=root",
+		      "--local=/test/",
+		      "--mx-host=remote.test,mx1.remote.test,10",
+		      "--mx-host=remote.test,mx2.remote.test,10",
+		      "--mx-host=remote.test,backup.remote.test,20",
+		      "--mx-host=nullmx.test,.,0",
+		      "--host-record=mx1.remote.test,127.0.0.1",
+		      "--host-record=mx2.remote.test,127.0.0.2,::1",
+		      "--host-record=backup.remote.test,127.0.0.3",
+		      "--host-record=amx.test,127.0.0.4",
+		      "--txt-record=txt.test,v=spf1 -all",
+		      "--txt-record=txt.test,second record",
+		      (char *)NULL);
+		_exit(127);
+	}
+	/* wait until it answers: a bounded number of short sleeps */
+	for (int i = 0; i < 50; i++) {
+		struct sockaddr_in sin;
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		unsigned char q[] = { 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+				      4, 't', 'e', 's', 't', 0, 0, 1, 0, 1 };
+		unsigned char r[512];
+		struct timeval tv = { 0, 100000 };
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(dns_port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		sendto(fd, q, sizeof(q), 0, (struct sockaddr *)&sin, sizeof(sin));
+		if (recv(fd, r, sizeof(r), 0) > 0) {
+			close(fd);
+			return true;
+		}
+		close(fd);
+	}
+	return false;
+}
+
+static void dnsmasq_stop(void)
+{
+	if (dnsmasq_pid > 0) {
+		kill(dnsmasq_pid, SIGTERM);
+		waitpid(dnsmasq_pid, NULL, 0);
+		dnsmasq_pid = -1;
+	}
+}
+
+struct result {
+	bool done;
+	enum dns_status status;
+	char mx[8][64];
+	unsigned pref[8];
+	bool implicit;
+	char addrs[8][64];
+	size_t n;
+	char error[256];
+};
+
+static void mx_done(void *ctx, enum dns_status st, const struct dns_mx *mx,
+		    size_t n, const char *error)
+{
+	struct result *res = ctx;
+
+	res->done = true;
+	res->status = st;
+	res->n = n;
+	for (size_t i = 0; i < n && i < 8; i++) {
+		snprintf(res->mx[i], sizeof(res->mx[i]), "%s", mx[i].host);
+		res->pref[i] = mx[i].pref;
+		res->implicit = mx[i].implicit;
+	}
+	if (error != NULL)
+		snprintf(res->error, sizeof(res->error), "%s", error);
+}
+
+static void addr_done(void *ctx, enum dns_status st,
+		      const struct sockaddr_storage *addrs, size_t n,
+		      const char *error)
+{
+	struct result *res = ctx;
+
+	res->done = true;
+	res->status = st;
+	res->n = n;
+	for (size_t i = 0; i < n && i < 8; i++) {
+		if (addrs[i].ss_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)&addrs[i])->sin_addr,
+				  res->addrs[i], sizeof(res->addrs[i]));
+		else
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&addrs[i])->sin6_addr,
+				  res->addrs[i], sizeof(res->addrs[i]));
+	}
+	if (error != NULL)
+		snprintf(res->error, sizeof(res->error), "%s", error);
+}
+
+static void strs_done(void *ctx, enum dns_status st, char *const *s, size_t n,
+		      const char *error)
+{
+	struct result *res = ctx;
+
+	res->done = true;
+	res->status = st;
+	res->n = n;
+	for (size_t i = 0; i < n && i < 8; i++)
+		snprintf(res->addrs[i], sizeof(res->addrs[i]), "%s", s[i]);
+}
+
+/* run_until - run the loop until res->done, at most 10 s */
+static void run_until(struct result *res)
+{
+	time_t end = time(NULL) + 10;
+
+	while (!res->done && time(NULL) < end)
+		event_base_loop(base, EVLOOP_ONCE);
+}
+
+static struct dns_resolver *resolver(void)
+{
+	char servers[64];
+	const char *err = NULL;
+	struct dns_resolver *r;
+
+	snprintf(servers, sizeof(servers), "127.0.0.1:%d", dns_port);
+	r = dns_resolver_new(base, servers, 1000, 2, &err);
+	if (r == NULL)
+		fprintf(stderr, "resolver: %s\n", err);
+	return r;
+}
+
+static void test_servers_csv(void)
+{
+	const char *err;
+	char *s;
+
+	s = dns_servers_to_csv("127.0.0.1:5353 ::1 [::1]:54  10.0.0.1", &err);
+	CHECK_STREQ(s, "127.0.0.1:5353,[::1]:53,[::1]:54,10.0.0.1:53");
+	free(s);
+	s = dns_servers_to_csv("", &err);
+	CHECK_STREQ(s, "");
+	free(s);
+	CHECK(dns_servers_to_csv("dns.example", &err) == NULL);
+	CHECK(dns_servers_to_csv("1.2.3.4:0", &err) == NULL);
+	CHECK(dns_servers_to_csv("1.2.3.4:99999", &err) == NULL);
+	CHECK(dns_servers_to_csv("[::1", &err) == NULL);
+	CHECK(dns_resolver_new(base, "nonsense", 1000, 1, &err) == NULL);
+}
+
+static void test_mx(void)
+{
+	struct dns_resolver *r = resolver();
+	bool seen_mx1_first = false, seen_mx2_first = false;
+
+	CHECK(r != NULL);
+	if (r == NULL)
+		return;
+	/* equal preferences come in random order: 40 lookups see both */
+	for (int i = 0; i < 40 && !(seen_mx1_first && seen_mx2_first); i++) {
+		struct result res = { 0 };
+
+		dns_lookup_mx(r, "remote.test", mx_done, &res);
+		CHECK(!res.done);   /* never called from inside the lookup */
+		run_until(&res);
+		CHECK(res.done);
+		CHECK_INTEQ(res.status, DNS_OK);
+		CHECK_INTEQ(res.n, 3);
+		CHECK_STREQ(res.mx[2], "backup.remote.test");
+		CHECK_INTEQ(res.pref[0], 10);
+		CHECK_INTEQ(res.pref[2], 20);
+		CHECK(!res.implicit);
+		if (strcmp(res.mx[0], "mx1.remote.test") == 0)
+			seen_mx1_first = true;
+		else if (strcmp(res.mx[0], "mx2.remote.test") == 0)
+			seen_mx2_first = true;
+	}
+	CHECK(seen_mx1_first && seen_mx2_first);
+	dns_resolver_free(&r);
+	CHECK(r == NULL);
+}
+
+static void test_mx_fallback_null_nx(void)
+{
+	struct dns_resolver *r = resolver();
+	struct result res;
+
+	if (r == NULL)
+		return;
+	/* no MX but an address: implicit MX (RFC 5321 5.1) */
+	memset(&res, 0, sizeof(res));
+	dns_lookup_mx(r, "amx.test", mx_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK_INTEQ(res.n, 1);
+	CHECK_STREQ(res.mx[0], "amx.test");
+	CHECK(res.implicit);
+
+	/* null MX (RFC 7505) */
+	memset(&res, 0, sizeof(res));
+	dns_lookup_mx(r, "nullmx.test", mx_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_NULLMX);
+	CHECK(strstr(res.error, "null MX") != NULL);
+
+	/* no such domain */
+	memset(&res, 0, sizeof(res));
+	dns_lookup_mx(r, "nonexistent.test", mx_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_NOTFOUND);
+	dns_resolver_free(&r);
+}
+
+static void test_addr(void)
+{
+	struct dns_resolver *r = resolver();
+	struct result res;
+	bool v4 = false, v6 = false;
+
+	if (r == NULL)
+		return;
+	memset(&res, 0, sizeof(res));
+	dns_lookup_addr(r, "mx2.remote.test", addr_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK_INTEQ(res.n, 2);
+	for (size_t i = 0; i < res.n; i++) {
+		if (strcmp(res.addrs[i], "127.0.0.2") == 0)
+			v4 = true;
+		if (strcmp(res.addrs[i], "::1") == 0)
+			v6 = true;
+	}
+	CHECK(v4 && v6);
+
+	memset(&res, 0, sizeof(res));
+	dns_lookup_addr(r, "127.0.0.9", addr_done, &res);
+	CHECK(!res.done);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK_STREQ(res.addrs[0], "127.0.0.9");
+
+	memset(&res, 0, sizeof(res));
+	dns_lookup_addr(r, "nohost.test", addr_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_NOTFOUND);
+	dns_resolver_free(&r);
+}
+
+static void test_txt_ptr(void)
+{
+	struct dns_resolver *r = resolver();
+	struct result res;
+	struct sockaddr_in sin;
+
+	if (r == NULL)
+		return;
+	memset(&res, 0, sizeof(res));
+	dns_lookup_txt(r, "txt.test", strs_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK_INTEQ(res.n, 2);
+	CHECK((strcmp(res.addrs[0], "v=spf1 -all") == 0 &&
+	       strcmp(res.addrs[1], "second record") == 0) ||
+	      (strcmp(res.addrs[1], "v=spf1 -all") == 0 &&
+	       strcmp(res.addrs[0], "second record") == 0));
+
+	memset(&res, 0, sizeof(res));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.3", &sin.sin_addr);
+	dns_lookup_ptr(r, (struct sockaddr *)&sin, strs_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK(res.n >= 1);
+	CHECK_STREQ(res.addrs[0], "backup.remote.test");
+	dns_resolver_free(&r);
+}
+
+static void test_timeout_and_cancel(void)
+{
+	char servers[64];
+	const char *err = NULL;
+	struct dns_resolver *r;
+	struct result res = { 0 }, res2 = { 0 };
+	time_t start = time(NULL);
+	int silent = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	/* a UDP socket that never answers */
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(silent, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(silent, (struct sockaddr *)&sin, &len);
+	snprintf(servers, sizeof(servers), "127.0.0.1:%d", ntohs(sin.sin_port));
+	r = dns_resolver_new(base, servers, 300, 1, &err);
+	CHECK(r != NULL);
+	if (r == NULL)
+		return;
+	dns_lookup_mx(r, "remote.test", mx_done, &res);
+	run_until(&res);
+	CHECK(res.done);
+	CHECK_INTEQ(res.status, DNS_TEMPFAIL);
+	CHECK(time(NULL) - start < 5);
+	/* freeing with a lookup in flight drops its callback */
+	dns_lookup_mx(r, "remote.test", mx_done, &res2);
+	CHECK_INTEQ(dns_pending(r), 1);
+	dns_resolver_free(&r);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	CHECK(!res2.done);
+	close(silent);
+}
+
+int main(void)
+{
+	static const struct test tests[] = {
+		TEST(test_servers_csv),
+		TEST(test_mx),
+		TEST(test_mx_fallback_null_nx),
+		TEST(test_addr),
+		TEST(test_txt_ptr),
+		TEST(test_timeout_and_cancel),
+		{ NULL, NULL },
+	};
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	if (!dnsmasq_start()) {
+		fprintf(stderr, "dnsmasq not available or did not start "
+			"(scripts/install-deps.sh installs it)\n");
+		dnsmasq_stop();
+		return 1;
+	}
+	rc = test_run(tests);
+	dnsmasq_stop();
+	event_base_free(base);
+	return rc;
+}
