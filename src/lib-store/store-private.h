@@ -1,0 +1,23 @@
+#ifndef POSTERN_STORE_PRIVATE_H
+#define POSTERN_STORE_PRIVATE_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* internals shared by the store's files */
+const char *store_seterr(const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+char *store_unique_name(void);
+void store_flags_letters(unsigned int flags, char out[8]);
+void store_name_parse(const char *name, int64_t *size_r, int64_t *vsize_r,
+		      unsigned int *flags_r);
+int store_maildir_make(const char *dir);
+void store_touch_notify(const char *dir);
+int store_file_write(const char *dir, const char *sub, const void *prefix,
+		     size_t prefix_len, const void *data, size_t len,
+		     int src_fd, const char *info, char **name_r,
+		     uint64_t *size_r, uint64_t *vsize_r, const char **error_r);
+
+#endif

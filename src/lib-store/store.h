@@ -1,0 +1,280 @@
+#ifndef POSTERN_STORE_H
+#define POSTERN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* The message store: Maildir++ per mailbox, plus an index Postern owns.
+ *
+ * Layout of a mailbox root (dir_mailbox_path()):
+ *   cur/ new/ tmp/           the INBOX (Maildir++ root)
+ *   .Sent/ .Drafts/ ...      folders: "." + the IMAP name as the client
+ *                            sends it (modified UTF-7, RFC 3501 5.1.3);
+ *                            the IMAP hierarchy separator is '.', as in
+ *                            Maildir++: "Work.Projects" is .Work.Projects/
+ *                            Names with '/', a leading '.', "..", empty
+ *                            levels or control characters are refused.
+ *   maildirsize              Maildir++ quota file: incremental usage
+ *   postern-index.db         the index: SQLite (WAL), one per mailbox, one
+ *                            table row per folder and per message
+ *   subscriptions            not used: subscriptions live in the index
+ *
+ * Message files are named "<sec>.M<usec>P<pid>Q<n>R<rand>.<host>,S=<bytes>,
+ * W=<crlf bytes>" (Maildir++ / Dovecot style) in new/, and get ":2,<flags>"
+ * when the index moves them to cur/. The file holds the message as
+ * delivered (bytes unchanged); W= is its size with every line ending CRLF,
+ * which is what IMAP RFC822.SIZE and POP3 sizes report.
+ *
+ * Deliveries (store_deliver) touch only tmp/, new/ and maildirsize, never
+ * the index: a session picks new mail up at its next store_sync, which
+ * gives the next UIDs in delivery order and moves the files to cur/. Files
+ * put into new/ or cur/ by other tools, and files removed behind the
+ * index's back, are noticed by store_sync too (cur/ is rescanned when its
+ * mtime differs from the one recorded after Postern's own changes). A
+ * missing or unreadable index is rebuilt from the files (new UIDVALIDITY,
+ * flags from the file names).
+ *
+ * Concurrency: every change runs in one SQLite IMMEDIATE transaction (a
+ * mailbox-wide write lock; readers are never blocked, WAL); deliveries need
+ * no lock (Maildir). The POP3 maildrop lock is a separate flock on
+ * <root>/postern-pop3.lock.
+ */
+
+/* system flags */
+#define STORE_SEEN      0x01u
+#define STORE_ANSWERED  0x02u
+#define STORE_FLAGGED   0x04u
+#define STORE_DELETED   0x08u
+#define STORE_DRAFT     0x10u
+#define STORE_FLAGS_ALL 0x1fu
+
+#define STORE_FOLDER_MAX 512   /* bytes of an IMAP folder name */
+#define STORE_KEYWORDS_MAX 1024 /* bytes of the keyword list of a message */
+
+/* ---------------------------------------------------------------- delivery */
+
+enum store_deliver_result {
+	STORE_DELIVER_ERROR = -1,      /* temporary: I/O error; retry later */
+	STORE_DELIVER_OK = 0,
+	STORE_DELIVER_OVER_QUOTA = 1,  /* permanent for this message size */
+	STORE_DELIVER_NO_FOLDER = 2,   /* folder does not exist (and not
+					* create_folder) or bad folder name */
+};
+
+struct store_delivery {
+	const char *folder;      /* NULL or "INBOX": the inbox */
+	bool create_folder;      /* create folder when missing (fileinto) */
+	const void *prefix;      /* bytes written before the message, e.g.
+				  * Return-Path: and Delivered-To: lines */
+	size_t prefix_len;
+	const void *data;        /* the message, or NULL to read src_fd */
+	size_t len;
+	int src_fd;              /* when data is NULL: read from here (its
+				  * current offset) to EOF */
+	unsigned int flags;      /* STORE_* flags to set (Sieve imap4flags) */
+	int64_t quota_kb;        /* 0: no quota; else refuse if the mailbox
+				  * usage plus the message passes it */
+};
+
+/* store_delivery_init - zero d with src_fd -1. */
+void store_delivery_init(struct store_delivery *d);
+/* store_deliver - durably write one message into a mailbox: tmp/ -> fsync
+ * -> rename into new/ -> fsync new/, then add its size to maildirsize.
+ * When it returns STORE_DELIVER_OK the message is on stable storage and
+ * the caller may remove its queue item. The quota is checked before any
+ * byte is written. filename_r (may be NULL) receives the new file's base
+ * name (new string). */
+enum store_deliver_result store_deliver(const char *mailbox_root,
+					const struct store_delivery *d,
+					char **filename_r,
+					const char **error_r);
+
+/* ------------------------------------------------------------------ quota */
+
+/* store_quota_usage - the mailbox usage in bytes and messages, from
+ * maildirsize (recalculated by one walk of the tree only when that file is
+ * missing or damaged). 0 or -1. */
+int store_quota_usage(const char *mailbox_root, int64_t *bytes_r,
+		      int64_t *count_r, const char **error_r);
+/* store_quota_check - whether a message of msg_size bytes fits:
+ * 1 it fits (or quota_kb is 0), 0 over quota, -1 error. */
+int store_quota_check(const char *mailbox_root, int64_t quota_kb,
+		      int64_t msg_size, const char **error_r);
+/* store_quota_add - record a change of usage (bytes, messages; negative
+ * when removing). Appends one line to maildirsize (atomic O_APPEND write);
+ * compacts the file when it passes 5120 bytes, without walking the tree. */
+int store_quota_add(const char *mailbox_root, int64_t bytes, int64_t count,
+		    const char **error_r);
+
+/* ---------------------------------------------------------------- mailbox */
+
+struct store;          /* one open mailbox (its index) */
+struct store_folder;   /* one open folder of it */
+
+/* store_open - open the index of a mailbox, creating the Maildir, the
+ * index and the default folders (Sent, Drafts, Trash, Junk, Archive) when
+ * missing; a damaged index is moved aside and rebuilt. NULL on error. */
+struct store *store_open(const char *mailbox_root, const char **error_r);
+void store_close(struct store **st);
+const char *store_root(const struct store *st);
+
+/* special-use attributes (RFC 6154) */
+#define STORE_SU_SENT    0x01u
+#define STORE_SU_DRAFTS  0x02u
+#define STORE_SU_TRASH   0x04u
+#define STORE_SU_JUNK    0x08u
+#define STORE_SU_ARCHIVE 0x10u
+
+struct store_folder_info {
+	char *name;              /* IMAP name: "INBOX", "Sent", "Work.X" */
+	unsigned int special_use;/* STORE_SU_* */
+	bool subscribed;
+	bool has_children;
+};
+
+/* store_folder_list - every folder, INBOX first, then by name. The folder
+ * dirs on disk are the truth (a dir made by another tool shows up). */
+int store_folder_list(struct store *st, struct store_folder_info **list_r,
+		      size_t *n_r, const char **error_r);
+void store_folder_list_free(struct store_folder_info *list, size_t n);
+/* store_folder_name_check - 0 if name is a valid folder name, else -1. */
+int store_folder_name_check(const char *name, const char **error_r);
+/* store_folder_exists - 1 yes, 0 no. */
+int store_folder_exists(struct store *st, const char *name);
+/* Folder changes: 0, or -1 with *error_r (e.g. "folder exists",
+ * "no such folder", "cannot delete INBOX"). Rename moves the children
+ * too; renaming INBOX is refused (XXX: RFC 3501 says move its messages).
+ * Delete removes the folder and its messages (children are kept). */
+int store_folder_create(struct store *st, const char *name,
+			const char **error_r);
+int store_folder_delete(struct store *st, const char *name,
+			const char **error_r);
+int store_folder_rename(struct store *st, const char *from, const char *to,
+			const char **error_r);
+int store_folder_subscribe(struct store *st, const char *name, bool on,
+			   const char **error_r);
+
+/* ------------------------------------------------------------ messages */
+
+struct store_msg {
+	uint32_t uid;
+	unsigned int flags;      /* STORE_* */
+	uint64_t modseq;
+	uint64_t size;           /* RFC822.SIZE: with CRLF line ends */
+	uint64_t file_size;      /* bytes in the file */
+	time_t internal_date;
+	char *keywords;          /* space separated, "" if none */
+	char *file;              /* file name in cur/ */
+};
+
+struct store_folder_status {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	uint32_t messages;
+	uint32_t unseen;         /* messages without \Seen */
+	uint32_t deleted;        /* messages with \Deleted */
+	uint64_t size;           /* sum of sizes */
+};
+
+/* store_folder_open - open a folder (after a store_sync of it). */
+struct store_folder *store_folder_open(struct store *st, const char *name,
+				       const char **error_r);
+void store_folder_close(struct store_folder **f);
+const char *store_folder_name(const struct store_folder *f);
+/* store_folder_dir - the Maildir of the folder (root or root/.Name). */
+const char *store_folder_dir(const struct store_folder *f);
+
+/* store_sync - pick up changes made behind the index's back: new files in
+ * new/ (given UIDs, moved to cur/), and, when cur/ changed, files added,
+ * removed or renamed there. Cheap when nothing changed (two stats and a
+ * readdir of an empty new/). 0 or -1. */
+int store_sync(struct store_folder *f, const char **error_r);
+/* store_folder_status - counters of the folder as the index has them. */
+int store_folder_status(struct store_folder *f,
+			struct store_folder_status *st_r,
+			const char **error_r);
+/* store_msgs_load - every message of the folder by ascending UID. Free
+ * with store_msgs_free. */
+int store_msgs_load(struct store_folder *f, struct store_msg **msgs_r,
+		    size_t *n_r, const char **error_r);
+/* store_msgs_changed - messages with modseq > since (CONDSTORE). */
+int store_msgs_changed(struct store_folder *f, uint64_t since,
+		       struct store_msg **msgs_r, size_t *n_r,
+		       const char **error_r);
+/* store_expunged_since - UIDs expunged with modseq > since (QRESYNC
+ * VANISHED); ascending, new array in *uids_r. */
+int store_expunged_since(struct store_folder *f, uint64_t since,
+			 uint32_t **uids_r, size_t *n_r, const char **error_r);
+void store_msgs_free(struct store_msg *msgs, size_t n);
+void store_msg_clear(struct store_msg *m);
+/* store_msg_get - one message by UID: 1 found, 0 not, -1 error. */
+int store_msg_get(struct store_folder *f, uint32_t uid, struct store_msg *m,
+		  const char **error_r);
+/* store_msg_open - open the message file read-only; -1 with errno ENOENT
+ * (and *error_r) if it was expunged behind our back. */
+int store_msg_open(struct store_folder *f, const struct store_msg *m,
+		   const char **error_r);
+/* store_msg_path - the path of the message file (new string). */
+char *store_msg_path(struct store_folder *f, const struct store_msg *m);
+
+enum store_flag_op { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+
+/* store_flags_update - change flags and keywords of the given UIDs
+ * (keywords space separated, may be NULL). Messages whose flags change get
+ * a new modseq. With unchanged_since != 0 (CONDSTORE) messages whose
+ * modseq is higher are left alone and their UIDs returned in
+ * *failed_r and *nfailed_r (may be NULL when unchanged_since is 0). */
+int store_flags_update(struct store_folder *f, const uint32_t *uids,
+		       size_t n, enum store_flag_op op, unsigned int flags,
+		       const char *keywords, uint64_t unchanged_since,
+		       uint32_t **failed_r, size_t *nfailed_r,
+		       const char **error_r);
+/* store_expunge - remove the given UIDs (or, uids NULL, every message
+ * flagged \Deleted). The UIDs removed go to *expunged_r and *n_r (may be
+ * NULL), ascending. Files are unlinked, the quota lowered, the UIDs kept
+ * with their modseq for QRESYNC. */
+int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n,
+		  uint32_t **expunged_r, size_t *n_r, const char **error_r);
+/* store_append - add a message (APPEND): flags, keywords (may be NULL)
+ * and internal date (0: now). Checks quota_kb (0: none): returns 1 if over
+ * quota. *uid_r gets its UID and *uidvalidity_r the folder's (UIDPLUS).
+ * 0 ok, 1 over quota, -1 error. */
+int store_append(struct store *st, const char *folder, const void *data,
+		 size_t len, unsigned int flags, const char *keywords,
+		 time_t internal_date, int64_t quota_kb, uint32_t *uid_r,
+		 uint32_t *uidvalidity_r, const char **error_r);
+/* store_copy - copy UIDs of f into folder `to` (hard link when possible),
+ * keeping flags, keywords and internal dates; with move, expunge them from
+ * f afterwards (RFC 6851). New UIDs in *new_uids_r (same order as the
+ * source UIDs that still existed, whose UIDs go to *src_uids_r), and the
+ * destination UIDVALIDITY in *uidvalidity_r. Either out array may be
+ * NULL. Checks quota_kb for copies (0: none): 1 if over quota. */
+int store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
+	       const char *to, bool move, int64_t quota_kb,
+	       uint32_t **src_uids_r, uint32_t **new_uids_r, size_t *n_r,
+	       uint32_t *uidvalidity_r, const char **error_r);
+
+/* ----------------------------------------------------------- notification */
+
+/* One inotify instance per process (kernels allow few per user), shared by
+ * every session: a session watches its folder and is called back when a
+ * delivery lands or another session changes the folder. Hook the fd into
+ * the event loop (EV_READ|EV_PERSIST) and call store_notify_dispatch when
+ * it is readable. The callback should then run store_sync and report. */
+struct store_notify;
+typedef void store_notify_cb(void *ctx);
+struct store_notify *store_notify_create(const char **error_r);
+void store_notify_free(struct store_notify **n);
+int store_notify_fd(const struct store_notify *n);
+/* store_notify_watch - watch a folder: returns a handle > 0, or -1. */
+int store_notify_watch(struct store_notify *n, struct store_folder *f,
+		       store_notify_cb *cb, void *ctx, const char **error_r);
+void store_notify_unwatch(struct store_notify *n, int handle);
+/* store_notify_dispatch - read the pending events and call the callbacks
+ * of the folders they touch (once each per dispatch). */
+void store_notify_dispatch(struct store_notify *n);
+
+#endif
