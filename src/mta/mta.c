@@ -1,0 +1,428 @@
+/* mta - the MTA agent: inbound queues -> filters -> routing -> outgoing */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "directory.h"
+#include "envcopy.h"
+#include "filter.h"
+#include "fsutil.h"
+#include "log.h"
+#include "mta.h"
+#include "queue.h"
+#include "settings.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+static const char *const inbound_conns[MTA_NINBOUND] = { "smtp", "sf", "ls", "pr" };
+
+enum dest { DEST_SF, DEST_LS, DEST_SMTP, DEST_BAD, DEST_COUNT };
+static const char *const dest_names[DEST_COUNT] = { "sf", "ls", "smtp", "badmail" };
+
+/* cidr_match - whether numeric ip lies in net ("a.b.c.d/n", "v6/n" or a
+ * bare address) */
+static bool
+cidr_match(const char *ip, const char *net)
+{
+	unsigned char a[16], b[16];
+	char host[64];
+	const char *slash = strchr(net, '/');
+	size_t hlen = slash ? (size_t)(slash - net) : strlen(net);
+	int fam, bits, alen;
+
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	memcpy(host, net, hlen);
+	host[hlen] = '\0';
+	fam = strchr(host, ':') ? AF_INET6 : AF_INET;
+	alen = fam == AF_INET ? 4 : 16;
+	if (inet_pton(fam, host, b) != 1 || inet_pton(fam, ip, a) != 1)
+		return false;
+	bits = alen * 8;
+	if (slash != NULL) {
+		long long v;
+		if (parse_long(slash + 1, 0, alen * 8, &v) < 0)
+			return false;
+		bits = (int)v;
+	}
+	for (int i = 0; i < alen && bits > 0; i++, bits -= 8) {
+		unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+		if ((a[i] & mask) != (b[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+/* relay_allowed - whether an item from conn may go to remote addresses:
+ * anything made here (post office, list server, POP retrieval, pickup),
+ * and from SMTP only an authenticated submission or a relay network */
+static bool
+relay_allowed(struct mta *m, const char *conn, const struct queue_env *env)
+{
+	if (strcmp(conn, "smtp") != 0)
+		return true;
+	if (env->auth_user != NULL && *env->auth_user != '\0')
+		return true;
+	if (env->client_addr == NULL)
+		return false;
+	if (strcmp(env->client_addr, "local") == 0)
+		return true;
+	char *nets = settings_get_str(m->svc->db, "smtp.relay_networks");
+	bool ok = false;
+	char *save = NULL;
+	for (char *t = strtok_r(nets, " ,\t", &save); t != NULL && !ok;
+	    t = strtok_r(NULL, " ,\t", &save))
+		ok = cidr_match(env->client_addr, t);
+	free(nets);
+	return ok;
+}
+
+/* route_rcpt - the destination of one recipient; -1 on a directory error */
+static int
+route_rcpt(struct mta *m, bool relay_ok, const char *address,
+	   const char **why_r, const char **error_r)
+{
+	struct dir_route route;
+
+	switch (dir_resolve(m->svc->db, address, &route, error_r)) {
+	case DIR_RESOLVE_ERROR:
+		return -1;
+	case DIR_RESOLVE_REMOTE:
+		if (!relay_ok) {
+			*why_r = "remote, relaying denied";
+			return DEST_BAD;
+		}
+		*why_r = "remote";
+		return DEST_SMTP;
+	case DIR_RESOLVE_UNKNOWN:
+		/* the post office connector bounces it (5.1.1) */
+		*why_r = "local, unknown address";
+		return DEST_SF;
+	case DIR_RESOLVE_LOCAL:
+		break;
+	}
+	if (route.kind == DIR_KIND_LIST) {
+		*why_r = "list";
+		return DEST_LS;
+	}
+	*why_r = route.catchall ? "local, catch-all" :
+	    route.kind == DIR_KIND_GROUP ? "local, group" :
+	    route.kind == DIR_KIND_REDIRECT ? "local, redirect" : "local, mailbox";
+	return DEST_SF;
+}
+
+/* item_defer - give an item back for a later try */
+static void
+item_defer(struct mta *m, struct queue_item *item, const char *why)
+{
+	const char *err;
+	log_warnx("%s: deferred: %s", item->id, why);
+	if (queue_item_release(item, &err) < 0)
+		log_warnx("%s: cannot release: %s", item->id, err);
+	m->hold_until = time(NULL) + MTA_SCAN_INTERVAL;
+}
+
+/* item_route - filter and route one claimed item, commit its parts into
+ * the outgoing queues, then remove it */
+static void
+item_route(struct mta *m, const char *conn, struct queue_item *item)
+{
+	struct filter_ctx fc = {
+		.db = m->svc->db, .queue_root = m->qroot, .conn = conn,
+		.env = &item->env, .msg_path = item->msg_path,
+	};
+	const char *fname, *err, *why;
+	struct queue_env *env = &item->env;
+	int *dest = NULL;
+	size_t i, nbad = 0;
+	const char *msg;
+
+	switch (filter_chain_run(&fc, &fname)) {
+	case FILTER_CONTINUE:
+		break;
+	case FILTER_DEFER:
+		item_defer(m, item, fc.reason);
+		goto out;
+	case FILTER_REJECT:
+		log_info("%s: rejected by filter %s: %s", item->id, fname, fc.reason);
+		if (queue_item_badmail(item, m->qroot, fc.reason, &err) < 0)
+			log_warnx("%s: bad mail: %s", item->id, err);
+		m->badmail++;
+		goto out;
+	case FILTER_DISCARD:
+		log_info("%s: discarded by filter %s: %s", item->id, fname, fc.reason);
+		if (queue_item_done(item, &err) < 0)
+			log_warnx("%s: %s", item->id, err);
+		goto out;
+	}
+	msg = fc.new_msg_path != NULL ? fc.new_msg_path : item->msg_path;
+
+	bool relay_ok = relay_allowed(m, conn, env);
+	dest = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*dest));
+	unsigned used[DEST_COUNT] = { 0 };
+	for (i = 0; i < env->nrcpts; i++) {
+		struct queue_rcpt *r = &env->rcpts[i];
+		if (r->status != RCPT_PENDING) {
+			dest[i] = -1;   /* done before it reached us */
+			continue;
+		}
+		dest[i] = route_rcpt(m, relay_ok, r->address, &why, &err);
+		if (dest[i] < 0) {
+			item_defer(m, item, err);
+			goto out;
+		}
+		used[dest[i]]++;
+		if (dest[i] == DEST_BAD)
+			nbad++;
+		log_info("%s: from=<%s> to=<%s> -> %s (%s)", item->id,
+		    env->sender ? env->sender : "", r->address,
+		    dest_names[dest[i]], why);
+	}
+	unsigned nparts = (used[DEST_SF] > 0) + (used[DEST_LS] > 0) +
+	    (used[DEST_SMTP] > 0);
+	unsigned part = 0;
+	for (int d = DEST_SF; d <= DEST_SMTP; d++) {
+		if (used[d] == 0)
+			continue;
+		struct queue_env out;
+		char id[QUEUE_ID_MAX + 1];
+		if (nparts > 1)
+			env_split_id(id, item->id, ++part);
+		else
+			snprintf(id, sizeof(id), "%s", item->id);
+		queue_env_init(&out, id);
+		env_copy_meta(&out, env);
+		for (i = 0; i < env->nrcpts; i++)
+			if (dest[i] == d)
+				env_copy_rcpt(&out, &env->rcpts[i]);
+		const char *qp = d == DEST_SF ? m->out_sf :
+		    d == DEST_LS ? m->out_ls : m->out_smtp;
+		int r = queue_put_file(qp, msg, &out, &err);
+		queue_env_free(&out);
+		if (r < 0) {
+			/* parts already queued stay; the retry rewrites them
+			 * under the same ids */
+			item_defer(m, item, err);
+			goto out;
+		}
+		if (nparts > 1)
+			log_info("%s: queued as %s for %s (%u recipients)",
+			    item->id, id, dest_names[d], used[d]);
+		m->routed += used[d];
+	}
+	if (nbad > 0) {
+		/* keep only the refused recipients in the quarantined item */
+		struct queue_rcpt *keep = xcalloc(nbad, sizeof(*keep));
+		size_t k = 0;
+		for (i = 0; i < env->nrcpts; i++) {
+			if (dest[i] == DEST_BAD) {
+				keep[k] = env->rcpts[i];
+				keep[k].status = RCPT_FAILED;
+				queue_env_set(&keep[k].last_error,
+				    "relaying denied: the item came from an "
+				    "unauthenticated SMTP client");
+				k++;
+			} else {
+				struct queue_rcpt *r = &env->rcpts[i];
+				free(r->address);
+				free(r->orcpt);
+				free(r->last_error);
+				free(r->extra);
+			}
+		}
+		free(env->rcpts);
+		env->rcpts = keep;
+		env->nrcpts = nbad;
+		if (queue_item_update(item, &err) < 0 ||
+		    queue_item_badmail(item, m->qroot, "relaying denied for "
+		    "remote recipients of an unauthenticated SMTP client", &err) < 0)
+			log_warnx("%s: bad mail: %s", item->id, err);
+		m->badmail++;
+	} else if (queue_item_done(item, &err) < 0) {
+		log_warnx("%s: cannot remove the inbound item: %s", item->id, err);
+	}
+out:
+	if (fc.new_msg_path != NULL) {
+		unlink(fc.new_msg_path);
+		free(fc.new_msg_path);
+	}
+	free(dest);
+}
+
+/* inbound_process - route every committed item of one inbound queue */
+static void
+inbound_process(struct mta *m, struct mta_inbound *in)
+{
+	char **ids = NULL;
+	size_t n = 0;
+	const char *err;
+
+	if (queue_scan(in->qpath, &ids, &n) < 0) {
+		log_warnx("%s: scan failed", in->qpath);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct queue_item item;
+		memset(&item, 0, sizeof(item));
+		int r = queue_claim(in->qpath, ids[i], &item, &err);
+		if (r < 0) {
+			log_warnx("%s: corrupt item in %s inbound: %s", ids[i],
+			    in->conn, err);
+			if (item.msg_path != NULL || item.env_path != NULL) {
+				if (queue_item_badmail(&item, m->qroot, err, &err) < 0)
+					log_warnx("%s: bad mail: %s", ids[i], err);
+				m->badmail++;
+			}
+		} else if (r > 0) {
+			item_route(m, in->conn, &item);
+		}
+		queue_item_free(&item);
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+/* mta_process_all - one pass over every inbound queue and pickup */
+static void
+mta_process_all(struct mta *m)
+{
+	for (int i = 0; i < MTA_NINBOUND; i++)
+		inbound_process(m, &m->in[i]);
+	pickup_scan(m, NULL, 0);
+}
+
+/* watch_arg - what an inbound watch event carries */
+struct watch_arg {
+	struct mta *m;
+	int idx;
+};
+
+/* on_inbound - inotify says items arrived in one inbound queue */
+static void
+on_inbound(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch_arg *wa = arg;
+	struct mta *m = wa->m;
+	(void)what;
+	queue_watch_drain(fd);
+	if (time(NULL) < m->hold_until)
+		return;   /* the timer retries deferred work */
+	inbound_process(m, &m->in[wa->idx]);
+}
+
+/* on_timer - the periodic fallback scan */
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta *m = arg;
+	char note[160];
+	(void)fd;
+	(void)what;
+	m->hold_until = 0;
+	mta_process_all(m);
+	snprintf(note, sizeof(note), "routed %lu recipients, picked up %lu, "
+	    "bad mail %lu; %zu global filters", m->routed, m->picked_up,
+	    m->badmail, filter_chain_count());
+	service_set_state(m->svc, "running", note);
+}
+
+static struct mta the_mta;
+static struct watch_arg watch_args[MTA_NINBOUND];
+
+/* mta_init - queues, watches, timer; first pass */
+static int
+mta_init(struct service *svc)
+{
+	struct mta *m = &the_mta;
+	const char *err;
+
+	m->svc = svc;
+	svc->ctx = m;
+	m->pickup_fd = -1;
+	for (int i = 0; i < MTA_NINBOUND; i++)
+		m->in[i].watch_fd = -1;
+	m->qroot = settings_queue_path(svc->db);
+	m->out_smtp = queue_path(m->qroot, "smtp", QUEUE_OUTGOING);
+	m->out_sf = queue_path(m->qroot, "sf", QUEUE_OUTGOING);
+	m->out_ls = queue_path(m->qroot, "ls", QUEUE_OUTGOING);
+	if (queue_ensure(m->out_smtp) < 0 || queue_ensure(m->out_sf) < 0 ||
+	    queue_ensure(m->out_ls) < 0) {
+		log_warn("cannot create the outgoing queues under %s", m->qroot);
+		return -1;
+	}
+	for (int i = 0; i < MTA_NINBOUND; i++) {
+		struct mta_inbound *in = &m->in[i];
+		in->conn = inbound_conns[i];
+		in->qpath = queue_path(m->qroot, in->conn, QUEUE_INBOUND);
+		if (queue_ensure(in->qpath) < 0 || queue_recover(in->qpath) < 0) {
+			log_warn("cannot prepare %s", in->qpath);
+			return -1;
+		}
+		in->watch_fd = queue_watch_open(in->qpath);
+		if (in->watch_fd < 0) {
+			log_warn("inotify on %s (the %d s scan remains)", in->qpath,
+			    MTA_SCAN_INTERVAL);
+			continue;
+		}
+		watch_args[i].m = m;
+		watch_args[i].idx = i;
+		in->ev = event_new(svc->base, in->watch_fd, EV_READ | EV_PERSIST,
+		    on_inbound, &watch_args[i]);
+		event_add(in->ev, NULL);
+	}
+	if (pickup_init(m) < 0)
+		return -1;
+	m->timer = event_new(svc->base, -1, EV_PERSIST, on_timer, m);
+	struct timeval tv = { MTA_SCAN_INTERVAL, 0 };
+	event_add(m->timer, &tv);
+	(void)err;
+	log_info("watching the inbound queues of smtp, sf, ls, pr and %s; "
+	    "%zu global filters", m->pickup, filter_chain_count());
+	mta_process_all(m);
+	return 0;
+}
+
+/* mta_shutdown - free what init made */
+static void
+mta_shutdown(struct service *svc)
+{
+	struct mta *m = svc->ctx;
+	if (m == NULL)
+		return;
+	for (int i = 0; i < MTA_NINBOUND; i++) {
+		if (m->in[i].ev != NULL)
+			event_free(m->in[i].ev);
+		if (m->in[i].watch_fd >= 0)
+			close(m->in[i].watch_fd);
+		free(m->in[i].qpath);
+	}
+	if (m->pickup_ev != NULL)
+		event_free(m->pickup_ev);
+	if (m->pickup_fd >= 0)
+		close(m->pickup_fd);
+	if (m->timer != NULL)
+		event_free(m->timer);
+	free(m->pickup);
+	free(m->out_smtp);
+	free(m->out_sf);
+	free(m->out_ls);
+	free(m->qroot);
+	memset(m, 0, sizeof(*m));
+	svc->ctx = NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct service_def def = {
+		.name = "mta",
+		.init = mta_init,
+		.shutdown = mta_shutdown,
+	};
+	return service_main(argc, argv, &def);
+}

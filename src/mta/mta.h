@@ -1,0 +1,54 @@
+#ifndef POSTERN_MTA_H
+#define POSTERN_MTA_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "db.h"
+#include "service.h"
+
+/* The MTA agent (manual 3.2, 3.4): it takes items from every connector's
+ * Inbound queue, runs the global filter chain (filter.h), routes each
+ * recipient through the directory and commits the item, split by
+ * destination, into the Outgoing queues of the post office (sf), list
+ * server (ls) or SMTP (smtp) connectors. Only then is the inbound item
+ * removed. It also injects the files dropped in the pickup directory
+ * (pickup.c). */
+
+#define MTA_SCAN_INTERVAL 5      /* seconds between fallback scans */
+#define MTA_NINBOUND 4
+
+struct mta_inbound {
+	const char *conn;          /* "smtp", "sf", "ls", "pr" */
+	char *qpath;
+	int watch_fd;
+	struct event *ev;
+};
+
+struct mta {
+	struct service *svc;
+	char *qroot;
+	struct mta_inbound in[MTA_NINBOUND];
+	char *out_smtp, *out_sf, *out_ls;
+	char *pickup;              /* <queue root>/pickup */
+	int pickup_fd;             /* inotify on pickup/ */
+	struct event *pickup_ev;
+	struct event *timer;
+	time_t hold_until;         /* after a deferral: wake-ups wait */
+	unsigned long routed, picked_up, badmail;
+};
+
+/* pickup.c */
+int pickup_init(struct mta *m);
+/* pickup_scan - inject the files of pickup/: named ones (from inotify)
+ * at once, others when at least 2 seconds old. */
+void pickup_scan(struct mta *m, char **names, size_t n);
+void pickup_on_event(evutil_socket_t fd, short what, void *arg);
+/* mta_badmail_file - move a loose file (pickup) to bad mail with a
+ * reason file; 0 or -1. */
+int mta_badmail_file(struct mta *m, const char *path, const char *id,
+		     const char *reason);
+
+#endif
