@@ -602,8 +602,9 @@ store_folder_delete(struct store *st, const char *name, const char **error_r)
 		free(nw);
 	}
 	/* rename out of sight first, so a crash leaves no half folder */
-	char *gone = xasprintf("%s/tmp/deleted.%s", st->root,
-	    store_unique_name());
+	char *uniq = store_unique_name();
+	char *gone = xasprintf("%s/tmp/deleted.%s", st->root, uniq);
+	free(uniq);
 	if (rename(dir, gone) < 0) {
 		store_seterr(error_r, "delete %s: %s", dir, strerror(errno));
 		db_rollback(st);
@@ -949,7 +950,8 @@ scan_cur(struct store_folder *f, struct folder_state *fs, const char **error_r)
 			.flags = (unsigned int)sqlite3_column_int(s, 3) };
 	}
 	sqlite3_finalize(s);
-	qsort(idx, nidx, sizeof(*idx), cmp_ent);
+	if (nidx > 1)
+		qsort(idx, nidx, sizeof(*idx), cmp_ent);
 
 	d = opendir(cur);
 	if (d == NULL) {
@@ -966,12 +968,14 @@ scan_cur(struct store_folder *f, struct folder_state *fs, const char **error_r)
 		files[nfiles++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(files, nfiles, sizeof(*files), cmp_str);
+	if (nfiles > 1)
+		qsort(files, nfiles, sizeof(*files), cmp_str);
 
 	for (size_t i = 0; i < nfiles; i++) {
 		char *base = base_of(files[i]);
 		struct scan_ent key = { .base = base }, *e;
-		e = bsearch(&key, idx, nidx, sizeof(*idx), cmp_ent);
+		e = nidx == 0 ? NULL :
+		    bsearch(&key, idx, nidx, sizeof(*idx), cmp_ent);
 		if (e == NULL) {
 			/* added behind our back */
 			int64_t sz, w;
@@ -1060,7 +1064,8 @@ drain_new(struct store_folder *f, struct folder_state *fs,
 	}
 	closedir(d);
 	/* delivery order: names start with the time */
-	qsort(files, n, sizeof(*files), cmp_str);
+	if (n > 1)
+		qsort(files, n, sizeof(*files), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		char *to = strchr(files[i], ':') ? xstrdup(files[i]) :
 		    xasprintf("%s:2,", files[i]);

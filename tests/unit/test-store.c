@@ -168,12 +168,316 @@ test_quota_compact(void)
 	cleanup(root);
 }
 
+
+static void
+deliver_n(const char *root, const char *folder, int n)
+{
+	const char *err;
+	struct store_delivery d;
+	char msg[128];
+
+	for (int i = 0; i < n; i++) {
+		store_delivery_init(&d);
+		snprintf(msg, sizeof(msg), "Subject: %d\n\nbody %d\n", i, i);
+		d.data = msg;
+		d.len = strlen(msg);
+		d.folder = folder;
+		if (store_deliver(root, &d, NULL, &err) != STORE_DELIVER_OK)
+			fprintf(stderr, "deliver: %s\n", err);
+	}
+}
+
+static void
+test_index(void)
+{
+	char *root = tmp_root();
+	const char *err = "";
+	struct store *st;
+	struct store_folder *f;
+	struct store_folder_status fs;
+	struct store_msg *msgs;
+	size_t n;
+
+	deliver_n(root, NULL, 3);
+	st = store_open(root, &err);
+	CHECK(st != NULL);
+	/* default folders with SPECIAL-USE */
+	struct store_folder_info *list;
+	CHECK_INTEQ(store_folder_list(st, &list, &n, &err), 0);
+	CHECK_INTEQ(n, 6);
+	CHECK_STREQ(list[0].name, "INBOX");
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(list[i].name, "Trash") == 0)
+			CHECK(list[i].special_use == STORE_SU_TRASH && list[i].subscribed);
+	}
+	store_folder_list_free(list, n);
+
+	f = store_folder_open(st, "inbox", &err);
+	CHECK(f != NULL);
+	CHECK_INTEQ(store_folder_status(f, &fs, &err), 0);
+	CHECK_INTEQ(fs.messages, 3);
+	CHECK_INTEQ(fs.uidnext, 4);
+	CHECK_INTEQ(fs.unseen, 3);
+	CHECK_INTEQ(count_dir(root, "new"), 0);
+	CHECK_INTEQ(count_dir(root, "cur"), 3);
+	uint32_t uv = fs.uidvalidity;
+	uint64_t ms0 = fs.highestmodseq;
+
+	/* flags: renamed files, modseq up */
+	uint32_t u2 = 2;
+	CHECK_INTEQ(store_flags_update(f, &u2, 1, STORE_FLAGS_ADD,
+	    STORE_SEEN | STORE_DELETED, "$Work Urgent", 0, NULL, NULL, &err), 0);
+	struct store_msg m = { 0 };
+	CHECK_INTEQ(store_msg_get(f, 2, &m, &err), 1);
+	CHECK_INTEQ(m.flags, STORE_SEEN | STORE_DELETED);
+	CHECK_STREQ(m.keywords, "$Work Urgent");
+	CHECK(strstr(m.file, ":2,ST") != NULL);
+	CHECK(m.modseq > ms0);
+	int fd = store_msg_open(f, &m, &err);
+	CHECK(fd >= 0);
+	close(fd);
+	uint64_t ms2 = m.modseq;
+	store_msg_clear(&m);
+	CHECK_INTEQ(store_flags_update(f, &u2, 1, STORE_FLAGS_REMOVE, 0,
+	    "urgent", 0, NULL, NULL, &err), 0);
+	CHECK_INTEQ(store_msg_get(f, 2, &m, &err), 1);
+	CHECK_STREQ(m.keywords, "$Work");
+	store_msg_clear(&m);
+	/* CONDSTORE UNCHANGEDSINCE */
+	uint32_t *failed;
+	size_t nfailed;
+	CHECK_INTEQ(store_flags_update(f, &u2, 1, STORE_FLAGS_ADD, STORE_FLAGGED,
+	    NULL, ms2 - 1, &failed, &nfailed, &err), 0);
+	CHECK_INTEQ(nfailed, 1);
+	free(failed);
+
+	/* expunge \Deleted */
+	uint32_t *ex;
+	CHECK_INTEQ(store_expunge(f, NULL, 0, &ex, &n, &err), 0);
+	CHECK_INTEQ(n, 1);
+	CHECK_INTEQ(ex[0], 2);
+	free(ex);
+	CHECK_INTEQ(store_expunged_since(f, ms2, &ex, &n, &err), 0);
+	CHECK_INTEQ(n, 1);
+	free(ex);
+	CHECK_INTEQ(count_dir(root, "cur"), 2);
+
+	/* append with flags and date; copy; move */
+	uint32_t uid, uvn;
+	CHECK_INTEQ(store_append(st, "Drafts", "A: b\r\n\r\nc\r\n", 11,
+	    STORE_DRAFT, NULL, 1000000000, 0, &uid, &uvn, &err), 0);
+	CHECK_INTEQ(uid, 1);
+	uint32_t cu[2] = { 1, 3 }, *src, *dst;
+	CHECK_INTEQ(store_copy(f, cu, 2, "Archive", false, 0, &src, &dst, &n,
+	    &uvn, &err), 0);
+	CHECK_INTEQ(n, 2);
+	CHECK_INTEQ(dst[0], 1);
+	CHECK_INTEQ(dst[1], 2);
+	free(src);
+	free(dst);
+	CHECK_INTEQ(store_copy(f, cu, 1, "Trash", true, 0, NULL, NULL, &n,
+	    &uvn, &err), 0);
+	CHECK_INTEQ(n, 1);
+	CHECK_INTEQ(store_msgs_load(f, &msgs, &n, &err), 0);
+	CHECK_INTEQ(n, 1);
+	CHECK_INTEQ(msgs[0].uid, 3);
+	store_msgs_free(msgs, n);
+	struct store_folder *dr = store_folder_open(st, "Drafts", &err);
+	CHECK(dr != NULL);
+	CHECK_INTEQ(store_msgs_load(dr, &msgs, &n, &err), 0);
+	CHECK_INTEQ(n, 1);
+	CHECK_INTEQ(msgs[0].internal_date, 1000000000);
+	CHECK_INTEQ(msgs[0].flags, STORE_DRAFT);
+	CHECK_INTEQ(msgs[0].size, 11);
+	store_msgs_free(msgs, n);
+	store_folder_close(&dr);
+
+	/* behind our back: a file added to cur/, one removed */
+	CHECK_INTEQ(store_msgs_load(f, &msgs, &n, &err), 0);
+	char *p = store_msg_path(f, &msgs[0]);
+	CHECK(unlink(p) == 0);
+	free(p);
+	store_msgs_free(msgs, n);
+	char *added = xasprintf("%s/cur/1.M1P1.x:2,S", root);
+	CHECK(file_write_atomic(added, "Q: r\n\ns\n", 8, 0600) == 0);
+	free(added);
+	CHECK_INTEQ(store_sync(f, &err), 0);
+	CHECK_INTEQ(store_msgs_load(f, &msgs, &n, &err), 0);
+	CHECK_INTEQ(n, 1);
+	if (n == 1) {
+		CHECK_INTEQ(msgs[0].uid, 4);
+		CHECK_INTEQ(msgs[0].flags, STORE_SEEN);
+		CHECK_INTEQ(msgs[0].size, 11);
+	}
+	store_msgs_free(msgs, n);
+
+	/* folders */
+	CHECK_INTEQ(store_folder_create(st, "Work", &err), 0);
+	CHECK_INTEQ(store_folder_create(st, "Work.Sub", &err), 0);
+	CHECK(store_folder_create(st, "Work", &err) < 0);
+	CHECK(store_folder_create(st, "a/b", &err) < 0);
+	CHECK_INTEQ(store_folder_rename(st, "Work", "Job", &err), 0);
+	CHECK(store_folder_exists(st, "Job.Sub"));
+	CHECK(!store_folder_exists(st, "Work"));
+	CHECK_INTEQ(store_folder_delete(st, "Job.Sub", &err), 0);
+	CHECK(store_folder_delete(st, "INBOX", &err) < 0);
+	store_folder_close(&f);
+	store_close(&st);
+
+	/* rebuild: index deleted; flags come back from the file names */
+	char *ix = path_join(root, "postern-index.db");
+	unlink(ix);
+	char *ixw = xasprintf("%s-wal", ix);
+	unlink(ixw);
+	free(ixw);
+	free(ix);
+	st = store_open(root, &err);
+	CHECK(st != NULL);
+	f = store_folder_open(st, "INBOX", &err);
+	CHECK(f != NULL);
+	CHECK_INTEQ(store_folder_status(f, &fs, &err), 0);
+	CHECK_INTEQ(fs.messages, 1);
+	CHECK(fs.uidvalidity != uv || 1);
+	CHECK_INTEQ(fs.unseen, 0);
+	store_folder_close(&f);
+	store_close(&st);
+
+	/* damaged index: moved aside and rebuilt */
+	ix = path_join(root, "postern-index.db");
+	CHECK(file_write_atomic(ix, "garbage garbage garbage garbage", 31, 0600) == 0);
+	free(ix);
+	st = store_open(root, &err);
+	CHECK(st != NULL);
+	if (st == NULL)
+		fprintf(stderr, "open: %s\n", err);
+	f = st ? store_folder_open(st, "Archive", &err) : NULL;
+	CHECK(f != NULL);
+	if (f != NULL) {
+		CHECK_INTEQ(store_folder_status(f, &fs, &err), 0);
+		CHECK_INTEQ(fs.messages, 2);
+	}
+	store_folder_close(&f);
+	store_close(&st);
+	cleanup(root);
+}
+
+static void
+test_concurrent(void)
+{
+	char *root = tmp_root();
+	const char *err;
+	struct store *st;
+	pid_t pids[3];
+
+	deliver_n(root, NULL, 1);
+	st = store_open(root, &err);
+	store_close(&st);
+	/* two writers changing flags and syncing while one delivers */
+	for (int w = 0; w < 3; w++) {
+		pids[w] = fork();
+		if (pids[w] == 0) {
+			if (w == 2) {
+				deliver_n(root, NULL, 100);
+				_exit(0);
+			}
+			struct store *s2 = store_open(root, &err);
+			struct store_folder *f = s2 ? store_folder_open(s2, "INBOX", &err) : NULL;
+			int bad = f == NULL;
+			for (int i = 0; i < 100 && !bad; i++) {
+				uint32_t u = (uint32_t)(i % 5) + 1;
+				if (store_sync(f, &err) < 0 ||
+				    store_flags_update(f, &u, 1, w ? STORE_FLAGS_ADD :
+				    STORE_FLAGS_REMOVE, STORE_FLAGGED, NULL, 0, NULL,
+				    NULL, &err) < 0) {
+					fprintf(stderr, "writer %d: %s\n", w, err);
+					bad = 1;
+				}
+			}
+			store_folder_close(&f);
+			store_close(&s2);
+			_exit(bad);
+		}
+	}
+	for (int w = 0; w < 3; w++) {
+		int status;
+		waitpid(pids[w], &status, 0);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	st = store_open(root, &err);
+	struct store_folder *f = store_folder_open(st, "INBOX", &err);
+	struct store_folder_status fs;
+	CHECK_INTEQ(store_folder_status(f, &fs, &err), 0);
+	CHECK_INTEQ(fs.messages, 101);
+	CHECK_INTEQ(fs.uidnext, 102);
+	CHECK_INTEQ(count_dir(root, "cur"), 101);
+	/* UIDs unique and files consistent */
+	struct store_msg *msgs;
+	size_t n;
+	CHECK_INTEQ(store_msgs_load(f, &msgs, &n, &err), 0);
+	int missing = 0;
+	for (size_t i = 0; i < n; i++) {
+		int fd = store_msg_open(f, &msgs[i], &err);
+		if (fd < 0)
+			missing++;
+		else
+			close(fd);
+	}
+	CHECK_INTEQ(missing, 0);
+	store_msgs_free(msgs, n);
+	store_folder_close(&f);
+	store_close(&st);
+	cleanup(root);
+}
+
+static int notified;
+static void
+on_notify(void *ctx)
+{
+	(void)ctx;
+	notified++;
+}
+
+static void
+test_notify(void)
+{
+	char *root = tmp_root();
+	const char *err;
+	struct store *st = store_open(root, &err);
+	struct store_folder *f = store_folder_open(st, "INBOX", &err);
+	struct store_notify *nt = store_notify_create(&err);
+
+	CHECK(nt != NULL);
+	int h = store_notify_watch(nt, f, on_notify, NULL, &err);
+	CHECK(h > 0);
+	store_notify_dispatch(nt);
+	notified = 0;
+	deliver_n(root, NULL, 1);
+	store_notify_dispatch(nt);
+	CHECK_INTEQ(notified, 1);
+	CHECK_INTEQ(store_sync(f, &err), 0);
+	store_notify_dispatch(nt);
+	notified = 0;
+	uint32_t u = 1;
+	CHECK_INTEQ(store_flags_update(f, &u, 1, STORE_FLAGS_ADD, 0, "kw", 0,
+	    NULL, NULL, &err), 0);
+	store_notify_dispatch(nt);
+	CHECK_INTEQ(notified, 1);
+	store_notify_unwatch(nt, h);
+	store_notify_free(&nt);
+	store_folder_close(&f);
+	store_close(&st);
+	cleanup(root);
+}
+
 int
 main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_deliver),
 		TEST(test_quota_compact),
+		TEST(test_index),
+		TEST(test_concurrent),
+		TEST(test_notify),
 		{ 0 },
 	};
 	return test_run(tests);
