@@ -131,7 +131,7 @@ db_open(const char *root, bool create, struct db **db_r, const char **error_r)
 	char *e = NULL;
 	if (sqlite3_exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA foreign_keys=ON;", NULL, NULL, &e) != SQLITE_OK) {
-		int code = sqlite3_errcode(db->h);
+		int code = sqlite3_errcode(db->h) & 0xff;
 		if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN)
 			snprintf(err, sizeof(err), "config database at %s is read-only "
 			    "or its directory is not writable (%s): check the "
