@@ -22,6 +22,8 @@ static const struct {
 	{ "group", cmd_group, "groups: add, list, show, set, del, member, import" },
 	{ "list", cmd_list, "lists: add, list, show, set, del, member" },
 	{ "users", cmd_users, "bulk users: import FILE, export" },
+	{ "queue", cmd_queue, "connector queues and bad mail: list, show, retry, delete, release" },
+	{ "track", cmd_track, "a message's path through every service, from the logs" },
 	{ "status", cmd_status, "services run by posternd, their PIDs and addresses" },
 };
 
