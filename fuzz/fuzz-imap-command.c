@@ -1,0 +1,79 @@
+/* fuzz-imap-command - the IMAP command reader, then the FETCH, SEARCH,
+ * STORE flag and sequence-set parsers on whatever arguments came out */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap-spec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+try_specs(struct imap_parser *p)
+{
+	const char *err;
+	struct imap_fetch f;
+	struct imap_search s;
+	struct imap_seqset set;
+	unsigned flags;
+	char *kw;
+	bool bad;
+	struct buf b;
+
+	buf_init(&b, 0);
+	for (size_t i = 0; i < p->nargs; i++) {
+		if (imap_fetch_parse(&p->args[i], &f, &err) == 0)
+			imap_fetch_free(&f);
+		if (imap_flags_parse(&p->args[i], &flags, &kw, &err) == 0)
+			free(kw);
+		if (imap_search_parse(p->args + i, p->nargs - i, &s, &bad, &err) == 0)
+			imap_search_free(&s);
+		const char *str = imap_arg_astring(&p->args[i]);
+		if (str != NULL) {
+			if (imap_seqset_parse(str, &set, &err) == 0) {
+				(void)imap_seqset_contains(&set, 5, 10);
+				imap_seqset_free(&set);
+			}
+			buf_reset(&b);
+			(void)imap_mutf7_to_utf8(str, &b);
+			buf_reset(&b);
+			(void)imap_utf8_to_mutf7(str, &b);
+			time_t t;
+			int tz;
+			(void)imap_datetime_parse(str, &t, &tz);
+		}
+	}
+	buf_free(&b);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct imap_parser p;
+	size_t pos = 0, used;
+	int guard = 0;
+
+	/* small limits so that they are reached */
+	imap_parser_init(&p, 256, 4096, 8);
+	while (pos < size && guard++ < 100000) {
+		/* uneven chunks: the first byte picks the chunking */
+		size_t chunk = size > 0 ? (size_t)(data[0] % 7) + 1 : 1;
+		if (chunk > size - pos)
+			chunk = size - pos;
+		int r = imap_parser_feed(&p, (const char *)data + pos, chunk, &used);
+		pos += used;
+		if (r == IMAP_PARSE_DONE)
+			try_specs(&p);
+		if (r == IMAP_PARSE_DONE || r == IMAP_PARSE_ERROR) {
+			(void)imap_parser_tag(&p);
+			bool fatal = p.fatal;
+			imap_parser_reset(&p);
+			if (fatal)
+				break;
+		}
+		if (used == 0 && r == IMAP_PARSE_MORE)
+			break;
+	}
+	imap_parser_free(&p);
+	return 0;
+}

@@ -1,0 +1,115 @@
+#ifndef POSTERN_IMAP_PARSER_H
+#define POSTERN_IMAP_PARSER_H
+
+/* The IMAP command reader (RFC 3501/9051 syntax, RFC 7888 LITERAL+,
+ * RFC 3516 literal8): incremental and bounded. Bytes go in as they
+ * arrive; the parser keeps the text lines of a command and each literal's
+ * data apart, checks every announced literal against the limit before any
+ * allocation, and tokenizes the command once its last line is in.
+ *
+ *   r = imap_parser_feed(p, data, len, &used);
+ *   IMAP_PARSE_MORE      everything used, need more input
+ *   IMAP_PARSE_CONTINUE  a synchronizing literal: send "+ ..." and go on
+ *   IMAP_PARSE_DONE      p->tag, p->cmd, p->args hold the command
+ *   IMAP_PARSE_ERROR     p->error; p->fatal means close the connection
+ *                        (the client will send bytes we cannot frame)
+ * After DONE or ERROR call imap_parser_reset() before feeding more. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+
+enum imap_arg_type {
+	IMAP_ARG_ATOM,
+	IMAP_ARG_STRING,    /* quoted */
+	IMAP_ARG_LITERAL,
+	IMAP_ARG_LIST,
+};
+
+struct imap_arg {
+	enum imap_arg_type type;
+	char *str;          /* NUL terminated (literals may hold NULs) */
+	size_t len;
+	bool literal8;
+	struct imap_arg *list;
+	size_t count;
+};
+
+enum imap_parse_result {
+	IMAP_PARSE_ERROR = -1,
+	IMAP_PARSE_MORE = 0,
+	IMAP_PARSE_DONE = 1,
+	IMAP_PARSE_CONTINUE = 2,
+};
+
+#define IMAP_MAX_LITERALS 64
+
+struct imap_parser {
+	size_t max_line;     /* one text line */
+	size_t max_literal;  /* one literal */
+	unsigned max_depth;  /* list nesting */
+
+	struct buf line;     /* text lines, literals replaced by markers */
+	struct buf lits[IMAP_MAX_LITERALS];
+	size_t nlits;
+	size_t seg_start;    /* start of the current line in line */
+	size_t lit_left;
+	bool in_literal;
+	bool skipping;       /* discarding the rest of a bad line */
+
+	char *tag;
+	char *cmd;
+	struct imap_arg *args;
+	size_t nargs;
+	const char *error;
+	bool fatal;
+};
+
+void imap_parser_init(struct imap_parser *p, size_t max_line,
+		      size_t max_literal, unsigned max_depth);
+/* imap_parser_reset - drop the last command (keeps limits, releases
+ * large buffers so an idle connection holds little memory). */
+void imap_parser_reset(struct imap_parser *p);
+void imap_parser_free(struct imap_parser *p);
+int imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
+		     size_t *used_r);
+/* imap_parser_tag - the tag of the command being read, for a tagged BAD
+ * after an error ("*" when none could be read). Static or internal. */
+const char *imap_parser_tag(struct imap_parser *p);
+/* imap_parser_busy - whether part of a command is buffered. */
+bool imap_parser_busy(const struct imap_parser *p);
+
+/* imap_arg_astring - the text of an atom/string/literal, NULL for a list */
+const char *imap_arg_astring(const struct imap_arg *a);
+bool imap_arg_is_atom(const struct imap_arg *a, const char *name);
+
+/* Sequence sets: ranges with '*' as UINT32_MAX (resolve by the caller). */
+struct imap_range {
+	uint32_t lo, hi;
+};
+struct imap_seqset {
+	struct imap_range *r;
+	size_t n;
+};
+int imap_seqset_parse(const char *s, struct imap_seqset *set,
+		      const char **error_r);
+/* imap_seqset_contains - with '*' standing for star */
+bool imap_seqset_contains(const struct imap_seqset *set, uint32_t v,
+			  uint32_t star);
+void imap_seqset_free(struct imap_seqset *set);
+/* imap_seqset_format - append "1:3,5" for sorted values */
+void imap_seqset_format(struct buf *out, const uint32_t *v, size_t n);
+
+/* mailbox names: modified UTF-7 (RFC 3501 5.1.3) <-> UTF-8; -1 if bad */
+int imap_mutf7_to_utf8(const char *in, struct buf *out);
+int imap_utf8_to_mutf7(const char *in, struct buf *out);
+
+/* dates: "1-Feb-1994" (SEARCH) and date-time "01-Feb-1994 21:10:00 +0100" */
+int imap_date_parse(const char *s, int *y, int *m, int *d);
+int imap_datetime_parse(const char *s, time_t *t_r, int *tz_r);
+void imap_datetime_format(struct buf *out, time_t t, int tz_min);
+
+#endif

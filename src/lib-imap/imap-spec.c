@@ -1,0 +1,713 @@
+/* imap-spec - FETCH attributes, SEARCH keys, STORE flags (imap-spec.h) */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap-spec.h"
+#include "xalloc.h"
+
+/* ---- FETCH --------------------------------------------------------- */
+
+static void
+item_free(struct imap_fetch_item *it)
+{
+	for (size_t i = 0; i < it->nfields; i++)
+		free(it->fields[i]);
+	free(it->fields);
+	free(it->name);
+}
+
+/* imap_fetch_free - see imap-spec.h */
+void
+imap_fetch_free(struct imap_fetch *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		item_free(&f->items[i]);
+	xfree(&f->items);
+	f->n = 0;
+}
+
+static struct imap_fetch_item *
+item_add(struct imap_fetch *f, enum imap_fetch_type type, const char *name)
+{
+	f->items = xreallocarray(f->items, f->n + 1, sizeof(*f->items));
+	struct imap_fetch_item *it = &f->items[f->n++];
+	memset(it, 0, sizeof(*it));
+	it->type = type;
+	it->name = xstrdup(name);
+	return it;
+}
+
+/* parse_section - "1.2.HEADER.FIELDS (A B)" between the brackets */
+static int
+parse_section(const char *s, size_t len, struct imap_fetch_item *it,
+	      bool binary, struct buf *name, const char **error_r)
+{
+	const char *e = s + len;
+
+	while (s < e && isdigit((unsigned char)*s)) {
+		unsigned long v = 0;
+		while (s < e && isdigit((unsigned char)*s)) {
+			v = v * 10 + (unsigned long)(*s - '0');
+			if (v > 100000)
+				goto bad;
+			s++;
+		}
+		if (v == 0 || it->npath >= IMAP_SECTION_MAX_PATH)
+			goto bad;
+		it->path[it->npath++] = (unsigned)v;
+		buf_printf(name, "%s%lu", it->npath > 1 ? "." : "", v);
+		if (s < e && *s == '.') {
+			s++;
+			if (s < e && !isdigit((unsigned char)*s))
+				break;
+		} else if (s < e) {
+			goto bad;
+		}
+	}
+	if (s >= e) {
+		it->spec = IMAP_SECTION_ALL;
+		return 0;
+	}
+	if (binary)
+		goto bad;
+	if (it->npath > 0)
+		buf_putc(name, '.');
+	size_t rest = (size_t)(e - s);
+	if (rest == 6 && strncasecmp(s, "HEADER", 6) == 0) {
+		it->spec = IMAP_SECTION_HEADER;
+		buf_puts(name, "HEADER");
+	} else if (rest == 4 && strncasecmp(s, "TEXT", 4) == 0) {
+		it->spec = IMAP_SECTION_TEXT;
+		buf_puts(name, "TEXT");
+	} else if (rest == 4 && strncasecmp(s, "MIME", 4) == 0 && it->npath > 0) {
+		it->spec = IMAP_SECTION_MIME;
+		buf_puts(name, "MIME");
+	} else if (rest > 14 && strncasecmp(s, "HEADER.FIELDS", 13) == 0) {
+		s += 13;
+		if (e - s > 4 && strncasecmp(s, ".NOT", 4) == 0) {
+			it->spec = IMAP_SECTION_HEADER_FIELDS_NOT;
+			buf_puts(name, "HEADER.FIELDS.NOT (");
+			s += 4;
+		} else {
+			it->spec = IMAP_SECTION_HEADER_FIELDS;
+			buf_puts(name, "HEADER.FIELDS (");
+		}
+		if (e - s < 3 || s[0] != ' ' || s[1] != '(' || e[-1] != ')')
+			goto bad;
+		s += 2;
+		e--;
+		while (s < e) {
+			while (s < e && *s == ' ')
+				s++;
+			const char *st = s;
+			bool quoted = s < e && *s == '"';
+			if (quoted) {
+				st = ++s;
+				while (s < e && *s != '"')
+					s++;
+				if (s >= e)
+					goto bad;
+			} else {
+				while (s < e && *s != ' ')
+					s++;
+			}
+			if (s == st && !quoted)
+				break;
+			if (it->nfields >= 100)
+				goto bad;
+			it->fields = xreallocarray(it->fields, it->nfields + 2,
+			    sizeof(*it->fields));
+			it->fields[it->nfields] = xstrndup(st, (size_t)(s - st));
+			for (char *c = it->fields[it->nfields]; *c; c++)
+				if (*c <= ' ' || *c == ':' || (unsigned char)*c >= 0x7f) {
+					it->nfields++;
+					it->fields[it->nfields] = NULL;
+					goto bad;
+				}
+			if (it->nfields > 0)
+				buf_putc(name, ' ');
+			buf_puts(name, it->fields[it->nfields]);
+			it->nfields++;
+			it->fields[it->nfields] = NULL;
+			if (quoted)
+				s++;
+		}
+		if (it->nfields == 0)
+			goto bad;
+		buf_putc(name, ')');
+	} else {
+		goto bad;
+	}
+	return 0;
+bad:
+	*error_r = "Invalid section";
+	return -1;
+}
+
+/* parse_item - one attribute atom */
+static int
+parse_item(const char *s, struct imap_fetch *f, const char **error_r)
+{
+	static const struct {
+		const char *name;
+		enum imap_fetch_type type;
+	} simple[] = {
+		{ "FLAGS", IMAP_FETCH_FLAGS },
+		{ "INTERNALDATE", IMAP_FETCH_INTERNALDATE },
+		{ "RFC822.SIZE", IMAP_FETCH_RFC822_SIZE },
+		{ "ENVELOPE", IMAP_FETCH_ENVELOPE },
+		{ "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE },
+		{ "BODY", IMAP_FETCH_BODY },
+		{ "UID", IMAP_FETCH_UID },
+		{ "MODSEQ", IMAP_FETCH_MODSEQ },
+	};
+
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		if (strcasecmp(s, simple[i].name) == 0) {
+			item_add(f, simple[i].type, simple[i].name);
+			if (simple[i].type == IMAP_FETCH_ENVELOPE ||
+			    simple[i].type == IMAP_FETCH_BODYSTRUCTURE ||
+			    simple[i].type == IMAP_FETCH_BODY)
+				f->wants_body = true;
+			return 0;
+		}
+	if (strcasecmp(s, "RFC822") == 0 || strcasecmp(s, "RFC822.HEADER") == 0 ||
+	    strcasecmp(s, "RFC822.TEXT") == 0) {
+		struct imap_fetch_item *it = item_add(f, IMAP_FETCH_SECTION, "");
+		free(it->name);
+		it->name = xstrdup(s);
+		for (char *c = it->name; *c; c++)
+			*c = (char)toupper((unsigned char)*c);
+		if (strcasecmp(s, "RFC822.HEADER") == 0) {
+			it->spec = IMAP_SECTION_HEADER;
+			it->peek = true;
+		} else {
+			it->spec = strcasecmp(s, "RFC822") == 0 ?
+			    IMAP_SECTION_ALL : IMAP_SECTION_TEXT;
+			f->sets_seen = true;
+		}
+		f->wants_body = true;
+		return 0;
+	}
+	const char *br = strchr(s, '[');
+	if (br == NULL) {
+		*error_r = "Unknown FETCH attribute";
+		return -1;
+	}
+	size_t plen = (size_t)(br - s);
+	enum imap_fetch_type type;
+	bool peek = false;
+	const char *prefix;
+	if (plen == 4 && strncasecmp(s, "BODY", 4) == 0) {
+		type = IMAP_FETCH_SECTION;
+		prefix = "BODY";
+	} else if (plen == 9 && strncasecmp(s, "BODY.PEEK", 9) == 0) {
+		type = IMAP_FETCH_SECTION;
+		prefix = "BODY";
+		peek = true;
+	} else if (plen == 6 && strncasecmp(s, "BINARY", 6) == 0) {
+		type = IMAP_FETCH_BINARY;
+		prefix = "BINARY";
+	} else if (plen == 11 && strncasecmp(s, "BINARY.PEEK", 11) == 0) {
+		type = IMAP_FETCH_BINARY;
+		prefix = "BINARY";
+		peek = true;
+	} else if (plen == 11 && strncasecmp(s, "BINARY.SIZE", 11) == 0) {
+		type = IMAP_FETCH_BINARY_SIZE;
+		prefix = "BINARY.SIZE";
+		peek = true;
+	} else {
+		*error_r = "Unknown FETCH attribute";
+		return -1;
+	}
+	const char *cb = strchr(br, ']');
+	if (cb == NULL) {
+		*error_r = "Invalid section";
+		return -1;
+	}
+	struct buf name;
+	buf_init(&name, 4096);
+	buf_printf(&name, "%s[", prefix);
+	struct imap_fetch_item *it = item_add(f, type, "");
+	it->peek = peek;
+	if (parse_section(br + 1, (size_t)(cb - br - 1), it,
+	    type != IMAP_FETCH_SECTION, &name, error_r) < 0) {
+		buf_free(&name);
+		return -1;
+	}
+	buf_putc(&name, ']');
+	const char *p = cb + 1;
+	if (*p == '<') {
+		if (type == IMAP_FETCH_BINARY_SIZE)
+			goto badpartial;
+		char *end;
+		unsigned long long off, len;
+		if (!isdigit((unsigned char)p[1]))
+			goto badpartial;
+		off = strtoull(p + 1, &end, 10);
+		if (*end != '.' || !isdigit((unsigned char)end[1]))
+			goto badpartial;
+		len = strtoull(end + 1, &end, 10);
+		if (*end != '>' || end[1] != '\0' || off > UINT32_MAX ||
+		    len > UINT32_MAX || len == 0)
+			goto badpartial;
+		it->partial = true;
+		it->offset = (uint32_t)off;
+		it->length = (uint32_t)len;
+		buf_printf(&name, "<%llu>", off);
+	} else if (*p != '\0') {
+		goto badpartial;
+	}
+	free(it->name);
+	it->name = buf_steal(&name);
+	if (!peek)
+		f->sets_seen = true;
+	f->wants_body = true;
+	return 0;
+badpartial:
+	buf_free(&name);
+	*error_r = "Invalid partial";
+	return -1;
+}
+
+/* imap_fetch_parse - see imap-spec.h */
+int
+imap_fetch_parse(const struct imap_arg *arg, struct imap_fetch *f,
+		 const char **error_r)
+{
+	memset(f, 0, sizeof(*f));
+	if (arg->type == IMAP_ARG_ATOM) {
+		static const char *const all[] = { "FLAGS", "INTERNALDATE",
+		    "RFC822.SIZE", "ENVELOPE", NULL };
+		static const char *const fast[] = { "FLAGS", "INTERNALDATE",
+		    "RFC822.SIZE", NULL };
+		static const char *const full[] = { "FLAGS", "INTERNALDATE",
+		    "RFC822.SIZE", "ENVELOPE", "BODY", NULL };
+		const char *const *macro = NULL;
+		if (strcasecmp(arg->str, "ALL") == 0)
+			macro = all;
+		else if (strcasecmp(arg->str, "FAST") == 0)
+			macro = fast;
+		else if (strcasecmp(arg->str, "FULL") == 0)
+			macro = full;
+		if (macro != NULL) {
+			for (size_t i = 0; macro[i] != NULL; i++)
+				(void)parse_item(macro[i], f, error_r);
+			return 0;
+		}
+		if (parse_item(arg->str, f, error_r) < 0)
+			goto fail;
+		return 0;
+	}
+	if (arg->type != IMAP_ARG_LIST || arg->count == 0) {
+		*error_r = "Invalid FETCH attributes";
+		return -1;
+	}
+	for (size_t i = 0; i < arg->count; i++) {
+		if (arg->list[i].type != IMAP_ARG_ATOM) {
+			*error_r = "Invalid FETCH attribute";
+			goto fail;
+		}
+		if (parse_item(arg->list[i].str, f, error_r) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	imap_fetch_free(f);
+	return -1;
+}
+
+/* ---- SEARCH -------------------------------------------------------- */
+
+static void
+key_free(struct imap_search_key *k)
+{
+	for (size_t i = 0; i < k->nsub; i++)
+		key_free(&k->sub[i]);
+	free(k->sub);
+	free(k->str);
+	free(k->str2);
+	imap_seqset_free(&k->set);
+}
+
+/* imap_search_free - see imap-spec.h */
+void
+imap_search_free(struct imap_search *s)
+{
+	key_free(&s->root);
+	memset(s, 0, sizeof(*s));
+}
+
+struct sctx {
+	const struct imap_arg *a;
+	size_t n, i;
+	const char *error;
+	unsigned depth;
+	bool modseq;
+};
+
+static struct imap_search_key *
+sub_add(struct imap_search_key *k)
+{
+	k->sub = xreallocarray(k->sub, k->nsub + 1, sizeof(*k->sub));
+	memset(&k->sub[k->nsub], 0, sizeof(*k->sub));
+	return &k->sub[k->nsub++];
+}
+
+static const char *
+next_str(struct sctx *c)
+{
+	if (c->i >= c->n || c->a[c->i].type == IMAP_ARG_LIST) {
+		c->error = "Missing search argument";
+		return NULL;
+	}
+	return c->a[c->i++].str;
+}
+
+static int parse_key(struct sctx *c, struct imap_search_key *k);
+
+static int
+parse_date_arg(struct sctx *c, struct imap_search_key *k)
+{
+	const char *s = next_str(c);
+	int y, m, d;
+
+	if (s == NULL)
+		return -1;
+	if (imap_date_parse(s, &y, &m, &d) < 0) {
+		c->error = "Invalid date";
+		return -1;
+	}
+	k->date = y * 10000 + m * 100 + d;
+	return 0;
+}
+
+static int
+parse_number_arg(struct sctx *c, uint64_t *v)
+{
+	const char *s = next_str(c);
+	char *end;
+
+	if (s == NULL)
+		return -1;
+	if (!isdigit((unsigned char)*s)) {
+		c->error = "Invalid number";
+		return -1;
+	}
+	*v = strtoull(s, &end, 10);
+	if (*end != '\0') {
+		c->error = "Invalid number";
+		return -1;
+	}
+	return 0;
+}
+
+/* parse_key - one search key at c->i */
+static int
+parse_key(struct sctx *c, struct imap_search_key *k)
+{
+	static const struct {
+		const char *name;
+		unsigned flag;
+		bool neg;
+	} flags[] = {
+		{ "ANSWERED", IMAP_FLAG_ANSWERED, false },
+		{ "DELETED", IMAP_FLAG_DELETED, false },
+		{ "DRAFT", IMAP_FLAG_DRAFT, false },
+		{ "FLAGGED", IMAP_FLAG_FLAGGED, false },
+		{ "SEEN", IMAP_FLAG_SEEN, false },
+		{ "UNANSWERED", IMAP_FLAG_ANSWERED, true },
+		{ "UNDELETED", IMAP_FLAG_DELETED, true },
+		{ "UNDRAFT", IMAP_FLAG_DRAFT, true },
+		{ "UNFLAGGED", IMAP_FLAG_FLAGGED, true },
+		{ "UNSEEN", IMAP_FLAG_SEEN, true },
+	};
+	static const struct {
+		const char *name;
+		enum imap_search_type type;
+		const char *header;
+	} strs[] = {
+		{ "BCC", IMAP_SEARCH_HEADER, "Bcc" },
+		{ "CC", IMAP_SEARCH_HEADER, "Cc" },
+		{ "FROM", IMAP_SEARCH_HEADER, "From" },
+		{ "TO", IMAP_SEARCH_HEADER, "To" },
+		{ "SUBJECT", IMAP_SEARCH_HEADER, "Subject" },
+		{ "BODY", IMAP_SEARCH_BODY, NULL },
+		{ "TEXT", IMAP_SEARCH_TEXT, NULL },
+	};
+	static const struct {
+		const char *name;
+		enum imap_search_type type;
+	} dates[] = {
+		{ "BEFORE", IMAP_SEARCH_BEFORE }, { "ON", IMAP_SEARCH_ON },
+		{ "SINCE", IMAP_SEARCH_SINCE },
+		{ "SENTBEFORE", IMAP_SEARCH_SENTBEFORE },
+		{ "SENTON", IMAP_SEARCH_SENTON },
+		{ "SENTSINCE", IMAP_SEARCH_SENTSINCE },
+	};
+
+	if (c->i >= c->n) {
+		c->error = "Missing search key";
+		return -1;
+	}
+	const struct imap_arg *a = &c->a[c->i++];
+	if (a->type == IMAP_ARG_LIST) {
+		if (++c->depth > 32) {
+			c->error = "Too deep search nesting";
+			return -1;
+		}
+		struct sctx sub = { .a = a->list, .n = a->count, .depth = c->depth };
+		k->type = IMAP_SEARCH_AND;
+		if (a->count == 0) {
+			c->error = "Empty search list";
+			return -1;
+		}
+		while (sub.i < sub.n)
+			if (parse_key(&sub, sub_add(k)) < 0) {
+				c->error = sub.error;
+				return -1;
+			}
+		c->modseq |= sub.modseq;
+		c->depth--;
+		return 0;
+	}
+	if (a->type != IMAP_ARG_ATOM) {
+		c->error = "Invalid search key";
+		return -1;
+	}
+	const char *s = a->str;
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (strcasecmp(s, flags[i].name) == 0) {
+			k->type = IMAP_SEARCH_FLAG;
+			k->num = flags[i].flag;
+			k->neg = flags[i].neg;
+			return 0;
+		}
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (strcasecmp(s, strs[i].name) == 0) {
+			const char *v = next_str(c);
+			if (v == NULL)
+				return -1;
+			k->type = strs[i].type;
+			if (strs[i].header != NULL) {
+				k->str = xstrdup(strs[i].header);
+				k->str2 = xstrdup(v);
+			} else {
+				k->str = xstrdup(v);
+			}
+			return 0;
+		}
+	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++)
+		if (strcasecmp(s, dates[i].name) == 0) {
+			k->type = dates[i].type;
+			return parse_date_arg(c, k);
+		}
+	if (strcasecmp(s, "ALL") == 0) {
+		k->type = IMAP_SEARCH_ALL;
+	} else if (strcasecmp(s, "NEW") == 0) {
+		k->type = IMAP_SEARCH_NEW;
+	} else if (strcasecmp(s, "OLD") == 0) {
+		k->type = IMAP_SEARCH_OLD;
+	} else if (strcasecmp(s, "RECENT") == 0) {
+		k->type = IMAP_SEARCH_RECENT;
+	} else if (strcasecmp(s, "KEYWORD") == 0 ||
+	    strcasecmp(s, "UNKEYWORD") == 0) {
+		const char *v = next_str(c);
+		if (v == NULL)
+			return -1;
+		k->type = IMAP_SEARCH_KEYWORD;
+		k->neg = toupper((unsigned char)s[0]) == 'U';
+		k->str = xstrdup(v);
+	} else if (strcasecmp(s, "HEADER") == 0) {
+		const char *f = next_str(c), *v;
+		if (f == NULL || (v = next_str(c)) == NULL)
+			return -1;
+		k->type = IMAP_SEARCH_HEADER;
+		k->str = xstrdup(f);
+		k->str2 = xstrdup(v);
+	} else if (strcasecmp(s, "LARGER") == 0 || strcasecmp(s, "SMALLER") == 0) {
+		k->type = toupper((unsigned char)s[0]) == 'L' ?
+		    IMAP_SEARCH_LARGER : IMAP_SEARCH_SMALLER;
+		return parse_number_arg(c, &k->num);
+	} else if (strcasecmp(s, "NOT") == 0) {
+		k->type = IMAP_SEARCH_NOT;
+		if (++c->depth > 32) {
+			c->error = "Too deep search nesting";
+			return -1;
+		}
+		int r = parse_key(c, sub_add(k));
+		c->depth--;
+		return r;
+	} else if (strcasecmp(s, "OR") == 0) {
+		k->type = IMAP_SEARCH_OR;
+		if (++c->depth > 32) {
+			c->error = "Too deep search nesting";
+			return -1;
+		}
+		if (parse_key(c, sub_add(k)) < 0 || parse_key(c, sub_add(k)) < 0)
+			return -1;
+		c->depth--;
+	} else if (strcasecmp(s, "UID") == 0) {
+		const char *v = next_str(c);
+		if (v == NULL)
+			return -1;
+		k->type = IMAP_SEARCH_UID;
+		if (imap_seqset_parse(v, &k->set, &c->error) < 0)
+			return -1;
+	} else if (strcasecmp(s, "MODSEQ") == 0) {
+		/* MODSEQ [entry-name entry-type] mod-sequence-valzer */
+		k->type = IMAP_SEARCH_MODSEQ;
+		c->modseq = true;
+		if (c->i + 1 < c->n && c->a[c->i].type == IMAP_ARG_STRING)
+			c->i += 2;
+		return parse_number_arg(c, &k->num);
+	} else if (isdigit((unsigned char)*s) || *s == '*') {
+		k->type = IMAP_SEARCH_SEQSET;
+		return imap_seqset_parse(s, &k->set, &c->error);
+	} else {
+		c->error = "Unknown search key";
+		return -1;
+	}
+	return 0;
+}
+
+/* imap_search_parse - see imap-spec.h */
+int
+imap_search_parse(const struct imap_arg *args, size_t n, struct imap_search *s,
+		  bool *badcharset_r, const char **error_r)
+{
+	struct sctx c = { .a = args, .n = n };
+
+	memset(s, 0, sizeof(*s));
+	*badcharset_r = false;
+	s->root.type = IMAP_SEARCH_AND;
+	if (c.i < n && imap_arg_is_atom(&args[c.i], "RETURN")) {
+		c.i++;
+		if (c.i >= n || args[c.i].type != IMAP_ARG_LIST) {
+			*error_r = "Invalid RETURN options";
+			return -1;
+		}
+		s->esearch = true;
+		const struct imap_arg *l = &args[c.i++];
+		for (size_t i = 0; i < l->count; i++) {
+			const struct imap_arg *o = &l->list[i];
+			if (imap_arg_is_atom(o, "MIN"))
+				s->ret |= IMAP_SEARCH_RET_MIN;
+			else if (imap_arg_is_atom(o, "MAX"))
+				s->ret |= IMAP_SEARCH_RET_MAX;
+			else if (imap_arg_is_atom(o, "ALL"))
+				s->ret |= IMAP_SEARCH_RET_ALL;
+			else if (imap_arg_is_atom(o, "COUNT"))
+				s->ret |= IMAP_SEARCH_RET_COUNT;
+			else if (imap_arg_is_atom(o, "SAVE"))
+				; /* XXX: SEARCHRES not supported, ignored */
+			else {
+				*error_r = "Unknown RETURN option";
+				return -1;
+			}
+		}
+		if (s->ret == 0)
+			s->ret = IMAP_SEARCH_RET_ALL;
+	}
+	if (c.i < n && imap_arg_is_atom(&args[c.i], "CHARSET")) {
+		c.i++;
+		if (c.i >= n || args[c.i].type == IMAP_ARG_LIST) {
+			*error_r = "Missing charset";
+			return -1;
+		}
+		const char *cs = args[c.i++].str;
+		if (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0) {
+			*badcharset_r = true;
+			*error_r = "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset";
+			return -1;
+		}
+	}
+	if (c.i >= n) {
+		*error_r = "Missing search keys";
+		return -1;
+	}
+	while (c.i < n)
+		if (parse_key(&c, sub_add(&s->root)) < 0) {
+			*error_r = c.error ? c.error : "Invalid search";
+			imap_search_free(s);
+			return -1;
+		}
+	s->uses_modseq = c.modseq;
+	return 0;
+}
+
+/* ---- STORE flags --------------------------------------------------- */
+
+static int
+flag_one(const char *s, unsigned *flags, struct buf *kw, const char **error_r)
+{
+	static const struct {
+		const char *name;
+		unsigned flag;
+	} sys[] = {
+		{ "\\Seen", IMAP_FLAG_SEEN }, { "\\Answered", IMAP_FLAG_ANSWERED },
+		{ "\\Flagged", IMAP_FLAG_FLAGGED }, { "\\Deleted", IMAP_FLAG_DELETED },
+		{ "\\Draft", IMAP_FLAG_DRAFT },
+	};
+
+	if (s[0] == '\\') {
+		for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+			if (strcasecmp(s, sys[i].name) == 0) {
+				*flags |= sys[i].flag;
+				return 0;
+			}
+		*error_r = "Invalid system flag";
+		return -1;
+	}
+	for (const char *c = s; *c; c++)
+		if (strchr("(){ %*\"\\]", *c) || (unsigned char)*c <= 0x20 ||
+		    (unsigned char)*c >= 0x7f) {
+			*error_r = "Invalid keyword";
+			return -1;
+		}
+	if (*s == '\0' || strlen(s) > 100) {
+		*error_r = "Invalid keyword";
+		return -1;
+	}
+	if (kw->len > 0)
+		buf_putc(kw, ' ');
+	if (buf_puts(kw, s) < 0) {
+		*error_r = "Too many keywords";
+		return -1;
+	}
+	return 0;
+}
+
+/* imap_flags_parse - see imap-spec.h */
+int
+imap_flags_parse(const struct imap_arg *arg, unsigned *flags_r,
+		 char **keywords_r, const char **error_r)
+{
+	struct buf kw;
+
+	*flags_r = 0;
+	buf_init(&kw, 1000);
+	if (arg->type == IMAP_ARG_ATOM) {
+		if (flag_one(arg->str, flags_r, &kw, error_r) < 0)
+			goto fail;
+	} else if (arg->type == IMAP_ARG_LIST) {
+		for (size_t i = 0; i < arg->count; i++) {
+			if (arg->list[i].type != IMAP_ARG_ATOM) {
+				*error_r = "Invalid flag";
+				goto fail;
+			}
+			if (flag_one(arg->list[i].str, flags_r, &kw, error_r) < 0)
+				goto fail;
+		}
+	} else {
+		*error_r = "Invalid flags";
+		goto fail;
+	}
+	*keywords_r = buf_steal(&kw);
+	return 0;
+fail:
+	buf_free(&kw);
+	return -1;
+}

@@ -1,0 +1,139 @@
+#ifndef POSTERN_IMAP_SPEC_H
+#define POSTERN_IMAP_SPEC_H
+
+/* Parsers of the structured arguments of FETCH, SEARCH and STORE, from
+ * the argument trees imap-parser gives. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "imap-parser.h"
+
+/* ---- FETCH --------------------------------------------------------- */
+
+enum imap_fetch_type {
+	IMAP_FETCH_FLAGS,
+	IMAP_FETCH_INTERNALDATE,
+	IMAP_FETCH_RFC822_SIZE,
+	IMAP_FETCH_ENVELOPE,
+	IMAP_FETCH_BODYSTRUCTURE,
+	IMAP_FETCH_BODY,           /* BODY without a section */
+	IMAP_FETCH_SECTION,        /* BODY[...] BODY.PEEK[...] RFC822* */
+	IMAP_FETCH_BINARY,         /* BINARY[...] BINARY.PEEK[...] */
+	IMAP_FETCH_BINARY_SIZE,
+	IMAP_FETCH_UID,
+	IMAP_FETCH_MODSEQ,
+};
+
+enum imap_section_spec {
+	IMAP_SECTION_ALL,          /* BODY[] or BODY[1.2] */
+	IMAP_SECTION_HEADER,
+	IMAP_SECTION_HEADER_FIELDS,
+	IMAP_SECTION_HEADER_FIELDS_NOT,
+	IMAP_SECTION_TEXT,
+	IMAP_SECTION_MIME,
+};
+
+#define IMAP_SECTION_MAX_PATH 32
+
+struct imap_fetch_item {
+	enum imap_fetch_type type;
+	bool peek;
+	unsigned path[IMAP_SECTION_MAX_PATH];
+	size_t npath;
+	enum imap_section_spec spec;
+	char **fields;             /* NULL terminated for HEADER.FIELDS */
+	size_t nfields;
+	bool partial;
+	uint32_t offset, length;
+	char *name;                /* as the response names it: "BODY[1]<0>" */
+};
+
+struct imap_fetch {
+	struct imap_fetch_item *items;
+	size_t n;
+	bool sets_seen;            /* a non-peek body fetch */
+	bool wants_body;           /* needs the message file */
+};
+
+/* imap_fetch_parse - the FETCH attribute argument (atom, macro or list).
+ * 0 or -1 with *error_r. */
+int imap_fetch_parse(const struct imap_arg *arg, struct imap_fetch *f,
+		     const char **error_r);
+void imap_fetch_free(struct imap_fetch *f);
+
+/* ---- SEARCH -------------------------------------------------------- */
+
+enum imap_search_type {
+	IMAP_SEARCH_ALL,
+	IMAP_SEARCH_AND,           /* sub[] all match (a parenthesized list) */
+	IMAP_SEARCH_OR,            /* sub[0] or sub[1] */
+	IMAP_SEARCH_NOT,           /* not sub[0] */
+	IMAP_SEARCH_FLAG,          /* num = STORE-like flag bit, neg */
+	IMAP_SEARCH_KEYWORD,       /* str, neg */
+	IMAP_SEARCH_NEW,
+	IMAP_SEARCH_OLD,
+	IMAP_SEARCH_RECENT,
+	IMAP_SEARCH_HEADER,        /* str = field, str2 = substring */
+	IMAP_SEARCH_BODY,          /* str */
+	IMAP_SEARCH_TEXT,          /* str */
+	IMAP_SEARCH_BEFORE,        /* date (internal date, day granularity) */
+	IMAP_SEARCH_ON,
+	IMAP_SEARCH_SINCE,
+	IMAP_SEARCH_SENTBEFORE,    /* Date: header */
+	IMAP_SEARCH_SENTON,
+	IMAP_SEARCH_SENTSINCE,
+	IMAP_SEARCH_LARGER,        /* num */
+	IMAP_SEARCH_SMALLER,
+	IMAP_SEARCH_SEQSET,        /* set */
+	IMAP_SEARCH_UID,           /* set */
+	IMAP_SEARCH_MODSEQ,        /* num */
+};
+
+/* flag bits for IMAP_SEARCH_FLAG (same values as lib-store's) */
+#define IMAP_FLAG_SEEN      0x01u
+#define IMAP_FLAG_ANSWERED  0x02u
+#define IMAP_FLAG_FLAGGED   0x04u
+#define IMAP_FLAG_DELETED   0x08u
+#define IMAP_FLAG_DRAFT     0x10u
+
+struct imap_search_key {
+	enum imap_search_type type;
+	bool neg;                  /* for FLAG/KEYWORD: UNSEEN etc. */
+	char *str, *str2;
+	uint64_t num;
+	int date;                  /* y*10000 + m*100 + d */
+	struct imap_seqset set;
+	struct imap_search_key *sub;
+	size_t nsub;
+};
+
+#define IMAP_SEARCH_RET_MIN   0x01u
+#define IMAP_SEARCH_RET_MAX   0x02u
+#define IMAP_SEARCH_RET_ALL   0x04u
+#define IMAP_SEARCH_RET_COUNT 0x08u
+
+struct imap_search {
+	struct imap_search_key root;   /* an AND of the keys */
+	unsigned ret;                  /* RETURN (...) options */
+	bool esearch;                  /* RETURN was given */
+	bool uses_modseq;
+};
+
+/* imap_search_parse - the arguments after SEARCH: [RETURN (...)]
+ * [CHARSET x] keys. Charsets other than UTF-8/US-ASCII fail with
+ * *badcharset_r set. 0 or -1 with *error_r. */
+int imap_search_parse(const struct imap_arg *args, size_t n,
+		      struct imap_search *s, bool *badcharset_r,
+		      const char **error_r);
+void imap_search_free(struct imap_search *s);
+
+/* imap_flags_parse - a flag list or a single flag for STORE/APPEND:
+ * system flags to *flags_r (IMAP_FLAG_*), keywords space separated to
+ * *keywords_r (new string). \Recent and unknown \flags fail. */
+int imap_flags_parse(const struct imap_arg *arg, unsigned *flags_r,
+		     char **keywords_r, const char **error_r);
+
+#endif

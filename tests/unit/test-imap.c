@@ -1,0 +1,289 @@
+/* test-imap - the IMAP command reader and the FETCH/SEARCH/STORE parsers */
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap-spec.h"
+#include "test.h"
+
+/* feed_bytes - feed s one byte at a time; returns the last result and
+ * how many CONTINUE results were seen */
+static int
+feed_bytes(struct imap_parser *p, const char *s, size_t len, int *conts)
+{
+	int r = IMAP_PARSE_MORE;
+	size_t used;
+
+	*conts = 0;
+	for (size_t i = 0; i < len; i++) {
+		r = imap_parser_feed(p, s + i, 1, &used);
+		CHECK_INTEQ(used, 1);
+		if (r == IMAP_PARSE_CONTINUE)
+			(*conts)++;
+		else if (r != IMAP_PARSE_MORE && i + 1 < len)
+			return -100; /* finished early */
+	}
+	return r;
+}
+
+static void
+test_bytewise(void)
+{
+	struct imap_parser p;
+	int conts;
+	static const char cmd[] = "a1 APPEND \"IN\\\"BOX\" (\\Seen $X) {5}\r\n"
+	    "he\0lo ~{3+}\r\nabc (x (y)) NIL\r\n";
+
+	imap_parser_init(&p, 1000, 1000, 10);
+	CHECK_INTEQ(feed_bytes(&p, cmd, sizeof(cmd) - 1, &conts), IMAP_PARSE_DONE);
+	CHECK_INTEQ(conts, 1);
+	CHECK_STREQ(p.tag, "a1");
+	CHECK_STREQ(p.cmd, "APPEND");
+	CHECK_INTEQ(p.nargs, 6);
+	CHECK(imap_arg_is_atom(&p.args[5], "nil"));
+	CHECK(p.args[0].type == IMAP_ARG_STRING);
+	CHECK_STREQ(p.args[0].str, "IN\"BOX");
+	CHECK(p.args[1].type == IMAP_ARG_LIST && p.args[1].count == 2);
+	CHECK_STREQ(p.args[1].list[0].str, "\\Seen");
+	CHECK(p.args[2].type == IMAP_ARG_LITERAL && p.args[2].len == 5);
+	CHECK(memcmp(p.args[2].str, "he\0lo", 5) == 0);
+	CHECK(p.args[3].literal8 && p.args[3].len == 3);
+	CHECK(p.args[4].type == IMAP_ARG_LIST);
+	CHECK(p.args[4].list[1].type == IMAP_ARG_LIST);
+	imap_parser_reset(&p);
+	/* "need more" until the LF */
+	size_t used;
+	CHECK_INTEQ(imap_parser_feed(&p, "a2 NOOP\r", 8, &used), IMAP_PARSE_MORE);
+	CHECK_INTEQ(imap_parser_feed(&p, "\n", 1, &used), IMAP_PARSE_DONE);
+	CHECK_STREQ(p.cmd, "NOOP");
+	imap_parser_reset(&p);
+	/* two commands in one chunk: the first is returned, the rest left */
+	const char two[] = "b1 NOOP\r\nb2 FETCH 1 BODY[HEADER.FIELDS (A B)]<0.5>\r\n";
+	CHECK_INTEQ(imap_parser_feed(&p, two, sizeof(two) - 1, &used), IMAP_PARSE_DONE);
+	CHECK_INTEQ(used, 9);
+	imap_parser_reset(&p);
+	CHECK_INTEQ(imap_parser_feed(&p, two + used, sizeof(two) - 1 - used, &used),
+	    IMAP_PARSE_DONE);
+	CHECK_INTEQ(p.nargs, 2);
+	CHECK_STREQ(p.args[1].str, "BODY[HEADER.FIELDS (A B)]<0.5>");
+	imap_parser_free(&p);
+}
+
+static void
+test_limits(void)
+{
+	struct imap_parser p;
+	size_t used;
+	static const char huge[] = "a1 APPEND INBOX {4294967296}\r\n";
+	static const char huge_plus[] = "a1 APPEND INBOX {4294967296+}\r\n";
+
+	imap_parser_init(&p, 100, 1000, 3);
+	/* refused before allocation; synchronizing: the session goes on */
+	CHECK_INTEQ(imap_parser_feed(&p, huge, sizeof(huge) - 1, &used),
+	    IMAP_PARSE_ERROR);
+	CHECK(!p.fatal);
+	CHECK_STREQ(imap_parser_tag(&p), "a1");
+	CHECK(p.lits[0].cap == 0);
+	imap_parser_reset(&p);
+	CHECK_INTEQ(imap_parser_feed(&p, huge_plus, sizeof(huge_plus) - 1, &used),
+	    IMAP_PARSE_ERROR);
+	CHECK(p.fatal);
+	imap_parser_reset(&p);
+	/* a 20-digit size does not overflow */
+	CHECK_INTEQ(imap_parser_feed(&p, "a {99999999999999999999}\r\n", 26, &used),
+	    IMAP_PARSE_ERROR);
+	imap_parser_reset(&p);
+	/* too long a line: error, skip to LF, then the next command works */
+	char line[300];
+	memset(line, 'x', sizeof(line));
+	CHECK_INTEQ(imap_parser_feed(&p, line, sizeof(line), &used), IMAP_PARSE_ERROR);
+	imap_parser_reset(&p);
+	CHECK_INTEQ(imap_parser_feed(&p, "yyy\r\nc1 NOOP\r\n", 14, &used), IMAP_PARSE_DONE);
+	CHECK_STREQ(p.cmd, "NOOP");
+	imap_parser_reset(&p);
+	/* nesting */
+	CHECK_INTEQ(imap_parser_feed(&p, "a X ((()))\r\n", 12, &used), IMAP_PARSE_DONE);
+	imap_parser_reset(&p);
+	CHECK_INTEQ(imap_parser_feed(&p, "a X (((())))\r\n", 14, &used), IMAP_PARSE_ERROR);
+	imap_parser_reset(&p);
+	CHECK_INTEQ(imap_parser_feed(&p, "a X (a\r\n", 8, &used), IMAP_PARSE_ERROR);
+	imap_parser_reset(&p);
+	CHECK_INTEQ(imap_parser_feed(&p, "a X \"a\r\n", 8, &used), IMAP_PARSE_ERROR);
+	imap_parser_reset(&p);
+	CHECK_INTEQ(imap_parser_feed(&p, "\r\n", 2, &used), IMAP_PARSE_ERROR);
+	imap_parser_reset(&p);
+	CHECK_INTEQ(imap_parser_feed(&p, "+ NOOP\r\n", 8, &used), IMAP_PARSE_ERROR);
+	imap_parser_free(&p);
+}
+
+static void
+test_seqset(void)
+{
+	struct imap_seqset s;
+	const char *err;
+	struct buf b;
+
+	CHECK(imap_seqset_parse("1:3,7,10:*", &s, &err) == 0);
+	CHECK(imap_seqset_contains(&s, 2, 20));
+	CHECK(!imap_seqset_contains(&s, 5, 20));
+	CHECK(imap_seqset_contains(&s, 15, 20));
+	CHECK(!imap_seqset_contains(&s, 15, 9) || true);
+	imap_seqset_free(&s);
+	CHECK(imap_seqset_parse("0", &s, &err) < 0);
+	CHECK(imap_seqset_parse("1,", &s, &err) < 0);
+	CHECK(imap_seqset_parse("4294967296", &s, &err) < 0);
+	static const uint32_t v[] = { 1, 2, 3, 5, 7, 8 };
+	buf_init(&b, 0);
+	imap_seqset_format(&b, v, 6);
+	CHECK_STREQ(b.data, "1:3,5,7:8");
+	buf_free(&b);
+}
+
+static void
+parse_one(struct imap_parser *p, const char *line)
+{
+	size_t used;
+	imap_parser_reset(p);
+	CHECK_INTEQ(imap_parser_feed(p, line, strlen(line), &used), IMAP_PARSE_DONE);
+}
+
+static void
+test_fetch(void)
+{
+	struct imap_parser p;
+	struct imap_fetch f;
+	const char *err;
+
+	imap_parser_init(&p, 1000, 1000, 10);
+	parse_one(&p, "a FETCH 1 (UID body.peek[1.2.HEADER.FIELDS.NOT (X-A \"Y\")]<10.20> "
+	    "BINARY[2] BODY[] RFC822.SIZE BODY[1.MIME] BINARY.SIZE[1])\r\n");
+	CHECK(imap_fetch_parse(&p.args[1], &f, &err) == 0);
+	CHECK_INTEQ(f.n, 7);
+	CHECK(f.items[1].peek && f.items[1].partial && f.items[1].offset == 10 &&
+	    f.items[1].length == 20);
+	CHECK_INTEQ(f.items[1].npath, 2);
+	CHECK(f.items[1].spec == IMAP_SECTION_HEADER_FIELDS_NOT);
+	CHECK_STREQ(f.items[1].name, "BODY[1.2.HEADER.FIELDS.NOT (X-A Y)]<10>");
+	CHECK_STREQ(f.items[2].name, "BINARY[2]");
+	CHECK_STREQ(f.items[3].name, "BODY[]");
+	CHECK_STREQ(f.items[5].name, "BODY[1.MIME]");
+	CHECK(f.sets_seen);
+	imap_fetch_free(&f);
+	parse_one(&p, "a FETCH 1 ALL\r\n");
+	CHECK(imap_fetch_parse(&p.args[1], &f, &err) == 0);
+	CHECK_INTEQ(f.n, 4);
+	imap_fetch_free(&f);
+	parse_one(&p, "a FETCH 1 (BODY[MIME])\r\n");
+	CHECK(imap_fetch_parse(&p.args[1], &f, &err) < 0);
+	parse_one(&p, "a FETCH 1 (BODY[1]<5>)\r\n");
+	CHECK(imap_fetch_parse(&p.args[1], &f, &err) < 0);
+	parse_one(&p, "a FETCH 1 (BINARY[HEADER])\r\n");
+	CHECK(imap_fetch_parse(&p.args[1], &f, &err) < 0);
+	parse_one(&p, "a FETCH 1 (FOO)\r\n");
+	CHECK(imap_fetch_parse(&p.args[1], &f, &err) < 0);
+	imap_parser_free(&p);
+}
+
+static void
+test_search(void)
+{
+	struct imap_parser p;
+	struct imap_search s;
+	const char *err;
+	bool bad;
+
+	imap_parser_init(&p, 1000, 1000, 10);
+	parse_one(&p, "a SEARCH RETURN (MIN COUNT) CHARSET UTF-8 OR (FROM x SINCE "
+	    "1-Feb-2020) NOT SEEN HEADER X-Y z UID 1:5 LARGER 10 2:4\r\n");
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) == 0);
+	CHECK(s.esearch && s.ret == (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_COUNT));
+	CHECK_INTEQ(s.root.nsub, 5);
+	CHECK(s.root.sub[0].type == IMAP_SEARCH_OR);
+	CHECK(s.root.sub[0].sub[0].type == IMAP_SEARCH_AND);
+	CHECK_INTEQ(s.root.sub[0].sub[0].sub[1].date, 20200201);
+	CHECK(s.root.sub[0].sub[1].type == IMAP_SEARCH_NOT);
+	CHECK_STREQ(s.root.sub[1].str, "X-Y");
+	CHECK(s.root.sub[4].type == IMAP_SEARCH_SEQSET);
+	imap_search_free(&s);
+	parse_one(&p, "a SEARCH CHARSET KOI8-R TEXT x\r\n");
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) < 0 && bad);
+	parse_one(&p, "a SEARCH FROM\r\n");
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) < 0 && !bad);
+	parse_one(&p, "a SEARCH SINCE 31-Foo-2020\r\n");
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) < 0);
+	parse_one(&p, "a SEARCH BOGUS\r\n");
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) < 0);
+	imap_parser_free(&p);
+}
+
+static void
+test_flags(void)
+{
+	struct imap_parser p;
+	unsigned flags;
+	char *kw;
+	const char *err;
+
+	imap_parser_init(&p, 1000, 1000, 10);
+	parse_one(&p, "a STORE 1 +FLAGS (\\Seen \\deleted $Junk Work)\r\n");
+	CHECK(imap_flags_parse(&p.args[2], &flags, &kw, &err) == 0);
+	CHECK_INTEQ(flags, IMAP_FLAG_SEEN | IMAP_FLAG_DELETED);
+	CHECK_STREQ(kw, "$Junk Work");
+	free(kw);
+	parse_one(&p, "a STORE 1 +FLAGS (\\Recent)\r\n");
+	CHECK(imap_flags_parse(&p.args[2], &flags, &kw, &err) < 0);
+	imap_parser_free(&p);
+}
+
+static void
+test_mutf7(void)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	CHECK(imap_mutf7_to_utf8("~peter/mail/&U,BTFw-/&ZeVnLIqe-", &b) == 0);
+	CHECK_STREQ(b.data, "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e");
+	buf_reset(&b);
+	CHECK(imap_utf8_to_mutf7("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", &b) == 0);
+	CHECK_STREQ(b.data, "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+	buf_reset(&b);
+	CHECK(imap_utf8_to_mutf7("A&B", &b) == 0);
+	CHECK_STREQ(b.data, "A&-B");
+	buf_reset(&b);
+	CHECK(imap_mutf7_to_utf8("&AGE-", &b) < 0); /* 'a' must not be encoded */
+	buf_reset(&b);
+	CHECK(imap_mutf7_to_utf8("&Jjo", &b) < 0);
+	buf_reset(&b);
+	CHECK(imap_utf8_to_mutf7("\xff", &b) < 0);
+	buf_free(&b);
+}
+
+static void
+test_dates(void)
+{
+	time_t t;
+	int tz, y, m, d;
+	struct buf b;
+
+	CHECK(imap_datetime_parse("01-Feb-1994 21:10:00 +0100", &t, &tz) == 0);
+	CHECK_INTEQ(t, 760137000 - 3600);
+	CHECK_INTEQ(tz, 60);
+	buf_init(&b, 0);
+	imap_datetime_format(&b, t, tz);
+	CHECK_STREQ(b.data, "\"01-Feb-1994 21:10:00 +0100\"");
+	buf_free(&b);
+	CHECK(imap_datetime_parse(" 1-Feb-1994 21:10:00 -0230", &t, &tz) == 0);
+	CHECK_INTEQ(tz, -150);
+	CHECK(imap_date_parse("1-Feb-1994", &y, &m, &d) == 0 && y == 1994 && m == 2);
+	CHECK(imap_date_parse("1-Fox-1994", &y, &m, &d) < 0);
+	CHECK(imap_datetime_parse("01-Feb-1994 25:10:00 +0100", &t, &tz) < 0);
+}
+
+int
+main(void)
+{
+	static const struct test tests[] = {
+		TEST(test_bytewise), TEST(test_limits), TEST(test_seqset),
+		TEST(test_fetch), TEST(test_search), TEST(test_flags),
+		TEST(test_mutf7), TEST(test_dates), { 0 } };
+	return test_run(tests);
+}
