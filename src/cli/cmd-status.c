@@ -29,6 +29,44 @@ uptime_text(long long started)
 	return xasprintf("%llds", s);
 }
 
+/* merge_reports - take each running service's own report (run/<name>.json)
+ * when it is newer than posternd's last status.json, which is rewritten
+ * only once a second: a service that just said "idle" shows as idle. */
+static void
+merge_reports(const char *root, json_t *services)
+{
+	size_t i;
+	json_t *svc;
+
+	json_array_foreach(services, i, svc) {
+		const char *name = json_string_value(json_object_get(svc, "name"));
+		json_int_t pid = json_integer_value(json_object_get(svc, "pid"));
+		json_error_t jerr;
+		struct buf b;
+
+		if (name == NULL || pid <= 0 || strchr(name, '/') != NULL)
+			continue;
+		char *path = xasprintf("%s/run/%s.json", root, name);
+		buf_init(&b, 65536);
+		json_t *rep = file_read(path, &b) == 0 ?
+		    json_loadb(b.data ? b.data : "", b.len, 0, &jerr) : NULL;
+		buf_free(&b);
+		free(path);
+		if (rep != NULL && json_integer_value(json_object_get(rep, "pid")) == pid) {
+			json_t *state = json_object_get(rep, "state");
+			json_t *note = json_object_get(rep, "note");
+			json_t *listen = json_object_get(rep, "listen");
+			if (json_is_string(state))
+				json_object_set(svc, "state", state);
+			if (json_is_string(note) && *json_string_value(note) != '\0')
+				json_object_set(svc, "note", note);
+			if (json_is_array(listen))
+				json_object_set(svc, "listen", listen);
+		}
+		json_decref(rep);
+	}
+}
+
 int
 cmd_status(struct cli *cli, int argc, char **argv)
 {
@@ -67,6 +105,8 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		close(lfd);
 	}
 	running = running && pid > 0;
+	if (running)
+		merge_reports(cli->root, json_object_get(st, "services"));
 	if (!running) {
 		if (cli->json) {
 			json_t *o = json_object();

@@ -1,0 +1,222 @@
+"""posternd, the supervisor: starting the services of host.conf, `postern
+status`, restarts after kill -9, a clean stop on SIGTERM, one posternd per
+data root, and a clear refusal of a missing data root.
+
+The services run from a private libexec directory (POSTERN_LIBEXECDIR):
+the idle stand-ins of the build, and "fake", a small Python service that
+binds a real loopback port and reports it like service_main() does, so the
+listening addresses in `postern status` are tested whatever services the
+build has."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import BUILD
+
+IDLE = ["httpd", "listserv", "popretr"]
+
+FAKE = r'''#!/usr/bin/python3
+import json, os, signal, socket, sys, time
+root = sys.argv[sys.argv.index("-d") + 1]
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(5)
+port = s.getsockname()[1]
+st = {"name": "fake", "pid": os.getpid(), "started": int(time.time()),
+      "state": "running", "listen": ["127.0.0.1:%d" % port], "note": ""}
+tmp = os.path.join(root, "run", "fake.json.tmp")
+with open(tmp, "w") as f:
+    json.dump(st, f)
+os.rename(tmp, os.path.join(root, "run", "fake.json"))
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+deadline = time.time() + 120
+while time.time() < deadline:
+    time.sleep(0.2)
+'''
+
+
+def wait_for(pred, timeout=10.0, step=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purpose, but posternd should have reaped it
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def sup(postern, tmp_path):
+    """A data root whose posternd runs the idle services and fake."""
+    libexec = tmp_path / "libexec"
+    libexec.mkdir()
+    for name in IDLE:
+        exe = BUILD / f"postern-{name}"
+        if not exe.exists():
+            pytest.skip(f"{exe} is not built")
+        os.symlink(exe, libexec / f"postern-{name}")
+    fake = libexec / "postern-fake"
+    fake.write_text(FAKE)
+    fake.chmod(0o755)
+    postern.env["POSTERN_LIBEXECDIR"] = str(libexec)
+    (postern.root / "host.conf").write_text(
+        "# test services\nservices = " + " ".join(IDLE + ["fake"]) + "\n")
+    return postern
+
+
+def services(p):
+    return {s["name"]: s for s in p.cli("status", json_out=True)["services"]}
+
+
+def test_start_and_status(sup):
+    p = sup
+    p.start()
+    st = p.cli("status", json_out=True)
+    assert st["running"] is True and st["posternd"]["pid"] == p.proc.pid
+    svc = {s["name"]: s for s in st["services"]}
+    assert sorted(svc) == sorted(IDLE + ["fake"])
+    for name in IDLE:
+        s = svc[name]
+        assert s["state"] == "idle" and s["pid"] > 0 and alive(s["pid"])
+        assert "not implemented" in s["note"]
+        assert s["restarts"] == 0 and s["started"] > 0 and s["listen"] == []
+    fake = svc["fake"]
+    assert fake["state"] == "running" and len(fake["listen"]) == 1
+    host, port = fake["listen"][0].rsplit(":", 1)
+    import socket
+    with socket.create_connection((host, int(port)), timeout=5):
+        pass
+    text = p.cli("status").stdout
+    assert f"posternd running, pid {p.proc.pid}" in text
+    for name in IDLE:
+        line = next(l for l in text.splitlines() if l.startswith(name + " "))
+        assert " idle " in line and str(svc[name]["pid"]) in line
+        assert "not implemented yet" in line
+    line = next(l for l in text.splitlines() if l.startswith("fake "))
+    assert fake["listen"][0] in line and " running " in line
+    assert "UPTIME" in text and "RESTARTS" in text
+    # each service has its own log
+    assert wait_for(lambda: "idling" in p.log("httpd"))
+    assert "started httpd" in p.log("posternd")
+
+
+def test_services_option(sup):
+    p = sup
+    p.start(services=["listserv"])
+    assert sorted(services(p)) == ["listserv"]
+
+
+def test_not_built_service(sup):
+    p = sup
+    (p.root / "host.conf").write_text("services = httpd nosuchsvc\n")
+    p.start()
+    svc = services(p)
+    assert svc["nosuchsvc"]["state"] == "not-built" and svc["nosuchsvc"]["pid"] == 0
+    assert "not built" in svc["nosuchsvc"]["note"]
+    assert "not-built" in p.cli("status").stdout
+
+
+def test_kill9_restarts(sup):
+    p = sup
+    p.start()
+    before = services(p)
+    for name in ("httpd", "fake"):
+        old = before[name]["pid"]
+        os.kill(old, signal.SIGKILL)
+
+        def restarted():
+            s = services(p)[name]
+            return s if s["pid"] > 0 and s["pid"] != old and \
+                s["state"] in ("idle", "running") else None
+        s = wait_for(restarted, timeout=10)
+        assert s, services(p)[name]
+        assert s["restarts"] == 1 and alive(s["pid"]) and not alive(old)
+    assert "killed by signal 9" in p.log("posternd")
+    # the others were left alone
+    after = services(p)
+    assert after["listserv"]["pid"] == before["listserv"]["pid"]
+    assert after["listserv"]["restarts"] == 0
+
+
+def test_sigterm_stops_everything(sup):
+    p = sup
+    p.start()
+    pids = [s["pid"] for s in services(p).values()]
+    assert len(pids) == 4 and all(alive(x) for x in pids)
+    p.proc.send_signal(signal.SIGTERM)
+    assert p.proc.wait(timeout=15) == 0
+    assert not any(alive(x) for x in pids)
+    # no process is left whose parent was posternd
+    left = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().split(")")[-1].split()[1]) == p.proc.pid:
+                        left.append(d)
+            except (OSError, ValueError, IndexError):
+                pass
+    assert left == []
+    st = json.loads((p.root / "run/status.json").read_text())
+    assert all(s["state"] == "stopped" and s["pid"] == 0 for s in st["services"])
+    r = p.cli("status", check=False)
+    assert r.returncode == 1 and "not running" in r.stdout
+    assert "stopped" in p.log("posternd")
+
+
+def test_second_posternd_refused(sup):
+    p = sup
+    p.start()
+    before = services(p)
+    r = subprocess.run([str(BUILD / "posternd"), "-d", str(p.root)],
+                       capture_output=True, text=True, env=p.env, timeout=30)
+    assert r.returncode != 0
+    assert "another posternd" in r.stderr + p.log("posternd")
+    assert p.proc.poll() is None
+    after = services(p)
+    assert {n: s["pid"] for n, s in after.items()} == \
+        {n: s["pid"] for n, s in before.items()}
+    assert p.cli("status", json_out=True)["posternd"]["pid"] == p.proc.pid
+
+
+def test_missing_data_root(tmp_path):
+    exe = str(BUILD / "posternd")
+    env = dict(os.environ)
+    env.pop("POSTERN_DIR", None)
+    r = subprocess.run([exe, "-d", str(tmp_path / "none")], capture_output=True,
+                       text=True, env=env, timeout=30)
+    assert r.returncode == 6
+    assert "no Postern data root" in r.stderr and "init" in r.stderr
+    assert not (tmp_path / "none").exists()
+    r = subprocess.run([exe], capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 2 and "no data root" in r.stderr
+    r = subprocess.run([exe, "--frob"], capture_output=True, text=True, env=env,
+                       timeout=30)
+    assert r.returncode == 2 and "usage" in r.stderr
+    r = subprocess.run([exe, "--help"], capture_output=True, text=True, env=env,
+                       timeout=30)
+    assert r.returncode == 0
+    bad = tmp_path / "bad"
+    (bad / "config").mkdir(parents=True)
+    (bad / "config/postern.db").write_bytes(b"garbage " * 100)
+    r = subprocess.run([exe, "-d", str(bad)], capture_output=True, text=True, env=env,
+                       timeout=30)
+    assert r.returncode == 6 and "config database" in r.stderr
