@@ -1,0 +1,972 @@
+/* deliver - the post office connector (SF): consumes the sf outgoing queue
+ * and delivers each recipient into its mailbox (manual 3.2, 5.5, 5.6).
+ *
+ * Per recipient, through the address map (dir_resolve):
+ *   mailbox      -> its INBOX (store_deliver: durable, quota checked), with
+ *                   Return-Path: and Delivered-To: on top; a mailbox with
+ *                   redirection on (5.5.5) forwards to its redirect
+ *                   addresses and keeps a copy only with keep-copy
+ *   group        -> every member: mailboxes delivered here, the others
+ *                   (external, lists, nested groups) go back to the MTA
+ *   list         -> back to the MTA, which queues it for the list server
+ *   redirect     -> (address mapped to a remote address) back to the MTA
+ *   catch-all    -> one copy per message and target however many
+ *                   recipients hit it; X-Postern-Catchall-Recipients: lists
+ *                   them (manual 5.4.2 "alternate catchall header line")
+ * Forwarded copies are new items in the sf inbound queue (the MTA routes
+ * them) with the same sender and a Delivered-To: line per forwarding
+ * address, so a redirect loop is caught by the Delivered-To check.
+ *
+ * Failures: unknown address 5.1.1, disabled group 5.1.1 (invalid address),
+ * disabled mailbox/domain/post office 5.2.1, over quota 5.2.2, more than
+ * 50 Received headers 5.4.6, Delivered-To already holding the address
+ * 5.4.6. They go back to the sender as an RFC 3464 DSN (dsn.h) queued in
+ * the sf inbound queue, never to the null sender or for bulk mail: those
+ * go to bad mail with the reason. Temporary failures (I/O, directory)
+ * leave the recipient deferred in the item's envelope and the item is
+ * retried with backoff (1, 5, 15, 60 minutes...) until queue.bounce_after.
+ * The item is removed only when every recipient is delivered, forwarded or
+ * bounced durably. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "directory.h"
+#include "dsn.h"
+#include "envcopy.h"
+#include "fsutil.h"
+#include "log.h"
+#include "msghdr.h"
+#include "queue.h"
+#include "service.h"
+#include "settings.h"
+#include "store.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define DELIVER_SCAN_INTERVAL 5
+#define DELIVER_MAX_HOPS 50
+#define DELIVER_GROUP_DEPTH 5
+#define DELIVER_DT_MAX 100        /* Delivered-To fields remembered */
+
+struct retry {
+	char id[QUEUE_ID_MAX + 1];
+	time_t at;
+};
+
+struct deliver {
+	struct service *svc;
+	char *qroot;
+	char *qpath;               /* sf outgoing: what we consume */
+	char *inbound;             /* sf inbound: forwards and DSNs */
+	int watch_fd;
+	struct event *ev, *timer;
+	struct retry *retries;
+	size_t nretries;
+	time_t hold_until;
+	unsigned long delivered, forwarded, bounced, deferred, badmail;
+};
+
+/* outcome of one recipient in this pass */
+enum oc { OC_NONE, OC_DELIVERED, OC_FORWARDED, OC_FAILED, OC_DEFERRED };
+
+struct rcpt_state {
+	enum oc oc;
+	char status[16];
+	char *diag;
+};
+
+/* per item work */
+struct job {
+	struct deliver *d;
+	struct queue_item *item;
+	struct queue_env *env;
+	struct rcpt_state *rs;
+	int hops;
+	char **dt;                 /* Delivered-To addresses of the message */
+	size_t ndt;
+	int64_t *done_mb;          /* mailboxes delivered to in this item */
+	size_t ndone_mb;
+	char **fwd;                /* forward addresses */
+	size_t nfwd;
+	char **fwd_dt;             /* Delivered-To lines for the forward copy */
+	size_t nfwd_dt;
+	size_t *fwd_rcpts;         /* recipients whose outcome is a forward */
+	size_t nfwd_rcpts;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static void
+strv_add_unique(char ***v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (str_eq_ci((*v)[i], s))
+			return;
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* rs_set - record a recipient's outcome (the first failure wins) */
+static void
+rs_set(struct rcpt_state *rs, enum oc oc, const char *status, const char *diag)
+{
+	rs->oc = oc;
+	snprintf(rs->status, sizeof(rs->status), "%s", status ? status : "");
+	free(rs->diag);
+	rs->diag = diag ? xstrdup(diag) : NULL;
+}
+
+/* on_hdr_field - count Received, collect Delivered-To */
+static void
+on_hdr_field(void *ctx, const struct msghdr_field *f)
+{
+	struct job *j = ctx;
+	if (str_eq_ci(f->name, "Received")) {
+		j->hops++;
+	} else if (str_eq_ci(f->name, "Delivered-To") && j->ndt < DELIVER_DT_MAX) {
+		char **v = NULL;
+		size_t n = 0;
+		msghdr_addresses(f->value, &v, &n);
+		for (size_t i = 0; i < n; i++)
+			strv_add_unique(&j->dt, &j->ndt, v[i]);
+		msghdr_addresses_free(v, n);
+	}
+}
+
+/* job_scan_header - hop count and Delivered-To of the message; -1 if
+ * the message cannot be read */
+static int
+job_scan_header(struct job *j)
+{
+	struct msghdr_parser p;
+	char chunk[16384];
+	const char *err;
+	size_t used;
+	ssize_t n;
+	int fd = open(j->item->msg_path, O_RDONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -1;
+	msghdr_parser_init(&p, 0, on_hdr_field, j);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		r = msghdr_parser_feed(&p, chunk, (size_t)n, &used, &err);
+		if (r != 0)
+			break;
+	}
+	if (r == 0)
+		msghdr_parser_finish(&p);
+	else if (r < 0)
+		log_warnx("%s: header: %s (hop count from what was read)",
+		    j->item->id, err);
+	msghdr_parser_deinit(&p);
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+static bool
+job_seen_dt(const struct job *j, const char *address)
+{
+	for (size_t i = 0; i < j->ndt; i++)
+		if (str_eq_ci(j->dt[i], address))
+			return true;
+	return false;
+}
+
+/* job_forward - send address on through the MTA; cause is the local
+ * address that forwards (a Delivered-To line of the copy), or NULL */
+static void
+job_forward(struct job *j, size_t ri, const char *address, const char *cause)
+{
+	strv_add_unique(&j->fwd, &j->nfwd, address);
+	if (cause != NULL)
+		strv_add_unique(&j->fwd_dt, &j->nfwd_dt, cause);
+	for (size_t i = 0; i < j->nfwd_rcpts; i++)
+		if (j->fwd_rcpts[i] == ri)
+			return;
+	j->fwd_rcpts = xreallocarray(j->fwd_rcpts, j->nfwd_rcpts + 1,
+	    sizeof(*j->fwd_rcpts));
+	j->fwd_rcpts[j->nfwd_rcpts++] = ri;
+}
+
+/* deliver_store - write the message into a mailbox's INBOX */
+static enum oc
+deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
+	      const char *extra_hdr, struct rcpt_state *rs)
+{
+	struct deliver *d = j->d;
+	struct store_delivery sd;
+	struct buf prefix;
+	const char *err = NULL;
+	char *file = NULL;
+	char *root = dir_mailbox_path(d->svc->db, mb);
+	int fd = open(j->item->msg_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		rs_set(rs, OC_DEFERRED, "4.3.0", "cannot open the queued message");
+		free(root);
+		return OC_DEFERRED;
+	}
+	buf_init(&prefix, 0);
+	buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
+	    j->env->sender ? j->env->sender : "", address);
+	if (extra_hdr != NULL)
+		buf_puts(&prefix, extra_hdr);
+	store_delivery_init(&sd);
+	sd.prefix = prefix.data;
+	sd.prefix_len = prefix.len;
+	sd.src_fd = fd;
+	sd.quota_kb = mb->quota_kb;
+	enum store_deliver_result r = store_deliver(root, &sd, &file, &err);
+	close(fd);
+	buf_free(&prefix);
+	enum oc oc;
+	switch (r) {
+	case STORE_DELIVER_OK:
+		log_info("%s: to=<%s> mailbox=%s@%s delivered (%s)", j->item->id,
+		    address, mb->name, mb->postoffice, file ? file : "");
+		j->done_mb = xreallocarray(j->done_mb, j->ndone_mb + 1,
+		    sizeof(*j->done_mb));
+		j->done_mb[j->ndone_mb++] = mb->id;
+		d->delivered++;
+		rs_set(rs, OC_DELIVERED, "2.0.0", NULL);
+		oc = OC_DELIVERED;
+		break;
+	case STORE_DELIVER_OVER_QUOTA: {
+		char *why = xasprintf("mailbox %s@%s is over its quota of %lld KB",
+		    mb->name, mb->postoffice, (long long)mb->quota_kb);
+		log_info("%s: to=<%s> failed 5.2.2: %s", j->item->id, address, why);
+		rs_set(rs, OC_FAILED, "5.2.2", why);
+		free(why);
+		oc = OC_FAILED;
+		break;
+	}
+	default:
+		log_warnx("%s: to=<%s> deferred: %s", j->item->id, address,
+		    err ? err : "store error");
+		rs_set(rs, OC_DEFERRED, "4.3.0", err ? err : "store error");
+		oc = OC_DEFERRED;
+		break;
+	}
+	free(file);
+	free(root);
+	return oc;
+}
+
+/* deliver_mailbox - a mailbox target: disabled, redirection, store */
+static enum oc
+deliver_mailbox(struct job *j, size_t ri, int64_t mailbox_id,
+		const char *address, const char *extra_hdr,
+		struct rcpt_state *rs)
+{
+	struct dir_mailbox mb;
+	const char *err = NULL;
+	int r = dir_mailbox_get(j->d->svc->db, mailbox_id, &mb, &err);
+
+	if (r < 0) {
+		rs_set(rs, OC_DEFERRED, "4.3.0", err);
+		return OC_DEFERRED;
+	}
+	if (r == 0) {
+		rs_set(rs, OC_FAILED, "5.1.1", "no such mailbox");
+		return OC_FAILED;
+	}
+	if (mb.disabled || mb.postoffice_disabled) {
+		log_info("%s: to=<%s> failed 5.2.1: mailbox %s@%s disabled",
+		    j->item->id, address, mb.name, mb.postoffice);
+		rs_set(rs, OC_FAILED, "5.2.1", mb.disabled ? "mailbox disabled" :
+		    "post office disabled");
+		return OC_FAILED;
+	}
+	for (size_t i = 0; i < j->ndone_mb; i++)
+		if (j->done_mb[i] == mb.id) {
+			rs_set(rs, OC_DELIVERED, "2.0.0", NULL);
+			return OC_DELIVERED;   /* one copy per mailbox */
+		}
+	if (mb.redirect_enabled) {
+		struct dir_strings rd = { 0 };
+		if (dir_mailbox_redirects(j->d->svc->db, mb.id, &rd, &err) < 0) {
+			rs_set(rs, OC_DEFERRED, "4.3.0", err);
+			return OC_DEFERRED;
+		}
+		for (size_t i = 0; i < rd.n; i++) {
+			log_info("%s: to=<%s> mailbox=%s@%s redirected to <%s>%s",
+			    j->item->id, address, mb.name, mb.postoffice, rd.v[i],
+			    mb.redirect_keep_copy ? " (copy kept)" : "");
+			job_forward(j, ri, rd.v[i], address);
+		}
+		size_t n = rd.n;
+		dir_strings_free(&rd);
+		if (n > 0 && !mb.redirect_keep_copy) {
+			j->done_mb = xreallocarray(j->done_mb, j->ndone_mb + 1,
+			    sizeof(*j->done_mb));
+			j->done_mb[j->ndone_mb++] = mb.id;
+			rs_set(rs, OC_FORWARDED, "2.0.0", NULL);
+			return OC_FORWARDED;
+		}
+	}
+	return deliver_store(j, &mb, address, extra_hdr, rs);
+}
+
+/* deliver_route - deliver one resolved target */
+static enum oc
+deliver_route(struct job *j, size_t ri, const struct dir_route *route,
+	      const char *extra_hdr, int depth, struct rcpt_state *rs)
+{
+	const char *err = NULL;
+
+	if (route->disabled) {
+		if (route->kind == DIR_KIND_GROUP) {
+			rs_set(rs, OC_FAILED, "5.1.1", "invalid address (group disabled)");
+		} else {
+			rs_set(rs, OC_FAILED, "5.2.1",
+			    "mailbox, domain or post office disabled");
+		}
+		log_info("%s: to=<%s> failed %s: %s", j->item->id, route->address,
+		    rs->status, rs->diag);
+		return OC_FAILED;
+	}
+	switch (route->kind) {
+	case DIR_KIND_MAILBOX:
+		return deliver_mailbox(j, ri, route->target_id, route->address,
+		    extra_hdr, rs);
+	case DIR_KIND_REDIRECT:
+		log_info("%s: to=<%s> mapped to <%s>", j->item->id,
+		    route->address, route->target);
+		job_forward(j, ri, route->target, route->address);
+		rs_set(rs, OC_FORWARDED, "2.0.0", NULL);
+		return OC_FORWARDED;
+	case DIR_KIND_LIST:
+		/* lists belong to the list server: back through the MTA */
+		job_forward(j, ri, route->address, NULL);
+		rs_set(rs, OC_FORWARDED, "2.0.0", NULL);
+		return OC_FORWARDED;
+	case DIR_KIND_GROUP:
+		break;
+	}
+	struct dir_strings mem = { 0 };
+	if (dir_group_members(j->d->svc->db, route->target_id, &mem, &err) < 0) {
+		rs_set(rs, OC_DEFERRED, "4.3.0", err);
+		return OC_DEFERRED;
+	}
+	enum oc res = OC_DELIVERED;
+	log_info("%s: to=<%s> group of %zu members", j->item->id,
+	    route->address, mem.n);
+	for (size_t i = 0; i < mem.n && res != OC_DEFERRED; i++) {
+		struct dir_route mr;
+		struct rcpt_state ms = { OC_NONE, "", NULL };
+		enum dir_resolve_result rr = dir_resolve(j->d->svc->db, mem.v[i],
+		    &mr, &err);
+		if (rr == DIR_RESOLVE_ERROR) {
+			rs_set(rs, OC_DEFERRED, "4.3.0", err);
+			res = OC_DEFERRED;
+		} else if (rr == DIR_RESOLVE_LOCAL && !mr.catchall &&
+		    (mr.kind == DIR_KIND_MAILBOX ||
+		    (mr.kind == DIR_KIND_GROUP && depth < DELIVER_GROUP_DEPTH))) {
+			if (job_seen_dt(j, mr.address)) {
+				log_info("%s: group member <%s> skipped: "
+				    "already in Delivered-To", j->item->id,
+				    mr.address);
+				continue;
+			}
+			enum oc o = deliver_route(j, ri, &mr, NULL, depth + 1, &ms);
+			if (o == OC_DEFERRED) {
+				rs_set(rs, OC_DEFERRED, ms.status, ms.diag);
+				res = OC_DEFERRED;
+			} else if (o == OC_FAILED) {
+				/* XXX: a member's permanent failure is logged,
+				 * not bounced: the group address was accepted */
+				log_info("%s: group <%s> member <%s> failed %s: %s",
+				    j->item->id, route->address, mem.v[i],
+				    ms.status, ms.diag ? ms.diag : "");
+			}
+		} else {
+			/* external members, lists, unknown or deeper
+			 * groups: through the MTA */
+			job_forward(j, ri, mem.v[i], route->address);
+		}
+		free(ms.diag);
+	}
+	dir_strings_free(&mem);
+	if (res != OC_DEFERRED)
+		rs_set(rs, OC_DELIVERED, "2.0.0", NULL);
+	return res;
+}
+
+/* ---------------------------------------------------------- catch-all */
+
+struct catchall {
+	struct dir_route route;     /* of the first recipient */
+	size_t *rcpts;
+	size_t n;
+};
+
+static bool
+catchall_same(const struct dir_route *a, const struct dir_route *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == DIR_KIND_REDIRECT)
+		return str_eq_ci(a->target, b->target);
+	return a->target_id == b->target_id;
+}
+
+/* ------------------------------------------------------------- an item */
+
+/* backoff - delay before retry number attempts (1-based) */
+static time_t
+backoff(int attempts)
+{
+	static const int steps[] = { 60, 300, 900, 3600 };
+	int n = (int)(sizeof(steps) / sizeof(steps[0]));
+	return steps[attempts < 1 ? 0 : attempts > n ? n - 1 : attempts - 1];
+}
+
+/* job_send_forwards - one new item in sf inbound for every forward
+ * address; 0 or -1 */
+static int
+job_send_forwards(struct job *j)
+{
+	struct queue_env env;
+	char id[QUEUE_ID_MAX + 1];
+	const char *err = NULL;
+	struct queue_writer *w;
+	struct buf hdr;
+	char chunk[65536];
+	ssize_t n;
+	int fd, r = -1;
+
+	env_split_id(id, j->item->id, 1);
+	/* a forward of a forward would grow the id: X.1.1.1...; past the
+	 * limit env_split_id gives a fresh id */
+	queue_env_init(&env, id);
+	env_copy_meta(&env, j->env);
+	env.delay_notified = 0;
+	for (size_t i = 0; i < j->nfwd; i++)
+		queue_env_add_rcpt(&env, j->fwd[i], NULL, 0);
+	w = queue_writer_open(j->d->inbound, id, &err);
+	if (w == NULL)
+		goto out;
+	buf_init(&hdr, 0);
+	for (size_t i = 0; i < j->nfwd_dt; i++)
+		buf_printf(&hdr, "Delivered-To: %s\r\n", j->fwd_dt[i]);
+	fd = open(j->item->msg_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || queue_writer_write(w, hdr.data ? hdr.data : "", hdr.len) < 0) {
+		err = "cannot copy the message";
+		if (fd >= 0)
+			close(fd);
+		buf_free(&hdr);
+		queue_writer_abort(&w);
+		goto out;
+	}
+	buf_free(&hdr);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (queue_writer_write(w, chunk, (size_t)n) < 0)
+			break;
+	close(fd);
+	if (n != 0) {
+		err = "cannot copy the message";
+		queue_writer_abort(&w);
+		goto out;
+	}
+	if (queue_writer_commit(&w, &env, &err) < 0)
+		goto out;
+	for (size_t i = 0; i < j->nfwd; i++)
+		log_info("%s: forwarded as %s to <%s>", j->item->id, id, j->fwd[i]);
+	j->d->forwarded += j->nfwd;
+	r = 0;
+out:
+	if (r < 0)
+		log_warnx("%s: cannot queue the forward copy: %s", j->item->id,
+		    err ? err : "error");
+	queue_env_free(&env);
+	return r;
+}
+
+/* job_badmail_copy - quarantine the failed recipients of an item that
+ * cannot be bounced (null sender, bulk), as a copy, so the item itself
+ * can go on; 0 or -1 */
+static int
+job_badmail_copy(struct job *j, const size_t *failed, size_t nfailed,
+		 const char *why)
+{
+	struct queue_item bad;
+	struct queue_env *env = &bad.env;
+	struct buf text;
+	const char *err = NULL;
+	int r = -1;
+
+	memset(&bad, 0, sizeof(bad));
+	snprintf(bad.id, sizeof(bad.id), "%s", j->item->id);
+	bad.qpath = xstrdup(j->item->qpath);
+	bad.msg_path = xasprintf("%s/cur/%s.bad.msg", j->item->qpath, j->item->id);
+	bad.env_path = xasprintf("%s/cur/%s.bad.env", j->item->qpath, j->item->id);
+	queue_env_init(env, j->item->id);
+	env_copy_meta(env, j->env);
+	buf_init(&text, 0);
+	for (size_t i = 0; i < nfailed; i++) {
+		struct queue_rcpt *q = env_copy_rcpt(env, &j->env->rcpts[failed[i]]);
+		struct rcpt_state *rs = &j->rs[failed[i]];
+		q->status = RCPT_FAILED;
+		char *e = xasprintf("%s %s", rs->status, rs->diag ? rs->diag : "");
+		queue_env_set(&q->last_error, e);
+		free(e);
+	}
+	struct buf envtext;
+	buf_init(&envtext, 0);
+	queue_env_format(env, &envtext);
+	unlink(bad.msg_path);
+	if (link(j->item->msg_path, bad.msg_path) < 0 ||
+	    file_write_atomic(bad.env_path, envtext.data, envtext.len, 0640) < 0) {
+		log_warn("%s: cannot copy to bad mail", j->item->id);
+		goto out;
+	}
+	for (size_t i = 0; i < nfailed; i++)
+		buf_printf(&text, "%s<%s>: %s %s", i ? "; " : "",
+		    j->env->rcpts[failed[i]].address, j->rs[failed[i]].status,
+		    j->rs[failed[i]].diag ? j->rs[failed[i]].diag : "");
+	char *reason = xasprintf("%s: %s", why, text.data ? text.data : "");
+	if (queue_item_badmail(&bad, j->d->qroot, reason, &err) < 0)
+		log_warnx("%s: bad mail: %s", j->item->id, err);
+	else
+		r = 0;
+	log_info("%s: to bad mail: %s", j->item->id, reason);
+	free(reason);
+	j->d->badmail++;
+out:
+	unlink(bad.msg_path);
+	unlink(bad.env_path);
+	buf_free(&text);
+	buf_free(&envtext);
+	queue_item_free(&bad);
+	return r;
+}
+
+/* job_bounce - return the failed recipients to the sender; 0 when they
+ * are bounced (or quarantined) durably, -1 to retry */
+static int
+job_bounce(struct job *j, const size_t *failed, size_t nfailed)
+{
+	struct dsn_rcpt *dr = xcalloc(nfailed, sizeof(*dr));
+	time_t now = time(NULL);
+	char newid[QUEUE_ID_MAX + 1] = "";
+	const char *err = NULL;
+	int r = 0;
+
+	for (size_t i = 0; i < nfailed; i++) {
+		struct queue_rcpt *q = &j->env->rcpts[failed[i]];
+		struct rcpt_state *rs = &j->rs[failed[i]];
+		dr[i].address = q->address;
+		dr[i].orcpt = q->orcpt;
+		dr[i].notify = q->notify;
+		dr[i].action = DSN_ACTION_FAILED;
+		dr[i].status = rs->status;
+		dr[i].diagnostic = rs->diag;
+		dr[i].last_attempt = now;
+	}
+	struct dsn_report rep = {
+		.env = j->env, .msg_path = j->item->msg_path,
+		.rcpts = dr, .nrcpts = nfailed,
+	};
+	switch (dsn_send(j->d->svc->db, j->d->inbound, &rep, newid, &err)) {
+	case DSN_QUEUED:
+		log_info("%s: bounce %s queued to <%s> for %zu recipients",
+		    j->item->id, newid, j->env->sender, nfailed);
+		j->d->bounced += nfailed;
+		break;
+	case DSN_SUPPRESSED:
+		log_info("%s: no bounce: NOTIFY of the recipients says never",
+		    j->item->id);
+		break;
+	case DSN_UNRETURNABLE:
+		r = job_badmail_copy(j, failed, nfailed, j->env->sender &&
+		    *j->env->sender ? "undeliverable bulk mail" :
+		    "undeliverable, null sender: no bounce");
+		break;
+	case DSN_ERROR:
+	default:
+		log_warnx("%s: cannot queue the bounce: %s", j->item->id,
+		    err ? err : "error");
+		r = -1;
+		break;
+	}
+	free(dr);
+	return r;
+}
+
+/* retry_set - remember when a released item is due again */
+static void
+retry_set(struct deliver *d, const char *id, time_t at)
+{
+	for (size_t i = 0; i < d->nretries; i++)
+		if (strcmp(d->retries[i].id, id) == 0) {
+			d->retries[i].at = at;
+			return;
+		}
+	d->retries = xreallocarray(d->retries, d->nretries + 1,
+	    sizeof(*d->retries));
+	snprintf(d->retries[d->nretries].id, QUEUE_ID_MAX + 1, "%s", id);
+	d->retries[d->nretries++].at = at;
+}
+
+static void
+retry_clear(struct deliver *d, const char *id)
+{
+	for (size_t i = 0; i < d->nretries; i++)
+		if (strcmp(d->retries[i].id, id) == 0) {
+			d->retries[i] = d->retries[--d->nretries];
+			return;
+		}
+}
+
+static bool
+retry_wait(struct deliver *d, const char *id, time_t now)
+{
+	for (size_t i = 0; i < d->nretries; i++)
+		if (strcmp(d->retries[i].id, id) == 0)
+			return d->retries[i].at > now;
+	return false;
+}
+
+/* item_deliver - handle every due recipient of a claimed item */
+static void
+item_deliver(struct deliver *d, struct queue_item *item)
+{
+	struct queue_env *env = &item->env;
+	struct job j;
+	struct catchall *ca = NULL;
+	size_t nca = 0, i;
+	time_t now = time(NULL);
+	const char *err = NULL;
+
+	memset(&j, 0, sizeof(j));
+	j.d = d;
+	j.item = item;
+	j.env = env;
+	j.rs = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*j.rs));
+	if (job_scan_header(&j) < 0) {
+		log_warn("%s: cannot read the message", item->id);
+		for (i = 0; i < env->nrcpts; i++)
+			rs_set(&j.rs[i], OC_DEFERRED, "4.3.0",
+			    "cannot read the queued message");
+		goto finish;
+	}
+	if (env->hops > j.hops)
+		j.hops = env->hops;
+
+	for (i = 0; i < env->nrcpts; i++) {
+		struct queue_rcpt *q = &env->rcpts[i];
+		struct rcpt_state *rs = &j.rs[i];
+		struct dir_route route;
+
+		if (q->status == RCPT_DELIVERED || q->status == RCPT_FAILED)
+			continue;   /* done in an earlier pass */
+		if (q->status == RCPT_DEFERRED && q->next_attempt > now)
+			continue;
+		if (j.hops > DELIVER_MAX_HOPS) {
+			char *why = xasprintf("mail loop: %d Received headers "
+			    "(more than %d hops)", j.hops, DELIVER_MAX_HOPS);
+			log_info("%s: to=<%s> failed 5.4.6: %s", item->id,
+			    q->address, why);
+			rs_set(rs, OC_FAILED, "5.4.6", why);
+			free(why);
+			continue;
+		}
+		switch (dir_resolve(d->svc->db, q->address, &route, &err)) {
+		case DIR_RESOLVE_ERROR:
+			rs_set(rs, OC_DEFERRED, "4.3.0", err);
+			continue;
+		case DIR_RESOLVE_REMOTE:
+			/* not ours (any more): the MTA sends it on */
+			job_forward(&j, i, q->address, NULL);
+			rs_set(rs, OC_FORWARDED, "2.0.0", NULL);
+			continue;
+		case DIR_RESOLVE_UNKNOWN:
+			log_info("%s: to=<%s> failed 5.1.1: no such address",
+			    item->id, q->address);
+			rs_set(rs, OC_FAILED, "5.1.1", "no such user here");
+			continue;
+		case DIR_RESOLVE_LOCAL:
+			break;
+		}
+		if (job_seen_dt(&j, route.address) ||
+		    (route.catchall == false && job_seen_dt(&j, q->address))) {
+			char *why = xasprintf("mail loop: Delivered-To: %s is "
+			    "already in the message", route.address);
+			log_info("%s: to=<%s> failed 5.4.6: %s", item->id,
+			    q->address, why);
+			rs_set(rs, OC_FAILED, "5.4.6", why);
+			free(why);
+			continue;
+		}
+		if (route.catchall && !route.disabled) {
+			size_t k;
+			for (k = 0; k < nca; k++)
+				if (catchall_same(&ca[k].route, &route))
+					break;
+			if (k == nca) {
+				ca = xreallocarray(ca, nca + 1, sizeof(*ca));
+				memset(&ca[nca], 0, sizeof(*ca));
+				ca[nca++].route = route;
+			}
+			ca[k].rcpts = xreallocarray(ca[k].rcpts, ca[k].n + 1,
+			    sizeof(*ca[k].rcpts));
+			ca[k].rcpts[ca[k].n++] = i;
+			continue;
+		}
+		deliver_route(&j, i, &route, NULL, 0, rs);
+	}
+
+	/* catch-all: one copy per target, the recipients in a header */
+	for (size_t k = 0; k < nca; k++) {
+		struct buf h;
+		buf_init(&h, 0);
+		buf_puts(&h, "X-Postern-Catchall-Recipients: ");
+		for (size_t m = 0; m < ca[k].n; m++)
+			buf_printf(&h, "%s%s", m ? ",\r\n " : "",
+			    env->rcpts[ca[k].rcpts[m]].address);
+		buf_puts(&h, "\r\n");
+		size_t first = ca[k].rcpts[0];
+		log_info("%s: catch-all copy for %zu recipients", item->id, ca[k].n);
+		if (ca[k].route.kind == DIR_KIND_REDIRECT) {
+			/* a remote catch-all: one copy, the recipients are
+			 * on its Delivered-To lines */
+			for (size_t m = 0; m < ca[k].n; m++)
+				job_forward(&j, ca[k].rcpts[m], ca[k].route.target,
+				    env->rcpts[ca[k].rcpts[m]].address);
+			rs_set(&j.rs[first], OC_FORWARDED, "2.0.0", NULL);
+		} else {
+			struct dir_route r = ca[k].route;
+			snprintf(r.address, sizeof(r.address), "%s",
+			    env->rcpts[first].address);
+			if (r.kind == DIR_KIND_MAILBOX)
+				deliver_mailbox(&j, first, r.target_id, r.address,
+				    h.data, &j.rs[first]);
+			else
+				deliver_route(&j, first, &r, NULL, 0, &j.rs[first]);
+		}
+		for (size_t m = 1; m < ca[k].n; m++)
+			rs_set(&j.rs[ca[k].rcpts[m]], j.rs[first].oc,
+			    j.rs[first].status, j.rs[first].diag);
+		buf_free(&h);
+		free(ca[k].rcpts);
+	}
+	free(ca);
+
+	/* forwards: one new item to the MTA */
+	if (j.nfwd > 0 && job_send_forwards(&j) < 0)
+		for (i = 0; i < j.nfwd_rcpts; i++)
+			rs_set(&j.rs[j.fwd_rcpts[i]], OC_DEFERRED, "4.3.0",
+			    "cannot queue the forward copy");
+
+finish:;
+	/* failures: a bounce (or bad mail) for those failed in this pass */
+	size_t *failed = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*failed));
+	size_t nfailed = 0, ndeferred = 0;
+	time_t next = 0;
+	int64_t bounce_after = settings_get_int(d->svc->db, "queue.bounce_after",
+	    108000);
+	for (i = 0; i < env->nrcpts; i++) {
+		struct rcpt_state *rs = &j.rs[i];
+		if (rs->oc == OC_DEFERRED && now - env->arrival > bounce_after) {
+			char *why = xasprintf("delivery time expired: %s",
+			    rs->diag ? rs->diag : "temporary failure");
+			rs_set(rs, OC_FAILED, "4.4.7", why);
+			free(why);
+		}
+		if (rs->oc == OC_FAILED)
+			failed[nfailed++] = i;
+	}
+	if (nfailed > 0 && job_bounce(&j, failed, nfailed) < 0)
+		for (i = 0; i < nfailed; i++)
+			rs_set(&j.rs[failed[i]], OC_DEFERRED, "4.3.0",
+			    "cannot queue the bounce");
+	for (i = 0; i < env->nrcpts; i++) {
+		struct rcpt_state *rs = &j.rs[i];
+		struct queue_rcpt *q = &env->rcpts[i];
+		switch (rs->oc) {
+		case OC_NONE:
+			break;
+		case OC_DELIVERED:
+		case OC_FORWARDED:
+			q->status = RCPT_DELIVERED;
+			break;
+		case OC_FAILED:
+			q->status = RCPT_FAILED;
+			queue_env_set(&q->last_error, rs->diag);
+			break;
+		case OC_DEFERRED:
+			q->status = RCPT_DEFERRED;
+			q->attempts++;
+			q->next_attempt = now + backoff(q->attempts);
+			queue_env_set(&q->last_error, rs->diag);
+			d->deferred++;
+			break;
+		}
+		if (q->status == RCPT_DEFERRED || q->status == RCPT_PENDING) {
+			ndeferred++;
+			if (next == 0 || q->next_attempt < next)
+				next = q->next_attempt;
+		}
+	}
+	if (ndeferred == 0) {
+		retry_clear(d, item->id);
+		if (queue_item_done(item, &err) < 0)
+			log_warnx("%s: cannot remove: %s", item->id, err);
+	} else {
+		if (next <= now)
+			next = now + backoff(1);
+		if (queue_item_update(item, &err) < 0)
+			log_warnx("%s: cannot update the envelope: %s", item->id, err);
+		if (queue_item_release(item, &err) < 0)
+			log_warnx("%s: cannot release: %s", item->id, err);
+		retry_set(d, item->id, next);
+		log_info("%s: %zu recipients deferred, next try in %lld s",
+		    item->id, ndeferred, (long long)(next - now));
+	}
+	free(failed);
+	for (i = 0; i < env->nrcpts; i++)
+		free(j.rs[i].diag);
+	free(j.rs);
+	strv_free(j.dt, j.ndt);
+	strv_free(j.fwd, j.nfwd);
+	strv_free(j.fwd_dt, j.nfwd_dt);
+	free(j.fwd_rcpts);
+	free(j.done_mb);
+}
+
+/* deliver_process - every due item of the sf outgoing queue */
+static void
+deliver_process(struct deliver *d)
+{
+	char **ids = NULL;
+	size_t n = 0;
+	const char *err = NULL;
+	time_t now = time(NULL);
+
+	if (queue_scan(d->qpath, &ids, &n) < 0) {
+		log_warnx("%s: scan failed", d->qpath);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct queue_item item;
+		if (!retry_wait(d, ids[i], now)) {
+			int r = queue_claim(d->qpath, ids[i], &item, &err);
+			if (r < 0) {
+				log_warnx("%s: corrupt item: %s", ids[i], err);
+				if (item.msg_path != NULL &&
+				    queue_item_badmail(&item, d->qroot, err, &err) < 0)
+					log_warnx("%s: bad mail: %s", ids[i], err);
+				d->badmail++;
+			} else if (r > 0) {
+				item_deliver(d, &item);
+			}
+			queue_item_free(&item);
+		}
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+static void
+on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct deliver *d = arg;
+	(void)what;
+	queue_watch_drain(fd);
+	deliver_process(d);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct deliver *d = arg;
+	char note[200];
+	(void)fd;
+	(void)what;
+	deliver_process(d);
+	snprintf(note, sizeof(note), "delivered %lu, forwarded %lu, bounced "
+	    "%lu, deferred %lu, bad mail %lu", d->delivered, d->forwarded,
+	    d->bounced, d->deferred, d->badmail);
+	service_set_state(d->svc, "running", note);
+}
+
+static struct deliver the_deliver;
+
+/* deliver_init - queues, watch, timer, first pass */
+static int
+deliver_init(struct service *svc)
+{
+	struct deliver *d = &the_deliver;
+
+	d->svc = svc;
+	svc->ctx = d;
+	d->watch_fd = -1;
+	d->qroot = settings_queue_path(svc->db);
+	d->qpath = queue_path(d->qroot, "sf", QUEUE_OUTGOING);
+	d->inbound = queue_path(d->qroot, "sf", QUEUE_INBOUND);
+	if (queue_ensure(d->qpath) < 0 || queue_ensure(d->inbound) < 0 ||
+	    queue_recover(d->qpath) < 0) {
+		log_warn("cannot prepare %s", d->qpath);
+		return -1;
+	}
+	d->watch_fd = queue_watch_open(d->qpath);
+	if (d->watch_fd >= 0) {
+		d->ev = event_new(svc->base, d->watch_fd, EV_READ | EV_PERSIST,
+		    on_watch, d);
+		event_add(d->ev, NULL);
+	} else {
+		log_warn("inotify on %s (the %d s scan remains)", d->qpath,
+		    DELIVER_SCAN_INTERVAL);
+	}
+	d->timer = event_new(svc->base, -1, EV_PERSIST, on_timer, d);
+	struct timeval tv = { DELIVER_SCAN_INTERVAL, 0 };
+	event_add(d->timer, &tv);
+	log_info("delivering from %s", d->qpath);
+	deliver_process(d);
+	return 0;
+}
+
+static void
+deliver_shutdown(struct service *svc)
+{
+	struct deliver *d = svc->ctx;
+	if (d == NULL)
+		return;
+	if (d->ev != NULL)
+		event_free(d->ev);
+	if (d->watch_fd >= 0)
+		close(d->watch_fd);
+	if (d->timer != NULL)
+		event_free(d->timer);
+	free(d->retries);
+	free(d->qroot);
+	free(d->qpath);
+	free(d->inbound);
+	memset(d, 0, sizeof(*d));
+	svc->ctx = NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct service_def def = {
+		.name = "deliver",
+		.init = deliver_init,
+		.shutdown = deliver_shutdown,
+	};
+	return service_main(argc, argv, &def);
+}
