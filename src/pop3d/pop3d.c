@@ -1,0 +1,935 @@
+/* pop3d - the POP3 service (RFC 1939, 2449 CAPA, 2595 STLS, 3206 response
+ * codes, 5034 SASL PLAIN) on the message store */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "buf.h"
+#include "directory.h"
+#include "fsutil.h"
+#include "log.h"
+#include "pop3-parse.h"
+#include "service.h"
+#include "settings.h"
+#include "store.h"
+#include "strutil.h"
+#include "tls.h"
+#include "xalloc.h"
+
+#define TIMEOUT_PREAUTH 60       /* seconds before a login */
+#define TIMEOUT_IDLE 600         /* RFC 1939 3: at least 10 minutes */
+#define MAX_ERRORS 10            /* bad commands before we hang up */
+#define FAIL_WINDOW 900          /* seconds failed logins are remembered */
+#define FAIL_DELAY_MS 500        /* answer to a failed login comes late */
+#define OUT_HIGH 262144          /* output buffered before we pause RETR */
+
+enum pop3_state { ST_AUTH, ST_TRANS };
+
+struct fail_entry {
+	char addr[INET6_ADDRSTRLEN];
+	int count;
+	time_t last;
+};
+
+struct pop3_server {
+	struct service *svc;
+	SSL_CTX *ssl;
+	const char *tls_error;
+	struct fail_entry *fails;
+	size_t nfails;
+	uint64_t next_id;
+};
+
+struct session {
+	struct pop3_server *srv;
+	struct bufferevent *bev;
+	struct sockaddr_storage sa;
+	char addr[INET6_ADDRSTRLEN];
+	uint64_t id;
+	enum pop3_state state;
+	bool tls;
+	bool sasl_wait;          /* AUTH PLAIN waiting for the response */
+	bool have_user;
+	bool closing;
+	bool busy;               /* RETR/TOP streaming or login delay */
+	char user[ADDRESS_MAX_LEN + 1];
+	int errors;
+	struct pop3_reader rd;
+	/* the maildrop */
+	char *login;
+	struct store *st;
+	struct store_folder *f;
+	int lock_fd;
+	struct store_msg *msgs;
+	size_t nmsgs;
+	bool *deleted;
+	/* RETR/TOP in progress */
+	int out_fd;
+	struct pop3_stream stream;
+	struct buf out;
+	/* a failed login answered after a delay */
+	struct event *delay_ev;
+	char *delay_reply;
+};
+
+static struct pop3_server server;
+
+static void session_input(struct session *s);
+static void session_free(struct session *s);
+static void pop3_set_callbacks(struct session *s);
+
+/* reply - one line to the client */
+static void
+reply(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+reply(struct session *s, const char *fmt, ...)
+{
+	struct evbuffer *o = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(o, fmt, ap);
+	va_end(ap);
+	evbuffer_add(o, "\r\n", 2);
+}
+
+/* session_close - answer sent: close once the output is written */
+static void
+session_close(struct session *s)
+{
+	/* every caller has queued a reply: on_write frees the session once
+	 * it is sent (never here, the caller still holds s) */
+	s->closing = true;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+/* ------------------------------------------------------------ throttling */
+
+static struct fail_entry *
+fail_find(const char *addr, bool create)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < server.nfails; i++) {
+		struct fail_entry *e = &server.fails[i];
+		if (now - e->last > FAIL_WINDOW) {
+			server.fails[i] = server.fails[--server.nfails];
+			i--;
+			continue;
+		}
+		if (strcmp(e->addr, addr) == 0)
+			return e;
+	}
+	if (!create)
+		return NULL;
+	server.fails = xreallocarray(server.fails, server.nfails + 1,
+	    sizeof(*server.fails));
+	struct fail_entry *e = &server.fails[server.nfails++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->addr, sizeof(e->addr), "%s", addr);
+	return e;
+}
+
+static bool
+throttled(struct session *s)
+{
+	struct fail_entry *e = fail_find(s->addr, false);
+	int64_t max = settings_get_int(server.svc->db, "auth.max_failures", 10);
+
+	return e != NULL && e->count >= max;
+}
+
+static void
+on_delay(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	reply(s, "%s", s->delay_reply);
+	xfree(&s->delay_reply);
+	s->busy = false;
+	bufferevent_enable(s->bev, EV_READ);
+	session_input(s);
+}
+
+/* login_failed - count the failure, answer after a delay */
+static void
+login_failed(struct session *s, const char *text)
+{
+	struct fail_entry *e = fail_find(s->addr, true);
+	struct timeval tv = { 0, FAIL_DELAY_MS * 1000 };
+
+	e->count++;
+	e->last = time(NULL);
+	s->busy = true;
+	free(s->delay_reply);
+	s->delay_reply = xstrdup(text);
+	if (s->delay_ev == NULL)
+		s->delay_ev = evtimer_new(server.svc->base, on_delay, s);
+	evtimer_add(s->delay_ev, &tv);
+}
+
+/* ------------------------------------------------------------ maildrop */
+
+static uint64_t
+drop_size(struct session *s, uint32_t *count_r)
+{
+	uint64_t size = 0;
+	uint32_t count = 0;
+
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		if (s->deleted[i])
+			continue;
+		size += s->msgs[i].size;
+		count++;
+	}
+	*count_r = count;
+	return size;
+}
+
+/* uidl_of - the unique id: the Maildir base name, which survives an index
+ * rebuild, when it fits RFC 1939 (1-70 chars 0x21-0x7e); else
+ * UIDVALIDITY and UID in hex */
+static void
+uidl_of(struct session *s, const struct store_msg *m, char *out, size_t size)
+{
+	const char *colon = strchr(m->file, ':');
+	size_t n = colon ? (size_t)(colon - m->file) : strlen(m->file);
+	bool ok = n > 0 && n <= 70;
+
+	for (size_t i = 0; ok && i < n; i++)
+		if ((unsigned char)m->file[i] < 0x21 ||
+		    (unsigned char)m->file[i] > 0x7e)
+			ok = false;
+	if (ok) {
+		snprintf(out, size, "%.*s", (int)n, m->file);
+		return;
+	}
+	struct store_folder_status fs;
+	const char *err;
+	if (store_folder_status(s->f, &fs, &err) < 0)
+		fs.uidvalidity = 0;
+	snprintf(out, size, "%08" PRIx32 "%08" PRIx32, fs.uidvalidity, m->uid);
+}
+
+static void
+drop_release(struct session *s)
+{
+	store_msgs_free(s->msgs, s->nmsgs);
+	s->msgs = NULL;
+	s->nmsgs = 0;
+	xfree(&s->deleted);
+	store_folder_close(&s->f);
+	store_close(&s->st);
+	if (s->lock_fd >= 0) {
+		close(s->lock_fd);
+		s->lock_fd = -1;
+	}
+}
+
+/* drop_open - lock and load the maildrop; reply on failure */
+static int
+drop_open(struct session *s, const struct dir_mailbox *mb)
+{
+	char *root = dir_mailbox_path(server.svc->db, mb);
+	char *lock = path_join(root, "postern-pop3.lock");
+	const char *err;
+
+	(void)mkdir_p(root, 0700);
+	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lock);
+	if (s->lock_fd < 0) {
+		log_warn("pop3 s%" PRIu64 " %s: lock", s->id, root);
+		reply(s, "-ERR [SYS/TEMP] cannot open the maildrop");
+		free(root);
+		return -1;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		close(s->lock_fd);
+		s->lock_fd = -1;
+		free(root);
+		reply(s, "-ERR [IN-USE] maildrop is locked by another POP3 "
+		    "session");
+		return -1;
+	}
+	s->st = store_open(root, &err);
+	if (s->st != NULL)
+		s->f = store_folder_open(s->st, "INBOX", &err);
+	if (s->f == NULL || store_msgs_load(s->f, &s->msgs, &s->nmsgs,
+	    &err) < 0) {
+		log_warnx("pop3 s%" PRIu64 " %s: %s", s->id, root, err);
+		reply(s, "-ERR [SYS/TEMP] cannot open the maildrop");
+		drop_release(s);
+		free(root);
+		return -1;
+	}
+	free(root);
+	s->deleted = xcalloc(s->nmsgs ? s->nmsgs : 1, sizeof(bool));
+	return 0;
+}
+
+/* do_login - check credentials, open the maildrop */
+static void
+do_login(struct session *s, const char *user, const char *pass)
+{
+	struct dir_mailbox mb;
+	const char *err = NULL;
+	enum dir_auth_result r;
+	uint32_t n;
+
+	if (throttled(s)) {
+		log_info("pop3 s%" PRIu64 " %s: login refused: too many "
+		    "failures", s->id, s->addr);
+		login_failed(s, "-ERR [AUTH] too many failed logins from your "
+		    "address; try again later");
+		return;
+	}
+	/* XXX the hash runs in the event loop: one slow login holds up the
+	 * other sessions of this process for its duration */
+	r = dir_authenticate(server.svc->db, user, pass, &mb, &err);
+	switch (r) {
+	case DIR_AUTH_OK:
+		break;
+	case DIR_AUTH_FAILED:
+		log_info("pop3 s%" PRIu64 " %s: login failed user=%s", s->id,
+		    s->addr, user);
+		login_failed(s, "-ERR [AUTH] invalid user name or password");
+		return;
+	case DIR_AUTH_DISABLED:
+		log_info("pop3 s%" PRIu64 " %s: login refused user=%s: "
+		    "disabled", s->id, s->addr, user);
+		reply(s, "-ERR [SYS/PERM] this mailbox is disabled");
+		return;
+	case DIR_AUTH_PREVENTED:
+		log_info("pop3 s%" PRIu64 " %s: login refused user=%s: "
+		    "authentication prevented", s->id, s->addr, user);
+		reply(s, "-ERR [AUTH] logins are not allowed for this mailbox");
+		return;
+	default:
+		log_warnx("pop3 s%" PRIu64 " authenticate: %s", s->id,
+		    err ? err : "error");
+		reply(s, "-ERR [SYS/TEMP] authentication is unavailable; try "
+		    "again later");
+		return;
+	}
+	if (drop_open(s, &mb) < 0)
+		return;
+	struct fail_entry *e = fail_find(s->addr, false);
+	if (e != NULL)
+		e->count = 0;
+	s->login = xasprintf("%s@%s", mb.name, mb.postoffice);
+	s->state = ST_TRANS;
+	bufferevent_set_timeouts(s->bev,
+	    &(struct timeval){ TIMEOUT_IDLE, 0 }, &(struct timeval){ TIMEOUT_IDLE, 0 });
+	uint64_t size = drop_size(s, &n);
+	log_info("pop3 s%" PRIu64 " %s: login %s%s, %" PRIu32 " messages",
+	    s->id, s->addr, s->login, s->tls ? " (TLS)" : "", n);
+	reply(s, "+OK maildrop has %" PRIu32 " messages (%" PRIu64 " octets)",
+	    n, size);
+}
+
+/* ------------------------------------------------------------ RETR / TOP */
+
+static void
+stream_pump(struct session *s)
+{
+	struct evbuffer *o = bufferevent_get_output(s->bev);
+	char chunk[65536];
+
+	while (s->out_fd >= 0 && evbuffer_get_length(o) < OUT_HIGH) {
+		ssize_t n = s->stream.done ? 0 : read(s->out_fd, chunk,
+		    sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		buf_reset(&s->out);
+		if (n <= 0) {
+			if (n < 0)
+				log_warn("pop3 s%" PRIu64 " read message",
+				    s->id);
+			/* XXX on a read error the message is cut short; the
+			 * client sees a truncated message, we log it */
+			pop3_stream_end(&s->stream, &s->out);
+			evbuffer_add(o, s->out.data, s->out.len);
+			close(s->out_fd);
+			s->out_fd = -1;
+			s->busy = false;
+			break;
+		}
+		if (pop3_stream_feed(&s->stream, chunk, (size_t)n, &s->out) < 0)
+			log_fatalx("pop3 stream buffer overflow");
+		evbuffer_add(o, s->out.data, s->out.len);
+	}
+}
+
+static void
+send_message(struct session *s, size_t i, int64_t lines)
+{
+	const char *err;
+	int fd = store_msg_open(s->f, &s->msgs[i], &err);
+
+	if (fd < 0) {
+		reply(s, "-ERR message %zu was removed by another session",
+		    i + 1);
+		return;
+	}
+	if (lines < 0)
+		reply(s, "+OK %" PRIu64 " octets", s->msgs[i].size);
+	else
+		reply(s, "+OK top of message follows");
+	s->out_fd = fd;
+	pop3_stream_init(&s->stream, lines);
+	s->busy = true;
+	stream_pump(s);
+}
+
+/* ------------------------------------------------------------ commands */
+
+static bool
+need_args(struct session *s, const struct pop3_cmd *c, size_t min, size_t max)
+{
+	if (c->argc < min || c->argc > max) {
+		reply(s, "-ERR wrong number of arguments for %s", c->verb);
+		s->errors++;
+		return false;
+	}
+	return true;
+}
+
+/* msg_arg - index of a non-deleted message, or -1 after replying */
+static ssize_t
+msg_arg(struct session *s, const char *arg)
+{
+	uint32_t n = pop3_msgnum(arg, (uint32_t)s->nmsgs);
+
+	if (n == 0) {
+		reply(s, "-ERR no such message");
+		return -1;
+	}
+	if (s->deleted[n - 1]) {
+		reply(s, "-ERR message %" PRIu32 " is deleted", n);
+		return -1;
+	}
+	return (ssize_t)n - 1;
+}
+
+static void
+cmd_capa(struct session *s)
+{
+	reply(s, "+OK capability list follows");
+	reply(s, "TOP");
+	reply(s, "UIDL");
+	reply(s, "USER");
+	reply(s, "RESP-CODES");
+	reply(s, "AUTH-RESP-CODE");
+	reply(s, "PIPELINING");
+	if (s->state == ST_AUTH) {
+		reply(s, "SASL PLAIN");
+		if (!s->tls && server.ssl != NULL)
+			reply(s, "STLS");
+	}
+	reply(s, "EXPIRE NEVER");
+	reply(s, "IMPLEMENTATION Postern");
+	reply(s, ".");
+}
+
+static void
+start_tls(struct session *s)
+{
+	SSL *ssl = SSL_new(server.ssl);
+	struct bufferevent *tb;
+
+	/* RFC 2595 4 / RFC 3207 6: drop anything pipelined after STLS */
+	evbuffer_drain(bufferevent_get_input(s->bev),
+	    evbuffer_get_length(bufferevent_get_input(s->bev)));
+	tb = bufferevent_openssl_filter_new(server.svc->base, s->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tb == NULL) {
+		SSL_free(ssl);
+		log_warnx("pop3 s%" PRIu64 " STLS failed", s->id);
+		session_close(s);
+		return;
+	}
+	s->bev = tb;
+	s->tls = true;
+	s->have_user = false;
+	pop3_set_callbacks(s);
+}
+
+static void
+cmd_auth_state(struct session *s, struct pop3_cmd *c)
+{
+	const char *err;
+
+	if (strcmp(c->verb, "USER") == 0) {
+		if (!need_args(s, c, 1, 1))
+			return;
+		if (strlen(c->argv[0]) > ADDRESS_MAX_LEN) {
+			reply(s, "-ERR [AUTH] user name too long");
+			return;
+		}
+		snprintf(s->user, sizeof(s->user), "%s", c->argv[0]);
+		s->have_user = true;
+		reply(s, "+OK send PASS");
+	} else if (strcmp(c->verb, "PASS") == 0) {
+		if (!s->have_user) {
+			reply(s, "-ERR USER first");
+			s->errors++;
+			return;
+		}
+		s->have_user = false;
+		if (c->argc == 0) {
+			reply(s, "-ERR [AUTH] invalid user name or password");
+			return;
+		}
+		/* the password may hold spaces: rejoin the arguments */
+		for (size_t i = 1; i < c->argc; i++)
+			((char *)c->argv[i])[-1] = ' ';
+		do_login(s, s->user, c->argv[0]);
+		explicit_bzero(s->rd.line.data, s->rd.line.len);
+	} else if (strcmp(c->verb, "AUTH") == 0) {
+		if (c->argc == 0) {
+			reply(s, "+OK SASL mechanisms follow");
+			reply(s, "PLAIN");
+			reply(s, ".");
+			return;
+		}
+		if (!need_args(s, c, 1, 2))
+			return;
+		if (strcasecmp(c->argv[0], "PLAIN") != 0) {
+			reply(s, "-ERR [AUTH] unsupported SASL mechanism");
+			return;
+		}
+		if (c->argc == 1) {
+			s->sasl_wait = true;
+			reply(s, "+ ");
+			return;
+		}
+		char user[ADDRESS_MAX_LEN + 1], pass[1024];
+		if (strcmp(c->argv[1], "=") == 0 ||
+		    pop3_sasl_plain(c->argv[1], user, sizeof(user), pass,
+		    sizeof(pass), &err) < 0) {
+			reply(s, "-ERR [AUTH] %s", strcmp(c->argv[1], "=") == 0 ?
+			    "empty PLAIN response" : err);
+			return;
+		}
+		do_login(s, user, pass);
+		explicit_bzero(pass, sizeof(pass));
+		explicit_bzero(s->rd.line.data, s->rd.line.len);
+	} else if (strcmp(c->verb, "STLS") == 0) {
+		if (s->tls) {
+			reply(s, "-ERR TLS is already active");
+			return;
+		}
+		if (server.ssl == NULL) {
+			reply(s, "-ERR [SYS/TEMP] TLS is not available");
+			return;
+		}
+		reply(s, "+OK begin TLS negotiation");
+		start_tls(s);
+	} else if (strcmp(c->verb, "APOP") == 0) {
+		reply(s, "-ERR APOP is not supported: passwords are stored "
+		    "hashed; use USER/PASS or AUTH PLAIN over TLS");
+	} else if (strcmp(c->verb, "QUIT") == 0) {
+		reply(s, "+OK Postern POP3 server signing off");
+		session_close(s);
+	} else if (strcmp(c->verb, "CAPA") == 0) {
+		cmd_capa(s);
+	} else if (strcmp(c->verb, "NOOP") == 0) {
+		reply(s, "-ERR log in first");
+	} else {
+		reply(s, "-ERR unknown command or not allowed before login");
+		s->errors++;
+	}
+}
+
+static void
+cmd_sasl_response(struct session *s, const char *line)
+{
+	char user[ADDRESS_MAX_LEN + 1], pass[1024];
+	const char *err;
+
+	s->sasl_wait = false;
+	if (strcmp(line, "*") == 0) {
+		reply(s, "-ERR [AUTH] authentication cancelled");
+		return;
+	}
+	if (pop3_sasl_plain(line, user, sizeof(user), pass, sizeof(pass),
+	    &err) < 0) {
+		reply(s, "-ERR [AUTH] %s", err);
+		return;
+	}
+	do_login(s, user, pass);
+	explicit_bzero(pass, sizeof(pass));
+}
+
+static void
+cmd_quit_trans(struct session *s)
+{
+	uint32_t *uids = NULL, n = 0, left;
+	size_t nd = 0;
+	const char *err;
+
+	for (size_t i = 0; i < s->nmsgs; i++)
+		if (s->deleted[i])
+			nd++;
+	if (nd > 0) {
+		uids = xreallocarray(NULL, nd, sizeof(*uids));
+		for (size_t i = 0; i < s->nmsgs; i++)
+			if (s->deleted[i])
+				uids[n++] = s->msgs[i].uid;
+		if (store_expunge(s->f, uids, n, NULL, NULL, &err) < 0) {
+			free(uids);
+			log_warnx("pop3 s%" PRIu64 " %s: expunge: %s", s->id,
+			    s->login, err);
+			reply(s, "-ERR [SYS/TEMP] some deleted messages were "
+			    "not removed");
+			session_close(s);
+			return;
+		}
+		free(uids);
+	}
+	drop_size(s, &left);
+	log_info("pop3 s%" PRIu64 " %s: logout, %zu deleted, %" PRIu32
+	    " left", s->id, s->login, nd, left);
+	reply(s, "+OK Postern POP3 server signing off (%" PRIu32
+	    " messages left)", left);
+	session_close(s);
+}
+
+static void
+cmd_trans_state(struct session *s, struct pop3_cmd *c)
+{
+	ssize_t i;
+	uint32_t n;
+	char uidl[80];
+
+	if (strcmp(c->verb, "STAT") == 0) {
+		if (!need_args(s, c, 0, 0))
+			return;
+		uint64_t size = drop_size(s, &n);
+		reply(s, "+OK %" PRIu32 " %" PRIu64, n, size);
+	} else if (strcmp(c->verb, "LIST") == 0 || strcmp(c->verb, "UIDL") == 0) {
+		bool list = c->verb[0] == 'L';
+		if (!need_args(s, c, 0, 1))
+			return;
+		if (c->argc == 1) {
+			if ((i = msg_arg(s, c->argv[0])) < 0)
+				return;
+			if (list)
+				reply(s, "+OK %zd %" PRIu64, i + 1,
+				    s->msgs[i].size);
+			else {
+				uidl_of(s, &s->msgs[i], uidl, sizeof(uidl));
+				reply(s, "+OK %zd %s", i + 1, uidl);
+			}
+			return;
+		}
+		uint64_t size = drop_size(s, &n);
+		if (list)
+			reply(s, "+OK %" PRIu32 " messages (%" PRIu64
+			    " octets)", n, size);
+		else
+			reply(s, "+OK unique-id listing follows");
+		for (size_t k = 0; k < s->nmsgs; k++) {
+			if (s->deleted[k])
+				continue;
+			if (list)
+				reply(s, "%zu %" PRIu64, k + 1, s->msgs[k].size);
+			else {
+				uidl_of(s, &s->msgs[k], uidl, sizeof(uidl));
+				reply(s, "%zu %s", k + 1, uidl);
+			}
+		}
+		reply(s, ".");
+	} else if (strcmp(c->verb, "RETR") == 0) {
+		if (!need_args(s, c, 1, 1) || (i = msg_arg(s, c->argv[0])) < 0)
+			return;
+		send_message(s, (size_t)i, -1);
+	} else if (strcmp(c->verb, "TOP") == 0) {
+		long long lines;
+		if (!need_args(s, c, 2, 2) || (i = msg_arg(s, c->argv[0])) < 0)
+			return;
+		if (parse_long(c->argv[1], 0, 1000000000, &lines) < 0) {
+			reply(s, "-ERR invalid number of lines");
+			return;
+		}
+		send_message(s, (size_t)i, lines);
+	} else if (strcmp(c->verb, "DELE") == 0) {
+		if (!need_args(s, c, 1, 1) || (i = msg_arg(s, c->argv[0])) < 0)
+			return;
+		s->deleted[i] = true;
+		reply(s, "+OK message %zd deleted", i + 1);
+	} else if (strcmp(c->verb, "RSET") == 0) {
+		memset(s->deleted, 0, s->nmsgs * sizeof(bool));
+		uint64_t size = drop_size(s, &n);
+		reply(s, "+OK maildrop has %" PRIu32 " messages (%" PRIu64
+		    " octets)", n, size);
+	} else if (strcmp(c->verb, "NOOP") == 0) {
+		reply(s, "+OK");
+	} else if (strcmp(c->verb, "QUIT") == 0) {
+		cmd_quit_trans(s);
+	} else if (strcmp(c->verb, "CAPA") == 0) {
+		cmd_capa(s);
+	} else if (strcmp(c->verb, "USER") == 0 ||
+	    strcmp(c->verb, "PASS") == 0 || strcmp(c->verb, "AUTH") == 0 ||
+	    strcmp(c->verb, "STLS") == 0 || strcmp(c->verb, "APOP") == 0) {
+		reply(s, "-ERR already logged in");
+	} else {
+		reply(s, "-ERR unknown command");
+		s->errors++;
+	}
+}
+
+static void
+session_line(struct session *s, char *line)
+{
+	struct pop3_cmd c;
+	const char *err;
+
+	if (s->sasl_wait) {
+		cmd_sasl_response(s, line);
+		explicit_bzero(line, strlen(line));
+		return;
+	}
+	if (pop3_cmd_parse(line, &c, &err) < 0) {
+		reply(s, "-ERR %s", err);
+		s->errors++;
+	} else if (s->state == ST_AUTH)
+		cmd_auth_state(s, &c);
+	else
+		cmd_trans_state(s, &c);
+	if (s->errors >= MAX_ERRORS && !s->closing) {
+		reply(s, "-ERR too many bad commands; closing");
+		session_close(s);
+	}
+}
+
+/* session_input - handle the buffered command lines, one at a time while
+ * an answer is being streamed (pipelining keeps its order) */
+static void
+session_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	while (!s->busy && !s->closing && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t used;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		enum pop3_read_result r = pop3_reader_feed(&s->rd, v.iov_base,
+		    v.iov_len, &used);
+		evbuffer_drain(in, used);
+		if (r == POP3_READ_TOO_LONG) {
+			reply(s, "-ERR line too long");
+			if (++s->errors >= MAX_ERRORS) {
+				reply(s, "-ERR too many bad commands; closing");
+				session_close(s);
+			}
+			continue;
+		}
+		if (r == POP3_READ_MORE)
+			continue;
+		char *line = xstrndup(s->rd.line.data, s->rd.line.len);
+		if (s->rd.line.len > 0)
+			explicit_bzero(s->rd.line.data, s->rd.line.len);
+		buf_reset(&s->rd.line);
+		session_line(s, line);
+		free(line);
+		/* STLS replaced the bufferevent */
+		in = bufferevent_get_input(s->bev);
+	}
+}
+
+/* ------------------------------------------------------------ events */
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	session_input(arg);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (s->out_fd >= 0) {
+		stream_pump(s);
+		if (!s->busy)
+			session_input(s);
+		return;
+	}
+	if (s->closing &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_free(s);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_info("pop3 s%" PRIu64 " %s: timeout", s->id, s->addr);
+		if (!s->closing) {
+			reply(s, "-ERR autologout: idle for too long");
+			s->closing = true;
+			bufferevent_disable(s->bev, EV_READ);
+			bufferevent_set_timeouts(s->bev, NULL,
+			    &(struct timeval){ 5, 0 });
+			bufferevent_enable(s->bev, EV_WRITE);
+			return;
+		}
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(s->bev);
+		if (e != 0) {
+			char b[256];
+			ERR_error_string_n(e, b, sizeof(b));
+			log_info("pop3 s%" PRIu64 " %s: TLS: %s", s->id,
+			    s->addr, b);
+		}
+	}
+	/* a connection lost in TRANSACTION state deletes nothing (RFC 1939
+	 * 6: no UPDATE without QUIT) */
+	session_free(s);
+}
+
+static void
+pop3_set_callbacks(struct session *s)
+{
+	struct timeval t = { s->state == ST_AUTH ? TIMEOUT_PREAUTH :
+	    TIMEOUT_IDLE, 0 };
+
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	bufferevent_set_timeouts(s->bev, &t, &t);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+static void
+session_free(struct session *s)
+{
+	if (s->out_fd >= 0)
+		close(s->out_fd);
+	drop_release(s);
+	if (s->delay_ev != NULL)
+		event_free(s->delay_ev);
+	free(s->delay_reply);
+	free(s->login);
+	buf_free(&s->out);
+	pop3_reader_free(&s->rd);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	service_conn_release(server.svc, (struct sockaddr *)&s->sa);
+	free(s);
+}
+
+static void
+pop3_accept(struct service *svc, struct service_listener *l, int fd,
+	    const struct sockaddr *sa, socklen_t salen)
+{
+	struct session *s;
+	bool implicit = strcmp(l->name, "pop3s") == 0;
+	int64_t limit = settings_get_int(svc->db, "pop3.max_connections_per_ip",
+	    20);
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    addr, sizeof(addr));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    addr, sizeof(addr));
+	if (!service_conn_acquire(svc, sa, (int)limit)) {
+		static const char msg[] = "-ERR [SYS/TEMP] too many connections "
+		    "from your address\r\n";
+		log_info("pop3 %s: refused: over pop3.max_connections_per_ip "
+		    "(%" PRId64 ")", addr, limit);
+		if (!implicit)
+			(void)!write(fd, msg, sizeof(msg) - 1);
+		close(fd);
+		return;
+	}
+	if (implicit && server.ssl == NULL) {
+		log_warnx("pop3s %s: no TLS: %s", addr, server.tls_error);
+		service_conn_release(svc, sa);
+		close(fd);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->srv = &server;
+	memcpy(&s->sa, sa, salen < sizeof(s->sa) ? salen : sizeof(s->sa));
+	snprintf(s->addr, sizeof(s->addr), "%s", addr);
+	s->id = ++server.next_id;
+	s->lock_fd = -1;
+	s->out_fd = -1;
+	pop3_reader_init(&s->rd);
+	buf_init(&s->out, 0);
+	if (implicit) {
+		s->bev = bufferevent_openssl_socket_new(svc->base, fd,
+		    SSL_new(server.ssl), BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+		s->tls = true;
+	} else
+		s->bev = bufferevent_socket_new(svc->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		close(fd);
+		s->bev = NULL;
+		session_free(s);
+		return;
+	}
+	pop3_set_callbacks(s);
+	log_info("pop3 s%" PRIu64 " connect from %s on %s", s->id, addr,
+	    l->name);
+	/* no APOP timestamp: passwords are hashed, APOP cannot work */
+	reply(s, "+OK Postern POP3 server ready");
+}
+
+static int
+pop3_init(struct service *svc)
+{
+	server.svc = svc;
+	server.ssl = tls_server_ctx(svc, &server.tls_error);
+	if (server.ssl == NULL)
+		log_warnx("TLS unavailable (STLS and pop3s off): %s",
+		    server.tls_error);
+	service_set_state(svc, "running", NULL);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const listeners[] = { "pop3", "pop3s", NULL };
+	static const struct service_def def = {
+		.name = "pop3d",
+		.listeners = listeners,
+		.init = pop3_init,
+		.accept = pop3_accept,
+	};
+	return service_main(argc, argv, &def);
+}
