@@ -1,6 +1,6 @@
 /* pickup - inject the messages other programs drop in <queue root>/pickup/
  *
- * The convention (documented in README "Pickup directory"):
+ * The convention (also in docs/ARCHITECTURE.md "Pickup directory"):
  *  - a file is an RFC 5322 message, LF or CRLF line ends;
  *  - write it under a name starting with '.' and rename it into place, or
  *    write it in place: it is taken when closed (inotify) or when it has
