@@ -374,8 +374,10 @@ dir_login_lookup(struct db *db, const char *login, struct dir_mailbox *mb,
 			return r;
 	}
 	/* then an address of the mailbox, if its post office allows it */
-	if (address_normalize(login, &err) == NULL)
+	char *norm = address_normalize(login, &err);
+	if (norm == NULL)
 		return 0;
+	free(norm);
 	enum dir_resolve_result rr = dir_resolve(db, login, &route, error_r);
 	if (rr == DIR_RESOLVE_ERROR)
 		return -1;
