@@ -1,0 +1,1234 @@
+/* session - one inbound SMTP connection: the command state machine, DATA
+ * and BDAT into the queue, STARTTLS, AUTH, relay rules */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+
+#include "directory.h"
+#include "log.h"
+#include "netaddr.h"
+#include "queue.h"
+#include "settings.h"
+#include "smtp-data.h"
+#include "smtp-parser.h"
+#include "smtpd.h"
+#include "strutil.h"
+#include "tls.h"
+#include "xalloc.h"
+
+#define MAX_ERRORS 10          /* bad commands before we hang up */
+#define MAX_AUTH_FAILURES 3    /* failed AUTH in one session */
+#define MAX_HOPS 50            /* Received headers: a mail loop beyond */
+#define WRITE_CHUNK (64 * 1024)
+
+enum state {
+	S_CMD,
+	S_AUTH,             /* waiting for a SASL response line */
+	S_DATA,             /* reading DATA */
+	S_BDAT,             /* reading a BDAT chunk */
+	S_STARTTLS,         /* 220 sent, handshake after it is flushed */
+	S_CLOSING,          /* last reply being flushed */
+};
+
+enum mech { MECH_PLAIN = 1, MECH_LOGIN };
+
+struct session {
+	struct smtpd *sd;
+	struct db *db;
+	struct bufferevent *bev;
+	int fd;
+	bool ssl_bev;               /* bev owns the fd and SSL */
+	char sid[24];
+	struct sockaddr_storage ss;
+	char addr[64];
+	const char *listener;
+	bool submission, smtps;
+	bool tls;
+	char tls_info[128];
+	bool relay_net;             /* client in smtp.relay_networks */
+	char *helo;
+	bool esmtp;
+	char *auth_user;
+	int errors, auth_failures;
+	enum state state;
+	enum mech mech;
+	int auth_step;              /* LOGIN: 0 user, 1 password */
+	char *auth_login;
+	struct smtp_line_reader lr;
+	int timeout;
+
+	/* the transaction */
+	bool in_tx;
+	struct queue_env env;
+	char sender_domain[SMTP_PATH_MAX];
+	uint64_t max_size;
+	int max_rcpts;
+	struct queue_writer *qw;
+	bool write_failed;
+	char write_error[160];
+	struct smtp_data dr;
+	struct buf out;             /* message bytes waiting for the writer */
+	uint64_t msg_size;
+	bool too_big;
+	bool bdat_mode;
+	uint64_t bdat_left;
+	bool bdat_last;
+	int bdat_err_code;          /* nonzero: the chunk is read and refused */
+	char bdat_err[200];
+	/* counting Received headers of the message */
+	int hops;
+	bool hdr_done;
+	size_t hdr_linelen;
+	char hdr_prefix[9];
+};
+
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* reply - send one (possibly multi-line, "\n" separated) reply */
+static void
+reply(struct session *s, int code, const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void
+reply(struct session *s, int code, const char *enh, const char *fmt, ...)
+{
+	struct buf text, out;
+	va_list ap;
+
+	buf_init(&text, 0);
+	va_start(ap, fmt);
+	buf_vprintf(&text, fmt, ap);
+	va_end(ap);
+	buf_init(&out, 0);
+	smtp_reply(&out, code, enh, "%s", text.data);
+	bufferevent_write(s->bev, out.data, out.len);
+	log_debug("%s: > %.*s", s->sid, (int)(out.len > 2 ? out.len - 2 : 0), out.data);
+	buf_free(&out);
+	buf_free(&text);
+}
+
+/* session_close - flush what is queued, then drop the connection */
+static void
+session_close(struct session *s)
+{
+	s->state = S_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+/* tx_reset - forget the transaction; a started queue item is removed */
+static void
+tx_reset(struct session *s)
+{
+	if (s->qw != NULL)
+		queue_writer_abort(&s->qw);
+	if (s->in_tx)
+		queue_env_free(&s->env);
+	s->in_tx = false;
+	s->sender_domain[0] = '\0';
+	s->write_failed = false;
+	s->write_error[0] = '\0';
+	buf_reset(&s->out);
+	s->msg_size = 0;
+	s->too_big = false;
+	s->bdat_mode = false;
+	s->hops = 0;
+	s->hdr_done = false;
+	s->hdr_linelen = 0;
+}
+
+static void
+session_free(struct session *s)
+{
+	log_info("%s: disconnect from [%s]", s->sid, s->addr);
+	tx_reset(s);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (!s->ssl_bev)
+		close(s->fd);
+	service_conn_release(s->sd->svc, (struct sockaddr *)&s->ss);
+	smtp_line_free(&s->lr);
+	buf_free(&s->out);
+	free(s->helo);
+	free(s->auth_user);
+	free(s->auth_login);
+	free(s);
+}
+
+/* error_count - one more bad command; hang up after too many */
+static bool
+error_count(struct session *s)
+{
+	if (++s->errors < MAX_ERRORS)
+		return false;
+	log_warnx("%s: too many errors from [%s], disconnecting", s->sid, s->addr);
+	reply(s, 421, "4.7.0", "%s Too many errors, closing connection",
+	    s->sd->hostname);
+	session_close(s);
+	return true;
+}
+
+static void
+set_timeouts(struct session *s)
+{
+	struct timeval tv = { s->timeout, 0 };
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+/* --- message writing ----------------------------------------------------- */
+
+/* scan_headers - count Received: fields of the header section */
+static void
+scan_headers(struct session *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !s->hdr_done; i++) {
+		char c = p[i];
+		if (c == '\n') {
+			if (s->hdr_linelen == 0 ||
+			    (s->hdr_linelen == 1 && s->hdr_prefix[0] == '\r'))
+				s->hdr_done = true;
+			s->hdr_linelen = 0;
+			continue;
+		}
+		if (s->hdr_linelen < sizeof(s->hdr_prefix)) {
+			s->hdr_prefix[s->hdr_linelen++] = c;
+			if (s->hdr_linelen == sizeof(s->hdr_prefix) &&
+			    strncasecmp(s->hdr_prefix, "Received:", 9) == 0)
+				s->hops++;
+		} else {
+			s->hdr_linelen++;
+		}
+	}
+}
+
+/* flush_out - hand buffered message bytes to the queue writer */
+static void
+flush_out(struct session *s, bool force)
+{
+	if (s->out.len == 0 || (!force && s->out.len < WRITE_CHUNK))
+		return;
+	if (s->qw != NULL && !s->write_failed &&
+	    queue_writer_write(s->qw, s->out.data, s->out.len) < 0) {
+		s->write_failed = true;
+		snprintf(s->write_error, sizeof(s->write_error), "%s",
+		    strerror(errno));
+	}
+	buf_reset(&s->out);
+}
+
+/* received_header - RFC 5321 4.4 trace field of this hop */
+static void
+received_header(struct session *s, struct buf *b)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *proto;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	if (s->env.smtputf8)
+		proto = s->tls ? (s->auth_user ? "UTF8SMTPSA" : "UTF8SMTPS") :
+		    (s->auth_user ? "UTF8SMTPA" : "UTF8SMTP");
+	else if (s->esmtp)
+		proto = s->tls ? (s->auth_user ? "ESMTPSA" : "ESMTPS") :
+		    (s->auth_user ? "ESMTPA" : "ESMTP");
+	else
+		proto = "SMTP";
+	buf_printf(b, "Received: from %s ([%s])\r\n\tby %s (Postern) with %s id %s",
+	    s->helo, s->addr, s->sd->hostname, proto, s->env.id);
+	if (s->tls)
+		buf_printf(b, "\r\n\t(%s)", s->tls_info);
+	if (s->env.nrcpts == 1)
+		buf_printf(b, "\r\n\tfor <%s>", s->env.rcpts[0].address);
+	buf_printf(b, ";\r\n\t%s\r\n", date);
+}
+
+/* message_open - start the queue item; false with a reply sent if not */
+static bool
+message_open(struct session *s)
+{
+	const char *err;
+
+	s->qw = queue_writer_open(s->sd->qpath, s->env.id, &err);
+	if (s->qw == NULL) {
+		log_error("%s: %s: cannot open queue item: %s", s->sid, s->env.id, err);
+		reply(s, 452, "4.3.1", "Insufficient system storage, try again later");
+		return false;
+	}
+	buf_reset(&s->out);
+	received_header(s, &s->out);
+	s->msg_size = 0;
+	s->hops = 1;    /* ours */
+	s->hdr_done = false;
+	s->hdr_linelen = 0;
+	return true;
+}
+
+/* message_finish - commit the item and answer; 250 only once durable */
+static void
+message_finish(struct session *s, unsigned data_flags)
+{
+	const char *err;
+	const char *bad = NULL;
+	int code = 0;
+	const char *enh = NULL;
+
+	flush_out(s, true);
+	if (data_flags & (SMTP_DATA_BARE_LF | SMTP_DATA_BARE_CR)) {
+		code = 550; enh = "5.6.11";
+		bad = "Message refused: bare CR or LF in message text (lines must end with CRLF)";
+	} else if (s->too_big || (data_flags & SMTP_DATA_TOO_BIG)) {
+		code = 552; enh = "5.3.4";
+		bad = "Message size exceeds fixed maximum message size";
+	} else if (data_flags & SMTP_DATA_LONG_LINE) {
+		code = 550; enh = "5.5.2";
+		bad = "Message refused: text line longer than 1000 octets";
+	} else if (s->hops > MAX_HOPS) {
+		code = 554; enh = "5.4.6";
+		bad = "Too many hops (Received headers): mail loop?";
+	} else if (s->write_failed) {
+		log_error("%s: %s: writing the queue item failed: %s", s->sid,
+		    s->env.id, s->write_error);
+		code = 452; enh = "4.3.1";
+		bad = "Insufficient system storage, try again later";
+	}
+	if (code != 0) {
+		log_info("%s: %s: refused: %d %s %s", s->sid, s->env.id, code, enh, bad);
+		reply(s, code, enh, "%s", bad);
+		tx_reset(s);
+		return;
+	}
+	s->env.hops = s->hops;
+	s->env.arrival = time(NULL);
+	off_t size = queue_writer_size(s->qw);
+	if (queue_writer_commit(&s->qw, &s->env, &err) < 0) {
+		log_error("%s: %s: cannot commit queue item: %s", s->sid, s->env.id, err);
+		reply(s, 452, "4.3.1", "Insufficient system storage, try again later");
+		tx_reset(s);
+		return;
+	}
+	struct buf rcpts;
+	buf_init(&rcpts, 0);
+	for (size_t i = 0; i < s->env.nrcpts; i++)
+		buf_printf(&rcpts, "%s<%s>", i ? "," : "", s->env.rcpts[i].address);
+	log_info("%s: %s: accepted from=<%s> to=%s size=%lld nrcpt=%zu%s%s",
+	    s->sid, s->env.id, s->env.sender, rcpts.data, (long long)size,
+	    s->env.nrcpts, s->auth_user ? " auth=" : "",
+	    s->auth_user ? s->auth_user : "");
+	buf_free(&rcpts);
+	reply(s, 250, "2.0.0", "Ok: queued as %s", s->env.id);
+	tx_reset(s);
+}
+
+/* --- commands ------------------------------------------------------------- */
+
+static void
+cmd_helo(struct session *s, const char *args, bool ehlo)
+{
+	if (*args == '\0') {
+		reply(s, 501, "5.5.4", "Syntax: %s hostname", ehlo ? "EHLO" : "HELO");
+		error_count(s);
+		return;
+	}
+	tx_reset(s);
+	free(s->helo);
+	s->helo = xstrdup(args);
+	/* it goes into Received: printable text only */
+	for (char *c = s->helo; *c; c++)
+		if ((unsigned char)*c < 0x21 || *c == 0x7f || *c == '(' || *c == ')')
+			*c = '?';
+	if (strlen(s->helo) > 255)
+		s->helo[255] = '\0';
+	s->esmtp = ehlo;
+	if (!ehlo) {
+		reply(s, 250, NULL, "%s", s->sd->hostname);
+		return;
+	}
+	struct buf b;
+	buf_init(&b, 0);
+	buf_printf(&b, "%s Hello %s [%s]\n", s->sd->hostname, s->helo, s->addr);
+	buf_printf(&b, "PIPELINING\nSIZE %llu\n8BITMIME\nBINARYMIME\nCHUNKING\n"
+	    "ENHANCEDSTATUSCODES\nSMTPUTF8\nDSN\n",
+	    (unsigned long long)s->max_size);
+	if (!s->tls && s->sd->tls != NULL)
+		buf_puts(&b, "STARTTLS\n");
+	if (s->tls || !settings_get_int(s->db, "smtp.require_tls_for_auth", 1))
+		buf_puts(&b, "AUTH PLAIN LOGIN\n");
+	buf_puts(&b, "HELP");
+	reply(s, 250, NULL, "%s", b.data);
+	buf_free(&b);
+}
+
+static void
+cmd_mail(struct session *s, const char *args)
+{
+	struct smtp_path path;
+	struct smtp_params prm;
+	const char *rest, *err;
+
+	if (s->helo == NULL) {
+		reply(s, 503, "5.5.1", "Send EHLO or HELO first");
+		error_count(s);
+		return;
+	}
+	if (s->in_tx) {
+		reply(s, 503, "5.5.1", "Nested MAIL command");
+		error_count(s);
+		return;
+	}
+	if (s->submission && s->auth_user == NULL) {
+		reply(s, 530, "5.7.0", "Authentication required");
+		error_count(s);
+		return;
+	}
+	if (smtp_path_parse(args, true, false, &path, &rest, &err) < 0) {
+		reply(s, 501, "5.1.7", "Bad sender address: %s", err);
+		error_count(s);
+		return;
+	}
+	switch (smtp_params_parse(rest, SMTP_PARAMS_MAIL, &prm, &err)) {
+	case SMTP_PARAMS_OK:
+		break;
+	case SMTP_PARAMS_INVALID:
+		reply(s, 501, "5.5.4", "%s", err);
+		error_count(s);
+		return;
+	case SMTP_PARAMS_UNKNOWN:
+		reply(s, 555, "5.5.4", "%s", err);
+		error_count(s);
+		return;
+	}
+	if (!s->esmtp && (prm.has_size || prm.body || prm.smtputf8 ||
+	    prm.ret[0] || prm.envid[0] || prm.has_auth)) {
+		reply(s, 555, "5.5.4", "ESMTP parameters need EHLO");
+		error_count(s);
+		return;
+	}
+	if (path.utf8 && !prm.smtputf8) {
+		reply(s, 553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8");
+		error_count(s);
+		return;
+	}
+	s->max_size = (uint64_t)settings_get_int(s->db, "smtp.max_message_size",
+	    51200) * 1024;
+	if (prm.has_size && prm.size > s->max_size) {
+		reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+		return;
+	}
+	s->max_rcpts = (int)settings_get_int(s->db, "smtp.max_recipients", 500);
+	char id[QUEUE_ID_MAX + 1];
+	queue_new_id(id);
+	queue_env_init(&s->env, id);
+	s->in_tx = true;
+	queue_env_set(&s->env.sender, path.null ? "" : path.address);
+	snprintf(s->sender_domain, sizeof(s->sender_domain), "%s", path.domain);
+	queue_env_set(&s->env.auth_user, s->auth_user);
+	queue_env_set(&s->env.client_addr, s->addr);
+	queue_env_set(&s->env.client_helo, s->helo);
+	queue_env_set(&s->env.body_type, prm.body == SMTP_BODY_7BIT ? "7BIT" :
+	    prm.body == SMTP_BODY_8BITMIME ? "8BITMIME" :
+	    prm.body == SMTP_BODY_BINARYMIME ? "BINARYMIME" : NULL);
+	s->env.smtputf8 = prm.smtputf8;
+	queue_env_set(&s->env.envid, prm.envid[0] ? prm.envid : NULL);
+	queue_env_set(&s->env.ret, prm.ret[0] ? prm.ret : NULL);
+	log_info("%s: %s: from=<%s> size=%llu%s%s", s->sid, id, s->env.sender,
+	    (unsigned long long)prm.size, prm.smtputf8 ? " smtputf8" : "",
+	    prm.body ? (prm.body == SMTP_BODY_7BIT ? " body=7BIT" :
+	    prm.body == SMTP_BODY_8BITMIME ? " body=8BITMIME" :
+	    " body=BINARYMIME") : "");
+	reply(s, 250, "2.1.0", "Ok");
+}
+
+/* relay_allowed - may this client send to domains not hosted here */
+static bool
+relay_allowed(struct session *s)
+{
+	return s->auth_user != NULL || s->relay_net;
+}
+
+static void
+cmd_rcpt(struct session *s, const char *args)
+{
+	struct smtp_path path;
+	struct smtp_params prm;
+	const char *rest, *err;
+	char address[SMTP_PATH_MAX + 64];
+
+	if (!s->in_tx) {
+		reply(s, 503, "5.5.1", "Need MAIL command first");
+		error_count(s);
+		return;
+	}
+	if ((int)s->env.nrcpts >= s->max_rcpts) {
+		reply(s, 452, "4.5.3", "Too many recipients");
+		return;
+	}
+	if (smtp_path_parse(args, false, true, &path, &rest, &err) < 0) {
+		reply(s, 501, "5.1.3", "Bad recipient address: %s", err);
+		error_count(s);
+		return;
+	}
+	switch (smtp_params_parse(rest, SMTP_PARAMS_RCPT, &prm, &err)) {
+	case SMTP_PARAMS_OK:
+		break;
+	case SMTP_PARAMS_INVALID:
+		reply(s, 501, "5.5.4", "%s", err);
+		error_count(s);
+		return;
+	case SMTP_PARAMS_UNKNOWN:
+		reply(s, 555, "5.5.4", "%s", err);
+		error_count(s);
+		return;
+	}
+	if (path.utf8 && !s->env.smtputf8) {
+		reply(s, 553, "5.6.7", "Non-ASCII recipient address needs SMTPUTF8");
+		error_count(s);
+		return;
+	}
+	/* <postmaster> alone (RFC 5321 4.1.1.3): ours */
+	if (path.domain[0] == '\0') {
+		snprintf(address, sizeof(address), "postmaster@%s", s->sd->hostname);
+		snprintf(path.domain, sizeof(path.domain), "%s", s->sd->hostname);
+	} else {
+		snprintf(address, sizeof(address), "%s", path.address);
+	}
+
+	struct dir_domain dom;
+	int dr = path.literal ? 0 : dir_domain_get(s->db, path.domain, &dom, &err);
+	if (dr < 0) {
+		log_error("%s: directory: %s", s->sid, err);
+		reply(s, 451, "4.3.0", "Temporary lookup failure");
+		return;
+	}
+	const char *kind = "local";
+	if (dr == 0) {
+		if (!relay_allowed(s)) {
+			log_info("%s: %s: relay denied to=<%s> from [%s]", s->sid,
+			    s->env.id, address, s->addr);
+			reply(s, 554, "5.7.1", "<%s>: Relay access denied", address);
+			error_count(s);
+			return;
+		}
+		kind = "relay";
+	} else {
+		char *smarthost = NULL;
+		if (dir_object_field(s->db, "domain", dom.id, "smarthost",
+		    &smarthost, &err) < 0) {
+			log_error("%s: directory: %s", s->sid, err);
+			reply(s, 451, "4.3.0", "Temporary lookup failure");
+			return;
+		}
+		bool relay_domain = smarthost != NULL && *smarthost != '\0';
+		free(smarthost);
+		if (dom.disabled || dom.postoffice_disabled) {
+			reply(s, 550, "5.2.1", "<%s>: Domain disabled, mail not accepted",
+			    address);
+			error_count(s);
+			return;
+		}
+		if (relay_domain) {
+			/* manual 5.4.2 "act as smart host": all of the domain's mail
+			 * goes on to that host, optionally only from our users */
+			char *only = NULL;
+			if (dir_object_field(s->db, "domain", dom.id,
+			    "smarthost_auth_only", &only, &err) < 0) {
+				log_error("%s: directory: %s", s->sid, err);
+				reply(s, 451, "4.3.0", "Temporary lookup failure");
+				return;
+			}
+			bool auth_only = only != NULL && strcmp(only, "1") == 0;
+			free(only);
+			if (auth_only && !relay_allowed(s)) {
+				reply(s, 554, "5.7.1", "<%s>: Relay access denied "
+				    "(authenticated users only)", address);
+				error_count(s);
+				return;
+			}
+			kind = "smarthost";
+		} else {
+			struct dir_route route;
+			switch (dir_resolve(s->db, address, &route, &err)) {
+			case DIR_RESOLVE_ERROR:
+				log_error("%s: directory: %s", s->sid, err);
+				reply(s, 451, "4.3.0", "Temporary lookup failure");
+				return;
+			case DIR_RESOLVE_UNKNOWN:
+			case DIR_RESOLVE_REMOTE:
+				log_info("%s: %s: unknown recipient <%s>", s->sid,
+				    s->env.id, address);
+				reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: "
+				    "User unknown", address);
+				error_count(s);
+				return;
+			case DIR_RESOLVE_LOCAL:
+				break;
+			}
+			if (route.disabled) {
+				reply(s, 550, "5.2.1", "<%s>: Mailbox disabled", address);
+				error_count(s);
+				return;
+			}
+		}
+		if (s->sender_domain[0] != '\0') {
+			int bl = dir_sender_blacklisted(s->db, dom.id, s->sender_domain,
+			    &err);
+			if (bl < 0) {
+				log_error("%s: directory: %s", s->sid, err);
+				reply(s, 451, "4.3.0", "Temporary lookup failure");
+				return;
+			}
+			if (bl > 0) {
+				log_info("%s: %s: sender domain %s blacklisted by %s",
+				    s->sid, s->env.id, s->sender_domain, path.domain);
+				reply(s, 550, "5.7.1", "<%s>: Sender domain %s is not "
+				    "accepted by this domain", address, s->sender_domain);
+				return;
+			}
+		}
+	}
+	unsigned notify = 0;
+	if (prm.notify & SMTP_NOTIFY_NEVER)
+		notify |= DSN_NOTIFY_NEVER;
+	if (prm.notify & SMTP_NOTIFY_SUCCESS)
+		notify |= DSN_NOTIFY_SUCCESS;
+	if (prm.notify & SMTP_NOTIFY_FAILURE)
+		notify |= DSN_NOTIFY_FAILURE;
+	if (prm.notify & SMTP_NOTIFY_DELAY)
+		notify |= DSN_NOTIFY_DELAY;
+	queue_env_add_rcpt(&s->env, address, prm.orcpt[0] ? prm.orcpt : NULL,
+	    notify);
+	log_debug("%s: %s: to=<%s> (%s)", s->sid, s->env.id, address, kind);
+	reply(s, 250, "2.1.5", "Ok");
+}
+
+/* tx_ready - a transaction with recipients; replies if not */
+static bool
+tx_ready(struct session *s, int *code_r, const char **enh_r,
+	 const char **text_r)
+{
+	if (!s->in_tx) {
+		*code_r = 503; *enh_r = "5.5.1"; *text_r = "Need MAIL command first";
+		return false;
+	}
+	if (s->env.nrcpts == 0) {
+		*code_r = 554; *enh_r = "5.5.1"; *text_r = "No valid recipients";
+		return false;
+	}
+	return true;
+}
+
+static void
+cmd_data(struct session *s, const char *args)
+{
+	int code;
+	const char *enh, *text;
+
+	if (*args != '\0') {
+		reply(s, 501, "5.5.4", "Syntax: DATA");
+		error_count(s);
+		return;
+	}
+	if (!tx_ready(s, &code, &enh, &text)) {
+		reply(s, code, enh, "%s", text);
+		error_count(s);
+		return;
+	}
+	if (s->bdat_mode || (s->env.body_type != NULL &&
+	    strcmp(s->env.body_type, "BINARYMIME") == 0)) {
+		reply(s, 503, "5.5.1", "Use BDAT for this transaction");
+		error_count(s);
+		return;
+	}
+	if (!message_open(s))
+		return;
+	smtp_data_init(&s->dr, s->max_size);
+	s->state = S_DATA;
+	reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+cmd_bdat(struct session *s, const char *args)
+{
+	uint64_t size;
+	bool last;
+	const char *err, *enh, *text;
+	int code;
+
+	if (smtp_bdat_parse(args, &size, &last, &err) < 0) {
+		/* the chunk size is unknown: the stream cannot be trusted */
+		reply(s, 501, "5.5.4", "%s", err);
+		log_warnx("%s: bad BDAT (%s), closing", s->sid, err);
+		session_close(s);
+		return;
+	}
+	s->bdat_left = size;
+	s->bdat_last = last;
+	s->bdat_err_code = 0;
+	s->state = S_BDAT;
+	if (!tx_ready(s, &code, &enh, &text)) {
+		s->bdat_err_code = code;
+		snprintf(s->bdat_err, sizeof(s->bdat_err), "%s %s", enh, text);
+	} else if (!s->bdat_mode) {
+		if (!message_open(s)) {
+			/* message_open replied: swallow the chunk silently */
+			s->bdat_err_code = -1;
+			tx_reset(s);
+		} else {
+			s->bdat_mode = true;
+		}
+	}
+	if (s->bdat_left == 0)
+		on_read(s->bev, s);
+}
+
+/* bdat_chunk_done - the last byte of a chunk was read */
+static void
+bdat_chunk_done(struct session *s)
+{
+	s->state = S_CMD;
+	if (s->bdat_err_code != 0) {
+		if (s->bdat_err_code > 0)
+			reply(s, s->bdat_err_code, NULL, "%s", s->bdat_err);
+		error_count(s);
+		return;
+	}
+	if (s->too_big) {
+		message_finish(s, 0);    /* replies 552 and resets */
+		return;
+	}
+	if (s->bdat_last) {
+		message_finish(s, 0);
+		return;
+	}
+	flush_out(s, false);
+	reply(s, 250, "2.0.0", "%llu octets received",
+	    (unsigned long long)s->msg_size);
+}
+
+/* auth_result - check the credentials and answer */
+static void
+auth_check(struct session *s, const char *login, const char *password)
+{
+	struct dir_mailbox mb;
+	const char *err;
+	const char *mech = s->mech == MECH_PLAIN ? "PLAIN" : "LOGIN";
+
+	s->state = S_CMD;
+	switch (dir_authenticate(s->db, login, password, &mb, &err)) {
+	case DIR_AUTH_OK:
+		free(s->auth_user);
+		s->auth_user = xasprintf("%s@%s", mb.name, mb.postoffice);
+		log_info("%s: auth ok: user=%s login=%s mech=%s", s->sid,
+		    s->auth_user, login, mech);
+		reply(s, 235, "2.7.0", "Authentication successful");
+		return;
+	case DIR_AUTH_ERROR:
+		log_error("%s: auth: directory: %s", s->sid, err);
+		reply(s, 454, "4.7.0", "Temporary authentication failure");
+		return;
+	case DIR_AUTH_FAILED:
+		log_info("%s: auth failed: login=%s mech=%s from [%s]", s->sid,
+		    login, mech, s->addr);
+		reply(s, 535, "5.7.8", "Authentication credentials invalid");
+		break;
+	case DIR_AUTH_DISABLED:
+		log_info("%s: auth refused: login=%s disabled", s->sid, login);
+		reply(s, 535, "5.7.8", "Authentication refused: account disabled");
+		break;
+	case DIR_AUTH_PREVENTED:
+		log_info("%s: auth refused: login=%s may not authenticate", s->sid,
+		    login);
+		reply(s, 535, "5.7.8", "Authentication refused for this account");
+		break;
+	}
+	if (++s->auth_failures >= MAX_AUTH_FAILURES) {
+		reply(s, 421, "4.7.0", "%s Too many authentication failures",
+		    s->sd->hostname);
+		session_close(s);
+		return;
+	}
+	error_count(s);
+}
+
+/* auth_response - one SASL response (base64, "=" for empty, "*" cancels) */
+static void
+auth_response(struct session *s, const char *line)
+{
+	struct buf dec;
+
+	if (strcmp(line, "*") == 0) {
+		s->state = S_CMD;
+		free(s->auth_login);
+		s->auth_login = NULL;
+		reply(s, 501, "5.7.0", "Authentication cancelled");
+		error_count(s);
+		return;
+	}
+	buf_init(&dec, 8192);
+	if (strcmp(line, "=") != 0 &&
+	    smtp_base64_decode(line, strlen(line), &dec) < 0) {
+		s->state = S_CMD;
+		buf_free(&dec);
+		reply(s, 501, "5.5.2", "Invalid base64 data");
+		error_count(s);
+		return;
+	}
+	if (s->mech == MECH_PLAIN) {
+		const char *authz, *authc, *pw;
+		if (smtp_sasl_plain(dec.data, dec.len, &authz, &authc, &pw) < 0) {
+			s->state = S_CMD;
+			reply(s, 501, "5.5.2", "Malformed PLAIN response");
+			error_count(s);
+		} else if (*authz != '\0' && strcmp(authz, authc) != 0) {
+			s->state = S_CMD;
+			log_info("%s: auth refused: %s may not act as %s", s->sid,
+			    authc, authz);
+			reply(s, 535, "5.7.8", "Authorization identity refused");
+			error_count(s);
+		} else {
+			auth_check(s, authc, pw);
+		}
+	} else if (s->auth_step == 0) {
+		if (dec.len == 0 || memchr(dec.data, '\0', dec.len) != NULL) {
+			s->state = S_CMD;
+			reply(s, 501, "5.5.2", "Malformed user name");
+			error_count(s);
+		} else {
+			free(s->auth_login);
+			s->auth_login = xstrdup(dec.data);
+			s->auth_step = 1;
+			reply(s, 334, NULL, "UGFzc3dvcmQ6");
+		}
+	} else {
+		if (memchr(dec.data, '\0', dec.len) != NULL) {
+			s->state = S_CMD;
+			reply(s, 501, "5.5.2", "Malformed password");
+			error_count(s);
+		} else {
+			auth_check(s, s->auth_login, dec.data);
+		}
+		free(s->auth_login);
+		s->auth_login = NULL;
+	}
+	explicit_bzero(dec.data, dec.len);
+	buf_free(&dec);
+}
+
+static void
+cmd_auth(struct session *s, const char *args)
+{
+	char mech[32];
+	size_t n = strcspn(args, " ");
+
+	if (!s->esmtp) {
+		reply(s, 503, "5.5.1", "Send EHLO first");
+		error_count(s);
+		return;
+	}
+	if (s->auth_user != NULL) {
+		reply(s, 503, "5.5.1", "Already authenticated");
+		error_count(s);
+		return;
+	}
+	if (s->in_tx) {
+		reply(s, 503, "5.5.1", "AUTH not allowed during a mail transaction");
+		error_count(s);
+		return;
+	}
+	if (!s->tls && settings_get_int(s->db, "smtp.require_tls_for_auth", 1)) {
+		reply(s, 538, "5.7.11", "Encryption required for requested "
+		    "authentication mechanism (use STARTTLS)");
+		error_count(s);
+		return;
+	}
+	if (n == 0 || n >= sizeof(mech)) {
+		reply(s, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
+		error_count(s);
+		return;
+	}
+	memcpy(mech, args, n);
+	mech[n] = '\0';
+	const char *ir = args + n;
+	while (*ir == ' ')
+		ir++;
+	if (strcasecmp(mech, "PLAIN") == 0)
+		s->mech = MECH_PLAIN;
+	else if (strcasecmp(mech, "LOGIN") == 0)
+		s->mech = MECH_LOGIN;
+	else {
+		reply(s, 504, "5.5.4", "Unrecognized authentication mechanism");
+		error_count(s);
+		return;
+	}
+	s->auth_step = 0;
+	s->state = S_AUTH;
+	if (*ir != '\0') {
+		auth_response(s, ir);
+		return;
+	}
+	reply(s, 334, NULL, "%s", s->mech == MECH_PLAIN ? "" : "VXNlcm5hbWU6");
+}
+
+static void
+cmd_starttls(struct session *s, const char *args)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	if (*args != '\0') {
+		reply(s, 501, "5.5.4", "Syntax: STARTTLS");
+		error_count(s);
+		return;
+	}
+	if (s->tls) {
+		reply(s, 503, "5.5.1", "TLS already active");
+		error_count(s);
+		return;
+	}
+	if (s->sd->tls == NULL) {
+		reply(s, 454, "4.7.0", "TLS not available");
+		return;
+	}
+	/* RFC 3207 5 / CVE-2011-0411: nothing pipelined after STARTTLS may
+	 * be taken as a command once TLS is up */
+	size_t junk = evbuffer_get_length(in);
+	if (junk > 0) {
+		log_warnx("%s: discarding %zu bytes sent after STARTTLS", s->sid,
+		    junk);
+		evbuffer_drain(in, junk);
+	}
+	reply(s, 220, "2.0.0", "Ready to start TLS");
+	s->state = S_STARTTLS;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+/* start_tls - the 220 is out: put TLS on the connection and forget what
+ * was said in the clear (RFC 3207 4.2) */
+static void
+start_tls(struct session *s)
+{
+	struct event_base *base = s->sd->svc->base;
+	SSL *ssl = SSL_new(s->sd->tls);
+
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	if (ssl == NULL) {
+		log_warnx("%s: SSL_new failed", s->sid);
+		session_free(s);
+		return;
+	}
+	s->bev = bufferevent_openssl_socket_new(base, s->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		SSL_free(ssl);
+		log_warnx("%s: cannot start TLS", s->sid);
+		session_free(s);
+		return;
+	}
+	s->ssl_bev = true;
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	set_timeouts(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	tx_reset(s);
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = false;
+	buf_reset(&s->lr.line);
+	s->lr.overflow = false;
+	s->state = S_CMD;
+}
+
+static void
+dispatch(struct session *s, const char *line, size_t len)
+{
+	struct smtp_command cmd;
+	const char *err;
+	int code;
+
+	if (smtp_command_parse(line, len, &cmd, &code, &err) < 0) {
+		reply(s, code, code == 501 ? "5.5.4" : "5.5.2", "%s", err);
+		error_count(s);
+		return;
+	}
+	log_debug("%s: < %s", s->sid, cmd.verb == SMTP_CMD_AUTH ? "AUTH ..." : line);
+	switch (cmd.verb) {
+	case SMTP_CMD_HELO: cmd_helo(s, cmd.args, false); break;
+	case SMTP_CMD_EHLO: cmd_helo(s, cmd.args, true); break;
+	case SMTP_CMD_MAIL: cmd_mail(s, cmd.args); break;
+	case SMTP_CMD_RCPT: cmd_rcpt(s, cmd.args); break;
+	case SMTP_CMD_DATA: cmd_data(s, cmd.args); break;
+	case SMTP_CMD_BDAT: cmd_bdat(s, cmd.args); break;
+	case SMTP_CMD_AUTH: cmd_auth(s, cmd.args); break;
+	case SMTP_CMD_STARTTLS: cmd_starttls(s, cmd.args); break;
+	case SMTP_CMD_RSET:
+		tx_reset(s);
+		reply(s, 250, "2.0.0", "Ok");
+		break;
+	case SMTP_CMD_NOOP:
+		reply(s, 250, "2.0.0", "Ok");
+		break;
+	case SMTP_CMD_QUIT:
+		reply(s, 221, "2.0.0", "Bye");
+		session_close(s);
+		break;
+	case SMTP_CMD_VRFY:
+		reply(s, 252, "2.5.2", "Cannot VRFY user, but will accept message "
+		    "and attempt delivery");
+		break;
+	case SMTP_CMD_EXPN:
+		reply(s, 502, "5.5.1", "EXPN not available");
+		break;
+	case SMTP_CMD_HELP:
+		reply(s, 214, "2.0.0", "Postern SMTP: see RFC 5321");
+		break;
+	case SMTP_CMD_UNKNOWN:
+		reply(s, 500, "5.5.2", "Syntax error, command unrecognized");
+		error_count(s);
+		break;
+	}
+}
+
+/* on_line - a complete command or SASL line, or a line error */
+static void
+on_line(struct session *s, enum smtp_line_result r)
+{
+	const char *why = NULL;
+
+	switch (r) {
+	case SMTP_LINE_MORE:
+		return;
+	case SMTP_LINE_OK:
+		break;
+	case SMTP_LINE_TOO_LONG:
+		why = "Line too long";
+		break;
+	case SMTP_LINE_BARE_LF:
+		why = "Bare <LF> received: command lines must end with <CR><LF>";
+		break;
+	case SMTP_LINE_NUL:
+		why = "NUL byte in command";
+		break;
+	}
+	if (why != NULL) {
+		if (s->state == S_AUTH) {
+			s->state = S_CMD;
+			free(s->auth_login);
+			s->auth_login = NULL;
+		}
+		reply(s, 500, "5.5.2", "%s", why);
+		error_count(s);
+		return;
+	}
+	/* copy: the handler may reset the reader */
+	char *line = xstrdup(s->lr.line.data);
+	size_t len = s->lr.line.len;
+	buf_reset(&s->lr.line);
+	if (s->state == S_AUTH)
+		auth_response(s, line);
+	else
+		dispatch(s, line, len);
+	explicit_bzero(line, len);
+	free(line);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (;;) {
+		if (s->state == S_CLOSING || s->state == S_STARTTLS)
+			break;
+		/* a BDAT chunk of 0 octets ends without input */
+		if (s->state == S_BDAT && s->bdat_left == 0) {
+			bdat_chunk_done(s);
+			continue;
+		}
+		size_t avail = evbuffer_get_length(in);
+		if (avail == 0)
+			break;
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		size_t used = 0;
+		switch (s->state) {
+		case S_CMD:
+		case S_AUTH: {
+			enum smtp_line_result r = smtp_line_feed(&s->lr, v.iov_base,
+			    v.iov_len, &used);
+			evbuffer_drain(in, used);
+			on_line(s, r);
+			break;
+		}
+		case S_DATA: {
+			size_t before = s->out.len;
+			int r = smtp_data_feed(&s->dr, v.iov_base, v.iov_len, &used,
+			    &s->out);
+			evbuffer_drain(in, used);
+			if (!s->hdr_done)
+				scan_headers(s, s->out.data + before, s->out.len - before);
+			flush_out(s, false);
+			if (r == 1) {
+				s->state = S_CMD;
+				message_finish(s, s->dr.flags);
+			}
+			break;
+		}
+		case S_BDAT: {
+			used = v.iov_len < s->bdat_left ? v.iov_len : (size_t)s->bdat_left;
+			if (s->bdat_err_code == 0) {
+				s->msg_size += used;
+				if (s->msg_size > s->max_size)
+					s->too_big = true;
+				if (!s->too_big) {
+					size_t before = s->out.len;
+					buf_append(&s->out, v.iov_base, used);
+					if (!s->hdr_done)
+						scan_headers(s, s->out.data + before, used);
+					flush_out(s, false);
+				}
+			}
+			evbuffer_drain(in, used);
+			s->bdat_left -= used;
+			if (s->bdat_left == 0)
+				bdat_chunk_done(s);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	if (s->state == S_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		session_free(s);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (s->state == S_CLOSING)
+		session_free(s);
+	else if (s->state == S_STARTTLS)
+		start_tls(s);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		if (ssl != NULL) {
+			const char *sni = SSL_get_servername(ssl,
+			    TLSEXT_NAMETYPE_host_name);
+			s->tls = true;
+			tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
+			log_info("%s: TLS established: %s%s%s", s->sid, s->tls_info,
+			    sni ? " sni=" : "", sni ? sni : "");
+		}
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && s->state != S_CLOSING) {
+		log_info("%s: timeout from [%s]", s->sid, s->addr);
+		reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->sd->hostname);
+		session_close(s);
+		/* the reply may not get out to a client that does not read */
+		struct timeval tv = { 5, 0 };
+		bufferevent_set_timeouts(bev, NULL, &tv);
+		bufferevent_enable(bev, EV_WRITE);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		if (e != 0) {
+			char msg[256];
+			ERR_error_string_n(e, msg, sizeof(msg));
+			log_info("%s: TLS error from [%s]: %s", s->sid, s->addr, msg);
+		} else if (errno != 0 && errno != ECONNRESET && errno != EPIPE) {
+			log_info("%s: connection error from [%s]: %s", s->sid, s->addr,
+			    strerror(errno));
+		}
+	} else if ((what & BEV_EVENT_EOF) && s->state != S_CLOSING) {
+		log_info("%s: lost connection from [%s]%s", s->sid, s->addr,
+		    s->state == S_DATA || s->state == S_BDAT ? " in message" : "");
+	}
+	session_free(s);
+}
+
+void
+session_start(struct smtpd *sd, struct service_listener *l, int fd,
+	      const struct sockaddr *sa, socklen_t salen)
+{
+	struct service *svc = sd->svc;
+	struct session *s = xcalloc(1, sizeof(*s));
+	const char *bad;
+
+	s->sd = sd;
+	s->db = svc->db;
+	s->fd = fd;
+	memcpy(&s->ss, sa, salen < sizeof(s->ss) ? salen : sizeof(s->ss));
+	sockaddr_ntop(sa, s->addr, sizeof(s->addr));
+	snprintf(s->sid, sizeof(s->sid), "s%06lx%04x", ++sd->sessions,
+	    (unsigned)getpid() & 0xffff);
+	s->listener = l->name;
+	s->submission = strcmp(l->name, "submission") == 0;
+	s->smtps = strcmp(l->name, "smtps") == 0;
+	s->timeout = (int)settings_get_int(s->db, "smtp.timeout", 300);
+	s->max_size = (uint64_t)settings_get_int(s->db, "smtp.max_message_size",
+	    51200) * 1024;
+	char *nets = settings_get_str(s->db, "smtp.relay_networks");
+	s->relay_net = smtpd_cidr_match(nets, sa, &bad);
+	if (bad != NULL)
+		log_warnx("smtp.relay_networks: %s (entry skipped)", bad);
+	free(nets);
+	smtp_line_init(&s->lr, SMTP_LINE_AUTH_MAX);
+	buf_init(&s->out, 0);
+	s->state = S_CMD;
+	log_info("%s: connect from [%s] on %s%s", s->sid, s->addr, l->name,
+	    s->relay_net ? " (relay network)" : "");
+
+	if (s->smtps) {
+		SSL *ssl = SSL_new(sd->tls);
+		if (ssl != NULL)
+			s->bev = bufferevent_openssl_socket_new(svc->base, fd, ssl,
+			    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (s->bev == NULL) {
+			if (ssl != NULL)
+				SSL_free(ssl);
+			log_warnx("%s: cannot start TLS", s->sid);
+			session_free(s);
+			return;
+		}
+		s->ssl_bev = true;
+		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	} else {
+		s->bev = bufferevent_socket_new(svc->base, fd, 0);
+		if (s->bev == NULL) {
+			log_warnx("%s: bufferevent_socket_new failed", s->sid);
+			session_free(s);
+			return;
+		}
+	}
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	set_timeouts(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	reply(s, 220, NULL, "%s ESMTP Postern", sd->hostname);
+}

@@ -1,0 +1,108 @@
+/* smtpd - the inbound SMTP connector: listeners, limits, sessions */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "queue.h"
+#include "settings.h"
+#include "smtpd.h"
+#include "tls.h"
+#include "xalloc.h"
+
+static struct smtpd smtpd;
+
+/* refuse - turn a connection away before a session exists */
+static void
+refuse(struct service_listener *l, int fd, const char *text)
+{
+	/* on the implicit TLS port the client expects a handshake: just close */
+	if (strcmp(l->name, "smtps") != 0) {
+		ssize_t n = write(fd, text, strlen(text));
+		(void)n;
+	}
+	close(fd);
+}
+
+static void
+smtpd_accept(struct service *svc, struct service_listener *l, int fd,
+	     const struct sockaddr *sa, socklen_t salen)
+{
+	char addr[64], msg[300];
+	int max = (int)settings_get_int(svc->db, "smtp.max_connections", 1000);
+	int per_ip = (int)settings_get_int(svc->db, "smtp.max_connections_per_ip", 20);
+
+	sockaddr_ntop(sa, addr, sizeof(addr));
+	if (strcmp(l->name, "smtps") == 0 && smtpd.tls == NULL) {
+		log_warnx("connection from [%s] on smtps refused: no TLS certificate",
+		    addr);
+		close(fd);
+		return;
+	}
+	if (service_conn_total(svc) >= (size_t)max) {
+		log_warnx("connection from [%s] refused: smtp.max_connections (%d) "
+		    "reached", addr, max);
+		snprintf(msg, sizeof(msg), "421 4.7.0 %s Too many connections, try "
+		    "again later\r\n", smtpd.hostname);
+		refuse(l, fd, msg);
+		return;
+	}
+	if (!service_conn_acquire(svc, sa, per_ip)) {
+		log_warnx("connection from [%s] refused: "
+		    "smtp.max_connections_per_ip (%d) reached", addr, per_ip);
+		snprintf(msg, sizeof(msg), "421 4.7.0 %s Too many connections from "
+		    "your address, try again later\r\n", smtpd.hostname);
+		refuse(l, fd, msg);
+		return;
+	}
+	session_start(&smtpd, l, fd, sa, salen);
+}
+
+static int
+smtpd_init(struct service *svc)
+{
+	const char *err;
+	char *qroot;
+
+	smtpd.svc = svc;
+	smtpd.hostname = settings_hostname(svc->db);
+	qroot = settings_queue_path(svc->db);
+	smtpd.qpath = queue_path(qroot, "smtp", QUEUE_INBOUND);
+	free(qroot);
+	if (queue_ensure(smtpd.qpath) < 0) {
+		log_warn("cannot create the queue %s", smtpd.qpath);
+		return -1;
+	}
+	smtpd.tls = tls_server_ctx(svc, &err);
+	if (smtpd.tls == NULL)
+		log_warnx("no TLS: %s; STARTTLS is not offered and smtps refuses "
+		    "connections", err);
+	log_info("inbound queue %s, host name %s", smtpd.qpath, smtpd.hostname);
+	return 0;
+}
+
+static void
+smtpd_shutdown(struct service *svc)
+{
+	/* sessions end with the process; nothing was promised for them */
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const listeners[] = { "smtp", "submission", "smtps",
+	    NULL };
+	static const struct service_def def = {
+		.name = "smtpd",
+		.listeners = listeners,
+		.init = smtpd_init,
+		.accept = smtpd_accept,
+		.shutdown = smtpd_shutdown,
+	};
+	int rc = service_main(argc, argv, &def);
+
+	free(smtpd.hostname);
+	free(smtpd.qpath);
+	return rc;
+}

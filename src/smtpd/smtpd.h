@@ -1,0 +1,33 @@
+#ifndef POSTERN_SMTPD_H
+#define POSTERN_SMTPD_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "service.h"
+
+/* smtpd - the inbound SMTP connector (manual 3.2): ports 25 (smtp), 587
+ * (submission: AUTH required) and 465 (smtps: implicit TLS). */
+
+struct smtpd {
+	struct service *svc;
+	char *hostname;     /* server.hostname: greeting, Received */
+	char *qpath;        /* <queue>/smtp/inbound */
+	SSL_CTX *tls;       /* NULL: no certificate, no STARTTLS/smtps */
+	unsigned long sessions;
+};
+
+/* session_start - take a new connection (the limits are checked). */
+void session_start(struct smtpd *sd, struct service_listener *l, int fd,
+		   const struct sockaddr *sa, socklen_t salen);
+
+/* smtpd_cidr_match - whether addr is inside one of the space or comma
+ * separated networks of list ("10.0.0.0/8 ::1/128 192.0.2.7"). An empty
+ * list matches nothing. Malformed entries are skipped and reported in
+ * *bad_r (may be NULL). */
+bool smtpd_cidr_match(const char *list, const struct sockaddr *sa,
+		      const char **bad_r);
+
+#endif
