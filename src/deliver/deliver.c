@@ -449,9 +449,19 @@ job_send_forwards(struct job *j)
 	ssize_t n;
 	int fd, r = -1;
 
-	env_split_id(id, j->item->id, 1);
-	/* a forward of a forward would grow the id: X.1.1.1...; past the
-	 * limit env_split_id gives a fresh id */
+	/* "<id>.<n>", with n not in use in sf inbound (a later pass of the
+	 * same item may forward again); a forward of a forward grows the id
+	 * (X.1.1...) and past the limit env_split_id gives a fresh one */
+	for (unsigned k = 1; k <= 100; k++) {
+		env_split_id(id, j->item->id, k);
+		char *a = xasprintf("%s/new/%s.env", j->d->inbound, id);
+		char *b = xasprintf("%s/cur/%s.env", j->d->inbound, id);
+		bool used = access(a, F_OK) == 0 || access(b, F_OK) == 0;
+		free(a);
+		free(b);
+		if (!used)
+			break;
+	}
 	queue_env_init(&env, id);
 	env_copy_meta(&env, j->env);
 	env.delay_notified = 0;
