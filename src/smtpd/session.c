@@ -689,8 +689,8 @@ cmd_bdat(struct session *s, const char *args)
 			s->bdat_mode = true;
 		}
 	}
-	if (s->bdat_left == 0)
-		on_read(s->bev, s);
+	/* a chunk of 0 octets is finished by the read loop we are called
+	 * from (never recurse into it: it may free the session) */
 }
 
 /* bdat_chunk_done - the last byte of a chunk was read */

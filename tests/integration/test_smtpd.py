@@ -444,7 +444,7 @@ def test_line_limits_and_errors(srv):
             break
     # two errors above, eight here: the tenth is answered, then 421
     assert codes == [500] * 8 + [421]
-    with pytest.raises((EOFError, ConnectionResetError)):
+    with pytest.raises((EOFError, ConnectionResetError, BrokenPipeError)):
         r.cmd("NOOP")
     r.close()
 
@@ -592,3 +592,70 @@ def test_timeout(srv):
         r.close()
     finally:
         unset_cfg(srv, "smtp.timeout")
+
+
+def test_smarthost_domains(srv):
+    """manual 5.4.2 "act as smart host": all mail for the domain is
+    relayed on; with "only relay from authenticated users" only from them."""
+    srv.cli("domain", "add", "backup.test", "--postoffice", "acme")
+    srv.cli("domain", "set", "backup.test", "smarthost=192.0.2.1:25")
+    srv.cli("domain", "add", "users-only.test", "--postoffice", "acme")
+    srv.cli("domain", "set", "users-only.test", "smarthost=192.0.2.1:25",
+            "smarthost_auth_only=yes")
+    with client(srv) as s:
+        s.ehlo()
+        s.mail("a@example.org")
+        assert s.rcpt("anyone@backup.test")[0] == 250
+        code, msg = s.rcpt("anyone@users-only.test")
+        assert code == 554 and msg.startswith(b"5.7.1")
+    with client(srv, "submission") as s:
+        s.starttls(context=tls_ctx())
+        s.login("alice@acme", "alice-pw")
+        s.mail("alice@acme.test")
+        assert s.rcpt("anyone@users-only.test")[0] == 250
+
+
+def test_mail_loop_refused(srv):
+    hdrs = b"".join(b"Received: from x%d.test by y.test; Mon, 1 Jan 2024 00:00:00 +0000\r\n" % i
+                    for i in range(60))
+    with client(srv) as s:
+        s.ehlo()
+        s.mail("a@example.org")
+        s.rcpt("alice@acme.test")
+        code, msg = s.data(hdrs + b"Subject: loop\r\n\r\nx\r\n")
+        assert (code, msg[:5]) == (554, b"5.4.6")
+
+
+def test_disk_full_is_452_and_nothing_claimed(postern, tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs",
+                        str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs: " + r.stderr.decode())
+    try:
+        postern.cli("postoffice", "add", "acme", "--password", "pm-secret")
+        postern.cli("domain", "add", DOMAIN, "--postoffice", "acme")
+        postern.cli("mailbox", "add", "alice@acme", "--password", "alice-pw")
+        postern.cli("config", "set", "path.queue", str(mnt))
+        postern.start(services=["smtpd"])
+        with smtplib.SMTP("127.0.0.1", postern.port("smtp"), timeout=15) as s:
+            s.ehlo("client.test")
+            s.mail("a@example.org")
+            s.rcpt("alice@acme.test")
+            code, msg = s.data(b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 400)
+            assert (code, msg[:5]) == (452, b"4.3.1"), msg
+            assert s.noop()[0] == 250
+            # nothing half-written is left behind, and space comes back
+            new = mnt / "smtp" / "inbound" / "new"
+            assert list(new.iterdir()) == []
+            assert list((mnt / "smtp" / "inbound" / "tmp").iterdir()) == []
+            s.mail("a@example.org")
+            s.rcpt("alice@acme.test")
+            code, msg = s.data(b"Subject: small\r\n\r\nfits\r\n")
+            assert code == 250
+            assert len(list(new.glob("*.env"))) == 1
+        assert "writing the queue item failed" in postern.log("smtpd")
+    finally:
+        postern.stop()
+        subprocess.run(["umount", str(mnt)])
