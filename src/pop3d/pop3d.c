@@ -53,9 +53,11 @@ struct pop3_server {
 	struct fail_entry *fails;
 	size_t nfails;
 	uint64_t next_id;
+	struct session *sessions;
 };
 
 struct session {
+	struct session *prev, *next;   /* all sessions, for shutdown */
 	struct pop3_server *srv;
 	struct bufferevent *bev;
 	struct sockaddr_storage sa;
@@ -67,6 +69,7 @@ struct session {
 	bool have_user;
 	bool closing;
 	bool busy;               /* RETR/TOP streaming or login delay */
+	int close_waits;
 	char user[ADDRESS_MAX_LEN + 1];
 	int errors;
 	struct pop3_reader rd;
@@ -92,6 +95,7 @@ static struct pop3_server server;
 static void session_input(struct session *s);
 static void session_free(struct session *s);
 static void pop3_set_callbacks(struct session *s);
+static void session_finish(struct session *s);
 
 /* reply - one line to the client */
 static void
@@ -761,6 +765,36 @@ session_input(struct session *s)
 /* ------------------------------------------------------------ events */
 
 static void
+on_close_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_finish(arg);
+}
+
+/* session_finish - free the session once the last reply has left; after
+ * STLS our output first drains into the TLS filter, then the socket */
+static void
+session_finish(struct session *s)
+{
+	struct bufferevent *u = bufferevent_get_underlying(s->bev);
+	struct timeval tv = { 0, 10000 };
+
+	if (u != NULL && evbuffer_get_length(bufferevent_get_output(u)) > 0 &&
+	    s->close_waits++ < 500) {
+		if (s->delay_ev == NULL)
+			s->delay_ev = evtimer_new(server.svc->base,
+			    on_close_timer, s);
+		else
+			event_assign(s->delay_ev, server.svc->base, -1, 0,
+			    on_close_timer, s);
+		evtimer_add(s->delay_ev, &tv);
+		return;
+	}
+	session_free(s);
+}
+
+static void
 on_read(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
@@ -781,7 +815,7 @@ on_write(struct bufferevent *bev, void *arg)
 	}
 	if (s->closing &&
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		session_free(s);
+		session_finish(s);
 }
 
 static void
@@ -832,6 +866,12 @@ pop3_set_callbacks(struct session *s)
 static void
 session_free(struct session *s)
 {
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		server.sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
 	if (s->out_fd >= 0)
 		close(s->out_fd);
 	drop_release(s);
@@ -884,6 +924,10 @@ pop3_accept(struct service *svc, struct service_listener *l, int fd,
 	memcpy(&s->sa, sa, salen < sizeof(s->sa) ? salen : sizeof(s->sa));
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	s->id = ++server.next_id;
+	s->next = server.sessions;
+	if (s->next != NULL)
+		s->next->prev = s;
+	server.sessions = s;
 	s->lock_fd = -1;
 	s->out_fd = -1;
 	pop3_reader_init(&s->rd);
@@ -921,6 +965,18 @@ pop3_init(struct service *svc)
 	return 0;
 }
 
+/* pop3_shutdown - SIGTERM: drop every session (no UPDATE without QUIT) */
+static void
+pop3_shutdown(struct service *svc)
+{
+	(void)svc;
+	while (server.sessions != NULL)
+		session_free(server.sessions);
+	free(server.fails);
+	server.fails = NULL;
+	server.nfails = 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -930,6 +986,7 @@ main(int argc, char **argv)
 		.listeners = listeners,
 		.init = pop3_init,
 		.accept = pop3_accept,
+		.shutdown = pop3_shutdown,
 	};
 	return service_main(argc, argv, &def);
 }
