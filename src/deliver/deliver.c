@@ -24,7 +24,7 @@
  * the sf inbound queue, never to the null sender or for bulk mail: those
  * go to bad mail with the reason. Temporary failures (I/O, directory)
  * leave the recipient deferred in the item's envelope and the item is
- * retried with backoff (1, 5, 15, 60 minutes...) until queue.bounce_after.
+ * retried on the queue.retry_schedule until queue.bounce_after.
  * The item is removed only when every recipient is delivered, forwarded or
  * bounced durably. */
 #include <errno.h>
@@ -426,13 +426,32 @@ catchall_same(const struct dir_route *a, const struct dir_route *b)
 
 /* ------------------------------------------------------------- an item */
 
-/* backoff - delay before retry number attempts (1-based) */
+/* backoff - delay before retry number attempts (1-based): the entries of
+ * queue.retry_schedule ("5m 10m 30m 1h ...", units s m h d, the last
+ * repeats), the schedule outbound delivery uses too */
 static time_t
-backoff(int attempts)
+backoff(struct db *db, int attempts)
 {
-	static const int steps[] = { 60, 300, 900, 3600 };
-	int n = (int)(sizeof(steps) / sizeof(steps[0]));
-	return steps[attempts < 1 ? 0 : attempts > n ? n - 1 : attempts - 1];
+	char *sched = settings_get_str(db, "queue.retry_schedule");
+	char *save = NULL;
+	time_t delay = 300, last = 300;
+	int k = 0;
+
+	for (char *t = strtok_r(sched, " \t,", &save); t != NULL;
+	    t = strtok_r(NULL, " \t,", &save)) {
+		char *end;
+		long long v = strtoll(t, &end, 10);
+		long long mul = *end == 'm' ? 60 : *end == 'h' ? 3600 :
+		    *end == 'd' ? 86400 : 1;
+		if (v <= 0 || end == t || (*end != '\0' && end[1] != '\0'))
+			continue;
+		last = (time_t)(v * mul);
+		if (++k == attempts)
+			break;
+	}
+	delay = last;
+	free(sched);
+	return delay;
 }
 
 /* job_send_forwards - one new item in sf inbound for every forward
@@ -821,7 +840,7 @@ finish:;
 		case OC_DEFERRED:
 			q->status = RCPT_DEFERRED;
 			q->attempts++;
-			q->next_attempt = now + backoff(q->attempts);
+			q->next_attempt = now + backoff(d->svc->db, q->attempts);
 			queue_env_set(&q->last_error, rs->diag);
 			d->deferred++;
 			break;
@@ -838,7 +857,7 @@ finish:;
 			log_warnx("%s: cannot remove: %s", item->id, err);
 	} else {
 		if (next <= now)
-			next = now + backoff(1);
+			next = now + backoff(d->svc->db, 1);
 		if (queue_item_update(item, &err) < 0)
 			log_warnx("%s: cannot update the envelope: %s", item->id, err);
 		if (queue_item_release(item, &err) < 0)

@@ -5,6 +5,7 @@ redirect ping-pong), bad mail for the null sender, and a kill -9 of deliver
 in the middle of a batch losing nothing."""
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -209,3 +210,25 @@ def test_kill_deliver_mid_batch_loses_nothing(populated):
              "queue drained")
     dups = len(mailbox_msgs(p.root, "alice")) - n
     assert dups <= 2, f"{dups} duplicates: at most the item in flight"
+
+
+def test_temporary_failure_is_retried_not_bounced(populated):
+    p = populated
+    p.cli("config", "set", "queue.retry_schedule", "1s")
+    p.start(services=SERVICES)
+    box = p.root / "store/acme/alice"
+    if box.is_dir():
+        shutil.rmtree(box)
+    box.parent.mkdir(parents=True, exist_ok=True)
+    box.write_text("a file where the Maildir should be: writes fail\n")
+    msg, mid = make_msg("bob@acme.test", "alice@acme.test")
+    queue_put(p.root, "smtp", "inbound", msg, "bob@acme.test",
+              ["alice@acme.test"], auth="bob@acme")
+    wait_for(lambda: "recipients deferred" in p.log("deliver"), 10, "deferral")
+    items = wait_for(lambda: queue_items(p.root, "sf", "outgoing"), 10,
+                     "the item back in the queue")
+    assert "rcpt =alice@acme.test - 0 2 " in items[0][1], "deferred state kept"
+    box.unlink()
+    a = wait_for(lambda: mailbox_msgs(p.root, "alice"), 15, "the retry")
+    assert mid in a[0]
+    assert mailbox_msgs(p.root, "bob") == [], "a temporary failure never bounces"
