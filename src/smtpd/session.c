@@ -30,6 +30,8 @@
 #define MAX_AUTH_FAILURES 3    /* failed AUTH in one session */
 #define MAX_HOPS 50            /* Received headers: a mail loop beyond */
 #define WRITE_CHUNK (64 * 1024)
+#define OUT_HIGH (64 * 1024)   /* replies queued: stop reading commands */
+#define IN_HIGH (256 * 1024)   /* input buffered by libevent at most */
 
 enum state {
 	S_CMD,
@@ -43,6 +45,7 @@ enum state {
 enum mech { MECH_PLAIN = 1, MECH_LOGIN };
 
 struct session {
+	struct session *prev, *next;    /* all sessions, for shutdown */
 	struct smtpd *sd;
 	struct db *db;
 	struct bufferevent *bev;
@@ -66,6 +69,7 @@ struct session {
 	char *auth_login;
 	struct smtp_line_reader lr;
 	int timeout;
+	bool read_paused;           /* client does not read its replies */
 
 	/* the transaction */
 	bool in_tx;
@@ -91,6 +95,8 @@ struct session {
 	size_t hdr_linelen;
 	char hdr_prefix[9];
 };
+
+static struct session *sessions;
 
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
@@ -151,6 +157,12 @@ static void
 session_free(struct session *s)
 {
 	log_info("%s: disconnect from [%s]", s->sid, s->addr);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
 	tx_reset(s);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
@@ -184,6 +196,7 @@ set_timeouts(struct session *s)
 	struct timeval tv = { s->timeout, 0 };
 
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, IN_HIGH);
 }
 
 /* --- message writing ----------------------------------------------------- */
@@ -1052,6 +1065,12 @@ on_read(struct bufferevent *bev, void *arg)
 	for (;;) {
 		if (s->state == S_CLOSING || s->state == S_STARTTLS)
 			break;
+		/* a client that pipelines without reading its replies waits */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > OUT_HIGH) {
+			s->read_paused = true;
+			bufferevent_disable(bev, EV_READ);
+			break;
+		}
 		/* a BDAT chunk of 0 octets ends without input */
 		if (s->state == S_BDAT && s->bdat_left == 0) {
 			bdat_chunk_done(s);
@@ -1127,6 +1146,11 @@ on_write(struct bufferevent *bev, void *arg)
 		session_free(s);
 	else if (s->state == S_STARTTLS)
 		start_tls(s);
+	else if (s->read_paused) {
+		s->read_paused = false;
+		bufferevent_enable(bev, EV_READ);
+		on_read(bev, s);
+	}
 }
 
 static void
@@ -1201,6 +1225,10 @@ session_start(struct smtpd *sd, struct service_listener *l, int fd,
 	free(nets);
 	smtp_line_init(&s->lr, SMTP_LINE_AUTH_MAX);
 	buf_init(&s->out, 0);
+	s->next = sessions;
+	if (sessions != NULL)
+		sessions->prev = s;
+	sessions = s;
 	s->state = S_CMD;
 	log_info("%s: connect from [%s] on %s%s", s->sid, s->addr, l->name,
 	    s->relay_net ? " (relay network)" : "");
@@ -1231,4 +1259,26 @@ session_start(struct smtpd *sd, struct service_listener *l, int fd,
 	set_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	reply(s, 220, NULL, "%s ESMTP Postern", sd->hostname);
+}
+
+void
+session_shutdown_all(struct smtpd *sd)
+{
+	while (sessions != NULL) {
+		struct session *s = sessions;
+		/* a message being received is not accepted: the client retries */
+		if (s->bev != NULL && s->state != S_CLOSING &&
+		    s->state != S_STARTTLS &&
+		    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+			struct buf out;
+			buf_init(&out, 0);
+			smtp_reply(&out, 421, "4.3.2", "%s Service shutting down",
+			    sd->hostname);
+			/* best effort, the socket is non-blocking */
+			ssize_t n = s->ssl_bev ? 0 : write(s->fd, out.data, out.len);
+			(void)n;
+			buf_free(&out);
+		}
+		session_free(s);
+	}
 }

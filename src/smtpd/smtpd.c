@@ -85,7 +85,9 @@ smtpd_init(struct service *svc)
 static void
 smtpd_shutdown(struct service *svc)
 {
-	/* sessions end with the process; nothing was promised for them */
+	/* nothing was promised for messages in progress: their clients
+	 * retry; partial queue items are removed */
+	session_shutdown_all(&smtpd);
 }
 
 int

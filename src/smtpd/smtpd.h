@@ -23,6 +23,9 @@ struct smtpd {
 void session_start(struct smtpd *sd, struct service_listener *l, int fd,
 		   const struct sockaddr *sa, socklen_t salen);
 
+/* session_shutdown_all - say 421 where possible and end every session. */
+void session_shutdown_all(struct smtpd *sd);
+
 /* smtpd_cidr_match - whether addr is inside one of the space or comma
  * separated networks of list ("10.0.0.0/8 ::1/128 192.0.2.7"). An empty
  * list matches nothing. Malformed entries are skipped and reported in
