@@ -3,7 +3,9 @@ outgoing queues, splitting, relay refusal to bad mail, the wake-up by
 inotify. Items are injected the way the real writers do it: a file in the
 pickup directory, or a queue item written with the queue.h protocol (tmp,
 fsync, rename .msg then .env into new/)."""
+import json
 import os
+import signal
 import smtplib
 import time
 import uuid
@@ -245,3 +247,48 @@ def test_smtp_to_mailbox_end_to_end(populated):
     assert mid in got[0]
     assert got[0].startswith("Return-Path: <sender@remote.test>\r\n"
                              "Delivered-To: alice@acme.test\r\n")
+
+
+def test_corrupt_inbound_item_goes_to_badmail(populated):
+    p = populated
+    p.start(services=SERVICES)
+    q = p.root / "queue/smtp/inbound"
+    qid = new_id()
+    (q / "tmp" / f"{qid}.msg").write_text("Subject: x\r\n\r\nbody\r\n")
+    (q / "tmp" / f"{qid}.env").write_text("POSTERN-ENV 1\nid =%s\ngarbage\n" % qid)
+    os.rename(q / "tmp" / f"{qid}.msg", q / "new" / f"{qid}.msg")
+    os.rename(q / "tmp" / f"{qid}.env", q / "new" / f"{qid}.env")
+    bm = wait_for(lambda: badmail(p.root), 10, "bad mail")
+    assert qid in bm
+    # the MTA goes on working
+    msg, mid = make_msg("a@remote.test", "bob@acme.test")
+    queue_put(p.root, "smtp", "inbound", msg, "a@remote.test", ["bob@acme.test"])
+    wait_for(lambda: mailbox_msgs(p.root, "bob"), 10, "next item")
+
+
+def test_kill_mta_mid_batch_loses_nothing(populated):
+    p = populated
+    p.start(services=SERVICES)
+    n = 300
+    mids = []
+    for i in range(n):
+        msg, mid = make_msg("x@remote.test", "alice@acme.test", subject=f"k{i}")
+        mids.append(mid)
+        queue_put(p.root, "smtp", "inbound", msg, "x@remote.test",
+                  ["alice@acme.test", "far@remote.test"], auth="x")
+    wait_for(lambda: len(mailbox_msgs(p.root, "alice")) >= 3, 20, "first")
+    st = json.loads((p.root / "run/mta.json").read_text())
+    os.kill(st["pid"], signal.SIGKILL)
+    assert len(mailbox_msgs(p.root, "alice")) < n, "killed too late"
+
+    def done():
+        a = mailbox_msgs(p.root, "alice")
+        return len({m for m in mids if any(m in x for x in a)}) == n
+    wait_for(done, 40, "every message in the mailbox after the restart")
+    out = queue_items(p.root, "smtp", "outgoing")
+    assert len(out) >= n
+    msgs = [(p.root / "queue/smtp/outgoing/new" / f"{i}.msg").read_text()
+            for i, _ in out]
+    assert len({m for m in mids if any(m in x for x in msgs)}) == n, \
+        "every remote part queued"
+    assert queue_items(p.root, "smtp", "inbound") == []
