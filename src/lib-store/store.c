@@ -718,6 +718,28 @@ store_folder_subscribe(struct store *st, const char *name, bool on,
 	return 0;
 }
 
+/* store_subscriptions - the subscription list */
+int
+store_subscriptions(struct store *st, char ***names_r, size_t *n_r,
+		    const char **error_r)
+{
+	sqlite3_stmt *s = db_prep(st, "SELECT name FROM subscription ORDER BY "
+	    "name='INBOX' DESC, name", error_r);
+	char **v = NULL;
+	size_t n = 0;
+
+	if (s == NULL)
+		return -1;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = xstrdup((const char *)sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	*names_r = v;
+	*n_r = n;
+	return 0;
+}
+
 /* ------------------------------------------------------------ sync */
 
 struct scan_ent {

@@ -155,6 +155,10 @@ int store_folder_rename(struct store *st, const char *from, const char *to,
 			const char **error_r);
 int store_folder_subscribe(struct store *st, const char *name, bool on,
 			   const char **error_r);
+/* store_subscriptions - every subscribed name, existing or not (LSUB,
+ * LIST (SUBSCRIBED)), sorted; free each and the array. */
+int store_subscriptions(struct store *st, char ***names_r, size_t *n_r,
+			const char **error_r);
 
 /* ------------------------------------------------------------ messages */
 

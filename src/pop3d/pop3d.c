@@ -36,6 +36,7 @@
 #define MAX_ERRORS 10            /* bad commands before we hang up */
 #define FAIL_WINDOW 900          /* seconds failed logins are remembered */
 #define FAIL_DELAY_MS 500        /* answer to a failed login comes late */
+#define FAIL_TABLE_MAX 10000    /* addresses with failures remembered */
 #define OUT_HIGH 262144          /* output buffered before we pause RETR */
 
 enum pop3_state { ST_AUTH, ST_TRANS };
@@ -143,6 +144,14 @@ fail_find(const char *addr, bool create)
 	}
 	if (!create)
 		return NULL;
+	if (server.nfails >= FAIL_TABLE_MAX) {
+		/* a flood of addresses: forget the stalest */
+		size_t old = 0;
+		for (size_t i = 1; i < server.nfails; i++)
+			if (server.fails[i].last < server.fails[old].last)
+				old = i;
+		server.fails[old] = server.fails[--server.nfails];
+	}
 	server.fails = xreallocarray(server.fails, server.nfails + 1,
 	    sizeof(*server.fails));
 	struct fail_entry *e = &server.fails[server.nfails++];

@@ -321,6 +321,19 @@ test_index(void)
 	CHECK(!store_folder_exists(st, "Work"));
 	CHECK_INTEQ(store_folder_delete(st, "Job.Sub", &err), 0);
 	CHECK(store_folder_delete(st, "INBOX", &err) < 0);
+	CHECK_INTEQ(store_folder_subscribe(st, "Job", true, &err), 0);
+	CHECK_INTEQ(store_folder_subscribe(st, "Trash", false, &err), 0);
+	char **subs;
+	size_t nsubs;
+	CHECK_INTEQ(store_subscriptions(st, &subs, &nsubs, &err), 0);
+	CHECK_INTEQ(nsubs, 6);
+	if (nsubs == 6) {
+		CHECK_STREQ(subs[0], "INBOX");
+		CHECK_STREQ(subs[3], "Job");
+	}
+	for (size_t i = 0; i < nsubs; i++)
+		free(subs[i]);
+	free(subs);
 	store_folder_close(&f);
 	store_close(&st);
 
