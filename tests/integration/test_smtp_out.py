@@ -1,0 +1,666 @@
+"""Outbound SMTP (issue 3, item 4): postern-smtp-out against a real dnsmasq
+serving MX/A records on loopback and small asyncio SMTP servers ("sinks")
+playing the remote MX and smart hosts. Items are injected into queue
+smtp/outgoing by writing queue files per src/lib-queue/queue.h, so these
+tests do not depend on the MTA.
+
+MX records cannot carry a port: the test-only setting smtp.out_port points
+MX delivery at the sink's port."""
+import asyncio
+import base64
+import email
+import os
+import random
+import shutil
+import signal
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port
+
+DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+
+
+# -- queue files -----------------------------------------------------------
+
+def _esc(v):
+    if v is None:
+        return " -"
+    out = []
+    for b in v.encode():
+        if b <= 0x20 or b == 0x25 or b == 0x7F:
+            out.append("%%%02X" % b)
+        else:
+            out.append(chr(b))
+    return " =" + "".join(out)
+
+
+def _unesc(tok):
+    if tok == "-":
+        return None
+    assert tok.startswith("=")
+    raw = tok[1:].encode()
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        if raw[i] == 0x25:
+            out.append(int(raw[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode()
+
+
+def inject(root, sender, rcpts, body, *, arrival=None, smtputf8=False,
+           ret=None, envid=None, notify=0, orcpt=None, auth=None,
+           delay_notified=0, bulk=False, body_type=None):
+    """Write one committed item into queue/smtp/outgoing; its id."""
+    qid = "%08X%08X" % (int(time.time()), random.getrandbits(32))
+    q = Path(root) / "queue" / "smtp" / "outgoing"
+    for d in ("tmp", "new", "cur"):
+        (q / d).mkdir(parents=True, exist_ok=True)
+    env = ["POSTERN-ENV 1", f"id ={qid}",
+           f"arrival {int(arrival if arrival is not None else time.time())}",
+           "sender" + _esc(sender), "auth" + _esc(auth),
+           "client" + _esc("127.0.0.1") + _esc("client.test"),
+           "body" + _esc(body_type), f"smtputf8 {1 if smtputf8 else 0}",
+           "envid" + _esc(envid), "ret" + _esc(ret), "hops 0",
+           f"bulk {1 if bulk else 0}", f"delay-notified {delay_notified}"]
+    for r in rcpts:
+        env.append("rcpt" + _esc(r) + _esc(orcpt) + f" {notify} 0 0 0 - -")
+    env.append("end")
+    if isinstance(body, str):
+        body = body.encode()
+    (q / "tmp" / f"{qid}.msg").write_bytes(body)
+    (q / "tmp" / f"{qid}.env").write_text("\n".join(env) + "\n")
+    os.rename(q / "tmp" / f"{qid}.msg", q / "new" / f"{qid}.msg")
+    os.rename(q / "tmp" / f"{qid}.env", q / "new" / f"{qid}.env")
+    return qid
+
+
+def read_env(path):
+    """Parse an envelope file: dict with 'sender', 'rcpts' (list of dicts)."""
+    env = {"rcpts": []}
+    for line in Path(path).read_text().splitlines()[1:]:
+        parts = line.split(" ")
+        key = parts[0]
+        if key == "rcpt":
+            env["rcpts"].append({
+                "address": _unesc(parts[1]), "orcpt": _unesc(parts[2]),
+                "notify": int(parts[3]), "status": int(parts[4]),
+                "attempts": int(parts[5]), "next": int(parts[6]),
+                "error": _unesc(parts[7]), "extra": _unesc(parts[8])})
+        elif key in ("sender", "auth", "envid", "ret", "body"):
+            env[key] = _unesc(parts[1])
+        elif key in ("arrival", "hops", "bulk", "delay-notified", "smtputf8"):
+            env[key] = int(parts[1])
+    return env
+
+
+def queue_items(root, conn, direction, sub="new"):
+    d = Path(root) / "queue" / conn / direction / sub
+    if not d.is_dir():
+        return []
+    return sorted(p.stem for p in d.glob("*.env"))
+
+
+def dsns(root):
+    """The notices smtp-out queued into smtp/inbound: (env, message)."""
+    out = []
+    d = Path(root) / "queue" / "smtp" / "inbound" / "new"
+    for e in sorted(d.glob("*.env")) if d.is_dir() else []:
+        msg = email.message_from_bytes(e.with_suffix(".msg").read_bytes())
+        out.append((read_env(e), msg))
+    return out
+
+
+def report_fields(msg):
+    """The per-recipient field groups of a multipart/report."""
+    for part in msg.walk():
+        if part.get_content_type() == "message/delivery-status":
+            groups = part.get_payload()
+            return [dict(g.items()) for g in groups]
+    raise AssertionError("no message/delivery-status part")
+
+
+def wait_for(cond, timeout=15, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# -- DNS -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dns():
+    if not os.access(DNSMASQ, os.X_OK):
+        pytest.skip("dnsmasq missing (scripts/install-deps.sh installs it)")
+    port = free_port()
+    proc = subprocess.Popen([
+        DNSMASQ, "-k", f"--port={port}", "--listen-address=127.0.0.1",
+        "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=",
+        "--user=root", "--local=/test/",
+        "--mx-host=remote.test,mx.remote.test,10",
+        "--host-record=mx.remote.test,127.0.0.1",
+        "--host-record=amx.test,127.0.0.1",          # no MX: A fallback
+        "--mx-host=nullmx.test,.,0",                  # RFC 7505
+        "--mx-host=twomx.test,dead.twomx.test,10",    # refuses connections
+        "--mx-host=twomx.test,live.twomx.test,20",
+        "--host-record=dead.twomx.test,127.0.0.2",
+        "--host-record=live.twomx.test,127.0.0.1",
+    ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    assert proc.poll() is None, "dnsmasq did not start"
+    yield port
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+
+
+# -- the remote SMTP server --------------------------------------------------
+
+class Sink:
+    """A minimal ESMTP server in a thread. rcpt(addr, n) gives the reply to
+    the n-th RCPT for addr (n from 1)."""
+
+    def __init__(self, host="127.0.0.1", ext=("PIPELINING", "8BITMIME",
+                 "SIZE 10000000", "DSN", "SMTPUTF8"), tls=None, auth=None,
+                 rcpt=None, stall_after_dot=False, greeting="220 sink ESMTP"):
+        self.host, self.port = host, free_port()
+        self.ext, self.tls, self.auth = list(ext), tls, auth
+        self.rcpt = rcpt or (lambda a, n: "250 2.1.5 ok")
+        self.stall_after_dot = stall_after_dot
+        self.greeting = greeting
+        self.connections = 0
+        self.commands = []
+        self.messages = []       # dicts: mail, rcpts, data, tls, auth
+        self.rcpt_count = {}
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        assert self.ready.wait(10)
+        return self
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+
+        async def main():
+            self.server = await asyncio.start_server(self._session, self.host,
+                                                     self.port)
+            self.ready.set()
+        self.loop.run_until_complete(main())
+        self.loop.run_forever()
+
+    def stop(self):
+        async def _shutdown():
+            self.server.close()
+            tasks = [t for t in asyncio.all_tasks()
+                     if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.loop.stop()
+        asyncio.run_coroutine_threadsafe(_shutdown(), self.loop)
+        self.thread.join(10)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+    async def _session(self, reader, writer):
+        self.connections += 1
+        st = {"tls": False, "auth": None, "mail": None, "rcpts": []}
+
+        def send(s):
+            writer.write(s.encode() + b"\r\n")
+        try:
+            send(self.greeting)
+            if not self.greeting.startswith("220"):
+                await writer.drain()
+                writer.close()
+                return
+            for _ in range(1000):
+                line = await asyncio.wait_for(reader.readline(), 30)
+                if not line:
+                    break
+                cmd = line.decode("utf-8", "replace").rstrip("\r\n")
+                self.commands.append(cmd if not cmd.upper().startswith("AUTH")
+                                     else cmd.split(" ")[0] + " " + cmd.split(" ")[1])
+                verb = cmd.split(" ", 1)[0].upper()
+                if verb == "EHLO":
+                    lines = ["sink greets " + cmd[5:]] + self.ext
+                    if self.tls and not st["tls"]:
+                        lines.append("STARTTLS")
+                    if self.auth:
+                        lines.append("AUTH PLAIN LOGIN")
+                    for i, l in enumerate(lines):
+                        send(("250 " if i == len(lines) - 1 else "250-") + l)
+                elif verb == "STARTTLS" and self.tls:
+                    send("220 2.0.0 go ahead")
+                    await writer.drain()
+                    await writer.start_tls(self.tls)
+                    st = {"tls": True, "auth": None, "mail": None, "rcpts": []}
+                elif verb == "AUTH" and self.auth:
+                    parts = cmd.split(" ")
+                    if parts[1].upper() == "PLAIN":
+                        resp = parts[2] if len(parts) > 2 else None
+                        if resp is None:
+                            send("334 ")
+                            resp = (await reader.readline()).decode().strip()
+                        _, u, p = base64.b64decode(resp).decode().split("\0")
+                    else:
+                        send("334 VXNlcm5hbWU6")
+                        u = base64.b64decode(await reader.readline()).decode()
+                        send("334 UGFzc3dvcmQ6")
+                        p = base64.b64decode(await reader.readline()).decode()
+                    if (u, p) == self.auth:
+                        st["auth"] = u
+                        send("235 2.7.0 ok")
+                    else:
+                        send("535 5.7.8 bad credentials")
+                elif verb == "MAIL":
+                    if self.auth and not st["auth"]:
+                        send("530 5.7.0 authentication required")
+                        continue
+                    st["mail"], st["rcpts"] = cmd[5:], []
+                    send("250 2.1.0 ok")
+                elif verb == "RCPT":
+                    addr = cmd[cmd.index("<") + 1:cmd.index(">")]
+                    n = self.rcpt_count[addr] = self.rcpt_count.get(addr, 0) + 1
+                    rep = self.rcpt(addr, n)
+                    if rep.startswith("2"):
+                        st["rcpts"].append(cmd[5:])
+                    send(rep)
+                elif verb == "DATA":
+                    if not st["rcpts"]:
+                        send("554 5.5.1 no valid recipients")
+                        continue
+                    send("354 go")
+                    await writer.drain()
+                    data = []
+                    while True:
+                        l = await asyncio.wait_for(reader.readline(), 30)
+                        if l in (b".\r\n", b""):
+                            break
+                        data.append(l[1:] if l.startswith(b".") else l)
+                    if self.stall_after_dot:
+                        await asyncio.sleep(30)
+                        break
+                    self.messages.append({"mail": st["mail"], "rcpts": st["rcpts"],
+                                          "data": b"".join(data), "tls": st["tls"],
+                                          "auth": st["auth"]})
+                    st["mail"], st["rcpts"] = None, []
+                    send("250 2.0.0 queued")
+                elif verb == "RSET":
+                    st["mail"], st["rcpts"] = None, []
+                    send("250 2.0.0 ok")
+                elif verb == "QUIT":
+                    send("221 2.0.0 bye")
+                    await writer.drain()
+                    break
+                elif verb == "NOOP":
+                    send("250 ok")
+                else:
+                    send("502 5.5.2 not implemented")
+                await writer.drain()
+        except (asyncio.TimeoutError, ConnectionError, asyncio.CancelledError,
+                ssl.SSLError, OSError, ValueError):
+            pass
+        finally:
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+
+@pytest.fixture
+def sinks():
+    started = []
+
+    def make(**kw):
+        s = Sink(**kw).start()
+        started.append(s)
+        return s
+    yield make
+    for s in started:
+        s.stop()
+
+
+def setup_out(p, dns_port, sink, **settings):
+    """Point smtp-out at dnsmasq and the sink, apply settings, start it."""
+    base = {"dns.hosts": f"127.0.0.1:{dns_port}",
+            "smtp.out_port": str(sink.port) if sink else "25",
+            "queue.retry_schedule": "1s",
+            "smtp.out_timeout": "5"}
+    base.update(settings)
+    for k, v in base.items():
+        p.cli("config", "set", k, v)
+
+
+def start_out(p):
+    p.start(services=["smtp-out"])
+
+
+MSG = ("From: alice@acme.test\r\nTo: bob@remote.test\r\nSubject: hi\r\n"
+       "Message-ID: <m1@acme.test>\r\n\r\nhello\r\n.hidden dot line\r\n"
+       "..two dots\r\nend\r\n")
+
+
+def out_empty(p):
+    return not queue_items(p.root, "smtp", "outgoing") and \
+        not queue_items(p.root, "smtp", "outgoing", "cur")
+
+
+# -- tests -------------------------------------------------------------------
+
+def test_mx_delivery_reuses_one_connection(postern, dns, sinks):
+    sink = sinks()
+    setup_out(postern, dns, sink)
+    a = inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG)
+    b = inject(postern.root, "alice@acme.test", ["carol@remote.test", "dan@remote.test"],
+               MSG.replace("m1@", "m2@"))
+    start_out(postern)
+    wait_for(lambda: len(sink.messages) == 2, what="two messages")
+    wait_for(lambda: out_empty(postern), what="queue empty")
+    assert sink.connections == 1, sink.commands
+    assert "RSET" in sink.commands
+    assert sink.commands[0] == "EHLO mx.postern.test"
+    m1, m2 = sorted(sink.messages, key=lambda m: len(m["rcpts"]))
+    assert m1["mail"].startswith("FROM:<alice@acme.test>")
+    assert "SIZE=" in m1["mail"]
+    assert sorted(r.split(">")[0] for r in m2["rcpts"]) == \
+        ["TO:<carol@remote.test", "TO:<dan@remote.test"]
+    # dot-stuffing round trip: the body arrives exactly as queued
+    assert m1["data"] == MSG.encode()
+    log = postern.log("smtp-out")
+    for qid in (a, b):
+        assert f"{qid}: to=<" in log
+    assert "relay=mx.remote.test[127.0.0.1]" in log and "status=sent" in log
+    assert not dsns(postern.root)
+
+
+def test_a_fallback_and_next_mx(postern, dns, sinks):
+    sink = sinks()
+    setup_out(postern, dns, sink)
+    inject(postern.root, "alice@acme.test", ["x@amx.test"], MSG)
+    inject(postern.root, "alice@acme.test", ["y@twomx.test"], MSG)
+    start_out(postern)
+    wait_for(lambda: len(sink.messages) == 2, what="both delivered")
+    wait_for(lambda: out_empty(postern), what="queue empty")
+    log = postern.log("smtp-out")
+    assert "relay=amx.test[127.0.0.1]" in log            # implicit MX
+    assert "dead.twomx.test[127.0.0.2]" in log           # tried first, refused
+    assert "relay=live.twomx.test[127.0.0.1]" in log
+
+
+def test_retry_after_4xx_then_success(postern, dns, sinks):
+    sink = sinks(rcpt=lambda a, n: "451 4.7.1 greylisted" if n == 1 else "250 ok")
+    setup_out(postern, dns, sink)
+    qid = inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG)
+    start_out(postern)
+    wait_for(lambda: len(sink.messages) == 1, timeout=20, what="delivery on retry")
+    wait_for(lambda: out_empty(postern), what="queue empty")
+    assert sink.rcpt_count["bob@remote.test"] == 2
+    log = postern.log("smtp-out")
+    assert f"{qid}: to=<bob@remote.test> relay=mx.remote.test" in log
+    assert "status=deferred (451 4.7.1 greylisted)" in log
+    assert not dsns(postern.root)
+
+
+def test_deferred_state_kept_in_envelope(postern, dns, sinks):
+    sink = sinks(rcpt=lambda a, n: "452 4.2.2 mailbox full")
+    setup_out(postern, dns, sink, **{"queue.retry_schedule": "1h"})
+    qid = inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG)
+    start_out(postern)
+    env_path = postern.root / "queue/smtp/outgoing/new" / f"{qid}.env"
+    env = wait_for(lambda: env_path.exists() and read_env(env_path)["rcpts"][0]["attempts"] == 1
+                   and read_env(env_path), what="deferred envelope")
+    r = env["rcpts"][0]
+    assert r["status"] == 2                      # RCPT_DEFERRED
+    assert r["error"] == "452 4.2.2 mailbox full"
+    assert 3500 < r["next"] - time.time() <= 3600
+    time.sleep(1.5)                              # not retried before its time
+    assert sink.rcpt_count["bob@remote.test"] == 1
+
+
+def test_permanent_failure_bounces_at_once(postern, dns, sinks):
+    sink = sinks(rcpt=lambda a, n: "550 5.1.1 no such user" if a.startswith("nobody") else "250 ok")
+    setup_out(postern, dns, sink)
+    qid = inject(postern.root, "alice@acme.test", ["nobody@remote.test", "bob@remote.test"],
+                 MSG, envid="ENV-7", orcpt="rfc822;Nobody@Remote.test")
+    start_out(postern)
+    notices = wait_for(lambda: dsns(postern.root), what="bounce")
+    wait_for(lambda: out_empty(postern), what="queue empty")
+    assert len(sink.messages) == 1 and len(sink.messages[0]["rcpts"]) == 1
+    env, msg = notices[0]
+    assert env["sender"] == "" and env["bulk"] == 1
+    assert [r["address"] for r in env["rcpts"]] == ["alice@acme.test"]
+    assert msg["To"] == "<alice@acme.test>"
+    assert msg["From"] == "Mail Delivery System <postmaster@mx.postern.test>"
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "delivery-status"
+    fields = report_fields(msg)
+    assert fields[0]["Reporting-MTA"] == "dns; mx.postern.test"
+    assert fields[0]["Original-Envelope-Id"] == "ENV-7"
+    rc = fields[1]
+    assert rc["Final-Recipient"] == "rfc822; nobody@remote.test"
+    assert rc["Original-Recipient"] == "rfc822;Nobody@Remote.test"
+    assert rc["Action"] == "failed" and rc["Status"] == "5.1.1"
+    assert rc["Remote-MTA"].startswith("dns; mx.remote.test")
+    assert rc["Diagnostic-Code"] == "smtp; 550 5.1.1 no such user"
+    assert len(fields) == 2                      # bob was delivered: not listed
+    orig = [p for p in msg.walk() if p.get_content_type() == "message/rfc822"]
+    assert orig and b"hello" in orig[0].as_bytes()
+    assert f"{qid}: bounce notice queued as" in postern.log("smtp-out")
+
+
+def test_null_mx_and_unknown_domain_bounce(postern, dns, sinks):
+    sink = sinks()
+    setup_out(postern, dns, sink)
+    inject(postern.root, "alice@acme.test", ["a@nullmx.test"], MSG, ret="HDRS")
+    start_out(postern)
+    notices = wait_for(lambda: dsns(postern.root), what="bounce")
+    rc = report_fields(notices[0][1])[1]
+    assert rc["Status"] == "5.1.10"
+    # RET=HDRS: only the header comes back
+    types = [p.get_content_type() for p in notices[0][1].walk()]
+    assert "text/rfc822-headers" in types and "message/rfc822" not in types
+    assert not sink.messages
+
+
+def test_bounce_of_a_bounce_goes_to_badmail(postern, dns, sinks):
+    sinks_ = sinks(rcpt=lambda a, n: "550 5.1.1 gone")
+    setup_out(postern, dns, sinks_)
+    qid = inject(postern.root, "", ["x@remote.test"], MSG)
+    start_out(postern)
+    reason = postern.root / "queue" / "badmail" / f"{qid}.reason"
+    wait_for(reason.exists, what="bad mail")
+    text = reason.read_text()
+    assert "cannot be returned" in text and "550 5.1.1 gone" in text
+    assert (postern.root / "queue" / "badmail" / f"{qid}.msg").exists()
+    assert not dsns(postern.root)
+    assert out_empty(postern)
+
+
+def test_bounce_after_expiry(postern, dns, sinks):
+    sink = sinks(rcpt=lambda a, n: "451 4.4.5 try later")
+    setup_out(postern, dns, sink, **{"queue.bounce_after": "3600"})
+    inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG,
+           arrival=time.time() - 7200)
+    start_out(postern)
+    notices = wait_for(lambda: dsns(postern.root), what="expiry bounce")
+    wait_for(lambda: out_empty(postern), what="queue empty")
+    rc = report_fields(notices[0][1])[1]
+    assert rc["Action"] == "failed"
+    assert "gave up after 2 hours" in rc["Diagnostic-Code"]
+    assert "status=expired" in postern.log("smtp-out")
+
+
+def test_one_delay_notice(postern, dns, sinks):
+    sink = sinks(rcpt=lambda a, n: "451 4.4.5 try later")
+    setup_out(postern, dns, sink, **{"queue.delay_notice_after": "300"})
+    qid = inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG,
+                 arrival=time.time() - 600)
+    start_out(postern)
+    notices = wait_for(lambda: dsns(postern.root), what="delay notice")
+    # keep retrying (schedule 1s): still only one notice
+    wait_for(lambda: sink.rcpt_count.get("bob@remote.test", 0) >= 3, what="retries")
+    assert len(dsns(postern.root)) == 1
+    env, msg = notices[0]
+    rc = report_fields(msg)[1]
+    assert rc["Action"] == "delayed" and rc["Status"] == "4.4.5"
+    assert "Will-Retry-Until" in rc
+    types = [p.get_content_type() for p in msg.walk()]
+    assert "text/rfc822-headers" in types
+    q = postern.root / "queue/smtp/outgoing"
+    envs = list(q.glob(f"*/{qid}.env"))
+    assert envs and read_env(envs[0])["delay-notified"] > 0
+
+
+def test_smtputf8_needed_but_not_offered(postern, dns, sinks):
+    sink = sinks(ext=("PIPELINING", "8BITMIME"))
+    setup_out(postern, dns, sink)
+    inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG, smtputf8=True)
+    start_out(postern)
+    notices = wait_for(lambda: dsns(postern.root), what="bounce")
+    assert report_fields(notices[0][1])[1]["Status"] == "5.6.7"
+    assert not sink.messages
+
+
+def test_starttls_used_when_offered(postern, dns, sinks):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(postern.root / "certs/default.crt", postern.root / "certs/default.key")
+    sink = sinks(tls=ctx)
+    setup_out(postern, dns, sink)
+    inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG)
+    start_out(postern)
+    wait_for(lambda: sink.messages, what="delivery")
+    assert sink.messages[0]["tls"] is True
+    assert sink.commands.count("EHLO mx.postern.test") == 2   # again after TLS
+    assert "TLS with mx.remote.test" in postern.log("smtp-out")
+
+
+def test_global_smarthost_with_auth(postern, dns, sinks):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(postern.root / "certs/default.crt", postern.root / "certs/default.key")
+    relay = sinks(tls=ctx, auth=("relayuser", "s3cret pass"))
+    setup_out(postern, dns, None, **{
+        "smarthost.host": f"127.0.0.1:{relay.port}", "smarthost.auth": "1",
+        "smarthost.user": "relayuser", "smarthost.password": "s3cret pass"})
+    inject(postern.root, "alice@acme.test", ["someone@far-away.example"], MSG)
+    start_out(postern)
+    wait_for(lambda: relay.messages, what="relayed")
+    m = relay.messages[0]
+    assert m["tls"] and m["auth"] == "relayuser"
+    log = postern.log("smtp-out")
+    assert "via smart host 127.0.0.1" in log
+    assert "s3cret" not in log                     # never log the password
+
+
+def test_smarthost_auth_failure_defers(postern, dns, sinks):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(postern.root / "certs/default.crt", postern.root / "certs/default.key")
+    relay = sinks(tls=ctx, auth=("relayuser", "right"))
+    setup_out(postern, dns, None, **{
+        "smarthost.host": f"127.0.0.1:{relay.port}", "smarthost.auth": "1",
+        "smarthost.user": "relayuser", "smarthost.password": "wrong",
+        "queue.retry_schedule": "1h"})
+    qid = inject(postern.root, "alice@acme.test", ["someone@far-away.example"], MSG)
+    start_out(postern)
+    env_path = postern.root / "queue/smtp/outgoing/new" / f"{qid}.env"
+    env = wait_for(lambda: env_path.exists() and read_env(env_path)["rcpts"][0]["attempts"] == 1
+                   and read_env(env_path), what="deferred")
+    assert env["rcpts"][0]["status"] == 2
+    assert "authentication to smart host" in env["rcpts"][0]["error"]
+    assert not dsns(postern.root) and not relay.messages
+
+
+def test_postoffice_and_domain_smarthosts(populated, dns, sinks):
+    p = populated
+    po_relay = sinks()
+    dom_relay = sinks()
+    mx = sinks()
+    setup_out(p, dns, mx)
+    p.cli("postoffice", "set", "acme", f"smarthost=127.0.0.1:{po_relay.port}")
+    p.cli("postoffice", "add", "other", "--password", "pw")
+    p.cli("domain", "add", "other.test", "--postoffice", "other")
+    p.cli("domain", "add", "backup.test", "--postoffice", "other")
+    p.cli("domain", "set", "backup.test", f"smarthost=127.0.0.1:{dom_relay.port}")
+    # acme's sender: its post office smart host
+    inject(p.root, "alice@acme.test", ["x@remote.test"], MSG)
+    # other's sender: no post office smart host, so MX
+    inject(p.root, "bob@other.test", ["y@remote.test"], MSG)
+    # the recipient domain acts as smart host: wins over everything
+    inject(p.root, "alice@acme.test", ["z@backup.test"], MSG)
+    p.start(services=["smtp-out"])
+    wait_for(lambda: po_relay.messages and mx.messages and dom_relay.messages,
+             what="three routes")
+    assert "x@remote.test" in po_relay.messages[0]["rcpts"][0]
+    assert "y@remote.test" in mx.messages[0]["rcpts"][0]
+    assert "z@backup.test" in dom_relay.messages[0]["rcpts"][0]
+    log = p.log("smtp-out")
+    assert "via post office smart host" in log and "via domain smart host" in log
+
+
+def test_stalled_remote_times_out_and_defers(postern, dns, sinks):
+    sink = sinks(stall_after_dot=True)
+    setup_out(postern, dns, sink, **{"smtp.out_timeout": "2",
+                                     "queue.retry_schedule": "1h"})
+    qid = inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG)
+    t0 = time.time()
+    start_out(postern)
+    env_path = postern.root / "queue/smtp/outgoing/new" / f"{qid}.env"
+    env = wait_for(lambda: env_path.exists() and read_env(env_path)["rcpts"][0]["attempts"] == 1
+                   and read_env(env_path), what="deferred after timeout")
+    assert time.time() - t0 < 12
+    r = env["rcpts"][0]
+    assert r["status"] == 2 and "timeout" in r["error"]
+    assert not dsns(postern.root)
+
+
+def test_dsn_params_passed_and_success_notice(postern, dns, sinks):
+    # a next hop with DSN gets NOTIFY/ORCPT/RET/ENVID; one without it
+    # makes smtp-out send a "relayed" notice for NOTIFY=SUCCESS
+    with_dsn = sinks()
+    setup_out(postern, dns, with_dsn)
+    inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG,
+           notify=2 | 4, orcpt="rfc822;bob@remote.test", ret="HDRS", envid="E1")
+    start_out(postern)
+    wait_for(lambda: with_dsn.messages, what="delivery")
+    m = with_dsn.messages[0]
+    assert "RET=HDRS" in m["mail"] and "ENVID=E1" in m["mail"]
+    assert "NOTIFY=SUCCESS,FAILURE" in m["rcpts"][0]
+    assert "ORCPT=rfc822;bob@remote.test" in m["rcpts"][0]
+    assert not dsns(postern.root)
+    postern.stop()
+    no_dsn = sinks(ext=("PIPELINING",))
+    postern.cli("config", "set", "smtp.out_port", str(no_dsn.port))
+    inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG, notify=2)
+    postern.start(services=["smtp-out"])
+    notices = wait_for(lambda: dsns(postern.root), what="relayed notice")
+    assert "NOTIFY" not in no_dsn.messages[0]["rcpts"][0]
+    assert report_fields(notices[0][1])[1]["Action"] == "relayed"
+
+
+def test_unreachable_mx_defers(postern, dns, sinks):
+    # nothing listens on the port: connection refused on every MX
+    setup_out(postern, dns, None, **{"smtp.out_port": str(free_port()),
+                                     "queue.retry_schedule": "1h"})
+    qid = inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG)
+    start_out(postern)
+    env_path = postern.root / "queue/smtp/outgoing/new" / f"{qid}.env"
+    env = wait_for(lambda: env_path.exists() and read_env(env_path)["rcpts"][0]["attempts"] == 1
+                   and read_env(env_path), what="deferred")
+    assert env["rcpts"][0]["status"] == 2
+    assert env["rcpts"][0]["error"].startswith("451 4.4.")
