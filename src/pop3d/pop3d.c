@@ -512,11 +512,7 @@ cmd_auth_state(struct session *s, struct pop3_cmd *c)
 			reply(s, "-ERR [AUTH] invalid user name or password");
 			return;
 		}
-		/* the password may hold spaces: rejoin the arguments */
-		for (size_t i = 1; i < c->argc; i++)
-			((char *)c->argv[i])[-1] = ' ';
 		do_login(s, s->user, c->argv[0]);
-		explicit_bzero(s->rd.line.data, s->rd.line.len);
 	} else if (strcmp(c->verb, "AUTH") == 0) {
 		if (c->argc == 0) {
 			reply(s, "+OK SASL mechanisms follow");
@@ -722,7 +718,13 @@ session_line(struct session *s, char *line)
 		explicit_bzero(line, strlen(line));
 		return;
 	}
-	if (pop3_cmd_parse(line, &c, &err) < 0) {
+	if (s->state == ST_AUTH && strncasecmp(line, "PASS ", 5) == 0) {
+		/* the password is the rest of the line, spaces and all
+		 * (RFC 1939 7) */
+		c = (struct pop3_cmd){ .verb = "PASS", .argc = 1,
+		    .argv = { line + 5 } };
+		cmd_auth_state(s, &c);
+	} else if (pop3_cmd_parse(line, &c, &err) < 0) {
 		reply(s, "-ERR %s", err);
 		s->errors++;
 	} else if (s->state == ST_AUTH)
@@ -764,7 +766,9 @@ session_input(struct session *s)
 		if (s->rd.line.len > 0)
 			explicit_bzero(s->rd.line.data, s->rd.line.len);
 		buf_reset(&s->rd.line);
+		size_t linelen = strlen(line);
 		session_line(s, line);
+		explicit_bzero(line, linelen); /* may hold a password */
 		free(line);
 		/* STLS replaced the bufferevent */
 		in = bufferevent_get_input(s->bev);

@@ -208,6 +208,11 @@ def test_auth_plain_and_address_login(pop):
     assert send(f, tok).startswith(b"+OK")
     assert send(f, b"QUIT").startswith(b"+OK")
     s.close()
+    # USER/PASS: the password is the rest of the line, spaces included
+    pop.cli("mailbox", "passwd", "bob@acme", "--password", " two  words ")
+    c = client(pop, "bob@acme", " two  words ")
+    assert c.stat()[0] == 0
+    c.quit()
     # address login only when the post office allows it
     with pytest.raises(poplib.error_proto, match="AUTH"):
         client(pop, "alice@acme.test")
