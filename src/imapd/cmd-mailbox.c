@@ -1,0 +1,841 @@
+/* cmd-mailbox - commands on folders: SELECT/EXAMINE, CREATE, DELETE,
+ * RENAME, (UN)SUBSCRIBE, LIST/LSUB (LIST-EXTENDED, SPECIAL-USE,
+ * LIST-STATUS), NAMESPACE, STATUS, APPEND, QUOTA (RFC 9208), CLOSE,
+ * UNSELECT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "directory.h"
+#include "imapd.h"
+#include "imap-spec.h"
+#include "log.h"
+#include "mime.h"
+#include "xalloc.h"
+
+/* mailbox_name - see imapd.h */
+const char *
+mailbox_name(const struct imap_arg *a, char *out, size_t size,
+	     const char **error_r)
+{
+	const char *s = imap_arg_astring(a);
+	struct buf utf8;
+
+	if (s == NULL || strlen(s) != a->len || a->len == 0 || a->len >= size) {
+		*error_r = "Invalid mailbox name";
+		return NULL;
+	}
+	buf_init(&utf8, 0);
+	int r = imap_mutf7_to_utf8(s, &utf8);
+	buf_free(&utf8);
+	if (r < 0) {
+		*error_r = "Mailbox name is not valid modified UTF-7";
+		return NULL;
+	}
+	if (strcasecmp(s, "INBOX") == 0)
+		snprintf(out, size, "INBOX");
+	else if (strncasecmp(s, "INBOX.", 6) == 0)
+		snprintf(out, size, "INBOX.%s", s + 6);
+	else
+		snprintf(out, size, "%s", s);
+	return out;
+}
+
+/* quote_name - a mailbox name as an IMAP string */
+static void
+quote_name(struct buf *out, const char *name)
+{
+	mime_imap_nstr(out, name);
+}
+
+/* session_deselect - leave the selected state */
+void
+session_deselect(struct session *s)
+{
+	if (s->notify_handle > 0 && s->d->notify != NULL)
+		store_notify_unwatch(s->d->notify, s->notify_handle);
+	s->notify_handle = 0;
+	if (s->folder != NULL)
+		store_folder_close(&s->folder);
+	view_free(s);
+	if (s->state == ST_SELECTED)
+		s->state = ST_AUTH;
+}
+
+static void
+select_common(struct session *s, const char *tag, const struct imap_arg *a,
+	      size_t n, bool readonly)
+{
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err;
+
+	if (n < 1 || n > 2 || (n == 2 && a[1].type != IMAP_ARG_LIST)) {
+		session_tagged(s, tag, "BAD", "Syntax: SELECT mailbox [(CONDSTORE)]");
+		return;
+	}
+	if (n == 2) {
+		for (size_t i = 0; i < a[1].count; i++) {
+			if (imap_arg_is_atom(&a[1].list[i], "CONDSTORE")) {
+				s->condstore = true;
+			} else {
+				session_tagged(s, tag, "BAD", "Unsupported SELECT "
+				    "parameter (CONDSTORE only)");
+				return;
+			}
+		}
+	}
+	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+		session_tagged(s, tag, "NO", "%s", err);
+		return;
+	}
+	if (s->state == ST_SELECTED) {
+		session_deselect(s);
+		if (s->rev2 || s->condstore)
+			session_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
+	}
+	if (store_folder_exists(s->mbox->st, name) != 1) {
+		session_tagged(s, tag, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	s->folder = store_folder_open(s->mbox->st, name, &err);
+	if (s->folder == NULL) {
+		log_warnx("%s: cannot open %s: %s", s->sid, name, err);
+		session_tagged(s, tag, "NO", "[SERVERBUG] Cannot open the mailbox");
+		return;
+	}
+	if (view_load(s, &err) < 0) {
+		log_warnx("%s: cannot load %s: %s", s->sid, name, err);
+		store_folder_close(&s->folder);
+		session_tagged(s, tag, "NO", "[SERVERBUG] Cannot read the mailbox");
+		return;
+	}
+	s->readonly = readonly;
+	s->state = ST_SELECTED;
+
+	/* the keywords in use */
+	struct buf kw, flags;
+	buf_init(&kw, 0);
+	buf_init(&flags, 0);
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		if (s->msgs[i].kw == NULL)
+			continue;
+		char *copy = xstrdup(s->msgs[i].kw), *save = NULL;
+		for (char *k = strtok_r(copy, " ", &save); k != NULL;
+		    k = strtok_r(NULL, " ", &save)) {
+			size_t kl = strlen(k);
+			bool seen = false;
+			for (const char *p = kw.data; p != NULL && *p; ) {
+				const char *e = strchr(p, ' ');
+				size_t l = e ? (size_t)(e - p) : strlen(p);
+				if (l == kl && strncasecmp(p, k, kl) == 0)
+					seen = true;
+				p = e ? e + 1 : p + l;
+			}
+			if (!seen && kw.len < 8000) {
+				buf_putc(&kw, ' ');
+				buf_puts(&kw, k);
+			}
+		}
+		free(copy);
+	}
+	session_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+	    "\\Draft%s)\r\n", kw.data ? kw.data : "");
+	session_printf(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted "
+	    "\\Seen \\Draft%s \\*)] Flags permitted\r\n", kw.data ? kw.data : "");
+	session_printf(s, "* %zu EXISTS\r\n", s->nmsgs);
+	if (!s->rev2)
+		session_printf(s, "* 0 RECENT\r\n");
+	for (size_t i = 0; i < s->nmsgs && !s->rev2; i++)
+		if ((s->msgs[i].flags & STORE_SEEN) == 0) {
+			session_printf(s, "* OK [UNSEEN %zu] First unseen\r\n", i + 1);
+			break;
+		}
+	session_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n", s->uidvalidity);
+	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID\r\n", s->uidnext);
+	session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+	    (unsigned long long)s->highestmodseq);
+	if (s->rev2) {
+		struct buf l;
+		buf_init(&l, 0);
+		quote_name(&l, name);
+		session_printf(s, "* LIST () \".\" %s\r\n", l.data);
+		buf_free(&l);
+	}
+	buf_free(&kw);
+	buf_free(&flags);
+	session_tagged(s, tag, "OK", "[%s] %s completed",
+	    readonly ? "READ-ONLY" : "READ-WRITE", readonly ? "EXAMINE" : "SELECT");
+}
+
+void
+cmd_select(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	select_common(s, tag, a, n, false);
+}
+
+void
+cmd_examine(struct session *s, const char *tag, const struct imap_arg *a,
+	    size_t n, bool uid)
+{
+	select_common(s, tag, a, n, true);
+}
+
+void
+cmd_unselect(struct session *s, const char *tag, const struct imap_arg *a,
+	     size_t n, bool uid)
+{
+	session_deselect(s);
+	session_tagged(s, tag, "OK", "UNSELECT completed");
+}
+
+void
+cmd_close(struct session *s, const char *tag, const struct imap_arg *a,
+	  size_t n, bool uid)
+{
+	const char *err;
+
+	/* expunge silently: no EXPUNGE responses for a closing mailbox */
+	if (!s->readonly && store_expunge(s->folder, NULL, 0, NULL, NULL, &err) < 0)
+		log_warnx("%s: expunge on CLOSE: %s", s->sid, err);
+	session_deselect(s);
+	session_tagged(s, tag, "OK", "CLOSE completed");
+}
+
+/* folder_error - the response code for a store error text */
+static const char *
+folder_error(const char *err)
+{
+	if (err == NULL)
+		return "[SERVERBUG]";
+	if (strstr(err, "exists") != NULL)
+		return "[ALREADYEXISTS]";
+	if (strstr(err, "no such") != NULL || strstr(err, "not exist") != NULL)
+		return "[NONEXISTENT]";
+	if (strstr(err, "INBOX") != NULL)
+		return "[CANNOT]";
+	if (strstr(err, "name") != NULL || strstr(err, "invalid") != NULL)
+		return "[CANNOT]";
+	return "[SERVERBUG]";
+}
+
+void
+cmd_create(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err;
+
+	if (n < 1 || n > 2) {
+		session_tagged(s, tag, "BAD", "Syntax: CREATE mailbox");
+		return;
+	}
+	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+		session_tagged(s, tag, "NO", "[CANNOT] %s", err);
+		return;
+	}
+	size_t l = strlen(name);
+	if (l > 1 && name[l - 1] == '.')
+		name[l - 1] = '\0';  /* "foo." announces children to come */
+	if (strcmp(name, "INBOX") == 0) {
+		session_tagged(s, tag, "NO", "[ALREADYEXISTS] INBOX always exists");
+		return;
+	}
+	if (store_folder_create(s->mbox->st, name, &err) < 0) {
+		session_tagged(s, tag, "NO", "%s %s", folder_error(err), err);
+		return;
+	}
+	session_tagged(s, tag, "OK", "CREATE completed");
+}
+
+void
+cmd_delete(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err;
+
+	if (n != 1) {
+		session_tagged(s, tag, "BAD", "Syntax: DELETE mailbox");
+		return;
+	}
+	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+		session_tagged(s, tag, "NO", "%s", err);
+		return;
+	}
+	if (strcmp(name, "INBOX") == 0) {
+		session_tagged(s, tag, "NO", "[CANNOT] INBOX cannot be deleted");
+		return;
+	}
+	if (store_folder_exists(s->mbox->st, name) != 1) {
+		session_tagged(s, tag, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	if (s->state == ST_SELECTED &&
+	    strcmp(store_folder_name(s->folder), name) == 0)
+		session_deselect(s);
+	if (store_folder_delete(s->mbox->st, name, &err) < 0) {
+		session_tagged(s, tag, "NO", "%s %s", folder_error(err), err);
+		return;
+	}
+	session_tagged(s, tag, "OK", "DELETE completed");
+}
+
+void
+cmd_rename(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	char from[STORE_FOLDER_MAX + 1], to[STORE_FOLDER_MAX + 1];
+	const char *err;
+
+	if (n != 2) {
+		session_tagged(s, tag, "BAD", "Syntax: RENAME from to");
+		return;
+	}
+	if (mailbox_name(&a[0], from, sizeof(from), &err) == NULL ||
+	    mailbox_name(&a[1], to, sizeof(to), &err) == NULL) {
+		session_tagged(s, tag, "NO", "%s", err);
+		return;
+	}
+	if (strcmp(from, "INBOX") == 0) {
+		/* XXX: RFC 3501 6.3.5 moves INBOX's messages; not done */
+		session_tagged(s, tag, "NO", "[CANNOT] Renaming INBOX is not "
+		    "supported");
+		return;
+	}
+	if (store_folder_exists(s->mbox->st, from) != 1) {
+		session_tagged(s, tag, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	if (store_folder_exists(s->mbox->st, to) == 1) {
+		session_tagged(s, tag, "NO", "[ALREADYEXISTS] Target exists");
+		return;
+	}
+	if (s->state == ST_SELECTED &&
+	    strcmp(store_folder_name(s->folder), from) == 0)
+		session_deselect(s);
+	if (store_folder_rename(s->mbox->st, from, to, &err) < 0) {
+		session_tagged(s, tag, "NO", "%s %s", folder_error(err), err);
+		return;
+	}
+	session_tagged(s, tag, "OK", "RENAME completed");
+}
+
+static void
+subscribe(struct session *s, const char *tag, const struct imap_arg *a,
+	  size_t n, bool on)
+{
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err;
+
+	if (n != 1) {
+		session_tagged(s, tag, "BAD", "Syntax: %s mailbox",
+		    on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+		return;
+	}
+	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+		session_tagged(s, tag, "NO", "%s", err);
+		return;
+	}
+	if (on && store_folder_exists(s->mbox->st, name) != 1) {
+		session_tagged(s, tag, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	if (store_folder_subscribe(s->mbox->st, name, on, &err) < 0) {
+		session_tagged(s, tag, "NO", "%s %s", folder_error(err), err);
+		return;
+	}
+	session_tagged(s, tag, "OK", "%s completed",
+	    on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+}
+
+void
+cmd_subscribe(struct session *s, const char *tag, const struct imap_arg *a,
+	      size_t n, bool uid)
+{
+	subscribe(s, tag, a, n, true);
+}
+
+void
+cmd_unsubscribe(struct session *s, const char *tag, const struct imap_arg *a,
+		size_t n, bool uid)
+{
+	subscribe(s, tag, a, n, false);
+}
+
+/* list_match - LIST wildcard match: '*' anything, '%' anything but the
+ * hierarchy separator. Rolling-row DP: no exponential backtracking. */
+static bool
+list_match(const char *pat, const char *name)
+{
+	size_t m = strlen(name);
+	bool *row = xcalloc(m + 1, sizeof(bool)), *next = xcalloc(m + 1, sizeof(bool));
+	bool r;
+
+	row[0] = true;
+	for (const char *p = pat; *p; p++) {
+		next[0] = row[0] && (*p == '*' || *p == '%');
+		for (size_t j = 1; j <= m; j++) {
+			if (*p == '*')
+				next[j] = row[j] || next[j - 1];
+			else if (*p == '%')
+				next[j] = row[j] || (next[j - 1] && name[j - 1] != '.');
+			else
+				next[j] = row[j - 1] && *p == name[j - 1];
+		}
+		bool *t = row;
+		row = next;
+		next = t;
+	}
+	r = row[m];
+	free(row);
+	free(next);
+	return r;
+}
+
+/* status_items - "(MESSAGES n ...)" of a folder; -1 if it cannot open */
+static int
+status_items(struct session *s, const char *name, const struct imap_arg *items,
+	     struct buf *out, const char **error_r)
+{
+	struct store_folder *f;
+	struct store_folder_status st;
+	bool own = false;
+
+	if (s->state == ST_SELECTED && strcmp(store_folder_name(s->folder), name) == 0) {
+		f = s->folder;
+	} else {
+		f = store_folder_open(s->mbox->st, name, error_r);
+		if (f == NULL)
+			return -1;
+		own = true;
+	}
+	if (store_sync(f, error_r) < 0 || store_folder_status(f, &st, error_r) < 0) {
+		if (own)
+			store_folder_close(&f);
+		return -1;
+	}
+	if (own)
+		store_folder_close(&f);
+	buf_putc(out, '(');
+	for (size_t i = 0; i < items->count; i++) {
+		const struct imap_arg *it = &items->list[i];
+		if (i > 0)
+			buf_putc(out, ' ');
+		if (imap_arg_is_atom(it, "MESSAGES"))
+			buf_printf(out, "MESSAGES %u", st.messages);
+		else if (imap_arg_is_atom(it, "UIDNEXT"))
+			buf_printf(out, "UIDNEXT %u", st.uidnext);
+		else if (imap_arg_is_atom(it, "UIDVALIDITY"))
+			buf_printf(out, "UIDVALIDITY %u", st.uidvalidity);
+		else if (imap_arg_is_atom(it, "UNSEEN"))
+			buf_printf(out, "UNSEEN %u", st.unseen);
+		else if (imap_arg_is_atom(it, "RECENT"))
+			buf_printf(out, "RECENT 0");
+		else if (imap_arg_is_atom(it, "DELETED"))
+			buf_printf(out, "DELETED %u", st.deleted);
+		else if (imap_arg_is_atom(it, "SIZE"))
+			buf_printf(out, "SIZE %llu", (unsigned long long)st.size);
+		else if (imap_arg_is_atom(it, "HIGHESTMODSEQ")) {
+			buf_printf(out, "HIGHESTMODSEQ %llu",
+			    (unsigned long long)st.highestmodseq);
+			s->condstore = true;
+		} else {
+			*error_r = "Unknown STATUS item";
+			return -2;
+		}
+	}
+	buf_putc(out, ')');
+	return 0;
+}
+
+static bool
+status_items_valid(const struct imap_arg *items)
+{
+	static const char *const ok[] = { "MESSAGES", "UIDNEXT", "UIDVALIDITY",
+	    "UNSEEN", "RECENT", "DELETED", "SIZE", "HIGHESTMODSEQ", NULL };
+
+	if (items->type != IMAP_ARG_LIST || items->count == 0)
+		return false;
+	for (size_t i = 0; i < items->count; i++) {
+		bool found = false;
+		for (size_t k = 0; ok[k] != NULL; k++)
+			if (imap_arg_is_atom(&items->list[i], ok[k]))
+				found = true;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+void
+cmd_status(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err;
+	struct buf out;
+
+	if (n != 2 || !status_items_valid(&a[1])) {
+		session_tagged(s, tag, "BAD", "Syntax: STATUS mailbox (items)");
+		return;
+	}
+	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+		session_tagged(s, tag, "NO", "%s", err);
+		return;
+	}
+	if (store_folder_exists(s->mbox->st, name) != 1) {
+		session_tagged(s, tag, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	buf_init(&out, 0);
+	buf_puts(&out, "* STATUS ");
+	quote_name(&out, name);
+	buf_putc(&out, ' ');
+	if (status_items(s, name, &a[1], &out, &err) < 0) {
+		buf_free(&out);
+		session_tagged(s, tag, "NO", "[SERVERBUG] %s", err);
+		return;
+	}
+	buf_puts(&out, "\r\n");
+	session_write(s, out.data, out.len);
+	buf_free(&out);
+	session_tagged(s, tag, "OK", "STATUS completed");
+}
+
+static const char *
+special_use_name(unsigned su)
+{
+	if (su & STORE_SU_SENT) return "\\Sent";
+	if (su & STORE_SU_DRAFTS) return "\\Drafts";
+	if (su & STORE_SU_TRASH) return "\\Trash";
+	if (su & STORE_SU_JUNK) return "\\Junk";
+	if (su & STORE_SU_ARCHIVE) return "\\Archive";
+	return NULL;
+}
+
+/* list - LIST and LSUB (RFC 3501 6.3.8/9, RFC 5258, 6154, 5819) */
+static void
+list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
+     bool lsub)
+{
+	bool sel_subscribed = lsub, sel_special = false;
+	bool ret_subscribed = false, ret_children = true, ret_special = true;
+	const struct imap_arg *status = NULL;
+	size_t i = 0;
+	const char *err;
+
+	if (!lsub && i < n && a[i].type == IMAP_ARG_LIST) {
+		for (size_t k = 0; k < a[i].count; k++) {
+			const struct imap_arg *o = &a[i].list[k];
+			if (imap_arg_is_atom(o, "SUBSCRIBED"))
+				sel_subscribed = true;
+			else if (imap_arg_is_atom(o, "SPECIAL-USE"))
+				sel_special = true;
+			else if (!imap_arg_is_atom(o, "REMOTE") &&
+			    !imap_arg_is_atom(o, "RECURSIVEMATCH")) {
+				session_tagged(s, tag, "BAD", "Unknown LIST selection "
+				    "option");
+				return;
+			}
+		}
+		i++;
+	}
+	if (n < i + 2 || imap_arg_astring(&a[i]) == NULL) {
+		session_tagged(s, tag, "BAD", "Syntax: LIST reference pattern");
+		return;
+	}
+	const char *ref = a[i].str;
+	const struct imap_arg *pats = &a[i + 1];
+	i += 2;
+	if (!lsub && i < n) {
+		if (!imap_arg_is_atom(&a[i], "RETURN") || i + 1 >= n ||
+		    a[i + 1].type != IMAP_ARG_LIST || i + 2 != n) {
+			session_tagged(s, tag, "BAD", "Syntax: LIST ... RETURN (options)");
+			return;
+		}
+		const struct imap_arg *r = &a[i + 1];
+		for (size_t k = 0; k < r->count; k++) {
+			const struct imap_arg *o = &r->list[k];
+			if (imap_arg_is_atom(o, "SUBSCRIBED"))
+				ret_subscribed = true;
+			else if (imap_arg_is_atom(o, "CHILDREN"))
+				ret_children = true;
+			else if (imap_arg_is_atom(o, "SPECIAL-USE"))
+				ret_special = true;
+			else if (imap_arg_is_atom(o, "STATUS") && k + 1 < r->count &&
+			    status_items_valid(&r->list[k + 1]))
+				status = &r->list[++k];
+			else {
+				session_tagged(s, tag, "BAD", "Unknown LIST return option");
+				return;
+			}
+		}
+	} else if (i != n) {
+		session_tagged(s, tag, "BAD", "Syntax: LIST reference pattern");
+		return;
+	}
+	if (sel_subscribed && !lsub)
+		ret_subscribed = true;
+
+	/* the patterns: one astring or a list of them */
+	const struct imap_arg *pv = pats->type == IMAP_ARG_LIST ? pats->list : pats;
+	size_t pn = pats->type == IMAP_ARG_LIST ? pats->count : 1;
+	if (pn == 0) {
+		session_tagged(s, tag, "BAD", "Empty pattern list");
+		return;
+	}
+	if (pn == 1 && imap_arg_astring(&pv[0]) != NULL && pv[0].str[0] == '\0') {
+		/* LIST "" "": the hierarchy delimiter */
+		session_printf(s, "* %s (\\Noselect) \".\" \"\"\r\n",
+		    lsub ? "LSUB" : "LIST");
+		session_tagged(s, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+		return;
+	}
+	struct store_folder_info *fl;
+	size_t nf;
+	if (store_folder_list(s->mbox->st, &fl, &nf, &err) < 0) {
+		session_tagged(s, tag, "NO", "[SERVERBUG] %s", err);
+		return;
+	}
+	struct buf out, pat;
+	buf_init(&out, 0);
+	buf_init(&pat, 0);
+	for (size_t f = 0; f < nf; f++) {
+		bool match = false;
+		for (size_t p = 0; p < pn && !match; p++) {
+			const char *ps = imap_arg_astring(&pv[p]);
+			if (ps == NULL)
+				continue;
+			buf_reset(&pat);
+			buf_puts(&pat, ref);
+			buf_puts(&pat, ps);
+			if (pat.len >= 5 && strncasecmp(pat.data, "INBOX", 5) == 0 &&
+			    (pat.len == 5 || pat.data[5] == '.'))
+				memcpy(pat.data, "INBOX", 5);
+			match = list_match(pat.data, fl[f].name);
+		}
+		if (!match || (sel_subscribed && !fl[f].subscribed) ||
+		    (sel_special && fl[f].special_use == 0))
+			continue;
+		buf_reset(&out);
+		buf_printf(&out, "* %s (", lsub ? "LSUB" : "LIST");
+		size_t mark = out.len;
+		if (ret_children)
+			buf_puts(&out, fl[f].has_children ? "\\HasChildren" :
+			    "\\HasNoChildren");
+		if (ret_subscribed && fl[f].subscribed && !lsub)
+			buf_printf(&out, "%s\\Subscribed", out.len > mark ? " " : "");
+		const char *su = special_use_name(fl[f].special_use);
+		if (ret_special && su != NULL)
+			buf_printf(&out, "%s%s", out.len > mark ? " " : "", su);
+		buf_puts(&out, ") \".\" ");
+		quote_name(&out, fl[f].name);
+		buf_puts(&out, "\r\n");
+		if (status != NULL) {
+			size_t before = out.len;
+			buf_puts(&out, "* STATUS ");
+			quote_name(&out, fl[f].name);
+			buf_putc(&out, ' ');
+			if (status_items(s, fl[f].name, status, &out, &err) < 0)
+				buf_truncate(&out, before);
+			else
+				buf_puts(&out, "\r\n");
+		}
+		session_write(s, out.data, out.len);
+	}
+	buf_free(&out);
+	buf_free(&pat);
+	store_folder_list_free(fl, nf);
+	session_tagged(s, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+}
+
+void
+cmd_list(struct session *s, const char *tag, const struct imap_arg *a,
+	 size_t n, bool uid)
+{
+	list(s, tag, a, n, false);
+}
+
+void
+cmd_lsub(struct session *s, const char *tag, const struct imap_arg *a,
+	 size_t n, bool uid)
+{
+	list(s, tag, a, n, true);
+}
+
+void
+cmd_namespace(struct session *s, const char *tag, const struct imap_arg *a,
+	      size_t n, bool uid)
+{
+	session_printf(s, "* NAMESPACE ((\"\" \".\")) NIL NIL\r\n");
+	session_tagged(s, tag, "OK", "NAMESPACE completed");
+}
+
+/* mailbox_quota_kb - the current quota of the logged-in mailbox */
+int64_t
+mailbox_quota_kb(struct session *s)
+{
+	struct dir_mailbox mb;
+	const char *err;
+
+	if (dir_mailbox_get(s->d->svc->db, s->mailbox_id, &mb, &err) != 1)
+		return 0;
+	return mb.quota_kb;
+}
+
+void
+cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err;
+	unsigned flags = 0;
+	char *kw = NULL;
+	time_t idate = 0;
+	size_t i = 1;
+
+	if (n < 2 || n > 4 || a[n - 1].type != IMAP_ARG_LITERAL) {
+		session_tagged(s, tag, "BAD", "Syntax: APPEND mailbox [(flags)] "
+		    "[date-time] literal");
+		return;
+	}
+	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+		session_tagged(s, tag, "NO", "%s", err);
+		return;
+	}
+	if (i < n - 1 && a[i].type == IMAP_ARG_LIST) {
+		if (imap_flags_parse(&a[i], &flags, &kw, &err) < 0) {
+			session_tagged(s, tag, "BAD", "%s", err);
+			return;
+		}
+		i++;
+	}
+	if (i < n - 1) {
+		int tz;
+		if (a[i].type != IMAP_ARG_STRING ||
+		    imap_datetime_parse(a[i].str, &idate, &tz) < 0) {
+			free(kw);
+			session_tagged(s, tag, "BAD", "Invalid date-time");
+			return;
+		}
+		i++;
+	}
+	if (i != n - 1) {
+		free(kw);
+		session_tagged(s, tag, "BAD", "Syntax: APPEND mailbox [(flags)] "
+		    "[date-time] literal");
+		return;
+	}
+	if (a[i].len == 0) {
+		free(kw);
+		session_tagged(s, tag, "NO", "Empty message");
+		return;
+	}
+	if (!a[i].literal8 && memchr(a[i].str, '\0', a[i].len) != NULL) {
+		free(kw);
+		session_tagged(s, tag, "NO", "Message contains NUL: use a literal8");
+		return;
+	}
+	if (store_folder_exists(s->mbox->st, name) != 1) {
+		free(kw);
+		session_tagged(s, tag, "NO", "[TRYCREATE] No such mailbox");
+		return;
+	}
+	uint32_t newuid = 0, uidvalidity = 0;
+	int r = store_append(s->mbox->st, name, a[i].str, a[i].len, flags,
+	    kw && *kw ? kw : NULL, idate, mailbox_quota_kb(s), &newuid,
+	    &uidvalidity, &err);
+	free(kw);
+	if (r == 1) {
+		session_tagged(s, tag, "NO", "[OVERQUOTA] Quota exceeded");
+		return;
+	}
+	if (r < 0) {
+		log_warnx("%s: APPEND to %s: %s", s->sid, name, err);
+		session_tagged(s, tag, "NO", "[SERVERBUG] Cannot store the message");
+		return;
+	}
+	if (s->state == ST_SELECTED)
+		view_sync(s, true, NULL, 0);
+	session_tagged(s, tag, "OK", "[APPENDUID %u %u] APPEND completed",
+	    uidvalidity, newuid);
+}
+
+/* quota_line - "* QUOTA "" (STORAGE used limit)" */
+static int
+quota_line(struct session *s, int64_t quota_kb)
+{
+	int64_t bytes = 0, count = 0;
+	const char *err;
+
+	if (store_quota_usage(s->mbox->root, &bytes, &count, &err) < 0) {
+		log_warnx("%s: quota usage: %s", s->sid, err);
+		return -1;
+	}
+	session_printf(s, "* QUOTA \"\" (STORAGE %lld %lld)\r\n",
+	    (long long)((bytes + 1023) / 1024), (long long)quota_kb);
+	return 0;
+}
+
+void
+cmd_getquotaroot(struct session *s, const char *tag, const struct imap_arg *a,
+		 size_t n, bool uid)
+{
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err;
+	struct buf q;
+
+	if (n != 1) {
+		session_tagged(s, tag, "BAD", "Syntax: GETQUOTAROOT mailbox");
+		return;
+	}
+	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+		session_tagged(s, tag, "NO", "%s", err);
+		return;
+	}
+	if (store_folder_exists(s->mbox->st, name) != 1) {
+		session_tagged(s, tag, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	int64_t quota = mailbox_quota_kb(s);
+	buf_init(&q, 0);
+	quote_name(&q, name);
+	/* one quota root, "", for the whole mailbox; none when unlimited */
+	session_printf(s, "* QUOTAROOT %s%s\r\n", q.data, quota > 0 ? " \"\"" : "");
+	buf_free(&q);
+	if (quota > 0 && quota_line(s, quota) < 0) {
+		session_tagged(s, tag, "NO", "[SERVERBUG] Cannot read the usage");
+		return;
+	}
+	session_tagged(s, tag, "OK", "GETQUOTAROOT completed");
+}
+
+void
+cmd_getquota(struct session *s, const char *tag, const struct imap_arg *a,
+	     size_t n, bool uid)
+{
+	if (n != 1 || imap_arg_astring(&a[0]) == NULL) {
+		session_tagged(s, tag, "BAD", "Syntax: GETQUOTA root");
+		return;
+	}
+	int64_t quota = mailbox_quota_kb(s);
+	if (a[0].str[0] != '\0' || quota <= 0) {
+		session_tagged(s, tag, "NO", "[NONEXISTENT] No such quota root");
+		return;
+	}
+	if (quota_line(s, quota) < 0) {
+		session_tagged(s, tag, "NO", "[SERVERBUG] Cannot read the usage");
+		return;
+	}
+	session_tagged(s, tag, "OK", "GETQUOTA completed");
+}
+
+void
+cmd_setquota(struct session *s, const char *tag, const struct imap_arg *a,
+	     size_t n, bool uid)
+{
+	session_tagged(s, tag, "NO", "[NOPERM] Quotas are set by the "
+	    "administrator");
+}

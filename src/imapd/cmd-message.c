@@ -1,0 +1,1141 @@
+/* cmd-message - the selected folder: the session's view of it (message
+ * sequence numbers, change reports), FETCH, STORE, SEARCH, COPY, MOVE,
+ * EXPUNGE, CHECK, NOOP */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "imapd.h"
+#include "imap-spec.h"
+#include "log.h"
+#include "mime.h"
+#include "xalloc.h"
+
+/* ---- the view ------------------------------------------------------ */
+
+void
+view_free(struct session *s)
+{
+	for (size_t i = 0; i < s->nmsgs; i++)
+		free(s->msgs[i].kw);
+	xfree(&s->msgs);
+	s->nmsgs = 0;
+}
+
+static void
+view_entry(struct view_msg *v, const struct store_msg *m)
+{
+	v->uid = m->uid;
+	v->flags = m->flags;
+	v->modseq = m->modseq;
+	v->size = m->size;
+	v->idate = m->internal_date;
+	v->kw = m->keywords && *m->keywords ? xstrdup(m->keywords) : NULL;
+	v->gone = false;
+}
+
+static void
+status_remember(struct session *s, const struct store_folder_status *st)
+{
+	s->uidvalidity = st->uidvalidity;
+	s->uidnext = st->uidnext;
+	s->highestmodseq = st->highestmodseq;
+	s->status_messages = st->messages;
+}
+
+/* view_load - see imapd.h */
+int
+view_load(struct session *s, const char **error_r)
+{
+	struct store_folder_status st;
+	struct store_msg *m;
+	size_t n;
+
+	view_free(s);
+	if (store_sync(s->folder, error_r) < 0 ||
+	    store_folder_status(s->folder, &st, error_r) < 0 ||
+	    store_msgs_load(s->folder, &m, &n, error_r) < 0)
+		return -1;
+	s->msgs = xcalloc(n ? n : 1, sizeof(*s->msgs));
+	for (size_t i = 0; i < n; i++)
+		view_entry(&s->msgs[i], &m[i]);
+	s->nmsgs = n;
+	store_msgs_free(m, n);
+	status_remember(s, &st);
+	return 0;
+}
+
+/* flags_format - "(\Seen kw ...)" */
+void
+flags_format(struct buf *out, unsigned flags, const char *kw)
+{
+	static const struct {
+		unsigned f;
+		const char *name;
+	} names[] = {
+		{ STORE_SEEN, "\\Seen" }, { STORE_ANSWERED, "\\Answered" },
+		{ STORE_FLAGGED, "\\Flagged" }, { STORE_DELETED, "\\Deleted" },
+		{ STORE_DRAFT, "\\Draft" },
+	};
+	size_t mark;
+
+	buf_putc(out, '(');
+	mark = out->len;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (flags & names[i].f) {
+			if (out->len > mark)
+				buf_putc(out, ' ');
+			buf_puts(out, names[i].name);
+		}
+	if (kw != NULL && *kw != '\0') {
+		if (out->len > mark)
+			buf_putc(out, ' ');
+		buf_puts(out, kw);
+	}
+	buf_putc(out, ')');
+}
+
+static bool
+uid_in(const uint32_t *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid] == uid)
+			return true;
+		if (v[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+static void
+report_flags(struct session *s, size_t idx)
+{
+	struct buf b;
+	const struct view_msg *v = &s->msgs[idx];
+
+	buf_init(&b, 0);
+	buf_printf(&b, "* %zu FETCH (UID %u FLAGS ", idx + 1, v->uid);
+	flags_format(&b, v->flags, v->kw);
+	if (s->condstore)
+		buf_printf(&b, " MODSEQ (%llu)", (unsigned long long)v->modseq);
+	buf_puts(&b, ")\r\n");
+	session_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* view_sync - see imapd.h */
+void
+view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
+	  size_t nsilent)
+{
+	struct store_folder_status st;
+	struct store_msg *m;
+	size_t n;
+	const char *err;
+	bool pending_gone = false;
+
+	if (s->folder == NULL)
+		return;
+	for (size_t i = 0; i < s->nmsgs && !pending_gone; i++)
+		pending_gone = s->msgs[i].gone;
+	if (store_sync(s->folder, &err) < 0 ||
+	    store_folder_status(s->folder, &st, &err) < 0) {
+		log_warnx("%s: sync: %s", s->sid, err);
+		return;
+	}
+	if (st.uidnext == s->uidnext && st.messages == s->status_messages &&
+	    st.highestmodseq == s->highestmodseq &&
+	    (!pending_gone || !allow_expunge))
+		return;
+	if (store_msgs_load(s->folder, &m, &n, &err) < 0) {
+		log_warnx("%s: sync: %s", s->sid, err);
+		return;
+	}
+	struct view_msg *nv = xcalloc(n + s->nmsgs + 1, sizeof(*nv));
+	size_t nn = 0, j = 0, old_count = s->nmsgs;
+	uint32_t *changed = xcalloc(s->nmsgs + 1, sizeof(*changed));
+	size_t nchanged = 0, kept_gone = 0;
+
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		struct view_msg *o = &s->msgs[i];
+		while (j < n && m[j].uid < o->uid)
+			j++; /* cannot happen: UIDs only grow */
+		if (j < n && m[j].uid == o->uid && !o->gone) {
+			view_entry(&nv[nn], &m[j]);
+			bool kw_same = (o->kw == NULL && nv[nn].kw == NULL) ||
+			    (o->kw != NULL && nv[nn].kw != NULL &&
+			    strcmp(o->kw, nv[nn].kw) == 0);
+			if ((o->flags != nv[nn].flags || !kw_same ||
+			    (s->condstore && o->modseq != nv[nn].modseq)) &&
+			    !uid_in(silent, nsilent, o->uid))
+				changed[nchanged++] = o->uid;
+			free(o->kw);
+			nn++;
+			j++;
+		} else if (allow_expunge) {
+			session_printf(s, "* %zu EXPUNGE\r\n", nn + 1);
+			free(o->kw);
+		} else {
+			nv[nn] = *o;
+			nv[nn].gone = true;
+			nn++;
+			kept_gone++;
+			if (j < n && m[j].uid == o->uid)
+				j++;
+		}
+	}
+	size_t added = 0;
+	for (; j < n; j++) {
+		if (nn > 0 && m[j].uid <= nv[nn - 1].uid)
+			continue;
+		view_entry(&nv[nn++], &m[j]);
+		added++;
+	}
+	store_msgs_free(m, n);
+	free(s->msgs);
+	s->msgs = nv;
+	s->nmsgs = nn;
+	(void)old_count;
+	if (added > 0)
+		session_printf(s, "* %zu EXISTS\r\n", nn);
+	/* flag changes made by others (or us), by sequence number */
+	for (size_t k = 0, i = 0; k < nchanged && i < nn; i++)
+		if (nv[i].uid == changed[k]) {
+			report_flags(s, i);
+			k++;
+		}
+	free(changed);
+	status_remember(s, &st);
+	if (kept_gone > 0)
+		s->highestmodseq = 0; /* come back for the held expunges */
+}
+
+/* resolve - the view indexes a sequence set names; -1 with BAD sent */
+static int
+resolve(struct session *s, const char *tag, const struct imap_arg *a,
+	bool uid, size_t **idx_r, size_t *n_r)
+{
+	struct imap_seqset set;
+	const char *err;
+	const char *str = a->type == IMAP_ARG_ATOM ? a->str : NULL;
+
+	if (str == NULL || imap_seqset_parse(str, &set, &err) < 0) {
+		session_tagged(s, tag, "BAD", "Invalid sequence set");
+		return -1;
+	}
+	size_t *idx = xcalloc(s->nmsgs + 1, sizeof(*idx)), n = 0;
+	if (uid) {
+		uint32_t star = s->nmsgs ? s->msgs[s->nmsgs - 1].uid : 0;
+		for (size_t i = 0; i < s->nmsgs; i++)
+			if (imap_seqset_contains(&set, s->msgs[i].uid, star))
+				idx[n++] = i;
+	} else {
+		for (size_t r = 0; r < set.n; r++)
+			if ((set.r[r].lo != UINT32_MAX && set.r[r].lo > s->nmsgs) ||
+			    (set.r[r].hi != UINT32_MAX && set.r[r].hi > s->nmsgs) ||
+			    s->nmsgs == 0) {
+				imap_seqset_free(&set);
+				free(idx);
+				session_tagged(s, tag, "BAD", "Invalid message sequence "
+				    "number");
+				return -1;
+			}
+		for (size_t i = 0; i < s->nmsgs; i++)
+			if (imap_seqset_contains(&set, (uint32_t)(i + 1),
+			    (uint32_t)s->nmsgs))
+				idx[n++] = i;
+	}
+	imap_seqset_free(&set);
+	*idx_r = idx;
+	*n_r = n;
+	return 0;
+}
+
+/* ---- message content ----------------------------------------------- */
+
+struct content {
+	bool loaded, parsed, failed;
+	struct buf data;            /* with CRLF line ends */
+	struct mime_message mime;
+	bool have_text;
+	struct buf text;            /* decoded text for SEARCH */
+};
+
+static void
+content_free(struct content *c)
+{
+	if (c->parsed)
+		mime_free(&c->mime);
+	buf_free(&c->data);
+	buf_free(&c->text);
+	memset(c, 0, sizeof(*c));
+}
+
+/* content_load - read a message file, bare LFs turned into CRLF (what
+ * RFC822.SIZE counts); -1 if it vanished */
+static int
+content_load(struct session *s, const struct view_msg *v, struct content *c)
+{
+	struct store_msg m;
+	const char *err;
+	char tmp[65536];
+
+	if (c->loaded)
+		return c->failed ? -1 : 0;
+	c->loaded = true;
+	memset(&m, 0, sizeof(m));
+	if (store_msg_get(s->folder, v->uid, &m, &err) != 1) {
+		c->failed = true;
+		return -1;
+	}
+	int fd = store_msg_open(s->folder, &m, &err);
+	store_msg_clear(&m);
+	if (fd < 0) {
+		c->failed = true;
+		return -1;
+	}
+	buf_init(&c->data, 0);
+	buf_reserve(&c->data, (size_t)v->size + 1);
+	char prev = 0;
+	for (;;) {
+		ssize_t r = read(fd, tmp, sizeof(tmp));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++) {
+			if (tmp[i] == '\n' && prev != '\r')
+				buf_putc(&c->data, '\r');
+			buf_putc(&c->data, tmp[i]);
+			prev = tmp[i];
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static struct mime_message *
+content_mime(struct content *c)
+{
+	if (!c->parsed) {
+		mime_parse(&c->mime, c->data.data ? c->data.data : "", c->data.len);
+		c->parsed = true;
+	}
+	return &c->mime;
+}
+
+/* add_text - decoded text of the text parts, for BODY/TEXT search */
+static void
+add_text(const char *d, const struct mime_part *p, struct buf *out, int depth)
+{
+	if (depth > MIME_MAX_DEPTH)
+		return;
+	if (p->multipart || p->rfc822) {
+		for (size_t i = 0; i < p->nchildren; i++)
+			add_text(d, &p->children[i], out, depth + 1);
+		return;
+	}
+	if (strcasecmp(p->type, "text") == 0 || strcasecmp(p->type, "message") == 0) {
+		mime_part_text(d, p, out);
+		buf_putc(out, '\n');
+	}
+}
+
+/* ---- FETCH --------------------------------------------------------- */
+
+/* put_literal - a string as a literal (literal8 when it holds NULs) */
+static void
+put_literal(struct buf *out, const char *p, size_t len, bool binary)
+{
+	bool nul = binary && memchr(p, '\0', len) != NULL;
+
+	buf_printf(out, "%s{%zu}\r\n", nul ? "~" : "", len);
+	buf_append(out, p, len);
+}
+
+/* section - the bytes a BODY[...]/BINARY[...] item names; -1 unknown CTE */
+static int
+section(struct content *c, const struct imap_fetch_item *it, struct buf *tmp,
+	const char **p_r, size_t *len_r)
+{
+	const char *d = c->data.data ? c->data.data : "";
+	struct mime_message *mm;
+
+	*p_r = "";
+	*len_r = 0;
+	if (it->npath == 0 && it->spec == IMAP_SECTION_ALL) {
+		*p_r = d;
+		*len_r = c->data.len;
+		return 0;
+	}
+	mm = content_mime(c);
+	const struct mime_part *part = it->npath ?
+	    mime_part_find(mm, it->path, it->npath) : &mm->root;
+	if (part == NULL)
+		return 0;
+	const struct mime_part *target = part;
+	if (it->npath > 0 && it->spec != IMAP_SECTION_ALL &&
+	    it->spec != IMAP_SECTION_MIME) {
+		target = mime_part_inner(part);
+		if (target == NULL)
+			return 0;
+	}
+	switch (it->spec) {
+	case IMAP_SECTION_ALL:
+		if (it->type == IMAP_FETCH_BINARY || it->type == IMAP_FETCH_BINARY_SIZE) {
+			if (part->multipart || part->rfc822) {
+				*p_r = d + part->body_start;
+				*len_r = part->body_len;
+				return 0;
+			}
+			if (mime_decode_body(d, part, tmp) < 0)
+				return -1;
+			*p_r = tmp->data ? tmp->data : "";
+			*len_r = tmp->len;
+			return 0;
+		}
+		*p_r = d + part->body_start;
+		*len_r = part->body_len;
+		return 0;
+	case IMAP_SECTION_HEADER:
+		*p_r = d + target->hdr_start;
+		*len_r = target->hdr_len;
+		return 0;
+	case IMAP_SECTION_TEXT:
+		*p_r = d + target->body_start;
+		*len_r = target->body_len;
+		return 0;
+	case IMAP_SECTION_MIME:
+		*p_r = d + part->hdr_start;
+		*len_r = part->hdr_len;
+		return 0;
+	case IMAP_SECTION_HEADER_FIELDS:
+	case IMAP_SECTION_HEADER_FIELDS_NOT:
+		mime_header_fields(d, target->hdr_start, target->hdr_len,
+		    (const char *const *)it->fields,
+		    it->spec == IMAP_SECTION_HEADER_FIELDS_NOT, tmp);
+		*p_r = tmp->data ? tmp->data : "";
+		*len_r = tmp->len;
+		return 0;
+	}
+	return 0;
+}
+
+/* fetch_one - the FETCH response of one message; -1 if it vanished,
+ * -2 for an unknown transfer encoding (BINARY) */
+static int
+fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
+	  bool add_flags, bool add_modseq, struct buf *out)
+{
+	const struct view_msg *v = &s->msgs[idx];
+	struct content c;
+	struct buf tmp;
+	bool first = true;
+	int rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	buf_init(&tmp, 0);
+	if (f->wants_body && content_load(s, v, &c) < 0) {
+		content_free(&c);
+		buf_free(&tmp);
+		return -1;
+	}
+	buf_printf(out, "* %zu FETCH (", idx + 1);
+#define SEP() do { if (!first) buf_putc(out, ' '); first = false; } while (0)
+	bool have_uid = false, have_flags = false, have_modseq = false;
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->items[i].type == IMAP_FETCH_UID)
+			have_uid = true;
+		if (f->items[i].type == IMAP_FETCH_FLAGS)
+			have_flags = true;
+		if (f->items[i].type == IMAP_FETCH_MODSEQ)
+			have_modseq = true;
+	}
+	if (uid && !have_uid) {
+		SEP();
+		buf_printf(out, "UID %u", v->uid);
+	}
+	if (add_flags && !have_flags) {
+		SEP();
+		buf_puts(out, "FLAGS ");
+		flags_format(out, v->flags, v->kw);
+	}
+	if (add_modseq && !have_modseq) {
+		SEP();
+		buf_printf(out, "MODSEQ (%llu)", (unsigned long long)v->modseq);
+	}
+	for (size_t i = 0; i < f->n && rc == 0; i++) {
+		const struct imap_fetch_item *it = &f->items[i];
+		const char *d = c.data.data ? c.data.data : "";
+		SEP();
+		switch (it->type) {
+		case IMAP_FETCH_FLAGS:
+			buf_puts(out, "FLAGS ");
+			flags_format(out, v->flags, v->kw);
+			break;
+		case IMAP_FETCH_UID:
+			buf_printf(out, "UID %u", v->uid);
+			break;
+		case IMAP_FETCH_MODSEQ:
+			buf_printf(out, "MODSEQ (%llu)", (unsigned long long)v->modseq);
+			break;
+		case IMAP_FETCH_INTERNALDATE:
+			buf_puts(out, "INTERNALDATE ");
+			imap_datetime_format(out, v->idate, 0);
+			break;
+		case IMAP_FETCH_RFC822_SIZE:
+			buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)v->size);
+			break;
+		case IMAP_FETCH_ENVELOPE: {
+			struct mime_message *mm = content_mime(&c);
+			buf_puts(out, "ENVELOPE ");
+			mime_envelope(d, mm->root.hdr_start, mm->root.hdr_len, out);
+			break;
+		}
+		case IMAP_FETCH_BODYSTRUCTURE:
+		case IMAP_FETCH_BODY:
+			buf_puts(out, it->type == IMAP_FETCH_BODY ? "BODY " :
+			    "BODYSTRUCTURE ");
+			mime_bodystructure(d, &content_mime(&c)->root,
+			    it->type == IMAP_FETCH_BODYSTRUCTURE, out);
+			break;
+		case IMAP_FETCH_SECTION:
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE: {
+			const char *p;
+			size_t len;
+			buf_reset(&tmp);
+			if (section(&c, it, &tmp, &p, &len) < 0) {
+				rc = -2;
+				break;
+			}
+			if (it->type == IMAP_FETCH_BINARY_SIZE) {
+				buf_printf(out, "%s %zu", it->name, len);
+				break;
+			}
+			if (it->partial) {
+				if (it->offset >= len) {
+					p = "";
+					len = 0;
+				} else {
+					p += it->offset;
+					len -= it->offset;
+					if (len > it->length)
+						len = it->length;
+				}
+			}
+			buf_printf(out, "%s ", it->name);
+			put_literal(out, p, len, it->type == IMAP_FETCH_BINARY);
+			break;
+		}
+		}
+	}
+#undef SEP
+	buf_puts(out, ")\r\n");
+	content_free(&c);
+	buf_free(&tmp);
+	return rc;
+}
+
+void
+cmd_fetch(struct session *s, const char *tag, const struct imap_arg *a,
+	  size_t n, bool uid)
+{
+	struct imap_fetch f;
+	const char *err;
+	size_t *idx, nidx;
+	uint64_t changedsince = 0;
+	bool use_changedsince = false;
+
+	if (n < 2 || n > 3) {
+		session_tagged(s, tag, "BAD", "Syntax: FETCH set items");
+		return;
+	}
+	if (imap_fetch_parse(&a[1], &f, &err) < 0) {
+		session_tagged(s, tag, "BAD", "%s", err);
+		return;
+	}
+	if (n == 3) {
+		const struct imap_arg *m = &a[2];
+		if (m->type != IMAP_ARG_LIST || m->count != 2 ||
+		    !imap_arg_is_atom(&m->list[0], "CHANGEDSINCE") ||
+		    m->list[1].type != IMAP_ARG_ATOM) {
+			imap_fetch_free(&f);
+			session_tagged(s, tag, "BAD", "Unknown FETCH modifier");
+			return;
+		}
+		char *end;
+		changedsince = strtoull(m->list[1].str, &end, 10);
+		if (*end != '\0') {
+			imap_fetch_free(&f);
+			session_tagged(s, tag, "BAD", "Invalid CHANGEDSINCE");
+			return;
+		}
+		use_changedsince = true;
+		s->condstore = true;
+	}
+	for (size_t i = 0; i < f.n; i++)
+		if (f.items[i].type == IMAP_FETCH_MODSEQ)
+			s->condstore = true;
+	view_sync(s, uid, NULL, 0);
+	if (resolve(s, tag, &a[0], uid, &idx, &nidx) < 0) {
+		imap_fetch_free(&f);
+		return;
+	}
+	/* a non-peek body fetch sets \Seen first, and reports FLAGS */
+	bool *seen_now = xcalloc(nidx + 1, sizeof(bool));
+	if (f.sets_seen && !s->readonly) {
+		uint32_t *uids = xcalloc(nidx + 1, sizeof(*uids));
+		size_t nu = 0;
+		for (size_t i = 0; i < nidx; i++)
+			if (!(s->msgs[idx[i]].flags & STORE_SEEN) && !s->msgs[idx[i]].gone)
+				uids[nu++] = s->msgs[idx[i]].uid;
+		if (nu > 0 && store_flags_update(s->folder, uids, nu, STORE_FLAGS_ADD,
+		    STORE_SEEN, NULL, 0, NULL, NULL, &err) == 0) {
+			for (size_t i = 0; i < nidx; i++)
+				if (!(s->msgs[idx[i]].flags & STORE_SEEN)) {
+					s->msgs[idx[i]].flags |= STORE_SEEN;
+					seen_now[i] = true;
+				}
+		}
+		free(uids);
+	}
+	struct buf out;
+	bool vanished = false, unknown_cte = false;
+	buf_init(&out, 0);
+	for (size_t i = 0; i < nidx; i++) {
+		const struct view_msg *v = &s->msgs[idx[i]];
+		if (use_changedsince && v->modseq <= changedsince)
+			continue;
+		if (v->gone) {
+			vanished = true;
+			continue;
+		}
+		buf_reset(&out);
+		int r = fetch_one(s, idx[i], &f, uid, seen_now[i],
+		    use_changedsince, &out);
+		if (r == -1) {
+			vanished = true;
+			continue;
+		}
+		if (r == -2) {
+			unknown_cte = true;
+			break;
+		}
+		session_write(s, out.data, out.len);
+		if (out.cap > 1 << 20)
+			buf_free(&out);
+	}
+	buf_free(&out);
+	free(seen_now);
+	free(idx);
+	imap_fetch_free(&f);
+	if (unknown_cte)
+		session_tagged(s, tag, "NO", "[UNKNOWN-CTE] Unknown "
+		    "Content-Transfer-Encoding");
+	else if (vanished)
+		session_tagged(s, tag, "NO", "Some messages were expunged meanwhile");
+	else
+		session_tagged(s, tag, "OK", "FETCH completed");
+}
+
+/* ---- STORE --------------------------------------------------------- */
+
+void
+cmd_store(struct session *s, const char *tag, const struct imap_arg *a,
+	  size_t n, bool uid)
+{
+	const char *err;
+	size_t *idx, nidx, i = 1;
+	uint64_t unchanged = 0;
+	unsigned flags;
+	char *kw;
+
+	if (n >= 2 && a[1].type == IMAP_ARG_LIST) {
+		const struct imap_arg *m = &a[1];
+		char *end;
+		if (m->count != 2 || !imap_arg_is_atom(&m->list[0], "UNCHANGEDSINCE") ||
+		    m->list[1].type != IMAP_ARG_ATOM) {
+			session_tagged(s, tag, "BAD", "Unknown STORE modifier");
+			return;
+		}
+		unchanged = strtoull(m->list[1].str, &end, 10);
+		if (*end != '\0') {
+			session_tagged(s, tag, "BAD", "Invalid UNCHANGEDSINCE");
+			return;
+		}
+		s->condstore = true;
+		i++;
+	}
+	if (n != i + 2 || a[i].type != IMAP_ARG_ATOM) {
+		session_tagged(s, tag, "BAD", "Syntax: STORE set [(UNCHANGEDSINCE n)] "
+		    "[+-]FLAGS[.SILENT] flags");
+		return;
+	}
+	const char *op = a[i].str;
+	enum store_flag_op fop = STORE_FLAGS_SET;
+	if (*op == '+') {
+		fop = STORE_FLAGS_ADD;
+		op++;
+	} else if (*op == '-') {
+		fop = STORE_FLAGS_REMOVE;
+		op++;
+	}
+	bool silent = false;
+	if (strcasecmp(op, "FLAGS.SILENT") == 0)
+		silent = true;
+	else if (strcasecmp(op, "FLAGS") != 0) {
+		session_tagged(s, tag, "BAD", "Unknown STORE operation");
+		return;
+	}
+	if (imap_flags_parse(&a[i + 1], &flags, &kw, &err) < 0) {
+		session_tagged(s, tag, "BAD", "%s", err);
+		return;
+	}
+	if (s->readonly) {
+		free(kw);
+		session_tagged(s, tag, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	view_sync(s, uid, NULL, 0);
+	if (resolve(s, tag, &a[0], uid, &idx, &nidx) < 0) {
+		free(kw);
+		return;
+	}
+	uint32_t *uids = xcalloc(nidx + 1, sizeof(*uids));
+	size_t nu = 0;
+	for (size_t k = 0; k < nidx; k++)
+		if (!s->msgs[idx[k]].gone)
+			uids[nu++] = s->msgs[idx[k]].uid;
+	uint32_t *failed = NULL;
+	size_t nfailed = 0;
+	int r = nu == 0 ? 0 : store_flags_update(s->folder, uids, nu, fop, flags,
+	    kw && *kw ? kw : (fop == STORE_FLAGS_SET ? "" : NULL), unchanged,
+	    unchanged ? &failed : NULL, unchanged ? &nfailed : NULL, &err);
+	free(kw);
+	if (r < 0) {
+		log_warnx("%s: STORE: %s", s->sid, err);
+		free(uids);
+		free(idx);
+		session_tagged(s, tag, "NO", "[SERVERBUG] Cannot change flags");
+		return;
+	}
+	/* the targets are reported below (or not, .SILENT); others' changes
+	 * by view_sync */
+	view_sync(s, uid, uids, nu);
+	if (!silent || unchanged) {
+		for (size_t k = 0; k < s->nmsgs; k++)
+			if (uid_in(uids, nu, s->msgs[k].uid) && !s->msgs[k].gone &&
+			    !(failed && uid_in(failed, nfailed, s->msgs[k].uid)))
+				report_flags(s, k);
+	}
+	free(idx);
+	free(uids);
+	if (nfailed > 0) {
+		struct buf b;
+		buf_init(&b, 0);
+		qsort(failed, nfailed, sizeof(*failed), uid_cmp);
+		if (!uid) {
+			/* MODIFIED lists sequence numbers for STORE */
+			for (size_t k = 0; k < nfailed; k++)
+				for (size_t m = 0; m < s->nmsgs; m++)
+					if (s->msgs[m].uid == failed[k])
+						failed[k] = (uint32_t)(m + 1);
+			qsort(failed, nfailed, sizeof(*failed), uid_cmp);
+		}
+		imap_seqset_format(&b, failed, nfailed);
+		session_tagged(s, tag, "OK", "[MODIFIED %s] Conditional STORE "
+		    "failed for some messages", b.data);
+		buf_free(&b);
+	} else {
+		session_tagged(s, tag, "OK", "STORE completed");
+	}
+	free(failed);
+}
+
+/* ---- SEARCH -------------------------------------------------------- */
+
+/* contains_ci - case-insensitive (ASCII) substring search */
+static bool
+contains_ci(const char *hay, size_t hl, const char *needle)
+{
+	size_t nl = strlen(needle);
+
+	if (nl == 0)
+		return true;
+	for (size_t i = 0; i + nl <= hl; i++)
+		if (strncasecmp(hay + i, needle, nl) == 0)
+			return true;
+	return false;
+}
+
+static int
+ymd_of(time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+}
+
+struct sctx {
+	struct session *s;
+	size_t idx;
+	struct content c;
+	struct buf tmp;
+};
+
+static int
+sent_ymd(struct sctx *x)
+{
+	const struct view_msg *v = &x->s->msgs[x->idx];
+
+	if (content_load(x->s, v, &x->c) < 0)
+		return ymd_of(v->idate);
+	struct mime_message *mm = content_mime(&x->c);
+	time_t t;
+	int tz;
+	buf_reset(&x->tmp);
+	if (mime_header_get(x->c.data.data, mm->root.hdr_start, mm->root.hdr_len,
+	    "Date", &x->tmp) > 0 && x->tmp.data != NULL &&
+	    mime_date_parse(x->tmp.data, &t, &tz) == 0)
+		return ymd_of(t + (time_t)tz * 60);
+	return ymd_of(v->idate);
+}
+
+static bool
+match(struct sctx *x, const struct imap_search_key *k)
+{
+	const struct view_msg *v = &x->s->msgs[x->idx];
+
+	switch (k->type) {
+	case IMAP_SEARCH_ALL:
+		return true;
+	case IMAP_SEARCH_AND:
+		for (size_t i = 0; i < k->nsub; i++)
+			if (!match(x, &k->sub[i]))
+				return false;
+		return true;
+	case IMAP_SEARCH_OR:
+		return match(x, &k->sub[0]) || match(x, &k->sub[1]);
+	case IMAP_SEARCH_NOT:
+		return !match(x, &k->sub[0]);
+	case IMAP_SEARCH_FLAG:
+		return ((v->flags & k->num) != 0) != k->neg;
+	case IMAP_SEARCH_KEYWORD: {
+		bool found = false;
+		if (v->kw != NULL) {
+			size_t l = strlen(k->str);
+			for (const char *p = v->kw; *p && !found; ) {
+				const char *e = strchr(p, ' ');
+				size_t pl = e ? (size_t)(e - p) : strlen(p);
+				found = pl == l && strncasecmp(p, k->str, l) == 0;
+				p = e ? e + 1 : p + pl;
+			}
+		}
+		return found != k->neg;
+	}
+	case IMAP_SEARCH_NEW:
+	case IMAP_SEARCH_RECENT:
+		return false;  /* XXX: \Recent is not tracked */
+	case IMAP_SEARCH_OLD:
+		return true;
+	case IMAP_SEARCH_LARGER:
+		return v->size > k->num;
+	case IMAP_SEARCH_SMALLER:
+		return v->size < k->num;
+	case IMAP_SEARCH_SEQSET:
+		return imap_seqset_contains(&k->set, (uint32_t)(x->idx + 1),
+		    (uint32_t)x->s->nmsgs);
+	case IMAP_SEARCH_UID:
+		return imap_seqset_contains(&k->set, v->uid,
+		    x->s->nmsgs ? x->s->msgs[x->s->nmsgs - 1].uid : 0);
+	case IMAP_SEARCH_MODSEQ:
+		return v->modseq >= k->num;
+	case IMAP_SEARCH_BEFORE:
+		return ymd_of(v->idate) < k->date;
+	case IMAP_SEARCH_ON:
+		return ymd_of(v->idate) == k->date;
+	case IMAP_SEARCH_SINCE:
+		return ymd_of(v->idate) >= k->date;
+	case IMAP_SEARCH_SENTBEFORE:
+		return sent_ymd(x) < k->date;
+	case IMAP_SEARCH_SENTON:
+		return sent_ymd(x) == k->date;
+	case IMAP_SEARCH_SENTSINCE:
+		return sent_ymd(x) >= k->date;
+	case IMAP_SEARCH_HEADER: {
+		if (content_load(x->s, v, &x->c) < 0)
+			return false;
+		struct mime_message *mm = content_mime(&x->c);
+		buf_reset(&x->tmp);
+		if (mime_header_get(x->c.data.data, mm->root.hdr_start,
+		    mm->root.hdr_len, k->str, &x->tmp) <= 0)
+			return false;
+		struct buf dec;
+		buf_init(&dec, 0);
+		mime_decode_words(x->tmp.data ? x->tmp.data : "", x->tmp.len, &dec);
+		bool r = contains_ci(dec.data ? dec.data : "", dec.len, k->str2);
+		buf_free(&dec);
+		return r;
+	}
+	case IMAP_SEARCH_BODY:
+	case IMAP_SEARCH_TEXT: {
+		if (content_load(x->s, v, &x->c) < 0)
+			return false;
+		struct mime_message *mm = content_mime(&x->c);
+		if (!x->c.have_text) {
+			buf_init(&x->c.text, 0);
+			add_text(x->c.data.data, &mm->root, &x->c.text, 0);
+			x->c.have_text = true;
+		}
+		if (contains_ci(x->c.text.data ? x->c.text.data : "", x->c.text.len,
+		    k->str))
+			return true;
+		if (k->type == IMAP_SEARCH_TEXT) {
+			struct buf dec;
+			buf_init(&dec, 0);
+			mime_decode_words(x->c.data.data + mm->root.hdr_start,
+			    mm->root.hdr_len, &dec);
+			bool r = contains_ci(dec.data ? dec.data : "", dec.len, k->str);
+			buf_free(&dec);
+			return r;
+		}
+		return false;
+	}
+	}
+	return false;
+}
+
+void
+cmd_search(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	struct imap_search srch;
+	const char *err;
+	bool badcharset;
+
+	if (imap_search_parse(a, n, &srch, &badcharset, &err) < 0) {
+		session_tagged(s, tag, badcharset ? "NO" : "BAD", "%s", err);
+		return;
+	}
+	if (srch.uses_modseq)
+		s->condstore = true;
+	view_sync(s, uid, NULL, 0);
+	uint32_t *res = xcalloc(s->nmsgs + 1, sizeof(*res));
+	size_t nres = 0;
+	uint64_t maxmod = 0;
+	struct sctx x = { .s = s };
+	buf_init(&x.tmp, 0);
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		if (s->msgs[i].gone)
+			continue;
+		x.idx = i;
+		if (match(&x, &srch.root)) {
+			res[nres++] = uid ? s->msgs[i].uid : (uint32_t)(i + 1);
+			if (s->msgs[i].modseq > maxmod)
+				maxmod = s->msgs[i].modseq;
+		}
+		content_free(&x.c);
+	}
+	buf_free(&x.tmp);
+	struct buf out;
+	buf_init(&out, 0);
+	if (srch.esearch || s->rev2) {
+		unsigned ret = srch.esearch ? srch.ret : IMAP_SEARCH_RET_ALL;
+		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", tag, uid ? " UID" : "");
+		if ((ret & IMAP_SEARCH_RET_MIN) && nres > 0)
+			buf_printf(&out, " MIN %u", res[0]);
+		if ((ret & IMAP_SEARCH_RET_MAX) && nres > 0)
+			buf_printf(&out, " MAX %u", res[nres - 1]);
+		if (ret & IMAP_SEARCH_RET_COUNT)
+			buf_printf(&out, " COUNT %zu", nres);
+		if ((ret & IMAP_SEARCH_RET_ALL) && nres > 0) {
+			buf_puts(&out, " ALL ");
+			imap_seqset_format(&out, res, nres);
+		}
+		if (srch.uses_modseq && nres > 0)
+			buf_printf(&out, " MODSEQ %llu", (unsigned long long)maxmod);
+	} else {
+		buf_puts(&out, "* SEARCH");
+		for (size_t i = 0; i < nres; i++)
+			buf_printf(&out, " %u", res[i]);
+		if (srch.uses_modseq && nres > 0)
+			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)maxmod);
+	}
+	buf_puts(&out, "\r\n");
+	session_write(s, out.data, out.len);
+	buf_free(&out);
+	free(res);
+	imap_search_free(&srch);
+	session_tagged(s, tag, "OK", "SEARCH completed");
+}
+
+/* ---- COPY / MOVE / EXPUNGE ----------------------------------------- */
+
+static void
+copy_move(struct session *s, const char *tag, const struct imap_arg *a,
+	  size_t n, bool uid, bool move)
+{
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err, *cmd = move ? "MOVE" : "COPY";
+	size_t *idx, nidx;
+
+	if (n != 2) {
+		session_tagged(s, tag, "BAD", "Syntax: %s set mailbox", cmd);
+		return;
+	}
+	if (mailbox_name(&a[1], name, sizeof(name), &err) == NULL) {
+		session_tagged(s, tag, "NO", "%s", err);
+		return;
+	}
+	if (move && s->readonly) {
+		session_tagged(s, tag, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	view_sync(s, uid || move, NULL, 0);
+	if (resolve(s, tag, &a[0], uid, &idx, &nidx) < 0)
+		return;
+	if (store_folder_exists(s->mbox->st, name) != 1) {
+		free(idx);
+		session_tagged(s, tag, "NO", "[TRYCREATE] No such mailbox");
+		return;
+	}
+	uint32_t *uids = xcalloc(nidx + 1, sizeof(*uids));
+	size_t nu = 0;
+	for (size_t i = 0; i < nidx; i++)
+		if (!s->msgs[idx[i]].gone)
+			uids[nu++] = s->msgs[idx[i]].uid;
+	free(idx);
+	if (nu == 0) {
+		free(uids);
+		session_tagged(s, tag, "OK", "%s completed (nothing to do)", cmd);
+		return;
+	}
+	uint32_t *src = NULL, *dst = NULL, uidv = 0;
+	size_t ncopied = 0;
+	int r = store_copy(s->folder, uids, nu, name, move,
+	    move ? 0 : mailbox_quota_kb(s), &src, &dst,
+	    &ncopied, &uidv, &err);
+	free(uids);
+	if (r == 1) {
+		session_tagged(s, tag, "NO", "[OVERQUOTA] Quota exceeded");
+		return;
+	}
+	if (r < 0) {
+		log_warnx("%s: %s to %s: %s", s->sid, cmd, name, err);
+		session_tagged(s, tag, "NO", "[SERVERBUG] %s failed", cmd);
+		return;
+	}
+	struct buf code;
+	buf_init(&code, 0);
+	if (ncopied > 0) {
+		buf_printf(&code, "[COPYUID %u ", uidv);
+		imap_seqset_format(&code, src, ncopied);
+		buf_putc(&code, ' ');
+		imap_seqset_format(&code, dst, ncopied);
+		buf_puts(&code, "] ");
+	}
+	free(src);
+	free(dst);
+	if (move) {
+		if (ncopied > 0)
+			session_printf(s, "* OK %sMoved\r\n", code.data);
+		view_sync(s, true, NULL, 0);
+		session_tagged(s, tag, "OK", "MOVE completed");
+	} else {
+		if (strcmp(name, store_folder_name(s->folder)) == 0)
+			view_sync(s, uid, NULL, 0);
+		session_tagged(s, tag, "OK", "%sCOPY completed",
+		    code.data ? code.data : "");
+	}
+	buf_free(&code);
+}
+
+void
+cmd_copy(struct session *s, const char *tag, const struct imap_arg *a,
+	 size_t n, bool uid)
+{
+	copy_move(s, tag, a, n, uid, false);
+}
+
+void
+cmd_move(struct session *s, const char *tag, const struct imap_arg *a,
+	 size_t n, bool uid)
+{
+	copy_move(s, tag, a, n, uid, true);
+}
+
+void
+cmd_expunge(struct session *s, const char *tag, const struct imap_arg *a,
+	    size_t n, bool uid)
+{
+	const char *err;
+	int r;
+
+	if ((uid && n != 1) || (!uid && n != 0)) {
+		session_tagged(s, tag, "BAD", uid ? "Syntax: UID EXPUNGE set" :
+		    "Syntax: EXPUNGE");
+		return;
+	}
+	if (s->readonly) {
+		session_tagged(s, tag, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if (uid) {
+		size_t *idx, nidx;
+		view_sync(s, true, NULL, 0);
+		if (resolve(s, tag, &a[0], true, &idx, &nidx) < 0)
+			return;
+		uint32_t *uids = xcalloc(nidx + 1, sizeof(*uids));
+		size_t nu = 0;
+		for (size_t i = 0; i < nidx; i++)
+			if (s->msgs[idx[i]].flags & STORE_DELETED)
+				uids[nu++] = s->msgs[idx[i]].uid;
+		free(idx);
+		/* expunge only what is still \Deleted in the index */
+		r = nu == 0 ? 0 : store_expunge(s->folder, uids, nu, NULL, NULL, &err);
+		free(uids);
+	} else {
+		r = store_expunge(s->folder, NULL, 0, NULL, NULL, &err);
+	}
+	if (r < 0) {
+		log_warnx("%s: EXPUNGE: %s", s->sid, err);
+		session_tagged(s, tag, "NO", "[SERVERBUG] EXPUNGE failed");
+		return;
+	}
+	view_sync(s, true, NULL, 0);
+	session_tagged(s, tag, "OK", "EXPUNGE completed");
+}
+
+void
+cmd_check(struct session *s, const char *tag, const struct imap_arg *a,
+	  size_t n, bool uid)
+{
+	view_sync(s, true, NULL, 0);
+	session_tagged(s, tag, "OK", "CHECK completed");
+}
+
+void
+cmd_noop(struct session *s, const char *tag, const struct imap_arg *a,
+	 size_t n, bool uid)
+{
+	if (s->state == ST_SELECTED)
+		view_sync(s, true, NULL, 0);
+	session_tagged(s, tag, "OK", "NOOP completed");
+}

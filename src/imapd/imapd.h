@@ -1,0 +1,142 @@
+#ifndef POSTERN_IMAPD_H
+#define POSTERN_IMAPD_H
+
+/* imapd - the IMAP4rev1/IMAP4rev2 service (RFC 3501, RFC 9051) on the
+ * message store (lib-store). One process, one libevent loop, one small
+ * struct per connection: no thread per client, and buffers released
+ * between commands so that thousands of IDLE clients stay cheap. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/bufferevent.h>
+#include <openssl/ssl.h>
+
+#include "buf.h"
+#include "imap-parser.h"
+#include "service.h"
+#include "store.h"
+
+#define IMAP_MAX_LINE       65536         /* one command line */
+#define IMAP_MAX_LITERAL    (64u << 20)   /* one literal (APPEND) */
+#define IMAP_MAX_DEPTH      16            /* list nesting */
+#define IMAP_MAX_BAD        20            /* bad commands before closing */
+#define IMAP_TIMEOUT_PREAUTH 60
+#define IMAP_TIMEOUT_AUTH   1800          /* also IDLE: RFC 2177 29 min */
+#define IMAP_FAIL_WINDOW    300           /* seconds a failure is remembered */
+
+/* a mailbox index shared by the sessions of one process */
+struct imapd_mbox {
+	struct imapd_mbox *next;
+	int64_t id;
+	char *root;
+	struct store *st;
+	int refs;
+};
+
+struct imapd {
+	struct service *svc;
+	SSL_CTX *tls;
+	struct store_notify *notify;
+	struct event *notify_ev;
+	struct imapd_mbox *mboxes;
+	unsigned long sessions;
+};
+
+/* one message of the selected folder as this session sees it */
+struct view_msg {
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t modseq;
+	uint64_t size;
+	time_t idate;
+	char *kw;           /* NULL: no keywords */
+	bool gone;          /* expunged, not reported yet */
+};
+
+enum session_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
+enum session_input { IN_CMD, IN_AUTH, IN_IDLE, IN_STARTTLS, IN_CLOSING };
+
+struct session {
+	struct imapd *d;
+	struct bufferevent *bev;
+	int fd;
+	struct sockaddr_storage ss;
+	char addr[64];
+	char sid[24];
+	bool imaps, tls;
+	bool ssl_bev;            /* bev owns the fd */
+	enum session_state state;
+	enum session_input in;
+	struct imap_parser parser;
+	char *pending_tag;      /* AUTHENTICATE / IDLE */
+	int bad;
+
+	/* authenticated */
+	int64_t mailbox_id;
+	char *user;
+	struct imapd_mbox *mbox;
+
+	/* selected */
+	struct store_folder *folder;
+	bool readonly;
+	struct view_msg *msgs;
+	size_t nmsgs;
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+	uint32_t status_messages;
+	int notify_handle;
+
+	bool condstore, qresync, rev2;
+};
+
+/* session.c */
+void session_start(struct imapd *d, struct service_listener *l, int fd,
+		   const struct sockaddr *sa, socklen_t salen);
+void session_printf(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void session_write(struct session *s, const void *data, size_t len);
+void session_tagged(struct session *s, const char *tag, const char *status,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+const char *session_capability(struct session *s);
+
+/* imapd.c: shared mailbox indexes, login throttling */
+struct imapd_mbox *imapd_mbox_get(struct imapd *d, int64_t id,
+				  const char *root, const char **error_r);
+void imapd_mbox_put(struct imapd *d, struct imapd_mbox **m);
+bool imapd_throttled(struct imapd *d, const struct sockaddr *sa);
+void imapd_auth_failed(struct imapd *d, const struct sockaddr *sa);
+void imapd_auth_ok(struct imapd *d, const struct sockaddr *sa);
+
+/* commands: tag, arguments; each sends its tagged reply */
+typedef void cmd_fn(struct session *s, const char *tag,
+		    const struct imap_arg *args, size_t nargs, bool uid);
+
+/* cmd-mailbox.c */
+cmd_fn cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename,
+    cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_namespace,
+    cmd_status, cmd_append, cmd_getquota, cmd_getquotaroot, cmd_setquota,
+    cmd_unselect, cmd_close;
+/* mailbox_name - the store folder name of a client mailbox argument
+ * (INBOX case folded); NULL with *error_r if invalid. */
+const char *mailbox_name(const struct imap_arg *a, char *out, size_t size,
+			 const char **error_r);
+void session_deselect(struct session *s);
+/* mailbox_quota_kb - the quota of the logged-in mailbox now (0: none) */
+int64_t mailbox_quota_kb(struct session *s);
+
+/* cmd-message.c */
+cmd_fn cmd_fetch, cmd_store, cmd_search, cmd_copy, cmd_move, cmd_expunge,
+    cmd_check, cmd_noop;
+/* view_load - fill the view of a freshly selected folder */
+int view_load(struct session *s, const char **error_r);
+/* view_sync - pick up changes and report them (EXISTS, EXPUNGE, FETCH
+ * FLAGS); expunges held back when allow_expunge is false. silent_uids
+ * (sorted, may be NULL) are left out of FETCH reports. */
+void view_sync(struct session *s, bool allow_expunge,
+	       const uint32_t *silent_uids, size_t nsilent);
+void view_free(struct session *s);
+void flags_format(struct buf *out, unsigned flags, const char *kw);
+
+#endif

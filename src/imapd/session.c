@@ -1,0 +1,752 @@
+/* session - one IMAP connection: input framing, command dispatch, the
+ * non-mailbox commands (CAPABILITY, LOGIN, AUTHENTICATE, STARTTLS, ID,
+ * ENABLE, IDLE, LOGOUT) */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+
+#include "directory.h"
+#include "imapd.h"
+#include "log.h"
+#include "netaddr.h"
+#include "tls.h"
+#include "xalloc.h"
+
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* session_write - queue bytes for the client */
+void
+session_write(struct session *s, const void *data, size_t len)
+{
+	if (s->bev != NULL)
+		bufferevent_write(s->bev, data, len);
+}
+
+/* session_printf - queue a formatted response */
+void
+session_printf(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->bev == NULL)
+		return;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
+	va_end(ap);
+}
+
+/* session_tagged - "<tag> <status> <text>\r\n" */
+void
+session_tagged(struct session *s, const char *tag, const char *status,
+	       const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->bev == NULL)
+		return;
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	evbuffer_add_printf(out, "%s %s ", tag, status);
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* session_capability - the capability list for the session's state */
+const char *
+session_capability(struct session *s)
+{
+	static char cap[600];
+
+	snprintf(cap, sizeof(cap), "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID "
+	    "ENABLE IDLE%s%s%s",
+	    !s->tls && !s->imaps && s->d->tls != NULL && s->state == ST_NOAUTH ?
+	    " STARTTLS" : "",
+	    s->state == ST_NOAUTH ? " AUTH=PLAIN" : "",
+	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MOVE "
+	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE ESEARCH "
+	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE");
+	return cap;
+}
+
+static void
+set_timeouts(struct session *s)
+{
+	struct timeval tv = { s->state == ST_NOAUTH ? IMAP_TIMEOUT_PREAUTH :
+	    IMAP_TIMEOUT_AUTH, 0 };
+
+	if (s->bev != NULL)
+		bufferevent_set_timeouts(s->bev, &tv, NULL);
+}
+
+static void
+session_free(struct session *s)
+{
+	log_info("%s: disconnect%s%s", s->sid, s->user ? " user=" : "",
+	    s->user ? s->user : "");
+	session_deselect(s);
+	imapd_mbox_put(s->d, &s->mbox);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (!s->ssl_bev && s->fd >= 0)
+		close(s->fd); /* a plain bufferevent does not own it */
+	service_conn_release(s->d->svc, (struct sockaddr *)&s->ss);
+	imap_parser_free(&s->parser);
+	free(s->pending_tag);
+	free(s->user);
+	free(s);
+}
+
+/* session_close - say nothing more; free once the output is out */
+static void
+session_close(struct session *s)
+{
+	s->in = IN_CLOSING;
+	s->state = ST_LOGOUT;
+	if (s->bev == NULL || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		session_free(s);
+		return;
+	}
+	bufferevent_disable(s->bev, EV_READ);
+	struct timeval tv = { 10, 0 };
+	bufferevent_set_timeouts(s->bev, NULL, &tv);
+}
+
+/* ---- commands without a mailbox ------------------------------------ */
+
+static void
+cmd_capability(struct session *s, const char *tag, const struct imap_arg *a,
+	       size_t n, bool uid)
+{
+	session_printf(s, "* CAPABILITY %s\r\n", session_capability(s));
+	session_tagged(s, tag, "OK", "CAPABILITY completed");
+}
+
+static void
+cmd_logout(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	session_printf(s, "* BYE Logging out\r\n");
+	session_tagged(s, tag, "OK", "LOGOUT completed");
+	session_close(s);
+}
+
+static void
+cmd_id(struct session *s, const char *tag, const struct imap_arg *a,
+       size_t n, bool uid)
+{
+	if (n != 1 || (a[0].type != IMAP_ARG_LIST && !imap_arg_is_atom(&a[0], "NIL"))) {
+		session_tagged(s, tag, "BAD", "Syntax: ID (params) or ID NIL");
+		return;
+	}
+	session_printf(s, "* ID (\"name\" \"Postern\" \"version\" \"0.1.0\")\r\n");
+	session_tagged(s, tag, "OK", "ID completed");
+}
+
+static void
+cmd_enable(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	struct buf en;
+
+	if (n == 0) {
+		session_tagged(s, tag, "BAD", "Syntax: ENABLE capability...");
+		return;
+	}
+	buf_init(&en, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (imap_arg_is_atom(&a[i], "CONDSTORE") && !s->condstore) {
+			s->condstore = true;
+			buf_puts(&en, " CONDSTORE");
+		} else if (imap_arg_is_atom(&a[i], "IMAP4rev2") && !s->rev2) {
+			s->rev2 = true;
+			buf_puts(&en, " IMAP4rev2");
+		}
+	}
+	session_printf(s, "* ENABLED%s\r\n", en.data ? en.data : "");
+	buf_free(&en);
+	session_tagged(s, tag, "OK", "ENABLE completed");
+}
+
+/* login - check the credentials and enter the authenticated state */
+static void
+login(struct session *s, const char *tag, const char *user, const char *pass)
+{
+	struct dir_mailbox mb;
+	const char *err = NULL;
+
+	if (imapd_throttled(s->d, (struct sockaddr *)&s->ss)) {
+		log_info("%s: login refused from [%s]: too many failures", s->sid,
+		    s->addr);
+		session_tagged(s, tag, "NO", "[UNAVAILABLE] Too many failed logins "
+		    "from your address, try again later");
+		return;
+	}
+	enum dir_auth_result r = dir_authenticate(s->d->svc->db, user, pass,
+	    &mb, &err);
+	switch (r) {
+	case DIR_AUTH_OK:
+		break;
+	case DIR_AUTH_FAILED:
+		imapd_auth_failed(s->d, (struct sockaddr *)&s->ss);
+		log_info("%s: login failed for %s from [%s]", s->sid, user, s->addr);
+		session_tagged(s, tag, "NO", "[AUTHENTICATIONFAILED] "
+		    "Authentication failed");
+		return;
+	case DIR_AUTH_DISABLED:
+		log_info("%s: login of disabled mailbox %s", s->sid, user);
+		session_tagged(s, tag, "NO", "[AUTHORIZATIONFAILED] This mailbox "
+		    "is disabled");
+		return;
+	case DIR_AUTH_PREVENTED:
+		log_info("%s: login of %s prevented (prevent-authentication)",
+		    s->sid, user);
+		session_tagged(s, tag, "NO", "[CONTACTADMIN] Logins to this "
+		    "mailbox are not allowed; contact your administrator");
+		return;
+	default:
+		log_warnx("%s: authentication error: %s", s->sid, err ? err : "?");
+		session_tagged(s, tag, "NO", "[UNAVAILABLE] Temporary failure, try "
+		    "again later");
+		return;
+	}
+	char *root = dir_mailbox_path(s->d->svc->db, &mb);
+	s->mbox = imapd_mbox_get(s->d, mb.id, root, &err);
+	free(root);
+	if (s->mbox == NULL) {
+		log_warnx("%s: cannot open the store of %s@%s: %s", s->sid, mb.name,
+		    mb.postoffice, err);
+		session_tagged(s, tag, "NO", "[UNAVAILABLE] Mailbox store not "
+		    "available, try again later");
+		return;
+	}
+	imapd_auth_ok(s->d, (struct sockaddr *)&s->ss);
+	s->mailbox_id = mb.id;
+	s->user = xasprintf("%s@%s", mb.name, mb.postoffice);
+	s->state = ST_AUTH;
+	set_timeouts(s);
+	log_info("%s: login %s from [%s]%s", s->sid, s->user, s->addr,
+	    s->tls ? " (TLS)" : "");
+	session_tagged(s, tag, "OK", "[CAPABILITY %s] Logged in",
+	    session_capability(s));
+}
+
+static void
+cmd_login(struct session *s, const char *tag, const struct imap_arg *a,
+	  size_t n, bool uid)
+{
+	if (n != 2 || imap_arg_astring(&a[0]) == NULL ||
+	    imap_arg_astring(&a[1]) == NULL) {
+		session_tagged(s, tag, "BAD", "Syntax: LOGIN user password");
+		return;
+	}
+	login(s, tag, a[0].str, a[1].str);
+}
+
+static int
+b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z') return c - 'A';
+	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+	if (c >= '0' && c <= '9') return c - '0' + 52;
+	if (c == '+') return 62;
+	if (c == '/') return 63;
+	return -1;
+}
+
+/* base64_decode - strict enough for SASL; -1 if malformed */
+static int
+base64_decode(const char *s, struct buf *out)
+{
+	unsigned acc = 0;
+	int bits = 0;
+	size_t len = strlen(s), pad = 0;
+
+	if (len % 4 != 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '=') {
+			pad++;
+			continue;
+		}
+		int v = b64val((unsigned char)s[i]);
+		if (v < 0 || pad > 0)
+			return -1;
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (buf_putc(out, (char)((acc >> bits) & 0xff)) < 0)
+				return -1;
+		}
+	}
+	return pad <= 2 ? 0 : -1;
+}
+
+/* auth_plain - an RFC 4616 PLAIN response */
+static void
+auth_plain(struct session *s, const char *tag, const char *resp)
+{
+	struct buf dec;
+
+	if (strcmp(resp, "*") == 0) {
+		session_tagged(s, tag, "BAD", "Authentication cancelled");
+		return;
+	}
+	buf_init(&dec, 2048);
+	if (base64_decode(strcmp(resp, "=") == 0 ? "" : resp, &dec) < 0) {
+		buf_free(&dec);
+		session_tagged(s, tag, "BAD", "Invalid base64 data");
+		return;
+	}
+	/* authzid NUL authcid NUL passwd */
+	const char *d = dec.data ? dec.data : "";
+	const char *n1 = memchr(d, '\0', dec.len);
+	const char *n2 = n1 ? memchr(n1 + 1, '\0', dec.len - (size_t)(n1 + 1 - d)) : NULL;
+	if (n1 == NULL || n2 == NULL || memchr(n2 + 1, '\0',
+	    dec.len - (size_t)(n2 + 1 - d)) != NULL) {
+		explicit_bzero(dec.data, dec.len);
+		buf_free(&dec);
+		session_tagged(s, tag, "BAD", "Invalid PLAIN response");
+		return;
+	}
+	if (n1 != d && strcmp(d, n1 + 1) != 0) {
+		explicit_bzero(dec.data, dec.len);
+		buf_free(&dec);
+		session_tagged(s, tag, "NO", "[AUTHORIZATIONFAILED] Proxy "
+		    "authorization is not supported");
+		return;
+	}
+	login(s, tag, n1 + 1, n2 + 1);
+	explicit_bzero(dec.data, dec.len);
+	buf_free(&dec);
+}
+
+static void
+cmd_authenticate(struct session *s, const char *tag, const struct imap_arg *a,
+		 size_t n, bool uid)
+{
+	if (n < 1 || n > 2 || a[0].type != IMAP_ARG_ATOM ||
+	    (n == 2 && imap_arg_astring(&a[1]) == NULL)) {
+		session_tagged(s, tag, "BAD", "Syntax: AUTHENTICATE mechanism "
+		    "[initial-response]");
+		return;
+	}
+	if (strcasecmp(a[0].str, "PLAIN") != 0) {
+		session_tagged(s, tag, "NO", "Unsupported mechanism (PLAIN only)");
+		return;
+	}
+	if (n == 2) {
+		auth_plain(s, tag, a[1].str);
+		return;
+	}
+	session_printf(s, "+ \r\n");
+	s->pending_tag = xstrdup(tag);
+	s->in = IN_AUTH;
+}
+
+static void
+cmd_starttls(struct session *s, const char *tag, const struct imap_arg *a,
+	     size_t n, bool uid)
+{
+	if (n != 0) {
+		session_tagged(s, tag, "BAD", "Syntax: STARTTLS");
+		return;
+	}
+	if (s->tls || s->imaps) {
+		session_tagged(s, tag, "BAD", "TLS is already active");
+		return;
+	}
+	if (s->d->tls == NULL) {
+		session_tagged(s, tag, "NO", "TLS is not available");
+		return;
+	}
+	/* nothing pipelined after STARTTLS may be taken as a command */
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t junk = evbuffer_get_length(in);
+	if (junk > 0) {
+		log_warnx("%s: discarding %zu bytes sent after STARTTLS", s->sid,
+		    junk);
+		evbuffer_drain(in, junk);
+	}
+	session_tagged(s, tag, "OK", "Begin TLS negotiation now");
+	s->in = IN_STARTTLS;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+static void
+start_tls(struct session *s)
+{
+	SSL *ssl = SSL_new(s->d->tls);
+	struct event_base *base = s->d->svc->base;
+
+	/* the plain bufferevent does not own the fd */
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	s->ssl_bev = ssl != NULL;
+	if (ssl == NULL) {
+		log_warnx("%s: SSL_new failed", s->sid);
+		session_free(s);
+		return;
+	}
+	s->bev = bufferevent_openssl_socket_new(base, s->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		SSL_free(ssl);
+		log_warnx("%s: cannot start TLS", s->sid);
+		session_free(s);
+		return;
+	}
+	s->ssl_bev = true;
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	set_timeouts(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	imap_parser_reset(&s->parser);
+	s->in = IN_CMD;
+}
+
+/* on_change - the store says the selected folder changed (IDLE) */
+static void
+on_change(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (s->in == IN_IDLE && s->state == ST_SELECTED)
+		view_sync(s, true, NULL, 0);
+}
+
+static void
+cmd_idle(struct session *s, const char *tag, const struct imap_arg *a,
+	 size_t n, bool uid)
+{
+	const char *err;
+
+	if (n != 0) {
+		session_tagged(s, tag, "BAD", "Syntax: IDLE");
+		return;
+	}
+	if (s->state == ST_SELECTED) {
+		view_sync(s, true, NULL, 0);
+		if (s->d->notify != NULL && s->notify_handle <= 0) {
+			s->notify_handle = store_notify_watch(s->d->notify, s->folder,
+			    on_change, s, &err);
+			if (s->notify_handle < 0)
+				log_warnx("%s: cannot watch the folder: %s", s->sid, err);
+		}
+	}
+	session_printf(s, "+ idling\r\n");
+	s->pending_tag = xstrdup(tag);
+	s->in = IN_IDLE;
+}
+
+/* idle_done - the line that ends IDLE */
+static void
+idle_done(struct session *s, const char *line)
+{
+	char *tag = s->pending_tag;
+
+	s->pending_tag = NULL;
+	s->in = IN_CMD;
+	if (s->notify_handle > 0) {
+		store_notify_unwatch(s->d->notify, s->notify_handle);
+		s->notify_handle = 0;
+	}
+	if (strcasecmp(line, "DONE") != 0)
+		session_tagged(s, tag, "BAD", "Expected DONE");
+	else
+		session_tagged(s, tag, "OK", "IDLE terminated");
+	free(tag);
+}
+
+/* ---- dispatch ------------------------------------------------------ */
+
+enum { C_ANY, C_NOAUTH, C_AUTH, C_SELECTED };
+
+static const struct command {
+	const char *name;
+	cmd_fn *fn;
+	int state;
+	bool uid;            /* valid after UID */
+} commands[] = {
+	{ "CAPABILITY", cmd_capability, C_ANY, false },
+	{ "NOOP", cmd_noop, C_ANY, false },
+	{ "LOGOUT", cmd_logout, C_ANY, false },
+	{ "ID", cmd_id, C_ANY, false },
+	{ "STARTTLS", cmd_starttls, C_NOAUTH, false },
+	{ "LOGIN", cmd_login, C_NOAUTH, false },
+	{ "AUTHENTICATE", cmd_authenticate, C_NOAUTH, false },
+	{ "ENABLE", cmd_enable, C_AUTH, false },
+	{ "SELECT", cmd_select, C_AUTH, false },
+	{ "EXAMINE", cmd_examine, C_AUTH, false },
+	{ "CREATE", cmd_create, C_AUTH, false },
+	{ "DELETE", cmd_delete, C_AUTH, false },
+	{ "RENAME", cmd_rename, C_AUTH, false },
+	{ "SUBSCRIBE", cmd_subscribe, C_AUTH, false },
+	{ "UNSUBSCRIBE", cmd_unsubscribe, C_AUTH, false },
+	{ "LIST", cmd_list, C_AUTH, false },
+	{ "LSUB", cmd_lsub, C_AUTH, false },
+	{ "NAMESPACE", cmd_namespace, C_AUTH, false },
+	{ "STATUS", cmd_status, C_AUTH, false },
+	{ "APPEND", cmd_append, C_AUTH, false },
+	{ "IDLE", cmd_idle, C_AUTH, false },
+	{ "GETQUOTA", cmd_getquota, C_AUTH, false },
+	{ "GETQUOTAROOT", cmd_getquotaroot, C_AUTH, false },
+	{ "SETQUOTA", cmd_setquota, C_AUTH, false },
+	{ "CHECK", cmd_check, C_SELECTED, false },
+	{ "CLOSE", cmd_close, C_SELECTED, false },
+	{ "UNSELECT", cmd_unselect, C_SELECTED, false },
+	{ "EXPUNGE", cmd_expunge, C_SELECTED, true },
+	{ "SEARCH", cmd_search, C_SELECTED, true },
+	{ "FETCH", cmd_fetch, C_SELECTED, true },
+	{ "STORE", cmd_store, C_SELECTED, true },
+	{ "COPY", cmd_copy, C_SELECTED, true },
+	{ "MOVE", cmd_move, C_SELECTED, true },
+};
+
+static void
+bad_command(struct session *s, const char *tag, const char *text)
+{
+	session_tagged(s, tag, "BAD", "%s", text);
+	if (++s->bad >= IMAP_MAX_BAD) {
+		log_info("%s: too many bad commands from [%s]", s->sid, s->addr);
+		session_printf(s, "* BYE Too many invalid commands\r\n");
+		session_close(s);
+	}
+}
+
+static void
+dispatch(struct session *s)
+{
+	const char *tag = s->parser.tag, *name = s->parser.cmd;
+	const struct imap_arg *args = s->parser.args;
+	size_t nargs = s->parser.nargs;
+	bool uid = false;
+
+	if (strcmp(name, "UID") == 0) {
+		if (nargs == 0 || args[0].type != IMAP_ARG_ATOM) {
+			bad_command(s, tag, "Syntax: UID command arguments");
+			return;
+		}
+		uid = true;
+		name = args[0].str;
+		args++;
+		nargs--;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct command *c = &commands[i];
+		if (strcasecmp(c->name, name) != 0)
+			continue;
+		if (uid && !c->uid)
+			break;
+		if (c->state == C_NOAUTH && s->state != ST_NOAUTH) {
+			bad_command(s, tag, "Already authenticated");
+			return;
+		}
+		if (c->state == C_AUTH && s->state == ST_NOAUTH) {
+			bad_command(s, tag, "Log in first");
+			return;
+		}
+		if (c->state == C_SELECTED && s->state != ST_SELECTED) {
+			bad_command(s, tag, "No mailbox selected");
+			return;
+		}
+		c->fn(s, tag, args, nargs, uid);
+		return;
+	}
+	bad_command(s, tag, "Unknown command");
+}
+
+/* read_line - a CRLF line for AUTHENTICATE/IDLE; NULL if not complete */
+static char *
+read_line(struct session *s, struct evbuffer *in, bool *toolong)
+{
+	size_t len;
+	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+
+	*toolong = false;
+	if (line == NULL && evbuffer_get_length(in) > 8192)
+		*toolong = true;
+	return line;
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (int guard = 0; guard < 1000; guard++) {
+		if (s->in == IN_CLOSING || s->in == IN_STARTTLS)
+			return;
+		if (evbuffer_get_length(in) == 0)
+			break;
+		if (s->in == IN_AUTH || s->in == IN_IDLE) {
+			bool toolong;
+			char *line = read_line(s, in, &toolong);
+			if (line == NULL) {
+				if (toolong) {
+					session_printf(s, "* BYE Line too long\r\n");
+					session_close(s);
+					return;
+				}
+				break;
+			}
+			if (s->in == IN_IDLE) {
+				idle_done(s, line);
+			} else {
+				char *tag = s->pending_tag;
+				s->pending_tag = NULL;
+				s->in = IN_CMD;
+				auth_plain(s, tag, line);
+				free(tag);
+				explicit_bzero(line, strlen(line));
+			}
+			free(line);
+			continue;
+		}
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		size_t used = 0;
+		int r = imap_parser_feed(&s->parser, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		switch (r) {
+		case IMAP_PARSE_MORE:
+			break;
+		case IMAP_PARSE_CONTINUE:
+			session_printf(s, "+ OK\r\n");
+			break;
+		case IMAP_PARSE_DONE:
+			if (strcmp(s->parser.cmd, "LOGIN") != 0 &&
+			    strcmp(s->parser.cmd, "AUTHENTICATE") != 0)
+				log_debug("%s: %s %s", s->sid, s->parser.tag,
+				    s->parser.cmd);
+			dispatch(s);
+			if (s->in == IN_CLOSING)
+				return;
+			imap_parser_reset(&s->parser);
+			break;
+		case IMAP_PARSE_ERROR: {
+			bool fatal = s->parser.fatal;
+			const char *tag = imap_parser_tag(&s->parser);
+			if (fatal) {
+				session_printf(s, "* BYE %s\r\n", s->parser.error);
+				session_close(s);
+				return;
+			}
+			bad_command(s, tag, s->parser.error);
+			if (s->in == IN_CLOSING)
+				return;
+			imap_parser_reset(&s->parser);
+			break;
+		}
+		}
+	}
+	if (s->in == IN_CMD && evbuffer_get_length(in) == 0 &&
+	    !imap_parser_busy(&s->parser))
+		imap_parser_reset(&s->parser); /* hold no large buffers idle */
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (s->in == IN_CLOSING)
+		session_free(s);
+	else if (s->in == IN_STARTTLS)
+		start_tls(s);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		if (ssl != NULL) {
+			char info[128];
+			s->tls = true;
+			log_info("%s: TLS established: %s", s->sid,
+			    tls_describe(ssl, info, sizeof(info)));
+		}
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && s->in != IN_CLOSING) {
+		log_info("%s: timeout from [%s]", s->sid, s->addr);
+		session_printf(s, "* BYE Autologout; idle for too long\r\n");
+		session_close(s); /* the BYE is queued: s stays until sent */
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		if (e != 0) {
+			char msg[256];
+			ERR_error_string_n(e, msg, sizeof(msg));
+			log_info("%s: TLS error from [%s]: %s", s->sid, s->addr, msg);
+		}
+	}
+	session_free(s);
+}
+
+/* session_start - a new connection */
+void
+session_start(struct imapd *d, struct service_listener *l, int fd,
+	      const struct sockaddr *sa, socklen_t salen)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	struct event_base *base = d->svc->base;
+
+	s->d = d;
+	s->fd = fd;
+	memcpy(&s->ss, sa, salen < sizeof(s->ss) ? salen : sizeof(s->ss));
+	sockaddr_ntop(sa, s->addr, sizeof(s->addr));
+	snprintf(s->sid, sizeof(s->sid), "i%06lx%04x", ++d->sessions,
+	    (unsigned)getpid() & 0xffff);
+	s->imaps = strcmp(l->name, "imaps") == 0;
+	imap_parser_init(&s->parser, IMAP_MAX_LINE, IMAP_MAX_LITERAL,
+	    IMAP_MAX_DEPTH);
+	log_info("%s: connect from [%s] on %s", s->sid, s->addr, l->name);
+	if (s->imaps) {
+		SSL *ssl = SSL_new(d->tls);
+		if (ssl != NULL)
+			s->bev = bufferevent_openssl_socket_new(base, fd, ssl,
+			    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (s->bev == NULL) {
+			if (ssl != NULL)
+				SSL_free(ssl);
+			log_warnx("%s: cannot start TLS", s->sid);
+			session_free(s);
+			return;
+		}
+		s->ssl_bev = true;
+		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	} else {
+		s->bev = bufferevent_socket_new(base, fd, 0);
+		if (s->bev == NULL) {
+			log_warnx("%s: bufferevent_socket_new failed", s->sid);
+			session_free(s);
+			return;
+		}
+	}
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	set_timeouts(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	session_printf(s, "* OK [CAPABILITY %s] Postern IMAP4 ready\r\n",
+	    session_capability(s));
+}
