@@ -80,6 +80,14 @@ struct rcpt_state {
 	char *diag;
 };
 
+/* a group member's permanent failure, bounced with the item's failures */
+struct member_fail {
+	char *address;
+	unsigned notify;
+	char status[16];
+	char *diag;
+};
+
 /* per item work */
 struct job {
 	struct deliver *d;
@@ -97,6 +105,8 @@ struct job {
 	size_t nfwd_dt;
 	size_t *fwd_rcpts;         /* recipients whose outcome is a forward */
 	size_t nfwd_rcpts;
+	struct member_fail *mfail; /* group members that failed for good */
+	size_t nmfail;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -387,11 +397,19 @@ deliver_route(struct job *j, size_t ri, const struct dir_route *route,
 				rs_set(rs, OC_DEFERRED, ms.status, ms.diag);
 				res = OC_DEFERRED;
 			} else if (o == OC_FAILED) {
-				/* XXX: a member's permanent failure is logged,
-				 * not bounced: the group address was accepted */
+				/* bounced to the sender with Final-Recipient
+				 * the member (RFC 3461 6.2: expansion) */
 				log_info("%s: group <%s> member <%s> failed %s: %s",
 				    j->item->id, route->address, mem.v[i],
 				    ms.status, ms.diag ? ms.diag : "");
+				j->mfail = xreallocarray(j->mfail, j->nmfail + 1,
+				    sizeof(*j->mfail));
+				struct member_fail *mf = &j->mfail[j->nmfail++];
+				mf->address = xstrdup(mem.v[i]);
+				mf->notify = j->env->rcpts[ri].notify;
+				snprintf(mf->status, sizeof(mf->status), "%s",
+				    ms.status);
+				mf->diag = ms.diag ? xstrdup(ms.diag) : NULL;
 			}
 		} else {
 			/* external members, lists, unknown or deeper
@@ -589,7 +607,7 @@ out:
 static int
 job_bounce(struct job *j, const size_t *failed, size_t nfailed)
 {
-	struct dsn_rcpt *dr = xcalloc(nfailed, sizeof(*dr));
+	struct dsn_rcpt *dr = xcalloc(nfailed + j->nmfail, sizeof(*dr));
 	time_t now = time(NULL);
 	char newid[QUEUE_ID_MAX + 1] = "";
 	const char *err = NULL;
@@ -606,21 +624,35 @@ job_bounce(struct job *j, const size_t *failed, size_t nfailed)
 		dr[i].diagnostic = rs->diag;
 		dr[i].last_attempt = now;
 	}
+	for (size_t i = 0; i < j->nmfail; i++) {
+		struct dsn_rcpt *x = &dr[nfailed + i];
+		x->address = j->mfail[i].address;
+		x->notify = j->mfail[i].notify;
+		x->action = DSN_ACTION_FAILED;
+		x->status = j->mfail[i].status;
+		x->diagnostic = j->mfail[i].diag;
+		x->last_attempt = now;
+	}
 	struct dsn_report rep = {
 		.env = j->env, .msg_path = j->item->msg_path,
-		.rcpts = dr, .nrcpts = nfailed,
+		.rcpts = dr, .nrcpts = nfailed + j->nmfail,
 	};
 	switch (dsn_send(j->d->svc->db, j->d->inbound, &rep, newid, &err)) {
 	case DSN_QUEUED:
 		log_info("%s: bounce %s queued to <%s> for %zu recipients",
-		    j->item->id, newid, j->env->sender, nfailed);
-		j->d->bounced += nfailed;
+		    j->item->id, newid, j->env->sender, nfailed + j->nmfail);
+		j->d->bounced += nfailed + j->nmfail;
 		break;
 	case DSN_SUPPRESSED:
 		log_info("%s: no bounce: NOTIFY of the recipients says never",
 		    j->item->id);
 		break;
 	case DSN_UNRETURNABLE:
+		if (nfailed == 0) {
+			log_info("%s: group member failures not bounced: "
+			    "null sender or bulk mail", j->item->id);
+			break;
+		}
 		r = job_badmail_copy(j, failed, nfailed, j->env->sender &&
 		    *j->env->sender ? "undeliverable bulk mail" :
 		    "undeliverable, null sender: no bounce");
@@ -819,7 +851,8 @@ finish:;
 		if (rs->oc == OC_FAILED)
 			failed[nfailed++] = i;
 	}
-	if (nfailed > 0 && job_bounce(&j, failed, nfailed) < 0)
+	if ((nfailed > 0 || j.nmfail > 0) &&
+	    job_bounce(&j, failed, nfailed) < 0)
 		for (i = 0; i < nfailed; i++)
 			rs_set(&j.rs[failed[i]], OC_DEFERRED, "4.3.0",
 			    "cannot queue the bounce");
@@ -874,6 +907,11 @@ finish:;
 	strv_free(j.fwd, j.nfwd);
 	strv_free(j.fwd_dt, j.nfwd_dt);
 	free(j.fwd_rcpts);
+	for (i = 0; i < j.nmfail; i++) {
+		free(j.mfail[i].address);
+		free(j.mfail[i].diag);
+	}
+	free(j.mfail);
 	free(j.done_mb);
 }
 

@@ -20,7 +20,10 @@ def deliver_pid(p):
 def test_group_expands_local_and_external(populated):
     p = populated
     p.cli("group", "add", "staff@acme.test", "--postoffice", "acme")
-    for m in ("alice@acme.test", "bob@acme.test", "ext@remote.test"):
+    p.cli("mailbox", "add", "dave@acme", "--password", "dave-pw-1")
+    p.cli("mailbox", "set", "dave@acme", "disabled=yes")
+    for m in ("alice@acme.test", "bob@acme.test", "ext@remote.test",
+              "dave@acme.test"):
         p.cli("group", "member", "add", "staff@acme.test", m)
     p.start(services=SERVICES)
     msg, mid = make_msg("boss@remote.test", "staff@acme.test")
@@ -30,12 +33,17 @@ def test_group_expands_local_and_external(populated):
     b = wait_for(lambda: mailbox_msgs(p.root, "bob"), 10, "bob")
     assert mid in a[0] and mid in b[0]
     assert "Delivered-To: alice@acme.test" in a[0]
-    out = wait_for(lambda: queue_items(p.root, "smtp", "outgoing"), 10,
-                   "external member through the MTA")
-    qid_out, env = out[0]
-    assert "rcpt =ext@remote.test" in env
+    out = wait_for(lambda: len(queue_items(p.root, "smtp", "outgoing")) == 2
+                   and queue_items(p.root, "smtp", "outgoing"), 10,
+                   "external member and the member's bounce through the MTA")
+    (qid_out, env), = [x for x in out if "rcpt =ext@remote.test" in x[1]]
     assert "sender =boss@remote.test" in env
     assert qid_out.startswith(qid), "the queue id follows the message"
+    # the disabled member is bounced to the sender, the others delivered
+    (bid, benv), = [x for x in out if "rcpt =boss@remote.test" in x[1]]
+    bounce = (p.root / "queue/smtp/outgoing/new" / f"{bid}.msg").read_text()
+    assert "dave@acme.test" in bounce and "5.2.1" in bounce
+    assert "sender =\n" in benv
     # a disabled group bounces as an invalid address
     p.cli("group", "set", "staff@acme.test", "disabled=yes")
     msg2, _ = make_msg("bob@acme.test", "staff@acme.test", subject="again")
