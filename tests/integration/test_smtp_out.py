@@ -158,6 +158,10 @@ def dns():
         "--mx-host=twomx.test,live.twomx.test,20",
         "--host-record=dead.twomx.test,127.0.0.2",
         "--host-record=live.twomx.test,127.0.0.1",
+        "--mx-host=greet.test,busy.greet.test,10",    # greets with 421
+        "--mx-host=greet.test,ok.greet.test,20",
+        "--host-record=busy.greet.test,127.0.0.3",
+        "--host-record=ok.greet.test,127.0.0.1",
     ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
     assert proc.poll() is None, "dnsmasq did not start"
@@ -174,8 +178,9 @@ class Sink:
 
     def __init__(self, host="127.0.0.1", ext=("PIPELINING", "8BITMIME",
                  "SIZE 10000000", "DSN", "SMTPUTF8"), tls=None, auth=None,
-                 rcpt=None, stall_after_dot=False, greeting="220 sink ESMTP"):
-        self.host, self.port = host, free_port()
+                 rcpt=None, stall_after_dot=False, greeting="220 sink ESMTP",
+                 port=None):
+        self.host, self.port = host, port or free_port()
         self.ext, self.tls, self.auth = list(ext), tls, auth
         self.rcpt = rcpt or (lambda a, n: "250 2.1.5 ok")
         self.stall_after_dot = stall_after_dot
@@ -368,7 +373,7 @@ def test_mx_delivery_reuses_one_connection(postern, dns, sinks):
     setup_out(postern, dns, sink)
     a = inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG)
     b = inject(postern.root, "alice@acme.test", ["carol@remote.test", "dan@remote.test"],
-               MSG.replace("m1@", "m2@"))
+               MSG.replace("m1@", "m2@"), body_type="8BITMIME")
     start_out(postern)
     wait_for(lambda: len(sink.messages) == 2, what="two messages")
     wait_for(lambda: out_empty(postern), what="queue empty")
@@ -377,7 +382,8 @@ def test_mx_delivery_reuses_one_connection(postern, dns, sinks):
     assert sink.commands[0] == "EHLO mx.postern.test"
     m1, m2 = sorted(sink.messages, key=lambda m: len(m["rcpts"]))
     assert m1["mail"].startswith("FROM:<alice@acme.test>")
-    assert "SIZE=" in m1["mail"]
+    assert "SIZE=" in m1["mail"] and "BODY=" not in m1["mail"]
+    assert "BODY=8BITMIME" in m2["mail"]
     assert sorted(r.split(">")[0] for r in m2["rcpts"]) == \
         ["TO:<carol@remote.test", "TO:<dan@remote.test"]
     # dot-stuffing round trip: the body arrives exactly as queued
@@ -401,6 +407,20 @@ def test_a_fallback_and_next_mx(postern, dns, sinks):
     assert "relay=amx.test[127.0.0.1]" in log            # implicit MX
     assert "dead.twomx.test[127.0.0.2]" in log           # tried first, refused
     assert "relay=live.twomx.test[127.0.0.1]" in log
+
+
+def test_busy_greeting_tries_next_mx(postern, dns, sinks):
+    ok = sinks()
+    # the same port on another address: MX records carry no port
+    busy = sinks(host="127.0.0.3", port=ok.port, greeting="421 4.3.2 too busy")
+    setup_out(postern, dns, ok)
+    inject(postern.root, "alice@acme.test", ["x@greet.test"], MSG)
+    start_out(postern)
+    wait_for(lambda: ok.messages, what="delivery by the second MX")
+    assert busy.connections == 1
+    log = postern.log("smtp-out")
+    assert "busy.greet.test[127.0.0.3]" in log and "421 4.3.2 too busy" in log
+    assert "relay=ok.greet.test[127.0.0.1]" in log
 
 
 def test_retry_after_4xx_then_success(postern, dns, sinks):
