@@ -144,13 +144,20 @@ def test_disabled_mailbox_bounces_and_null_sender_goes_to_badmail(populated):
               auth="bob@acme")
     dsn = wait_for(lambda: mailbox_msgs(p.root, "bob"), 10, "bounce")
     assert "Status: 5.2.1" in dsn[0]
+    # an address unknown by the time the item is delivered: 5.1.1
+    msg0, _ = make_msg("bob@acme.test", "ghost@acme.test")
+    queue_put(p.root, "smtp", "inbound", msg0, "bob@acme.test",
+              ["ghost@acme.test"], auth="bob@acme")
+    dsn = wait_for(lambda: len(mailbox_msgs(p.root, "bob")) == 2 and
+                   mailbox_msgs(p.root, "bob"), 10, "unknown bounce")
+    assert any("Status: 5.1.1" in m and "ghost@acme.test" in m for m in dsn)
     # never bounce a bounce: the null sender's failure is quarantined
     msg2, _ = make_msg("MAILER-DAEMON@remote.test", "alice@acme.test")
     queue_put(p.root, "smtp", "inbound", msg2, "", ["alice@acme.test"])
     bm = wait_for(lambda: badmail(p.root), 10, "bad mail")
     (reason,) = bm.values()
     assert "null sender" in reason and "5.2.1" in reason
-    assert len(mailbox_msgs(p.root, "bob")) == 1
+    assert len(mailbox_msgs(p.root, "bob")) == 2
     assert queue_items(p.root, "sf", "outgoing") == []
 
 
