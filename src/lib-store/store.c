@@ -746,6 +746,7 @@ struct scan_ent {
 	char *base;
 	char *file;
 	int64_t uid;       /* 0: not in the index */
+	int64_t size;
 	unsigned int flags;
 	bool seen;
 };
@@ -793,6 +794,10 @@ struct folder_state {
 	int64_t uidnext;
 	int64_t modseq;
 	int64_t cur_mtime;
+	/* usage changes found by a sync (files added or removed by other
+	 * programs), applied to maildirsize after the commit */
+	int64_t quota_bytes;
+	int64_t quota_count;
 };
 
 static int
@@ -812,6 +817,8 @@ state_load(struct store_folder *f, struct folder_state *fs,
 		fs->uidnext = sqlite3_column_int64(s, 1);
 		fs->modseq = sqlite3_column_int64(s, 2);
 		fs->cur_mtime = sqlite3_column_int64(s, 3);
+		fs->quota_bytes = 0;
+		fs->quota_count = 0;
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_ROW) {
@@ -955,7 +962,7 @@ scan_cur(struct store_folder *f, struct folder_state *fs, const char **error_r)
 	struct dirent *de;
 	int ret = -1;
 
-	s = db_prep(f->st, "SELECT base, file, uid, flags FROM msg WHERE "
+	s = db_prep(f->st, "SELECT base, file, uid, flags, size FROM msg WHERE "
 	    "folder=?", error_r);
 	if (s == NULL)
 		goto out;
@@ -969,7 +976,8 @@ scan_cur(struct store_folder *f, struct folder_state *fs, const char **error_r)
 			.base = xstrdup((const char *)sqlite3_column_text(s, 0)),
 			.file = xstrdup((const char *)sqlite3_column_text(s, 1)),
 			.uid = sqlite3_column_int64(s, 2),
-			.flags = (unsigned int)sqlite3_column_int(s, 3) };
+			.flags = (unsigned int)sqlite3_column_int(s, 3),
+			.size = sqlite3_column_int64(s, 4) };
 	}
 	sqlite3_finalize(s);
 	if (nidx > 1)
@@ -1008,6 +1016,20 @@ scan_cur(struct store_folder *f, struct folder_state *fs, const char **error_r)
 			free(base);
 			if (r < 0)
 				goto out;
+			/* not delivered by Postern (no W=) into a folder
+			 * indexed before: not in maildirsize yet. (After a
+			 * rebuild, cur_mtime is -1 and we cannot tell.) */
+			if (w < 0 && fs->cur_mtime != -1) {
+				struct stat sb;
+				char *fp = xasprintf("%s/%s", cur, files[i]);
+				if (sz < 0 && stat(fp, &sb) == 0)
+					sz = sb.st_size;
+				free(fp);
+				if (sz >= 0) {
+					fs->quota_bytes += sz;
+					fs->quota_count++;
+				}
+			}
 			continue;
 		}
 		free(base);
@@ -1039,8 +1061,13 @@ scan_cur(struct store_folder *f, struct folder_state *fs, const char **error_r)
 		}
 	}
 	for (size_t i = 0; i < nidx; i++) {
-		if (!idx[i].seen && expunge_row(f, fs, idx[i].uid, error_r) < 0)
+		if (idx[i].seen)
+			continue;
+		/* removed behind our back */
+		if (expunge_row(f, fs, idx[i].uid, error_r) < 0)
 			goto out;
+		fs->quota_bytes -= idx[i].size;
+		fs->quota_count--;
 	}
 	ret = 0;
 out:
@@ -1089,12 +1116,38 @@ drain_new(struct store_folder *f, struct folder_state *fs,
 	if (n > 1)
 		qsort(files, n, sizeof(*files), cmp_str);
 	for (size_t i = 0; i < n; i++) {
-		char *to = strchr(files[i], ':') ? xstrdup(files[i]) :
-		    xasprintf("%s:2,", files[i]);
 		char *a = xasprintf("%s/%s", nw, files[i]);
-		char *b = xasprintf("%s/cur/%s", f->dir, to);
+		char *colon = strchr(files[i], ':');
+		const char *info = colon ? colon : ":2,";
+		int baselen = colon ? (int)(colon - files[i]) :
+		    (int)strlen(files[i]);
 		int64_t sz, w;
 		unsigned int fl;
+		char *to;
+		store_name_parse(files[i], &sz, &w, &fl);
+		if (w >= 0) {
+			to = xasprintf("%.*s%s", baselen, files[i], info);
+		} else {
+			/* put there by another program: give it its sizes
+			 * (no one has seen its name yet) and count it */
+			struct stat sb;
+			int64_t v = vsize_of(a);
+			if (stat(a, &sb) < 0 || v < 0) {
+				free(a);
+				free(files[i]);
+				continue;
+			}
+			if (sz < 0)
+				to = xasprintf("%.*s,S=%lld,W=%lld%s", baselen,
+				    files[i], (long long)sb.st_size,
+				    (long long)v, info);
+			else
+				to = xasprintf("%.*s,W=%lld%s", baselen,
+				    files[i], (long long)v, info);
+			fs->quota_bytes += sb.st_size;
+			fs->quota_count++;
+		}
+		char *b = xasprintf("%s/cur/%s", f->dir, to);
 		if (ret == 0 && rename(a, b) == 0) {
 			store_name_parse(to, &sz, &w, &fl);
 			ret = msg_insert(f, fs, to, fl, NULL, 0, NULL, error_r);
@@ -1155,6 +1208,9 @@ finish(struct store_folder *f, struct folder_state *fs, const char **error_r)
 	}
 	if (db_commit(f->st, error_r) < 0)
 		return -1;
+	if (fs->quota_bytes != 0 || fs->quota_count != 0)
+		(void)store_quota_add(f->st->root, fs->quota_bytes,
+		    fs->quota_count, NULL);
 	store_touch_notify(f->dir);
 	return 0;
 }
@@ -1892,8 +1948,12 @@ store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
 	}
 	if (finish(f, &fs, error_r) < 0)
 		goto fail0;
-	if (dst->id != f->id)
+	if (dst->id != f->id) {
+		if (ds.quota_bytes != 0 || ds.quota_count != 0)
+			(void)store_quota_add(f->st->root, ds.quota_bytes,
+			    ds.quota_count, NULL);
 		store_touch_notify(dst->dir);
+	}
 	if (!move && ncopied > 0)
 		(void)store_quota_add(f->st->root, bytes, (int64_t)ncopied, NULL);
 	if (uidvalidity_r != NULL)

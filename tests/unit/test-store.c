@@ -293,7 +293,10 @@ test_index(void)
 	store_folder_close(&dr);
 
 	/* behind our back: a file added to cur/, one removed */
+	int64_t qb0, qc0, qb1, qc1;
+	CHECK_INTEQ(store_quota_usage(root, &qb0, &qc0, &err), 0);
 	CHECK_INTEQ(store_msgs_load(f, &msgs, &n, &err), 0);
+	int64_t removed = (int64_t)msgs[0].file_size;
 	char *p = store_msg_path(f, &msgs[0]);
 	CHECK(unlink(p) == 0);
 	free(p);
@@ -302,6 +305,24 @@ test_index(void)
 	CHECK(file_write_atomic(added, "Q: r\n\ns\n", 8, 0600) == 0);
 	free(added);
 	CHECK_INTEQ(store_sync(f, &err), 0);
+	CHECK_INTEQ(store_quota_usage(root, &qb1, &qc1, &err), 0);
+	CHECK_INTEQ(qb1, qb0 - removed + 8);
+	CHECK_INTEQ(qc1, qc0);
+	/* a foreign file in new/ (no sizes in its name) is counted and named */
+	char *nf = xasprintf("%s/new/2.M2P2.x", root);
+	CHECK(file_write_atomic(nf, "A: b\n\nc\n", 8, 0600) == 0);
+	free(nf);
+	CHECK_INTEQ(store_sync(f, &err), 0);
+	CHECK_INTEQ(store_quota_usage(root, &qb1, &qc1, &err), 0);
+	CHECK_INTEQ(qb1, qb0 - removed + 16);
+	CHECK_INTEQ(qc1, qc0 + 1);
+	struct store_msg m5 = { 0 };
+	CHECK_INTEQ(store_msg_get(f, 5, &m5, &err), 1);
+	CHECK_STREQ(m5.file, "2.M2P2.x,S=8,W=11:2,");
+	CHECK_INTEQ(m5.size, 11);
+	store_msg_clear(&m5);
+	uint32_t u5 = 5;
+	CHECK_INTEQ(store_expunge(f, &u5, 1, NULL, NULL, &err), 0);
 	CHECK_INTEQ(store_msgs_load(f, &msgs, &n, &err), 0);
 	CHECK_INTEQ(n, 1);
 	if (n == 1) {
