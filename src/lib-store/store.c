@@ -1495,6 +1495,20 @@ store_msg_open(struct store_folder *f, const struct store_msg *m,
 			e = errno;
 			store_msg_clear(&again);
 		}
+		if (fd < 0 && e == ENOENT) {
+			/* a flag rename lost in a crash, or done by another
+			 * program: try the base name with every flag set */
+			char *base = base_of(m->file), letters[8];
+			for (unsigned int fl = 0; fl <= STORE_FLAGS_ALL && fd < 0;
+			     fl++) {
+				store_flags_letters(fl, letters);
+				free(p);
+				p = xasprintf("%s/cur/%s:2,%s", f->dir, base,
+				    letters);
+				fd = open(p, O_RDONLY | O_CLOEXEC);
+			}
+			free(base);
+		}
 		if (fd < 0) {
 			store_seterr(error_r, "message UID %" PRIu32 ": %s",
 			    m->uid, e == ENOENT ? "expunged" : strerror(e));

@@ -236,6 +236,20 @@ test_index(void)
 	int fd = store_msg_open(f, &m, &err);
 	CHECK(fd >= 0);
 	close(fd);
+	/* the file renamed by another program: still found */
+	{
+		char *a = xasprintf("%s/cur/%s", root, m.file);
+		char *b = xasprintf("%s/cur/%.*s:2,FST", root,
+		    (int)(strchr(m.file, ':') - m.file), m.file);
+		CHECK(rename(a, b) == 0);
+		fd = store_msg_open(f, &m, &err);
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			close(fd);
+		CHECK(rename(b, a) == 0);
+		free(a);
+		free(b);
+	}
 	uint64_t ms2 = m.modseq;
 	store_msg_clear(&m);
 	CHECK_INTEQ(store_flags_update(f, &u2, 1, STORE_FLAGS_REMOVE, 0,
