@@ -36,6 +36,7 @@
 #define IDLE_KEEP 2               /* keep an idle connection for more mail */
 #define MAX_ACTIVE_ITEMS 2000
 #define MAX_RECONNECTS 3
+#define MAX_CONNECTIONS 100       /* destinations connecting at once */
 #define BODY_CHUNK 65536
 
 /* RFC 5321 4.5.3.2 timeouts, seconds */
@@ -130,8 +131,9 @@ struct outsvc {
 	struct service *svc;
 	char *qroot, *qpath, *inbound;
 	struct dns_resolver *dns;
+	char *dns_servers;            /* dns.hosts the resolver was made with */
 	int watch_fd;
-	struct event *watch_ev, *scan_ev, *wake_ev;
+	struct event *watch_ev, *scan_ev, *wake_ev, *kick_ev;
 	struct dest *dests;
 	struct dest *graveyard;       /* dead dests awaiting their reap */
 	struct run *runs;
@@ -870,6 +872,34 @@ static void mx_done(void *ctx, enum dns_status st, const struct dns_mx *mx,
 	dest_free(d);
 }
 
+/* dests_busy - destinations resolving, connecting or connected */
+static size_t dests_busy(struct outsvc *o)
+{
+	size_t n = 0;
+
+	for (struct dest *d = o->dests; d != NULL; d = d->next)
+		if (d->state != S_NONE)
+			n++;
+	return n;
+}
+
+/* on_kick - start waiting destinations while there is room */
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct outsvc *o = arg;
+	struct dest *d, *next;
+
+	for (d = o->dests; d != NULL; d = next) {
+		next = d->next;
+		if (dests_busy(o) >= MAX_CONNECTIONS)
+			break;
+		if (d->state == S_NONE && d->jobs != NULL) {
+			dest_kick(d);
+			next = o->dests;   /* the list may have changed */
+		}
+	}
+}
+
 /* dest_kick - make progress: connect, or start the next transaction */
 static void txn_start(struct dest *d);
 
@@ -881,6 +911,8 @@ static void dest_kick(struct dest *d)
 			dest_free(d);
 			return;
 		}
+		if (dests_busy(d->o) >= MAX_CONNECTIONS)
+			return;   /* started by on_kick when one finishes */
 		d->state = S_RESOLVE;
 		if (d->rt.relay) {
 			d->mx = xcalloc(1, sizeof(*d->mx));
@@ -1441,6 +1473,7 @@ static void dest_free(struct dest *d)
 	conn_close(d);
 	/* callers up the stack may still look at d: free it from the loop */
 	d->dead = true;
+	event_active(o->kick_ev, 0, 0);
 	d->next = o->graveyard;
 	o->graveyard = d;
 	{
@@ -1723,6 +1756,32 @@ static bool item_active(struct outsvc *o, const char *id)
 	return false;
 }
 
+/* dns_reload - a changed dns.hosts applies once no lookup is in flight */
+static void dns_reload(struct outsvc *o)
+{
+	char *servers = settings_get_str(o->svc->db, "dns.hosts");
+	struct dns_resolver *r;
+	const char *err = NULL;
+
+	if (strcmp(servers, o->dns_servers) == 0 || dns_pending(o->dns) > 0) {
+		free(servers);
+		return;
+	}
+	r = dns_resolver_new(o->svc->base, servers, 3000, 2, &err);
+	if (r == NULL) {
+		log_error("DNS resolver (dns.hosts '%s'): %s; keeping '%s'",
+			  servers, err, o->dns_servers);
+		free(o->dns_servers);
+		o->dns_servers = servers;   /* do not retry the same value */
+		return;
+	}
+	dns_resolver_free(&o->dns);
+	o->dns = r;
+	free(o->dns_servers);
+	o->dns_servers = servers;
+	log_info("DNS servers now: %s", servers[0] ? servers : "/etc/resolv.conf");
+}
+
 /* scan_queue - claim what is due in smtp/outgoing */
 static void scan_queue(struct outsvc *o)
 {
@@ -1732,6 +1791,7 @@ static void scan_queue(struct outsvc *o)
 
 	if (o->svc->stopping)
 		return;
+	dns_reload(o);
 	if (queue_scan(o->qpath, &ids, &n) < 0) {
 		log_warn("scan %s", o->qpath);
 		return;
@@ -1814,7 +1874,7 @@ static int smtpout_init(struct service *svc)
 		return -1;
 	}
 	log_info("DNS servers: %s", servers[0] ? servers : "/etc/resolv.conf");
-	free(servers);
+	o->dns_servers = servers;
 	o->tls = tls_client_ctx();
 	if (o->tls == NULL)
 		log_warnx("no TLS client context: STARTTLS will not be used");
@@ -1829,6 +1889,7 @@ static int smtpout_init(struct service *svc)
 	o->scan_ev = event_new(svc->base, -1, EV_PERSIST, on_scan, o);
 	event_add(o->scan_ev, &tv);
 	o->wake_ev = evtimer_new(svc->base, on_scan, o);
+	o->kick_ev = event_new(svc->base, -1, 0, on_kick, o);
 	scan_queue(o);
 	return 0;
 }
@@ -1870,12 +1931,14 @@ static void smtpout_shutdown(struct service *svc)
 		run_free(r);
 	}
 	dns_resolver_free(&o->dns);
+	free(o->dns_servers);
 	if (o->watch_ev != NULL)
 		event_free(o->watch_ev);
 	if (o->watch_fd >= 0)
 		close(o->watch_fd);
 	event_free(o->scan_ev);
 	event_free(o->wake_ev);
+	event_free(o->kick_ev);
 	free(o->sleep);
 	free(o->qroot);
 	free(o->qpath);
