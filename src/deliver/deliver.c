@@ -545,7 +545,9 @@ out:
 
 /* job_badmail_copy - quarantine the failed recipients of an item that
  * cannot be bounced (null sender, bulk), as a copy, so the item itself
- * can go on; 0 or -1 */
+ * can go on; 0 or -1. The copy is built in tmp/ (queue_recover clears
+ * what a crash leaves there), never in cur/, where it would pass for an
+ * item after a restart. */
 static int
 job_badmail_copy(struct job *j, const size_t *failed, size_t nfailed,
 		 const char *why)
@@ -559,8 +561,8 @@ job_badmail_copy(struct job *j, const size_t *failed, size_t nfailed,
 	memset(&bad, 0, sizeof(bad));
 	snprintf(bad.id, sizeof(bad.id), "%s", j->item->id);
 	bad.qpath = xstrdup(j->item->qpath);
-	bad.msg_path = xasprintf("%s/cur/%s.bad.msg", j->item->qpath, j->item->id);
-	bad.env_path = xasprintf("%s/cur/%s.bad.env", j->item->qpath, j->item->id);
+	bad.msg_path = xasprintf("%s/tmp/%s.bad.msg", j->item->qpath, j->item->id);
+	bad.env_path = xasprintf("%s/tmp/%s.bad.env", j->item->qpath, j->item->id);
 	queue_env_init(env, j->item->id);
 	env_copy_meta(env, j->env);
 	buf_init(&text, 0);
