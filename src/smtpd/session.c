@@ -14,6 +14,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
+#include "commit.h"
 #include "directory.h"
 #include "log.h"
 #include "netaddr.h"
@@ -39,6 +40,7 @@ enum state {
 	S_DATA,             /* reading DATA */
 	S_BDAT,             /* reading a BDAT chunk */
 	S_STARTTLS,         /* 220 sent, handshake after it is flushed */
+	S_COMMIT,           /* the message is being made durable */
 	S_CLOSING,          /* last reply being flushed */
 };
 
@@ -70,6 +72,9 @@ struct session {
 	struct smtp_line_reader lr;
 	int timeout;
 	bool read_paused;           /* client does not read its replies */
+	bool dead;                  /* gone during a commit: free after it */
+	struct commit_job job;
+	off_t commit_size;
 
 	/* the transaction */
 	bool in_tx;
@@ -177,6 +182,19 @@ session_free(struct session *s)
 	free(s);
 }
 
+/* session_end - free now, or once an in-flight commit has come back */
+static void
+session_end(struct session *s)
+{
+	if (s->state == S_COMMIT) {
+		s->dead = true;
+		if (s->bev != NULL)
+			bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+		return;
+	}
+	session_free(s);
+}
+
 /* error_count - one more bad command; hang up after too many */
 static bool
 error_count(struct session *s)
@@ -269,6 +287,8 @@ received_header(struct session *s, struct buf *b)
 }
 
 /* message_open - start the queue item; false with a reply sent if not */
+static void commit_done(struct commit_job *job);
+
 static bool
 message_open(struct session *s)
 {
@@ -293,7 +313,6 @@ message_open(struct session *s)
 static void
 message_finish(struct session *s, unsigned data_flags)
 {
-	const char *err;
 	const char *bad = NULL;
 	int code = 0;
 	const char *enh = NULL;
@@ -325,12 +344,37 @@ message_finish(struct session *s, unsigned data_flags)
 	}
 	s->env.hops = s->hops;
 	s->env.arrival = time(NULL);
-	off_t size = queue_writer_size(s->qw);
-	if (queue_writer_commit(&s->qw, &s->env, &err) < 0) {
-		log_error("%s: %s: cannot commit queue item: %s", s->sid, s->env.id, err);
+	s->commit_size = queue_writer_size(s->qw);
+	/* the commit waits for the disk: on a worker, input held meanwhile */
+	memset(&s->job, 0, sizeof(s->job));
+	s->job.arg = s;
+	s->job.qw = s->qw;
+	s->qw = NULL;
+	s->job.env = &s->env;
+	s->job.done = commit_done;
+	s->state = S_COMMIT;
+	bufferevent_disable(s->bev, EV_READ);
+	commit_submit(&s->job);
+}
+
+/* commit_done - the commit came back: now, and only now, say 250 */
+static void
+commit_done(struct commit_job *job)
+{
+	struct session *s = job->arg;
+	off_t size = s->commit_size;
+
+	s->state = S_CMD;
+	if (job->rc < 0) {
+		log_error("%s: %s: cannot commit queue item: %s", s->sid, s->env.id,
+		    job->error);
+		if (s->dead) {
+			session_free(s);
+			return;
+		}
 		reply(s, 452, "4.3.1", "Insufficient system storage, try again later");
 		tx_reset(s);
-		return;
+		goto resume;
 	}
 	struct buf rcpts;
 	buf_init(&rcpts, 0);
@@ -341,8 +385,17 @@ message_finish(struct session *s, unsigned data_flags)
 	    s->env.nrcpts, s->auth_user ? " auth=" : "",
 	    s->auth_user ? s->auth_user : "");
 	buf_free(&rcpts);
+	if (s->dead) {
+		/* durable, but the client is gone: it may send it again */
+		log_info("%s: %s: client left before the reply", s->sid, s->env.id);
+		session_free(s);
+		return;
+	}
 	reply(s, 250, "2.0.0", "Ok: queued as %s", s->env.id);
 	tx_reset(s);
+resume:
+	bufferevent_enable(s->bev, EV_READ);
+	on_read(s->bev, s);
 }
 
 /* --- commands ------------------------------------------------------------- */
@@ -1063,7 +1116,8 @@ on_read(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	for (;;) {
-		if (s->state == S_CLOSING || s->state == S_STARTTLS)
+		if (s->state == S_CLOSING || s->state == S_STARTTLS ||
+		    s->state == S_COMMIT)
 			break;
 		/* a client that pipelines without reading its replies waits */
 		if (evbuffer_get_length(bufferevent_get_output(bev)) > OUT_HIGH) {
@@ -1146,7 +1200,7 @@ on_write(struct bufferevent *bev, void *arg)
 		session_free(s);
 	else if (s->state == S_STARTTLS)
 		start_tls(s);
-	else if (s->read_paused) {
+	else if (s->read_paused && s->state != S_COMMIT) {
 		s->read_paused = false;
 		bufferevent_enable(bev, EV_READ);
 		on_read(bev, s);
@@ -1158,6 +1212,11 @@ on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
+	if (s->state == S_COMMIT) {
+		/* whatever happened, the commit finishes first */
+		session_end(s);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 		if (ssl != NULL) {
@@ -1278,6 +1337,12 @@ session_shutdown_all(struct smtpd *sd)
 			ssize_t n = s->ssl_bev ? 0 : write(s->fd, out.data, out.len);
 			(void)n;
 			buf_free(&out);
+		}
+		if (s->state == S_COMMIT) {
+			/* submitted after the workers stopped: never committed */
+			if (s->job.qw != NULL)
+				queue_writer_abort(&s->job.qw);
+			s->state = S_CLOSING;
 		}
 		session_free(s);
 	}

@@ -4,12 +4,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "log.h"
 #include "queue.h"
 #include "settings.h"
 #include "smtpd.h"
 #include "tls.h"
 #include "xalloc.h"
+
+/* commits in flight at once: enough for the journal to group the flushes
+ * of many concurrent sessions */
+#define COMMIT_THREADS 32
 
 static struct smtpd smtpd;
 
@@ -78,6 +83,10 @@ smtpd_init(struct service *svc)
 	if (smtpd.tls == NULL)
 		log_warnx("no TLS: %s; STARTTLS is not offered and smtps refuses "
 		    "connections", err);
+	if (commit_pool_start(svc->base, COMMIT_THREADS) < 0) {
+		log_warn("cannot start the commit threads");
+		return -1;
+	}
 	log_info("inbound queue %s, host name %s", smtpd.qpath, smtpd.hostname);
 	return 0;
 }
@@ -86,7 +95,9 @@ static void
 smtpd_shutdown(struct service *svc)
 {
 	/* nothing was promised for messages in progress: their clients
-	 * retry; partial queue items are removed */
+	 * retry; partial queue items are removed. Commits in flight finish
+	 * (and are answered if the reply can still get out). */
+	commit_pool_stop();
 	session_shutdown_all(&smtpd);
 }
 

@@ -1,0 +1,33 @@
+#ifndef POSTERN_SMTPD_COMMIT_H
+#define POSTERN_SMTPD_COMMIT_H
+
+#include <event2/event.h>
+
+#include "queue.h"
+
+/* commit - queue_writer_commit() on worker threads. A commit waits for
+ * fsync; run on the event loop it would stall every other session, and
+ * one at a time the disk would see one flush per message. Many commits in
+ * flight at once let the file system's journal group them, so concurrent
+ * messages share flushes while each still gets its 250 only once its own
+ * files and directory entry are on stable storage. */
+
+struct commit_job {
+	struct commit_job *next;
+	void *arg;                      /* the caller's (the session) */
+	struct queue_writer *qw;        /* consumed */
+	const struct queue_env *env;    /* untouched by the caller meanwhile */
+	int rc;                         /* queue_writer_commit's result */
+	char error[512];
+	void (*done)(struct commit_job *job); /* on the event loop thread */
+};
+
+/* commit_pool_start - nthreads workers, completions through base. */
+int commit_pool_start(struct event_base *base, int nthreads);
+/* commit_submit - hand a job over; done() is called later on the loop. */
+void commit_submit(struct commit_job *job);
+/* commit_pool_stop - finish every submitted job, run their done(),
+ * stop the workers. */
+void commit_pool_stop(void);
+
+#endif
