@@ -9,6 +9,7 @@ MX delivery at the sink's port."""
 import asyncio
 import base64
 import email
+import json
 import os
 import random
 import shutil
@@ -188,6 +189,7 @@ class Sink:
         self.connections = 0
         self.commands = []
         self.messages = []       # dicts: mail, rcpts, data, tls, auth
+        self.stalled = []        # bodies whose final reply never came
         self.rcpt_count = {}
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -299,6 +301,7 @@ class Sink:
                             break
                         data.append(l[1:] if l.startswith(b".") else l)
                     if self.stall_after_dot:
+                        self.stalled.append(b"".join(data))
                         await asyncio.sleep(30)
                         break
                     self.messages.append({"mail": st["mail"], "rcpts": st["rcpts"],
@@ -684,3 +687,43 @@ def test_unreachable_mx_defers(postern, dns, sinks):
                    and read_env(env_path), what="deferred")
     assert env["rcpts"][0]["status"] == 2
     assert env["rcpts"][0]["error"].startswith("451 4.4.")
+
+
+def test_sigkill_mid_delivery_loses_nothing(postern, dns, sinks):
+    sink = sinks(stall_after_dot=True)
+    setup_out(postern, dns, sink, **{"smtp.out_timeout": "60"})
+    qid = inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG)
+    start_out(postern)
+    wait_for(lambda: sink.stalled, what="message sent, reply pending")
+    cur = postern.root / "queue/smtp/outgoing/cur" / f"{qid}.env"
+    assert cur.exists()                        # claimed while in flight
+    pid = json.loads((postern.root / "run/smtp-out.json").read_text())["pid"]
+    sink.stall_after_dot = False
+    os.kill(pid, signal.SIGKILL)
+    # posternd restarts it; recovery puts the item back and it goes out
+    wait_for(lambda: sink.messages, timeout=20, what="redelivery after SIGKILL")
+    wait_for(lambda: out_empty(postern), what="queue empty")
+    assert sink.messages[0]["data"] == MSG.encode()
+    assert len(sink.messages) == 1
+
+
+def test_many_messages_each_delivered_once(postern, dns, sinks):
+    sink = sinks()
+    setup_out(postern, dns, sink)
+    start_out(postern)
+    n = 200
+    t0 = time.time()
+    for i in range(n):
+        dom = "remote.test" if i % 2 else "amx.test"
+        inject(postern.root, "alice@acme.test", [f"u{i}@{dom}"],
+               MSG.replace("m1@acme.test", f"bulk{i}@acme.test"))
+    wait_for(lambda: len(sink.messages) >= n, timeout=40, what=f"{n} deliveries")
+    wait_for(lambda: out_empty(postern), what="queue empty")
+    elapsed = time.time() - t0
+    ids = sorted(m["data"].split(b"Message-ID: <")[1].split(b">")[0]
+                 for m in sink.messages)
+    assert ids == sorted(f"bulk{i}@acme.test".encode() for i in range(n))
+    # connections are reused: far fewer than messages
+    assert sink.connections < n / 4, sink.connections
+    print(f"\n{n} messages in {elapsed:.2f} s ({n / elapsed:.0f}/s), "
+          f"{sink.connections} connections")
