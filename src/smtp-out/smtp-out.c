@@ -1662,6 +1662,16 @@ static struct dest *dest_get(struct outsvc *o, struct route *rt)
 
 /* -- items ---------------------------------------------------------------- */
 
+/* smtp_safe - a value that can go into a command line as is: no
+ * controls, spaces or angle brackets (NULL is fine: not sent) */
+static bool smtp_safe(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == '<' || *s == '>')
+			return false;
+	return true;
+}
+
 static void item_start(struct outsvc *o, struct run *r)
 {
 	struct queue_env *env = &r->item.env;
@@ -1690,9 +1700,10 @@ static void item_start(struct outsvc *o, struct run *r)
 
 			due[i] = true;
 			any_due = true;
-			if (at == NULL || at[1] == '\0') {
-				rcpt_result(r, i, RES_PERM, "553 5.1.3 recipient "
-					    "address has no domain", NULL);
+			if (at == NULL || at[1] == '\0' || !smtp_safe(q->address) ||
+			    !smtp_safe(q->orcpt) || q->address[0] == '\0') {
+				rcpt_result(r, i, RES_PERM, "553 5.1.3 malformed "
+					    "recipient address", NULL);
 				due[i] = false;
 				continue;
 			}
@@ -1824,6 +1835,19 @@ static void scan_queue(struct outsvc *o)
 			continue;
 		}
 		sleeper_del(o, ids[i]);
+		if (!smtp_safe(r->item.env.sender) || !smtp_safe(r->item.env.envid) ||
+		    !smtp_safe(r->item.env.ret) || r->item.env.nrcpts == 0) {
+			const char *reason = r->item.env.nrcpts == 0 ?
+				"envelope without recipients" :
+				"malformed sender, ENVID or RET in the envelope";
+
+			log_error("%s: %s; moved to bad mail", ids[i], reason);
+			if (queue_item_badmail(&r->item, o->qroot, reason, &err) < 0)
+				log_error("%s: cannot move to bad mail: %s", ids[i], err);
+			queue_item_free(&r->item);
+			free(r);
+			continue;
+		}
 		item_start(o, r);
 	}
 	for (i = 0; i < n; i++)

@@ -727,3 +727,18 @@ def test_many_messages_each_delivered_once(postern, dns, sinks):
     assert sink.connections < n / 4, sink.connections
     print(f"\n{n} messages in {elapsed:.2f} s ({n / elapsed:.0f}/s), "
           f"{sink.connections} connections")
+
+
+def test_envelope_cannot_inject_commands(postern, dns, sinks):
+    sink = sinks()
+    setup_out(postern, dns, sink)
+    inject(postern.root, "alice@acme.test",
+           ["evil@remote.test>\r\nRCPT TO:<victim@remote.test", "ok@remote.test"], MSG)
+    bad = inject(postern.root, "x@acme.test>\r\nRSET", ["y@remote.test"], MSG)
+    start_out(postern)
+    notices = wait_for(lambda: dsns(postern.root), what="bounce")
+    wait_for(lambda: out_empty(postern), what="queue empty")
+    assert report_fields(notices[0][1])[1]["Status"] == "5.1.3"
+    assert len(sink.messages) == 1
+    assert not any("victim" in c or c == "RSET" for c in sink.commands)
+    assert (postern.root / "queue/badmail" / f"{bad}.reason").exists()
