@@ -49,15 +49,18 @@ format_size(long long bytes)
 
 /* mailbox_size - bytes used by a mailbox in the given mode (manual 5.2.3):
  * exact walks the store, cached uses a figure younger than
- * mailbox.size_cache_age and refreshes it otherwise, none gives -1. */
+ * mailbox.size_cache_age and refreshes it otherwise, none gives -1.
+ * *walked tells whether the store was walked (the cache needs the new
+ * figure). */
 static long long
-mailbox_size(struct cli *cli, const char *mode, int64_t id, const char *po,
-	     const char *name, long long cached, long long cached_time)
+mailbox_size(struct cli *cli, const char *mode, const char *po,
+	     const char *name, long long cached, long long cached_time,
+	     bool *walked)
 {
-	const char *err;
 	long long size;
 	char *path;
 
+	*walked = false;
 	if (strcmp(mode, "none") == 0)
 		return -1;
 	if (strcmp(mode, "cached") == 0) {
@@ -68,11 +71,33 @@ mailbox_size(struct cli *cli, const char *mode, int64_t id, const char *po,
 	path = dir_mailbox_path_names(cli->db, po, name);
 	size = dir_size(path);
 	free(path);
-	if (size >= 0)
-		(void)db_exec(cli->db, &err,
-		    "UPDATE mailbox SET size_bytes = ?, size_time = ? WHERE id = ?",
-		    "iii", (int64_t)size, (int64_t)time(NULL), id);
+	*walked = size >= 0;
 	return size;
+}
+
+/* cache_sizes - store the walked sizes in one short transaction. The cache
+ * is best effort: a locked database is not waited for, so a listing never
+ * blocks on (or holds up) a writer. */
+static void
+cache_sizes(struct cli *cli, const int64_t *ids, const long long *sizes,
+	    size_t n)
+{
+	sqlite3 *h = db_handle(cli->db);
+	const char *err;
+
+	if (n == 0)
+		return;
+	sqlite3_busy_timeout(h, 0);
+	if (db_begin(cli->db, &err) == 0) {
+		for (size_t i = 0; i < n; i++)
+			(void)db_exec(cli->db, &err,
+			    "UPDATE mailbox SET size_bytes = ?, size_time = ? WHERE id = ?",
+			    "iii", (int64_t)sizes[i], (int64_t)time(NULL), ids[i]);
+		if (db_commit(cli->db, &err) < 0)
+			db_rollback(cli->db);
+	}
+	(void)db_last_error(cli->db);
+	sqlite3_busy_timeout(h, 5000);
 }
 
 static int
@@ -134,10 +159,18 @@ mailbox_list(struct cli *cli, const struct cli_args *a)
 		w->friendly = xstrdup((const char *)sqlite3_column_text(st, 10));
 	}
 	sqlite3_finalize(st);
+	int64_t *walked_ids = xcalloc(n + 1, sizeof(int64_t));
+	long long *walked_sizes = xcalloc(n + 1, sizeof(long long));
+	size_t nwalked = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct row *w = &rows[i];
-		long long size = mailbox_size(cli, mode, w->id, w->po, w->name,
-		    w->size, w->stime);
+		bool walked;
+		long long size = mailbox_size(cli, mode, w->po, w->name,
+		    w->size, w->stime, &walked);
+		if (walked) {
+			walked_ids[nwalked] = w->id;
+			walked_sizes[nwalked++] = size;
+		}
 		char *ident = xasprintf("%s@%s", w->name, w->po);
 		const char *status = w->disabled ? "disabled" : w->noauth ? "no-auth" : "enabled";
 		if (arr) {
@@ -177,6 +210,10 @@ mailbox_list(struct cli *cli, const struct cli_args *a)
 		cli_table_print(t);
 		cli_table_free(&t);
 	}
+	fflush(stdout);
+	cache_sizes(cli, walked_ids, walked_sizes, nwalked);
+	free(walked_ids);
+	free(walked_sizes);
 	return 0;
 }
 

@@ -5,6 +5,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 import warnings
 
 import pytest
@@ -122,9 +123,14 @@ def test_locked(populated):
     try:
         fails(populated, EXIT_BUSY, "domain", "add", "x.test", "--postoffice", "acme",
               msg="locked")
-        # readers are not blocked (WAL)
+        # readers are not blocked (WAL), nor is a listing that would
+        # refresh the size cache
         out = populated.cli("--json", "domain", "list").stdout
         assert [d["name"] for d in json.loads(out)] == ["acme.test"]
+        t = time.time()
+        lst = populated.cli("mailbox", "list", "--sizes", "exact", json_out=True)
+        assert time.time() - t < 3
+        assert len(lst) == 3 and all(m["size_bytes"] is not None for m in lst)
     finally:
         c.execute("ROLLBACK")
         c.close()
