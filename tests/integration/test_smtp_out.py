@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from conftest import Postern, free_port
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
@@ -163,6 +163,8 @@ def dns():
         "--mx-host=greet.test,ok.greet.test,20",
         "--host-record=busy.greet.test,127.0.0.3",
         "--host-record=ok.greet.test,127.0.0.1",
+        "--mx-host=far.test,mx.far.test,10",          # a second Postern
+        "--host-record=mx.far.test,127.0.0.2",
     ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
     assert proc.poll() is None, "dnsmasq did not start"
@@ -742,3 +744,70 @@ def test_envelope_cannot_inject_commands(postern, dns, sinks):
     assert len(sink.messages) == 1
     assert not any("victim" in c or c == "RSET" for c in sink.commands)
     assert (postern.root / "queue/badmail" / f"{bad}.reason").exists()
+
+
+def _mailbox(root, po, mb):
+    out = []
+    for sub in ("new", "cur"):
+        d = Path(root) / "store" / po / mb / sub
+        if d.is_dir():
+            out += [p.read_bytes() for p in sorted(d.iterdir())]
+    return out
+
+
+def test_end_to_end_to_a_second_postern(populated, dns, tmp_path):
+    """alice submits through A's smtpd; A's MTA routes to smtp-out, which
+    finds far.test's MX (a second Postern on 127.0.0.2) through dnsmasq.
+    The remote is down first (deferred), then up (delivered to bob's
+    mailbox there); an unknown remote user bounces back into alice's
+    mailbox through A's MTA and post office."""
+    a = populated
+    b = Postern(tmp_path / "far")
+    b.init()
+    port = free_port()
+    b.cli("config", "set", "smtp.listen", f"127.0.0.2:{port}")
+    b.cli("postoffice", "add", "far", "--password", "pm-far")
+    b.cli("domain", "add", "far.test", "--postoffice", "far")
+    b.cli("mailbox", "add", "bob@far", "--password", "bob-far")
+    setup_out(a, dns, None, **{"smtp.out_port": str(port)})
+    a.start(services=["smtpd", "mta", "deliver", "smtp-out"])
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        import smtplib
+        with smtplib.SMTP("127.0.0.1", a.port("submission"), timeout=10) as s:
+            s.starttls(context=ctx)
+            s.login("alice@acme", "alice-pw")
+            s.sendmail("alice@acme.test", ["bob@far.test"],
+                       "From: alice@acme.test\r\nTo: bob@far.test\r\n"
+                       "Subject: across\r\nMessage-ID: <e2e@acme.test>\r\n\r\n"
+                       "over the wire\r\n.leading dot\r\n")
+        # the remote is down: deferred, kept in A's queue
+        wait_for(lambda: "status=deferred" in a.log("smtp-out"), timeout=20,
+                 what="deferral while the remote is down")
+        b.start(services=["smtpd", "mta", "deliver"])
+        got = wait_for(lambda: _mailbox(b.root, "far", "bob"), timeout=20,
+                       what="delivery to the second Postern")
+        assert b"Message-ID: <e2e@acme.test>" in got[0]
+        assert b"\r\n.leading dot\r\n" in got[0]
+        wait_for(lambda: not queue_items(a.root, "smtp", "outgoing") and
+                 not queue_items(a.root, "smtp", "outgoing", "cur"),
+                 what="A's queue empty")
+        # an unknown user there: 550 at RCPT, bounce to alice's mailbox
+        with smtplib.SMTP("127.0.0.1", a.port("submission"), timeout=10) as s:
+            s.starttls(context=ctx)
+            s.login("alice@acme", "alice-pw")
+            s.sendmail("alice@acme.test", ["nobody@far.test"],
+                       "Subject: lost\r\nMessage-ID: <e2e2@acme.test>\r\n\r\nx\r\n")
+        bounce = wait_for(lambda: [m for m in _mailbox(a.root, "acme", "alice")
+                                   if b"multipart/report" in m], timeout=20,
+                          what="bounce in alice's mailbox")
+        text = bounce[0].decode(errors="replace")
+        assert "Final-Recipient: rfc822; nobody@far.test" in text
+        assert "Action: failed" in text and "Status: 5.1.1" in text
+        assert "Remote-MTA: dns; mx.far.test" in text
+        assert "<e2e2@acme.test>" in text
+    finally:
+        b.stop()
+    assert not b.sanitizer_reports()
