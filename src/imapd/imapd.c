@@ -211,9 +211,14 @@ imapd_init(struct service *svc)
 static void
 imapd_shutdown(struct service *svc)
 {
+	session_free_all(&imapd);
 	if (imapd.notify_ev != NULL)
 		event_free(imapd.notify_ev);
 	imapd.notify_ev = NULL;
+	store_notify_free(&imapd.notify);
+	if (imapd.tls != NULL)
+		SSL_CTX_free(imapd.tls);
+	imapd.tls = NULL;
 }
 
 int

@@ -41,6 +41,7 @@ struct imapd {
 	struct store_notify *notify;
 	struct event *notify_ev;
 	struct imapd_mbox *mboxes;
+	struct session *list;       /* every session, for shutdown */
 	unsigned long sessions;
 };
 
@@ -59,6 +60,7 @@ enum session_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
 enum session_input { IN_CMD, IN_AUTH, IN_IDLE, IN_STARTTLS, IN_CLOSING };
 
 struct session {
+	struct session *prev, *next;
 	struct imapd *d;
 	struct bufferevent *bev;
 	int fd;
@@ -92,6 +94,8 @@ struct session {
 };
 
 /* session.c */
+/* session_free_all - end every session (shutdown) */
+void session_free_all(struct imapd *d);
 void session_start(struct imapd *d, struct service_listener *l, int fd,
 		   const struct sockaddr *sa, socklen_t salen);
 void session_printf(struct session *s, const char *fmt, ...)

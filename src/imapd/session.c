@@ -97,6 +97,12 @@ session_free(struct session *s)
 	    s->user ? s->user : "");
 	session_deselect(s);
 	imapd_mbox_put(s->d, &s->mbox);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		s->d->list = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	if (!s->ssl_bev && s->fd >= 0)
@@ -704,6 +710,14 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	session_free(s);
 }
 
+/* session_free_all - see imapd.h */
+void
+session_free_all(struct imapd *d)
+{
+	while (d->list != NULL)
+		session_free(d->list);
+}
+
 /* session_start - a new connection */
 void
 session_start(struct imapd *d, struct service_listener *l, int fd,
@@ -714,6 +728,10 @@ session_start(struct imapd *d, struct service_listener *l, int fd,
 
 	s->d = d;
 	s->fd = fd;
+	s->next = d->list;
+	if (d->list != NULL)
+		d->list->prev = s;
+	d->list = s;
 	memcpy(&s->ss, sa, salen < sizeof(s->ss) ? salen : sizeof(s->ss));
 	sockaddr_ntop(sa, s->addr, sizeof(s->addr));
 	snprintf(s->sid, sizeof(s->sid), "i%06lx%04x", ++d->sessions,
