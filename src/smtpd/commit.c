@@ -40,7 +40,17 @@ worker(void *arg)
 		pthread_mutex_unlock(&lock);
 
 		const char *err = NULL;
-		job->rc = queue_writer_commit(&job->qw, job->env, &err);
+		if (job->qw == NULL)
+			job->qw = queue_writer_open(job->qpath, job->env->id, &err);
+		if (job->qw == NULL) {
+			job->rc = -1;
+		} else {
+			/* a failed write is reported by the commit */
+			if (job->data != NULL && job->data->len > 0)
+				(void)queue_writer_write(job->qw, job->data->data,
+				    job->data->len);
+			job->rc = queue_writer_commit(&job->qw, job->env, &err);
+		}
 		snprintf(job->error, sizeof(job->error), "%s", err ? err : "");
 
 		pthread_mutex_lock(&lock);

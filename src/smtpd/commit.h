@@ -5,7 +5,7 @@
 
 #include "queue.h"
 
-/* commit - queue_writer_commit() on worker threads. A commit waits for
+/* commit - queue_writer_open/write/commit() on worker threads. A commit waits for
  * fsync; run on the event loop it would stall every other session, and
  * one at a time the disk would see one flush per message. Many commits in
  * flight at once let the file system's journal group them, so concurrent
@@ -15,7 +15,9 @@
 struct commit_job {
 	struct commit_job *next;
 	void *arg;                      /* the caller's (the session) */
-	struct queue_writer *qw;        /* consumed */
+	const char *qpath;              /* the queue */
+	struct queue_writer *qw;        /* consumed; NULL: opened by the worker */
+	const struct buf *data;         /* written first (may be NULL) */
 	const struct queue_env *env;    /* untouched by the caller meanwhile */
 	int rc;                         /* queue_writer_commit's result */
 	char error[512];

@@ -31,6 +31,10 @@
 #define MAX_AUTH_FAILURES 3    /* failed AUTH in one session */
 #define MAX_HOPS 50            /* Received headers: a mail loop beyond */
 #define WRITE_CHUNK (64 * 1024)
+/* a message up to this size stays in memory until its end, and a worker
+ * thread creates, writes and commits its queue item: the event loop never
+ * waits on the file system for it */
+#define MEM_MAX (1024 * 1024)
 #define OUT_HIGH (64 * 1024)   /* replies queued: stop reading commands */
 #define IN_HIGH (256 * 1024)   /* input buffered by libevent at most */
 
@@ -149,6 +153,10 @@ tx_reset(struct session *s)
 	s->sender_domain[0] = '\0';
 	s->write_failed = false;
 	s->write_error[0] = '\0';
+	if (s->out.cap > 4 * WRITE_CHUNK) {
+		buf_free(&s->out);
+		buf_init(&s->out, 0);
+	}
 	buf_reset(&s->out);
 	s->msg_size = 0;
 	s->too_big = false;
@@ -243,12 +251,32 @@ scan_headers(struct session *s, const char *p, size_t n)
 	}
 }
 
-/* flush_out - hand buffered message bytes to the queue writer */
+/* flush_out - hand buffered message bytes to the queue writer; a message
+ * smaller than MEM_MAX waits in memory for the commit worker */
 static void
 flush_out(struct session *s, bool force)
 {
-	if (s->out.len == 0 || (!force && s->out.len < WRITE_CHUNK))
+	const char *err;
+
+	if (s->out.len == 0)
 		return;
+	if (s->write_failed) {
+		buf_reset(&s->out);
+		return;
+	}
+	if (s->qw == NULL) {
+		if (s->out.len < MEM_MAX)
+			return;
+		s->qw = queue_writer_open(s->sd->qpath, s->env.id, &err);
+		if (s->qw == NULL) {
+			s->write_failed = true;
+			snprintf(s->write_error, sizeof(s->write_error), "%s", err);
+			buf_reset(&s->out);
+			return;
+		}
+	} else if (!force && s->out.len < WRITE_CHUNK) {
+		return;
+	}
 	if (s->qw != NULL && !s->write_failed &&
 	    queue_writer_write(s->qw, s->out.data, s->out.len) < 0) {
 		s->write_failed = true;
@@ -286,20 +314,13 @@ received_header(struct session *s, struct buf *b)
 	buf_printf(b, ";\r\n\t%s\r\n", date);
 }
 
-/* message_open - start the queue item; false with a reply sent if not */
 static void commit_done(struct commit_job *job);
 
+/* message_open - start the message (its queue item is created when it
+ * outgrows memory, or by the commit worker) */
 static bool
 message_open(struct session *s)
 {
-	const char *err;
-
-	s->qw = queue_writer_open(s->sd->qpath, s->env.id, &err);
-	if (s->qw == NULL) {
-		log_error("%s: %s: cannot open queue item: %s", s->sid, s->env.id, err);
-		reply(s, 452, "4.3.1", "Insufficient system storage, try again later");
-		return false;
-	}
 	buf_reset(&s->out);
 	received_header(s, &s->out);
 	s->msg_size = 0;
@@ -317,7 +338,8 @@ message_finish(struct session *s, unsigned data_flags)
 	int code = 0;
 	const char *enh = NULL;
 
-	flush_out(s, true);
+	if (s->qw != NULL)
+		flush_out(s, true);
 	if (data_flags & (SMTP_DATA_BARE_LF | SMTP_DATA_BARE_CR)) {
 		code = 550; enh = "5.6.11";
 		bad = "Message refused: bare CR or LF in message text (lines must end with CRLF)";
@@ -344,12 +366,15 @@ message_finish(struct session *s, unsigned data_flags)
 	}
 	s->env.hops = s->hops;
 	s->env.arrival = time(NULL);
-	s->commit_size = queue_writer_size(s->qw);
+	s->commit_size = (s->qw != NULL ? queue_writer_size(s->qw) : 0) +
+	    (off_t)s->out.len;
 	/* the commit waits for the disk: on a worker, input held meanwhile */
 	memset(&s->job, 0, sizeof(s->job));
 	s->job.arg = s;
+	s->job.qpath = s->sd->qpath;
 	s->job.qw = s->qw;
 	s->qw = NULL;
+	s->job.data = &s->out;
 	s->job.env = &s->env;
 	s->job.done = commit_done;
 	s->state = S_COMMIT;

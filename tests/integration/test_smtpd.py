@@ -655,7 +655,7 @@ def test_disk_full_is_452_and_nothing_claimed(postern, tmp_path):
             code, msg = s.data(b"Subject: small\r\n\r\nfits\r\n")
             assert code == 250
             assert len(list(new.glob("*.env"))) == 1
-        assert "writing the queue item failed" in postern.log("smtpd")
+        assert "cannot commit queue item" in postern.log("smtpd")
     finally:
         postern.stop()
         subprocess.run(["umount", str(mnt)])
