@@ -18,6 +18,7 @@
 #include "imapd.h"
 #include "log.h"
 #include "netaddr.h"
+#include "settings.h"
 #include "tls.h"
 #include "xalloc.h"
 
@@ -83,8 +84,11 @@ session_capability(struct session *s)
 static void
 set_timeouts(struct session *s)
 {
-	struct timeval tv = { s->state == ST_NOAUTH ? IMAP_TIMEOUT_PREAUTH :
-	    IMAP_TIMEOUT_AUTH, 0 };
+	struct timeval tv = { s->state == ST_NOAUTH ?
+	    settings_get_int(s->d->svc->db, "imap.login_timeout",
+	    IMAP_TIMEOUT_PREAUTH) :
+	    settings_get_int(s->d->svc->db, "imap.idle_timeout",
+	    IMAP_TIMEOUT_AUTH), 0 };
 
 	if (s->bev != NULL)
 		bufferevent_set_timeouts(s->bev, &tv, NULL);

@@ -619,3 +619,23 @@ SyncState *
     pushed = [re.sub(rb"X-TUID: \S+\r\n", b"", x[1]) for x in found]
     assert crlf(MSG2) in pushed
     c.logout()
+
+
+def test_timeouts(imap):
+    imap.cli("config", "set", "imap.login_timeout", "5")
+    imap.cli("config", "set", "imap.idle_timeout", "6")
+    s, f = raw(imap)
+    t0 = time.time()
+    assert f.readline().startswith(b"* BYE")
+    assert 4 <= time.time() - t0 < 8
+    s.close()
+    s, f = raw(imap)
+    cmd(f, b"a LOGIN alice@acme alice-pw")
+    cmd(f, b"b SELECT INBOX")
+    f.write(b"c IDLE\r\n")
+    f.flush()
+    assert f.readline().startswith(b"+")
+    t0 = time.time()
+    assert f.readline().startswith(b"* BYE")
+    assert 5 <= time.time() - t0 < 9
+    s.close()
