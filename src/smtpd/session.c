@@ -817,7 +817,21 @@ auth_check(struct session *s, const char *login, const char *password)
 	const char *mech = s->mech == MECH_PLAIN ? "PLAIN" : "LOGIN";
 
 	s->state = S_CMD;
-	switch (dir_authenticate(s->db, login, password, &mb, &err)) {
+	if (smtpd_auth_throttled(s->sd, (struct sockaddr *)&s->ss)) {
+		log_warnx("%s: auth refused: too many failures from [%s] "
+		    "(auth.max_failures)", s->sid, s->addr);
+		reply(s, 454, "4.7.0", "Too many failed logins from your address, "
+		    "try again later");
+		error_count(s);
+		return;
+	}
+	enum dir_auth_result ar = dir_authenticate(s->db, login, password, &mb,
+	    &err);
+	if (ar == DIR_AUTH_OK)
+		smtpd_auth_ok(s->sd, (struct sockaddr *)&s->ss);
+	else if (ar != DIR_AUTH_ERROR)
+		smtpd_auth_failed(s->sd, (struct sockaddr *)&s->ss);
+	switch (ar) {
 	case DIR_AUTH_OK:
 		free(s->auth_user);
 		s->auth_user = xasprintf("%s@%s", mb.name, mb.postoffice);

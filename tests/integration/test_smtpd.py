@@ -678,3 +678,23 @@ def test_shutdown_mid_message(populated):
     q = populated.root / "queue" / "smtp" / "inbound"
     assert list((q / "new").iterdir()) == []
     assert list((q / "tmp").iterdir()) == []
+
+
+def test_auth_throttled_per_address(populated):
+    """auth.max_failures failed logins from one address: AUTH is refused
+    for a while even with the right password."""
+    populated.cli("config", "set", "auth.max_failures", "2")
+    populated.start(services=["smtpd"])
+    for pw in ("bad1", "bad2"):
+        with smtplib.SMTP_SSL("127.0.0.1", populated.port("smtps"),
+                              context=tls_ctx(), timeout=10) as s:
+            s.ehlo()
+            plain = base64.b64encode(b"\0alice@acme\0" + pw.encode()).decode()
+            assert s.docmd("AUTH", "PLAIN " + plain)[0] == 535
+    with smtplib.SMTP_SSL("127.0.0.1", populated.port("smtps"),
+                          context=tls_ctx(), timeout=10) as s:
+        s.ehlo()
+        with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+            s.login("alice@acme", "alice-pw")
+        assert e.value.smtp_code == 454
+    assert "too many failures from [127.0.0.1]" in populated.log("smtpd")
