@@ -376,6 +376,12 @@ main(int argc, char **argv)
 		return 6;
 	}
 	db_close(&db);
+	/* log/ and run/ are made by init; recreate them if they went */
+	for (const char *sub = "log\0run\0"; *sub; sub += strlen(sub) + 1) {
+		char *p = path_join(root, sub);
+		(void)mkdir_p(p, 0750);
+		free(p);
+	}
 	char *logpath = xasprintf("%s/log/posternd.log", root);
 	if (log_init("posternd", logpath, true) < 0) {
 		fprintf(stderr, "posternd: cannot open %s: %s\n", logpath, strerror(errno));
@@ -385,7 +391,12 @@ main(int argc, char **argv)
 	char *pidpath = xasprintf("%s/run/posternd.pid", root);
 	lockfd = open(pidpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
-		log_error("another posternd runs on %s", root);
+		if (lockfd < 0)
+			log_error("cannot open %s: %s", pidpath, strerror(errno));
+		else
+			log_error("another posternd runs on %s", root);
+		free(pidpath);
+		free(root);
 		return 1;
 	}
 	if (ftruncate(lockfd, 0) == 0)

@@ -705,6 +705,32 @@ def test_users_import(populated, tmp_path):
     fails(p, EXIT_USAGE, "users", "import", str(tmp_path / "missing.csv"),
           "--postoffice", "acme", msg="cannot read")
     fails(p, EXIT_USAGE, "users", "import", str(f))
+    # progress on a terminal
+    import pty
+    f.write_text("".join(f"p{i}@acme.test,{hashed}\n" for i in range(120)))
+    master, slave = pty.openpty()
+    try:
+        r = subprocess.run([str(BUILD / "postern"), "-d", str(p.root), "users", "import",
+                            str(f), "--postoffice", "acme"], stderr=slave,
+                           stdout=subprocess.PIPE, env=p.env, timeout=120)
+        os.close(slave)
+        slave = None
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert r.returncode == 0
+    assert b"importing: 50/120" in out and b"importing: 120/120" in out
+    assert b"120 imported, 0 failed" in out
     # stdin, and random passwords to stdout
     r = p.cli("users", "import", "-", "--postoffice", "acme", input="jay@acme.test\n")
     addr, pw = r.stdout.strip().split(",")

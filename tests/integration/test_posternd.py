@@ -188,8 +188,9 @@ def test_second_posternd_refused(sup):
     before = services(p)
     r = subprocess.run([str(BUILD / "posternd"), "-d", str(p.root)],
                        capture_output=True, text=True, env=p.env, timeout=30)
-    assert r.returncode != 0
-    assert "another posternd" in r.stderr + p.log("posternd")
+    assert r.returncode == 1
+    assert "another posternd" in r.stderr
+    assert "Sanitizer" not in r.stderr
     assert p.proc.poll() is None
     after = services(p)
     assert {n: s["pid"] for n, s in after.items()} == \
@@ -220,3 +221,14 @@ def test_missing_data_root(tmp_path):
     r = subprocess.run([exe, "-d", str(bad)], capture_output=True, text=True, env=env,
                        timeout=30)
     assert r.returncode == 6 and "config database" in r.stderr
+
+
+def test_run_and_log_dirs_recreated(sup):
+    """run/ and log/ removed by hand: posternd makes them again."""
+    p = sup
+    import shutil
+    shutil.rmtree(p.root / "run")
+    shutil.rmtree(p.root / "log")
+    p.start(services=["httpd"])
+    assert services(p)["httpd"]["state"] == "idle"
+    assert (p.root / "log/posternd.log").exists()
