@@ -21,7 +21,7 @@
 #define ORPHAN_AGE (3600)
 #define TMP_AGE (24 * 3600)
 
-static char queue_err[512];
+static __thread char queue_err[512];  /* per thread: smtpd commits on workers */
 
 static int
 qfail(const char **error_r, const char *fmt, ...)
