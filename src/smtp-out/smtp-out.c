@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1633,7 +1634,27 @@ static void route_for(struct outsvc *o, const struct queue_env *env,
 		return;
 	}
 	free(v);
-	/* 4. MX */
+	/* 4. a domain literal: that address, no MX (RFC 5321 4.1.3) */
+	if (domain[0] == '[') {
+		size_t l = strlen(domain);
+		const char *ip = domain + 1;
+
+		if (l > 2 && domain[l - 1] == ']') {
+			domain[l - 1] = '\0';
+			if (strncasecmp(ip, "ipv6:", 5) == 0)
+				ip += 5;
+			rt->relay = true;
+			rt->host = xstrdup(ip);
+			rt->port = 0;
+			rt->user = xstrdup("");
+			rt->password = xstrdup("");
+			rt->why = xstrdup("address literal");
+			rt->key = xasprintf("literal:%s", ip);
+			free(domain);
+			return;
+		}
+	}
+	/* 5. MX */
 	rt->domain = domain;
 	rt->key = xasprintf("mx:%s", domain);
 	rt->why = xstrdup("MX");

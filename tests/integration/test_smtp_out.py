@@ -576,6 +576,22 @@ def test_starttls_used_when_offered(postern, dns, sinks):
     assert "TLS with mx.remote.test" in postern.log("smtp-out")
 
 
+def test_big_message_over_tls_and_address_literal(postern, dns, sinks):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(postern.root / "certs/default.crt", postern.root / "certs/default.key")
+    sink = sinks(tls=ctx)
+    setup_out(postern, dns, sink)
+    lines = "".join(f"{'.' if i % 7 == 0 else ''}line {i} " + "x" * 70 + "\r\n"
+                    for i in range(40000))         # about 3 MB, many leading dots
+    big = MSG.replace("hello\r\n", lines)
+    inject(postern.root, "alice@acme.test", ["bob@[127.0.0.1]"], big)
+    start_out(postern)
+    wait_for(lambda: sink.messages, timeout=30, what="big delivery")
+    assert sink.messages[0]["tls"]
+    assert sink.messages[0]["data"] == big.encode()
+    assert "via address literal 127.0.0.1" in postern.log("smtp-out")
+
+
 def test_global_smarthost_with_auth(postern, dns, sinks):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(postern.root / "certs/default.crt", postern.root / "certs/default.key")
