@@ -557,8 +557,18 @@ adm_domain_del(struct db *db, const char *name, const char **error_r)
 
 	if ((r = adm_object_id(db, ADM_DOMAIN, name, &id, error_r)) < 0)
 		return r;
-	TX(r = db_exec(db, error_r, "DELETE FROM domain WHERE id = ?", "i", id) < 0 ?
-	    status_of(db) : ADM_OK);
+	/* the domain's addresses and lists go with it (foreign keys); its
+	 * groups have no domain column, so they are deleted here, or they
+	 * would stay without an address */
+	TX({
+		r = db_exec(db, error_r,
+		    "DELETE FROM grp WHERE id IN (SELECT target_id FROM address "
+		    "WHERE kind = 'group' AND domain_id = ?)", "i", id) < 0 ?
+		    status_of(db) : ADM_OK;
+		if (r == ADM_OK)
+			r = db_exec(db, error_r, "DELETE FROM domain WHERE id = ?",
+			    "i", id) < 0 ? status_of(db) : ADM_OK;
+	});
 	return r;
 }
 

@@ -469,6 +469,20 @@ test_admin_rules(void)
 	}
 	CHECK_INTEQ(adm_redirect_add(db, "bob@acme", "r25@ext.test", &err), ADM_INVALID);
 	CHECK_INTEQ(count(db, "SELECT count(*) FROM redirect"), 25);
+	/* a domain takes its addresses, groups and lists with it */
+	CHECK_INTEQ(adm_domain_add(db, "gone.test", "acme", &err), ADM_OK);
+	CHECK_INTEQ(adm_group_add(db, "g@gone.test", "acme", NULL, &err), ADM_OK);
+	CHECK_INTEQ(adm_group_member_add(db, "g@gone.test", "x@ext.test", &err), ADM_OK);
+	CHECK_INTEQ(adm_list_add(db, "l@gone.test", "acme", "bob@acme.test", &err), ADM_OK);
+	CHECK_INTEQ(adm_address_add(db, "a@gone.test", "alice@acme", &err), ADM_OK);
+	CHECK_INTEQ(adm_domain_del(db, "gone.test", &err), ADM_OK);
+	CHECK_INTEQ(count(db, "SELECT count(*) FROM address WHERE address LIKE '%@gone.test'"), 0);
+	CHECK_INTEQ(count(db, "SELECT count(*) FROM grp WHERE address = 'g@gone.test'"), 0);
+	CHECK_INTEQ(count(db, "SELECT count(*) FROM grp_member WHERE address = 'x@ext.test'"), 0);
+	CHECK_INTEQ(count(db, "SELECT count(*) FROM list WHERE address = 'l@gone.test'"), 0);
+	CHECK_INTEQ(count(db, "SELECT count(*) FROM grp WHERE address = 'staff@acme.test'"), 1);
+	CHECK_INTEQ(adm_domain_add(db, "gone.test", "acme", &err), ADM_OK);
+	CHECK_INTEQ(adm_group_add(db, "g@gone.test", "acme", NULL, &err), ADM_OK);
 	/* set-quota touches every current mailbox */
 	int n = 0;
 	CHECK_INTEQ(adm_postoffice_set_quota(db, "acme", 2048, &n, &err), ADM_OK);
