@@ -582,7 +582,10 @@ static void conn_lost(struct dest *d, const char *why)
 {
 	char *msg = xasprintf("%s%s%s", why, d->peer[0] ? " with " : "", d->peer);
 
-	log_info("%s: %s (state %d)", d->rt.key, msg, (int)d->state);
+	if ((d->state == S_READY || d->state == S_QUIT) && d->jobs == NULL)
+		log_debug("%s: idle connection: %s", d->rt.key, msg);
+	else
+		log_info("%s: %s (state %d)", d->rt.key, msg, (int)d->state);
 	free(d->last_error);
 	d->last_error = xasprintf("451 4.4.2 %s", msg);
 	free(msg);
