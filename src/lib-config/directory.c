@@ -326,6 +326,14 @@ dir_resolve(struct db *db, const char *address, struct dir_route *route,
 		}
 		memset(route, 0, sizeof(*route));
 		r = route_target(db, d.postoffice_id, d.id, target, route, error_r);
+		if (r == DIR_RESOLVE_UNKNOWN && strcmp(target, "postmaster") != 0) {
+			/* the configured target is gone (a deleted mailbox or
+			 * address): postmaster@ is mandatory, so fall back to
+			 * the post office's postmaster mailbox */
+			memset(route, 0, sizeof(*route));
+			r = route_target(db, d.postoffice_id, d.id, "postmaster",
+			    route, error_r);
+		}
 		free(target);
 		snprintf(route->address, sizeof(route->address), "%s@%s", local, domain);
 	}

@@ -586,6 +586,16 @@ test_dir_resolve(void)
 	CHECK_INTEQ(dir_resolve(db, "abuse@acme.test", &r, &err), DIR_RESOLVE_LOCAL);
 	CHECK(r.kind == DIR_KIND_REDIRECT);
 	CHECK_STREQ(r.target, "abuse-desk@ext.example");
+	/* a target that is gone falls back to the postmaster mailbox */
+	struct adm_mailbox_spec carl = {
+		.postoffice = "acme", .name = "carl", .password = "x", .quota_kb = -1,
+	};
+	CHECK(adm_mailbox_add(db, &carl, &err) == ADM_OK);
+	CHECK(adm_object_set(db, ADM_DOMAIN, "acme2.test", "postmaster_address", "carl",
+	    &err) == ADM_OK);
+	CHECK(adm_mailbox_del(db, "carl@acme", false, &err) == ADM_OK);
+	CHECK_INTEQ(dir_resolve(db, "postmaster@acme2.test", &r, &err), DIR_RESOLVE_LOCAL);
+	CHECK(r.kind == DIR_KIND_MAILBOX && r.target_id == pm);
 	/* a real abuse@ address wins over the default */
 	CHECK(adm_address_add(db, "abuse@acme2.test", "alice@acme", &err) == ADM_OK);
 	CHECK_INTEQ(dir_resolve(db, "abuse@acme2.test", &r, &err), DIR_RESOLVE_LOCAL);
