@@ -808,15 +808,25 @@ bdat_chunk_done(struct session *s)
 	    (unsigned long long)s->msg_size);
 }
 
-/* auth_result - check the credentials and answer */
+/* auth_check - check the credentials and answer */
 static void
-auth_check(struct session *s, const char *login, const char *password)
+auth_check(struct session *s, const char *login_raw, const char *password)
 {
 	struct dir_mailbox mb;
 	const char *err;
 	const char *mech = s->mech == MECH_PLAIN ? "PLAIN" : "LOGIN";
+	char login[256];
 
 	s->state = S_CMD;
+	/* the login goes to the log: no control bytes, bounded */
+	snprintf(login, sizeof(login), "%s", login_raw);
+	for (char *c = login; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			reply(s, 501, "5.5.2", "Malformed user name");
+			error_count(s);
+			return;
+		}
+	}
 	if (smtpd_auth_throttled(s->sd, (struct sockaddr *)&s->ss)) {
 		log_warnx("%s: auth refused: too many failures from [%s] "
 		    "(auth.max_failures)", s->sid, s->addr);
