@@ -827,3 +827,14 @@ def test_end_to_end_to_a_second_postern(populated, dns, tmp_path):
     finally:
         b.stop()
     assert not b.sanitizer_reports()
+
+
+def test_message_over_remote_size_limit_bounces(postern, dns, sinks):
+    sink = sinks(ext=("PIPELINING", "SIZE 100"))
+    setup_out(postern, dns, sink)
+    inject(postern.root, "alice@acme.test", ["bob@remote.test"], MSG + "x" * 200 + "\r\n")
+    start_out(postern)
+    notices = wait_for(lambda: dsns(postern.root), what="bounce")
+    rc = report_fields(notices[0][1])[1]
+    assert rc["Status"] == "5.3.4" and "exceeds the remote limit of 100" in rc["Diagnostic-Code"]
+    assert not sink.messages and not any(c.startswith("MAIL") for c in sink.commands)
