@@ -133,6 +133,10 @@ cmd_domain(struct cli *cli, int argc, char **argv)
 		r = adm_domain_add(cli->db, name, po, &err);
 		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
 	}
+	/* one object per command: "del a b" must not quietly delete only a */
+	if (a.npos > 2 && strcmp(verb, "set") != 0)
+		return cli_usage("%s %s takes one name; '%s' is one too many",
+		    argv[0], verb, a.pos[2]);
 	if (strcmp(verb, "show") == 0)
 		return cli_object_show(cli, ADM_DOMAIN, name);
 	if (strcmp(verb, "set") == 0)

@@ -254,6 +254,10 @@ group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 			r = adm_list_add(cli->db, addr, po, cli_opt(&a, "owner"), &err);
 		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
 	}
+	/* one object per command: "del a b" must not quietly delete only a */
+	if (a.npos > 2 && strcmp(verb, "set") != 0)
+		return cli_usage("%s %s takes one name; '%s' is one too many",
+		    argv[0], verb, a.pos[2]);
 	if (strcmp(verb, "show") == 0)
 		return cli_object_show(cli, kind, addr);
 	if (strcmp(verb, "set") == 0)

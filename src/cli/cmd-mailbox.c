@@ -338,6 +338,10 @@ cmd_mailbox(struct cli *cli, int argc, char **argv)
 		free(pw);
 		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
 	}
+	/* one object per command: "del a b" must not quietly delete only a */
+	if (a.npos > 2 && strcmp(verb, "set") != 0)
+		return cli_usage("%s %s takes one name; '%s' is one too many",
+		    argv[0], verb, a.pos[2]);
 	if (strcmp(verb, "show") == 0)
 		return mailbox_show(cli, ident);
 	if (strcmp(verb, "set") == 0)

@@ -203,6 +203,12 @@ def test_usage_errors(populated):
     fails(p, EXIT_USAGE, "mailbox", "add", "carol", "--password", "x")
     fails(p, EXIT_USAGE, "domain", "add", "x.test")
     fails(p, EXIT_USAGE, "config", "set", "smtp.listen")
+    fails(p, EXIT_USAGE, "mailbox", "del", "alice@acme", "bob@acme", msg="one too many")
+    fails(p, EXIT_USAGE, "domain", "del", "acme.test", "x.test")
+    fails(p, EXIT_USAGE, "postoffice", "del", "acme", "other")
+    fails(p, EXIT_USAGE, "mailbox", "passwd", "alice@acme", "pw")
+    assert one(p, "SELECT count(*) FROM mailbox") == 3
+    assert one(p, "SELECT count(*) FROM domain") == 1
     r = p.cli(check=False)
     assert r.returncode == EXIT_USAGE and "usage" in r.stderr
     for c in ["config", "postoffice", "domain", "mailbox", "address", "group",
