@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "imapd.h"
 #include "imap-spec.h"
 #include "log.h"
@@ -615,26 +617,68 @@ cmd_fetch(struct session *s, const char *tag, const struct imap_arg *a,
 		}
 		free(uids);
 	}
+	struct fetch_job *j = xcalloc(1, sizeof(*j));
+	j->tag = xstrdup(tag);
+	j->f = f;
+	j->idx = idx;
+	j->n = nidx;
+	j->seen_now = seen_now;
+	j->uid = uid;
+	j->use_changedsince = use_changedsince;
+	j->changedsince = changedsince;
+	s->job = j;
+	fetch_continue(s);
+}
+
+/* fetch_job_free - see imapd.h */
+void
+fetch_job_free(struct fetch_job **jp)
+{
+	struct fetch_job *j = *jp;
+
+	if (j == NULL)
+		return;
+	imap_fetch_free(&j->f);
+	free(j->idx);
+	free(j->seen_now);
+	free(j->tag);
+	free(j);
+	*jp = NULL;
+}
+
+/* fetch_continue - see imapd.h */
+bool
+fetch_continue(struct session *s)
+{
+	struct fetch_job *j = s->job;
 	struct buf out;
-	bool vanished = false, unknown_cte = false;
+
+	if (j == NULL)
+		return true;
 	buf_init(&out, 0);
-	for (size_t i = 0; i < nidx; i++) {
-		const struct view_msg *v = &s->msgs[idx[i]];
-		if (use_changedsince && v->modseq <= changedsince)
+	while (j->pos < j->n) {
+		if (s->bev == NULL || evbuffer_get_length(bufferevent_get_output(
+		    s->bev)) > FETCH_OUTPUT_HIGH) {
+			buf_free(&out);
+			return false; /* on_write calls again once it drained */
+		}
+		size_t i = j->pos++;
+		const struct view_msg *v = &s->msgs[j->idx[i]];
+		if (j->use_changedsince && v->modseq <= j->changedsince)
 			continue;
 		if (v->gone) {
-			vanished = true;
+			j->vanished = true;
 			continue;
 		}
 		buf_reset(&out);
-		int r = fetch_one(s, idx[i], &f, uid, seen_now[i],
-		    use_changedsince, &out);
+		int r = fetch_one(s, j->idx[i], &j->f, j->uid, j->seen_now[i],
+		    j->use_changedsince, &out);
 		if (r == -1) {
-			vanished = true;
+			j->vanished = true;
 			continue;
 		}
 		if (r == -2) {
-			unknown_cte = true;
+			j->unknown_cte = true;
 			break;
 		}
 		session_write(s, out.data, out.len);
@@ -642,16 +686,16 @@ cmd_fetch(struct session *s, const char *tag, const struct imap_arg *a,
 			buf_free(&out);
 	}
 	buf_free(&out);
-	free(seen_now);
-	free(idx);
-	imap_fetch_free(&f);
-	if (unknown_cte)
-		session_tagged(s, tag, "NO", "[UNKNOWN-CTE] Unknown "
+	if (j->unknown_cte)
+		session_tagged(s, j->tag, "NO", "[UNKNOWN-CTE] Unknown "
 		    "Content-Transfer-Encoding");
-	else if (vanished)
-		session_tagged(s, tag, "NO", "Some messages were expunged meanwhile");
+	else if (j->vanished)
+		session_tagged(s, j->tag, "NO", "Some messages were expunged "
+		    "meanwhile");
 	else
-		session_tagged(s, tag, "OK", "FETCH completed");
+		session_tagged(s, j->tag, "OK", "FETCH completed");
+	fetch_job_free(&s->job);
+	return true;
 }
 
 /* ---- STORE --------------------------------------------------------- */

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "imap-parser.h"
+#include "imap-spec.h"
 #include "service.h"
 #include "store.h"
 
@@ -56,6 +57,20 @@ struct view_msg {
 	bool gone;          /* expunged, not reported yet */
 };
 
+#define FETCH_OUTPUT_HIGH (256u << 10) /* pause a FETCH above this */
+
+/* a FETCH in progress: responses are produced while the client reads
+ * them, so that FETCH 1:* BODY[] never queues the whole folder */
+struct fetch_job {
+	char *tag;
+	struct imap_fetch f;
+	size_t *idx;
+	size_t n, pos;
+	bool *seen_now;
+	bool uid, use_changedsince, vanished, unknown_cte;
+	uint64_t changedsince;
+};
+
 enum session_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
 enum session_input { IN_CMD, IN_AUTH, IN_IDLE, IN_STARTTLS, IN_CLOSING };
 
@@ -89,6 +104,7 @@ struct session {
 	uint64_t highestmodseq;
 	uint32_t status_messages;
 	int notify_handle;
+	struct fetch_job *job;      /* a FETCH being sent */
 
 	bool condstore, qresync, rev2;
 };
@@ -141,6 +157,10 @@ int view_load(struct session *s, const char **error_r);
 void view_sync(struct session *s, bool allow_expunge,
 	       const uint32_t *silent_uids, size_t nsilent);
 void view_free(struct session *s);
+/* fetch_continue - send more of the FETCH in progress; true when done
+ * (tagged reply sent, job freed), false when waiting for the client */
+bool fetch_continue(struct session *s);
+void fetch_job_free(struct fetch_job **j);
 void flags_format(struct buf *out, unsigned flags, const char *kw);
 
 #endif

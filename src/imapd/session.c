@@ -90,8 +90,9 @@ set_timeouts(struct session *s)
 	    settings_get_int(s->d->svc->db, "imap.idle_timeout",
 	    IMAP_TIMEOUT_AUTH), 0 };
 
+	/* the write timeout ends a client that stops reading a FETCH */
 	if (s->bev != NULL)
-		bufferevent_set_timeouts(s->bev, &tv, NULL);
+		bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
 static void
@@ -99,6 +100,7 @@ session_free(struct session *s)
 {
 	log_info("%s: disconnect%s%s", s->sid, s->user ? " user=" : "",
 	    s->user ? s->user : "");
+	fetch_job_free(&s->job);
 	session_deselect(s);
 	imapd_mbox_put(s->d, &s->mbox);
 	if (s->prev != NULL)
@@ -600,6 +602,11 @@ on_read(struct bufferevent *bev, void *arg)
 	for (int guard = 0; guard < 1000; guard++) {
 		if (s->in == IN_CLOSING || s->in == IN_STARTTLS)
 			return;
+		if (s->job != NULL) {
+			/* a FETCH is being sent: later commands wait */
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
 		if (evbuffer_get_length(in) == 0)
 			break;
 		if (s->in == IN_AUTH || s->in == IN_IDLE) {
@@ -674,6 +681,18 @@ on_write(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
+	if (s->job != NULL) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) >
+		    FETCH_OUTPUT_HIGH / 2)
+			return;
+		if (!fetch_continue(s))
+			return;
+		/* done: go on with the commands that waited */
+		bufferevent_enable(bev, EV_READ);
+		imap_parser_reset(&s->parser);
+		on_read(bev, s);
+		return;
+	}
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
 	if (s->in == IN_CLOSING)

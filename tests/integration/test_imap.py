@@ -639,3 +639,30 @@ def test_timeouts(imap):
     assert f.readline().startswith(b"* BYE")
     assert 5 <= time.time() - t0 < 9
     s.close()
+
+
+def test_large_fetch_is_streamed(imap):
+    """FETCH 1:* BODY[] of many big messages: the answer arrives whole and
+    in order, and commands pipelined behind it wait their turn."""
+    big = b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 1000
+    for _ in range(20):
+        put(imap, big)
+    s, f = raw(imap)
+    cmd(f, b"a LOGIN alice@acme alice-pw")
+    cmd(f, b"b SELECT INBOX")
+    f.write(b"c FETCH 1:* (BODY.PEEK[])\r\nd NOOP\r\n")
+    f.flush()
+    seen = 0
+    for _ in range(100):
+        ln = f.readline()
+        if ln.startswith(b"c "):
+            break
+        m = re.match(rb"\* (\d+) FETCH \(BODY\[\] \{(\d+)\}\r\n", ln)
+        assert m, ln
+        assert int(m.group(1)) == seen + 1
+        assert f.read(int(m.group(2))) == big
+        assert f.readline() == b")\r\n"
+        seen += 1
+    assert ln.startswith(b"c OK") and seen == 20
+    assert f.readline().startswith(b"d OK")
+    s.close()
