@@ -698,3 +698,49 @@ def test_auth_throttled_per_address(populated):
             s.login("alice@acme", "alice-pw")
         assert e.value.smtp_code == 454
     assert "too many failures from [127.0.0.1]" in populated.log("smtpd")
+
+
+def test_sigkill_loses_no_accepted_message(populated):
+    """SIGKILL smtpd while many sessions are mid-transaction: every message
+    that got its 250 is complete in the inbound queue."""
+    import json
+    import os
+    import signal
+    import threading
+    populated.cli("config", "set", "smtp.max_connections_per_ip", "100")
+    populated.start(services=["smtpd"])
+    pid = json.loads((populated.root / "run" / "smtpd.json").read_text())["pid"]
+    accepted, lock, stop = {}, threading.Lock(), time.time() + 20
+
+    def sender(n):
+        body = b"Subject: crash %d\r\n\r\n" % n + (b"y" * 70 + b"\r\n") * 50
+        try:
+            with smtplib.SMTP("127.0.0.1", populated.port("smtp"), timeout=10) as s:
+                s.ehlo("crash.test")
+                for i in range(1000):
+                    if time.time() > stop:
+                        break
+                    s.mail("a@example.org")
+                    s.rcpt("alice@acme.test")
+                    code, resp = s.data(body + b"%d-%d\r\n" % (n, i))
+                    if code == 250:
+                        with lock:
+                            accepted[queued_id(resp)] = b"%d-%d\r\n" % (n, i)
+        except (smtplib.SMTPException, OSError):
+            pass
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 10
+    while len(accepted) < 200 and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    for t in threads:
+        t.join(30)
+    assert len(accepted) >= 200
+    new = inbound(populated)
+    for qid, tail in accepted.items():
+        env = parse_env((new / f"{qid}.env").read_text())
+        assert env["rcpts"][0]["address"] == "alice@acme.test"
+        assert (new / f"{qid}.msg").read_bytes().endswith(tail)
