@@ -225,8 +225,11 @@ def test_config_listeners(postern):
         assert p.cli("config", "get", key).stdout.strip() == f"127.0.0.1:{p.port(name)}"
         p.cli("config", "set", key, "127.0.0.1:2525, [::1]:2526")
         assert p.cli("config", "get", key).stdout.strip() == "127.0.0.1:2525,[::1]:2526"
-        for bad in ["localhost:25", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
-                    "1.2.3:25", "[::1:25", "x", "127.0.0.1:25;127.0.0.1:26"]:
+        bads = ["localhost:25", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
+                "1.2.3:25", "[::1:25", "x", "127.0.0.1:25;127.0.0.1:26"]
+        # every bad form on one listener, one on the others (they share
+        # the parser)
+        for bad in bads if name == "smtp" else bads[:1]:
             fails(p, EXIT_USAGE, "config", "set", key, bad, msg=key)
         assert p.cli("config", "get", key).stdout.strip() == "127.0.0.1:2525,[::1]:2526"
         p.cli("config", "unset", key)
