@@ -164,7 +164,7 @@ class PostfixDovecot:
         d = self.dir / "dovecot"
         (d / "run").mkdir(parents=True)
         (d / "state").mkdir()
-        self.mail.mkdir()
+        self.mail.mkdir(exist_ok=True)
         os.chown(self.mail, self.vmail.pw_uid, self.vmail.pw_gid)
         users = d / "users"
         users.write_text("".join(f"user{i}@{DOMAIN}:{{PLAIN}}pw\n"
