@@ -74,13 +74,38 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "BAD", "Syntax: SELECT mailbox [(CONDSTORE)]");
 		return;
 	}
+	/* QRESYNC (uidvalidity modseq [known-uids [seq-match-data]]) */
+	bool qresync = false;
+	uint32_t q_uidvalidity = 0;
+	uint64_t q_modseq = 0;
+	const char *q_known = NULL;
 	if (n == 2) {
 		for (size_t i = 0; i < a[1].count; i++) {
-			if (imap_arg_is_atom(&a[1].list[i], "CONDSTORE")) {
+			const struct imap_arg *p = &a[1].list[i];
+			if (imap_arg_is_atom(p, "CONDSTORE")) {
 				s->condstore = true;
+			} else if (imap_arg_is_atom(p, "QRESYNC") && s->qresync &&
+			    i + 1 < a[1].count && a[1].list[i + 1].type == IMAP_ARG_LIST &&
+			    a[1].list[i + 1].count >= 2 &&
+			    a[1].list[i + 1].list[0].type == IMAP_ARG_ATOM &&
+			    a[1].list[i + 1].list[1].type == IMAP_ARG_ATOM) {
+				const struct imap_arg *q = &a[1].list[++i];
+				char *e1, *e2;
+				unsigned long long uv = strtoull(q->list[0].str, &e1, 10);
+				q_modseq = strtoull(q->list[1].str, &e2, 10);
+				if (*e1 != '\0' || *e2 != '\0' || uv == 0 ||
+				    uv > UINT32_MAX || q_modseq == 0 ||
+				    (q->count >= 3 && q->list[2].type != IMAP_ARG_ATOM)) {
+					session_tagged(s, tag, "BAD", "Invalid QRESYNC "
+					    "parameters");
+					return;
+				}
+				q_uidvalidity = (uint32_t)uv;
+				q_known = q->count >= 3 ? q->list[2].str : NULL;
+				qresync = true;
 			} else {
 				session_tagged(s, tag, "BAD", "Unsupported SELECT "
-				    "parameter (CONDSTORE only)");
+				    "parameter (CONDSTORE, QRESYNC after ENABLE)");
 				return;
 			}
 		}
@@ -91,7 +116,7 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	if (s->state == ST_SELECTED) {
 		session_deselect(s);
-		if (s->rev2 || s->condstore)
+		if (s->rev2 || s->qresync)
 			session_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
 	}
 	if (store_folder_exists(s->mbox->st, name) != 1) {
@@ -161,6 +186,21 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 		quote_name(&l, name);
 		session_printf(s, "* LIST () \".\" %s\r\n", l.data);
 		buf_free(&l);
+	}
+	if (qresync && q_uidvalidity == s->uidvalidity) {
+		/* what changed since the client's last sync */
+		struct imap_seqset known;
+		const char *serr;
+		bool have_known = q_known != NULL &&
+		    imap_seqset_parse(q_known, &known, &serr) == 0;
+		vanished_earlier(s, have_known ? q_known : NULL, q_modseq);
+		for (size_t i = 0; i < s->nmsgs; i++)
+			if (s->msgs[i].modseq > q_modseq && (!have_known ||
+			    imap_seqset_contains(&known, s->msgs[i].uid,
+			    s->uidnext - 1)))
+				report_flags(s, i);
+		if (have_known)
+			imap_seqset_free(&known);
 	}
 	buf_free(&kw);
 	buf_free(&flags);

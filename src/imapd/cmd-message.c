@@ -117,7 +117,7 @@ uid_in(const uint32_t *v, size_t n, uint32_t uid)
 	return false;
 }
 
-static void
+void
 report_flags(struct session *s, size_t idx)
 {
 	struct buf b;
@@ -171,6 +171,8 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 	struct view_msg *nv = xcalloc(n + s->nmsgs + 1, sizeof(*nv));
 	size_t nn = 0, j = 0, old_count = s->nmsgs;
 	uint32_t *changed = xcalloc(s->nmsgs + 1, sizeof(*changed));
+	uint32_t *vanished = xcalloc(s->nmsgs + 1, sizeof(*vanished));
+	size_t nvanished = 0;
 	size_t nchanged = 0, kept_gone = 0;
 
 	for (size_t i = 0; i < s->nmsgs; i++) {
@@ -190,7 +192,10 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 			nn++;
 			j++;
 		} else if (allow_expunge) {
-			session_printf(s, "* %zu EXPUNGE\r\n", nn + 1);
+			if (s->qresync)
+				vanished[nvanished++] = o->uid;
+			else
+				session_printf(s, "* %zu EXPUNGE\r\n", nn + 1);
 			free(o->kw);
 		} else {
 			nv[nn] = *o;
@@ -209,6 +214,17 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 		added++;
 	}
 	store_msgs_free(m, n);
+	if (nvanished > 0) {
+		/* QRESYNC: expunges by UID (RFC 7162 3.2.10) */
+		struct buf b;
+		buf_init(&b, 0);
+		buf_puts(&b, "* VANISHED ");
+		imap_seqset_format(&b, vanished, nvanished);
+		buf_puts(&b, "\r\n");
+		session_write(s, b.data, b.len);
+		buf_free(&b);
+	}
+	free(vanished);
 	free(s->msgs);
 	s->msgs = nv;
 	s->nmsgs = nn;
@@ -266,6 +282,41 @@ resolve(struct session *s, const char *tag, const struct imap_arg *a,
 	*idx_r = idx;
 	*n_r = n;
 	return 0;
+}
+
+/* vanished_earlier - "* VANISHED (EARLIER) uids": UIDs of the set
+ * (NULL: all) expunged after modseq (QRESYNC) */
+void
+vanished_earlier(struct session *s, const char *set_str, uint64_t modseq)
+{
+	struct imap_seqset set;
+	uint32_t *uids = NULL;
+	size_t n = 0, k = 0;
+	const char *err;
+
+	if (set_str != NULL && imap_seqset_parse(set_str, &set, &err) < 0)
+		return;
+	if (store_expunged_since(s->folder, modseq, &uids, &n, &err) < 0) {
+		log_warnx("%s: expunged since: %s", s->sid, err);
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (set_str == NULL || imap_seqset_contains(&set, uids[i],
+		    s->uidnext ? s->uidnext - 1 : 0))
+			uids[k++] = uids[i];
+	if (k > 0) {
+		struct buf b;
+		qsort(uids, k, sizeof(*uids), uid_cmp);
+		buf_init(&b, 0);
+		buf_puts(&b, "* VANISHED (EARLIER) ");
+		imap_seqset_format(&b, uids, k);
+		buf_puts(&b, "\r\n");
+		session_write(s, b.data, b.len);
+		buf_free(&b);
+	}
+	free(uids);
+	if (set_str != NULL)
+		imap_seqset_free(&set);
 }
 
 /* ---- message content ----------------------------------------------- */
@@ -562,7 +613,7 @@ cmd_fetch(struct session *s, const char *tag, const struct imap_arg *a,
 	const char *err;
 	size_t *idx, nidx;
 	uint64_t changedsince = 0;
-	bool use_changedsince = false;
+	bool use_changedsince = false, want_vanished = false;
 
 	if (n < 2 || n > 3) {
 		session_tagged(s, tag, "BAD", "Syntax: FETCH set items");
@@ -574,9 +625,11 @@ cmd_fetch(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	if (n == 3) {
 		const struct imap_arg *m = &a[2];
-		if (m->type != IMAP_ARG_LIST || m->count != 2 ||
+		if (m->type != IMAP_ARG_LIST || m->count < 2 || m->count > 3 ||
 		    !imap_arg_is_atom(&m->list[0], "CHANGEDSINCE") ||
-		    m->list[1].type != IMAP_ARG_ATOM) {
+		    m->list[1].type != IMAP_ARG_ATOM ||
+		    (m->count == 3 && (!imap_arg_is_atom(&m->list[2], "VANISHED") ||
+		    !uid || !s->qresync))) {
 			imap_fetch_free(&f);
 			session_tagged(s, tag, "BAD", "Unknown FETCH modifier");
 			return;
@@ -590,6 +643,7 @@ cmd_fetch(struct session *s, const char *tag, const struct imap_arg *a,
 		}
 		use_changedsince = true;
 		s->condstore = true;
+		want_vanished = m->count == 3;
 	}
 	for (size_t i = 0; i < f.n; i++)
 		if (f.items[i].type == IMAP_FETCH_MODSEQ)
@@ -599,6 +653,8 @@ cmd_fetch(struct session *s, const char *tag, const struct imap_arg *a,
 		imap_fetch_free(&f);
 		return;
 	}
+	if (want_vanished)
+		vanished_earlier(s, a[0].str, changedsince);
 	/* a non-peek body fetch sets \Seen first, and reports FLAGS */
 	bool *seen_now = xcalloc(nidx + 1, sizeof(bool));
 	if (f.sets_seen && !s->readonly) {

@@ -157,6 +157,11 @@ int view_load(struct session *s, const char **error_r);
 void view_sync(struct session *s, bool allow_expunge,
 	       const uint32_t *silent_uids, size_t nsilent);
 void view_free(struct session *s);
+/* report_flags - "* n FETCH (UID u FLAGS (...) [MODSEQ (m)])" */
+void report_flags(struct session *s, size_t idx);
+/* vanished_earlier - QRESYNC: "* VANISHED (EARLIER) uids" of the UID set
+ * (NULL: any) expunged after modseq */
+void vanished_earlier(struct session *s, const char *set, uint64_t modseq);
 /* fetch_continue - send more of the FETCH in progress; true when done
  * (tagged reply sent, job freed), false when waiting for the client */
 bool fetch_continue(struct session *s);

@@ -76,7 +76,7 @@ session_capability(struct session *s)
 	    " STARTTLS" : "",
 	    s->state == ST_NOAUTH ? " AUTH=PLAIN" : "",
 	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MOVE "
-	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE ESEARCH "
+	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH "
 	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE");
 	return cap;
 }
@@ -181,6 +181,11 @@ cmd_enable(struct session *s, const char *tag, const struct imap_arg *a,
 		if (imap_arg_is_atom(&a[i], "CONDSTORE") && !s->condstore) {
 			s->condstore = true;
 			buf_puts(&en, " CONDSTORE");
+		} else if (imap_arg_is_atom(&a[i], "QRESYNC") && !s->qresync) {
+			/* QRESYNC implies CONDSTORE (RFC 7162 3.2.3) */
+			s->qresync = true;
+			s->condstore = true;
+			buf_puts(&en, " QRESYNC");
 		} else if (imap_arg_is_atom(&a[i], "IMAP4rev2") && !s->rev2) {
 			s->rev2 = true;
 			buf_puts(&en, " IMAP4rev2");

@@ -666,3 +666,44 @@ def test_large_fetch_is_streamed(imap):
     assert ln.startswith(b"c OK") and seen == 20
     assert f.readline().startswith(b"d OK")
     s.close()
+
+
+def test_qresync(imap):
+    for _ in range(3):
+        put(imap, MSG1)
+    s, f = raw(imap)
+    cmd(f, b"a LOGIN alice@acme alice-pw")
+    assert cmd(f, b"b SELECT INBOX (QRESYNC (1 1))")[-1].startswith(b"b BAD")
+    assert cmd(f, b"c ENABLE QRESYNC")[0] == b"* ENABLED QRESYNC\r\n"
+    r = b"".join(cmd(f, b"d SELECT INBOX"))
+    uv = int(re.search(rb"UIDVALIDITY (\d+)", r).group(1))
+    hms = int(re.search(rb"HIGHESTMODSEQ (\d+)", r).group(1))
+    b = client(imap)
+    b.select("INBOX")
+    b.store("1", "+FLAGS", r"(\Flagged)")
+    b.store("2", "+FLAGS", r"(\Deleted)")
+    b.expunge()
+    r = cmd(f, b"e NOOP")
+    assert b"* VANISHED 2\r\n" in r
+    assert any(l.startswith(b"* 1 FETCH") and b"\\Flagged" in l and
+               b"MODSEQ" in l for l in r)
+    assert not any(b"EXPUNGE" in l for l in r)
+    s.close()
+    # a client coming back learns what changed since its last sync
+    s, f = raw(imap)
+    cmd(f, b"a LOGIN alice@acme alice-pw")
+    cmd(f, b"b ENABLE QRESYNC")
+    r = cmd(f, b"c SELECT INBOX (QRESYNC (%d %d 1:3))" % (uv, hms))
+    assert b"* VANISHED (EARLIER) 2\r\n" in r
+    assert any(l.startswith(b"* 1 FETCH (UID 1 FLAGS (\\Flagged)") for l in r)
+    assert not any(l.startswith(b"* 2 FETCH") for l in r)
+    assert r[-1].startswith(b"c OK")
+    r = cmd(f, b"d UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % hms)
+    assert r[0] == b"* VANISHED (EARLIER) 2\r\n"
+    assert r[1].startswith(b"* 1 FETCH (UID 1 MODSEQ")
+    assert r[-1].startswith(b"d OK")
+    # a wrong UIDVALIDITY: no VANISHED, a plain select
+    r = cmd(f, b"e SELECT INBOX (QRESYNC (%d %d))" % (uv + 1, hms))
+    assert not any(b"VANISHED" in l for l in r) and r[-1].startswith(b"e OK")
+    b.logout()
+    s.close()
