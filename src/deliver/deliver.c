@@ -32,7 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "directory.h"
@@ -53,6 +57,8 @@
 #define DELIVER_GROUP_DEPTH 5
 #define DELIVER_DT_MAX 100        /* Delivered-To fields remembered */
 
+static volatile sig_atomic_t worker_stop, worker_hup;
+
 struct retry {
 	char id[QUEUE_ID_MAX + 1];
 	time_t at;
@@ -68,6 +74,9 @@ struct deliver {
 	struct retry *retries;
 	size_t nretries;
 	time_t hold_until;
+	bool worker;               /* a forked worker, not the main process */
+	pid_t *pids;               /* the main process's workers */
+	size_t npids;
 	unsigned long delivered, forwarded, bounced, deferred, badmail;
 };
 
@@ -932,7 +941,7 @@ deliver_process(struct deliver *d)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct queue_item item;
-		if (!retry_wait(d, ids[i], now)) {
+		if (!worker_stop && !retry_wait(d, ids[i], now)) {
 			int r = queue_claim(d->qpath, ids[i], &item, &err);
 			if (r < 0) {
 				log_warnx("%s: corrupt item: %s", ids[i], err);
@@ -959,17 +968,156 @@ on_watch(evutil_socket_t fd, short what, void *arg)
 	deliver_process(d);
 }
 
+/* worker_on_signal - SIGTERM/SIGINT stop a worker after its item, SIGHUP
+ * reopens its log */
+static void
+worker_on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		worker_hup = 1;
+	else
+		worker_stop = 1;
+}
+
+/* worker_main - a forked worker: its own database connection, inotify
+ * watch and poll loop (nothing of the parent's libevent base); it claims
+ * items by rename like the main process, so the two never share one. It
+ * dies with the main process (PR_SET_PDEATHSIG), which is safe: what it
+ * had claimed goes back to new/ at the next start. Never returns. */
+static void __attribute__((noreturn))
+worker_main(struct deliver *d, pid_t parent)
+{
+	static struct service wsvc;
+	struct sigaction sa;
+	struct db *db = NULL;
+	const char *err = NULL;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = worker_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	/* the inherited inotify descriptor is shared with the parent */
+	if (d->watch_fd >= 0)
+		close(d->watch_fd);
+	if (db_open(d->svc->root, false, &db, &err) < 0) {
+		log_warnx("worker: cannot open the config store: %s", err);
+		_exit(1);
+	}
+	wsvc = *d->svc;
+	wsvc.db = db;
+	d->svc = &wsvc;
+	d->worker = true;
+	d->ev = d->timer = NULL;
+	d->pids = NULL;
+	d->npids = 0;
+	d->nretries = 0;
+	d->retries = NULL;
+	d->watch_fd = queue_watch_open(d->qpath);
+	log_info("worker started");
+	while (!worker_stop) {
+		struct pollfd pfd = { .fd = d->watch_fd, .events = POLLIN };
+		int r = poll(&pfd, d->watch_fd >= 0 ? 1 : 0,
+		    DELIVER_SCAN_INTERVAL * 1000);
+		if (worker_hup) {
+			worker_hup = 0;
+			log_reopen();
+		}
+		if (r > 0)
+			queue_watch_drain(d->watch_fd);
+		if (!worker_stop)
+			deliver_process(d);
+	}
+	log_info("worker stopping");
+	_exit(0);
+}
+
+/* worker_spawn - fork worker slot i; -1 if fork failed */
+static int
+worker_spawn(struct deliver *d, size_t i)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_warn("cannot fork a delivery worker");
+		d->pids[i] = -1;
+		return -1;
+	}
+	if (pid == 0)
+		worker_main(d, parent);
+	d->pids[i] = pid;
+	return 0;
+}
+
+/* workers_reap - note dead workers and start new ones */
+static void
+workers_reap(struct deliver *d)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (size_t i = 0; i < d->npids; i++) {
+			if (d->pids[i] != pid)
+				continue;
+			log_warnx("worker %d %s %d; starting another", (int)pid,
+			    WIFSIGNALED(st) ? "killed by signal" : "exited with",
+			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			worker_spawn(d, i);
+		}
+	}
+	for (size_t i = 0; i < d->npids; i++)
+		if (d->pids[i] < 0)
+			worker_spawn(d, i);
+}
+
+/* workers_stop - SIGTERM the workers, SIGKILL those still there after
+ * 5 s */
+static void
+workers_stop(struct deliver *d)
+{
+	for (size_t i = 0; i < d->npids; i++)
+		if (d->pids[i] > 0)
+			kill(d->pids[i], SIGTERM);
+	for (int tries = 0; tries < 100; tries++) {
+		size_t alive = 0;
+		for (size_t i = 0; i < d->npids; i++) {
+			if (d->pids[i] <= 0)
+				continue;
+			if (waitpid(d->pids[i], NULL, WNOHANG) == d->pids[i])
+				d->pids[i] = 0;
+			else
+				alive++;
+		}
+		if (alive == 0)
+			return;
+		usleep(50000);
+	}
+	for (size_t i = 0; i < d->npids; i++)
+		if (d->pids[i] > 0) {
+			kill(d->pids[i], SIGKILL);
+			waitpid(d->pids[i], NULL, 0);
+		}
+}
+
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct deliver *d = arg;
-	char note[200];
+	char note[240];
 	(void)fd;
 	(void)what;
+	workers_reap(d);
 	deliver_process(d);
-	snprintf(note, sizeof(note), "delivered %lu, forwarded %lu, bounced "
-	    "%lu, deferred %lu, bad mail %lu", d->delivered, d->forwarded,
-	    d->bounced, d->deferred, d->badmail);
+	snprintf(note, sizeof(note), "%zu workers; this process: delivered "
+	    "%lu, forwarded %lu, bounced %lu, deferred %lu, bad mail %lu",
+	    d->npids + 1, d->delivered, d->forwarded, d->bounced, d->deferred,
+	    d->badmail);
 	service_set_state(d->svc, "running", note);
 }
 
@@ -992,6 +1140,14 @@ deliver_init(struct service *svc)
 		log_warn("cannot prepare %s", d->qpath);
 		return -1;
 	}
+	/* workers: after the recovery, before our own watch */
+	int64_t nw = settings_get_int(svc->db, "delivery.workers", 4);
+	if (nw < 1 || nw > 64)
+		nw = 4;
+	d->npids = (size_t)(nw - 1);
+	d->pids = xcalloc(d->npids ? d->npids : 1, sizeof(*d->pids));
+	for (size_t i = 0; i < d->npids; i++)
+		worker_spawn(d, i);
 	d->watch_fd = queue_watch_open(d->qpath);
 	if (d->watch_fd >= 0) {
 		d->ev = event_new(svc->base, d->watch_fd, EV_READ | EV_PERSIST,
@@ -1004,7 +1160,8 @@ deliver_init(struct service *svc)
 	d->timer = event_new(svc->base, -1, EV_PERSIST, on_timer, d);
 	struct timeval tv = { DELIVER_SCAN_INTERVAL, 0 };
 	event_add(d->timer, &tv);
-	log_info("delivering from %s", d->qpath);
+	log_info("delivering from %s with %zu workers besides this process",
+	    d->qpath, d->npids);
 	deliver_process(d);
 	return 0;
 }
@@ -1015,6 +1172,8 @@ deliver_shutdown(struct service *svc)
 	struct deliver *d = svc->ctx;
 	if (d == NULL)
 		return;
+	workers_stop(d);
+	free(d->pids);
 	if (d->ev != NULL)
 		event_free(d->ev);
 	if (d->watch_fd >= 0)

@@ -88,6 +88,8 @@ const struct field_def settings_fields[] = {
 	     "run delivery events on bulk/system messages too (manual 5.5.6)"),
 	{ "delivery.event_timeout", NULL, FT_DURATION, "30", 1, 3600, NULL,
 	  "longest a delivery event program may run", 0 },
+	{ "delivery.workers", NULL, FT_INT, "4", 1, 64, NULL,
+	  "processes of the post office connector and the MTA working the queues in parallel (read at start)", 0 },
 	{ "mta.pickup_event", NULL, FT_TEXT, "", 0, 1000, NULL,
 	  "program the MTA runs for each message it picks up; empty: none", 0 },
 	{ "imap.max_connections_per_ip", NULL, FT_INT, "50", 1, 100000, NULL,
