@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -124,6 +125,7 @@ child_start(struct child *c)
 	logpath = xasprintf("%s/log/%s.log", root, c->name);
 	fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	free(logpath);
+	pid_t parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		log_warn("fork for %s", c->name);
@@ -131,6 +133,13 @@ child_start(struct child *c)
 		return;
 	}
 	if (pid == 0) {
+		/* a posternd that dies without stopping its services (kill -9)
+		 * takes them with it, so a new one can bind their ports. (A
+		 * service that switches user loses this, systemd's KillMode
+		 * covers that case.) */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
 		/* the child: stdin from /dev/null, stdout/stderr to its log, so
 		 * crashes and sanitizer reports land beside its own lines */
 		sigset_t none;

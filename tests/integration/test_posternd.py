@@ -232,3 +232,18 @@ def test_run_and_log_dirs_recreated(sup):
     p.start(services=["httpd"])
     assert services(p)["httpd"]["state"] == "idle"
     assert (p.root / "log/posternd.log").exists()
+
+
+def test_posternd_killed_takes_services(sup):
+    """posternd killed with -9 cannot stop its services: they go with it,
+    and a new posternd starts cleanly on the same data root."""
+    p = sup
+    p.start()
+    pids = [s["pid"] for s in services(p).values()]
+    os.kill(p.proc.pid, signal.SIGKILL)
+    p.proc.wait(timeout=10)
+    assert wait_for(lambda: not any(alive(x) for x in pids), timeout=10), \
+        [x for x in pids if alive(x)]
+    (p.root / "run/status.json").unlink()    # stale: wait for the new one
+    p.start()
+    assert all(s["pid"] not in pids for s in services(p).values())
