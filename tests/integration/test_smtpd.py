@@ -744,3 +744,50 @@ def test_sigkill_loses_no_accepted_message(populated):
         env = parse_env((new / f"{qid}.env").read_text())
         assert env["rcpts"][0]["address"] == "alice@acme.test"
         assert (new / f"{qid}.msg").read_bytes().endswith(tail)
+
+
+def test_command_sequence_and_misc(srv):
+    r = Raw(srv.port("smtp"))
+    assert r.reply()[0] == 220
+    assert r.cmd("MAIL FROM:<a@example.org>")[0] == 503      # no HELO yet
+    assert r.cmd("HELO")[0] == 501
+    code, text = r.cmd("HELO old.test")
+    assert code == 250 and text == "250 mx.postern.test"
+    assert r.cmd("MAIL FROM:<a@example.org> SIZE=10")[0] == 555  # no ESMTP
+    assert r.cmd("RCPT TO:<alice@acme.test>")[0] == 503      # no MAIL
+    assert r.cmd("DATA")[0] == 503
+    assert r.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert r.cmd("MAIL FROM:<a@example.org>")[0] == 503      # nested
+    assert r.cmd("DATA")[0] == 554                           # no recipients
+    r.cmd("QUIT")
+    r.close()
+    r = raw_session(srv)        # a fresh error count
+    assert r.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert r.cmd("RCPT TO:<alice@acme.test> FOO=bar")[0] == 555
+    assert r.cmd("RCPT TO:<alice@acme.test> NOTIFY=SOMETIMES")[0] == 501
+    assert r.cmd("RCPT TO:alice@acme.test")[0] == 501
+    assert r.cmd("RCPT TO:<alice@acme.test>")[0] == 250
+    assert r.cmd("DATA now")[0] == 501
+    assert r.cmd("RSET")[0] == 250
+    assert r.cmd("RCPT TO:<alice@acme.test>")[0] == 503      # RSET forgot MAIL
+    assert r.cmd("VRFY alice")[0] == 252
+    assert r.cmd("EXPN staff")[0] == 502
+    assert r.cmd("HELP")[0] == 214
+    assert r.cmd("HELO old.test")[0] == 250
+    assert r.cmd("AUTH PLAIN")[0] == 503                     # HELO, not EHLO
+    assert r.cmd("QUIT")[0] == 221
+    r.close()
+
+
+def test_global_connection_limit(srv):
+    set_cfg(srv, "smtp.max_connections", "1")
+    try:
+        a = Raw(srv.port("submission"))
+        assert a.reply()[0] == 220
+        b = Raw(srv.port("smtp"))
+        code, text = b.reply()
+        assert code == 421 and "4.7.0" in text
+        b.close()
+        a.close()
+    finally:
+        unset_cfg(srv, "smtp.max_connections")
