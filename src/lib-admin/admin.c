@@ -414,15 +414,24 @@ adm_mailbox_add(struct db *db, const struct adm_mailbox_spec *spec,
 	int r;
 
 	TX(r = mailbox_insert(db, spec, &id, error_r));
-	if (r == ADM_OK) {
-		char *path = dir_mailbox_path_names(db, spec->postoffice, spec->name);
-		if (maildir_create(path) < 0) {
-			db_errorf(db, error_r, "mailbox created, but its store %s: %s",
-			    path, strerror(errno));
-			r = ADM_FAIL;
-		}
-		free(path);
+	if (r == ADM_OK && !spec->no_store)
+		r = adm_mailbox_make_store(db, spec->postoffice, spec->name, error_r);
+	return r;
+}
+
+int
+adm_mailbox_make_store(struct db *db, const char *postoffice, const char *name,
+		       const char **error_r)
+{
+	char *path = dir_mailbox_path_names(db, postoffice, name);
+	int r = ADM_OK;
+
+	if (maildir_create(path) < 0) {
+		db_errorf(db, error_r, "mailbox created, but its store %s: %s",
+		    path, strerror(errno));
+		r = ADM_FAIL;
 	}
+	free(path);
 	return r;
 }
 

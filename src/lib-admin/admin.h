@@ -63,9 +63,15 @@ struct adm_mailbox_spec {
 	const char *type;           /* NULL: USER */
 	const char *friendly_name;  /* NULL: none */
 	bool no_auto_address;       /* skip name@domain for each domain */
+	bool no_store;              /* the caller makes the store once its
+				     * transaction commits (imports) */
 };
 int adm_mailbox_add(struct db *db, const struct adm_mailbox_spec *spec,
 		    const char **error_r);
+/* adm_mailbox_make_store - create the Maildir++ of a mailbox (cur, new,
+ * tmp); nothing if it exists. */
+int adm_mailbox_make_store(struct db *db, const char *postoffice,
+			   const char *name, const char **error_r);
 /* adm_mailbox_passwd - set a new password (plain, or hash if plain NULL). */
 int adm_mailbox_passwd(struct db *db, const char *ident, const char *password,
 		       const char *hash, const char **error_r);

@@ -27,6 +27,7 @@ struct import_row {
 	int64_t quota_kb;
 	char *friendly;
 	char *error;            /* parse error, if any */
+	bool imported;          /* its mailbox was added (pending the commit) */
 };
 
 struct hash_job {
@@ -169,10 +170,12 @@ import_row(struct db *db, struct import_row *row,
 		    row->domain, d.postoffice);
 		return ADM_INVALID;
 	}
+	/* the stores are made after the commit: a row or an import that is
+	 * rolled back leaves no directory behind */
 	struct adm_mailbox_spec spec = {
 		.postoffice = opts->postoffice, .name = row->local,
 		.password_hash = row->hash, .quota_kb = row->quota_kb,
-		.friendly_name = row->friendly,
+		.friendly_name = row->friendly, .no_store = true,
 	};
 	if ((r = adm_mailbox_add(db, &spec, error_r)) < 0)
 		return r;
@@ -266,6 +269,7 @@ users_import(struct db *db, const char *data, size_t len,
 				opts->row_error(opts->ctx, row->line, msg);
 		} else {
 			res->imported++;
+			row->imported = true;
 		}
 		if (opts->progress && (i % 50 == 49 || i + 1 == n))
 			opts->progress(opts->ctx, i + 1, n);
@@ -286,10 +290,21 @@ users_import(struct db *db, const char *data, size_t len,
 		res->imported = 0;
 		goto out;
 	}
-	/* only now are the passwords real: hand out the generated ones */
-	for (size_t i = 0; i < n && opts->generated; i++)
-		if (rows[i].generated && rows[i].error == NULL)
+	/* only now are the mailboxes real: make their stores and hand out
+	 * the generated passwords */
+	for (size_t i = 0; i < n; i++) {
+		if (!rows[i].imported)
+			continue;
+		const char *msg;
+		if (adm_mailbox_make_store(db, opts->postoffice, rows[i].local,
+		    &msg) < 0) {
+			status = ADM_INVALID;
+			if (opts->row_error)
+				opts->row_error(opts->ctx, rows[i].line, msg);
+		}
+		if (rows[i].generated && opts->generated)
 			opts->generated(opts->ctx, rows[i].address, rows[i].password);
+	}
 	r = status;
 out:
 	for (size_t i = 0; i < n; i++)

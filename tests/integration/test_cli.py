@@ -676,6 +676,7 @@ def test_users_import(populated, tmp_path):
     assert r.returncode == EXIT_PARTIAL and "nothing kept" in r.stderr
     assert one(p, "SELECT count(*) FROM mailbox") == before
     assert one(p, "SELECT count(*) FROM domain WHERE name = 'newdom.test'") == 0
+    assert not (p.root / "store/acme/ann").exists()     # no store left behind
     out = tmp_path / "pw.txt"
     r = p.cli("--json", "users", "import", str(f), "--postoffice", "acme",
               "--passwords-out", str(out), check=False)
@@ -689,6 +690,8 @@ def test_users_import(populated, tmp_path):
     for line in (3, 5, 7, 8, 9, 10):
         assert f"line {line}:" in r.stderr
     assert pw_ok(p, "ann@acme", "ann-pw")
+    assert (p.root / "store/acme/ann/new").is_dir()
+    assert not (p.root / "store/acme/eve").exists()
     m = p.cli("mailbox", "show", "ann@acme", json_out=True)
     assert m["quota_kb"] == 5120 and m["friendly_name"] == "Ann, A"
     assert one(p, "SELECT postoffice_id FROM domain WHERE name = 'newdom.test'") == \
@@ -744,6 +747,11 @@ def test_users_import(populated, tmp_path):
     r = p.cli("users", "import", "-", "--postoffice", "acme", input="jay@acme.test\n")
     addr, pw = r.stdout.strip().split(",")
     assert addr == "jay@acme.test" and pw_ok(p, "jay@acme", pw)
+    # a row that fails in the database gets no password handed out
+    r = p.cli("users", "import", "-", "--postoffice", "acme", input="jay@acme.test\n",
+              check=False)
+    assert r.returncode == EXIT_PARTIAL and r.stdout == ""
+    assert "already exists" in r.stderr
 
 
 def test_users_export_round_trip(populated, tmp_path):
