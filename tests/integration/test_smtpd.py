@@ -791,3 +791,38 @@ def test_global_connection_limit(srv):
         a.close()
     finally:
         unset_cfg(srv, "smtp.max_connections")
+
+
+def test_sni_certificate_per_domain(srv):
+    """STARTTLS and smtps pick certs/<name>.crt by SNI, else the default."""
+    certs = srv.root / "certs"
+    r = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+         "2", "-subj", "/CN=acme.test", "-keyout", str(certs / "acme.test.key"),
+         "-out", str(certs / "acme.test.crt")], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+    def subject(server_name, port):
+        if port == "smtps":
+            raw = socket.create_connection(("127.0.0.1", srv.port("smtps")), 10)
+            tls = tls_ctx().wrap_socket(raw, server_hostname=server_name)
+            der = tls.getpeercert(binary_form=True)
+            tls.close()
+            return der
+        r = raw_session(srv)
+        r.send("STARTTLS\r\n")
+        assert r.reply()[0] == 220
+        r.sock = tls_ctx().wrap_socket(r.sock, server_hostname=server_name)
+        der = r.sock.getpeercert(binary_form=True)
+        r.close()
+        return der
+
+    def cn(der):
+        out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout",
+                              "-subject"], input=der, capture_output=True)
+        return out.stdout.decode()
+
+    assert "acme.test" in cn(subject("acme.test", "smtp"))
+    assert "acme.test" in cn(subject("ACME.test", "smtps"))
+    assert "acme.test" not in cn(subject("other.test", "smtp"))
+    assert "sni=acme.test" in srv.log("smtpd")
