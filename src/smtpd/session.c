@@ -698,6 +698,13 @@ cmd_rcpt(struct session *s, const char *args)
 		notify |= DSN_NOTIFY_FAILURE;
 	if (prm.notify & SMTP_NOTIFY_DELAY)
 		notify |= DSN_NOTIFY_DELAY;
+	/* the same recipient twice gets one copy */
+	for (size_t i = 0; i < s->env.nrcpts; i++) {
+		if (strcasecmp(s->env.rcpts[i].address, address) == 0) {
+			reply(s, 250, "2.1.5", "Ok (duplicate recipient)");
+			return;
+		}
+	}
 	queue_env_add_rcpt(&s->env, address, prm.orcpt[0] ? prm.orcpt : NULL,
 	    notify);
 	log_debug("%s: %s: to=<%s> (%s)", s->sid, s->env.id, address, kind);

@@ -169,6 +169,7 @@ def test_local_mail_queued_with_envelope(srv):
                          ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;alice+40acme.test"])
         assert code == 250
         assert s.rcpt("Bob@ACME.test")[0] == 250
+        assert s.rcpt("bob@acme.test")[0] == 250     # one copy only
         code, resp = s.data(body)
         assert code == 250, resp
         qid = queued_id(resp)
