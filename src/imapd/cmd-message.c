@@ -411,11 +411,14 @@ add_text(const char *d, const struct mime_part *p, struct buf *out, int depth)
 
 /* ---- FETCH --------------------------------------------------------- */
 
-/* put_literal - a string as a literal (literal8 when it holds NULs) */
+/* put_literal - a string as a literal (literal8 for 8-bit BINARY) */
 static void
 put_literal(struct buf *out, const char *p, size_t len, bool binary)
 {
-	bool nul = binary && memchr(p, '\0', len) != NULL;
+	/* BINARY: literal8 for anything not 7-bit clean, as Dovecot */
+	bool nul = false;
+	for (size_t i = 0; binary && i < len && !nul; i++)
+		nul = p[i] == '\0' || (unsigned char)p[i] >= 0x80;
 
 	buf_printf(out, "%s{%zu}\r\n", nul ? "~" : "", len);
 	buf_append(out, p, len);

@@ -128,7 +128,9 @@ parse_section(const char *s, size_t len, struct imap_fetch_item *it,
 				}
 			if (it->nfields > 0)
 				buf_putc(name, ' ');
-			buf_puts(name, it->fields[it->nfields]);
+			/* echoed upper case, as Dovecot and Cyrus do */
+			for (const char *c = it->fields[it->nfields]; *c; c++)
+				buf_putc(name, (char)toupper((unsigned char)*c));
 			it->nfields++;
 			it->fields[it->nfields] = NULL;
 			if (quoted)

@@ -343,8 +343,11 @@ mime_bodystructure(const char *d, const struct mime_part *p, bool extended,
 	if (p->multipart) {
 		if (p->nchildren == 0)
 			/* a body-type-mpart needs one part: an empty text */
-			buf_puts(out, "(\"text\" \"plain\" (\"charset\" \"us-ascii\")"
-			    " NIL NIL \"7bit\" 0 0)");
+			buf_puts(out, extended ?
+			    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+			    "\"7bit\" 0 0 NIL NIL NIL NIL)" :
+			    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+			    "\"7bit\" 0 0)");
 		for (size_t i = 0; i < p->nchildren; i++)
 			mime_bodystructure(d, &p->children[i], extended, out);
 		buf_putc(out, ' ');

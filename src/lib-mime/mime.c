@@ -30,7 +30,8 @@ header_end(const char *d, size_t start, size_t end)
 	return end;
 }
 
-/* count_lines - lines in d[start..end) (a last line without LF counts). */
+/* count_lines - line breaks in d[start..end): a last line without one
+ * does not count, as Dovecot and Cyrus count body-fld-lines */
 static size_t
 count_lines(const char *d, size_t start, size_t end)
 {
@@ -39,8 +40,6 @@ count_lines(const char *d, size_t start, size_t end)
 	for (size_t i = start; i < end; i++)
 		if (d[i] == '\n')
 			n++;
-	if (end > start && d[end - 1] != '\n')
-		n++;
 	return n;
 }
 
@@ -312,6 +311,16 @@ parse_part(struct mime_message *msg, struct mime_part *part, size_t start,
 				parse_params(s, &part->params, &part->nparams);
 			}
 		}
+		if (part->subtype != NULL && strcasecmp(part->type, "text") == 0 &&
+		    param_get(part->params, part->nparams, "charset") == NULL &&
+		    part->nparams < MIME_MAX_PARAMS) {
+			/* text without a charset is us-ascii (RFC 2045 5.2) */
+			part->params = xreallocarray(part->params, part->nparams + 1,
+			    sizeof(*part->params));
+			part->params[part->nparams].name = xstrdup("charset");
+			part->params[part->nparams].value = xstrdup("us-ascii");
+			part->nparams++;
+		}
 		if (part->subtype == NULL) {
 			/* unparsable: the default, as RFC 2045 5.2 says */
 			free(part->type);
@@ -423,16 +432,21 @@ const struct mime_part *
 mime_part_find(const struct mime_message *msg, const unsigned *path, size_t n)
 {
 	const struct mime_part *p = &msg->root;
+	bool message = true; /* p is a message (root or encapsulated) */
 
 	for (size_t i = 0; i < n; i++) {
-		if (p->rfc822 && p->nchildren == 1 && i > 0)
-			p = &p->children[0];
 		if (p->multipart) {
 			if (path[i] < 1 || path[i] > p->nchildren)
 				return NULL;
 			p = &p->children[path[i] - 1];
-		} else if (path[i] != 1) {
+		} else if (!message || path[i] != 1) {
+			/* a non-multipart message has only a part 1: itself */
 			return NULL;
+		}
+		message = false;
+		if (p->rfc822 && p->nchildren == 1 && i + 1 < n) {
+			p = &p->children[0];
+			message = true;
 		}
 	}
 	return p;

@@ -209,7 +209,7 @@ def test_append_fetch_byte_exact(imap):
     assert (b'ENVELOPE ("Mon, 02 Mar 2026 10:00:00 +0100" "first message" '
             b'(("Carol" NIL "carol" "example.org"))') in f
     assert (b'BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL '
-            b'"quoted-printable" 17 1 NIL NIL NIL NIL)("application" '
+            b'"quoted-printable" 17 0 NIL NIL NIL NIL)("application" '
             b'"octet-stream" NIL NIL NIL "base64" 8 NIL ("attachment" '
             b'("filename" "x.bin")) NIL NIL) "mixed" ("boundary" "b1") '
             b'NIL NIL NIL)') in f

@@ -96,6 +96,9 @@ test_multipart(void)
 	CHECK_INTEQ(m.root.nchildren, 3);
 	const struct mime_part *a = mime_part_find(&m, p1, 1);
 	CHECK(a != NULL && strcmp(a->subtype, "plain") == 0);
+	static const unsigned p11[] = { 1, 1 }, p32[] = { 3, 2 };
+	CHECK(mime_part_find(&m, p11, 2) == NULL);  /* a leaf has no 1.1 */
+	CHECK(mime_part_find(&m, p32, 2) == NULL);
 	CHECK(memcmp(multi + a->body_start, "caf=E9 =\r\nok", 12) == 0);
 	CHECK_INTEQ(a->body_len, 12);
 	mime_part_text(multi, a, &b);
@@ -113,13 +116,13 @@ test_multipart(void)
 	mime_bodystructure(multi, &m.root, true, &b);
 	CHECK_STREQ(b.data,
 	    "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL "
-	    "\"quoted-printable\" 12 2 NIL NIL NIL NIL)"
+	    "\"quoted-printable\" 12 1 NIL NIL NIL NIL)"
 	    "(\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 4 NIL "
 	    "(\"attachment\" (\"filename\" \"a.bin\")) NIL NIL)"
 	    "(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 20 "
 	    "(NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) "
-	    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 2 1 "
-	    "NIL NIL NIL NIL) 3 NIL NIL NIL NIL) "
+	    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 2 0 "
+	    "NIL NIL NIL NIL) 2 NIL NIL NIL NIL) "
 	    "\"mixed\" (\"boundary\" \"XX\") NIL NIL NIL)");
 	buf_reset(&b);
 	static const char *const names[] = { "content-type", NULL };
