@@ -1,0 +1,105 @@
+"""IMAP limits and abuse: literal and line limits, nesting, login
+throttling, connection limits, timeouts, flow control of big FETCHes."""
+import imaplib
+import re
+import time
+
+import pytest
+
+from test_imap import MSG1, client, cmd, imap, put, raw  # noqa: F401
+
+
+def test_limits_and_bad_input(imap):
+    s, f = raw(imap)
+    cmd(f, b"a LOGIN alice@acme alice-pw")
+    # a literal announced as 4 GB is refused before anything is allocated
+    r = cmd(f, b"b APPEND INBOX {4294967296}")
+    assert r[-1].startswith(b"b BAD") and b"TOOBIG" in r[-1]
+    assert cmd(f, b"c NOOP")[-1].startswith(b"c OK")
+    # a too long line, then the session goes on
+    r = cmd(f, b"d NOOP " + b"x" * 70000)
+    assert r[-1].startswith(b"d BAD")
+    assert cmd(f, b"e NOOP")[-1].startswith(b"e OK")
+    # nesting depth
+    r = cmd(f, b"f FETCH 1 " + b"(" * 40 + b")" * 40)
+    assert r[-1].startswith(b"f BAD")
+    r = cmd(f, b'g LOGIN "unterminated')
+    assert r[-1].startswith(b"g BAD")
+    r = cmd(f, b"h SELECT INBOX")
+    assert r[-1].startswith(b"h OK")
+    # a non-synchronizing literal too big: the framing is lost, so BYE
+    f.write(b"i APPEND INBOX {4294967296+}\r\n")
+    f.flush()
+    assert f.readline().startswith(b"* BYE")
+    assert f.readline() == b""
+    s.close()
+    # LITERAL+ within limits
+    s, f = raw(imap)
+    cmd(f, b"a LOGIN {10+}\r\nalice@acme {8+}\r\nalice-pw")
+    f.write(b"b APPEND INBOX {%d+}\r\n" % len(MSG1) + MSG1 + b"\r\n")
+    f.flush()
+    ln = f.readline()
+    assert ln.startswith(b"b OK [APPENDUID"), ln
+    s.close()
+
+def test_throttle_and_connection_limit(imap):
+    imap.cli("config", "set", "auth.max_failures", "2")
+    for i in range(3):
+        c = imaplib.IMAP4("127.0.0.1", imap.port("imap"), timeout=10)
+        # after two failures even the right password is refused
+        with pytest.raises(imaplib.IMAP4.error,
+                           match="UNAVAILABLE" if i == 2 else "AUTHENTICATIONFAILED"):
+            c.login("alice@acme", "alice-pw" if i == 2 else "bad")
+        c.logout()
+    imap.cli("config", "set", "imap.max_connections_per_ip", "2")
+    a = imaplib.IMAP4("127.0.0.1", imap.port("imap"), timeout=10)
+    b = imaplib.IMAP4("127.0.0.1", imap.port("imap"), timeout=10)
+    with pytest.raises(imaplib.IMAP4.error, match="Too many connections"):
+        imaplib.IMAP4("127.0.0.1", imap.port("imap"), timeout=10)
+    a.logout()
+    b.logout()
+
+def test_timeouts(imap):
+    imap.cli("config", "set", "imap.login_timeout", "5")
+    imap.cli("config", "set", "imap.idle_timeout", "6")
+    s, f = raw(imap)
+    t0 = time.time()
+    assert f.readline().startswith(b"* BYE")
+    assert 4 <= time.time() - t0 < 8
+    s.close()
+    s, f = raw(imap)
+    cmd(f, b"a LOGIN alice@acme alice-pw")
+    cmd(f, b"b SELECT INBOX")
+    f.write(b"c IDLE\r\n")
+    f.flush()
+    assert f.readline().startswith(b"+")
+    t0 = time.time()
+    assert f.readline().startswith(b"* BYE")
+    assert 5 <= time.time() - t0 < 9
+    s.close()
+
+def test_large_fetch_is_streamed(imap):
+    """FETCH 1:* BODY[] of many big messages: the answer arrives whole and
+    in order, and commands pipelined behind it wait their turn."""
+    big = b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 1000
+    for _ in range(20):
+        put(imap, big)
+    s, f = raw(imap)
+    cmd(f, b"a LOGIN alice@acme alice-pw")
+    cmd(f, b"b SELECT INBOX")
+    f.write(b"c FETCH 1:* (BODY.PEEK[])\r\nd NOOP\r\n")
+    f.flush()
+    seen = 0
+    for _ in range(100):
+        ln = f.readline()
+        if ln.startswith(b"c "):
+            break
+        m = re.match(rb"\* (\d+) FETCH \(BODY\[\] \{(\d+)\}\r\n", ln)
+        assert m, ln
+        assert int(m.group(1)) == seen + 1
+        assert f.read(int(m.group(2))) == big
+        assert f.readline() == b")\r\n"
+        seen += 1
+    assert ln.startswith(b"c OK") and seen == 20
+    assert f.readline().startswith(b"d OK")
+    s.close()
