@@ -42,6 +42,9 @@ import_members(struct cli *cli, enum adm_kind kind, const char *target,
 		buf_free(&data);
 		return cli_adm_exit(r, err);
 	}
+	/* skip a UTF-8 byte order mark, as spreadsheets write it */
+	if (data.len >= 3 && memcmp(data.data, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
 	for (;;) {
 		r = csv_next(data.data, data.len, &pos, &line, ',', &rec, &err);
 		if (r == 0)

@@ -207,6 +207,11 @@ users_import(struct db *db, const char *data, size_t len,
 	int r, status = ADM_OK;
 
 	memset(res, 0, sizeof(*res));
+	/* a UTF-8 byte order mark, as spreadsheets write it */
+	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+		data += 3;
+		len -= 3;
+	}
 	if ((r = adm_object_id(db, ADM_POSTOFFICE, opts->postoffice, &po_id,
 	    error_r)) < 0)
 		return r;

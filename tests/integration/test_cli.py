@@ -603,7 +603,7 @@ def test_group(populated, tmp_path):
     r = p.cli("group", "import", "staff@acme.test", str(f), "--atomic", check=False)
     assert r.returncode == EXIT_PARTIAL
     assert one(p, "SELECT count(*) FROM grp_member WHERE address = 'c@ext.example'") == 0
-    f.write_text("c@ext.example\n")
+    f.write_bytes(b"\xef\xbb\xbfc@ext.example\r\n")
     assert p.cli("--json", "group", "member", "import", "staff@acme.test",
                  str(f)).returncode == 0
     fails(p, EXIT_USAGE, "group", "import", "staff@acme.test", str(tmp_path / "none"))
@@ -703,6 +703,10 @@ def test_users_import(populated, tmp_path):
     assert one(p, "SELECT password_hash FROM mailbox WHERE name = 'dee'") == hashed
     assert pw_ok(p, "dee@acme", "hashed-pw")
     assert one(p, "SELECT count(*) FROM mailbox WHERE name IN ('eve', 'fox', 'cat')") == 0
+    # a spreadsheet's byte order mark and header, CRLF
+    f.write_bytes(b"\xef\xbb\xbfemailaddress,password\r\nkim@acme.test,kim-pw\r\n")
+    p.cli("users", "import", str(f), "--postoffice", "acme")
+    assert pw_ok(p, "kim@acme", "kim-pw")
     # defaults from the command line; TSV
     f.write_text("gil@acme.test\thash-less\nhal@acme.test\n")
     p.cli("users", "import", str(f), "--postoffice", "acme", "--tsv",
