@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -247,3 +248,27 @@ def test_posternd_killed_takes_services(sup):
     (p.root / "run/status.json").unlink()    # stale: wait for the new one
     p.start()
     assert all(s["pid"] not in pids for s in services(p).values())
+
+
+def test_crashing_service_backs_off(sup, tmp_path):
+    """A service that exits at once is restarted with a growing delay
+    (1 s, 2 s, 4 s ...), not in a tight loop, and status says why."""
+    p = sup
+    libexec = Path(p.env["POSTERN_LIBEXECDIR"])
+    crash = libexec / "postern-crash"
+    crash.write_text("#!/bin/sh\necho crashing >&2\nexit 3\n")
+    crash.chmod(0o755)
+    p.proc = subprocess.Popen([str(BUILD / "posternd"), "-d", str(p.root),
+                               "--services", "httpd crash"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=p.env)
+    assert wait_for(lambda: (p.root / "run/status.json").exists()
+                    and p.cli("status", check=False).returncode == 0, timeout=10)
+    time.sleep(4.5)
+    s = services(p)["crash"]
+    # starts at 0 s, 1 s, 3 s (then 7 s): two or three restarts by now
+    assert 2 <= s["restarts"] <= 3, s
+    assert s["state"] in ("restarting", "running")
+    assert "exited with status 3" in p.log("posternd")
+    assert "crashing" in p.log("crash")
+    assert services(p)["httpd"]["restarts"] == 0
