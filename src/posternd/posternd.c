@@ -291,11 +291,11 @@ read_services(const char *list)
 			if (nl)
 				*nl = '\0';
 			char *t = str_trim(line);
-			if (str_has_prefix(t, "services")) {
-				char *eq = strchr(t, '=');
-				if (eq)
-					list = eq + 1;
-			}
+			/* "services = a b c"; not "services_x = ..." or comments */
+			size_t k = strlen("services");
+			if (str_has_prefix(t, "services") &&
+			    t[k + strspn(t + k, " \t")] == '=')
+				list = strchr(t, '=') + 1;
 			line = nl ? nl + 1 : NULL;
 		}
 	}

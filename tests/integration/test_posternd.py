@@ -119,6 +119,14 @@ def test_start_and_status(sup):
     assert "started httpd" in p.log("posternd")
 
 
+def test_host_conf_forms(sup):
+    p = sup
+    (p.root / "host.conf").write_text(
+        "# services = popretr\nservices_note = fake\n  services\t= httpd,listserv\n")
+    p.start()
+    assert sorted(services(p)) == ["httpd", "listserv"]
+
+
 def test_services_option(sup):
     p = sup
     p.start(services=["listserv"])
