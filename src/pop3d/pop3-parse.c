@@ -189,7 +189,6 @@ pop3_stream_init(struct pop3_stream *s, int64_t body_lines)
 {
 	memset(s, 0, sizeof(*s));
 	s->at_line_start = true;
-	s->header_line_empty = true;
 	s->body_lines = body_lines;
 }
 
@@ -197,8 +196,10 @@ pop3_stream_init(struct pop3_stream *s, int64_t body_lines)
 static void
 end_line(struct pop3_stream *s)
 {
+	bool empty = s->line_len == 0 || (s->line_len == 1 && s->last_cr);
+
 	if (!s->in_body) {
-		if (s->header_line_empty) {
+		if (empty) {
 			s->in_body = true;
 			if (s->body_lines == 0)
 				s->done = true;
@@ -208,40 +209,41 @@ end_line(struct pop3_stream *s)
 			s->done = true;
 	}
 	s->at_line_start = true;
-	s->header_line_empty = true;
+	s->line_len = 0;
+	s->last_cr = false;
 }
 
-/* pop3_stream_feed - CRLF and dot-stuffing */
+/* pop3_stream_feed - CRLF and dot-stuffing, a line span at a time */
 int
 pop3_stream_feed(struct pop3_stream *s, const char *data, size_t len,
 		 struct buf *out)
 {
-	for (size_t i = 0; i < len && !s->done; i++) {
-		char c = data[i];
-		if (c == '\n') {
-			if (!s->last_cr && buf_putc(out, '\r') < 0)
+	size_t i = 0;
+
+	if (buf_reserve(out, len + len / 8 + 16) < 0)
+		return -1;
+	while (i < len && !s->done) {
+		if (s->at_line_start) {
+			if (data[i] == '.' && buf_putc(out, '.') < 0)
 				return -1;
-			if (buf_putc(out, '\n') < 0)
+			s->at_line_start = false;
+		}
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - data) : len;
+		if (end > i) {
+			if (buf_append(out, data + i, end - i) < 0)
 				return -1;
-			s->last_cr = false;
-			end_line(s);
-			continue;
+			s->line_len += end - i;
+			s->last_cr = data[end - 1] == '\r';
 		}
-		if (s->last_cr) {
-			/* a bare CR inside a line: pass it on */
-			s->header_line_empty = false;
-		}
-		if (s->at_line_start && c == '.' && buf_putc(out, '.') < 0)
+		if (nl == NULL)
+			break;
+		if (!s->last_cr && buf_putc(out, '\r') < 0)
 			return -1;
-		if (buf_putc(out, c) < 0)
+		if (buf_putc(out, '\n') < 0)
 			return -1;
-		s->at_line_start = false;
-		if (c == '\r')
-			s->last_cr = true;
-		else {
-			s->last_cr = false;
-			s->header_line_empty = false;
-		}
+		end_line(s);
+		i = end + 1;
 	}
 	return 0;
 }

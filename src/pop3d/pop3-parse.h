@@ -59,7 +59,7 @@ int pop3_sasl_plain(const char *b64, char *user, size_t user_size,
 struct pop3_stream {
 	bool at_line_start;
 	bool in_body;
-	bool header_line_empty; /* current line is empty so far */
+	size_t line_len;        /* bytes of the current line so far */
 	bool done;              /* TOP limit reached */
 	bool last_cr;           /* previous input byte was CR */
 	int64_t body_lines;     /* -1: no limit */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -932,6 +933,11 @@ pop3_accept(struct service *svc, struct service_listener *l, int fd,
 		close(fd);
 		return;
 	}
+	/* replies leave in several writes (libevent writes 16 KB at a time):
+	 * without this, Nagle holds the tail until the client's delayed ACK,
+	 * 40 ms per RETR */
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s = xcalloc(1, sizeof(*s));
 	s->srv = &server;
 	memcpy(&s->sa, sa, salen < sizeof(s->sa) ? salen : sizeof(s->sa));
