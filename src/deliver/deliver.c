@@ -33,10 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "directory.h"
@@ -50,14 +47,13 @@
 #include "settings.h"
 #include "store.h"
 #include "strutil.h"
+#include "workers.h"
 #include "xalloc.h"
 
 #define DELIVER_SCAN_INTERVAL 5
 #define DELIVER_MAX_HOPS 50
 #define DELIVER_GROUP_DEPTH 5
 #define DELIVER_DT_MAX 100        /* Delivered-To fields remembered */
-
-static volatile sig_atomic_t worker_stop, worker_hup;
 
 struct retry {
 	char id[QUEUE_ID_MAX + 1];
@@ -75,8 +71,7 @@ struct deliver {
 	size_t nretries;
 	time_t hold_until;
 	bool worker;               /* a forked worker, not the main process */
-	pid_t *pids;               /* the main process's workers */
-	size_t npids;
+	struct workers workers;    /* the main process's workers */
 	unsigned long delivered, forwarded, bounced, deferred, badmail;
 };
 
@@ -968,39 +963,20 @@ on_watch(evutil_socket_t fd, short what, void *arg)
 	deliver_process(d);
 }
 
-/* worker_on_signal - SIGTERM/SIGINT stop a worker after its item, SIGHUP
- * reopens its log */
-static void
-worker_on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		worker_hup = 1;
-	else
-		worker_stop = 1;
-}
-
 /* worker_main - a forked worker: its own database connection, inotify
  * watch and poll loop (nothing of the parent's libevent base); it claims
  * items by rename like the main process, so the two never share one. It
  * dies with the main process (PR_SET_PDEATHSIG), which is safe: what it
  * had claimed goes back to new/ at the next start. Never returns. */
 static void __attribute__((noreturn))
-worker_main(struct deliver *d, pid_t parent)
+worker_main(void *ctx, pid_t parent)
 {
 	static struct service wsvc;
-	struct sigaction sa;
+	struct deliver *d = ctx;
 	struct db *db = NULL;
 	const char *err = NULL;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = worker_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(0);
+	worker_setup(parent);
 	/* the inherited inotify descriptor is shared with the parent */
 	if (d->watch_fd >= 0)
 		close(d->watch_fd);
@@ -1013,8 +989,7 @@ worker_main(struct deliver *d, pid_t parent)
 	d->svc = &wsvc;
 	d->worker = true;
 	d->ev = d->timer = NULL;
-	d->pids = NULL;
-	d->npids = 0;
+	memset(&d->workers, 0, sizeof(d->workers));
 	d->nretries = 0;
 	d->retries = NULL;
 	d->watch_fd = queue_watch_open(d->qpath);
@@ -1036,75 +1011,6 @@ worker_main(struct deliver *d, pid_t parent)
 	_exit(0);
 }
 
-/* worker_spawn - fork worker slot i; -1 if fork failed */
-static int
-worker_spawn(struct deliver *d, size_t i)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-
-	if (pid < 0) {
-		log_warn("cannot fork a delivery worker");
-		d->pids[i] = -1;
-		return -1;
-	}
-	if (pid == 0)
-		worker_main(d, parent);
-	d->pids[i] = pid;
-	return 0;
-}
-
-/* workers_reap - note dead workers and start new ones */
-static void
-workers_reap(struct deliver *d)
-{
-	int st;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (size_t i = 0; i < d->npids; i++) {
-			if (d->pids[i] != pid)
-				continue;
-			log_warnx("worker %d %s %d; starting another", (int)pid,
-			    WIFSIGNALED(st) ? "killed by signal" : "exited with",
-			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-			worker_spawn(d, i);
-		}
-	}
-	for (size_t i = 0; i < d->npids; i++)
-		if (d->pids[i] < 0)
-			worker_spawn(d, i);
-}
-
-/* workers_stop - SIGTERM the workers, SIGKILL those still there after
- * 5 s */
-static void
-workers_stop(struct deliver *d)
-{
-	for (size_t i = 0; i < d->npids; i++)
-		if (d->pids[i] > 0)
-			kill(d->pids[i], SIGTERM);
-	for (int tries = 0; tries < 100; tries++) {
-		size_t alive = 0;
-		for (size_t i = 0; i < d->npids; i++) {
-			if (d->pids[i] <= 0)
-				continue;
-			if (waitpid(d->pids[i], NULL, WNOHANG) == d->pids[i])
-				d->pids[i] = 0;
-			else
-				alive++;
-		}
-		if (alive == 0)
-			return;
-		usleep(50000);
-	}
-	for (size_t i = 0; i < d->npids; i++)
-		if (d->pids[i] > 0) {
-			kill(d->pids[i], SIGKILL);
-			waitpid(d->pids[i], NULL, 0);
-		}
-}
-
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -1112,13 +1018,22 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	char note[240];
 	(void)fd;
 	(void)what;
-	workers_reap(d);
+	workers_reap(&d->workers);
 	deliver_process(d);
 	snprintf(note, sizeof(note), "%zu workers; this process: delivered "
 	    "%lu, forwarded %lu, bounced %lu, deferred %lu, bad mail %lu",
-	    d->npids + 1, d->delivered, d->forwarded, d->bounced, d->deferred,
+	    d->workers.n + 1, d->delivered, d->forwarded, d->bounced, d->deferred,
 	    d->badmail);
 	service_set_state(d->svc, "running", note);
+}
+
+/* on_first - the first pass after the start */
+static void
+on_first(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	deliver_process(arg);
 }
 
 static struct deliver the_deliver;
@@ -1144,10 +1059,7 @@ deliver_init(struct service *svc)
 	int64_t nw = settings_get_int(svc->db, "delivery.workers", 4);
 	if (nw < 1 || nw > 64)
 		nw = 4;
-	d->npids = (size_t)(nw - 1);
-	d->pids = xcalloc(d->npids ? d->npids : 1, sizeof(*d->pids));
-	for (size_t i = 0; i < d->npids; i++)
-		worker_spawn(d, i);
+	workers_start(&d->workers, (size_t)(nw - 1), worker_main, d);
 	d->watch_fd = queue_watch_open(d->qpath);
 	if (d->watch_fd >= 0) {
 		d->ev = event_new(svc->base, d->watch_fd, EV_READ | EV_PERSIST,
@@ -1161,8 +1073,10 @@ deliver_init(struct service *svc)
 	struct timeval tv = { DELIVER_SCAN_INTERVAL, 0 };
 	event_add(d->timer, &tv);
 	log_info("delivering from %s with %zu workers besides this process",
-	    d->qpath, d->npids);
-	deliver_process(d);
+	    d->qpath, d->workers.n);
+	/* the first pass runs from the loop, so the start is reported first */
+	struct timeval now = { 0, 0 };
+	event_base_once(svc->base, -1, EV_TIMEOUT, on_first, d, &now);
 	return 0;
 }
 
@@ -1172,8 +1086,7 @@ deliver_shutdown(struct service *svc)
 	struct deliver *d = svc->ctx;
 	if (d == NULL)
 		return;
-	workers_stop(d);
-	free(d->pids);
+	workers_stop(&d->workers);
 	if (d->ev != NULL)
 		event_free(d->ev);
 	if (d->watch_fd >= 0)

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,10 @@ inbound_process(struct mta *m, struct mta_inbound *in)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct queue_item item;
+		if (worker_stop) {
+			free(ids[i]);
+			continue;
+		}
 		memset(&item, 0, sizeof(item));
 		int r = queue_claim(in->qpath, ids[i], &item, &err);
 		if (r < 0) {
@@ -293,7 +298,62 @@ mta_process_all(struct mta *m)
 {
 	for (int i = 0; i < MTA_NINBOUND; i++)
 		inbound_process(m, &m->in[i]);
-	pickup_scan(m, NULL, 0);
+	if (!m->worker)
+		pickup_scan(m, NULL, 0);
+}
+
+/* worker_main - a forked worker routing inbound items (pickup stays with
+ * the main process): own database connection, own inotify watches, a poll
+ * loop. Never returns. */
+static void __attribute__((noreturn))
+worker_main(void *ctx, pid_t parent)
+{
+	static struct service wsvc;
+	struct mta *m = ctx;
+	struct pollfd pfd[MTA_NINBOUND];
+	struct db *db = NULL;
+	const char *err = NULL;
+
+	worker_setup(parent);
+	if (db_open(m->svc->root, false, &db, &err) < 0) {
+		log_warnx("worker: cannot open the config store: %s", err);
+		_exit(1);
+	}
+	wsvc = *m->svc;
+	wsvc.db = db;
+	m->svc = &wsvc;
+	m->worker = true;
+	memset(&m->workers, 0, sizeof(m->workers));
+	for (int i = 0; i < MTA_NINBOUND; i++) {
+		m->in[i].ev = NULL;
+		m->in[i].watch_fd = queue_watch_open(m->in[i].qpath);
+		pfd[i].fd = m->in[i].watch_fd;
+		pfd[i].events = POLLIN;
+	}
+	log_info("worker started");
+	while (!worker_stop) {
+		int r = poll(pfd, MTA_NINBOUND, MTA_SCAN_INTERVAL * 1000);
+		if (worker_hup) {
+			worker_hup = 0;
+			log_reopen();
+		}
+		if (worker_stop)
+			break;
+		if (r == 0) {
+			m->hold_until = 0;
+			mta_process_all(m);
+			continue;
+		}
+		for (int i = 0; i < MTA_NINBOUND && r > 0; i++) {
+			if (pfd[i].fd < 0 || !(pfd[i].revents & POLLIN))
+				continue;
+			queue_watch_drain(pfd[i].fd);
+			if (time(NULL) >= m->hold_until)
+				inbound_process(m, &m->in[i]);
+		}
+	}
+	log_info("worker stopping");
+	_exit(0);
 }
 
 /* watch_arg - what an inbound watch event carries */
@@ -323,12 +383,23 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	char note[160];
 	(void)fd;
 	(void)what;
+	workers_reap(&m->workers);
 	m->hold_until = 0;
 	mta_process_all(m);
-	snprintf(note, sizeof(note), "routed %lu recipients, picked up %lu, "
-	    "bad mail %lu; %zu global filters", m->routed, m->picked_up,
-	    m->badmail, filter_chain_count());
+	snprintf(note, sizeof(note), "%zu workers; this process: routed %lu "
+	    "recipients, picked up %lu, bad mail %lu; %zu global filters",
+	    m->workers.n + 1, m->routed, m->picked_up, m->badmail,
+	    filter_chain_count());
 	service_set_state(m->svc, "running", note);
+}
+
+/* on_first - the first pass after the start */
+static void
+on_first(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	mta_process_all(arg);
 }
 
 static struct mta the_mta;
@@ -363,6 +434,14 @@ mta_init(struct service *svc)
 			log_warn("cannot prepare %s", in->qpath);
 			return -1;
 		}
+	}
+	/* workers: after the recovery, before any watch of ours */
+	int64_t nw = settings_get_int(svc->db, "delivery.workers", 4);
+	if (nw < 1 || nw > 64)
+		nw = 4;
+	workers_start(&m->workers, (size_t)(nw - 1), worker_main, m);
+	for (int i = 0; i < MTA_NINBOUND; i++) {
+		struct mta_inbound *in = &m->in[i];
 		in->watch_fd = queue_watch_open(in->qpath);
 		if (in->watch_fd < 0) {
 			log_warn("inotify on %s (the %d s scan remains)", in->qpath,
@@ -387,8 +466,11 @@ mta_init(struct service *svc)
 	event_add(m->timer, &tv);
 	(void)err;
 	log_info("watching the inbound queues of smtp, sf, ls, pr and %s; "
-	    "%zu global filters", m->pickup, filter_chain_count());
-	mta_process_all(m);
+	    "%zu global filters; %zu workers besides this process", m->pickup,
+	    filter_chain_count(), m->workers.n);
+	/* the first pass runs from the loop, so the start is reported first */
+	struct timeval now = { 0, 0 };
+	event_base_once(svc->base, -1, EV_TIMEOUT, on_first, m, &now);
 	return 0;
 }
 
@@ -399,6 +481,7 @@ mta_shutdown(struct service *svc)
 	struct mta *m = svc->ctx;
 	if (m == NULL)
 		return;
+	workers_stop(&m->workers);
 	for (int i = 0; i < MTA_NINBOUND; i++) {
 		if (m->in[i].ev != NULL)
 			event_free(m->in[i].ev);

@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "service.h"
+#include "workers.h"
 
 /* The MTA agent (manual 3.2, 3.4): it takes items from every connector's
  * Inbound queue, runs the global filter chain (filter.h), routes each
@@ -37,6 +38,8 @@ struct mta {
 	struct event *pickup_ev;
 	struct event *timer;
 	time_t hold_until;         /* after a deferral: wake-ups wait */
+	bool worker;               /* a forked worker (no pickup, no status) */
+	struct workers workers;    /* the main process's workers */
 	unsigned long routed, picked_up, badmail;
 };
 

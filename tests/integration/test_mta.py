@@ -268,18 +268,19 @@ def test_corrupt_inbound_item_goes_to_badmail(populated):
 
 def test_kill_mta_mid_batch_loses_nothing(populated):
     p = populated
-    p.start(services=SERVICES)
-    n = 300
+    n = 500
     mids = []
     for i in range(n):
         msg, mid = make_msg("x@remote.test", "alice@acme.test", subject=f"k{i}")
         mids.append(mid)
         queue_put(p.root, "smtp", "inbound", msg, "x@remote.test",
                   ["alice@acme.test", "far@remote.test"], auth="x")
-    wait_for(lambda: len(mailbox_msgs(p.root, "alice")) >= 3, 20, "first")
+    p.start(services=SERVICES)
+    out = p.root / "queue/smtp/outgoing/new"
+    wait_for(lambda: out.is_dir() and len(os.listdir(out)) >= 10, 20, "first")
     st = json.loads((p.root / "run/mta.json").read_text())
     os.kill(st["pid"], signal.SIGKILL)
-    assert len(mailbox_msgs(p.root, "alice")) < n, "killed too late"
+    assert len(os.listdir(out)) < 2 * n, "killed too late"
 
     def done():
         a = mailbox_msgs(p.root, "alice")
