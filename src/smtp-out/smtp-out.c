@@ -38,6 +38,8 @@
 #define MAX_ACTIVE_ITEMS 2000
 #define MAX_RECONNECTS 3
 #define MAX_CONNECTIONS 100       /* destinations connecting at once */
+#define MAX_CONN_PER_DEST 5       /* connections to one destination */
+#define DEST_BACKLOG 10           /* queued jobs before another connection */
 #define BODY_CHUNK 65536
 
 /* RFC 5321 4.5.3.2 timeouts, seconds */
@@ -110,7 +112,9 @@ struct dest {
 	struct smtp_reply_parser parser;
 	struct smtp_ext ext;
 	bool tls;
-	int txns;                     /* transactions on this connection */
+	int txns;                     /* transactions since the last RSET */
+	bool rset_pending;            /* a pipelined RSET awaits its reply */
+	size_t njobs;                 /* jobs queued (not counting cur) */
 	/* transaction */
 	enum cmdkind *cmds;
 	size_t ncmds, cmd_sent, cmd_done;
@@ -514,6 +518,7 @@ static void dest_fail_all(struct dest *d, enum rres res, const char *reply)
 	}
 	while ((j = d->jobs) != NULL) {
 		d->jobs = j->next;
+		d->njobs--;
 		job_fail(d, j, res, reply);
 		job_done(d->o, j);
 	}
@@ -544,6 +549,7 @@ static void conn_close(struct dest *d)
 	smtp_reply_parser_init(&d->parser);
 	d->tls = false;
 	d->txns = 0;
+	d->rset_pending = false;
 	free(d->cmds);
 	d->cmds = NULL;
 	d->ncmds = d->cmd_sent = d->cmd_done = 0;
@@ -933,11 +939,17 @@ static void dest_kick(struct dest *d)
 			dest_timer_set(d, IDLE_KEEP);
 			return;
 		}
-		if (d->txns > 0) {
-			d->state = S_RSET;
+		if (d->txns > 0 && !d->rset_pending) {
+			if (!d->ext.pipelining) {
+				d->state = S_RSET;
+				conn_send(d, "RSET");
+				dest_timer_set(d, T_CMD);
+				return;
+			}
+			/* RFC 2920: RSET may lead a pipelined group */
 			conn_send(d, "RSET");
-			dest_timer_set(d, T_CMD);
-			return;
+			d->rset_pending = true;
+			d->txns = 0;
 		}
 		txn_start(d);
 		return;
@@ -1127,6 +1139,7 @@ static void txn_start(struct dest *d)
 	d->jobs = j->next;
 	if (d->jobs == NULL)
 		d->jobs_tail = NULL;
+	d->njobs--;
 	j->next = NULL;
 	d->cur = j;
 	env = &j->run->item.env;
@@ -1315,6 +1328,15 @@ static int handle_reply(struct dest *d, const struct smtp_reply *rep)
 
 	smtp_reply_summary(rep, summary, sizeof(summary));
 	log_debug("%s: %s <- %s", d->rt.key, d->peer, summary);
+	if (d->rset_pending) {
+		/* the reply to the RSET that led the pipelined group */
+		d->rset_pending = false;
+		if (rep->code != 250) {
+			conn_lost(d, summary);
+			return -1;
+		}
+		return 0;
+	}
 	switch (d->state) {
 	case S_GREETING:
 		if (rep->code != 220) {
@@ -1664,15 +1686,25 @@ static void route_for(struct outsvc *o, const struct queue_env *env,
 	(void)env;
 }
 
+/* dest_get - the destination (connection) for a route: the least loaded
+ * one, or a new one while all have a backlog and there are fewer than
+ * MAX_CONN_PER_DEST */
 static struct dest *dest_get(struct outsvc *o, struct route *rt)
 {
-	struct dest *d;
+	struct dest *d, *best = NULL;
+	size_t count = 0;
 
 	for (d = o->dests; d != NULL; d = d->next)
 		if (strcmp(d->rt.key, rt->key) == 0 && d->state != S_QUIT) {
-			route_free(rt);
-			return d;
+			count++;
+			if (best == NULL || d->njobs < best->njobs)
+				best = d;
 		}
+	if (best != NULL && (best->njobs < DEST_BACKLOG ||
+			     count >= MAX_CONN_PER_DEST)) {
+		route_free(rt);
+		return best;
+	}
 	d = xcalloc(1, sizeof(*d));
 	d->o = o;
 	d->rt = *rt;
@@ -1762,6 +1794,7 @@ static void item_start(struct outsvc *o, struct run *r)
 		else
 			d->jobs = j;
 		d->jobs_tail = j;
+		d->njobs++;
 		r->jobs_left++;
 		touched[ntouched++] = d;
 	}
