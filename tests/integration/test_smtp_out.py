@@ -840,3 +840,20 @@ def test_message_over_remote_size_limit_bounces(postern, dns, sinks):
     rc = report_fields(notices[0][1])[1]
     assert rc["Status"] == "5.3.4" and "exceeds the remote limit of 100" in rc["Diagnostic-Code"]
     assert not sink.messages and not any(c.startswith("MAIL") for c in sink.commands)
+
+
+def test_server_without_pipelining(postern, dns, sinks):
+    sink = sinks(ext=("8BITMIME",),
+                 rcpt=lambda a, n: "550 5.1.1 no" if a.startswith("no") else "250 ok")
+    setup_out(postern, dns, sink)
+    inject(postern.root, "alice@acme.test", ["a@remote.test", "no1@remote.test"], MSG)
+    inject(postern.root, "alice@acme.test", ["no2@remote.test"], MSG)   # no DATA at all
+    inject(postern.root, "alice@acme.test", ["b@remote.test"], MSG)
+    start_out(postern)
+    wait_for(lambda: len(sink.messages) == 2 and len(dsns(postern.root)) == 2,
+             what="two deliveries, two bounces")
+    assert sink.connections == 1
+    # three transactions on one connection; DATA is skipped for the one
+    # whose only recipient was refused
+    assert sink.commands.count("RSET") == 2 and sink.commands.count("DATA") == 2
+    assert sink.commands[1].startswith("MAIL FROM:<alice@acme.test>")
