@@ -272,10 +272,11 @@ def test_crashing_service_backs_off(sup, tmp_path):
                               env=p.env)
     assert wait_for(lambda: (p.root / "run/status.json").exists()
                     and p.cli("status", check=False).returncode == 0, timeout=10)
-    time.sleep(4.5)
+    time.sleep(2.5)
     s = services(p)["crash"]
-    # starts at 0 s, 1 s, 3 s (then 7 s): two or three restarts by now
-    assert 2 <= s["restarts"] <= 3, s
+    # starts at 0 s, 1 s, 3 s, 7 s ...: one or two restarts by now, not
+    # the hundreds of a tight loop
+    assert 1 <= s["restarts"] <= 2, s
     assert s["state"] in ("restarting", "running")
     assert "exited with status 3" in p.log("posternd")
     assert "crashing" in p.log("crash")
