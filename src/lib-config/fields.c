@@ -142,7 +142,7 @@ const struct field_def postoffice_fields[] = {
 	TEXT("smarthost_user", "user name for the smart host"),
 	{ "smarthost_password", NULL, FT_TEXT, "", 0, 1000, NULL, "password for the smart host", FIELD_SECRET },
 	BOOL("pam_enabled", "0", "authenticate mailboxes against PAM (integrated authentication, 5.3.3)"),
-	TEXT("pam_service", "PAM service name"),
+	{ "pam_service", NULL, FT_TEXT, "postern", 0, 1000, NULL, "PAM service name", 0 },
 	BOOL("pam_autocreate", "0", "create a mailbox on the first successful PAM login"),
 	BOOL("pam_only", "0", "never fall back to the Postern password"),
 	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow",

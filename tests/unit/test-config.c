@@ -176,16 +176,24 @@ test_settings(void)
 	v = settings_store_path(db);
 	CHECK_STREQ(v, "/srv/mail");
 	free(v);
-	/* every default is valid for its own field */
-	for (const struct field_def *f = settings_fields; f->name; f++) {
-		char *p = field_parse(f, f->def, &err);
-		if (p == NULL && f->type != FT_DURATION && f->type != FT_SIZE &&
-		    f->type != FT_TIME)
-			fprintf(stderr, "  default of %s: %s\n", f->name, err);
-		CHECK(p != NULL || f->type == FT_DURATION || f->type == FT_SIZE ||
-		    f->type == FT_TIME);
-		free(p);
-	}
+	/* every default is valid for its own field and parses to itself
+	 * (sizes and times are stored in another unit than they are typed) */
+	const struct field_def *const tables[] = {
+		settings_fields, postoffice_fields, domain_fields, mailbox_fields,
+		group_fields, list_fields,
+	};
+	for (size_t t = 0; t < 6; t++)
+		for (const struct field_def *f = tables[t]; f->name; f++) {
+			if (f->type == FT_SIZE || f->type == FT_TIME ||
+			    (f->type == FT_TEXT && f->min > 0))
+				continue;
+			char *p = field_parse(f, f->def, &err);
+			if (p == NULL || strcmp(p, f->def) != 0)
+				fprintf(stderr, "  default of %s: %s\n", f->name,
+				    p ? p : err);
+			CHECK(p != NULL && strcmp(p, f->def) == 0);
+			free(p);
+		}
 	db_close(&db);
 }
 
@@ -338,6 +346,51 @@ test_field_parse(void)
 	CHECK(field_find(settings_fields, "nope") == NULL);
 	CHECK_INTEQ(parse_duration("2d"), 172800);
 	CHECK_INTEQ(parse_duration(""), -1);
+}
+
+/* test_object_defaults - a new object's stored settings are the defaults
+ * its field table announces (help, `show`, the web admin). */
+static void
+test_object_defaults(void)
+{
+	struct db *db = fresh_db();
+	const char *err;
+	static const char *const kinds[] = {
+		"postoffice", "domain", "mailbox", "group", "list",
+	};
+	static const enum adm_kind akinds[] = {
+		ADM_POSTOFFICE, ADM_DOMAIN, ADM_MAILBOX, ADM_GROUP, ADM_LIST,
+	};
+	static const char *const idents[] = {
+		"acme", "acme.test", "alice@acme", "g@acme.test", "l@acme.test",
+	};
+
+	acme(db);
+	CHECK(adm_group_add(db, "g@acme.test", "acme", "g", &err) == ADM_OK);
+	CHECK(adm_list_add(db, "l@acme.test", "acme", NULL, &err) == ADM_OK);
+	for (size_t k = 0; k < 5; k++) {
+		int64_t id;
+		CHECK(adm_object_id(db, akinds[k], idents[k], &id, &err) == ADM_OK);
+		for (const struct field_def *f = adm_kind_fields(akinds[k]); f->name; f++) {
+			char *v = NULL;
+			if (dir_object_field(db, kinds[k], id, f->name, &v, &err) < 0) {
+				fprintf(stderr, "  %s %s: %s\n", kinds[k], f->name, err);
+				CHECK(0);
+				continue;
+			}
+			/* set by the add calls themselves */
+			if ((akinds[k] == ADM_GROUP && strcmp(f->name, "name") == 0)) {
+				free(v);
+				continue;
+			}
+			if (strcmp(v, f->def) != 0)
+				fprintf(stderr, "  %s %s: stored '%s', default '%s'\n",
+				    kinds[k], f->name, v, f->def);
+			CHECK_STREQ(v, f->def);
+			free(v);
+		}
+	}
+	db_close(&db);
 }
 
 static void
@@ -827,7 +880,7 @@ main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_migrations), TEST(test_settings), TEST(test_field_parse),
-		TEST(test_admin_names), TEST(test_admin_rules), TEST(test_admin_rollback),
+		TEST(test_object_defaults), TEST(test_admin_names), TEST(test_admin_rules), TEST(test_admin_rollback),
 		TEST(test_dir_resolve), TEST(test_dir_authenticate),
 		TEST(test_users_round_trip),
 		{ NULL, NULL }
