@@ -414,6 +414,10 @@ main(int argc, char **argv)
 	started_at = time(NULL);
 	if (read_services(list) < 0) {
 		log_error("no services to run");
+		unlink(pidpath);
+		free(pidpath);
+		free(bindir);
+		free(root);
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);

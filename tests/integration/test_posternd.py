@@ -127,6 +127,16 @@ def test_host_conf_forms(sup):
     assert sorted(services(p)) == ["httpd", "listserv"]
 
 
+def test_no_services(sup):
+    p = sup
+    for arg in ["", "../bad /etc"]:
+        r = subprocess.run([str(BUILD / "posternd"), "-d", str(p.root), "--services",
+                            arg], capture_output=True, text=True, env=p.env, timeout=30)
+        assert r.returncode == 1 and "no services to run" in r.stderr
+        assert "Sanitizer" not in r.stderr
+    assert p.cli("status", check=False).returncode == 1
+
+
 def test_services_option(sup):
     p = sup
     p.start(services=["listserv"])
