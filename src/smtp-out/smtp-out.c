@@ -2005,8 +2005,19 @@ static void smtpout_shutdown(struct service *svc)
 	while (o->runs != NULL) {
 		struct run *r = o->runs;
 		const char *err = NULL;
+		bool decided = false;
 
+		for (size_t i = 0; i < r->item.env.nrcpts; i++)
+			if (r->res[i] != RES_NONE)
+				decided = true;
+		if (decided) {
+			/* keep what is known (no duplicate for those later);
+			 * the undecided recipients stay pending */
+			run_finish(o, r);
+			continue;
+		}
 		o->runs = r->next;
+		o->nruns--;
 		if (queue_item_release(&r->item, &err) < 0)
 			log_warnx("%s: release at shutdown: %s", r->item.id, err);
 		run_free(r);

@@ -857,3 +857,18 @@ def test_server_without_pipelining(postern, dns, sinks):
     # whose only recipient was refused
     assert sink.commands.count("RSET") == 2 and sink.commands.count("DATA") == 2
     assert sink.commands[1].startswith("MAIL FROM:<alice@acme.test>")
+
+
+def test_sigterm_mid_transaction_keeps_known_outcomes(postern, dns, sinks):
+    sink = sinks(stall_after_dot=True,
+                 rcpt=lambda a, n: "550 5.1.1 no" if a.startswith("no") else "250 ok")
+    setup_out(postern, dns, sink, **{"smtp.out_timeout": "60"})
+    qid = inject(postern.root, "alice@acme.test", ["no@remote.test", "ok@remote.test"], MSG)
+    start_out(postern)
+    wait_for(lambda: sink.stalled, what="waiting for the final reply")
+    postern.stop()
+    env = read_env(postern.root / "queue/smtp/outgoing/new" / f"{qid}.env")
+    no, ok = env["rcpts"]
+    assert no["status"] == 3 and no["extra"] == "bounced"    # failed, bounced
+    assert ok["status"] == 0                                  # unknown: retried
+    assert len(dsns(postern.root)) == 1
