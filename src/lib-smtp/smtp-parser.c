@@ -148,7 +148,8 @@ smtp_command_parse(const char *line, size_t len, struct smtp_command *cmd,
 static bool
 is_atext(unsigned char c)
 {
-	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+	/* c != 0: strchr() finds the terminator */
+	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* utf8_len - length of a well-formed UTF-8 sequence of a non-ASCII char at

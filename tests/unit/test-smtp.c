@@ -137,7 +137,7 @@ test_path(void)
 	    &err), -1);
 	static const char *const bad[] = { "a@b", "<a@b", "<a..b@c>", "<.a@c>",
 	    "<a.@c>", "<a@-b>", "<a@b->", "<a@b..c>", "<a b@c>", "<@x:>",
-	    "<\"a\x01\"@b>", "<a@>", "<@a>", NULL };
+	    "<\"a\x01\"@b>", "<a@>", "<@a>", "<abc", "<\"ab", "<a@b.c", NULL };
 	for (int i = 0; bad[i]; i++)
 		CHECK_INTEQ(smtp_path_parse(bad[i], true, true, &p, &rest, &err), -1);
 	char longlocal[100];
