@@ -852,16 +852,37 @@ static void mx_done(void *ctx, enum dns_status st, const struct dns_mx *mx,
 	char *reply;
 
 	switch (st) {
-	case DNS_OK:
-		d->mx = xcalloc(n, sizeof(*d->mx));
-		for (size_t i = 0; i < n; i++) {
+	case DNS_OK: {
+		/* RFC 5321 5.1: when we are one of the MXs, only the more
+		 * preferred ones may be used */
+		char *self = settings_hostname(d->o->svc->db);
+		size_t keep = n;
+
+		for (size_t i = 0; i < n; i++)
+			if (str_eq_ci(mx[i].host, self)) {
+				keep = 0;
+				while (keep < n && mx[keep].pref < mx[i].pref)
+					keep++;
+				break;
+			}
+		free(self);
+		if (keep == 0) {
+			reply = xasprintf("554 5.4.6 mail for %s loops back to "
+					  "myself (this host is its best MX)",
+					  d->rt.domain);
+			dest_fail_all(d, RES_PERM, reply);
+			break;
+		}
+		d->mx = xcalloc(keep, sizeof(*d->mx));
+		for (size_t i = 0; i < keep; i++) {
 			d->mx[i].host = xstrdup(mx[i].host);
 			d->mx[i].pref = mx[i].pref;
 		}
-		d->nmx = n;
+		d->nmx = keep;
 		d->mx_i = 0;
 		dest_next_addr(d);
 		return;
+	}
 	case DNS_NULLMX:
 		reply = xasprintf("556 5.1.10 domain %s accepts no mail (null MX)",
 				  d->rt.domain);

@@ -163,6 +163,7 @@ def dns():
         "--mx-host=greet.test,ok.greet.test,20",
         "--host-record=busy.greet.test,127.0.0.3",
         "--host-record=ok.greet.test,127.0.0.1",
+        "--mx-host=loop.test,mx.postern.test,10",     # this host is the MX
         "--mx-host=far.test,mx.far.test,10",          # a second Postern
         "--host-record=mx.far.test,127.0.0.2",
     ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -872,3 +873,14 @@ def test_sigterm_mid_transaction_keeps_known_outcomes(postern, dns, sinks):
     assert no["status"] == 3 and no["extra"] == "bounced"    # failed, bounced
     assert ok["status"] == 0                                  # unknown: retried
     assert len(dsns(postern.root)) == 1
+
+
+def test_mx_pointing_at_this_host_bounces(postern, dns, sinks):
+    sink = sinks()
+    setup_out(postern, dns, sink)
+    inject(postern.root, "alice@acme.test", ["x@loop.test"], MSG)
+    start_out(postern)
+    notices = wait_for(lambda: dsns(postern.root), what="bounce")
+    rc = report_fields(notices[0][1])[1]
+    assert rc["Status"] == "5.4.6" and "loops back to myself" in rc["Diagnostic-Code"]
+    assert sink.connections == 0
