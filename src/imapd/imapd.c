@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "directory.h"
 #include "imapd.h"
 #include "log.h"
 #include "netaddr.h"
@@ -195,6 +196,16 @@ imapd_init(struct service *svc)
 	if (imapd.tls == NULL)
 		log_warnx("no TLS: %s; STARTTLS is not offered and imaps refuses "
 		    "connections", err);
+	/* one check in the loop first: dir_authenticate() makes its dummy
+	 * hash on first use, which must not race between the workers */
+	{
+		struct dir_mailbox mb;
+		(void)dir_authenticate(svc->db, "", "", &mb, &err);
+	}
+	if (auth_init(&imapd, &err) < 0) {
+		log_warnx("%s", err);
+		return -1;
+	}
 	imapd.notify = store_notify_create(&err);
 	if (imapd.notify == NULL) {
 		log_warnx("no change notification: %s; IDLE reports changes only "
@@ -212,6 +223,7 @@ static void
 imapd_shutdown(struct service *svc)
 {
 	session_free_all(&imapd);
+	auth_shutdown();
 	if (imapd.notify_ev != NULL)
 		event_free(imapd.notify_ev);
 	imapd.notify_ev = NULL;

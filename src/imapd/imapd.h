@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "buf.h"
+#include "directory.h"
 #include "imap-parser.h"
 #include "imap-spec.h"
 #include "service.h"
@@ -71,6 +72,16 @@ struct fetch_job {
 	uint64_t changedsince;
 };
 
+/* a password check handed to an auth worker thread (auth.c) */
+struct auth_job {
+	struct auth_job *next;
+	struct session *s;          /* NULL once the session is gone */
+	char *tag, *login, *password;
+	enum dir_auth_result result;
+	struct dir_mailbox mb;
+	char *error;
+};
+
 enum session_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
 enum session_input { IN_CMD, IN_AUTH, IN_IDLE, IN_STARTTLS, IN_CLOSING };
 
@@ -105,6 +116,7 @@ struct session {
 	uint32_t status_messages;
 	int notify_handle;
 	struct fetch_job *job;      /* a FETCH being sent */
+	struct auth_job *auth;      /* a login being checked */
 
 	bool condstore, qresync, rev2;
 };
@@ -120,6 +132,15 @@ void session_write(struct session *s, const void *data, size_t len);
 void session_tagged(struct session *s, const char *tag, const char *status,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *session_capability(struct session *s);
+
+/* session_auth_done - a login checked by an auth worker */
+void session_auth_done(struct session *s, struct auth_job *j);
+
+/* auth.c */
+int auth_init(struct imapd *d, const char **error_r);
+void auth_submit(struct auth_job *j);
+void auth_job_free(struct auth_job *j);
+void auth_shutdown(void);
 
 /* imapd.c: shared mailbox indexes, login throttling */
 struct imapd_mbox *imapd_mbox_get(struct imapd *d, int64_t id,

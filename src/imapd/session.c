@@ -101,6 +101,8 @@ session_free(struct session *s)
 	log_info("%s: disconnect%s%s", s->sid, s->user ? " user=" : "",
 	    s->user ? s->user : "");
 	fetch_job_free(&s->job);
+	if (s->auth != NULL)
+		s->auth->s = NULL; /* the worker's answer will be dropped */
 	session_deselect(s);
 	imapd_mbox_put(s->d, &s->mbox);
 	if (s->prev != NULL)
@@ -196,13 +198,11 @@ cmd_enable(struct session *s, const char *tag, const struct imap_arg *a,
 	session_tagged(s, tag, "OK", "ENABLE completed");
 }
 
-/* login - check the credentials and enter the authenticated state */
+/* login - hand the credentials to an auth worker; reading stops until
+ * the answer is in (session_auth_done) */
 static void
 login(struct session *s, const char *tag, const char *user, const char *pass)
 {
-	struct dir_mailbox mb;
-	const char *err = NULL;
-
 	if (imapd_throttled(s->d, (struct sockaddr *)&s->ss)) {
 		log_info("%s: login refused from [%s]: too many failures", s->sid,
 		    s->addr);
@@ -210,9 +210,25 @@ login(struct session *s, const char *tag, const char *user, const char *pass)
 		    "from your address, try again later");
 		return;
 	}
-	enum dir_auth_result r = dir_authenticate(s->d->svc->db, user, pass,
-	    &mb, &err);
-	switch (r) {
+	struct auth_job *j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->tag = xstrdup(tag);
+	j->login = xstrdup(user);
+	j->password = xstrdup(pass);
+	s->auth = j;
+	if (s->bev != NULL)
+		bufferevent_disable(s->bev, EV_READ);
+	auth_submit(j);
+}
+
+/* login_finish - the answer of the password check */
+static void
+login_finish(struct session *s, struct auth_job *j)
+{
+	const char *tag = j->tag, *user = j->login, *err = j->error;
+	struct dir_mailbox *mb = &j->mb;
+
+	switch (j->result) {
 	case DIR_AUTH_OK:
 		break;
 	case DIR_AUTH_FAILED:
@@ -238,19 +254,19 @@ login(struct session *s, const char *tag, const char *user, const char *pass)
 		    "again later");
 		return;
 	}
-	char *root = dir_mailbox_path(s->d->svc->db, &mb);
-	s->mbox = imapd_mbox_get(s->d, mb.id, root, &err);
+	char *root = dir_mailbox_path(s->d->svc->db, mb);
+	s->mbox = imapd_mbox_get(s->d, mb->id, root, &err);
 	free(root);
 	if (s->mbox == NULL) {
-		log_warnx("%s: cannot open the store of %s@%s: %s", s->sid, mb.name,
-		    mb.postoffice, err);
+		log_warnx("%s: cannot open the store of %s@%s: %s", s->sid, mb->name,
+		    mb->postoffice, err);
 		session_tagged(s, tag, "NO", "[UNAVAILABLE] Mailbox store not "
 		    "available, try again later");
 		return;
 	}
 	imapd_auth_ok(s->d, (struct sockaddr *)&s->ss);
-	s->mailbox_id = mb.id;
-	s->user = xasprintf("%s@%s", mb.name, mb.postoffice);
+	s->mailbox_id = mb->id;
+	s->user = xasprintf("%s@%s", mb->name, mb->postoffice);
 	s->state = ST_AUTH;
 	set_timeouts(s);
 	log_info("%s: login %s from [%s]%s", s->sid, s->user, s->addr,
@@ -607,8 +623,9 @@ on_read(struct bufferevent *bev, void *arg)
 	for (int guard = 0; guard < 1000; guard++) {
 		if (s->in == IN_CLOSING || s->in == IN_STARTTLS)
 			return;
-		if (s->job != NULL) {
-			/* a FETCH is being sent: later commands wait */
+		if (s->job != NULL || s->auth != NULL) {
+			/* a FETCH is being sent or a login checked: later
+			 * commands wait */
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
@@ -736,6 +753,20 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		}
 	}
 	session_free(s);
+}
+
+/* session_auth_done - see imapd.h */
+void
+session_auth_done(struct session *s, struct auth_job *j)
+{
+	s->auth = NULL;
+	login_finish(s, j);
+	auth_job_free(j);
+	if (s->in == IN_CLOSING || s->bev == NULL)
+		return;
+	/* go on with what the client sent meanwhile */
+	bufferevent_enable(s->bev, EV_READ);
+	on_read(s->bev, s);
 }
 
 /* session_free_all - see imapd.h */

@@ -96,3 +96,50 @@ def test_idle_clients_memory(populated):
     # bound holds for a plain build
     if not sanitized:
         assert per < 16, f"{per:.1f} KB per idle connection"
+
+
+def test_login_storm_does_not_stall_idle(populated):
+    """Password hashing runs on worker threads: while 60 clients log in at
+    once, an IDLE client still hears of a delivery within a second."""
+    import threading
+    populated.cli("config", "set", "imap.max_connections_per_ip", "200")
+    put(populated, MSG1)
+    populated.start(services=["imapd"])
+    port = populated.port("imap")
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rwb")
+    f.readline()
+    for line in (b"a LOGIN alice@acme alice-pw", b"b SELECT INBOX"):
+        f.write(line + b"\r\n")
+        f.flush()
+        for _ in range(50):
+            if f.readline().startswith(line[:2]):
+                break
+    f.write(b"c IDLE\r\n")
+    f.flush()
+    assert f.readline().startswith(b"+")
+
+    results = []
+
+    def storm():
+        c = socket.create_connection(("127.0.0.1", port), timeout=30)
+        cf = c.makefile("rwb")
+        cf.readline()
+        cf.write(b"x LOGIN alice@acme alice-pw\r\n")
+        cf.flush()
+        results.append(cf.readline().startswith(b"x OK"))
+        c.close()
+
+    threads = [threading.Thread(target=storm) for _ in range(60)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    t0 = time.time()
+    put(populated, MSG2)
+    s.settimeout(1.0)
+    assert f.readline() == b"* 2 EXISTS\r\n"
+    assert time.time() - t0 < 1.0
+    for t in threads:
+        t.join(60)
+    assert results.count(True) == 60
+    s.close()
