@@ -42,6 +42,7 @@ def fails(p, code, *args, msg=None):
     r = p.cli(*args, check=False)
     assert r.returncode == code, (args, r.returncode, r.stdout, r.stderr)
     assert r.stderr.startswith("postern: "), r.stderr
+    assert "Sanitizer" not in r.stderr, r.stderr
     if msg is not None:
         assert msg.lower() in r.stderr.lower(), r.stderr
     return r
