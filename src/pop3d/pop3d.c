@@ -24,6 +24,7 @@
 #include "directory.h"
 #include "fsutil.h"
 #include "log.h"
+#include "pop3-auth.h"
 #include "pop3-parse.h"
 #include "service.h"
 #include "settings.h"
@@ -56,6 +57,7 @@ struct pop3_server {
 	size_t nfails;
 	uint64_t next_id;
 	struct session *sessions;
+	struct auth_pool *auth;
 };
 
 struct session {
@@ -72,6 +74,7 @@ struct session {
 	bool closing;
 	bool busy;               /* RETR/TOP streaming or login delay */
 	int close_waits;
+	struct auth_req *auth_req;      /* a password check under way */
 	char user[ADDRESS_MAX_LEN + 1];
 	int errors;
 	struct pop3_reader rd;
@@ -300,15 +303,13 @@ drop_open(struct session *s, const struct dir_mailbox *mb)
 	return 0;
 }
 
-/* do_login - check credentials, open the maildrop */
+static void login_done(void *ctx, enum dir_auth_result r,
+		       const struct dir_mailbox *mb, const char *err);
+
+/* do_login - check credentials (on an auth thread), then login_done */
 static void
 do_login(struct session *s, const char *user, const char *pass)
 {
-	struct dir_mailbox mb;
-	const char *err = NULL;
-	enum dir_auth_result r;
-	uint32_t n;
-
 	if (throttled(s)) {
 		log_info("pop3 s%" PRIu64 " %s: login refused: too many "
 		    "failures", s->id, s->addr);
@@ -316,9 +317,23 @@ do_login(struct session *s, const char *user, const char *pass)
 		    "address; try again later");
 		return;
 	}
-	/* XXX the hash runs in the event loop: one slow login holds up the
-	 * other sessions of this process for its duration */
-	r = dir_authenticate(server.svc->db, user, pass, &mb, &err);
+	if (user != s->user)
+		snprintf(s->user, sizeof(s->user), "%s", user);
+	s->busy = true;
+	s->auth_req = auth_pool_submit(server.auth, user, pass, login_done, s);
+}
+
+/* login_done - the answer of the password check: open the maildrop */
+static void
+login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
+	   const char *err)
+{
+	struct session *s = ctx;
+	const char *user = s->user;
+	uint32_t n;
+
+	s->auth_req = NULL;
+	s->busy = false;
 	switch (r) {
 	case DIR_AUTH_OK:
 		break;
@@ -326,30 +341,35 @@ do_login(struct session *s, const char *user, const char *pass)
 		log_info("pop3 s%" PRIu64 " %s: login failed user=%s", s->id,
 		    s->addr, user);
 		login_failed(s, "-ERR [AUTH] invalid user name or password");
-		return;
+		return; /* input resumes after the delay */
 	case DIR_AUTH_DISABLED:
 		log_info("pop3 s%" PRIu64 " %s: login refused user=%s: "
 		    "disabled", s->id, s->addr, user);
 		reply(s, "-ERR [SYS/PERM] this mailbox is disabled");
+		session_input(s);
 		return;
 	case DIR_AUTH_PREVENTED:
 		log_info("pop3 s%" PRIu64 " %s: login refused user=%s: "
 		    "authentication prevented", s->id, s->addr, user);
 		reply(s, "-ERR [AUTH] logins are not allowed for this mailbox");
+		session_input(s);
 		return;
 	default:
 		log_warnx("pop3 s%" PRIu64 " authenticate: %s", s->id,
 		    err ? err : "error");
 		reply(s, "-ERR [SYS/TEMP] authentication is unavailable; try "
 		    "again later");
+		session_input(s);
 		return;
 	}
-	if (drop_open(s, &mb) < 0)
+	if (drop_open(s, mb) < 0) {
+		session_input(s);
 		return;
+	}
 	struct fail_entry *e = fail_find(s->addr, false);
 	if (e != NULL)
 		e->count = 0;
-	s->login = xasprintf("%s@%s", mb.name, mb.postoffice);
+	s->login = xasprintf("%s@%s", mb->name, mb->postoffice);
 	s->state = ST_TRANS;
 	bufferevent_set_timeouts(s->bev,
 	    &(struct timeval){ TIMEOUT_IDLE, 0 }, &(struct timeval){ TIMEOUT_IDLE, 0 });
@@ -358,6 +378,7 @@ do_login(struct session *s, const char *user, const char *pass)
 	    s->id, s->addr, s->login, s->tls ? " (TLS)" : "", n);
 	reply(s, "+OK maildrop has %" PRIu32 " messages (%" PRIu64 " octets)",
 	    n, size);
+	session_input(s);
 }
 
 /* ------------------------------------------------------------ RETR / TOP */
@@ -886,6 +907,8 @@ session_free(struct session *s)
 		server.sessions = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
+	if (s->auth_req != NULL)
+		auth_req_cancel(server.auth, s->auth_req);
 	if (s->out_fd >= 0)
 		close(s->out_fd);
 	drop_release(s);
@@ -975,7 +998,18 @@ pop3_accept(struct service *svc, struct service_listener *l, int fd,
 static int
 pop3_init(struct service *svc)
 {
+	struct dir_mailbox mb;
+	const char *err;
+
 	server.svc = svc;
+	/* dir_authenticate makes its dummy hash on first use: do that here,
+	 * before the threads share it */
+	(void)dir_authenticate(svc->db, "", "", &mb, &err);
+	server.auth = auth_pool_create(svc->base, svc->root, 2, &err);
+	if (server.auth == NULL) {
+		log_error("authentication threads: %s", err);
+		return -1;
+	}
 	server.ssl = tls_server_ctx(svc, &server.tls_error);
 	if (server.ssl == NULL)
 		log_warnx("TLS unavailable (STLS and pop3s off): %s",
@@ -991,6 +1025,7 @@ pop3_shutdown(struct service *svc)
 	(void)svc;
 	while (server.sessions != NULL)
 		session_free(server.sessions);
+	auth_pool_free(&server.auth);
 	free(server.fails);
 	server.fails = NULL;
 	server.nfails = 0;

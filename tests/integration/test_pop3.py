@@ -243,6 +243,20 @@ def test_refusals(pop):
     s.close()
 
 
+def test_hangup_during_login(pop):
+    # the password check runs on a thread: a client gone before the answer
+    # must not take the server down
+    for _ in range(5):
+        s, f = raw(pop)
+        f.readline()
+        s.sendall(b"USER alice@acme\r\nPASS alice-pw\r\n")
+        f.close()
+        s.close()
+    c = client(pop)
+    assert c.stat()[0] == 3
+    c.quit()
+
+
 def test_in_use(pop):
     a = client(pop)
     with pytest.raises(poplib.error_proto, match=r"\[IN-USE\]"):

@@ -1,0 +1,33 @@
+#ifndef POSTERN_POP3_AUTH_H
+#define POSTERN_POP3_AUTH_H
+
+#include <event2/event.h>
+
+#include "directory.h"
+
+/* Password checks off the event loop: a hash costs 15-50 ms (yescrypt),
+ * which would stall every other session of the process. A few worker
+ * threads, each with its own config store connection, run
+ * dir_authenticate(); the answer comes back to the loop through a pipe
+ * and the callback runs there. */
+
+struct auth_pool;
+struct auth_req;
+
+/* auth_done_cb - in the event loop; mb is valid only during the call,
+ * error is set for DIR_AUTH_ERROR */
+typedef void auth_done_cb(void *ctx, enum dir_auth_result r,
+			  const struct dir_mailbox *mb, const char *error);
+
+struct auth_pool *auth_pool_create(struct event_base *base, const char *root,
+				   int threads, const char **error_r);
+/* auth_pool_submit - queue a check; the password is copied and wiped
+ * after use. */
+struct auth_req *auth_pool_submit(struct auth_pool *p, const char *login,
+				  const char *password, auth_done_cb *cb,
+				  void *ctx);
+/* auth_req_cancel - the session went away: no callback. */
+void auth_req_cancel(struct auth_pool *p, struct auth_req *r);
+void auth_pool_free(struct auth_pool **p);
+
+#endif
