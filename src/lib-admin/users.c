@@ -171,26 +171,32 @@ import_row(struct db *db, struct import_row *row,
 		return ADM_INVALID;
 	}
 	/* the stores are made after the commit: a row or an import that is
-	 * rolled back leaves no directory behind */
+	 * rolled back leaves no directory behind. The automatic addresses
+	 * come after the row's own, so the export names that one first. */
 	struct adm_mailbox_spec spec = {
 		.postoffice = opts->postoffice, .name = row->local,
 		.password_hash = row->hash, .quota_kb = row->quota_kb,
 		.friendly_name = row->friendly, .no_store = true,
+		.no_auto_address = true,
 	};
 	if ((r = adm_mailbox_add(db, &spec, error_r)) < 0)
 		return r;
-	/* the row's own address maps to the mailbox even when automatic
-	 * addresses are off */
-	int64_t n;
-	if (db_query_int(db, &n, 0, error_r,
-	    "SELECT count(*) FROM address WHERE address = ?", "t", row->address) < 0)
-		return ADM_FAIL;
-	if (n == 0) {
-		char *ident = xasprintf("%s@%s", row->local, opts->postoffice);
-		r = adm_address_add(db, row->address, ident, error_r);
-		free(ident);
+	char *ident = xasprintf("%s@%s", row->local, opts->postoffice);
+	r = adm_address_add(db, row->address, ident, error_r);
+	free(ident);
+	if (r < 0)
 		return r;
-	}
+	/* then name@domain for the post office's other domains, as
+	 * `mailbox add` does (manual 5.3) */
+	if (settings_get_int(db, "mailbox.auto_address", 1) != 0 &&
+	    db_exec(db, error_r,
+	    "INSERT OR IGNORE INTO address (address, postoffice_id, domain_id, "
+	    "kind, target_id) SELECT lower(?) || '@' || d.name, d.postoffice_id, "
+	    "d.id, 'mailbox', m.id FROM domain d JOIN mailbox m ON m.postoffice_id "
+	    "= d.postoffice_id WHERE m.postoffice_id = (SELECT id FROM postoffice "
+	    "WHERE name = ?) AND m.name = ? ORDER BY d.id", "ttt", row->local,
+	    opts->postoffice, row->local) < 0)
+		return ADM_FAIL;
 	return ADM_OK;
 }
 
@@ -380,7 +386,7 @@ users_export(struct db *db, const char *postoffice, const char *fields,
 	    "m.created, (SELECT group_concat(address, ' ') FROM (SELECT a.address "
 	    "AS address, (substr(a.address, 1, instr(a.address, '@') - 1) <> "
 	    "lower(m.name)) AS k FROM address a WHERE a.kind = 'mailbox' AND "
-	    "a.target_id = m.id ORDER BY k, a.address)) "
+	    "a.target_id = m.id ORDER BY k, a.rowid)) "
 	    "FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
 	    "WHERE m.postoffice_id = ? AND m.name <> 'postmaster' ORDER BY m.name",
 	    "i", po_id);

@@ -11,7 +11,9 @@
 /* Import and export of users (manual 5.3.9.2, 5.3.9.4). The import format
  * is CSV: emailaddress[,password[,quota[,friendly name]]]. A password that
  * is a crypt hash ({CRYPT}$y$..., $2y$..., $6$...) is taken as a hash, so
- * an export (which writes hashes) imports back exactly. */
+ * an export (which writes hashes) imports back exactly. A row's own
+ * address is mapped first and is the one the export writes as
+ * emailaddress; the automatic name@domain addresses follow. */
 
 #define USERS_IMPORT_MAX_BYTES (256L * 1024 * 1024)
 #define USERS_EXPORT_FIELDS \

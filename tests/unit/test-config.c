@@ -875,6 +875,49 @@ test_users_round_trip(void)
 	db_close(&db2);
 }
 
+/* test_users_domains - users of several domains export with their own
+ * addresses, and the export imports back to the same bytes. */
+static void
+test_users_domains(void)
+{
+	struct db *db = fresh_db(), *db2 = fresh_db();
+	struct users_import_result res;
+	struct buf out1, out2;
+	const char *err;
+	const char *data =
+	    "zed@b.test,{CRYPT}$6$s$x.M3Zc6Xe0p2ah7Y9dB9yM6qWlpc9Ofu2tHjlGk2tW9XxXzpeVbyCFs7N6m0Q9i4zRNYVY2DsFjGsIA8TiE1a.,1,Z\n"
+	    "amy@a.test,{CRYPT}$6$s$x.M3Zc6Xe0p2ah7Y9dB9yM6qWlpc9Ofu2tHjlGk2tW9XxXzpeVbyCFs7N6m0Q9i4zRNYVY2DsFjGsIA8TiE1a.,2,A\n"
+	    "bo@c.test,{CRYPT}$6$s$x.M3Zc6Xe0p2ah7Y9dB9yM6qWlpc9Ofu2tHjlGk2tW9XxXzpeVbyCFs7N6m0Q9i4zRNYVY2DsFjGsIA8TiE1a.,3,B\n";
+	struct users_import_opts opts = {
+		.postoffice = "acme", .quota_kb = -1, .sep = ',',
+	};
+
+	CHECK(adm_postoffice_add(db, "acme", "pw", &err) == ADM_OK);
+	CHECK_INTEQ(users_import(db, data, strlen(data), &opts, &res, &err), ADM_OK);
+	/* every mailbox has an address on each domain that existed */
+	CHECK_INTEQ(count(db, "SELECT count(*) FROM address"), 1 + 2 + 3);
+	buf_init(&out1, 0);
+	CHECK_INTEQ(users_export(db, "acme", "emailaddress,quota", ',', false, &out1,
+	    &err), ADM_OK);
+	CHECK_STREQ(out1.data, "amy@a.test,2\r\nbo@c.test,3\r\nzed@b.test,1\r\n");
+	buf_reset(&out1);
+	CHECK_INTEQ(users_export(db, "acme", NULL, ',', false, &out1, &err), ADM_OK);
+	CHECK(adm_postoffice_add(db2, "acme", "pw", &err) == ADM_OK);
+	CHECK_INTEQ(users_import(db2, out1.data, out1.len, &opts, &res, &err), ADM_OK);
+	buf_init(&out2, 0);
+	CHECK_INTEQ(users_export(db2, "acme", NULL, ',', false, &out2, &err), ADM_OK);
+	CHECK(out1.len == out2.len && memcmp(out1.data, out2.data, out1.len) == 0);
+	/* a row whose address is taken by something else fails */
+	CHECK(adm_group_add(db, "team@a.test", "acme", NULL, &err) == ADM_OK);
+	const char *row = "team@a.test,pw\n";
+	CHECK_INTEQ(users_import(db, row, strlen(row), &opts, &res, &err), ADM_INVALID);
+	CHECK_INTEQ(count(db, "SELECT count(*) FROM mailbox WHERE name = 'team'"), 0);
+	buf_free(&out1);
+	buf_free(&out2);
+	db_close(&db);
+	db_close(&db2);
+}
+
 int
 main(void)
 {
@@ -882,7 +925,7 @@ main(void)
 		TEST(test_migrations), TEST(test_settings), TEST(test_field_parse),
 		TEST(test_object_defaults), TEST(test_admin_names), TEST(test_admin_rules), TEST(test_admin_rollback),
 		TEST(test_dir_resolve), TEST(test_dir_authenticate),
-		TEST(test_users_round_trip),
+		TEST(test_users_round_trip), TEST(test_users_domains),
 		{ NULL, NULL }
 	};
 	int r = test_run(tests);
