@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 
 #include "commit.h"
+#include "db.h"
 #include "directory.h"
 #include "log.h"
 #include "netaddr.h"
@@ -588,10 +589,26 @@ cmd_rcpt(struct session *s, const char *args)
 		error_count(s);
 		return;
 	}
-	/* <postmaster> alone (RFC 5321 4.1.1.3): ours */
+	/* <postmaster> alone (RFC 5321 4.1.1.3, always accepted): the
+	 * postmaster of server.hostname when that domain is hosted, else of
+	 * the first hosted domain */
 	if (path.domain[0] == '\0') {
-		snprintf(address, sizeof(address), "postmaster@%s", s->sd->hostname);
-		snprintf(path.domain, sizeof(path.domain), "%s", s->sd->hostname);
+		char *pm = NULL;
+		if (db_query_text(s->db, &pm, &err, "SELECT name FROM domain "
+		    "ORDER BY lower(name) = lower(?) DESC, id LIMIT 1", "t",
+		    s->sd->hostname) < 0) {
+			log_error("%s: directory: %s", s->sid, err);
+			reply(s, 451, "4.3.0", "Temporary lookup failure");
+			return;
+		}
+		if (pm == NULL) {
+			reply(s, 550, "5.1.1", "<postmaster>: no hosted domain");
+			error_count(s);
+			return;
+		}
+		snprintf(address, sizeof(address), "postmaster@%s", pm);
+		snprintf(path.domain, sizeof(path.domain), "%s", pm);
+		free(pm);
 	} else {
 		snprintf(address, sizeof(address), "%s", path.address);
 	}

@@ -202,10 +202,14 @@ def test_null_sender_postmaster_and_abuse(srv):
         assert s.mail("<>")[0] == 250
         assert s.rcpt("postmaster@acme.test")[0] == 250
         assert s.rcpt("abuse@acme.test")[0] == 250
+        assert s.rcpt("<Postmaster>")[0] == 250     # RFC 5321 4.1.1.3
         code, resp = s.data(b"Subject: bounce\r\n\r\nx\r\n")
         assert code == 250
     env, _ = item(srv, queued_id(resp))
     assert env["sender"] == ""
+    # <Postmaster> went to a hosted domain's postmaster (given once)
+    assert [r["address"] for r in env["rcpts"]] == [
+        "postmaster@acme.test", "abuse@acme.test"]
 
 
 def test_unknown_disabled_and_blacklisted(srv):
