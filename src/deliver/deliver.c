@@ -137,10 +137,15 @@ strv_free(char **v, size_t n)
 static void
 rs_set(struct rcpt_state *rs, enum oc oc, const char *status, const char *diag)
 {
+	/* status and diag may be rs's own or another recipient's: copy
+	 * them before anything is overwritten or freed */
+	char st[sizeof(rs->status)];
+	char *dg = diag ? xstrdup(diag) : NULL;
+	snprintf(st, sizeof(st), "%s", status ? status : "");
 	rs->oc = oc;
-	snprintf(rs->status, sizeof(rs->status), "%s", status ? status : "");
+	memcpy(rs->status, st, sizeof(st));
 	free(rs->diag);
-	rs->diag = diag ? xstrdup(diag) : NULL;
+	rs->diag = dg;
 }
 
 /* on_hdr_field - count Received, collect Delivered-To */
