@@ -23,6 +23,8 @@
 #define IMAP_MAX_LINE       65536         /* one command line */
 #define IMAP_MAX_LITERAL    (64u << 20)   /* one literal (APPEND) */
 #define IMAP_MAX_DEPTH      16            /* list nesting */
+#define IMAP_PREAUTH_LINE   8192          /* limits before login */
+#define IMAP_PREAUTH_LITERAL 8192
 #define IMAP_MAX_BAD        20            /* bad commands before closing */
 #define IMAP_TIMEOUT_PREAUTH 60
 #define IMAP_TIMEOUT_AUTH   1800          /* also IDLE: RFC 2177 29 min */

@@ -265,6 +265,8 @@ login_finish(struct session *s, struct auth_job *j)
 		return;
 	}
 	imapd_auth_ok(s->d, (struct sockaddr *)&s->ss);
+	s->parser.max_line = IMAP_MAX_LINE;
+	s->parser.max_literal = IMAP_MAX_LITERAL;
 	s->mailbox_id = mb->id;
 	s->user = xasprintf("%s@%s", mb->name, mb->postoffice);
 	s->state = ST_AUTH;
@@ -796,7 +798,8 @@ session_start(struct imapd *d, struct service_listener *l, int fd,
 	snprintf(s->sid, sizeof(s->sid), "i%06lx%04x", ++d->sessions,
 	    (unsigned)getpid() & 0xffff);
 	s->imaps = strcmp(l->name, "imaps") == 0;
-	imap_parser_init(&s->parser, IMAP_MAX_LINE, IMAP_MAX_LITERAL,
+	/* tight limits until login: no large buffer for a stranger */
+	imap_parser_init(&s->parser, IMAP_PREAUTH_LINE, IMAP_PREAUTH_LITERAL,
 	    IMAP_MAX_DEPTH);
 	log_info("%s: connect from [%s] on %s", s->sid, s->addr, l->name);
 	if (s->imaps) {

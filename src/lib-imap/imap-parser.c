@@ -187,8 +187,11 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 		}
 		buf_puts(&p->line, "\r\n");
 		buf_init(&p->lits[p->nlits], 0);
+		/* grow with the data, not with the announcement: a client
+		 * that announces much and sends little holds little */
 		if (size > 0)
-			buf_reserve(&p->lits[p->nlits], (size_t)size);
+			buf_reserve(&p->lits[p->nlits],
+			    (size_t)(size < 65536 ? size : 65536));
 		p->nlits++;
 		p->lit_left = (size_t)size;
 		p->in_literal = size > 0;

@@ -10,6 +10,14 @@ from test_imap import MSG1, client, cmd, imap, put, raw  # noqa: F401
 
 
 def test_limits_and_bad_input(imap):
+    # before login: small limits
+    s, f = raw(imap)
+    r = cmd(f, b"a LOGIN {100000}")
+    assert r[-1].startswith(b"a BAD") and b"TOOBIG" in r[-1]
+    r = cmd(f, b"b LOGIN " + b"x" * 9000 + b" y")
+    assert r[-1].startswith(b"b BAD")
+    assert cmd(f, b"c LOGIN alice@acme alice-pw")[-1].startswith(b"c OK")
+    s.close()
     s, f = raw(imap)
     cmd(f, b"a LOGIN alice@acme alice-pw")
     # a literal announced as 4 GB is refused before anything is allocated

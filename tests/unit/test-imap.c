@@ -84,6 +84,14 @@ test_limits(void)
 	CHECK_STREQ(imap_parser_tag(&p), "a1");
 	CHECK(p.lits[0].cap == 0);
 	imap_parser_reset(&p);
+	/* an allowed but big announcement reserves little up front */
+	p.max_literal = 100u << 20;
+	CHECK_INTEQ(imap_parser_feed(&p, "a1 APPEND INBOX {50000000}\r\n", 28,
+	    &used), IMAP_PARSE_CONTINUE);
+	CHECK(p.lits[0].cap <= (1u << 18));
+	CHECK_INTEQ(imap_parser_feed(&p, "abc", 3, &used), IMAP_PARSE_MORE);
+	p.max_literal = 1000;
+	imap_parser_reset(&p);
 	CHECK_INTEQ(imap_parser_feed(&p, huge_plus, sizeof(huge_plus) - 1, &used),
 	    IMAP_PARSE_ERROR);
 	CHECK(p.fatal);
