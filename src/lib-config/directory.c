@@ -406,18 +406,27 @@ dir_authenticate(struct db *db, const char *login, const char *password,
 {
 	/* a real hash of a random password, to spend the same time on
 	 * unknown users as on known ones */
-	static char *dummy;
-	char *hash = NULL;
+	/* in the scheme new passwords get (password.scheme), so an unknown
+	 * user costs what most known ones do; one per scheme */
+	static const char *const schemes[] = { "yescrypt", "bcrypt", "sha512-crypt" };
+	static char *dummies[3];
+	char *hash = NULL, *scheme = settings_get_str(db, "password.scheme");
 	const char *err;
+	size_t si = 0;
 	int r;
 
-	if (dummy == NULL) {
+	for (size_t i = 0; i < 3; i++)
+		if (strcmp(scheme, schemes[i]) == 0)
+			si = i;
+	free(scheme);
+	if (dummies[si] == NULL) {
 		char *pw = random_password(16);
-		dummy = passwd_hash(pw, "yescrypt", &err);
+		dummies[si] = passwd_hash(pw, schemes[si], &err);
 		free(pw);
-		if (dummy == NULL)
-			dummy = xstrdup("*");
+		if (dummies[si] == NULL)
+			dummies[si] = xstrdup("*");
 	}
+	const char *dummy = dummies[si];
 
 	r = dir_login_lookup(db, login, mb, error_r);
 	if (r < 0)
