@@ -304,10 +304,10 @@ parse_part(struct mime_message *msg, struct mime_part *part, size_t start,
 	    tmp.data != NULL) {
 		const char *s = read_token(tmp.data, &tok);
 		if (s != NULL) {
-			part->type = xstrdup(tok.data);
+			part->type = xstrdup(tok.data ? tok.data : "");
 			s = skip_cfws(s);
 			if (*s == '/' && (s = read_token(s + 1, &tok)) != NULL) {
-				part->subtype = xstrdup(tok.data);
+				part->subtype = xstrdup(tok.data ? tok.data : "");
 				parse_params(s, &part->params, &part->nparams);
 			}
 		}
@@ -350,12 +350,12 @@ parse_part(struct mime_message *msg, struct mime_part *part, size_t start,
 	    &tmp);
 	if (mime_header_get(d, start, he - start, "Content-Transfer-Encoding",
 	    &tmp) > 0 && tmp.data != NULL && read_token(tmp.data, &tok) != NULL)
-		part->encoding = xstrdup(tok.data);
+		part->encoding = xstrdup(tok.data ? tok.data : "");
 	if (mime_header_get(d, start, he - start, "Content-Disposition",
 	    &tmp) > 0 && tmp.data != NULL) {
 		const char *s = read_token(tmp.data, &tok);
 		if (s != NULL) {
-			part->disposition = xstrdup(tok.data);
+			part->disposition = xstrdup(tok.data ? tok.data : "");
 			parse_params(s, &part->disp_params, &part->ndisp_params);
 		}
 	}
