@@ -1084,6 +1084,8 @@ start_tls(struct session *s)
 	free(s->helo);
 	s->helo = NULL;
 	s->esmtp = false;
+	free(s->auth_user);     /* RFC 3207 4.2: forget AUTH too */
+	s->auth_user = NULL;
 	buf_reset(&s->lr.line);
 	s->lr.overflow = false;
 	s->state = S_CMD;

@@ -831,3 +831,21 @@ def test_sni_certificate_per_domain(srv):
     assert "acme.test" in cn(subject("ACME.test", "smtps"))
     assert "acme.test" not in cn(subject("other.test", "smtp"))
     assert "sni=acme.test" in srv.log("smtpd")
+
+
+def test_auth_without_tls_when_allowed_and_forgotten_by_starttls(srv):
+    set_cfg(srv, "smtp.require_tls_for_auth", "no")
+    try:
+        with client(srv, "submission") as s:
+            s.ehlo()
+            assert s.has_extn("auth")
+            s.login("bob@acme", "bob-pw")
+            assert s.mail("bob@acme.test")[0] == 250
+            s.rset()
+            s.starttls(context=tls_ctx())
+            s.ehlo()
+            # RFC 3207 4.2: what was said in the clear, AUTH included, is gone
+            code, msg = s.mail("bob@acme.test")
+            assert (code, msg[:5]) == (530, b"5.7.0")
+    finally:
+        unset_cfg(srv, "smtp.require_tls_for_auth")
