@@ -33,8 +33,6 @@
 #include "tls.h"
 #include "xalloc.h"
 
-#define TIMEOUT_PREAUTH 60       /* seconds before a login */
-#define TIMEOUT_IDLE 600         /* RFC 1939 3: at least 10 minutes */
 #define MAX_ERRORS 10            /* bad commands before we hang up */
 #define FAIL_WINDOW 900          /* seconds failed logins are remembered */
 #define FAIL_DELAY_MS 500        /* answer to a failed login comes late */
@@ -101,6 +99,7 @@ static void session_input(struct session *s);
 static void session_free(struct session *s);
 static void pop3_set_callbacks(struct session *s);
 static void session_finish(struct session *s);
+static void set_timeouts(struct session *s);
 
 /* reply - one line to the client */
 static void
@@ -371,8 +370,7 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 		e->count = 0;
 	s->login = xasprintf("%s@%s", mb->name, mb->postoffice);
 	s->state = ST_TRANS;
-	bufferevent_set_timeouts(s->bev,
-	    &(struct timeval){ TIMEOUT_IDLE, 0 }, &(struct timeval){ TIMEOUT_IDLE, 0 });
+	set_timeouts(s);
 	uint64_t size = drop_size(s, &n);
 	log_info("pop3 s%" PRIu64 " %s: login %s%s, %" PRIu32 " messages",
 	    s->id, s->addr, s->login, s->tls ? " (TLS)" : "", n);
@@ -887,14 +885,23 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	session_free(s);
 }
 
+/* set_timeouts - pop3.login_timeout before a login, pop3.idle_timeout
+ * (RFC 1939 3: at least 10 minutes) after */
+static void
+set_timeouts(struct session *s)
+{
+	struct timeval t = { s->state == ST_AUTH ?
+	    settings_get_int(server.svc->db, "pop3.login_timeout", 60) :
+	    settings_get_int(server.svc->db, "pop3.idle_timeout", 600), 0 };
+
+	bufferevent_set_timeouts(s->bev, &t, &t);
+}
+
 static void
 pop3_set_callbacks(struct session *s)
 {
-	struct timeval t = { s->state == ST_AUTH ? TIMEOUT_PREAUTH :
-	    TIMEOUT_IDLE, 0 };
-
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	bufferevent_set_timeouts(s->bev, &t, &t);
+	set_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 

@@ -257,6 +257,21 @@ def test_hangup_during_login(pop):
     c.quit()
 
 
+def test_login_timeout(pop):
+    pop.cli("config", "set", "pop3.login_timeout", "2")
+    s, f = raw(pop)
+    t0 = time.time()
+    assert f.readline().startswith(b"+OK")
+    line = f.readline()  # nothing sent: the server gives up
+    assert line.startswith(b"-ERR"), line
+    assert f.readline() == b""  # closed
+    assert 1.5 < time.time() - t0 < 10
+    f.close()
+    s.close()
+    r = pop.cli("config", "set", "pop3.idle_timeout", "60", check=False)
+    assert r.returncode != 0  # RFC 1939: at least 10 minutes
+
+
 def test_in_use(pop):
     a = client(pop)
     with pytest.raises(poplib.error_proto, match=r"\[IN-USE\]"):
