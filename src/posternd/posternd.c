@@ -47,6 +47,7 @@ static char *bindir;
 static bool stopping;
 static time_t started_at;
 static struct event_base *base;
+static char *last_status;   /* the last status.json written */
 
 static void
 status_write(void)
@@ -103,8 +104,15 @@ status_write(void)
 	text = json_dumps(o, JSON_INDENT(1));
 	json_decref(o);
 	path = xasprintf("%s/run/status.json", root);
-	if (text != NULL && file_write_atomic(path, text, strlen(text), 0644) < 0)
-		log_warn("cannot write %s", path);
+	/* written on every tick: only when it changed (each write syncs) */
+	if (text != NULL && (last_status == NULL || strcmp(text, last_status) != 0 ||
+	    access(path, F_OK) < 0)) {
+		if (file_write_atomic(path, text, strlen(text), 0644) < 0)
+			log_warn("cannot write %s", path);
+		free(last_status);
+		last_status = text;
+		text = NULL;
+	}
 	free(path);
 	free(text);
 }
@@ -460,5 +468,6 @@ main(int argc, char **argv)
 		free(children[i].path);
 	free(bindir);
 	free(root);
+	free(last_status);
 	return 0;
 }
