@@ -34,7 +34,11 @@
  * index's back, are noticed by store_sync too (cur/ is rescanned when its
  * mtime differs from the one recorded after Postern's own changes). A
  * missing or unreadable index is rebuilt from the files (new UIDVALIDITY,
- * flags from the file names).
+ * flags from the file names). A file another program puts into new/
+ * without ",W=" in its name gets ",S=,W=" added when it moves to cur/ and
+ * is added to maildirsize; files removed behind our back are subtracted.
+ * maildirsize starts with "0S": the quota itself lives in the config
+ * store (mailbox quota), the file only keeps the usage.
  *
  * Concurrency: every change runs in one SQLite IMMEDIATE transaction (a
  * mailbox-wide write lock; readers are never blocked, WAL); deliveries need
