@@ -291,3 +291,29 @@ def test_crashing_service_backs_off(sup, tmp_path):
     assert "exited with status 3" in p.log("posternd")
     assert "crashing" in p.log("crash")
     assert services(p)["httpd"]["restarts"] == 0
+
+
+def test_install_layout():
+    """`make install` puts the programs in bin, the services where posternd
+    looks for them (libexec/postern) and a unit that runs that posternd."""
+    r = subprocess.run(["meson", "introspect", str(BUILD), "--installed"],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        pytest.skip("meson introspect failed: " + r.stderr[-200:])
+    dest = set(json.loads(r.stdout).values())
+    opts = {o["name"]: o["value"] for o in json.loads(subprocess.run(
+        ["meson", "introspect", str(BUILD), "--buildoptions"],
+        capture_output=True, text=True, timeout=60).stdout)}
+    prefix = opts["prefix"]
+    bindir = os.path.join(prefix, opts["bindir"])
+    libexec = os.path.join(prefix, opts["libexecdir"], "postern")
+    assert os.path.join(bindir, "postern") in dest
+    assert os.path.join(bindir, "posternd") in dest
+    for exe in BUILD.glob("postern-*"):
+        if exe.is_file() and os.access(exe, os.X_OK) and exe.suffix == "":
+            assert os.path.join(libexec, exe.name) in dest, exe.name
+    unit = os.path.join(prefix, "lib/systemd/system/postern.service")
+    assert unit in dest
+    text = (BUILD / "postern.service").read_text()
+    assert f"ExecStart={bindir}/posternd -d " in text
+    assert "@" not in text.split("ExecStart=")[1].split("\n")[0]
