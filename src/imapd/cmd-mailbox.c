@@ -166,8 +166,12 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	session_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
 	    "\\Draft%s)\r\n", kw.data ? kw.data : "");
-	session_printf(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted "
-	    "\\Seen \\Draft%s \\*)] Flags permitted\r\n", kw.data ? kw.data : "");
+	if (readonly)
+		session_printf(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+	else
+		session_printf(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged "
+		    "\\Deleted \\Seen \\Draft%s \\*)] Flags permitted\r\n",
+		    kw.data ? kw.data : "");
 	session_printf(s, "* %zu EXISTS\r\n", s->nmsgs);
 	if (!s->rev2)
 		session_printf(s, "* 0 RECENT\r\n");

@@ -283,6 +283,7 @@ def test_folders_list_status(imap):
     assert r[0] == b'* NAMESPACE (("" ".")) NIL NIL\r\n'
     r = cmd(f, b"e EXAMINE INBOX")
     assert r[-1].startswith(b"e OK [READ-ONLY]")
+    assert b"* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n" in r
     assert cmd(f, b"f STORE 1 +FLAGS (\\Seen)")[-1].startswith(b"f NO")
     assert cmd(f, b"g UNSELECT")[-1].startswith(b"g OK")
     assert cmd(f, b"h SELECT Nope")[-1].startswith(b"h NO [NONEXISTENT]")
