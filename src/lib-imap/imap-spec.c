@@ -603,9 +603,8 @@ imap_search_parse(const struct imap_arg *args, size_t n, struct imap_search *s,
 				s->ret |= IMAP_SEARCH_RET_ALL;
 			else if (imap_arg_is_atom(o, "COUNT"))
 				s->ret |= IMAP_SEARCH_RET_COUNT;
-			else if (imap_arg_is_atom(o, "SAVE"))
-				; /* XXX: SEARCHRES not supported, ignored */
 			else {
+				/* SAVE (SEARCHRES, RFC 5182) is not offered */
 				*error_r = "Unknown RETURN option";
 				return -1;
 			}

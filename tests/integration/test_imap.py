@@ -637,3 +637,36 @@ def test_id_check_rev2(imap):
     assert cmd(f, b"j UNSELECT")[-1].startswith(b"j OK")
     assert cmd(f, b"k CHECK")[-1].startswith(b"k BAD")
     s.close()
+
+
+@pytest.mark.skipif(shutil.which("fetchmail") is None, reason="no fetchmail")
+def test_fetchmail(imap, tmp_path):
+    put(imap, MSG1)
+    put(imap, MULTI)
+    out = tmp_path / "got"
+    out.mkdir()
+    rc = tmp_path / "fetchmailrc"
+    rc.write_text(
+        f'poll 127.0.0.1 port {imap.port("imap")} protocol imap\n'
+        f'  user "alice@acme" password "alice-pw"\n'
+        f'  sslproto "" no sslcertck\n'
+        f'  mda "/bin/sh -c \'cat > {out}/msg.$$\'"\n'
+        f'  fetchall\n')
+    rc.chmod(0o600)
+    env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
+    r = subprocess.run(["fetchmail", "-f", str(rc), "--nodetach", "-v",
+                        "--nosyslog"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = [p.read_bytes().replace(b"\r\n", b"\n") for p in out.iterdir()]
+    assert len(got) == 2, r.stdout
+    # fetchmail adds its Received: line and delivers with LF ends
+    assert any(MSG1.replace(b"\r\n", b"\n").split(b"\n\n", 1)[1] in g
+               for g in got)
+    assert any(MULTI.replace(b"\r\n", b"\n").split(b"\n\n", 1)[1] in g
+               for g in got)
+    # fetched messages are deleted (no keep): flagged and expunged
+    c = client(imap)
+    c.select("INBOX")
+    assert c.search(None, "ALL")[1] == [b""]
+    c.logout()
