@@ -670,3 +670,28 @@ def test_fetchmail(imap, tmp_path):
     c.select("INBOX")
     assert c.search(None, "ALL")[1] == [b""]
     c.logout()
+
+
+def test_smtp_delivery_reaches_idle(populated):
+    """The whole flow: SMTP in, the MTA, the post office connector's
+    Maildir delivery, and an IDLE client told of it."""
+    import smtplib
+    populated.start(services=["smtpd", "mta", "deliver", "imapd"])
+    s, f = raw(populated)
+    cmd(f, b"a LOGIN alice@acme alice-pw")
+    cmd(f, b"b SELECT INBOX")
+    f.write(b"c IDLE\r\n")
+    f.flush()
+    assert f.readline().startswith(b"+")
+    t0 = time.time()
+    body = b"Subject: end to end\r\n\r\nhello via smtp\r\n"
+    m = smtplib.SMTP("127.0.0.1", populated.port("smtp"), timeout=10)
+    m.sendmail("bob@example.org", ["alice@acme.test"], body)
+    m.quit()
+    s.settimeout(10)
+    assert f.readline() == b"* 1 EXISTS\r\n"
+    assert time.time() - t0 < 5
+    assert cmd(f, b"DONE", b"c")[-1].startswith(b"c OK")
+    r = b"".join(cmd(f, b"d FETCH 1 (BODY.PEEK[])"))
+    assert body.split(b"\r\n\r\n", 1)[1] in r and b"Subject: end to end" in r
+    s.close()
