@@ -30,6 +30,16 @@ on_progress(void *ctx, size_t done, size_t total)
 }
 
 static void
+on_hash_progress(void *ctx, size_t done, size_t total)
+{
+	struct import_ctx *c = ctx;
+
+	if (c->tty)
+		fprintf(stderr, "\rhashing passwords: %zu/%zu%s", done, total,
+		    done == total ? "\n" : "");
+}
+
+static void
 on_row_error(void *ctx, size_t line, const char *message)
 {
 	struct import_ctx *c = ctx;
@@ -125,6 +135,7 @@ users_import_cmd(struct cli *cli, const struct cli_args *a)
 		.no_create_domains = cli_flag(a, "no-create-domains"),
 		.sep = cli_flag(a, "tsv") ? '\t' : ',',
 		.ctx = &ctx, .progress = on_progress, .row_error = on_row_error,
+		.hash_progress = on_hash_progress,
 		.generated = on_generated,
 	};
 	r = users_import(cli->db, data.data ? data.data : "", data.len, &opts, &res, &err);

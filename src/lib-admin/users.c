@@ -34,7 +34,9 @@ struct hash_job {
 	struct import_row *rows;
 	size_t n;
 	size_t next;
+	size_t done;            /* rows finished, for the progress report */
 	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	const char *scheme;
 };
 
@@ -51,35 +53,64 @@ hash_worker(void *arg)
 		if (i >= job->n)
 			return NULL;
 		struct import_row *row = &job->rows[i];
-		if (row->error != NULL || row->hash != NULL)
-			continue;
-		row->hash = passwd_hash(row->password, job->scheme, &err);
-		if (row->hash == NULL)
-			row->error = xasprintf("hashing the password: %s", err);
+		if (row->error == NULL && row->hash == NULL) {
+			row->hash = passwd_hash(row->password, job->scheme, &err);
+			if (row->hash == NULL)
+				row->error = xasprintf("hashing the password: %s", err);
+		}
+		pthread_mutex_lock(&job->lock);
+		job->done++;
+		pthread_cond_signal(&job->cond);
+		pthread_mutex_unlock(&job->lock);
 	}
 }
 
 /* hash_rows - hash plain passwords on every core: yescrypt is slow by
- * design, and an import of thousands of users is mostly hashing. */
+ * design, and an import of thousands of users is mostly hashing. The
+ * calling thread reports progress (hash_progress) while it waits. */
 static void
-hash_rows(struct db *db, struct import_row *rows, size_t n)
+hash_rows(struct db *db, struct import_row *rows, size_t n,
+	  const struct users_import_opts *opts)
 {
 	struct hash_job job = { .rows = rows, .n = n };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	pthread_t th[16];
-	size_t nth = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (size_t)ncpu;
+	size_t nth = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (size_t)ncpu, need = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].error == NULL && rows[i].hash == NULL)
+			need++;
+	if (need == 0)
+		return;
 	char *scheme = settings_get_str(db, "password.scheme");
 
 	job.scheme = scheme;
 	pthread_mutex_init(&job.lock, NULL);
+	pthread_cond_init(&job.cond, NULL);
 	size_t started = 0;
 	for (size_t i = 0; i < nth; i++)
 		if (pthread_create(&th[i], NULL, hash_worker, &job) == 0)
 			started++;
 	if (started == 0)
 		hash_worker(&job);
+	size_t reported = 0;
+	pthread_mutex_lock(&job.lock);
+	while (job.done < n) {
+		if (opts->hash_progress != NULL && job.done >= reported + 50) {
+			reported = job.done;
+			pthread_mutex_unlock(&job.lock);
+			opts->hash_progress(opts->ctx, reported, n);
+			pthread_mutex_lock(&job.lock);
+			continue;
+		}
+		pthread_cond_wait(&job.cond, &job.lock);
+	}
+	pthread_mutex_unlock(&job.lock);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	if (opts->hash_progress != NULL && n > 0)
+		opts->hash_progress(opts->ctx, n, n);
+	pthread_cond_destroy(&job.cond);
 	pthread_mutex_destroy(&job.lock);
 	free(scheme);
 }
@@ -251,7 +282,7 @@ users_import(struct db *db, const char *data, size_t len,
 	}
 	csv_record_free(&rec);
 	res->total = n;
-	hash_rows(db, rows, n);
+	hash_rows(db, rows, n, opts);
 
 	bool outer;
 	if ((r = adm_tx_begin(db, &outer, error_r)) < 0)

@@ -30,6 +30,8 @@ struct users_import_opts {
 	char sep;                 /* ',' or '\t' */
 	void *ctx;
 	void (*progress)(void *ctx, size_t done, size_t total);
+	/* passwords hashed so far (the long part of an import) */
+	void (*hash_progress)(void *ctx, size_t done, size_t total);
 	void (*row_error)(void *ctx, size_t line, const char *message);
 	/* a password was generated for address */
 	void (*generated)(void *ctx, const char *address, const char *password);

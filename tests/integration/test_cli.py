@@ -726,7 +726,8 @@ def test_users_import(populated, tmp_path):
     fails(p, EXIT_USAGE, "users", "import", str(f))
     # progress on a terminal
     import pty
-    f.write_text("".join(f"p{i}@acme.test,{hashed}\n" for i in range(120)))
+    f.write_text("".join(f"p{i}@acme.test,{hashed if i % 2 else 'pw'}\n"
+                         for i in range(120)))
     master, slave = pty.openpty()
     try:
         r = subprocess.run([str(BUILD / "postern"), "-d", str(p.root), "users", "import",
@@ -748,6 +749,7 @@ def test_users_import(populated, tmp_path):
             os.close(slave)
         os.close(master)
     assert r.returncode == 0
+    assert b"hashing passwords: 120/120\r\n" in out
     assert b"importing: 50/120" in out and b"importing: 120/120" in out
     assert b"120 imported, 0 failed" in out
     # stdin, and random passwords to stdout
