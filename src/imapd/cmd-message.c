@@ -25,6 +25,7 @@ view_free(struct session *s)
 		free(s->msgs[i].kw);
 	xfree(&s->msgs);
 	s->nmsgs = 0;
+	s->ngone = 0;
 }
 
 static void
@@ -140,6 +141,140 @@ uid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* view_find - the index of uid in the view, or -1 */
+static ssize_t
+view_find(const struct session *s, uint32_t uid)
+{
+	size_t lo = 0, hi = s->nmsgs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->msgs[mid].uid == uid)
+			return (ssize_t)mid;
+		if (s->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* report_expunges - drop the gone messages from the view, telling the
+ * client (EXPUNGE by sequence number, or VANISHED by UID for QRESYNC) */
+static void
+report_expunges(struct session *s)
+{
+	uint32_t *vanished = xcalloc(s->ngone + 1, sizeof(*vanished));
+	size_t nv = 0, k = 0;
+
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		if (!s->msgs[i].gone) {
+			s->msgs[k++] = s->msgs[i];
+			continue;
+		}
+		if (s->qresync)
+			vanished[nv++] = s->msgs[i].uid;
+		else
+			session_printf(s, "* %zu EXPUNGE\r\n", k + 1);
+		free(s->msgs[i].kw);
+	}
+	s->nmsgs = k;
+	s->ngone = 0;
+	if (nv > 0) {
+		struct buf b;
+		buf_init(&b, 0);
+		buf_puts(&b, "* VANISHED ");
+		imap_seqset_format(&b, vanished, nv);
+		buf_puts(&b, "\r\n");
+		session_write(s, b.data, b.len);
+		buf_free(&b);
+	}
+	free(vanished);
+}
+
+/* view_sync_delta - apply what changed since our modseq (flag changes,
+ * new messages, expunges) without reloading the folder: the work is the
+ * size of the change, not of the folder. -1 when the index cannot tell
+ * (the caller reloads everything). */
+static int
+view_sync_delta(struct session *s, const struct store_folder_status *st,
+		bool allow_expunge, const uint32_t *silent, size_t nsilent)
+{
+	struct store_msg *m = NULL;
+	uint32_t *ex = NULL;
+	size_t n = 0, nex = 0;
+	const char *err;
+
+	if (store_msgs_changed(s->folder, s->highestmodseq, &m, &n, &err) < 0 ||
+	    store_expunged_since(s->folder, s->highestmodseq, &ex, &nex,
+	    &err) < 0) {
+		if (m != NULL)
+			store_msgs_free(m, n);
+		free(ex);
+		return -1;
+	}
+	/* check first that the delta explains the new message count */
+	size_t live = s->nmsgs - s->ngone, newly_gone = 0, added = 0;
+	uint32_t last = s->nmsgs ? s->msgs[s->nmsgs - 1].uid : 0;
+	for (size_t i = 0; i < nex; i++) {
+		ssize_t k = view_find(s, ex[i]);
+		if (k >= 0 && !s->msgs[k].gone)
+			newly_gone++;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (m[i].uid > last && view_find(s, m[i].uid) < 0)
+			added++;
+	if (live - newly_gone + added != st->messages) {
+		store_msgs_free(m, n);
+		free(ex);
+		return -1;
+	}
+	for (size_t i = 0; i < nex; i++) {
+		ssize_t k = view_find(s, ex[i]);
+		if (k >= 0 && !s->msgs[k].gone) {
+			s->msgs[k].gone = true;
+			s->ngone++;
+		}
+	}
+	uint32_t *changed = xcalloc(n + 1, sizeof(*changed));
+	size_t nchanged = 0;
+	for (size_t i = 0; i < n; i++) {
+		ssize_t k = view_find(s, m[i].uid);
+		if (k < 0 || s->msgs[k].gone)
+			continue;
+		struct view_msg *o = &s->msgs[k];
+		const char *kw = m[i].keywords && *m[i].keywords ? m[i].keywords : NULL;
+		bool kw_same = (o->kw == NULL && kw == NULL) ||
+		    (o->kw != NULL && kw != NULL && strcmp(o->kw, kw) == 0);
+		if ((o->flags != m[i].flags || !kw_same ||
+		    (s->condstore && o->modseq != m[i].modseq)) &&
+		    !uid_in(silent, nsilent, o->uid))
+			changed[nchanged++] = o->uid;
+		free(o->kw);
+		view_entry(o, &m[i]);
+	}
+	if (allow_expunge && s->ngone > 0)
+		report_expunges(s);
+	if (added > 0) {
+		s->msgs = xreallocarray(s->msgs, s->nmsgs + added + 1,
+		    sizeof(*s->msgs));
+		for (size_t i = 0; i < n; i++)
+			if (m[i].uid > last)
+				view_entry(&s->msgs[s->nmsgs++], &m[i]);
+		session_printf(s, "* %zu EXISTS\r\n", s->nmsgs);
+	}
+	for (size_t i = 0; i < nchanged; i++) {
+		ssize_t k = view_find(s, changed[i]);
+		if (k >= 0)
+			report_flags(s, (size_t)k);
+	}
+	free(changed);
+	store_msgs_free(m, n);
+	free(ex);
+	status_remember(s, st);
+	return 0;
+}
+
 /* view_sync - see imapd.h */
 void
 view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
@@ -149,12 +284,10 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 	struct store_msg *m;
 	size_t n;
 	const char *err;
-	bool pending_gone = false;
+	bool pending_gone = s->ngone > 0;
 
 	if (s->folder == NULL)
 		return;
-	for (size_t i = 0; i < s->nmsgs && !pending_gone; i++)
-		pending_gone = s->msgs[i].gone;
 	if (store_sync(s->folder, &err) < 0 ||
 	    store_folder_status(s->folder, &st, &err) < 0) {
 		log_warnx("%s: sync: %s", s->sid, err);
@@ -163,6 +296,10 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 	if (st.uidnext == s->uidnext && st.messages == s->status_messages &&
 	    st.highestmodseq == s->highestmodseq &&
 	    (!pending_gone || !allow_expunge))
+		return;
+	/* the changes since our modseq, when the index can tell them */
+	if (s->highestmodseq > 0 && st.uidvalidity == s->uidvalidity &&
+	    view_sync_delta(s, &st, allow_expunge, silent, nsilent) == 0)
 		return;
 	if (store_msgs_load(s->folder, &m, &n, &err) < 0) {
 		log_warnx("%s: sync: %s", s->sid, err);
@@ -239,8 +376,7 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 		}
 	free(changed);
 	status_remember(s, &st);
-	if (kept_gone > 0)
-		s->highestmodseq = 0; /* come back for the held expunges */
+	s->ngone = kept_gone;
 }
 
 /* resolve - the view indexes a sequence set names; -1 with BAD sent */

@@ -113,6 +113,7 @@ struct session {
 	bool readonly;
 	struct view_msg *msgs;
 	size_t nmsgs;
+	size_t ngone;           /* msgs expunged but not reported yet */
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
 	uint32_t status_messages;
