@@ -1,4 +1,5 @@
 /* directory - the read API services use: routing, login, object loads */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,6 +420,9 @@ dir_authenticate(struct db *db, const char *login, const char *password,
 		if (strcmp(scheme, schemes[i]) == 0)
 			si = i;
 	free(scheme);
+	/* services check passwords on several threads */
+	static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&dummy_lock);
 	if (dummies[si] == NULL) {
 		char *pw = random_password(16);
 		dummies[si] = passwd_hash(pw, schemes[si], &err);
@@ -427,6 +431,7 @@ dir_authenticate(struct db *db, const char *login, const char *password,
 			dummies[si] = xstrdup("*");
 	}
 	const char *dummy = dummies[si];
+	pthread_mutex_unlock(&dummy_lock);
 
 	r = dir_login_lookup(db, login, mb, error_r);
 	if (r < 0)
