@@ -100,6 +100,10 @@ class Postern:
             self.cli("config", "set", f"{name}.listen",
                      f"127.0.0.1:{self.ports[name]}")
         self.cli("config", "set", "password.scheme", "sha512-crypt")
+        # one load client on one address: lift the per-address limits
+        for key in ("smtp.max_connections_per_ip", "imap.max_connections_per_ip",
+                    "pop3.max_connections_per_ip"):
+            self.cli("config", "set", key, "100000")
         self.cli("postoffice", "add", "bench", "--password", "pm")
         self.cli("domain", "add", DOMAIN, "--postoffice", "bench")
         csv = self.dir / "users.csv"
