@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -53,6 +54,7 @@ status_remember(struct session *s, const struct store_folder_status *st)
 int
 view_load(struct session *s, const char **error_r)
 {
+	s->status_checked = time(NULL);
 	struct store_folder_status st;
 	struct store_msg *m;
 	size_t n;
@@ -194,8 +196,10 @@ report_expunges(struct session *s)
 
 /* view_sync_delta - apply what changed since our modseq (flag changes,
  * new messages, expunges) without reloading the folder: the work is the
- * size of the change, not of the folder. -1 when the index cannot tell
- * (the caller reloads everything). */
+ * size of the change, not of the folder. With st (the folder status) the
+ * result is checked against its message count; without, the index's
+ * modseq order is trusted (cheap: no count over the folder). -1 when the
+ * delta does not add up (the caller reloads everything). */
 static int
 view_sync_delta(struct session *s, const struct store_folder_status *st,
 		bool allow_expunge, const uint32_t *silent, size_t nsilent)
@@ -216,15 +220,29 @@ view_sync_delta(struct session *s, const struct store_folder_status *st,
 	/* check first that the delta explains the new message count */
 	size_t live = s->nmsgs - s->ngone, newly_gone = 0, added = 0;
 	uint32_t last = s->nmsgs ? s->msgs[s->nmsgs - 1].uid : 0;
+	uint64_t maxmod = s->highestmodseq;
+	bool odd = false;
 	for (size_t i = 0; i < nex; i++) {
 		ssize_t k = view_find(s, ex[i]);
 		if (k >= 0 && !s->msgs[k].gone)
 			newly_gone++;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (m[i].uid > last && view_find(s, m[i].uid) < 0)
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].modseq > maxmod)
+			maxmod = m[i].modseq;
+		if (view_find(s, m[i].uid) >= 0)
+			continue;
+		if (m[i].uid > last)
 			added++;
-	if (live - newly_gone + added != st->messages) {
+		else
+			odd = true; /* an old UID we never had */
+	}
+	if (st == NULL && n == 0 && newly_gone == 0 &&
+	    !(allow_expunge && s->ngone > 0)) {
+		free(ex);
+		return 0; /* nothing new */
+	}
+	if (odd || (st != NULL && live - newly_gone + added != st->messages)) {
 		store_msgs_free(m, n);
 		free(ex);
 		return -1;
@@ -271,7 +289,14 @@ view_sync_delta(struct session *s, const struct store_folder_status *st,
 	free(changed);
 	store_msgs_free(m, n);
 	free(ex);
-	status_remember(s, st);
+	if (st != NULL) {
+		status_remember(s, st);
+	} else {
+		s->highestmodseq = maxmod;
+		if (s->nmsgs > 0 && s->msgs[s->nmsgs - 1].uid >= s->uidnext)
+			s->uidnext = s->msgs[s->nmsgs - 1].uid + 1;
+		s->status_messages = (uint32_t)(s->nmsgs - s->ngone);
+	}
 	return 0;
 }
 
@@ -288,8 +313,19 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 
 	if (s->folder == NULL)
 		return;
-	if (store_sync(s->folder, &err) < 0 ||
-	    store_folder_status(s->folder, &st, &err) < 0) {
+	if (store_sync(s->folder, &err) < 0) {
+		log_warnx("%s: sync: %s", s->sid, err);
+		return;
+	}
+	/* the cheap path: the changes since our modseq, straight from the
+	 * index; every VIEW_STATUS_EVERY seconds the folder status (counts
+	 * over the folder, UIDVALIDITY) is checked as well */
+	time_t now = time(NULL);
+	if (s->highestmodseq > 0 && now - s->status_checked < VIEW_STATUS_EVERY &&
+	    view_sync_delta(s, NULL, allow_expunge, silent, nsilent) == 0)
+		return;
+	s->status_checked = now;
+	if (store_folder_status(s->folder, &st, &err) < 0) {
 		log_warnx("%s: sync: %s", s->sid, err);
 		return;
 	}

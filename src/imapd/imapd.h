@@ -29,6 +29,7 @@
 #define IMAP_TIMEOUT_PREAUTH 60
 #define IMAP_TIMEOUT_AUTH   1800          /* also IDLE: RFC 2177 29 min */
 #define IMAP_FAIL_WINDOW    300           /* seconds a failure is remembered */
+#define VIEW_STATUS_EVERY   10            /* seconds between full checks */
 
 /* a mailbox index shared by the sessions of one process */
 struct imapd_mbox {
@@ -114,6 +115,7 @@ struct session {
 	struct view_msg *msgs;
 	size_t nmsgs;
 	size_t ngone;           /* msgs expunged but not reported yet */
+	time_t status_checked;  /* last full folder status check */
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
 	uint32_t status_messages;
