@@ -2,12 +2,15 @@
  * delivery rate, first index build, open/select (sync + load) of a large
  * folder, a flag change, a sync with one new delivery.
  *
- *   BUILD/src/lib-store/bench-store [N] [DIR]   (N default 100000) */
+ *   BUILD/src/lib-store/bench-store [N] [DIR]   (N default 100000)
+ *   BUILD/src/lib-store/bench-store mem N       memory per open mailbox */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "fsutil.h"
 #include "store.h"
@@ -22,9 +25,78 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static long
+rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = atol(line + 6);
+	if (f != NULL)
+		fclose(f);
+	return kb;
+}
+
+/* bench_mem - memory of open mailboxes with INBOX selected (what an idle
+ * IMAP session holds), N mailboxes of 10 messages each */
+static int
+bench_mem(long n)
+{
+	char tmpl[] = "/tmp/bench-store-mem.XXXXXX";
+	const char *top = mkdtemp(tmpl);
+	struct store **st = xcalloc((size_t)n, sizeof(*st));
+	struct store_folder **f = xcalloc((size_t)n, sizeof(*f));
+	const char *err = "";
+	struct store_delivery d;
+
+	store_delivery_init(&d);
+	d.data = "Subject: x\r\n\r\ny\r\n";
+	d.len = strlen(d.data);
+	for (long i = 0; i < n; i++) {
+		char *root = xasprintf("%s/po/mb%ld", top, i);
+		for (int k = 0; k < 10; k++)
+			store_deliver(root, &d, NULL, &err);
+		struct store *s1 = store_open(root, &err);
+		struct store_folder *f1 = store_folder_open(s1, "INBOX", &err);
+		store_folder_close(&f1);
+		store_close(&s1);
+		free(root);
+	}
+	long before = rss_kb();
+	for (long i = 0; i < n; i++) {
+		char *root = xasprintf("%s/po/mb%ld", top, i);
+		st[i] = store_open(root, &err);
+		f[i] = st[i] ? store_folder_open(st[i], "INBOX", &err) : NULL;
+		if (f[i] == NULL) {
+			fprintf(stderr, "open %s: %s\n", root, err);
+			return 1;
+		}
+		free(root);
+	}
+	long after = rss_kb();
+	printf("%ld open mailboxes (INBOX selected): %.1f KB each (RSS), "
+	    "SQLite heap %.1f KB each\n", n,
+	    (double)(after - before) / (double)n,
+	    (double)sqlite3_memory_used() / 1024.0 / (double)n);
+	for (long i = 0; i < n; i++) {
+		store_folder_close(&f[i]);
+		store_close(&st[i]);
+	}
+	free(st);
+	free(f);
+	rm_rf(top);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	store_library_init();
+	if (argc > 2 && strcmp(argv[1], "mem") == 0)
+		return bench_mem(atol(argv[2]));
 	long n = argc > 1 ? atol(argv[1]) : 100000;
 	char tmpl[] = "/tmp/bench-store.XXXXXX";
 	const char *top = argc > 2 ? argv[2] : mkdtemp(tmpl);

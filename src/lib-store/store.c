@@ -245,6 +245,9 @@ index_open(struct store *st, const char **error_r)
 	free(path);
 	if (rc != SQLITE_OK)
 		return db_err(st, error_r, "open");
+	/* an idle IMAP session holds its mailbox open: SQLite's default
+	 * lookaside (120 KB per connection) would be most of its memory */
+	(void)sqlite3_db_config(st->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 128, 32);
 	sqlite3_busy_timeout(st->db, 30000);
 	if (db_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA cache_size=-256", error_r) < 0)
@@ -308,6 +311,13 @@ defaults_create(struct store *st, const char **error_r)
 		return -1;
 	}
 	return db_commit(st, error_r);
+}
+
+/* store_library_init - no bulk page cache per connection */
+void
+store_library_init(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 }
 
 /* store_open - open (create, or rebuild) the index of a mailbox */

@@ -117,6 +117,13 @@ int store_quota_add(const char *mailbox_root, int64_t bytes, int64_t count,
 struct store;          /* one open mailbox (its index) */
 struct store_folder;   /* one open folder of it */
 
+/* store_library_init - call first in main(), before anything opens an
+ * SQLite database: turns off SQLite's page cache pre-allocation (about
+ * 75 KB per connection), which is most of what an open mailbox costs when
+ * thousands of idle sessions hold one. Harmless (no effect) if called
+ * later. */
+void store_library_init(void);
+
 /* store_open - open the index of a mailbox, creating the Maildir, the
  * index and the default folders (Sent, Drafts, Trash, Junk, Archive) when
  * missing; a damaged index is moved aside and rebuilt. NULL on error. */

@@ -1049,5 +1049,6 @@ main(int argc, char **argv)
 		.accept = pop3_accept,
 		.shutdown = pop3_shutdown,
 	};
+	store_library_init();
 	return service_main(argc, argv, &def);
 }
