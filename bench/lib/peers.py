@@ -78,7 +78,8 @@ def children_of(pid):
 class Postern:
     name = "Postern"
 
-    def __init__(self, users, build=None, services=None):
+    def __init__(self, users, build=None, services=None, settings=None):
+        self.settings = settings or {}
         self.build = Path(build or os.environ.get("POSTERN_BUILD") or ROOT / "build")
         self.dir = Path(tempfile.mkdtemp(prefix="bench-postern-"))
         self.root = self.dir / "root"
@@ -104,6 +105,8 @@ class Postern:
         for key in ("smtp.max_connections_per_ip", "imap.max_connections_per_ip",
                     "pop3.max_connections_per_ip"):
             self.cli("config", "set", key, "100000")
+        for key, value in self.settings.items():
+            self.cli("config", "set", key, value)
         self.cli("postoffice", "add", "bench", "--password", "pm")
         self.cli("domain", "add", DOMAIN, "--postoffice", "bench")
         csv = self.dir / "users.csv"

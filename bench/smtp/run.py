@@ -109,12 +109,15 @@ def main():
     ap.add_argument("--users", type=int, default=50)
     ap.add_argument("--size", type=int, default=2048)
     ap.add_argument("--only")
+    ap.add_argument("--set", action="append", default=[],
+                    help="a Postern setting for the run, name=value")
     ap.add_argument("--results")
     a = ap.parse_args()
     rows = []
     if a.only in (None, "postern"):
-        rows.append(bench(peers.Postern(a.users, services=["smtpd", "mta", "deliver"]),
-                          a.n, a.c, a.size))
+        settings = dict(kv.split("=", 1) for kv in a.set)
+        rows.append(bench(peers.Postern(a.users, services=["smtpd", "mta", "deliver"],
+                                        settings=settings), a.n, a.c, a.size))
     if a.only in (None, "postfix"):
         rows.append(bench(peers.PostfixDovecot(a.users), a.n, a.c, a.size))
     table = ["| server | messages | accepted/s | delivered/s | p50 ms | p99 ms | errors |",
