@@ -1,0 +1,43 @@
+/* fuzz-sasl - the SASL helpers that read what a client sends in AUTH
+ * (smtpd, pop3d and imapd share them): base64 decoding into a bounded
+ * buffer, the PLAIN split, and xtext (AUTH=/ORCPT= parameters). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp-parser.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct buf b;
+	const char *authz, *authc, *pw;
+
+	/* a small bound, so that appends past max are exercised */
+	buf_init(&b, 64);
+	if (smtp_base64_decode((const char *)data, size, &b) == 0) {
+		char *msg = malloc(b.len + 1);
+		memcpy(msg, b.data, b.len);
+		msg[b.len] = '\0';
+		if (smtp_sasl_plain(msg, b.len, &authz, &authc, &pw) == 0) {
+			/* the pointers stay inside msg */
+			(void)strlen(authz);
+			(void)strlen(authc);
+			(void)strlen(pw);
+		}
+		free(msg);
+	}
+	buf_reset(&b);
+	/* the raw bytes as a decoded PLAIN message too */
+	char *raw = malloc(size + 1);
+	memcpy(raw, data, size);
+	raw[size] = '\0';
+	(void)smtp_sasl_plain(raw, size, &authz, &authc, &pw);
+	free(raw);
+	if (smtp_xtext_valid((const char *)data, size))
+		(void)smtp_xtext_decode((const char *)data, size, &b);
+	buf_free(&b);
+	return 0;
+}
