@@ -27,6 +27,9 @@ view_free(struct session *s)
 	xfree(&s->msgs);
 	s->nmsgs = 0;
 	s->ngone = 0;
+	xfree(&s->idle_r);
+	s->nidle_r = 0;
+	s->nidle = 0;
 }
 
 static void
@@ -298,6 +301,218 @@ view_sync_delta(struct session *s, const struct store_folder_status *st,
 		s->status_messages = (uint32_t)(s->nmsgs - s->ngone);
 	}
 	return 0;
+}
+
+/* ---- the compact view of an IDLE session ---------------------------
+ * While a client idles, only its UIDs are kept, as ranges (a folder
+ * without gaps is one range): that is the sequence number map. Flags,
+ * sizes and dates come back from the index when IDLE ends; changes are
+ * reported by modseq, so nothing else is needed to tell what changed. */
+
+/* idle_seq - the sequence number of uid, 0 if absent */
+static size_t
+idle_seq(const struct session *s, uint32_t uid)
+{
+	size_t before = 0;
+
+	for (size_t k = 0; k < s->nidle_r; k++) {
+		const struct imap_range *r = &s->idle_r[k];
+		if (uid >= r->lo && uid <= r->hi)
+			return before + (uid - r->lo) + 1;
+		before += (size_t)(r->hi - r->lo) + 1;
+	}
+	return 0;
+}
+
+static void
+idle_remove(struct session *s, uint32_t uid)
+{
+	for (size_t k = 0; k < s->nidle_r; k++) {
+		struct imap_range *r = &s->idle_r[k];
+		if (uid < r->lo || uid > r->hi)
+			continue;
+		if (r->lo == r->hi) {
+			memmove(r, r + 1, (s->nidle_r - k - 1) * sizeof(*r));
+			s->nidle_r--;
+		} else if (uid == r->lo) {
+			r->lo++;
+		} else if (uid == r->hi) {
+			r->hi--;
+		} else {
+			s->idle_r = xreallocarray(s->idle_r, s->nidle_r + 1,
+			    sizeof(*s->idle_r));
+			r = &s->idle_r[k];
+			memmove(r + 1, r, (s->nidle_r - k) * sizeof(*r));
+			r[0].hi = uid - 1;
+			r[1].lo = uid + 1;
+			s->nidle_r++;
+		}
+		s->nidle--;
+		return;
+	}
+}
+
+static void
+idle_append(struct session *s, uint32_t uid)
+{
+	if (s->nidle_r > 0 && s->idle_r[s->nidle_r - 1].hi + 1 == uid) {
+		s->idle_r[s->nidle_r - 1].hi = uid;
+	} else {
+		s->idle_r = xreallocarray(s->idle_r, s->nidle_r + 1,
+		    sizeof(*s->idle_r));
+		s->idle_r[s->nidle_r].lo = s->idle_r[s->nidle_r].hi = uid;
+		s->nidle_r++;
+	}
+	s->nidle++;
+}
+
+static void
+report_msg(struct session *s, size_t seq, const struct store_msg *m)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_printf(&b, "* %zu FETCH (UID %u FLAGS ", seq, m->uid);
+	flags_format(&b, m->flags, m->keywords);
+	if (s->condstore)
+		buf_printf(&b, " MODSEQ (%llu)", (unsigned long long)m->modseq);
+	buf_puts(&b, ")\r\n");
+	session_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+/* view_compact - see imapd.h */
+void
+view_compact(struct session *s)
+{
+	if (s->folder == NULL || s->idle_r != NULL)
+		return;
+	view_sync(s, true, NULL, 0);   /* nothing held back after this */
+	struct session tmp = { .idle_r = NULL };
+	for (size_t i = 0; i < s->nmsgs; i++)
+		idle_append(&tmp, s->msgs[i].uid);
+	view_free(s);
+	s->idle_r = tmp.idle_r ? tmp.idle_r : xcalloc(1, sizeof(*s->idle_r));
+	s->nidle_r = tmp.nidle_r;
+	s->nidle = tmp.nidle;
+}
+
+/* view_compact_sync - see imapd.h */
+void
+view_compact_sync(struct session *s)
+{
+	struct store_msg *m = NULL;
+	uint32_t *ex = NULL, *vanished;
+	size_t n = 0, nex = 0, nv = 0, added = 0;
+	const char *err;
+
+	if (s->idle_r == NULL)
+		return;
+	if (store_sync(s->folder, &err) < 0 ||
+	    store_msgs_changed(s->folder, s->highestmodseq, &m, &n, &err) < 0 ||
+	    store_expunged_since(s->folder, s->highestmodseq, &ex, &nex,
+	    &err) < 0) {
+		log_warnx("%s: sync: %s", s->sid, err);
+		if (m != NULL)
+			store_msgs_free(m, n);
+		free(ex);
+		return;
+	}
+	vanished = xcalloc(nex + 1, sizeof(*vanished));
+	for (size_t i = 0; i < nex; i++) {
+		size_t seq = idle_seq(s, ex[i]);
+		if (seq == 0)
+			continue;
+		if (s->qresync)
+			vanished[nv++] = ex[i];
+		else
+			session_printf(s, "* %zu EXPUNGE\r\n", seq);
+		idle_remove(s, ex[i]);
+	}
+	if (nv > 0) {
+		struct buf b;
+		buf_init(&b, 0);
+		buf_puts(&b, "* VANISHED ");
+		imap_seqset_format(&b, vanished, nv);
+		buf_puts(&b, "\r\n");
+		session_write(s, b.data, b.len);
+		buf_free(&b);
+	}
+	free(vanished);
+	uint32_t last = s->nidle_r ? s->idle_r[s->nidle_r - 1].hi : 0;
+	for (size_t i = 0; i < n; i++)
+		if (m[i].uid > last) {
+			idle_append(s, m[i].uid);
+			added++;
+		}
+	if (added > 0)
+		session_printf(s, "* %zu EXISTS\r\n", s->nidle);
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].modseq > s->highestmodseq)
+			s->highestmodseq = m[i].modseq;
+		if (m[i].uid > last)
+			continue; /* new: told by EXISTS */
+		size_t seq = idle_seq(s, m[i].uid);
+		if (seq > 0)
+			report_msg(s, seq, &m[i]);
+	}
+	store_msgs_free(m, n);
+	free(ex);
+}
+
+/* view_expand - see imapd.h */
+void
+view_expand(struct session *s)
+{
+	struct store_msg *m;
+	size_t n;
+	const char *err;
+
+	if (s->idle_r == NULL)
+		return;
+	/* what changed since the last report, told now: the full view is
+	 * rebuilt from the index and compared with the UIDs we hold */
+	view_compact_sync(s);
+	if (store_msgs_load(s->folder, &m, &n, &err) < 0) {
+		log_warnx("%s: reload: %s", s->sid, err);
+		m = NULL;
+		n = 0;
+	}
+	struct view_msg *nv = xcalloc(s->nidle + 1, sizeof(*nv));
+	size_t nn = 0, j = 0;
+	uint64_t since = s->highestmodseq;
+	for (size_t k = 0; k < s->nidle_r; k++) {
+		for (uint64_t u = s->idle_r[k].lo; u <= s->idle_r[k].hi; u++) {
+			uint32_t uid = (uint32_t)u;
+			while (j < n && m[j].uid < uid)
+				j++;
+			if (j < n && m[j].uid == uid) {
+				view_entry(&nv[nn], &m[j]);
+				if (m[j].modseq > since) {
+					report_msg(s, nn + 1, &m[j]);
+					if (m[j].modseq > s->highestmodseq)
+						s->highestmodseq = m[j].modseq;
+				}
+				nn++;
+				j++;
+			} else {
+				/* expunged since the last sync: held back,
+				 * told at the next sync */
+				nv[nn].uid = uid;
+				nv[nn].gone = true;
+				nn++;
+				s->ngone++;
+			}
+		}
+	}
+	if (m != NULL)
+		store_msgs_free(m, n);
+	xfree(&s->idle_r);
+	s->nidle_r = 0;
+	s->nidle = 0;
+	s->msgs = nv;
+	s->nmsgs = nn;
+	s->status_checked = 0; /* a full check at the next sync */
 }
 
 /* view_sync - see imapd.h */

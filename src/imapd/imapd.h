@@ -115,6 +115,9 @@ struct session {
 	struct view_msg *msgs;
 	size_t nmsgs;
 	size_t ngone;           /* msgs expunged but not reported yet */
+	struct imap_range *idle_r; /* IDLE: the compact view, UID ranges
+				      (msgs is NULL meanwhile) */
+	size_t nidle_r, nidle;     /* ranges, messages */
 	time_t status_checked;  /* last full folder status check */
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
@@ -183,6 +186,12 @@ int view_load(struct session *s, const char **error_r);
 void view_sync(struct session *s, bool allow_expunge,
 	       const uint32_t *silent_uids, size_t nsilent);
 void view_free(struct session *s);
+/* view_compact - entering IDLE: keep only the UIDs (after reporting what
+ * changed); view_compact_sync reports changes in that state, view_expand
+ * rebuilds the full view when IDLE ends, reporting what changed meanwhile */
+void view_compact(struct session *s);
+void view_compact_sync(struct session *s);
+void view_expand(struct session *s);
 /* report_flags - "* n FETCH (UID u FLAGS (...) [MODSEQ (m)])" */
 void report_flags(struct session *s, size_t idx);
 /* vanished_earlier - QRESYNC: "* VANISHED (EARLIER) uids" of the UID set

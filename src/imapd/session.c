@@ -458,8 +458,12 @@ on_change(void *ctx)
 {
 	struct session *s = ctx;
 
-	if (s->in == IN_IDLE && s->state == ST_SELECTED)
-		view_sync(s, true, NULL, 0);
+	if (s->in == IN_IDLE && s->state == ST_SELECTED) {
+		if (s->idle_r != NULL)
+			view_compact_sync(s);
+		else
+			view_sync(s, true, NULL, 0);
+	}
 }
 
 static void
@@ -473,7 +477,7 @@ cmd_idle(struct session *s, const char *tag, const struct imap_arg *a,
 		return;
 	}
 	if (s->state == ST_SELECTED) {
-		view_sync(s, true, NULL, 0);
+		view_compact(s); /* reports what changed, keeps the UIDs only */
 		if (s->d->notify != NULL && s->notify_handle <= 0) {
 			s->notify_handle = store_notify_watch(s->d->notify, s->folder,
 			    on_change, s, &err);
@@ -498,6 +502,8 @@ idle_done(struct session *s, const char *line)
 		store_notify_unwatch(s->d->notify, s->notify_handle);
 		s->notify_handle = 0;
 	}
+	if (s->state == ST_SELECTED)
+		view_expand(s);
 	if (strcasecmp(line, "DONE") != 0)
 		session_tagged(s, tag, "BAD", "Expected DONE");
 	else

@@ -403,9 +403,23 @@ def test_idle_reports_delivery(imap):
     b.store("1", "+FLAGS.SILENT", r"(\Flagged)")
     line = f.readline()
     assert line.startswith(b"* 1 FETCH") and b"\\Flagged" in line
+    # and its expunge
+    b.store("1", "+FLAGS.SILENT", r"(\Deleted)")
+    b.expunge()
+    lines = [f.readline(), f.readline()]
+    assert b"* 1 EXPUNGE\r\n" in lines
     s.settimeout(10)
+    # changes made while IDLE ends are told with the tagged OK
+    b.store("1", "+FLAGS.SILENT", r"(\Answered)")
+    put(imap, MSG1)
     r = cmd(f, b"DONE", b"c")
     assert r[-1].startswith(b"c OK")
+    r = b"".join(cmd(f, b"d NOOP")) + b"".join(r)
+    assert b"* 2 EXISTS" in r and b"\\Answered" in r
+    r = cmd(f, b"e FETCH 1:* (UID FLAGS)")
+    assert r[0].startswith(b"* 1 FETCH (UID 2 FLAGS (\\Answered))")
+    assert r[1].startswith(b"* 2 FETCH (UID 3 FLAGS ())")
+    assert r[-1].startswith(b"e OK")
     b.logout()
     s.close()
 
