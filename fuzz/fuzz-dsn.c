@@ -14,7 +14,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *reply = malloc(size + 1);
 	char out[16];
 
-	memcpy(reply, data, size);
+	if (size > 0)
+		memcpy(reply, data, size);
 	reply[size] = '\0';
 	memset(out, 0x55, sizeof(out));
 	dsn_status_from_reply(reply, out, sizeof(out));

@@ -19,7 +19,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&b, 64);
 	if (smtp_base64_decode((const char *)data, size, &b) == 0) {
 		char *msg = malloc(b.len + 1);
-		memcpy(msg, b.data, b.len);
+		if (b.len > 0)
+			memcpy(msg, b.data, b.len);
 		msg[b.len] = '\0';
 		if (smtp_sasl_plain(msg, b.len, &authz, &authc, &pw) == 0) {
 			/* the pointers stay inside msg */
@@ -32,7 +33,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_reset(&b);
 	/* the raw bytes as a decoded PLAIN message too */
 	char *raw = malloc(size + 1);
-	memcpy(raw, data, size);
+	if (size > 0)
+		memcpy(raw, data, size);
 	raw[size] = '\0';
 	(void)smtp_sasl_plain(raw, size, &authz, &authc, &pw);
 	free(raw);
