@@ -42,6 +42,8 @@ imap_parser_reset(struct imap_parser *p)
 	for (size_t i = 0; i < p->nlits; i++)
 		buf_free(&p->lits[i]);
 	p->nlits = 0;
+	xfree(&p->lits);
+	p->lits_cap = 0;
 	if (p->line.cap > 4096)
 		buf_free(&p->line);
 	else
@@ -186,6 +188,11 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 			return IMAP_PARSE_ERROR;
 		}
 		buf_puts(&p->line, "\r\n");
+		if (p->nlits == p->lits_cap) {
+			p->lits_cap = p->lits_cap ? p->lits_cap * 2 : 2;
+			p->lits = xreallocarray(p->lits, p->lits_cap,
+			    sizeof(*p->lits));
+		}
 		buf_init(&p->lits[p->nlits], 0);
 		/* grow with the data, not with the announcement: a client
 		 * that announces much and sends little holds little */

@@ -53,8 +53,8 @@ struct imap_parser {
 	unsigned max_depth;  /* list nesting */
 
 	struct buf line;     /* text lines, literals replaced by markers */
-	struct buf lits[IMAP_MAX_LITERALS];
-	size_t nlits;
+	struct buf *lits;    /* grown on demand: an idle session has none */
+	size_t nlits, lits_cap;
 	size_t seg_start;    /* start of the current line in line */
 	size_t lit_left;
 	bool in_literal;
