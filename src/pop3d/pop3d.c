@@ -30,29 +30,20 @@
 #include "settings.h"
 #include "store.h"
 #include "strutil.h"
+#include "throttle.h"
 #include "tls.h"
 #include "xalloc.h"
 
 #define MAX_ERRORS 10            /* bad commands before we hang up */
-#define FAIL_WINDOW 900          /* seconds failed logins are remembered */
 #define FAIL_DELAY_MS 500        /* answer to a failed login comes late */
-#define FAIL_TABLE_MAX 10000    /* addresses with failures remembered */
 #define OUT_HIGH 262144          /* output buffered before we pause RETR */
 
 enum pop3_state { ST_AUTH, ST_TRANS };
-
-struct fail_entry {
-	char addr[INET6_ADDRSTRLEN];
-	int count;
-	time_t last;
-};
 
 struct pop3_server {
 	struct service *svc;
 	SSL_CTX *ssl;
 	const char *tls_error;
-	struct fail_entry *fails;
-	size_t nfails;
 	uint64_t next_id;
 	struct session *sessions;
 	struct auth_pool *auth;
@@ -130,46 +121,10 @@ session_close(struct session *s)
 
 /* ------------------------------------------------------------ throttling */
 
-static struct fail_entry *
-fail_find(const char *addr, bool create)
-{
-	time_t now = time(NULL);
-
-	for (size_t i = 0; i < server.nfails; i++) {
-		struct fail_entry *e = &server.fails[i];
-		if (now - e->last > FAIL_WINDOW) {
-			server.fails[i] = server.fails[--server.nfails];
-			i--;
-			continue;
-		}
-		if (strcmp(e->addr, addr) == 0)
-			return e;
-	}
-	if (!create)
-		return NULL;
-	if (server.nfails >= FAIL_TABLE_MAX) {
-		/* a flood of addresses: forget the stalest */
-		size_t old = 0;
-		for (size_t i = 1; i < server.nfails; i++)
-			if (server.fails[i].last < server.fails[old].last)
-				old = i;
-		server.fails[old] = server.fails[--server.nfails];
-	}
-	server.fails = xreallocarray(server.fails, server.nfails + 1,
-	    sizeof(*server.fails));
-	struct fail_entry *e = &server.fails[server.nfails++];
-	memset(e, 0, sizeof(*e));
-	snprintf(e->addr, sizeof(e->addr), "%s", addr);
-	return e;
-}
-
 static bool
 throttled(struct session *s)
 {
-	struct fail_entry *e = fail_find(s->addr, false);
-	int64_t max = settings_get_int(server.svc->db, "auth.max_failures", 10);
-
-	return e != NULL && e->count >= max;
+	return throttle_blocked(server.svc, (struct sockaddr *)&s->sa);
 }
 
 static void
@@ -190,11 +145,9 @@ on_delay(evutil_socket_t fd, short what, void *arg)
 static void
 login_failed(struct session *s, const char *text)
 {
-	struct fail_entry *e = fail_find(s->addr, true);
 	struct timeval tv = { 0, FAIL_DELAY_MS * 1000 };
 
-	e->count++;
-	e->last = time(NULL);
+	throttle_failed(server.svc, (struct sockaddr *)&s->sa);
 	s->busy = true;
 	free(s->delay_reply);
 	s->delay_reply = xstrdup(text);
@@ -365,9 +318,7 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 		session_input(s);
 		return;
 	}
-	struct fail_entry *e = fail_find(s->addr, false);
-	if (e != NULL)
-		e->count = 0;
+	throttle_ok(server.svc, (struct sockaddr *)&s->sa);
 	s->login = xasprintf("%s@%s", mb->name, mb->postoffice);
 	s->state = ST_TRANS;
 	set_timeouts(s);
@@ -1033,9 +984,7 @@ pop3_shutdown(struct service *svc)
 	while (server.sessions != NULL)
 		session_free(server.sessions);
 	auth_pool_free(&server.auth);
-	free(server.fails);
-	server.fails = NULL;
-	server.nfails = 0;
+	throttle_reset();
 }
 
 int

@@ -25,6 +25,7 @@
 #include "smtp-parser.h"
 #include "smtpd.h"
 #include "strutil.h"
+#include "throttle.h"
 #include "tls.h"
 #include "xalloc.h"
 
@@ -851,7 +852,7 @@ auth_check(struct session *s, const char *login_raw, const char *password)
 			return;
 		}
 	}
-	if (smtpd_auth_throttled(s->sd, (struct sockaddr *)&s->ss)) {
+	if (throttle_blocked(s->sd->svc, (struct sockaddr *)&s->ss)) {
 		log_warnx("%s: auth refused: too many failures from [%s] "
 		    "(auth.max_failures)", s->sid, s->addr);
 		reply(s, 454, "4.7.0", "Too many failed logins from your address, "
@@ -862,9 +863,9 @@ auth_check(struct session *s, const char *login_raw, const char *password)
 	enum dir_auth_result ar = dir_authenticate(s->db, login, password, &mb,
 	    &err);
 	if (ar == DIR_AUTH_OK)
-		smtpd_auth_ok(s->sd, (struct sockaddr *)&s->ss);
+		throttle_ok(s->sd->svc, (struct sockaddr *)&s->ss);
 	else if (ar != DIR_AUTH_ERROR)
-		smtpd_auth_failed(s->sd, (struct sockaddr *)&s->ss);
+		throttle_failed(s->sd->svc, (struct sockaddr *)&s->ss);
 	switch (ar) {
 	case DIR_AUTH_OK:
 		free(s->auth_user);

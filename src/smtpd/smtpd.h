@@ -29,9 +29,6 @@ void session_shutdown_all(struct smtpd *sd);
 /* Failed AUTH per client address: after auth.max_failures within 15
  * minutes, AUTH from that address is refused (454) without looking at
  * the credentials; a good login clears the count. */
-bool smtpd_auth_throttled(struct smtpd *sd, const struct sockaddr *sa);
-void smtpd_auth_failed(struct smtpd *sd, const struct sockaddr *sa);
-void smtpd_auth_ok(struct smtpd *sd, const struct sockaddr *sa);
 
 /* smtpd_cidr_match - whether addr is inside one of the space or comma
  * separated networks of list ("10.0.0.0/8 ::1/128 192.0.2.7"). An empty
