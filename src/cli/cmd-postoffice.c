@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cli-password.h"
+#include "cmd-usage.h"
 #include "fields.h"
 #include "strutil.h"
 #include "xalloc.h"
@@ -17,6 +18,7 @@ postoffice_help(int code)
 	    "       postern postoffice show NAME\n"
 	    "       postern postoffice set NAME setting=value...\n"
 	    "       postern postoffice set-quota NAME SIZE   (every current mailbox)\n"
+	    "       postern postoffice usage NAME   (sum of the mailboxes' usage)\n"
 	    "       postern postoffice del NAME [--keep-data]\n\n"
 	    "A post office is a tenant: it owns domains, mailboxes, groups and\n"
 	    "lists. 'add' also creates its postmaster mailbox (type ADMIN) with\n"
@@ -116,6 +118,8 @@ cmd_postoffice(struct cli *cli, int argc, char **argv)
 		r = adm_postoffice_del(cli->db, name, cli_flag(&a, "keep-data"), &err);
 		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
 	}
+	if (strcmp(verb, "usage") == 0)
+		return cli_postoffice_usage(cli, name);
 	if (strcmp(verb, "set-quota") == 0) {
 		long long kb;
 		int count;

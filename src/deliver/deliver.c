@@ -42,6 +42,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "msghdr.h"
+#include "postdeliver.h"
 #include "queue.h"
 #include "service.h"
 #include "settings.h"
@@ -263,6 +264,10 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 		d->delivered++;
 		rs_set(rs, OC_DELIVERED, "2.0.0", NULL);
 		oc = OC_DELIVERED;
+		/* auto reply, usage notice; the delivery event runs when
+		 * the item is finished (postdeliver.h) */
+		post_delivered(d->svc->db, d->inbound, j->item, mb, address,
+		    root, file);
 		break;
 	case STORE_DELIVER_OVER_QUOTA: {
 		char *why = xasprintf("mailbox %s@%s is over its quota of %lld KB",
@@ -910,6 +915,7 @@ finish:;
 		log_info("%s: %zu recipients deferred, next try in %lld s",
 		    item->id, ndeferred, (long long)(next - now));
 	}
+	post_item_finished(d->svc->db, item->id);   /* delivery events */
 	free(failed);
 	for (i = 0; i < env->nrcpts; i++)
 		free(j.rs[i].diag);

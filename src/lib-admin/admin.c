@@ -275,6 +275,22 @@ adm_object_set(struct db *db, enum adm_kind kind, const char *ident,
 			    "(manual 5.7.2)", "");
 		}
 	}
+	if (kind == ADM_MAILBOX && strcmp(field, "autoresponder_enabled") == 0 &&
+	    strcmp(stored, "1") == 0) {
+		char *name = NULL;
+		if (db_query_text(db, &name, error_r, "SELECT name FROM mailbox "
+		    "WHERE id = ?", "i", id) < 0) {
+			free(stored);
+			return status_of(db);
+		}
+		bool pm = name != NULL && strcasecmp(name, "postmaster") == 0;
+		free(name);
+		if (pm) {
+			free(stored);
+			return invalid(db, error_r, "the postmaster mailbox cannot "
+			    "have an auto responder%s%s", " (manual 5.5.6)", "");
+		}
+	}
 	if (kind == ADM_POSTOFFICE && strcmp(field, "usage_notify_mailbox") == 0 &&
 	    *stored != '\0' && (r = check_target(db, id, stored, error_r)) < 0) {
 		free(stored);

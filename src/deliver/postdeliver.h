@@ -1,0 +1,72 @@
+#ifndef POSTERN_DELIVER_POSTDELIVER_H
+#define POSTERN_DELIVER_POSTDELIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "directory.h"
+#include "queue.h"
+
+/* What the post office connector does after a message is durably in a
+ * mailbox (manual 5.5.6, 5.3.5):
+ *  - the auto responder (autoreply.c, RFC 3834),
+ *  - the post office usage notification (usage.c),
+ *  - the delivery event (postdeliver.c): remembered here and run by
+ *    post_item_finished() once the queue item is done or released, so a
+ *    slow, hanging or crashing program can neither delay the item's
+ *    removal nor make it be delivered twice. The program gets the full
+ *    path of the delivered Maildir file (in new/, or cur/ when a client
+ *    already moved it) and the connector type "SF".
+ * None of them can change the outcome of the delivery; their failures are
+ * logged with the queue id. */
+
+/* the header fields of the delivered message that these decisions need */
+struct post_msg {
+	char *subject;
+	char *message_id;
+	char *references;
+	char *auto_submitted;
+	char *precedence;
+	char *x_auto_response_suppress;
+	bool list;                /* a List-* field is present */
+	bool read;                /* scanned */
+};
+
+/* post_msg_scan - read the header of msg_path into pm; 0 or -1. */
+int post_msg_scan(const char *msg_path, struct post_msg *pm);
+void post_msg_free(struct post_msg *pm);
+/* post_msg_is_bulk - list, bulk, junk or automatic mail (RFC 3834 2,
+ * manual 5.5.6: "bulk or system generated"), or env bulk / null sender. */
+bool post_msg_is_bulk(const struct post_msg *pm, const struct queue_env *env);
+
+/* post_delivered - one message was delivered into mailbox mb (Maildir
+ * root, file name in new/) for recipient address. inbound is the sf
+ * inbound queue where replies go. */
+void post_delivered(struct db *db, const char *inbound,
+		    const struct queue_item *item, const struct dir_mailbox *mb,
+		    const char *address, const char *root, const char *file);
+/* post_item_finished - the item is done or released: run the delivery
+ * events remembered for it, and forget its header. */
+void post_item_finished(struct db *db, const char *id);
+
+/* autoreply.c: autoreply_consider - send the auto reply of mb to the
+ * sender of item when every rule allows it. */
+void autoreply_consider(struct db *db, const char *inbound,
+			const struct queue_item *item, const struct post_msg *pm,
+			const struct dir_mailbox *mb, const char *address,
+			const char *root);
+/* autoreply_sender_is_system - MAILER-DAEMON, postmaster, -request,
+ * owner-, noreply... (RFC 3834 2 and common practice). */
+bool autoreply_sender_is_system(const char *sender);
+
+/* usage.c: usage_postoffice_bytes - the sum of the incremental quota
+ * usage (maildirsize) of every mailbox of a post office; 0 or -1. */
+int usage_postoffice_bytes(struct db *db, int64_t postoffice_id,
+			   int64_t *bytes_r, int64_t *messages_r,
+			   const char **error_r);
+/* usage_check - after a delivery into post office po: notify once when
+ * its usage reaches the threshold, re-arm when it is below. */
+void usage_check(struct db *db, const char *id, int64_t postoffice_id);
+
+#endif
