@@ -1,0 +1,1 @@
+require ["reject","ereject"]; if address :domain "from" "example.org" { reject "no"; }
