@@ -46,6 +46,7 @@
 #include "queue.h"
 #include "service.h"
 #include "settings.h"
+#include "sieve-deliver.h"
 #include "store.h"
 #include "strutil.h"
 #include "workers.h"
@@ -250,7 +251,14 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 	sd.prefix_len = prefix.len;
 	sd.src_fd = fd;
 	sd.quota_kb = mb->quota_kb;
-	enum store_deliver_result r = store_deliver(root, &sd, &file, &err);
+	/* the mailbox's Sieve script (sieve-deliver.h) may file, forward,
+	 * reject or discard; a keep comes back here with its flags */
+	struct sieve_deliver_args sa = { d->svc->db, d->inbound, j->item->id,
+	    j->env, j->item->msg_path, mb, root, address, &sd };
+	enum sieve_deliver_result sv = sieve_deliver(&sa, &err);
+	enum store_deliver_result r = sv == SIEVE_DELIVER_DONE ? STORE_DELIVER_OK :
+	    sv == SIEVE_DELIVER_DEFER ? STORE_DELIVER_ERROR :
+	    store_deliver(root, &sd, &file, &err);
 	close(fd);
 	buf_free(&prefix);
 	enum oc oc;

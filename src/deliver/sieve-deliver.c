@@ -1,0 +1,482 @@
+/* sieve-deliver - run a mailbox's Sieve script at delivery and carry out
+ * its actions (see sieve-deliver.h) */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dsn.h"
+#include "envcopy.h"
+#include "fsutil.h"
+#include "log.h"
+#include "msghdr.h"
+#include "settings.h"
+#include "sieve-deliver.h"
+#include "sieve.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define SD_MSG_MAX (64 * 1024 * 1024)   /* larger messages are kept */
+#define SD_HDR_MAX 200                   /* header fields looked at */
+
+/* what the glue needs from the message header */
+struct sd_hdr {
+	char **dt;                /* Delivered-To addresses */
+	size_t ndt;
+	char **rcpts;             /* To, Cc, Bcc, Resent-To, Resent-Cc */
+	size_t nrcpts;
+	char *subject;
+	char *message_id;
+	char *references;
+	bool auto_submitted;      /* Auto-Submitted other than "no" */
+	bool list;                /* List-*, Precedence bulk/list/junk */
+	size_t nfields;
+};
+
+static void
+on_field(void *ctx, const struct msghdr_field *f)
+{
+	struct sd_hdr *h = ctx;
+	const char *n = f->name;
+
+	if (++h->nfields > SD_HDR_MAX * 10)
+		return;
+	if (str_eq_ci(n, "Delivered-To")) {
+		if (h->ndt < SD_HDR_MAX)
+			msghdr_addresses(f->value, &h->dt, &h->ndt);
+	} else if (str_eq_ci(n, "To") || str_eq_ci(n, "Cc") ||
+	    str_eq_ci(n, "Bcc") || str_eq_ci(n, "Resent-To") ||
+	    str_eq_ci(n, "Resent-Cc")) {
+		if (h->nrcpts < SD_HDR_MAX * 5)
+			msghdr_addresses(f->value, &h->rcpts, &h->nrcpts);
+	} else if (str_eq_ci(n, "Subject") && h->subject == NULL) {
+		h->subject = xstrndup(f->value, 998);
+	} else if (str_eq_ci(n, "Message-ID") && h->message_id == NULL) {
+		h->message_id = xstrndup(f->value, 998);
+	} else if (str_eq_ci(n, "References") && h->references == NULL) {
+		h->references = xstrndup(f->value, 4000);
+	} else if (str_eq_ci(n, "Auto-Submitted")) {
+		if (!str_has_prefix(f->value, "no") ||
+		    (f->value[2] != '\0' && f->value[2] != ';' && f->value[2] != ' '))
+			h->auto_submitted = true;
+	} else if (str_has_prefix(n, "List-") || str_has_prefix(n, "list-")) {
+		h->list = true;
+	} else if (str_eq_ci(n, "Precedence")) {
+		if (str_eq_ci(f->value, "bulk") || str_eq_ci(f->value, "list") ||
+		    str_eq_ci(f->value, "junk"))
+			h->list = true;
+	}
+}
+
+static void
+sd_hdr_scan(struct sd_hdr *h, const char *data, size_t len)
+{
+	struct msghdr_parser p;
+	const char *err;
+	size_t used;
+
+	memset(h, 0, sizeof(*h));
+	msghdr_parser_init(&p, 0, on_field, h);
+	if (msghdr_parser_feed(&p, data, len, &used, &err) == 0)
+		msghdr_parser_finish(&p);
+	msghdr_parser_deinit(&p);
+}
+
+static void
+sd_hdr_free(struct sd_hdr *h)
+{
+	msghdr_addresses_free(h->dt, h->ndt);
+	msghdr_addresses_free(h->rcpts, h->nrcpts);
+	free(h->subject);
+	free(h->message_id);
+	free(h->references);
+}
+
+static bool
+in_list(char **v, size_t n, const char *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (str_eq_ci(v[i], a))
+			return true;
+	return false;
+}
+
+/* queue_new - one new item in sf inbound: prefix + message (or the
+ * message only when data is NULL: body) with envelope env */
+static int
+queue_new(const struct sieve_deliver_args *a, struct queue_env *env,
+	  const char *prefix, const char *data, size_t len, const char **error_r)
+{
+	struct queue_writer *w = queue_writer_open(a->inbound, env->id, error_r);
+	if (w == NULL)
+		return -1;
+	if ((prefix != NULL && queue_writer_write(w, prefix, strlen(prefix)) < 0) ||
+	    queue_writer_write(w, data, len) < 0) {
+		*error_r = "cannot write the queue item";
+		queue_writer_abort(&w);
+		return -1;
+	}
+	return queue_writer_commit(&w, env, error_r);
+}
+
+/* do_redirect - forward with the original sender; 1 queued, 0 refused
+ * (loop), -1 error */
+static int
+do_redirect(const struct sieve_deliver_args *a, const struct sd_hdr *h,
+	    const char *to, const char *data, size_t len, const char **error_r)
+{
+	struct queue_env env;
+	char id[QUEUE_ID_MAX + 1];
+
+	if (in_list(h->dt, h->ndt, to) || str_eq_ci(to, a->address)) {
+		log_info("%s: to=<%s> sieve: redirect to <%s> refused: the "
+		    "message passed there already (Delivered-To)", a->qid,
+		    a->address, to);
+		return 0;
+	}
+	queue_new_id(id);
+	queue_env_init(&env, id);
+	env_copy_meta(&env, a->env);
+	env.delay_notified = 0;
+	queue_env_add_rcpt(&env, to, NULL, 0);
+	char *prefix = xasprintf("Delivered-To: %s\r\n", a->address);
+	int r = queue_new(a, &env, prefix, data, len, error_r);
+	free(prefix);
+	queue_env_free(&env);
+	if (r < 0)
+		return -1;
+	log_info("%s: to=<%s> sieve: redirected as %s to <%s>", a->qid,
+	    a->address, id, to);
+	return 1;
+}
+
+/* do_reject - RFC 5429 refusal after acceptance: a DSN to the sender */
+static int
+do_reject(const struct sieve_deliver_args *a, const struct sieve_action *act,
+	  const char **error_r)
+{
+	char newid[QUEUE_ID_MAX + 1] = "";
+	char *diag = xasprintf("rejected by the recipient's filter: %s",
+	    act->arg ? act->arg : "");
+	/* one line of the reason in the DSN */
+	for (char *p = diag; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	struct dsn_rcpt dr = {
+		.address = a->address, .notify = 0, .action = DSN_ACTION_FAILED,
+		.status = "5.7.1", .diagnostic = diag, .last_attempt = time(NULL),
+	};
+	struct dsn_report rep = { .env = a->env, .msg_path = a->msg_path,
+	    .rcpts = &dr, .nrcpts = 1 };
+	int r = 0;
+	switch (dsn_send(a->db, a->inbound, &rep, newid, error_r)) {
+	case DSN_QUEUED:
+		log_info("%s: to=<%s> sieve: %s, rejection %s queued to <%s>",
+		    a->qid, a->address, act->ereject ? "ereject" : "reject",
+		    newid, a->env->sender);
+		break;
+	case DSN_SUPPRESSED:
+	case DSN_UNRETURNABLE:
+		log_info("%s: to=<%s> sieve: %s: no notice (null sender, bulk "
+		    "mail or NOTIFY=NEVER): message dropped", a->qid, a->address,
+		    act->ereject ? "ereject" : "reject");
+		break;
+	default:
+		r = -1;
+		break;
+	}
+	free(diag);
+	return r;
+}
+
+/* hash64 - FNV-1a, for the vacation tracking file names */
+static uint64_t
+hash64(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = a; *p; p++)
+		h = (h ^ (unsigned char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p)) *
+		    1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (const char *p = b; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+static bool
+sender_is_automatic(const char *s)
+{
+	char local[256];
+	const char *at = strrchr(s, '@');
+	size_t l = at ? (size_t)(at - s) : strlen(s);
+	if (l >= sizeof(local))
+		l = sizeof(local) - 1;
+	memcpy(local, s, l);
+	local[l] = '\0';
+	str_lower(local);
+	size_t ll = strlen(local);
+	return str_has_prefix(local, "owner-") || str_eq_ci(local, "mailer-daemon") ||
+	    str_eq_ci(local, "listserv") || str_eq_ci(local, "majordomo") ||
+	    str_eq_ci(local, "postmaster") ||
+	    (ll > 8 && strcmp(local + ll - 8, "-request") == 0);
+}
+
+/* do_vacation - RFC 5230 4.5-4.7, RFC 3834; 0 done or not needed, -1
+ * error */
+static int
+do_vacation(const struct sieve_deliver_args *a, const struct sd_hdr *h,
+	    const struct sieve_action *act, const char **error_r)
+{
+	const char *sender = a->env->sender ? a->env->sender : "";
+	const char *why = NULL;
+	struct dir_strings mine = { 0 };
+
+	if (*sender == '\0')
+		why = "null sender";
+	else if (a->env->bulk)
+		why = "bulk mail";
+	else if (sender_is_automatic(sender))
+		why = "sender is a list or system address";
+	else if (h->auto_submitted)
+		why = "Auto-Submitted";
+	else if (h->list)
+		why = "list or bulk mail (List-*, Precedence)";
+	if (why == NULL) {
+		/* the recipient must be named in To/Cc/Bcc (RFC 5230 4.5) */
+		bool named = in_list(h->rcpts, h->nrcpts, a->address);
+		const char *e;
+		if (!named && dir_mailbox_addresses(a->db, a->mb->id, &mine, &e) == 0)
+			for (size_t i = 0; i < mine.n && !named; i++)
+				named = in_list(h->rcpts, h->nrcpts, mine.v[i]);
+		for (size_t i = 0; i < act->vac.naddresses && !named; i++)
+			named = in_list(h->rcpts, h->nrcpts, act->vac.addresses[i]);
+		dir_strings_free(&mine);
+		if (!named)
+			why = "the recipient is not in To/Cc/Bcc";
+		else if (str_eq_ci(sender, a->address))
+			why = "mail from the recipient";
+	}
+	if (why != NULL) {
+		log_info("%s: to=<%s> sieve: vacation: no reply to <%s>: %s",
+		    a->qid, a->address, sender, why);
+		return 0;
+	}
+	/* :days tracking */
+	char *dir = xasprintf("%s/sieve/.vacation", a->root);
+	char *track = xasprintf("%s/%016llx", dir, (unsigned long long)
+	    hash64(sender, act->vac.handle ? act->vac.handle : ""));
+	struct stat st;
+	time_t now = time(NULL);
+	if (stat(track, &st) == 0 && st.st_mtime + (time_t)act->vac.seconds > now) {
+		log_info("%s: to=<%s> sieve: vacation: <%s> had a reply within "
+		    "%llu days", a->qid, a->address, sender,
+		    (unsigned long long)(act->vac.seconds / 86400));
+		free(dir);
+		free(track);
+		return 0;
+	}
+	/* the reply */
+	struct buf m;
+	char date[64], id[QUEUE_ID_MAX + 1];
+	struct tm tm;
+	char *host = settings_hostname(a->db);
+	buf_init(&m, 0);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	queue_new_id(id);
+	const char *from = act->vac.from ? act->vac.from : a->address;
+	char *subject = act->vac.subject ? xstrdup(act->vac.subject) :
+	    xasprintf("Auto: %s", h->subject ? h->subject : "");
+	for (char *p = subject; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	buf_printf(&m, "From: %s\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n"
+	    "Message-ID: <%s.vacation@%s>\r\nAuto-Submitted: auto-replied\r\n"
+	    "Precedence: bulk\r\n", from, sender, subject, date, id,
+	    host ? host : "localhost");
+	if (h->message_id != NULL) {
+		buf_printf(&m, "In-Reply-To: %s\r\n", h->message_id);
+		buf_printf(&m, "References: %s%s%s\r\n",
+		    h->references ? h->references : "", h->references ? " " : "",
+		    h->message_id);
+	}
+	buf_puts(&m, "MIME-Version: 1.0\r\n");
+	if (!act->vac.mime)
+		buf_puts(&m, "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: 8bit\r\n\r\n");
+	/* the reason with CRLF line ends (with :mime it carries its own
+	 * MIME header fields and blank line) */
+	for (const char *p = act->arg ? act->arg : ""; *p; p++) {
+		if (*p == '\n' && (p == act->arg || p[-1] != '\r'))
+			buf_putc(&m, '\r');
+		buf_putc(&m, *p);
+	}
+	if (m.len < 2 || m.data[m.len - 1] != '\n')
+		buf_puts(&m, "\r\n");
+	free(subject);
+	free(host);
+
+	struct queue_env env;
+	queue_env_init(&env, id);
+	env.arrival = now;
+	queue_env_set(&env.sender, "");
+	queue_env_set(&env.client_addr, "local");
+	env.bulk = true;
+	queue_env_add_rcpt(&env, sender, NULL, DSN_NOTIFY_NEVER);
+	int r = queue_new(a, &env, NULL, m.data, m.len, error_r);
+	queue_env_free(&env);
+	buf_free(&m);
+	if (r == 0) {
+		log_info("%s: to=<%s> sieve: vacation reply %s queued to <%s>",
+		    a->qid, a->address, id, sender);
+		if (mkdir_p(dir, 0750) == 0) {
+			int fd = open(track, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			    0640);
+			if (fd >= 0) {
+				(void)write_full(fd, sender, strlen(sender));
+				close(fd);
+			}
+		}
+	}
+	free(dir);
+	free(track);
+	return r;
+}
+
+enum sieve_deliver_result
+sieve_deliver(const struct sieve_deliver_args *a, const char **error_r)
+{
+	char *text = NULL, *name = NULL, *cerr = NULL;
+	size_t tlen = 0;
+	const char *err = NULL;
+	enum sieve_deliver_result res = SIEVE_DELIVER_KEEP;
+	struct sieve_script *s = NULL;
+	struct buf msg;
+
+	int r = sieve_store_active(a->root, &text, &tlen, &name, &err);
+	if (r <= 0) {
+		if (r < 0)
+			log_warnx("%s: to=<%s> sieve: %s: kept", a->qid,
+			    a->address, err);
+		return SIEVE_DELIVER_KEEP;
+	}
+	s = sieve_compile(text, tlen, &cerr);
+	free(text);
+	if (s == NULL) {
+		log_warnx("%s: to=<%s> sieve: script %s: %s: kept", a->qid,
+		    a->address, name, cerr);
+		free(cerr);
+		free(name);
+		return SIEVE_DELIVER_KEEP;
+	}
+	buf_init(&msg, SD_MSG_MAX);
+	if (file_read(a->msg_path, &msg) < 0) {
+		if (errno == EFBIG) {
+			log_info("%s: to=<%s> sieve: message larger than %d MB: "
+			    "kept unfiltered", a->qid, a->address,
+			    SD_MSG_MAX >> 20);
+		} else {
+			*error_r = "cannot read the queued message";
+			res = SIEVE_DELIVER_DEFER;
+		}
+		goto out;
+	}
+	struct sieve_message sm = {
+		.data = msg.data ? msg.data : "", .len = msg.len,
+		.env_from = a->env->sender ? a->env->sender : "",
+		.env_to = a->address,
+	};
+	struct sieve_result sr;
+	char *rerr = NULL;
+	if (sieve_execute(s, &sm, &sr, &rerr) < 0) {
+		log_warnx("%s: to=<%s> sieve: script %s: %s: kept", a->qid,
+		    a->address, name, rerr);
+		free(rerr);
+	}
+	struct sd_hdr h;
+	sd_hdr_scan(&h, sm.data, sm.len);
+	bool keep = false;
+	if (sr.discarded && sr.nactions == 0)
+		log_info("%s: to=<%s> sieve: discarded", a->qid, a->address);
+	for (size_t i = 0; i < sr.nactions && res != SIEVE_DELIVER_DEFER; i++) {
+		struct sieve_action *act = &sr.actions[i];
+		switch (act->kind) {
+		case SIEVE_ACT_KEEP:
+			keep = true;
+			a->sd->flags |= act->flags;
+			if (act->keywords != NULL)
+				log_info("%s: to=<%s> sieve: keywords not stored "
+				    "(only system flags): %s", a->qid, a->address,
+				    act->keywords);
+			break;
+		case SIEVE_ACT_FILEINTO: {
+			if (str_eq_ci(act->arg, "INBOX")) {
+				keep = true;
+				a->sd->flags |= act->flags;
+				break;
+			}
+			struct store_delivery d = *a->sd;
+			char *file = NULL;
+			d.folder = act->arg;
+			d.create_folder = true;
+			d.data = sm.data;
+			d.len = sm.len;
+			d.src_fd = -1;
+			d.flags = act->flags;
+			switch (store_deliver(a->root, &d, &file, &err)) {
+			case STORE_DELIVER_OK:
+				log_info("%s: to=<%s> sieve: filed into %s (%s)",
+				    a->qid, a->address, act->arg, file ? file : "");
+				break;
+			case STORE_DELIVER_ERROR:
+				*error_r = err ? err : "store error";
+				res = SIEVE_DELIVER_DEFER;
+				break;
+			default:
+				log_info("%s: to=<%s> sieve: fileinto %s failed "
+				    "(%s): kept", a->qid, a->address, act->arg,
+				    err ? err : "over quota");
+				keep = true;
+				break;
+			}
+			free(file);
+			break;
+		}
+		case SIEVE_ACT_REDIRECT:
+			r = do_redirect(a, &h, act->arg, sm.data, sm.len, &err);
+			if (r < 0) {
+				*error_r = err ? err : "cannot queue the redirect";
+				res = SIEVE_DELIVER_DEFER;
+			} else if (r == 0) {
+				keep = true;
+			}
+			break;
+		case SIEVE_ACT_REJECT:
+			if (do_reject(a, act, &err) < 0) {
+				*error_r = err ? err : "cannot queue the rejection";
+				res = SIEVE_DELIVER_DEFER;
+			}
+			break;
+		case SIEVE_ACT_VACATION:
+			if (do_vacation(a, &h, act, &err) < 0)
+				log_warnx("%s: to=<%s> sieve: vacation reply not "
+				    "queued: %s", a->qid, a->address,
+				    err ? err : "error");
+			break;
+		}
+	}
+	sd_hdr_free(&h);
+	sieve_result_free(&sr);
+	if (res != SIEVE_DELIVER_DEFER)
+		res = keep ? SIEVE_DELIVER_KEEP : SIEVE_DELIVER_DONE;
+out:
+	buf_free(&msg);
+	sieve_script_free(&s);
+	free(name);
+	return res;
+}
