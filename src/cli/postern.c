@@ -24,6 +24,7 @@ static const struct {
 	{ "users", cmd_users, "bulk users: import FILE, export" },
 	{ "queue", cmd_queue, "connector queues and bad mail: list, show, retry, delete, release" },
 	{ "track", cmd_track, "a message's path through every service, from the logs" },
+	{ "filter", cmd_filter, "mailbox Sieve filters: set, show, check, list, activate, delete" },
 	{ "status", cmd_status, "services run by posternd, their PIDs and addresses" },
 };
 
