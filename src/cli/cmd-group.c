@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "csv.h"
 #include "fields.h"
 #include "fsutil.h"
+#include "lists.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -192,6 +194,61 @@ object_list(struct cli *cli, enum adm_kind kind, const char *po)
 	    kind == ADM_GROUP ? gkeys : lkeys);
 }
 
+/* list_moderation - postern list held|approve|reject (the list server
+ * acts on the decision: src/listserv) */
+static int
+list_moderation(struct cli *cli, const char *verb, const struct cli_args *a)
+{
+	const char *err;
+	int r;
+
+	if (strcmp(verb, "held") == 0) {
+		struct list_held *v;
+		size_t n;
+		if (a->npos != 2)
+			return cli_usage("usage: postern list held ADDRESS");
+		if ((r = adm_list_held(cli->db, a->pos[1], &v, &n, &err)) != ADM_OK)
+			return cli_adm_exit(r, err);
+		json_t *arr = cli->json ? json_array() : NULL;
+		static const char *const hdr[] = { "TOKEN", "HELD", "FROM", "SUBJECT" };
+		struct cli_table *t = cli->json ? NULL : cli_table_new(4, hdr);
+		for (size_t i = 0; i < n; i++) {
+			char when[32];
+			struct tm tm;
+			gmtime_r(&v[i].held, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+			if (arr != NULL) {
+				json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}",
+				    "token", v[i].token, "held", when, "from", v[i].from,
+				    "sender", v[i].sender, "subject", v[i].subject,
+				    "queue_id", v[i].queue_id));
+			} else {
+				const char *row[] = { v[i].token, when, v[i].from, v[i].subject };
+				cli_table_row(t, row);
+			}
+			list_held_free(&v[i]);
+		}
+		free(v);
+		if (arr != NULL) {
+			cli_json_print(arr);
+		} else {
+			cli_table_print(t);
+			cli_table_free(&t);
+		}
+		return 0;
+	}
+	if (a->npos != 3)
+		return cli_usage("usage: postern list %s ADDRESS TOKEN", verb);
+	r = adm_list_moderate(cli->db, a->pos[1], a->pos[2],
+	    strcmp(verb, "approve") == 0, &err);
+	if (r != ADM_OK)
+		return cli_adm_exit(r, err);
+	if (!cli->json)
+		printf("%s: the list server %s it shortly\n", a->pos[2],
+		    strcmp(verb, "approve") == 0 ? "posts" : "discards");
+	return 0;
+}
+
 static int
 group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 {
@@ -225,10 +282,15 @@ group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 			    "       postern list member add ADDRESS MEMBER [--name NAME]\n"
 			    "       postern list member del ADDRESS MEMBER\n"
 			    "       postern list member list|export ADDRESS\n"
-			    "       postern list member import ADDRESS FILE [--atomic]\n\n"
+			    "       postern list member import ADDRESS FILE [--atomic]\n"
+			    "       postern list held ADDRESS\n"
+			    "       postern list approve|reject ADDRESS TOKEN\n\n"
 			    "A list is a discussion or announcement list (manual 5.7). The\n"
 			    "owner is also the moderator and cannot be the system\n"
-			    "notification address. FILE: address[,name] per line.\n");
+			    "notification address. FILE: address[,name] per line.\n"
+			    "Posts to a moderated list are held; held shows them with their\n"
+			    "tokens, approve posts one, reject discards it (the poster is told).\n"
+			    "'members' is an alias of 'member'.\n");
 		if (a.help)
 			cli_fields_help(kind == ADM_GROUP ? group_fields : list_fields);
 		return a.help ? 0 : EXIT_USAGE;
@@ -244,6 +306,9 @@ group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 			return cli_usage("usage: postern %s import ADDRESS FILE", word);
 		return import_members(cli, kind, a.pos[1], a.pos[2], cli_flag(&a, "atomic"));
 	}
+	if (kind == ADM_LIST && (strcmp(verb, "held") == 0 ||
+	    strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0))
+		return list_moderation(cli, verb, &a);
 	if (a.npos < 2)
 		return cli_usage("%s %s needs the %s's address", word, verb, word);
 	const char *addr = a.pos[1];

@@ -306,6 +306,36 @@ dir_resolve(struct db *db, const char *address, struct dir_route *route,
 			snprintf(route->address, sizeof(route->address), "%s", plain);
 		}
 	}
+	if (r == DIR_RESOLVE_UNKNOWN) {
+		/* list server addresses (src/listserv): <list>-request,
+		 * -subscribe, -unsubscribe, -bounces, -confirm, -owner, each
+		 * with an optional +tag (VERP, tokens), go to the list; the
+		 * list server reads the suffix from the recipient address */
+		static const char *const sfx[] = { "-request", "-subscribe",
+			"-unsubscribe", "-bounces", "-confirm", "-owner" };
+		char *plus = strchr(local, '+');
+		size_t llen = plus != NULL ? (size_t)(plus - local) : strlen(local);
+		for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]) &&
+		    r == DIR_RESOLVE_UNKNOWN; i++) {
+			size_t sl = strlen(sfx[i]);
+			if (llen <= sl || strncmp(local + llen - sl, sfx[i], sl) != 0)
+				continue;
+			struct dir_route lr;
+			memset(&lr, 0, sizeof(lr));
+			snprintf(plain, sizeof(plain), "%.*s@%s", (int)(llen - sl),
+			    local, domain);
+			enum dir_resolve_result lres = route_target(db,
+			    d.postoffice_id, d.id, plain, &lr, error_r);
+			if (lres == DIR_RESOLVE_ERROR)
+				return lres;
+			if (lres == DIR_RESOLVE_LOCAL && lr.kind == DIR_KIND_LIST) {
+				*route = lr;
+				snprintf(route->address, sizeof(route->address), "%s",
+				    plain);
+				r = DIR_RESOLVE_LOCAL;
+			}
+		}
+	}
 	if (r == DIR_RESOLVE_UNKNOWN &&
 	    (strcmp(local, "postmaster") == 0 || strcmp(local, "abuse") == 0)) {
 		/* manual 5.4.2: every domain answers for postmaster (mandatory)

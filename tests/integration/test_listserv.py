@@ -1,0 +1,259 @@
+"""The list server connector (src/listserv): one copy per member with the
+list headers (RFC 2369, 2919, 8058 mailto form), moderation by the CLI and
+by reply, subscription with confirmation, unsubscription through the
+List-Unsubscribe address and by request, bounce counting that disables a
+member (VERP and DSN parsing), disabled and members-only lists."""
+import re
+import smtplib
+import time
+
+from test_mta import (header_block, mailbox_msgs, make_msg, queue_items,
+                      queue_put, wait_for)
+
+SERVICES = ["smtpd", "mta", "deliver", "listserv"]
+T = 60   # the machine is loaded: generous deadlines
+
+
+def send(p, sender, rcpts, subject="hello", body="hello list\r\n", extra="",
+         frm=None):
+    msg = (f"From: {frm or sender or 'mailer-daemon@remote.test'}\r\n"
+           f"To: {rcpts[0]}\r\nSubject: {subject}\r\n"
+           f"Message-ID: <{time.time_ns()}@test.example>\r\n{extra}\r\n{body}")
+    with smtplib.SMTP("127.0.0.1", p.port("smtp"), timeout=60) as s:
+        s.sendmail(sender, rcpts, msg.encode())
+    return msg
+
+
+def members(p, lst="news@acme.test"):
+    return {m["address"]: m for m in
+            p.cli("list", "member", "list", lst, json_out=True)}
+
+
+def make_list(p, *opts, owner="alice@acme.test"):
+    p.cli("list", "add", "news@acme.test", "--postoffice", "acme",
+          "--owner", owner)
+    if opts:
+        p.cli("list", "set", "news@acme.test", *opts)
+
+
+def remote_copies(p):
+    return [(i, e) for i, e in queue_items(p.root, "smtp", "outgoing")]
+
+
+def msgs_with(p, mbox, text):
+    return [m for m in mailbox_msgs(p.root, mbox) if text in m]
+
+
+def posts(p, mbox, subject):
+    """copies of list posts with this subject in a mailbox"""
+    return [m for m in mailbox_msgs(p.root, mbox)
+            if "List-Post:" in header_block(m)
+            and f"Subject: {subject}" in header_block(m)]
+
+
+def test_post_to_50_members(populated):
+    p = populated
+    make_list(p, "subject_prefix=[news]", "footer=-- \nAcme news footer",
+              "reply_to_list=yes", "description=Acme News")
+    remote = [f"m{i:02d}@remote.test" for i in range(48)]
+    for m in remote + ["alice@acme.test", "bob@acme.test"]:
+        p.cli("list", "member", "add", "news@acme.test", m)
+    p.start(services=SERVICES)
+    send(p, "alice@acme.test", ["news@acme.test"], subject="first post")
+    out = wait_for(lambda: len(remote_copies(p)) >= 48 and remote_copies(p),
+                   T, "48 remote copies")
+    time.sleep(1)
+    out = remote_copies(p)
+    assert len(out) == 48, "one copy per remote member, no more"
+    got = sorted(re.search(r"^rcpt =(\S+)", e, re.M).group(1) for _, e in out)
+    assert got == sorted(remote)
+    for qid, env in out:
+        assert "sender =news-bounces@acme.test\n" in env
+    a = wait_for(lambda: msgs_with(p, "alice", "first post"), T, "alice's copy")
+    b = wait_for(lambda: msgs_with(p, "bob", "first post"), T, "bob's copy")
+    assert len(a) == 1 and len(b) == 1
+    h = header_block(b[0])
+    assert "Subject: [news] first post" in h
+    assert 'List-Id: "Acme News" <news.acme.test>' in h
+    assert "List-Post: <mailto:news@acme.test>" in h
+    assert "List-Help: <mailto:news-request@acme.test?subject=help>" in h
+    assert "List-Subscribe: <mailto:news-subscribe@acme.test>" in h
+    assert re.search(r"List-Unsubscribe: <mailto:news-unsubscribe\+[0-9a-f]{20}"
+                     r"@acme.test\?subject=unsubscribe>", h)
+    assert "List-Unsubscribe-Post" not in h, "only with the HTTP service"
+    assert "Precedence: list" in h
+    assert "Reply-To: <news@acme.test>" in h
+    assert "Return-Path: <news-bounces@acme.test>" in h
+    assert b[0].rstrip().endswith("Acme news footer")
+    # each member has its own unsubscribe key
+    ua = re.search(r"news-unsubscribe\+([0-9a-f]+)", a[0]).group(1)
+    ub = re.search(r"news-unsubscribe\+([0-9a-f]+)", b[0]).group(1)
+    assert ua != ub
+    # a copy sent back to the list is a loop and dropped
+    msg = b[0].split("\n", 1)[1] if b[0].startswith("Return-Path") else b[0]
+    with smtplib.SMTP("127.0.0.1", p.port("smtp"), timeout=60) as s:
+        s.sendmail("bob@acme.test", ["news@acme.test"], msg.encode())
+    wait_for(lambda: "loop" in p.log("listserv"), T, "loop detected")
+    assert len(remote_copies(p)) == 48
+
+
+def test_moderation_cli_and_reply(populated):
+    p = populated
+    make_list(p, "moderated=yes")
+    for m in ("bob@acme.test", "ext@remote.test"):
+        p.cli("list", "member", "add", "news@acme.test", m)
+    p.start(services=SERVICES)
+
+    def held():
+        return p.cli("list", "held", "news@acme.test", json_out=True)
+
+    def request_for(subject):
+        reqs = wait_for(lambda: msgs_with(p, "alice", subject), T,
+                        f"moderation request for {subject}")
+        return re.search(r"Token:\s+([0-9a-f]{20})", reqs[-1]).group(1), reqs[-1]
+
+    # 1. held, approved by the CLI
+    send(p, "bob@acme.test", ["news@acme.test"], subject="post one")
+    tok1, req = request_for("post one")
+    assert f"Reply-To: <news-request+approve-{tok1}@acme.test>" in req
+    assert [h["token"] for h in held()] == [tok1]
+    assert not msgs_with(p, "bob", "post one")
+    p.cli("list", "approve", "news@acme.test", tok1)
+    wait_for(lambda: msgs_with(p, "bob", "post one"), T, "approved post")
+    wait_for(lambda: held() == [], T, "held list empty")
+    # 2. rejected by the CLI: the poster is told, nobody gets it
+    send(p, "bob@acme.test", ["news@acme.test"], subject="post two")
+    tok2, _ = request_for("post two")
+    r = p.cli("list", "reject", "news@acme.test", "0" * 20, check=False)
+    assert r.returncode == 3, "unknown token"
+    p.cli("list", "reject", "news@acme.test", tok2)
+    wait_for(lambda: msgs_with(p, "bob", "was rejected"), T, "rejection notice")
+    # 3. approved by a reply of the owner to the request
+    send(p, "bob@acme.test", ["news@acme.test"], subject="post three")
+    tok3, _ = request_for("post three")
+    # somebody else replying does nothing
+    send(p, "mallory@acme.test", [f"news-request+approve-{tok3}@acme.test"],
+         subject="Re: approve")
+    time.sleep(3)
+    assert not msgs_with(p, "bob", "post three")
+    send(p, "alice@acme.test", [f"news-request+approve-{tok3}@acme.test"],
+         subject="Re: awaits approval")
+    wait_for(lambda: msgs_with(p, "bob", "post three"), T, "approved by reply")
+    # 4. rejected by mail
+    send(p, "bob@acme.test", ["news@acme.test"], subject="post four")
+    tok4, _ = request_for("post four")
+    send(p, "alice@acme.test", ["news-request@acme.test"],
+         subject=f"reject {tok4}")
+    wait_for(lambda: held() == [], T, "rejected by mail")
+    time.sleep(2)
+    assert not posts(p, "bob", "post four")
+    assert not posts(p, "bob", "post two")
+    assert len(msgs_with(p, "bob", "post two")) == 1  # only the notice
+    # the owner's own post is not held
+    send(p, "alice@acme.test", ["news@acme.test"], subject="owner post")
+    wait_for(lambda: msgs_with(p, "bob", "owner post"), T, "owner post")
+    ext = [e for _, e in remote_copies(p) if "rcpt =ext@remote.test" in e]
+    assert len(ext) == 3, "posts one, three and the owner's"
+
+
+def test_subscribe_confirm_and_unsubscribe(populated):
+    p = populated
+    make_list(p)
+    p.cli("list", "member", "add", "news@acme.test", "alice@acme.test")
+    p.start(services=SERVICES)
+    # someone asks to subscribe bob: bob gets the token, nothing changes
+    send(p, "bob@acme.test", ["news-subscribe@acme.test"], frm="mallory@x.test")
+    conf = wait_for(lambda: msgs_with(p, "bob", "Subject: confirm "), T,
+                    "confirmation")
+    tok = re.search(r"Subject: confirm ([0-9a-f]{20})", conf[0]).group(1)
+    assert f"Reply-To: <news-confirm+{tok}@acme.test>" in conf[0]
+    assert "bob@acme.test" not in members(p)
+    # a guessed token does nothing
+    send(p, "mallory@remote.test", [f"news-confirm+{'1' * 20}@acme.test"])
+    time.sleep(3)
+    assert "bob@acme.test" not in members(p)
+    # bob replies: subscribed, welcomed
+    send(p, "bob@acme.test", ["news-request@acme.test"],
+         subject=f"Re: confirm {tok}")
+    wait_for(lambda: "bob@acme.test" in members(p), T, "subscribed")
+    wait_for(lambda: msgs_with(p, "bob", "Welcome to news@acme.test"), T,
+             "welcome")
+    # subject "subscribe" to -request works the same (here for a remote)
+    send(p, "carol@remote.test", ["news-request@acme.test"],
+         subject="subscribe")
+    wait_for(lambda: [e for _, e in remote_copies(p)
+                      if "rcpt =carol@remote.test" in e], T, "carol's token")
+    # unsubscribe through the List-Unsubscribe address of a copy
+    send(p, "alice@acme.test", ["news@acme.test"], subject="news one")
+    copy = wait_for(lambda: msgs_with(p, "bob", "news one"), T, "bob's copy")
+    unsub = re.search(r"List-Unsubscribe: <mailto:([^?>]+)", copy[0]).group(1)
+    send(p, "bob@acme.test", [unsub], subject="unsubscribe")
+    wait_for(lambda: "bob@acme.test" not in members(p), T, "unsubscribed")
+    wait_for(lambda: msgs_with(p, "bob", "You have left"), T, "goodbye")
+    # unsubscribe by request: confirmed by mail to the confirm address
+    send(p, "alice@acme.test", ["news-unsubscribe@acme.test"])
+    conf = wait_for(lambda: [m for m in msgs_with(p, "alice", "Subject: confirm ")
+                             if "unsubscribe" in m], T, "unsubscribe token")
+    tok = re.search(r"Subject: confirm ([0-9a-f]{20})", conf[0]).group(1)
+    assert "alice@acme.test" in members(p)
+    send(p, "alice@acme.test", [f"news-confirm+{tok}@acme.test"])
+    wait_for(lambda: "alice@acme.test" not in members(p), T, "alice left")
+
+
+def test_bounces_disable_member(populated):
+    p = populated
+    make_list(p, "verp=yes", "bounce_limit=2")
+    for m in ("alice@acme.test", "ghost@acme.test", "far@remote.test"):
+        p.cli("list", "member", "add", "news@acme.test", m)
+    p.start(services=SERVICES)
+    # ghost@ does not exist: the post office bounces each copy to the VERP
+    # address news-bounces+ghost=acme.test@, which the list server counts
+    send(p, "alice@acme.test", ["news@acme.test"], subject="b1")
+    wait_for(lambda: members(p)["ghost@acme.test"]["bounces"] in (1, "1"), T,
+             "first bounce")
+    env = [e for _, e in remote_copies(p) if "rcpt =far@remote.test" in e]
+    assert "sender =news-bounces+far=remote.test@acme.test\n" in env[0]
+    send(p, "alice@acme.test", ["news@acme.test"], subject="b2")
+    wait_for(lambda: members(p)["ghost@acme.test"]["status"] == "disabled", T,
+             "ghost disabled at the bounce limit")
+    # a DSN to the plain bounce address: Final-Recipient names the member
+    dsn = ("Content-Type: multipart/report; report-type=delivery-status; "
+           "boundary=X\r\nMIME-Version: 1.0\r\n")
+    body = ("--X\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--X\r\n"
+            "Content-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.remote.test\r\n\r\n"
+            "Final-Recipient: rfc822; far@remote.test\r\nAction: failed\r\n"
+            "Status: 5.1.1\r\n\r\n--X--\r\n")
+    send(p, "", ["news-bounces@acme.test"], extra=dsn, body=body,
+         subject="Undelivered")
+    wait_for(lambda: members(p)["far@remote.test"]["bounces"] in (1, "1"), T,
+             "DSN counted")
+    assert members(p)["far@remote.test"]["status"] == "active"
+    assert members(p)["alice@acme.test"]["bounces"] in (0, "0")
+
+
+def test_disabled_and_members_only(populated):
+    p = populated
+    make_list(p, "members_only=yes")
+    p.cli("list", "member", "add", "news@acme.test", "alice@acme.test")
+    p.start(services=SERVICES)
+    send(p, "bob@acme.test", ["news@acme.test"], subject="from outside")
+    dsn = wait_for(lambda: msgs_with(p, "bob", "multipart/report"), T,
+                   "members-only bounce")
+    assert "5.7.1" in dsn[0] and "only members" in dsn[0]
+    assert not msgs_with(p, "alice", "from outside")
+    p.cli("list", "set", "news@acme.test", "disabled=yes")
+    # smtpd refuses a disabled list at RCPT; mail queued before (here put
+    # straight into the queue) is bounced by the list server
+    try:
+        send(p, "alice@acme.test", ["news@acme.test"], subject="refused")
+        raise AssertionError("a disabled list accepted a post")
+    except smtplib.SMTPRecipientsRefused as e:
+        assert e.recipients["news@acme.test"][0] == 550
+    msg, _ = make_msg("alice@acme.test", "news@acme.test",
+                      subject="to a disabled list")
+    queue_put(p.root, "smtp", "inbound", msg, "alice@acme.test",
+              ["news@acme.test"])
+    dsn = wait_for(lambda: msgs_with(p, "alice", "multipart/report"), T,
+                   "disabled-list bounce")
+    assert "5.2.1" in dsn[0]
