@@ -176,10 +176,10 @@ event_remember(struct db *db, const struct queue_item *item,
 	const char *err = NULL;
 
 	if (dir_object_field(db, "mailbox", mb->id, "delivery_event_enabled",
-	    &on, &err) <= 0 || on == NULL || strcmp(on, "1") != 0)
+	    &on, &err) < 0 || on == NULL || strcmp(on, "1") != 0)
 		goto out;
 	if (dir_object_field(db, "mailbox", mb->id, "delivery_event_program",
-	    &prog, &err) <= 0 || prog == NULL || *str_trim(prog) == '\0')
+	    &prog, &err) < 0 || prog == NULL || *str_trim(prog) == '\0')
 		goto out;
 	if (post_msg_is_bulk(&cur.pm, &item->env) &&
 	    settings_get_int(db, "delivery.event_on_bulk", 0) == 0) {

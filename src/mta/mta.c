@@ -456,11 +456,6 @@ mta_init(struct service *svc)
 	}
 	if (pickup_init(m) < 0)
 		return -1;
-	char *event = settings_get_str(svc->db, "mta.pickup_event");
-	if (*event != '\0')
-		log_warnx("mta.pickup_event is set (%s) but not run: the pickup "
-		    "event is not implemented yet (issue 5)", event);
-	free(event);
 	m->timer = event_new(svc->base, -1, EV_PERSIST, on_timer, m);
 	struct timeval tv = { MTA_SCAN_INTERVAL, 0 };
 	event_add(m->timer, &tv);

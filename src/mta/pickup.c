@@ -14,8 +14,8 @@
  *    (client "local", which may relay) with a Received: header and a new
  *    queue id, and only then removes the file. A file it cannot use goes
  *    to bad mail with the reason.
- * XXX: the pickup event program (setting mta.pickup_event) is not run
- * yet; issue 5 adds it. */
+ * The pickup event program (setting mta.pickup_event) runs as
+ * "program pickupfile PICKUP" on the file before it is queued (progevent.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +31,7 @@
 #include "log.h"
 #include "msghdr.h"
 #include "mta.h"
+#include "progevent.h"
 #include "queue.h"
 #include "settings.h"
 #include "strutil.h"
@@ -301,6 +302,15 @@ pickup_file(struct mta *m, const char *name)
 	if (eightbit)
 		queue_env_set(&env.body_type, "8BITMIME");
 	env.hops = h.received + 1;
+
+	/* the pickup event (manual 5.5.6): the pickup file itself, before
+	 * it is queued and removed, so a crash during the event only picks
+	 * it up (and runs the event) again; bounded by delivery.event_timeout */
+	char *event = settings_get_str(m->svc->db, "mta.pickup_event");
+	if (*str_trim(event) != '\0')
+		progevent_run("pickup event", id, str_trim(event), path, "PICKUP",
+		    (int)settings_get_int(m->svc->db, "delivery.event_timeout", 30));
+	free(event);
 
 	qpath = queue_path(m->qroot, "smtp", QUEUE_INBOUND);
 	struct queue_writer *w = queue_writer_open(qpath, id, &err);
