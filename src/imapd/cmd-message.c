@@ -528,6 +528,10 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 
 	if (s->folder == NULL)
 		return;
+	if (s->idle_r != NULL) {
+		view_compact_sync(s); /* IDLE: the compact view */
+		return;
+	}
 	if (store_sync(s->folder, &err) < 0) {
 		log_warnx("%s: sync: %s", s->sid, err);
 		return;
