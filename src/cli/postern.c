@@ -21,6 +21,7 @@ static const struct {
 	{ "address", cmd_address, "e-mail addresses of mailboxes: add, del, list" },
 	{ "group", cmd_group, "groups: add, list, show, set, del, member, import" },
 	{ "list", cmd_list, "lists: add, list, show, set, del, member" },
+	{ "popretrieval", cmd_popretrieval, "POP retrieval accounts: add, list, del, run, status" },
 	{ "users", cmd_users, "bulk users: import FILE, export" },
 	{ "queue", cmd_queue, "connector queues and bad mail: list, show, retry, delete, release" },
 	{ "track", cmd_track, "a message's path through every service, from the logs" },

@@ -1,0 +1,918 @@
+/* popretr - the POP retrieval connector (manual 3.2, 5.5.8): fetches the
+ * mail of remote POP3 mailboxes (table pop_account) into local mailboxes.
+ *
+ * Every popretr.interval (and at once when `postern popretrieval run`
+ * leaves <queue>/pr/run), for each enabled account: connect (TLS none,
+ * STLS or implicit), log in (USER/PASS or APOP), UIDL, and for each
+ * message whose UIDL is not remembered: RETR, then
+ *   1. an intent "i <queue id> <uidl>" is appended to the account's state
+ *      file <queue>/pr/state/<account>.uidl (fsync),
+ *   2. the message is committed as a queue item in <queue>/pr/fetched
+ *      (a staging queue the MTA does not read), recipient the mailbox's
+ *      address, null sender (a failure goes to bad mail, never back to a
+ *      remote sender),
+ *   3. "u <uidl>" is appended (fsync): the message is remembered,
+ *   4. the item is moved by rename into pr/inbound, where the MTA routes it
+ *      like any mail (filters and quotas apply in deliver),
+ *   5. DELE (unless leave_on_server).
+ * A kill at any point loses and duplicates nothing: before 2 committed,
+ * the message is still on the server and not remembered (fetched again);
+ * after 2, the next start finds the staged item, remembers its UIDL from
+ * the intent and moves it (step 4 is two renames, the envelope last, and
+ * a half move is finished). Remembered messages are deleted at the next
+ * run when they should have been. Outcomes go to pop_account.last_run and
+ * last_status (`postern popretrieval status`). The I/O is blocking with
+ * timeouts: this service has no listeners, only its timer. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "buf.h"
+#include "directory.h"
+#include "fsutil.h"
+#include "log.h"
+#include "pop3reply.h"
+#include "popretr.h"
+#include "queue.h"
+#include "service.h"
+#include "settings.h"
+#include "strutil.h"
+#include "tls.h"
+#include "xalloc.h"
+
+#define PR_TICK 1
+#define PR_TIMEOUT 60
+#define PR_MSG_MAX (64 * 1024 * 1024)
+#define PR_UIDL_MAX 71
+
+struct pr {
+	struct service *svc;
+	char *qroot;
+	char *inbound;        /* pr/inbound: read by the MTA */
+	char *staged;         /* pr/fetched: committed, not yet handed over */
+	char *statedir;       /* pr/state/<account>.uidl */
+	char *trigger;        /* pr/run */
+	struct event *timer;
+	bool running;
+	bool recovered;       /* the staged items of a crash were handed on */
+	unsigned long fetched, runs;
+};
+
+struct account {
+	int64_t id, mailbox_id, last_run;
+	char *host, *user, *pass, *tls;
+	int port;
+	bool apop, leave;
+};
+
+static void
+account_free(struct account *a)
+{
+	free(a->host);
+	free(a->user);
+	free(a->pass);
+	free(a->tls);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---------------------------------------------------------- the state */
+
+struct state {
+	char *path;
+	int fd;
+	char **u;             /* remembered UIDLs, sorted */
+	size_t nu;
+	struct intent { char qid[QUEUE_ID_MAX + 1]; char *uidl; } *in;
+	size_t nin;
+};
+
+static int
+strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool
+state_has(const struct state *s, const char *uidl)
+{
+	return s->nu > 0 && bsearch(&uidl, s->u, s->nu, sizeof(*s->u),
+	    strp_cmp) != NULL;
+}
+
+static void
+state_insert(struct state *s, const char *uidl)
+{
+	if (state_has(s, uidl))
+		return;
+	s->u = xreallocarray(s->u, s->nu + 1, sizeof(*s->u));
+	size_t i = s->nu;
+	while (i > 0 && strcmp(s->u[i - 1], uidl) > 0) {
+		s->u[i] = s->u[i - 1];
+		i--;
+	}
+	s->u[i] = xstrdup(uidl);
+	s->nu++;
+}
+
+static void
+state_free(struct state *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	for (size_t i = 0; i < s->nu; i++)
+		free(s->u[i]);
+	free(s->u);
+	for (size_t i = 0; i < s->nin; i++)
+		free(s->in[i].uidl);
+	free(s->in);
+	free(s->path);
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
+/* state_load - read <statedir>/<id>.uidl and open it for appending */
+static int
+state_load(struct pr *p, int64_t id, struct state *s, const char **error_r)
+{
+	struct buf b;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->path = xasprintf("%s/%lld.uidl", p->statedir, (long long)id);
+	buf_init(&b, 256 * 1024 * 1024);
+	if (file_read(s->path, &b) < 0 && errno != ENOENT) {
+		buf_free(&b);
+		*error_r = "cannot read the UIDL state";
+		return -1;
+	}
+	char *save = NULL;
+	for (char *l = strtok_r(b.data ? b.data : (char *)"", "\n", &save);
+	    l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		if (l[0] == 'u' && l[1] == ' ' && strlen(l + 2) < PR_UIDL_MAX) {
+			s->u = xreallocarray(s->u, s->nu + 1, sizeof(*s->u));
+			s->u[s->nu++] = xstrdup(l + 2);
+		} else if (l[0] == 'i' && l[1] == ' ') {
+			char *sp = strchr(l + 2, ' ');
+			if (sp == NULL || sp - (l + 2) > QUEUE_ID_MAX)
+				continue;
+			s->in = xreallocarray(s->in, s->nin + 1, sizeof(*s->in));
+			snprintf(s->in[s->nin].qid, sizeof(s->in[s->nin].qid), "%.*s",
+			    (int)(sp - (l + 2)), l + 2);
+			s->in[s->nin++].uidl = xstrdup(sp + 1);
+		}
+	}
+	buf_free(&b);
+	if (s->nu > 1) {
+		qsort(s->u, s->nu, sizeof(*s->u), strp_cmp);
+		size_t k = 1;   /* drop repeats */
+		for (size_t i = 1; i < s->nu; i++) {
+			if (strcmp(s->u[i], s->u[k - 1]) == 0)
+				free(s->u[i]);
+			else
+				s->u[k++] = s->u[i];
+		}
+		s->nu = k;
+	}
+	s->fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (s->fd < 0) {
+		*error_r = "cannot open the UIDL state";
+		return -1;
+	}
+	return 0;
+}
+
+/* state_append - one record, durably */
+static int
+state_append(struct state *s, const char *line)
+{
+	if (write_full(s->fd, line, strlen(line)) < 0 || fdatasync(s->fd) < 0)
+		return -1;
+	return 0;
+}
+
+/* state_rewrite - keep only the UIDLs in keep (still on the server) */
+static void
+state_rewrite(struct state *s, char **keep, size_t nkeep)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < nkeep; i++)
+		if (state_has(s, keep[i]))
+			buf_printf(&b, "u %s\n", keep[i]);
+	if (file_write_atomic(s->path, b.data ? b.data : "", b.len, 0640) < 0)
+		log_warn("%s: cannot rewrite", s->path);
+	else {
+		/* the appending descriptor must follow the new file */
+		close(s->fd);
+		s->fd = open(s->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	}
+	buf_free(&b);
+}
+
+/* ---------------------------------------------------- staged items */
+
+/* stage_move - hand a staged item to the MTA: rename the message, then
+ * the envelope (the commit), into pr/inbound/new. A move cut in half (the
+ * message moved, the envelope not) is finished here too. */
+static int
+stage_move(struct pr *p, const char *qid)
+{
+	char *sm = xasprintf("%s/new/%s.msg", p->staged, qid);
+	char *se = xasprintf("%s/new/%s.env", p->staged, qid);
+	char *im = xasprintf("%s/new/%s.msg", p->inbound, qid);
+	char *ie = xasprintf("%s/new/%s.env", p->inbound, qid);
+	char *dir = xasprintf("%s/new", p->inbound);
+	int r = 0;
+
+	if (rename(sm, im) < 0 && errno != ENOENT)
+		r = -1;
+	if (r == 0 && access(im, F_OK) != 0)
+		r = -1;   /* neither here nor there: leave it */
+	if (r == 0 && rename(se, ie) < 0)
+		r = -1;
+	if (r == 0 && fsync_dir(dir) < 0)
+		r = -1;
+	if (r < 0)
+		log_warn("%s: cannot move the fetched item to %s", qid, p->inbound);
+	free(sm);
+	free(se);
+	free(im);
+	free(ie);
+	free(dir);
+	return r;
+}
+
+/* stage_recover - after a crash: remember the UIDL of every staged item
+ * from its intent, then move it on */
+static void
+stage_recover(struct pr *p, struct state *s)
+{
+	for (size_t i = 0; i < s->nin; i++) {
+		char *se = xasprintf("%s/new/%s.env", p->staged, s->in[i].qid);
+		if (access(se, F_OK) == 0) {
+			if (!state_has(s, s->in[i].uidl)) {
+				char *line = xasprintf("u %s\n", s->in[i].uidl);
+				if (state_append(s, line) == 0)
+					state_insert(s, s->in[i].uidl);
+				free(line);
+			}
+			log_info("%s: recovered a fetched message (uidl %s)",
+			    s->in[i].qid, s->in[i].uidl);
+			stage_move(p, s->in[i].qid);
+		}
+		free(se);
+	}
+}
+
+/* stage_flush - move every committed staged item (their UIDLs are
+ * remembered: stage_recover ran for every account first) */
+static void
+stage_flush(struct pr *p)
+{
+	char *dir = xasprintf("%s/new", p->staged);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **ids = NULL;
+	size_t n = 0;
+
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			size_t l = strlen(de->d_name);
+			if (l > 4 && l - 4 <= QUEUE_ID_MAX &&
+			    strcmp(de->d_name + l - 4, ".env") == 0) {
+				ids = xreallocarray(ids, n + 1, sizeof(*ids));
+				ids[n++] = xstrndup(de->d_name, l - 4);
+			}
+		}
+		closedir(d);
+	}
+	for (size_t i = 0; i < n; i++) {
+		stage_move(p, ids[i]);
+		free(ids[i]);
+	}
+	free(ids);
+	free(dir);
+}
+
+/* ------------------------------------------------------ the connection */
+
+struct pconn {
+	int fd;
+	SSL *ssl;
+	char buf[16384];
+	size_t len, pos;
+	struct pop3_reply reply;
+};
+
+static int
+pc_connect(struct pconn *c, const char *host, int port, const char **error_r)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	char portstr[16];
+	static char err[300];
+	int e = 0;
+
+	c->fd = -1;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	int g = getaddrinfo(host, portstr, &hints, &res);
+	if (g != 0) {
+		snprintf(err, sizeof(err), "cannot resolve %s: %s", host,
+		    gai_strerror(g));
+		*error_r = err;
+		return -1;
+	}
+	for (ai = res; ai != NULL && c->fd < 0; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
+		    errno == EINPROGRESS) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			socklen_t sl = sizeof(e);
+			if (poll(&pfd, 1, PR_TIMEOUT * 1000) <= 0)
+				e = ETIMEDOUT;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) < 0)
+				e = errno;
+		} else {
+			e = errno == EISCONN ? 0 : errno;
+		}
+		if (e != 0) {
+			close(fd);
+			continue;
+		}
+		int fl = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+		struct timeval tv = { PR_TIMEOUT, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		c->fd = fd;
+	}
+	freeaddrinfo(res);
+	if (c->fd < 0) {
+		snprintf(err, sizeof(err), "cannot connect to %s:%d: %s", host, port,
+		    strerror(e ? e : ECONNREFUSED));
+		*error_r = err;
+		return -1;
+	}
+	pop3_reply_init(&c->reply, PR_MSG_MAX);
+	return 0;
+}
+
+static int
+pc_tls(struct pconn *c, const char *host, const char **error_r)
+{
+	SSL_CTX *ctx = tls_client_ctx();
+	if (ctx == NULL || (c->ssl = SSL_new(ctx)) == NULL) {
+		*error_r = "TLS: no context";
+		return -1;
+	}
+	SSL_set_fd(c->ssl, c->fd);
+	SSL_set_tlsext_host_name(c->ssl, host);
+	if (SSL_connect(c->ssl) != 1) {
+		*error_r = "TLS handshake failed";
+		return -1;
+	}
+	return 0;
+}
+
+static void
+pc_close(struct pconn *c)
+{
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	if (c->fd >= 0) {
+		close(c->fd);
+		pop3_reply_deinit(&c->reply);
+	}
+	c->ssl = NULL;
+	c->fd = -1;
+}
+
+static int
+pc_send(struct pconn *c, const char *line, const char **error_r)
+{
+	size_t n = strlen(line);
+	int ok = c->ssl != NULL ? SSL_write(c->ssl, line, (int)n) == (int)n :
+	    write_full(c->fd, line, n) == 0;
+	if (!ok)
+		*error_r = "connection lost (write)";
+	return ok ? 0 : -1;
+}
+
+/* pc_reply - read one reply; 0 with c->reply filled, -1 on I/O or
+ * protocol errors */
+static int
+pc_reply(struct pconn *c, bool multiline, const char **error_r)
+{
+	pop3_reply_start(&c->reply, multiline);
+	for (;;) {
+		if (c->pos < c->len) {
+			size_t used;
+			int r = pop3_reply_feed(&c->reply, c->buf + c->pos,
+			    c->len - c->pos, &used, error_r);
+			c->pos += used;
+			if (r < 0)
+				return -1;
+			if (r > 0)
+				return 0;
+		}
+		c->pos = c->len = 0;
+		ssize_t n = c->ssl != NULL ? SSL_read(c->ssl, c->buf, sizeof(c->buf)) :
+		    read(c->fd, c->buf, sizeof(c->buf));
+		if (n <= 0) {
+			if (n < 0 && c->ssl == NULL && errno == EINTR)
+				continue;
+			*error_r = n == 0 ? "connection closed by the server" :
+			    "connection lost or timed out (read)";
+			return -1;
+		}
+		c->len = (size_t)n;
+	}
+}
+
+/* pc_cmd - send a command and read its reply */
+static int
+pc_cmd(struct pconn *c, const char *cmd, bool multiline, const char **error_r)
+{
+	if (pc_send(c, cmd, error_r) < 0)
+		return -1;
+	return pc_reply(c, multiline, error_r);
+}
+
+/* ------------------------------------------------------------ a run */
+
+struct run {
+	struct pr *p;
+	struct account *a;
+	struct pconn c;
+	struct state st;
+	char rcpt[ADDRESS_MAX_LEN + 1];
+	char status[400];
+	unsigned long fetched, deleted, onserver;
+};
+
+static void
+run_fail(struct run *r, const char *fmt, const char *detail)
+{
+	snprintf(r->status, sizeof(r->status), "error: ");
+	size_t l = strlen(r->status);
+	snprintf(r->status + l, sizeof(r->status) - l, fmt, detail ? detail : "");
+	/* the server's text, one printable line */
+	for (char *s = r->status; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
+/* fetch_one - RETR, stage, remember, hand over; 0 or -1 */
+static int
+fetch_one(struct run *r, unsigned long n, const char *uidl)
+{
+	struct pr *p = r->p;
+	char cmd[64], qid[QUEUE_ID_MAX + 1], date[64];
+	const char *err = NULL;
+
+	snprintf(cmd, sizeof(cmd), "RETR %lu\r\n", n);
+	if (pc_cmd(&r->c, cmd, true, &err) < 0) {
+		run_fail(r, "RETR: %s", err);
+		return -1;
+	}
+	if (!r->c.reply.ok) {
+		run_fail(r, "RETR refused: %s", r->c.reply.text.data);
+		return -1;
+	}
+	queue_new_id(qid);
+	char *intent = xasprintf("i %s %s\n", qid, uidl);
+	int k = state_append(&r->st, intent);
+	free(intent);
+	if (k < 0) {
+		run_fail(r, "cannot write the UIDL state%s", "");
+		return -1;
+	}
+	struct queue_env env;
+	queue_env_init(&env, qid);
+	queue_env_set(&env.client_addr, "local");
+	queue_env_set(&env.client_helo, r->a->host);
+	queue_env_add_rcpt(&env, r->rcpt, NULL, 0);
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	char *host = settings_hostname(p->svc->db);
+	char *recv = xasprintf("Received: from %s (POP3 account %lld, uidl %s)\r\n"
+	    "\tby %s (Postern popretr) id %s\r\n\tfor <%s>; %s\r\n", r->a->host,
+	    (long long)r->a->id, uidl, host, qid, r->rcpt, date);
+	free(host);
+	struct queue_writer *w = queue_writer_open(p->staged, qid, &err);
+	int rc = -1;
+	if (w != NULL) {
+		const struct buf *d = &r->c.reply.data;
+		if (queue_writer_write(w, recv, strlen(recv)) < 0 ||
+		    queue_writer_write(w, d->data ? d->data : "", d->len) < 0) {
+			err = "write failed";
+			queue_writer_abort(&w);
+		} else if (queue_writer_commit(&w, &env, &err) == 0) {
+			rc = 0;
+		}
+	}
+	free(recv);
+	queue_env_free(&env);
+	if (rc < 0) {
+		run_fail(r, "cannot queue the message: %s", err);
+		return -1;
+	}
+	/* durable here: remember it, then hand it over */
+	char *line = xasprintf("u %s\n", uidl);
+	k = state_append(&r->st, line);
+	free(line);
+	if (k < 0) {
+		run_fail(r, "cannot write the UIDL state%s", "");
+		return -1;   /* the staged item is recovered at the next run */
+	}
+	state_insert(&r->st, uidl);
+	stage_move(p, qid);
+	log_info("%s: account %lld: fetched message %lu (uidl %s, %zu bytes) for <%s>",
+	    qid, (long long)r->a->id, n, uidl, r->c.reply.data.len, r->rcpt);
+	r->fetched++;
+	p->fetched++;
+	return 0;
+}
+
+/* run_session - the POP3 dialogue of one account */
+static void
+run_session(struct run *r)
+{
+	struct account *a = r->a;
+	const char *err = NULL;
+	char stamp[256] = "", cmd[600];
+	char **uids = NULL, **deleted = NULL;
+	unsigned long *nums = NULL;
+	size_t nuid = 0, ndel = 0;
+
+	if (pc_connect(&r->c, a->host, a->port, &err) < 0) {
+		run_fail(r, "%s", err);
+		return;
+	}
+	if (strcmp(a->tls, "tls") == 0 && pc_tls(&r->c, a->host, &err) < 0) {
+		run_fail(r, "%s", err);
+		goto out;
+	}
+	if (pc_reply(&r->c, false, &err) < 0) {
+		run_fail(r, "greeting: %s", err);
+		goto out;
+	}
+	if (!r->c.reply.ok) {
+		run_fail(r, "the server refused the connection: %s",
+		    r->c.reply.text.data);
+		goto out;
+	}
+	(void)pop3_apop_stamp(r->c.reply.text.data ? r->c.reply.text.data : "",
+	    stamp, sizeof(stamp));
+	if (strcmp(a->tls, "starttls") == 0) {
+		if (pc_cmd(&r->c, "STLS\r\n", false, &err) < 0) {
+			run_fail(r, "STLS: %s", err);
+			goto out;
+		}
+		if (!r->c.reply.ok) {
+			run_fail(r, "the server does not offer STLS: %s (use --tls "
+			    "none or tls)", r->c.reply.text.data);
+			goto out;
+		}
+		r->c.pos = r->c.len = 0;   /* nothing read before TLS counts */
+		if (pc_tls(&r->c, a->host, &err) < 0) {
+			run_fail(r, "%s", err);
+			goto out;
+		}
+	}
+	if (a->apop) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int mdlen = 0;
+		char hex[2 * EVP_MAX_MD_SIZE + 1];
+		if (*stamp == '\0') {
+			run_fail(r, "APOP: the server greeting has no timestamp%s", "");
+			goto out;
+		}
+		char *in = xasprintf("%s%s", stamp, a->pass);
+		EVP_Digest(in, strlen(in), md, &mdlen, EVP_md5(), NULL);
+		explicit_bzero(in, strlen(in));
+		free(in);
+		for (unsigned i = 0; i < mdlen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		snprintf(cmd, sizeof(cmd), "APOP %s %s\r\n", a->user, hex);
+		if (pc_cmd(&r->c, cmd, false, &err) < 0) {
+			run_fail(r, "APOP: %s", err);
+			goto out;
+		}
+	} else {
+		snprintf(cmd, sizeof(cmd), "USER %s\r\n", a->user);
+		if (pc_cmd(&r->c, cmd, false, &err) < 0) {
+			run_fail(r, "USER: %s", err);
+			goto out;
+		}
+		if (r->c.reply.ok) {
+			snprintf(cmd, sizeof(cmd), "PASS %s\r\n", a->pass);
+			int k = pc_cmd(&r->c, cmd, false, &err);
+			explicit_bzero(cmd, sizeof(cmd));
+			if (k < 0) {
+				run_fail(r, "PASS: %s", err);
+				goto out;
+			}
+		}
+	}
+	if (!r->c.reply.ok) {
+		run_fail(r, "login failed (bad user or password?): %s",
+		    r->c.reply.text.data);
+		goto out;
+	}
+	if (pc_cmd(&r->c, "UIDL\r\n", true, &err) < 0) {
+		run_fail(r, "UIDL: %s", err);
+		goto out;
+	}
+	if (!r->c.reply.ok) {
+		run_fail(r, "the server has no UIDL: %s", r->c.reply.text.data);
+		goto out;
+	}
+	/* the listing, parsed before the reply buffer is reused */
+	const char *d = r->c.reply.data.data ? r->c.reply.data.data : "";
+	for (const char *e = d; *d != '\0'; d = e) {
+		e = strstr(d, "\r\n");
+		if (e == NULL)
+			break;
+		unsigned long n;
+		char uid[PR_UIDL_MAX + 1];
+		if (pop3_uidl_line(d, (size_t)(e - d), &n, uid, sizeof(uid)) == 0) {
+			uids = xreallocarray(uids, nuid + 1, sizeof(*uids));
+			nums = xreallocarray(nums, nuid + 1, sizeof(*nums));
+			uids[nuid] = xstrdup(uid);
+			nums[nuid++] = n;
+		} else {
+			log_warnx("account %lld: malformed UIDL line ignored",
+			    (long long)a->id);
+		}
+		e += 2;
+	}
+	r->onserver = nuid;
+	for (size_t i = 0; i < nuid && !r->p->svc->stopping; i++) {
+		if (!state_has(&r->st, uids[i]) && fetch_one(r, nums[i], uids[i]) < 0)
+			goto out;
+		if (a->leave)
+			continue;
+		snprintf(cmd, sizeof(cmd), "DELE %lu\r\n", nums[i]);
+		if (pc_cmd(&r->c, cmd, false, &err) < 0) {
+			run_fail(r, "DELE: %s", err);
+			goto out;
+		}
+		if (r->c.reply.ok) {
+			deleted = xreallocarray(deleted, ndel + 1, sizeof(*deleted));
+			deleted[ndel++] = uids[i];
+			r->deleted++;
+		}
+	}
+	if (pc_cmd(&r->c, "QUIT\r\n", false, &err) < 0 || !r->c.reply.ok) {
+		run_fail(r, "QUIT: %s", err != NULL ? err : r->c.reply.text.data);
+		goto out;
+	}
+	/* forget what the server no longer has */
+	char **keep = xcalloc(nuid + 1, sizeof(*keep));
+	size_t nkeep = 0;
+	for (size_t i = 0; i < nuid; i++) {
+		bool gone = false;
+		for (size_t j = 0; j < ndel && !gone; j++)
+			gone = deleted[j] == uids[i];
+		if (!gone)
+			keep[nkeep++] = uids[i];
+	}
+	state_rewrite(&r->st, keep, nkeep);
+	free(keep);
+	snprintf(r->status, sizeof(r->status), "ok: %lu fetched, %lu deleted, "
+	    "%lu left on the server", r->fetched, r->deleted,
+	    r->onserver - r->deleted);
+out:
+	pc_close(&r->c);
+	for (size_t i = 0; i < nuid; i++)
+		free(uids[i]);
+	free(uids);
+	free(nums);
+	free(deleted);
+}
+
+/* run_account - one retrieval, its outcome recorded */
+static void
+run_account(struct pr *p, struct account *a)
+{
+	struct run r;
+	struct dir_strings addrs;
+	const char *err = NULL;
+
+	memset(&r, 0, sizeof(r));
+	r.p = p;
+	r.a = a;
+	r.c.fd = -1;
+	r.st.fd = -1;
+	if (dir_mailbox_addresses(p->svc->db, a->mailbox_id, &addrs, &err) < 0) {
+		run_fail(&r, "directory: %s", err);
+	} else if (addrs.n == 0) {
+		run_fail(&r, "the local mailbox has no e-mail address%s", "");
+	} else {
+		snprintf(r.rcpt, sizeof(r.rcpt), "%s", addrs.v[0]);
+		if (state_load(p, a->id, &r.st, &err) < 0) {
+			run_fail(&r, "%s", err);
+		} else {
+			stage_recover(p, &r.st);
+			run_session(&r);
+		}
+	}
+	dir_strings_free(&addrs);
+	state_free(&r.st);
+	log_info("account %lld (%s@%s:%d): %s", (long long)a->id, a->user, a->host,
+	    a->port, r.status);
+	if (adm_pop_status(p->svc->db, a->id, (int64_t)time(NULL), r.status,
+	    &err) < 0)
+		log_warnx("account %lld: cannot record the status: %s",
+		    (long long)a->id, err);
+}
+
+/* accounts_load - the enabled accounts (all, or those due) */
+static int
+accounts_load(struct pr *p, struct account **v_r, size_t *n_r)
+{
+	const char *err;
+	*v_r = NULL;
+	*n_r = 0;
+	sqlite3_stmt *st = db_query(p->svc->db, &err,
+	    "SELECT id, mailbox_id, last_run, host, username, password, tls, port, "
+	    "apop, leave_on_server FROM pop_account WHERE enabled ORDER BY id", "");
+	if (st == NULL) {
+		log_warnx("accounts: %s", err);
+		return -1;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct account a;
+		a.id = sqlite3_column_int64(st, 0);
+		a.mailbox_id = sqlite3_column_int64(st, 1);
+		a.last_run = sqlite3_column_int64(st, 2);
+		a.host = xstrdup((const char *)sqlite3_column_text(st, 3));
+		a.user = xstrdup((const char *)sqlite3_column_text(st, 4));
+		a.pass = xstrdup((const char *)sqlite3_column_text(st, 5));
+		a.tls = xstrdup((const char *)sqlite3_column_text(st, 6));
+		a.port = sqlite3_column_int(st, 7);
+		a.apop = sqlite3_column_int(st, 8);
+		a.leave = sqlite3_column_int(st, 9);
+		*v_r = xreallocarray(*v_r, *n_r + 1, sizeof(**v_r));
+		(*v_r)[(*n_r)++] = a;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* recover_all - at start: the staged items of every account (enabled or
+ * not) are remembered and handed on; what is left belongs to deleted
+ * accounts and goes on as well */
+static void
+recover_all(struct pr *p)
+{
+	const char *err = NULL;
+	sqlite3_stmt *st = db_query(p->svc->db, &err, "SELECT id FROM pop_account",
+	    "");
+	if (st == NULL) {
+		log_warnx("accounts: %s", err);
+		return;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct state s;
+		if (state_load(p, sqlite3_column_int64(st, 0), &s, &err) == 0)
+			stage_recover(p, &s);
+		state_free(&s);
+	}
+	sqlite3_finalize(st);
+	stage_flush(p);
+}
+
+/* trigger_take - the ids asked for by `postern popretrieval run`: NULL
+ * when none, "all" or an id */
+static char *
+trigger_take(struct pr *p)
+{
+	struct buf b;
+	buf_init(&b, 256);
+	if (file_read(p->trigger, &b) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	unlink(p->trigger);
+	char *s = xstrdup(str_trim(b.data ? b.data : (char *)""));
+	buf_free(&b);
+	return s;
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct pr *p = arg;
+	struct account *v;
+	size_t n;
+	char note[200];
+	(void)fd;
+	(void)what;
+
+	if (p->running)
+		return;
+	p->running = true;
+	if (!p->recovered) {
+		recover_all(p);
+		p->recovered = true;
+	}
+	char *asked = trigger_take(p);
+	int64_t interval = settings_get_int(p->svc->db, "popretr.interval", 300);
+	time_t now = time(NULL);
+	if (accounts_load(p, &v, &n) == 0) {
+		for (size_t i = 0; i < n && !p->svc->stopping; i++) {
+			char id[32];
+			snprintf(id, sizeof(id), "%lld", (long long)v[i].id);
+			bool due = now - v[i].last_run >= interval ||
+			    (asked != NULL && (strcmp(asked, "all") == 0 ||
+			    strcmp(asked, id) == 0));
+			if (due) {
+				run_account(p, &v[i]);
+				p->runs++;
+			}
+			account_free(&v[i]);
+		}
+		free(v);
+	}
+	free(asked);
+	snprintf(note, sizeof(note), "%lu runs, %lu messages fetched", p->runs,
+	    p->fetched);
+	service_set_state(p->svc, "running", note);
+	p->running = false;
+}
+
+static struct pr the_pr;
+
+static int
+pr_init(struct service *svc)
+{
+	struct pr *p = &the_pr;
+
+	p->svc = svc;
+	svc->ctx = p;
+	p->qroot = settings_queue_path(svc->db);
+	p->inbound = queue_path(p->qroot, "pr", QUEUE_INBOUND);
+	p->staged = xasprintf("%s/pr/fetched", p->qroot);
+	p->statedir = xasprintf("%s/pr/state", p->qroot);
+	p->trigger = xasprintf("%s/pr/run", p->qroot);
+	if (queue_ensure(p->inbound) < 0 || queue_ensure(p->staged) < 0 ||
+	    queue_recover(p->staged) < 0 || mkdir_p(p->statedir, 0770) < 0) {
+		log_warn("cannot prepare %s", p->staged);
+		return -1;
+	}
+	p->timer = event_new(svc->base, -1, EV_PERSIST, on_timer, p);
+	struct timeval tv = { PR_TICK, 0 };
+	event_add(p->timer, &tv);
+	log_info("POP retrieval: every popretr.interval, at once on %s", p->trigger);
+	return 0;
+}
+
+static void
+pr_shutdown(struct service *svc)
+{
+	struct pr *p = svc->ctx;
+	if (p == NULL)
+		return;
+	if (p->timer != NULL)
+		event_free(p->timer);
+	free(p->qroot);
+	free(p->inbound);
+	free(p->staged);
+	free(p->statedir);
+	free(p->trigger);
+	memset(p, 0, sizeof(*p));
+	svc->ctx = NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct service_def def = {
+		.name = "popretr",
+		.init = pr_init,
+		.shutdown = pr_shutdown,
+	};
+	return service_main(argc, argv, &def);
+}
