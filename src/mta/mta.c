@@ -12,6 +12,7 @@
 #include "directory.h"
 #include "envcopy.h"
 #include "filter.h"
+#include "footer.h"
 #include "fsutil.h"
 #include "log.h"
 #include "mta.h"
@@ -203,7 +204,19 @@ item_route(struct mta *m, const char *conn, struct queue_item *item)
 				env_copy_rcpt(&out, &env->rcpts[i]);
 		const char *qp = d == DEST_SF ? m->out_sf :
 		    d == DEST_LS ? m->out_ls : m->out_smtp;
-		int r = queue_put_file(qp, msg, &out, &err);
+		/* external copies of local senders' mail get the footers
+		 * (footer.h); a failure sends the message without */
+		char *footered = NULL;
+		if (d == DEST_SMTP) {
+			char *tmpdir = xasprintf("%s/tmp", m->out_smtp);
+			footer_prepare(m->svc->db, env, msg, tmpdir, &footered);
+			free(tmpdir);
+		}
+		int r = queue_put_file(qp, footered ? footered : msg, &out, &err);
+		if (footered != NULL) {
+			unlink(footered);
+			free(footered);
+		}
 		queue_env_free(&out);
 		if (r < 0) {
 			/* parts already queued stay; the retry rewrites them
