@@ -201,8 +201,26 @@ static const char schema_v1[] =
 "  created INTEGER NOT NULL);"
 ;
 
+/* v2: global MTA filters (issue 5; src/mta/gfilter.c), in position order */
+static const char schema_v2[] =
+"CREATE TABLE global_filter ("
+"  id INTEGER PRIMARY KEY,"
+"  position INTEGER NOT NULL,"
+"  enabled INTEGER NOT NULL DEFAULT 1,"
+"  criterion TEXT NOT NULL CHECK (criterion IN ('all','sender','recipient',"
+"    'header','size-over','size-under','attachment')),"
+"  header TEXT NOT NULL DEFAULT '',"
+"  pattern TEXT NOT NULL DEFAULT '',"
+"  action TEXT NOT NULL CHECK (action IN ('add-header','redirect','copy',"
+"    'quarantine','delete','reject')),"
+"  argument TEXT NOT NULL DEFAULT '',"
+"  created INTEGER NOT NULL);"
+"CREATE INDEX global_filter_pos ON global_filter(position);"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
+	schema_v2,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==
