@@ -473,10 +473,13 @@ view_expand(struct session *s)
 	/* what changed since the last report, told now: the full view is
 	 * rebuilt from the index and compared with the UIDs we hold */
 	view_compact_sync(s);
+	bool failed = false;
 	if (store_msgs_load(s->folder, &m, &n, &err) < 0) {
+		/* keep the UIDs (not expunged!) and reload at the next sync */
 		log_warnx("%s: reload: %s", s->sid, err);
 		m = NULL;
 		n = 0;
+		failed = true;
 	}
 	struct view_msg *nv = xcalloc(s->nidle + 1, sizeof(*nv));
 	size_t nn = 0, j = 0;
@@ -495,6 +498,8 @@ view_expand(struct session *s)
 				}
 				nn++;
 				j++;
+			} else if (failed) {
+				nv[nn++].uid = uid;
 			} else {
 				/* expunged since the last sync: held back,
 				 * told at the next sync */
@@ -513,6 +518,8 @@ view_expand(struct session *s)
 	s->msgs = nv;
 	s->nmsgs = nn;
 	s->status_checked = 0; /* a full check at the next sync */
+	if (failed)
+		s->highestmodseq = 0; /* and a full reload */
 }
 
 /* view_sync - see imapd.h */
