@@ -9,9 +9,11 @@ import os
 import poplib
 import pwd
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -208,12 +210,15 @@ def dovecot(tmp_path):
     if not Path("/usr/sbin/dovecot").exists():
         pytest.skip("dovecot is not installed")
     vmail = pwd.getpwnam("dovenull")
-    d = tmp_path / "dovecot"
+    # Dovecot's auth and mail processes must reach the files: not under
+    # pytest's private (0700) temporary directory
+    top = Path(tempfile.mkdtemp(prefix="postern-popretr-dovecot-"))
+    os.chmod(top, 0o755)
+    d = top / "dovecot"
     (d / "run").mkdir(parents=True)
     (d / "state").mkdir()
-    mail = tmp_path / "dmail"
+    mail = top / "dmail"
     mail.mkdir()
-    os.chmod(tmp_path, 0o755)
     os.chown(mail, vmail.pw_uid, vmail.pw_gid)
     (d / "users").write_text("dave@far.test:{PLAIN}dave-pw\n")
     port = free_port()
@@ -284,6 +289,7 @@ service pop3-login {{
             deadline = time.time() + 20
             while time.time() < deadline and Path(f"/proc/{pid}").exists():
                 time.sleep(0.1)
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def dovecot_put(dc, data):
