@@ -50,6 +50,7 @@ imap_parser_reset(struct imap_parser *p)
 		buf_reset(&p->line);
 	p->seg_start = 0;
 	p->lit_left = 0;
+	p->lit_total = 0;
 	p->in_literal = false;
 	p->error = NULL;
 	p->fatal = false;
@@ -178,7 +179,9 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 			return tokenize(p);
 		}
 		(void)imap_parser_tag(p);
-		if (r < 0 || size > p->max_literal || p->nlits >= IMAP_MAX_LITERALS) {
+		/* max_literal bounds the literals of one command together */
+		if (r < 0 || size > p->max_literal - p->lit_total ||
+		    p->nlits >= IMAP_MAX_LITERALS) {
 			/* refused before any allocation; after a non-
 			 * synchronizing literal the data follows anyway */
 			p->error = p->nlits >= IMAP_MAX_LITERALS ?
@@ -200,6 +203,7 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 			buf_reserve(&p->lits[p->nlits],
 			    (size_t)(size < 65536 ? size : 65536));
 		p->nlits++;
+		p->lit_total += (size_t)size;
 		p->lit_left = (size_t)size;
 		p->in_literal = size > 0;
 		p->seg_start = p->line.len;

@@ -49,7 +49,7 @@ enum imap_parse_result {
 
 struct imap_parser {
 	size_t max_line;     /* one text line */
-	size_t max_literal;  /* one literal */
+	size_t max_literal;  /* the literals of one command, together */
 	unsigned max_depth;  /* list nesting */
 
 	struct buf line;     /* text lines, literals replaced by markers */
@@ -57,6 +57,7 @@ struct imap_parser {
 	size_t nlits, lits_cap;
 	size_t seg_start;    /* start of the current line in line */
 	size_t lit_left;
+	size_t lit_total;    /* literal bytes of this command so far */
 	bool in_literal;
 	bool skipping;       /* discarding the rest of a bad line */
 

@@ -96,6 +96,14 @@ test_limits(void)
 	    IMAP_PARSE_ERROR);
 	CHECK(p.fatal);
 	imap_parser_reset(&p);
+	/* the literals of one command are bounded together */
+	CHECK_INTEQ(imap_parser_feed(&p, "a X {600+}\r\n", 12, &used),
+	    IMAP_PARSE_MORE);
+	char fill[600];
+	memset(fill, 'f', sizeof(fill));
+	CHECK_INTEQ(imap_parser_feed(&p, fill, sizeof(fill), &used), IMAP_PARSE_MORE);
+	CHECK_INTEQ(imap_parser_feed(&p, " {600}\r\n", 8, &used), IMAP_PARSE_ERROR);
+	imap_parser_reset(&p);
 	/* a 20-digit size does not overflow */
 	CHECK_INTEQ(imap_parser_feed(&p, "a {99999999999999999999}\r\n", 26, &used),
 	    IMAP_PARSE_ERROR);
