@@ -8,7 +8,8 @@ BUILD="build-essential meson ninja-build pkg-config clang llvm
   libsqlite3-dev libssl-dev libevent-dev libc-ares-dev libjansson-dev
   libcrypt-dev libgmime-3.0-dev"
 RUNTIME="openssl ca-certificates"
-TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isync"
+TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isync
+  sieve-connect"
 
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
 PKGS="$BUILD $RUNTIME $TEST ${POSTERN_EXTRA_PACKAGES:-}"
