@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd-gfilter.h"
 #include "directory.h"
 #include "fsutil.h"
 #include "sieve.h"
@@ -90,6 +91,9 @@ cmd_filter(struct cli *cli, int argc, char **argv)
 	char *root = NULL;
 	int r;
 
+	/* global MTA filters: their own options (cmd-gfilter.c) */
+	if (argc > 1 && strcmp(argv[1], "global") == 0)
+		return cmd_filter_global(cli, argc - 1, argv + 1);
 	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
 		return r;
 	const char *verb = a.npos ? a.pos[0] : NULL;

@@ -2,11 +2,13 @@
 #include <stddef.h>
 
 #include "filter.h"
+#include "gfilter.h"
 
 /* The installed filters, in order. Empty until a later issue adds the
  * global filters, antivirus and spam checks (manual 3.2); each is a
  * struct filter { "name", function }. */
 static const struct filter filter_chain[] = {
+	{ "global", gfilter_run },   /* gfilter.h: rules of the config store */
 	{ NULL, NULL },
 };
 
