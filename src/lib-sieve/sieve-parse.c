@@ -753,7 +753,8 @@ take_tag(struct parser *ps, struct sv_node *n, size_t *i)
 		return 0;
 	}
 	if (op == OP_FILEINTO && !strcmp(t, "create"))
-		return 0;   /* folders are created anyway (mailbox, RFC 5490) */
+		return perr(ps, a->line, a->col, ":create needs require \"mailbox\" "
+		    "(not supported: fileinto creates missing folders anyway)");
 	if (op == OP_SIZE && (!strcmp(t, "over") || !strcmp(t, "under"))) {
 		if (sp->sizeop != 0)
 			return perr(ps, a->line, a->col, "more than one of :over, :under");

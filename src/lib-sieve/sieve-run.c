@@ -202,7 +202,8 @@ expand(struct run *r, const char *s)
 static int
 fold(int c, int comp)
 {
-	return comp == C_OCTET ? c : tolower(c);
+	/* i;ascii-casemap: a-z as A-Z (RFC 4790 9.2) */
+	return comp == C_OCTET ? c : toupper(c);
 }
 
 /* numeric value of s for i;ascii-numeric: -1 = positive infinity */
