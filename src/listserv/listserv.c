@@ -30,9 +30,13 @@
  * Subscription changes by mail are confirmed: the token goes to the
  * address being subscribed, and only mail to news-confirm+T@ (or "confirm
  * T" in the subject to news-request@) applies it, so nobody can subscribe
- * someone else. Bounces count per member; at bounce_limit the member is
- * disabled. Items are removed when every recipient is handled; a crash
- * reprocesses the item (copies keep their split ids "<id>.<n>"). */
+ * someone else; an unanswered confirmation expires after 7 days. Held
+ * posts wait for the moderator without a time limit. Bounces (null
+ * sender or a multipart/report) count per member; at bounce_limit the
+ * member is disabled. XXX a forged bounce to news-bounces+l=d@ counts too
+ * (no probe messages yet). Items are removed when every recipient is
+ * handled; a crash reprocesses the item (copies keep their split ids
+ * "<id>.<n>", so a copy not yet routed is replaced, not doubled). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +68,7 @@
 #define LS_SCAN_INTERVAL 2
 #define LS_RETRY 60
 #define LS_PENDING_MAX 4096
+#define LS_PENDING_AGE (7 * 86400)  /* unanswered confirmations expire */
 
 struct ls {
 	struct service *svc;
@@ -76,6 +81,7 @@ struct ls {
 	int watch_fd;
 	struct event *ev, *timer;
 	time_t retry_at;      /* items released for a retry wait until then */
+	time_t expired_at;    /* last pending_expire */
 	unsigned long posted, copies, held_n, bounced, notices;
 };
 
@@ -1154,6 +1160,30 @@ held_scan(struct ls *s)
 	free(todo);
 }
 
+/* pending_expire - confirmations not answered in LS_PENDING_AGE go */
+static void
+pending_expire(struct ls *s)
+{
+	DIR *d = opendir(s->pending);
+	struct dirent *de;
+	time_t now = time(NULL);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if (!list_token_valid(de->d_name))
+			continue;
+		char *p = xasprintf("%s/%s", s->pending, de->d_name);
+		if (stat(p, &st) == 0 && now - st.st_mtime > LS_PENDING_AGE) {
+			log_info("confirmation %s expired", de->d_name);
+			unlink(p);
+		}
+		free(p);
+	}
+	closedir(d);
+}
+
 static void
 on_watch(evutil_socket_t fd, short what, void *arg)
 {
@@ -1171,6 +1201,10 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	held_scan(s);
 	ls_process(s);
+	if (time(NULL) - s->expired_at > 600) {
+		s->expired_at = time(NULL);
+		pending_expire(s);
+	}
 	snprintf(note, sizeof(note), "posted %lu (%lu copies), held %lu, "
 	    "bounced %lu, notices %lu", s->posted, s->copies, s->held_n,
 	    s->bounced, s->notices);

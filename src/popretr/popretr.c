@@ -2,7 +2,7 @@
  * mail of remote POP3 mailboxes (table pop_account) into local mailboxes.
  *
  * Every popretr.interval (and at once when `postern popretrieval run`
- * leaves <queue>/pr/run), for each enabled account: connect (TLS none,
+ * leaves <queue>/pr/run.all or run.<id>), for each enabled account: connect (TLS none,
  * STLS or implicit), log in (USER/PASS or APOP), UIDL, and for each
  * message whose UIDL is not remembered: RETR, then
  *   1. an intent "i <queue id> <uidl>" is appended to the account's state
@@ -63,7 +63,6 @@ struct pr {
 	char *inbound;        /* pr/inbound: read by the MTA */
 	char *staged;         /* pr/fetched: committed, not yet handed over */
 	char *statedir;       /* pr/state/<account>.uidl */
-	char *trigger;        /* pr/run */
 	struct event *timer;
 	bool running;
 	bool recovered;       /* the staged items of a crash were handed on */
@@ -804,21 +803,47 @@ recover_all(struct pr *p)
 	stage_flush(p);
 }
 
-/* trigger_take - the ids asked for by `postern popretrieval run`: NULL
- * when none, "all" or an id */
+/* trigger_take - what `postern popretrieval run` asked for: it leaves
+ * empty files pr/run.all or pr/run.<id> (names, not contents: the CLI may
+ * run as another user). NULL when nothing, else "all" or a list of ids
+ * ",1,5," */
 static char *
 trigger_take(struct pr *p)
 {
+	char *dir = xasprintf("%s/pr", p->qroot);
+	DIR *d = opendir(dir);
+	struct dirent *de;
 	struct buf b;
-	buf_init(&b, 256);
-	if (file_read(p->trigger, &b) < 0) {
+	bool all = false;
+
+	buf_init(&b, 0);
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			long long id;
+			if (strncmp(de->d_name, "run.", 4) != 0)
+				continue;
+			if (strcmp(de->d_name + 4, "all") == 0)
+				all = true;
+			else if (parse_long(de->d_name + 4, 1, INT64_MAX / 2, &id) == 0)
+				buf_printf(&b, "%s,%lld,", b.len ? "" : ",", id);
+			else
+				continue;
+			char *f = xasprintf("%s/%s", dir, de->d_name);
+			unlink(f);
+			free(f);
+		}
+		closedir(d);
+	}
+	free(dir);
+	if (all) {
+		buf_free(&b);
+		return xstrdup("all");
+	}
+	if (b.len == 0) {
 		buf_free(&b);
 		return NULL;
 	}
-	unlink(p->trigger);
-	char *s = xstrdup(str_trim(b.data ? b.data : (char *)""));
-	buf_free(&b);
-	return s;
+	return buf_steal(&b);
 }
 
 static void
@@ -844,10 +869,10 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	if (accounts_load(p, &v, &n) == 0) {
 		for (size_t i = 0; i < n && !p->svc->stopping; i++) {
 			char id[32];
-			snprintf(id, sizeof(id), "%lld", (long long)v[i].id);
+			snprintf(id, sizeof(id), ",%lld,", (long long)v[i].id);
 			bool due = now - v[i].last_run >= interval ||
 			    (asked != NULL && (strcmp(asked, "all") == 0 ||
-			    strcmp(asked, id) == 0));
+			    strstr(asked, id) != NULL));
 			if (due) {
 				run_account(p, &v[i]);
 				p->runs++;
@@ -876,7 +901,6 @@ pr_init(struct service *svc)
 	p->inbound = queue_path(p->qroot, "pr", QUEUE_INBOUND);
 	p->staged = xasprintf("%s/pr/fetched", p->qroot);
 	p->statedir = xasprintf("%s/pr/state", p->qroot);
-	p->trigger = xasprintf("%s/pr/run", p->qroot);
 	if (queue_ensure(p->inbound) < 0 || queue_ensure(p->staged) < 0 ||
 	    queue_recover(p->staged) < 0 || mkdir_p(p->statedir, 0770) < 0) {
 		log_warn("cannot prepare %s", p->staged);
@@ -885,7 +909,8 @@ pr_init(struct service *svc)
 	p->timer = event_new(svc->base, -1, EV_PERSIST, on_timer, p);
 	struct timeval tv = { PR_TICK, 0 };
 	event_add(p->timer, &tv);
-	log_info("POP retrieval: every popretr.interval, at once on %s", p->trigger);
+	log_info("POP retrieval: every popretr.interval, at once on %s/pr/run.*",
+	    p->qroot);
 	return 0;
 }
 
@@ -901,7 +926,6 @@ pr_shutdown(struct service *svc)
 	free(p->inbound);
 	free(p->staged);
 	free(p->statedir);
-	free(p->trigger);
 	memset(p, 0, sizeof(*p));
 	svc->ctx = NULL;
 }
