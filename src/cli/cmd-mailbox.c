@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cmd-maint.h"
 #include "cli-password.h"
 #include "directory.h"
 #include "fields.h"
@@ -273,6 +274,8 @@ cmd_mailbox(struct cli *cli, int argc, char **argv)
 	char name[NAME_MAX_LEN + 1];
 	int r;
 
+	if (argc > 1 && strcmp(argv[1], "email") == 0)   /* cmd-maint.c */
+		return cmd_maint_email(cli, "mailbox", argc - 1, argv + 1);
 	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
 		return r;
 	verb = a.npos > 0 ? a.pos[0] : NULL;
@@ -332,6 +335,8 @@ cmd_mailbox(struct cli *cli, int argc, char **argv)
 			.no_auto_address = cli_flag(&a, "no-auto-address"),
 		};
 		r = adm_mailbox_add(cli->db, &spec, &err);
+		if (r == ADM_OK)   /* the default message (manual 5.3.9.9) */
+			maint_welcome_deliver(cli, at + 1, name);
 		if (r == ADM_OK && generated)
 			printf("%s password: %s\n", ident, pw);
 		explicit_bzero(pw, strlen(pw));

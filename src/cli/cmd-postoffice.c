@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cli-password.h"
+#include "cmd-maint.h"
 #include "cmd-usage.h"
 #include "fields.h"
 #include "strutil.h"
@@ -19,6 +20,7 @@ postoffice_help(int code)
 	    "       postern postoffice set NAME setting=value...\n"
 	    "       postern postoffice set-quota NAME SIZE   (every current mailbox)\n"
 	    "       postern postoffice usage NAME   (sum of the mailboxes' usage)\n"
+	    "       postern postoffice email NAME --subject S --body-file F   (every mailbox)\n"
 	    "       postern postoffice del NAME [--keep-data]\n\n"
 	    "A post office is a tenant: it owns domains, mailboxes, groups and\n"
 	    "lists. 'add' also creates its postmaster mailbox (type ADMIN) with\n"
@@ -81,6 +83,8 @@ cmd_postoffice(struct cli *cli, int argc, char **argv)
 	const char *err, *verb;
 	int r;
 
+	if (argc > 1 && strcmp(argv[1], "email") == 0)   /* cmd-maint.c */
+		return cmd_maint_email(cli, "postoffice", argc - 1, argv + 1);
 	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
 		return r;
 	verb = a.npos > 0 ? a.pos[0] : NULL;

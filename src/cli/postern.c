@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd-maint.h"
 #include "dataroot.h"
 #include "postern-config.h"
 #include "xalloc.h"
@@ -26,6 +27,8 @@ static const struct {
 	{ "queue", cmd_queue, "connector queues and bad mail: list, show, retry, delete, release" },
 	{ "track", cmd_track, "a message's path through every service, from the logs" },
 	{ "filter", cmd_filter, "mailbox Sieve filters: set, show, check, list, activate, delete" },
+	{ "messages", cmd_messages, "delete INBOX messages by age or date (manual 5.3.9.7)" },
+	{ "welcome", cmd_welcome, "the default message of new mailboxes: show, set, clear" },
 	{ "status", cmd_status, "services run by posternd, their PIDs and addresses" },
 };
 

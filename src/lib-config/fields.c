@@ -40,6 +40,8 @@ const struct field_def settings_fields[] = {
 	  "which footers are added to mail leaving for external addresses (manual 5.2.5)", 0 },
 	{ "footer.text", NULL, FT_TEXT, "", 0, 65536, NULL, "global footer, plain text", FIELD_MULTILINE },
 	{ "footer.html", NULL, FT_TEXT, "", 0, 65536, NULL, "global footer, HTML", FIELD_MULTILINE },
+	{ "welcome.message", NULL, FT_TEXT, "", 0, 262144, NULL,
+	  "default message put into each new mailbox (manual 5.3.9.9; postern welcome set)", FIELD_MULTILINE },
 	LISTEN("smtp", "0.0.0.0:25"),
 	LISTEN("submission", "0.0.0.0:587"),
 	LISTEN("smtps", "0.0.0.0:465"),

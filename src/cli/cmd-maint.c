@@ -1,0 +1,462 @@
+/* cmd-maint - maintenance actions: email users, delete INBOX messages,
+ * the default welcome message (see cmd-maint.h) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd-maint.h"
+#include "directory.h"
+#include "fsutil.h"
+#include "settings.h"
+#include "store.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define MAINT_BODY_MAX (1024 * 1024)
+
+/* crlf - text with CRLF line ends into out */
+static void
+crlf(struct buf *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\r')
+			continue;
+		if (s[i] == '\n')
+			buf_puts(out, "\r\n");
+		else
+			buf_putc(out, s[i]);
+	}
+	if (out->len > 0 && out->data[out->len - 1] != '\n')
+		buf_puts(out, "\r\n");
+}
+
+static bool
+ascii(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/* put_inbox - one message into a mailbox's INBOX (no quota check: the
+ * administrator's mail) */
+static int
+put_inbox(struct cli *cli, const struct dir_mailbox *mb, const struct buf *m,
+	  const char **err)
+{
+	struct store_delivery sd;
+	char *root = dir_mailbox_path(cli->db, mb);
+	store_delivery_init(&sd);
+	sd.prefix = "Return-Path: <>\r\n";
+	sd.prefix_len = strlen(sd.prefix);
+	sd.data = m->data;
+	sd.len = m->len;
+	enum store_deliver_result r = store_deliver(root, &sd, NULL, err);
+	free(root);
+	return r == STORE_DELIVER_OK ? 0 : -1;
+}
+
+/* admin_message - the message to one mailbox */
+static void
+admin_message(struct cli *cli, struct buf *m, const char *from,
+	      const char *to, const char *subject, const struct buf *body)
+{
+	char date[64], rnd[8];
+	time_t now = time(NULL);
+	struct tm tm;
+	char *host = settings_hostname(cli->db);
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	random_bytes(rnd, sizeof(rnd));
+	if (from != NULL)
+		buf_printf(m, "From: <%s>\r\n", from);
+	else
+		buf_printf(m, "From: Postmaster <postmaster@%s>\r\n", host);
+	buf_printf(m, "To: <%s>\r\nSubject: ", to);
+	for (const char *c = subject; *c; c++)
+		buf_putc(m, (unsigned char)*c < 0x20 ? ' ' : *c);
+	buf_printf(m, "\r\nDate: %s\r\nMessage-ID: <admin.", date);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		buf_printf(m, "%02x", (unsigned char)rnd[i]);
+	bool a = ascii(body->data ? body->data : "", body->len);
+	buf_printf(m, "@%s>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; "
+	    "charset=%s\r\nContent-Transfer-Encoding: %s\r\n\r\n", host,
+	    a ? "us-ascii" : "utf-8", a ? "7bit" : "8bit");
+	crlf(m, body->data ? body->data : "", body->len);
+	free(host);
+}
+
+/* mailbox_address - the first address of a mailbox, else name@po */
+static char *
+mailbox_address(struct cli *cli, const struct dir_mailbox *mb)
+{
+	struct dir_strings a = { 0 };
+	const char *err = NULL;
+	char *s;
+	if (dir_mailbox_addresses(cli->db, mb->id, &a, &err) == 0 && a.n > 0)
+		s = xstrdup(a.v[0]);
+	else
+		s = xasprintf("%s@%s", mb->name, mb->postoffice);
+	dir_strings_free(&a);
+	return s;
+}
+
+/* mailboxes_of - the mailboxes selected: one (NAME@PO), a post office's,
+ * or all; exit code */
+static int
+mailboxes_of(struct cli *cli, const char *po, const char *one, bool all,
+	     struct dir_mailbox **mbs_r, size_t *n_r)
+{
+	const char *err = NULL;
+	struct dir_mailbox *v = NULL;
+	size_t n = 0;
+
+	*mbs_r = NULL;
+	*n_r = 0;
+	if (one != NULL) {
+		const char *at = strrchr(one, '@');
+		char name[NAME_MAX_LEN + 1];
+		if (at == NULL || (size_t)(at - one) > NAME_MAX_LEN)
+			return cli_usage("'%s' is not NAME@POSTOFFICE", one);
+		memcpy(name, one, (size_t)(at - one));
+		name[at - one] = '\0';
+		v = xcalloc(1, sizeof(*v));
+		int r = dir_mailbox_find(cli->db, at + 1, name, v, &err);
+		if (r <= 0) {
+			free(v);
+			return r < 0 ? cli_error(EXIT_FAIL, "%s", err) :
+			    cli_error(EXIT_NOTFOUND, "no mailbox %s", one);
+		}
+		*mbs_r = v;
+		*n_r = 1;
+		return 0;
+	}
+	if (po != NULL) {
+		struct dir_postoffice p;
+		int r = dir_postoffice_get(cli->db, po, &p, &err);
+		if (r <= 0)
+			return r < 0 ? cli_error(EXIT_FAIL, "%s", err) :
+			    cli_error(EXIT_NOTFOUND, "no post office %s", po);
+	} else if (!all) {
+		return cli_usage("give --postoffice PO, --mailbox NAME@PO or --all");
+	}
+	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT m.id FROM mailbox m "
+	    "JOIN postoffice p ON p.id = m.postoffice_id WHERE ? IS NULL OR "
+	    "p.name = ? ORDER BY p.name, m.name", "tt", po, po);
+	if (st == NULL)
+		return cli_error(EXIT_FAIL, "%s", err);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		if (dir_mailbox_get(cli->db, sqlite3_column_int64(st, 0), &v[n],
+		    &err) == 1)
+			n++;
+	}
+	sqlite3_finalize(st);
+	*mbs_r = v;
+	*n_r = n;
+	return 0;
+}
+
+/* cmd_maint_email - email every user of a post office, or one */
+int
+cmd_maint_email(struct cli *cli, const char *kind, int argc, char **argv)
+{
+	static const char *const opts[] = { "subject=", "body-file=", "from=",
+	    NULL };
+	struct cli_args a;
+	struct dir_mailbox *mbs = NULL;
+	size_t n = 0, ok = 0;
+	struct buf body;
+	const char *err = NULL;
+	int r;
+
+	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
+		return r;
+	const char *subject = cli_opt(&a, "subject"), *bf = cli_opt(&a, "body-file");
+	const char *from = cli_opt(&a, "from");
+	if (a.help || a.npos != 1 || subject == NULL || bf == NULL) {
+		printf("usage: postern %s email %s --subject S --body-file F "
+		    "[--from ADDRESS]\n", kind, strcmp(kind, "mailbox") == 0 ?
+		    "NAME@PO" : "PO");
+		return a.help ? 0 : EXIT_USAGE;
+	}
+	char *fa = NULL;
+	if (from != NULL && (fa = address_normalize(from, &err)) == NULL)
+		return cli_usage("--from '%s': %s", from, err);
+	free(fa);
+	buf_init(&body, MAINT_BODY_MAX);
+	if (file_read(bf, &body) < 0) {
+		buf_free(&body);
+		return cli_error(EXIT_USAGE, "cannot read %s (at most 1 MB)", bf);
+	}
+	if ((r = cli_open(cli)) != 0 ||
+	    (r = mailboxes_of(cli, strcmp(kind, "postoffice") == 0 ? a.pos[0] : NULL,
+	    strcmp(kind, "mailbox") == 0 ? a.pos[0] : NULL, false, &mbs, &n)) != 0) {
+		buf_free(&body);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct buf m;
+		char *to = mailbox_address(cli, &mbs[i]);
+		buf_init(&m, 0);
+		admin_message(cli, &m, from, to, subject, &body);
+		if (put_inbox(cli, &mbs[i], &m, &err) < 0)
+			fprintf(stderr, "postern: %s@%s: %s\n", mbs[i].name,
+			    mbs[i].postoffice, err ? err : "error");
+		else
+			ok++;
+		buf_free(&m);
+		free(to);
+	}
+	if (cli->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "sent", json_integer((json_int_t)ok));
+		json_object_set_new(o, "failed", json_integer((json_int_t)(n - ok)));
+		cli_json_print(o);
+	} else {
+		printf("sent to %zu mailbox%s\n", ok, ok == 1 ? "" : "es");
+	}
+	free(mbs);
+	buf_free(&body);
+	return ok == n ? 0 : EXIT_PARTIAL;
+}
+
+/* parse_date - YYYY-MM-DD (UTC midnight) */
+static int
+parse_date(const char *s, time_t *t_r)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = strptime(s, "%Y-%m-%d", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	*t_r = timegm(&tm);
+	return 0;
+}
+
+/* inbox_delete - expunge the INBOX messages received before cutoff (0:
+ * all); count in *n_r */
+static int
+inbox_delete(const char *root, time_t cutoff, bool everything, size_t *n_r,
+	     const char **err)
+{
+	struct store *st = store_open(root, err);
+	struct store_folder *f = NULL;
+	struct store_msg *msgs = NULL;
+	size_t n = 0, k = 0;
+	uint32_t *uids = NULL;
+	int r = -1;
+
+	*n_r = 0;
+	if (st == NULL)
+		return -1;
+	if ((f = store_folder_open(st, "INBOX", err)) == NULL ||
+	    store_sync(f, err) < 0 || store_msgs_load(f, &msgs, &n, err) < 0)
+		goto out;
+	uids = xcalloc(n ? n : 1, sizeof(*uids));
+	for (size_t i = 0; i < n; i++)
+		if (everything || msgs[i].internal_date < cutoff)
+			uids[k++] = msgs[i].uid;
+	if (k > 0 && store_expunge(f, uids, k, NULL, NULL, err) < 0)
+		goto out;
+	*n_r = k;
+	r = 0;
+out:
+	free(uids);
+	store_msgs_free(msgs, n);
+	if (f != NULL)
+		store_folder_close(&f);
+	store_close(&st);
+	return r;
+}
+
+/* cmd_messages - postern messages delete ... */
+int
+cmd_messages(struct cli *cli, int argc, char **argv)
+{
+	static const char *const opts[] = { "postoffice=", "mailbox=", "all",
+	    "older-than=", "before=", "everything", NULL };
+	struct cli_args a;
+	struct dir_mailbox *mbs = NULL;
+	size_t n = 0, total = 0, failed = 0;
+	const char *err = NULL;
+	time_t cutoff = 0;
+	int r;
+
+	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
+		return r;
+	const char *po = cli_opt(&a, "postoffice"), *mb = cli_opt(&a, "mailbox");
+	const char *older = cli_opt(&a, "older-than"), *before = cli_opt(&a, "before");
+	bool all = cli_flag(&a, "all"), every = cli_flag(&a, "everything");
+	if (a.help || a.npos != 1 || strcmp(a.pos[0], "delete") != 0) {
+		printf("usage: postern messages delete --postoffice PO | --mailbox "
+		    "NAME@PO | --all\n"
+		    "                               --older-than DAYS | --before "
+		    "YYYY-MM-DD | --everything\n\n"
+		    "Deletes INBOX messages (manual 5.3.9.7) by their arrival time,\n"
+		    "through the mailbox index: IMAP sessions see them expunged and\n"
+		    "the quota usage goes down.\n");
+		return a.help ? 0 : EXIT_USAGE;
+	}
+	if ((po != NULL) + (mb != NULL) + all != 1)
+		return cli_usage("give exactly one of --postoffice, --mailbox, --all");
+	if ((older != NULL) + (before != NULL) + every != 1)
+		return cli_usage("give exactly one of --older-than, --before, "
+		    "--everything");
+	if (older != NULL) {
+		long long days;
+		if (parse_long(older, 0, 100000, &days) < 0)
+			return cli_usage("--older-than takes a number of days");
+		cutoff = time(NULL) - (time_t)days * 86400;
+	} else if (before != NULL && parse_date(before, &cutoff) < 0) {
+		return cli_usage("--before takes a date YYYY-MM-DD");
+	}
+	if ((r = cli_open(cli)) != 0 ||
+	    (r = mailboxes_of(cli, po, mb, all, &mbs, &n)) != 0)
+		return r;
+	json_t *arr = cli->json ? json_array() : NULL;
+	for (size_t i = 0; i < n; i++) {
+		char *root = dir_mailbox_path(cli->db, &mbs[i]);
+		size_t k = 0;
+		if (access(root, F_OK) != 0) {
+			free(root);
+			continue;   /* never delivered to */
+		}
+		if (inbox_delete(root, cutoff, every, &k, &err) < 0) {
+			fprintf(stderr, "postern: %s@%s: %s\n", mbs[i].name,
+			    mbs[i].postoffice, err ? err : "error");
+			failed++;
+		} else if (k > 0) {
+			total += k;
+			if (arr != NULL) {
+				json_t *o = json_object();
+				char *id = xasprintf("%s@%s", mbs[i].name, mbs[i].postoffice);
+				json_object_set_new(o, "mailbox", json_string(id));
+				json_object_set_new(o, "deleted", json_integer((json_int_t)k));
+				json_array_append_new(arr, o);
+				free(id);
+			} else {
+				printf("%s@%s: %zu deleted\n", mbs[i].name,
+				    mbs[i].postoffice, k);
+			}
+		}
+		free(root);
+	}
+	if (arr != NULL) {
+		json_t *o = json_object();
+		json_object_set_new(o, "deleted", json_integer((json_int_t)total));
+		json_object_set_new(o, "mailboxes", arr);
+		cli_json_print(o);
+	} else {
+		printf("%zu message%s deleted\n", total, total == 1 ? "" : "s");
+	}
+	free(mbs);
+	return failed ? EXIT_PARTIAL : 0;
+}
+
+/* maint_welcome_deliver - see cmd-maint.h */
+int
+maint_welcome_deliver(struct cli *cli, const char *postoffice,
+		      const char *mailbox)
+{
+	char *text = settings_get_str(cli->db, "welcome.message");
+	struct dir_mailbox mb;
+	const char *err = NULL;
+	struct buf m;
+	int r = 0;
+
+	if (*text == '\0') {
+		free(text);
+		return 0;
+	}
+	if (dir_mailbox_find(cli->db, postoffice, mailbox, &mb, &err) <= 0) {
+		free(text);
+		return -1;
+	}
+	buf_init(&m, 0);
+	/* a message of its own (a header first), else a body */
+	size_t tl = strlen(text);
+	const char *colon = strchr(text, ':'), *nl = strchr(text, '\n');
+	if (colon != NULL && (nl == NULL || colon < nl) &&
+	    strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-") == (size_t)(colon - text)) {
+		crlf(&m, text, tl);
+	} else {
+		struct buf body;
+		char *to = mailbox_address(cli, &mb);
+		buf_init(&body, 0);
+		buf_append(&body, text, tl);
+		admin_message(cli, &m, NULL, to, "Welcome", &body);
+		buf_free(&body);
+		free(to);
+	}
+	if (put_inbox(cli, &mb, &m, &err) < 0) {
+		fprintf(stderr, "postern: the welcome message of %s@%s: %s\n",
+		    mailbox, postoffice, err ? err : "error");
+		r = -1;
+	}
+	buf_free(&m);
+	free(text);
+	return r;
+}
+
+/* cmd_welcome - postern welcome show | set --file F | clear */
+int
+cmd_welcome(struct cli *cli, int argc, char **argv)
+{
+	static const char *const opts[] = { "file=", NULL };
+	struct cli_args a;
+	const char *err = NULL;
+	int r;
+
+	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
+		return r;
+	const char *verb = a.npos ? a.pos[0] : NULL;
+	if (a.help || verb == NULL || a.npos != 1) {
+		printf("usage: postern welcome show | set --file F | clear\n\n"
+		    "The default message put into the INBOX of each new mailbox\n"
+		    "(manual 5.3.9.9; setting welcome.message). F is a message\n"
+		    "(header, blank line, body) or plain text (sent with the\n"
+		    "subject \"Welcome\").\n");
+		return a.help ? 0 : EXIT_USAGE;
+	}
+	if ((r = cli_open(cli)) != 0)
+		return r;
+	if (strcmp(verb, "show") == 0) {
+		char *t = settings_get_str(cli->db, "welcome.message");
+		if (cli->json) {
+			json_t *o = json_object();
+			json_object_set_new(o, "message", json_string(t));
+			cli_json_print(o);
+		} else {
+			fputs(t, stdout);
+			if (*t != '\0' && t[strlen(t) - 1] != '\n')
+				putchar('\n');
+		}
+		free(t);
+		return 0;
+	}
+	if (strcmp(verb, "clear") == 0)
+		return settings_unset(cli->db, "welcome.message", &err) < 0 ?
+		    cli_error(EXIT_FAIL, "%s", err) : 0;
+	if (strcmp(verb, "set") == 0) {
+		const char *f = cli_opt(&a, "file");
+		struct buf b;
+		if (f == NULL)
+			return cli_usage("usage: postern welcome set --file F");
+		buf_init(&b, 262144);
+		if (file_read(f, &b) < 0) {
+			buf_free(&b);
+			return cli_error(EXIT_USAGE, "cannot read %s (at most 256 KB)", f);
+		}
+		r = settings_set(cli->db, "welcome.message", b.data ? b.data : "", &err);
+		buf_free(&b);
+		return r < 0 ? cli_error(EXIT_USAGE, "%s", err) : 0;
+	}
+	return cli_usage("usage: postern welcome show | set --file F | clear");
+}
