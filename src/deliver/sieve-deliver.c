@@ -348,6 +348,49 @@ do_vacation(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 	return r;
 }
 
+/* store_keywords - a delivery with IMAP keywords (imap4flags): through
+ * the index (store_append), since Maildir names hold only system flags */
+static enum store_deliver_result
+store_keywords(const struct sieve_deliver_args *a, const char *folder,
+	       unsigned int flags, const char *keywords, const char *data,
+	       size_t len, const char **error_r)
+{
+	struct buf b;
+	uint32_t uid = 0;
+	enum store_deliver_result res = STORE_DELIVER_ERROR;
+	struct store *st = store_open(a->root, error_r);
+
+	if (st == NULL)
+		return STORE_DELIVER_ERROR;
+	if (folder == NULL)
+		folder = "INBOX";
+	if (!str_eq_ci(folder, "INBOX") && store_folder_exists(st, folder) != 1) {
+		if (store_folder_name_check(folder, error_r) < 0) {
+			store_close(&st);
+			return STORE_DELIVER_NO_FOLDER;
+		}
+		if (store_folder_create(st, folder, error_r) < 0) {
+			store_close(&st);
+			return STORE_DELIVER_ERROR;
+		}
+	}
+	buf_init(&b, 0);
+	buf_append(&b, a->sd->prefix, a->sd->prefix_len);
+	buf_append(&b, data, len);
+	int r = store_append(st, folder, b.data, b.len, flags, keywords, 0,
+	    a->sd->quota_kb, &uid, NULL, error_r);
+	if (r == 0) {
+		log_info("%s: to=<%s> sieve: stored into %s as UID %u with "
+		    "keywords %s", a->qid, a->address, folder, uid, keywords);
+		res = STORE_DELIVER_OK;
+	} else if (r == 1) {
+		res = STORE_DELIVER_OVER_QUOTA;
+	}
+	buf_free(&b);
+	store_close(&st);
+	return res;
+}
+
 enum sieve_deliver_result
 sieve_deliver(const struct sieve_deliver_args *a, const char **error_r)
 {
@@ -407,15 +450,27 @@ sieve_deliver(const struct sieve_deliver_args *a, const char **error_r)
 		struct sieve_action *act = &sr.actions[i];
 		switch (act->kind) {
 		case SIEVE_ACT_KEEP:
-			keep = true;
-			a->sd->flags |= act->flags;
-			if (act->keywords != NULL)
-				log_info("%s: to=<%s> sieve: keywords not stored "
-				    "(only system flags): %s", a->qid, a->address,
-				    act->keywords);
-			break;
 		case SIEVE_ACT_FILEINTO: {
-			if (str_eq_ci(act->arg, "INBOX")) {
+			const char *folder = act->kind == SIEVE_ACT_KEEP ? NULL :
+			    act->arg;
+			if (act->keywords != NULL) {
+				switch (store_keywords(a, folder, act->flags,
+				    act->keywords, sm.data, sm.len, &err)) {
+				case STORE_DELIVER_OK:
+					break;
+				case STORE_DELIVER_ERROR:
+					*error_r = err ? err : "store error";
+					res = SIEVE_DELIVER_DEFER;
+					break;
+				default:
+					/* over quota, bad folder: the caller's
+					 * INBOX delivery decides */
+					keep = true;
+					break;
+				}
+				break;
+			}
+			if (folder == NULL || str_eq_ci(folder, "INBOX")) {
 				keep = true;
 				a->sd->flags |= act->flags;
 				break;

@@ -11,6 +11,8 @@
  * <mailbox root>/sieve/) runs and its actions are carried out here:
  *   keep      -> left to the caller's INBOX delivery, with the flags
  *   fileinto  -> store_deliver into the folder (created when missing)
+ *   imap4flags keywords ($Label...) -> keep/fileinto through the index
+ *                (store_append): Maildir names hold system flags only
  *   discard   -> nothing stored
  *   redirect  -> a new item in sf inbound (the MTA routes it) with the
  *                original envelope sender and a Delivered-To: line; not

@@ -66,7 +66,7 @@ FILTER = r'''require ["fileinto", "imap4flags", "body", "relational",
           "comparator-i;ascii-numeric", "variables", "subaddress"];
 # work mail, flagged
 if header :contains "subject" "[work]" {
-    addflag "\\Flagged";
+    addflag ["\\Flagged", "$Work"];
     fileinto "Work";
     stop;
 }
@@ -131,7 +131,7 @@ def test_fileinto_discard_flags_and_extensions(populated):
     typ, d = c.select("Work")
     assert d == [b"1"]
     typ, d = c.fetch("1", "(FLAGS)")
-    assert b"\\Flagged" in d[0]
+    assert b"\\Flagged" in d[0] and b"$Work" in d[0], d
     c.logout()
 
 
