@@ -47,6 +47,7 @@ struct run {
 	bool mime_done;
 	struct mime_message mime;
 	long steps;
+	long work;               /* byte comparisons left (matching) */
 	int nredirects;
 	char *err;
 };
@@ -256,13 +257,15 @@ rel_ok(int c, int relop)
 }
 
 static bool
-contains(const char *hay, const char *needle, int comp)
+contains(const char *hay, const char *needle, int comp, long *work)
 {
 	size_t hl = strlen(hay), nl = strlen(needle);
 	if (nl == 0)
 		return true;
 	for (size_t i = 0; i + nl <= hl; i++) {
 		size_t k;
+		if ((*work -= (long)nl) < 0)
+			return false;
 		for (k = 0; k < nl; k++)
 			if (fold((unsigned char)hay[i + k], comp) !=
 			    fold((unsigned char)needle[k], comp))
@@ -281,13 +284,16 @@ struct cap {
 };
 
 static bool
-glob(const char *s, const char *p, int comp, struct cap *caps, size_t *ncaps)
+glob(const char *s, const char *p, int comp, struct cap *caps, size_t *ncaps,
+     long *work)
 {
 	size_t si = 0, pi = 0, star_p = (size_t)-1, star_s = 0, nc = 0;
 	size_t star_nc = 0;
 	size_t slen = strlen(s), plen = strlen(p);
 
 	while (si < slen || pi < plen) {
+		if (--*work < 0)
+			return false;
 		if (pi < plen) {
 			char c = p[pi];
 			if (c == '*') {
@@ -359,13 +365,13 @@ match_one(struct run *r, const struct sv_spec *sp, const char *value,
 	case M_IS:
 		return str_cmp(value, key, sp->comp) == 0;
 	case M_CONTAINS:
-		return contains(value, key, sp->comp);
+		return contains(value, key, sp->comp, &r->work);
 	case M_VALUE:
 		return rel_ok(str_cmp(value, key, sp->comp), sp->relop);
 	case M_MATCHES: {
 		struct cap caps[MATCH_VARS];
 		size_t nc = 0;
-		if (!glob(value, key, sp->comp, caps, &nc))
+		if (!glob(value, key, sp->comp, caps, &nc, &r->work))
 			return false;
 		if (r->s->exts & EXT_VARIABLES) {
 			mv_clear(r);
@@ -826,6 +832,8 @@ eval_test(struct run *r, const struct sv_node *t, int *res)
 		keys = sp->p[0];
 	*res = match_values(r, sp, vals, nv, keys);
 	strv_free(vals, nv);
+	if (r->work < 0)
+		return rerr(r, t, "script runs too long (matching)");
 	return 0;
 }
 
@@ -1184,6 +1192,7 @@ sieve_execute(const struct sieve_script *s, const struct sieve_message *m,
 	r.res = res;
 	r.flags = xstrdup("");
 	r.implicit_keep = true;
+	r.work = SIEVE_WORK_MAX;
 	header_load(&r);
 	rc = run_block(&r, s->cmds, s->ncmds);
 	if (rc == 0 && have_action(&r, SIEVE_ACT_REJECT)) {

@@ -21,7 +21,8 @@
  * (SIEVE_DEPTH_MAX), strings in a list (SIEVE_LIST_MAX), one string
  * (SIEVE_STRING_MAX), actions (SIEVE_ACTIONS_MAX), redirects
  * (SIEVE_REDIRECTS_MAX), variables (SIEVE_VARS_MAX) and the work done by
- * one run (SIEVE_STEPS_MAX tests and commands). */
+ * one run (SIEVE_STEPS_MAX tests and commands, SIEVE_WORK_MAX byte
+ * comparisons while matching): past them the run fails and keeps. */
 
 #define SIEVE_SCRIPT_MAX (1024 * 1024)
 #define SIEVE_DEPTH_MAX 32
@@ -32,6 +33,7 @@
 #define SIEVE_VARS_MAX 128
 #define SIEVE_VAR_VALUE_MAX 4096
 #define SIEVE_STEPS_MAX 100000
+#define SIEVE_WORK_MAX 200000000L      /* byte comparisons of one run */
 #define SIEVE_BODY_MAX (1024 * 1024)   /* body bytes searched by "body" */
 #define SIEVE_NAME_MAX 128             /* script name (ManageSieve, CLI) */
 

@@ -329,6 +329,34 @@ test_matches(void)
 }
 
 static void
+test_work_limit(void)
+{
+	/* :matches "*aaa...ab" (200 KB) over a 1 MB body of a: each step of
+	 * the star compares the whole tail, 10^11 steps: cut off, kept */
+	struct buf sc, msg;
+	buf_init(&sc, 0);
+	buf_init(&msg, 0);
+	buf_puts(&sc, "require \"body\"; if body :raw :matches \"");
+	buf_putc(&sc, '*');
+	for (int i = 0; i < 200000; i++)
+		buf_putc(&sc, 'a');
+	buf_puts(&sc, "b\" { discard; }");
+	buf_puts(&msg, "Subject: x\r\n\r\n");
+	for (int i = 0; i < 1000000; i++)
+		buf_putc(&msg, 'a');
+	buf_putc(&msg, '\0');
+	buf_putc(&sc, '\0');
+	clock_t t0 = clock();
+	char *got = run(sc.data, msg.data, "", "");
+	CHECK_STREQ(got, "RUNERR 1:20: script runs too long (matching);keep");
+	free(got);
+	printf("  work limit reached in %.2f s\n",
+	    (double)(clock() - t0) / CLOCKS_PER_SEC);
+	buf_free(&sc);
+	buf_free(&msg);
+}
+
+static void
 test_fuzz_regressions(void)
 {
 	static const char *const inputs[] = {
@@ -385,6 +413,7 @@ main(void)
 		TEST(test_base),
 		TEST(test_extensions),
 		TEST(test_matches),
+		TEST(test_work_limit),
 		TEST(test_fuzz_regressions),
 		TEST(test_flags_parse),
 		TEST(test_speed),
