@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "directory.h"
 #include "log.h"
+#include "pop3-auth.h"
 #include "postern-config.h"
 #include "service.h"
 #include "settings.h"
@@ -61,6 +62,7 @@ struct session {
 	char *login;
 	char *root;                /* mailbox root after login */
 	struct event *close_ev;    /* waiting for TLS output to leave */
+	struct auth_req *auth_req; /* a password check under way */
 	int close_waits;
 };
 
@@ -70,6 +72,7 @@ static struct {
 	const char *tls_error;
 	struct session *sessions;
 	uint64_t next_id;
+	struct auth_pool *auth;
 } server;
 
 /* one parsed command: verb and string arguments (binary safe) */
@@ -82,6 +85,7 @@ struct ms_cmd {
 
 static void session_free(struct session *s);
 static void set_callbacks(struct session *s);
+static void on_read(struct bufferevent *bev, void *arg);
 
 static void
 cmd_clear(struct ms_cmd *c)
@@ -356,14 +360,45 @@ name_ok(struct session *s, const char *name)
 	return true;
 }
 
+/* login_done - the answer of the password check, in the loop */
+static void
+login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
+	   const char *error)
+{
+	struct session *s = ctx;
+
+	s->auth_req = NULL;
+	if (r != DIR_AUTH_OK) {
+		if (r == DIR_AUTH_ERROR)
+			log_warnx("managesieve s%" PRIu64 ": %s", s->id,
+			    error ? error : "directory error");
+		log_info("managesieve s%" PRIu64 " %s: login failed", s->id,
+		    s->addr);
+		reply(s, "NO", NULL, "Authentication failed");
+		s->auth_fails++;
+	} else {
+		s->login = xasprintf("%s@%s", mb->name, mb->postoffice);
+		s->root = dir_mailbox_path(server.svc->db, mb);
+		s->state = ST_TRANS;
+		set_timeouts(s);
+		log_info("managesieve s%" PRIu64 " %s: login %s", s->id, s->addr,
+		    s->login);
+		reply(s, "OK", NULL, "Logged in");
+	}
+	if (s->auth_fails >= MS_MAX_AUTH_FAILS) {
+		reply(s, "BYE", NULL, "too many errors");
+		session_close(s);
+		return;
+	}
+	/* what the client sent meanwhile */
+	on_read(s->bev, s);
+}
+
 /* auth_plain - check a decoded SASL PLAIN response */
 static void
 auth_plain(struct session *s, const char *b64, size_t b64len)
 {
 	unsigned char dec[1024];
-	struct dir_mailbox mb;
-	const char *err = NULL;
-
 	if (b64len == 0 || b64len > 1300 || b64len % 4 != 0) {
 		reply(s, "NO", NULL, "bad SASL response");
 		s->auth_fails++;
@@ -396,25 +431,9 @@ auth_plain(struct session *s, const char *b64, size_t b64len)
 		s->auth_fails++;
 		return;
 	}
-	/* XXX: the hash is computed on the event loop (pop3d and imapd
-	 * use a thread pool); fine for the few ManageSieve logins */
-	enum dir_auth_result r = dir_authenticate(server.svc->db, user, pass,
-	    &mb, &err);
+	/* the hash runs on the pool's threads (pop3-auth.h); input waits */
+	s->auth_req = auth_pool_submit(server.auth, user, pass, login_done, s);
 	OPENSSL_cleanse(dec, sizeof(dec));
-	if (r != DIR_AUTH_OK) {
-		log_info("managesieve s%" PRIu64 " %s: login failed for %s",
-		    s->id, s->addr, user);
-		reply(s, "NO", NULL, "Authentication failed");
-		s->auth_fails++;
-		return;
-	}
-	s->login = xasprintf("%s@%s", mb.name, mb.postoffice);
-	s->root = dir_mailbox_path(server.svc->db, &mb);
-	s->state = ST_TRANS;
-	set_timeouts(s);
-	log_info("managesieve s%" PRIu64 " %s: login %s", s->id, s->addr,
-	    s->login);
-	reply(s, "OK", NULL, "Logged in");
 }
 
 static void
@@ -668,7 +687,7 @@ on_read(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	while (!s->closing) {
+	while (!s->closing && s->auth_req == NULL) {
 		size_t len = evbuffer_get_length(in);
 		size_t max_lit = s->state == ST_TRANS ? SIEVE_SCRIPT_MAX :
 		    MS_PREAUTH_MAX;
@@ -808,6 +827,8 @@ session_free(struct session *s)
 		server.sessions = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
+	if (s->auth_req != NULL)
+		auth_req_cancel(server.auth, s->auth_req);
 	if (s->close_ev != NULL)
 		event_free(s->close_ev);
 	if (s->bev != NULL)
@@ -864,7 +885,18 @@ ms_accept(struct service *svc, struct service_listener *l, int fd,
 static int
 ms_init(struct service *svc)
 {
+	struct dir_mailbox mb;
+	const char *err;
+
 	server.svc = svc;
+	/* dir_authenticate makes its dummy hash on first use: here, before
+	 * the threads share it */
+	(void)dir_authenticate(svc->db, "", "", &mb, &err);
+	server.auth = auth_pool_create(svc->base, svc->root, 2, &err);
+	if (server.auth == NULL) {
+		log_error("authentication threads: %s", err);
+		return -1;
+	}
 	server.ssl = tls_server_ctx(svc, &server.tls_error);
 	if (server.ssl == NULL)
 		log_warnx("TLS unavailable (no STARTTLS, so no login): %s",
@@ -879,6 +911,7 @@ ms_shutdown(struct service *svc)
 	(void)svc;
 	while (server.sessions != NULL)
 		session_free(server.sessions);
+	auth_pool_free(&server.auth);
 }
 
 int
