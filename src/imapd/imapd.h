@@ -62,6 +62,7 @@ struct view_msg {
 };
 
 #define FETCH_OUTPUT_HIGH (256u << 10) /* pause a FETCH above this */
+#define SESSION_OUTPUT_HIGH (1u << 20) /* stop reading commands above */
 
 /* a FETCH in progress: responses are produced while the client reads
  * them, so that FETCH 1:* BODY[] never queues the whole folder */
@@ -98,6 +99,7 @@ struct session {
 	char sid[24];
 	bool imaps, tls;
 	bool ssl_bev;            /* bev owns the fd */
+	bool out_blocked;        /* reading paused: the client must read */
 	enum session_state state;
 	enum session_input in;
 	struct imap_parser parser;

@@ -637,6 +637,14 @@ on_read(struct bufferevent *bev, void *arg)
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
+		if (evbuffer_get_length(bufferevent_get_output(bev)) >
+		    SESSION_OUTPUT_HIGH) {
+			/* a client that sends commands but does not read the
+			 * answers: stop reading until it catches up */
+			s->out_blocked = true;
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
 		if (evbuffer_get_length(in) == 0)
 			break;
 		if (s->in == IN_AUTH || s->in == IN_IDLE) {
@@ -725,6 +733,12 @@ on_write(struct bufferevent *bev, void *arg)
 	}
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
+	if (s->out_blocked && s->in != IN_CLOSING && s->in != IN_STARTTLS) {
+		s->out_blocked = false;
+		bufferevent_enable(bev, EV_READ);
+		on_read(bev, s);
+		return;
+	}
 	if (s->in == IN_CLOSING)
 		session_free(s);
 	else if (s->in == IN_STARTTLS)
