@@ -30,7 +30,6 @@ adm_pop_add(struct db *db, const struct adm_pop_spec *spec, int64_t *id_r,
 	    const char **error_r)
 {
 	const char *tls = spec->tls != NULL ? spec->tls : "starttls";
-	const char *err;
 	int64_t mb;
 	int r, port = spec->port;
 
@@ -55,10 +54,8 @@ adm_pop_add(struct db *db, const struct adm_pop_spec *spec, int64_t *id_r,
 		    "bytes each%s", "");
 		return ADM_INVALID;
 	}
-	if ((r = adm_object_id(db, ADM_MAILBOX, spec->mailbox, &mb, &err)) < 0) {
-		db_errorf(db, error_r, "%s", err);
+	if ((r = adm_object_id(db, ADM_MAILBOX, spec->mailbox, &mb, error_r)) < 0)
 		return r;
-	}
 	bool outer;
 	if ((r = adm_tx_begin(db, &outer, error_r)) < 0)
 		return r;
