@@ -121,6 +121,7 @@ struct session {
 				      (msgs is NULL meanwhile) */
 	size_t nidle_r, nidle;     /* ranges, messages */
 	time_t status_checked;  /* last full folder status check */
+	time_t login_by;        /* monotonic s: imap.login_timeout from connect */
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
 	uint32_t status_messages;

@@ -627,7 +627,16 @@ on_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	struct timespec now;
 
+	/* imap.login_timeout bounds the whole time before a login, not only
+	 * a silence: a client trickling bytes (slowloris) goes too */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (s->state == ST_NOAUTH && s->in != IN_CLOSING &&
+	    now.tv_sec >= s->login_by) {
+		on_event(bev, BEV_EVENT_TIMEOUT, s);
+		return;
+	}
 	for (int guard = 0; guard < 1000; guard++) {
 		if (s->in == IN_CLOSING || s->in == IN_STARTTLS)
 			return;
@@ -762,6 +771,13 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && s->in != IN_CLOSING) {
 		log_info("%s: timeout from [%s]", s->sid, s->addr);
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		if (ssl != NULL && !SSL_is_init_finished(ssl)) {
+			/* no BYE can leave during a TLS handshake (and the
+			 * write timeout is not armed then): close at once */
+			session_free(s);
+			return;
+		}
 		session_printf(s, "* BYE Autologout; idle for too long\r\n");
 		session_close(s); /* the BYE is queued: s stays until sent */
 		return;
@@ -817,6 +833,10 @@ session_start(struct imapd *d, struct service_listener *l, int fd,
 	sockaddr_ntop(sa, s->addr, sizeof(s->addr));
 	snprintf(s->sid, sizeof(s->sid), "i%06lx%04x", ++d->sessions,
 	    (unsigned)getpid() & 0xffff);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->login_by = now.tv_sec + settings_get_int(d->svc->db,
+	    "imap.login_timeout", IMAP_TIMEOUT_PREAUTH);
 	s->imaps = strcmp(l->name, "imaps") == 0;
 	/* tight limits until login: no large buffer for a stranger */
 	imap_parser_init(&s->parser, IMAP_PREAUTH_LINE, IMAP_PREAUTH_LITERAL,

@@ -62,10 +62,12 @@ struct session {
 	bool have_user;
 	bool closing;
 	bool busy;               /* RETR/TOP streaming or login delay */
+	bool read_paused;        /* the client does not read its replies */
 	int close_waits;
 	struct auth_req *auth_req;      /* a password check under way */
 	char user[ADDRESS_MAX_LEN + 1];
 	int errors;
+	time_t login_by;         /* monotonic s: pop3.login_timeout from connect */
 	struct pop3_reader rd;
 	/* the maildrop */
 	char *login;
@@ -87,6 +89,7 @@ struct session {
 static struct pop3_server server;
 
 static void session_input(struct session *s);
+static void on_event(struct bufferevent *bev, short what, void *arg);
 static void session_free(struct session *s);
 static void pop3_set_callbacks(struct session *s);
 static void session_finish(struct session *s);
@@ -718,6 +721,14 @@ session_input(struct session *s)
 	while (!s->busy && !s->closing && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		size_t used;
+		/* a client pipelining without reading its replies: stop
+		 * reading it until they have left (on_write) */
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
+		    OUT_HIGH) {
+			s->read_paused = true;
+			bufferevent_disable(s->bev, EV_READ);
+			break;
+		}
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
 		enum pop3_read_result r = pop3_reader_feed(&s->rd, v.iov_base,
@@ -781,8 +792,17 @@ session_finish(struct session *s)
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	session_input(arg);
+	struct session *s = arg;
+	struct timespec now;
+
+	/* pop3.login_timeout bounds the whole time before a login, not only
+	 * a silence: a client trickling bytes (slowloris) goes too */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (s->state == ST_AUTH && !s->closing && now.tv_sec >= s->login_by) {
+		on_event(bev, BEV_EVENT_TIMEOUT, s);
+		return;
+	}
+	session_input(s);
 }
 
 static void
@@ -798,8 +818,14 @@ on_write(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (s->closing &&
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		session_finish(s);
+	} else if (s->read_paused &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		s->read_paused = false;
+		bufferevent_enable(s->bev, EV_READ);
+		session_input(s);
+	}
 }
 
 static void
@@ -812,7 +838,10 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_info("pop3 s%" PRIu64 " %s: timeout", s->id, s->addr);
-		if (!s->closing) {
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+		/* no reply can leave during a TLS handshake (and the write
+		 * timeout is not armed then): close at once */
+		if (!s->closing && (ssl == NULL || SSL_is_init_finished(ssl))) {
 			reply(s, "-ERR autologout: idle for too long");
 			s->closing = true;
 			bufferevent_disable(s->bev, EV_READ);
@@ -924,6 +953,9 @@ pop3_accept(struct service *svc, struct service_listener *l, int fd,
 	memcpy(&s->sa, sa, salen < sizeof(s->sa) ? salen : sizeof(s->sa));
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	s->id = ++server.next_id;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->login_by = now.tv_sec + settings_get_int(svc->db, "pop3.login_timeout", 60);
 	s->next = server.sessions;
 	if (s->next != NULL)
 		s->next->prev = s;

@@ -77,6 +77,7 @@ struct session {
 	char *auth_login;
 	struct smtp_line_reader lr;
 	int timeout;
+	time_t line_started;        /* monotonic s: first byte of a partial line */
 	bool read_paused;           /* client does not read its replies */
 	bool dead;                  /* gone during a commit: free after it */
 	struct commit_job job;
@@ -1185,6 +1186,29 @@ on_line(struct session *s, enum smtp_line_result r)
 	free(line);
 }
 
+/* mono_seconds - a monotonic clock in seconds */
+static time_t
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* session_timeout - 421 and close; the reply gets 5 s to leave */
+static void
+session_timeout(struct session *s)
+{
+	log_info("%s: timeout from [%s]", s->sid, s->addr);
+	reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->sd->hostname);
+	session_close(s);
+	/* the reply may not get out to a client that does not read */
+	struct timeval tv = { 5, 0 };
+	bufferevent_set_timeouts(s->bev, NULL, &tv);
+	bufferevent_enable(s->bev, EV_WRITE);
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
@@ -1219,6 +1243,17 @@ on_read(struct bufferevent *bev, void *arg)
 			enum smtp_line_result r = smtp_line_feed(&s->lr, v.iov_base,
 			    v.iov_len, &used);
 			evbuffer_drain(in, used);
+			/* each byte restarts the idle timeout: a line trickled in
+			 * a byte at a time (slowloris) must still be complete
+			 * within smtp.timeout */
+			if (r != SMTP_LINE_MORE) {
+				s->line_started = 0;
+			} else if (s->line_started == 0) {
+				s->line_started = mono_seconds();
+			} else if (mono_seconds() - s->line_started >= s->timeout) {
+				session_timeout(s);
+				break;
+			}
 			on_line(s, r);
 			break;
 		}
@@ -1306,13 +1341,16 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != S_CLOSING) {
-		log_info("%s: timeout from [%s]", s->sid, s->addr);
-		reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->sd->hostname);
-		session_close(s);
-		/* the reply may not get out to a client that does not read */
-		struct timeval tv = { 5, 0 };
-		bufferevent_set_timeouts(bev, NULL, &tv);
-		bufferevent_enable(bev, EV_WRITE);
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		if (ssl != NULL && !SSL_is_init_finished(ssl)) {
+			/* no reply can leave during a handshake, and the write
+			 * timeout is not armed then: drop it now */
+			log_info("%s: timeout in TLS handshake from [%s]", s->sid,
+			    s->addr);
+			session_free(s);
+			return;
+		}
+		session_timeout(s);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
