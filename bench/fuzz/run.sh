@@ -14,8 +14,11 @@ JOBS=${JOBS:-1}
 OUT=bench/fuzz
 
 command -v clang >/dev/null || { echo "clang not found" >&2; exit 1; }
+# every library with coverage instrumentation (fuzzer-no-link), not only
+# the fuzz-*.c files: without it libFuzzer is blind inside the parsers
 [ -f "$BUILD/build.ninja" ] || CC=clang meson setup "$BUILD" -Dfuzz=true \
-	-Db_lundef=false -Dwerror=false >/dev/null || exit 1
+	-Db_lundef=false -Dwerror=false -Db_sanitize=address,undefined \
+	-Dc_args=-fsanitize=fuzzer-no-link >/dev/null || exit 1
 ninja -C "$BUILD" >/dev/null || { echo "build failed" >&2; exit 1; }
 
 if [ $# -gt 0 ]; then
