@@ -43,6 +43,7 @@
 #define MS_CONN_PER_IP 20
 #define MS_LOGIN_TIMEOUT 60
 #define MS_IDLE_TIMEOUT 1800
+#define MS_OUT_HIGH (2 * 1024 * 1024) /* answers queued before we stop reading */
 
 enum ms_state { ST_AUTH, ST_TRANS };
 
@@ -62,6 +63,8 @@ struct session {
 	char *root;                /* mailbox root after login */
 	struct event *close_ev;    /* waiting for TLS output to leave */
 	struct auth_req *auth_req; /* a password check under way */
+	struct event *deadline;    /* the whole login phase, trickle or not */
+	bool paused;               /* the client does not read its answers */
 	int close_waits;
 };
 
@@ -162,6 +165,31 @@ set_timeouts(struct session *s)
 	bufferevent_set_timeouts(s->bev, &t, &t);
 }
 
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)fd;
+	(void)what;
+	if (s->state != ST_AUTH || s->closing)
+		return;
+	log_info("managesieve s%" PRIu64 " %s: no login within %d s", s->id,
+	    s->addr, MS_LOGIN_TIMEOUT);
+	reply(s, "BYE", NULL, "login took too long");
+	session_close(s);
+}
+
+/* arm_deadline - MS_LOGIN_TIMEOUT for the whole login phase: the idle
+ * timeout alone restarts with every byte a slow client sends */
+static void
+arm_deadline(struct session *s)
+{
+	struct timeval tv = { MS_LOGIN_TIMEOUT, 0 };
+	if (s->deadline == NULL)
+		s->deadline = evtimer_new(server.svc->base, on_deadline, s);
+	evtimer_add(s->deadline, &tv);
+}
+
 /* --------------------------------------------------------- commands */
 
 static bool
@@ -214,6 +242,7 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 		s->root = dir_mailbox_path(server.svc->db, mb);
 		s->state = ST_TRANS;
 		set_timeouts(s);
+		evtimer_del(s->deadline);
 		log_info("managesieve s%" PRIu64 " %s: login %s", s->id, s->addr,
 		    s->login);
 		reply(s, "OK", NULL, "Logged in");
@@ -462,6 +491,7 @@ cmd_trans(struct session *s, struct ms_cmd *c)
 		s->login = s->root = NULL;
 		s->state = ST_AUTH;
 		set_timeouts(s);
+		arm_deadline(s);
 		reply(s, "OK", NULL, "Unauthenticated");
 	} else {
 		reply(s, "NO", NULL, "unknown command");
@@ -523,6 +553,13 @@ on_read(struct bufferevent *bev, void *arg)
 
 	while (!s->closing && s->auth_req == NULL) {
 		size_t len = evbuffer_get_length(in);
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
+		    MS_OUT_HIGH) {
+			/* resumed by on_write */
+			s->paused = true;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
 		size_t max_lit = s->state == ST_TRANS ? SIEVE_SCRIPT_MAX :
 		    MS_PREAUTH_MAX;
 		struct ms_cmd c;
@@ -621,8 +658,16 @@ on_write(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 	(void)bev;
-	if (s->closing && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	if (s->closing && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		session_finish(s);
+		return;
+	}
+	if (s->paused && !s->closing &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) < MS_OUT_HIGH / 2) {
+		s->paused = false;
+		bufferevent_enable(s->bev, EV_READ);
+		on_read(s->bev, s);
+	}
 }
 
 static void
@@ -665,6 +710,8 @@ session_free(struct session *s)
 		auth_req_cancel(server.auth, s->auth_req);
 	if (s->close_ev != NULL)
 		event_free(s->close_ev);
+	if (s->deadline != NULL)
+		event_free(s->deadline);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	service_conn_release(server.svc, (struct sockaddr *)&s->sa);
@@ -710,6 +757,7 @@ ms_accept(struct service *svc, struct service_listener *l, int fd,
 		return;
 	}
 	set_callbacks(s);
+	arm_deadline(s);
 	log_info("managesieve s%" PRIu64 " connect from %s on %s", s->id, addr,
 	    l->name);
 	capabilities(s);

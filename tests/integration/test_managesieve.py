@@ -209,3 +209,23 @@ def test_sieve_connect_client(ms, tmp_path):
     r = run("--download", "--remotesieve", "mine", "--localsieve", str(dl))
     assert r.returncode == 0, r.stdout + r.stderr
     assert dl.read_text() == script.read_text()
+
+
+def test_client_not_reading_its_answers(ms):
+    """GETSCRIPTs pipelined by a client that reads nothing: the server
+    stops reading past 2 MB of queued answers and goes on once they are
+    read; every answer arrives whole."""
+    c = Client(ms.port("managesieve"))
+    c.response()
+    c.starttls()
+    assert c.login("alice@acme", "alice-pw")[-1].startswith("OK")
+    script = "# " + "x" * 400000 + "\r\nkeep;\r\n"
+    r = c.cmd(f'PUTSCRIPT "big" {{{len(script)}+}}\r\n{script}')
+    assert r[-1].startswith("OK"), r
+    c.send('GETSCRIPT "big"\r\n' * 20)
+    time.sleep(2)
+    for i in range(20):
+        r = c.response()
+        assert r[0] == script and r[-1].startswith("OK"), (i, r[-1])
+    assert c.cmd("LOGOUT")[-1].startswith("OK")
+    c.close()
