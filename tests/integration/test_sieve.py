@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from test_mta import header_block, mailbox_msgs, queue_items, wait_for
+from test_privileges import owned  # noqa: F401 (fixture)
 
 SERVICES = ["smtpd", "mta", "deliver"]
 T = 60   # the machine is loaded: generous deadlines
@@ -251,3 +252,23 @@ def test_check_errors_and_limits(populated):
     assert r.returncode == 1, "the active script is not deleted"
     p.cli("filter", "delete", "alice@acme", "two")
     assert p.cli("filter", "list", "alice@acme").stdout == "one (active)\n"
+
+
+def test_unprivileged_services_use_scripts_set_by_root(owned):
+    """The data root belongs to an unprivileged user: a script set by
+    root with the CLI is given to that user, so deliver (running as the
+    user) files mail with it and writes its vacation records."""
+    p, pw = owned
+    f = p.root.parent / "s.sieve"
+    f.write_text('require ["fileinto", "vacation"];\n'
+                 'vacation "away";\nfileinto "Filed";\n')
+    p.cli("filter", "set", "alice@acme", str(f))
+    sdir = p.root / "store/acme/alice/sieve"
+    for x in [sdir] + list(sdir.iterdir()):
+        assert x.stat().st_uid == pw.pw_uid, x
+    p.start(services=SERVICES, timeout=60)
+    send(p, "x@remote.test", "alice@acme.test", subject="s")
+    wait_for(lambda: folder_files(p.root, "alice", "Filed"), T, "filed")
+    wait_for(lambda: outgoing(p), T, "the vacation reply")
+    track = list((sdir / ".vacation").iterdir())
+    assert track and track[0].stat().st_uid == pw.pw_uid
