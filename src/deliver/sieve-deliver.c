@@ -155,7 +155,8 @@ do_redirect(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 	return 1;
 }
 
-/* do_reject - RFC 5429 refusal after acceptance: a DSN to the sender */
+/* do_reject - ereject after acceptance (RFC 5429 2.1.1): a DSN to the
+ * sender */
 static int
 do_reject(const struct sieve_deliver_args *a, const struct sieve_action *act,
 	  const char **error_r)
@@ -176,9 +177,8 @@ do_reject(const struct sieve_deliver_args *a, const struct sieve_action *act,
 	int r = 0;
 	switch (dsn_send(a->db, a->inbound, &rep, newid, error_r)) {
 	case DSN_QUEUED:
-		log_info("%s: to=<%s> sieve: %s, rejection %s queued to <%s>",
-		    a->qid, a->address, act->ereject ? "ereject" : "reject",
-		    newid, a->env->sender);
+		log_info("%s: to=<%s> sieve: ereject, DSN %s queued to <%s>",
+		    a->qid, a->address, newid, a->env->sender);
 		break;
 	case DSN_SUPPRESSED:
 	case DSN_UNRETURNABLE:
@@ -191,6 +191,91 @@ do_reject(const struct sieve_deliver_args *a, const struct sieve_action *act,
 		break;
 	}
 	free(diag);
+	return r;
+}
+
+/* do_mdn - reject (RFC 5429 2.2): an MDN (RFC 8098) "deleted" to the
+ * envelope sender, with the reason and the original header; never to the
+ * null sender or for bulk mail. 0 or -1. */
+static int
+do_mdn(const struct sieve_deliver_args *a, const struct sd_hdr *h,
+       const struct sieve_action *act, const char *data, size_t len,
+       const char **error_r)
+{
+	const char *sender = a->env->sender ? a->env->sender : "";
+	if (*sender == '\0' || a->env->bulk) {
+		log_info("%s: to=<%s> sieve: reject: no notice (null sender or "
+		    "bulk mail): message dropped", a->qid, a->address);
+		return 0;
+	}
+	struct buf m;
+	char date[64], id[QUEUE_ID_MAX + 1], bnd[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	char *host = settings_hostname(a->db);
+	const char *hn = host ? host : "localhost";
+
+	queue_new_id(id);
+	snprintf(bnd, sizeof(bnd), "%s/mdn/%s", id, hn);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	buf_init(&m, 0);
+	buf_printf(&m, "From: Mail Delivery Subsystem <MAILER-DAEMON@%s>\r\n"
+	    "To: <%s>\r\nSubject: Message rejected: %.200s\r\nDate: %s\r\n"
+	    "Message-ID: <%s.mdn@%s>\r\nAuto-Submitted: auto-replied\r\n",
+	    hn, sender, h->subject ? h->subject : "(no subject)", date, id, hn);
+	if (h->message_id != NULL)
+		buf_printf(&m, "In-Reply-To: %s\r\n", h->message_id);
+	buf_printf(&m, "MIME-Version: 1.0\r\nContent-Type: multipart/report; "
+	    "report-type=disposition-notification;\r\n\tboundary=\"%s\"\r\n"
+	    "\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n\r\nYour message to <%s> was "
+	    "rejected by the recipient's filter:\r\n\r\n", bnd, bnd, a->address);
+	for (const char *p = act->arg ? act->arg : ""; *p; p++) {
+		if (*p == '\n' && (p == act->arg || p[-1] != '\r'))
+			buf_putc(&m, '\r');
+		buf_putc(&m, *p);
+	}
+	buf_printf(&m, "\r\n\r\n--%s\r\nContent-Type: message/disposition-"
+	    "notification\r\n\r\nReporting-UA: %s; Postern Sieve\r\n"
+	    "Final-Recipient: rfc822; %s\r\n", bnd, hn, a->address);
+	if (h->message_id != NULL)
+		buf_printf(&m, "Original-Message-ID: %s\r\n", h->message_id);
+	buf_printf(&m, "Disposition: automatic-action/MDN-sent-automatically; "
+	    "deleted\r\n\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n",
+	    bnd);
+	/* the original header */
+	size_t hl = 0;
+	while (hl < len) {
+		const char *nl = memchr(data + hl, '\n', len - hl);
+		size_t ll = nl ? (size_t)(nl - (data + hl)) + 1 : len - hl;
+		if (ll <= 2 && (data[hl] == '\n' || data[hl] == '\r'))
+			break;
+		hl += ll;
+		if (hl > 256 * 1024)
+			break;
+	}
+	for (size_t i = 0; i < hl; i++) {
+		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+			buf_putc(&m, '\r');
+		buf_putc(&m, data[i]);
+	}
+	buf_printf(&m, "\r\n--%s--\r\n", bnd);
+	free(host);
+
+	struct queue_env env;
+	queue_env_init(&env, id);
+	env.arrival = now;
+	queue_env_set(&env.sender, "");
+	queue_env_set(&env.client_addr, "local");
+	env.bulk = true;
+	queue_env_add_rcpt(&env, sender, NULL, DSN_NOTIFY_NEVER);
+	int r = queue_new(a, &env, NULL, m.data, m.len, error_r);
+	queue_env_free(&env);
+	buf_free(&m);
+	if (r == 0)
+		log_info("%s: to=<%s> sieve: reject, MDN %s queued to <%s>",
+		    a->qid, a->address, id, sender);
 	return r;
 }
 
@@ -512,7 +597,8 @@ sieve_deliver(const struct sieve_deliver_args *a, const char **error_r)
 			}
 			break;
 		case SIEVE_ACT_REJECT:
-			if (do_reject(a, act, &err) < 0) {
+			if ((act->ereject ? do_reject(a, act, &err) :
+			    do_mdn(a, &h, act, sm.data, sm.len, &err)) < 0) {
 				*error_r = err ? err : "cannot queue the rejection";
 				res = SIEVE_DELIVER_DEFER;
 			}

@@ -18,8 +18,10 @@
  *                original envelope sender and a Delivered-To: line; not
  *                when the target already is in the message's
  *                Delivered-To lines (a loop): kept instead
- *   reject, ereject -> a DSN (5.7.1, the reason) to the envelope sender,
- *                never to the null sender or for bulk mail
+ *   reject    -> an MDN (RFC 8098, "deleted", the reason; RFC 5429 2.2)
+ *   ereject   -> a DSN (5.7.1, the reason): the message was accepted
+ *                already, so no SMTP refusal (RFC 5429 2.1.1)
+ *                Neither goes to the null sender or for bulk mail
  *   vacation  -> a reply (RFC 5230, RFC 3834): null sender, bulk,
  *                Auto-Submitted: auto-replied; once per sender and handle
  *                per :days, remembered in <root>/sieve/.vacation/

@@ -173,8 +173,15 @@ def test_reject_and_ereject(populated):
     assert "x@remote.test" in by_rcpt, [(e, m[:300]) for _, e, m in out]
     env, msg = by_rcpt["x@remote.test"]
     assert "sender =\n" in env, "the notice has the null sender"
-    assert "5.7.1" in msg and "Not wanted." in msg
-    assert "Go away." in by_rcpt["y@remote.test"][1]
+    # reject: an MDN (RFC 5429 2.2); ereject: a DSN (2.1.1)
+    assert "report-type=disposition-notification" in msg
+    assert "Not wanted." in msg and "Disposition: automatic-action/" \
+        "MDN-sent-automatically; deleted" in msg
+    assert "Subject: great offer" in msg, "the original header"
+    env2, msg2 = by_rcpt["y@remote.test"]
+    assert "sender =\n" in env2
+    assert "5.7.1" in msg2 and "Go away." in msg2
+    assert "report-type=delivery-status" in msg2
     assert mailbox_msgs(p.root, "alice") == []
     # a message from the null sender is not answered
     m = smtplib.SMTP("127.0.0.1", p.port("smtp"), timeout=30)
