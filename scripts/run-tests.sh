@@ -17,6 +17,32 @@ ninja -C "$SAN" || { echo "0 passed, 1 failed (build)"; exit 1; }
 unit_rc=0
 meson test -C "$SAN" --print-errorlogs --num-processes 2 || unit_rc=1
 
+# with clang: every libFuzzer target for a fixed number of runs on its
+# corpus (bench/fuzz/run.sh runs them for longer); FUZZ_RUNS=0 skips
+FUZZ=${FUZZ:-build-fuzz}
+FUZZ_RUNS=${FUZZ_RUNS:-5000}
+if command -v clang >/dev/null && [ "$FUZZ_RUNS" -gt 0 ]; then
+	[ -f "$FUZZ/build.ninja" ] || CC=clang meson setup "$FUZZ" -Dfuzz=true \
+		-Db_lundef=false -Dwerror=false -Db_sanitize=address,undefined \
+		-Dc_args=-fsanitize=fuzzer-no-link >/dev/null
+	if ninja -C "$FUZZ" >/dev/null; then
+		for f in "$FUZZ"/fuzz/fuzz-*; do
+			[ -x "$f" ] && [ -f "$f" ] || continue
+			t=${f##*/fuzz-}
+			tmp=$(mktemp -d)
+			if "$f" -runs="$FUZZ_RUNS" -timeout=10 -artifact_prefix="$tmp/" \
+			    "$tmp" "fuzz/corpus/$t" >"$tmp/log" 2>&1; then
+				echo "fuzz $t: $FUZZ_RUNS runs ok"
+			else
+				echo "fuzz $t: FAILED"; tail -30 "$tmp/log"; unit_rc=1
+			fi
+			rm -rf "$tmp"
+		done
+	else
+		echo "fuzz build FAILED"; unit_rc=1
+	fi
+fi
+
 POSTERN_BUILD="$(pwd)/$SAN" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 	tests/integration "$@"
 py_rc=$?

@@ -239,9 +239,32 @@ charset_ok(const struct mime_part *p, bool footer_ascii)
 	    strncasecmp(cs, "windows-", 8) == 0);
 }
 
+/* b64_clean - whether a base64 body decodes without dropping anything:
+ * only the alphabet and white space, '=' only at the end, whole quanta.
+ * Re-encoding a lenient decode of anything else would lose bytes. */
+static bool
+b64_clean(const char *s, size_t n)
+{
+	size_t chars = 0, pad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+			continue;
+		if (c == '=') {
+			pad++;
+		} else if (pad == 0 && (isalnum(c) || c == '+' || c == '/')) {
+			chars++;
+		} else {
+			return false;
+		}
+	}
+	return pad <= 2 && (chars + pad) % 4 == 0;
+}
+
 /* editable - whether p can take this footer without becoming invalid */
 static bool
-editable(const struct mime_part *p, const char *footer)
+editable(const char *data, const struct mime_part *p, const char *footer)
 {
 	bool fa = ascii_only(footer, strlen(footer));
 	const char *enc = p->encoding;
@@ -250,7 +273,8 @@ editable(const struct mime_part *p, const char *footer)
 	if (enc == NULL || strcasecmp(enc, "7bit") == 0)
 		return fa;
 	return strcasecmp(enc, "8bit") == 0 || strcasecmp(enc, "binary") == 0 ||
-	    strcasecmp(enc, "base64") == 0 ||
+	    (strcasecmp(enc, "base64") == 0 &&
+	    b64_clean(data + p->body_start, p->body_len)) ||
 	    strcasecmp(enc, "quoted-printable") == 0;
 }
 
@@ -414,7 +438,7 @@ footer_apply(const char *data, size_t len, const char *text, const char *html,
 	for (size_t i = 0; i < t.n; i++) {
 		const char *f = is_type(t.v[i], "text", "html") ?
 		    (*html ? html : text) : (*text ? text : html);
-		if (editable(t.v[i], f))
+		if (editable(data, t.v[i], f))
 			t.v[ok++] = t.v[i];
 	}
 	t.n = ok;

@@ -1,6 +1,7 @@
 /* test-footer - footer_apply: plain, HTML before </body>, broken HTML,
  * quoted-printable and base64 parts re-encoded, alternative, attachment
  * only (wrapped), charsets, signed messages untouched */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,13 +112,35 @@ test_footer_alternative(void)
 	free(o);
 }
 
+/* a base64 body that does not decode cleanly is not re-encoded (a
+ * lenient decode drops bytes): the message is wrapped, every byte kept;
+ * found by fuzz-footer */
+static void
+test_footer_bad_base64_kept(void)
+{
+	int r;
+	const char *body = "AAAA\r\n--x=_junk-159 after padding\r\nmore text\r\n";
+	char msg[256];
+	snprintf(msg, sizeof(msg), "Content-Type: text/plain\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n%s", body);
+	char *o = apply(msg, "Foot", "", &r);
+	CHECK_INTEQ(r, FOOTER_WRAPPED);
+	CHECK(strstr(o, body) != NULL);
+	free(o);
+	/* clean base64 with padding is still edited */
+	o = apply("Content-Transfer-Encoding: base64\r\n\r\naGk=\r\n", "F", "", &r);
+	CHECK_INTEQ(r, FOOTER_EDITED);
+	free(o);
+}
+
 int
 main(void)
 {
 	static const struct test t[] = {
 		TEST(test_footer_plain), TEST(test_footer_html),
 		TEST(test_footer_encoded), TEST(test_footer_wrap),
-		TEST(test_footer_alternative), { 0 },
+		TEST(test_footer_alternative), TEST(test_footer_bad_base64_kept),
+		{ 0 },
 	};
 	return test_run(t);
 }
