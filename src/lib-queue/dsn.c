@@ -49,8 +49,9 @@ void dsn_status_from_reply(const char *reply, char *out, size_t size)
 			size_t i = 0;
 			int dots = 0, digits = 0;
 
-			/* c.sss.ddd with the reply's class */
-			if (e[0] == p[0] && e[1] == '.') {
+			/* c.sss.ddd with the reply's class; 3 is no DSN
+			 * class (RFC 3463: 2, 4, 5) */
+			if (e[0] == p[0] && p[0] != '3' && e[1] == '.') {
 				for (i = 1; e[i] != '\0' && e[i] != ' '; i++) {
 					if (e[i] == '.') {
 						if (digits == 0 && i > 1)

@@ -57,6 +57,9 @@ static void test_wanted_status(void)
 	CHECK_STREQ(s, "5.3.4");
 	dsn_status_from_reply("552 5.3.4444 x", s, sizeof(s));
 	CHECK_STREQ(s, "5.0.0");
+	/* found by fuzz-dsn: a 3xx reply's "3.x.x" is no DSN status */
+	dsn_status_from_reply("326 3.3.3", s, sizeof(s));
+	CHECK_STREQ(s, "4.0.0");
 	dsn_status_from_reply("garbage", s, sizeof(s));
 	CHECK_STREQ(s, "4.0.0");
 	dsn_status_from_reply(NULL, s, sizeof(s));
