@@ -273,9 +273,13 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 		rs_set(rs, OC_DELIVERED, "2.0.0", NULL);
 		oc = OC_DELIVERED;
 		/* auto reply, usage notice; the delivery event runs when
-		 * the item is finished (postdeliver.h) */
-		post_delivered(d->svc->db, d->inbound, j->item, mb, address,
-		    root, file);
+		 * the item is finished (postdeliver.h). Not when the
+		 * mailbox's Sieve script handled the message itself
+		 * (discard, reject, redirect, fileinto): no auto reply to
+		 * mail the owner's own filter threw away or sent on. */
+		if (sv != SIEVE_DELIVER_DONE)
+			post_delivered(d->svc->db, d->inbound, j->item, mb, address,
+			    root, file);
 		break;
 	case STORE_DELIVER_OVER_QUOTA: {
 		char *why = xasprintf("mailbox %s@%s is over its quota of %lld KB",
