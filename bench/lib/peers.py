@@ -142,7 +142,11 @@ class Postern:
 
     def server_pids(self, service):
         st = json.loads((self.root / "run/status.json").read_text())
-        return [s["pid"] for s in st["services"] if s["name"] == service and s["pid"]]
+        out = []
+        for s in st["services"]:
+            if s["name"] == service and s["pid"]:
+                out += children_of(s["pid"])   # with its worker processes
+        return out
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -243,6 +243,7 @@ main(int argc, char **argv)
 		.init = imapd_init,
 		.accept = imapd_accept,
 		.shutdown = imapd_shutdown,
+		.processes_setting = "imap.processes",
 	};
 
 	return service_main(argc, argv, &def);

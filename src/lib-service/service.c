@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -98,6 +99,8 @@ service_conn_total(struct service *svc)
 void
 service_set_state(struct service *svc, const char *state, const char *note)
 {
+	if (svc->worker > 0)
+		return;   /* the main process speaks for the service */
 	json_t *o = json_object(), *l = json_array();
 	char *path, *text;
 
@@ -136,6 +139,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct service *svc = arg;
 
+	for (size_t i = 0; i < svc->nworkers; i++)
+		if (svc->workers[i] > 0)
+			kill(svc->workers[i], (int)sig);
 	if (sig == SIGHUP) {
 		log_reopen();
 		log_info("reopened the log");
@@ -255,6 +261,60 @@ drop_privileges(struct service *svc)
 	return 0;
 }
 
+/* on_child - a worker process died: unless we are stopping, the whole
+ * service exits so that posternd restarts it cleanly (the other workers
+ * follow through their parent-death signal). */
+static void
+on_child(evutil_socket_t sig, short what, void *arg)
+{
+	struct service *svc = arg;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < svc->nworkers; i++)
+			if (svc->workers[i] == pid)
+				svc->workers[i] = 0;
+		if (!svc->stopping) {
+			log_warnx("worker process %ld died (status %d); restarting the "
+			    "service", (long)pid, status);
+			service_set_state(svc, "failed", "a worker process died");
+			exit(1);
+		}
+	}
+}
+
+/* fork_workers - n - 1 more processes serving the same listeners. The
+ * database connection must not cross a fork: it is closed before and
+ * opened again in every process. */
+static int
+fork_workers(struct service *svc, int n, const char **error_r)
+{
+	pid_t parent = getpid();
+
+	db_close(&svc->db);
+	svc->workers = xcalloc((size_t)n, sizeof(pid_t));
+	for (int i = 1; i < n; i++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			log_warn("fork of worker %d", i);
+			break;
+		}
+		if (pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent)
+				_exit(0);
+			free(svc->workers);
+			svc->workers = NULL;
+			svc->nworkers = 0;
+			svc->worker = i;
+			break;
+		}
+		svc->workers[svc->nworkers++] = pid;
+	}
+	return db_open(svc->root, false, &svc->db, error_r);
+}
+
 int
 service_main(int argc, char **argv, const struct service_def *def)
 {
@@ -308,6 +368,10 @@ service_main(int argc, char **argv, const struct service_def *def)
 		service_set_state(&svc, "failed", "cannot drop privileges");
 		return 1;
 	}
+	int nproc = def->processes_setting == NULL ? 1 :
+	    (int)settings_get_int(svc.db, def->processes_setting, 1);
+	if (nproc > 1 && fork_workers(&svc, nproc, &err) < 0)
+		log_fatalx("%s", err);
 	svc.base = event_base_new();
 	if (svc.base == NULL)
 		log_fatalx("event_base_new failed");
@@ -317,6 +381,11 @@ service_main(int argc, char **argv, const struct service_def *def)
 	evsignal_add(sig_term, NULL);
 	evsignal_add(sig_int, NULL);
 	evsignal_add(sig_hup, NULL);
+	struct event *sig_chld = NULL;
+	if (svc.nworkers > 0) {
+		sig_chld = evsignal_new(svc.base, SIGCHLD, on_child, &svc);
+		evsignal_add(sig_chld, NULL);
+	}
 	if (def->init != NULL && def->init(&svc) < 0) {
 		service_set_state(&svc, "failed", "initialisation failed (see its log)");
 		return 1;
@@ -330,16 +399,31 @@ service_main(int argc, char **argv, const struct service_def *def)
 		evconnlistener_set_error_cb(l->ev, on_accept_error);
 		char a[96];
 		netaddr_format(&l->addr, a, sizeof(a));
-		log_info("listening on %s (%s)", a, l->name);
+		if (svc.worker == 0)
+			log_info("listening on %s (%s)", a, l->name);
 	}
 	/* running, unless init reported a state of its own (like idle) */
 	if (!svc.state_reported)
 		service_set_state(&svc, "running", NULL);
-	log_info("started");
+	if (svc.worker == 0)
+		log_info("started%s", svc.nworkers ? " with worker processes" : "");
 	event_base_dispatch(svc.base);
 	for (size_t i = 0; i < svc.nlisteners; i++)
 		if (svc.listeners[i].ev)
 			evconnlistener_free(svc.listeners[i].ev);
+	/* the main process waits for its workers (they got the signal) */
+	for (size_t i = 0; i < svc.nworkers; i++) {
+		if (svc.workers[i] <= 0)
+			continue;
+		for (int t = 0; t < 100; t++) {
+			if (waitpid(svc.workers[i], NULL, WNOHANG) != 0)
+				break;
+			usleep(100000);
+		}
+	}
+	free(svc.workers);
+	if (sig_chld != NULL)
+		event_free(sig_chld);
 	service_set_state(&svc, "stopped", NULL);
 	event_free(sig_term);
 	event_free(sig_int);
@@ -347,7 +431,8 @@ service_main(int argc, char **argv, const struct service_def *def)
 	event_base_free(svc.base);
 	free(svc.listeners);
 	db_close(&svc.db);
-	log_info("stopped");
+	if (svc.worker == 0)
+		log_info("stopped");
 	free(svc.root);
 	return 0;
 }

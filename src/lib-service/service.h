@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -40,6 +41,11 @@ struct service_def {
 		       const struct sockaddr *sa, socklen_t salen);
 	/* shutdown - on SIGTERM, before the loop ends; may be NULL */
 	void (*shutdown)(struct service *svc);
+	/* processes_setting - the setting giving how many processes serve
+	 * the listeners (pre-forked after binding, each with its own event
+	 * loop and database connection, so one blocked on a disk flush does
+	 * not stall the others); NULL: one process */
+	const char *processes_setting;
 };
 
 struct service {
@@ -52,6 +58,9 @@ struct service {
 	time_t started;
 	bool stopping;
 	bool state_reported;
+	int worker;                     /* 0: the main process, else 1..n-1 */
+	pid_t *workers;                 /* the main process's worker pids */
+	size_t nworkers;
 	void *ctx;                      /* the service's own state */
 };
 
@@ -64,7 +73,8 @@ void service_set_state(struct service *svc, const char *state,
 /* service_stop - leave the event loop after the current callbacks. */
 void service_stop(struct service *svc);
 
-/* Per client address connection counting. acquire returns false when the
+/* Per client address connection counting (per process: with
+ * processes_setting above 1 each process counts its own connections). acquire returns false when the
  * address already holds limit connections. */
 bool service_conn_acquire(struct service *svc, const struct sockaddr *sa,
 			  int limit);
