@@ -25,7 +25,10 @@ if command -v clang >/dev/null && [ "$FUZZ_RUNS" -gt 0 ]; then
 	[ -f "$FUZZ/build.ninja" ] || CC=clang meson setup "$FUZZ" -Dfuzz=true \
 		-Db_lundef=false -Dwerror=false -Db_sanitize=address,undefined \
 		-Dc_args=-fsanitize=fuzzer-no-link >/dev/null
-	if ninja -C "$FUZZ" >/dev/null; then
+	# only the libFuzzer binaries (and the libraries they use)
+	targets=$(ninja -C "$FUZZ" -t targets all 2>/dev/null |
+		sed -n 's|^\(fuzz/fuzz-[a-z0-9-]*\): .*|\1|p')
+	if [ -n "$targets" ] && ninja -C "$FUZZ" $targets >/dev/null; then
 		for f in "$FUZZ"/fuzz/fuzz-*; do
 			[ -x "$f" ] && [ -f "$f" ] || continue
 			t=${f##*/fuzz-}
