@@ -156,8 +156,9 @@ def test_scopes(populated):
 
     def one(subject):
         raw = hdr("alice@acme.test", "ext@remote.test", subject) + "\r\nx\r\n"
-        send(p, "alice@acme.test", ["ext@remote.test"], raw)
+        # count before sending: the copy may be routed before we look
         n = len(queue_items(p.root, "smtp", "outgoing")) + 1
+        send(p, "alice@acme.test", ["ext@remote.test"], raw)
         return [x for x in external(p, n) if f"{subject}@".encode() in x][0]
 
     b = one("s1")

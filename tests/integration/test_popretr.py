@@ -199,10 +199,7 @@ def test_bad_password_and_unreachable(populated, remote):
 
 # -- a private Dovecot pop3 ---------------------------------------------
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port  # noqa: E402  (one port registry per run)
 
 
 @pytest.fixture
