@@ -44,7 +44,7 @@ $(sed 's/^/  /' "$DIR/demo-passwords.txt")
 
 Connect (all on 127.0.0.1):
   SMTP 2525   submission 5870 (STARTTLS + AUTH)   SMTPS 4650
-  POP3 1100   POP3S 9950   IMAP 1430   IMAPS 9930   HTTP 8080
+  POP3 1100   POP3S 9950   IMAP 1430   IMAPS 9930   ManageSieve 4190
   e.g.  swaks --server 127.0.0.1:2525 --to alice@example.test
         curl -k --user alice@example:PASSWORD imaps://127.0.0.1:9930/INBOX
   Status: $BUILD/postern -d $DIR status
