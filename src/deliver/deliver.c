@@ -253,8 +253,9 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 	sd.quota_kb = mb->quota_kb;
 	/* the mailbox's Sieve script (sieve-deliver.h) may file, forward,
 	 * reject or discard; a keep comes back here with its flags */
+	bool vacation = false;
 	struct sieve_deliver_args sa = { d->svc->db, d->inbound, j->item->id,
-	    j->env, j->item->msg_path, mb, root, address, &sd };
+	    j->env, j->item->msg_path, mb, root, address, &vacation, &sd };
 	enum sieve_deliver_result sv = sieve_deliver(&sa, &err);
 	enum store_deliver_result r = sv == SIEVE_DELIVER_DONE ? STORE_DELIVER_OK :
 	    sv == SIEVE_DELIVER_DEFER ? STORE_DELIVER_ERROR :
@@ -279,7 +280,7 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 		 * mail the owner's own filter threw away or sent on. */
 		if (sv != SIEVE_DELIVER_DONE)
 			post_delivered(d->svc->db, d->inbound, j->item, mb, address,
-			    root, file);
+			    root, file, vacation);
 		break;
 	case STORE_DELIVER_OVER_QUOTA: {
 		char *why = xasprintf("mailbox %s@%s is over its quota of %lld KB",

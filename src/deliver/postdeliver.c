@@ -204,13 +204,16 @@ out:
 void
 post_delivered(struct db *db, const char *inbound,
 	       const struct queue_item *item, const struct dir_mailbox *mb,
-	       const char *address, const char *root, const char *file)
+	       const char *address, const char *root, const char *file,
+	       bool no_autoreply)
 {
 	cur_switch(db, item->id);
 	if (!cur.pm.read && post_msg_scan(item->msg_path, &cur.pm) < 0)
 		log_warn("%s: cannot read the header for the auto responder",
 		    item->id);
-	autoreply_consider(db, inbound, item, &cur.pm, mb, address, root);
+	/* a Sieve vacation action speaks for the mailbox: one auto reply */
+	if (!no_autoreply)
+		autoreply_consider(db, inbound, item, &cur.pm, mb, address, root);
 	usage_check(db, item->id, mb->postoffice_id);
 	if (file != NULL)
 		event_remember(db, item, mb, root, file);

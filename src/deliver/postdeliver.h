@@ -45,7 +45,8 @@ bool post_msg_is_bulk(const struct post_msg *pm, const struct queue_env *env);
  * inbound queue where replies go. */
 void post_delivered(struct db *db, const char *inbound,
 		    const struct queue_item *item, const struct dir_mailbox *mb,
-		    const char *address, const char *root, const char *file);
+		    const char *address, const char *root, const char *file,
+		    bool no_autoreply);
 /* post_item_finished - the item is done or released: run the delivery
  * events remembered for it, and forget its header. */
 void post_item_finished(struct db *db, const char *id);

@@ -604,6 +604,8 @@ sieve_deliver(const struct sieve_deliver_args *a, const char **error_r)
 			}
 			break;
 		case SIEVE_ACT_VACATION:
+			if (a->vacation_r != NULL)
+				*a->vacation_r = true;
 			if (do_vacation(a, &h, act, &err) < 0)
 				log_warnx("%s: to=<%s> sieve: vacation reply not "
 				    "queued: %s", a->qid, a->address,

@@ -1,6 +1,8 @@
 #ifndef POSTERN_SIEVE_DELIVER_H
 #define POSTERN_SIEVE_DELIVER_H
 
+#include <stdbool.h>
+
 #include "db.h"
 #include "directory.h"
 #include "queue.h"
@@ -43,6 +45,9 @@ struct sieve_deliver_args {
 	const struct dir_mailbox *mb;
 	const char *root;             /* the mailbox root */
 	const char *address;          /* the recipient address */
+	bool *vacation_r;             /* set when the script has a vacation
+				       * action (the mailbox auto responder
+				       * then stays quiet); may be NULL */
 	struct store_delivery *sd;    /* the caller's INBOX delivery (its
 				       * prefix and quota are used for
 				       * folders; flags set for keep) */

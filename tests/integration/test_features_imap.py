@@ -122,3 +122,23 @@ def test_global_filter_and_delete_over_pop3_and_imap(populated):
     p.cli("messages", "delete", "--mailbox", "alice@acme", "--everything")
     wait_subjects(p, "alice@acme", "alice-pw", lambda m: len(m) == 0,
                   "INBOX emptied by postern messages delete")
+
+
+def test_sieve_vacation_silences_the_auto_responder(populated, tmp_path):
+    """A mailbox with both an auto responder and a Sieve vacation action
+    answers a message once, with the vacation reply."""
+    p = populated
+    p.cli("mailbox", "set", "alice@acme", "autoresponder_enabled=yes",
+          "autoresponder_subject=Away", "autoresponder_body=Back soon.")
+    script = tmp_path / "v.sieve"
+    script.write_text('require "vacation";\n'
+                      'vacation :days 1 :subject "On leave" "I am on leave.";\n')
+    p.cli("filter", "set", "alice@acme", str(script))
+    p.start(services=SERVICES)
+    send(p, "bob@acme.test", "alice@acme.test", "hi there")
+    wait_subjects(p, "bob@acme", "bob-pw",
+                  lambda m: any(x["Subject"] == "On leave" for x in m),
+                  "the vacation reply")
+    time.sleep(3)
+    got = [m["Subject"] for m in subjects(p, "bob@acme", "bob-pw")]
+    assert got.count("On leave") == 1 and "Away" not in got, got
