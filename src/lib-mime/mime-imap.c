@@ -45,29 +45,6 @@ mime_imap_nstr(struct buf *out, const char *s)
 
 /* ---- addresses (RFC 5322 3.4), lenient ----------------------------- */
 
-static const char *
-skip_ws(const char *s)
-{
-	for (;;) {
-		while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-			s++;
-		if (*s != '(')
-			return s;
-		int depth = 0;
-		while (*s != '\0') {
-			if (*s == '\\' && s[1] != '\0')
-				s++;
-			else if (*s == '(')
-				depth++;
-			else if (*s == ')' && --depth == 0) {
-				s++;
-				break;
-			}
-			s++;
-		}
-	}
-}
-
 /* read_word - an atom (dots allowed), quoted string or domain literal. */
 static const char *
 read_word(const char *s, struct buf *out)
@@ -134,7 +111,7 @@ addresses(const char *s, struct buf *out)
 		buf_reset(&route);
 		/* a phrase or local part, up to a special */
 		for (;;) {
-			s = skip_ws(s);
+			s = mime_skip_cfws(s);
 			if (*s == '\0' || strchr("<>@,;:", *s))
 				break;
 			if (*s == ')' || *s == '\\' || *s == ']') {
@@ -163,23 +140,23 @@ addresses(const char *s, struct buf *out)
 			continue;
 		}
 		if (*s == '<') {
-			s = skip_ws(s + 1);
+			s = mime_skip_cfws(s + 1);
 			if (*s == '@') {
 				while (*s != '\0' && *s != ':' && *s != '>')
 					buf_putc(&route, *s++);
 				if (*s == ':')
 					s++;
 			}
-			s = skip_ws(s);
+			s = mime_skip_cfws(s);
 			while (*s != '\0' && *s != '@' && *s != '>') {
 				const char *n = read_word(s, &local);
-				s = skip_ws(n == s ? s + 1 : n);
+				s = mime_skip_cfws(n == s ? s + 1 : n);
 			}
 			if (*s == '@') {
-				s = skip_ws(s + 1);
+				s = mime_skip_cfws(s + 1);
 				while (*s != '\0' && *s != '>') {
 					const char *n = read_word(s, &domain);
-					s = skip_ws(n == s ? s + 1 : n);
+					s = mime_skip_cfws(n == s ? s + 1 : n);
 				}
 			}
 			if (*s == '>')
@@ -190,12 +167,12 @@ addresses(const char *s, struct buf *out)
 				    route.len ? route.data : NULL,
 				    local.data ? local.data : "",
 				    domain.data ? domain.data : "");
-			s = skip_ws(s);
+			s = mime_skip_cfws(s);
 		} else if (*s == '@') {
-			s = skip_ws(s + 1);
+			s = mime_skip_cfws(s + 1);
 			while (*s != '\0' && !strchr(",;>", *s)) {
 				const char *n = read_word(s, &domain);
-				s = skip_ws(n == s ? s + 1 : n);
+				s = mime_skip_cfws(n == s ? s + 1 : n);
 			}
 			addr_emit(out, &opened, NULL, NULL,
 			    phrase.data ? phrase.data : "",

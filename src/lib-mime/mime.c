@@ -126,9 +126,9 @@ mime_header_fields(const char *d, size_t start, size_t len,
 	buf_puts(out, "\r\n");
 }
 
-/* skip_cfws - skip blanks and (nested) comments. */
-static const char *
-skip_cfws(const char *s)
+/* mime_skip_cfws - skip blanks and (nested) comments. */
+const char *
+mime_skip_cfws(const char *s)
 {
 	for (;;) {
 		while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
@@ -155,7 +155,7 @@ static const char *
 read_token(const char *s, struct buf *out)
 {
 	buf_reset(out);
-	s = skip_cfws(s);
+	s = mime_skip_cfws(s);
 	if (*s == '"') {
 		s++;
 		while (*s != '\0' && *s != '"') {
@@ -181,14 +181,14 @@ parse_params(const char *s, struct mime_param **params, size_t *n)
 	buf_init(&name, 1024);
 	buf_init(&val, 8192);
 	for (;;) {
-		s = skip_cfws(s);
+		s = mime_skip_cfws(s);
 		if (*s != ';')
 			break;
 		s++;
 		const char *t = read_token(s, &name);
 		if (t == NULL)
 			break;
-		s = skip_cfws(t);
+		s = mime_skip_cfws(t);
 		if (*s != '=')
 			break;
 		s++;
@@ -305,7 +305,7 @@ parse_part(struct mime_message *msg, struct mime_part *part, size_t start,
 		const char *s = read_token(tmp.data, &tok);
 		if (s != NULL) {
 			part->type = xstrdup(tok.data ? tok.data : "");
-			s = skip_cfws(s);
+			s = mime_skip_cfws(s);
 			if (*s == '/' && (s = read_token(s + 1, &tok)) != NULL) {
 				part->subtype = xstrdup(tok.data ? tok.data : "");
 				parse_params(s, &part->params, &part->nparams);
@@ -698,19 +698,19 @@ mime_date_parse(const char *s, time_t *utc_r, int *tz_r)
 	char *end;
 
 	memset(&tm, 0, sizeof(tm));
-	s = skip_cfws(s);
+	s = mime_skip_cfws(s);
 	if (isalpha((unsigned char)*s)) { /* day of week */
 		while (isalpha((unsigned char)*s))
 			s++;
-		s = skip_cfws(s);
+		s = mime_skip_cfws(s);
 		if (*s == ',')
 			s++;
-		s = skip_cfws(s);
+		s = mime_skip_cfws(s);
 	}
 	day = (int)strtol(s, &end, 10);
 	if (end == s || day < 1 || day > 31)
 		return -1;
-	s = skip_cfws(end);
+	s = mime_skip_cfws(end);
 	for (int i = 0; i < 12; i++)
 		if (strncasecmp(s, months[i], 3) == 0)
 			mon = i;
@@ -718,7 +718,7 @@ mime_date_parse(const char *s, time_t *utc_r, int *tz_r)
 		return -1;
 	while (isalpha((unsigned char)*s))
 		s++;
-	s = skip_cfws(s);
+	s = mime_skip_cfws(s);
 	year = (int)strtol(s, &end, 10);
 	if (end == s)
 		return -1;
@@ -728,7 +728,7 @@ mime_date_parse(const char *s, time_t *utc_r, int *tz_r)
 		year += 1900;
 	if (year < 1900 || year > 9999)
 		return -1;
-	s = skip_cfws(end);
+	s = mime_skip_cfws(end);
 	hh = (int)strtol(s, &end, 10);
 	if (end == s || *end != ':')
 		return -1;
@@ -743,7 +743,7 @@ mime_date_parse(const char *s, time_t *utc_r, int *tz_r)
 	}
 	if (hh > 23 || mm > 59 || ss > 60)
 		return -1;
-	s = skip_cfws(s);
+	s = mime_skip_cfws(s);
 	if ((*s == '+' || *s == '-') && isdigit((unsigned char)s[1])) {
 		long z = strtol(s + 1, &end, 10);
 		if (end - s != 5)

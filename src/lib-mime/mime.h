@@ -64,6 +64,8 @@ struct mime_message {
 /* mime_parse - parse data[0..len) into msg (free with mime_free). */
 void mime_parse(struct mime_message *msg, const char *data, size_t len);
 void mime_free(struct mime_message *msg);
+/* mime_skip_cfws - skip blanks and (nested) RFC 5322 comments. */
+const char *mime_skip_cfws(const char *s);
 
 /* mime_part_find - the part at an IMAP section path ("1.2" as {1,2}); a
  * non-multipart message's part 1 is itself. For a message/rfc822 part,
