@@ -1,5 +1,5 @@
-#ifndef POSTERN_MTA_ENVCOPY_H
-#define POSTERN_MTA_ENVCOPY_H
+#ifndef POSTERN_ENVCOPY_H
+#define POSTERN_ENVCOPY_H
 
 #include "queue.h"
 

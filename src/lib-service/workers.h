@@ -1,5 +1,5 @@
-#ifndef POSTERN_MTA_WORKERS_H
-#define POSTERN_MTA_WORKERS_H
+#ifndef POSTERN_WORKERS_H
+#define POSTERN_WORKERS_H
 
 #include <signal.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
-#ifndef POSTERN_MTA_PROGEVENT_H
-#define POSTERN_MTA_PROGEVENT_H
+#ifndef POSTERN_PROGEVENT_H
+#define POSTERN_PROGEVENT_H
 
 #include <stddef.h>
 
