@@ -127,11 +127,19 @@ cmd_config(struct cli *cli, int argc, char **argv)
 			free(v);
 			return cli_error(f ? EXIT_FAIL : EXIT_NOTFOUND, "%s", err);
 		}
+		/* a secret (smart host password) is never printed: it is
+		 * kept only because it must be sent; `list` masks it too */
+		bool secret = f != NULL && (f->flags & FIELD_SECRET);
 		if (cli->json) {
 			json_t *o = json_object();
 			json_object_set_new(o, "name", json_string(a.pos[1]));
-			json_object_set_new(o, "value", json_string(v));
+			json_object_set_new(o, "value", secret ?
+			    json_boolean(*v != '\0') : json_string(v));
 			cli_json_print(o);
+		} else if (secret) {
+			char *m = field_format(f, v);
+			puts(m);
+			free(m);
 		} else {
 			puts(v);
 		}

@@ -277,6 +277,12 @@ def test_config_types(postern):
     p.cli("config", "set", "smarthost.password", "s3cret")
     shown = p.cli("config", "list").stdout
     assert "s3cret" not in shown and "********" in shown
+    # get masks a secret too; it is still stored (smtp-out must send it)
+    assert p.cli("config", "get", "smarthost.password").stdout.strip() == "********"
+    assert p.cli("config", "get", "smarthost.password",
+                 json_out=True)["value"] is True
+    assert one(p, "SELECT value FROM setting WHERE name = ?",
+               "smarthost.password") == "s3cret"
     j = {s["name"]: s for s in p.cli("config", "list", json_out=True)}
     assert j["smarthost.password"]["value"] is True
     assert j["mailbox.default_quota"]["value"] == 0
