@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd-maint.h"
 #include "csv.h"
 #include "fsutil.h"
 #include "strutil.h"
@@ -68,6 +69,14 @@ on_generated(void *ctx, const char *address, const char *password)
 	buf_puts(&line, "\n");
 	fwrite(line.data, 1, line.len, c->passwords ? c->passwords : stdout);
 	buf_free(&line);
+}
+
+static void
+on_created(void *ctx, const char *postoffice, const char *mailbox)
+{
+	struct import_ctx *c = ctx;
+
+	maint_welcome_deliver(c->cli, postoffice, mailbox);
 }
 
 static int
@@ -136,7 +145,7 @@ users_import_cmd(struct cli *cli, const struct cli_args *a)
 		.sep = cli_flag(a, "tsv") ? '\t' : ',',
 		.ctx = &ctx, .progress = on_progress, .row_error = on_row_error,
 		.hash_progress = on_hash_progress,
-		.generated = on_generated,
+		.generated = on_generated, .created = on_created,
 	};
 	r = users_import(cli->db, data.data ? data.data : "", data.len, &opts, &res, &err);
 	buf_free(&data);

@@ -343,6 +343,8 @@ users_import(struct db *db, const char *data, size_t len,
 			status = ADM_INVALID;
 			if (opts->row_error)
 				opts->row_error(opts->ctx, rows[i].line, msg);
+		} else if (opts->created) {
+			opts->created(opts->ctx, opts->postoffice, rows[i].local);
 		}
 		if (rows[i].generated && opts->generated)
 			opts->generated(opts->ctx, rows[i].address, rows[i].password);

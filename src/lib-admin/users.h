@@ -35,6 +35,9 @@ struct users_import_opts {
 	void (*row_error)(void *ctx, size_t line, const char *message);
 	/* a password was generated for address */
 	void (*generated)(void *ctx, const char *address, const char *password);
+	/* a mailbox was created and its store made (after the commit): the
+	 * CLI delivers the default welcome message (manual 5.3.9.9) */
+	void (*created)(void *ctx, const char *postoffice, const char *mailbox);
 };
 
 struct users_import_result {

@@ -36,6 +36,14 @@ def test_welcome_and_email(populated, tmp_path):
     p.cli("mailbox", "add", "dave@acme", "--password", "dave-pw-1")
     m = mailbox_msgs(p.root, "dave")
     assert "Subject: Welcome\r\n" in m[0] and "charset=utf-8" in m[0]
+    # users import creates mailboxes too: they get it, updated rows do not
+    csv = tmp_path / "users.csv"
+    csv.write_text("frank@acme.test,frank-pw-1,,Frank\n"
+                   "bogus-no-at,x,,\n")
+    r = p.cli("users", "import", str(csv), "--postoffice", "acme", check=False)
+    assert r.returncode == 5                      # one row failed
+    m = mailbox_msgs(p.root, "frank")
+    assert len(m) == 1 and "Subject: Welcome\r\n" in m[0]
     p.cli("welcome", "clear")
     p.cli("mailbox", "add", "erin@acme", "--password", "erin-pw-1")
     assert mailbox_msgs(p.root, "erin") == []
@@ -44,7 +52,7 @@ def test_welcome_and_email(populated, tmp_path):
     body.write_text("The server restarts at 22:00.\n")
     r = p.cli("postoffice", "email", "acme", "--subject", "Maintenance",
               "--body-file", str(body), json_out=True)
-    assert r["sent"] == 6 and r["failed"] == 0   # postmaster alice bob carol dave erin
+    assert r["sent"] == 7 and r["failed"] == 0   # postmaster alice bob carol dave frank erin
     p.cli("mailbox", "email", "alice@acme", "--subject", "Just you",
           "--body-file", str(body))
     p.start(services=["pop3d", "imapd"])
