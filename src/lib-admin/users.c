@@ -139,6 +139,24 @@ parse_row(struct import_row *row, const struct csv_record *rec,
 	f = str_trim(rec->fields[0]);
 	row->address = address_normalize(f, &err);
 	if (row->address == NULL) {
+		/* mailbox@postoffice, the login form the export writes for a
+		 * mailbox without addresses (import_row checks the post
+		 * office exists) */
+		const char *at = strrchr(f, '@'), *e2;
+		if (at != NULL && (size_t)(at - f) < sizeof(row->local) &&
+		    strlen(at + 1) < sizeof(row->domain)) {
+			memcpy(row->local, f, (size_t)(at - f));
+			row->local[at - f] = '\0';
+			snprintf(row->domain, sizeof(row->domain), "%s", at + 1);
+			str_lower(row->local);
+			str_lower(row->domain);
+			if (name_check(row->local, &e2) == 0 &&
+			    name_check(row->domain, &e2) == 0) {
+				row->address = xasprintf("%s@%s", row->local,
+				    row->domain);
+				goto password;
+			}
+		}
 		row->error = xasprintf("'%s': %s", f, err);
 		return;
 	}
@@ -148,6 +166,7 @@ parse_row(struct import_row *row, const struct csv_record *rec,
 		row->error = xasprintf("'%s': the mailbox name %s", row->address, err);
 		return;
 	}
+password:
 	f = rec->n > 1 ? rec->fields[1] : "";
 	if (*f != '\0' && adm_password_field_is_hash(f)) {
 		row->hash = passwd_import_hash(f, &err);
@@ -189,14 +208,24 @@ import_row(struct db *db, struct import_row *row,
 	r = dir_domain_get(db, row->domain, &d, error_r);
 	if (r < 0)
 		return ADM_FAIL;
-	if (r == 0) {
+	/* name@postoffice (no such domain): the login form, which the export
+	 * writes for a mailbox without any address; it comes back as a
+	 * mailbox without addresses (into opts->postoffice, which may have
+	 * another name than the exported one), not as a new domain named
+	 * like a post office */
+	int64_t is_po = 0;
+	if (r == 0 && db_query_int(db, &is_po, 0, error_r, "SELECT count(*) "
+	    "FROM postoffice WHERE name = ? COLLATE NOCASE", "t", row->domain) < 0)
+		return ADM_FAIL;
+	bool bare = r == 0 && is_po > 0;
+	if (r == 0 && !bare) {
 		if (opts->no_create_domains) {
 			db_errorf(db, error_r, "domain '%s' does not exist", row->domain);
 			return ADM_NOTFOUND;
 		}
 		if ((r = adm_domain_add(db, row->domain, opts->postoffice, error_r)) < 0)
 			return r;
-	} else if (strcasecmp(d.postoffice, opts->postoffice) != 0) {
+	} else if (!bare && strcasecmp(d.postoffice, opts->postoffice) != 0) {
 		db_errorf(db, error_r, "domain '%s' belongs to post office '%s'",
 		    row->domain, d.postoffice);
 		return ADM_INVALID;
@@ -212,6 +241,8 @@ import_row(struct db *db, struct import_row *row,
 	};
 	if ((r = adm_mailbox_add(db, &spec, error_r)) < 0)
 		return r;
+	if (bare)
+		return ADM_OK;
 	char *ident = xasprintf("%s@%s", row->local, opts->postoffice);
 	r = adm_address_add(db, row->address, ident, error_r);
 	free(ident);

@@ -798,6 +798,32 @@ def test_users_export_round_trip(populated, tmp_path):
     assert pw_ok(p, "alice@copy", "alice-pw") and pw_ok(p, "bob@copy", "bob-pw")
 
 
+def test_users_export_mailbox_without_address(populated, tmp_path):
+    """A mailbox with no address exports as its login name@postoffice;
+    that imports back as a mailbox without addresses, not as a new domain
+    named like the post office."""
+    p = populated
+    p.cli("mailbox", "add", "noaddr@acme", "--password", "noaddr-pw",
+          "--no-auto-address")
+    out = raw(p, "users", "export", "--postoffice", "acme").decode()
+    assert "\r\nnoaddr@acme," in "\r\n" + out
+    dest = tmp_path / "u.csv"
+    dest.write_text(out)
+    p.cli("postoffice", "add", "copy", "--password", "x")
+    r = p.cli("users", "import", str(dest), "--postoffice", "copy",
+              "--no-create-domains", check=False)
+    # alice and bob fail (acme.test belongs to acme), noaddr imports
+    assert r.returncode == 5
+    assert one(p, "SELECT count(*) FROM domain WHERE name = 'acme'") == 0
+    assert one(p, "SELECT count(*) FROM mailbox m JOIN postoffice o ON "
+               "o.id = m.postoffice_id WHERE o.name = 'copy' AND "
+               "m.name = 'noaddr'") == 1
+    assert one(p, "SELECT count(*) FROM address a JOIN mailbox m ON "
+               "m.id = a.target_id AND a.kind = 'mailbox' WHERE "
+               "m.name = 'noaddr'") == 0
+    assert pw_ok(p, "noaddr@copy", "noaddr-pw")
+
+
 # -- status without posternd ------------------------------------------------
 
 def test_status_not_running(postern):
