@@ -6,7 +6,7 @@ set -eu
 
 BUILD="build-essential meson ninja-build pkg-config clang llvm
   libsqlite3-dev libssl-dev libevent-dev libc-ares-dev libjansson-dev
-  libcrypt-dev libgmime-3.0-dev"
+  libcrypt-dev libgmime-3.0-dev libidn2-dev"
 RUNTIME="openssl ca-certificates"
 TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isync
   sieve-connect"
