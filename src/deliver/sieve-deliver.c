@@ -1,5 +1,6 @@
 /* sieve-deliver - run a mailbox's Sieve script at delivery and carry out
  * its actions (see sieve-deliver.h) */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -279,6 +280,45 @@ do_mdn(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 	return r;
 }
 
+/* Vacation tracking files older than the longest :days (365, clamped by
+ * the parser) can never suppress a reply again; once a day per mailbox
+ * the directory is swept of them, so it does not grow forever. */
+#define VACATION_KEEP ((time_t)366 * 86400)
+
+/* vacation_prune - remove the expired tracking files of dir, at most
+ * once a day (the stamp file's mtime says when it last ran) */
+static void
+vacation_prune(const char *dir, time_t now)
+{
+	char *stamp = xasprintf("%s/.pruned", dir);
+	struct stat st;
+	if (stat(stamp, &st) == 0 && st.st_mtime + 86400 > now) {
+		free(stamp);
+		return;
+	}
+	int fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd >= 0)
+		close(fd);
+	free(stamp);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *de;
+	size_t removed = 0, seen = 0;
+	while ((de = readdir(d)) != NULL && seen < 1000000) {
+		seen++;
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_mtime + VACATION_KEEP < now &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	if (removed > 0)
+		log_info("%s: %zu expired vacation records removed", dir, removed);
+}
+
 /* hash64 - FNV-1a, for the vacation tracking file names */
 static uint64_t
 hash64(const char *a, const char *b)
@@ -426,6 +466,7 @@ do_vacation(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 				(void)write_full(fd, sender, strlen(sender));
 				close(fd);
 			}
+			vacation_prune(dir, now);
 		}
 	}
 	free(dir);

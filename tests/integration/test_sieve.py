@@ -4,6 +4,7 @@ from the Maildir (folders, flags) and the queues (vacation replies and
 rejections going out, redirects arriving at the other mailbox)."""
 import imaplib
 import smtplib
+import os
 import time
 from pathlib import Path
 
@@ -195,10 +196,22 @@ def test_vacation_once_per_sender(populated):
     p = populated
     set_filter(p, "alice", 'require "vacation";\n'
                'vacation :days 7 :subject "Away" "I am away until Monday.";\n')
+    # records older than the longest :days (365) are swept at the next
+    # reply; younger ones stay
+    vac = p.root / "store/acme/alice/sieve/.vacation"
+    vac.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    (vac / "00000000000000aa").write_text("old@remote.test")
+    os.utime(vac / "00000000000000aa", (now - 400 * 86400,) * 2)
+    (vac / "00000000000000bb").write_text("recent@remote.test")
+    os.utime(vac / "00000000000000bb", (now - 100 * 86400,) * 2)
     p.start(services=SERVICES)
     send(p, "x@remote.test", "alice@acme.test", subject="one")
     wait_for(lambda: len(mailbox_msgs(p.root, "alice")) == 1, T, "kept")
     out = wait_for(lambda: outgoing(p), T, "the reply")
+    wait_for(lambda: not (vac / "00000000000000aa").exists(), T,
+             "the expired record swept")
+    assert (vac / "00000000000000bb").exists()
     qid, env, msg = out[0]
     assert "sender =\n" in env and "rcpt =x@remote.test" in env
     assert "Auto-Submitted: auto-replied" in msg
