@@ -12,10 +12,11 @@
 
 #include "buf.h"
 #include "dns.h"
+#include "idn.h"
 #include "strutil.h"
 #include "xalloc.h"
 
-enum query_kind { Q_MX, Q_ADDR, Q_TXT, Q_PTR };
+enum query_kind { Q_MX, Q_ADDR, Q_TXT, Q_PTR, Q_A };
 
 struct dns_sockev {
 	ares_socket_t fd;
@@ -313,11 +314,16 @@ static void query_deliver(evutil_socket_t fd, short what, void *arg)
 	const char *err = q->error;
 
 	query_unlink(q);
+	if (q->cb == NULL) {            /* dns_cancel() */
+		query_free(q);
+		return;
+	}
 	switch (q->kind) {
 	case Q_MX:
 		((dns_mx_cb *)q->cb)(q->ctx, q->status, q->mx, q->n, err);
 		break;
 	case Q_ADDR:
+	case Q_A:
 		((dns_addr_cb *)q->cb)(q->ctx, q->status, q->addrs, q->n, err);
 		break;
 	case Q_TXT:
@@ -359,6 +365,40 @@ static void query_finish(struct dns_query *q, enum dns_status st,
 	if (error != NULL && q->error == NULL)
 		q->error = xasprintf("%s: %s", q->name, error);
 	event_active(q->done_ev, 0, 0);
+}
+
+/* query_name - the name to ask DNS for: a UTF-8 domain in A-label form
+ * (IDNA2008). false (and the query finished with DNS_NOTFOUND) if it has
+ * no valid A-label form. */
+static bool query_name(struct dns_query *q, char out[IDN_DOMAIN_MAX + 1])
+{
+	const char *err;
+
+	if (!idn_has_utf8(q->name)) {
+		if (strlen(q->name) > IDN_DOMAIN_MAX + 1) {
+			query_finish(q, DNS_NOTFOUND, "name too long");
+			return false;
+		}
+		snprintf(out, IDN_DOMAIN_MAX + 2, "%s", q->name);
+		return true;
+	}
+	if (idn_to_ascii(q->name, out, IDN_DOMAIN_MAX + 1, &err) < 0) {
+		query_finish(q, DNS_NOTFOUND, err);
+		return false;
+	}
+	free(q->name);          /* the implicit MX is the A-label form */
+	q->name = xstrdup(out);
+	return true;
+}
+
+/* dns_cancel - forget the callbacks of the lookups of ctx */
+void dns_cancel(struct dns_resolver *r, const void *ctx)
+{
+	struct dns_query *q;
+
+	for (q = r->queries; q != NULL; q = q->next)
+		if (q->ctx == ctx)
+			q->cb = NULL;
 }
 
 /* status_of - map an ares status to ours */
@@ -475,8 +515,11 @@ void dns_lookup_mx(struct dns_resolver *r, const char *domain, dns_mx_cb *cb,
 		   void *ctx)
 {
 	struct dns_query *q = query_new(r, Q_MX, domain, (void *)cb, ctx);
+	char name[IDN_DOMAIN_MAX + 2];
 
-	ares_query(r->channel, domain, ns_c_in, ns_t_mx, mx_callback, q);
+	if (!query_name(q, name))
+		return;
+	ares_query(r->channel, name, ns_c_in, ns_t_mx, mx_callback, q);
 	resolver_arm_timer(r);
 }
 
@@ -525,17 +568,33 @@ static void addr_callback(void *arg, int status, int timeouts,
 }
 
 /* dns_lookup_addr - the A and AAAA addresses of a host */
+static void lookup_addr(struct dns_resolver *r, const char *host,
+			enum query_kind kind, dns_addr_cb *cb, void *ctx)
+{
+	struct dns_query *q = query_new(r, kind, host, (void *)cb, ctx);
+	struct ares_addrinfo_hints hints;
+	char name[IDN_DOMAIN_MAX + 2];
+
+	if (!query_name(q, name))
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = kind == Q_A ? AF_INET : AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	ares_getaddrinfo(r->channel, name, NULL, &hints, addr_callback, q);
+	resolver_arm_timer(r);
+}
+
 void dns_lookup_addr(struct dns_resolver *r, const char *host, dns_addr_cb *cb,
 		     void *ctx)
 {
-	struct dns_query *q = query_new(r, Q_ADDR, host, (void *)cb, ctx);
-	struct ares_addrinfo_hints hints;
+	lookup_addr(r, host, Q_ADDR, cb, ctx);
+}
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	ares_getaddrinfo(r->channel, host, NULL, &hints, addr_callback, q);
-	resolver_arm_timer(r);
+/* dns_lookup_a - the A records of a name (DNS block lists) */
+void dns_lookup_a(struct dns_resolver *r, const char *name, dns_addr_cb *cb,
+		  void *ctx)
+{
+	lookup_addr(r, name, Q_A, cb, ctx);
 }
 
 static void txt_callback(void *arg, int status, int timeouts,
@@ -585,8 +644,11 @@ void dns_lookup_txt(struct dns_resolver *r, const char *name, dns_txt_cb *cb,
 		    void *ctx)
 {
 	struct dns_query *q = query_new(r, Q_TXT, name, (void *)cb, ctx);
+	char qname[IDN_DOMAIN_MAX + 2];
 
-	ares_query(r->channel, name, ns_c_in, ns_t_txt, txt_callback, q);
+	if (!query_name(q, qname))
+		return;
+	ares_query(r->channel, qname, ns_c_in, ns_t_txt, txt_callback, q);
 	resolver_arm_timer(r);
 }
 

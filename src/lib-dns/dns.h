@@ -15,7 +15,11 @@
  * Every lookup calls its callback exactly once, from the event loop (never
  * from inside the lookup call), unless the resolver is freed first: then
  * pending callbacks are not called. Results are only valid during the
- * callback. */
+ * callback.
+ *
+ * Names given in UTF-8 (U-labels) are looked up in their A-label form
+ * (IDNA2008, lib/idn.h); a name with no valid A-label form is
+ * DNS_NOTFOUND. */
 
 enum dns_status {
 	DNS_OK = 0,
@@ -63,6 +67,10 @@ typedef void dns_addr_cb(void *ctx, enum dns_status status,
 void dns_lookup_addr(struct dns_resolver *r, const char *host,
 		     dns_addr_cb *cb, void *ctx);
 
+/* dns_lookup_a - A records only (DNS block lists: 127.0.0.x answers). */
+void dns_lookup_a(struct dns_resolver *r, const char *name, dns_addr_cb *cb,
+		  void *ctx);
+
 /* TXT lookup: each record's strings concatenated (RFC 7208 3.3). */
 typedef void dns_txt_cb(void *ctx, enum dns_status status,
 			char *const *txt, size_t n, const char *error);
@@ -74,6 +82,10 @@ typedef void dns_ptr_cb(void *ctx, enum dns_status status,
 			char *const *names, size_t n, const char *error);
 void dns_lookup_ptr(struct dns_resolver *r, const struct sockaddr *sa,
 		    dns_ptr_cb *cb, void *ctx);
+
+/* dns_cancel - the lookups started with ctx will not call back (for an
+ * owner freed before its answers came). */
+void dns_cancel(struct dns_resolver *r, const void *ctx);
 
 /* dns_pending - lookups in flight. */
 size_t dns_pending(const struct dns_resolver *r);

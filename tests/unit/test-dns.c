@@ -80,6 +80,9 @@ static bool dnsmasq_start(void)
 		      "--host-record=amx.test,127.0.0.4",
 		      "--txt-record=txt.test,v=spf1 -all",
 		      "--txt-record=txt.test,second record",
+		      /* IDN: b\u00fccher.test in A-label form */
+		      "--mx-host=xn--bcher-kva.test,mx.xn--bcher-kva.test,5",
+		      "--host-record=mx.xn--bcher-kva.test,127.0.0.6,::1",
 		      (char *)NULL);
 		_exit(127);
 	}
@@ -345,6 +348,53 @@ static void test_txt_ptr(void)
 	dns_resolver_free(&r);
 }
 
+/* U-labels are looked up as A-labels; A only; a cancelled lookup stays
+ * silent while the others answer */
+static void test_idn_a_cancel(void)
+{
+	struct dns_resolver *r = resolver();
+	struct result res = { 0 }, gone = { 0 };
+
+	if (r == NULL)
+		return;
+	dns_lookup_mx(r, "B\xc3\xbc" "cher.test", mx_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK_INTEQ(res.n, 1);
+	CHECK_STREQ(res.mx[0], "mx.xn--bcher-kva.test");
+	/* the implicit MX of a U-label domain is its A-label form */
+	memset(&res, 0, sizeof(res));
+	dns_lookup_addr(r, "mx.b\xc3\xbc" "cher.test", addr_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK_INTEQ(res.n, 2);
+	/* dns_lookup_a: no AAAA */
+	memset(&res, 0, sizeof(res));
+	dns_lookup_a(r, "mx.xn--bcher-kva.test", addr_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK_INTEQ(res.n, 1);
+	CHECK_STREQ(res.addrs[0], "127.0.0.6");
+	/* not valid IDNA2008: not found, without a query */
+	memset(&res, 0, sizeof(res));
+	dns_lookup_mx(r, "b\xc3" "cher.test", mx_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_NOTFOUND);
+	/* cancel one of two lookups */
+	memset(&res, 0, sizeof(res));
+	dns_lookup_a(r, "mx1.remote.test", addr_done, &gone);
+	dns_lookup_a(r, "mx2.remote.test", addr_done, &res);
+	dns_cancel(r, &gone);
+	run_until(&res);
+	CHECK(res.done);
+	CHECK_STREQ(res.addrs[0], "127.0.0.2");
+	for (int i = 0; i < 20 && dns_pending(r) > 0; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK_INTEQ(dns_pending(r), 0);
+	CHECK(!gone.done);
+	dns_resolver_free(&r);
+}
+
 static void test_timeout_and_cancel(void)
 {
 	char servers[64];
@@ -389,6 +439,7 @@ int main(void)
 		TEST(test_mx_fallback_null_nx),
 		TEST(test_addr),
 		TEST(test_txt_ptr),
+		TEST(test_idn_a_cancel),
 		TEST(test_timeout_and_cancel),
 		{ NULL, NULL },
 	};
