@@ -55,6 +55,7 @@
 #include "dsn.h"
 #include "envcopy.h"
 #include "fsutil.h"
+#include "listkey.h"
 #include "listmsg.h"
 #include "lists.h"
 #include "log.h"
@@ -77,7 +78,7 @@ struct ls {
 	char *inbound;        /* ls/inbound: copies and notices */
 	char *held;
 	char *pending;
-	unsigned char secret[32];
+	unsigned char secret[LIST_SECRET_LEN];
 	int watch_fd;
 	struct event *ev, *timer;
 	time_t retry_at;      /* items released for a retry wait until then */
@@ -183,23 +184,12 @@ token_new(char *out)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-/* member_key - the key of a member's unsubscribe address: HMAC-SHA256
- * of list and member under the secret, 20 hex digits */
+/* member_key - the key of a member's unsubscribe address (listkey.h) */
 static void
 member_key(const struct ls *s, const struct list_row *l, const char *member,
 	   char *out)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	char *lower = xstrdup(member);
-	str_lower(lower);
-	char *data = xasprintf("unsub:%lld:%s", (long long)l->id, lower);
-	HMAC(EVP_sha256(), s->secret, sizeof(s->secret),
-	    (const unsigned char *)data, strlen(data), md, &mdlen);
-	for (size_t i = 0; i < LIST_TOKEN_LEN / 2; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	free(data);
-	free(lower);
+	list_member_key(s->secret, l->id, member, out);
 }
 
 static int
@@ -348,7 +338,7 @@ post_copies(struct ls *s, const struct list_row *l, const char *msg,
 		listmsg_free(&lm);
 		return -1;
 	}
-	char *url = settings_get_str(s->svc->db, "list.unsubscribe_url");
+	char *url = list_unsubscribe_base(s->svc->db);
 	char *plain_sender = aux(l, "-bounces", NULL);
 	for (size_t i = 0; i < mem.n && r == 0; i++) {
 		char id[QUEUE_ID_MAX + 1], key[LIST_TOKEN_LEN + 1];
@@ -368,8 +358,8 @@ post_copies(struct ls *s, const struct list_row *l, const char *msg,
 			sender = xstrdup(plain_sender);
 		member_key(s, l, m, key);
 		char *unsub = aux(l, "-unsubscribe", key);
-		char *https = *url != '\0' ? xasprintf("%s?list=%s&member=%s&key=%s",
-		    url, l->address, m, key) : NULL;
+		char *https = url != NULL ? list_unsubscribe_url(url, l->address, m,
+		    key) : NULL;
 		struct buf copy;
 		buf_init(&copy, 0);
 		listmsg_copy(&lm, unsub, https, &copy);
@@ -1211,24 +1201,12 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	service_set_state(s->svc, "running", note);
 }
 
-/* secret_load - the key of the unsubscribe addresses, made once */
+/* secret_load - the key of the unsubscribe addresses (listkey.h) */
 static int
 secret_load(struct ls *s)
 {
-	char *path = xasprintf("%s/ls/secret", s->qroot);
-	struct buf b;
-	int r = 0;
-
-	buf_init(&b, 1024);
-	if (file_read(path, &b) == 0 && b.len == sizeof(s->secret)) {
-		memcpy(s->secret, b.data, sizeof(s->secret));
-	} else {
-		random_bytes(s->secret, sizeof(s->secret));
-		r = file_write_atomic(path, s->secret, sizeof(s->secret), 0600);
-	}
-	buf_free(&b);
-	free(path);
-	return r;
+	const char *err;
+	return list_secret_load(s->svc->db, s->secret, &err);
 }
 
 static struct ls the_ls;
