@@ -59,6 +59,7 @@ session_deselect(struct session *s)
 	if (s->folder != NULL)
 		store_folder_close(&s->folder);
 	view_free(s);
+	recent_forget(s);
 	if (s->state == ST_SELECTED)
 		s->state = ST_AUTH;
 }
@@ -123,6 +124,7 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "NO", "[NONEXISTENT] No such mailbox");
 		return;
 	}
+	s->readonly = readonly;    /* EXAMINE: \Recent is only looked at */
 	s->folder = store_folder_open(s->mbox->st, name, &err);
 	if (s->folder == NULL) {
 		log_warnx("%s: cannot open %s: %s", s->sid, name, err);
@@ -174,7 +176,7 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 		    kw.data ? kw.data : "");
 	session_printf(s, "* %zu EXISTS\r\n", s->nmsgs);
 	if (!s->rev2)
-		session_printf(s, "* 0 RECENT\r\n");
+		session_printf(s, "* %zu RECENT\r\n", session_recent_count(s));
 	for (size_t i = 0; i < s->nmsgs && !s->rev2; i++)
 		if ((s->msgs[i].flags & STORE_SEEN) == 0) {
 			session_printf(s, "* OK [UNSEEN %zu] First unseen\r\n", i + 1);
@@ -476,7 +478,9 @@ status_items(struct session *s, const char *name, const struct imap_arg *items,
 		else if (imap_arg_is_atom(it, "UNSEEN"))
 			buf_printf(out, "UNSEEN %u", st.unseen);
 		else if (imap_arg_is_atom(it, "RECENT"))
-			buf_printf(out, "RECENT 0");
+			/* not claimed yet, plus ours when it is selected */
+			buf_printf(out, "RECENT %zu", (size_t)st.recent +
+			    (own ? 0 : session_recent_count(s)));
 		else if (imap_arg_is_atom(it, "DELETED"))
 			buf_printf(out, "DELETED %u", st.deleted);
 		else if (imap_arg_is_atom(it, "SIZE"))

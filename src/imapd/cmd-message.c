@@ -53,6 +53,111 @@ status_remember(struct session *s, const struct store_folder_status *st)
 	s->status_messages = st->messages;
 }
 
+/* ---- \Recent --------------------------------------------------------
+ * The index hands each new UID to one session (store_recent_claim); the
+ * session keeps the ranges it got. EXAMINE only looks (nothing changes),
+ * an IMAP4rev2 session neither claims nor shows any (RFC 9051). */
+
+/* recent_add - add lo..hi to the session's ranges, kept merged */
+static void
+recent_add(struct session *s, uint32_t lo, uint32_t hi)
+{
+	size_t k = 0, n = s->nrecent_r;
+	struct imap_range *r;
+
+	s->recent_r = xreallocarray(s->recent_r, n + 1, sizeof(*s->recent_r));
+	r = s->recent_r;
+	while (k < n && r[k].lo < lo)
+		k++;
+	memmove(r + k + 1, r + k, (n - k) * sizeof(*r));
+	r[k].lo = lo;
+	r[k].hi = hi;
+	n++;
+	/* merge overlapping or adjacent neighbours */
+	size_t w = 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((uint64_t)r[w].hi + 1 >= r[i].lo) {
+			if (r[i].hi > r[w].hi)
+				r[w].hi = r[i].hi;
+		} else {
+			r[++w] = r[i];
+		}
+	}
+	s->nrecent_r = w + 1;
+}
+
+/* recent_claim - take the UIDs no session has had as recent yet */
+static void
+recent_claim(struct session *s)
+{
+	uint32_t lo, hi;
+	const char *err;
+
+	if (s->rev2 || s->folder == NULL)
+		return;
+	int r = store_recent_claim(s->folder, s->readonly, &lo, &hi, &err);
+	if (r < 0)
+		log_warnx("%s: recent: %s", s->sid, err);
+	else if (r > 0)
+		recent_add(s, lo, hi);
+}
+
+/* recent_forget - see imapd.h */
+void
+recent_forget(struct session *s)
+{
+	xfree(&s->recent_r);
+	s->nrecent_r = 0;
+}
+
+/* session_recent - see imapd.h */
+bool
+session_recent(const struct session *s, uint32_t uid)
+{
+	for (size_t k = 0; k < s->nrecent_r && !s->rev2; k++)
+		if (uid >= s->recent_r[k].lo && uid <= s->recent_r[k].hi)
+			return true;
+	return false;
+}
+
+/* session_recent_count - see imapd.h */
+size_t
+session_recent_count(const struct session *s)
+{
+	size_t n = 0;
+
+	if (s->rev2 || s->nrecent_r == 0)
+		return 0;
+	if (s->idle_r != NULL) {
+		/* the compact view: intersect the two range lists */
+		for (size_t i = 0; i < s->nidle_r; i++)
+			for (size_t k = 0; k < s->nrecent_r; k++) {
+				uint32_t lo = s->idle_r[i].lo > s->recent_r[k].lo ?
+				    s->idle_r[i].lo : s->recent_r[k].lo;
+				uint32_t hi = s->idle_r[i].hi < s->recent_r[k].hi ?
+				    s->idle_r[i].hi : s->recent_r[k].hi;
+				if (lo <= hi)
+					n += (size_t)(hi - lo) + 1;
+			}
+		return n;
+	}
+	for (size_t i = 0; i < s->nmsgs; i++)
+		if (!s->msgs[i].gone && session_recent(s, s->msgs[i].uid))
+			n++;
+	return n;
+}
+
+/* report_exists - new messages: claim what is recent, "* n EXISTS" and,
+ * for an IMAP4rev1 session, "* n RECENT" */
+static void
+report_exists(struct session *s, size_t count)
+{
+	recent_claim(s);
+	session_printf(s, "* %zu EXISTS\r\n", count);
+	if (!s->rev2)
+		session_printf(s, "* %zu RECENT\r\n", session_recent_count(s));
+}
+
 /* view_load - see imapd.h */
 int
 view_load(struct session *s, const char **error_r)
@@ -73,12 +178,14 @@ view_load(struct session *s, const char **error_r)
 	s->nmsgs = n;
 	store_msgs_free(m, n);
 	status_remember(s, &st);
+	recent_forget(s);
+	recent_claim(s);
 	return 0;
 }
 
-/* flags_format - "(\Seen kw ...)" */
+/* flags_format - see imapd.h */
 void
-flags_format(struct buf *out, unsigned flags, const char *kw)
+flags_format(struct buf *out, unsigned flags, const char *kw, bool recent)
 {
 	static const struct {
 		unsigned f;
@@ -98,6 +205,11 @@ flags_format(struct buf *out, unsigned flags, const char *kw)
 				buf_putc(out, ' ');
 			buf_puts(out, names[i].name);
 		}
+	if (recent) {
+		if (out->len > mark)
+			buf_putc(out, ' ');
+		buf_puts(out, "\\Recent");
+	}
 	if (kw != NULL && *kw != '\0') {
 		if (out->len > mark)
 			buf_putc(out, ' ');
@@ -131,7 +243,7 @@ report_flags(struct session *s, size_t idx)
 
 	buf_init(&b, 0);
 	buf_printf(&b, "* %zu FETCH (UID %u FLAGS ", idx + 1, v->uid);
-	flags_format(&b, v->flags, v->kw);
+	flags_format(&b, v->flags, v->kw, session_recent(s, v->uid));
 	if (s->condstore)
 		buf_printf(&b, " MODSEQ (%llu)", (unsigned long long)v->modseq);
 	buf_puts(&b, ")\r\n");
@@ -282,7 +394,7 @@ view_sync_delta(struct session *s, const struct store_folder_status *st,
 		for (size_t i = 0; i < n; i++)
 			if (m[i].uid > last)
 				view_entry(&s->msgs[s->nmsgs++], &m[i]);
-		session_printf(s, "* %zu EXISTS\r\n", s->nmsgs);
+		report_exists(s, s->nmsgs);
 	}
 	for (size_t i = 0; i < nchanged; i++) {
 		ssize_t k = view_find(s, changed[i]);
@@ -373,7 +485,7 @@ report_msg(struct session *s, size_t seq, const struct store_msg *m)
 
 	buf_init(&b, 0);
 	buf_printf(&b, "* %zu FETCH (UID %u FLAGS ", seq, m->uid);
-	flags_format(&b, m->flags, m->keywords);
+	flags_format(&b, m->flags, m->keywords, session_recent(s, m->uid));
 	if (s->condstore)
 		buf_printf(&b, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 	buf_puts(&b, ")\r\n");
@@ -446,7 +558,7 @@ view_compact_sync(struct session *s)
 			added++;
 		}
 	if (added > 0)
-		session_printf(s, "* %zu EXISTS\r\n", s->nidle);
+		report_exists(s, s->nidle);
 	for (size_t i = 0; i < n; i++) {
 		if (m[i].modseq > s->highestmodseq)
 			s->highestmodseq = m[i].modseq;
@@ -629,7 +741,7 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 	s->nmsgs = nn;
 	(void)old_count;
 	if (added > 0)
-		session_printf(s, "* %zu EXISTS\r\n", nn);
+		report_exists(s, nn);
 	/* flag changes made by others (or us), by sequence number */
 	for (size_t k = 0, i = 0; k < nchanged && i < nn; i++)
 		if (nv[i].uid == changed[k]) {
@@ -1072,7 +1184,7 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 	if (add_flags && !have_flags) {
 		SEP();
 		buf_puts(out, "FLAGS ");
-		flags_format(out, v->flags, v->kw);
+		flags_format(out, v->flags, v->kw, session_recent(s, v->uid));
 	}
 	if (add_modseq && !have_modseq) {
 		SEP();
@@ -1085,7 +1197,8 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 		switch (it->type) {
 		case IMAP_FETCH_FLAGS:
 			buf_puts(out, "FLAGS ");
-			flags_format(out, v->flags, v->kw);
+			flags_format(out, v->flags, v->kw,
+			    session_recent(s, v->uid));
 			break;
 		case IMAP_FETCH_UID:
 			buf_printf(out, "UID %u", v->uid);
@@ -1497,10 +1610,11 @@ match(struct sctx *x, const struct imap_search_key *k)
 		return found != k->neg;
 	}
 	case IMAP_SEARCH_NEW:
+		return session_recent(x->s, v->uid) && !(v->flags & STORE_SEEN);
 	case IMAP_SEARCH_RECENT:
-		return false;  /* XXX: \Recent is not tracked */
+		return session_recent(x->s, v->uid);
 	case IMAP_SEARCH_OLD:
-		return true;
+		return !session_recent(x->s, v->uid);
 	case IMAP_SEARCH_LARGER:
 		return v->size > k->num;
 	case IMAP_SEARCH_SMALLER:

@@ -126,6 +126,9 @@ struct session {
 	uint64_t highestmodseq;
 	uint32_t status_messages;
 	int notify_handle;
+	struct imap_range *recent_r; /* UIDs this session has as \Recent,
+					ascending, merged */
+	size_t nrecent_r;
 	struct fetch_job *job;      /* a FETCH being sent */
 	struct auth_job *auth;      /* a login being checked */
 
@@ -204,6 +207,15 @@ void vanished_earlier(struct session *s, const char *set, uint64_t modseq);
  * (tagged reply sent, job freed), false when waiting for the client */
 bool fetch_continue(struct session *s);
 void fetch_job_free(struct fetch_job **j);
-void flags_format(struct buf *out, unsigned flags, const char *kw);
+/* flags_format - "(\Seen \Recent kw ...)"; recent adds \Recent */
+void flags_format(struct buf *out, unsigned flags, const char *kw,
+		  bool recent);
+/* session_recent - whether uid is \Recent in this session (never for an
+ * IMAP4rev2 session: RFC 9051 removed it); session_recent_count - how
+ * many messages of the view are; recent_forget - drop the set (the
+ * folder is left) */
+bool session_recent(const struct session *s, uint32_t uid);
+size_t session_recent_count(const struct session *s);
+void recent_forget(struct session *s);
 
 #endif

@@ -20,7 +20,10 @@
 #include "xalloc.h"
 
 #define INDEX_NAME "postern-index.db"
-#define INDEX_VERSION 1
+/* the index schema version (PRAGMA user_version); an index made before
+ * versioning reads 0 and is version 1. index_migrate upgrades older ones
+ * step by step, each step in one transaction. */
+#define INDEX_VERSION 2
 
 struct store {
 	char *root;
@@ -51,7 +54,8 @@ static const char schema_sql[] =
 	" name TEXT NOT NULL UNIQUE, uidvalidity INTEGER NOT NULL,"
 	" uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	" special_use INTEGER NOT NULL DEFAULT 0,"
-	" cur_mtime INTEGER NOT NULL DEFAULT -1);"
+	" cur_mtime INTEGER NOT NULL DEFAULT -1,"
+	" recent_uid INTEGER NOT NULL DEFAULT 1);"
 	"CREATE TABLE IF NOT EXISTS msg(folder INTEGER NOT NULL,"
 	" uid INTEGER NOT NULL, base TEXT NOT NULL, file TEXT NOT NULL,"
 	" flags INTEGER NOT NULL, keywords TEXT NOT NULL DEFAULT '',"
@@ -234,6 +238,82 @@ folder_row(struct store *st, const char *name, const char **error_r)
 	return sqlite3_last_insert_rowid(st->db);
 }
 
+/* the upgrade steps: migrations[i] takes an index from version i + 1 to
+ * version i + 2 */
+static const char *const migrations[] = {
+	/* 2: \Recent (RFC 3501): UIDs from recent_uid up are recent for
+	 * the next session that selects the folder. Existing messages were
+	 * seen by earlier sessions: not recent. */
+	"ALTER TABLE folder ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;"
+	"UPDATE folder SET recent_uid=uidnext;",
+};
+
+/* index_version - whether the index is new (no tables) and its version */
+static int
+index_version(struct store *st, bool *fresh_r, int *version_r,
+	      const char **error_r)
+{
+	sqlite3_stmt *s = db_prep(st, "SELECT (SELECT count(*) FROM "
+	    "sqlite_master WHERE type='table' AND name='folder'),"
+	    " (SELECT user_version FROM pragma_user_version)", error_r);
+
+	if (s == NULL)
+		return -1;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return db_err(st, error_r, "read the index version");
+	}
+	*fresh_r = sqlite3_column_int(s, 0) == 0;
+	*version_r = sqlite3_column_int(s, 1);
+	sqlite3_finalize(s);
+	if (*fresh_r)
+		*version_r = 0;
+	else if (*version_r == 0)
+		*version_r = 1;     /* made before the index was versioned */
+	return 0;
+}
+
+/* index_migrate - create a new index at INDEX_VERSION, or upgrade an
+ * older one through each step (under the write lock: two processes
+ * opening one index migrate it once) */
+static int
+index_migrate(struct store *st, const char **error_r)
+{
+	bool fresh;
+	int version;
+	char pragma[64];
+
+	if (index_version(st, &fresh, &version, error_r) < 0)
+		return -1;
+	if (!fresh && version == INDEX_VERSION)
+		return 0;
+	if (db_begin(st, error_r) < 0)
+		return -1;
+	if (index_version(st, &fresh, &version, error_r) < 0) {
+		db_rollback(st);
+		return -1;
+	}
+	if (version > INDEX_VERSION) {
+		db_rollback(st);
+		return store_seterr(error_r, "index %s/%s: version %d is newer "
+		    "than this program's %d", st->root, INDEX_NAME, version,
+		    INDEX_VERSION), -1;
+	}
+	for (int v = fresh ? INDEX_VERSION : version; v < INDEX_VERSION; v++)
+		if (db_exec(st, migrations[v - 1], error_r) < 0) {
+			db_rollback(st);
+			return -1;
+		}
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d",
+	    INDEX_VERSION);
+	if (db_exec(st, schema_sql, error_r) < 0 ||
+	    db_exec(st, pragma, error_r) < 0) {
+		db_rollback(st);
+		return -1;
+	}
+	return db_commit(st, error_r);
+}
+
 static int
 index_open(struct store *st, const char **error_r)
 {
@@ -259,7 +339,7 @@ index_open(struct store *st, const char **error_r)
 	if (db_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	    "PRAGMA cache_size=-256", error_r) < 0)
 		return -1;
-	if (db_exec(st, schema_sql, error_r) < 0)
+	if (index_migrate(st, error_r) < 0)
 		return -1;
 	/* a cheap probe that reads the pages we need */
 	if (db_exec(st, "SELECT count(*) FROM folder", error_r) < 0)
@@ -1344,8 +1424,9 @@ store_folder_status(struct store_folder *f, struct store_folder_status *r,
 	r->uidnext = (uint32_t)fs.uidnext;
 	r->highestmodseq = (uint64_t)fs.modseq;
 	s = db_prep(f->st, "SELECT count(*), total(vsize),"
-	    " total((flags & 1) = 0), total((flags & 8) != 0)"
-	    " FROM msg WHERE folder=?", error_r);
+	    " total((flags & 1) = 0), total((flags & 8) != 0),"
+	    " total(uid >= (SELECT recent_uid FROM folder WHERE id=?1))"
+	    " FROM msg WHERE folder=?1", error_r);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, f->id);
@@ -1354,9 +1435,73 @@ store_folder_status(struct store_folder *f, struct store_folder_status *r,
 		r->size = (uint64_t)sqlite3_column_double(s, 1);
 		r->unseen = (uint32_t)sqlite3_column_double(s, 2);
 		r->deleted = (uint32_t)sqlite3_column_double(s, 3);
+		r->recent = (uint32_t)sqlite3_column_double(s, 4);
 	}
 	sqlite3_finalize(s);
 	return 0;
+}
+
+/* store_recent_claim - see store.h */
+int
+store_recent_claim(struct store_folder *f, bool peek, uint32_t *lo_r,
+		   uint32_t *hi_r, const char **error_r)
+{
+	sqlite3_stmt *s;
+	int64_t lo = 0, hi = 0;
+	int rc;
+
+	*lo_r = *hi_r = 0;
+	for (int locked = 0; locked < 2; locked++) {
+		s = db_prep(f->st, "SELECT recent_uid, uidnext FROM folder "
+		    "WHERE id=?", error_r);
+		if (s == NULL)
+			goto fail;
+		sqlite3_bind_int64(s, 1, f->id);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			lo = sqlite3_column_int64(s, 0);
+			hi = sqlite3_column_int64(s, 1);
+		}
+		sqlite3_finalize(s);
+		if (rc != SQLITE_ROW) {
+			store_seterr(error_r, "folder %s vanished from the index",
+			    f->name);
+			goto fail;
+		}
+		if (lo >= hi) {
+			/* nothing new: no write lock taken */
+			if (locked)
+				db_rollback(f->st);
+			return 0;
+		}
+		if (peek)
+			break;
+		if (!locked && db_begin(f->st, error_r) < 0)
+			return -1;
+	}
+	if (!peek) {
+		s = db_prep(f->st, "UPDATE folder SET recent_uid=? WHERE id=?",
+		    error_r);
+		if (s == NULL)
+			goto fail;
+		sqlite3_bind_int64(s, 1, hi);
+		sqlite3_bind_int64(s, 2, f->id);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE) {
+			db_err(f->st, error_r, "claim recent");
+			goto fail;
+		}
+		if (db_commit(f->st, error_r) < 0)
+			return -1;
+	}
+	*lo_r = (uint32_t)lo;
+	*hi_r = (uint32_t)(hi - 1);
+	return 1;
+fail:
+	if (sqlite3_get_autocommit(f->st->db) == 0)
+		db_rollback(f->st);
+	return -1;
 }
 
 /* ------------------------------------------------------------ messages */

