@@ -344,12 +344,6 @@ cmd_rename(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "NO", "%s", err);
 		return;
 	}
-	if (strcmp(from, "INBOX") == 0) {
-		/* XXX: RFC 3501 6.3.5 moves INBOX's messages; not done */
-		session_tagged(s, tag, "NO", "[CANNOT] Renaming INBOX is not "
-		    "supported");
-		return;
-	}
 	if (store_folder_exists(s->mbox->st, from) != 1) {
 		session_tagged(s, tag, "NO", "[NONEXISTENT] No such mailbox");
 		return;
@@ -358,13 +352,18 @@ cmd_rename(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "NO", "[ALREADYEXISTS] Target exists");
 		return;
 	}
-	if (s->state == ST_SELECTED &&
+	/* a selected INBOX stays selected: its messages leave it, which
+	 * the next sync reports as expunges */
+	if (s->state == ST_SELECTED && strcmp(from, "INBOX") != 0 &&
 	    strcmp(store_folder_name(s->folder), from) == 0)
 		session_deselect(s);
 	if (store_folder_rename(s->mbox->st, from, to, &err) < 0) {
 		session_tagged(s, tag, "NO", "%s %s", folder_error(err), err);
 		return;
 	}
+	if (s->state == ST_SELECTED && strcmp(from, "INBOX") == 0 &&
+	    strcmp(store_folder_name(s->folder), "INBOX") == 0)
+		view_sync(s, true, NULL, 0);
 	session_tagged(s, tag, "OK", "RENAME completed");
 }
 

@@ -722,6 +722,45 @@ store_folder_delete(struct store *st, const char *name, const char **error_r)
 	return 0;
 }
 
+/* inbox_rename - RFC 3501 6.3.5: renaming INBOX makes the new folder
+ * and moves every message of INBOX into it (one transaction, flags,
+ * keywords and dates kept); INBOX stays, empty, and its children (INBOX.x)
+ * are not touched. A message delivered meanwhile stays in INBOX. */
+static int
+inbox_rename(struct store *st, const char *to, const char **error_r)
+{
+	struct store_folder *in;
+	struct store_msg *m = NULL;
+	size_t n = 0;
+	uint32_t *uids;
+	int r = 0;
+
+	if (store_folder_create(st, to, error_r) < 0)
+		return -1;
+	in = store_folder_open(st, "INBOX", error_r);
+	if (in == NULL || store_msgs_load(in, &m, &n, error_r) < 0) {
+		const char *e;
+		store_folder_close(&in);
+		(void)store_folder_delete(st, to, &e);
+		return -1;
+	}
+	uids = xcalloc(n + 1, sizeof(*uids));
+	for (size_t i = 0; i < n; i++)
+		uids[i] = m[i].uid;
+	store_msgs_free(m, n);
+	if (n > 0)
+		r = store_copy(in, uids, n, to, true, 0, NULL, NULL, NULL, NULL,
+		    error_r);
+	free(uids);
+	store_folder_close(&in);
+	if (r != 0) {
+		const char *e;
+		(void)store_folder_delete(st, to, &e);
+		return -1;
+	}
+	return 0;
+}
+
 /* store_folder_rename - rename a folder and its children */
 int
 store_folder_rename(struct store *st, const char *from, const char *to,
@@ -732,8 +771,11 @@ store_folder_rename(struct store *st, const char *from, const char *to,
 	int ret = 0;
 
 	if (is_inbox(from)) {
-		*error_r = "renaming INBOX is not supported";
-		return -1;
+		if (is_inbox(to)) {
+			*error_r = "folder exists";
+			return -1;
+		}
+		return inbox_rename(st, to, error_r);
 	}
 	if (is_inbox(to) || store_folder_name_check(to, error_r) < 0) {
 		if (is_inbox(to))

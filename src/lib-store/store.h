@@ -156,7 +156,9 @@ int store_folder_name_check(const char *name, const char **error_r);
 int store_folder_exists(struct store *st, const char *name);
 /* Folder changes: 0, or -1 with *error_r (e.g. "folder exists",
  * "no such folder", "cannot delete INBOX"). Rename moves the children
- * too; renaming INBOX is refused (XXX: RFC 3501 says move its messages).
+ * too; renaming INBOX (RFC 3501 6.3.5) creates the new folder and moves
+ * every message of INBOX into it, leaving INBOX empty (its children
+ * stay where they are).
  * Delete removes the folder and its messages (children are kept). */
 int store_folder_create(struct store *st, const char *name,
 			const char **error_r);

@@ -215,3 +215,53 @@ def test_index_upgrade_from_version_1(imap):
     assert con.execute("PRAGMA user_version").fetchone()[0] == 2
     con.close()
 
+
+# ---- RENAME INBOX -----------------------------------------------------
+
+def test_rename_inbox_moves_messages(imap):
+    put(imap, msg(1, "one"))
+    put(imap, msg(2, "two"))
+    c = client(imap)
+    c.create("INBOX.kid")
+    c.select("INBOX")
+    c.store("2", "+FLAGS", "(\\Flagged $Work)")
+    # a second session with INBOX selected sees the messages go
+    s, f = login(imap)
+    cmd(f, b"s SELECT INBOX")
+    typ, d = c.rename("INBOX", "Old-Inbox")
+    assert typ == "OK", d
+    r = cmd(f, b"n NOOP")
+    assert r.count(b"* 1 EXPUNGE\r\n") == 2, r
+    # INBOX is still there, empty; its child did not move
+    typ, d = c.status("INBOX", "(MESSAGES)")
+    assert d == [b'"INBOX" (MESSAGES 0)'], d
+    typ, d = c.list('""', "*")
+    names = [x.split(b' "." ')[1].strip(b'"') for x in d]
+    assert b"INBOX" in names and b"INBOX.kid" in names
+    assert b"Old-Inbox" in names and b"Old-Inbox.kid" not in names
+    c.select("Old-Inbox")
+    typ, d = c.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (Subject)])")
+    text = b"".join(x[0] + x[1] if isinstance(x, tuple) else x for x in d)
+    assert b"Subject: one" in text and b"Subject: two" in text
+    assert re.search(rb"FLAGS \([^)]*\\Flagged[^)]*\$Work", text), text
+    # the files moved on disk, none is left in the INBOX Maildir
+    root = mbox_root(imap)
+    assert not list((root / "cur").iterdir())
+    assert len(list((root / ".Old-Inbox" / "cur").iterdir())) == 2
+    # new mail still lands in INBOX; a second rename to an existing name
+    # is refused and changes nothing
+    put(imap, msg(3, "three"))
+    typ, d = c.status("INBOX", "(MESSAGES)")
+    assert d == [b'"INBOX" (MESSAGES 1)'], d
+    typ, d = c.rename("INBOX", "Old-Inbox")
+    assert typ == "NO" and b"[ALREADYEXISTS]" in d[0], d
+    typ, d = c.status("INBOX", "(MESSAGES)")
+    assert d == [b'"INBOX" (MESSAGES 1)'], d
+    # renaming an empty INBOX makes an empty folder
+    c.rename("Old-Inbox", "Gone")
+    typ, _ = c.rename("INBOX", "Third")
+    assert typ == "OK"
+    typ, d = c.status("Third", "(MESSAGES)")
+    assert d == [b'"Third" (MESSAGES 1)'], d
+    c.logout()
+    s.close()
