@@ -21,8 +21,19 @@
  * the intent and moves it (step 4 is two renames, the envelope last, and
  * a half move is finished). Remembered messages are deleted at the next
  * run when they should have been. Outcomes go to pop_account.last_run and
- * last_status (`postern popretrieval status`). The I/O is blocking with
- * timeouts: this service has no listeners, only its timer. */
+ * last_status (`postern popretrieval status`).
+ *
+ * Each account's retrieval runs in its own forked process (at most
+ * popretr.workers at once, never two for one account), so the main
+ * process's event loop never waits on the network: a remote server that
+ * stalls holds only its own process. In that process the I/O is blocking,
+ * bounded by popretr.timeout for each connect and read; the main process
+ * kills (SIGKILL) a retrieval still running after popretr.max_run_time
+ * (a server trickling bytes), and on SIGTERM stops every retrieval at
+ * once (SIGTERM, SIGKILL after a second). Killing a retrieval is safe at
+ * any point: that is the protocol above. Its outcome is then recorded by
+ * the main process. A retrieval dies with the main process
+ * (PR_SET_PDEATHSIG), so a restarted service never runs beside it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +42,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,9 +67,23 @@
 #include "xalloc.h"
 
 #define PR_TICK 1
-#define PR_TIMEOUT 60
+#define PR_STOP_GRACE_MS 1000   /* SIGTERM to SIGKILL at a stop */
 #define PR_MSG_MAX (64 * 1024 * 1024)
 #define PR_UIDL_MAX 71
+
+struct pr;
+
+/* a retrieval running in its own process */
+struct fetcher {
+	struct pr *p;
+	pid_t pid;
+	int64_t account;
+	int fd;               /* read end of its pipe: EOF when it is gone */
+	struct event *ev, *limit;
+	bool killed;          /* by popretr.max_run_time */
+	char out[64];         /* what it reports: "fetched N" */
+	size_t outlen;
+};
 
 struct pr {
 	struct service *svc;
@@ -64,8 +92,12 @@ struct pr {
 	char *staged;         /* pr/fetched: committed, not yet handed over */
 	char *statedir;       /* pr/state/<account>.uidl */
 	struct event *timer;
-	bool running;
+	int timeout;          /* popretr.timeout: connect and each read */
 	bool recovered;       /* the staged items of a crash were handed on */
+	struct fetcher **f;   /* running retrievals */
+	size_t nf;
+	int64_t *asked;       /* accounts `postern popretrieval run` asked for */
+	size_t nasked;
 	unsigned long fetched, runs;
 };
 
@@ -316,7 +348,8 @@ struct pconn {
 };
 
 static int
-pc_connect(struct pconn *c, const char *host, int port, const char **error_r)
+pc_connect(struct pconn *c, const char *host, int port, int timeout,
+	   const char **error_r)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
 	char portstr[16];
@@ -343,7 +376,7 @@ pc_connect(struct pconn *c, const char *host, int port, const char **error_r)
 		    errno == EINPROGRESS) {
 			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 			socklen_t sl = sizeof(e);
-			if (poll(&pfd, 1, PR_TIMEOUT * 1000) <= 0)
+			if (poll(&pfd, 1, timeout * 1000) <= 0)
 				e = ETIMEDOUT;
 			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) < 0)
 				e = errno;
@@ -356,7 +389,7 @@ pc_connect(struct pconn *c, const char *host, int port, const char **error_r)
 		}
 		int fl = fcntl(fd, F_GETFL);
 		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-		struct timeval tv = { PR_TIMEOUT, 0 };
+		struct timeval tv = { timeout, 0 };
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		c->fd = fd;
@@ -564,7 +597,7 @@ run_session(struct run *r)
 	unsigned long *nums = NULL;
 	size_t nuid = 0, ndel = 0;
 
-	if (pc_connect(&r->c, a->host, a->port, &err) < 0) {
+	if (pc_connect(&r->c, a->host, a->port, r->p->timeout, &err) < 0) {
 		run_fail(r, "%s", err);
 		return;
 	}
@@ -803,31 +836,54 @@ recover_all(struct pr *p)
 	stage_flush(p);
 }
 
+/* asked_add - remember that account id was asked for (once) */
+static void
+asked_add(struct pr *p, int64_t id)
+{
+	for (size_t i = 0; i < p->nasked; i++)
+		if (p->asked[i] == id)
+			return;
+	p->asked = xreallocarray(p->asked, p->nasked + 1, sizeof(*p->asked));
+	p->asked[p->nasked++] = id;
+}
+
+/* asked_take - whether id was asked for; forgets it */
+static bool
+asked_take(struct pr *p, int64_t id)
+{
+	for (size_t i = 0; i < p->nasked; i++) {
+		if (p->asked[i] == id) {
+			p->asked[i] = p->asked[--p->nasked];
+			return true;
+		}
+	}
+	return false;
+}
+
 /* trigger_take - what `postern popretrieval run` asked for: it leaves
  * empty files pr/run.all or pr/run.<id> (names, not contents: the CLI may
- * run as another user). NULL when nothing, else "all" or a list of ids
- * ",1,5," */
-static char *
-trigger_take(struct pr *p)
+ * run as another user). The ids go to p->asked (every enabled account of
+ * v for run.all) until their retrieval starts. */
+static void
+trigger_take(struct pr *p, const struct account *v, size_t n)
 {
 	char *dir = xasprintf("%s/pr", p->qroot);
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	struct buf b;
-	bool all = false;
 
-	buf_init(&b, 0);
 	if (d != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			long long id;
 			if (strncmp(de->d_name, "run.", 4) != 0)
 				continue;
-			if (strcmp(de->d_name + 4, "all") == 0)
-				all = true;
-			else if (parse_long(de->d_name + 4, 1, INT64_MAX / 2, &id) == 0)
-				buf_printf(&b, "%s,%lld,", b.len ? "" : ",", id);
-			else
+			if (strcmp(de->d_name + 4, "all") == 0) {
+				for (size_t i = 0; i < n; i++)
+					asked_add(p, v[i].id);
+			} else if (parse_long(de->d_name + 4, 1, INT64_MAX / 2, &id) == 0) {
+				asked_add(p, id);
+			} else {
 				continue;
+			}
 			char *f = xasprintf("%s/%s", dir, de->d_name);
 			unlink(f);
 			free(f);
@@ -835,15 +891,176 @@ trigger_take(struct pr *p)
 		closedir(d);
 	}
 	free(dir);
-	if (all) {
-		buf_free(&b);
-		return xstrdup("all");
+}
+
+/* fetcher_main - the retrieval process of one account: its own database
+ * connection (none crosses a fork), default signals (a SIGTERM kills it
+ * at once; the protocol makes that safe), dies with the main process */
+static void
+fetcher_main(struct pr *p, struct account *a, pid_t parent, int wfd)
+{
+	const char *err = NULL;
+	char out[64];
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	/* the inherited connection is left alone, never closed or used */
+	if (db_open(p->svc->root, false, &p->svc->db, &err) < 0) {
+		log_warnx("account %lld: %s", (long long)a->id, err);
+		_exit(1);
 	}
-	if (b.len == 0) {
-		buf_free(&b);
-		return NULL;
+	unsigned long before = p->fetched;
+	run_account(p, a);
+	snprintf(out, sizeof(out), "fetched %lu\n", p->fetched - before);
+	(void)write_full(wfd, out, strlen(out));
+	db_close(&p->svc->db);
+	_exit(0);
+}
+
+static void
+fetcher_free(struct fetcher *f)
+{
+	struct pr *p = f->p;
+	for (size_t i = 0; i < p->nf; i++) {
+		if (p->f[i] == f) {
+			p->f[i] = p->f[--p->nf];
+			break;
+		}
 	}
-	return buf_steal(&b);
+	if (f->ev != NULL)
+		event_free(f->ev);
+	if (f->limit != NULL)
+		event_free(f->limit);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f);
+}
+
+/* fetcher_reaped - record what became of a retrieval that did not end by
+ * itself (killed, crashed) */
+static void
+fetcher_reaped(struct fetcher *f, int status)
+{
+	struct pr *p = f->p;
+	const char *err = NULL;
+	char why[200];
+	unsigned long n = 0;
+
+	if (sscanf(f->out, "fetched %lu", &n) == 1)
+		p->fetched += n;
+	if (!f->killed && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	if (f->killed)
+		snprintf(why, sizeof(why), "error: stopped after popretr.max_run_time "
+		    "(the server is too slow or never ends its replies)");
+	else if (WIFSIGNALED(status))
+		snprintf(why, sizeof(why), "error: the retrieval process died "
+		    "(signal %d)", WTERMSIG(status));
+	else
+		snprintf(why, sizeof(why), "error: the retrieval process failed "
+		    "(exit %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	log_warnx("account %lld: %s", (long long)f->account, why);
+	if (adm_pop_status(p->svc->db, f->account, (int64_t)time(NULL), why,
+	    &err) < 0)
+		log_warnx("account %lld: cannot record the status: %s",
+		    (long long)f->account, err);
+}
+
+/* on_fetcher_read - its report, or EOF: it is gone */
+static void
+on_fetcher_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetcher *f = arg;
+	char b[64];
+	(void)what;
+
+	ssize_t n = read(fd, b, sizeof(b));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n > 0) {
+		size_t k = (size_t)n;
+		if (k > sizeof(f->out) - 1 - f->outlen)
+			k = sizeof(f->out) - 1 - f->outlen;
+		memcpy(f->out + f->outlen, b, k);
+		f->outlen += k;
+		f->out[f->outlen] = 0;
+		return;
+	}
+	int status = 0;
+	while (waitpid(f->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	fetcher_reaped(f, status);
+	fetcher_free(f);
+}
+
+/* on_fetcher_limit - popretr.max_run_time passed: kill it (safe at any
+ * point); its EOF follows */
+static void
+on_fetcher_limit(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetcher *f = arg;
+	(void)fd;
+	(void)what;
+	log_warnx("account %lld: retrieval still running after "
+	    "popretr.max_run_time: killed", (long long)f->account);
+	f->killed = true;
+	kill(f->pid, SIGKILL);
+}
+
+/* fetcher_start - fork the retrieval of account a */
+static void
+fetcher_start(struct pr *p, struct account *a, int max_run)
+{
+	int pfd[2];
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		log_warn("account %lld: pipe", (long long)a->id);
+		return;
+	}
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_warn("account %lld: fork", (long long)a->id);
+		close(pfd[0]);
+		close(pfd[1]);
+		return;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		for (size_t i = 0; i < p->nf; i++)
+			close(p->f[i]->fd);   /* only its own pipe */
+		fetcher_main(p, a, parent, pfd[1]);
+	}
+	close(pfd[1]);
+	struct fetcher *f = xcalloc(1, sizeof(*f));
+	f->p = p;
+	f->pid = pid;
+	f->account = a->id;
+	f->fd = pfd[0];
+	f->ev = event_new(p->svc->base, f->fd, EV_READ | EV_PERSIST,
+	    on_fetcher_read, f);
+	event_add(f->ev, NULL);
+	f->limit = evtimer_new(p->svc->base, on_fetcher_limit, f);
+	struct timeval tv = { max_run, 0 };
+	evtimer_add(f->limit, &tv);
+	p->f = xreallocarray(p->f, p->nf + 1, sizeof(*p->f));
+	p->f[p->nf++] = f;
+	p->runs++;
+	log_debug("account %lld: retrieval process %ld", (long long)a->id,
+	    (long)pid);
+}
+
+static bool
+fetcher_running(const struct pr *p, int64_t account)
+{
+	for (size_t i = 0; i < p->nf; i++)
+		if (p->f[i]->account == account)
+			return true;
+	return false;
 }
 
 static void
@@ -856,36 +1073,32 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
-	if (p->running)
+	if (p->svc->stopping)
 		return;
-	p->running = true;
 	if (!p->recovered) {
 		recover_all(p);
 		p->recovered = true;
 	}
-	char *asked = trigger_take(p);
 	int64_t interval = settings_get_int(p->svc->db, "popretr.interval", 300);
+	size_t slots = (size_t)settings_get_int(p->svc->db, "popretr.workers", 4);
+	int max_run = (int)settings_get_int(p->svc->db, "popretr.max_run_time",
+	    3600);
+	p->timeout = (int)settings_get_int(p->svc->db, "popretr.timeout", 60);
 	time_t now = time(NULL);
 	if (accounts_load(p, &v, &n) == 0) {
-		for (size_t i = 0; i < n && !p->svc->stopping; i++) {
-			char id[32];
-			snprintf(id, sizeof(id), ",%lld,", (long long)v[i].id);
-			bool due = now - v[i].last_run >= interval ||
-			    (asked != NULL && (strcmp(asked, "all") == 0 ||
-			    strstr(asked, id) != NULL));
-			if (due) {
-				run_account(p, &v[i]);
-				p->runs++;
-			}
+		trigger_take(p, v, n);
+		for (size_t i = 0; i < n; i++) {
+			if (p->nf < slots && !fetcher_running(p, v[i].id) &&
+			    (now - v[i].last_run >= interval ||
+			    asked_take(p, v[i].id)))
+				fetcher_start(p, &v[i], max_run);
 			account_free(&v[i]);
 		}
 		free(v);
 	}
-	free(asked);
-	snprintf(note, sizeof(note), "%lu runs, %lu messages fetched", p->runs,
-	    p->fetched);
+	snprintf(note, sizeof(note), "%lu runs, %lu messages fetched, %zu "
+	    "running", p->runs, p->fetched, p->nf);
 	service_set_state(p->svc, "running", note);
-	p->running = false;
 }
 
 static struct pr the_pr;
@@ -901,6 +1114,7 @@ pr_init(struct service *svc)
 	p->inbound = queue_path(p->qroot, "pr", QUEUE_INBOUND);
 	p->staged = xasprintf("%s/pr/fetched", p->qroot);
 	p->statedir = xasprintf("%s/pr/state", p->qroot);
+	p->timeout = 60;
 	if (queue_ensure(p->inbound) < 0 || queue_ensure(p->staged) < 0 ||
 	    queue_recover(p->staged) < 0 || mkdir_p(p->statedir, 0770) < 0) {
 		log_warn("cannot prepare %s", p->staged);
@@ -914,12 +1128,36 @@ pr_init(struct service *svc)
 	return 0;
 }
 
+/* pr_shutdown - stop every retrieval now: SIGTERM, SIGKILL after
+ * PR_STOP_GRACE_MS (killing one is safe at any point) */
 static void
 pr_shutdown(struct service *svc)
 {
 	struct pr *p = svc->ctx;
 	if (p == NULL)
 		return;
+	for (size_t i = 0; i < p->nf; i++)
+		kill(p->f[i]->pid, SIGTERM);
+	for (int t = 0; p->nf > 0; t += 20) {
+		for (size_t i = 0; i < p->nf; i++) {
+			struct fetcher *f = p->f[i];
+			int status;
+			if (t >= PR_STOP_GRACE_MS)
+				kill(f->pid, SIGKILL);
+			pid_t w = waitpid(f->pid, &status, t >= PR_STOP_GRACE_MS ? 0 :
+			    WNOHANG);
+			if (w == f->pid || (w < 0 && errno == ECHILD)) {
+				log_info("account %lld: retrieval stopped",
+				    (long long)f->account);
+				fetcher_free(f);
+				break;
+			}
+		}
+		if (t < PR_STOP_GRACE_MS)
+			usleep(20000);
+	}
+	free(p->f);
+	free(p->asked);
 	if (p->timer != NULL)
 		event_free(p->timer);
 	free(p->qroot);

@@ -331,3 +331,95 @@ def test_dovecot_apop_and_user_pass(populated, dovecot):
     assert dovecot_count(dovecot) == 0
     # the second account has its own memory: the 3 come again, once each
     wait_for(lambda: len(subjects(p)) == 7, T, "seven")
+
+
+# -- a stalled server holds only its own retrieval -----------------------
+
+class SilentServer:
+    """Accepts connections and never answers (trickle=True: sends "+" and
+    then one byte every 0.3 s, never a line end). Bounded: at most 20
+    connections, stopped by close()."""
+
+    def __init__(self, trickle=False):
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", free_port()))
+        self.sock.listen(20)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.trickle = trickle
+        self.conns = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done.is_set() and len(self.conns) < 20:
+            try:
+                c, _ = self.sock.accept()
+                self.conns.append(c)
+            except OSError:
+                pass
+            if self.trickle:
+                for c in self.conns:
+                    try:
+                        c.send(b"+")
+                    except OSError:
+                        pass
+                self.done.wait(0.3)
+
+    def close(self):
+        self.done.set()
+        self.thread.join(10)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def gone(pid):
+    try:
+        st = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return st.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_stalled_server_does_not_block_others_or_stop(populated, remote):
+    p = populated
+    p.cli("config", "set", "popretr.interval", "1h")
+    silent, trickle = SilentServer(), SilentServer(trickle=True)
+    try:
+        for i in range(3):
+            maildir_put(remote.maildir, message(i))
+        stalled = add_account(p, silent.port, "--tls", "none")
+        slow = add_account(p, trickle.port, "--tls", "none")
+        good = add_account(p, remote.port("pop3"), "--tls", "none")
+        p.start(services=SERVICES)
+        # before: one process fetched in turn, and the silent server held
+        # it for the 60 s read timeout before the good account came
+        wait_for(lambda: len(subjects(p)) == 3, 40,
+                 "the good account while another server is silent")
+        assert status(p)[good]["last_status"].startswith("ok: 3 fetched")
+        assert status(p)[stalled]["last_status"] == "", "still waiting"
+        assert status(p)[slow]["last_status"] == "", "still waiting"
+        # a stop does not wait for the silent servers (up to 60 s before)
+        pid = json.loads((p.root / "run/popretr.json").read_text())["pid"]
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: gone(pid), 10, "popretr stops on SIGTERM")
+        assert p.log("popretr").count("retrieval stopped") == 2
+        # posternd restarts popretr, which runs both accounts again:
+        # popretr.timeout bounds the wait for a silent server, and
+        # popretr.max_run_time a server trickling bytes (which defeats
+        # the read timeout)
+        p.cli("config", "set", "popretr.timeout", "2")
+        p.cli("config", "set", "popretr.max_run_time", "5")
+        st = wait_for(lambda: status(p)[stalled]["last_status"] and
+                      status(p)[stalled], T, "the silent server's run")
+        assert st["last_status"].startswith("error: greeting:"), st
+        assert "timed out" in st["last_status"], st
+        st = wait_for(lambda: status(p)[slow]["last_status"] and
+                      status(p)[slow], T, "the trickling server's run")
+        assert "max_run_time" in st["last_status"], st
+    finally:
+        silent.close()
+        trickle.close()
