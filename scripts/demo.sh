@@ -19,6 +19,7 @@ if [ ! -f "$DIR/config/postern.db" ]; then
 	$P config set imaps.listen 127.0.0.1:9930
 	$P config set http.listen 127.0.0.1:8080
 	$P config set https.listen 127.0.0.1:8443
+	$P config set http.public_url http://127.0.0.1:8080
 	$P config set managesieve.listen 127.0.0.1:4190
 	PM=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
 	ALICE=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
@@ -45,8 +46,10 @@ $(sed 's/^/  /' "$DIR/demo-passwords.txt")
 Connect (all on 127.0.0.1):
   SMTP 2525   submission 5870 (STARTTLS + AUTH)   SMTPS 4650
   POP3 1100   POP3S 9950   IMAP 1430   IMAPS 9930   ManageSieve 4190
+  HTTP 8080   HTTPS 8443 (list one-click unsubscribe, autoconfig)
   e.g.  swaks --server 127.0.0.1:2525 --to alice@example.test
         curl -k --user alice@example:PASSWORD imaps://127.0.0.1:9930/INBOX
+        curl 'http://127.0.0.1:8080/mail/config-v1.1.xml?emailaddress=alice@example.test'
   Status: $BUILD/postern -d $DIR status
 
 Starting posternd (Ctrl-C stops every service)...

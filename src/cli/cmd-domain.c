@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd-autodiscover.h"
 #include "fields.h"
 #include "xalloc.h"
 
@@ -16,7 +17,11 @@ domain_help(int code)
 	    "       postern domain set DOMAIN setting=value...\n"
 	    "       postern domain del DOMAIN\n"
 	    "       postern domain blacklist add|del DOMAIN SENDER-DOMAIN\n"
-	    "       postern domain blacklist list DOMAIN\n\n"
+	    "       postern domain blacklist list DOMAIN\n"
+	    "       postern domain autodiscover list|detect DOMAIN\n"
+	    "       postern domain autodiscover add DOMAIN imap|pop3|smtp HOST [PORT]\n"
+	    "                                   [--security tls|starttls|none]\n"
+	    "       postern domain autodiscover del DOMAIN PROTOCOL [HOST [PORT]]\n\n"
 	    "Every domain answers for postmaster@ and abuse@ (by default the\n"
 	    "post office's postmaster mailbox). Targets (postmaster_address,\n"
 	    "abuse_address, catchall_address) are a mailbox name of the post\n"
@@ -74,7 +79,7 @@ cli_print_query(struct cli *cli, sqlite3_stmt *st, size_t ncols,
 int
 cmd_domain(struct cli *cli, int argc, char **argv)
 {
-	static const char *const opts[] = { "postoffice=", NULL };
+	static const char *const opts[] = { "postoffice=", "security=", NULL };
 	struct cli_args a;
 	const char *err, *verb;
 	int r;
@@ -123,6 +128,8 @@ cmd_domain(struct cli *cli, int argc, char **argv)
 			return cli_usage("usage: postern domain blacklist add|del|list ...");
 		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
 	}
+	if (strcmp(verb, "autodiscover") == 0)
+		return cmd_domain_autodiscover(cli, &a);
 	if (a.npos < 2)
 		return cli_usage("domain %s needs a domain name", verb);
 	const char *name = a.pos[1];

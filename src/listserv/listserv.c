@@ -24,8 +24,8 @@
  * sf, remote ones to smtp), envelope sender news-bounces@ (VERP
  * news-bounces+local=domain@ when the list's verp option is on), with the
  * headers of listmsg.h and a per-member List-Unsubscribe mailto address.
- * With setting list.unsubscribe_url the https one-click form of RFC 8058
- * (List-Unsubscribe-Post) is added; it needs the HTTP service.
+ * With list.unsubscribe_url or http.public_url the https one-click form
+ * of RFC 8058 (List-Unsubscribe-Post) is added; httpd serves it.
  *
  * Subscription changes by mail are confirmed: the token goes to the
  * address being subscribed, and only mail to news-confirm+T@ (or "confirm

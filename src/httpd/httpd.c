@@ -1,0 +1,469 @@
+/* httpd - the HTTP service: plain on http.listen, implicit TLS on
+ * https.listen (SNI certificates of lib-service/tls.c). HTTP/1.1 with
+ * keep-alive; pipelined requests are answered in order, one at a time.
+ * Requests are parsed by lib-http and dispatched through the route table
+ * of routes.c to the modules (unsubscribe.c, autodiscover.c).
+ *
+ * Bounded: http.max_connections_per_ip, http.request_timeout for the
+ * whole of one request from its first byte (a client trickling bytes,
+ * slowloris, is cut off: 408 and close), http.idle_timeout between
+ * requests, http.max_body, HTTPD_MAX_REQUESTS per connection, input read
+ * at most HTTPD_IN_HIGH ahead, answers queued at most HTTPD_OUT_HIGH
+ * before reading stops (a client that pipelines without reading). A bad
+ * request is answered with its status (400, 413, 414, 431, 501, 505) and
+ * the connection closed. One access log line per request. */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "httpd.h"
+#include "log.h"
+#include "settings.h"
+#include "tls.h"
+#include "xalloc.h"
+
+#define HTTPD_IN_HIGH (64 * 1024)
+#define HTTPD_OUT_HIGH (1024 * 1024)
+#define HTTPD_MAX_REQUESTS 1000
+#define HTTPD_WRITE_TIMEOUT 60
+#define HTTPD_CLOSE_WAIT 5
+
+struct conn {
+	struct conn *prev, *next;
+	struct bufferevent *bev;
+	struct sockaddr_storage sa;
+	char addr[INET6_ADDRSTRLEN];
+	uint64_t id;
+	bool tls;
+	bool closing;
+	bool paused;               /* answers pile up: not reading */
+	bool in_request;           /* the request deadline is armed */
+	unsigned requests;
+	struct http_parser parser;
+	struct timespec started;   /* of the current request */
+	struct event *timer;       /* request or idle deadline */
+};
+
+static struct {
+	struct service *svc;
+	SSL_CTX *ssl;
+	const char *tls_error;
+	struct conn *conns;
+	uint64_t next_id;
+	int request_timeout, idle_timeout;
+	size_t max_body;
+} server;
+
+static void conn_free(struct conn *c);
+static void on_read(struct bufferevent *bev, void *arg);
+
+/* arm - the deadline: the idle timeout between requests, the request
+ * timeout from a request's first byte (not restarted by more bytes) */
+static void
+arm(struct conn *c, bool request)
+{
+	struct timeval tv = { request ? server.request_timeout :
+	    server.idle_timeout, 0 };
+
+	c->in_request = request;
+	evtimer_add(c->timer, &tv);
+	if (request)
+		clock_gettime(CLOCK_MONOTONIC, &c->started);
+}
+
+/* conn_close - stop reading; the connection goes once its output has */
+static void
+conn_close(struct conn *c)
+{
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	struct timeval tv = { HTTPD_CLOSE_WAIT, 0 };
+	evtimer_add(c->timer, &tv);
+	/* freed by on_write once the output is out, or by the timer */
+}
+
+/* access_log - one line per request: connection, client, method, the
+ * path as sent (never the query: it may hold keys), status, bytes, time */
+static void
+access_log(struct conn *c, const char *method, const char *target,
+	   int status, size_t bytes, const char *note)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (long)(now.tv_sec - c->started.tv_sec) * 1000 +
+	    (now.tv_nsec - c->started.tv_nsec) / 1000000;
+	int plen = target != NULL ? (int)strcspn(target, "?") : 1;
+
+	log_info("http c%" PRIu64 " %s%s \"%s %.*s%s\" %d %zu %ldms%s%s", c->id,
+	    c->addr, c->tls ? " tls" : "", method != NULL ? method : "-",
+	    plen > 200 ? 200 : plen, target != NULL ? target : "-",
+	    target != NULL && target[plen] == '?' ? "?..." : "", status, bytes,
+	    ms, note != NULL ? " " : "", note != NULL ? note : "");
+}
+
+/* send_response - write resp for the request (or for a failed parse) */
+static void
+send_response(struct conn *c, struct http_response *resp, int version,
+	      bool head)
+{
+	struct buf out;
+
+	buf_init(&out, 0);
+	if (!http_response_has_field(resp, "X-Content-Type-Options"))
+		http_response_field(resp, "X-Content-Type-Options", "nosniff");
+	http_response_write(resp, version, head, time(NULL), &out);
+	bufferevent_write(c->bev, out.data, out.len);
+	buf_free(&out);
+}
+
+/* is_known_method - methods of RFC 9110 and 5789: others get 501 */
+static bool
+is_known_method(const char *m)
+{
+	static const char *const known[] = { "GET", "HEAD", "POST", "PUT",
+	    "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL };
+	for (size_t i = 0; known[i] != NULL; i++)
+		if (strcmp(m, known[i]) == 0)
+			return true;
+	return false;
+}
+
+/* dispatch - route the parsed request and fill resp */
+static void
+dispatch(struct conn *c, const struct http_request *req,
+	 struct http_response *resp, const char **note_r)
+{
+	const struct httpd_route *rt;
+
+	if (!is_known_method(req->method)) {
+		httpd_error(resp, 501, "This method is not implemented.");
+		return;
+	}
+	if (strcmp(req->path, "*") == 0) {
+		/* OPTIONS * : the server as a whole */
+		resp->status = 204;
+		http_response_field(resp, "Allow", "GET, HEAD, POST, OPTIONS");
+		return;
+	}
+	rt = httpd_route_find(req->path);
+	if (rt == NULL) {
+		httpd_error(resp, 404, "There is nothing here.");
+		return;
+	}
+	if (strcmp(req->method, "OPTIONS") == 0) {
+		resp->status = 204;
+		http_response_field(resp, "Allow", "%s, OPTIONS", rt->methods);
+		return;
+	}
+	if (!httpd_method_allowed(rt, req->method)) {
+		httpd_error(resp, 405, "This method is not allowed here.");
+		http_response_field(resp, "Allow", "%s", rt->methods);
+		return;
+	}
+	struct httpd_req rq = {
+		.req = req, .svc = server.svc, .client = c->addr, .tls = c->tls,
+		.conn_id = c->id,
+	};
+	rt->fn(&rq, resp);
+	*note_r = rq.note;
+}
+
+/* request_done - answer a whole request */
+static void
+request_done(struct conn *c)
+{
+	struct http_request *req = &c->parser.req;
+	struct http_response resp;
+	const char *note = NULL;
+	bool head = strcmp(req->method, "HEAD") == 0;
+
+	http_response_init(&resp, 200);
+	dispatch(c, req, &resp, &note);
+	c->requests++;
+	if (!req->keep_alive || c->requests >= HTTPD_MAX_REQUESTS ||
+	    server.svc->stopping)
+		resp.close = true;
+	send_response(c, &resp, req->version, head);
+	access_log(c, req->method, req->target, resp.status, head ? 0 :
+	    resp.body.len, note);
+	bool close = resp.close;
+	http_response_free(&resp);
+	http_parser_reset(&c->parser);
+	if (close)
+		conn_close(c);
+	else
+		arm(c, false);
+}
+
+/* request_failed - a bad request: its status, then close (the framing
+ * of what follows cannot be trusted) */
+static void
+request_failed(struct conn *c)
+{
+	struct http_parser *p = &c->parser;
+	struct http_response resp;
+
+	http_response_init(&resp, p->status);
+	httpd_error(&resp, p->status, p->error);
+	resp.close = true;
+	send_response(c, &resp, 11, false);
+	access_log(c, p->req.method, p->req.target, p->status, resp.body.len,
+	    p->error);
+	http_response_free(&resp);
+	conn_close(c);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (!c->closing) {
+		size_t len = evbuffer_get_length(in), used;
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    HTTPD_OUT_HIGH) {
+			/* the client pipelines without reading: wait */
+			c->paused = true;
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
+		if (len == 0)
+			return;
+		const char *data = (const char *)evbuffer_pullup(in, -1);
+		enum http_parse_result r = http_parser_feed(&c->parser, data, len,
+		    &used);
+		evbuffer_drain(in, used);
+		if (!c->in_request && http_parser_started(&c->parser))
+			arm(c, true);
+		switch (r) {
+		case HTTP_PARSE_MORE:
+			return;
+		case HTTP_PARSE_HEADERS:
+			/* RFC 9110 10.1.1: the client waits for this */
+			if (c->parser.req.expect_continue)
+				bufferevent_write(c->bev,
+				    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+			break;
+		case HTTP_PARSE_DONE:
+			request_done(c);
+			break;
+		case HTTP_PARSE_ERROR:
+			request_failed(c);
+			return;
+		}
+	}
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+			/* with TLS the filter may hold the last bytes */
+			struct bufferevent *u = bufferevent_get_underlying(c->bev);
+			if (u == NULL ||
+			    evbuffer_get_length(bufferevent_get_output(u)) == 0)
+				conn_free(c);
+		}
+		return;
+	}
+	if (c->paused && evbuffer_get_length(bufferevent_get_output(c->bev)) <
+	    HTTPD_OUT_HIGH / 2) {
+		c->paused = false;
+		bufferevent_enable(c->bev, EV_READ);
+		on_read(c->bev, c);
+	}
+}
+
+/* on_timer - a deadline passed: a request too slow gets 408, an idle
+ * connection just goes, a closing one is dropped */
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing) {
+		conn_free(c);
+		return;
+	}
+	SSL *ssl = c->tls ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+	if (c->in_request && (ssl == NULL || SSL_is_init_finished(ssl))) {
+		struct http_response resp;
+		log_info("http c%" PRIu64 " %s: request not received within %d s",
+		    c->id, c->addr, server.request_timeout);
+		http_response_init(&resp, 408);
+		httpd_error(&resp, 408, "The request took too long.");
+		resp.close = true;
+		send_response(c, &resp, 11, false);
+		http_response_free(&resp);
+		conn_close(c);
+		return;
+	}
+	log_debug("http c%" PRIu64 " %s: idle, closed", c->id, c->addr);
+	conn_free(c);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if ((what & BEV_EVENT_ERROR) && c->tls) {
+		unsigned long e = bufferevent_get_openssl_error(c->bev);
+		if (e != 0) {
+			char b[256];
+			ERR_error_string_n(e, b, sizeof(b));
+			log_info("http c%" PRIu64 " %s: TLS: %s", c->id, c->addr, b);
+		}
+	}
+	if ((what & BEV_EVENT_EOF) && !c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		/* the client closed its side: what is queued still goes */
+		c->closing = true;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	conn_free(c);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		server.conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	http_parser_free(&c->parser);
+	service_conn_release(server.svc, (struct sockaddr *)&c->sa);
+	free(c);
+}
+
+static void
+httpd_accept(struct service *svc, struct service_listener *l, int fd,
+	     const struct sockaddr *sa, socklen_t salen)
+{
+	bool implicit = strcmp(l->name, "https") == 0;
+	int64_t limit = settings_get_int(svc->db, "http.max_connections_per_ip",
+	    20);
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    addr, sizeof(addr));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    addr, sizeof(addr));
+	if (!service_conn_acquire(svc, sa, (int)limit)) {
+		static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+		    "Content-Length: 0\r\nConnection: close\r\nRetry-After: 10\r\n\r\n";
+		log_info("http %s: refused: over http.max_connections_per_ip "
+		    "(%" PRId64 ")", addr, limit);
+		if (!implicit)
+			(void)!write(fd, msg, sizeof(msg) - 1);
+		close(fd);
+		return;
+	}
+	if (implicit && server.ssl == NULL) {
+		log_warnx("https %s: no TLS: %s", addr, server.tls_error);
+		service_conn_release(svc, sa);
+		close(fd);
+		return;
+	}
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct conn *c = xcalloc(1, sizeof(*c));
+	memcpy(&c->sa, sa, salen < sizeof(c->sa) ? salen : sizeof(c->sa));
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	c->id = ++server.next_id;
+	c->tls = implicit;
+	http_parser_init(&c->parser, server.max_body);
+	c->next = server.conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	server.conns = c;
+	c->timer = evtimer_new(svc->base, on_timer, c);
+	if (implicit)
+		c->bev = bufferevent_openssl_socket_new(svc->base, fd,
+		    SSL_new(server.ssl), BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+	else
+		c->bev = bufferevent_socket_new(svc->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		conn_free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, HTTPD_IN_HIGH);
+	struct timeval wt = { HTTPD_WRITE_TIMEOUT, 0 };
+	bufferevent_set_timeouts(c->bev, NULL, &wt);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* a TLS handshake counts as part of the first request */
+	arm(c, implicit);
+	log_debug("http c%" PRIu64 " connect from %s on %s", c->id, addr,
+	    l->name);
+}
+
+static int
+httpd_init(struct service *svc)
+{
+	server.svc = svc;
+	server.request_timeout = (int)settings_get_int(svc->db,
+	    "http.request_timeout", 30);
+	server.idle_timeout = (int)settings_get_int(svc->db, "http.idle_timeout",
+	    60);
+	server.max_body = (size_t)settings_get_int(svc->db, "http.max_body",
+	    1024) * 1024;
+	server.ssl = tls_server_ctx(svc, &server.tls_error);
+	if (server.ssl == NULL)
+		log_warnx("TLS unavailable (https off): %s", server.tls_error);
+	service_set_state(svc, "running", NULL);
+	return 0;
+}
+
+static void
+httpd_shutdown(struct service *svc)
+{
+	(void)svc;
+	while (server.conns != NULL)
+		conn_free(server.conns);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const listeners[] = { "http", "https", NULL };
+	static const struct service_def def = {
+		.name = "httpd",
+		.listeners = listeners,
+		.init = httpd_init,
+		.accept = httpd_accept,
+		.shutdown = httpd_shutdown,
+	};
+	return service_main(argc, argv, &def);
+}

@@ -1,0 +1,58 @@
+#ifndef POSTERN_HTTPD_H
+#define POSTERN_HTTPD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http-parser.h"
+#include "http-response.h"
+#include "service.h"
+
+/* The HTTP service's plug-in interface. A module (unsubscribe.c,
+ * autodiscover.c; later webmail, admin, api) exports a table of routes,
+ * listed once in routes.c; httpd.c reads requests, finds the route,
+ * checks the method, calls the handler and writes what it filled in.
+ * Handlers run in the event loop: they must not block for long. */
+
+struct httpd_req {
+	const struct http_request *req;   /* the parsed request */
+	struct service *svc;              /* db, root */
+	const char *client;               /* the client's address */
+	bool tls;
+	uint64_t conn_id;
+	const char *note;                 /* set by a handler: for the access
+					   * log line (never a secret) */
+};
+
+typedef void httpd_handler(struct httpd_req *rq, struct http_response *resp);
+
+struct httpd_route {
+	const char *path;      /* "/list/unsubscribe" */
+	bool prefix;           /* path and everything under it ("/api/") */
+	const char *methods;   /* the Allow value: "GET, HEAD, POST" */
+	httpd_handler *fn;
+};
+
+/* the modules' tables, each ending with a zeroed row */
+extern const struct httpd_route unsubscribe_routes[];
+extern const struct httpd_route autodiscover_routes[];
+
+/* httpd_route_find - the route of a decoded path: an exact path first,
+ * then the longest prefix; NULL: none (404) */
+const struct httpd_route *httpd_route_find(const char *path);
+/* httpd_method_allowed - whether method is in the route's list (HEAD
+ * goes wherever GET does) */
+bool httpd_method_allowed(const struct httpd_route *rt, const char *method);
+
+/* httpd_page - an HTML page: status, title and a body of HTML (the
+ * caller escapes what it puts in), with the security fields */
+void httpd_page(struct http_response *r, int status, const char *title,
+		const char *html);
+/* httpd_error - a page for an error status with one line of text */
+void httpd_error(struct http_response *r, int status, const char *text);
+/* httpd_html_fields - fields of every HTML answer: Content-Security-
+ * Policy (no scripts, no framing, forms only to us), nosniff, Referrer-
+ * Policy no-referrer, Cache-Control no-store (pages may be per user) */
+void httpd_html_fields(struct http_response *r);
+
+#endif
