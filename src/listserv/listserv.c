@@ -35,8 +35,10 @@
  * sender or a multipart/report) count per member; at bounce_limit the
  * member is disabled. XXX a forged bounce to news-bounces+l=d@ counts too
  * (no probe messages yet). Items are removed when every recipient is
- * handled; a crash reprocesses the item (copies keep their split ids
- * "<id>.<n>", so a copy not yet routed is replaced, not doubled). */
+ * handled; a crash reprocesses the item. The copies of a post are staged
+ * in ls/posting/<id> and handed to the MTA only when all are written
+ * (posting.h), so a crash at any point gives each member exactly one
+ * copy: staging cut short starts over, a hand-over cut short finishes. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +62,7 @@
 #include "lists.h"
 #include "log.h"
 #include "msghdr.h"
+#include "posting.h"
 #include "queue.h"
 #include "service.h"
 #include "settings.h"
@@ -78,6 +81,7 @@ struct ls {
 	char *inbound;        /* ls/inbound: copies and notices */
 	char *held;
 	char *pending;
+	char *posting;        /* ls/posting: copies staged (posting.h) */
 	unsigned char secret[LIST_SECRET_LEN];
 	int watch_fd;
 	struct event *ev, *timer;
@@ -208,10 +212,10 @@ rfc5322_date(char *out, size_t size)
 	strftime(out, size, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
-/* commit_msg - one item into ls/inbound; 0 or -1 */
+/* commit_msg_to - one item into the queue qpath; 0 or -1 */
 static int
-commit_msg(struct ls *s, const char *id, const char *sender, const char *rcpt,
-	   bool bulk, const char *data, size_t len)
+commit_msg_to(const char *qpath, const char *id, const char *sender,
+	      const char *rcpt, bool bulk, const char *data, size_t len)
 {
 	struct queue_env env;
 	const char *err = NULL;
@@ -222,7 +226,7 @@ commit_msg(struct ls *s, const char *id, const char *sender, const char *rcpt,
 	queue_env_set(&env.client_addr, "local");
 	env.bulk = bulk;
 	queue_env_add_rcpt(&env, rcpt, NULL, 0);
-	struct queue_writer *w = queue_writer_open(s->inbound, id, &err);
+	struct queue_writer *w = queue_writer_open(qpath, id, &err);
 	if (w != NULL) {
 		if (queue_writer_write(w, data, len) < 0) {
 			err = "write failed";
@@ -235,6 +239,14 @@ commit_msg(struct ls *s, const char *id, const char *sender, const char *rcpt,
 		log_warnx("%s: cannot queue to <%s>: %s", id, rcpt, err ? err : "?");
 	queue_env_free(&env);
 	return r;
+}
+
+/* commit_msg - one item into ls/inbound; 0 or -1 */
+static int
+commit_msg(struct ls *s, const char *id, const char *sender, const char *rcpt,
+	   bool bulk, const char *data, size_t len)
+{
+	return commit_msg_to(s->inbound, id, sender, rcpt, bulk, data, len);
 }
 
 /* notice_send - a message from the list server (confirmation, moderation
@@ -314,11 +326,39 @@ is_member(struct ls *s, const struct list_row *l, const char *address)
 	return n > 0;
 }
 
-/* post_copies - one copy of msg per active member; 0 or -1 (retry) */
+/* hand_over - move the staged copies of post base to the MTA */
+static int
+hand_over(struct ls *s, const struct list_row *l, const char *base)
+{
+	const char *err = NULL;
+	size_t moved = 0;
+	int r = posting_hand_over(s->posting, base, s->inbound, &moved, &err);
+	if (r < 0)
+		log_warn("%s: %s: %s", base, l->address, err);
+	return r;
+}
+
+/* post_copies - one copy of msg per active member, ids "<base>.<n>",
+ * staged then handed over (posting.h): each member's copy reaches
+ * ls/inbound exactly once, whenever a crash comes; 0 or -1 (retry) */
 static int
 post_copies(struct ls *s, const struct list_row *l, const char *msg,
-	    size_t len, const char *qid)
+	    size_t len, const char *base)
 {
+	const char *qid = base;
+
+	switch (posting_state(s->posting, base)) {
+	case POSTING_COMPLETE:
+		log_info("%s: %s: every copy was staged before a stop: handing "
+		    "over what is left", base, l->address);
+		return hand_over(s, l, base);
+	case POSTING_PARTIAL:
+		log_info("%s: %s: staging cut short before a stop: staging again "
+		    "(nothing was handed over)", base, l->address);
+		break;
+	case POSTING_NONE:
+		break;
+	}
 	struct listmsg_opts o = {
 		.list_address = l->address, .description = l->description,
 		.subject_prefix = l->prefix, .footer = l->footer,
@@ -335,6 +375,13 @@ post_copies(struct ls *s, const struct list_row *l, const char *msg,
 		return 0;   /* nothing sensible can be posted */
 	}
 	if (members(s, l, true, &mem) < 0) {
+		listmsg_free(&lm);
+		return -1;
+	}
+	char *stage = posting_begin(s->posting, base, &err);
+	if (stage == NULL) {
+		log_warn("%s: %s: %s", qid, l->address, err);
+		dir_strings_free(&mem);
 		listmsg_free(&lm);
 		return -1;
 	}
@@ -363,15 +410,20 @@ post_copies(struct ls *s, const struct list_row *l, const char *msg,
 		struct buf copy;
 		buf_init(&copy, 0);
 		listmsg_copy(&lm, unsub, https, &copy);
-		r = commit_msg(s, id, sender, m, false, copy.data, copy.len);
-		if (r == 0)
-			s->copies++;
+		r = commit_msg_to(stage, id, sender, m, false, copy.data, copy.len);
 		buf_free(&copy);
 		free(https);
 		free(unsub);
 		free(sender);
 	}
+	if (r == 0 && posting_complete(s->posting, base, &err) < 0) {
+		log_warn("%s: %s: %s", qid, l->address, err);
+		r = -1;
+	}
+	if (r == 0)
+		r = hand_over(s, l, base);
 	if (r == 0) {
+		s->copies += mem.n;
 		log_info("%s: %s: posted to %zu members%s", qid, l->address, mem.n,
 		    *l->footer != '\0' && !lm.footer_added ?
 		    " (footer left out: body type)" : "");
@@ -379,6 +431,7 @@ post_copies(struct ls *s, const struct list_row *l, const char *msg,
 	}
 	free(plain_sender);
 	free(url);
+	free(stage);
 	dir_strings_free(&mem);
 	listmsg_free(&lm);
 	return r;
@@ -449,7 +502,7 @@ is_owner(const struct list_row *l, const char *sender,
 /* hold - keep a post for the moderator and ask the owner */
 static int
 hold(struct ls *s, struct queue_item *item, const struct list_row *l,
-     const struct buf *msg, const struct dir_strings *from)
+     const struct buf *msg, const struct dir_strings *from, const char *base)
 {
 	char tok[LIST_TOKEN_LEN + 1];
 	const char *err = NULL;
@@ -460,7 +513,7 @@ hold(struct ls *s, struct queue_item *item, const struct list_row *l,
 	char *subject = listmsg_header_value(msg->data, msg->len, "Subject");
 	struct list_held h = {
 		.list = l->address, .sender = item->env.sender,
-		.queue_id = item->id, .held = time(NULL),
+		.queue_id = (char *)base, .held = time(NULL),
 		.from = from->n > 0 ? from->v[0] : (char *)"",
 		.subject = subject != NULL ? subject : (char *)"",
 	};
@@ -514,6 +567,19 @@ out:
 	return r;
 }
 
+/* post_base - the id the copies of a post are named after: the item's,
+ * with ".<k>" for its k-th recipient when it has several (two lists in
+ * one item must not share copy ids) */
+static void
+post_base(const struct queue_item *item, const struct queue_rcpt *q,
+	  char *out)
+{
+	if (item->env.nrcpts > 1)
+		env_split_id(out, item->id, (unsigned)(q - item->env.rcpts) + 1);
+	else
+		snprintf(out, QUEUE_ID_MAX + 1, "%s", item->id);
+}
+
 /* post - a message to the list address */
 static int
 post(struct ls *s, struct queue_item *item, struct queue_rcpt *q,
@@ -522,7 +588,12 @@ post(struct ls *s, struct queue_item *item, struct queue_rcpt *q,
 	const char *sender = item->env.sender ? item->env.sender : "";
 	struct buf msg;
 	struct dir_strings from;
+	char base[QUEUE_ID_MAX + 1];
 	int r = 0;
+
+	post_base(item, q, base);
+	if (posting_state(s->posting, base) == POSTING_COMPLETE)
+		return post_copies(s, l, NULL, 0, base);   /* hand over the rest */
 
 	if (msg_read(item->msg_path, &msg) < 0) {
 		log_warn("%s: cannot read the message", item->id);
@@ -547,9 +618,9 @@ post(struct ls *s, struct queue_item *item, struct queue_rcpt *q,
 			r = bounce_rcpt(s, item, q, "5.7.1",
 			    "only members may post to this list");
 		else if (l->moderated && !owner)
-			r = hold(s, item, l, &msg, &from);
+			r = hold(s, item, l, &msg, &from, base);
 		else
-			r = post_copies(s, l, msg.data, msg.len, item->id);
+			r = post_copies(s, l, msg.data, msg.len, base);
 	}
 	dir_strings_free(&from);
 	buf_free(&msg);
@@ -777,6 +848,8 @@ decide(struct ls *s, const struct list_row *lin, const char *tok, bool approve,
 			free(p);
 		}
 		fsync_dir(s->held);
+		if (approve)
+			posting_remove(s->posting, h.queue_id);
 	}
 	free(mpath);
 	if (l == &lbuf)
@@ -1064,8 +1137,16 @@ item_handle(struct ls *s, struct queue_item *item)
 		}
 	}
 	if (left == 0) {
-		if (queue_item_done(item, &err) < 0)
+		if (queue_item_done(item, &err) < 0) {
 			log_warnx("%s: cannot remove: %s", item->id, err);
+			return;
+		}
+		/* the staged posts of the item are done with (posting.h) */
+		for (size_t i = 0; i < item->env.nrcpts; i++) {
+			char base[QUEUE_ID_MAX + 1];
+			post_base(item, &item->env.rcpts[i], base);
+			posting_remove(s->posting, base);
+		}
 		return;
 	}
 	if (queue_item_update(item, &err) < 0)
@@ -1194,6 +1275,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	if (time(NULL) - s->expired_at > 600) {
 		s->expired_at = time(NULL);
 		pending_expire(s);
+		posting_gc(s->posting, POSTING_GC_AGE);
 	}
 	snprintf(note, sizeof(note), "posted %lu (%lu copies), held %lu, "
 	    "bounced %lu, notices %lu", s->posted, s->copies, s->held_n,
@@ -1224,9 +1306,10 @@ ls_init(struct service *svc)
 	s->inbound = queue_path(s->qroot, "ls", QUEUE_INBOUND);
 	s->held = xasprintf("%s/ls/held", s->qroot);
 	s->pending = xasprintf("%s/ls/pending", s->qroot);
+	s->posting = xasprintf("%s/ls/posting", s->qroot);
 	if (queue_ensure(s->qpath) < 0 || queue_ensure(s->inbound) < 0 ||
 	    queue_recover(s->qpath) < 0 || mkdir_p(s->held, 0770) < 0 ||
-	    mkdir_p(s->pending, 0770) < 0 || secret_load(s) < 0) {
+	    mkdir_p(s->pending, 0770) < 0 || mkdir_p(s->posting, 0770) < 0 || secret_load(s) < 0) {
 		log_warn("cannot prepare %s", s->qpath);
 		return -1;
 	}
@@ -1262,6 +1345,7 @@ ls_shutdown(struct service *svc)
 	free(s->inbound);
 	free(s->held);
 	free(s->pending);
+	free(s->posting);
 	memset(s, 0, sizeof(*s));
 	svc->ctx = NULL;
 }

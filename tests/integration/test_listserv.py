@@ -257,3 +257,53 @@ def test_disabled_and_members_only(populated):
     dsn = wait_for(lambda: msgs_with(p, "alice", "multipart/report"), T,
                    "disabled-list bounce")
     assert "5.2.1" in dsn[0]
+
+
+def test_kill_mid_post_one_copy_per_member(populated):
+    """SIGKILL of the list server while it writes the copies of a post to
+    200 members: after the restart the MTA has received exactly one copy
+    for every member (before: the copies handed over before the kill were
+    handed over again)."""
+    import json
+    import os
+    import signal
+    from pathlib import Path
+    p = populated
+    make_list(p)
+    mem = [f"k{i:03d}@remote.test" for i in range(200)]
+    f = p.root / "members.csv"
+    f.write_text("".join(m + "\n" for m in mem))
+    p.cli("list", "member", "import", "news@acme.test", str(f))
+    p.start(services=["mta", "listserv"])   # no smtp-out: copies stay queued
+    pid = json.loads((p.root / "run/listserv.json").read_text())["pid"]
+    msg, _ = make_msg("alice@acme.test", "news@acme.test", subject="kill test")
+    qid = queue_put(p.root, "smtp", "inbound", msg, "alice@acme.test",
+                    ["news@acme.test"])
+    staged = Path(p.root) / "queue" / "ls" / "posting" / qid
+
+    def routed():
+        return re.findall(r"to=<(k\d{3}@remote\.test)> -> smtp", p.log("mta"))
+
+    def midway():
+        # copies staged (now) or already handed to the MTA (before)
+        try:
+            n = len([e for e in os.listdir(staged / "new")
+                     if e.endswith(".env")])
+        except OSError:
+            n = 0
+        return n >= 20 or len(routed()) >= 20
+    wait_for(midway, T, "a post half written")
+    os.kill(pid, signal.SIGKILL)
+    assert "posted to 200 members" not in p.log("listserv"), \
+        "the post was over before the kill: nothing tested"
+    wait_for(lambda: json.loads((p.root / "run/listserv.json").read_text())
+             ["pid"] != pid, 30, "posternd restarts the list server")
+    wait_for(lambda: len(set(routed())) == 200, 4 * T, "every member's copy")
+    time.sleep(3)
+    got = routed()
+    assert sorted(got) == sorted(mem), \
+        f"{len(got)} copies for 200 members: duplicates"
+    rcpts = sorted(re.search(r"^rcpt =(\S+)", e, re.M).group(1)
+                   for _, e in remote_copies(p))
+    assert rcpts == sorted(mem)
+    wait_for(lambda: not staged.exists(), T, "the staging directory removed")
