@@ -18,6 +18,7 @@ static const struct {
 	{ "config", cmd_config, "global settings: get, set, unset, list" },
 	{ "postoffice", cmd_postoffice, "post offices: add, list, show, set, del, set-quota" },
 	{ "domain", cmd_domain, "domains: add, list, show, set, del, blacklist, autodiscover" },
+	{ "dkim", cmd_dkim, "DKIM selectors (keys) of domains and their DNS records" },
 	{ "mailbox", cmd_mailbox, "mailboxes: add, list, show, set, passwd, del, redirect" },
 	{ "address", cmd_address, "e-mail addresses of mailboxes: add, del, list" },
 	{ "group", cmd_group, "groups: add, list, show, set, del, member, import" },

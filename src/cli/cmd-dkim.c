@@ -1,0 +1,300 @@
+/* cmd-dkim - postern dkim: selectors and the DNS records to publish
+ * (manual 5.4.4); the per-domain settings are `postern domain set` */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dkim.h"
+#include "strutil.h"
+#include "selector.h"
+#include "xalloc.h"
+
+static int
+dkim_help(int code)
+{
+	printf("usage: postern dkim selector add DOMAIN SELECTOR [--algorithm rsa-sha256|ed25519-sha256]\n"
+	    "                 [--bits 1024|2048|4096] [--test] [--granularity G] [--notes TEXT]\n"
+	    "                 [--activate]\n"
+	    "       postern dkim selector list [DOMAIN]\n"
+	    "       postern dkim selector show DOMAIN SELECTOR\n"
+	    "       postern dkim selector activate DOMAIN SELECTOR\n"
+	    "       postern dkim selector set DOMAIN SELECTOR test_mode=yes|no|granularity=G|notes=T\n"
+	    "       postern dkim selector delete DOMAIN SELECTOR\n"
+	    "       postern dkim dns DOMAIN [SELECTOR]\n\n"
+	    "A selector is a key pair made by 'selector add' (RSA 2048 bits by\n"
+	    "default; the algorithm defaults to the domain's dkim_algorithm). The\n"
+	    "private key stays in the config store; 'dns' prints the TXT record to\n"
+	    "publish as SELECTOR._domainkey.DOMAIN (default: the active selector).\n"
+	    "One selector per domain is active; the first one added is. smtp-out\n"
+	    "signs mail from the domain with it once the domain has dkim_enabled:\n"
+	    "  postern domain set DOMAIN dkim_enabled=yes [dkim_header_canon=relaxed]\n"
+	    "      [dkim_body_canon=relaxed] [dkim_body_limit=0] [dkim_identity=no]\n");
+	return code;
+}
+
+/* selector_list - every selector, or those of one domain */
+static int
+selector_list(struct cli *cli, const char *domain)
+{
+	const char *err;
+	sqlite3_stmt *st = db_query(cli->db, &err,
+	    "SELECT d.name, s.name, s.algorithm, s.key_bits, "
+	    "CASE WHEN s.active THEN 'yes' ELSE 'no' END, "
+	    "CASE WHEN s.test_mode THEN 'yes' ELSE 'no' END, s.granularity, "
+	    "strftime('%Y-%m-%d %H:%M:%S', s.created, 'unixepoch'), s.notes "
+	    "FROM dkim_selector s JOIN domain d ON d.id = s.domain_id "
+	    "WHERE ? IS NULL OR d.name = ? ORDER BY d.name, s.name", "tt",
+	    domain, domain);
+	if (st == NULL)
+		return cli_error(EXIT_FAIL, "%s", err);
+	static const char *const hdr[] = { "DOMAIN", "SELECTOR", "ALGORITHM",
+		"BITS", "ACTIVE", "TEST", "GRANULARITY", "CREATED", "NOTES" };
+	static const char *const keys[] = { "domain", "selector", "algorithm",
+		"bits", "active", "test_mode", "granularity", "created", "notes" };
+	return cli_print_query(cli, st, 9, hdr, keys);
+}
+
+struct sel_row {
+	char *name, *algorithm, *pub, *granularity, *notes;
+	int64_t bits, created;
+	bool active, test;
+};
+
+static void
+sel_row_free(struct sel_row *s)
+{
+	free(s->name);
+	free(s->algorithm);
+	free(s->pub);
+	free(s->granularity);
+	free(s->notes);
+}
+
+static char *
+col(sqlite3_stmt *st, int i)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+	return xstrdup(v ? (const char *)v : "");
+}
+
+/* sel_load - one selector, or the active one (selector NULL); the
+ * private key is never read here */
+static int
+sel_load(struct cli *cli, const char *domain, const char *selector,
+	 struct sel_row *s)
+{
+	const char *err;
+	int64_t dom;
+	int r;
+
+	if ((r = adm_object_id(cli->db, ADM_DOMAIN, domain, &dom, &err)) < 0)
+		return cli_adm_exit(r, err);
+	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT name, algorithm, "
+	    "public_key, granularity, notes, key_bits, created, active, test_mode "
+	    "FROM dkim_selector WHERE domain_id = ? AND "
+	    "(CASE WHEN ? IS NULL THEN active ELSE name = lower(?) END)",
+	    "itt", dom, selector, selector);
+	if (st == NULL)
+		return cli_error(EXIT_FAIL, "%s", err);
+	r = sqlite3_step(st);
+	if (r != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		if (selector == NULL)
+			return cli_error(EXIT_NOTFOUND, "domain %s has no active DKIM "
+			    "selector (postern dkim selector add %s NAME)", domain, domain);
+		return cli_error(EXIT_NOTFOUND, "domain %s has no DKIM selector '%s'",
+		    domain, selector);
+	}
+	s->name = col(st, 0);
+	s->algorithm = col(st, 1);
+	s->pub = col(st, 2);
+	s->granularity = col(st, 3);
+	s->notes = col(st, 4);
+	s->bits = sqlite3_column_int64(st, 5);
+	s->created = sqlite3_column_int64(st, 6);
+	s->active = sqlite3_column_int(st, 7) != 0;
+	s->test = sqlite3_column_int(st, 8) != 0;
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static char *
+sel_record(const struct sel_row *s)
+{
+	enum dkim_alg alg = DKIM_RSA_SHA256;
+
+	dkim_alg_parse(s->algorithm, strlen(s->algorithm), &alg);
+	return dkim_record(alg, s->pub, s->test, s->granularity);
+}
+
+/* dns - the record to publish, zone file syntax */
+static int
+dns(struct cli *cli, const char *domain, const char *selector)
+{
+	struct sel_row s = { 0 };
+	int r;
+
+	if ((r = sel_load(cli, domain, selector, &s)) != 0)
+		return r;
+	char *rec = sel_record(&s);
+	char *zone = dkim_record_zone(rec);
+	char *name = xasprintf("%s._domainkey.%s.", s.name, domain);
+	if (cli->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(name));
+		json_object_set_new(o, "type", json_string("TXT"));
+		json_object_set_new(o, "record", json_string(rec));
+		json_object_set_new(o, "zone", json_string(zone));
+		json_object_set_new(o, "active", json_boolean(s.active));
+		cli_json_print(o);
+	} else {
+		printf("%s IN TXT %s\n", name, zone);
+	}
+	free(name);
+	free(zone);
+	free(rec);
+	sel_row_free(&s);
+	return 0;
+}
+
+static int
+show(struct cli *cli, const char *domain, const char *selector)
+{
+	struct sel_row s = { 0 };
+	int r;
+
+	if ((r = sel_load(cli, domain, selector, &s)) != 0)
+		return r;
+	char *rec = sel_record(&s);
+	char *name = xasprintf("%s._domainkey.%s", s.name, domain);
+	char bits[32];
+	snprintf(bits, sizeof(bits), "%lld", (long long)s.bits);
+	if (cli->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "domain", json_string(domain));
+		json_object_set_new(o, "selector", json_string(s.name));
+		json_object_set_new(o, "algorithm", json_string(s.algorithm));
+		json_object_set_new(o, "bits", json_integer(s.bits));
+		json_object_set_new(o, "active", json_boolean(s.active));
+		json_object_set_new(o, "test_mode", json_boolean(s.test));
+		json_object_set_new(o, "granularity", json_string(s.granularity));
+		json_object_set_new(o, "notes", json_string(s.notes));
+		json_object_set_new(o, "created", json_integer(s.created));
+		json_object_set_new(o, "dns_name", json_string(name));
+		json_object_set_new(o, "record", json_string(rec));
+		cli_json_print(o);
+	} else {
+		const char *hdr[] = { "setting", "value" };
+		struct cli_table *t = cli_table_new(2, hdr);
+		const char *rows[][2] = {
+			{ "domain", domain }, { "selector", s.name },
+			{ "algorithm", s.algorithm }, { "bits", bits },
+			{ "active", s.active ? "yes" : "no" },
+			{ "test_mode", s.test ? "yes" : "no" },
+			{ "granularity", s.granularity }, { "notes", s.notes },
+			{ "dns_name", name }, { "record", rec },
+		};
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+			cli_table_row(t, rows[i]);
+		cli_table_print(t);
+		cli_table_free(&t);
+	}
+	free(name);
+	free(rec);
+	sel_row_free(&s);
+	return 0;
+}
+
+static int
+selector_cmd(struct cli *cli, const struct cli_args *a)
+{
+	const char *verb = a->npos > 1 ? a->pos[1] : NULL, *err;
+	int r;
+
+	if (verb == NULL)
+		return dkim_help(EXIT_USAGE);
+	if (strcmp(verb, "list") == 0) {
+		if (a->npos > 3)
+			return cli_usage("usage: postern dkim selector list [DOMAIN]");
+		return selector_list(cli, a->npos == 3 ? a->pos[2] : NULL);
+	}
+	if (strcmp(verb, "set") == 0) {
+		if (a->npos < 5)
+			return cli_usage("usage: postern dkim selector set DOMAIN SELECTOR "
+			    "setting=value...");
+		for (size_t i = 4; i < a->npos; i++) {
+			const char *eq = strchr(a->pos[i], '=');
+			if (eq == NULL)
+				return cli_usage("'%s': setting=value expected", a->pos[i]);
+			char *field = xstrndup(a->pos[i], (size_t)(eq - a->pos[i]));
+			r = adm_selector_set(cli->db, a->pos[2], a->pos[3], field, eq + 1,
+			    &err);
+			free(field);
+			if (r != ADM_OK)
+				return cli_adm_exit(r, err);
+		}
+		return 0;
+	}
+	if (a->npos != 4)
+		return cli_usage("usage: postern dkim selector %s DOMAIN SELECTOR", verb);
+	const char *domain = a->pos[2], *sel = a->pos[3];
+	if (strcmp(verb, "add") == 0) {
+		struct adm_selector_spec spec = {
+			.algorithm = cli_opt(a, "algorithm"),
+			.test = cli_flag(a, "test"),
+			.granularity = cli_opt(a, "granularity"),
+			.notes = cli_opt(a, "notes"),
+			.activate = cli_flag(a, "activate"),
+		};
+		const char *bits = cli_opt(a, "bits");
+		if (bits != NULL) {
+			long long b;
+			if (parse_long(bits, 1, 65536, &b) < 0)
+				return cli_usage("--bits: a number (1024, 2048, 4096)");
+			spec.bits = (int)b;
+		}
+		r = adm_selector_add(cli->db, domain, sel, &spec, &err);
+		if (r != ADM_OK)
+			return cli_adm_exit(r, err);
+		if (!cli->json)
+			printf("selector %s of %s created; publish its record:\n", sel,
+			    domain);
+		return dns(cli, domain, sel);
+	}
+	if (strcmp(verb, "show") == 0)
+		return show(cli, domain, sel);
+	if (strcmp(verb, "activate") == 0)
+		r = adm_selector_activate(cli->db, domain, sel, &err);
+	else if (strcmp(verb, "delete") == 0 || strcmp(verb, "del") == 0)
+		r = adm_selector_del(cli->db, domain, sel, &err);
+	else
+		return cli_usage("unknown dkim selector command '%s' (see postern dkim "
+		    "--help)", verb);
+	return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+}
+
+int
+cmd_dkim(struct cli *cli, int argc, char **argv)
+{
+	static const char *const opts[] = { "algorithm=", "bits=", "test",
+		"granularity=", "notes=", "activate", NULL };
+	struct cli_args a;
+	int r;
+
+	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
+		return r;
+	if (a.help || a.npos == 0)
+		return dkim_help(a.help ? 0 : EXIT_USAGE);
+	if ((r = cli_open(cli)) != 0)
+		return r;
+	if (strcmp(a.pos[0], "selector") == 0)
+		return selector_cmd(cli, &a);
+	if (strcmp(a.pos[0], "dns") == 0) {
+		if (a.npos < 2 || a.npos > 3)
+			return cli_usage("usage: postern dkim dns DOMAIN [SELECTOR]");
+		return dns(cli, a.pos[1], a.npos == 3 ? a.pos[2] : NULL);
+	}
+	return cli_usage("unknown dkim command '%s' (see postern dkim --help)",
+	    a.pos[0]);
+}
