@@ -92,3 +92,17 @@ smtpd_cidr_match(const char *list, const struct sockaddr *sa,
 	}
 	return false;
 }
+
+/* smtpd_is_loopback - a client on this host */
+bool
+smtpd_is_loopback(const struct sockaddr *sa)
+{
+	unsigned char b[16];
+	int n = addr_bytes(sa, b);
+
+	if (n == 4)
+		return b[0] == 127;
+	if (n == 16)
+		return memcmp(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+	return false;
+}

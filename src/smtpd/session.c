@@ -14,6 +14,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
+#include "checks.h"
 #include "commit.h"
 #include "db.h"
 #include "directory.h"
@@ -47,6 +48,7 @@ enum state {
 	S_BDAT,             /* reading a BDAT chunk */
 	S_STARTTLS,         /* 220 sent, handshake after it is flushed */
 	S_COMMIT,           /* the message is being made durable */
+	S_WAIT,             /* a command waits for the client's DNS checks */
 	S_CLOSING,          /* last reply being flushed */
 };
 
@@ -67,6 +69,8 @@ struct session {
 	bool tls;
 	char tls_info[128];
 	bool relay_net;             /* client in smtp.relay_networks */
+	struct checks *checks;      /* DNS block lists, reverse DNS */
+	char *parked;               /* the command line waiting for them */
 	char *helo;
 	bool esmtp;
 	char *auth_user;
@@ -185,6 +189,8 @@ session_free(struct session *s)
 	if (!s->ssl_bev)
 		close(s->fd);
 	service_conn_release(s->sd->svc, (struct sockaddr *)&s->ss);
+	checks_free(&s->checks);
+	free(s->parked);
 	smtp_line_free(&s->lr);
 	buf_free(&s->out);
 	free(s->helo);
@@ -545,6 +551,45 @@ cmd_mail(struct session *s, const char *args)
 	reply(s, 250, "2.1.0", "Ok");
 }
 
+/* is_postmaster - <postmaster> or postmaster@domain (RFC 5321 4.5.1) */
+static bool
+is_postmaster(const struct smtp_path *path)
+{
+	const char *at = strrchr(path->address, '@');
+	size_t len = at != NULL ? (size_t)(at - path->address) :
+	    strlen(path->address);
+
+	return len == 10 && strncasecmp(path->address, "postmaster", 10) == 0;
+}
+
+/* dnsbl_refused - a client listed by a DNS block list may only write to
+ * postmaster (so that it can ask to be let in); AUTH and
+ * smtp.relay_networks are exempt. Refused at RCPT, not at connect: that
+ * is when the postmaster exception can be told. */
+static bool
+dnsbl_refused(struct session *s, const struct smtp_path *path)
+{
+	const struct checks_zone *z;
+
+	if (s->checks == NULL || s->auth_user != NULL || s->relay_net)
+		return false;
+	z = checks_listed(s->checks);
+	if (z == NULL)
+		return false;
+	if (is_postmaster(path)) {
+		log_info("%s: %s: client [%s] listed by %s, but to=<%s> is the "
+		    "postmaster: accepted", s->sid, s->env.id, s->addr, z->zone,
+		    path->address);
+		return false;
+	}
+	log_info("%s: %s: refused to=<%s>: client [%s] listed by %s (%s)%s%s",
+	    s->sid, s->env.id, path->address, s->addr, z->zone, z->code,
+	    z->reason[0] ? ": " : "", z->reason);
+	reply(s, 554, "5.7.1", "Service unavailable; client [%s] blocked using "
+	    "%s%s%s", s->addr, z->zone, z->reason[0] ? "; " : "", z->reason);
+	return true;
+}
+
 /* relay_allowed - may this client send to domains not hosted here */
 static bool
 relay_allowed(struct session *s)
@@ -591,6 +636,8 @@ cmd_rcpt(struct session *s, const char *args)
 		error_count(s);
 		return;
 	}
+	if (dnsbl_refused(s, &path))
+		return;
 	/* <postmaster> alone (RFC 5321 4.1.1.3, always accepted): the
 	 * postmaster of server.hostname when that domain is hosted, else of
 	 * the first hosted domain */
@@ -1110,7 +1157,18 @@ dispatch(struct session *s, const char *line, size_t len)
 	case SMTP_CMD_HELO: cmd_helo(s, cmd.args, false); break;
 	case SMTP_CMD_EHLO: cmd_helo(s, cmd.args, true); break;
 	case SMTP_CMD_MAIL: cmd_mail(s, cmd.args); break;
-	case SMTP_CMD_RCPT: cmd_rcpt(s, cmd.args); break;
+	case SMTP_CMD_RCPT:
+		/* the verdict of the DNS checks applies from the first RCPT:
+		 * wait for it (reading stops; pipelined input stays queued) */
+		if (s->checks != NULL && !checks_finished(s->checks)) {
+			log_debug("%s: waiting for the DNS checks", s->sid);
+			s->parked = xstrdup(line);
+			s->state = S_WAIT;
+			bufferevent_disable(s->bev, EV_READ);
+			break;
+		}
+		cmd_rcpt(s, cmd.args);
+		break;
 	case SMTP_CMD_DATA: cmd_data(s, cmd.args); break;
 	case SMTP_CMD_BDAT: cmd_bdat(s, cmd.args); break;
 	case SMTP_CMD_AUTH: cmd_auth(s, cmd.args); break;
@@ -1217,7 +1275,7 @@ on_read(struct bufferevent *bev, void *arg)
 
 	for (;;) {
 		if (s->state == S_CLOSING || s->state == S_STARTTLS ||
-		    s->state == S_COMMIT)
+		    s->state == S_COMMIT || s->state == S_WAIT)
 			break;
 		/* a client that pipelines without reading its replies waits */
 		if (evbuffer_get_length(bufferevent_get_output(bev)) > OUT_HIGH) {
@@ -1311,7 +1369,8 @@ on_write(struct bufferevent *bev, void *arg)
 		session_free(s);
 	else if (s->state == S_STARTTLS)
 		start_tls(s);
-	else if (s->read_paused && s->state != S_COMMIT) {
+	else if (s->read_paused && s->state != S_COMMIT &&
+	    s->state != S_WAIT) {
 		s->read_paused = false;
 		bufferevent_enable(bev, EV_READ);
 		on_read(bev, s);
@@ -1370,6 +1429,56 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	session_free(s);
 }
 
+/* checks_done - the client's DNS answers are in: run a waiting command */
+static void
+checks_done(void *arg)
+{
+	struct session *s = arg;
+	const struct checks_zone *z = checks_listed(s->checks);
+
+	if (z != NULL)
+		log_info("%s: client [%s] listed by %s (%s)%s%s", s->sid, s->addr,
+		    z->zone, z->code, z->reason[0] ? ": " : "", z->reason);
+	if (s->state != S_WAIT)
+		return;
+	char *line = s->parked;
+	s->parked = NULL;
+	s->state = S_CMD;
+	dispatch(s, line, strlen(line));
+	free(line);
+	if (s->state == S_CMD && !s->read_paused)
+		bufferevent_enable(s->bev, EV_READ);
+	on_read(s->bev, s);     /* may free s */
+}
+
+/* client_checks_start - ask DNS about the client (smtpd.h) */
+static void
+client_checks_start(struct session *s)
+{
+	struct smtpd *sd = s->sd;
+	char zones[DNSBL_MAX_ZONES][DNSBL_ZONE_MAX + 1];
+	size_t nzones = 0;
+	const char *bad;
+
+	if (sd->dns == NULL)
+		return;
+	if (smtpd_is_loopback((struct sockaddr *)&s->ss) &&
+	    !settings_get_int(s->db, "smtp.check_loopback", 0))
+		return;
+	if (!s->relay_net) {
+		char *list = settings_get_str(s->db, "smtp.dnsbl");
+		nzones = dnsbl_zones_parse(list, zones, DNSBL_MAX_ZONES, &bad);
+		if (bad != NULL)
+			log_warnx("smtp.dnsbl: %s (entry skipped)", bad);
+		free(list);
+	}
+	if (nzones == 0)
+		return;
+	s->checks = checks_start(sd->dns, sd->svc->base,
+	    (struct sockaddr *)&s->ss, s->sid, zones, nzones, false,
+	    (int)settings_get_int(s->db, "smtp.dns_timeout", 10), checks_done, s);
+}
+
 void
 session_start(struct smtpd *sd, struct service_listener *l, int fd,
 	      const struct sockaddr *sa, socklen_t salen)
@@ -1405,6 +1514,7 @@ session_start(struct smtpd *sd, struct service_listener *l, int fd,
 	s->state = S_CMD;
 	log_info("%s: connect from [%s] on %s%s", s->sid, s->addr, l->name,
 	    s->relay_net ? " (relay network)" : "");
+	client_checks_start(s);
 
 	if (s->smtps) {
 		SSL *ssl = SSL_new(sd->tls);

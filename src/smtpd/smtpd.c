@@ -61,7 +61,32 @@ smtpd_accept(struct service *svc, struct service_listener *l, int fd,
 		refuse(l, fd, msg);
 		return;
 	}
+	smtpd_dns_reload(&smtpd);
 	session_start(&smtpd, l, fd, sa, salen);
+}
+
+/* smtpd_dns_reload - follow dns.hosts; the old resolver goes only when no
+ * lookup of it is out (sessions' checks hold it until they finish) */
+void
+smtpd_dns_reload(struct smtpd *sd)
+{
+	char *servers = settings_get_str(sd->svc->db, "dns.hosts");
+	struct dns_resolver *r;
+	const char *err;
+
+	if ((sd->dns_servers != NULL && strcmp(servers, sd->dns_servers) == 0) ||
+	    (sd->dns != NULL && dns_pending(sd->dns) > 0)) {
+		free(servers);
+		return;
+	}
+	r = dns_resolver_new(sd->svc->base, servers, 2000, 2, &err);
+	if (r == NULL)
+		log_error("DNS resolver (dns.hosts '%s'): %s; no DNS block list "
+		    "or reverse DNS checks", servers, err);
+	dns_resolver_free(&sd->dns);
+	sd->dns = r;
+	free(sd->dns_servers);
+	sd->dns_servers = servers;   /* a bad value is not retried */
 }
 
 static int
@@ -83,6 +108,7 @@ smtpd_init(struct service *svc)
 	if (smtpd.tls == NULL)
 		log_warnx("no TLS: %s; STARTTLS is not offered and smtps refuses "
 		    "connections", err);
+	smtpd_dns_reload(&smtpd);
 	if (commit_pool_start(svc->base, COMMIT_THREADS) < 0) {
 		log_warn("cannot start the commit threads");
 		return -1;
@@ -99,6 +125,7 @@ smtpd_shutdown(struct service *svc)
 	 * (and are answered if the reply can still get out). */
 	commit_pool_stop();
 	session_shutdown_all(&smtpd);
+	dns_resolver_free(&smtpd.dns);
 }
 
 int
@@ -117,5 +144,6 @@ main(int argc, char **argv)
 
 	free(smtpd.hostname);
 	free(smtpd.qpath);
+	free(smtpd.dns_servers);
 	return rc;
 }

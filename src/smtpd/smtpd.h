@@ -6,6 +6,7 @@
 
 #include <openssl/ssl.h>
 
+#include "dns.h"
 #include "service.h"
 
 /* smtpd - the inbound SMTP connector (manual 3.2): ports 25 (smtp), 587
@@ -16,6 +17,8 @@ struct smtpd {
 	char *hostname;     /* server.hostname: greeting, Received */
 	char *qpath;        /* <queue>/smtp/inbound */
 	SSL_CTX *tls;       /* NULL: no certificate, no STARTTLS/smtps */
+	struct dns_resolver *dns;   /* client checks; NULL: none */
+	char *dns_servers;  /* the dns.hosts it was made with */
 	unsigned long sessions;
 };
 
@@ -36,5 +39,11 @@ void session_shutdown_all(struct smtpd *sd);
  * *bad_r (may be NULL). */
 bool smtpd_cidr_match(const char *list, const struct sockaddr *sa,
 		      const char **bad_r);
+
+/* smtpd_is_loopback - 127.0.0.0/8, ::1 or v4-mapped loopback. */
+bool smtpd_is_loopback(const struct sockaddr *sa);
+
+/* smtpd_dns_reload - a changed dns.hosts applies once no lookup is out. */
+void smtpd_dns_reload(struct smtpd *sd);
 
 #endif

@@ -9,6 +9,7 @@ directory, free loopback ports, a real posternd started and stopped by PID.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,6 +42,40 @@ def free_port():
             _given_ports.add(port)
             return port
     raise RuntimeError("no free port found")
+
+
+DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+
+
+def dnsmasq_start(records):
+    """A real dnsmasq on a free loopback port answering the given records
+    (dnsmasq options: "--mx-host=a.test,mx.a.test,10", "--txt-record=...")
+    and NXDOMAIN for anything else under .test; nothing is forwarded.
+    Returns (process, port); stop it with dnsmasq_stop(process). Skips the
+    test when dnsmasq is missing."""
+    if not os.access(DNSMASQ, os.X_OK):
+        pytest.skip("dnsmasq missing (scripts/install-deps.sh installs it)")
+    port = free_port()
+    proc = subprocess.Popen([
+        DNSMASQ, "-k", f"--port={port}", "--listen-address=127.0.0.1",
+        "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=",
+        "--user=root", "--local=/test/"] + list(records),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline and proc.poll() is None:
+        # up once it answers a query over TCP (same port as UDP)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.05)
+    assert proc.poll() is None, "dnsmasq did not start"
+    return proc, port
+
+
+def dnsmasq_stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
 
 
 class Postern:

@@ -22,9 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Postern, free_port
-
-DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+from conftest import Postern, dnsmasq_start, dnsmasq_stop, free_port
 
 
 # -- queue files -----------------------------------------------------------
@@ -144,13 +142,7 @@ def wait_for(cond, timeout=15, what="condition"):
 
 @pytest.fixture(scope="module")
 def dns():
-    if not os.access(DNSMASQ, os.X_OK):
-        pytest.skip("dnsmasq missing (scripts/install-deps.sh installs it)")
-    port = free_port()
-    proc = subprocess.Popen([
-        DNSMASQ, "-k", f"--port={port}", "--listen-address=127.0.0.1",
-        "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=",
-        "--user=root", "--local=/test/",
+    proc, port = dnsmasq_start([
         "--mx-host=remote.test,mx.remote.test,10",
         "--host-record=mx.remote.test,127.0.0.1",
         "--host-record=amx.test,127.0.0.1",          # no MX: A fallback
@@ -166,12 +158,9 @@ def dns():
         "--mx-host=loop.test,mx.postern.test,10",     # this host is the MX
         "--mx-host=far.test,mx.far.test,10",          # a second Postern
         "--host-record=mx.far.test,127.0.0.2",
-    ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    assert proc.poll() is None, "dnsmasq did not start"
+    ])
     yield port
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
+    dnsmasq_stop(proc)
 
 
 # -- the remote SMTP server --------------------------------------------------

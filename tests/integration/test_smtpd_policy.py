@@ -1,0 +1,242 @@
+"""Inbound SMTP policy: DNS block lists, reverse DNS in Received, time
+limits for DATA/BDAT and sessions, IDN recipients. A real dnsmasq
+(conftest.dnsmasq_start) answers the test zones; clients connect from
+different loopback addresses (127.0.0.x) with smtplib and raw sockets.
+smtp.check_loopback makes smtpd check loopback clients, which it skips
+otherwise."""
+import smtplib
+import socket
+import time
+
+import pytest
+
+from conftest import Postern, dnsmasq_start, dnsmasq_stop, free_port
+from test_smtpd import Raw, inbound, parse_env, queued_id
+
+DOMAIN = "acme.test"
+
+
+def rev(ip, zone):
+    return ".".join(reversed(ip.split("."))) + "." + zone
+
+
+def rev6_loopback(zone):
+    return ".".join(["1"] + ["0"] * 31) + "." + zone
+
+
+@pytest.fixture(scope="module")
+def dns():
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))            # a DNS server that never answers
+    proc, port = dnsmasq_start([
+        # bl.test lists 127.0.0.2 with a reason (RFC 5782 test entry)
+        f"--address=/{rev('127.0.0.2', 'bl.test')}/127.0.0.2",
+        f"--txt-record={rev('127.0.0.2', 'bl.test')},Listed:  see\t"
+        "http://bl.test/q?127.0.0.2 caf\u00e9",
+        # an error code of the list (Spamhaus: public resolver refused)
+        f"--address=/{rev('127.0.0.3', 'bl.test')}/127.255.255.254",
+        # an answer outside 127/8 (a hijacked NXDOMAIN)
+        f"--address=/{rev('127.0.0.4', 'bl.test')}/10.0.0.4",
+        # bl2.test lists 127.0.0.5 without a TXT reason
+        f"--address=/{rev('127.0.0.5', 'bl2.test')}/127.0.0.10",
+        # IPv6 ::1 listed in bl.test (nibbles)
+        f"--address=/{rev6_loopback('bl.test')}/127.0.0.2",
+        # down.test: its server never answers; closed.test: nobody there
+        f"--server=/down.test/127.0.0.1#{silent.getsockname()[1]}",
+        f"--server=/closed.test/127.0.0.1#{free_port()}",
+        # reverse DNS: 127.0.0.7 confirmed, 127.0.0.8 a PTR that lies
+        "--host-record=good.client.test,127.0.0.7",
+        "--ptr-record=8.0.0.127.in-addr.arpa,liar.client.test",
+        "--address=/liar.client.test/127.0.0.99",
+        "--local=/127.in-addr.arpa/",
+        "--local=/ip6.arpa/",
+    ])
+    yield port
+    dnsmasq_stop(proc)
+    silent.close()
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, dns):
+    p = Postern(tmp_path_factory.mktemp("policy") / "root")
+    p.init()
+    p.cli("postoffice", "add", "acme", "--password", "pm-secret")
+    p.cli("domain", "add", DOMAIN, "--postoffice", "acme")
+    p.cli("mailbox", "add", "alice@acme", "--password", "alice-pw")
+    p.cli("mailbox", "add", "bob@acme", "--password", "bob-pw")
+    p.ports["smtp6"] = free_port()
+    p.cli("config", "set", "smtp.listen",
+          f"127.0.0.1:{p.port('smtp')},[::1]:{p.ports['smtp6']}")
+    for k, v in {"dns.hosts": f"127.0.0.1:{dns}",
+                 "smtp.dnsbl": "bl.test bl2.test",
+                 "smtp.dns_timeout": "8s",
+                 "smtp.check_loopback": "yes",
+                 "smtp.require_tls_for_auth": "no"}.items():
+        p.cli("config", "set", k, v)
+    p.start(services=["smtpd"])
+    yield p
+    p.stop()
+    reports = p.sanitizer_reports()
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+
+
+def smtp_from(srv, source):
+    return smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=30,
+                        local_hostname="client.test",
+                        source_address=(source, 0))
+
+
+def raw_from(srv, source):
+    sock = socket.create_connection(("127.0.0.1", srv.port("smtp")), 30,
+                                    source_address=(source, 0))
+    r = Raw(None, sock)
+    r.sock.settimeout(30)
+    assert r.reply()[0] == 220
+    return r
+
+
+def wait_log(srv, text, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in srv.log("smtpd"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# -- DNS block lists ---------------------------------------------------------
+
+def test_listed_client_refused_at_rcpt_but_postmaster_gets_through(srv):
+    s = smtp_from(srv, "127.0.0.2")
+    s.ehlo()
+    assert s.mail("sender@example.org")[0] == 250
+    code, text = s.rcpt(f"alice@{DOMAIN}")
+    assert code == 554, text
+    text = text.decode()
+    assert text.startswith("5.7.1 ") and "bl.test" in text, text
+    assert "[127.0.0.2]" in text
+    # the TXT reason, cleaned of control bytes
+    assert text.endswith("Listed: see http://bl.test/q?127.0.0.2 caf??"), text
+    # RFC 5321 4.5.1: postmaster still receives
+    assert s.rcpt(f"postmaster@{DOMAIN}")[0] == 250
+    assert s.rcpt(f"PostMaster@{DOMAIN}")[0] == 250
+    code, resp = s.data(b"Subject: let me in\r\n\r\nplease\r\n")
+    assert code == 250, resp
+    env = parse_env((inbound(srv) / f"{queued_id(resp)}.env").read_text())
+    assert [r["address"] for r in env["rcpts"]] == [f"postmaster@{DOMAIN}"]
+    s.quit()
+    log = srv.log("smtpd")
+    assert "client [127.0.0.2] listed by bl.test (127.0.0.2)" in log
+    assert "refused to=<alice@acme.test>" in log
+
+
+def test_listed_without_reason_second_zone(srv):
+    s = smtp_from(srv, "127.0.0.5")
+    s.ehlo()
+    s.mail("")
+    code, text = s.rcpt(f"bob@{DOMAIN}")
+    assert code == 554
+    assert text.decode().endswith("blocked using bl2.test"), text
+    # the session goes on: RSET, NOOP, QUIT work
+    assert s.rset()[0] == 250
+    assert s.noop()[0] == 250
+    s.quit()
+
+
+def test_error_codes_and_bogus_answers_are_not_listings(srv):
+    for ip, logged in (("127.0.0.3", "127.255.255.254 is an error code"),
+                       ("127.0.0.4", "10.0.0.4 outside 127.0.0.0/8")):
+        s = smtp_from(srv, ip)
+        s.ehlo()
+        s.mail("x@example.org")
+        assert s.rcpt(f"alice@{DOMAIN}")[0] == 250
+        s.quit()
+        assert wait_log(srv, logged), srv.log("smtpd")[-3000:]
+
+
+def test_dns_failure_fails_open_and_is_logged(srv):
+    # down.test never answers: after smtp.dns_timeout the client goes on;
+    # closed.test fails (dnsmasq's upstream is not there)
+    srv.cli("config", "set", "smtp.dnsbl", "down.test closed.test bl.test")
+    srv.cli("config", "set", "smtp.dns_timeout", "2s")
+    try:
+        s = smtp_from(srv, "127.0.0.6")
+        s.ehlo()
+        s.mail("x@example.org")
+        assert s.rcpt(f"alice@{DOMAIN}")[0] == 250
+        s.quit()
+        # a listing that did answer still counts
+        s = smtp_from(srv, "127.0.0.2")
+        s.ehlo()
+        s.mail("x@example.org")
+        assert s.rcpt(f"alice@{DOMAIN}")[0] == 554
+        s.quit()
+    finally:
+        srv.cli("config", "set", "smtp.dnsbl", "bl.test bl2.test")
+        srv.cli("config", "set", "smtp.dns_timeout", "8s")
+    assert wait_log(srv, "dnsbl down.test: no answer in time: not listed")
+    log = srv.log("smtpd")
+    assert ("dnsbl closed.test: DNS failure" in log or
+            "dnsbl closed.test: no answer in time: not listed" in log), log
+
+
+def test_auth_and_relay_networks_exempt(srv):
+    s = smtp_from(srv, "127.0.0.2")
+    s.ehlo()
+    s.login("alice@acme", "alice-pw")
+    s.mail(f"alice@{DOMAIN}")
+    assert s.rcpt(f"bob@{DOMAIN}")[0] == 250
+    s.quit()
+    srv.cli("config", "set", "smtp.relay_networks", "127.0.0.2/32")
+    try:
+        s = smtp_from(srv, "127.0.0.2")
+        s.ehlo()
+        s.mail("x@example.org")
+        assert s.rcpt(f"bob@{DOMAIN}")[0] == 250
+        s.quit()
+    finally:
+        srv.cli("config", "unset", "smtp.relay_networks")
+
+
+def test_pipelined_commands_wait_for_the_verdict_in_order(srv):
+    r = raw_from(srv, "127.0.0.2")
+    r.send("EHLO client.test\r\nMAIL FROM:<x@example.org>\r\n"
+           f"RCPT TO:<alice@{DOMAIN}>\r\nRCPT TO:<postmaster@{DOMAIN}>\r\n"
+           f"RCPT TO:<bob@{DOMAIN}>\r\nDATA\r\n")
+    assert r.reply()[0] == 250
+    assert r.reply()[0] == 250
+    assert r.reply()[0] == 554
+    assert r.reply()[0] == 250
+    assert r.reply()[0] == 554
+    assert r.reply()[0] == 354
+    r.send("Subject: p\r\n\r\nx\r\n.\r\nQUIT\r\n")
+    assert r.reply()[0] == 250
+    assert r.reply()[0] == 221
+    r.close()
+
+
+def test_ipv6_client_checked_by_nibbles(srv):
+    try:
+        sock = socket.create_connection(("::1", srv.ports["smtp6"]), 10)
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    r = Raw(None, sock)
+    assert r.reply()[0] == 220
+    assert r.cmd("EHLO client.test")[0] == 250
+    assert r.cmd("MAIL FROM:<>")[0] == 250
+    code, text = r.cmd(f"RCPT TO:<alice@{DOMAIN}>")
+    assert code == 554 and "[::1]" in text and "bl.test" in text, text
+    r.close()
+
+
+def test_client_leaving_while_lookups_run(srv):
+    """Sessions that go away before the answers: nothing leaks or crashes
+    (the sanitizers watch the log)."""
+    for i in range(20):
+        sock = socket.create_connection(("127.0.0.1", srv.port("smtp")), 10,
+                                        source_address=("127.0.0.6", 0))
+        sock.sendall(b"EHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<alice@acme.test>\r\n")
+        sock.close()
+    s = smtp_from(srv, "127.0.0.9")
+    assert s.noop()[0] == 250
+    s.quit()
