@@ -314,8 +314,15 @@ received_header(struct session *s, struct buf *b)
 		    (s->auth_user ? "ESMTPA" : "ESMTP");
 	else
 		proto = "SMTP";
-	buf_printf(b, "Received: from %s ([%s])\r\n\tby %s (Postern) with %s id %s",
-	    s->helo, s->addr, s->sd->hostname, proto, s->env.id);
+	/* RFC 5321 4.4: the name the client gave, then its forward-confirmed
+	 * reverse DNS name ("unknown" without one) and address */
+	const char *rdns = s->checks != NULL ? checks_rdns(s->checks) : NULL;
+	if (rdns == NULL && s->checks == NULL &&
+	    smtpd_is_loopback((struct sockaddr *)&s->ss))
+		rdns = "localhost";
+	buf_printf(b, "Received: from %s (%s [%s])\r\n\tby %s (Postern) with %s "
+	    "id %s", s->helo, rdns != NULL ? rdns : "unknown", s->addr,
+	    s->sd->hostname, proto, s->env.id);
 	if (s->tls)
 		buf_printf(b, "\r\n\t(%s)", s->tls_info);
 	if (s->env.nrcpts == 1)
@@ -1439,6 +1446,9 @@ checks_done(void *arg)
 	if (z != NULL)
 		log_info("%s: client [%s] listed by %s (%s)%s%s", s->sid, s->addr,
 		    z->zone, z->code, z->reason[0] ? ": " : "", z->reason);
+	log_info("%s: reverse DNS of [%s]: %s", s->sid, s->addr,
+	    checks_rdns(s->checks) ? checks_rdns(s->checks) :
+	    "unknown (none, or not forward-confirmed)");
 	if (s->state != S_WAIT)
 		return;
 	char *line = s->parked;
@@ -1472,10 +1482,8 @@ client_checks_start(struct session *s)
 			log_warnx("smtp.dnsbl: %s (entry skipped)", bad);
 		free(list);
 	}
-	if (nzones == 0)
-		return;
 	s->checks = checks_start(sd->dns, sd->svc->base,
-	    (struct sockaddr *)&s->ss, s->sid, zones, nzones, false,
+	    (struct sockaddr *)&s->ss, s->sid, zones, nzones, true,
 	    (int)settings_get_int(s->db, "smtp.dns_timeout", 10), checks_done, s);
 }
 

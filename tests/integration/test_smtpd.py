@@ -188,7 +188,7 @@ def test_local_mail_queued_with_envelope(srv):
     assert env["rcpts"][0]["orcpt"] == "rfc822;alice+40acme.test"
     assert env["rcpts"][0]["notify"] == 0x02 | 0x04
     # our Received header first, then the message dot-unstuffed
-    assert msg.startswith(b"Received: from client.test ([127.0.0.1])\r\n"
+    assert msg.startswith(b"Received: from client.test (localhost [127.0.0.1])\r\n"
                           b"\tby mx.postern.test (Postern) with ESMTP id " +
                           qid.encode())
     assert msg.endswith(body)     # smtplib stuffed the dot, smtpd removed it

@@ -240,3 +240,25 @@ def test_client_leaving_while_lookups_run(srv):
     s = smtp_from(srv, "127.0.0.9")
     assert s.noop()[0] == 250
     s.quit()
+
+
+# -- reverse DNS in Received ---------------------------------------------------
+
+@pytest.mark.parametrize("source,name", [
+    ("127.0.0.7", "good.client.test"),     # PTR and A agree
+    ("127.0.0.8", "unknown"),              # PTR names a host that is elsewhere
+    ("127.0.0.9", "unknown"),              # no PTR
+])
+def test_received_names_forward_confirmed_reverse_dns(srv, source, name):
+    s = smtp_from(srv, source)
+    s.ehlo("helo.name.test")
+    s.mail("x@example.org")
+    assert s.rcpt(f"alice@{DOMAIN}")[0] == 250
+    code, resp = s.data(b"Subject: rdns\r\n\r\nbody\r\n")
+    assert code == 250
+    s.quit()
+    msg = (inbound(srv) / f"{queued_id(resp)}.msg").read_bytes()
+    first = msg.split(b"\r\n")[0].decode()
+    assert first == f"Received: from helo.name.test ({name} [{source}])", msg
+    assert wait_log(srv, f"reverse DNS of [{source}]: " +
+                    (name if name != "unknown" else "unknown"))
