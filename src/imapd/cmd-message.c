@@ -1682,6 +1682,49 @@ match(struct sctx *x, const struct imap_search_key *k)
 	return false;
 }
 
+/* search_run - see imapd.h */
+size_t *
+search_run(struct session *s, const struct imap_search *srch, size_t *n_r,
+	   uint64_t *maxmod_r)
+{
+	size_t *idx = xcalloc(s->nmsgs + 1, sizeof(*idx)), n = 0;
+	struct sctx x = { .s = s };
+
+	*maxmod_r = 0;
+	buf_init(&x.tmp, 0);
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		if (s->msgs[i].gone)
+			continue;
+		x.idx = i;
+		if (match(&x, &srch->root)) {
+			idx[n++] = i;
+			if (s->msgs[i].modseq > *maxmod_r)
+				*maxmod_r = s->msgs[i].modseq;
+		}
+		content_free(&x.c);
+	}
+	buf_free(&x.tmp);
+	*n_r = n;
+	return idx;
+}
+
+/* view_header - see imapd.h */
+int
+view_header(struct session *s, size_t idx, struct buf *out)
+{
+	struct content c;
+
+	memset(&c, 0, sizeof(c));
+	if (content_load_part(s, &s->msgs[idx], &c, true) < 0) {
+		content_free(&c);
+		return -1;
+	}
+	if (c.data.len > 0)
+		buf_append(out, c.data.data, c.data.len);
+	content_free(&c);
+	return 0;
+}
+
 void
 cmd_search(struct session *s, const char *tag, const struct imap_arg *a,
 	   size_t n, bool uid)
@@ -1697,23 +1740,13 @@ cmd_search(struct session *s, const char *tag, const struct imap_arg *a,
 	if (srch.uses_modseq)
 		s->condstore = true;
 	view_sync(s, uid, NULL, 0);
-	uint32_t *res = xcalloc(s->nmsgs + 1, sizeof(*res));
-	size_t nres = 0;
-	uint64_t maxmod = 0;
-	struct sctx x = { .s = s };
-	buf_init(&x.tmp, 0);
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		if (s->msgs[i].gone)
-			continue;
-		x.idx = i;
-		if (match(&x, &srch.root)) {
-			res[nres++] = uid ? s->msgs[i].uid : (uint32_t)(i + 1);
-			if (s->msgs[i].modseq > maxmod)
-				maxmod = s->msgs[i].modseq;
-		}
-		content_free(&x.c);
-	}
-	buf_free(&x.tmp);
+	uint64_t maxmod;
+	size_t nres;
+	size_t *idx = search_run(s, &srch, &nres, &maxmod);
+	uint32_t *res = xcalloc(nres + 1, sizeof(*res));
+	for (size_t i = 0; i < nres; i++)
+		res[i] = uid ? s->msgs[idx[i]].uid : (uint32_t)(idx[i] + 1);
+	free(idx);
 	struct buf out;
 	buf_init(&out, 0);
 	if (srch.esearch || s->rev2) {

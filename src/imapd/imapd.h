@@ -184,6 +184,16 @@ int64_t mailbox_quota_kb(struct session *s);
 /* cmd-message.c */
 cmd_fn cmd_fetch, cmd_store, cmd_search, cmd_copy, cmd_move, cmd_expunge,
     cmd_check, cmd_noop;
+
+/* cmd-sort.c: SORT (RFC 5256, 5957 DISPLAY, 5267 ESORT) and THREAD */
+cmd_fn cmd_sort, cmd_thread;
+/* search_run - the view indexes (ascending) of the messages matching
+ * srch, and the highest modseq among them */
+size_t *search_run(struct session *s, const struct imap_search *srch,
+		   size_t *n_r, uint64_t *maxmod_r);
+/* view_header - append the header block of message idx (CRLF line ends;
+ * through the header cache); -1 if it is gone */
+int view_header(struct session *s, size_t idx, struct buf *out);
 /* view_load - fill the view of a freshly selected folder */
 int view_load(struct session *s, const char **error_r);
 /* view_sync - pick up changes and report them (EXISTS, EXPUNGE, FETCH

@@ -77,7 +77,8 @@ session_capability(struct session *s)
 	    s->state == ST_NOAUTH ? " AUTH=PLAIN" : "",
 	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MOVE "
 	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH "
-	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE");
+	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT "
+	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 	return cap;
 }
 
@@ -550,6 +551,8 @@ static const struct command {
 	{ "UNSELECT", cmd_unselect, C_SELECTED, false },
 	{ "EXPUNGE", cmd_expunge, C_SELECTED, true },
 	{ "SEARCH", cmd_search, C_SELECTED, true },
+	{ "SORT", cmd_sort, C_SELECTED, true },
+	{ "THREAD", cmd_thread, C_SELECTED, true },
 	{ "FETCH", cmd_fetch, C_SELECTED, true },
 	{ "STORE", cmd_store, C_SELECTED, true },
 	{ "COPY", cmd_copy, C_SELECTED, true },

@@ -575,6 +575,62 @@ parse_key(struct sctx *c, struct imap_search_key *k)
 	return 0;
 }
 
+/* parse_return - "RETURN (options)" at args[*i] (ESEARCH, ESORT): the
+ * IMAP_SEARCH_RET_* bits, ALL when the list is empty. 1 if there was
+ * one, 0 if not, -1 bad. */
+static int
+parse_return(const struct imap_arg *args, size_t n, size_t *i,
+	     unsigned *ret_r, const char **error_r)
+{
+	*ret_r = 0;
+	if (*i >= n || !imap_arg_is_atom(&args[*i], "RETURN"))
+		return 0;
+	(*i)++;
+	if (*i >= n || args[*i].type != IMAP_ARG_LIST) {
+		*error_r = "Invalid RETURN options";
+		return -1;
+	}
+	const struct imap_arg *l = &args[(*i)++];
+	for (size_t k = 0; k < l->count; k++) {
+		const struct imap_arg *o = &l->list[k];
+		if (imap_arg_is_atom(o, "MIN"))
+			*ret_r |= IMAP_SEARCH_RET_MIN;
+		else if (imap_arg_is_atom(o, "MAX"))
+			*ret_r |= IMAP_SEARCH_RET_MAX;
+		else if (imap_arg_is_atom(o, "ALL"))
+			*ret_r |= IMAP_SEARCH_RET_ALL;
+		else if (imap_arg_is_atom(o, "COUNT"))
+			*ret_r |= IMAP_SEARCH_RET_COUNT;
+		else {
+			/* SAVE (SEARCHRES, RFC 5182) is not offered */
+			*error_r = "Unknown RETURN option";
+			return -1;
+		}
+	}
+	if (*ret_r == 0)
+		*ret_r = IMAP_SEARCH_RET_ALL;
+	return 1;
+}
+
+/* charset_check - a charset argument: UTF-8 and US-ASCII only */
+static int
+charset_check(const struct imap_arg *a, bool *badcharset_r,
+	      const char **error_r)
+{
+	const char *cs = imap_arg_astring(a);
+
+	if (cs == NULL) {
+		*error_r = "Missing charset";
+		return -1;
+	}
+	if (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0) {
+		*badcharset_r = true;
+		*error_r = "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset";
+		return -1;
+	}
+	return 0;
+}
+
 /* imap_search_parse - see imap-spec.h */
 int
 imap_search_parse(const struct imap_arg *args, size_t n, struct imap_search *s,
@@ -585,45 +641,18 @@ imap_search_parse(const struct imap_arg *args, size_t n, struct imap_search *s,
 	memset(s, 0, sizeof(*s));
 	*badcharset_r = false;
 	s->root.type = IMAP_SEARCH_AND;
-	if (c.i < n && imap_arg_is_atom(&args[c.i], "RETURN")) {
-		c.i++;
-		if (c.i >= n || args[c.i].type != IMAP_ARG_LIST) {
-			*error_r = "Invalid RETURN options";
-			return -1;
-		}
-		s->esearch = true;
-		const struct imap_arg *l = &args[c.i++];
-		for (size_t i = 0; i < l->count; i++) {
-			const struct imap_arg *o = &l->list[i];
-			if (imap_arg_is_atom(o, "MIN"))
-				s->ret |= IMAP_SEARCH_RET_MIN;
-			else if (imap_arg_is_atom(o, "MAX"))
-				s->ret |= IMAP_SEARCH_RET_MAX;
-			else if (imap_arg_is_atom(o, "ALL"))
-				s->ret |= IMAP_SEARCH_RET_ALL;
-			else if (imap_arg_is_atom(o, "COUNT"))
-				s->ret |= IMAP_SEARCH_RET_COUNT;
-			else {
-				/* SAVE (SEARCHRES, RFC 5182) is not offered */
-				*error_r = "Unknown RETURN option";
-				return -1;
-			}
-		}
-		if (s->ret == 0)
-			s->ret = IMAP_SEARCH_RET_ALL;
-	}
+	int r = parse_return(args, n, &c.i, &s->ret, error_r);
+	if (r < 0)
+		return -1;
+	s->esearch = r > 0;
 	if (c.i < n && imap_arg_is_atom(&args[c.i], "CHARSET")) {
 		c.i++;
 		if (c.i >= n || args[c.i].type == IMAP_ARG_LIST) {
 			*error_r = "Missing charset";
 			return -1;
 		}
-		const char *cs = args[c.i++].str;
-		if (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0) {
-			*badcharset_r = true;
-			*error_r = "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset";
+		if (charset_check(&args[c.i++], badcharset_r, error_r) < 0)
 			return -1;
-		}
 	}
 	if (c.i >= n) {
 		*error_r = "Missing search keys";
@@ -637,6 +666,116 @@ imap_search_parse(const struct imap_arg *args, size_t n, struct imap_search *s,
 		}
 	s->uses_modseq = c.modseq;
 	return 0;
+}
+
+/* ---- SORT and THREAD ----------------------------------------------- */
+
+/* imap_sort_parse - see imap-spec.h */
+int
+imap_sort_parse(const struct imap_arg *args, size_t n, struct imap_sort *sort,
+		struct imap_search *srch, bool *badcharset_r,
+		const char **error_r)
+{
+	static const struct {
+		const char *name;
+		enum imap_sort_key key;
+	} keys[] = {
+		{ "ARRIVAL", IMAP_SORT_ARRIVAL }, { "CC", IMAP_SORT_CC },
+		{ "DATE", IMAP_SORT_DATE }, { "FROM", IMAP_SORT_FROM },
+		{ "SIZE", IMAP_SORT_SIZE }, { "SUBJECT", IMAP_SORT_SUBJECT },
+		{ "TO", IMAP_SORT_TO }, { "DISPLAYFROM", IMAP_SORT_DISPLAYFROM },
+		{ "DISPLAYTO", IMAP_SORT_DISPLAYTO },
+	};
+	size_t i = 0;
+	bool reverse = false;
+
+	memset(sort, 0, sizeof(*sort));
+	*badcharset_r = false;
+	int r = parse_return(args, n, &i, &sort->ret, error_r);
+	if (r < 0)
+		return -1;
+	sort->esort = r > 0;
+	if (i >= n || args[i].type != IMAP_ARG_LIST || args[i].count == 0) {
+		*error_r = "Syntax: SORT [RETURN (options)] (criteria) charset "
+		    "search-keys";
+		return -1;
+	}
+	const struct imap_arg *l = &args[i++];
+	for (size_t k = 0; k < l->count; k++) {
+		const struct imap_arg *o = &l->list[k];
+		if (imap_arg_is_atom(o, "REVERSE")) {
+			if (reverse) {
+				*error_r = "REVERSE twice";
+				return -1;
+			}
+			reverse = true;
+			continue;
+		}
+		size_t j;
+		for (j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
+			if (imap_arg_is_atom(o, keys[j].name))
+				break;
+		if (j == sizeof(keys) / sizeof(keys[0])) {
+			*error_r = "Unknown sort criterion";
+			return -1;
+		}
+		if (sort->n == IMAP_SORT_MAX_KEYS) {
+			*error_r = "Too many sort criteria";
+			return -1;
+		}
+		sort->keys[sort->n].key = keys[j].key;
+		sort->keys[sort->n++].reverse = reverse;
+		reverse = false;
+	}
+	if (reverse) {
+		*error_r = "REVERSE without a criterion";
+		return -1;
+	}
+	if (i >= n || args[i].type == IMAP_ARG_LIST) {
+		*error_r = "Missing charset";
+		return -1;
+	}
+	if (charset_check(&args[i++], badcharset_r, error_r) < 0)
+		return -1;
+	if (i >= n || imap_arg_is_atom(&args[i], "RETURN") ||
+	    imap_arg_is_atom(&args[i], "CHARSET")) {
+		*error_r = "Missing search keys";
+		return -1;
+	}
+	return imap_search_parse(args + i, n - i, srch, badcharset_r, error_r);
+}
+
+/* imap_thread_parse - see imap-spec.h */
+int
+imap_thread_parse(const struct imap_arg *args, size_t n,
+		  enum imap_thread_alg *alg_r, struct imap_search *srch,
+		  bool *badcharset_r, const char **error_r)
+{
+	*badcharset_r = false;
+	if (n < 3 || args[0].type != IMAP_ARG_ATOM) {
+		*error_r = "Syntax: THREAD algorithm charset search-keys";
+		return -1;
+	}
+	if (imap_arg_is_atom(&args[0], "ORDEREDSUBJECT"))
+		*alg_r = IMAP_THREAD_ORDEREDSUBJECT;
+	else if (imap_arg_is_atom(&args[0], "REFERENCES"))
+		*alg_r = IMAP_THREAD_REFERENCES;
+	else {
+		*error_r = "Unknown threading algorithm";
+		return -1;
+	}
+	if (args[1].type == IMAP_ARG_LIST ||
+	    charset_check(&args[1], badcharset_r, error_r) < 0) {
+		if (!*badcharset_r)
+			*error_r = "Missing charset";
+		return -1;
+	}
+	if (imap_arg_is_atom(&args[2], "RETURN") ||
+	    imap_arg_is_atom(&args[2], "CHARSET")) {
+		*error_r = "Invalid search keys";
+		return -1;
+	}
+	return imap_search_parse(args + 2, n - 2, srch, badcharset_r, error_r);
 }
 
 /* ---- STORE flags --------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "imap-parser.h"
+#include "imap-thread.h"
 
 /* ---- FETCH --------------------------------------------------------- */
 
@@ -129,6 +130,45 @@ int imap_search_parse(const struct imap_arg *args, size_t n,
 		      struct imap_search *s, bool *badcharset_r,
 		      const char **error_r);
 void imap_search_free(struct imap_search *s);
+
+/* ---- SORT and THREAD (RFC 5256, RFC 5957 DISPLAY, RFC 5267 ESORT) -- */
+
+enum imap_sort_key {
+	IMAP_SORT_ARRIVAL,         /* internal date */
+	IMAP_SORT_CC,              /* mailbox of the first Cc address */
+	IMAP_SORT_DATE,            /* sent date (internal date when none) */
+	IMAP_SORT_FROM,
+	IMAP_SORT_SIZE,
+	IMAP_SORT_SUBJECT,         /* base subject */
+	IMAP_SORT_TO,
+	IMAP_SORT_DISPLAYFROM,     /* display name, else the address */
+	IMAP_SORT_DISPLAYTO,
+};
+
+#define IMAP_SORT_MAX_KEYS 16
+
+struct imap_sort {
+	struct {
+		enum imap_sort_key key;
+		bool reverse;
+	} keys[IMAP_SORT_MAX_KEYS];
+	size_t n;
+	unsigned ret;              /* ESORT RETURN (IMAP_SEARCH_RET_*) */
+	bool esort;
+};
+
+/* imap_sort_parse - the arguments after SORT: [RETURN (...)] (criteria)
+ * charset search-keys; the keys into *srch (free with imap_search_free
+ * when 0 is returned). Charsets other than UTF-8/US-ASCII fail with
+ * *badcharset_r set. 0 or -1 with *error_r. */
+int imap_sort_parse(const struct imap_arg *args, size_t n,
+		    struct imap_sort *sort, struct imap_search *srch,
+		    bool *badcharset_r, const char **error_r);
+/* imap_thread_parse - the arguments after THREAD: algorithm charset
+ * search-keys. As imap_sort_parse. */
+int imap_thread_parse(const struct imap_arg *args, size_t n,
+		      enum imap_thread_alg *alg_r, struct imap_search *srch,
+		      bool *badcharset_r, const char **error_r);
 
 /* imap_flags_parse - a flag list or a single flag for STORE/APPEND:
  * system flags to *flags_r (IMAP_FLAG_*), keywords space separated to

@@ -91,9 +91,25 @@ addr_emit(struct buf *out, bool *opened, const char *name, const char *adl,
 	buf_putc(out, ')');
 }
 
-/* addresses - an address-list field value as an IMAP address list. */
+/* first_take - with first (mime_address_first), keep the first real
+ * address; true when it has been taken and the walk can stop */
+static bool
+first_take(struct mime_address *first, const char *name, const char *mbox,
+	   const char *host)
+{
+	if (first == NULL)
+		return false;
+	buf_puts(&first->name, name ? name : "");
+	buf_puts(&first->mailbox, mbox ? mbox : "");
+	buf_puts(&first->host, host ? host : "");
+	first->found = true;
+	return true;
+}
+
+/* addresses - an address-list field value as an IMAP address list, or
+ * (first not NULL, out NULL) only its first address */
 static void
-addresses(const char *s, struct buf *out)
+addresses(const char *s, struct buf *out, struct mime_address *first)
 {
 	struct buf phrase, local, domain, route, w;
 	bool opened = false, in_group = false;
@@ -135,6 +151,9 @@ addresses(const char *s, struct buf *out)
 		if (*s == ':' && !in_group) {
 			s++;
 			in_group = true;
+			/* as in ENVELOPE, the group itself comes first */
+			if (first_take(first, NULL, phrase.data, NULL))
+				break;
 			addr_emit(out, &opened, NULL, NULL,
 			    phrase.data ? phrase.data : "", NULL);
 			continue;
@@ -161,6 +180,10 @@ addresses(const char *s, struct buf *out)
 			}
 			if (*s == '>')
 				s++;
+			if ((local.len > 0 || domain.len > 0) &&
+			    first_take(first, phrase.data, local.data,
+			    domain.data))
+				break;
 			if (local.len > 0 || domain.len > 0)
 				addr_emit(out, &opened,
 				    phrase.len ? phrase.data : NULL,
@@ -174,11 +197,15 @@ addresses(const char *s, struct buf *out)
 				const char *n = read_word(s, &domain);
 				s = mime_skip_cfws(n == s ? s + 1 : n);
 			}
+			if (first_take(first, NULL, phrase.data, domain.data))
+				break;
 			addr_emit(out, &opened, NULL, NULL,
 			    phrase.data ? phrase.data : "",
 			    domain.data ? domain.data : "");
 		} else if (phrase.len > 0) {
 			/* a local part without a domain */
+			if (first_take(first, NULL, phrase.data, "MISSING_DOMAIN"))
+				break;
 			addr_emit(out, &opened, NULL, NULL, phrase.data,
 			    "MISSING_DOMAIN");
 		}
@@ -188,24 +215,40 @@ addresses(const char *s, struct buf *out)
 		if (*s == ';') {
 			s++;
 			if (in_group) {
-				addr_emit(out, &opened, NULL, NULL, NULL, NULL);
+				if (first == NULL)
+					addr_emit(out, &opened, NULL, NULL, NULL,
+					    NULL);
 				in_group = false;
 			}
 		} else if (*s == ',') {
 			s++;
 		}
 	}
-	if (in_group)
-		addr_emit(out, &opened, NULL, NULL, NULL, NULL);
-	if (opened)
-		buf_putc(out, ')');
-	else
-		buf_puts(out, "NIL");
+	if (first == NULL) {
+		if (in_group)
+			addr_emit(out, &opened, NULL, NULL, NULL, NULL);
+		if (opened)
+			buf_putc(out, ')');
+		else
+			buf_puts(out, "NIL");
+	}
 	buf_free(&phrase);
 	buf_free(&local);
 	buf_free(&domain);
 	buf_free(&route);
 	buf_free(&w);
+}
+
+/* mime_address_first - see mime.h */
+bool
+mime_address_first(const char *value, struct mime_address *a)
+{
+	buf_reset(&a->name);
+	buf_reset(&a->mailbox);
+	buf_reset(&a->host);
+	a->found = false;
+	addresses(value, NULL, a);
+	return a->found;
 }
 
 /* mime_envelope - see mime.h */
@@ -232,7 +275,7 @@ mime_envelope(const char *d, size_t start, size_t len, struct buf *out)
 			}
 			size_t mark = out->len;
 			if (found > 0)
-				addresses(v.data ? v.data : "", out);
+				addresses(v.data ? v.data : "", out, NULL);
 			else
 				buf_puts(out, "NIL");
 			if (i == 2)

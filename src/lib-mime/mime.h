@@ -110,6 +110,16 @@ int mime_date_parse(const char *s, time_t *utc_r, int *tz_r);
  * string when possible, else a literal. */
 void mime_imap_nstring(struct buf *out, const char *s, size_t len);
 void mime_imap_nstr(struct buf *out, const char *s);
+/* mime_address_first - the first address of an address-list field value
+ * as ENVELOPE gives it: display name (raw, RFC 2047 words not decoded),
+ * mailbox (local part) and host; a group comes first as itself (mailbox
+ * its name, no host). The bufs
+ * are the caller's (buf_init them); true when there was one. */
+struct mime_address {
+	struct buf name, mailbox, host;
+	bool found;
+};
+bool mime_address_first(const char *value, struct mime_address *a);
 /* mime_envelope - the IMAP ENVELOPE of a message header block. */
 void mime_envelope(const char *data, size_t hdr_start, size_t hdr_len,
 		   struct buf *out);

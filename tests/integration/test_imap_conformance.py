@@ -265,3 +265,57 @@ def test_rename_inbox_moves_messages(imap):
     assert d == [b'"Third" (MESSAGES 1)'], d
     c.logout()
     s.close()
+
+
+# ---- SORT and THREAD (the results are compared with Dovecot's in
+# test_imap_dovecot.py; here: capabilities, errors, UID forms) ---------
+
+def test_sort_thread_commands(imap):
+    s, f = login(imap)
+    r = cmd(f, b"c CAPABILITY")
+    caps = r[0].split()
+    for c in (b"SORT", b"SORT=DISPLAY", b"ESORT", b"THREAD=ORDEREDSUBJECT",
+              b"THREAD=REFERENCES"):
+        assert c in caps, r
+    # not before SELECT
+    assert cmd(f, b"x SORT (DATE) UTF-8 ALL")[-1].startswith(b"x BAD")
+    c = client(imap)
+    c.append("INBOX", None, None, b"Subject: b\r\nMessage-ID: <1@t>\r\n"
+             b"Date: Thu, 01 Jan 2026 10:00:00 +0000\r\n\r\nx\r\n")
+    c.append("INBOX", None, None, b"Subject: Re: b\r\nMessage-ID: <2@t>\r\n"
+             b"In-Reply-To: <1@t>\r\nDate: Wed, 31 Dec 2025 10:00:00 +0000"
+             b"\r\n\r\nxx\r\n")
+    c.append("INBOX", None, None, b"Subject: a\r\nMessage-ID: <3@t>\r\n"
+             b"Date: Fri, 02 Jan 2026 10:00:00 +0000\r\n\r\nxxx\r\n")
+    c.select("INBOX")
+    c.store("3", "+FLAGS", "\\Deleted")
+    c.expunge()                     # UIDs 1, 2 left
+    c.append("INBOX", None, None, b"Subject: [x] A\r\n\r\nxxxx\r\n")
+    c.logout()
+    cmd(f, b"s SELECT INBOX")
+    assert cmd(f, b"a SORT (SUBJECT DATE) UTF-8 ALL")[0] == b"* SORT 3 2 1\r\n"
+    assert cmd(f, b"a UID SORT (SUBJECT DATE) UTF-8 ALL")[0] == \
+        b"* SORT 4 2 1\r\n"
+    assert cmd(f, b"a UID SORT (REVERSE SIZE) UTF-8 UID 1:2")[0] == \
+        b"* SORT 2 1\r\n"
+    assert cmd(f, b"a SORT (DATE) UTF-8 SUBJECT nothing")[0] == b"* SORT\r\n"
+    r = cmd(f, b"a UID SORT RETURN (COUNT MIN) (SUBJECT) UTF-8 ALL")
+    assert r[0] == b'* ESEARCH (TAG "a") UID MIN 4 COUNT 3\r\n', r
+    assert cmd(f, b"t THREAD REFERENCES UTF-8 ALL")[0] == \
+        b"* THREAD (1 2)(3)\r\n"
+    assert cmd(f, b"t UID THREAD ORDEREDSUBJECT UTF-8 ALL")[0] == \
+        b"* THREAD (2 1)(4)\r\n"
+    # bad input: a clear error, and the session goes on
+    for line, want in ((b"e SORT DATE UTF-8 ALL", b"e BAD"),
+                       (b"e SORT (DATE FOO) UTF-8 ALL", b"e BAD"),
+                       (b"e SORT (REVERSE) UTF-8 ALL", b"e BAD"),
+                       (b"e SORT (DATE) UTF-8", b"e BAD"),
+                       (b"e SORT (DATE) KOI8-R ALL", b"e NO [BADCHARSET"),
+                       (b"e SORT (" + b"DATE " * 40 + b") UTF-8 ALL", b"e BAD"),
+                       (b"e THREAD REFS UTF-8 ALL", b"e BAD"),
+                       (b"e THREAD REFERENCES X ALL", b"e NO [BADCHARSET"),
+                       (b"e THREAD", b"e BAD")):
+        r = cmd(f, line)
+        assert r[-1].startswith(want), (line, r)
+    assert cmd(f, b"n NOOP")[-1].startswith(b"n OK")
+    s.close()

@@ -184,3 +184,153 @@ def test_same_as_dovecot(populated, tmp_path):
                              f"postern {y[:300]!r}")
     assert not diffs, "\n".join(diffs)
     assert compared > 150
+
+
+# ---- SORT and THREAD -------------------------------------------------
+# Re:/Fwd:/[tags], encoded subjects, a missing Date, References chains
+# through missing messages, a duplicate Message-ID, In-Reply-To only,
+# time zones that reorder by UTC, equal dates (sequence order decides)
+THREAD_CORPUS = [
+    # 1
+    b"From: \"Zed\" <zed@x.example>\r\nTo: amy@y.example\r\n"
+    b"Subject: Re: Hello\r\nMessage-ID: <1@t>\r\nReferences: <2@t>\r\n"
+    b"Date: Thu, 01 Jan 2026 10:00:00 +0000\r\n\r\nb1\r\n",
+    # 2
+    b"From: amy@x.example\r\nTo: \"Bob\" <bob@y.example>\r\nCc: c1@z.example\r\n"
+    b"Subject: hello\r\nMessage-ID: <2@t>\r\n"
+    b"Date: Wed, 31 Dec 2025 23:00:00 +0000\r\n\r\nb2 longer body\r\n",
+    # 3
+    b"From: Carl <carl@x.example>\r\nTo: dan@y.example\r\n"
+    b"Subject: [list] Fwd: hello (fwd)\r\nMessage-ID: <3@t>\r\n"
+    b"References: <2@t>\r\nDate: Thu, 01 Jan 2026 09:00:00 -0300\r\n\r\nb3\r\n",
+    # 4 no Date
+    b"From: dora@x.example\r\nSubject: Topic\r\nMessage-ID: <4@t>\r\n"
+    b"In-Reply-To: <missing@t>\r\n\r\nb4\r\n",
+    # 5
+    b"From: \"Eve\" <eve@x.example>\r\nCc: \"Al\" <a2@z.example>, b@z.example\r\n"
+    b"Subject: Re: Topic\r\nMessage-ID: <5@t>\r\n"
+    b"References: <missing@t> <4@t>\r\nDate: Fri, 02 Jan 2026 08:00:00 +0100\r\n\r\nb5\r\n",
+    # 6 duplicate Message-ID of 1
+    b"From: fay@x.example\r\nSubject: dup\r\nMessage-ID: <1@t>\r\n"
+    b"Date: Fri, 02 Jan 2026 08:00:00 +0100\r\n\r\nb6\r\n",
+    # 7 chain through missing messages
+    b"From: gus@x.example\r\nSubject: chain\r\nMessage-ID: <7@t>\r\n"
+    b"References: <a@t> <b@t> <c@t>\r\nDate: Sat, 03 Jan 2026 00:00:00 +0000\r\n\r\nb7\r\n",
+    # 8 the same chain, shorter
+    b"From: hal@x.example\r\nSubject: Re: chain\r\nMessage-ID: <8@t>\r\n"
+    b"References: <a@t> <b@t>\r\nDate: Sat, 03 Jan 2026 01:00:00 +0000\r\n\r\nb8\r\n",
+    # 9 encoded subject
+    b"From: =?utf-8?q?Ida_Smith?= <ida@x.example>\r\nTo: =?iso-8859-1?q?J=F6rg?= <j@y.example>\r\n"
+    b"Subject: =?utf-8?q?Re=3A_encoded?= words\r\nMessage-ID: <9@t>\r\n"
+    b"Date: Sun, 04 Jan 2026 00:00:00 +0000\r\n\r\nb9\r\n",
+    # 10 [fwd: ...] wrapper
+    b"From: jo@x.example\r\nSubject: [fwd: Re: Encoded words]\r\nMessage-ID: <10@t>\r\n"
+    b"Date: Sun, 04 Jan 2026 00:00:00 +0000\r\n\r\nb10\r\n",
+    # 11 nothing at all
+    b"X-Nothing: here\r\n\r\nb11\r\n",
+    # 12 a group, a route, no display name
+    b"From: Team: kim@x.example;\r\nTo: <@r.example:lou@y.example>\r\n"
+    b"Subject: [a] [b] tags\r\nMessage-ID: <12@t>\r\nIn-Reply-To: <10@t> <9@t>\r\n"
+    b"Date: Mon, 05 Jan 2026 00:00:00 +0000\r\n\r\nb12\r\n",
+    # 13 a loop with 14
+    b"From: mo@x.example\r\nSubject: loop\r\nMessage-ID: <13@t>\r\nReferences: <14@t>\r\n"
+    b"Date: Mon, 05 Jan 2026 00:00:00 +0000\r\n\r\nb13\r\n",
+    # 14
+    b"From: ned@x.example\r\nSubject: Re: loop\r\nMessage-ID: <14@t>\r\nReferences: <13@t>\r\n"
+    b"Date: Mon, 05 Jan 2026 00:00:00 +0000\r\n\r\nb14\r\n",
+]
+SORT_COMMANDS = [
+    "SORT (ARRIVAL) UTF-8 ALL", "SORT (DATE) UTF-8 ALL",
+    "SORT (REVERSE DATE) UTF-8 ALL", "SORT (SUBJECT) UTF-8 ALL",
+    "SORT (REVERSE SUBJECT DATE) UTF-8 ALL", "SORT (FROM) UTF-8 ALL",
+    "SORT (TO) UTF-8 ALL", "SORT (CC) UTF-8 ALL", "SORT (SIZE) UTF-8 ALL",
+    "SORT (DISPLAYFROM) UTF-8 ALL", "SORT (DISPLAYTO) UTF-8 ALL",
+    "UID SORT (SUBJECT REVERSE ARRIVAL) UTF-8 ALL",
+    "SORT (DATE) US-ASCII SUBJECT hello",
+    "SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) UTF-8 ALL",
+    "THREAD ORDEREDSUBJECT UTF-8 ALL", "THREAD REFERENCES UTF-8 ALL",
+    "UID THREAD REFERENCES UTF-8 NOT SUBJECT loop",
+    "THREAD REFERENCES UTF-8 SUBJECT nothing-matches",
+]
+
+
+def sort_lines(out):
+    """The untagged SORT/THREAD/ESEARCH line of each command, by tag."""
+    res = {}
+    last = None
+    for line in out.split(b"\r\n"):
+        if re.match(rb"\* (SORT|THREAD|ESEARCH)\b", line):
+            # Dovecot ends an empty THREAD with a blank ("* THREAD "),
+            # RFC 5256's thread-data has none: compare without
+            last = re.sub(rb'\(TAG "[^"]*"\) ', b"", line).rstrip()
+        m = re.match(rb"(s\d+) (OK|NO|BAD)", line)
+        if m:
+            res[m.group(1)] = (m.group(2), last)
+            last = None
+    return res
+
+
+def sort_script():
+    return b"".join(b"s%d %s\r\n" % (i, c.encode())
+                    for i, c in enumerate(SORT_COMMANDS))
+
+
+def put_corpus(cur_root, corpus):
+    for sub in ("cur", "new", "tmp"):
+        (cur_root / sub).mkdir(parents=True, exist_ok=True)
+    for i, m in enumerate(corpus):
+        p = cur_root / "new" / f"{1000 + i}.M{i}.host"
+        p.write_bytes(m)
+        # internal dates: not in the order of the files
+        t = 1767000000 + ((i * 7) % len(corpus)) * 3600
+        os.utime(p, (t, t))
+
+
+@pytest.mark.skipif(not os.path.exists(DOVECOT_IMAP) or
+                    shutil.which("setpriv") is None, reason="no Dovecot")
+def test_sort_thread_same_as_dovecot(populated, tmp_path):
+    put_corpus(populated.root / "store" / "acme" / "alice", THREAD_CORPUS)
+    populated.start(services=["imapd"])
+    s = socket.create_connection(("127.0.0.1", populated.port("imap")),
+                                 timeout=20)
+    s.sendall(b"l LOGIN alice@acme alice-pw\r\na SELECT INBOX\r\n" +
+              sort_script() + b"z LOGOUT\r\n")
+    ours = b""
+    for _ in range(10000):
+        d = s.recv(65536)
+        if not d:
+            break
+        ours += d
+    s.close()
+
+    d = tmp_path / "dv"
+    put_corpus(d / "Maildir", THREAD_CORPUS)
+    (d / "dovecot.conf").write_text(
+        f"mail_location = maildir:{d}/Maildir\nlog_path = {d}/log\n"
+        "mail_uid = 65534\nmail_gid = 65534\nfirst_valid_uid = 0\n"
+        "first_valid_gid = 0\n")
+    subprocess.run(["chown", "-R", "65534:65534", str(d)], check=True)
+    for p in (tmp_path, *tmp_path.parents):
+        if str(p) in ("/", "/tmp"):
+            break
+        os.chmod(p, 0o755)
+    # one command per run: Dovecot runs pipelined commands in parallel
+    out = b""
+    for i, c in enumerate(SORT_COMMANDS):
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", "env", "USER=nobody",
+                            f"HOME={d}", DOVECOT_IMAP, "-c",
+                            str(d / "dovecot.conf")],
+                           input=b"a SELECT INBOX\r\ns%d %s\r\nz LOGOUT\r\n"
+                           % (i, c.encode()), capture_output=True, timeout=60)
+        out += r.stdout
+    theirs = sort_lines(out)
+    mine = sort_lines(ours)
+    assert len(theirs) == len(SORT_COMMANDS), out
+    diffs = []
+    for i, c in enumerate(SORT_COMMANDS):
+        t = b"s%d" % i
+        if theirs.get(t) != mine.get(t):
+            diffs.append(f"{c}:\n dovecot {theirs.get(t)}\n postern "
+                         f"{mine.get(t)}")
+    assert not diffs, "\n".join(diffs)

@@ -1,0 +1,408 @@
+/* cmd-sort - SORT (RFC 5256; DISPLAYFROM/DISPLAYTO of RFC 5957; ESORT of
+ * RFC 5267) and THREAD (ORDEREDSUBJECT, REFERENCES) on the selected
+ * folder. The arguments are parsed by lib-imap (imap_sort_parse,
+ * imap_thread_parse), the messages chosen by SEARCH's matcher
+ * (search_run), the header fields read through the header cache
+ * (view_header); the base subject and the threading are lib-imap's
+ * (imap-thread.c). */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imapd.h"
+#include "imap-spec.h"
+#include "imap-thread.h"
+#include "log.h"
+#include "mime.h"
+#include "xalloc.h"
+
+/* the text keys a message may need */
+enum { K_CC, K_FROM, K_SUBJECT, K_TO, K_DISPLAYFROM, K_DISPLAYTO, K_MAX };
+
+struct sort_item {
+	size_t idx;               /* in the view */
+	int64_t arrival, sent;
+	uint64_t size;
+	char *key[K_MAX];         /* casemapped; NULL when not needed */
+	/* THREAD */
+	char *msgid;
+	char **refs;
+	size_t nrefs;
+	bool reply;
+};
+
+/* hdr_field - the unfolded value of a header field (empty if none) */
+static bool
+hdr_field(const struct buf *hdr, const char *name, struct buf *v)
+{
+	buf_reset(v);
+	return hdr->len > 0 &&
+	    mime_header_get(hdr->data, 0, hdr->len, name, v) > 0 &&
+	    v->data != NULL;
+}
+
+/* key_address - FROM/TO/CC: the mailbox of the first address; DISPLAY*:
+ * its display name (RFC 2047 decoded), else "mailbox@host" */
+static char *
+key_address(const struct buf *hdr, const char *field, bool display)
+{
+	struct buf v, dec, out;
+	struct mime_address a;
+	char *r;
+
+	buf_init(&v, 0);
+	buf_init(&dec, 0);
+	buf_init(&out, 0);
+	buf_init(&a.name, 0);
+	buf_init(&a.mailbox, 0);
+	buf_init(&a.host, 0);
+	if (hdr_field(hdr, field, &v) && mime_address_first(v.data, &a)) {
+		if (display && a.name.len > 0) {
+			mime_decode_words(a.name.data, a.name.len, &dec);
+			imap_casemap(&out, dec.data ? dec.data : "", dec.len);
+		} else if (display) {
+			imap_casemap(&out, a.mailbox.data ? a.mailbox.data : "",
+			    a.mailbox.len);
+			if (a.host.len > 0) {
+				buf_putc(&out, '@');
+				imap_casemap(&out, a.host.data, a.host.len);
+			}
+		} else {
+			imap_casemap(&out, a.mailbox.data ? a.mailbox.data : "",
+			    a.mailbox.len);
+		}
+	}
+	buf_putc(&out, '\0');
+	r = buf_steal(&out);
+	buf_free(&v);
+	buf_free(&dec);
+	buf_free(&a.name);
+	buf_free(&a.mailbox);
+	buf_free(&a.host);
+	return r;
+}
+
+/* key_subject - the base subject (RFC 5256 2.1), casemapped */
+static char *
+key_subject(const struct buf *hdr, bool *reply_r)
+{
+	struct buf v, dec, out;
+
+	buf_init(&v, 0);
+	buf_init(&dec, 0);
+	buf_init(&out, 0);
+	*reply_r = false;
+	if (hdr_field(hdr, "Subject", &v)) {
+		mime_decode_words(v.data, v.len, &dec);
+		imap_base_subject(dec.data ? dec.data : "", dec.len, &out,
+		    reply_r);
+	}
+	buf_putc(&out, '\0');
+	buf_free(&v);
+	buf_free(&dec);
+	return buf_steal(&out);
+}
+
+/* sent_date - the Date: field in UTC, else the internal date (RFC 5256
+ * 2.2) */
+static int64_t
+sent_date(const struct buf *hdr, time_t idate)
+{
+	struct buf v;
+	time_t t;
+	int tz;
+	int64_t r = (int64_t)idate;
+
+	buf_init(&v, 0);
+	if (hdr_field(hdr, "Date", &v) && mime_date_parse(v.data, &t, &tz) == 0)
+		r = (int64_t)t;
+	buf_free(&v);
+	return r;
+}
+
+/* thread_ids - Message-ID, and References (else In-Reply-To) */
+static void
+thread_ids(const struct buf *hdr, struct sort_item *it)
+{
+	struct buf v, id;
+	const char *p;
+
+	buf_init(&v, 0);
+	buf_init(&id, 0);
+	if (hdr_field(hdr, "Message-ID", &v)) {
+		p = v.data;
+		if (imap_msgid_next(&p, &id) == 1) {
+			buf_putc(&id, '\0');
+			it->msgid = xstrdup(id.data);
+		}
+	}
+	if (hdr_field(hdr, "References", &v)) {
+		p = v.data;
+		size_t cap = 0;
+		while (imap_msgid_next(&p, &id) == 1) {
+			if (it->nrefs == cap) {
+				cap = cap ? cap * 2 : 8;
+				it->refs = xreallocarray(it->refs, cap,
+				    sizeof(*it->refs));
+			}
+			buf_putc(&id, '\0');
+			it->refs[it->nrefs++] = xstrdup(id.data);
+			if (it->nrefs >= 4 * IMAP_THREAD_MAX_REFS) {
+				/* keep the nearest ones: drop the oldest half */
+				size_t half = it->nrefs / 2;
+				for (size_t k = 0; k < half; k++)
+					free(it->refs[k]);
+				memmove(it->refs, it->refs + half,
+				    (it->nrefs - half) * sizeof(*it->refs));
+				it->nrefs -= half;
+			}
+		}
+	}
+	if (it->nrefs == 0 && hdr_field(hdr, "In-Reply-To", &v)) {
+		p = v.data;
+		if (imap_msgid_next(&p, &id) == 1) {
+			buf_putc(&id, '\0');
+			it->refs = xcalloc(1, sizeof(*it->refs));
+			it->refs[it->nrefs++] = xstrdup(id.data);
+		}
+	}
+	buf_free(&v);
+	buf_free(&id);
+}
+
+/* items_load - what the criteria need of the matching messages */
+static struct sort_item *
+items_load(struct session *s, const size_t *idx, size_t n,
+	   const bool need[K_MAX], bool need_date, bool thread)
+{
+	struct sort_item *v = xcalloc(n + 1, sizeof(*v));
+	bool need_hdr = need_date || thread;
+	struct buf hdr;
+
+	for (int k = 0; k < K_MAX; k++)
+		need_hdr = need_hdr || need[k];
+	buf_init(&hdr, 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct view_msg *m = &s->msgs[idx[i]];
+		struct sort_item *it = &v[i];
+		it->idx = idx[i];
+		it->arrival = (int64_t)m->idate;
+		it->size = m->size;
+		buf_reset(&hdr);
+		if (need_hdr && view_header(s, idx[i], &hdr) < 0)
+			buf_reset(&hdr);  /* expunged meanwhile: empty keys */
+		if (need_date || thread)
+			it->sent = sent_date(&hdr, m->idate);
+		if (need[K_CC])
+			it->key[K_CC] = key_address(&hdr, "Cc", false);
+		if (need[K_FROM])
+			it->key[K_FROM] = key_address(&hdr, "From", false);
+		if (need[K_TO])
+			it->key[K_TO] = key_address(&hdr, "To", false);
+		if (need[K_DISPLAYFROM])
+			it->key[K_DISPLAYFROM] = key_address(&hdr, "From", true);
+		if (need[K_DISPLAYTO])
+			it->key[K_DISPLAYTO] = key_address(&hdr, "To", true);
+		if (need[K_SUBJECT] || thread)
+			it->key[K_SUBJECT] = key_subject(&hdr, &it->reply);
+		if (thread)
+			thread_ids(&hdr, it);
+	}
+	buf_free(&hdr);
+	return v;
+}
+
+static void
+items_free(struct sort_item *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < K_MAX; k++)
+			free(v[i].key[k]);
+		for (size_t r = 0; r < v[i].nrefs; r++)
+			free(v[i].refs[r]);
+		free(v[i].refs);
+		free(v[i].msgid);
+	}
+	free(v);
+}
+
+static int
+key_slot(enum imap_sort_key k)
+{
+	switch (k) {
+	case IMAP_SORT_CC: return K_CC;
+	case IMAP_SORT_FROM: return K_FROM;
+	case IMAP_SORT_SUBJECT: return K_SUBJECT;
+	case IMAP_SORT_TO: return K_TO;
+	case IMAP_SORT_DISPLAYFROM: return K_DISPLAYFROM;
+	case IMAP_SORT_DISPLAYTO: return K_DISPLAYTO;
+	default: return -1;
+	}
+}
+
+/* item_cmp - the criteria in order, each possibly reversed; equal
+ * messages by sequence number (never reversed: RFC 5256 3) */
+static int
+item_cmp(const void *a, const void *b, void *arg)
+{
+	const struct sort_item *x = a, *y = b;
+	const struct imap_sort *so = arg;
+
+	for (size_t i = 0; i < so->n; i++) {
+		int c = 0;
+		switch (so->keys[i].key) {
+		case IMAP_SORT_ARRIVAL:
+			c = x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
+			break;
+		case IMAP_SORT_DATE:
+			c = x->sent < y->sent ? -1 : x->sent > y->sent;
+			break;
+		case IMAP_SORT_SIZE:
+			c = x->size < y->size ? -1 : x->size > y->size;
+			break;
+		default: {
+			int k = key_slot(so->keys[i].key);
+			c = strcmp(x->key[k], y->key[k]);
+			break;
+		}
+		}
+		if (c != 0)
+			return so->keys[i].reverse ? -c : c;
+	}
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* sorted_set - ESORT ALL: the numbers in sort order as a sequence-set,
+ * runs of consecutive ascending numbers as ranges */
+static void
+sorted_set(struct buf *out, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; ) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		if (i > 0)
+			buf_putc(out, ',');
+		if (j > i)
+			buf_printf(out, "%u:%u", v[i], v[j]);
+		else
+			buf_printf(out, "%u", v[i]);
+		i = j + 1;
+	}
+}
+
+void
+cmd_sort(struct session *s, const char *tag, const struct imap_arg *a,
+	 size_t n, bool uid)
+{
+	struct imap_sort so;
+	struct imap_search srch;
+	const char *err;
+	bool badcharset, need[K_MAX] = { false }, need_date = false;
+
+	if (imap_sort_parse(a, n, &so, &srch, &badcharset, &err) < 0) {
+		session_tagged(s, tag, badcharset ? "NO" : "BAD", "%s", err);
+		return;
+	}
+	if (srch.uses_modseq)
+		s->condstore = true;
+	for (size_t i = 0; i < so.n; i++) {
+		int k = key_slot(so.keys[i].key);
+		if (k >= 0)
+			need[k] = true;
+		if (so.keys[i].key == IMAP_SORT_DATE)
+			need_date = true;
+	}
+	view_sync(s, uid, NULL, 0);
+	size_t nres;
+	uint64_t maxmod;
+	size_t *idx = search_run(s, &srch, &nres, &maxmod);
+	struct sort_item *items = items_load(s, idx, nres, need, need_date,
+	    false);
+	free(idx);
+	qsort_r(items, nres, sizeof(*items), item_cmp, &so);
+	uint32_t *res = xcalloc(nres + 1, sizeof(*res));
+	for (size_t i = 0; i < nres; i++)
+		res[i] = uid ? s->msgs[items[i].idx].uid :
+		    (uint32_t)(items[i].idx + 1);
+	items_free(items, nres);
+
+	struct buf out;
+	buf_init(&out, 0);
+	if (so.esort) {
+		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", tag, uid ? " UID" : "");
+		if ((so.ret & IMAP_SEARCH_RET_MIN) && nres > 0)
+			buf_printf(&out, " MIN %u", res[0]);
+		if ((so.ret & IMAP_SEARCH_RET_MAX) && nres > 0)
+			buf_printf(&out, " MAX %u", res[nres - 1]);
+		if ((so.ret & IMAP_SEARCH_RET_ALL) && nres > 0) {
+			buf_puts(&out, " ALL ");
+			sorted_set(&out, res, nres);
+		}
+		if (so.ret & IMAP_SEARCH_RET_COUNT)
+			buf_printf(&out, " COUNT %zu", nres);
+		if (srch.uses_modseq && nres > 0)
+			buf_printf(&out, " MODSEQ %llu", (unsigned long long)maxmod);
+	} else {
+		buf_puts(&out, "* SORT");
+		for (size_t i = 0; i < nres; i++)
+			buf_printf(&out, " %u", res[i]);
+		if (srch.uses_modseq && nres > 0)
+			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)maxmod);
+	}
+	buf_puts(&out, "\r\n");
+	session_write(s, out.data, out.len);
+	buf_free(&out);
+	free(res);
+	imap_search_free(&srch);
+	session_tagged(s, tag, "OK", "SORT completed");
+}
+
+void
+cmd_thread(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	enum imap_thread_alg alg;
+	struct imap_search srch;
+	const char *err;
+	bool badcharset, need[K_MAX] = { false };
+
+	if (imap_thread_parse(a, n, &alg, &srch, &badcharset, &err) < 0) {
+		session_tagged(s, tag, badcharset ? "NO" : "BAD", "%s", err);
+		return;
+	}
+	if (srch.uses_modseq)
+		s->condstore = true;
+	view_sync(s, uid, NULL, 0);
+	size_t nres;
+	uint64_t maxmod;
+	size_t *idx = search_run(s, &srch, &nres, &maxmod);
+	struct sort_item *items = items_load(s, idx, nres, need, true, true);
+	free(idx);
+	struct imap_thread_msg *tm = xcalloc(nres + 1, sizeof(*tm));
+	for (size_t i = 0; i < nres; i++) {
+		const struct sort_item *it = &items[i];
+		tm[i] = (struct imap_thread_msg){
+			.id = uid ? s->msgs[it->idx].uid : (uint32_t)(it->idx + 1),
+			.sent = it->sent,
+			.msgid = it->msgid,
+			.refs = (const char *const *)it->refs,
+			.nrefs = it->nrefs,
+			.subject = it->key[K_SUBJECT],
+			.reply = it->reply,
+		};
+	}
+	struct buf out;
+	buf_init(&out, 0);
+	buf_puts(&out, "* THREAD ");
+	imap_thread(alg, tm, nres, &out);
+	if (nres == 0)
+		buf_truncate(&out, out.len - 1);   /* "* THREAD" */
+	buf_puts(&out, "\r\n");
+	session_write(s, out.data, out.len);
+	buf_free(&out);
+	free(tm);
+	items_free(items, nres);
+	imap_search_free(&srch);
+	session_tagged(s, tag, "OK", "THREAD completed");
+}
