@@ -207,35 +207,73 @@ adm_list_moderate(struct db *db, const char *list, const char *token,
 
 int
 adm_list_member_bounce(struct db *db, int64_t list_id, const char *member,
-		       bool *disabled_r, const char **error_r)
+		       time_t now, time_t stale_after, int *count_r,
+		       time_t *probe_r, const char **error_r)
 {
 	bool outer;
 	int r;
 
-	*disabled_r = false;
+	*count_r = 0;
+	*probe_r = 0;
 	if ((r = adm_tx_begin(db, &outer, error_r)) < 0)
 		return r;
-	r = db_exec(db, error_r,
-	    "UPDATE list_member SET bounces = bounces + 1, status = CASE WHEN "
-	    "bounces + 1 >= (SELECT bounce_limit FROM list WHERE id = ?) THEN "
-	    "'disabled' ELSE status END WHERE list_id = ? AND address = ?",
-	    "iit", list_id, list_id, member) < 0 ? ADM_FAIL : ADM_OK;
-	if (r == ADM_OK && db_changes(db) == 0)
+	sqlite3_stmt *st = db_query(db, error_r, "SELECT m.status, m.bounces, "
+	    "m.bounce_last, m.probe_sent, l.bounce_limit FROM list_member m "
+	    "JOIN list l ON l.id = m.list_id WHERE m.list_id = ? AND "
+	    "m.address = ?", "it", list_id, member);
+	if (st == NULL) {
+		r = ADM_FAIL;
+	} else if (sqlite3_step(st) != SQLITE_ROW) {
 		r = ADM_NOTFOUND;
-	if (r == ADM_OK) {
-		char *st = NULL;
-		if (db_query_text(db, &st, error_r, "SELECT status FROM list_member "
-		    "WHERE list_id = ? AND address = ?", "it", list_id, member) < 0)
+	} else {
+		const char *status = (const char *)sqlite3_column_text(st, 0);
+		bool active = status != NULL && strcmp(status, "active") == 0;
+		int64_t n = sqlite3_column_int64(st, 1);
+		int64_t last = sqlite3_column_int64(st, 2);
+		int64_t probe = sqlite3_column_int64(st, 3);
+		int64_t limit = sqlite3_column_int64(st, 4);
+		r = ADM_OK;
+		if (active) {
+			if (now - last > stale_after)
+				n = 0;   /* the old bounces are forgotten */
+			n++;
+			if (n >= limit && (probe == 0 || now - probe > stale_after)) {
+				probe = now;
+				*probe_r = now;
+			}
+			*count_r = (int)(n > INT32_MAX ? INT32_MAX : n);
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		if (active && db_exec(db, error_r, "UPDATE list_member SET "
+		    "bounces = ?, bounce_last = ?, probe_sent = ? WHERE list_id = ? "
+		    "AND address = ?", "iiiit", n, (int64_t)now, probe, list_id,
+		    member) < 0)
 			r = ADM_FAIL;
-		else
-			*disabled_r = st != NULL && strcmp(st, "disabled") == 0;
-		free(st);
 	}
+	if (st != NULL)
+		sqlite3_finalize(st);
 	const char *e2;
 	if (adm_tx_end(db, outer, r == ADM_OK, r == ADM_OK ? error_r : &e2) < 0 &&
 	    r == ADM_OK)
 		r = ADM_FAIL;
-	if (r == ADM_NOTFOUND)
-		return r;
+	if (r != ADM_OK) {
+		*count_r = 0;
+		*probe_r = 0;
+	}
 	return r;
+}
+
+int
+adm_list_member_probe_failed(struct db *db, int64_t list_id,
+			     const char *member, time_t sent,
+			     const char **error_r)
+{
+	if (sent <= 0)
+		return ADM_NOTFOUND;
+	if (db_exec(db, error_r, "UPDATE list_member SET status = 'disabled' "
+	    "WHERE list_id = ? AND address = ? AND probe_sent = ? AND status = "
+	    "'active'", "iti", list_id, member, (int64_t)sent) < 0)
+		return ADM_FAIL;
+	return db_changes(db) > 0 ? ADM_OK : ADM_NOTFOUND;
 }

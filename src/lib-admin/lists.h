@@ -59,10 +59,22 @@ int adm_list_held(struct db *db, const char *list, struct list_held **v_r,
  * decision for the list server (ADM_NOTFOUND: no such held post). */
 int adm_list_moderate(struct db *db, const char *list, const char *token,
 		      bool approve, const char **error_r);
-/* adm_list_member_bounce - count a bounce of member of list list_id; at
- * the list's bounce_limit the member is disabled (*disabled_r). Returns
- * ADM_NOTFOUND when the address is not a member. */
+/* adm_list_member_bounce - count a bounce of an active member of list
+ * list_id at time now (Mailman's scoring): a count whose last bounce is
+ * older than stale_after seconds starts again from 0. At the list's
+ * bounce_limit the member is not disabled but probed: *probe_r is set to
+ * now (recorded as probe_sent) when a probe must be sent, i.e. when none
+ * was sent within stale_after; else 0. *count_r is the new count (0: the
+ * member is not active, nothing counted). ADM_NOTFOUND when the address
+ * is not a member. */
 int adm_list_member_bounce(struct db *db, int64_t list_id, const char *member,
-			   bool *disabled_r, const char **error_r);
+			   time_t now, time_t stale_after, int *count_r,
+			   time_t *probe_r, const char **error_r);
+/* adm_list_member_probe_failed - the probe sent to member at time sent
+ * bounced: the member is disabled. ADM_NOTFOUND when no such probe is
+ * pending (another was sent since, or the member is gone or disabled). */
+int adm_list_member_probe_failed(struct db *db, int64_t list_id,
+				 const char *member, time_t sent,
+				 const char **error_r);
 
 #endif

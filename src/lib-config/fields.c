@@ -108,6 +108,8 @@ const struct field_def settings_fields[] = {
 	  "close keep-alive HTTP connections idle this long between requests", 0 },
 	{ "http.max_body", NULL, FT_SIZE, "1024", 1, 1024 * 1024, NULL,
 	  "largest request body the HTTP service takes (413 above)", 0 },
+	{ "list.bounce_stale_after", NULL, FT_DURATION, "604800", 1, 86400 * 365, NULL,
+	  "a list member's bounces older than this are forgotten, and a probe unanswered this long may be sent again (Mailman's bounce_info_stale_after)", 0 },
 	{ "popretr.interval", NULL, FT_DURATION, "300", 10, 86400, NULL,
 	  "how often POP retrieval fetches every enabled account (manual 5.5.8)", 0 },
 	{ "popretr.workers", NULL, FT_INT, "4", 1, 64, NULL,

@@ -218,9 +218,18 @@ static const char schema_v2[] =
 "CREATE INDEX global_filter_pos ON global_filter(position);"
 ;
 
+/* v3: list bounce scores that decay and bounce probes (issue 6;
+ * src/listserv/bounce.h): the time of a member's last counted bounce and
+ * of the probe sent to it (0: none) */
+static const char schema_v3[] =
+"ALTER TABLE list_member ADD COLUMN bounce_last INTEGER NOT NULL DEFAULT 0;"
+"ALTER TABLE list_member ADD COLUMN probe_sent INTEGER NOT NULL DEFAULT 0;"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

@@ -31,10 +31,14 @@
  * address being subscribed, and only mail to news-confirm+T@ (or "confirm
  * T" in the subject to news-request@) applies it, so nobody can subscribe
  * someone else; an unanswered confirmation expires after 7 days. Held
- * posts wait for the moderator without a time limit. Bounces (null
- * sender or a multipart/report) count per member; at bounce_limit the
- * member is disabled. XXX a forged bounce to news-bounces+l=d@ counts too
- * (no probe messages yet). Items are removed when every recipient is
+ * posts wait for the moderator without a time limit. Bounces (RFC 3464
+ * failure reports, or old-style null-sender bounces to a VERP address)
+ * count per member, and counts older than list.bounce_stale_after are
+ * forgotten; at bounce_limit the member is sent a probe with an
+ * HMAC-signed VERP address (bounce.h) and disabled only if the probe
+ * bounces too, so forged bounces cannot get a member disabled (Mailman's
+ * VERP probes); the owner is told. Other mail to the bounce address goes
+ * to the owner, not counted. Items are removed when every recipient is
  * handled; a crash reprocesses the item. The copies of a post are staged
  * in ls/posting/<id> and handed to the MTA only when all are written
  * (posting.h), so a crash at any point gives each member exactly one
@@ -53,6 +57,7 @@
 #include <openssl/hmac.h>
 
 #include "admin.h"
+#include "bounce.h"
 #include "directory.h"
 #include "dsn.h"
 #include "envcopy.h"
@@ -88,6 +93,7 @@ struct ls {
 	time_t retry_at;      /* items released for a retry wait until then */
 	time_t expired_at;    /* last pending_expire */
 	unsigned long posted, copies, held_n, bounced, notices;
+	unsigned long bounces_counted, disabled;
 };
 
 struct list_row {
@@ -249,15 +255,17 @@ commit_msg(struct ls *s, const char *id, const char *sender, const char *rcpt,
 	return commit_msg_to(s->inbound, id, sender, rcpt, bulk, data, len);
 }
 
-/* notice_send - a message from the list server (confirmation, moderation
- * request, welcome) to one address: bulk, sender <name>-bounces@ */
+/* notice_send_from - a message from the list server to one address with
+ * the envelope sender <name>-bounces[+tag]@; bulk unless it is a probe,
+ * whose bounce is what it asks for */
 static int
-notice_send(struct ls *s, const struct list_row *l, const char *to,
-	    const char *subject, const char *reply_to, const char *body)
+notice_send_from(struct ls *s, const struct list_row *l, const char *tag,
+		 const char *to, const char *subject, const char *reply_to,
+		 const char *body)
 {
 	char id[QUEUE_ID_MAX + 1], date[64], tok[LIST_TOKEN_LEN + 1];
 	struct buf m;
-	char *from = aux(l, "-request", NULL), *bounces = aux(l, "-bounces", NULL);
+	char *from = aux(l, "-request", NULL), *bounces = aux(l, "-bounces", tag);
 	char *host = settings_hostname(s->svc->db);
 
 	queue_new_id(id);
@@ -277,7 +285,7 @@ notice_send(struct ls *s, const struct list_row *l, const char *to,
 		else
 			buf_putc(&m, *p);
 	}
-	int r = commit_msg(s, id, bounces, to, true, m.data, m.len);
+	int r = commit_msg(s, id, bounces, to, tag == NULL, m.data, m.len);
 	if (r == 0) {
 		log_info("%s: %s: notice \"%s\" to <%s>", id, l->address, subject, to);
 		s->notices++;
@@ -287,6 +295,15 @@ notice_send(struct ls *s, const struct list_row *l, const char *to,
 	free(bounces);
 	free(host);
 	return r;
+}
+
+/* notice_send - a notice (confirmation, moderation request, welcome):
+ * bulk, sender <name>-bounces@ */
+static int
+notice_send(struct ls *s, const struct list_row *l, const char *to,
+	    const char *subject, const char *reply_to, const char *body)
+{
+	return notice_send_from(s, l, NULL, to, subject, reply_to, body);
 }
 
 /* members - the active members of a list */
@@ -720,7 +737,8 @@ confirm(struct ls *s, const struct list_row *l, const char *tok)
 		if (r == ADM_EXISTS) {
 			/* a disabled member comes back */
 			r = db_exec(s->svc->db, &err, "UPDATE list_member SET status = "
-			    "'active', bounces = 0 WHERE list_id = ? AND address = ?",
+			    "'active', bounces = 0, bounce_last = 0, probe_sent = 0 WHERE "
+			    "list_id = ? AND address = ?",
 			    "it", l->id, addr) < 0 ? ADM_FAIL : ADM_OK;
 		}
 	} else {
@@ -958,75 +976,183 @@ out:
 	return r;
 }
 
-/* bounces - mail to <name>-bounces[+local=domain]@: count the member */
+static int owner_forward(struct ls *s, struct queue_item *item,
+			 const struct list_row *l);
+
+/* owner_notice - tell the list's owner (when it has one) */
+static void
+owner_notice(struct ls *s, const struct list_row *l, const char *subject,
+	     const char *body)
+{
+	if (*l->owner != '\0')
+		notice_send(s, l, l->owner, subject, NULL, body);
+}
+
+/* probe_send - the probe of member (bounce.h): a notice whose envelope
+ * sender carries the token of sent */
+static int
+probe_send(struct ls *s, const struct list_row *l, const char *member,
+	   time_t sent)
+{
+	char tok[BOUNCE_PROBE_LEN + 1];
+
+	bounce_probe_token(s->secret, sizeof(s->secret), l->id, member, sent, tok);
+	if (strlen(l->name) + 9 + BOUNCE_PROBE_LEN > LOCALPART_MAX_LEN) {
+		log_warnx("%s: the list name is too long for probe addresses: "
+		    "<%s> is not probed and stays enabled", l->address, member);
+		return 0;
+	}
+	char *subj = xasprintf("%s probe message", l->address);
+	char *body = xasprintf(
+	    "This is a probe message of the list %s. You can ignore it.\n\n"
+	    "The list has received bounces of mail to your address %s. This\n"
+	    "message checks that your address works: if it bounces too, your\n"
+	    "membership will be disabled.\n", l->address, member);
+	log_info("%s: <%s> reached the bounce limit: probe %s sent", l->address,
+	    member, tok);
+	int r = notice_send_from(s, l, tok, member, subj, NULL, body);
+	free(body);
+	free(subj);
+	return r;
+}
+
+/* bounce_count - one bounce of member (a VERP address or a DSN's failed
+ * recipient); at the limit the member is probed, not disabled */
+static int
+bounce_count(struct ls *s, struct queue_item *item, const struct list_row *l,
+	     const char *member)
+{
+	const char *err = NULL;
+	int count = 0;
+	time_t probe = 0;
+	time_t stale = (time_t)settings_get_int(s->svc->db,
+	    "list.bounce_stale_after", 7 * 86400);
+	int a = adm_list_member_bounce(s->svc->db, l->id, member, time(NULL),
+	    stale, &count, &probe, &err);
+	if (a == ADM_NOTFOUND) {
+		log_info("%s: %s: bounce for <%s>, not a member", item->id,
+		    l->address, member);
+		return 0;
+	}
+	if (a != ADM_OK) {
+		log_warnx("%s: %s: bounce count: %s", item->id, l->address, err);
+		return -1;
+	}
+	if (count == 0) {
+		log_info("%s: %s: bounce for <%s>, not an active member: ignored",
+		    item->id, l->address, member);
+		return 0;
+	}
+	log_info("%s: %s: bounce from <%s> counted (%d)", item->id, l->address,
+	    member, count);
+	s->bounces_counted++;
+	return probe != 0 ? probe_send(s, l, member, probe) : 0;
+}
+
+/* probe_bounced - mail to <name>-bounces+TOKEN@: the probe of a member
+ * bounced: disable it */
+static int
+probe_bounced(struct ls *s, struct queue_item *item, const struct list_row *l,
+	      const char *tok)
+{
+	const char *err = NULL;
+	time_t sent = bounce_probe_time(tok);
+	char *who = NULL;
+	sqlite3_stmt *st = db_query(s->svc->db, &err, "SELECT address FROM "
+	    "list_member WHERE list_id = ? AND probe_sent = ? AND status = "
+	    "'active'", "ii", l->id, (int64_t)sent);
+	if (st == NULL) {
+		log_warnx("%s: %s: %s", item->id, l->address, err);
+		return -1;
+	}
+	while (who == NULL && sqlite3_step(st) == SQLITE_ROW) {
+		const char *m = (const char *)sqlite3_column_text(st, 0);
+		if (m != NULL && bounce_probe_ok(s->secret, sizeof(s->secret), l->id,
+		    m, tok))
+			who = xstrdup(m);
+	}
+	sqlite3_finalize(st);
+	if (who == NULL) {
+		log_info("%s: %s: bounce to probe address %s, which matches no "
+		    "pending probe: ignored", item->id, l->address, tok);
+		return 0;
+	}
+	int a = adm_list_member_probe_failed(s->svc->db, l->id, who, sent, &err);
+	if (a == ADM_OK) {
+		log_info("%s: %s: the probe of <%s> bounced: member disabled",
+		    item->id, l->address, who);
+		s->disabled++;
+		char *subj = xasprintf("%s: %s disabled (bounces)", l->address, who);
+		char *body = xasprintf("Mail to %s, a member of %s, bounced, and so did "
+		    "the probe\nmessage sent to check the address. The membership is "
+		    "disabled:\nthe address gets no more posts. To enable it again, "
+		    "the member\nsubscribes again, or remove it with\n  postern list "
+		    "member del %s %s\n", who, l->address, l->address, who);
+		owner_notice(s, l, subj, body);
+		free(subj);
+		free(body);
+	} else if (a == ADM_NOTFOUND) {
+		log_info("%s: %s: probe bounce for <%s>: no longer pending", item->id,
+		    l->address, who);
+	} else {
+		log_warnx("%s: %s: %s", item->id, l->address, err);
+		free(who);
+		return -1;
+	}
+	free(who);
+	return 0;
+}
+
+/* bounces - mail to <name>-bounces[+tag]@. What counts: an RFC 3464
+ * report of a failure, or, to a VERP or probe address, a message with the
+ * null sender that is no automatic reply (an old-style bounce). Reports
+ * of delays and the like are dropped; anything else is a person's mail
+ * and goes to the owner, never counted. */
 static int
 bounces(struct ls *s, struct queue_item *item, const struct list_row *l,
 	const char *tag)
 {
 	const char *sender = item->env.sender ? item->env.sender : "";
-	struct dir_strings who = { 0 };
+	struct bounce_report rep;
 	struct buf msg;
-	const char *err;
 	int r = 0;
 
 	if (msg_read(item->msg_path, &msg) < 0) {
 		buf_free(&msg);
 		return -1;
 	}
-	char *ct = listmsg_header_value(msg.data, msg.len, "Content-Type");
-	bool report = ct != NULL && strncasecmp(ct, "multipart/report", 16) == 0;
-	free(ct);
-	if (*sender != '\0' && !report) {
-		log_info("%s: %s: mail to the bounce address that is no bounce "
-		    "(sender <%s>): ignored", item->id, l->address, sender);
-		goto out;
-	}
-	if (tag != NULL && strchr(tag, '=') != NULL) {
-		/* VERP: local=domain */
-		char *a = xstrdup(tag);
-		*strrchr(a, '=') = '@';
-		who.v = xmalloc(sizeof(*who.v));
-		who.v[0] = a;
-		who.n = 1;
-	} else {
-		/* the Final-Recipient fields of a delivery status report */
-		const char *p = msg.data, *end = msg.data + msg.len;
-		while (p < end && who.n < 100) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t ll = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-			if (ll > 16 && ll < 600 && strncasecmp(p, "Final-Recipient:", 16) == 0) {
-				char *line = xstrndup(p + 16, ll - 16);
-				char *semi = strchr(line, ';');
-				char *a = str_trim(semi != NULL ? semi + 1 : line);
-				if (strchr(a, '@') != NULL)
-					msghdr_addresses(a, &who.v, &who.n);
-				free(line);
-			}
-			if (nl == NULL)
-				break;
-			p = nl + 1;
-		}
-	}
-	for (size_t i = 0; i < who.n; i++) {
-		bool disabled = false;
-		int a = adm_list_member_bounce(s->svc->db, l->id, who.v[i], &disabled,
-		    &err);
-		if (a == ADM_NOTFOUND) {
-			log_info("%s: %s: bounce for <%s>, not a member", item->id,
-			    l->address, who.v[i]);
-		} else if (a != ADM_OK) {
-			log_warnx("%s: %s: bounce count: %s", item->id, l->address, err);
-			r = -1;
+	bounce_parse(msg.data ? msg.data : "", msg.len, &rep);
+	bool old_style = *sender == '\0' && !rep.report && !auto_submitted(&msg);
+	bool failure = rep.dsn ? rep.nfailed > 0 : old_style;
+	bool verp = tag != NULL && strchr(tag, '=') != NULL;
+	bool probe = tag != NULL && bounce_probe_time(tag) != 0;
+
+	if ((verp || probe) && failure) {
+		if (probe) {
+			r = probe_bounced(s, item, l, tag);
 		} else {
-			log_info("%s: %s: bounce from <%s> counted%s", item->id,
-			    l->address, who.v[i], disabled ? "; member disabled" : "");
+			char *a = xstrdup(tag);   /* local=domain */
+			*strrchr(a, '=') = '@';
+			r = bounce_count(s, item, l, a);
+			free(a);
 		}
+	} else if (!verp && !probe && tag == NULL && rep.dsn && rep.nfailed > 0) {
+		for (size_t i = 0; i < rep.nfailed && r == 0; i++)
+			r = bounce_count(s, item, l, rep.failed[i]);
+	} else if (rep.report) {
+		log_info("%s: %s: %s: dropped", item->id, l->address, rep.dsn ?
+		    "delivery report without a failure (a delay?)" :
+		    "a report that is no delivery report (a read receipt?)");
+	} else if (*sender == '\0') {
+		log_info("%s: %s: automatic mail with the null sender to the bounce "
+		    "address: dropped", item->id, l->address);
+	} else {
+		log_info("%s: %s: mail from <%s> to the bounce address is no bounce: "
+		    "forwarded to the owner, not counted", item->id, l->address,
+		    sender);
+		r = owner_forward(s, item, l);
 	}
-	if (who.n == 0)
-		log_info("%s: %s: bounce without a recognisable recipient", item->id,
-		    l->address);
-out:
-	dir_strings_free(&who);
+	bounce_report_free(&rep);
 	buf_free(&msg);
 	return r;
 }
@@ -1278,8 +1404,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		posting_gc(s->posting, POSTING_GC_AGE);
 	}
 	snprintf(note, sizeof(note), "posted %lu (%lu copies), held %lu, "
-	    "bounced %lu, notices %lu", s->posted, s->copies, s->held_n,
-	    s->bounced, s->notices);
+	    "bounced %lu, notices %lu, member bounces %lu, disabled %lu",
+	    s->posted, s->copies, s->held_n, s->bounced, s->notices,
+	    s->bounces_counted, s->disabled);
 	service_set_state(s->svc, "running", note);
 }
 

@@ -200,36 +200,98 @@ def test_subscribe_confirm_and_unsubscribe(populated):
     wait_for(lambda: "alice@acme.test" not in members(p), T, "alice left")
 
 
-def test_bounces_disable_member(populated):
+DSN_HEAD = ("Content-Type: multipart/report; report-type=delivery-status; "
+            "boundary=X\r\nMIME-Version: 1.0\r\n")
+
+
+def dsn_body(rcpt, action="failed"):
+    return ("--X\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--X\r\n"
+            "Content-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.remote.test\r\n\r\n"
+            f"Final-Recipient: rfc822; {rcpt}\r\nAction: {action}\r\n"
+            "Status: 5.1.1\r\n\r\n--X--\r\n")
+
+
+def test_bounces_probe_then_disable(populated):
+    """Bounces are counted, and at the limit the member gets a probe with a
+    signed VERP address: only a bounce of the probe disables it. Forged
+    bounces (to VERP addresses, or a forged probe token) cannot disable
+    anybody; a person's mail to the bounce address goes to the owner;
+    read receipts and delays do not count; old bounces are forgotten."""
     p = populated
-    make_list(p, "verp=yes", "bounce_limit=2")
+    make_list(p, "verp=yes", "bounce_limit=2", owner="bob@acme.test")
     for m in ("alice@acme.test", "ghost@acme.test", "far@remote.test"):
         p.cli("list", "member", "add", "news@acme.test", m)
     p.start(services=SERVICES)
     # ghost@ does not exist: the post office bounces each copy to the VERP
     # address news-bounces+ghost=acme.test@, which the list server counts
-    send(p, "alice@acme.test", ["news@acme.test"], subject="b1")
+    send(p, "bob@acme.test", ["news@acme.test"], subject="b1")
     wait_for(lambda: members(p)["ghost@acme.test"]["bounces"] in (1, "1"), T,
              "first bounce")
     env = [e for _, e in remote_copies(p) if "rcpt =far@remote.test" in e]
     assert "sender =news-bounces+far=remote.test@acme.test\n" in env[0]
-    send(p, "alice@acme.test", ["news@acme.test"], subject="b2")
+    send(p, "bob@acme.test", ["news@acme.test"], subject="b2")
+    # at the limit: a probe, which bounces too: disabled, the owner told
     wait_for(lambda: members(p)["ghost@acme.test"]["status"] == "disabled", T,
-             "ghost disabled at the bounce limit")
+             "ghost disabled when its probe bounced")
+    assert re.search(r"<ghost@acme.test> reached the bounce limit: probe "
+                     r"p[0-9a-f]{24} sent", p.log("listserv"))
+    note = wait_for(lambda: msgs_with(p, "bob", "ghost@acme.test disabled"), T,
+                    "the owner's notice")
+    assert "Subject: news@acme.test: ghost@acme.test disabled" in note[0]
+
+    # forged bounces for alice (old-style, null sender, to her VERP
+    # address) reach the limit: she gets a probe, which does not bounce
+    for i in range(2):
+        send(p, "", ["news-bounces+alice=acme.test@acme.test"],
+             subject=f"fake bounce {i}", body="your mail failed\r\n")
+    probe = wait_for(lambda: msgs_with(p, "alice", "probe message"), T,
+                     "alice's probe")
+    tok = re.search(r"Return-Path: <news-bounces\+(p[0-9a-f]{24})@acme.test>",
+                    probe[0]).group(1)
+    # a forged probe bounce: the shape of a token, not its signature
+    forged = tok[:-1] + ("0" if tok[-1] != "0" else "1")
+    send(p, "", [f"news-bounces+{forged}@acme.test"], extra=DSN_HEAD,
+         body=dsn_body("alice@acme.test"), subject="Undelivered")
+    wait_for(lambda: "matches no pending probe" in p.log("listserv"), T,
+             "the forged probe bounce")
+    assert members(p)["alice@acme.test"]["status"] == "active"
+    assert not msgs_with(p, "bob", "alice@acme.test disabled")
+
+    # a person's mail to a bounce address: forwarded to the owner
+    send(p, "carol@remote.test", ["news-bounces+far=remote.test@acme.test"],
+         subject="hello owner")
+    wait_for(lambda: msgs_with(p, "bob", "hello owner"), T, "owner forward")
+    assert members(p)["far@remote.test"]["bounces"] in (0, "0")
     # a DSN to the plain bounce address: Final-Recipient names the member
-    dsn = ("Content-Type: multipart/report; report-type=delivery-status; "
-           "boundary=X\r\nMIME-Version: 1.0\r\n")
-    body = ("--X\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--X\r\n"
-            "Content-Type: message/delivery-status\r\n\r\n"
-            "Reporting-MTA: dns; mx.remote.test\r\n\r\n"
-            "Final-Recipient: rfc822; far@remote.test\r\nAction: failed\r\n"
-            "Status: 5.1.1\r\n\r\n--X--\r\n")
-    send(p, "", ["news-bounces@acme.test"], extra=dsn, body=body,
-         subject="Undelivered")
+    send(p, "", ["news-bounces@acme.test"], extra=DSN_HEAD,
+         body=dsn_body("far@remote.test"), subject="Undelivered")
     wait_for(lambda: members(p)["far@remote.test"]["bounces"] in (1, "1"), T,
              "DSN counted")
+    # a delay and a read receipt do not count
+    send(p, "", ["news-bounces@acme.test"], extra=DSN_HEAD,
+         body=dsn_body("far@remote.test", "delayed"), subject="Delayed")
+    mdn = DSN_HEAD.replace("delivery-status", "disposition-notification")
+    send(p, "", ["news-bounces+far=remote.test@acme.test"], extra=mdn,
+         body=dsn_body("far@remote.test").replace(
+             "message/delivery-status", "message/disposition-notification"),
+         subject="Read: b1")
+    wait_for(lambda: p.log("listserv").count("dropped") >= 2, T,
+             "the delay and the receipt dropped")
+    assert members(p)["far@remote.test"]["bounces"] in (1, "1")
+    # bounces older than list.bounce_stale_after are forgotten: the next
+    # one counts 1 again, not 2 (which would probe)
+    p.cli("config", "set", "list.bounce_stale_after", "2")
+    time.sleep(3)
+    send(p, "", ["news-bounces@acme.test"], extra=DSN_HEAD,
+         body=dsn_body("far@remote.test"), subject="Undelivered again")
+    wait_for(lambda: p.log("listserv").count(
+        "bounce from <far@remote.test> counted (1)") == 2, T,
+        "the second DSN counted from 0")
+    assert members(p)["far@remote.test"]["bounces"] in (1, "1")
     assert members(p)["far@remote.test"]["status"] == "active"
-    assert members(p)["alice@acme.test"]["bounces"] in (0, "0")
+    assert "far@remote.test> reached the bounce limit" not in p.log("listserv")
+    assert members(p)["alice@acme.test"]["bounces"] in (2, "2")
 
 
 def test_disabled_and_members_only(populated):

@@ -2,8 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounce.h"
 #include "listmsg.h"
 #include "test.h"
+#include "xalloc.h"
 
 static const struct listmsg_opts opts = {
 	.list_address = "news@acme.test", .description = "Acme \"news\"",
@@ -128,6 +130,113 @@ test_list_id_loop(void)
 	free(v);
 }
 
+static const char dsn_head[] =
+    "From: MAILER-DAEMON@mx.remote.test\r\n"
+    "Content-Type: multipart/report; report-type=\"delivery-status\";\r\n"
+    "\tboundary=\"B\"\r\nMIME-Version: 1.0\r\n\r\n"
+    "--B\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--B\r\n";
+
+static void
+parse(const char *status_part, struct bounce_report *r)
+{
+	char *m = xasprintf("%s%s\r\n--B--\r\n", dsn_head, status_part);
+	bounce_parse(m, strlen(m), r);
+	free(m);
+}
+
+static void
+test_bounce_dsn(void)
+{
+	struct bounce_report r;
+	/* two recipients, one failed (folded field), one delayed */
+	parse("Content-Type: message/delivery-status\r\n\r\n"
+	    "Reporting-MTA: dns; mx.remote.test\r\n\r\n"
+	    "Final-Recipient: rfc822;\r\n far@remote.test\r\n"
+	    "Action: failed\r\nStatus: 5.1.1\r\n\r\n"
+	    "Final-Recipient: rfc822; slow@remote.test\r\n"
+	    "Action: delayed\r\nStatus: 4.4.1\r\n", &r);
+	CHECK(r.dsn);
+	CHECK_INTEQ(r.nrcpts, 2);
+	CHECK_INTEQ(r.nfailed, 1);
+	CHECK_STREQ(r.failed[0], "far@remote.test");
+	bounce_report_free(&r);
+	/* base64 status part, LF only, global-delivery-status */
+	parse("Content-Type: message/global-delivery-status\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n"
+	    /* "Final-Recipient: rfc822; a@b.test\nAction: Failed\n" */
+	    "RmluYWwtUmVjaXBpZW50OiByZmM4MjI7IGFAYi50ZXN0CkFjdGlvbjogRmFpbGVkCg==\r\n",
+	    &r);
+	CHECK(r.dsn);
+	CHECK_INTEQ(r.nfailed, 1);
+	CHECK_STREQ(r.failed[0], "a@b.test");
+	bounce_report_free(&r);
+	/* a delay only */
+	parse("Content-Type: message/delivery-status\r\n\r\n"
+	    "Final-Recipient: rfc822; slow@remote.test\r\nAction: delayed\r\n",
+	    &r);
+	CHECK(r.dsn);
+	CHECK_INTEQ(r.nfailed, 0);
+	bounce_report_free(&r);
+	/* a read receipt is no bounce */
+	const char *mdn = "Content-Type: multipart/report; "
+	    "report-type=disposition-notification; boundary=B\r\n\r\n--B\r\n"
+	    "Content-Type: message/disposition-notification\r\n\r\n"
+	    "Final-Recipient: rfc822; far@remote.test\r\nAction: failed\r\n"
+	    "\r\n--B--\r\n";
+	bounce_parse(mdn, strlen(mdn), &r);
+	CHECK(r.report);
+	CHECK(!r.dsn);
+	CHECK_INTEQ(r.nfailed, 0);
+	bounce_report_free(&r);
+	/* a plain message that quotes DSN fields */
+	const char *plain = "Subject: x\r\n\r\nFinal-Recipient: rfc822; far@"
+	    "remote.test\r\nAction: failed\r\n";
+	bounce_parse(plain, strlen(plain), &r);
+	CHECK(!r.report);
+	CHECK(!r.dsn);
+	CHECK_INTEQ(r.nfailed, 0);
+	bounce_report_free(&r);
+	/* an over-long field is ignored, not cut */
+	char *big = xmalloc(3000);
+	memset(big, 'a', 2999);
+	big[2999] = '\0';
+	char *part = xasprintf("Content-Type: message/delivery-status\r\n\r\n"
+	    "Final-Recipient: rfc822; %s@x.test\r\nAction: failed\r\n", big);
+	parse(part, &r);
+	CHECK(r.dsn);
+	CHECK_INTEQ(r.nfailed, 0);
+	bounce_report_free(&r);
+	free(part);
+	free(big);
+}
+
+static void
+test_bounce_probe_token(void)
+{
+	unsigned char key[32], other[32];
+	char tok[BOUNCE_PROBE_LEN + 1], tok2[BOUNCE_PROBE_LEN + 1];
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	bounce_probe_token(key, sizeof(key), 3, "Ghost@Acme.test", 1700000000, tok);
+	CHECK_INTEQ(strlen(tok), BOUNCE_PROBE_LEN);
+	CHECK(tok[0] == 'p');
+	CHECK_INTEQ(bounce_probe_time(tok), 1700000000);
+	CHECK(bounce_probe_ok(key, sizeof(key), 3, "ghost@acme.test", tok));
+	CHECK(!bounce_probe_ok(key, sizeof(key), 4, "ghost@acme.test", tok));
+	CHECK(!bounce_probe_ok(key, sizeof(key), 3, "alice@acme.test", tok));
+	CHECK(!bounce_probe_ok(other, sizeof(other), 3, "ghost@acme.test", tok));
+	/* another time, another token */
+	bounce_probe_token(key, sizeof(key), 3, "ghost@acme.test", 1700000001, tok2);
+	CHECK(strcmp(tok, tok2) != 0);
+	/* forged: right time, wrong MAC */
+	memcpy(tok2, tok, sizeof(tok));
+	tok2[BOUNCE_PROBE_LEN - 1] = tok2[BOUNCE_PROBE_LEN - 1] == '0' ? '1' : '0';
+	CHECK(!bounce_probe_ok(key, sizeof(key), 3, "ghost@acme.test", tok2));
+	CHECK_INTEQ(bounce_probe_time("ghost=acme.test"), 0);
+	CHECK_INTEQ(bounce_probe_time("P0123456789abcdef01234567"), 0);
+	CHECK_INTEQ(bounce_probe_time("p0123456789abcdef0123456"), 0);
+}
+
 int
 main(void)
 {
@@ -136,6 +245,8 @@ main(void)
 		TEST(test_one_click),
 		TEST(test_footer_mime),
 		TEST(test_list_id_loop),
+		TEST(test_bounce_dsn),
+		TEST(test_bounce_probe_token),
 		{ NULL, NULL },
 	};
 	return test_run(tests);
