@@ -136,3 +136,51 @@ sockaddr_ntop(const struct sockaddr *sa, char *out, size_t size)
 	if (inet_ntop(sa->sa_family, addr, out, (socklen_t)size) == NULL)
 		snprintf(out, size, "?");
 }
+
+/* netaddr_cidr_match - whether numeric ip lies in net ("a.b.c.d/n", "v6/n" or a
+ * bare address) */
+bool
+netaddr_cidr_match(const char *ip, const char *net)
+{
+	unsigned char a[16], b[16];
+	char host[64];
+	const char *slash = strchr(net, '/');
+	size_t hlen = slash ? (size_t)(slash - net) : strlen(net);
+	int fam, bits, alen;
+
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	memcpy(host, net, hlen);
+	host[hlen] = '\0';
+	fam = strchr(host, ':') ? AF_INET6 : AF_INET;
+	alen = fam == AF_INET ? 4 : 16;
+	if (inet_pton(fam, host, b) != 1 || inet_pton(fam, ip, a) != 1)
+		return false;
+	bits = alen * 8;
+	if (slash != NULL) {
+		long long v;
+		if (parse_long(slash + 1, 0, alen * 8, &v) < 0)
+			return false;
+		bits = (int)v;
+	}
+	for (int i = 0; i < alen && bits > 0; i++, bits -= 8) {
+		unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+		if ((a[i] & mask) != (b[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+/* netaddr_in_list - whether ip lies in one of the networks of list */
+bool
+netaddr_in_list(const char *ip, const char *list)
+{
+	char *copy = xstrdup(list), *save = NULL;
+	bool ok = false;
+
+	for (char *t = strtok_r(copy, " ,\t", &save); t != NULL && !ok;
+	    t = strtok_r(NULL, " ,\t", &save))
+		ok = netaddr_cidr_match(ip, t);
+	free(copy);
+	return ok;
+}

@@ -1,6 +1,7 @@
 #ifndef POSTERN_NETADDR_H
 #define POSTERN_NETADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -26,5 +27,12 @@ void netaddr_format(const struct netaddr *a, char *out, size_t size);
 int netaddr_listen(const struct netaddr *a, int backlog);
 /* sockaddr_ntop - numeric text of a socket address (no port). */
 void sockaddr_ntop(const struct sockaddr *sa, char *out, size_t size);
+
+/* netaddr_cidr_match - whether the numeric address ip lies in net
+ * ("a.b.c.d/n", "v6/n" or a bare address) */
+bool netaddr_cidr_match(const char *ip, const char *net);
+/* netaddr_in_list - the same for a space or comma separated list of
+ * networks (smtp.relay_networks) */
+bool netaddr_in_list(const char *ip, const char *list);
 
 #endif

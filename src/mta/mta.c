@@ -16,6 +16,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "mta.h"
+#include "netaddr.h"
 #include "queue.h"
 #include "settings.h"
 #include "strutil.h"
@@ -25,40 +26,6 @@ static const char *const inbound_conns[MTA_NINBOUND] = { "smtp", "sf", "ls", "pr
 
 enum dest { DEST_SF, DEST_LS, DEST_SMTP, DEST_BAD, DEST_COUNT };
 static const char *const dest_names[DEST_COUNT] = { "sf", "ls", "smtp", "badmail" };
-
-/* cidr_match - whether numeric ip lies in net ("a.b.c.d/n", "v6/n" or a
- * bare address) */
-static bool
-cidr_match(const char *ip, const char *net)
-{
-	unsigned char a[16], b[16];
-	char host[64];
-	const char *slash = strchr(net, '/');
-	size_t hlen = slash ? (size_t)(slash - net) : strlen(net);
-	int fam, bits, alen;
-
-	if (hlen == 0 || hlen >= sizeof(host))
-		return false;
-	memcpy(host, net, hlen);
-	host[hlen] = '\0';
-	fam = strchr(host, ':') ? AF_INET6 : AF_INET;
-	alen = fam == AF_INET ? 4 : 16;
-	if (inet_pton(fam, host, b) != 1 || inet_pton(fam, ip, a) != 1)
-		return false;
-	bits = alen * 8;
-	if (slash != NULL) {
-		long long v;
-		if (parse_long(slash + 1, 0, alen * 8, &v) < 0)
-			return false;
-		bits = (int)v;
-	}
-	for (int i = 0; i < alen && bits > 0; i++, bits -= 8) {
-		unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
-		if ((a[i] & mask) != (b[i] & mask))
-			return false;
-	}
-	return true;
-}
 
 /* relay_allowed - whether an item from conn may go to remote addresses:
  * anything made here (post office, list server, POP retrieval, pickup),
@@ -75,11 +42,7 @@ relay_allowed(struct mta *m, const char *conn, const struct queue_env *env)
 	if (strcmp(env->client_addr, "local") == 0)
 		return true;
 	char *nets = settings_get_str(m->svc->db, "smtp.relay_networks");
-	bool ok = false;
-	char *save = NULL;
-	for (char *t = strtok_r(nets, " ,\t", &save); t != NULL && !ok;
-	    t = strtok_r(NULL, " ,\t", &save))
-		ok = cidr_match(env->client_addr, t);
+	bool ok = netaddr_in_list(env->client_addr, nets);
 	free(nets);
 	return ok;
 }

@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "directory.h"
+#include "dkim-out.h"
 #include "dns.h"
 #include "dsn.h"
 #include "fsutil.h"
@@ -59,6 +60,7 @@ struct run {
 	char **host;
 	bool *next_dsn;      /* the next hop took NOTIFY/ORCPT */
 	off_t size;
+	char *dkim;          /* DKIM-Signature field ("" unsigned), once */
 	struct run *next;
 };
 
@@ -146,6 +148,7 @@ struct outsvc {
 	struct sleeper *sleep;
 	size_t nsleep, capsleep;
 	SSL_CTX *tls;
+	struct dkim_out *dkim;        /* signing keys by domain */
 };
 
 static void dest_kick(struct dest *d);
@@ -252,6 +255,7 @@ static void run_free(struct run *r)
 	free(r->host);
 	free(r->res);
 	free(r->next_dsn);
+	free(r->dkim);
 	queue_item_free(&r->item);
 	free(r);
 }
@@ -1320,6 +1324,10 @@ static void txn_reply(struct dest *d, const struct smtp_reply *rep,
 				conn_lost(d, "cannot read the message file");
 				return;
 			}
+			const char *sig = dkim_out_field(d->o->dkim, d->o->svc->db,
+			    &j->run->item, &j->run->dkim);
+			if (sig != NULL)
+				evbuffer_add(bufferevent_get_output(d->bev), sig, strlen(sig));
 			d->body_bol = true;
 			d->body_cr = false;
 			d->state = S_BODY;
@@ -1978,6 +1986,7 @@ static int smtpout_init(struct service *svc)
 	log_info("DNS servers: %s", servers[0] ? servers : "/etc/resolv.conf");
 	o->dns_servers = servers;
 	o->tls = tls_client_ctx();
+	o->dkim = dkim_out_new();
 	if (o->tls == NULL)
 		log_warnx("no TLS client context: STARTTLS will not be used");
 	o->watch_fd = queue_watch_open(o->qpath);
@@ -2044,6 +2053,7 @@ static void smtpout_shutdown(struct service *svc)
 		run_free(r);
 	}
 	dns_resolver_free(&o->dns);
+	dkim_out_free(&o->dkim);
 	free(o->dns_servers);
 	if (o->watch_ev != NULL)
 		event_free(o->watch_ev);

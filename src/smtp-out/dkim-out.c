@@ -1,0 +1,318 @@
+/* dkim-out - DKIM signing of outbound mail (dkim-out.h) */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "dkim.h"
+#include "dkim-out.h"
+#include "directory.h"
+#include "log.h"
+#include "msghdr.h"
+#include "netaddr.h"
+#include "settings.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define CACHE_MAX 256
+
+struct cached {
+	char *domain;
+	int64_t selector_id;
+	char *pem;                  /* the key as loaded, to see a change */
+	struct dkim_key *key;
+	bool warned;                /* "no active selector" was logged */
+};
+
+struct dkim_out {
+	struct cached c[CACHE_MAX];
+	size_t n;
+};
+
+struct dkim_out *
+dkim_out_new(void)
+{
+	return xcalloc(1, sizeof(struct dkim_out));
+}
+
+static void
+cached_clear(struct cached *c)
+{
+	free(c->domain);
+	free(c->pem);
+	dkim_key_free(&c->key);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+dkim_out_free(struct dkim_out **op)
+{
+	struct dkim_out *o = *op;
+
+	if (o == NULL)
+		return;
+	for (size_t i = 0; i < o->n; i++)
+		cached_clear(&o->c[i]);
+	free(o);
+	*op = NULL;
+}
+
+static struct cached *
+cache_get(struct dkim_out *o, const char *domain)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (strcasecmp(o->c[i].domain, domain) == 0)
+			return &o->c[i];
+	if (o->n == CACHE_MAX) {
+		/* full: forget everything (keys load again when used) */
+		for (size_t i = 0; i < o->n; i++)
+			cached_clear(&o->c[i]);
+		o->n = 0;
+	}
+	struct cached *c = &o->c[o->n++];
+	c->domain = xstrdup(domain);
+	return c;
+}
+
+/* from_address - the first address of the first From field */
+struct from_ctx {
+	char *from;
+};
+
+static void
+on_field(void *ctx, const struct msghdr_field *f)
+{
+	struct from_ctx *c = ctx;
+	char **v = NULL;
+	size_t n = 0;
+
+	if (c->from != NULL || strcasecmp(f->name, "From") != 0)
+		return;
+	if (msghdr_addresses(f->value, &v, &n) > 0)
+		c->from = xstrdup(v[0]);
+	msghdr_addresses_free(v, n);
+}
+
+static char *
+from_address(const char *path)
+{
+	struct msghdr_parser p;
+	struct from_ctx c = { NULL };
+	char chunk[16384];
+	size_t used;
+	ssize_t n;
+	const char *err;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return NULL;
+	msghdr_parser_init(&p, DKIM_HEADER_MAX, on_field, &c);
+	while (r == 0 && (n = read(fd, chunk, sizeof(chunk))) > 0)
+		r = msghdr_parser_feed(&p, chunk, (size_t)n, &used, &err);
+	if (r == 0)
+		msghdr_parser_finish(&p);
+	msghdr_parser_deinit(&p);
+	close(fd);
+	return c.from;
+}
+
+/* trusted - the item originated here (see dkim-out.h) */
+static bool
+trusted(struct db *db, const struct queue_env *env)
+{
+	if (env->auth_user != NULL && env->auth_user[0] != '\0')
+		return true;
+	if (env->client_addr == NULL)
+		return false;
+	if (strcmp(env->client_addr, "local") == 0)
+		return true;
+	char *nets = settings_get_str(db, "smtp.relay_networks");
+	bool ok = netaddr_in_list(env->client_addr, nets);
+	free(nets);
+	return ok;
+}
+
+struct dom_conf {
+	int64_t id, postoffice_id;
+	bool enabled, identity;
+	enum dkim_canon hc, bc;
+	int64_t body_limit;
+	int64_t sel_id;             /* 0: no active selector */
+	char *sel_name, *pem;
+};
+
+/* dom_conf_get - the domain's DKIM settings and active selector; 1
+ * hosted, 0 not, -1 error */
+static int
+dom_conf_get(struct db *db, const char *domain, struct dom_conf *dc,
+	     const char **error_r)
+{
+	sqlite3_stmt *st = db_query(db, error_r, "SELECT d.id, d.postoffice_id, "
+	    "d.dkim_enabled, d.dkim_header_canon, d.dkim_body_canon, "
+	    "d.dkim_body_limit, d.dkim_identity, s.id, s.name, s.private_key "
+	    "FROM domain d LEFT JOIN dkim_selector s ON s.domain_id = d.id AND "
+	    "s.active WHERE d.name = ?", "t", domain);
+	int r;
+
+	memset(dc, 0, sizeof(*dc));
+	if (st == NULL)
+		return -1;
+	r = sqlite3_step(st);
+	if (r != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return r == SQLITE_DONE ? 0 : -1;
+	}
+	dc->id = sqlite3_column_int64(st, 0);
+	dc->postoffice_id = sqlite3_column_int64(st, 1);
+	dc->enabled = sqlite3_column_int(st, 2) != 0;
+	const char *h = (const char *)sqlite3_column_text(st, 3);
+	const char *b = (const char *)sqlite3_column_text(st, 4);
+	dc->hc = h != NULL && strcmp(h, "simple") == 0 ? DKIM_SIMPLE : DKIM_RELAXED;
+	dc->bc = b != NULL && strcmp(b, "simple") == 0 ? DKIM_SIMPLE : DKIM_RELAXED;
+	dc->body_limit = sqlite3_column_int64(st, 5);
+	dc->identity = sqlite3_column_int(st, 6) != 0;
+	dc->sel_id = sqlite3_column_int64(st, 7);
+	const char *sn = (const char *)sqlite3_column_text(st, 8);
+	const char *pem = (const char *)sqlite3_column_text(st, 9);
+	dc->sel_name = xstrdup(sn ? sn : "");
+	dc->pem = xstrdup(pem ? pem : "");
+	sqlite3_finalize(st);
+	return 1;
+}
+
+static void
+dom_conf_free(struct dom_conf *dc)
+{
+	free(dc->sel_name);
+	if (dc->pem != NULL)
+		OPENSSL_cleanse(dc->pem, strlen(dc->pem));
+	free(dc->pem);
+}
+
+/* signing_domain - d= for the item (new string) or NULL */
+static char *
+signing_domain(struct db *db, const struct queue_env *env, const char *from,
+	       bool *list_r)
+{
+	struct dir_route route;
+	struct dir_domain dom;
+	const char *err = NULL, *at;
+
+	*list_r = false;
+	if (env->sender != NULL && env->sender[0] != '\0' &&
+	    dir_resolve(db, env->sender, &route, &err) == DIR_RESOLVE_LOCAL &&
+	    route.kind == DIR_KIND_LIST && !route.catchall &&
+	    (at = strrchr(env->sender, '@')) != NULL) {
+		*list_r = true;
+		return xstrdup(at + 1);
+	}
+	if (from == NULL || (at = strrchr(from, '@')) == NULL)
+		return NULL;
+	if (dir_domain_get(db, at + 1, &dom, &err) != 1)
+		return NULL;
+	if (env->auth_user != NULL && env->auth_user[0] != '\0') {
+		struct dir_mailbox mb;
+		if (dir_login_lookup(db, env->auth_user, &mb, &err) != 1 ||
+		    mb.postoffice_id != dom.postoffice_id) {
+			log_info("%s: DKIM: not signed for %s: the submitter %s is not "
+			    "of its post office", env->id, dom.name, env->auth_user);
+			return NULL;
+		}
+	}
+	return xstrdup(dom.name);
+}
+
+/* sign - the signature field, or NULL */
+static char *
+sign(struct dkim_out *o, struct db *db, const struct queue_item *item)
+{
+	const struct queue_env *env = &item->env;
+	struct dom_conf dc;
+	const char *err = NULL;
+	char *from, *domain, *field = NULL, *identity = NULL;
+	bool list;
+
+	if (!trusted(db, env))
+		return NULL;
+	from = from_address(item->msg_path);
+	domain = signing_domain(db, env, from, &list);
+	if (domain == NULL) {
+		free(from);
+		return NULL;
+	}
+	str_lower(domain);
+	if (dom_conf_get(db, domain, &dc, &err) != 1 || !dc.enabled) {
+		dom_conf_free(&dc);
+		free(domain);
+		free(from);
+		return NULL;
+	}
+	struct cached *c = cache_get(o, domain);
+	if (dc.sel_id == 0) {
+		if (!c->warned)
+			log_warnx("DKIM: %s has dkim_enabled but no active selector: "
+			    "its mail goes out unsigned (postern dkim selector add)",
+			    domain);
+		c->warned = true;
+		goto out;
+	}
+	c->warned = false;
+	if (c->key == NULL || c->selector_id != dc.sel_id ||
+	    c->pem == NULL || strcmp(c->pem, dc.pem) != 0) {
+		dkim_key_free(&c->key);
+		free(c->pem);
+		c->pem = NULL;
+		c->key = dkim_key_private(dc.pem, &err);
+		if (c->key == NULL) {
+			log_error("DKIM: selector %s of %s: %s; mail goes out unsigned",
+			    dc.sel_name, domain, err);
+			goto out;
+		}
+		c->pem = xstrdup(dc.pem);
+		c->selector_id = dc.sel_id;
+		log_info("DKIM: %s signs with selector %s (%s)", domain,
+		    dc.sel_name, dkim_alg_name(dkim_key_alg(c->key)));
+	}
+	if (dc.identity) {
+		const char *at = from ? strrchr(from, '@') : NULL;
+		size_t al = at ? strlen(at + 1) : 0, dl = strlen(domain);
+		bool inside = at != NULL && !list && (strcasecmp(at + 1, domain) == 0 ||
+		    (al > dl && at[al - dl] == '.' && strcasecmp(at + 1 + al - dl,
+		    domain) == 0));
+		identity = inside ? xstrdup(from) : xasprintf("@%s", domain);
+	}
+	struct dkim_sign_params p = {
+		.key = c->key, .domain = domain, .selector = dc.sel_name,
+		.hcanon = dc.hc, .bcanon = dc.bc, .body_limit = dc.body_limit,
+		.identity = identity, .now = time(NULL),
+	};
+	if (dkim_sign_file(&p, item->msg_path, &field, &err) < 0) {
+		log_warnx("%s: DKIM: not signed: %s", env->id, err);
+		field = NULL;
+	} else {
+		log_info("%s: DKIM signed d=%s s=%s%s", env->id, domain, dc.sel_name,
+		    list ? " (list)" : "");
+	}
+out:
+	free(identity);
+	dom_conf_free(&dc);
+	free(domain);
+	free(from);
+	return field;
+}
+
+const char *
+dkim_out_field(struct dkim_out *o, struct db *db, const struct queue_item *item,
+	       char **cache)
+{
+	if (*cache == NULL) {
+		*cache = sign(o, db, item);
+		if (*cache == NULL)
+			*cache = xstrdup("");
+	}
+	return (*cache)[0] != '\0' ? *cache : NULL;
+}

@@ -1,0 +1,268 @@
+"""DKIM signing (manual 5.4.4, RFC 6376, RFC 8463) checked by an independent
+verifier, dkimpy (Debian python3-dkim): a domain and selector set up with
+the CLI, mail sent over SMTP (submission with STARTTLS + AUTH, or a relay
+network) to an external address whose MX (dnsmasq) is a local sink; the
+bytes the sink received are verified with dkim.verify() against the TXT
+record `postern dkim dns` printed. rsa-sha256 and ed25519-sha256,
+relaxed/relaxed and simple/simple, l=, a footer added by the MTA, a list
+post (signed with the list's domain), tampering, no active selector, key
+rotation while running, and no signature for mail that did not originate
+here."""
+import re
+import smtplib
+import ssl
+import time
+
+import pytest
+
+from test_mta import wait_for
+from test_smtp_out import dns, setup_out, sinks  # noqa: F401 (fixtures)
+
+dkim = pytest.importorskip("dkim", reason="python3-dkim (dkimpy) missing: "
+                           "scripts/install-deps.sh installs it")
+
+SERVICES = ["smtpd", "mta", "deliver", "smtp-out"]
+T = 60
+
+
+def tls_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def published(p, domain, selector=None):
+    """{dns name: record} from the zone line `postern dkim dns` prints:
+    NAME IN TXT "..." "..." (strings of at most 255 bytes, joined)"""
+    args = ["dkim", "dns", domain] + ([selector] if selector else [])
+    line = p.cli(*args).stdout.strip()
+    m = re.match(r'^(\S+) IN TXT ((?:"[^"]*" ?)+)$', line)
+    assert m, line
+    strings = re.findall(r'"([^"]*)"', m.group(2))
+    assert all(len(s) <= 255 for s in strings)
+    return {m.group(1): "".join(strings)}
+
+
+def dnsfunc(records):
+    def lookup(name, timeout=5):
+        n = name.decode() if isinstance(name, bytes) else name
+        rec = records.get(n if n.endswith(".") else n + ".")
+        return rec.encode() if rec else None
+    return lookup
+
+
+def verify(data, records):
+    return dkim.verify(data, dnsfunc=dnsfunc(records))
+
+
+def sig_tags(data):
+    """the tags of the first DKIM-Signature field (unfolded)"""
+    head = data.split(b"\r\n\r\n", 1)[0].decode()
+    m = re.search(r"^DKIM-Signature:(.*?)(?=^\S)", head + "\r\nX:", re.M | re.S)
+    assert m, "no DKIM-Signature field"
+    v = re.sub(r"\s+", "", m.group(1))
+    return dict(t.split("=", 1) for t in v.split(";") if t)
+
+
+def submit(p, frm, rcpts, raw, login=("alice@acme", "alice-pw")):
+    with smtplib.SMTP("127.0.0.1", p.port("submission"), timeout=60) as s:
+        s.starttls(context=tls_ctx())
+        s.login(*login)
+        s.sendmail(frm, rcpts, raw.encode() if isinstance(raw, str) else raw)
+
+
+def relay(p, frm, rcpts, raw):
+    with smtplib.SMTP("127.0.0.1", p.port("smtp"), timeout=60) as s:
+        s.sendmail(frm, rcpts, raw.encode() if isinstance(raw, str) else raw)
+
+
+def message(subject, frm="Alice <alice@acme.test>", to="ext@remote.test",
+            body="Hello,\r\n\r\nthe  quarterly   numbers.\r\n\r\n\r\n",
+            extra=""):
+    return (f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Date: Tue, 24 Nov 2026 01:00:00 +0000\r\n"
+            f"Message-ID: <{time.time_ns()}@acme.test>\r\n{extra}\r\n{body}")
+
+
+def received(sink, subject, n=1):
+    got = wait_for(lambda: [m["data"] for m in sink.messages
+                            if f"Subject: {subject}".encode() in m["data"]
+                            or subject.encode() in m["data"]] or None,
+                   T, f"'{subject}' at the sink")
+    return got[0]
+
+
+@pytest.fixture
+def out(populated, dns, sinks):  # noqa: F811
+    sink = sinks()
+    setup_out(populated, dns, sink)
+    return populated, sink
+
+
+def test_rsa_relaxed_submission_verifies_and_tampering_fails(out):
+    p, sink = out
+    r = p.cli("dkim", "selector", "add", "acme.test", "s2026", "--bits", "2048")
+    assert "s2026._domainkey.acme.test. IN TXT" in r.stdout
+    p.cli("domain", "set", "acme.test", "dkim_enabled=yes")
+    records = published(p, "acme.test")
+    assert list(records) == ["s2026._domainkey.acme.test."]
+    p.start(services=SERVICES)
+    submit(p, "alice@acme.test", ["ext@remote.test"], message("quarterly"))
+    data = received(sink, "quarterly")
+    tags = sig_tags(data)
+    assert (tags["d"], tags["s"], tags["a"], tags["c"]) == \
+        ("acme.test", "s2026", "rsa-sha256", "relaxed/relaxed")
+    assert "l" not in tags and "i" not in tags
+    h = tags["h"].split(":")
+    # From signed and over-signed; Received (added in transit) is not
+    assert h.count("from") == 2 and h.count("subject") == 2
+    assert "received" not in h
+    # the signature is on top, lines folded at 78 columns
+    assert data.startswith(b"DKIM-Signature: v=1;")
+    sig = data.split(b"\r\n\r\n")[0].split(b"\r\nReceived:")[0]
+    assert max(len(l) for l in sig.split(b"\r\n")) <= 78
+    assert verify(data, records)
+    # dkimpy really fails what is changed: body, a signed header, an added
+    # (over-signed) Subject, the wrong key
+    assert not verify(data.replace(b"quarterly   numbers", b"quarterly   NUMBERS"),
+                      records)
+    assert not verify(data.replace(b"Subject: quarterly", b"Subject: Quarterly"),
+                      records)
+    hdr, body = data.split(b"\r\n\r\n", 1)
+    assert not verify(hdr + b"\r\nSubject: second\r\n\r\n" + body, records)
+    other = p.cli("dkim", "selector", "add", "acme.test", "other")
+    assert other.returncode == 0
+    wrong = {"s2026._domainkey.acme.test.":
+             published(p, "acme.test", "other")["other._domainkey.acme.test."]}
+    assert not verify(data, wrong)
+    # relaxed: white space changes in transit are forgiven
+    assert verify(data.replace(b"the  quarterly", b"the quarterly"), records)
+    log = p.log("smtp-out")
+    assert "DKIM signed d=acme.test s=s2026" in log
+
+
+def test_ed25519_simple_with_length_limit_over_relay_network(out):
+    p, sink = out
+    p.cli("config", "set", "smtp.relay_networks", "127.0.0.0/8")
+    p.cli("dkim", "selector", "add", "acme.test", "ed1",
+          "--algorithm", "ed25519-sha256", "--test")
+    p.cli("domain", "set", "acme.test", "dkim_enabled=yes",
+          "dkim_header_canon=simple", "dkim_body_canon=simple",
+          "dkim_body_limit=20", "dkim_identity=yes")
+    records = published(p, "acme.test")
+    rec = records["ed1._domainkey.acme.test."]
+    assert rec.startswith("v=DKIM1; k=ed25519; t=y; p=")
+    p.start(services=SERVICES)
+    relay(p, "alice@acme.test", ["ext@remote.test"],
+          message("edsimple", body="0123456789abcdefghijKLMNOP\r\nmore\r\n"))
+    data = received(sink, "edsimple")
+    tags = sig_tags(data)
+    assert (tags["a"], tags["c"], tags["l"], tags["i"]) == \
+        ("ed25519-sha256", "simple/simple", "20", "alice@acme.test")
+    assert verify(data, records)
+    # l=: what follows the first 20 bytes is not covered...
+    assert verify(data.replace(b"KLMNOP", b"klmnop"), records)
+    # ...but the first 20 are, and simple forgives no white space
+    assert not verify(data.replace(b"0123", b"9123"), records)
+    assert not verify(data.replace(b"Subject: edsimple", b"Subject:  edsimple"),
+                      records)
+
+
+def test_footer_is_signed(out):
+    p, sink = out
+    p.cli("config", "set", "footer.scope", "global")
+    p.cli("config", "set", "footer.text", "ACME: this mail is confidential.")
+    p.cli("dkim", "selector", "add", "acme.test", "f1", "--bits", "1024")
+    p.cli("domain", "set", "acme.test", "dkim_enabled=yes")
+    records = published(p, "acme.test")
+    p.start(services=SERVICES)
+    submit(p, "alice@acme.test", ["ext@remote.test"], message("footered"))
+    data = received(sink, "footered")
+    assert b"ACME: this mail is confidential." in data
+    assert verify(data, records)
+
+
+def test_list_post_signed_by_the_list_domain(out):
+    p, sink = out
+    p.cli("postoffice", "add", "lists", "--password", "pm-secret2")
+    p.cli("domain", "add", "lists.test", "--postoffice", "lists")
+    p.cli("list", "add", "news@lists.test", "--postoffice", "lists",
+          "--owner", "alice@acme.test")
+    p.cli("list", "set", "news@lists.test", "subject_prefix=[news]")
+    p.cli("list", "member", "add", "news@lists.test", "reader@remote.test")
+    p.cli("config", "set", "http.public_url", "https://mail.lists.test")
+    p.cli("dkim", "selector", "add", "lists.test", "ls1", "--algorithm",
+          "ed25519-sha256")
+    p.cli("domain", "set", "lists.test", "dkim_enabled=yes")
+    records = published(p, "lists.test")
+    p.start(services=SERVICES + ["listserv"])
+    # an outside author: the copy is signed as the list, whose domain
+    # changed it (subject tag, list fields) and sends it
+    relay(p, "carol@outside.test", ["news@lists.test"],
+          message("lists post", frm="Carol <carol@outside.test>",
+                  to="news@lists.test"))
+    data = received(sink, "[news] lists post")
+    tags = sig_tags(data)
+    assert tags["d"] == "lists.test" and tags["s"] == "ls1"
+    h = tags["h"].split(":")
+    assert "list-id" in h and "list-unsubscribe" in h
+    if b"\r\nList-Unsubscribe-Post:" in data.split(b"\r\n\r\n")[0]:
+        # RFC 8058 3: the one-click fields are covered by the signature
+        assert h.count("list-unsubscribe-post") == 2
+    assert verify(data, records)
+    assert "(list)" in p.log("smtp-out")
+
+
+def test_no_active_selector_and_rotation_while_running(out):
+    p, sink = out
+    p.cli("domain", "set", "acme.test", "dkim_enabled=yes")
+    p.start(services=SERVICES)
+    submit(p, "alice@acme.test", ["ext@remote.test"], message("unsigned one"))
+    submit(p, "alice@acme.test", ["ext@remote.test"], message("unsigned two"))
+    for s in ("unsigned one", "unsigned two"):
+        assert b"DKIM-Signature" not in received(sink, s)
+    log = p.log("smtp-out")
+    assert log.count("acme.test has dkim_enabled but no active selector") == 1
+    # a selector added while running is used at once (no restart)
+    p.cli("dkim", "selector", "add", "acme.test", "new1", "--bits", "1024")
+    submit(p, "alice@acme.test", ["ext@remote.test"], message("after add"))
+    data = received(sink, "after add")
+    assert sig_tags(data)["s"] == "new1"
+    assert verify(data, published(p, "acme.test"))
+    # rotation: activate another, the next message uses it
+    p.cli("dkim", "selector", "add", "acme.test", "new2",
+          "--algorithm", "ed25519-sha256")
+    assert sig_tags(data)["s"] == "new1"
+    p.cli("dkim", "selector", "activate", "acme.test", "new2")
+    submit(p, "alice@acme.test", ["ext@remote.test"], message("rotated"))
+    data = received(sink, "rotated")
+    assert sig_tags(data)["s"] == "new2"
+    assert verify(data, published(p, "acme.test", "new2"))
+    # dkim_enabled off: unsigned again
+    p.cli("domain", "set", "acme.test", "dkim_enabled=no")
+    submit(p, "alice@acme.test", ["ext@remote.test"], message("disabled"))
+    assert b"DKIM-Signature" not in received(sink, "disabled")
+
+
+def test_only_mail_originating_here_is_signed(out):
+    p, sink = out
+    p.cli("dkim", "selector", "add", "acme.test", "s1", "--bits", "1024")
+    p.cli("domain", "set", "acme.test", "dkim_enabled=yes")
+    # bob forwards his mail to an outside address
+    p.cli("mailbox", "redirect", "add", "bob@acme", "bob@remote.test")
+    p.cli("mailbox", "set", "bob@acme", "redirect_enabled=yes")
+    # a second post office whose user tries to send as acme.test
+    p.cli("postoffice", "add", "other", "--password", "pm-secret3")
+    p.cli("domain", "add", "other.test", "--postoffice", "other")
+    p.cli("mailbox", "add", "mallory@other", "--password", "mallory-pw")
+    p.start(services=SERVICES)
+    # an outside sender forging an acme.test From, forwarded by bob
+    relay(p, "spoof@remote.test", ["bob@acme.test"],
+          message("forged", frm="CEO <ceo@acme.test>", to="bob@acme.test"))
+    assert b"DKIM-Signature" not in received(sink, "forged")
+    submit(p, "mallory@other.test", ["ext@remote.test"],
+           message("cross tenant", frm="CEO <ceo@acme.test>"),
+           login=("mallory@other", "mallory-pw"))
+    assert b"DKIM-Signature" not in received(sink, "cross tenant")
+    assert "not of its post office" in p.log("smtp-out")
