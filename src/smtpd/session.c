@@ -32,6 +32,8 @@
 
 #define MAX_ERRORS 10          /* bad commands before we hang up */
 #define MAX_AUTH_FAILURES 3    /* failed AUTH in one session */
+#define MAX_JUNK 100           /* NOOP, RSET, VRFY, EXPN, HELP per message:
+				  beyond, each counts as an error */
 #define MAX_HOPS 50            /* Received headers: a mail loop beyond */
 #define WRITE_CHUNK (64 * 1024)
 /* a message up to this size stays in memory until its end, and a worker
@@ -75,6 +77,10 @@ struct session {
 	bool esmtp;
 	char *auth_user;
 	int errors, auth_failures;
+	int junk;                   /* NOOP/RSET/VRFY/EXPN/HELP since a message */
+	struct event *life_ev;      /* smtp.max_session_time */
+	struct event *data_ev;      /* smtp.data_timeout of one message */
+	bool expired;               /* a time limit hit during a commit */
 	enum state state;
 	enum mech mech;
 	int auth_step;              /* LOGIN: 0 user, 1 password */
@@ -117,6 +123,7 @@ static struct session *sessions;
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
+static void session_timeout(struct session *s);
 
 /* reply - send one (possibly multi-line, "\n" separated) reply */
 static void
@@ -154,6 +161,8 @@ tx_reset(struct session *s)
 {
 	if (s->qw != NULL)
 		queue_writer_abort(&s->qw);
+	if (s->data_ev != NULL)
+		evtimer_del(s->data_ev);
 	if (s->in_tx)
 		queue_env_free(&s->env);
 	s->in_tx = false;
@@ -191,6 +200,10 @@ session_free(struct session *s)
 	service_conn_release(s->sd->svc, (struct sockaddr *)&s->ss);
 	checks_free(&s->checks);
 	free(s->parked);
+	if (s->life_ev != NULL)
+		event_free(s->life_ev);
+	if (s->data_ev != NULL)
+		event_free(s->data_ev);
 	smtp_line_free(&s->lr);
 	buf_free(&s->out);
 	free(s->helo);
@@ -223,6 +236,20 @@ error_count(struct session *s)
 	    s->sd->hostname);
 	session_close(s);
 	return true;
+}
+
+/* junk_count - commands that move no mail: past MAX_JUNK since the last
+ * message, each one is an error (Postfix's smtpd_junk_command_limit), so
+ * a client cannot keep a session alive on NOOPs */
+static void
+junk_count(struct session *s)
+{
+	if (++s->junk <= MAX_JUNK)
+		return;
+	if (s->junk == MAX_JUNK + 1)
+		log_info("%s: more than %d NOOP/RSET/VRFY/EXPN/HELP from [%s]: "
+		    "counted as errors", s->sid, MAX_JUNK, s->addr);
+	error_count(s);
 }
 
 static void
@@ -337,6 +364,10 @@ static void commit_done(struct commit_job *job);
 static bool
 message_open(struct session *s)
 {
+	struct timeval tv = { settings_get_int(s->db, "smtp.data_timeout", 1200),
+	    0 };
+
+	evtimer_add(s->data_ev, &tv);
 	buf_reset(&s->out);
 	received_header(s, &s->out);
 	s->msg_size = 0;
@@ -380,6 +411,7 @@ message_finish(struct session *s, unsigned data_flags)
 		tx_reset(s);
 		return;
 	}
+	evtimer_del(s->data_ev);    /* the commit is ours to wait for */
 	s->env.hops = s->hops;
 	s->env.arrival = time(NULL);
 	s->commit_size = (s->qw != NULL ? queue_writer_size(s->qw) : 0) +
@@ -434,7 +466,13 @@ commit_done(struct commit_job *job)
 	}
 	reply(s, 250, "2.0.0", "Ok: queued as %s", s->env.id);
 	tx_reset(s);
+	s->junk = 0;
 resume:
+	if (s->expired) {
+		/* the session time ran out during the commit */
+		session_timeout(s);
+		return;
+	}
 	bufferevent_enable(s->bev, EV_READ);
 	on_read(s->bev, s);
 }
@@ -1183,9 +1221,11 @@ dispatch(struct session *s, const char *line, size_t len)
 	case SMTP_CMD_RSET:
 		tx_reset(s);
 		reply(s, 250, "2.0.0", "Ok");
+		junk_count(s);
 		break;
 	case SMTP_CMD_NOOP:
 		reply(s, 250, "2.0.0", "Ok");
+		junk_count(s);
 		break;
 	case SMTP_CMD_QUIT:
 		reply(s, 221, "2.0.0", "Bye");
@@ -1194,12 +1234,15 @@ dispatch(struct session *s, const char *line, size_t len)
 	case SMTP_CMD_VRFY:
 		reply(s, 252, "2.5.2", "Cannot VRFY user, but will accept message "
 		    "and attempt delivery");
+		junk_count(s);
 		break;
 	case SMTP_CMD_EXPN:
 		reply(s, 502, "5.5.1", "EXPN not available");
+		junk_count(s);
 		break;
 	case SMTP_CMD_HELP:
 		reply(s, 214, "2.0.0", "Postern SMTP: see RFC 5321");
+		junk_count(s);
 		break;
 	case SMTP_CMD_UNKNOWN:
 		reply(s, 500, "5.5.2", "Syntax error, command unrecognized");
@@ -1272,6 +1315,47 @@ session_timeout(struct session *s)
 	struct timeval tv = { 5, 0 };
 	bufferevent_set_timeouts(s->bev, NULL, &tv);
 	bufferevent_enable(s->bev, EV_WRITE);
+}
+
+/* data_timeout - smtp.data_timeout: the whole message (DATA, or BDAT
+ * from the first chunk to the last) must arrive within it, however often
+ * bytes come (a client trickling a byte per idle period) */
+static void
+data_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == S_COMMIT || s->state == S_CLOSING)
+		return;
+	log_info("%s: %s: message not complete within smtp.data_timeout from "
+	    "[%s] (%llu bytes), closing", s->sid, s->in_tx ? s->env.id : "-",
+	    s->addr, (unsigned long long)(s->msg_size + s->out.len));
+	tx_reset(s);
+	session_timeout(s);
+}
+
+/* life_timeout - smtp.max_session_time: a session ends at this age (after
+ * the commit in progress, if any, is answered) */
+static void
+life_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == S_CLOSING)
+		return;
+	log_info("%s: session from [%s] reached smtp.max_session_time, closing",
+	    s->sid, s->addr);
+	if (s->state == S_COMMIT) {
+		s->expired = true;
+		return;
+	}
+	if (s->ssl_bev && !s->tls) {
+		/* mid-handshake: no reply can leave */
+		session_free(s);
+		return;
+	}
+	tx_reset(s);
+	session_timeout(s);
 }
 
 static void
@@ -1523,6 +1607,11 @@ session_start(struct smtpd *sd, struct service_listener *l, int fd,
 	log_info("%s: connect from [%s] on %s%s", s->sid, s->addr, l->name,
 	    s->relay_net ? " (relay network)" : "");
 	client_checks_start(s);
+	struct timeval life = { settings_get_int(s->db, "smtp.max_session_time",
+	    3600), 0 };
+	s->life_ev = evtimer_new(svc->base, life_timeout, s);
+	s->data_ev = evtimer_new(svc->base, data_timeout, s);
+	evtimer_add(s->life_ev, &life);
 
 	if (s->smtps) {
 		SSL *ssl = SSL_new(sd->tls);

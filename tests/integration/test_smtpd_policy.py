@@ -262,3 +262,109 @@ def test_received_names_forward_confirmed_reverse_dns(srv, source, name):
     assert first == f"Received: from helo.name.test ({name} [{source}])", msg
     assert wait_log(srv, f"reverse DNS of [{source}]: " +
                     (name if name != "unknown" else "unknown"))
+
+
+# -- time limits ----------------------------------------------------------------
+
+def read_until_closed(sock, limit=60):
+    """Everything the server sends until it closes (bounded)."""
+    data = b""
+    deadline = time.time() + limit
+    sock.settimeout(2)
+    while time.time() < deadline:
+        try:
+            chunk = sock.recv(4096)
+        except socket.timeout:
+            continue
+        if not chunk:
+            return data
+        data += chunk
+    raise AssertionError(f"not closed: {data!r}")
+
+
+def trickle(srv, start, step, settings):
+    """Open a session, run the start commands, then send one piece per
+    second (within smtp.timeout) until the server closes; its output."""
+    for k, v in settings.items():
+        srv.cli("config", "set", k, v)
+    try:
+        r = raw_from(srv, "127.0.0.1")
+        for line, code in start:
+            assert r.cmd(line)[0] == code
+        r.sock.settimeout(1)
+        deadline = time.time() + 60
+        data = b""
+        closed = False
+        while time.time() < deadline:
+            try:
+                r.send(step)
+            except OSError:
+                break
+            next_send = time.time() + 1
+            while time.time() < next_send:
+                try:
+                    r.sock.settimeout(max(0.01, next_send - time.time()))
+                    chunk = r.sock.recv(4096)
+                    if not chunk:
+                        closed = True
+                        break
+                    data += chunk
+                except socket.timeout:
+                    pass
+                except OSError:     # reset: a piece sent after the close
+                    closed = True
+                    break
+            if closed:
+                break
+        r.close()
+        return data
+    finally:
+        for k in settings:
+            srv.cli("config", "unset", k)
+
+
+def test_data_trickled_byte_by_byte_is_cut_at_data_timeout(srv):
+    before = len(list(inbound(srv).glob("*.env")))
+    out = trickle(srv, [("EHLO client.test", 250), ("MAIL FROM:<>", 250),
+                        (f"RCPT TO:<alice@{DOMAIN}>", 250), ("DATA", 354)],
+                  b"x", {"smtp.timeout": "10s", "smtp.data_timeout": "10s"})
+    assert out.startswith(b"421 4.4.2 "), out
+    assert len(list(inbound(srv).glob("*.env"))) == before
+    assert wait_log(srv, "message not complete within smtp.data_timeout")
+
+
+def test_bdat_chunks_trickled_are_cut_at_data_timeout(srv):
+    out = trickle(srv, [("EHLO client.test", 250), ("MAIL FROM:<>", 250),
+                        (f"RCPT TO:<alice@{DOMAIN}>", 250)],
+                  b"BDAT 1\r\nx", {"smtp.data_timeout": "10s"})
+    # each chunk is acknowledged, then the limit ends the transaction
+    assert out.count(b"250 2.0.0 ") >= 2, out
+    assert b"421 4.4.2 " in out and out.endswith(b"\r\n"), out
+
+
+def test_session_lifetime_is_bounded(srv):
+    out = trickle(srv, [("EHLO client.test", 250)], b"NOOP\r\n",
+                  {"smtp.max_session_time": "10s"})
+    assert out.count(b"250 2.0.0 Ok") >= 2, out
+    assert out.endswith(b"421 4.4.2 mx.postern.test Error: timeout "
+                        b"exceeded\r\n"), out
+    assert wait_log(srv, "reached smtp.max_session_time")
+
+
+def test_junk_commands_become_errors(srv):
+    r = raw_from(srv, "127.0.0.1")
+    assert r.cmd("EHLO client.test")[0] == 250
+    r.send("NOOP\r\n" * 60 + "RSET\r\n" * 40 + "VRFY x\r\n" * 20)
+    codes = []
+    for _ in range(120):
+        try:
+            codes.append(r.reply()[0])
+        except EOFError:
+            break
+        if codes[-1] == 421:
+            break
+    # 100 free, then each is an error: the 10th error closes
+    assert codes[:100] == [250] * 100
+    assert codes[-1] == 421 and len(codes) == 111, codes
+    r.close()
+
