@@ -10,6 +10,7 @@
 #include "admin.h"
 #include "directory.h"
 #include "fsutil.h"
+#include "idn.h"
 #include "passwd.h"
 #include "settings.h"
 #include "strutil.h"
@@ -562,9 +563,16 @@ adm_domain_add(struct db *db, const char *name, const char *postoffice,
 {
 	const char *err;
 	int64_t po_id, id;
-	char *lower;
+	char *lower, alabel[IDN_DOMAIN_MAX + 1];
 	int r;
 
+	/* an IDN given in UTF-8 is kept in A-label form (lib/idn.h) */
+	if (idn_has_utf8(name)) {
+		if (idn_to_ascii(name, alabel, sizeof(alabel), &err) < 0)
+			return invalid(db, error_r, "domain '%s': not a valid "
+			    "internationalized domain name: %s", name, err);
+		name = alabel;
+	}
 	if (domain_check(name, &err) < 0)
 		return invalid(db, error_r, "domain '%s': %s", name, err);
 	if ((r = adm_object_id(db, ADM_POSTOFFICE, postoffice, &po_id, error_r)) < 0)

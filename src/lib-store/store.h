@@ -274,6 +274,23 @@ int store_append(struct store *st, const char *folder, const void *data,
 		 size_t len, unsigned int flags, const char *keywords,
 		 time_t internal_date, int64_t quota_kb, uint32_t *uid_r,
 		 uint32_t *uidvalidity_r, const char **error_r);
+/* store_append_multi - MULTIAPPEND (RFC 3502): n messages into one
+ * folder, all or none. The files are written and fsynced first, then
+ * moved in and indexed in one transaction, so that a failure at any
+ * point (I/O, quota for their sum) leaves none of them; their UIDs are
+ * consecutive. *uids_r gets them (new array, may be NULL). 0 ok, 1 over
+ * quota, -1 error. */
+struct store_append_msg {
+	const void *data;
+	size_t len;
+	unsigned int flags;
+	const char *keywords;    /* NULL: none */
+	time_t internal_date;    /* 0: now */
+};
+int store_append_multi(struct store *st, const char *folder,
+		       const struct store_append_msg *msgs, size_t n,
+		       int64_t quota_kb, uint32_t **uids_r,
+		       uint32_t *uidvalidity_r, const char **error_r);
 /* store_copy - copy UIDs of f into folder `to` (hard link when possible),
  * keeping flags, keywords and internal dates; with move, expunge them from
  * f afterwards (RFC 6851). New UIDs in *new_uids_r (same order as the

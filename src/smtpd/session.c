@@ -18,6 +18,7 @@
 #include "commit.h"
 #include "db.h"
 #include "directory.h"
+#include "idn.h"
 #include "log.h"
 #include "netaddr.h"
 #include "queue.h"
@@ -578,7 +579,11 @@ cmd_mail(struct session *s, const char *args)
 	queue_env_init(&s->env, id);
 	s->in_tx = true;
 	queue_env_set(&s->env.sender, path.null ? "" : path.address);
-	snprintf(s->sender_domain, sizeof(s->sender_domain), "%s", path.domain);
+	/* the domain in A-label form for lookups (RFC 6531: an SMTPUTF8
+	 * sender may give U-labels); the address itself is kept as given */
+	if (idn_to_ascii(path.domain, s->sender_domain, sizeof(s->sender_domain),
+	    &err) < 0)
+		s->sender_domain[0] = '\0';
 	queue_env_set(&s->env.auth_user, s->auth_user);
 	queue_env_set(&s->env.client_addr, s->addr);
 	queue_env_set(&s->env.client_helo, s->helo);
@@ -705,6 +710,24 @@ cmd_rcpt(struct session *s, const char *args)
 		free(pm);
 	} else {
 		snprintf(address, sizeof(address), "%s", path.address);
+	}
+	/* a domain in UTF-8 (SMTPUTF8, RFC 6531) is matched and queued in
+	 * its A-label form (IDNA2008): the address map keeps A-labels, and
+	 * the MTA and smtp-out look up what is queued. The local part stays
+	 * as given. */
+	if (!path.literal && idn_has_utf8(path.domain)) {
+		char alabel[IDN_DOMAIN_MAX + 1];
+		if (idn_to_ascii(path.domain, alabel, sizeof(alabel), &err) < 0) {
+			reply(s, 553, "5.1.2", "Bad recipient address: invalid "
+			    "internationalized domain name (%s)", err);
+			error_count(s);
+			return;
+		}
+		char *at = strrchr(address, '@');
+		if (at != NULL)
+			snprintf(at + 1, sizeof(address) - (size_t)(at + 1 - address),
+			    "%s", alabel);
+		snprintf(path.domain, sizeof(path.domain), "%s", alabel);
 	}
 
 	struct dir_domain dom;

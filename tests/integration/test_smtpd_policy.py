@@ -368,3 +368,43 @@ def test_junk_commands_become_errors(srv):
     assert codes[-1] == 421 and len(codes) == 111, codes
     r.close()
 
+
+# -- IDN --------------------------------------------------------------------------
+
+def test_idn_recipient_domains_match_in_either_form(srv):
+    # configured as an A-label; and configured in UTF-8 (kept as A-label)
+    srv.cli("domain", "add", "xn--bcher-kva.test", "--postoffice", "acme")
+    srv.cli("domain", "add", "m\u00fcnchen.test", "--postoffice", "acme")
+    shown = srv.cli("domain", "list").stdout
+    assert "xn--mnchen-3ya.test" in shown, shown
+    srv.cli("address", "add", "carol@xn--bcher-kva.test", "--mailbox",
+            "bob@acme")
+    r = raw_from(srv, "127.0.0.1")
+    assert r.cmd("EHLO client.test")[0] == 250
+    assert r.cmd("MAIL FROM:<x@example.org> SMTPUTF8")[0] == 250
+    code, text = r.cmd("RCPT TO:<carol@B\u00fccher.test>")
+    assert code == 250, text
+    assert r.cmd("RCPT TO:<postmaster@m\u00fcnchen.test>")[0] == 250
+    assert r.cmd("RCPT TO:<abuse@xn--mnchen-3ya.test>")[0] == 250
+    # hosted, so unknown users are 550 (not relay denied)
+    code, text = r.cmd("RCPT TO:<nobody@b\u00fccher.test>")
+    assert code == 550 and "5.1.1" in text, text
+    # not hosted: relay rules as for any remote domain
+    assert r.cmd("RCPT TO:<x@\u00e9t\u00e9.test>")[0] == 554
+    # IDNA2008 refuses symbols
+    code, text = r.cmd("RCPT TO:<x@\u2665.test>")
+    assert code == 553 and "5.1.2" in text, text
+    assert r.cmd("DATA")[0] == 354
+    r.send("Subject: idn\r\n\r\nhi\r\n.\r\n")
+    code, text = r.reply()
+    assert code == 250, text
+    env = parse_env((inbound(srv) / f"{queued_id(text)}.env").read_text())
+    # queued in the form the MTA's address map lookup finds
+    assert [x["address"] for x in env["rcpts"]] == [
+        "carol@xn--bcher-kva.test", "postmaster@xn--mnchen-3ya.test",
+        "abuse@xn--mnchen-3ya.test"]
+    # a UTF-8 domain needs SMTPUTF8 (RFC 6531)
+    assert r.cmd("MAIL FROM:<x@example.org>")[0] == 250
+    code, text = r.cmd("RCPT TO:<carol@b\u00fccher.test>")
+    assert code == 553 and "5.6.7" in text, text
+    r.close()
