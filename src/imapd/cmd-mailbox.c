@@ -732,10 +732,111 @@ mailbox_quota_kb(struct session *s)
 	return mb.quota_kb;
 }
 
+/* multiappend - APPEND with several messages (RFC 3502): every message
+ * checked first, then all stored in one store transaction, or none */
+static void
+multiappend(struct session *s, const char *tag, const struct imap_arg *a,
+	    size_t n, size_t count)
+{
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err, *why = NULL, *status = "BAD";
+	struct store_append_msg *m = xcalloc(count, sizeof(*m));
+	char **kws = xcalloc(count, sizeof(*kws));
+	size_t k = 0, i = 1;
+
+	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+		why = err;
+		status = "NO";
+	}
+	/* 1*(SP [flag-list] [SP date-time] SP literal) */
+	while (why == NULL && i < n) {
+		if (a[i].type == IMAP_ARG_LIST) {
+			if (imap_flags_parse(&a[i], &m[k].flags, &kws[k],
+			    &err) < 0) {
+				why = err;
+				break;
+			}
+			if (kws[k] != NULL && *kws[k] != '\0')
+				m[k].keywords = kws[k];
+			i++;
+		}
+		if (i < n && a[i].type == IMAP_ARG_STRING) {
+			int tz;
+			if (imap_datetime_parse(a[i].str, &m[k].internal_date,
+			    &tz) < 0) {
+				why = "Invalid date-time";
+				break;
+			}
+			i++;
+		}
+		if (i >= n || a[i].type != IMAP_ARG_LITERAL || k >= count) {
+			why = "Syntax: APPEND mailbox 1*([(flags)] [date-time] "
+			    "literal)";
+			break;
+		}
+		if (a[i].len == 0 || (!a[i].literal8 &&
+		    memchr(a[i].str, '\0', a[i].len) != NULL)) {
+			why = a[i].len == 0 ? "Empty message" :
+			    "Message contains NUL: use a literal8";
+			status = "NO";
+			break;
+		}
+		m[k].data = a[i].str;
+		m[k++].len = a[i].len;
+		i++;
+	}
+	uint32_t *uids = NULL, uidvalidity = 0;
+	int r = 0;
+	if (why == NULL && store_folder_exists(s->mbox->st, name) != 1) {
+		why = "[TRYCREATE] No such mailbox";
+		status = "NO";
+	}
+	if (why == NULL) {
+		r = store_append_multi(s->mbox->st, name, m, k,
+		    mailbox_quota_kb(s), &uids, &uidvalidity, &err);
+		if (r == 1) {
+			why = "[OVERQUOTA] Quota exceeded: nothing appended";
+			status = "NO";
+		} else if (r < 0) {
+			log_warnx("%s: MULTIAPPEND to %s: %s", s->sid, name, err);
+			why = "[SERVERBUG] Cannot store the messages: nothing "
+			    "appended";
+			status = "NO";
+		}
+	}
+	for (size_t x = 0; x < count; x++)
+		free(kws[x]);
+	free(kws);
+	free(m);
+	if (why != NULL) {
+		session_tagged(s, tag, status, "%s", why);
+		free(uids);
+		return;
+	}
+	if (s->state == ST_SELECTED)
+		view_sync(s, true, NULL, 0);
+	struct buf set;
+	buf_init(&set, 0);
+	imap_seqset_format(&set, uids, k);
+	session_tagged(s, tag, "OK", "[APPENDUID %u %s] APPEND completed",
+	    uidvalidity, set.data);
+	buf_free(&set);
+	free(uids);
+}
+
 void
 cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 	   size_t n, bool uid)
 {
+	size_t count = 0;
+
+	for (size_t k = 1; k < n; k++)
+		if (a[k].type == IMAP_ARG_LITERAL)
+			count++;
+	if (count > 1) {
+		multiappend(s, tag, a, n, count);
+		return;
+	}
 	char name[STORE_FOLDER_MAX + 1];
 	const char *err;
 	unsigned flags = 0;

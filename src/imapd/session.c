@@ -75,7 +75,7 @@ session_capability(struct session *s)
 	    !s->tls && !s->imaps && s->d->tls != NULL && s->state == ST_NOAUTH ?
 	    " STARTTLS" : "",
 	    s->state == ST_NOAUTH ? " AUTH=PLAIN" : "",
-	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MOVE "
+	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE "
 	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH "
 	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT "
 	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES");

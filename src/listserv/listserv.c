@@ -30,8 +30,9 @@
  * Subscription changes by mail are confirmed: the token goes to the
  * address being subscribed, and only mail to news-confirm+T@ (or "confirm
  * T" in the subject to news-request@) applies it, so nobody can subscribe
- * someone else; an unanswered confirmation expires after 7 days. Held
- * posts wait for the moderator without a time limit. Bounces (RFC 3464
+ * someone else; an unanswered confirmation expires after
+ * list.confirm_expire (7 days). Held posts wait for the moderator for
+ * list.held_expire (14 days), then are discarded and their posters told. Bounces (RFC 3464
  * failure reports, or old-style null-sender bounces to a VERP address)
  * count per member, and counts older than list.bounce_stale_after are
  * forgotten; at bounce_limit the member is sent a probe with an
@@ -77,7 +78,7 @@
 #define LS_SCAN_INTERVAL 2
 #define LS_RETRY 60
 #define LS_PENDING_MAX 4096
-#define LS_PENDING_AGE (7 * 86400)  /* unanswered confirmations expire */
+#define LS_EXPIRE_INTERVAL 10       /* seconds between expiry runs */
 
 struct ls {
 	struct service *svc;
@@ -91,7 +92,7 @@ struct ls {
 	int watch_fd;
 	struct event *ev, *timer;
 	time_t retry_at;      /* items released for a retry wait until then */
-	time_t expired_at;    /* last pending_expire */
+	time_t expired_at;    /* last expiry run (held posts, confirmations) */
 	unsigned long posted, copies, held_n, bounced, notices;
 	unsigned long bounces_counted, disabled;
 };
@@ -1357,13 +1358,86 @@ held_scan(struct ls *s)
 	free(todo);
 }
 
-/* pending_expire - confirmations not answered in LS_PENDING_AGE go */
+/* held_expire - held posts not decided within list.held_expire are
+ * discarded, and their posters told (never the null sender) */
+static void
+held_expire(struct ls *s)
+{
+	time_t age = (time_t)settings_get_int(s->svc->db, "list.held_expire",
+	    14 * 86400);
+	DIR *d;
+	struct dirent *de;
+	char **toks = NULL;
+	size_t n = 0;
+	time_t now = time(NULL);
+
+	if (age <= 0 || (d = opendir(s->held)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (l != LIST_TOKEN_LEN + 5 || strcmp(de->d_name + LIST_TOKEN_LEN,
+		    ".info") != 0)
+			continue;
+		toks = xreallocarray(toks, n + 1, sizeof(*toks));
+		toks[n++] = xstrndup(de->d_name, LIST_TOKEN_LEN);
+	}
+	closedir(d);
+	for (size_t i = 0; i < n; i++) {
+		struct list_held h;
+		struct list_row l;
+		const char *err = NULL;
+		char *dec[2] = { xasprintf("%s/%s.approve", s->held, toks[i]),
+		    xasprintf("%s/%s.reject", s->held, toks[i]) };
+		bool decided = access(dec[0], F_OK) == 0 || access(dec[1], F_OK) == 0;
+		if (!decided && list_held_read(s->held, toks[i], &h) == 1 &&
+		    now - h.held > age) {
+			int f = list_find(s->svc->db, h.list, &l, &err);
+			if (f > 0 && *h.sender != '\0') {
+				char *subj = xasprintf("Your post to %s expired", h.list);
+				char *body = xasprintf("Your post to the moderated list %s "
+				    "was not approved within\n%lld days and has been "
+				    "discarded.\n  Subject: %s\n", h.list,
+				    (long long)(age / 86400), h.subject);
+				notice_send(s, &l, h.sender, subj, NULL, body);
+				free(subj);
+				free(body);
+			}
+			if (f > 0)
+				list_row_free(&l);
+			if (f >= 0) {
+				/* the record first: without it the message is junk */
+				char *ip = xasprintf("%s/%s.info", s->held, toks[i]);
+				char *mp = xasprintf("%s/%s.msg", s->held, toks[i]);
+				unlink(ip);
+				unlink(mp);
+				fsync_dir(s->held);
+				free(ip);
+				free(mp);
+				log_info("%s: %s: held post %s expired undecided: discarded%s",
+				    h.queue_id, h.list, toks[i], *h.sender ?
+				    ", the poster told" : "");
+			}
+			list_held_free(&h);
+		} else if (!decided) {
+			list_held_free(&h);
+		}
+		free(dec[0]);
+		free(dec[1]);
+		free(toks[i]);
+	}
+	free(toks);
+}
+
+/* pending_expire - confirmations not answered within list.confirm_expire
+ * go (their tokens no longer work) */
 static void
 pending_expire(struct ls *s)
 {
 	DIR *d = opendir(s->pending);
 	struct dirent *de;
 	time_t now = time(NULL);
+	time_t age = (time_t)settings_get_int(s->svc->db, "list.confirm_expire",
+	    7 * 86400);
 
 	if (d == NULL)
 		return;
@@ -1372,7 +1446,7 @@ pending_expire(struct ls *s)
 		if (!list_token_valid(de->d_name))
 			continue;
 		char *p = xasprintf("%s/%s", s->pending, de->d_name);
-		if (stat(p, &st) == 0 && now - st.st_mtime > LS_PENDING_AGE) {
+		if (stat(p, &st) == 0 && now - st.st_mtime > age) {
 			log_info("confirmation %s expired", de->d_name);
 			unlink(p);
 		}
@@ -1398,8 +1472,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	held_scan(s);
 	ls_process(s);
-	if (time(NULL) - s->expired_at > 600) {
+	if (time(NULL) - s->expired_at >= LS_EXPIRE_INTERVAL) {
 		s->expired_at = time(NULL);
+		held_expire(s);
 		pending_expire(s);
 		posting_gc(s->posting, POSTING_GC_AGE);
 	}

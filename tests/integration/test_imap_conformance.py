@@ -319,3 +319,84 @@ def test_sort_thread_commands(imap):
         assert r[-1].startswith(want), (line, r)
     assert cmd(f, b"n NOOP")[-1].startswith(b"n OK")
     s.close()
+
+
+# ---- MULTIAPPEND (RFC 3502) -------------------------------------------
+
+def append_lines(parts):
+    """An APPEND command line with LITERAL+ literals: parts are
+    (flags or None, date or None, bytes)."""
+    out = b"m APPEND %s"
+    for flags, date, data in parts:
+        if flags is not None:
+            out += b" (" + flags + b")"
+        if date is not None:
+            out += b' "' + date + b'"'
+        out += b" {%d+}\r\n" % len(data) + data
+    return out
+
+
+def count(f, folder=b"INBOX"):
+    r = cmd(f, b"c STATUS " + folder + b" (MESSAGES)")
+    return int(re.search(rb"MESSAGES (\d+)", r[0]).group(1))
+
+
+def test_multiappend(imap):
+    s, f = login(imap)
+    assert b"MULTIAPPEND" in cmd(f, b"c CAPABILITY")[0]
+    cmd(f, b"s SELECT INBOX")
+    parts = [(b"\\Seen", b"01-Feb-2025 10:00:00 +0000", msg(1, "one")),
+             (None, None, msg(2, "two")),
+             (b"\\Flagged $Label", b"02-Feb-2025 11:00:00 +0100", msg(3))]
+    r = cmd(f, append_lines(parts) % b"INBOX", tag=b"m")
+    assert r[-1].startswith(b"m OK [APPENDUID "), r
+    uv, uids = re.search(rb"APPENDUID (\d+) (\S+)\]", r[-1]).groups()
+    assert uids == b"1:3", r
+    assert b"* 3 EXISTS\r\n" in r, r
+    r = cmd(f, b"f FETCH 1:3 (UID FLAGS INTERNALDATE)")
+    assert re.match(rb'\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Recent\) '
+                    rb'INTERNALDATE "01-Feb-2025 10:00:00 \+0000"\)', r[0]), r
+    assert b"FLAGS (\\Recent)" in r[1], r
+    assert b"\\Flagged" in r[2] and b"$Label" in r[2], r
+    assert b'"02-Feb-2025 10:00:00 +0000"' in r[2], r
+
+    # one bad message: none of them is appended
+    bad = [(None, None, msg(4)), (None, None, b""), (None, None, msg(5))]
+    r = cmd(f, append_lines(bad) % b"INBOX", tag=b"m")
+    assert r[-1].startswith(b"m NO"), r
+    bad = [(None, None, msg(4)), (None, b"31-Foo-2025 99:00:00 +0000", msg(5))]
+    r = cmd(f, append_lines(bad) % b"INBOX", tag=b"m")
+    assert r[-1].startswith(b"m BAD"), r
+    bad = [(None, None, msg(4)), (b"\\Bogus", None, msg(5))]
+    r = cmd(f, append_lines(bad) % b"INBOX", tag=b"m")
+    assert r[-1].startswith(b"m BAD"), r
+    bad = [(None, None, msg(4)), (None, None, b"a\0b")]
+    r = cmd(f, append_lines(bad) % b"INBOX", tag=b"m")
+    assert r[-1].startswith(b"m NO"), r
+    r = cmd(f, append_lines(parts) % b"Nowhere", tag=b"m")
+    assert r[-1].startswith(b"m NO [TRYCREATE]"), r
+    assert count(f) == 3
+
+    # over quota together, though each one alone would fit
+    imap.cli("mailbox", "set", "alice@acme", "quota=1")
+    big = b"Subject: big\r\n\r\n" + b"x" * 600 * 1024 + b"\r\n"
+    r = cmd(f, append_lines([(None, None, big), (None, None, big)]) %
+            b"Archive", tag=b"m")
+    assert r[-1].startswith(b"m NO [OVERQUOTA]"), r
+    assert count(f, b"Archive") == 0
+    # nothing left behind in the Maildir either
+    arch = mbox_root(imap) / ".Archive"
+    assert not list((arch / "cur").iterdir())
+    assert not [p for p in (arch / "tmp").iterdir()]
+    # a synchronizing literal per message works too
+    data = [msg(6), msg(7)]
+    f.write(b"y APPEND Archive {%d}\r\n" % len(data[0]))
+    f.flush()
+    assert f.readline().startswith(b"+")
+    f.write(data[0] + b" {%d}\r\n" % len(data[1]))
+    f.flush()
+    assert f.readline().startswith(b"+")
+    r = cmd(f, data[1], tag=b"y")
+    assert r[-1].startswith(b"y OK [APPENDUID"), r
+    assert count(f, b"Archive") == 2
+    s.close()

@@ -369,3 +369,37 @@ def test_kill_mid_post_one_copy_per_member(populated):
                    for _, e in remote_copies(p))
     assert rcpts == sorted(mem)
     wait_for(lambda: not staged.exists(), T, "the staging directory removed")
+
+
+def test_held_posts_and_confirmations_expire(populated):
+    """list.held_expire: a held post nobody decides on is discarded and its
+    poster told; list.confirm_expire: an unanswered confirmation token
+    stops working."""
+    p = populated
+    make_list(p, "moderated=yes")
+    p.cli("list", "member", "add", "news@acme.test", "alice@acme.test")
+    p.cli("config", "set", "list.held_expire", "2")
+    p.cli("config", "set", "list.confirm_expire", "2")
+    p.start(services=SERVICES)
+    send(p, "bob@acme.test", ["news@acme.test"], subject="never decided")
+    wait_for(lambda: msgs_with(p, "alice", "never decided"), T,
+             "the moderation request")
+    note = wait_for(lambda: msgs_with(p, "bob", "expired"), T,
+                    "the expiry notice")
+    assert "Subject: Your post to news@acme.test expired" in note[0]
+    assert "never decided" in note[0]
+    assert p.cli("list", "held", "news@acme.test", json_out=True) == []
+    assert not [f for f in (p.root / "queue/ls/held").iterdir()]
+    # bob asks to subscribe and answers too late
+    send(p, "bob@acme.test", ["news-subscribe@acme.test"])
+    conf = wait_for(lambda: msgs_with(p, "bob", "Subject: confirm "), T,
+                    "confirmation")
+    tok = re.search(r"Subject: confirm ([0-9a-f]{20})", conf[0]).group(1)
+    wait_for(lambda: f"confirmation {tok} expired" in p.log("listserv"), T,
+             "the token expired")
+    send(p, "bob@acme.test", [f"news-confirm+{tok}@acme.test"])
+    wait_for(lambda: f"confirmation {tok}: no such request" in
+             p.log("listserv"), T, "the late answer")
+    assert "bob@acme.test" not in members(p)
+    # the post itself never went out
+    assert not posts(p, "alice", "never decided")
