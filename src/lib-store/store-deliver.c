@@ -19,7 +19,8 @@
 
 #define MAILDIRSIZE_COMPACT 5120
 
-static char errbuf[512];
+/* per thread: imapd appends on worker threads while its loop reads */
+static __thread char errbuf[512];
 
 /* store_seterr - format an error into the static buffer for error_r */
 const char *
@@ -68,7 +69,7 @@ store_unique_name(void)
 	random_bytes(&rnd, sizeof(rnd));
 	return xasprintf("%lld.M%06ldP%ldQ%luR%08" PRIx32 ".%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-	    ++counter, rnd, clean);
+	    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED), rnd, clean);
 }
 
 /* store_flags_letters - Maildir info letters (sorted) of flags */
@@ -166,9 +167,42 @@ store_file_write(const char *dir, const char *sub, const void *prefix,
 		 const char *info, char **name_r, uint64_t *size_r,
 		 uint64_t *vsize_r, const char **error_r)
 {
+	char *tmp = NULL, *name = NULL, *final, *subdir;
+
+	if (store_file_stage(dir, prefix, prefix_len, data, len, src_fd, info,
+	    &tmp, &name, size_r, vsize_r, error_r) < 0)
+		return -1;
+	final = xasprintf("%s/%s/%s", dir, sub, name);
+	subdir = path_join(dir, sub);
+	if (rename(tmp, final) < 0) {
+		store_seterr(error_r, "rename into %s/%s: %s", dir, sub,
+		    strerror(errno));
+		unlink(tmp);
+		free(name);
+		name = NULL;
+	} else if (fsync_dir(subdir) < 0) {
+		store_seterr(error_r, "fsync %s: %s", subdir, strerror(errno));
+		unlink(final);
+		free(name);
+		name = NULL;
+	}
+	free(tmp);
+	free(final);
+	free(subdir);
+	*name_r = name;
+	return name != NULL ? 0 : -1;
+}
+
+/* store_file_stage - see store-private.h */
+int
+store_file_stage(const char *dir, const void *prefix, size_t prefix_len,
+		 const void *data, size_t len, int src_fd, const char *info,
+		 char **tmp_r, char **name_r, uint64_t *size_r,
+		 uint64_t *vsize_r, const char **error_r)
+{
 	char *base = store_unique_name();
 	char *tmp = xasprintf("%s/tmp/%s", dir, base);
-	char *final = NULL, *subdir = NULL, *name = NULL;
+	char *name = NULL;
 	uint64_t size = 0, vsize = 0;
 	char last = '\0';
 	int fd, ret = -1;
@@ -217,20 +251,9 @@ store_file_write(const char *dir, const char *sub, const void *prefix,
 	fd = -1;
 	name = xasprintf("%s,S=%" PRIu64 ",W=%" PRIu64 "%s", base, size, vsize,
 	    info != NULL ? info : "");
-	final = xasprintf("%s/%s/%s", dir, sub, name);
-	if (rename(tmp, final) < 0) {
-		store_seterr(error_r, "rename into %s/%s: %s", dir, sub,
-		    strerror(errno));
-		goto fail;
-	}
-	subdir = path_join(dir, sub);
-	if (fsync_dir(subdir) < 0) {
-		store_seterr(error_r, "fsync %s: %s", subdir, strerror(errno));
-		unlink(final);
-		goto out;
-	}
 	*name_r = name;
-	name = NULL;
+	*tmp_r = tmp;
+	tmp = NULL;
 	if (size_r != NULL)
 		*size_r = size;
 	if (vsize_r != NULL)
@@ -246,9 +269,6 @@ fail:
 out:
 	free(base);
 	free(tmp);
-	free(final);
-	free(subdir);
-	free(name);
 	return ret;
 }
 

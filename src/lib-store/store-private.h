@@ -19,5 +19,12 @@ int store_file_write(const char *dir, const char *sub, const void *prefix,
 		     size_t prefix_len, const void *data, size_t len,
 		     int src_fd, const char *info, char **name_r,
 		     uint64_t *size_r, uint64_t *vsize_r, const char **error_r);
+/* store_file_stage - the first half of store_file_write: the file written
+ * and fsynced in dir/tmp (path in *tmp_r), its final name (with ,S= ,W=
+ * and info) in *name_r; the caller renames it and fsyncs the directory */
+int store_file_stage(const char *dir, const void *prefix, size_t prefix_len,
+		     const void *data, size_t len, int src_fd, const char *info,
+		     char **tmp_r, char **name_r, uint64_t *size_r,
+		     uint64_t *vsize_r, const char **error_r);
 
 #endif

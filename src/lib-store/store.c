@@ -35,6 +35,7 @@ struct store_folder {
 	char *name;
 	char *dir;
 	int64_t id;
+	int64_t new_mtime;   /* new/'s mtime when last seen empty, -1 */
 };
 
 static const struct {
@@ -1222,18 +1223,58 @@ out:
 	return ret;
 }
 
+/* new_empty - whether new/ holds no message, without a readdir when its
+ * mtime is the one it had when a readdir last found it empty. That mtime
+ * is remembered only when it was over a second old then: a file added in
+ * the same clock tick as that readdir would leave it unchanged (Dovecot's
+ * MAILDIR_SYNC_SECS rule). */
+static bool
+new_empty(struct store_folder *f)
+{
+	char *nw = path_join(f->dir, "new");
+	int64_t m = mtime_ns(nw);
+	bool empty = true;
+
+	if (m >= 0 && m == f->new_mtime) {
+		free(nw);
+		return true;
+	}
+	DIR *d = opendir(nw);
+	struct dirent *de;
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.') {
+			empty = false;
+			break;
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	free(nw);
+	if (empty && m >= 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (m < (int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
+		    1000000000)
+			f->new_mtime = m;
+	}
+	return empty;
+}
+
 /* drain_new - move the files of new/ to cur/ and index them */
 static int
 drain_new(struct store_folder *f, struct folder_state *fs,
 	  const char **error_r)
 {
-	char *nw = path_join(f->dir, "new");
-	char **files = NULL;
+	char *nw, **files = NULL;
 	size_t n = 0, cap = 0;
-	DIR *d = opendir(nw);
+	DIR *d;
 	struct dirent *de;
 	int ret = 0;
 
+	if (new_empty(f))
+		return 0;
+	nw = path_join(f->dir, "new");
+	d = opendir(nw);
 	if (d == NULL) {
 		free(nw);
 		if (errno == ENOENT)
@@ -1360,27 +1401,14 @@ store_sync(struct store_folder *f, const char **error_r)
 {
 	struct folder_state fs;
 	char *cur = path_join(f->dir, "cur");
-	char *nw = path_join(f->dir, "new");
 	int64_t m = mtime_ns(cur);
 	bool quick = false;
 
 	/* the common case, without taking the write lock: cur/ as recorded
-	 * and new/ empty */
-	if (state_load(f, &fs, NULL) == 0 && m == fs.cur_mtime) {
-		DIR *d = opendir(nw);
-		struct dirent *de;
-		quick = true;
-		while (d != NULL && (de = readdir(d)) != NULL) {
-			if (de->d_name[0] != '.') {
-				quick = false;
-				break;
-			}
-		}
-		if (d != NULL)
-			closedir(d);
-	}
+	 * and new/ empty (two stats, no readdir) */
+	if (state_load(f, &fs, NULL) == 0 && m == fs.cur_mtime)
+		quick = new_empty(f);
 	free(cur);
-	free(nw);
 	if (quick)
 		return 0;
 	if (db_begin(f->st, error_r) < 0)
@@ -1393,6 +1421,23 @@ store_sync(struct store_folder *f, const char **error_r)
 }
 
 /* ------------------------------------------------------------ folders open */
+
+/* folder_find - the row id of a folder, -1 if it has none (or error) */
+static int64_t
+folder_find(struct store *st, const char *name)
+{
+	sqlite3_stmt *s = db_prep(st, "SELECT id FROM folder WHERE name=?",
+	    NULL);
+	int64_t id = -1;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return id;
+}
 
 /* store_folder_open - open a folder for reading and changes */
 struct store_folder *
@@ -1408,12 +1453,17 @@ store_folder_open(struct store *st, const char *name, const char **error_r)
 	f->st = st;
 	f->name = xstrdup(is_inbox(name) ? "INBOX" : name);
 	f->dir = folder_dir(st, name);
-	if (db_begin(st, error_r) < 0) {
+	f->new_mtime = -1;
+	/* the row is there but for a folder made by another tool: no write
+	 * lock for the lookup */
+	f->id = folder_find(st, f->name);
+	if (f->id >= 0) {
+		/* found */
+	} else if (db_begin(st, error_r) < 0) {
 		store_folder_close(&f);
 		return NULL;
-	}
-	f->id = folder_row(st, f->name, error_r);
-	if (f->id < 0 || db_commit(st, error_r) < 0) {
+	} else if ((f->id = folder_row(st, f->name, error_r)) < 0 ||
+	    db_commit(st, error_r) < 0) {
 		if (f->id < 0)
 			db_rollback(st);
 		store_folder_close(&f);
@@ -1963,7 +2013,7 @@ store_append(struct store *st, const char *folder, const void *data,
 {
 	struct store_folder *f;
 	struct folder_state fs;
-	char info[16], letters[8], *name = NULL;
+	char info[16], letters[8], *name = NULL, *tmp = NULL, *final = NULL;
 	uint32_t uid = 0;
 	int r;
 
@@ -1981,154 +2031,68 @@ store_append(struct store *st, const char *folder, const void *data,
 		return -1;
 	store_flags_letters(flags & STORE_FLAGS_ALL, letters);
 	snprintf(info, sizeof(info), ":2,%s", letters);
-	if (db_begin(st, error_r) < 0)
-		goto fail0;
-	if (sync_locked(f, &fs, error_r) < 0)
-		goto fail;
-	if (store_file_write(f->dir, "cur", NULL, 0, data, len, -1, info,
+	/* the file is written and fsynced before the index is locked: other
+	 * writers of the mailbox (and readers waiting on a session's
+	 * change) never wait for this disk flush */
+	if (store_file_stage(f->dir, NULL, 0, data, len, -1, info, &tmp,
 	    &name, NULL, NULL, error_r) < 0)
-		goto fail;
+		goto fail0;
 	if (internal_date > 0) {
-		char *p = xasprintf("%s/cur/%s", f->dir, name);
 		struct timespec ts[2] = { { internal_date, 0 },
 		    { internal_date, 0 } };
-		(void)utimensat(AT_FDCWD, p, ts, 0);
-		free(p);
+		(void)utimensat(AT_FDCWD, tmp, ts, 0);
+	}
+	final = xasprintf("%s/cur/%s", f->dir, name);
+	if (db_begin(st, error_r) < 0)
+		goto fail2;
+	if (sync_locked(f, &fs, error_r) < 0)
+		goto fail;
+	/* into cur/ under the lock, so that no sync indexes it first */
+	if (rename(tmp, final) < 0) {
+		store_seterr(error_r, "rename into %s/cur: %s", f->dir,
+		    strerror(errno));
+		goto fail;
 	}
 	if (msg_insert(f, &fs, name, flags & STORE_FLAGS_ALL,
 	    keywords, internal_date, &uid, error_r) < 0)
-		goto fail;
-	if (finish(f, &fs, error_r) < 0)
 		goto fail1;
+	if (finish(f, &fs, error_r) < 0)
+		goto fail2;
+	/* the directory entry on disk before the caller says OK; the lock
+	 * is free meanwhile */
+	char *cur = path_join(f->dir, "cur");
+	r = fsync_dir(cur);
+	free(cur);
+	if (r < 0) {
+		store_seterr(error_r, "fsync %s/cur: %s", f->dir,
+		    strerror(errno));
+		goto fail3;
+	}
 	(void)store_quota_add(st->root, (int64_t)len, 1, NULL);
 	if (uid_r != NULL)
 		*uid_r = uid;
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = fs.uidvalidity;
+	free(tmp);
+	free(final);
 	free(name);
 	store_folder_close(&f);
 	return 0;
+fail1:
+	(void)rename(final, tmp);
 fail:
 	db_rollback(st);
-fail1:
-	if (name != NULL) {
-		char *p = xasprintf("%s/cur/%s", f->dir, name);
-		unlink(p);
-		free(p);
-	}
+fail2:
+	(void)unlink(tmp);
+	if (final != NULL)
+		(void)unlink(final);
+fail3:
 fail0:
+	free(tmp);
+	free(final);
 	free(name);
 	store_folder_close(&f);
 	return -1;
-}
-
-/* store_append_multi - see store.h */
-int
-store_append_multi(struct store *st, const char *folder,
-		   const struct store_append_msg *msgs, size_t n,
-		   int64_t quota_kb, uint32_t **uids_r, uint32_t *uidvalidity_r,
-		   const char **error_r)
-{
-	struct store_folder *f;
-	struct folder_state fs;
-	char **names = xcalloc(n + 1, sizeof(*names));
-	char **tmps = xcalloc(n + 1, sizeof(*tmps));
-	uint32_t *uids = xcalloc(n + 1, sizeof(*uids));
-	size_t written = 0, moved = 0;
-	int64_t total = 0;
-	int ret = -1;
-
-	for (size_t i = 0; i < n; i++)
-		total += (int64_t)msgs[i].len;
-	if (quota_kb > 0) {
-		int r = store_quota_check(st->root, quota_kb, total, error_r);
-		if (r <= 0) {
-			free(names);
-			free(tmps);
-			free(uids);
-			if (r == 0)
-				*error_r = "mailbox over quota";
-			return r == 0 ? 1 : -1;
-		}
-	}
-	f = store_folder_open(st, folder, error_r);
-	if (f == NULL)
-		goto out;
-	/* every file written and fsynced into tmp/ before the index is
-	 * locked; a failure there leaves nothing behind */
-	for (; written < n; written++) {
-		const struct store_append_msg *m = &msgs[written];
-		char info[16], letters[8];
-		store_flags_letters(m->flags & STORE_FLAGS_ALL, letters);
-		snprintf(info, sizeof(info), ":2,%s", letters);
-		if (store_file_write(f->dir, "tmp", NULL, 0, m->data, m->len, -1,
-		    info, &names[written], NULL, NULL, error_r) < 0)
-			goto unlink;
-		tmps[written] = xasprintf("%s/tmp/%s", f->dir, names[written]);
-		if (m->internal_date > 0) {
-			struct timespec ts[2] = { { m->internal_date, 0 },
-			    { m->internal_date, 0 } };
-			(void)utimensat(AT_FDCWD, tmps[written], ts, 0);
-		}
-	}
-	/* all into cur/ and the index in one transaction: all or none */
-	if (db_begin(st, error_r) < 0)
-		goto unlink;
-	if (sync_locked(f, &fs, error_r) < 0)
-		goto rollback;
-	for (; moved < n; moved++) {
-		char *final = xasprintf("%s/cur/%s", f->dir, names[moved]);
-		int r = rename(tmps[moved], final);
-		free(final);
-		if (r < 0) {
-			store_seterr(error_r, "rename into %s/cur: %s", f->dir,
-			    strerror(errno));
-			goto rollback;
-		}
-		if (msg_insert(f, &fs, names[moved], msgs[moved].flags &
-		    STORE_FLAGS_ALL, msgs[moved].keywords,
-		    msgs[moved].internal_date, &uids[moved], error_r) < 0) {
-			moved++;
-			goto rollback;
-		}
-	}
-	if (finish(f, &fs, error_r) < 0)
-		goto unmove;
-	char *cur = path_join(f->dir, "cur");
-	(void)fsync_dir(cur);
-	free(cur);
-	(void)store_quota_add(st->root, total, (int64_t)n, NULL);
-	if (uidvalidity_r != NULL)
-		*uidvalidity_r = fs.uidvalidity;
-	if (uids_r != NULL) {
-		*uids_r = uids;
-		uids = NULL;
-	}
-	ret = 0;
-	goto out;
-rollback:
-	db_rollback(st);
-unmove:
-	/* back out of cur/ (where no index row names them now) */
-	for (size_t i = 0; i < moved; i++) {
-		char *final = xasprintf("%s/cur/%s", f->dir, names[i]);
-		(void)unlink(final);
-		free(final);
-	}
-unlink:
-	for (size_t i = 0; i < written; i++)
-		if (tmps[i] != NULL)
-			(void)unlink(tmps[i]);
-out:
-	for (size_t i = 0; i < n; i++) {
-		free(names[i]);
-		free(tmps[i]);
-	}
-	free(names);
-	free(tmps);
-	free(uids);
-	store_folder_close(&f);
-	return ret;
 }
 
 /* copy_file - hard link src to dst, or copy and fsync */
