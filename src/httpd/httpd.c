@@ -13,6 +13,7 @@
  * request is answered with its status (400, 413, 414, 431, 501, 505) and
  * the connection closed. One access log line per request. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,6 +41,7 @@
 #define HTTPD_MAX_REQUESTS 1000
 #define HTTPD_WRITE_TIMEOUT 60
 #define HTTPD_CLOSE_WAIT 5
+#define HTTPD_LINGER_MAX (1024 * 1024)
 
 struct conn {
 	struct conn *prev, *next;
@@ -51,6 +53,9 @@ struct conn {
 	bool closing;
 	bool paused;               /* answers pile up: not reading */
 	bool in_request;           /* the request deadline is armed */
+	bool counted;              /* holds a per-address slot */
+	size_t linger_bytes;
+	struct event *linger_ev;   /* discarding input after the answer */
 	unsigned requests;
 	struct http_parser parser;
 	struct timespec started;   /* of the current request */
@@ -268,19 +273,55 @@ on_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* on_linger - discard what the client still sends after the last
+ * answer until it closes (bounded by the close timer and
+ * HTTPD_LINGER_MAX): closing a socket with unread input sends a reset,
+ * which can destroy the answer before the client has read it */
+static void
+on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char b[16384];
+	ssize_t n = read(fd, b, sizeof(b));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || (c->linger_bytes += (size_t)n) > HTTPD_LINGER_MAX)
+		conn_free(c);
+}
+
+/* conn_linger - the answer is out: close our side, linger on input */
+static void
+conn_linger(struct conn *c)
+{
+	int fd = bufferevent_getfd(c->bev);
+
+	if (c->linger_ev != NULL)
+		return;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->tls) {
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+		if (ssl != NULL && SSL_is_init_finished(ssl))
+			(void)SSL_shutdown(ssl);   /* close_notify */
+		ERR_clear_error();
+	}
+	if (fd < 0 || shutdown(fd, SHUT_WR) < 0) {
+		conn_free(c);
+		return;
+	}
+	c->linger_ev = event_new(server.svc->base, fd, EV_READ | EV_PERSIST,
+	    on_linger, c);
+	event_add(c->linger_ev, NULL);
+}
+
 static void
 on_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
 	if (c->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-			/* with TLS the filter may hold the last bytes */
-			struct bufferevent *u = bufferevent_get_underlying(c->bev);
-			if (u == NULL ||
-			    evbuffer_get_length(bufferevent_get_output(u)) == 0)
-				conn_free(c);
-		}
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_linger(c);
 		return;
 	}
 	if (c->paused && evbuffer_get_length(bufferevent_get_output(c->bev)) <
@@ -355,10 +396,13 @@ conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (c->linger_ev != NULL)
+		event_free(c->linger_ev);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	http_parser_free(&c->parser);
-	service_conn_release(server.svc, (struct sockaddr *)&c->sa);
+	if (c->counted)
+		service_conn_release(server.svc, (struct sockaddr *)&c->sa);
 	free(c);
 }
 
@@ -377,19 +421,15 @@ httpd_accept(struct service *svc, struct service_listener *l, int fd,
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
 		    addr, sizeof(addr));
-	if (!service_conn_acquire(svc, sa, (int)limit)) {
-		static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
-		    "Content-Length: 0\r\nConnection: close\r\nRetry-After: 10\r\n\r\n";
+	/* over the limit: answered 503 and closed like any other answer */
+	bool counted = service_conn_acquire(svc, sa, (int)limit);
+	if (!counted)
 		log_info("http %s: refused: over http.max_connections_per_ip "
 		    "(%" PRId64 ")", addr, limit);
-		if (!implicit)
-			(void)!write(fd, msg, sizeof(msg) - 1);
-		close(fd);
-		return;
-	}
 	if (implicit && server.ssl == NULL) {
 		log_warnx("https %s: no TLS: %s", addr, server.tls_error);
-		service_conn_release(svc, sa);
+		if (counted)
+			service_conn_release(svc, sa);
 		close(fd);
 		return;
 	}
@@ -400,6 +440,7 @@ httpd_accept(struct service *svc, struct service_listener *l, int fd,
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	c->id = ++server.next_id;
 	c->tls = implicit;
+	c->counted = counted;
 	http_parser_init(&c->parser, server.max_body);
 	c->next = server.conns;
 	if (c->next != NULL)
@@ -425,6 +466,17 @@ httpd_accept(struct service *svc, struct service_listener *l, int fd,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	/* a TLS handshake counts as part of the first request */
 	arm(c, implicit);
+	if (!counted) {
+		struct http_response resp;
+		http_response_init(&resp, 503);
+		httpd_error(&resp, 503, "Too many connections from your address.");
+		http_response_field(&resp, "Retry-After", "10");
+		resp.close = true;
+		send_response(c, &resp, 11, false);
+		http_response_free(&resp);
+		conn_close(c);
+		return;
+	}
 	log_debug("http c%" PRIu64 " connect from %s on %s", c->id, addr,
 	    l->name);
 }
