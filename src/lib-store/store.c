@@ -2095,6 +2095,115 @@ fail0:
 	return -1;
 }
 
+/* store_append_multi - see store.h */
+int
+store_append_multi(struct store *st, const char *folder,
+		   const struct store_append_msg *msgs, size_t n,
+		   int64_t quota_kb, uint32_t **uids_r, uint32_t *uidvalidity_r,
+		   const char **error_r)
+{
+	struct store_folder *f;
+	struct folder_state fs;
+	char **names = xcalloc(n + 1, sizeof(*names));
+	char **tmps = xcalloc(n + 1, sizeof(*tmps));
+	uint32_t *uids = xcalloc(n + 1, sizeof(*uids));
+	size_t written = 0, moved = 0;
+	int64_t total = 0;
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++)
+		total += (int64_t)msgs[i].len;
+	if (quota_kb > 0) {
+		int r = store_quota_check(st->root, quota_kb, total, error_r);
+		if (r <= 0) {
+			free(names);
+			free(tmps);
+			free(uids);
+			if (r == 0)
+				*error_r = "mailbox over quota";
+			return r == 0 ? 1 : -1;
+		}
+	}
+	f = store_folder_open(st, folder, error_r);
+	if (f == NULL)
+		goto out;
+	/* every file written and fsynced into tmp/ before the index is
+	 * locked; a failure there leaves nothing behind */
+	for (; written < n; written++) {
+		const struct store_append_msg *m = &msgs[written];
+		char info[16], letters[8];
+		store_flags_letters(m->flags & STORE_FLAGS_ALL, letters);
+		snprintf(info, sizeof(info), ":2,%s", letters);
+		if (store_file_write(f->dir, "tmp", NULL, 0, m->data, m->len, -1,
+		    info, &names[written], NULL, NULL, error_r) < 0)
+			goto unlink;
+		tmps[written] = xasprintf("%s/tmp/%s", f->dir, names[written]);
+		if (m->internal_date > 0) {
+			struct timespec ts[2] = { { m->internal_date, 0 },
+			    { m->internal_date, 0 } };
+			(void)utimensat(AT_FDCWD, tmps[written], ts, 0);
+		}
+	}
+	/* all into cur/ and the index in one transaction: all or none */
+	if (db_begin(st, error_r) < 0)
+		goto unlink;
+	if (sync_locked(f, &fs, error_r) < 0)
+		goto rollback;
+	for (; moved < n; moved++) {
+		char *final = xasprintf("%s/cur/%s", f->dir, names[moved]);
+		int r = rename(tmps[moved], final);
+		free(final);
+		if (r < 0) {
+			store_seterr(error_r, "rename into %s/cur: %s", f->dir,
+			    strerror(errno));
+			goto rollback;
+		}
+		if (msg_insert(f, &fs, names[moved], msgs[moved].flags &
+		    STORE_FLAGS_ALL, msgs[moved].keywords,
+		    msgs[moved].internal_date, &uids[moved], error_r) < 0) {
+			moved++;
+			goto rollback;
+		}
+	}
+	if (finish(f, &fs, error_r) < 0)
+		goto unmove;
+	char *cur = path_join(f->dir, "cur");
+	(void)fsync_dir(cur);
+	free(cur);
+	(void)store_quota_add(st->root, total, (int64_t)n, NULL);
+	if (uidvalidity_r != NULL)
+		*uidvalidity_r = fs.uidvalidity;
+	if (uids_r != NULL) {
+		*uids_r = uids;
+		uids = NULL;
+	}
+	ret = 0;
+	goto out;
+rollback:
+	db_rollback(st);
+unmove:
+	/* back out of cur/ (where no index row names them now) */
+	for (size_t i = 0; i < moved; i++) {
+		char *final = xasprintf("%s/cur/%s", f->dir, names[i]);
+		(void)unlink(final);
+		free(final);
+	}
+unlink:
+	for (size_t i = 0; i < written; i++)
+		if (tmps[i] != NULL)
+			(void)unlink(tmps[i]);
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(names[i]);
+		free(tmps[i]);
+	}
+	free(names);
+	free(tmps);
+	free(uids);
+	store_folder_close(&f);
+	return ret;
+}
+
 /* copy_file - hard link src to dst, or copy and fsync */
 static int
 copy_file(const char *src, const char *dst)
