@@ -256,7 +256,7 @@ const struct field_def list_fields[] = {
 	{ "footer", NULL, FT_TEXT, "", 0, 65536, NULL, "text appended to posts", FIELD_MULTILINE },
 	BOOL("reply_to_list", "0", "set Reply-To to the list address"),
 	BOOL("verp", "0", "variable envelope return path per member"),
-	{ "bounce_limit", NULL, FT_INT, "5", 1, 1000, NULL, "bounces before a member is disabled", 0 },
+	{ "bounce_limit", NULL, FT_INT, "5", 1, 1000, NULL, "bounces (within list.bounce_stale_after of each other) before a member is sent a probe; it is disabled when the probe bounces", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 

@@ -2,7 +2,9 @@
  * outgoing queue, into which the MTA routes every address of a list.
  *
  * Addresses of a list news@acme.test (routed here by dir_resolve):
- *   news@                     a post
+ *   news@                     a post (a subject of only "subscribe" or
+ *                             "unsubscribe" makes it a request, as in
+ *                             Mailman: not sent to the members)
  *   news-request@             commands in the subject: subscribe,
  *                             unsubscribe, help, confirm TOKEN, approve
  *                             TOKEN, reject TOKEN
@@ -30,7 +32,10 @@
  * Subscription changes by mail are confirmed: the token goes to the
  * address being subscribed, and only mail to news-confirm+T@ (or "confirm
  * T" in the subject to news-request@) applies it, so nobody can subscribe
- * someone else; an unanswered confirmation expires after
+ * someone else; automatic mail (Auto-Submitted, Precedence bulk/junk/
+ * list) and the null sender never confirm nor request anything, so an
+ * auto responder answering the confirmation's Reply-To cannot confirm
+ * it; an unanswered confirmation expires after
  * list.confirm_expire (7 days). Held posts wait for the moderator for
  * list.held_expire (14 days), then are discarded and their posters told. Bounces (RFC 3464
  * failure reports, or old-style null-sender bounces to a VERP address)
@@ -598,6 +603,11 @@ post_base(const struct queue_item *item, const struct queue_rcpt *q,
 		snprintf(out, QUEUE_ID_MAX + 1, "%s", item->id);
 }
 
+static bool auto_submitted(const struct buf *msg);
+static int subject_word(const struct buf *msg);
+static int request_sub(struct ls *s, const struct list_row *l,
+		       const char *address, bool sub);
+
 /* post - a message to the list address */
 static int
 post(struct ls *s, struct queue_item *item, struct queue_rcpt *q,
@@ -627,6 +637,13 @@ post(struct ls *s, struct queue_item *item, struct queue_rcpt *q,
 		    item->id, l->address);
 	} else if (l->disabled) {
 		r = bounce_rcpt(s, item, q, "5.2.1", "the list is disabled");
+	} else if (subject_word(&msg) != 0 && !auto_submitted(&msg)) {
+		/* "subscribe" or "unsubscribe" alone in the subject: a request
+		 * sent to the list address by mistake, not for the members */
+		bool sub = subject_word(&msg) == 1;
+		log_info("%s: %s: \"%s\" in the subject of a post: handled as a "
+		    "request", item->id, l->address, sub ? "subscribe" : "unsubscribe");
+		r = request_sub(s, l, sender, sub);
 	} else {
 		bool owner = is_owner(l, sender, &from);
 		bool member = owner || is_member(s, l, sender);
@@ -901,14 +918,67 @@ subject_command(const char *subject, char *cmd, size_t csize, char *arg,
 	free(copy);
 }
 
-/* auto_submitted - whether msg is automatic (RFC 3834): no commands */
+/* auto_submitted - whether msg is automatic (RFC 3834 Auto-Submitted
+ * other than "no", or Precedence bulk, junk or list): no commands, so an
+ * auto responder answering a confirmation cannot confirm it */
 static bool
 auto_submitted(const struct buf *msg)
 {
 	char *v = listmsg_header_value(msg->data, msg->len, "Auto-Submitted");
-	bool a = v != NULL && strncasecmp(v, "no", 2) != 0;
+	bool a = v != NULL && strncasecmp(str_trim(v), "no", 2) != 0;
 	free(v);
+	if (!a && (v = listmsg_header_value(msg->data, msg->len,
+	    "Precedence")) != NULL) {
+		const char *t = str_trim(v);
+		a = strcasecmp(t, "bulk") == 0 || strcasecmp(t, "junk") == 0 ||
+		    strcasecmp(t, "list") == 0;
+		free(v);
+	}
 	return a;
+}
+
+/* human_request - whether a command mail (to -subscribe, -unsubscribe,
+ * -confirm) comes from a person: not the null sender, not automatic.
+ * 1 act on it, 0 ignore it (logged), -1 retry later */
+static int
+human_request(const struct queue_item *item, const struct list_row *l)
+{
+	const char *sender = item->env.sender ? item->env.sender : "";
+	struct buf msg;
+	int r = 1;
+
+	if (*sender == '\0') {
+		log_info("%s: %s: request with the null sender ignored", item->id,
+		    l->address);
+		return 0;
+	}
+	if (msg_read(item->msg_path, &msg) < 0) {
+		log_warn("%s: cannot read the message", item->id);
+		r = -1;
+	} else if (auto_submitted(&msg)) {
+		log_info("%s: %s: automatic request (Auto-Submitted or Precedence) "
+		    "ignored", item->id, l->address);
+		r = 0;
+	}
+	buf_free(&msg);
+	return r;
+}
+
+/* subject_word - the subject of msg when it is only "subscribe" or
+ * "unsubscribe" (a request sent to the list address by mistake,
+ * Mailman's administrivia): 1 subscribe, 2 unsubscribe, else 0 */
+static int
+subject_word(const struct buf *msg)
+{
+	char *v = listmsg_header_value(msg->data, msg->len, "Subject");
+	int r = 0;
+	if (v != NULL) {
+		const char *t = str_trim(v);
+		r = strcasecmp(t, "subscribe") == 0 ? 1 :
+		    strcasecmp(t, "unsubscribe") == 0 ? 2 : 0;
+	}
+	free(v);
+	return r;
 }
 
 /* request - mail to <name>-request[+tag]@ */
@@ -1217,23 +1287,16 @@ rcpt_handle(struct ls *s, struct queue_item *item, struct queue_rcpt *q)
 		r = request(s, item, &l, tag);
 	else if (strcmp(sfx, "-subscribe") == 0 || (strcmp(sfx, "-unsubscribe") == 0
 	    && tag == NULL)) {
-		const char *sender = item->env.sender ? item->env.sender : "";
-		struct buf msg;
-		buf_init(&msg, 0);
-		r = 0;
-		if (*sender == '\0') {
-			log_info("%s: %s: request with the null sender ignored", item->id,
-			    l.address);
-		} else if (msg_read(item->msg_path, &msg) == 0 && auto_submitted(&msg)) {
-			log_info("%s: %s: automatic request ignored", item->id, l.address);
-		} else {
-			r = request_sub(s, &l, sender, sfx[1] == 's');
-		}
-		buf_free(&msg);
+		r = human_request(item, &l);
+		if (r > 0)
+			r = request_sub(s, &l, item->env.sender, sfx[1] == 's');
 	} else if (strcmp(sfx, "-unsubscribe") == 0)
 		r = unsubscribe_key(s, &l, tag);
-	else if (strcmp(sfx, "-confirm") == 0)
-		r = tag != NULL ? confirm(s, &l, tag) : 0;
+	else if (strcmp(sfx, "-confirm") == 0) {
+		r = tag != NULL ? human_request(item, &l) : 0;
+		if (r > 0)
+			r = confirm(s, &l, tag);
+	}
 	else if (strcmp(sfx, "-bounces") == 0)
 		r = bounces(s, item, &l, tag);
 	else if (strcmp(sfx, "-owner") == 0)

@@ -403,3 +403,60 @@ def test_held_posts_and_confirmations_expire(populated):
     assert "bob@acme.test" not in members(p)
     # the post itself never went out
     assert not posts(p, "alice", "never decided")
+
+
+def test_requests_by_subject_reply_to_and_members_round_trip(populated):
+    """"subscribe" alone in the subject of a post is a request (Mailman's
+    administrivia), not a post; the confirmation is answered by a reply
+    to its Reply-To; an auto responder answering it confirms nothing;
+    `postern list members` export/import round trip."""
+    p = populated
+    make_list(p)
+    p.cli("list", "member", "add", "news@acme.test", "alice@acme.test",
+          "--name", 'Doe, "Alice" É')
+    p.start(services=SERVICES)
+    send(p, "bob@acme.test", ["news@acme.test"], subject="Subscribe")
+    conf = wait_for(lambda: msgs_with(p, "bob", "Subject: confirm "), T,
+                    "confirmation")
+    tok = re.search(r"Subject: confirm ([0-9a-f]{20})", conf[0]).group(1)
+    reply_to = re.search(r"^Reply-To: <([^>]+)>", header_block(conf[0]),
+                         re.M).group(1)
+    assert reply_to == f"news-confirm+{tok}@acme.test"
+    assert "handled as a request" in p.log("listserv")
+    # bob's auto responder answers the confirmation (to its Reply-To)
+    send(p, "bob@acme.test", [reply_to], subject=f"Auto: confirm {tok}",
+         extra="Auto-Submitted: auto-replied\r\n")
+    wait_for(lambda: "automatic request" in p.log("listserv"), T,
+             "the auto reply ignored")
+    assert "bob@acme.test" not in members(p)
+    # bob replies
+    send(p, "bob@acme.test", [reply_to], subject=f"Re: confirm {tok}",
+         body=f"> To confirm, reply to this message\r\n")
+    wait_for(lambda: "bob@acme.test" in members(p), T, "subscribed")
+    # the requests never went to the members
+    assert not posts(p, "alice", "Subscribe")
+    # "unsubscribe" to the list address, confirmed through -request
+    send(p, "bob@acme.test", ["news@acme.test"], subject="unsubscribe")
+    conf = wait_for(lambda: [m for m in msgs_with(p, "bob", "Subject: confirm ")
+                             if "to unsubscribe" in m], T, "unsubscribe token")
+    tok = re.search(r"Subject: confirm ([0-9a-f]{20})", conf[0]).group(1)
+    send(p, "bob@acme.test", ["news-request@acme.test"],
+         subject=f"Re: confirm {tok}")
+    wait_for(lambda: "bob@acme.test" not in members(p), T, "unsubscribed")
+    assert not posts(p, "alice", "unsubscribe")
+    # members export | import into another list: the same members
+    for m in ("Carol@Remote.test", "dave@remote.test"):
+        p.cli("list", "members", "add", "news@acme.test", m)
+    p.cli("list", "members", "del", "news@acme.test", "dave@remote.test")
+    exported = p.cli("list", "members", "export", "news@acme.test").stdout
+    assert exported == ('alice@acme.test,"Doe, ""Alice"" É"\n'
+                        "carol@remote.test,\n")
+    p.cli("list", "add", "two@acme.test", "--postoffice", "acme",
+          "--owner", "alice@acme.test")
+    f = p.root / "export.csv"
+    f.write_text(exported)
+    p.cli("list", "members", "import", "two@acme.test", str(f))
+    assert p.cli("list", "members", "export", "two@acme.test").stdout == exported
+    two = {m["address"]: m for m in
+           p.cli("list", "member", "list", "two@acme.test", json_out=True)}
+    assert two["alice@acme.test"]["name"] == 'Doe, "Alice" É'
