@@ -891,24 +891,11 @@ cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "NO", "[TRYCREATE] No such mailbox");
 		return;
 	}
-	uint32_t newuid = 0, uidvalidity = 0;
-	int r = store_append(s->mbox->st, name, a[i].str, a[i].len, flags,
-	    kw && *kw ? kw : NULL, idate, mailbox_quota_kb(s), &newuid,
-	    &uidvalidity, &err);
+	/* the write and its fsyncs on a worker thread; the answer (OK
+	 * [APPENDUID] once durable) comes from writer.c */
+	writer_append(s, tag, name, a[i].str, a[i].len, flags,
+	    kw && *kw ? kw : NULL, idate, mailbox_quota_kb(s));
 	free(kw);
-	if (r == 1) {
-		session_tagged(s, tag, "NO", "[OVERQUOTA] Quota exceeded");
-		return;
-	}
-	if (r < 0) {
-		log_warnx("%s: APPEND to %s: %s", s->sid, name, err);
-		session_tagged(s, tag, "NO", "[SERVERBUG] Cannot store the message");
-		return;
-	}
-	if (s->state == ST_SELECTED)
-		view_sync(s, true, NULL, 0);
-	session_tagged(s, tag, "OK", "[APPENDUID %u %u] APPEND completed",
-	    uidvalidity, newuid);
 }
 
 /* quota_line - "* QUOTA "" (STORAGE used limit)" */

@@ -206,6 +206,9 @@ imapd_init(struct service *svc)
 		log_warnx("%s", err);
 		return -1;
 	}
+	if (writer_init(&imapd, &err) < 0)
+		log_warnx("no store write threads: %s; APPEND runs on the event "
+		    "loop", err);
 	imapd.notify = store_notify_create(&err);
 	if (imapd.notify == NULL) {
 		log_warnx("no change notification: %s; IDLE reports changes only "
@@ -224,6 +227,7 @@ imapd_shutdown(struct service *svc)
 {
 	session_free_all(&imapd);
 	auth_shutdown();
+	writer_shutdown();  /* finishes the writes already started */
 	if (imapd.notify_ev != NULL)
 		event_free(imapd.notify_ev);
 	imapd.notify_ev = NULL;

@@ -131,6 +131,7 @@ struct session {
 	size_t nrecent_r;
 	struct fetch_job *job;      /* a FETCH being sent */
 	struct auth_job *auth;      /* a login being checked */
+	struct write_job *wjob;     /* a store write on a worker (writer.c) */
 
 	bool condstore, qresync, rev2;
 };
@@ -149,6 +150,25 @@ const char *session_capability(struct session *s);
 
 /* session_auth_done - a login checked by an auth worker */
 void session_auth_done(struct session *s, struct auth_job *j);
+/* session_suspend - read no further command (a worker has the current
+ * one); session_resume - its answer is sent: go on with what the client
+ * sent meanwhile. Call resume from an event callback, never from a
+ * command handler. */
+void session_suspend(struct session *s);
+void session_resume(struct session *s);
+
+/* writer.c: store writes on worker threads */
+struct write_job;
+int writer_init(struct imapd *d, const char **error_r);
+void writer_shutdown(void);
+/* writer_append - APPEND data (copied) to folder on a worker thread; the
+ * session is suspended until the tagged answer is sent: OK [APPENDUID]
+ * only once the message is on stable storage */
+void writer_append(struct session *s, const char *tag, const char *folder,
+		   const char *data, size_t len, unsigned flags, const char *kw,
+		   time_t idate, int64_t quota_kb);
+/* writer_forget - the session goes: drop the answer of its job */
+void writer_forget(struct session *s);
 
 /* auth.c */
 int auth_init(struct imapd *d, const char **error_r);

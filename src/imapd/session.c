@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -64,6 +66,35 @@ session_tagged(struct session *s, const char *tag, const char *status,
 	evbuffer_add(out, "\r\n", 2);
 }
 
+/* plaintext_ok - whether a password may be sent on this connection: over
+ * TLS, from a loopback client (auth.loopback_secure, as Dovecot treats
+ * localhost), or anywhere with imap.allow_plaintext_auth */
+static bool
+plaintext_ok(struct session *s)
+{
+	struct db *db = s->d->svc->db;
+
+	if (s->tls || s->imaps ||
+	    settings_get_int(db, "imap.allow_plaintext_auth", 0))
+		return true;
+	return sockaddr_is_loopback((struct sockaddr *)&s->ss) &&
+	    settings_get_int(db, "auth.loopback_secure", 1);
+}
+
+/* plaintext_refuse - NO [PRIVACYREQUIRED] to a password sent in clear */
+static bool
+plaintext_refuse(struct session *s, const char *tag)
+{
+	if (plaintext_ok(s))
+		return false;
+	log_info("%s: plaintext login refused from [%s]: no TLS", s->sid,
+	    s->addr);
+	session_tagged(s, tag, "NO", "[PRIVACYREQUIRED] Plaintext "
+	    "authentication is disabled on non-TLS connections: use STARTTLS "
+	    "or IMAPS");
+	return true;
+}
+
 /* session_capability - the capability list for the session's state */
 const char *
 session_capability(struct session *s)
@@ -74,7 +105,8 @@ session_capability(struct session *s)
 	    "ENABLE IDLE%s%s%s",
 	    !s->tls && !s->imaps && s->d->tls != NULL && s->state == ST_NOAUTH ?
 	    " STARTTLS" : "",
-	    s->state == ST_NOAUTH ? " AUTH=PLAIN" : "",
+	    s->state != ST_NOAUTH ? "" : plaintext_ok(s) ? " AUTH=PLAIN" :
+	    " LOGINDISABLED",
 	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE "
 	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH "
 	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT "
@@ -104,6 +136,7 @@ session_free(struct session *s)
 	fetch_job_free(&s->job);
 	if (s->auth != NULL)
 		s->auth->s = NULL; /* the worker's answer will be dropped */
+	writer_forget(s);
 	session_deselect(s);
 	imapd_mbox_put(s->d, &s->mbox);
 	if (s->prev != NULL)
@@ -287,6 +320,8 @@ cmd_login(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "BAD", "Syntax: LOGIN user password");
 		return;
 	}
+	if (plaintext_refuse(s, tag))
+		return;
 	login(s, tag, a[0].str, a[1].str);
 }
 
@@ -383,6 +418,8 @@ cmd_authenticate(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "NO", "Unsupported mechanism (PLAIN only)");
 		return;
 	}
+	if (plaintext_refuse(s, tag))
+		return;
 	if (n == 2) {
 		auth_plain(s, tag, a[1].str);
 		return;
@@ -625,6 +662,21 @@ read_line(struct session *s, struct evbuffer *in, bool *toolong)
 	return line;
 }
 
+/* ack_now - acknowledge what was read at once. A command is incomplete
+ * (typically a literal without its closing CRLF): clients such as
+ * Python's imaplib send the literal and the CRLF in two writes, and with
+ * Nagle's algorithm the CRLF waits for our ACK, which Linux delays by
+ * up to 40 ms. Each APPEND would cost 40 ms of idle waiting. */
+static void
+ack_now(struct session *s)
+{
+	int one = 1;
+
+	if (s->fd >= 0)
+		(void)setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one,
+		    sizeof(one));
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
@@ -643,9 +695,9 @@ on_read(struct bufferevent *bev, void *arg)
 	for (int guard = 0; guard < 1000; guard++) {
 		if (s->in == IN_CLOSING || s->in == IN_STARTTLS)
 			return;
-		if (s->job != NULL || s->auth != NULL) {
-			/* a FETCH is being sent or a login checked: later
-			 * commands wait */
+		if (s->job != NULL || s->auth != NULL || s->wjob != NULL) {
+			/* a FETCH is being sent, a login checked or a write
+			 * done on a worker: later commands wait */
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
@@ -724,6 +776,8 @@ on_read(struct bufferevent *bev, void *arg)
 	if (s->in == IN_CMD && evbuffer_get_length(in) == 0 &&
 	    !imap_parser_busy(&s->parser))
 		imap_parser_reset(&s->parser); /* hold no large buffers idle */
+	else if (s->in == IN_CMD)
+		ack_now(s);
 }
 
 static void
@@ -803,6 +857,21 @@ session_auth_done(struct session *s, struct auth_job *j)
 	s->auth = NULL;
 	login_finish(s, j);
 	auth_job_free(j);
+	session_resume(s);
+}
+
+/* session_suspend - see imapd.h */
+void
+session_suspend(struct session *s)
+{
+	if (s->bev != NULL)
+		bufferevent_disable(s->bev, EV_READ);
+}
+
+/* session_resume - see imapd.h */
+void
+session_resume(struct session *s)
+{
 	if (s->in == IN_CLOSING || s->bev == NULL)
 		return;
 	/* go on with what the client sent meanwhile */

@@ -1,0 +1,239 @@
+"""IMAP writes under concurrency: APPENDs run on imapd's worker threads
+(src/imapd/writer.c) while the event loop serves other sessions. Several
+clients APPEND at once while another IDLEs and one FETCHes; imapd is
+killed in the middle of an APPEND storm. Real imaplib clients and raw
+sockets over TCP.
+"""
+import imaplib
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from test_crash import service_pid
+from test_imap import imap  # noqa: F401 (fixture)
+
+
+def message(token, size=0):
+    body = "".join(f"line {k} of {token}\r\n" for k in range(size))
+    return (f"From: load@example.org\r\nTo: alice@acme.test\r\n"
+            f"Subject: load {token}\r\nX-Token: {token}\r\n\r\n"
+            f"body of {token}\r\n{body}").encode()
+
+
+def login(p):
+    c = imaplib.IMAP4("127.0.0.1", p.port("imap"), timeout=30)
+    c.login("alice@acme", "alice-pw")
+    return c
+
+
+def tokens_by_uid(c):
+    """uid -> X-Token of every message of the selected folder; checks that
+    UIDs grow strictly with the sequence numbers."""
+    typ, data = c.uid("FETCH", "1:*", "(UID BODY.PEEK[HEADER.FIELDS (X-Token)])")
+    assert typ == "OK", data
+    out = {}
+    rows = []
+    for item in data:
+        if not isinstance(item, tuple):
+            continue
+        m = re.match(rb"(\d+) \(.*UID (\d+)", item[0])
+        t = re.search(rb"X-Token: (\S+)", item[1])
+        if m and t:
+            rows.append((int(m.group(1)), int(m.group(2))))
+            out[int(m.group(2))] = t.group(1).decode()
+    rows.sort()
+    uids = [u for _, u in rows]
+    assert all(a < b for a, b in zip(uids, uids[1:])), rows
+    assert [n for n, _ in rows] == list(range(1, len(rows) + 1)), rows
+    return out
+
+
+class Idler(threading.Thread):
+    """A raw IMAP session in IDLE on INBOX, recording EXISTS counts."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.f = self.sock.makefile("rb")
+        self.exists = []
+        self.lines = 0
+        self.f.readline()
+        self.sock.sendall(b"a LOGIN alice@acme alice-pw\r\nb SELECT INBOX\r\n"
+                          b"c IDLE\r\n")
+        while True:
+            line = self.f.readline()
+            assert line, "connection closed before IDLE"
+            assert not line.startswith((b"a NO", b"a BAD", b"b NO", b"b BAD")), line
+            if line.startswith(b"+"):
+                break
+
+    def run(self):
+        for _ in range(100000):
+            try:
+                line = self.f.readline()
+            except OSError:
+                return
+            if not line:
+                return
+            self.lines += 1
+            m = re.match(rb"\* (\d+) EXISTS", line)
+            if m:
+                self.exists.append(int(m.group(1)))
+
+    def close(self):
+        try:
+            self.sock.sendall(b"DONE\r\nz LOGOUT\r\n")
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def test_concurrent_appends_idle_and_fetch(imap):
+    p = imap
+    appenders, per_client = 4, 15
+    idler = Idler(p.port("imap"))
+    idler.start()
+    results = {}
+    errors = []
+    fetch_views = []
+    stop = threading.Event()
+
+    def appender(n):
+        c = login(p)
+        uids = []
+        try:
+            for i in range(per_client):
+                tok = f"t{n}x{i}"
+                typ, data = c.append("INBOX", None, None, message(tok, i * 20))
+                assert typ == "OK", data
+                m = re.search(rb"APPENDUID (\d+) (\d+)", data[-1])
+                assert m, data
+                uids.append((int(m.group(2)), tok))
+        except Exception as e:   # noqa: BLE001 - reported below
+            errors.append(f"appender {n}: {e!r}")
+        finally:
+            c.logout()
+        results[n] = uids
+
+    def fetcher():
+        c = login(p)
+        c.select("INBOX")
+        deadline = time.time() + 60
+        while not stop.is_set() and time.time() < deadline:
+            c.noop()
+            fetch_views.append(tokens_by_uid(c))
+        c.logout()
+
+    ft = threading.Thread(target=fetcher)
+    ft.start()
+    threads = [threading.Thread(target=appender, args=(n,))
+               for n in range(appenders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    stop.set()
+    ft.join(120)
+    assert not errors, errors
+    total = appenders * per_client
+
+    # each APPEND got its own UID, and one client's UIDs only grow
+    all_uids = []
+    for n, uids in results.items():
+        assert len(uids) == per_client
+        assert [u for u, _ in uids] == sorted(u for u, _ in uids), uids
+        all_uids += uids
+    assert len({u for u, _ in all_uids}) == total
+
+    # the folder holds each message exactly once, under its APPENDUID
+    c = login(p)
+    typ, data = c.select("INBOX")
+    assert int(data[0]) == total
+    final = tokens_by_uid(c)
+    c.logout()
+    assert final == {u: t for u, t in all_uids}
+
+    # what the fetching session saw was consistent at each step: no token
+    # twice, and only messages that exist
+    assert fetch_views, "the fetcher never ran"
+    for view in fetch_views:
+        toks = list(view.values())
+        assert len(toks) == len(set(toks))
+        assert set(view.items()) <= set(final.items())
+
+    # the IDLE session was told of every message (EXISTS up to the total)
+    deadline = time.time() + 20
+    while time.time() < deadline and (not idler.exists or
+                                      idler.exists[-1] < total):
+        time.sleep(0.1)
+    idler.close()
+    assert idler.exists and idler.exists[-1] == total, idler.exists
+    assert idler.exists == sorted(idler.exists)
+
+
+def test_sigkill_during_append_storm(imap):
+    """Every APPEND answered OK survives a SIGKILL of imapd."""
+    p = imap
+    acked = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def appender(n):
+        i = 0
+        deadline = time.time() + 30
+        while not stop.is_set() and time.time() < deadline:
+            try:
+                c = login(p)
+            except Exception:   # noqa: BLE001 - imapd is down: retry
+                time.sleep(0.1)
+                continue
+            try:
+                while not stop.is_set() and time.time() < deadline:
+                    tok = f"k{n}x{i}"
+                    i += 1
+                    typ, data = c.append("INBOX", None, None,
+                                         message(tok, i % 50))
+                    if typ == "OK":
+                        with lock:
+                            acked[tok] = True
+            except Exception:   # noqa: BLE001 - killed mid-command
+                pass
+
+    threads = [threading.Thread(target=appender, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    kills = 0
+    for _ in range(2):
+        deadline = time.time() + 10
+        before = len(acked)
+        while time.time() < deadline and len(acked) < before + 20:
+            time.sleep(0.05)
+        pid = service_pid(p, "imapd")
+        assert pid > 0
+        os.kill(pid, signal.SIGKILL)
+        kills += 1
+        # posternd restarts it
+        deadline = time.time() + 30
+        while time.time() < deadline and service_pid(p, "imapd") in (0, pid):
+            time.sleep(0.1)
+        p.wait_running(["imapd"], 30)
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    assert kills == 2
+    assert len(acked) >= 40, len(acked)
+
+    c = login(p)
+    c.select("INBOX")
+    found = tokens_by_uid(c)
+    c.logout()
+    toks = list(found.values())
+    missing = [t for t in acked if t not in toks]
+    assert not missing, f"{len(missing)} acknowledged APPENDs lost: {missing[:10]}"
+    assert len(toks) == len(set(toks)), "a message indexed twice"
