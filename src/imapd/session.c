@@ -66,6 +66,35 @@ session_tagged(struct session *s, const char *tag, const char *status,
 	evbuffer_add(out, "\r\n", 2);
 }
 
+/* plaintext_ok - whether a password may be sent on this connection: over
+ * TLS, from a loopback client (auth.loopback_secure, as Dovecot treats
+ * localhost), or anywhere with imap.allow_plaintext_auth */
+static bool
+plaintext_ok(struct session *s)
+{
+	struct db *db = s->d->svc->db;
+
+	if (s->tls || s->imaps ||
+	    settings_get_int(db, "imap.allow_plaintext_auth", 0))
+		return true;
+	return sockaddr_is_loopback((struct sockaddr *)&s->ss) &&
+	    settings_get_int(db, "auth.loopback_secure", 1);
+}
+
+/* plaintext_refuse - NO [PRIVACYREQUIRED] to a password sent in clear */
+static bool
+plaintext_refuse(struct session *s, const char *tag)
+{
+	if (plaintext_ok(s))
+		return false;
+	log_info("%s: plaintext login refused from [%s]: no TLS", s->sid,
+	    s->addr);
+	session_tagged(s, tag, "NO", "[PRIVACYREQUIRED] Plaintext "
+	    "authentication is disabled on non-TLS connections: use STARTTLS "
+	    "or IMAPS");
+	return true;
+}
+
 /* session_capability - the capability list for the session's state */
 const char *
 session_capability(struct session *s)
@@ -76,7 +105,8 @@ session_capability(struct session *s)
 	    "ENABLE IDLE%s%s%s",
 	    !s->tls && !s->imaps && s->d->tls != NULL && s->state == ST_NOAUTH ?
 	    " STARTTLS" : "",
-	    s->state == ST_NOAUTH ? " AUTH=PLAIN" : "",
+	    s->state != ST_NOAUTH ? "" : plaintext_ok(s) ? " AUTH=PLAIN" :
+	    " LOGINDISABLED",
 	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE "
 	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH "
 	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT "
@@ -290,6 +320,8 @@ cmd_login(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "BAD", "Syntax: LOGIN user password");
 		return;
 	}
+	if (plaintext_refuse(s, tag))
+		return;
 	login(s, tag, a[0].str, a[1].str);
 }
 
@@ -386,6 +418,8 @@ cmd_authenticate(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "NO", "Unsupported mechanism (PLAIN only)");
 		return;
 	}
+	if (plaintext_refuse(s, tag))
+		return;
 	if (n == 2) {
 		auth_plain(s, tag, a[1].str);
 		return;

@@ -137,6 +137,23 @@ sockaddr_ntop(const struct sockaddr *sa, char *out, size_t size)
 		snprintf(out, size, "?");
 }
 
+/* sockaddr_is_loopback - see netaddr.h */
+bool
+sockaddr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr)
+		    >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->
+		    sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+	}
+	return sa->sa_family == AF_UNIX;
+}
+
 /* netaddr_cidr_match - whether numeric ip lies in net ("a.b.c.d/n", "v6/n" or a
  * bare address) */
 bool

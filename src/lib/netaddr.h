@@ -28,6 +28,10 @@ int netaddr_listen(const struct netaddr *a, int backlog);
 /* sockaddr_ntop - numeric text of a socket address (no port). */
 void sockaddr_ntop(const struct sockaddr *sa, char *out, size_t size);
 
+/* sockaddr_is_loopback - a client on this host: 127.0.0.0/8, ::1,
+ * ::ffff:127.0.0.0/104, or a UNIX socket */
+bool sockaddr_is_loopback(const struct sockaddr *sa);
+
 /* netaddr_cidr_match - whether the numeric address ip lies in net
  * ("a.b.c.d/n", "v6/n" or a bare address) */
 bool netaddr_cidr_match(const char *ip, const char *net);

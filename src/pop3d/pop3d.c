@@ -24,6 +24,7 @@
 #include "directory.h"
 #include "fsutil.h"
 #include "log.h"
+#include "netaddr.h"
 #include "pop3-auth.h"
 #include "pop3-parse.h"
 #include "service.h"
@@ -417,18 +418,48 @@ msg_arg(struct session *s, const char *arg)
 	return (ssize_t)n - 1;
 }
 
+/* plaintext_ok - whether a password may be sent on this connection: over
+ * TLS, from a loopback client (auth.loopback_secure), or anywhere with
+ * pop3.allow_plaintext_auth; the same rule as imapd's */
+static bool
+plaintext_ok(struct session *s)
+{
+	if (s->tls || settings_get_int(server.svc->db,
+	    "pop3.allow_plaintext_auth", 0))
+		return true;
+	return sockaddr_is_loopback((struct sockaddr *)&s->sa) &&
+	    settings_get_int(server.svc->db, "auth.loopback_secure", 1);
+}
+
+/* plaintext_refuse - -ERR before a password can be sent in clear */
+static bool
+plaintext_refuse(struct session *s)
+{
+	if (plaintext_ok(s))
+		return false;
+	log_info("pop3 s%" PRIu64 " plaintext login refused from [%s]: no TLS",
+	    s->id, s->addr);
+	reply(s, "-ERR [AUTH] Plaintext authentication is disabled on non-TLS "
+	    "connections: use STLS or POP3S");
+	return true;
+}
+
 static void
 cmd_capa(struct session *s)
 {
+	bool plain = s->state != ST_AUTH || plaintext_ok(s);
+
 	reply(s, "+OK capability list follows");
 	reply(s, "TOP");
 	reply(s, "UIDL");
-	reply(s, "USER");
+	if (plain)
+		reply(s, "USER");
 	reply(s, "RESP-CODES");
 	reply(s, "AUTH-RESP-CODE");
 	reply(s, "PIPELINING");
 	if (s->state == ST_AUTH) {
-		reply(s, "SASL PLAIN");
+		if (plain)
+			reply(s, "SASL PLAIN");
 		if (!s->tls && server.ssl != NULL)
 			reply(s, "STLS");
 	}
@@ -466,7 +497,7 @@ cmd_auth_state(struct session *s, struct pop3_cmd *c)
 	const char *err;
 
 	if (strcmp(c->verb, "USER") == 0) {
-		if (!need_args(s, c, 1, 1))
+		if (!need_args(s, c, 1, 1) || plaintext_refuse(s))
 			return;
 		if (strlen(c->argv[0]) > ADDRESS_MAX_LEN) {
 			reply(s, "-ERR [AUTH] user name too long");
@@ -490,7 +521,8 @@ cmd_auth_state(struct session *s, struct pop3_cmd *c)
 	} else if (strcmp(c->verb, "AUTH") == 0) {
 		if (c->argc == 0) {
 			reply(s, "+OK SASL mechanisms follow");
-			reply(s, "PLAIN");
+			if (plaintext_ok(s))
+				reply(s, "PLAIN");
 			reply(s, ".");
 			return;
 		}
@@ -500,6 +532,8 @@ cmd_auth_state(struct session *s, struct pop3_cmd *c)
 			reply(s, "-ERR [AUTH] unsupported SASL mechanism");
 			return;
 		}
+		if (plaintext_refuse(s))
+			return;
 		if (c->argc == 1) {
 			s->sasl_wait = true;
 			reply(s, "+ ");

@@ -4,9 +4,11 @@ plaintext login policy (LOGINDISABLED), with imaplib and raw sockets
 against a real postern-imapd."""
 import imaplib
 import os
+import poplib
 import re
 import socket
 import sqlite3
+import ssl
 import time
 
 import pytest
@@ -400,3 +402,89 @@ def test_multiappend(imap):
     assert r[-1].startswith(b"y OK [APPENDUID"), r
     assert count(f, b"Archive") == 2
     s.close()
+
+
+# ---- plaintext logins: LOGINDISABLED without TLS (RFC 3501 6.2.3,
+# RFC 2595), for IMAP and POP3 alike ----------------------------------
+
+def tls_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def test_plaintext_policy(populated):
+    p = populated
+    p.start(services=["imapd", "pop3d"])
+    # loopback clients count as secure by default (as Dovecot's localhost)
+    c = imaplib.IMAP4("127.0.0.1", p.port("imap"), timeout=10)
+    assert "AUTH=PLAIN" in c.capabilities
+    assert "LOGINDISABLED" not in c.capabilities
+    c.login("alice@acme", "alice-pw")
+    c.logout()
+
+    # a client that is not on this host: loopback treated as remote
+    p.cli("config", "set", "auth.loopback_secure", "0")
+    s, f = raw(p)
+    r = cmd(f, b"c CAPABILITY")
+    assert b"LOGINDISABLED" in r[0] and b"STARTTLS" in r[0], r
+    assert b"AUTH=PLAIN" not in r[0], r
+    r = cmd(f, b"l LOGIN alice@acme alice-pw")
+    assert r[-1].startswith(b"l NO [PRIVACYREQUIRED]"), r
+    # no continuation is offered: the password never has to be sent
+    r = cmd(f, b"a AUTHENTICATE PLAIN")
+    assert r == [r[-1]] and r[-1].startswith(b"a NO [PRIVACYREQUIRED]"), r
+    r = cmd(f, b"a AUTHENTICATE PLAIN AGFsaWNlQGFjbWUAYWxpY2UtcHc=")
+    assert r[-1].startswith(b"a NO [PRIVACYREQUIRED]"), r
+    assert cmd(f, b"n NOOP")[-1].startswith(b"n OK")
+    s.close()
+    # imaplib: LOGINDISABLED until STARTTLS, then a login works
+    c = imaplib.IMAP4("127.0.0.1", p.port("imap"), timeout=10)
+    assert "LOGINDISABLED" in c.capabilities
+    with pytest.raises(imaplib.IMAP4.error, match="PRIVACYREQUIRED"):
+        c.login("alice@acme", "alice-pw")
+    c.starttls(tls_ctx())
+    assert "LOGINDISABLED" not in c.capabilities
+    assert "AUTH=PLAIN" in c.capabilities
+    c.login("alice@acme", "alice-pw")
+    c.logout()
+    c = imaplib.IMAP4_SSL("127.0.0.1", p.port("imaps"), ssl_context=tls_ctx(),
+                          timeout=10)
+    c.login("alice@acme", "alice-pw")
+    c.logout()
+
+    # POP3: no USER or SASL PLAIN in CAPA, USER and AUTH refused
+    c = poplib.POP3("127.0.0.1", p.port("pop3"), timeout=10)
+    caps = c.capa()
+    assert "USER" not in caps and "SASL" not in caps and "STLS" in caps, caps
+    with pytest.raises(poplib.error_proto, match="TLS"):
+        c.user("alice@acme")
+    with pytest.raises(poplib.error_proto, match="USER first"):
+        c.pass_("alice-pw")
+    with pytest.raises(poplib.error_proto, match="TLS"):
+        c._shortcmd("AUTH PLAIN AGFsaWNlQGFjbWUAYWxpY2UtcHc=")
+    c.stls(tls_ctx())
+    assert "USER" in c.capa()
+    c.user("alice@acme")
+    c.pass_("alice-pw")
+    assert c.stat()[0] == 0
+    c.quit()
+    c = poplib.POP3_SSL("127.0.0.1", p.port("pop3s"), timeout=10,
+                        context=tls_ctx())
+    c.user("alice@acme")
+    c.pass_("alice-pw")
+    c.quit()
+
+    # the settings that allow plaintext anyway
+    p.cli("config", "set", "imap.allow_plaintext_auth", "1")
+    p.cli("config", "set", "pop3.allow_plaintext_auth", "1")
+    c = imaplib.IMAP4("127.0.0.1", p.port("imap"), timeout=10)
+    assert "LOGINDISABLED" not in c.capabilities
+    c.login("alice@acme", "alice-pw")
+    c.logout()
+    c = poplib.POP3("127.0.0.1", p.port("pop3"), timeout=10)
+    assert "USER" in c.capa()
+    c.user("alice@acme")
+    c.pass_("alice-pw")
+    c.quit()
