@@ -485,6 +485,82 @@ on_notify(void *ctx)
 	notified++;
 }
 
+/* test_recent_multiappend - \Recent claims (one claimant per UID, peek
+ * changes nothing), MULTIAPPEND all or none, RENAME INBOX */
+static void
+test_recent_multiappend(void)
+{
+	char *root = tmp_root();
+	const char *err;
+	struct store *st = store_open(root, &err);
+	struct store_folder *f;
+	struct store_folder_status fs;
+	uint32_t lo, hi, *uids = NULL, uv = 0;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	static const char m1[] = "Subject: a\r\n\r\nx\r\n";
+	static const char m2[] = "Subject: b\r\n\r\nyy\r\n";
+	struct store_append_msg msgs[3] = {
+		{ m1, sizeof(m1) - 1, STORE_SEEN, "$x", 1700000000 },
+		{ m2, sizeof(m2) - 1, 0, NULL, 0 },
+		{ m1, sizeof(m1) - 1, STORE_FLAGGED, NULL, 0 },
+	};
+	CHECK(store_append_multi(st, "INBOX", msgs, 3, 0, &uids, &uv, &err) == 0);
+	CHECK(uids != NULL && uids[0] == 1 && uids[1] == 2 && uids[2] == 3);
+	CHECK(uv != 0);
+	free(uids);
+	/* three more, under a quota they fit in */
+	CHECK(store_append_multi(st, "INBOX", msgs, 3, 1, NULL, NULL,
+	    &err) == 0);
+	f = store_folder_open(st, "INBOX", &err);
+	CHECK(f != NULL);
+	if (f == NULL)
+		goto out;
+	CHECK(store_folder_status(f, &fs, &err) == 0);
+	CHECK_INTEQ(fs.messages, 6);
+	CHECK_INTEQ(fs.recent, 6);
+	/* a peek claims nothing; the first claim gets all, the next none */
+	CHECK(store_recent_claim(f, true, &lo, &hi, &err) == 1);
+	CHECK(lo == 1 && hi == 6);
+	CHECK(store_recent_claim(f, false, &lo, &hi, &err) == 1);
+	CHECK(lo == 1 && hi == 6);
+	CHECK(store_recent_claim(f, false, &lo, &hi, &err) == 0);
+	CHECK(store_folder_status(f, &fs, &err) == 0);
+	CHECK_INTEQ(fs.recent, 0);
+	CHECK(store_append(st, "INBOX", m2, sizeof(m2) - 1, 0, NULL, 0, 0, NULL,
+	    NULL, &err) == 0);
+	CHECK(store_recent_claim(f, false, &lo, &hi, &err) == 1);
+	CHECK(lo == 7 && hi == 7);
+	/* two of 600 KB against 1 MB: each would fit, both do not: none */
+	char *big = xmalloc(600 * 1024);
+	memset(big, 'x', 600 * 1024);
+	struct store_append_msg bigs[2] = {
+		{ big, 600 * 1024, 0, NULL, 0 }, { big, 600 * 1024, 0, NULL, 0 },
+	};
+	CHECK(store_append_multi(st, "Archive", bigs, 2, 1024, NULL, NULL,
+	    &err) == 1);
+	free(big);
+	CHECK(count_dir(root, ".Archive/cur") == 0);
+	CHECK(count_dir(root, ".Archive/tmp") == 0);
+	/* RENAME INBOX: all seven move, INBOX stays empty */
+	CHECK(store_folder_rename(st, "INBOX", "Old", &err) == 0);
+	CHECK(store_sync(f, &err) == 0);
+	CHECK(store_folder_status(f, &fs, &err) == 0);
+	CHECK_INTEQ(fs.messages, 0);
+	CHECK(count_dir(root, ".Old/cur") == 7);
+	store_folder_close(&f);
+	f = store_folder_open(st, "Old", &err);
+	CHECK(f != NULL && store_folder_status(f, &fs, &err) == 0);
+	CHECK_INTEQ(fs.messages, 7);
+	store_folder_close(&f);
+	CHECK(store_folder_rename(st, "INBOX", "Old", &err) < 0);
+out:
+	store_close(&st);
+	cleanup(root);
+}
+
 static void
 test_notify(void)
 {
@@ -526,6 +602,7 @@ main(void)
 		TEST(test_index),
 		TEST(test_concurrent),
 		TEST(test_notify),
+		TEST(test_recent_multiappend),
 		{ 0 },
 	};
 	return test_run(tests);
