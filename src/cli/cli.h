@@ -89,5 +89,6 @@ int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
 int cmd_track(struct cli *cli, int argc, char **argv);
 int cmd_filter(struct cli *cli, int argc, char **argv);
+int cmd_diag(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -1,15 +1,11 @@
 /* cmd-status - postern status: what posternd reports in run/status.json */
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "diag.h"
 #include "fsutil.h"
 #include "xalloc.h"
 
@@ -29,50 +25,10 @@ uptime_text(long long started)
 	return xasprintf("%llds", s);
 }
 
-/* merge_reports - take each running service's own report (run/<name>.json)
- * when it is newer than posternd's last status.json, which is rewritten
- * only once a second: a service that just said "idle" shows as idle. */
-static void
-merge_reports(const char *root, json_t *services)
-{
-	size_t i;
-	json_t *svc;
-
-	json_array_foreach(services, i, svc) {
-		const char *name = json_string_value(json_object_get(svc, "name"));
-		json_int_t pid = json_integer_value(json_object_get(svc, "pid"));
-		json_error_t jerr;
-		struct buf b;
-
-		if (name == NULL || pid <= 0 || strchr(name, '/') != NULL)
-			continue;
-		char *path = xasprintf("%s/run/%s.json", root, name);
-		buf_init(&b, 65536);
-		json_t *rep = file_read(path, &b) == 0 ?
-		    json_loadb(b.data ? b.data : "", b.len, 0, &jerr) : NULL;
-		buf_free(&b);
-		free(path);
-		if (rep != NULL && json_integer_value(json_object_get(rep, "pid")) == pid) {
-			json_t *state = json_object_get(rep, "state");
-			json_t *note = json_object_get(rep, "note");
-			json_t *listen = json_object_get(rep, "listen");
-			if (json_is_string(state))
-				json_object_set(svc, "state", state);
-			if (json_is_string(note) && *json_string_value(note) != '\0')
-				json_object_set(svc, "note", note);
-			if (json_is_array(listen))
-				json_object_set(svc, "listen", listen);
-		}
-		json_decref(rep);
-	}
-}
-
 int
 cmd_status(struct cli *cli, int argc, char **argv)
 {
 	struct cli_args a;
-	struct buf b;
-	json_error_t jerr;
 	int r;
 
 	if ((r = cli_parse(argc, argv, NULL, &a)) != 0)
@@ -86,27 +42,10 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	}
 	if (cli->root == NULL)
 		return cli_error(EXIT_NOROOT, "no data root: give -d DIR or set POSTERN_DIR");
-	char *path = path_join(cli->root, "run/status.json");
-	buf_init(&b, 16 * 1024 * 1024);
-	r = file_read(path, &b);
-	free(path);
-	json_t *st = r == 0 ? json_loadb(b.data ? b.data : "", b.len, 0, &jerr) : NULL;
-	buf_free(&b);
-	json_int_t pid = st ? json_integer_value(json_object_get(
-	    json_object_get(st, "posternd"), "pid")) : 0;
-	/* posternd holds a lock on its pid file while it runs: that survives
-	 * stale files, zombies and reused PIDs */
-	bool running = false;
-	char *pidpath = path_join(cli->root, "run/posternd.pid");
-	int lfd = open(pidpath, O_RDONLY | O_CLOEXEC);
-	free(pidpath);
-	if (lfd >= 0) {
-		running = flock(lfd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-		close(lfd);
-	}
-	running = running && pid > 0;
-	if (running)
-		merge_reports(cli->root, json_object_get(st, "services"));
+	bool running;
+	json_t *st = diag_services_status(cli->root, &running);
+	json_int_t pid = json_integer_value(json_object_get(
+	    json_object_get(st, "posternd"), "pid"));
 	if (!running) {
 		if (cli->json) {
 			json_t *o = json_object();

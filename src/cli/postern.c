@@ -31,6 +31,7 @@ static const struct {
 	{ "messages", cmd_messages, "delete INBOX messages by age or date (manual 5.3.9.7)" },
 	{ "welcome", cmd_welcome, "the default message of new mailboxes: show, set, clear" },
 	{ "status", cmd_status, "services run by posternd, their PIDs and addresses" },
+	{ "diag", cmd_diag, "diagnostic report: checks of the whole installation (text, HTML, JSON)" },
 };
 
 static void

@@ -17,7 +17,44 @@
 #include "db.h"
 #include "fsutil.h"
 #include "settings.h"
+#include "strutil.h"
 #include "xalloc.h"
+
+int
+dataroot_host_services(const char *root, char **list_r, const char **error_r)
+{
+	static char errbuf[PATH_MAX + 64];
+	char *path = path_join(root, "host.conf");
+	const char *list = "";
+	struct buf b;
+
+	*list_r = NULL;
+	buf_init(&b, 65536);
+	if (file_read(path, &b) < 0) {
+		snprintf(errbuf, sizeof(errbuf), "cannot read %s (%s)", path,
+		    strerror(errno));
+		*error_r = errbuf;
+		free(path);
+		buf_free(&b);
+		return -1;
+	}
+	free(path);
+	for (char *line = b.data; line && *line; ) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		char *t = str_trim(line);
+		/* "services = a b c"; not "services_x = ..." or comments */
+		size_t k = strlen("services");
+		if (str_has_prefix(t, "services") &&
+		    t[k + strspn(t + k, " \t")] == '=')
+			list = strchr(t, '=') + 1;
+		line = nl ? nl + 1 : NULL;
+	}
+	*list_r = xstrdup(list);
+	buf_free(&b);
+	return 0;
+}
 
 char *
 dataroot_resolve(const char *arg)

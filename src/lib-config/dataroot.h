@@ -23,6 +23,11 @@ int dataroot_init(const char *root, const char *hostname,
  * hostname. */
 int dataroot_make_cert(const char *crt_path, const char *key_path,
 		       const char *hostname, const char **error_r);
+/* dataroot_host_services - the "services = a b c" line of
+ * <root>/host.conf (new string, as written); -1 with an error when the
+ * file cannot be read. A file without that line gives "". */
+int dataroot_host_services(const char *root, char **list_r,
+			   const char **error_r);
 /* dataroot_resolve - the data root from -d or POSTERN_DIR, made absolute
  * (new string); NULL if neither is given. */
 char *dataroot_resolve(const char *arg);

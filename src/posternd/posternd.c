@@ -280,35 +280,18 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 static int
 read_services(const char *list)
 {
-	struct buf b;
-	char *copy, *save = NULL;
+	char *copy, *save = NULL, *conf = NULL;
+	const char *cerr;
 
-	buf_init(&b, 65536);
 	if (list == NULL) {
-		char *path = path_join(root, "host.conf");
-		if (file_read(path, &b) < 0) {
-			log_warnx("cannot read %s (%s); running every service", path,
-			    strerror(errno));
-			buf_reset(&b);
-			buf_puts(&b, "services = " DATAROOT_ALL_SERVICES "\n");
+		if (dataroot_host_services(root, &conf, &cerr) < 0) {
+			log_warnx("%s; running every service", cerr);
+			conf = xstrdup(DATAROOT_ALL_SERVICES);
 		}
-		free(path);
-		list = "";
-		for (char *line = b.data; line && *line; ) {
-			char *nl = strchr(line, '\n');
-			if (nl)
-				*nl = '\0';
-			char *t = str_trim(line);
-			/* "services = a b c"; not "services_x = ..." or comments */
-			size_t k = strlen("services");
-			if (str_has_prefix(t, "services") &&
-			    t[k + strspn(t + k, " \t")] == '=')
-				list = strchr(t, '=') + 1;
-			line = nl ? nl + 1 : NULL;
-		}
+		list = conf;
 	}
 	copy = xstrdup(list);
-	buf_free(&b);
+	free(conf);
 	for (char *t = strtok_r(copy, " \t,", &save); t != NULL;
 	     t = strtok_r(NULL, " \t,", &save)) {
 		const char *err;
