@@ -84,6 +84,8 @@
 #define LS_RETRY 60
 #define LS_PENDING_MAX 4096
 #define LS_EXPIRE_INTERVAL 10       /* seconds between expiry runs */
+#define LS_CONFIRM_INTERVAL 3600    /* one confirmation per address, list
+				       and kind within this time */
 
 struct ls {
 	struct service *svc;
@@ -679,20 +681,52 @@ pending_write(struct ls *s, const struct list_row *l, const char *kind,
 	return r;
 }
 
-/* request_sub - a subscription (or unsubscription) request of address */
+/* sent_marker - pending/r<20 hex>: its time is when the last
+ * confirmation of this kind for address on list l was sent (new string) */
+static char *
+sent_marker(struct ls *s, const struct list_row *l, const char *kind,
+	    const char *address)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[LIST_TOKEN_LEN + 1];
+	char *key = xasprintf("%lld\n%s\n%s", (long long)l->id, kind, address);
+	str_lower(key);
+	EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha256(), NULL);
+	for (size_t i = 0; i < LIST_TOKEN_LEN / 2; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	free(key);
+	return xasprintf("%s/r%s", s->pending, hex);
+}
+
+/* request_sub - a subscription (or unsubscription) request of address;
+ * at most one confirmation per address, list and kind an hour, so the
+ * list cannot be used to flood somebody with confirmations */
 static int
 request_sub(struct ls *s, const struct list_row *l, const char *address,
 	    bool sub)
 {
 	char tok[LIST_TOKEN_LEN + 1];
+	struct stat st;
 
 	if (!sub && !is_member(s, l, address)) {
 		log_info("%s: unsubscribe request from <%s>, not a member: ignored",
 		    l->address, address);
 		return 0;
 	}
-	if (pending_write(s, l, sub ? "sub" : "unsub", address, tok) < 0)
+	char *marker = sent_marker(s, l, sub ? "sub" : "unsub", address);
+	if (stat(marker, &st) == 0 && time(NULL) - st.st_mtime <
+	    LS_CONFIRM_INTERVAL) {
+		log_info("%s: %s request from <%s>: a confirmation was sent less "
+		    "than an hour ago: not sent again", l->address, sub ?
+		    "subscribe" : "unsubscribe", address);
+		free(marker);
+		return 0;
+	}
+	if (pending_write(s, l, sub ? "sub" : "unsub", address, tok) < 0) {
+		free(marker);
 		return -1;
+	}
 	char *confirm = aux(l, "-confirm", tok);
 	char *subj = xasprintf("confirm %s", tok);
 	char *body = xasprintf(
@@ -704,6 +738,9 @@ request_sub(struct ls *s, const struct list_row *l, const char *address,
 	log_info("%s: %s request from <%s>, confirmation %s", l->address,
 	    sub ? "subscribe" : "unsubscribe", address, tok);
 	int r = notice_send(s, l, address, subj, confirm, body);
+	if (r == 0 && file_write_atomic(marker, "", 0, 0640) < 0)
+		log_warn("%s: cannot write %s", l->address, marker);
+	free(marker);
 	free(body);
 	free(subj);
 	free(confirm);
@@ -1506,11 +1543,15 @@ pending_expire(struct ls *s)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
-		if (!list_token_valid(de->d_name))
+		bool marker = de->d_name[0] == 'r' &&
+		    list_token_valid(de->d_name + 1);
+		if (!marker && !list_token_valid(de->d_name))
 			continue;
 		char *p = xasprintf("%s/%s", s->pending, de->d_name);
-		if (stat(p, &st) == 0 && now - st.st_mtime > age) {
-			log_info("confirmation %s expired", de->d_name);
+		if (stat(p, &st) == 0 && now - st.st_mtime > (marker ?
+		    LS_CONFIRM_INTERVAL : age)) {
+			if (!marker)
+				log_info("confirmation %s expired", de->d_name);
 			unlink(p);
 		}
 		free(p);

@@ -423,6 +423,10 @@ def test_requests_by_subject_reply_to_and_members_round_trip(populated):
                          re.M).group(1)
     assert reply_to == f"news-confirm+{tok}@acme.test"
     assert "handled as a request" in p.log("listserv")
+    # asked again at once (or by a forger, many times): no second mail
+    send(p, "bob@acme.test", ["news-subscribe@acme.test"], frm="x@remote.test")
+    wait_for(lambda: "not sent again" in p.log("listserv"), T, "the repeat")
+    assert len(msgs_with(p, "bob", "Subject: confirm ")) == 1
     # bob's auto responder answers the confirmation (to its Reply-To)
     send(p, "bob@acme.test", [reply_to], subject=f"Auto: confirm {tok}",
          extra="Auto-Submitted: auto-replied\r\n")
