@@ -281,6 +281,50 @@ def test_tls_keepalive_and_curl(web):
     assert " tls \"GET /nothing\" 404" in web.log("httpd")
 
 
+def test_tls_garbage_and_half_handshake(web):
+    """garbage instead of a TLS handshake is dropped at once (logged); a
+    ClientHello followed by silence is dropped at http.request_timeout;
+    real clients are served meanwhile"""
+    ctx = tls_ctx()
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="mx.postern.test")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    half = socket.create_connection(("127.0.0.1", web.port("https")), timeout=20)
+    half.sendall(hello)
+    g = socket.create_connection(("127.0.0.1", web.port("https")), timeout=20)
+    g.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n" + b"\x00" * 300)
+    got = b""
+    try:
+        while True:
+            b = g.recv(4096)
+            if not b:
+                break
+            got += b
+    except ConnectionResetError:
+        pass
+    g.close()
+    assert b"HTTP/1.1" not in got
+    r = curl("-k", "-o", "/dev/null", "-w", "%{http_code}",
+             f"https://127.0.0.1:{web.port('https')}/x")
+    assert r.stdout == "404"
+    half.settimeout(30)
+    data = b""
+    try:
+        while True:
+            b = half.recv(65536)
+            if not b:
+                break
+            data += b
+    except ConnectionResetError:
+        pass
+    half.close()
+    assert wait_for(lambda: ": TLS: " in web.log("httpd"), T, "the TLS error logged")
+
+
 # -- autodiscover ------------------------------------------------------------
 
 def tb_servers(xml_text):
