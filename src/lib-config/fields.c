@@ -76,6 +76,8 @@ const struct field_def settings_fields[] = {
 	  "DNS block lists checked for inbound clients, space separated zones (at most 8); a listed client gets 554 5.7.1 at RCPT, except to postmaster; AUTH and smtp.relay_networks are exempt", 0 },
 	{ "smtp.dns_timeout", NULL, FT_DURATION, "10", 1, 120, NULL,
 	  "longest wait for a client's DNS checks (block lists, reverse DNS) before its first RCPT goes on; what has not answered counts as not listed / unknown", 0 },
+	BOOL("dkim.verify", "0",
+	     "verify DKIM signatures of mail from outside (MTA) into an Authentication-Results field (RFC 8601); each signature costs a DNS lookup"),
 	BOOL("smtp.check_loopback", "0",
 	     "run the DNS checks for loopback clients too (127.0.0.0/8, ::1; for tests)"),
 	{ "smtp.out_port", NULL, FT_INT, "25", 1, 65535, NULL,

@@ -310,6 +310,29 @@ dkim_count(const char *msg, size_t len)
 	return n;
 }
 
+/* dkim_sig_at - parse the n-th DKIM-Signature field */
+int
+dkim_sig_at(const char *msg, size_t len, size_t n, struct dkim_sig *sig,
+	    const char **why_r)
+{
+	struct dkim_hdr *h = xcalloc(1, sizeof(*h));
+	int i, r = -1;
+
+	if (dkim_hdr_scan(msg, len, h, why_r) == 0) {
+		if ((i = find_sig(h, n)) < 0) {
+			*why_r = "no signature";
+		} else {
+			const char *fs = msg + h->start[i];
+			size_t flen = h->end[i] - h->start[i];
+			const char *colon = memchr(fs, ':', flen);
+			r = dkim_sig_parse(colon + 1, flen - (size_t)(colon + 1 - fs),
+			    sig, why_r);
+		}
+	}
+	free(h);
+	return r;
+}
+
 /* strip_b - the field with the b= value (and its white space) removed */
 static void
 strip_b(const char *f, size_t len, struct buf *out)

@@ -178,6 +178,11 @@ int dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 enum dkim_result dkim_verify(const char *msg, size_t len, size_t n,
 			     const char *record, struct dkim_sig *sig_r,
 			     const char **why_r);
+/* dkim_sig_at - parse the n-th (0: topmost) DKIM-Signature field of the
+ * message, to know d= and s= before the key lookup; 0 or -1 (malformed,
+ * or no such field) */
+int dkim_sig_at(const char *msg, size_t len, size_t n, struct dkim_sig *sig,
+		const char **why_r);
 /* dkim_count - how many DKIM-Signature fields the header block has */
 size_t dkim_count(const char *msg, size_t len);
 

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "filter.h"
+#include "authres.h"
 #include "gfilter.h"
 
 /* The installed filters, in order. Empty until a later issue adds the
@@ -9,6 +10,7 @@
  * struct filter { "name", function }. */
 static const struct filter filter_chain[] = {
 	{ "global", gfilter_run },   /* gfilter.h: rules of the config store */
+	{ "dkim", authres_run },     /* authres.h: Authentication-Results */
 	{ NULL, NULL },
 };
 

@@ -266,3 +266,117 @@ def test_only_mail_originating_here_is_signed(out):
            login=("mallory@other", "mallory-pw"))
     assert b"DKIM-Signature" not in received(sink, "cross tenant")
     assert "not of its post office" in p.log("smtp-out")
+
+
+# -- inbound verification (MTA, dkim.verify) ----------------------------------
+
+# RFC 8463 appendix A keys and records (the RFC's signer is dkimpy here)
+RFC_RSA_PEM = b"""-----BEGIN RSA PRIVATE KEY-----
+MIICXQIBAAKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQi
+Y/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqM
+KrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB
+AoGAH0cxOhFZDgzXWhDhnAJDw5s4roOXN4OhjiXa8W7Y3rhX3FJqmJSPuC8N9vQm
+6SVbaLAE4SG5mLMueHlh4KXffEpuLEiNp9Ss3O4YfLiQpbRqE7Tm5SxKjvvQoZZe
+zHorimOaChRL2it47iuWxzxSiRMv4c+j70GiWdxXnxe4UoECQQDzJB/0U58W7RZy
+6enGVj2kWF732CoWFZWzi1FicudrBFoy63QwcowpoCazKtvZGMNlPWnC7x/6o8Gc
+uSe0ga2xAkEA8C7PipPm1/1fTRQvj1o/dDmZp243044ZNyxjg+/OPN0oWCbXIGxy
+WvmZbXriOWoSALJTjExEgraHEgnXssuk7QJBALl5ICsYMu6hMxO73gnfNayNgPxd
+WFV6Z7ULnKyV7HSVYF0hgYOHjeYe9gaMtiJYoo0zGN+L3AAtNP9huqkWlzECQE1a
+licIeVlo1e+qJ6Mgqr0Q7Aa7falZ448ccbSFYEPD6oFxiOl9Y9se9iYHZKKfIcst
+o7DUw1/hz2Ck4N5JrgUCQQCyKveNvjzkkd8HjYs0SwM0fPjK16//5qDZ2UiDGnOe
+uEzxBDAr518Z8VFbR41in3W4Y3yCDgQlLlcETrS+zYcL
+-----END RSA PRIVATE KEY-----
+"""
+RFC_ED_SEED = b"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="
+RFC_RSA_REC = ("v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQ"
+               "oBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzC"
+               "Nb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvH"
+               "O9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB")
+RFC_ED_REC = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+
+
+@pytest.fixture
+def inbound(populated):
+    from conftest import dnsmasq_start, dnsmasq_stop
+    proc, port = dnsmasq_start([
+        f"--txt-record=test._domainkey.signer.test,{RFC_RSA_REC}",
+        f"--txt-record=brisbane._domainkey.signer.test,{RFC_ED_REC}",
+    ])
+    p = populated
+    p.cli("config", "set", "dns.hosts", f"127.0.0.1:{port}")
+    p.cli("config", "set", "dkim.verify", "yes")
+    p.start(services=["smtpd", "mta", "deliver"])
+    yield p
+    p.stop()
+    dnsmasq_stop(proc)
+
+
+def signed(subject, alg="rsa", canon=(b"relaxed", b"relaxed"), selector=None,
+           extra=""):
+    raw = message(subject, frm="Joe <joe@signer.test>", to="bob@acme.test",
+                  extra=extra).encode()
+    if alg == "rsa":
+        return dkim.sign(raw, (selector or "test").encode(), b"signer.test",
+                         RFC_RSA_PEM, canonicalize=canon,
+                         include_headers=[b"from", b"to", b"subject", b"date",
+                                          b"message-id"]) + raw
+    return dkim.sign(raw, (selector or "brisbane").encode(), b"signer.test",
+                     RFC_ED_SEED, canonicalize=canon,
+                     signature_algorithm=b"ed25519-sha256",
+                     include_headers=[b"from", b"to", b"subject", b"date",
+                                      b"message-id"]) + raw
+
+
+def stored(p, subject):
+    from test_mta import mailbox_msgs
+    got = wait_for(lambda: [m for m in mailbox_msgs(p.root, "bob")
+                            if f"Subject: {subject}" in m], T, subject)
+    return got[0]
+
+
+def auth_results(msg):
+    head = msg.split("\r\n\r\n", 1)[0]
+    return [re.sub(r"\s+", " ", f) for f in
+            re.findall(r"^Authentication-Results:.*?(?=\r\n\S)", head + "\r\nX",
+                       re.M | re.S)]
+
+
+def test_inbound_verification_authentication_results(inbound):
+    p = inbound
+    host = p.cli("config", "get", "server.hostname").stdout.strip()
+    rsa = signed("in rsa")
+    assert rsa.startswith(b"DKIM-Signature:")
+    relay(p, "joe@signer.test", ["bob@acme.test"], rsa)
+    relay(p, "joe@signer.test", ["bob@acme.test"],
+          signed("in ed", alg="ed", canon=(b"simple", b"simple")))
+    relay(p, "joe@signer.test", ["bob@acme.test"],
+          signed("in tampered").replace(b"quarterly", b"QUARTERLY"))
+    relay(p, "joe@signer.test", ["bob@acme.test"],
+          signed("in nokey", selector="nokey"))
+    relay(p, "joe@signer.test", ["bob@acme.test"],
+          message("in plain", frm="joe@signer.test", to="bob@acme.test",
+                  extra=f"Authentication-Results: {host}; dkim=pass "
+                        "header.d=forged.test\r\n"
+                        "Authentication-Results: other.example; spf=pass\r\n"))
+    ar = auth_results(stored(p, "in rsa"))
+    assert len(ar) == 1
+    assert ar[0].startswith(f"Authentication-Results: {host}; dkim=pass "
+                            "header.d=signer.test header.s=test "
+                            "header.a=rsa-sha256 header.b=")
+    ar = auth_results(stored(p, "in ed"))
+    assert "dkim=pass header.d=signer.test header.s=brisbane " \
+           "header.a=ed25519-sha256" in ar[0]
+    ar = auth_results(stored(p, "in tampered"))
+    assert "dkim=fail (body hash did not verify) header.d=signer.test" in ar[0]
+    ar = auth_results(stored(p, "in nokey"))
+    assert "dkim=permerror (no key record) header.d=signer.test " \
+           "header.s=nokey" in ar[0]
+    ar = auth_results(stored(p, "in plain"))
+    # ours, dkim=none; the forged one in our name is gone, another's stays
+    assert ar[0] == f"Authentication-Results: {host}; dkim=none"
+    assert "header.d=forged.test" not in " ".join(ar)
+    assert "Authentication-Results: other.example; spf=pass" in ar
+    assert "removed 1 Authentication-Results field(s)" in p.log("mta")
+    # the delivered copy still verifies with dkimpy (fields added on top)
+    recs = {"test._domainkey.signer.test.": RFC_RSA_REC}
+    assert verify(stored(p, "in rsa").encode(), recs)

@@ -1,0 +1,28 @@
+#ifndef POSTERN_MTA_AUTHRES_H
+#define POSTERN_MTA_AUTHRES_H
+
+#include "filter.h"
+
+/* DKIM verification of inbound mail into Authentication-Results (RFC 6376
+ * 6, RFC 8601), a filter of the MTA chain (filter.h), with setting
+ * dkim.verify (off by default: each signature costs a TXT lookup).
+ *
+ * For items from smtp and pr inbound (mail from outside, and submissions)
+ * it verifies up to AUTHRES_MAX_SIGS DKIM-Signature fields, each with the
+ * key record <s>._domainkey.<d> looked up through lib-dns (dns.hosts; the
+ * worker waits for the answer), and puts on top one field
+ *   Authentication-Results: <server.hostname>;
+ *     dkim=pass header.d=example.com header.s=sel header.a=rsa-sha256
+ *     header.b=abcdEFGH; dkim=fail (body hash did not verify) header.d=...
+ * (dkim=none without a signature; temperror for a DNS failure, permerror
+ * for a malformed signature or key record). Authentication-Results fields
+ * already in the message that claim our authserv-id are removed (RFC 8601
+ * 5: nobody outside may speak for us). Messages over AUTHRES_MSG_MAX are
+ * passed on unchanged. */
+
+#define AUTHRES_MAX_SIGS 5
+#define AUTHRES_MSG_MAX (64 * 1024 * 1024)
+
+enum filter_result authres_run(struct filter_ctx *ctx);
+
+#endif
