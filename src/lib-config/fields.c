@@ -78,6 +78,8 @@ const struct field_def settings_fields[] = {
 	  "longest wait for a client's DNS checks (block lists, reverse DNS) before its first RCPT goes on; what has not answered counts as not listed / unknown", 0 },
 	BOOL("dkim.verify", "0",
 	     "verify DKIM signatures of mail from outside (MTA) into an Authentication-Results field (RFC 8601); each signature costs a DNS lookup"),
+	BOOL("smtp.spf", "1",
+	     "check SPF (RFC 7208) of the MAIL FROM domain (HELO for the null sender) of unauthenticated mail from outside smtp.relay_networks and record it in Received-SPF; never rejects"),
 	BOOL("smtp.check_loopback", "0",
 	     "run the DNS checks for loopback clients too (127.0.0.0/8, ::1; for tests)"),
 	{ "smtp.out_port", NULL, FT_INT, "25", 1, 65535, NULL,

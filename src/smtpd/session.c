@@ -26,6 +26,7 @@
 #include "smtp-data.h"
 #include "smtp-parser.h"
 #include "smtpd.h"
+#include "spf.h"
 #include "strutil.h"
 #include "throttle.h"
 #include "tls.h"
@@ -74,6 +75,7 @@ struct session {
 	bool relay_net;             /* client in smtp.relay_networks */
 	struct checks *checks;      /* DNS block lists, reverse DNS */
 	char *parked;               /* the command line waiting for them */
+	struct spf *spf;            /* SPF of this transaction's sender */
 	char *helo;
 	bool esmtp;
 	char *auth_user;
@@ -125,6 +127,7 @@ static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 static void session_timeout(struct session *s);
+static void spf_checked(void *arg);
 
 /* reply - send one (possibly multi-line, "\n" separated) reply */
 static void
@@ -164,6 +167,7 @@ tx_reset(struct session *s)
 		queue_writer_abort(&s->qw);
 	if (s->data_ev != NULL)
 		evtimer_del(s->data_ev);
+	spf_free(&s->spf);
 	if (s->in_tx)
 		queue_env_free(&s->env);
 	s->in_tx = false;
@@ -348,6 +352,12 @@ received_header(struct session *s, struct buf *b)
 	if (rdns == NULL && s->checks == NULL &&
 	    smtpd_is_loopback((struct sockaddr *)&s->ss))
 		rdns = "localhost";
+	if (s->spf != NULL && spf_done(s->spf)) {
+		/* RFC 7208 9.1: above our Received */
+		char *spf = spf_header(s->spf, s->sd->hostname);
+		buf_printf(b, "%s\r\n", spf);
+		free(spf);
+	}
 	buf_printf(b, "Received: from %s (%s [%s])\r\n\tby %s (Postern) with %s "
 	    "id %s", s->helo, rdns != NULL ? rdns : "unknown", s->addr,
 	    s->sd->hostname, proto, s->env.id);
@@ -517,6 +527,28 @@ cmd_helo(struct session *s, const char *args, bool ehlo)
 	buf_free(&b);
 }
 
+/* spf_check_start - SPF (RFC 7208) of the sender of unauthenticated mail
+ * from outside smtp.relay_networks; recorded in Received-SPF, never a
+ * reason to refuse */
+static void
+spf_check_start(struct session *s)
+{
+	if (s->sd->dns == NULL || s->auth_user != NULL || s->relay_net ||
+	    !settings_get_int(s->db, "smtp.spf", 1))
+		return;
+	if (smtpd_is_loopback((struct sockaddr *)&s->ss) &&
+	    !settings_get_int(s->db, "smtp.check_loopback", 0))
+		return;
+	const char *validated = s->checks != NULL && checks_finished(s->checks) ?
+	    checks_rdns(s->checks) : NULL;
+	s->spf = spf_start(s->sd->dns, s->sd->svc->base,
+	    (struct sockaddr *)&s->ss, s->env.sender, s->helo, validated,
+	    (int)settings_get_int(s->db, "smtp.dns_timeout", 10), spf_checked, s);
+	if (spf_done(s->spf))
+		log_info("%s: %s: spf=%s: %s", s->sid, s->env.id,
+		    spf_result_name(spf_result(s->spf)), spf_reason(s->spf));
+}
+
 static void
 cmd_mail(struct session *s, const char *args)
 {
@@ -598,6 +630,7 @@ cmd_mail(struct session *s, const char *args)
 	    prm.body ? (prm.body == SMTP_BODY_7BIT ? " body=7BIT" :
 	    prm.body == SMTP_BODY_8BITMIME ? " body=8BITMIME" :
 	    " body=BINARYMIME") : "");
+	spf_check_start(s);
 	reply(s, 250, "2.1.0", "Ok");
 }
 
@@ -638,6 +671,14 @@ dnsbl_refused(struct session *s, const struct smtp_path *path)
 	reply(s, 554, "5.7.1", "Service unavailable; client [%s] blocked using "
 	    "%s%s%s", s->addr, z->zone, z->reason[0] ? "; " : "", z->reason);
 	return true;
+}
+
+/* policy_pending - DNS answers the next RCPT must wait for */
+static bool
+policy_pending(const struct session *s)
+{
+	return (s->checks != NULL && !checks_finished(s->checks)) ||
+	    (s->spf != NULL && !spf_done(s->spf));
 }
 
 /* relay_allowed - may this client send to domains not hosted here */
@@ -1228,7 +1269,7 @@ dispatch(struct session *s, const char *line, size_t len)
 	case SMTP_CMD_RCPT:
 		/* the verdict of the DNS checks applies from the first RCPT:
 		 * wait for it (reading stops; pipelined input stays queued) */
-		if (s->checks != NULL && !checks_finished(s->checks)) {
+		if (policy_pending(s)) {
 			log_debug("%s: waiting for the DNS checks", s->sid);
 			s->parked = xstrdup(line);
 			s->state = S_WAIT;
@@ -1543,6 +1584,34 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	session_free(s);
 }
 
+/* resume_parked - the DNS answers a command waits for are in: run it */
+static void
+resume_parked(struct session *s)
+{
+	if (s->state != S_WAIT || policy_pending(s))
+		return;
+	char *line = s->parked;
+	s->parked = NULL;
+	s->state = S_CMD;
+	dispatch(s, line, strlen(line));
+	free(line);
+	if (s->state == S_CMD && !s->read_paused)
+		bufferevent_enable(s->bev, EV_READ);
+	on_read(s->bev, s);     /* may free s */
+}
+
+/* spf_checked - the SPF result of the sender is in */
+static void
+spf_checked(void *arg)
+{
+	struct session *s = arg;
+
+	log_info("%s: %s: spf=%s from=<%s> [%s]%s%s", s->sid, s->env.id,
+	    spf_result_name(spf_result(s->spf)), s->env.sender, s->addr,
+	    spf_reason(s->spf)[0] ? ": " : "", spf_reason(s->spf));
+	resume_parked(s);
+}
+
 /* checks_done - the client's DNS answers are in: run a waiting command */
 static void
 checks_done(void *arg)
@@ -1556,16 +1625,7 @@ checks_done(void *arg)
 	log_info("%s: reverse DNS of [%s]: %s", s->sid, s->addr,
 	    checks_rdns(s->checks) ? checks_rdns(s->checks) :
 	    "unknown (none, or not forward-confirmed)");
-	if (s->state != S_WAIT)
-		return;
-	char *line = s->parked;
-	s->parked = NULL;
-	s->state = S_CMD;
-	dispatch(s, line, strlen(line));
-	free(line);
-	if (s->state == S_CMD && !s->read_paused)
-		bufferevent_enable(s->bev, EV_READ);
-	on_read(s->bev, s);     /* may free s */
+	resume_parked(s);
 }
 
 /* client_checks_start - ask DNS about the client (smtpd.h) */

@@ -48,6 +48,26 @@ def dns():
         "--host-record=good.client.test,127.0.0.7",
         "--ptr-record=8.0.0.127.in-addr.arpa,liar.client.test",
         "--address=/liar.client.test/127.0.0.99",
+        # SPF (RFC 7208) records; the client is 127.0.0.6
+        "--txt-record=pass.spf.test,v=spf1 ip4:127.0.0.0/24 -all",
+        "--txt-record=pass.spf.test,some other text",
+        "--txt-record=fail.spf.test,v=spf1 ip4:192.0.2.0/24 ip6:::1 -all",
+        "--txt-record=soft.spf.test,v=spf1 include:inc.spf.test ~all",
+        "--txt-record=inc.spf.test,v=spf1 a:host.spf.test -all",
+        "--host-record=host.spf.test,127.0.0.99",
+        "--txt-record=mx.spf.test,v=spf1 mx/24 -all",
+        "--mx-host=mx.spf.test,mail.mx.spf.test,10",
+        "--host-record=mail.mx.spf.test,127.0.0.200",
+        "--txt-record=loop.spf.test,v=spf1 include:loop.spf.test -all",
+        "--txt-record=void.spf.test,v=spf1 a:n1.spf.test a:n2.spf.test "
+        "a:n3.spf.test +all",
+        "--txt-record=redir.spf.test,v=spf1 redirect=pass.spf.test",
+        "--txt-record=exists.spf.test,v=spf1 exists:%{ir}.ex.spf.test -all",
+        f"--address=/{rev('127.0.0.6', 'ex.spf.test')}/127.0.0.2",
+        "--txt-record=two.spf.test,v=spf1 +all",
+        "--txt-record=two.spf.test,v=spf1 -all",
+        "--txt-record=bad.spf.test,v=spf1 ip4:127.0.0.1/33 +all",
+        "--txt-record=neutral.spf.test,v=spf1 ?all",
         "--local=/127.in-addr.arpa/",
         "--local=/ip6.arpa/",
     ])
@@ -258,7 +278,9 @@ def test_received_names_forward_confirmed_reverse_dns(srv, source, name):
     assert code == 250
     s.quit()
     msg = (inbound(srv) / f"{queued_id(resp)}.msg").read_bytes()
-    first = msg.split(b"\r\n")[0].decode()
+    # (below the Received-SPF field: example.org has no SPF answer here)
+    first = [h for h in msg.decode().split("\r\n")
+             if h.startswith("Received: ")][0]
     assert first == f"Received: from helo.name.test ({name} [{source}])", msg
     assert wait_log(srv, f"reverse DNS of [{source}]: " +
                     (name if name != "unknown" else "unknown"))
@@ -408,3 +430,53 @@ def test_idn_recipient_domains_match_in_either_form(srv):
     code, text = r.cmd("RCPT TO:<carol@b\u00fccher.test>")
     assert code == 553 and "5.6.7" in text, text
     r.close()
+
+
+# -- SPF ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sender,result,why", [
+    ("a@pass.spf.test", "pass", "designates 127.0.0.6 as permitted sender"),
+    ("a@fail.spf.test", "fail", "does not designate 127.0.0.6"),
+    ("a@soft.spf.test", "softfail", "does not designate"),
+    ("a@mx.spf.test", "pass", "designates"),
+    ("a@redir.spf.test", "pass", "designates"),
+    ("a@exists.spf.test", "pass", "designates"),
+    ("a@neutral.spf.test", "neutral", "neither permitted nor denied"),
+    ("a@nospf.test", "none", "no SPF record for nospf.test"),
+    ("a@loop.spf.test", "permerror", "more than 10 DNS lookups"),
+    ("a@void.spf.test", "permerror", "more than 2 void lookups"),
+    ("a@two.spf.test", "permerror", "more than one SPF record"),
+    ("a@bad.spf.test", "permerror", "bad cidr length"),
+    ("", "pass", "postmaster@pass.spf.test"),      # null sender: the HELO
+])
+def test_spf_recorded_in_received_spf(srv, sender, result, why):
+    s = smtp_from(srv, "127.0.0.6")
+    s.ehlo("pass.spf.test")
+    assert s.mail(sender)[0] == 250
+    assert s.rcpt(f"alice@{DOMAIN}")[0] == 250     # never refused
+    code, resp = s.data(b"Subject: spf\r\n\r\nbody\r\n")
+    assert code == 250, resp
+    s.quit()
+    msg = (inbound(srv) / f"{queued_id(resp)}.msg").read_bytes().decode()
+    head = msg.split("\r\n")
+    assert head[0].startswith(f"Received-SPF: {result} (mx.postern.test: "), msg
+    assert why in head[0], head[0]
+    env_from = sender or "postmaster@pass.spf.test"
+    assert head[1] == (f"\tclient-ip=127.0.0.6; envelope-from=\"{env_from}\"; "
+                       "helo=pass.spf.test;"), head[1]
+    assert head[2].startswith("Received: from pass.spf.test ("), head[2]
+    assert wait_log(srv, f"spf={result} from=<{sender}>") or \
+        result == "none"
+
+
+def test_spf_not_for_authenticated_or_relay_clients(srv):
+    s = smtp_from(srv, "127.0.0.6")
+    s.ehlo()
+    s.login("alice@acme", "alice-pw")
+    s.mail("a@fail.spf.test")
+    s.rcpt(f"bob@{DOMAIN}")
+    code, resp = s.data(b"Subject: x\r\n\r\nx\r\n")
+    assert code == 250
+    s.quit()
+    msg = (inbound(srv) / f"{queued_id(resp)}.msg").read_bytes()
+    assert b"Received-SPF" not in msg

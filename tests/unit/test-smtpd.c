@@ -6,6 +6,7 @@
 
 #include "../../src/smtpd/dnsbl.h"
 #include "../../src/smtpd/smtpd.h"
+#include "../../src/smtpd/spf-record.h"
 #include "test.h"
 
 static struct sockaddr_storage ss;
@@ -175,12 +176,148 @@ test_dnsbl_zones(void)
 	CHECK_INTEQ(dnsbl_zones_parse("", z, DNSBL_MAX_ZONES, &bad), 0);
 }
 
+static void
+test_spf_parse(void)
+{
+	static struct spf_record rec;
+	const char *err;
+
+	CHECK(spf_record_is_spf("v=spf1"));
+	CHECK(spf_record_is_spf("V=SPF1 -all"));
+	CHECK(!spf_record_is_spf("v=spf10 -all"));
+	CHECK(!spf_record_is_spf("v=spf2.0/pra -all"));
+	CHECK(spf_record_parse("v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 "
+	    "a mx:mail.example.com/26//64 ~include:_spf.example.net "
+	    "exists:%{ir}.bl.example.org ptr ?ptr:example.org "
+	    "redirect=_spf.example.com exp=exp.example.com foo=%{d}bar -all",
+	    &rec, &err) == 0);
+	CHECK_INTEQ(rec.nterms, 9);
+	CHECK_INTEQ(rec.terms[0].mech, SPF_IP4);
+	CHECK_INTEQ(rec.terms[0].cidr4, 24);
+	CHECK_INTEQ(rec.terms[0].qualifier, SPF_PASS);
+	CHECK_INTEQ(rec.terms[1].mech, SPF_IP6);
+	CHECK_INTEQ(rec.terms[1].cidr6, 32);
+	CHECK_INTEQ(rec.terms[2].mech, SPF_A);
+	CHECK(rec.terms[2].domain == NULL);
+	CHECK_INTEQ(rec.terms[3].mech, SPF_MX);
+	CHECK_INTEQ(rec.terms[3].cidr4, 26);
+	CHECK_INTEQ(rec.terms[3].cidr6, 64);
+	CHECK_INTEQ((int)rec.terms[3].domain_len, 16);
+	CHECK_INTEQ(rec.terms[4].qualifier, SPF_SOFTFAIL);
+	CHECK_INTEQ(rec.terms[4].mech, SPF_INCLUDE);
+	CHECK_INTEQ(rec.terms[6].mech, SPF_PTR);
+	CHECK_INTEQ(rec.terms[7].qualifier, SPF_NEUTRAL);
+	CHECK_INTEQ(rec.terms[8].mech, SPF_ALL);
+	CHECK_INTEQ(rec.terms[8].qualifier, SPF_FAIL);
+	CHECK(rec.redirect != NULL && rec.redirect_len == 16);
+	/* a//64 only an IPv6 prefix */
+	CHECK(spf_record_parse("v=spf1 a//64", &rec, &err) == 0);
+	CHECK_INTEQ(rec.terms[0].cidr4, 32);
+	CHECK_INTEQ(rec.terms[0].cidr6, 64);
+	/* permerrors (RFC 7208 4.6) */
+	static const char *const bad[] = {
+		"v=spf1 ip4:192.0.2.0/33", "v=spf1 ip4:192.0.2.0/024",
+		"v=spf1 ip6:2001:db8::/129", "v=spf1 ip4:2001:db8::",
+		"v=spf1 include", "v=spf1 include:", "v=spf1 include:example",
+		"v=spf1 all:x", "v=spf1 foo", "v=spf1 a:%{x}.example.com",
+		"v=spf1 a:%{d", "v=spf1 a:ex%ample.com",
+		"v=spf1 redirect=a.example redirect=b.example",
+		"v=spf1 exp=a.example exp=b.example", "v=spf1 ip4:1.2.3.4//64",
+		"v=spf1 ptr/24", "v=spf1 exists:%{d}.%{c}", "spf1 -all", NULL };
+	for (int i = 0; bad[i] != NULL; i++) {
+		int r = spf_record_parse(bad[i], &rec, &err);
+		/* %{c} is only refused at expansion */
+		if (strstr(bad[i], "%{c}") != NULL)
+			continue;
+		if (r == 0)
+			fprintf(stderr, "  accepted: %s\n", bad[i]);
+		CHECK(r < 0);
+	}
+	/* too many terms */
+	char many[2000] = "v=spf1";
+	for (int i = 0; i < SPF_TERMS_MAX + 1; i++)
+		strcat(many, " a");
+	CHECK(spf_record_parse(many, &rec, &err) < 0);
+}
+
+static void
+test_spf_macros(void)
+{
+	/* RFC 7208 7.4 */
+	struct sockaddr_storage ip4, ip6;
+	char out[SPF_DOMAIN_MAX + 1];
+	const char *err;
+
+	memcpy(&ip4, addr("192.0.2.3"), sizeof(ip4));
+	memcpy(&ip6, addr("2001:db8::cb01"), sizeof(ip6));
+	struct spf_macro_ctx c = {
+		.sender = "strong-bad@email.example.com", .local = "strong-bad",
+		.sender_domain = "email.example.com",
+		.domain = "email.example.com", .ip = (struct sockaddr *)&ip4,
+		.helo = "mx.example.org", .validated = NULL,
+	};
+	static const char *const cases[][2] = {
+		{ "%{s}", "strong-bad@email.example.com" },
+		{ "%{o}", "email.example.com" },
+		{ "%{d}", "email.example.com" },
+		{ "%{d4}", "email.example.com" },
+		{ "%{d3}", "email.example.com" },
+		{ "%{d2}", "example.com" },
+		{ "%{d1}", "com" },
+		{ "%{dr}", "com.example.email" },
+		{ "%{d2r}", "example.email" },
+		{ "%{l}", "strong-bad" },
+		{ "%{l-}", "strong.bad" },
+		{ "%{lr}", "strong-bad" },
+		{ "%{lr-}", "bad.strong" },
+		{ "%{l1r-}", "strong" },
+		{ "%{ir}.%{v}._spf.%{d2}", "3.2.0.192.in-addr._spf.example.com" },
+		{ "%{lr-}.lp._spf.%{d2}", "bad.strong.lp._spf.example.com" },
+		{ "%{lr-}.lp.%{ir}.%{v}._spf.%{d2}",
+		  "bad.strong.lp.3.2.0.192.in-addr._spf.example.com" },
+		{ "%{ir}.%{v}.%{l1r-}.lp._spf.%{d2}",
+		  "3.2.0.192.in-addr.strong.lp._spf.example.com" },
+		{ "%{d2}.trusted-domains.example.net",
+		  "example.com.trusted-domains.example.net" },
+		{ "%{p}.example.org", "unknown.example.org" },
+		{ "a%%b%_c.example.org", "a%b c.example.org" },
+		{ NULL, NULL } };
+	for (int i = 0; cases[i][0] != NULL; i++) {
+		int r = spf_macro_expand(cases[i][0], strlen(cases[i][0]), &c, out,
+		    sizeof(out), &err);
+		CHECK(r == 0);
+		if (r == 0)
+			CHECK_STREQ(out, cases[i][1]);
+	}
+	c.ip = (struct sockaddr *)&ip6;
+	const char *v6 = "%{ir}.%{v}._spf.%{d2}";
+	CHECK(spf_macro_expand(v6, strlen(v6), &c, out, sizeof(out), &err) == 0);
+	CHECK_STREQ(out, "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d."
+	    "0.1.0.0.2.ip6._spf.example.com");
+	/* c, r, t only in exp; a digit of 0 */
+	CHECK(spf_macro_expand("%{c}", 4, &c, out, sizeof(out), &err) < 0);
+	CHECK(spf_macro_expand("%{d0}", 5, &c, out, sizeof(out), &err) < 0);
+	/* over 253 octets: labels cut from the left */
+	char lab[80];
+	memset(lab, 'x', 60);
+	lab[60] = '\0';
+	char local[300];
+	snprintf(local, sizeof(local), "%s.%s.%s.%s.%s", lab, lab, lab, lab, lab);
+	c.local = local;
+	const char *spec = "%{l}.example.com";
+	CHECK(spf_macro_expand(spec, strlen(spec), &c, out, sizeof(out), &err) == 0);
+	CHECK(strlen(out) <= 253);
+	CHECK(strcmp(out + strlen(out) - 12, ".example.com") == 0);
+	CHECK(out[0] == 'x');
+}
+
 int
 main(void)
 {
 	static const struct test tests[] = { TEST(test_cidr),
 	    TEST(test_loopback), TEST(test_dnsbl_query_name),
 	    TEST(test_dnsbl_classify), TEST(test_dnsbl_reason),
-	    TEST(test_dnsbl_zones), { 0 } };
+	    TEST(test_dnsbl_zones), TEST(test_spf_parse), TEST(test_spf_macros),
+	    { 0 } };
 	return test_run(tests);
 }
