@@ -3,11 +3,13 @@ root, a real posternd and a local dnsmasq (never the internet)."""
 import datetime
 import json
 import sqlite3
+import time
 from html.parser import HTMLParser
 
 import pytest
 
-from conftest import dnsmasq_start, dnsmasq_stop
+from conftest import dnsmasq_start, dnsmasq_stop, free_port
+from test_mta import drop_pickup
 
 SECTIONS = [
     "Version information", "Configuration and data", "System services",
@@ -274,3 +276,57 @@ def test_html_is_well_formed_and_escaped(populated, tmp_path):
     # --html - : the page alone on stdout
     r = p.cli("diag", "--no-dns", "--no-network", "--html", "-", check=False)
     assert r.stdout.startswith("<!DOCTYPE html>") and "== " not in r.stdout
+
+
+def test_dkim_quota_and_outbound_queue(populated):
+    p = populated
+    p.cli("dkim", "selector", "add", "acme.test", "ed1", "--algorithm", "ed25519-sha256")
+    p.cli("dkim", "selector", "add", "acme.test", "ed2", "--algorithm", "ed25519-sha256")
+    rec = p.cli("--json", "dkim", "dns", "acme.test", "ed1", json_out=False)
+    record = json.loads(rec.stdout)["record"]
+    # alice at 95% of her quota, from her maildirsize (the usage record)
+    p.cli("mailbox", "set", "alice@acme", "quota=100")
+    db = sqlite3.connect(str(p.root / "config/postern.db"))
+    quota_kb = db.execute("SELECT quota_kb FROM mailbox WHERE name = 'alice'").fetchone()[0]
+    db.close()
+    assert quota_kb > 0
+    (p.root / "store/acme/alice/maildirsize").write_text(
+        f"0S\n{quota_kb * 1024 * 95 // 100} 3\n")
+    # a remote domain whose exchanger refuses connections
+    dead = free_port()
+    p.cli("config", "set", "smtp.out_port", str(dead))
+    p.cli("config", "set", "queue.delay_notice_after", "1")
+    proc = start_dns(p, ["--mx-host=acme.test,mx.postern.test,10",
+                         f"--txt-record=ed1._domainkey.acme.test,{record}",
+                         "--mx-host=remote.test,mx.remote.test,10",
+                         "--host-record=mx.remote.test,127.0.0.1"])
+    try:
+        p.start(services=["smtpd", "mta", "deliver", "smtp-out"])
+        drop_pickup(p.root, "m1", "Return-Path: <>\r\nFrom: alice@acme.test\r\n"
+                    "X-Postern-Recipients: far@remote.test\r\n"
+                    "Subject: x\r\n\r\nbody\r\n")
+        deadline = time.time() + 30
+        while True:
+            code, rep = diag(p, "--no-network")
+            dest = [i for i in items(rep, "SMTP outgoing queue status")
+                    if i["check"] == "Destination remote.test"]
+            out = item(rep, "Queue status", "smtp/outgoing")
+            # deferred, and older than queue.delay_notice_after (1 s)
+            if dest and "last error" in dest[0]["value"] and out["status"] == "warning":
+                break
+            assert time.time() < deadline, items(rep, "SMTP outgoing queue status")
+            time.sleep(0.5)
+    finally:
+        dnsmasq_stop(proc)
+    assert dest[0]["status"] == "warning"
+    assert "1 deferred" in dest[0]["value"], dest
+    out = item(rep, "Queue status", "smtp/outgoing")
+    assert out["status"] == "warning" and "1 item(s)" in out["value"], out
+    ed1 = item(rep, "Hosted domain resolution", "DKIM ed1._domainkey.acme.test")
+    assert ed1["status"] == "ok", ed1
+    ed2 = item(rep, "Hosted domain resolution", "DKIM ed2._domainkey.acme.test")
+    assert ed2["status"] == "warning" and "not published" in ed2["value"]
+    alice = item(rep, "Post office status", "Mailbox alice@acme")
+    assert alice["status"] == "warning" and "95%" in alice["value"], alice
+    assert item(rep, "SMTP outgoing configuration",
+                "Remote port (smtp.out_port)")["status"] == "warning"
