@@ -1559,6 +1559,23 @@ struct sctx {
 	struct buf tmp;
 };
 
+/* header_len - the length of the top header block of a loaded message
+ * (what mime_parse gives its root part), without a MIME parse: a search
+ * on header fields needs no more */
+static size_t
+header_len(struct content *c)
+{
+	const char *d = c->data.data ? c->data.data : "";
+	size_t n;
+
+	if (c->parsed)
+		return c->mime.root.hdr_len;
+	if (c->data.len >= 2 && d[0] == '\r' && d[1] == '\n')
+		return 2; /* no header */
+	n = header_end_at(d, c->data.len);
+	return n > 0 ? n : c->data.len;
+}
+
 static int
 sent_ymd(struct sctx *x)
 {
@@ -1566,11 +1583,10 @@ sent_ymd(struct sctx *x)
 
 	if (content_load_part(x->s, v, &x->c, true) < 0)
 		return ymd_of(v->idate);
-	struct mime_message *mm = content_mime(&x->c);
 	time_t t;
 	int tz;
 	buf_reset(&x->tmp);
-	if (mime_header_get(x->c.data.data, mm->root.hdr_start, mm->root.hdr_len,
+	if (mime_header_get(x->c.data.data, 0, header_len(&x->c),
 	    "Date", &x->tmp) > 0 && x->tmp.data != NULL &&
 	    mime_date_parse(x->tmp.data, &t, &tz) == 0)
 		return ymd_of(t + (time_t)tz * 60);
@@ -1642,10 +1658,9 @@ match(struct sctx *x, const struct imap_search_key *k)
 	case IMAP_SEARCH_HEADER: {
 		if (content_load_part(x->s, v, &x->c, true) < 0)
 			return false;
-		struct mime_message *mm = content_mime(&x->c);
 		buf_reset(&x->tmp);
-		if (mime_header_get(x->c.data.data, mm->root.hdr_start,
-		    mm->root.hdr_len, k->str, &x->tmp) <= 0)
+		if (mime_header_get(x->c.data.data, 0, header_len(&x->c),
+		    k->str, &x->tmp) <= 0)
 			return false;
 		struct buf dec;
 		buf_init(&dec, 0);
