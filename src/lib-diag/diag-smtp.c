@@ -98,23 +98,6 @@ diag_ip_private(const char *ip)
 	return cidr_parse(ip, &c) == 0 && cidr_private(&c);
 }
 
-/* cidr_list_has - whether the address ip lies in one of the networks of
- * a smtp.relay_networks value */
-static bool
-cidr_list_has(const char *list, const char *ip)
-{
-	char *copy = xstrdup(list), *save = NULL;
-	struct cidr a, n;
-	bool found = false;
-
-	if (cidr_parse(ip, &a) == 0)
-		for (char *t = strtok_r(copy, " \t,", &save); t != NULL && !found;
-		     t = strtok_r(NULL, " \t,", &save))
-			found = cidr_parse(t, &n) == 0 && cidr_within(&a, &n);
-	free(copy);
-	return found;
-}
-
 /* -------------------------------------------------- an SMTP client */
 
 struct probe {
@@ -367,7 +350,7 @@ relay_probe(struct diag_section *s, struct db *db, const struct netaddr *a,
 		    "ranges from smtp.relay_networks; remote users should authenticate",
 		    "relay to an outside address accepted without AUTH (%s); "
 		    "smtp.relay_networks contains public networks: %s", text, relay_nets);
-	else if (cidr_list_has(relay_nets, ip))
+	else if (netaddr_in_list(ip, relay_nets))
 		diag_add(s, DIAG_INFO, check, NULL,
 		    "relay accepted from %s, which smtp.relay_networks trusts; clients "
 		    "outside those private networks cannot be tested from here", ip);
