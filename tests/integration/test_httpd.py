@@ -279,6 +279,19 @@ def test_tls_keepalive_and_curl(web):
               b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", tls=True)
     assert statuses(out) == [400]
     assert " tls \"GET /nothing\" 404" in web.log("httpd")
+    # SNI: a certificate of its own for a hosted name (certs/<name>.crt)
+    certs = web.root / "certs"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-days", "2", "-subj", "/CN=autoconfig.acme.test",
+                    "-addext", "subjectAltName=DNS:autoconfig.acme.test",
+                    "-keyout", str(certs / "autoconfig.acme.test.key"),
+                    "-out", str(certs / "autoconfig.acme.test.crt")],
+                   check=True, capture_output=True, timeout=60)
+    r = curl("--cacert", str(certs / "autoconfig.acme.test.crt"), "--resolve",
+             f"autoconfig.acme.test:{web.port('https')}:127.0.0.1",
+             f"https://autoconfig.acme.test:{web.port('https')}"
+             "/.well-known/autoconfig/mail/config-v1.1.xml")
+    assert tb_servers(r.stdout)[0] == "acme.test"
 
 
 def test_tls_garbage_and_half_handshake(web):
