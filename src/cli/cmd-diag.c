@@ -1,4 +1,5 @@
 /* cmd-diag - postern diag: the diagnostic report (manual 4.4.1) */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,8 @@ cmd_diag(struct cli *cli, int argc, char **argv)
 	}
 	const char *html = cli_opt(&a, "html");
 
+	/* a TLS listener that closes on us must not kill the report */
+	signal(SIGPIPE, SIG_IGN);
 	diag_run(cli->db, cli->root, &o, &rep);
 	bool errors = diag_count(&rep, DIAG_ERROR) > 0;
 	r = errors ? EXIT_FAIL : 0;

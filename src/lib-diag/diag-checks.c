@@ -1,12 +1,15 @@
 /* diag-checks - the checks that read files, processes and the config store */
 #include <ctype.h>
 #include <dirent.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -276,6 +279,27 @@ diag_check_data(struct diag_report *rep, struct db *db, const char *root)
 		free(p);
 	}
 
+	/* room for mail: the store and the queues */
+	const char *spaces[2][2] = { { "Disk space (store)", store }, { "Disk space (queue)", queue } };
+	for (size_t i = 0; i < 2; i++) {
+		struct statvfs vfs;
+		if (statvfs(spaces[i][1], &vfs) < 0) {
+			diag_add(s, DIAG_WARNING, spaces[i][0], NULL, "%s: %s", spaces[i][1],
+			    strerror(errno));
+			continue;
+		}
+		unsigned long long fr = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+		unsigned long long tot = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
+		double pct = tot ? 100.0 * (double)fr / (double)tot : 100.0;
+		double ipct = vfs.f_files ? 100.0 * (double)vfs.f_favail / (double)vfs.f_files : 100.0;
+		enum diag_status ds = pct < 2 || ipct < 2 ? DIAG_ERROR :
+		    pct < 10 || ipct < 10 ? DIAG_WARNING : DIAG_OK;
+		diag_add(s, ds, spaces[i][0], ds != DIAG_OK ?
+		    "free space: a full disk makes smtpd refuse mail (452) and deliveries wait" : NULL,
+		    "%.1f GB free of %.1f GB (%.0f%%), %.0f%% of inodes free",
+		    (double)fr / 1e9, (double)tot / 1e9, pct, ipct);
+	}
+
 	/* the config store itself */
 	sqlite3_stmt *q = db_query(db, &err, "PRAGMA quick_check", "");
 	if (q == NULL) {
@@ -443,6 +467,79 @@ diag_check_services(struct diag_report *rep, const char *root)
 	}
 	json_decref(st);
 	free(list);
+}
+
+/* ---------------------------------------------------- host TCP/IP */
+
+char **
+diag_local_addrs(size_t *n_r)
+{
+	struct ifaddrs *ifa = NULL;
+	char **v = NULL;
+	size_t n = 0;
+
+	*n_r = 0;
+	if (getifaddrs(&ifa) < 0)
+		return NULL;
+	for (struct ifaddrs *i = ifa; i != NULL; i = i->ifa_next) {
+		char ip[64];
+		if (i->ifa_addr == NULL || (i->ifa_flags & IFF_LOOPBACK) ||
+		    (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		sockaddr_ntop(i->ifa_addr, ip, sizeof(ip));
+		if (n == 64)
+			break;
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = xstrdup(ip);
+	}
+	freeifaddrs(ifa);
+	*n_r = n;
+	return v;
+}
+
+void
+diag_check_host(struct diag_report *rep, struct db *db)
+{
+	struct diag_section *s = diag_section(rep, DIAG_S_HOST);
+	size_t n;
+	char **addrs = diag_local_addrs(&n);
+	struct buf b;
+
+	buf_init(&b, 0);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "", addrs[i]);
+	diag_add(s, n > 0 ? DIAG_INFO : DIAG_WARNING, "Interface addresses",
+	    n > 0 ? NULL : "no address but loopback: other hosts cannot reach this one",
+	    "%s", n > 0 ? b.data : "loopback only");
+	names_free(addrs, n);
+	buf_free(&b);
+
+	/* the resolver the services use */
+	char *hosts = settings_get_str(db, "dns.hosts");
+	if (*hosts != '\0') {
+		diag_add(s, DIAG_INFO, "Resolver", NULL, "dns.hosts: %s", hosts);
+	} else {
+		buf_init(&b, 65536);
+		if (file_read("/etc/resolv.conf", &b) < 0) {
+			diag_add(s, DIAG_ERROR, "Resolver", "set dns.hosts or write /etc/resolv.conf",
+			    "/etc/resolv.conf: %s", strerror(errno));
+		} else {
+			struct buf ns;
+			buf_init(&ns, 0);
+			for (char *save = NULL, *l = strtok_r(b.data ? b.data : (char *)"", "\n", &save);
+			     l != NULL; l = strtok_r(NULL, "\n", &save)) {
+				l = str_trim(l);
+				if (str_has_prefix(l, "nameserver"))
+					buf_printf(&ns, " %s", str_trim(l + 10));
+			}
+			diag_add(s, ns.len ? DIAG_INFO : DIAG_ERROR, "Resolver",
+			    ns.len ? NULL : "set dns.hosts or name a server in /etc/resolv.conf",
+			    "/etc/resolv.conf:%s", ns.len ? ns.data : " no nameserver");
+			buf_free(&ns);
+		}
+		buf_free(&b);
+	}
+	free(hosts);
 }
 
 /* --------------------------------------------------------------- queues */
@@ -912,6 +1009,8 @@ diag_check_auth(struct diag_report *rep, struct db *db)
 		    tls_only ? "refused (smtp.require_tls_for_auth)" :
 		    "allowed, on loopback listeners only");
 	buf_free(&open);
+	diag_add(s, DIAG_OK, "IMAP and POP3 passwords without TLS", NULL,
+	    "refused except from loopback clients (LOGINDISABLED)");
 }
 
 /* ------------------------------------------------------- post offices */

@@ -120,6 +120,9 @@ req_new(struct dctx *d, struct answer *a)
 static void
 add_own(struct dctx *d, const char *ip)
 {
+	/* loopback is everybody's: an MX at 127.0.0.1 is not this host */
+	if (strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0)
+		return;
 	for (size_t i = 0; i < d->nown; i++)
 		if (strcmp(d->own[i], ip) == 0)
 			return;
@@ -538,6 +541,13 @@ diag_check_dns(struct diag_report *rep, struct db *db, const struct diag_options
 		goto out;
 	}
 	listener_addrs(&d, db);
+	size_t nloc;
+	char **loc = diag_local_addrs(&nloc);
+	for (size_t i = 0; i < nloc; i++) {
+		add_own(&d, loc[i]);
+		free(loc[i]);
+	}
+	free(loc);
 	load_domains(&d, db);
 
 	/* every server on its own, so one that does not answer shows */

@@ -8,6 +8,7 @@
 #define DIAG_S_DATA      "Configuration and data"
 #define DIAG_S_SERVICES  "System services"
 #define DIAG_S_QUEUES    "Queue status"
+#define DIAG_S_HOST      "Host TCP/IP settings"
 #define DIAG_S_MTA       "Message filtering/antivirus"
 #define DIAG_S_SMTP      "SMTP configuration"
 #define DIAG_S_RELAY     "SMTP relay settings"
@@ -25,6 +26,10 @@ void diag_check_versions(struct diag_report *rep, struct db *db);
 void diag_check_data(struct diag_report *rep, struct db *db, const char *root);
 void diag_check_services(struct diag_report *rep, const char *root);
 void diag_check_queues(struct diag_report *rep, struct db *db);
+void diag_check_host(struct diag_report *rep, struct db *db);
+/* diag_local_addrs - the numeric addresses of this host's interfaces,
+ * loopback left out (new strings; free each and the array) */
+char **diag_local_addrs(size_t *n_r);
 void diag_check_mta(struct diag_report *rep, struct db *db);
 void diag_check_outgoing(struct diag_report *rep, struct db *db);
 void diag_check_auth(struct diag_report *rep, struct db *db);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -106,7 +107,26 @@ struct probe {
 	SSL *ssl;
 	char buf[8192];
 	size_t len;
+	struct timespec deadline;  /* for one whole reply (a trickling server) */
+	int timeout_ms;
 };
+
+static void
+deadline_set(struct probe *p)
+{
+	clock_gettime(CLOCK_MONOTONIC, &p->deadline);
+	p->deadline.tv_sec += p->timeout_ms / 1000 + 1;
+}
+
+static bool
+deadline_passed(const struct probe *p)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > p->deadline.tv_sec ||
+	    (now.tv_sec == p->deadline.tv_sec && now.tv_nsec > p->deadline.tv_nsec);
+}
 
 /* probe_connect - a blocking connection with timeouts on every step */
 static int
@@ -118,6 +138,7 @@ probe_connect(struct probe *p, const struct sockaddr *sa, socklen_t salen,
 	socklen_t sl = sizeof(soerr);
 
 	memset(p, 0, sizeof(*p));
+	p->timeout_ms = timeout_ms;
 	p->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (p->fd < 0) {
 		*error_r = strerror(errno);
@@ -190,6 +211,7 @@ probe_reply(struct probe *p, int *code_r, char *text, size_t size)
 {
 	*code_r = 0;
 	snprintf(text, size, "no reply");
+	deadline_set(p);
 	for (;;) {
 		char *nl = memchr(p->buf, '\n', p->len);
 		if (nl != NULL) {
@@ -215,6 +237,10 @@ probe_reply(struct probe *p, int *code_r, char *text, size_t size)
 		}
 		if (p->len == sizeof(p->buf)) {
 			snprintf(text, size, "reply line too long");
+			return -1;
+		}
+		if (deadline_passed(p)) {
+			snprintf(text, size, "no complete reply in time");
 			return -1;
 		}
 		ssize_t n = p->ssl != NULL ?

@@ -221,6 +221,7 @@ diag_run(struct db *db, const char *root, const struct diag_options *o,
 	diag_check_data(rep, db, root);
 	diag_check_services(rep, root);
 	diag_check_queues(rep, db);
+	diag_check_host(rep, db);
 	diag_check_mta(rep, db);
 	diag_check_smtp(rep, db, o);
 	diag_check_outgoing(rep, db);

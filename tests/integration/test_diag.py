@@ -2,6 +2,7 @@
 root, a real posternd and a local dnsmasq (never the internet)."""
 import datetime
 import json
+import socket
 import sqlite3
 import time
 from html.parser import HTMLParser
@@ -13,7 +14,7 @@ from test_mta import drop_pickup
 
 SECTIONS = [
     "Version information", "Configuration and data", "System services",
-    "Queue status", "Message filtering/antivirus", "SMTP configuration",
+    "Queue status", "Host TCP/IP settings", "Message filtering/antivirus", "SMTP configuration",
     "SMTP relay settings", "SMTP inbound bindings",
     "SMTP outgoing configuration", "SMTP outgoing queue status",
     "DNS resolution", "Host IP reverse lookup", "Hosted domain resolution",
@@ -330,3 +331,20 @@ def test_dkim_quota_and_outbound_queue(populated):
     assert alice["status"] == "warning" and "95%" in alice["value"], alice
     assert item(rep, "SMTP outgoing configuration",
                 "Remote port (smtp.out_port)")["status"] == "warning"
+
+
+def test_silent_listener_is_an_error_not_a_hang(populated):
+    """A listener that accepts and never greets: the probe gives up after
+    its timeout and says so (posternd is not running: the port is ours)."""
+    p = populated
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", p.port("smtp")))
+        srv.listen(8)
+        code, rep = diag(p, "--no-dns")
+    b = item(rep, "SMTP inbound bindings", f"smtp listener 127.0.0.1:{p.port('smtp')}")
+    assert b["status"] == "error" and "no reply in time" in b["value"], b
+    relay = item(rep, "SMTP relay settings", "Open relay test")
+    assert relay["status"] == "warning" and "inconclusive" in relay["value"], relay
+    sub = item(rep, "SMTP inbound bindings",
+               f"submission listener 127.0.0.1:{p.port('submission')}")
+    assert sub["status"] == "error" and "refused" in sub["value"], sub
