@@ -16,15 +16,29 @@
 
 /* mailbox_name - see imapd.h */
 const char *
-mailbox_name(const struct imap_arg *a, char *out, size_t size,
-	     const char **error_r)
+mailbox_name(struct session *ss, const struct imap_arg *a, char *out,
+	     size_t size, const char **error_r)
 {
 	const char *s = imap_arg_astring(a);
-	struct buf utf8;
+	struct buf utf8, m7;
 
 	if (s == NULL || strlen(s) != a->len || a->len == 0 || a->len >= size) {
 		*error_r = "Invalid mailbox name";
 		return NULL;
+	}
+	if (ss->utf8) {
+		/* UTF8=ACCEPT (RFC 6855 3): the name is UTF-8; the store
+		 * keeps the modified UTF-7 form */
+		buf_init(&m7, size - 1);
+		if (imap_utf8_to_mutf7(s, &m7) < 0 || m7.len == 0) {
+			buf_free(&m7);
+			*error_r = "Mailbox name is not valid UTF-8 (or too long)";
+			return NULL;
+		}
+		buf_putc(&m7, '\0');
+		snprintf(out, size, "%s", m7.data);
+		buf_free(&m7);
+		s = out;
 	}
 	buf_init(&utf8, 0);
 	int r = imap_mutf7_to_utf8(s, &utf8);
@@ -33,20 +47,44 @@ mailbox_name(const struct imap_arg *a, char *out, size_t size,
 		*error_r = "Mailbox name is not valid modified UTF-7";
 		return NULL;
 	}
-	if (strcasecmp(s, "INBOX") == 0)
-		snprintf(out, size, "INBOX");
-	else if (strncasecmp(s, "INBOX.", 6) == 0)
-		snprintf(out, size, "INBOX.%s", s + 6);
-	else
+	if (s != out)
 		snprintf(out, size, "%s", s);
+	if (strncasecmp(out, "INBOX", 5) == 0 &&
+	    (out[5] == '\0' || out[5] == '.'))
+		memcpy(out, "INBOX", 5);
 	return out;
 }
 
-/* quote_name - a mailbox name as an IMAP string */
+/* quote_name - a mailbox name as an IMAP string: modified UTF-7 as
+ * stored, or UTF-8 for a session that enabled UTF8=ACCEPT (quoted when
+ * it can be: RFC 6855 allows UTF-8 in quoted strings) */
 static void
-quote_name(struct buf *out, const char *name)
+quote_name(struct session *s, struct buf *out, const char *name)
 {
-	mime_imap_nstr(out, name);
+	struct buf u;
+	bool quotable = true;
+
+	buf_init(&u, 0);
+	if (!s->utf8 || imap_mutf7_to_utf8(name, &u) < 0 || u.len == 0) {
+		buf_free(&u);
+		mime_imap_nstr(out, name);
+		return;
+	}
+	for (size_t i = 0; i < u.len && quotable; i++)
+		quotable = u.data[i] != '\r' && u.data[i] != '\n' &&
+		    u.data[i] != '\0';
+	if (!quotable) {
+		mime_imap_nstring(out, u.data, u.len);
+	} else {
+		buf_putc(out, '"');
+		for (size_t i = 0; i < u.len; i++) {
+			if (u.data[i] == '"' || u.data[i] == '\\')
+				buf_putc(out, '\\');
+			buf_putc(out, u.data[i]);
+		}
+		buf_putc(out, '"');
+	}
+	buf_free(&u);
 }
 
 /* session_deselect - leave the selected state */
@@ -111,7 +149,7 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 			}
 		}
 	}
-	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
 		session_tagged(s, tag, "NO", "%s", err);
 		return;
 	}
@@ -189,7 +227,7 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 	if (s->rev2) {
 		struct buf l;
 		buf_init(&l, 0);
-		quote_name(&l, name);
+		quote_name(s, &l, name);
 		session_printf(s, "* LIST () \".\" %s\r\n", l.data);
 		buf_free(&l);
 	}
@@ -277,7 +315,7 @@ cmd_create(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "BAD", "Syntax: CREATE mailbox");
 		return;
 	}
-	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
 		session_tagged(s, tag, "NO", "[CANNOT] %s", err);
 		return;
 	}
@@ -306,7 +344,7 @@ cmd_delete(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "BAD", "Syntax: DELETE mailbox");
 		return;
 	}
-	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
 		session_tagged(s, tag, "NO", "%s", err);
 		return;
 	}
@@ -339,8 +377,8 @@ cmd_rename(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "BAD", "Syntax: RENAME from to");
 		return;
 	}
-	if (mailbox_name(&a[0], from, sizeof(from), &err) == NULL ||
-	    mailbox_name(&a[1], to, sizeof(to), &err) == NULL) {
+	if (mailbox_name(s, &a[0], from, sizeof(from), &err) == NULL ||
+	    mailbox_name(s, &a[1], to, sizeof(to), &err) == NULL) {
 		session_tagged(s, tag, "NO", "%s", err);
 		return;
 	}
@@ -379,7 +417,7 @@ subscribe(struct session *s, const char *tag, const struct imap_arg *a,
 		    on ? "SUBSCRIBE" : "UNSUBSCRIBE");
 		return;
 	}
-	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
 		session_tagged(s, tag, "NO", "%s", err);
 		return;
 	}
@@ -528,7 +566,7 @@ cmd_status(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "BAD", "Syntax: STATUS mailbox (items)");
 		return;
 	}
-	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
 		session_tagged(s, tag, "NO", "%s", err);
 		return;
 	}
@@ -538,7 +576,7 @@ cmd_status(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	buf_init(&out, 0);
 	buf_puts(&out, "* STATUS ");
-	quote_name(&out, name);
+	quote_name(s, &out, name);
 	buf_putc(&out, ' ');
 	if (status_items(s, name, &a[1], &out, &err) < 0) {
 		buf_free(&out);
@@ -658,6 +696,17 @@ list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
 			buf_reset(&pat);
 			buf_puts(&pat, ref);
 			buf_puts(&pat, ps);
+			if (s->utf8 && pat.data != NULL) {
+				/* a UTF-8 pattern against the stored names */
+				struct buf m7;
+				buf_init(&m7, 0);
+				if (imap_utf8_to_mutf7(pat.data, &m7) == 0) {
+					buf_reset(&pat);
+					if (m7.len > 0)
+						buf_append(&pat, m7.data, m7.len);
+				}
+				buf_free(&m7);
+			}
 			if (pat.len >= 5 && strncasecmp(pat.data, "INBOX", 5) == 0 &&
 			    (pat.len == 5 || pat.data[5] == '.'))
 				memcpy(pat.data, "INBOX", 5);
@@ -678,12 +727,12 @@ list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
 		if (ret_special && su != NULL)
 			buf_printf(&out, "%s%s", out.len > mark ? " " : "", su);
 		buf_puts(&out, ") \".\" ");
-		quote_name(&out, fl[f].name);
+		quote_name(s, &out, fl[f].name);
 		buf_puts(&out, "\r\n");
 		if (status != NULL) {
 			size_t before = out.len;
 			buf_puts(&out, "* STATUS ");
-			quote_name(&out, fl[f].name);
+			quote_name(s, &out, fl[f].name);
 			buf_putc(&out, ' ');
 			if (status_items(s, fl[f].name, status, &out, &err) < 0)
 				buf_truncate(&out, before);
@@ -744,7 +793,7 @@ multiappend(struct session *s, const char *tag, const struct imap_arg *a,
 	char **kws = xcalloc(count, sizeof(*kws));
 	size_t k = 0, i = 1;
 
-	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
 		why = err;
 		status = "NO";
 	}
@@ -824,12 +873,49 @@ multiappend(struct session *s, const char *tag, const struct imap_arg *a,
 	free(uids);
 }
 
+/* append_utf8 - UTF8=ACCEPT's APPEND data, "UTF8 (~{n}...)" (RFC 6855
+ * 4): a copy of the arguments with each such pair replaced by its
+ * literal (the strings stay the parser's), or NULL when there is none */
+static struct imap_arg *
+append_utf8(const struct imap_arg *a, size_t n, size_t *n_r)
+{
+	struct imap_arg *v = NULL;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && i + 1 < n && imap_arg_is_atom(&a[i], "UTF8") &&
+		    a[i + 1].type == IMAP_ARG_LIST && a[i + 1].count == 1 &&
+		    a[i + 1].list[0].type == IMAP_ARG_LITERAL) {
+			if (v == NULL) {
+				v = xcalloc(n, sizeof(*v));
+				memcpy(v, a, i * sizeof(*v));
+				k = i;
+			}
+			v[k++] = a[i + 1].list[0];
+			i++;
+		} else if (v != NULL) {
+			v[k++] = a[i];
+		}
+	}
+	*n_r = k;
+	return v;
+}
+
 void
 cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 	   size_t n, bool uid)
 {
 	size_t count = 0;
 
+	if (s->utf8) {
+		size_t nu;
+		struct imap_arg *u = append_utf8(a, n, &nu);
+		if (u != NULL) {
+			cmd_append(s, tag, u, nu, uid);
+			free(u);
+			return;
+		}
+	}
 	for (size_t k = 1; k < n; k++)
 		if (a[k].type == IMAP_ARG_LITERAL)
 			count++;
@@ -849,7 +935,7 @@ cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 		    "[date-time] literal");
 		return;
 	}
-	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
 		session_tagged(s, tag, "NO", "%s", err);
 		return;
 	}
@@ -926,7 +1012,7 @@ cmd_getquotaroot(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "BAD", "Syntax: GETQUOTAROOT mailbox");
 		return;
 	}
-	if (mailbox_name(&a[0], name, sizeof(name), &err) == NULL) {
+	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
 		session_tagged(s, tag, "NO", "%s", err);
 		return;
 	}
@@ -936,7 +1022,7 @@ cmd_getquotaroot(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	int64_t quota = mailbox_quota_kb(s);
 	buf_init(&q, 0);
-	quote_name(&q, name);
+	quote_name(s, &q, name);
 	/* one quota root, "", for the whole mailbox; none when unlimited */
 	session_printf(s, "* QUOTAROOT %s%s\r\n", q.data, quota > 0 ? " \"\"" : "");
 	buf_free(&q);

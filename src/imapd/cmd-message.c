@@ -1808,7 +1808,7 @@ copy_move(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "BAD", "Syntax: %s set mailbox", cmd);
 		return;
 	}
-	if (mailbox_name(&a[1], name, sizeof(name), &err) == NULL) {
+	if (mailbox_name(s, &a[1], name, sizeof(name), &err) == NULL) {
 		session_tagged(s, tag, "NO", "%s", err);
 		return;
 	}

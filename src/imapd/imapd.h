@@ -134,6 +134,7 @@ struct session {
 	struct write_job *wjob;     /* a store write on a worker (writer.c) */
 
 	bool condstore, qresync, rev2;
+	bool utf8;                 /* ENABLE UTF8=ACCEPT (RFC 6855) */
 };
 
 /* session.c */
@@ -193,10 +194,11 @@ cmd_fn cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename,
     cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_namespace,
     cmd_status, cmd_append, cmd_getquota, cmd_getquotaroot, cmd_setquota,
     cmd_unselect, cmd_close;
-/* mailbox_name - the store folder name of a client mailbox argument
- * (INBOX case folded); NULL with *error_r if invalid. */
-const char *mailbox_name(const struct imap_arg *a, char *out, size_t size,
-			 const char **error_r);
+/* mailbox_name - the store folder name (modified UTF-7) of a client
+ * mailbox argument (UTF-8 after ENABLE UTF8=ACCEPT; INBOX case folded);
+ * NULL with *error_r if invalid. */
+const char *mailbox_name(struct session *s, const struct imap_arg *a,
+			 char *out, size_t size, const char **error_r);
 void session_deselect(struct session *s);
 /* mailbox_quota_kb - the quota of the logged-in mailbox now (0: none) */
 int64_t mailbox_quota_kb(struct session *s);

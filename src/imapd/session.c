@@ -110,7 +110,7 @@ session_capability(struct session *s)
 	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE "
 	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH "
 	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT "
-	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
+	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES UTF8=ACCEPT");
 	return cap;
 }
 
@@ -222,6 +222,10 @@ cmd_enable(struct session *s, const char *tag, const struct imap_arg *a,
 			s->qresync = true;
 			s->condstore = true;
 			buf_puts(&en, " QRESYNC");
+		} else if (imap_arg_is_atom(&a[i], "UTF8=ACCEPT") && !s->utf8) {
+			/* mailbox names in UTF-8, APPEND's UTF8 data */
+			s->utf8 = true;
+			buf_puts(&en, " UTF8=ACCEPT");
 		} else if (imap_arg_is_atom(&a[i], "IMAP4rev2") && !s->rev2) {
 			s->rev2 = true;
 			buf_puts(&en, " IMAP4rev2");

@@ -488,3 +488,49 @@ def test_plaintext_policy(populated):
     c.user("alice@acme")
     c.pass_("alice-pw")
     c.quit()
+
+
+# ---- UTF8=ACCEPT (RFC 6855) --------------------------------------------
+
+def test_utf8_accept(imap):
+    s, f = login(imap)
+    assert b"UTF8=ACCEPT" in cmd(f, b"c CAPABILITY")[0]
+    r = cmd(f, b"e ENABLE UTF8=ACCEPT")
+    assert r[0] == b"* ENABLED UTF8=ACCEPT\r\n", r
+    cafe = "Café".encode()
+    assert cmd(f, b'c CREATE "' + cafe + b'"')[-1].startswith(b"c OK")
+    assert cmd(f, b'c CREATE "a&b"')[-1].startswith(b"c OK")
+    # stored as modified UTF-7, the Maildir++ way
+    root = mbox_root(imap)
+    assert (root / ".Caf&AOk-").is_dir() and (root / ".a&-b").is_dir()
+    r = cmd(f, b'l LIST "" "*"')
+    assert b'* LIST (\\HasNoChildren) "." "' + cafe + b'"\r\n' in r, r
+    assert b'* LIST (\\HasNoChildren) "." "a&b"\r\n' in r, r
+    r = cmd(f, b'l LIST "" "Caf' + "é".encode() + b'"')
+    assert len(r) == 2 and cafe in r[0], r
+    # APPEND's UTF8 data item, a message with UTF-8 header fields
+    body = "Subject: grüße\r\nFrom: jörg@example.org\r\n\r\nhällo\r\n".encode()
+    r = cmd(f, b'a APPEND "' + cafe + b'" UTF8 (~{%d+}\r\n' % len(body) +
+            body + b")", tag=b"a")
+    assert r[-1].startswith(b"a OK [APPENDUID"), r
+    r = cmd(f, b'x STATUS "' + cafe + b'" (MESSAGES)')
+    assert r[0] == b'* STATUS "' + cafe + b'" (MESSAGES 1)\r\n', r
+    r = cmd(f, b'x SELECT "' + cafe + b'"')
+    assert r[-1].startswith(b"x OK"), r
+    r = cmd(f, b"x FETCH 1 BODY.PEEK[]")
+    assert body in b"".join(r), r
+    # invalid UTF-8 in a name: NO, the session goes on
+    r = cmd(f, b'c CREATE "bad\xff\xfe"')
+    assert r[-1].startswith(b"c NO"), r
+    # a session without UTF8=ACCEPT sees modified UTF-7, and may not use
+    # the UTF8 data item
+    s2, f2 = login(imap)
+    r = cmd(f2, b'l LIST "" "*"')
+    assert b'"Caf&AOk-"' in b"".join(r) and b'"a&-b"' in b"".join(r), r
+    r = cmd(f2, b'a APPEND "Caf&AOk-" UTF8 (~{%d+}\r\n' % len(body) + body +
+            b")", tag=b"a")
+    assert r[-1].startswith(b"a BAD"), r
+    r = cmd(f2, b'x STATUS "Caf&AOk-" (MESSAGES)')
+    assert r[0] == b'* STATUS "Caf&AOk-" (MESSAGES 1)\r\n', r
+    s.close()
+    s2.close()
