@@ -261,13 +261,24 @@ unlink_child(struct tree *t, int c)
 	t->v[c].next = -1;
 }
 
+#define LOOP_WALK_MAX 4096   /* ancestors looked at for a loop check */
+
 /* would_loop - whether making c a child of p makes a loop: c is p or one
- * of p's ancestors */
+ * of p's ancestors. A c without children cannot be an ancestor: the
+ * common case (a reply threaded after its parent) costs nothing. Past
+ * LOOP_WALK_MAX ancestors the link is refused as if it looped, so that a
+ * hostile folder of very deep threads cannot make THREAD quadratic. */
 static bool
 would_loop(const struct tree *t, int p, int c)
 {
+	int steps = 0;
+
+	if (p == c)
+		return true;
+	if (t->v[c].child < 0)
+		return false;
 	for (int k = p; k >= 0; k = t->v[k].parent)
-		if (k == c)
+		if (k == c || ++steps > LOOP_WALK_MAX)
 			return true;
 	return false;
 }
