@@ -250,9 +250,12 @@ diag_check_data(struct diag_report *rep, struct db *db, const char *root)
 	struct stat st;
 	const char *err;
 
-	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		diag_add(s, DIAG_ERROR, "Data root", NULL, "%s: %s", root,
-		    strerror(errno ? errno : ENOTDIR));
+	if (stat(root, &st) < 0) {
+		diag_add(s, DIAG_ERROR, "Data root", NULL, "%s: %s", root, strerror(errno));
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		diag_add(s, DIAG_ERROR, "Data root", NULL, "%s: not a directory", root);
 		return;
 	}
 	uid_t owner = st.st_uid;
@@ -338,10 +341,11 @@ diag_check_data(struct diag_report *rep, struct db *db, const char *root)
 		snprintf(check, sizeof(check), "Store of post office %s",
 		    (const char *)sqlite3_column_text(q, 0));
 		npo++;
-		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		int sr = stat(p, &st);
+		if (sr < 0 || !S_ISDIR(st.st_mode)) {
 			diag_add(s, DIAG_ERROR, check,
 			    "mail to its mailboxes cannot be delivered", "%s: %s", p,
-			    errno ? strerror(errno) : "not a directory");
+			    sr < 0 ? strerror(errno) : "not a directory");
 			bad++;
 		} else if (st.st_uid != owner) {
 			diag_add(s, DIAG_ERROR, check, "chown -R it to the data root's owner",
@@ -455,10 +459,9 @@ diag_check_services(struct diag_report *rep, const char *root)
 			diag_add(s, DIAG_WARNING, check, "this build has no such program", "%s", state);
 		else if ((strcmp(state, "running") == 0 || strcmp(state, "idle") == 0) && alive)
 			diag_add(s, restarts > 0 ? DIAG_WARNING : DIAG_OK, check,
-			    restarts > 0 ? adv : NULL, "%s, pid %lld, %lld restart(s)%s%s%s",
+			    restarts > 0 ? adv : NULL, "%s, pid %lld, %lld restart(s)%s%s",
 			    state, (long long)pid, (long long)restarts,
-			    listen.len ? ", listening" : "", listen.data ? listen.data : "",
-			    note && *note ? "" : "");
+			    listen.len ? ", listening" : "", listen.data ? listen.data : "");
 		else
 			diag_add(s, DIAG_ERROR, check, adv, "%s%s, pid %lld%s%s", state,
 			    pid > 0 && !alive ? " (process gone)" : "", (long long)pid,
