@@ -480,3 +480,32 @@ def test_spf_not_for_authenticated_or_relay_clients(srv):
     s.quit()
     msg = (inbound(srv) / f"{queued_id(resp)}.msg").read_bytes()
     assert b"Received-SPF" not in msg
+
+
+def test_smtp_out_finds_the_mx_of_a_utf8_domain(postern):
+    """A queued recipient whose domain is in UTF-8 (from the pickup
+    directory, say): smtp-out's MX lookup asks DNS for the A-label."""
+    from test_smtp_out import Sink, inject, setup_out, wait_for
+    proc, port = dnsmasq_start([
+        "--mx-host=xn--bcher-kva.test,mx.xn--bcher-kva.test,10",
+        "--host-record=mx.xn--bcher-kva.test,127.0.0.1"])
+    sink = Sink().start()
+    try:
+        setup_out(postern, port, sink)
+        qid = inject(postern.root, "alice@acme.test", ["bob@bXXcher.test"],
+                     "From: alice@acme.test\r\nSubject: idn\r\n\r\nhi\r\n",
+                     smtputf8=True)
+        # the envelope keeps UTF-8 as raw bytes (inject writes ASCII)
+        env = postern.root / "queue/smtp/outgoing/new" / f"{qid}.env"
+        env.write_bytes(env.read_bytes().replace(b"bXXcher",
+                                                 "b\u00fccher".encode()))
+        postern.start(services=["smtp-out"])
+        wait_for(lambda: sink.messages, what="delivery to the IDN's MX")
+        assert sink.messages[0]["rcpts"][0].startswith(
+            "TO:<bob@b\u00fccher.test>"), sink.messages
+        assert "relay=mx.xn--bcher-kva.test[127.0.0.1]" in \
+            postern.log("smtp-out")
+    finally:
+        postern.stop()
+        sink.stop()
+        dnsmasq_stop(proc)
