@@ -834,43 +834,19 @@ multiappend(struct session *s, const char *tag, const struct imap_arg *a,
 		m[k++].len = a[i].len;
 		i++;
 	}
-	uint32_t *uids = NULL, uidvalidity = 0;
-	int r = 0;
 	if (why == NULL && store_folder_exists(s->mbox->st, name) != 1) {
 		why = "[TRYCREATE] No such mailbox";
 		status = "NO";
 	}
-	if (why == NULL) {
-		r = store_append_multi(s->mbox->st, name, m, k,
-		    mailbox_quota_kb(s), &uids, &uidvalidity, &err);
-		if (r == 1) {
-			why = "[OVERQUOTA] Quota exceeded: nothing appended";
-			status = "NO";
-		} else if (r < 0) {
-			log_warnx("%s: MULTIAPPEND to %s: %s", s->sid, name, err);
-			why = "[SERVERBUG] Cannot store the messages: nothing "
-			    "appended";
-			status = "NO";
-		}
-	}
+	/* stored on a worker thread, all or none; writer.c answers */
+	if (why == NULL)
+		writer_append(s, tag, name, m, k, mailbox_quota_kb(s));
 	for (size_t x = 0; x < count; x++)
 		free(kws[x]);
 	free(kws);
 	free(m);
-	if (why != NULL) {
+	if (why != NULL)
 		session_tagged(s, tag, status, "%s", why);
-		free(uids);
-		return;
-	}
-	if (s->state == ST_SELECTED)
-		view_sync(s, true, NULL, 0);
-	struct buf set;
-	buf_init(&set, 0);
-	imap_seqset_format(&set, uids, k);
-	session_tagged(s, tag, "OK", "[APPENDUID %u %s] APPEND completed",
-	    uidvalidity, set.data);
-	buf_free(&set);
-	free(uids);
 }
 
 /* append_utf8 - UTF8=ACCEPT's APPEND data, "UTF8 (~{n}...)" (RFC 6855
@@ -979,8 +955,10 @@ cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	/* the write and its fsyncs on a worker thread; the answer (OK
 	 * [APPENDUID] once durable) comes from writer.c */
-	writer_append(s, tag, name, a[i].str, a[i].len, flags,
-	    kw && *kw ? kw : NULL, idate, mailbox_quota_kb(s));
+	struct store_append_msg m = { .data = a[i].str, .len = a[i].len,
+	    .flags = flags, .keywords = kw && *kw ? kw : NULL,
+	    .internal_date = idate };
+	writer_append(s, tag, name, &m, 1, mailbox_quota_kb(s));
 	free(kw);
 }
 

@@ -1835,44 +1835,11 @@ copy_move(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "OK", "%s completed (nothing to do)", cmd);
 		return;
 	}
-	uint32_t *src = NULL, *dst = NULL, uidv = 0;
-	size_t ncopied = 0;
-	int r = store_copy(s->folder, uids, nu, name, move,
-	    move ? 0 : mailbox_quota_kb(s), &src, &dst,
-	    &ncopied, &uidv, &err);
+	/* the links and the target directory's fsync on a worker thread;
+	 * writer.c sends COPYUID (and MOVE's expunges) */
+	writer_copy(s, tag, name, uids, nu, move, uid,
+	    move ? 0 : mailbox_quota_kb(s));
 	free(uids);
-	if (r == 1) {
-		session_tagged(s, tag, "NO", "[OVERQUOTA] Quota exceeded");
-		return;
-	}
-	if (r < 0) {
-		log_warnx("%s: %s to %s: %s", s->sid, cmd, name, err);
-		session_tagged(s, tag, "NO", "[SERVERBUG] %s failed", cmd);
-		return;
-	}
-	struct buf code;
-	buf_init(&code, 0);
-	if (ncopied > 0) {
-		buf_printf(&code, "[COPYUID %u ", uidv);
-		imap_seqset_format(&code, src, ncopied);
-		buf_putc(&code, ' ');
-		imap_seqset_format(&code, dst, ncopied);
-		buf_puts(&code, "] ");
-	}
-	free(src);
-	free(dst);
-	if (move) {
-		if (ncopied > 0)
-			session_printf(s, "* OK %sMoved\r\n", code.data);
-		view_sync(s, true, NULL, 0);
-		session_tagged(s, tag, "OK", "MOVE completed");
-	} else {
-		if (strcmp(name, store_folder_name(s->folder)) == 0)
-			view_sync(s, uid, NULL, 0);
-		session_tagged(s, tag, "OK", "%sCOPY completed",
-		    code.data ? code.data : "");
-	}
-	buf_free(&code);
 }
 
 void

@@ -162,12 +162,19 @@ void session_resume(struct session *s);
 struct write_job;
 int writer_init(struct imapd *d, const char **error_r);
 void writer_shutdown(void);
-/* writer_append - APPEND data (copied) to folder on a worker thread; the
- * session is suspended until the tagged answer is sent: OK [APPENDUID]
- * only once the message is on stable storage */
+/* writer_append - APPEND (n > 1: MULTIAPPEND, all or none) of msgs
+ * (copied) to folder on a worker thread; the session is suspended until
+ * the tagged answer is sent: OK [APPENDUID] only once the messages are
+ * on stable storage */
 void writer_append(struct session *s, const char *tag, const char *folder,
-		   const char *data, size_t len, unsigned flags, const char *kw,
-		   time_t idate, int64_t quota_kb);
+		   const struct store_append_msg *msgs, size_t n,
+		   int64_t quota_kb);
+/* writer_copy - COPY or MOVE uids of the selected folder to folder `to`
+ * on a worker thread, then the answer (COPYUID, MOVE's expunges); the
+ * session is suspended meanwhile */
+void writer_copy(struct session *s, const char *tag, const char *to,
+		 const uint32_t *uids, size_t n, bool move, bool uid,
+		 int64_t quota_kb);
 /* writer_forget - the session goes: drop the answer of its job */
 void writer_forget(struct session *s);
 

@@ -1,5 +1,7 @@
-/* writer - the store writes that wait for the disk (APPEND: the message
- * file's fsync, the index insert, the directory's fsync), done on worker
+/* writer - the store writes that wait for the disk (APPEND and
+ * MULTIAPPEND: the message files' fsyncs, the index insert, the
+ * directory's fsync; COPY and MOVE: the links and the fsync of the target
+ * directory), done on worker
  * threads (lib-service workpool) so that the event loop keeps serving
  * every other session meanwhile, and so that the flushes of concurrent
  * APPENDs overlap. The session that asked reads no further command until
@@ -23,21 +25,29 @@
 #define WRITER_THREADS 4      /* APPENDs whose flushes can overlap */
 #define WRITER_STORES 8       /* index connections kept per thread */
 
+enum write_kind { W_APPEND, W_COPY };
+
 struct write_job {
 	struct work w;
 	struct session *s;          /* NULL once the session is gone */
+	enum write_kind kind;
 	char *tag;
 	char *root;                 /* the mailbox: the worker's own index */
-	char folder[STORE_FOLDER_MAX + 1];
-	char *data;
-	size_t len;
-	unsigned flags;
-	char *kw;                   /* NULL: none */
-	time_t idate;
+	char folder[STORE_FOLDER_MAX + 1]; /* APPEND: target; COPY: to */
 	int64_t quota_kb;
+	/* APPEND: the messages (data and keywords are the job's copies) */
+	struct store_append_msg *msgs;
+	size_t n;
+	/* COPY/MOVE: UIDs of the session's folder */
+	char src[STORE_FOLDER_MAX + 1];
+	uint32_t *uids;
+	size_t nuids;
+	bool move, uid;
 	/* the outcome */
-	int rc;                     /* store_append's */
-	uint32_t uid, uidvalidity;
+	int rc;                     /* the store call's */
+	uint32_t uidvalidity;
+	uint32_t *new_uids, *src_uids;
+	size_t ncopied;
 	char error[512];
 };
 
@@ -92,23 +102,41 @@ thread_end(void)
 }
 
 static void
-append_run(struct work *w)
+job_run(struct work *w)
 {
 	struct write_job *j = (struct write_job *)w;
 	const char *err = NULL;
 	struct store *st = thread_store(j->root, &err);
+	struct store_folder *f;
 
 	if (st == NULL) {
 		j->rc = -1;
+	} else if (j->kind == W_APPEND && j->n == 1) {
+		j->new_uids = xcalloc(1, sizeof(*j->new_uids));
+		j->rc = store_append(st, j->folder, j->msgs[0].data,
+		    j->msgs[0].len, j->msgs[0].flags, j->msgs[0].keywords,
+		    j->msgs[0].internal_date, j->quota_kb, &j->new_uids[0],
+		    &j->uidvalidity, &err);
+	} else if (j->kind == W_APPEND) {
+		j->rc = store_append_multi(st, j->folder, j->msgs, j->n,
+		    j->quota_kb, &j->new_uids, &j->uidvalidity, &err);
+	} else if ((f = store_folder_open(st, j->src, &err)) == NULL) {
+		j->rc = -1;
 	} else {
-		j->rc = store_append(st, j->folder, j->data, j->len, j->flags,
-		    j->kw, j->idate, j->quota_kb, &j->uid, &j->uidvalidity, &err);
+		j->rc = store_copy(f, j->uids, j->nuids, j->folder, j->move,
+		    j->quota_kb, &j->src_uids, &j->new_uids, &j->ncopied,
+		    &j->uidvalidity, &err);
+		store_folder_close(&f);
 	}
 	/* error texts of lib-store live in a per-thread buffer */
 	snprintf(j->error, sizeof(j->error), "%s", err != NULL ? err : "");
-	/* the message is stored: no need to hold it until done() */
-	free(j->data);
-	j->data = NULL;
+	/* the messages are stored: no need to hold them until done() */
+	for (size_t i = 0; i < j->n; i++) {
+		free((void *)j->msgs[i].data);
+		free((void *)j->msgs[i].keywords);
+	}
+	xfree(&j->msgs);
+	j->n = 0;
 }
 
 /* ---- on the loop ---------------------------------------------------------- */
@@ -116,33 +144,96 @@ append_run(struct work *w)
 static void
 job_free(struct write_job *j)
 {
+	for (size_t i = 0; i < j->n; i++) {
+		free((void *)j->msgs[i].data);
+		free((void *)j->msgs[i].keywords);
+	}
+	free(j->msgs);
+	free(j->uids);
+	free(j->new_uids);
+	free(j->src_uids);
 	free(j->tag);
 	free(j->root);
-	free(j->data);
-	free(j->kw);
 	free(j);
 }
 
-/* append_reply - the tagged answer of an APPEND */
+/* append_reply - the tagged answer of an APPEND (RFC 3502 MULTIAPPEND:
+ * all or none) */
 static void
-append_reply(struct session *s, struct write_job *j)
+append_reply(struct session *s, struct write_job *j, size_t n)
 {
+	bool multi = n > 1;
+
 	if (j->rc == 1) {
-		session_tagged(s, j->tag, "NO", "[OVERQUOTA] Quota exceeded");
+		session_tagged(s, j->tag, "NO", "[OVERQUOTA] Quota exceeded%s",
+		    multi ? ": nothing appended" : "");
 	} else if (j->rc < 0) {
-		log_warnx("%s: APPEND to %s: %s", s->sid, j->folder, j->error);
+		log_warnx("%s: %sAPPEND to %s: %s", s->sid, multi ? "MULTI" : "",
+		    j->folder, j->error);
 		session_tagged(s, j->tag, "NO", "[SERVERBUG] Cannot store the "
-		    "message");
+		    "%s", multi ? "messages: nothing appended" : "message");
 	} else {
+		struct buf set;
+		buf_init(&set, 0);
+		imap_seqset_format(&set, j->new_uids, n);
 		if (s->state == ST_SELECTED)
 			view_sync(s, true, NULL, 0);
-		session_tagged(s, j->tag, "OK", "[APPENDUID %u %u] APPEND "
-		    "completed", j->uidvalidity, j->uid);
+		session_tagged(s, j->tag, "OK", "[APPENDUID %u %s] APPEND "
+		    "completed", j->uidvalidity, set.data);
+		buf_free(&set);
 	}
 }
 
+/* copy_reply - the answer of a COPY or MOVE (RFC 4315 COPYUID, RFC 6851) */
 static void
-append_done(struct work *w)
+copy_reply(struct session *s, struct write_job *j)
+{
+	const char *cmd = j->move ? "MOVE" : "COPY";
+
+	if (j->rc == 1) {
+		session_tagged(s, j->tag, "NO", "[OVERQUOTA] Quota exceeded");
+		return;
+	}
+	if (j->rc < 0) {
+		log_warnx("%s: %s to %s: %s", s->sid, cmd, j->folder, j->error);
+		session_tagged(s, j->tag, "NO", "[SERVERBUG] %s failed", cmd);
+		return;
+	}
+	struct buf code;
+	buf_init(&code, 0);
+	if (j->ncopied > 0) {
+		buf_printf(&code, "[COPYUID %u ", j->uidvalidity);
+		imap_seqset_format(&code, j->src_uids, j->ncopied);
+		buf_putc(&code, ' ');
+		imap_seqset_format(&code, j->new_uids, j->ncopied);
+		buf_puts(&code, "] ");
+	}
+	if (j->move) {
+		if (j->ncopied > 0)
+			session_printf(s, "* OK %sMoved\r\n", code.data);
+		view_sync(s, true, NULL, 0);
+		session_tagged(s, j->tag, "OK", "MOVE completed");
+	} else {
+		if (s->folder != NULL &&
+		    strcmp(j->folder, store_folder_name(s->folder)) == 0)
+			view_sync(s, j->uid, NULL, 0);
+		session_tagged(s, j->tag, "OK", "%sCOPY completed",
+		    code.data ? code.data : "");
+	}
+	buf_free(&code);
+}
+
+static void
+reply(struct session *s, struct write_job *j)
+{
+	if (j->kind == W_APPEND)
+		append_reply(s, j, j->nuids);
+	else
+		copy_reply(s, j);
+}
+
+static void
+job_done(struct work *w)
 {
 	struct write_job *j = (struct write_job *)w;
 	struct session *s = j->s;
@@ -152,42 +243,75 @@ append_done(struct work *w)
 		return;
 	}
 	s->wjob = NULL;
-	append_reply(s, j);
+	reply(s, j);
 	job_free(j);
 	session_resume(s);
 }
 
-/* writer_append - see imapd.h */
-void
-writer_append(struct session *s, const char *tag, const char *folder,
-	      const char *data, size_t len, unsigned flags, const char *kw,
-	      time_t idate, int64_t quota_kb)
+/* submit - hand the job to a worker and suspend the session */
+static void
+submit(struct session *s, struct write_job *j)
 {
-	struct write_job *j = xcalloc(1, sizeof(*j));
-
-	j->w.run = append_run;
-	j->w.done = append_done;
+	j->w.run = job_run;
+	j->w.done = job_done;
 	j->s = s;
-	j->tag = xstrdup(tag);
 	j->root = xstrdup(s->mbox->root);
-	snprintf(j->folder, sizeof(j->folder), "%s", folder);
-	j->data = xmalloc(len + 1);
-	memcpy(j->data, data, len);
-	j->len = len;
-	j->flags = flags;
-	j->kw = kw != NULL ? xstrdup(kw) : NULL;
-	j->idate = idate;
-	j->quota_kb = quota_kb;
 	if (pool == NULL) {
 		/* no threads (writer_init failed): inline, as before */
-		append_run(&j->w);
-		append_reply(s, j);
+		job_run(&j->w);
+		reply(s, j);
 		job_free(j);
 		return;
 	}
 	s->wjob = j;
 	session_suspend(s);
 	workpool_submit(pool, &j->w);
+}
+
+/* writer_append - see imapd.h */
+void
+writer_append(struct session *s, const char *tag, const char *folder,
+	      const struct store_append_msg *msgs, size_t n, int64_t quota_kb)
+{
+	struct write_job *j = xcalloc(1, sizeof(*j));
+
+	j->kind = W_APPEND;
+	j->tag = xstrdup(tag);
+	snprintf(j->folder, sizeof(j->folder), "%s", folder);
+	j->msgs = xcalloc(n ? n : 1, sizeof(*j->msgs));
+	for (size_t i = 0; i < n; i++) {
+		char *d = xmalloc(msgs[i].len + 1);
+		memcpy(d, msgs[i].data, msgs[i].len);
+		j->msgs[i] = msgs[i];
+		j->msgs[i].data = d;
+		j->msgs[i].keywords = msgs[i].keywords != NULL ?
+		    xstrdup(msgs[i].keywords) : NULL;
+	}
+	j->n = n;
+	j->nuids = n;       /* how many UIDs the answer lists */
+	j->quota_kb = quota_kb;
+	submit(s, j);
+}
+
+/* writer_copy - see imapd.h */
+void
+writer_copy(struct session *s, const char *tag, const char *to,
+	    const uint32_t *uids, size_t n, bool move, bool uid,
+	    int64_t quota_kb)
+{
+	struct write_job *j = xcalloc(1, sizeof(*j));
+
+	j->kind = W_COPY;
+	j->tag = xstrdup(tag);
+	snprintf(j->folder, sizeof(j->folder), "%s", to);
+	snprintf(j->src, sizeof(j->src), "%s", store_folder_name(s->folder));
+	j->uids = xcalloc(n ? n : 1, sizeof(*j->uids));
+	memcpy(j->uids, uids, n * sizeof(*uids));
+	j->nuids = n;
+	j->move = move;
+	j->uid = uid;
+	j->quota_kb = quota_kb;
+	submit(s, j);
 }
 
 /* writer_forget - see imapd.h */
