@@ -33,43 +33,41 @@
  * once (SIGTERM, SIGKILL after a second). Killing a retrieval is safe at
  * any point: that is the protocol above. Its outcome is then recorded by
  * the main process. A retrieval dies with the main process
- * (PR_SET_PDEATHSIG), so a restarted service never runs beside it. */
+ * (PR_SET_PDEATHSIG), so a restarted service never runs beside it.
+ *
+ * Files: this one (the dialogue, runs and retrieval processes),
+ * popclient.c (a POP3 connection), pop3reply.c (the reply parser),
+ * prstore.c (the UIDL state and staged items). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <openssl/ssl.h>
 
 #include "buf.h"
 #include "directory.h"
 #include "fsutil.h"
 #include "log.h"
-#include "pop3reply.h"
+#include "popclient.h"
 #include "popretr.h"
+#include "prstore.h"
 #include "queue.h"
 #include "service.h"
 #include "settings.h"
 #include "strutil.h"
-#include "tls.h"
 #include "xalloc.h"
 
 #define PR_TICK 1
 #define PR_STOP_GRACE_MS 1000   /* SIGTERM to SIGKILL at a stop */
-#define PR_MSG_MAX (64 * 1024 * 1024)
-#define PR_UIDL_MAX 71
 
 struct pr;
 
@@ -118,383 +116,13 @@ account_free(struct account *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* ---------------------------------------------------------- the state */
-
-struct state {
-	char *path;
-	int fd;
-	char **u;             /* remembered UIDLs, sorted */
-	size_t nu;
-	struct intent { char qid[QUEUE_ID_MAX + 1]; char *uidl; } *in;
-	size_t nin;
-};
-
-static int
-strp_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool
-state_has(const struct state *s, const char *uidl)
-{
-	return s->nu > 0 && bsearch(&uidl, s->u, s->nu, sizeof(*s->u),
-	    strp_cmp) != NULL;
-}
-
-static void
-state_insert(struct state *s, const char *uidl)
-{
-	if (state_has(s, uidl))
-		return;
-	s->u = xreallocarray(s->u, s->nu + 1, sizeof(*s->u));
-	size_t i = s->nu;
-	while (i > 0 && strcmp(s->u[i - 1], uidl) > 0) {
-		s->u[i] = s->u[i - 1];
-		i--;
-	}
-	s->u[i] = xstrdup(uidl);
-	s->nu++;
-}
-
-static void
-state_free(struct state *s)
-{
-	if (s->fd >= 0)
-		close(s->fd);
-	for (size_t i = 0; i < s->nu; i++)
-		free(s->u[i]);
-	free(s->u);
-	for (size_t i = 0; i < s->nin; i++)
-		free(s->in[i].uidl);
-	free(s->in);
-	free(s->path);
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-}
-
-/* state_load - read <statedir>/<id>.uidl and open it for appending */
-static int
-state_load(struct pr *p, int64_t id, struct state *s, const char **error_r)
-{
-	struct buf b;
-
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-	s->path = xasprintf("%s/%lld.uidl", p->statedir, (long long)id);
-	buf_init(&b, 256 * 1024 * 1024);
-	if (file_read(s->path, &b) < 0 && errno != ENOENT) {
-		buf_free(&b);
-		*error_r = "cannot read the UIDL state";
-		return -1;
-	}
-	char *save = NULL;
-	for (char *l = strtok_r(b.data ? b.data : (char *)"", "\n", &save);
-	    l != NULL; l = strtok_r(NULL, "\n", &save)) {
-		if (l[0] == 'u' && l[1] == ' ' && strlen(l + 2) < PR_UIDL_MAX) {
-			s->u = xreallocarray(s->u, s->nu + 1, sizeof(*s->u));
-			s->u[s->nu++] = xstrdup(l + 2);
-		} else if (l[0] == 'i' && l[1] == ' ') {
-			char *sp = strchr(l + 2, ' ');
-			if (sp == NULL || sp - (l + 2) > QUEUE_ID_MAX)
-				continue;
-			s->in = xreallocarray(s->in, s->nin + 1, sizeof(*s->in));
-			snprintf(s->in[s->nin].qid, sizeof(s->in[s->nin].qid), "%.*s",
-			    (int)(sp - (l + 2)), l + 2);
-			s->in[s->nin++].uidl = xstrdup(sp + 1);
-		}
-	}
-	buf_free(&b);
-	if (s->nu > 1) {
-		qsort(s->u, s->nu, sizeof(*s->u), strp_cmp);
-		size_t k = 1;   /* drop repeats */
-		for (size_t i = 1; i < s->nu; i++) {
-			if (strcmp(s->u[i], s->u[k - 1]) == 0)
-				free(s->u[i]);
-			else
-				s->u[k++] = s->u[i];
-		}
-		s->nu = k;
-	}
-	s->fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (s->fd < 0) {
-		*error_r = "cannot open the UIDL state";
-		return -1;
-	}
-	return 0;
-}
-
-/* state_append - one record, durably */
-static int
-state_append(struct state *s, const char *line)
-{
-	if (write_full(s->fd, line, strlen(line)) < 0 || fdatasync(s->fd) < 0)
-		return -1;
-	return 0;
-}
-
-/* state_rewrite - keep only the UIDLs in keep (still on the server) */
-static void
-state_rewrite(struct state *s, char **keep, size_t nkeep)
-{
-	struct buf b;
-	buf_init(&b, 0);
-	for (size_t i = 0; i < nkeep; i++)
-		if (state_has(s, keep[i]))
-			buf_printf(&b, "u %s\n", keep[i]);
-	if (file_write_atomic(s->path, b.data ? b.data : "", b.len, 0640) < 0)
-		log_warn("%s: cannot rewrite", s->path);
-	else {
-		/* the appending descriptor must follow the new file */
-		close(s->fd);
-		s->fd = open(s->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	}
-	buf_free(&b);
-}
-
-/* ---------------------------------------------------- staged items */
-
-/* stage_move - hand a staged item to the MTA: rename the message, then
- * the envelope (the commit), into pr/inbound/new. A move cut in half (the
- * message moved, the envelope not) is finished here too. */
-static int
-stage_move(struct pr *p, const char *qid)
-{
-	char *sm = xasprintf("%s/new/%s.msg", p->staged, qid);
-	char *se = xasprintf("%s/new/%s.env", p->staged, qid);
-	char *im = xasprintf("%s/new/%s.msg", p->inbound, qid);
-	char *ie = xasprintf("%s/new/%s.env", p->inbound, qid);
-	char *dir = xasprintf("%s/new", p->inbound);
-	int r = 0;
-
-	if (rename(sm, im) < 0 && errno != ENOENT)
-		r = -1;
-	if (r == 0 && access(im, F_OK) != 0)
-		r = -1;   /* neither here nor there: leave it */
-	if (r == 0 && rename(se, ie) < 0)
-		r = -1;
-	if (r == 0 && fsync_dir(dir) < 0)
-		r = -1;
-	if (r < 0)
-		log_warn("%s: cannot move the fetched item to %s", qid, p->inbound);
-	free(sm);
-	free(se);
-	free(im);
-	free(ie);
-	free(dir);
-	return r;
-}
-
-/* stage_recover - after a crash: remember the UIDL of every staged item
- * from its intent, then move it on */
-static void
-stage_recover(struct pr *p, struct state *s)
-{
-	for (size_t i = 0; i < s->nin; i++) {
-		char *se = xasprintf("%s/new/%s.env", p->staged, s->in[i].qid);
-		if (access(se, F_OK) == 0) {
-			if (!state_has(s, s->in[i].uidl)) {
-				char *line = xasprintf("u %s\n", s->in[i].uidl);
-				if (state_append(s, line) == 0)
-					state_insert(s, s->in[i].uidl);
-				free(line);
-			}
-			log_info("%s: recovered a fetched message (uidl %s)",
-			    s->in[i].qid, s->in[i].uidl);
-			stage_move(p, s->in[i].qid);
-		}
-		free(se);
-	}
-}
-
-/* stage_flush - move every committed staged item (their UIDLs are
- * remembered: stage_recover ran for every account first) */
-static void
-stage_flush(struct pr *p)
-{
-	char *dir = xasprintf("%s/new", p->staged);
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **ids = NULL;
-	size_t n = 0;
-
-	if (d != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			size_t l = strlen(de->d_name);
-			if (l > 4 && l - 4 <= QUEUE_ID_MAX &&
-			    strcmp(de->d_name + l - 4, ".env") == 0) {
-				ids = xreallocarray(ids, n + 1, sizeof(*ids));
-				ids[n++] = xstrndup(de->d_name, l - 4);
-			}
-		}
-		closedir(d);
-	}
-	for (size_t i = 0; i < n; i++) {
-		stage_move(p, ids[i]);
-		free(ids[i]);
-	}
-	free(ids);
-	free(dir);
-}
-
-/* ------------------------------------------------------ the connection */
-
-struct pconn {
-	int fd;
-	SSL *ssl;
-	char buf[16384];
-	size_t len, pos;
-	struct pop3_reply reply;
-};
-
-static int
-pc_connect(struct pconn *c, const char *host, int port, int timeout,
-	   const char **error_r)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	char portstr[16];
-	static char err[300];
-	int e = 0;
-
-	c->fd = -1;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	int g = getaddrinfo(host, portstr, &hints, &res);
-	if (g != 0) {
-		snprintf(err, sizeof(err), "cannot resolve %s: %s", host,
-		    gai_strerror(g));
-		*error_r = err;
-		return -1;
-	}
-	for (ai = res; ai != NULL && c->fd < 0; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, ai->ai_protocol);
-		if (fd < 0) {
-			e = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
-		    errno == EINPROGRESS) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-			socklen_t sl = sizeof(e);
-			if (poll(&pfd, 1, timeout * 1000) <= 0)
-				e = ETIMEDOUT;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) < 0)
-				e = errno;
-		} else {
-			e = errno == EISCONN ? 0 : errno;
-		}
-		if (e != 0) {
-			close(fd);
-			continue;
-		}
-		int fl = fcntl(fd, F_GETFL);
-		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-		struct timeval tv = { timeout, 0 };
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		c->fd = fd;
-	}
-	freeaddrinfo(res);
-	if (c->fd < 0) {
-		snprintf(err, sizeof(err), "cannot connect to %s:%d: %s", host, port,
-		    strerror(e ? e : ECONNREFUSED));
-		*error_r = err;
-		return -1;
-	}
-	pop3_reply_init(&c->reply, PR_MSG_MAX);
-	return 0;
-}
-
-static int
-pc_tls(struct pconn *c, const char *host, const char **error_r)
-{
-	SSL_CTX *ctx = tls_client_ctx();
-	if (ctx == NULL || (c->ssl = SSL_new(ctx)) == NULL) {
-		*error_r = "TLS: no context";
-		return -1;
-	}
-	SSL_set_fd(c->ssl, c->fd);
-	SSL_set_tlsext_host_name(c->ssl, host);
-	if (SSL_connect(c->ssl) != 1) {
-		*error_r = "TLS handshake failed";
-		return -1;
-	}
-	return 0;
-}
-
-static void
-pc_close(struct pconn *c)
-{
-	if (c->ssl != NULL) {
-		SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-	}
-	if (c->fd >= 0) {
-		close(c->fd);
-		pop3_reply_deinit(&c->reply);
-	}
-	c->ssl = NULL;
-	c->fd = -1;
-}
-
-static int
-pc_send(struct pconn *c, const char *line, const char **error_r)
-{
-	size_t n = strlen(line);
-	int ok = c->ssl != NULL ? SSL_write(c->ssl, line, (int)n) == (int)n :
-	    write_full(c->fd, line, n) == 0;
-	if (!ok)
-		*error_r = "connection lost (write)";
-	return ok ? 0 : -1;
-}
-
-/* pc_reply - read one reply; 0 with c->reply filled, -1 on I/O or
- * protocol errors */
-static int
-pc_reply(struct pconn *c, bool multiline, const char **error_r)
-{
-	pop3_reply_start(&c->reply, multiline);
-	for (;;) {
-		if (c->pos < c->len) {
-			size_t used;
-			int r = pop3_reply_feed(&c->reply, c->buf + c->pos,
-			    c->len - c->pos, &used, error_r);
-			c->pos += used;
-			if (r < 0)
-				return -1;
-			if (r > 0)
-				return 0;
-		}
-		c->pos = c->len = 0;
-		ssize_t n = c->ssl != NULL ? SSL_read(c->ssl, c->buf, sizeof(c->buf)) :
-		    read(c->fd, c->buf, sizeof(c->buf));
-		if (n <= 0) {
-			if (n < 0 && c->ssl == NULL && errno == EINTR)
-				continue;
-			*error_r = n == 0 ? "connection closed by the server" :
-			    "connection lost or timed out (read)";
-			return -1;
-		}
-		c->len = (size_t)n;
-	}
-}
-
-/* pc_cmd - send a command and read its reply */
-static int
-pc_cmd(struct pconn *c, const char *cmd, bool multiline, const char **error_r)
-{
-	if (pc_send(c, cmd, error_r) < 0)
-		return -1;
-	return pc_reply(c, multiline, error_r);
-}
-
 /* ------------------------------------------------------------ a run */
 
 struct run {
 	struct pr *p;
 	struct account *a;
-	struct pconn c;
-	struct state st;
+	struct popclient c;
+	struct prstore st;
 	char rcpt[ADDRESS_MAX_LEN + 1];
 	char status[400];
 	unsigned long fetched, deleted, onserver;
@@ -521,7 +149,7 @@ fetch_one(struct run *r, unsigned long n, const char *uidl)
 	const char *err = NULL;
 
 	snprintf(cmd, sizeof(cmd), "RETR %lu\r\n", n);
-	if (pc_cmd(&r->c, cmd, true, &err) < 0) {
+	if (popclient_cmd(&r->c, cmd, true, &err) < 0) {
 		run_fail(r, "RETR: %s", err);
 		return -1;
 	}
@@ -531,7 +159,7 @@ fetch_one(struct run *r, unsigned long n, const char *uidl)
 	}
 	queue_new_id(qid);
 	char *intent = xasprintf("i %s %s\n", qid, uidl);
-	int k = state_append(&r->st, intent);
+	int k = prstore_append(&r->st, intent);
 	free(intent);
 	if (k < 0) {
 		run_fail(r, "cannot write the UIDL state%s", "");
@@ -571,14 +199,14 @@ fetch_one(struct run *r, unsigned long n, const char *uidl)
 	}
 	/* durable here: remember it, then hand it over */
 	char *line = xasprintf("u %s\n", uidl);
-	k = state_append(&r->st, line);
+	k = prstore_append(&r->st, line);
 	free(line);
 	if (k < 0) {
 		run_fail(r, "cannot write the UIDL state%s", "");
 		return -1;   /* the staged item is recovered at the next run */
 	}
-	state_insert(&r->st, uidl);
-	stage_move(p, qid);
+	prstore_insert(&r->st, uidl);
+	prstore_stage_move(p->staged, p->inbound, qid);
 	log_info("%s: account %lld: fetched message %lu (uidl %s, %zu bytes) for <%s>",
 	    qid, (long long)r->a->id, n, uidl, r->c.reply.data.len, r->rcpt);
 	r->fetched++;
@@ -597,15 +225,15 @@ run_session(struct run *r)
 	unsigned long *nums = NULL;
 	size_t nuid = 0, ndel = 0;
 
-	if (pc_connect(&r->c, a->host, a->port, r->p->timeout, &err) < 0) {
+	if (popclient_connect(&r->c, a->host, a->port, r->p->timeout, &err) < 0) {
 		run_fail(r, "%s", err);
 		return;
 	}
-	if (strcmp(a->tls, "tls") == 0 && pc_tls(&r->c, a->host, &err) < 0) {
+	if (strcmp(a->tls, "tls") == 0 && popclient_tls(&r->c, a->host, &err) < 0) {
 		run_fail(r, "%s", err);
 		goto out;
 	}
-	if (pc_reply(&r->c, false, &err) < 0) {
+	if (popclient_reply(&r->c, false, &err) < 0) {
 		run_fail(r, "greeting: %s", err);
 		goto out;
 	}
@@ -617,7 +245,7 @@ run_session(struct run *r)
 	(void)pop3_apop_stamp(r->c.reply.text.data ? r->c.reply.text.data : "",
 	    stamp, sizeof(stamp));
 	if (strcmp(a->tls, "starttls") == 0) {
-		if (pc_cmd(&r->c, "STLS\r\n", false, &err) < 0) {
+		if (popclient_cmd(&r->c, "STLS\r\n", false, &err) < 0) {
 			run_fail(r, "STLS: %s", err);
 			goto out;
 		}
@@ -627,7 +255,7 @@ run_session(struct run *r)
 			goto out;
 		}
 		r->c.pos = r->c.len = 0;   /* nothing read before TLS counts */
-		if (pc_tls(&r->c, a->host, &err) < 0) {
+		if (popclient_tls(&r->c, a->host, &err) < 0) {
 			run_fail(r, "%s", err);
 			goto out;
 		}
@@ -647,19 +275,19 @@ run_session(struct run *r)
 		for (unsigned i = 0; i < mdlen; i++)
 			snprintf(hex + 2 * i, 3, "%02x", md[i]);
 		snprintf(cmd, sizeof(cmd), "APOP %s %s\r\n", a->user, hex);
-		if (pc_cmd(&r->c, cmd, false, &err) < 0) {
+		if (popclient_cmd(&r->c, cmd, false, &err) < 0) {
 			run_fail(r, "APOP: %s", err);
 			goto out;
 		}
 	} else {
 		snprintf(cmd, sizeof(cmd), "USER %s\r\n", a->user);
-		if (pc_cmd(&r->c, cmd, false, &err) < 0) {
+		if (popclient_cmd(&r->c, cmd, false, &err) < 0) {
 			run_fail(r, "USER: %s", err);
 			goto out;
 		}
 		if (r->c.reply.ok) {
 			snprintf(cmd, sizeof(cmd), "PASS %s\r\n", a->pass);
-			int k = pc_cmd(&r->c, cmd, false, &err);
+			int k = popclient_cmd(&r->c, cmd, false, &err);
 			explicit_bzero(cmd, sizeof(cmd));
 			if (k < 0) {
 				run_fail(r, "PASS: %s", err);
@@ -672,7 +300,7 @@ run_session(struct run *r)
 		    r->c.reply.text.data);
 		goto out;
 	}
-	if (pc_cmd(&r->c, "UIDL\r\n", true, &err) < 0) {
+	if (popclient_cmd(&r->c, "UIDL\r\n", true, &err) < 0) {
 		run_fail(r, "UIDL: %s", err);
 		goto out;
 	}
@@ -701,12 +329,12 @@ run_session(struct run *r)
 	}
 	r->onserver = nuid;
 	for (size_t i = 0; i < nuid && !r->p->svc->stopping; i++) {
-		if (!state_has(&r->st, uids[i]) && fetch_one(r, nums[i], uids[i]) < 0)
+		if (!prstore_has(&r->st, uids[i]) && fetch_one(r, nums[i], uids[i]) < 0)
 			goto out;
 		if (a->leave)
 			continue;
 		snprintf(cmd, sizeof(cmd), "DELE %lu\r\n", nums[i]);
-		if (pc_cmd(&r->c, cmd, false, &err) < 0) {
+		if (popclient_cmd(&r->c, cmd, false, &err) < 0) {
 			run_fail(r, "DELE: %s", err);
 			goto out;
 		}
@@ -716,7 +344,7 @@ run_session(struct run *r)
 			r->deleted++;
 		}
 	}
-	if (pc_cmd(&r->c, "QUIT\r\n", false, &err) < 0 || !r->c.reply.ok) {
+	if (popclient_cmd(&r->c, "QUIT\r\n", false, &err) < 0 || !r->c.reply.ok) {
 		run_fail(r, "QUIT: %s", err != NULL ? err : r->c.reply.text.data);
 		goto out;
 	}
@@ -730,13 +358,13 @@ run_session(struct run *r)
 		if (!gone)
 			keep[nkeep++] = uids[i];
 	}
-	state_rewrite(&r->st, keep, nkeep);
+	prstore_rewrite(&r->st, keep, nkeep);
 	free(keep);
 	snprintf(r->status, sizeof(r->status), "ok: %lu fetched, %lu deleted, "
 	    "%lu left on the server", r->fetched, r->deleted,
 	    r->onserver - r->deleted);
 out:
-	pc_close(&r->c);
+	popclient_close(&r->c);
 	for (size_t i = 0; i < nuid; i++)
 		free(uids[i]);
 	free(uids);
@@ -763,15 +391,15 @@ run_account(struct pr *p, struct account *a)
 		run_fail(&r, "the local mailbox has no e-mail address%s", "");
 	} else {
 		snprintf(r.rcpt, sizeof(r.rcpt), "%s", addrs.v[0]);
-		if (state_load(p, a->id, &r.st, &err) < 0) {
+		if (prstore_load(p->statedir, a->id, &r.st, &err) < 0) {
 			run_fail(&r, "%s", err);
 		} else {
-			stage_recover(p, &r.st);
+			prstore_stage_recover(p->staged, p->inbound, &r.st);
 			run_session(&r);
 		}
 	}
 	dir_strings_free(&addrs);
-	state_free(&r.st);
+	prstore_free(&r.st);
 	log_info("account %lld (%s@%s:%d): %s", (long long)a->id, a->user, a->host,
 	    a->port, r.status);
 	if (adm_pop_status(p->svc->db, a->id, (int64_t)time(NULL), r.status,
@@ -827,13 +455,13 @@ recover_all(struct pr *p)
 		return;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct state s;
-		if (state_load(p, sqlite3_column_int64(st, 0), &s, &err) == 0)
-			stage_recover(p, &s);
-		state_free(&s);
+		struct prstore s;
+		if (prstore_load(p->statedir, sqlite3_column_int64(st, 0), &s, &err) == 0)
+			prstore_stage_recover(p->staged, p->inbound, &s);
+		prstore_free(&s);
 	}
 	sqlite3_finalize(st);
-	stage_flush(p);
+	prstore_stage_flush(p->staged, p->inbound);
 }
 
 /* asked_add - remember that account id was asked for (once) */
@@ -1087,6 +715,14 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	time_t now = time(NULL);
 	if (accounts_load(p, &v, &n) == 0) {
 		trigger_take(p, v, n);
+		/* a run asked for an account that is not enabled is dropped */
+		for (size_t k = 0; k < p->nasked; k++) {
+			bool known = false;
+			for (size_t i = 0; i < n && !known; i++)
+				known = v[i].id == p->asked[k];
+			if (!known)
+				p->asked[k--] = p->asked[--p->nasked];
+		}
 		for (size_t i = 0; i < n; i++) {
 			if (p->nf < slots && !fetcher_running(p, v[i].id) &&
 			    (now - v[i].last_run >= interval ||
