@@ -182,6 +182,24 @@ dkim_body_update(struct dkim_body *b, const void *data, size_t len)
 
 	for (size_t i = 0; i < len; i++) {
 		char ch = d[i];
+		if (!b->cr) {
+			/* a run of plain line content goes in one piece, as
+			 * the byte at a time path below would put it */
+			size_t j = i;
+			while (j < len && d[j] != '\r' && d[j] != '\n' &&
+			    !(b->c == DKIM_RELAXED && is_wsp(d[j])))
+				j++;
+			if (j > i + 1) {
+				flush_eols(b);
+				if (b->wsp)
+					emit(b, " ", 1);
+				b->wsp = false;
+				b->content = true;
+				emit(b, d + i, j - i);
+				i = j - 1;
+				continue;
+			}
+		}
 		if (b->cr) {
 			b->cr = false;
 			if (ch == '\n') {
