@@ -208,8 +208,9 @@ const char *store_folder_dir(const struct store_folder *f);
 
 /* store_sync - pick up changes made behind the index's back: new files in
  * new/ (given UIDs, moved to cur/), and, when cur/ changed, files added,
- * removed or renamed there. Cheap when nothing changed (two stats and a
- * readdir of an empty new/). 0 or -1. */
+ * removed or renamed there. Cheap when nothing changed: two stats (new/
+ * is read only when its mtime differs from the one it had when last
+ * found empty, or was under a second old then). 0 or -1. */
 int store_sync(struct store_folder *f, const char **error_r);
 /* store_folder_status - counters of the folder as the index has them. */
 int store_folder_status(struct store_folder *f,
@@ -269,7 +270,11 @@ int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n,
 /* store_append - add a message (APPEND): flags, keywords (may be NULL)
  * and internal date (0: now). Checks quota_kb (0: none): returns 1 if over
  * quota. *uid_r gets its UID and *uidvalidity_r the folder's (UIDPLUS).
- * 0 ok, 1 over quota, -1 error. */
+ * The file is written and fsynced before the index's write lock is taken,
+ * and cur/ fsynced after it is released: on 0 the message is on stable
+ * storage, and other writers of the mailbox never waited for a flush.
+ * Blocks for the disk: imapd calls it on a worker thread (a struct store
+ * per thread). 0 ok, 1 over quota, -1 error. */
 int store_append(struct store *st, const char *folder, const void *data,
 		 size_t len, unsigned int flags, const char *keywords,
 		 time_t internal_date, int64_t quota_kb, uint32_t *uid_r,
