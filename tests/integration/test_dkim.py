@@ -380,3 +380,58 @@ def test_inbound_verification_authentication_results(inbound):
     # the delivered copy still verifies with dkimpy (fields added on top)
     recs = {"test._domainkey.signer.test.": RFC_RSA_REC}
     assert verify(stored(p, "in rsa").encode(), recs)
+
+
+def test_cli_selectors_rules_and_errors(populated):
+    p = populated
+
+    def rc(*args):
+        return p.cli(*args, check=False).returncode
+    # the domain's dkim_algorithm is the default of new selectors
+    p.cli("domain", "set", "acme.test", "dkim_algorithm=ed25519-sha256")
+    p.cli("dkim", "selector", "add", "acme.test", "Sel-1")
+    s = p.cli("dkim", "selector", "show", "acme.test", "sel-1", json_out=True)
+    assert (s["selector"], s["algorithm"], s["bits"], s["active"]) == \
+        ("sel-1", "ed25519-sha256", 256, True)
+    assert "PRIVATE" not in p.cli("dkim", "selector", "show", "acme.test",
+                                  "sel-1").stdout
+    d = p.cli("dkim", "dns", "acme.test", json_out=True)
+    assert d["name"] == "sel-1._domainkey.acme.test." and d["type"] == "TXT"
+    assert d["record"].startswith("v=DKIM1; k=ed25519; p=")
+    # a second selector is not active until activated; one active at most
+    p.cli("dkim", "selector", "add", "acme.test", "r2", "--algorithm",
+          "rsa-sha256", "--bits", "1024", "--granularity", "bob",
+          "--notes", "next key")
+    rows = p.cli("dkim", "selector", "list", "acme.test", json_out=True)
+    assert [(r["selector"], r["active"]) for r in rows] == \
+        [("r2", "no"), ("sel-1", "yes")]
+    p.cli("dkim", "selector", "activate", "acme.test", "r2")
+    rows = p.cli("dkim", "selector", "list", json_out=True)
+    assert [(r["selector"], r["active"]) for r in rows] == \
+        [("r2", "yes"), ("sel-1", "no")]
+    p.cli("dkim", "selector", "set", "acme.test", "r2", "test_mode=yes")
+    rec = p.cli("dkim", "dns", "acme.test", json_out=True)["record"]
+    assert rec.startswith("v=DKIM1; k=rsa; t=y; g=bob; p=MIGf")
+    # bad input: exit 2; exists: 4; not found: 3
+    assert rc("dkim", "selector", "add", "acme.test", "bad_name") == 2
+    assert rc("dkim", "selector", "add", "acme.test", "-x") == 2
+    assert rc("dkim", "selector", "add", "acme.test", "x", "--bits", "512") == 2
+    assert rc("dkim", "selector", "add", "acme.test", "x", "--algorithm",
+              "ed25519-sha256", "--bits", "2048") == 2
+    assert rc("dkim", "selector", "add", "acme.test", "x", "--algorithm",
+              "rsa-sha1") == 2
+    assert rc("dkim", "selector", "add", "acme.test", "y", "--granularity",
+              "a;b") == 2
+    assert rc("dkim", "selector", "set", "acme.test", "r2", "private_key=x") == 2
+    assert rc("dkim", "selector", "add", "acme.test", "R2") == 4
+    assert rc("dkim", "selector", "add", "nope.test", "s") == 3
+    assert rc("dkim", "selector", "activate", "acme.test", "nope") == 3
+    assert rc("dkim", "dns", "acme.test", "nope") == 3
+    assert rc("dkim", "frobnicate") == 2
+    # deleting the active one leaves none active
+    p.cli("dkim", "selector", "delete", "acme.test", "r2")
+    assert rc("dkim", "dns", "acme.test") == 3
+    assert rc("dkim", "dns", "acme.test", "sel-1") == 0
+    # a domain's selectors go with it
+    p.cli("domain", "del", "acme.test")
+    assert p.cli("dkim", "selector", "list", json_out=True) == []
