@@ -9,7 +9,7 @@ BUILD="build-essential meson ninja-build pkg-config clang llvm
   libcrypt-dev libgmime-3.0-dev libidn2-dev"
 RUNTIME="openssl ca-certificates"
 TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isync
-  sieve-connect python3-dkim"
+  sieve-connect python3-dkim python3-cryptography"
 
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
 PKGS="$BUILD $RUNTIME $TEST ${POSTERN_EXTRA_PACKAGES:-}"
