@@ -1,5 +1,6 @@
 /* fuzz-imap-command - the IMAP command reader, then the FETCH, SEARCH,
- * STORE flag and sequence-set parsers on whatever arguments came out */
+ * SORT, THREAD, STORE flag and sequence-set parsers on whatever
+ * arguments came out */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,13 @@ try_specs(struct imap_parser *p)
 	struct buf b;
 
 	buf_init(&b, 0);
+	/* SORT and THREAD take the whole argument list */
+	struct imap_sort so;
+	enum imap_thread_alg alg;
+	if (imap_sort_parse(p->args, p->nargs, &so, &s, &bad, &err) == 0)
+		imap_search_free(&s);
+	if (imap_thread_parse(p->args, p->nargs, &alg, &s, &bad, &err) == 0)
+		imap_search_free(&s);
 	for (size_t i = 0; i < p->nargs; i++) {
 		if (imap_fetch_parse(&p->args[i], &f, &err) == 0)
 			imap_fetch_free(&f);
