@@ -1,8 +1,11 @@
 /* envcopy - build envelopes from others (split, forward) */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "envcopy.h"
+#include "netaddr.h"
+#include "settings.h"
 
 /* env_copy_meta - all fields but id and recipients */
 void
@@ -44,4 +47,20 @@ env_split_id(char *out, const char *id, unsigned n)
 	if (len < 0 || len > QUEUE_ID_MAX)
 		queue_new_id(out);
 	return out;
+}
+
+/* env_from_here - authenticated, local or from a relay network */
+bool
+env_from_here(struct db *db, const struct queue_env *env)
+{
+	if (env->auth_user != NULL && env->auth_user[0] != '\0')
+		return true;
+	if (env->client_addr == NULL)
+		return false;
+	if (strcmp(env->client_addr, "local") == 0)
+		return true;
+	char *nets = settings_get_str(db, "smtp.relay_networks");
+	bool ok = netaddr_in_list(env->client_addr, nets);
+	free(nets);
+	return ok;
 }

@@ -12,6 +12,7 @@
 #include "authres.h"
 #include "dkim.h"
 #include "dns.h"
+#include "envcopy.h"
 #include "fsutil.h"
 #include "log.h"
 #include "settings.h"
@@ -186,7 +187,8 @@ authres_run(struct filter_ctx *ctx)
 
 	if (strcmp(ctx->conn, "smtp") != 0 && strcmp(ctx->conn, "pr") != 0)
 		return FILTER_CONTINUE;
-	if (settings_get_int(ctx->db, "dkim.verify", 0) == 0)
+	if (settings_get_int(ctx->db, "dkim.verify", 0) == 0 ||
+	    env_from_here(ctx->db, ctx->env))
 		return FILTER_CONTINUE;
 	const char *src = ctx->new_msg_path ? ctx->new_msg_path : ctx->msg_path;
 	buf_init(&msg, AUTHRES_MSG_MAX);

@@ -7,8 +7,9 @@
  * 6, RFC 8601), a filter of the MTA chain (filter.h), with setting
  * dkim.verify (off by default: each signature costs a TXT lookup).
  *
- * For items from smtp and pr inbound (mail from outside, and submissions)
- * it verifies up to AUTHRES_MAX_SIGS DKIM-Signature fields, each with the
+ * For items from smtp and pr inbound that did not originate here
+ * (env_from_here: not authenticated, local or of smtp.relay_networks) it
+ * verifies up to AUTHRES_MAX_SIGS DKIM-Signature fields, each with the
  * key record <s>._domainkey.<d> looked up through lib-dns (dns.hosts; the
  * worker waits for the answer), and puts on top one field
  *   Authentication-Results: <server.hostname>;

@@ -16,7 +16,6 @@
 #include "fsutil.h"
 #include "log.h"
 #include "mta.h"
-#include "netaddr.h"
 #include "queue.h"
 #include "settings.h"
 #include "strutil.h"
@@ -33,18 +32,7 @@ static const char *const dest_names[DEST_COUNT] = { "sf", "ls", "smtp", "badmail
 static bool
 relay_allowed(struct mta *m, const char *conn, const struct queue_env *env)
 {
-	if (strcmp(conn, "smtp") != 0)
-		return true;
-	if (env->auth_user != NULL && *env->auth_user != '\0')
-		return true;
-	if (env->client_addr == NULL)
-		return false;
-	if (strcmp(env->client_addr, "local") == 0)
-		return true;
-	char *nets = settings_get_str(m->svc->db, "smtp.relay_networks");
-	bool ok = netaddr_in_list(env->client_addr, nets);
-	free(nets);
-	return ok;
+	return strcmp(conn, "smtp") != 0 || env_from_here(m->svc->db, env);
 }
 
 /* route_rcpt - the destination of one recipient; -1 on a directory error */

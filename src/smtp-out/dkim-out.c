@@ -11,9 +11,9 @@
 #include "dkim.h"
 #include "dkim-out.h"
 #include "directory.h"
+#include "envcopy.h"
 #include "log.h"
 #include "msghdr.h"
-#include "netaddr.h"
 #include "settings.h"
 #include "strutil.h"
 #include "xalloc.h"
@@ -120,22 +120,6 @@ from_address(const char *path)
 	return c.from;
 }
 
-/* trusted - the item originated here (see dkim-out.h) */
-static bool
-trusted(struct db *db, const struct queue_env *env)
-{
-	if (env->auth_user != NULL && env->auth_user[0] != '\0')
-		return true;
-	if (env->client_addr == NULL)
-		return false;
-	if (strcmp(env->client_addr, "local") == 0)
-		return true;
-	char *nets = settings_get_str(db, "smtp.relay_networks");
-	bool ok = netaddr_in_list(env->client_addr, nets);
-	free(nets);
-	return ok;
-}
-
 struct dom_conf {
 	int64_t id, postoffice_id;
 	bool enabled, identity;
@@ -236,7 +220,7 @@ sign(struct dkim_out *o, struct db *db, const struct queue_item *item)
 	char *from, *domain, *field = NULL, *identity = NULL;
 	bool list;
 
-	if (!trusted(db, env))
+	if (!env_from_here(db, env))
 		return NULL;
 	from = from_address(item->msg_path);
 	domain = signing_domain(db, env, from, &list);

@@ -358,6 +358,10 @@ def test_inbound_verification_authentication_results(inbound):
                   extra=f"Authentication-Results: {host}; dkim=pass "
                         "header.d=forged.test\r\n"
                         "Authentication-Results: other.example; spf=pass\r\n"))
+    # mail from here (an authenticated submission) is not verified
+    submit(p, "alice@acme.test", ["bob@acme.test"],
+           message("in submitted", to="bob@acme.test"))
+    assert auth_results(stored(p, "in submitted")) == []
     ar = auth_results(stored(p, "in rsa"))
     assert len(ar) == 1
     assert ar[0].startswith(f"Authentication-Results: {host}; dkim=pass "
