@@ -439,3 +439,15 @@ def test_cli_selectors_rules_and_errors(populated):
     # a domain's selectors go with it
     p.cli("domain", "del", "acme.test")
     assert p.cli("dkim", "selector", "list", json_out=True) == []
+
+
+def test_inbound_key_lookup_failure_is_temperror(populated):
+    from conftest import free_port
+    p = populated
+    # nothing answers DNS there: the lookup fails, the mail is delivered
+    p.cli("config", "set", "dns.hosts", f"127.0.0.1:{free_port()}")
+    p.cli("config", "set", "dkim.verify", "yes")
+    p.start(services=["smtpd", "mta", "deliver"])
+    relay(p, "joe@signer.test", ["bob@acme.test"], signed("in nodns"))
+    ar = auth_results(stored(p, "in nodns"))
+    assert "dkim=temperror (key lookup failed) header.d=signer.test" in ar[0]
