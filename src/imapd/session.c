@@ -227,7 +227,10 @@ cmd_enable(struct session *s, const char *tag, const struct imap_arg *a,
 			s->utf8 = true;
 			buf_puts(&en, " UTF8=ACCEPT");
 		} else if (imap_arg_is_atom(&a[i], "IMAP4rev2") && !s->rev2) {
+			/* IMAP4rev2 has UTF-8 mailbox names (RFC 9051 5.1;
+			 * RFC 9755: it includes all of UTF8=ACCEPT) */
 			s->rev2 = true;
+			s->utf8 = true;
 			buf_puts(&en, " IMAP4rev2");
 		}
 	}

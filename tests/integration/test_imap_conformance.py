@@ -532,5 +532,10 @@ def test_utf8_accept(imap):
     assert r[-1].startswith(b"a BAD"), r
     r = cmd(f2, b'x STATUS "Caf&AOk-" (MESSAGES)')
     assert r[0] == b'* STATUS "Caf&AOk-" (MESSAGES 1)\r\n', r
-    s.close()
-    s2.close()
+    # IMAP4rev2 includes UTF8=ACCEPT's names (RFC 9051 5.1, RFC 9755)
+    s3, f3 = login(imap)
+    assert cmd(f3, b"e ENABLE IMAP4rev2")[0] == b"* ENABLED IMAP4rev2\r\n"
+    r = cmd(f3, b'x STATUS "' + cafe + b'" (MESSAGES)')
+    assert r[0] == b'* STATUS "' + cafe + b'" (MESSAGES 1)\r\n', r
+    for x in (s, s2, s3):
+        x.close()
