@@ -451,3 +451,25 @@ def test_inbound_key_lookup_failure_is_temperror(populated):
     relay(p, "joe@signer.test", ["bob@acme.test"], signed("in nodns"))
     ar = auth_results(stored(p, "in nodns"))
     assert "dkim=temperror (key lookup failed) header.d=signer.test" in ar[0]
+
+
+def test_pickup_lf_only_file_is_signed_as_sent(out):
+    """a pickup file with bare LF line ends: smtp-out sends CRLF, and the
+    signature covers what was sent"""
+    p, sink = out
+    p.cli("dkim", "selector", "add", "acme.test", "pk", "--bits", "1024")
+    p.cli("domain", "set", "acme.test", "dkim_enabled=yes",
+          "dkim_header_canon=simple", "dkim_body_canon=simple")
+    records = published(p, "acme.test")
+    p.start(services=SERVICES)
+    body = ("From: Alice <alice@acme.test>\nTo: ext@remote.test\n"
+            "Subject: picked up\n folded line\nMessage-ID: <pk1@acme.test>\n"
+            "\n.leading dot\ntrailing space \n\n\n")
+    pickup = p.root / "queue" / "pickup"
+    (pickup / ".pk1").write_text(body)
+    (pickup / ".pk1").rename(pickup / "pk1")
+    data = received(sink, "picked up")
+    assert b"\r\n folded line\r\n" in data
+    assert re.search(rb"[^\r]\n", data) is None, "bare LF on the wire"
+    assert sig_tags(data)["c"] == "simple/simple"
+    assert verify(data, records)
