@@ -76,6 +76,8 @@ const struct field_def settings_fields[] = {
 	  "DNS block lists checked for inbound clients, space separated zones (at most 8); a listed client gets 554 5.7.1 at RCPT, except to postmaster; AUTH and smtp.relay_networks are exempt", 0 },
 	{ "smtp.dns_timeout", NULL, FT_DURATION, "10", 1, 120, NULL,
 	  "longest wait for a client's DNS checks (block lists, reverse DNS) before its first RCPT goes on; what has not answered counts as not listed / unknown", 0 },
+	BOOL("dkim.sign", "1",
+	     "the server-wide DKIM switch (manual 5.4.4): sign outgoing mail of the domains with dkim_enabled"),
 	BOOL("dkim.verify", "0",
 	     "verify DKIM signatures of mail from outside (MTA) into an Authentication-Results field (RFC 8601); each signature costs a DNS lookup"),
 	BOOL("smtp.spf", "1",

@@ -220,7 +220,7 @@ sign(struct dkim_out *o, struct db *db, const struct queue_item *item)
 	char *from, *domain, *field = NULL, *identity = NULL;
 	bool list;
 
-	if (!env_from_here(db, env))
+	if (settings_get_int(db, "dkim.sign", 1) == 0 || !env_from_here(db, env))
 		return NULL;
 	from = from_address(item->msg_path);
 	domain = signing_domain(db, env, from, &list);

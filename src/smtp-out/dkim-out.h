@@ -17,7 +17,8 @@
  *    only a domain of the submitter's own post office.
  * Only mail that originated here is signed: an authenticated submission,
  * a local program (client "local": pickup, deliver, listserv) or a client
- * of smtp.relay_networks; a forward of outside mail is not. The domain
+ * of smtp.relay_networks; a forward of outside mail is not. Setting
+ * dkim.sign (default on) is the server-wide switch of the manual. The domain
  * needs dkim_enabled and an active selector (a domain without one is
  * logged once, not per message). Keys are cached per domain and reloaded
  * when the active selector or its key changes. */

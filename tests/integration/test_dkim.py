@@ -239,6 +239,11 @@ def test_no_active_selector_and_rotation_while_running(out):
     data = received(sink, "rotated")
     assert sig_tags(data)["s"] == "new2"
     assert verify(data, published(p, "acme.test", "new2"))
+    # the server-wide switch off: unsigned; on again: signed
+    p.cli("config", "set", "dkim.sign", "no")
+    submit(p, "alice@acme.test", ["ext@remote.test"], message("server off"))
+    assert b"DKIM-Signature" not in received(sink, "server off")
+    p.cli("config", "set", "dkim.sign", "yes")
     # dkim_enabled off: unsigned again
     p.cli("domain", "set", "acme.test", "dkim_enabled=no")
     submit(p, "alice@acme.test", ["ext@remote.test"], message("disabled"))
