@@ -5,7 +5,8 @@
  *       from ?email= / ?emailaddress=); also /Autodiscover/Autodiscover.xml
  *   GET /mail/config-v1.1.xml?emailaddress=A       Thunderbird autoconfig
  *   GET /.well-known/autoconfig/mail/config-v1.1.xml[?emailaddress=A]
- *       (without an address: the domain of the Host, autoconfig.D or D)
+ *       (either without an address: the domain of the Host, autoconfig.D
+ *       or D)
  *
  * The servers are the domain's autodiscover entries (lib-admin/
  * autodiscover.h, `postern domain autodiscover`), or when it has none
@@ -264,7 +265,7 @@ thunderbird(struct httpd_req *rq, struct http_response *resp)
 			httpd_error(resp, 400, "An e-mail address is expected.");
 			return;
 		}
-	} else if (req->host != NULL && strncmp(req->path, "/.well-known/", 13) == 0) {
+	} else if (req->host != NULL) {
 		/* autoconfig.<domain>[:port] */
 		const char *h = req->host;
 		size_t n = strcspn(h, ":");
