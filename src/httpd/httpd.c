@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -494,6 +495,12 @@ httpd_init(struct service *svc)
 	server.ssl = tls_server_ctx(svc, &server.tls_error);
 	if (server.ssl == NULL)
 		log_warnx("TLS unavailable (https off): %s", server.tls_error);
+	char *pub = settings_get_str(svc->db, "http.public_url");
+	if (*pub != '\0' && strncasecmp(pub, "https://", 8) != 0 &&
+	    strncasecmp(pub, "http://", 7) != 0)
+		log_warnx("http.public_url = %s is not an http(s) URL: ignored",
+		    pub);
+	free(pub);
 	service_set_state(svc, "running", NULL);
 	return 0;
 }

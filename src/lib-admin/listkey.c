@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -115,7 +116,8 @@ list_unsubscribe_base(struct db *db)
 		return url;
 	free(url);
 	url = settings_get_str(db, "http.public_url");
-	if (*url == '\0') {
+	if (strncasecmp(url, "https://", 8) != 0 &&
+	    strncasecmp(url, "http://", 7) != 0) {   /* unset, or not a URL */
 		free(url);
 		return NULL;
 	}

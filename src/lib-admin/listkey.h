@@ -31,8 +31,9 @@ void list_member_key(const unsigned char secret[LIST_SECRET_LEN],
 bool list_member_key_ok(const unsigned char secret[LIST_SECRET_LEN],
 			int64_t list_id, const char *member, const char *key);
 /* list_unsubscribe_base - the one-click endpoint: setting
- * list.unsubscribe_url, else http.public_url + LIST_UNSUBSCRIBE_PATH,
- * else NULL (mailto only). New string. */
+ * list.unsubscribe_url, else http.public_url (when it is an http or
+ * https URL) + LIST_UNSUBSCRIBE_PATH, else NULL (mailto only). New
+ * string. */
 char *list_unsubscribe_base(struct db *db);
 /* list_unsubscribe_url - base?list=L&member=M&key=K with each value
  * percent-encoded (new string) */
