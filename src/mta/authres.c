@@ -15,6 +15,8 @@
 #include "envcopy.h"
 #include "fsutil.h"
 #include "log.h"
+#include "mime.h"
+#include "msghdr.h"
 #include "settings.h"
 #include "strutil.h"
 #include "xalloc.h"
@@ -157,30 +159,43 @@ verify_all(struct db *db, const char *msg, size_t len, struct buf *out)
 	free(servers);
 }
 
-/* ours - whether an Authentication-Results value claims authserv-id id */
-static bool
-ours(const char *f, size_t len, const char *id)
-{
-	const char *colon = memchr(f, ':', len);
-	size_t il = strlen(id), i;
+/* Authentication-Results fields claiming our authserv-id, to remove:
+ * found with msghdr, without the DKIM field count limit, so no number of
+ * filler fields hides one */
+struct strip {
+	const char *id;
+	size_t *start, *end;
+	size_t n, cap;
+};
 
-	if (colon == NULL)
-		return false;
-	i = (size_t)(colon - f) + 1;
-	while (i < len && (f[i] == ' ' || f[i] == '\t' || f[i] == '\r' || f[i] == '\n'))
-		i++;
-	if (len - i < il || strncasecmp(f + i, id, il) != 0)
-		return false;
-	i += il;
-	return i == len || f[i] == ';' || f[i] == ' ' || f[i] == '\t' ||
-	    f[i] == '\r' || f[i] == '\n';
+static void
+strip_field(void *ctx, const struct msghdr_field *f)
+{
+	struct strip *s = ctx;
+	size_t il = strlen(s->id);
+
+	if (strcasecmp(f->name, "Authentication-Results") != 0)
+		return;
+	const char *v = mime_skip_cfws(f->value);
+	if (strncasecmp(v, s->id, il) != 0)
+		return;
+	v += il;
+	if (*v != ';' && *v != '\0' && *v != ' ' && *v != '\t' && *v != '(')
+		return;   /* a longer name, not ours */
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 8;
+		s->start = xreallocarray(s->start, s->cap, sizeof(size_t));
+		s->end = xreallocarray(s->end, s->cap, sizeof(size_t));
+	}
+	s->start[s->n] = f->raw_start;
+	s->end[s->n] = f->raw_end;
+	s->n++;
 }
 
 enum filter_result
 authres_run(struct filter_ctx *ctx)
 {
 	struct buf msg, out;
-	struct dkim_hdr *h;
 	const char *err;
 	char *host, *path;
 	size_t removed = 0;
@@ -212,23 +227,34 @@ authres_run(struct filter_ctx *ctx)
 	log_info("%s: %s", ctx->env->id, line);
 	free(line);
 	/* the message without A-R fields in our name */
-	h = xcalloc(1, sizeof(*h));
-	size_t pos = 0;
-	if (dkim_hdr_scan(msg.data, msg.len, h, &err) == 0) {
-		for (size_t i = 0; i < h->nf; i++) {
-			const char *f = msg.data + h->start[i];
-			size_t fl = h->end[i] - h->start[i];
-			if (h->name_len[i] == 22 &&
-			    strncasecmp(f, "Authentication-Results", 22) == 0 &&
-			    ours(f, fl, host)) {
-				buf_append(&out, msg.data + pos, h->start[i] - pos);
-				pos = h->end[i];
-				removed++;
-			}
-		}
+	struct strip st = { host, NULL, NULL, 0, 0 };
+	struct msghdr_parser hp;
+	size_t used, pos = 0;
+	msghdr_parser_init(&hp, msg.len + 1, strip_field, &st);
+	int hr = msghdr_parser_feed(&hp, msg.data, msg.len, &used, &err);
+	if (hr == 0)
+		msghdr_parser_finish(&hp);
+	msghdr_parser_deinit(&hp);
+	if (hr < 0) {
+		/* a field over 64 KB: we could not vouch that none claims
+		 * to be ours */
+		free(st.start);
+		free(st.end);
+		free(host);
+		buf_free(&out);
+		buf_free(&msg);
+		ctx->reason = "a header field too long to check for forged "
+		    "Authentication-Results";
+		return FILTER_REJECT;
 	}
+	for (size_t i = 0; i < st.n; i++) {
+		buf_append(&out, msg.data + pos, st.start[i] - pos);
+		pos = st.end[i];
+		removed++;
+	}
+	free(st.start);
+	free(st.end);
 	buf_append(&out, msg.data + pos, msg.len - pos);
-	free(h);
 	buf_free(&msg);
 	if (removed > 0)
 		log_info("%s: removed %zu Authentication-Results field(s) claiming "

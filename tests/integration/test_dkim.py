@@ -362,7 +362,15 @@ def test_inbound_verification_authentication_results(inbound):
           message("in plain", frm="joe@signer.test", to="bob@acme.test",
                   extra=f"Authentication-Results: {host}; dkim=pass "
                         "header.d=forged.test\r\n"
+                        f"Authentication-Results: (hi)\r\n {host} 1;\r\n"
+                        " dkim=pass header.d=forged2.test\r\n"
+                        f"Authentication-Results: {host}.other.example; x=y\r\n"
                         "Authentication-Results: other.example; spf=pass\r\n"))
+    filler = "".join(f"X-Filler-{i}: {i}\r\n" for i in range(1500))
+    relay(p, "joe@signer.test", ["bob@acme.test"],
+          message("in filler", frm="joe@signer.test", to="bob@acme.test",
+                  extra=filler + f"Authentication-Results: {host}; "
+                  "dkim=pass header.d=forged3.test\r\n"))
     # mail from here (an authenticated submission) is not verified
     submit(p, "alice@acme.test", ["bob@acme.test"],
            message("in submitted", to="bob@acme.test"))
@@ -383,9 +391,15 @@ def test_inbound_verification_authentication_results(inbound):
     ar = auth_results(stored(p, "in plain"))
     # ours, dkim=none; the forged one in our name is gone, another's stays
     assert ar[0] == f"Authentication-Results: {host}; dkim=none"
-    assert "header.d=forged.test" not in " ".join(ar)
+    assert "forged.test" not in " ".join(ar)
+    assert "forged2.test" not in " ".join(ar)
     assert "Authentication-Results: other.example; spf=pass" in ar
-    assert "removed 1 Authentication-Results field(s)" in p.log("mta")
+    assert f"Authentication-Results: {host}.other.example; x=y" in ar
+    assert "removed 2 Authentication-Results field(s)" in p.log("mta")
+    # no number of filler fields hides a forged one
+    ar = auth_results(stored(p, "in filler"))
+    assert ar[0].startswith(f"Authentication-Results: {host}; dkim=")
+    assert len(ar) == 1 and "forged3" not in ar[0]
     # the delivered copy still verifies with dkimpy (fields added on top)
     recs = {"test._domainkey.signer.test.": RFC_RSA_REC}
     assert verify(stored(p, "in rsa").encode(), recs)
