@@ -7,6 +7,7 @@
 #include "directory.h"
 #include "fields.h"
 #include "fsutil.h"
+#include "idn.h"
 #include "passwd.h"
 #include "settings.h"
 #include "xalloc.h"
@@ -91,6 +92,15 @@ int
 dir_domain_get(struct db *db, const char *name, struct dir_domain *d,
 	       const char **error_r)
 {
+	char alabel[IDN_DOMAIN_MAX + 1];
+	const char *err;
+
+	/* domains are kept as A-labels: a UTF-8 name is looked up as one */
+	if (idn_has_utf8(name)) {
+		if (idn_to_ascii(name, alabel, sizeof(alabel), &err) < 0)
+			return 0;
+		name = alabel;
+	}
 	sqlite3_stmt *st = db_query(db, error_r,
 	    "SELECT d.id, d.postoffice_id, d.name, p.name, d.disabled, p.disabled "
 	    "FROM domain d JOIN postoffice p ON p.id = d.postoffice_id "
@@ -279,6 +289,18 @@ dir_resolve(struct db *db, const char *address, struct dir_route *route,
 	const char *err;
 
 	memset(route, 0, sizeof(*route));
+	/* a domain in UTF-8 (SMTPUTF8, pickup) is matched as its A-label */
+	char conv[ADDRESS_MAX_LEN * 4 + 2];
+	const char *at = strrchr(address, '@');
+	if (at != NULL && idn_has_utf8(at + 1)) {
+		char alabel[IDN_DOMAIN_MAX + 1];
+		if (idn_to_ascii(at + 1, alabel, sizeof(alabel), &err) == 0 &&
+		    strlen(address) < sizeof(conv)) {
+			snprintf(conv, sizeof(conv), "%.*s@%s", (int)(at - address),
+			    address, alabel);
+			address = conv;
+		}
+	}
 	if (strlen(address) > ADDRESS_MAX_LEN ||
 	    address_split(address, local, sizeof(local), domain,
 	    sizeof(domain), &err) < 0) {

@@ -624,6 +624,23 @@ test_dir_resolve(void)
 	CHECK_INTEQ(dir_resolve(db, "+x@acme.test", &r, &err), DIR_RESOLVE_UNKNOWN);
 	CHECK_INTEQ(dir_resolve(db, "bob@elsewhere.example", &r, &err), DIR_RESOLVE_REMOTE);
 	CHECK_INTEQ(dir_resolve(db, "not an address", &r, &err), DIR_RESOLVE_UNKNOWN);
+	/* IDN: a domain added in UTF-8 is kept as its A-label, and found in
+	 * either form */
+	CHECK(adm_domain_add(db, "B\xc3\xbc" "cher.test", "acme", &err) == ADM_OK);
+	CHECK(adm_object_id(db, ADM_DOMAIN, "xn--bcher-kva.test", &bob, &err) ==
+	    ADM_OK);
+	CHECK(adm_domain_add(db, "x\xe2\x99\xa5.test", "acme", &err) != ADM_OK);
+	CHECK_INTEQ(dir_resolve(db, "postmaster@b\xc3\xbc" "cher.test", &r, &err),
+	    DIR_RESOLVE_LOCAL);
+	CHECK(r.target_id == pm);
+	CHECK_STREQ(r.address, "postmaster@xn--bcher-kva.test");
+	CHECK_INTEQ(dir_resolve(db, "postmaster@xn--bcher-kva.test", &r, &err),
+	    DIR_RESOLVE_LOCAL);
+	CHECK_INTEQ(dir_resolve(db, "x@b\xc3\xa4" "cher.test", &r, &err),
+	    DIR_RESOLVE_REMOTE);
+	struct dir_domain dd;
+	CHECK(dir_domain_get(db, "b\xc3\xbc" "cher.test", &dd, &err) == 1);
+	CHECK_STREQ(dd.name, "xn--bcher-kva.test");
 	/* postmaster@ and abuse@ default to the postmaster mailbox (5.4.2) */
 	CHECK_INTEQ(dir_resolve(db, "postmaster@acme.test", &r, &err), DIR_RESOLVE_LOCAL);
 	CHECK(r.kind == DIR_KIND_MAILBOX && r.target_id == pm);
