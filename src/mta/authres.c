@@ -105,9 +105,19 @@ safe_value(const char *s)
 static void
 verify_all(struct db *db, const char *msg, size_t len, struct buf *out)
 {
+	struct dkim_hdr *h = xcalloc(1, sizeof(*h));
+	const char *herr;
+	int scan = dkim_hdr_scan(msg, len, h, &herr);
 	size_t n = dkim_count(msg, len);
 	char *servers;
 
+	free(h);
+	if (scan < 0) {
+		/* over the limits of dkim.h: not verified */
+		buf_puts(out, ";\r\n\tdkim=permerror");
+		reason(out, herr);
+		return;
+	}
 	if (n == 0) {
 		buf_puts(out, ";\r\n\tdkim=none");
 		return;

@@ -18,8 +18,11 @@
  * (dkim=none without a signature; temperror for a DNS failure, permerror
  * for a malformed signature or key record). Authentication-Results fields
  * already in the message that claim our authserv-id are removed (RFC 8601
- * 5: nobody outside may speak for us). Messages over AUTHRES_MSG_MAX are
- * passed on unchanged. */
+ * 5: nobody outside may speak for us), however many fields come before
+ * them; a message with a field too long to scan (over 64 KB) goes to bad
+ * mail instead. A header over the DKIM limits (dkim.h: 1000 fields, 1 MB)
+ * gets dkim=permerror. Messages over AUTHRES_MSG_MAX are passed on
+ * unchanged. */
 
 #define AUTHRES_MAX_SIGS 5
 #define AUTHRES_MSG_MAX (64 * 1024 * 1024)

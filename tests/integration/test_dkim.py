@@ -398,7 +398,8 @@ def test_inbound_verification_authentication_results(inbound):
     assert "removed 2 Authentication-Results field(s)" in p.log("mta")
     # no number of filler fields hides a forged one
     ar = auth_results(stored(p, "in filler"))
-    assert ar[0].startswith(f"Authentication-Results: {host}; dkim=")
+    assert ar[0] == f"Authentication-Results: {host}; dkim=permerror " \
+        "(more than 1000 header fields)"
     assert len(ar) == 1 and "forged3" not in ar[0]
     # the delivered copy still verifies with dkimpy (fields added on top)
     recs = {"test._domainkey.signer.test.": RFC_RSA_REC}
