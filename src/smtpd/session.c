@@ -76,6 +76,7 @@ struct session {
 	struct checks *checks;      /* DNS block lists, reverse DNS */
 	char *parked;               /* the command line waiting for them */
 	struct spf *spf;            /* SPF of this transaction's sender */
+	bool spf_wait;              /* SPF starts once the checks are in */
 	char *helo;
 	bool esmtp;
 	char *auth_user;
@@ -168,6 +169,7 @@ tx_reset(struct session *s)
 	if (s->data_ev != NULL)
 		evtimer_del(s->data_ev);
 	spf_free(&s->spf);
+	s->spf_wait = false;
 	if (s->in_tx)
 		queue_env_free(&s->env);
 	s->in_tx = false;
@@ -539,7 +541,12 @@ spf_check_start(struct session *s)
 	if (smtpd_is_loopback((struct sockaddr *)&s->ss) &&
 	    !settings_get_int(s->db, "smtp.check_loopback", 0))
 		return;
-	const char *validated = s->checks != NULL && checks_finished(s->checks) ?
+	/* the ptr mechanism needs the client's confirmed name: wait for it */
+	if (s->checks != NULL && !checks_finished(s->checks)) {
+		s->spf_wait = true;
+		return;
+	}
+	const char *validated = s->checks != NULL ?
 	    checks_rdns(s->checks) : NULL;
 	s->spf = spf_start(s->sd->dns, s->sd->svc->base,
 	    (struct sockaddr *)&s->ss, s->env.sender, s->helo, validated,
@@ -678,7 +685,7 @@ static bool
 policy_pending(const struct session *s)
 {
 	return (s->checks != NULL && !checks_finished(s->checks)) ||
-	    (s->spf != NULL && !spf_done(s->spf));
+	    s->spf_wait || (s->spf != NULL && !spf_done(s->spf));
 }
 
 /* relay_allowed - may this client send to domains not hosted here */
@@ -1625,6 +1632,11 @@ checks_done(void *arg)
 	log_info("%s: reverse DNS of [%s]: %s", s->sid, s->addr,
 	    checks_rdns(s->checks) ? checks_rdns(s->checks) :
 	    "unknown (none, or not forward-confirmed)");
+	if (s->spf_wait) {
+		s->spf_wait = false;
+		if (s->in_tx)
+			spf_check_start(s);
+	}
 	resume_parked(s);
 }
 

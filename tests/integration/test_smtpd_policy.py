@@ -68,6 +68,7 @@ def dns():
         "--txt-record=two.spf.test,v=spf1 -all",
         "--txt-record=bad.spf.test,v=spf1 ip4:127.0.0.1/33 +all",
         "--txt-record=neutral.spf.test,v=spf1 ?all",
+        "--txt-record=ptr.spf.test,v=spf1 ptr:client.test -all",
         "--local=/127.in-addr.arpa/",
         "--local=/ip6.arpa/",
     ])
@@ -467,6 +468,24 @@ def test_spf_recorded_in_received_spf(srv, sender, result, why):
     assert head[2].startswith("Received: from pass.spf.test ("), head[2]
     assert wait_log(srv, f"spf={result} from=<{sender}>") or \
         result == "none"
+
+
+@pytest.mark.parametrize("source,result", [
+    ("127.0.0.7", "pass"),        # good.client.test, forward-confirmed
+    ("127.0.0.8", "fail"),        # liar.client.test: not confirmed
+])
+def test_spf_ptr_uses_the_confirmed_name(srv, source, result):
+    # pipelined right after the greeting: SPF waits for the reverse DNS
+    r = raw_from(srv, source)
+    r.send("EHLO helo.test\r\nMAIL FROM:<a@ptr.spf.test>\r\n"
+           f"RCPT TO:<alice@{DOMAIN}>\r\nDATA\r\n")
+    assert [r.reply()[0] for _ in range(4)] == [250, 250, 250, 354]
+    r.send("Subject: ptr\r\n\r\nx\r\n.\r\n")
+    code, text = r.reply()
+    assert code == 250
+    r.close()
+    msg = (inbound(srv) / f"{queued_id(text)}.msg").read_bytes().decode()
+    assert msg.startswith(f"Received-SPF: {result} "), msg
 
 
 def test_spf_not_for_authenticated_or_relay_clients(srv):
