@@ -88,7 +88,14 @@ bounce_count(struct ls *s, struct queue_item *item, const struct list_row *l,
 	log_info("%s: %s: bounce from <%s> counted (%d)", item->id, l->address,
 	    member, count);
 	s->bounces_counted++;
-	return probe != 0 ? probe_send(s, l, member, probe) : 0;
+	if (probe == 0 || probe_send(s, l, member, probe) == 0)
+		return 0;
+	/* the probe is not queued: the retry of this bounce sends it */
+	if (db_exec(s->svc->db, &err, "UPDATE list_member SET probe_sent = 0 "
+	    "WHERE list_id = ? AND address = ? AND probe_sent = ?", "iti", l->id,
+	    member, (int64_t)probe) < 0)
+		log_warnx("%s: %s: %s", item->id, l->address, err);
+	return -1;
 }
 
 /* probe_bounced - mail to <name>-bounces+TOKEN@: the probe of a member
