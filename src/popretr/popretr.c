@@ -592,6 +592,13 @@ fetcher_reaped(struct fetcher *f, int status)
 		snprintf(why, sizeof(why), "error: the retrieval process failed "
 		    "(exit %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	log_warnx("account %lld: %s", (long long)f->account, why);
+	/* what it had staged is handed on now, not at the account's next run */
+	struct prstore st;
+	if (prstore_load(p->statedir, f->account, &st, &err) == 0)
+		prstore_stage_recover(p->staged, p->inbound, &st);
+	else
+		log_warnx("account %lld: %s", (long long)f->account, err);
+	prstore_free(&st);
 	if (adm_pop_status(p->svc->db, f->account, (int64_t)time(NULL), why,
 	    &err) < 0)
 		log_warnx("account %lld: cannot record the status: %s",

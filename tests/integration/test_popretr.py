@@ -423,3 +423,50 @@ def test_stalled_server_does_not_block_others_or_stop(populated, remote):
     finally:
         silent.close()
         trickle.close()
+
+
+def children(pid):
+    out = []
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            try:
+                st = Path(f"/proc/{e}/stat").read_text()
+            except OSError:
+                continue
+            if int(st.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(e))
+    return out
+
+
+def test_retrieval_process_killed_midway(populated, remote):
+    """SIGKILL of one account's retrieval process (not the service): the
+    service records it, hands on what the process had staged, and the
+    next run fetches the rest: nothing lost, nothing twice."""
+    p = populated
+    n = 60
+    p.cli("config", "set", "popretr.interval", "1h")
+    for i in range(n):
+        maildir_put(remote.maildir, message(i, size=40000))
+    acct = add_account(p, remote.port("pop3"), "--tls", "none")
+    p.start(services=SERVICES)
+    pid = json.loads((p.root / "run/popretr.json").read_text())["pid"]
+    wait_for(lambda: p.log("popretr").count("fetched message") >= 5, T,
+             "some messages fetched")
+    kids = children(pid)
+    assert len(kids) == 1, kids
+    os.kill(kids[0], signal.SIGKILL)
+    assert p.log("popretr").count("fetched message") < n, \
+        "the run ended before the kill: nothing tested"
+    st = wait_for(lambda: status(p)[acct]["last_status"] and status(p)[acct],
+                  T, "the killed run recorded")
+    assert st["last_status"] == \
+        "error: the retrieval process died (signal 9)", st
+    assert json.loads((p.root / "run/popretr.json").read_text())["pid"] == pid
+    st = run_and_wait(p, acct)
+    assert st["last_status"].startswith("ok:"), st
+    wait_for(lambda: len(subjects(p)) >= n, 2 * T, "every message")
+    time.sleep(2)
+    got = subjects(p)
+    assert got == sorted(f"remote message {i}" for i in range(n)), \
+        f"{len(got)} messages for {n}"
+    assert remote_count(remote) == 0
