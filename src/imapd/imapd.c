@@ -98,6 +98,19 @@ imapd_auth_ok(struct imapd *d, const struct sockaddr *sa)
 
 /* ---- shared mailbox indexes ---------------------------------------- */
 
+/* mbox_checkpoint - the WAL of a mailbox index is long: checkpoint it on
+ * a writer thread (one job at a time per mailbox) */
+static void
+mbox_checkpoint(void *ctx)
+{
+	struct imapd_mbox *m = ctx;
+
+	if (m->checkpointing)
+		return;
+	m->checkpointing = true;
+	writer_checkpoint(&imapd, m);
+}
+
 /* imapd_mbox_get - the open index of a mailbox, shared by its sessions */
 struct imapd_mbox *
 imapd_mbox_get(struct imapd *d, int64_t id, const char *root,
@@ -118,6 +131,8 @@ imapd_mbox_get(struct imapd *d, int64_t id, const char *root,
 	m->refs = 1;
 	m->next = d->mboxes;
 	d->mboxes = m;
+	/* the loop's commits (STORE, EXPUNGE) never checkpoint inline */
+	store_checkpoint_by(st, mbox_checkpoint, m);
 	return m;
 }
 

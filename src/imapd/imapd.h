@@ -38,6 +38,7 @@ struct imapd_mbox {
 	char *root;
 	struct store *st;
 	int refs;
+	bool checkpointing;       /* a WAL checkpoint job is out (writer.c) */
 };
 
 struct imapd {
@@ -175,6 +176,9 @@ void writer_append(struct session *s, const char *tag, const char *folder,
 void writer_copy(struct session *s, const char *tag, const char *to,
 		 const uint32_t *uids, size_t n, bool move, bool uid,
 		 int64_t quota_kb);
+/* writer_checkpoint - checkpoint the index of m on a writer thread (its
+ * fsyncs off the loop); holds a reference to m meanwhile */
+void writer_checkpoint(struct imapd *d, struct imapd_mbox *m);
 /* writer_forget - the session goes: drop the answer of its job */
 void writer_forget(struct session *s);
 

@@ -25,12 +25,14 @@
 #define WRITER_THREADS 4      /* APPENDs whose flushes can overlap */
 #define WRITER_STORES 8       /* index connections kept per thread */
 
-enum write_kind { W_APPEND, W_COPY };
+enum write_kind { W_APPEND, W_COPY, W_CHECKPOINT };
 
 struct write_job {
 	struct work w;
 	struct session *s;          /* NULL once the session is gone */
 	enum write_kind kind;
+	struct imapd *d;            /* W_CHECKPOINT: its mailbox m */
+	struct imapd_mbox *m;
 	char *tag;
 	char *root;                 /* the mailbox: the worker's own index */
 	char folder[STORE_FOLDER_MAX + 1]; /* APPEND: target; COPY: to */
@@ -111,6 +113,8 @@ job_run(struct work *w)
 
 	if (st == NULL) {
 		j->rc = -1;
+	} else if (j->kind == W_CHECKPOINT) {
+		j->rc = store_checkpoint(st, &err);
 	} else if (j->kind == W_APPEND && j->n == 1) {
 		j->new_uids = xcalloc(1, sizeof(*j->new_uids));
 		j->rc = store_append(st, j->folder, j->msgs[0].data,
@@ -238,6 +242,14 @@ job_done(struct work *w)
 	struct write_job *j = (struct write_job *)w;
 	struct session *s = j->s;
 
+	if (j->kind == W_CHECKPOINT) {
+		if (j->rc < 0)
+			log_warnx("checkpoint of %s: %s", j->root, j->error);
+		j->m->checkpointing = false;
+		imapd_mbox_put(j->d, &j->m);
+		job_free(j);
+		return;
+	}
 	if (s == NULL) {
 		job_free(j);
 		return;
@@ -312,6 +324,29 @@ writer_copy(struct session *s, const char *tag, const char *to,
 	j->uid = uid;
 	j->quota_kb = quota_kb;
 	submit(s, j);
+}
+
+/* writer_checkpoint - see imapd.h */
+void
+writer_checkpoint(struct imapd *d, struct imapd_mbox *m)
+{
+	struct write_job *j;
+
+	if (pool == NULL) {
+		/* no threads: SQLite's own checkpoint, inline */
+		m->checkpointing = false;
+		store_checkpoint_by(m->st, NULL, NULL);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = W_CHECKPOINT;
+	j->w.run = job_run;
+	j->w.done = job_done;
+	j->d = d;
+	j->m = m;
+	m->refs++;
+	j->root = xstrdup(m->root);
+	workpool_submit(pool, &j->w);
 }
 
 /* writer_forget - see imapd.h */

@@ -20,6 +20,7 @@
 #include "xalloc.h"
 
 #define INDEX_NAME "postern-index.db"
+#define STORE_WAL_PAGES 1000   /* SQLite's autocheckpoint default */
 /* the index schema version (PRAGMA user_version); an index made before
  * versioning reads 0 and is version 1. index_migrate upgrades older ones
  * step by step, each step in one transaction. */
@@ -28,6 +29,8 @@
 struct store {
 	char *root;
 	sqlite3 *db;
+	void (*checkpoint_cb)(void *ctx);
+	void *checkpoint_ctx;
 };
 
 struct store_folder {
@@ -441,6 +444,42 @@ store_open(const char *mailbox_root, const char **error_r)
 		return NULL;
 	}
 	return st;
+}
+
+/* wal_hook - after each commit: ask for a checkpoint once the WAL is
+ * long (what SQLite's autocheckpoint does inline, with its fsyncs) */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *st = arg;
+
+	if (pages >= STORE_WAL_PAGES && st->checkpoint_cb != NULL)
+		st->checkpoint_cb(st->checkpoint_ctx);
+	return SQLITE_OK;
+}
+
+/* store_checkpoint_by - see store.h */
+void
+store_checkpoint_by(struct store *st, void (*cb)(void *ctx), void *ctx)
+{
+	st->checkpoint_cb = cb;
+	st->checkpoint_ctx = ctx;
+	if (cb == NULL) /* SQLite's own again */
+		sqlite3_wal_autocheckpoint(st->db, STORE_WAL_PAGES);
+	else /* replaces the autocheckpoint, which is a WAL hook too */
+		sqlite3_wal_hook(st->db, wal_hook, st);
+}
+
+/* store_checkpoint - see store.h */
+int
+store_checkpoint(struct store *st, const char **error_r)
+{
+	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		return db_err(st, error_r, "checkpoint");
+	return 0;
 }
 
 /* store_close - close a mailbox */

@@ -130,6 +130,16 @@ void store_library_init(void);
 struct store *store_open(const char *mailbox_root, const char **error_r);
 void store_close(struct store **st);
 const char *store_root(const struct store *st);
+/* store_checkpoint_by - the caller checkpoints the index's WAL: cb(ctx)
+ * is called after a commit that leaves it over 1000 pages, instead of
+ * SQLite checkpointing (and fsyncing) inside that commit. cb should have
+ * store_checkpoint run on another connection of the index, off the
+ * thread that must not block (imapd: a writer thread). cb NULL: SQLite
+ * checkpoints inline again. */
+void store_checkpoint_by(struct store *st, void (*cb)(void *ctx), void *ctx);
+/* store_checkpoint - copy the WAL into the index (PASSIVE: never waits
+ * for readers or writers); fsyncs. 0 or -1. */
+int store_checkpoint(struct store *st, const char **error_r);
 
 /* special-use attributes (RFC 6154) */
 #define STORE_SU_SENT    0x01u

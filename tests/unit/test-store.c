@@ -593,6 +593,50 @@ test_notify(void)
 	cleanup(root);
 }
 
+static int checkpoint_asked;
+
+static void
+on_checkpoint(void *ctx)
+{
+	checkpoint_asked++;
+}
+
+/* the WAL of a store whose checkpoints are the caller's: commits never
+ * checkpoint, the hook asks once the WAL is long, and a checkpoint on
+ * another connection lets the WAL start over */
+static void
+test_checkpoint_by(void)
+{
+	char *root = tmp_root();
+	const char *err;
+	struct store *st = store_open(root, &err);
+	struct store *other = store_open(root, &err);
+
+	deliver_n(root, NULL, 1);
+	struct store_folder *f = store_folder_open(st, "INBOX", &err);
+	CHECK(f != NULL);
+	store_checkpoint_by(st, on_checkpoint, NULL);
+	uint32_t u = 1;
+	int i;
+	for (i = 0; i < 5000 && checkpoint_asked == 0; i++)
+		CHECK_INTEQ(store_flags_update(f, &u, 1, i % 2 ?
+		    STORE_FLAGS_ADD : STORE_FLAGS_REMOVE, STORE_SEEN, NULL, 0,
+		    NULL, NULL, &err), 0);
+	CHECK(checkpoint_asked > 0);
+	CHECK(i > 10);   /* not at once: only once the WAL is long */
+	CHECK_INTEQ(store_checkpoint(other, &err), 0);
+	checkpoint_asked = 0;
+	for (int k = 0; k < 10; k++)
+		CHECK_INTEQ(store_flags_update(f, &u, 1, k % 2 ?
+		    STORE_FLAGS_ADD : STORE_FLAGS_REMOVE, STORE_SEEN, NULL, 0,
+		    NULL, NULL, &err), 0);
+	CHECK_INTEQ(checkpoint_asked, 0); /* the WAL started over */
+	store_folder_close(&f);
+	store_close(&other);
+	store_close(&st);
+	cleanup(root);
+}
+
 int
 main(void)
 {
@@ -602,6 +646,7 @@ main(void)
 		TEST(test_index),
 		TEST(test_concurrent),
 		TEST(test_notify),
+		TEST(test_checkpoint_by),
 		TEST(test_recent_multiappend),
 		{ 0 },
 	};
