@@ -5,8 +5,10 @@
 #include "queue.h"
 
 /* DKIM signing of what smtp-out sends (manual 5.4.4). A queue item is
- * signed once per delivery attempt, just before its first DATA, over the
- * message file as the MTA queued it (footers included). The signing
+ * signed once per delivery attempt, when its first transaction starts
+ * (so that SIZE= counts the field), over the message file as the MTA
+ * queued it (footers included); every transaction of the attempt sends
+ * the same field. The signing
  * domain (d=):
  *  - a list copy or notice (envelope sender <list>-bounces@ or another
  *    address of a list here): the list's domain, whatever the From (the

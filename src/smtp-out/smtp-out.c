@@ -1179,6 +1179,12 @@ static void txn_start(struct dest *d)
 		return;
 	}
 	j->run->size = st.st_size;
+	/* DKIM (dkim-out.h): signed once per item, counted in SIZE, sent
+	 * ahead of the message after the 354 */
+	const char *sig = dkim_out_field(d->o->dkim, d->o->svc->db,
+	    &j->run->item, &j->run->dkim);
+	if (sig != NULL)
+		j->run->size += (off_t)strlen(sig);
 	if (env->smtputf8 && !d->ext.smtputf8) {
 		job_fail(d, j, RES_PERM, "553 5.6.7 the message needs SMTPUTF8 "
 			 "and the remote server does not support it");
@@ -1187,9 +1193,9 @@ static void txn_start(struct dest *d)
 		dest_kick(d);
 		return;
 	}
-	if (d->ext.size != 0 && (unsigned long long)st.st_size > d->ext.size) {
+	if (d->ext.size != 0 && (unsigned long long)j->run->size > d->ext.size) {
 		char *r = xasprintf("552 5.3.4 message of %lld bytes exceeds "
-				    "the remote limit of %llu", (long long)st.st_size,
+				    "the remote limit of %llu", (long long)j->run->size,
 				    d->ext.size);
 
 		job_fail(d, j, RES_PERM, r);
@@ -1324,10 +1330,9 @@ static void txn_reply(struct dest *d, const struct smtp_reply *rep,
 				conn_lost(d, "cannot read the message file");
 				return;
 			}
-			const char *sig = dkim_out_field(d->o->dkim, d->o->svc->db,
-			    &j->run->item, &j->run->dkim);
-			if (sig != NULL)
-				evbuffer_add(bufferevent_get_output(d->bev), sig, strlen(sig));
+			if (j->run->dkim != NULL && j->run->dkim[0] != '\0')
+				evbuffer_add(bufferevent_get_output(d->bev),
+				    j->run->dkim, strlen(j->run->dkim));
 			d->body_bol = true;
 			d->body_cr = false;
 			d->state = S_BODY;

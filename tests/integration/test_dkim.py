@@ -123,6 +123,9 @@ def test_rsa_relaxed_submission_verifies_and_tampering_fails(out):
     sig = data.split(b"\r\n\r\n")[0].split(b"\r\nReceived:")[0]
     assert max(len(l) for l in sig.split(b"\r\n")) <= 78
     assert verify(data, records)
+    # SIZE= (RFC 1870) counts the signature too
+    mail = [c for c in sink.commands if c.upper().startswith("MAIL FROM:")]
+    assert f" SIZE={len(data)}" in mail[-1]
     # dkimpy really fails what is changed: body, a signed header, an added
     # (over-signed) Subject, the wrong key
     assert not verify(data.replace(b"quarterly   numbers", b"quarterly   NUMBERS"),
