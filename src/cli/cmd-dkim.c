@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
 #include "dkim.h"
-#include "strutil.h"
+#include "fsutil.h"
 #include "selector.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 static int
@@ -15,7 +18,7 @@ dkim_help(int code)
 {
 	printf("usage: postern dkim selector add DOMAIN SELECTOR [--algorithm rsa-sha256|ed25519-sha256]\n"
 	    "                 [--bits 1024|2048|4096] [--test] [--granularity G] [--notes TEXT]\n"
-	    "                 [--activate]\n"
+	    "                 [--activate] [--key PEM-FILE]\n"
 	    "       postern dkim selector list [DOMAIN]\n"
 	    "       postern dkim selector show DOMAIN SELECTOR\n"
 	    "       postern dkim selector activate DOMAIN SELECTOR\n"
@@ -26,6 +29,7 @@ dkim_help(int code)
 	    "default; the algorithm defaults to the domain's dkim_algorithm). The\n"
 	    "private key stays in the config store; 'dns' prints the TXT record to\n"
 	    "publish as SELECTOR._domainkey.DOMAIN (default: the active selector).\n"
+	    "--key imports an existing private key (PEM, e.g. from OpenDKIM) instead.\n"
 	    "One selector per domain is active; the first one added is. smtp-out\n"
 	    "signs mail from the domain with it once the domain has dkim_enabled:\n"
 	    "  postern domain set DOMAIN dkim_enabled=yes [dkim_header_canon=relaxed]\n"
@@ -247,14 +251,30 @@ selector_cmd(struct cli *cli, const struct cli_args *a)
 			.notes = cli_opt(a, "notes"),
 			.activate = cli_flag(a, "activate"),
 		};
+		const char *keyfile = cli_opt(a, "key");
+		struct buf pem;
+		buf_init(&pem, 64 * 1024);
+		if (keyfile != NULL) {
+			if (file_read(keyfile, &pem) < 0) {
+				buf_free(&pem);
+				return cli_error(EXIT_USAGE, "--key %s: cannot read it (or "
+				    "over 64 KB)", keyfile);
+			}
+			spec.private_key = pem.data;
+		}
 		const char *bits = cli_opt(a, "bits");
 		if (bits != NULL) {
 			long long b;
-			if (parse_long(bits, 1, 65536, &b) < 0)
+			if (parse_long(bits, 1, 65536, &b) < 0) {
+				buf_free(&pem);
 				return cli_usage("--bits: a number (1024, 2048, 4096)");
+			}
 			spec.bits = (int)b;
 		}
 		r = adm_selector_add(cli->db, domain, sel, &spec, &err);
+		if (pem.data != NULL)
+			OPENSSL_cleanse(pem.data, pem.len);
+		buf_free(&pem);
 		if (r != ADM_OK)
 			return cli_adm_exit(r, err);
 		if (!cli->json)
@@ -278,7 +298,7 @@ int
 cmd_dkim(struct cli *cli, int argc, char **argv)
 {
 	static const char *const opts[] = { "algorithm=", "bits=", "test",
-		"granularity=", "notes=", "activate", NULL };
+		"granularity=", "notes=", "activate", "key=", NULL };
 	struct cli_args a;
 	int r;
 

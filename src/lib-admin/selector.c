@@ -152,8 +152,33 @@ adm_selector_add(struct db *db, const char *domain, const char *selector,
 		free(name);
 		return ADM_EXISTS;
 	}
-	/* outside the transaction: a 4096-bit key takes a while */
-	if (dkim_keygen(alg, bits, &pem, &pub, &err) < 0) {
+	if (spec->private_key != NULL) {
+		struct dkim_key *k = dkim_key_private(spec->private_key, &err);
+		if (k == NULL) {
+			db_errorf(db, error_r, "the key to import: %s", err);
+			free(name);
+			return ADM_INVALID;
+		}
+		enum dkim_alg kalg = dkim_key_alg(k);
+		int kbits = kalg == DKIM_ED25519_SHA256 ? 256 : dkim_key_bits(k);
+		bool clash = (spec->algorithm != NULL && kalg != alg) ||
+		    (spec->bits != 0 && spec->bits != kbits);
+		if (clash || (kalg == DKIM_RSA_SHA256 && (kbits < 1024 ||
+		    kbits > 8192))) {
+			dkim_key_free(&k);
+			db_errorf(db, error_r, clash ? "the key to import does not match "
+			    "--algorithm or --bits" : "an imported RSA key has 1024 to "
+			    "8192 bits (RFC 8301)");
+			free(name);
+			return ADM_INVALID;
+		}
+		alg = kalg;
+		bits = kbits;
+		pem = xstrdup(spec->private_key);
+		pub = dkim_key_p(k);
+		dkim_key_free(&k);
+	} else if (dkim_keygen(alg, bits, &pem, &pub, &err) < 0) {
+		/* (outside the transaction: a 4096-bit key takes a while) */
 		db_errorf(db, error_r, "%s", err);
 		free(name);
 		return ADM_INVALID;

@@ -22,6 +22,10 @@ struct adm_selector_spec {
 	const char *granularity;    /* g= (a local part) or NULL */
 	const char *notes;          /* for people, not published; or NULL */
 	bool activate;              /* make it the active one */
+	const char *private_key;    /* PEM of an existing key to import (a
+				     * move from another server), NULL: a
+				     * new key pair; algorithm and bits
+				     * come from it */
 };
 
 /* adm_selector_add - generate a key pair and store the selector */

@@ -496,3 +496,23 @@ def test_pickup_lf_only_file_is_signed_as_sent(out):
     assert re.search(rb"[^\r]\n", data) is None, "bare LF on the wire"
     assert sig_tags(data)["c"] == "simple/simple"
     assert verify(data, records)
+
+
+def test_cli_import_existing_key(populated):
+    """a key moved from another server (OpenDKIM's PEM) keeps its record"""
+    p = populated
+    pem = p.root / "moved.pem"
+    pem.write_bytes(RFC_RSA_PEM)
+    p.cli("dkim", "selector", "add", "acme.test", "test", "--key", pem)
+    s = p.cli("dkim", "selector", "show", "acme.test", "test", json_out=True)
+    assert (s["algorithm"], s["bits"]) == ("rsa-sha256", 1024)
+    assert p.cli("dkim", "dns", "acme.test", json_out=True)["record"] == \
+        RFC_RSA_REC
+    assert p.cli("dkim", "selector", "add", "acme.test", "t2", "--key", pem,
+                 "--algorithm", "ed25519-sha256", check=False).returncode == 2
+    junk = p.root / "junk.pem"
+    junk.write_text("not a key\n")
+    assert p.cli("dkim", "selector", "add", "acme.test", "t3", "--key", junk,
+                 check=False).returncode == 2
+    assert p.cli("dkim", "selector", "add", "acme.test", "t4", "--key",
+                 p.root / "missing.pem", check=False).returncode == 2
