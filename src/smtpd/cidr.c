@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netaddr.h"
 #include "smtpd.h"
 
 /* addr_bytes - the address of sa as 4 or 16 bytes (v4-mapped v6 as v4) */
@@ -93,16 +94,10 @@ smtpd_cidr_match(const char *list, const struct sockaddr *sa,
 	return false;
 }
 
-/* smtpd_is_loopback - a client on this host */
+/* smtpd_is_loopback - a client on this host (lib's sockaddr_is_loopback,
+ * which imapd and pop3d use for their plaintext login rule) */
 bool
 smtpd_is_loopback(const struct sockaddr *sa)
 {
-	unsigned char b[16];
-	int n = addr_bytes(sa, b);
-
-	if (n == 4)
-		return b[0] == 127;
-	if (n == 16)
-		return memcmp(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
-	return false;
+	return sa->sa_family != AF_UNIX && sockaddr_is_loopback(sa);
 }
