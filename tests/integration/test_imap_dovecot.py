@@ -334,3 +334,79 @@ def test_sort_thread_same_as_dovecot(populated, tmp_path):
             diffs.append(f"{c}:\n dovecot {theirs.get(t)}\n postern "
                          f"{mine.get(t)}")
     assert not diffs, "\n".join(diffs)
+
+
+# ---- \Recent ------------------------------------------------------------
+
+def dovecot_session(d, script):
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--clear-groups", "env", "USER=nobody", f"HOME={d}",
+                        DOVECOT_IMAP, "-c", str(d / "dovecot.conf")],
+                       input=script, capture_output=True, timeout=60)
+    return r.stdout
+
+
+def recent_lines(out):
+    """EXISTS/RECENT counts, FETCH FLAGS and SEARCH RECENT of a session."""
+    return [ln for ln in out.split(b"\r\n")
+            if re.match(rb"\* (\d+ (EXISTS|RECENT)|\d+ FETCH \(FLAGS|SEARCH)",
+                        ln)]
+
+
+@pytest.mark.skipif(not os.path.exists(DOVECOT_IMAP) or
+                    shutil.which("setpriv") is None, reason="no Dovecot")
+def test_recent_same_as_dovecot(populated, tmp_path):
+    """The first session to select after a delivery has the new messages
+    as \\Recent, later ones do not, EXAMINE takes nothing away: the same
+    answers as Dovecot's over the same sequence of sessions."""
+    script = [b"a SELECT INBOX\r\nf FETCH 1:* (FLAGS)\r\ns SEARCH RECENT\r\n"
+              b"z LOGOUT\r\n",
+              b"a SELECT INBOX\r\nf FETCH 1:* (FLAGS)\r\nz LOGOUT\r\n",
+              b"a EXAMINE INBOX\r\nf FETCH 1:* (FLAGS)\r\nz LOGOUT\r\n",
+              b"a SELECT INBOX\r\nf FETCH 1:* (FLAGS)\r\ns SEARCH NEW\r\n"
+              b"z LOGOUT\r\n"]
+    # deliveries before sessions 1 and 3
+    batches = {0: CORPUS[:3], 2: CORPUS[3:5]}
+
+    root = populated.root / "store" / "acme" / "alice"
+    populated.start(services=["imapd"])
+    d = tmp_path / "dv"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        (d / "Maildir" / sub).mkdir(parents=True, exist_ok=True)
+    (d / "dovecot.conf").write_text(
+        f"mail_location = maildir:{d}/Maildir\nlog_path = {d}/log\n"
+        "mail_uid = 65534\nmail_gid = 65534\nfirst_valid_uid = 0\n"
+        "first_valid_gid = 0\n")
+    for p in (tmp_path, *tmp_path.parents):
+        if str(p) in ("/", "/tmp"):
+            break
+        os.chmod(p, 0o755)
+    diffs, seen = [], []
+    for n, sc in enumerate(script):
+        for i, m in enumerate(batches.get(n, [])):
+            name = f"{1000 + n * 10 + i}.M{n}{i}.host"
+            (root / "new" / name).write_bytes(m)
+            (d / "Maildir" / "new" / name).write_bytes(m)
+        subprocess.run(["chown", "-R", "65534:65534", str(d)], check=True)
+        theirs = recent_lines(dovecot_session(d, sc))
+        s = socket.create_connection(("127.0.0.1", populated.port("imap")),
+                                     timeout=20)
+        s.sendall(b"l LOGIN alice@acme alice-pw\r\n" + sc)
+        ours = b""
+        for _ in range(10000):
+            x = s.recv(65536)
+            if not x:
+                break
+            ours += x
+        s.close()
+        seen.append(recent_lines(ours))
+        if recent_lines(ours) != theirs:
+            diffs.append(f"session {n + 1}:\n dovecot {theirs}\n postern "
+                         f"{recent_lines(ours)}")
+    assert not diffs, "\n".join(diffs)
+    # and what the sessions saw is the point of the comparison
+    assert seen[0][:2] == [b"* 3 EXISTS", b"* 3 RECENT"], seen
+    assert b"* SEARCH 1 2 3" in seen[0], seen
+    assert b"* 0 RECENT" in seen[1] and b"* 2 RECENT" in seen[2], seen
+    assert b"* 2 RECENT" in seen[3] and b"* SEARCH 4 5" in seen[3], seen
