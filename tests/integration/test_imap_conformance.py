@@ -539,3 +539,28 @@ def test_utf8_accept(imap):
     assert r[0] == b'* STATUS "' + cafe + b'" (MESSAGES 1)\r\n', r
     for x in (s, s2, s3):
         x.close()
+
+
+def test_sort_thread_hostile_headers(imap):
+    """Huge References and Subject fields, a long reply chain, a
+    References loop: THREAD and SORT answer, the session goes on."""
+    refs = " ".join(f"<r{k}@x>" for k in range(20000))        # ~170 KB
+    put(imap, (f"Subject: {'Re: ' * 5000}[x] " + "y" * 50000 + "\r\n"
+               f"Message-ID: <big@x>\r\nReferences: {refs}\r\n\r\nb\r\n")
+        .encode())
+    for i in range(300):
+        put(imap, (f"Subject: Re: chain\r\nMessage-ID: <c{i}@x>\r\n"
+                   f"References: <c{(i + 1) % 300}@x>\r\n\r\nb\r\n").encode())
+    s, f = login(imap)
+    cmd(f, b"s SELECT INBOX")
+    r = cmd(f, b"t THREAD REFERENCES UTF-8 ALL")
+    assert r[-1].startswith(b"t OK") and r[0].startswith(b"* THREAD ("), r
+    # every message is in the answer once
+    ids = re.findall(rb"\d+", r[0])
+    assert sorted(int(x) for x in ids) == list(range(1, 302)), r[0][:200]
+    r = cmd(f, b"o THREAD ORDEREDSUBJECT UTF-8 ALL")
+    assert r[-1].startswith(b"o OK"), r
+    r = cmd(f, b"u SORT (SUBJECT REVERSE DATE) UTF-8 ALL")
+    assert r[-1].startswith(b"u OK") and len(r[0].split()) == 2 + 301, r[0][:80]
+    assert cmd(f, b"n NOOP")[-1].startswith(b"n OK")
+    s.close()
