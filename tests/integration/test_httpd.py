@@ -240,6 +240,44 @@ def test_slow_clients_are_cut_off(web):
     assert "request not received within 3 s" in web.log("httpd")
 
 
+def rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_pipelining_client_that_never_reads(web):
+    """a client pipelining requests without reading the answers: httpd
+    does not queue answers without end (1 MB of queued answers stops the
+    reading, 1000 requests end a connection), its memory stays flat, other
+    clients are served"""
+    import json
+    pid = json.loads((web.root / "run/httpd.json").read_text())["pid"]
+    before = rss_kb(pid)
+    s = socket.create_connection(("127.0.0.1", web.port("http")), timeout=20)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    chunk = b"GET /not-read HTTP/1.1\r\nHost: a\r\n\r\n" * 2000   # 76 KB
+    s.settimeout(3)
+    sent = 0
+    try:
+        while sent < 200 * 1024 * 1024:       # stops when httpd stops reading
+            s.sendall(chunk)
+            sent += len(chunk)
+    except (socket.timeout, BrokenPipeError, ConnectionResetError):
+        pass
+    assert sent < 200 * 1024 * 1024, "httpd never stopped reading"
+    # queued whole, the answers to what was sent would take this much
+    one = len(raw(web, b"GET /not-read HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"))
+    assert sent // 38 * one > 32 * 1024 * 1024
+    grown = rss_kb(pid) - before
+    assert grown < 16 * 1024, f"httpd grew by {grown} KB"
+    r = curl("-o", "/dev/null", "-w", "%{http_code}",
+             f"http://127.0.0.1:{web.port('http')}/x")
+    assert r.stdout == "404"
+    s.close()
+
+
 def test_connections_per_address(web):
     web.cli("config", "set", "http.max_connections_per_ip", "2")
     a = socket.create_connection(("127.0.0.1", web.port("http")), timeout=20)
