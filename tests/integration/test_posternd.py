@@ -3,13 +3,11 @@ status`, restarts after kill -9, a clean stop on SIGTERM, one posternd per
 data root, and a clear refusal of a missing data root.
 
 The services run from a private libexec directory (POSTERN_LIBEXECDIR):
-the idle stand-ins of the build, and "fake", a small Python service that
-binds a real loopback port and reports it like service_main() does, so the
+"fake" and "fake2", small Python services that bind a real loopback port and reports it like service_main() does, so the
 listening addresses in `postern status` are tested whatever services the
 build has."""
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,16 +19,6 @@ import pytest
 from conftest import BUILD, ROOT
 
 
-def idle_services():
-    """The idle stand-ins the build still has (src/idle/meson.build lists
-    them until their real services land)."""
-    text = (ROOT / "src/idle/meson.build").read_text()
-    m = re.search(r"^idle_services\s*=\s*\[([^\]]*)\]", text, re.M)
-    names = re.findall(r"'([^']+)'", m.group(1)) if m else []
-    return [n for n in names if (BUILD / f"postern-{n}").exists()]
-
-
-IDLE = idle_services()
 FAKES = ["fake", "fake2"]
 
 FAKE = r'''#!/usr/bin/python3
@@ -79,21 +67,16 @@ def alive(pid):
 
 @pytest.fixture
 def sup(postern, tmp_path):
-    """A data root whose posternd runs the idle services, fake and fake2."""
+    """A data root whose posternd runs fake and fake2."""
     libexec = tmp_path / "libexec"
     libexec.mkdir()
-    for name in IDLE:
-        exe = BUILD / f"postern-{name}"
-        if not exe.exists():
-            pytest.skip(f"{exe} is not built")
-        os.symlink(exe, libexec / f"postern-{name}")
     for name in FAKES:
         fake = libexec / f"postern-{name}"
         fake.write_text(FAKE)
         fake.chmod(0o755)
     postern.env["POSTERN_LIBEXECDIR"] = str(libexec)
     (postern.root / "host.conf").write_text(
-        "# test services\nservices = " + " ".join(IDLE + FAKES) + "\n")
+        "# test services\nservices = " + " ".join(FAKES) + "\n")
     return postern
 
 
@@ -107,12 +90,7 @@ def test_start_and_status(sup):
     st = p.cli("status", json_out=True)
     assert st["running"] is True and st["posternd"]["pid"] == p.proc.pid
     svc = {s["name"]: s for s in st["services"]}
-    assert sorted(svc) == sorted(IDLE + FAKES)
-    for name in IDLE:
-        s = svc[name]
-        assert s["state"] == "idle" and s["pid"] > 0 and alive(s["pid"])
-        assert "not implemented" in s["note"]
-        assert s["restarts"] == 0 and s["started"] > 0 and s["listen"] == []
+    assert sorted(svc) == sorted(FAKES)
     fake = svc["fake"]
     assert fake["state"] == "running" and len(fake["listen"]) == 1
     host, port = fake["listen"][0].rsplit(":", 1)
@@ -121,17 +99,11 @@ def test_start_and_status(sup):
         pass
     text = p.cli("status").stdout
     assert f"posternd running, pid {p.proc.pid}" in text
-    for name in IDLE:
-        line = next(l for l in text.splitlines() if l.startswith(name + " "))
-        assert " idle " in line and str(svc[name]["pid"]) in line
-        assert "not implemented yet" in line
     line = next(l for l in text.splitlines() if l.startswith("fake "))
     assert fake["listen"][0] in line and " running " in line
     assert "UPTIME" in text and "RESTARTS" in text
     # each service has its own log
     assert wait_for(lambda: "running" in p.cli("status").stdout)
-    for name in IDLE:
-        assert wait_for(lambda: "idling" in p.log(name))
     assert "started fake2" in p.log("posternd")
 
 
@@ -173,14 +145,14 @@ def test_kill9_restarts(sup):
     p = sup
     p.start()
     before = services(p)
-    for name in IDLE[:1] + ["fake"]:
+    for name in ["fake"]:
         old = before[name]["pid"]
         os.kill(old, signal.SIGKILL)
 
         def restarted():
             s = services(p)[name]
             return s if s["pid"] > 0 and s["pid"] != old and \
-                s["state"] in ("idle", "running") else None
+                s["state"] == "running" else None
         s = wait_for(restarted, timeout=10)
         assert s, services(p)[name]
         assert s["restarts"] == 1 and alive(s["pid"]) and not alive(old)
@@ -195,7 +167,7 @@ def test_sigterm_stops_everything(sup):
     p = sup
     p.start()
     pids = [s["pid"] for s in services(p).values()]
-    assert len(pids) == len(IDLE) + 2 and all(alive(x) for x in pids)
+    assert len(pids) == 2 and all(alive(x) for x in pids)
     p.proc.send_signal(signal.SIGTERM)
     assert p.proc.wait(timeout=15) == 0
     assert not any(alive(x) for x in pids)
