@@ -19,6 +19,7 @@
 #include "imap-spec.h"
 #include "service.h"
 #include "store.h"
+#include "workpool.h"
 
 #define IMAP_MAX_LINE       65536         /* one command line */
 #define IMAP_MAX_LITERAL    (64u << 20)   /* one literal (APPEND) */
@@ -79,7 +80,7 @@ struct fetch_job {
 
 /* a password check handed to an auth worker thread (auth.c) */
 struct auth_job {
-	struct auth_job *next;
+	struct work w;              /* first: the workpool's */
 	struct session *s;          /* NULL once the session is gone */
 	char *tag, *login, *password;
 	enum dir_auth_result result;

@@ -371,5 +371,5 @@ writer_init(struct imapd *d, const char **error_r)
 void
 writer_shutdown(void)
 {
-	workpool_free(&pool);
+	workpool_free(&pool, true); /* what was accepted gets written */
 }

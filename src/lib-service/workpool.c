@@ -126,7 +126,7 @@ workpool_create(struct event_base *base, int nthreads,
 	}
 	return p;
 fail:
-	workpool_free(&p);
+	workpool_free(&p, false);
 	return NULL;
 }
 
@@ -152,13 +152,25 @@ workpool_pending(const struct workpool *p)
 
 /* workpool_free - see workpool.h */
 void
-workpool_free(struct workpool **pp)
+workpool_free(struct workpool **pp, bool run_pending)
 {
 	struct workpool *p = *pp;
 
 	if (p == NULL)
 		return;
 	pthread_mutex_lock(&p->lock);
+	if (!run_pending) {
+		/* not started: to done() as skipped */
+		while (p->pending_head != NULL) {
+			struct work *w = p->pending_head;
+			p->pending_head = w->next;
+			w->skipped = true;
+			w->next = NULL;
+			*p->done_tail = w;
+			p->done_tail = &w->next;
+		}
+		p->pending_tail = &p->pending_head;
+	}
 	p->stopping = true;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);

@@ -15,12 +15,16 @@
  * only links it. A caller whose owner goes away while the job runs marks
  * the job (e.g. a NULL session pointer) and frees it in done(). */
 
+#include <stdbool.h>
+
 #include <event2/event.h>
 
 struct work {
 	struct work *next;                 /* the pool's */
 	void (*run)(struct work *w);       /* on a worker thread */
 	void (*done)(struct work *w);      /* on the loop thread, after run */
+	bool skipped;                      /* done() without run(): the pool
+					    * stopped first (workpool_free) */
 };
 
 struct workpool;
@@ -36,8 +40,10 @@ struct workpool *workpool_create(struct event_base *base, int nthreads,
 void workpool_submit(struct workpool *p, struct work *w);
 /* workpool_pending - jobs submitted whose done() has not run yet */
 unsigned workpool_pending(const struct workpool *p);
-/* workpool_free - run every job already submitted, call their done(),
- * stop the threads (each runs thread_end) and free the pool. */
-void workpool_free(struct workpool **p);
+/* workpool_free - stop the threads (each runs thread_end) and free the
+ * pool. Jobs already submitted are run first when run_pending, else
+ * those not started are skipped (w->skipped); either way each gets its
+ * done(). */
+void workpool_free(struct workpool **p, bool run_pending);
 
 #endif

@@ -94,7 +94,7 @@ test_jobs_run_off_loop_done_on_loop(void)
 		CHECK(jobs[i].done_on_loop);
 		CHECK(!pthread_equal(jobs[i].ran_on, loop_thread));
 	}
-	workpool_free(&p);
+	workpool_free(&p, true);
 	CHECK(p == NULL);
 	CHECK_INTEQ(thread_end_calls, 3);
 	event_base_free(base);
@@ -119,7 +119,7 @@ test_free_finishes_submitted(void)
 		workpool_submit(p, &jobs[i].w);
 	}
 	/* no loop ran: free runs every job and calls each done() */
-	workpool_free(&p);
+	workpool_free(&p, true);
 	CHECK_INTEQ(done_count, NJOBS);
 	for (int i = 0; i < NJOBS; i++) {
 		CHECK_INTEQ(jobs[i].runs, 1);
@@ -129,12 +129,68 @@ test_free_finishes_submitted(void)
 	event_base_free(base);
 }
 
+static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+gated_run(struct work *w)
+{
+	struct job *j = (struct job *)w;
+
+	pthread_mutex_lock(&gate);   /* held by the test: the worker waits */
+	pthread_mutex_unlock(&gate);
+	j->runs++;
+}
+
+static void
+test_free_skips_pending(void)
+{
+	static struct job jobs[20];
+	const char *err = NULL;
+
+	done_count = 0;
+	base = event_base_new();
+	pthread_mutex_lock(&gate);
+	struct workpool *p = workpool_create(base, 1, NULL, &err);
+	CHECK(p != NULL);
+	if (p == NULL) {
+		pthread_mutex_unlock(&gate);
+		return;
+	}
+	for (int i = 0; i < 20; i++) {
+		jobs[i].w.run = gated_run;
+		jobs[i].w.done = job_done;
+		workpool_submit(p, &jobs[i].w);
+	}
+	/* let the worker take the first job and block on the gate */
+	for (int i = 0; i < 1000; i++) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+		if (workpool_pending(p) == 20 && i > 20)
+			break;
+	}
+	pthread_mutex_unlock(&gate);
+	workpool_free(&p, false);
+	CHECK_INTEQ(done_count, 20);
+	int ran = 0, skipped = 0;
+	for (int i = 0; i < 20; i++) {
+		CHECK_INTEQ(jobs[i].dones, 1);
+		CHECK(jobs[i].runs == (jobs[i].w.skipped ? 0 : 1));
+		ran += jobs[i].runs;
+		skipped += jobs[i].w.skipped;
+	}
+	CHECK(ran >= 1);        /* the one in progress finished */
+	CHECK(skipped >= 1);    /* the rest were not started */
+	CHECK_INTEQ(ran + skipped, 20);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_jobs_run_off_loop_done_on_loop),
 		TEST(test_free_finishes_submitted),
+		TEST(test_free_skips_pending),
 		{ 0 },
 	};
 
