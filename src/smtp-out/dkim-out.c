@@ -40,10 +40,19 @@ dkim_out_new(void)
 }
 
 static void
+pem_free(char **pem)
+{
+	if (*pem != NULL)
+		OPENSSL_cleanse(*pem, strlen(*pem));
+	free(*pem);
+	*pem = NULL;
+}
+
+static void
 cached_clear(struct cached *c)
 {
 	free(c->domain);
-	free(c->pem);
+	pem_free(&c->pem);
 	dkim_key_free(&c->key);
 	memset(c, 0, sizeof(*c));
 }
@@ -172,9 +181,7 @@ static void
 dom_conf_free(struct dom_conf *dc)
 {
 	free(dc->sel_name);
-	if (dc->pem != NULL)
-		OPENSSL_cleanse(dc->pem, strlen(dc->pem));
-	free(dc->pem);
+	pem_free(&dc->pem);
 }
 
 /* signing_domain - d= for the item (new string) or NULL */
@@ -245,19 +252,20 @@ sign(struct dkim_out *o, struct db *db, const struct queue_item *item)
 		goto out;
 	}
 	c->warned = false;
-	if (c->key == NULL || c->selector_id != dc.sel_id ||
-	    c->pem == NULL || strcmp(c->pem, dc.pem) != 0) {
+	if (c->selector_id != dc.sel_id || c->pem == NULL ||
+	    strcmp(c->pem, dc.pem) != 0) {
+		/* a new or changed key: load it (an unusable one is logged
+		 * once, like a missing selector) */
 		dkim_key_free(&c->key);
-		free(c->pem);
-		c->pem = NULL;
+		pem_free(&c->pem);
+		c->pem = xstrdup(dc.pem);
+		c->selector_id = dc.sel_id;
 		c->key = dkim_key_private(dc.pem, &err);
 		if (c->key == NULL) {
 			log_error("DKIM: selector %s of %s: %s; mail goes out unsigned",
 			    dc.sel_name, domain, err);
 			goto out;
 		}
-		c->pem = xstrdup(dc.pem);
-		c->selector_id = dc.sel_id;
 		log_info("DKIM: %s signs with selector %s (%s)", domain,
 		    dc.sel_name, dkim_alg_name(dkim_key_alg(c->key)));
 	}
@@ -269,6 +277,8 @@ sign(struct dkim_out *o, struct db *db, const struct queue_item *item)
 		    domain) == 0));
 		identity = inside ? xstrdup(from) : xasprintf("@%s", domain);
 	}
+	if (c->key == NULL)
+		goto out;
 	struct dkim_sign_params p = {
 		.key = c->key, .domain = domain, .selector = dc.sel_name,
 		.hcanon = dc.hc, .bcanon = dc.bc, .body_limit = dc.body_limit,
