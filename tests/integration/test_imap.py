@@ -408,8 +408,15 @@ def test_idle_reports_delivery(imap):
     # and its expunge
     b.store("1", "+FLAGS.SILENT", r"(\Deleted)")
     b.expunge()
-    lines = [f.readline(), f.readline()]
-    assert b"* 1 EXPUNGE\r\n" in lines
+    # its FETCH (\Deleted) may be folded into the EXPUNGE when both changes
+    # are in before the IDLE session looks (always so with imap.processes
+    # above 1): read up to the EXPUNGE
+    lines = []
+    for _ in range(3):
+        lines.append(f.readline())
+        if lines[-1] == b"* 1 EXPUNGE\r\n":
+            break
+    assert lines[-1] == b"* 1 EXPUNGE\r\n", lines
     s.settimeout(10)
     # changes made while IDLE ends are told with the tagged OK
     b.store("1", "+FLAGS.SILENT", r"(\Answered)")

@@ -25,6 +25,18 @@ def message(token, size=0):
             f"body of {token}\r\n{body}").encode()
 
 
+def put(p, n):
+    """n messages dropped into alice's new/ the way a delivery does"""
+    root = p.root / "store" / "acme" / "alice"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        data = message(f"p{i}")
+        base = f"{int(time.time())}.M{i:06d}P{os.getpid()}.test,S={len(data)}"
+        (root / "tmp" / base).write_bytes(data)
+        os.rename(root / "tmp" / base, root / "new" / base)
+
+
 def login(p):
     c = imaplib.IMAP4("127.0.0.1", p.port("imap"), timeout=30)
     c.login("alice@acme", "alice-pw")
@@ -237,3 +249,62 @@ def test_sigkill_during_append_storm(imap):
     missing = [t for t in acked if t not in toks]
     assert not missing, f"{len(missing)} acknowledged APPENDs lost: {missing[:10]}"
     assert len(toks) == len(set(toks)), "a message indexed twice"
+
+
+def test_idle_sees_expunges_from_other_processes(populated):
+    """imap.processes 4: an IDLE session is told of expunges made by
+    sessions of the other processes (lib-store's inotify on the folder and
+    its notify file; the index is shared)."""
+    p = populated
+    p.cli("config", "set", "imap.processes", "4")
+    p.start(services=["imapd"])
+    put(p, 10)
+    s = socket.create_connection(("127.0.0.1", p.port("imap")), timeout=10)
+    f = s.makefile("rwb")
+    assert f.readline().startswith(b"* OK")
+    for line in (b"a LOGIN alice@acme alice-pw", b"b SELECT INBOX"):
+        f.write(line + b"\r\n")
+        f.flush()
+        for _ in range(100):
+            ln = f.readline()
+            if ln.startswith(line[:2]):
+                assert b" OK" in ln, ln
+                break
+    f.write(b"c IDLE\r\n")
+    f.flush()
+    assert f.readline().startswith(b"+")
+
+    def sids():
+        return re.findall(r"(i[0-9a-f]{6})([0-9a-f]{4}): connect", p.log("imapd"))
+
+    idler_pid = sids()[0][1]
+    expunged = 0
+    other = False
+    # expunge one message per session until one ran in another process
+    for _ in range(10):
+        c = login(p)
+        c.select("INBOX")
+        c.store("1", "+FLAGS.SILENT", r"(\Deleted)")
+        c.expunge()
+        c.logout()
+        expunged += 1
+        if any(pid != idler_pid for _, pid in sids()[1:]):
+            other = True
+            if expunged >= 3:
+                break
+    assert other, "every session landed in the IDLE session's process"
+    s.settimeout(5)
+    seen = 0
+    for _ in range(100):
+        try:
+            ln = f.readline()
+        except OSError:
+            break
+        if ln == b"* 1 EXPUNGE\r\n":
+            seen += 1
+            if seen == expunged:
+                break
+    assert seen == expunged, (seen, expunged)
+    f.write(b"DONE\r\nz LOGOUT\r\n")
+    f.flush()
+    s.close()
