@@ -29,7 +29,6 @@
 #define IMAP_MAX_BAD        20            /* bad commands before closing */
 #define IMAP_TIMEOUT_PREAUTH 60
 #define IMAP_TIMEOUT_AUTH   1800          /* also IDLE: RFC 2177 29 min */
-#define IMAP_FAIL_WINDOW    300           /* seconds a failure is remembered */
 #define VIEW_STATUS_EVERY   10            /* seconds between full checks */
 
 /* a mailbox index shared by the sessions of one process */
@@ -189,13 +188,10 @@ void auth_submit(struct auth_job *j);
 void auth_job_free(struct auth_job *j);
 void auth_shutdown(void);
 
-/* imapd.c: shared mailbox indexes, login throttling */
+/* imapd.c: shared mailbox indexes (login throttling: lib-service throttle.c) */
 struct imapd_mbox *imapd_mbox_get(struct imapd *d, int64_t id,
 				  const char *root, const char **error_r);
 void imapd_mbox_put(struct imapd *d, struct imapd_mbox **m);
-bool imapd_throttled(struct imapd *d, const struct sockaddr *sa);
-void imapd_auth_failed(struct imapd *d, const struct sockaddr *sa);
-void imapd_auth_ok(struct imapd *d, const struct sockaddr *sa);
 
 /* commands: tag, arguments; each sends its tagged reply */
 typedef void cmd_fn(struct session *s, const char *tag,

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "settings.h"
+#include "throttle.h"
 #include "tls.h"
 #include "xalloc.h"
 
@@ -244,7 +245,7 @@ cmd_enable(struct session *s, const char *tag, const struct imap_arg *a,
 static void
 login(struct session *s, const char *tag, const char *user, const char *pass)
 {
-	if (imapd_throttled(s->d, (struct sockaddr *)&s->ss)) {
+	if (throttle_blocked(s->d->svc, (struct sockaddr *)&s->ss)) {
 		log_info("%s: login refused from [%s]: too many failures", s->sid,
 		    s->addr);
 		session_tagged(s, tag, "NO", "[UNAVAILABLE] Too many failed logins "
@@ -273,7 +274,7 @@ login_finish(struct session *s, struct auth_job *j)
 	case DIR_AUTH_OK:
 		break;
 	case DIR_AUTH_FAILED:
-		imapd_auth_failed(s->d, (struct sockaddr *)&s->ss);
+		throttle_failed(s->d->svc, (struct sockaddr *)&s->ss);
 		log_info("%s: login failed for %s from [%s]", s->sid, user, s->addr);
 		session_tagged(s, tag, "NO", "[AUTHENTICATIONFAILED] "
 		    "Authentication failed");
@@ -305,7 +306,7 @@ login_finish(struct session *s, struct auth_job *j)
 		    "available, try again later");
 		return;
 	}
-	imapd_auth_ok(s->d, (struct sockaddr *)&s->ss);
+	throttle_ok(s->d->svc, (struct sockaddr *)&s->ss);
 	s->parser.max_line = IMAP_MAX_LINE;
 	s->parser.max_literal = IMAP_MAX_LITERAL;
 	s->mailbox_id = mb->id;
