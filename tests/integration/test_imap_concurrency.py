@@ -308,3 +308,69 @@ def test_idle_sees_expunges_from_other_processes(populated):
     f.write(b"DONE\r\nz LOGOUT\r\n")
     f.flush()
     s.close()
+
+
+def raw_login(p):
+    s = socket.create_connection(("127.0.0.1", p.port("imap")), timeout=10)
+    f = s.makefile("rwb")
+    assert f.readline().startswith(b"* OK")
+    f.write(b"a LOGIN alice@acme alice-pw\r\n")
+    f.flush()
+    for _ in range(20):
+        ln = f.readline()
+        if ln.startswith(b"a "):
+            assert ln.startswith(b"a OK"), ln
+            break
+    return s, f
+
+
+def test_pipelined_commands_after_append_answer_in_order(imap):
+    """Commands sent behind an APPEND (LITERAL+) wait for it: the answers
+    come in the order of the commands, and the FETCH sees the message."""
+    p = imap
+    s, f = raw_login(p)
+    msg = message("pipe", 200)
+    f.write(b"b SELECT INBOX\r\n" +
+            b"c APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n" +
+            b"d NOOP\r\ne UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (X-Token)])\r\n"
+            b"f LOGOUT\r\n")
+    f.flush()
+    tagged = []
+    fetched = b""
+    for _ in range(200):
+        ln = f.readline()
+        if not ln:
+            break
+        fetched += ln
+        if ln[:2] in (b"b ", b"c ", b"d ", b"e ", b"f "):
+            tagged.append(ln)
+            if ln.startswith(b"f "):
+                break
+    s.close()
+    assert [t[:1] for t in tagged] == [b"b", b"c", b"d", b"e", b"f"], tagged
+    assert all(b" OK" in t for t in tagged), tagged
+    assert re.search(rb"APPENDUID \d+ 1\]", tagged[1]), tagged[1]
+    assert b"X-Token: pipe" in fetched
+
+
+def test_clients_gone_during_append(imap):
+    """Clients that send an APPEND and vanish before its answer: imapd
+    stays up (the answer is dropped), what was stored is indexed once."""
+    p = imap
+    for i in range(20):
+        s, f = raw_login(p)
+        msg = message(f"gone{i}", i * 30)
+        f.write(b"b APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+        f.flush()
+        s.close()   # no wait for the answer
+    c = login(p)
+    # the last APPENDs may still be in flight: wait until all 20 landed
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        typ, data = c.select("INBOX")
+        if int(data[0]) >= 20:
+            break
+        time.sleep(0.2)
+    toks = list(tokens_by_uid(c).values())
+    c.logout()
+    assert sorted(toks) == sorted(f"gone{i}" for i in range(20)), toks
