@@ -14,12 +14,14 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "addrtab.h"
 #include "dataroot.h"
 #include "fsutil.h"
 #include "log.h"
 #include "service.h"
 #include "settings.h"
 #include "strutil.h"
+#include "throttle.h"
 #include "xalloc.h"
 
 #define CONN_BUCKETS 4096
@@ -32,6 +34,7 @@ struct conn_count {
 
 static struct conn_count *conn_table[CONN_BUCKETS];
 static size_t conn_total;
+static struct addrtab *conn_shared; /* pre-forked processes: one table */
 
 static unsigned
 conn_hash(const char *s)
@@ -51,6 +54,21 @@ service_conn_acquire(struct service *svc, const struct sockaddr *sa, int limit)
 	unsigned h;
 
 	sockaddr_ntop(sa, addr, sizeof(addr));
+	if (conn_shared != NULL) {
+		/* every process of the service counts in one table */
+		bool ok = true;
+		addrtab_lock(conn_shared);
+		struct addrtab_ent *e = addrtab_find(conn_shared, addr, true,
+		    NULL);
+		if (e != NULL && limit > 0 && e->n >= limit)
+			ok = false;
+		else if (e != NULL)
+			e->n++;
+		addrtab_unlock(conn_shared);
+		if (ok)
+			conn_total++;
+		return ok;
+	}
 	h = conn_hash(addr);
 	for (c = conn_table[h]; c != NULL; c = c->next)
 		if (strcmp(c->addr, addr) == 0)
@@ -75,6 +93,17 @@ service_conn_release(struct service *svc, const struct sockaddr *sa)
 	struct conn_count **pp, *c;
 
 	sockaddr_ntop(sa, addr, sizeof(addr));
+	if (conn_shared != NULL) {
+		addrtab_lock(conn_shared);
+		struct addrtab_ent *e = addrtab_find(conn_shared, addr, false,
+		    NULL);
+		if (e != NULL && e->n > 0)
+			e->n--;
+		addrtab_unlock(conn_shared);
+		if (conn_total > 0)
+			conn_total--;
+		return;
+	}
 	for (pp = &conn_table[conn_hash(addr)]; (c = *pp) != NULL; pp = &c->next) {
 		if (strcmp(c->addr, addr) != 0)
 			continue;
@@ -370,8 +399,15 @@ service_main(int argc, char **argv, const struct service_def *def)
 	}
 	int nproc = def->processes_setting == NULL ? 1 :
 	    (int)settings_get_int(svc.db, def->processes_setting, 1);
-	if (nproc > 1 && fork_workers(&svc, nproc, &err) < 0)
-		log_fatalx("%s", err);
+	if (nproc > 1) {
+		/* per-address connection counts and login failures in
+		 * shared memory: the processes count together */
+		conn_shared = addrtab_create();
+		if (conn_shared == NULL || throttle_share() < 0)
+			log_fatalx("cannot map the shared per-address tables");
+		if (fork_workers(&svc, nproc, &err) < 0)
+			log_fatalx("%s", err);
+	}
 	svc.base = event_base_new();
 	if (svc.base == NULL)
 		log_fatalx("event_base_new failed");

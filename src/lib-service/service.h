@@ -73,9 +73,9 @@ void service_set_state(struct service *svc, const char *state,
 /* service_stop - leave the event loop after the current callbacks. */
 void service_stop(struct service *svc);
 
-/* Per client address connection counting (per process: with
- * processes_setting above 1 each process counts its own connections). acquire returns false when the
- * address already holds limit connections. */
+/* Per client address connection counting (with processes_setting above
+ * 1 the processes count together, in shared memory: addrtab.c). acquire
+ * returns false when the address already holds limit connections. */
 bool service_conn_acquire(struct service *svc, const struct sockaddr *sa,
 			  int limit);
 void service_conn_release(struct service *svc, const struct sockaddr *sa);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addrtab.h"
 #include "netaddr.h"
 #include "settings.h"
 #include "throttle.h"
@@ -20,6 +21,49 @@ struct fail_entry {
 
 static struct fail_entry *table[BUCKETS];
 static size_t entries;
+static struct addrtab *shared;   /* pre-forked processes: one table */
+
+/* throttle_share - see throttle.h */
+int
+throttle_share(void)
+{
+	shared = addrtab_create();
+	return shared != NULL ? 0 : -1;
+}
+
+/* expired - a shared entry whose failures are forgotten */
+static bool
+expired(const struct addrtab_ent *e)
+{
+	return time(NULL) - e->last > THROTTLE_WINDOW;
+}
+
+enum shared_op { SH_BLOCKED, SH_FAILED, SH_OK };
+
+/* shared_update - blocked, failed and ok on the shared table */
+static bool
+shared_update(const struct sockaddr *sa, enum shared_op op, int max)
+{
+	char addr[64];
+	bool blocked = false;
+	struct addrtab_ent *e;
+
+	sockaddr_ntop(sa, addr, sizeof(addr));
+	addrtab_lock(shared);
+	e = addrtab_find(shared, addr, op == SH_FAILED, expired);
+	if (e != NULL && e->n > 0 && expired(e))
+		e->n = 0;
+	if (e != NULL && op == SH_BLOCKED) {
+		blocked = e->n > 0 && e->n >= max;
+	} else if (e != NULL && op == SH_FAILED) {
+		e->n++;
+		e->last = time(NULL);
+	} else if (e != NULL) {
+		e->n = 0;
+	}
+	addrtab_unlock(shared);
+	return blocked;
+}
 
 /* find - the slot of addr's entry (or where it would go); drops expired
  * entries of the bucket on the way */
@@ -71,8 +115,12 @@ bool
 throttle_blocked(struct service *svc, const struct sockaddr *sa)
 {
 	char addr[64];
-	struct fail_entry **pp = find(sa, addr, sizeof(addr));
+	struct fail_entry **pp;
 	int max = (int)settings_get_int(svc->db, "auth.max_failures", 10);
+
+	if (shared != NULL)
+		return shared_update(sa, SH_BLOCKED, max);
+	pp = find(sa, addr, sizeof(addr));
 
 	return *pp != NULL && (*pp)->count >= max;
 }
@@ -81,7 +129,13 @@ void
 throttle_failed(struct service *svc, const struct sockaddr *sa)
 {
 	char addr[64];
-	struct fail_entry **pp = find(sa, addr, sizeof(addr));
+	struct fail_entry **pp;
+
+	if (shared != NULL) {
+		(void)shared_update(sa, SH_FAILED, 0);
+		return;
+	}
+	pp = find(sa, addr, sizeof(addr));
 
 	if (*pp == NULL) {
 		if (entries >= THROTTLE_MAX) {
@@ -100,7 +154,13 @@ void
 throttle_ok(struct service *svc, const struct sockaddr *sa)
 {
 	char addr[64];
-	struct fail_entry **pp = find(sa, addr, sizeof(addr));
+	struct fail_entry **pp;
+
+	if (shared != NULL) {
+		(void)shared_update(sa, SH_OK, 0);
+		return;
+	}
+	pp = find(sa, addr, sizeof(addr));
 
 	if (*pp != NULL) {
 		struct fail_entry *e = *pp;

@@ -21,6 +21,10 @@ bool throttle_blocked(struct service *svc, const struct sockaddr *sa);
 void throttle_failed(struct service *svc, const struct sockaddr *sa);
 /* throttle_ok - a good login from sa clears its failures */
 void throttle_ok(struct service *svc, const struct sockaddr *sa);
+/* throttle_share - keep the failures in shared memory from now on, so
+ * that pre-forked processes count together: call before forking (service
+ * main does for a service with more than one process). 0 or -1. */
+int throttle_share(void);
 /* throttle_reset - forget everything (shutdown, tests) */
 void throttle_reset(void);
 

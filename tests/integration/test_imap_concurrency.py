@@ -374,3 +374,77 @@ def test_clients_gone_during_append(imap):
     toks = list(tokens_by_uid(c).values())
     c.logout()
     assert sorted(toks) == sorted(f"gone{i}" for i in range(20)), toks
+
+
+def greeting(p):
+    s = socket.create_connection(("127.0.0.1", p.port("imap")), timeout=10)
+    f = s.makefile("rwb")
+    return s, f, f.readline()
+
+
+def hang_up(s, f):
+    f.close()   # the socket's fd stays open while its file is
+    s.close()
+
+
+def test_per_address_limit_across_processes(populated):
+    """imap.processes 4: imap.max_connections_per_ip counts the
+    connections of every process (lib-service addrtab.c)."""
+    p = populated
+    p.cli("config", "set", "imap.processes", "4")
+    p.cli("config", "set", "imap.max_connections_per_ip", "3")
+    p.start(services=["imapd"])
+    held = [greeting(p) for _ in range(3)]
+    assert all(g.startswith(b"* OK") for _, _, g in held), held
+    for _ in range(8):
+        s, f, g = greeting(p)
+        hang_up(s, f)
+        assert g.startswith(b"* BYE [UNAVAILABLE]"), g
+    # a process holding fewer than 3 of them refused: it counted the
+    # others' (counting its own only, it would have had room)
+    log = p.log("imapd")
+    held_by = {}
+    for x in re.findall(r"i[0-9a-f]{6}([0-9a-f]{4}): connect", log):
+        held_by[int(x, 16)] = held_by.get(int(x, 16), 0) + 1
+    refusers = [int(x) & 0xffff for x in
+                re.findall(r"imapd\[(\d+)\]: warning: connection from "
+                           r"\S+ refused: imap.max_connections_per_ip", log)]
+    assert len(refusers) == 8, log[-2000:]
+    assert any(held_by.get(r, 0) < 3 for r in refusers), (held_by, refusers)
+    # a connection closed frees its place, whichever process had it
+    hang_up(held[0][0], held[0][1])
+    ok = False
+    for _ in range(50):
+        s, f, g = greeting(p)
+        hang_up(s, f)
+        if g.startswith(b"* OK"):
+            ok = True
+            break
+        time.sleep(0.1)
+    assert ok
+    for s, f, _ in held[1:]:
+        hang_up(s, f)
+
+
+def test_login_throttle_across_processes(populated):
+    """imap.processes 4: failed logins from an address are counted by
+    every process together (auth.max_failures)."""
+    p = populated
+    p.cli("config", "set", "imap.processes", "4")
+    p.cli("config", "set", "auth.max_failures", "3")
+    p.start(services=["imapd"])
+    for _ in range(3):
+        c = imaplib.IMAP4("127.0.0.1", p.port("imap"), timeout=10)
+        with pytest.raises(imaplib.IMAP4.error):
+            c.login("alice@acme", "wrong")
+        c.logout()
+    # now refused in every process, even with the right password
+    for _ in range(8):
+        c = imaplib.IMAP4("127.0.0.1", p.port("imap"), timeout=10)
+        with pytest.raises(imaplib.IMAP4.error) as e:
+            c.login("alice@acme", "alice-pw")
+        assert "UNAVAILABLE" in str(e.value)
+        c.logout()
+    log = p.log("imapd")
+    pids = set(re.findall(r"i[0-9a-f]{6}([0-9a-f]{4}): login refused", log))
+    assert len(pids) >= 2, "all refusals came from one process"
