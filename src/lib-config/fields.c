@@ -135,7 +135,7 @@ const struct field_def settings_fields[] = {
 	{ "mta.pickup_event", NULL, FT_TEXT, "", 0, 1000, NULL,
 	  "program the MTA runs for each message it picks up; empty: none", 0 },
 	{ "imap.processes", NULL, FT_INT, "1", 1, 64, NULL,
-	  "IMAP server processes sharing the listeners (read at start), so one blocked on a disk flush does not stall the others. Experimental above 1: per-address limits and login throttling count per process, and an IDLE session may miss an expunge made in another process", 0 },
+	  "IMAP server processes sharing the listeners (read at start); per-address limits, login throttling and IDLE notifications work across them. Disk flushes already run on worker threads, so 1 is usually enough", 0 },
 	{ "imap.max_connections_per_ip", NULL, FT_INT, "50", 1, 100000, NULL,
 	  "concurrent IMAP connections from one client address", 0 },
 	{ "imap.login_timeout", NULL, FT_DURATION, "60", 5, 3600, NULL,
