@@ -60,6 +60,8 @@ service_conn_acquire(struct service *svc, const struct sockaddr *sa, int limit)
 		addrtab_lock(conn_shared);
 		struct addrtab_ent *e = addrtab_find(conn_shared, addr, true,
 		    NULL);
+		/* e NULL: the slots of its hash all hold other addresses
+		 * with connections: let it in, uncounted */
 		if (e != NULL && limit > 0 && e->n >= limit)
 			ok = false;
 		else if (e != NULL)
