@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -397,10 +398,23 @@ do_vacation(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 	    hash64(sender, act->vac.handle ? act->vac.handle : ""));
 	struct stat st;
 	time_t now = time(NULL);
+	/* the check, the reply and the record under one lock per mailbox:
+	 * deliver's workers run two messages of one sender side by side, and
+	 * both would pass the check before either wrote the record */
+	int lockfd = -1;
+	if (mkdir_p(dir, 0750) == 0) {
+		char *lp = xasprintf("%s/.lock", dir);
+		lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+		if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0)
+			log_warn("%s: vacation lock %s", a->qid, lp);
+		free(lp);
+	}
 	if (stat(track, &st) == 0 && st.st_mtime + (time_t)act->vac.seconds > now) {
 		log_info("%s: to=<%s> sieve: vacation: <%s> had a reply within "
 		    "%llu days", a->qid, a->address, sender,
 		    (unsigned long long)(act->vac.seconds / 86400));
+		if (lockfd >= 0)
+			close(lockfd);
 		free(dir);
 		free(track);
 		return 0;
@@ -469,6 +483,8 @@ do_vacation(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 			vacation_prune(dir, now);
 		}
 	}
+	if (lockfd >= 0)
+		close(lockfd);   /* releases the flock */
 	free(dir);
 	free(track);
 	return r;

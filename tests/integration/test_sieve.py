@@ -239,6 +239,33 @@ def test_vacation_once_per_sender(populated):
     assert len(outgoing(p)) == 2, "no more replies"
 
 
+def test_vacation_once_when_deliveries_run_side_by_side(populated):
+    """deliver's workers take messages in parallel: several from one
+    sender arriving together get one vacation reply, not one per worker
+    that checked the record before another wrote it."""
+    import threading
+    p, senders, per = populated, 6, 6
+    set_filter(p, "alice", 'require "vacation";\n'
+               'vacation :days 3 "Away.";\n')
+    p.start(services=SERVICES)
+    for k in range(senders):
+        ts = [threading.Thread(target=send, args=(p, f"s{k}@remote.test",
+                                                  "alice@acme.test", f"m{k}.{i}"))
+              for i in range(per)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+    wait_for(lambda: len(mailbox_msgs(p.root, "alice")) == senders * per, T,
+             "delivered")
+    wait_for(lambda: len(outgoing(p)) >= senders, T, "the replies")
+    time.sleep(2)
+    to = sorted(next(l for l in env.splitlines() if l.startswith("rcpt ="))
+                .split()[1][1:] for _, env, _ in outgoing(p))
+    assert to == sorted(f"s{k}@remote.test" for k in range(senders)), \
+        deliver_log(p)
+
+
 def test_check_errors_and_limits(populated):
     p = populated
     bad = p.root.parent / "bad.sieve"
