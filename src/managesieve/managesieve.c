@@ -27,7 +27,7 @@
 #include "directory.h"
 #include "log.h"
 #include "managesieve-parse.h"
-#include "pop3-auth.h"
+#include "authpool.h"
 #include "postern-config.h"
 #include "service.h"
 #include "settings.h"
@@ -294,7 +294,7 @@ auth_plain(struct session *s, const char *b64, size_t b64len)
 		s->auth_fails++;
 		return;
 	}
-	/* the hash runs on the pool's threads (pop3-auth.h); input waits */
+	/* the hash runs on the pool's threads (authpool.h); input waits */
 	s->auth_req = auth_pool_submit(server.auth, user, pass, login_done, s);
 	OPENSSL_cleanse(dec, sizeof(dec));
 }

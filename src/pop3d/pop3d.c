@@ -25,7 +25,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "netaddr.h"
-#include "pop3-auth.h"
+#include "authpool.h"
 #include "pop3-parse.h"
 #include "service.h"
 #include "settings.h"

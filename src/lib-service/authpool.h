@@ -1,15 +1,15 @@
-#ifndef POSTERN_POP3_AUTH_H
-#define POSTERN_POP3_AUTH_H
+#ifndef POSTERN_AUTHPOOL_H
+#define POSTERN_AUTHPOOL_H
 
 #include <event2/event.h>
 
 #include "directory.h"
 
-/* Password checks off the event loop: a hash costs 15-50 ms (yescrypt),
- * which would stall every other session of the process. A few worker
- * threads, each with its own config store connection, run
- * dir_authenticate(); the answer comes back to the loop through a pipe
- * and the callback runs there. */
+/* authpool - password checks off the event loop, for the login services
+ * (pop3d, managesieve): a hash costs 15-50 ms (yescrypt), which would
+ * stall every other session of the process. The threads of a workpool
+ * (workpool.h), each with its own config store connection, run
+ * dir_authenticate(); the callback runs on the loop. */
 
 struct auth_pool;
 struct auth_req;
