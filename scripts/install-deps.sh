@@ -10,25 +10,64 @@ BUILD="build-essential meson ninja-build pkg-config clang llvm
 RUNTIME="openssl ca-certificates"
 TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isync
   sieve-connect python3-dkim python3-cryptography"
+# The reference servers the comparison tests (test_imap_dovecot,
+# test_popretr's Dovecot case) and bench/ start privately on their own
+# ports, never as system services: they are installed with their init
+# scripts kept from starting (policy-rc.d) and their units disabled. Best
+# effort: when they cannot be installed, those tests skip and say why.
+PEERS="dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix"
 
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
 PKGS="$BUILD $RUNTIME $TEST ${POSTERN_EXTRA_PACKAGES:-}"
 
-missing=""
-for p in $PKGS; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
-done
-[ -z "$missing" ] && exit 0
+missing_of() {
+	out=""
+	for p in $1; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+			out="$out $p"
+		fi
+	done
+	echo "$out"
+}
+
+missing=$(missing_of "$PKGS")
+peers=$(missing_of "$PEERS")
+[ -z "$missing" ] && [ -z "$peers" ] && exit 0
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
 	command -v sudo >/dev/null 2>&1 && SUDO=sudo || {
-		echo "install-deps: need root to install:$missing" >&2; exit 1; }
+		echo "install-deps: need root to install:$missing$peers" >&2; exit 1; }
 fi
-echo "install-deps: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >/dev/null || true
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing" >&2
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
+fi
+
+[ -z "$peers" ] && exit 0
+echo "install-deps: installing the reference servers (not started):$peers" >&2
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+	# invoke-rc.d and deb-systemd-invoke ask this script; 101 = do not
+	# start anything while the packages install
+	if printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null &&
+	    $SUDO chmod 755 "$policy"; then
+		made_policy=1
+	fi
+fi
+echo "postfix postfix/main_mailer_type select No configuration" |
+	$SUDO debconf-set-selections 2>/dev/null || true
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
+if ! $SUDO apt-get install -y -q --no-install-recommends $peers >/dev/null; then
+	echo "install-deps: could not install$peers; the tests that compare" \
+	    "with them will skip" >&2
+fi
+[ -n "$made_policy" ] && $SUDO rm -f "$policy"
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+	$SUDO systemctl disable --now dovecot postfix >/dev/null 2>&1 || true
+fi
+exit 0
