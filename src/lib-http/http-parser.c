@@ -444,6 +444,7 @@ http_parser_feed(struct http_parser *p, const char *data, size_t len,
 	while (used < len) {
 		const char *d = data + used;
 		size_t n = len - used;
+		r = 0;
 		switch (p->state) {
 		case HP_DONE:
 		case HP_ERROR:

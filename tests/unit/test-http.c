@@ -53,7 +53,7 @@ test_simple_get(void)
 {
 	for (int trickle = 0; trickle < 2; trickle++) {
 		struct http_parser p;
-		size_t used;
+		size_t used = 0;
 		http_parser_init(&p, 1000);
 		const char *req = "GET /a%20b/c?x=1&y=%2B HTTP/1.1\r\nHost: Example.org:8080\r\n"
 		    "User-Agent:  curl/8  \r\nConnection: keep-alive\r\n\r\nNEXT";
@@ -77,7 +77,7 @@ static void
 test_pipelined(void)
 {
 	struct http_parser p;
-	size_t used;
+	size_t used = 0;
 	const char *two = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
 	    "POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET";
 
@@ -161,7 +161,7 @@ test_smuggling(void)
 	/* a NUL in a field */
 	static const char nul[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n";
 	struct http_parser p;
-	size_t used;
+	size_t used = 0;
 	http_parser_init(&p, 10);
 	CHECK_INTEQ(http_parser_feed(&p, nul, sizeof(nul) - 1, &used), HTTP_PARSE_ERROR);
 	CHECK_INTEQ(p.status, 400);
@@ -254,7 +254,7 @@ static void
 test_headers_event(void)
 {
 	struct http_parser p;
-	size_t used;
+	size_t used = 0;
 	const char *r = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
 	    "Expect: 100-continue\r\n\r\nok";
 
