@@ -36,4 +36,4 @@ fuzz:
 	./bench/fuzz/run.sh
 
 clean:
-	rm -rf $(BUILD) $(SAN)
+	rm -rf $(BUILD) $(SAN) build-opt build-fuzz

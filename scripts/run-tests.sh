@@ -17,6 +17,17 @@ ninja -C "$SAN" || { echo "0 passed, 1 failed (build)"; exit 1; }
 unit_rc=0
 meson test -C "$SAN" --print-errorlogs --num-processes 2 || unit_rc=1
 
+# the optimised build `make run` makes: -O2 finds warnings (-Werror) the
+# debug build does not
+OPT=${OPT:-build-opt}
+[ -f "$OPT/build.ninja" ] || meson setup "$OPT" >/dev/null
+if ninja -C "$OPT" >"$OPT/check.log" 2>&1; then
+	echo "optimised build: ok"
+else
+	echo "optimised build: FAILED"; grep -E "error|FAILED" "$OPT/check.log" | head -20
+	unit_rc=1
+fi
+
 # with clang: every libFuzzer target for a fixed number of runs on its
 # corpus (bench/fuzz/run.sh runs them for longer); FUZZ_RUNS=0 skips
 FUZZ=${FUZZ:-build-fuzz}
