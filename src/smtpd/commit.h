@@ -4,8 +4,10 @@
 #include <event2/event.h>
 
 #include "queue.h"
+#include "workpool.h"
 
-/* commit - queue_writer_open/write/commit() on worker threads. A commit waits for
+/* commit - queue_writer_open/write/commit() on worker threads (a
+ * lib-service workpool). A commit waits for
  * fsync; run on the event loop it would stall every other session, and
  * one at a time the disk would see one flush per message. Many commits in
  * flight at once let the file system's journal group them, so concurrent
@@ -13,7 +15,7 @@
  * files and directory entry are on stable storage. */
 
 struct commit_job {
-	struct commit_job *next;
+	struct work work;               /* first: the pool's */
 	void *arg;                      /* the caller's (the session) */
 	const char *qpath;              /* the queue */
 	struct queue_writer *qw;        /* consumed; NULL: opened by the worker */
