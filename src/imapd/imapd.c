@@ -133,12 +133,6 @@ imapd_init(struct service *svc)
 	if (imapd.tls == NULL)
 		log_warnx("no TLS: %s; STARTTLS is not offered and imaps refuses "
 		    "connections", err);
-	/* one check in the loop first: dir_authenticate() makes its dummy
-	 * hash on first use, which must not race between the workers */
-	{
-		struct dir_mailbox mb;
-		(void)dir_authenticate(svc->db, "", "", &mb, &err);
-	}
 	if (auth_init(&imapd, &err) < 0) {
 		log_warnx("%s", err);
 		return -1;

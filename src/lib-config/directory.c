@@ -472,7 +472,9 @@ dir_authenticate(struct db *db, const char *login, const char *password,
 		if (strcmp(scheme, schemes[i]) == 0)
 			si = i;
 	free(scheme);
-	/* services check passwords on several threads */
+	/* services check passwords on several threads: the first check of
+	 * each scheme makes its dummy under this lock, so no service needs
+	 * to warm it up before starting its threads */
 	static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&dummy_lock);
 	if (dummies[si] == NULL) {

@@ -163,7 +163,7 @@ ls_held_scan(struct ls *s)
 {
 	DIR *d = opendir(s->held);
 	struct dirent *de;
-	char **todo = NULL;
+	char **pending = NULL;
 	size_t n = 0;
 
 	if (d == NULL)
@@ -173,29 +173,29 @@ ls_held_scan(struct ls *s)
 		if (dot == NULL || dot - de->d_name != LIST_TOKEN_LEN)
 			continue;
 		if (strcmp(dot, ".approve") == 0 || strcmp(dot, ".reject") == 0) {
-			todo = xreallocarray(todo, n + 1, sizeof(*todo));
-			todo[n++] = xstrdup(de->d_name);
+			pending = xreallocarray(pending, n + 1, sizeof(*pending));
+			pending[n++] = xstrdup(de->d_name);
 		}
 	}
 	closedir(d);
 	for (size_t i = 0; i < n; i++) {
 		char tok[LIST_TOKEN_LEN + 1];
-		memcpy(tok, todo[i], LIST_TOKEN_LEN);
+		memcpy(tok, pending[i], LIST_TOKEN_LEN);
 		tok[LIST_TOKEN_LEN] = '\0';
-		bool approve = strcmp(todo[i] + LIST_TOKEN_LEN, ".approve") == 0;
+		bool approve = strcmp(pending[i] + LIST_TOKEN_LEN, ".approve") == 0;
 		char *info = xasprintf("%s/%s.info", s->held, tok);
 		if (access(info, F_OK) != 0) {
 			/* decided already (both files were left): drop it */
-			char *p = xasprintf("%s/%s", s->held, todo[i]);
+			char *p = xasprintf("%s/%s", s->held, pending[i]);
 			unlink(p);
 			free(p);
 		} else {
 			ls_decide(s, NULL, tok, approve, "postern list");
 		}
 		free(info);
-		free(todo[i]);
+		free(pending[i]);
 	}
-	free(todo);
+	free(pending);
 }
 
 /* ls_held_expire - held posts not decided within list.held_expire are

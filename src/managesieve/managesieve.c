@@ -767,13 +767,9 @@ ms_accept(struct service *svc, struct service_listener *l, int fd,
 static int
 ms_init(struct service *svc)
 {
-	struct dir_mailbox mb;
 	const char *err;
 
 	server.svc = svc;
-	/* dir_authenticate makes its dummy hash on first use: here, before
-	 * the threads share it */
-	(void)dir_authenticate(svc->db, "", "", &mb, &err);
 	server.auth = auth_pool_create(svc->base, svc->root, 2, &err);
 	if (server.auth == NULL) {
 		log_error("authentication threads: %s", err);

@@ -1022,13 +1022,9 @@ pop3_accept(struct service *svc, struct service_listener *l, int fd,
 static int
 pop3_init(struct service *svc)
 {
-	struct dir_mailbox mb;
 	const char *err;
 
 	server.svc = svc;
-	/* dir_authenticate makes its dummy hash on first use: do that here,
-	 * before the threads share it */
-	(void)dir_authenticate(svc->db, "", "", &mb, &err);
 	server.auth = auth_pool_create(svc->base, svc->root, 2, &err);
 	if (server.auth == NULL) {
 		log_error("authentication threads: %s", err);
