@@ -369,8 +369,9 @@ static void query_finish(struct dns_query *q, enum dns_status st,
 
 /* query_name - the name to ask DNS for: a UTF-8 domain in A-label form
  * (IDNA2008). false (and the query finished with DNS_NOTFOUND) if it has
- * no valid A-label form. */
-static bool query_name(struct dns_query *q, char out[IDN_DOMAIN_MAX + 1])
+ * no valid A-label form. out has room for IDN_DOMAIN_MAX + 2: a name given
+ * with its root dot, and the NUL. */
+static bool query_name(struct dns_query *q, char out[IDN_DOMAIN_MAX + 2])
 {
 	const char *err;
 
