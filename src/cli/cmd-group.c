@@ -10,6 +10,7 @@
 #include "fields.h"
 #include "fsutil.h"
 #include "lists.h"
+#include "remove.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -253,7 +254,7 @@ static int
 group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 {
 	static const char *const opts[] = {
-		"postoffice=", "name=", "owner=", "atomic", NULL
+		"postoffice=", "name=", "owner=", "atomic", CLI_YES_OPTION, NULL
 	};
 	const char *word = kind == ADM_GROUP ? "group" : "list";
 	struct cli_args a;
@@ -267,7 +268,8 @@ group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 		if (kind == ADM_GROUP)
 			printf("usage: postern group add ADDRESS --postoffice PO [--name NAME]\n"
 			    "       postern group list [--postoffice PO]\n"
-			    "       postern group show|del ADDRESS\n"
+			    "       postern group show ADDRESS\n"
+			    "       postern group del ADDRESS [--yes]\n"
 			    "       postern group set ADDRESS setting=value...\n"
 			    "       postern group member add|del ADDRESS MEMBER\n"
 			    "       postern group member list ADDRESS\n"
@@ -277,7 +279,8 @@ group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 		else
 			printf("usage: postern list add ADDRESS --postoffice PO --owner EMAIL\n"
 			    "       postern list list [--postoffice PO]\n"
-			    "       postern list show|del ADDRESS\n"
+			    "       postern list show ADDRESS\n"
+			    "       postern list del ADDRESS [--yes]\n"
 			    "       postern list set ADDRESS setting=value...\n"
 			    "       postern list member add ADDRESS MEMBER [--name NAME]\n"
 			    "       postern list member del ADDRESS MEMBER\n"
@@ -331,9 +334,7 @@ group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 	if (strcmp(verb, "set") == 0)
 		return cli_object_set(cli, kind, addr, &a, 2);
 	if (strcmp(verb, "del") == 0 || strcmp(verb, "delete") == 0) {
-		r = kind == ADM_GROUP ? adm_group_del(cli->db, addr, &err) :
-		    adm_list_del(cli->db, addr, &err);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return cli_delete_object(cli, kind, addr, &a);
 	}
 	return cli_usage("unknown %s command '%s' (see postern %s --help)", word, verb, word);
 }

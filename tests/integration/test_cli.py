@@ -331,17 +331,17 @@ def test_postoffice(postern):
     fails(p, EXIT_USAGE, "postoffice", "set", "acme", "usage_notify_mailbox=nobody")
     fails(p, EXIT_NOTFOUND, "postoffice", "show", "nope", msg="does not exist")
     fails(p, EXIT_NOTFOUND, "postoffice", "set", "nope", "disabled=yes")
-    fails(p, EXIT_NOTFOUND, "postoffice", "del", "nope")
+    fails(p, EXIT_NOTFOUND, "postoffice", "del", "nope", "--yes")
     # delete: store and every object go
     p.cli("domain", "add", "beta.test", "--postoffice", "beta")
     p.cli("mailbox", "add", "x@beta", "--password", "pw")
-    p.cli("postoffice", "del", "beta")
+    p.cli("postoffice", "del", "beta", "--yes")
     assert not (p.root / "store/beta").exists()
     assert one(p, "SELECT count(*) FROM domain WHERE name = 'beta.test'") == 0
     assert one(p, "SELECT count(*) FROM mailbox m WHERE NOT EXISTS (SELECT 1 FROM "
                "postoffice p WHERE p.id = m.postoffice_id)") == 0
     assert one(p, "SELECT count(*) FROM address WHERE address LIKE '%beta.test'") == 0
-    p.cli("postoffice", "del", "gamma", "--keep-data")
+    p.cli("postoffice", "del", "gamma", "--keep-data", "--yes")
     assert (p.root / "store/gamma/postmaster").is_dir()
 
 
@@ -416,9 +416,9 @@ def test_domain(populated):
     p.cli("domain", "blacklist", "del", "acme.test", "spam.example")
     fails(p, EXIT_NOTFOUND, "domain", "blacklist", "del", "acme.test", "spam.example")
     # delete: its addresses go, the mailboxes stay
-    p.cli("domain", "del", "beta.test")
+    p.cli("domain", "del", "beta.test", "--yes")
     assert one(p, "SELECT count(*) FROM address WHERE address LIKE '%@beta.test'") == 0
-    fails(p, EXIT_NOTFOUND, "domain", "del", "beta.test")
+    fails(p, EXIT_NOTFOUND, "domain", "del", "beta.test", "--yes")
     assert one(p, "SELECT count(*) FROM mailbox") == 4
 
 
@@ -490,13 +490,13 @@ def test_mailbox_set_passwd_del(populated):
     assert pw_ok(p, "alice@acme", "a2")
     # del removes the store and the addresses, --keep-data keeps the store
     (p.root / "store/acme/bob/new/1.msg").write_text("x")
-    p.cli("mailbox", "del", "bob@acme")
+    p.cli("mailbox", "del", "bob@acme", "--yes")
     assert not (p.root / "store/acme/bob").exists()
     assert one(p, "SELECT count(*) FROM address WHERE address = 'bob@acme.test'") == 0
-    fails(p, EXIT_NOTFOUND, "mailbox", "del", "bob@acme")
-    p.cli("mailbox", "del", "alice@acme", "--keep-data")
+    fails(p, EXIT_NOTFOUND, "mailbox", "del", "bob@acme", "--yes")
+    p.cli("mailbox", "del", "alice@acme", "--keep-data", "--yes")
     assert (p.root / "store/acme/alice/cur").is_dir()
-    fails(p, EXIT_USAGE, "mailbox", "del", "postmaster@acme", msg="postmaster")
+    fails(p, EXIT_USAGE, "mailbox", "del", "postmaster@acme", "--yes", msg="postmaster")
     assert one(p, "SELECT count(*) FROM mailbox WHERE name = 'postmaster'") == 1
 
 
@@ -619,10 +619,10 @@ def test_group(populated, tmp_path):
     lst = p.cli("group", "list", json_out=True)
     assert lst == [{"address": "staff@acme.test", "name": "The Staff", "postoffice": "acme",
                     "status": "disabled", "members": 4}]
-    p.cli("group", "del", "staff@acme.test")
+    p.cli("group", "del", "staff@acme.test", "--yes")
     assert one(p, "SELECT count(*) FROM address WHERE address = 'staff@acme.test'") == 0
     assert one(p, "SELECT count(*) FROM grp_member") == 0
-    fails(p, EXIT_NOTFOUND, "group", "del", "staff@acme.test")
+    fails(p, EXIT_NOTFOUND, "group", "del", "staff@acme.test", "--yes")
 
 
 def test_list(populated, tmp_path):
@@ -656,7 +656,7 @@ def test_list(populated, tmp_path):
     p.cli("list", "member", "del", "news@acme.test", "bea@ext.example")
     fails(p, EXIT_NOTFOUND, "list", "member", "del", "news@acme.test", "bea@ext.example")
     assert p.cli("list", "list", json_out=True)[0]["status"] == "moderated"
-    p.cli("list", "del", "news@acme.test")
+    p.cli("list", "del", "news@acme.test", "--yes")
     assert one(p, "SELECT count(*) FROM list_member") == 0
     assert one(p, "SELECT count(*) FROM address WHERE kind = 'list'") == 0
 
@@ -791,7 +791,7 @@ def test_users_export_round_trip(populated, tmp_path):
     assert dest.read_bytes().decode() == csv1
     # into a new post office: the same bytes come back, logins keep working
     p.cli("postoffice", "add", "copy", "--password", "x")
-    p.cli("domain", "del", "acme.test")
+    p.cli("domain", "del", "acme.test", "--yes")
     p.cli("domain", "add", "acme.test", "--postoffice", "copy")
     p.cli("users", "import", str(dest), "--postoffice", "copy")
     assert raw(p, "users", "export", "--postoffice", "copy").decode() == csv1
