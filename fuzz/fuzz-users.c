@@ -50,6 +50,8 @@ setup(void)
 	free(cfg);
 	if (db_open(tmpl, true, &db, &err) < 0 ||
 	    settings_set(db, "password.scheme", "sha512-crypt", &err) < 0 ||
+	    settings_set(db, "password.min_length", "1", &err) < 0 ||
+	    settings_set(db, "password.reject_names", "no", &err) < 0 ||
 	    adm_postoffice_add(db, "acme", "pw", &err) != ADM_OK ||
 	    adm_domain_add(db, "acme.test", "acme", &err) != ADM_OK ||
 	    adm_postoffice_add(db, "other", "pw", &err) != ADM_OK ||

@@ -80,7 +80,7 @@ PYEOF
 # 5. import the export into a fresh data root (hashes, no hashing), export
 #    again: the same bytes
 "$POSTERN" -d b init >/dev/null
-"$POSTERN" -d b postoffice add bench --password other
+"$POSTERN" -d b postoffice add bench --password other-Secret-1
 t0=$(now)
 "$POSTERN" -d b users import export1.csv --postoffice bench 2>import2.err
 t1=$(now)
