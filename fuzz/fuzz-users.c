@@ -86,7 +86,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct users_import_opts opts = {
 		.postoffice = "acme", .quota_kb = -1, .sep = size && data[0] == '\t' ?
 		    '\t' : ',', .atomic = size > 1 && data[1] == '!',
-		.ctx = &lines, .row_error = row_error,
+		.ctx = &lines, .row_error = row_error, .create_domains = true,
 	};
 	int r = users_import(db, (const char *)data, len, &opts, &res, &err);
 	if (r != ADM_OK && r != ADM_INVALID)

@@ -681,14 +681,14 @@ def test_users_import(populated, tmp_path):
                  "\"unterminated,x\n")
     before = one(p, "SELECT count(*) FROM mailbox")
     r = p.cli("users", "import", str(f), "--postoffice", "acme", "--atomic",
-              check=False)
+              "--create-domains", check=False)
     assert r.returncode == EXIT_PARTIAL and "nothing kept" in r.stderr
     assert one(p, "SELECT count(*) FROM mailbox") == before
     assert one(p, "SELECT count(*) FROM domain WHERE name = 'newdom.test'") == 0
     assert not (p.root / "store/acme/ann").exists()     # no store left behind
     out = tmp_path / "pw.txt"
     r = p.cli("--json", "users", "import", str(f), "--postoffice", "acme",
-              "--passwords-out", str(out), check=False)
+              "--passwords-out", str(out), "--create-domains", check=False)
     assert r.returncode == EXIT_PARTIAL
     res = json.loads(r.stdout)
     assert res["total"] == 9 and res["imported"] == 3 and res["failed"] == 6
@@ -723,9 +723,9 @@ def test_users_import(populated, tmp_path):
     assert pw_ok(p, "gil@acme", "hash-less") and pw_ok(p, "hal@acme", "common")
     assert p.cli("mailbox", "show", "hal@acme", json_out=True)["quota_kb"] == 7168
     f.write_text("ivy@unknown.test,x\n")
-    r = p.cli("users", "import", str(f), "--postoffice", "acme", "--no-create-domains",
-              check=False)
-    assert r.returncode == EXIT_PARTIAL and "does not exist" in r.stderr
+    r = p.cli("users", "import", str(f), "--postoffice", "acme", check=False)
+    assert r.returncode == EXIT_PARTIAL and "line 1: domain 'unknown.test'" in r.stderr
+    assert "--create-domains" in r.stderr
     fails(p, EXIT_NOTFOUND, "users", "import", str(f), "--postoffice", "nope")
     fails(p, EXIT_USAGE, "users", "import", str(tmp_path / "missing.csv"),
           "--postoffice", "acme", msg="cannot read")

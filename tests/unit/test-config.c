@@ -877,6 +877,7 @@ test_users_round_trip(void)
 	struct users_import_opts opts = {
 		.postoffice = "acme", .quota_kb = -1, .sep = ',', .ctx = &log,
 		.row_error = on_row_error, .generated = on_generated,
+		.create_domains = true,
 	};
 
 	CHECK(adm_postoffice_add(db, "acme", "pw", &err) == ADM_OK);
@@ -911,7 +912,7 @@ test_users_round_trip(void)
 	CHECK(strstr(out1.data, "postmaster") == NULL);
 	CHECK(adm_postoffice_add(db2, "acme", "other-pw", &err) == ADM_OK);
 	struct users_import_opts opts2 = {
-		.postoffice = "acme", .quota_kb = -1, .sep = ',', .no_create_domains = false,
+		.postoffice = "acme", .quota_kb = -1, .sep = ',', .create_domains = true,
 	};
 	CHECK_INTEQ(users_import(db2, out1.data, out1.len, &opts2, &res, &err), ADM_OK);
 	CHECK_INTEQ(res.imported, 3);
