@@ -373,6 +373,30 @@ cli_object_json(struct cli *cli, enum adm_kind kind, int64_t id)
 }
 
 int
+cli_created(struct cli *cli, enum adm_kind kind, const char *ident,
+	    const char *generated_password)
+{
+	const char *err;
+	int64_t id;
+	int r;
+
+	if (!cli->json)
+		return 0;
+	if ((r = adm_object_id(cli->db, kind, ident, &id, &err)) < 0)
+		return cli_adm_exit(r, err);
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(ident));
+	json_object_set_new(o, "id", json_integer(id));
+	json_t *fields = cli_object_json(cli, kind, id);
+	json_object_update(o, fields);
+	json_decref(fields);
+	if (generated_password != NULL)
+		json_object_set_new(o, "password", json_string(generated_password));
+	cli_json_print(o);
+	return 0;
+}
+
+int
 cli_object_show(struct cli *cli, enum adm_kind kind, const char *ident)
 {
 	const struct field_def *fields = adm_kind_fields(kind);

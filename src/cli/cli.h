@@ -79,6 +79,12 @@ void cli_removal_count(json_t *o, const char *key, long long n);
 int cli_confirm(struct cli *cli, const struct cli_args *a, json_t *removal);
 void cli_removed(struct cli *cli, json_t *removal);
 
+/* cli_created - after an add: with --json, print the new object (its
+ * settings, "name" and "id"; "password" when one was generated); nothing
+ * for people. An exit code. */
+int cli_created(struct cli *cli, enum adm_kind kind, const char *ident,
+		const char *generated_password);
+
 /* Generic object commands driven by the field tables. */
 int cli_object_show(struct cli *cli, enum adm_kind kind, const char *ident);
 int cli_object_set(struct cli *cli, enum adm_kind kind, const char *ident,

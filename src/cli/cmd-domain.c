@@ -139,7 +139,8 @@ cmd_domain(struct cli *cli, int argc, char **argv)
 		if (po == NULL || a.npos != 2)
 			return cli_usage("usage: postern domain add DOMAIN --postoffice PO");
 		r = adm_domain_add(cli->db, name, po, &err);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return r == ADM_OK ? cli_created(cli, ADM_DOMAIN, name, NULL) :
+		    cli_adm_exit(r, err);
 	}
 	/* one object per command: "del a b" must not quietly delete only a */
 	if (a.npos > 2 && strcmp(verb, "set") != 0)

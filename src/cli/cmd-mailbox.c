@@ -339,11 +339,15 @@ cmd_mailbox(struct cli *cli, int argc, char **argv)
 		r = adm_mailbox_add(cli->db, &spec, &err);
 		if (r == ADM_OK)   /* the default message (manual 5.3.9.9) */
 			maint_welcome_deliver(cli, at + 1, name);
-		if (r == ADM_OK && generated)
+		if (r == ADM_OK && generated && !cli->json)
 			printf("%s password: %s\n", ident, pw);
+		if (r == ADM_OK)
+			r = cli_created(cli, ADM_MAILBOX, ident, generated ? pw : NULL);
+		else
+			r = cli_adm_exit(r, err);
 		explicit_bzero(pw, strlen(pw));
 		free(pw);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return r;
 	}
 	/* one object per command: "del a b" must not quietly delete only a */
 	if (a.npos > 2 && strcmp(verb, "set") != 0)
@@ -420,7 +424,12 @@ cmd_address(struct cli *cli, int argc, char **argv)
 		if (mb == NULL)
 			return cli_usage("usage: postern address add ADDRESS --mailbox NAME@PO");
 		r = adm_address_add(cli->db, a.pos[1], mb, &err);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		if (r != ADM_OK)
+			return cli_adm_exit(r, err);
+		if (cli->json)
+			cli_json_print(json_pack("{s:s,s:s}", "address", a.pos[1],
+			    "mailbox", mb));
+		return 0;
 	}
 	if (strcmp(verb, "del") == 0 || strcmp(verb, "delete") == 0) {
 		r = adm_address_del(cli->db, a.pos[1], &err);

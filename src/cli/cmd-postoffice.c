@@ -109,10 +109,14 @@ cmd_postoffice(struct cli *cli, int argc, char **argv)
 		if ((r = cli_password(&a, true, &pw, &generated)) != 0)
 			return r;
 		r = adm_postoffice_add(cli->db, name, pw, &err);
-		if (r == ADM_OK && generated)
+		if (r == ADM_OK && generated && !cli->json)
 			printf("postmaster@%s password: %s\n", name, pw);
+		if (r == ADM_OK)
+			r = cli_created(cli, ADM_POSTOFFICE, name, generated ? pw : NULL);
+		else
+			r = cli_adm_exit(r, err);
 		free(pw);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return r;
 	}
 	/* one object per command: "del a b" must not quietly delete only a */
 	if (a.npos > 2 && strcmp(verb, "set") != 0 && strcmp(verb, "set-quota") != 0)

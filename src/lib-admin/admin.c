@@ -454,7 +454,20 @@ mailbox_insert(struct db *db, const struct adm_mailbox_spec *spec,
 	if (r < 0)
 		return status_of(db);
 	if (r == 0) {
-		db_errorf(db, error_r, "post office '%s' does not exist", spec->postoffice);
+		/* eve@contoso.test: a domain where the post office belongs */
+		struct dir_domain dd;
+		char *lower = xstrdup(spec->postoffice);
+		str_lower(lower);
+		if (dir_domain_get(db, lower, &dd, &err) == 1)
+			db_errorf(db, error_r, "'%s@%s': a mailbox is named "
+			    "NAME@POSTOFFICE, and %s is a domain of post office "
+			    "'%s': give %s@%s", spec->name, spec->postoffice,
+			    lower, dd.postoffice, spec->name, dd.postoffice);
+		else
+			db_errorf(db, error_r, "post office '%s' does not exist (a "
+			    "mailbox is named NAME@POSTOFFICE; postern postoffice "
+			    "list shows them)", spec->postoffice);
+		free(lower);
 		return ADM_NOTFOUND;
 	}
 	if (db_query_int(db, &exists, 0, error_r,

@@ -212,11 +212,15 @@ def test_usage_errors(populated):
     fails(p, EXIT_USAGE, "mailbox", "passwd", "alice@acme", "pw")
     assert one(p, "SELECT count(*) FROM mailbox") == 3
     assert one(p, "SELECT count(*) FROM domain") == 1
+    # without a command or a verb: the help, exit 0 (issue 12: one rule,
+    # like docker; a wrong or incomplete verb stays exit 2)
     r = p.cli(check=False)
-    assert r.returncode == EXIT_USAGE and "usage" in r.stderr
-    for c in ["config", "postoffice", "domain", "mailbox", "address", "group",
-              "list", "users"]:
-        assert p.cli(c, check=False).returncode == EXIT_USAGE, c
+    assert r.returncode == 0 and "usage: postern" in r.stdout
+    for c in ["config", "postoffice", "domain", "dkim", "mailbox", "address",
+              "group", "list", "popretrieval", "users", "queue", "filter",
+              "messages", "welcome"]:
+        r = p.cli(c, check=False)
+        assert r.returncode == 0 and r.stdout == p.cli(c, "--help").stdout, c
 
 
 # -- config ------------------------------------------------------------------
