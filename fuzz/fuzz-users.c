@@ -50,6 +50,8 @@ setup(void)
 	free(cfg);
 	if (db_open(tmpl, true, &db, &err) < 0 ||
 	    settings_set(db, "password.scheme", "sha512-crypt", &err) < 0 ||
+	    settings_set(db, "password.min_length", "1", &err) < 0 ||
+	    settings_set(db, "password.reject_names", "no", &err) < 0 ||
 	    adm_postoffice_add(db, "acme", "pw", &err) != ADM_OK ||
 	    adm_domain_add(db, "acme.test", "acme", &err) != ADM_OK ||
 	    adm_postoffice_add(db, "other", "pw", &err) != ADM_OK ||
@@ -84,7 +86,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct users_import_opts opts = {
 		.postoffice = "acme", .quota_kb = -1, .sep = size && data[0] == '\t' ?
 		    '\t' : ',', .atomic = size > 1 && data[1] == '!',
-		.ctx = &lines, .row_error = row_error,
+		.ctx = &lines, .row_error = row_error, .create_domains = true,
 	};
 	int r = users_import(db, (const char *)data, len, &opts, &res, &err);
 	if (r != ADM_OK && r != ADM_INVALID)

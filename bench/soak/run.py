@@ -110,7 +110,7 @@ class Load:
         while time.time() < self.stop:
             try:
                 c = imaplib.IMAP4("127.0.0.1", self.p.port("imap"), timeout=60)
-                c.login("alice@acme", "alice-pw")
+                c.login("alice@acme", "Soak-secret-a1")
                 typ, data = c.select("INBOX")
                 n = int(data[0])
                 if n > 0:
@@ -130,7 +130,7 @@ class Load:
             try:
                 c = poplib.POP3("127.0.0.1", self.p.port("pop3"), timeout=60)
                 c.user("bob@acme")
-                c.pass_("bob-pw")
+                c.pass_("Soak-secret-b1")
                 n, _ = c.stat()
                 for k in range(1, min(n, 3) + 1):
                     c.retr(k)
@@ -157,8 +157,8 @@ def main():
     p.init()
     p.cli("postoffice", "add", "acme", "--password", "pm-secret")
     p.cli("domain", "add", "acme.test", "--postoffice", "acme")
-    p.cli("mailbox", "add", "alice@acme", "--password", "alice-pw")
-    p.cli("mailbox", "add", "bob@acme", "--password", "bob-pw")
+    p.cli("mailbox", "add", "alice@acme", "--password", "Soak-secret-a1")
+    p.cli("mailbox", "add", "bob@acme", "--password", "Soak-secret-b1")
     p.start(services=SERVICES, timeout=60)
     st = json.loads((p.root / "run" / "status.json").read_text())
     pids = {s["name"]: s["pid"] for s in st["services"] if s["name"] in SERVICES}

@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "directory.h"
+#include "buf.h"
 #include "fields.h"
 #include "xalloc.h"
 
@@ -231,6 +233,107 @@ cli_json_print(json_t *j)
 	json_decref(j);
 }
 
+json_t *
+cli_removal_new(const char *what, const char *name)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "removed", json_string(what));
+	json_object_set_new(o, "name", json_string(name));
+	return o;
+}
+
+void
+cli_removal_count(json_t *o, const char *key, long long n)
+{
+	json_object_set_new(o, key, json_integer(n));
+}
+
+/* removal_text - "post office acme: 2 domains, 1006 mailboxes, 5 messages,
+ * 1.2 MB" (new string) */
+static char *
+removal_text(json_t *o)
+{
+	struct buf b;
+	const char *key;
+	json_t *v;
+	bool first = true;
+
+	buf_init(&b, 0);
+	buf_printf(&b, "%s %s", json_string_value(json_object_get(o, "removed")),
+	    json_string_value(json_object_get(o, "name")));
+	json_object_foreach(o, key, v) {
+		if (!json_is_integer(v))
+			continue;
+		long long n = json_integer_value(v);
+		buf_puts(&b, first ? ": " : ", ");
+		first = false;
+		if (strcmp(key, "bytes") == 0) {
+			if (n < 1024)
+				buf_printf(&b, "%lld bytes", n);
+			else if (n < 1024 * 1024)
+				buf_printf(&b, "%.1f KB", (double)n / 1024);
+			else if (n < 1024LL * 1024 * 1024)
+				buf_printf(&b, "%.1f MB", (double)n / (1024 * 1024));
+			else
+				buf_printf(&b, "%.1f GB", (double)n / (1024 * 1024 * 1024));
+			continue;
+		}
+		/* "mailboxes" -> "mailbox", "addresses" -> "address" */
+		size_t len = strlen(key), cut = 0;
+		if (n == 1 && len > 3 && (strcmp(key + len - 3, "xes") == 0 ||
+		    strcmp(key + len - 4, "sses") == 0))
+			cut = 2;
+		else if (n == 1 && len > 1 && key[len - 1] == 's')
+			cut = 1;
+		buf_printf(&b, "%lld %.*s", n, (int)(len - cut), key);
+		for (char *p = b.data + b.len - (len - cut); *p; p++)
+			if (*p == '_')
+				*p = ' ';
+	}
+	return buf_steal(&b);
+}
+
+int
+cli_confirm(struct cli *cli, const struct cli_args *a, json_t *removal)
+{
+	char *text, line[64];
+	(void)cli;
+
+	if (cli_flag(a, CLI_YES_OPTION))
+		return 0;
+	text = removal_text(removal);
+	if (!isatty(STDIN_FILENO)) {
+		cli_error(EXIT_USAGE, "this deletes %s; no terminal to ask on: add "
+		    "--yes to confirm", text);
+		free(text);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "This deletes %s.\nDelete? [y/N] ", text);
+	fflush(stderr);
+	free(text);
+	if (fgets(line, sizeof(line), stdin) == NULL ||
+	    (strcmp(line, "y\n") != 0 && strcmp(line, "yes\n") != 0 &&
+	    strcmp(line, "Y\n") != 0 && strcmp(line, "YES\n") != 0)) {
+		fprintf(stderr, "postern: nothing deleted\n");
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+void
+cli_removed(struct cli *cli, json_t *removal)
+{
+	if (cli->json) {
+		cli_json_print(removal);
+		return;
+	}
+	char *text = removal_text(removal);
+	printf("deleted %s\n", text);
+	free(text);
+	json_decref(removal);
+}
+
 static const char *
 kind_word(enum adm_kind kind)
 {
@@ -267,6 +370,30 @@ cli_object_json(struct cli *cli, enum adm_kind kind, int64_t id)
 		free(v);
 	}
 	return o;
+}
+
+int
+cli_created(struct cli *cli, enum adm_kind kind, const char *ident,
+	    const char *generated_password)
+{
+	const char *err;
+	int64_t id;
+	int r;
+
+	if (!cli->json)
+		return 0;
+	if ((r = adm_object_id(cli->db, kind, ident, &id, &err)) < 0)
+		return cli_adm_exit(r, err);
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(ident));
+	json_object_set_new(o, "id", json_integer(id));
+	json_t *fields = cli_object_json(cli, kind, id);
+	json_object_update(o, fields);
+	json_decref(fields);
+	if (generated_password != NULL)
+		json_object_set_new(o, "password", json_string(generated_password));
+	cli_json_print(o);
+	return 0;
 }
 
 int

@@ -65,6 +65,26 @@ void cli_json_print(json_t *j);   /* steals the reference */
 int cli_print_query(struct cli *cli, sqlite3_stmt *st, size_t ncols,
 		    const char *const *hdr, const char *const *keys);
 
+/* Destructive commands (docs: README "Administering"). A removal is a
+ * JSON object: "removed" (what: "post office", "mailbox"...), "name",
+ * then counts in the order people read them ("mailboxes", "messages",
+ * "bytes"...). cli_confirm says what will go and asks on a terminal;
+ * without one it needs --yes ("yes" in the command's options). Returns 0
+ * to go ahead, else an exit code (2: no terminal and no --yes, 1: the
+ * answer was no). cli_removed prints what was done (text or --json) and
+ * takes the reference. */
+#define CLI_YES_OPTION "yes"
+json_t *cli_removal_new(const char *what, const char *name);
+void cli_removal_count(json_t *o, const char *key, long long n);
+int cli_confirm(struct cli *cli, const struct cli_args *a, json_t *removal);
+void cli_removed(struct cli *cli, json_t *removal);
+
+/* cli_created - after an add: with --json, print the new object (its
+ * settings, "name" and "id"; "password" when one was generated); nothing
+ * for people. An exit code. */
+int cli_created(struct cli *cli, enum adm_kind kind, const char *ident,
+		const char *generated_password);
+
 /* Generic object commands driven by the field tables. */
 int cli_object_show(struct cli *cli, enum adm_kind kind, const char *ident);
 int cli_object_set(struct cli *cli, enum adm_kind kind, const char *ident,

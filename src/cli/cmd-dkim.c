@@ -23,7 +23,7 @@ dkim_help(int code)
 	    "       postern dkim selector show DOMAIN SELECTOR\n"
 	    "       postern dkim selector activate DOMAIN SELECTOR\n"
 	    "       postern dkim selector set DOMAIN SELECTOR test_mode=yes|no|granularity=G|notes=T\n"
-	    "       postern dkim selector delete DOMAIN SELECTOR\n"
+	    "       postern dkim selector delete DOMAIN SELECTOR [--yes]\n"
 	    "       postern dkim dns DOMAIN [SELECTOR]\n\n"
 	    "A selector is a key pair made by 'selector add' (RSA 2048 bits by\n"
 	    "default; the algorithm defaults to the domain's dkim_algorithm). The\n"
@@ -286,9 +286,26 @@ selector_cmd(struct cli *cli, const struct cli_args *a)
 		return show(cli, domain, sel);
 	if (strcmp(verb, "activate") == 0)
 		r = adm_selector_activate(cli->db, domain, sel, &err);
-	else if (strcmp(verb, "delete") == 0 || strcmp(verb, "del") == 0)
-		r = adm_selector_del(cli->db, domain, sel, &err);
-	else
+	else if (strcmp(verb, "delete") == 0 || strcmp(verb, "del") == 0) {
+		/* the private key goes: mail signed with it still verifies
+		 * while its DNS record stays published */
+		int64_t sid;
+		if ((r = adm_selector_id(cli->db, domain, sel, &sid, &err)) != ADM_OK)
+			return cli_adm_exit(r, err);
+		char *name = xasprintf("%s of %s", sel, domain);
+		json_t *o = cli_removal_new("DKIM selector", name);
+		free(name);
+		if ((r = cli_confirm(cli, a, o)) != 0) {
+			json_decref(o);
+			return r;
+		}
+		if ((r = adm_selector_del(cli->db, domain, sel, &err)) != ADM_OK) {
+			json_decref(o);
+			return cli_adm_exit(r, err);
+		}
+		cli_removed(cli, o);
+		return 0;
+	} else
 		return cli_usage("unknown dkim selector command '%s' (see postern dkim "
 		    "--help)", verb);
 	return r == ADM_OK ? 0 : cli_adm_exit(r, err);
@@ -298,7 +315,7 @@ int
 cmd_dkim(struct cli *cli, int argc, char **argv)
 {
 	static const char *const opts[] = { "algorithm=", "bits=", "test",
-		"granularity=", "notes=", "activate", "key=", NULL };
+		"granularity=", "notes=", "activate", "key=", CLI_YES_OPTION, NULL };
 	struct cli_args a;
 	int r;
 

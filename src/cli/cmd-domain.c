@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "cmd-autodiscover.h"
 #include "fields.h"
+#include "remove.h"
 #include "xalloc.h"
 
 static int
@@ -15,7 +16,7 @@ domain_help(int code)
 	    "       postern domain list [--postoffice PO]\n"
 	    "       postern domain show DOMAIN\n"
 	    "       postern domain set DOMAIN setting=value...\n"
-	    "       postern domain del DOMAIN\n"
+	    "       postern domain del DOMAIN [--yes]\n"
 	    "       postern domain blacklist add|del DOMAIN SENDER-DOMAIN\n"
 	    "       postern domain blacklist list DOMAIN\n"
 	    "       postern domain autodiscover list|detect DOMAIN\n"
@@ -79,7 +80,7 @@ cli_print_query(struct cli *cli, sqlite3_stmt *st, size_t ncols,
 int
 cmd_domain(struct cli *cli, int argc, char **argv)
 {
-	static const char *const opts[] = { "postoffice=", "security=", NULL };
+	static const char *const opts[] = { "postoffice=", "security=", CLI_YES_OPTION, NULL };
 	struct cli_args a;
 	const char *err, *verb;
 	int r;
@@ -138,7 +139,8 @@ cmd_domain(struct cli *cli, int argc, char **argv)
 		if (po == NULL || a.npos != 2)
 			return cli_usage("usage: postern domain add DOMAIN --postoffice PO");
 		r = adm_domain_add(cli->db, name, po, &err);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return r == ADM_OK ? cli_created(cli, ADM_DOMAIN, name, NULL) :
+		    cli_adm_exit(r, err);
 	}
 	/* one object per command: "del a b" must not quietly delete only a */
 	if (a.npos > 2 && strcmp(verb, "set") != 0)
@@ -149,8 +151,7 @@ cmd_domain(struct cli *cli, int argc, char **argv)
 	if (strcmp(verb, "set") == 0)
 		return cli_object_set(cli, ADM_DOMAIN, name, &a, 2);
 	if (strcmp(verb, "del") == 0 || strcmp(verb, "delete") == 0) {
-		r = adm_domain_del(cli->db, name, &err);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return cli_delete_object(cli, ADM_DOMAIN, name, &a);
 	}
 	return cli_usage("unknown domain command '%s' (see postern domain --help)", verb);
 }

@@ -7,9 +7,11 @@
 
 #include "cli.h"
 #include "csv.h"
+#include "directory.h"
 #include "fields.h"
 #include "fsutil.h"
 #include "lists.h"
+#include "remove.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -168,6 +170,37 @@ member_command(struct cli *cli, enum adm_kind kind, const struct cli_args *a)
 	return r == ADM_OK ? 0 : cli_adm_exit(r, err);
 }
 
+/* group_show - the settings and the members of a group (a list's members
+ * can be many: postern list member list) */
+static int
+group_show(struct cli *cli, const char *addr)
+{
+	struct dir_strings m = { 0 };
+	const char *err;
+	int64_t id;
+	int r;
+
+	if ((r = adm_object_id(cli->db, ADM_GROUP, addr, &id, &err)) < 0)
+		return cli_adm_exit(r, err);
+	if (dir_group_members(cli->db, id, &m, &err) < 0)
+		return cli_error(EXIT_FAIL, "%s", err);
+	if (cli->json) {
+		json_t *o = cli_object_json(cli, ADM_GROUP, id), *arr = json_array();
+		json_object_set_new(o, "id", json_integer(id));
+		json_object_set_new(o, "address", json_string(addr));
+		for (size_t i = 0; i < m.n; i++)
+			json_array_append_new(arr, json_string(m.v[i]));
+		json_object_set_new(o, "members", arr);
+		cli_json_print(o);
+	} else if ((r = cli_object_show(cli, ADM_GROUP, addr)) == 0) {
+		printf("\nmembers (%zu):\n", m.n);
+		for (size_t i = 0; i < m.n; i++)
+			printf("  %s\n", m.v[i]);
+	}
+	dir_strings_free(&m);
+	return r;
+}
+
 static int
 object_list(struct cli *cli, enum adm_kind kind, const char *po)
 {
@@ -253,7 +286,7 @@ static int
 group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 {
 	static const char *const opts[] = {
-		"postoffice=", "name=", "owner=", "atomic", NULL
+		"postoffice=", "name=", "owner=", "atomic", CLI_YES_OPTION, NULL
 	};
 	const char *word = kind == ADM_GROUP ? "group" : "list";
 	struct cli_args a;
@@ -267,7 +300,8 @@ group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 		if (kind == ADM_GROUP)
 			printf("usage: postern group add ADDRESS --postoffice PO [--name NAME]\n"
 			    "       postern group list [--postoffice PO]\n"
-			    "       postern group show|del ADDRESS\n"
+			    "       postern group show ADDRESS\n"
+			    "       postern group del ADDRESS [--yes]\n"
 			    "       postern group set ADDRESS setting=value...\n"
 			    "       postern group member add|del ADDRESS MEMBER\n"
 			    "       postern group member list ADDRESS\n"
@@ -277,7 +311,8 @@ group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 		else
 			printf("usage: postern list add ADDRESS --postoffice PO --owner EMAIL\n"
 			    "       postern list list [--postoffice PO]\n"
-			    "       postern list show|del ADDRESS\n"
+			    "       postern list show ADDRESS\n"
+			    "       postern list del ADDRESS [--yes]\n"
 			    "       postern list set ADDRESS setting=value...\n"
 			    "       postern list member add ADDRESS MEMBER [--name NAME]\n"
 			    "       postern list member del ADDRESS MEMBER\n"
@@ -320,20 +355,20 @@ group_or_list(struct cli *cli, enum adm_kind kind, int argc, char **argv)
 			r = adm_group_add(cli->db, addr, po, cli_opt(&a, "name"), &err);
 		else
 			r = adm_list_add(cli->db, addr, po, cli_opt(&a, "owner"), &err);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return r == ADM_OK ? cli_created(cli, kind, addr, NULL) :
+		    cli_adm_exit(r, err);
 	}
 	/* one object per command: "del a b" must not quietly delete only a */
 	if (a.npos > 2 && strcmp(verb, "set") != 0)
 		return cli_usage("%s %s takes one name; '%s' is one too many",
 		    argv[0], verb, a.pos[2]);
 	if (strcmp(verb, "show") == 0)
-		return cli_object_show(cli, kind, addr);
+		return kind == ADM_GROUP ? group_show(cli, addr) :
+		    cli_object_show(cli, kind, addr);
 	if (strcmp(verb, "set") == 0)
 		return cli_object_set(cli, kind, addr, &a, 2);
 	if (strcmp(verb, "del") == 0 || strcmp(verb, "delete") == 0) {
-		r = kind == ADM_GROUP ? adm_group_del(cli->db, addr, &err) :
-		    adm_list_del(cli->db, addr, &err);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return cli_delete_object(cli, kind, addr, &a);
 	}
 	return cli_usage("unknown %s command '%s' (see postern %s --help)", word, verb, word);
 }

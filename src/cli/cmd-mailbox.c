@@ -9,6 +9,7 @@
 #include "cli-password.h"
 #include "directory.h"
 #include "fields.h"
+#include "remove.h"
 #include "fsutil.h"
 #include "settings.h"
 #include "strutil.h"
@@ -24,7 +25,7 @@ mailbox_help(int code)
 	    "       postern mailbox show NAME@PO\n"
 	    "       postern mailbox set NAME@PO setting=value...\n"
 	    "       postern mailbox passwd NAME@PO --password PW\n"
-	    "       postern mailbox del NAME@PO [--keep-data]\n"
+	    "       postern mailbox del NAME@PO [--keep-data] [--yes]\n"
 	    "       postern mailbox redirect add|del NAME@PO ADDRESS\n\n"
 	    "A mailbox is named NAME@PO (mailbox@postoffice), which is also its\n"
 	    "login. 'add' maps NAME@DOMAIN for every domain of the post office\n"
@@ -267,7 +268,8 @@ cmd_mailbox(struct cli *cli, int argc, char **argv)
 {
 	static const char *const opts[] = {
 		CLI_PASSWORD_OPTIONS, "quota=", "type=", "friendly-name=",
-		"no-auto-address", "postoffice=", "sizes=", "keep-data", NULL
+		"no-auto-address", "postoffice=", "sizes=", "keep-data",
+		CLI_YES_OPTION, NULL
 	};
 	struct cli_args a;
 	const char *err, *verb;
@@ -337,11 +339,15 @@ cmd_mailbox(struct cli *cli, int argc, char **argv)
 		r = adm_mailbox_add(cli->db, &spec, &err);
 		if (r == ADM_OK)   /* the default message (manual 5.3.9.9) */
 			maint_welcome_deliver(cli, at + 1, name);
-		if (r == ADM_OK && generated)
+		if (r == ADM_OK && generated && !cli->json)
 			printf("%s password: %s\n", ident, pw);
+		if (r == ADM_OK)
+			r = cli_created(cli, ADM_MAILBOX, ident, generated ? pw : NULL);
+		else
+			r = cli_adm_exit(r, err);
 		explicit_bzero(pw, strlen(pw));
 		free(pw);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return r;
 	}
 	/* one object per command: "del a b" must not quietly delete only a */
 	if (a.npos > 2 && strcmp(verb, "set") != 0)
@@ -364,8 +370,7 @@ cmd_mailbox(struct cli *cli, int argc, char **argv)
 		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
 	}
 	if (strcmp(verb, "del") == 0 || strcmp(verb, "delete") == 0) {
-		r = adm_mailbox_del(cli->db, ident, cli_flag(&a, "keep-data"), &err);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return cli_delete_object(cli, ADM_MAILBOX, ident, &a);
 	}
 	return cli_usage("unknown mailbox command '%s' (see postern mailbox --help)", verb);
 }
@@ -419,7 +424,12 @@ cmd_address(struct cli *cli, int argc, char **argv)
 		if (mb == NULL)
 			return cli_usage("usage: postern address add ADDRESS --mailbox NAME@PO");
 		r = adm_address_add(cli->db, a.pos[1], mb, &err);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		if (r != ADM_OK)
+			return cli_adm_exit(r, err);
+		if (cli->json)
+			cli_json_print(json_pack("{s:s,s:s}", "address", a.pos[1],
+			    "mailbox", mb));
+		return 0;
 	}
 	if (strcmp(verb, "del") == 0 || strcmp(verb, "delete") == 0) {
 		r = adm_address_del(cli->db, a.pos[1], &err);

@@ -240,10 +240,10 @@ parse_date(const char *s, time_t *t_r)
 }
 
 /* inbox_delete - expunge the INBOX messages received before cutoff (0:
- * all); count in *n_r */
+ * all); count in *n_r, their bytes in *bytes_r; with dry, only count */
 static int
-inbox_delete(const char *root, time_t cutoff, bool everything, size_t *n_r,
-	     const char **err)
+inbox_delete(const char *root, time_t cutoff, bool everything, bool dry,
+	     size_t *n_r, int64_t *bytes_r, const char **err)
 {
 	struct store *st = store_open(root, err);
 	struct store_folder *f = NULL;
@@ -253,6 +253,7 @@ inbox_delete(const char *root, time_t cutoff, bool everything, size_t *n_r,
 	int r = -1;
 
 	*n_r = 0;
+	*bytes_r = 0;
 	if (st == NULL)
 		return -1;
 	if ((f = store_folder_open(st, "INBOX", err)) == NULL ||
@@ -260,9 +261,11 @@ inbox_delete(const char *root, time_t cutoff, bool everything, size_t *n_r,
 		goto out;
 	uids = xcalloc(n ? n : 1, sizeof(*uids));
 	for (size_t i = 0; i < n; i++)
-		if (everything || msgs[i].internal_date < cutoff)
+		if (everything || msgs[i].internal_date < cutoff) {
 			uids[k++] = msgs[i].uid;
-	if (k > 0 && store_expunge(f, uids, k, NULL, NULL, err) < 0)
+			*bytes_r += (int64_t)msgs[i].file_size;
+		}
+	if (k > 0 && !dry && store_expunge(f, uids, k, NULL, NULL, err) < 0)
 		goto out;
 	*n_r = k;
 	r = 0;
@@ -280,7 +283,7 @@ int
 cmd_messages(struct cli *cli, int argc, char **argv)
 {
 	static const char *const opts[] = { "postoffice=", "mailbox=", "all",
-	    "older-than=", "before=", "everything", NULL };
+	    "older-than=", "before=", "everything", CLI_YES_OPTION, NULL };
 	struct cli_args a;
 	struct dir_mailbox *mbs = NULL;
 	size_t n = 0, total = 0, failed = 0;
@@ -297,10 +300,11 @@ cmd_messages(struct cli *cli, int argc, char **argv)
 		printf("usage: postern messages delete --postoffice PO | --mailbox "
 		    "NAME@PO | --all\n"
 		    "                               --older-than DAYS | --before "
-		    "YYYY-MM-DD | --everything\n\n"
+		    "YYYY-MM-DD | --everything [--yes]\n\n"
 		    "Deletes INBOX messages (manual 5.3.9.7) by their arrival time,\n"
 		    "through the mailbox index: IMAP sessions see them expunged and\n"
-		    "the quota usage goes down.\n");
+		    "the quota usage goes down. It counts what it will delete and\n"
+		    "asks first, or needs --yes without a terminal.\n");
 		return a.help ? 0 : EXIT_USAGE;
 	}
 	if ((po != NULL) + (mb != NULL) + all != 1)
@@ -319,6 +323,38 @@ cmd_messages(struct cli *cli, int argc, char **argv)
 	if ((r = cli_open(cli)) != 0 ||
 	    (r = mailboxes_of(cli, po, mb, all, &mbs, &n)) != 0)
 		return r;
+	/* say what goes and ask (or --yes) before anything is expunged */
+	size_t would = 0, in = 0;
+	int64_t would_bytes = 0, bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *root = dir_mailbox_path(cli->db, &mbs[i]);
+		size_t k = 0;
+		if (access(root, F_OK) == 0 &&
+		    inbox_delete(root, cutoff, every, true, &k, &bytes, &err) == 0 &&
+		    k > 0) {
+			would += k;
+			would_bytes += bytes;
+			in++;
+		}
+		free(root);
+	}
+	char *what = xasprintf("INBOX messages of %s", po ? po : mb ? mb :
+	    "every post office");
+	char *which = every ? xstrdup("(all)") : older ?
+	    xasprintf("(older than %s days)", older) :
+	    xasprintf("(before %s)", before);
+	json_t *removal = cli_removal_new(what, which);
+	free(what);
+	free(which);
+	cli_removal_count(removal, "messages", (long long)would);
+	cli_removal_count(removal, "bytes", would_bytes);
+	cli_removal_count(removal, "mailboxes", (long long)in);
+	if (would > 0 && (r = cli_confirm(cli, &a, removal)) != 0) {
+		json_decref(removal);
+		free(mbs);
+		return r;
+	}
+	json_decref(removal);
 	json_t *arr = cli->json ? json_array() : NULL;
 	for (size_t i = 0; i < n; i++) {
 		char *root = dir_mailbox_path(cli->db, &mbs[i]);
@@ -327,7 +363,7 @@ cmd_messages(struct cli *cli, int argc, char **argv)
 			free(root);
 			continue;   /* never delivered to */
 		}
-		if (inbox_delete(root, cutoff, every, &k, &err) < 0) {
+		if (inbox_delete(root, cutoff, every, false, &k, &bytes, &err) < 0) {
 			fprintf(stderr, "postern: %s@%s: %s\n", mbs[i].name,
 			    mbs[i].postoffice, err ? err : "error");
 			failed++;

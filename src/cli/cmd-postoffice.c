@@ -8,6 +8,7 @@
 #include "cmd-maint.h"
 #include "cmd-usage.h"
 #include "fields.h"
+#include "remove.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -21,11 +22,14 @@ postoffice_help(int code)
 	    "       postern postoffice set-quota NAME SIZE   (every current mailbox)\n"
 	    "       postern postoffice usage NAME   (sum of the mailboxes' usage)\n"
 	    "       postern postoffice email NAME --subject S --body-file F   (every mailbox)\n"
-	    "       postern postoffice del NAME [--keep-data]\n\n"
+	    "       postern postoffice del NAME [--keep-data] [--yes]\n\n"
 	    "A post office is a tenant: it owns domains, mailboxes, groups and\n"
 	    "lists. 'add' also creates its postmaster mailbox (type ADMIN) with\n"
 	    "the given password (--password-file FILE, - for stdin, or\n"
-	    "--random-password also work). SIZE is in MB, or with K, M, G.\n");
+	    "--random-password also work). SIZE is in MB, or with K, M, G.\n"
+	    "'del' removes the post office with its domains, mailboxes and\n"
+	    "their mail (--keep-data keeps the store); it says what it will\n"
+	    "remove and asks, or needs --yes without a terminal.\n");
 	if (code == 0)
 		cli_fields_help(postoffice_fields);
 	return code;
@@ -78,7 +82,7 @@ postoffice_list(struct cli *cli)
 int
 cmd_postoffice(struct cli *cli, int argc, char **argv)
 {
-	static const char *const opts[] = { CLI_PASSWORD_OPTIONS, "keep-data", NULL };
+	static const char *const opts[] = { CLI_PASSWORD_OPTIONS, "keep-data", CLI_YES_OPTION, NULL };
 	struct cli_args a;
 	const char *err, *verb;
 	int r;
@@ -105,10 +109,14 @@ cmd_postoffice(struct cli *cli, int argc, char **argv)
 		if ((r = cli_password(&a, true, &pw, &generated)) != 0)
 			return r;
 		r = adm_postoffice_add(cli->db, name, pw, &err);
-		if (r == ADM_OK && generated)
+		if (r == ADM_OK && generated && !cli->json)
 			printf("postmaster@%s password: %s\n", name, pw);
+		if (r == ADM_OK)
+			r = cli_created(cli, ADM_POSTOFFICE, name, generated ? pw : NULL);
+		else
+			r = cli_adm_exit(r, err);
 		free(pw);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return r;
 	}
 	/* one object per command: "del a b" must not quietly delete only a */
 	if (a.npos > 2 && strcmp(verb, "set") != 0 && strcmp(verb, "set-quota") != 0)
@@ -119,8 +127,7 @@ cmd_postoffice(struct cli *cli, int argc, char **argv)
 	if (strcmp(verb, "set") == 0)
 		return cli_object_set(cli, ADM_POSTOFFICE, name, &a, 2);
 	if (strcmp(verb, "del") == 0 || strcmp(verb, "delete") == 0) {
-		r = adm_postoffice_del(cli->db, name, cli_flag(&a, "keep-data"), &err);
-		return r == ADM_OK ? 0 : cli_adm_exit(r, err);
+		return cli_delete_object(cli, ADM_POSTOFFICE, name, &a);
 	}
 	if (strcmp(verb, "usage") == 0)
 		return cli_postoffice_usage(cli, name);

@@ -84,16 +84,18 @@ users_help(int code)
 {
 	printf("usage: postern users import FILE --postoffice PO [--password PW]\n"
 	    "              [--quota SIZE] [--passwords-out FILE] [--tsv] [--atomic]\n"
-	    "              [--no-create-domains]\n"
+	    "              [--create-domains]\n"
 	    "       postern users export --postoffice PO [--format csv|tsv]\n"
 	    "              [--fields a,b,...] [--header] [--output FILE]\n\n"
 	    "Import reads emailaddress[,password[,quota[,friendly name]]] per line\n"
 	    "(manual 5.3.9.4); FILE - reads standard input. Missing passwords get\n"
 	    "--password, or a random one that is written to --passwords-out (or\n"
 	    "standard output) as address,password. A password that is a crypt\n"
-	    "hash ({CRYPT}$y$..., $2y$..., $6$...) is kept as the hash. Missing\n"
-	    "domains are created in the post office. Bad rows are reported by\n"
-	    "line number; the others import (exit 5), or none with --atomic.\n\n"
+	    "hash ({CRYPT}$y$..., $2y$..., $6$...) is kept as the hash. A row\n"
+	    "whose domain is not hosted here fails, unless --create-domains adds\n"
+	    "it to the post office. Bad rows are reported by line number; the\n"
+	    "others import (exit 5), or none with --atomic. On a terminal it\n"
+	    "shows its progress.\n\n"
 	    "Export writes one line per mailbox but the postmaster (manual\n"
 	    "5.3.9.2). Fields: %s;\n"
 	    "default %s, which imports back unchanged.\n",
@@ -141,7 +143,7 @@ users_import_cmd(struct cli *cli, const struct cli_args *a)
 	struct users_import_opts opts = {
 		.postoffice = po, .password = cli_opt(a, "password"), .quota_kb = kb,
 		.atomic = cli_flag(a, "atomic"),
-		.no_create_domains = cli_flag(a, "no-create-domains"),
+		.create_domains = cli_flag(a, "create-domains"),
 		.sep = cli_flag(a, "tsv") ? '\t' : ',',
 		.ctx = &ctx, .progress = on_progress, .row_error = on_row_error,
 		.hash_progress = on_hash_progress,
@@ -212,8 +214,10 @@ cmd_users(struct cli *cli, int argc, char **argv)
 {
 	static const char *const opts[] = {
 		"postoffice=", "password=", "quota=", "passwords-out=", "tsv",
-		"atomic", "no-create-domains", "format=", "fields=", "header",
-		"output=", NULL
+		"atomic", "create-domains", "format=", "fields=", "header",
+		"output=",
+		"no-create-domains",   /* the default since issue 12; accepted */
+		NULL
 	};
 	struct cli_args a;
 	int r;

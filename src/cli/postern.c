@@ -1,4 +1,5 @@
 /* postern - the administration command line */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,24 @@ static const struct {
 	{ "diag", cmd_diag, "diagnostic report: checks of the whole installation (text, HTML, JSON)" },
 };
 
+/* Commands made of verbs ("postoffice add ..."): without a verb they print
+ * their help and exit 0, as `postern` alone does (issue 12: one rule for
+ * all; a wrong or incomplete verb is still exit 2). */
+static const char *const verb_commands[] = {
+	"config", "postoffice", "domain", "dkim", "mailbox", "address", "group",
+	"list", "popretrieval", "users", "queue", "filter", "messages", "welcome",
+	NULL
+};
+
+static bool
+needs_verb(const char *command)
+{
+	for (const char *const *c = verb_commands; *c != NULL; c++)
+		if (strcmp(*c, command) == 0)
+			return true;
+	return false;
+}
+
 static void
 usage(FILE *f)
 {
@@ -44,7 +63,8 @@ usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 	fprintf(f,
-	    "\n'postern COMMAND --help' describes a command.\n\n"
+	    "\n'postern COMMAND --help' (or a command without its verb)\n"
+	    "describes a command.\n\n"
 	    "Exit codes: 0 ok, 1 failed, 2 bad usage or value, 3 not found,\n"
 	    "4 already exists, 5 partly done (import), 6 no usable data root,\n"
 	    "7 config database locked by another writer.\n");
@@ -79,8 +99,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
+		usage(stdout);
+		return 0;
 	}
 	/* --json is also accepted after the command */
 	for (int j = i + 1; j < argc; j++)
@@ -94,7 +114,12 @@ main(int argc, char **argv)
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(argv[i], commands[c].name) != 0)
 			continue;
-		r = commands[c].fn(&cli, argc - i, argv + i);
+		if (argc - i == 1 && needs_verb(argv[i])) {
+			char *help[] = { argv[i], (char *)"--help", NULL };
+			r = commands[c].fn(&cli, 2, help);
+		} else {
+			r = commands[c].fn(&cli, argc - i, argv + i);
+		}
 		db_close(&cli.db);
 		free(cli.root);
 		fflush(stdout);

@@ -13,8 +13,11 @@
  * those derived from this server's listeners. A domain not hosted here
  * (or disabled) gets 404: no settings of another domain. The login name
  * is the address when the domain's post office allows address logins,
- * else local-part@postoffice; nothing is looked up per address, so the
- * answer says nothing about whether a mailbox exists. Every value is
+ * else the mailbox the address belongs to (adm_autodiscover_login:
+ * sales@acme.test on mailbox bob gets bob@acme, the login that works),
+ * else local-part@postoffice. That tells whether an address is a
+ * mailbox's, and which, as SMTP's RCPT already tells who exists; catch-all
+ * routes are not followed. Every value is
  * XML-escaped. For RFC 6186 SRV records see `postern domain autodiscover
  * list`. */
 #include <ctype.h>
@@ -113,13 +116,13 @@ xml_answer(struct http_response *resp, const char *type, struct buf *x)
 
 /* outlook_xml - the response schema of Outlook autodiscover (2006a) */
 static void
-outlook_xml(const struct ad_domain *d, const char *email, const char *local,
+outlook_xml(struct db *db, const struct ad_domain *d, const char *email,
 	    struct buf *x)
 {
 	static const char *const types[][2] = { { "imap", "IMAP" },
 	    { "pop3", "POP3" }, { "smtp", "SMTP" } };
-	char *login = d->address_login ? xstrdup(email) :
-	    xasprintf("%s@%s", local, d->postoffice);
+	char *login = adm_autodiscover_login(db, email, d->postoffice,
+	    d->address_login);
 
 	buf_puts(x, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 	    "<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/"
@@ -197,18 +200,22 @@ outlook(struct httpd_req *rq, struct http_response *resp)
 	}
 	struct buf x;
 	buf_init(&x, 0);
-	outlook_xml(&d, email, local, &x);
+	outlook_xml(rq->svc->db, &d, email, &x);
 	xml_answer(resp, "text/xml", &x);
 	buf_free(&x);
 	rq->note = "outlook";
 	adm_autodiscover_free(d.v, d.n);
 }
 
-/* thunderbird_xml - clientConfig 1.1 (Thunderbird autoconfig) */
+/* thunderbird_xml - clientConfig 1.1 (Thunderbird autoconfig); with
+ * the address asked for, its login, else Thunderbird's placeholders */
 static void
-thunderbird_xml(const struct ad_domain *d, struct buf *x)
+thunderbird_xml(struct db *db, const struct ad_domain *d, const char *email,
+		struct buf *x)
 {
-	char *login = d->address_login ? xstrdup("%EMAILADDRESS%") :
+	char *login = email != NULL ? adm_autodiscover_login(db, email,
+	    d->postoffice, d->address_login) : d->address_login ?
+	    xstrdup("%EMAILADDRESS%") :
 	    xasprintf("%%EMAILLOCALPART%%@%s", d->postoffice);
 
 	buf_puts(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -276,20 +283,24 @@ thunderbird(struct httpd_req *rq, struct http_response *resp)
 		if (n < sizeof(domain))
 			snprintf(domain, sizeof(domain), "%.*s", (int)n, h);
 	}
+	char *asked = email != NULL ? xstrdup(email) : NULL;
 	http_form_free(&q);
 	if (domain[0] == '\0') {
+		free(asked);
 		httpd_error(resp, 400, "Give ?emailaddress=.");
 		return;
 	}
 	int r = domain_load(rq, domain, &d);
 	if (r <= 0) {
+		free(asked);
 		httpd_error(resp, r < 0 ? 503 : 404, r < 0 ? "Try again later." :
 		    "This domain is not served here.");
 		return;
 	}
 	struct buf x;
 	buf_init(&x, 0);
-	thunderbird_xml(&d, &x);
+	thunderbird_xml(rq->svc->db, &d, asked, &x);
+	free(asked);
 	xml_answer(resp, "application/xml", &x);
 	buf_free(&x);
 	rq->note = "autoconfig";

@@ -309,6 +309,83 @@ adm_object_set(struct db *db, enum adm_kind kind, const char *ident,
 	return r < 0 ? status_of(db) : ADM_OK;
 }
 
+/* utf8_chars - characters (code points) in s */
+static size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* contains_name - whether password contains name, ignoring ASCII case;
+ * names under 3 characters ("al", "x") are too common to refuse */
+static bool
+contains_name(const char *password, const char *name)
+{
+	size_t n = strlen(name), len = strlen(password);
+
+	if (n < 3 || n > len)
+		return false;
+	for (size_t i = 0; i + n <= len; i++)
+		if (strncasecmp(password + i, name, n) == 0)
+			return true;
+	return false;
+}
+
+int
+adm_password_check(struct db *db, const char *postoffice, const char *mailbox,
+		   const char *password, const char **error_r)
+{
+	int64_t min = 0, reject;
+	char *rule = NULL;
+	size_t chars = utf8_chars(password);
+
+	/* the post office's own rule first; a post office not created yet
+	 * (adm_postoffice_add checks before inserting) has the defaults */
+	if (db_query_int(db, &min, 0, error_r, "SELECT password_min_length FROM "
+	    "postoffice WHERE name = ?", "t", postoffice) < 0 ||
+	    db_query_text(db, &rule, error_r, "SELECT password_reject_names FROM "
+	    "postoffice WHERE name = ?", "t", postoffice) < 0) {
+		free(rule);
+		return status_of(db);
+	}
+	bool own_min = min > 0;
+	if (!own_min)
+		min = settings_get_int(db, "password.min_length", 8);
+	if (rule != NULL && strcmp(rule, "yes") == 0)
+		reject = 1;
+	else if (rule != NULL && strcmp(rule, "no") == 0)
+		reject = 0;
+	else
+		reject = settings_get_int(db, "password.reject_names", 1);
+	free(rule);
+	if (chars < (size_t)min) {
+		db_errorf(db, error_r, "the password is too short: %zu character%s, "
+		    "at least %lld (%s%s)", chars, chars == 1 ? "" : "s", (long long)min,
+		    own_min ? "password_min_length of post office " :
+		    "password.min_length", own_min ? postoffice : "");
+		return ADM_INVALID;
+	}
+	if (password[strspn(password, " \t")] == '\0') {
+		db_errorf(db, error_r, "the password is only spaces");
+		return ADM_INVALID;
+	}
+	if (reject && (contains_name(password, mailbox) ||
+	    contains_name(password, postoffice))) {
+		db_errorf(db, error_r, "the password contains the %s name '%s' "
+		    "(password.reject_names; a post office may set "
+		    "password_reject_names=no)", contains_name(password, mailbox) ?
+		    "mailbox" : "post office", contains_name(password, mailbox) ?
+		    mailbox : postoffice);
+		return ADM_INVALID;
+	}
+	return ADM_OK;
+}
+
 static char *
 make_hash(struct db *db, const char *password, const char *hash,
 	  const char **error_r)
@@ -377,7 +454,20 @@ mailbox_insert(struct db *db, const struct adm_mailbox_spec *spec,
 	if (r < 0)
 		return status_of(db);
 	if (r == 0) {
-		db_errorf(db, error_r, "post office '%s' does not exist", spec->postoffice);
+		/* eve@contoso.test: a domain where the post office belongs */
+		struct dir_domain dd;
+		char *lower = xstrdup(spec->postoffice);
+		str_lower(lower);
+		if (dir_domain_get(db, lower, &dd, &err) == 1)
+			db_errorf(db, error_r, "'%s@%s': a mailbox is named "
+			    "NAME@POSTOFFICE, and %s is a domain of post office "
+			    "'%s': give %s@%s", spec->name, spec->postoffice,
+			    lower, dd.postoffice, spec->name, dd.postoffice);
+		else
+			db_errorf(db, error_r, "post office '%s' does not exist (a "
+			    "mailbox is named NAME@POSTOFFICE; postern postoffice "
+			    "list shows them)", spec->postoffice);
+		free(lower);
 		return ADM_NOTFOUND;
 	}
 	if (db_query_int(db, &exists, 0, error_r,
@@ -401,6 +491,12 @@ mailbox_insert(struct db *db, const struct adm_mailbox_spec *spec,
 	}
 	if (quota < 0)
 		quota = settings_get_int(db, "mailbox.default_quota", 0);
+	if (spec->password != NULL && *spec->password != '\0' &&
+	    (r = adm_password_check(db, po.name, spec->name, spec->password,
+	    error_r)) != ADM_OK) {
+		free(type);
+		return r;
+	}
 	hash = make_hash(db, spec->password, spec->password_hash, error_r);
 	if (hash == NULL) {
 		free(type);
@@ -665,6 +761,14 @@ adm_mailbox_passwd(struct db *db, const char *ident, const char *password,
 
 	if ((r = adm_object_id(db, ADM_MAILBOX, ident, &id, error_r)) < 0)
 		return r;
+	if (password != NULL && *password != '\0') {
+		struct dir_mailbox mb;
+		if (dir_mailbox_get(db, id, &mb, error_r) != 1)
+			return status_of(db);
+		if ((r = adm_password_check(db, mb.postoffice, mb.name, password,
+		    error_r)) != ADM_OK)
+			return r;
+	}
 	if ((h = make_hash(db, password, hash, error_r)) == NULL)
 		return ADM_INVALID;
 	TX(r = db_exec(db, error_r, "UPDATE mailbox SET password_hash = ? WHERE id = ?",

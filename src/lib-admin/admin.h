@@ -109,6 +109,18 @@ int adm_list_member_del(struct db *db, const char *list, const char *member,
 int adm_tx_begin(struct db *db, bool *outer_r, const char **error_r);
 int adm_tx_end(struct db *db, bool outer, bool ok, const char **error_r);
 
+/* adm_password_check - the password policy for a new plain password of
+ * mailbox@postoffice: at least password_min_length characters (the post
+ * office's, or the global password.min_length, default 8), not only
+ * spaces, and (password_reject_names / password.reject_names) not
+ * containing the mailbox or post office name. adm_mailbox_add,
+ * adm_postoffice_add and adm_mailbox_passwd call it for every plain
+ * password (CLI, imports, web admin); imported hashes cannot be checked.
+ * ADM_OK, or ADM_INVALID with the rule broken in *error_r. */
+int adm_password_check(struct db *db, const char *postoffice,
+		       const char *mailbox, const char *password,
+		       const char **error_r);
+
 /* adm_password_field_is_hash - whether an import field holds a hash. */
 bool adm_password_field_is_hash(const char *field);
 

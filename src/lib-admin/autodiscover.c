@@ -5,6 +5,7 @@
 
 #include "admin.h"
 #include "autodiscover.h"
+#include "directory.h"
 #include "netaddr.h"
 #include "settings.h"
 #include "strutil.h"
@@ -218,4 +219,22 @@ adm_autodiscover_detect(struct db *db, const char *domain, size_t *n_r,
 		*n_r = n;
 	adm_autodiscover_free(v, n);
 	return r;
+}
+
+char *
+adm_autodiscover_login(struct db *db, const char *email, const char *postoffice,
+		       bool address_login)
+{
+	struct dir_route route;
+	struct dir_mailbox mb;
+	const char *err, *at = strrchr(email, '@');
+
+	if (address_login)
+		return xstrdup(email);
+	if (dir_resolve(db, email, &route, &err) == DIR_RESOLVE_LOCAL &&
+	    route.kind == DIR_KIND_MAILBOX && !route.catchall &&
+	    dir_mailbox_get(db, route.target_id, &mb, &err) == 1)
+		return xasprintf("%s@%s", mb.name, mb.postoffice);
+	return xasprintf("%.*s@%s", at ? (int)(at - email) : (int)strlen(email),
+	    email, postoffice);
 }

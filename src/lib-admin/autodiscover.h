@@ -1,6 +1,7 @@
 #ifndef POSTERN_ADMIN_AUTODISCOVER_H
 #define POSTERN_ADMIN_AUTODISCOVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "db.h"
@@ -46,5 +47,14 @@ void adm_autodiscover_derive(struct db *db, struct adm_autodiscover **v_r,
 int adm_autodiscover_detect(struct db *db, const char *domain, size_t *n_r,
 			    const char **error_r);
 void adm_autodiscover_free(struct adm_autodiscover *v, size_t n);
+
+/* adm_autodiscover_login - the login a mail client should use for email,
+ * an address of a domain of post office postoffice (new string): the
+ * address itself when allow_address_login is set, else the mailbox the
+ * address belongs to (sales@acme.test on mailbox bob: "bob@acme", the
+ * login that works), else local-part@postoffice. Catch-all routes do not
+ * count: they would name another person's mailbox. */
+char *adm_autodiscover_login(struct db *db, const char *email,
+			     const char *postoffice, bool address_login);
 
 #endif

@@ -219,8 +219,11 @@ import_row(struct db *db, struct import_row *row,
 		return ADM_FAIL;
 	bool bare = r == 0 && is_po > 0;
 	if (r == 0 && !bare) {
-		if (opts->no_create_domains) {
-			db_errorf(db, error_r, "domain '%s' does not exist", row->domain);
+		if (!opts->create_domains) {
+			db_errorf(db, error_r, "domain '%s' is not a domain of this "
+			    "server: check the spelling, add it (postern domain add "
+			    "%s --postoffice %s) or import with --create-domains",
+			    row->domain, row->domain, opts->postoffice);
 			return ADM_NOTFOUND;
 		}
 		if ((r = adm_domain_add(db, row->domain, opts->postoffice, error_r)) < 0)

@@ -26,7 +26,9 @@ struct users_import_opts {
 	const char *password;     /* for rows without one; NULL: random */
 	int64_t quota_kb;         /* for rows without one; -1: default quota */
 	bool atomic;              /* all rows or none */
-	bool no_create_domains;   /* a row with an unknown domain fails */
+	bool create_domains;      /* add unknown domains to the post office;
+				   * else such a row fails (a typo must not
+				   * become a domain) */
 	char sep;                 /* ',' or '\t' */
 	void *ctx;
 	void (*progress)(void *ctx, size_t done, size_t total);

@@ -36,6 +36,11 @@ const struct field_def settings_fields[] = {
 	  "age after which a cached mailbox size is recalculated", 0 },
 	{ "password.scheme", NULL, FT_ENUM, "yescrypt", 0, 0, "yescrypt|bcrypt|sha512-crypt",
 	  "hash for new passwords; all three are accepted for login and import (manual 5.2.4)", 0 },
+	/* password policy (issue 12; adm_password_check in lib-admin) */
+	{ "password.min_length", NULL, FT_INT, "8", 1, 1024, NULL,
+	  "fewest characters in a new password (post offices may set their own password_min_length)", 0 },
+	BOOL("password.reject_names", "1",
+	     "refuse a new password that contains the mailbox name or the post office name (3 characters or more)"),
 	{ "footer.scope", NULL, FT_ENUM, "none", 0, 0, "none|global|postoffice|postoffice+global",
 	  "which footers are added to mail leaving for external addresses (manual 5.2.5)", 0 },
 	{ "footer.text", NULL, FT_TEXT, "", 0, 65536, NULL, "global footer, plain text", FIELD_MULTILINE },
@@ -204,6 +209,11 @@ const struct field_def postoffice_fields[] = {
 	TEXT("oauth_issuer", "OIDC issuer URL"),
 	TEXT("oauth_client_id", "OAuth2 client id"),
 	{ "oauth_client_secret", NULL, FT_TEXT, "", 0, 1000, NULL, "OAuth2 client secret", FIELD_SECRET },
+	/* password policy (issue 12; adm_password_check in lib-admin) */
+	{ "password_min_length", NULL, FT_INT, "0", 0, 1024, NULL,
+	  "fewest characters in a new password of this post office; 0: the global password.min_length", 0 },
+	{ "password_reject_names", NULL, FT_ENUM, "global", 0, 0, "global|yes|no",
+	  "refuse passwords containing the mailbox or post office name; global: password.reject_names", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 
@@ -334,9 +344,37 @@ field_is_numeric(const struct field_def *f)
 	    f->type == FT_DURATION || f->type == FT_TIME;
 }
 
+/* range_error - "expected WHAT from MIN to MAX" in the form people type
+ * (a buffer of this thread, valid until the next call) */
+static const char *
+range_error(const struct field_def *f, const char *what)
+{
+	static __thread char msg[300];
+	char lo[32], hi[32];
+
+	snprintf(lo, sizeof(lo), "%lld", f->min);
+	snprintf(hi, sizeof(hi), "%lld", f->max);
+	char *flo = f->min == 0 ? xstrdup("0") : field_format(f, lo);
+	char *fhi = field_format(f, hi);
+	if (f->max >= LLONG_MAX / 4 && f->min == 0)
+		snprintf(msg, sizeof(msg), "expected %s%s", what,
+		    (f->flags & FIELD_UNLIMITED0) ? " (0 or 'unlimited': no limit)" : "");
+	else if (f->max >= LLONG_MAX / 4)
+		snprintf(msg, sizeof(msg), "expected %s of %s or more%s", what, flo,
+		    (f->flags & FIELD_UNLIMITED0) ? " (0 or 'unlimited': no limit)" : "");
+	else
+		snprintf(msg, sizeof(msg), "expected %s from %s to %s%s", what, flo,
+		    fhi, (f->flags & FIELD_UNLIMITED0) ?
+		    " (0 or 'unlimited': no limit)" : "");
+	free(flo);
+	free(fhi);
+	return msg;
+}
+
 char *
 field_parse(const struct field_def *f, const char *input, const char **error_r)
 {
+	static __thread char msg[300];
 	long long v;
 	bool b;
 
@@ -351,7 +389,7 @@ field_parse(const struct field_def *f, const char *input, const char **error_r)
 		if (strcmp(input, "unlimited") == 0 && (f->flags & FIELD_UNLIMITED0))
 			input = "0";
 		if (parse_long(input, f->min, f->max, &v) < 0) {
-			*error_r = "expected a whole number in range";
+			*error_r = range_error(f, "a whole number");
 			return NULL;
 		}
 		return xasprintf("%lld", v);
@@ -360,14 +398,14 @@ field_parse(const struct field_def *f, const char *input, const char **error_r)
 			input = "0";
 		v = parse_size_kb(input, 'M');
 		if (v < 0 || v < f->min || v > f->max) {
-			*error_r = "expected a size in MB (or with K, M, G suffix) in range";
+			*error_r = range_error(f, "a size in MB (or with K, M, G)");
 			return NULL;
 		}
 		return xasprintf("%lld", v);
 	case FT_DURATION:
 		v = parse_duration(input);
 		if (v < 0 || v < f->min || v > f->max) {
-			*error_r = "expected a duration like 90s, 15m, 30h or 2d, in range";
+			*error_r = range_error(f, "a duration (90s, 15m, 30h, 2d)");
 			return NULL;
 		}
 		return xasprintf("%lld", v);
@@ -381,7 +419,9 @@ field_parse(const struct field_def *f, const char *input, const char **error_r)
 	case FT_TEXT:
 		if ((long long)strlen(input) > (f->max ? f->max : 1000) ||
 		    (long long)strlen(input) < f->min) {
-			*error_r = "text length out of range";
+			snprintf(msg, sizeof(msg), "expected text of %lld to %lld bytes",
+			    f->min, f->max ? f->max : 1000);
+			*error_r = msg;
 			return NULL;
 		}
 		if (!(f->flags & FIELD_MULTILINE) && strpbrk(input, "\r\n") != NULL) {
@@ -398,7 +438,12 @@ field_parse(const struct field_def *f, const char *input, const char **error_r)
 				return xstrndup(c, clen);
 			c = bar ? bar + 1 : NULL;
 		}
-		*error_r = "not one of the allowed values";
+		snprintf(msg, sizeof(msg), "not one of the allowed values: %s",
+		    f->choices);
+		for (char *p = msg; *p; p++)
+			if (*p == '|')
+				*p = ',';
+		*error_r = msg;
 		return NULL;
 	}
 	case FT_ADDRESS: {

@@ -226,10 +226,19 @@ static const char schema_v3[] =
 "ALTER TABLE list_member ADD COLUMN probe_sent INTEGER NOT NULL DEFAULT 0;"
 ;
 
+/* v4: password policy per post office (issue 12; adm_password_check):
+ * 0 and 'global' defer to the settings password.min_length and
+ * password.reject_names */
+static const char schema_v4[] =
+"ALTER TABLE postoffice ADD COLUMN password_min_length INTEGER NOT NULL DEFAULT 0;"
+"ALTER TABLE postoffice ADD COLUMN password_reject_names TEXT NOT NULL DEFAULT 'global';"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

@@ -212,11 +212,15 @@ def test_usage_errors(populated):
     fails(p, EXIT_USAGE, "mailbox", "passwd", "alice@acme", "pw")
     assert one(p, "SELECT count(*) FROM mailbox") == 3
     assert one(p, "SELECT count(*) FROM domain") == 1
+    # without a command or a verb: the help, exit 0 (issue 12: one rule,
+    # like docker; a wrong or incomplete verb stays exit 2)
     r = p.cli(check=False)
-    assert r.returncode == EXIT_USAGE and "usage" in r.stderr
-    for c in ["config", "postoffice", "domain", "mailbox", "address", "group",
-              "list", "users"]:
-        assert p.cli(c, check=False).returncode == EXIT_USAGE, c
+    assert r.returncode == 0 and "usage: postern" in r.stdout
+    for c in ["config", "postoffice", "domain", "dkim", "mailbox", "address",
+              "group", "list", "popretrieval", "users", "queue", "filter",
+              "messages", "welcome"]:
+        r = p.cli(c, check=False)
+        assert r.returncode == 0 and r.stdout == p.cli(c, "--help").stdout, c
 
 
 # -- config ------------------------------------------------------------------
@@ -331,17 +335,17 @@ def test_postoffice(postern):
     fails(p, EXIT_USAGE, "postoffice", "set", "acme", "usage_notify_mailbox=nobody")
     fails(p, EXIT_NOTFOUND, "postoffice", "show", "nope", msg="does not exist")
     fails(p, EXIT_NOTFOUND, "postoffice", "set", "nope", "disabled=yes")
-    fails(p, EXIT_NOTFOUND, "postoffice", "del", "nope")
+    fails(p, EXIT_NOTFOUND, "postoffice", "del", "nope", "--yes")
     # delete: store and every object go
     p.cli("domain", "add", "beta.test", "--postoffice", "beta")
     p.cli("mailbox", "add", "x@beta", "--password", "pw")
-    p.cli("postoffice", "del", "beta")
+    p.cli("postoffice", "del", "beta", "--yes")
     assert not (p.root / "store/beta").exists()
     assert one(p, "SELECT count(*) FROM domain WHERE name = 'beta.test'") == 0
     assert one(p, "SELECT count(*) FROM mailbox m WHERE NOT EXISTS (SELECT 1 FROM "
                "postoffice p WHERE p.id = m.postoffice_id)") == 0
     assert one(p, "SELECT count(*) FROM address WHERE address LIKE '%beta.test'") == 0
-    p.cli("postoffice", "del", "gamma", "--keep-data")
+    p.cli("postoffice", "del", "gamma", "--keep-data", "--yes")
     assert (p.root / "store/gamma/postmaster").is_dir()
 
 
@@ -416,9 +420,9 @@ def test_domain(populated):
     p.cli("domain", "blacklist", "del", "acme.test", "spam.example")
     fails(p, EXIT_NOTFOUND, "domain", "blacklist", "del", "acme.test", "spam.example")
     # delete: its addresses go, the mailboxes stay
-    p.cli("domain", "del", "beta.test")
+    p.cli("domain", "del", "beta.test", "--yes")
     assert one(p, "SELECT count(*) FROM address WHERE address LIKE '%@beta.test'") == 0
-    fails(p, EXIT_NOTFOUND, "domain", "del", "beta.test")
+    fails(p, EXIT_NOTFOUND, "domain", "del", "beta.test", "--yes")
     assert one(p, "SELECT count(*) FROM mailbox") == 4
 
 
@@ -490,13 +494,13 @@ def test_mailbox_set_passwd_del(populated):
     assert pw_ok(p, "alice@acme", "a2")
     # del removes the store and the addresses, --keep-data keeps the store
     (p.root / "store/acme/bob/new/1.msg").write_text("x")
-    p.cli("mailbox", "del", "bob@acme")
+    p.cli("mailbox", "del", "bob@acme", "--yes")
     assert not (p.root / "store/acme/bob").exists()
     assert one(p, "SELECT count(*) FROM address WHERE address = 'bob@acme.test'") == 0
-    fails(p, EXIT_NOTFOUND, "mailbox", "del", "bob@acme")
-    p.cli("mailbox", "del", "alice@acme", "--keep-data")
+    fails(p, EXIT_NOTFOUND, "mailbox", "del", "bob@acme", "--yes")
+    p.cli("mailbox", "del", "alice@acme", "--keep-data", "--yes")
     assert (p.root / "store/acme/alice/cur").is_dir()
-    fails(p, EXIT_USAGE, "mailbox", "del", "postmaster@acme", msg="postmaster")
+    fails(p, EXIT_USAGE, "mailbox", "del", "postmaster@acme", "--yes", msg="postmaster")
     assert one(p, "SELECT count(*) FROM mailbox WHERE name = 'postmaster'") == 1
 
 
@@ -619,10 +623,10 @@ def test_group(populated, tmp_path):
     lst = p.cli("group", "list", json_out=True)
     assert lst == [{"address": "staff@acme.test", "name": "The Staff", "postoffice": "acme",
                     "status": "disabled", "members": 4}]
-    p.cli("group", "del", "staff@acme.test")
+    p.cli("group", "del", "staff@acme.test", "--yes")
     assert one(p, "SELECT count(*) FROM address WHERE address = 'staff@acme.test'") == 0
     assert one(p, "SELECT count(*) FROM grp_member") == 0
-    fails(p, EXIT_NOTFOUND, "group", "del", "staff@acme.test")
+    fails(p, EXIT_NOTFOUND, "group", "del", "staff@acme.test", "--yes")
 
 
 def test_list(populated, tmp_path):
@@ -656,7 +660,7 @@ def test_list(populated, tmp_path):
     p.cli("list", "member", "del", "news@acme.test", "bea@ext.example")
     fails(p, EXIT_NOTFOUND, "list", "member", "del", "news@acme.test", "bea@ext.example")
     assert p.cli("list", "list", json_out=True)[0]["status"] == "moderated"
-    p.cli("list", "del", "news@acme.test")
+    p.cli("list", "del", "news@acme.test", "--yes")
     assert one(p, "SELECT count(*) FROM list_member") == 0
     assert one(p, "SELECT count(*) FROM address WHERE kind = 'list'") == 0
 
@@ -681,14 +685,14 @@ def test_users_import(populated, tmp_path):
                  "\"unterminated,x\n")
     before = one(p, "SELECT count(*) FROM mailbox")
     r = p.cli("users", "import", str(f), "--postoffice", "acme", "--atomic",
-              check=False)
+              "--create-domains", check=False)
     assert r.returncode == EXIT_PARTIAL and "nothing kept" in r.stderr
     assert one(p, "SELECT count(*) FROM mailbox") == before
     assert one(p, "SELECT count(*) FROM domain WHERE name = 'newdom.test'") == 0
     assert not (p.root / "store/acme/ann").exists()     # no store left behind
     out = tmp_path / "pw.txt"
     r = p.cli("--json", "users", "import", str(f), "--postoffice", "acme",
-              "--passwords-out", str(out), check=False)
+              "--passwords-out", str(out), "--create-domains", check=False)
     assert r.returncode == EXIT_PARTIAL
     res = json.loads(r.stdout)
     assert res["total"] == 9 and res["imported"] == 3 and res["failed"] == 6
@@ -723,9 +727,9 @@ def test_users_import(populated, tmp_path):
     assert pw_ok(p, "gil@acme", "hash-less") and pw_ok(p, "hal@acme", "common")
     assert p.cli("mailbox", "show", "hal@acme", json_out=True)["quota_kb"] == 7168
     f.write_text("ivy@unknown.test,x\n")
-    r = p.cli("users", "import", str(f), "--postoffice", "acme", "--no-create-domains",
-              check=False)
-    assert r.returncode == EXIT_PARTIAL and "does not exist" in r.stderr
+    r = p.cli("users", "import", str(f), "--postoffice", "acme", check=False)
+    assert r.returncode == EXIT_PARTIAL and "line 1: domain 'unknown.test'" in r.stderr
+    assert "--create-domains" in r.stderr
     fails(p, EXIT_NOTFOUND, "users", "import", str(f), "--postoffice", "nope")
     fails(p, EXIT_USAGE, "users", "import", str(tmp_path / "missing.csv"),
           "--postoffice", "acme", msg="cannot read")
@@ -791,7 +795,7 @@ def test_users_export_round_trip(populated, tmp_path):
     assert dest.read_bytes().decode() == csv1
     # into a new post office: the same bytes come back, logins keep working
     p.cli("postoffice", "add", "copy", "--password", "x")
-    p.cli("domain", "del", "acme.test")
+    p.cli("domain", "del", "acme.test", "--yes")
     p.cli("domain", "add", "acme.test", "--postoffice", "copy")
     p.cli("users", "import", str(dest), "--postoffice", "copy")
     assert raw(p, "users", "export", "--postoffice", "copy").decode() == csv1

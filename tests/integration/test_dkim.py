@@ -460,11 +460,11 @@ def test_cli_selectors_rules_and_errors(populated):
     assert rc("dkim", "dns", "acme.test", "nope") == 3
     assert rc("dkim", "frobnicate") == 2
     # deleting the active one leaves none active
-    p.cli("dkim", "selector", "delete", "acme.test", "r2")
+    p.cli("dkim", "selector", "delete", "acme.test", "r2", "--yes")
     assert rc("dkim", "dns", "acme.test") == 3
     assert rc("dkim", "dns", "acme.test", "sel-1") == 0
     # a domain's selectors go with it
-    p.cli("domain", "del", "acme.test")
+    p.cli("domain", "del", "acme.test", "--yes")
     assert p.cli("dkim", "selector", "list", json_out=True) == []
 
 

@@ -119,7 +119,7 @@ def test_global_filter_and_delete_over_pop3_and_imap(populated):
     assert tagged and b"X-Tagged: yes" in tagged[0]
     assert plain and b"X-Tagged" not in plain[0]
     # maintenance: delete everything in alice's INBOX; IMAP sees it empty
-    p.cli("messages", "delete", "--mailbox", "alice@acme", "--everything")
+    p.cli("messages", "delete", "--mailbox", "alice@acme", "--everything", "--yes")
     wait_subjects(p, "alice@acme", "alice-pw", lambda m: len(m) == 0,
                   "INBOX emptied by postern messages delete")
 

@@ -429,17 +429,21 @@ def test_autoconfig_derived_and_from_rows(populated):
             ("smtp", p.port("smtps"), "SSL"), ("smtp", p.port("submission"), "STARTTLS")]
     assert [(t, port, st) for t, _, port, st, _ in servers] == want
     assert all(h == "mx.postern.test" for _, h, _, _, _ in servers)
-    assert all(u == "%EMAILLOCALPART%@acme" for *_, u in servers)
+    # the login of the address asked for (issue 12: the mailbox's login)
+    assert all(u == "alice@acme" for *_, u in servers)
 
     # beta.test: its rows; address logins allowed
     r = curl(f"{base}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=x@beta.test")
     pid, servers = tb_servers(r.stdout)
-    assert servers == [("imap", "imap.beta.test", 993, "SSL", "%EMAILADDRESS%"),
-                       ("smtp", "smtp.beta.test", 2525, "STARTTLS", "%EMAILADDRESS%")]
-    # the domain from the Host name autoconfig.<domain>
+    assert servers == [("imap", "imap.beta.test", 993, "SSL", "x@beta.test"),
+                       ("smtp", "smtp.beta.test", 2525, "STARTTLS", "x@beta.test")]
+    # the domain from the Host name autoconfig.<domain>; no address asked
+    # for: Thunderbird's placeholders
     r = curl("-H", "Host: autoconfig.beta.test",
              f"{base}/.well-known/autoconfig/mail/config-v1.1.xml")
-    assert tb_servers(r.stdout)[0] == "beta.test"
+    pid, servers = tb_servers(r.stdout)
+    assert pid == "beta.test"
+    assert all(u == "%EMAILADDRESS%" for *_, u in servers)
 
     # Outlook: POST the request XML
     c = conn(p)

@@ -85,15 +85,15 @@ def test_delete_inbox_messages(populated):
     usage0 = p.cli("postoffice", "usage", "acme", json_out=True)["usage_bytes"]
 
     # nothing is older than 1 day or before 2000-01-01
-    r = p.cli("messages", "delete", "--all", "--older-than", "1",
+    r = p.cli("messages", "delete", "--all", "--older-than", "1", "--yes",
               json_out=True)
     assert r["deleted"] == 0
     r = p.cli("messages", "delete", "--mailbox", "alice@acme", "--before",
-              "2000-01-01", json_out=True)
+              "2000-01-01", "--yes", json_out=True)
     assert r["deleted"] == 0
     # everything before tomorrow, in alice's mailbox only
     r = p.cli("messages", "delete", "--mailbox", "alice@acme", "--before",
-              "2999-01-01", json_out=True)
+              "2999-01-01", "--yes", json_out=True)
     assert r["deleted"] == 3
     assert r["mailboxes"] == [{"mailbox": "alice@acme", "deleted": 3}]
     im.noop()
@@ -105,7 +105,7 @@ def test_delete_inbox_messages(populated):
     usage1 = p.cli("postoffice", "usage", "acme", json_out=True)["usage_bytes"]
     assert usage1 < usage0 - 3 * 2000, "the quota usage went down"
     # the whole post office, older than 0 days
-    r = p.cli("messages", "delete", "--postoffice", "acme", "--everything",
+    r = p.cli("messages", "delete", "--postoffice", "acme", "--everything", "--yes",
               json_out=True)
     assert r["deleted"] == 2 and mailbox_msgs(p.root, "bob") == []
     assert p.cli("postoffice", "usage", "acme",

@@ -45,7 +45,61 @@ fresh_db(void)
 	settings_set(db, "server.hostname", "mx.example.test", &err);
 	/* fast hashes keep the tests quick; yescrypt is tested below */
 	settings_set(db, "password.scheme", "sha512-crypt", &err);
+	/* the short fixed passwords below predate the password policy;
+	 * test_password_policy tests it with its defaults */
+	settings_set(db, "password.min_length", "1", &err);
+	settings_set(db, "password.reject_names", "no", &err);
 	return db;
+}
+
+/* test_password_policy - adm_password_check: length, spaces, names, the
+ * post office's own rules over the global ones */
+static void
+test_password_policy(void)
+{
+	struct db *db = fresh_db();
+	const char *err;
+
+	CHECK(settings_unset(db, "password.min_length", &err) == 0);
+	CHECK(settings_unset(db, "password.reject_names", &err) == 0);
+	CHECK_INTEQ(adm_postoffice_add(db, "acme", "short", &err), ADM_INVALID);
+	CHECK(strstr(err, "at least 8") != NULL);
+	CHECK_INTEQ(adm_postoffice_add(db, "acme", "acme-secret", &err), ADM_INVALID);
+	CHECK(strstr(err, "post office name 'acme'") != NULL);
+	CHECK_INTEQ(adm_postoffice_add(db, "acme", "         ", &err), ADM_INVALID);
+	CHECK(strstr(err, "spaces") != NULL);
+	/* 8 characters, not bytes */
+	CHECK_INTEQ(adm_postoffice_add(db, "acme", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9xyz", &err),
+	    ADM_INVALID);
+	CHECK_INTEQ(adm_postoffice_add(db, "acme", "Correct-Horse", &err), ADM_OK);
+	struct adm_mailbox_spec spec = {
+		.postoffice = "acme", .name = "robert", .password = "xROBERTx99",
+		.quota_kb = -1,
+	};
+	CHECK_INTEQ(adm_mailbox_add(db, &spec, &err), ADM_INVALID);
+	CHECK(strstr(err, "mailbox name 'robert'") != NULL);
+	/* names under 3 characters are not refused */
+	spec.name = "al";
+	spec.password = "always-fine";
+	CHECK_INTEQ(adm_mailbox_add(db, &spec, &err), ADM_OK);
+	/* the post office's rules win over the global ones */
+	CHECK_INTEQ(adm_object_set(db, ADM_POSTOFFICE, "acme",
+	    "password_reject_names", "no", &err), ADM_OK);
+	spec.name = "robert";
+	spec.password = "xROBERTx99";
+	CHECK_INTEQ(adm_mailbox_add(db, &spec, &err), ADM_OK);
+	CHECK_INTEQ(adm_object_set(db, ADM_POSTOFFICE, "acme",
+	    "password_min_length", "12", &err), ADM_OK);
+	CHECK_INTEQ(adm_mailbox_passwd(db, "robert@acme", "eleven-char", NULL, &err),
+	    ADM_INVALID);
+	CHECK(strstr(err, "password_min_length of post office acme") != NULL);
+	CHECK_INTEQ(adm_mailbox_passwd(db, "robert@acme", "twelve-chars", NULL, &err),
+	    ADM_OK);
+	/* imported hashes cannot be checked: they pass */
+	CHECK_INTEQ(adm_mailbox_passwd(db, "robert@acme", NULL,
+	    "$6$saltsalt$0123456789012345678901234567890123456789012345678901234567890123456789012345678901234", &err),
+	    ADM_OK);
+	db_close(&db);
 }
 
 static int64_t
@@ -104,7 +158,7 @@ test_migrations(void)
 	CHECK(db == NULL);
 	/* reopening migrates nothing and keeps the data */
 	CHECK(db_open(root, false, &db2, &err) == 0);
-	CHECK_INTEQ(count(db2, "SELECT count(*) FROM setting"), 2);
+	CHECK_INTEQ(count(db2, "SELECT count(*) FROM setting"), 4);
 	/* a schema from the future is refused */
 	CHECK(db_exec(db2, &err, "PRAGMA user_version = 99", "") == 0);
 	db_close(&db2);
@@ -823,6 +877,7 @@ test_users_round_trip(void)
 	struct users_import_opts opts = {
 		.postoffice = "acme", .quota_kb = -1, .sep = ',', .ctx = &log,
 		.row_error = on_row_error, .generated = on_generated,
+		.create_domains = true,
 	};
 
 	CHECK(adm_postoffice_add(db, "acme", "pw", &err) == ADM_OK);
@@ -857,7 +912,7 @@ test_users_round_trip(void)
 	CHECK(strstr(out1.data, "postmaster") == NULL);
 	CHECK(adm_postoffice_add(db2, "acme", "other-pw", &err) == ADM_OK);
 	struct users_import_opts opts2 = {
-		.postoffice = "acme", .quota_kb = -1, .sep = ',', .no_create_domains = false,
+		.postoffice = "acme", .quota_kb = -1, .sep = ',', .create_domains = true,
 	};
 	CHECK_INTEQ(users_import(db2, out1.data, out1.len, &opts2, &res, &err), ADM_OK);
 	CHECK_INTEQ(res.imported, 3);
@@ -943,6 +998,7 @@ main(void)
 		TEST(test_object_defaults), TEST(test_admin_names), TEST(test_admin_rules), TEST(test_admin_rollback),
 		TEST(test_dir_resolve), TEST(test_dir_authenticate),
 		TEST(test_users_round_trip), TEST(test_users_domains),
+		TEST(test_password_policy),
 		{ NULL, NULL }
 	};
 	int r = test_run(tests);
