@@ -226,10 +226,21 @@ static const char schema_v3[] =
 "ALTER TABLE list_member ADD COLUMN probe_sent INTEGER NOT NULL DEFAULT 0;"
 ;
 
+/* v4: sender policy (issue 11): which sender addresses an authenticated
+ * mailbox may use, per post office and mailbox, and whether members of a
+ * group or list may send as it */
+static const char schema_v4[] =
+"ALTER TABLE postoffice ADD COLUMN send_as TEXT NOT NULL DEFAULT 'own';"
+"ALTER TABLE mailbox ADD COLUMN send_as TEXT NOT NULL DEFAULT 'inherit';"
+"ALTER TABLE grp ADD COLUMN members_send_as INTEGER NOT NULL DEFAULT 0;"
+"ALTER TABLE list ADD COLUMN members_send_as INTEGER NOT NULL DEFAULT 0;"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==
