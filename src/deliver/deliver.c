@@ -47,6 +47,7 @@
 #include "service.h"
 #include "settings.h"
 #include "sieve-deliver.h"
+#include "srs.h"
 #include "store.h"
 #include "strutil.h"
 #include "workers.h"
@@ -499,10 +500,10 @@ backoff(struct db *db, int attempts)
 	return delay;
 }
 
-/* job_send_forwards - one new item in sf inbound for every forward
- * address; 0 or -1 */
+/* job_send_copy - one new item in sf inbound for the forward addresses
+ * marked in which, from sender (NULL: the item's); 0 or -1 */
 static int
-job_send_forwards(struct job *j)
+job_send_copy(struct job *j, const char *sender, const bool *which)
 {
 	struct queue_env env;
 	char id[QUEUE_ID_MAX + 1];
@@ -529,8 +530,11 @@ job_send_forwards(struct job *j)
 	queue_env_init(&env, id);
 	env_copy_meta(&env, j->env);
 	env.delay_notified = 0;
+	if (sender != NULL)
+		queue_env_set(&env.sender, sender);
 	for (size_t i = 0; i < j->nfwd; i++)
-		queue_env_add_rcpt(&env, j->fwd[i], NULL, 0);
+		if (which[i])
+			queue_env_add_rcpt(&env, j->fwd[i], NULL, 0);
 	w = queue_writer_open(j->d->inbound, id, &err);
 	if (w == NULL)
 		goto out;
@@ -558,9 +562,13 @@ job_send_forwards(struct job *j)
 	}
 	if (queue_writer_commit(&w, &env, &err) < 0)
 		goto out;
-	for (size_t i = 0; i < j->nfwd; i++)
-		log_info("%s: forwarded as %s to <%s>", j->item->id, id, j->fwd[i]);
-	j->d->forwarded += j->nfwd;
+	for (size_t i = 0; i < j->nfwd; i++) {
+		if (!which[i])
+			continue;
+		log_info("%s: forwarded as %s to <%s>%s%s", j->item->id, id,
+		    j->fwd[i], sender ? " from " : "", sender ? sender : "");
+		j->d->forwarded++;
+	}
 	r = 0;
 out:
 	if (r < 0)
@@ -568,6 +576,105 @@ out:
 		    err ? err : "error");
 	queue_env_free(&env);
 	return r;
+}
+
+/* domain_hosted - 1 if the domain of address is hosted here, 0 if not,
+ * -1 error */
+static int
+domain_hosted(struct db *db, const char *address)
+{
+	const char *at = strrchr(address, '@'), *err;
+	struct dir_domain dom;
+
+	if (at == NULL)
+		return 1;       /* a bare name cannot leave */
+	int r = dir_domain_get(db, at + 1, &dom, &err);
+	if (r < 0)
+		log_warnx("directory: %s", err);
+	return r;
+}
+
+/* job_srs_sender - the SRS address (srs.h) that forwards of this item to
+ * outside addresses are sent from, so that they pass SPF at the next hop:
+ * when srs.enabled and the sender is from outside. Its domain is
+ * srs.domain, else that of the forwarding address. 1 and *out filled, 0
+ * not rewritten, -1 error (the forward waits). */
+static int
+job_srs_sender(struct job *j, char *out, size_t outlen)
+{
+	struct db *db = j->d->svc->db;
+	const char *sender = j->env->sender, *err;
+	char *domain, *key;
+	int r;
+
+	if (sender == NULL || *sender == '\0' ||
+	    !settings_get_int(db, "srs.enabled", 1))
+		return 0;
+	r = domain_hosted(db, sender);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	domain = settings_get_str(db, "srs.domain");
+	if (*domain == '\0' && j->nfwd_dt > 0) {
+		const char *at = strrchr(j->fwd_dt[0], '@');
+		free(domain);
+		domain = xstrdup(at != NULL ? at + 1 : "");
+	}
+	if (*domain == '\0') {
+		log_info("%s: forward not rewritten with SRS: no srs.domain and "
+		    "no forwarding address", j->item->id);
+		free(domain);
+		return 0;
+	}
+	key = settings_secret(db, "srs.secret", &err);
+	if (key == NULL) {
+		log_warnx("%s: srs.secret: %s", j->item->id, err);
+		free(domain);
+		return -1;
+	}
+	r = srs_forward(key, strlen(key), sender, domain, time(NULL), out,
+	    outlen, &err);
+	explicit_bzero(key, strlen(key));
+	free(key);
+	if (r < 0)
+		log_info("%s: forward not rewritten with SRS: <%s>: %s",
+		    j->item->id, sender, err);
+	free(domain);
+	return r < 0 ? 0 : 1;
+}
+
+/* job_send_forwards - the forward copies: those to outside addresses from
+ * the SRS address when job_srs_sender gives one, the others (local
+ * groups, lists) from the original sender; 0 or -1 */
+static int
+job_send_forwards(struct job *j)
+{
+	char srs[SRS_ADDRESS_MAX + 1];
+	bool *remote = xcalloc(j->nfwd, sizeof(*remote));
+	bool *local = xcalloc(j->nfwd, sizeof(*local));
+	size_t nremote = 0;
+	int r = job_srs_sender(j, srs, sizeof(srs));
+
+	for (size_t i = 0; i < j->nfwd; i++) {
+		int h = r > 0 ? domain_hosted(j->d->svc->db, j->fwd[i]) : 1;
+		if (h < 0)
+			r = -1;
+		remote[i] = h == 0;
+		local[i] = h != 0;
+		nremote += h == 0;
+	}
+	if (r < 0) {
+		free(remote);
+		free(local);
+		return -1;
+	}
+	int rc = 0;
+	if (nremote > 0)
+		rc = job_send_copy(j, srs, remote);
+	if (rc == 0 && nremote < j->nfwd)
+		rc = job_send_copy(j, NULL, local);
+	free(remote);
+	free(local);
+	return rc;
 }
 
 /* job_badmail_copy - quarantine the failed recipients of an item that

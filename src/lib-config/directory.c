@@ -604,3 +604,67 @@ dir_mailbox_path(struct db *db, const struct dir_mailbox *mb)
 {
 	return dir_mailbox_path_names(db, mb->postoffice, mb->name);
 }
+
+/* dir_send_as - the sender policy of authenticated mail (directory.h) */
+int
+dir_send_as(struct db *db, int64_t mailbox_id, const char *address,
+	    const char **error_r)
+{
+	char *mode = NULL;
+	char base[ADDRESS_MAX_LEN + 1];
+	const char *at = strrchr(address, '@');
+	int64_t po_id, n;
+
+	if (db_query_text(db, &mode, error_r,
+	    "SELECT CASE WHEN m.send_as = 'inherit' THEN p.send_as "
+	    "ELSE m.send_as END FROM mailbox m JOIN postoffice p "
+	    "ON p.id = m.postoffice_id WHERE m.id = ?", "i", mailbox_id) < 0)
+		return -1;
+	if (mode == NULL)
+		return 0;       /* the mailbox is gone: nothing is its own */
+	bool any = strcmp(mode, "any") == 0;
+	bool postoffice = strcmp(mode, "postoffice") == 0;
+	free(mode);
+	if (any)
+		return 1;
+	if (at == NULL || at == address || at[1] == '\0' ||
+	    strlen(address) > ADDRESS_MAX_LEN)
+		return 0;
+	if (postoffice) {
+		if (db_query_int(db, &po_id, 0, error_r,
+		    "SELECT postoffice_id FROM mailbox WHERE id = ?", "i",
+		    mailbox_id) < 0 ||
+		    db_query_int(db, &n, 0, error_r,
+		    "SELECT count(*) FROM domain WHERE name = ? AND "
+		    "postoffice_id = ?", "ti", at + 1, po_id) < 0)
+			return -1;
+		if (n > 0)
+			return 1;
+	}
+	/* local+detail@domain is the address local@domain */
+	const char *plus = memchr(address, '+', (size_t)(at - address));
+	if (plus != NULL && plus != address)
+		snprintf(base, sizeof(base), "%.*s%s", (int)(plus - address),
+		    address, at);
+	else
+		snprintf(base, sizeof(base), "%s", address);
+	/* its own addresses, and those of groups and lists with
+	 * members_send_as of which one of its addresses is a member */
+	if (db_query_int(db, &n, 0, error_r,
+	    "SELECT count(*) FROM address a WHERE a.address IN (?1, ?2) AND ("
+	    " (a.kind = 'mailbox' AND a.target_id = ?3)"
+	    " OR (a.kind = 'group' AND EXISTS (SELECT 1 FROM grp g"
+	    "  JOIN grp_member gm ON gm.group_id = g.id"
+	    "  JOIN address ma ON ma.address = gm.address AND"
+	    "  ma.kind = 'mailbox' AND ma.target_id = ?3"
+	    "  WHERE g.id = a.target_id AND g.members_send_as = 1))"
+	    " OR (a.kind = 'list' AND EXISTS (SELECT 1 FROM list l"
+	    "  JOIN list_member lm ON lm.list_id = l.id AND"
+	    "  lm.status = 'active'"
+	    "  JOIN address ma ON ma.address = lm.address AND"
+	    "  ma.kind = 'mailbox' AND ma.target_id = ?3"
+	    "  WHERE l.id = a.target_id AND l.members_send_as = 1)))",
+	    "tti", address, base, mailbox_id) < 0)
+		return -1;
+	return n > 0;
+}

@@ -126,6 +126,16 @@ int dir_mailbox_addresses(struct db *db, int64_t mailbox_id,
  * (manual 5.4.3). 1 yes, 0 no, -1 error. */
 int dir_sender_blacklisted(struct db *db, int64_t domain_id,
 			   const char *sender_domain, const char **error_r);
+/* dir_send_as - may the mailbox use address as the sender of mail it
+ * submits (MAIL FROM, From:, Sender:)? By its send_as, or its post
+ * office's when that is "inherit": "any" allows every address;
+ * "postoffice" any address in a domain of its post office; "own" (the
+ * default) its own addresses (local+detail@domain too) and those of the
+ * groups and lists with members_send_as that have one of its addresses as
+ * a member. Postfix's reject_sender_login_mismatch. 1 yes, 0 no, -1
+ * error. */
+int dir_send_as(struct db *db, int64_t mailbox_id, const char *address,
+		const char **error_r);
 /* dir_mailbox_path - the Maildir++ root of a mailbox (new string). */
 char *dir_mailbox_path(struct db *db, const struct dir_mailbox *mb);
 char *dir_mailbox_path_names(struct db *db, const char *postoffice,

@@ -81,6 +81,16 @@ const struct field_def settings_fields[] = {
 	  "DNS block lists checked for inbound clients, space separated zones (at most 8); a listed client gets 554 5.7.1 at RCPT, except to postmaster; AUTH and smtp.relay_networks are exempt", 0 },
 	{ "smtp.dns_timeout", NULL, FT_DURATION, "10", 1, 120, NULL,
 	  "longest wait for a client's DNS checks (block lists, reverse DNS) before its first RCPT goes on; what has not answered counts as not listed / unknown", 0 },
+	/* sender policy (issue 11: submission binds the sender to the login)
+	 * and SRS for forwarded mail */
+	{ "srs.enabled", NULL, FT_BOOL, "1", 0, 1, NULL,
+	  "rewrite the envelope sender of mail forwarded from an outside sender to outside addresses (redirects, groups) with SRS, so it passes SPF at the next hop; bounces to the SRS address go back to the original sender", 0 },
+	{ "srs.domain", NULL, FT_TEXT, "", 0, 253, NULL,
+	  "domain of SRS addresses (it must be hosted here); empty: the domain of the forwarding address", 0 },
+	{ "srs.max_age", NULL, FT_DURATION, "1814400", 86400, 86400 * 365, NULL,
+	  "SRS addresses older than this (whole days) are refused at RCPT (postsrsd: 21 days)", 0 },
+	{ "srs.secret", NULL, FT_TEXT, "", 0, 200, NULL,
+	  "key of the SRS hashes; empty: a random key is stored here at first use (changing it invalidates SRS addresses handed out)", FIELD_SECRET },
 	BOOL("dkim.sign", "1",
 	     "the server-wide DKIM switch (manual 5.4.4): sign outgoing mail of the domains with dkim_enabled"),
 	BOOL("dkim.verify", "0",
@@ -214,6 +224,8 @@ const struct field_def postoffice_fields[] = {
 	  "fewest characters in a new password of this post office; 0: the global password.min_length", 0 },
 	{ "password_reject_names", NULL, FT_ENUM, "global", 0, 0, "global|yes|no",
 	  "refuse passwords containing the mailbox or post office name; global: password.reject_names", 0 },
+	{ "send_as", NULL, FT_ENUM, "own", 0, 0, "own|postoffice|any",
+	  "which sender addresses (MAIL FROM, From:, Sender:) authenticated mailboxes may use: own (their addresses, and groups/lists with members_send_as), postoffice (any address of the post office's domains), any (no check)", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 
@@ -259,12 +271,15 @@ const struct field_def mailbox_fields[] = {
 	  "when webmail asks for a second factor (5.5.9)", 0 },
 	{ "twofactor_type", NULL, FT_ENUM, "totp", 0, 0, "totp|smtp", "TOTP app or a code sent by mail", 0 },
 	{ "twofactor_address", NULL, FT_ADDRESS, "", 0, 0, NULL, "where codes are mailed (twofactor_type smtp)", 0 },
+	{ "send_as", NULL, FT_ENUM, "inherit", 0, 0, "inherit|own|postoffice|any",
+	  "sender addresses this mailbox may use when authenticated; inherit: the post office's send_as", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 
 const struct field_def group_fields[] = {
 	{ "name", NULL, FT_TEXT, "", 1, 200, NULL, "descriptive name of the group (5.6.2)", 0 },
 	BOOL("disabled", "0", "mail to the group bounces as an invalid address"),
+	BOOL("members_send_as", "0", "mailboxes that are members may send as the group address"),
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 
@@ -279,6 +294,7 @@ const struct field_def list_fields[] = {
 	BOOL("reply_to_list", "0", "set Reply-To to the list address"),
 	BOOL("verp", "0", "variable envelope return path per member"),
 	{ "bounce_limit", NULL, FT_INT, "5", 1, 1000, NULL, "bounces (within list.bounce_stale_after of each other) before a member is sent a probe; it is disabled when the probe bounces", 0 },
+	BOOL("members_send_as", "0", "mailboxes that are members may send as the list address"),
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 

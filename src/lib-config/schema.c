@@ -234,11 +234,22 @@ static const char schema_v4[] =
 "ALTER TABLE postoffice ADD COLUMN password_reject_names TEXT NOT NULL DEFAULT 'global';"
 ;
 
+/* v5: sender policy (issue 11): which sender addresses an authenticated
+ * mailbox may use, per post office and mailbox, and whether members of a
+ * group or list may send as it */
+static const char schema_v5[] =
+"ALTER TABLE postoffice ADD COLUMN send_as TEXT NOT NULL DEFAULT 'own';"
+"ALTER TABLE mailbox ADD COLUMN send_as TEXT NOT NULL DEFAULT 'inherit';"
+"ALTER TABLE grp ADD COLUMN members_send_as INTEGER NOT NULL DEFAULT 0;"
+"ALTER TABLE list ADD COLUMN members_send_as INTEGER NOT NULL DEFAULT 0;"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

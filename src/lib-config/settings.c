@@ -1,7 +1,10 @@
 /* settings - typed global settings over the setting table */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "fsutil.h"
 #include "settings.h"
@@ -132,4 +135,40 @@ settings_hostname(struct db *db)
 		return xstrdup("localhost");
 	host[sizeof(host) - 1] = '\0';
 	return xstrdup(host);
+}
+
+/* settings_secret - a secret setting, made on first use (settings.h) */
+char *
+settings_secret(struct db *db, const char *key, const char **error_r)
+{
+	unsigned char raw[32];
+	char hex[sizeof(raw) * 2 + 1];
+	char *v = NULL;
+
+	if (settings_get(db, key, &v, error_r) < 0)
+		return NULL;
+	if (*v != '\0')
+		return v;
+	free(v);
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		db_errorf(db, error_r, "%s: no random bytes", key);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	explicit_bzero(raw, sizeof(raw));
+	/* two processes may get here at once: the first stored key wins and
+	 * both read it back */
+	int r = db_exec(db, error_r, "INSERT INTO setting (name, value) "
+	    "VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = "
+	    "excluded.value WHERE value = ''", "tt", key, hex);
+	explicit_bzero(hex, sizeof(hex));
+	if (r < 0 || settings_get(db, key, &v, error_r) < 0)
+		return NULL;
+	if (*v == '\0') {
+		free(v);
+		db_errorf(db, error_r, "%s: not stored", key);
+		return NULL;
+	}
+	return v;
 }

@@ -27,6 +27,11 @@ int settings_unset(struct db *db, const char *key, const char **error_r);
 /* settings_is_set - whether a value is stored (not the default). */
 bool settings_is_set(struct db *db, const char *key);
 
+/* settings_secret - a secret kept in the config store (srs.secret): its
+ * value, or when empty a new random one (64 hex digits) stored first.
+ * New string, or NULL with an error. */
+char *settings_secret(struct db *db, const char *key, const char **error_r);
+
 /* Paths derived from settings and the data root (new strings). */
 char *settings_store_path(struct db *db);
 char *settings_queue_path(struct db *db);

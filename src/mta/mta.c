@@ -18,6 +18,7 @@
 #include "mta.h"
 #include "queue.h"
 #include "settings.h"
+#include "srs.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -33,6 +34,41 @@ static bool
 relay_allowed(struct mta *m, const char *conn, const struct queue_env *env)
 {
 	return strcmp(conn, "smtp") != 0 || env_from_here(m->svc->db, env);
+}
+
+/* srs_reverse_rcpt - a recipient that is an SRS address made by deliver
+ * (srs.h; smtpd checked it at RCPT) goes back to the original sender:
+ * the address is replaced. true when it was; it may then be relayed
+ * whoever sent it, since only we can make the hash. */
+static bool
+srs_reverse_rcpt(struct mta *m, const char *id, struct queue_rcpt *r)
+{
+	char orig[SRS_ADDRESS_MAX + 1];
+	const char *err, *at = strrchr(r->address, '@');
+	struct dir_domain dom;
+
+	if (!srs_is_srs(r->address) || at == NULL ||
+	    dir_domain_get(m->svc->db, at + 1, &dom, &err) != 1)
+		return false;
+	char *key = settings_secret(m->svc->db, "srs.secret", &err);
+	if (key == NULL) {
+		log_warnx("%s: srs.secret: %s", id, err);
+		return false;
+	}
+	int days = (int)(settings_get_int(m->svc->db, "srs.max_age", 1814400) /
+	    86400);
+	enum srs_result res = srs_reverse(key, strlen(key), r->address,
+	    time(NULL), days, orig, sizeof(orig), &err);
+	explicit_bzero(key, strlen(key));
+	free(key);
+	if (res != SRS_OK) {
+		if (res != SRS_NOT_SRS)
+			log_info("%s: to=<%s>: %s", id, r->address, err);
+		return false;
+	}
+	log_info("%s: to=<%s> is the SRS address of <%s>", id, r->address, orig);
+	queue_env_set(&r->address, orig);
+	return true;
 }
 
 /* route_rcpt - the destination of one recipient; -1 on a directory error */
@@ -124,7 +160,8 @@ item_route(struct mta *m, const char *conn, struct queue_item *item)
 			dest[i] = -1;   /* done before it reached us */
 			continue;
 		}
-		dest[i] = route_rcpt(m, relay_ok, r->address, &why, &err);
+		bool srs = srs_reverse_rcpt(m, item->id, r);
+		dest[i] = route_rcpt(m, relay_ok || srs, r->address, &why, &err);
 		if (dest[i] < 0) {
 			item_defer(m, item, err);
 			goto out;

@@ -20,6 +20,7 @@
 #include "directory.h"
 #include "idn.h"
 #include "log.h"
+#include "msghdr.h"
 #include "netaddr.h"
 #include "queue.h"
 #include "settings.h"
@@ -27,6 +28,8 @@
 #include "smtp-parser.h"
 #include "smtpd.h"
 #include "spf.h"
+#include "srs.h"
+#include "store.h"
 #include "strutil.h"
 #include "throttle.h"
 #include "tls.h"
@@ -80,6 +83,7 @@ struct session {
 	char *helo;
 	bool esmtp;
 	char *auth_user;
+	int64_t auth_mailbox;       /* its mailbox id (sender policy) */
 	int errors, auth_failures;
 	int junk;                   /* NOOP/RSET/VRFY/EXPN/HELP since a message */
 	struct event *life_ev;      /* smtp.max_session_time */
@@ -101,6 +105,7 @@ struct session {
 	bool in_tx;
 	struct queue_env env;
 	char sender_domain[SMTP_PATH_MAX];
+	uint64_t declared_size;     /* MAIL FROM SIZE=, 0 if none */
 	uint64_t max_size;
 	int max_rcpts;
 	struct queue_writer *qw;
@@ -120,6 +125,15 @@ struct session {
 	bool hdr_done;
 	size_t hdr_linelen;
 	char hdr_prefix[9];
+	/* the header of submitted mail (sender policy, RFC 6409 8) */
+	bool hp_on;                 /* the header is being parsed */
+	bool hp_done, hp_failed;
+	bool hp_from_check;         /* From:/Sender: must be the login's */
+	bool hp_add_fields;         /* add a missing Date:/Message-ID: */
+	bool has_date, has_msgid;
+	bool hp_lookup_failed;
+	char *bad_from;             /* first From:/Sender: address refused */
+	struct msghdr_parser hp;
 };
 
 static struct session *sessions;
@@ -160,6 +174,182 @@ session_close(struct session *s)
 	bufferevent_disable(s->bev, EV_READ);
 }
 
+/* --- sender policy of submitted mail -------------------------------------
+ * An authenticated client (not from smtp.relay_networks) may use as MAIL
+ * FROM, From: and Sender: only the addresses dir_send_as allows its
+ * mailbox (post office and mailbox setting send_as); the null sender is
+ * allowed (MDNs and DSNs made by clients), its From: is still checked.
+ * Mail from authenticated and relay-network clients without Date: or
+ * Message-ID: gets them here (RFC 6409 8.2, 8.3). */
+
+/* sender_check - whether the login may send as address; replies and
+ * returns false if not */
+static bool
+sender_allowed(struct session *s, const char *address, bool *error_r)
+{
+	const char *err;
+	int r = dir_send_as(s->db, s->auth_mailbox, address, &err);
+
+	*error_r = r < 0;
+	if (r < 0)
+		log_error("%s: directory: %s", s->sid, err);
+	return r > 0;
+}
+
+/* header_field - one header field of submitted mail */
+static void
+header_field(void *ctx, const struct msghdr_field *f)
+{
+	struct session *s = ctx;
+
+	if (strcasecmp(f->name, "Date") == 0) {
+		s->has_date = true;
+	} else if (strcasecmp(f->name, "Message-ID") == 0) {
+		s->has_msgid = true;
+	} else if (s->hp_from_check && s->bad_from == NULL &&
+	    !s->hp_lookup_failed && (strcasecmp(f->name, "From") == 0 ||
+	    strcasecmp(f->name, "Sender") == 0)) {
+		char **list = NULL;
+		size_t n = 0;
+		bool failed;
+		msghdr_addresses(f->value, &list, &n);
+		for (size_t i = 0; i < n; i++) {
+			if (!sender_allowed(s, list[i], &failed)) {
+				if (failed)
+					s->hp_lookup_failed = true;
+				else
+					s->bad_from = xasprintf("%s: %s", f->name, list[i]);
+				break;
+			}
+		}
+		msghdr_addresses_free(list, n);
+	}
+}
+
+/* header_policy_reset - forget the header of the last message */
+static void
+header_policy_reset(struct session *s)
+{
+	if (s->hp_on)
+		msghdr_parser_deinit(&s->hp);
+	s->hp_on = s->hp_done = s->hp_failed = false;
+	s->hp_from_check = s->hp_add_fields = false;
+	s->has_date = s->has_msgid = s->hp_lookup_failed = false;
+	free(s->bad_from);
+	s->bad_from = NULL;
+}
+
+/* header_policy_start - at DATA/BDAT: parse the header of submitted mail */
+static void
+header_policy_start(struct session *s)
+{
+	header_policy_reset(s);
+	s->hp_from_check = s->auth_user != NULL && !s->relay_net;
+	s->hp_add_fields = s->auth_user != NULL || s->relay_net;
+	if (!s->hp_from_check && !s->hp_add_fields)
+		return;
+	msghdr_parser_init(&s->hp, 0, header_field, s);
+	s->hp_on = true;
+}
+
+/* header_missing_fields - Date: and Message-ID: the message lacks */
+static void
+header_missing_fields(struct session *s, struct buf *b)
+{
+	if (!s->hp_add_fields)
+		return;
+	if (!s->has_date) {
+		char date[64];
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+		buf_printf(b, "Date: %s\r\n", date);
+	}
+	if (!s->has_msgid)
+		buf_printf(b, "Message-ID: <%s.%lld@%s>\r\n", s->env.id,
+		    (long long)time(NULL), s->sd->hostname);
+	if (!s->has_date || !s->has_msgid)
+		log_info("%s: %s: added%s%s", s->sid, s->env.id,
+		    s->has_date ? "" : " Date:", s->has_msgid ? "" : " Message-ID:");
+}
+
+/* header_policy_feed - the message bytes from offset before of s->out
+ * were just added: parse them, and at the end of the header put the
+ * missing fields in front of the blank line */
+static void
+header_policy_feed(struct session *s, size_t before)
+{
+	size_t used;
+	const char *err;
+
+	if (!s->hp_on || s->hp_done || s->hp_failed)
+		return;
+	int r = msghdr_parser_feed(&s->hp, s->out.data + before,
+	    s->out.len - before, &used, &err);
+	if (r < 0) {
+		log_info("%s: %s: header not checked: %s", s->sid, s->env.id, err);
+		s->hp_failed = true;
+		return;
+	}
+	if (r == 0)
+		return;
+	s->hp_done = true;
+	size_t end = before + used;     /* after the blank line (CRLF) */
+	if (end < 2 || s->out.data[end - 2] != '\r' || s->out.data[end - 1] != '\n')
+		return;     /* a bare LF: the message is refused at its end */
+	struct buf add;
+	buf_init(&add, 0);
+	header_missing_fields(s, &add);
+	if (add.len > 0) {
+		size_t tail = s->out.len - (end - 2);
+		char *rest = xmalloc(tail);
+		memcpy(rest, s->out.data + end - 2, tail);
+		buf_truncate(&s->out, end - 2);
+		buf_append(&s->out, add.data, add.len);
+		buf_append(&s->out, rest, tail);
+		free(rest);
+	}
+	buf_free(&add);
+}
+
+/* header_policy_finish - the message is complete: a header without a
+ * body gets its missing fields at the end. Returns false after replying
+ * a refusal (From:/Sender: not the login's). */
+static bool
+header_policy_finish(struct session *s, int *code_r, const char **enh_r,
+		     char *text, size_t textlen)
+{
+	if (!s->hp_on)
+		return true;
+	if (!s->hp_done && !s->hp_failed) {
+		msghdr_parser_finish(&s->hp);
+		s->hp_done = true;
+		if (s->out.len == 0 || s->out.data[s->out.len - 1] == '\n')
+			header_missing_fields(s, &s->out);
+	}
+	if (!s->hp_from_check)
+		return true;
+	if (s->hp_lookup_failed) {
+		*code_r = 451; *enh_r = "4.3.0";
+		snprintf(text, textlen, "Temporary lookup failure");
+		return false;
+	}
+	if (s->bad_from != NULL) {
+		*code_r = 550; *enh_r = "5.7.1";
+		snprintf(text, textlen, "Sender address rejected: %s is not owned "
+		    "by user %s", s->bad_from, s->auth_user);
+		return false;
+	}
+	if (s->hp_failed) {
+		*code_r = 552; *enh_r = "5.3.4";
+		snprintf(text, textlen, "Header section too large to check its "
+		    "From: and Sender: (at most %d bytes)", MSGHDR_HEADER_MAX);
+		return false;
+	}
+	return true;
+}
+
 /* tx_reset - forget the transaction; a started queue item is removed */
 static void
 tx_reset(struct session *s)
@@ -187,6 +377,8 @@ tx_reset(struct session *s)
 	s->hops = 0;
 	s->hdr_done = false;
 	s->hdr_linelen = 0;
+	header_policy_reset(s);
+	s->declared_size = 0;
 }
 
 static void
@@ -387,6 +579,7 @@ message_open(struct session *s)
 	s->hops = 1;    /* ours */
 	s->hdr_done = false;
 	s->hdr_linelen = 0;
+	header_policy_start(s);
 	return true;
 }
 
@@ -397,6 +590,11 @@ message_finish(struct session *s, unsigned data_flags)
 	const char *bad = NULL;
 	int code = 0;
 	const char *enh = NULL;
+	int hcode = 0;
+	const char *henh = NULL;
+	char htext[SMTP_PATH_MAX + 200];
+	bool header_ok = header_policy_finish(s, &hcode, &henh, htext,
+	    sizeof(htext));
 
 	if (s->qw != NULL)
 		flush_out(s, true);
@@ -412,6 +610,9 @@ message_finish(struct session *s, unsigned data_flags)
 	} else if (s->hops > MAX_HOPS) {
 		code = 554; enh = "5.4.6";
 		bad = "Too many hops (Received headers): mail loop?";
+	} else if (!header_ok) {
+		code = hcode; enh = henh;
+		bad = htext;
 	} else if (s->write_failed) {
 		log_error("%s: %s: writing the queue item failed: %s", s->sid,
 		    s->env.id, s->write_error);
@@ -612,6 +813,31 @@ cmd_mail(struct session *s, const char *args)
 		reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
 		return;
 	}
+	if (s->auth_user != NULL && !s->relay_net && !path.null) {
+		/* the domain as the address map keeps it (A-labels) */
+		char alabel[IDN_DOMAIN_MAX + 1];
+		char address[SMTP_PATH_MAX + IDN_DOMAIN_MAX + 2];
+		const char *at = strrchr(path.address, '@');
+		if (at != NULL && !path.literal &&
+		    idn_to_ascii(path.domain, alabel, sizeof(alabel), &err) == 0)
+			snprintf(address, sizeof(address), "%.*s@%s",
+			    (int)(at - path.address), path.address, alabel);
+		else
+			snprintf(address, sizeof(address), "%s", path.address);
+		bool failed;
+		if (!sender_allowed(s, address, &failed)) {
+			if (failed) {
+				reply(s, 451, "4.3.0", "Temporary lookup failure");
+				return;
+			}
+			log_info("%s: sender <%s> refused: not owned by user %s",
+			    s->sid, path.address, s->auth_user);
+			reply(s, 553, "5.7.1", "<%s>: Sender address rejected: not "
+			    "owned by user %s", path.address, s->auth_user);
+			error_count(s);
+			return;
+		}
+	}
 	s->max_rcpts = (int)settings_get_int(s->db, "smtp.max_recipients", 500);
 	char id[QUEUE_ID_MAX + 1];
 	queue_new_id(id);
@@ -630,6 +856,7 @@ cmd_mail(struct session *s, const char *args)
 	    prm.body == SMTP_BODY_8BITMIME ? "8BITMIME" :
 	    prm.body == SMTP_BODY_BINARYMIME ? "BINARYMIME" : NULL);
 	s->env.smtputf8 = prm.smtputf8;
+	s->declared_size = prm.has_size ? prm.size : 0;
 	queue_env_set(&s->env.envid, prm.envid[0] ? prm.envid : NULL);
 	queue_env_set(&s->env.ret, prm.ret[0] ? prm.ret : NULL);
 	log_info("%s: %s: from=<%s> size=%llu%s%s", s->sid, id, s->env.sender,
@@ -693,6 +920,121 @@ static bool
 relay_allowed(struct session *s)
 {
 	return s->auth_user != NULL || s->relay_net;
+}
+
+/* rcpt_srs - a bounce (or reply) to an SRS address made by deliver is
+ * taken if its hash is ours and it is not older than srs.max_age; it is
+ * queued as it is, and the MTA sends it on to the original sender. 1
+ * taken, 0 not an SRS0 address, -1 after replying a refusal. */
+static int
+rcpt_srs(struct session *s, const char *address)
+{
+	const char *err;
+	char orig[SRS_ADDRESS_MAX + 1];
+	char *key = settings_secret(s->db, "srs.secret", &err);
+
+	if (key == NULL) {
+		log_error("%s: srs.secret: %s", s->sid, err);
+		reply(s, 451, "4.3.0", "Temporary lookup failure");
+		return -1;
+	}
+	int days = (int)(settings_get_int(s->db, "srs.max_age", 1814400) / 86400);
+	enum srs_result r = srs_reverse(key, strlen(key), address, time(NULL),
+	    days, orig, sizeof(orig), &err);
+	explicit_bzero(key, strlen(key));
+	free(key);
+	if (r == SRS_NOT_SRS)
+		return 0;
+	if (r != SRS_OK) {
+		log_info("%s: %s: refused to=<%s>: %s", s->sid, s->env.id,
+		    address, err);
+		reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: %s",
+		    address, err);
+		error_count(s);
+		return -1;
+	}
+	log_info("%s: %s: to=<%s> is the SRS address of <%s>", s->sid,
+	    s->env.id, address, orig);
+	return 1;
+}
+
+/* rcpt_quota - a mailbox that is full, or that a message of the size
+ * given in MAIL FROM would overfill, is refused now, not bounced after
+ * the message is accepted (backscatter to forged senders). The usage is
+ * the deliver path's: maildirsize (lib-store quota). 0, or -1 after
+ * replying. */
+static int
+rcpt_quota(struct session *s, const struct dir_route *route,
+	   const char *address)
+{
+	struct dir_mailbox mb;
+	const char *err;
+	int64_t bytes, count;
+
+	if (route->kind != DIR_KIND_MAILBOX)
+		return 0;
+	if (dir_mailbox_get(s->db, route->target_id, &mb, &err) <= 0 ||
+	    mb.quota_kb <= 0 || (mb.redirect_enabled && !mb.redirect_keep_copy))
+		return 0;
+	char *root = dir_mailbox_path(s->db, &mb);
+	int r = store_quota_usage(root, &bytes, &count, &err);
+	free(root);
+	if (r < 0) {
+		/* deliver decides then */
+		log_warnx("%s: quota of <%s> not known: %s", s->sid, address, err);
+		return 0;
+	}
+	int64_t limit = mb.quota_kb * 1024;
+	if (bytes >= limit) {
+		log_info("%s: %s: refused to=<%s>: mailbox full (%lld of %lld KB)",
+		    s->sid, s->env.id, address, (long long)(bytes / 1024),
+		    (long long)mb.quota_kb);
+		reply(s, 452, "4.2.2", "<%s>: Mailbox full", address);
+		return -1;
+	}
+	if (s->declared_size > 0 &&
+	    (uint64_t)bytes + s->declared_size > (uint64_t)limit) {
+		log_info("%s: %s: refused to=<%s>: %llu bytes would pass the "
+		    "quota (%lld of %lld KB used)", s->sid, s->env.id, address,
+		    (unsigned long long)s->declared_size, (long long)(bytes / 1024),
+		    (long long)mb.quota_kb);
+		reply(s, 552, "5.2.2", "<%s>: Mailbox full: the message would "
+		    "exceed its quota", address);
+		return -1;
+	}
+	return 0;
+}
+
+/* rcpt_local - a recipient in a hosted domain: known, enabled, not over
+ * quota. 0, or -1 after replying. */
+static int
+rcpt_local(struct session *s, const char *address)
+{
+	struct dir_route route;
+	const char *err;
+
+	switch (dir_resolve(s->db, address, &route, &err)) {
+	case DIR_RESOLVE_ERROR:
+		log_error("%s: directory: %s", s->sid, err);
+		reply(s, 451, "4.3.0", "Temporary lookup failure");
+		return -1;
+	case DIR_RESOLVE_UNKNOWN:
+	case DIR_RESOLVE_REMOTE:
+		log_info("%s: %s: unknown recipient <%s>", s->sid, s->env.id,
+		    address);
+		reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: "
+		    "User unknown", address);
+		error_count(s);
+		return -1;
+	case DIR_RESOLVE_LOCAL:
+		break;
+	}
+	if (route.disabled) {
+		reply(s, 550, "5.2.1", "<%s>: Mailbox disabled", address);
+		error_count(s);
+		return -1;
+	}
+	return rcpt_quota(s, &route, address);
 }
 
 static void
@@ -831,28 +1173,13 @@ cmd_rcpt(struct session *s, const char *args)
 			}
 			kind = "smarthost";
 		} else {
-			struct dir_route route;
-			switch (dir_resolve(s->db, address, &route, &err)) {
-			case DIR_RESOLVE_ERROR:
-				log_error("%s: directory: %s", s->sid, err);
-				reply(s, 451, "4.3.0", "Temporary lookup failure");
+			int sr = srs_is_srs(address) ? rcpt_srs(s, address) : 0;
+			if (sr < 0)
 				return;
-			case DIR_RESOLVE_UNKNOWN:
-			case DIR_RESOLVE_REMOTE:
-				log_info("%s: %s: unknown recipient <%s>", s->sid,
-				    s->env.id, address);
-				reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: "
-				    "User unknown", address);
-				error_count(s);
+			if (sr > 0)
+				kind = "srs";
+			else if (rcpt_local(s, address) < 0)
 				return;
-			case DIR_RESOLVE_LOCAL:
-				break;
-			}
-			if (route.disabled) {
-				reply(s, 550, "5.2.1", "<%s>: Mailbox disabled", address);
-				error_count(s);
-				return;
-			}
 		}
 		if (s->sender_domain[0] != '\0') {
 			int bl = dir_sender_blacklisted(s->db, dom.id, s->sender_domain,
@@ -1034,6 +1361,7 @@ auth_check(struct session *s, const char *login_raw, const char *password)
 	case DIR_AUTH_OK:
 		free(s->auth_user);
 		s->auth_user = xasprintf("%s@%s", mb.name, mb.postoffice);
+		s->auth_mailbox = mb.id;
 		log_info("%s: auth ok: user=%s login=%s mech=%s", s->sid,
 		    s->auth_user, login, mech);
 		reply(s, 235, "2.7.0", "Authentication successful");
@@ -1251,6 +1579,7 @@ start_tls(struct session *s)
 	s->esmtp = false;
 	free(s->auth_user);     /* RFC 3207 4.2: forget AUTH too */
 	s->auth_user = NULL;
+	s->auth_mailbox = 0;
 	buf_reset(&s->lr.line);
 	s->lr.overflow = false;
 	s->state = S_CMD;
@@ -1484,6 +1813,7 @@ on_read(struct bufferevent *bev, void *arg)
 			evbuffer_drain(in, used);
 			if (!s->hdr_done)
 				scan_headers(s, s->out.data + before, s->out.len - before);
+			header_policy_feed(s, before);
 			flush_out(s, false);
 			if (r == 1) {
 				s->state = S_CMD;
@@ -1502,6 +1832,7 @@ on_read(struct bufferevent *bev, void *arg)
 					buf_append(&s->out, v.iov_base, used);
 					if (!s->hdr_done)
 						scan_headers(s, s->out.data + before, used);
+					header_policy_feed(s, before);
 					flush_out(s, false);
 				}
 			}
