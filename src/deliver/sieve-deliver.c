@@ -245,7 +245,7 @@ vacation_from(const struct sieve_deliver_args *a, const char *from,
 	size_t n = 0;
 
 	if (from == NULL) {
-		post_header_mailbox(out, NULL, a->address);
+		buf_puts(out, a->address);
 		return;
 	}
 	for (const unsigned char *p = (const unsigned char *)from; *p; p++)
@@ -262,7 +262,7 @@ vacation_from(const struct sieve_deliver_args *a, const char *from,
 		    "the reply is from <%s>", a->qid, a->address, t, why,
 		    a->address);
 		free(t);
-		post_header_mailbox(out, NULL, a->address);
+		buf_puts(out, a->address);
 		msghdr_addresses_free(v, n);
 		return;
 	}
@@ -280,7 +280,10 @@ vacation_from(const struct sieve_deliver_args *a, const char *from,
 		}
 		name = xstrndup(b, (size_t)(e - b));
 	}
-	post_header_mailbox(out, name, v[0]);
+	if (name != NULL && *name != '\0')
+		post_header_mailbox(out, name, v[0]);
+	else
+		buf_puts(out, v[0]);
 	free(name);
 	msghdr_addresses_free(v, n);
 }
