@@ -278,6 +278,7 @@ queue_show(struct cli *cli, const char *root, const char *id)
 		json_object_set_new(o, "arrival", json_integer(env.arrival));
 		json_object_set_new(o, "auth_user", env.auth_user ? json_string(env.auth_user) : json_null());
 		json_object_set_new(o, "client", env.client_addr ? json_string(env.client_addr) : json_null());
+		json_object_set_new(o, "origin", env.origin ? json_string(env.origin) : json_null());
 		json_object_set_new(o, "headers", json_string(head.data ? head.data : ""));
 		if (reason)
 			json_object_set_new(o, "reason", json_string(reason));
@@ -299,6 +300,8 @@ queue_show(struct cli *cli, const char *root, const char *id)
 		    env.client_addr ? env.client_addr : "-",
 		    env.client_helo ? env.client_helo : "",
 		    env.auth_user ? env.auth_user : "-");
+		if (env.origin != NULL)
+			printf("origin:   %s\n", env.origin);
 		if (reason)
 			printf("reason:   %s", reason);
 		for (size_t i = 0; i < env.nrcpts; i++)

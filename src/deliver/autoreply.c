@@ -122,10 +122,10 @@ autoreply_sender_is_system(const char *sender)
 	return n > 8 && strcmp(local + n - 8, "-request") == 0;
 }
 
-/* own_address - whether sender is an address of the mailbox */
-static bool
-own_address(struct db *db, const struct dir_mailbox *mb, const char *sender,
-	    const char *address)
+/* mailbox_owns_address - whether sender is an address of the mailbox */
+bool
+mailbox_owns_address(struct db *db, const struct dir_mailbox *mb,
+		     const char *sender, const char *address)
 {
 	struct dir_strings a = { 0 };
 	struct dir_route route;
@@ -143,10 +143,10 @@ own_address(struct db *db, const struct dir_mailbox *mb, const char *sender,
 	return own;
 }
 
-/* header_clean - a header value from settings or the message: control
- * characters (CR, LF) become blanks */
-static void
-header_clean(struct buf *out, const char *s)
+/* post_header_clean - a header value from settings, a script or the
+ * message: control characters (CR, LF...) become blanks */
+void
+post_header_clean(struct buf *out, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -182,14 +182,14 @@ b64(struct buf *out, const unsigned char *p, size_t n)
 	}
 }
 
-/* header_text - an unstructured value: RFC 2047 encoded words (UTF-8,
+/* post_header_text - an unstructured value: RFC 2047 encoded words (UTF-8,
  * base64, 45 bytes each) when it is not ASCII */
-static void
-header_text(struct buf *out, const char *s)
+void
+post_header_text(struct buf *out, const char *s)
 {
 	struct buf c;
 	buf_init(&c, 0);
-	header_clean(&c, s);
+	post_header_clean(&c, s);
 	const char *v = c.data ? c.data : "";
 	if (is_ascii(v)) {
 		buf_puts(out, v);
@@ -208,6 +208,31 @@ header_text(struct buf *out, const char *s)
 		}
 	}
 	buf_free(&c);
+}
+
+/* post_header_mailbox - "name" <address>, or <address> for no name */
+void
+post_header_mailbox(struct buf *out, const char *name, const char *address)
+{
+	if (name != NULL && *name != '\0') {
+		struct buf fn;
+		buf_init(&fn, 0);
+		post_header_clean(&fn, name);
+		if (is_ascii(fn.data)) {
+			buf_putc(out, '"');
+			for (const char *c = fn.data; *c; c++) {
+				if (*c == '"' || *c == '\\')
+					buf_putc(out, '\\');
+				buf_putc(out, *c);
+			}
+			buf_putc(out, '"');
+		} else {
+			post_header_text(out, fn.data);
+		}
+		buf_free(&fn);
+		buf_putc(out, ' ');
+	}
+	buf_printf(out, "<%s>", address);
 }
 
 /* rate_check_and_record - under the mailbox's lock: 1 when sender got no
@@ -310,36 +335,18 @@ reply_build(struct db *db, struct buf *m, const struct ar_settings *s,
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	random_bytes(rnd, sizeof(rnd));
 	buf_puts(m, "From: ");
-	if (*s->friendly != '\0') {
-		struct buf fn;
-		buf_init(&fn, 0);
-		header_clean(&fn, s->friendly);
-		if (is_ascii(fn.data)) {
-			buf_putc(m, '"');
-			for (const char *c = fn.data; *c; c++) {
-				if (*c == '"' || *c == '\\')
-					buf_putc(m, '\\');
-				buf_putc(m, *c);
-			}
-			buf_putc(m, '"');
-		} else {
-			header_text(m, fn.data);
-		}
-		buf_free(&fn);
-		buf_printf(m, " <%s>\r\n", address);
-	} else {
-		buf_printf(m, "<%s>\r\n", address);
-	}
+	post_header_mailbox(m, s->friendly, address);
+	buf_puts(m, "\r\n");
 	buf_printf(m, "To: <%s>\r\n", to);
 	if (*s->reply_to != '\0')
 		buf_printf(m, "Reply-To: <%s>\r\n", s->reply_to);
 	buf_puts(m, "Subject: ");
 	if (*s->subject != '\0') {
-		header_text(m, s->subject);
+		post_header_text(m, s->subject);
 	} else {
 		buf_puts(m, "Auto: ");
 		/* the original is 7-bit or already encoded words */
-		header_clean(m, pm->subject ? pm->subject : "");
+		post_header_clean(m, pm->subject ? pm->subject : "");
 	}
 	buf_printf(m, "\r\nDate: %s\r\n", date);
 	buf_printf(m, "Message-ID: <%s.ar.", qid);
@@ -348,13 +355,13 @@ reply_build(struct db *db, struct buf *m, const struct ar_settings *s,
 	buf_printf(m, "@%s>\r\n", host);
 	if (pm->message_id != NULL && strchr(pm->message_id, '<') != NULL) {
 		buf_puts(m, "In-Reply-To: ");
-		header_clean(m, pm->message_id);
+		post_header_clean(m, pm->message_id);
 		buf_puts(m, "\r\nReferences: ");
 		if (pm->references != NULL && strlen(pm->references) < 900) {
-			header_clean(m, pm->references);
+			post_header_clean(m, pm->references);
 			buf_puts(m, "\r\n ");
 		}
-		header_clean(m, pm->message_id);
+		post_header_clean(m, pm->message_id);
 		buf_puts(m, "\r\n");
 	}
 	buf_puts(m, "Auto-Submitted: auto-replied\r\n"
@@ -377,10 +384,12 @@ reply_build(struct db *db, struct buf *m, const struct ar_settings *s,
 	free(host);
 }
 
-/* reply_queue - the reply as a new sf inbound item; 0 or -1 */
+/* reply_queue - the reply as a new sf inbound item from the post office
+ * postoffice (its origin); 0 or -1 */
 static int
 reply_queue(const char *inbound, const struct buf *m, const char *to,
-	    bool eightbit, char *id, const char **error_r)
+	    const char *postoffice, bool eightbit, char *id,
+	    const char **error_r)
 {
 	struct queue_env env;
 	struct queue_writer *w;
@@ -392,6 +401,7 @@ reply_queue(const char *inbound, const struct buf *m, const char *to,
 	queue_env_set(&env.sender, "");
 	queue_env_set(&env.client_addr, "local");
 	queue_env_set(&env.client_helo, "autoreply");
+	queue_env_set(&env.origin, postoffice);
 	if (eightbit)
 		queue_env_set(&env.body_type, "8BITMIME");
 	env.bulk = true;
@@ -443,7 +453,7 @@ autoreply_consider(struct db *db, const char *inbound,
 		why = "X-Auto-Response-Suppress";
 	else if (autoreply_sender_is_system(env->sender))
 		why = "system sender";
-	else if (own_address(db, mb, env->sender, address))
+	else if (mailbox_owns_address(db, mb, env->sender, address))
 		why = "the sender is the mailbox itself";
 	if (why != NULL) {
 		log_info("%s: no auto reply from %s@%s to <%s>: %s", item->id,
@@ -467,8 +477,8 @@ autoreply_consider(struct db *db, const char *inbound,
 		char id[QUEUE_ID_MAX + 1];
 		buf_init(&m, 0);
 		reply_build(db, &m, &s, pm, item->id, address, env->sender);
-		if (reply_queue(inbound, &m, env->sender, !is_ascii(s.body), id,
-		    &err) < 0) {
+		if (reply_queue(inbound, &m, env->sender, mb->postoffice,
+		    !is_ascii(s.body), id, &err) < 0) {
 			log_warnx("%s: cannot queue the auto reply of %s@%s: %s",
 			    item->id, mb->name, mb->postoffice, err ? err : "error");
 		} else {

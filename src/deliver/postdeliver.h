@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "db.h"
 #include "directory.h"
 #include "queue.h"
@@ -60,6 +61,22 @@ void autoreply_consider(struct db *db, const char *inbound,
 /* autoreply_sender_is_system - MAILER-DAEMON, postmaster, -request,
  * owner-, noreply... (RFC 3834 2 and common practice). */
 bool autoreply_sender_is_system(const char *sender);
+/* mailbox_owns_address - whether addr is an address of mailbox mb: the
+ * address the mail was delivered for, one of its addresses, or one that
+ * resolves to it (subaddress, postmaster@...), not through a catch-all. */
+bool mailbox_owns_address(struct db *db, const struct dir_mailbox *mb,
+			  const char *addr, const char *address);
+/* post_header_clean - s into out with control characters (CR, LF, ...)
+ * as blanks: for text a setting, a script or a message puts in a header
+ * field of a message made here. */
+void post_header_clean(struct buf *out, const char *s);
+/* post_header_text - an unstructured field value: cleaned, and RFC 2047
+ * encoded words (UTF-8, base64) when it is not ASCII. */
+void post_header_text(struct buf *out, const char *s);
+/* post_header_mailbox - a From value: "name" <address> (name cleaned,
+ * quoted, encoded when not ASCII), or <address> when name is NULL or "". */
+void post_header_mailbox(struct buf *out, const char *name,
+			 const char *address);
 
 /* usage.c: usage_postoffice_bytes - the sum of the incremental quota
  * usage (maildirsize) of every mailbox of a post office; 0 or -1. */

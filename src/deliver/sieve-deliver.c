@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -16,6 +18,7 @@
 #include "envcopy.h"
 #include "fsutil.h"
 #include "log.h"
+#include "postdeliver.h"
 #include "msghdr.h"
 #include "settings.h"
 #include "sieve-deliver.h"
@@ -196,6 +199,154 @@ do_reject(const struct sieve_deliver_args *a, const struct sieve_action *act,
 	return r;
 }
 
+/* hdr_value - a value from the message into a header field of a
+ * message made here: control characters as blanks, at most max bytes */
+static void
+hdr_value(struct buf *out, const char *v, size_t max)
+{
+	char *t = xstrndup(v, max);
+	post_header_clean(out, t);
+	free(t);
+}
+
+/* crlf_puts - at most max bytes of text with CRLF line ends */
+static void
+crlf_puts(struct buf *out, const char *text, size_t max)
+{
+	for (size_t i = 0; text[i] != '\0' && i < max; i++) {
+		if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r'))
+			buf_putc(out, '\r');
+		buf_putc(out, text[i]);
+	}
+}
+
+/* log_text - text a script gave, for a log line: controls as blanks, cut */
+static char *
+log_text(const char *s)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	hdr_value(&b, s, 200);
+	return buf_steal(&b);
+}
+
+/* vacation_from - the From value of a vacation reply. RFC 5230 4.4: :from
+ * only when the user may use it, here one address of the mailbox (the
+ * one the mail came for, its addresses, one that resolves to it), as
+ * "display name" <address>; anything else (another mailbox's, another
+ * post office's, several addresses, control characters) falls back to
+ * the address the mail was delivered for, and is logged. */
+static void
+vacation_from(const struct sieve_deliver_args *a, const char *from,
+	      struct buf *out)
+{
+	const char *why = NULL, *lt;
+	char **v = NULL;
+	size_t n = 0;
+
+	if (from == NULL) {
+		buf_puts(out, a->address);
+		return;
+	}
+	for (const unsigned char *p = (const unsigned char *)from; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			why = "it holds control characters";
+	if (why == NULL && msghdr_addresses(from, &v, &n) != 1)
+		why = "it is not one address";
+	else if (why == NULL && !mailbox_owns_address(a->db, a->mb, v[0],
+	    a->address))
+		why = "it is not an address of this mailbox";
+	if (why != NULL) {
+		char *t = log_text(from);
+		log_info("%s: to=<%s> sieve: vacation :from \"%s\" not used (%s): "
+		    "the reply is from <%s>", a->qid, a->address, t, why,
+		    a->address);
+		free(t);
+		buf_puts(out, a->address);
+		msghdr_addresses_free(v, n);
+		return;
+	}
+	/* the display name: what stands before '<', without its quotes */
+	char *name = NULL;
+	if ((lt = strchr(from, '<')) != NULL) {
+		const char *b = from, *e = lt;
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e - b >= 2 && *b == '"' && e[-1] == '"') {
+			b++;
+			e--;
+		}
+		name = xstrndup(b, (size_t)(e - b));
+	}
+	if (name != NULL && *name != '\0')
+		post_header_mailbox(out, name, v[0]);
+	else
+		buf_puts(out, v[0]);
+	free(name);
+	msghdr_addresses_free(v, n);
+}
+
+/* content_field - a "Content-<name>:" field starts line l (length n) */
+static bool
+content_field(const char *l, size_t n)
+{
+	const char *colon = memchr(l, ':', n);
+	if (colon == NULL || n < 9 || strncasecmp(l, "Content-", 8) != 0)
+		return false;
+	for (const char *p = l; p < colon; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return false;
+	return true;
+}
+
+/* vacation_mime - a :mime reason (RFC 5230 4.7: a MIME part, its header
+ * fields and body) into the reply: of its header only the Content-*
+ * fields (and their continuation lines) are kept, since they become
+ * header fields of the reply; any other (From, Bcc, DKIM-Signature...)
+ * is dropped and logged. CRLF line ends; a blank line ends the header. */
+static void
+vacation_mime(const struct sieve_deliver_args *a, const char *reason,
+	      struct buf *out)
+{
+	const char *p = reason;
+	bool keep = false;
+	size_t dropped = 0;
+
+	while (*p != '\0') {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		size_t len = n;
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (len == 0) {
+			p += nl != NULL ? n + 1 : n;    /* the blank line */
+			break;
+		}
+		if (*p == ' ' || *p == '\t') {
+			/* a continuation of the field before */
+		} else {
+			keep = content_field(p, len);
+			if (!keep)
+				dropped++;
+		}
+		if (keep) {
+			for (size_t i = 0; i < len; i++) {
+				unsigned char c = (unsigned char)p[i];
+				buf_putc(out, c < 0x20 && c != '\t' ? ' ' : (char)c);
+			}
+			buf_puts(out, "\r\n");
+		}
+		p += nl != NULL ? n + 1 : n;
+	}
+	if (dropped > 0)
+		log_info("%s: to=<%s> sieve: vacation :mime: %zu header line(s) "
+		    "other than Content-* dropped", a->qid, a->address, dropped);
+	buf_puts(out, "\r\n");
+	crlf_puts(out, p, SIZE_MAX);
+}
+
 /* do_mdn - reject (RFC 5429 2.2): an MDN (RFC 8098) "deleted" to the
  * envelope sender, with the reason and the original header; never to the
  * null sender or for bulk mail. 0 or -1. */
@@ -223,11 +374,15 @@ do_mdn(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	buf_init(&m, 0);
 	buf_printf(&m, "From: Mail Delivery Subsystem <MAILER-DAEMON@%s>\r\n"
-	    "To: <%s>\r\nSubject: Message rejected: %.200s\r\nDate: %s\r\n"
-	    "Message-ID: <%s.mdn@%s>\r\nAuto-Submitted: auto-replied\r\n",
-	    hn, sender, h->subject ? h->subject : "(no subject)", date, id, hn);
-	if (h->message_id != NULL)
-		buf_printf(&m, "In-Reply-To: %s\r\n", h->message_id);
+	    "To: <%s>\r\nSubject: Message rejected: ", hn, sender);
+	hdr_value(&m, h->subject ? h->subject : "(no subject)", 200);
+	buf_printf(&m, "\r\nDate: %s\r\nMessage-ID: <%s.mdn@%s>\r\n"
+	    "Auto-Submitted: auto-replied\r\n", date, id, hn);
+	if (h->message_id != NULL) {
+		buf_puts(&m, "In-Reply-To: ");
+		hdr_value(&m, h->message_id, 998);
+		buf_puts(&m, "\r\n");
+	}
 	buf_printf(&m, "MIME-Version: 1.0\r\nContent-Type: multipart/report; "
 	    "report-type=disposition-notification;\r\n\tboundary=\"%s\"\r\n"
 	    "\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -263,13 +418,17 @@ do_mdn(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 		buf_putc(&m, data[i]);
 	}
 	buf_printf(&m, "\r\n--%s--\r\n", bnd);
-	free(host);
 
 	struct queue_env env;
 	queue_env_init(&env, id);
 	env.arrival = now;
 	queue_env_set(&env.sender, "");
 	queue_env_set(&env.client_addr, "local");
+	/* a system notice: from the post office hosting its From domain */
+	char *mdfrom = xasprintf("MAILER-DAEMON@%s", hn);
+	env_origin_of_address(a->db, &env, mdfrom);
+	free(mdfrom);
+	free(host);
 	env.bulk = true;
 	queue_env_add_rcpt(&env, sender, NULL, DSN_NOTIFY_NEVER);
 	int r = queue_new(a, &env, NULL, m.data, m.len, error_r);
@@ -428,36 +587,41 @@ do_vacation(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	queue_new_id(id);
-	const char *from = act->vac.from ? act->vac.from : a->address;
-	char *subject = act->vac.subject ? xstrdup(act->vac.subject) :
-	    xasprintf("Auto: %s", h->subject ? h->subject : "");
-	for (char *p = subject; *p; p++)
-		if (*p == '\r' || *p == '\n')
-			*p = ' ';
-	buf_printf(&m, "From: %s\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n"
-	    "Message-ID: <%s.vacation@%s>\r\nAuto-Submitted: auto-replied\r\n"
-	    "Precedence: bulk\r\n", from, sender, subject, date, id,
+	buf_puts(&m, "From: ");
+	vacation_from(a, act->vac.from, &m);
+	buf_printf(&m, "\r\nTo: <%s>\r\nSubject: ", sender);
+	if (act->vac.subject != NULL) {
+		post_header_text(&m, act->vac.subject);
+	} else {
+		buf_puts(&m, "Auto: ");
+		hdr_value(&m, h->subject ? h->subject : "", 998);
+	}
+	buf_printf(&m, "\r\nDate: %s\r\nMessage-ID: <%s.vacation@%s>\r\n"
+	    "Auto-Submitted: auto-replied\r\nPrecedence: bulk\r\n", date, id,
 	    host ? host : "localhost");
 	if (h->message_id != NULL) {
-		buf_printf(&m, "In-Reply-To: %s\r\n", h->message_id);
-		buf_printf(&m, "References: %s%s%s\r\n",
-		    h->references ? h->references : "", h->references ? " " : "",
-		    h->message_id);
+		buf_puts(&m, "In-Reply-To: ");
+		hdr_value(&m, h->message_id, 998);
+		buf_puts(&m, "\r\nReferences: ");
+		if (h->references != NULL) {
+			hdr_value(&m, h->references, 4000);
+			buf_puts(&m, "\r\n ");
+		}
+		hdr_value(&m, h->message_id, 998);
+		buf_puts(&m, "\r\n");
 	}
 	buf_puts(&m, "MIME-Version: 1.0\r\n");
-	if (!act->vac.mime)
+	if (act->vac.mime) {
+		/* the reason carries its own MIME header fields and blank
+		 * line: only Content-* fields of it may join the header */
+		vacation_mime(a, act->arg ? act->arg : "", &m);
+	} else {
 		buf_puts(&m, "Content-Type: text/plain; charset=utf-8\r\n"
 		    "Content-Transfer-Encoding: 8bit\r\n\r\n");
-	/* the reason with CRLF line ends (with :mime it carries its own
-	 * MIME header fields and blank line) */
-	for (const char *p = act->arg ? act->arg : ""; *p; p++) {
-		if (*p == '\n' && (p == act->arg || p[-1] != '\r'))
-			buf_putc(&m, '\r');
-		buf_putc(&m, *p);
+		crlf_puts(&m, act->arg ? act->arg : "", SIZE_MAX);
 	}
 	if (m.len < 2 || m.data[m.len - 1] != '\n')
 		buf_puts(&m, "\r\n");
-	free(subject);
 	free(host);
 
 	struct queue_env env;
@@ -465,6 +629,9 @@ do_vacation(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 	env.arrival = now;
 	queue_env_set(&env.sender, "");
 	queue_env_set(&env.client_addr, "local");
+	/* from the mailbox's post office: DKIM signs it with a domain of
+	 * that one only */
+	queue_env_set(&env.origin, a->mb->postoffice);
 	env.bulk = true;
 	queue_env_add_rcpt(&env, sender, NULL, DSN_NOTIFY_NEVER);
 	int r = queue_new(a, &env, NULL, m.data, m.len, error_r);

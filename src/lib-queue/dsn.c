@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "dsn.h"
+#include "envcopy.h"
 #include "settings.h"
 #include "strutil.h"
 #include "xalloc.h"
@@ -382,16 +383,19 @@ enum dsn_result dsn_send(struct db *db, const char *qpath,
 	buf_init(&msg, 0);
 	r = dsn_build(rep, host, from, mid, time(NULL), &msg, error_r);
 	free(mid);
-	free(from);
 	if (r <= 0) {
 		buf_free(&msg);
 		free(host);
+		free(from);
 		return r == 0 ? DSN_SUPPRESSED : DSN_ERROR;
 	}
 
 	queue_env_init(&env, id);
 	queue_env_set(&env.sender, "");
 	queue_env_set(&env.client_addr, "local");
+	/* a system notice: from the post office hosting its From domain */
+	env_origin_of_address(db, &env, from);
+	free(from);
 	queue_env_set(&env.client_helo, host);
 	free(host);
 	/* the full original may be 8-bit or need SMTPUTF8 */

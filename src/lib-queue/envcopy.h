@@ -25,4 +25,24 @@ char *env_split_id(char *out, const char *id, unsigned n);
  * (DKIM verification). A forward keeps its original's client. */
 bool env_from_here(struct db *db, const struct queue_env *env);
 
+/* The post office a message from here originated in (env->origin; the
+ * signing rule of docs/SECURITY.md, "DKIM signing"). A program that makes
+ * a message sets origin: the mailbox's post office for a Sieve or auto
+ * responder reply, the list's for list mail, the post office hosting the
+ * sender's domain for system notices (DSN, MDN) and pickup files. A copy
+ * (forward, redirect, split) keeps its original's (env_copy_meta). */
+
+/* env_origin_of_address - origin := the post office hosting the domain of
+ * address; none (NULL) when it is not hosted here. */
+void env_origin_of_address(struct db *db, struct queue_env *env,
+			   const char *address);
+/* env_origin - the post office of an item from here: 1 with *po_r (the
+ * origin, else the AUTH user's post office); 0 for a client of
+ * smtp.relay_networks (a trusted host: no post office); -1 with *why_r
+ * when none is known (made here without an origin: an envelope queued
+ * before origins existed, a POP retrieval; a post office or submitter
+ * deleted since; not from here). */
+int env_origin(struct db *db, const struct queue_env *env, int64_t *po_r,
+	       const char **why_r);
+
 #endif

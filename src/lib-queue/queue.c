@@ -17,7 +17,11 @@
 #include "strutil.h"
 #include "xalloc.h"
 
-#define ENV_MAGIC "POSTERN-ENV 1"
+/* the envelope's first line. Version 2 added "origin" (the post office a
+ * locally generated message comes from); version 1 envelopes, queued
+ * before it, are still read and have none (their mail goes out unsigned) */
+#define ENV_MAGIC "POSTERN-ENV 2"
+#define ENV_MAGIC_V1 "POSTERN-ENV 1"
 #define ORPHAN_AGE (3600)
 #define TMP_AGE (24 * 3600)
 
@@ -101,6 +105,7 @@ queue_env_free(struct queue_env *env)
 {
 	free(env->sender);
 	free(env->auth_user);
+	free(env->origin);
 	free(env->client_addr);
 	free(env->client_helo);
 	free(env->body_type);
@@ -159,6 +164,8 @@ queue_env_format(const struct queue_env *env, struct buf *out)
 	put_value(out, env->sender ? env->sender : "");
 	buf_puts(out, "\nauth");
 	put_value(out, env->auth_user);
+	buf_puts(out, "\norigin");
+	put_value(out, env->origin);
 	buf_puts(out, "\nclient");
 	put_value(out, env->client_addr);
 	put_value(out, env->client_helo);
@@ -262,7 +269,7 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 {
 	const char *p = data, *end = data + len;
 	size_t lineno = 0;
-	bool ended = false;
+	bool ended = false, v1 = false;
 	long long v;
 
 	queue_env_init(env, NULL);
@@ -279,8 +286,11 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 		if (nl == NULL || ended)
 			goto bad;
 		if (lineno == 1) {
-			if ((size_t)(le - p) != strlen(ENV_MAGIC) ||
-			    memcmp(p, ENV_MAGIC, strlen(ENV_MAGIC)) != 0)
+			/* both magics have the same length */
+			if ((size_t)(le - p) != strlen(ENV_MAGIC))
+				goto bad;
+			v1 = memcmp(p, ENV_MAGIC_V1, strlen(ENV_MAGIC_V1)) == 0;
+			if (!v1 && memcmp(p, ENV_MAGIC, strlen(ENV_MAGIC)) != 0)
 				goto bad;
 			p = nl + 1;
 			continue;
@@ -316,6 +326,11 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 				goto badv;
 			free(env->auth_user);
 			env->auth_user = a;
+		} else if (strcmp(key, "origin") == 0 && !v1) {
+			if (take_value(&s, le, &a) < 0)
+				goto badv;
+			free(env->origin);
+			env->origin = a;
 		} else if (strcmp(key, "client") == 0) {
 			if (take_value(&s, le, &a) < 0 || take_value(&s, le, &b) < 0)
 				goto badv;

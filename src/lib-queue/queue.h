@@ -68,6 +68,12 @@ struct queue_env {
 	time_t arrival;
 	char *sender;             /* reverse path; "" for the null sender <> */
 	char *auth_user;          /* authenticated submitter or NULL */
+	char *origin;             /* the post office (name) a message made
+				   * here comes from: the mailbox whose
+				   * Sieve script or auto responder wrote
+				   * it, the list, the system notice's
+				   * sender; NULL otherwise (and in
+				   * envelopes of version 1) */
 	char *client_addr;        /* numeric IP or "local" */
 	char *client_helo;
 	char *body_type;          /* "7BIT", "8BITMIME", "BINARYMIME" or NULL */

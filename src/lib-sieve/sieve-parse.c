@@ -648,6 +648,17 @@ check_address(const char *a)
 	return true;
 }
 
+/* has_ctl - a control character (CR, LF, ...; not TAB) in s */
+static bool
+has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') ||
+		    (unsigned char)*s == 0x7f)
+			return true;
+	return false;
+}
+
 static bool
 has_vars(const struct parser *ps, const char *s)
 {
@@ -778,6 +789,12 @@ take_tag(struct parser *ps, struct sv_node *n, size_t *i)
 			    strchr(*dst, '@') == NULL)
 				return perr(ps, next->line, next->col,
 				    ":from needs an address");
+			/* both become header fields of the reply (a value
+			 * made by variables is cleaned when it is sent) */
+			if (t[0] != 'h' && has_ctl(*dst))
+				return perr(ps, next->line, next->col,
+				    ":%s: no control characters (line breaks) "
+				    "in a header field", t);
 			return 0;
 		}
 		if (!strcmp(t, "addresses")) {

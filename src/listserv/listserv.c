@@ -93,6 +93,7 @@ ls_list_row_free(struct list_row *l)
 	free(l->description);
 	free(l->prefix);
 	free(l->footer);
+	free(l->postoffice);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -110,8 +111,9 @@ list_load(struct db *db, int64_t id, struct list_row *l, const char **error_r)
 	memset(l, 0, sizeof(*l));
 	sqlite3_stmt *st = db_query(db, error_r,
 	    "SELECT name, address, owner, description, subject_prefix, footer, "
-	    "moderated, members_only, disabled, reply_to_list, verp FROM list "
-	    "WHERE id = ?", "i", id);
+	    "moderated, members_only, disabled, reply_to_list, verp, (SELECT "
+	    "p.name FROM postoffice p WHERE p.id = list.postoffice_id) FROM "
+	    "list WHERE id = ?", "i", id);
 	if (st == NULL)
 		return -1;
 	int r = sqlite3_step(st);
@@ -131,6 +133,7 @@ list_load(struct db *db, int64_t id, struct list_row *l, const char **error_r)
 	l->disabled = sqlite3_column_int(st, 8);
 	l->reply_to_list = sqlite3_column_int(st, 9);
 	l->verp = sqlite3_column_int(st, 10);
+	l->postoffice = col(st, 11);
 	sqlite3_finalize(st);
 	const char *at = strrchr(l->address, '@');
 	l->domain = xstrdup(at != NULL ? at + 1 : "");
@@ -198,10 +201,12 @@ rfc5322_date(char *out, size_t size)
 	strftime(out, size, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
-/* commit_msg_to - one item into the queue qpath; 0 or -1 */
+/* commit_msg_to - one item of list l into the queue qpath (its origin:
+ * the list's post office); 0 or -1 */
 static int
-commit_msg_to(const char *qpath, const char *id, const char *sender,
-	      const char *rcpt, bool bulk, const char *data, size_t len)
+commit_msg_to(const char *qpath, const struct list_row *l, const char *id,
+	      const char *sender, const char *rcpt, bool bulk, const char *data,
+	      size_t len)
 {
 	struct queue_env env;
 	const char *err = NULL;
@@ -210,6 +215,7 @@ commit_msg_to(const char *qpath, const char *id, const char *sender,
 	queue_env_init(&env, id);
 	queue_env_set(&env.sender, sender);
 	queue_env_set(&env.client_addr, "local");
+	queue_env_set(&env.origin, l->postoffice);
 	env.bulk = bulk;
 	queue_env_add_rcpt(&env, rcpt, NULL, 0);
 	struct queue_writer *w = queue_writer_open(qpath, id, &err);
@@ -227,12 +233,13 @@ commit_msg_to(const char *qpath, const char *id, const char *sender,
 	return r;
 }
 
-/* ls_commit_msg - one item into ls/inbound; 0 or -1 */
+/* ls_commit_msg - one item of list l into ls/inbound; 0 or -1 */
 int
-ls_commit_msg(struct ls *s, const char *id, const char *sender,
-	      const char *rcpt, bool bulk, const char *data, size_t len)
+ls_commit_msg(struct ls *s, const struct list_row *l, const char *id,
+	      const char *sender, const char *rcpt, bool bulk, const char *data,
+	      size_t len)
 {
-	return commit_msg_to(s->inbound, id, sender, rcpt, bulk, data, len);
+	return commit_msg_to(s->inbound, l, id, sender, rcpt, bulk, data, len);
 }
 
 /* ls_notice_send_from - a message from the list server to one address with
@@ -266,7 +273,8 @@ ls_notice_send_from(struct ls *s, const struct list_row *l, const char *tag,
 		else
 			buf_putc(&m, *p);
 	}
-	int r = ls_commit_msg(s, id, bounces, to, tag == NULL, m.data, m.len);
+	int r = ls_commit_msg(s, l, id, bounces, to, tag == NULL, m.data,
+	    m.len);
 	if (r == 0) {
 		log_info("%s: %s: notice \"%s\" to <%s>", id, l->address, subject, to);
 		s->notices++;
@@ -408,7 +416,8 @@ ls_post_copies(struct ls *s, const struct list_row *l, const char *msg,
 		struct buf copy;
 		buf_init(&copy, 0);
 		listmsg_copy(&lm, unsub, https, &copy);
-		r = commit_msg_to(stage, id, sender, m, false, copy.data, copy.len);
+		r = commit_msg_to(stage, l, id, sender, m, false, copy.data,
+		    copy.len);
 		buf_free(&copy);
 		free(https);
 		free(unsub);

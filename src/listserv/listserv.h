@@ -46,6 +46,7 @@ struct ls {
 struct list_row {
 	int64_t id;
 	char *name, *address, *domain, *owner, *description, *prefix, *footer;
+	char *postoffice;   /* its post office: the origin of its mail */
 	bool moderated, members_only, disabled, reply_to_list, verp;
 	char list_id[300];
 };
@@ -54,8 +55,9 @@ struct list_row {
 int ls_list_find(struct db *db, const char *address, struct list_row *l,
 		 const char **error_r);
 char *ls_aux(const struct list_row *l, const char *suffix, const char *tag);
-int ls_commit_msg(struct ls *s, const char *id, const char *sender,
-		  const char *rcpt, bool bulk, const char *data, size_t len);
+int ls_commit_msg(struct ls *s, const struct list_row *l, const char *id,
+		  const char *sender, const char *rcpt, bool bulk,
+		  const char *data, size_t len);
 int ls_notice_send_from(struct ls *s, const struct list_row *l, const char *tag,
 			const char *to, const char *subject,
 			const char *reply_to, const char *body);

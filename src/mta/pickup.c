@@ -11,7 +11,8 @@
  *    (Bcc: removed); the sender from Return-Path: (removed; "<>" is the
  *    null sender), else the first From: address;
  *  - the MTA writes it durably as a new item of the smtp inbound queue
- *    (client "local", which may relay) with a Received: header and a new
+ *    (client "local", which may relay; its origin is the post office of
+ *    the sender's domain, see envcopy.h) with a Received: header and a new
  *    queue id, and only then removes the file. A file it cannot use goes
  *    to bad mail with the reason.
  * The pickup event program (setting mta.pickup_event) runs as
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "envcopy.h"
 #include "fsutil.h"
 #include "log.h"
 #include "msghdr.h"
@@ -299,6 +301,10 @@ pickup_file(struct mta *m, const char *name)
 	queue_env_set(&env.sender, sender);
 	queue_env_set(&env.client_addr, "local");
 	queue_env_set(&env.client_helo, "pickup");
+	/* whoever may write the pickup directory may send as any hosted
+	 * address: the file's origin is its sender's post office (so DKIM
+	 * signs only with a domain of that one; docs/SECURITY.md) */
+	env_origin_of_address(m->svc->db, &env, sender);
 	if (eightbit)
 		queue_env_set(&env.body_type, "8BITMIME");
 	env.hops = h.received + 1;

@@ -184,35 +184,47 @@ dom_conf_free(struct dom_conf *dc)
 	pem_free(&dc->pem);
 }
 
-/* signing_domain - d= for the item (new string) or NULL */
+/* signing_domain - d= for the item (new string) or NULL: only a domain of
+ * the post office the item originated in (env_origin): the list's when
+ * the envelope sender is one of its addresses, else the From domain. A
+ * client of smtp.relay_networks (no post office) may use any hosted one. */
 static char *
 signing_domain(struct db *db, const struct queue_env *env, const char *from,
 	       bool *list_r)
 {
 	struct dir_route route;
 	struct dir_domain dom;
-	const char *err = NULL, *at;
+	const char *err = NULL, *why = NULL, *at;
+	int64_t po = 0;
+	int o;
 
 	*list_r = false;
+	if ((o = env_origin(db, env, &po, &why)) < 0) {
+		log_info("%s: DKIM: not signed: %s", env->id, why);
+		return NULL;
+	}
+	/* who made the item, for the log */
+	const char *kind = env->origin != NULL ? "origin" : "submitter";
+	const char *who = env->origin != NULL ? env->origin : env->auth_user;
 	if (env->sender != NULL && env->sender[0] != '\0' &&
 	    dir_resolve(db, env->sender, &route, &err) == DIR_RESOLVE_LOCAL &&
 	    route.kind == DIR_KIND_LIST && !route.catchall &&
 	    (at = strrchr(env->sender, '@')) != NULL) {
-		*list_r = true;
-		return xstrdup(at + 1);
+		if (o == 0 || route.postoffice_id == po) {
+			*list_r = true;
+			return xstrdup(at + 1);
+		}
+		log_info("%s: DKIM: not signed as the list %s: the %s %s is not "
+		    "of its post office", env->id, route.address, kind, who);
 	}
 	if (from == NULL || (at = strrchr(from, '@')) == NULL)
 		return NULL;
 	if (dir_domain_get(db, at + 1, &dom, &err) != 1)
 		return NULL;
-	if (env->auth_user != NULL && env->auth_user[0] != '\0') {
-		struct dir_mailbox mb;
-		if (dir_login_lookup(db, env->auth_user, &mb, &err) != 1 ||
-		    mb.postoffice_id != dom.postoffice_id) {
-			log_info("%s: DKIM: not signed for %s: the submitter %s is not "
-			    "of its post office", env->id, dom.name, env->auth_user);
-			return NULL;
-		}
+	if (o == 1 && dom.postoffice_id != po) {
+		log_info("%s: DKIM: not signed for %s: the %s %s is not of its "
+		    "post office", env->id, dom.name, kind, who);
+		return NULL;
 	}
 	return xstrdup(dom.name);
 }

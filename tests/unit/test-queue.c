@@ -29,6 +29,7 @@ test_env_roundtrip(void)
 	queue_env_init(&env, "0123456789ABCDEF");
 	queue_env_set(&env.sender, "a b%c@x.test");
 	queue_env_set(&env.auth_user, "bob@acme");
+	queue_env_set(&env.origin, "acme");
 	queue_env_set(&env.client_addr, "127.0.0.1");
 	queue_env_set(&env.client_helo, "helo\nname");
 	queue_env_set(&env.body_type, "8BITMIME");
@@ -48,6 +49,7 @@ test_env_roundtrip(void)
 	CHECK_STREQ(back.id, "0123456789ABCDEF");
 	CHECK_STREQ(back.sender, "a b%c@x.test");
 	CHECK_STREQ(back.client_helo, "helo\nname");
+	CHECK_STREQ(back.origin, "acme");
 	CHECK(back.envid == NULL);
 	CHECK(back.smtputf8 && back.bulk && back.hops == 3);
 	CHECK(back.nrcpts == 2);
@@ -69,6 +71,38 @@ test_env_roundtrip(void)
 	CHECK(queue_env_parse("POSTERN-ENV 1\nid =../x\nend\n", 27, &back, &err) < 0);
 	buf_free(&b);
 	queue_env_free(&env);
+}
+
+/* version 1 envelopes (queued before "origin") are read, without an
+ * origin; "origin" in a version 1 envelope and unknown versions are not */
+static void
+test_env_versions(void)
+{
+	static const char v1[] = "POSTERN-ENV 1\nid =0123456789ABCDEF\n"
+	    "auth =bob@acme\nclient =local -\nend\n";
+	static const char v1o[] = "POSTERN-ENV 1\nid =0123456789ABCDEF\n"
+	    "origin =acme\nend\n";
+	static const char v2[] = "POSTERN-ENV 2\nid =0123456789ABCDEF\n"
+	    "origin =acme\nend\n";
+	static const char v3[] = "POSTERN-ENV 3\nid =0123456789ABCDEF\nend\n";
+	struct queue_env env;
+	struct buf b;
+	const char *err;
+
+	CHECK(queue_env_parse(v1, strlen(v1), &env, &err) == 0);
+	CHECK(env.origin == NULL);
+	CHECK_STREQ(env.auth_user, "bob@acme");
+	buf_init(&b, 0);
+	queue_env_format(&env, &b);
+	CHECK(strncmp(b.data, "POSTERN-ENV 2\n", 14) == 0);
+	CHECK(strstr(b.data, "\norigin -\n") != NULL);
+	buf_free(&b);
+	queue_env_free(&env);
+	CHECK(queue_env_parse(v1o, strlen(v1o), &env, &err) < 0);
+	CHECK(queue_env_parse(v2, strlen(v2), &env, &err) == 0);
+	CHECK_STREQ(env.origin, "acme");
+	queue_env_free(&env);
+	CHECK(queue_env_parse(v3, strlen(v3), &env, &err) < 0);
 }
 
 static void
@@ -189,7 +223,8 @@ int
 main(void)
 {
 	static const struct test tests[] = {
-		TEST(test_env_roundtrip), TEST(test_write_claim_done),
+		TEST(test_env_roundtrip), TEST(test_env_versions),
+		TEST(test_write_claim_done),
 		TEST(test_orphans_and_abort), { NULL, NULL }
 	};
 	return test_run(tests);

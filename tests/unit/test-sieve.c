@@ -286,6 +286,15 @@ test_extensions(void)
 	    "vacation:I am away;keep");
 	RUN_EQ("require \"vacation\"; vacation :handle \"h\" :from "
 	    "\"nobody\" \"x\";", "ERROR 1:48: :from needs an address");
+	/* :from and :subject become header fields: no line breaks */
+	RUN_EQ("require \"vacation\"; vacation :from \"a@example.com\r\n"
+	    "Bcc: x@example.net\" \"x\";", "ERROR 1:36: :from: no control "
+	    "characters (line breaks) in a header field");
+	RUN_EQ("require \"vacation\"; vacation :subject \"Away\nX: y\" \"x\";",
+	    "ERROR 1:39: :subject: no control characters (line breaks) in a "
+	    "header field");
+	RUN_EQ("require \"vacation\"; vacation :subject \"Away\tnow\" \"x\";",
+	    "vacation:x;keep");
 	char *got = run("require \"body\"; if body :content \"text/html\" "
 	    ":contains \"secret\" { discard; }", msg2, "", "");
 	CHECK_STREQ(got, "|discarded");
