@@ -38,6 +38,53 @@ str_has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+static unsigned char
+fold_ascii(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+#define CONTAINS_STACK 256   /* needles up to this need no allocation */
+
+/* mem_contains_ci - see strutil.h */
+bool
+mem_contains_ci(const char *hay, size_t hl, const char *needle, size_t nl)
+{
+	const unsigned char *h = (const unsigned char *)hay;
+	const unsigned char *p = (const unsigned char *)needle;
+	size_t stack[CONTAINS_STACK], *fail = stack, k = 0;
+	bool found = false;
+
+	if (nl == 0)
+		return true;
+	if (nl > hl)
+		return false;
+	if (nl > CONTAINS_STACK)
+		fail = xcalloc(nl, sizeof(*fail));
+	/* fail[i]: the length of the longest proper border of p[0..i] */
+	fail[0] = 0;
+	for (size_t i = 1; i < nl; i++) {
+		while (k > 0 && fold_ascii(p[i]) != fold_ascii(p[k]))
+			k = fail[k - 1];
+		if (fold_ascii(p[i]) == fold_ascii(p[k]))
+			k++;
+		fail[i] = k;
+	}
+	k = 0;
+	for (size_t i = 0; i < hl; i++) {
+		unsigned char c = fold_ascii(h[i]);
+		while (k > 0 && c != fold_ascii(p[k]))
+			k = fail[k - 1];
+		if (c == fold_ascii(p[k]) && ++k == nl) {
+			found = true;
+			break;
+		}
+	}
+	if (fail != stack)
+		free(fail);
+	return found;
+}
+
 bool
 str_eq_ci(const char *a, const char *b)
 {

@@ -231,6 +231,54 @@ test_search(void)
 	imap_parser_free(&p);
 }
 
+/* the string limits of SEARCH: length and count, across nested lists */
+static void
+test_search_limits(void)
+{
+	struct imap_parser p;
+	struct imap_search s;
+	const char *err;
+	bool bad;
+	struct buf line;
+
+	imap_parser_init(&p, 1 << 20, 1 << 20, 10);
+	buf_init(&line, 0);
+	buf_printf(&line, "a SEARCH BODY {%u+}\r\n", IMAP_SEARCH_STRING_MAX);
+	for (unsigned i = 0; i < IMAP_SEARCH_STRING_MAX; i++)
+		buf_putc(&line, 'x');
+	buf_puts(&line, "\r\n");
+	parse_one(&p, line.data);
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) == 0);
+	imap_search_free(&s);
+	buf_reset(&line);
+	buf_printf(&line, "a SEARCH HEADER X-A {%u+}\r\n", IMAP_SEARCH_STRING_MAX + 1);
+	for (unsigned i = 0; i <= IMAP_SEARCH_STRING_MAX; i++)
+		buf_putc(&line, 'x');
+	buf_puts(&line, "\r\n");
+	parse_one(&p, line.data);
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) < 0 && !bad);
+	CHECK(strstr(err, "too long") != NULL && strstr(err, "4097") != NULL);
+	/* the count: 64 fine, 65 in nested lists not */
+	buf_reset(&line);
+	buf_puts(&line, "a SEARCH");
+	for (unsigned i = 0; i < IMAP_SEARCH_MAX_STRINGS; i++)
+		buf_puts(&line, " TEXT a");
+	buf_puts(&line, "\r\n");
+	parse_one(&p, line.data);
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) == 0);
+	imap_search_free(&s);
+	buf_reset(&line);
+	buf_puts(&line, "a SEARCH (FROM a");
+	for (unsigned i = 1; i < IMAP_SEARCH_MAX_STRINGS; i++)
+		buf_puts(&line, " FROM a");
+	buf_puts(&line, ") (OR SUBJECT b SEEN)\r\n");
+	parse_one(&p, line.data);
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) < 0);
+	CHECK(strstr(err, "Too many search strings") != NULL);
+	buf_free(&line);
+	imap_parser_free(&p);
+}
+
 static void
 test_flags(void)
 {
@@ -299,7 +347,7 @@ main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_bytewise), TEST(test_limits), TEST(test_seqset),
-		TEST(test_fetch), TEST(test_search), TEST(test_flags),
+		TEST(test_fetch), TEST(test_search), TEST(test_search_limits), TEST(test_flags),
 		TEST(test_mutf7), TEST(test_dates), { 0 } };
 	return test_run(tests);
 }
