@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap-match.h"
 #include "imap-spec.h"
 #include "test.h"
 
@@ -279,6 +280,71 @@ test_search_limits(void)
 	imap_parser_free(&p);
 }
 
+static bool
+lmatch(const char *pat, const char *name)
+{
+	struct imap_match *m = imap_match_compile(pat, strlen(pat), '.');
+	bool r = imap_match(m, name, strlen(name));
+
+	imap_match_free(&m);
+	return r;
+}
+
+/* LIST patterns: '*', '%' (not across '.'), folded wildcard runs,
+ * patterns past one 64-bit word, and the shape that makes a backtracking
+ * matcher exponential */
+static void
+test_list_match(void)
+{
+	CHECK(lmatch("*", ""));
+	CHECK(lmatch("*", "INBOX.a.b"));
+	CHECK(lmatch("%", "INBOX"));
+	CHECK(!lmatch("%", "INBOX.a"));
+	CHECK(lmatch("INBOX.%", "INBOX.a"));
+	CHECK(!lmatch("INBOX.%", "INBOX.a.b"));
+	CHECK(lmatch("INBOX.%.b", "INBOX.a.b"));
+	CHECK(lmatch("INBOX.%%", "INBOX."));
+	CHECK(lmatch("%*", "a.b"));
+	CHECK(lmatch("*%", "a.b"));
+	CHECK(!lmatch("%%.", "a.b."));
+	CHECK(lmatch("%.%.", "a.b."));
+	CHECK(lmatch("", ""));
+	CHECK(!lmatch("", "a"));
+	CHECK(!lmatch("inbox", "INBOX"));        /* octets: case counts */
+	CHECK(lmatch("a*b*c", "axxbyyc"));
+	CHECK(!lmatch("a*b*c", "axxbyy"));
+	CHECK(lmatch("Caf&AOk-*", "Caf&AOk-.x"));
+	/* 200 octets: four words of states */
+	char pat[256], name[256];
+	memset(pat, 'x', 199);
+	pat[199] = '\0';
+	memset(name, 'x', 199);
+	name[199] = '\0';
+	CHECK(lmatch(pat, name));
+	pat[150] = '%';
+	CHECK(lmatch(pat, name));
+	name[150] = '.';
+	CHECK(!lmatch(pat, name));
+	pat[150] = '*';
+	CHECK(lmatch(pat, name));
+	/* "*a*a*a...*b" on "aaaa...": a backtracking matcher tries every
+	 * split; this is a pass of 40 octets */
+	char hp[128];
+	size_t k = 0;
+	for (int i = 0; i < 30; i++) {
+		hp[k++] = '*';
+		hp[k++] = 'a';
+	}
+	hp[k++] = '*';
+	hp[k++] = 'b';
+	hp[k] = '\0';
+	memset(name, 'a', 200);
+	name[200] = '\0';
+	CHECK(!lmatch(hp, name));
+	name[199] = 'b';
+	CHECK(lmatch(hp, name));
+}
+
 static void
 test_flags(void)
 {
@@ -347,7 +413,7 @@ main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_bytewise), TEST(test_limits), TEST(test_seqset),
-		TEST(test_fetch), TEST(test_search), TEST(test_search_limits), TEST(test_flags),
+		TEST(test_fetch), TEST(test_search), TEST(test_search_limits), TEST(test_list_match), TEST(test_flags),
 		TEST(test_mutf7), TEST(test_dates), { 0 } };
 	return test_run(tests);
 }
