@@ -51,37 +51,53 @@ bool
 mem_contains_ci(const char *hay, size_t hl, const char *needle, size_t nl)
 {
 	const unsigned char *h = (const unsigned char *)hay;
-	const unsigned char *p = (const unsigned char *)needle;
 	size_t stack[CONTAINS_STACK], *fail = stack, k = 0;
+	unsigned char pstack[CONTAINS_STACK], *p = pstack;
 	bool found = false;
 
 	if (nl == 0)
 		return true;
 	if (nl > hl)
 		return false;
-	if (nl > CONTAINS_STACK)
+	if (nl > CONTAINS_STACK) {
 		fail = xcalloc(nl, sizeof(*fail));
+		p = xmalloc(nl);
+	}
+	for (size_t i = 0; i < nl; i++)
+		p[i] = fold_ascii((unsigned char)needle[i]);
 	/* fail[i]: the length of the longest proper border of p[0..i] */
 	fail[0] = 0;
 	for (size_t i = 1; i < nl; i++) {
-		while (k > 0 && fold_ascii(p[i]) != fold_ascii(p[k]))
+		while (k > 0 && p[i] != p[k])
 			k = fail[k - 1];
-		if (fold_ascii(p[i]) == fold_ascii(p[k]))
+		if (p[i] == p[k])
 			k++;
 		fail[i] = k;
 	}
 	k = 0;
+	unsigned char first = p[0];
+	unsigned char other = first >= 'a' && first <= 'z' ?
+	    (unsigned char)(first - 'a' + 'A') : first;
 	for (size_t i = 0; i < hl; i++) {
+		if (k == 0) {
+			/* nothing matched yet: skip to the first octet */
+			while (i < hl && h[i] != first && h[i] != other)
+				i++;
+			if (i == hl)
+				break;
+		}
 		unsigned char c = fold_ascii(h[i]);
-		while (k > 0 && c != fold_ascii(p[k]))
+		while (k > 0 && c != p[k])
 			k = fail[k - 1];
-		if (c == fold_ascii(p[k]) && ++k == nl) {
+		if (c == p[k] && ++k == nl) {
 			found = true;
 			break;
 		}
 	}
-	if (fail != stack)
+	if (fail != stack) {
 		free(fail);
+		free(p);
+	}
 	return found;
 }
 
