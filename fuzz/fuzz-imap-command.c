@@ -1,13 +1,41 @@
 /* fuzz-imap-command - the IMAP command reader, then the FETCH, SEARCH,
  * SORT, THREAD, STORE flag and sequence-set parsers on whatever
- * arguments came out */
+ * arguments came out; each string argument also as a LIST pattern (on the
+ * others as names) and as a SEARCH substring (in the whole input) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap-match.h"
 #include "imap-spec.h"
+#include "strutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* try_list - the string arguments as LIST patterns, matched against
+ * each string argument and a few usual names */
+static void
+try_list(struct imap_parser *p, const uint8_t *data, size_t size)
+{
+	static const char *const names[] = { "INBOX", "INBOX.Sent", "a.b.c",
+	    "" };
+
+	for (size_t i = 0; i < p->nargs; i++) {
+		const char *pat = imap_arg_astring(&p->args[i]);
+		if (pat == NULL)
+			continue;
+		struct imap_match *m = imap_match_compile(pat, strlen(pat), '.');
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			(void)imap_match(m, names[k], strlen(names[k]));
+		for (size_t k = 0; k < p->nargs; k++) {
+			const char *n = imap_arg_astring(&p->args[k]);
+			if (n != NULL)
+				(void)imap_match(m, n, strlen(n));
+		}
+		imap_match_free(&m);
+		(void)mem_contains_ci((const char *)data, size, pat, strlen(pat));
+	}
+}
 
 static void
 try_specs(struct imap_parser *p)
@@ -70,8 +98,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			chunk = size - pos;
 		int r = imap_parser_feed(&p, (const char *)data + pos, chunk, &used);
 		pos += used;
-		if (r == IMAP_PARSE_DONE)
+		if (r == IMAP_PARSE_DONE) {
 			try_specs(&p);
+			try_list(&p, data, size);
+		}
 		if (r == IMAP_PARSE_DONE || r == IMAP_PARSE_ERROR) {
 			(void)imap_parser_tag(&p);
 			bool fatal = p.fatal;

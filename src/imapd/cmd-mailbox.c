@@ -9,6 +9,7 @@
 
 #include "directory.h"
 #include "imapd.h"
+#include "imap-match.h"
 #include "imap-spec.h"
 #include "log.h"
 #include "mime.h"
@@ -447,34 +448,76 @@ cmd_unsubscribe(struct session *s, const char *tag, const struct imap_arg *a,
 	subscribe(s, tag, a, n, false);
 }
 
-/* list_match - LIST wildcard match: '*' anything, '%' anything but the
- * hierarchy separator. Rolling-row DP: no exponential backtracking. */
-static bool
-list_match(const char *pat, const char *name)
-{
-	size_t m = strlen(name);
-	bool *row = xcalloc(m + 1, sizeof(bool)), *next = xcalloc(m + 1, sizeof(bool));
-	bool r;
+/* LIST patterns. A folder name is at most STORE_FOLDER_MAX octets, so a
+ * longer pattern can only match through its wildcards; 1000 octets of
+ * reference + pattern leave room for any name with some wildcards, and
+ * keep the matching of a LIST (pattern / 64 word operations per name
+ * octet, per folder) small. RFC 5258 clients send a few patterns. */
+#define LIST_PATTERN_MAX 1000u   /* octets of reference + one pattern */
+#define LIST_PATTERNS_MAX 32u    /* patterns of one LIST */
 
-	row[0] = true;
-	for (const char *p = pat; *p; p++) {
-		next[0] = row[0] && (*p == '*' || *p == '%');
-		for (size_t j = 1; j <= m; j++) {
-			if (*p == '*')
-				next[j] = row[j] || next[j - 1];
-			else if (*p == '%')
-				next[j] = row[j] || (next[j - 1] && name[j - 1] != '.');
-			else
-				next[j] = row[j - 1] && *p == name[j - 1];
-		}
-		bool *t = row;
-		row = next;
-		next = t;
+/* list_patterns_compile - the matchers of a LIST's patterns (reference
+ * prepended, UTF-8 turned into modified UTF-7 after ENABLE UTF8=ACCEPT,
+ * INBOX case folded); NULL with a text for the BAD reply in err (size
+ * errsize) when a limit is passed */
+static struct imap_match **
+list_patterns_compile(struct session *s, const char *ref,
+		      const struct imap_arg *pv, size_t pn, char *err,
+		      size_t errsize)
+{
+	struct imap_match **m;
+	struct buf pat;
+	size_t rl = strlen(ref);
+
+	if (pn > LIST_PATTERNS_MAX) {
+		snprintf(err, errsize, "Too many LIST patterns (%zu, at most %u)",
+		    pn, LIST_PATTERNS_MAX);
+		return NULL;
 	}
-	r = row[m];
-	free(row);
-	free(next);
-	return r;
+	for (size_t p = 0; p < pn; p++) {
+		const char *ps = imap_arg_astring(&pv[p]);
+		if (ps != NULL && rl + strlen(ps) > LIST_PATTERN_MAX) {
+			snprintf(err, errsize, "LIST pattern too long (%zu octets "
+			    "with the reference, at most %u)", rl + strlen(ps),
+			    LIST_PATTERN_MAX);
+			return NULL;
+		}
+	}
+	m = xcalloc(pn + 1, sizeof(*m));
+	buf_init(&pat, 0);
+	for (size_t p = 0; p < pn; p++) {
+		const char *ps = imap_arg_astring(&pv[p]);
+		if (ps == NULL)
+			continue;   /* a list in a list matches nothing */
+		buf_reset(&pat);
+		buf_puts(&pat, ref);
+		buf_puts(&pat, ps);
+		if (s->utf8 && pat.data != NULL) {
+			/* a UTF-8 pattern against the stored names */
+			struct buf m7;
+			buf_init(&m7, 0);
+			if (imap_utf8_to_mutf7(pat.data, &m7) == 0) {
+				buf_reset(&pat);
+				if (m7.len > 0)
+					buf_append(&pat, m7.data, m7.len);
+			}
+			buf_free(&m7);
+		}
+		if (pat.len >= 5 && strncasecmp(pat.data, "INBOX", 5) == 0 &&
+		    (pat.len == 5 || pat.data[5] == '.'))
+			memcpy(pat.data, "INBOX", 5);
+		m[p] = imap_match_compile(pat.data ? pat.data : "", pat.len, '.');
+	}
+	buf_free(&pat);
+	return m;
+}
+
+static void
+list_patterns_free(struct imap_match **m, size_t pn)
+{
+	for (size_t p = 0; p < pn; p++)
+		imap_match_free(&m[p]);
+	free(m);
 }
 
 /* status_items - "(MESSAGES n ...)" of a folder; -1 if it cannot open */
@@ -678,40 +721,27 @@ list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
 		session_tagged(s, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 		return;
 	}
+	char perr[128];
+	struct imap_match **pm = list_patterns_compile(s, ref, pv, pn, perr,
+	    sizeof(perr));
+	if (pm == NULL) {
+		session_tagged(s, tag, "BAD", "%s", perr);
+		return;
+	}
 	struct store_folder_info *fl;
 	size_t nf;
 	if (store_folder_list(s->mbox->st, &fl, &nf, &err) < 0) {
+		list_patterns_free(pm, pn);
 		session_tagged(s, tag, "NO", "[SERVERBUG] %s", err);
 		return;
 	}
-	struct buf out, pat;
+	struct buf out;
 	buf_init(&out, 0);
-	buf_init(&pat, 0);
 	for (size_t f = 0; f < nf; f++) {
 		bool match = false;
-		for (size_t p = 0; p < pn && !match; p++) {
-			const char *ps = imap_arg_astring(&pv[p]);
-			if (ps == NULL)
-				continue;
-			buf_reset(&pat);
-			buf_puts(&pat, ref);
-			buf_puts(&pat, ps);
-			if (s->utf8 && pat.data != NULL) {
-				/* a UTF-8 pattern against the stored names */
-				struct buf m7;
-				buf_init(&m7, 0);
-				if (imap_utf8_to_mutf7(pat.data, &m7) == 0) {
-					buf_reset(&pat);
-					if (m7.len > 0)
-						buf_append(&pat, m7.data, m7.len);
-				}
-				buf_free(&m7);
-			}
-			if (pat.len >= 5 && strncasecmp(pat.data, "INBOX", 5) == 0 &&
-			    (pat.len == 5 || pat.data[5] == '.'))
-				memcpy(pat.data, "INBOX", 5);
-			match = list_match(pat.data, fl[f].name);
-		}
+		size_t nl = strlen(fl[f].name);
+		for (size_t p = 0; p < pn && !match; p++)
+			match = pm[p] != NULL && imap_match(pm[p], fl[f].name, nl);
 		if (!match || (sel_subscribed && !fl[f].subscribed) ||
 		    (sel_special && fl[f].special_use == 0))
 			continue;
@@ -742,7 +772,7 @@ list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
 		session_write(s, out.data, out.len);
 	}
 	buf_free(&out);
-	buf_free(&pat);
+	list_patterns_free(pm, pn);
 	store_folder_list_free(fl, nf);
 	session_tagged(s, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 }

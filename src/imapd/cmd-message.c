@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "imapd.h"
 #include "imap-spec.h"
 #include "log.h"
 #include "mime.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 /* ---- the view ------------------------------------------------------ */
@@ -1529,18 +1531,13 @@ cmd_store(struct session *s, const char *tag, const struct imap_arg *a,
 
 /* ---- SEARCH -------------------------------------------------------- */
 
-/* contains_ci - case-insensitive (ASCII) substring search */
+/* contains_ci - case-insensitive (ASCII) substring search, linear in
+ * hay + needle (lib strutil): a hostile needle on a large body costs a
+ * pass over the body, not needle * body */
 static bool
 contains_ci(const char *hay, size_t hl, const char *needle)
 {
-	size_t nl = strlen(needle);
-
-	if (nl == 0)
-		return true;
-	for (size_t i = 0; i + nl <= hl; i++)
-		if (strncasecmp(hay + i, needle, nl) == 0)
-			return true;
-	return false;
+	return mem_contains_ci(hay, hl, needle, strlen(needle));
 }
 
 static int
@@ -1697,30 +1694,160 @@ match(struct sctx *x, const struct imap_search_key *k)
 	return false;
 }
 
-/* search_run - see imapd.h */
-size_t *
-search_run(struct session *s, const struct imap_search *srch, size_t *n_r,
-	   uint64_t *maxmod_r)
-{
-	size_t *idx = xcalloc(s->nmsgs + 1, sizeof(*idx)), n = 0;
-	struct sctx x = { .s = s };
+/* ---- SEARCH, SORT and THREAD in slices ------------------------------
+ * imapd serves every session of its process on one event loop. The
+ * matcher reads messages (a BODY search: every one, whole), and SORT and
+ * THREAD parse the header of each match: on a large folder that is
+ * seconds of work, during which no other session would be served. So a
+ * search runs in slices of SEARCH_SLICE_USEC: the job goes back to the
+ * loop (a zero timer: pending I/O of other sessions comes first) and
+ * carries on from where it stopped. The session reads no command
+ * meanwhile (session_suspend), so its view does not change under the
+ * job. A slice ends after the message that passes the budget: a single
+ * message bounds the overrun (its size times the search strings, which
+ * imap-spec.h caps). */
 
-	*maxmod_r = 0;
-	buf_init(&x.tmp, 0);
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		if (s->msgs[i].gone)
-			continue;
-		x.idx = i;
-		if (match(&x, &srch->root)) {
-			idx[n++] = i;
-			if (s->msgs[i].modseq > *maxmod_r)
-				*maxmod_r = s->msgs[i].modseq;
+#define SEARCH_SLICE_USEC 10000
+
+struct search_job {
+	struct session *s;
+	struct event *ev;
+	char *tag;
+	bool uid;
+	struct imap_search srch;
+	struct sctx x;
+	size_t pos;                 /* next view index; then next match */
+	bool loading;               /* matching done: load() the matches */
+	size_t *idx, n;
+	uint64_t maxmod;
+	search_load_fn *load;
+	search_finish_fn *finish;
+	void *arg;
+};
+
+static uint64_t
+usec_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* search_slice - go on for SEARCH_SLICE_USEC; true when all is done */
+static bool
+search_slice(struct search_job *j)
+{
+	struct session *s = j->s;
+	uint64_t until = usec_now() + SEARCH_SLICE_USEC;
+
+	for (;;) {
+		if (!j->loading) {
+			if (j->pos >= s->nmsgs) {
+				j->loading = true;
+				j->pos = 0;
+				continue;
+			}
+			size_t i = j->pos++;
+			if (s->msgs[i].gone)
+				continue;
+			j->x.idx = i;
+			if (match(&j->x, &j->srch.root)) {
+				j->idx[j->n++] = i;
+				if (s->msgs[i].modseq > j->maxmod)
+					j->maxmod = s->msgs[i].modseq;
+			}
+			content_free(&j->x.c);
+		} else {
+			if (j->load == NULL || j->pos >= j->n)
+				return true;
+			j->load(s, j->arg, j->pos, j->idx[j->pos]);
+			j->pos++;
 		}
-		content_free(&x.c);
+		if (usec_now() >= until)
+			return false;
 	}
-	buf_free(&x.tmp);
-	*n_r = n;
-	return idx;
+}
+
+/* search_job_end - the answer (or, s NULL, only freeing) */
+static void
+search_job_end(struct search_job *j, struct session *s)
+{
+	j->finish(s, j->tag, j->uid, &j->srch, j->idx, j->n, j->maxmod, j->arg);
+	if (j->ev != NULL)
+		event_free(j->ev);
+	content_free(&j->x.c);
+	buf_free(&j->x.tmp);
+	imap_search_free(&j->srch);
+	free(j->idx);
+	free(j->tag);
+	free(j);
+}
+
+static void
+search_job_go(evutil_socket_t fd, short what, void *arg)
+{
+	struct search_job *j = arg;
+	struct session *s = j->s;
+	static const struct timeval now = { 0, 0 };
+
+	if (!search_slice(j)) {
+		evtimer_add(j->ev, &now);
+		return;
+	}
+	s->sjob = NULL;
+	search_job_end(j, s);
+	session_resume(s);
+}
+
+/* search_start - see imapd.h */
+void
+search_start(struct session *s, const char *tag, bool uid,
+	     struct imap_search *srch, search_load_fn *load,
+	     search_finish_fn *finish, void *arg)
+{
+	struct search_job *j = xcalloc(1, sizeof(*j));
+	static const struct timeval now = { 0, 0 };
+
+	j->s = s;
+	j->tag = xstrdup(tag);
+	j->uid = uid;
+	j->srch = *srch;            /* taken over */
+	memset(srch, 0, sizeof(*srch));
+	j->x.s = s;
+	buf_init(&j->x.tmp, 0);
+	j->idx = xcalloc(s->nmsgs + 1, sizeof(*j->idx));
+	j->load = load;
+	j->finish = finish;
+	j->arg = arg;
+	/* most searches end within one slice: answered at once */
+	if (search_slice(j)) {
+		search_job_end(j, s);
+		return;
+	}
+	j->ev = evtimer_new(bufferevent_get_base(s->bev), search_job_go, j);
+	if (j->ev == NULL) {
+		/* no timer: finish inline, as before */
+		while (!search_slice(j))
+			;
+		search_job_end(j, s);
+		return;
+	}
+	s->sjob = j;
+	session_suspend(s);
+	evtimer_add(j->ev, &now);
+}
+
+/* search_job_free - see imapd.h */
+void
+search_job_free(struct search_job **jp)
+{
+	struct search_job *j = *jp;
+
+	if (j == NULL)
+		return;
+	*jp = NULL;
+	search_job_end(j, NULL);
 }
 
 /* view_header - see imapd.h */
@@ -1740,6 +1867,49 @@ view_header(struct session *s, size_t idx, struct buf *out)
 	return 0;
 }
 
+/* search_reply - the answer of a SEARCH: "* SEARCH", or "* ESEARCH"
+ * (RETURN options, or an IMAP4rev2 session) */
+static void
+search_reply(struct session *s, const char *tag, bool uid,
+	     const struct imap_search *srch, const size_t *idx, size_t nres,
+	     uint64_t maxmod, void *arg)
+{
+	if (s == NULL)
+		return;
+	uint32_t *res = xcalloc(nres + 1, sizeof(*res));
+	for (size_t i = 0; i < nres; i++)
+		res[i] = uid ? s->msgs[idx[i]].uid : (uint32_t)(idx[i] + 1);
+	struct buf out;
+	buf_init(&out, 0);
+	if (srch->esearch || s->rev2) {
+		unsigned ret = srch->esearch ? srch->ret : IMAP_SEARCH_RET_ALL;
+		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", tag, uid ? " UID" : "");
+		if ((ret & IMAP_SEARCH_RET_MIN) && nres > 0)
+			buf_printf(&out, " MIN %u", res[0]);
+		if ((ret & IMAP_SEARCH_RET_MAX) && nres > 0)
+			buf_printf(&out, " MAX %u", res[nres - 1]);
+		if (ret & IMAP_SEARCH_RET_COUNT)
+			buf_printf(&out, " COUNT %zu", nres);
+		if ((ret & IMAP_SEARCH_RET_ALL) && nres > 0) {
+			buf_puts(&out, " ALL ");
+			imap_seqset_format(&out, res, nres);
+		}
+		if (srch->uses_modseq && nres > 0)
+			buf_printf(&out, " MODSEQ %llu", (unsigned long long)maxmod);
+	} else {
+		buf_puts(&out, "* SEARCH");
+		for (size_t i = 0; i < nres; i++)
+			buf_printf(&out, " %u", res[i]);
+		if (srch->uses_modseq && nres > 0)
+			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)maxmod);
+	}
+	buf_puts(&out, "\r\n");
+	session_write(s, out.data, out.len);
+	buf_free(&out);
+	free(res);
+	session_tagged(s, tag, "OK", "SEARCH completed");
+}
+
 void
 cmd_search(struct session *s, const char *tag, const struct imap_arg *a,
 	   size_t n, bool uid)
@@ -1755,43 +1925,7 @@ cmd_search(struct session *s, const char *tag, const struct imap_arg *a,
 	if (srch.uses_modseq)
 		s->condstore = true;
 	view_sync(s, uid, NULL, 0);
-	uint64_t maxmod;
-	size_t nres;
-	size_t *idx = search_run(s, &srch, &nres, &maxmod);
-	uint32_t *res = xcalloc(nres + 1, sizeof(*res));
-	for (size_t i = 0; i < nres; i++)
-		res[i] = uid ? s->msgs[idx[i]].uid : (uint32_t)(idx[i] + 1);
-	free(idx);
-	struct buf out;
-	buf_init(&out, 0);
-	if (srch.esearch || s->rev2) {
-		unsigned ret = srch.esearch ? srch.ret : IMAP_SEARCH_RET_ALL;
-		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", tag, uid ? " UID" : "");
-		if ((ret & IMAP_SEARCH_RET_MIN) && nres > 0)
-			buf_printf(&out, " MIN %u", res[0]);
-		if ((ret & IMAP_SEARCH_RET_MAX) && nres > 0)
-			buf_printf(&out, " MAX %u", res[nres - 1]);
-		if (ret & IMAP_SEARCH_RET_COUNT)
-			buf_printf(&out, " COUNT %zu", nres);
-		if ((ret & IMAP_SEARCH_RET_ALL) && nres > 0) {
-			buf_puts(&out, " ALL ");
-			imap_seqset_format(&out, res, nres);
-		}
-		if (srch.uses_modseq && nres > 0)
-			buf_printf(&out, " MODSEQ %llu", (unsigned long long)maxmod);
-	} else {
-		buf_puts(&out, "* SEARCH");
-		for (size_t i = 0; i < nres; i++)
-			buf_printf(&out, " %u", res[i]);
-		if (srch.uses_modseq && nres > 0)
-			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)maxmod);
-	}
-	buf_puts(&out, "\r\n");
-	session_write(s, out.data, out.len);
-	buf_free(&out);
-	free(res);
-	imap_search_free(&srch);
-	session_tagged(s, tag, "OK", "SEARCH completed");
+	search_start(s, tag, uid, &srch, NULL, search_reply, NULL);
 }
 
 /* ---- COPY / MOVE / EXPUNGE ----------------------------------------- */

@@ -1,10 +1,10 @@
 /* cmd-sort - SORT (RFC 5256; DISPLAYFROM/DISPLAYTO of RFC 5957; ESORT of
  * RFC 5267) and THREAD (ORDEREDSUBJECT, REFERENCES) on the selected
  * folder. The arguments are parsed by lib-imap (imap_sort_parse,
- * imap_thread_parse), the messages chosen by SEARCH's matcher
- * (search_run), the header fields read through the header cache
- * (view_header); the base subject and the threading are lib-imap's
- * (imap-thread.c). */
+ * imap_thread_parse), the messages chosen by SEARCH's matcher and
+ * their header fields read through the header cache (view_header), both
+ * in slices between which the loop serves other sessions (search_start);
+ * the base subject and the threading are lib-imap's (imap-thread.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -170,51 +170,57 @@ thread_ids(const struct buf *hdr, struct sort_item *it)
 	buf_free(&id);
 }
 
-/* items_load - what the criteria need of the matching messages */
-static struct sort_item *
-items_load(struct session *s, const size_t *idx, size_t n,
-	   const bool need[K_MAX], bool need_date, bool thread)
-{
-	struct sort_item *v = xcalloc(n + 1, sizeof(*v));
-	bool need_hdr = need_date || thread;
+/* what a SORT or THREAD needs of each match (search_start's arg) */
+struct sort_ctx {
+	struct imap_sort so;
+	enum imap_thread_alg alg;
+	bool thread;
+	bool need[K_MAX], need_date;
+	struct sort_item *items;    /* one per match, in view order */
 	struct buf hdr;
+};
 
-	for (int k = 0; k < K_MAX; k++)
-		need_hdr = need_hdr || need[k];
-	buf_init(&hdr, 0);
-	for (size_t i = 0; i < n; i++) {
-		const struct view_msg *m = &s->msgs[idx[i]];
-		struct sort_item *it = &v[i];
-		it->idx = idx[i];
-		it->arrival = (int64_t)m->idate;
-		it->size = m->size;
-		buf_reset(&hdr);
-		if (need_hdr && view_header(s, idx[i], &hdr) < 0)
-			buf_reset(&hdr);  /* expunged meanwhile: empty keys */
-		if (need_date || thread)
-			it->sent = sent_date(&hdr, m->idate);
-		if (need[K_CC])
-			it->key[K_CC] = key_address(&hdr, "Cc", false);
-		if (need[K_FROM])
-			it->key[K_FROM] = key_address(&hdr, "From", false);
-		if (need[K_TO])
-			it->key[K_TO] = key_address(&hdr, "To", false);
-		if (need[K_DISPLAYFROM])
-			it->key[K_DISPLAYFROM] = key_address(&hdr, "From", true);
-		if (need[K_DISPLAYTO])
-			it->key[K_DISPLAYTO] = key_address(&hdr, "To", true);
-		if (need[K_SUBJECT] || thread)
-			it->key[K_SUBJECT] = key_subject(&hdr, &it->reply);
-		if (thread)
-			thread_ids(&hdr, it);
-	}
-	buf_free(&hdr);
-	return v;
+/* item_load - what the criteria need of match k (view index idx) */
+static void
+item_load(struct session *s, void *arg, size_t k, size_t idx)
+{
+	struct sort_ctx *c = arg;
+	const struct view_msg *m = &s->msgs[idx];
+	struct sort_item *it = &c->items[k];
+	bool need_hdr = c->need_date || c->thread;
+	struct buf *hdr = &c->hdr;
+
+	for (int i = 0; i < K_MAX; i++)
+		need_hdr = need_hdr || c->need[i];
+	it->idx = idx;
+	it->arrival = (int64_t)m->idate;
+	it->size = m->size;
+	buf_reset(hdr);
+	if (need_hdr && view_header(s, idx, hdr) < 0)
+		buf_reset(hdr);  /* expunged meanwhile: empty keys */
+	if (c->need_date || c->thread)
+		it->sent = sent_date(hdr, m->idate);
+	if (c->need[K_CC])
+		it->key[K_CC] = key_address(hdr, "Cc", false);
+	if (c->need[K_FROM])
+		it->key[K_FROM] = key_address(hdr, "From", false);
+	if (c->need[K_TO])
+		it->key[K_TO] = key_address(hdr, "To", false);
+	if (c->need[K_DISPLAYFROM])
+		it->key[K_DISPLAYFROM] = key_address(hdr, "From", true);
+	if (c->need[K_DISPLAYTO])
+		it->key[K_DISPLAYTO] = key_address(hdr, "To", true);
+	if (c->need[K_SUBJECT] || c->thread)
+		it->key[K_SUBJECT] = key_subject(hdr, &it->reply);
+	if (c->thread)
+		thread_ids(hdr, it);
 }
 
 static void
 items_free(struct sort_item *v, size_t n)
 {
+	if (v == NULL)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		for (int k = 0; k < K_MAX; k++)
 			free(v[i].key[k]);
@@ -291,6 +297,74 @@ sorted_set(struct buf *out, const uint32_t *v, size_t n)
 	}
 }
 
+static struct sort_ctx *
+sort_ctx_new(struct session *s)
+{
+	struct sort_ctx *c = xcalloc(1, sizeof(*c));
+
+	c->items = xcalloc(s->nmsgs + 1, sizeof(*c->items));
+	buf_init(&c->hdr, 0);
+	return c;
+}
+
+static void
+sort_ctx_free(struct sort_ctx *c, size_t n)
+{
+	items_free(c->items, n);
+	buf_free(&c->hdr);
+	free(c);
+}
+
+/* sort_finish - sort the loaded matches and answer (search_start) */
+static void
+sort_finish(struct session *s, const char *tag, bool uid,
+	    const struct imap_search *srch, const size_t *idx, size_t nres,
+	    uint64_t maxmod, void *arg)
+{
+	struct sort_ctx *c = arg;
+	const struct imap_sort so_copy = c->so, *so = &so_copy;
+
+	if (s == NULL) {
+		sort_ctx_free(c, nres);
+		return;
+	}
+	qsort_r(c->items, nres, sizeof(*c->items), item_cmp, &c->so);
+	uint32_t *res = xcalloc(nres + 1, sizeof(*res));
+	for (size_t i = 0; i < nres; i++)
+		res[i] = uid ? s->msgs[c->items[i].idx].uid :
+		    (uint32_t)(c->items[i].idx + 1);
+	sort_ctx_free(c, nres);
+
+	struct buf out;
+	buf_init(&out, 0);
+	if (so->esort) {
+		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", tag, uid ? " UID" : "");
+		if ((so->ret & IMAP_SEARCH_RET_MIN) && nres > 0)
+			buf_printf(&out, " MIN %u", res[0]);
+		if ((so->ret & IMAP_SEARCH_RET_MAX) && nres > 0)
+			buf_printf(&out, " MAX %u", res[nres - 1]);
+		if ((so->ret & IMAP_SEARCH_RET_ALL) && nres > 0) {
+			buf_puts(&out, " ALL ");
+			sorted_set(&out, res, nres);
+		}
+		if (so->ret & IMAP_SEARCH_RET_COUNT)
+			buf_printf(&out, " COUNT %zu", nres);
+		if (srch->uses_modseq && nres > 0)
+			buf_printf(&out, " MODSEQ %llu", (unsigned long long)maxmod);
+	} else {
+		buf_puts(&out, "* SORT");
+		for (size_t i = 0; i < nres; i++)
+			buf_printf(&out, " %u", res[i]);
+		if (srch->uses_modseq && nres > 0)
+			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)maxmod);
+	}
+	buf_puts(&out, "\r\n");
+	session_write(s, out.data, out.len);
+	buf_free(&out);
+	free(res);
+	session_tagged(s, tag, "OK", "SORT completed");
+}
+
 void
 cmd_sort(struct session *s, const char *tag, const struct imap_arg *a,
 	 size_t n, bool uid)
@@ -298,7 +372,7 @@ cmd_sort(struct session *s, const char *tag, const struct imap_arg *a,
 	struct imap_sort so;
 	struct imap_search srch;
 	const char *err;
-	bool badcharset, need[K_MAX] = { false }, need_date = false;
+	bool badcharset;
 
 	if (imap_sort_parse(a, n, &so, &srch, &badcharset, &err) < 0) {
 		session_tagged(s, tag, badcharset ? "NO" : "BAD", "%s", err);
@@ -306,82 +380,34 @@ cmd_sort(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	if (srch.uses_modseq)
 		s->condstore = true;
+	view_sync(s, uid, NULL, 0);
+	struct sort_ctx *c = sort_ctx_new(s);
+	c->so = so;
 	for (size_t i = 0; i < so.n; i++) {
 		int k = key_slot(so.keys[i].key);
 		if (k >= 0)
-			need[k] = true;
+			c->need[k] = true;
 		if (so.keys[i].key == IMAP_SORT_DATE)
-			need_date = true;
+			c->need_date = true;
 	}
-	view_sync(s, uid, NULL, 0);
-	size_t nres;
-	uint64_t maxmod;
-	size_t *idx = search_run(s, &srch, &nres, &maxmod);
-	struct sort_item *items = items_load(s, idx, nres, need, need_date,
-	    false);
-	free(idx);
-	qsort_r(items, nres, sizeof(*items), item_cmp, &so);
-	uint32_t *res = xcalloc(nres + 1, sizeof(*res));
-	for (size_t i = 0; i < nres; i++)
-		res[i] = uid ? s->msgs[items[i].idx].uid :
-		    (uint32_t)(items[i].idx + 1);
-	items_free(items, nres);
-
-	struct buf out;
-	buf_init(&out, 0);
-	if (so.esort) {
-		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", tag, uid ? " UID" : "");
-		if ((so.ret & IMAP_SEARCH_RET_MIN) && nres > 0)
-			buf_printf(&out, " MIN %u", res[0]);
-		if ((so.ret & IMAP_SEARCH_RET_MAX) && nres > 0)
-			buf_printf(&out, " MAX %u", res[nres - 1]);
-		if ((so.ret & IMAP_SEARCH_RET_ALL) && nres > 0) {
-			buf_puts(&out, " ALL ");
-			sorted_set(&out, res, nres);
-		}
-		if (so.ret & IMAP_SEARCH_RET_COUNT)
-			buf_printf(&out, " COUNT %zu", nres);
-		if (srch.uses_modseq && nres > 0)
-			buf_printf(&out, " MODSEQ %llu", (unsigned long long)maxmod);
-	} else {
-		buf_puts(&out, "* SORT");
-		for (size_t i = 0; i < nres; i++)
-			buf_printf(&out, " %u", res[i]);
-		if (srch.uses_modseq && nres > 0)
-			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)maxmod);
-	}
-	buf_puts(&out, "\r\n");
-	session_write(s, out.data, out.len);
-	buf_free(&out);
-	free(res);
-	imap_search_free(&srch);
-	session_tagged(s, tag, "OK", "SORT completed");
+	search_start(s, tag, uid, &srch, item_load, sort_finish, c);
 }
 
-void
-cmd_thread(struct session *s, const char *tag, const struct imap_arg *a,
-	   size_t n, bool uid)
+/* thread_finish - thread the loaded matches and answer (search_start) */
+static void
+thread_finish(struct session *s, const char *tag, bool uid,
+	      const struct imap_search *srch, const size_t *idx, size_t nres,
+	      uint64_t maxmod, void *arg)
 {
-	enum imap_thread_alg alg;
-	struct imap_search srch;
-	const char *err;
-	bool badcharset, need[K_MAX] = { false };
+	struct sort_ctx *c = arg;
 
-	if (imap_thread_parse(a, n, &alg, &srch, &badcharset, &err) < 0) {
-		session_tagged(s, tag, badcharset ? "NO" : "BAD", "%s", err);
+	if (s == NULL) {
+		sort_ctx_free(c, nres);
 		return;
 	}
-	if (srch.uses_modseq)
-		s->condstore = true;
-	view_sync(s, uid, NULL, 0);
-	size_t nres;
-	uint64_t maxmod;
-	size_t *idx = search_run(s, &srch, &nres, &maxmod);
-	struct sort_item *items = items_load(s, idx, nres, need, true, true);
-	free(idx);
 	struct imap_thread_msg *tm = xcalloc(nres + 1, sizeof(*tm));
 	for (size_t i = 0; i < nres; i++) {
-		const struct sort_item *it = &items[i];
+		const struct sort_item *it = &c->items[i];
 		tm[i] = (struct imap_thread_msg){
 			.id = uid ? s->msgs[it->idx].uid : (uint32_t)(it->idx + 1),
 			.sent = it->sent,
@@ -395,14 +421,36 @@ cmd_thread(struct session *s, const char *tag, const struct imap_arg *a,
 	struct buf out;
 	buf_init(&out, 0);
 	buf_puts(&out, "* THREAD ");
-	imap_thread(alg, tm, nres, &out);
+	imap_thread(c->alg, tm, nres, &out);
 	if (nres == 0)
 		buf_truncate(&out, out.len - 1);   /* "* THREAD" */
 	buf_puts(&out, "\r\n");
 	session_write(s, out.data, out.len);
 	buf_free(&out);
 	free(tm);
-	items_free(items, nres);
-	imap_search_free(&srch);
+	sort_ctx_free(c, nres);
 	session_tagged(s, tag, "OK", "THREAD completed");
+}
+
+void
+cmd_thread(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	enum imap_thread_alg alg;
+	struct imap_search srch;
+	const char *err;
+	bool badcharset;
+
+	if (imap_thread_parse(a, n, &alg, &srch, &badcharset, &err) < 0) {
+		session_tagged(s, tag, badcharset ? "NO" : "BAD", "%s", err);
+		return;
+	}
+	if (srch.uses_modseq)
+		s->condstore = true;
+	view_sync(s, uid, NULL, 0);
+	struct sort_ctx *c = sort_ctx_new(s);
+	c->alg = alg;
+	c->thread = true;
+	c->need_date = true;
+	search_start(s, tag, uid, &srch, item_load, thread_finish, c);
 }

@@ -133,6 +133,7 @@ struct session {
 	struct fetch_job *job;      /* a FETCH being sent */
 	struct auth_job *auth;      /* a login being checked */
 	struct write_job *wjob;     /* a store write on a worker (writer.c) */
+	struct search_job *sjob;    /* a SEARCH/SORT/THREAD in slices */
 
 	bool condstore, qresync, rev2;
 	bool utf8;                 /* ENABLE UTF8=ACCEPT (RFC 6855) */
@@ -217,10 +218,29 @@ cmd_fn cmd_fetch, cmd_store, cmd_search, cmd_copy, cmd_move, cmd_expunge,
 
 /* cmd-sort.c: SORT (RFC 5256, 5957 DISPLAY, 5267 ESORT) and THREAD */
 cmd_fn cmd_sort, cmd_thread;
-/* search_run - the view indexes (ascending) of the messages matching
- * srch, and the highest modseq among them */
-size_t *search_run(struct session *s, const struct imap_search *srch,
-		   size_t *n_r, uint64_t *maxmod_r);
+/* cmd-message.c: SEARCH, SORT and THREAD run in slices (search_start) so
+ * that a search over a large folder does not hold the event loop */
+struct search_job;
+/* search_load_fn - SORT/THREAD: what match number k (view index idx)
+ * needs, between slices like the matching */
+typedef void search_load_fn(struct session *s, void *arg, size_t k,
+			    size_t idx);
+/* search_finish_fn - the answer: idx the view indexes (ascending) of the
+ * n matches, maxmod the highest modseq among them. s NULL: the session
+ * is gone, only free arg. */
+typedef void search_finish_fn(struct session *s, const char *tag, bool uid,
+			      const struct imap_search *srch,
+			      const size_t *idx, size_t n, uint64_t maxmod,
+			      void *arg);
+/* search_start - match srch (taken over: *srch is cleared) on the view,
+ * then load (may be NULL) each match, then finish. Answered at once when
+ * it fits in one slice; else the session is suspended until it is. */
+void search_start(struct session *s, const char *tag, bool uid,
+		  struct imap_search *srch, search_load_fn *load,
+		  search_finish_fn *finish, void *arg);
+/* search_job_free - the session goes: drop its search (finish gets s
+ * NULL) */
+void search_job_free(struct search_job **j);
 /* view_header - append the header block of message idx (CRLF line ends;
  * through the header cache); -1 if it is gone */
 int view_header(struct session *s, size_t idx, struct buf *out);

@@ -135,6 +135,7 @@ session_free(struct session *s)
 	log_info("%s: disconnect%s%s", s->sid, s->user ? " user=" : "",
 	    s->user ? s->user : "");
 	fetch_job_free(&s->job);
+	search_job_free(&s->sjob);
 	if (s->auth != NULL)
 		s->auth->s = NULL; /* the worker's answer will be dropped */
 	writer_forget(s);
@@ -703,9 +704,11 @@ on_read(struct bufferevent *bev, void *arg)
 	for (int guard = 0; guard < 1000; guard++) {
 		if (s->in == IN_CLOSING || s->in == IN_STARTTLS)
 			return;
-		if (s->job != NULL || s->auth != NULL || s->wjob != NULL) {
-			/* a FETCH is being sent, a login checked or a write
-			 * done on a worker: later commands wait */
+		if (s->job != NULL || s->auth != NULL || s->wjob != NULL ||
+		    s->sjob != NULL) {
+			/* a FETCH is being sent, a login checked, a write
+			 * done on a worker or a search run in slices: later
+			 * commands wait */
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}

@@ -1,5 +1,6 @@
 /* imap-spec - FETCH attributes, SEARCH keys, STORE flags (imap-spec.h) */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -348,6 +349,7 @@ struct sctx {
 	const char *error;
 	unsigned depth;
 	bool modseq;
+	size_t *nstrings;          /* string keys so far, the whole command */
 };
 
 static struct imap_search_key *
@@ -366,6 +368,33 @@ next_str(struct sctx *c)
 		return NULL;
 	}
 	return c->a[c->i++].str;
+}
+
+/* search_string - the substring argument of BODY, TEXT, HEADER, FROM...:
+ * at most IMAP_SEARCH_STRING_MAX octets, IMAP_SEARCH_MAX_STRINGS per
+ * command */
+static const char *
+search_string(struct sctx *c)
+{
+	static char err[96];
+	const char *v = next_str(c);
+	size_t len;
+
+	if (v == NULL)
+		return NULL;
+	if ((len = strlen(v)) > IMAP_SEARCH_STRING_MAX) {
+		snprintf(err, sizeof(err), "Search string too long (%zu octets, "
+		    "at most %u)", len, IMAP_SEARCH_STRING_MAX);
+		c->error = err;
+		return NULL;
+	}
+	if (++*c->nstrings > IMAP_SEARCH_MAX_STRINGS) {
+		snprintf(err, sizeof(err), "Too many search strings (at most "
+		    "%u in one command)", IMAP_SEARCH_MAX_STRINGS);
+		c->error = err;
+		return NULL;
+	}
+	return v;
 }
 
 static int parse_key(struct sctx *c, struct imap_search_key *k);
@@ -460,7 +489,8 @@ parse_key(struct sctx *c, struct imap_search_key *k)
 			c->error = "Too deep search nesting";
 			return -1;
 		}
-		struct sctx sub = { .a = a->list, .n = a->count, .depth = c->depth };
+		struct sctx sub = { .a = a->list, .n = a->count, .depth = c->depth,
+		    .nstrings = c->nstrings };
 		k->type = IMAP_SEARCH_AND;
 		if (a->count == 0) {
 			c->error = "Empty search list";
@@ -489,7 +519,7 @@ parse_key(struct sctx *c, struct imap_search_key *k)
 		}
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		if (strcasecmp(s, strs[i].name) == 0) {
-			const char *v = next_str(c);
+			const char *v = search_string(c);
 			if (v == NULL)
 				return -1;
 			k->type = strs[i].type;
@@ -524,7 +554,7 @@ parse_key(struct sctx *c, struct imap_search_key *k)
 		k->str = xstrdup(v);
 	} else if (strcasecmp(s, "HEADER") == 0) {
 		const char *f = next_str(c), *v;
-		if (f == NULL || (v = next_str(c)) == NULL)
+		if (f == NULL || (v = search_string(c)) == NULL)
 			return -1;
 		k->type = IMAP_SEARCH_HEADER;
 		k->str = xstrdup(f);
@@ -636,7 +666,8 @@ int
 imap_search_parse(const struct imap_arg *args, size_t n, struct imap_search *s,
 		  bool *badcharset_r, const char **error_r)
 {
-	struct sctx c = { .a = args, .n = n };
+	size_t nstrings = 0;
+	struct sctx c = { .a = args, .n = n, .nstrings = &nstrings };
 
 	memset(s, 0, sizeof(*s));
 	*badcharset_r = false;

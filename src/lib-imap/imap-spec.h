@@ -111,6 +111,15 @@ struct imap_search_key {
 	size_t nsub;
 };
 
+/* Limits of a SEARCH (also SORT and THREAD criteria). Each string key
+ * (BODY, TEXT, HEADER, FROM, SUBJECT...) costs one pass over every
+ * message it is tried on, so a command of thousands of them on a large
+ * folder would keep imapd busy for minutes; no client builds more than
+ * a handful. A string is what a user types or a Message-ID: 4096 octets
+ * leave room for any of them (the substring search is linear anyway). */
+#define IMAP_SEARCH_STRING_MAX  4096u
+#define IMAP_SEARCH_MAX_STRINGS 64u
+
 #define IMAP_SEARCH_RET_MIN   0x01u
 #define IMAP_SEARCH_RET_MAX   0x02u
 #define IMAP_SEARCH_RET_ALL   0x04u

@@ -38,6 +38,69 @@ str_has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+static unsigned char
+fold_ascii(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+#define CONTAINS_STACK 256   /* needles up to this need no allocation */
+
+/* mem_contains_ci - see strutil.h */
+bool
+mem_contains_ci(const char *hay, size_t hl, const char *needle, size_t nl)
+{
+	const unsigned char *h = (const unsigned char *)hay;
+	size_t stack[CONTAINS_STACK], *fail = stack, k = 0;
+	unsigned char pstack[CONTAINS_STACK], *p = pstack;
+	bool found = false;
+
+	if (nl == 0)
+		return true;
+	if (nl > hl)
+		return false;
+	if (nl > CONTAINS_STACK) {
+		fail = xcalloc(nl, sizeof(*fail));
+		p = xmalloc(nl);
+	}
+	for (size_t i = 0; i < nl; i++)
+		p[i] = fold_ascii((unsigned char)needle[i]);
+	/* fail[i]: the length of the longest proper border of p[0..i] */
+	fail[0] = 0;
+	for (size_t i = 1; i < nl; i++) {
+		while (k > 0 && p[i] != p[k])
+			k = fail[k - 1];
+		if (p[i] == p[k])
+			k++;
+		fail[i] = k;
+	}
+	k = 0;
+	unsigned char first = p[0];
+	unsigned char other = first >= 'a' && first <= 'z' ?
+	    (unsigned char)(first - 'a' + 'A') : first;
+	for (size_t i = 0; i < hl; i++) {
+		if (k == 0) {
+			/* nothing matched yet: skip to the first octet */
+			while (i < hl && h[i] != first && h[i] != other)
+				i++;
+			if (i == hl)
+				break;
+		}
+		unsigned char c = fold_ascii(h[i]);
+		while (k > 0 && c != p[k])
+			k = fail[k - 1];
+		if (c == p[k] && ++k == nl) {
+			found = true;
+			break;
+		}
+	}
+	if (fail != stack) {
+		free(fail);
+		free(p);
+	}
+	return found;
+}
+
 bool
 str_eq_ci(const char *a, const char *b)
 {

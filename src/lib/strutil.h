@@ -13,6 +13,13 @@ void str_lower(char *s);
 char *str_trim(char *s);
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_eq_ci(const char *a, const char *b);
+/* mem_contains_ci - whether needle[0..nl) occurs in hay[0..hl), ASCII
+ * letters compared without case (other bytes as they are). Linear time
+ * (Knuth-Morris-Pratt): O(hl + nl) whatever the text, where a naive
+ * search costs hl * nl on "aaa...ab" in "aaa...a". An empty needle is
+ * found everywhere. */
+bool mem_contains_ci(const char *hay, size_t hl, const char *needle,
+		     size_t nl);
 
 /* name_check - a post office, mailbox, group or list name: 1..64 bytes of
  * [A-Za-z0-9._-], not starting with '.' or '-', no "..". 0 or -1. */

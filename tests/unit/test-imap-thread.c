@@ -2,6 +2,7 @@
  * REFERENCES threading, SORT/THREAD argument parsing */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "imap-parser.h"
 #include "imap-spec.h"
@@ -47,6 +48,42 @@ test_base_subject(void)
 	base("caf\xc3\xa9 au lait", "CAF\xc3\xa9 AU LAIT", false);
 	base("[unclosed subject", "[UNCLOSED SUBJECT", false);
 	base("Re :x", "X", true);
+	/* runs of blobs: all go but one that would leave nothing */
+	base("[a][b][c]", "[C]", false);
+	base("[a] [b] [c] ", "[C]", false);
+	base("[a][b][c] d", "D", false);
+	base("[a][b]re[c]:[d] e", "E", true);
+	base("[a][b] [fwd: [c] x]", "X", true);
+	base("[a][b[c] x", "[B[C] X", false);
+	base("[a][b] re x", "RE X", false);
+	base("[a]re: [b][c]", "[C]", true);
+}
+
+/* the base subject is linear in the subject: 20,000 leading blobs (the
+ * former extraction rescanned the run for each one it removed: seconds) */
+static void
+test_base_subject_linear(void)
+{
+	const size_t n = 20000;
+	char *s = malloc(n * 3 + 3);
+	struct buf b;
+	bool reply;
+	struct timespec t0, t1;
+
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + i * 3, "[x]", 3);
+	memcpy(s + n * 3, "hi", 3);
+	buf_init(&b, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	imap_base_subject(s, n * 3 + 2, &b, &reply);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	buf_putc(&b, '\0');
+	CHECK_STREQ(b.data, "HI");
+	double secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	CHECK(secs < 0.5);
+	buf_free(&b);
+	free(s);
 }
 
 static void
@@ -315,6 +352,7 @@ main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_base_subject),
+		TEST(test_base_subject_linear),
 		TEST(test_msgid),
 		TEST(test_orderedsubject),
 		TEST(test_references),

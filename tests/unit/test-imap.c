@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap-match.h"
 #include "imap-spec.h"
 #include "test.h"
 
@@ -231,6 +232,119 @@ test_search(void)
 	imap_parser_free(&p);
 }
 
+/* the string limits of SEARCH: length and count, across nested lists */
+static void
+test_search_limits(void)
+{
+	struct imap_parser p;
+	struct imap_search s;
+	const char *err;
+	bool bad;
+	struct buf line;
+
+	imap_parser_init(&p, 1 << 20, 1 << 20, 10);
+	buf_init(&line, 0);
+	buf_printf(&line, "a SEARCH BODY {%u+}\r\n", IMAP_SEARCH_STRING_MAX);
+	for (unsigned i = 0; i < IMAP_SEARCH_STRING_MAX; i++)
+		buf_putc(&line, 'x');
+	buf_puts(&line, "\r\n");
+	parse_one(&p, line.data);
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) == 0);
+	imap_search_free(&s);
+	buf_reset(&line);
+	buf_printf(&line, "a SEARCH HEADER X-A {%u+}\r\n", IMAP_SEARCH_STRING_MAX + 1);
+	for (unsigned i = 0; i <= IMAP_SEARCH_STRING_MAX; i++)
+		buf_putc(&line, 'x');
+	buf_puts(&line, "\r\n");
+	parse_one(&p, line.data);
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) < 0 && !bad);
+	CHECK(strstr(err, "too long") != NULL && strstr(err, "4097") != NULL);
+	/* the count: 64 fine, 65 in nested lists not */
+	buf_reset(&line);
+	buf_puts(&line, "a SEARCH");
+	for (unsigned i = 0; i < IMAP_SEARCH_MAX_STRINGS; i++)
+		buf_puts(&line, " TEXT a");
+	buf_puts(&line, "\r\n");
+	parse_one(&p, line.data);
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) == 0);
+	imap_search_free(&s);
+	buf_reset(&line);
+	buf_puts(&line, "a SEARCH (FROM a");
+	for (unsigned i = 1; i < IMAP_SEARCH_MAX_STRINGS; i++)
+		buf_puts(&line, " FROM a");
+	buf_puts(&line, ") (OR SUBJECT b SEEN)\r\n");
+	parse_one(&p, line.data);
+	CHECK(imap_search_parse(p.args, p.nargs, &s, &bad, &err) < 0);
+	CHECK(strstr(err, "Too many search strings") != NULL);
+	buf_free(&line);
+	imap_parser_free(&p);
+}
+
+static bool
+lmatch(const char *pat, const char *name)
+{
+	struct imap_match *m = imap_match_compile(pat, strlen(pat), '.');
+	bool r = imap_match(m, name, strlen(name));
+
+	imap_match_free(&m);
+	return r;
+}
+
+/* LIST patterns: '*', '%' (not across '.'), folded wildcard runs,
+ * patterns past one 64-bit word, and the shape that makes a backtracking
+ * matcher exponential */
+static void
+test_list_match(void)
+{
+	CHECK(lmatch("*", ""));
+	CHECK(lmatch("*", "INBOX.a.b"));
+	CHECK(lmatch("%", "INBOX"));
+	CHECK(!lmatch("%", "INBOX.a"));
+	CHECK(lmatch("INBOX.%", "INBOX.a"));
+	CHECK(!lmatch("INBOX.%", "INBOX.a.b"));
+	CHECK(lmatch("INBOX.%.b", "INBOX.a.b"));
+	CHECK(lmatch("INBOX.%%", "INBOX."));
+	CHECK(lmatch("%*", "a.b"));
+	CHECK(lmatch("*%", "a.b"));
+	CHECK(!lmatch("%%.", "a.b."));
+	CHECK(lmatch("%.%.", "a.b."));
+	CHECK(lmatch("", ""));
+	CHECK(!lmatch("", "a"));
+	CHECK(!lmatch("inbox", "INBOX"));        /* octets: case counts */
+	CHECK(lmatch("a*b*c", "axxbyyc"));
+	CHECK(!lmatch("a*b*c", "axxbyy"));
+	CHECK(lmatch("Caf&AOk-*", "Caf&AOk-.x"));
+	/* 200 octets: four words of states */
+	char pat[256], name[256];
+	memset(pat, 'x', 199);
+	pat[199] = '\0';
+	memset(name, 'x', 199);
+	name[199] = '\0';
+	CHECK(lmatch(pat, name));
+	pat[150] = '%';
+	CHECK(lmatch(pat, name));
+	name[150] = '.';
+	CHECK(!lmatch(pat, name));
+	pat[150] = '*';
+	CHECK(lmatch(pat, name));
+	/* "*a*a*a...*b" on "aaaa...": a backtracking matcher tries every
+	 * split; this is a pass of 40 octets */
+	char hp[128];
+	size_t k = 0;
+	for (int i = 0; i < 30; i++) {
+		hp[k++] = '*';
+		hp[k++] = 'a';
+	}
+	hp[k++] = '*';
+	hp[k++] = 'b';
+	hp[k] = '\0';
+	memset(name, 'a', 200);
+	name[200] = '\0';
+	CHECK(!lmatch(hp, name));
+	name[199] = 'b';
+	CHECK(lmatch(hp, name));
+}
+
 static void
 test_flags(void)
 {
@@ -299,7 +413,7 @@ main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_bytewise), TEST(test_limits), TEST(test_seqset),
-		TEST(test_fetch), TEST(test_search), TEST(test_flags),
+		TEST(test_fetch), TEST(test_search), TEST(test_search_limits), TEST(test_list_match), TEST(test_flags),
 		TEST(test_mutf7), TEST(test_dates), { 0 } };
 	return test_run(tests);
 }

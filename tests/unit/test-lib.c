@@ -149,12 +149,45 @@ test_csv(void)
 	buf_free(&out);
 }
 
+/* mem_contains_ci - edge cases and linear time on the naive worst case */
+static void
+test_contains_ci(void)
+{
+	CHECK(mem_contains_ci("Hello World", 11, "wORLD", 5));
+	CHECK(mem_contains_ci("Hello", 5, "", 0));
+	CHECK(mem_contains_ci("", 0, "", 0));
+	CHECK(!mem_contains_ci("", 0, "a", 1));
+	CHECK(!mem_contains_ci("Hell", 4, "hello", 5));
+	CHECK(mem_contains_ci("aabaabaaab", 10, "AAAB", 4));
+	CHECK(!mem_contains_ci("aabaabaab", 9, "aaab", 4));
+	CHECK(mem_contains_ci("abababc", 7, "ababc", 5));
+	CHECK(mem_contains_ci("x\0y\0z", 5, "Y\0Z", 3));
+	CHECK(!mem_contains_ci("x\0y", 3, "xy", 2));
+	/* only ASCII letters fold: bytes above 127 compare as they are */
+	CHECK(mem_contains_ci("caf\xc3\xa9", 5, "CAF\xc3\xa9", 5));
+	CHECK(!mem_contains_ci("CAF\xc3\x89", 5, "caf\xc3\xa9", 5));
+	CHECK(!mem_contains_ci("[", 1, "{", 1));   /* not 'A' + 26 */
+	/* needles beyond the stack table, and the hostile shape: "aaa...ab"
+	 * in 4 MB of 'a' costs a pass, not 4 MB * 64 KB */
+	size_t hl = 4u << 20, nl = 64u << 10;
+	char *h = xmalloc(hl), *n = xmalloc(nl);
+	memset(h, 'a', hl);
+	memset(n, 'A', nl);
+	n[nl - 1] = 'b';
+	CHECK(!mem_contains_ci(h, hl, n, nl));
+	h[hl - 1] = 'B';
+	CHECK(mem_contains_ci(h, hl, n, nl));
+	free(h);
+	free(n);
+}
+
 int
 main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_buf_limits), TEST(test_names), TEST(test_sizes),
 		TEST(test_passwd), TEST(test_netaddr), TEST(test_csv),
+		TEST(test_contains_ci),
 		{ NULL, NULL }
 	};
 	return test_run(tests);
