@@ -311,3 +311,29 @@ def test_nul_counts_as_a_failed_login(tmp_path):
     finally:
         p.stop()
     assert not p.sanitizer_reports()
+
+
+def test_nul_in_admin_passwords_refused(srv, tmp_path):
+    """The CLI's password file and users import refuse a NUL: cut there,
+    the stored password would be a shorter one than the administrator
+    gave."""
+    add_mailbox(srv, "olga@acme")
+    pwfile = tmp_path / "pw"
+    pwfile.write_bytes(NEWPW.encode() + b"\0tail\n")
+    r = srv.cli("mailbox", "passwd", "olga@acme", "--password-file",
+                str(pwfile), check=False)
+    assert r.returncode != 0
+    assert "NUL" in r.stderr, r.stderr
+    # the password did not change
+    m = imaplib.IMAP4("127.0.0.1", srv.port("imap"), timeout=15)
+    m.login("olga@acme", PW)
+    m.logout()
+    csv = tmp_path / "users.csv"
+    csv.write_bytes(b"pia@acme.test," + NEWPW.encode() + b"\0tail\n")
+    r = srv.cli("users", "import", str(csv), "--postoffice", "acme",
+                check=False)
+    assert "NUL" in r.stdout + r.stderr, (r.stdout, r.stderr)
+    m = imaplib.IMAP4("127.0.0.1", srv.port("imap"), timeout=15)
+    with pytest.raises(imaplib.IMAP4.error):
+        m.login("pia@acme", NEWPW)
+    m.shutdown()
