@@ -813,14 +813,11 @@ session_line(struct session *s, char *line, bool nul)
 
 	if (nul) {
 		line_nul(s, line);
-		return;
-	}
-	if (s->sasl_wait) {
+	} else if (s->sasl_wait) {
 		cmd_sasl_response(s, line);
 		explicit_bzero(line, strlen(line));
 		return;
-	}
-	if (s->state == ST_AUTH && strncasecmp(line, "PASS ", 5) == 0) {
+	} else if (s->state == ST_AUTH && strncasecmp(line, "PASS ", 5) == 0) {
 		/* the password is the rest of the line, spaces and all
 		 * (RFC 1939 7) */
 		c = (struct pop3_cmd){ .verb = "PASS", .argc = 1,
