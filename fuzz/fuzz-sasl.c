@@ -22,11 +22,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (b.len > 0)
 			memcpy(msg, b.data, b.len);
 		msg[b.len] = '\0';
-		if (smtp_sasl_plain(msg, b.len, &authz, &authc, &pw) == 0) {
-			/* the pointers stay inside msg */
+		int r = smtp_sasl_plain(msg, b.len, &authz, &authc, &pw);
+		if (r == 0) {
+			/* the pointers stay inside msg, and the password runs
+			 * to its end: no NUL cuts it short */
 			(void)strlen(authz);
 			(void)strlen(authc);
-			(void)strlen(pw);
+			if (pw + strlen(pw) != msg + b.len)
+				__builtin_trap();
+		} else if (r != -1 && r != SMTP_SASL_NUL) {
+			__builtin_trap();
 		}
 		free(msg);
 	}

@@ -103,7 +103,10 @@ class Postern:
         self.cli("config", "set", "password.scheme", "sha512-crypt")
         # one load client on one address: lift the per-address limits
         for key in ("smtp.max_connections_per_ip", "imap.max_connections_per_ip",
-                    "pop3.max_connections_per_ip"):
+                    "pop3.max_connections_per_ip",
+                    "imap.max_userip_connections",
+                    "pop3.max_userip_connections",
+                    "smtp.max_userip_connections"):
             self.cli("config", "set", key, "100000")
         for key, value in self.settings.items():
             self.cli("config", "set", key, value)

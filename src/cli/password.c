@@ -29,12 +29,30 @@ cli_password(const struct cli_args *a, bool required, char **pw_r,
 		FILE *f = file && strcmp(file, "-") != 0 ? fopen(file, "r") : stdin;
 		if (f == NULL)
 			return cli_error(EXIT_USAGE, "cannot read %s", file);
-		char *got = fgets(line, sizeof(line), f);
+		/* getline tells the length: a NUL would cut the password to a
+		 * shorter one */
+		char *got = NULL;
+		size_t cap = 0;
+		ssize_t n = getline(&got, &cap, f);
 		if (f != stdin)
 			fclose(f);
-		if (got == NULL)
+		if (n <= 0) {
+			free(got);
 			return cli_error(EXIT_USAGE, "no password in %s", file ? file : "stdin");
-		line[strcspn(line, "\r\n")] = '\0';
+		}
+		size_t len = strcspn(got, "\r\n");
+		bool nul = len < (size_t)n && got[len] == '\0';
+		if (nul || len > 1024) {
+			explicit_bzero(got, (size_t)n);
+			free(got);
+			return cli_error(EXIT_USAGE, nul ? "the password in %s holds a "
+			    "NUL byte: passwords may not contain NUL" : "the password "
+			    "in %s is longer than 1024 bytes", file ? file : "stdin");
+		}
+		memcpy(line, got, len);
+		line[len] = '\0';
+		explicit_bzero(got, (size_t)n);
+		free(got);
 		*pw_r = xstrdup(line);
 		explicit_bzero(line, sizeof(line));
 		return 0;

@@ -111,6 +111,7 @@ struct session {
 	int64_t mailbox_id;
 	char *user;
 	struct imapd_mbox *mbox;
+	struct service_login *reg;  /* logins.h: limit and revocation */
 
 	/* selected */
 	struct store_folder *folder;

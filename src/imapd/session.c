@@ -19,6 +19,7 @@
 #include "directory.h"
 #include "imapd.h"
 #include "log.h"
+#include "logins.h"
 #include "netaddr.h"
 #include "settings.h"
 #include "throttle.h"
@@ -141,6 +142,7 @@ session_free(struct session *s)
 	writer_forget(s);
 	session_deselect(s);
 	imapd_mbox_put(s->d, &s->mbox);
+	service_login_end(&s->reg);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -241,6 +243,19 @@ cmd_enable(struct session *s, const char *tag, const struct imap_arg *a,
 	session_tagged(s, tag, "OK", "ENABLE completed");
 }
 
+/* login_nul - a NUL byte in a user name or password (a literal may hold
+ * one): a failed login, counted like one; cut at the NUL, the password
+ * could match a shorter one */
+static void
+login_nul(struct session *s, const char *tag)
+{
+	throttle_failed(s->d->svc, (struct sockaddr *)&s->ss);
+	log_info("%s: login failed from [%s]: NUL byte in the user name or "
+	    "password", s->sid, s->addr);
+	session_tagged(s, tag, "NO", "[AUTHENTICATIONFAILED] Authentication "
+	    "failed");
+}
+
 /* login - hand the credentials to an auth worker; reading stops until
  * the answer is in (session_auth_done) */
 static void
@@ -262,6 +277,42 @@ login(struct session *s, const char *tag, const char *user, const char *pass)
 	if (s->bev != NULL)
 		bufferevent_disable(s->bev, EV_READ);
 	auth_submit(j);
+}
+
+/* on_revoked - the mailbox's password changed, or it (or its post office)
+ * was disabled or deleted: BYE now, even in IDLE or inside a FETCH */
+static void
+on_revoked(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (s->in == IN_CLOSING)
+		return;
+	log_info("%s: %s: credentials revoked, closing", s->sid, s->user);
+	fetch_job_free(&s->job);
+	session_printf(s, "* BYE [UNAVAILABLE] Your credentials were changed "
+	    "or revoked; log in again\r\n");
+	session_close(s);
+}
+
+/* login_register - count the login per mailbox and address
+ * (imap.max_userip_connections) and have it revoked with the mailbox's
+ * credentials; false after answering */
+static bool
+login_register(struct session *s, const char *tag, const struct dir_mailbox *mb)
+{
+	int limit = (int)settings_get_int(s->d->svc->db,
+	    "imap.max_userip_connections", 10);
+
+	if (service_login_start(s->d->svc, &s->reg, (struct sockaddr *)&s->ss,
+	    mb, limit, on_revoked, s))
+		return true;
+	log_info("%s: login of %s@%s from [%s] refused: over "
+	    "imap.max_userip_connections (%d)", s->sid, mb->name, mb->postoffice,
+	    s->addr, limit);
+	session_tagged(s, tag, "NO", "[LIMIT] Too many sessions of this mailbox "
+	    "from your address (at most %d)", limit);
+	return false;
 }
 
 /* login_finish - the answer of the password check */
@@ -307,6 +358,10 @@ login_finish(struct session *s, struct auth_job *j)
 		    "available, try again later");
 		return;
 	}
+	if (!login_register(s, tag, mb)) {
+		imapd_mbox_put(s->d, &s->mbox);
+		return;
+	}
 	throttle_ok(s->d->svc, (struct sockaddr *)&s->ss);
 	s->parser.max_line = IMAP_MAX_LINE;
 	s->parser.max_literal = IMAP_MAX_LITERAL;
@@ -331,6 +386,10 @@ cmd_login(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	if (plaintext_refuse(s, tag))
 		return;
+	if (strlen(a[0].str) != a[0].len || strlen(a[1].str) != a[1].len) {
+		login_nul(s, tag);
+		return;
+	}
 	login(s, tag, a[0].str, a[1].str);
 }
 
@@ -394,8 +453,15 @@ auth_plain(struct session *s, const char *tag, const char *resp)
 	const char *d = dec.data ? dec.data : "";
 	const char *n1 = memchr(d, '\0', dec.len);
 	const char *n2 = n1 ? memchr(n1 + 1, '\0', dec.len - (size_t)(n1 + 1 - d)) : NULL;
-	if (n1 == NULL || n2 == NULL || memchr(n2 + 1, '\0',
+	if (n2 != NULL && n2 != n1 + 1 && memchr(n2 + 1, '\0',
 	    dec.len - (size_t)(n2 + 1 - d)) != NULL) {
+		/* a NUL in the password */
+		explicit_bzero(dec.data, dec.len);
+		buf_free(&dec);
+		login_nul(s, tag);
+		return;
+	}
+	if (n1 == NULL || n2 == NULL) {
 		explicit_bzero(dec.data, dec.len);
 		buf_free(&dec);
 		session_tagged(s, tag, "BAD", "Invalid PLAIN response");
@@ -660,11 +726,13 @@ dispatch(struct session *s)
 
 /* read_line - a CRLF line for AUTHENTICATE/IDLE; NULL if not complete */
 static char *
-read_line(struct session *s, struct evbuffer *in, bool *toolong)
+read_line(struct session *s, struct evbuffer *in, bool *toolong,
+	  size_t *len_r)
 {
-	size_t len;
+	size_t len = 0;
 	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
 
+	*len_r = len;
 	*toolong = false;
 	if (line == NULL && evbuffer_get_length(in) > 8192)
 		*toolong = true;
@@ -724,7 +792,8 @@ on_read(struct bufferevent *bev, void *arg)
 			break;
 		if (s->in == IN_AUTH || s->in == IN_IDLE) {
 			bool toolong;
-			char *line = read_line(s, in, &toolong);
+			size_t len;
+			char *line = read_line(s, in, &toolong, &len);
 			if (line == NULL) {
 				if (toolong) {
 					session_printf(s, "* BYE Line too long\r\n");
@@ -739,9 +808,12 @@ on_read(struct bufferevent *bev, void *arg)
 				char *tag = s->pending_tag;
 				s->pending_tag = NULL;
 				s->in = IN_CMD;
-				auth_plain(s, tag, line);
+				if (strlen(line) != len)
+					login_nul(s, tag);
+				else
+					auth_plain(s, tag, line);
 				free(tag);
-				explicit_bzero(line, strlen(line));
+				explicit_bzero(line, len);
 			}
 			free(line);
 			continue;

@@ -453,6 +453,38 @@ dir_login_lookup(struct db *db, const char *login, struct dir_mailbox *mb,
 	return dir_mailbox_get(db, route.target_id, mb, error_r);
 }
 
+/* credential_of - the fingerprint of a stored hash (FNV-1a 64) */
+static uint64_t
+credential_of(const char *hash)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (const char *c = hash != NULL ? hash : ""; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ull;
+	return h;
+}
+
+int
+dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
+		  const char **error_r)
+{
+	sqlite3_stmt *st = db_query(db, error_r,
+	    "SELECT m.password_hash, m.disabled, m.prevent_auth, p.disabled "
+	    "FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
+	    "WHERE m.id = ?", "i", mailbox_id);
+	int r;
+
+	if (st == NULL)
+		return -1;
+	if ((r = step_one(db, st, error_r)) == 1)
+		r = credential_of((const char *)sqlite3_column_text(st, 0)) ==
+		    credential && sqlite3_column_int(st, 1) == 0 &&
+		    sqlite3_column_int(st, 2) == 0 &&
+		    sqlite3_column_int(st, 3) == 0;
+	sqlite3_finalize(st);
+	return r;
+}
+
 enum dir_auth_result
 dir_authenticate(struct db *db, const char *login, const char *password,
 		 struct dir_mailbox *mb, const char **error_r)
@@ -498,6 +530,7 @@ dir_authenticate(struct db *db, const char *login, const char *password,
 	    "SELECT password_hash FROM mailbox WHERE id = ?", "i", mb->id) < 0)
 		return DIR_AUTH_ERROR;
 	bool ok = passwd_verify(password, hash ? hash : dummy);
+	mb->credential = credential_of(hash);
 	free(hash);
 	if (!ok)
 		return DIR_AUTH_FAILED;

@@ -39,6 +39,7 @@ struct dir_mailbox {
 	bool postoffice_disabled;
 	bool redirect_enabled;
 	bool redirect_keep_copy;
+	uint64_t credential;              /* dir_authenticate: see below */
 };
 
 enum dir_kind {
@@ -92,6 +93,16 @@ enum dir_auth_result dir_authenticate(struct db *db, const char *login,
 				      const char *password,
 				      struct dir_mailbox *mb,
 				      const char **error_r);
+
+/* dir_authenticate sets mb->credential to a fingerprint of the stored
+ * password hash. Hashes are salted, so every password set (passwd, set
+ * password=, users import, web admin) changes it, whatever path wrote it.
+ * dir_login_current - whether a session logged in with that credential
+ * may go on: the mailbox still exists, has the same password, is neither
+ * disabled nor prevented from authenticating, and its post office is not
+ * disabled. 1 yes, 0 revoked, -1 error. */
+int dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
+		      const char **error_r);
 
 /* Loaders: 1 found, 0 not found, -1 error. */
 int dir_mailbox_get(struct db *db, int64_t id, struct dir_mailbox *mb,

@@ -14,9 +14,10 @@
 
 #define ADDRTAB_SLOTS 16384
 #define ADDRTAB_PROBE 64
+#define ADDRTAB_KEY_MAX 96   /* an address, or "m<mailbox id>/<address>" */
 
 struct addrtab_ent {
-	char addr[64];       /* "" : never used */
+	char addr[ADDRTAB_KEY_MAX]; /* "" : never used */
 	int n;               /* the caller's count; 0: free for reuse */
 	time_t last;         /* the caller's time */
 };

@@ -18,6 +18,7 @@
 #include "dataroot.h"
 #include "fsutil.h"
 #include "log.h"
+#include "logins.h"
 #include "service.h"
 #include "settings.h"
 #include "strutil.h"
@@ -28,7 +29,7 @@
 
 struct conn_count {
 	struct conn_count *next;
-	char addr[64];
+	char addr[ADDRTAB_KEY_MAX];     /* an address, or a key of logins.c */
 	int n;
 };
 
@@ -46,44 +47,81 @@ conn_hash(const char *s)
 	return h % CONN_BUCKETS;
 }
 
-bool
-service_conn_acquire(struct service *svc, const struct sockaddr *sa, int limit)
+/* count_acquire - one more on key's counter unless it holds limit (0: no
+ * limit); the counters of every process of the service when shared */
+static bool
+count_acquire(const char *key, int limit)
 {
-	char addr[64];
 	struct conn_count *c;
 	unsigned h;
 
-	sockaddr_ntop(sa, addr, sizeof(addr));
 	if (conn_shared != NULL) {
 		/* every process of the service counts in one table */
 		bool ok = true;
 		addrtab_lock(conn_shared);
-		struct addrtab_ent *e = addrtab_find(conn_shared, addr, true,
+		struct addrtab_ent *e = addrtab_find(conn_shared, key, true,
 		    NULL);
-		/* e NULL: the slots of its hash all hold other addresses
-		 * with connections: let it in, uncounted */
+		/* e NULL: the slots of its hash all hold other keys with
+		 * connections: let it in, uncounted */
 		if (e != NULL && limit > 0 && e->n >= limit)
 			ok = false;
 		else if (e != NULL)
 			e->n++;
 		addrtab_unlock(conn_shared);
-		if (ok)
-			conn_total++;
 		return ok;
 	}
-	h = conn_hash(addr);
+	h = conn_hash(key);
 	for (c = conn_table[h]; c != NULL; c = c->next)
-		if (strcmp(c->addr, addr) == 0)
+		if (strcmp(c->addr, key) == 0)
 			break;
 	if (c == NULL) {
 		c = xcalloc(1, sizeof(*c));
-		snprintf(c->addr, sizeof(c->addr), "%s", addr);
+		snprintf(c->addr, sizeof(c->addr), "%s", key);
 		c->next = conn_table[h];
 		conn_table[h] = c;
 	}
 	if (limit > 0 && c->n >= limit)
 		return false;
 	c->n++;
+	return true;
+}
+
+/* count_release - one less on key's counter */
+static void
+count_release(const char *key)
+{
+	struct conn_count **pp, *c;
+
+	if (conn_shared != NULL) {
+		addrtab_lock(conn_shared);
+		struct addrtab_ent *e = addrtab_find(conn_shared, key, false,
+		    NULL);
+		if (e != NULL && e->n > 0)
+			e->n--;
+		addrtab_unlock(conn_shared);
+		return;
+	}
+	for (pp = &conn_table[conn_hash(key)]; (c = *pp) != NULL; pp = &c->next) {
+		if (strcmp(c->addr, key) != 0)
+			continue;
+		if (c->n > 0)
+			c->n--;
+		if (c->n == 0) {
+			*pp = c->next;
+			free(c);
+		}
+		return;
+	}
+}
+
+bool
+service_conn_acquire(struct service *svc, const struct sockaddr *sa, int limit)
+{
+	char addr[64];
+
+	sockaddr_ntop(sa, addr, sizeof(addr));
+	if (!count_acquire(addr, limit))
+		return false;
 	conn_total++;
 	return true;
 }
@@ -92,33 +130,23 @@ void
 service_conn_release(struct service *svc, const struct sockaddr *sa)
 {
 	char addr[64];
-	struct conn_count **pp, *c;
 
 	sockaddr_ntop(sa, addr, sizeof(addr));
-	if (conn_shared != NULL) {
-		addrtab_lock(conn_shared);
-		struct addrtab_ent *e = addrtab_find(conn_shared, addr, false,
-		    NULL);
-		if (e != NULL && e->n > 0)
-			e->n--;
-		addrtab_unlock(conn_shared);
-		if (conn_total > 0)
-			conn_total--;
-		return;
-	}
-	for (pp = &conn_table[conn_hash(addr)]; (c = *pp) != NULL; pp = &c->next) {
-		if (strcmp(c->addr, addr) != 0)
-			continue;
-		if (c->n > 0) {
-			c->n--;
-			conn_total--;
-		}
-		if (c->n == 0) {
-			*pp = c->next;
-			free(c);
-		}
-		return;
-	}
+	count_release(addr);
+	if (conn_total > 0)
+		conn_total--;
+}
+
+bool
+service_count_acquire(struct service *svc, const char *key, int limit)
+{
+	return count_acquire(key, limit);
+}
+
+void
+service_count_release(struct service *svc, const char *key)
+{
+	count_release(key);
 }
 
 size_t
@@ -463,6 +491,7 @@ service_main(int argc, char **argv, const struct service_def *def)
 	if (sig_chld != NULL)
 		event_free(sig_chld);
 	service_set_state(&svc, "stopped", NULL);
+	service_logins_end_all();
 	event_free(sig_term);
 	event_free(sig_int);
 	event_free(sig_hup);

@@ -80,5 +80,10 @@ bool service_conn_acquire(struct service *svc, const struct sockaddr *sa,
 			  int limit);
 void service_conn_release(struct service *svc, const struct sockaddr *sa);
 size_t service_conn_total(struct service *svc);
+/* service_count_acquire - the same counters under any key shorter than
+ * ADDRTAB_KEY_MAX (logins.c counts a mailbox's sessions from one address
+ * so); not in service_conn_total. limit 0: no limit. */
+bool service_count_acquire(struct service *svc, const char *key, int limit);
+void service_count_release(struct service *svc, const char *key);
 
 #endif

@@ -741,11 +741,11 @@ smtp_sasl_plain(char *msg, size_t len, const char **authzid_r,
 	char *nul2 = memchr(nul1 + 1, '\0', len - (size_t)(nul1 + 1 - msg));
 	if (nul2 == NULL)
 		return -1;
-	/* the password runs to the end: no third NUL */
-	if (memchr(nul2 + 1, '\0', len - (size_t)(nul2 + 1 - msg)) != NULL)
-		return -1;
 	if (nul2 == nul1 + 1)
 		return -1;    /* empty authcid */
+	/* the password runs to the end: no third NUL */
+	if (memchr(nul2 + 1, '\0', len - (size_t)(nul2 + 1 - msg)) != NULL)
+		return SMTP_SASL_NUL;
 	*authzid_r = msg;
 	*authcid_r = nul1 + 1;
 	*passwd_r = nul2 + 1;

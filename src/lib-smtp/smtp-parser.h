@@ -155,7 +155,10 @@ int smtp_base64_decode(const char *s, size_t len, struct buf *out);
 void smtp_base64_encode(const void *data, size_t len, struct buf *out);
 /* smtp_sasl_plain - split a decoded PLAIN message (RFC 4616)
  * authzid NUL authcid NUL passwd into pointers into msg (NUL terminated in
- * place). -1 if malformed. */
+ * place). -1 if malformed; SMTP_SASL_NUL when the password holds a NUL
+ * byte (the caller counts a failed login: cut at the NUL, it could match a
+ * shorter password). */
+#define SMTP_SASL_NUL (-2)
 int smtp_sasl_plain(char *msg, size_t len, const char **authzid_r,
 		    const char **authcid_r, const char **passwd_r);
 

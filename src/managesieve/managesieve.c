@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "directory.h"
 #include "log.h"
+#include "logins.h"
 #include "managesieve-parse.h"
 #include "authpool.h"
 #include "postern-config.h"
@@ -33,6 +34,7 @@
 #include "settings.h"
 #include "sieve.h"
 #include "strutil.h"
+#include "throttle.h"
 #include "tls.h"
 #include "xalloc.h"
 
@@ -63,6 +65,7 @@ struct session {
 	char *root;                /* mailbox root after login */
 	struct event *close_ev;    /* waiting for TLS output to leave */
 	struct auth_req *auth_req; /* a password check under way */
+	struct service_login *reg; /* logins.h: revocation */
 	struct event *deadline;    /* the whole login phase, trickle or not */
 	bool paused;               /* the client does not read its answers */
 	int close_waits;
@@ -221,6 +224,36 @@ name_ok(struct session *s, const char *name)
 	return true;
 }
 
+/* on_revoked - the mailbox's password changed, or it (or its post office)
+ * was disabled or deleted */
+static void
+on_revoked(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (s->closing)
+		return;
+	log_info("managesieve s%" PRIu64 " %s: %s: credentials revoked, closing",
+	    s->id, s->addr, s->login);
+	reply(s, "BYE", NULL, "your credentials were changed or revoked; log "
+	    "in again");
+	session_close(s);
+	struct timeval tv = { 5, 0 };
+	bufferevent_set_timeouts(s->bev, NULL, &tv);
+	bufferevent_enable(s->bev, EV_WRITE);
+}
+
+/* login_failed - a failed login, counted per session and per address */
+static void
+login_failed(struct session *s, const char *why)
+{
+	log_info("managesieve s%" PRIu64 " %s: login failed%s%s", s->id,
+	    s->addr, why ? ": " : "", why ? why : "");
+	throttle_failed(server.svc, (struct sockaddr *)&s->sa);
+	reply(s, "NO", NULL, "Authentication failed");
+	s->auth_fails++;
+}
+
 /* login_done - the answer of the password check, in the loop */
 static void
 login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
@@ -229,15 +262,17 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 	struct session *s = ctx;
 
 	s->auth_req = NULL;
-	if (r != DIR_AUTH_OK) {
-		if (r == DIR_AUTH_ERROR)
-			log_warnx("managesieve s%" PRIu64 ": %s", s->id,
-			    error ? error : "directory error");
-		log_info("managesieve s%" PRIu64 " %s: login failed", s->id,
-		    s->addr);
-		reply(s, "NO", NULL, "Authentication failed");
-		s->auth_fails++;
+	if (r == DIR_AUTH_ERROR) {
+		log_warnx("managesieve s%" PRIu64 ": %s", s->id,
+		    error ? error : "directory error");
+		reply(s, "NO", "TRYLATER", "Authentication is unavailable");
+	} else if (r != DIR_AUTH_OK) {
+		login_failed(s, NULL);
+	} else if (!service_login_start(server.svc, &s->reg,
+	    (struct sockaddr *)&s->sa, mb, 0, on_revoked, s)) {
+		reply(s, "NO", "TRYLATER", "Authentication is unavailable");
 	} else {
+		throttle_ok(server.svc, (struct sockaddr *)&s->sa);
 		s->login = xasprintf("%s@%s", mb->name, mb->postoffice);
 		s->root = dir_mailbox_path(server.svc->db, mb);
 		s->state = ST_TRANS;
@@ -288,9 +323,25 @@ auth_plain(struct session *s, const char *b64, size_t b64len)
 		s->auth_fails++;
 		return;
 	}
+	if (memchr(p2 + 1, '\0', (size_t)n - (size_t)(p2 + 1 -
+	    (const char *)dec)) != NULL) {
+		/* cut at it, the password could match a shorter one */
+		OPENSSL_cleanse(dec, sizeof(dec));
+		login_failed(s, "NUL byte in the password");
+		return;
+	}
 	const char *user = p1 + 1, *pass = p2 + 1;
 	if (*authz != '\0' && strcmp(authz, user) != 0) {
 		reply(s, "NO", NULL, "authorization identity differs");
+		s->auth_fails++;
+		return;
+	}
+	if (throttle_blocked(server.svc, (struct sockaddr *)&s->sa)) {
+		OPENSSL_cleanse(dec, sizeof(dec));
+		log_info("managesieve s%" PRIu64 " %s: login refused: too many "
+		    "failures", s->id, s->addr);
+		reply(s, "NO", "TRYLATER", "too many failed logins from your "
+		    "address; try again later");
 		s->auth_fails++;
 		return;
 	}
@@ -489,6 +540,7 @@ cmd_trans(struct session *s, struct ms_cmd *c)
 		free(s->login);
 		free(s->root);
 		s->login = s->root = NULL;
+		service_login_end(&s->reg);
 		s->state = ST_AUTH;
 		set_timeouts(s);
 		arm_deadline(s);
@@ -708,6 +760,7 @@ session_free(struct session *s)
 		s->next->prev = s->prev;
 	if (s->auth_req != NULL)
 		auth_req_cancel(server.auth, s->auth_req);
+	service_login_end(&s->reg);
 	if (s->close_ev != NULL)
 		event_free(s->close_ev);
 	if (s->deadline != NULL)

@@ -167,8 +167,12 @@ pop3_sasl_plain(const char *b64, char *user, size_t user_size, char *pass,
 	const unsigned char *pw = z2 + 1;
 	size_t ulen = (size_t)(z2 - authc), plen = (size_t)(dec + n - pw);
 	size_t zlen = (size_t)(z1 - dec);
-	if (memchr(pw, 0, plen) != NULL || ulen == 0 || ulen >= user_size ||
-	    plen >= pass_size) {
+	if (ulen > 0 && memchr(pw, 0, plen) != NULL) {
+		explicit_bzero(dec, sizeof(dec));
+		*error_r = "NUL byte in the password";
+		return POP3_SASL_NUL;
+	}
+	if (ulen == 0 || ulen >= user_size || plen >= pass_size) {
 		*error_r = "malformed PLAIN response";
 		return -1;
 	}

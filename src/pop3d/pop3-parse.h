@@ -48,8 +48,11 @@ int pop3_cmd_parse(char *line, struct pop3_cmd *cmd, const char **error_r);
 uint32_t pop3_msgnum(const char *arg, uint32_t max);
 
 /* pop3_sasl_plain - decode an AUTH PLAIN response (RFC 4616):
- * base64 of authzid NUL authcid NUL passwd. 0, or -1 with *error_r.
- * authzid must be empty or equal to authcid. */
+ * base64 of authzid NUL authcid NUL passwd. 0, or -1 with *error_r, or
+ * POP3_SASL_NUL when the password holds a NUL byte (a failed login for
+ * the caller, never a shorter password). authzid must be empty or equal
+ * to authcid. */
+#define POP3_SASL_NUL (-2)
 int pop3_sasl_plain(const char *b64, char *user, size_t user_size,
 		    char *pass, size_t pass_size, const char **error_r);
 

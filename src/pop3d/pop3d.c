@@ -24,6 +24,7 @@
 #include "directory.h"
 #include "fsutil.h"
 #include "log.h"
+#include "logins.h"
 #include "netaddr.h"
 #include "authpool.h"
 #include "pop3-parse.h"
@@ -72,6 +73,7 @@ struct session {
 	struct pop3_reader rd;
 	/* the maildrop */
 	char *login;
+	struct service_login *reg;     /* logins.h: limit and revocation */
 	struct store *st;
 	struct store_folder *f;
 	int lock_fd;
@@ -158,6 +160,18 @@ login_failed(struct session *s, const char *text)
 	if (s->delay_ev == NULL)
 		s->delay_ev = evtimer_new(server.svc->base, on_delay, s);
 	evtimer_add(s->delay_ev, &tv);
+}
+
+/* login_nul - a NUL byte in a user name or password: a failed login,
+ * counted like one (cut at the NUL, a password could match a shorter
+ * one) */
+static void
+login_nul(struct session *s)
+{
+	s->have_user = false;
+	log_info("pop3 s%" PRIu64 " %s: login failed: NUL byte in the user "
+	    "name or password", s->id, s->addr);
+	login_failed(s, "-ERR [AUTH] invalid user name or password");
 }
 
 /* ------------------------------------------------------------ maildrop */
@@ -262,6 +276,50 @@ drop_open(struct session *s, const struct dir_mailbox *mb)
 static void login_done(void *ctx, enum dir_auth_result r,
 		       const struct dir_mailbox *mb, const char *err);
 
+/* on_revoked - the mailbox's password changed, or it (or its post office)
+ * was disabled or deleted: end the session, deleting nothing (no UPDATE
+ * without QUIT) */
+static void
+on_revoked(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (s->closing)
+		return;
+	log_info("pop3 s%" PRIu64 " %s: %s: credentials revoked, closing",
+	    s->id, s->addr, s->login);
+	if (s->out_fd >= 0) {
+		close(s->out_fd);
+		s->out_fd = -1;
+		s->busy = false;
+	}
+	reply(s, "-ERR [AUTH] your credentials were changed or revoked; "
+	    "log in again");
+	session_close(s);
+	/* the reply gets 5 s to leave a client that does not read */
+	bufferevent_set_timeouts(s->bev, NULL, &(struct timeval){ 5, 0 });
+	bufferevent_enable(s->bev, EV_WRITE);
+}
+
+/* login_register - count the login per mailbox and address
+ * (pop3.max_userip_connections) and have it revoked with the mailbox's
+ * credentials; false after replying */
+static bool
+login_register(struct session *s, const struct dir_mailbox *mb)
+{
+	int limit = (int)settings_get_int(server.svc->db,
+	    "pop3.max_userip_connections", 10);
+
+	if (service_login_start(server.svc, &s->reg,
+	    (struct sockaddr *)&s->sa, mb, limit, on_revoked, s))
+		return true;
+	log_info("pop3 s%" PRIu64 " %s: login refused user=%s: over "
+	    "pop3.max_userip_connections (%d)", s->id, s->addr, s->user, limit);
+	reply(s, "-ERR [IN-USE] too many sessions of this mailbox from your "
+	    "address (at most %d)", limit);
+	return false;
+}
+
 /* do_login - check credentials (on an auth thread), then login_done */
 static void
 do_login(struct session *s, const char *user, const char *pass)
@@ -318,7 +376,12 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 		session_input(s);
 		return;
 	}
+	if (!login_register(s, mb)) {
+		session_input(s);
+		return;
+	}
 	if (drop_open(s, mb) < 0) {
+		service_login_end(&s->reg);
 		session_input(s);
 		return;
 	}
@@ -540,9 +603,14 @@ cmd_auth_state(struct session *s, struct pop3_cmd *c)
 			return;
 		}
 		char user[ADDRESS_MAX_LEN + 1], pass[1024];
-		if (strcmp(c->argv[1], "=") == 0 ||
+		int pr = strcmp(c->argv[1], "=") == 0 ? -1 :
 		    pop3_sasl_plain(c->argv[1], user, sizeof(user), pass,
-		    sizeof(pass), &err) < 0) {
+		    sizeof(pass), &err);
+		if (pr == POP3_SASL_NUL) {
+			login_nul(s);
+			return;
+		}
+		if (pr < 0) {
 			reply(s, "-ERR [AUTH] %s", strcmp(c->argv[1], "=") == 0 ?
 			    "empty PLAIN response" : err);
 			return;
@@ -588,8 +656,13 @@ cmd_sasl_response(struct session *s, const char *line)
 		reply(s, "-ERR [AUTH] authentication cancelled");
 		return;
 	}
-	if (pop3_sasl_plain(line, user, sizeof(user), pass, sizeof(pass),
-	    &err) < 0) {
+	int pr = pop3_sasl_plain(line, user, sizeof(user), pass, sizeof(pass),
+	    &err);
+	if (pr == POP3_SASL_NUL) {
+		login_nul(s);
+		return;
+	}
+	if (pr < 0) {
 		reply(s, "-ERR [AUTH] %s", err);
 		return;
 	}
@@ -715,18 +788,36 @@ cmd_trans_state(struct session *s, struct pop3_cmd *c)
 	}
 }
 
+/* line_nul - a command line holding a NUL byte (line is cut at it): in
+ * a login, a failed login; else a bad command */
 static void
-session_line(struct session *s, char *line)
+line_nul(struct session *s, const char *line)
+{
+	if (s->state == ST_AUTH && (s->sasl_wait ||
+	    strncasecmp(line, "USER", 4) == 0 ||
+	    strncasecmp(line, "PASS", 4) == 0 ||
+	    strncasecmp(line, "AUTH", 4) == 0)) {
+		s->sasl_wait = false;
+		login_nul(s);
+		return;
+	}
+	reply(s, "-ERR NUL byte in the command line");
+	s->errors++;
+}
+
+static void
+session_line(struct session *s, char *line, bool nul)
 {
 	struct pop3_cmd c;
 	const char *err;
 
-	if (s->sasl_wait) {
+	if (nul) {
+		line_nul(s, line);
+	} else if (s->sasl_wait) {
 		cmd_sasl_response(s, line);
 		explicit_bzero(line, strlen(line));
 		return;
-	}
-	if (s->state == ST_AUTH && strncasecmp(line, "PASS ", 5) == 0) {
+	} else if (s->state == ST_AUTH && strncasecmp(line, "PASS ", 5) == 0) {
 		/* the password is the rest of the line, spaces and all
 		 * (RFC 1939 7) */
 		c = (struct pop3_cmd){ .verb = "PASS", .argc = 1,
@@ -779,11 +870,13 @@ session_input(struct session *s)
 		if (r == POP3_READ_MORE)
 			continue;
 		char *line = xstrndup(s->rd.line.data, s->rd.line.len);
+		bool nul = s->rd.line.len > 0 && memchr(s->rd.line.data, '\0',
+		    s->rd.line.len) != NULL;
 		if (s->rd.line.len > 0)
 			explicit_bzero(s->rd.line.data, s->rd.line.len);
 		buf_reset(&s->rd.line);
 		size_t linelen = strlen(line);
-		session_line(s, line);
+		session_line(s, line, nul);
 		explicit_bzero(line, linelen); /* may hold a password */
 		free(line);
 		/* STLS replaced the bufferevent */
@@ -933,6 +1026,7 @@ session_free(struct session *s)
 	if (s->out_fd >= 0)
 		close(s->out_fd);
 	drop_release(s);
+	service_login_end(&s->reg);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	free(s->delay_reply);

@@ -21,6 +21,7 @@
 #include "idn.h"
 #include "log.h"
 #include "msghdr.h"
+#include "logins.h"
 #include "netaddr.h"
 #include "queue.h"
 #include "settings.h"
@@ -84,11 +85,13 @@ struct session {
 	bool esmtp;
 	char *auth_user;
 	int64_t auth_mailbox;       /* its mailbox id (sender policy) */
+	struct service_login *auth_reg; /* logins.h: limit and revocation */
 	int errors, auth_failures;
 	int junk;                   /* NOOP/RSET/VRFY/EXPN/HELP since a message */
 	struct event *life_ev;      /* smtp.max_session_time */
 	struct event *data_ev;      /* smtp.data_timeout of one message */
 	bool expired;               /* a time limit hit during a commit */
+	bool revoked;               /* credentials revoked during a commit */
 	enum state state;
 	enum mech mech;
 	int auth_step;              /* LOGIN: 0 user, 1 password */
@@ -143,6 +146,8 @@ static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 static void session_timeout(struct session *s);
 static void spf_checked(void *arg);
+static void auth_revoked_close(struct session *s);
+static bool auth_still_valid(struct session *s);
 
 /* reply - send one (possibly multi-line, "\n" separated) reply */
 static void
@@ -407,6 +412,7 @@ session_free(struct session *s)
 	buf_free(&s->out);
 	free(s->helo);
 	free(s->auth_user);
+	service_login_end(&s->auth_reg);
 	free(s->auth_login);
 	free(s);
 }
@@ -687,6 +693,10 @@ resume:
 		session_timeout(s);
 		return;
 	}
+	if (s->revoked) {
+		auth_revoked_close(s);
+		return;
+	}
 	bufferevent_enable(s->bev, EV_READ);
 	on_read(s->bev, s);
 }
@@ -779,6 +789,8 @@ cmd_mail(struct session *s, const char *args)
 		error_count(s);
 		return;
 	}
+	if (!auth_still_valid(s))
+		return;
 	if (smtp_path_parse(args, true, false, &path, &rest, &err) < 0) {
 		reply(s, 501, "5.1.7", "Bad sender address: %s", err);
 		error_count(s);
@@ -1324,6 +1336,85 @@ bdat_chunk_done(struct session *s)
 	    (unsigned long long)s->msg_size);
 }
 
+/* auth_failed_count - after a failed AUTH: hang up after too many */
+static void
+auth_failed_count(struct session *s)
+{
+	if (++s->auth_failures >= MAX_AUTH_FAILURES) {
+		reply(s, 421, "4.7.0", "%s Too many authentication failures",
+		    s->sd->hostname);
+		session_close(s);
+		return;
+	}
+	error_count(s);
+}
+
+/* on_revoked - the mailbox's password changed, or it (or its post office)
+ * was disabled or deleted: 421 and close, after the message being
+ * committed, if any, is answered (it was accepted before) */
+static void
+on_revoked(void *ctx)
+{
+	struct session *s = ctx;
+
+	log_info("%s: %s: credentials revoked, closing", s->sid, s->auth_user);
+	if (s->state == S_CLOSING || s->state == S_STARTTLS)
+		return;     /* the handshake forgets the AUTH anyway */
+	if (s->state == S_COMMIT) {
+		s->revoked = true;
+		return;
+	}
+	auth_revoked_close(s);
+}
+
+/* auth_revoked_close - 421 4.7.0 and close (a transaction not committed
+ * is dropped) */
+static void
+auth_revoked_close(struct session *s)
+{
+	tx_reset(s);
+	reply(s, 421, "4.7.0", "%s Your credentials were changed or revoked; "
+	    "closing", s->sd->hostname);
+	session_close(s);
+	struct timeval tv = { 5, 0 };
+	bufferevent_set_timeouts(s->bev, NULL, &tv);
+	bufferevent_enable(s->bev, EV_WRITE);
+}
+
+/* auth_register - count the AUTH per mailbox and address
+ * (smtp.max_userip_connections) and have it revoked with the mailbox's
+ * credentials; false after replying */
+static bool
+auth_register(struct session *s, const struct dir_mailbox *mb)
+{
+	int limit = (int)settings_get_int(s->db, "smtp.max_userip_connections",
+	    10);
+
+	service_login_end(&s->auth_reg);
+	if (service_login_start(s->sd->svc, &s->auth_reg,
+	    (struct sockaddr *)&s->ss, mb, limit, on_revoked, s))
+		return true;
+	log_info("%s: auth refused: %s@%s over smtp.max_userip_connections (%d) "
+	    "from [%s]", s->sid, mb->name, mb->postoffice, limit, s->addr);
+	reply(s, 454, "4.7.0", "Too many sessions of this account from your "
+	    "address (at most %d), try again later", limit);
+	return false;
+}
+
+/* auth_still_valid - before a message: a session whose credentials were
+ * revoked since its AUTH sends nothing more (421, closed); true when it
+ * may go on (or did not authenticate) */
+static bool
+auth_still_valid(struct session *s)
+{
+	if (s->auth_user == NULL || service_login_valid(&s->auth_reg))
+		return true;
+	log_info("%s: %s: credentials revoked, refusing MAIL", s->sid,
+	    s->auth_user);
+	auth_revoked_close(s);
+	return false;
+}
+
 /* auth_check - check the credentials and answer */
 static void
 auth_check(struct session *s, const char *login_raw, const char *password)
@@ -1359,6 +1450,8 @@ auth_check(struct session *s, const char *login_raw, const char *password)
 		throttle_failed(s->sd->svc, (struct sockaddr *)&s->ss);
 	switch (ar) {
 	case DIR_AUTH_OK:
+		if (!auth_register(s, &mb))
+			return;
 		free(s->auth_user);
 		s->auth_user = xasprintf("%s@%s", mb.name, mb.postoffice);
 		s->auth_mailbox = mb.id;
@@ -1385,13 +1478,21 @@ auth_check(struct session *s, const char *login_raw, const char *password)
 		reply(s, 535, "5.7.8", "Authentication refused for this account");
 		break;
 	}
-	if (++s->auth_failures >= MAX_AUTH_FAILURES) {
-		reply(s, 421, "4.7.0", "%s Too many authentication failures",
-		    s->sd->hostname);
-		session_close(s);
-		return;
-	}
-	error_count(s);
+	auth_failed_count(s);
+}
+
+/* auth_nul - a NUL byte in the user name or password: a failed login,
+ * counted like one (cut at the NUL, a password could match a shorter
+ * one) */
+static void
+auth_nul(struct session *s)
+{
+	s->state = S_CMD;
+	throttle_failed(s->sd->svc, (struct sockaddr *)&s->ss);
+	log_info("%s: auth failed: NUL byte in the user name or password from "
+	    "[%s]", s->sid, s->addr);
+	reply(s, 535, "5.7.8", "Authentication credentials invalid");
+	auth_failed_count(s);
 }
 
 /* auth_response - one SASL response (base64, "=" for empty, "*" cancels) */
@@ -1419,7 +1520,10 @@ auth_response(struct session *s, const char *line)
 	}
 	if (s->mech == MECH_PLAIN) {
 		const char *authz, *authc, *pw;
-		if (smtp_sasl_plain(dec.data, dec.len, &authz, &authc, &pw) < 0) {
+		int pr = smtp_sasl_plain(dec.data, dec.len, &authz, &authc, &pw);
+		if (pr == SMTP_SASL_NUL) {
+			auth_nul(s);
+		} else if (pr < 0) {
 			s->state = S_CMD;
 			reply(s, 501, "5.5.2", "Malformed PLAIN response");
 			error_count(s);
@@ -1433,7 +1537,9 @@ auth_response(struct session *s, const char *line)
 			auth_check(s, authc, pw);
 		}
 	} else if (s->auth_step == 0) {
-		if (dec.len == 0 || memchr(dec.data, '\0', dec.len) != NULL) {
+		if (dec.len > 0 && memchr(dec.data, '\0', dec.len) != NULL) {
+			auth_nul(s);
+		} else if (dec.len == 0) {
 			s->state = S_CMD;
 			reply(s, 501, "5.5.2", "Malformed user name");
 			error_count(s);
@@ -1444,10 +1550,8 @@ auth_response(struct session *s, const char *line)
 			reply(s, 334, NULL, "UGFzc3dvcmQ6");
 		}
 	} else {
-		if (memchr(dec.data, '\0', dec.len) != NULL) {
-			s->state = S_CMD;
-			reply(s, 501, "5.5.2", "Malformed password");
-			error_count(s);
+		if (dec.len > 0 && memchr(dec.data, '\0', dec.len) != NULL) {
+			auth_nul(s);
 		} else {
 			auth_check(s, s->auth_login, dec.data);
 		}
@@ -1580,6 +1684,7 @@ start_tls(struct session *s)
 	free(s->auth_user);     /* RFC 3207 4.2: forget AUTH too */
 	s->auth_user = NULL;
 	s->auth_mailbox = 0;
+	service_login_end(&s->auth_reg);
 	buf_reset(&s->lr.line);
 	s->lr.overflow = false;
 	s->state = S_CMD;

@@ -31,6 +31,7 @@ def test_idle_clients_memory(populated):
     if soft < n + 100:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 200), hard))
     populated.cli("config", "set", "imap.max_connections_per_ip", str(n + 10))
+    populated.cli("config", "set", "imap.max_userip_connections", str(n + 10))
     # a folder of some size, so that a sync that walked it would show
     for _ in range(int(os.environ.get("POSTERN_IMAP_FOLDER_SIZE", "3000"))):
         put(populated, MSG1)
@@ -107,6 +108,7 @@ def test_login_storm_does_not_stall_idle(populated):
     once, an IDLE client still hears of a delivery within a second."""
     import threading
     populated.cli("config", "set", "imap.max_connections_per_ip", "200")
+    populated.cli("config", "set", "imap.max_userip_connections", "200")
     put(populated, MSG1)
     populated.start(services=["imapd"])
     port = populated.port("imap")

@@ -209,6 +209,10 @@ test_xtext_base64(void)
 	CHECK_STREQ(c, "alice");
 	CHECK_STREQ(pw, "pw");
 	buf_reset(&b);
+	/* "\0alice\0pw\0x": a NUL in the password, never "pw" */
+	CHECK_INTEQ(smtp_base64_decode("AGFsaWNlAHB3AHg=", 16, &b), 0);
+	CHECK_INTEQ(smtp_sasl_plain(b.data, b.len, &z, &c, &pw), SMTP_SASL_NUL);
+	buf_reset(&b);
 	CHECK_INTEQ(smtp_base64_decode("YQ==", 4, &b), 0);
 	CHECK_STREQ(b.data, "a");
 	buf_reset(&b);

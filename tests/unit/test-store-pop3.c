@@ -104,6 +104,9 @@ test_plain(void)
 	    &err) < 0);
 	CHECK(pop3_sasl_plain("!!!!", u, sizeof(u), p, sizeof(p), &err) < 0);
 	CHECK(pop3_sasl_plain("YWJj", u, sizeof(u), p, sizeof(p), &err) < 0);
+	/* "\0alice@acme\0alice-pw\0": the right password and a NUL */
+	CHECK_INTEQ(pop3_sasl_plain("AGFsaWNlQGFjbWUAYWxpY2UtcHcA", u,
+	    sizeof(u), p, sizeof(p), &err), POP3_SASL_NUL);
 }
 
 static char *
