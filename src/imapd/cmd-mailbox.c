@@ -781,6 +781,31 @@ mailbox_quota_kb(struct session *s)
 	return mb.quota_kb;
 }
 
+/* append_literal - the message of an APPEND literal into m: in memory,
+ * or in the file the parser kept it in (imap_parser_spill), which the
+ * store then links into place. NULL, or why the message is refused. */
+static const char *
+append_literal(const struct imap_arg *a, struct store_append_msg *m)
+{
+	bool nul = a->in_file ? a->nul :
+	    memchr(a->str, '\0', a->len) != NULL;
+
+	if ((a->in_file ? a->file_len : a->len) == 0)
+		return "Empty message";
+	if (!a->literal8 && nul)
+		return "Message contains NUL: use a literal8";
+	if (a->in_file) {
+		m->data = NULL;
+		m->fd = a->fd;
+		m->len = (size_t)a->file_len;
+	} else {
+		m->data = a->str;
+		m->fd = -1;
+		m->len = a->len;
+	}
+	return NULL;
+}
+
 /* multiappend - APPEND with several messages (RFC 3502): every message
  * checked first, then all stored in one store transaction, or none */
 static void
@@ -823,15 +848,11 @@ multiappend(struct session *s, const char *tag, const struct imap_arg *a,
 			    "literal)";
 			break;
 		}
-		if (a[i].len == 0 || (!a[i].literal8 &&
-		    memchr(a[i].str, '\0', a[i].len) != NULL)) {
-			why = a[i].len == 0 ? "Empty message" :
-			    "Message contains NUL: use a literal8";
+		if ((why = append_literal(&a[i], &m[k])) != NULL) {
 			status = "NO";
 			break;
 		}
-		m[k].data = a[i].str;
-		m[k++].len = a[i].len;
+		k++;
 		i++;
 	}
 	if (why == NULL && store_folder_exists(s->mbox->st, name) != 1) {
@@ -938,14 +959,12 @@ cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 		    "[date-time] literal");
 		return;
 	}
-	if (a[i].len == 0) {
+	struct store_append_msg m = { .flags = flags,
+	    .keywords = kw && *kw ? kw : NULL, .internal_date = idate };
+	const char *why = append_literal(&a[i], &m);
+	if (why != NULL) {
 		free(kw);
-		session_tagged(s, tag, "NO", "Empty message");
-		return;
-	}
-	if (!a[i].literal8 && memchr(a[i].str, '\0', a[i].len) != NULL) {
-		free(kw);
-		session_tagged(s, tag, "NO", "Message contains NUL: use a literal8");
+		session_tagged(s, tag, "NO", "%s", why);
 		return;
 	}
 	if (store_folder_exists(s->mbox->st, name) != 1) {
@@ -955,9 +974,6 @@ cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	/* the write and its fsyncs on a worker thread; the answer (OK
 	 * [APPENDUID] once durable) comes from writer.c */
-	struct store_append_msg m = { .data = a[i].str, .len = a[i].len,
-	    .flags = flags, .keywords = kw && *kw ? kw : NULL,
-	    .internal_date = idate };
 	writer_append(s, tag, name, &m, 1, mailbox_quota_kb(s));
 	free(kw);
 }

@@ -23,6 +23,11 @@
 
 #define IMAP_MAX_LINE       65536         /* one command line */
 #define IMAP_MAX_LITERAL    (64u << 20)   /* one literal (APPEND) */
+#define IMAP_SPILL_MIN      (256u << 10)  /* APPEND literals from this size
+					     go to a file in the mailbox's
+					     tmp/, not memory */
+#define IMAP_MAX_MEMORY     (1u << 20)    /* literals of one command held
+					     in memory, together */
 #define IMAP_MAX_DEPTH      16            /* list nesting */
 #define IMAP_PREAUTH_LINE   8192          /* limits before login */
 #define IMAP_PREAUTH_LITERAL 8192
@@ -64,6 +69,9 @@ struct view_msg {
 
 #define FETCH_OUTPUT_HIGH (256u << 10) /* pause a FETCH above this */
 #define SESSION_OUTPUT_HIGH (1u << 20) /* stop reading commands above */
+#define SESSION_OUTPUT_MAX (16u << 20) /* a client that lets this much
+					   pile up (IDLE updates, one huge
+					   answer) is disconnected */
 
 /* a FETCH in progress: responses are produced while the client reads
  * them, so that FETCH 1:* BODY[] never queues the whole folder */
@@ -101,6 +109,9 @@ struct session {
 	bool imaps, tls;
 	bool ssl_bev;            /* bev owns the fd */
 	bool out_blocked;        /* reading paused: the client must read */
+	bool out_overflow;       /* SESSION_OUTPUT_MAX reached: output
+				    dropped, the session is closed at the
+				    next safe point */
 	enum session_state state;
 	enum session_input in;
 	struct imap_parser parser;

@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 
 #include "directory.h"
+#include "fsutil.h"
 #include "imapd.h"
 #include "log.h"
 #include "netaddr.h"
@@ -29,11 +30,27 @@ static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 
+/* output_full - whether the client let SESSION_OUTPUT_MAX of answers
+ * pile up: output is then dropped and the session closed at the next
+ * safe point (output_overflowed), since a partial answer cannot be
+ * followed by anything else */
+static bool
+output_full(struct session *s)
+{
+	if (s->bev == NULL || s->out_overflow)
+		return true;
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) <=
+	    SESSION_OUTPUT_MAX)
+		return false;
+	s->out_overflow = true;
+	return true;
+}
+
 /* session_write - queue bytes for the client */
 void
 session_write(struct session *s, const void *data, size_t len)
 {
-	if (s->bev != NULL)
+	if (!output_full(s))
 		bufferevent_write(s->bev, data, len);
 }
 
@@ -43,7 +60,7 @@ session_printf(struct session *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (s->bev == NULL)
+	if (output_full(s))
 		return;
 	va_start(ap, fmt);
 	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
@@ -57,7 +74,7 @@ session_tagged(struct session *s, const char *tag, const char *status,
 {
 	va_list ap;
 
-	if (s->bev == NULL)
+	if (output_full(s))
 		return;
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	evbuffer_add_printf(out, "%s %s ", tag, status);
@@ -170,6 +187,19 @@ session_close(struct session *s)
 	bufferevent_disable(s->bev, EV_READ);
 	struct timeval tv = { 10, 0 };
 	bufferevent_set_timeouts(s->bev, NULL, &tv);
+}
+
+/* overflow_close - end a session whose client let SESSION_OUTPUT_MAX of
+ * answers pile up (output_full); true if it was closed */
+static bool
+overflow_close(struct session *s)
+{
+	if (!s->out_overflow || s->in == IN_CLOSING)
+		return false;
+	log_info("%s: client at [%s] does not read its answers (over %u "
+	    "bytes queued): closing", s->sid, s->addr, SESSION_OUTPUT_MAX);
+	session_close(s);
+	return true;
 }
 
 /* ---- commands without a mailbox ------------------------------------ */
@@ -309,6 +339,12 @@ login_finish(struct session *s, struct auth_job *j)
 	throttle_ok(s->d->svc, (struct sockaddr *)&s->ss);
 	s->parser.max_line = IMAP_MAX_LINE;
 	s->parser.max_literal = IMAP_MAX_LITERAL;
+	/* a large APPEND goes to an unnamed file beside the store, which
+	 * the store links into place: memory stays small however many
+	 * messages are in flight */
+	char *spill = path_join(s->mbox->root, "tmp");
+	imap_parser_spill(&s->parser, spill, IMAP_SPILL_MIN, IMAP_MAX_MEMORY);
+	free(spill);
 	s->mailbox_id = mb->id;
 	s->user = xasprintf("%s@%s", mb->name, mb->postoffice);
 	s->state = ST_AUTH;
@@ -509,6 +545,7 @@ on_change(void *ctx)
 			view_compact_sync(s);
 		else
 			view_sync(s, true, NULL, 0);
+		(void)overflow_close(s);
 	}
 }
 
@@ -701,7 +738,8 @@ on_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	for (int guard = 0; guard < 1000; guard++) {
-		if (s->in == IN_CLOSING || s->in == IN_STARTTLS)
+		if (s->in == IN_CLOSING || s->in == IN_STARTTLS ||
+		    overflow_close(s))
 			return;
 		if (s->job != NULL || s->auth != NULL || s->wjob != NULL) {
 			/* a FETCH is being sent, a login checked or a write
@@ -761,7 +799,7 @@ on_read(struct bufferevent *bev, void *arg)
 				log_debug("%s: %s %s", s->sid, s->parser.tag,
 				    s->parser.cmd);
 			dispatch(s);
-			if (s->in == IN_CLOSING)
+			if (s->in == IN_CLOSING || overflow_close(s))
 				return;
 			imap_parser_reset(&s->parser);
 			break;
@@ -769,6 +807,13 @@ on_read(struct bufferevent *bev, void *arg)
 			bool fatal = s->parser.fatal;
 			const char *tag = imap_parser_tag(&s->parser);
 			if (fatal) {
+				/* RFC 7888 4: a non-synchronizing literal over
+				 * the limit gets a tagged BAD [TOOBIG]; its data
+				 * is on the way and cannot be framed, so the
+				 * connection ends */
+				log_info("%s: %s from [%s]: closing", s->sid,
+				    s->parser.error, s->addr);
+				session_tagged(s, tag, "BAD", "%s", s->parser.error);
 				session_printf(s, "* BYE %s\r\n", s->parser.error);
 				session_close(s);
 				return;

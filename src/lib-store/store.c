@@ -2043,13 +2043,43 @@ fail:
 	return -1;
 }
 
-/* store_append - add a message with flags and internal date */
+/* store_append - see store.h */
 int
 store_append(struct store *st, const char *folder, const void *data,
 	     size_t len, unsigned int flags, const char *keywords,
 	     time_t internal_date, int64_t quota_kb, uint32_t *uid_r,
 	     uint32_t *uidvalidity_r, const char **error_r)
 {
+	struct store_append_msg m = { .data = data, .len = len, .flags = flags,
+	    .keywords = keywords, .internal_date = internal_date, .fd = -1 };
+
+	return store_append_one(st, folder, &m, quota_kb, uid_r, uidvalidity_r,
+	    error_r);
+}
+
+/* msg_stage - the file of an appended message written (or, in a file
+ * already, linked) and fsynced into dir/tmp: see store_file_stage */
+static int
+msg_stage(const char *dir, const struct store_append_msg *m, const char *info,
+	  char **tmp_r, char **name_r, const char **error_r)
+{
+	if (m->data == NULL)
+		return store_file_adopt(dir, m->fd, info, tmp_r, name_r, NULL,
+		    NULL, error_r);
+	return store_file_stage(dir, NULL, 0, m->data, m->len, -1, info, tmp_r,
+	    name_r, NULL, NULL, error_r);
+}
+
+/* store_append_one - add a message with flags and internal date */
+int
+store_append_one(struct store *st, const char *folder,
+		 const struct store_append_msg *m, int64_t quota_kb,
+		 uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
+{
+	size_t len = m->len;
+	unsigned int flags = m->flags;
+	const char *keywords = m->keywords;
+	time_t internal_date = m->internal_date;
 	struct store_folder *f;
 	struct folder_state fs;
 	char info[16], letters[8], *name = NULL, *tmp = NULL, *final = NULL;
@@ -2073,8 +2103,7 @@ store_append(struct store *st, const char *folder, const void *data,
 	/* the file is written and fsynced before the index is locked: other
 	 * writers of the mailbox (and readers waiting on a session's
 	 * change) never wait for this disk flush */
-	if (store_file_stage(f->dir, NULL, 0, data, len, -1, info, &tmp,
-	    &name, NULL, NULL, error_r) < 0)
+	if (msg_stage(f->dir, m, info, &tmp, &name, error_r) < 0)
 		goto fail0;
 	if (internal_date > 0) {
 		struct timespec ts[2] = { { internal_date, 0 },
@@ -2173,10 +2202,19 @@ store_append_multi(struct store *st, const char *folder,
 		char info[16], letters[8];
 		store_flags_letters(m->flags & STORE_FLAGS_ALL, letters);
 		snprintf(info, sizeof(info), ":2,%s", letters);
-		if (store_file_write(f->dir, "tmp", NULL, 0, m->data, m->len, -1,
-		    info, &names[written], NULL, NULL, error_r) < 0)
-			goto unlink;
-		tmps[written] = xasprintf("%s/tmp/%s", f->dir, names[written]);
+		if (m->data == NULL) {
+			/* already in a file: linked, not copied */
+			if (store_file_adopt(f->dir, m->fd, info, &tmps[written],
+			    &names[written], NULL, NULL, error_r) < 0)
+				goto unlink;
+		} else {
+			if (store_file_write(f->dir, "tmp", NULL, 0, m->data,
+			    m->len, -1, info, &names[written], NULL, NULL,
+			    error_r) < 0)
+				goto unlink;
+			tmps[written] = xasprintf("%s/tmp/%s", f->dir,
+			    names[written]);
+		}
 		if (m->internal_date > 0) {
 			struct timespec ts[2] = { { m->internal_date, 0 },
 			    { m->internal_date, 0 } };
