@@ -54,7 +54,11 @@
 #define STORE_DRAFT     0x10u
 #define STORE_FLAGS_ALL 0x1fu
 
-#define STORE_FOLDER_MAX 512   /* bytes of an IMAP folder name */
+#define STORE_FOLDER_MAX 512   /* bytes of an IMAP folder name (buffers) */
+#define STORE_FOLDER_NAME_MAX 254 /* bytes of a folder name as stored
+				   * (modified UTF-7, the whole hierarchy):
+				   * its directory "." + name is one path
+				   * component, at most NAME_MAX (255) */
 #define STORE_KEYWORDS_MAX 1024 /* bytes of the keyword list of a message */
 
 /* ---------------------------------------------------------------- delivery */
@@ -160,8 +164,13 @@ struct store_folder_info {
 int store_folder_list(struct store *st, struct store_folder_info **list_r,
 		      size_t *n_r, const char **error_r);
 void store_folder_list_free(struct store_folder_info *list, size_t n);
-/* store_folder_name_check - 0 if name is a valid folder name, else -1. */
+/* store_folder_name_check - 0 if name is a valid folder name, else -1
+ * with a text that names the problem (never a path: protocols may show
+ * it). */
 int store_folder_name_check(const char *name, const char **error_r);
+/* store_folder_count - the folders of the mailbox, INBOX included (the
+ * folder directories on disk: what store_folder_list lists). 0 or -1. */
+int store_folder_count(struct store *st, size_t *n_r, const char **error_r);
 /* store_folder_exists - 1 yes, 0 no. */
 int store_folder_exists(struct store *st, const char *name);
 /* Folder changes: 0, or -1 with *error_r (e.g. "folder exists",
