@@ -69,9 +69,6 @@ struct view_msg {
 
 #define FETCH_OUTPUT_HIGH (256u << 10) /* pause a FETCH above this */
 #define SESSION_OUTPUT_HIGH (1u << 20) /* stop reading commands above */
-#define SESSION_OUTPUT_MAX (16u << 20) /* a client that lets this much
-					   pile up (IDLE updates, one huge
-					   answer) is disconnected */
 
 /* a FETCH in progress: responses are produced while the client reads
  * them, so that FETCH 1:* BODY[] never queues the whole folder */
@@ -109,9 +106,8 @@ struct session {
 	bool imaps, tls;
 	bool ssl_bev;            /* bev owns the fd */
 	bool out_blocked;        /* reading paused: the client must read */
-	bool out_overflow;       /* SESSION_OUTPUT_MAX reached: output
-				    dropped, the session is closed at the
-				    next safe point */
+	bool idle_deferred;      /* IDLE updates held back until the client
+				    reads what is queued (on_change) */
 	enum session_state state;
 	enum session_input in;
 	struct imap_parser parser;

@@ -30,27 +30,11 @@ static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 
-/* output_full - whether the client let SESSION_OUTPUT_MAX of answers
- * pile up: output is then dropped and the session closed at the next
- * safe point (output_overflowed), since a partial answer cannot be
- * followed by anything else */
-static bool
-output_full(struct session *s)
-{
-	if (s->bev == NULL || s->out_overflow)
-		return true;
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) <=
-	    SESSION_OUTPUT_MAX)
-		return false;
-	s->out_overflow = true;
-	return true;
-}
-
 /* session_write - queue bytes for the client */
 void
 session_write(struct session *s, const void *data, size_t len)
 {
-	if (!output_full(s))
+	if (s->bev != NULL)
 		bufferevent_write(s->bev, data, len);
 }
 
@@ -60,7 +44,7 @@ session_printf(struct session *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (output_full(s))
+	if (s->bev == NULL)
 		return;
 	va_start(ap, fmt);
 	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
@@ -74,7 +58,7 @@ session_tagged(struct session *s, const char *tag, const char *status,
 {
 	va_list ap;
 
-	if (output_full(s))
+	if (s->bev == NULL)
 		return;
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	evbuffer_add_printf(out, "%s %s ", tag, status);
@@ -187,19 +171,6 @@ session_close(struct session *s)
 	bufferevent_disable(s->bev, EV_READ);
 	struct timeval tv = { 10, 0 };
 	bufferevent_set_timeouts(s->bev, NULL, &tv);
-}
-
-/* overflow_close - end a session whose client let SESSION_OUTPUT_MAX of
- * answers pile up (output_full); true if it was closed */
-static bool
-overflow_close(struct session *s)
-{
-	if (!s->out_overflow || s->in == IN_CLOSING)
-		return false;
-	log_info("%s: client at [%s] does not read its answers (over %u "
-	    "bytes queued): closing", s->sid, s->addr, SESSION_OUTPUT_MAX);
-	session_close(s);
-	return true;
 }
 
 /* ---- commands without a mailbox ------------------------------------ */
@@ -541,11 +512,19 @@ on_change(void *ctx)
 	struct session *s = ctx;
 
 	if (s->in == IN_IDLE && s->state == ST_SELECTED) {
+		if (s->bev != NULL && evbuffer_get_length(
+		    bufferevent_get_output(s->bev)) > SESSION_OUTPUT_HIGH) {
+			/* the client does not read its IDLE updates: queue no
+			 * more; the view keeps what changed and reports it
+			 * all at once when the output has drained (on_write) */
+			s->idle_deferred = true;
+			return;
+		}
+		s->idle_deferred = false;
 		if (s->idle_r != NULL)
 			view_compact_sync(s);
 		else
 			view_sync(s, true, NULL, 0);
-		(void)overflow_close(s);
 	}
 }
 
@@ -738,8 +717,7 @@ on_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	for (int guard = 0; guard < 1000; guard++) {
-		if (s->in == IN_CLOSING || s->in == IN_STARTTLS ||
-		    overflow_close(s))
+		if (s->in == IN_CLOSING || s->in == IN_STARTTLS)
 			return;
 		if (s->job != NULL || s->auth != NULL || s->wjob != NULL) {
 			/* a FETCH is being sent, a login checked or a write
@@ -799,7 +777,7 @@ on_read(struct bufferevent *bev, void *arg)
 				log_debug("%s: %s %s", s->sid, s->parser.tag,
 				    s->parser.cmd);
 			dispatch(s);
-			if (s->in == IN_CLOSING || overflow_close(s))
+			if (s->in == IN_CLOSING)
 				return;
 			imap_parser_reset(&s->parser);
 			break;
@@ -852,6 +830,13 @@ on_write(struct bufferevent *bev, void *arg)
 	}
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
+	if (s->idle_deferred) {
+		s->idle_deferred = false;
+		if (s->in == IN_IDLE) {
+			on_change(s); /* the IDLE updates held back */
+			return;
+		}
+	}
 	if (s->out_blocked && s->in != IN_CLOSING && s->in != IN_STARTTLS) {
 		s->out_blocked = false;
 		bufferevent_enable(bev, EV_READ);
