@@ -89,8 +89,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t pos = 0, used;
 	int guard = 0;
 
-	/* small limits so that they are reached */
+	/* small limits so that they are reached; APPEND literals from 64
+	 * bytes go to unnamed files, past 512 in memory too */
 	imap_parser_init(&p, 256, 4096, 8);
+	imap_parser_spill(&p, "/tmp", 64, 512);
 	while (pos < size && guard++ < 100000) {
 		/* uneven chunks: the first byte picks the chunking */
 		size_t chunk = size > 0 ? (size_t)(data[0] % 7) + 1 : 1;

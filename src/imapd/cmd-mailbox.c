@@ -2,6 +2,7 @@
  * RENAME, (UN)SUBSCRIBE, LIST/LSUB (LIST-EXTENDED, SPECIAL-USE,
  * LIST-STATUS), NAMESPACE, STATUS, APPEND, QUOTA (RFC 9208), CLOSE,
  * UNSELECT */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "imap-spec.h"
 #include "log.h"
 #include "mime.h"
+#include "settings.h"
 #include "xalloc.h"
 
 /* mailbox_name - see imapd.h */
@@ -23,7 +25,12 @@ mailbox_name(struct session *ss, const struct imap_arg *a, char *out,
 	const char *s = imap_arg_astring(a);
 	struct buf utf8, m7;
 
-	if (s == NULL || strlen(s) != a->len || a->len == 0 || a->len >= size) {
+	if (s != NULL && a->len >= size) {
+		*error_r = "Mailbox name too long: at most 254 bytes in "
+		    "modified UTF-7 with its parents";
+		return NULL;
+	}
+	if (s == NULL || strlen(s) != a->len || a->len == 0) {
 		*error_r = "Invalid mailbox name";
 		return NULL;
 	}
@@ -298,11 +305,59 @@ folder_error(const char *err)
 		return "[ALREADYEXISTS]";
 	if (strstr(err, "no such") != NULL || strstr(err, "not exist") != NULL)
 		return "[NONEXISTENT]";
+	if (strstr(err, "too long") != NULL)
+		return "[LIMIT]";
 	if (strstr(err, "INBOX") != NULL)
 		return "[CANNOT]";
-	if (strstr(err, "name") != NULL || strstr(err, "invalid") != NULL)
+	if (strstr(err, "name") != NULL || strstr(err, "invalid") != NULL ||
+	    strstr(err, "into itself") != NULL)
 		return "[CANNOT]";
 	return "[SERVERBUG]";
+}
+
+/* folder_refuse - the NO of a failed folder change. The store's texts
+ * about the name are the client's to read; any other failure (I/O, the
+ * index) is logged and answered without its text, which may name server
+ * paths. */
+static void
+folder_refuse(struct session *s, const char *tag, const char *cmd,
+	      const char *name, const char *err)
+{
+	const char *code = folder_error(err);
+
+	if (strcmp(code, "[SERVERBUG]") == 0 || strchr(err, '/') != NULL) {
+		log_warnx("%s: %s %s: %s", s->sid, cmd, name,
+		    err != NULL ? err : "?");
+		session_tagged(s, tag, "NO", "[SERVERBUG] %s failed on the "
+		    "server (logged)", cmd);
+		return;
+	}
+	session_tagged(s, tag, "NO", "%s %s", code, err);
+}
+
+/* folder_limit - whether one more folder would pass imap.max_folders;
+ * if so the client has its NO [LIMIT] */
+static bool
+folder_limit(struct session *s, const char *tag)
+{
+	int64_t max = settings_get_int(s->d->svc->db, "imap.max_folders", 1000);
+	const char *err;
+	size_t n;
+
+	if (store_folder_count(s->mbox->st, &n, &err) < 0) {
+		log_warnx("%s: counting folders: %s", s->sid, err);
+		session_tagged(s, tag, "NO", "[SERVERBUG] Cannot count the "
+		    "folders (logged)");
+		return true;
+	}
+	if ((int64_t)n < max)
+		return false;
+	log_info("%s: folder limit reached: %zu folders, imap.max_folders %"
+	    PRId64, s->sid, n, max);
+	session_tagged(s, tag, "NO", "[LIMIT] Too many folders: this mailbox "
+	    "has %zu, at most %" PRId64 " are allowed (imap.max_folders)", n,
+	    max);
+	return true;
 }
 
 void
@@ -317,7 +372,8 @@ cmd_create(struct session *s, const char *tag, const struct imap_arg *a,
 		return;
 	}
 	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
-		session_tagged(s, tag, "NO", "[CANNOT] %s", err);
+		session_tagged(s, tag, "NO", "%s %s", strstr(err, "long") != NULL ?
+		    "[LIMIT]" : "[CANNOT]", err);
 		return;
 	}
 	size_t l = strlen(name);
@@ -327,8 +383,18 @@ cmd_create(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "NO", "[ALREADYEXISTS] INBOX always exists");
 		return;
 	}
+	if (store_folder_name_check(name, &err) < 0) {
+		folder_refuse(s, tag, "CREATE", name, err);
+		return;
+	}
+	if (store_folder_exists(s->mbox->st, name) == 1) {
+		session_tagged(s, tag, "NO", "[ALREADYEXISTS] Mailbox exists");
+		return;
+	}
+	if (folder_limit(s, tag))
+		return;
 	if (store_folder_create(s->mbox->st, name, &err) < 0) {
-		session_tagged(s, tag, "NO", "%s %s", folder_error(err), err);
+		folder_refuse(s, tag, "CREATE", name, err);
 		return;
 	}
 	session_tagged(s, tag, "OK", "CREATE completed");
@@ -361,7 +427,7 @@ cmd_delete(struct session *s, const char *tag, const struct imap_arg *a,
 	    strcmp(store_folder_name(s->folder), name) == 0)
 		session_deselect(s);
 	if (store_folder_delete(s->mbox->st, name, &err) < 0) {
-		session_tagged(s, tag, "NO", "%s %s", folder_error(err), err);
+		folder_refuse(s, tag, "DELETE", name, err);
 		return;
 	}
 	session_tagged(s, tag, "OK", "DELETE completed");
@@ -391,13 +457,20 @@ cmd_rename(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "NO", "[ALREADYEXISTS] Target exists");
 		return;
 	}
+	if (store_folder_name_check(to, &err) < 0) {
+		folder_refuse(s, tag, "RENAME", to, err);
+		return;
+	}
+	/* RENAME INBOX makes a new folder (RFC 3501 6.3.5) */
+	if (strcmp(from, "INBOX") == 0 && folder_limit(s, tag))
+		return;
 	/* a selected INBOX stays selected: its messages leave it, which
 	 * the next sync reports as expunges */
 	if (s->state == ST_SELECTED && strcmp(from, "INBOX") != 0 &&
 	    strcmp(store_folder_name(s->folder), from) == 0)
 		session_deselect(s);
 	if (store_folder_rename(s->mbox->st, from, to, &err) < 0) {
-		session_tagged(s, tag, "NO", "%s %s", folder_error(err), err);
+		folder_refuse(s, tag, "RENAME", from, err);
 		return;
 	}
 	if (s->state == ST_SELECTED && strcmp(from, "INBOX") == 0 &&
@@ -427,7 +500,7 @@ subscribe(struct session *s, const char *tag, const struct imap_arg *a,
 		return;
 	}
 	if (store_folder_subscribe(s->mbox->st, name, on, &err) < 0) {
-		session_tagged(s, tag, "NO", "%s %s", folder_error(err), err);
+		folder_refuse(s, tag, on ? "SUBSCRIBE" : "UNSUBSCRIBE", name, err);
 		return;
 	}
 	session_tagged(s, tag, "OK", "%s completed",
@@ -623,7 +696,7 @@ cmd_status(struct session *s, const char *tag, const struct imap_arg *a,
 	buf_putc(&out, ' ');
 	if (status_items(s, name, &a[1], &out, &err) < 0) {
 		buf_free(&out);
-		session_tagged(s, tag, "NO", "[SERVERBUG] %s", err);
+		folder_refuse(s, tag, "STATUS", name, err);
 		return;
 	}
 	buf_puts(&out, "\r\n");
@@ -732,7 +805,7 @@ list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
 	size_t nf;
 	if (store_folder_list(s->mbox->st, &fl, &nf, &err) < 0) {
 		list_patterns_free(pm, pn);
-		session_tagged(s, tag, "NO", "[SERVERBUG] %s", err);
+		folder_refuse(s, tag, lsub ? "LSUB" : "LIST", "", err);
 		return;
 	}
 	struct buf out;
@@ -811,6 +884,31 @@ mailbox_quota_kb(struct session *s)
 	return mb.quota_kb;
 }
 
+/* append_literal - the message of an APPEND literal into m: in memory,
+ * or in the file the parser kept it in (imap_parser_spill), which the
+ * store then links into place. NULL, or why the message is refused. */
+static const char *
+append_literal(const struct imap_arg *a, struct store_append_msg *m)
+{
+	bool nul = a->in_file ? a->nul :
+	    memchr(a->str, '\0', a->len) != NULL;
+
+	if ((a->in_file ? a->file_len : a->len) == 0)
+		return "Empty message";
+	if (!a->literal8 && nul)
+		return "Message contains NUL: use a literal8";
+	if (a->in_file) {
+		m->data = NULL;
+		m->fd = a->fd;
+		m->len = (size_t)a->file_len;
+	} else {
+		m->data = a->str;
+		m->fd = -1;
+		m->len = a->len;
+	}
+	return NULL;
+}
+
 /* multiappend - APPEND with several messages (RFC 3502): every message
  * checked first, then all stored in one store transaction, or none */
 static void
@@ -853,15 +951,11 @@ multiappend(struct session *s, const char *tag, const struct imap_arg *a,
 			    "literal)";
 			break;
 		}
-		if (a[i].len == 0 || (!a[i].literal8 &&
-		    memchr(a[i].str, '\0', a[i].len) != NULL)) {
-			why = a[i].len == 0 ? "Empty message" :
-			    "Message contains NUL: use a literal8";
+		if ((why = append_literal(&a[i], &m[k])) != NULL) {
 			status = "NO";
 			break;
 		}
-		m[k].data = a[i].str;
-		m[k++].len = a[i].len;
+		k++;
 		i++;
 	}
 	if (why == NULL && store_folder_exists(s->mbox->st, name) != 1) {
@@ -968,14 +1062,12 @@ cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 		    "[date-time] literal");
 		return;
 	}
-	if (a[i].len == 0) {
+	struct store_append_msg m = { .flags = flags,
+	    .keywords = kw && *kw ? kw : NULL, .internal_date = idate };
+	const char *why = append_literal(&a[i], &m);
+	if (why != NULL) {
 		free(kw);
-		session_tagged(s, tag, "NO", "Empty message");
-		return;
-	}
-	if (!a[i].literal8 && memchr(a[i].str, '\0', a[i].len) != NULL) {
-		free(kw);
-		session_tagged(s, tag, "NO", "Message contains NUL: use a literal8");
+		session_tagged(s, tag, "NO", "%s", why);
 		return;
 	}
 	if (store_folder_exists(s->mbox->st, name) != 1) {
@@ -985,9 +1077,6 @@ cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	/* the write and its fsyncs on a worker thread; the answer (OK
 	 * [APPENDUID] once durable) comes from writer.c */
-	struct store_append_msg m = { .data = a[i].str, .len = a[i].len,
-	    .flags = flags, .keywords = kw && *kw ? kw : NULL,
-	    .internal_date = idate };
 	writer_append(s, tag, name, &m, 1, mailbox_quota_kb(s));
 	free(kw);
 }

@@ -23,6 +23,11 @@
 
 #define IMAP_MAX_LINE       65536         /* one command line */
 #define IMAP_MAX_LITERAL    (64u << 20)   /* one literal (APPEND) */
+#define IMAP_SPILL_MIN      (256u << 10)  /* APPEND literals from this size
+					     go to a file in the mailbox's
+					     tmp/, not memory */
+#define IMAP_MAX_MEMORY     (1u << 20)    /* literals of one command held
+					     in memory, together */
 #define IMAP_MAX_DEPTH      16            /* list nesting */
 #define IMAP_PREAUTH_LINE   8192          /* limits before login */
 #define IMAP_PREAUTH_LITERAL 8192
@@ -101,6 +106,8 @@ struct session {
 	bool imaps, tls;
 	bool ssl_bev;            /* bev owns the fd */
 	bool out_blocked;        /* reading paused: the client must read */
+	bool idle_deferred;      /* IDLE updates held back until the client
+				    reads what is queued (on_change) */
 	enum session_state state;
 	enum session_input in;
 	struct imap_parser parser;

@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 
 #include "directory.h"
+#include "fsutil.h"
 #include "imapd.h"
 #include "log.h"
 #include "logins.h"
@@ -365,6 +366,12 @@ login_finish(struct session *s, struct auth_job *j)
 	throttle_ok(s->d->svc, (struct sockaddr *)&s->ss);
 	s->parser.max_line = IMAP_MAX_LINE;
 	s->parser.max_literal = IMAP_MAX_LITERAL;
+	/* a large APPEND goes to an unnamed file beside the store, which
+	 * the store links into place: memory stays small however many
+	 * messages are in flight */
+	char *spill = path_join(s->mbox->root, "tmp");
+	imap_parser_spill(&s->parser, spill, IMAP_SPILL_MIN, IMAP_MAX_MEMORY);
+	free(spill);
 	s->mailbox_id = mb->id;
 	s->user = xasprintf("%s@%s", mb->name, mb->postoffice);
 	s->state = ST_AUTH;
@@ -572,6 +579,15 @@ on_change(void *ctx)
 	struct session *s = ctx;
 
 	if (s->in == IN_IDLE && s->state == ST_SELECTED) {
+		if (s->bev != NULL && evbuffer_get_length(
+		    bufferevent_get_output(s->bev)) > SESSION_OUTPUT_HIGH) {
+			/* the client does not read its IDLE updates: queue no
+			 * more; the view keeps what changed and reports it
+			 * all at once when the output has drained (on_write) */
+			s->idle_deferred = true;
+			return;
+		}
+		s->idle_deferred = false;
 		if (s->idle_r != NULL)
 			view_compact_sync(s);
 		else
@@ -844,6 +860,13 @@ on_read(struct bufferevent *bev, void *arg)
 			bool fatal = s->parser.fatal;
 			const char *tag = imap_parser_tag(&s->parser);
 			if (fatal) {
+				/* RFC 7888 4: a non-synchronizing literal over
+				 * the limit gets a tagged BAD [TOOBIG]; its data
+				 * is on the way and cannot be framed, so the
+				 * connection ends */
+				log_info("%s: %s from [%s]: closing", s->sid,
+				    s->parser.error, s->addr);
+				session_tagged(s, tag, "BAD", "%s", s->parser.error);
 				session_printf(s, "* BYE %s\r\n", s->parser.error);
 				session_close(s);
 				return;
@@ -882,6 +905,13 @@ on_write(struct bufferevent *bev, void *arg)
 	}
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
+	if (s->idle_deferred) {
+		s->idle_deferred = false;
+		if (s->in == IN_IDLE) {
+			on_change(s); /* the IDLE updates held back */
+			return;
+		}
+	}
 	if (s->out_blocked && s->in != IN_CLOSING && s->in != IN_STARTTLS) {
 		s->out_blocked = false;
 		bufferevent_enable(bev, EV_READ);

@@ -13,9 +13,11 @@
  * away meanwhile (job->s is then NULL and the answer is dropped; the
  * message is stored all the same, as if the client had died a moment
  * after the OK). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imapd.h"
 #include "log.h"
@@ -103,6 +105,20 @@ thread_end(void)
 	}
 }
 
+/* msgs_free - the job's copies of the messages: data, or the file */
+static void
+msgs_free(struct write_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		free((void *)j->msgs[i].data);
+		free((void *)j->msgs[i].keywords);
+		if (j->msgs[i].data == NULL && j->msgs[i].fd >= 0)
+			close(j->msgs[i].fd);
+	}
+	xfree(&j->msgs);
+	j->n = 0;
+}
+
 static void
 job_run(struct work *w)
 {
@@ -117,10 +133,8 @@ job_run(struct work *w)
 		j->rc = store_checkpoint(st, &err);
 	} else if (j->kind == W_APPEND && j->n == 1) {
 		j->new_uids = xcalloc(1, sizeof(*j->new_uids));
-		j->rc = store_append(st, j->folder, j->msgs[0].data,
-		    j->msgs[0].len, j->msgs[0].flags, j->msgs[0].keywords,
-		    j->msgs[0].internal_date, j->quota_kb, &j->new_uids[0],
-		    &j->uidvalidity, &err);
+		j->rc = store_append_one(st, j->folder, &j->msgs[0], j->quota_kb,
+		    &j->new_uids[0], &j->uidvalidity, &err);
 	} else if (j->kind == W_APPEND) {
 		j->rc = store_append_multi(st, j->folder, j->msgs, j->n,
 		    j->quota_kb, &j->new_uids, &j->uidvalidity, &err);
@@ -135,12 +149,7 @@ job_run(struct work *w)
 	/* error texts of lib-store live in a per-thread buffer */
 	snprintf(j->error, sizeof(j->error), "%s", err != NULL ? err : "");
 	/* the messages are stored: no need to hold them until done() */
-	for (size_t i = 0; i < j->n; i++) {
-		free((void *)j->msgs[i].data);
-		free((void *)j->msgs[i].keywords);
-	}
-	xfree(&j->msgs);
-	j->n = 0;
+	msgs_free(j);
 }
 
 /* ---- on the loop ---------------------------------------------------------- */
@@ -148,11 +157,7 @@ job_run(struct work *w)
 static void
 job_free(struct write_job *j)
 {
-	for (size_t i = 0; i < j->n; i++) {
-		free((void *)j->msgs[i].data);
-		free((void *)j->msgs[i].keywords);
-	}
-	free(j->msgs);
+	msgs_free(j);
 	free(j->uids);
 	free(j->new_uids);
 	free(j->src_uids);
@@ -292,14 +297,29 @@ writer_append(struct session *s, const char *tag, const char *folder,
 	snprintf(j->folder, sizeof(j->folder), "%s", folder);
 	j->msgs = xcalloc(n ? n : 1, sizeof(*j->msgs));
 	for (size_t i = 0; i < n; i++) {
-		char *d = xmalloc(msgs[i].len + 1);
-		memcpy(d, msgs[i].data, msgs[i].len);
 		j->msgs[i] = msgs[i];
-		j->msgs[i].data = d;
 		j->msgs[i].keywords = msgs[i].keywords != NULL ?
 		    xstrdup(msgs[i].keywords) : NULL;
+		j->n = i + 1;
+		if (msgs[i].data == NULL) {
+			/* a literal kept in a file (imap_parser_spill): the
+			 * parser closes its descriptor at its reset */
+			j->msgs[i].fd = dup(msgs[i].fd);
+			if (j->msgs[i].fd < 0) {
+				log_warnx("%s: APPEND: dup: %s", s->sid,
+				    strerror(errno));
+				session_tagged(s, tag, "NO", "[UNAVAILABLE] "
+				    "Cannot store the message now, try again "
+				    "later");
+				job_free(j);
+				return;
+			}
+			continue;
+		}
+		char *d = xmalloc(msgs[i].len + 1);
+		memcpy(d, msgs[i].data, msgs[i].len);
+		j->msgs[i].data = d;
 	}
-	j->n = n;
 	j->nuids = n;       /* how many UIDs the answer lists */
 	j->quota_kb = quota_kb;
 	submit(s, j);

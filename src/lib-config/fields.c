@@ -157,6 +157,8 @@ const struct field_def settings_fields[] = {
 	  "close IMAP connections that do not log in within this time", 0 },
 	{ "imap.idle_timeout", NULL, FT_DURATION, "1800", 5, 86400, NULL,
 	  "close logged-in IMAP connections silent this long (IDLE included)", 0 },
+	{ "imap.max_folders", NULL, FT_INT, "1000", 1, 1000000, NULL,
+	  "folders one mailbox may have, INBOX included: CREATE (and RENAME of INBOX) past it is refused with [LIMIT]; each folder costs four directories and index rows outside the quota", 0 },
 	{ "pop3.max_connections_per_ip", NULL, FT_INT, "100", 1, 100000, NULL,
 	  "concurrent POP3 connections from one client address, logged in or not (an office behind one NAT address shares it; pop3.max_userip_connections limits each mailbox)", 0 },
 	{ "pop3.login_timeout", NULL, FT_DURATION, "60", 2, 3600, NULL,

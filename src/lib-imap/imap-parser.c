@@ -1,10 +1,14 @@
 /* imap-parser - incremental, bounded IMAP command reader (imap-parser.h) */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include "fsutil.h"
 #include "imap-parser.h"
 #include "xalloc.h"
 
@@ -20,14 +24,78 @@ imap_parser_init(struct imap_parser *p, size_t max_line, size_t max_literal,
 	buf_init(&p->line, 0);
 }
 
+/* imap_parser_spill - see imap-parser.h */
+void
+imap_parser_spill(struct imap_parser *p, const char *dir, size_t min,
+		  size_t max_memory)
+{
+	free(p->spill_dir);
+	p->spill_dir = dir != NULL ? xstrdup(dir) : NULL;
+	p->spill_min = min;
+	p->max_memory = max_memory;
+}
+
 static void
 args_free(struct imap_arg *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(a[i].str);
+		if (a[i].in_file && a[i].fd >= 0)
+			close(a[i].fd);
 		args_free(a[i].list, a[i].count);
 	}
 	free(a);
+}
+
+/* lit_clear - drop one literal's data and file */
+static void
+lit_clear(struct imap_lit *l)
+{
+	buf_free(&l->data);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+/* spill_open - an unnamed file in dir for a literal's data; -1 and errno */
+static int
+spill_open(const char *dir)
+{
+	int fd = -1;
+
+#ifdef O_TMPFILE
+	/* gone with its last descriptor: a client that disconnects or a
+	 * process that dies leaves nothing behind, and the store can still
+	 * link it into place (linkat of /proc/self/fd) */
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
+	    errno != EINVAL))
+		return fd;
+#endif
+	/* no O_TMPFILE on this file system: a named file unlinked at once
+	 * (the store then copies it) */
+	char *path = xasprintf("%s/imap-literal.XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		(void)unlink(path);
+	free(path);
+	return fd;
+}
+
+/* command_is - whether the command being read is name (the word after
+ * the tag on its first line) */
+static bool
+command_is(const struct imap_parser *p, const char *name)
+{
+	const char *s = p->line.data, *end = s + p->line.len;
+	size_t n = strlen(name);
+
+	if (s == NULL)
+		return false;
+	const char *sp = memchr(s, ' ', p->line.len);
+	if (sp == NULL || (size_t)(end - sp - 1) <= n)
+		return false;
+	return strncasecmp(sp + 1, name, n) == 0 && sp[1 + n] == ' ';
 }
 
 /* imap_parser_reset - see imap-parser.h */
@@ -40,7 +108,7 @@ imap_parser_reset(struct imap_parser *p)
 	xfree(&p->tag);
 	xfree(&p->cmd);
 	for (size_t i = 0; i < p->nlits; i++)
-		buf_free(&p->lits[i]);
+		lit_clear(&p->lits[i]);
 	p->nlits = 0;
 	xfree(&p->lits);
 	p->lits_cap = 0;
@@ -51,7 +119,9 @@ imap_parser_reset(struct imap_parser *p)
 	p->seg_start = 0;
 	p->lit_left = 0;
 	p->lit_total = 0;
+	p->mem_total = 0;
 	p->in_literal = false;
+	p->spill_error = NULL;
 	p->error = NULL;
 	p->fatal = false;
 }
@@ -62,6 +132,7 @@ imap_parser_free(struct imap_parser *p)
 {
 	imap_parser_reset(p);
 	buf_free(&p->line);
+	xfree(&p->spill_dir);
 }
 
 /* imap_parser_busy - see imap-parser.h */
@@ -135,9 +206,25 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 	*used_r = 0;
 	while (used < len) {
 		if (p->in_literal) {
-			struct buf *l = &p->lits[p->nlits - 1];
+			struct imap_lit *l = &p->lits[p->nlits - 1];
 			size_t n = len - used < p->lit_left ? len - used : p->lit_left;
-			buf_append(l, data + used, n);
+			if (l->fd < 0 && p->spill_error == NULL) {
+				buf_append(&l->data, data + used, n);
+			} else if (l->fd >= 0) {
+				/* into the page cache: the store fsyncs it */
+				if (write_full(l->fd, data + used, n) < 0) {
+					p->spill_error = "[UNAVAILABLE] Cannot keep "
+					    "the message: server out of temporary "
+					    "space";
+					close(l->fd);
+					l->fd = -1;
+				} else {
+					l->size += n;
+					if (!l->nul && memchr(data + used, '\0',
+					    n) != NULL)
+						l->nul = true;
+				}
+			}
 			used += n;
 			p->lit_left -= n;
 			if (p->lit_left == 0) {
@@ -179,8 +266,18 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 			return tokenize(p);
 		}
 		(void)imap_parser_tag(p);
-		/* max_literal bounds the literals of one command together */
+		/* max_literal bounds the literals of one command together,
+		 * max_memory those held in memory */
+		size_t max_mem = p->max_memory > 0 &&
+		    p->max_memory < p->max_literal ? p->max_memory :
+		    p->max_literal;
+		bool spill = false;
+		if (r > 0 && size <= p->max_literal - p->lit_total &&
+		    p->spill_dir != NULL && command_is(p, "APPEND"))
+			spill = size >= p->spill_min ||
+			    size > max_mem - p->mem_total;
 		if (r < 0 || size > p->max_literal - p->lit_total ||
+		    (!spill && size > max_mem - p->mem_total) ||
 		    p->nlits >= IMAP_MAX_LITERALS) {
 			/* refused before any allocation; after a non-
 			 * synchronizing literal the data follows anyway */
@@ -196,12 +293,23 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 			p->lits = xreallocarray(p->lits, p->lits_cap,
 			    sizeof(*p->lits));
 		}
-		buf_init(&p->lits[p->nlits], 0);
-		/* grow with the data, not with the announcement: a client
-		 * that announces much and sends little holds little */
-		if (size > 0)
-			buf_reserve(&p->lits[p->nlits],
+		struct imap_lit *l = &p->lits[p->nlits];
+		memset(l, 0, sizeof(*l));
+		buf_init(&l->data, 0);
+		l->fd = -1;
+		if (spill && p->spill_error == NULL) {
+			l->fd = spill_open(p->spill_dir);
+			if (l->fd < 0)
+				p->spill_error = "[UNAVAILABLE] Cannot keep the "
+				    "message: no temporary space on the server";
+		} else if (!spill && size > 0) {
+			/* grow with the data, not with the announcement: a
+			 * client that announces much and sends little holds
+			 * little */
+			buf_reserve(&l->data,
 			    (size_t)(size < 65536 ? size : 65536));
+			p->mem_total += (size_t)size;
+		}
 		p->nlits++;
 		p->lit_total += (size_t)size;
 		p->lit_left = (size_t)size;
@@ -322,8 +430,19 @@ parse_list(struct tok *t, unsigned depth, struct imap_arg **out, size_t *nout)
 			}
 			t->s = cl + 3;
 			a.type = IMAP_ARG_LITERAL;
-			a.len = t->p->lits[t->lit].len;
-			a.str = buf_steal(&t->p->lits[t->lit]);
+			struct imap_lit *l = &t->p->lits[t->lit];
+			if (l->fd >= 0) {
+				/* the argument owns the file from here */
+				a.in_file = true;
+				a.fd = l->fd;
+				a.file_len = l->size;
+				a.nul = l->nul;
+				a.str = xstrdup("");
+				l->fd = -1;
+			} else {
+				a.len = l->data.len;
+				a.str = buf_steal(&l->data);
+			}
 			t->lit++;
 		} else {
 			const char *st = t->s;
@@ -376,6 +495,11 @@ tokenize(struct imap_parser *p)
 		p->error = "Empty command line";
 		return IMAP_PARSE_ERROR;
 	}
+	if (p->spill_error != NULL) {
+		(void)imap_parser_tag(p);
+		p->error = p->spill_error;
+		return IMAP_PARSE_ERROR;
+	}
 	if (strcmp(imap_parser_tag(p), "*") == 0) {
 		p->error = "Missing or invalid tag";
 		return IMAP_PARSE_ERROR;
@@ -410,7 +534,8 @@ tokenize(struct imap_parser *p)
 const char *
 imap_arg_astring(const struct imap_arg *a)
 {
-	return a->type == IMAP_ARG_LIST ? NULL : a->str;
+	/* a literal in a file is message data, never a string argument */
+	return a->type == IMAP_ARG_LIST || a->in_file ? NULL : a->str;
 }
 
 /* imap_arg_is_atom - see imap-parser.h */

@@ -31,9 +31,18 @@ enum imap_arg_type {
 
 struct imap_arg {
 	enum imap_arg_type type;
-	char *str;          /* NUL terminated (literals may hold NULs) */
-	size_t len;
+	char *str;          /* NUL terminated (literals may hold NULs);
+			     * "" for a literal kept in a file */
+	size_t len;         /* 0 for a literal kept in a file */
 	bool literal8;
+	/* a literal spilled to a file (imap_parser_spill): its data is in
+	 * fd, an unnamed file, file_len bytes; nul says whether any byte
+	 * is NUL. The parser closes fd at reset: a command that keeps the
+	 * data longer dup()s it. */
+	bool in_file;
+	bool nul;
+	int fd;
+	uint64_t file_len;
 	struct imap_arg *list;
 	size_t count;
 };
@@ -47,19 +56,38 @@ enum imap_parse_result {
 
 #define IMAP_MAX_LITERALS 64
 
+/* one literal being read: in memory, or spilled to an unnamed file */
+struct imap_lit {
+	struct buf data;
+	int fd;              /* -1: in data */
+	uint64_t size;       /* bytes written to fd */
+	bool nul;            /* a NUL byte was seen (fd only) */
+};
+
 struct imap_parser {
 	size_t max_line;     /* one text line */
 	size_t max_literal;  /* the literals of one command, together */
 	unsigned max_depth;  /* list nesting */
+	/* literals held in memory, together, for one command (0: up to
+	 * max_literal). APPEND's literals go to a file in spill_dir when
+	 * they are spill_min bytes or more, or would pass max_memory; the
+	 * other commands' get [TOOBIG] past max_memory. */
+	size_t max_memory;
+	size_t spill_min;
+	char *spill_dir;     /* NULL: never spill (before login) */
 
 	struct buf line;     /* text lines, literals replaced by markers */
-	struct buf *lits;    /* grown on demand: an idle session has none */
+	struct imap_lit *lits; /* grown on demand: an idle session has none */
 	size_t nlits, lits_cap;
 	size_t seg_start;    /* start of the current line in line */
 	size_t lit_left;
 	size_t lit_total;    /* literal bytes of this command so far */
+	size_t mem_total;    /* of which held in memory */
 	bool in_literal;
 	bool skipping;       /* discarding the rest of a bad line */
+	const char *spill_error; /* a spill file failed: the literal's
+				  * bytes are read and dropped, the command
+				  * is refused at its end */
 
 	char *tag;
 	char *cmd;
@@ -75,6 +103,15 @@ void imap_parser_init(struct imap_parser *p, size_t max_line,
  * large buffers so an idle connection holds little memory). */
 void imap_parser_reset(struct imap_parser *p);
 void imap_parser_free(struct imap_parser *p);
+/* imap_parser_spill - from now on keep APPEND literals of min bytes or
+ * more (and any that would pass max_memory in memory) in unnamed files
+ * in dir (O_TMPFILE; a named file unlinked at once where the file system
+ * lacks it), so that nothing is left behind when the client goes away
+ * and the store can link the file into place (store_append_msg.fd).
+ * dir should be on the store's file system: the mailbox's tmp/. */
+void imap_parser_spill(struct imap_parser *p, const char *dir, size_t min,
+		       size_t max_memory);
+
 int imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 		     size_t *used_r);
 /* imap_parser_tag - the tag of the command being read, for a tagged BAD

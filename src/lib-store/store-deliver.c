@@ -272,6 +272,61 @@ out:
 	return ret;
 }
 
+/* store_file_adopt - see store-private.h */
+int
+store_file_adopt(const char *dir, int fd, const char *info, char **tmp_r,
+		 char **name_r, uint64_t *size_r, uint64_t *vsize_r,
+		 const char **error_r)
+{
+	char chunk[65536], last = '\0', proc[64];
+	uint64_t size = 0, vsize = 0;
+	char *base, *tmp;
+
+	/* the sizes the file name carries: one read of the page cache */
+	for (;;) {
+		ssize_t n = pread(fd, chunk, sizeof(chunk), (off_t)size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			store_seterr(error_r, "read message: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		size += (uint64_t)n;
+		vsize += (uint64_t)n + crlf_count(chunk, (size_t)n, &last);
+	}
+	if (fsync(fd) < 0) {
+		store_seterr(error_r, "fsync message: %s", strerror(errno));
+		return -1;
+	}
+	base = store_unique_name();
+	tmp = xasprintf("%s/tmp/%s", dir, base);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0) {
+		/* not linkable (a named file already unlinked, another file
+		 * system, no /proc): copy it */
+		free(base);
+		free(tmp);
+		if (lseek(fd, 0, SEEK_SET) < 0) {
+			store_seterr(error_r, "rewind message: %s",
+			    strerror(errno));
+			return -1;
+		}
+		return store_file_stage(dir, NULL, 0, NULL, 0, fd, info, tmp_r,
+		    name_r, size_r, vsize_r, error_r);
+	}
+	*name_r = xasprintf("%s,S=%" PRIu64 ",W=%" PRIu64 "%s", base, size,
+	    vsize, info != NULL ? info : "");
+	*tmp_r = tmp;
+	if (size_r != NULL)
+		*size_r = size;
+	if (vsize_r != NULL)
+		*vsize_r = vsize;
+	free(base);
+	return 0;
+}
+
 /* store_deliver - durably write one message into a mailbox folder */
 enum store_deliver_result
 store_deliver(const char *mailbox_root, const struct store_delivery *d,

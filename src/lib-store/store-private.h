@@ -26,5 +26,13 @@ int store_file_stage(const char *dir, const void *prefix, size_t prefix_len,
 		     const void *data, size_t len, int src_fd, const char *info,
 		     char **tmp_r, char **name_r, uint64_t *size_r,
 		     uint64_t *vsize_r, const char **error_r);
+/* store_file_adopt - store_file_stage for a message already in a file
+ * on the store's file system (fd, e.g. an unnamed O_TMPFILE file in the
+ * mailbox's tmp/, from offset 0 to its end): fsynced and linked into
+ * dir/tmp instead of copied (copied when it cannot be linked). The
+ * caller still closes fd. */
+int store_file_adopt(const char *dir, int fd, const char *info, char **tmp_r,
+		     char **name_r, uint64_t *size_r, uint64_t *vsize_r,
+		     const char **error_r);
 
 #endif

@@ -143,8 +143,16 @@ store_folder_name_check(const char *name, const char **error_r)
 {
 	size_t len = strlen(name);
 
-	if (len == 0 || len > STORE_FOLDER_MAX) {
-		*error_r = "folder name empty or too long";
+	if (len == 0) {
+		*error_r = "folder name is empty";
+		return -1;
+	}
+	if (len > STORE_FOLDER_NAME_MAX) {
+		/* the hierarchy is one directory name ("." + the name, as
+		 * Maildir++ has it): the file system takes NAME_MAX bytes */
+		store_seterr(error_r, "folder name too long: %zu bytes in "
+		    "modified UTF-7 with its parents, at most %d", len,
+		    STORE_FOLDER_NAME_MAX);
 		return -1;
 	}
 	if (name[0] == '.' || name[len - 1] == '.' || strstr(name, "..")) {
@@ -340,8 +348,12 @@ index_open(struct store *st, const char **error_r)
 	 * told they are there, and the flags are in the Maildir file names
 	 * too. Dovecot's mail_fsync=optimized makes the same trade: an
 	 * fsync per STORE would cost one disk flush per flag change. */
+	/* journal_size_limit: once a checkpoint has caught up, the WAL
+	 * file is cut back to 4 MB instead of keeping the size a burst of
+	 * changes (thousands of CREATEs) gave it */
 	if (db_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-	    "PRAGMA cache_size=-256", error_r) < 0)
+	    "PRAGMA cache_size=-256; PRAGMA journal_size_limit=4194304",
+	    error_r) < 0)
 		return -1;
 	if (index_migrate(st, error_r) < 0)
 		return -1;
@@ -548,6 +560,29 @@ special_use(struct store *st, const char *name)
 	return su;
 }
 
+/* folder_dirent - whether an entry of the mailbox root is a folder */
+static bool
+folder_dirent(struct store *st, const struct dirent *de)
+{
+	const char *e;
+
+	if (de->d_name[0] != '.' || de->d_name[1] == '\0' ||
+	    de->d_name[1] == '.' ||
+	    store_folder_name_check(de->d_name + 1, &e) < 0)
+		return false;
+	if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+		return false;
+	if (de->d_type == DT_UNKNOWN) {
+		struct stat sb;
+		char *p = path_join(st->root, de->d_name);
+		int r = stat(p, &sb);
+		free(p);
+		if (r < 0 || !S_ISDIR(sb.st_mode))
+			return false;
+	}
+	return true;
+}
+
 /* store_folder_list - the folders, INBOX first */
 int
 store_folder_list(struct store *st, struct store_folder_info **list_r,
@@ -565,21 +600,8 @@ store_folder_list(struct store *st, struct store_folder_info **list_r,
 	cap = 8;
 	v[n++] = (struct store_folder_info){ .name = xstrdup("INBOX") };
 	while ((de = readdir(d)) != NULL) {
-		const char *e;
-		if (de->d_name[0] != '.' || de->d_name[1] == '\0' ||
-		    de->d_name[1] == '.' ||
-		    store_folder_name_check(de->d_name + 1, &e) < 0)
+		if (!folder_dirent(st, de))
 			continue;
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-			continue;
-		if (de->d_type == DT_UNKNOWN) {
-			struct stat sb;
-			char *p = path_join(st->root, de->d_name);
-			int r = stat(p, &sb);
-			free(p);
-			if (r < 0 || !S_ISDIR(sb.st_mode))
-				continue;
-		}
 		if (n == cap) {
 			cap *= 2;
 			v = xreallocarray(v, cap, sizeof(*v));
@@ -609,6 +631,28 @@ store_folder_list_free(struct store_folder_info *list, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(list[i].name);
 	free(list);
+}
+
+/* store_folder_count - see store.h */
+int
+store_folder_count(struct store *st, size_t *n_r, const char **error_r)
+{
+	DIR *d = opendir(st->root);
+	struct dirent *de;
+	size_t n = 1; /* INBOX */
+
+	if (d == NULL) {
+		store_seterr(error_r, "opendir %s: %s", st->root,
+		    strerror(errno));
+		return -1;
+	}
+	/* as store_folder_list finds them: ".Name" directories */
+	while ((de = readdir(d)) != NULL)
+		if (folder_dirent(st, de))
+			n++;
+	closedir(d);
+	*n_r = n;
+	return 0;
 }
 
 /* store_folder_exists - whether the folder dir exists */
@@ -644,7 +688,11 @@ store_folder_create(struct store *st, const char *name, const char **error_r)
 	}
 	dir = folder_dir(st, name);
 	if (mkdir(dir, 0700) < 0 || store_maildir_make(dir) < 0) {
-		store_seterr(error_r, "create %s: %s", dir, strerror(errno));
+		if (errno == ENAMETOOLONG)
+			*error_r = "folder name too long for the file system";
+		else
+			store_seterr(error_r, "create %s: %s", dir,
+			    strerror(errno));
 		free(dir);
 		return -1;
 	}
@@ -836,6 +884,19 @@ store_folder_rename(struct store *st, const char *from, const char *to,
 	}
 	if (store_folder_list(st, &list, &n, error_r) < 0)
 		return -1;
+	/* every child's new name must fit too, before anything moves */
+	for (size_t i = 0; i < n; i++) {
+		const char *nm = list[i].name;
+		if (strncmp(nm, from, flen) == 0 && nm[flen] == '.' &&
+		    strlen(to) + strlen(nm + flen) > STORE_FOLDER_NAME_MAX) {
+			store_seterr(error_r, "folder name too long: a child "
+			    "would have %zu bytes in modified UTF-7 with its "
+			    "parents, at most %d", strlen(to) +
+			    strlen(nm + flen), STORE_FOLDER_NAME_MAX);
+			store_folder_list_free(list, n);
+			return -1;
+		}
+	}
 	if (db_begin(st, error_r) < 0) {
 		store_folder_list_free(list, n);
 		return -1;
@@ -2043,13 +2104,43 @@ fail:
 	return -1;
 }
 
-/* store_append - add a message with flags and internal date */
+/* store_append - see store.h */
 int
 store_append(struct store *st, const char *folder, const void *data,
 	     size_t len, unsigned int flags, const char *keywords,
 	     time_t internal_date, int64_t quota_kb, uint32_t *uid_r,
 	     uint32_t *uidvalidity_r, const char **error_r)
 {
+	struct store_append_msg m = { .data = data, .len = len, .flags = flags,
+	    .keywords = keywords, .internal_date = internal_date, .fd = -1 };
+
+	return store_append_one(st, folder, &m, quota_kb, uid_r, uidvalidity_r,
+	    error_r);
+}
+
+/* msg_stage - the file of an appended message written (or, in a file
+ * already, linked) and fsynced into dir/tmp: see store_file_stage */
+static int
+msg_stage(const char *dir, const struct store_append_msg *m, const char *info,
+	  char **tmp_r, char **name_r, const char **error_r)
+{
+	if (m->data == NULL)
+		return store_file_adopt(dir, m->fd, info, tmp_r, name_r, NULL,
+		    NULL, error_r);
+	return store_file_stage(dir, NULL, 0, m->data, m->len, -1, info, tmp_r,
+	    name_r, NULL, NULL, error_r);
+}
+
+/* store_append_one - add a message with flags and internal date */
+int
+store_append_one(struct store *st, const char *folder,
+		 const struct store_append_msg *m, int64_t quota_kb,
+		 uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
+{
+	size_t len = m->len;
+	unsigned int flags = m->flags;
+	const char *keywords = m->keywords;
+	time_t internal_date = m->internal_date;
 	struct store_folder *f;
 	struct folder_state fs;
 	char info[16], letters[8], *name = NULL, *tmp = NULL, *final = NULL;
@@ -2073,8 +2164,7 @@ store_append(struct store *st, const char *folder, const void *data,
 	/* the file is written and fsynced before the index is locked: other
 	 * writers of the mailbox (and readers waiting on a session's
 	 * change) never wait for this disk flush */
-	if (store_file_stage(f->dir, NULL, 0, data, len, -1, info, &tmp,
-	    &name, NULL, NULL, error_r) < 0)
+	if (msg_stage(f->dir, m, info, &tmp, &name, error_r) < 0)
 		goto fail0;
 	if (internal_date > 0) {
 		struct timespec ts[2] = { { internal_date, 0 },
@@ -2173,10 +2263,19 @@ store_append_multi(struct store *st, const char *folder,
 		char info[16], letters[8];
 		store_flags_letters(m->flags & STORE_FLAGS_ALL, letters);
 		snprintf(info, sizeof(info), ":2,%s", letters);
-		if (store_file_write(f->dir, "tmp", NULL, 0, m->data, m->len, -1,
-		    info, &names[written], NULL, NULL, error_r) < 0)
-			goto unlink;
-		tmps[written] = xasprintf("%s/tmp/%s", f->dir, names[written]);
+		if (m->data == NULL) {
+			/* already in a file: linked, not copied */
+			if (store_file_adopt(f->dir, m->fd, info, &tmps[written],
+			    &names[written], NULL, NULL, error_r) < 0)
+				goto unlink;
+		} else {
+			if (store_file_write(f->dir, "tmp", NULL, 0, m->data,
+			    m->len, -1, info, &names[written], NULL, NULL,
+			    error_r) < 0)
+				goto unlink;
+			tmps[written] = xasprintf("%s/tmp/%s", f->dir,
+			    names[written]);
+		}
 		if (m->internal_date > 0) {
 			struct timespec ts[2] = { { m->internal_date, 0 },
 			    { m->internal_date, 0 } };

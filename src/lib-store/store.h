@@ -54,7 +54,11 @@
 #define STORE_DRAFT     0x10u
 #define STORE_FLAGS_ALL 0x1fu
 
-#define STORE_FOLDER_MAX 512   /* bytes of an IMAP folder name */
+#define STORE_FOLDER_MAX 512   /* bytes of an IMAP folder name (buffers) */
+#define STORE_FOLDER_NAME_MAX 254 /* bytes of a folder name as stored
+				   * (modified UTF-7, the whole hierarchy):
+				   * its directory "." + name is one path
+				   * component, at most NAME_MAX (255) */
 #define STORE_KEYWORDS_MAX 1024 /* bytes of the keyword list of a message */
 
 /* ---------------------------------------------------------------- delivery */
@@ -160,8 +164,13 @@ struct store_folder_info {
 int store_folder_list(struct store *st, struct store_folder_info **list_r,
 		      size_t *n_r, const char **error_r);
 void store_folder_list_free(struct store_folder_info *list, size_t n);
-/* store_folder_name_check - 0 if name is a valid folder name, else -1. */
+/* store_folder_name_check - 0 if name is a valid folder name, else -1
+ * with a text that names the problem (never a path: protocols may show
+ * it). */
 int store_folder_name_check(const char *name, const char **error_r);
+/* store_folder_count - the folders of the mailbox, INBOX included (the
+ * folder directories on disk: what store_folder_list lists). 0 or -1. */
+int store_folder_count(struct store *st, size_t *n_r, const char **error_r);
 /* store_folder_exists - 1 yes, 0 no. */
 int store_folder_exists(struct store *st, const char *name);
 /* Folder changes: 0, or -1 with *error_r (e.g. "folder exists",
@@ -277,14 +286,33 @@ int store_flags_update(struct store_folder *f, const uint32_t *uids,
  * with their modseq for QRESYNC. */
 int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n,
 		  uint32_t **expunged_r, size_t *n_r, const char **error_r);
-/* store_append - add a message (APPEND): flags, keywords (may be NULL)
- * and internal date (0: now). Checks quota_kb (0: none): returns 1 if over
- * quota. *uid_r gets its UID and *uidvalidity_r the folder's (UIDPLUS).
- * The file is written and fsynced before the index's write lock is taken,
- * and cur/ fsynced after it is released: on 0 the message is on stable
- * storage, and other writers of the mailbox never waited for a flush.
- * Blocks for the disk: imapd calls it on a worker thread (a struct store
- * per thread). 0 ok, 1 over quota, -1 error. */
+/* store_append_msg - one message to append. With data NULL the message
+ * is in the file fd (len bytes, read from offset 0): a file on the
+ * store's file system, such as an unnamed O_TMPFILE file in the mailbox's
+ * tmp/ (imapd keeps large APPEND literals so), which is linked into place
+ * rather than copied (copied when it cannot be linked). The caller still
+ * closes fd. */
+struct store_append_msg {
+	const void *data;
+	size_t len;
+	unsigned int flags;
+	const char *keywords;    /* NULL: none */
+	time_t internal_date;    /* 0: now */
+	int fd;                  /* with data NULL */
+};
+/* store_append_one - add a message (APPEND): flags, keywords (may be
+ * NULL) and internal date (0: now). Checks quota_kb (0: none): returns 1
+ * if over quota. *uid_r gets its UID and *uidvalidity_r the folder's
+ * (UIDPLUS). The file is written and fsynced before the index's write
+ * lock is taken, and cur/ fsynced after it is released: on 0 the message
+ * is on stable storage, and other writers of the mailbox never waited
+ * for a flush. Blocks for the disk: imapd calls it on a worker thread (a
+ * struct store per thread). 0 ok, 1 over quota, -1 error. */
+int store_append_one(struct store *st, const char *folder,
+		     const struct store_append_msg *m, int64_t quota_kb,
+		     uint32_t *uid_r, uint32_t *uidvalidity_r,
+		     const char **error_r);
+/* store_append - store_append_one of a message in memory */
 int store_append(struct store *st, const char *folder, const void *data,
 		 size_t len, unsigned int flags, const char *keywords,
 		 time_t internal_date, int64_t quota_kb, uint32_t *uid_r,
@@ -295,13 +323,6 @@ int store_append(struct store *st, const char *folder, const void *data,
  * point (I/O, quota for their sum) leaves none of them; their UIDs are
  * consecutive. *uids_r gets them (new array, may be NULL). 0 ok, 1 over
  * quota, -1 error. */
-struct store_append_msg {
-	const void *data;
-	size_t len;
-	unsigned int flags;
-	const char *keywords;    /* NULL: none */
-	time_t internal_date;    /* 0: now */
-};
 int store_append_multi(struct store *st, const char *folder,
 		       const struct store_append_msg *msgs, size_t n,
 		       int64_t quota_kb, uint32_t **uids_r,

@@ -35,9 +35,11 @@ def test_limits_and_bad_input(imap):
     assert r[-1].startswith(b"g BAD")
     r = cmd(f, b"h SELECT INBOX")
     assert r[-1].startswith(b"h OK")
-    # a non-synchronizing literal too big: the framing is lost, so BYE
+    # a non-synchronizing literal too big: tagged BAD [TOOBIG] (RFC 7888
+    # 4), then BYE since the framing is lost
     f.write(b"i APPEND INBOX {4294967296+}\r\n")
     f.flush()
+    assert f.readline().startswith(b"i BAD [TOOBIG]")
     assert f.readline().startswith(b"* BYE")
     assert f.readline() == b""
     s.close()

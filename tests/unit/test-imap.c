@@ -89,7 +89,7 @@ test_limits(void)
 	p.max_literal = 100u << 20;
 	CHECK_INTEQ(imap_parser_feed(&p, "a1 APPEND INBOX {50000000}\r\n", 28,
 	    &used), IMAP_PARSE_CONTINUE);
-	CHECK(p.lits[0].cap <= (1u << 18));
+	CHECK(p.lits[0].data.cap <= (1u << 18));
 	CHECK_INTEQ(imap_parser_feed(&p, "abc", 3, &used), IMAP_PARSE_MORE);
 	p.max_literal = 1000;
 	imap_parser_reset(&p);

@@ -503,9 +503,9 @@ test_recent_multiappend(void)
 	static const char m1[] = "Subject: a\r\n\r\nx\r\n";
 	static const char m2[] = "Subject: b\r\n\r\nyy\r\n";
 	struct store_append_msg msgs[3] = {
-		{ m1, sizeof(m1) - 1, STORE_SEEN, "$x", 1700000000 },
-		{ m2, sizeof(m2) - 1, 0, NULL, 0 },
-		{ m1, sizeof(m1) - 1, STORE_FLAGGED, NULL, 0 },
+		{ m1, sizeof(m1) - 1, STORE_SEEN, "$x", 1700000000, -1 },
+		{ m2, sizeof(m2) - 1, 0, NULL, 0, -1 },
+		{ m1, sizeof(m1) - 1, STORE_FLAGGED, NULL, 0, -1 },
 	};
 	CHECK(store_append_multi(st, "INBOX", msgs, 3, 0, &uids, &uv, &err) == 0);
 	CHECK(uids != NULL && uids[0] == 1 && uids[1] == 2 && uids[2] == 3);
@@ -537,7 +537,8 @@ test_recent_multiappend(void)
 	char *big = xmalloc(600 * 1024);
 	memset(big, 'x', 600 * 1024);
 	struct store_append_msg bigs[2] = {
-		{ big, 600 * 1024, 0, NULL, 0 }, { big, 600 * 1024, 0, NULL, 0 },
+		{ big, 600 * 1024, 0, NULL, 0, -1 },
+		{ big, 600 * 1024, 0, NULL, 0, -1 },
 	};
 	CHECK(store_append_multi(st, "Archive", bigs, 2, 1024, NULL, NULL,
 	    &err) == 1);
@@ -637,6 +638,76 @@ test_checkpoint_by(void)
 	cleanup(root);
 }
 
+/* a message already in a file (imapd's spilled APPEND literal): linked
+ * into place when it is an unnamed O_TMPFILE file, copied when it cannot
+ * be linked; the sizes in the name count the file's bare LFs */
+static void
+test_append_file(void)
+{
+	char *root = tmp_root();
+	const char *err = NULL;
+	struct store *st = store_open(root, &err);
+	static const char msg[] = "Subject: f\n\nline\nline\n";
+	char *tmpdir = path_join(root, "tmp");
+	uint32_t uid = 0, uv = 0, *uids = NULL;
+	int fds[3];
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		goto out;
+	fds[0] = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	CHECK(fds[0] >= 0);
+	/* a named file unlinked at once: not linkable, so copied */
+	char *named = path_join(tmpdir, "lit.XXXXXX");
+	fds[1] = mkstemp(named);
+	unlink(named);
+	free(named);
+	fds[2] = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	for (int i = 0; i < 3; i++) {
+		CHECK(fds[i] >= 0 && write_full(fds[i], msg, sizeof(msg) - 1) == 0);
+	}
+	struct store_append_msg m = { .data = NULL, .len = sizeof(msg) - 1,
+	    .flags = STORE_SEEN, .fd = fds[0] };
+	CHECK(store_append_one(st, "Drafts", &m, 0, &uid, &uv, &err) == 0);
+	CHECK(uid == 1 && uv != 0);
+	CHECK_INTEQ(count_dir(root, ".Drafts/cur"), 1);
+	CHECK_INTEQ(count_dir(root, ".Drafts/tmp"), 0);
+	struct store_append_msg two[2] = {
+		{ .len = sizeof(msg) - 1, .fd = fds[1] },
+		{ .len = sizeof(msg) - 1, .fd = fds[2] },
+	};
+	CHECK(store_append_multi(st, "Drafts", two, 2, 0, &uids, &uv, &err) == 0);
+	CHECK(uids != NULL && uids[0] == 2 && uids[1] == 3);
+	free(uids);
+	CHECK_INTEQ(count_dir(root, ".Drafts/cur"), 3);
+	CHECK_INTEQ(count_dir(root, ".Drafts/tmp"), 0);
+	CHECK_INTEQ(count_dir(root, "tmp"), 0);
+	struct store_folder *f = store_folder_open(st, "Drafts", &err);
+	struct store_msg *v = NULL;
+	size_t n = 0;
+	CHECK(f != NULL && store_msgs_load(f, &v, &n, &err) == 0);
+	CHECK_INTEQ(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		/* RFC822.SIZE with CRLF: four bare LFs more */
+		CHECK_INTEQ(v[i].size, sizeof(msg) - 1 + 4);
+		char *path = store_msg_path(f, &v[i]);
+		char *body = read_all(path);
+		CHECK(body != NULL && strcmp(body, msg) == 0);
+		free(body);
+		free(path);
+	}
+	CHECK((v[0].flags & STORE_SEEN) != 0);
+	store_msgs_free(v, n);
+	store_folder_close(&f);
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+out:
+	free(tmpdir);
+	store_close(&st);
+	cleanup(root);
+}
+
 int
 main(void)
 {
@@ -648,6 +719,7 @@ main(void)
 		TEST(test_notify),
 		TEST(test_checkpoint_by),
 		TEST(test_recent_multiappend),
+		TEST(test_append_file),
 		{ 0 },
 	};
 	return test_run(tests);
