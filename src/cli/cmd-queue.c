@@ -702,7 +702,8 @@ cmd_track(struct cli *cli, int argc, char **argv)
 		line = nl ? nl + 1 : NULL;
 	}
 	buf_free(&all);
-	qsort(lines, nlines, sizeof(*lines), cmp_line);
+	if (nlines > 1)
+		qsort(lines, nlines, sizeof(*lines), cmp_line);
 	/* where it is now */
 	json_t *now = json_array();
 	if ((r = cli_open(cli)) == 0) {

@@ -193,6 +193,32 @@ child_start(struct child *c)
 	log_info("started %s, pid %ld", c->name, (long)pid);
 }
 
+/* child_reason - the error a service that died reported in its
+ * run/<name>.json ("cannot listen on ... : Address already in use"), so
+ * posternd's own output says why, not only "exited with status 1" */
+static void
+child_reason(const struct child *c, pid_t pid, char *out, size_t size)
+{
+	char *path = xasprintf("%s/run/%s.json", root, c->name);
+	struct buf b;
+	json_t *rep = NULL;
+	json_error_t jerr;
+
+	out[0] = '\0';
+	buf_init(&b, 65536);
+	if (file_read(path, &b) == 0)
+		rep = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
+	if (rep != NULL && json_integer_value(json_object_get(rep, "pid")) == pid) {
+		const char *st = json_string_value(json_object_get(rep, "state"));
+		const char *n = json_string_value(json_object_get(rep, "note"));
+		if (st != NULL && strcmp(st, "failed") == 0 && n != NULL && *n)
+			snprintf(out, size, "%s", n);
+	}
+	json_decref(rep);
+	buf_free(&b);
+	free(path);
+}
+
 static void
 on_sigchld(evutil_socket_t sig, short what, void *arg)
 {
@@ -209,12 +235,14 @@ on_sigchld(evutil_socket_t sig, short what, void *arg)
 				c->state = "stopped";
 				break;
 			}
+			char why[200];
+			child_reason(c, pid, why, sizeof(why));
 			if (WIFSIGNALED(status))
 				snprintf(c->note, sizeof(c->note), "killed by signal %d",
 				    WTERMSIG(status));
 			else
-				snprintf(c->note, sizeof(c->note), "exited with status %d",
-				    WEXITSTATUS(status));
+				snprintf(c->note, sizeof(c->note), "exited with status %d%s%s",
+				    WEXITSTATUS(status), *why ? ": " : "", why);
 			/* restart with backoff; a service that ran for a while
 			 * gets a fresh start */
 			if (time(NULL) - c->started >= BACKOFF_MAX)
