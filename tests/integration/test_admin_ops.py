@@ -414,3 +414,31 @@ def test_queue_list_badmail_positional(postern):
     assert len(items) == 1 and items[0]["queue"] == "smtp/outgoing"
     r = postern.cli("queue", "list", "nosuch", check=False)
     assert r.returncode == 2 and "nosuch" in r.stderr
+
+
+# -- one definition of a mailbox's size ----------------------------------------
+
+def test_mailbox_size_is_what_the_quota_counts(running):
+    p = running
+    for i in range(3):
+        send(p, "bob@acme.test", f"s{i}", body=("x" * 70 + "\r\n") * 70)
+    wait_for(lambda: imap_count(p, "bob@acme", "bob-pw") == 3, what="deliveries")
+    m = imaplib.IMAP4("127.0.0.1", p.port("imap"))
+    m.login("bob@acme", "bob-pw")
+    m.create("Archive")
+    m.select("INBOX")
+    m.copy("1", "Archive")            # a folder counts too
+    typ, data = m.getquotaroot("INBOX")
+    m.logout()
+    mbdir = next(d for d in (p.root / "store").rglob("bob") if (d / "cur").is_dir())
+    assert list(mbdir.glob("postern-index.db*"))     # the index is there
+    files = [f for sub in ("cur", "new") for d in [mbdir] + list(mbdir.glob(".*"))
+             if (d / sub).is_dir() for f in (d / sub).iterdir()]
+    want = sum(int(re.search(r",S=(\d+)", f.name).group(1)) for f in files)
+    rows = p.cli("mailbox", "list", "--sizes", "exact", json_out=True)
+    bob = next(r for r in rows if r["name"] == "bob")
+    assert bob["size_bytes"] == want, (bob, want)
+    # the quota (maildirsize) counts the same bytes
+    usage = sum(int(l.split()[0]) for l in
+                (mbdir / "maildirsize").read_text().splitlines()[1:])
+    assert usage == want
