@@ -35,11 +35,11 @@ restart_needed(struct cli *cli, json_t *svc)
 {
 	struct buf out;
 	size_t i, j;
-	json_t *l;
-	json_t *names = json_object();
+	json_t *l, *names;
 
 	if (cli->db == NULL || json_integer_value(json_object_get(svc, "pid")) <= 0)
 		return NULL;
+	names = json_object();
 	/* what it listens on, by listener name */
 	json_array_foreach(json_object_get(svc, "listen"), i, l) {
 		const char *e = json_string_value(l), *eq = e ? strchr(e, '=') : NULL;
@@ -122,11 +122,17 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		json_decref(st);
 		return EXIT_FAIL;
 	}
-	/* listeners changed since the services bound them */
-	if (cli_open(cli) != 0)
+	/* listeners changed since the services bound them (the settings are
+	 * read only when some service reports named listeners) */
+	size_t i, k;
+	json_t *svc, *ln;
+	bool named = false;
+	json_array_foreach(json_object_get(st, "services"), i, svc)
+		json_array_foreach(json_object_get(svc, "listen"), k, ln)
+			if (json_string_value(ln) && strchr(json_string_value(ln), '='))
+				named = true;
+	if (named && cli_open(cli) != 0)
 		fprintf(stderr, "postern: listener settings not compared\n");
-	size_t i;
-	json_t *svc;
 	json_array_foreach(json_object_get(st, "services"), i, svc) {
 		char *rn = restart_needed(cli, svc);
 		if (rn == NULL)

@@ -442,3 +442,20 @@ def test_mailbox_size_is_what_the_quota_counts(running):
     usage = sum(int(l.split()[0]) for l in
                 (mbdir / "maildirsize").read_text().splitlines()[1:])
     assert usage == want
+
+
+def test_logrotate_file_installed():
+    """make install ships /etc/logrotate.d/postern for the unit's data root,
+    and it reloads (SIGHUP) after rotating."""
+    r = subprocess.run(["meson", "introspect", str(BUILD), "--installed"],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        pytest.skip("meson introspect failed: " + r.stderr[-200:])
+    installed = json.loads(r.stdout)
+    src = [s for s, d in installed.items() if d == "/etc/logrotate.d/postern"]
+    assert src, installed
+    text = Path(src[0]).read_text()
+    unit = (BUILD / "postern.service").read_text()
+    root = re.search(r"POSTERN_DIR=(\S+)", unit).group(1)
+    assert f"{root}/log/*.log" in text
+    assert "systemctl reload postern" in text and "postrotate" in text
