@@ -93,6 +93,20 @@ config_list(struct cli *cli)
 	return 0;
 }
 
+/* listen_note - listeners are bound once, as root, before a service
+ * drops privileges: a changed one needs a restart, and saying so beats a
+ * silent no-op (postern status repeats it until then) */
+static void
+listen_note(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > 7 && strcmp(name + n - 7, ".listen") == 0)
+		fprintf(stderr, "postern: %s takes effect when its service restarts "
+		    "(systemctl restart postern, or restart posternd); a reload "
+		    "(SIGHUP) does not rebind listeners\n", name);
+}
+
 int
 cmd_config(struct cli *cli, int argc, char **argv)
 {
@@ -157,6 +171,7 @@ cmd_config(struct cli *cli, int argc, char **argv)
 			    field_find(settings_fields, a.pos[1]) ? EXIT_USAGE : EXIT_NOTFOUND;
 			return cli_error(code, "%s", err);
 		}
+		listen_note(a.pos[1]);
 		return 0;
 	}
 	if (strcmp(verb, "unset") == 0) {
@@ -167,6 +182,7 @@ cmd_config(struct cli *cli, int argc, char **argv)
 			return cli_error(dberr == SQLITE_BUSY || dberr == SQLITE_LOCKED ?
 			    EXIT_BUSY : dberr != 0 ? EXIT_FAIL : EXIT_NOTFOUND, "%s", err);
 		}
+		listen_note(a.pos[1]);
 		return 0;
 	}
 	return cli_usage("unknown config command '%s' (see postern config --help)", verb);

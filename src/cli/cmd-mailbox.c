@@ -12,6 +12,7 @@
 #include "remove.h"
 #include "fsutil.h"
 #include "settings.h"
+#include "store.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -50,7 +51,7 @@ format_size(long long bytes)
 }
 
 /* mailbox_size - bytes used by a mailbox in the given mode (manual 5.2.3):
- * exact walks the store, cached uses a figure younger than
+ * exact walks the store (store_mailbox_size: what the quota counts), cached uses a figure younger than
  * mailbox.size_cache_age and refreshes it otherwise, none gives -1.
  * *walked tells whether the store was walked (the cache needs the new
  * figure). */
@@ -70,8 +71,10 @@ mailbox_size(struct cli *cli, const char *mode, const char *po,
 		if (cached_time > 0 && time(NULL) - cached_time < age)
 			return cached;
 	}
+	int64_t bytes, count;
+	const char *err;
 	path = dir_mailbox_path_names(cli->db, po, name);
-	size = dir_size(path);
+	size = store_mailbox_size(path, &bytes, &count, &err) == 0 ? bytes : -1;
 	free(path);
 	*walked = size >= 0;
 	return size;

@@ -2,12 +2,14 @@
  * postern track: the operator's view of the connector queues */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 #include "fsutil.h"
@@ -136,6 +138,22 @@ msg_path_of(const struct qref *ref)
 		return xasprintf("%s/%s.msg", ref->qpath, ref->id);
 	return xasprintf("%s/%s/%s.msg", ref->qpath,
 	    strcmp(ref->state, "active") == 0 ? "cur" : "new", ref->id);
+}
+
+/* queue_name_valid - "badmail" or "<conn>/inbound|outgoing" */
+static bool
+queue_name_valid(const char *name)
+{
+	if (strcmp(name, "badmail") == 0)
+		return true;
+	for (const char *const *c = connectors; *c; c++) {
+		size_t n = strlen(*c);
+		if (strncmp(name, *c, n) == 0 && name[n] == '/' &&
+		    (strcmp(name + n + 1, "inbound") == 0 ||
+		    strcmp(name + n + 1, "outgoing") == 0))
+			return true;
+	}
+	return false;
 }
 
 struct list_ctx {
@@ -429,7 +447,8 @@ cmd_queue(struct cli *cli, int argc, char **argv)
 		return r;
 	const char *verb = a.npos ? a.pos[0] : NULL;
 	if (a.help || verb == NULL) {
-		printf("usage: postern queue list [--queue smtp/outgoing|badmail|...]\n"
+		printf("usage: postern queue list [QUEUE]   (QUEUE: badmail, smtp/outgoing, ...;\n"
+		    "                                     also --queue QUEUE)\n"
 		    "       postern queue show ID\n"
 		    "       postern queue retry ID     (deferred recipients: now)\n"
 		    "       postern queue delete ID\n"
@@ -447,6 +466,18 @@ cmd_queue(struct cli *cli, int argc, char **argv)
 		const char *hdr[] = { "ID", "QUEUE", "STATE", "ARRIVED (UTC)", "SENDER",
 		    "RECIPIENT", "RCPTS", "SIZE", "LAST ERROR" };
 		struct list_ctx c = { .cli = cli, .filter = cli_opt(&a, "queue") };
+		/* `queue list badmail` (what diag advises) = --queue badmail */
+		if (c.filter == NULL && a.npos == 2)
+			c.filter = a.pos[1];
+		if (a.npos > 2 || (a.npos == 2 && cli_opt(&a, "queue") != NULL)) {
+			free(root);
+			return cli_usage("usage: postern queue list [QUEUE | --queue QUEUE]");
+		}
+		if (c.filter != NULL && !queue_name_valid(c.filter)) {
+			free(root);
+			return cli_usage("unknown queue '%s': give badmail or CONN/inbound "
+			    "or CONN/outgoing with CONN one of smtp, sf, ls, pr", c.filter);
+		}
 		if (cli->json)
 			c.arr = json_array();
 		else
@@ -533,6 +564,64 @@ ids_in(const char *line, char ***ids, size_t *n)
 	}
 }
 
+#define TRACK_LOG_MAX (512 * 1024 * 1024)
+
+/* is_log_name - a service log or a rotated one: X.log, X.log.1,
+ * X.log.2.gz, X.log-20261207(.gz) */
+static bool
+is_log_name(const char *name)
+{
+	const char *p = strstr(name, ".log");
+
+	if (p == NULL || p == name)
+		return false;
+	return p[4] == '\0' || p[4] == '.' || p[4] == '-';
+}
+
+/* read_gzip - a compressed log, through gzip -dc (no shell), bounded by
+ * b's limit */
+static int
+read_gzip(const char *path, struct buf *b)
+{
+	int fds[2];
+	pid_t pid;
+	char chunk[65536];
+	ssize_t n;
+	int st, r = 0;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(fds[1], STDOUT_FILENO);
+		if (null >= 0)
+			dup2(null, STDERR_FILENO);
+		execlp("gzip", "gzip", "-dc", "--", path, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -1;
+			break;
+		}
+		if (r == 0 && buf_append(b, chunk, (size_t)n) < 0)
+			r = -1;   /* over the bound: keep draining */
+	}
+	close(fds[0]);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		r = b->len > 0 ? r : -1;
+	return r;
+}
+
 int
 cmd_track(struct cli *cli, int argc, char **argv)
 {
@@ -560,18 +649,20 @@ cmd_track(struct cli *cli, int argc, char **argv)
 		free(logdir);
 		return cli_error(EXIT_NOROOT, "no logs under %s", cli->root);
 	}
-	/* read every service log once */
+	/* read every service log once, rotated ones too */
 	struct buf all;
 	buf_init(&all, 0);
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
-		size_t len = strlen(e->d_name);
-		if (len < 5 || strcmp(e->d_name + len - 4, ".log") != 0)
+		if (!is_log_name(e->d_name))
 			continue;
 		char *p = path_join(logdir, e->d_name);
 		struct buf b;
-		buf_init(&b, 512 * 1024 * 1024);
-		if (file_read(p, &b) == 0 && b.len > 0) {
+		buf_init(&b, TRACK_LOG_MAX);
+		size_t len = strlen(e->d_name);
+		int rr = len > 3 && strcmp(e->d_name + len - 3, ".gz") == 0 ?
+		    read_gzip(p, &b) : file_read(p, &b);
+		if (rr == 0 && b.len > 0) {
 			buf_append(&all, b.data, b.len);
 			if (b.data[b.len - 1] != '\n')
 				buf_putc(&all, '\n');
@@ -614,7 +705,8 @@ cmd_track(struct cli *cli, int argc, char **argv)
 		line = nl ? nl + 1 : NULL;
 	}
 	buf_free(&all);
-	qsort(lines, nlines, sizeof(*lines), cmp_line);
+	if (nlines > 1)
+		qsort(lines, nlines, sizeof(*lines), cmp_line);
 	/* where it is now */
 	json_t *now = json_array();
 	if ((r = cli_open(cli)) == 0) {
@@ -634,6 +726,7 @@ cmd_track(struct cli *cli, int argc, char **argv)
 		}
 		free(root);
 	}
+	bool found = nlines > 0 || json_array_size(now) > 0;
 	if (cli->json) {
 		json_t *o = json_object(), *ia = json_array(), *la = json_array();
 		for (size_t i = 0; i < nids; i++)
@@ -645,8 +738,6 @@ cmd_track(struct cli *cli, int argc, char **argv)
 		json_object_set_new(o, "queued", now);
 		cli_json_print(o);
 	} else {
-		if (nids == 0)
-			printf("nothing in the logs matches %s\n", key);
 		for (size_t i = 0; i < nlines; i++)
 			printf("%s\n", lines[i].text);
 		size_t k;
@@ -656,13 +747,17 @@ cmd_track(struct cli *cli, int argc, char **argv)
 			    json_string_value(json_object_get(it, "id")),
 			    json_string_value(json_object_get(it, "queue")),
 			    json_string_value(json_object_get(it, "state")));
-		json_decref(now);
 	}
+	if (!cli->json)
+		json_decref(now);
 	for (size_t i = 0; i < nlines; i++)
 		free(lines[i].text);
 	free(lines);
 	for (size_t i = 0; i < nids; i++)
 		free(ids[i]);
 	free(ids);
-	return nids > 0 ? 0 : EXIT_NOTFOUND;
+	if (!found)
+		return cli_error(EXIT_NOTFOUND, "%s not found: no log line (rotated "
+		    "logs included) and no queued item mentions it", key);
+	return 0;
 }

@@ -7,6 +7,8 @@
 #include "cli.h"
 #include "diag.h"
 #include "fsutil.h"
+#include "netaddr.h"
+#include "settings.h"
 #include "xalloc.h"
 
 static char *
@@ -23,6 +25,68 @@ uptime_text(long long started)
 	if (s >= 60)
 		return xasprintf("%lldm%llds", s / 60, s % 60);
 	return xasprintf("%llds", s);
+}
+
+/* restart_needed - the listeners of a running service whose setting
+ * changed since it bound them ("imap.listen is now 127.0.0.1:1143"); NULL
+ * when none did. Listeners are bound at start only. */
+static char *
+restart_needed(struct cli *cli, json_t *svc)
+{
+	struct buf out;
+	size_t i, j;
+	json_t *l, *names;
+
+	if (cli->db == NULL || json_integer_value(json_object_get(svc, "pid")) <= 0)
+		return NULL;
+	names = json_object();
+	/* what it listens on, by listener name */
+	json_array_foreach(json_object_get(svc, "listen"), i, l) {
+		const char *e = json_string_value(l), *eq = e ? strchr(e, '=') : NULL;
+		if (eq == NULL)
+			continue;
+		char *name = xstrndup(e, (size_t)(eq - e));
+		json_t *set = json_object_get(names, name);
+		if (set == NULL) {
+			set = json_object();
+			json_object_set_new(names, name, set);
+		}
+		json_object_set_new(set, eq + 1, json_true());
+		free(name);
+	}
+	buf_init(&out, 0);
+	const char *name;
+	json_t *running;
+	json_object_foreach(names, name, running) {
+		char *key = xasprintf("%s.listen", name), *spec = NULL;
+		const char *err;
+		struct netaddr *list = NULL;
+		size_t n = 0;
+		bool same = false;
+		if (settings_get(cli->db, key, &spec, &err) == 0 &&
+		    netaddr_parse_list(spec, &list, &n, &err) == 0) {
+			same = n == json_object_size(running);
+			for (j = 0; same && j < n; j++) {
+				char a[96];
+				netaddr_format(&list[j], a, sizeof(a));
+				same = json_object_get(running, a) != NULL;
+			}
+		}
+		if (!same)
+			buf_printf(&out, "%s%s is now '%s'", out.len ? "; " : "", key,
+			    spec ? spec : "");
+		free(list);
+		free(spec);
+		free(key);
+	}
+	json_decref(names);
+	if (out.len == 0) {
+		buf_free(&out);
+		return NULL;
+	}
+	char *r = xasprintf("restart needed: %s", out.data);
+	buf_free(&out);
+	return r;
 }
 
 int
@@ -58,6 +122,28 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		json_decref(st);
 		return EXIT_FAIL;
 	}
+	/* listeners changed since the services bound them (the settings are
+	 * read only when some service reports named listeners) */
+	size_t i, k;
+	json_t *svc, *ln;
+	bool named = false;
+	json_array_foreach(json_object_get(st, "services"), i, svc)
+		json_array_foreach(json_object_get(svc, "listen"), k, ln)
+			if (json_string_value(ln) && strchr(json_string_value(ln), '='))
+				named = true;
+	if (named && cli_open(cli) != 0)
+		fprintf(stderr, "postern: listener settings not compared\n");
+	json_array_foreach(json_object_get(st, "services"), i, svc) {
+		char *rn = restart_needed(cli, svc);
+		if (rn == NULL)
+			continue;
+		const char *note = json_string_value(json_object_get(svc, "note"));
+		char *both = note && *note ? xasprintf("%s; %s", rn, note) : xstrdup(rn);
+		json_object_set_new(svc, "restart_needed", json_string(rn));
+		json_object_set_new(svc, "note", json_string(both));
+		free(both);
+		free(rn);
+	}
 	if (cli->json) {
 		json_object_set_new(st, "running", json_true());
 		cli_json_print(st);
@@ -70,8 +156,6 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	free(up);
 	const char *hdr[] = { "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LISTENING", "NOTE" };
 	struct cli_table *t = cli_table_new(7, hdr);
-	size_t i;
-	json_t *svc;
 	json_array_foreach(json_object_get(st, "services"), i, svc) {
 		char spid[24], rs[24];
 		struct buf listen;

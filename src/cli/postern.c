@@ -70,6 +70,27 @@ usage(FILE *f)
 	    "7 config database locked by another writer.\n");
 }
 
+/* act_as_owner - whatever a command creates in the data root must belong
+ * to the data root's owner, the user the services run as: root acts as
+ * that user, and a third user is refused (mail stored by root would be
+ * unreadable to the services). Help needs no data root. */
+static int
+act_as_owner(struct cli *cli, int argc, char **argv)
+{
+	const char *err;
+	uid_t uid;
+	gid_t gid;
+
+	if (cli->root == NULL)
+		return 0;
+	for (int j = 1; j < argc; j++)
+		if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0)
+			return 0;
+	if (dataroot_become_owner(cli->root, &uid, &gid, &err) < 0)
+		return cli_error(EXIT_FAIL, "%s", err);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -117,7 +138,7 @@ main(int argc, char **argv)
 		if (argc - i == 1 && needs_verb(argv[i])) {
 			char *help[] = { argv[i], (char *)"--help", NULL };
 			r = commands[c].fn(&cli, 2, help);
-		} else {
+		} else if ((r = act_as_owner(&cli, argc - i, argv + i)) == 0) {
 			r = commands[c].fn(&cli, argc - i, argv + i);
 		}
 		db_close(&cli.db);

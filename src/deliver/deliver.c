@@ -61,6 +61,7 @@
 struct retry {
 	char id[QUEUE_ID_MAX + 1];
 	time_t at;
+	ino_t ino;   /* of the envelope as released (queue_env_ino) */
 };
 
 struct deliver {
@@ -75,6 +76,11 @@ struct deliver {
 	time_t hold_until;
 	bool worker;               /* a forked worker, not the main process */
 	struct workers workers;    /* the main process's workers */
+	struct deliver_counts *n;  /* every process's, in shared memory */
+};
+
+/* counts of the service's processes together (`postern status`) */
+struct deliver_counts {
 	unsigned long delivered, forwarded, bounced, deferred, badmail;
 };
 
@@ -271,7 +277,7 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 		j->done_mb = xreallocarray(j->done_mb, j->ndone_mb + 1,
 		    sizeof(*j->done_mb));
 		j->done_mb[j->ndone_mb++] = mb->id;
-		d->delivered++;
+		workers_count(&d->n->delivered, 1);
 		rs_set(rs, OC_DELIVERED, "2.0.0", NULL);
 		oc = OC_DELIVERED;
 		/* auto reply, usage notice; the delivery event runs when
@@ -567,7 +573,7 @@ job_send_copy(struct job *j, const char *sender, const bool *which)
 			continue;
 		log_info("%s: forwarded as %s to <%s>%s%s", j->item->id, id,
 		    j->fwd[i], sender ? " from " : "", sender ? sender : "");
-		j->d->forwarded++;
+		workers_count(&j->d->n->forwarded, 1);
 	}
 	r = 0;
 out:
@@ -728,7 +734,7 @@ job_badmail_copy(struct job *j, const size_t *failed, size_t nfailed,
 		r = 0;
 	log_info("%s: to bad mail: %s", j->item->id, reason);
 	free(reason);
-	j->d->badmail++;
+	workers_count(&j->d->n->badmail, 1);
 out:
 	unlink(bad.msg_path);
 	unlink(bad.env_path);
@@ -777,7 +783,7 @@ job_bounce(struct job *j, const size_t *failed, size_t nfailed)
 	case DSN_QUEUED:
 		log_info("%s: bounce %s queued to <%s> for %zu recipients",
 		    j->item->id, newid, j->env->sender, nfailed + j->nmfail);
-		j->d->bounced += nfailed + j->nmfail;
+		workers_count(&j->d->n->bounced, nfailed + j->nmfail);
 		break;
 	case DSN_SUPPRESSED:
 		log_info("%s: no bounce: NOTIFY of the recipients says never",
@@ -808,14 +814,18 @@ job_bounce(struct job *j, const size_t *failed, size_t nfailed)
 static void
 retry_set(struct deliver *d, const char *id, time_t at)
 {
+	ino_t ino = queue_env_ino(d->qpath, id);
+
 	for (size_t i = 0; i < d->nretries; i++)
 		if (strcmp(d->retries[i].id, id) == 0) {
 			d->retries[i].at = at;
+			d->retries[i].ino = ino;
 			return;
 		}
 	d->retries = xreallocarray(d->retries, d->nretries + 1,
 	    sizeof(*d->retries));
 	snprintf(d->retries[d->nretries].id, QUEUE_ID_MAX + 1, "%s", id);
+	d->retries[d->nretries].ino = ino;
 	d->retries[d->nretries++].at = at;
 }
 
@@ -832,9 +842,18 @@ retry_clear(struct deliver *d, const char *id)
 static bool
 retry_wait(struct deliver *d, const char *id, time_t now)
 {
-	for (size_t i = 0; i < d->nretries; i++)
-		if (strcmp(d->retries[i].id, id) == 0)
-			return d->retries[i].at > now;
+	for (size_t i = 0; i < d->nretries; i++) {
+		if (strcmp(d->retries[i].id, id) != 0)
+			continue;
+		if (d->retries[i].at <= now)
+			return false;
+		/* a rewritten envelope (postern queue retry) is due now */
+		if (queue_env_ino(d->qpath, id) != d->retries[i].ino) {
+			d->retries[i] = d->retries[--d->nretries];
+			return false;
+		}
+		return true;
+	}
 	return false;
 }
 
@@ -845,7 +864,7 @@ item_deliver(struct deliver *d, struct queue_item *item)
 	struct queue_env *env = &item->env;
 	struct job j;
 	struct catchall *ca = NULL;
-	size_t nca = 0, i;
+	size_t nca = 0, i, tried = 0;
 	time_t now = time(NULL);
 	const char *err = NULL;
 
@@ -859,6 +878,7 @@ item_deliver(struct deliver *d, struct queue_item *item)
 		for (i = 0; i < env->nrcpts; i++)
 			rs_set(&j.rs[i], OC_DEFERRED, "4.3.0",
 			    "cannot read the queued message");
+		tried = env->nrcpts;
 		goto finish;
 	}
 	if (env->hops > j.hops)
@@ -873,6 +893,7 @@ item_deliver(struct deliver *d, struct queue_item *item)
 			continue;   /* done in an earlier pass */
 		if (q->status == RCPT_DEFERRED && q->next_attempt > now)
 			continue;
+		tried++;
 		if (j.hops > DELIVER_MAX_HOPS) {
 			char *why = xasprintf("mail loop: %d Received headers "
 			    "(more than %d hops)", j.hops, DELIVER_MAX_HOPS);
@@ -1011,7 +1032,7 @@ finish:;
 			q->attempts++;
 			q->next_attempt = now + backoff(d->svc->db, q->attempts);
 			queue_env_set(&q->last_error, rs->diag);
-			d->deferred++;
+			workers_count(&d->n->deferred, 1);
 			break;
 		}
 		if (q->status == RCPT_DEFERRED || q->status == RCPT_PENDING) {
@@ -1024,6 +1045,12 @@ finish:;
 		retry_clear(d, item->id);
 		if (queue_item_done(item, &err) < 0)
 			log_warnx("%s: cannot remove: %s", item->id, err);
+	} else if (tried == 0) {
+		/* nothing was due: another process deferred it and this one
+		 * had not seen it yet. Back unchanged, logged once (there) */
+		if (queue_item_release(item, &err) < 0)
+			log_warnx("%s: cannot release: %s", item->id, err);
+		retry_set(d, item->id, next > now ? next : now + backoff(d->svc->db, 1));
 	} else {
 		if (next <= now)
 			next = now + backoff(d->svc->db, 1);
@@ -1074,7 +1101,7 @@ deliver_process(struct deliver *d)
 				if (item.msg_path != NULL &&
 				    queue_item_badmail(&item, d->qroot, err, &err) < 0)
 					log_warnx("%s: bad mail: %s", ids[i], err);
-				d->badmail++;
+				workers_count(&d->n->badmail, 1);
 			} else if (r > 0) {
 				item_deliver(d, &item);
 			}
@@ -1151,10 +1178,10 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	workers_reap(&d->workers);
 	deliver_process(d);
-	snprintf(note, sizeof(note), "%zu workers; this process: delivered "
-	    "%lu, forwarded %lu, bounced %lu, deferred %lu, bad mail %lu",
-	    d->workers.n + 1, d->delivered, d->forwarded, d->bounced, d->deferred,
-	    d->badmail);
+	snprintf(note, sizeof(note), "%zu processes: delivered %lu, forwarded "
+	    "%lu, bounced %lu, deferred %lu, bad mail %lu", d->workers.n + 1,
+	    d->n->delivered, d->n->forwarded, d->n->bounced, d->n->deferred,
+	    d->n->badmail);
 	service_set_state(d->svc, "running", note);
 }
 
@@ -1185,6 +1212,14 @@ deliver_init(struct service *svc)
 	    queue_recover(d->qpath) < 0) {
 		log_warn("cannot prepare %s", d->qpath);
 		return -1;
+	}
+	/* counters every process adds to, mapped before the fork */
+	static struct deliver_counts unshared;
+	d->n = workers_shared_alloc(sizeof(*d->n));
+	if (d->n == NULL) {
+		log_warn("cannot map the shared counters; status shows this "
+		    "process's share");
+		d->n = &unshared;
 	}
 	/* workers: after the recovery, before our own watch */
 	int64_t nw = settings_get_int(svc->db, "delivery.workers", 4);

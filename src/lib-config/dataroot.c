@@ -1,9 +1,12 @@
 /* dataroot - creating and finding a data root */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +71,53 @@ dataroot_resolve(const char *arg)
 	if (arg[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
 		return xstrdup(arg);
 	return path_join(cwd, arg);
+}
+
+/* owner_name - "postern (uid 998)" for messages */
+static void
+owner_name(uid_t uid, char *out, size_t size)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
+		snprintf(out, size, "%s (uid %ld)", res->pw_name, (long)uid);
+	else
+		snprintf(out, size, "uid %ld", (long)uid);
+}
+
+int
+dataroot_become_owner(const char *root, uid_t *uid_r, gid_t *gid_r,
+		      const char **error_r)
+{
+	static char err[PATH_MAX + 256];
+	char who[320];
+	struct stat st;
+
+	*uid_r = geteuid();
+	*gid_r = getegid();
+	*error_r = err;
+	if (stat(root, &st) < 0)
+		return 0;
+	*uid_r = st.st_uid;
+	*gid_r = st.st_gid;
+	if (geteuid() == st.st_uid)
+		return 0;
+	owner_name(st.st_uid, who, sizeof(who));
+	if (geteuid() != 0) {
+		snprintf(err, sizeof(err), "the data root %s belongs to %s: run "
+		    "this as that user (sudo -u) or as root, which acts as %s",
+		    root, who, who);
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setresgid(st.st_gid, st.st_gid,
+	    st.st_gid) < 0 || setresuid(st.st_uid, st.st_uid, st.st_uid) < 0) {
+		snprintf(err, sizeof(err), "cannot switch to %s, the owner of %s: "
+		    "%s", who, root, strerror(errno));
+		return -1;
+	}
+	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	return 1;
 }
 
 int

@@ -2,6 +2,7 @@
 #define POSTERN_DATAROOT_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* The data root:
  *   config/postern.db   config store (SQLite, WAL)
@@ -31,5 +32,15 @@ int dataroot_host_services(const char *root, char **list_r,
 /* dataroot_resolve - the data root from -d or POSTERN_DIR, made absolute
  * (new string); NULL if neither is given. */
 char *dataroot_resolve(const char *arg);
+
+/* dataroot_become_owner - act as the owner of the data root, so that what
+ * we create there is theirs. Run as root on a root owned by another user:
+ * switch to that user (setgroups, setresgid, setresuid, then
+ * no-new-privileges), 1. Nothing to do (the root is missing, we own it, or
+ * root owns it and we are root): 0. Run as a third, non-root user, or the
+ * switch failed: -1 with an error naming the owner. *uid_r and *gid_r get
+ * the owner (or our own ids when the root is missing). */
+int dataroot_become_owner(const char *root, uid_t *uid_r, gid_t *gid_r,
+			  const char **error_r);
 
 #endif

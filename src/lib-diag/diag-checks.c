@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,87 @@ names_free(char **names, size_t n)
 	free(names);
 }
 
+/* Ownership walk: every file and directory the services write must be
+ * the data root owner's (a store folder made by root defers every
+ * delivery). Bounded: at most OWNER_WALK_MAX entries, OWNER_WALK_DEPTH
+ * levels, the first OWNER_WALK_SHOW offenders named. */
+#define OWNER_WALK_MAX 500000
+#define OWNER_WALK_DEPTH 24
+#define OWNER_WALK_SHOW 5
+
+struct owner_walk {
+	uid_t owner;
+	size_t seen, wrong;
+	bool truncated;
+	struct buf first;   /* the first offenders, "; " separated */
+};
+
+/* owner_walk_dir - check the entries under path, recursively */
+static void
+owner_walk_dir(struct owner_walk *w, const char *path, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (depth > OWNER_WALK_DEPTH || (d = opendir(path)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (w->seen >= OWNER_WALK_MAX) {
+			w->truncated = true;
+			break;
+		}
+		w->seen++;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		char *p = path_join(path, e->d_name);
+		if (st.st_uid != w->owner) {
+			if (w->wrong++ < OWNER_WALK_SHOW)
+				buf_printf(&w->first, "%s%s (uid %u)", w->first.len ? "; " : "",
+				    p, (unsigned)st.st_uid);
+		}
+		if (S_ISDIR(st.st_mode))
+			owner_walk_dir(w, p, depth + 1);
+		free(p);
+	}
+	closedir(d);
+}
+
+/* check_owners - the ownership walk over the parts the services write */
+static void
+check_owners(struct diag_section *s, const char *root, const char *store,
+	     const char *queue, uid_t owner)
+{
+	struct owner_walk w = { .owner = owner };
+	const char *rel[] = { "config", "certs", "log", "run" };
+
+	buf_init(&w.first, 8192);
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		char *p = path_join(root, rel[i]);
+		owner_walk_dir(&w, p, 0);
+		free(p);
+	}
+	owner_walk_dir(&w, store, 0);
+	owner_walk_dir(&w, queue, 0);
+	if (w.wrong > 0)
+		diag_add(s, DIAG_ERROR, "Ownership",
+		    "the services run as the data root's owner and cannot use "
+		    "these (deliveries wait, IMAP/POP3 fail): chown -R OWNER: the "
+		    "data root; run postern as root or as that user, never as a "
+		    "third one",
+		    "%zu of %zu%s entries not owned by uid %u, the data root's "
+		    "owner: %s%s", w.wrong, w.seen, w.truncated ? " checked" : "",
+		    (unsigned)owner, w.first.data, w.wrong > OWNER_WALK_SHOW ?
+		    "; ..." : "");
+	else
+		diag_add(s, w.truncated ? DIAG_INFO : DIAG_OK, "Ownership", NULL,
+		    "%zu entries owned by uid %u%s", w.seen, (unsigned)owner,
+		    w.truncated ? " (the walk stops there)" : "");
+	buf_free(&w.first);
+}
+
 void
 diag_check_data(struct diag_report *rep, struct db *db, const char *root)
 {
@@ -361,6 +443,7 @@ diag_check_data(struct diag_report *rep, struct db *db, const char *root)
 		diag_add(s, DIAG_OK, "Post office stores", NULL,
 		    "%zu post office director%s present, owned by uid %u", npo,
 		    npo == 1 ? "y" : "ies", (unsigned)owner);
+	check_owners(s, root, store, queue, owner);
 
 	/* certificates: the default one (tls.cert/tls.key) and the SNI ones */
 	char *crt = settings_get_str(db, "tls.cert"), *key = settings_get_str(db, "tls.key");

@@ -929,6 +929,17 @@ queue_item_update(struct queue_item *item, const char **error_r)
 	return r;
 }
 
+ino_t
+queue_env_ino(const char *qpath, const char *id)
+{
+	char *p = item_file(qpath, "new", id, "env");
+	struct stat st;
+	ino_t ino = stat(p, &st) == 0 ? st.st_ino : 0;
+
+	free(p);
+	return ino;
+}
+
 int
 queue_item_release(struct queue_item *item, const char **error_r)
 {

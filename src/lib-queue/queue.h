@@ -163,6 +163,14 @@ int queue_item_badmail(struct queue_item *item, const char *root,
 		       const char *reason, const char **error_r);
 void queue_item_free(struct queue_item *item);
 
+/* queue_env_ino - the inode of the envelope of item id waiting in new/,
+ * 0 if there is none. Every rewrite (queue_item_update) gives a new inode,
+ * so a consumer that keeps an item's next try in memory compares it with
+ * the inode it released the item with: a change means someone (`postern
+ * queue retry`) rewrote the envelope and the item is due by its own times.
+ * (The inode it recorded is still in use, so a new file cannot get it.) */
+ino_t queue_env_ino(const char *qpath, const char *id);
+
 /* Wake-up: an inotify watch on new/ of a queue, integrated with libevent by
  * the caller (queue_watch_fd is readable when items arrive; call
  * queue_watch_drain then scan). A periodic scan stays as the fallback for

@@ -23,6 +23,7 @@
 #include "settings.h"
 #include "strutil.h"
 #include "throttle.h"
+#include "workers.h"
 #include "xalloc.h"
 
 #define CONN_BUCKETS 4096
@@ -202,6 +203,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		if (svc->workers[i] > 0)
 			kill(svc->workers[i], (int)sig);
 	if (sig == SIGHUP) {
+		workers_signal(SIGHUP);   /* the queue consumers' workers */
 		log_reopen();
 		log_info("reopened the log");
 		return;
@@ -293,31 +295,30 @@ bind_listeners(struct service *svc, const char **error_r)
 }
 
 /* drop_privileges - a service started as root becomes the owner of the
- * data root (when that is not root), in the order: groups, gid, uid,
- * no-new-privileges. */
+ * data root (when that is not root): dataroot_become_owner, the one switch
+ * the CLI makes too. */
 static int
 drop_privileges(struct service *svc)
 {
-	struct stat st;
+	const char *err;
+	uid_t uid;
+	gid_t gid;
 
 	if (geteuid() != 0)
 		return 0;
-	if (stat(svc->root, &st) < 0)
-		return -1;
-	if (st.st_uid == 0) {
+	switch (dataroot_become_owner(svc->root, &uid, &gid, &err)) {
+	case 0:
 		log_info("running as root: chown the data root to an unprivileged "
 		    "user to have services drop privileges");
 		return 0;
-	}
-	if (setgroups(0, NULL) < 0 || setresgid(st.st_gid, st.st_gid, st.st_gid) < 0 ||
-	    setresuid(st.st_uid, st.st_uid, st.st_uid) < 0) {
-		log_warn("dropping privileges to uid %ld", (long)st.st_uid);
+	case 1:
+		log_info("dropped privileges to uid %ld gid %ld", (long)uid,
+		    (long)gid);
+		return 0;
+	default:
+		log_warnx("%s", err);
 		return -1;
 	}
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	log_info("dropped privileges to uid %ld gid %ld", (long)st.st_uid,
-	    (long)st.st_gid);
-	return 0;
 }
 
 /* on_child - a worker process died: unless we are stopping, the whole

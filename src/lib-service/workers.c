@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,28 @@
 #include "xalloc.h"
 
 volatile sig_atomic_t worker_stop, worker_hup;
+
+/* the worker sets of this process, for workers_signal */
+#define WORKER_SETS 4
+static struct workers *worker_sets[WORKER_SETS];
+
+void
+workers_signal(int sig)
+{
+	for (size_t s = 0; s < WORKER_SETS; s++)
+		for (size_t i = 0; worker_sets[s] != NULL && i < worker_sets[s]->n; i++)
+			if (worker_sets[s]->pids[i] > 0)
+				kill(worker_sets[s]->pids[i], sig);
+}
+
+void *
+workers_shared_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;   /* zeroed by the kernel */
+}
 
 /* worker_on_signal - stop after the current item, or reopen the log */
 static void
@@ -52,6 +75,8 @@ worker_spawn(struct workers *w, size_t i)
 		return;
 	}
 	if (pid == 0) {
+		/* a worker has no workers of its own to signal */
+		memset(worker_sets, 0, sizeof(worker_sets));
 		w->fn(w->ctx, parent);
 		_exit(1);
 	}
@@ -66,6 +91,11 @@ workers_start(struct workers *w, size_t n, worker_fn *fn, void *ctx)
 	w->fn = fn;
 	w->ctx = ctx;
 	w->pids = xcalloc(n ? n : 1, sizeof(*w->pids));
+	for (size_t s = 0; s < WORKER_SETS; s++)
+		if (worker_sets[s] == NULL) {
+			worker_sets[s] = w;
+			break;
+		}
 	for (size_t i = 0; i < n; i++)
 		worker_spawn(w, i);
 }
@@ -118,6 +148,9 @@ workers_stop(struct workers *w)
 			kill(w->pids[i], SIGKILL);
 			waitpid(w->pids[i], NULL, 0);
 		}
+	for (size_t s = 0; s < WORKER_SETS; s++)
+		if (worker_sets[s] == w)
+			worker_sets[s] = NULL;
 	free(w->pids);
 	memset(w, 0, sizeof(*w));
 }

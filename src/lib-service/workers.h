@@ -34,6 +34,20 @@ void workers_start(struct workers *w, size_t n, worker_fn *fn, void *ctx);
 void workers_reap(struct workers *w);
 /* workers_stop - SIGTERM every worker, SIGKILL after 5 s; frees. */
 void workers_stop(struct workers *w);
+/* workers_signal - send sig to every worker of this process (the service
+ * forwards SIGHUP: each worker reopens its log). */
+void workers_signal(int sig);
+/* workers_shared_alloc - size zeroed bytes shared with the workers forked
+ * after it (counters the main process reports for all: update them with
+ * __atomic builtins); NULL on failure. Never freed: it lives as long as
+ * the service. */
+void *workers_shared_alloc(size_t size);
+/* workers_count - add v to a counter in workers_shared_alloc memory */
+static inline void
+workers_count(unsigned long *counter, unsigned long v)
+{
+	__atomic_add_fetch(counter, v, __ATOMIC_RELAXED);
+}
 /* worker_setup - first thing in a worker: signal handlers, death signal;
  * exits if the parent is already gone. */
 void worker_setup(pid_t parent);

@@ -466,16 +466,13 @@ quota_walk_dir(const char *dir, int64_t *bytes, int64_t *count)
 	}
 }
 
-/* quota_recalc - walk the mailbox and rewrite maildirsize */
-static int
-quota_recalc(const char *root, int64_t *bytes_r, int64_t *count_r,
-	     const char **error_r)
+int
+store_mailbox_size(const char *root, int64_t *bytes_r, int64_t *count_r,
+		   const char **error_r)
 {
 	int64_t bytes = 0, count = 0;
 	DIR *d;
 	struct dirent *de;
-	char *path, line[96];
-	int n;
 
 	quota_walk_dir(root, &bytes, &count);
 	d = opendir(root);
@@ -491,6 +488,22 @@ quota_recalc(const char *root, int64_t *bytes_r, int64_t *count_r,
 		free(sub);
 	}
 	closedir(d);
+	*bytes_r = bytes;
+	*count_r = count;
+	return 0;
+}
+
+/* quota_recalc - walk the mailbox and rewrite maildirsize */
+static int
+quota_recalc(const char *root, int64_t *bytes_r, int64_t *count_r,
+	     const char **error_r)
+{
+	int64_t bytes, count;
+	char *path, line[96];
+	int n;
+
+	if (store_mailbox_size(root, &bytes, &count, error_r) < 0)
+		return -1;
 	n = snprintf(line, sizeof(line), "0S\n%" PRId64 " %" PRId64 "\n",
 	    bytes, count);
 	path = path_join(root, "maildirsize");

@@ -101,6 +101,15 @@ enum store_deliver_result store_deliver(const char *mailbox_root,
 
 /* ------------------------------------------------------------------ quota */
 
+/* store_mailbox_size - THE size of a mailbox, walked on disk: the bytes
+ * of its message files as delivered (S=, else the file size) in cur/ and
+ * new/ of the INBOX and of every folder, and their number. Not counted:
+ * the index and its WAL, maildirsize, tmp/, Sieve scripts, any other
+ * file. The quota (maildirsize, store_quota_usage) keeps this same figure
+ * incrementally, and `postern mailbox list --sizes exact` shows it: a
+ * change of definition is made here, for both (docs/ARCHITECTURE.md). */
+int store_mailbox_size(const char *mailbox_root, int64_t *bytes_r,
+		       int64_t *count_r, const char **error_r);
 /* store_quota_usage - the mailbox usage in bytes and messages, from
  * maildirsize (recalculated by one walk of the tree only when that file is
  * missing or damaged). 0 or -1. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,8 +53,18 @@ log_reopen(void)
 	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return;
-	if (log_fd >= 0)
+	if (log_fd >= 0) {
+		/* stdout and stderr that went to the old file (posternd makes
+		 * them the log, for crashes and sanitizer reports) follow it;
+		 * a terminal or a journal stays */
+		struct stat old, st;
+		if (fstat(log_fd, &old) == 0)
+			for (int std = STDOUT_FILENO; std <= STDERR_FILENO; std++)
+				if (fstat(std, &st) == 0 && st.st_dev == old.st_dev &&
+				    st.st_ino == old.st_ino)
+					(void)dup2(fd, std);
 		close(log_fd);
+	}
 	log_fd = fd;
 }
 

@@ -14,7 +14,8 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 int log_init(const char *service, const char *path, bool to_stderr);
 void log_set_level(enum log_level level);
 extern enum log_level log_level_current;
-/* log_reopen - reopen the log file (after rotation). */
+/* log_reopen - reopen the log file (after rotation); stdout and stderr
+ * that pointed to the old file are pointed to the new one (dup2). */
 void log_reopen(void);
 
 void log_msg(enum log_level level, bool with_errno, const char *fmt, ...)

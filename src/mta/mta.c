@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "footer.h"
 #include "fsutil.h"
 #include "log.h"
+#include "msghdr.h"
 #include "mta.h"
 #include "queue.h"
 #include "settings.h"
@@ -118,6 +120,46 @@ item_defer(struct mta *m, struct queue_item *item, const char *why)
 
 /* item_route - filter and route one claimed item, commit its parts into
  * the outgoing queues, then remove it */
+/* on_msgid - keep the first Message-ID field */
+static void
+on_msgid(void *ctx, const struct msghdr_field *f)
+{
+	char **id = ctx;
+
+	if (*id == NULL && strcasecmp(f->name, "Message-ID") == 0)
+		*id = xstrndup(f->value, 250);
+}
+
+/* log_message_id - "ID: message-id=<...>", the line `postern track
+ * MESSAGE-ID` finds the queue id by. Every item passes here first (SMTP,
+ * pickup, lists, POP retrieval, forwards); the header is read up to 64 KB. */
+static void
+log_message_id(const struct queue_item *item)
+{
+	struct msghdr_parser p;
+	char chunk[16384], *id = NULL;
+	const char *err;
+	size_t used, total = 0;
+	ssize_t n;
+	int r = 0, fd = open(item->msg_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	msghdr_parser_init(&p, 0, on_msgid, &id);
+	while (id == NULL && total < 65536 &&
+	    (n = read(fd, chunk, sizeof(chunk))) > 0) {
+		total += (size_t)n;
+		if ((r = msghdr_parser_feed(&p, chunk, (size_t)n, &used, &err)) != 0)
+			break;
+	}
+	if (r == 0 && id == NULL)
+		msghdr_parser_finish(&p);
+	msghdr_parser_deinit(&p);
+	close(fd);
+	log_info("%s: message-id=%s", item->id, id != NULL ? id : "(none)");
+	free(id);
+}
+
 static void
 item_route(struct mta *m, const char *conn, struct queue_item *item)
 {
@@ -131,6 +173,7 @@ item_route(struct mta *m, const char *conn, struct queue_item *item)
 	size_t i, nbad = 0;
 	const char *msg;
 
+	log_message_id(item);
 	switch (filter_chain_run(&fc, &fname)) {
 	case FILTER_CONTINUE:
 		break;
@@ -141,7 +184,7 @@ item_route(struct mta *m, const char *conn, struct queue_item *item)
 		log_info("%s: rejected by filter %s: %s", item->id, fname, fc.reason);
 		if (queue_item_badmail(item, m->qroot, fc.reason, &err) < 0)
 			log_warnx("%s: bad mail: %s", item->id, err);
-		m->badmail++;
+		workers_count(&m->n->badmail, 1);
 		goto out;
 	case FILTER_DISCARD:
 		log_info("%s: discarded by filter %s: %s", item->id, fname, fc.reason);
@@ -215,7 +258,7 @@ item_route(struct mta *m, const char *conn, struct queue_item *item)
 		if (nparts > 1)
 			log_info("%s: queued as %s for %s (%u recipients)",
 			    item->id, id, dest_names[d], used[d]);
-		m->routed += used[d];
+		workers_count(&m->n->routed, used[d]);
 	}
 	if (nbad > 0) {
 		/* keep only the refused recipients in the quarantined item */
@@ -244,7 +287,7 @@ item_route(struct mta *m, const char *conn, struct queue_item *item)
 		    queue_item_badmail(item, m->qroot, "relaying denied for "
 		    "remote recipients of an unauthenticated SMTP client", &err) < 0)
 			log_warnx("%s: bad mail: %s", item->id, err);
-		m->badmail++;
+		workers_count(&m->n->badmail, 1);
 	} else if (queue_item_done(item, &err) < 0) {
 		log_warnx("%s: cannot remove the inbound item: %s", item->id, err);
 	}
@@ -282,7 +325,7 @@ inbound_process(struct mta *m, struct mta_inbound *in)
 			if (item.msg_path != NULL || item.env_path != NULL) {
 				if (queue_item_badmail(&item, m->qroot, err, &err) < 0)
 					log_warnx("%s: bad mail: %s", ids[i], err);
-				m->badmail++;
+				workers_count(&m->n->badmail, 1);
 			}
 		} else if (r > 0) {
 			item_route(m, in->conn, &item);
@@ -387,9 +430,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	workers_reap(&m->workers);
 	m->hold_until = 0;
 	mta_process_all(m);
-	snprintf(note, sizeof(note), "%zu workers; this process: routed %lu "
-	    "recipients, picked up %lu, bad mail %lu; %zu global filters",
-	    m->workers.n + 1, m->routed, m->picked_up, m->badmail,
+	snprintf(note, sizeof(note), "%zu processes: routed %lu recipients, "
+	    "picked up %lu, bad mail %lu; %zu global filters",
+	    m->workers.n + 1, m->n->routed, m->n->picked_up, m->n->badmail,
 	    filter_chain_count());
 	service_set_state(m->svc, "running", note);
 }
@@ -435,6 +478,14 @@ mta_init(struct service *svc)
 			log_warn("cannot prepare %s", in->qpath);
 			return -1;
 		}
+	}
+	/* counters every process adds to, mapped before the fork */
+	static struct mta_counts unshared;
+	m->n = workers_shared_alloc(sizeof(*m->n));
+	if (m->n == NULL) {
+		log_warn("cannot map the shared counters; status shows this "
+		    "process's share");
+		m->n = &unshared;
 	}
 	/* workers: after the recovery, before any watch of ours */
 	int64_t nw = settings_get_int(svc->db, "delivery.workers", 4);

@@ -28,6 +28,11 @@ struct mta_inbound {
 	struct event *ev;
 };
 
+/* counts of the service's processes together (`postern status`) */
+struct mta_counts {
+	unsigned long routed, picked_up, badmail;
+};
+
 struct mta {
 	struct service *svc;
 	char *qroot;
@@ -40,7 +45,7 @@ struct mta {
 	time_t hold_until;         /* after a deferral: wake-ups wait */
 	bool worker;               /* a forked worker (no pickup, no status) */
 	struct workers workers;    /* the main process's workers */
-	unsigned long routed, picked_up, badmail;
+	struct mta_counts *n;   /* every process's, in shared memory */
 };
 
 /* pickup.c */

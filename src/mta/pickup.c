@@ -155,7 +155,7 @@ mta_badmail_file(struct mta *m, const char *path, const char *id,
 		log_warn("cannot write %s", why);
 	fsync_dir(dir);
 	fsync_parent(path);
-	m->badmail++;
+	workers_count(&m->n->badmail, 1);
 	ret = 0;
 out:
 	free(dir);
@@ -340,7 +340,7 @@ pickup_file(struct mta *m, const char *name)
 	if (unlink(path) < 0 && errno != ENOENT)
 		log_warn("pickup: cannot remove %s (it will be injected again)", path);
 	fsync_dir(m->pickup);
-	m->picked_up++;
+	workers_count(&m->n->picked_up, 1);
 	log_info("%s: picked up %s: from=<%s> nrcpt=%zu size=%zu", id, name,
 	    sender, env.nrcpts, out.len);
 	goto out;

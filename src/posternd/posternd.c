@@ -48,6 +48,22 @@ static bool stopping;
 static time_t started_at;
 static struct event_base *base;
 static char *last_status;   /* the last status.json written */
+static struct stat root_st; /* the data root: its owner owns what we make */
+
+/* own - posternd runs as root (the services bind their ports before
+ * switching user), but what it creates in the data root (its log, the
+ * services' logs, run/) must be the owner's like everything else there:
+ * the services reopen these files after a rotation as that user. */
+static void
+own(int fd, const char *path)
+{
+	if (geteuid() != 0 || root_st.st_uid == 0)
+		return;
+	if (fd >= 0)
+		(void)!fchown(fd, root_st.st_uid, root_st.st_gid);
+	else if (path != NULL)
+		(void)!lchown(path, root_st.st_uid, root_st.st_gid);
+}
 
 static void
 status_write(void)
@@ -109,6 +125,7 @@ status_write(void)
 	    access(path, F_OK) < 0)) {
 		if (file_write_atomic(path, text, strlen(text), 0644) < 0)
 			log_warn("cannot write %s", path);
+		own(-1, path);
 		free(last_status);
 		last_status = text;
 		text = NULL;
@@ -132,6 +149,7 @@ child_start(struct child *c)
 	}
 	logpath = xasprintf("%s/log/%s.log", root, c->name);
 	fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	own(fd, NULL);
 	free(logpath);
 	pid_t parent = getpid();
 	pid = fork();
@@ -175,6 +193,32 @@ child_start(struct child *c)
 	log_info("started %s, pid %ld", c->name, (long)pid);
 }
 
+/* child_reason - the error a service that died reported in its
+ * run/<name>.json ("cannot listen on ... : Address already in use"), so
+ * posternd's own output says why, not only "exited with status 1" */
+static void
+child_reason(const struct child *c, pid_t pid, char *out, size_t size)
+{
+	char *path = xasprintf("%s/run/%s.json", root, c->name);
+	struct buf b;
+	json_t *rep = NULL;
+	json_error_t jerr;
+
+	out[0] = '\0';
+	buf_init(&b, 65536);
+	if (file_read(path, &b) == 0)
+		rep = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
+	if (rep != NULL && json_integer_value(json_object_get(rep, "pid")) == pid) {
+		const char *st = json_string_value(json_object_get(rep, "state"));
+		const char *n = json_string_value(json_object_get(rep, "note"));
+		if (st != NULL && strcmp(st, "failed") == 0 && n != NULL && *n)
+			snprintf(out, size, "%s", n);
+	}
+	json_decref(rep);
+	buf_free(&b);
+	free(path);
+}
+
 static void
 on_sigchld(evutil_socket_t sig, short what, void *arg)
 {
@@ -191,12 +235,14 @@ on_sigchld(evutil_socket_t sig, short what, void *arg)
 				c->state = "stopped";
 				break;
 			}
+			char why[200];
+			child_reason(c, pid, why, sizeof(why));
 			if (WIFSIGNALED(status))
 				snprintf(c->note, sizeof(c->note), "killed by signal %d",
 				    WTERMSIG(status));
 			else
-				snprintf(c->note, sizeof(c->note), "exited with status %d",
-				    WEXITSTATUS(status));
+				snprintf(c->note, sizeof(c->note), "exited with status %d%s%s",
+				    WEXITSTATUS(status), *why ? ": " : "", why);
 			/* restart with backoff; a service that ran for a while
 			 * gets a fresh start */
 			if (time(NULL) - c->started >= BACKOFF_MAX)
@@ -269,7 +315,10 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
+	char *logpath = xasprintf("%s/log/posternd.log", root);
 	log_reopen();
+	own(-1, logpath);
+	free(logpath);
 	for (size_t i = 0; i < nchildren; i++)
 		if (children[i].pid > 0)
 			kill(children[i].pid, SIGHUP);
@@ -376,10 +425,12 @@ main(int argc, char **argv)
 		return 6;
 	}
 	db_close(&db);
+	(void)stat(root, &root_st);
 	/* log/ and run/ are made by init; recreate them if they went */
 	for (const char *sub = "log\0run\0"; *sub; sub += strlen(sub) + 1) {
 		char *p = path_join(root, sub);
-		(void)mkdir_p(p, 0750);
+		if (mkdir_p(p, 0750) == 0)
+			own(-1, p);
 		free(p);
 	}
 	char *logpath = xasprintf("%s/log/posternd.log", root);
@@ -387,9 +438,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "posternd: cannot open %s: %s\n", logpath, strerror(errno));
 		return 1;
 	}
+	own(-1, logpath);
 	free(logpath);
 	char *pidpath = xasprintf("%s/run/posternd.pid", root);
 	lockfd = open(pidpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	own(lockfd, NULL);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
 		if (lockfd < 0)
 			log_error("cannot open %s: %s", pidpath, strerror(errno));

@@ -132,6 +132,7 @@ struct dest {
 struct sleeper {
 	char id[QUEUE_ID_MAX + 1];
 	time_t wake;
+	ino_t ino;   /* of the envelope as released (queue_env_ino) */
 };
 
 struct outsvc {
@@ -222,7 +223,18 @@ static void sleeper_set(struct outsvc *o, const char *id, time_t wake)
 		o->sleep = xreallocarray(o->sleep, o->capsleep, sizeof(*o->sleep));
 	}
 	snprintf(o->sleep[o->nsleep].id, sizeof(o->sleep[0].id), "%s", id);
+	o->sleep[o->nsleep].ino = queue_env_ino(o->qpath, id);
 	o->sleep[o->nsleep++].wake = wake;
+}
+
+/* sleeper_rewritten - the envelope changed since we released the item
+ * (postern queue retry): it is due by its own times, now */
+static bool sleeper_rewritten(struct outsvc *o, const char *id)
+{
+	for (size_t i = 0; i < o->nsleep; i++)
+		if (strcmp(o->sleep[i].id, id) == 0)
+			return queue_env_ino(o->qpath, id) != o->sleep[i].ino;
+	return false;
 }
 
 /* wake_arm - the wake timer at the earliest sleeper */
@@ -1904,8 +1916,8 @@ static void scan_queue(struct outsvc *o)
 		time_t wake = sleeper_get(o, ids[i]);
 		int c;
 
-		if (o->nruns >= MAX_ACTIVE_ITEMS || (wake != 0 && wake > now) ||
-		    item_active(o, ids[i]))
+		if (o->nruns >= MAX_ACTIVE_ITEMS || item_active(o, ids[i]) ||
+		    (wake != 0 && wake > now && !sleeper_rewritten(o, ids[i])))
 			continue;
 		r = xcalloc(1, sizeof(*r));
 		c = queue_claim(o->qpath, ids[i], &r->item, &err);
