@@ -1332,7 +1332,7 @@ setting_json(struct db *db, const struct field_def *f)
 	if (field_is_numeric(f)) {
 		json_object_set_new(o, "min", json_integer(f->min));
 		json_object_set_new(o, "max", json_integer(f->max));
-	} else if (f->type != FT_BOOL && f->type != FT_ENUM)
+	} else if (f->type != FT_BOOL && f->type != FT_ENUM && f->max > 0)
 		json_object_set_new(o, "maxLength", json_integer(f->max));
 	if (f->type == FT_ENUM) {
 		json_t *ch = json_array();
@@ -1461,10 +1461,14 @@ setting_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		return;
 	}
 	if (ok)
-		json_object_foreach(update, key, v)
-			api_audit(c, "Setting/set %s = %s", key, (field_find(
+		json_object_foreach(update, key, v) {
+			char *s = json_dumps(json_object_get(v, "value"),
+			    JSON_ENCODE_ANY | JSON_COMPACT);
+			api_audit(c, "Setting/set %s = %.200s", key, (field_find(
 			    settings_fields, key)->flags & FIELD_SECRET) ? "***" :
-			    patch_summary(v));
+			    s != NULL ? s : "?");
+			free(s);
+		}
 	*result_r = res;
 }
 

@@ -269,6 +269,7 @@ function Mailboxes({ me, po }) {
   const del = async (id) => {
     setConfirm(null);
     setError('');
+    setOk('');
     try {
       await api.setOne('Mailbox', 'destroy', id);
       setOk(`Mailbox ${id} deleted.`);
@@ -306,7 +307,7 @@ function Mailboxes({ me, po }) {
             <button class="danger" onClick=${() => setConfirm(m.id)}>Delete</button>
           </td></tr>`,
         editing === m.id && html`<${MailboxEdit} mb=${m}
-          onDone=${(msg) => { setEditing(null); setOk(msg); load(); }}
+          onDone=${(msg) => { setEditing(null); setError(''); setOk(msg); load(); }}
           onCancel=${() => setEditing(null)} />`,
       ])}</tbody>
     </table>
@@ -350,7 +351,7 @@ function SettingInput({ s, value, onChange }) {
     return html`<input type="number" name=${s.id} min=${s.min} max=${s.max} value=${value}
       onInput=${(e) => onChange(e.target.value === '' ? '' : Number(e.target.value))} />`;
   }
-  return html`<input name=${s.id} maxlength=${s.maxLength} value=${value}
+  return html`<input name=${s.id} maxlength=${s.maxLength || undefined} value=${value}
     onInput=${(e) => onChange(e.target.value)} />`;
 }
 
