@@ -627,3 +627,31 @@ def test_admin_page_served_with_strict_csp(web):
     for bad in ("/admin/../config/postern.db", "/admin/.hidden",
                 "/admin/vendor/../../x.js", "/admin/x.exe"):
         assert c.request("GET", bad).status == 404, bad
+
+
+def test_token_cli(web):
+    out = web.cli("token", "add", "postmaster@alpha", "--name", "cron",
+                  json_out=True)
+    tok = out["token"]
+    t = Client(web.http, csrf=False)
+    t.token = tok
+    r = t.call("Mailbox/query", {})[1]
+    assert sorted(r["ids"]) == ["carol@alpha", "postmaster@alpha"]
+    # an ADMIN's token stays in its post office; a USER gets none
+    r = web.cli("token", "add", "postmaster@alpha", "--postoffice", "beta",
+                check=False)
+    assert r.returncode != 0 and "scoped to alpha" in r.stderr
+    r = web.cli("token", "add", "carol@alpha", check=False)
+    assert r.returncode != 0 and "ADMIN and SYSADMIN" in r.stderr
+    r = web.cli("token", "add", "root@hq", "--expires", "2001-01-01",
+                check=False)
+    assert r.returncode == 2 and "in the past" in r.stderr
+    lst = web.cli("token", "list", json_out=True)
+    assert [x["name"] for x in lst] == ["cron"]
+    assert lst[0]["mailbox"] == "postmaster@alpha"
+    assert lst[0]["postoffice"] == "alpha"
+    web.cli("token", "del", str(out["id"]))
+    r = t.request("GET", "/jmap/session")
+    assert r.status == 401
+    r = web.cli("token", "del", str(out["id"]), check=False)
+    assert r.returncode != 0 and "no token" in r.stderr
