@@ -37,6 +37,16 @@ EOT
 	echo "Created the demo data root $DIR"
 fi
 
+# the web admin's SYSADMIN (also added to a demo root made before it)
+if ! grep -q '^admin@example ' "$DIR/demo-passwords.txt"; then
+	ADMIN=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 14)
+	$P mailbox add admin@example --password "$ADMIN" --type SYSADMIN \
+	    --friendly-name "Demo administrator" --no-auto-address
+	(umask 077; echo "admin@example       $ADMIN   (SYSADMIN: web admin)" \
+	    >> "$DIR/demo-passwords.txt")
+fi
+ADMIN_PW=$(sed -n 's/^admin@example  *\([^ ]*\).*/\1/p' "$DIR/demo-passwords.txt")
+
 cat <<EOT
 
 Postern demo, data root $DIR
@@ -46,7 +56,12 @@ $(sed 's/^/  /' "$DIR/demo-passwords.txt")
 Connect (all on 127.0.0.1):
   SMTP 2525   submission 5870 (STARTTLS + AUTH)   SMTPS 4650
   POP3 1100   POP3S 9950   IMAP 1430   IMAPS 9930   ManageSieve 4190
-  HTTP 8080   HTTPS 8443 (list one-click unsubscribe, autoconfig)
+  HTTP 8080   HTTPS 8443 (web admin, JMAP API, list one-click unsubscribe, autoconfig)
+
+Web admin: http://127.0.0.1:8080/admin/
+  log in as admin@example (SYSADMIN), password $ADMIN_PW
+  (a post office's ADMIN, e.g. postmaster@example, sees only its post office)
+  API: docs/API.md, e.g. curl http://127.0.0.1:8080/.well-known/jmap
   e.g.  swaks --server 127.0.0.1:2525 --to alice@example.test
         curl -k --user alice@example:PASSWORD imaps://127.0.0.1:9930/INBOX
         curl 'http://127.0.0.1:8080/mail/config-v1.1.xml?emailaddress=alice@example.test'

@@ -10,6 +10,11 @@ BUILD="build-essential meson ninja-build pkg-config clang llvm
 RUNTIME="openssl ca-certificates"
 TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isync
   sieve-connect python3-dkim python3-cryptography"
+# The web admin: npm fills web/node_modules from the committed lockfile at
+# build time (npm ci --ignore-scripts, scripts/web-build.sh); the browser
+# tests drive Debian's chromium with npm playwright-core (never a browser
+# playwright would download).
+WEB="nodejs npm chromium"
 # The reference servers the comparison tests (test_imap_dovecot,
 # test_popretr's Dovecot case) and bench/ start privately on their own
 # ports, never as system services: they are installed with their init
@@ -18,7 +23,7 @@ TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isyn
 PEERS="dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix"
 
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
-PKGS="$BUILD $RUNTIME $TEST ${POSTERN_EXTRA_PACKAGES:-}"
+PKGS="$BUILD $RUNTIME $TEST $WEB ${POSTERN_EXTRA_PACKAGES:-}"
 
 missing_of() {
 	out=""

@@ -33,6 +33,7 @@ static const struct {
 	{ "welcome", cmd_welcome, "the default message of new mailboxes: show, set, clear" },
 	{ "status", cmd_status, "services run by posternd, their PIDs and addresses" },
 	{ "diag", cmd_diag, "diagnostic report: checks of the whole installation (text, HTML, JSON)" },
+	{ "token", cmd_token, "API tokens of the web administration API: add, list, del" },
 };
 
 /* Commands made of verbs ("postoffice add ..."): without a verb they print

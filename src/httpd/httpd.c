@@ -61,6 +61,9 @@ struct conn {
 	struct http_parser parser;
 	struct timespec started;   /* of the current request */
 	struct event *timer;       /* request or idle deadline */
+	struct httpd_job *job;     /* the current request's deferred answer */
+	int version;               /* of the deferred request */
+	bool head;
 };
 
 static struct {
@@ -68,6 +71,7 @@ static struct {
 	SSL_CTX *ssl;
 	const char *tls_error;
 	struct conn *conns;
+	struct workpool *pool;     /* deferred answers (httpd_defer) */
 	uint64_t next_id;
 	int request_timeout, idle_timeout;
 	size_t max_body;
@@ -75,6 +79,10 @@ static struct {
 
 static void conn_free(struct conn *c);
 static void on_read(struct bufferevent *bev, void *arg);
+
+/* each worker thread's own config store connection (httpd_defer) */
+static __thread struct db *thread_db;
+static __thread bool thread_db_tried;
 
 /* arm - the deadline: the idle timeout between requests, the request
  * timeout from a request's first byte (not restarted by more bytes) */
@@ -180,11 +188,34 @@ dispatch(struct conn *c, const struct http_request *req,
 		return;
 	}
 	struct httpd_req rq = {
-		.req = req, .svc = server.svc, .client = c->addr, .tls = c->tls,
-		.conn_id = c->id,
+		.req = req, .svc = server.svc, .client = c->addr,
+		.sa = (const struct sockaddr *)&c->sa, .tls = c->tls,
+		.conn_id = c->id, .conn = c,
 	};
 	rt->fn(&rq, resp);
 	*note_r = rq.note;
+}
+
+/* request_finish - send the answer of the current request and get
+ * ready for the next one */
+static void
+request_finish(struct conn *c, struct http_response *resp, int version,
+	       bool head, const char *method, const char *target,
+	       const char *note)
+{
+	c->requests++;
+	if (!c->parser.req.keep_alive || c->requests >= HTTPD_MAX_REQUESTS ||
+	    server.svc->stopping)
+		resp->close = true;
+	send_response(c, resp, version, head);
+	access_log(c, method, target, resp->status, head ? 0 : resp->body.len,
+	    note);
+	bool close = resp->close;
+	http_parser_reset(&c->parser);
+	if (close)
+		conn_close(c);
+	else
+		arm(c, false);
 }
 
 /* request_done - answer a whole request */
@@ -198,20 +229,79 @@ request_done(struct conn *c)
 
 	http_response_init(&resp, 200);
 	dispatch(c, req, &resp, &note);
-	c->requests++;
-	if (!req->keep_alive || c->requests >= HTTPD_MAX_REQUESTS ||
-	    server.svc->stopping)
-		resp.close = true;
-	send_response(c, &resp, req->version, head);
-	access_log(c, req->method, req->target, resp.status, head ? 0 :
-	    resp.body.len, note);
-	bool close = resp.close;
+	if (c->job != NULL) {
+		/* deferred: no deadline while the pool works on it */
+		http_response_free(&resp);
+		c->version = req->version;
+		c->head = head;
+		c->in_request = false;
+		evtimer_del(c->timer);
+		return;
+	}
+	request_finish(c, &resp, req->version, head, req->method, req->target,
+	    note);
 	http_response_free(&resp);
-	http_parser_reset(&c->parser);
-	if (close)
-		conn_close(c);
-	else
-		arm(c, false);
+}
+
+static void
+job_thread_end(void)
+{
+	if (thread_db != NULL)
+		db_close(&thread_db);
+	thread_db_tried = false;
+}
+
+/* job_run - a deferred answer's work (worker thread) */
+static void
+job_run(struct work *w)
+{
+	struct httpd_job *j = (struct httpd_job *)w;
+	const char *err;
+
+	if (!thread_db_tried) {
+		thread_db_tried = true;
+		if (db_open(j->svc->root, false, &thread_db, &err) < 0)
+			thread_db = NULL;
+	}
+	j->run(j, thread_db);
+}
+
+/* job_done - on the loop: send the deferred answer, then read on */
+static void
+job_done(struct work *w)
+{
+	struct httpd_job *j = (struct httpd_job *)w;
+	struct conn *c = j->conn;
+
+	if (c == NULL) {
+		j->free(j);
+		return;
+	}
+	c->job = NULL;
+	if (w->skipped)
+		httpd_error(&j->resp, 503, "The service is stopping.");
+	else if (j->done != NULL)
+		j->done(j);
+	request_finish(c, &j->resp, c->version, c->head, c->parser.req.method,
+	    c->parser.req.target, j->note[0] != '\0' ? j->note : NULL);
+	j->free(j);
+	if (!c->closing)
+		on_read(c->bev, c);
+}
+
+void
+httpd_defer(struct httpd_req *rq, struct httpd_job *j)
+{
+	struct conn *c = rq->conn;
+
+	j->conn = c;
+	j->svc = server.svc;
+	j->work.run = job_run;
+	j->work.done = job_done;
+	http_response_init(&j->resp, 200);
+	j->note[0] = '\0';
+	c->job = j;
+	workpool_submit(server.pool, &j->work);
 }
 
 /* request_failed - a bad request: its status, then close (the framing
@@ -238,7 +328,7 @@ on_read(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	while (!c->closing) {
+	while (!c->closing && c->job == NULL) {
 		size_t len = evbuffer_get_length(in), used;
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
 		    HTTPD_OUT_HIGH) {
@@ -395,6 +485,8 @@ conn_free(struct conn *c)
 		server.conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (c->job != NULL)
+		c->job->conn = NULL;   /* job_done frees it */
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (c->linger_ev != NULL)
@@ -492,6 +584,12 @@ httpd_init(struct service *svc)
 	    60);
 	server.max_body = (size_t)settings_get_int(svc->db, "http.max_body",
 	    1024) * 1024;
+	const char *err;
+	server.pool = workpool_create(svc->base, 2, job_thread_end, &err);
+	if (server.pool == NULL) {
+		log_warnx("work pool: %s", err);
+		return -1;
+	}
 	server.ssl = tls_server_ctx(svc, &server.tls_error);
 	if (server.ssl == NULL)
 		log_warnx("TLS unavailable (https off): %s", server.tls_error);
@@ -511,6 +609,7 @@ httpd_shutdown(struct service *svc)
 	(void)svc;
 	while (server.conns != NULL)
 		conn_free(server.conns);
+	workpool_free(&server.pool, false);
 }
 
 int

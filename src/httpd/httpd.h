@@ -7,6 +7,7 @@
 #include "http-parser.h"
 #include "http-response.h"
 #include "service.h"
+#include "workpool.h"
 
 /* The HTTP service's plug-in interface. A module (unsubscribe.c,
  * autodiscover.c; later webmail, admin, api) exports a table of routes,
@@ -18,13 +19,39 @@ struct httpd_req {
 	const struct http_request *req;   /* the parsed request */
 	struct service *svc;              /* db, root */
 	const char *client;               /* the client's address */
+	const struct sockaddr *sa;        /* the same, for throttle.h */
 	bool tls;
 	uint64_t conn_id;
 	const char *note;                 /* set by a handler: for the access
 					   * log line (never a secret) */
+	void *conn;                       /* httpd's */
 };
 
 typedef void httpd_handler(struct httpd_req *rq, struct http_response *resp);
+
+/* A handler whose answer needs blocking work (a password hash, writes to
+ * the config store) defers it to the service's work pool: run() on a
+ * worker thread with that thread's own config store connection (db NULL
+ * when it cannot be opened: answer 503), then done() (may be NULL) on
+ * the loop, then the answer j->resp is sent. The connection reads no
+ * further request meanwhile, so pipelined answers stay in order. run()
+ * must not touch rq or the request: copy what it needs into the job
+ * first. A connection that goes away meanwhile orphans the job: done()
+ * is skipped and free() called. */
+struct httpd_job {
+	struct work work;                      /* httpd's: first */
+	void (*run)(struct httpd_job *j, struct db *db);
+	void (*done)(struct httpd_job *j);
+	void (*free)(struct httpd_job *j);     /* frees the whole job */
+	struct http_response resp;             /* the answer run() fills */
+	char note[160];                        /* for the access log line */
+	void *conn;                            /* httpd's */
+	struct service *svc;
+};
+
+/* httpd_defer - answer rq later through job j (see struct httpd_job);
+ * the handler's own resp is then ignored */
+void httpd_defer(struct httpd_req *rq, struct httpd_job *j);
 
 struct httpd_route {
 	const char *path;      /* "/list/unsubscribe" */
@@ -36,6 +63,8 @@ struct httpd_route {
 /* the modules' tables, each ending with a zeroed row */
 extern const struct httpd_route unsubscribe_routes[];
 extern const struct httpd_route autodiscover_routes[];
+extern const struct httpd_route api_routes[];
+extern const struct httpd_route static_routes[];
 
 /* httpd_route_find - the route of a decoded path: an exact path first,
  * then the longest prefix; NULL: none (404) */

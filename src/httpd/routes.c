@@ -9,6 +9,8 @@
 static const struct httpd_route *const tables[] = {
 	unsubscribe_routes,
 	autodiscover_routes,
+	api_routes,
+	static_routes,
 	NULL,
 };
 

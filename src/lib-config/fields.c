@@ -133,6 +133,10 @@ const struct field_def settings_fields[] = {
 	  "close keep-alive HTTP connections idle this long between requests", 0 },
 	{ "http.max_body", NULL, FT_SIZE, "1024", 1, 1024 * 1024, NULL,
 	  "largest request body the HTTP service takes (413 above)", 0 },
+	{ "http.session_idle", NULL, FT_DURATION, "1800", 60, 86400 * 7, NULL,
+	  "a web admin session unused this long ends (the user logs in again)", 0 },
+	{ "http.session_max", NULL, FT_DURATION, "43200", 300, 86400 * 30, NULL,
+	  "a web admin session ends this long after its login, used or not", 0 },
 	{ "list.held_expire", NULL, FT_DURATION, "1209600", 0, 86400 * 365, NULL,
 	  "posts held for a list's moderator and not decided within this time are discarded, their posters told; 0: kept until decided", 0 },
 	{ "list.confirm_expire", NULL, FT_DURATION, "604800", 1, 86400 * 365, NULL,
@@ -575,7 +579,7 @@ field_format(const struct field_def *f, const char *stored)
 const char *
 field_json_name(const struct field_def *f)
 {
-	static char name[96];
+	static __thread char name[96];   /* httpd calls it on worker threads */
 
 	if (f->type == FT_SIZE) {
 		snprintf(name, sizeof(name), "%s_kb", f->name);

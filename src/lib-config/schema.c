@@ -244,12 +244,39 @@ static const char schema_v5[] =
 "ALTER TABLE list ADD COLUMN members_send_as INTEGER NOT NULL DEFAULT 0;"
 ;
 
+/* v6: web administration (issue 15; src/lib-admin/webauth.h): browser
+ * sessions and API tokens, each stored as the SHA-256 of its secret;
+ * mailbox name lookups for the paged, searched mailbox list */
+static const char schema_v6[] =
+"CREATE TABLE web_session ("
+"  id INTEGER PRIMARY KEY,"
+"  hash TEXT NOT NULL UNIQUE,"
+"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  created INTEGER NOT NULL,"
+"  last_seen INTEGER NOT NULL,"
+"  client TEXT NOT NULL DEFAULT '',"
+"  user_agent TEXT NOT NULL DEFAULT '');"
+"CREATE INDEX web_session_mailbox ON web_session(mailbox_id);"
+"CREATE TABLE api_token ("
+"  id INTEGER PRIMARY KEY,"
+"  hash TEXT NOT NULL UNIQUE,"
+"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  postoffice_id INTEGER REFERENCES postoffice(id) ON DELETE CASCADE,"
+"  name TEXT NOT NULL DEFAULT '',"
+"  created INTEGER NOT NULL,"
+"  last_used INTEGER NOT NULL DEFAULT 0,"
+"  expires INTEGER NOT NULL DEFAULT 0);"
+"CREATE INDEX api_token_mailbox ON api_token(mailbox_id);"
+"CREATE INDEX mailbox_name ON mailbox(name);"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

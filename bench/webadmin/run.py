@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""bench/webadmin/run.py [BUILD] - the web admin API at 100,000 mailboxes.
+
+Makes a data root with post offices p0..p9 of 10,000 mailboxes each (rows
+inserted with SQL, sharing one real password hash: hashing 100,000
+passwords would take an hour and measure yescrypt, not the list), starts
+postern-httpd alone, logs in as a SYSADMIN and times, over real HTTP:
+the mailbox list's first page (all post offices, and one), a search, a
+deep page, and the admin page's load (every file it fetches: bytes and
+time). Prints a Markdown table for bench/RESULTS.md."""
+import http.client
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BUILD = Path(sys.argv[1] if len(sys.argv) > 1 else "build").resolve()
+N_PO, PER_PO, RUNS = 10, 10000, 20
+USING = ["urn:ietf:params:jmap:core", "urn:postern:admin"]
+
+
+def port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def cli(root, *a):
+    subprocess.run([str(BUILD / "postern"), "-d", root, *a], check=True,
+                   capture_output=True)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="postern-bench-web-")
+    root = f"{tmp}/root"
+    cli(root, "init", "--hostname", "bench.test")
+    hp = port()
+    cli(root, "config", "set", "http.listen", f"127.0.0.1:{hp}")
+    for svc in ("https", "smtp", "submission", "smtps", "pop3", "pop3s",
+                "imap", "imaps", "managesieve"):
+        cli(root, "config", "set", f"{svc}.listen", "")
+    cli(root, "postoffice", "add", "hq", "--password", "hq-Bench-Secret-1")
+    cli(root, "mailbox", "add", "root@hq", "--password", "root-Bench-Secret",
+        "--type", "SYSADMIN")
+    con = sqlite3.connect(f"{root}/config/postern.db")
+    h = con.execute("SELECT password_hash FROM mailbox WHERE name = 'root'"
+                    ).fetchone()[0]
+    now = int(time.time())
+    t0 = time.time()
+    for p in range(N_PO):
+        con.execute("INSERT INTO postoffice (name, created) VALUES (?, ?)",
+                    (f"p{p}", now))
+        po = con.execute("SELECT id FROM postoffice WHERE name = ?",
+                         (f"p{p}",)).fetchone()[0]
+        con.executemany(
+            "INSERT INTO mailbox (postoffice_id, name, created, password_hash,"
+            " friendly_name, quota_kb) VALUES (?, ?, ?, ?, ?, ?)",
+            ((po, f"user{i:05d}", now, h, f"User {i} of p{p}", i % 5000)
+             for i in range(PER_PO)))
+    con.commit()
+    con.close()
+    fill = time.time() - t0
+    proc = subprocess.Popen([str(BUILD / "posternd"), "-d", root,
+                             "--services", "httpd"])
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", hp), 1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        c = http.client.HTTPConnection("127.0.0.1", hp, timeout=60)
+        hdr = {"Content-Type": "application/json", "X-Postern-CSRF": "1"}
+        c.request("POST", "/api/login", json.dumps(
+            {"login": "root@hq", "password": "root-Bench-Secret"}), hdr)
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+        hdr["Cookie"] = r.getheader("Set-Cookie").split(";")[0]
+
+        def api(calls):
+            c.request("POST", "/jmap/api", json.dumps(
+                {"using": USING, "methodCalls": calls}), hdr)
+            r = c.getresponse()
+            body = r.read()
+            assert r.status == 200, body
+            return json.loads(body)
+
+        def page(args):
+            return [["Mailbox/query", dict(args, limit=25), "q"],
+                    ["Mailbox/get", {"#ids": {"resultOf": "q",
+                                              "name": "Mailbox/query",
+                                              "path": "/ids"},
+                                     "properties": ["name", "postOffice",
+                                                    "type", "quota_kb",
+                                                    "disabled",
+                                                    "friendly_name"]}, "g"]]
+
+        cases = [
+            ("first page, all 100,001 mailboxes, by name", page({})),
+            ("first page of one post office (10,000)",
+             page({"filter": {"postOffice": "p7"}})),
+            ("search 'user0420' in all", page({"filter": {"text": "user0420"}})),
+            ("search 'user0420' in one post office",
+             page({"filter": {"postOffice": "p7", "text": "user0420"}})),
+            ("page 2000 of 4000 (OFFSET 49,975), all",
+             page({"position": 49975})),
+            ("sorted by quota, descending, first page",
+             page({"sort": [{"property": "quota_kb",
+                             "isAscending": False}]})),
+        ]
+        rows = []
+        for name, calls in cases:
+            api(calls)   # warm
+            ts = []
+            for _ in range(RUNS):
+                t = time.perf_counter()
+                out = api(calls)
+                ts.append((time.perf_counter() - t) * 1000)
+            total = out["methodResponses"][0][1]["total"]
+            got = len(out["methodResponses"][1][1]["list"])
+            rows.append((name, statistics.median(ts), max(ts), total, got))
+        # the admin page: index, CSS, modules, the session probe
+        files = ["/admin/", "/admin/style.css", "/admin/app.js",
+                 "/admin/api.js", "/admin/vendor/preact.js",
+                 "/admin/vendor/hooks.js", "/admin/vendor/htm.js",
+                 "/admin/favicon.svg"]
+        t = time.perf_counter()
+        nbytes = 0
+        for f in files:
+            c.request("GET", f)
+            r = c.getresponse()
+            nbytes += len(r.read())
+        page_ms = (time.perf_counter() - t) * 1000
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    print(f"fill: {N_PO * PER_PO} mailbox rows in {fill:.1f} s; "
+          f"load {os.getloadavg()[0]:.2f}\n")
+    print("| request (query + get of 25, one HTTP request) | median | max | total | rows |")
+    print("|---|---|---|---|---|")
+    for name, med, mx, total, got in rows:
+        print(f"| {name} | {med:.1f} ms | {mx:.1f} ms | {total} | {got} |")
+    print(f"\nadmin page: {len(files)} files, {nbytes} bytes uncompressed, "
+          f"{page_ms:.1f} ms over one keep-alive connection")
+
+
+main()

@@ -1,0 +1,47 @@
+#ifndef POSTERN_API_H
+#define POSTERN_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "db.h"
+#include "jmap.h"
+
+/* The web administration API: JMAP (jmap.h) with Postern's objects under
+ * the capability urn:postern:admin. api.c is the HTTP side (login,
+ * logout, cookies, tokens, CSRF, the session resource, the request);
+ * api-admin.c the methods, on lib-admin. */
+
+#define API_CAPABILITY "urn:postern:admin"
+#define API_ACCOUNT "admin"
+
+/* who is calling, resolved for each request from its session or token */
+struct api_actor {
+	int64_t mailbox_id;
+	int64_t postoffice_id;      /* the mailbox's */
+	int64_t scope_po;           /* the post office it may see; 0: all */
+	char login[160];            /* name@postoffice */
+	char postoffice[64];        /* the mailbox's */
+	char scope_name[64];        /* the scope's name ("" for all) */
+	bool sysadmin;
+	int64_t session_id;         /* the session, or 0 */
+	int64_t token_id;           /* the token, or 0 */
+};
+
+/* a request's context for the methods (one worker thread) */
+struct api_ctx {
+	struct db *db;
+	const struct api_actor *actor;
+	const struct jmap_limits *lim;
+	json_t *audit;              /* lines for the log, written on the loop */
+};
+
+extern const struct jmap_method api_admin_methods[];
+
+/* api_audit - note a change for the audit log (one line, with the actor) */
+void api_audit(struct api_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif
