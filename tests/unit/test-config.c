@@ -961,7 +961,7 @@ test_users_domains(void)
 	    "amy@a.test,{CRYPT}$6$s$x.M3Zc6Xe0p2ah7Y9dB9yM6qWlpc9Ofu2tHjlGk2tW9XxXzpeVbyCFs7N6m0Q9i4zRNYVY2DsFjGsIA8TiE1a.,2,A\n"
 	    "bo@c.test,{CRYPT}$6$s$x.M3Zc6Xe0p2ah7Y9dB9yM6qWlpc9Ofu2tHjlGk2tW9XxXzpeVbyCFs7N6m0Q9i4zRNYVY2DsFjGsIA8TiE1a.,3,B\n";
 	struct users_import_opts opts = {
-		.postoffice = "acme", .quota_kb = -1, .sep = ',',
+		.postoffice = "acme", .quota_kb = -1, .sep = ',', .create_domains = true,
 	};
 
 	CHECK(adm_postoffice_add(db, "acme", "pw", &err) == ADM_OK);
