@@ -187,8 +187,8 @@ session_close(struct session *s)
  * Mail from authenticated and relay-network clients without Date: or
  * Message-ID: gets them here (RFC 6409 8.2, 8.3). */
 
-/* sender_check - whether the login may send as address; replies and
- * returns false if not */
+/* sender_allowed - whether the login may send as address; *error_r
+ * set (and false) when the directory could not tell */
 static bool
 sender_allowed(struct session *s, const char *address, bool *error_r)
 {
