@@ -273,6 +273,15 @@ def test_only_mail_originating_here_is_signed(out):
     relay(p, "spoof@remote.test", ["bob@acme.test"],
           message("forged", frm="CEO <ceo@acme.test>", to="bob@acme.test"))
     assert b"DKIM-Signature" not in received(sink, "forged")
+    # the sender policy refuses it in smtpd already (test_sender_policy.py)
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        submit(p, "mallory@other.test", ["ext@remote.test"],
+               message("cross tenant", frm="CEO <ceo@acme.test>"),
+               login=("mallory@other", "mallory-pw"))
+    assert e.value.smtp_code == 550 and b"ceo@acme.test" in e.value.smtp_error
+    # and where the post office lets its users send as anyone, DKIM
+    # still does not sign for another post office's domain
+    p.cli("postoffice", "set", "other", "send_as=any")
     submit(p, "mallory@other.test", ["ext@remote.test"],
            message("cross tenant", frm="CEO <ceo@acme.test>"),
            login=("mallory@other", "mallory-pw"))

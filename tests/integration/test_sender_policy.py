@@ -382,6 +382,9 @@ def fwd(tmp_path_factory):
         p.cli("mailbox", "add", "alice@acme", "--password", ALICE_PW)
         p.cli("mailbox", "redirect", "add", "carol@acme", "dave@remote.test")
         p.cli("mailbox", "set", "carol@acme", "redirect_enabled=yes")
+        p.cli("group", "add", "crew@acme.test", "--postoffice", "acme")
+        p.cli("group", "member", "add", "crew@acme.test", "eve@remote.test")
+        p.cli("group", "member", "add", "crew@acme.test", "alice@acme.test")
         p.start()
         yield p, sink
     finally:
@@ -466,3 +469,17 @@ def test_srs_not_for_local_senders(fwd):
     sender, _, data = wait_sink(
         sink, lambda g: b"from inside" in g[2], "the local sender's copy")
     assert sender == "alice@acme.test"
+
+
+def test_srs_on_group_forward(fwd):
+    p, sink = fwd
+    with smtplib.SMTP("127.0.0.1", p.port("smtp"), timeout=15) as s:
+        assert s.sendmail("zed@outside.test", ["crew@acme.test"],
+                          b"From: zed@outside.test\r\nSubject: crew\r\n\r\n"
+                          b"to the crew\r\n") == {}
+    sender, rcpts, _ = wait_sink(
+        sink, lambda g: "eve@remote.test" in g[1], "the group member's copy")
+    tt = srs_tt()
+    assert sender == (f"SRS0={srs_hash(tt, 'outside.test', 'zed')}={tt}="
+                      "outside.test=zed@acme.test"), sender
+    assert rcpts == ["eve@remote.test"]
