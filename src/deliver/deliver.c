@@ -48,6 +48,7 @@
 #include "settings.h"
 #include "sieve-deliver.h"
 #include "srs.h"
+#include "srs-forward.h"
 #include "store.h"
 #include "strutil.h"
 #include "workers.h"
@@ -584,72 +585,8 @@ out:
 	return r;
 }
 
-/* domain_hosted - 1 if the domain of address is hosted here, 0 if not,
- * -1 error */
-static int
-domain_hosted(struct db *db, const char *address)
-{
-	const char *at = strrchr(address, '@'), *err;
-	struct dir_domain dom;
-
-	if (at == NULL)
-		return 1;       /* a bare name cannot leave */
-	int r = dir_domain_get(db, at + 1, &dom, &err);
-	if (r < 0)
-		log_warnx("directory: %s", err);
-	return r;
-}
-
-/* job_srs_sender - the SRS address (srs.h) that forwards of this item to
- * outside addresses are sent from, so that they pass SPF at the next hop:
- * when srs.enabled and the sender is from outside. Its domain is
- * srs.domain, else that of the forwarding address. 1 and *out filled, 0
- * not rewritten, -1 error (the forward waits). */
-static int
-job_srs_sender(struct job *j, char *out, size_t outlen)
-{
-	struct db *db = j->d->svc->db;
-	const char *sender = j->env->sender, *err;
-	char *domain, *key;
-	int r;
-
-	if (sender == NULL || *sender == '\0' ||
-	    !settings_get_int(db, "srs.enabled", 1))
-		return 0;
-	r = domain_hosted(db, sender);
-	if (r != 0)
-		return r < 0 ? -1 : 0;
-	domain = settings_get_str(db, "srs.domain");
-	if (*domain == '\0' && j->nfwd_dt > 0) {
-		const char *at = strrchr(j->fwd_dt[0], '@');
-		free(domain);
-		domain = xstrdup(at != NULL ? at + 1 : "");
-	}
-	if (*domain == '\0') {
-		log_info("%s: forward not rewritten with SRS: no srs.domain and "
-		    "no forwarding address", j->item->id);
-		free(domain);
-		return 0;
-	}
-	key = settings_secret(db, "srs.secret", &err);
-	if (key == NULL) {
-		log_warnx("%s: srs.secret: %s", j->item->id, err);
-		free(domain);
-		return -1;
-	}
-	r = srs_forward(key, strlen(key), sender, domain, time(NULL), out,
-	    outlen, &err);
-	explicit_bzero(key, strlen(key));
-	free(key);
-	if (r < 0)
-		log_info("%s: forward not rewritten with SRS: <%s>: %s",
-		    j->item->id, sender, err);
-	free(domain);
-	return r < 0 ? 0 : 1;
-}
-
 /* job_send_forwards - the forward copies: those to outside addresses from
- * the SRS address when job_srs_sender gives one, the others (local
+ * the SRS address when srs_forward_sender gives one, the others (local
  * groups, lists) from the original sender; 0 or -1 */
 static int
 job_send_forwards(struct job *j)
@@ -658,10 +595,11 @@ job_send_forwards(struct job *j)
 	bool *remote = xcalloc(j->nfwd, sizeof(*remote));
 	bool *local = xcalloc(j->nfwd, sizeof(*local));
 	size_t nremote = 0;
-	int r = job_srs_sender(j, srs, sizeof(srs));
+	int r = srs_forward_sender(j->d->svc->db, j->item->id, j->env->sender,
+	    j->nfwd_dt > 0 ? j->fwd_dt[0] : NULL, srs, sizeof(srs));
 
 	for (size_t i = 0; i < j->nfwd; i++) {
-		int h = r > 0 ? domain_hosted(j->d->svc->db, j->fwd[i]) : 1;
+		int h = r > 0 ? srs_forward_hosted(j->d->svc->db, j->fwd[i]) : 1;
 		if (h < 0)
 			r = -1;
 		remote[i] = h == 0;

@@ -23,6 +23,8 @@
 #include "settings.h"
 #include "sieve-deliver.h"
 #include "sieve.h"
+#include "srs.h"
+#include "srs-forward.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -129,7 +131,8 @@ queue_new(const struct sieve_deliver_args *a, struct queue_env *env,
 	return queue_writer_commit(&w, env, error_r);
 }
 
-/* do_redirect - forward with the original sender; 1 queued, 0 refused
+/* do_redirect - forward with the original sender (or its SRS address);
+ * 1 queued, 0 refused
  * (loop), -1 error */
 static int
 do_redirect(const struct sieve_deliver_args *a, const struct sd_hdr *h,
@@ -144,10 +147,25 @@ do_redirect(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 		    a->address, to);
 		return 0;
 	}
+	/* to an outside address, outside mail leaves from an SRS address
+	 * (srs-forward.h) */
+	char srs[SRS_ADDRESS_MAX + 1];
+	int sr = srs_forward_hosted(a->db, to);
+	if (sr == 0)
+		sr = srs_forward_sender(a->db, a->qid, a->env->sender, a->address,
+		    srs, sizeof(srs));
+	else if (sr > 0)
+		sr = 0;
+	if (sr < 0) {
+		*error_r = "directory error (SRS)";
+		return -1;
+	}
 	queue_new_id(id);
 	queue_env_init(&env, id);
 	env_copy_meta(&env, a->env);
 	env.delay_notified = 0;
+	if (sr > 0)
+		queue_env_set(&env.sender, srs);
 	queue_env_add_rcpt(&env, to, NULL, 0);
 	char *prefix = xasprintf("Delivered-To: %s\r\n", a->address);
 	int r = queue_new(a, &env, prefix, data, len, error_r);

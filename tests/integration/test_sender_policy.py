@@ -382,6 +382,10 @@ def fwd(tmp_path_factory):
         p.cli("mailbox", "add", "alice@acme", "--password", ALICE_PW)
         p.cli("mailbox", "redirect", "add", "carol@acme", "dave@remote.test")
         p.cli("mailbox", "set", "carol@acme", "redirect_enabled=yes")
+        p.cli("mailbox", "add", "sue@acme", "--password", "Sieve-user-5512")
+        script = p.root.parent / "sue.sieve"
+        script.write_text('redirect "sam@remote.test";\n')
+        p.cli("filter", "set", "sue@acme", str(script))
         p.cli("group", "add", "crew@acme.test", "--postoffice", "acme")
         p.cli("group", "member", "add", "crew@acme.test", "eve@remote.test")
         p.cli("group", "member", "add", "crew@acme.test", "alice@acme.test")
@@ -483,3 +487,16 @@ def test_srs_on_group_forward(fwd):
     assert sender == (f"SRS0={srs_hash(tt, 'outside.test', 'zed')}={tt}="
                       "outside.test=zed@acme.test"), sender
     assert rcpts == ["eve@remote.test"]
+
+
+def test_srs_on_sieve_redirect(fwd):
+    p, sink = fwd
+    with smtplib.SMTP("127.0.0.1", p.port("smtp"), timeout=15) as s:
+        assert s.sendmail("yan@outside.test", ["sue@acme.test"],
+                          b"From: yan@outside.test\r\nSubject: sv\r\n\r\n"
+                          b"sieve me\r\n") == {}
+    sender, rcpts, _ = wait_sink(
+        sink, lambda g: "sam@remote.test" in g[1], "the Sieve redirect")
+    tt = srs_tt()
+    assert sender == (f"SRS0={srs_hash(tt, 'outside.test', 'yan')}={tt}="
+                      "outside.test=yan@acme.test"), sender
