@@ -261,8 +261,8 @@ def test_date_and_message_id_not_added_on_port25(srv):
 # -- quota at RCPT --------------------------------------------------------
 
 def test_over_quota_refused_at_rcpt(srv):
-    srv.cli("mailbox", "add", "fullbox@acme", "--password", "Fullbox-pw-771")
-    srv.cli("mailbox", "add", "roomy@acme", "--password", "Roomy-pw-7781")
+    srv.cli("mailbox", "add", "fullbox@acme", "--password", "Quota-test-pw-771")
+    srv.cli("mailbox", "add", "roomy@acme", "--password", "Quota-test-pw-7781")
     srv.cli("mailbox", "set", "fullbox@acme", "quota=10K")
     srv.cli("mailbox", "set", "roomy@acme", "quota=100K")
     # the usage as deliver records it (Maildir++ maildirsize, lib-store)
