@@ -201,7 +201,10 @@ def test_inbound_routing_split_and_relay_refusal(populated):
     assert ls[0][0].startswith(qid + ".")
     bm = wait_for(lambda: badmail(p.root), 10, "bad mail for the relay")
     assert "relaying denied" in bm[qid]
-    assert "far@remote.test" in (p.root / "queue/badmail" / f"{qid}.env").read_text()
+    # the reason file is written first, the envelope moved in last
+    env = p.root / "queue/badmail" / f"{qid}.env"
+    wait_for(lambda: env.exists(), 10, "the bad mail's envelope")
+    assert "far@remote.test" in env.read_text()
     assert queue_items(p.root, "smtp", "outgoing") == []
     assert queue_items(p.root, "smtp", "inbound") == [], "inbound item removed"
 
