@@ -201,6 +201,26 @@ def test_postoffice_disable_ends_its_sessions(srv):
         srv.cli("postoffice", "set", "zeta", "disabled=no")
 
 
+@pytest.mark.parametrize("change", ["prevent_auth", "delete"])
+def test_prevent_auth_and_delete_end_sessions(srv, change):
+    ident = f"yan{change[0]}@acme"
+    add_mailbox(srv, ident)
+    add_mailbox(srv, f"zed{change[0]}@acme", OTHER_PW)
+    yan = Sessions(srv, ident)
+    zed = Sessions(srv, f"zed{change[0]}@acme", OTHER_PW)
+    try:
+        if change == "delete":
+            srv.cli("mailbox", "del", ident, "--yes")
+        else:
+            srv.cli("mailbox", "set", ident, "prevent_auth=yes")
+        t0 = time.monotonic()
+        check_goodbyes(wait_goodbye(yan, t0))
+        zed.alive()
+    finally:
+        yan.close()
+        zed.close()
+
+
 def test_unrelated_change_keeps_sessions(srv):
     """A config change that revokes nothing (the sweep runs) ends no
     session."""
