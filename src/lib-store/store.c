@@ -21,6 +21,7 @@
 
 #define INDEX_NAME "postern-index.db"
 #define STORE_WAL_PAGES 1000   /* SQLite's autocheckpoint default */
+#define STORE_WAL_PAGES_MAX 4000 /* checkpointed inline past this */
 /* the index schema version (PRAGMA user_version); an index made before
  * versioning reads 0 and is version 1. index_migrate upgrades older ones
  * step by step, each step in one transaction. */
@@ -465,8 +466,18 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store *st = arg;
 
-	if (pages >= STORE_WAL_PAGES && st->checkpoint_cb != NULL)
+	if (pages >= STORE_WAL_PAGES_MAX) {
+		/* commits outpace the checkpoints of the other thread (a
+		 * burst of CREATEs): those can never catch up with a WAL
+		 * that grows meanwhile, so it would grow without bound.
+		 * Checkpoint here, between two commits, once in a while;
+		 * the next commit then starts the WAL over and
+		 * journal_size_limit cuts the file back */
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (pages >= STORE_WAL_PAGES && st->checkpoint_cb != NULL) {
 		st->checkpoint_cb(st->checkpoint_ctx);
+	}
 	return SQLITE_OK;
 }
 
