@@ -573,7 +573,7 @@ special_use(struct store *st, const char *name)
 
 /* folder_dirent - whether an entry of the mailbox root is a folder */
 static bool
-folder_dirent(struct store *st, const struct dirent *de)
+folder_dirent(const char *root, const struct dirent *de)
 {
 	const char *e;
 
@@ -585,7 +585,7 @@ folder_dirent(struct store *st, const struct dirent *de)
 		return false;
 	if (de->d_type == DT_UNKNOWN) {
 		struct stat sb;
-		char *p = path_join(st->root, de->d_name);
+		char *p = path_join(root, de->d_name);
 		int r = stat(p, &sb);
 		free(p);
 		if (r < 0 || !S_ISDIR(sb.st_mode))
@@ -611,7 +611,7 @@ store_folder_list(struct store *st, struct store_folder_info **list_r,
 	cap = 8;
 	v[n++] = (struct store_folder_info){ .name = xstrdup("INBOX") };
 	while ((de = readdir(d)) != NULL) {
-		if (!folder_dirent(st, de))
+		if (!folder_dirent(st->root, de))
 			continue;
 		if (n == cap) {
 			cap *= 2;
@@ -646,20 +646,21 @@ store_folder_list_free(struct store_folder_info *list, size_t n)
 
 /* store_folder_count - see store.h */
 int
-store_folder_count(struct store *st, size_t *n_r, const char **error_r)
+store_folder_count(const char *mailbox_root, size_t *n_r,
+		   const char **error_r)
 {
-	DIR *d = opendir(st->root);
+	DIR *d = opendir(mailbox_root);
 	struct dirent *de;
 	size_t n = 1; /* INBOX */
 
 	if (d == NULL) {
-		store_seterr(error_r, "opendir %s: %s", st->root,
+		store_seterr(error_r, "opendir %s: %s", mailbox_root,
 		    strerror(errno));
 		return -1;
 	}
 	/* as store_folder_list finds them: ".Name" directories */
 	while ((de = readdir(d)) != NULL)
-		if (folder_dirent(st, de))
+		if (folder_dirent(mailbox_root, de))
 			n++;
 	closedir(d);
 	*n_r = n;
