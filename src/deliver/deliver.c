@@ -259,6 +259,10 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 	sd.prefix_len = prefix.len;
 	sd.src_fd = fd;
 	sd.quota_kb = mb->quota_kb;
+	/* a Sieve fileinto makes a missing folder: not past the limit (a
+	 * script filing by a header's value would let senders make them) */
+	sd.max_folders = (size_t)settings_get_int(d->svc->db,
+	    "mailbox.max_folders", 1000);
 	/* the mailbox's Sieve script (sieve-deliver.h) may file, forward,
 	 * reject or discard; a keep comes back here with its flags */
 	bool vacation = false;

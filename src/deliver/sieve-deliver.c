@@ -692,7 +692,14 @@ store_keywords(const struct sieve_deliver_args *a, const char *folder,
 	if (folder == NULL)
 		folder = "INBOX";
 	if (!str_eq_ci(folder, "INBOX") && store_folder_exists(st, folder) != 1) {
+		size_t nf;
 		if (store_folder_name_check(folder, error_r) < 0) {
+			store_close(&st);
+			return STORE_DELIVER_NO_FOLDER;
+		}
+		if (a->sd->max_folders > 0 && store_folder_count(a->root, &nf,
+		    error_r) == 0 && nf >= a->sd->max_folders) {
+			*error_r = "folder limit reached (mailbox.max_folders)";
 			store_close(&st);
 			return STORE_DELIVER_NO_FOLDER;
 		}

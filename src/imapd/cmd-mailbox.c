@@ -335,16 +335,17 @@ folder_refuse(struct session *s, const char *tag, const char *cmd,
 	session_tagged(s, tag, "NO", "%s %s", code, err);
 }
 
-/* folder_limit - whether one more folder would pass imap.max_folders;
+/* folder_limit - whether one more folder would pass mailbox.max_folders;
  * if so the client has its NO [LIMIT] */
 static bool
 folder_limit(struct session *s, const char *tag)
 {
-	int64_t max = settings_get_int(s->d->svc->db, "imap.max_folders", 1000);
+	int64_t max = settings_get_int(s->d->svc->db, "mailbox.max_folders",
+	    1000);
 	const char *err;
 	size_t n;
 
-	if (store_folder_count(s->mbox->st, &n, &err) < 0) {
+	if (store_folder_count(s->mbox->root, &n, &err) < 0) {
 		log_warnx("%s: counting folders: %s", s->sid, err);
 		session_tagged(s, tag, "NO", "[SERVERBUG] Cannot count the "
 		    "folders (logged)");
@@ -352,10 +353,10 @@ folder_limit(struct session *s, const char *tag)
 	}
 	if ((int64_t)n < max)
 		return false;
-	log_info("%s: folder limit reached: %zu folders, imap.max_folders %"
+	log_info("%s: folder limit reached: %zu folders, mailbox.max_folders %"
 	    PRId64, s->sid, n, max);
 	session_tagged(s, tag, "NO", "[LIMIT] Too many folders: this mailbox "
-	    "has %zu, at most %" PRId64 " are allowed (imap.max_folders)", n,
+	    "has %zu, at most %" PRId64 " are allowed (mailbox.max_folders)", n,
 	    max);
 	return true;
 }

@@ -120,6 +120,7 @@ imap_parser_reset(struct imap_parser *p)
 	p->lit_left = 0;
 	p->lit_total = 0;
 	p->mem_total = 0;
+	p->nspilled = 0;
 	p->in_literal = false;
 	p->spill_error = NULL;
 	p->error = NULL;
@@ -278,11 +279,14 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 			    size > max_mem - p->mem_total;
 		if (r < 0 || size > p->max_literal - p->lit_total ||
 		    (!spill && size > max_mem - p->mem_total) ||
+		    (spill && p->nspilled >= IMAP_MAX_SPILLED) ||
 		    p->nlits >= IMAP_MAX_LITERALS) {
 			/* refused before any allocation; after a non-
 			 * synchronizing literal the data follows anyway */
 			p->error = p->nlits >= IMAP_MAX_LITERALS ?
-			    "Too many literals" : "[TOOBIG] Literal too large";
+			    "Too many literals" : spill ? "[LIMIT] Too many "
+			    "large messages in one APPEND: at most 16" :
+			    "[TOOBIG] Literal too large";
 			p->fatal = plus;
 			*used_r = used;
 			return IMAP_PARSE_ERROR;
@@ -298,6 +302,7 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
 		buf_init(&l->data, 0);
 		l->fd = -1;
 		if (spill && p->spill_error == NULL) {
+			p->nspilled++;
 			l->fd = spill_open(p->spill_dir);
 			if (l->fd < 0)
 				p->spill_error = "[UNAVAILABLE] Cannot keep the "

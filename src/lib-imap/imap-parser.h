@@ -55,6 +55,7 @@ enum imap_parse_result {
 };
 
 #define IMAP_MAX_LITERALS 64
+#define IMAP_MAX_SPILLED 16  /* literals in files per command: descriptors */
 
 /* one literal being read: in memory, or spilled to an unnamed file */
 struct imap_lit {
@@ -83,6 +84,7 @@ struct imap_parser {
 	size_t lit_left;
 	size_t lit_total;    /* literal bytes of this command so far */
 	size_t mem_total;    /* of which held in memory */
+	size_t nspilled;     /* literals of this command in files */
 	bool in_literal;
 	bool skipping;       /* discarding the rest of a bad line */
 	const char *spill_error; /* a spill file failed: the literal's

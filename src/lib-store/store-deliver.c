@@ -358,6 +358,16 @@ store_deliver(const char *mailbox_root, const struct store_delivery *d,
 				    STORE_DELIVER_NO_FOLDER :
 				    STORE_DELIVER_ERROR;
 			}
+			size_t nf;
+			if (d->max_folders > 0 && store_folder_count(
+			    mailbox_root, &nf, error_r) == 0 &&
+			    nf >= d->max_folders) {
+				store_seterr(error_r, "no folder %s, and the "
+				    "mailbox has %zu folders already "
+				    "(mailbox.max_folders)", d->folder, nf);
+				free(dir);
+				return STORE_DELIVER_NO_FOLDER;
+			}
 		}
 		if (store_maildir_make(dir) < 0) {
 			store_seterr(error_r, "folder %s: %s", dir,

@@ -21,6 +21,7 @@
 
 #define INDEX_NAME "postern-index.db"
 #define STORE_WAL_PAGES 1000   /* SQLite's autocheckpoint default */
+#define STORE_WAL_PAGES_MAX 4000 /* checkpointed inline past this */
 /* the index schema version (PRAGMA user_version); an index made before
  * versioning reads 0 and is version 1. index_migrate upgrades older ones
  * step by step, each step in one transaction. */
@@ -465,8 +466,18 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store *st = arg;
 
-	if (pages >= STORE_WAL_PAGES && st->checkpoint_cb != NULL)
+	if (pages >= STORE_WAL_PAGES_MAX) {
+		/* commits outpace the checkpoints of the other thread (a
+		 * burst of CREATEs): those can never catch up with a WAL
+		 * that grows meanwhile, so it would grow without bound.
+		 * Checkpoint here, between two commits, once in a while;
+		 * the next commit then starts the WAL over and
+		 * journal_size_limit cuts the file back */
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (pages >= STORE_WAL_PAGES && st->checkpoint_cb != NULL) {
 		st->checkpoint_cb(st->checkpoint_ctx);
+	}
 	return SQLITE_OK;
 }
 
@@ -562,7 +573,7 @@ special_use(struct store *st, const char *name)
 
 /* folder_dirent - whether an entry of the mailbox root is a folder */
 static bool
-folder_dirent(struct store *st, const struct dirent *de)
+folder_dirent(const char *root, const struct dirent *de)
 {
 	const char *e;
 
@@ -574,7 +585,7 @@ folder_dirent(struct store *st, const struct dirent *de)
 		return false;
 	if (de->d_type == DT_UNKNOWN) {
 		struct stat sb;
-		char *p = path_join(st->root, de->d_name);
+		char *p = path_join(root, de->d_name);
 		int r = stat(p, &sb);
 		free(p);
 		if (r < 0 || !S_ISDIR(sb.st_mode))
@@ -600,7 +611,7 @@ store_folder_list(struct store *st, struct store_folder_info **list_r,
 	cap = 8;
 	v[n++] = (struct store_folder_info){ .name = xstrdup("INBOX") };
 	while ((de = readdir(d)) != NULL) {
-		if (!folder_dirent(st, de))
+		if (!folder_dirent(st->root, de))
 			continue;
 		if (n == cap) {
 			cap *= 2;
@@ -635,20 +646,21 @@ store_folder_list_free(struct store_folder_info *list, size_t n)
 
 /* store_folder_count - see store.h */
 int
-store_folder_count(struct store *st, size_t *n_r, const char **error_r)
+store_folder_count(const char *mailbox_root, size_t *n_r,
+		   const char **error_r)
 {
-	DIR *d = opendir(st->root);
+	DIR *d = opendir(mailbox_root);
 	struct dirent *de;
 	size_t n = 1; /* INBOX */
 
 	if (d == NULL) {
-		store_seterr(error_r, "opendir %s: %s", st->root,
+		store_seterr(error_r, "opendir %s: %s", mailbox_root,
 		    strerror(errno));
 		return -1;
 	}
 	/* as store_folder_list finds them: ".Name" directories */
 	while ((de = readdir(d)) != NULL)
-		if (folder_dirent(st, de))
+		if (folder_dirent(mailbox_root, de))
 			n++;
 	closedir(d);
 	*n_r = n;

@@ -84,6 +84,9 @@ struct store_delivery {
 	unsigned int flags;      /* STORE_* flags to set (Sieve imap4flags) */
 	int64_t quota_kb;        /* 0: no quota; else refuse if the mailbox
 				  * usage plus the message passes it */
+	size_t max_folders;      /* 0: none; else a missing folder is not
+				  * made (STORE_DELIVER_NO_FOLDER) when the
+				  * mailbox has this many already */
 };
 
 /* store_delivery_init - zero d with src_fd -1. */
@@ -177,9 +180,11 @@ void store_folder_list_free(struct store_folder_info *list, size_t n);
  * with a text that names the problem (never a path: protocols may show
  * it). */
 int store_folder_name_check(const char *name, const char **error_r);
-/* store_folder_count - the folders of the mailbox, INBOX included (the
- * folder directories on disk: what store_folder_list lists). 0 or -1. */
-int store_folder_count(struct store *st, size_t *n_r, const char **error_r);
+/* store_folder_count - the folders of the mailbox at mailbox_root, INBOX
+ * included (the folder directories on disk: what store_folder_list
+ * lists). 0 or -1. */
+int store_folder_count(const char *mailbox_root, size_t *n_r,
+		       const char **error_r);
 /* store_folder_exists - 1 yes, 0 no. */
 int store_folder_exists(struct store *st, const char *name);
 /* Folder changes: 0, or -1 with *error_r (e.g. "folder exists",

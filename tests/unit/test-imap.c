@@ -1,6 +1,8 @@
 /* test-imap - the IMAP command reader and the FETCH/SEARCH/STORE parsers */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imap-match.h"
 #include "imap-spec.h"
@@ -66,6 +68,70 @@ test_bytewise(void)
 	    IMAP_PARSE_DONE);
 	CHECK_INTEQ(p.nargs, 2);
 	CHECK_STREQ(p.args[1].str, "BODY[HEADER.FIELDS (A B)]<0.5>");
+	imap_parser_free(&p);
+}
+
+/* APPEND literals from spill_min go to unnamed files; other commands'
+ * literals stay in memory, bounded by max_memory; 16 files at most */
+static void
+test_spill(void)
+{
+	struct imap_parser p;
+	size_t used;
+	char buf[64];
+	int r = IMAP_PARSE_MORE;
+
+	imap_parser_init(&p, 1000, 100000, 4);
+	imap_parser_spill(&p, "/tmp", 8, 32);
+	/* a small one stays in memory, a large one (with a NUL) goes to a
+	 * file, byte for byte */
+	static const char cmd[] = "a APPEND INBOX {3+}\r\nabc {10+}\r\n"
+	    "0123\0" "56789\r\n";
+	CHECK_INTEQ(imap_parser_feed(&p, cmd, sizeof(cmd) - 1, &used),
+	    IMAP_PARSE_DONE);
+	CHECK_INTEQ(p.nargs, 3);
+	CHECK(!p.args[1].in_file && p.args[1].len == 3);
+	CHECK(p.args[2].in_file && p.args[2].file_len == 10 && p.args[2].nul);
+	CHECK(p.args[2].len == 0 && imap_arg_astring(&p.args[2]) == NULL);
+	CHECK(pread(p.args[2].fd, buf, sizeof(buf), 0) == 10 &&
+	    memcmp(buf, "0123\0" "56789", 10) == 0);
+	imap_parser_reset(&p);
+	/* not APPEND: in memory, and refused past max_memory */
+	CHECK_INTEQ(imap_parser_feed(&p, "b SEARCH TEXT {20}\r\n", 20, &used),
+	    IMAP_PARSE_CONTINUE);
+	CHECK(p.lits[0].fd < 0);
+	imap_parser_reset(&p);
+	CHECK_INTEQ(imap_parser_feed(&p, "c SEARCH TEXT {40}\r\n", 20, &used),
+	    IMAP_PARSE_ERROR);
+	CHECK(strstr(p.error, "TOOBIG") != NULL && !p.fatal);
+	imap_parser_reset(&p);
+	/* small APPEND literals spill once they pass max_memory together */
+	CHECK_INTEQ(imap_parser_feed(&p, "d APPEND X {5+}\r\n12345 {5+}\r\n"
+	    "12345 {5+}\r\n12345 {5+}\r\n12345 {5+}\r\n12345 {5+}\r\n"
+	    "12345 {5+}\r\n12345\r\n", 96, &used), IMAP_PARSE_DONE);
+	CHECK(!p.args[6].in_file && p.args[7].in_file);
+	imap_parser_reset(&p);
+	/* a 17th file in one command: [LIMIT] */
+	for (int i = 0; i < 17; i++) {
+		char line[40];
+		int n = snprintf(line, sizeof(line), "%s {8}\r\n",
+		    i == 0 ? "e APPEND X" : " ");
+		r = imap_parser_feed(&p, line, (size_t)n, &used);
+		if (r != IMAP_PARSE_CONTINUE)
+			break;
+		r = imap_parser_feed(&p, "12345678", 8, &used);
+	}
+	CHECK_INTEQ(r, IMAP_PARSE_ERROR);
+	CHECK(strstr(p.error, "LIMIT") != NULL);
+	imap_parser_reset(&p);
+	/* a spill directory that cannot be used: the literal is read and
+	 * dropped, the command refused at its end */
+	imap_parser_spill(&p, "/nonexistent/dir", 8, 32);
+	CHECK_INTEQ(imap_parser_feed(&p, "f APPEND X {10+}\r\n0123456789\r\n",
+	    30, &used), IMAP_PARSE_ERROR);
+	CHECK_INTEQ(used, 30);
+	CHECK(strstr(p.error, "UNAVAILABLE") != NULL && !p.fatal);
+	CHECK_STREQ(imap_parser_tag(&p), "f");
 	imap_parser_free(&p);
 }
 
@@ -412,7 +478,7 @@ int
 main(void)
 {
 	static const struct test tests[] = {
-		TEST(test_bytewise), TEST(test_limits), TEST(test_seqset),
+		TEST(test_bytewise), TEST(test_limits), TEST(test_spill), TEST(test_seqset),
 		TEST(test_fetch), TEST(test_search), TEST(test_search_limits), TEST(test_list_match), TEST(test_flags),
 		TEST(test_mutf7), TEST(test_dates), { 0 } };
 	return test_run(tests);
