@@ -21,7 +21,7 @@ import pytest
 from conftest import BUILD, ROOT
 
 EXIT_USAGE, EXIT_NOTFOUND, EXIT_PARTIAL = 2, 3, 5
-PM_PW = "Postmaster-pass-1"    # passwords: 10+ characters, not the name
+PM_PW = "Chief-of-mail-1"    # passwords: 10+ characters, not the name
 
 
 def one(p, sql, *args):
@@ -107,7 +107,8 @@ def test_postoffice_del_refuses_without_terminal_and_yes(office):
                  ["messages", "delete", "--mailbox", "bob@acme", "--everything"]):
         r = p.cli(*args, check=False, input="")
         assert r.returncode == EXIT_USAGE and "--yes" in r.stderr, args
-    assert len(os.listdir(p.root / "store/acme/bob/new")) == 2
+    assert len(os.listdir(p.root / "store/acme/bob/new")) + \
+        len(os.listdir(p.root / "store/acme/bob/cur")) == 2
     assert one(p, "SELECT count(*) FROM domain") == 1
 
 
