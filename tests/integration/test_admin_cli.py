@@ -220,15 +220,15 @@ def test_mistakes_say_what_is_right(office):
 def test_users_import_does_not_create_typo_domains(office, tmp_path):
     p = office
     f = tmp_path / "u.csv"
-    f.write_text("ann@acme.test,Ann-secret-1\n"
-                 "ben@acme.tset,Ben-secret-1\n"
-                 "cy@acme.test,Cy-secret-12\n")
+    f.write_text("ann@acme.test,Wander-far-41\n"
+                 "ben@acme.tset,Quiet-river-7\n"
+                 "cy@acme.test,Paper-lamp-88\n")
     r = p.cli("users", "import", str(f), "--postoffice", "acme", check=False)
     assert r.returncode == EXIT_PARTIAL
     assert "line 2: domain 'acme.tset'" in r.stderr and "--create-domains" in r.stderr
     assert one(p, "SELECT count(*) FROM domain WHERE name = 'acme.tset'") == 0
     assert one(p, "SELECT count(*) FROM mailbox WHERE name IN ('ann', 'cy')") == 2
-    f.write_text("ben@newdom.test,Ben-secret-1\n")
+    f.write_text("ben@newdom.test,Quiet-river-7\n")
     p.cli("users", "import", str(f), "--postoffice", "acme", "--create-domains")
     assert one(p, "SELECT count(*) FROM domain WHERE name = 'newdom.test'") == 1
 
