@@ -9,7 +9,7 @@ BUILD="build-essential meson ninja-build pkg-config clang llvm
   libcrypt-dev libgmime-3.0-dev libidn2-dev"
 RUNTIME="openssl ca-certificates"
 TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isync
-  sieve-connect python3-dkim python3-cryptography"
+  sieve-connect python3-dkim python3-cryptography man-db make"
 # The web admin: npm fills web/node_modules from the committed lockfile at
 # build time (npm ci --ignore-scripts, scripts/web-build.sh); the browser
 # tests drive Debian's chromium with npm playwright-core (never a browser

@@ -422,6 +422,11 @@ cli_object_show(struct cli *cli, enum adm_kind kind, const char *ident)
 			continue;
 		}
 		char *shown = field_format(f, v);
+		if (f->flags & FIELD_UNBUILT) {
+			char *marked = xasprintf("%s (not built yet)", shown);
+			free(shown);
+			shown = marked;
+		}
 		/* one line per setting: show newlines as \n */
 		for (char *p = shown; *p; p++)
 			if (*p == '\n' || *p == '\r')
@@ -455,6 +460,10 @@ cli_object_set(struct cli *cli, enum adm_kind kind, const char *ident,
 			return cli_usage("expected setting=value, got '%s'", a->pos[i]);
 		}
 		char *key = xstrndup(a->pos[i], (size_t)(eq - a->pos[i]));
+		const struct field_def *f = field_find(adm_kind_fields(kind), key);
+		if (f != NULL && (f->flags & FIELD_UNBUILT))
+			fprintf(stderr, "postern: note: %s is not built yet: the value "
+			    "is stored but does nothing\n", key);
 		r = adm_object_set(cli->db, kind, ident, key, eq + 1, &err);
 		free(key);
 		if (r < 0) {
@@ -498,7 +507,8 @@ cli_fields_help(const struct field_def *fields)
 		printf("  %-30s %s", f->name, f->help);
 		if (f->type == FT_ENUM)
 			printf(" [%s]", f->choices);
-		printf(" (default: %s)\n", *d ? d : "empty");
+		printf(" (default: %s)%s\n", *d ? d : "empty",
+		    (f->flags & FIELD_UNBUILT) ? " (not built yet: stored, does nothing)" : "");
 		free(d);
 	}
 }

@@ -3,15 +3,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "cli.h"
 #include "dataroot.h"
+#include "fields.h"
 #include "settings.h"
 #include "xalloc.h"
+
+/* host_has_ipv6 - whether this host can listen on IPv6 (the kernel has
+ * it and it is not disabled): a bind to [::] port 0 works */
+static bool
+host_has_ipv6(void)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* init_ipv6_listeners - on a host with IPv6, listeners still at their
+ * IPv4-only defaults also get [::] ("0.0.0.0:25,[::]:25"; our IPv6
+ * sockets are IPV6_V6ONLY, so both are needed); what is set stays */
+static int
+init_ipv6_listeners(struct cli *cli)
+{
+	const char *err;
+	int r;
+
+	if ((r = cli_open(cli)) != 0)
+		return r;
+	for (const struct field_def *f = settings_fields; f->name; f++) {
+		if (f->type != FT_LISTEN || settings_is_set(cli->db, f->name) ||
+		    strncmp(f->def, "0.0.0.0:", 8) != 0)
+			continue;
+		char *v = xasprintf("%s,[::]:%s", f->def, f->def + 8);
+		r = settings_set(cli->db, f->name, v, &err);
+		free(v);
+		if (r < 0)
+			return cli_error(EXIT_FAIL, "%s: %s", f->name, err);
+	}
+	return 0;
+}
 
 int
 cmd_init(struct cli *cli, int argc, char **argv)
 {
-	static const char *const opts[] = { "hostname=", NULL };
+	static const char *const opts[] = { "hostname=", "ipv4-only", NULL };
 	struct cli_args a;
 	const char *err;
 	int r;
@@ -19,18 +62,27 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
 		return r;
 	if (a.help || a.npos > 0) {
-		printf("usage: postern -d DIR init [--hostname NAME]\n\n"
+		printf("usage: postern -d DIR init [--hostname NAME] [--ipv4-only]\n\n"
 		    "Creates the data root DIR: config store, queues, message store,\n"
 		    "logs and a self-signed default certificate. Running it again on\n"
-		    "an existing data root changes nothing that is there.\n");
+		    "an existing data root changes nothing that is there. On a host\n"
+		    "with IPv6 the listeners also get [::] (0.0.0.0:25,[::]:25), but\n"
+		    "with --ipv4-only.\n");
 		return a.help ? 0 : EXIT_USAGE;
 	}
 	if (cli->root == NULL)
 		return cli_error(EXIT_NOROOT, "no data root: give -d DIR or set POSTERN_DIR");
+	/* the IPv6 listeners are for a new data root only */
+	char *conf = xasprintf("%s/host.conf", cli->root);
+	bool fresh = access(conf, F_OK) != 0;
+	free(conf);
 	/* a data root that cannot be made usable (not a database, no
 	 * permission) is exit 6, like every other command on it */
 	if (dataroot_init(cli->root, cli_opt(&a, "hostname"), &err) < 0)
 		return cli_error(strstr(err, "locked") ? EXIT_BUSY : EXIT_NOROOT, "%s", err);
+	bool v6 = fresh && !cli_flag(&a, "ipv4-only") && host_has_ipv6();
+	if (v6 && (r = init_ipv6_listeners(cli)) != 0)
+		return r;
 	if (cli->json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "root", json_string(cli->root));
@@ -72,13 +124,17 @@ config_list(struct cli *cli)
 				json_object_set_new(o, "value", json_string(v));
 			json_object_set_new(o, "default", json_boolean(!set));
 			json_object_set_new(o, "help", json_string(f->help));
+			if (f->flags & FIELD_UNBUILT)
+				json_object_set_new(o, "built", json_false());
 			json_array_append_new(arr, o);
 		} else {
 			char *shown = field_format(f, v);
 			for (char *p = shown; *p; p++)
 				if (*p == '\n' || *p == '\r')
 					*p = ' ';
-			const char *row[] = { f->name, shown, set ? "" : "(default)" };
+			const char *row[] = { f->name, shown,
+			    (f->flags & FIELD_UNBUILT) ? (set ? "(not built yet)" :
+			    "(default; not built yet)") : set ? "" : "(default)" };
 			cli_table_row(t, row);
 			free(shown);
 		}

@@ -42,7 +42,7 @@ static const struct {
 static const char *const verb_commands[] = {
 	"config", "postoffice", "domain", "dkim", "mailbox", "address", "group",
 	"list", "popretrieval", "users", "queue", "filter", "messages", "welcome",
-	NULL
+	"token", NULL
 };
 
 static bool

@@ -316,6 +316,16 @@ users_import(struct db *db, const char *data, size_t len,
 	}
 	csv_record_free(&rec);
 	res->total = n;
+	/* the password policy before the (slow) hashing: the rows are hashed
+	 * here, so adm_mailbox_add sees only hashes */
+	for (size_t i = 0; i < n; i++) {
+		const char *perr;
+		if (rows[i].error == NULL && rows[i].hash == NULL &&
+		    rows[i].password != NULL && !rows[i].generated &&
+		    adm_password_check(db, opts->postoffice, rows[i].local,
+		    rows[i].password, &perr) != ADM_OK)
+			rows[i].error = xasprintf("'%s': %s", rows[i].address, perr);
+	}
 	hash_rows(db, rows, n, opts);
 
 	bool outer;

@@ -14,6 +14,9 @@
 
 #define BOOL(n, d, h) { n, NULL, FT_BOOL, d, 0, 1, NULL, h, 0 }
 #define TEXT(n, h) { n, NULL, FT_TEXT, "", 0, 1000, NULL, h, 0 }
+/* settings of features not built yet (FIELD_UNBUILT) */
+#define BOOL_UNBUILT(n, d, h) { n, NULL, FT_BOOL, d, 0, 1, NULL, h, FIELD_UNBUILT }
+#define TEXT_UNBUILT(n, h) { n, NULL, FT_TEXT, "", 0, 1000, NULL, h, FIELD_UNBUILT }
 #define LISTEN(svc, d) { svc ".listen", NULL, FT_LISTEN, d, 0, 0, NULL, \
 	"addresses the " svc " service listens on: addr:port[,addr:port...]", 0 }
 
@@ -222,17 +225,17 @@ const struct field_def postoffice_fields[] = {
 	BOOL("smarthost_auth", "0", "the smart host requires authentication"),
 	TEXT("smarthost_user", "user name for the smart host"),
 	{ "smarthost_password", NULL, FT_TEXT, "", 0, 1000, NULL, "password for the smart host", FIELD_SECRET },
-	BOOL("pam_enabled", "0", "authenticate mailboxes against PAM (integrated authentication, 5.3.3)"),
-	{ "pam_service", NULL, FT_TEXT, "postern", 0, 1000, NULL, "PAM service name", 0 },
-	BOOL("pam_autocreate", "0", "create a mailbox on the first successful PAM login"),
-	BOOL("pam_only", "0", "never fall back to the Postern password"),
+	BOOL_UNBUILT("pam_enabled", "0", "authenticate mailboxes against PAM (integrated authentication, 5.3.3)"),
+	{ "pam_service", NULL, FT_TEXT, "postern", 0, 1000, NULL, "PAM service name", FIELD_UNBUILT },
+	BOOL_UNBUILT("pam_autocreate", "0", "create a mailbox on the first successful PAM login"),
+	BOOL_UNBUILT("pam_only", "0", "never fall back to the Postern password"),
 	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow",
-	  "country restrictions for logins (5.3.7): block the listed countries, or allow only them", 0 },
-	TEXT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
-	BOOL("oauth_enabled", "0", "webmail login through an OAuth2/OIDC provider (5.3.8)"),
-	TEXT("oauth_issuer", "OIDC issuer URL"),
-	TEXT("oauth_client_id", "OAuth2 client id"),
-	{ "oauth_client_secret", NULL, FT_TEXT, "", 0, 1000, NULL, "OAuth2 client secret", FIELD_SECRET },
+	  "country restrictions for logins (5.3.7): block the listed countries, or allow only them", FIELD_UNBUILT },
+	TEXT_UNBUILT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
+	BOOL_UNBUILT("oauth_enabled", "0", "webmail login through an OAuth2/OIDC provider (5.3.8)"),
+	TEXT_UNBUILT("oauth_issuer", "OIDC issuer URL"),
+	TEXT_UNBUILT("oauth_client_id", "OAuth2 client id"),
+	{ "oauth_client_secret", NULL, FT_TEXT, "", 0, 1000, NULL, "OAuth2 client secret", FIELD_SECRET | FIELD_UNBUILT },
 	/* password policy (issue 12; adm_password_check in lib-admin) */
 	{ "password_min_length", NULL, FT_INT, "0", 0, 1024, NULL,
 	  "fewest characters in a new password of this post office; 0: the global password.min_length", 0 },
@@ -279,12 +282,12 @@ const struct field_def mailbox_fields[] = {
 	{ "autoresponder_period_h", NULL, FT_INT, "24", 0, 24 * 365, NULL, "hours before the same sender gets another reply", 0 },
 	BOOL("delivery_event_enabled", "0", "run a program for each delivered message (5.5.6)"),
 	{ "delivery_event_program", NULL, FT_TEXT, "", 0, 1000, NULL, "program run as: program messagefile connectortype", 0 },
-	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow", "country restrictions for logins (5.5.9)", 0 },
-	TEXT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
+	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow", "country restrictions for logins (5.5.9)", FIELD_UNBUILT },
+	TEXT_UNBUILT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
 	{ "twofactor_mode", NULL, FT_ENUM, "never", 0, 0, "never|always|new_ip|new_country",
-	  "when webmail asks for a second factor (5.5.9)", 0 },
-	{ "twofactor_type", NULL, FT_ENUM, "totp", 0, 0, "totp|smtp", "TOTP app or a code sent by mail", 0 },
-	{ "twofactor_address", NULL, FT_ADDRESS, "", 0, 0, NULL, "where codes are mailed (twofactor_type smtp)", 0 },
+	  "when webmail asks for a second factor (5.5.9)", FIELD_UNBUILT },
+	{ "twofactor_type", NULL, FT_ENUM, "totp", 0, 0, "totp|smtp", "TOTP app or a code sent by mail", FIELD_UNBUILT },
+	{ "twofactor_address", NULL, FT_ADDRESS, "", 0, 0, NULL, "where codes are mailed (twofactor_type smtp)", FIELD_UNBUILT },
 	{ "send_as", NULL, FT_ENUM, "inherit", 0, 0, "inherit|own|postoffice|any",
 	  "sender addresses this mailbox may use when authenticated; inherit: the post office's send_as", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }

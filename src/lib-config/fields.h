@@ -23,6 +23,8 @@ enum field_type {
 #define FIELD_SECRET     0x01  /* shown as ******** */
 #define FIELD_UNLIMITED0 0x02  /* a value of 0 means unlimited */
 #define FIELD_MULTILINE  0x04  /* text may contain newlines */
+#define FIELD_UNBUILT    0x08  /* stored, but no code acts on it yet: help,
+				* show and config list say "(not built yet)" */
 
 struct field_def {
 	const char *name;     /* the name users type */

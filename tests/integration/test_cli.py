@@ -222,7 +222,7 @@ def test_usage_errors(populated):
     assert r.returncode == 0 and "usage: postern" in r.stdout
     for c in ["config", "postoffice", "domain", "dkim", "mailbox", "address",
               "group", "list", "popretrieval", "users", "queue", "filter",
-              "messages", "welcome"]:
+              "messages", "welcome", "token"]:
         r = p.cli(c, check=False)
         assert r.returncode == 0 and r.stdout == p.cli(c, "--help").stdout, c
 
