@@ -611,7 +611,7 @@ def test_settings_schema_status_and_tokens(web):
 
 def test_admin_page_served_with_strict_csp(web):
     c = Client(web.http)
-    r = c.request("GET", "/")
+    r = c.request("GET", "/admin")
     assert r.status == 302 and r.getheader("Location") == "/admin/"
     r = c.request("GET", "/admin/")
     assert r.status == 200
@@ -655,3 +655,48 @@ def test_token_cli(web):
     assert r.status == 401
     r = web.cli("token", "del", str(out["id"]), check=False)
     assert r.returncode != 0 and "no token" in r.stderr
+
+
+def test_https_cookie_secure_and_pipelining_in_order(web):
+    import socket
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    c = http.client.HTTPSConnection("127.0.0.1", web.port("https"),
+                                    timeout=30, context=ctx)
+    c.request("POST", "/api/login", json.dumps(
+        {"login": "root@hq", "password": SYS_PW}),
+        {"Content-Type": "application/json", "X-Postern-CSRF": "1"})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200
+    sc = r.getheader("Set-Cookie")
+    assert "; Secure" in sc and "HttpOnly" in sc
+    c.close()
+    # a deferred answer (the API runs on a worker thread) and a direct one
+    # pipelined on one connection come back in order
+    body = json.dumps({"using": USING, "methodCalls": [
+        ["Core/echo", {"n": 1}, "a"]]}).encode()
+    s = Client(web.http)
+    s.login("root@hq", SYS_PW)
+    req = (b"POST /jmap/api HTTP/1.1\r\nHost: x\r\nCookie: postern_session=" +
+           s.cookie.encode() + b"\r\nX-Postern-CSRF: 1\r\nContent-Type: "
+           b"application/json\r\nContent-Length: " + str(len(body)).encode() +
+           b"\r\n\r\n" + body +
+           b"GET /admin/favicon.svg HTTP/1.1\r\nHost: x\r\nConnection: close"
+           b"\r\n\r\n")
+    sock = socket.create_connection(("127.0.0.1", web.http), timeout=30)
+    sock.sendall(req)
+    data = b""
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    first = data.find(b"methodResponses")
+    second = data.find(b"<svg")
+    assert 0 < first < second, data[:400]
+    assert data.count(b"HTTP/1.1 200") == 2
