@@ -1492,7 +1492,8 @@ status_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	/* {running, services: [{name, state, pid, ...}]} as `postern status` */
 	json_t *o = diag_services_status(db_root(c->db), &running);
 	if (o == NULL)
-		o = json_pack("{s:b,s:[]}", "running", running, "services");
+		o = json_pack("{s:[]}", "services");
+	json_object_set_new(o, "running", json_boolean(running));
 	json_object_set_new(o, "id", json_string("status"));
 	*result_r = json_pack("{s:s,s:s,s:[o],s:[]}", "accountId", API_ACCOUNT,
 	    "state", "1", "list", o, "notFound");

@@ -89,6 +89,7 @@ try {
   await login(page, SYS, SYSPW);
   await page.waitForSelector('[data-test=services] td');
   assert.match(await page.textContent('[data-test=services]'), /httpd/);
+  assert.equal(await page.locator('text=posternd not running').count(), 0);
   await shot(page, 'desktop-dashboard');
 
   await page.click('a[href="#/postoffices"]');

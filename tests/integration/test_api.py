@@ -584,6 +584,7 @@ def test_settings_schema_status_and_tokens(web):
     s2 = s.request("GET", "/jmap/session").json
     assert s2["capabilities"][CORE]["maxSizeRequest"] == 128 * 1024
     st = s.call("Status/get", {})[1]["list"][0]
+    assert st["running"] is True, st
     assert any(x["name"] == "httpd" and x["state"] == "running"
                for x in st["services"])
     # API tokens: shown once, stored hashed, listed, revoked
