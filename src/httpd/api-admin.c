@@ -1053,6 +1053,21 @@ quota_error(const struct po_limits *l, int64_t kb)
 	return e;
 }
 
+/* sysadmin_only - a mailbox property only a SYSADMIN sets: a delivery
+ * event runs a program on the server (manual 5.5.6), which no post
+ * office's admin may choose; NULL or the property found in v */
+static const char *
+sysadmin_only(json_t *v)
+{
+	static const char *const props[] = { "delivery_event_enabled",
+	    "delivery_event_program", NULL };
+
+	for (size_t i = 0; props[i] != NULL; i++)
+		if (json_object_get(v, props[i]) != NULL)
+			return props[i];
+	return NULL;
+}
+
 static void
 mailbox_create(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 {
@@ -1112,6 +1127,13 @@ mailbox_create(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 		if (type != NULL && strcmp(type, "SYSADMIN") == 0) {
 			set_fail(res, "notCreated", key, jmap_error_props("forbidden",
 			    "only a SYSADMIN makes SYSADMIN mailboxes", "type", NULL));
+			return;
+		}
+		const char *p = sysadmin_only(v);
+		if (p != NULL) {
+			set_fail(res, "notCreated", key, jmap_error_props("forbidden",
+			    "only a SYSADMIN sets delivery events (they run programs "
+			    "on the server)", p, NULL));
 			return;
 		}
 		if (kb >= 0 && (e = quota_error(&l, kb)) != NULL) {
@@ -1226,6 +1248,13 @@ mailbox_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 		    strcmp(json_string_value(t), "SYSADMIN") == 0) {
 			set_fail(res, "notUpdated", ident, jmap_error_props("forbidden",
 			    "only a SYSADMIN makes SYSADMIN mailboxes", "type", NULL));
+			return;
+		}
+		const char *p = sysadmin_only(v);
+		if (p != NULL) {
+			set_fail(res, "notUpdated", ident, jmap_error_props("forbidden",
+			    "only a SYSADMIN sets delivery events (they run programs "
+			    "on the server)", p, NULL));
 			return;
 		}
 		if (q != NULL && json_is_integer(q) && limits_load(c->db,

@@ -428,6 +428,16 @@ def test_webadmin_quota_and_edit_limits(web):
         "webadmin_edit_mailboxes": True}}})
     r = a.call("Mailbox/set", {"update": {"okq@alpha": {"type": "SYSADMIN"}}})
     assert r[1]["notUpdated"]["okq@alpha"]["properties"] == ["type"]
+    # nor a delivery event (a program the server runs)
+    r = a.call("Mailbox/set", {"update": {"okq@alpha": {
+        "delivery_event_program": "/bin/sh -c id"}}, "create": {"e": {
+            "name": "ev", "password": "ev-Secret-12345",
+            "delivery_event_enabled": True}}})[1]
+    assert r["notUpdated"]["okq@alpha"]["properties"] == \
+        ["delivery_event_program"]
+    assert r["notCreated"]["e"]["properties"] == ["delivery_event_enabled"]
+    assert db(web).execute("SELECT delivery_event_program FROM mailbox WHERE "
+                           "name = 'okq'").fetchone()[0] == ""
 
 
 # ---- objects, validation, markup --------------------------------------------
