@@ -47,8 +47,8 @@ def main():
     for svc in ("https", "smtp", "submission", "smtps", "pop3", "pop3s",
                 "imap", "imaps", "managesieve"):
         cli(root, "config", "set", f"{svc}.listen", "")
-    cli(root, "postoffice", "add", "hq", "--password", "hq-Bench-Secret-1")
-    cli(root, "mailbox", "add", "root@hq", "--password", "root-Bench-Secret",
+    cli(root, "postoffice", "add", "hq", "--password", "Hq-Bench-Pw-1234")
+    cli(root, "mailbox", "add", "root@hq", "--password", "Rt-Bench-Pw-5678",
         "--type", "SYSADMIN")
     con = sqlite3.connect(f"{root}/config/postern.db")
     h = con.execute("SELECT password_hash FROM mailbox WHERE name = 'root'"
@@ -81,7 +81,7 @@ def main():
         c = http.client.HTTPConnection("127.0.0.1", hp, timeout=60)
         hdr = {"Content-Type": "application/json", "X-Postern-CSRF": "1"}
         c.request("POST", "/api/login", json.dumps(
-            {"login": "root@hq", "password": "root-Bench-Secret"}), hdr)
+            {"login": "root@hq", "password": "Rt-Bench-Pw-5678"}), hdr)
         r = c.getresponse()
         r.read()
         assert r.status == 200, r.status

@@ -20,7 +20,7 @@ const BASE = process.env.BASE;
 const [SYS, SYSPW] = process.env.SYS.split(':');
 const SHOTS = process.env.SHOTS;
 const PO = 'delta';
-const POPW = 'delta-Secret-4417';
+const POPW = 'Dl-Secret-4417';
 const errors = [];
 const T = 15000;
 
