@@ -987,24 +987,31 @@ mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (!query_args(c, args, sortable, &q, error_r) ||
 	    (po = scope_of_query(c, &q, error_r)) < 0)
 		return;
-	const char *col = strcmp(q.sort, "name") == 0 ? "m.name" :
-	    strcmp(q.sort, "postOffice") == 0 ? "p.name" :
+	/* the post office's name by its primary key per row: no join, so
+	 * the count and the page read only the mailbox table and its
+	 * indexes */
+#define PO_NAME "(SELECT name FROM postoffice WHERE id = m.postoffice_id)"
+	const char *col = strcmp(q.sort, "name") == 0 ? NULL :
+	    strcmp(q.sort, "postOffice") == 0 ? PO_NAME :
 	    strcmp(q.sort, "quota_kb") == 0 ? "m.quota_kb" :
 	    strcmp(q.sort, "type") == 0 ? "m.type" : "m.id";
 	const char *dir = q.asc ? "ASC" : "DESC";
-	char order[120];
-	snprintf(order, sizeof(order), "%s %s, m.name %s, m.id %s", col, dir, dir,
-	    dir);
+	char order[160];
+	if (col == NULL)
+		snprintf(order, sizeof(order), "m.name %s, m.id %s", dir, dir);
+	else
+		snprintf(order, sizeof(order), "%s %s, m.name %s, m.id %s", col,
+		    dir, dir, dir);
 	/* one statement per scope, so SQLite picks the index it can use
 	 * (UNIQUE (postoffice_id, name) for a post office, mailbox_name for
 	 * all) instead of planning around "?1 = 0 OR ..." */
 	char from[400];
-	snprintf(from, sizeof(from), "FROM mailbox m JOIN postoffice p ON p.id = "
-	    "m.postoffice_id WHERE %s AND (?2 IS NULL OR m.name LIKE ?2 ESCAPE "
-	    "'\\' OR m.friendly_name LIKE ?2 ESCAPE '\\')", po != 0 ?
-	    "m.postoffice_id = ?1" : "?1 = 0");
-	run_query(c, &q, "m.name || '@' || p.name", from, order, po, result_r,
+	snprintf(from, sizeof(from), "FROM mailbox m WHERE %s AND (?2 IS NULL OR "
+	    "m.name LIKE ?2 ESCAPE '\\' OR m.friendly_name LIKE ?2 ESCAPE "
+	    "'\\')", po != 0 ? "m.postoffice_id = ?1" : "?1 = 0");
+	run_query(c, &q, "m.name || '@' || " PO_NAME, from, order, po, result_r,
 	    error_r);
+#undef PO_NAME
 }
 
 /* quota_check - an ADMIN's quota choice within 5.3.6: NULL, or the
@@ -1044,6 +1051,21 @@ quota_error(const struct po_limits *l, int64_t kb)
 		json_object_set_new(e, "description", json_string(b));
 	}
 	return e;
+}
+
+/* sysadmin_only - a mailbox property only a SYSADMIN sets: a delivery
+ * event runs a program on the server (manual 5.5.6), which no post
+ * office's admin may choose; NULL or the property found in v */
+static const char *
+sysadmin_only(json_t *v)
+{
+	static const char *const props[] = { "delivery_event_enabled",
+	    "delivery_event_program", NULL };
+
+	for (size_t i = 0; props[i] != NULL; i++)
+		if (json_object_get(v, props[i]) != NULL)
+			return props[i];
+	return NULL;
 }
 
 static void
@@ -1105,6 +1127,13 @@ mailbox_create(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 		if (type != NULL && strcmp(type, "SYSADMIN") == 0) {
 			set_fail(res, "notCreated", key, jmap_error_props("forbidden",
 			    "only a SYSADMIN makes SYSADMIN mailboxes", "type", NULL));
+			return;
+		}
+		const char *p = sysadmin_only(v);
+		if (p != NULL) {
+			set_fail(res, "notCreated", key, jmap_error_props("forbidden",
+			    "only a SYSADMIN sets delivery events (they run programs "
+			    "on the server)", p, NULL));
 			return;
 		}
 		if (kb >= 0 && (e = quota_error(&l, kb)) != NULL) {
@@ -1219,6 +1248,13 @@ mailbox_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 		    strcmp(json_string_value(t), "SYSADMIN") == 0) {
 			set_fail(res, "notUpdated", ident, jmap_error_props("forbidden",
 			    "only a SYSADMIN makes SYSADMIN mailboxes", "type", NULL));
+			return;
+		}
+		const char *p = sysadmin_only(v);
+		if (p != NULL) {
+			set_fail(res, "notUpdated", ident, jmap_error_props("forbidden",
+			    "only a SYSADMIN sets delivery events (they run programs "
+			    "on the server)", p, NULL));
 			return;
 		}
 		if (q != NULL && json_is_integer(q) && limits_load(c->db,
@@ -1485,7 +1521,8 @@ status_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	/* {running, services: [{name, state, pid, ...}]} as `postern status` */
 	json_t *o = diag_services_status(db_root(c->db), &running);
 	if (o == NULL)
-		o = json_pack("{s:b,s:[]}", "running", running, "services");
+		o = json_pack("{s:[]}", "services");
+	json_object_set_new(o, "running", json_boolean(running));
 	json_object_set_new(o, "id", json_string("status"));
 	*result_r = json_pack("{s:s,s:s,s:[o],s:[]}", "accountId", API_ACCOUNT,
 	    "state", "1", "list", o, "notFound");

@@ -573,8 +573,11 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	struct api_job *j = job_new(rq, API_LOGIN);
 	j->login = xstrdup(login);
 	j->password = xstrdup(password);
+	/* no copy of the password outlives the check: the job's, the
+	 * parser's body (reset only after the answer) */
 	explicit_bzero(j->body, j->len);
-	json_object_clear(v);   /* the password's copy */
+	if (rq->req->body.data != NULL)
+		explicit_bzero(rq->req->body.data, rq->req->body.len);
 	json_decref(v);
 	httpd_defer(rq, &j->job);
 }

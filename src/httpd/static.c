@@ -159,22 +159,16 @@ serve(struct httpd_req *rq, struct http_response *resp)
 	static_fields(resp);
 }
 
+/* "/admin" to "/admin/" ("/" stays free for the webmail) */
 static void
-root_redirect(struct httpd_req *rq, struct http_response *resp)
+admin_redirect(struct httpd_req *rq, struct http_response *resp)
 {
 	(void)rq;
 	resp->status = 302;
 	http_response_field(resp, "Location", STATIC_PREFIX);
 }
 
-static void
-admin_redirect(struct httpd_req *rq, struct http_response *resp)
-{
-	root_redirect(rq, resp);
-}
-
 const struct httpd_route static_routes[] = {
-	{ "/", false, "GET, HEAD", root_redirect },
 	{ "/admin", false, "GET, HEAD", admin_redirect },
 	{ STATIC_PREFIX, true, "GET, HEAD", serve },
 	{ NULL, false, NULL, NULL },

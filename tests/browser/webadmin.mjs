@@ -20,7 +20,7 @@ const BASE = process.env.BASE;
 const [SYS, SYSPW] = process.env.SYS.split(':');
 const SHOTS = process.env.SHOTS;
 const PO = 'delta';
-const POPW = 'delta-Secret-4417';
+const POPW = 'Dl-Secret-4417';
 const errors = [];
 const T = 15000;
 
@@ -89,6 +89,7 @@ try {
   await login(page, SYS, SYSPW);
   await page.waitForSelector('[data-test=services] td');
   assert.match(await page.textContent('[data-test=services]'), /httpd/);
+  assert.equal(await page.locator('text=posternd not running').count(), 0);
   await shot(page, 'desktop-dashboard');
 
   await page.click('a[href="#/postoffices"]');

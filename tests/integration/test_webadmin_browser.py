@@ -28,14 +28,14 @@ def test_webadmin_in_chromium(postern, tmp_path):
     assert (WEB_MODULES / "playwright-core").is_dir(), \
         "web/node_modules lacks playwright-core: the build runs npm ci"
     p = postern
-    p.cli("postoffice", "add", "hq", "--password", "hq-Secret-1234")
-    p.cli("mailbox", "add", "root@hq", "--password", "root-Secret-8812",
+    p.cli("postoffice", "add", "hq", "--password", "Hk-Secret-1234")
+    p.cli("mailbox", "add", "root@hq", "--password", "Rt-Secret-8812",
           "--type", "SYSADMIN")
     p.start(services=["httpd"])
     shots = tmp_path / "screenshots"
     shots.mkdir()
     env = dict(os.environ, BASE=f"http://127.0.0.1:{p.port('http')}",
-               SYS="root@hq:root-Secret-8812", SHOTS=str(shots),
+               SYS="root@hq:Rt-Secret-8812", SHOTS=str(shots),
                WEB_MODULES=str(WEB_MODULES))
     r = subprocess.run(["node", str(ROOT / "tests/browser/webadmin.mjs")],
                        env=env, capture_output=True, text=True, timeout=240)
