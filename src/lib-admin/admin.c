@@ -771,8 +771,16 @@ adm_mailbox_passwd(struct db *db, const char *ident, const char *password,
 	}
 	if ((h = make_hash(db, password, hash, error_r)) == NULL)
 		return ADM_INVALID;
-	TX(r = db_exec(db, error_r, "UPDATE mailbox SET password_hash = ? WHERE id = ?",
-	    "ti", h, id) < 0 ? status_of(db) : ADM_OK);
+	/* a new password ends the mailbox's web sessions (the protocol
+	 * services end theirs: lib-service/logins.c); API tokens are
+	 * credentials of their own and stay until revoked */
+	TX({
+		r = db_exec(db, error_r, "UPDATE mailbox SET password_hash = ? "
+		    "WHERE id = ?", "ti", h, id) < 0 ? status_of(db) : ADM_OK;
+		if (r == ADM_OK)
+			r = db_exec(db, error_r, "DELETE FROM web_session WHERE "
+			    "mailbox_id = ?", "i", id) < 0 ? status_of(db) : ADM_OK;
+	});
 	free(h);
 	return r;
 }

@@ -205,6 +205,26 @@ def test_logout_expiry_and_revocation(web):
     assert c.request("GET", "/jmap/session").status == 401
 
 
+def test_password_change_ends_web_sessions(web):
+    """a new password (CLI or API) ends every web session of that mailbox
+    at once; other mailboxes' sessions and the mailbox's API tokens stay"""
+    c = alpha_admin(web)
+    other = sysadmin(web)
+    tok = c.call("ApiToken/set", {"create": {"t": {"name": "script"}}})[1]
+    token = tok["created"]["t"]["token"]
+    web.cli("mailbox", "passwd", "postmaster@alpha", "--password",
+            "Ap-Newer-Secret-5512")
+    r = c.request("GET", "/jmap/session")
+    assert r.status == 401 and "expired" in r.json["detail"]
+    assert other.request("GET", "/jmap/session").status == 200
+    t = Client(web.http)
+    t.token = token
+    assert t.request("GET", "/jmap/session").status == 200
+    # the old password no longer logs in, the new one does
+    Client(web.http).login("postmaster@alpha", ALPHA_PW, expect=401)
+    Client(web.http).login("postmaster@alpha", "Ap-Newer-Secret-5512")
+
+
 def test_csrf_refused(web):
     c = sysadmin(web)
     create = [["Mailbox/set", {"create": {"m": {
