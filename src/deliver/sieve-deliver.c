@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
@@ -18,8 +17,8 @@
 #include "envcopy.h"
 #include "fsutil.h"
 #include "log.h"
-#include "postdeliver.h"
 #include "msghdr.h"
+#include "postdeliver.h"
 #include "settings.h"
 #include "sieve-deliver.h"
 #include "sieve.h"
@@ -227,11 +226,11 @@ hdr_value(struct buf *out, const char *v, size_t max)
 	free(t);
 }
 
-/* crlf_puts - at most max bytes of text with CRLF line ends */
+/* crlf_puts - text with CRLF line ends */
 static void
-crlf_puts(struct buf *out, const char *text, size_t max)
+crlf_puts(struct buf *out, const char *text)
 {
-	for (size_t i = 0; text[i] != '\0' && i < max; i++) {
+	for (size_t i = 0; text[i] != '\0'; i++) {
 		if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r'))
 			buf_putc(out, '\r');
 		buf_putc(out, text[i]);
@@ -362,7 +361,7 @@ vacation_mime(const struct sieve_deliver_args *a, const char *reason,
 		log_info("%s: to=<%s> sieve: vacation :mime: %zu header line(s) "
 		    "other than Content-* dropped", a->qid, a->address, dropped);
 	buf_puts(out, "\r\n");
-	crlf_puts(out, p, SIZE_MAX);
+	crlf_puts(out, p);
 }
 
 /* do_mdn - reject (RFC 5429 2.2): an MDN (RFC 8098) "deleted" to the
@@ -636,7 +635,7 @@ do_vacation(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 	} else {
 		buf_puts(&m, "Content-Type: text/plain; charset=utf-8\r\n"
 		    "Content-Transfer-Encoding: 8bit\r\n\r\n");
-		crlf_puts(&m, act->arg ? act->arg : "", SIZE_MAX);
+		crlf_puts(&m, act->arg ? act->arg : "");
 	}
 	if (m.len < 2 || m.data[m.len - 1] != '\n')
 		buf_puts(&m, "\r\n");

@@ -26,7 +26,11 @@
  *                Neither goes to the null sender or for bulk mail
  *   vacation  -> a reply (RFC 5230, RFC 3834): null sender, bulk,
  *                Auto-Submitted: auto-replied; once per sender and handle
- *                per :days, remembered in <root>/sieve/.vacation/
+ *                per :days, remembered in <root>/sieve/.vacation/; From
+ *                :from only when it is an address of the mailbox (else
+ *                the recipient address, logged), no control characters
+ *                in :from/:subject, only Content-* fields from a :mime
+ *                reason; origin the mailbox's post office (DKIM)
  * A script that does not compile or fails at run time keeps the message
  * (logged). */
 
