@@ -282,16 +282,20 @@ def test_list_addresses_of_another_post_office_are_not_signed(world):
     # signing rule is then checked with the same envelope queued directly)
     if len(sent) < 5:
         q = Path(p.root) / "queue" / "smtp" / "outgoing"
-        for local in ("news", "news-bounces", "news-owner", "news-request"):
+        for local in ("news", "news-bounces", "news-owner", "news-request",
+                      "own from"):
+            sender = "news-bounces" if local == "own from" else local
+            frm = ("Mallory <mallory@other.test>" if local == "own from"
+                   else "News <news@acme.test>")
             qid = "%08X%08X" % (int(time.time()), random.getrandbits(32))
             env = ["POSTERN-ENV 1", f"id ={qid}", f"arrival {int(time.time())}",
-                   "sender" + _esc(f"{local}@acme.test"),
+                   "sender" + _esc(f"{sender}@acme.test"),
                    "auth" + _esc("mallory@other"),
                    "client" + _esc("127.0.0.1") + _esc("client.test"),
                    "body -", "smtputf8 0", "envid -", "ret -", "hops 0",
                    "bulk 0", "delay-notified 0",
                    "rcpt" + _esc("ext@remote.test") + " - 0 0 0 0 - -", "end"]
-            msg = (f"From: News <news@acme.test>\r\nTo: <ext@remote.test>\r\n"
+            msg = (f"From: {frm}\r\nTo: <ext@remote.test>\r\n"
                    f"Subject: queued as {local}\r\n\r\nhello\r\n")
             (q / "tmp" / f"{qid}.msg").write_bytes(msg.encode())
             (q / "tmp" / f"{qid}.env").write_text("\n".join(env) + "\n")
