@@ -392,9 +392,12 @@ def test_port_taken_says_why(postern):
                  what="the reason in posternd's output")
         line = next(l for l in p.log("posternd").splitlines() if "Address already" in l)
         assert "smtpd" in line and "cannot listen on" in line and "smtp.listen" in line
-        st = json.loads((p.root / "run/status.json").read_text())
-        note = next(s["note"] for s in st["services"] if s["name"] == "smtpd")
-        assert "Address already in use" in note or "restarting" in note
+        def note():
+            st = json.loads((p.root / "run/status.json").read_text())
+            return next(s["note"] for s in st["services"] if s["name"] == "smtpd")
+        # between a death and the restart (the backoff grows) status says why
+        wait_for(lambda: "Address already in use" in note(), timeout=15,
+                 what="the reason in status")
     finally:
         taken.close()
 
