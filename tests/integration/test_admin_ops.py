@@ -100,19 +100,27 @@ def sysuser():
 
 @pytest.fixture
 def installed(sysuser):
-    """README "Installing", word for word with the build's binaries: init
-    as root, chown -R USER:, then every command as root, then posternd."""
+    """README "Installing", step by step with the build's binaries: the
+    user (sysusers.d: useradd here, with a unique name), the data root
+    owned by it (tmpfiles.d: its mode and owner), then every command as
+    root, then posternd started by hand as root."""
     readme = (ROOT / "README.md").read_text()
     install = readme[readme.index("## Installing"):]
     install = install[:install.index("\n## ")]
-    assert "useradd --system" in install and "chown -R postern: /var/lib/postern" in install
+    assert "systemd-sysusers; systemd-tmpfiles --create" in install
+    assert "postern -d /var/lib/postern init" in install
+    tmpfiles = (ROOT / "dist/postern.tmpfiles").read_text()
+    line = next(l for l in tmpfiles.splitlines() if l.startswith("d /var/lib/postern"))
+    mode, owner = int(line.split()[2], 8), line.split()[3]
+    assert owner == "postern"
     # not under pytest's 0700 tmp dir: the user must reach the data root
     base = Path(tempfile.mkdtemp(prefix="postern-install-", dir="/tmp"))
     base.chmod(0o755)
     p = Postern(base / "root")
     try:
-        p.cli("init", "--hostname", "mx.postern.test")
-        subprocess.run(["chown", "-R", f"{sysuser.pw_name}:", str(p.root)], check=True)
+        p.root.mkdir(mode)
+        os.chown(p.root, sysuser.pw_uid, sysuser.pw_gid)
+        p.cli("init", "--hostname", "mx.postern.test")        # as root
         for name in ("smtp", "pop3", "imap"):
             p.ports[name] = free_port()
             p.cli("config", "set", f"{name}.listen", f"127.0.0.1:{p.ports[name]}")
