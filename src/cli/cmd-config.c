@@ -150,17 +150,18 @@ config_list(struct cli *cli)
 }
 
 /* listen_note - listeners are bound once, as root, before a service
- * drops privileges: a changed one needs a restart, and saying so beats a
- * silent no-op (postern status repeats it until then) */
+ * drops privileges: posternd restarts the service on SIGHUP to bind a
+ * changed one; saying so beats a silent no-op (postern status repeats it
+ * until then) */
 static void
 listen_note(const char *name)
 {
 	size_t n = strlen(name);
 
 	if (n > 7 && strcmp(name + n - 7, ".listen") == 0)
-		fprintf(stderr, "postern: %s takes effect when its service restarts "
-		    "(systemctl restart postern, or restart posternd); a reload "
-		    "(SIGHUP) does not rebind listeners\n", name);
+		fprintf(stderr, "postern: %s takes effect when its service restarts: "
+		    "systemctl reload postern (SIGHUP to posternd) restarts the "
+		    "services whose listeners changed\n", name);
 }
 
 int

@@ -7,7 +7,6 @@
 #include "cli.h"
 #include "diag.h"
 #include "fsutil.h"
-#include "netaddr.h"
 #include "settings.h"
 #include "xalloc.h"
 
@@ -28,64 +27,34 @@ uptime_text(long long started)
 }
 
 /* restart_needed - the listeners of a running service whose setting
- * changed since it bound them ("imap.listen is now 127.0.0.1:1143"); NULL
- * when none did. Listeners are bound at start only. */
+ * changed since it bound them ("restart needed: imap.listen changed");
+ * NULL when none did. posternd applies them on SIGHUP (reload). */
 static char *
 restart_needed(struct cli *cli, json_t *svc)
 {
-	struct buf out;
-	size_t i, j;
-	json_t *l, *names;
+	json_t *names = json_object_get(svc, "listeners");
+	json_t *bound = json_object_get(svc, "listen"), *x;
+	size_t i, nn = 0, nb = 0;
 
-	if (cli->db == NULL || json_integer_value(json_object_get(svc, "pid")) <= 0)
+	if (cli->db == NULL || json_integer_value(json_object_get(svc, "pid")) <= 0 ||
+	    !json_is_array(names))
 		return NULL;
-	names = json_object();
-	/* what it listens on, by listener name */
-	json_array_foreach(json_object_get(svc, "listen"), i, l) {
-		const char *e = json_string_value(l), *eq = e ? strchr(e, '=') : NULL;
-		if (eq == NULL)
-			continue;
-		char *name = xstrndup(e, (size_t)(eq - e));
-		json_t *set = json_object_get(names, name);
-		if (set == NULL) {
-			set = json_object();
-			json_object_set_new(names, name, set);
-		}
-		json_object_set_new(set, eq + 1, json_true());
-		free(name);
-	}
-	buf_init(&out, 0);
-	const char *name;
-	json_t *running;
-	json_object_foreach(names, name, running) {
-		char *key = xasprintf("%s.listen", name), *spec = NULL;
-		const char *err;
-		struct netaddr *list = NULL;
-		size_t n = 0;
-		bool same = false;
-		if (settings_get(cli->db, key, &spec, &err) == 0 &&
-		    netaddr_parse_list(spec, &list, &n, &err) == 0) {
-			same = n == json_object_size(running);
-			for (j = 0; same && j < n; j++) {
-				char a[96];
-				netaddr_format(&list[j], a, sizeof(a));
-				same = json_object_get(running, a) != NULL;
-			}
-		}
-		if (!same)
-			buf_printf(&out, "%s%s is now '%s'", out.len ? "; " : "", key,
-			    spec ? spec : "");
-		free(list);
-		free(spec);
-		free(key);
-	}
-	json_decref(names);
-	if (out.len == 0) {
-		buf_free(&out);
+	const char **nv = xcalloc(json_array_size(names) + 1, sizeof(char *));
+	const char **bv = xcalloc(json_array_size(bound) + 1, sizeof(char *));
+	json_array_foreach(names, i, x)
+		if (json_is_string(x))
+			nv[nn++] = json_string_value(x);
+	json_array_foreach(bound, i, x)
+		if (json_is_string(x))
+			bv[nb++] = json_string_value(x);
+	char *changed = settings_listen_changes(cli->db, nv, nn, bv, nb);
+	free(nv);
+	free(bv);
+	if (changed == NULL)
 		return NULL;
-	}
-	char *r = xasprintf("restart needed: %s", out.data);
-	buf_free(&out);
+	char *r = xasprintf("restart needed: %s changed (systemctl reload "
+	    "postern, or SIGHUP to posternd, restarts it)", changed);
+	free(changed);
 	return r;
 }
 
@@ -123,14 +92,13 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	/* listeners changed since the services bound them (the settings are
-	 * read only when some service reports named listeners) */
-	size_t i, k;
-	json_t *svc, *ln;
+	 * read only when some service serves listeners) */
+	size_t i;
+	json_t *svc;
 	bool named = false;
 	json_array_foreach(json_object_get(st, "services"), i, svc)
-		json_array_foreach(json_object_get(svc, "listen"), k, ln)
-			if (json_string_value(ln) && strchr(json_string_value(ln), '='))
-				named = true;
+		if (json_array_size(json_object_get(svc, "listeners")) > 0)
+			named = true;
 	if (named && cli_open(cli) != 0)
 		fprintf(stderr, "postern: listener settings not compared\n");
 	json_array_foreach(json_object_get(st, "services"), i, svc) {

@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include "fsutil.h"
+#include "netaddr.h"
 #include "settings.h"
 #include "xalloc.h"
 
@@ -171,4 +172,56 @@ settings_secret(struct db *db, const char *key, const char **error_r)
 		return NULL;
 	}
 	return v;
+}
+
+/* listen_differs - whether name.listen names other addresses than the
+ * bound "name=addr" entries */
+static bool
+listen_differs(struct db *db, const char *name, const char *const *bound,
+	       size_t nbound)
+{
+	char *key = xasprintf("%s.listen", name), *spec = NULL;
+	const char *err;
+	struct netaddr *list = NULL;
+	size_t cnt = 0, nlen = strlen(name), have = 0;
+	bool differs = true;
+
+	for (size_t j = 0; j < nbound; j++)
+		if (strncmp(bound[j], name, nlen) == 0 && bound[j][nlen] == '=')
+			have++;
+	if (settings_get(db, key, &spec, &err) == 0 &&
+	    netaddr_parse_list(spec, &list, &cnt, &err) == 0 && cnt == have) {
+		differs = false;
+		for (size_t i = 0; i < cnt && !differs; i++) {
+			char a[96];
+			bool found = false;
+			netaddr_format(&list[i], a, sizeof(a));
+			for (size_t j = 0; j < nbound && !found; j++)
+				found = strncmp(bound[j], name, nlen) == 0 &&
+				    bound[j][nlen] == '=' &&
+				    strcmp(bound[j] + nlen + 1, a) == 0;
+			differs = !found;
+		}
+	}
+	free(list);
+	free(spec);
+	free(key);
+	return differs;
+}
+
+char *
+settings_listen_changes(struct db *db, const char *const *names, size_t nnames,
+			const char *const *bound, size_t nbound)
+{
+	char *out = NULL;
+
+	for (size_t i = 0; i < nnames; i++) {
+		if (!listen_differs(db, names[i], bound, nbound))
+			continue;
+		char *more = xasprintf("%s%s%s.listen", out ? out : "",
+		    out ? ", " : "", names[i]);
+		free(out);
+		out = more;
+	}
+	return out;
 }

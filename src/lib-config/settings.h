@@ -33,6 +33,15 @@ bool settings_is_set(struct db *db, const char *key);
 char *settings_secret(struct db *db, const char *key, const char **error_r);
 
 /* Paths derived from settings and the data root (new strings). */
+/* settings_listen_changes - the listeners of a service whose setting
+ * changed since it bound them: names are the listener names it serves
+ * ("imap", "imaps"), bound its "name=addr:port" entries (as
+ * netaddr_format writes them). A new string "imap.listen, imaps.listen",
+ * or NULL when every <name>.listen names what is bound. A setting that
+ * cannot be read or parsed counts as changed. */
+char *settings_listen_changes(struct db *db, const char *const *names,
+			      size_t nnames, const char *const *bound,
+			      size_t nbound);
 char *settings_store_path(struct db *db);
 char *settings_queue_path(struct db *db);
 char *settings_hostname(struct db *db);

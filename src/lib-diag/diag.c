@@ -170,6 +170,9 @@ merge_reports(const char *root, json_t *services)
 				json_object_set(svc, "note", note);
 			if (json_is_array(listen))
 				json_object_set(svc, "listen", listen);
+			json_t *names = json_object_get(rep, "listeners");
+			if (json_is_array(names))
+				json_object_set(svc, "listeners", names);
 		}
 		json_decref(rep);
 	}

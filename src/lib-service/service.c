@@ -176,6 +176,12 @@ service_set_state(struct service *svc, const char *state, const char *note)
 	json_object_set_new(o, "started", json_integer(svc->started));
 	json_object_set_new(o, "state", json_string(state));
 	json_object_set_new(o, "listen", l);
+	/* the listener names it serves, bound or empty (posternd restarts it
+	 * on SIGHUP when one of their settings changed) */
+	json_t *names = json_array();
+	for (const char *const *n = svc->def->listeners; n && *n; n++)
+		json_array_append_new(names, json_string(*n));
+	json_object_set_new(o, "listeners", names);
 	json_object_set_new(o, "note", json_string(note ? note : ""));
 	svc->state_reported = true;
 	text = json_dumps(o, JSON_COMPACT);

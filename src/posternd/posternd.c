@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "postern-config.h"
+#include "settings.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -37,6 +38,7 @@ struct child {
 	int backoff;
 	int restarts;
 	const char *state;   /* starting, running, restarting, not-built, failed */
+	bool reload;         /* stopped by us to bind changed listeners */
 	char note[256];
 };
 
@@ -49,6 +51,28 @@ static time_t started_at;
 static struct event_base *base;
 static char *last_status;   /* the last status.json written */
 static struct stat root_st; /* the data root: its owner owns what we make */
+
+/* child_report - what service c (process pid) last wrote to
+ * run/<name>.json, or NULL (another process's, or none) */
+static json_t *
+child_report(const struct child *c, pid_t pid)
+{
+	char *path = xasprintf("%s/run/%s.json", root, c->name);
+	struct buf b;
+	json_t *rep = NULL;
+	json_error_t jerr;
+
+	buf_init(&b, 65536);
+	if (file_read(path, &b) == 0)
+		rep = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
+	buf_free(&b);
+	free(path);
+	if (rep != NULL && json_integer_value(json_object_get(rep, "pid")) != pid) {
+		json_decref(rep);
+		rep = NULL;
+	}
+	return rep;
+}
 
 /* own - posternd runs as root (the services bind their ports before
  * switching user), but what it creates in the data root (its log, the
@@ -84,27 +108,21 @@ status_write(void)
 		json_t *rep = NULL;
 
 		/* what the service itself reports: its state and addresses */
-		if (c->pid > 0) {
-			struct buf b;
-			buf_init(&b, 65536);
-			path = xasprintf("%s/run/%s.json", root, c->name);
-			if (file_read(path, &b) == 0) {
-				json_error_t jerr;
-				rep = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
-			}
-			free(path);
-			buf_free(&b);
-			if (rep != NULL && json_integer_value(json_object_get(rep, "pid")) == c->pid) {
-				const char *st = json_string_value(json_object_get(rep, "state"));
-				const char *n = json_string_value(json_object_get(rep, "note"));
-				if (st != NULL)
-					state = st;
-				if (n != NULL && *n)
-					note = n;
-				json_t *l = json_object_get(rep, "listen");
-				if (json_is_array(l))
-					json_array_extend(listen, l);
-			}
+		if (c->pid > 0)
+			rep = child_report(c, c->pid);
+		if (rep != NULL) {
+			const char *st = json_string_value(json_object_get(rep, "state"));
+			const char *n = json_string_value(json_object_get(rep, "note"));
+			if (st != NULL)
+				state = st;
+			if (n != NULL && *n)
+				note = n;
+			json_t *l = json_object_get(rep, "listen");
+			if (json_is_array(l))
+				json_array_extend(listen, l);
+			l = json_object_get(rep, "listeners");
+			if (json_is_array(l))
+				json_object_set(s, "listeners", l);
 		}
 		json_object_set_new(s, "name", json_string(c->name));
 		json_object_set_new(s, "state", json_string(state));
@@ -199,24 +217,16 @@ child_start(struct child *c)
 static void
 child_reason(const struct child *c, pid_t pid, char *out, size_t size)
 {
-	char *path = xasprintf("%s/run/%s.json", root, c->name);
-	struct buf b;
-	json_t *rep = NULL;
-	json_error_t jerr;
+	json_t *rep = child_report(c, pid);
 
 	out[0] = '\0';
-	buf_init(&b, 65536);
-	if (file_read(path, &b) == 0)
-		rep = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
-	if (rep != NULL && json_integer_value(json_object_get(rep, "pid")) == pid) {
+	if (rep != NULL) {
 		const char *st = json_string_value(json_object_get(rep, "state"));
 		const char *n = json_string_value(json_object_get(rep, "note"));
 		if (st != NULL && strcmp(st, "failed") == 0 && n != NULL && *n)
 			snprintf(out, size, "%s", n);
 	}
 	json_decref(rep);
-	buf_free(&b);
-	free(path);
 }
 
 static void
@@ -233,6 +243,14 @@ on_sigchld(evutil_socket_t sig, short what, void *arg)
 			c->pid = 0;
 			if (stopping) {
 				c->state = "stopped";
+				break;
+			}
+			if (c->reload) {
+				/* stopped to bind its new listeners: at once */
+				c->reload = false;
+				log_info("%s stopped; starting it with its new listeners",
+				    c->name);
+				child_start(c);
 				break;
 			}
 			char why[200];
@@ -312,6 +330,56 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	event_add(tick_event, &tv);
 }
 
+/* strv_of - the strings of a JSON array (pointers into it) */
+static const char **
+strv_of(json_t *arr, size_t *n_r)
+{
+	const char **v = xcalloc(json_array_size(arr) + 1, sizeof(char *));
+	size_t i, n = 0;
+	json_t *x;
+
+	json_array_foreach(arr, i, x)
+		if (json_is_string(x))
+			v[n++] = json_string_value(x);
+	*n_r = n;
+	return v;
+}
+
+/* reload_listeners - SIGHUP: a service whose <name>.listen settings no
+ * longer name what it bound is restarted (by us, as root, so it can bind
+ * privileged ports again); the others keep running. */
+static void
+reload_listeners(void)
+{
+	struct db *db;
+	const char *err;
+
+	if (db_open(root, false, &db, &err) < 0) {
+		log_warnx("reload: listeners not checked: %s", err);
+		return;
+	}
+	for (size_t i = 0; i < nchildren; i++) {
+		struct child *c = &children[i];
+		json_t *rep = c->pid > 0 && !c->reload ? child_report(c, c->pid) : NULL;
+		if (rep == NULL)
+			continue;
+		size_t nn, nb;
+		const char **names = strv_of(json_object_get(rep, "listeners"), &nn);
+		const char **bound = strv_of(json_object_get(rep, "listen"), &nb);
+		char *changed = settings_listen_changes(db, names, nn, bound, nb);
+		if (changed != NULL) {
+			log_info("%s: %s changed; restarting it", c->name, changed);
+			c->reload = true;
+			kill(c->pid, SIGTERM);
+			free(changed);
+		}
+		free(names);
+		free(bound);
+		json_decref(rep);
+	}
+	db_close(&db);
+}
+
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -322,6 +390,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	for (size_t i = 0; i < nchildren; i++)
 		if (children[i].pid > 0)
 			kill(children[i].pid, SIGHUP);
+	reload_listeners();
 }
 
 /* read_services - the service list from host.conf ("services = a b c"),
@@ -410,7 +479,8 @@ main(int argc, char **argv)
 			    "usage: posternd -d DIR [--services \"smtpd imapd ...\"]\n\n"
 			    "Runs the services named in DIR/host.conf in the foreground,\n"
 			    "restarts any that die (with backoff), and stops them all on\n"
-			    "SIGTERM. SIGHUP makes every service reopen its log.\n");
+			    "SIGTERM. SIGHUP makes every service reopen its log and\n"
+			    "restarts those whose listener settings changed.\n");
 			return strcmp(argv[i], "--help") == 0 ? 0 : 2;
 		}
 	}
