@@ -14,7 +14,12 @@ TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isyn
 # build time (npm ci --ignore-scripts, scripts/web-build.sh); the browser
 # tests drive Debian's chromium with npm playwright-core (never a browser
 # playwright would download).
-WEB="nodejs npm chromium"
+# A machine may already have Node.js from elsewhere (NodeSource's nodejs
+# bundles npm and conflicts with Debian's npm package): take what is on
+# the PATH.
+WEB="chromium"
+command -v node >/dev/null 2>&1 || WEB="$WEB nodejs"
+command -v npm >/dev/null 2>&1 || WEB="$WEB npm"
 # The reference servers the comparison tests (test_imap_dovecot,
 # test_popretr's Dovecot case) and bench/ start privately on their own
 # ports, never as system services: they are installed with their init
