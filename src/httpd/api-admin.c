@@ -815,6 +815,20 @@ domain_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    error_r);
 }
 
+/* domain_sysadmin_only - a domain's smart host makes this server connect
+ * wherever it points (any host and port, inside the hosting network too):
+ * a SYSADMIN's choice, not a post office admin's; the error or NULL */
+static json_t *
+domain_sysadmin_only(const struct api_ctx *c, json_t *v)
+{
+	if (c->actor->sysadmin || !json_is_object(v) ||
+	    json_object_get(v, "smarthost") == NULL)
+		return NULL;
+	return jmap_error_props("forbidden", "only a SYSADMIN sets a domain's "
+	    "smart host (the server would connect wherever it points)",
+	    "smarthost", NULL);
+}
+
 static void
 domain_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
@@ -859,6 +873,10 @@ domain_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 			    no_edit));
 			continue;
 		}
+		if ((e = domain_sysadmin_only(c, v)) != NULL) {
+			set_fail(res, "notCreated", key, e);
+			continue;
+		}
 		if (adm_tx_begin(c->db, &outer, &err) < 0) {
 			set_fail(res, "notCreated", key, adm_set_error(ADM_BUSY, err,
 			    NULL));
@@ -893,6 +911,10 @@ domain_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		if (!may_edit) {
 			set_fail(res, "notUpdated", key, jmap_error("forbidden", "%s",
 			    no_edit));
+			continue;
+		}
+		if ((e = domain_sysadmin_only(c, v)) != NULL) {
+			set_fail(res, "notUpdated", key, e);
 			continue;
 		}
 		if (!json_is_object(v) || adm_tx_begin(c->db, &outer, &err) < 0) {

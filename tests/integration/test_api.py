@@ -225,6 +225,33 @@ def test_password_change_ends_web_sessions(web):
     Client(web.http).login("postmaster@alpha", "Ap-Newer-Secret-5512")
 
 
+def test_admin_may_not_point_a_domain_at_a_smart_host(web):
+    """with webadmin_edit_domains an ADMIN adds and edits its domains, but a
+    smart host (the server connects wherever it points) is the SYSADMIN's"""
+    web.cli("postoffice", "set", "alpha", "webadmin_edit_domains=yes")
+    a = alpha_admin(web)
+    out = a.api([
+        ["Domain/set", {"create": {"d": {"name": "side.test",
+                                         "smarthost": "10.0.0.1:6379"}}}, "a"],
+        ["Domain/set", {"update": {"alpha.test": {
+            "smarthost": "127.0.0.1:22"}}}, "b"],
+        ["Domain/set", {"update": {"alpha.test": {
+            "dkim_enabled": True}}}, "c"],
+    ])
+    r = {x[2]: x[1] for x in out["methodResponses"]}
+    assert r["a"]["notCreated"]["d"]["type"] == "forbidden"
+    assert r["a"]["notCreated"]["d"]["properties"] == ["smarthost"]
+    assert r["b"]["notUpdated"]["alpha.test"]["type"] == "forbidden"
+    assert r["c"]["updated"] == {"alpha.test": None}
+    con = db(web)
+    assert con.execute("SELECT count(*) FROM domain WHERE name = 'side.test'"
+                       ).fetchone()[0] == 0
+    # the SYSADMIN may
+    r = sysadmin(web).call("Domain/set", {"update": {"alpha.test": {
+        "smarthost": "relay.alpha.test:25"}}})
+    assert r[1]["updated"] == {"alpha.test": None}
+
+
 def test_csrf_refused(web):
     c = sysadmin(web)
     create = [["Mailbox/set", {"create": {"m": {
