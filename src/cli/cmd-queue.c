@@ -342,10 +342,12 @@ queue_show(struct cli *cli, const char *root, const char *id)
  * new/ or bad mail are touched: an item a service holds (active) is left
  * alone with a message, so nothing races a delivery in progress. */
 static int
-queue_act(struct cli *cli, const char *root, const char *verb, const char *id)
+queue_act(struct cli *cli, const struct cli_args *a, const char *root,
+	  const char *verb, const char *id)
 {
 	struct find_ctx f = { .id = id };
 	struct queue_item item;
+	json_t *removal = NULL;
 	const char *err;
 	int r;
 
@@ -356,6 +358,22 @@ queue_act(struct cli *cli, const char *root, const char *verb, const char *id)
 		qref_free(&f.found);
 		return cli_error(EXIT_FAIL, "%s is being processed right now; try again", id);
 	}
+	if (strcmp(verb, "delete") == 0) {
+		/* the message is lost for every recipient still waiting: say
+		 * so and ask (or --yes), like every command that removes mail */
+		char *mp = msg_path_of(&f.found);
+		struct stat st;
+		removal = cli_removal_new("queue item", id);
+		cli_removal_count(removal, "messages", 1);
+		cli_removal_count(removal, "bytes", stat(mp, &st) == 0 ?
+		    (long long)st.st_size : 0);
+		free(mp);
+		if ((r = cli_confirm(cli, a, removal)) != 0) {
+			json_decref(removal);
+			qref_free(&f.found);
+			return r;
+		}
+	}
 	bool bad = strcmp(f.found.state, "badmail") == 0;
 	if (bad) {
 		char *ep = env_path_of(&f.found), *mp = msg_path_of(&f.found);
@@ -365,6 +383,8 @@ queue_act(struct cli *cli, const char *root, const char *verb, const char *id)
 			unlink(mp);
 			unlink(rp);
 			free(rp);
+			cli_removed(cli, removal);
+			removal = NULL;
 			r = 0;
 		} else {
 			/* release or retry: back to the MTA through smtp/inbound */
@@ -406,15 +426,21 @@ queue_act(struct cli *cli, const char *root, const char *verb, const char *id)
 		 * quarantine, unless the order was to delete it */
 		int code = cli_error(EXIT_FAIL, "%s: %s", id, err);
 		const char *e2;
-		if (strcmp(verb, "delete") == 0 && queue_item_done(&item, &e2) == 0)
+		if (strcmp(verb, "delete") == 0 && queue_item_done(&item, &e2) == 0) {
 			code = 0;
-		else
+			cli_removed(cli, removal);
+			removal = NULL;
+		} else
 			queue_item_release(&item, &e2);
 		queue_item_free(&item);
+		json_decref(removal);
 		return code;
 	}
 	if (strcmp(verb, "delete") == 0) {
-		r = queue_item_done(&item, &err);
+		if ((r = queue_item_done(&item, &err)) == 0) {
+			cli_removed(cli, removal);
+			removal = NULL;
+		}
 	} else if (strcmp(verb, "retry") == 0) {
 		for (size_t i = 0; i < item.env.nrcpts; i++)
 			if (item.env.rcpts[i].status == RCPT_DEFERRED)
@@ -431,6 +457,7 @@ queue_act(struct cli *cli, const char *root, const char *verb, const char *id)
 	}
 	queue_item_free(&item);
 	qref_free(&f.found);
+	json_decref(removal);
 	if (r < 0)
 		return cli_error(EXIT_FAIL, "%s %s: %s", verb, id, err);
 	return 0;
@@ -439,7 +466,7 @@ queue_act(struct cli *cli, const char *root, const char *verb, const char *id)
 int
 cmd_queue(struct cli *cli, int argc, char **argv)
 {
-	static const char *const opts[] = { "queue=", NULL };
+	static const char *const opts[] = { "queue=", CLI_YES_OPTION, NULL };
 	struct cli_args a;
 	int r;
 
@@ -451,7 +478,7 @@ cmd_queue(struct cli *cli, int argc, char **argv)
 		    "                                     also --queue QUEUE)\n"
 		    "       postern queue show ID\n"
 		    "       postern queue retry ID     (deferred recipients: now)\n"
-		    "       postern queue delete ID\n"
+		    "       postern queue delete ID [--yes]   (asks on a terminal)\n"
 		    "       postern queue release ID   (bad mail back to the MTA)\n\n"
 		    "The connector queues (smtp, sf = post office, ls = list server,\n"
 		    "pr = POP retrieval; inbound and outgoing, relative to the MTA)\n"
@@ -502,7 +529,7 @@ cmd_queue(struct cli *cli, int argc, char **argv)
 	if (strcmp(verb, "show") == 0)
 		r = queue_show(cli, root, a.pos[1]);
 	else if (!strcmp(verb, "retry") || !strcmp(verb, "delete") || !strcmp(verb, "release"))
-		r = queue_act(cli, root, verb, a.pos[1]);
+		r = queue_act(cli, &a, root, verb, a.pos[1]);
 	else
 		r = cli_usage("unknown queue command '%s' (see postern queue --help)", verb);
 	free(root);

@@ -136,6 +136,30 @@ def test_del_with_yes_prints_what_went(office):
     assert r.stdout.startswith("deleted domain acme.test")
 
 
+def test_queue_delete_asks_or_needs_yes(office):
+    """a queued message accepted over SMTP (only smtpd runs, so it waits
+    in smtp/inbound) is not deleted without --yes or a terminal's yes"""
+    import smtplib
+    p = office
+    p.start(services=["smtpd"])
+    with smtplib.SMTP("127.0.0.1", p.port("smtp"), timeout=30) as c:
+        c.sendmail("far@remote.test", ["bob@acme.test"],
+                   b"From: far@remote.test\r\nSubject: q\r\n\r\n" +
+                   b"y" * 70 + b"\r\n")
+    items = p.cli("--json", "queue", "list", json_out=False)
+    qid = json.loads(items.stdout)[0]["id"]
+    r = p.cli("queue", "delete", qid, check=False, input="")
+    assert r.returncode == EXIT_USAGE and "--yes" in r.stderr
+    assert f"queue item {qid}: 1 message" in r.stderr
+    assert len(json.loads(p.cli("--json", "queue", "list").stdout)) == 1
+    code, out = run_pty(pcmd(p, "queue", "delete", qid), p.env, "n")
+    assert code == 1 and "nothing deleted" in out
+    assert len(json.loads(p.cli("--json", "queue", "list").stdout)) == 1
+    r = p.cli("queue", "delete", qid, "--yes")
+    assert r.stdout.startswith(f"deleted queue item {qid}: 1 message")
+    assert json.loads(p.cli("--json", "queue", "list").stdout) == []
+
+
 # -- 7: autoconfig and autodiscover suggest the login that works -------------
 
 def test_autoconfig_login_for_an_alias_works_over_imap(office):
