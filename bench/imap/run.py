@@ -69,7 +69,7 @@ def mixed_worker(port, login, seconds, seed, out):
     errors = 0
     try:
         c = imaplib.IMAP4("127.0.0.1", port)
-        c.login(login, "bench-Secret-1")
+        c.login(login, "Load-Secret-1")
         typ, data = c.select("INBOX")
         n = int(data[0])
         deadline = time.time() + seconds
@@ -125,7 +125,7 @@ def pop3_retr(peer, users):
     for u in range(users):
         c = poplib.POP3("127.0.0.1", peer.pop3_port())
         c.user(peer.login(u))
-        c.pass_("bench-Secret-1")
+        c.pass_("Load-Secret-1")
         n, _ = c.stat()
         for i in range(1, n + 1):
             resp, lines, octets = c.retr(i)
@@ -146,7 +146,7 @@ def idle_memory(peer, k, service):
         s = socket.create_connection(("127.0.0.1", peer.imap_port()), timeout=30)
         f = s.makefile("rb")
         f.readline()
-        s.sendall(f"a LOGIN {peer.login(i % peer.users)} bench-Secret-1\r\nb SELECT INBOX\r\nc IDLE\r\n".encode())
+        s.sendall(f"a LOGIN {peer.login(i % peer.users)} Load-Secret-1\r\nb SELECT INBOX\r\nc IDLE\r\n".encode())
         while True:
             line = f.readline()
             if not line or line.startswith(b"+") or line[:2] in (b"a ", b"b ") and b" OK" not in line[:6]:

@@ -96,8 +96,8 @@ def postern(build, msgs, tmp):
                  "http", "https", "managesieve"):
         run("config", "set", f"{name}.listen", "")
     run("config", "set", "imap.listen", f"127.0.0.1:{port}")
-    run("postoffice", "add", "b", "--password", "bench-Secret-pm1")
-    run("mailbox", "add", "u@b", "--password", "bench-Secret-1")
+    run("postoffice", "add", "b", "--password", "Mx-Secret-pm1")
+    run("mailbox", "add", "u@b", "--password", "Load-Secret-1")
     fill(root / "store" / "b" / "u", msgs)
     proc = subprocess.Popen([str(build / "posternd"), "-d", str(root),
                              "--services", "imapd"])
@@ -114,7 +114,7 @@ def postern(build, msgs, tmp):
         def send(b):
             f.write(b)
             f.flush()
-        send(b"l LOGIN u@b bench-Secret-1\r\n")
+        send(b"l LOGIN u@b Load-Secret-1\r\n")
         read_tagged(f.readline, b"l")
         t0 = time.monotonic()
         send(b"s SELECT INBOX\r\n")

@@ -6,7 +6,7 @@
                    which also serves IMAP and POP3 from the same Maildirs
 
 Both get the same domain (bench.test) and mailboxes (user0..userN-1, password
-'bench-Secret-1': the password policy wants 8 characters, not the name). Durability is the default of each: both fsync a message before they
+'Load-Secret-1': the password policy wants 8 characters, neither the mailbox's nor the post office's name). Durability is the default of each: both fsync a message before they
 answer 250. Everything is stopped by PID; nothing outside the temp dirs is
 touched except that Postfix and Dovecot run as their Debian users."""
 import json
@@ -110,10 +110,10 @@ class Postern:
             self.cli("config", "set", key, "100000")
         for key, value in self.settings.items():
             self.cli("config", "set", key, value)
-        self.cli("postoffice", "add", "bench", "--password", "bench-Secret-pm1")
+        self.cli("postoffice", "add", "bench", "--password", "Mx-Secret-pm1")
         self.cli("domain", "add", DOMAIN, "--postoffice", "bench")
         csv = self.dir / "users.csv"
-        csv.write_text("".join(f"user{i}@{DOMAIN},bench-Secret-1\n" for i in range(self.users)))
+        csv.write_text("".join(f"user{i}@{DOMAIN},Load-Secret-1\n" for i in range(self.users)))
         self.cli("users", "import", csv, "--postoffice", "bench")
         cmd = [str(self.build / "posternd"), "-d", str(self.root)]
         if self.services:
@@ -181,7 +181,7 @@ class PostfixDovecot:
         self.mail.mkdir(exist_ok=True)
         os.chown(self.mail, self.vmail.pw_uid, self.vmail.pw_gid)
         users = d / "users"
-        users.write_text("".join(f"user{i}@{DOMAIN}:{{PLAIN}}bench-Secret-1\n"
+        users.write_text("".join(f"user{i}@{DOMAIN}:{{PLAIN}}Load-Secret-1\n"
                                  for i in range(self.users)))
         conf = d / "dovecot.conf"
         conf.write_text(f"""

@@ -59,7 +59,7 @@ def session(port, login, count=None):
 
     f.readline()
     cmd(f"USER {login}")
-    cmd("PASS bench-Secret-1")
+    cmd("PASS Load-Secret-1")
     n = int(cmd("STAT").split()[1])
     got = 0
     nbytes = 0
