@@ -1,9 +1,13 @@
 /* cmd-config - postern init, postern config */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -149,16 +153,35 @@ config_list(struct cli *cli)
 	return 0;
 }
 
+/* posternd_running - whether a posternd holds the data root's pid lock */
+static bool
+posternd_running(const char *root)
+{
+	char *path = xasprintf("%s/run/posternd.pid", root);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool running = false;
+
+	free(path);
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+		running = true;
+	close(fd);
+	return running;
+}
+
 /* listen_note - listeners are bound once, as root, before a service
  * drops privileges: posternd restarts the service on SIGHUP to bind a
  * changed one; saying so beats a silent no-op (postern status repeats it
- * until then) */
+ * until then). Nothing to say while posternd is not running: its start
+ * binds what is set. */
 static void
-listen_note(const char *name)
+listen_note(const struct cli *cli, const char *name)
 {
 	size_t n = strlen(name);
 
-	if (n > 7 && strcmp(name + n - 7, ".listen") == 0)
+	if (n > 7 && strcmp(name + n - 7, ".listen") == 0 &&
+	    posternd_running(cli->root))
 		fprintf(stderr, "postern: %s takes effect when its service restarts: "
 		    "systemctl reload postern (SIGHUP to posternd) restarts the "
 		    "services whose listeners changed\n", name);
@@ -228,7 +251,7 @@ cmd_config(struct cli *cli, int argc, char **argv)
 			    field_find(settings_fields, a.pos[1]) ? EXIT_USAGE : EXIT_NOTFOUND;
 			return cli_error(code, "%s", err);
 		}
-		listen_note(a.pos[1]);
+		listen_note(cli, a.pos[1]);
 		return 0;
 	}
 	if (strcmp(verb, "unset") == 0) {
@@ -239,7 +262,7 @@ cmd_config(struct cli *cli, int argc, char **argv)
 			return cli_error(dberr == SQLITE_BUSY || dberr == SQLITE_LOCKED ?
 			    EXIT_BUSY : dberr != 0 ? EXIT_FAIL : EXIT_NOTFOUND, "%s", err);
 		}
-		listen_note(a.pos[1]);
+		listen_note(cli, a.pos[1]);
 		return 0;
 	}
 	return cli_usage("unknown config command '%s' (see postern config --help)", verb);

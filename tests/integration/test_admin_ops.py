@@ -382,6 +382,12 @@ def imap_greets(port):
         return False
 
 
+def test_listener_change_needs_no_note_while_stopped(postern):
+    """with no posternd running, its start binds what is set: no note"""
+    r = postern.cli("config", "set", "imap.listen", f"127.0.0.1:{free_port()}")
+    assert "reload" not in r.stderr and r.stderr == "", r.stderr
+
+
 def test_listener_change_applied_on_sighup(running):
     p = running
     old, new = p.port("imap"), free_port()
