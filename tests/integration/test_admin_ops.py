@@ -74,7 +74,13 @@ def badmail(root):
 
 
 def env_attempts(path):
-    for line in Path(path).read_text().splitlines():
+    """the first recipient's attempts; 0 for an envelope a worker has just
+    claimed (moved from new/ to cur/ between the listing and the read)"""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return 0
+    for line in text.splitlines():
         if line.startswith("rcpt "):
             return int(line.split(" ")[5])
     return 0
