@@ -1584,13 +1584,37 @@ session_list(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    "state", "1", "list", list, "notFound");
 }
 
+/* destroy_own - the destroy list of Session/set and ApiToken/set: ids of
+ * the actor's own sessions or tokens, each ended by del (anyone else's is
+ * "notFound", as a missing one is) */
+static void
+destroy_own(struct api_ctx *c, json_t *destroy, json_t *res,
+	    const char *type, const char *what,
+	    int (*del)(struct db *, int64_t, int64_t, const char **))
+{
+	const char *err;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(destroy, i, v) {
+		const char *s = json_string_value(v);
+		long long id;
+		if (s == NULL || parse_long(s, 1, INT64_MAX, &id) < 0 ||
+		    del(c->db, id, c->actor->mailbox_id, &err) != ADM_OK) {
+			set_fail(res, "notDestroyed", s ? s : "?", jmap_error(
+			    "notFound", "no such %s of yours", what));
+			continue;
+		}
+		api_audit(c, "%s/set destroy %s", type, s);
+		json_array_append(json_object_get(res, "destroyed"), v);
+	}
+}
+
 static void
 session_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
 	struct api_ctx *c = ctx;
-	json_t *create, *update, *destroy, *v;
-	const char *err;
-	size_t i;
+	json_t *create, *update, *destroy;
 
 	if (!set_args(c, args, &create, &update, &destroy, error_r))
 		return;
@@ -1600,19 +1624,8 @@ session_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		return;
 	}
 	json_t *res = set_result();
-	json_array_foreach(destroy, i, v) {
-		const char *s = json_string_value(v);
-		long long id;
-		if (s == NULL || parse_long(s, 1, INT64_MAX, &id) < 0 ||
-		    webauth_session_delete(c->db, id, c->actor->mailbox_id, &err) !=
-		    ADM_OK) {
-			set_fail(res, "notDestroyed", s ? s : "?", jmap_error(
-			    "notFound", "no such session of yours"));
-			continue;
-		}
-		api_audit(c, "Session/set destroy %s", s);
-		json_array_append(json_object_get(res, "destroyed"), v);
-	}
+	destroy_own(c, destroy, res, "Session", "session",
+	    webauth_session_delete);
 	*result_r = res;
 }
 
@@ -1655,7 +1668,6 @@ token_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	struct api_ctx *c = ctx;
 	json_t *create, *update, *destroy, *v;
 	const char *key, *err;
-	size_t i;
 
 	if (!set_args(c, args, &create, &update, &destroy, error_r))
 		return;
@@ -1697,19 +1709,8 @@ token_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		    json_pack("{s:s,s:s}", "id", sid, "token", tok));
 		explicit_bzero(tok, sizeof(tok));
 	}
-	json_array_foreach(destroy, i, v) {
-		const char *s = json_string_value(v);
-		long long id;
-		if (s == NULL || parse_long(s, 1, INT64_MAX, &id) < 0 ||
-		    webauth_token_revoke(c->db, id, c->actor->mailbox_id, &err) !=
-		    ADM_OK) {
-			set_fail(res, "notDestroyed", s ? s : "?", jmap_error(
-			    "notFound", "no such token of yours"));
-			continue;
-		}
-		api_audit(c, "ApiToken/set destroy %s", s);
-		json_array_append(json_object_get(res, "destroyed"), v);
-	}
+	destroy_own(c, destroy, res, "ApiToken", "token",
+	    webauth_token_revoke);
 	*result_r = res;
 }
 
