@@ -8,7 +8,7 @@ BUILD="build-essential meson ninja-build pkg-config clang llvm
   libsqlite3-dev libssl-dev libevent-dev libc-ares-dev libjansson-dev
   libcrypt-dev libgmime-3.0-dev libidn2-dev"
 RUNTIME="openssl ca-certificates"
-TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isync
+TEST="python3 python3-pytest python3-pytest-xdist swaks curl procps dnsmasq fetchmail sqlite3 bc isync
   sieve-connect python3-dkim python3-cryptography man-db make"
 # The web admin: npm fills web/node_modules from the committed lockfile at
 # build time (npm ci --ignore-scripts, scripts/web-build.sh); the browser
@@ -50,11 +50,11 @@ if [ "$(id -u)" != 0 ]; then
 		echo "install-deps: need root to install:$missing$peers" >&2; exit 1; }
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q >/dev/null || true
+$SUDO apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null || true
 if [ -n "$missing" ]; then
 	echo "install-deps: installing:$missing" >&2
 	# shellcheck disable=SC2086
-	$SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
+	$SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $missing >/dev/null
 fi
 
 [ -z "$peers" ] && exit 0
@@ -72,7 +72,7 @@ fi
 echo "postfix postfix/main_mailer_type select No configuration" |
 	$SUDO debconf-set-selections 2>/dev/null || true
 # shellcheck disable=SC2086
-if ! $SUDO apt-get install -y -q --no-install-recommends $peers >/dev/null; then
+if ! $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $peers >/dev/null; then
 	echo "install-deps: could not install$peers; the tests that compare" \
 	    "with them will skip" >&2
 fi

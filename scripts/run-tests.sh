@@ -57,8 +57,16 @@ if command -v clang >/dev/null && [ "$FUZZ_RUNS" -gt 0 ]; then
 	fi
 fi
 
+# pytest-xdist runs test files in parallel workers (a file's tests stay on
+# one worker, so its module-scoped servers start once); the tests wait on
+# sockets more than they compute. PYTEST_WORKERS=0 runs them in one process.
+WORKERS=${PYTEST_WORKERS:-2}
+par=""
+if [ "$WORKERS" -gt 0 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then
+	par="-n $WORKERS --dist loadfile"
+fi
 POSTERN_BUILD="$(pwd)/$SAN" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-	tests/integration "$@"
+	$par tests/integration "$@"
 py_rc=$?
 # the unit test failures were printed above pytest's summary
 [ $unit_rc -ne 0 ] && exit 1

@@ -28,16 +28,46 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
 
 _given_ports = set()
 
+# Under pytest-xdist (run-tests.sh runs the suite in parallel workers) each
+# worker hands out ports from a slice of its own below the kernel's
+# ephemeral range (32768-60999), so two workers never give the same port to
+# two servers and no outgoing connection's source port takes one either.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_SLICE = 2500
+_next_port = None
+if _WORKER.startswith("gw") and _WORKER[2:].isdigit() and int(_WORKER[2:]) < 8:
+    _lo = 12000 + int(_WORKER[2:]) * _SLICE
+    _next_port = _lo + (os.getpid() % _SLICE)
+
+
+def _bindable(port):
+    """Free for TCP and UDP (dnsmasq listens on both) on 127.0.0.1."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
 
 def free_port():
     """A free loopback port never handed out before in this test run: the
     kernel may give the same port to two bind(0) calls once the first
     socket is closed, and two listeners of one data root on one port make
     a service fail to start."""
-    for _ in range(1000):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+    global _next_port
+    for _ in range(_SLICE if _next_port is not None else 1000):
+        if _next_port is not None:
+            lo = 12000 + int(_WORKER[2:]) * _SLICE
+            port = _next_port
+            _next_port = lo + (_next_port + 1 - lo) % _SLICE
+            if port in _given_ports or not _bindable(port):
+                continue
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
         if port not in _given_ports:
             _given_ports.add(port)
             return port
