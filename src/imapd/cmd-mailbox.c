@@ -9,12 +9,13 @@
 #include <strings.h>
 
 #include "directory.h"
-#include "imapd.h"
 #include "imap-match.h"
 #include "imap-spec.h"
+#include "imapd.h"
 #include "log.h"
 #include "mime.h"
 #include "settings.h"
+#include "view.h"
 #include "xalloc.h"
 
 /* mailbox_name - see imapd.h */

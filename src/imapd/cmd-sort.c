@@ -9,11 +9,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "imapd.h"
+#include "content.h"
 #include "imap-spec.h"
 #include "imap-thread.h"
+#include "imapd.h"
 #include "log.h"
 #include "mime.h"
+#include "search.h"
+#include "view.h"
 #include "xalloc.h"
 
 /* the text keys a message may need */

@@ -56,31 +56,8 @@ struct imapd {
 	unsigned long sessions;
 };
 
-/* one message of the selected folder as this session sees it */
-struct view_msg {
-	uint32_t uid;
-	uint32_t flags;
-	uint64_t modseq;
-	uint64_t size;
-	time_t idate;
-	char *kw;           /* NULL: no keywords */
-	bool gone;          /* expunged, not reported yet */
-};
-
 #define FETCH_OUTPUT_HIGH (256u << 10) /* pause a FETCH above this */
 #define SESSION_OUTPUT_HIGH (1u << 20) /* stop reading commands above */
-
-/* a FETCH in progress: responses are produced while the client reads
- * them, so that FETCH 1:* BODY[] never queues the whole folder */
-struct fetch_job {
-	char *tag;
-	struct imap_fetch f;
-	size_t *idx;
-	size_t n, pos;
-	bool *seen_now;
-	bool uid, use_changedsince, vanished, unknown_cte;
-	uint64_t changedsince;
-};
 
 /* a password check handed to an auth worker thread (auth.c) */
 struct auth_job {
@@ -94,6 +71,10 @@ struct auth_job {
 
 enum session_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
 enum session_input { IN_CMD, IN_AUTH, IN_IDLE, IN_STARTTLS, IN_CLOSING };
+
+struct view_msg;    /* view.h */
+struct fetch_job;   /* fetch.h */
+struct search_job;  /* search.h */
 
 struct session {
 	struct session *prev, *next;
@@ -220,70 +201,16 @@ void session_deselect(struct session *s);
 /* mailbox_quota_kb - the quota of the logged-in mailbox now (0: none) */
 int64_t mailbox_quota_kb(struct session *s);
 
-/* cmd-message.c */
+/* the selected folder: view.c (the session's view, change reports),
+ * content.c (message files, header cache), cmd-fetch.c, cmd-store.c,
+ * cmd-search.c (SEARCH, and the sliced matcher SORT and THREAD share:
+ * search.h), cmd-copy.c (COPY, MOVE, EXPUNGE, CHECK, NOOP). Their
+ * internal interfaces live in view.h, content.h, fetch.h and search.h,
+ * which include this header, never the other way round. */
 cmd_fn cmd_fetch, cmd_store, cmd_search, cmd_copy, cmd_move, cmd_expunge,
     cmd_check, cmd_noop;
 
 /* cmd-sort.c: SORT (RFC 5256, 5957 DISPLAY, 5267 ESORT) and THREAD */
 cmd_fn cmd_sort, cmd_thread;
-/* cmd-message.c: SEARCH, SORT and THREAD run in slices (search_start) so
- * that a search over a large folder does not hold the event loop */
-struct search_job;
-/* search_load_fn - SORT/THREAD: what match number k (view index idx)
- * needs, between slices like the matching */
-typedef void search_load_fn(struct session *s, void *arg, size_t k,
-			    size_t idx);
-/* search_finish_fn - the answer: idx the view indexes (ascending) of the
- * n matches, maxmod the highest modseq among them. s NULL: the session
- * is gone, only free arg. */
-typedef void search_finish_fn(struct session *s, const char *tag, bool uid,
-			      const struct imap_search *srch,
-			      const size_t *idx, size_t n, uint64_t maxmod,
-			      void *arg);
-/* search_start - match srch (taken over: *srch is cleared) on the view,
- * then load (may be NULL) each match, then finish. Answered at once when
- * it fits in one slice; else the session is suspended until it is. */
-void search_start(struct session *s, const char *tag, bool uid,
-		  struct imap_search *srch, search_load_fn *load,
-		  search_finish_fn *finish, void *arg);
-/* search_job_free - the session goes: drop its search (finish gets s
- * NULL) */
-void search_job_free(struct search_job **j);
-/* view_header - append the header block of message idx (CRLF line ends;
- * through the header cache); -1 if it is gone */
-int view_header(struct session *s, size_t idx, struct buf *out);
-/* view_load - fill the view of a freshly selected folder */
-int view_load(struct session *s, const char **error_r);
-/* view_sync - pick up changes and report them (EXISTS, EXPUNGE, FETCH
- * FLAGS); expunges held back when allow_expunge is false. silent_uids
- * (sorted, may be NULL) are left out of FETCH reports. */
-void view_sync(struct session *s, bool allow_expunge,
-	       const uint32_t *silent_uids, size_t nsilent);
-void view_free(struct session *s);
-/* view_compact - entering IDLE: keep only the UIDs (after reporting what
- * changed); view_compact_sync reports changes in that state, view_expand
- * rebuilds the full view when IDLE ends, reporting what changed meanwhile */
-void view_compact(struct session *s);
-void view_compact_sync(struct session *s);
-void view_expand(struct session *s);
-/* report_flags - "* n FETCH (UID u FLAGS (...) [MODSEQ (m)])" */
-void report_flags(struct session *s, size_t idx);
-/* vanished_earlier - QRESYNC: "* VANISHED (EARLIER) uids" of the UID set
- * (NULL: any) expunged after modseq */
-void vanished_earlier(struct session *s, const char *set, uint64_t modseq);
-/* fetch_continue - send more of the FETCH in progress; true when done
- * (tagged reply sent, job freed), false when waiting for the client */
-bool fetch_continue(struct session *s);
-void fetch_job_free(struct fetch_job **j);
-/* flags_format - "(\Seen \Recent kw ...)"; recent adds \Recent */
-void flags_format(struct buf *out, unsigned flags, const char *kw,
-		  bool recent);
-/* session_recent - whether uid is \Recent in this session (never for an
- * IMAP4rev2 session: RFC 9051 removed it); session_recent_count - how
- * many messages of the view are; recent_forget - drop the set (the
- * folder is left) */
-bool session_recent(const struct session *s, uint32_t uid);
-size_t session_recent_count(const struct session *s);
-void recent_forget(struct session *s);
 
 #endif

@@ -17,14 +17,17 @@
 #include <openssl/err.h>
 
 #include "directory.h"
+#include "fetch.h"
 #include "fsutil.h"
 #include "imapd.h"
 #include "log.h"
 #include "logins.h"
 #include "netaddr.h"
+#include "search.h"
 #include "settings.h"
 #include "throttle.h"
 #include "tls.h"
+#include "view.h"
 #include "xalloc.h"
 
 static void on_read(struct bufferevent *bev, void *arg);

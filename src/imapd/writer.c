@@ -21,6 +21,7 @@
 
 #include "imapd.h"
 #include "log.h"
+#include "view.h"
 #include "workpool.h"
 #include "xalloc.h"
 

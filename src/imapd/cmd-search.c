@@ -1,0 +1,404 @@
+/* cmd-search - SEARCH (RFC 3501 6.4.4, RFC 4731 ESEARCH) and the
+ * sliced matcher SORT and THREAD share */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "content.h"
+#include "imap-spec.h"
+#include "imapd.h"
+#include "log.h"
+#include "mime.h"
+#include "search.h"
+#include "strutil.h"
+#include "view.h"
+#include "xalloc.h"
+
+/* ---- SEARCH -------------------------------------------------------- */
+
+/* contains_ci - case-insensitive (ASCII) substring search, linear in
+ * hay + needle (lib strutil): a hostile needle on a large body costs a
+ * pass over the body, not needle * body */
+static bool
+contains_ci(const char *hay, size_t hl, const char *needle)
+{
+	return mem_contains_ci(hay, hl, needle, strlen(needle));
+}
+
+static int
+ymd_of(time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+}
+
+struct sctx {
+	struct session *s;
+	size_t idx;
+	struct content c;
+	struct buf tmp;
+};
+
+/* header_len - the length of the top header block of a loaded message
+ * (what mime_parse gives its root part), without a MIME parse: a search
+ * on header fields needs no more */
+static size_t
+header_len(struct content *c)
+{
+	const char *d = c->data.data ? c->data.data : "";
+	size_t n;
+
+	if (c->parsed)
+		return c->mime.root.hdr_len;
+	if (c->data.len >= 2 && d[0] == '\r' && d[1] == '\n')
+		return 2; /* no header */
+	n = content_header_end(d, c->data.len);
+	return n > 0 ? n : c->data.len;
+}
+
+static int
+sent_ymd(struct sctx *x)
+{
+	const struct view_msg *v = &x->s->msgs[x->idx];
+
+	if (content_load_part(x->s, v, &x->c, true) < 0)
+		return ymd_of(v->idate);
+	time_t t;
+	int tz;
+	buf_reset(&x->tmp);
+	if (mime_header_get(x->c.data.data, 0, header_len(&x->c),
+	    "Date", &x->tmp) > 0 && x->tmp.data != NULL &&
+	    mime_date_parse(x->tmp.data, &t, &tz) == 0)
+		return ymd_of(t + (time_t)tz * 60);
+	return ymd_of(v->idate);
+}
+
+static bool
+match(struct sctx *x, const struct imap_search_key *k)
+{
+	const struct view_msg *v = &x->s->msgs[x->idx];
+
+	switch (k->type) {
+	case IMAP_SEARCH_ALL:
+		return true;
+	case IMAP_SEARCH_AND:
+		for (size_t i = 0; i < k->nsub; i++)
+			if (!match(x, &k->sub[i]))
+				return false;
+		return true;
+	case IMAP_SEARCH_OR:
+		return match(x, &k->sub[0]) || match(x, &k->sub[1]);
+	case IMAP_SEARCH_NOT:
+		return !match(x, &k->sub[0]);
+	case IMAP_SEARCH_FLAG:
+		return ((v->flags & k->num) != 0) != k->neg;
+	case IMAP_SEARCH_KEYWORD: {
+		bool found = false;
+		if (v->kw != NULL) {
+			size_t l = strlen(k->str);
+			for (const char *p = v->kw; *p && !found; ) {
+				const char *e = strchr(p, ' ');
+				size_t pl = e ? (size_t)(e - p) : strlen(p);
+				found = pl == l && strncasecmp(p, k->str, l) == 0;
+				p = e ? e + 1 : p + pl;
+			}
+		}
+		return found != k->neg;
+	}
+	case IMAP_SEARCH_NEW:
+		return session_recent(x->s, v->uid) && !(v->flags & STORE_SEEN);
+	case IMAP_SEARCH_RECENT:
+		return session_recent(x->s, v->uid);
+	case IMAP_SEARCH_OLD:
+		return !session_recent(x->s, v->uid);
+	case IMAP_SEARCH_LARGER:
+		return v->size > k->num;
+	case IMAP_SEARCH_SMALLER:
+		return v->size < k->num;
+	case IMAP_SEARCH_SEQSET:
+		return imap_seqset_contains(&k->set, (uint32_t)(x->idx + 1),
+		    (uint32_t)x->s->nmsgs);
+	case IMAP_SEARCH_UID:
+		return imap_seqset_contains(&k->set, v->uid,
+		    x->s->nmsgs ? x->s->msgs[x->s->nmsgs - 1].uid : 0);
+	case IMAP_SEARCH_MODSEQ:
+		return v->modseq >= k->num;
+	case IMAP_SEARCH_BEFORE:
+		return ymd_of(v->idate) < k->date;
+	case IMAP_SEARCH_ON:
+		return ymd_of(v->idate) == k->date;
+	case IMAP_SEARCH_SINCE:
+		return ymd_of(v->idate) >= k->date;
+	case IMAP_SEARCH_SENTBEFORE:
+		return sent_ymd(x) < k->date;
+	case IMAP_SEARCH_SENTON:
+		return sent_ymd(x) == k->date;
+	case IMAP_SEARCH_SENTSINCE:
+		return sent_ymd(x) >= k->date;
+	case IMAP_SEARCH_HEADER: {
+		if (content_load_part(x->s, v, &x->c, true) < 0)
+			return false;
+		buf_reset(&x->tmp);
+		if (mime_header_get(x->c.data.data, 0, header_len(&x->c),
+		    k->str, &x->tmp) <= 0)
+			return false;
+		struct buf dec;
+		buf_init(&dec, 0);
+		mime_decode_words(x->tmp.data ? x->tmp.data : "", x->tmp.len, &dec);
+		bool r = contains_ci(dec.data ? dec.data : "", dec.len, k->str2);
+		buf_free(&dec);
+		return r;
+	}
+	case IMAP_SEARCH_BODY:
+	case IMAP_SEARCH_TEXT: {
+		if (content_load(x->s, v, &x->c) < 0)
+			return false;
+		struct mime_message *mm = content_mime(&x->c);
+		if (!x->c.have_text) {
+			buf_init(&x->c.text, 0);
+			content_text(x->c.data.data, &mm->root, &x->c.text, 0);
+			x->c.have_text = true;
+		}
+		if (contains_ci(x->c.text.data ? x->c.text.data : "", x->c.text.len,
+		    k->str))
+			return true;
+		if (k->type == IMAP_SEARCH_TEXT) {
+			struct buf dec;
+			buf_init(&dec, 0);
+			mime_decode_words(x->c.data.data + mm->root.hdr_start,
+			    mm->root.hdr_len, &dec);
+			bool r = contains_ci(dec.data ? dec.data : "", dec.len, k->str);
+			buf_free(&dec);
+			return r;
+		}
+		return false;
+	}
+	}
+	return false;
+}
+
+/* ---- SEARCH, SORT and THREAD in slices ------------------------------
+ * imapd serves every session of its process on one event loop. The
+ * matcher reads messages (a BODY search: every one, whole), and SORT and
+ * THREAD parse the header of each match: on a large folder that is
+ * seconds of work, during which no other session would be served. So a
+ * search runs in slices of SEARCH_SLICE_USEC: the job goes back to the
+ * loop (a zero timer: pending I/O of other sessions comes first) and
+ * carries on from where it stopped. The session reads no command
+ * meanwhile (session_suspend), so its view does not change under the
+ * job. A slice ends after the message that passes the budget: a single
+ * message bounds the overrun (its size times the search strings, which
+ * imap-spec.h caps). */
+
+#define SEARCH_SLICE_USEC 10000
+
+struct search_job {
+	struct session *s;
+	struct event *ev;
+	char *tag;
+	bool uid;
+	struct imap_search srch;
+	struct sctx x;
+	size_t pos;                 /* next view index; then next match */
+	bool loading;               /* matching done: load() the matches */
+	size_t *idx, n;
+	uint64_t maxmod;
+	search_load_fn *load;
+	search_finish_fn *finish;
+	void *arg;
+};
+
+static uint64_t
+usec_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* search_slice - go on for SEARCH_SLICE_USEC; true when all is done */
+static bool
+search_slice(struct search_job *j)
+{
+	struct session *s = j->s;
+	uint64_t until = usec_now() + SEARCH_SLICE_USEC;
+
+	for (;;) {
+		if (!j->loading) {
+			if (j->pos >= s->nmsgs) {
+				j->loading = true;
+				j->pos = 0;
+				continue;
+			}
+			size_t i = j->pos++;
+			if (s->msgs[i].gone)
+				continue;
+			j->x.idx = i;
+			if (match(&j->x, &j->srch.root)) {
+				j->idx[j->n++] = i;
+				if (s->msgs[i].modseq > j->maxmod)
+					j->maxmod = s->msgs[i].modseq;
+			}
+			content_free(&j->x.c);
+		} else {
+			if (j->load == NULL || j->pos >= j->n)
+				return true;
+			j->load(s, j->arg, j->pos, j->idx[j->pos]);
+			j->pos++;
+		}
+		if (usec_now() >= until)
+			return false;
+	}
+}
+
+/* search_job_end - the answer (or, s NULL, only freeing) */
+static void
+search_job_end(struct search_job *j, struct session *s)
+{
+	j->finish(s, j->tag, j->uid, &j->srch, j->idx, j->n, j->maxmod, j->arg);
+	if (j->ev != NULL)
+		event_free(j->ev);
+	content_free(&j->x.c);
+	buf_free(&j->x.tmp);
+	imap_search_free(&j->srch);
+	free(j->idx);
+	free(j->tag);
+	free(j);
+}
+
+static void
+search_job_go(evutil_socket_t fd, short what, void *arg)
+{
+	struct search_job *j = arg;
+	struct session *s = j->s;
+	static const struct timeval now = { 0, 0 };
+
+	if (!search_slice(j)) {
+		evtimer_add(j->ev, &now);
+		return;
+	}
+	s->sjob = NULL;
+	search_job_end(j, s);
+	session_resume(s);
+}
+
+/* search_start - see imapd.h */
+void
+search_start(struct session *s, const char *tag, bool uid,
+	     struct imap_search *srch, search_load_fn *load,
+	     search_finish_fn *finish, void *arg)
+{
+	struct search_job *j = xcalloc(1, sizeof(*j));
+	static const struct timeval now = { 0, 0 };
+
+	j->s = s;
+	j->tag = xstrdup(tag);
+	j->uid = uid;
+	j->srch = *srch;            /* taken over */
+	memset(srch, 0, sizeof(*srch));
+	j->x.s = s;
+	buf_init(&j->x.tmp, 0);
+	j->idx = xcalloc(s->nmsgs + 1, sizeof(*j->idx));
+	j->load = load;
+	j->finish = finish;
+	j->arg = arg;
+	/* most searches end within one slice: answered at once */
+	if (search_slice(j)) {
+		search_job_end(j, s);
+		return;
+	}
+	j->ev = evtimer_new(bufferevent_get_base(s->bev), search_job_go, j);
+	if (j->ev == NULL) {
+		/* no timer: finish inline, as before */
+		while (!search_slice(j))
+			;
+		search_job_end(j, s);
+		return;
+	}
+	s->sjob = j;
+	session_suspend(s);
+	evtimer_add(j->ev, &now);
+}
+
+/* search_job_free - see imapd.h */
+void
+search_job_free(struct search_job **jp)
+{
+	struct search_job *j = *jp;
+
+	if (j == NULL)
+		return;
+	*jp = NULL;
+	search_job_end(j, NULL);
+}
+
+/* search_reply - the answer of a SEARCH: "* SEARCH", or "* ESEARCH"
+ * (RETURN options, or an IMAP4rev2 session) */
+static void
+search_reply(struct session *s, const char *tag, bool uid,
+	     const struct imap_search *srch, const size_t *idx, size_t nres,
+	     uint64_t maxmod, void *arg)
+{
+	if (s == NULL)
+		return;
+	uint32_t *res = xcalloc(nres + 1, sizeof(*res));
+	for (size_t i = 0; i < nres; i++)
+		res[i] = uid ? s->msgs[idx[i]].uid : (uint32_t)(idx[i] + 1);
+	struct buf out;
+	buf_init(&out, 0);
+	if (srch->esearch || s->rev2) {
+		unsigned ret = srch->esearch ? srch->ret : IMAP_SEARCH_RET_ALL;
+		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", tag, uid ? " UID" : "");
+		if ((ret & IMAP_SEARCH_RET_MIN) && nres > 0)
+			buf_printf(&out, " MIN %u", res[0]);
+		if ((ret & IMAP_SEARCH_RET_MAX) && nres > 0)
+			buf_printf(&out, " MAX %u", res[nres - 1]);
+		if (ret & IMAP_SEARCH_RET_COUNT)
+			buf_printf(&out, " COUNT %zu", nres);
+		if ((ret & IMAP_SEARCH_RET_ALL) && nres > 0) {
+			buf_puts(&out, " ALL ");
+			imap_seqset_format(&out, res, nres);
+		}
+		if (srch->uses_modseq && nres > 0)
+			buf_printf(&out, " MODSEQ %llu", (unsigned long long)maxmod);
+	} else {
+		buf_puts(&out, "* SEARCH");
+		for (size_t i = 0; i < nres; i++)
+			buf_printf(&out, " %u", res[i]);
+		if (srch->uses_modseq && nres > 0)
+			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)maxmod);
+	}
+	buf_puts(&out, "\r\n");
+	session_write(s, out.data, out.len);
+	buf_free(&out);
+	free(res);
+	session_tagged(s, tag, "OK", "SEARCH completed");
+}
+
+void
+cmd_search(struct session *s, const char *tag, const struct imap_arg *a,
+	   size_t n, bool uid)
+{
+	struct imap_search srch;
+	const char *err;
+	bool badcharset;
+
+	if (imap_search_parse(a, n, &srch, &badcharset, &err) < 0) {
+		session_tagged(s, tag, badcharset ? "NO" : "BAD", "%s", err);
+		return;
+	}
+	if (srch.uses_modseq)
+		s->condstore = true;
+	view_sync(s, uid, NULL, 0);
+	search_start(s, tag, uid, &srch, NULL, search_reply, NULL);
+}
