@@ -124,12 +124,15 @@ list_limits(struct api_ctx *c, int64_t po_id, struct po_limits *l)
  * list's members within webadmin_max_list_addresses; NULL or the error */
 static json_t *
 members_within(struct api_ctx *c, const struct po_limits *l,
-	       const char *address)
+	       const char *address, json_t *v)
 {
 	int64_t id, n;
 	const char *err;
 
-	if (c->actor->sysadmin || l->max_list_members <= 0)
+	/* only a change that adds is held to the limit: a list the SYSADMIN
+	 * grew past it can still be edited and shrunk */
+	if (c->actor->sysadmin || l->max_list_members <= 0 ||
+	    json_array_size(json_object_get(v, "addMembers")) == 0)
 		return NULL;
 	if (adm_object_id(c->db, ADM_LIST, address, &id, &err) < 0 ||
 	    db_query_int(c->db, &n, 0, &err, "SELECT count(*) FROM list_member "
@@ -234,7 +237,7 @@ list_create(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 		e = api_members_apply(c, addr, v, member_add,
 		    adm_list_member_del);
 	if (e == NULL)
-		e = members_within(c, &l, addr);
+		e = members_within(c, &l, addr, v);
 	if (e == NULL)
 		(void)api_apply_fields(c, ADM_LIST, addr, v, skip, &e);
 	if (e == NULL && api_audit(c, "List", addr, "create", po, "%s",
@@ -289,7 +292,7 @@ list_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 	e = api_members_apply(c, ident, v, member_add,
 	    adm_list_member_del);
 	if (e == NULL)
-		e = members_within(c, &l, ident);
+		e = members_within(c, &l, ident, v);
 	if (e == NULL)
 		(void)api_apply_fields(c, ADM_LIST, ident, v, skip, &e);
 	/* the moderation decisions are files for the list server: last, once
