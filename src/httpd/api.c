@@ -27,6 +27,7 @@
 
 #include "admin.h"
 #include "api.h"
+#include "audit.h"
 #include "directory.h"
 #include "httpd.h"
 #include "log.h"
@@ -63,16 +64,41 @@ struct api_job {
 
 static const char *const capabilities[] = { JMAP_CORE, API_CAPABILITY, NULL };
 
-void
-api_audit(struct api_ctx *c, const char *fmt, ...)
+sqlite3 *
+api_audit_db(struct api_ctx *c)
+{
+	const char *err;
+
+	if (c->audit_db == NULL && audit_open(db_root(c->db), &c->audit_db,
+	    &err) < 0)
+		return NULL;
+	return c->audit_db;
+}
+
+int
+api_audit(struct api_ctx *c, const char *type, const char *object,
+	  const char *op, const char *postoffice, const char *fmt, ...)
 {
 	char b[1024];
 	va_list ap;
+	const char *err;
+	int64_t id;
 
 	va_start(ap, fmt);
 	vsnprintf(b, sizeof(b), fmt, ap);
 	va_end(ap);
-	json_array_append_new(c->audit, json_string(b));
+	json_array_append_new(c->audit, json_sprintf("%s/set %s %s%s%s%s", type,
+	    op, object, *b ? " (" : "", b, *b ? ")" : ""));
+	struct audit_entry e = { .at = time(NULL), .actor = c->actor->login,
+	    .client = c->client, .type = type, .object = object,
+	    .postoffice = postoffice, .op = op, .text = b };
+	sqlite3 *h = api_audit_db(c);
+	if (h == NULL || audit_add(h, &e, &id, &err) < 0) {
+		json_array_append_new(c->audit, json_sprintf("the audit store "
+		    "failed: %s", h == NULL ? "cannot open" : err));
+		return -1;
+	}
+	return 0;
 }
 
 /* json_answer - v (stolen) as the JSON body of r */
@@ -442,12 +468,11 @@ job_run(struct httpd_job *hj, struct db *db)
 		struct jmap_limits lim;
 		limits_of(db, &lim);
 		struct api_ctx ctx = { .db = db, .actor = &a, .lim = &lim,
-		    .audit = j->audit };
-		const struct jmap_method *const tables[] = { api_admin_methods,
-		    NULL };
+		    .audit = j->audit, .client = j->client };
 		json_t *out;
-		int status = jmap_run(j->body, j->len, tables, capabilities, &lim,
-		    "1", &ctx, &out);
+		int status = jmap_run(j->body, j->len, api_admin_tables,
+		    capabilities, &lim, "1", &ctx, &out);
+		audit_close(&ctx.audit_db);
 		json_answer(resp, status, out);
 		return;
 	}

@@ -36,12 +36,22 @@ struct api_ctx {
 	const struct api_actor *actor;
 	const struct jmap_limits *lim;
 	json_t *audit;              /* lines for the log, written on the loop */
+	const char *client;         /* the client's address */
+	sqlite3 *audit_db;          /* the audit store, opened when needed */
 };
 
-extern const struct jmap_method api_admin_methods[];
+/* the admin's method tables (api-admin.c), NULL terminated */
+extern const struct jmap_method *const api_admin_tables[];
 
-/* api_audit - note a change for the audit log (one line, with the actor) */
-void api_audit(struct api_ctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* api_audit - record a change: a row of the audit store (audit.h) with
+ * the actor, which also moves type's state, and a line for the log.
+ * postoffice: the post office the object belongs to (NULL: none);
+ * fmt: what changed, secrets hidden. 0, or -1 when it could not be
+ * stored (the caller fails the change). */
+int api_audit(struct api_ctx *c, const char *type, const char *object,
+	      const char *op, const char *postoffice, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/* api_audit_db - the audit store of this request (opened once), or NULL */
+sqlite3 *api_audit_db(struct api_ctx *c);
 
 #endif

@@ -2,15 +2,15 @@
 // the JMAP API (api.js), Preact + htm as plain ES modules. Every text a
 // user typed is rendered by Preact as text (never innerHTML). Screens:
 // login, dashboard (service status), post offices, mailboxes (paged,
-// searched on the server), settings (forms from the field table's schema),
-// your sessions and API tokens.
-import { h, render } from './vendor/preact.js';
+// searched on the server), groups, lists (members, held posts), the queues
+// (retry, release, delete), the audit log, settings (forms from the field
+// table's schema), your sessions and API tokens. objects.js holds the
+// groups, lists, queue and audit screens; ui.js the shared pieces.
+import { render } from './vendor/preact.js';
 import { useState, useEffect, useCallback } from './vendor/hooks.js';
-import htm from './vendor/htm.js';
 import * as api from './api.js';
-
-const html = htm.bind(h);
-const PAGE = 25;
+import { html, PAGE, Notice, Confirm, sizeText, when } from './ui.js';
+import { Groups, Lists, Queue, Audit } from './objects.js';
 
 // ---- small pieces ---------------------------------------------------------
 
@@ -22,33 +22,6 @@ function useHash() {
     return () => removeEventListener('hashchange', f);
   }, []);
   return hash;
-}
-
-function Notice({ error, ok }) {
-  if (error) {
-    return html`<p class="notice error" role="alert" data-test="error">${error}</p>`;
-  }
-  if (ok) return html`<p class="notice ok" role="status" data-test="ok">${ok}</p>`;
-  return null;
-}
-
-function sizeText(kb) {
-  if (kb === 0) return 'unlimited';
-  if (kb >= 1048576) return `${(kb / 1048576).toFixed(1)} GB`;
-  if (kb >= 1024) return `${(kb / 1024).toFixed(0)} MB`;
-  return `${kb} KB`;
-}
-
-function Confirm({ text, onYes, onNo }) {
-  return html`<div class="modal" role="dialog" aria-modal="true">
-    <div class="modal-box">
-      <p>${text}</p>
-      <div class="actions">
-        <button class="danger" data-test="confirm-yes" onClick=${onYes}>Delete</button>
-        <button onClick=${onNo}>Cancel</button>
-      </div>
-    </div>
-  </div>`;
 }
 
 // ---- login ------------------------------------------------------------------
@@ -434,7 +407,6 @@ function Access() {
       setError(e.message);
     }
   };
-  const when = (t) => (t ? new Date(t * 1000).toLocaleString() : 'never');
   return html`<section>
     <h2>Your sessions</h2>
     <${Notice} error=${error} />
@@ -481,6 +453,9 @@ function App() {
     ['', 'Dashboard'],
     ['postoffices', me.postOffice ? 'Post office' : 'Post offices'],
     ['mailboxes', 'Mailboxes'],
+    ['groups', 'Groups'],
+    ['lists', 'Lists'],
+    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['audit', 'Audit log']] : []),
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['settings', 'Settings']] : []),
     ['access', 'Sessions & tokens'],
   ];
@@ -488,6 +463,10 @@ function App() {
   if (route === 'postoffices') page = html`<${PostOffices} me=${me} />`;
   else if (route === 'mailboxes') page = html`<${Mailboxes} me=${me} po=${parts[1] ? decodeURIComponent(parts[1]) : ''} key=${parts[1] || ''} />`;
   else if (route === 'settings') page = html`<${Settings} />`;
+  else if (route === 'groups') page = html`<${Groups} me=${me} />`;
+  else if (route === 'lists') page = html`<${Lists} me=${me} />`;
+  else if (route === 'queue') page = html`<${Queue} />`;
+  else if (route === 'audit') page = html`<${Audit} />`;
   else if (route === 'access') page = html`<${Access} />`;
   else page = html`<${Dashboard} me=${me} />`;
   const out = async () => {

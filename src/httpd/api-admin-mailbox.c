@@ -1,0 +1,418 @@
+/* api-admin-mailbox - Mailbox/get|query|set: the mailbox and its password, quota, type and the web admin limits of manual 5.3.6 */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "api.h"
+#include "api-admin.h"
+#include "directory.h"
+#include "fields.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+/* ---- Mailbox -------------------------------------------------------- */
+
+static json_t *
+mailbox_json(struct db *db, int64_t id, const char *ident, json_t *props)
+{
+	json_t *o = api_object_json(db, ADM_MAILBOX, id, props);
+	struct dir_mailbox mb;
+	const char *err;
+
+	json_object_set_new(o, "id", json_string(ident));
+	if (dir_mailbox_get(db, id, &mb, &err) > 0) {
+		if (api_wanted(props, "name"))
+			json_object_set_new(o, "name", json_string(mb.name));
+		if (api_wanted(props, "postOffice"))
+			json_object_set_new(o, "postOffice", json_string(mb.postoffice));
+	}
+	if (api_wanted(props, "addresses")) {
+		struct dir_strings a;
+		if (dir_mailbox_addresses(db, id, &a, &err) == 0) {
+			json_t *arr = json_array();
+			for (size_t i = 0; i < a.n; i++)
+				json_array_append_new(arr, json_string(a.v[i]));
+			json_object_set_new(o, "addresses", arr);
+			dir_strings_free(&a);
+		}
+	}
+	return o;
+}
+
+static void
+mailbox_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	api_named_get(ctx, args, ADM_MAILBOX, mailbox_json, "SELECT m.name || '@' || "
+	    "p.name FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
+	    "WHERE ?1 = 0 OR m.postoffice_id = ?1 ORDER BY m.name LIMIT ?2",
+	    result_r, error_r);
+}
+
+static void
+mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	struct api_ctx *c = ctx;
+	static const char *const sortable[] = { "name", "postOffice", "quota_kb",
+	    "type", "created", NULL };
+	struct query q;
+	int64_t po;
+
+	if (!api_query_args(c, args, sortable, &q, error_r) ||
+	    (po = api_query_scope(c, &q, error_r)) < 0)
+		return;
+	/* the post office's name by its primary key per row: no join, so
+	 * the count and the page read only the mailbox table and its
+	 * indexes */
+#define PO_NAME "(SELECT name FROM postoffice WHERE id = m.postoffice_id)"
+	const char *col = strcmp(q.sort, "name") == 0 ? NULL :
+	    strcmp(q.sort, "postOffice") == 0 ? PO_NAME :
+	    strcmp(q.sort, "quota_kb") == 0 ? "m.quota_kb" :
+	    strcmp(q.sort, "type") == 0 ? "m.type" : "m.id";
+	const char *dir = q.asc ? "ASC" : "DESC";
+	char order[160];
+	if (col == NULL)
+		snprintf(order, sizeof(order), "m.name %s, m.id %s", dir, dir);
+	else
+		snprintf(order, sizeof(order), "%s %s, m.name %s, m.id %s", col,
+		    dir, dir, dir);
+	/* one statement per scope, so SQLite picks the index it can use
+	 * (UNIQUE (postoffice_id, name) for a post office, mailbox_name for
+	 * all) instead of planning around "?1 = 0 OR ..." */
+	char from[400];
+	snprintf(from, sizeof(from), "FROM mailbox m WHERE %s AND (?2 IS NULL OR "
+	    "m.name LIKE ?2 ESCAPE '\\' OR m.friendly_name LIKE ?2 ESCAPE "
+	    "'\\')", po != 0 ? "m.postoffice_id = ?1" : "?1 = 0");
+	api_run_query(c, &q, "m.name || '@' || " PO_NAME, from, order, po, result_r,
+	    error_r);
+#undef PO_NAME
+}
+
+/* quota_check - an ADMIN's quota choice within 5.3.6: NULL, or the
+ * SetError */
+static json_t *
+quota_check(const struct po_limits *l, int64_t kb)
+{
+	if (!l->select_size)
+		return jmap_error_props("forbidden", "your post office's web admins "
+		    "may not choose the mailbox size (webadmin_select_size): leave "
+		    "quota_kb out", "quota_kb", NULL);
+	if (l->default_kb > 0 && (kb == 0 || kb > l->default_kb))
+		return jmap_error_props("invalidProperties", "quota_kb may be at "
+		    "most the post office's default mailbox size "
+		    "(webadmin_default_mailbox_size)", "quota_kb", NULL);
+	if (l->max_kb > 0 && (kb == 0 || kb > l->max_kb))
+		return jmap_error_props("invalidProperties", "quota_kb may be at "
+		    "most the post office's largest mailbox size "
+		    "(webadmin_max_mailbox_size)", "quota_kb", NULL);
+	return NULL;
+}
+
+/* quota_limit_text - the numbers for quota_check's messages */
+static json_t *
+quota_error(const struct po_limits *l, int64_t kb)
+{
+	json_t *e = quota_check(l, kb);
+
+	if (e != NULL && l->select_size) {
+		char b[300];
+		int64_t most = l->default_kb > 0 && (l->max_kb == 0 ||
+		    l->default_kb < l->max_kb) ? l->default_kb : l->max_kb;
+		snprintf(b, sizeof(b), "quota_kb %lld is over what your post "
+		    "office allows: at most %lld KB (webadmin_%s_mailbox_size); "
+		    "0 (unlimited) is not allowed", (long long)kb, (long long)most,
+		    most == l->default_kb ? "default" : "max");
+		json_object_set_new(e, "description", json_string(b));
+	}
+	return e;
+}
+
+/* sysadmin_only - a mailbox property only a SYSADMIN sets: a delivery
+ * event runs a program on the server (manual 5.5.6), which no post
+ * office's admin may choose; NULL or the property found in v */
+static const char *
+sysadmin_only(json_t *v)
+{
+	static const char *const props[] = { "delivery_event_enabled",
+	    "delivery_event_program", NULL };
+
+	for (size_t i = 0; props[i] != NULL; i++)
+		if (json_object_get(v, props[i]) != NULL)
+			return props[i];
+	return NULL;
+}
+
+static void
+mailbox_create(struct api_ctx *c, const char *key, json_t *v, json_t *res)
+{
+	static const char *const skip[] = { "name", "postOffice", "password",
+	    "quota_kb", "type", "friendly_name", NULL };
+	const char *name = json_string_value(json_object_get(v, "name"));
+	const char *po = json_string_value(json_object_get(v, "postOffice"));
+	const char *pw = json_string_value(json_object_get(v, "password"));
+	const char *type = json_string_value(json_object_get(v, "type"));
+	json_t *quota = json_object_get(v, "quota_kb");
+	const char *err;
+	int64_t po_id, count;
+	struct po_limits l = { 0 };
+	json_t *e = NULL;
+	bool outer;
+
+	if (!json_is_object(v)) {
+		api_set_fail(res, "notCreated", key, jmap_error("invalidProperties",
+		    "a mailbox is an object"));
+		return;
+	}
+	if (po == NULL && c->actor->scope_po != 0)
+		po = c->actor->scope_name;
+	if (name == NULL || po == NULL || pw == NULL) {
+		api_set_fail(res, "notCreated", key, jmap_error_props("invalidProperties",
+		    "a mailbox needs a name, a postOffice and a password",
+		    name == NULL ? "name" : po == NULL ? "postOffice" : "password",
+		    NULL));
+		return;
+	}
+	if (quota != NULL && !json_is_null(quota) && (!json_is_integer(quota) ||
+	    json_integer_value(quota) < 0)) {
+		api_set_fail(res, "notCreated", key, jmap_error_props("invalidProperties",
+		    "quota_kb is a number of KB (0: unlimited)", "quota_kb", NULL));
+		return;
+	}
+	if (adm_object_id(c->db, ADM_POSTOFFICE, po, &po_id, &err) < 0 ||
+	    !api_po_visible(c->actor, po_id)) {
+		api_set_fail(res, "notCreated", key, jmap_error_props("invalidProperties",
+		    "no such post office", "postOffice", NULL));
+		return;
+	}
+	int64_t kb = quota != NULL && json_is_integer(quota) ?
+	    json_integer_value(quota) : -1;
+	if (!c->actor->sysadmin) {
+		if (api_limits_load(c->db, po_id, &l) < 0) {
+			api_set_fail(res, "notCreated", key, jmap_error("serverFail",
+			    "the post office's limits could not be read"));
+			return;
+		}
+		if (!l.edit_mailboxes) {
+			api_set_fail(res, "notCreated", key, jmap_error("forbidden",
+			    "your post office's web admins may not create or edit "
+			    "mailboxes (webadmin_edit_mailboxes)"));
+			return;
+		}
+		if (type != NULL && strcmp(type, "SYSADMIN") == 0) {
+			api_set_fail(res, "notCreated", key, jmap_error_props("forbidden",
+			    "only a SYSADMIN makes SYSADMIN mailboxes", "type", NULL));
+			return;
+		}
+		const char *p = sysadmin_only(v);
+		if (p != NULL) {
+			api_set_fail(res, "notCreated", key, jmap_error_props("forbidden",
+			    "only a SYSADMIN sets delivery events (they run programs "
+			    "on the server)", p, NULL));
+			return;
+		}
+		if (kb >= 0 && (e = quota_error(&l, kb)) != NULL) {
+			api_set_fail(res, "notCreated", key, e);
+			return;
+		}
+		if (kb < 0 && l.default_kb > 0)
+			kb = l.default_kb;
+		if (kb < 0 && l.max_kb > 0)
+			kb = l.max_kb;
+	}
+	if (adm_tx_begin(c->db, &outer, &err) < 0) {
+		api_set_fail(res, "notCreated", key, api_set_error(ADM_BUSY, err, NULL));
+		return;
+	}
+	/* counted inside the transaction (BEGIN IMMEDIATE): two admins
+	 * creating at once cannot both take the last place */
+	if (!c->actor->sysadmin && l.max_mailboxes > 0) {
+		if (db_query_int(c->db, &count, 0, &err, "SELECT count(*) FROM "
+		    "mailbox WHERE postoffice_id = ?", "i", po_id) < 0)
+			e = jmap_error("serverFail", "%s", err);
+		else if (count >= l.max_mailboxes)
+			e = jmap_error("overQuota", "Post office %s may have at most "
+			    "%lld mailboxes (webadmin_max_mailboxes) and has %lld: "
+			    "mailbox %s was not created. Delete one, or ask your "
+			    "provider to raise the limit.", po,
+			    (long long)l.max_mailboxes, (long long)count, name);
+	}
+	if (e == NULL) {
+		struct adm_mailbox_spec spec = {
+			.postoffice = po, .name = name, .password = pw,
+			.quota_kb = kb, .type = type,
+			.friendly_name = json_string_value(json_object_get(v,
+			    "friendly_name")),
+		};
+		int r = adm_mailbox_add(c->db, &spec, &err);
+		if (r != ADM_OK)
+			e = api_set_error(r, err, strstr(err, "password") != NULL ?
+			    "password" : strstr(err, "type") != NULL ? "type" :
+			    strstr(err, "quota") != NULL ? "quota_kb" : "name");
+	}
+	char ident[200];
+	snprintf(ident, sizeof(ident), "%s@%s", name, po);
+	if (e == NULL)
+		(void)api_apply_fields(c, ADM_MAILBOX, ident, v, skip, &e);
+	if (e == NULL && api_audit(c, "Mailbox", ident, "create", po, "%s",
+	    api_patch_summary(v)) < 0)
+		e = jmap_error("serverFail", "the audit store failed");
+	if (api_tx_close(c, outer, e, res, "notCreated", key) != NULL)
+		return;
+	api_set_done(res, "created", key, json_pack("{s:s,s:s,s:s}", "id",
+	    ident, "name", name, "postOffice", po));
+}
+
+/* mailbox_target - the mailbox ident of an update or destroy within the
+ * actor's reach: 0 with its row, or -1 with the SetError */
+static int
+mailbox_target(struct api_ctx *c, const char *ident, struct dir_mailbox *mb,
+	       json_t **e)
+{
+	const char *err;
+	int64_t id;
+	struct po_limits l;
+
+	if (adm_object_id(c->db, ADM_MAILBOX, ident, &id, &err) < 0 ||
+	    dir_mailbox_get(c->db, id, mb, &err) <= 0 ||
+	    !api_po_visible(c->actor, mb->postoffice_id)) {
+		*e = jmap_error("notFound", "no mailbox %s", ident);
+		return -1;
+	}
+	if (c->actor->sysadmin)
+		return 0;
+	if (api_limits_load(c->db, mb->postoffice_id, &l) < 0 || !l.edit_mailboxes) {
+		*e = jmap_error("forbidden", "your post office's web admins may "
+		    "not create or edit mailboxes (webadmin_edit_mailboxes)");
+		return -1;
+	}
+	if (strcmp(mb->type, "SYSADMIN") == 0) {
+		*e = jmap_error("forbidden", "only a SYSADMIN changes a SYSADMIN "
+		    "mailbox");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+mailbox_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
+{
+	static const char *const skip[] = { "password", NULL };
+	struct dir_mailbox mb;
+	json_t *e = NULL;
+	const char *err;
+	bool outer;
+
+	if (mailbox_target(c, ident, &mb, &e) < 0) {
+		api_set_fail(res, "notUpdated", ident, e);
+		return;
+	}
+	if (!json_is_object(v)) {
+		api_set_fail(res, "notUpdated", ident, jmap_error("invalidPatch",
+		    "an update is an object of properties"));
+		return;
+	}
+	if (!c->actor->sysadmin) {
+		json_t *t = json_object_get(v, "type"), *q = json_object_get(v,
+		    "quota_kb");
+		struct po_limits l;
+		if (t != NULL && json_is_string(t) &&
+		    strcmp(json_string_value(t), "SYSADMIN") == 0) {
+			api_set_fail(res, "notUpdated", ident, jmap_error_props("forbidden",
+			    "only a SYSADMIN makes SYSADMIN mailboxes", "type", NULL));
+			return;
+		}
+		const char *p = sysadmin_only(v);
+		if (p != NULL) {
+			api_set_fail(res, "notUpdated", ident, jmap_error_props("forbidden",
+			    "only a SYSADMIN sets delivery events (they run programs "
+			    "on the server)", p, NULL));
+			return;
+		}
+		if (q != NULL && json_is_integer(q) && api_limits_load(c->db,
+		    mb.postoffice_id, &l) == 0 &&
+		    (e = quota_error(&l, json_integer_value(q))) != NULL) {
+			api_set_fail(res, "notUpdated", ident, e);
+			return;
+		}
+	}
+	if (mb.id == c->actor->mailbox_id && (json_is_true(json_object_get(v,
+	    "disabled")) || json_object_get(v, "type") != NULL)) {
+		api_set_fail(res, "notUpdated", ident, jmap_error_props("forbidden",
+		    "you cannot disable or change the type of the mailbox you are "
+		    "logged in with", json_object_get(v, "type") != NULL ? "type" :
+		    "disabled", NULL));
+		return;
+	}
+	if (adm_tx_begin(c->db, &outer, &err) < 0) {
+		api_set_fail(res, "notUpdated", ident, api_set_error(ADM_BUSY, err, NULL));
+		return;
+	}
+	json_t *pw = json_object_get(v, "password");
+	if (pw != NULL) {
+		int r = json_is_string(pw) ? adm_mailbox_passwd(c->db, ident,
+		    json_string_value(pw), NULL, &err) : ADM_INVALID;
+		if (r != ADM_OK)
+			e = api_set_error(r, json_is_string(pw) ? err :
+			    "password must be a string", "password");
+	}
+	if (e == NULL)
+		(void)api_apply_fields(c, ADM_MAILBOX, ident, v, skip, &e);
+	if (e == NULL && api_audit(c, "Mailbox", ident, "update", mb.postoffice,
+	    "%s", api_patch_summary(v)) < 0)
+		e = jmap_error("serverFail", "the audit store failed");
+	if (api_tx_close(c, outer, e, res, "notUpdated", ident) == NULL)
+		api_set_done(res, "updated", ident, NULL);
+}
+
+static void
+mailbox_destroy(struct api_ctx *c, const char *ident, json_t *args,
+		json_t *res)
+{
+	bool keep = json_is_true(json_object_get(args, "keepData"));
+	struct dir_mailbox mb;
+	const char *err;
+	json_t *e = NULL;
+
+	if (mailbox_target(c, ident, &mb, &e) < 0) {
+		api_set_fail(res, "notDestroyed", ident, e);
+		return;
+	}
+	if (mb.id == c->actor->mailbox_id) {
+		api_set_fail(res, "notDestroyed", ident, jmap_error("forbidden",
+		    "you cannot delete the mailbox you are logged in with"));
+		return;
+	}
+	int r = adm_mailbox_del(c->db, ident, keep, &err);
+	if (r != ADM_OK) {
+		api_set_fail(res, "notDestroyed", ident, api_set_error(r, err, NULL));
+		return;
+	}
+	(void)api_audit(c, "Mailbox", ident, "destroy", mb.postoffice, "%s",
+	    keep ? "data kept" : "");
+	api_set_done(res, "destroyed", ident, NULL);
+}
+
+static const struct api_set_ops mailbox_ops = {
+	"Mailbox", mailbox_create, mailbox_update, mailbox_destroy,
+};
+
+static void
+mailbox_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	api_set_run(ctx, args, &mailbox_ops, result_r, error_r);
+}
+
+static void
+mailbox_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	api_changes(ctx, args, "Mailbox", result_r, error_r);
+}
+
+const struct jmap_method api_mailbox_methods[] = {
+	{ "Mailbox/get", API_CAPABILITY, mailbox_get },
+	{ "Mailbox/query", API_CAPABILITY, mailbox_query },
+	{ "Mailbox/set", API_CAPABILITY, mailbox_set },
+	{ "Mailbox/changes", API_CAPABILITY, mailbox_changes },
+	{ NULL, NULL, NULL },
+};

@@ -1,0 +1,131 @@
+#ifndef POSTERN_API_ADMIN_H
+#define POSTERN_API_ADMIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "admin.h"
+#include "api.h"
+#include "fields.h"
+
+/* What the families of the admin methods (api-admin-<family>.c) share:
+ * argument checks, the paged query, the /set skeleton with ifInState,
+ * property <-> field conversion. Internal to httpd. */
+
+#define QUERY_LIMIT_DEFAULT 50
+#define SEARCH_MAX 200
+
+/* the web admin limits of a post office (5.3.6) */
+struct po_limits {
+	int64_t id;
+	bool edit_mailboxes, select_size, edit_domains;
+	int64_t max_mailboxes, max_kb, default_kb;
+	bool edit_lists;
+	int64_t max_lists, max_list_members;
+};
+
+/* query args */
+struct query {
+	const char *text;         /* filter.text, or NULL */
+	const char *postoffice;   /* filter.postOffice, or NULL */
+	const char *sort;         /* property */
+	bool asc;
+	int64_t position, limit;
+};
+
+/* one family's /set: each function handles one entry and fills res
+ * (created/notCreated...); NULL: that part is refused */
+struct api_set_ops {
+	const char *type;         /* "Group": the audit's and state's type */
+	void (*create)(struct api_ctx *c, const char *key, json_t *v,
+		       json_t *res);
+	void (*update)(struct api_ctx *c, const char *id, json_t *v,
+		       json_t *res);
+	void (*destroy)(struct api_ctx *c, const char *id, json_t *args,
+			json_t *res);
+};
+
+bool api_account_ok(json_t *args, json_t **error_r);
+bool api_sysadmin_all(const struct api_actor *a);
+bool api_po_visible(const struct api_actor *a, int64_t po_id);
+int api_limits_load(struct db *db, int64_t po_id, struct po_limits *l);
+json_t *api_set_error(int r, const char *err, const char *prop);
+const struct field_def *api_prop_field(const struct field_def *defs,
+				       const char *prop);
+char *api_field_input(const struct field_def *f, json_t *v,
+		      const char **why_r);
+json_t *api_field_json(const struct field_def *f, const char *v);
+bool api_wanted(json_t *props, const char *p);
+json_t *api_object_json(struct db *db, enum adm_kind kind, int64_t id,
+			json_t *props);
+bool api_get_ids(struct api_ctx *c, json_t *args, json_t **ids_r,
+		 json_t **error_r);
+bool api_query_args(struct api_ctx *c, json_t *args,
+		    const char *const *sortable, struct query *q,
+		    json_t **error_r);
+char *api_like_pattern(const char *text);
+void api_run_query(struct api_ctx *c, const struct query *q,
+		   const char *id_sql, const char *from, const char *order,
+		   int64_t po_id, json_t **result_r, json_t **error_r);
+int64_t api_query_scope(struct api_ctx *c, const struct query *q,
+			json_t **error_r);
+bool api_set_args(struct api_ctx *c, json_t *args, json_t **create,
+		  json_t **update, json_t **destroy, json_t **error_r);
+json_t *api_set_result(void);
+void api_set_fail(json_t *res, const char *what, const char *id,
+		  json_t *err);
+void api_set_done(json_t *res, const char *what, const char *id,
+		  json_t *v);
+int api_apply_fields(struct api_ctx *c, enum adm_kind kind,
+		     const char *ident, json_t *patch, const char *const *skip,
+		     json_t **error_r);
+const char *api_patch_summary(json_t *patch);
+void api_named_get(struct api_ctx *c, json_t *args, enum adm_kind kind,
+		   json_t *(*one)(struct db *, int64_t, const char *, json_t *),
+		   const char *all_sql, json_t **result_r, json_t **error_r);
+
+/* api_set_run - the /set skeleton: arguments, ifInState (the whole set
+ * in one transaction, checked against the type's state inside it, so two
+ * admins editing the same object cannot both pass: the second gets
+ * stateMismatch), then ops for each entry; oldState/newState */
+void api_set_run(struct api_ctx *c, json_t *args,
+		 const struct api_set_ops *ops, json_t **result_r,
+		 json_t **error_r);
+/* api_tx - begin one entry's transaction: 0, or -1 with its SetError
+ * recorded under what/key in res */
+int api_tx(struct api_ctx *c, bool *outer, json_t *res, const char *what,
+	   const char *key);
+/* api_tx_close - end it: e NULL commits; a failing commit becomes the
+ * error; returns the error (recorded under what/key) or NULL */
+json_t *api_tx_close(struct api_ctx *c, bool outer, json_t *e, json_t *res,
+		     const char *what, const char *key);
+/* api_state_of - the type's state string (its last change's number) */
+json_t *api_state_of(struct api_ctx *c, const char *type);
+/* api_changes - Type/changes for a type whose ids the audit names */
+void api_changes(struct api_ctx *c, json_t *args, const char *type,
+		 json_t **result_r, json_t **error_r);
+/* api_ident_po - the post office id of a named object (0 for none) */
+int api_ident_po(struct db *db, enum adm_kind kind, const char *ident,
+		 int64_t *id_r, int64_t *po_r);
+
+/* api_members_apply - addMembers/removeMembers of v on the group or list
+ * ident through add/del (lib-admin): NULL or the SetError */
+json_t *api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
+			  int (*add)(struct db *, const char *, const char *,
+				     const char **),
+			  int (*del)(struct db *, const char *, const char *,
+				     const char **));
+
+extern const struct jmap_method api_postoffice_methods[];
+extern const struct jmap_method api_domain_methods[];
+extern const struct jmap_method api_mailbox_methods[];
+extern const struct jmap_method api_setting_methods[];
+extern const struct jmap_method api_session_methods[];
+extern const struct jmap_method api_group_methods[];
+extern const struct jmap_method api_list_methods[];
+extern const struct jmap_method api_queue_methods[];
+extern const struct jmap_method api_audit_methods[];
+
+#endif

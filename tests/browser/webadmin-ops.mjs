@@ -1,0 +1,189 @@
+// webadmin-ops.mjs - the operations screens of the web admin in a real
+// browser (chromium by playwright-core), run by
+// tests/integration/test_webadmin_browser.py::test_webadmin_operations:
+//   BASE, SYS (login:password of a SYSADMIN), ADMIN (of post office
+//   alpha), QID (a deferred item in smtp/outgoing), SHOTS, WEB_MODULES
+// The SYSADMIN retries the queue item from the queue page and opens its
+// details, changes http.max_body in the settings page (the Python side
+// checks the running httpd applies it), creates a group whose name is
+// markup (shown as text) and a list, and finds its changes in the audit
+// log. The ADMIN of alpha sees alpha's group and not beta's, has no queue
+// or audit screens, and is refused by the server when it opens them by
+// address. Desktop and 390 px phone screenshots; any console error fails.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'));
+
+const BASE = process.env.BASE;
+const [SYS, SYSPW] = process.env.SYS.split(':');
+const [ADM, ADMPW] = process.env.ADMIN.split(':');
+const QID = process.env.QID;
+const SHOTS = process.env.SHOTS;
+const errors = [];
+const T = 15000;
+const EVIL = '<b>Team</b><img src=x onerror="window.__xss=1">';
+
+function watch(page, label) {
+  page.on('console', (m) => {
+    // the session probe before login answers 401, and the ADMIN's
+    // refused queue request is a 200 with a method error (not logged)
+    if (m.type() === 'error' && !/status of 401/.test(m.text())) {
+      errors.push(`${label}: ${m.text()}`);
+    }
+  });
+  page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`));
+  page.on('dialog', (d) => { errors.push(`${label}: unexpected dialog ${d.message()}`); d.dismiss(); });
+  page.setDefaultTimeout(T);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function login(page, user, pw) {
+  await page.goto(`${BASE}/admin/`);
+  await page.fill('input[name=login]', user);
+  await page.fill('input[name=password]', pw);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('header .who');
+}
+
+async function logout(page) {
+  await page.click('header .who button.link');
+  await page.waitForSelector('input[name=login]');
+}
+
+async function narrow(page, what) {
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wide <= 390, `${what} is ${wide}px wide on a 390px phone`);
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+try {
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  let page = await desk.newPage();
+  watch(page, 'desktop');
+  await login(page, SYS, SYSPW);
+
+  // ---- the queue: retry and the item's details ----------------------------
+  await page.click('a[href="#/queue"]');
+  const row = page.locator('[data-test=queue] tr', { hasText: QID });
+  await row.waitFor();
+  assert.match(await row.textContent(), /deferred/);
+  await shot(page, 'ops-queue');
+  await row.locator('[data-test=retry]').click();
+  await page.waitForSelector(`[data-test=ok]:has-text("${QID}: retry now.")`);
+  await row.locator('button.link', { hasText: QID }).click();
+  await page.waitForSelector('[data-test=queue-item] pre.headers');
+  assert.match(await page.textContent('[data-test=queue-item]'), /Subject: queued for the page/);
+  await shot(page, 'ops-queue-item');
+
+  // ---- a setting the running httpd applies ---------------------------------
+  await page.click('a[href="#/settings"]');
+  await page.fill('input[name=settings-filter]', 'http.max_body');
+  await page.fill('input[name="http.max_body"]', '16');
+  await page.click('[data-test=settings] button[type=submit]');
+  await page.waitForSelector('[data-test=ok]:has-text("http.max_body")');
+
+  // ---- groups and lists -------------------------------------------------------
+  await page.click('a[href="#/groups"]');
+  await page.waitForSelector('[data-test=groups]');
+  await page.fill('input[name=group-address]', 'team@alpha.test');
+  await page.fill('input[name=group-name]', EVIL);
+  await page.fill('input[name=group-po]', 'alpha');
+  await page.click('[data-test=group-create] button[type=submit]');
+  await page.waitForSelector('[data-test=ok]:has-text("Group team@alpha.test created.")');
+  const grow = page.locator('[data-test=groups] tr', { hasText: 'team@alpha.test' });
+  await grow.waitFor();
+  assert.equal(await grow.locator('td[data-label=Name]').textContent(), EVIL);
+  assert.equal(await page.locator('[data-test=groups] img').count(), 0);
+  await grow.locator('button', { hasText: 'Members' }).click();
+  await page.fill('textarea[name=add-members]', 'carol@alpha.test\nfriend@remote.test');
+  await page.click('[data-test=members] button[type=submit]');
+  await page.waitForSelector('[data-test=members] li:has-text("friend@remote.test")');
+  // a bad address is refused with the server's words, naming it
+  await page.fill('textarea[name=add-members]', 'not an address');
+  await page.click('[data-test=members] button[type=submit]');
+  await page.waitForSelector('[data-test=members] [data-test=error]');
+  assert.match(await page.textContent('[data-test=members] [data-test=error]'), /addMembers\[0\]/);
+  await shot(page, 'ops-groups');
+
+  await page.click('a[href="#/lists"]');
+  await page.fill('input[name=list-address]', 'news@alpha.test');
+  await page.fill('input[name=list-owner]', 'carol@alpha.test');
+  await page.fill('input[name=list-description]', '<script>window.__xss=3</script>');
+  await page.fill('input[name=list-po]', 'alpha');
+  await page.click('[data-test=list-create] button[type=submit]');
+  await page.waitForSelector('[data-test=ok]:has-text("List news@alpha.test created.")');
+  const lrow = page.locator('[data-test=lists] tr', { hasText: 'news@alpha.test' });
+  await lrow.waitFor();
+  assert.equal(await lrow.locator('td[data-label=Description]').textContent(),
+    '<script>window.__xss=3</script>');
+  await lrow.locator('button', { hasText: 'Open' }).click();
+  await page.waitForSelector('[data-test=members]');
+  await shot(page, 'ops-lists');
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+
+  // ---- the audit log names who did it --------------------------------------------
+  await page.click('a[href="#/audit"]');
+  await page.waitForSelector('[data-test=audit] tbody tr');
+  const audit = await page.textContent('[data-test=audit]');
+  for (const want of ['Queue retry', 'Group create', 'List create', 'Setting update', QID]) {
+    assert.ok(audit.includes(want), `the audit log lacks ${want}`);
+  }
+  assert.ok(audit.includes(SYS));
+  await shot(page, 'ops-audit');
+  await logout(page);
+
+  // ---- an ADMIN: its own post office only ------------------------------------------
+  await login(page, ADM, ADMPW);
+  assert.equal(await page.locator('a[href="#/queue"]').count(), 0);
+  assert.equal(await page.locator('a[href="#/audit"]').count(), 0);
+  await page.click('a[href="#/groups"]');
+  await page.waitForSelector('[data-test=groups] tr:has-text("team@alpha.test")');
+  assert.ok(!(await page.textContent('[data-test=groups]')).includes('crew@beta.test'),
+    'an ADMIN sees another post office\'s group');
+  // by address: the server refuses, the page says so
+  await page.goto(`${BASE}/admin/#/queue`);
+  await page.waitForSelector('[data-test=error]');
+  assert.match(await page.textContent('[data-test=error]'), /SYSADMIN/);
+  assert.equal(await page.locator(`[data-test=queue] tr:has-text("${QID}")`).count(), 0);
+  await page.goto(`${BASE}/admin/#/audit`);
+  await page.waitForSelector('[data-test=error]');
+  assert.match(await page.textContent('[data-test=error]'), /SYSADMIN/);
+  await shot(page, 'ops-admin-refused');
+  await desk.close();
+
+  // ---- phone width ------------------------------------------------------------------
+  const phone = await browser.newContext({
+    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+  });
+  page = await phone.newPage();
+  watch(page, 'phone');
+  await login(page, SYS, SYSPW);
+  await page.click('a[href="#/queue"]');
+  await page.waitForSelector(`[data-test=queue] tr:has-text("${QID}")`);
+  await shot(page, 'phone-queue');
+  await narrow(page, 'the queue');
+  await page.click('a[href="#/groups"]');
+  await page.waitForSelector('[data-test=groups] tr:has-text("team@alpha.test")');
+  await shot(page, 'phone-groups');
+  await narrow(page, 'the groups');
+  await page.click('a[href="#/audit"]');
+  await page.waitForSelector('[data-test=audit] tbody tr');
+  await shot(page, 'phone-audit');
+  await narrow(page, 'the audit log');
+  await phone.close();
+} finally {
+  await browser.close();
+}
+assert.deepEqual(errors, [], `console errors:\n${errors.join('\n')}`);
+console.log('webadmin operations browser test: ok');
