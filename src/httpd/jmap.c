@@ -138,6 +138,78 @@ jmap_pointer(json_t *v, const char *path)
 	return pointer_eval(v, path, 0);
 }
 
+bool
+jmap_args_check(json_t *args, const char *const *allowed, json_t **error_r)
+{
+	const char *key;
+	json_t *v;
+	json_t *bad = json_array();
+
+	json_object_foreach(args, key, v) {
+		bool ok = false;
+		for (size_t i = 0; allowed[i] != NULL && !ok; i++)
+			ok = strcmp(allowed[i], key) == 0;
+		if (!ok)
+			json_array_append_new(bad, json_string(key));
+	}
+	if (json_array_size(bad) == 0) {
+		json_decref(bad);
+		return true;
+	}
+	*error_r = jmap_error("invalidArguments", "unknown argument %.200s",
+	    json_string_value(json_array_get(bad, 0)));
+	json_object_set_new(*error_r, "arguments", bad);
+	return false;
+}
+
+bool
+jmap_id_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 255)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool
+jmap_ids_arg(json_t *args, const char *name, size_t max, json_t **ids_r,
+	     json_t **error_r)
+{
+	json_t *ids = json_object_get(args, name);
+	size_t i;
+	json_t *v;
+
+	*ids_r = NULL;
+	if (ids == NULL || json_is_null(ids))
+		return true;
+	if (!json_is_array(ids)) {
+		*error_r = jmap_error_props("invalidArguments", "must be an "
+		    "array of ids or null", name, NULL);
+		return false;
+	}
+	json_array_foreach(ids, i, v) {
+		if (!json_is_string(v)) {
+			*error_r = jmap_error_props("invalidArguments", "ids "
+			    "must be strings", name, NULL);
+			return false;
+		}
+	}
+	if (json_array_size(ids) > max) {
+		*error_r = jmap_error("requestTooLarge", "at most %zu ids per "
+		    "call (maxObjectsInGet/maxObjectsInSet)", max);
+		return false;
+	}
+	*ids_r = ids;
+	return true;
+}
+
 /* find_method - the row for name in the tables, or NULL */
 static const struct jmap_method *
 find_method(const struct jmap_method *const *tables, const char *name)

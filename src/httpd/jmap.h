@@ -68,6 +68,20 @@ int jmap_run(const char *body, size_t len,
 	     const char *const *capabilities, const struct jmap_limits *lim,
 	     const char *session_state, void *ctx, json_t **response_r);
 
+/* jmap_args_check - invalidArguments naming every argument of args that
+ * is not in allowed (NULL terminated): true when all are known */
+bool jmap_args_check(json_t *args, const char *const *allowed,
+		     json_t **error_r);
+
+/* jmap_ids_arg - the "ids" argument of a /get: *ids_r the array (a
+ * borrowed reference) or NULL for null/absent (all); false with
+ * invalidArguments or requestTooLarge (RFC 8620 5.1: more than max) */
+bool jmap_ids_arg(json_t *args, const char *name, size_t max, json_t **ids_r,
+		  json_t **error_r);
+
+/* jmap_id_valid - an Id (RFC 8620 1.2): 1-255 of A-Za-z0-9_- */
+bool jmap_id_valid(const char *s);
+
 /* jmap_pointer - evaluate a JSON Pointer (RFC 6901) with the JMAP '*'
  * extension (RFC 8620 3.7) on v: a new reference, or NULL when the
  * path does not resolve */
