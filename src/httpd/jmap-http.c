@@ -343,14 +343,16 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 	    "emailQuerySortOptions", "receivedAt", "size", "from", "to",
 	    "subject", "sentAt", "mayCreateTopLevelMailbox", 1);
 	json_object_set_new(mail, "maxMailboxesPerEmail", json_integer(1));
-	json_t *caps = json_pack("{s:o,s:{},s:{}}", JMAP_CORE, core, JMAP_MAIL,
-	    JMAP_QUOTA);
-	json_t *acct = json_pack("{s:s,s:b,s:b,s:{s:o,s:{}}}", "name", login,
-	    "isPersonal", 1, "isReadOnly", 0, "accountCapabilities", JMAP_MAIL,
-	    mail, JMAP_QUOTA);
-	json_t *s = json_pack("{s:o,s:{s:o},s:{s:s,s:s},s:s,s:s,s:s,s:s,s:s}",
-	    "capabilities", caps, "accounts", account, acct, "primaryAccounts",
-	    JMAP_MAIL, account, JMAP_QUOTA, account, "username", login,
+	json_t *caps = json_pack("{s:o,s:{},s:{},s:{},s:{}}", JMAP_CORE, core,
+	    JMAP_MAIL, JMAP_QUOTA, JMAP_SUBMISSION, JMAP_VACATION);
+	json_t *acct = json_pack("{s:s,s:b,s:b,s:{s:o,s:{},s:{s:i,s:{}},s:{}}}",
+	    "name", login, "isPersonal", 1, "isReadOnly", 0,
+	    "accountCapabilities", JMAP_MAIL, mail, JMAP_QUOTA, JMAP_SUBMISSION,
+	    "maxDelayedSend", 0, "submissionExtensions", JMAP_VACATION);
+	json_t *s = json_pack("{s:o,s:{s:o},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:s,"
+	    "s:s}", "capabilities", caps, "accounts", account, acct,
+	    "primaryAccounts", JMAP_MAIL, account, JMAP_QUOTA, account,
+	    JMAP_SUBMISSION, account, JMAP_VACATION, account, "username", login,
 	    "apiUrl", "/jmap/mail/api",
 	    "downloadUrl", "/jmap/mail/download/{accountId}/{blobId}/{name}"
 	    "?accept={type}",
@@ -366,7 +368,7 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 }
 
 static const char *const capabilities[] = { JMAP_CORE, JMAP_MAIL, JMAP_QUOTA,
-	NULL };
+	JMAP_SUBMISSION, JMAP_VACATION, NULL };
 
 static void
 core_echo(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
@@ -621,6 +623,7 @@ job_run(struct httpd_job *hj, struct db *db)
 	struct jmap_limits lim;
 	limits_of(db, &lim);
 	c.lim = &lim;
+	c.client = j->client;
 	snprintf(c.account_id, sizeof(c.account_id), "a%lld",
 	    (long long)mb.id);
 	snprintf(c.login, sizeof(c.login), "%s@%s", mb.name, mb.postoffice);
@@ -638,7 +641,7 @@ job_run(struct httpd_job *hj, struct db *db)
 			break;
 		}
 		const struct jmap_method *const tables[] = { core_methods,
-		    jmap_mail_methods, NULL };
+		    jmap_mail_methods, jmap_submit_methods, NULL };
 		json_t *session = session_resource(db, &mb, c.account_id);
 		json_t *out;
 		int status = jmap_run(j->body, j->len, tables, capabilities, &lim,

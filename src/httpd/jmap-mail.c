@@ -65,9 +65,9 @@ account_ok(struct jmap_mail_ctx *c, json_t *args, json_t **error_r)
 	return true;
 }
 
-/* open_store - account check, argument check, the store */
-static struct jms *
-begin(struct jmap_mail_ctx *c, json_t *args, const char *const *allowed,
+/* begin - account check, argument check, the store */
+struct jms *
+jmap_mail_begin(struct jmap_mail_ctx *c, json_t *args, const char *const *allowed,
       json_t **error_r)
 {
 	if (!account_ok(c, args, error_r) ||
@@ -79,8 +79,8 @@ begin(struct jmap_mail_ctx *c, json_t *args, const char *const *allowed,
 	return j;
 }
 
-static json_t *
-state_of(struct jms *j, char kind)
+json_t *
+jmap_mail_state(struct jms *j, char kind)
 {
 	struct buf b;
 
@@ -104,7 +104,7 @@ if_in_state(json_t *args, struct jms *j, char kind, json_t **error_r)
 
 	if (v == NULL || json_is_null(v))
 		return true;
-	json_t *now = state_of(j, kind);
+	json_t *now = jmap_mail_state(j, kind);
 	bool ok = json_is_string(v) && json_equal(v, now);
 	json_decref(now);
 	if (!ok)
@@ -336,7 +336,7 @@ mailbox_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    "sortOrder", "totalEmails", "unreadEmails", "totalThreads",
 	    "unreadThreads", "myRights", "isSubscribed", NULL };
 	json_t *ids, *props = json_object_get(args, "properties");
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 
 	if (j == NULL || !jmap_ids_arg(args, "ids", c->lim->max_objects_in_get,
 	    &ids, error_r) || !props_known(props, known, error_r))
@@ -358,7 +358,7 @@ mailbox_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		}
 	}
 	*result_r = json_pack("{s:s,s:o,s:o,s:o}", "accountId", c->account_id,
-	    "state", state_of(j, 'M'), "list", list, "notFound", nf);
+	    "state", jmap_mail_state(j, 'M'), "list", list, "notFound", nf);
 }
 
 /* changes_args - sinceState and maxChanges */
@@ -414,7 +414,7 @@ mailbox_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	static const char *const allowed[] = { "accountId", "sinceState",
 	    "maxChanges", NULL };
 	const char *since;
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 
 	if (j == NULL || !changes_args(args, &since, error_r))
 		return;
@@ -427,7 +427,7 @@ mailbox_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		    "not a Mailbox state of this server");
 		return;
 	}
-	changes_result(c, args, since, state_of(j, 'M'), cr, up, de, result_r,
+	changes_result(c, args, since, jmap_mail_state(j, 'M'), cr, up, de, result_r,
 	    error_r);
 	if (*result_r != NULL)
 		json_object_set_new(*result_r, "updatedProperties", json_null());
@@ -440,7 +440,7 @@ mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	static const char *const allowed[] = { "accountId", "filter", "sort",
 	    "position", "anchor", "anchorOffset", "limit", "calculateTotal",
 	    "sortAsTree", "filterAsTree", NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	json_t *filter = json_object_get(args, "filter");
 	json_t *sort = json_object_get(args, "sort");
 
@@ -520,7 +520,7 @@ mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	}
 	(void)by_name;   /* the store lists INBOX first, then by name */
 	*result_r = json_pack("{s:s,s:o,s:b,s:i,s:o,s:i}", "accountId",
-	    c->account_id, "queryState", state_of(j, 'M'), "canCalculateChanges",
+	    c->account_id, "queryState", jmap_mail_state(j, 'M'), "canCalculateChanges",
 	    0, "position", 0, "ids", ids, "total", (int)json_array_size(ids));
 }
 
@@ -577,7 +577,7 @@ mailbox_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	struct jmap_mail_ctx *c = ctx;
 	static const char *const allowed[] = { "accountId", "ifInState",
 	    "create", "update", "destroy", "onDestroyRemoveEmails", NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	json_t *create = json_object_get(args, "create");
 	json_t *update = json_object_get(args, "update");
 	json_t *destroy = json_object_get(args, "destroy");
@@ -599,7 +599,7 @@ mailbox_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		    "maxObjectsInSet changes");
 		return;
 	}
-	json_t *old = state_of(j, 'M');
+	json_t *old = jmap_mail_state(j, 'M');
 	json_t *created = json_object(), *updated = json_object(),
 	    *destroyed = json_array(), *nc = json_object(), *nu = json_object(),
 	    *nd = json_object();
@@ -733,7 +733,7 @@ mailbox_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	}
 	*result_r = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
 	    "accountId", c->account_id, "oldState", old, "newState",
-	    state_of(j, 'M'), "created", created, "updated", updated,
+	    jmap_mail_state(j, 'M'), "created", created, "updated", updated,
 	    "destroyed", destroyed, "notCreated", nc, "notUpdated", nu,
 	    "notDestroyed", nd);
 }
@@ -772,7 +772,7 @@ email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	static const char *const allowed[] = { "accountId", "ids", "properties",
 	    "bodyProperties", "fetchTextBodyValues", "fetchHTMLBodyValues",
 	    "fetchAllBodyValues", "maxBodyValueBytes", NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	json_t *ids, *mbv = json_object_get(args, "maxBodyValueBytes");
 	const char *err;
 
@@ -861,7 +861,7 @@ email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	}
 	json_decref(all);
 	*result_r = json_pack("{s:s,s:o,s:o,s:o}", "accountId", c->account_id,
-	    "state", state_of(j, 'E'), "list", list, "notFound", nf);
+	    "state", jmap_mail_state(j, 'E'), "list", list, "notFound", nf);
 }
 
 static void
@@ -871,7 +871,7 @@ email_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	static const char *const allowed[] = { "accountId", "sinceState",
 	    "maxChanges", NULL };
 	const char *since, *err = NULL;
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 
 	if (j == NULL || !changes_args(args, &since, error_r))
 		return;
@@ -887,7 +887,7 @@ email_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		    "that state was removed since");
 		return;
 	}
-	changes_result(c, args, since, state_of(j, 'E'), cr, up, de, result_r,
+	changes_result(c, args, since, jmap_mail_state(j, 'E'), cr, up, de, result_r,
 	    error_r);
 }
 
@@ -1133,7 +1133,7 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	static const char *const allowed[] = { "accountId", "filter", "sort",
 	    "position", "anchor", "anchorOffset", "limit", "calculateTotal",
 	    "collapseThreads", NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	json_t *pos = json_object_get(args, "position");
 	json_t *anchor = json_object_get(args, "anchor");
 	json_t *aoff = json_object_get(args, "anchorOffset");
@@ -1195,7 +1195,7 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	for (json_int_t i = start; i < (json_int_t)n && i < start + lim; i++)
 		json_array_append_new(ids, json_string(list[i].m->id));
 	*result_r = json_pack("{s:s,s:o,s:b,s:I,s:o}", "accountId",
-	    c->account_id, "queryState", state_of(j, 'E'), "canCalculateChanges",
+	    c->account_id, "queryState", jmap_mail_state(j, 'E'), "canCalculateChanges",
 	    0, "position", start, "ids", ids);
 	if (json_is_true(json_object_get(args, "calculateTotal")))
 		json_object_set_new(*result_r, "total", json_integer((json_int_t)n));
@@ -1204,10 +1204,10 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	qmsgs_free(list, n);
 }
 
-/* patch_apply - one Email/set update: keywords and mailboxIds (full or
+/* jmap_mail_email_update - one Email/set update: keywords and mailboxIds (full or
  * by patch paths); 0, or -1 with a SetError in *serr */
-static int
-email_update(struct jms *j, const char *id, json_t *patch, json_t **serr,
+int
+jmap_mail_email_update(struct jms *j, const char *id, json_t *patch, json_t **serr,
 	     char new_id[32])
 {
 	const struct jms_msg *m;
@@ -1314,7 +1314,7 @@ email_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	struct jmap_mail_ctx *c = ctx;
 	static const char *const allowed[] = { "accountId", "ifInState",
 	    "create", "update", "destroy", NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	json_t *create = json_object_get(args, "create");
 	json_t *update = json_object_get(args, "update");
 	json_t *destroy = json_object_get(args, "destroy");
@@ -1336,7 +1336,7 @@ email_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		    "maxObjectsInSet changes");
 		return;
 	}
-	json_t *old = state_of(j, 'E');
+	json_t *old = jmap_mail_state(j, 'E');
 	json_t *updated = json_object(), *destroyed = json_array(),
 	    *nc = json_object(), *nu = json_object(), *nd = json_object();
 	json_object_foreach(create, key, v)
@@ -1349,7 +1349,7 @@ email_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		char nid[32];
 		if (!json_is_object(v))
 			serr = json_pack("{s:s}", "type", "invalidPatch");
-		else if (email_update(j, key, v, &serr, nid) == 0) {
+		else if (jmap_mail_email_update(j, key, v, &serr, nid) == 0) {
 			json_object_set_new(updated, key, json_null());
 			(void)jms_reload(j, &err);
 			continue;
@@ -1376,7 +1376,7 @@ email_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	(void)jms_reload(j, &err);
 	*result_r = json_pack("{s:s,s:o,s:o,s:{},s:o,s:o,s:o,s:o,s:o}",
 	    "accountId", c->account_id, "oldState", old, "newState",
-	    state_of(j, 'E'), "created", "updated", updated, "destroyed",
+	    jmap_mail_state(j, 'E'), "created", "updated", updated, "destroyed",
 	    destroyed, "notCreated", nc, "notUpdated", nu, "notDestroyed", nd);
 }
 
@@ -1425,7 +1425,7 @@ email_import(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	struct jmap_mail_ctx *c = ctx;
 	static const char *const allowed[] = { "accountId", "ifInState",
 	    "emails", NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	json_t *emails = json_object_get(args, "emails");
 	const char *key, *err;
 	json_t *v;
@@ -1442,7 +1442,7 @@ email_import(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		    "maxObjectsInSet emails");
 		return;
 	}
-	json_t *old = state_of(j, 'E'), *created = json_object(),
+	json_t *old = jmap_mail_state(j, 'E'), *created = json_object(),
 	    *nc = json_object();
 	json_object_foreach(emails, key, v) {
 		const char *blob = json_string_value(json_object_get(v, "blobId"));
@@ -1502,7 +1502,7 @@ email_import(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	}
 	(void)jms_reload(j, &err);
 	*result_r = json_pack("{s:s,s:o,s:o,s:o,s:o}", "accountId",
-	    c->account_id, "oldState", old, "newState", state_of(j, 'E'),
+	    c->account_id, "oldState", old, "newState", jmap_mail_state(j, 'E'),
 	    "created", created, "notCreated", nc);
 }
 
@@ -1514,7 +1514,7 @@ email_parse(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    "properties", "bodyProperties", "fetchTextBodyValues",
 	    "fetchHTMLBodyValues", "fetchAllBodyValues", "maxBodyValueBytes",
 	    NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	json_t *ids;
 	const char *err;
 
@@ -1573,7 +1573,7 @@ thread_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	struct jmap_mail_ctx *c = ctx;
 	static const char *const allowed[] = { "accountId", "ids", "properties",
 	    NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	json_t *ids;
 	const char *err;
 
@@ -1623,7 +1623,7 @@ thread_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	}
 	json_decref(found);
 	*result_r = json_pack("{s:s,s:o,s:o,s:o}", "accountId", c->account_id,
-	    "state", state_of(j, 'E'), "list", out, "notFound", nf);
+	    "state", jmap_mail_state(j, 'E'), "list", out, "notFound", nf);
 }
 
 static void
@@ -1694,7 +1694,7 @@ snippet_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	struct jmap_mail_ctx *c = ctx;
 	static const char *const allowed[] = { "accountId", "filter",
 	    "emailIds", NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	struct je_filter *filter = NULL;
 	json_t *ids;
 	const char *err;
@@ -1775,7 +1775,7 @@ quota_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	struct jmap_mail_ctx *c = ctx;
 	static const char *const allowed[] = { "accountId", "ids", "properties",
 	    NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	json_t *ids;
 	int64_t used, limit;
 	const char *err;
@@ -1801,7 +1801,7 @@ quota_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 				json_array_append(nf, v);
 	}
 	*result_r = json_pack("{s:s,s:o,s:o,s:o}", "accountId", c->account_id,
-	    "state", state_of(j, 'Q'), "list", list, "notFound", nf);
+	    "state", jmap_mail_state(j, 'Q'), "list", list, "notFound", nf);
 }
 
 static void
@@ -1811,7 +1811,7 @@ quota_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	static const char *const allowed[] = { "accountId", "sinceState",
 	    "maxChanges", NULL };
 	const char *since;
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 
 	if (j == NULL || !changes_args(args, &since, error_r))
 		return;
@@ -1820,7 +1820,7 @@ quota_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		    "not a Quota state of this server");
 		return;
 	}
-	json_t *now = state_of(j, 'Q'), *up = json_array();
+	json_t *now = jmap_mail_state(j, 'Q'), *up = json_array();
 	int64_t used, limit;
 	const char *err;
 	if (strcmp(json_string_value(now), since) != 0 &&
@@ -1837,7 +1837,7 @@ quota_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	static const char *const allowed[] = { "accountId", "filter", "sort",
 	    "position", "anchor", "anchorOffset", "limit", "calculateTotal",
 	    NULL };
-	struct jms *j = begin(c, args, allowed, error_r);
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 	int64_t used, limit;
 	const char *err;
 
@@ -1849,7 +1849,7 @@ quota_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	}
 	json_t *ids = limit > 0 ? json_pack("[s]", "octets") : json_array();
 	*result_r = json_pack("{s:s,s:o,s:b,s:i,s:o,s:i}", "accountId",
-	    c->account_id, "queryState", state_of(j, 'Q'), "canCalculateChanges",
+	    c->account_id, "queryState", jmap_mail_state(j, 'Q'), "canCalculateChanges",
 	    0, "position", 0, "ids", ids, "total", (int)json_array_size(ids));
 }
 
@@ -1860,9 +1860,9 @@ jmap_mail_states(struct jmap_mail_ctx *c)
 
 	if (j == NULL)
 		return NULL;
-	return json_pack("{s:o,s:o,s:o,s:o}", "Mailbox", state_of(j, 'M'),
-	    "Email", state_of(j, 'E'), "Thread", state_of(j, 'E'), "Quota",
-	    state_of(j, 'Q'));
+	return json_pack("{s:o,s:o,s:o,s:o}", "Mailbox", jmap_mail_state(j, 'M'),
+	    "Email", jmap_mail_state(j, 'E'), "Thread", jmap_mail_state(j, 'E'), "Quota",
+	    jmap_mail_state(j, 'Q'));
 }
 
 const struct jmap_method jmap_mail_methods[] = {

@@ -26,9 +26,27 @@ struct jmap_mail_ctx {
 	struct jms *store;            /* opened on first use */
 	const struct jmap_limits *lim;
 	const char *store_error;      /* why it could not be opened */
+	const char *client;           /* the client's address */
 };
 
 extern const struct jmap_method jmap_mail_methods[];
+/* Identity, EmailSubmission, VacationResponse (jmap-submit.c) */
+extern const struct jmap_method jmap_submit_methods[];
+
+#define JMAP_SUBMISSION "urn:ietf:params:jmap:submission"
+#define JMAP_VACATION "urn:ietf:params:jmap:vacationresponse"
+
+struct jms;
+/* jmap_mail_begin - a method's start: the accountId is this account's,
+ * every argument is in allowed; the store (NULL with *error_r) */
+struct jms *jmap_mail_begin(struct jmap_mail_ctx *c, json_t *args,
+			    const char *const *allowed, json_t **error_r);
+/* jmap_mail_state - a state string of kind 'E', 'M' or 'Q' */
+json_t *jmap_mail_state(struct jms *j, char kind);
+/* jmap_mail_email_update - apply an Email/set patch to Email id: 0, or
+ * -1 with a SetError in *serr; new_id (32) gets the id after a move */
+int jmap_mail_email_update(struct jms *j, const char *id, json_t *patch,
+			   json_t **serr, char new_id[32]);
 
 /* jmap_mail_store - the store of the context, opened on first use; NULL
  * when it cannot be (ctx->store_error says why) */

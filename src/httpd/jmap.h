@@ -33,7 +33,10 @@ struct jmap_limits {
 #define JMAP_DEFAULT_LIMITS { 1024 * 1024, 16, 500, 500, 4 }
 
 /* a method: fn fills *result_r (the response arguments, a new object)
- * or returns an error object made by jmap_error() in *error_r */
+ * or returns an error object made by jmap_error() in *error_r. A result
+ * member "@then" (an array of [name, arguments]) is taken out and its
+ * items answered after it with the same call id (implicit responses,
+ * RFC 8621 7.5). */
 typedef void jmap_method_fn(void *ctx, json_t *args, json_t **result_r,
 			    json_t **error_r);
 

@@ -20,6 +20,8 @@ from conftest import Postern
 CORE = "urn:ietf:params:jmap:core"
 MAIL = "urn:ietf:params:jmap:mail"
 QUOTA = "urn:ietf:params:jmap:quota"
+SUBMISSION = "urn:ietf:params:jmap:submission"
+VACATION = "urn:ietf:params:jmap:vacationresponse"
 USING = [CORE, MAIL]
 ALICE_PW = "Al1ce-Secret-771"
 BOB_PW = "B0b-Secret-8812"
@@ -53,7 +55,18 @@ class Jmap:
             raw = f"{login}:{password}".encode()
             self.auth = "Basic " + base64.b64encode(raw).decode()
         self.cookie = None
+        self.csrf = True
         self.account = None
+
+    def login(self, login, password):
+        """the web session cookie: one password check, not one a request"""
+        r = self.request("POST", "/jmap/mail/login", {
+            "login": login, "password": password},
+            headers={"X-Postern-CSRF": "1"})
+        assert r.status == 200, r.body
+        self.cookie = r.getheader("Set-Cookie").split(";")[0].split("=", 1)[1]
+        self.auth = None
+        return self
 
     def request(self, method, path, body=None, headers=None, raw=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -62,6 +75,8 @@ class Jmap:
             h["Authorization"] = self.auth
         if self.cookie:
             h["Cookie"] = f"postern_session={self.cookie}"
+            if self.csrf:
+                h["X-Postern-CSRF"] = "1"
         data = raw
         if body is not None:
             data = json.dumps(body).encode()
@@ -100,7 +115,7 @@ class Jmap:
 
 
 def alice(srv):
-    j = Jmap(srv.port("http"), "alice@acme", ALICE_PW)
+    j = Jmap(srv.port("http")).login("alice@acme", ALICE_PW)
     j.session()
     return j
 
@@ -171,7 +186,8 @@ def test_session_resource_and_credentials(srv):
     r = j.request("GET", "/.well-known/jmap")
     assert r.status == 200, r.body
     s = r.json
-    assert set(s["capabilities"]) == {CORE, MAIL, QUOTA}
+    assert set(s["capabilities"]) == {CORE, MAIL, QUOTA, SUBMISSION,
+                                      VACATION}
     core = s["capabilities"][CORE]
     assert core["maxSizeRequest"] == 256 * 1024
     assert core["maxSizeUpload"] == 256 * 1024
@@ -200,19 +216,20 @@ def test_session_resource_and_credentials(srv):
     t.auth = "Bearer pt_" + "x" * 43
     assert t.request("GET", "/jmap/mail/session").status == 401
     # the web cookie session: login, then the API with the CSRF header
-    c = Jmap(port)
-    r = c.request("POST", "/jmap/mail/login", {"login": "alice@acme",
-                  "password": ALICE_PW}, headers={"X-Postern-CSRF": "1"})
-    assert r.status == 200, r.body
-    c.cookie = r.getheader("Set-Cookie").split(";")[0].split("=", 1)[1]
+    c = Jmap(port).login("alice@acme", ALICE_PW)
     assert c.session()["username"] == "alice@acme"
-    out = c.api([["Core/echo", {"x": 1}, "e"]],
-                headers={"X-Postern-CSRF": "1"})
+    out = c.api([["Core/echo", {"x": 1}, "e"]])
     assert out["methodResponses"][0] == ["Core/echo", {"x": 1}, "e"]
     # a cookie POST without the header is refused (CSRF)
+    c.csrf = False
     r = c.request("POST", "/jmap/mail/api", {"using": USING,
                   "methodCalls": []})
     assert r.status == 403
+    # a wrong password at the login
+    r = Jmap(port).request("POST", "/jmap/mail/login", {
+        "login": "alice@acme", "password": "Wrong-Secret-111"},
+        headers={"X-Postern-CSRF": "1"})
+    assert r.status == 401
 
 
 def test_request_level_errors(srv):
@@ -409,7 +426,7 @@ def test_email_get_bodies_headers_and_blobs(srv):
     # never served as HTML of our origin
     assert r.getheader("Content-Type") == "application/octet-stream"
     # another account's blob is not found, through either account id
-    b = Jmap(port, "bob@acme", BOB_PW)
+    b = Jmap(port).login("bob@acme", BOB_PW)
     b.session()
     r = b.request("GET", f"/jmap/mail/download/{b.account}/{att['blobId']}/"
                   "x?accept=application/pdf")
@@ -639,7 +656,7 @@ def test_quota(srv):
                 using=[CORE, QUOTA])[1]
     assert ch["updated"] == ["octets"]
     # bob has no quota: no Quota object
-    b = Jmap(srv.port("http"), "bob@acme", BOB_PW)
+    b = Jmap(srv.port("http")).login("bob@acme", BOB_PW)
     b.session()
     assert b.call("Quota/get", {}, using=[CORE, QUOTA])[1]["list"] == []
 
