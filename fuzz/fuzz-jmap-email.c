@@ -2,7 +2,9 @@
  * first line is an Email/query filter (JSON), the rest a message. The
  * filter is parsed and matched against the message, and the message is
  * rendered as an Email with every property, every header form and all
- * body values, as Email/get and Email/parse do. */
+ * body values, as Email/get and Email/parse do; a first line that is a
+ * JSON object is also composed into a message as Email/set create does,
+ * and that message rendered again. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,16 @@
 #include "jmap-email.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int
+blob(void *ctx, const char *id, struct buf *out)
+{
+	(void)ctx;
+	if (strcmp(id, "U1") != 0)
+		return 0;
+	buf_puts(out, "attached\r\nbytes");
+	return 1;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -32,6 +44,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (err == NULL)
 		__builtin_trap();
 	json_decref(err);
+	/* the same line as the properties of an Email/set create */
+	if (json_is_object(fv)) {
+		struct buf out;
+		const char *why, *prop = NULL;
+		buf_init(&out, 0);
+		if (je_compose(fv, blob, NULL, "fuzz.test", &out, &why, &prop) == 0) {
+			struct je_props cp = { .fetch_all = true };
+			struct je_meta cm = { .blob_id = "B" };
+			json_decref(je_email(out.data != NULL ? out.data : "", out.len,
+			    &cm, &cp));
+		} else if (why == NULL)
+			__builtin_trap();
+		buf_free(&out);
+	}
 	json_decref(fv);
 
 	json_t *props = json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,"

@@ -55,6 +55,19 @@ json_t *je_email(const char *data, size_t len, const struct je_meta *meta,
 int je_part_blob(const char *data, size_t len, const char *path,
 		 struct buf *out);
 
+/* je_blob_fn - the bytes of a blob of the account into out: 1, 0 not
+ * found, -1 error */
+typedef int je_blob_fn(void *ctx, const char *blob_id, struct buf *out);
+
+/* je_compose - an RFC 5322 message (CRLF lines) from the properties of
+ * an Email/set create (RFC 8621 4.6): the address, subject, date and
+ * id header fields, "header:Name" fields as raw text, textBody/htmlBody
+ * with their bodyValues, attachments by blobId. 0, or -1 with *why_r
+ * and the property at fault in *prop_r. host: the Message-ID's right
+ * side when none is given. */
+int je_compose(json_t *email, je_blob_fn *blob, void *ctx, const char *host,
+	       struct buf *out, const char **why_r, const char **prop_r);
+
 /* je_thread_root - the thread key of a message (the first References id,
  * else In-Reply-To, else Message-ID; "" when none) into out */
 void je_thread_root(const char *data, size_t len, struct buf *out);

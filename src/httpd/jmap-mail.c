@@ -14,6 +14,7 @@
 #include "jmap-email.h"
 #include "jmap-mail.h"
 #include "jmap-store.h"
+#include "settings.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -1308,6 +1309,72 @@ fail:
 	return -1;
 }
 
+static int
+blob_of(void *ctx, const char *blob_id, struct buf *out)
+{
+	const char *err;
+
+	return jmap_mail_blob(ctx, blob_id, out, &err);
+}
+
+/* email_create - one Email/set create (a draft, RFC 8621 4.6) */
+static void
+email_create(struct jmap_mail_ctx *c, struct jms *j, json_t *v,
+	     json_t **created_r, json_t **serr)
+{
+	json_t *mbs = json_object_get(v, "mailboxIds");
+	json_t *kws = json_object_get(v, "keywords");
+	const char *recv = json_string_value(json_object_get(v, "receivedAt"));
+	const char *why, *prop = NULL, *err;
+	unsigned int flags = 0;
+	time_t when = 0;
+	long to = -1;
+	struct buf rest, msg;
+
+	if (json_is_object(mbs) && json_object_size(mbs) == 1 &&
+	    json_is_true(json_object_iter_value(json_object_iter(mbs))))
+		to = jms_folder_find(j, json_object_iter_key(json_object_iter(mbs)));
+	buf_init(&rest, 0);
+	buf_init(&msg, MESSAGE_READ_MAX);
+	if (to < 0) {
+		prop = "mailboxIds";
+		why = "mailboxIds must name one Mailbox of the account "
+		    "(provisional: one per Email)";
+	} else if (kws != NULL && (!json_is_object(kws) ||
+	    keywords_split(kws, &flags, &rest) < 0)) {
+		prop = "keywords";
+		why = "keywords are {keyword: true} of IMAP atoms";
+	} else if (recv != NULL && je_parse_date(recv, &when) < 0) {
+		prop = "receivedAt";
+		why = "receivedAt is a UTCDate";
+	} else {
+		char *host = settings_hostname(c->db);
+		if (je_compose(v, blob_of, c, host, &msg, &why, &prop) < 0)
+			prop = prop != NULL ? prop : "bodyValues";
+		free(host);
+	}
+	if (prop != NULL) {
+		*serr = json_pack("{s:s,s:s,s:[s]}", "type", "invalidProperties",
+		    "description", why, "properties", prop);
+		goto out;
+	}
+	char id[32], bid[40], tid[24];
+	int r = jms_msg_append(j, (size_t)to, msg.data, msg.len, flags, rest.data,
+	    when, id, &err);
+	if (r != 0) {
+		*serr = json_pack("{s:s,s:s}", "type", r == 1 ? "overQuota" :
+		    "forbidden", "description", r == 1 ? "the mailbox is full" : err);
+		goto out;
+	}
+	snprintf(bid, sizeof(bid), "B%s", id);
+	thread_id(msg.data, msg.len, id, tid);
+	*created_r = json_pack("{s:s,s:s,s:s,s:I}", "id", id, "blobId", bid,
+	    "threadId", tid, "size", (json_int_t)msg.len);
+out:
+	buf_free(&rest);
+	buf_free(&msg);
+}
+
 static void
 email_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
@@ -1339,11 +1406,19 @@ email_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	json_t *old = jmap_mail_state(j, 'E');
 	json_t *updated = json_object(), *destroyed = json_array(),
 	    *nc = json_object(), *nu = json_object(), *nd = json_object();
-	json_object_foreach(create, key, v)
-		json_object_set_new(nc, key, json_pack("{s:s,s:s}", "type",
-		    "forbidden", "description", "creating Emails with Email/set "
-		    "is not implemented yet: upload the message and use "
-		    "Email/import"));
+	json_t *created = json_object();
+	json_object_foreach(create, key, v) {
+		json_t *serr = NULL, *cr = NULL;
+		if (!json_is_object(v))
+			serr = json_pack("{s:s}", "type", "invalidProperties");
+		else
+			email_create(c, j, v, &cr, &serr);
+		if (serr != NULL)
+			json_object_set_new(nc, key, serr);
+		else
+			json_object_set_new(created, key, cr);
+		(void)jms_reload(j, &err);
+	}
 	json_object_foreach(update, key, v) {
 		json_t *serr = NULL;
 		char nid[32];
@@ -1374,9 +1449,10 @@ email_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		(void)jms_reload(j, &err);
 	}
 	(void)jms_reload(j, &err);
-	*result_r = json_pack("{s:s,s:o,s:o,s:{},s:o,s:o,s:o,s:o,s:o}",
+	*result_r = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
 	    "accountId", c->account_id, "oldState", old, "newState",
-	    jmap_mail_state(j, 'E'), "created", "updated", updated, "destroyed",
+	    jmap_mail_state(j, 'E'), "created", created, "updated", updated,
+	    "destroyed",
 	    destroyed, "notCreated", nc, "notUpdated", nu, "notDestroyed", nd);
 }
 

@@ -132,17 +132,63 @@ def test_submission_delivers_binds_sender_and_files_sent(srv):
                      "Submitted one") == []
 
 
-def test_submission_copy_to_sent_without_update(srv):
+def test_draft_by_email_set_then_submission_copies_to_sent(srv):
+    """a draft made by Email/set (text, HTML, an uploaded attachment, a
+    non-ASCII subject and name), submitted in the same request through a
+    #creationId reference; without onSuccessUpdateEmail a copy goes to
+    Sent"""
     j = client(srv, "alice@acme", ALICE_PW)
     ident = call(j, "Identity/get", {})[0][1]["list"][0]["id"]
-    eid, boxes = draft(j, "alice@acme.test", "bob@acme.test", "Copied one")
-    out = call(j, "EmailSubmission/set", {"create": {"s": {
-        "identityId": ident, "emailId": eid}}})
-    assert "s" in out[0][1]["created"] and len(out) == 1
+    boxes = {m["role"]: m["id"] for m in call(j, "Mailbox/get", {})[0][1][
+        "list"]}
+    up = j.request("POST", f"/jmap/mail/upload/{j.account}/",
+                   raw=b"%PDF-1.4 attached", headers={
+                       "Content-Type": "application/pdf"}).json
+    out = j.api([
+        ["Email/set", {"accountId": j.account, "create": {"d": {
+            "mailboxIds": {boxes["drafts"]: True},
+            "keywords": {"$draft": True},
+            "from": [{"name": "Alice Ä", "email": "alice@acme.test"}],
+            "to": [{"name": "Bob", "email": "bob@acme.test"}],
+            "subject": "Copied one – grüße",
+            "textBody": [{"partId": "t", "type": "text/plain"}],
+            "htmlBody": [{"partId": "h", "type": "text/html"}],
+            "bodyValues": {"t": {"value": "Plain grüße\n"},
+                           "h": {"value": "<p>HTML</p>"}},
+            "attachments": [{"blobId": up["blobId"],
+                             "type": "application/pdf",
+                             "name": "bericht.pdf"}]}}}, "0"],
+        ["EmailSubmission/set", {"accountId": j.account, "create": {
+            "s": {"identityId": ident, "emailId": "#d"}}}, "1"],
+        ["Email/get", {"accountId": j.account, "ids": ["#d"],
+                       "properties": ["subject", "from", "attachments",
+                                      "textBody", "htmlBody", "bodyValues"],
+                       "fetchAllBodyValues": True}, "2"],
+    ], using=USING)["methodResponses"]
+    assert "d" in out[0][1]["created"], out[0]
+    eid = out[0][1]["created"]["d"]["id"]
+    assert out[1][1]["created"]["s"]["emailId"] == eid, out[1]
+    e = out[2][1]["list"][0]
+    assert e["subject"] == "Copied one – grüße"
+    assert e["from"] == [{"name": "Alice Ä", "email": "alice@acme.test"}]
+    assert [a["name"] for a in e["attachments"]] == ["bericht.pdf"]
+    text = e["textBody"][0]["partId"]
+    assert e["bodyValues"][text]["value"] == "Plain grüße\n"
+    assert len(out) == 3                      # no implicit Email/set
     assert len(imap_find(srv, "alice@acme", ALICE_PW, "Sent",
                          "Copied one")) == 1
-    wait_for(lambda: imap_find(srv, "bob@acme", BOB_PW, "INBOX",
-                               "Copied one"), "delivery", 60)
+    got = wait_for(lambda: imap_find(srv, "bob@acme", BOB_PW, "INBOX",
+                                     "Copied one"), "delivery", 60)
+    assert b"%PDF" not in got[0]               # base64 in the message
+    assert b"multipart/mixed" in got[0] and b"multipart/alternative" in got[0]
+    # a create with a bad address or an unknown blob is refused
+    bad = call(j, "Email/set", {"create": {
+        "a": {"mailboxIds": {boxes["drafts"]: True},
+              "to": [{"email": "not an address"}]},
+        "b": {"mailboxIds": {boxes["drafts"]: True}, "attachments": [
+            {"blobId": "U" + "0" * 32}]}}})[0][1]
+    assert bad["notCreated"]["a"]["properties"] == ["to"]
+    assert bad["notCreated"]["b"]["properties"] == ["attachments"]
 
 
 def test_sender_binding_and_bad_envelopes(srv):
