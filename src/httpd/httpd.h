@@ -64,6 +64,7 @@ struct httpd_route {
 extern const struct httpd_route unsubscribe_routes[];
 extern const struct httpd_route autodiscover_routes[];
 extern const struct httpd_route api_routes[];
+extern const struct httpd_route jmap_mail_routes[];
 extern const struct httpd_route static_routes[];
 
 /* httpd_route_find - the route of a decoded path: an exact path first,

@@ -138,6 +138,78 @@ jmap_pointer(json_t *v, const char *path)
 	return pointer_eval(v, path, 0);
 }
 
+bool
+jmap_args_check(json_t *args, const char *const *allowed, json_t **error_r)
+{
+	const char *key;
+	json_t *v;
+	json_t *bad = json_array();
+
+	json_object_foreach(args, key, v) {
+		bool ok = false;
+		for (size_t i = 0; allowed[i] != NULL && !ok; i++)
+			ok = strcmp(allowed[i], key) == 0;
+		if (!ok)
+			json_array_append_new(bad, json_string(key));
+	}
+	if (json_array_size(bad) == 0) {
+		json_decref(bad);
+		return true;
+	}
+	*error_r = jmap_error("invalidArguments", "unknown argument %.200s",
+	    json_string_value(json_array_get(bad, 0)));
+	json_object_set_new(*error_r, "arguments", bad);
+	return false;
+}
+
+bool
+jmap_id_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 255)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool
+jmap_ids_arg(json_t *args, const char *name, size_t max, json_t **ids_r,
+	     json_t **error_r)
+{
+	json_t *ids = json_object_get(args, name);
+	size_t i;
+	json_t *v;
+
+	*ids_r = NULL;
+	if (ids == NULL || json_is_null(ids))
+		return true;
+	if (!json_is_array(ids)) {
+		*error_r = jmap_error_props("invalidArguments", "must be an "
+		    "array of ids or null", name, NULL);
+		return false;
+	}
+	json_array_foreach(ids, i, v) {
+		if (!json_is_string(v)) {
+			*error_r = jmap_error_props("invalidArguments", "ids "
+			    "must be strings", name, NULL);
+			return false;
+		}
+	}
+	if (json_array_size(ids) > max) {
+		*error_r = jmap_error("requestTooLarge", "at most %zu ids per "
+		    "call (maxObjectsInGet/maxObjectsInSet)", max);
+		return false;
+	}
+	*ids_r = ids;
+	return true;
+}
+
 /* find_method - the row for name in the tables, or NULL */
 static const struct jmap_method *
 find_method(const struct jmap_method *const *tables, const char *name)
@@ -223,6 +295,67 @@ fail:
 	return -1;
 }
 
+/* creation_refs - replace "#creationId" (RFC 8620 5.3: an object
+ * created earlier in the request) by its id, in string values and in the
+ * keys of nested objects (update maps); top-level "#" keys are result
+ * references and were resolved before */
+static void
+creation_refs(json_t *v, json_t *created, int depth)
+{
+	const char *key;
+	json_t *val;
+	void *tmp;
+	size_t i;
+
+	if (depth > JMAP_POINTER_DEPTH || json_object_size(created) == 0)
+		return;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, val) {
+			const char *s = json_string_value(val);
+			json_t *id = s != NULL && s[0] == '#' ?
+			    json_object_get(created, s + 1) : NULL;
+			if (id != NULL)
+				json_array_set(v, i, id);
+			else
+				creation_refs(val, created, depth + 1);
+		}
+		return;
+	}
+	if (!json_is_object(v))
+		return;
+	json_object_foreach_safe(v, tmp, key, val) {
+		const char *s = json_string_value(val);
+		json_t *id = s != NULL && s[0] == '#' ?
+		    json_object_get(created, s + 1) : NULL;
+		if (id != NULL)
+			json_object_set(v, key, id);
+		else
+			creation_refs(val, created, depth + 1);
+		json_t *kid = depth > 0 && key[0] == '#' ?
+		    json_object_get(created, key + 1) : NULL;
+		if (kid != NULL && json_object_get(v, json_string_value(kid)) ==
+		    NULL) {
+			json_object_set(v, json_string_value(kid),
+			    json_object_get(v, key));
+			json_object_del(v, key);
+		}
+	}
+}
+
+/* creation_note - remember the ids a /set or /import created */
+static void
+creation_note(json_t *result, json_t *created)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach(json_object_get(result, "created"), key, val) {
+		json_t *id = json_object_get(val, "id");
+		if (json_is_string(id))
+			json_object_set(created, key, id);
+	}
+}
+
 /* request_check - the shape of a Request (3.3): 0, or the problem */
 static json_t *
 request_check(json_t *req, const char *const *capabilities,
@@ -304,6 +437,9 @@ jmap_run(const char *body, size_t len, const struct jmap_method *const *tables,
 	using = json_object_get(req, "using");
 	calls = json_object_get(req, "methodCalls");
 	responses = json_array();
+	json_t *created_ids = json_object_get(req, "createdIds");
+	created_ids = created_ids != NULL ? json_deep_copy(created_ids) :
+	    json_object();
 	json_array_foreach(calls, i, call) {
 		const char *name = json_string_value(json_array_get(call, 0));
 		json_t *args = json_array_get(call, 1);
@@ -316,8 +452,12 @@ jmap_run(const char *body, size_t len, const struct jmap_method *const *tables,
 			    "is no method %.200s", name) : jmap_error(
 			    "unknownMethod", "%.200s needs %s in \"using\"", name,
 			    m->capability);
-		else if (resolve_refs(args, responses, &error) == 0)
+		else if (resolve_refs(args, responses, &error) == 0) {
+			creation_refs(args, created_ids, 0);
 			m->fn(ctx, args, &result, &error);
+			if (result != NULL)
+				creation_note(result, created_ids);
+		}
 		if (error == NULL && result == NULL)
 			error = jmap_error("serverFail", "the method gave no "
 			    "result");
@@ -325,15 +465,26 @@ jmap_run(const char *body, size_t len, const struct jmap_method *const *tables,
 			json_decref(result);
 			json_array_append_new(responses, json_pack("[s,o,s]",
 			    "error", error, id));
-		} else
+		} else {
+			/* implicit responses (RFC 8621 7.5: the Email/set of
+			 * onSuccessUpdateEmail) follow with the same call id */
+			json_t *then = json_incref(json_object_get(result, "@then"));
+			json_object_del(result, "@then");
 			json_array_append_new(responses, json_pack("[s,o,s]",
 			    name, result, id));
+			size_t k;
+			json_t *t;
+			json_array_foreach(then, k, t)
+				json_array_append_new(responses, json_pack("[O,O,s]",
+				    json_array_get(t, 0), json_array_get(t, 1), id));
+			json_decref(then);
+		}
 	}
 	*response_r = json_pack("{s:o,s:s}", "methodResponses", responses,
 	    "sessionState", session_state);
-	json_t *created = json_object_get(req, "createdIds");
-	if (created != NULL)
-		json_object_set(*response_r, "createdIds", created);
+	if (json_object_get(req, "createdIds") != NULL)
+		json_object_set(*response_r, "createdIds", created_ids);
+	json_decref(created_ids);
 	json_decref(req);
 	return 200;
 }

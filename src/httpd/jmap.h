@@ -33,7 +33,10 @@ struct jmap_limits {
 #define JMAP_DEFAULT_LIMITS { 1024 * 1024, 16, 500, 500, 4 }
 
 /* a method: fn fills *result_r (the response arguments, a new object)
- * or returns an error object made by jmap_error() in *error_r */
+ * or returns an error object made by jmap_error() in *error_r. A result
+ * member "@then" (an array of [name, arguments]) is taken out and its
+ * items answered after it with the same call id (implicit responses,
+ * RFC 8621 7.5). */
 typedef void jmap_method_fn(void *ctx, json_t *args, json_t **result_r,
 			    json_t **error_r);
 
@@ -67,6 +70,20 @@ int jmap_run(const char *body, size_t len,
 	     const struct jmap_method *const *tables,
 	     const char *const *capabilities, const struct jmap_limits *lim,
 	     const char *session_state, void *ctx, json_t **response_r);
+
+/* jmap_args_check - invalidArguments naming every argument of args that
+ * is not in allowed (NULL terminated): true when all are known */
+bool jmap_args_check(json_t *args, const char *const *allowed,
+		     json_t **error_r);
+
+/* jmap_ids_arg - the "ids" argument of a /get: *ids_r the array (a
+ * borrowed reference) or NULL for null/absent (all); false with
+ * invalidArguments or requestTooLarge (RFC 8620 5.1: more than max) */
+bool jmap_ids_arg(json_t *args, const char *name, size_t max, json_t **ids_r,
+		  json_t **error_r);
+
+/* jmap_id_valid - an Id (RFC 8620 1.2): 1-255 of A-Za-z0-9_- */
+bool jmap_id_valid(const char *s);
 
 /* jmap_pointer - evaluate a JSON Pointer (RFC 6901) with the JMAP '*'
  * extension (RFC 8620 3.7) on v: a new reference, or NULL when the

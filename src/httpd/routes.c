@@ -9,6 +9,7 @@
 static const struct httpd_route *const tables[] = {
 	unsubscribe_routes,
 	autodiscover_routes,
+	jmap_mail_routes,     /* before api_routes: /.well-known/jmap */
 	api_routes,
 	static_routes,
 	NULL,

@@ -1,0 +1,128 @@
+#ifndef POSTERN_JMAP_STORE_H
+#define POSTERN_JMAP_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+
+/* jmap-store - the one adapter between the JMAP mail methods and the
+ * message store (lib-store): every store call of the JMAP server is here,
+ * so that it can move onto the store's account-wide ids, change log and
+ * query index when they exist.
+ *
+ * PROVISIONAL (today's per-folder store): a Mailbox id is "f" + the
+ * folder's UIDVALIDITY (unique in a mailbox, kept by a rename); an Email
+ * id is "m<uidvalidity>u<uid>", so a message moved to another Mailbox
+ * gets a new id (RFC 8621 wants it kept) and a message exists in one
+ * Mailbox only. State strings list each folder's (uidvalidity, highest
+ * modseq, uidnext, messages): honest, computed from the index, and
+ * enough to compute /changes from CONDSTORE/QRESYNC data per folder; a
+ * folder removed since a state whose messages are unknown makes
+ * /changes answer cannotCalculateChanges. */
+
+struct jms;
+
+struct jms_folder {
+	char *name;              /* IMAP name (modified UTF-7) */
+	char id[16];             /* "f<uidvalidity>" */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t modseq;
+	unsigned int special_use;/* STORE_SU_* */
+	bool subscribed;
+	uint32_t total, unseen;
+	uint64_t size;
+};
+
+struct jms_msg {
+	size_t folder;           /* index into the folders */
+	uint32_t uid;
+	unsigned int flags;      /* STORE_* */
+	char *keywords;          /* space separated */
+	uint64_t size;
+	time_t received;
+	char id[32];             /* the Email id */
+};
+
+/* jms_open - the store of a mailbox root, with its folders loaded (each
+ * synced: deliveries picked up). NULL on error. */
+struct jms *jms_open(const char *root, int64_t quota_kb, const char **error_r);
+void jms_close(struct jms **j);
+size_t jms_nfolders(const struct jms *j);
+const struct jms_folder *jms_folder(const struct jms *j, size_t i);
+/* jms_folder_find - the index of a Mailbox id, or -1 */
+long jms_folder_find(const struct jms *j, const char *id);
+/* jms_reload - load the folders again after a change */
+int jms_reload(struct jms *j, const char **error_r);
+
+/* jms_msgs - the messages of folder i (cached for the request) */
+int jms_msgs(struct jms *j, size_t i, const struct jms_msg **msgs_r,
+	     size_t *n_r, const char **error_r);
+/* jms_msg_find - an Email id: 1 with *m_r, 0 unknown, -1 error */
+int jms_msg_find(struct jms *j, const char *id, const struct jms_msg **m_r,
+		 const char **error_r);
+/* jms_msg_read - the message's bytes (at most max; 0: all) into out */
+int jms_msg_read(struct jms *j, const struct jms_msg *m, size_t max,
+		 struct buf *out, const char **error_r);
+/* jms_msg_fd - the message file opened read-only, or -1 */
+int jms_msg_fd(struct jms *j, const struct jms_msg *m, const char **error_r);
+
+/* state strings (see above) */
+void jms_state_email(struct jms *j, struct buf *out);
+void jms_state_mailbox(struct jms *j, struct buf *out);
+void jms_state_quota(struct jms *j, struct buf *out);
+
+/* jms_email_changes - Email ids created, updated and destroyed since a
+ * state of jms_state_email (json arrays of strings to append to): 1,
+ * 0 when they cannot be calculated (an unknown state, a folder gone),
+ * -1 error */
+int jms_email_changes(struct jms *j, const char *since, json_t *created,
+		      json_t *updated, json_t *destroyed,
+		      const char **error_r);
+/* jms_mailbox_changes - the same for Mailboxes */
+int jms_mailbox_changes(struct jms *j, const char *since,
+			json_t *created, json_t *updated,
+			json_t *destroyed);
+
+/* changes: 0 ok, -1 with *error_r (a text fit for a SetError) */
+int jms_keywords_set(struct jms *j, const struct jms_msg *m,
+		     unsigned int flags, const char *keywords,
+		     const char **error_r);
+/* jms_msg_move - move m into folder to; its new id into new_id (32) */
+int jms_msg_move(struct jms *j, const struct jms_msg *m, size_t to,
+		 char new_id[32], const char **error_r);
+int jms_msg_destroy(struct jms *j, const struct jms_msg *m,
+		    const char **error_r);
+/* jms_msg_append - a message into folder i: 0 with its id, 1 over
+ * quota, -1 error */
+int jms_msg_append(struct jms *j, size_t i, const void *data, size_t len,
+		   unsigned int flags, const char *keywords, time_t received,
+		   char id_r[32], const char **error_r);
+int jms_folder_create(struct jms *j, const char *name, const char **error_r);
+int jms_folder_rename(struct jms *j, size_t i, const char *to,
+		      const char **error_r);
+int jms_folder_delete(struct jms *j, size_t i, const char **error_r);
+int jms_folder_subscribe(struct jms *j, size_t i, bool on,
+			 const char **error_r);
+/* jms_usage - the quota usage in bytes and the limit (0: none) */
+int jms_usage(struct jms *j, int64_t *bytes_r, int64_t *limit_r,
+	      const char **error_r);
+
+/* blobs uploaded (RFC 8620 6.1): files under <root>/jmap-upload/, one
+ * account's only; ids "U" + 32 hex digits */
+int jms_upload(struct jms *j, const void *data, size_t len, char id_r[40],
+	       const char **error_r);
+/* jms_upload_read - an uploaded blob: 1 with its bytes, 0 not found */
+int jms_upload_read(struct jms *j, const char *id, struct buf *out,
+		    const char **error_r);
+
+/* jms_wait - block until a folder of the mailbox changes or timeout_ms
+ * passes (push): 1 changed, 0 timeout, -1 error */
+int jms_wait(struct jms *j, int timeout_ms, const char **error_r);
+
+#endif
