@@ -82,3 +82,43 @@ def sieve_login(port, user, pw):
 
 def plain(user, pw):
     return base64.b64encode(f"\0{user}\0{pw}".encode()).decode()
+
+
+class Web:
+    """A browser-like client of the web login (POST /api/login) from a
+    chosen loopback source address."""
+
+    def __init__(self, port, src="127.0.0.1"):
+        self.port = port
+        self.src = src
+        self.cookie = None
+
+    def login(self, user, pw, code=None):
+        import http.client
+        import json
+        body = {"login": user, "password": pw}
+        if code is not None:
+            body["code"] = code
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=T,
+                                       source_address=(self.src, 0))
+        c.request("POST", "/api/login", body=json.dumps(body).encode(),
+                  headers={"Host": f"127.0.0.1:{self.port}",
+                           "Content-Type": "application/json",
+                           "X-Postern-CSRF": "1"})
+        r = c.getresponse()
+        text = r.read()
+        c.close()
+        r.json = json.loads(text) if text else None
+        if r.status == 200:
+            self.cookie = r.getheader("Set-Cookie").split(";")[0]
+        return r
+
+
+def oathtool(secret, at=None):
+    """the TOTP code of a base32 secret now, or at unix time at"""
+    import subprocess
+    cmd = ["oathtool", "--totp", "-b", secret]
+    if at is not None:
+        cmd += ["-N", f"@{int(at)}"]
+    return subprocess.run(cmd, capture_output=True, text=True,
+                          check=True).stdout.strip()
