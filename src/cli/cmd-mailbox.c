@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cmd-loginsec.h"
 #include "cmd-maint.h"
 #include "cli-password.h"
 #include "directory.h"
@@ -27,7 +28,9 @@ mailbox_help(int code)
 	    "       postern mailbox set NAME@PO setting=value...\n"
 	    "       postern mailbox passwd NAME@PO --password PW\n"
 	    "       postern mailbox del NAME@PO [--keep-data] [--yes]\n"
-	    "       postern mailbox redirect add|del NAME@PO ADDRESS\n\n"
+	    "       postern mailbox redirect add|del NAME@PO ADDRESS\n"
+	    "       postern mailbox app-password|twofactor|logins|failed-logins ...\n"
+	    "                  (postern mailbox app-password --help)\n\n"
 	    "A mailbox is named NAME@PO (mailbox@postoffice), which is also its\n"
 	    "login. 'add' maps NAME@DOMAIN for every domain of the post office\n"
 	    "when mailbox.auto_address is on. SIZE is in MB, or with K, M, G;\n"
@@ -281,6 +284,8 @@ cmd_mailbox(struct cli *cli, int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "email") == 0)   /* cmd-maint.c */
 		return cmd_maint_email(cli, "mailbox", argc - 1, argv + 1);
+	if (argc > 1 && cmd_loginsec_word(argv[1]))     /* cmd-loginsec.c */
+		return cmd_loginsec(cli, argc, argv);
 	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
 		return r;
 	verb = a.npos > 0 ? a.pos[0] : NULL;

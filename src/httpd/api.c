@@ -33,6 +33,7 @@
 #include "log.h"
 #include "settings.h"
 #include "throttle.h"
+#include "twofactor.h"
 #include "webauth.h"
 #include "xalloc.h"
 
@@ -56,6 +57,7 @@ struct api_job {
 	char *bearer;                  /* the token, or NULL */
 	char *user_agent;
 	char *login, *password;        /* API_LOGIN */
+	char *code;                    /* API_LOGIN: TOTP or recovery code */
 	enum dir_auth_result auth;     /* API_LOGIN's answer */
 	bool auth_ran;
 	json_t *audit;                 /* lines for the log */
@@ -209,6 +211,7 @@ job_free(struct httpd_job *hj)
 	free(j->bearer);
 	free(j->user_agent);
 	free(j->login);
+	free(j->code);
 	if (j->password != NULL) {
 		explicit_bzero(j->password, strlen(j->password));
 		free(j->password);
@@ -396,7 +399,8 @@ job_run(struct httpd_job *hj, struct db *db)
 	case API_LOGIN: {
 		struct dir_mailbox mb;
 		const char *err = NULL, *why;
-		j->auth = dir_authenticate(db, j->login, j->password, &mb, &err);
+		j->auth = dir_authenticate_client(db, j->login, j->password,
+		    &(struct dir_client){ "web", j->client }, &mb, &err);
 		j->auth_ran = true;
 		explicit_bzero(j->password, strlen(j->password));
 		if (j->auth == DIR_AUTH_ERROR) {
@@ -424,6 +428,25 @@ job_run(struct httpd_job *hj, struct db *db)
 			    j->login);
 			return;
 		}
+		/* the second factor (lib-admin/twofactor.h) */
+		int tfs;
+		bool tff;
+		json_t *tfa;
+		r = tf_web_login(db, &mb, j->client, j->code, &tfs, &tfa, &tff,
+		    &err);
+		if (r <= 0) {
+			if (r < 0)
+				problem(resp, 503, "unavailable", "Two-factor "
+				    "login cannot be checked just now.");
+			else
+				json_answer(resp, tfs, tfa);
+			if (tff)
+				j->auth = DIR_AUTH_FAILED;   /* throttled */
+			snprintf(j->job.note, sizeof(j->job.note), "login %s: %s",
+			    j->login, r < 0 ? err : tff ? "wrong second factor" :
+			    "second factor asked");
+			return;
+		}
 		char sid[WEBAUTH_SESSION_LEN + 1];
 		int64_t id;
 		if (webauth_session_create(db, mb.id, j->client, j->user_agent, sid,
@@ -435,9 +458,13 @@ job_run(struct httpd_job *hj, struct db *db)
 		snprintf(j->actor, sizeof(j->actor), "%s", a.login);
 		json_array_append_new(j->audit, json_sprintf("login, session %lld",
 		    (long long)id));
-		json_answer(resp, 200, json_pack("{s:s,s:s,s:s?}", "login",
+		json_t *ok = json_pack("{s:s,s:s,s:s?}", "login",
 		    a.login, "role", a.sysadmin ? "SYSADMIN" : "ADMIN",
-		    "postOffice", a.scope_po ? a.scope_name : NULL));
+		    "postOffice", a.scope_po ? a.scope_name : NULL);
+		if (tfa != NULL)   /* recovery codes after an enrolment */
+			json_object_update(ok, tfa);
+		json_decref(tfa);
+		json_answer(resp, 200, ok);
 		http_response_field(resp, "Set-Cookie", COOKIE_NAME "=%s; Path=/; "
 		    "HttpOnly; SameSite=Strict%s", sid, j->tls ? "; Secure" : "");
 		explicit_bzero(sid, sizeof(sid));
@@ -574,7 +601,7 @@ static void
 login_post(struct httpd_req *rq, struct http_response *resp)
 {
 	json_error_t jerr;
-	const char *login, *password;
+	const char *login, *password, *code = NULL;
 
 	if (!csrf_ok(rq, resp))
 		return;
@@ -587,9 +614,11 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	}
 	json_t *v = json_loadb(rq->req->body.data != NULL ? rq->req->body.data :
 	    "", rq->req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (v == NULL || json_unpack(v, "{s:s,s:s}", "login", &login,
-	    "password", &password) < 0 || strlen(login) > LOGIN_MAX ||
-	    strlen(password) > PASSWORD_MAX || *login == '\0') {
+	if (v == NULL || json_unpack(v, "{s:s,s:s,s?s}", "login", &login,
+	    "password", &password, "code", &code) < 0 ||
+	    strlen(login) > LOGIN_MAX || strlen(password) > PASSWORD_MAX ||
+	    *login == '\0' || (code != NULL && strlen(code) >
+	    TWOFACTOR_CODE_MAX)) {
 		json_decref(v);
 		problem(resp, 400, "badRequest", "Send {\"login\": "
 		    "\"name@postoffice\", \"password\": \"...\"} as JSON.");
@@ -598,6 +627,7 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	struct api_job *j = job_new(rq, API_LOGIN);
 	j->login = xstrdup(login);
 	j->password = xstrdup(password);
+	j->code = code != NULL ? xstrdup(code) : NULL;
 	/* no copy of the password outlives the check: the job's, the
 	 * parser's body (reset only after the answer) */
 	explicit_bzero(j->body, j->len);

@@ -52,7 +52,8 @@ auth_run(struct work *w)
 		j->result = DIR_AUTH_ERROR;
 		j->error = xstrdup("cannot open the config store");
 	} else {
-		j->result = dir_authenticate(thread_db, j->login, j->password,
+		j->result = dir_authenticate_client(thread_db, j->login,
+		    j->password, &(struct dir_client){ "imap", j->addr },
 		    &j->mb, &err);
 		if (err != NULL)
 			j->error = xstrdup(err);

@@ -64,6 +64,7 @@ struct auth_job {
 	struct work w;              /* first: the workpool's */
 	struct session *s;          /* NULL once the session is gone */
 	char *tag, *login, *password;
+	char addr[64];              /* the client's, for loginsec.h */
 	enum dir_auth_result result;
 	struct dir_mailbox mb;
 	char *error;

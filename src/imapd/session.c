@@ -277,6 +277,7 @@ login(struct session *s, const char *tag, const char *user, const char *pass)
 	j->tag = xstrdup(tag);
 	j->login = xstrdup(user);
 	j->password = xstrdup(pass);
+	snprintf(j->addr, sizeof(j->addr), "%s", s->addr);
 	s->auth = j;
 	if (s->bev != NULL)
 		bufferevent_disable(s->bev, EV_READ);

@@ -8,6 +8,7 @@
 #include "fields.h"
 #include "fsutil.h"
 #include "idn.h"
+#include "loginsec.h"
 #include "passwd.h"
 #include "settings.h"
 #include "xalloc.h"
@@ -453,9 +454,9 @@ dir_login_lookup(struct db *db, const char *login, struct dir_mailbox *mb,
 	return dir_mailbox_get(db, route.target_id, mb, error_r);
 }
 
-/* credential_of - the fingerprint of a stored hash (FNV-1a 64) */
-static uint64_t
-credential_of(const char *hash)
+/* dir_credential_of - the fingerprint of a stored hash (FNV-1a 64) */
+uint64_t
+dir_credential_of(const char *hash)
 {
 	uint64_t h = 14695981039346656037ull;
 
@@ -476,11 +477,15 @@ dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
 
 	if (st == NULL)
 		return -1;
-	if ((r = step_one(db, st, error_r)) == 1)
-		r = credential_of((const char *)sqlite3_column_text(st, 0)) ==
-		    credential && sqlite3_column_int(st, 1) == 0 &&
+	if ((r = step_one(db, st, error_r)) == 1) {
+		bool on = sqlite3_column_int(st, 1) == 0 &&
 		    sqlite3_column_int(st, 2) == 0 &&
 		    sqlite3_column_int(st, 3) == 0;
+		/* the main password's, or an app password's (loginsec.h) */
+		r = on ? loginsec_credential_current(db, mailbox_id,
+		    (const char *)sqlite3_column_text(st, 0), credential,
+		    error_r) : 0;
+	}
 	sqlite3_finalize(st);
 	return r;
 }
@@ -488,6 +493,14 @@ dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
 enum dir_auth_result
 dir_authenticate(struct db *db, const char *login, const char *password,
 		 struct dir_mailbox *mb, const char **error_r)
+{
+	return dir_authenticate_client(db, login, password, NULL, mb, error_r);
+}
+
+enum dir_auth_result
+dir_authenticate_client(struct db *db, const char *login, const char *password,
+			const struct dir_client *client, struct dir_mailbox *mb,
+			const char **error_r)
 {
 	/* a real hash of a random password, to spend the same time on
 	 * unknown users as on known ones */
@@ -524,21 +537,31 @@ dir_authenticate(struct db *db, const char *login, const char *password,
 		return DIR_AUTH_ERROR;
 	if (r == 0) {
 		(void)passwd_verify(password, dummy);
+		loginsec_record_failure(db, login, 0, client, NULL,
+		    "unknown login");
 		return DIR_AUTH_FAILED;
 	}
 	if (db_query_text(db, &hash, error_r,
 	    "SELECT password_hash FROM mailbox WHERE id = ?", "i", mb->id) < 0)
 		return DIR_AUTH_ERROR;
 	bool ok = passwd_verify(password, hash ? hash : dummy);
-	mb->credential = credential_of(hash);
+	mb->credential = dir_credential_of(hash);
 	free(hash);
-	if (!ok)
-		return DIR_AUTH_FAILED;
+	/* login security (loginsec.h): app passwords, two-factor, country */
+	char cc[3] = "";
+	enum dir_auth_result sr = loginsec_decide(db, login, password, client,
+	    mb, ok, cc, error_r);
+	if (sr != DIR_AUTH_OK)
+		return sr;
 	/* only tell why a login is refused after the password was right */
 	if (mb->prevent_auth)
 		return DIR_AUTH_PREVENTED;
 	if (mb->disabled || mb->postoffice_disabled)
 		return DIR_AUTH_DISABLED;
+	/* a web login is recorded once its second factor passed */
+	if (client == NULL || client->protocol == NULL ||
+	    strcmp(client->protocol, "web") != 0)
+		loginsec_record_ok(db, mb->id, client, cc);
 	return DIR_AUTH_OK;
 }
 

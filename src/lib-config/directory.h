@@ -94,6 +94,27 @@ enum dir_auth_result dir_authenticate(struct db *db, const char *login,
 				      struct dir_mailbox *mb,
 				      const char **error_r);
 
+/* The client of a login, for the login security of loginsec.h (app
+ * passwords, two-factor, country policies, the login record). */
+struct dir_client {
+	const char *protocol;   /* "imap", "pop3", "smtp", "sieve", "api"
+				 * (Basic), "web" (the web login: main
+				 * password, TOTP asked by the caller) */
+	const char *addr;       /* numeric client address; NULL: unknown */
+};
+/* dir_authenticate_client - dir_authenticate with the client: every
+ * service passes it. A mailbox with two-factor on takes only app
+ * passwords unless the protocol is "web"; a country policy refusal is
+ * DIR_AUTH_FAILED (logged with the country), so that a refused client
+ * does not learn whether the password was right. */
+enum dir_auth_result dir_authenticate_client(struct db *db, const char *login,
+					     const char *password,
+					     const struct dir_client *client,
+					     struct dir_mailbox *mb,
+					     const char **error_r);
+/* dir_credential_of - the fingerprint of a stored hash (see below) */
+uint64_t dir_credential_of(const char *hash);
+
 /* dir_authenticate sets mb->credential to a fingerprint of the stored
  * password hash. Hashes are salted, so every password set (passwd, set
  * password=, users import, web admin) changes it, whatever path wrote it.

@@ -194,6 +194,19 @@ const struct field_def settings_fields[] = {
 	  "default private key (PEM); empty: <data root>/certs/default.key", 0 },
 	{ "log.level", NULL, FT_ENUM, "info", 0, 0, "error|warning|info|debug",
 	  "least severe log level written", 0 },
+	/* login security (issue 17; lib-config/loginsec.h) */
+	{ "auth.twofactor_mode", NULL, FT_ENUM, "never", 0, 0, "never|always|new_ip|new_country",
+	  "default two-factor challenge of mailboxes whose post office says inherit (5.5.9); any but never: web logins ask for a TOTP code and mail protocols take only app passwords", 0 },
+	{ "auth.policy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow",
+	  "global country restriction for every login (5.3.7): block the listed countries, or allow only them (needs auth.geoip_db)", 0 },
+	{ "auth.policy_countries", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "ISO 3166 country codes of auth.policy_mode, comma separated", 0 },
+	{ "auth.geoip_db", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "country database (MaxMind DB format: DB-IP Lite country or GeoLite2-Country .mmdb) for country policies, 'new country' and the login record; empty: none", 0 },
+	{ "auth.pam_timeout", NULL, FT_DURATION, "10", 1, 300, NULL,
+	  "longest a PAM check may take before the login is refused", 0 },
+	{ "auth.login_record_days", NULL, FT_INT, "90", 1, 3650, NULL,
+	  "days the login record (postern mailbox logins, failed-logins) keeps an address after its last login", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 
@@ -230,8 +243,8 @@ const struct field_def postoffice_fields[] = {
 	BOOL_UNBUILT("pam_autocreate", "0", "create a mailbox on the first successful PAM login"),
 	BOOL_UNBUILT("pam_only", "0", "never fall back to the Postern password"),
 	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow",
-	  "country restrictions for logins (5.3.7): block the listed countries, or allow only them", FIELD_UNBUILT },
-	TEXT_UNBUILT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
+	  "country restrictions for logins (5.3.7): block the listed countries, or allow only them; applies together with auth.policy_mode", 0 },
+	TEXT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
 	BOOL_UNBUILT("oauth_enabled", "0", "webmail login through an OAuth2/OIDC provider (5.3.8)"),
 	TEXT_UNBUILT("oauth_issuer", "OIDC issuer URL"),
 	TEXT_UNBUILT("oauth_client_id", "OAuth2 client id"),
@@ -243,6 +256,8 @@ const struct field_def postoffice_fields[] = {
 	  "refuse passwords containing the mailbox or post office name; global: password.reject_names", 0 },
 	{ "send_as", NULL, FT_ENUM, "own", 0, 0, "own|postoffice|any",
 	  "which sender addresses (MAIL FROM, From:, Sender:) authenticated mailboxes may use: own (their addresses, and groups/lists with members_send_as), postoffice (any address of the post office's domains), any (no check)", 0 },
+	{ "twofactor_mode", NULL, FT_ENUM, "inherit", 0, 0, "inherit|never|always|new_ip|new_country",
+	  "default two-factor challenge of the post office's mailboxes (5.5.9); inherit: the setting auth.twofactor_mode", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 
@@ -282,10 +297,10 @@ const struct field_def mailbox_fields[] = {
 	{ "autoresponder_period_h", NULL, FT_INT, "24", 0, 24 * 365, NULL, "hours before the same sender gets another reply", 0 },
 	BOOL("delivery_event_enabled", "0", "run a program for each delivered message (5.5.6)"),
 	{ "delivery_event_program", NULL, FT_TEXT, "", 0, 1000, NULL, "program run as: program messagefile connectortype", 0 },
-	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow", "country restrictions for logins (5.5.9)", FIELD_UNBUILT },
-	TEXT_UNBUILT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
-	{ "twofactor_mode", NULL, FT_ENUM, "never", 0, 0, "never|always|new_ip|new_country",
-	  "when webmail asks for a second factor (5.5.9)", FIELD_UNBUILT },
+	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow", "country restrictions for logins (5.5.9); applies together with the post office's and the global one", 0 },
+	TEXT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
+	{ "twofactor_mode", "twofactor_challenge", FT_ENUM, "inherit", 0, 0, "inherit|never|always|new_ip|new_country",
+	  "when a web login asks for a TOTP code (5.5.9); any but never: mail protocols take only app passwords; inherit: the post office's twofactor_mode", 0 },
 	{ "twofactor_type", NULL, FT_ENUM, "totp", 0, 0, "totp|smtp", "TOTP app or a code sent by mail", FIELD_UNBUILT },
 	{ "twofactor_address", NULL, FT_ADDRESS, "", 0, 0, NULL, "where codes are mailed (twofactor_type smtp)", FIELD_UNBUILT },
 	{ "send_as", NULL, FT_ENUM, "inherit", 0, 0, "inherit|own|postoffice|any",

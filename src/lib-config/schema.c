@@ -270,6 +270,62 @@ static const char schema_v6[] =
 "CREATE INDEX mailbox_name ON mailbox(name);"
 ;
 
+/* v7: login security (issue 17; lib-config/loginsec.h): the two-factor
+ * challenge per mailbox ('inherit': the post office's, whose 'inherit' is
+ * the setting auth.twofactor_mode), app passwords hashed like passwords,
+ * TOTP enrolment (secret sealed with the data root's key, last time step
+ * used), recovery codes (hashed), and the login record: one row per
+ * mailbox, protocol and address seen, one per login name and address
+ * that failed */
+static const char schema_v7[] =
+"ALTER TABLE mailbox ADD COLUMN twofactor_challenge TEXT NOT NULL DEFAULT 'inherit';"
+"ALTER TABLE postoffice ADD COLUMN twofactor_mode TEXT NOT NULL DEFAULT 'inherit';"
+"CREATE TABLE app_password ("
+"  id INTEGER PRIMARY KEY,"
+"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  name TEXT NOT NULL,"
+"  hash TEXT NOT NULL,"
+"  created INTEGER NOT NULL,"
+"  last_used INTEGER NOT NULL DEFAULT 0,"
+"  last_address TEXT NOT NULL DEFAULT '',"
+"  last_protocol TEXT NOT NULL DEFAULT '',"
+"  UNIQUE (mailbox_id, name));"
+"CREATE TABLE totp ("
+"  mailbox_id INTEGER PRIMARY KEY REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  secret TEXT NOT NULL,"
+"  enrolled INTEGER NOT NULL DEFAULT 0,"
+"  last_step INTEGER NOT NULL DEFAULT 0,"
+"  created INTEGER NOT NULL);"
+"CREATE TABLE recovery_code ("
+"  id INTEGER PRIMARY KEY,"
+"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  hash TEXT NOT NULL,"
+"  used INTEGER NOT NULL DEFAULT 0);"
+"CREATE INDEX recovery_code_mailbox ON recovery_code(mailbox_id);"
+"CREATE TABLE login_seen ("
+"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  protocol TEXT NOT NULL,"
+"  address TEXT NOT NULL,"
+"  country TEXT NOT NULL DEFAULT '',"
+"  first INTEGER NOT NULL,"
+"  last INTEGER NOT NULL,"
+"  count INTEGER NOT NULL DEFAULT 1,"
+"  PRIMARY KEY (mailbox_id, protocol, address));"
+"CREATE INDEX login_seen_last ON login_seen(last);"
+"CREATE TABLE login_failure ("
+"  login TEXT NOT NULL,"
+"  address TEXT NOT NULL,"
+"  mailbox_id INTEGER REFERENCES mailbox(id) ON DELETE SET NULL,"
+"  protocol TEXT NOT NULL DEFAULT '',"
+"  country TEXT NOT NULL DEFAULT '',"
+"  reason TEXT NOT NULL DEFAULT '',"
+"  first INTEGER NOT NULL,"
+"  last INTEGER NOT NULL,"
+"  count INTEGER NOT NULL DEFAULT 1,"
+"  PRIMARY KEY (login, address));"
+"CREATE INDEX login_failure_last ON login_failure(last);"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
@@ -277,6 +333,7 @@ const char *const schema_migrations[] = {
 	schema_v4,
 	schema_v5,
 	schema_v6,
+	schema_v7,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

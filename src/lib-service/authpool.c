@@ -18,6 +18,7 @@ struct auth_req {
 	struct auth_pool *pool;
 	char *login;
 	char *password;
+	char *protocol, *addr;      /* the dir_client, or NULL */
 	auth_done_cb *cb;
 	void *ctx;
 	bool cancelled;             /* written and read on the loop only */
@@ -43,6 +44,8 @@ static void
 req_free(struct auth_req *r)
 {
 	free(r->login);
+	free(r->protocol);
+	free(r->addr);
 	if (r->password != NULL) {
 		explicit_bzero(r->password, strlen(r->password));
 		free(r->password);
@@ -68,8 +71,9 @@ req_run(struct work *w)
 		r->error = xstrdup("config store unavailable");
 	} else {
 		err = NULL;
-		r->result = dir_authenticate(thread_db, r->login, r->password,
-		    &r->mb, &err);
+		struct dir_client c = { r->protocol, r->addr };
+		r->result = dir_authenticate_client(thread_db, r->login,
+		    r->password, r->protocol != NULL ? &c : NULL, &r->mb, &err);
 		if (r->result == DIR_AUTH_ERROR)
 			r->error = xstrdup(err ? err : "error");
 	}
@@ -108,6 +112,14 @@ struct auth_req *
 auth_pool_submit(struct auth_pool *p, const char *login, const char *password,
 		 auth_done_cb *cb, void *ctx)
 {
+	return auth_pool_submit_client(p, login, password, NULL, cb, ctx);
+}
+
+struct auth_req *
+auth_pool_submit_client(struct auth_pool *p, const char *login,
+			const char *password, const struct dir_client *client,
+			auth_done_cb *cb, void *ctx)
+{
 	struct auth_req *r = xcalloc(1, sizeof(*r));
 
 	r->work.run = req_run;
@@ -115,6 +127,10 @@ auth_pool_submit(struct auth_pool *p, const char *login, const char *password,
 	r->pool = p;
 	r->login = xstrdup(login);
 	r->password = xstrdup(password);
+	if (client != NULL) {
+		r->protocol = xstrdup(client->protocol ? client->protocol : "");
+		r->addr = client->addr ? xstrdup(client->addr) : NULL;
+	}
 	r->cb = cb;
 	r->ctx = ctx;
 	workpool_submit(p->wp, &r->work);

@@ -26,6 +26,13 @@ struct auth_pool *auth_pool_create(struct event_base *base, const char *root,
 struct auth_req *auth_pool_submit(struct auth_pool *p, const char *login,
 				  const char *password, auth_done_cb *cb,
 				  void *ctx);
+/* auth_pool_submit_client - the same with the client (dir_client:
+ * protocol and address, copied) for login security (loginsec.h) */
+struct auth_req *auth_pool_submit_client(struct auth_pool *p,
+					 const char *login,
+					 const char *password,
+					 const struct dir_client *client,
+					 auth_done_cb *cb, void *ctx);
 /* auth_req_cancel - the session went away: no callback. */
 void auth_req_cancel(struct auth_pool *p, struct auth_req *r);
 void auth_pool_free(struct auth_pool **p);

@@ -346,7 +346,8 @@ auth_plain(struct session *s, const char *b64, size_t b64len)
 		return;
 	}
 	/* the hash runs on the pool's threads (authpool.h); input waits */
-	s->auth_req = auth_pool_submit(server.auth, user, pass, login_done, s);
+	s->auth_req = auth_pool_submit_client(server.auth, user, pass,
+	    &(struct dir_client){ "sieve", s->addr }, login_done, s);
 	OPENSSL_cleanse(dec, sizeof(dec));
 }
 

@@ -334,7 +334,8 @@ do_login(struct session *s, const char *user, const char *pass)
 	if (user != s->user)
 		snprintf(s->user, sizeof(s->user), "%s", user);
 	s->busy = true;
-	s->auth_req = auth_pool_submit(server.auth, user, pass, login_done, s);
+	s->auth_req = auth_pool_submit_client(server.auth, user, pass,
+	    &(struct dir_client){ "pop3", s->addr }, login_done, s);
 }
 
 /* login_done - the answer of the password check: open the maildrop */

@@ -1442,8 +1442,8 @@ auth_check(struct session *s, const char *login_raw, const char *password)
 		error_count(s);
 		return;
 	}
-	enum dir_auth_result ar = dir_authenticate(s->db, login, password, &mb,
-	    &err);
+	enum dir_auth_result ar = dir_authenticate_client(s->db, login, password,
+	    &(struct dir_client){ "smtp", s->addr }, &mb, &err);
 	if (ar == DIR_AUTH_OK)
 		throttle_ok(s->sd->svc, (struct sockaddr *)&s->ss);
 	else if (ar != DIR_AUTH_ERROR)

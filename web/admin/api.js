@@ -29,13 +29,16 @@ async function post(path, body) {
   if (!r.ok) {
     const msg = (data && (data.detail || data.description)) ||
       `The server answered ${r.status}.`;
-    throw new ApiError(msg, r.status, data && data.type);
+    const e = new ApiError(msg, r.status, data && data.type);
+    e.data = data;   // a second-factor challenge's fields (twofactor.js)
+    throw e;
   }
   return data;
 }
 
-export function login(user, password) {
-  return post('/api/login', { login: user, password });
+export function login(user, password, code) {
+  return post('/api/login', code ? { login: user, password, code } :
+    { login: user, password });
 }
 
 export function logout() {

@@ -11,6 +11,7 @@ import { useState, useEffect, useCallback } from './vendor/hooks.js';
 import * as api from './api.js';
 import { html, PAGE, Notice, Confirm, sizeText, when } from './ui.js';
 import { Groups, Lists, Queue, Audit } from './objects.js';
+import { secondFactor, CodeStep, RecoveryCodes } from './twofactor.js';
 
 // ---- small pieces ---------------------------------------------------------
 
@@ -31,19 +32,27 @@ function Login({ onLogin }) {
   const [pw, setPw] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  const [challenge, setChallenge] = useState(null);  // twofactor.js
+  const [code, setCode] = useState('');
+  const [recovery, setRecovery] = useState(null);
   const submit = async (e) => {
     e.preventDefault();
     setBusy(true);
     setError('');
     try {
-      await api.login(user.trim(), pw);
+      const r = await api.login(user.trim(), pw, challenge ? code.trim() : '');
       setPw('');
-      onLogin();
+      if (r && r.recoveryCodes) setRecovery(r.recoveryCodes);
+      else onLogin();
     } catch (err) {
-      setError(err.message);
+      const c = secondFactor(err);
+      if (c) setChallenge(c);
+      setCode('');
+      if (!c || c.kind === 'secondFactorFailed' || challenge) setError(err.message);
     }
     setBusy(false);
   };
+  if (recovery) return html`<${RecoveryCodes} html=${html} codes=${recovery} onDone=${onLogin} />`;
   return html`<main class="login">
     <h1>Postern</h1>
     <p class="muted">Administration</p>
@@ -52,6 +61,7 @@ function Login({ onLogin }) {
         value=${user} onInput=${(e) => setUser(e.target.value)} required /></label>
       <label>Password <input name="password" type="password" autocomplete="current-password"
         value=${pw} onInput=${(e) => setPw(e.target.value)} required /></label>
+      ${challenge && html`<${CodeStep} html=${html} challenge=${challenge} code=${code} setCode=${setCode} />`}
       <${Notice} error=${error} />
       <button type="submit" disabled=${busy}>Log in</button>
     </form>

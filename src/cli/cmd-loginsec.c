@@ -1,0 +1,236 @@
+/* cmd-loginsec - postern mailbox app-password|twofactor|logins|
+ * failed-logins: login security (lib-admin/twofactor.h,
+ * lib-config/loginsec.h) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmd-loginsec.h"
+#include "loginsec.h"
+#include "twofactor.h"
+#include "xalloc.h"
+
+static int
+loginsec_help(int code)
+{
+	printf("usage: postern mailbox app-password add NAME@PO APPNAME\n"
+	    "       postern mailbox app-password list NAME@PO\n"
+	    "       postern mailbox app-password remove NAME@PO APPNAME [--yes]\n"
+	    "       postern mailbox twofactor show NAME@PO\n"
+	    "       postern mailbox twofactor reset NAME@PO [--yes]\n"
+	    "       postern mailbox logins NAME@PO\n"
+	    "       postern mailbox failed-logins [--postoffice PO] [--mailbox NAME@PO]\n\n"
+	    "App passwords are what mail clients use (IMAP, POP3, SMTP AUTH,\n"
+	    "ManageSieve) when the mailbox has two-factor login on\n"
+	    "(twofactor_mode): the main password then works only at the web\n"
+	    "login, with a TOTP code. 'add' prints the new password once.\n"
+	    "'twofactor reset' forgets the TOTP enrolment and recovery codes:\n"
+	    "the next web login enrols again. 'logins' lists where the mailbox\n"
+	    "logged in from (protocol, address, country, first and last time,\n"
+	    "count); 'failed-logins' the failures per login name and address.\n");
+	return code;
+}
+
+static int
+app_password(struct cli *cli, const struct cli_args *a)
+{
+	const char *verb = a->npos > 1 ? a->pos[1] : "", *err;
+	int64_t id;
+	int r;
+
+	if (a->npos < 3)
+		return cli_usage("usage: postern mailbox app-password "
+		    "add|list|remove NAME@PO [APPNAME]");
+	const char *ident = a->pos[2];
+	if (strcmp(verb, "add") == 0) {
+		char *pw;
+		if (a->npos != 4)
+			return cli_usage("usage: postern mailbox app-password add "
+			    "NAME@PO APPNAME");
+		r = tf_app_password_add(cli->db, ident, a->pos[3], &pw, &err);
+		if (r != ADM_OK)
+			return cli_adm_exit(r, err);
+		if (cli->json)
+			cli_json_print(json_pack("{s:s,s:s,s:s}", "mailbox", ident,
+			    "name", a->pos[3], "password", pw));
+		else
+			printf("app password '%s' of %s (shown once):\n%s\n",
+			    a->pos[3], ident, pw);
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+		return 0;
+	}
+	if (strcmp(verb, "list") == 0) {
+		if (a->npos != 3)
+			return cli_usage("usage: postern mailbox app-password list "
+			    "NAME@PO");
+		if ((r = adm_object_id(cli->db, ADM_MAILBOX, ident, &id, &err)) < 0)
+			return cli_adm_exit(r, err);
+		sqlite3_stmt *st = db_query(cli->db, &err, "SELECT name, "
+		    "datetime(created, 'unixepoch'), CASE last_used WHEN 0 THEN "
+		    "'never' ELSE datetime(last_used, 'unixepoch') END, "
+		    "last_protocol, last_address FROM app_password WHERE "
+		    "mailbox_id = ? ORDER BY name", "i", id);
+		static const char *const hdr[] = { "NAME", "CREATED", "LAST USED",
+		    "PROTOCOL", "ADDRESS" };
+		static const char *const keys[] = { "name", "created", "last_used",
+		    "last_protocol", "last_address" };
+		return st ? cli_print_query(cli, st, 5, hdr, keys) :
+		    cli_error(EXIT_FAIL, "%s", err);
+	}
+	if (strcmp(verb, "remove") == 0 || strcmp(verb, "del") == 0) {
+		if (a->npos != 4)
+			return cli_usage("usage: postern mailbox app-password "
+			    "remove NAME@PO APPNAME");
+		if ((r = adm_object_id(cli->db, ADM_MAILBOX, ident, &id, &err)) < 0)
+			return cli_adm_exit(r, err);
+		char *what = xasprintf("%s of %s", a->pos[3], ident);
+		json_t *rm = cli_removal_new("app password", what);
+		free(what);
+		if ((r = cli_confirm(cli, a, rm)) != 0) {
+			json_decref(rm);
+			return r;
+		}
+		r = tf_app_password_remove(cli->db, ident, a->pos[3], &err);
+		if (r != ADM_OK) {
+			json_decref(rm);
+			return cli_adm_exit(r, err);
+		}
+		cli_removed(cli, rm);
+		return 0;
+	}
+	return cli_usage("unknown app-password command '%s' (add, list, "
+	    "remove)", verb);
+}
+
+static int
+twofactor(struct cli *cli, const struct cli_args *a)
+{
+	const char *verb = a->npos > 1 ? a->pos[1] : "", *err;
+	char mode[16];
+	int64_t id, enrolled = 0, codes = 0, apps = 0;
+	int r;
+
+	if (a->npos != 3)
+		return cli_usage("usage: postern mailbox twofactor show|reset "
+		    "NAME@PO");
+	const char *ident = a->pos[2];
+	if ((r = adm_object_id(cli->db, ADM_MAILBOX, ident, &id, &err)) < 0)
+		return cli_adm_exit(r, err);
+	if (strcmp(verb, "show") == 0) {
+		if (loginsec_twofactor_mode(cli->db, id, mode, &err) < 0 ||
+		    db_query_int(cli->db, &enrolled, 0, &err, "SELECT enrolled "
+		    "FROM totp WHERE mailbox_id = ?", "i", id) < 0 ||
+		    db_query_int(cli->db, &codes, 0, &err, "SELECT count(*) FROM "
+		    "recovery_code WHERE mailbox_id = ? AND used = 0", "i", id) < 0 ||
+		    db_query_int(cli->db, &apps, 0, &err, "SELECT count(*) FROM "
+		    "app_password WHERE mailbox_id = ?", "i", id) < 0)
+			return cli_error(EXIT_FAIL, "%s", err);
+		if (cli->json) {
+			cli_json_print(json_pack("{s:s,s:s,s:b,s:I,s:I}", "mailbox",
+			    ident, "challenge", mode, "totp_enrolled",
+			    enrolled != 0, "recovery_codes_left", (json_int_t)codes,
+			    "app_passwords", (json_int_t)apps));
+		} else {
+			printf("mailbox: %s\nchallenge: %s%s\ntotp enrolled: %s\n"
+			    "recovery codes left: %lld\napp passwords: %lld\n",
+			    ident, mode, strcmp(mode, "never") != 0 ?
+			    " (mail protocols take only app passwords)" : "",
+			    enrolled ? "yes" : "no", (long long)codes,
+			    (long long)apps);
+		}
+		return 0;
+	}
+	if (strcmp(verb, "reset") == 0) {
+		json_t *rm = cli_removal_new("two-factor enrolment", ident);
+		if ((r = cli_confirm(cli, a, rm)) != 0) {
+			json_decref(rm);
+			return r;
+		}
+		if ((r = tf_reset(cli->db, ident, &err)) != ADM_OK) {
+			json_decref(rm);
+			return cli_adm_exit(r, err);
+		}
+		cli_removed(cli, rm);
+		return 0;
+	}
+	return cli_usage("unknown twofactor command '%s' (show, reset)", verb);
+}
+
+static int
+logins(struct cli *cli, const struct cli_args *a)
+{
+	const char *err;
+	int64_t id;
+	int r;
+
+	if (a->npos != 2)
+		return cli_usage("usage: postern mailbox logins NAME@PO");
+	if ((r = adm_object_id(cli->db, ADM_MAILBOX, a->pos[1], &id, &err)) < 0)
+		return cli_adm_exit(r, err);
+	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT datetime(last, "
+	    "'unixepoch'), protocol, address, country, datetime(first, "
+	    "'unixepoch'), count FROM login_seen WHERE mailbox_id = ? ORDER BY "
+	    "last DESC, protocol, address LIMIT 200", "i", id);
+	static const char *const hdr[] = { "LAST", "PROTOCOL", "ADDRESS",
+	    "COUNTRY", "FIRST", "COUNT" };
+	static const char *const keys[] = { "last", "protocol", "address",
+	    "country", "first", "count" };
+	return st ? cli_print_query(cli, st, 6, hdr, keys) :
+	    cli_error(EXIT_FAIL, "%s", err);
+}
+
+static int
+failed_logins(struct cli *cli, const struct cli_args *a)
+{
+	const char *po = cli_opt(a, "postoffice"), *mb = cli_opt(a, "mailbox");
+	const char *err;
+	int64_t poid = 0, mid = 0;
+	int r;
+
+	if (po != NULL && (r = adm_object_id(cli->db, ADM_POSTOFFICE, po, &poid,
+	    &err)) < 0)
+		return cli_adm_exit(r, err);
+	if (mb != NULL && (r = adm_object_id(cli->db, ADM_MAILBOX, mb, &mid,
+	    &err)) < 0)
+		return cli_adm_exit(r, err);
+	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT f.login, "
+	    "coalesce(m.name || '@' || p.name, ''), f.address, f.country, "
+	    "f.protocol, f.count, datetime(f.last, 'unixepoch'), f.reason FROM "
+	    "login_failure f LEFT JOIN mailbox m ON m.id = f.mailbox_id LEFT "
+	    "JOIN postoffice p ON p.id = m.postoffice_id WHERE (? = 0 OR "
+	    "m.postoffice_id = ?) AND (? = 0 OR f.mailbox_id = ?) ORDER BY "
+	    "f.count DESC, f.last DESC LIMIT 500", "iiii", poid, poid, mid, mid);
+	static const char *const hdr[] = { "LOGIN", "MAILBOX", "ADDRESS",
+	    "COUNTRY", "PROTOCOL", "FAILURES", "LAST", "REASON" };
+	static const char *const keys[] = { "login", "mailbox", "address",
+	    "country", "protocol", "failures", "last", "reason" };
+	return st ? cli_print_query(cli, st, 8, hdr, keys) :
+	    cli_error(EXIT_FAIL, "%s", err);
+}
+
+int
+cmd_loginsec(struct cli *cli, int argc, char **argv)
+{
+	static const char *const opts[] = { "postoffice=", "mailbox=",
+		CLI_YES_OPTION, NULL };
+	struct cli_args a;
+	int r;
+
+	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
+		return r;
+	if (a.help)
+		return loginsec_help(0);
+	if ((r = cli_open(cli)) != 0)
+		return r;
+	if (a.npos == 0)
+		return loginsec_help(EXIT_USAGE);
+	if (strcmp(a.pos[0], "app-password") == 0)
+		return app_password(cli, &a);
+	if (strcmp(a.pos[0], "twofactor") == 0)
+		return twofactor(cli, &a);
+	if (strcmp(a.pos[0], "logins") == 0)
+		return logins(cli, &a);
+	return failed_logins(cli, &a);
+}

@@ -1,0 +1,577 @@
+/* twofactor - app passwords, TOTP, recovery codes (twofactor.h) */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#ifdef HAVE_QRENCODE
+#include <qrencode.h>
+#endif
+
+#include "admin.h"
+#include "buf.h"
+#include "fsutil.h"
+#include "loginsec.h"
+#include "passwd.h"
+#include "settings.h"
+#include "strutil.h"
+#include "twofactor.h"
+#include "xalloc.h"
+
+#define TOTP_KEY_LEN 20        /* 160 bits, RFC 4226's recommendation */
+#define TOTP_STEP 30
+#define TOTP_DIGITS 6
+#define SEAL_KEY_LEN 32
+#define GCM_IV 12
+#define GCM_TAG 16
+
+static int
+mailbox_id(struct db *db, const char *ident, int64_t *id_r,
+	   const char **error_r)
+{
+	return adm_object_id(db, ADM_MAILBOX, ident, id_r, error_r);
+}
+
+int
+tf_app_password_add(struct db *db, const char *ident, const char *name,
+		    char **password_r, const char **error_r)
+{
+	int64_t id, n;
+	int r;
+
+	*password_r = NULL;
+	if (name == NULL || *name == '\0' || strlen(name) > LOGINSEC_NAME_MAX) {
+		*error_r = "an app password needs a name of 1 to 64 characters";
+		return ADM_INVALID;
+	}
+	for (const char *c = name; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			*error_r = "an app password name has no control "
+			    "characters";
+			return ADM_INVALID;
+		}
+	if ((r = mailbox_id(db, ident, &id, error_r)) != ADM_OK)
+		return r;
+	if (db_query_int(db, &n, 0, error_r, "SELECT count(*) FROM "
+	    "app_password WHERE mailbox_id = ?", "i", id) < 0)
+		return ADM_FAIL;
+	if (n >= LOGINSEC_APP_PASSWORDS) {
+		*error_r = "this mailbox has 20 app passwords already: remove "
+		    "one first";
+		return ADM_INVALID;
+	}
+	char *scheme = settings_get_str(db, "password.scheme");
+	char *pw = random_password(LOGINSEC_APP_PASSWORD_LEN);
+	char *hash = passwd_hash(pw, *scheme ? scheme : "yescrypt", error_r);
+	free(scheme);
+	if (hash == NULL) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+		return ADM_FAIL;
+	}
+	r = db_exec(db, error_r, "INSERT INTO app_password (mailbox_id, name, "
+	    "hash, created) VALUES (?, ?, ?, ?)", "itti", id, name, hash,
+	    (int64_t)time(NULL));
+	free(hash);
+	if (r < 0) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+		if (db_last_error(db) == SQLITE_CONSTRAINT) {
+			*error_r = "this mailbox has an app password of that "
+			    "name already";
+			return ADM_EXISTS;
+		}
+		return ADM_FAIL;
+	}
+	*password_r = pw;
+	return ADM_OK;
+}
+
+int
+tf_app_password_remove(struct db *db, const char *ident, const char *name,
+		       const char **error_r)
+{
+	int64_t id;
+	int r;
+
+	if ((r = mailbox_id(db, ident, &id, error_r)) != ADM_OK)
+		return r;
+	if (db_exec(db, error_r, "DELETE FROM app_password WHERE mailbox_id = ? "
+	    "AND name = ?", "it", id, name) < 0)
+		return ADM_FAIL;
+	if (db_changes(db) == 0) {
+		*error_r = "no app password of that name";
+		return ADM_NOTFOUND;
+	}
+	return ADM_OK;
+}
+
+int
+tf_reset(struct db *db, const char *ident, const char **error_r)
+{
+	int64_t id;
+	int r;
+
+	if ((r = mailbox_id(db, ident, &id, error_r)) != ADM_OK)
+		return r;
+	if (db_exec(db, error_r, "DELETE FROM totp WHERE mailbox_id = ?", "i",
+	    id) < 0 || db_exec(db, error_r, "DELETE FROM recovery_code WHERE "
+	    "mailbox_id = ?", "i", id) < 0)
+		return ADM_FAIL;
+	return ADM_OK;
+}
+
+uint32_t
+tf_totp(const unsigned char *key, size_t keylen, uint64_t step, int digits)
+{
+	unsigned char msg[8], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	uint32_t mod = 1;
+
+	for (int i = 7; i >= 0; i--) {
+		msg[i] = (unsigned char)(step & 0xff);
+		step >>= 8;
+	}
+	HMAC(EVP_sha1(), key, (int)keylen, msg, sizeof(msg), md, &mdlen);
+	/* RFC 4226 5.3: dynamic truncation */
+	unsigned off = md[mdlen - 1] & 0x0f;
+	uint32_t bin = ((uint32_t)(md[off] & 0x7f) << 24) |
+	    ((uint32_t)md[off + 1] << 16) | ((uint32_t)md[off + 2] << 8) |
+	    md[off + 3];
+	for (int i = 0; i < digits; i++)
+		mod *= 10;
+	OPENSSL_cleanse(md, sizeof(md));
+	return bin % mod;
+}
+
+void
+tf_base32(const unsigned char *in, size_t n, char *out, size_t size)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	size_t o = 0;
+	unsigned buf = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		buf = (buf << 8) | in[i];
+		bits += 8;
+		while (bits >= 5 && o + 1 < size) {
+			out[o++] = alpha[(buf >> (bits - 5)) & 31];
+			bits -= 5;
+		}
+	}
+	if (bits > 0 && o + 1 < size)
+		out[o++] = alpha[(buf << (5 - bits)) & 31];
+	out[o] = '\0';
+}
+
+/* seal_key - the data root's TOTP sealing key, made on first use. 0/-1 */
+static int
+seal_key(struct db *db, unsigned char key[SEAL_KEY_LEN], bool make,
+	 const char **error_r)
+{
+	char *path = path_join(db_root(db), "config/totp.key");
+	struct buf b;
+	int r = -1;
+
+	buf_init(&b, 256);
+	if (file_read(path, &b) == 0 && b.len == SEAL_KEY_LEN) {
+		memcpy(key, b.data, SEAL_KEY_LEN);
+		r = 0;
+	} else if (make && (b.len == 0 || errno == ENOENT)) {
+		/* aside, then linked into place: a concurrent maker's wins */
+		char *tmp = xasprintf("%s.%ld", path, (long)getpid());
+		random_bytes(key, SEAL_KEY_LEN);
+		if (file_write_atomic(tmp, key, SEAL_KEY_LEN, 0600) == 0 &&
+		    (link(tmp, path) == 0 || errno == EEXIST)) {
+			buf_free(&b);
+			buf_init(&b, 256);
+			if (file_read(path, &b) == 0 && b.len == SEAL_KEY_LEN) {
+				memcpy(key, b.data, SEAL_KEY_LEN);
+				r = 0;
+			}
+		}
+		unlink(tmp);
+		free(tmp);
+	}
+	if (r < 0)
+		*error_r = "the TOTP key (config/totp.key) cannot be read or "
+		    "made";
+	if (b.data != NULL)
+		OPENSSL_cleanse(b.data, b.len);
+	buf_free(&b);
+	free(path);
+	return r;
+}
+
+/* seal - AES-256-GCM of the secret as hex iv|tag|ciphertext (new string) */
+static char *
+seal(const unsigned char key[SEAL_KEY_LEN], const unsigned char *secret,
+     size_t n, int64_t mailbox)
+{
+	unsigned char iv[GCM_IV], tag[GCM_TAG], ct[64];
+	int len = 0, fl = 0;
+	char aad[32];
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+	if (c == NULL || n > sizeof(ct))
+		abort();
+	random_bytes(iv, sizeof(iv));
+	/* bound to its mailbox: a row copied to another mailbox fails */
+	snprintf(aad, sizeof(aad), "totp:%lld", (long long)mailbox);
+	if (EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &len, (unsigned char *)aad,
+	    (int)strlen(aad)) != 1 ||
+	    EVP_EncryptUpdate(c, ct, &len, secret, (int)n) != 1 ||
+	    EVP_EncryptFinal_ex(c, ct + len, &fl) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, GCM_TAG, tag) != 1)
+		abort();
+	EVP_CIPHER_CTX_free(c);
+	char *out = xmalloc(2 * (GCM_IV + GCM_TAG + n) + 1), *o = out;
+	for (size_t i = 0; i < GCM_IV; i++, o += 2)
+		snprintf(o, 3, "%02x", iv[i]);
+	for (size_t i = 0; i < GCM_TAG; i++, o += 2)
+		snprintf(o, 3, "%02x", tag[i]);
+	for (size_t i = 0; i < n; i++, o += 2)
+		snprintf(o, 3, "%02x", ct[i]);
+	return out;
+}
+
+static int
+unhex(const char *s, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+/* unseal - the secret of a sealed string into out; its length or -1 */
+static int
+unseal(const unsigned char key[SEAL_KEY_LEN], const char *s,
+       unsigned char *out, size_t size, int64_t mailbox)
+{
+	size_t hl = strlen(s);
+	unsigned char iv[GCM_IV], tag[GCM_TAG], ct[64];
+	char aad[32];
+	int len = 0, fl = 0, ok;
+
+	if (hl % 2 != 0 || hl / 2 <= GCM_IV + GCM_TAG ||
+	    hl / 2 - GCM_IV - GCM_TAG > sizeof(ct) ||
+	    hl / 2 - GCM_IV - GCM_TAG > size)
+		return -1;
+	size_t n = hl / 2 - GCM_IV - GCM_TAG;
+	if (unhex(s, iv, GCM_IV) < 0 || unhex(s + 2 * GCM_IV, tag, GCM_TAG) < 0 ||
+	    unhex(s + 2 * (GCM_IV + GCM_TAG), ct, n) < 0)
+		return -1;
+	snprintf(aad, sizeof(aad), "totp:%lld", (long long)mailbox);
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	if (c == NULL)
+		return -1;
+	ok = EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, iv) == 1 &&
+	    EVP_DecryptUpdate(c, NULL, &len, (unsigned char *)aad,
+	    (int)strlen(aad)) == 1 &&
+	    EVP_DecryptUpdate(c, out, &len, ct, (int)n) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, GCM_TAG, tag) == 1 &&
+	    EVP_DecryptFinal_ex(c, out + len, &fl) == 1;
+	EVP_CIPHER_CTX_free(c);
+	if (!ok) {
+		OPENSSL_cleanse(out, size);
+		return -1;
+	}
+	return (int)n;
+}
+
+/* code_hash - hex SHA-256 of a recovery code, normalized */
+static void
+code_hash(const char *code, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char norm[TWOFACTOR_CODE_MAX + 1];
+	size_t n = 0;
+
+	for (const char *c = code; *c && n < TWOFACTOR_CODE_MAX; c++)
+		if (*c != '-' && *c != ' ')
+			norm[n++] = (char)toupper((unsigned char)*c);
+	norm[n] = '\0';
+	SHA256((unsigned char *)norm, n, md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* qr_svg - the otpauth URI as an SVG QR code (new string), or NULL */
+static char *
+qr_svg(const char *uri)
+{
+#ifdef HAVE_QRENCODE
+	QRcode *q = QRcode_encodeString(uri, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+	struct buf b;
+	const int quiet = 4, px = 4;
+
+	if (q == NULL)
+		return NULL;
+	int w = q->width + 2 * quiet;
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+	    "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
+	    "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" "
+	    "fill=\"#fff\"/><path fill=\"#000\" d=\"", w, w, w * px, w * px, w,
+	    w);
+	for (int y = 0; y < q->width; y++)
+		for (int x = 0; x < q->width; x++)
+			if (q->data[y * q->width + x] & 1)
+				buf_printf(&b, "M%d %dh1v1h-1z", x + quiet,
+				    y + quiet);
+	buf_printf(&b, "\"/></svg>");
+	QRcode_free(q);
+	return buf_steal(&b);
+#else
+	(void)uri;
+	return NULL;
+#endif
+}
+
+/* uri_escape - percent-encode for the otpauth label and issuer */
+static void
+uri_escape(const char *s, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+		    c == '@')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, size - o, "%%%02X", c);
+	}
+	out[o] = '\0';
+}
+
+static json_t *
+problem_json(int status, const char *type, const char *detail)
+{
+	return json_pack("{s:s,s:i,s:s}", "type", type, "status", status,
+	    "detail", detail);
+}
+
+/* enrolment - the answer asking to enrol the pending secret */
+static json_t *
+enrolment(const struct dir_mailbox *mb, const unsigned char *secret,
+	  size_t n, bool wrong)
+{
+	char b32[64], label[300], issuer[] = "Postern", uri[512];
+	char who[NAME_MAX_LEN * 2 + 2];
+
+	tf_base32(secret, n, b32, sizeof(b32));
+	snprintf(who, sizeof(who), "%s@%s", mb->name, mb->postoffice);
+	uri_escape(who, label, sizeof(label));
+	snprintf(uri, sizeof(uri), "otpauth://totp/%s:%s?secret=%s&issuer=%s&"
+	    "algorithm=SHA1&digits=%d&period=%d", issuer, label, b32, issuer,
+	    TOTP_DIGITS, TOTP_STEP);
+	json_t *o = problem_json(401, "urn:postern:error:totpEnrolment",
+	    wrong ? "That code is not right. Scan the code into your "
+	    "authenticator app and send the code it shows." : "Two-factor "
+	    "login is on for this mailbox: scan the code into an "
+	    "authenticator app and send the code it shows.");
+	char *svg = qr_svg(uri);
+	json_object_set_new(o, "secret", json_string(b32));
+	json_object_set_new(o, "otpauthUri", json_string(uri));
+	if (svg != NULL)
+		json_object_set_new(o, "qrSvg", json_string(svg));
+	free(svg);
+	OPENSSL_cleanse(b32, sizeof(b32));
+	OPENSSL_cleanse(uri, sizeof(uri));
+	return o;
+}
+
+/* code_step - the step of now-1..now+1 whose code is code, or -1 */
+static int64_t
+code_step(const unsigned char *secret, size_t n, const char *code)
+{
+	int64_t now = (int64_t)time(NULL) / TOTP_STEP;
+	char want[16];
+
+	if (strlen(code) != TOTP_DIGITS ||
+	    strspn(code, "0123456789") != TOTP_DIGITS)
+		return -1;
+	for (int64_t s = now - 1; s <= now + 1; s++) {
+		snprintf(want, sizeof(want), "%0*u", TOTP_DIGITS,
+		    tf_totp(secret, n, (uint64_t)s, TOTP_DIGITS));
+		if (CRYPTO_memcmp(want, code, TOTP_DIGITS) == 0)
+			return s;
+	}
+	return -1;
+}
+
+/* make_recovery - new recovery codes (replacing any), as a JSON array */
+static json_t *
+make_recovery(struct db *db, int64_t mid, const char **error_r)
+{
+	json_t *a = json_array();
+	char hash[65];
+
+	if (db_exec(db, error_r, "DELETE FROM recovery_code WHERE mailbox_id = ?",
+	    "i", mid) < 0) {
+		json_decref(a);
+		return NULL;
+	}
+	for (int i = 0; i < TWOFACTOR_RECOVERY_CODES; i++) {
+		unsigned char raw[10];
+		char b32[20], code[24];
+		random_bytes(raw, sizeof(raw));
+		tf_base32(raw, sizeof(raw), b32, sizeof(b32));  /* 16 chars */
+		snprintf(code, sizeof(code), "%.4s-%.4s-%.4s-%.4s", b32, b32 + 4,
+		    b32 + 8, b32 + 12);
+		code_hash(code, hash);
+		if (db_exec(db, error_r, "INSERT INTO recovery_code (mailbox_id, "
+		    "hash) VALUES (?, ?)", "it", mid, hash) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+		json_array_append_new(a, json_string(code));
+	}
+	return a;
+}
+
+/* challenged - does this login need the second factor? 1, 0, -1 */
+static int
+challenged(struct db *db, const struct dir_mailbox *mb, const char *mode,
+	   const char *addr, const char **error_r)
+{
+	char cc[3];
+	const char *err;
+
+	if (strcmp(mode, "always") == 0)
+		return 1;
+	if (strcmp(mode, "new_ip") == 0) {
+		int r = loginsec_seen(db, mb->id, "web", addr, NULL, error_r);
+		return r < 0 ? -1 : !r;
+	}
+	if (strcmp(mode, "new_country") == 0) {
+		if (loginsec_country_of(db, addr, cc, &err) <= 0)
+			return 1;   /* no country known: ask */
+		int r = loginsec_seen(db, mb->id, "web", NULL, cc, error_r);
+		return r < 0 ? -1 : !r;
+	}
+	return 0;
+}
+
+int
+tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
+	     const char *code, int *status_r, json_t **answer_r,
+	     bool *failed_r, const char **error_r)
+{
+	unsigned char key[SEAL_KEY_LEN], secret[TOTP_KEY_LEN + 16];
+	char mode[16], *sealed = NULL, cc[3] = "";
+	const char *err;
+	int64_t enrolled = 0, last = 0;
+	int n = -1, r = -1;
+
+	*answer_r = NULL;
+	*failed_r = false;
+	*status_r = 401;
+	if (code == NULL)
+		code = "";
+	if (loginsec_twofactor_mode(db, mb->id, mode, error_r) < 0)
+		return -1;
+	if (strcmp(mode, "never") == 0)
+		goto ok;
+	if (db_query_text(db, &sealed, error_r, "SELECT secret FROM totp WHERE "
+	    "mailbox_id = ?", "i", mb->id) < 0 ||
+	    db_query_int(db, &enrolled, 0, error_r, "SELECT enrolled FROM totp "
+	    "WHERE mailbox_id = ?", "i", mb->id) < 0 ||
+	    db_query_int(db, &last, 0, error_r, "SELECT last_step FROM totp "
+	    "WHERE mailbox_id = ?", "i", mb->id) < 0)
+		goto out;
+	if (enrolled) {
+		int c = challenged(db, mb, mode, addr, error_r);
+		if (c < 0)
+			goto out;
+		if (c == 0)
+			goto ok;
+	}
+	if (seal_key(db, key, sealed == NULL, error_r) < 0)
+		goto out;
+	if (sealed != NULL) {
+		n = unseal(key, sealed, secret, sizeof(secret), mb->id);
+		if (n < 0) {
+			*error_r = "the TOTP secret cannot be unsealed (another "
+			    "config/totp.key?); reset the mailbox's two-factor";
+			goto out;
+		}
+	} else {
+		/* first login since two-factor came on: a pending secret */
+		n = TOTP_KEY_LEN;
+		random_bytes(secret, TOTP_KEY_LEN);
+		sealed = seal(key, secret, TOTP_KEY_LEN, mb->id);
+		if (db_exec(db, error_r, "INSERT INTO totp (mailbox_id, secret, "
+		    "created) VALUES (?, ?, ?)", "iti", mb->id, sealed,
+		    (int64_t)time(NULL)) < 0)
+			goto out;
+	}
+	if (*code == '\0') {
+		*answer_r = enrolled ? problem_json(401,
+		    "urn:postern:error:secondFactorRequired", "Send the code "
+		    "of your authenticator app (or a recovery code) as "
+		    "\"code\".") : enrolment(mb, secret, (size_t)n, false);
+		r = 0;
+		goto out;
+	}
+	int64_t step = code_step(secret, (size_t)n, code);
+	if (step >= 0) {
+		/* each code once: only a step after the last one used */
+		if (db_exec(db, error_r, "UPDATE totp SET last_step = ?, "
+		    "enrolled = 1 WHERE mailbox_id = ? AND last_step < ?", "iii",
+		    step, mb->id, step) < 0)
+			goto out;
+		if (db_changes(db) == 1) {
+			if (!enrolled) {
+				json_t *rc = make_recovery(db, mb->id, error_r);
+				if (rc == NULL)
+					goto out;
+				*answer_r = json_pack("{s:o}", "recoveryCodes", rc);
+			}
+			goto ok;
+		}
+	} else if (enrolled && strlen(code) <= TWOFACTOR_CODE_MAX) {
+		char hash[65];
+		code_hash(code, hash);
+		if (db_exec(db, error_r, "UPDATE recovery_code SET used = ? "
+		    "WHERE mailbox_id = ? AND hash = ? AND used = 0", "iit",
+		    (int64_t)time(NULL), mb->id, hash) < 0)
+			goto out;
+		if (db_changes(db) == 1)
+			goto ok;
+	}
+	*failed_r = true;
+	loginsec_record_failure(db, mb->name, mb->id,
+	    &(struct dir_client){ "web", addr }, NULL, "wrong second factor");
+	*answer_r = enrolled ? problem_json(401,
+	    "urn:postern:error:secondFactorFailed", "That code is not right "
+	    "or was used already.") : enrolment(mb, secret, (size_t)n, true);
+	r = 0;
+	goto out;
+ok:
+	(void)loginsec_country_of(db, addr, cc, &err);
+	loginsec_record_ok(db, mb->id, &(struct dir_client){ "web", addr }, cc);
+	*status_r = 200;
+	r = 1;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	free(sealed);
+	return r;
+}

@@ -1,0 +1,61 @@
+#ifndef POSTERN_TWOFACTOR_H
+#define POSTERN_TWOFACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "db.h"
+#include "directory.h"
+
+/* twofactor - what administrators and the web login do with a mailbox's
+ * login security (the rules every protocol follows are in
+ * lib-config/loginsec.h):
+ *
+ * - app passwords: added (random, shown once, stored hashed with
+ *   password.scheme), listed with their last use, removed (a removed one
+ *   ends the sessions that logged in with it: dir_login_current);
+ * - TOTP (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits) as the second
+ *   factor of the web login. The secret is stored sealed (AES-256-GCM)
+ *   with a key kept in <data root>/config/totp.key (0600, made at the
+ *   first enrolment), so that a copy of the config database alone does
+ *   not give the secrets away. Each code is taken once (the last step
+ *   used is kept; a code of that step or an older one is refused), only
+ *   the steps now-1, now, now+1 are accepted;
+ * - recovery codes: TWOFACTOR_RECOVERY_CODES made at enrolment, shown
+ *   once, stored as SHA-256 (80 random bits each), each taken once;
+ * - reset by an administrator: the TOTP secret and recovery codes go,
+ *   the next web login enrols again. */
+
+#define TWOFACTOR_RECOVERY_CODES 10
+#define TWOFACTOR_CODE_MAX 64
+
+/* App passwords (adm_status results). ident is NAME@PO. */
+int tf_app_password_add(struct db *db, const char *ident, const char *name,
+			char **password_r, const char **error_r);
+int tf_app_password_remove(struct db *db, const char *ident, const char *name,
+			   const char **error_r);
+/* tf_reset - forget the TOTP enrolment and recovery codes of ident. */
+int tf_reset(struct db *db, const char *ident, const char **error_r);
+
+/* tf_totp - the RFC 6238 code of key for time step step (digits 6..8) */
+uint32_t tf_totp(const unsigned char *key, size_t keylen, uint64_t step,
+		 int digits);
+/* tf_base32 - RFC 4648 base32 of n bytes (no padding) into out */
+void tf_base32(const unsigned char *in, size_t n, char *out, size_t size);
+
+/* tf_web_login - the second factor of a web login of mb from addr whose
+ * password was right; code is what the client sent ("" or NULL: none).
+ * 1: logged in (recorded in the login record); *answer_r may hold
+ * fields to add to the answer (the recovery codes after an enrolment).
+ * 0: not yet: *status_r and *answer_r are the answer (a problem: 401
+ * secondFactorRequired, 401 totpEnrolment with the secret, otpauth URI
+ * and QR code, 401 secondFactorFailed), *failed_r says whether a wrong
+ * code was sent (throttled like a wrong password). -1: error. */
+int tf_web_login(struct db *db, const struct dir_mailbox *mb,
+		 const char *addr, const char *code, int *status_r,
+		 json_t **answer_r, bool *failed_r, const char **error_r);
+
+#endif

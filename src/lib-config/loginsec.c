@@ -1,0 +1,453 @@
+/* loginsec - app passwords, two-factor rule, country policies and the
+ * login record for every protocol (loginsec.h) */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef HAVE_MAXMINDDB
+#include <maxminddb.h>
+#endif
+
+#include "log.h"
+#include "loginsec.h"
+#include "passwd.h"
+#include "settings.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+static const char *
+proto_of(const struct dir_client *client)
+{
+	return client != NULL && client->protocol != NULL ? client->protocol :
+	    "";
+}
+
+static const char *
+addr_of(const struct dir_client *client)
+{
+	return client != NULL && client->addr != NULL ? client->addr : "";
+}
+
+int
+loginsec_twofactor_mode(struct db *db, int64_t mailbox_id, char mode[16],
+			const char **error_r)
+{
+	sqlite3_stmt *st = db_query(db, error_r,
+	    "SELECT m.twofactor_challenge, p.twofactor_mode FROM mailbox m "
+	    "JOIN postoffice p ON p.id = m.postoffice_id WHERE m.id = ?", "i",
+	    mailbox_id);
+	int r;
+
+	if (st == NULL)
+		return -1;
+	snprintf(mode, 16, "never");
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		const char *m = (const char *)sqlite3_column_text(st, 0);
+		const char *p = (const char *)sqlite3_column_text(st, 1);
+		if (m != NULL && strcmp(m, "inherit") != 0) {
+			snprintf(mode, 16, "%s", m);
+		} else if (p != NULL && strcmp(p, "inherit") != 0) {
+			snprintf(mode, 16, "%s", p);
+		} else {
+			char *g = settings_get_str(db, "auth.twofactor_mode");
+			snprintf(mode, 16, "%s", *g ? g : "never");
+			free(g);
+		}
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return db_fail(db, error_r, "two-factor mode");
+	return 0;
+}
+
+int
+loginsec_app_password_check(struct db *db, int64_t mailbox_id,
+			    const char *password,
+			    const struct dir_client *client,
+			    uint64_t *credential_r, const char **error_r)
+{
+	sqlite3_stmt *st = db_query(db, error_r, "SELECT id, hash FROM "
+	    "app_password WHERE mailbox_id = ? ORDER BY id LIMIT ?", "ii",
+	    mailbox_id, (int64_t)LOGINSEC_APP_PASSWORDS);
+	int64_t found = 0;
+	int r;
+
+	if (st == NULL)
+		return -1;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+		if (h != NULL && passwd_verify(password, h)) {
+			found = sqlite3_column_int64(st, 0);
+			*credential_r = dir_credential_of(h);
+			break;
+		}
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return db_fail(db, error_r, "app passwords");
+	}
+	sqlite3_finalize(st);
+	if (found == 0)
+		return 0;
+	const char *err;
+	(void)db_exec(db, &err, "UPDATE app_password SET last_used = ?, "
+	    "last_address = ?, last_protocol = ? WHERE id = ?", "itti",
+	    (int64_t)time(NULL), addr_of(client), proto_of(client), found);
+	return 1;
+}
+
+int
+loginsec_credential_current(struct db *db, int64_t mailbox_id,
+			    const char *main_hash, uint64_t credential,
+			    const char **error_r)
+{
+	char mode[16];
+	int r;
+
+	if (dir_credential_of(main_hash) == credential) {
+		if (loginsec_twofactor_mode(db, mailbox_id, mode, error_r) < 0)
+			return -1;
+		return strcmp(mode, "never") == 0;
+	}
+	sqlite3_stmt *st = db_query(db, error_r, "SELECT hash FROM app_password "
+	    "WHERE mailbox_id = ?", "i", mailbox_id);
+	if (st == NULL)
+		return -1;
+	bool found = false;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		if (dir_credential_of((const char *)sqlite3_column_text(st, 0)) ==
+		    credential)
+			found = true;
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE)
+		return db_fail(db, error_r, "app passwords");
+	return found;
+}
+
+int
+loginsec_countries_valid(const char *list, const char **error_r)
+{
+	const char *p = list;
+
+	while (*p) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (!*p)
+			break;
+		size_t n = strcspn(p, ", ");
+		if (n != 2 || !isalpha((unsigned char)p[0]) ||
+		    !isalpha((unsigned char)p[1])) {
+			*error_r = "countries are ISO 3166 two-letter codes, "
+			    "comma separated (DE,FR)";
+			return -1;
+		}
+		p += n;
+	}
+	return 0;
+}
+
+/* listed - whether cc is in a comma or space separated list */
+static bool
+listed(const char *list, const char *cc)
+{
+	const char *p = list;
+
+	if (cc[0] == '\0')
+		return false;
+	while (*p) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		size_t n = strcspn(p, ", ");
+		if (n == 2 && toupper((unsigned char)p[0]) == cc[0] &&
+		    toupper((unsigned char)p[1]) == cc[1])
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+int
+loginsec_country_of(struct db *db, const char *addr, char cc[3],
+		    const char **error_r)
+{
+	char *path = settings_get_str(db, "auth.geoip_db");
+	int r = -1;
+
+	cc[0] = '\0';
+	if (*path == '\0') {
+		*error_r = "no country database (auth.geoip_db)";
+		free(path);
+		return -1;
+	}
+#ifdef HAVE_MAXMINDDB
+	MMDB_s mmdb;
+	int st = MMDB_open(path, MMDB_MODE_MMAP, &mmdb);
+	if (st != MMDB_SUCCESS) {
+		*error_r = "the country database (auth.geoip_db) cannot be read";
+		free(path);
+		return -1;
+	}
+	int gai, mst;
+	MMDB_lookup_result_s res = MMDB_lookup_string(&mmdb, addr, &gai, &mst);
+	if (gai != 0) {
+		r = 0;       /* not an address: unknown */
+	} else if (mst != MMDB_SUCCESS) {
+		*error_r = "the country database (auth.geoip_db) is corrupt";
+	} else if (!res.found_entry) {
+		r = 0;
+	} else {
+		MMDB_entry_data_s d;
+		int gs = MMDB_get_value(&res.entry, &d, "country", "iso_code",
+		    NULL);
+		if (gs == MMDB_SUCCESS && d.has_data &&
+		    d.type == MMDB_DATA_TYPE_UTF8_STRING && d.data_size == 2 &&
+		    isalpha((unsigned char)d.utf8_string[0]) &&
+		    isalpha((unsigned char)d.utf8_string[1])) {
+			cc[0] = (char)toupper((unsigned char)d.utf8_string[0]);
+			cc[1] = (char)toupper((unsigned char)d.utf8_string[1]);
+			cc[2] = '\0';
+			r = 1;
+		} else if (gs == MMDB_SUCCESS ||
+		    gs == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR) {
+			r = 0;
+		} else {
+			*error_r = "the country database (auth.geoip_db) is "
+			    "corrupt";
+		}
+	}
+	MMDB_close(&mmdb);
+#else
+	(void)addr;
+	*error_r = "this Postern was built without libmaxminddb: no country "
+	    "lookups";
+#endif
+	free(path);
+	return r;
+}
+
+struct policy {
+	const char *level;
+	char *mode;
+	char *countries;
+};
+
+int
+loginsec_country_check(struct db *db, const struct dir_mailbox *mb,
+		       const struct dir_client *client, char cc_r[3],
+		       char *why, size_t why_size, const char **error_r)
+{
+	struct policy p[3] = {
+		{ "global", settings_get_str(db, "auth.policy_mode"),
+		  settings_get_str(db, "auth.policy_countries") },
+		{ "post office", NULL, NULL },
+		{ "mailbox", NULL, NULL },
+	};
+	const char *addr = addr_of(client);
+	bool needed = strcmp(p[0].mode, "off") != 0;
+	int r = 1, lr = 0;
+	const char *lerr = NULL;
+
+	cc_r[0] = '\0';
+	if (db_query_text(db, &p[1].mode, error_r, "SELECT authpolicy_mode "
+	    "FROM postoffice WHERE id = ?", "i", mb->postoffice_id) < 0 ||
+	    db_query_text(db, &p[1].countries, error_r, "SELECT "
+	    "authpolicy_countries FROM postoffice WHERE id = ?", "i",
+	    mb->postoffice_id) < 0 ||
+	    db_query_text(db, &p[2].mode, error_r, "SELECT authpolicy_mode "
+	    "FROM mailbox WHERE id = ?", "i", mb->id) < 0 ||
+	    db_query_text(db, &p[2].countries, error_r, "SELECT "
+	    "authpolicy_countries FROM mailbox WHERE id = ?", "i", mb->id) < 0) {
+		r = -1;
+		goto out;
+	}
+	for (int i = 1; i < 3; i++)
+		if (p[i].mode != NULL && strcmp(p[i].mode, "off") != 0)
+			needed = true;
+	if (!needed) {
+		/* for the record only: no policy depends on it */
+		if (*addr)
+			(void)loginsec_country_of(db, addr, cc_r, &lerr);
+		goto out;
+	}
+	if (*addr == '\0') {
+		snprintf(why, why_size, "country policy on, client address "
+		    "unknown");
+		r = 0;
+		goto out;
+	}
+	lr = loginsec_country_of(db, addr, cc_r, &lerr);
+	for (int i = 0; i < 3 && r == 1; i++) {
+		if (p[i].mode == NULL || strcmp(p[i].mode, "off") == 0)
+			continue;
+		if (lr < 0) {
+			snprintf(why, why_size, "%s country policy: %s",
+			    p[i].level, lerr);
+			r = 0;
+		} else if (strcmp(p[i].mode, "block") == 0 &&
+		    listed(p[i].countries ? p[i].countries : "", cc_r)) {
+			snprintf(why, why_size, "%s country policy blocks %s",
+			    p[i].level, cc_r);
+			r = 0;
+		} else if (strcmp(p[i].mode, "allow") == 0 &&
+		    !listed(p[i].countries ? p[i].countries : "", cc_r)) {
+			snprintf(why, why_size, "%s country policy allows only "
+			    "%s, not %s", p[i].level, p[i].countries ?
+			    p[i].countries : "", cc_r[0] ? cc_r : "unknown");
+			r = 0;
+		}
+	}
+out:
+	for (int i = 0; i < 3; i++) {
+		free(p[i].mode);
+		free(p[i].countries);
+	}
+	return r;
+}
+
+/* prune - now and then, forget what is older than auth.login_record_days */
+static void
+prune(struct db *db, int64_t now)
+{
+	const char *err;
+	unsigned char b;
+
+	random_bytes(&b, 1);
+	if (b % 64 != 0)
+		return;
+	int64_t days = settings_get_int(db, "auth.login_record_days", 90);
+	(void)db_exec(db, &err, "DELETE FROM login_seen WHERE last < ?", "i",
+	    now - days * 86400);
+	(void)db_exec(db, &err, "DELETE FROM login_failure WHERE last < ?", "i",
+	    now - days * 86400);
+}
+
+void
+loginsec_record_ok(struct db *db, int64_t mailbox_id,
+		   const struct dir_client *client, const char *cc)
+{
+	const char *err;
+	int64_t now = time(NULL);
+
+	if (*addr_of(client) == '\0')
+		return;
+	if (db_exec(db, &err, "INSERT INTO login_seen (mailbox_id, protocol, "
+	    "address, country, first, last) VALUES (?, ?, ?, ?, ?, ?) "
+	    "ON CONFLICT (mailbox_id, protocol, address) DO UPDATE SET "
+	    "last = excluded.last, count = count + 1, country = "
+	    "excluded.country", "itttii", mailbox_id, proto_of(client),
+	    addr_of(client), cc != NULL ? cc : "", now, now) < 0)
+		log_warnx("login record: %s", err);
+	prune(db, now);
+}
+
+void
+loginsec_record_failure(struct db *db, const char *login, int64_t mailbox_id,
+			const struct dir_client *client, const char *cc,
+			const char *reason)
+{
+	const char *err;
+	int64_t now = time(NULL);
+	char name[LOGINSEC_NAME_MAX * 4 + 1];
+	char ccbuf[3] = "";
+
+	if (*addr_of(client) == '\0')
+		return;
+	/* what a client typed: bounded, no control bytes */
+	snprintf(name, sizeof(name), "%s", login);
+	for (char *c = name; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	if (cc == NULL) {
+		(void)loginsec_country_of(db, addr_of(client), ccbuf, &err);
+		cc = ccbuf;
+	}
+	if (db_exec(db, &err, "INSERT INTO login_failure (login, address, "
+	    "mailbox_id, protocol, country, reason, first, last) VALUES "
+	    "(?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?) ON CONFLICT (login, address) "
+	    "DO UPDATE SET last = excluded.last, count = count + 1, "
+	    "protocol = excluded.protocol, reason = excluded.reason, "
+	    "country = excluded.country", "ttitttii", name, addr_of(client),
+	    mailbox_id, proto_of(client), cc, reason, now, now) < 0)
+		log_warnx("login record: %s", err);
+	prune(db, now);
+}
+
+int
+loginsec_seen(struct db *db, int64_t mailbox_id, const char *protocol,
+	      const char *addr, const char *cc, const char **error_r)
+{
+	int64_t n;
+
+	if (addr != NULL) {
+		if (db_query_int(db, &n, 0, error_r, "SELECT count(*) FROM "
+		    "login_seen WHERE mailbox_id = ? AND protocol = ? AND "
+		    "address = ?", "itt", mailbox_id, protocol, addr) < 0)
+			return -1;
+	} else {
+		if (db_query_int(db, &n, 0, error_r, "SELECT count(*) FROM "
+		    "login_seen WHERE mailbox_id = ? AND protocol = ? AND "
+		    "country = ? AND country != ''", "itt", mailbox_id,
+		    protocol, cc != NULL ? cc : "") < 0)
+			return -1;
+	}
+	return n > 0;
+}
+
+enum dir_auth_result
+loginsec_decide(struct db *db, const char *login, const char *password,
+		const struct dir_client *client, struct dir_mailbox *mb,
+		bool main_ok, char cc_r[3], const char **error_r)
+{
+	const char *proto = proto_of(client);
+	bool web = strcmp(proto, "web") == 0;
+	bool ok = main_ok;
+	const char *reason = "wrong password";
+	char mode[16], why[160];
+	uint64_t cred;
+	int r;
+
+	cc_r[0] = '\0';
+	if (!web) {
+		if (loginsec_twofactor_mode(db, mb->id, mode, error_r) < 0)
+			return DIR_AUTH_ERROR;
+		if (ok && strcmp(mode, "never") != 0) {
+			/* the second factor cannot be asked here: the main
+			 * password would bypass it */
+			ok = false;
+			reason = "main password refused: two-factor is on, "
+			    "only app passwords";
+			log_info("login %s@%s over %s from [%s]: %s", mb->name,
+			    mb->postoffice, *proto ? proto : "?",
+			    addr_of(client), reason);
+		}
+		if (!ok) {
+			r = loginsec_app_password_check(db, mb->id, password,
+			    client, &cred, error_r);
+			if (r < 0)
+				return DIR_AUTH_ERROR;
+			if (r > 0) {
+				ok = true;
+				mb->credential = cred;
+			}
+		}
+	}
+	if (!ok) {
+		loginsec_record_failure(db, login, mb->id, client, NULL, reason);
+		return DIR_AUTH_FAILED;
+	}
+	r = loginsec_country_check(db, mb, client, cc_r, why, sizeof(why),
+	    error_r);
+	if (r < 0)
+		return DIR_AUTH_ERROR;
+	if (r == 0) {
+		log_info("login %s@%s over %s from [%s] country %s: refused: %s",
+		    mb->name, mb->postoffice, *proto ? proto : "?",
+		    addr_of(client), cc_r[0] ? cc_r : "unknown", why);
+		loginsec_record_failure(db, login, mb->id, client, cc_r, why);
+		return DIR_AUTH_FAILED;
+	}
+	return DIR_AUTH_OK;
+}

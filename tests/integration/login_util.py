@@ -1,0 +1,124 @@
+"""Helpers of the test_login_*.py modules (engineer login): real protocol
+clients that log in from a chosen loopback source address (127.0.0.x), so
+that a country database can map them to countries."""
+import base64
+import imaplib
+import poplib
+import smtplib
+import socket
+
+from test_managesieve import Client as SieveClient
+
+T = 20
+
+
+class IMAP(imaplib.IMAP4):
+    def __init__(self, port, src="127.0.0.1"):
+        self._src = src
+        super().__init__("127.0.0.1", port, timeout=T)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self._src, 0))
+
+
+class POP(poplib.POP3):
+    def __init__(self, port, src="127.0.0.1"):
+        self._src = src
+        super().__init__("127.0.0.1", port, timeout=T)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self._src, 0))
+
+
+def imap_login(port, user, pw, src="127.0.0.1"):
+    """True when IMAP LOGIN succeeds (the session is logged out)"""
+    c = IMAP(port, src)
+    try:
+        c.login(user, pw)
+    except imaplib.IMAP4.error:
+        c.shutdown()
+        return False
+    c.logout()
+    return True
+
+
+def pop_login(port, user, pw, src="127.0.0.1"):
+    c = POP(port, src)
+    try:
+        c.user(user)
+        c.pass_(pw)
+    except poplib.error_proto:
+        c.quit()
+        return False
+    c.quit()
+    return True
+
+
+def smtp_login(port, user, pw, src="127.0.0.1"):
+    s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.test",
+                     timeout=T, source_address=(src, 0))
+    try:
+        s.ehlo()
+        s.login(user, pw)
+    except smtplib.SMTPAuthenticationError:
+        s.quit()
+        return False
+    s.quit()
+    return True
+
+
+def sieve_login(port, user, pw):
+    c = SieveClient(port)
+    c.response()
+    c.starttls()
+    r = c.login(user, pw)
+    ok = r[-1].startswith("OK")
+    c.send("LOGOUT\r\n")
+    c.sock.close()
+    return ok
+
+
+def plain(user, pw):
+    return base64.b64encode(f"\0{user}\0{pw}".encode()).decode()
+
+
+class Web:
+    """A browser-like client of the web login (POST /api/login) from a
+    chosen loopback source address."""
+
+    def __init__(self, port, src="127.0.0.1"):
+        self.port = port
+        self.src = src
+        self.cookie = None
+
+    def login(self, user, pw, code=None):
+        import http.client
+        import json
+        body = {"login": user, "password": pw}
+        if code is not None:
+            body["code"] = code
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=T,
+                                       source_address=(self.src, 0))
+        c.request("POST", "/api/login", body=json.dumps(body).encode(),
+                  headers={"Host": f"127.0.0.1:{self.port}",
+                           "Content-Type": "application/json",
+                           "X-Postern-CSRF": "1"})
+        r = c.getresponse()
+        text = r.read()
+        c.close()
+        r.json = json.loads(text) if text else None
+        if r.status == 200:
+            self.cookie = r.getheader("Set-Cookie").split(";")[0]
+        return r
+
+
+def oathtool(secret, at=None):
+    """the TOTP code of a base32 secret now, or at unix time at"""
+    import subprocess
+    cmd = ["oathtool", "--totp", "-b", secret]
+    if at is not None:
+        cmd += ["-N", f"@{int(at)}"]
+    return subprocess.run(cmd, capture_output=True, text=True,
+                          check=True).stdout.strip()
