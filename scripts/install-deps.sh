@@ -29,6 +29,8 @@ PEERS="dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix"
 
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
 PKGS="$BUILD $RUNTIME $TEST $WEB ${POSTERN_EXTRA_PACKAGES:-}"
+# xmppd: libexpat parses the XML streams; slixmpp is the tests' client
+PKGS="$PKGS libexpat1-dev python3-slixmpp"
 
 missing_of() {
 	out=""

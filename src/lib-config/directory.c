@@ -626,6 +626,15 @@ dir_mailbox_addresses(struct db *db, int64_t mailbox_id,
 }
 
 int
+dir_postoffice_mailboxes(struct db *db, int64_t postoffice_id,
+			 struct dir_strings *out, const char **error_r)
+{
+	return strings_query(db, out, error_r,
+	    "SELECT name FROM mailbox WHERE postoffice_id = ? AND disabled = 0 "
+	    "ORDER BY name", postoffice_id);
+}
+
+int
 dir_sender_blacklisted(struct db *db, int64_t domain_id,
 		       const char *sender_domain, const char **error_r)
 {

@@ -154,6 +154,10 @@ int dir_mailbox_redirects(struct db *db, int64_t mailbox_id,
 			  struct dir_strings *out, const char **error_r);
 int dir_mailbox_addresses(struct db *db, int64_t mailbox_id,
 			  struct dir_strings *out, const char **error_r);
+/* dir_postoffice_mailboxes - the names of the enabled mailboxes of a post
+ * office (xmppd's shared roster group) */
+int dir_postoffice_mailboxes(struct db *db, int64_t postoffice_id,
+			     struct dir_strings *out, const char **error_r);
 /* dir_sender_blacklisted - whether sender_domain may not send to domain
  * (manual 5.4.3). 1 yes, 0 no, -1 error. */
 int dir_sender_blacklisted(struct db *db, int64_t domain_id,

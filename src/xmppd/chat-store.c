@@ -1,0 +1,349 @@
+/* chat-store - rosters and offline messages of xmppd (SQLite) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "chat-store.h"
+#include "fsutil.h"
+#include "xalloc.h"
+
+#define CHAT_SCHEMA_VERSION 1
+
+struct chat_store {
+	sqlite3 *h;
+	char err[256];
+};
+
+static const char chat_schema_v1[] =
+"CREATE TABLE IF NOT EXISTS roster ("
+"  owner TEXT NOT NULL,"
+"  jid TEXT NOT NULL,"
+"  name TEXT NOT NULL DEFAULT '',"
+"  groups TEXT NOT NULL DEFAULT '',"
+"  sub INTEGER NOT NULL DEFAULT 0,"
+"  ask INTEGER NOT NULL DEFAULT 0,"
+"  pending_in INTEGER NOT NULL DEFAULT 0,"
+"  listed INTEGER NOT NULL DEFAULT 1,"
+"  PRIMARY KEY (owner, jid));"
+"CREATE TABLE IF NOT EXISTS offline ("
+"  id INTEGER PRIMARY KEY,"
+"  owner TEXT NOT NULL,"
+"  stamp INTEGER NOT NULL,"
+"  stanza TEXT NOT NULL);"
+"CREATE INDEX IF NOT EXISTS offline_owner ON offline(owner, id);";
+
+static int
+cs_fail(struct chat_store *cs, const char **error_r, const char *what)
+{
+	snprintf(cs->err, sizeof(cs->err), "chat store: %s: %s", what,
+	    sqlite3_errmsg(cs->h));
+	*error_r = cs->err;
+	return -1;
+}
+
+int
+chat_store_open(const char *root, struct chat_store **cs_r,
+		const char **error_r)
+{
+	static char err[512];
+	struct chat_store *cs;
+	char *dir = path_join(root, "chat"), *path;
+	int v = 0;
+
+	*cs_r = NULL;
+	if (mkdir_p(dir, 0700) < 0) {
+		snprintf(err, sizeof(err), "chat store: cannot create %s", dir);
+		free(dir);
+		*error_r = err;
+		return -1;
+	}
+	path = path_join(dir, "chat.db");
+	free(dir);
+	cs = xcalloc(1, sizeof(*cs));
+	if (sqlite3_open_v2(path, &cs->h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, sizeof(err), "chat store: %s: %s", path,
+		    cs->h ? sqlite3_errmsg(cs->h) : "cannot open");
+		free(path);
+		sqlite3_close(cs->h);
+		free(cs);
+		*error_r = err;
+		return -1;
+	}
+	free(path);
+	sqlite3_busy_timeout(cs->h, 10000);
+	sqlite3_stmt *st;
+	if (sqlite3_exec(cs->h, "PRAGMA journal_mode=WAL; "
+	    "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(cs->h, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK) {
+		cs_fail(cs, error_r, "open");
+		snprintf(err, sizeof(err), "%s", *error_r);
+		*error_r = err;
+		chat_store_close(&cs);
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (v > CHAT_SCHEMA_VERSION) {
+		snprintf(err, sizeof(err), "chat store: schema version %d is "
+		    "newer than this xmppd (%d)", v, CHAT_SCHEMA_VERSION);
+		*error_r = err;
+		chat_store_close(&cs);
+		return -1;
+	}
+	if (v < 1 && (sqlite3_exec(cs->h, chat_schema_v1, NULL, NULL,
+	    NULL) != SQLITE_OK || sqlite3_exec(cs->h,
+	    "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK)) {
+		cs_fail(cs, error_r, "schema");
+		snprintf(err, sizeof(err), "%s", *error_r);
+		*error_r = err;
+		chat_store_close(&cs);
+		return -1;
+	}
+	*cs_r = cs;
+	return 0;
+}
+
+void
+chat_store_close(struct chat_store **csp)
+{
+	struct chat_store *cs = *csp;
+
+	if (cs == NULL)
+		return;
+	sqlite3_close(cs->h);
+	free(cs);
+	*csp = NULL;
+}
+
+static sqlite3_stmt *
+prep(struct chat_store *cs, const char *sql, const char **error_r)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(cs->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		cs_fail(cs, error_r, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+static char *
+col_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return xstrdup(t ? (const char *)t : "");
+}
+
+static void
+item_from_row(sqlite3_stmt *st, struct roster_item *it)
+{
+	it->jid = col_text(st, 0);
+	it->name = col_text(st, 1);
+	it->groups = col_text(st, 2);
+	it->sub = sqlite3_column_int(st, 3) & CHAT_SUB_BOTH;
+	it->ask = sqlite3_column_int(st, 4) != 0;
+	it->pending_in = sqlite3_column_int(st, 5) != 0;
+	it->listed = sqlite3_column_int(st, 6) != 0;
+	it->stored = true;
+}
+
+void
+chat_roster_item_clear(struct roster_item *it)
+{
+	free(it->jid);
+	free(it->name);
+	free(it->groups);
+	memset(it, 0, sizeof(*it));
+}
+
+void
+chat_roster_free(struct roster_item **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		chat_roster_item_clear(&(*items)[i]);
+	free(*items);
+	*items = NULL;
+}
+
+int
+chat_roster_load(struct chat_store *cs, const char *owner,
+		 struct roster_item **items_r, size_t *n_r,
+		 const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "SELECT jid, name, groups, sub, ask, "
+	    "pending_in, listed FROM roster WHERE owner = ? ORDER BY jid", error_r);
+	int r;
+
+	*items_r = NULL;
+	*n_r = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		*items_r = xreallocarray(*items_r, *n_r + 1, sizeof(**items_r));
+		memset(&(*items_r)[*n_r], 0, sizeof(**items_r));
+		item_from_row(st, &(*items_r)[(*n_r)++]);
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		chat_roster_free(items_r, *n_r);
+		*n_r = 0;
+		return cs_fail(cs, error_r, "roster");
+	}
+	return 0;
+}
+
+int
+chat_roster_get(struct chat_store *cs, const char *owner, const char *jid,
+		struct roster_item *it, const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "SELECT jid, name, groups, sub, ask, "
+	    "pending_in, listed FROM roster WHERE owner = ? AND jid = ?", error_r);
+	int r;
+
+	memset(it, 0, sizeof(*it));
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, jid, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		item_from_row(st, it);
+	sqlite3_finalize(st);
+	if (r == SQLITE_ROW)
+		return 1;
+	if (r == SQLITE_DONE)
+		return 0;
+	return cs_fail(cs, error_r, "roster");
+}
+
+int
+chat_roster_count(struct chat_store *cs, const char *owner,
+		  const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "SELECT count(*) FROM roster WHERE "
+	    "owner = ?", error_r);
+	int r, n = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW ? n : cs_fail(cs, error_r, "roster count");
+}
+
+int
+chat_roster_put(struct chat_store *cs, const char *owner,
+		const struct roster_item *it, const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "INSERT OR REPLACE INTO roster (owner, "
+	    "jid, name, groups, sub, ask, pending_in, listed) VALUES "
+	    "(?,?,?,?,?,?,?,?)",
+	    error_r);
+	int r;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, it->jid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, it->name ? it->name : "", -1,
+	    SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, it->groups ? it->groups : "", -1,
+	    SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 5, it->sub & CHAT_SUB_BOTH);
+	sqlite3_bind_int(st, 6, it->ask);
+	sqlite3_bind_int(st, 7, it->pending_in);
+	sqlite3_bind_int(st, 8, it->listed);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "roster write");
+}
+
+int
+chat_roster_delete(struct chat_store *cs, const char *owner, const char *jid,
+		   const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "DELETE FROM roster WHERE owner = ? AND "
+	    "jid = ?", error_r);
+	int r;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, jid, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "roster delete");
+}
+
+int
+chat_offline_add(struct chat_store *cs, const char *owner, const char *stanza,
+		 const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "SELECT count(*) FROM offline WHERE "
+	    "owner = ?", error_r);
+	int r, n = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (n >= CHAT_OFFLINE_MAX)
+		return 1;
+	st = prep(cs, "INSERT INTO offline (owner, stamp, stanza) VALUES "
+	    "(?,?,?)", error_r);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 3, stanza, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "offline write");
+}
+
+int
+chat_offline_each(struct chat_store *cs, const char *owner,
+		  void (*fn)(void *ctx, const char *stanza, int64_t stamp),
+		  void *ctx, const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "SELECT id, stamp, stanza FROM offline "
+	    "WHERE owner = ? ORDER BY id", error_r);
+	sqlite3_int64 last = -1;
+	int r;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		last = sqlite3_column_int64(st, 0);
+		fn(ctx, (const char *)sqlite3_column_text(st, 2),
+		    sqlite3_column_int64(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE)
+		return cs_fail(cs, error_r, "offline");
+	if (last < 0)
+		return 0;
+	st = prep(cs, "DELETE FROM offline WHERE owner = ? AND id <= ?",
+	    error_r);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, last);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "offline delete");
+}

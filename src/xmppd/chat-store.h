@@ -1,0 +1,73 @@
+#ifndef POSTERN_CHAT_STORE_H
+#define POSTERN_CHAT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* chat-store - xmppd's own state, apart from the config store: a SQLite
+ * database (WAL) at <data root>/chat/chat.db holding each user's roster
+ * items with their subscription states (RFC 6121 2, 3) and the messages
+ * kept for users who were offline (RFC 6121 8.5.2.1.1). Owners are bare
+ * user names "mailbox@postoffice" (lower case), so that the chat state of
+ * a mailbox follows its name, as its Maildir does. */
+
+#define CHAT_OFFLINE_MAX 1000      /* messages kept for one offline user */
+#define CHAT_ROSTER_MAX 2000       /* roster rows of one user */
+
+enum chat_sub {
+	CHAT_SUB_NONE = 0,
+	CHAT_SUB_TO = 1,          /* the owner sees the contact's presence */
+	CHAT_SUB_FROM = 2,        /* the contact sees the owner's */
+	CHAT_SUB_BOTH = 3,
+};
+
+struct roster_item {
+	char *jid;                /* bare JID of the contact */
+	char *name;               /* "" when none */
+	char *groups;             /* group names, '\n' separated; "" none */
+	int sub;                  /* enum chat_sub bits */
+	bool ask;                 /* our subscribe request is pending */
+	bool pending_in;          /* the contact asked to see us */
+	bool listed;              /* in the roster (not only a pending
+				   * request from someone not in it) */
+	bool stored;              /* a row exists (not only the shared group) */
+};
+
+struct chat_store;
+
+int chat_store_open(const char *root, struct chat_store **cs_r,
+		    const char **error_r);
+void chat_store_close(struct chat_store **cs);
+
+/* chat_roster_load - every stored item of owner (*items_r freed with
+ * chat_roster_free). 0 or -1. */
+int chat_roster_load(struct chat_store *cs, const char *owner,
+		     struct roster_item **items_r, size_t *n_r,
+		     const char **error_r);
+/* chat_roster_get - one item: 1 found, 0 none (item zeroed), -1 */
+int chat_roster_get(struct chat_store *cs, const char *owner, const char *jid,
+		    struct roster_item *item, const char **error_r);
+/* chat_roster_count - rows of owner, or -1 */
+int chat_roster_count(struct chat_store *cs, const char *owner,
+		      const char **error_r);
+/* chat_roster_put - insert or replace */
+int chat_roster_put(struct chat_store *cs, const char *owner,
+		    const struct roster_item *item, const char **error_r);
+int chat_roster_delete(struct chat_store *cs, const char *owner,
+		       const char *jid, const char **error_r);
+void chat_roster_item_clear(struct roster_item *item);
+void chat_roster_free(struct roster_item **items, size_t n);
+
+/* chat_offline_add - keep a stanza for owner (durable on return); 0,
+ * 1 when owner already has CHAT_OFFLINE_MAX messages (not kept), -1 */
+int chat_offline_add(struct chat_store *cs, const char *owner,
+		     const char *stanza, const char **error_r);
+/* chat_offline_each - call fn for each kept stanza of owner, oldest
+ * first, then delete those rows (a crash between the two delivers them
+ * twice, never loses them). 0 or -1. */
+int chat_offline_each(struct chat_store *cs, const char *owner,
+		      void (*fn)(void *ctx, const char *stanza, int64_t stamp),
+		      void *ctx, const char **error_r);
+
+#endif

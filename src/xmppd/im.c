@@ -1,0 +1,1140 @@
+/* im - instant messaging on the bound streams (RFC 6121): rosters,
+ * subscriptions, presence, messages, and the IQs the server answers
+ * itself (RFC 6120 bind aside: disco XEP-0030, ping XEP-0199) */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "directory.h"
+#include "log.h"
+#include "xalloc.h"
+#include "xmppd.h"
+
+/* ------------------------------------------------------------ JIDs */
+
+void
+jid_clear(struct jid *j)
+{
+	free(j->local);
+	free(j->domain);
+	free(j->resource);
+	memset(j, 0, sizeof(*j));
+}
+
+int
+jid_parse(const char *s, struct jid *j)
+{
+	const char *slash, *at;
+	size_t hl;
+
+	memset(j, 0, sizeof(*j));
+	if (s == NULL || *s == '\0' || strlen(s) > 3 * JID_PART_MAX + 2)
+		return -1;
+	slash = strchr(s, '/');
+	hl = slash ? (size_t)(slash - s) : strlen(s);
+	at = memchr(s, '@', hl);
+	if (slash != NULL) {
+		if (slash[1] == '\0' || strlen(slash + 1) > JID_PART_MAX)
+			return -1;
+		j->resource = xstrdup(slash + 1);
+	}
+	if (at != NULL) {
+		if (at == s || (size_t)(at - s) > JID_PART_MAX)
+			goto bad;
+		j->local = xstrndup(s, (size_t)(at - s));
+		for (const unsigned char *p = (const unsigned char *)j->local;
+		    *p; p++)
+			if (*p <= 0x20 || *p == 0x7f || strchr("\"&'/:<>@",
+			    *p) != NULL)
+				goto bad;
+		str_lower(j->local);
+		hl -= (size_t)(at - s) + 1;
+		s = at + 1;
+	}
+	if (hl == 0 || hl > JID_PART_MAX)
+		goto bad;
+	j->domain = xstrndup(s, hl);
+	if (j->domain[hl - 1] == '.')
+		j->domain[hl - 1] = '\0';
+	for (const unsigned char *p = (const unsigned char *)j->domain; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f || strchr("\"&'/:<>@", *p) != NULL)
+			goto bad;
+	if (*j->domain == '\0')
+		goto bad;
+	str_lower(j->domain);
+	return 0;
+bad:
+	jid_clear(j);
+	return -1;
+}
+
+char *
+jid_bare(const struct jid *j)
+{
+	return j->local ? xasprintf("%s@%s", j->local, j->domain) :
+	    xstrdup(j->domain);
+}
+
+enum dest {
+	DEST_ERROR = -1,
+	DEST_REMOTE,              /* a domain not served here */
+	DEST_SERVER,              /* one of our domains itself */
+	DEST_USER,                /* a mailbox of one of our domains */
+	DEST_NO_USER,             /* our domain, no such user */
+};
+
+/* resolve - where a JID points; *owner_r for DEST_USER */
+static enum dest
+resolve(const struct jid *j, char **owner_r, int64_t *po_r)
+{
+	struct dir_domain d;
+	struct dir_mailbox mb;
+	const char *err;
+	int r;
+
+	*owner_r = NULL;
+	r = dir_domain_get(xsrv.svc->db, j->domain, &d, &err);
+	if (r < 0) {
+		log_warnx("xmpp: domain %s: %s", j->domain, err);
+		return DEST_ERROR;
+	}
+	if (r == 0 || d.disabled || d.postoffice_disabled)
+		return DEST_REMOTE;
+	if (po_r != NULL)
+		*po_r = d.postoffice_id;
+	if (j->local == NULL)
+		return DEST_SERVER;
+	r = dir_mailbox_find(xsrv.svc->db, d.postoffice, j->local, &mb, &err);
+	if (r < 0) {
+		log_warnx("xmpp: mailbox %s: %s", j->local, err);
+		return DEST_ERROR;
+	}
+	if (r == 0 || mb.disabled)
+		return DEST_NO_USER;
+	*owner_r = xasprintf("%s@%s", mb.name, mb.postoffice);
+	str_lower(*owner_r);
+	return DEST_USER;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static bool
+is(const char *a, const char *b)
+{
+	return a != NULL && strcmp(a, b) == 0;
+}
+
+void
+im_stanza_error(struct xsess *s, const struct xml_node *n, const char *type,
+		const char *cond, const char *text)
+{
+	struct xml_node *e, *err;
+	const char *id = xml_node_attr(n, "id");
+	const char *to = xml_node_attr(n, "to");
+
+	if (is(xml_node_attr(n, "type"), "error"))
+		return;           /* never an error about an error */
+	e = xml_node_new(n->name, "type", "error", NULL);
+	if (id != NULL)
+		xml_node_set_attr(e, "id", id);
+	xml_node_set_attr(e, "from", to != NULL ? to : s->domain);
+	if (s->full != NULL)
+		xml_node_set_attr(e, "to", s->full);
+	err = xml_node_add(e, "error", "type", type, NULL);
+	xml_node_add(err, cond, "xmlns", NS_STANZAS, NULL);
+	if (text != NULL)
+		xml_node_add_text(xml_node_add(err, "text", "xmlns",
+		    NS_STANZAS, "xml:lang", "en", NULL), text);
+	xsess_send(s, e);
+	xml_node_free(&e);
+}
+
+/* deliver - send a copy of n to session t, addressed to it */
+static void
+deliver(struct xsess *t, const struct xml_node *n, const char *from,
+	bool set_to)
+{
+	struct xml_node *c = xml_node_copy(n);
+
+	if (from != NULL)
+		xml_node_set_attr(c, "from", from);
+	if (set_to)
+		xml_node_set_attr(c, "to", t->full);
+	xsess_send(t, c);
+	xml_node_free(&c);
+}
+
+static struct xsess *
+user_resource(struct xuser *u, const char *resource)
+{
+	if (u == NULL || resource == NULL)
+		return NULL;
+	for (struct xsess *t = u->sessions; t != NULL; t = t->unext)
+		if (!t->dead && strcmp(t->resource, resource) == 0)
+			return t;
+	return NULL;
+}
+
+static struct xml_node *
+iq_result(const struct xml_node *iq, const char *from)
+{
+	struct xml_node *r = xml_node_new("iq", "type", "result", NULL);
+	const char *id = xml_node_attr(iq, "id");
+
+	if (id != NULL)
+		xml_node_set_attr(r, "id", id);
+	if (from != NULL)
+		xml_node_set_attr(r, "from", from);
+	return r;
+}
+
+/* colleague - whether a JID is a user of s's own post office (the
+ * shared roster group: subscribed both ways without asking) */
+static bool
+colleague(struct xsess *s, const char *jid)
+{
+	struct jid j;
+	int64_t po = -1;
+	char *owner = NULL;
+	bool r;
+
+	if (jid_parse(jid, &j) < 0)
+		return false;
+	r = resolve(&j, &owner, &po) == DEST_USER && po == s->po_id &&
+	    strcmp(owner, s->owner) != 0;
+	free(owner);
+	jid_clear(&j);
+	return r;
+}
+
+/* ------------------------------------------------------------ roster */
+
+static const char *const sub_names[] = { "none", "to", "from", "both" };
+
+static void
+item_render(struct xml_node *query, const struct roster_item *it, int sub,
+	    bool remove)
+{
+	struct xml_node *x = xml_node_add(query, "item", "jid", it->jid,
+	    "subscription", remove ? "remove" : sub_names[sub & 3], NULL);
+
+	if (remove)
+		return;
+	if (it->name != NULL && *it->name)
+		xml_node_set_attr(x, "name", it->name);
+	if (it->ask)
+		xml_node_set_attr(x, "ask", "subscribe");
+	for (const char *g = it->groups; g != NULL && *g;) {
+		const char *nl = strchr(g, '\n');
+		size_t n = nl ? (size_t)(nl - g) : strlen(g);
+		char *name = xstrndup(g, n);
+		xml_node_add_text(xml_node_add(x, "group", NULL), name);
+		free(name);
+		g = nl ? nl + 1 : g + n;
+	}
+}
+
+static bool
+groups_have(const char *groups, const char *g)
+{
+	size_t gl = strlen(g);
+
+	for (const char *p = groups; p != NULL && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		if (n == gl && memcmp(p, g, n) == 0)
+			return true;
+		p = nl ? nl + 1 : p + n;
+	}
+	return false;
+}
+
+/* roster_push - RFC 6121 2.1.6: the changed item to every interested
+ * resource of the owner */
+static void
+roster_push(const char *owner, const char *self_po, int64_t po_id,
+	    const struct roster_item *it, bool remove)
+{
+	struct xuser *u = xuser_find(owner);
+
+	(void)self_po;
+	if (u == NULL)
+		return;
+	for (struct xsess *t = u->sessions; t != NULL; t = t->unext) {
+		if (!t->interested || t->dead)
+			continue;
+		struct roster_item view = *it;
+		int sub = it->sub;
+		char *groups = NULL;
+		if (u->po_id == po_id && colleague(t, it->jid)) {
+			sub = CHAT_SUB_BOTH;
+			view.ask = false;
+			if (!groups_have(it->groups, t->po)) {
+				groups = (it->groups && *it->groups) ?
+				    xasprintf("%s\n%s", it->groups, t->po) :
+				    xstrdup(t->po);
+				view.groups = groups;
+			}
+		}
+		struct xml_node *iq = xml_node_new("iq", "type", "set", "id",
+		    "push", "to", t->full, NULL);
+		struct xml_node *q = xml_node_add(iq, "query", "xmlns",
+		    NS_ROSTER, NULL);
+		item_render(q, &view, sub, remove);
+		xsess_send(t, iq);
+		xml_node_free(&iq);
+		free(groups);
+	}
+}
+
+/* roster_get - RFC 6121 2.1.3: the stored items and the post office's
+ * users (group: the post office's name) */
+static void
+roster_get(struct xsess *s, struct xml_node *iq)
+{
+	struct roster_item *items = NULL;
+	struct dir_strings names = { 0 };
+	size_t n = 0;
+	const char *err;
+	struct xml_node *r, *q;
+
+	if (chat_roster_load(xsrv.store, s->owner, &items, &n, &err) < 0 ||
+	    dir_postoffice_mailboxes(xsrv.svc->db, s->po_id, &names,
+	    &err) < 0) {
+		log_warnx("xmpp %s: roster: %s", s->full, err);
+		chat_roster_free(&items, n);
+		im_stanza_error(s, iq, "wait", "internal-server-error", NULL);
+		return;
+	}
+	r = iq_result(iq, NULL);
+	xml_node_set_attr(r, "to", s->full);
+	q = xml_node_add(r, "query", "xmlns", NS_ROSTER, NULL);
+	bool *used = xcalloc(n ? n : 1, sizeof(bool));
+	for (size_t i = 0; i < names.n; i++) {
+		char *jid = xasprintf("%s@%s", names.v[i], s->domain);
+		str_lower(jid);
+		if (strcmp(jid, s->bare) == 0) {
+			free(jid);
+			continue;
+		}
+		struct roster_item view = { .jid = jid, .name = "",
+		    .groups = s->po };
+		char *groups = NULL;
+		for (size_t k = 0; k < n; k++) {
+			if (strcmp(items[k].jid, jid) != 0)
+				continue;
+			used[k] = true;
+			view.name = items[k].name;
+			if (*items[k].groups && !groups_have(items[k].groups,
+			    s->po)) {
+				groups = xasprintf("%s\n%s", items[k].groups,
+				    s->po);
+				view.groups = groups;
+			} else if (*items[k].groups)
+				view.groups = items[k].groups;
+		}
+		item_render(q, &view, CHAT_SUB_BOTH, false);
+		free(groups);
+		free(jid);
+	}
+	for (size_t k = 0; k < n; k++)
+		if (!used[k] && items[k].listed)
+			item_render(q, &items[k], items[k].sub, false);
+	free(used);
+	s->interested = true;
+	xsess_send(s, r);
+	xml_node_free(&r);
+	chat_roster_free(&items, n);
+	dir_strings_free(&names);
+}
+
+static void presence_subscription(struct xsess *s, const char *type,
+				  const char *contact);
+
+/* roster_set - RFC 6121 2.1.5 and 2.5 (remove) */
+static void
+roster_set(struct xsess *s, struct xml_node *iq, struct xml_node *q)
+{
+	struct xml_node *item = NULL;
+	struct roster_item it;
+	struct jid j;
+	struct buf groups;
+	const char *err;
+	int nitems = 0, r;
+
+	for (struct xml_node *c = q->first; c != NULL; c = c->next)
+		if (c->name != NULL) {
+			nitems++;
+			item = c;
+		}
+	if (nitems != 1 || strcmp(item->name, "item") != 0) {
+		im_stanza_error(s, iq, "modify", "bad-request", "one item");
+		return;
+	}
+	if (jid_parse(xml_node_attr(item, "jid"), &j) < 0 ||
+	    j.resource != NULL) {
+		jid_clear(&j);
+		im_stanza_error(s, iq, "modify", "jid-malformed", NULL);
+		return;
+	}
+	char *bare = jid_bare(&j);
+	jid_clear(&j);
+	if (strcmp(bare, s->bare) == 0) {
+		free(bare);
+		im_stanza_error(s, iq, "cancel", "not-allowed", "not "
+		    "yourself");
+		return;
+	}
+	r = chat_roster_get(xsrv.store, s->owner, bare, &it, &err);
+	if (r < 0)
+		goto fail;
+	if (is(xml_node_attr(item, "subscription"), "remove")) {
+		if (r == 1) {
+			int sub = it.sub;
+			if (chat_roster_delete(xsrv.store, s->owner, bare,
+			    &err) < 0)
+				goto fail;
+			/* RFC 6121 2.5.2: cancel both ways */
+			if (sub & CHAT_SUB_TO || it.ask)
+				presence_subscription(s, "unsubscribe", bare);
+			if (sub & CHAT_SUB_FROM)
+				presence_subscription(s, "unsubscribed", bare);
+			roster_push(s->owner, s->po, s->po_id, &it, true);
+		} else if (!colleague(s, bare)) {
+			chat_roster_item_clear(&it);
+			free(bare);
+			im_stanza_error(s, iq, "cancel", "item-not-found", NULL);
+			return;
+		}
+		goto done;
+	}
+	if (r == 0) {
+		if (chat_roster_count(xsrv.store, s->owner, &err) >=
+		    CHAT_ROSTER_MAX) {
+			free(bare);
+			im_stanza_error(s, iq, "cancel", "policy-violation",
+			    "the roster is full");
+			return;
+		}
+		it.jid = xstrdup(bare);
+	}
+	buf_init(&groups, 0);
+	for (struct xml_node *g = item->first; g != NULL; g = g->next) {
+		if (g->name == NULL || strcmp(g->name, "group") != 0)
+			continue;
+		char *name = xml_node_text(g);
+		if (*name == '\0' || strlen(name) > JID_PART_MAX ||
+		    strchr(name, '\n') != NULL ||
+		    groups_have(groups.data, name)) {
+			free(name);
+			buf_free(&groups);
+			chat_roster_item_clear(&it);
+			free(bare);
+			im_stanza_error(s, iq, "modify", "not-acceptable",
+			    "empty, too long or repeated group");
+			return;
+		}
+		if (groups.len > 0)
+			buf_putc(&groups, '\n');
+		buf_puts(&groups, name);
+		free(name);
+	}
+	free(it.name);
+	free(it.groups);
+	const char *name = xml_node_attr(item, "name");
+	it.name = xstrdup(name && strlen(name) <= JID_PART_MAX ? name : "");
+	it.groups = buf_steal(&groups);
+	it.listed = true;
+	if (chat_roster_put(xsrv.store, s->owner, &it, &err) < 0)
+		goto fail;
+	roster_push(s->owner, s->po, s->po_id, &it, false);
+done:
+	chat_roster_item_clear(&it);
+	free(bare);
+	struct xml_node *res = iq_result(iq, NULL);
+	xsess_send(s, res);
+	xml_node_free(&res);
+	return;
+fail:
+	log_warnx("xmpp %s: roster: %s", s->full, err);
+	chat_roster_item_clear(&it);
+	free(bare);
+	im_stanza_error(s, iq, "wait", "internal-server-error", NULL);
+}
+
+/* ------------------------------------------------------------ presence */
+
+static bool
+may_see(struct xsess *viewer, struct xsess *target);
+
+/* broadcast - RFC 6121 4.2.2, 4.4.2, 4.5.2: s's presence to the
+ * available resources of those who may see it, and to s's own */
+static void
+broadcast(struct xsess *s, const struct xml_node *p)
+{
+	for (struct xuser *u = xsrv.users; u != NULL; u = u->next)
+		for (struct xsess *t = u->sessions; t != NULL; t = t->unext) {
+			if (!t->available || t->dead)
+				continue;
+			if (u == s->user || may_see(t, s))
+				deliver(t, p, s->full, true);
+		}
+}
+
+/* may_see - whether viewer's user is subscribed to target's presence:
+ * colleagues always, others by the target's roster (from or both) */
+static bool
+may_see(struct xsess *viewer, struct xsess *target)
+{
+	struct roster_item it;
+	const char *err;
+	bool r;
+
+	if (viewer->user == target->user)
+		return true;
+	if (viewer->po_id == target->po_id)
+		return true;
+	if (chat_roster_get(xsrv.store, target->owner, viewer->bare, &it,
+	    &err) <= 0)
+		return false;
+	r = (it.sub & CHAT_SUB_FROM) != 0;
+	chat_roster_item_clear(&it);
+	return r;
+}
+
+/* probe_answer - the current presence of everyone s may see, to s
+ * (RFC 6121 4.3.2, answered at once: all users are local) */
+static void
+probe_answer(struct xsess *s)
+{
+	for (struct xuser *u = xsrv.users; u != NULL; u = u->next)
+		for (struct xsess *t = u->sessions; t != NULL; t = t->unext) {
+			if (t == s || !t->available || t->dead ||
+			    t->presence == NULL)
+				continue;
+			if (u == s->user || may_see(s, t))
+				deliver(s, t->presence, t->full, true);
+		}
+}
+
+static void
+send_offline(void *ctx, const char *stanza, int64_t stamp)
+{
+	(void)stamp;
+	xsess_send_raw(ctx, stanza);
+}
+
+/* pending_requests - subscription requests that waited for s's user
+ * (RFC 6121 3.1.3) */
+static void
+pending_requests(struct xsess *s)
+{
+	struct roster_item *items = NULL;
+	size_t n = 0;
+	const char *err;
+
+	if (chat_roster_load(xsrv.store, s->owner, &items, &n, &err) < 0) {
+		log_warnx("xmpp %s: roster: %s", s->full, err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i].pending_in)
+			continue;
+		struct xml_node *p = xml_node_new("presence", "type",
+		    "subscribe", "from", items[i].jid, "to", s->bare, NULL);
+		xsess_send(s, p);
+		xml_node_free(&p);
+	}
+	chat_roster_free(&items, n);
+}
+
+static int
+priority_of(const struct xml_node *p)
+{
+	struct xml_node *pr = xml_node_child(p, "priority", NULL);
+	long long v;
+
+	if (pr == NULL)
+		return 0;
+	char *t = xml_node_text(pr);
+	int r = parse_long(t, -128, 127, &v) < 0 ? 0 : (int)v;
+	free(t);
+	return r;
+}
+
+static void
+presence_broadcast(struct xsess *s, struct xml_node *p, const char *type)
+{
+	bool initial = !s->available;
+
+	xml_node_set_attr(p, "from", NULL);
+	xml_node_set_attr(p, "to", NULL);
+	if (is(type, "unavailable")) {
+		if (s->available)
+			broadcast(s, p);
+		s->available = false;
+		xml_node_free(&s->presence);
+		return;
+	}
+	s->available = true;
+	s->priority = priority_of(p);
+	xml_node_free(&s->presence);
+	s->presence = xml_node_copy(p);
+	broadcast(s, p);
+	if (!initial)
+		return;
+	probe_answer(s);
+	pending_requests(s);
+	if (s->priority >= 0) {
+		const char *err;
+		if (chat_offline_each(xsrv.store, s->owner, send_offline, s,
+		    &err) < 0)
+			log_warnx("xmpp %s: offline messages: %s", s->full,
+			    err);
+	}
+}
+
+/* presence_each - send p from s's user to the available sessions of
+ * owner (all, or the one resource) */
+static void
+to_user(const char *owner, const char *resource, const struct xml_node *n,
+	const char *from, bool available_only)
+{
+	struct xuser *u = xuser_find(owner);
+
+	if (u == NULL)
+		return;
+	for (struct xsess *t = u->sessions; t != NULL; t = t->unext) {
+		if (t->dead || (available_only && !t->available))
+			continue;
+		if (resource != NULL && strcmp(t->resource, resource) != 0)
+			continue;
+		deliver(t, n, from, false);
+	}
+}
+
+/* presence_of_user_to - the presence (or unavailable) of every available
+ * session of from_user to owner's available sessions (RFC 6121 3.1.5,
+ * 3.2.3) */
+static void
+presence_of_user_to(struct xsess *s, const char *owner, bool unavailable)
+{
+	struct xuser *u = s->user;
+
+	for (struct xsess *f = u->sessions; f != NULL; f = f->unext) {
+		if (!f->available || f->presence == NULL)
+			continue;
+		struct xml_node *p = unavailable ? xml_node_new("presence",
+		    "type", "unavailable", NULL) : xml_node_copy(f->presence);
+		to_user(owner, NULL, p, f->full, true);
+		xml_node_free(&p);
+	}
+}
+
+/* sub_update - change owner's item for jid by fn; push it. 1 changed,
+ * 0 nothing (no row to change), -1 error */
+static int
+item_load(const char *owner, const char *jid, struct roster_item *it)
+{
+	const char *err;
+	int r = chat_roster_get(xsrv.store, owner, jid, it, &err);
+
+	if (r < 0)
+		log_warnx("xmpp %s: roster: %s", owner, err);
+	if (r == 0)
+		it->jid = xstrdup(jid);
+	return r;
+}
+
+static void
+item_save(const char *owner, int64_t po_id, struct roster_item *it,
+	  bool push)
+{
+	const char *err;
+
+	if (chat_roster_put(xsrv.store, owner, it, &err) < 0) {
+		log_warnx("xmpp %s: roster: %s", owner, err);
+		return;
+	}
+	if (push && it->listed)
+		roster_push(owner, NULL, po_id, it, false);
+}
+
+/* presence_subscription - RFC 6121 3: s's user sends a subscription
+ * stanza of type to the bare JID contact */
+static void
+presence_subscription(struct xsess *s, const char *type, const char *contact)
+{
+	struct roster_item mine, theirs;
+	struct jid j;
+	char *owner = NULL;
+	int64_t po = -1;
+	enum dest d;
+	bool both_known;
+
+	if (jid_parse(contact, &j) < 0)
+		return;
+	d = resolve(&j, &owner, &po);
+	jid_clear(&j);
+	if (item_load(s->owner, contact, &mine) < 0) {
+		free(owner);
+		return;
+	}
+	both_known = d == DEST_USER && po == s->po_id;
+	memset(&theirs, 0, sizeof(theirs));
+	if (d == DEST_USER && item_load(owner, s->bare, &theirs) < 0) {
+		chat_roster_item_clear(&mine);
+		free(owner);
+		return;
+	}
+	struct xml_node *p = xml_node_new("presence", "type", type, "to",
+	    contact, NULL);
+	if (strcmp(type, "subscribe") == 0) {
+		if (!(mine.sub & CHAT_SUB_TO) && !mine.ask) {
+			if (!mine.stored && chat_roster_count(xsrv.store,
+			    s->owner, &(const char *){ NULL }) >=
+			    CHAT_ROSTER_MAX)
+				goto out;
+			mine.ask = true;
+			mine.listed = true;
+			item_save(s->owner, s->po_id, &mine, true);
+		}
+		if (d != DEST_USER) {
+			/* RFC 6121 3.1.3: no such user: unsubscribed */
+			struct xml_node *u = xml_node_new("presence", "type",
+			    "unsubscribed", "from", contact, "to", s->bare,
+			    NULL);
+			mine.ask = false;
+			item_save(s->owner, s->po_id, &mine, true);
+			xsess_send(s, u);
+			xml_node_free(&u);
+			goto out;
+		}
+		if ((theirs.sub & CHAT_SUB_FROM) || both_known) {
+			/* already approved: answer for the contact */
+			mine.ask = false;
+			mine.sub |= CHAT_SUB_TO;
+			item_save(s->owner, s->po_id, &mine, true);
+			struct xml_node *ok = xml_node_new("presence", "type",
+			    "subscribed", "from", contact, "to", s->bare, NULL);
+			to_user(s->owner, NULL, ok, NULL, false);
+			xml_node_free(&ok);
+			goto out;
+		}
+		if (!theirs.pending_in) {
+			if (!theirs.stored && chat_roster_count(xsrv.store,
+			    owner, &(const char *){ NULL }) >= CHAT_ROSTER_MAX)
+				goto out;
+			theirs.pending_in = true;
+			if (!theirs.stored)
+				theirs.listed = false;
+			item_save(owner, po, &theirs, false);
+		}
+		to_user(owner, NULL, p, s->bare, true);
+	} else if (strcmp(type, "subscribed") == 0) {
+		if (!mine.pending_in && !both_known)
+			goto out;         /* RFC 6121 3.1.5: nothing asked */
+		mine.pending_in = false;
+		mine.sub |= CHAT_SUB_FROM;
+		mine.listed = true;
+		item_save(s->owner, s->po_id, &mine, true);
+		if (d == DEST_USER) {
+			theirs.ask = false;
+			theirs.sub |= CHAT_SUB_TO;
+			theirs.listed = true;
+			item_save(owner, po, &theirs, true);
+			to_user(owner, NULL, p, s->bare, true);
+			presence_of_user_to(s, owner, false);
+		}
+	} else if (strcmp(type, "unsubscribe") == 0) {
+		if (mine.stored) {
+			mine.sub &= ~CHAT_SUB_TO;
+			mine.ask = false;
+			item_save(s->owner, s->po_id, &mine, true);
+		}
+		if (d == DEST_USER && theirs.stored) {
+			theirs.sub &= ~CHAT_SUB_FROM;
+			theirs.pending_in = false;
+			item_save(owner, po, &theirs, true);
+			to_user(owner, NULL, p, s->bare, true);
+			if (!both_known) {
+				struct xuser *u = xuser_find(owner);
+				/* the contact stops seeing nothing new: its
+				 * resources go unavailable to us */
+				for (struct xsess *t = u ? u->sessions : NULL;
+				    t != NULL; t = t->unext) {
+					struct xml_node *un = xml_node_new(
+					    "presence", "type", "unavailable",
+					    NULL);
+					to_user(s->owner, NULL, un, t->full,
+					    true);
+					xml_node_free(&un);
+				}
+			}
+		}
+	} else {        /* unsubscribed */
+		if (mine.stored) {
+			mine.sub &= ~CHAT_SUB_FROM;
+			mine.pending_in = false;
+			item_save(s->owner, s->po_id, &mine, true);
+		}
+		if (d == DEST_USER && theirs.stored) {
+			theirs.sub &= ~CHAT_SUB_TO;
+			theirs.ask = false;
+			item_save(owner, po, &theirs, true);
+			to_user(owner, NULL, p, s->bare, true);
+			if (!both_known)
+				presence_of_user_to(s, owner, true);
+		}
+	}
+out:
+	xml_node_free(&p);
+	chat_roster_item_clear(&mine);
+	chat_roster_item_clear(&theirs);
+	free(owner);
+}
+
+static void
+presence(struct xsess *s, struct xml_node *p)
+{
+	const char *type = xml_node_attr(p, "type");
+	const char *to = xml_node_attr(p, "to");
+	struct jid j;
+	char *owner = NULL, *bare;
+	enum dest d;
+
+	if (type != NULL && !is(type, "unavailable") && !is(type, "subscribe")
+	    && !is(type, "subscribed") && !is(type, "unsubscribe") &&
+	    !is(type, "unsubscribed") && !is(type, "probe") &&
+	    !is(type, "error")) {
+		im_stanza_error(s, p, "modify", "bad-request", "unknown "
+		    "presence type");
+		return;
+	}
+	if (to == NULL) {
+		if (type == NULL || is(type, "unavailable"))
+			presence_broadcast(s, p, type);
+		return;   /* a subscription stanza without a contact */
+	}
+	if (jid_parse(to, &j) < 0) {
+		im_stanza_error(s, p, "modify", "jid-malformed", NULL);
+		return;
+	}
+	bare = jid_bare(&j);
+	if (type != NULL && (is(type, "subscribe") || is(type, "subscribed") ||
+	    is(type, "unsubscribe") || is(type, "unsubscribed"))) {
+		if (strcmp(bare, s->bare) != 0)
+			presence_subscription(s, type, bare);
+		goto out;
+	}
+	d = resolve(&j, &owner, NULL);
+	if (d != DEST_USER)
+		goto out;   /* presence to nobody is dropped (RFC 6121 4.6) */
+	if (is(type, "probe")) {
+		/* a client's own probe: answered if it may see them */
+		struct xuser *u = xuser_find(owner);
+		for (struct xsess *t = u ? u->sessions : NULL; t != NULL;
+		    t = t->unext)
+			if (t->available && t->presence != NULL &&
+			    may_see(s, t))
+				deliver(s, t->presence, t->full, true);
+		goto out;
+	}
+	/* directed presence (RFC 6121 4.6) */
+	to_user(owner, j.resource, p, s->full, j.resource == NULL);
+out:
+	free(bare);
+	free(owner);
+	jid_clear(&j);
+}
+
+/* ------------------------------------------------------------ messages */
+
+static void
+message_store(struct xsess *s, struct xml_node *m, const char *owner)
+{
+	struct buf b;
+	char stamp[32];
+	time_t now = time(NULL);
+	const char *err;
+	struct tm tm;
+	int r;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	struct xml_node *c = xml_node_copy(m);
+	xml_node_set_attr(c, "from", s->full);
+	xml_node_add_text(xml_node_add(c, "delay", "xmlns", NS_DELAY, "from",
+	    s->domain, "stamp", stamp, NULL), "Offline storage");
+	buf_init(&b, 0);
+	xml_node_write(c, &b);
+	xml_node_free(&c);
+	r = chat_offline_add(xsrv.store, owner, b.data, &err);
+	buf_free(&b);
+	if (r < 0) {
+		log_warnx("xmpp %s: offline store: %s", owner, err);
+		im_stanza_error(s, m, "wait", "internal-server-error", NULL);
+	} else if (r > 0)
+		im_stanza_error(s, m, "cancel", "service-unavailable",
+		    "the recipient's offline storage is full");
+}
+
+static void
+message(struct xsess *s, struct xml_node *m)
+{
+	const char *type = xml_node_attr(m, "type");
+	const char *to = xml_node_attr(m, "to");
+	struct jid j;
+	char *owner = NULL;
+	enum dest d;
+
+	if (type == NULL)
+		type = "normal";
+	if (!is(type, "normal") && !is(type, "chat") && !is(type, "headline")
+	    && !is(type, "groupchat") && !is(type, "error")) {
+		im_stanza_error(s, m, "modify", "bad-request", "unknown "
+		    "message type");
+		return;
+	}
+	if (to == NULL)
+		to = s->bare;   /* RFC 6120 8.1.1.1: the sender's account */
+	if (jid_parse(to, &j) < 0) {
+		im_stanza_error(s, m, "modify", "jid-malformed", NULL);
+		return;
+	}
+	d = resolve(&j, &owner, NULL);
+	switch (d) {
+	case DEST_ERROR:
+		im_stanza_error(s, m, "wait", "internal-server-error", NULL);
+		goto out;
+	case DEST_REMOTE:
+		im_stanza_error(s, m, "cancel", "remote-server-not-found",
+		    "no federation with other XMPP domains");
+		goto out;
+	case DEST_SERVER:
+	case DEST_NO_USER:
+		if (!is(type, "error") && !is(type, "headline"))
+			im_stanza_error(s, m, "cancel", "service-unavailable",
+			    NULL);
+		goto out;
+	case DEST_USER:
+		break;
+	}
+	struct xuser *u = xuser_find(owner);
+	struct xsess *t = user_resource(u, j.resource);
+	if (t != NULL) {
+		deliver(t, m, s->full, false);
+		goto out;
+	}
+	/* RFC 6121 8.5.2: a bare JID, or a full one that is not online */
+	if (is(type, "groupchat")) {
+		im_stanza_error(s, m, "cancel", "service-unavailable", NULL);
+		goto out;
+	}
+	if (is(type, "error"))
+		goto out;
+	bool sent = false;
+	for (t = u ? u->sessions : NULL; t != NULL; t = t->unext) {
+		if (t->dead || !t->available || t->priority < 0)
+			continue;
+		deliver(t, m, s->full, false);
+		sent = true;
+	}
+	if (!sent && !is(type, "headline"))
+		message_store(s, m, owner);
+out:
+	free(owner);
+	jid_clear(&j);
+}
+
+/* ------------------------------------------------------------ IQ */
+
+static void
+disco_info(struct xsess *s, struct xml_node *iq, const char *from,
+	   bool account)
+{
+	static const char *const features[] = {
+		NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER,
+		"urn:xmpp:delay", NULL
+	};
+	struct xml_node *r = iq_result(iq, from);
+	struct xml_node *q = xml_node_add(r, "query", "xmlns", NS_DISCO_INFO,
+	    NULL);
+
+	if (account)
+		xml_node_add(q, "identity", "category", "account", "type",
+		    "registered", NULL);
+	else {
+		xml_node_add(q, "identity", "category", "server", "type", "im",
+		    "name", "Postern", NULL);
+		for (const char *const *f = features; *f; f++)
+			xml_node_add(q, "feature", "var", *f, NULL);
+	}
+	xsess_send(s, r);
+	xml_node_free(&r);
+}
+
+/* iq_server - an IQ to the server or the user's own account */
+static void
+iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+	  const char *to, bool account, bool own)
+{
+	const char *type = xml_node_attr(iq, "type");
+	const char *ns = xml_node_xmlns(payload);
+	const char *from = to;
+
+	if (is(type, "result") || is(type, "error"))
+		return;
+	if (is(ns, NS_ROSTER) && strcmp(payload->name, "query") == 0 &&
+	    (to == NULL || own)) {
+		if (is(type, "get"))
+			roster_get(s, iq);
+		else
+			roster_set(s, iq, payload);
+	} else if (is(ns, NS_PING) && is(type, "get")) {
+		struct xml_node *r = iq_result(iq, from);
+		xsess_send(s, r);
+		xml_node_free(&r);
+	} else if (is(ns, NS_DISCO_INFO) && is(type, "get")) {
+		disco_info(s, iq, from, account);
+	} else if (is(ns, NS_DISCO_ITEMS) && is(type, "get")) {
+		struct xml_node *r = iq_result(iq, from);
+		xml_node_add(r, "query", "xmlns", NS_DISCO_ITEMS, NULL);
+		xsess_send(s, r);
+		xml_node_free(&r);
+	} else if (is(ns, NS_SESSION) && is(type, "set")) {
+		struct xml_node *r = iq_result(iq, from);
+		xsess_send(s, r);
+		xml_node_free(&r);
+	} else if (is(ns, NS_BIND)) {
+		im_stanza_error(s, iq, "cancel", "not-allowed", "already "
+		    "bound");
+	} else
+		im_stanza_error(s, iq, "cancel", "service-unavailable", NULL);
+}
+
+static void
+iq(struct xsess *s, struct xml_node *iq)
+{
+	const char *type = xml_node_attr(iq, "type");
+	const char *to = xml_node_attr(iq, "to");
+	struct xml_node *payload = NULL;
+	int nchild = 0;
+	struct jid j;
+	char *owner = NULL;
+
+	for (struct xml_node *c = iq->first; c != NULL; c = c->next)
+		if (c->name != NULL) {
+			nchild++;
+			if (payload == NULL)
+				payload = c;
+		}
+	if (xml_node_attr(iq, "id") == NULL || type == NULL ||
+	    ((is(type, "get") || is(type, "set")) && nchild != 1) ||
+	    (is(type, "result") && nchild > 1) || (!is(type, "get") &&
+	    !is(type, "set") && !is(type, "result") && !is(type, "error"))) {
+		/* RFC 6120 8.2.3 */
+		im_stanza_error(s, iq, "modify", "bad-request", NULL);
+		return;
+	}
+	if (to == NULL) {
+		if (payload != NULL)
+			iq_server(s, iq, payload, NULL, false, true);
+		return;
+	}
+	if (jid_parse(to, &j) < 0) {
+		im_stanza_error(s, iq, "modify", "jid-malformed", NULL);
+		return;
+	}
+	enum dest d = resolve(&j, &owner, NULL);
+	bool req = is(type, "get") || is(type, "set");
+	if (d == DEST_SERVER && j.resource == NULL) {
+		if (payload != NULL)
+			iq_server(s, iq, payload, to, false, false);
+	} else if (d == DEST_USER && j.resource == NULL) {
+		/* to a bare JID: the server answers for the account */
+		if (payload != NULL)
+			iq_server(s, iq, payload, to, true,
+			    strcmp(owner, s->owner) == 0);
+	} else if (d == DEST_USER) {
+		struct xsess *t = user_resource(xuser_find(owner), j.resource);
+		if (t != NULL)
+			deliver(t, iq, s->full, false);
+		else if (req)
+			im_stanza_error(s, iq, "cancel", "service-unavailable",
+			    NULL);
+	} else if (req) {
+		if (d == DEST_REMOTE)
+			im_stanza_error(s, iq, "cancel",
+			    "remote-server-not-found", "no federation with "
+			    "other XMPP domains");
+		else if (d == DEST_ERROR)
+			im_stanza_error(s, iq, "wait",
+			    "internal-server-error", NULL);
+		else
+			im_stanza_error(s, iq, "cancel", "service-unavailable",
+			    NULL);
+	}
+	free(owner);
+	jid_clear(&j);
+}
+
+/* ------------------------------------------------------------ entry */
+
+/* from_ok - RFC 6120 8.1.2.1: a 'from' the client gave must be its own
+ * full or bare JID */
+static bool
+from_ok(struct xsess *s, const char *from)
+{
+	struct jid j;
+	bool ok;
+
+	if (from == NULL)
+		return true;
+	if (jid_parse(from, &j) < 0)
+		return false;
+	char *bare = jid_bare(&j);
+	ok = strcmp(bare, s->bare) == 0 && (j.resource == NULL ||
+	    strcmp(j.resource, s->resource) == 0);
+	free(bare);
+	jid_clear(&j);
+	return ok;
+}
+
+void
+im_stanza(struct xsess *s, struct xml_node *n)
+{
+	if (!from_ok(s, xml_node_attr(n, "from"))) {
+		stream_error(s, "invalid-from", "'from' is not your JID");
+		xml_node_free(&n);
+		return;
+	}
+	xml_node_set_attr(n, "from", s->full);
+	if (strcmp(n->name, "message") == 0)
+		message(s, n);
+	else if (strcmp(n->name, "presence") == 0)
+		presence(s, n);
+	else
+		iq(s, n);
+	xml_node_free(&n);
+}
+
+void
+im_session_gone(struct xsess *s)
+{
+	if (!s->available)
+		return;
+	struct xml_node *p = xml_node_new("presence", "type", "unavailable",
+	    NULL);
+	s->available = false;
+	/* still in its user's list: broadcast reaches the others */
+	for (struct xuser *u = xsrv.users; u != NULL; u = u->next)
+		for (struct xsess *t = u->sessions; t != NULL; t = t->unext)
+			if (t != s && t->available && !t->dead &&
+			    (u == s->user || may_see(t, s)))
+				deliver(t, p, s->full, true);
+	xml_node_free(&p);
+}

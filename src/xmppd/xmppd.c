@@ -1,0 +1,827 @@
+/* xmppd - the XMPP client service: streams, STARTTLS, SASL PLAIN with the
+ * mailbox credentials, resource binding and stream errors (RFC 6120) */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "buf.h"
+#include "directory.h"
+#include "log.h"
+#include "settings.h"
+#include "smtp-parser.h"
+#include "throttle.h"
+#include "tls.h"
+#include "xalloc.h"
+#include "xmppd.h"
+
+#define FAIL_DELAY_MS 500        /* a failed login is answered late */
+#define MAX_AUTH_FAILURES 5      /* then the stream ends */
+#define PLAIN_MAX 2048           /* decoded SASL PLAIN message */
+
+struct xmpp_server xsrv;
+
+static void sess_input(void *ctx);
+static void sess_end(void *ctx, enum xconn_end why);
+static void sess_free(struct xsess *s);
+
+/* ------------------------------------------------------------ output */
+
+void
+xsess_send_raw(struct xsess *s, const char *xml)
+{
+	if (s->dead)
+		return;
+	if (!xconn_write(s->c, xml, strlen(xml))) {
+		/* a client that does not read: nothing more can reach it,
+		 * the others go on (RFC 6120 4.9.3.12 would say
+		 * policy-violation; it would not read that either) */
+		log_info("xmpp c%" PRIu64 " %s: over %d bytes unread: closing",
+		    s->c->id, s->full ? s->full : s->c->addr, XCONN_OUT_MAX);
+		s->dead = true;
+		xconn_close(s->c);
+	}
+}
+
+void
+xsess_send(struct xsess *s, const struct xml_node *n)
+{
+	struct buf b;
+
+	if (s->dead)
+		return;
+	buf_init(&b, 0);
+	xml_node_write(n, &b);
+	xsess_send_raw(s, b.data);
+	buf_free(&b);
+}
+
+/* send_header - our stream header (RFC 6120 4.7) */
+static void
+send_header(struct xsess *s)
+{
+	struct buf b;
+	unsigned char rnd[12];
+	char id[32];
+
+	random_bytes(rnd, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	buf_init(&b, 0);
+	buf_puts(&b, "<?xml version='1.0'?><stream:stream xmlns='jabber:"
+	    "client' xmlns:stream='http://etherx.jabber.org/streams' "
+	    "version='1.0' xml:lang='en' id='");
+	buf_puts(&b, id);
+	buf_puts(&b, "' from='");
+	xml_escape(&b, s->domain ? s->domain : "");
+	if (s->bare != NULL) {
+		buf_puts(&b, "' to='");
+		xml_escape(&b, s->bare);
+	}
+	buf_puts(&b, "'>");
+	xsess_send_raw(s, b.data);
+	buf_free(&b);
+	s->header_sent = true;
+}
+
+void
+stream_error(struct xsess *s, const char *cond, const char *text)
+{
+	struct buf b;
+
+	if (s->dead)
+		return;
+	log_info("xmpp c%" PRIu64 " %s: stream error %s%s%s", s->c->id,
+	    s->full ? s->full : s->c->addr, cond, text ? ": " : "",
+	    text ? text : "");
+	if (!s->header_sent)
+		send_header(s);
+	buf_init(&b, 0);
+	buf_printf(&b, "<stream:error><%s xmlns='" NS_STREAMS "'/>", cond);
+	if (text != NULL) {
+		buf_puts(&b, "<text xmlns='" NS_STREAMS "'>");
+		xml_escape(&b, text);
+		buf_puts(&b, "</text>");
+	}
+	buf_puts(&b, "</stream:error></stream:stream>");
+	xsess_send_raw(s, b.data);
+	buf_free(&b);
+	s->dead = true;
+	xconn_close(s->c);
+}
+
+/* ------------------------------------------------------------ policy */
+
+/* plaintext_ok - whether a password may be sent here: over TLS, from a
+ * loopback client (auth.loopback_secure) or with
+ * xmpp.allow_plaintext_auth; the rule of the other services */
+static bool
+plaintext_ok(struct xsess *s)
+{
+	if (s->c->tls || settings_get_int(xsrv.svc->db,
+	    "xmpp.allow_plaintext_auth", 0))
+		return true;
+	return sockaddr_is_loopback((struct sockaddr *)&s->c->sa) &&
+	    settings_get_int(xsrv.svc->db, "auth.loopback_secure", 1);
+}
+
+static void
+send_features(struct xsess *s)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_puts(&b, "<stream:features>");
+	if (!s->authed) {
+		bool plain = plaintext_ok(s);
+		if (!s->c->tls && xsrv.ssl != NULL)
+			buf_printf(&b, "<starttls xmlns='" NS_TLS "'>%s"
+			    "</starttls>", plain ? "" : "<required/>");
+		if (plain)
+			buf_puts(&b, "<mechanisms xmlns='" NS_SASL "'>"
+			    "<mechanism>PLAIN</mechanism></mechanisms>");
+	} else {
+		buf_puts(&b, "<bind xmlns='" NS_BIND "'/>"
+		    "<session xmlns='" NS_SESSION "'><optional/></session>");
+	}
+	buf_puts(&b, "</stream:features>");
+	xsess_send_raw(s, b.data);
+	buf_free(&b);
+}
+
+/* stream_open - the client's stream header (RFC 6120 4.7, 4.9.3) */
+static void
+stream_open(struct xsess *s)
+{
+	const struct xml_node *r = xml_stream_root(s->xs);
+	const char *to = xml_node_attr(r, "to");
+	const char *ns = xml_node_attr(r, "xmlns");
+	const char *ver = xml_node_attr(r, "version");
+	struct dir_domain d;
+	const char *err;
+	char *dom;
+
+	if (ns == NULL || strcmp(ns, NS_CLIENT) != 0) {
+		stream_error(s, "invalid-namespace", "the default namespace "
+		    "must be jabber:client");
+		return;
+	}
+	if (to == NULL || *to == '\0' || strlen(to) > DOMAIN_MAX_LEN) {
+		stream_error(s, "host-unknown", "no 'to' domain");
+		return;
+	}
+	dom = xstrdup(to);
+	str_lower(dom);
+	if (s->domain != NULL && strcmp(s->domain, dom) != 0) {
+		free(dom);
+		stream_error(s, "host-unknown", "a restarted stream must keep "
+		    "its domain");
+		return;
+	}
+	if (s->domain == NULL) {
+		int r2 = dir_domain_get(xsrv.svc->db, dom, &d, &err);
+		if (r2 <= 0 || d.disabled || d.postoffice_disabled) {
+			if (r2 < 0)
+				log_warnx("xmpp c%" PRIu64 " domain %s: %s",
+				    s->c->id, dom, err);
+			s->domain = dom;
+			stream_error(s, r2 < 0 ? "internal-server-error" :
+			    "host-unknown", r2 < 0 ? NULL :
+			    "this server does not serve that domain");
+			return;
+		}
+		s->domain = dom;
+		s->po_id = d.postoffice_id;
+		snprintf(s->po, sizeof(s->po), "%s", d.postoffice);
+	} else
+		free(dom);
+	send_header(s);
+	if (ver == NULL || strncmp(ver, "1.", 2) != 0) {
+		stream_error(s, "unsupported-version", "XMPP 1.0 only");
+		return;
+	}
+	s->state = s->authed ? XS_AUTHED : XS_PREAUTH;
+	send_features(s);
+}
+
+/* restart - a new stream after STARTTLS or SASL (RFC 6120 4.3.3) */
+static void
+restart(struct xsess *s)
+{
+	xml_stream_free(&s->xs);
+	s->xs = xml_stream_new(s->authed ? XML_STANZA_MAX : XML_PREAUTH_MAX);
+	s->header_sent = false;
+	s->state = XS_WAIT_HEADER;
+}
+
+/* ------------------------------------------------------------ SASL */
+
+static void
+sasl_send(struct xsess *s, const char *what)
+{
+	char *x = xasprintf("<%s xmlns='" NS_SASL "'/>", what);
+
+	xsess_send_raw(s, x);
+	free(x);
+}
+
+static void
+sasl_failure(struct xsess *s, const char *cond, const char *text)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_printf(&b, "<failure xmlns='" NS_SASL "'><%s/>", cond);
+	if (text != NULL) {
+		buf_puts(&b, "<text xml:lang='en'>");
+		xml_escape(&b, text);
+		buf_puts(&b, "</text>");
+	}
+	buf_puts(&b, "</failure>");
+	xsess_send_raw(s, b.data);
+	buf_free(&b);
+}
+
+static void
+on_delay(evutil_socket_t fd, short what, void *arg)
+{
+	struct xsess *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->busy = false;
+	xsess_send_raw(s, s->delay_xml);
+	xfree(&s->delay_xml);
+	if (s->auth_failures >= MAX_AUTH_FAILURES) {
+		stream_error(s, "policy-violation", "too many failed logins");
+		return;
+	}
+	sess_input(s);
+}
+
+/* login_failed - count the failure, answer after a delay */
+static void
+login_failed(struct xsess *s, const char *cond, const char *text)
+{
+	struct buf b;
+
+	throttle_failed(xsrv.svc, (struct sockaddr *)&s->c->sa);
+	s->auth_failures++;
+	buf_init(&b, 0);
+	buf_printf(&b, "<failure xmlns='" NS_SASL "'><%s/>", cond);
+	if (text != NULL) {
+		buf_puts(&b, "<text xml:lang='en'>");
+		xml_escape(&b, text);
+		buf_puts(&b, "</text>");
+	}
+	buf_puts(&b, "</failure>");
+	free(s->delay_xml);
+	s->delay_xml = buf_steal(&b);
+	s->busy = true;
+	if (s->delay_ev == NULL)
+		s->delay_ev = evtimer_new(xsrv.svc->base, on_delay, s);
+	struct timeval tv = { 0, FAIL_DELAY_MS * 1000 };
+	evtimer_add(s->delay_ev, &tv);
+}
+
+static void
+on_revoked(void *ctx)
+{
+	struct xsess *s = ctx;
+
+	log_info("xmpp c%" PRIu64 " %s: credentials revoked, closing",
+	    s->c->id, s->full ? s->full : s->owner);
+	stream_error(s, "not-authorized", "your credentials were changed or "
+	    "revoked; log in again");
+}
+
+/* login_done - the answer of the password check */
+static void
+login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
+	   const char *err)
+{
+	struct xsess *s = ctx;
+	int limit;
+
+	s->auth_req = NULL;
+	s->busy = false;
+	switch (r) {
+	case DIR_AUTH_OK:
+		break;
+	case DIR_AUTH_FAILED:
+		log_info("xmpp c%" PRIu64 " %s: login failed", s->c->id,
+		    s->c->addr);
+		login_failed(s, "not-authorized", NULL);
+		return;
+	case DIR_AUTH_DISABLED:
+		log_info("xmpp c%" PRIu64 " %s: login refused: disabled",
+		    s->c->id, s->c->addr);
+		sasl_failure(s, "account-disabled", "this mailbox is disabled");
+		sess_input(s);
+		return;
+	case DIR_AUTH_PREVENTED:
+		log_info("xmpp c%" PRIu64 " %s: login refused: authentication "
+		    "prevented", s->c->id, s->c->addr);
+		sasl_failure(s, "account-disabled", "logins are not allowed "
+		    "for this mailbox");
+		sess_input(s);
+		return;
+	default:
+		log_warnx("xmpp c%" PRIu64 " authenticate: %s", s->c->id,
+		    err ? err : "error");
+		sasl_failure(s, "temporary-auth-failure", NULL);
+		sess_input(s);
+		return;
+	}
+	if (mb->postoffice_id != s->po_id) {
+		/* the password is right, but for a user of another post
+		 * office: this domain's users only */
+		log_info("xmpp c%" PRIu64 " %s: login refused: %s@%s is not a "
+		    "user of %s", s->c->id, s->c->addr, mb->name,
+		    mb->postoffice, s->domain);
+		login_failed(s, "not-authorized", NULL);
+		return;
+	}
+	limit = (int)settings_get_int(xsrv.svc->db,
+	    "xmpp.max_userip_connections", 10);
+	if (!service_login_start(xsrv.svc, &s->reg,
+	    (struct sockaddr *)&s->c->sa, mb, limit, on_revoked, s)) {
+		log_info("xmpp c%" PRIu64 " %s: login refused: over "
+		    "xmpp.max_userip_connections (%d)", s->c->id, s->c->addr,
+		    limit);
+		sasl_failure(s, "temporary-auth-failure", "too many sessions "
+		    "of this user from your address");
+		sess_input(s);
+		return;
+	}
+	throttle_ok(xsrv.svc, (struct sockaddr *)&s->c->sa);
+	s->local = xstrdup(mb->name);
+	str_lower(s->local);
+	s->owner = xasprintf("%s@%s", s->local, mb->postoffice);
+	str_lower(s->owner);
+	s->mailbox_id = mb->id;
+	s->bare = xasprintf("%s@%s", s->local, s->domain);
+	s->authed = true;
+	log_info("xmpp c%" PRIu64 " %s: login %s%s", s->c->id, s->c->addr,
+	    s->bare, s->c->tls ? " (TLS)" : "");
+	sasl_send(s, "success");
+	xconn_set_timeout(s->c, (int)settings_get_int(xsrv.svc->db,
+	    "xmpp.idle_timeout", 3600));
+	restart(s);
+	sess_input(s);
+}
+
+/* sasl_plain - a PLAIN message, base64 (RFC 4616, RFC 6120 6.4.2) */
+static void
+sasl_plain(struct xsess *s, const char *b64)
+{
+	struct buf msg;
+	const char *authzid, *authcid, *pass;
+	char *login;
+	int r;
+
+	s->sasl_wait = false;
+	buf_init(&msg, PLAIN_MAX);
+	if (strcmp(b64, "=") == 0)
+		b64 = "";
+	if (smtp_base64_decode(b64, strlen(b64), &msg) < 0 || msg.len == 0) {
+		buf_free(&msg);
+		sasl_failure(s, "incorrect-encoding", NULL);
+		return;
+	}
+	r = smtp_sasl_plain(msg.data, msg.len, &authzid, &authcid, &pass);
+	if (r == SMTP_SASL_NUL || r < 0 || *authcid == '\0') {
+		explicit_bzero(msg.data, msg.len);
+		buf_free(&msg);
+		if (r == SMTP_SASL_NUL)
+			login_failed(s, "not-authorized", NULL);
+		else
+			sasl_failure(s, "malformed-request", NULL);
+		return;
+	}
+	if (throttle_blocked(xsrv.svc, (struct sockaddr *)&s->c->sa)) {
+		explicit_bzero(msg.data, msg.len);
+		buf_free(&msg);
+		log_info("xmpp c%" PRIu64 " %s: login refused: too many "
+		    "failures", s->c->id, s->c->addr);
+		login_failed(s, "temporary-auth-failure", "too many failed "
+		    "logins from your address; try again later");
+		return;
+	}
+	/* the authcid is the JID's local part (a mailbox name, or with
+	 * '@' an address when the post office allows address logins) */
+	if (strchr(authcid, '@') != NULL)
+		login = xstrdup(authcid);
+	else
+		login = xasprintf("%s@%s", authcid, s->po);
+	if (*authzid != '\0') {
+		/* only as oneself: the bare JID being logged in as */
+		char *want = strchr(authcid, '@') ? xstrdup(authcid) :
+		    xasprintf("%s@%s", authcid, s->domain);
+		bool same = str_eq_ci(authzid, want);
+		free(want);
+		if (!same) {
+			explicit_bzero(msg.data, msg.len);
+			buf_free(&msg);
+			free(login);
+			sasl_failure(s, "invalid-authzid", NULL);
+			return;
+		}
+	}
+	s->busy = true;
+	s->auth_req = auth_pool_submit(xsrv.auth, login, pass, login_done, s);
+	explicit_bzero(msg.data, msg.len);
+	buf_free(&msg);
+	free(login);
+}
+
+static void
+sasl_stanza(struct xsess *s, struct xml_node *n)
+{
+	char *text = xml_node_text(n);
+
+	if (strcmp(n->name, "abort") == 0) {
+		s->sasl_wait = false;
+		sasl_failure(s, "aborted", NULL);
+	} else if (strcmp(n->name, "response") == 0) {
+		if (!s->sasl_wait)
+			sasl_failure(s, "malformed-request", "no exchange "
+			    "under way");
+		else
+			sasl_plain(s, text);
+	} else if (strcmp(n->name, "auth") == 0) {
+		const char *mech = xml_node_attr(n, "mechanism");
+		if (!plaintext_ok(s))
+			sasl_failure(s, "encryption-required", "start TLS "
+			    "first");
+		else if (mech == NULL || strcmp(mech, "PLAIN") != 0)
+			sasl_failure(s, "invalid-mechanism", "PLAIN only: "
+			    "passwords are stored hashed (no SCRAM secrets)");
+		else if (*text == '\0') {
+			s->sasl_wait = true;
+			xsess_send_raw(s, "<challenge xmlns='" NS_SASL "'/>");
+		} else
+			sasl_plain(s, text);
+	} else
+		stream_error(s, "unsupported-stanza-type", NULL);
+	explicit_bzero(text, strlen(text));
+	free(text);
+}
+
+/* ------------------------------------------------------------ binding */
+
+struct xuser *
+xuser_find(const char *owner)
+{
+	for (struct xuser *u = xsrv.users; u != NULL; u = u->next)
+		if (strcmp(u->owner, owner) == 0)
+			return u;
+	return NULL;
+}
+
+static bool
+resource_ok(const char *r)
+{
+	size_t n = strlen(r);
+
+	if (n == 0 || n > JID_PART_MAX)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)r; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* bind_resource - RFC 6120 7: the resource; a resource already in use by the
+ * same user is taken over (the old session gets <conflict/>) */
+static void
+bind_resource(struct xsess *s, struct xml_node *iq)
+{
+	struct xml_node *b = xml_node_child(iq, "bind", NS_BIND);
+	struct xml_node *rn = b ? xml_node_child(b, "resource", NULL) : NULL;
+	const char *type = xml_node_attr(iq, "type");
+	char *res = rn ? xml_node_text(rn) : NULL;
+	struct xuser *u;
+
+	if (b == NULL || type == NULL || strcmp(type, "set") != 0) {
+		free(res);
+		stream_error(s, "not-authorized", "bind a resource first");
+		return;
+	}
+	if (res != NULL && *res == '\0')
+		xfree(&res);
+	if (res != NULL && !resource_ok(res)) {
+		free(res);
+		im_stanza_error(s, iq, "modify", "bad-request", "invalid "
+		    "resource");
+		return;
+	}
+	if (res == NULL) {
+		unsigned char rnd[8];
+		res = xmalloc(2 * sizeof(rnd) + 8);
+		random_bytes(rnd, sizeof(rnd));
+		memcpy(res, "postern", 7);
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(res + 7 + 2 * i, 3, "%02x", rnd[i]);
+	}
+	u = xuser_find(s->owner);
+	if (u != NULL)
+		for (struct xsess *o = u->sessions; o != NULL; o = o->unext)
+			if (strcmp(o->resource, res) == 0 &&
+			    strcmp(o->domain, s->domain) == 0 && !o->dead) {
+				stream_error(o, "conflict", "replaced by a new "
+				    "session with the same resource");
+				break;
+			}
+	if (u == NULL) {
+		u = xcalloc(1, sizeof(*u));
+		u->owner = xstrdup(s->owner);
+		u->po_id = s->po_id;
+		u->next = xsrv.users;
+		xsrv.users = u;
+	}
+	s->resource = res;
+	s->full = xasprintf("%s/%s", s->bare, res);
+	s->user = u;
+	s->unext = u->sessions;
+	u->sessions = s;
+	s->state = XS_BOUND;
+
+	struct xml_node *r = xml_node_new("iq", "type", "result", NULL);
+	const char *id = xml_node_attr(iq, "id");
+	if (id != NULL)
+		xml_node_set_attr(r, "id", id);
+	struct xml_node *bn = xml_node_add(r, "bind", "xmlns", NS_BIND, NULL);
+	xml_node_add_text(xml_node_add(bn, "jid", NULL), s->full);
+	xsess_send(s, r);
+	xml_node_free(&r);
+	log_info("xmpp c%" PRIu64 " bound %s", s->c->id, s->full);
+}
+
+/* ------------------------------------------------------------ input */
+
+static void
+preauth_stanza(struct xsess *s, struct xml_node *n)
+{
+	const char *ns = xml_node_xmlns(n);
+
+	if (strcmp(n->name, "starttls") == 0 && ns != NULL &&
+	    strcmp(ns, NS_TLS) == 0) {
+		if (s->c->tls || xsrv.ssl == NULL) {
+			xsess_send_raw(s, "<failure xmlns='" NS_TLS "'/>"
+			    "</stream:stream>");
+			s->dead = true;
+			xconn_close(s->c);
+			return;
+		}
+		xsess_send_raw(s, "<proceed xmlns='" NS_TLS "'/>");
+		if (xconn_starttls(s->c, xsrv.ssl) < 0) {
+			s->dead = true;
+			xconn_close(s->c);
+			return;
+		}
+		restart(s);
+		return;
+	}
+	if (ns != NULL && strcmp(ns, NS_SASL) == 0) {
+		sasl_stanza(s, n);
+		return;
+	}
+	stream_error(s, "not-authorized", "log in first");
+}
+
+static void
+stanza(struct xsess *s, struct xml_node *n)
+{
+	const char *ns = xml_node_xmlns(n);
+
+	if (strchr(n->name, ':') != NULL) {
+		/* stream:error from a client, or another prefix */
+		stream_error(s, strcmp(n->name, "stream:error") == 0 ?
+		    "undefined-condition" : "unsupported-stanza-type", NULL);
+		xml_node_free(&n);
+		return;
+	}
+	if (s->state == XS_PREAUTH) {
+		preauth_stanza(s, n);
+		xml_node_free(&n);
+		return;
+	}
+	if (ns == NULL)
+		ns = NS_CLIENT;
+	bool is_stanza = strcmp(ns, NS_CLIENT) == 0 &&
+	    (strcmp(n->name, "message") == 0 ||
+	    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0);
+	if (!is_stanza) {
+		stream_error(s, strcmp(ns, NS_CLIENT) == 0 ?
+		    "unsupported-stanza-type" : "invalid-namespace", NULL);
+		xml_node_free(&n);
+		return;
+	}
+	if (s->state == XS_AUTHED) {
+		if (strcmp(n->name, "iq") == 0)
+			bind_resource(s, n);
+		else
+			stream_error(s, "not-authorized", "bind a resource "
+			    "first");
+		xml_node_free(&n);
+		return;
+	}
+	im_stanza(s, n);
+}
+
+/* sess_input - parse what arrived; one event at a time, none while a
+ * password check runs */
+static void
+sess_input(void *ctx)
+{
+	struct xsess *s = ctx;
+
+	while (!s->dead && !s->busy) {
+		struct evbuffer *in = xconn_input(s->c);
+		struct evbuffer_iovec v;
+		size_t used = 0;
+		enum xml_event ev;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 && v.iov_len > 0) {
+			ev = xml_stream_feed(s->xs, v.iov_base, v.iov_len,
+			    &used);
+			evbuffer_drain(in, used);
+		} else
+			ev = xml_stream_next(s->xs);
+		switch (ev) {
+		case XML_EV_MORE:
+			if (used > 0)
+				continue;
+			return;
+		case XML_EV_OPEN:
+			if (s->state != XS_WAIT_HEADER) {
+				stream_error(s, "bad-format", NULL);
+				return;
+			}
+			stream_open(s);
+			break;
+		case XML_EV_STANZA:
+			stanza(s, xml_stream_take(s->xs));
+			break;
+		case XML_EV_CLOSE:
+			/* RFC 6120 4.4: close ours too */
+			if (!s->header_sent)
+				send_header(s);
+			xsess_send_raw(s, "</stream:stream>");
+			s->dead = true;
+			xconn_close(s->c);
+			return;
+		case XML_EV_ERROR: {
+			const char *text;
+			const char *cond = xml_stream_error(s->xs, &text);
+			stream_error(s, cond, text);
+			return;
+		}
+		}
+	}
+}
+
+static void
+sess_end(void *ctx, enum xconn_end why)
+{
+	struct xsess *s = ctx;
+
+	if (why == XCONN_TIMEOUT) {
+		stream_error(s, "connection-timeout", NULL);
+		return;
+	}
+	sess_free(s);
+}
+
+static void
+sess_free(struct xsess *s)
+{
+	if (s->freeing)
+		return;
+	s->freeing = true;
+	s->dead = true;
+	if (s->state == XS_BOUND)
+		im_session_gone(s);
+	if (s->user != NULL) {
+		struct xuser *u = s->user;
+		for (struct xsess **pp = &u->sessions; *pp; pp = &(*pp)->unext)
+			if (*pp == s) {
+				*pp = s->unext;
+				break;
+			}
+		if (u->sessions == NULL) {
+			for (struct xuser **pp = &xsrv.users; *pp;
+			    pp = &(*pp)->next)
+				if (*pp == u) {
+					*pp = u->next;
+					break;
+				}
+			free(u->owner);
+			free(u);
+		}
+	}
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		xsrv.sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	if (s->auth_req != NULL)
+		auth_req_cancel(xsrv.auth, s->auth_req);
+	service_login_end(&s->reg);
+	if (s->delay_ev != NULL)
+		event_free(s->delay_ev);
+	if (s->full != NULL)
+		log_info("xmpp c%" PRIu64 " %s: closed", s->c->id, s->full);
+	free(s->delay_xml);
+	xml_stream_free(&s->xs);
+	xml_node_free(&s->presence);
+	xconn_free(&s->c);
+	free(s->domain);
+	free(s->local);
+	free(s->owner);
+	free(s->bare);
+	free(s->full);
+	free(s->resource);
+	free(s);
+}
+
+static void
+xmpp_accept(struct service *svc, struct service_listener *l, int fd,
+	    const struct sockaddr *sa, socklen_t salen)
+{
+	bool implicit = strcmp(l->name, "xmpps") == 0;
+	int limit = (int)settings_get_int(svc->db,
+	    "xmpp.max_connections_per_ip", 100);
+	struct xsess *s = xcalloc(1, sizeof(*s));
+
+	s->c = xconn_accept(svc, xsrv.ssl, implicit, fd, sa, salen, limit,
+	    sess_input, sess_end, s);
+	if (s->c == NULL) {
+		free(s);
+		return;
+	}
+	s->xs = xml_stream_new(XML_PREAUTH_MAX);
+	s->next = xsrv.sessions;
+	if (s->next != NULL)
+		s->next->prev = s;
+	xsrv.sessions = s;
+	xconn_set_timeout(s->c, (int)settings_get_int(svc->db,
+	    "xmpp.login_timeout", 60));
+	log_info("xmpp c%" PRIu64 " connect from %s on %s", s->c->id,
+	    s->c->addr, l->name);
+}
+
+static int
+xmpp_init(struct service *svc)
+{
+	const char *err;
+
+	xsrv.svc = svc;
+	xsrv.auth = auth_pool_create(svc->base, svc->root, 2, &err);
+	if (xsrv.auth == NULL) {
+		log_error("authentication threads: %s", err);
+		return -1;
+	}
+	if (chat_store_open(svc->root, &xsrv.store, &err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	xsrv.ssl = tls_server_ctx(svc, &xsrv.tls_error);
+	if (xsrv.ssl == NULL)
+		log_warnx("TLS unavailable (STARTTLS and xmpps off): %s",
+		    xsrv.tls_error);
+	service_set_state(svc, "running", NULL);
+	return 0;
+}
+
+/* xmpp_shutdown - SIGTERM: end every stream */
+static void
+xmpp_shutdown(struct service *svc)
+{
+	(void)svc;
+	while (xsrv.sessions != NULL)
+		sess_free(xsrv.sessions);
+	auth_pool_free(&xsrv.auth);
+	chat_store_close(&xsrv.store);
+	throttle_reset();
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const listeners[] = { "xmpp", "xmpps", NULL };
+	static const struct service_def def = {
+		.name = "xmppd",
+		.listeners = listeners,
+		.init = xmpp_init,
+		.accept = xmpp_accept,
+		.shutdown = xmpp_shutdown,
+	};
+	return service_main(argc, argv, &def);
+}

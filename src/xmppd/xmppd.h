@@ -1,0 +1,131 @@
+#ifndef POSTERN_XMPPD_H
+#define POSTERN_XMPPD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "authpool.h"
+#include "chat-store.h"
+#include "conn.h"
+#include "logins.h"
+#include "service.h"
+#include "strutil.h"
+#include "xml-stream.h"
+
+/* xmppd - the XMPP client service (RFC 6120, 6121). xmppd.c holds the
+ * stream (negotiation, STARTTLS, SASL PLAIN, resource binding, stream
+ * errors); im.c the instant messaging on top (rosters, subscriptions,
+ * presence, messages, the server's own IQs); chat-store.c what outlives
+ * a session; conn.c the sockets. */
+
+#define NS_CLIENT "jabber:client"
+#define NS_STREAMS "urn:ietf:params:xml:ns:xmpp-streams"
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define NS_ROSTER "jabber:iq:roster"
+#define NS_PING "urn:xmpp:ping"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define NS_DELAY "urn:xmpp:delay"
+
+#define JID_PART_MAX 1023         /* RFC 7622 3.1: each part */
+
+enum xsess_state {
+	XS_WAIT_HEADER,           /* before the client's stream header */
+	XS_PREAUTH,               /* features sent, not logged in */
+	XS_AUTHED,                /* logged in, not bound */
+	XS_BOUND,                 /* a resource: stanzas flow */
+};
+
+struct xuser;
+
+struct xsess {
+	struct xsess *prev, *next;      /* every session */
+	struct xsess *unext;            /* the user's bound sessions */
+	struct xuser *user;             /* once bound */
+	struct xconn *c;
+	struct xml_stream *xs;
+	enum xsess_state state;
+	bool header_sent;               /* our stream header is out */
+	bool authed;                    /* SASL succeeded */
+	bool busy;                      /* a password check or delay */
+	bool sasl_wait;                 /* PLAIN without initial response */
+	bool dead;                      /* closing: send nothing more */
+	bool freeing;
+	int auth_failures;
+	char *domain;                   /* the stream's 'to' */
+	int64_t po_id;                  /* its post office */
+	char po[NAME_MAX_LEN + 1];
+	char *local;                    /* mailbox name, once authed */
+	char *owner;                    /* "mailbox@postoffice" */
+	int64_t mailbox_id;
+	char *bare;                     /* local@domain */
+	char *full;                     /* local@domain/resource */
+	char *resource;
+	struct auth_req *auth_req;
+	struct service_login *reg;
+	struct event *delay_ev;
+	char *delay_xml;                /* a SASL failure sent late */
+	/* RFC 6121 4 */
+	bool available;
+	bool interested;                /* requested the roster */
+	int priority;
+	struct xml_node *presence;      /* the last broadcast presence */
+};
+
+/* a user with bound sessions */
+struct xuser {
+	struct xuser *next;
+	char *owner;                    /* "mailbox@postoffice" */
+	int64_t po_id;
+	struct xsess *sessions;
+};
+
+struct xmpp_server {
+	struct service *svc;
+	SSL_CTX *ssl;
+	const char *tls_error;
+	struct auth_pool *auth;
+	struct chat_store *store;
+	struct xsess *sessions;
+	struct xuser *users;
+};
+
+extern struct xmpp_server xsrv;
+
+/* --- xmppd.c ---------------------------------------------------------- */
+/* xsess_send - serialise and queue a stanza; a client leaving too much
+ * unread is closed (its session is then dead) */
+void xsess_send(struct xsess *s, const struct xml_node *n);
+void xsess_send_raw(struct xsess *s, const char *xml);
+/* stream_error - the RFC 6120 4.9 stream error, then close */
+void stream_error(struct xsess *s, const char *cond, const char *text);
+struct xuser *xuser_find(const char *owner);
+
+/* --- im.c ------------------------------------------------------------- */
+
+/* a JID split into parts (lower-cased local and domain, RFC 7622
+ * without the full PRECIS profiles) */
+struct jid {
+	char *local, *domain, *resource;
+};
+/* jid_parse - 0, or -1 for a malformed JID */
+int jid_parse(const char *s, struct jid *j);
+void jid_clear(struct jid *j);
+/* jid_bare - "local@domain" or "domain" (new string) */
+char *jid_bare(const struct jid *j);
+
+/* im_stanza - a stanza from a bound session (consumes n) */
+void im_stanza(struct xsess *s, struct xml_node *n);
+/* im_session_gone - a bound session ends: unavailable presence */
+void im_session_gone(struct xsess *s);
+/* im_stanza_error - answer n with a stanza error (RFC 6120 8.3) */
+void im_stanza_error(struct xsess *s, const struct xml_node *n,
+		     const char *type, const char *cond, const char *text);
+
+#endif
