@@ -29,7 +29,11 @@
  *
  * Deliveries (store_deliver) touch only tmp/, new/ and maildirsize, never
  * the index: a session picks new mail up at its next store_sync, which
- * gives the next UIDs in delivery order and moves the files to cur/. Files
+ * gives the next UIDs in delivery order and moves the files to cur/. A
+ * delivery with keywords takes the road of APPEND instead (the index is
+ * where keywords live): cur/ and the index at once. Every road stages
+ * the file in tmp/ the same way (store-save.c), and every UID is given in
+ * one place, when a file in cur/ is indexed (store-sync.c). Files
  * put into new/ or cur/ by other tools, and files removed behind the
  * index's back, are noticed by store_sync too (cur/ is rescanned when its
  * mtime differs from the one recorded after Postern's own changes). A
@@ -82,6 +86,11 @@ struct store_delivery {
 	int src_fd;              /* when data is NULL: read from here (its
 				  * current offset) to EOF */
 	unsigned int flags;      /* STORE_* flags to set (Sieve imap4flags) */
+	const char *keywords;    /* NULL or "": none; else IMAP keywords,
+				  * space separated (Sieve imap4flags):
+				  * they live in the index only, so such a
+				  * delivery goes into cur/ and the index at
+				  * once (as an APPEND does) */
 	int64_t quota_kb;        /* 0: no quota; else refuse if the mailbox
 				  * usage plus the message passes it */
 	size_t max_folders;      /* 0: none; else a missing folder is not
