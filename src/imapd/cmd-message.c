@@ -1208,6 +1208,20 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 		case IMAP_FETCH_MODSEQ:
 			buf_printf(out, "MODSEQ (%llu)", (unsigned long long)v->modseq);
 			break;
+		case IMAP_FETCH_EMAILID:
+		case IMAP_FETCH_THREADID: {
+			/* RFC 8474 5.1: ids from lib-store */
+			char eid[STORE_ID_MAX], tid[STORE_ID_MAX];
+			const char *ierr;
+			if (store_msg_ids(s->folder, v->uid, eid, tid, &ierr) == 1)
+				buf_printf(out, "%s (%s)", it->type ==
+				    IMAP_FETCH_EMAILID ? "EMAILID" : "THREADID",
+				    it->type == IMAP_FETCH_EMAILID ? eid : tid);
+			else
+				buf_puts(out, it->type == IMAP_FETCH_EMAILID ?
+				    "EMAILID NIL" : "THREADID NIL");
+			break;
+		}
 		case IMAP_FETCH_INTERNALDATE:
 			buf_puts(out, "INTERNALDATE ");
 			imap_datetime_format(out, v->idate, 0);
@@ -1640,6 +1654,16 @@ match(struct sctx *x, const struct imap_search_key *k)
 		    x->s->nmsgs ? x->s->msgs[x->s->nmsgs - 1].uid : 0);
 	case IMAP_SEARCH_MODSEQ:
 		return v->modseq >= k->num;
+	case IMAP_SEARCH_EMAILID:
+	case IMAP_SEARCH_THREADID: {
+		/* RFC 8474 6: ids compare exactly */
+		char eid[STORE_ID_MAX], tid[STORE_ID_MAX];
+		const char *ierr;
+		if (store_msg_ids(x->s->folder, v->uid, eid, tid, &ierr) != 1)
+			return false;
+		return strcmp(k->type == IMAP_SEARCH_EMAILID ? eid : tid,
+		    k->str) == 0;
+	}
 	case IMAP_SEARCH_BEFORE:
 		return ymd_of(v->idate) < k->date;
 	case IMAP_SEARCH_ON:

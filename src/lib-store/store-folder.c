@@ -109,6 +109,40 @@ new_uidvalidity(struct store *st)
 	return (uint32_t)now;
 }
 
+/* folder_mailboxid - the mailbox id for a new row of folder name: its
+ * postern-mailboxid file (made when missing), or a new one when another
+ * row has that id already (a folder directory copied by another tool) */
+static int
+folder_mailboxid(struct store *st, const char *name, char out[STORE_ID_MAX],
+		 const char **error_r)
+{
+	char *dir = folder_dir(st, name), *path;
+	int r = -1;
+
+	for (int tries = 0; tries < 2; tries++) {
+		sqlite3_stmt *s;
+		bool taken;
+		if (email_mailboxid(dir, out, error_r) < 0)
+			break;
+		s = index_prep(st, "SELECT 1 FROM folder WHERE mailboxid=?",
+		    error_r);
+		if (s == NULL)
+			break;
+		sqlite3_bind_text(s, 1, out, -1, SQLITE_STATIC);
+		taken = sqlite3_step(s) == SQLITE_ROW;
+		sqlite3_finalize(s);
+		if (!taken) {
+			r = 0;
+			break;
+		}
+		path = xasprintf("%s/postern-mailboxid", dir);
+		(void)unlink(path);
+		free(path);
+	}
+	free(dir);
+	return r;
+}
+
 /* folder_row - the folder's row id, created when missing (in a
  * transaction); -1 error */
 int64_t
@@ -132,13 +166,17 @@ folder_row(struct store *st, const char *name, const char **error_r)
 		if (strcmp(default_folders[i].name, key) == 0)
 			su = default_folders[i].su;
 	uint32_t uv = new_uidvalidity(st);
+	char mbid[STORE_ID_MAX];
+	if (folder_mailboxid(st, key, mbid, error_r) < 0)
+		return -1;
 	s = index_prep(st, "INSERT INTO folder(name,uidvalidity,uidnext,modseq,"
-	    "special_use) VALUES(?,?,1,1,?)", error_r);
+	    "special_use,mailboxid) VALUES(?,?,1,1,?,?)", error_r);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, uv);
 	sqlite3_bind_int(s, 3, (int)su);
+	sqlite3_bind_text(s, 4, mbid, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		sqlite3_finalize(s);
 		return index_err(st, error_r, "insert folder");
@@ -232,6 +270,24 @@ special_use(struct store *st, const char *name)
 }
 
 /* folder_dirent - whether an entry of the mailbox root is a folder */
+/* folder_mailboxid_of - the mailbox id of a folder's row, "" without */
+static void
+folder_mailboxid_of(struct store *st, const char *name,
+		    char out[STORE_ID_MAX])
+{
+	sqlite3_stmt *s = index_prep(st, "SELECT mailboxid FROM folder WHERE "
+	    "name=?", NULL);
+
+	out[0] = '\0';
+	if (s == NULL)
+		return;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		snprintf(out, STORE_ID_MAX, "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+}
+
 static bool
 folder_dirent(const char *root, const struct dirent *de)
 {
@@ -286,6 +342,7 @@ store_folder_list(struct store *st, struct store_folder_info **list_r,
 		size_t len = strlen(v[i].name);
 		v[i].subscribed = subscribed(st, v[i].name);
 		v[i].special_use = special_use(st, v[i].name);
+		folder_mailboxid_of(st, v[i].name, v[i].mailboxid);
 		for (size_t j = 0; j < n; j++)
 			if (j != i && strncmp(v[j].name, v[i].name, len) == 0 &&
 			    v[j].name[len] == '.')
@@ -325,6 +382,27 @@ store_folder_count(const char *mailbox_root, size_t *n_r,
 	closedir(d);
 	*n_r = n;
 	return 0;
+}
+
+/* store_sync_all - see store.h */
+int
+store_sync_all(struct store *st, const char **error_r)
+{
+	struct store_folder_info *v;
+	size_t n;
+	int ret = 0;
+
+	if (store_folder_list(st, &v, &n, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct store_folder *f = store_folder_open(st, v[i].name,
+		    error_r);
+		if (f == NULL)
+			ret = -1;
+		store_folder_close(&f);
+	}
+	store_folder_list_free(v, n);
+	return ret;
 }
 
 /* store_folder_exists - whether the folder dir exists */
@@ -701,6 +779,7 @@ store_folder_open(struct store *st, const char *name, const char **error_r)
 		store_folder_close(&f);
 		return NULL;
 	}
+	folder_mailboxid_of(st, f->name, f->mailboxid);
 	if (store_sync(f, error_r) < 0) {
 		store_folder_close(&f);
 		return NULL;
@@ -747,6 +826,7 @@ store_folder_status(struct store_folder *f, struct store_folder_status *r,
 	r->uidvalidity = fs.uidvalidity;
 	r->uidnext = (uint32_t)fs.uidnext;
 	r->highestmodseq = (uint64_t)fs.modseq;
+	memcpy(r->mailboxid, f->mailboxid, sizeof(r->mailboxid));
 	s = index_prep(f->st, "SELECT count(*), total(vsize),"
 	    " total((flags & 1) = 0), total((flags & 8) != 0),"
 	    " total(uid >= (SELECT recent_uid FROM folder WHERE id=?1))"

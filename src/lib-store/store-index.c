@@ -25,7 +25,7 @@
 /* the index schema version (PRAGMA user_version); an index made before
  * versioning reads 0 and is version 1. index_migrate upgrades older ones
  * step by step, each step in one transaction. */
-#define INDEX_VERSION 2
+#define INDEX_VERSION 3
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
@@ -34,19 +34,83 @@ static const char schema_sql[] =
 	" uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	" special_use INTEGER NOT NULL DEFAULT 0,"
 	" cur_mtime INTEGER NOT NULL DEFAULT -1,"
-	" recent_uid INTEGER NOT NULL DEFAULT 1);"
+	" recent_uid INTEGER NOT NULL DEFAULT 1,"
+	" mailboxid TEXT NOT NULL DEFAULT '');"
 	"CREATE TABLE IF NOT EXISTS msg(folder INTEGER NOT NULL,"
 	" uid INTEGER NOT NULL, base TEXT NOT NULL, file TEXT NOT NULL,"
 	" flags INTEGER NOT NULL, keywords TEXT NOT NULL DEFAULT '',"
 	" modseq INTEGER NOT NULL, size INTEGER NOT NULL,"
 	" vsize INTEGER NOT NULL, idate INTEGER NOT NULL,"
+	" emailid TEXT NOT NULL DEFAULT '', threadid TEXT NOT NULL DEFAULT '',"
+	" sfrom TEXT NOT NULL DEFAULT '', ssubject TEXT NOT NULL DEFAULT '',"
 	" PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
 	"CREATE UNIQUE INDEX IF NOT EXISTS msg_base ON msg(folder, base);"
 	"CREATE INDEX IF NOT EXISTS msg_modseq ON msg(folder, modseq);"
 	"CREATE TABLE IF NOT EXISTS expunged(folder INTEGER NOT NULL,"
 	" uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	" PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS subscription(name TEXT PRIMARY KEY);";
+	"CREATE TABLE IF NOT EXISTS subscription(name TEXT PRIMARY KEY);"
+	/* version 3: object ids, the query index, the change log */
+	"CREATE INDEX IF NOT EXISTS msg_emailid ON msg(emailid);"
+	"CREATE INDEX IF NOT EXISTS msg_threadid ON msg(threadid);"
+	"CREATE INDEX IF NOT EXISTS msg_a_idate ON msg(idate);"
+	"CREATE INDEX IF NOT EXISTS msg_a_vsize ON msg(vsize);"
+	"CREATE INDEX IF NOT EXISTS msg_a_sfrom ON msg(sfrom);"
+	"CREATE INDEX IF NOT EXISTS msg_a_ssubject ON msg(ssubject);"
+	"CREATE INDEX IF NOT EXISTS msg_f_idate ON msg(folder, idate);"
+	"CREATE INDEX IF NOT EXISTS msg_f_vsize ON msg(folder, vsize);"
+	"CREATE INDEX IF NOT EXISTS msg_f_sfrom ON msg(folder, sfrom);"
+	"CREATE INDEX IF NOT EXISTS msg_f_ssubject ON msg(folder, ssubject);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS folder_mailboxid ON folder(mailboxid)"
+	" WHERE mailboxid!='';"
+	"CREATE TABLE IF NOT EXISTS changelog(seq INTEGER PRIMARY KEY"
+	" AUTOINCREMENT, type INTEGER NOT NULL, id TEXT NOT NULL,"
+	" op INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS changelog_type ON changelog(type, seq);"
+	/* the log, written here so that no road into the index misses it
+	 * (types and ops: STORE_CHANGE_* in store.h) */
+	"CREATE TRIGGER IF NOT EXISTS log_msg_ins AFTER INSERT ON msg BEGIN"
+	" INSERT INTO changelog(type,id,op) VALUES(1, NEW.emailid,"
+	"  CASE WHEN EXISTS(SELECT 1 FROM msg WHERE emailid=NEW.emailid AND"
+	"  (folder!=NEW.folder OR uid!=NEW.uid)) THEN 2 ELSE 1 END);"
+	" INSERT INTO changelog(type,id,op) VALUES(3, NEW.threadid,"
+	"  CASE WHEN EXISTS(SELECT 1 FROM msg WHERE threadid=NEW.threadid AND"
+	"  (folder!=NEW.folder OR uid!=NEW.uid)) THEN 2 ELSE 1 END);"
+	" INSERT INTO changelog(type,id,op) SELECT 2, mailboxid, 4 FROM folder"
+	"  WHERE id=NEW.folder;"
+	" END;"
+	"CREATE TRIGGER IF NOT EXISTS log_msg_del AFTER DELETE ON msg BEGIN"
+	" INSERT INTO changelog(type,id,op) VALUES(1, OLD.emailid,"
+	"  CASE WHEN EXISTS(SELECT 1 FROM msg WHERE emailid=OLD.emailid)"
+	"  THEN 2 ELSE 3 END);"
+	" INSERT INTO changelog(type,id,op) VALUES(3, OLD.threadid,"
+	"  CASE WHEN EXISTS(SELECT 1 FROM msg WHERE threadid=OLD.threadid)"
+	"  THEN 2 ELSE 3 END);"
+	" INSERT INTO changelog(type,id,op) SELECT 2, mailboxid, 4 FROM folder"
+	"  WHERE id=OLD.folder;"
+	" END;"
+	"CREATE TRIGGER IF NOT EXISTS log_msg_upd AFTER UPDATE OF flags,"
+	" keywords ON msg WHEN OLD.flags!=NEW.flags OR"
+	" OLD.keywords!=NEW.keywords BEGIN"
+	" INSERT INTO changelog(type,id,op) VALUES(1, NEW.emailid, 2);"
+	" INSERT INTO changelog(type,id,op) SELECT 2, mailboxid, 4 FROM folder"
+	"  WHERE id=NEW.folder AND (OLD.flags & 1)!=(NEW.flags & 1);"
+	" END;"
+	"CREATE TRIGGER IF NOT EXISTS log_folder_ins AFTER INSERT ON folder"
+	" BEGIN INSERT INTO changelog(type,id,op) VALUES(2, NEW.mailboxid, 1);"
+	" END;"
+	"CREATE TRIGGER IF NOT EXISTS log_folder_del AFTER DELETE ON folder"
+	" BEGIN INSERT INTO changelog(type,id,op) VALUES(2, OLD.mailboxid, 3);"
+	" END;"
+	"CREATE TRIGGER IF NOT EXISTS log_folder_upd AFTER UPDATE OF name ON"
+	" folder BEGIN INSERT INTO changelog(type,id,op)"
+	" VALUES(2, NEW.mailboxid, 2); END;"
+	"CREATE TRIGGER IF NOT EXISTS log_sub_ins AFTER INSERT ON subscription"
+	" BEGIN INSERT INTO changelog(type,id,op) SELECT 2, mailboxid, 2 FROM"
+	" folder WHERE name=NEW.name; END;"
+	"CREATE TRIGGER IF NOT EXISTS log_sub_del AFTER DELETE ON subscription"
+	" BEGIN INSERT INTO changelog(type,id,op) SELECT 2, mailboxid, 2 FROM"
+	" folder WHERE name=OLD.name; END;";
 
 
 /* ------------------------------------------------------------ sqlite glue */
@@ -125,6 +189,14 @@ static const char *const migrations[] = {
 	 * seen by earlier sessions: not recent. */
 	"ALTER TABLE folder ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;"
 	"UPDATE folder SET recent_uid=uidnext;",
+	/* 3: object ids (filled from the files by email_backfill at the
+	 * next open), sort keys of the query index, the change log (made
+	 * by schema_sql) */
+	"ALTER TABLE folder ADD COLUMN mailboxid TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE msg ADD COLUMN emailid TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE msg ADD COLUMN threadid TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE msg ADD COLUMN sfrom TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE msg ADD COLUMN ssubject TEXT NOT NULL DEFAULT '';",
 };
 
 /* index_version - whether the index is new (no tables) and its version */
@@ -280,7 +352,16 @@ store_open(const char *mailbox_root, const char **error_r)
 			return NULL;
 		}
 	}
-	if (folder_defaults_create(st, error_r) < 0) {
+	int fresh;
+	if (folder_defaults_create(st, error_r) < 0 ||
+	    (fresh = email_backfill(st, error_r)) < 0 ||
+	    changes_autotrim(st, error_r) < 0) {
+		store_close(&st);
+		return NULL;
+	}
+	/* a new or rebuilt index knows every folder at once: the ids and
+	 * the change log are account-wide */
+	if (fresh == 1 && store_sync_all(st, error_r) < 0) {
 		store_close(&st);
 		return NULL;
 	}

@@ -14,6 +14,10 @@
  *                     copy, delivery with keywords)
  *   store-filename.c  Maildir file names: unique bases, S= W=, flags
  *   store-quota.c     maildirsize and the mailbox size
+ *   store-email.c     object ids (email, thread, mailbox), sort keys,
+ *                     lookups by id
+ *   store-changes.c   the change log (written by the index's triggers)
+ *   store-query.c     the query index (sorted, filtered windows)
  *   store-notify.c    inotify for IDLE */
 
 #include <stdarg.h>
@@ -39,6 +43,7 @@ struct store_folder {
 	char *dir;
 	int64_t id;
 	int64_t new_mtime;   /* new/'s mtime when last seen empty, -1 */
+	char mailboxid[STORE_ID_MAX];
 };
 
 /* a folder's counters, read and written under the index's write lock */
@@ -110,6 +115,37 @@ char *store_name_base(const char *name);
 int64_t store_file_vsize(const char *path);
 int64_t store_mtime_ns(const char *path);
 int store_maildir_make(const char *dir);
+
+/* store-email.c */
+/* what an indexed message carries besides its file name */
+struct email_meta {
+	char emailid[STORE_ID_MAX];
+	char threadid[STORE_ID_MAX];
+	char *sfrom;             /* sort keys of the query index */
+	char *ssubject;
+};
+/* email_meta_read - the ids and sort keys of the file at path (base: its
+ * Maildir base name); a file that cannot be read gets ids all the same
+ * (its thread: its own) and empty keys. Clear with email_meta_clear. */
+void email_meta_read(const char *path, const char *base,
+		     struct email_meta *m);
+/* email_meta_parse - the same from a message's first bytes (data, len:
+ * untrusted; fuzz/fuzz-store-ids.c) */
+void email_meta_parse(const void *data, size_t len, const char *base,
+		      struct email_meta *m);
+void email_meta_clear(struct email_meta *m);
+/* email_mailboxid - the mailbox id kept in dir/postern-mailboxid, made
+ * when missing. 0 or -1. */
+int email_mailboxid(const char *dir, char out[STORE_ID_MAX],
+		    const char **error_r);
+/* email_backfill - ids for rows and folders of an upgraded index, the
+ * state epoch of a new one (store_open): 1 new index, 0, -1 */
+int email_backfill(struct store *st, const char **error_r);
+
+/* store-changes.c */
+/* changes_autotrim - store_changes_trim once the log is a quarter over
+ * STORE_CHANGES_KEEP (store_open) */
+int changes_autotrim(struct store *st, const char **error_r);
 
 /* store-notify.c */
 void store_touch_notify(const char *dir);

@@ -311,6 +311,33 @@ copy_file(const char *src, const char *dst)
 	return 0;
 }
 
+/* copy_base - the base name of a copy of m in dst: m's own, so that the
+ * copy keeps its email id (store.h), unless dst has it already (a copy
+ * into the same folder, or a second copy): then a new one, a new email */
+static char *
+copy_base(struct store_folder *dst, const struct store_msg *m)
+{
+	char *base = store_name_base(m->file);
+	sqlite3_stmt *s = index_prep(dst->st, "SELECT 1 FROM msg WHERE "
+	    "folder=? AND base=?", NULL);
+	bool taken = true;
+
+	if (s != NULL) {
+		sqlite3_bind_int64(s, 1, dst->id);
+		sqlite3_bind_text(s, 2, base, -1, SQLITE_STATIC);
+		taken = sqlite3_step(s) != SQLITE_DONE;
+		sqlite3_finalize(s);
+	}
+	if (taken) {
+		char *u = store_unique_name();
+		free(base);
+		base = xasprintf("%s,S=%" PRIu64 ",W=%" PRIu64, u, m->file_size,
+		    m->size);
+		free(u);
+	}
+	return base;
+}
+
 /* store_copy - copy (or move) messages to another folder */
 int
 store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
@@ -370,10 +397,9 @@ store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
 	size_t ncopied = 0;
 	for (size_t i = 0; i < nv; i++) {
 		char *src = store_msg_path(f, &v[i]);
-		char *base = store_unique_name(), letters[8];
+		char *base = copy_base(dst, &v[i]), letters[8];
 		store_flags_letters(v[i].flags, letters);
-		char *name = xasprintf("%s,S=%" PRIu64 ",W=%" PRIu64 ":2,%s",
-		    base, v[i].file_size, v[i].size, letters);
+		char *name = xasprintf("%s:2,%s", base, letters);
 		char *dp = xasprintf("%s/cur/%s", dst->dir, name);
 		uint32_t uid = 0;
 		int r = copy_file(src, dp);

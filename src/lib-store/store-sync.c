@@ -89,14 +89,16 @@ sync_state_save(struct store_folder *f, const struct folder_state *fs,
 	return 0;
 }
 
-/* msg_insert - a row for a file now in cur/ */
+/* sync_msg_insert - a row for a file now in cur/, with its ids and sort
+ * keys read from the file (store-email.c); see store-private.h */
 int
-sync_msg_insert(struct store_folder *f, struct folder_state *fs, const char *file,
-	   unsigned int flags, const char *keywords, time_t idate,
-	   uint32_t *uid_r, const char **error_r)
+sync_msg_insert(struct store_folder *f, struct folder_state *fs,
+		const char *file, unsigned int flags, const char *keywords,
+		time_t idate, uint32_t *uid_r, const char **error_r)
 {
 	char *path = xasprintf("%s/cur/%s", f->dir, file);
 	char *base = store_name_base(file);
+	struct email_meta em;
 	int64_t size, vsize;
 	unsigned int fl;
 	sqlite3_stmt *s;
@@ -117,13 +119,15 @@ sync_msg_insert(struct store_folder *f, struct folder_state *fs, const char *fil
 	}
 	if (vsize < 0)
 		vsize = store_file_vsize(path);
+	email_meta_read(path, base, &em);
 	free(path);
 	if (vsize < 0)
 		vsize = size;
 	s = index_prep(f->st, "INSERT OR IGNORE INTO msg(folder,uid,base,file,"
-	    "flags,keywords,modseq,size,vsize,idate) VALUES(?,?,?,?,?,?,?,?,?,?)",
-	    error_r);
+	    "flags,keywords,modseq,size,vsize,idate,emailid,threadid,sfrom,"
+	    "ssubject) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", error_r);
 	if (s == NULL) {
+		email_meta_clear(&em);
 		free(base);
 		return -1;
 	}
@@ -138,8 +142,13 @@ sync_msg_insert(struct store_folder *f, struct folder_state *fs, const char *fil
 	sqlite3_bind_int64(s, 8, size);
 	sqlite3_bind_int64(s, 9, vsize);
 	sqlite3_bind_int64(s, 10, (int64_t)idate);
+	sqlite3_bind_text(s, 11, em.emailid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 12, em.threadid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 13, em.sfrom, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 14, em.ssubject, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
+	email_meta_clear(&em);
 	free(base);
 	if (rc != SQLITE_DONE)
 		return index_err(f->st, error_r, "insert message");
