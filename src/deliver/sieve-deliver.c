@@ -674,53 +674,30 @@ do_vacation(const struct sieve_deliver_args *a, const struct sd_hdr *h,
 	return r;
 }
 
-/* store_keywords - a delivery with IMAP keywords (imap4flags): through
- * the index (store_append), since Maildir names hold only system flags */
+/* store_keywords - a delivery with IMAP keywords (imap4flags): the same
+ * store_deliver, whose keywords take it into the index at once */
 static enum store_deliver_result
 store_keywords(const struct sieve_deliver_args *a, const char *folder,
 	       unsigned int flags, const char *keywords, const char *data,
 	       size_t len, const char **error_r)
 {
-	struct buf b;
-	uint32_t uid = 0;
-	enum store_deliver_result res = STORE_DELIVER_ERROR;
-	struct store *st = store_open(a->root, error_r);
+	struct store_delivery d = *a->sd;
+	char *file = NULL;
+	enum store_deliver_result res;
 
-	if (st == NULL)
-		return STORE_DELIVER_ERROR;
-	if (folder == NULL)
-		folder = "INBOX";
-	if (!str_eq_ci(folder, "INBOX") && store_folder_exists(st, folder) != 1) {
-		size_t nf;
-		if (store_folder_name_check(folder, error_r) < 0) {
-			store_close(&st);
-			return STORE_DELIVER_NO_FOLDER;
-		}
-		if (a->sd->max_folders > 0 && store_folder_count(a->root, &nf,
-		    error_r) == 0 && nf >= a->sd->max_folders) {
-			*error_r = "folder limit reached (mailbox.max_folders)";
-			store_close(&st);
-			return STORE_DELIVER_NO_FOLDER;
-		}
-		if (store_folder_create(st, folder, error_r) < 0) {
-			store_close(&st);
-			return STORE_DELIVER_ERROR;
-		}
-	}
-	buf_init(&b, 0);
-	buf_append(&b, a->sd->prefix, a->sd->prefix_len);
-	buf_append(&b, data, len);
-	int r = store_append(st, folder, b.data, b.len, flags, keywords, 0,
-	    a->sd->quota_kb, &uid, NULL, error_r);
-	if (r == 0) {
-		log_info("%s: to=<%s> sieve: stored into %s as UID %u with "
-		    "keywords %s", a->qid, a->address, folder, uid, keywords);
-		res = STORE_DELIVER_OK;
-	} else if (r == 1) {
-		res = STORE_DELIVER_OVER_QUOTA;
-	}
-	buf_free(&b);
-	store_close(&st);
+	d.folder = folder;
+	d.create_folder = true;
+	d.data = data;
+	d.len = len;
+	d.src_fd = -1;
+	d.flags = flags;
+	d.keywords = keywords;
+	res = store_deliver(a->root, &d, &file, error_r);
+	if (res == STORE_DELIVER_OK)
+		log_info("%s: to=<%s> sieve: stored into %s (%s) with keywords "
+		    "%s", a->qid, a->address, folder ? folder : "INBOX",
+		    file ? file : "", keywords);
+	free(file);
 	return res;
 }
 

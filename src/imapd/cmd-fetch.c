@@ -176,6 +176,20 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 		case IMAP_FETCH_MODSEQ:
 			buf_printf(out, "MODSEQ (%llu)", (unsigned long long)v->modseq);
 			break;
+		case IMAP_FETCH_EMAILID:
+		case IMAP_FETCH_THREADID: {
+			/* RFC 8474 5.1: ids from lib-store */
+			char eid[STORE_ID_MAX], tid[STORE_ID_MAX];
+			const char *ierr;
+			if (store_msg_ids(s->folder, v->uid, eid, tid, &ierr) == 1)
+				buf_printf(out, "%s (%s)", it->type ==
+				    IMAP_FETCH_EMAILID ? "EMAILID" : "THREADID",
+				    it->type == IMAP_FETCH_EMAILID ? eid : tid);
+			else
+				buf_puts(out, it->type == IMAP_FETCH_EMAILID ?
+				    "EMAILID NIL" : "THREADID NIL");
+			break;
+		}
 		case IMAP_FETCH_INTERNALDATE:
 			buf_puts(out, "INTERNALDATE ");
 			imap_datetime_format(out, v->idate, 0);

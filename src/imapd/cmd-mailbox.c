@@ -233,6 +233,9 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID\r\n", s->uidnext);
 	session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 	    (unsigned long long)s->highestmodseq);
+	/* RFC 8474 OBJECTID */
+	session_printf(s, "* OK [MAILBOXID (%s)] Ok\r\n",
+	    store_folder_mailboxid(s->folder));
 	if (s->rev2) {
 		struct buf l;
 		buf_init(&l, 0);
@@ -397,6 +400,14 @@ cmd_create(struct session *s, const char *tag, const struct imap_arg *a,
 		return;
 	if (store_folder_create(s->mbox->st, name, &err) < 0) {
 		folder_refuse(s, tag, "CREATE", name, err);
+		return;
+	}
+	/* RFC 8474 3.1: the new mailbox's id */
+	struct store_folder *nf = store_folder_open(s->mbox->st, name, &err);
+	if (nf != NULL) {
+		session_tagged(s, tag, "OK", "[MAILBOXID (%s)] CREATE completed",
+		    store_folder_mailboxid(nf));
+		store_folder_close(&nf);
 		return;
 	}
 	session_tagged(s, tag, "OK", "CREATE completed");
@@ -644,6 +655,8 @@ status_items(struct session *s, const char *name, const struct imap_arg *items,
 			buf_printf(out, "HIGHESTMODSEQ %llu",
 			    (unsigned long long)st.highestmodseq);
 			s->condstore = true;
+		} else if (imap_arg_is_atom(it, "MAILBOXID")) {
+			buf_printf(out, "MAILBOXID (%s)", st.mailboxid);
 		} else {
 			*error_r = "Unknown STATUS item";
 			return -2;
@@ -657,7 +670,8 @@ static bool
 status_items_valid(const struct imap_arg *items)
 {
 	static const char *const ok[] = { "MESSAGES", "UIDNEXT", "UIDVALIDITY",
-	    "UNSEEN", "RECENT", "DELETED", "SIZE", "HIGHESTMODSEQ", NULL };
+	    "UNSEEN", "RECENT", "DELETED", "SIZE", "HIGHESTMODSEQ", "MAILBOXID",
+	    NULL };
 
 	if (items->type != IMAP_ARG_LIST || items->count == 0)
 		return false;

@@ -132,6 +132,16 @@ match(struct sctx *x, const struct imap_search_key *k)
 		    x->s->nmsgs ? x->s->msgs[x->s->nmsgs - 1].uid : 0);
 	case IMAP_SEARCH_MODSEQ:
 		return v->modseq >= k->num;
+	case IMAP_SEARCH_EMAILID:
+	case IMAP_SEARCH_THREADID: {
+		/* RFC 8474 6: ids compare exactly */
+		char eid[STORE_ID_MAX], tid[STORE_ID_MAX];
+		const char *ierr;
+		if (store_msg_ids(x->s->folder, v->uid, eid, tid, &ierr) != 1)
+			return false;
+		return strcmp(k->type == IMAP_SEARCH_EMAILID ? eid : tid,
+		    k->str) == 0;
+	}
 	case IMAP_SEARCH_BEFORE:
 		return ymd_of(v->idate) < k->date;
 	case IMAP_SEARCH_ON:

@@ -165,6 +165,8 @@ parse_item(const char *s, struct imap_fetch *f, const char **error_r)
 		{ "BODY", IMAP_FETCH_BODY },
 		{ "UID", IMAP_FETCH_UID },
 		{ "MODSEQ", IMAP_FETCH_MODSEQ },
+		{ "EMAILID", IMAP_FETCH_EMAILID },
+		{ "THREADID", IMAP_FETCH_THREADID },
 	};
 
 	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
@@ -551,6 +553,21 @@ parse_key(struct sctx *c, struct imap_search_key *k)
 			return -1;
 		k->type = IMAP_SEARCH_KEYWORD;
 		k->neg = toupper((unsigned char)s[0]) == 'U';
+		k->str = xstrdup(v);
+	} else if (strcasecmp(s, "EMAILID") == 0 ||
+	    strcasecmp(s, "THREADID") == 0) {
+		/* RFC 8474: objectid = 1*255 (ALPHA / DIGIT / "_" / "-") */
+		const char *v = next_str(c);
+		if (v == NULL)
+			return -1;
+		size_t l = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+		    "opqrstuvwxyz0123456789_-");
+		if (l == 0 || l > 255 || v[l] != '\0') {
+			c->error = "Bad objectid";
+			return -1;
+		}
+		k->type = toupper((unsigned char)s[0]) == 'E' ?
+		    IMAP_SEARCH_EMAILID : IMAP_SEARCH_THREADID;
 		k->str = xstrdup(v);
 	} else if (strcasecmp(s, "HEADER") == 0) {
 		const char *f = next_str(c), *v;

@@ -26,6 +26,8 @@ enum imap_fetch_type {
 	IMAP_FETCH_BINARY_SIZE,
 	IMAP_FETCH_UID,
 	IMAP_FETCH_MODSEQ,
+	IMAP_FETCH_EMAILID,        /* RFC 8474 OBJECTID */
+	IMAP_FETCH_THREADID,
 };
 
 enum imap_section_spec {
@@ -91,6 +93,8 @@ enum imap_search_type {
 	IMAP_SEARCH_SEQSET,        /* set */
 	IMAP_SEARCH_UID,           /* set */
 	IMAP_SEARCH_MODSEQ,        /* num */
+	IMAP_SEARCH_EMAILID,       /* str (RFC 8474) */
+	IMAP_SEARCH_THREADID,      /* str */
 };
 
 /* flag bits for IMAP_SEARCH_FLAG (same values as lib-store's) */

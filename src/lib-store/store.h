@@ -29,7 +29,11 @@
  *
  * Deliveries (store_deliver) touch only tmp/, new/ and maildirsize, never
  * the index: a session picks new mail up at its next store_sync, which
- * gives the next UIDs in delivery order and moves the files to cur/. Files
+ * gives the next UIDs in delivery order and moves the files to cur/. A
+ * delivery with keywords takes the road of APPEND instead (the index is
+ * where keywords live): cur/ and the index at once. Every road stages
+ * the file in tmp/ the same way (store-save.c), and every UID is given in
+ * one place, when a file in cur/ is indexed (store-sync.c). Files
  * put into new/ or cur/ by other tools, and files removed behind the
  * index's back, are noticed by store_sync too (cur/ is rescanned when its
  * mtime differs from the one recorded after Postern's own changes). A
@@ -82,6 +86,11 @@ struct store_delivery {
 	int src_fd;              /* when data is NULL: read from here (its
 				  * current offset) to EOF */
 	unsigned int flags;      /* STORE_* flags to set (Sieve imap4flags) */
+	const char *keywords;    /* NULL or "": none; else IMAP keywords,
+				  * space separated (Sieve imap4flags):
+				  * they live in the index only, so such a
+				  * delivery goes into cur/ and the index at
+				  * once (as an APPEND does) */
 	int64_t quota_kb;        /* 0: no quota; else refuse if the mailbox
 				  * usage plus the message passes it */
 	size_t max_folders;      /* 0: none; else a missing folder is not
@@ -169,6 +178,9 @@ struct store_folder_info {
 	unsigned int special_use;/* STORE_SU_* */
 	bool subscribed;
 	bool has_children;
+	char mailboxid[24];      /* STORE_ID_MAX; "" for a folder not
+				  * indexed yet (made by another tool and
+				  * never opened) */
 };
 
 /* store_folder_list - every folder, INBOX first, then by name. The folder
@@ -185,6 +197,12 @@ int store_folder_name_check(const char *name, const char **error_r);
  * lists). 0 or -1. */
 int store_folder_count(const char *mailbox_root, size_t *n_r,
 		       const char **error_r);
+/* store_sync_all - store_sync of every folder (store_folder_list): what
+ * an account-wide reader (JMAP: queries, changes, ids) calls first, so
+ * that deliveries to folders no session has open are indexed and
+ * logged. Two stats per folder when nothing changed. A new or rebuilt
+ * index is synced so by store_open. 0 or -1. */
+int store_sync_all(struct store *st, const char **error_r);
 /* store_folder_exists - 1 yes, 0 no. */
 int store_folder_exists(struct store *st, const char *name);
 /* Folder changes: 0, or -1 with *error_r (e.g. "folder exists",
@@ -229,6 +247,7 @@ struct store_folder_status {
 	uint32_t recent;         /* messages no session has claimed as
 				  * \Recent yet (store_recent_claim) */
 	uint64_t size;           /* sum of sizes */
+	char mailboxid[24];      /* STORE_ID_MAX: RFC 8474 MAILBOXID */
 };
 
 /* store_folder_open - open a folder (after a store_sync of it). */
@@ -351,6 +370,207 @@ int store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
 	       const char *to, bool move, int64_t quota_kb,
 	       uint32_t **src_uids_r, uint32_t **new_uids_r, size_t *n_r,
 	       uint32_t *uidvalidity_r, const char **error_r);
+
+/* ----------------------------------------------- object ids (RFC 8474) */
+
+/* Ids of an account (one mailbox: one index). Immutable, and made again
+ * from the Maildir alone when the index is rebuilt, so that a client's
+ * cache (IMAP OBJECTID, JMAP) stays valid:
+ *   email id   "M" + 16 hex digits: the first 64 bits of SHA-256 of the
+ *              file's Maildir base name (the name before ":2,", which
+ *              flag changes never touch). COPY and MOVE within the
+ *              account keep the base (the file is linked under the same
+ *              base into the other folder), so they keep the id; a copy
+ *              into a folder that has that base already (the same folder)
+ *              gets a new base: a new email. The same email in two
+ *              folders is one JMAP Email in two mailboxes.
+ *   thread id  "T" + 16 hex digits of SHA-256 of the thread's root
+ *              Message-ID: the first id of References, else of
+ *              In-Reply-To, else the message's own Message-ID. A reply
+ *              and its original share it with no state kept, in any
+ *              arrival order and across rebuilds; a message with none of
+ *              those fields is a thread of its own. (Subjects are not
+ *              used: two "Hello"s are not one thread.)
+ *   mailbox id "F" + 16 hex digits, random when the folder is first
+ *              indexed, kept in the file postern-mailboxid in the
+ *              folder's directory (so a RENAME keeps it and a rebuild
+ *              reads it back).
+ * The name holds the id, not the index, because the name is what
+ * survives: a rebuild has nothing else. Content hashes were rejected
+ * because two deliveries of the same bytes are two emails.
+ * Ids are 17 characters of [A-Za-z0-9]: RFC 8474 objectids and JMAP
+ * Ids. */
+#define STORE_ID_MAX 24
+
+/* store_id_valid - whether id has the form of this store's ids with the
+ * given prefix ('M', 'T', 'F'): cheap input check for protocols */
+bool store_id_valid(const char *id, char prefix);
+/* store_msg_ids - the email and thread ids of a message: 1, 0 no such
+ * UID, -1 error */
+int store_msg_ids(struct store_folder *f, uint32_t uid,
+		  char emailid[STORE_ID_MAX], char threadid[STORE_ID_MAX],
+		  const char **error_r);
+/* store_uids_by_id - the UIDs of folder f whose email id (thread false)
+ * or thread id (thread true) is id, ascending (IMAP SEARCH EMAILID,
+ * THREADID); new array, may be empty. 0 or -1. */
+int store_uids_by_id(struct store_folder *f, bool thread, const char *id,
+		     uint32_t **uids_r, size_t *n_r, const char **error_r);
+/* store_folder_mailboxid - the mailbox id of an open folder */
+const char *store_folder_mailboxid(const struct store_folder *f);
+/* store_mailbox_find - the folder name of a mailbox id (new string in
+ * *name_r): 1, 0 unknown, -1 error */
+int store_mailbox_find(struct store *st, const char *mailboxid,
+		       char **name_r, const char **error_r);
+
+/* where one email is: a folder and its UID there, with the flags and
+ * keywords of that copy (IMAP lets copies differ; JMAP shows the first) */
+struct store_email_place {
+	char mailboxid[STORE_ID_MAX];
+	char *folder;            /* IMAP name, for store_folder_open */
+	uint32_t uid;
+	unsigned int flags;      /* STORE_* */
+	char *keywords;          /* space separated, "" if none */
+	uint64_t modseq;
+};
+
+struct store_email {
+	char emailid[STORE_ID_MAX];
+	char threadid[STORE_ID_MAX];
+	uint64_t size;           /* RFC822.SIZE: CRLF line ends */
+	time_t received;         /* internal date */
+	char *path;              /* the file of the first place, to read */
+	struct store_email_place *places; /* by folder row, then UID */
+	size_t nplaces;
+};
+
+/* store_email_get - an email by id (JMAP Email/get): 1 found, 0 not, -1.
+ * Clear with store_email_clear. */
+int store_email_get(struct store *st, const char *emailid,
+		    struct store_email *e, const char **error_r);
+void store_email_clear(struct store_email *e);
+/* store_folder_thread_counts - JMAP Mailbox totalThreads and
+ * unreadThreads: the threads with an email in f, and those with an
+ * email in f that is neither \Seen nor \Draft. (RFC 8621 counts a thread
+ * unread when any of its emails is, wherever it is; this looks in f
+ * only.) One walk of the folder's rows. 0 or -1. */
+int store_folder_thread_counts(struct store_folder *f, uint32_t *threads_r,
+			       uint32_t *unread_r, const char **error_r);
+/* store_thread_get - the email ids of a thread, oldest first (JMAP
+ * Thread/get); an unknown thread gives none. Free each and the array. */
+int store_thread_get(struct store *st, const char *threadid,
+		     char ***emailids_r, size_t *n_r, const char **error_r);
+
+/* ------------------------------------------------------ the change log */
+
+/* Every change of a message or folder row appends entries to the index's
+ * change log (SQLite triggers, so that no road into the index can miss
+ * one), in the same transaction as the change:
+ *   Email    created when the first copy of an email id is indexed,
+ *            destroyed when its last copy goes, updated otherwise (a
+ *            copy added or removed: mailboxIds; flags or keywords)
+ *   Mailbox  created, destroyed, updated (renamed, subscribed), or its
+ *            counts changed (STORE_CHANGE_COUNTS: a message added,
+ *            removed, \Seen changed)
+ *   Thread   created, destroyed, updated (an email added or removed)
+ * A state is "<epoch>-<seq>": the index's epoch (made with the index, so
+ * a rebuilt index has another and old states cannot be calculated from)
+ * and the last log entry of the type. The log keeps the newest
+ * STORE_CHANGES_KEEP entries (store_open trims it once it holds a
+ * quarter more); older states then cannot be calculated either. */
+enum store_change_type {
+	STORE_CHANGE_EMAIL = 1,
+	STORE_CHANGE_MAILBOX = 2,
+	STORE_CHANGE_THREAD = 3,
+};
+#define STORE_CHANGE_CREATED   1
+#define STORE_CHANGE_UPDATED   2
+#define STORE_CHANGE_DESTROYED 3
+#define STORE_CHANGE_COUNTS    4   /* Mailbox: only its counts changed
+					* (an update) */
+#define STORE_STATE_MAX 40
+#define STORE_CHANGES_KEEP 200000
+
+/* store_state - the current state of one type (JMAP "state"). 0 or -1. */
+int store_state(struct store *st, enum store_change_type type,
+		char state[STORE_STATE_MAX], const char **error_r);
+
+struct store_changes {
+	char **created, **updated, **destroyed;   /* ids, sorted */
+	size_t ncreated, nupdated, ndestroyed;
+	char new_state[STORE_STATE_MAX];
+	bool has_more;           /* max_changes reached: call again from
+				  * new_state */
+	bool counts_only;        /* Mailbox: every update was of counts
+				  * only (JMAP updatedProperties
+				  * totalEmails, unreadEmails,
+				  * totalThreads, unreadThreads) */
+};
+
+/* store_changes - what changed in one type since since_state (JMAP
+ * Foo/changes): an id created and destroyed in between is in neither
+ * list, one created and updated only in created. max_changes (0: no
+ * limit) bounds the number of ids. 1 ok (free with store_changes_free),
+ * 0 cannot calculate (a state of another index, not a state, or older
+ * than the trimmed log: *error_r says which; JMAP
+ * cannotCalculateChanges), -1 error. */
+int store_changes(struct store *st, enum store_change_type type,
+		  const char *since_state, size_t max_changes,
+		  struct store_changes *c, const char **error_r);
+void store_changes_free(struct store_changes *c);
+/* store_changes_trim - keep the newest `keep` entries of the log; states
+ * before the cut cannot be calculated from any more. 0 or -1. */
+int store_changes_trim(struct store *st, uint64_t keep, const char **error_r);
+
+/* ------------------------------------------------------ the query index */
+
+/* An account-wide sorted, filtered window (JMAP Email/query) from the
+ * index's sort indexes: its cost follows position + limit and the rarity
+ * of the filter, not the size of the account (bench/store/bench-query.c:
+ * a few ms on 100,000 messages). Sort keys: the internal date, the
+ * RFC822 size, From (the first address's display name, else its
+ * address: RFC 8621 4.4.2) and Subject (base subject); text keys are
+ * RFC 2047-decoded with ASCII letters lowered. Ties go by folder and UID
+ * (stable). */
+enum store_sort_key {
+	STORE_SORT_DATE = 0,
+	STORE_SORT_SIZE,
+	STORE_SORT_FROM,
+	STORE_SORT_SUBJECT,
+};
+#define STORE_QUERY_LIMIT_MAX 10000
+
+struct store_query {
+	const char *mailboxid;   /* NULL: the whole account, each email
+				  * once (its copy in the first folder) */
+	unsigned int flags_all;  /* STORE_* flags it has, every one */
+	unsigned int flags_none; /* STORE_* flags it has none of */
+	const char *keyword;     /* NULL, or a keyword it has */
+	const char *not_keyword; /* NULL, or a keyword it lacks */
+	enum store_sort_key sort;
+	bool descending;
+	size_t position;         /* rows skipped */
+	size_t limit;            /* at most (0 or more than the max:
+				  * STORE_QUERY_LIMIT_MAX) */
+	bool want_total;         /* count every match (costs a walk of
+				  * them: O(matches)) */
+};
+
+struct store_query_row {
+	char emailid[STORE_ID_MAX];
+	char threadid[STORE_ID_MAX];
+};
+
+struct store_query_result {
+	struct store_query_row *ids;
+	size_t n;
+	int64_t total;           /* -1 unless want_total */
+};
+
+/* store_query - run q. 1 ok (free with store_query_result_free), 0 no
+ * such mailbox (*error_r), -1 error. */
+int store_query(struct store *st, const struct store_query *q,
+		struct store_query_result *r, const char **error_r);
+void store_query_result_free(struct store_query_result *r);
 
 /* ----------------------------------------------------------- notification */
 

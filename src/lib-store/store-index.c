@@ -1,0 +1,436 @@
+/* store-index - the per-mailbox index: SQLite glue, schema, open/close,
+ * migrations, WAL checkpoints */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "fsutil.h"
+#include "store.h"
+#include "store-private.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define STORE_WAL_PAGES 1000   /* SQLite's autocheckpoint default */
+#define STORE_WAL_PAGES_MAX 4000 /* checkpointed inline past this */
+/* the index schema version (PRAGMA user_version); an index made before
+ * versioning reads 0 and is version 1. index_migrate upgrades older ones
+ * step by step, each step in one transaction. */
+#define INDEX_VERSION 3
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
+	"CREATE TABLE IF NOT EXISTS folder(id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE, uidvalidity INTEGER NOT NULL,"
+	" uidnext INTEGER NOT NULL, modseq INTEGER NOT NULL,"
+	" special_use INTEGER NOT NULL DEFAULT 0,"
+	" cur_mtime INTEGER NOT NULL DEFAULT -1,"
+	" recent_uid INTEGER NOT NULL DEFAULT 1,"
+	" mailboxid TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE IF NOT EXISTS msg(folder INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL, base TEXT NOT NULL, file TEXT NOT NULL,"
+	" flags INTEGER NOT NULL, keywords TEXT NOT NULL DEFAULT '',"
+	" modseq INTEGER NOT NULL, size INTEGER NOT NULL,"
+	" vsize INTEGER NOT NULL, idate INTEGER NOT NULL,"
+	" emailid TEXT NOT NULL DEFAULT '', threadid TEXT NOT NULL DEFAULT '',"
+	" sfrom TEXT NOT NULL DEFAULT '', ssubject TEXT NOT NULL DEFAULT '',"
+	" PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
+	"CREATE UNIQUE INDEX IF NOT EXISTS msg_base ON msg(folder, base);"
+	"CREATE INDEX IF NOT EXISTS msg_modseq ON msg(folder, modseq);"
+	"CREATE TABLE IF NOT EXISTS expunged(folder INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
+	" PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS subscription(name TEXT PRIMARY KEY);"
+	/* version 3: object ids, the query index, the change log */
+	"CREATE INDEX IF NOT EXISTS msg_emailid ON msg(emailid);"
+	"CREATE INDEX IF NOT EXISTS msg_threadid ON msg(threadid);"
+	"CREATE INDEX IF NOT EXISTS msg_a_idate ON msg(idate);"
+	"CREATE INDEX IF NOT EXISTS msg_a_vsize ON msg(vsize);"
+	"CREATE INDEX IF NOT EXISTS msg_a_sfrom ON msg(sfrom);"
+	"CREATE INDEX IF NOT EXISTS msg_a_ssubject ON msg(ssubject);"
+	"CREATE INDEX IF NOT EXISTS msg_f_idate ON msg(folder, idate);"
+	"CREATE INDEX IF NOT EXISTS msg_f_vsize ON msg(folder, vsize);"
+	"CREATE INDEX IF NOT EXISTS msg_f_sfrom ON msg(folder, sfrom);"
+	"CREATE INDEX IF NOT EXISTS msg_f_ssubject ON msg(folder, ssubject);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS folder_mailboxid ON folder(mailboxid)"
+	" WHERE mailboxid!='';"
+	"CREATE TABLE IF NOT EXISTS changelog(seq INTEGER PRIMARY KEY"
+	" AUTOINCREMENT, type INTEGER NOT NULL, id TEXT NOT NULL,"
+	" op INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS changelog_type ON changelog(type, seq);"
+	/* the log, written here so that no road into the index misses it
+	 * (types and ops: STORE_CHANGE_* in store.h) */
+	"CREATE TRIGGER IF NOT EXISTS log_msg_ins AFTER INSERT ON msg BEGIN"
+	" INSERT INTO changelog(type,id,op) VALUES(1, NEW.emailid,"
+	"  CASE WHEN EXISTS(SELECT 1 FROM msg WHERE emailid=NEW.emailid AND"
+	"  (folder!=NEW.folder OR uid!=NEW.uid)) THEN 2 ELSE 1 END);"
+	" INSERT INTO changelog(type,id,op) VALUES(3, NEW.threadid,"
+	"  CASE WHEN EXISTS(SELECT 1 FROM msg WHERE threadid=NEW.threadid AND"
+	"  (folder!=NEW.folder OR uid!=NEW.uid)) THEN 2 ELSE 1 END);"
+	" INSERT INTO changelog(type,id,op) SELECT 2, mailboxid, 4 FROM folder"
+	"  WHERE id=NEW.folder;"
+	" END;"
+	"CREATE TRIGGER IF NOT EXISTS log_msg_del AFTER DELETE ON msg BEGIN"
+	" INSERT INTO changelog(type,id,op) VALUES(1, OLD.emailid,"
+	"  CASE WHEN EXISTS(SELECT 1 FROM msg WHERE emailid=OLD.emailid)"
+	"  THEN 2 ELSE 3 END);"
+	" INSERT INTO changelog(type,id,op) VALUES(3, OLD.threadid,"
+	"  CASE WHEN EXISTS(SELECT 1 FROM msg WHERE threadid=OLD.threadid)"
+	"  THEN 2 ELSE 3 END);"
+	" INSERT INTO changelog(type,id,op) SELECT 2, mailboxid, 4 FROM folder"
+	"  WHERE id=OLD.folder;"
+	" END;"
+	"CREATE TRIGGER IF NOT EXISTS log_msg_upd AFTER UPDATE OF flags,"
+	" keywords ON msg WHEN OLD.flags!=NEW.flags OR"
+	" OLD.keywords!=NEW.keywords BEGIN"
+	" INSERT INTO changelog(type,id,op) VALUES(1, NEW.emailid, 2);"
+	" INSERT INTO changelog(type,id,op) SELECT 2, mailboxid, 4 FROM folder"
+	"  WHERE id=NEW.folder AND (OLD.flags & 1)!=(NEW.flags & 1);"
+	" END;"
+	"CREATE TRIGGER IF NOT EXISTS log_folder_ins AFTER INSERT ON folder"
+	" BEGIN INSERT INTO changelog(type,id,op) VALUES(2, NEW.mailboxid, 1);"
+	" END;"
+	"CREATE TRIGGER IF NOT EXISTS log_folder_del AFTER DELETE ON folder"
+	" BEGIN INSERT INTO changelog(type,id,op) VALUES(2, OLD.mailboxid, 3);"
+	" END;"
+	"CREATE TRIGGER IF NOT EXISTS log_folder_upd AFTER UPDATE OF name ON"
+	" folder BEGIN INSERT INTO changelog(type,id,op)"
+	" VALUES(2, NEW.mailboxid, 2); END;"
+	"CREATE TRIGGER IF NOT EXISTS log_sub_ins AFTER INSERT ON subscription"
+	" BEGIN INSERT INTO changelog(type,id,op) SELECT 2, mailboxid, 2 FROM"
+	" folder WHERE name=NEW.name; END;"
+	"CREATE TRIGGER IF NOT EXISTS log_sub_del AFTER DELETE ON subscription"
+	" BEGIN INSERT INTO changelog(type,id,op) SELECT 2, mailboxid, 2 FROM"
+	" folder WHERE name=OLD.name; END;";
+
+
+/* ------------------------------------------------------------ sqlite glue */
+
+/* per thread: imapd appends on worker threads while its loop reads */
+static __thread char errbuf[512];
+
+/* store_seterr - format an error into the static buffer for error_r */
+const char *
+store_seterr(const char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+	if (error_r != NULL)
+		*error_r = errbuf;
+	return errbuf;
+}
+
+
+int
+index_err(struct store *st, const char **error_r, const char *what)
+{
+	store_seterr(error_r, "index %s/%s: %s: %s", st->root, INDEX_NAME,
+	    what, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+sqlite3_stmt *
+index_prep(struct store *st, const char *sql, const char **error_r)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		index_err(st, error_r, "prepare");
+		return NULL;
+	}
+	return s;
+}
+
+int
+index_exec(struct store *st, const char *sql, const char **error_r)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return index_err(st, error_r, sql);
+	return 0;
+}
+
+int
+index_begin(struct store *st, const char **error_r)
+{
+	return index_exec(st, "BEGIN IMMEDIATE", error_r);
+}
+
+int
+index_commit(struct store *st, const char **error_r)
+{
+	if (index_exec(st, "COMMIT", error_r) < 0) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void
+index_rollback(struct store *st)
+{
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static const char *const migrations[] = {
+	/* 2: \Recent (RFC 3501): UIDs from recent_uid up are recent for
+	 * the next session that selects the folder. Existing messages were
+	 * seen by earlier sessions: not recent. */
+	"ALTER TABLE folder ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;"
+	"UPDATE folder SET recent_uid=uidnext;",
+	/* 3: object ids (filled from the files by email_backfill at the
+	 * next open), sort keys of the query index, the change log (made
+	 * by schema_sql) */
+	"ALTER TABLE folder ADD COLUMN mailboxid TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE msg ADD COLUMN emailid TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE msg ADD COLUMN threadid TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE msg ADD COLUMN sfrom TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE msg ADD COLUMN ssubject TEXT NOT NULL DEFAULT '';",
+};
+
+/* index_version - whether the index is new (no tables) and its version */
+static int
+index_version(struct store *st, bool *fresh_r, int *version_r,
+	      const char **error_r)
+{
+	sqlite3_stmt *s = index_prep(st, "SELECT (SELECT count(*) FROM "
+	    "sqlite_master WHERE type='table' AND name='folder'),"
+	    " (SELECT user_version FROM pragma_user_version)", error_r);
+
+	if (s == NULL)
+		return -1;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return index_err(st, error_r, "read the index version");
+	}
+	*fresh_r = sqlite3_column_int(s, 0) == 0;
+	*version_r = sqlite3_column_int(s, 1);
+	sqlite3_finalize(s);
+	if (*fresh_r)
+		*version_r = 0;
+	else if (*version_r == 0)
+		*version_r = 1;     /* made before the index was versioned */
+	return 0;
+}
+
+/* index_migrate - create a new index at INDEX_VERSION, or upgrade an
+ * older one through each step (under the write lock: two processes
+ * opening one index migrate it once) */
+static int
+index_migrate(struct store *st, const char **error_r)
+{
+	bool fresh;
+	int version;
+	char pragma[64];
+
+	if (index_version(st, &fresh, &version, error_r) < 0)
+		return -1;
+	if (!fresh && version == INDEX_VERSION)
+		return 0;
+	if (index_begin(st, error_r) < 0)
+		return -1;
+	if (index_version(st, &fresh, &version, error_r) < 0) {
+		index_rollback(st);
+		return -1;
+	}
+	if (version > INDEX_VERSION) {
+		index_rollback(st);
+		return store_seterr(error_r, "index %s/%s: version %d is newer "
+		    "than this program's %d", st->root, INDEX_NAME, version,
+		    INDEX_VERSION), -1;
+	}
+	for (int v = fresh ? INDEX_VERSION : version; v < INDEX_VERSION; v++)
+		if (index_exec(st, migrations[v - 1], error_r) < 0) {
+			index_rollback(st);
+			return -1;
+		}
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d",
+	    INDEX_VERSION);
+	if (index_exec(st, schema_sql, error_r) < 0 ||
+	    index_exec(st, pragma, error_r) < 0) {
+		index_rollback(st);
+		return -1;
+	}
+	return index_commit(st, error_r);
+}
+
+static int
+index_open(struct store *st, const char **error_r)
+{
+	char *path = path_join(st->root, INDEX_NAME);
+	int rc;
+
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	free(path);
+	if (rc != SQLITE_OK)
+		return index_err(st, error_r, "open");
+	/* an idle IMAP session holds its mailbox open: SQLite's default
+	 * lookaside (120 KB per connection) would be most of its memory */
+	(void)sqlite3_db_config(st->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 128, 32);
+	sqlite3_busy_timeout(st->db, 30000);
+	/* synchronous=NORMAL in WAL mode: a killed process loses nothing,
+	 * and a power failure can only roll back the last index changes
+	 * (flags, expunges), never corrupt the index. The messages
+	 * themselves are fsynced by delivery and append before anyone is
+	 * told they are there, and the flags are in the Maildir file names
+	 * too. Dovecot's mail_fsync=optimized makes the same trade: an
+	 * fsync per STORE would cost one disk flush per flag change. */
+	/* journal_size_limit: once a checkpoint has caught up, the WAL
+	 * file is cut back to 4 MB instead of keeping the size a burst of
+	 * changes (thousands of CREATEs) gave it */
+	if (index_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	    "PRAGMA cache_size=-256; PRAGMA journal_size_limit=4194304",
+	    error_r) < 0)
+		return -1;
+	if (index_migrate(st, error_r) < 0)
+		return -1;
+	/* a cheap probe that reads the pages we need */
+	if (index_exec(st, "SELECT count(*) FROM folder", error_r) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+index_move_aside(struct store *st)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+
+	for (size_t i = 0; i < 3; i++) {
+		char *from = xasprintf("%s/%s%s", st->root, INDEX_NAME, sfx[i]);
+		char *to = xasprintf("%s/%s%s.damaged", st->root, INDEX_NAME,
+		    sfx[i]);
+		(void)rename(from, to);
+		free(from);
+		free(to);
+	}
+}
+
+/* store_library_init - no bulk page cache per connection */
+void
+store_library_init(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
+/* store_open - open (create, or rebuild) the index of a mailbox */
+struct store *
+store_open(const char *mailbox_root, const char **error_r)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+
+	st->root = xstrdup(mailbox_root);
+	if (store_maildir_make(st->root) < 0) {
+		store_seterr(error_r, "mailbox %s: %s", st->root,
+		    strerror(errno));
+		store_close(&st);
+		return NULL;
+	}
+	if (index_open(st, error_r) < 0) {
+		int code = st->db ? sqlite3_errcode(st->db) : SQLITE_CANTOPEN;
+		if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) {
+			store_close(&st);
+			return NULL;
+		}
+		/* damaged: keep it for a post mortem, rebuild from files */
+		sqlite3_close(st->db);
+		st->db = NULL;
+		index_move_aside(st);
+		if (index_open(st, error_r) < 0) {
+			store_close(&st);
+			return NULL;
+		}
+	}
+	int fresh;
+	if (folder_defaults_create(st, error_r) < 0 ||
+	    (fresh = email_backfill(st, error_r)) < 0 ||
+	    changes_autotrim(st, error_r) < 0) {
+		store_close(&st);
+		return NULL;
+	}
+	/* a new or rebuilt index knows every folder at once: the ids and
+	 * the change log are account-wide */
+	if (fresh == 1 && store_sync_all(st, error_r) < 0) {
+		store_close(&st);
+		return NULL;
+	}
+	return st;
+}
+
+/* wal_hook - after each commit: ask for a checkpoint once the WAL is
+ * long (what SQLite's autocheckpoint does inline, with its fsyncs) */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *st = arg;
+
+	if (pages >= STORE_WAL_PAGES_MAX) {
+		/* commits outpace the checkpoints of the other thread (a
+		 * burst of CREATEs): those can never catch up with a WAL
+		 * that grows meanwhile, so it would grow without bound.
+		 * Checkpoint here, between two commits, once in a while;
+		 * the next commit then starts the WAL over and
+		 * journal_size_limit cuts the file back */
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (pages >= STORE_WAL_PAGES && st->checkpoint_cb != NULL) {
+		st->checkpoint_cb(st->checkpoint_ctx);
+	}
+	return SQLITE_OK;
+}
+
+/* store_checkpoint_by - see store.h */
+void
+store_checkpoint_by(struct store *st, void (*cb)(void *ctx), void *ctx)
+{
+	st->checkpoint_cb = cb;
+	st->checkpoint_ctx = ctx;
+	if (cb == NULL) /* SQLite's own again */
+		sqlite3_wal_autocheckpoint(st->db, STORE_WAL_PAGES);
+	else /* replaces the autocheckpoint, which is a WAL hook too */
+		sqlite3_wal_hook(st->db, wal_hook, st);
+}
+
+/* store_checkpoint - see store.h */
+int
+store_checkpoint(struct store *st, const char **error_r)
+{
+	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		return index_err(st, error_r, "checkpoint");
+	return 0;
+}
+
+/* store_close - close a mailbox */
+void
+store_close(struct store **stp)
+{
+	struct store *st = *stp;
+
+	if (st == NULL)
+		return;
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	free(st->root);
+	free(st);
+	*stp = NULL;
+}
+
+const char *
+store_root(const struct store *st)
+{
+	return st->root;
+}

@@ -1,0 +1,155 @@
+/* store-query - the account-wide query index: a sorted, filtered window
+ * of the emails of a mailbox (JMAP Email/query) from SQLite indexes on
+ * (sort key) and (folder, sort key), walked in order and stopped after the
+ * window, so its cost follows position + limit (and how rare the filter
+ * is), not the size of the account. bench/store/bench-query.c measures
+ * it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "buf.h"
+#include "store.h"
+#include "store-private.h"
+#include "xalloc.h"
+
+static const char *const sort_cols[] = {
+	[STORE_SORT_DATE] = "idate",
+	[STORE_SORT_SIZE] = "vsize",
+	[STORE_SORT_FROM] = "sfrom",
+	[STORE_SORT_SUBJECT] = "ssubject",
+};
+
+/* query_where - the filter, with ?1 the folder, ?2 the flags that must
+ * be set, ?3 the flags that must not, ?4 a keyword it has, ?5 one it lacks */
+static void
+query_where(const struct store_query *q, bool folder, struct buf *b)
+{
+	buf_puts(b, folder ? " WHERE m.folder=?1" : " WHERE 1");
+	if (q->flags_all != 0)
+		buf_puts(b, " AND (m.flags & ?2)=?2");
+	if (q->flags_none != 0)
+		buf_puts(b, " AND (m.flags & ?3)=0");
+	if (q->keyword != NULL)
+		buf_puts(b, " AND instr(' '||lower(m.keywords)||' ',"
+		    " ' '||lower(?4)||' ')>0");
+	if (q->not_keyword != NULL)
+		buf_puts(b, " AND instr(' '||lower(m.keywords)||' ',"
+		    " ' '||lower(?5)||' ')=0");
+	if (!folder) {
+		/* each email once: the copy in the lowest folder, UID */
+		buf_puts(b, " AND NOT EXISTS(SELECT 1 FROM msg c WHERE"
+		    " c.emailid=m.emailid AND (c.folder<m.folder OR"
+		    " (c.folder=m.folder AND c.uid<m.uid)))");
+	}
+}
+
+static void
+query_bind(sqlite3_stmt *s, const struct store_query *q, int64_t folder)
+{
+	if (folder >= 0)
+		sqlite3_bind_int64(s, 1, folder);
+	sqlite3_bind_int(s, 2, (int)(q->flags_all & STORE_FLAGS_ALL));
+	sqlite3_bind_int(s, 3, (int)(q->flags_none & STORE_FLAGS_ALL));
+	if (q->keyword != NULL)
+		sqlite3_bind_text(s, 4, q->keyword, -1, SQLITE_STATIC);
+	if (q->not_keyword != NULL)
+		sqlite3_bind_text(s, 5, q->not_keyword, -1, SQLITE_STATIC);
+}
+
+/* store_query - see store.h */
+int
+store_query(struct store *st, const struct store_query *q,
+	    struct store_query_result *r, const char **error_r)
+{
+	const char *col, *dir = q->descending ? " DESC" : "";
+	int64_t folder = -1;
+	size_t limit = q->limit;
+	struct buf sql;
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->total = -1;
+	if ((unsigned)q->sort >= sizeof(sort_cols) / sizeof(*sort_cols)) {
+		*error_r = "unknown sort key";
+		return -1;
+	}
+	col = sort_cols[q->sort];
+	if (limit == 0 || limit > STORE_QUERY_LIMIT_MAX)
+		limit = STORE_QUERY_LIMIT_MAX;
+	if (q->mailboxid != NULL) {
+		s = index_prep(st, "SELECT id FROM folder WHERE mailboxid=?",
+		    error_r);
+		if (s == NULL)
+			return -1;
+		sqlite3_bind_text(s, 1, q->mailboxid, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			folder = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+		if (folder < 0) {
+			*error_r = "no such mailbox";
+			return 0;
+		}
+	}
+	buf_init(&sql, 0);
+	/* the order is the index's: (folder,) key, then the primary key
+	 * (folder, uid) that SQLite keeps in every index of the table, so
+	 * the walk needs no sort and ties have a stable order */
+	buf_printf(&sql, "SELECT m.emailid, m.threadid FROM msg m%s%s",
+	    folder >= 0 ? " INDEXED BY msg_f_" : " INDEXED BY msg_a_",
+	    col);
+	query_where(q, folder >= 0, &sql);
+	if (folder >= 0)
+		buf_printf(&sql, " ORDER BY m.%s%s, m.uid%s", col, dir, dir);
+	else
+		buf_printf(&sql, " ORDER BY m.%s%s, m.folder%s, m.uid%s", col,
+		    dir, dir, dir);
+	buf_puts(&sql, " LIMIT ?6 OFFSET ?7");
+	s = index_prep(st, sql.data, error_r);
+	buf_free(&sql);
+	if (s == NULL)
+		return -1;
+	query_bind(s, q, folder);
+	sqlite3_bind_int64(s, 6, (int64_t)limit);
+	sqlite3_bind_int64(s, 7, (int64_t)q->position);
+	r->ids = xreallocarray(NULL, limit, sizeof(*r->ids));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && r->n < limit) {
+		struct store_query_row *row = &r->ids[r->n++];
+		snprintf(row->emailid, sizeof(row->emailid), "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+		snprintf(row->threadid, sizeof(row->threadid), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		store_query_result_free(r);
+		return index_err(st, error_r, "query");
+	}
+	if (!q->want_total)
+		return 1;
+	buf_init(&sql, 0);
+	buf_puts(&sql, "SELECT count(*) FROM msg m");
+	query_where(q, folder >= 0, &sql);
+	s = index_prep(st, sql.data, error_r);
+	buf_free(&sql);
+	if (s == NULL) {
+		store_query_result_free(r);
+		return -1;
+	}
+	query_bind(s, q, folder);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		r->total = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return 1;
+}
+
+void
+store_query_result_free(struct store_query_result *r)
+{
+	free(r->ids);
+	memset(r, 0, sizeof(*r));
+	r->total = -1;
+}
