@@ -46,8 +46,6 @@
  * thread creates, writes and commits its queue item: the event loop never
  * waits on the file system for it */
 #define MEM_MAX (1024 * 1024)
-#define OUT_HIGH (64 * 1024)   /* replies queued: stop reading commands */
-#define IN_HIGH (256 * 1024)   /* input buffered by libevent at most */
 
 enum state {
 	S_CMD,
@@ -57,6 +55,7 @@ enum state {
 	S_STARTTLS,         /* 220 sent, handshake after it is flushed */
 	S_COMMIT,           /* the message is being made durable */
 	S_WAIT,             /* a command waits for the client's DNS checks */
+	S_PASSWORD,         /* AUTH: the password is being checked */
 	S_CLOSING,          /* last reply being flushed */
 };
 
@@ -66,16 +65,13 @@ struct session {
 	struct session *prev, *next;    /* all sessions, for shutdown */
 	struct smtpd *sd;
 	struct db *db;
-	struct bufferevent *bev;
-	int fd;
-	bool ssl_bev;               /* bev owns the fd and SSL */
-	char sid[24];
+	struct conn *c;             /* the connection (lib-service/conn.h);
+				     * NULL: gone during a commit */
+	char sid[24];               /* the connection's, kept for the logs */
 	struct sockaddr_storage ss;
 	char addr[64];
 	const char *listener;
 	bool submission, smtps;
-	bool tls;
-	char tls_info[128];
 	bool relay_net;             /* client in smtp.relay_networks */
 	struct checks *checks;      /* DNS block lists, reverse DNS */
 	char *parked;               /* the command line waiting for them */
@@ -96,10 +92,10 @@ struct session {
 	enum mech mech;
 	int auth_step;              /* LOGIN: 0 user, 1 password */
 	char *auth_login;
+	char *auth_checking;        /* the login being checked (S_PASSWORD) */
 	struct smtp_line_reader lr;
 	int timeout;
 	time_t line_started;        /* monotonic s: first byte of a partial line */
-	bool read_paused;           /* client does not read its replies */
 	bool dead;                  /* gone during a commit: free after it */
 	struct commit_job job;
 	off_t commit_size;
@@ -141,9 +137,7 @@ struct session {
 
 static struct session *sessions;
 
-static void on_read(struct bufferevent *bev, void *arg);
-static void on_write(struct bufferevent *bev, void *arg);
-static void on_event(struct bufferevent *bev, short what, void *arg);
+static void session_read(struct conn *c);
 static void session_timeout(struct session *s);
 static void spf_checked(void *arg);
 static void auth_revoked_close(struct session *s);
@@ -165,7 +159,8 @@ reply(struct session *s, int code, const char *enh, const char *fmt, ...)
 	va_end(ap);
 	buf_init(&out, 0);
 	smtp_reply(&out, code, enh, "%s", text.data);
-	bufferevent_write(s->bev, out.data, out.len);
+	if (s->c != NULL)
+		conn_write(s->c, out.data, out.len);
 	log_debug("%s: > %.*s", s->sid, (int)(out.len > 2 ? out.len - 2 : 0), out.data);
 	buf_free(&out);
 	buf_free(&text);
@@ -176,7 +171,7 @@ static void
 session_close(struct session *s)
 {
 	s->state = S_CLOSING;
-	bufferevent_disable(s->bev, EV_READ);
+	conn_close(s->c, 0);    /* the reply gets 5 s to leave */
 }
 
 /* --- sender policy of submitted mail -------------------------------------
@@ -397,11 +392,8 @@ session_free(struct session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	tx_reset(s);
-	if (s->bev != NULL)
-		bufferevent_free(s->bev);
-	if (!s->ssl_bev)
-		close(s->fd);
-	service_conn_release(s->sd->svc, (struct sockaddr *)&s->ss);
+	if (s->c != NULL)
+		s->c->ctx = NULL;
 	checks_free(&s->checks);
 	free(s->parked);
 	if (s->life_ev != NULL)
@@ -414,20 +406,8 @@ session_free(struct session *s)
 	free(s->auth_user);
 	service_login_end(&s->auth_reg);
 	free(s->auth_login);
+	free(s->auth_checking);
 	free(s);
-}
-
-/* session_end - free now, or once an in-flight commit has come back */
-static void
-session_end(struct session *s)
-{
-	if (s->state == S_COMMIT) {
-		s->dead = true;
-		if (s->bev != NULL)
-			bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-		return;
-	}
-	session_free(s);
 }
 
 /* error_count - one more bad command; hang up after too many */
@@ -455,15 +435,6 @@ junk_count(struct session *s)
 		log_info("%s: more than %d NOOP/RSET/VRFY/EXPN/HELP from [%s]: "
 		    "counted as errors", s->sid, MAX_JUNK, s->addr);
 	error_count(s);
-}
-
-static void
-set_timeouts(struct session *s)
-{
-	struct timeval tv = { s->timeout, 0 };
-
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, IN_HIGH);
 }
 
 /* --- message writing ----------------------------------------------------- */
@@ -539,10 +510,10 @@ received_header(struct session *s, struct buf *b)
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	if (s->env.smtputf8)
-		proto = s->tls ? (s->auth_user ? "UTF8SMTPSA" : "UTF8SMTPS") :
+		proto = s->c->tls ? (s->auth_user ? "UTF8SMTPSA" : "UTF8SMTPS") :
 		    (s->auth_user ? "UTF8SMTPA" : "UTF8SMTP");
 	else if (s->esmtp)
-		proto = s->tls ? (s->auth_user ? "ESMTPSA" : "ESMTPS") :
+		proto = s->c->tls ? (s->auth_user ? "ESMTPSA" : "ESMTPS") :
 		    (s->auth_user ? "ESMTPA" : "ESMTP");
 	else
 		proto = "SMTP";
@@ -561,8 +532,8 @@ received_header(struct session *s, struct buf *b)
 	buf_printf(b, "Received: from %s (%s [%s])\r\n\tby %s (Postern) with %s "
 	    "id %s", s->helo, rdns != NULL ? rdns : "unknown", s->addr,
 	    s->sd->hostname, proto, s->env.id);
-	if (s->tls)
-		buf_printf(b, "\r\n\t(%s)", s->tls_info);
+	if (s->c->tls)
+		buf_printf(b, "\r\n\t(%s)", s->c->tls_info);
 	if (s->env.nrcpts == 1)
 		buf_printf(b, "\r\n\tfor <%s>", s->env.rcpts[0].address);
 	buf_printf(b, ";\r\n\t%s\r\n", date);
@@ -646,7 +617,7 @@ message_finish(struct session *s, unsigned data_flags)
 	s->job.env = &s->env;
 	s->job.done = commit_done;
 	s->state = S_COMMIT;
-	bufferevent_disable(s->bev, EV_READ);
+	conn_suspend(s->c);
 	commit_submit(&s->job);
 }
 
@@ -697,8 +668,7 @@ resume:
 		auth_revoked_close(s);
 		return;
 	}
-	bufferevent_enable(s->bev, EV_READ);
-	on_read(s->bev, s);
+	conn_resume(s->c);
 }
 
 /* --- commands ------------------------------------------------------------- */
@@ -731,9 +701,9 @@ cmd_helo(struct session *s, const char *args, bool ehlo)
 	buf_printf(&b, "PIPELINING\nSIZE %llu\n8BITMIME\nBINARYMIME\nCHUNKING\n"
 	    "ENHANCEDSTATUSCODES\nSMTPUTF8\nDSN\n",
 	    (unsigned long long)s->max_size);
-	if (!s->tls && s->sd->tls != NULL)
+	if (!s->c->tls && s->sd->tls != NULL)
 		buf_puts(&b, "STARTTLS\n");
-	if (s->tls || !settings_get_int(s->db, "smtp.require_tls_for_auth", 1))
+	if (s->c->tls || !settings_get_int(s->db, "smtp.require_tls_for_auth", 1))
 		buf_puts(&b, "AUTH PLAIN LOGIN\n");
 	buf_puts(&b, "HELP");
 	reply(s, 250, NULL, "%s", b.data);
@@ -1376,9 +1346,6 @@ auth_revoked_close(struct session *s)
 	reply(s, 421, "4.7.0", "%s Your credentials were changed or revoked; "
 	    "closing", s->sd->hostname);
 	session_close(s);
-	struct timeval tv = { 5, 0 };
-	bufferevent_set_timeouts(s->bev, NULL, &tv);
-	bufferevent_enable(s->bev, EV_WRITE);
 }
 
 /* auth_register - count the AUTH per mailbox and address
@@ -1415,13 +1382,14 @@ auth_still_valid(struct session *s)
 	return false;
 }
 
-/* auth_check - check the credentials and answer */
+static void auth_checked(struct conn *c, enum dir_auth_result ar,
+			 const struct dir_mailbox *mb, const char *err);
+
+/* auth_check - hand the credentials to the password pool (conn_auth):
+ * the hash runs off the event loop; auth_checked answers */
 static void
 auth_check(struct session *s, const char *login_raw, const char *password)
 {
-	struct dir_mailbox mb;
-	const char *err;
-	const char *mech = s->mech == MECH_PLAIN ? "PLAIN" : "LOGIN";
 	char login[256];
 
 	s->state = S_CMD;
@@ -1442,43 +1410,61 @@ auth_check(struct session *s, const char *login_raw, const char *password)
 		error_count(s);
 		return;
 	}
-	enum dir_auth_result ar = dir_authenticate(s->db, login, password, &mb,
-	    &err);
+	free(s->auth_checking);
+	s->auth_checking = xstrdup(login);
+	s->state = S_PASSWORD;
+	conn_auth(s->c, login, password, auth_checked);
+}
+
+/* auth_checked - the answer of the password check, on the loop */
+static void
+auth_checked(struct conn *c, enum dir_auth_result ar,
+	     const struct dir_mailbox *mb, const char *err)
+{
+	struct session *s = c->ctx;
+	const char *mech = s->mech == MECH_PLAIN ? "PLAIN" : "LOGIN";
+	const char *login = s->auth_checking;
+
+	s->state = S_CMD;
 	if (ar == DIR_AUTH_OK)
 		throttle_ok(s->sd->svc, (struct sockaddr *)&s->ss);
 	else if (ar != DIR_AUTH_ERROR)
 		throttle_failed(s->sd->svc, (struct sockaddr *)&s->ss);
 	switch (ar) {
 	case DIR_AUTH_OK:
-		if (!auth_register(s, &mb))
-			return;
+		if (!auth_register(s, mb))
+			break;
 		free(s->auth_user);
-		s->auth_user = xasprintf("%s@%s", mb.name, mb.postoffice);
-		s->auth_mailbox = mb.id;
+		s->auth_user = xasprintf("%s@%s", mb->name, mb->postoffice);
+		s->auth_mailbox = mb->id;
 		log_info("%s: auth ok: user=%s login=%s mech=%s", s->sid,
 		    s->auth_user, login, mech);
 		reply(s, 235, "2.7.0", "Authentication successful");
-		return;
+		break;
 	case DIR_AUTH_ERROR:
-		log_error("%s: auth: directory: %s", s->sid, err);
+		log_error("%s: auth: directory: %s", s->sid, err ? err : "?");
 		reply(s, 454, "4.7.0", "Temporary authentication failure");
-		return;
+		break;
 	case DIR_AUTH_FAILED:
 		log_info("%s: auth failed: login=%s mech=%s from [%s]", s->sid,
 		    login, mech, s->addr);
 		reply(s, 535, "5.7.8", "Authentication credentials invalid");
+		auth_failed_count(s);
 		break;
 	case DIR_AUTH_DISABLED:
 		log_info("%s: auth refused: login=%s disabled", s->sid, login);
 		reply(s, 535, "5.7.8", "Authentication refused: account disabled");
+		auth_failed_count(s);
 		break;
 	case DIR_AUTH_PREVENTED:
 		log_info("%s: auth refused: login=%s may not authenticate", s->sid,
 		    login);
 		reply(s, 535, "5.7.8", "Authentication refused for this account");
+		auth_failed_count(s);
 		break;
 	}
-	auth_failed_count(s);
+	xfree(&s->auth_checking);
+	conn_resume(c);     /* what the client pipelined meanwhile */
 }
 
 /* auth_nul - a NUL byte in the user name or password: a failed login,
@@ -1583,7 +1569,7 @@ cmd_auth(struct session *s, const char *args)
 		error_count(s);
 		return;
 	}
-	if (!s->tls && settings_get_int(s->db, "smtp.require_tls_for_auth", 1)) {
+	if (!s->c->tls && settings_get_int(s->db, "smtp.require_tls_for_auth", 1)) {
 		reply(s, 538, "5.7.11", "Encryption required for requested "
 		    "authentication mechanism (use STARTTLS)");
 		error_count(s);
@@ -1620,14 +1606,12 @@ cmd_auth(struct session *s, const char *args)
 static void
 cmd_starttls(struct session *s, const char *args)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-
 	if (*args != '\0') {
 		reply(s, 501, "5.5.4", "Syntax: STARTTLS");
 		error_count(s);
 		return;
 	}
-	if (s->tls) {
+	if (s->c->tls) {
 		reply(s, 503, "5.5.1", "TLS already active");
 		error_count(s);
 		return;
@@ -1636,47 +1620,20 @@ cmd_starttls(struct session *s, const char *args)
 		reply(s, 454, "4.7.0", "TLS not available");
 		return;
 	}
-	/* RFC 3207 5 / CVE-2011-0411: nothing pipelined after STARTTLS may
-	 * be taken as a command once TLS is up */
-	size_t junk = evbuffer_get_length(in);
-	if (junk > 0) {
-		log_warnx("%s: discarding %zu bytes sent after STARTTLS", s->sid,
-		    junk);
-		evbuffer_drain(in, junk);
-	}
 	reply(s, 220, "2.0.0", "Ready to start TLS");
 	s->state = S_STARTTLS;
-	bufferevent_disable(s->bev, EV_READ);
+	/* RFC 3207 5 / CVE-2011-0411: what was pipelined after STARTTLS is
+	 * dropped; TLS goes on once the 220 has left */
+	conn_starttls(s->c);
 }
 
-/* start_tls - the 220 is out: put TLS on the connection and forget what
- * was said in the clear (RFC 3207 4.2) */
+/* tls_started - TLS is on: forget what was said in the clear (RFC 3207
+ * 4.2) */
 static void
-start_tls(struct session *s)
+tls_started(struct conn *c)
 {
-	struct event_base *base = s->sd->svc->base;
-	SSL *ssl = SSL_new(s->sd->tls);
+	struct session *s = c->ctx;
 
-	bufferevent_free(s->bev);
-	s->bev = NULL;
-	if (ssl == NULL) {
-		log_warnx("%s: SSL_new failed", s->sid);
-		session_free(s);
-		return;
-	}
-	s->bev = bufferevent_openssl_socket_new(base, s->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
-		SSL_free(ssl);
-		log_warnx("%s: cannot start TLS", s->sid);
-		session_free(s);
-		return;
-	}
-	s->ssl_bev = true;
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	set_timeouts(s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	tx_reset(s);
 	free(s->helo);
 	s->helo = NULL;
@@ -1714,7 +1671,7 @@ dispatch(struct session *s, const char *line, size_t len)
 			log_debug("%s: waiting for the DNS checks", s->sid);
 			s->parked = xstrdup(line);
 			s->state = S_WAIT;
-			bufferevent_disable(s->bev, EV_READ);
+			conn_suspend(s->c);
 			break;
 		}
 		cmd_rcpt(s, cmd.args);
@@ -1815,11 +1772,7 @@ session_timeout(struct session *s)
 {
 	log_info("%s: timeout from [%s]", s->sid, s->addr);
 	reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->sd->hostname);
-	session_close(s);
-	/* the reply may not get out to a client that does not read */
-	struct timeval tv = { 5, 0 };
-	bufferevent_set_timeouts(s->bev, NULL, &tv);
-	bufferevent_enable(s->bev, EV_WRITE);
+	session_close(s);       /* the reply gets 5 s to leave */
 }
 
 /* data_timeout - smtp.data_timeout: the whole message (DATA, or BDAT
@@ -1854,9 +1807,9 @@ life_timeout(evutil_socket_t fd, short what, void *arg)
 		s->expired = true;
 		return;
 	}
-	if (s->ssl_bev && !s->tls) {
+	if (conn_handshaking(s->c)) {
 		/* mid-handshake: no reply can leave */
-		session_free(s);
+		conn_free(s->c);
 		return;
 	}
 	tx_reset(s);
@@ -1864,21 +1817,19 @@ life_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-on_read(struct bufferevent *bev, void *arg)
+session_read(struct conn *c)
 {
-	struct session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct session *s = c->ctx;
+	struct evbuffer *in = conn_input(c);
 
 	for (;;) {
 		if (s->state == S_CLOSING || s->state == S_STARTTLS ||
-		    s->state == S_COMMIT || s->state == S_WAIT)
+		    s->state == S_COMMIT || s->state == S_WAIT ||
+		    s->state == S_PASSWORD)
 			break;
 		/* a client that pipelines without reading its replies waits */
-		if (evbuffer_get_length(bufferevent_get_output(bev)) > OUT_HIGH) {
-			s->read_paused = true;
-			bufferevent_disable(bev, EV_READ);
+		if (conn_out_full(c))
 			break;
-		}
 		/* a BDAT chunk of 0 octets ends without input */
 		if (s->state == S_BDAT && s->bdat_left == 0) {
 			bdat_chunk_done(s);
@@ -1951,78 +1902,42 @@ on_read(struct bufferevent *bev, void *arg)
 			break;
 		}
 	}
-	if (s->state == S_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_free(s);
 }
 
-static void
-on_write(struct bufferevent *bev, void *arg)
+/* on_timeout - smtp.timeout of silence: 421; during a commit the reply
+ * to the message comes first */
+static bool
+on_timeout(struct conn *c, enum conn_timeout why)
 {
-	struct session *s = arg;
-
-	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
-		return;
-	if (s->state == S_CLOSING)
-		session_free(s);
-	else if (s->state == S_STARTTLS)
-		start_tls(s);
-	else if (s->read_paused && s->state != S_COMMIT &&
-	    s->state != S_WAIT) {
-		s->read_paused = false;
-		bufferevent_enable(bev, EV_READ);
-		on_read(bev, s);
-	}
-}
-
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *s = arg;
+	struct session *s = c->ctx;
 
 	if (s->state == S_COMMIT) {
-		/* whatever happened, the commit finishes first */
-		session_end(s);
-		return;
+		s->expired = true;
+		return false;
 	}
-	if (what & BEV_EVENT_CONNECTED) {
-		SSL *ssl = bufferevent_openssl_get_ssl(bev);
-		if (ssl != NULL) {
-			const char *sni = SSL_get_servername(ssl,
-			    TLSEXT_NAMETYPE_host_name);
-			s->tls = true;
-			tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
-			log_info("%s: TLS established: %s%s%s", s->sid, s->tls_info,
-			    sni ? " sni=" : "", sni ? sni : "");
-		}
+	tx_reset(s);
+	reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->sd->hostname);
+	s->state = S_CLOSING;
+	return true;
+}
+
+/* on_teardown - the connection goes; a session whose message is being
+ * committed stays until the commit is done (then freed unanswered) */
+static void
+on_teardown(struct conn *c)
+{
+	struct session *s = c->ctx;
+
+	if (s == NULL)
 		return;
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && s->state != S_CLOSING) {
-		SSL *ssl = bufferevent_openssl_get_ssl(bev);
-		if (ssl != NULL && !SSL_is_init_finished(ssl)) {
-			/* no reply can leave during a handshake, and the write
-			 * timeout is not armed then: drop it now */
-			log_info("%s: timeout in TLS handshake from [%s]", s->sid,
-			    s->addr);
-			session_free(s);
-			return;
-		}
-		session_timeout(s);
-		return;
-	}
-	if (what & BEV_EVENT_ERROR) {
-		unsigned long e = bufferevent_get_openssl_error(bev);
-		if (e != 0) {
-			char msg[256];
-			ERR_error_string_n(e, msg, sizeof(msg));
-			log_info("%s: TLS error from [%s]: %s", s->sid, s->addr, msg);
-		} else if (errno != 0 && errno != ECONNRESET && errno != EPIPE) {
-			log_info("%s: connection error from [%s]: %s", s->sid, s->addr,
-			    strerror(errno));
-		}
-	} else if ((what & BEV_EVENT_EOF) && s->state != S_CLOSING) {
+	if (!c->closing && s->state != S_CLOSING)
 		log_info("%s: lost connection from [%s]%s", s->sid, s->addr,
 		    s->state == S_DATA || s->state == S_BDAT ? " in message" : "");
+	s->c = NULL;
+	c->ctx = NULL;
+	if (s->state == S_COMMIT) {
+		s->dead = true;
+		return;
 	}
 	session_free(s);
 }
@@ -2038,9 +1953,7 @@ resume_parked(struct session *s)
 	s->state = S_CMD;
 	dispatch(s, line, strlen(line));
 	free(line);
-	if (s->state == S_CMD && !s->read_paused)
-		bufferevent_enable(s->bev, EV_READ);
-	on_read(s->bev, s);     /* may free s */
+	conn_resume(s->c);      /* may free s */
 }
 
 /* spf_checked - the SPF result of the sender is in */
@@ -2102,29 +2015,30 @@ client_checks_start(struct session *s)
 	    (int)settings_get_int(s->db, "smtp.dns_timeout", 10), checks_done, s);
 }
 
-void
-session_start(struct smtpd *sd, struct service_listener *l, int fd,
-	      const struct sockaddr *sa, socklen_t salen)
+/* session_open - a new connection (conn_ops.open) */
+static void
+session_open(struct conn *c)
 {
+	struct smtpd *sd = conn_server_ctx(c->srv);
 	struct service *svc = sd->svc;
 	struct session *s = xcalloc(1, sizeof(*s));
 	const char *bad;
 
+	c->ctx = s;
+	s->c = c;
 	s->sd = sd;
 	s->db = svc->db;
-	s->fd = fd;
-	memcpy(&s->ss, sa, salen < sizeof(s->ss) ? salen : sizeof(s->ss));
-	sockaddr_ntop(sa, s->addr, sizeof(s->addr));
-	snprintf(s->sid, sizeof(s->sid), "s%06lx%04x", ++sd->sessions,
-	    (unsigned)getpid() & 0xffff);
-	s->listener = l->name;
-	s->submission = strcmp(l->name, "submission") == 0;
-	s->smtps = strcmp(l->name, "smtps") == 0;
+	memcpy(&s->ss, &c->sa, sizeof(s->ss));
+	snprintf(s->addr, sizeof(s->addr), "%s", c->addr);
+	snprintf(s->sid, sizeof(s->sid), "%s", c->sid);
+	s->listener = c->listener->name;
+	s->submission = strcmp(s->listener, "submission") == 0;
+	s->smtps = c->implicit_tls;
 	s->timeout = (int)settings_get_int(s->db, "smtp.timeout", 300);
 	s->max_size = (uint64_t)settings_get_int(s->db, "smtp.max_message_size",
 	    51200) * 1024;
 	char *nets = settings_get_str(s->db, "smtp.relay_networks");
-	s->relay_net = smtpd_cidr_match(nets, sa, &bad);
+	s->relay_net = smtpd_cidr_match(nets, (struct sockaddr *)&s->ss, &bad);
 	if (bad != NULL)
 		log_warnx("smtp.relay_networks: %s (entry skipped)", bad);
 	free(nets);
@@ -2135,7 +2049,7 @@ session_start(struct smtpd *sd, struct service_listener *l, int fd,
 		sessions->prev = s;
 	sessions = s;
 	s->state = S_CMD;
-	log_info("%s: connect from [%s] on %s%s", s->sid, s->addr, l->name,
+	log_info("%s: connect from [%s] on %s%s", s->sid, s->addr, s->listener,
 	    s->relay_net ? " (relay network)" : "");
 	client_checks_start(s);
 	struct timeval life = { settings_get_int(s->db, "smtp.max_session_time",
@@ -2143,50 +2057,32 @@ session_start(struct smtpd *sd, struct service_listener *l, int fd,
 	s->life_ev = evtimer_new(svc->base, life_timeout, s);
 	s->data_ev = evtimer_new(svc->base, data_timeout, s);
 	evtimer_add(s->life_ev, &life);
-
-	if (s->smtps) {
-		SSL *ssl = SSL_new(sd->tls);
-		if (ssl != NULL)
-			s->bev = bufferevent_openssl_socket_new(svc->base, fd, ssl,
-			    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		if (s->bev == NULL) {
-			if (ssl != NULL)
-				SSL_free(ssl);
-			log_warnx("%s: cannot start TLS", s->sid);
-			session_free(s);
-			return;
-		}
-		s->ssl_bev = true;
-		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	} else {
-		s->bev = bufferevent_socket_new(svc->base, fd, 0);
-		if (s->bev == NULL) {
-			log_warnx("%s: bufferevent_socket_new failed", s->sid);
-			session_free(s);
-			return;
-		}
-	}
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	set_timeouts(s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	reply(s, 220, NULL, "%s ESMTP Postern", sd->hostname);
 }
+
+const struct conn_ops session_ops = {
+	.open = session_open,
+	.read = session_read,
+	.timeout = on_timeout,
+	.tls_started = tls_started,
+	.teardown = on_teardown,
+};
 
 void
 session_shutdown_all(struct smtpd *sd)
 {
 	while (sessions != NULL) {
 		struct session *s = sessions;
+		struct conn *c = s->c;
 		/* a message being received is not accepted: the client retries */
-		if (s->bev != NULL && s->state != S_CLOSING &&
-		    s->state != S_STARTTLS &&
-		    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		if (c != NULL && !c->closing && !c->starttls && !c->tls &&
+		    c->fd >= 0 && evbuffer_get_length(conn_output(c)) == 0) {
 			struct buf out;
 			buf_init(&out, 0);
 			smtp_reply(&out, 421, "4.3.2", "%s Service shutting down",
 			    sd->hostname);
 			/* best effort, the socket is non-blocking */
-			ssize_t n = s->ssl_bev ? 0 : write(s->fd, out.data, out.len);
+			ssize_t n = write(c->fd, out.data, out.len);
 			(void)n;
 			buf_free(&out);
 		}
@@ -2196,6 +2092,9 @@ session_shutdown_all(struct smtpd *sd)
 				queue_writer_abort(&s->job.qw);
 			s->state = S_CLOSING;
 		}
-		session_free(s);
+		if (c != NULL)
+			conn_free(c);   /* its teardown frees s */
+		else
+			session_free(s);
 	}
 }
