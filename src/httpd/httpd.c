@@ -410,8 +410,6 @@ on_open(struct conn *conn)
 		hconn_close(c);
 		return;
 	}
-	log_debug("%s: connect from [%s] on %s", conn->sid, conn->addr,
-	    conn->listener->name);
 }
 
 static const struct conn_ops httpd_ops = {
@@ -422,6 +420,7 @@ static const struct conn_ops httpd_ops = {
 
 static const struct conn_def httpd_conn = {
 	.sid_letter = 'h',
+	.protocol = "http",
 	.tls_listener = "https",
 	.limit_setting = "http.max_connections_per_ip",
 	.limit_default = 20,
@@ -430,6 +429,7 @@ static const struct conn_def httpd_conn = {
 	.out_high = HTTPD_OUT_HIGH,
 	.answer_busy = true,
 	.linger = true,
+	.quiet = true,
 	.ops = &httpd_ops,
 };
 

@@ -90,6 +90,7 @@ on_notify(evutil_socket_t fd, short what, void *arg)
 /* the connection layer: limits, TLS, timeouts (lib-service/conn.h) */
 static const struct conn_def imapd_conn = {
 	.sid_letter = 'i',
+	.protocol = "imap",
 	.tls_listener = "imaps",
 	.limit_setting = "imap.max_connections_per_ip",
 	.limit_default = 50,

@@ -122,8 +122,6 @@ on_teardown(struct conn *c)
 
 	if (s == NULL)
 		return;
-	log_info("%s: disconnect%s%s", s->sid, s->user ? " user=" : "",
-	    s->user ? s->user : "");
 	fetch_job_free(&s->job);
 	search_job_free(&s->sjob);
 	writer_forget(s);
@@ -911,8 +909,6 @@ session_open(struct conn *c)
 	/* tight limits until login: no large buffer for a stranger */
 	imap_parser_init(&s->parser, IMAP_PREAUTH_LINE, IMAP_PREAUTH_LITERAL,
 	    IMAP_MAX_DEPTH);
-	log_info("%s: connect from [%s] on %s", s->sid, s->addr,
-	    c->listener->name);
 	session_printf(s, "* OK [CAPABILITY %s] Postern IMAP4 ready\r\n",
 	    session_capability(s));
 }

@@ -155,9 +155,9 @@ timed_out(struct conn *c, enum conn_timeout why)
 		conn_free(c);
 		return;
 	}
-	log_info("%s: %s from [%s]", c->sid, why == CONN_TIMEOUT_LOGIN ?
-	    "no login in time" : conn_handshaking(c) ?
-	    "timeout in TLS handshake" : "timeout", c->addr);
+	log_info("%s: %s from [%s]", c->sid, conn_handshaking(c) ?
+	    "timeout in TLS handshake" : why == CONN_TIMEOUT_LOGIN ?
+	    "login timeout" : "timeout", c->addr);
 	if (conn_handshaking(c) || c->starttls ||
 	    c->srv->def->ops->timeout == NULL) {
 		conn_free(c);
@@ -428,6 +428,10 @@ conn_free(struct conn *c)
 {
 	struct conn_server *srv = c->srv;
 
+	if (srv->def->quiet)
+		log_debug("%s: disconnect from [%s]", c->sid, c->addr);
+	else
+		log_info("%s: disconnect from [%s]", c->sid, c->addr);
 	if (srv->def->ops->teardown != NULL)
 		srv->def->ops->teardown(c);
 	if (c->auth != NULL)
@@ -524,7 +528,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		if (e != 0) {
 			char msg[256];
 			ERR_error_string_n(e, msg, sizeof(msg));
-			log_info("%s: from [%s]: TLS: %s", c->sid, c->addr, msg);
+			log_info("%s: TLS error from [%s]: TLS: %s", c->sid,
+			    c->addr, msg);
 		} else if (errno != 0 && errno != ECONNRESET && errno != EPIPE) {
 			log_info("%s: connection error from [%s]: %s", c->sid,
 			    c->addr, strerror(errno));
@@ -627,6 +632,10 @@ conn_accept(struct conn_server *srv, struct service_listener *l, int fd,
 	}
 	bev_setup(c);
 	arm_login_deadline(c);
+	if (d->quiet)
+		log_debug("%s: connect from [%s] on %s", c->sid, addr, l->name);
+	else
+		log_info("%s: connect from [%s] on %s", c->sid, addr, l->name);
 	d->ops->open(c);
 }
 
@@ -670,5 +679,9 @@ conn_auth(struct conn *c, const char *login, const char *password,
 	c->auth_cb = cb;
 	c->in_auth = true;
 	bufferevent_disable(c->bev, EV_READ);
+	/* XXX with login security (main's authpool.h) this becomes
+	 * auth_pool_submit_client(..., &(struct dir_client){
+	 * c->srv->def->protocol, c->addr }, ...): one line for every
+	 * service */
 	c->auth = auth_pool_submit(auth_pool, login, password, auth_done, c);
 }

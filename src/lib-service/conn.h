@@ -67,6 +67,8 @@ struct conn_ops {
  * accept, so a change applies to new connections at once. */
 struct conn_def {
 	char sid_letter;                /* 's' smtpd, 'i' imapd, ... */
+	const char *protocol;           /* "smtp", "imap", "pop3", "sieve",
+					 * "http": for the password checks */
 	const char *tls_listener;       /* implicit TLS: "imaps"; NULL none */
 	const char *limit_setting;      /* per address, e.g. pop3.max_... */
 	int limit_default;              /* also when limit_setting is NULL */
@@ -85,6 +87,9 @@ struct conn_def {
 					 * c->busy (http answers 503) */
 	bool linger;                    /* close: shut our side, read and
 					 * discard until the client closes */
+	bool quiet;                     /* connect and disconnect logged at
+					 * debug level (httpd: one access
+					 * line a request says enough) */
 	const struct conn_ops *ops;
 };
 

@@ -620,7 +620,6 @@ on_teardown(struct conn *c)
 	if (s == NULL)
 		return;
 	service_login_end(&s->reg);
-	log_info("%s: disconnect from [%s]", c->sid, c->addr);
 	free(s->login);
 	free(s->root);
 	free(s);
@@ -634,8 +633,6 @@ on_open(struct conn *c)
 
 	c->ctx = s;
 	s->c = c;
-	log_info("%s: connect from [%s] on %s", c->sid, c->addr,
-	    c->listener->name);
 	capabilities(s);
 	reply(s, "OK", NULL, "Postern ManageSieve ready");
 }
@@ -650,6 +647,7 @@ static const struct conn_ops ms_ops = {
 
 static const struct conn_def ms_conn = {
 	.sid_letter = 'm',
+	.protocol = "sieve",
 	.limit_default = MS_CONN_PER_IP,
 	.login_timeout_default = MS_LOGIN_TIMEOUT,
 	.idle_timeout_default = MS_IDLE_TIMEOUT,

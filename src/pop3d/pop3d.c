@@ -884,7 +884,6 @@ on_teardown(struct conn *c)
 
 	if (s == NULL)
 		return;
-	log_info("%s: disconnect from [%s]", c->sid, c->addr);
 	if (s->out_fd >= 0)
 		close(s->out_fd);
 	drop_release(s);
@@ -910,8 +909,6 @@ on_open(struct conn *c)
 	s->out_fd = -1;
 	pop3_reader_init(&s->rd);
 	buf_init(&s->out, 0);
-	log_info("%s: connect from [%s] on %s", c->sid, c->addr,
-	    c->listener->name);
 	/* no APOP timestamp: passwords are hashed, APOP cannot work */
 	reply(s, "+OK Postern POP3 server ready");
 }
@@ -927,6 +924,7 @@ static const struct conn_ops pop3_ops = {
 
 static const struct conn_def pop3_conn = {
 	.sid_letter = 'p',
+	.protocol = "pop3",
 	.tls_listener = "pop3s",
 	.limit_setting = "pop3.max_connections_per_ip",
 	.limit_default = 20,

@@ -104,7 +104,6 @@ tx_reset(struct session *s)
 void
 session_free(struct session *s)
 {
-	log_info("%s: disconnect from [%s]", s->sid, s->addr);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -642,8 +641,8 @@ session_open(struct conn *c)
 		sessions->prev = s;
 	sessions = s;
 	s->state = S_CMD;
-	log_info("%s: connect from [%s] on %s%s", s->sid, s->addr, s->listener,
-	    s->relay_net ? " (relay network)" : "");
+	if (s->relay_net)
+		log_info("%s: [%s] is in smtp.relay_networks", s->sid, s->addr);
 	client_checks_start(s);
 	struct timeval life = { settings_get_int(s->db, "smtp.max_session_time",
 	    3600), 0 };

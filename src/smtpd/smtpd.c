@@ -21,6 +21,7 @@ static struct smtpd smtpd;
 /* the connection layer: limits, TLS, timeouts (lib-service/conn.h) */
 static const struct conn_def smtpd_conn = {
 	.sid_letter = 's',
+	.protocol = "smtp",
 	.tls_listener = "smtps",
 	.limit_setting = "smtp.max_connections_per_ip",
 	.limit_default = 20,
