@@ -31,6 +31,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "conn.h"
 #include "httpd.h"
 #include "log.h"
 #include "settings.h"
@@ -42,21 +43,11 @@
 #define HTTPD_MAX_REQUESTS 1000
 #define HTTPD_WRITE_TIMEOUT 60
 #define HTTPD_CLOSE_WAIT 5
-#define HTTPD_LINGER_MAX (1024 * 1024)
 
-struct conn {
-	struct conn *prev, *next;
-	struct bufferevent *bev;
-	struct sockaddr_storage sa;
-	char addr[INET6_ADDRSTRLEN];
-	uint64_t id;
-	bool tls;
-	bool closing;
-	bool paused;               /* answers pile up: not reading */
+/* the HTTP side of a connection (lib-service/conn.h has the rest) */
+struct hconn {
+	struct conn *c;
 	bool in_request;           /* the request deadline is armed */
-	bool counted;              /* holds a per-address slot */
-	size_t linger_bytes;
-	struct event *linger_ev;   /* discarding input after the answer */
 	unsigned requests;
 	struct http_parser parser;
 	struct timespec started;   /* of the current request */
@@ -68,17 +59,13 @@ struct conn {
 
 static struct {
 	struct service *svc;
-	SSL_CTX *ssl;
-	const char *tls_error;
-	struct conn *conns;
+	struct conn_server *conns; /* the connection layer */
 	struct workpool *pool;     /* deferred answers (httpd_defer) */
-	uint64_t next_id;
 	int request_timeout, idle_timeout;
 	size_t max_body;
 } server;
 
-static void conn_free(struct conn *c);
-static void on_read(struct bufferevent *bev, void *arg);
+static void on_read(struct conn *conn);
 
 /* each worker thread's own config store connection (httpd_defer) */
 static __thread struct db *thread_db;
@@ -87,7 +74,7 @@ static __thread bool thread_db_tried;
 /* arm - the deadline: the idle timeout between requests, the request
  * timeout from a request's first byte (not restarted by more bytes) */
 static void
-arm(struct conn *c, bool request)
+arm(struct hconn *c, bool request)
 {
 	struct timeval tv = { request ? server.request_timeout :
 	    server.idle_timeout, 0 };
@@ -98,21 +85,19 @@ arm(struct conn *c, bool request)
 		clock_gettime(CLOCK_MONOTONIC, &c->started);
 }
 
-/* conn_close - stop reading; the connection goes once its output has */
+/* hconn_close - stop reading; the connection goes once its output has
+ * (and the client closed, or HTTPD_CLOSE_WAIT passed) */
 static void
-conn_close(struct conn *c)
+hconn_close(struct hconn *c)
 {
-	c->closing = true;
-	bufferevent_disable(c->bev, EV_READ);
-	struct timeval tv = { HTTPD_CLOSE_WAIT, 0 };
-	evtimer_add(c->timer, &tv);
-	/* freed by on_write once the output is out, or by the timer */
+	evtimer_del(c->timer);
+	conn_close(c->c, HTTPD_CLOSE_WAIT);
 }
 
 /* access_log - one line per request: connection, client, method, the
  * path as sent (never the query: it may hold keys), status, bytes, time */
 static void
-access_log(struct conn *c, const char *method, const char *target,
+access_log(struct hconn *c, const char *method, const char *target,
 	   int status, size_t bytes, const char *note)
 {
 	struct timespec now;
@@ -121,8 +106,8 @@ access_log(struct conn *c, const char *method, const char *target,
 	    (now.tv_nsec - c->started.tv_nsec) / 1000000;
 	int plen = target != NULL ? (int)strcspn(target, "?") : 1;
 
-	log_info("http c%" PRIu64 " %s%s \"%s %.*s%s\" %d %zu %ldms%s%s", c->id,
-	    c->addr, c->tls ? " tls" : "", method != NULL ? method : "-",
+	log_info("%s %s%s \"%s %.*s%s\" %d %zu %ldms%s%s", c->c->sid,
+	    c->c->addr, c->c->tls ? " tls" : "", method != NULL ? method : "-",
 	    plen > 200 ? 200 : plen, target != NULL ? target : "-",
 	    target != NULL && target[plen] == '?' ? "?..." : "", status, bytes,
 	    ms, note != NULL ? " " : "", note != NULL ? note : "");
@@ -130,7 +115,7 @@ access_log(struct conn *c, const char *method, const char *target,
 
 /* send_response - write resp for the request (or for a failed parse) */
 static void
-send_response(struct conn *c, struct http_response *resp, int version,
+send_response(struct hconn *c, struct http_response *resp, int version,
 	      bool head)
 {
 	struct buf out;
@@ -139,7 +124,7 @@ send_response(struct conn *c, struct http_response *resp, int version,
 	if (!http_response_has_field(resp, "X-Content-Type-Options"))
 		http_response_field(resp, "X-Content-Type-Options", "nosniff");
 	http_response_write(resp, version, head, time(NULL), &out);
-	bufferevent_write(c->bev, out.data, out.len);
+	conn_write(c->c, out.data, out.len);
 	buf_free(&out);
 }
 
@@ -157,7 +142,7 @@ is_known_method(const char *m)
 
 /* dispatch - route the parsed request and fill resp */
 static void
-dispatch(struct conn *c, const struct http_request *req,
+dispatch(struct hconn *c, const struct http_request *req,
 	 struct http_response *resp, const char **note_r)
 {
 	const struct httpd_route *rt;
@@ -188,9 +173,9 @@ dispatch(struct conn *c, const struct http_request *req,
 		return;
 	}
 	struct httpd_req rq = {
-		.req = req, .svc = server.svc, .client = c->addr,
-		.sa = (const struct sockaddr *)&c->sa, .tls = c->tls,
-		.conn_id = c->id, .conn = c,
+		.req = req, .svc = server.svc, .client = c->c->addr,
+		.sa = (const struct sockaddr *)&c->c->sa, .tls = c->c->tls,
+		.conn_id = c->c->seq, .conn = c,
 	};
 	rt->fn(&rq, resp);
 	*note_r = rq.note;
@@ -199,7 +184,7 @@ dispatch(struct conn *c, const struct http_request *req,
 /* request_finish - send the answer of the current request and get
  * ready for the next one */
 static void
-request_finish(struct conn *c, struct http_response *resp, int version,
+request_finish(struct hconn *c, struct http_response *resp, int version,
 	       bool head, const char *method, const char *target,
 	       const char *note)
 {
@@ -213,14 +198,14 @@ request_finish(struct conn *c, struct http_response *resp, int version,
 	bool close = resp->close;
 	http_parser_reset(&c->parser);
 	if (close)
-		conn_close(c);
+		hconn_close(c);
 	else
 		arm(c, false);
 }
 
 /* request_done - answer a whole request */
 static void
-request_done(struct conn *c)
+request_done(struct hconn *c)
 {
 	struct http_request *req = &c->parser.req;
 	struct http_response resp;
@@ -271,7 +256,7 @@ static void
 job_done(struct work *w)
 {
 	struct httpd_job *j = (struct httpd_job *)w;
-	struct conn *c = j->conn;
+	struct hconn *c = j->conn;
 
 	if (c == NULL) {
 		j->free(j);
@@ -285,14 +270,13 @@ job_done(struct work *w)
 	request_finish(c, &j->resp, c->version, c->head, c->parser.req.method,
 	    c->parser.req.target, j->note[0] != '\0' ? j->note : NULL);
 	j->free(j);
-	if (!c->closing)
-		on_read(c->bev, c);
+	conn_resume(c->c);
 }
 
 void
 httpd_defer(struct httpd_req *rq, struct httpd_job *j)
 {
-	struct conn *c = rq->conn;
+	struct hconn *c = rq->conn;
 
 	j->conn = c;
 	j->svc = server.svc;
@@ -307,7 +291,7 @@ httpd_defer(struct httpd_req *rq, struct httpd_job *j)
 /* request_failed - a bad request: its status, then close (the framing
  * of what follows cannot be trusted) */
 static void
-request_failed(struct conn *c)
+request_failed(struct hconn *c)
 {
 	struct http_parser *p = &c->parser;
 	struct http_response resp;
@@ -319,24 +303,19 @@ request_failed(struct conn *c)
 	access_log(c, p->req.method, p->req.target, p->status, resp.body.len,
 	    p->error);
 	http_response_free(&resp);
-	conn_close(c);
+	hconn_close(c);
 }
 
 static void
-on_read(struct bufferevent *bev, void *arg)
+on_read(struct conn *conn)
 {
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct hconn *c = conn->ctx;
+	struct evbuffer *in = conn_input(conn);
 
-	while (!c->closing && c->job == NULL) {
+	while (!conn->closing && c->job == NULL) {
 		size_t len = evbuffer_get_length(in), used;
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
-		    HTTPD_OUT_HIGH) {
-			/* the client pipelines without reading: wait */
-			c->paused = true;
-			bufferevent_disable(c->bev, EV_READ);
-			return;
-		}
+		if (conn_out_full(conn))
+			return;   /* the client pipelines without reading */
 		if (len == 0)
 			return;
 		const char *data = (const char *)evbuffer_pullup(in, -1);
@@ -351,7 +330,7 @@ on_read(struct bufferevent *bev, void *arg)
 		case HTTP_PARSE_HEADERS:
 			/* RFC 9110 10.1.1: the client waits for this */
 			if (c->parser.req.expect_continue)
-				bufferevent_write(c->bev,
+				conn_write(c->c,
 				    "HTTP/1.1 100 Continue\r\n\r\n", 25);
 			break;
 		case HTTP_PARSE_DONE:
@@ -364,202 +343,63 @@ on_read(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* on_linger - discard what the client still sends after the last
- * answer until it closes (bounded by the close timer and
- * HTTPD_LINGER_MAX): closing a socket with unread input sends a reset,
- * which can destroy the answer before the client has read it */
-static void
-on_linger(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	char b[16384];
-	ssize_t n = read(fd, b, sizeof(b));
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0 || (c->linger_bytes += (size_t)n) > HTTPD_LINGER_MAX)
-		conn_free(c);
-}
-
-/* conn_linger - the answer is out: close our side, linger on input */
-static void
-conn_linger(struct conn *c)
-{
-	int fd = bufferevent_getfd(c->bev);
-
-	if (c->linger_ev != NULL)
-		return;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	if (c->tls) {
-		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-		if (ssl != NULL && SSL_is_init_finished(ssl))
-			(void)SSL_shutdown(ssl);   /* close_notify */
-		ERR_clear_error();
-	}
-	if (fd < 0 || shutdown(fd, SHUT_WR) < 0) {
-		conn_free(c);
-		return;
-	}
-	c->linger_ev = event_new(server.svc->base, fd, EV_READ | EV_PERSIST,
-	    on_linger, c);
-	event_add(c->linger_ev, NULL);
-}
-
-static void
-on_write(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	if (c->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_linger(c);
-		return;
-	}
-	if (c->paused && evbuffer_get_length(bufferevent_get_output(c->bev)) <
-	    HTTPD_OUT_HIGH / 2) {
-		c->paused = false;
-		bufferevent_enable(c->bev, EV_READ);
-		on_read(c->bev, c);
-	}
-}
-
 /* on_timer - a deadline passed: a request too slow gets 408, an idle
  * connection just goes, a closing one is dropped */
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn *c = arg;
+	struct hconn *c = arg;
 
-	if (c->closing) {
-		conn_free(c);
-		return;
-	}
-	SSL *ssl = c->tls ? bufferevent_openssl_get_ssl(c->bev) : NULL;
-	if (c->in_request && (ssl == NULL || SSL_is_init_finished(ssl))) {
+	if (c->c->closing)
+		return;     /* the layer's close wait runs */
+	if (c->in_request && !conn_handshaking(c->c)) {
 		struct http_response resp;
-		log_info("http c%" PRIu64 " %s: request not received within %d s",
-		    c->id, c->addr, server.request_timeout);
+		log_info("%s: [%s]: request not received within %d s",
+		    c->c->sid, c->c->addr, server.request_timeout);
 		http_response_init(&resp, 408);
 		httpd_error(&resp, 408, "The request took too long.");
 		resp.close = true;
 		send_response(c, &resp, 11, false);
 		http_response_free(&resp);
-		conn_close(c);
+		hconn_close(c);
 		return;
 	}
-	log_debug("http c%" PRIu64 " %s: idle, closed", c->id, c->addr);
-	conn_free(c);
+	log_debug("%s: [%s]: idle, closed", c->c->sid, c->c->addr);
+	conn_free(c->c);
 }
 
+/* on_teardown - the connection goes: a deferred answer is orphaned
+ * (job_done frees it) */
 static void
-on_event(struct bufferevent *bev, short what, void *arg)
+on_teardown(struct conn *conn)
 {
-	struct conn *c = arg;
+	struct hconn *c = conn->ctx;
 
-	if (what & BEV_EVENT_CONNECTED)
+	if (c == NULL)
 		return;
-	if ((what & BEV_EVENT_ERROR) && c->tls) {
-		unsigned long e = bufferevent_get_openssl_error(c->bev);
-		if (e != 0) {
-			char b[256];
-			ERR_error_string_n(e, b, sizeof(b));
-			log_info("http c%" PRIu64 " %s: TLS: %s", c->id, c->addr, b);
-		}
-	}
-	if ((what & BEV_EVENT_EOF) && !c->closing &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
-		/* the client closed its side: what is queued still goes */
-		c->closing = true;
-		bufferevent_disable(c->bev, EV_READ);
-		return;
-	}
-	conn_free(c);
-}
-
-static void
-conn_free(struct conn *c)
-{
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		server.conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
 	if (c->job != NULL)
-		c->job->conn = NULL;   /* job_done frees it */
+		c->job->conn = NULL;
 	if (c->timer != NULL)
 		event_free(c->timer);
-	if (c->linger_ev != NULL)
-		event_free(c->linger_ev);
-	if (c->bev != NULL)
-		bufferevent_free(c->bev);
 	http_parser_free(&c->parser);
-	if (c->counted)
-		service_conn_release(server.svc, (struct sockaddr *)&c->sa);
 	free(c);
+	conn->ctx = NULL;
 }
 
+/* on_open - a new connection; over http.max_connections_per_ip it is
+ * answered 503 and closed like any other answer */
 static void
-httpd_accept(struct service *svc, struct service_listener *l, int fd,
-	     const struct sockaddr *sa, socklen_t salen)
+on_open(struct conn *conn)
 {
-	bool implicit = strcmp(l->name, "https") == 0;
-	int64_t limit = settings_get_int(svc->db, "http.max_connections_per_ip",
-	    20);
-	char addr[INET6_ADDRSTRLEN] = "?";
+	struct hconn *c = xcalloc(1, sizeof(*c));
 
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    addr, sizeof(addr));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		    addr, sizeof(addr));
-	/* over the limit: answered 503 and closed like any other answer */
-	bool counted = service_conn_acquire(svc, sa, (int)limit);
-	if (!counted)
-		log_info("http %s: refused: over http.max_connections_per_ip "
-		    "(%" PRId64 ")", addr, limit);
-	if (implicit && server.ssl == NULL) {
-		log_warnx("https %s: no TLS: %s", addr, server.tls_error);
-		if (counted)
-			service_conn_release(svc, sa);
-		close(fd);
-		return;
-	}
-	int one = 1;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct conn *c = xcalloc(1, sizeof(*c));
-	memcpy(&c->sa, sa, salen < sizeof(c->sa) ? salen : sizeof(c->sa));
-	snprintf(c->addr, sizeof(c->addr), "%s", addr);
-	c->id = ++server.next_id;
-	c->tls = implicit;
-	c->counted = counted;
+	conn->ctx = c;
+	c->c = conn;
 	http_parser_init(&c->parser, server.max_body);
-	c->next = server.conns;
-	if (c->next != NULL)
-		c->next->prev = c;
-	server.conns = c;
-	c->timer = evtimer_new(svc->base, on_timer, c);
-	if (implicit)
-		c->bev = bufferevent_openssl_socket_new(svc->base, fd,
-		    SSL_new(server.ssl), BUFFEREVENT_SSL_ACCEPTING,
-		    BEV_OPT_CLOSE_ON_FREE);
-	else
-		c->bev = bufferevent_socket_new(svc->base, fd,
-		    BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		close(fd);
-		conn_free(c);
-		return;
-	}
-	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, HTTPD_IN_HIGH);
-	struct timeval wt = { HTTPD_WRITE_TIMEOUT, 0 };
-	bufferevent_set_timeouts(c->bev, NULL, &wt);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->timer = evtimer_new(server.svc->base, on_timer, c);
 	/* a TLS handshake counts as part of the first request */
-	arm(c, implicit);
-	if (!counted) {
+	arm(c, conn->implicit_tls);
+	if (conn->busy) {
 		struct http_response resp;
 		http_response_init(&resp, 503);
 		httpd_error(&resp, 503, "Too many connections from your address.");
@@ -567,12 +407,31 @@ httpd_accept(struct service *svc, struct service_listener *l, int fd,
 		resp.close = true;
 		send_response(c, &resp, 11, false);
 		http_response_free(&resp);
-		conn_close(c);
+		hconn_close(c);
 		return;
 	}
-	log_debug("http c%" PRIu64 " connect from %s on %s", c->id, addr,
-	    l->name);
 }
+
+static const struct conn_ops httpd_ops = {
+	.open = on_open,
+	.read = on_read,
+	.teardown = on_teardown,
+};
+
+static const struct conn_def httpd_conn = {
+	.sid_letter = 'h',
+	.protocol = "http",
+	.tls_listener = "https",
+	.limit_setting = "http.max_connections_per_ip",
+	.limit_default = 20,
+	.write_timeout = HTTPD_WRITE_TIMEOUT,
+	.in_high = HTTPD_IN_HIGH,
+	.out_high = HTTPD_OUT_HIGH,
+	.answer_busy = true,
+	.linger = true,
+	.quiet = true,
+	.ops = &httpd_ops,
+};
 
 static int
 httpd_init(struct service *svc)
@@ -590,9 +449,7 @@ httpd_init(struct service *svc)
 		log_warnx("work pool: %s", err);
 		return -1;
 	}
-	server.ssl = tls_server_ctx(svc, &server.tls_error);
-	if (server.ssl == NULL)
-		log_warnx("TLS unavailable (https off): %s", server.tls_error);
+	server.conns = conn_server_new(svc, &httpd_conn, NULL);
 	char *pub = settings_get_str(svc->db, "http.public_url");
 	if (*pub != '\0' && strncasecmp(pub, "https://", 8) != 0 &&
 	    strncasecmp(pub, "http://", 7) != 0)
@@ -607,8 +464,7 @@ static void
 httpd_shutdown(struct service *svc)
 {
 	(void)svc;
-	while (server.conns != NULL)
-		conn_free(server.conns);
+	conn_server_free(&server.conns);
 	workpool_free(&server.pool, false);
 }
 
@@ -620,7 +476,7 @@ main(int argc, char **argv)
 		.name = "httpd",
 		.listeners = listeners,
 		.init = httpd_init,
-		.accept = httpd_accept,
+		.accept = conn_service_accept,
 		.shutdown = httpd_shutdown,
 	};
 	return service_main(argc, argv, &def);

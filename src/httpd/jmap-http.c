@@ -248,7 +248,9 @@ authenticate(struct mjob *j, struct db *db, struct dir_mailbox *mb)
 	int r = 0;
 
 	if (j->basic) {
-		j->auth = dir_authenticate(db, j->basic_user, j->basic_pass, mb,
+		/* "api": a two-factor mailbox takes app passwords only */
+		j->auth = dir_authenticate_client(db, j->basic_user,
+		    j->basic_pass, &(struct dir_client){ "api", j->client }, mb,
 		    &err);
 		j->auth_ran = true;
 		explicit_bzero(j->basic_pass, strlen(j->basic_pass));

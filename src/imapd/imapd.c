@@ -87,41 +87,20 @@ on_notify(evutil_socket_t fd, short what, void *arg)
 	store_notify_dispatch(d->notify);
 }
 
-static void
-refuse(struct service_listener *l, int fd, const char *text)
-{
-	/* on the implicit TLS port the client expects a handshake: close */
-	if (strcmp(l->name, "imaps") != 0) {
-		ssize_t n = write(fd, text, strlen(text));
-		(void)n;
-	}
-	close(fd);
-}
-
-static void
-imapd_accept(struct service *svc, struct service_listener *l, int fd,
-	     const struct sockaddr *sa, socklen_t salen)
-{
-	char addr[64];
-	int per_ip = (int)settings_get_int(svc->db, "imap.max_connections_per_ip",
-	    50);
-
-	sockaddr_ntop(sa, addr, sizeof(addr));
-	if (strcmp(l->name, "imaps") == 0 && imapd.tls == NULL) {
-		log_warnx("connection from [%s] on imaps refused: no TLS "
-		    "certificate", addr);
-		close(fd);
-		return;
-	}
-	if (!service_conn_acquire(svc, sa, per_ip)) {
-		log_warnx("connection from [%s] refused: "
-		    "imap.max_connections_per_ip (%d) reached", addr, per_ip);
-		refuse(l, fd, "* BYE [UNAVAILABLE] Too many connections from your "
-		    "address\r\n");
-		return;
-	}
-	session_start(&imapd, l, fd, sa, salen);
-}
+/* the connection layer: limits, TLS, timeouts (lib-service/conn.h) */
+static const struct conn_def imapd_conn = {
+	.sid_letter = 'i',
+	.protocol = "imap",
+	.tls_listener = "imaps",
+	.limit_setting = "imap.max_connections_per_ip",
+	.limit_default = 50,
+	.login_timeout_setting = "imap.login_timeout",
+	.login_timeout_default = IMAP_TIMEOUT_PREAUTH,
+	.idle_timeout_setting = "imap.idle_timeout",
+	.idle_timeout_default = IMAP_TIMEOUT_AUTH,
+	.out_high = SESSION_OUTPUT_HIGH,
+	.ops = &session_ops,
+};
 
 static int
 imapd_init(struct service *svc)
@@ -129,14 +108,10 @@ imapd_init(struct service *svc)
 	const char *err;
 
 	imapd.svc = svc;
-	imapd.tls = tls_server_ctx(svc, &err);
-	if (imapd.tls == NULL)
-		log_warnx("no TLS: %s; STARTTLS is not offered and imaps refuses "
-		    "connections", err);
-	if (auth_init(&imapd, &err) < 0) {
-		log_warnx("%s", err);
-		return -1;
-	}
+	imapd.conns = conn_server_new(svc, &imapd_conn, &imapd);
+	imapd.tls = conn_server_tls(imapd.conns);
+	conn_server_busy_text(imapd.conns, "* BYE [UNAVAILABLE] Too many "
+	    "connections from your address\r\n", NULL);
 	if (writer_init(&imapd, &err) < 0)
 		log_warnx("no store write threads: %s; APPEND runs on the event "
 		    "loop", err);
@@ -156,16 +131,13 @@ imapd_init(struct service *svc)
 static void
 imapd_shutdown(struct service *svc)
 {
-	session_free_all(&imapd);
-	auth_shutdown();
+	conn_server_free(&imapd.conns);   /* every session */
 	writer_shutdown();  /* finishes the writes already started */
 	if (imapd.notify_ev != NULL)
 		event_free(imapd.notify_ev);
 	imapd.notify_ev = NULL;
 	store_notify_free(&imapd.notify);
-	if (imapd.tls != NULL)
-		SSL_CTX_free(imapd.tls);
-	imapd.tls = NULL;
+	imapd.tls = NULL;   /* tls_server_ctx's, shared */
 }
 
 int
@@ -176,7 +148,7 @@ main(int argc, char **argv)
 		.name = "imapd",
 		.listeners = listeners,
 		.init = imapd_init,
-		.accept = imapd_accept,
+		.accept = conn_service_accept,
 		.shutdown = imapd_shutdown,
 		.processes_setting = "imap.processes",
 	};

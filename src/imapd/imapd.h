@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "directory.h"
 #include "imap-parser.h"
 #include "imap-spec.h"
@@ -52,23 +53,13 @@ struct imapd {
 	struct store_notify *notify;
 	struct event *notify_ev;
 	struct imapd_mbox *mboxes;
-	struct session *list;       /* every session, for shutdown */
-	unsigned long sessions;
+	struct session *list;       /* every session */
+	struct conn_server *conns;  /* the connection layer (conn.h) */
 };
 
 #define FETCH_OUTPUT_HIGH (256u << 10) /* pause a FETCH above this */
 #define SESSION_OUTPUT_HIGH (1u << 20) /* stop reading commands above */
 
-/* a password check handed to an auth worker thread (auth.c) */
-struct auth_job {
-	struct work w;              /* first: the workpool's */
-	struct session *s;          /* NULL once the session is gone */
-	char *tag, *login, *password;
-	char addr[64];              /* the client's, for loginsec.h */
-	enum dir_auth_result result;
-	struct dir_mailbox mb;
-	char *error;
-};
 
 enum session_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
 enum session_input { IN_CMD, IN_AUTH, IN_IDLE, IN_STARTTLS, IN_CLOSING };
@@ -80,14 +71,11 @@ struct search_job;  /* search.h */
 struct session {
 	struct session *prev, *next;
 	struct imapd *d;
-	struct bufferevent *bev;
-	int fd;
+	struct conn *c;          /* the connection (lib-service/conn.h) */
+	struct bufferevent *bev; /* c's, kept current across STARTTLS */
 	struct sockaddr_storage ss;
-	char addr[64];
+	char addr[64];           /* the client's, copied from c */
 	char sid[24];
-	bool imaps, tls;
-	bool ssl_bev;            /* bev owns the fd */
-	bool out_blocked;        /* reading paused: the client must read */
 	bool idle_deferred;      /* IDLE updates held back until the client
 				    reads what is queued (on_change) */
 	enum session_state state;
@@ -112,7 +100,6 @@ struct session {
 				      (msgs is NULL meanwhile) */
 	size_t nidle_r, nidle;     /* ranges, messages */
 	time_t status_checked;  /* last full folder status check */
-	time_t login_by;        /* monotonic s: imap.login_timeout from connect */
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
 	uint32_t status_messages;
@@ -121,7 +108,7 @@ struct session {
 					ascending, merged */
 	size_t nrecent_r;
 	struct fetch_job *job;      /* a FETCH being sent */
-	struct auth_job *auth;      /* a login being checked */
+	char *auth_tag;             /* a login being checked (conn_auth) */
 	struct write_job *wjob;     /* a store write on a worker (writer.c) */
 	struct search_job *sjob;    /* a SEARCH/SORT/THREAD in slices */
 
@@ -132,8 +119,8 @@ struct session {
 /* session.c */
 /* session_free_all - end every session (shutdown) */
 void session_free_all(struct imapd *d);
-void session_start(struct imapd *d, struct service_listener *l, int fd,
-		   const struct sockaddr *sa, socklen_t salen);
+/* session_ops - an IMAP session on the connection layer */
+extern const struct conn_ops session_ops;
 void session_printf(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void session_write(struct session *s, const void *data, size_t len);
@@ -141,8 +128,6 @@ void session_tagged(struct session *s, const char *tag, const char *status,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *session_capability(struct session *s);
 
-/* session_auth_done - a login checked by an auth worker */
-void session_auth_done(struct session *s, struct auth_job *j);
 /* session_suspend - read no further command (a worker has the current
  * one); session_resume - its answer is sent: go on with what the client
  * sent meanwhile. Call resume from an event callback, never from a
@@ -172,12 +157,6 @@ void writer_copy(struct session *s, const char *tag, const char *to,
 void writer_checkpoint(struct imapd *d, struct imapd_mbox *m);
 /* writer_forget - the session goes: drop the answer of its job */
 void writer_forget(struct session *s);
-
-/* auth.c */
-int auth_init(struct imapd *d, const char **error_r);
-void auth_submit(struct auth_job *j);
-void auth_job_free(struct auth_job *j);
-void auth_shutdown(void);
 
 /* imapd.c: shared mailbox indexes (login throttling: lib-service throttle.c) */
 struct imapd_mbox *imapd_mbox_get(struct imapd *d, int64_t id,

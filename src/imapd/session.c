@@ -30,9 +30,7 @@
 #include "view.h"
 #include "xalloc.h"
 
-static void on_read(struct bufferevent *bev, void *arg);
-static void on_write(struct bufferevent *bev, void *arg);
-static void on_event(struct bufferevent *bev, short what, void *arg);
+static void on_read(struct conn *c);
 
 /* session_write - queue bytes for the client */
 void
@@ -80,8 +78,7 @@ plaintext_ok(struct session *s)
 {
 	struct db *db = s->d->svc->db;
 
-	if (s->tls || s->imaps ||
-	    settings_get_int(db, "imap.allow_plaintext_auth", 0))
+	if (s->c->tls || settings_get_int(db, "imap.allow_plaintext_auth", 0))
 		return true;
 	return sockaddr_is_loopback((struct sockaddr *)&s->ss) &&
 	    settings_get_int(db, "auth.loopback_secure", 1);
@@ -109,7 +106,7 @@ session_capability(struct session *s)
 
 	snprintf(cap, sizeof(cap), "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID "
 	    "ENABLE IDLE%s%s%s",
-	    !s->tls && !s->imaps && s->d->tls != NULL && s->state == ST_NOAUTH ?
+	    !s->c->tls && s->d->tls != NULL && s->state == ST_NOAUTH ?
 	    " STARTTLS" : "",
 	    s->state != ST_NOAUTH ? "" : plaintext_ok(s) ? " AUTH=PLAIN" :
 	    " LOGINDISABLED",
@@ -121,29 +118,16 @@ session_capability(struct session *s)
 	return cap;
 }
 
+/* on_teardown - the connection goes: free the session */
 static void
-set_timeouts(struct session *s)
+on_teardown(struct conn *c)
 {
-	struct timeval tv = { s->state == ST_NOAUTH ?
-	    settings_get_int(s->d->svc->db, "imap.login_timeout",
-	    IMAP_TIMEOUT_PREAUTH) :
-	    settings_get_int(s->d->svc->db, "imap.idle_timeout",
-	    IMAP_TIMEOUT_AUTH), 0 };
+	struct session *s = c->ctx;
 
-	/* the write timeout ends a client that stops reading a FETCH */
-	if (s->bev != NULL)
-		bufferevent_set_timeouts(s->bev, &tv, &tv);
-}
-
-static void
-session_free(struct session *s)
-{
-	log_info("%s: disconnect%s%s", s->sid, s->user ? " user=" : "",
-	    s->user ? s->user : "");
+	if (s == NULL)
+		return;
 	fetch_job_free(&s->job);
 	search_job_free(&s->sjob);
-	if (s->auth != NULL)
-		s->auth->s = NULL; /* the worker's answer will be dropped */
 	writer_forget(s);
 	session_deselect(s);
 	imapd_mbox_put(s->d, &s->mbox);
@@ -154,15 +138,12 @@ session_free(struct session *s)
 		s->d->list = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
-	if (s->bev != NULL)
-		bufferevent_free(s->bev);
-	if (!s->ssl_bev && s->fd >= 0)
-		close(s->fd); /* a plain bufferevent does not own it */
-	service_conn_release(s->d->svc, (struct sockaddr *)&s->ss);
 	imap_parser_free(&s->parser);
 	free(s->pending_tag);
+	free(s->auth_tag);
 	free(s->user);
 	free(s);
+	c->ctx = NULL;
 }
 
 /* session_close - say nothing more; free once the output is out */
@@ -171,13 +152,7 @@ session_close(struct session *s)
 {
 	s->in = IN_CLOSING;
 	s->state = ST_LOGOUT;
-	if (s->bev == NULL || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		session_free(s);
-		return;
-	}
-	bufferevent_disable(s->bev, EV_READ);
-	struct timeval tv = { 10, 0 };
-	bufferevent_set_timeouts(s->bev, NULL, &tv);
+	conn_close(s->c, 10);   /* s stays until the output is out */
 }
 
 /* ---- commands without a mailbox ------------------------------------ */
@@ -261,8 +236,11 @@ login_nul(struct session *s, const char *tag)
 	    "failed");
 }
 
-/* login - hand the credentials to an auth worker; reading stops until
- * the answer is in (session_auth_done) */
+static void login_checked(struct conn *c, enum dir_auth_result r,
+			  const struct dir_mailbox *mb, const char *err);
+
+/* login - hand the credentials to the password pool (conn_auth); reading
+ * stops until the answer is in (login_checked) */
 static void
 login(struct session *s, const char *tag, const char *user, const char *pass)
 {
@@ -273,16 +251,10 @@ login(struct session *s, const char *tag, const char *user, const char *pass)
 		    "from your address, try again later");
 		return;
 	}
-	struct auth_job *j = xcalloc(1, sizeof(*j));
-	j->s = s;
-	j->tag = xstrdup(tag);
-	j->login = xstrdup(user);
-	j->password = xstrdup(pass);
-	snprintf(j->addr, sizeof(j->addr), "%s", s->addr);
-	s->auth = j;
-	if (s->bev != NULL)
-		bufferevent_disable(s->bev, EV_READ);
-	auth_submit(j);
+	/* "tag login": a tag holds no space */
+	free(s->auth_tag);
+	s->auth_tag = xasprintf("%s %s", tag, user);
+	conn_auth(s->c, user, pass, login_checked);
 }
 
 /* on_revoked - the mailbox's password changed, or it (or its post office)
@@ -323,12 +295,11 @@ login_register(struct session *s, const char *tag, const struct dir_mailbox *mb)
 
 /* login_finish - the answer of the password check */
 static void
-login_finish(struct session *s, struct auth_job *j)
+login_finish(struct session *s, const char *tag, const char *user,
+	     enum dir_auth_result r, const struct dir_mailbox *mb,
+	     const char *err)
 {
-	const char *tag = j->tag, *user = j->login, *err = j->error;
-	struct dir_mailbox *mb = &j->mb;
-
-	switch (j->result) {
+	switch (r) {
 	case DIR_AUTH_OK:
 		break;
 	case DIR_AUTH_FAILED:
@@ -380,9 +351,9 @@ login_finish(struct session *s, struct auth_job *j)
 	s->mailbox_id = mb->id;
 	s->user = xasprintf("%s@%s", mb->name, mb->postoffice);
 	s->state = ST_AUTH;
-	set_timeouts(s);
+	conn_logged_in(s->c);
 	log_info("%s: login %s from [%s]%s", s->sid, s->user, s->addr,
-	    s->tls ? " (TLS)" : "");
+	    s->c->tls ? " (TLS)" : "");
 	session_tagged(s, tag, "OK", "[CAPABILITY %s] Logged in",
 	    session_capability(s));
 }
@@ -524,7 +495,7 @@ cmd_starttls(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "BAD", "Syntax: STARTTLS");
 		return;
 	}
-	if (s->tls || s->imaps) {
+	if (s->c->tls) {
 		session_tagged(s, tag, "BAD", "TLS is already active");
 		return;
 	}
@@ -532,47 +503,19 @@ cmd_starttls(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "NO", "TLS is not available");
 		return;
 	}
-	/* nothing pipelined after STARTTLS may be taken as a command */
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	size_t junk = evbuffer_get_length(in);
-	if (junk > 0) {
-		log_warnx("%s: discarding %zu bytes sent after STARTTLS", s->sid,
-		    junk);
-		evbuffer_drain(in, junk);
-	}
 	session_tagged(s, tag, "OK", "Begin TLS negotiation now");
 	s->in = IN_STARTTLS;
-	bufferevent_disable(s->bev, EV_READ);
+	/* nothing pipelined after STARTTLS may be taken as a command */
+	conn_starttls(s->c);
 }
 
+/* tls_started - STARTTLS: TLS is on; the parser starts afresh */
 static void
-start_tls(struct session *s)
+tls_started(struct conn *c)
 {
-	SSL *ssl = SSL_new(s->d->tls);
-	struct event_base *base = s->d->svc->base;
+	struct session *s = c->ctx;
 
-	/* the plain bufferevent does not own the fd */
-	bufferevent_free(s->bev);
-	s->bev = NULL;
-	s->ssl_bev = ssl != NULL;
-	if (ssl == NULL) {
-		log_warnx("%s: SSL_new failed", s->sid);
-		session_free(s);
-		return;
-	}
-	s->bev = bufferevent_openssl_socket_new(base, s->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
-		SSL_free(ssl);
-		log_warnx("%s: cannot start TLS", s->sid);
-		session_free(s);
-		return;
-	}
-	s->ssl_bev = true;
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	set_timeouts(s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->bev = c->bev;
 	imap_parser_reset(&s->parser);
 	s->in = IN_CMD;
 }
@@ -769,46 +712,36 @@ static void
 ack_now(struct session *s)
 {
 	int one = 1;
+	int fd = bufferevent_getfd(s->c->bev);
 
-	if (s->fd >= 0)
-		(void)setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one,
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one,
 		    sizeof(one));
 }
 
 static void
-on_read(struct bufferevent *bev, void *arg)
+on_read(struct conn *c)
 {
-	struct session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct timespec now;
+	struct session *s = c->ctx;
+	struct evbuffer *in = conn_input(c);
 
 	/* imap.login_timeout bounds the whole time before a login, not only
-	 * a silence: a client trickling bytes (slowloris) goes too */
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (s->state == ST_NOAUTH && s->in != IN_CLOSING &&
-	    now.tv_sec >= s->login_by) {
-		on_event(bev, BEV_EVENT_TIMEOUT, s);
-		return;
-	}
+	 * a silence: the layer's login deadline */
 	for (int guard = 0; guard < 1000; guard++) {
 		if (s->in == IN_CLOSING || s->in == IN_STARTTLS)
 			return;
-		if (s->job != NULL || s->auth != NULL || s->wjob != NULL ||
+		if (s->job != NULL || c->in_auth || s->wjob != NULL ||
 		    s->sjob != NULL) {
 			/* a FETCH is being sent, a login checked, a write
 			 * done on a worker or a search run in slices: later
 			 * commands wait */
-			bufferevent_disable(bev, EV_READ);
+			conn_suspend(c);
 			return;
 		}
-		if (evbuffer_get_length(bufferevent_get_output(bev)) >
-		    SESSION_OUTPUT_HIGH) {
-			/* a client that sends commands but does not read the
-			 * answers: stop reading until it catches up */
-			s->out_blocked = true;
-			bufferevent_disable(bev, EV_READ);
+		/* a client that sends commands but does not read the
+		 * answers: stop reading until it catches up */
+		if (conn_out_full(c))
 			return;
-		}
 		if (evbuffer_get_length(in) == 0)
 			break;
 		if (s->in == IN_AUTH || s->in == IN_IDLE) {
@@ -891,90 +824,54 @@ on_read(struct bufferevent *bev, void *arg)
 		ack_now(s);
 }
 
+/* on_drained - the output has left: a FETCH goes on, IDLE updates held
+ * back are sent */
 static void
-on_write(struct bufferevent *bev, void *arg)
+on_drained(struct conn *c)
 {
-	struct session *s = arg;
+	struct session *s = c->ctx;
 
 	if (s->job != NULL) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) >
-		    FETCH_OUTPUT_HIGH / 2)
-			return;
 		if (!fetch_continue(s))
 			return;
 		/* done: go on with the commands that waited */
-		bufferevent_enable(bev, EV_READ);
 		imap_parser_reset(&s->parser);
-		on_read(bev, s);
+		conn_resume(c);
 		return;
 	}
-	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
-		return;
 	if (s->idle_deferred) {
 		s->idle_deferred = false;
-		if (s->in == IN_IDLE) {
+		if (s->in == IN_IDLE)
 			on_change(s); /* the IDLE updates held back */
-			return;
-		}
 	}
-	if (s->out_blocked && s->in != IN_CLOSING && s->in != IN_STARTTLS) {
-		s->out_blocked = false;
-		bufferevent_enable(bev, EV_READ);
-		on_read(bev, s);
-		return;
-	}
-	if (s->in == IN_CLOSING)
-		session_free(s);
-	else if (s->in == IN_STARTTLS)
-		start_tls(s);
 }
 
+/* on_timeout - imap.login_timeout from connect, imap.idle_timeout after */
+static bool
+on_timeout(struct conn *c, enum conn_timeout why)
+{
+	struct session *s = c->ctx;
+
+	fetch_job_free(&s->job);
+	session_printf(s, "* BYE Autologout; idle for too long\r\n");
+	s->in = IN_CLOSING;
+	s->state = ST_LOGOUT;
+	return true;
+}
+
+/* login_checked - the answer of the password check, on the loop */
 static void
-on_event(struct bufferevent *bev, short what, void *arg)
+login_checked(struct conn *c, enum dir_auth_result r,
+	      const struct dir_mailbox *mb, const char *err)
 {
-	struct session *s = arg;
+	struct session *s = c->ctx;
+	char *tag = s->auth_tag;
+	char *user = strchr(tag, ' ');
 
-	if (what & BEV_EVENT_CONNECTED) {
-		SSL *ssl = bufferevent_openssl_get_ssl(bev);
-		if (ssl != NULL) {
-			char info[128];
-			s->tls = true;
-			log_info("%s: TLS established: %s", s->sid,
-			    tls_describe(ssl, info, sizeof(info)));
-		}
-		return;
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && s->in != IN_CLOSING) {
-		log_info("%s: timeout from [%s]", s->sid, s->addr);
-		SSL *ssl = bufferevent_openssl_get_ssl(bev);
-		if (ssl != NULL && !SSL_is_init_finished(ssl)) {
-			/* no BYE can leave during a TLS handshake (and the
-			 * write timeout is not armed then): close at once */
-			session_free(s);
-			return;
-		}
-		session_printf(s, "* BYE Autologout; idle for too long\r\n");
-		session_close(s); /* the BYE is queued: s stays until sent */
-		return;
-	}
-	if (what & BEV_EVENT_ERROR) {
-		unsigned long e = bufferevent_get_openssl_error(bev);
-		if (e != 0) {
-			char msg[256];
-			ERR_error_string_n(e, msg, sizeof(msg));
-			log_info("%s: TLS error from [%s]: %s", s->sid, s->addr, msg);
-		}
-	}
-	session_free(s);
-}
-
-/* session_auth_done - see imapd.h */
-void
-session_auth_done(struct session *s, struct auth_job *j)
-{
-	s->auth = NULL;
-	login_finish(s, j);
-	auth_job_free(j);
+	s->auth_tag = NULL;
+	*user++ = '\0';
+	login_finish(s, tag, user, r, mb, err);
+	free(tag);
 	session_resume(s);
 }
 
@@ -982,81 +879,49 @@ session_auth_done(struct session *s, struct auth_job *j)
 void
 session_suspend(struct session *s)
 {
-	if (s->bev != NULL)
-		bufferevent_disable(s->bev, EV_READ);
+	conn_suspend(s->c);
 }
 
 /* session_resume - see imapd.h */
 void
 session_resume(struct session *s)
 {
-	if (s->in == IN_CLOSING || s->bev == NULL)
+	if (s->in == IN_CLOSING)
 		return;
 	/* go on with what the client sent meanwhile */
-	bufferevent_enable(s->bev, EV_READ);
-	on_read(s->bev, s);
+	conn_resume(s->c);
 }
 
-/* session_free_all - see imapd.h */
-void
-session_free_all(struct imapd *d)
+/* session_open - a new connection (conn_ops.open) */
+static void
+session_open(struct conn *c)
 {
-	while (d->list != NULL)
-		session_free(d->list);
-}
-
-/* session_start - a new connection */
-void
-session_start(struct imapd *d, struct service_listener *l, int fd,
-	      const struct sockaddr *sa, socklen_t salen)
-{
+	struct imapd *d = conn_server_ctx(c->srv);
 	struct session *s = xcalloc(1, sizeof(*s));
-	struct event_base *base = d->svc->base;
 
+	c->ctx = s;
+	s->c = c;
+	s->bev = c->bev;
 	s->d = d;
-	s->fd = fd;
 	s->next = d->list;
 	if (d->list != NULL)
 		d->list->prev = s;
 	d->list = s;
-	memcpy(&s->ss, sa, salen < sizeof(s->ss) ? salen : sizeof(s->ss));
-	sockaddr_ntop(sa, s->addr, sizeof(s->addr));
-	snprintf(s->sid, sizeof(s->sid), "i%06lx%04x", ++d->sessions,
-	    (unsigned)getpid() & 0xffff);
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	s->login_by = now.tv_sec + settings_get_int(d->svc->db,
-	    "imap.login_timeout", IMAP_TIMEOUT_PREAUTH);
-	s->imaps = strcmp(l->name, "imaps") == 0;
+	memcpy(&s->ss, &c->sa, sizeof(s->ss));
+	snprintf(s->addr, sizeof(s->addr), "%s", c->addr);
+	snprintf(s->sid, sizeof(s->sid), "%s", c->sid);
 	/* tight limits until login: no large buffer for a stranger */
 	imap_parser_init(&s->parser, IMAP_PREAUTH_LINE, IMAP_PREAUTH_LITERAL,
 	    IMAP_MAX_DEPTH);
-	log_info("%s: connect from [%s] on %s", s->sid, s->addr, l->name);
-	if (s->imaps) {
-		SSL *ssl = SSL_new(d->tls);
-		if (ssl != NULL)
-			s->bev = bufferevent_openssl_socket_new(base, fd, ssl,
-			    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		if (s->bev == NULL) {
-			if (ssl != NULL)
-				SSL_free(ssl);
-			log_warnx("%s: cannot start TLS", s->sid);
-			session_free(s);
-			return;
-		}
-		s->ssl_bev = true;
-		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	} else {
-		s->bev = bufferevent_socket_new(base, fd, 0);
-		if (s->bev == NULL) {
-			log_warnx("%s: bufferevent_socket_new failed", s->sid);
-			session_free(s);
-			return;
-		}
-	}
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	set_timeouts(s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	session_printf(s, "* OK [CAPABILITY %s] Postern IMAP4 ready\r\n",
 	    session_capability(s));
 }
+
+const struct conn_ops session_ops = {
+	.open = session_open,
+	.read = on_read,
+	.drained = on_drained,
+	.timeout = on_timeout,
+	.tls_started = tls_started,
+	.teardown = on_teardown,
+};

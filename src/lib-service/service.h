@@ -20,6 +20,7 @@
  * cleanly on SIGTERM. */
 
 struct service;
+struct conn_server;
 
 /* One bound listener: the setting it came from ("smtp" for smtp.listen),
  * its address and socket. */
@@ -62,6 +63,7 @@ struct service {
 	pid_t *workers;                 /* the main process's worker pids */
 	size_t nworkers;
 	void *ctx;                      /* the service's own state */
+	struct conn_server *conns;      /* conn.h: the connection layer */
 };
 
 /* service_main - run a service; returns the process exit code. */

@@ -28,7 +28,7 @@
 #include "log.h"
 #include "logins.h"
 #include "managesieve-parse.h"
-#include "authpool.h"
+#include "conn.h"
 #include "postern-config.h"
 #include "service.h"
 #include "settings.h"
@@ -50,14 +50,8 @@
 enum ms_state { ST_AUTH, ST_TRANS };
 
 struct session {
-	struct session *prev, *next;
-	struct bufferevent *bev;
-	struct sockaddr_storage sa;
-	char addr[INET6_ADDRSTRLEN];
-	uint64_t id;
+	struct conn *c;            /* the connection (lib-service/conn.h) */
 	enum ms_state state;
-	bool tls;
-	bool closing;
 	bool sasl_wait;            /* AUTHENTICATE waiting for the response */
 	int errors;
 	int auth_fails;
@@ -66,23 +60,12 @@ struct session {
 	struct event *close_ev;    /* waiting for TLS output to leave */
 	struct auth_req *auth_req; /* a password check under way */
 	struct service_login *reg; /* logins.h: revocation */
-	struct event *deadline;    /* the whole login phase, trickle or not */
-	bool paused;               /* the client does not read its answers */
-	int close_waits;
+	bool in_auth;              /* a password check under way */
 };
 
-static struct {
-	struct service *svc;
-	SSL_CTX *ssl;
-	const char *tls_error;
-	struct session *sessions;
-	uint64_t next_id;
-	struct auth_pool *auth;
-} server;
+static struct conn_server *server;
 
-static void session_free(struct session *s);
-static void set_callbacks(struct session *s);
-static void on_read(struct bufferevent *bev, void *arg);
+static void session_read(struct conn *c);
 
 /* ---------------------------------------------------------- output */
 
@@ -94,7 +77,7 @@ out(struct session *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
+	evbuffer_add_vprintf(conn_output(s->c), fmt, ap);
 	va_end(ap);
 }
 
@@ -107,7 +90,7 @@ out_string(struct session *s, const char *v, size_t len)
 		if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0' || v[i] == '"' ||
 		    v[i] == '\\')
 			quoted = false;
-	struct evbuffer *o = bufferevent_get_output(s->bev);
+	struct evbuffer *o = conn_output(s->c);
 	if (quoted) {
 		evbuffer_add(o, "\"", 1);
 		evbuffer_add(o, v, len);
@@ -137,11 +120,11 @@ capabilities(struct session *s)
 {
 	out(s, "\"IMPLEMENTATION\" \"Postern " POSTERN_VERSION "\"\r\n");
 	out(s, "\"SIEVE\" \"%s\"\r\n", sieve_extensions());
-	if (s->tls || server.ssl == NULL)
-		out(s, "\"SASL\" \"%s\"\r\n", s->tls ? "PLAIN" : "");
+	if (s->c->tls || conn_server_tls(server) == NULL)
+		out(s, "\"SASL\" \"%s\"\r\n", s->c->tls ? "PLAIN" : "");
 	else
 		out(s, "\"SASL\" \"\"\r\n");
-	if (!s->tls && server.ssl != NULL && s->state == ST_AUTH)
+	if (!s->c->tls && conn_server_tls(server) != NULL && s->state == ST_AUTH)
 		out(s, "\"STARTTLS\"\r\n");
 	out(s, "\"MAXREDIRECTS\" \"%d\"\r\n", SIEVE_REDIRECTS_MAX);
 	if (s->state == ST_TRANS && s->login != NULL) {
@@ -155,42 +138,8 @@ capabilities(struct session *s)
 static void
 session_close(struct session *s)
 {
-	s->closing = true;
-	/* every caller has queued a reply: on_write frees s once it is out */
-	bufferevent_disable(s->bev, EV_READ);
-}
-
-static void
-set_timeouts(struct session *s)
-{
-	struct timeval t = { s->state == ST_AUTH ? MS_LOGIN_TIMEOUT :
-	    MS_IDLE_TIMEOUT, 0 };
-	bufferevent_set_timeouts(s->bev, &t, &t);
-}
-
-static void
-on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	(void)fd;
-	(void)what;
-	if (s->state != ST_AUTH || s->closing)
-		return;
-	log_info("managesieve s%" PRIu64 " %s: no login within %d s", s->id,
-	    s->addr, MS_LOGIN_TIMEOUT);
-	reply(s, "BYE", NULL, "login took too long");
-	session_close(s);
-}
-
-/* arm_deadline - MS_LOGIN_TIMEOUT for the whole login phase: the idle
- * timeout alone restarts with every byte a slow client sends */
-static void
-arm_deadline(struct session *s)
-{
-	struct timeval tv = { MS_LOGIN_TIMEOUT, 0 };
-	if (s->deadline == NULL)
-		s->deadline = evtimer_new(server.svc->base, on_deadline, s);
-	evtimer_add(s->deadline, &tv);
+	/* every caller has queued a reply: the layer frees s once it is out */
+	conn_close(s->c, 0);
 }
 
 /* --------------------------------------------------------- commands */
@@ -231,54 +180,50 @@ on_revoked(void *ctx)
 {
 	struct session *s = ctx;
 
-	if (s->closing)
+	if (s->c->closing)
 		return;
-	log_info("managesieve s%" PRIu64 " %s: %s: credentials revoked, closing",
-	    s->id, s->addr, s->login);
+	log_info("%s: [%s]: %s: credentials revoked, closing",
+	    s->c->sid, s->c->addr, s->login);
 	reply(s, "BYE", NULL, "your credentials were changed or revoked; log "
 	    "in again");
-	session_close(s);
-	struct timeval tv = { 5, 0 };
-	bufferevent_set_timeouts(s->bev, NULL, &tv);
-	bufferevent_enable(s->bev, EV_WRITE);
+	session_close(s);   /* the BYE gets 5 s to leave */
 }
 
 /* login_failed - a failed login, counted per session and per address */
 static void
 login_failed(struct session *s, const char *why)
 {
-	log_info("managesieve s%" PRIu64 " %s: login failed%s%s", s->id,
-	    s->addr, why ? ": " : "", why ? why : "");
-	throttle_failed(server.svc, (struct sockaddr *)&s->sa);
+	log_info("%s: [%s]: login failed%s%s", s->c->sid,
+	    s->c->addr, why ? ": " : "", why ? why : "");
+	throttle_failed(conn_server_service(server), (struct sockaddr *)&s->c->sa);
 	reply(s, "NO", NULL, "Authentication failed");
 	s->auth_fails++;
 }
 
 /* login_done - the answer of the password check, in the loop */
 static void
-login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
+login_done(struct conn *c, enum dir_auth_result r, const struct dir_mailbox *mb,
 	   const char *error)
 {
-	struct session *s = ctx;
+	struct session *s = c->ctx;
 
-	s->auth_req = NULL;
+	s->in_auth = false;
 	if (r == DIR_AUTH_ERROR) {
-		log_warnx("managesieve s%" PRIu64 ": %s", s->id,
+		log_warnx("%s: %s", s->c->sid,
 		    error ? error : "directory error");
 		reply(s, "NO", "TRYLATER", "Authentication is unavailable");
 	} else if (r != DIR_AUTH_OK) {
 		login_failed(s, NULL);
-	} else if (!service_login_start(server.svc, &s->reg,
-	    (struct sockaddr *)&s->sa, mb, 0, on_revoked, s)) {
+	} else if (!service_login_start(conn_server_service(server), &s->reg,
+	    (struct sockaddr *)&s->c->sa, mb, 0, on_revoked, s)) {
 		reply(s, "NO", "TRYLATER", "Authentication is unavailable");
 	} else {
-		throttle_ok(server.svc, (struct sockaddr *)&s->sa);
+		throttle_ok(conn_server_service(server), (struct sockaddr *)&s->c->sa);
 		s->login = xasprintf("%s@%s", mb->name, mb->postoffice);
-		s->root = dir_mailbox_path(server.svc->db, mb);
+		s->root = dir_mailbox_path(conn_server_service(server)->db, mb);
 		s->state = ST_TRANS;
-		set_timeouts(s);
-		evtimer_del(s->deadline);
-		log_info("managesieve s%" PRIu64 " %s: login %s", s->id, s->addr,
+		conn_logged_in(s->c);
+		log_info("%s: [%s]: login %s", s->c->sid, s->c->addr,
 		    s->login);
 		reply(s, "OK", NULL, "Logged in");
 	}
@@ -288,7 +233,7 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 		return;
 	}
 	/* what the client sent meanwhile */
-	on_read(s->bev, s);
+	conn_resume(s->c);
 }
 
 /* auth_plain - check a decoded SASL PLAIN response */
@@ -336,18 +281,18 @@ auth_plain(struct session *s, const char *b64, size_t b64len)
 		s->auth_fails++;
 		return;
 	}
-	if (throttle_blocked(server.svc, (struct sockaddr *)&s->sa)) {
+	if (throttle_blocked(conn_server_service(server), (struct sockaddr *)&s->c->sa)) {
 		OPENSSL_cleanse(dec, sizeof(dec));
-		log_info("managesieve s%" PRIu64 " %s: login refused: too many "
-		    "failures", s->id, s->addr);
+		log_info("%s: [%s]: login refused: too many "
+		    "failures", s->c->sid, s->c->addr);
 		reply(s, "NO", "TRYLATER", "too many failed logins from your "
 		    "address; try again later");
 		s->auth_fails++;
 		return;
 	}
 	/* the hash runs on the pool's threads (authpool.h); input waits */
-	s->auth_req = auth_pool_submit_client(server.auth, user, pass,
-	    &(struct dir_client){ "sieve", s->addr }, login_done, s);
+	s->in_auth = true;
+	conn_auth(s->c, user, pass, login_done);
 	OPENSSL_cleanse(dec, sizeof(dec));
 }
 
@@ -356,7 +301,7 @@ cmd_authenticate(struct session *s, struct ms_cmd *c)
 {
 	if (!need(s, c, 1, 2))
 		return;
-	if (!s->tls) {
+	if (!s->c->tls) {
 		reply(s, "NO", "ENCRYPT-NEEDED", "STARTTLS first");
 		return;
 	}
@@ -372,26 +317,12 @@ cmd_authenticate(struct session *s, struct ms_cmd *c)
 	out(s, "\"\"\r\n");
 }
 
+/* tls_started - TLS is on: RFC 5804 2.2, the capabilities again */
 static void
-start_tls(struct session *s)
+tls_started(struct conn *c)
 {
-	SSL *ssl = SSL_new(server.ssl);
-	struct bufferevent *tb;
+	struct session *s = c->ctx;
 
-	/* nothing pipelined after STARTTLS is taken */
-	evbuffer_drain(bufferevent_get_input(s->bev),
-	    evbuffer_get_length(bufferevent_get_input(s->bev)));
-	tb = bufferevent_openssl_filter_new(server.svc->base, s->bev, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (tb == NULL) {
-		SSL_free(ssl);
-		session_close(s);
-		return;
-	}
-	s->bev = tb;
-	s->tls = true;
-	set_callbacks(s);
-	/* RFC 5804 2.2: the capabilities again, under TLS */
 	capabilities(s);
 	reply(s, "OK", NULL, "TLS active");
 }
@@ -475,8 +406,8 @@ cmd_trans(struct session *s, struct ms_cmd *c)
 			free(cerr);
 			return;
 		}
-		log_info("managesieve s%" PRIu64 " %s: script %s stored (%zu "
-		    "bytes)", s->id, s->login, c->argv[0], c->argl[1]);
+		log_info("%s: [%s]: script %s stored (%zu "
+		    "bytes)", s->c->sid, s->login, c->argv[0], c->argl[1]);
 		reply(s, "OK", NULL, "Putscript completed");
 	} else if (strcmp(v, "CHECKSCRIPT") == 0) {
 		if (!need(s, c, 1, 1))
@@ -512,7 +443,7 @@ cmd_trans(struct session *s, struct ms_cmd *c)
 			return;
 		}
 		out(s, "{%zu}\r\n", len);
-		evbuffer_add(bufferevent_get_output(s->bev), text, len);
+		evbuffer_add(conn_output(s->c), text, len);
 		out(s, "\r\n");
 		free(text);
 		reply(s, "OK", NULL, "Getscript completed");
@@ -543,8 +474,7 @@ cmd_trans(struct session *s, struct ms_cmd *c)
 		s->login = s->root = NULL;
 		service_login_end(&s->reg);
 		s->state = ST_AUTH;
-		set_timeouts(s);
-		arm_deadline(s);
+		conn_logged_out(s->c);
 		reply(s, "OK", NULL, "Unauthenticated");
 	} else {
 		reply(s, "NO", NULL, "unknown command");
@@ -578,12 +508,12 @@ command(struct session *s, struct ms_cmd *c)
 	} else if (strcmp(v, "STARTTLS") == 0) {
 		if (!need(s, c, 0, 0))
 			return;
-		if (s->tls || server.ssl == NULL || s->state != ST_AUTH) {
+		if (s->c->tls || conn_server_tls(server) == NULL || s->state != ST_AUTH) {
 			reply(s, "NO", NULL, "STARTTLS not available");
 			return;
 		}
 		reply(s, "OK", NULL, "Begin TLS negotiation now");
-		start_tls(s);
+		conn_starttls(s->c);
 	} else if (strcmp(v, "AUTHENTICATE") == 0) {
 		if (s->state != ST_AUTH) {
 			reply(s, "NO", NULL, "already authenticated");
@@ -599,20 +529,15 @@ command(struct session *s, struct ms_cmd *c)
 }
 
 static void
-on_read(struct bufferevent *bev, void *arg)
+session_read(struct conn *conn)
 {
-	struct session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct session *s = conn->ctx;
+	struct evbuffer *in = conn_input(conn);
 
-	while (!s->closing && s->auth_req == NULL) {
+	while (!conn->closing && !conn->starttls && !s->in_auth) {
 		size_t len = evbuffer_get_length(in);
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
-		    MS_OUT_HIGH) {
-			/* resumed by on_write */
-			s->paused = true;
-			bufferevent_disable(s->bev, EV_READ);
-			return;
-		}
+		if (conn_out_full(conn))
+			return;   /* resumed by the layer */
 		size_t max_lit = s->state == ST_TRANS ? SIEVE_SCRIPT_MAX :
 		    MS_PREAUTH_MAX;
 		struct ms_cmd c;
@@ -665,174 +590,79 @@ on_read(struct bufferevent *bev, void *arg)
 			}
 			cmd_clear(&c);
 		}
-		if (s->closing)
+		if (s->c->closing)
 			return;
 		if (s->errors >= MS_MAX_ERRORS || s->auth_fails >= MS_MAX_AUTH_FAILS) {
 			reply(s, "BYE", NULL, "too many errors");
 			session_close(s);
 			return;
 		}
-		if (s->tls && bev != s->bev)
-			return;   /* STARTTLS replaced the bufferevent */
 	}
 }
 
-static void session_finish(struct session *s);
-
-static void
-on_close_timer(evutil_socket_t fd, short what, void *arg)
+/* on_timeout - MS_LOGIN_TIMEOUT for the whole login phase (a client
+ * trickling bytes too), MS_IDLE_TIMEOUT of silence after */
+static bool
+on_timeout(struct conn *c, enum conn_timeout why)
 {
-	(void)fd;
-	(void)what;
-	session_finish(arg);
+	struct session *s = c->ctx;
+
+	reply(s, "BYE", NULL, why == CONN_TIMEOUT_LOGIN ?
+	    "login took too long" : "idle for too long");
+	return true;
 }
 
-/* session_finish - free s once what the TLS filter passed on has left
- * (bounded: 5 s) */
 static void
-session_finish(struct session *s)
+on_teardown(struct conn *c)
 {
-	struct bufferevent *u = bufferevent_get_underlying(s->bev);
+	struct session *s = c->ctx;
 
-	struct timeval tv = { 0, 10000 };
-
-	if (u != NULL && evbuffer_get_length(bufferevent_get_output(u)) > 0 &&
-	    s->close_waits++ < 500) {
-		if (s->close_ev == NULL)
-			s->close_ev = evtimer_new(server.svc->base, on_close_timer, s);
-		evtimer_add(s->close_ev, &tv);
+	if (s == NULL)
 		return;
-	}
-	session_free(s);
-}
-
-static void
-on_write(struct bufferevent *bev, void *arg)
-{
-	struct session *s = arg;
-	(void)bev;
-	if (s->closing && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		session_finish(s);
-		return;
-	}
-	if (s->paused && !s->closing &&
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) < MS_OUT_HIGH / 2) {
-		s->paused = false;
-		bufferevent_enable(s->bev, EV_READ);
-		on_read(s->bev, s);
-	}
-}
-
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *s = arg;
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED)
-		return;
-	if ((what & BEV_EVENT_TIMEOUT) && !s->closing) {
-		log_info("managesieve s%" PRIu64 " %s: timeout", s->id, s->addr);
-		reply(s, "BYE", NULL, "idle for too long");
-		s->closing = true;
-		bufferevent_disable(s->bev, EV_READ);
-		bufferevent_set_timeouts(s->bev, NULL, &(struct timeval){ 5, 0 });
-		bufferevent_enable(s->bev, EV_WRITE);
-		return;
-	}
-	session_free(s);
-}
-
-static void
-set_callbacks(struct session *s)
-{
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	set_timeouts(s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-}
-
-static void
-session_free(struct session *s)
-{
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		server.sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	if (s->auth_req != NULL)
-		auth_req_cancel(server.auth, s->auth_req);
 	service_login_end(&s->reg);
-	if (s->close_ev != NULL)
-		event_free(s->close_ev);
-	if (s->deadline != NULL)
-		event_free(s->deadline);
-	if (s->bev != NULL)
-		bufferevent_free(s->bev);
-	service_conn_release(server.svc, (struct sockaddr *)&s->sa);
-	log_info("managesieve s%" PRIu64 " %s: closed", s->id, s->addr);
 	free(s->login);
 	free(s->root);
 	free(s);
+	c->ctx = NULL;
 }
 
 static void
-ms_accept(struct service *svc, struct service_listener *l, int fd,
-	  const struct sockaddr *sa, socklen_t salen)
+on_open(struct conn *c)
 {
-	char addr[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    addr, sizeof(addr));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		    addr, sizeof(addr));
-	if (!service_conn_acquire(svc, sa, MS_CONN_PER_IP)) {
-		static const char msg[] = "BYE \"too many connections from your "
-		    "address\"\r\n";
-		log_info("managesieve %s: refused: over %d connections", addr,
-		    MS_CONN_PER_IP);
-		(void)!write(fd, msg, sizeof(msg) - 1);
-		close(fd);
-		return;
-	}
 	struct session *s = xcalloc(1, sizeof(*s));
-	memcpy(&s->sa, sa, salen < sizeof(s->sa) ? salen : sizeof(s->sa));
-	snprintf(s->addr, sizeof(s->addr), "%s", addr);
-	s->id = ++server.next_id;
-	s->next = server.sessions;
-	if (s->next != NULL)
-		s->next->prev = s;
-	server.sessions = s;
-	s->bev = bufferevent_socket_new(svc->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
-		close(fd);
-		session_free(s);
-		return;
-	}
-	set_callbacks(s);
-	arm_deadline(s);
-	log_info("managesieve s%" PRIu64 " connect from %s on %s", s->id, addr,
-	    l->name);
+
+	c->ctx = s;
+	s->c = c;
 	capabilities(s);
 	reply(s, "OK", NULL, "Postern ManageSieve ready");
 }
 
+static const struct conn_ops ms_ops = {
+	.open = on_open,
+	.read = session_read,
+	.timeout = on_timeout,
+	.tls_started = tls_started,
+	.teardown = on_teardown,
+};
+
+static const struct conn_def ms_conn = {
+	.sid_letter = 'm',
+	.protocol = "sieve",
+	.limit_default = MS_CONN_PER_IP,
+	.login_timeout_default = MS_LOGIN_TIMEOUT,
+	.idle_timeout_default = MS_IDLE_TIMEOUT,
+	.out_high = MS_OUT_HIGH,
+	.ops = &ms_ops,
+};
+
 static int
 ms_init(struct service *svc)
 {
-	const char *err;
-
-	server.svc = svc;
-	server.auth = auth_pool_create(svc->base, svc->root, 2, &err);
-	if (server.auth == NULL) {
-		log_error("authentication threads: %s", err);
-		return -1;
-	}
-	server.ssl = tls_server_ctx(svc, &server.tls_error);
-	if (server.ssl == NULL)
-		log_warnx("TLS unavailable (no STARTTLS, so no login): %s",
-		    server.tls_error);
+	server = conn_server_new(svc, &ms_conn, NULL);
+	conn_server_busy_text(server, "BYE \"too many connections from your "
+	    "address\"\r\n", NULL);
+	if (conn_server_tls(server) == NULL)
+		log_warnx("no STARTTLS, so no login");
 	service_set_state(svc, "running", NULL);
 	return 0;
 }
@@ -841,9 +671,7 @@ static void
 ms_shutdown(struct service *svc)
 {
 	(void)svc;
-	while (server.sessions != NULL)
-		session_free(server.sessions);
-	auth_pool_free(&server.auth);
+	conn_server_free(&server);
 }
 
 int
@@ -854,7 +682,7 @@ main(int argc, char **argv)
 		.name = "managesieve",
 		.listeners = listeners,
 		.init = ms_init,
-		.accept = ms_accept,
+		.accept = conn_service_accept,
 		.shutdown = ms_shutdown,
 	};
 	return service_main(argc, argv, &def);

@@ -26,7 +26,7 @@
 #include "log.h"
 #include "logins.h"
 #include "netaddr.h"
-#include "authpool.h"
+#include "conn.h"
 #include "pop3-parse.h"
 #include "service.h"
 #include "settings.h"
@@ -42,34 +42,17 @@
 
 enum pop3_state { ST_AUTH, ST_TRANS };
 
-struct pop3_server {
-	struct service *svc;
-	SSL_CTX *ssl;
-	const char *tls_error;
-	uint64_t next_id;
-	struct session *sessions;
-	struct auth_pool *auth;
-};
+/* the connection layer (lib-service/conn.h) of the process */
+static struct conn_server *server;
 
 struct session {
-	struct session *prev, *next;   /* all sessions, for shutdown */
-	struct pop3_server *srv;
-	struct bufferevent *bev;
-	struct sockaddr_storage sa;
-	char addr[INET6_ADDRSTRLEN];
-	uint64_t id;
+	struct conn *c;          /* the connection: address, TLS, timeouts */
 	enum pop3_state state;
-	bool tls;
 	bool sasl_wait;          /* AUTH PLAIN waiting for the response */
 	bool have_user;
-	bool closing;
-	bool busy;               /* RETR/TOP streaming or login delay */
-	bool read_paused;        /* the client does not read its replies */
-	int close_waits;
-	struct auth_req *auth_req;      /* a password check under way */
+	bool busy;               /* RETR/TOP streaming, login check or delay */
 	char user[ADDRESS_MAX_LEN + 1];
 	int errors;
-	time_t login_by;         /* monotonic s: pop3.login_timeout from connect */
 	struct pop3_reader rd;
 	/* the maildrop */
 	char *login;
@@ -89,14 +72,14 @@ struct session {
 	char *delay_reply;
 };
 
-static struct pop3_server server;
-
 static void session_input(struct session *s);
-static void on_event(struct bufferevent *bev, short what, void *arg);
-static void session_free(struct session *s);
-static void pop3_set_callbacks(struct session *s);
-static void session_finish(struct session *s);
-static void set_timeouts(struct session *s);
+
+/* srv_svc - the service */
+static struct service *
+srv_svc(void)
+{
+	return conn_server_service(server);
+}
 
 /* reply - one line to the client */
 static void
@@ -106,7 +89,7 @@ reply(struct session *s, const char *fmt, ...)
 static void
 reply(struct session *s, const char *fmt, ...)
 {
-	struct evbuffer *o = bufferevent_get_output(s->bev);
+	struct evbuffer *o = conn_output(s->c);
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -119,10 +102,9 @@ reply(struct session *s, const char *fmt, ...)
 static void
 session_close(struct session *s)
 {
-	/* every caller has queued a reply: on_write frees the session once
+	/* every caller has queued a reply: the layer frees the session once
 	 * it is sent (never here, the caller still holds s) */
-	s->closing = true;
-	bufferevent_disable(s->bev, EV_READ);
+	conn_close(s->c, 0);
 }
 
 /* ------------------------------------------------------------ throttling */
@@ -130,7 +112,7 @@ session_close(struct session *s)
 static bool
 throttled(struct session *s)
 {
-	return throttle_blocked(server.svc, (struct sockaddr *)&s->sa);
+	return throttle_blocked(srv_svc(), (struct sockaddr *)&s->c->sa);
 }
 
 static void
@@ -143,8 +125,7 @@ on_delay(evutil_socket_t fd, short what, void *arg)
 	reply(s, "%s", s->delay_reply);
 	xfree(&s->delay_reply);
 	s->busy = false;
-	bufferevent_enable(s->bev, EV_READ);
-	session_input(s);
+	conn_resume(s->c);
 }
 
 /* login_failed - count the failure, answer after a delay */
@@ -153,12 +134,12 @@ login_failed(struct session *s, const char *text)
 {
 	struct timeval tv = { 0, FAIL_DELAY_MS * 1000 };
 
-	throttle_failed(server.svc, (struct sockaddr *)&s->sa);
+	throttle_failed(srv_svc(), (struct sockaddr *)&s->c->sa);
 	s->busy = true;
 	free(s->delay_reply);
 	s->delay_reply = xstrdup(text);
 	if (s->delay_ev == NULL)
-		s->delay_ev = evtimer_new(server.svc->base, on_delay, s);
+		s->delay_ev = evtimer_new(srv_svc()->base, on_delay, s);
 	evtimer_add(s->delay_ev, &tv);
 }
 
@@ -169,8 +150,8 @@ static void
 login_nul(struct session *s)
 {
 	s->have_user = false;
-	log_info("pop3 s%" PRIu64 " %s: login failed: NUL byte in the user "
-	    "name or password", s->id, s->addr);
+	log_info("%s: [%s]: login failed: NUL byte in the user "
+	    "name or password", s->c->sid, s->c->addr);
 	login_failed(s, "-ERR [AUTH] invalid user name or password");
 }
 
@@ -236,7 +217,7 @@ drop_release(struct session *s)
 static int
 drop_open(struct session *s, const struct dir_mailbox *mb)
 {
-	char *root = dir_mailbox_path(server.svc->db, mb);
+	char *root = dir_mailbox_path(srv_svc()->db, mb);
 	char *lock = path_join(root, "postern-pop3.lock");
 	const char *err;
 
@@ -244,7 +225,7 @@ drop_open(struct session *s, const struct dir_mailbox *mb)
 	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	free(lock);
 	if (s->lock_fd < 0) {
-		log_warn("pop3 s%" PRIu64 " %s: lock", s->id, root);
+		log_warn("%s: %s: lock", s->c->sid, root);
 		reply(s, "-ERR [SYS/TEMP] cannot open the maildrop");
 		free(root);
 		return -1;
@@ -262,7 +243,7 @@ drop_open(struct session *s, const struct dir_mailbox *mb)
 		s->f = store_folder_open(s->st, "INBOX", &err);
 	if (s->f == NULL || store_msgs_load(s->f, &s->msgs, &s->nmsgs,
 	    &err) < 0) {
-		log_warnx("pop3 s%" PRIu64 " %s: %s", s->id, root, err);
+		log_warnx("%s: %s: %s", s->c->sid, root, err);
 		reply(s, "-ERR [SYS/TEMP] cannot open the maildrop");
 		drop_release(s);
 		free(root);
@@ -273,7 +254,7 @@ drop_open(struct session *s, const struct dir_mailbox *mb)
 	return 0;
 }
 
-static void login_done(void *ctx, enum dir_auth_result r,
+static void login_done(struct conn *c, enum dir_auth_result r,
 		       const struct dir_mailbox *mb, const char *err);
 
 /* on_revoked - the mailbox's password changed, or it (or its post office)
@@ -284,10 +265,10 @@ on_revoked(void *ctx)
 {
 	struct session *s = ctx;
 
-	if (s->closing)
+	if (s->c->closing)
 		return;
-	log_info("pop3 s%" PRIu64 " %s: %s: credentials revoked, closing",
-	    s->id, s->addr, s->login);
+	log_info("%s: [%s]: %s: credentials revoked, closing",
+	    s->c->sid, s->c->addr, s->login);
 	if (s->out_fd >= 0) {
 		close(s->out_fd);
 		s->out_fd = -1;
@@ -295,10 +276,7 @@ on_revoked(void *ctx)
 	}
 	reply(s, "-ERR [AUTH] your credentials were changed or revoked; "
 	    "log in again");
-	session_close(s);
-	/* the reply gets 5 s to leave a client that does not read */
-	bufferevent_set_timeouts(s->bev, NULL, &(struct timeval){ 5, 0 });
-	bufferevent_enable(s->bev, EV_WRITE);
+	session_close(s);   /* the reply gets 5 s to leave */
 }
 
 /* login_register - count the login per mailbox and address
@@ -307,14 +285,14 @@ on_revoked(void *ctx)
 static bool
 login_register(struct session *s, const struct dir_mailbox *mb)
 {
-	int limit = (int)settings_get_int(server.svc->db,
+	int limit = (int)settings_get_int(srv_svc()->db,
 	    "pop3.max_userip_connections", 10);
 
-	if (service_login_start(server.svc, &s->reg,
-	    (struct sockaddr *)&s->sa, mb, limit, on_revoked, s))
+	if (service_login_start(srv_svc(), &s->reg,
+	    (struct sockaddr *)&s->c->sa, mb, limit, on_revoked, s))
 		return true;
-	log_info("pop3 s%" PRIu64 " %s: login refused user=%s: over "
-	    "pop3.max_userip_connections (%d)", s->id, s->addr, s->user, limit);
+	log_info("%s: [%s]: login refused user=%s: over "
+	    "pop3.max_userip_connections (%d)", s->c->sid, s->c->addr, s->user, limit);
 	reply(s, "-ERR [IN-USE] too many sessions of this mailbox from your "
 	    "address (at most %d)", limit);
 	return false;
@@ -325,8 +303,8 @@ static void
 do_login(struct session *s, const char *user, const char *pass)
 {
 	if (throttled(s)) {
-		log_info("pop3 s%" PRIu64 " %s: login refused: too many "
-		    "failures", s->id, s->addr);
+		log_info("%s: [%s]: login refused: too many "
+		    "failures", s->c->sid, s->c->addr);
 		login_failed(s, "-ERR [AUTH] too many failed logins from your "
 		    "address; try again later");
 		return;
@@ -334,68 +312,66 @@ do_login(struct session *s, const char *user, const char *pass)
 	if (user != s->user)
 		snprintf(s->user, sizeof(s->user), "%s", user);
 	s->busy = true;
-	s->auth_req = auth_pool_submit_client(server.auth, user, pass,
-	    &(struct dir_client){ "pop3", s->addr }, login_done, s);
+	conn_auth(s->c, user, pass, login_done);
 }
 
 /* login_done - the answer of the password check: open the maildrop */
 static void
-login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
+login_done(struct conn *c, enum dir_auth_result r, const struct dir_mailbox *mb,
 	   const char *err)
 {
-	struct session *s = ctx;
+	struct session *s = c->ctx;
 	const char *user = s->user;
 	uint32_t n;
 
-	s->auth_req = NULL;
 	s->busy = false;
 	switch (r) {
 	case DIR_AUTH_OK:
 		break;
 	case DIR_AUTH_FAILED:
-		log_info("pop3 s%" PRIu64 " %s: login failed user=%s", s->id,
-		    s->addr, user);
+		log_info("%s: [%s]: login failed user=%s", s->c->sid,
+		    s->c->addr, user);
 		login_failed(s, "-ERR [AUTH] invalid user name or password");
 		return; /* input resumes after the delay */
 	case DIR_AUTH_DISABLED:
-		log_info("pop3 s%" PRIu64 " %s: login refused user=%s: "
-		    "disabled", s->id, s->addr, user);
+		log_info("%s: [%s]: login refused user=%s: "
+		    "disabled", s->c->sid, s->c->addr, user);
 		reply(s, "-ERR [SYS/PERM] this mailbox is disabled");
-		session_input(s);
+		conn_resume(s->c);
 		return;
 	case DIR_AUTH_PREVENTED:
-		log_info("pop3 s%" PRIu64 " %s: login refused user=%s: "
-		    "authentication prevented", s->id, s->addr, user);
+		log_info("%s: [%s]: login refused user=%s: "
+		    "authentication prevented", s->c->sid, s->c->addr, user);
 		reply(s, "-ERR [AUTH] logins are not allowed for this mailbox");
-		session_input(s);
+		conn_resume(s->c);
 		return;
 	default:
-		log_warnx("pop3 s%" PRIu64 " authenticate: %s", s->id,
+		log_warnx("%s: authenticate: %s", s->c->sid,
 		    err ? err : "error");
 		reply(s, "-ERR [SYS/TEMP] authentication is unavailable; try "
 		    "again later");
-		session_input(s);
+		conn_resume(s->c);
 		return;
 	}
 	if (!login_register(s, mb)) {
-		session_input(s);
+		conn_resume(s->c);
 		return;
 	}
 	if (drop_open(s, mb) < 0) {
 		service_login_end(&s->reg);
-		session_input(s);
+		conn_resume(s->c);
 		return;
 	}
-	throttle_ok(server.svc, (struct sockaddr *)&s->sa);
+	throttle_ok(srv_svc(), (struct sockaddr *)&s->c->sa);
 	s->login = xasprintf("%s@%s", mb->name, mb->postoffice);
 	s->state = ST_TRANS;
-	set_timeouts(s);
+	conn_logged_in(s->c);
 	uint64_t size = drop_size(s, &n);
-	log_info("pop3 s%" PRIu64 " %s: login %s%s, %" PRIu32 " messages",
-	    s->id, s->addr, s->login, s->tls ? " (TLS)" : "", n);
+	log_info("%s: [%s]: login %s%s, %" PRIu32 " messages",
+	    s->c->sid, s->c->addr, s->login, s->c->tls ? " (TLS)" : "", n);
 	reply(s, "+OK maildrop has %" PRIu32 " messages (%" PRIu64 " octets)",
 	    n, size);
-	session_input(s);
+	conn_resume(s->c);
 }
 
 /* ------------------------------------------------------------ RETR / TOP */
@@ -403,7 +379,7 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 static void
 stream_pump(struct session *s)
 {
-	struct evbuffer *o = bufferevent_get_output(s->bev);
+	struct evbuffer *o = conn_output(s->c);
 	char chunk[65536];
 
 	while (s->out_fd >= 0 && evbuffer_get_length(o) < OUT_HIGH) {
@@ -414,8 +390,8 @@ stream_pump(struct session *s)
 		buf_reset(&s->out);
 		if (n <= 0) {
 			if (n < 0)
-				log_warn("pop3 s%" PRIu64 " read message",
-				    s->id);
+				log_warn("%s: read message",
+				    s->c->sid);
 			/* XXX on a read error the message is cut short; the
 			 * client sees a truncated message, we log it */
 			pop3_stream_end(&s->stream, &s->out);
@@ -488,11 +464,11 @@ msg_arg(struct session *s, const char *arg)
 static bool
 plaintext_ok(struct session *s)
 {
-	if (s->tls || settings_get_int(server.svc->db,
+	if (s->c->tls || settings_get_int(srv_svc()->db,
 	    "pop3.allow_plaintext_auth", 0))
 		return true;
-	return sockaddr_is_loopback((struct sockaddr *)&s->sa) &&
-	    settings_get_int(server.svc->db, "auth.loopback_secure", 1);
+	return sockaddr_is_loopback((struct sockaddr *)&s->c->sa) &&
+	    settings_get_int(srv_svc()->db, "auth.loopback_secure", 1);
 }
 
 /* plaintext_refuse - -ERR before a password can be sent in clear */
@@ -501,8 +477,8 @@ plaintext_refuse(struct session *s)
 {
 	if (plaintext_ok(s))
 		return false;
-	log_info("pop3 s%" PRIu64 " plaintext login refused from [%s]: no TLS",
-	    s->id, s->addr);
+	log_info("%s: plaintext login refused from [%s]: no TLS",
+	    s->c->sid, s->c->addr);
 	reply(s, "-ERR [AUTH] Plaintext authentication is disabled on non-TLS "
 	    "connections: use STLS or POP3S");
 	return true;
@@ -524,7 +500,7 @@ cmd_capa(struct session *s)
 	if (s->state == ST_AUTH) {
 		if (plain)
 			reply(s, "SASL PLAIN");
-		if (!s->tls && server.ssl != NULL)
+		if (!s->c->tls && conn_server_tls(server) != NULL)
 			reply(s, "STLS");
 	}
 	reply(s, "EXPIRE NEVER");
@@ -532,27 +508,13 @@ cmd_capa(struct session *s)
 	reply(s, ".");
 }
 
+/* tls_started - STLS: the TLS layer is on (RFC 2595 4: a new USER) */
 static void
-start_tls(struct session *s)
+tls_started(struct conn *c)
 {
-	SSL *ssl = SSL_new(server.ssl);
-	struct bufferevent *tb;
+	struct session *s = c->ctx;
 
-	/* RFC 2595 4 / RFC 3207 6: drop anything pipelined after STLS */
-	evbuffer_drain(bufferevent_get_input(s->bev),
-	    evbuffer_get_length(bufferevent_get_input(s->bev)));
-	tb = bufferevent_openssl_filter_new(server.svc->base, s->bev, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (tb == NULL) {
-		SSL_free(ssl);
-		log_warnx("pop3 s%" PRIu64 " STLS failed", s->id);
-		session_close(s);
-		return;
-	}
-	s->bev = tb;
-	s->tls = true;
 	s->have_user = false;
-	pop3_set_callbacks(s);
 }
 
 static void
@@ -620,16 +582,16 @@ cmd_auth_state(struct session *s, struct pop3_cmd *c)
 		explicit_bzero(pass, sizeof(pass));
 		explicit_bzero(s->rd.line.data, s->rd.line.len);
 	} else if (strcmp(c->verb, "STLS") == 0) {
-		if (s->tls) {
+		if (s->c->tls) {
 			reply(s, "-ERR TLS is already active");
 			return;
 		}
-		if (server.ssl == NULL) {
+		if (conn_server_tls(server) == NULL) {
 			reply(s, "-ERR [SYS/TEMP] TLS is not available");
 			return;
 		}
 		reply(s, "+OK begin TLS negotiation");
-		start_tls(s);
+		conn_starttls(s->c);
 	} else if (strcmp(c->verb, "APOP") == 0) {
 		reply(s, "-ERR APOP is not supported: passwords are stored "
 		    "hashed; use USER/PASS or AUTH PLAIN over TLS");
@@ -688,7 +650,7 @@ cmd_quit_trans(struct session *s)
 				uids[n++] = s->msgs[i].uid;
 		if (store_expunge(s->f, uids, n, NULL, NULL, &err) < 0) {
 			free(uids);
-			log_warnx("pop3 s%" PRIu64 " %s: expunge: %s", s->id,
+			log_warnx("%s: %s: expunge: %s", s->c->sid,
 			    s->login, err);
 			reply(s, "-ERR [SYS/TEMP] some deleted messages were "
 			    "not removed");
@@ -698,8 +660,8 @@ cmd_quit_trans(struct session *s)
 		free(uids);
 	}
 	drop_size(s, &left);
-	log_info("pop3 s%" PRIu64 " %s: logout, %zu deleted, %" PRIu32
-	    " left", s->id, s->login, nd, left);
+	log_info("%s: %s: logout, %zu deleted, %" PRIu32
+	    " left", s->c->sid, s->login, nd, left);
 	reply(s, "+OK Postern POP3 server signing off (%" PRIu32
 	    " messages left)", left);
 	session_close(s);
@@ -831,7 +793,7 @@ session_line(struct session *s, char *line, bool nul)
 		cmd_auth_state(s, &c);
 	else
 		cmd_trans_state(s, &c);
-	if (s->errors >= MAX_ERRORS && !s->closing) {
+	if (s->errors >= MAX_ERRORS && !s->c->closing) {
 		reply(s, "-ERR too many bad commands; closing");
 		session_close(s);
 	}
@@ -842,19 +804,16 @@ session_line(struct session *s, char *line, bool nul)
 static void
 session_input(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = conn_input(s->c);
 
-	while (!s->busy && !s->closing && evbuffer_get_length(in) > 0) {
+	while (!s->busy && !s->c->closing && !s->c->starttls &&
+	    evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		size_t used;
 		/* a client pipelining without reading its replies: stop
-		 * reading it until they have left (on_write) */
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
-		    OUT_HIGH) {
-			s->read_paused = true;
-			bufferevent_disable(s->bev, EV_READ);
+		 * reading it until they have left */
+		if (conn_out_full(s->c))
 			break;
-		}
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
 		enum pop3_read_result r = pop3_reader_feed(&s->rd, v.iov_base,
@@ -880,150 +839,51 @@ session_input(struct session *s)
 		session_line(s, line, nul);
 		explicit_bzero(line, linelen); /* may hold a password */
 		free(line);
-		/* STLS replaced the bufferevent */
-		in = bufferevent_get_input(s->bev);
 	}
 }
 
 /* ------------------------------------------------------------ events */
 
 static void
-on_close_timer(evutil_socket_t fd, short what, void *arg)
+on_read(struct conn *c)
 {
-	(void)fd;
-	(void)what;
-	session_finish(arg);
-}
-
-/* session_finish - free the session once the last reply has left; after
- * STLS our output first drains into the TLS filter, then the socket */
-static void
-session_finish(struct session *s)
-{
-	struct bufferevent *u = bufferevent_get_underlying(s->bev);
-	struct timeval tv = { 0, 10000 };
-
-	if (u != NULL && evbuffer_get_length(bufferevent_get_output(u)) > 0 &&
-	    s->close_waits++ < 500) {
-		if (s->delay_ev == NULL)
-			s->delay_ev = evtimer_new(server.svc->base,
-			    on_close_timer, s);
-		else
-			event_assign(s->delay_ev, server.svc->base, -1, 0,
-			    on_close_timer, s);
-		evtimer_add(s->delay_ev, &tv);
-		return;
-	}
-	session_free(s);
+	session_input(c->ctx);
 }
 
 static void
-on_read(struct bufferevent *bev, void *arg)
+on_drained(struct conn *c)
 {
-	struct session *s = arg;
-	struct timespec now;
+	struct session *s = c->ctx;
 
-	/* pop3.login_timeout bounds the whole time before a login, not only
-	 * a silence: a client trickling bytes (slowloris) goes too */
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (s->state == ST_AUTH && !s->closing && now.tv_sec >= s->login_by) {
-		on_event(bev, BEV_EVENT_TIMEOUT, s);
-		return;
-	}
-	session_input(s);
-}
-
-static void
-on_write(struct bufferevent *bev, void *arg)
-{
-	struct session *s = arg;
-
-	(void)bev;
 	if (s->out_fd >= 0) {
 		stream_pump(s);
 		if (!s->busy)
 			session_input(s);
+	}
+}
+
+/* on_timeout - pop3.login_timeout from connect (a client trickling bytes
+ * goes too), pop3.idle_timeout after the login (RFC 1939 3: at least 10
+ * minutes) */
+static bool
+on_timeout(struct conn *c, enum conn_timeout why)
+{
+	struct session *s = c->ctx;
+
+	(void)why;
+	reply(s, "-ERR autologout: idle for too long");
+	return true;
+}
+
+/* on_teardown - a connection lost in TRANSACTION state deletes nothing
+ * (RFC 1939 6: no UPDATE without QUIT) */
+static void
+on_teardown(struct conn *c)
+{
+	struct session *s = c->ctx;
+
+	if (s == NULL)
 		return;
-	}
-	if (s->closing &&
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		session_finish(s);
-	} else if (s->read_paused &&
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		s->read_paused = false;
-		bufferevent_enable(s->bev, EV_READ);
-		session_input(s);
-	}
-}
-
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *s = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED)
-		return;
-	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("pop3 s%" PRIu64 " %s: timeout", s->id, s->addr);
-		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-		/* no reply can leave during a TLS handshake (and the write
-		 * timeout is not armed then): close at once */
-		if (!s->closing && (ssl == NULL || SSL_is_init_finished(ssl))) {
-			reply(s, "-ERR autologout: idle for too long");
-			s->closing = true;
-			bufferevent_disable(s->bev, EV_READ);
-			bufferevent_set_timeouts(s->bev, NULL,
-			    &(struct timeval){ 5, 0 });
-			bufferevent_enable(s->bev, EV_WRITE);
-			return;
-		}
-	}
-	if (what & BEV_EVENT_ERROR) {
-		unsigned long e = bufferevent_get_openssl_error(s->bev);
-		if (e != 0) {
-			char b[256];
-			ERR_error_string_n(e, b, sizeof(b));
-			log_info("pop3 s%" PRIu64 " %s: TLS: %s", s->id,
-			    s->addr, b);
-		}
-	}
-	/* a connection lost in TRANSACTION state deletes nothing (RFC 1939
-	 * 6: no UPDATE without QUIT) */
-	session_free(s);
-}
-
-/* set_timeouts - pop3.login_timeout before a login, pop3.idle_timeout
- * (RFC 1939 3: at least 10 minutes) after */
-static void
-set_timeouts(struct session *s)
-{
-	struct timeval t = { s->state == ST_AUTH ?
-	    settings_get_int(server.svc->db, "pop3.login_timeout", 60) :
-	    settings_get_int(server.svc->db, "pop3.idle_timeout", 600), 0 };
-
-	bufferevent_set_timeouts(s->bev, &t, &t);
-}
-
-static void
-pop3_set_callbacks(struct session *s)
-{
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	set_timeouts(s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-}
-
-static void
-session_free(struct session *s)
-{
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		server.sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	if (s->auth_req != NULL)
-		auth_req_cancel(server.auth, s->auth_req);
 	if (s->out_fd >= 0)
 		close(s->out_fd);
 	drop_release(s);
@@ -1034,101 +894,54 @@ session_free(struct session *s)
 	free(s->login);
 	buf_free(&s->out);
 	pop3_reader_free(&s->rd);
-	if (s->bev != NULL)
-		bufferevent_free(s->bev);
-	service_conn_release(server.svc, (struct sockaddr *)&s->sa);
 	free(s);
+	c->ctx = NULL;
 }
 
 static void
-pop3_accept(struct service *svc, struct service_listener *l, int fd,
-	    const struct sockaddr *sa, socklen_t salen)
+on_open(struct conn *c)
 {
-	struct session *s;
-	bool implicit = strcmp(l->name, "pop3s") == 0;
-	int64_t limit = settings_get_int(svc->db, "pop3.max_connections_per_ip",
-	    20);
-	char addr[INET6_ADDRSTRLEN] = "?";
+	struct session *s = xcalloc(1, sizeof(*s));
 
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    addr, sizeof(addr));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		    addr, sizeof(addr));
-	if (!service_conn_acquire(svc, sa, (int)limit)) {
-		static const char msg[] = "-ERR [SYS/TEMP] too many connections "
-		    "from your address\r\n";
-		log_info("pop3 %s: refused: over pop3.max_connections_per_ip "
-		    "(%" PRId64 ")", addr, limit);
-		if (!implicit)
-			(void)!write(fd, msg, sizeof(msg) - 1);
-		close(fd);
-		return;
-	}
-	if (implicit && server.ssl == NULL) {
-		log_warnx("pop3s %s: no TLS: %s", addr, server.tls_error);
-		service_conn_release(svc, sa);
-		close(fd);
-		return;
-	}
-	/* replies leave in several writes (libevent writes 16 KB at a time):
-	 * without this, Nagle holds the tail until the client's delayed ACK,
-	 * 40 ms per RETR */
-	int one = 1;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s = xcalloc(1, sizeof(*s));
-	s->srv = &server;
-	memcpy(&s->sa, sa, salen < sizeof(s->sa) ? salen : sizeof(s->sa));
-	snprintf(s->addr, sizeof(s->addr), "%s", addr);
-	s->id = ++server.next_id;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	s->login_by = now.tv_sec + settings_get_int(svc->db, "pop3.login_timeout", 60);
-	s->next = server.sessions;
-	if (s->next != NULL)
-		s->next->prev = s;
-	server.sessions = s;
+	c->ctx = s;
+	s->c = c;
 	s->lock_fd = -1;
 	s->out_fd = -1;
 	pop3_reader_init(&s->rd);
 	buf_init(&s->out, 0);
-	if (implicit) {
-		s->bev = bufferevent_openssl_socket_new(svc->base, fd,
-		    SSL_new(server.ssl), BUFFEREVENT_SSL_ACCEPTING,
-		    BEV_OPT_CLOSE_ON_FREE);
-		s->tls = true;
-	} else
-		s->bev = bufferevent_socket_new(svc->base, fd,
-		    BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
-		close(fd);
-		s->bev = NULL;
-		session_free(s);
-		return;
-	}
-	pop3_set_callbacks(s);
-	log_info("pop3 s%" PRIu64 " connect from %s on %s", s->id, addr,
-	    l->name);
 	/* no APOP timestamp: passwords are hashed, APOP cannot work */
 	reply(s, "+OK Postern POP3 server ready");
 }
 
+static const struct conn_ops pop3_ops = {
+	.open = on_open,
+	.read = on_read,
+	.drained = on_drained,
+	.timeout = on_timeout,
+	.tls_started = tls_started,
+	.teardown = on_teardown,
+};
+
+static const struct conn_def pop3_conn = {
+	.sid_letter = 'p',
+	.protocol = "pop3",
+	.tls_listener = "pop3s",
+	.limit_setting = "pop3.max_connections_per_ip",
+	.limit_default = 20,
+	.login_timeout_setting = "pop3.login_timeout",
+	.login_timeout_default = 60,
+	.idle_timeout_setting = "pop3.idle_timeout",
+	.idle_timeout_default = 600,
+	.out_high = OUT_HIGH,
+	.ops = &pop3_ops,
+};
+
 static int
 pop3_init(struct service *svc)
 {
-	const char *err;
-
-	server.svc = svc;
-	server.auth = auth_pool_create(svc->base, svc->root, 2, &err);
-	if (server.auth == NULL) {
-		log_error("authentication threads: %s", err);
-		return -1;
-	}
-	server.ssl = tls_server_ctx(svc, &server.tls_error);
-	if (server.ssl == NULL)
-		log_warnx("TLS unavailable (STLS and pop3s off): %s",
-		    server.tls_error);
+	server = conn_server_new(svc, &pop3_conn, NULL);
+	conn_server_busy_text(server, "-ERR [SYS/TEMP] too many connections "
+	    "from your address\r\n", NULL);
 	service_set_state(svc, "running", NULL);
 	return 0;
 }
@@ -1138,9 +951,7 @@ static void
 pop3_shutdown(struct service *svc)
 {
 	(void)svc;
-	while (server.sessions != NULL)
-		session_free(server.sessions);
-	auth_pool_free(&server.auth);
+	conn_server_free(&server);
 	throttle_reset();
 }
 
@@ -1152,7 +963,7 @@ main(int argc, char **argv)
 		.name = "pop3d",
 		.listeners = listeners,
 		.init = pop3_init,
-		.accept = pop3_accept,
+		.accept = conn_service_accept,
 		.shutdown = pop3_shutdown,
 	};
 	store_library_init();

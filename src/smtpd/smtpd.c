@@ -18,51 +18,28 @@
 
 static struct smtpd smtpd;
 
-/* refuse - turn a connection away before a session exists */
-static void
-refuse(struct service_listener *l, int fd, const char *text)
-{
-	/* on the implicit TLS port the client expects a handshake: just close */
-	if (strcmp(l->name, "smtps") != 0) {
-		ssize_t n = write(fd, text, strlen(text));
-		(void)n;
-	}
-	close(fd);
-}
+/* the connection layer: limits, TLS, timeouts (lib-service/conn.h) */
+static const struct conn_def smtpd_conn = {
+	.sid_letter = 's',
+	.protocol = "smtp",
+	.tls_listener = "smtps",
+	.limit_setting = "smtp.max_connections_per_ip",
+	.limit_default = 20,
+	.total_setting = "smtp.max_connections",
+	.total_default = 1000,
+	.idle_timeout_setting = "smtp.timeout",
+	.idle_timeout_default = 300,
+	.in_high = 256 * 1024,      /* input buffered by libevent at most */
+	.out_high = 64 * 1024,      /* replies queued: stop reading commands */
+	.ops = &session_ops,
+};
 
 static void
 smtpd_accept(struct service *svc, struct service_listener *l, int fd,
 	     const struct sockaddr *sa, socklen_t salen)
 {
-	char addr[64], msg[300];
-	int max = (int)settings_get_int(svc->db, "smtp.max_connections", 1000);
-	int per_ip = (int)settings_get_int(svc->db, "smtp.max_connections_per_ip", 20);
-
-	sockaddr_ntop(sa, addr, sizeof(addr));
-	if (strcmp(l->name, "smtps") == 0 && smtpd.tls == NULL) {
-		log_warnx("connection from [%s] on smtps refused: no TLS certificate",
-		    addr);
-		close(fd);
-		return;
-	}
-	if (service_conn_total(svc) >= (size_t)max) {
-		log_warnx("connection from [%s] refused: smtp.max_connections (%d) "
-		    "reached", addr, max);
-		snprintf(msg, sizeof(msg), "421 4.7.0 %s Too many connections, try "
-		    "again later\r\n", smtpd.hostname);
-		refuse(l, fd, msg);
-		return;
-	}
-	if (!service_conn_acquire(svc, sa, per_ip)) {
-		log_warnx("connection from [%s] refused: "
-		    "smtp.max_connections_per_ip (%d) reached", addr, per_ip);
-		snprintf(msg, sizeof(msg), "421 4.7.0 %s Too many connections from "
-		    "your address, try again later\r\n", smtpd.hostname);
-		refuse(l, fd, msg);
-		return;
-	}
 	smtpd_dns_reload(&smtpd);
-	session_start(&smtpd, l, fd, sa, salen);
+	conn_accept(smtpd.conns, l, fd, sa, salen);
 }
 
 /* smtpd_dns_reload - follow dns.hosts; the old resolver goes only when no
@@ -92,7 +69,6 @@ smtpd_dns_reload(struct smtpd *sd)
 static int
 smtpd_init(struct service *svc)
 {
-	const char *err;
 	char *qroot;
 
 	smtpd.svc = svc;
@@ -104,10 +80,15 @@ smtpd_init(struct service *svc)
 		log_warn("cannot create the queue %s", smtpd.qpath);
 		return -1;
 	}
-	smtpd.tls = tls_server_ctx(svc, &err);
-	if (smtpd.tls == NULL)
-		log_warnx("no TLS: %s; STARTTLS is not offered and smtps refuses "
-		    "connections", err);
+	smtpd.conns = conn_server_new(svc, &smtpd_conn, &smtpd);
+	smtpd.tls = conn_server_tls(smtpd.conns);
+	char *busy = xasprintf("421 4.7.0 %s Too many connections from your "
+	    "address, try again later\r\n", smtpd.hostname);
+	char *full = xasprintf("421 4.7.0 %s Too many connections, try again "
+	    "later\r\n", smtpd.hostname);
+	conn_server_busy_text(smtpd.conns, busy, full);
+	free(busy);
+	free(full);
 	smtpd_dns_reload(&smtpd);
 	if (commit_pool_start(svc->base, COMMIT_THREADS) < 0) {
 		log_warn("cannot start the commit threads");
@@ -125,6 +106,7 @@ smtpd_shutdown(struct service *svc)
 	 * (and are answered if the reply can still get out). */
 	commit_pool_stop();
 	session_shutdown_all(&smtpd);
+	conn_server_free(&smtpd.conns);
 	dns_resolver_free(&smtpd.dns);
 }
 

@@ -6,6 +6,7 @@
 
 #include <openssl/ssl.h>
 
+#include "conn.h"
 #include "dns.h"
 #include "service.h"
 
@@ -17,14 +18,13 @@ struct smtpd {
 	char *hostname;     /* server.hostname: greeting, Received */
 	char *qpath;        /* <queue>/smtp/inbound */
 	SSL_CTX *tls;       /* NULL: no certificate, no STARTTLS/smtps */
+	struct conn_server *conns;  /* the connection layer (conn.h) */
 	struct dns_resolver *dns;   /* client checks; NULL: none */
 	char *dns_servers;  /* the dns.hosts it was made with */
-	unsigned long sessions;
 };
 
-/* session_start - take a new connection (the limits are checked). */
-void session_start(struct smtpd *sd, struct service_listener *l, int fd,
-		   const struct sockaddr *sa, socklen_t salen);
+/* session_ops - the SMTP session on the connection layer (session.c) */
+extern const struct conn_ops session_ops;
 
 /* session_shutdown_all - say 421 where possible and end every session. */
 void session_shutdown_all(struct smtpd *sd);
