@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "content.h"
+#include "grace.h"
 #include "imap-spec.h"
 #include "imapd.h"
 #include "log.h"
@@ -136,21 +137,29 @@ content_load_part(struct session *s, const struct view_msg *v,
 		return c->failed ? -1 : 0;
 	if (c->loaded) {
 		/* had the header only: now the whole message */
+		bool raw = c->raw;
 		content_free(c);
+		c->raw = raw;
 	}
 	c->loaded = true;
 	buf_init(&c->data, 0);
+	if (c->raw)
+		header_only = false;
 	if (header_only && hcache_get(s, v->uid, &c->data)) {
 		c->header_only = true;
 		return 0;
 	}
 	memset(&m, 0, sizeof(m));
-	if (store_msg_get(s->folder, v->uid, &m, &err) != 1) {
-		c->failed = true;
-		return -1;
+	int fd = -1;
+	if (store_msg_get(s->folder, v->uid, &m, &err) == 1) {
+		fd = store_msg_open(s->folder, &m, &err);
+		store_msg_clear(&m);
 	}
-	int fd = store_msg_open(s->folder, &m, &err);
-	store_msg_clear(&m);
+	if (fd < 0) {
+		/* expunged by another session of the process, which
+		 * this one was not told of yet: the file it held */
+		fd = grace_open(s, v->uid);
+	}
 	if (fd < 0) {
 		c->failed = true;
 		return -1;
@@ -176,7 +185,7 @@ content_load_part(struct session *s, const struct view_msg *v,
 				i += run;
 			}
 			if (nl != NULL) {
-				if (prev != '\r')
+				if (prev != '\r' && !c->raw)
 					buf_putc(&c->data, '\r');
 				buf_putc(&c->data, '\n');
 				prev = '\n';

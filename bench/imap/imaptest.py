@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Dovecot's imaptest against Postern and a private Dovecot in one run.
+
+imaptest itself is never part of this repository: build it by hand from
+its public source (github.com/dovecot/imaptest) against Debian 12's
+dovecot-dev, outside the tree, and pass its binary and its tests/ folder
+(bench/RESULTS.md says which commit and how). This script only starts the
+servers, runs imaptest and reads its figures.
+
+  tests   imaptest's scripted tests (test=DIR): groups passed, failed,
+          skipped for a missing capability
+  stress  imaptest's stress mode with every client on one shared mailbox
+          (logout=0: sessions stay logged in), for SECS seconds: the
+          operations per second from its totals, and its error lines
+
+usage: bench/imap/imaptest.py --imaptest BIN --tests DIR
+           [--clients 10] [--secs 30] [--only postern|dovecot]
+           [--phase tests|stress|both] [--seed N]
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import peers  # noqa: E402
+
+PASSWORD = "Load-Secret-1"
+
+
+class DovecotOnly(peers.PostfixDovecot):
+    """The private Dovecot of peers.PostfixDovecot without its Postfix:
+    imaptest talks IMAP only"""
+    name = "Dovecot"
+
+    def start(self):
+        conf = self._dovecot_conf()
+        r = subprocess.run(["dovecot", "-c", str(conf)],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        if r.returncode:
+            raise RuntimeError("dovecot failed to start")
+        peers.wait_port(self.ports["imap"])
+        for _ in range(100):
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if cmd[:1] == [b"/usr/sbin/dovecot"] and \
+                        str(conf).encode() in cmd:
+                    self.dovecot_pid = int(pid)
+            if self.dovecot_pid:
+                break
+            time.sleep(0.1)
+
+
+def imaptest(binary, server, user, args, timeout):
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = "/usr/lib/dovecot"
+    cmd = [binary, "host=127.0.0.1", f"port={server.imap_port()}",
+           f"user={user}", f"pass={PASSWORD}"] + args
+    print("  $", " ".join(cmd[:1] + cmd[1:]), flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                       timeout=timeout, errors="replace")
+    return r.stdout + r.stderr
+
+
+def run_tests(binary, tests, server):
+    out = imaptest(binary, server, server.login(0),
+                   [f"test={tests}"], 1800)
+    fails = [ln for ln in out.splitlines()
+             if ln.startswith("*** Test ") or "failed" in ln.lower()]
+    summary = [ln for ln in out.splitlines()
+               if re.search(r"test groups|individual commands", ln)]
+    return out, summary, fails
+
+
+def parse_totals(out):
+    """imaptest prints a header of operation names and, after the run,
+    "Totals:" with one count per name"""
+    lines = out.splitlines()
+    total = 0
+    for i, ln in enumerate(lines):
+        if ln.startswith("Totals:") and i + 1 < len(lines):
+            nums = [int(x) for x in lines[i + 1].split() if x.isdigit()]
+            total = sum(nums)
+    return total
+
+
+def run_stress(binary, server, mbox, clients, secs, seed):
+    # one user for every client: they share its INBOX
+    out = imaptest(binary, server, server.login(1),
+                   [f"clients={clients}", f"secs={secs}", "logout=0",
+                    f"mbox={mbox}", f"seed={seed}", "msgs=100"],
+                   secs + 300)
+    errors = [ln for ln in out.splitlines() if "Error:" in ln or
+              "error" in ln.lower() and ln.startswith("*")]
+    return out, parse_totals(out), errors
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--imaptest", required=True)
+    ap.add_argument("--tests", required=True)
+    ap.add_argument("--clients", type=int, default=10)
+    ap.add_argument("--secs", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", choices=("postern", "dovecot"))
+    ap.add_argument("--phase", choices=("tests", "stress", "both"),
+                    default="both")
+    ap.add_argument("--keep-output", default=None,
+                    help="folder for imaptest's full output")
+    a = ap.parse_args()
+    servers = []
+    if a.only != "dovecot":
+        servers.append(peers.Postern(3, services=["imapd"]))
+    if a.only != "postern":
+        servers.append(DovecotOnly(3))
+    mbox = Path(tempfile.mkdtemp(prefix="imaptest-mbox-")) / "stress.mbox"
+    with open(mbox, "w") as f:
+        for i in range(200):
+            f.write(f"From sender{i % 7}@example.test Mon Dec  7 03:00:00 2026\n"
+                    f"From: Sender {i % 7} <sender{i % 7}@example.test>\n"
+                    f"To: user1@bench.test\nSubject: message {i}\n"
+                    f"Message-ID: <m{i}@example.test>\n"
+                    f"Date: Mon, 7 Dec 2026 03:00:{i % 60:02d} +0000\n\n" +
+                    "".join(f"line {k} of message {i}\n"
+                            for k in range(20 + i % 40)) + "\n")
+    keep = Path(a.keep_output) if a.keep_output else None
+    if keep:
+        keep.mkdir(parents=True, exist_ok=True)
+    try:
+        for s in servers:
+            s.start()
+        for s in servers:
+            print(f"== {s.name}", flush=True)
+            if a.phase in ("tests", "both"):
+                out, summary, fails = run_tests(a.imaptest, a.tests, s)
+                if keep:
+                    (keep / f"tests-{s.name}.txt").write_text(out)
+                for ln in fails[:200]:
+                    print("   ", ln)
+                for ln in summary:
+                    print("  tests:", ln)
+            if a.phase in ("stress", "both"):
+                out, total, errors = run_stress(a.imaptest, s, mbox,
+                                                a.clients, a.secs, a.seed)
+                if keep:
+                    (keep / f"stress-{s.name}.txt").write_text(out)
+                print(f"  stress: {total} operations in {a.secs} s = "
+                      f"{total / a.secs:.0f} ops/s, {len(errors)} error lines")
+                for ln in errors[:20]:
+                    print("   ", ln)
+    finally:
+        for s in servers:
+            if keep and getattr(s, "root", None) is not None:
+                for log in (s.root / "log").glob("*.log"):
+                    (keep / f"{s.name}-{log.name}").write_bytes(log.read_bytes())
+            s.stop()
+
+
+if __name__ == "__main__":
+    main()
