@@ -61,14 +61,14 @@ class DovecotOnly(peers.PostfixDovecot):
             time.sleep(0.1)
 
 
-def imaptest(binary, server, user, args, timeout):
+def imaptest(binary, server, user, args, timeout, cwd=None):
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = "/usr/lib/dovecot"
     cmd = [binary, "host=127.0.0.1", f"port={server.imap_port()}",
            f"user={user}", f"pass={PASSWORD}"] + args
     print("  $", " ".join(cmd[:1] + cmd[1:]), flush=True)
     r = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                       timeout=timeout, errors="replace")
+                       timeout=timeout, errors="replace", cwd=cwd)
     return r.stdout + r.stderr
 
 
@@ -88,21 +88,37 @@ def parse_totals(out):
     lines = out.splitlines()
     total = 0
     for i, ln in enumerate(lines):
-        if ln.startswith("Totals:") and i + 1 < len(lines):
-            nums = [int(x) for x in lines[i + 1].split() if x.isdigit()]
-            total = sum(nums)
+        if not ln.startswith("Totals:"):
+            continue
+        for nxt in lines[i + 1:i + 6]:
+            words = nxt.split()
+            if words and all(w.isdigit() for w in words):
+                total = sum(int(w) for w in words)
+                break
     return total
 
 
 def run_stress(binary, server, mbox, clients, secs, seed):
-    # one user for every client: they share its INBOX
+    # one user for every client: they share its INBOX. rawlog: each
+    # client's protocol in rawlog.N (in a temp dir), to count the tagged
+    # NOs the servers answer, which imaptest's stress mode does not show
+    raw = Path(tempfile.mkdtemp(prefix="imaptest-rawlog-"))
     out = imaptest(binary, server, server.login(1),
                    [f"clients={clients}", f"secs={secs}", "logout=0",
-                    f"mbox={mbox}", f"seed={seed}", "msgs=100"],
-                   secs + 300)
+                    f"mbox={mbox}", f"seed={seed}", "msgs=100", "rawlog"],
+                   secs + 300, cwd=raw)
     errors = [ln for ln in out.splitlines() if "Error:" in ln or
-              "error" in ln.lower() and ln.startswith("*")]
-    return out, parse_totals(out), errors
+              "Warning:" in ln]
+    nos = {}
+    for p in raw.glob("rawlog.*"):
+        for ln in p.read_bytes().split(b"\n"):
+            m = re.match(rb"\S+ NO (.*)", ln)
+            if m:
+                why = re.sub(rb"\d+", b"N", m.group(1).strip())[:80]
+                nos[why] = nos.get(why, 0) + 1
+        p.unlink()
+    raw.rmdir()
+    return out, parse_totals(out), errors, nos
 
 
 def main():
@@ -150,14 +166,17 @@ def main():
                 for ln in summary:
                     print("  tests:", ln)
             if a.phase in ("stress", "both"):
-                out, total, errors = run_stress(a.imaptest, s, mbox,
-                                                a.clients, a.secs, a.seed)
+                out, total, errors, nos = run_stress(a.imaptest, s, mbox,
+                                                     a.clients, a.secs,
+                                                     a.seed)
                 if keep:
                     (keep / f"stress-{s.name}.txt").write_text(out)
                 print(f"  stress: {total} operations in {a.secs} s = "
                       f"{total / a.secs:.0f} ops/s, {len(errors)} error lines")
                 for ln in errors[:20]:
                     print("   ", ln)
+                for why, k in sorted(nos.items(), key=lambda x: -x[1]):
+                    print(f"    tagged NO x{k}: {why.decode(errors='replace')}")
     finally:
         for s in servers:
             if keep and getattr(s, "root", None) is not None:

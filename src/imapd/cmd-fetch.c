@@ -38,9 +38,9 @@ put_literal(struct buf *out, const char *p, size_t len, bool binary)
 	buf_append(out, p, len);
 }
 
-/* section - the bytes a BODY[...]/BINARY[...] item names; -1 unknown CTE */
-static int
-section(struct content *c, const struct imap_fetch_item *it, struct buf *tmp,
+/* fetch_section - see fetch.h */
+int
+fetch_section(struct content *c, const struct imap_fetch_item *it, struct buf *tmp,
 	const char **p_r, size_t *len_r)
 {
 	const char *d = c->data.data ? c->data.data : "";
@@ -219,7 +219,7 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 				}
 				src = &raw;
 			}
-			if (section(src, it, &tmp, &p, &len) < 0) {
+			if (fetch_section(src, it, &tmp, &p, &len) < 0) {
 				rc = -2;
 				break;
 			}

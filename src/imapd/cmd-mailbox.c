@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "append-convert.h"
+#include "catenate.h"
 #include "directory.h"
 #include "imap-match.h"
 #include "imap-spec.h"
@@ -1144,11 +1145,100 @@ append_utf8(const struct imap_arg *a, size_t n, size_t *n_r)
 	return v;
 }
 
+/* append_catenate - CATENATE (RFC 4469): a copy of the arguments with
+ * each "CATENATE (parts)" replaced by a literal of the message it makes
+ * (in bufs, *nbufs of them, to free), or NULL when there is none, or
+ * NULL with the answer sent (*sent) */
+static struct imap_arg *
+append_catenate(struct session *s, const char *tag, const struct imap_arg *a,
+		size_t n, size_t *n_r, struct buf **bufs_r, size_t *nbufs_r,
+		bool *sent)
+{
+	struct imap_arg *v = NULL;
+	struct buf *bufs = NULL;
+	size_t k = 0, nb = 0;
+
+	*sent = false;
+	for (size_t i = 1; i + 1 < n; i++)
+		if (imap_arg_is_atom(&a[i], "CATENATE") &&
+		    a[i + 1].type == IMAP_ARG_LIST)
+			nb++;
+	if (nb == 0)
+		return NULL;
+	/* a missing target first: TRYCREATE, whatever the URLs say */
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err;
+	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
+		session_tagged(s, tag, "NO", "%s", err);
+		*sent = true;
+		return NULL;
+	}
+	if (store_folder_exists(s->mbox->st, name) != 1) {
+		session_tagged(s, tag, "NO", "[TRYCREATE] No such mailbox");
+		*sent = true;
+		return NULL;
+	}
+	bufs = xcalloc(nb, sizeof(*bufs));
+	v = xcalloc(n, sizeof(*v));
+	nb = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && i + 1 < n && imap_arg_is_atom(&a[i], "CATENATE") &&
+		    a[i + 1].type == IMAP_ARG_LIST) {
+			char *why = NULL;
+			buf_init(&bufs[nb], 0);
+			if (catenate_build(s, &a[i + 1], &bufs[nb], &why) < 0) {
+				char *sp = strchr(why, ' ');
+				*sp = '\0';
+				session_tagged(s, tag, why, "%s", sp + 1);
+				free(why);
+				for (size_t b = 0; b <= nb; b++)
+					buf_free(&bufs[b]);
+				free(bufs);
+				free(v);
+				*sent = true;
+				return NULL;
+			}
+			v[k] = (struct imap_arg){ .type = IMAP_ARG_LITERAL,
+			    .str = bufs[nb].data, .len = bufs[nb].len,
+			    .literal8 = memchr(bufs[nb].data, '\0',
+			    bufs[nb].len) != NULL, .fd = -1 };
+			k++;
+			nb++;
+			i++;
+		} else {
+			v[k++] = a[i];
+		}
+	}
+	*n_r = k;
+	*bufs_r = bufs;
+	*nbufs_r = nb;
+	return v;
+}
+
 void
 cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 	   size_t n, bool uid)
 {
 	size_t count = 0;
+
+	{
+		size_t nc, nb = 0;
+		struct buf *bufs = NULL;
+		bool sent;
+		struct imap_arg *c = append_catenate(s, tag, a, n, &nc, &bufs,
+		    &nb, &sent);
+		if (sent)
+			return;
+		if (c != NULL) {
+			/* the strings of c are bufs': freed after */
+			cmd_append(s, tag, c, nc, uid);
+			for (size_t b = 0; b < nb; b++)
+				buf_free(&bufs[b]);
+			free(bufs);
+			free(c);
+			return;
+		}
+	}
 
 	if (s->utf8) {
 		size_t nu;

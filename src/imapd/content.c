@@ -123,6 +123,58 @@ content_header_end(const char *d, size_t len)
 	return 0;
 }
 
+/* read_fd - the file fd (from its offset) into c->data, bare LFs turned
+ * into CRLF unless c->raw; header_only: up to the header's end, whose
+ * length it returns (0: not found) */
+static size_t
+read_fd(int fd, struct content *c, bool header_only)
+{
+	char tmp[65536];
+	char prev = 0;
+	size_t hend = 0;
+	for (;;) {
+		ssize_t r = read(fd, tmp, sizeof(tmp));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		/* copy runs, inserting CR before bare LFs */
+		size_t i = 0;
+		while (i < (size_t)r) {
+			const char *nl = memchr(tmp + i, '\n', (size_t)r - i);
+			size_t run = nl ? (size_t)(nl - (tmp + i)) : (size_t)r - i;
+			if (run > 0) {
+				buf_append(&c->data, tmp + i, run);
+				prev = tmp[i + run - 1];
+				i += run;
+			}
+			if (nl != NULL) {
+				if (prev != '\r' && !c->raw)
+					buf_putc(&c->data, '\r');
+				buf_putc(&c->data, '\n');
+				prev = '\n';
+				i++;
+			}
+		}
+		if (header_only && (hend = content_header_end(c->data.data,
+		    c->data.len)) > 0)
+			break;
+		if (header_only && c->data.len > HCACHE_MAX_HEADER * 4)
+			break;
+	}
+	return hend;
+}
+
+/* content_load_fd - see content.h */
+void
+content_load_fd(int fd, struct content *c)
+{
+	content_free(c);
+	c->loaded = true;
+	buf_init(&c->data, 0);
+	(void)read_fd(fd, c, false);
+}
+
 /* content_load - read a message file (header_only: its header block),
  * bare LFs turned into CRLF (what RFC822.SIZE counts); -1 if it vanished */
 int
@@ -131,7 +183,6 @@ content_load_part(struct session *s, const struct view_msg *v,
 {
 	struct store_msg m;
 	const char *err;
-	char tmp[65536];
 
 	if (c->loaded && !(c->header_only && !header_only))
 		return c->failed ? -1 : 0;
@@ -166,38 +217,7 @@ content_load_part(struct session *s, const struct view_msg *v,
 	}
 	if (!header_only)
 		buf_reserve(&c->data, (size_t)v->size + 1);
-	char prev = 0;
-	size_t hend = 0;
-	for (;;) {
-		ssize_t r = read(fd, tmp, sizeof(tmp));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		/* copy runs, inserting CR before bare LFs */
-		size_t i = 0;
-		while (i < (size_t)r) {
-			const char *nl = memchr(tmp + i, '\n', (size_t)r - i);
-			size_t run = nl ? (size_t)(nl - (tmp + i)) : (size_t)r - i;
-			if (run > 0) {
-				buf_append(&c->data, tmp + i, run);
-				prev = tmp[i + run - 1];
-				i += run;
-			}
-			if (nl != NULL) {
-				if (prev != '\r' && !c->raw)
-					buf_putc(&c->data, '\r');
-				buf_putc(&c->data, '\n');
-				prev = '\n';
-				i++;
-			}
-		}
-		if (header_only && (hend = content_header_end(c->data.data,
-		    c->data.len)) > 0)
-			break;
-		if (header_only && c->data.len > HCACHE_MAX_HEADER * 4)
-			break;
-	}
+	size_t hend = read_fd(fd, c, header_only);
 	close(fd);
 	if (header_only) {
 		if (hend > 0)

@@ -366,3 +366,36 @@ def test_fetch_of_message_expunged_by_another_session(srv, box):
         assert len([ln for ln in r if ln.startswith(b"* ")]) == 2, r
     finally:
         other.close()
+
+
+def test_catenate(box):
+    """APPEND CATENATE (RFC 4469): TEXT literals and IMAP URLs of a
+    message's sections; a URL with a stale UIDVALIDITY is NO [BADURL]
+    and stores nothing; a missing target is NO [TRYCREATE]"""
+    c, name = box
+    c.append(name, b"From: foo@example.com\r\n\r\nHello world body\r\n")
+    r = c.cmd(b"SELECT " + name)
+    uv = int(re.search(rb"UIDVALIDITY (\d+)", b"".join(r)).group(1))
+    uid = int(re.search(rb"UID (\d+)",
+                        b"".join(c.cmd(b"FETCH 1 UID"))).group(1))
+    c.n += 1
+    tag = b"c%d" % c.n
+    url = b"/%s;UIDVALIDITY=%d/;UID=%d/;SECTION=HEADER" % (name, uv, uid)
+    c.f.write(tag + b" APPEND " + name + b' CATENATE (URL "' + url +
+              b'" TEXT {7}\r\n')
+    c.f.flush()
+    assert c.f.readline().startswith(b"+")
+    c.f.write(b"body2\r\n)\r\n")
+    c.f.flush()
+    r = c.until(tag)
+    assert ok(r), r
+    r = c.cmd(b"FETCH 2 BODY.PEEK[]")
+    assert b"From: foo@example.com\r\n\r\nbody2\r\n" in b"".join(r), r
+    bad = b"/%s;UIDVALIDITY=%d/;UID=%d/;SECTION=HEADER" % (name, uv + 1, uid)
+    r = c.cmd(b"APPEND " + name + b' CATENATE (URL "' + bad + b'")')
+    assert b"[BADURL" in r[-1] and r[-1].split()[1] == b"NO", r
+    r = c.cmd(b"APPEND Nonexistent" + name + b' CATENATE (URL "' + bad +
+              b'")')
+    assert b"[TRYCREATE]" in r[-1], r
+    r = c.cmd(b"NOOP")
+    assert not any(b"3 EXISTS" in ln for ln in r), r
