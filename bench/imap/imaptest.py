@@ -15,11 +15,12 @@ servers, runs imaptest and reads its figures.
 
 usage: bench/imap/imaptest.py --imaptest BIN --tests DIR
            [--clients 10] [--secs 30] [--only postern|dovecot]
-           [--phase tests|stress|both] [--seed N]
+           [--phase tests|stress|both] [--seed N] [--perf]
 """
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,15 +99,59 @@ def parse_totals(out):
     return total
 
 
-def run_stress(binary, server, mbox, clients, secs, seed):
+def perf_start(server, secs, out):
+    """perf record (call graphs) of the server's IMAP processes for secs
+    seconds of the stress run; None if there is no perf"""
+    def comm(p):
+        try:
+            return Path(f"/proc/{p}/comm").read_text().strip()
+        except OSError:
+            return ""
+    pids = server.server_pids("imapd") if isinstance(server, peers.Postern) \
+        else [p for p in peers.children_of(server.dovecot_pid)
+              if comm(p) == "imap"]
+    if not pids or not shutil.which("perf"):
+        return None
+    return subprocess.Popen(["perf", "record", "-g", "-o", str(out), "-p",
+                             ",".join(str(p) for p in pids), "--",
+                             "sleep", str(secs)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def perf_report(path, top=25):
+    r = subprocess.run(["perf", "report", "-i", str(path), "--stdio",
+                        "--no-children", "--percent-limit", "1.5",
+                        "-g", "none", "--sort", "dso,symbol"],
+                       capture_output=True, text=True, errors="replace")
+    lines = [ln for ln in r.stdout.splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    return lines[:top]
+
+
+def run_stress(binary, server, mbox, clients, secs, seed, perf=None):
     # one user for every client: they share its INBOX. rawlog: each
     # client's protocol in rawlog.N (in a temp dir), to count the tagged
     # NOs the servers answer, which imaptest's stress mode does not show
     raw = Path(tempfile.mkdtemp(prefix="imaptest-rawlog-"))
+    prof = None
+    if perf:
+        # the processes exist once the clients log in: start a bit late
+        def later():
+            time.sleep(3)
+            return perf_start(server, max(secs - 6, 1), perf)
+        import threading
+        holder = {}
+        t = threading.Thread(target=lambda: holder.update(p=later()))
+        t.start()
     out = imaptest(binary, server, server.login(1),
                    [f"clients={clients}", f"secs={secs}", "logout=0",
                     f"mbox={mbox}", f"seed={seed}", "msgs=100", "rawlog"],
                    secs + 300, cwd=raw)
+    if perf:
+        t.join()
+        prof = holder.get("p")
+        if prof is not None:
+            prof.wait()
     errors = [ln for ln in out.splitlines() if "Error:" in ln or
               "Warning:" in ln]
     nos = {}
@@ -118,7 +163,7 @@ def run_stress(binary, server, mbox, clients, secs, seed):
                 nos[why] = nos.get(why, 0) + 1
         p.unlink()
     raw.rmdir()
-    return out, parse_totals(out), errors, nos
+    return out, parse_totals(out), errors, nos, prof is not None
 
 
 def main():
@@ -131,6 +176,9 @@ def main():
     ap.add_argument("--only", choices=("postern", "dovecot"))
     ap.add_argument("--phase", choices=("tests", "stress", "both"),
                     default="both")
+    ap.add_argument("--perf", action="store_true",
+                    help="perf record the servers' IMAP processes "
+                         "during the stress run")
     ap.add_argument("--keep-output", default=None,
                     help="folder for imaptest's full output")
     a = ap.parse_args()
@@ -166,9 +214,16 @@ def main():
                 for ln in summary:
                     print("  tests:", ln)
             if a.phase in ("stress", "both"):
-                out, total, errors, nos = run_stress(a.imaptest, s, mbox,
-                                                     a.clients, a.secs,
-                                                     a.seed)
+                pf = Path(tempfile.mkdtemp(prefix="imaptest-perf-")) / \
+                    "perf.data" if a.perf else None
+                out, total, errors, nos, profiled = run_stress(
+                    a.imaptest, s, mbox, a.clients, a.secs, a.seed, pf)
+                if profiled:
+                    print("  perf (self time by object and symbol):")
+                    for ln in perf_report(pf):
+                        print("   ", ln)
+                if pf is not None:
+                    shutil.rmtree(pf.parent, ignore_errors=True)
                 if keep:
                     (keep / f"stress-{s.name}.txt").write_text(out)
                 print(f"  stress: {total} operations in {a.secs} s = "

@@ -113,14 +113,12 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 	  bool add_flags, bool add_modseq, struct buf *out)
 {
 	const struct view_msg *v = &s->msgs[idx];
-	struct content c, raw;
+	struct content c;
 	struct buf tmp;
 	bool first = true;
 	int rc = 0;
 
 	memset(&c, 0, sizeof(c));
-	memset(&raw, 0, sizeof(raw));
-	raw.raw = true;
 	buf_init(&tmp, 0);
 	/* ENVELOPE and header fields need the header block only */
 	bool hdr_only = true;
@@ -208,18 +206,8 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 		case IMAP_FETCH_BINARY_SIZE: {
 			const char *p;
 			size_t len;
-			struct content *src = &c;
 			buf_reset(&tmp);
-			/* BINARY: the part's bytes as stored, not with the
-			 * CRLF line ends BODY[] gives (RFC 3516 4.2) */
-			if (it->type != IMAP_FETCH_SECTION) {
-				if (content_load(s, v, &raw) < 0) {
-					rc = -1;
-					break;
-				}
-				src = &raw;
-			}
-			if (fetch_section(src, it, &tmp, &p, &len) < 0) {
+			if (fetch_section(&c, it, &tmp, &p, &len) < 0) {
 				rc = -2;
 				break;
 			}
@@ -247,7 +235,6 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 #undef SEP
 	buf_puts(out, ")\r\n");
 	content_free(&c);
-	content_free(&raw);
 	buf_free(&tmp);
 	return rc;
 }

@@ -124,7 +124,7 @@ content_header_end(const char *d, size_t len)
 }
 
 /* read_fd - the file fd (from its offset) into c->data, bare LFs turned
- * into CRLF unless c->raw; header_only: up to the header's end, whose
+ * into CRLF; header_only: up to the header's end, whose
  * length it returns (0: not found) */
 static size_t
 read_fd(int fd, struct content *c, bool header_only)
@@ -149,7 +149,7 @@ read_fd(int fd, struct content *c, bool header_only)
 				i += run;
 			}
 			if (nl != NULL) {
-				if (prev != '\r' && !c->raw)
+				if (prev != '\r')
 					buf_putc(&c->data, '\r');
 				buf_putc(&c->data, '\n');
 				prev = '\n';
@@ -188,14 +188,10 @@ content_load_part(struct session *s, const struct view_msg *v,
 		return c->failed ? -1 : 0;
 	if (c->loaded) {
 		/* had the header only: now the whole message */
-		bool raw = c->raw;
 		content_free(c);
-		c->raw = raw;
 	}
 	c->loaded = true;
 	buf_init(&c->data, 0);
-	if (c->raw)
-		header_only = false;
 	if (header_only && hcache_get(s, v->uid, &c->data)) {
 		c->header_only = true;
 		return 0;

@@ -11,8 +11,6 @@
 struct content {
 	bool loaded, parsed, failed;
 	bool header_only;           /* data holds the header block only */
-	bool raw;                   /* set before loading: the file as it
-				       is, bare LFs kept (BINARY) */
 	struct buf data;            /* with CRLF line ends */
 	struct mime_message mime;
 	bool have_text;
