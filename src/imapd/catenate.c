@@ -1,7 +1,6 @@
 /* catenate - APPEND's CATENATE (RFC 4469): a message made of literal
  * TEXT parts and URL parts, IMAP URLs (RFC 5092) of a message or one of
  * its sections in a mailbox of the same user */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,142 +11,23 @@
 #include "content.h"
 #include "fetch.h"
 #include "imap-spec.h"
+#include "imap-url.h"
 #include "xalloc.h"
-
-/* pct_decode - %XX escapes of s[0..n) into out; -1 if malformed */
-static int
-pct_decode(const char *s, size_t n, struct buf *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			buf_putc(out, s[i]);
-			continue;
-		}
-		if (i + 2 >= n + 0 || !isxdigit((unsigned char)s[i + 1]) ||
-		    !isxdigit((unsigned char)s[i + 2]))
-			return -1;
-		char hex[3] = { s[i + 1], s[i + 2], 0 };
-		buf_putc(out, (char)strtol(hex, NULL, 16));
-		i += 2;
-	}
-	return 0;
-}
-
-/* key_value - "KEY=value" (case-insensitive key) of a URL segment */
-static const char *
-key_value(const char *seg, size_t n, const char *key, size_t *vlen_r)
-{
-	size_t kl = strlen(key);
-
-	if (n <= kl || strncasecmp(seg, key, kl) != 0)
-		return NULL;
-	*vlen_r = n - kl;
-	return seg + kl;
-}
-
-static bool
-parse_u32(const char *s, size_t n, uint32_t *v)
-{
-	uint64_t x = 0;
-
-	if (n == 0 || n > 10)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-		x = x * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (x > UINT32_MAX)
-		return false;
-	*v = (uint32_t)x;
-	return true;
-}
 
 /* url_part - append what an IMAP URL names to out; -1 with *error_r */
 static int
 url_part(struct session *s, const char *url, struct buf *out,
 	 const char **error_r)
 {
-	const char *p = url;
-	struct buf mbox, sect;
-	uint32_t uidvalidity = 0, uid = 0, off = 0, plen = 0;
-	bool have_partial = false, have_plen = false;
+	struct imap_url u;
 	int rc = -1;
 
-	buf_init(&mbox, 0);
-	buf_init(&sect, 0);
-	if (strncasecmp(p, "imap://", 7) == 0) {
-		p = strchr(p + 7, '/');
-		if (p == NULL) {
-			*error_r = "URL names no message";
-			goto out;
-		}
-	}
-	if (*p != '/') {
-		*error_r = "Not an IMAP URL";
+	if (imap_url_parse(url, &u, error_r) < 0)
 		goto out;
-	}
-	p++;
-	/* segments split at "/;" */
-	const char *seg = p;
-	bool first = true;
-	for (;;) {
-		const char *e = strstr(seg, "/;");
-		size_t n = e ? (size_t)(e - seg) : strlen(seg);
-		size_t vl;
-		const char *v;
-		if (first) {
-			const char *uv = NULL;
-			for (size_t i = 0; i + 13 <= n; i++)
-				if (strncasecmp(seg + i, ";UIDVALIDITY=", 13) == 0) {
-					uv = seg + i;
-					break;
-				}
-			size_t ml = uv ? (size_t)(uv - seg) : n;
-			if (ml == 0 || pct_decode(seg, ml, &mbox) < 0 ||
-			    (uv != NULL && !parse_u32(uv + 13,
-			    n - ml - 13, &uidvalidity))) {
-				*error_r = "Bad mailbox in URL";
-				goto out;
-			}
-			first = false;
-		} else if ((v = key_value(seg, n, "UID=", &vl)) != NULL) {
-			if (!parse_u32(v, vl, &uid) || uid == 0) {
-				*error_r = "Bad UID in URL";
-				goto out;
-			}
-		} else if ((v = key_value(seg, n, "SECTION=", &vl)) != NULL) {
-			if (pct_decode(v, vl, &sect) < 0) {
-				*error_r = "Bad SECTION in URL";
-				goto out;
-			}
-		} else if ((v = key_value(seg, n, "PARTIAL=", &vl)) != NULL) {
-			const char *dot = memchr(v, '.', vl);
-			size_t ol = dot ? (size_t)(dot - v) : vl;
-			have_partial = true;
-			if (!parse_u32(v, ol, &off) || (dot != NULL &&
-			    (!parse_u32(dot + 1, vl - ol - 1, &plen) ||
-			    plen == 0))) {
-				*error_r = "Bad PARTIAL in URL";
-				goto out;
-			}
-			have_plen = dot != NULL;
-		} else {
-			*error_r = "Unsupported URL (URLAUTH, EXPIRE...)";
-			goto out;
-		}
-		if (e == NULL)
-			break;
-		seg = e + 2;
-	}
-	if (uid == 0) {
-		*error_r = "URL names no message";
-		goto out;
-	}
 	/* the mailbox as a client would name it */
 	char name[STORE_FOLDER_MAX + 1];
-	struct imap_arg ma = { .type = IMAP_ARG_STRING, .str = mbox.data,
-	    .len = mbox.len };
+	struct imap_arg ma = { .type = IMAP_ARG_STRING, .str = u.mailbox,
+	    .len = strlen(u.mailbox) };
 	if (mailbox_name(s, &ma, name, sizeof(name), error_r) == NULL)
 		goto out;
 	struct store_folder *f = store_folder_open(s->mbox->st, name, error_r);
@@ -161,13 +41,13 @@ url_part(struct session *s, const char *url, struct buf *out,
 		store_folder_close(&f);
 		goto out;
 	}
-	if (uidvalidity != 0 && uidvalidity != st.uidvalidity) {
+	if (u.uidvalidity != 0 && u.uidvalidity != st.uidvalidity) {
 		store_folder_close(&f);
 		*error_r = "UIDVALIDITY changed";
 		goto out;
 	}
 	int fd = -1;
-	if (store_msg_get(f, uid, &m, error_r) == 1) {
+	if (store_msg_get(f, u.uid, &m, error_r) == 1) {
 		fd = store_msg_open(f, &m, error_r);
 		store_msg_clear(&m);
 	}
@@ -187,8 +67,8 @@ url_part(struct session *s, const char *url, struct buf *out,
 	struct imap_fetch fi;
 	memset(&fi, 0, sizeof(fi));
 	bool have_fi = false;
-	if (sect.len > 0) {
-		char *item = xasprintf("BODY.PEEK[%s]", sect.data);
+	if (u.section != NULL) {
+		char *item = xasprintf("BODY.PEEK[%s]", u.section);
 		struct imap_arg ia = { .type = IMAP_ARG_ATOM, .str = item,
 		    .len = strlen(item) };
 		const char *perr;
@@ -211,14 +91,14 @@ url_part(struct session *s, const char *url, struct buf *out,
 			goto out;
 		}
 	}
-	if (have_partial) {
-		if (off >= len) {
+	if (u.partial) {
+		if (u.offset >= len) {
 			len = 0;
 		} else {
-			d += off;
-			len -= off;
-			if (have_plen && len > plen)
-				len = plen;
+			d += u.offset;
+			len -= u.offset;
+			if (u.partial_len && len > u.length)
+				len = u.length;
 		}
 	}
 	if (out->len + len > IMAP_MAX_LITERAL) {
@@ -232,8 +112,7 @@ url_part(struct session *s, const char *url, struct buf *out,
 	content_free(&c);
 	buf_free(&tmp);
 out:
-	buf_free(&mbox);
-	buf_free(&sect);
+	imap_url_free(&u);
 	return rc;
 }
 
