@@ -40,27 +40,7 @@ class DovecotOnly(peers.PostfixDovecot):
     name = "Dovecot"
 
     def start(self):
-        conf = self._dovecot_conf()
-        r = subprocess.run(["dovecot", "-c", str(conf)],
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-        if r.returncode:
-            raise RuntimeError("dovecot failed to start")
-        peers.wait_port(self.ports["imap"])
-        for _ in range(100):
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit():
-                    continue
-                try:
-                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                except OSError:
-                    continue
-                if cmd[:1] == [b"/usr/sbin/dovecot"] and \
-                        str(conf).encode() in cmd:
-                    self.dovecot_pid = int(pid)
-            if self.dovecot_pid:
-                break
-            time.sleep(0.1)
+        self.start_dovecot()
 
 
 def imaptest(binary, server, user, args, timeout, cwd=None):
