@@ -1,5 +1,6 @@
 /* grace - expunged messages readable a while longer (see grace.h) */
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,13 +51,30 @@ prune(void)
 			i++;
 }
 
+/* grace_max - GRACE_MAX, or a quarter of the descriptor limit: the
+ * sessions' sockets and the store's files come first */
+static size_t
+grace_max(void)
+{
+	static size_t max;
+	struct rlimit rl;
+
+	if (max == 0) {
+		max = GRACE_MAX;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < max)
+			max = (size_t)rl.rlim_cur / 4;
+	}
+	return max;
+}
+
 static void
 hold_one(struct session *s, uint32_t uid, time_t until)
 {
 	struct store_msg m;
 	const char *err;
 
-	if (nheld >= GRACE_MAX)
+	if (nheld >= grace_max())
 		return;
 	memset(&m, 0, sizeof(m));
 	if (store_msg_get(s->folder, uid, &m, &err) != 1)

@@ -14,7 +14,9 @@
 #include "imapd.h"
 
 #define GRACE_SECONDS 60        /* how long an expunged file stays open */
-#define GRACE_MAX     8192      /* files held open by the process, at most */
+#define GRACE_MAX     4096      /* files held open by the process, at most,
+				   and never more than a quarter of its
+				   descriptor limit (RLIMIT_NOFILE) */
 
 /* grace_hold - before s expunges uids (NULL: its view's \Deleted
  * messages) of its selected folder: open their files */
