@@ -283,7 +283,9 @@ default_destination_concurrency_limit = 50
 """)
         return p / "etc"
 
-    def start(self):
+    def start_dovecot(self):
+        """The private Dovecot alone (bench/imap/imaptest.py needs no
+        Postfix)."""
         conf = self._dovecot_conf()
         # dovecot daemonizes: its child keeps inherited pipes open, so no
         # capture here; errors are in its log
@@ -307,6 +309,9 @@ default_destination_concurrency_limit = 50
             if self.dovecot_pid:
                 break
             time.sleep(0.1)
+
+    def start(self):
+        self.start_dovecot()
         self.postfix_etc = self._postfix_conf()
         (self.dir / "postfix/spool").mkdir()
         (self.dir / "postfix/data").mkdir()

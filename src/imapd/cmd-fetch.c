@@ -27,18 +27,20 @@
 static void
 put_literal(struct buf *out, const char *p, size_t len, bool binary)
 {
-	/* BINARY: literal8 for anything not 7-bit clean, as Dovecot */
+	/* BINARY: literal8 for anything not 7-bit clean, as Dovecot; and a
+	 * plain literal never carries NUL (RFC 3501 4.3, RFC 3516 4.2):
+	 * a BODY[] section with one goes as literal8 too */
 	bool nul = false;
-	for (size_t i = 0; binary && i < len && !nul; i++)
-		nul = p[i] == '\0' || (unsigned char)p[i] >= 0x80;
+	for (size_t i = 0; i < len && !nul; i++)
+		nul = p[i] == '\0' || (binary && (unsigned char)p[i] >= 0x80);
 
 	buf_printf(out, "%s{%zu}\r\n", nul ? "~" : "", len);
 	buf_append(out, p, len);
 }
 
-/* section - the bytes a BODY[...]/BINARY[...] item names; -1 unknown CTE */
-static int
-section(struct content *c, const struct imap_fetch_item *it, struct buf *tmp,
+/* fetch_section - see fetch.h */
+int
+fetch_section(struct content *c, const struct imap_fetch_item *it, struct buf *tmp,
 	const char **p_r, size_t *len_r)
 {
 	const char *d = c->data.data ? c->data.data : "";
@@ -136,6 +138,9 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 		buf_free(&tmp);
 		return -1;
 	}
+	/* a keyword new to this session: * FLAGS goes first (it is
+	 * written at once, before what out holds) */
+	view_keywords_check(s, v->kw);
 	buf_printf(out, "* %zu FETCH (", idx + 1);
 #define SEP() do { if (!first) buf_putc(out, ' '); first = false; } while (0)
 	bool have_uid = false, have_flags = false, have_modseq = false;
@@ -216,7 +221,7 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 			const char *p;
 			size_t len;
 			buf_reset(&tmp);
-			if (section(&c, it, &tmp, &p, &len) < 0) {
+			if (fetch_section(&c, it, &tmp, &p, &len) < 0) {
 				rc = -2;
 				break;
 			}
@@ -285,12 +290,12 @@ cmd_fetch(struct session *s, const char *tag, const struct imap_arg *a,
 			return;
 		}
 		use_changedsince = true;
-		s->condstore = true;
+		view_condstore(s);
 		want_vanished = m->count == 3;
 	}
 	for (size_t i = 0; i < f.n; i++)
 		if (f.items[i].type == IMAP_FETCH_MODSEQ)
-			s->condstore = true;
+			view_condstore(s);
 	view_sync(s, uid, NULL, 0);
 	if (view_resolve(s, tag, &a[0], uid, &idx, &nidx) < 0) {
 		imap_fetch_free(&f);
@@ -365,10 +370,9 @@ fetch_continue(struct session *s)
 		const struct view_msg *v = &s->msgs[j->idx[i]];
 		if (j->use_changedsince && v->modseq <= j->changedsince)
 			continue;
-		if (v->gone) {
-			j->vanished = true;
-			continue;
-		}
+		/* a message expunged meanwhile (v->gone, not reported
+		 * yet) is still this session's: fetched if its file can
+		 * be read (grace.c), RFC 2180 4.1.1 */
 		buf_reset(&out);
 		int r = fetch_one(s, j->idx[i], &j->f, j->uid, j->seen_now[i],
 		    j->use_changedsince, &out);
@@ -389,8 +393,8 @@ fetch_continue(struct session *s)
 		session_tagged(s, j->tag, "NO", "[UNKNOWN-CTE] Unknown "
 		    "Content-Transfer-Encoding");
 	else if (j->vanished)
-		session_tagged(s, j->tag, "NO", "Some messages were expunged "
-		    "meanwhile");
+		session_tagged(s, j->tag, "NO", "[EXPUNGEISSUED] Some messages "
+		    "were expunged meanwhile");
 	else
 		session_tagged(s, j->tag, "OK", "FETCH completed");
 	fetch_job_free(&s->job);

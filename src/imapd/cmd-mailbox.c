@@ -8,9 +8,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "append-convert.h"
+#include "catenate.h"
 #include "directory.h"
 #include "imap-match.h"
 #include "imap-spec.h"
+#include "grace.h"
 #include "imapd.h"
 #include "log.h"
 #include "mime.h"
@@ -106,6 +109,7 @@ session_deselect(struct session *s)
 	if (s->folder != NULL)
 		store_folder_close(&s->folder);
 	view_free(s);
+	xfree(&s->kw_known);
 	recent_forget(s);
 	if (s->state == ST_SELECTED)
 		s->state = ST_AUTH;
@@ -188,39 +192,8 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 	s->state = ST_SELECTED;
 
 	/* the keywords in use */
-	struct buf kw, flags;
-	buf_init(&kw, 0);
-	buf_init(&flags, 0);
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		if (s->msgs[i].kw == NULL)
-			continue;
-		char *copy = xstrdup(s->msgs[i].kw), *save = NULL;
-		for (char *k = strtok_r(copy, " ", &save); k != NULL;
-		    k = strtok_r(NULL, " ", &save)) {
-			size_t kl = strlen(k);
-			bool seen = false;
-			for (const char *p = kw.data; p != NULL && *p; ) {
-				const char *e = strchr(p, ' ');
-				size_t l = e ? (size_t)(e - p) : strlen(p);
-				if (l == kl && strncasecmp(p, k, kl) == 0)
-					seen = true;
-				p = e ? e + 1 : p + l;
-			}
-			if (!seen && kw.len < 8000) {
-				buf_putc(&kw, ' ');
-				buf_puts(&kw, k);
-			}
-		}
-		free(copy);
-	}
-	session_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-	    "\\Draft%s)\r\n", kw.data ? kw.data : "");
-	if (readonly)
-		session_printf(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
-	else
-		session_printf(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged "
-		    "\\Deleted \\Seen \\Draft%s \\*)] Flags permitted\r\n",
-		    kw.data ? kw.data : "");
+	xfree(&s->kw_known);
+	view_keywords_send(s);
 	session_printf(s, "* %zu EXISTS\r\n", s->nmsgs);
 	if (!s->rev2)
 		session_printf(s, "* %zu RECENT\r\n", session_recent_count(s));
@@ -258,8 +231,6 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 		if (have_known)
 			imap_seqset_free(&known);
 	}
-	buf_free(&kw);
-	buf_free(&flags);
 	session_tagged(s, tag, "OK", "[%s] %s completed",
 	    readonly ? "READ-ONLY" : "READ-WRITE", readonly ? "EXAMINE" : "SELECT");
 }
@@ -293,6 +264,8 @@ cmd_close(struct session *s, const char *tag, const struct imap_arg *a,
 	const char *err;
 
 	/* expunge silently: no EXPUNGE responses for a closing mailbox */
+	if (!s->readonly)
+		grace_hold(s, NULL, 0);
 	if (!s->readonly && store_expunge(s->folder, NULL, 0, NULL, NULL, &err) < 0)
 		log_warnx("%s: expunge on CLOSE: %s", s->sid, err);
 	session_deselect(s);
@@ -732,12 +705,134 @@ special_use_name(unsigned su)
 	return NULL;
 }
 
+/* one name LIST or LSUB may show: a folder, a subscription of a name
+ * that does not exist (any more), or the implicit parent of either */
+struct list_entry {
+	char *name;
+	unsigned special_use;
+	bool exists, subscribed, has_children, match;
+};
+
+static int
+list_entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct list_entry *)a)->name,
+	    ((const struct list_entry *)b)->name);
+}
+
+static struct list_entry *
+list_entry_find(struct list_entry *le, size_t n, const char *name)
+{
+	struct list_entry key = { .name = (char *)name };
+
+	return bsearch(&key, le, n, sizeof(*le), list_entry_cmp);
+}
+
+static void
+list_entries_free(struct list_entry *le, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(le[i].name);
+	free(le);
+}
+
+/* list_entry_add - name, unless it is there already; keeps le sorted */
+static struct list_entry *
+list_entry_add(struct list_entry **le, size_t *n, const char *name)
+{
+	struct list_entry *e = list_entry_find(*le, *n, name);
+
+	if (e != NULL)
+		return e;
+	*le = xreallocarray(*le, *n + 1, sizeof(**le));
+	size_t at = 0;
+	while (at < *n && strcmp((*le)[at].name, name) < 0)
+		at++;
+	memmove(&(*le)[at + 1], &(*le)[at], (*n - at) * sizeof(**le));
+	memset(&(*le)[at], 0, sizeof(**le));
+	(*le)[at].name = xstrdup(name);
+	(*n)++;
+	return &(*le)[at];
+}
+
+/* list_entries - the folders, the subscriptions and their implicit
+ * parents, sorted by name */
+static int
+list_entries(struct session *s, struct list_entry **le_r, size_t *n_r,
+	     const char **error_r)
+{
+	struct store_folder_info *fl;
+	size_t nf, ns = 0, n = 0;
+	char **subs = NULL;
+	struct list_entry *le = NULL;
+
+	if (store_folder_list(s->mbox->st, &fl, &nf, error_r) < 0)
+		return -1;
+	if (store_subscriptions(s->mbox->st, &subs, &ns, error_r) < 0) {
+		store_folder_list_free(fl, nf);
+		return -1;
+	}
+	le = xcalloc(nf + ns + 1, sizeof(*le));
+	for (size_t i = 0; i < nf; i++) {
+		le[n].name = xstrdup(fl[i].name);
+		le[n].special_use = fl[i].special_use;
+		le[n].exists = true;
+		le[n].subscribed = fl[i].subscribed;
+		le[n].has_children = fl[i].has_children;
+		n++;
+	}
+	store_folder_list_free(fl, nf);
+	qsort(le, n, sizeof(*le), list_entry_cmp);
+	for (size_t i = 0; i < ns; i++) {
+		list_entry_add(&le, &n, subs[i])->subscribed = true;
+		free(subs[i]);
+	}
+	free(subs);
+	/* the implicit parents of every name */
+	size_t nreal = n;
+	char **names = xcalloc(nreal + 1, sizeof(*names));
+	for (size_t i = 0; i < nreal; i++)
+		names[i] = xstrdup(le[i].name);
+	for (size_t i = 0; i < nreal; i++) {
+		char *dot;
+		while ((dot = strrchr(names[i], '.')) != NULL) {
+			*dot = '\0';
+			if (names[i][0] == '\0')
+				break;
+			struct list_entry *p = list_entry_add(&le, &n, names[i]);
+			p->has_children = p->has_children || !p->exists;
+		}
+		free(names[i]);
+	}
+	free(names);
+	*le_r = le;
+	*n_r = n;
+	return 0;
+}
+
+/* list_descendant - whether entry f has a descendant that the selection
+ * takes (subscribed, or existing) but no pattern matched */
+static bool
+list_descendant(const struct list_entry *le, size_t n, size_t f,
+		bool subscribed)
+{
+	size_t l = strlen(le[f].name);
+
+	for (size_t i = 0; i < n; i++)
+		if (i != f && strncmp(le[i].name, le[f].name, l) == 0 &&
+		    le[i].name[l] == '.' && !le[i].match &&
+		    (subscribed ? le[i].subscribed : le[i].exists))
+			return true;
+	return false;
+}
+
 /* list - LIST and LSUB (RFC 3501 6.3.8/9, RFC 5258, 6154, 5819) */
 static void
 list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
      bool lsub)
 {
-	bool sel_subscribed = lsub, sel_special = false;
+	bool sel_subscribed = lsub, sel_special = false, recursive = false;
+	bool extended = false;
 	bool ret_subscribed = false, ret_children = true, ret_special = true;
 	const struct imap_arg *status = NULL;
 	size_t i = 0;
@@ -750,13 +845,22 @@ list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
 				sel_subscribed = true;
 			else if (imap_arg_is_atom(o, "SPECIAL-USE"))
 				sel_special = true;
-			else if (!imap_arg_is_atom(o, "REMOTE") &&
-			    !imap_arg_is_atom(o, "RECURSIVEMATCH")) {
+			else if (imap_arg_is_atom(o, "RECURSIVEMATCH"))
+				recursive = true;
+			else if (!imap_arg_is_atom(o, "REMOTE")) {
 				session_tagged(s, tag, "BAD", "Unknown LIST selection "
 				    "option");
 				return;
 			}
 		}
+		/* RECURSIVEMATCH needs a selection option it can apply
+		 * to, SUBSCRIBED (RFC 5258 3) */
+		if (recursive && !sel_subscribed) {
+			session_tagged(s, tag, "BAD", "RECURSIVEMATCH without "
+			    "SUBSCRIBED");
+			return;
+		}
+		extended = true;
 		i++;
 	}
 	if (n < i + 2 || imap_arg_astring(&a[i]) == NULL) {
@@ -789,6 +893,7 @@ list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
 				return;
 			}
 		}
+		extended = true;
 	} else if (i != n) {
 		session_tagged(s, tag, "BAD", "Syntax: LIST reference pattern");
 		return;
@@ -817,43 +922,70 @@ list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
 		session_tagged(s, tag, "BAD", "%s", perr);
 		return;
 	}
-	struct store_folder_info *fl;
-	size_t nf;
-	if (store_folder_list(s->mbox->st, &fl, &nf, &err) < 0) {
+	if (pats->type == IMAP_ARG_LIST)
+		extended = true;
+	struct list_entry *le;
+	size_t nle;
+	if (list_entries(s, &le, &nle, &err) < 0) {
 		list_patterns_free(pm, pn);
 		folder_refuse(s, tag, lsub ? "LSUB" : "LIST", "", err);
 		return;
 	}
+	for (size_t f = 0; f < nle; f++) {
+		bool match = false;
+		size_t nl = strlen(le[f].name);
+		for (size_t p = 0; p < pn && !match; p++)
+			match = pm[p] != NULL && imap_match(pm[p], le[f].name, nl);
+		le[f].match = match;
+	}
 	struct buf out;
 	buf_init(&out, 0);
-	for (size_t f = 0; f < nf; f++) {
-		bool match = false;
-		size_t nl = strlen(fl[f].name);
-		for (size_t p = 0; p < pn && !match; p++)
-			match = pm[p] != NULL && imap_match(pm[p], fl[f].name, nl);
-		if (!match || (sel_subscribed && !fl[f].subscribed) ||
-		    (sel_special && fl[f].special_use == 0))
+	for (size_t f = 0; f < nle; f++) {
+		const struct list_entry *e = &le[f];
+		if (!e->match || (sel_special && e->special_use == 0))
 			continue;
+		bool eligible = sel_subscribed ? e->subscribed : e->exists;
+		bool parent_only = false;  /* listed for a descendant */
+		if (!eligible) {
+			/* a descendant selected but not matched: the
+			 * implicit parent (RFC 3501 6.3.8/9), or CHILDINFO
+			 * with RECURSIVEMATCH (RFC 5258 3.5) */
+			if (sel_subscribed && !lsub && !recursive)
+				continue;
+			if (!list_descendant(le, nle, f, sel_subscribed))
+				continue;
+			parent_only = true;
+		}
 		buf_reset(&out);
 		buf_printf(&out, "* %s (", lsub ? "LSUB" : "LIST");
 		size_t mark = out.len;
-		if (ret_children)
-			buf_puts(&out, fl[f].has_children ? "\\HasChildren" :
+#define ATTR(x) buf_printf(&out, "%s%s", out.len > mark ? " " : "", (x))
+		if (lsub && parent_only)
+			ATTR("\\Noselect");
+		else if (!e->exists && (extended || sel_subscribed))
+			ATTR("\\NonExistent");
+		else if (!e->exists)
+			ATTR("\\Noselect");
+		if (ret_children && !(lsub && parent_only))
+			ATTR(e->has_children ? "\\HasChildren" :
 			    "\\HasNoChildren");
-		if (ret_subscribed && fl[f].subscribed && !lsub)
-			buf_printf(&out, "%s\\Subscribed", out.len > mark ? " " : "");
-		const char *su = special_use_name(fl[f].special_use);
+		if (ret_subscribed && e->subscribed && !lsub)
+			ATTR("\\Subscribed");
+		const char *su = special_use_name(e->special_use);
 		if (ret_special && su != NULL)
-			buf_printf(&out, "%s%s", out.len > mark ? " " : "", su);
+			ATTR(su);
+#undef ATTR
 		buf_puts(&out, ") \".\" ");
-		quote_name(s, &out, fl[f].name);
+		quote_name(s, &out, e->name);
+		if (parent_only && !lsub && sel_subscribed)
+			buf_puts(&out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 		buf_puts(&out, "\r\n");
-		if (status != NULL) {
+		if (status != NULL && e->exists) {
 			size_t before = out.len;
 			buf_puts(&out, "* STATUS ");
-			quote_name(s, &out, fl[f].name);
+			quote_name(s, &out, e->name);
 			buf_putc(&out, ' ');
-			if (status_items(s, fl[f].name, status, &out, &err) < 0)
+			if (status_items(s, e->name, status, &out, &err) < 0)
 				buf_truncate(&out, before);
 			else
 				buf_puts(&out, "\r\n");
@@ -862,7 +994,7 @@ list(struct session *s, const char *tag, const struct imap_arg *a, size_t n,
 	}
 	buf_free(&out);
 	list_patterns_free(pm, pn);
-	store_folder_list_free(fl, nf);
+	list_entries_free(le, nle);
 	session_tagged(s, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 }
 
@@ -904,7 +1036,8 @@ mailbox_quota_kb(struct session *s)
  * or in the file the parser kept it in (imap_parser_spill), which the
  * store then links into place. NULL, or why the message is refused. */
 static const char *
-append_literal(const struct imap_arg *a, struct store_append_msg *m)
+append_literal(const struct imap_arg *a, struct store_append_msg *m,
+	       struct buf *conv)
 {
 	bool nul = a->in_file ? a->nul :
 	    memchr(a->str, '\0', a->len) != NULL;
@@ -917,6 +1050,11 @@ append_literal(const struct imap_arg *a, struct store_append_msg *m)
 		m->data = NULL;
 		m->fd = a->fd;
 		m->len = (size_t)a->file_len;
+	} else if (nul && append_binary_convert(a->str, a->len, conv) == 1) {
+		/* parts with NUL as base64: BODY[] needs no NUL */
+		m->data = conv->data;
+		m->fd = -1;
+		m->len = conv->len;
 	} else {
 		m->data = a->str;
 		m->fd = -1;
@@ -935,6 +1073,7 @@ multiappend(struct session *s, const char *tag, const struct imap_arg *a,
 	const char *err, *why = NULL, *status = "BAD";
 	struct store_append_msg *m = xcalloc(count, sizeof(*m));
 	char **kws = xcalloc(count, sizeof(*kws));
+	struct buf *conv = xcalloc(count, sizeof(*conv));
 	size_t k = 0, i = 1;
 
 	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
@@ -967,7 +1106,7 @@ multiappend(struct session *s, const char *tag, const struct imap_arg *a,
 			    "literal)";
 			break;
 		}
-		if ((why = append_literal(&a[i], &m[k])) != NULL) {
+		if ((why = append_literal(&a[i], &m[k], &conv[k])) != NULL) {
 			status = "NO";
 			break;
 		}
@@ -981,9 +1120,12 @@ multiappend(struct session *s, const char *tag, const struct imap_arg *a,
 	/* stored on a worker thread, all or none; writer.c answers */
 	if (why == NULL)
 		writer_append(s, tag, name, m, k, mailbox_quota_kb(s));
-	for (size_t x = 0; x < count; x++)
+	for (size_t x = 0; x < count; x++) {
 		free(kws[x]);
+		buf_free(&conv[x]);
+	}
 	free(kws);
+	free(conv);
 	free(m);
 	if (why != NULL)
 		session_tagged(s, tag, status, "%s", why);
@@ -1017,11 +1159,100 @@ append_utf8(const struct imap_arg *a, size_t n, size_t *n_r)
 	return v;
 }
 
+/* append_catenate - CATENATE (RFC 4469): a copy of the arguments with
+ * each "CATENATE (parts)" replaced by a literal of the message it makes
+ * (in bufs, *nbufs of them, to free), or NULL when there is none, or
+ * NULL with the answer sent (*sent) */
+static struct imap_arg *
+append_catenate(struct session *s, const char *tag, const struct imap_arg *a,
+		size_t n, size_t *n_r, struct buf **bufs_r, size_t *nbufs_r,
+		bool *sent)
+{
+	struct imap_arg *v = NULL;
+	struct buf *bufs = NULL;
+	size_t k = 0, nb = 0;
+
+	*sent = false;
+	for (size_t i = 1; i + 1 < n; i++)
+		if (imap_arg_is_atom(&a[i], "CATENATE") &&
+		    a[i + 1].type == IMAP_ARG_LIST)
+			nb++;
+	if (nb == 0)
+		return NULL;
+	/* a missing target first: TRYCREATE, whatever the URLs say */
+	char name[STORE_FOLDER_MAX + 1];
+	const char *err;
+	if (mailbox_name(s, &a[0], name, sizeof(name), &err) == NULL) {
+		session_tagged(s, tag, "NO", "%s", err);
+		*sent = true;
+		return NULL;
+	}
+	if (store_folder_exists(s->mbox->st, name) != 1) {
+		session_tagged(s, tag, "NO", "[TRYCREATE] No such mailbox");
+		*sent = true;
+		return NULL;
+	}
+	bufs = xcalloc(nb, sizeof(*bufs));
+	v = xcalloc(n, sizeof(*v));
+	nb = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && i + 1 < n && imap_arg_is_atom(&a[i], "CATENATE") &&
+		    a[i + 1].type == IMAP_ARG_LIST) {
+			char *why = NULL;
+			buf_init(&bufs[nb], 0);
+			if (catenate_build(s, &a[i + 1], &bufs[nb], &why) < 0) {
+				char *sp = strchr(why, ' ');
+				*sp = '\0';
+				session_tagged(s, tag, why, "%s", sp + 1);
+				free(why);
+				for (size_t b = 0; b <= nb; b++)
+					buf_free(&bufs[b]);
+				free(bufs);
+				free(v);
+				*sent = true;
+				return NULL;
+			}
+			v[k] = (struct imap_arg){ .type = IMAP_ARG_LITERAL,
+			    .str = bufs[nb].data, .len = bufs[nb].len,
+			    .literal8 = memchr(bufs[nb].data, '\0',
+			    bufs[nb].len) != NULL, .fd = -1 };
+			k++;
+			nb++;
+			i++;
+		} else {
+			v[k++] = a[i];
+		}
+	}
+	*n_r = k;
+	*bufs_r = bufs;
+	*nbufs_r = nb;
+	return v;
+}
+
 void
 cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 	   size_t n, bool uid)
 {
 	size_t count = 0;
+
+	{
+		size_t nc, nb = 0;
+		struct buf *bufs = NULL;
+		bool sent;
+		struct imap_arg *c = append_catenate(s, tag, a, n, &nc, &bufs,
+		    &nb, &sent);
+		if (sent)
+			return;
+		if (c != NULL) {
+			/* the strings of c are bufs': freed after */
+			cmd_append(s, tag, c, nc, uid);
+			for (size_t b = 0; b < nb; b++)
+				buf_free(&bufs[b]);
+			free(bufs);
+			free(c);
+			return;
+		}
+	}
 
 	if (s->utf8) {
 		size_t nu;
@@ -1080,13 +1311,17 @@ cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	struct store_append_msg m = { .flags = flags,
 	    .keywords = kw && *kw ? kw : NULL, .internal_date = idate };
-	const char *why = append_literal(&a[i], &m);
+	struct buf conv;
+	buf_init(&conv, 0);
+	const char *why = append_literal(&a[i], &m, &conv);
 	if (why != NULL) {
+		buf_free(&conv);
 		free(kw);
 		session_tagged(s, tag, "NO", "%s", why);
 		return;
 	}
 	if (store_folder_exists(s->mbox->st, name) != 1) {
+		buf_free(&conv);
 		free(kw);
 		session_tagged(s, tag, "NO", "[TRYCREATE] No such mailbox");
 		return;
@@ -1094,6 +1329,7 @@ cmd_append(struct session *s, const char *tag, const struct imap_arg *a,
 	/* the write and its fsyncs on a worker thread; the answer (OK
 	 * [APPENDUID] once durable) comes from writer.c */
 	writer_append(s, tag, name, &m, 1, mailbox_quota_kb(s));
+	buf_free(&conv);
 	free(kw);
 }
 

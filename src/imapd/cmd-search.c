@@ -82,6 +82,64 @@ sent_ymd(struct sctx *x)
 	return ymd_of(v->idate);
 }
 
+/* is_address_field - the fields SEARCH FROM/TO/CC/BCC name */
+static bool
+is_address_field(const char *name)
+{
+	return strcasecmp(name, "From") == 0 || strcasecmp(name, "To") == 0 ||
+	    strcasecmp(name, "Cc") == 0 || strcasecmp(name, "Bcc") == 0;
+}
+
+/* header_match - whether any instance of field name in the loaded header
+ * contains str (RFC 3501 6.4.4: HEADER over every instance; "" matches
+ * any message with the field). Address fields match the value as
+ * written (RFC 2047 words decoded) or as parsed, "name <local@domain>"
+ * without comments and folding. */
+static bool
+header_match(struct sctx *x, const char *name, const char *str)
+{
+	const char *names[] = { name, NULL };
+	struct buf dec;
+	bool r = false;
+
+	buf_reset(&x->tmp);
+	mime_header_fields(x->c.data.data, 0, header_len(&x->c), names, false,
+	    &x->tmp);
+	const char *d = x->tmp.data ? x->tmp.data : "";
+	size_t len = x->tmp.len, pos = 0;
+	buf_init(&dec, 0);
+	while (!r && pos < len) {
+		/* one field: to a CRLF not followed by a blank */
+		size_t end = pos;
+		while (end < len && !(d[end] == '\n' && (end + 1 >= len ||
+		    (d[end + 1] != ' ' && d[end + 1] != '\t'))))
+			end++;
+		const char *colon = memchr(d + pos, ':', end - pos);
+		if (colon == NULL)
+			break;
+		struct buf val;
+		buf_init(&val, 0);
+		for (const char *p = colon + 1; p < d + end; p++)
+			if (*p != '\r' && *p != '\n')
+				buf_putc(&val, *p);
+		const char *vs = val.data ? val.data : "";
+		while (*vs == ' ' || *vs == '\t')
+			vs++;
+		buf_reset(&dec);
+		mime_decode_words(vs, strlen(vs), &dec);
+		r = contains_ci(dec.data ? dec.data : "", dec.len, str);
+		if (!r && is_address_field(name)) {
+			buf_reset(&dec);
+			mime_address_text(vs, &dec);
+			r = contains_ci(dec.data ? dec.data : "", dec.len, str);
+		}
+		buf_free(&val);
+		pos = end + 1;
+	}
+	buf_free(&dec);
+	return r;
+}
+
 static bool
 match(struct sctx *x, const struct imap_search_key *k)
 {
@@ -154,20 +212,10 @@ match(struct sctx *x, const struct imap_search_key *k)
 		return sent_ymd(x) == k->date;
 	case IMAP_SEARCH_SENTSINCE:
 		return sent_ymd(x) >= k->date;
-	case IMAP_SEARCH_HEADER: {
+	case IMAP_SEARCH_HEADER:
 		if (content_load_part(x->s, v, &x->c, true) < 0)
 			return false;
-		buf_reset(&x->tmp);
-		if (mime_header_get(x->c.data.data, 0, header_len(&x->c),
-		    k->str, &x->tmp) <= 0)
-			return false;
-		struct buf dec;
-		buf_init(&dec, 0);
-		mime_decode_words(x->tmp.data ? x->tmp.data : "", x->tmp.len, &dec);
-		bool r = contains_ci(dec.data ? dec.data : "", dec.len, k->str2);
-		buf_free(&dec);
-		return r;
-	}
+		return header_match(x, k->str, k->str2);
 	case IMAP_SEARCH_BODY:
 	case IMAP_SEARCH_TEXT: {
 		if (content_load(x->s, v, &x->c) < 0)
@@ -379,6 +427,18 @@ search_reply(struct session *s, const char *tag, bool uid,
 			buf_puts(&out, " ALL ");
 			imap_seqset_format(&out, res, nres);
 		}
+		/* with only MIN and/or MAX, MODSEQ is that of the messages
+		 * returned (RFC 7162 3.1.5), else of every match */
+		if ((ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX)) &&
+		    !(ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT)) &&
+		    nres > 0) {
+			maxmod = 0;
+			if (ret & IMAP_SEARCH_RET_MIN)
+				maxmod = s->msgs[idx[0]].modseq;
+			if ((ret & IMAP_SEARCH_RET_MAX) &&
+			    s->msgs[idx[nres - 1]].modseq > maxmod)
+				maxmod = s->msgs[idx[nres - 1]].modseq;
+		}
 		if (srch->uses_modseq && nres > 0)
 			buf_printf(&out, " MODSEQ %llu", (unsigned long long)maxmod);
 	} else {
@@ -408,7 +468,7 @@ cmd_search(struct session *s, const char *tag, const struct imap_arg *a,
 		return;
 	}
 	if (srch.uses_modseq)
-		s->condstore = true;
+		view_condstore(s);
 	view_sync(s, uid, NULL, 0);
 	search_start(s, tag, uid, &srch, NULL, search_reply, NULL);
 }

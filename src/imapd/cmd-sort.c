@@ -382,7 +382,7 @@ cmd_sort(struct session *s, const char *tag, const struct imap_arg *a,
 		return;
 	}
 	if (srch.uses_modseq)
-		s->condstore = true;
+		view_condstore(s);
 	view_sync(s, uid, NULL, 0);
 	struct sort_ctx *c = sort_ctx_new(s);
 	c->so = so;
@@ -449,7 +449,7 @@ cmd_thread(struct session *s, const char *tag, const struct imap_arg *a,
 		return;
 	}
 	if (srch.uses_modseq)
-		s->condstore = true;
+		view_condstore(s);
 	view_sync(s, uid, NULL, 0);
 	struct sort_ctx *c = sort_ctx_new(s);
 	c->alg = alg;

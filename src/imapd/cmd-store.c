@@ -43,7 +43,7 @@ cmd_store(struct session *s, const char *tag, const struct imap_arg *a,
 			session_tagged(s, tag, "BAD", "Invalid UNCHANGEDSINCE");
 			return;
 		}
-		s->condstore = true;
+		view_condstore(s);
 		i++;
 	}
 	if (n != i + 2 || a[i].type != IMAP_ARG_ATOM) {

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "content.h"
+#include "grace.h"
 #include "imap-spec.h"
 #include "imapd.h"
 #include "log.h"
@@ -122,41 +123,13 @@ content_header_end(const char *d, size_t len)
 	return 0;
 }
 
-/* content_load - read a message file (header_only: its header block),
- * bare LFs turned into CRLF (what RFC822.SIZE counts); -1 if it vanished */
-int
-content_load_part(struct session *s, const struct view_msg *v,
-		  struct content *c, bool header_only)
+/* read_fd - the file fd (from its offset) into c->data, bare LFs turned
+ * into CRLF; header_only: up to the header's end, whose
+ * length it returns (0: not found) */
+static size_t
+read_fd(int fd, struct content *c, bool header_only)
 {
-	struct store_msg m;
-	const char *err;
 	char tmp[65536];
-
-	if (c->loaded && !(c->header_only && !header_only))
-		return c->failed ? -1 : 0;
-	if (c->loaded) {
-		/* had the header only: now the whole message */
-		content_free(c);
-	}
-	c->loaded = true;
-	buf_init(&c->data, 0);
-	if (header_only && hcache_get(s, v->uid, &c->data)) {
-		c->header_only = true;
-		return 0;
-	}
-	memset(&m, 0, sizeof(m));
-	if (store_msg_get(s->folder, v->uid, &m, &err) != 1) {
-		c->failed = true;
-		return -1;
-	}
-	int fd = store_msg_open(s->folder, &m, &err);
-	store_msg_clear(&m);
-	if (fd < 0) {
-		c->failed = true;
-		return -1;
-	}
-	if (!header_only)
-		buf_reserve(&c->data, (size_t)v->size + 1);
 	char prev = 0;
 	size_t hend = 0;
 	for (;;) {
@@ -189,6 +162,58 @@ content_load_part(struct session *s, const struct view_msg *v,
 		if (header_only && c->data.len > HCACHE_MAX_HEADER * 4)
 			break;
 	}
+	return hend;
+}
+
+/* content_load_fd - see content.h */
+void
+content_load_fd(int fd, struct content *c)
+{
+	content_free(c);
+	c->loaded = true;
+	buf_init(&c->data, 0);
+	(void)read_fd(fd, c, false);
+}
+
+/* content_load - read a message file (header_only: its header block),
+ * bare LFs turned into CRLF (what RFC822.SIZE counts); -1 if it vanished */
+int
+content_load_part(struct session *s, const struct view_msg *v,
+		  struct content *c, bool header_only)
+{
+	struct store_msg m;
+	const char *err;
+
+	if (c->loaded && !(c->header_only && !header_only))
+		return c->failed ? -1 : 0;
+	if (c->loaded) {
+		/* had the header only: now the whole message */
+		content_free(c);
+	}
+	c->loaded = true;
+	buf_init(&c->data, 0);
+	if (header_only && hcache_get(s, v->uid, &c->data)) {
+		c->header_only = true;
+		return 0;
+	}
+	memset(&m, 0, sizeof(m));
+	int fd = -1;
+	if (store_msg_get(s->folder, v->uid, &m, &err) == 1) {
+		fd = store_msg_open(s->folder, &m, &err);
+		store_msg_clear(&m);
+	}
+	if (fd < 0) {
+		/* expunged by another session of the process, which
+		 * this one was not told of yet: the file it held */
+		fd = grace_open(s, v->uid);
+	}
+	if (fd < 0) {
+		c->failed = true;
+		return -1;
+	}
+	if (!header_only)
+		buf_reserve(&c->data, (size_t)v->size + 1);
+	size_t hend = read_fd(fd, c, header_only);
 	close(fd);
 	if (header_only) {
 		if (hend > 0)

@@ -26,6 +26,9 @@ int content_load_part(struct session *s, const struct view_msg *v,
 		      struct content *c, bool header_only);
 int content_load(struct session *s, const struct view_msg *v,
 		 struct content *c);
+/* content_load_fd - the whole message in the file fd (from its
+ * offset; the caller closes it) into c, with CRLF line ends */
+void content_load_fd(int fd, struct content *c);
 /* content_mime - the MIME structure of the loaded message (parsed once) */
 struct mime_message *content_mime(struct content *c);
 /* content_text - append the decoded text of the text parts under p (for

@@ -3,6 +3,7 @@
 
 /* fetch - FETCH (cmd-fetch.c), sent while the client reads it */
 
+#include "content.h"
 #include "imapd.h"
 
 /* a FETCH in progress: responses are produced while the client reads
@@ -21,5 +22,11 @@ struct fetch_job {
  * (tagged reply sent, job freed), false when waiting for the client */
 bool fetch_continue(struct session *s);
 void fetch_job_free(struct fetch_job **j);
+
+/* fetch_section - the bytes (*p_r, *len_r: in c or tmp) a BODY[...] or
+ * BINARY[...] item names in the loaded message c; -1 for an unknown
+ * Content-Transfer-Encoding (BINARY) */
+int fetch_section(struct content *c, const struct imap_fetch_item *it,
+		  struct buf *tmp, const char **p_r, size_t *len_r);
 
 #endif

@@ -30,7 +30,9 @@
 #define IMAP_MAX_MEMORY     (1u << 20)    /* literals of one command held
 					     in memory, together */
 #define IMAP_MAX_DEPTH      16            /* list nesting */
-#define IMAP_PREAUTH_LINE   8192          /* limits before login */
+#define IMAP_PREAUTH_LINE   40960         /* limits before login: room for
+					     ID with 30 pairs of 1024-octet
+					     values (RFC 2971) */
 #define IMAP_PREAUTH_LITERAL 8192
 #define IMAP_MAX_BAD        20            /* bad commands before closing */
 #define IMAP_TIMEOUT_PREAUTH 60
@@ -112,6 +114,7 @@ struct session {
 	struct write_job *wjob;     /* a store write on a worker (writer.c) */
 	struct search_job *sjob;    /* a SEARCH/SORT/THREAD in slices */
 
+	char *kw_known;            /* keywords sent in * FLAGS, " k1 k2" */
 	bool condstore, qresync, rev2;
 	bool utf8;                 /* ENABLE UTF8=ACCEPT (RFC 6855) */
 };

@@ -35,6 +35,88 @@ view_free(struct session *s)
 	s->nidle = 0;
 }
 
+/* kw_has - whether the list " k1 k2" has k[0..kl) (case-insensitive) */
+static bool
+kw_has(const char *list, const char *k, size_t kl)
+{
+	for (const char *p = list; p != NULL && *p; ) {
+		while (*p == ' ')
+			p++;
+		const char *e = strchr(p, ' ');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l > 0 && l == kl && strncasecmp(p, k, kl) == 0)
+			return true;
+		p += l;
+	}
+	return false;
+}
+
+/* kw_merge - add the keywords of kw missing from *list */
+static bool
+kw_merge(struct buf *list, const char *kw)
+{
+	bool added = false;
+
+	for (const char *p = kw; p != NULL && *p; ) {
+		while (*p == ' ')
+			p++;
+		const char *e = strchr(p, ' ');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l > 0 && !kw_has(list->data, p, l) && list->len < 8000) {
+			buf_putc(list, ' ');
+			buf_append(list, p, l);
+			added = true;
+		}
+		p += l;
+	}
+	return added;
+}
+
+/* view_keywords_send - see view.h */
+void
+view_keywords_send(struct session *s)
+{
+	struct buf kw;
+
+	buf_init(&kw, 0);
+	if (s->kw_known != NULL)
+		buf_puts(&kw, s->kw_known);
+	for (size_t i = 0; i < s->nmsgs; i++)
+		if (s->msgs[i].kw != NULL)
+			kw_merge(&kw, s->msgs[i].kw);
+	const char *k = kw.data ? kw.data : "";
+	session_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+	    "\\Draft%s)\r\n", k);
+	if (s->readonly)
+		session_printf(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+	else
+		session_printf(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged "
+		    "\\Deleted \\Seen \\Draft%s \\*)] Flags permitted\r\n", k);
+	free(s->kw_known);
+	s->kw_known = xstrdup(k);
+	buf_free(&kw);
+}
+
+/* view_keywords_check - see view.h */
+void
+view_keywords_check(struct session *s, const char *kw)
+{
+	struct buf known;
+
+	if (kw == NULL || *kw == '\0' || s->state != ST_SELECTED)
+		return;
+	buf_init(&known, 0);
+	if (s->kw_known != NULL)
+		buf_puts(&known, s->kw_known);
+	bool added = kw_merge(&known, kw);
+	if (added) {
+		free(s->kw_known);
+		s->kw_known = buf_steal(&known);
+		view_keywords_send(s);
+	}
+	buf_free(&known);
+}
+
 static void
 view_entry(struct view_msg *v, const struct store_msg *m)
 {
@@ -244,6 +326,7 @@ report_flags(struct session *s, size_t idx)
 	struct buf b;
 	const struct view_msg *v = &s->msgs[idx];
 
+	view_keywords_check(s, v->kw);
 	buf_init(&b, 0);
 	buf_printf(&b, "* %zu FETCH (UID %u FLAGS ", idx + 1, v->uid);
 	flags_format(&b, v->flags, v->kw, session_recent(s, v->uid));
@@ -298,8 +381,13 @@ report_expunges(struct session *s)
 			session_printf(s, "* %zu EXPUNGE\r\n", k + 1);
 		free(s->msgs[i].kw);
 	}
+	bool any = k < s->nmsgs;
 	s->nmsgs = k;
 	s->ngone = 0;
+	/* the \Recent count after expunges, as Dovecot sends it (an
+	 * IMAP4rev1 client keeps it from EXPUNGE and RECENT responses) */
+	if (any && !s->rev2)
+		session_printf(s, "* %zu RECENT\r\n", session_recent_count(s));
 	if (nv > 0) {
 		struct buf b;
 		buf_init(&b, 0);
@@ -486,6 +574,7 @@ report_msg(struct session *s, size_t seq, const struct store_msg *m)
 {
 	struct buf b;
 
+	view_keywords_check(s, m->keywords);
 	buf_init(&b, 0);
 	buf_printf(&b, "* %zu FETCH (UID %u FLAGS ", seq, m->uid);
 	flags_format(&b, m->flags, m->keywords, session_recent(s, m->uid));
@@ -777,8 +866,8 @@ view_resolve(struct session *s, const char *tag, const struct imap_arg *a,
 				idx[n++] = i;
 	} else {
 		for (size_t r = 0; r < set.n; r++)
-			if ((set.r[r].lo != UINT32_MAX && set.r[r].lo > s->nmsgs) ||
-			    (set.r[r].hi != UINT32_MAX && set.r[r].hi > s->nmsgs) ||
+			if ((set.r[r].lo != IMAP_SEQ_STAR && set.r[r].lo > s->nmsgs) ||
+			    (set.r[r].hi != IMAP_SEQ_STAR && set.r[r].hi > s->nmsgs) ||
 			    s->nmsgs == 0) {
 				imap_seqset_free(&set);
 				free(idx);
@@ -795,6 +884,18 @@ view_resolve(struct session *s, const char *tag, const struct imap_arg *a,
 	*idx_r = idx;
 	*n_r = n;
 	return 0;
+}
+
+/* view_condstore - see view.h */
+void
+view_condstore(struct session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->state == ST_SELECTED)
+		session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		    (unsigned long long)s->highestmodseq);
 }
 
 /* vanished_earlier - "* VANISHED (EARLIER) uids": UIDs of the set

@@ -47,6 +47,17 @@ void flags_format(struct buf *out, unsigned flags, const char *kw,
 bool session_recent(const struct session *s, uint32_t uid);
 size_t session_recent_count(const struct session *s);
 void recent_forget(struct session *s);
+/* view_keywords_send - "* FLAGS" and "* OK [PERMANENTFLAGS]" with the
+ * keywords of the view and those sent before (SELECT, and whenever a
+ * new keyword turns up); view_keywords_check - send them first if kw
+ * (space separated) has one the session was not told of, as a client
+ * may not see a keyword in FETCH before FLAGS lists it (RFC 3501 7.2.6) */
+void view_keywords_send(struct session *s);
+void view_keywords_check(struct session *s, const char *kw);
+/* view_condstore - a CONDSTORE-enabling command (FETCH MODSEQ, SEARCH
+ * MODSEQ, STORE UNCHANGEDSINCE...): the first one in the selected folder
+ * sends "* OK [HIGHESTMODSEQ n]" (RFC 7162 3.1) */
+void view_condstore(struct session *s);
 /* view_resolve - the view indexes (ascending, *idx_r to free) a sequence
  * set argument names; -1 with BAD sent */
 int view_resolve(struct session *s, const char *tag, const struct imap_arg *a,

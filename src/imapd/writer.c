@@ -142,9 +142,16 @@ job_run(struct work *w)
 	} else if ((f = store_folder_open(st, j->src, &err)) == NULL) {
 		j->rc = -1;
 	} else {
-		j->rc = store_copy(f, j->uids, j->nuids, j->folder, j->move,
-		    j->quota_kb, &j->src_uids, &j->new_uids, &j->ncopied,
-		    &j->uidvalidity, &err);
+		/* MOVE into the folder itself (RFC 6851 allows it: the
+		 * messages get new UIDs): a copy, then the originals'
+		 * expunge; the copies exist before anything goes */
+		bool same = j->move && strcmp(j->src, j->folder) == 0;
+		j->rc = store_copy(f, j->uids, j->nuids, j->folder,
+		    j->move && !same, same ? 0 : j->quota_kb, &j->src_uids,
+		    &j->new_uids, &j->ncopied, &j->uidvalidity, &err);
+		if (same && j->rc == 0 && j->ncopied > 0)
+			j->rc = store_expunge(f, j->src_uids, j->ncopied, NULL,
+			    NULL, &err) < 0 ? -1 : 0;
 		store_folder_close(&f);
 	}
 	/* error texts of lib-store live in a per-thread buffer */

@@ -157,7 +157,7 @@ imap_parser_tag(struct imap_parser *p)
 	if (p->tag != NULL)
 		return p->tag;
 	size_t n = 0;
-	while (n < p->line.len && n < 64 && is_atom_char((unsigned char)p->line.data[n]) &&
+	while (n < p->line.len && is_atom_char((unsigned char)p->line.data[n]) &&
 	    p->line.data[n] != '+' && p->line.data[n] != '%' && p->line.data[n] != '*')
 		n++;
 	if (n == 0 || (n < p->line.len && p->line.data[n] != ' '))
@@ -454,13 +454,10 @@ parse_list(struct tok *t, unsigned depth, struct imap_arg **out, size_t *nout)
 			while (t->s < t->end) {
 				unsigned char ch = (unsigned char)*t->s;
 				if (ch == '[') {
-					/* BODY[HEADER.FIELDS (A B)]: to the ']' */
+					/* BODY[HEADER.FIELDS (A B)]: to the ']'; with
+					 * none, '[' is an atom character (x[y) */
 					const char *cb = memchr(t->s, ']', (size_t)(t->end - t->s));
-					if (cb == NULL) {
-						t->error = "Missing ']'";
-						goto fail;
-					}
-					t->s = cb + 1;
+					t->s = cb != NULL ? cb + 1 : t->s + 1;
 					continue;
 				}
 				if (ch == ' ' || ch == '(' || ch == ')')
@@ -557,7 +554,7 @@ seq_number(const char **s, uint32_t *v)
 {
 	if (**s == '*') {
 		(*s)++;
-		*v = UINT32_MAX;
+		*v = IMAP_SEQ_STAR;
 		return 0;
 	}
 	if (!isdigit((unsigned char)**s) || **s == '0')
@@ -565,7 +562,7 @@ seq_number(const char **s, uint32_t *v)
 	uint64_t n = 0;
 	while (isdigit((unsigned char)**s)) {
 		n = n * 10 + (uint64_t)(**s - '0');
-		if (n > UINT32_MAX - 1)
+		if (n > UINT32_MAX)
 			return -1;
 		(*s)++;
 	}
@@ -612,8 +609,8 @@ bool
 imap_seqset_contains(const struct imap_seqset *set, uint32_t v, uint32_t star)
 {
 	for (size_t i = 0; i < set->n; i++) {
-		uint32_t lo = set->r[i].lo == UINT32_MAX ? star : set->r[i].lo;
-		uint32_t hi = set->r[i].hi == UINT32_MAX ? star : set->r[i].hi;
+		uint32_t lo = set->r[i].lo == IMAP_SEQ_STAR ? star : set->r[i].lo;
+		uint32_t hi = set->r[i].hi == IMAP_SEQ_STAR ? star : set->r[i].hi;
 		if (lo > hi) {
 			uint32_t x = lo;
 			lo = hi;

@@ -126,7 +126,9 @@ bool imap_parser_busy(const struct imap_parser *p);
 const char *imap_arg_astring(const struct imap_arg *a);
 bool imap_arg_is_atom(const struct imap_arg *a, const char *name);
 
-/* Sequence sets: ranges with '*' as UINT32_MAX (resolve by the caller). */
+/* Sequence sets: ranges with '*' as IMAP_SEQ_STAR (resolve by the caller;
+ * 0 is no valid number, 4294967295 is a valid UID). */
+#define IMAP_SEQ_STAR 0u
 struct imap_range {
 	uint32_t lo, hi;
 };

@@ -631,12 +631,16 @@ references(struct tree *t, size_t n)
 			prev = k;
 		}
 		/* (B) the last reference is the parent: replaces a link
-		 * made from another message's (truncated) References */
+		 * made from another message's (truncated) References. The
+		 * old link goes even when the new one would make a loop
+		 * (RFC 5256 step 1.B: "break it" first; Dovecot does the
+		 * same), which is then not made. */
 		if (prev < 0) {
 			unlink_child(t, me);
-		} else if (t->v[me].parent != prev && !would_loop(t, prev, me)) {
+		} else if (t->v[me].parent != prev) {
 			unlink_child(t, me);
-			link_child(t, prev, me);
+			if (!would_loop(t, prev, me))
+				link_child(t, prev, me);
 		}
 	}
 	/* (2) the messages without a parent go under the root */

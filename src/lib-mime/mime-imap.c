@@ -72,10 +72,23 @@ read_word(const char *s, struct buf *out)
 	return s;
 }
 
+/* addr_text - with text set (mime_address_text), addr_emit writes
+ * "name <mbox@host>, " instead of an IMAP address */
+static bool addr_text;
+
 static void
 addr_emit(struct buf *out, bool *opened, const char *name, const char *adl,
 	  const char *mbox, const char *host)
 {
+	if (addr_text) {
+		if (name != NULL)
+			buf_printf(out, "%s ", name);
+		if (mbox != NULL)
+			buf_printf(out, "<%s%s%s>", mbox, host ? "@" : "",
+			    host ? host : "");
+		buf_puts(out, ", ");
+		return;
+	}
 	if (!*opened) {
 		buf_putc(out, '(');
 		*opened = true;
@@ -192,14 +205,26 @@ addresses(const char *s, struct buf *out, struct mime_address *first)
 				    domain.data ? domain.data : "");
 			s = mime_skip_cfws(s);
 		} else if (*s == '@') {
+			const char *dstart = s;
 			s = mime_skip_cfws(s + 1);
 			while (*s != '\0' && !strchr(",;>", *s)) {
 				const char *n = read_word(s, &domain);
 				s = mime_skip_cfws(n == s ? s + 1 : n);
 			}
-			if (first_take(first, NULL, phrase.data, domain.data))
+			/* "user@domain (Real Name)": without a phrase the
+			 * comment after the address is its name, as Dovecot
+			 * and most clients show it */
+			const char *cm = memchr(dstart, '(', (size_t)(s - dstart));
+			if (cm != NULL) {
+				const char *ce = memchr(cm, ')', (size_t)(s - cm));
+				buf_reset(&w);
+				if (ce != NULL && ce > cm + 1)
+					buf_append(&w, cm + 1, (size_t)(ce - cm - 1));
+			}
+			const char *cname = cm != NULL && w.len > 0 ? w.data : NULL;
+			if (first_take(first, cname, phrase.data, domain.data))
 				break;
-			addr_emit(out, &opened, NULL, NULL,
+			addr_emit(out, &opened, cname, NULL,
 			    phrase.data ? phrase.data : "",
 			    domain.data ? domain.data : "");
 		} else if (phrase.len > 0) {
@@ -224,7 +249,7 @@ addresses(const char *s, struct buf *out, struct mime_address *first)
 			s++;
 		}
 	}
-	if (first == NULL) {
+	if (first == NULL && !addr_text) {
 		if (in_group)
 			addr_emit(out, &opened, NULL, NULL, NULL, NULL);
 		if (opened)
@@ -249,6 +274,15 @@ mime_address_first(const char *value, struct mime_address *a)
 	a->found = false;
 	addresses(value, NULL, a);
 	return a->found;
+}
+
+/* mime_address_text - see mime.h */
+void
+mime_address_text(const char *value, struct buf *out)
+{
+	addr_text = true;
+	addresses(value, out, NULL);
+	addr_text = false;
 }
 
 /* mime_envelope - see mime.h */
@@ -282,6 +316,13 @@ mime_envelope(const char *d, size_t start, size_t len, struct buf *out)
 				buf_append(&from, out->data + mark, out->len - mark);
 			if (i == 2 && strcmp(out->data + mark, "NIL") == 0)
 				buf_reset(&from);
+			/* an empty Sender or Reply-To counts as absent
+			 * (RFC 3501 7.4.2), as Dovecot has it */
+			if ((i == 3 || i == 4) && from.len > 0 &&
+			    strcmp(out->data + mark, "NIL") == 0) {
+				buf_truncate(out, mark);
+				buf_append(out, from.data, from.len);
+			}
 		} else if (found > 0) {
 			mime_imap_nstring(out, v.data ? v.data : "", v.len);
 		} else {

@@ -532,6 +532,15 @@ qp_decode(const char *s, size_t len, bool header, struct buf *out)
 			buf_putc(out, '=');
 		} else if (header && s[i] == '_') {
 			buf_putc(out, ' ');
+		} else if (!header && (s[i] == ' ' || s[i] == '\t')) {
+			/* trailing blanks before a hard line break are
+			 * transport padding: removed (RFC 2045 6.7 rule 3) */
+			size_t j = i;
+			while (j < len && (s[j] == ' ' || s[j] == '\t'))
+				j++;
+			if (j < len && s[j] != '\r' && s[j] != '\n')
+				buf_append(out, s + i, j - i);
+			i = j - 1;
 		} else {
 			buf_putc(out, s[i]);
 		}

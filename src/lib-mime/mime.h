@@ -120,6 +120,10 @@ struct mime_address {
 	bool found;
 };
 bool mime_address_first(const char *value, struct mime_address *a);
+/* mime_address_text - append the addresses of an address-list field
+ * value as parsed text, "name <mailbox@host>, " each (comments and
+ * folding gone; a group as "name , "): what SEARCH FROM/TO/CC/BCC match */
+void mime_address_text(const char *value, struct buf *out);
 /* mime_envelope - the IMAP ENVELOPE of a message header block. */
 void mime_envelope(const char *data, size_t hdr_start, size_t hdr_len,
 		   struct buf *out);

@@ -213,6 +213,15 @@ test_seqset(void)
 	imap_seqset_free(&s);
 	CHECK(imap_seqset_parse("0", &s, &err) < 0);
 	CHECK(imap_seqset_parse("1,", &s, &err) < 0);
+	/* 4294967295 is a valid UID, not '*'; 4294967296 is no number */
+	CHECK(imap_seqset_parse("1:4294967295", &s, &err) == 0);
+	CHECK(imap_seqset_contains(&s, 4294967295u, 10));
+	CHECK(imap_seqset_contains(&s, 11, 10));
+	imap_seqset_free(&s);
+	CHECK(imap_seqset_parse("4294967295", &s, &err) == 0);
+	CHECK(!imap_seqset_contains(&s, 10, 10));
+	imap_seqset_free(&s);
+	CHECK(imap_seqset_parse("4294967296", &s, &err) < 0);
 	CHECK(imap_seqset_parse("4294967296", &s, &err) < 0);
 	static const uint32_t v[] = { 1, 2, 3, 5, 7, 8 };
 	buf_init(&b, 0);
