@@ -273,11 +273,26 @@ api_query_args(struct api_ctx *c, json_t *args, const char *const *sortable,
 	q->limit = QUERY_LIMIT_DEFAULT;
 	if (!api_account_ok(args, error_r))
 		return false;
-	if (json_object_get(args, "anchor") != NULL &&
-	    !json_is_null(json_object_get(args, "anchor"))) {
-		*error_r = jmap_error_props("invalidArguments", "anchor is not "
-		    "supported yet: page with position", "anchor", NULL);
-		return false;
+	json_t *anchor = json_object_get(args, "anchor");
+	json_t *aoff = json_object_get(args, "anchorOffset");
+	if (anchor != NULL && !json_is_null(anchor)) {
+		if (!json_is_string(anchor)) {
+			*error_r = jmap_error_props("invalidArguments", "anchor is an "
+			    "id", "anchor", NULL);
+			return false;
+		}
+		q->anchor = json_string_value(anchor);
+	}
+	if (aoff != NULL && !json_is_null(aoff)) {
+		if (!json_is_integer(aoff) || json_integer_value(aoff) < 0 ||
+		    json_integer_value(aoff) > 1000) {
+			*error_r = jmap_error_props("invalidArguments", "anchorOffset "
+			    "is 0 to 1000 (keyset paging goes forward: the next "
+			    "page starts at anchorOffset 1 from the last id)",
+			    "anchorOffset", NULL);
+			return false;
+		}
+		q->anchor_offset = json_integer_value(aoff);
 	}
 	if (filter != NULL && !json_is_null(filter)) {
 		if (!json_is_object(filter)) {
@@ -373,6 +388,13 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 	  json_t **error_r)
 {
 	const char *err;
+
+	if (q->anchor != NULL) {
+		*error_r = jmap_error_props("invalidArguments", "this query pages "
+		    "with position; anchor (keyset paging) is for Mailbox/query "
+		    "and AuditEntry/query", "anchor", NULL);
+		return;
+	}
 	char *pat = q->text != NULL && *q->text != '\0' ? api_like_pattern(q->text) :
 	    NULL;
 	int64_t total;
@@ -388,6 +410,17 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 	int64_t pos = q->position;
 	if (pos < 0)
 		pos = total + pos < 0 ? 0 : total + pos;
+	if (pos > total) {
+		/* RFC 8620 would answer no ids; a page past the end is an
+		 * error here so that a client's paging mistake is seen */
+		char b[160];
+		snprintf(b, sizeof(b), "position %lld is past the end: there are "
+		    "%lld", (long long)pos, (long long)total);
+		free(pat);
+		*error_r = jmap_error_props("invalidArguments", b, "position",
+		    NULL);
+		return;
+	}
 	json_t *ids = json_array();
 	sql = xasprintf("SELECT %s %s ORDER BY %s LIMIT ?3 OFFSET ?4", id_sql,
 	    from, order);
@@ -525,8 +558,17 @@ api_patch_summary(json_t *patch)
 
 	b[0] = '\0';
 	json_object_foreach(patch, key, v) {
-		char *s = strstr(key, "password") != NULL ? xstrdup("***") :
-		    json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *s;
+		if (strstr(key, "password") != NULL)
+			s = xstrdup("***");
+		else if (json_is_object(v) && json_object_get(v, "password")) {
+			/* popAdd {..., password}: the rest, not the secret */
+			json_t *cp = json_copy(v);
+			json_object_set_new(cp, "password", json_string("***"));
+			s = json_dumps(cp, JSON_COMPACT);
+			json_decref(cp);
+		} else
+			s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 		size_t n = strlen(b);
 		snprintf(b + n, sizeof(b) - n, "%s%s=%.80s", n ? " " : "", key,
 		    s != NULL ? s : "?");
@@ -879,5 +921,5 @@ const struct jmap_method *const api_admin_tables[] = {
 	core_methods, api_postoffice_methods, api_domain_methods,
 	api_mailbox_methods, api_group_methods, api_list_methods,
 	api_queue_methods, api_setting_methods, api_session_methods,
-	api_audit_methods, NULL,
+	api_audit_methods, api_diag_methods, NULL,
 };

@@ -33,6 +33,8 @@ struct query {
 	const char *sort;         /* property */
 	bool asc;
 	int64_t position, limit;
+	const char *anchor;       /* keyset paging: the id to start at */
+	int64_t anchor_offset;    /* 0 or more */
 };
 
 /* one family's /set: each function handles one entry and fills res
@@ -127,5 +129,6 @@ extern const struct jmap_method api_group_methods[];
 extern const struct jmap_method api_list_methods[];
 extern const struct jmap_method api_queue_methods[];
 extern const struct jmap_method api_audit_methods[];
+extern const struct jmap_method api_diag_methods[];
 
 #endif

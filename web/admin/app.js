@@ -11,6 +11,9 @@ import { useState, useEffect, useCallback } from './vendor/hooks.js';
 import * as api from './api.js';
 import { html, PAGE, Notice, Confirm, sizeText, when } from './ui.js';
 import { Groups, Lists, Queue, Audit } from './objects.js';
+import { Domains } from './domains.js';
+import { MailboxDetail } from './mailbox.js';
+import { Track, Diagnostic } from './tools.js';
 
 // ---- small pieces ---------------------------------------------------------
 
@@ -188,6 +191,7 @@ function Mailboxes({ me, po }) {
   const [rows, setRows] = useState([]);
   const [total, setTotal] = useState(0);
   const [editing, setEditing] = useState(null);
+  const [detail, setDetail] = useState(null);
   const [confirm, setConfirm] = useState(null);
   const [error, setError] = useState('');
   const [ok, setOk] = useState('');
@@ -277,6 +281,7 @@ function Mailboxes({ me, po }) {
           <td data-label="Status">${m.disabled ? html`<span class="badge bad">disabled</span>` : 'enabled'}</td>
           <td class="row-actions">
             <button onClick=${() => setEditing(editing === m.id ? null : m.id)}>Edit</button>
+            <button onClick=${() => setDetail(detail === m.id ? null : m.id)}>Details</button>
             <button class="danger" onClick=${() => setConfirm(m.id)}>Delete</button>
           </td></tr>`,
         editing === m.id && html`<${MailboxEdit} mb=${m}
@@ -289,6 +294,7 @@ function Mailboxes({ me, po }) {
       <span>Page ${page + 1} of ${pages}</span>
       <button disabled=${page + 1 >= pages} onClick=${() => setPage(page + 1)}>Next</button>
     </nav>
+    ${detail && html`<${MailboxDetail} id=${detail} key=${detail} onClose=${() => setDetail(null)} />`}
     ${(sel || me.postOffice) ? html`<form class="card" onSubmit=${create} data-test="mb-create">
       <h3>New mailbox in ${sel || me.postOffice}</h3>
       <label>Name <input name="mb-name" value=${form.name} onInput=${field('name')} required /></label>
@@ -452,10 +458,11 @@ function App() {
   const nav = [
     ['', 'Dashboard'],
     ['postoffices', me.postOffice ? 'Post office' : 'Post offices'],
+    ['domains', 'Domains'],
     ['mailboxes', 'Mailboxes'],
     ['groups', 'Groups'],
     ['lists', 'Lists'],
-    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['audit', 'Audit log']] : []),
+    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['track', 'Track'], ['diag', 'Diagnostics'], ['audit', 'Audit log']] : []),
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['settings', 'Settings']] : []),
     ['access', 'Sessions & tokens'],
   ];
@@ -463,6 +470,9 @@ function App() {
   if (route === 'postoffices') page = html`<${PostOffices} me=${me} />`;
   else if (route === 'mailboxes') page = html`<${Mailboxes} me=${me} po=${parts[1] ? decodeURIComponent(parts[1]) : ''} key=${parts[1] || ''} />`;
   else if (route === 'settings') page = html`<${Settings} />`;
+  else if (route === 'domains') page = html`<${Domains} me=${me} />`;
+  else if (route === 'track') page = html`<${Track} />`;
+  else if (route === 'diag') page = html`<${Diagnostic} />`;
   else if (route === 'groups') page = html`<${Groups} me=${me} />`;
   else if (route === 'lists') page = html`<${Lists} me=${me} />`;
   else if (route === 'queue') page = html`<${Queue} />`;
