@@ -386,3 +386,41 @@ def test_track_and_diagnostic(srv):
     e = a.call("Diagnostic/get", {})
     assert e[0] == "error" and e[1]["type"] == "forbidden"
     s.call("Queue/set", {"destroy": [qid]})
+
+
+# ---- a mailbox's messages (manual 5.5.7) -----------------------------------------
+
+def test_mailbox_messages_and_forward_all(srv):
+    a = alpha_admin(srv)
+    new = srv.root / "store" / "alpha" / "carol" / "new"
+    assert new.is_dir(), list((srv.root / "store").rglob("*"))[:20]
+    for i in range(3):
+        (new / f"{int(time.time())}.M{i}P1.test").write_bytes(
+            f"From: Sender {i} <s{i}@remote.test>\r\nSubject: <b>m{i}</b>\r\n"
+            f"Date: Mon, 7 Dec 2026 03:0{i}:00 +0000\r\n\r\nbody {i}\r\n".encode())
+    q = a.call("MailboxMessage/query", {"filter": {"mailbox": "carol@alpha"}})[1]
+    assert q["total"] == 3 and len(q["list"]) == 3
+    assert {m["subject"] for m in q["list"]} == {"<b>m0</b>", "<b>m1</b>", "<b>m2</b>"}
+    assert q["list"][0]["from"].startswith("Sender") and q["list"][0]["size"] > 0
+    # another post office's mailbox does not exist for alpha's ADMIN
+    e = a.call("MailboxMessage/query", {"filter": {"mailbox": "dave@beta"}})
+    assert e[0] == "error" and e[1]["type"] == "notFound"
+    e = a.call("MailboxMessage/query", {})
+    assert e[0] == "error" and e[1]["properties"] == ["filter"]
+    # forward all: queued for the MTA, the mail stays
+    inbound = srv.root / "queue" / "smtp" / "inbound" / "new"
+    before = set(inbound.glob("*.env")) if inbound.is_dir() else set()
+    r = a.call("Mailbox/set", {"update": {"carol@alpha": {
+        "forwardAll": {"to": "out@remote.test"}}}})
+    assert ok_set(r, "updated")["carol@alpha"] == {"forwarded": 3}, r
+    made = set(inbound.glob("*.env")) - before
+    assert len(made) == 3
+    assert all("out@remote.test" in p.read_text() for p in made)
+    q = a.call("MailboxMessage/query", {"filter": {"mailbox": "carol@alpha"}})[1]
+    assert q["total"] == 3
+    r = a.call("Mailbox/set", {"update": {"carol@alpha": {
+        "forwardAll": {"to": "no address"}}}})
+    assert ok_set(r, "notUpdated")["carol@alpha"]["properties"] == ["forwardAll"]
+    for p in made:
+        p.unlink()
+        p.with_suffix(".msg").unlink()
