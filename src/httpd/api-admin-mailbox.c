@@ -511,7 +511,7 @@ mailbox_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 {
 	static const char *const skip[] = { "password", "addAddresses",
 	    "removeAddresses", "addRedirects", "removeRedirects", "popAdd",
-	    "popRemove", "popEnable", "popDisable", NULL };
+	    "popRemove", "popEnable", "popDisable", "forwardAll", NULL };
 	struct dir_mailbox mb;
 	json_t *e = NULL;
 	const char *err;
@@ -574,11 +574,22 @@ mailbox_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 		(void)api_apply_fields(c, ADM_MAILBOX, ident, v, skip, &e);
 	if (e == NULL)
 		e = mailbox_extras(c, ident, mb.id, v);
+	json_t *fw = json_object_get(v, "forwardAll");
+	int64_t forwarded = 0;
+	if (e == NULL && fw != NULL) {
+		const char *to = json_string_value(json_object_get(fw, "to"));
+		if (to == NULL)
+			e = jmap_error_props("invalidProperties", "forwardAll is "
+			    "{\"to\": address}", "forwardAll", NULL);
+		else
+			(void)api_mailbox_forward_all(c, ident, to, &forwarded, &e);
+	}
 	if (e == NULL && api_audit(c, "Mailbox", ident, "update", mb.postoffice,
 	    "%s", api_patch_summary(v)) < 0)
 		e = jmap_error("serverFail", "the audit store failed");
 	if (api_tx_close(c, outer, e, res, "notUpdated", ident) == NULL)
-		api_set_done(res, "updated", ident, NULL);
+		api_set_done(res, "updated", ident, fw != NULL ? json_pack("{s:I}",
+		    "forwarded", (json_int_t)forwarded) : NULL);
 }
 
 static void

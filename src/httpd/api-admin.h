@@ -130,5 +130,12 @@ extern const struct jmap_method api_list_methods[];
 extern const struct jmap_method api_queue_methods[];
 extern const struct jmap_method api_audit_methods[];
 extern const struct jmap_method api_diag_methods[];
+extern const struct jmap_method api_messages_methods[];
+
+/* api_mailbox_forward_all - queue every message of ident's INBOX (at
+ * most 10,000) to address to through the MTA (smtp/inbound), the mail
+ * staying: 0 with the count, or -1 with the error */
+int api_mailbox_forward_all(struct api_ctx *c, const char *ident,
+			    const char *to, int64_t *count_r, json_t **e);
 
 #endif

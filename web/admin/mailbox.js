@@ -16,6 +16,8 @@ export function MailboxDetail({ id, onClose }) {
   const [redir, setRedir] = useState('');
   const [ar, setAr] = useState(null);
   const [pop, setPop] = useState({ host: '', username: '', password: '', tls: 'starttls' });
+  const [msgs, setMsgs] = useState(null);
+  const [fwd, setFwd] = useState('');
   const load = useCallback(() => {
     api.call('Mailbox/get', { ids: [id], properties: PROPS }).then((r) => {
       const x = r.list[0];
@@ -65,6 +67,20 @@ export function MailboxDetail({ id, onClose }) {
       <label>Subject <input name="ar-subject" value=${ar.subject} onInput=${(e) => setAr(Object.assign({}, ar, { subject: e.target.value }))} /></label>
       <label>Text <textarea name="ar-body" rows="4" value=${ar.body} onInput=${(e) => setAr(Object.assign({}, ar, { body: e.target.value }))} /></label>
       <button type="submit">Save auto responder</button>
+    </form>
+    <h4>Messages</h4>
+    ${msgs === null ? html`<button data-test="show-messages" onClick=${() => api.call('MailboxMessage/query', { filter: { mailbox: id } })
+      .then(setMsgs).catch((e) => setError(e.message))}>Show the latest 200</button>`
+      : html`<p class="muted">${msgs.total} in the inbox${msgs.total > 200 ? ', the latest 200 shown' : ''}</p>
+      <table class="list" data-test="messages"><thead><tr><th>From</th><th>Subject</th><th>Date</th><th>Size</th></tr></thead>
+        <tbody>${msgs.list.map((x) => html`<tr key=${x.id}><td data-label="From">${x.from}</td>
+          <td data-label="Subject">${x.seen ? x.subject : html`<strong>${x.subject}</strong>`}</td>
+          <td data-label="Date">${x.date}</td><td data-label="Size">${Math.ceil(x.size / 1024)} KB</td></tr>`)}</tbody></table>`}
+    <form class="inline" onSubmit=${(e) => { e.preventDefault(); setError(''); setOk(''); api.call('Mailbox/set', { update: { [id]: { forwardAll: { to: fwd.trim() } } } })
+      .then((r) => { const f = (r.notUpdated || {})[id]; if (f) setError(f.description || f.type); else { setOk(`${r.updated[id].forwarded} messages forwarded to ${fwd.trim()}; they stay here too.`); setFwd(''); } })
+      .catch((err) => setError(err.message)); }}>
+      <label>Forward all mail to <input name="forward-all" value=${fwd} onInput=${(e) => setFwd(e.target.value)} required /></label>
+      <button type="submit">Forward all</button>
     </form>
     <h4>POP retrieval</h4>
     <table class="list"><thead><tr><th>Server</th><th>User</th><th>Last run</th><th>Status</th><th></th></tr></thead>
