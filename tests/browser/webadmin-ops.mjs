@@ -155,6 +155,12 @@ try {
   await page.fill('input[name=mb-redirect]', 'carol@elsewhere.test');
   await page.click('[data-test=mb-detail] form.inline:has(input[name=mb-redirect]) button[type=submit]');
   await page.waitForSelector('[data-test=mb-detail] li:has-text("carol@elsewhere.test")');
+  // its messages (manual 5.5.7): markup in a subject is text
+  await page.click('[data-test=show-messages]');
+  await page.waitForSelector('[data-test=messages] td[data-label=Subject]');
+  assert.equal(await page.textContent('[data-test=messages] td[data-label=Subject]'),
+    '<script>window.__xss=9</script>');
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
   await shot(page, 'ops-mailbox-detail');
 
   // ---- tracking and the diagnostic report ---------------------------------------------
