@@ -222,7 +222,9 @@ mailbox_keyset(struct api_ctx *c, const struct query *q, const char *from,
 	sql = xasprintf("SELECT count(*) %s", from);
 	char *sql2 = xasprintf("SELECT count(*) %s AND (m.name, m.id) %s (?3, ?4)",
 	    from, cmp);
-	if (db_query_int(c->db, &total, 0, &err, sql, "it", po, pat) < 0 ||
+	total = -1;
+	if ((q->total && db_query_int(c->db, &total, 0, &err, sql, "it", po,
+	    pat) < 0) ||
 	    db_query_int(c->db, &before, 0, &err, sql2, "itti", po, pat, aname,
 	    aid) < 0) {
 		free(sql);
@@ -252,10 +254,12 @@ mailbox_keyset(struct api_ctx *c, const struct query *q, const char *from,
 		json_array_append_new(ids, json_string((const char *)
 		    sqlite3_column_text(st, 0)));
 	sqlite3_finalize(st);
-	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I,s:I}", "accountId",
+	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
 	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
 	    "position", (json_int_t)(before + q->anchor_offset), "ids", ids,
-	    "total", (json_int_t)total, "limit", (json_int_t)q->limit);
+	    "limit", (json_int_t)q->limit);
+	if (q->total)
+		json_object_set_new(*result_r, "total", json_integer(total));
 }
 
 static void

@@ -1,6 +1,7 @@
 /* api-admin-messages - a mailbox's messages in the web admin (manual
  * 5.5.7): MailboxMessage/query lists the latest 200 of its INBOX (from,
- * subject, date, size, read from each message's header), and Mailbox/set
+ * subject, date, size, read from each message's header by lib-mime's
+ * scanner, RFC 2047 words decoded), and Mailbox/set
  * "forwardAll" (api-admin-mailbox.c) sends every one of them on to
  * another address through the MTA, as a mail client would, the mail
  * staying in the mailbox. Within the actor's reach like any mailbox. */
@@ -15,6 +16,8 @@
 #include "api.h"
 #include "api-admin.h"
 #include "directory.h"
+#include "mime.h"
+#include "msghdr.h"
 #include "queue.h"
 #include "settings.h"
 #include "store.h"
@@ -39,6 +42,11 @@ inbox_open(struct api_ctx *c, const char *ident, struct dir_mailbox *mb,
 		*e = jmap_error("notFound", "no mailbox %s", ident);
 		return -1;
 	}
+	if (!c->actor->sysadmin && strcmp(mb->type, "SYSADMIN") == 0) {
+		*e = jmap_error("forbidden", "only a SYSADMIN reads a SYSADMIN "
+		    "mailbox's messages");
+		return -1;
+	}
 	char *root = dir_mailbox_path(c->db, mb);
 	*st = store_open(root, &err);
 	free(root);
@@ -52,46 +60,65 @@ inbox_open(struct api_ctx *c, const char *ident, struct dir_mailbox *mb,
 	return 0;
 }
 
-/* header_field - the unfolded value of field name in a header block (new
- * string, cut at 300 bytes), or "" */
-static char *
-header_field(const char *h, const char *name)
-{
-	size_t n = strlen(name);
+/* the fields a message list shows, from lib-mime's header scanner */
+struct summary {
+	char *from, *subject, *date;
+};
 
-	for (const char *p = h; *p != '\0'; ) {
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			struct buf b;
-			buf_init(&b, 300);
-			for (const char *q = p + n + 1; *q != '\0'; q++) {
-				if (*q == '\r')
-					continue;
-				if (*q == '\n') {
-					if (q[1] != ' ' && q[1] != '\t')
-						break;
-					continue;
-				}
-				if (buf_putc(&b, *q) < 0)
-					break;
-			}
-			char *s = xstrdup(b.data ? b.data + strspn(b.data, " \t") : "");
-			buf_free(&b);
-			return s;
-		}
-		const char *nl = strchr(p, '\n');
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	return xstrdup("");
+/* summary_field - keep the first From, Subject and Date, RFC 2047 words
+ * decoded to UTF-8, at most 300 bytes each */
+static void
+summary_field(void *ctx, const struct msghdr_field *f)
+{
+	struct summary *s = ctx;
+	char **slot = strcasecmp(f->name, "From") == 0 ? &s->from :
+	    strcasecmp(f->name, "Subject") == 0 ? &s->subject :
+	    strcasecmp(f->name, "Date") == 0 ? &s->date : NULL;
+
+	if (slot == NULL || *slot != NULL)
+		return;
+	struct buf b;
+	buf_init(&b, 0);
+	mime_decode_words(f->value, strlen(f->value), &b);
+	*slot = xstrndup(b.data ? b.data : "", b.len > 300 ? 300 : b.len);
+	buf_free(&b);
 }
 
-/* utf8_or_replaced - s as valid UTF-8 for JSON (raw 8-bit headers) */
+/* summary_read - the summary of the message file at path (its header
+ * read up to HEADER_READ_MAX) */
+static void
+summary_read(const char *path, struct summary *s)
+{
+	struct msghdr_parser p;
+	char chunk[8192];
+	size_t got = 0, used;
+	const char *err;
+	FILE *fp = fopen(path, "r");
+
+	memset(s, 0, sizeof(*s));
+	msghdr_parser_init(&p, HEADER_READ_MAX, summary_field, s);
+	while (fp != NULL && got < HEADER_READ_MAX) {
+		size_t n = fread(chunk, 1, sizeof(chunk), fp);
+		if (n == 0) {
+			msghdr_parser_finish(&p);
+			break;
+		}
+		got += n;
+		if (msghdr_parser_feed(&p, chunk, n, &used, &err) != 0)
+			break;
+	}
+	if (fp != NULL)
+		fclose(fp);
+	msghdr_parser_deinit(&p);
+}
+
+/* text_json - s as a JSON string, bytes that are not UTF-8 replaced */
 static json_t *
 text_json(const char *s)
 {
+	if (s == NULL)
+		return json_string("");
 	json_t *v = json_string(s);
-
 	if (v == NULL) {
 		char *c = xstrdup(s);
 		for (char *p = c; *p; p++)
@@ -136,32 +163,20 @@ messages_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	for (size_t k = 0; k < n && k < MESSAGES_SHOWN; k++) {
 		const struct store_msg *m = &msgs[n - 1 - k];
 		char *path = store_msg_path(f, m);
-		struct buf b;
-		buf_init(&b, HEADER_READ_MAX);
-		FILE *fp = fopen(path, "r");
-		char line[1024];
-		while (fp != NULL && fgets(line, sizeof(line), fp) != NULL &&
-		    line[0] != '\n' && strcmp(line, "\r\n") != 0)
-			if (buf_puts(&b, line) < 0)
-				break;
-		if (fp != NULL)
-			fclose(fp);
+		struct summary s;
+		summary_read(path, &s);
 		free(path);
-		const char *h = b.data ? b.data : "";
-		char *from = header_field(h, "From"), *subj = header_field(h,
-		    "Subject"), *date = header_field(h, "Date");
 		char id[32];
 		snprintf(id, sizeof(id), "%u", m->uid);
 		json_array_append_new(ids, json_string(id));
 		json_array_append_new(list, json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,"
-		    "s:b}", "id", id, "from", text_json(from), "subject",
-		    text_json(subj), "date", text_json(date), "received",
+		    "s:b}", "id", id, "from", text_json(s.from), "subject",
+		    text_json(s.subject), "date", text_json(s.date), "received",
 		    (json_int_t)m->internal_date, "size", (json_int_t)m->size,
 		    "seen", (m->flags & STORE_SEEN) != 0));
-		free(from);
-		free(subj);
-		free(date);
-		buf_free(&b);
+		free(s.from);
+		free(s.subject);
+		free(s.date);
 	}
 	store_msgs_free(msgs, n);
 	store_folder_close(&f);

@@ -271,6 +271,19 @@ api_query_args(struct api_ctx *c, json_t *args, const char *const *sortable,
 	q->sort = sortable[0];
 	q->asc = true;
 	q->limit = QUERY_LIMIT_DEFAULT;
+	/* RFC 8620 5.5 makes calculateTotal false by default; this API has
+	 * always answered total, so it stays on unless a client turns it off
+	 * (a count of 100,000 rows is most of a first page's cost) */
+	q->total = true;
+	json_t *ct = json_object_get(args, "calculateTotal");
+	if (ct != NULL && !json_is_null(ct)) {
+		if (!json_is_boolean(ct)) {
+			*error_r = jmap_error_props("invalidArguments", "calculateTotal "
+			    "is true or false", "calculateTotal", NULL);
+			return false;
+		}
+		q->total = json_is_true(ct);
+	}
 	if (!api_account_ok(args, error_r))
 		return false;
 	json_t *anchor = json_object_get(args, "anchor");
@@ -397,10 +410,13 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 	}
 	char *pat = q->text != NULL && *q->text != '\0' ? api_like_pattern(q->text) :
 	    NULL;
-	int64_t total;
+	int64_t total = -1;
 	char *sql = xasprintf("SELECT count(*) %s", from);
 
-	if (db_query_int(c->db, &total, 0, &err, sql, "it", po_id, pat) < 0) {
+	/* without calculateTotal the count is needed only for a position
+	 * from the end */
+	if ((q->total || q->position < 0) &&
+	    db_query_int(c->db, &total, 0, &err, sql, "it", po_id, pat) < 0) {
 		free(sql);
 		free(pat);
 		*error_r = jmap_error("serverFail", "%s", err);
@@ -410,7 +426,7 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 	int64_t pos = q->position;
 	if (pos < 0)
 		pos = total + pos < 0 ? 0 : total + pos;
-	if (pos > total) {
+	if (total >= 0 && pos > total) {
 		/* RFC 8620 would answer no ids; a page past the end is an
 		 * error here so that a client's paging mistake is seen */
 		char b[160];
@@ -437,10 +453,12 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 		json_array_append_new(ids, json_string((const char *)
 		    sqlite3_column_text(st, 0)));
 	sqlite3_finalize(st);
-	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I,s:I}", "accountId",
+	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
 	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
-	    "position", (json_int_t)pos, "ids", ids, "total", (json_int_t)total,
-	    "limit", (json_int_t)q->limit);
+	    "position", (json_int_t)pos, "ids", ids, "limit",
+	    (json_int_t)q->limit);
+	if (q->total)
+		json_object_set_new(*result_r, "total", json_integer(total));
 }
 
 /* api_query_scope - the post office a query is limited to (0: all), or

@@ -35,6 +35,7 @@ struct query {
 	int64_t position, limit;
 	const char *anchor;       /* keyset paging: the id to start at */
 	int64_t anchor_offset;    /* 0 or more */
+	bool total;               /* calculateTotal (default true here) */
 };
 
 /* one family's /set: each function handles one entry and fills res

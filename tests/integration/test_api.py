@@ -642,6 +642,14 @@ def test_query_paged_and_sorted_on_the_server(web):
     assert r[0] == "error" and r[1]["properties"] == ["anchorOffset"]
     r = s.call("Domain/query", {"anchor": "beta.test"})
     assert r[0] == "error" and r[1]["properties"] == ["anchor"]
+    # calculateTotal false: no count, the same page
+    r = s.call("Mailbox/query", dict(q, position=20, calculateTotal=False))[1]
+    assert "total" not in r and r["ids"] == ["pg20@beta", "pg21@beta", "pg22@beta"]
+    r = s.call("Mailbox/query", dict(q, anchor="pg09@beta", anchorOffset=1,
+                                     calculateTotal=False))[1]
+    assert "total" not in r and r["position"] == 10 and len(r["ids"]) == 10
+    r = s.call("Mailbox/query", dict(q, calculateTotal="yes"))
+    assert r[0] == "error" and r[1]["properties"] == ["calculateTotal"]
     r = s.call("Mailbox/query", dict(q, limit=-1))
     assert r[0] == "error" and r[1]["properties"] == ["limit"]
     # a LIKE wildcard is searched for literally

@@ -398,9 +398,16 @@ def test_mailbox_messages_and_forward_all(srv):
         (new / f"{int(time.time())}.M{i}P1.test").write_bytes(
             f"From: Sender {i} <s{i}@remote.test>\r\nSubject: <b>m{i}</b>\r\n"
             f"Date: Mon, 7 Dec 2026 03:0{i}:00 +0000\r\n\r\nbody {i}\r\n".encode())
+    # an encoded subject (RFC 2047) and raw 8-bit bytes in a From
+    (new / f"{int(time.time())}.M9P1.test").write_bytes(
+        b"From: J\xf6rg <j@remote.test>\r\n"
+        b"Subject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n\r\nx\r\n")
     q = a.call("MailboxMessage/query", {"filter": {"mailbox": "carol@alpha"}})[1]
-    assert q["total"] == 3 and len(q["list"]) == 3
-    assert {m["subject"] for m in q["list"]} == {"<b>m0</b>", "<b>m1</b>", "<b>m2</b>"}
+    assert q["total"] == 4 and len(q["list"]) == 4
+    enc = next(m for m in q["list"] if m["subject"] == "Grüße")
+    assert enc["from"].startswith("J")
+    assert {m["subject"] for m in q["list"]} == {"<b>m0</b>", "<b>m1</b>",
+                                                 "<b>m2</b>", "Grüße"}
     assert q["list"][0]["from"].startswith("Sender") and q["list"][0]["size"] > 0
     # another post office's mailbox does not exist for alpha's ADMIN
     e = a.call("MailboxMessage/query", {"filter": {"mailbox": "dave@beta"}})
@@ -412,12 +419,12 @@ def test_mailbox_messages_and_forward_all(srv):
     before = set(inbound.glob("*.env")) if inbound.is_dir() else set()
     r = a.call("Mailbox/set", {"update": {"carol@alpha": {
         "forwardAll": {"to": "out@remote.test"}}}})
-    assert ok_set(r, "updated")["carol@alpha"] == {"forwarded": 3}, r
+    assert ok_set(r, "updated")["carol@alpha"] == {"forwarded": 4}, r
     made = set(inbound.glob("*.env")) - before
-    assert len(made) == 3
+    assert len(made) == 4
     assert all("out@remote.test" in p.read_text() for p in made)
     q = a.call("MailboxMessage/query", {"filter": {"mailbox": "carol@alpha"}})[1]
-    assert q["total"] == 3
+    assert q["total"] == 4
     r = a.call("Mailbox/set", {"update": {"carol@alpha": {
         "forwardAll": {"to": "no address"}}}})
     assert ok_set(r, "notUpdated")["carol@alpha"]["properties"] == ["forwardAll"]
