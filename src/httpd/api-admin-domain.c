@@ -238,16 +238,10 @@ static json_t *
 domain_target(struct api_ctx *c, const char *name, char *po)
 {
 	int64_t id, po_id = 0;
-	char *pn = NULL;
-	const char *err;
-
 	if (api_ident_po(c->db, ADM_DOMAIN, name, &id, &po_id) < 0 ||
 	    !api_po_visible(c->actor, po_id))
 		return jmap_error("notFound", "no domain %s", name);
-	if (db_query_text(c->db, &pn, &err, "SELECT name FROM postoffice WHERE "
-	    "id = ?", "i", po_id) == 0 && pn != NULL)
-		snprintf(po, 64, "%s", pn);
-	free(pn);
+	api_po_name(c->db, po_id, po, 64);
 	return domain_may_edit(c);
 }
 
@@ -296,12 +290,7 @@ domain_destroy(struct api_ctx *c, const char *name, json_t *args, json_t *res)
 		return;
 	}
 	int r = adm_domain_del(c->db, name, &err);
-	if (r != ADM_OK) {
-		api_set_fail(res, "notDestroyed", name, api_set_error(r, err, NULL));
-		return;
-	}
-	(void)api_audit(c, "Domain", name, "destroy", po, "%s", "");
-	api_set_done(res, "destroyed", name, NULL);
+	api_destroyed(c, res, "Domain", name, po, r, err, "");
 }
 
 static const struct api_set_ops domain_ops = {

@@ -615,13 +615,8 @@ mailbox_destroy(struct api_ctx *c, const char *ident, json_t *args,
 		return;
 	}
 	int r = adm_mailbox_del(c->db, ident, keep, &err);
-	if (r != ADM_OK) {
-		api_set_fail(res, "notDestroyed", ident, api_set_error(r, err, NULL));
-		return;
-	}
-	(void)api_audit(c, "Mailbox", ident, "destroy", mb.postoffice, "%s",
-	    keep ? "data kept" : "");
-	api_set_done(res, "destroyed", ident, NULL);
+	api_destroyed(c, res, "Mailbox", ident, mb.postoffice, r, err, keep ?
+	    "data kept" : "");
 }
 
 static const struct api_set_ops mailbox_ops = {

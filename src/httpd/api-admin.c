@@ -646,6 +646,19 @@ api_named_get(struct api_ctx *c, json_t *args, enum adm_kind kind,
 	    "state", "1", "list", list, "notFound", nf);
 }
 
+bool
+api_no_state(json_t *args, json_t **error_r)
+{
+	json_t *s = json_object_get(args, "ifInState");
+
+	if (s == NULL || json_is_null(s))
+		return true;
+	*error_r = jmap_error_props("invalidArguments", "this /set keeps no "
+	    "state: ifInState is for PostOffice, Domain, Mailbox, Group, List "
+	    "and Queue", "ifInState", NULL);
+	return false;
+}
+
 void
 api_set_done(json_t *res, const char *what, const char *id, json_t *v)
 {
@@ -860,6 +873,33 @@ api_changes(struct api_ctx *c, json_t *args, const char *type,
 	    API_ACCOUNT, "oldState", since, "newState", json_sprintf("%lld",
 	    (long long)last), "hasMoreChanges", more, "created", cr,
 	    "updated", up, "destroyed", de);
+}
+
+void
+api_destroyed(struct api_ctx *c, json_t *res, const char *type,
+	      const char *ident, const char *po, int r, const char *err,
+	      const char *text)
+{
+	if (r != ADM_OK) {
+		api_set_fail(res, "notDestroyed", ident, api_set_error(r, err,
+		    NULL));
+		return;
+	}
+	(void)api_audit(c, type, ident, "destroy", po, "%s", text);
+	api_set_done(res, "destroyed", ident, NULL);
+}
+
+void
+api_po_name(struct db *db, int64_t po_id, char *out, size_t size)
+{
+	char *pn = NULL;
+	const char *err;
+
+	out[0] = '\0';
+	if (db_query_text(db, &pn, &err, "SELECT name FROM postoffice WHERE id "
+	    "= ?", "i", po_id) == 0 && pn != NULL)
+		snprintf(out, size, "%s", pn);
+	free(pn);
 }
 
 int

@@ -72,6 +72,10 @@ try {
   let page = await desk.newPage();
   watch(page, 'desktop');
   await login(page, SYS, SYSPW);
+  // the dashboard counts the queues
+  await page.waitForSelector('[data-test=queue-sizes] tr:has-text("smtp/outgoing")');
+  assert.match(await page.textContent('[data-test=queue-sizes]'), /smtp\/outgoing\s*1/);
+  await shot(page, 'ops-dashboard');
 
   // ---- the queue: retry and the item's details ----------------------------
   await page.click('a[href="#/queue"]');

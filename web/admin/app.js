@@ -66,9 +66,13 @@ function Login({ onLogin }) {
 function Dashboard({ me }) {
   const [st, setSt] = useState(null);
   const [error, setError] = useState('');
+  const [queues, setQueues] = useState(null);
   useEffect(() => {
     api.call('Status/get', {}).then((r) => setSt(r.list[0]))
       .catch((e) => setError(e.message));
+    if (me.role === 'SYSADMIN' && !me.postOffice) {
+      api.call('Queue/query', { limit: 0 }).then((r) => setQueues(r.byQueue)).catch(() => {});
+    }
   }, []);
   return html`<section>
     <h2>Dashboard</h2>
@@ -82,6 +86,11 @@ function Dashboard({ me }) {
           <td data-label="State"><span class=${`badge ${s.state === 'running' || s.state === 'idle' ? 'good' : 'bad'}`}>${s.state}</span></td>
           <td data-label="PID">${s.pid || ''}</td></tr>`)}</tbody>
       </table>`}
+    ${queues && html`<h3>Queues</h3>
+      <table class="list" data-test="queue-sizes"><thead><tr><th>Queue</th><th>Items</th></tr></thead>
+        <tbody>${Object.keys(queues).length === 0 ? html`<tr><td colspan="2">The queues are empty.</td></tr>`
+          : Object.entries(queues).map(([q, n]) => html`<tr key=${q}><td data-label="Queue"><a href="#/queue">${q}</a></td>
+            <td data-label="Items">${n}</td></tr>`)}</tbody></table>`}
   </section>`;
 }
 
@@ -324,6 +333,10 @@ function SettingInput({ s, value, onChange }) {
   if (s.secret) {
     return html`<input type="password" name=${s.id} autocomplete="off"
       placeholder=${value ? '(set: type to replace)' : '(not set)'}
+      onInput=${(e) => onChange(e.target.value)} />`;
+  }
+  if (s.multiline) {
+    return html`<textarea name=${s.id} rows="4" maxlength=${s.maxLength || undefined} value=${value}
       onInput=${(e) => onChange(e.target.value)} />`;
   }
   if (s.type === 'int' || s.type === 'size' || s.type === 'duration') {
