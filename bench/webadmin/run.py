@@ -114,6 +114,12 @@ def main():
              page({"filter": {"postOffice": "p7", "text": "user0420"}})),
             ("page 2000 of 4000 (OFFSET 49,975), all",
              page({"position": 49975})),
+            ("page 2000 by keyset (anchor, anchorOffset 1), all",
+             None),
+            ("first page, all, calculateTotal false",
+             page({"calculateTotal": False})),
+            ("search 'user0420' in all, calculateTotal false",
+             page({"filter": {"text": "user0420"}, "calculateTotal": False})),
             ("sorted by quota, descending, first page",
              page({"sort": [{"property": "quota_kb",
                              "isAscending": False}]})),
@@ -125,6 +131,12 @@ def main():
             f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             return (int(f[11]) + int(f[12])) * 1000 / tick
 
+        # the keyset page starts after the id at position 49,974
+        anchor = api([["Mailbox/query", {"position": 49974, "limit": 1},
+                       "a"]])["methodResponses"][0][1]["ids"][0]
+        cases = [(n, c if c is not None else
+                  page({"anchor": anchor, "anchorOffset": 1}))
+                 for n, c in cases]
         rows = []
         for name, calls in cases:
             api(calls)   # warm
@@ -135,12 +147,14 @@ def main():
                 out = api(calls)
                 ts.append((time.perf_counter() - t) * 1000)
             cpu = (cpu_ms() - c0) / RUNS
-            total = out["methodResponses"][0][1]["total"]
+            total = out["methodResponses"][0][1].get("total", "-")
             got = len(out["methodResponses"][1][1]["list"])
             rows.append((name, statistics.median(ts), max(ts), cpu, total, got))
         # the admin page: index, CSS, modules, the session probe
         files = ["/admin/", "/admin/style.css", "/admin/app.js",
-                 "/admin/api.js", "/admin/vendor/preact.js",
+                 "/admin/api.js", "/admin/ui.js", "/admin/objects.js",
+                 "/admin/domains.js", "/admin/mailbox.js", "/admin/tools.js",
+                 "/admin/vendor/preact.js",
                  "/admin/vendor/hooks.js", "/admin/vendor/htm.js",
                  "/admin/favicon.svg"]
         t = time.perf_counter()

@@ -59,156 +59,84 @@ selector_list(struct cli *cli, const char *domain)
 	return cli_print_query(cli, st, 9, hdr, keys);
 }
 
-struct sel_row {
-	char *name, *algorithm, *pub, *granularity, *notes;
-	int64_t bits, created;
-	bool active, test;
-};
-
-static void
-sel_row_free(struct sel_row *s)
-{
-	free(s->name);
-	free(s->algorithm);
-	free(s->pub);
-	free(s->granularity);
-	free(s->notes);
-}
-
-static char *
-col(sqlite3_stmt *st, int i)
-{
-	const unsigned char *v = sqlite3_column_text(st, i);
-	return xstrdup(v ? (const char *)v : "");
-}
-
-/* sel_load - one selector, or the active one (selector NULL); the
- * private key is never read here */
+/* sel_load - one selector as adm_selector_json gives it, or the active
+ * one (selector NULL); 0, or the exit status with the message printed */
 static int
 sel_load(struct cli *cli, const char *domain, const char *selector,
-	 struct sel_row *s)
+	 json_t **o_r)
 {
 	const char *err;
-	int64_t dom;
-	int r;
+	int r = adm_selector_json(cli->db, domain, selector, o_r, &err);
 
-	if ((r = adm_object_id(cli->db, ADM_DOMAIN, domain, &dom, &err)) < 0)
-		return cli_adm_exit(r, err);
-	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT name, algorithm, "
-	    "public_key, granularity, notes, key_bits, created, active, test_mode "
-	    "FROM dkim_selector WHERE domain_id = ? AND "
-	    "(CASE WHEN ? IS NULL THEN active ELSE name = lower(?) END)",
-	    "itt", dom, selector, selector);
-	if (st == NULL)
-		return cli_error(EXIT_FAIL, "%s", err);
-	r = sqlite3_step(st);
-	if (r != SQLITE_ROW) {
-		sqlite3_finalize(st);
+	if (r == ADM_NOTFOUND && strstr(err, "DKIM") != NULL) {
 		if (selector == NULL)
 			return cli_error(EXIT_NOTFOUND, "domain %s has no active DKIM "
 			    "selector (postern dkim selector add %s NAME)", domain, domain);
 		return cli_error(EXIT_NOTFOUND, "domain %s has no DKIM selector '%s'",
 		    domain, selector);
 	}
-	s->name = col(st, 0);
-	s->algorithm = col(st, 1);
-	s->pub = col(st, 2);
-	s->granularity = col(st, 3);
-	s->notes = col(st, 4);
-	s->bits = sqlite3_column_int64(st, 5);
-	s->created = sqlite3_column_int64(st, 6);
-	s->active = sqlite3_column_int(st, 7) != 0;
-	s->test = sqlite3_column_int(st, 8) != 0;
-	sqlite3_finalize(st);
-	return 0;
+	return r == ADM_OK ? 0 : cli_adm_exit(r, err);
 }
 
-static char *
-sel_record(const struct sel_row *s)
-{
-	enum dkim_alg alg = DKIM_RSA_SHA256;
-
-	dkim_alg_parse(s->algorithm, strlen(s->algorithm), &alg);
-	return dkim_record(alg, s->pub, s->test, s->granularity);
-}
+#define S(o, k) json_string_value(json_object_get(o, k))
 
 /* dns - the record to publish, zone file syntax */
 static int
 dns(struct cli *cli, const char *domain, const char *selector)
 {
-	struct sel_row s = { 0 };
+	json_t *s;
 	int r;
 
 	if ((r = sel_load(cli, domain, selector, &s)) != 0)
 		return r;
-	char *rec = sel_record(&s);
-	char *zone = dkim_record_zone(rec);
-	char *name = xasprintf("%s._domainkey.%s.", s.name, domain);
+	char *name = xasprintf("%s.", S(s, "dns_name"));
 	if (cli->json) {
-		json_t *o = json_object();
-		json_object_set_new(o, "name", json_string(name));
-		json_object_set_new(o, "type", json_string("TXT"));
-		json_object_set_new(o, "record", json_string(rec));
-		json_object_set_new(o, "zone", json_string(zone));
-		json_object_set_new(o, "active", json_boolean(s.active));
-		cli_json_print(o);
+		cli_json_print(json_pack("{s:s,s:s,s:s,s:s,s:O}", "name", name,
+		    "type", "TXT", "record", S(s, "record"), "zone", S(s, "zone"),
+		    "active", json_object_get(s, "active")));
 	} else {
-		printf("%s IN TXT %s\n", name, zone);
+		printf("%s IN TXT %s\n", name, S(s, "zone"));
 	}
 	free(name);
-	free(zone);
-	free(rec);
-	sel_row_free(&s);
+	json_decref(s);
 	return 0;
 }
 
 static int
 show(struct cli *cli, const char *domain, const char *selector)
 {
-	struct sel_row s = { 0 };
+	json_t *s;
 	int r;
 
 	if ((r = sel_load(cli, domain, selector, &s)) != 0)
 		return r;
-	char *rec = sel_record(&s);
-	char *name = xasprintf("%s._domainkey.%s", s.name, domain);
-	char bits[32];
-	snprintf(bits, sizeof(bits), "%lld", (long long)s.bits);
+	json_object_del(s, "zone");
 	if (cli->json) {
-		json_t *o = json_object();
-		json_object_set_new(o, "domain", json_string(domain));
-		json_object_set_new(o, "selector", json_string(s.name));
-		json_object_set_new(o, "algorithm", json_string(s.algorithm));
-		json_object_set_new(o, "bits", json_integer(s.bits));
-		json_object_set_new(o, "active", json_boolean(s.active));
-		json_object_set_new(o, "test_mode", json_boolean(s.test));
-		json_object_set_new(o, "granularity", json_string(s.granularity));
-		json_object_set_new(o, "notes", json_string(s.notes));
-		json_object_set_new(o, "created", json_integer(s.created));
-		json_object_set_new(o, "dns_name", json_string(name));
-		json_object_set_new(o, "record", json_string(rec));
-		cli_json_print(o);
-	} else {
-		const char *hdr[] = { "setting", "value" };
-		struct cli_table *t = cli_table_new(2, hdr);
-		const char *rows[][2] = {
-			{ "domain", domain }, { "selector", s.name },
-			{ "algorithm", s.algorithm }, { "bits", bits },
-			{ "active", s.active ? "yes" : "no" },
-			{ "test_mode", s.test ? "yes" : "no" },
-			{ "granularity", s.granularity }, { "notes", s.notes },
-			{ "dns_name", name }, { "record", rec },
-		};
-		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-			cli_table_row(t, rows[i]);
-		cli_table_print(t);
-		cli_table_free(&t);
+		cli_json_print(s);
+		return 0;
 	}
-	free(name);
-	free(rec);
-	sel_row_free(&s);
+	char bits[32];
+	snprintf(bits, sizeof(bits), "%lld", (long long)json_integer_value(
+	    json_object_get(s, "bits")));
+	const char *hdr[] = { "setting", "value" };
+	struct cli_table *t = cli_table_new(2, hdr);
+	const char *rows[][2] = {
+		{ "domain", domain }, { "selector", S(s, "selector") },
+		{ "algorithm", S(s, "algorithm") }, { "bits", bits },
+		{ "active", json_is_true(json_object_get(s, "active")) ? "yes" : "no" },
+		{ "test_mode", json_is_true(json_object_get(s, "test_mode")) ?
+		    "yes" : "no" },
+		{ "granularity", S(s, "granularity") }, { "notes", S(s, "notes") },
+		{ "dns_name", S(s, "dns_name") }, { "record", S(s, "record") },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		cli_table_row(t, rows[i]);
+	cli_table_print(t);
+	cli_table_free(&t);
+	json_decref(s);
 	return 0;
 }
+#undef S
 
 static int
 selector_cmd(struct cli *cli, const struct cli_args *a)

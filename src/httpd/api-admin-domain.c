@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "admin.h"
+#include "autodiscover.h"
+#include "selector.h"
 #include "api.h"
 #include "api-admin.h"
 #include "directory.h"
@@ -29,7 +31,104 @@ domain_json(struct db *db, int64_t id, const char *name, json_t *props)
 	    "d.postoffice_id WHERE d.id = ?", "i", id) == 0 && po != NULL)
 		json_object_set_new(o, "postOffice", json_string(po));
 	free(po);
+	if (api_wanted(props, "dkimSelectors")) {
+		json_t *sel = NULL;
+		if (adm_selector_json(db, name, "*", &sel, &err) == ADM_OK)
+			json_object_set_new(o, "dkimSelectors", sel);
+	}
+	if (api_wanted(props, "autodiscover")) {
+		struct adm_autodiscover *v = NULL;
+		size_t n = 0;
+		bool derived = false;
+		if (adm_autodiscover_list(db, name, &v, &n, &err) == ADM_OK &&
+		    n == 0) {
+			adm_autodiscover_derive(db, &v, &n);
+			derived = true;
+		}
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:s}",
+			    "protocol", v[i].protocol, "host", v[i].host, "port",
+			    v[i].port, "security", v[i].security));
+		adm_autodiscover_free(v, n);
+		json_object_set_new(o, "autodiscover", arr);
+		json_object_set_new(o, "autodiscoverDerived", json_boolean(derived));
+	}
 	return o;
+}
+
+/* domain_extras - the parts of an update that are not fields, through
+ * lib-admin as `postern dkim` and `postern autodiscover` do:
+ *   dkimAdd {selector, algorithm?, bits?, test_mode?, notes?, activate?},
+ *   dkimActivate "selector", dkimRemove "selector",
+ *   autodiscoverDetect true (the derived entries),
+ *   autodiscoverAdd {protocol, host, port?, security},
+ *   autodiscoverRemove {protocol, host?, port?}
+ * NULL or the SetError naming the property */
+static json_t *
+domain_extras(struct api_ctx *c, const char *name, json_t *v)
+{
+	const char *err;
+	json_t *x;
+	int r;
+
+	if ((x = json_object_get(v, "dkimAdd")) != NULL) {
+		const char *sel = json_string_value(json_object_get(x, "selector"));
+		json_t *bits = json_object_get(x, "bits");
+		struct adm_selector_spec spec = {
+			.algorithm = json_string_value(json_object_get(x,
+			    "algorithm")),
+			.bits = json_is_integer(bits) ? (int)json_integer_value(bits) :
+			    0,
+			.test = json_is_true(json_object_get(x, "test_mode")),
+			.notes = json_string_value(json_object_get(x, "notes")),
+			.activate = json_is_true(json_object_get(x, "activate")),
+		};
+		if (!json_is_object(x) || sel == NULL || (bits != NULL &&
+		    !json_is_integer(bits)))
+			return jmap_error_props("invalidProperties", "dkimAdd is "
+			    "{selector, algorithm?, bits?, test_mode?, notes?, "
+			    "activate?}", "dkimAdd", NULL);
+		if ((r = adm_selector_add(c->db, name, sel, &spec, &err)) != ADM_OK)
+			return api_set_error(r, err, "dkimAdd");
+	}
+	if ((x = json_object_get(v, "dkimActivate")) != NULL &&
+	    (r = json_is_string(x) ? adm_selector_activate(c->db, name,
+	    json_string_value(x), &err) : ADM_INVALID) != ADM_OK)
+		return api_set_error(r, json_is_string(x) ? err : "dkimActivate "
+		    "is a selector's name", "dkimActivate");
+	if ((x = json_object_get(v, "dkimRemove")) != NULL &&
+	    (r = json_is_string(x) ? adm_selector_del(c->db, name,
+	    json_string_value(x), &err) : ADM_INVALID) != ADM_OK)
+		return api_set_error(r, json_is_string(x) ? err : "dkimRemove "
+		    "is a selector's name", "dkimRemove");
+	if (json_is_true(json_object_get(v, "autodiscoverDetect"))) {
+		size_t n;
+		if ((r = adm_autodiscover_detect(c->db, name, &n, &err)) != ADM_OK)
+			return api_set_error(r, err, "autodiscoverDetect");
+	}
+	static const char *const ad[] = { "autodiscoverAdd", "autodiscoverRemove" };
+	for (int k = 0; k < 2; k++) {
+		if ((x = json_object_get(v, ad[k])) == NULL)
+			continue;
+		const char *proto = json_string_value(json_object_get(x, "protocol"));
+		const char *host = json_string_value(json_object_get(x, "host"));
+		const char *sec = json_string_value(json_object_get(x, "security"));
+		json_t *port = json_object_get(x, "port");
+		if (!json_is_object(x) || proto == NULL || (port != NULL &&
+		    !json_is_integer(port)) || (k == 0 && (host == NULL ||
+		    sec == NULL)))
+			return jmap_error_props("invalidProperties", k == 0 ?
+			    "autodiscoverAdd is {protocol, host, port?, security}" :
+			    "autodiscoverRemove is {protocol, host?, port?}", ad[k],
+			    NULL);
+		int p = port != NULL ? (int)json_integer_value(port) : 0;
+		r = k == 0 ? adm_autodiscover_add(c->db, name, proto, host, p, sec,
+		    &err) : adm_autodiscover_del(c->db, name, proto, host, p, &err);
+		if (r != ADM_OK)
+			return api_set_error(r, err, ad[k]);
+	}
+	return NULL;
 }
 
 static void
@@ -139,23 +238,19 @@ static json_t *
 domain_target(struct api_ctx *c, const char *name, char *po)
 {
 	int64_t id, po_id = 0;
-	char *pn = NULL;
-	const char *err;
-
 	if (api_ident_po(c->db, ADM_DOMAIN, name, &id, &po_id) < 0 ||
 	    !api_po_visible(c->actor, po_id))
 		return jmap_error("notFound", "no domain %s", name);
-	if (db_query_text(c->db, &pn, &err, "SELECT name FROM postoffice WHERE "
-	    "id = ?", "i", po_id) == 0 && pn != NULL)
-		snprintf(po, 64, "%s", pn);
-	free(pn);
+	api_po_name(c->db, po_id, po, 64);
 	return domain_may_edit(c);
 }
 
 static void
 domain_update(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 {
-	static const char *const none[] = { NULL };
+	static const char *const none[] = { "dkimAdd", "dkimActivate",
+	    "dkimRemove", "autodiscoverDetect", "autodiscoverAdd",
+	    "autodiscoverRemove", NULL };
 	char po[64] = "";
 	json_t *e;
 	bool outer;
@@ -173,6 +268,8 @@ domain_update(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 	if (api_tx(c, &outer, res, "notUpdated", key) < 0)
 		return;
 	(void)api_apply_fields(c, ADM_DOMAIN, key, v, none, &e);
+	if (e == NULL)
+		e = domain_extras(c, key, v);
 	if (e == NULL && api_audit(c, "Domain", key, "update", po, "%s",
 	    api_patch_summary(v)) < 0)
 		e = jmap_error("serverFail", "the audit store failed");
@@ -193,12 +290,7 @@ domain_destroy(struct api_ctx *c, const char *name, json_t *args, json_t *res)
 		return;
 	}
 	int r = adm_domain_del(c->db, name, &err);
-	if (r != ADM_OK) {
-		api_set_fail(res, "notDestroyed", name, api_set_error(r, err, NULL));
-		return;
-	}
-	(void)api_audit(c, "Domain", name, "destroy", po, "%s", "");
-	api_set_done(res, "destroyed", name, NULL);
+	api_destroyed(c, res, "Domain", name, po, r, err, "");
 }
 
 static const struct api_set_ops domain_ops = {

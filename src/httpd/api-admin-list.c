@@ -255,16 +255,10 @@ list_target(struct api_ctx *c, const char *ident, char *po, size_t size,
 	    struct po_limits *l)
 {
 	int64_t id, po_id;
-	char *pn = NULL;
-	const char *err;
-
 	if (api_ident_po(c->db, ADM_LIST, ident, &id, &po_id) < 0 ||
 	    !api_po_visible(c->actor, po_id))
 		return jmap_error("notFound", "no list %s", ident);
-	if (db_query_text(c->db, &pn, &err, "SELECT name FROM postoffice WHERE "
-	    "id = ?", "i", po_id) == 0 && pn != NULL)
-		snprintf(po, size, "%s", pn);
-	free(pn);
+	api_po_name(c->db, po_id, po, size);
 	return list_limits(c, po_id, l);
 }
 
@@ -320,12 +314,7 @@ list_destroy(struct api_ctx *c, const char *ident, json_t *args, json_t *res)
 		return;
 	}
 	int r = adm_list_del(c->db, ident, &err);
-	if (r != ADM_OK) {
-		api_set_fail(res, "notDestroyed", ident, api_set_error(r, err, NULL));
-		return;
-	}
-	(void)api_audit(c, "List", ident, "destroy", po, "%s", "");
-	api_set_done(res, "destroyed", ident, NULL);
+	api_destroyed(c, res, "List", ident, po, r, err, "");
 }
 
 static const struct api_set_ops list_ops = {

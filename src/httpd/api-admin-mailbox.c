@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "popretr.h"
 #include "api.h"
 #include "api-admin.h"
 #include "directory.h"
@@ -38,7 +39,141 @@ mailbox_json(struct db *db, int64_t id, const char *ident, json_t *props)
 			dir_strings_free(&a);
 		}
 	}
+	if (api_wanted(props, "redirects")) {
+		json_t *arr = json_array();
+		sqlite3_stmt *st = db_query(db, &err, "SELECT address FROM redirect "
+		    "WHERE mailbox_id = ? ORDER BY address", "i", id);
+		while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(arr, json_string((const char *)
+			    sqlite3_column_text(st, 0)));
+		sqlite3_finalize(st);
+		json_object_set_new(o, "redirects", arr);
+	}
+	if (api_wanted(props, "popRetrieval")) {
+		/* the remote password is stored to be sent: never shown */
+		json_t *arr = json_array();
+		sqlite3_stmt *st = db_query(db, &err, "SELECT id, host, port, "
+		    "username, apop, tls, leave_on_server, enabled, last_run, "
+		    "last_status FROM pop_account WHERE mailbox_id = ? ORDER BY id",
+		    "i", id);
+		while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(arr, json_pack("{s:I,s:s,s:i,s:s,s:b,"
+			    "s:s,s:b,s:b,s:I,s:s}", "id",
+			    (json_int_t)sqlite3_column_int64(st, 0), "host",
+			    (const char *)sqlite3_column_text(st, 1), "port",
+			    sqlite3_column_int(st, 2), "username",
+			    (const char *)sqlite3_column_text(st, 3), "apop",
+			    sqlite3_column_int(st, 4), "tls",
+			    (const char *)sqlite3_column_text(st, 5),
+			    "leave_on_server", sqlite3_column_int(st, 6), "enabled",
+			    sqlite3_column_int(st, 7), "lastRun",
+			    (json_int_t)sqlite3_column_int64(st, 8), "lastStatus",
+			    (const char *)sqlite3_column_text(st, 9)));
+		sqlite3_finalize(st);
+		json_object_set_new(o, "popRetrieval", arr);
+	}
 	return o;
+}
+
+/* pop_of - whether POP account id belongs to mailbox mb_id */
+static bool
+pop_of(struct db *db, int64_t id, int64_t mb_id)
+{
+	int64_t n = 0;
+	const char *err;
+
+	return db_query_int(db, &n, 0, &err, "SELECT count(*) FROM pop_account "
+	    "WHERE id = ? AND mailbox_id = ?", "ii", id, mb_id) == 0 && n == 1;
+}
+
+/* mailbox_extras - the parts of an update that are not fields, through
+ * lib-admin as `postern mailbox redirect`, `postern address` and
+ * `postern popretrieval` do: addAddresses/removeAddresses,
+ * addRedirects/removeRedirects (arrays of addresses), popAdd {host,
+ * port?, username, password, apop?, tls?, leave_on_server?},
+ * popRemove/popEnable/popDisable (account ids). NULL or the SetError */
+static json_t *
+mailbox_extras(struct api_ctx *c, const char *ident, int64_t mb_id, json_t *v)
+{
+	static const char *const lists[] = { "addAddresses", "removeAddresses",
+	    "addRedirects", "removeRedirects" };
+	const char *err;
+	size_t i;
+	json_t *x, *a;
+	int r;
+
+	for (int k = 0; k < 4; k++) {
+		if ((x = json_object_get(v, lists[k])) == NULL)
+			continue;
+		if (!json_is_array(x))
+			return jmap_error_props("invalidProperties", "an array of "
+			    "addresses", lists[k], NULL);
+		json_array_foreach(x, i, a) {
+			const char *s = json_string_value(a);
+			if (s == NULL)
+				r = ADM_INVALID, err = "an address is a string";
+			else if (k == 0)
+				r = adm_address_add(c->db, s, ident, &err);
+			else if (k == 1) {
+				/* only an address of this mailbox */
+				int64_t n = 0;
+				const char *e2;
+				r = db_query_int(c->db, &n, 0, &e2, "SELECT count(*) "
+				    "FROM address WHERE address = ? AND kind = "
+				    "'mailbox' AND target_id = ?", "ti", s, mb_id) == 0 &&
+				    n == 1 ? adm_address_del(c->db, s, &err) :
+				    ADM_NOTFOUND;
+				if (r == ADM_NOTFOUND)
+					err = "not an address of this mailbox";
+			} else if (k == 2)
+				r = adm_redirect_add(c->db, ident, s, &err);
+			else
+				r = adm_redirect_del(c->db, ident, s, &err);
+			if (r != ADM_OK) {
+				char b[400];
+				snprintf(b, sizeof(b), "%s[%zu]: %s", lists[k], i, err);
+				return api_set_error(r == ADM_NOTFOUND && (k == 0 || k == 2) ?
+				    ADM_INVALID : r, b, lists[k]);
+			}
+		}
+	}
+	if ((x = json_object_get(v, "popAdd")) != NULL) {
+		json_t *port = json_object_get(x, "port");
+		struct adm_pop_spec spec = {
+			.mailbox = ident,
+			.host = json_string_value(json_object_get(x, "host")),
+			.port = json_is_integer(port) ? (int)json_integer_value(port) : 0,
+			.username = json_string_value(json_object_get(x, "username")),
+			.password = json_string_value(json_object_get(x, "password")),
+			.apop = json_is_true(json_object_get(x, "apop")),
+			.tls = json_string_value(json_object_get(x, "tls")),
+			.leave_on_server = json_is_true(json_object_get(x,
+			    "leave_on_server")),
+		};
+		int64_t id;
+		if (!json_is_object(x) || spec.host == NULL || spec.username == NULL ||
+		    spec.password == NULL || (port != NULL && !json_is_integer(port)))
+			return jmap_error_props("invalidProperties", "popAdd is {host, "
+			    "port?, username, password, apop?, tls?, leave_on_server?}",
+			    "popAdd", NULL);
+		if ((r = adm_pop_add(c->db, &spec, &id, &err)) != ADM_OK)
+			return api_set_error(r, err, "popAdd");
+	}
+	static const char *const pops[] = { "popRemove", "popEnable",
+	    "popDisable" };
+	for (int k = 0; k < 3; k++) {
+		if ((x = json_object_get(v, pops[k])) == NULL)
+			continue;
+		if (!json_is_integer(x) || !pop_of(c->db, json_integer_value(x),
+		    mb_id))
+			return jmap_error_props("invalidProperties", "not the id of a "
+			    "POP retrieval account of this mailbox", pops[k], NULL);
+		r = k == 0 ? adm_pop_del(c->db, json_integer_value(x), &err) :
+		    adm_pop_set_enabled(c->db, json_integer_value(x), k == 1, &err);
+		if (r != ADM_OK)
+			return api_set_error(r, err, pops[k]);
+	}
+	return NULL;
 }
 
 static void
@@ -48,6 +183,83 @@ mailbox_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    "p.name FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
 	    "WHERE ?1 = 0 OR m.postoffice_id = ?1 ORDER BY m.name LIMIT ?2",
 	    result_r, error_r);
+}
+
+/* mailbox_keyset - a page of Mailbox/query from an anchor in name order:
+ * WHERE (name, id) > the anchor's, on the index, so page 4,000 costs what
+ * page 1 does (position would OFFSET through every row before it). from
+ * is the query's FROM ... WHERE; the anchor must be in its results. */
+static void
+mailbox_keyset(struct api_ctx *c, const struct query *q, const char *from,
+	       int64_t po, json_t **result_r, json_t **error_r)
+{
+	const char *err;
+	int64_t aid, total, before, hit = 0;
+	char *aname = NULL;
+
+	if (strcmp(q->sort, "name") != 0) {
+		*error_r = jmap_error_props("invalidArguments", "anchor pages the "
+		    "name order (sort by name); other orders page with position",
+		    "anchor", NULL);
+		return;
+	}
+	char *pat = q->text != NULL && *q->text != '\0' ?
+	    api_like_pattern(q->text) : NULL;
+	char *sql = xasprintf("SELECT count(*) %s AND m.id = ?3", from);
+	if (adm_object_id(c->db, ADM_MAILBOX, q->anchor, &aid, &err) < 0 ||
+	    db_query_int(c->db, &hit, 0, &err, sql, "iti", po, pat, aid) < 0 ||
+	    hit == 0 || db_query_text(c->db, &aname, &err, "SELECT name FROM "
+	    "mailbox WHERE id = ?", "i", aid) < 0 || aname == NULL) {
+		free(sql);
+		free(pat);
+		free(aname);
+		*error_r = jmap_error("anchorNotFound", "anchor %s is not among "
+		    "this query's mailboxes", q->anchor);
+		return;
+	}
+	free(sql);
+	const char *cmp = q->asc ? "<" : ">", *dir = q->asc ? "ASC" : "DESC";
+	sql = xasprintf("SELECT count(*) %s", from);
+	char *sql2 = xasprintf("SELECT count(*) %s AND (m.name, m.id) %s (?3, ?4)",
+	    from, cmp);
+	total = -1;
+	if ((q->total && db_query_int(c->db, &total, 0, &err, sql, "it", po,
+	    pat) < 0) ||
+	    db_query_int(c->db, &before, 0, &err, sql2, "itti", po, pat, aname,
+	    aid) < 0) {
+		free(sql);
+		free(sql2);
+		free(pat);
+		free(aname);
+		*error_r = jmap_error("serverFail", "%s", err);
+		return;
+	}
+	free(sql);
+	free(sql2);
+	sql = xasprintf("SELECT m.name || '@' || (SELECT name FROM postoffice "
+	    "WHERE id = m.postoffice_id) %s AND (m.name, m.id) %s= (?3, ?4) "
+	    "ORDER BY m.name %s, m.id %s LIMIT ?5 OFFSET ?6", from, q->asc ? ">" :
+	    "<", dir, dir);
+	sqlite3_stmt *st = db_query(c->db, &err, sql, "ittiii", po, pat, aname,
+	    aid, q->limit, q->anchor_offset);
+	free(sql);
+	free(pat);
+	free(aname);
+	if (st == NULL) {
+		*error_r = jmap_error("serverFail", "%s", err);
+		return;
+	}
+	json_t *ids = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(ids, json_string((const char *)
+		    sqlite3_column_text(st, 0)));
+	sqlite3_finalize(st);
+	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
+	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
+	    "position", (json_int_t)(before + q->anchor_offset), "ids", ids,
+	    "limit", (json_int_t)q->limit);
+	if (q->total)
+		json_object_set_new(*result_r, "total", json_integer(total));
 }
 
 static void
@@ -84,6 +296,10 @@ mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	snprintf(from, sizeof(from), "FROM mailbox m WHERE %s AND (?2 IS NULL OR "
 	    "m.name LIKE ?2 ESCAPE '\\' OR m.friendly_name LIKE ?2 ESCAPE "
 	    "'\\')", po != 0 ? "m.postoffice_id = ?1" : "?1 = 0");
+	if (q.anchor != NULL) {
+		mailbox_keyset(c, &q, from, po, result_r, error_r);
+		return;
+	}
 	api_run_query(c, &q, "m.name || '@' || " PO_NAME, from, order, po, result_r,
 	    error_r);
 #undef PO_NAME
@@ -297,7 +513,9 @@ mailbox_target(struct api_ctx *c, const char *ident, struct dir_mailbox *mb,
 static void
 mailbox_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 {
-	static const char *const skip[] = { "password", NULL };
+	static const char *const skip[] = { "password", "addAddresses",
+	    "removeAddresses", "addRedirects", "removeRedirects", "popAdd",
+	    "popRemove", "popEnable", "popDisable", "forwardAll", NULL };
 	struct dir_mailbox mb;
 	json_t *e = NULL;
 	const char *err;
@@ -358,11 +576,24 @@ mailbox_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 	}
 	if (e == NULL)
 		(void)api_apply_fields(c, ADM_MAILBOX, ident, v, skip, &e);
+	if (e == NULL)
+		e = mailbox_extras(c, ident, mb.id, v);
+	json_t *fw = json_object_get(v, "forwardAll");
+	int64_t forwarded = 0;
+	if (e == NULL && fw != NULL) {
+		const char *to = json_string_value(json_object_get(fw, "to"));
+		if (to == NULL)
+			e = jmap_error_props("invalidProperties", "forwardAll is "
+			    "{\"to\": address}", "forwardAll", NULL);
+		else
+			(void)api_mailbox_forward_all(c, ident, to, &forwarded, &e);
+	}
 	if (e == NULL && api_audit(c, "Mailbox", ident, "update", mb.postoffice,
 	    "%s", api_patch_summary(v)) < 0)
 		e = jmap_error("serverFail", "the audit store failed");
 	if (api_tx_close(c, outer, e, res, "notUpdated", ident) == NULL)
-		api_set_done(res, "updated", ident, NULL);
+		api_set_done(res, "updated", ident, fw != NULL ? json_pack("{s:I}",
+		    "forwarded", (json_int_t)forwarded) : NULL);
 }
 
 static void
@@ -384,13 +615,8 @@ mailbox_destroy(struct api_ctx *c, const char *ident, json_t *args,
 		return;
 	}
 	int r = adm_mailbox_del(c->db, ident, keep, &err);
-	if (r != ADM_OK) {
-		api_set_fail(res, "notDestroyed", ident, api_set_error(r, err, NULL));
-		return;
-	}
-	(void)api_audit(c, "Mailbox", ident, "destroy", mb.postoffice, "%s",
-	    keep ? "data kept" : "");
-	api_set_done(res, "destroyed", ident, NULL);
+	api_destroyed(c, res, "Mailbox", ident, mb.postoffice, r, err, keep ?
+	    "data kept" : "");
 }
 
 static const struct api_set_ops mailbox_ops = {

@@ -160,13 +160,8 @@ postoffice_destroy(struct api_ctx *c, const char *name, json_t *args,
 		return;
 	}
 	int r = adm_postoffice_del(c->db, name, keep, &err);
-	if (r != ADM_OK) {
-		api_set_fail(res, "notDestroyed", name, api_set_error(r, err, NULL));
-		return;
-	}
-	(void)api_audit(c, "PostOffice", name, "destroy", name, "%s", keep ?
+	api_destroyed(c, res, "PostOffice", name, name, r, err, keep ?
 	    "data kept" : "");
-	api_set_done(res, "destroyed", name, NULL);
 }
 
 static const struct api_set_ops postoffice_ops = {

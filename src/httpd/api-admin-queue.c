@@ -33,7 +33,8 @@ queue_allowed(struct api_ctx *c, json_t **error_r)
 
 struct qscan {
 	const char *queue, *text;
-	json_t *items;     /* [arrival, id] of the matches */
+	json_t *items;     /* the matching items */
+	json_t *counts;    /* {queue label: items}, every item */
 	size_t seen;
 };
 
@@ -42,10 +43,12 @@ qscan_one(const struct qadm_ref *ref, void *arg)
 {
 	struct qscan *s = arg;
 
-	if (s->queue != NULL && strcmp(s->queue, ref->label) != 0)
-		return 0;
 	if (++s->seen > QUEUE_SCAN_MAX)
 		return 1;
+	json_int_t k = json_integer_value(json_object_get(s->counts, ref->label));
+	json_object_set_new(s->counts, ref->label, json_integer(k + 1));
+	if (s->queue != NULL && strcmp(s->queue, ref->label) != 0)
+		return 0;
 	json_t *o = qadm_item_json(ref, false);
 	if (s->text != NULL && *s->text != '\0') {
 		char *d = json_dumps(o, JSON_COMPACT);
@@ -126,6 +129,7 @@ queue_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		limit = (int64_t)c->lim->max_objects_in_get;
 	char *root = settings_queue_path(c->db);
 	s.items = json_array();
+	s.counts = json_object();
 	qadm_each(root, qscan_one, &s);
 	free(root);
 	size_t n = json_array_size(s.items);
@@ -136,6 +140,7 @@ queue_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (position > (int64_t)n) {
 		free(arr);
 		json_decref(s.items);
+		json_decref(s.counts);
 		char b[160];
 		snprintf(b, sizeof(b), "position %lld is past the last item "
 		    "(there are %zu)", (long long)position, n);
@@ -154,10 +159,11 @@ queue_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	json_decref(s.items);
 	/* the items come along (list): a queue changes by the second, so
 	 * a later Queue/get may not find what the query saw */
-	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I,s:o,s:b}", "accountId",
-	    API_ACCOUNT, "queryState", "0", "canCalculateChanges", 0,
-	    "position", (json_int_t)position, "ids", ids, "total",
-	    (json_int_t)n, "list", list, "truncated", s.seen > QUEUE_SCAN_MAX);
+	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I,s:o,s:b,s:o}",
+	    "accountId", API_ACCOUNT, "queryState", "0", "canCalculateChanges",
+	    0, "position", (json_int_t)position, "ids", ids, "total",
+	    (json_int_t)n, "list", list, "truncated", s.seen > QUEUE_SCAN_MAX,
+	    "byQueue", s.counts);
 }
 
 static void

@@ -79,7 +79,8 @@ session_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	struct api_ctx *c = ctx;
 	json_t *create, *update, *destroy;
 
-	if (!api_set_args(c, args, &create, &update, &destroy, error_r))
+	if (!api_set_args(c, args, &create, &update, &destroy, error_r) ||
+	    !api_no_state(args, error_r))
 		return;
 	if (json_object_size(create) > 0 || json_object_size(update) > 0) {
 		*error_r = jmap_error("invalidArguments", "sessions are made by "
@@ -132,7 +133,8 @@ token_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	json_t *create, *update, *destroy, *v;
 	const char *key, *err;
 
-	if (!api_set_args(c, args, &create, &update, &destroy, error_r))
+	if (!api_set_args(c, args, &create, &update, &destroy, error_r) ||
+	    !api_no_state(args, error_r))
 		return;
 	if (json_object_size(update) > 0) {
 		*error_r = jmap_error("invalidArguments", "tokens are created and "

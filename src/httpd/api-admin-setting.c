@@ -100,7 +100,8 @@ setting_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	const char *key, *err, *why;
 	bool outer;
 
-	if (!api_set_args(c, args, &create, &update, &destroy, error_r))
+	if (!api_set_args(c, args, &create, &update, &destroy, error_r) ||
+	    !api_no_state(args, error_r))
 		return;
 	if (!api_sysadmin_all(c->actor)) {
 		*error_r = jmap_error("forbidden", "the global settings are for "

@@ -271,13 +271,41 @@ api_query_args(struct api_ctx *c, json_t *args, const char *const *sortable,
 	q->sort = sortable[0];
 	q->asc = true;
 	q->limit = QUERY_LIMIT_DEFAULT;
+	/* RFC 8620 5.5 makes calculateTotal false by default; this API has
+	 * always answered total, so it stays on unless a client turns it off
+	 * (a count of 100,000 rows is most of a first page's cost) */
+	q->total = true;
+	json_t *ct = json_object_get(args, "calculateTotal");
+	if (ct != NULL && !json_is_null(ct)) {
+		if (!json_is_boolean(ct)) {
+			*error_r = jmap_error_props("invalidArguments", "calculateTotal "
+			    "is true or false", "calculateTotal", NULL);
+			return false;
+		}
+		q->total = json_is_true(ct);
+	}
 	if (!api_account_ok(args, error_r))
 		return false;
-	if (json_object_get(args, "anchor") != NULL &&
-	    !json_is_null(json_object_get(args, "anchor"))) {
-		*error_r = jmap_error_props("invalidArguments", "anchor is not "
-		    "supported yet: page with position", "anchor", NULL);
-		return false;
+	json_t *anchor = json_object_get(args, "anchor");
+	json_t *aoff = json_object_get(args, "anchorOffset");
+	if (anchor != NULL && !json_is_null(anchor)) {
+		if (!json_is_string(anchor)) {
+			*error_r = jmap_error_props("invalidArguments", "anchor is an "
+			    "id", "anchor", NULL);
+			return false;
+		}
+		q->anchor = json_string_value(anchor);
+	}
+	if (aoff != NULL && !json_is_null(aoff)) {
+		if (!json_is_integer(aoff) || json_integer_value(aoff) < 0 ||
+		    json_integer_value(aoff) > 1000) {
+			*error_r = jmap_error_props("invalidArguments", "anchorOffset "
+			    "is 0 to 1000 (keyset paging goes forward: the next "
+			    "page starts at anchorOffset 1 from the last id)",
+			    "anchorOffset", NULL);
+			return false;
+		}
+		q->anchor_offset = json_integer_value(aoff);
 	}
 	if (filter != NULL && !json_is_null(filter)) {
 		if (!json_is_object(filter)) {
@@ -373,12 +401,22 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 	  json_t **error_r)
 {
 	const char *err;
+
+	if (q->anchor != NULL) {
+		*error_r = jmap_error_props("invalidArguments", "this query pages "
+		    "with position; anchor (keyset paging) is for Mailbox/query "
+		    "and AuditEntry/query", "anchor", NULL);
+		return;
+	}
 	char *pat = q->text != NULL && *q->text != '\0' ? api_like_pattern(q->text) :
 	    NULL;
-	int64_t total;
+	int64_t total = -1;
 	char *sql = xasprintf("SELECT count(*) %s", from);
 
-	if (db_query_int(c->db, &total, 0, &err, sql, "it", po_id, pat) < 0) {
+	/* without calculateTotal the count is needed only for a position
+	 * from the end */
+	if ((q->total || q->position < 0) &&
+	    db_query_int(c->db, &total, 0, &err, sql, "it", po_id, pat) < 0) {
 		free(sql);
 		free(pat);
 		*error_r = jmap_error("serverFail", "%s", err);
@@ -388,6 +426,17 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 	int64_t pos = q->position;
 	if (pos < 0)
 		pos = total + pos < 0 ? 0 : total + pos;
+	if (total >= 0 && pos > total) {
+		/* RFC 8620 would answer no ids; a page past the end is an
+		 * error here so that a client's paging mistake is seen */
+		char b[160];
+		snprintf(b, sizeof(b), "position %lld is past the end: there are "
+		    "%lld", (long long)pos, (long long)total);
+		free(pat);
+		*error_r = jmap_error_props("invalidArguments", b, "position",
+		    NULL);
+		return;
+	}
 	json_t *ids = json_array();
 	sql = xasprintf("SELECT %s %s ORDER BY %s LIMIT ?3 OFFSET ?4", id_sql,
 	    from, order);
@@ -404,10 +453,12 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 		json_array_append_new(ids, json_string((const char *)
 		    sqlite3_column_text(st, 0)));
 	sqlite3_finalize(st);
-	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I,s:I}", "accountId",
+	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
 	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
-	    "position", (json_int_t)pos, "ids", ids, "total", (json_int_t)total,
-	    "limit", (json_int_t)q->limit);
+	    "position", (json_int_t)pos, "ids", ids, "limit",
+	    (json_int_t)q->limit);
+	if (q->total)
+		json_object_set_new(*result_r, "total", json_integer(total));
 }
 
 /* api_query_scope - the post office a query is limited to (0: all), or
@@ -525,8 +576,17 @@ api_patch_summary(json_t *patch)
 
 	b[0] = '\0';
 	json_object_foreach(patch, key, v) {
-		char *s = strstr(key, "password") != NULL ? xstrdup("***") :
-		    json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *s;
+		if (strstr(key, "password") != NULL)
+			s = xstrdup("***");
+		else if (json_is_object(v) && json_object_get(v, "password")) {
+			/* popAdd {..., password}: the rest, not the secret */
+			json_t *cp = json_copy(v);
+			json_object_set_new(cp, "password", json_string("***"));
+			s = json_dumps(cp, JSON_COMPACT);
+			json_decref(cp);
+		} else
+			s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 		size_t n = strlen(b);
 		snprintf(b + n, sizeof(b) - n, "%s%s=%.80s", n ? " " : "", key,
 		    s != NULL ? s : "?");
@@ -584,6 +644,19 @@ api_named_get(struct api_ctx *c, json_t *args, enum adm_kind kind,
 	json_decref(ids);
 	*result_r = json_pack("{s:s,s:s,s:o,s:o}", "accountId", API_ACCOUNT,
 	    "state", "1", "list", list, "notFound", nf);
+}
+
+bool
+api_no_state(json_t *args, json_t **error_r)
+{
+	json_t *s = json_object_get(args, "ifInState");
+
+	if (s == NULL || json_is_null(s))
+		return true;
+	*error_r = jmap_error_props("invalidArguments", "this /set keeps no "
+	    "state: ifInState is for PostOffice, Domain, Mailbox, Group, List "
+	    "and Queue", "ifInState", NULL);
+	return false;
 }
 
 void
@@ -802,6 +875,33 @@ api_changes(struct api_ctx *c, json_t *args, const char *type,
 	    "updated", up, "destroyed", de);
 }
 
+void
+api_destroyed(struct api_ctx *c, json_t *res, const char *type,
+	      const char *ident, const char *po, int r, const char *err,
+	      const char *text)
+{
+	if (r != ADM_OK) {
+		api_set_fail(res, "notDestroyed", ident, api_set_error(r, err,
+		    NULL));
+		return;
+	}
+	(void)api_audit(c, type, ident, "destroy", po, "%s", text);
+	api_set_done(res, "destroyed", ident, NULL);
+}
+
+void
+api_po_name(struct db *db, int64_t po_id, char *out, size_t size)
+{
+	char *pn = NULL;
+	const char *err;
+
+	out[0] = '\0';
+	if (db_query_text(db, &pn, &err, "SELECT name FROM postoffice WHERE id "
+	    "= ?", "i", po_id) == 0 && pn != NULL)
+		snprintf(out, size, "%s", pn);
+	free(pn);
+}
+
 int
 api_ident_po(struct db *db, enum adm_kind kind, const char *ident,
 	     int64_t *id_r, int64_t *po_r)
@@ -879,5 +979,5 @@ const struct jmap_method *const api_admin_tables[] = {
 	core_methods, api_postoffice_methods, api_domain_methods,
 	api_mailbox_methods, api_group_methods, api_list_methods,
 	api_queue_methods, api_setting_methods, api_session_methods,
-	api_audit_methods, NULL,
+	api_audit_methods, api_diag_methods, api_messages_methods, NULL,
 };

@@ -33,6 +33,9 @@ struct query {
 	const char *sort;         /* property */
 	bool asc;
 	int64_t position, limit;
+	const char *anchor;       /* keyset paging: the id to start at */
+	int64_t anchor_offset;    /* 0 or more */
+	bool total;               /* calculateTotal (default true here) */
 };
 
 /* one family's /set: each function handles one entry and fills res
@@ -74,6 +77,9 @@ int64_t api_query_scope(struct api_ctx *c, const struct query *q,
 bool api_set_args(struct api_ctx *c, json_t *args, json_t **create,
 		  json_t **update, json_t **destroy, json_t **error_r);
 json_t *api_set_result(void);
+/* api_no_state - false with invalidArguments when a /set that keeps no
+ * state (settings, sessions, tokens) is given ifInState */
+bool api_no_state(json_t *args, json_t **error_r);
 void api_set_fail(json_t *res, const char *what, const char *id,
 		  json_t *err);
 void api_set_done(json_t *res, const char *what, const char *id,
@@ -106,6 +112,13 @@ json_t *api_state_of(struct api_ctx *c, const char *type);
 /* api_changes - Type/changes for a type whose ids the audit names */
 void api_changes(struct api_ctx *c, json_t *args, const char *type,
 		 json_t **result_r, json_t **error_r);
+/* api_destroyed - the end of one destroy: r (from adm_*_del) failed is
+ * the SetError; done, the audit row (text may be "") and destroyed */
+void api_destroyed(struct api_ctx *c, json_t *res, const char *type,
+		   const char *ident, const char *po, int r, const char *err,
+		   const char *text);
+/* api_po_name - the name of post office po_id into out ("" if none) */
+void api_po_name(struct db *db, int64_t po_id, char *out, size_t size);
 /* api_ident_po - the post office id of a named object (0 for none) */
 int api_ident_po(struct db *db, enum adm_kind kind, const char *ident,
 		 int64_t *id_r, int64_t *po_r);
@@ -127,5 +140,13 @@ extern const struct jmap_method api_group_methods[];
 extern const struct jmap_method api_list_methods[];
 extern const struct jmap_method api_queue_methods[];
 extern const struct jmap_method api_audit_methods[];
+extern const struct jmap_method api_diag_methods[];
+extern const struct jmap_method api_messages_methods[];
+
+/* api_mailbox_forward_all - queue every message of ident's INBOX (at
+ * most 10,000) to address to through the MTA (smtp/inbound), the mail
+ * staying: 0 with the count, or -1 with the error */
+int api_mailbox_forward_all(struct api_ctx *c, const char *ident,
+			    const char *to, int64_t *count_r, json_t **e);
 
 #endif

@@ -282,3 +282,74 @@ adm_selector_del(struct db *db, const char *domain, const char *selector,
 	});
 	return r;
 }
+
+static json_t *
+col_json(sqlite3_stmt *st, int i)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+	return json_string(v ? (const char *)v : "");
+}
+
+int
+adm_selector_json(struct db *db, const char *domain, const char *selector,
+		  json_t **v_r, const char **error_r)
+{
+	int64_t dom;
+	int r;
+
+	if ((r = adm_object_id(db, ADM_DOMAIN, domain, &dom, error_r)) < 0)
+		return r;
+	/* the private key is never read here */
+	sqlite3_stmt *st = db_query(db, error_r, "SELECT name, algorithm, "
+	    "public_key, granularity, notes, key_bits, created, active, test_mode "
+	    "FROM dkim_selector WHERE domain_id = ?1 AND (?2 = '*' OR CASE WHEN "
+	    "?2 IS NULL THEN active ELSE name = lower(?2) END) ORDER BY name",
+	    "it", dom, selector);
+	if (st == NULL)
+		return ADM_FAIL;
+	json_t *arr = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		enum dkim_alg alg = DKIM_RSA_SHA256;
+		const char *an = (const char *)sqlite3_column_text(st, 1);
+		const char *pub = (const char *)sqlite3_column_text(st, 2);
+		const char *gran = (const char *)sqlite3_column_text(st, 3);
+		bool test = sqlite3_column_int(st, 8) != 0;
+		dkim_alg_parse(an ? an : "", an ? strlen(an) : 0, &alg);
+		char *rec = dkim_record(alg, pub ? pub : "", test, gran ? gran : "");
+		char *zone = dkim_record_zone(rec);
+		json_t *o = json_object();
+		json_object_set_new(o, "domain", json_string(domain));
+		json_object_set_new(o, "selector", col_json(st, 0));
+		json_object_set_new(o, "algorithm", col_json(st, 1));
+		json_object_set_new(o, "bits", json_integer(sqlite3_column_int64(st,
+		    5)));
+		json_object_set_new(o, "active", json_boolean(sqlite3_column_int(st,
+		    7)));
+		json_object_set_new(o, "test_mode", json_boolean(test));
+		json_object_set_new(o, "granularity", col_json(st, 3));
+		json_object_set_new(o, "notes", col_json(st, 4));
+		json_object_set_new(o, "created", json_integer(
+		    sqlite3_column_int64(st, 6)));
+		json_object_set_new(o, "dns_name", json_sprintf("%s._domainkey.%s",
+		    (const char *)sqlite3_column_text(st, 0), domain));
+		json_object_set_new(o, "record", json_string(rec));
+		json_object_set_new(o, "zone", json_string(zone));
+		free(rec);
+		free(zone);
+		json_array_append_new(arr, o);
+	}
+	sqlite3_finalize(st);
+	if (selector != NULL && strcmp(selector, "*") == 0) {
+		*v_r = arr;
+		return ADM_OK;
+	}
+	if (json_array_size(arr) == 0) {
+		json_decref(arr);
+		*error_r = selector == NULL ? "the domain has no active DKIM "
+		    "selector" : "the domain has no such DKIM selector";
+		return ADM_NOTFOUND;
+	}
+	*v_r = json_incref(json_array_get(arr, 0));
+	json_decref(arr);
+	return ADM_OK;
+}

@@ -3,6 +3,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "db.h"
 
 /* DKIM selectors of a domain (manual 5.4.4), table dkim_selector. A
@@ -45,5 +47,12 @@ int adm_selector_id(struct db *db, const char *domain, const char *selector,
 /* adm_selector_valid - a selector name (RFC 6376 3.1: dot-separated
  * labels of letters, digits and hyphens) */
 bool adm_selector_valid(const char *selector);
+/* adm_selector_json - a selector of domain as the CLI and the web admin
+ * show it: {domain, selector, algorithm, bits, active, test_mode,
+ * granularity, notes, created, dns_name, record (the TXT record's text),
+ * zone (it in zone file syntax)}; the private key is never read.
+ * selector NULL: the active one; "*": an array of every selector. */
+int adm_selector_json(struct db *db, const char *domain, const char *selector,
+		      json_t **v_r, const char **error_r);
 
 #endif

@@ -657,9 +657,12 @@ queue_stats(const char *qpath, time_t *oldest_r, queue_env_fn *fn, void *ctx)
 			struct stat st;
 			time_t t = stat(p, &st) == 0 ? st.st_mtime : 0;
 			buf_init(&b, QUEUE_ENV_MAX);
-			queue_env_init(&env, "");
-			if (file_read(p, &b) == 0 && b.data != NULL &&
-			    queue_env_parse(b.data, b.len, &env, &err) == 0) {
+			/* queue_env_parse initialises env itself: init it only
+			 * when there is nothing to parse (twice leaked the id) */
+			bool read = file_read(p, &b) == 0 && b.data != NULL;
+			if (!read)
+				queue_env_init(&env, "");
+			else if (queue_env_parse(b.data, b.len, &env, &err) == 0) {
 				if (env.arrival > 0)
 					t = env.arrival;
 				if (fn != NULL)

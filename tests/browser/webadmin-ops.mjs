@@ -72,6 +72,10 @@ try {
   let page = await desk.newPage();
   watch(page, 'desktop');
   await login(page, SYS, SYSPW);
+  // the dashboard counts the queues
+  await page.waitForSelector('[data-test=queue-sizes] tr:has-text("smtp/outgoing")');
+  assert.match(await page.textContent('[data-test=queue-sizes]'), /smtp\/outgoing\s*1/);
+  await shot(page, 'ops-dashboard');
 
   // ---- the queue: retry and the item's details ----------------------------
   await page.click('a[href="#/queue"]');
@@ -132,11 +136,55 @@ try {
   await shot(page, 'ops-lists');
   assert.equal(await page.evaluate(() => window.__xss), undefined);
 
+  // ---- a domain's DKIM key and the DNS text to publish ----------------------------
+  await page.click('a[href="#/domains"]');
+  const drow = page.locator('[data-test=domains] tr', { hasText: 'alpha.test' });
+  await drow.locator('button', { hasText: 'DKIM' }).click();
+  await page.waitForSelector('[data-test=domain-detail]');
+  await page.fill('input[name=selector]', 'web1');
+  await page.selectOption('select[name=selector-bits]', '1024');
+  await page.click('[data-test=domain-detail] form.inline button[type=submit] >> nth=0');
+  await page.waitForSelector('[data-test=dns]:has-text("web1._domainkey.alpha.test.")');
+  assert.match(await page.textContent('[data-test=dns]'), /v=DKIM1;/);
+  await shot(page, 'ops-domain-dkim');
+
+  // ---- a mailbox's details: a redirect ---------------------------------------------
+  await page.click('a[href="#/mailboxes"]');
+  await page.fill('input[name=search]', 'carol');
+  await page.click('.toolbar button[type=submit]');
+  const mrow = page.locator('[data-test=mailboxes] tr', { hasText: 'carol@alpha' });
+  await mrow.waitFor();
+  await mrow.locator('button', { hasText: 'Details' }).click();
+  await page.waitForSelector('[data-test=mb-detail]');
+  await page.fill('input[name=mb-redirect]', 'carol@elsewhere.test');
+  await page.click('[data-test=mb-detail] form.inline:has(input[name=mb-redirect]) button[type=submit]');
+  await page.waitForSelector('[data-test=mb-detail] li:has-text("carol@elsewhere.test")');
+  // its messages (manual 5.5.7): markup in a subject is text
+  await page.click('[data-test=show-messages]');
+  await page.waitForSelector('[data-test=messages] td[data-label=Subject]');
+  assert.equal(await page.textContent('[data-test=messages] td[data-label=Subject]'),
+    '<script>window.__xss=9</script>');
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  await shot(page, 'ops-mailbox-detail');
+
+  // ---- tracking and the diagnostic report ---------------------------------------------
+  await page.click('a[href="#/track"]');
+  await page.fill('input[name=track]', QID);
+  await page.click('.toolbar button[type=submit]');
+  await page.waitForSelector('[data-test=track]');
+  assert.match(await page.textContent('[data-test=track]'), new RegExp(`${QID} in smtp/outgoing`));
+  await page.click('a[href="#/diag"]');
+  await page.uncheck('input[name=diag-network]');
+  await page.click('[data-test=diag-run]');
+  await page.waitForSelector('[data-test=diag] table', { timeout: 60000 });
+  await shot(page, 'ops-diag');
+
   // ---- the audit log names who did it --------------------------------------------
   await page.click('a[href="#/audit"]');
   await page.waitForSelector('[data-test=audit] tbody tr');
   const audit = await page.textContent('[data-test=audit]');
-  for (const want of ['Queue retry', 'Group create', 'List create', 'Setting update', QID]) {
+  for (const want of ['Queue retry', 'Group create', 'List create', 'Setting update', QID,
+    'Domain update', 'Mailbox update']) {
     assert.ok(audit.includes(want), `the audit log lacks ${want}`);
   }
   assert.ok(audit.includes(SYS));
@@ -181,6 +229,11 @@ try {
   await page.waitForSelector('[data-test=audit] tbody tr');
   await shot(page, 'phone-audit');
   await narrow(page, 'the audit log');
+  await page.click('a[href="#/domains"]');
+  await page.locator('[data-test=domains] tr', { hasText: 'alpha.test' }).locator('button', { hasText: 'DKIM' }).click();
+  await page.waitForSelector('[data-test=dns]');
+  await shot(page, 'phone-domain-dkim');
+  await narrow(page, 'a domain\'s DKIM record');
   await phone.close();
 } finally {
   await browser.close();

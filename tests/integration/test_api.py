@@ -623,8 +623,33 @@ def test_query_paged_and_sorted_on_the_server(web):
     assert r["ids"][:2] == ["pg22@beta", "pg21@beta"] and len(r["ids"]) == 10
     r = s.call("Mailbox/query", dict(q, position=-2))[1]
     assert r["position"] == 21 and r["ids"] == ["pg21@beta", "pg22@beta"]
-    r = s.call("Mailbox/query", dict(q, position=500))[1]
-    assert r["ids"] == [] and r["total"] == 23
+    # a page past the end is an error naming position and the total
+    r = s.call("Mailbox/query", dict(q, position=500))
+    assert r[0] == "error" and r[1]["properties"] == ["position"]
+    assert "there are 23" in r[1]["description"]
+    # keyset paging: the page after an id, with its position
+    r = s.call("Mailbox/query", dict(q, anchor="pg09@beta", anchorOffset=1))[1]
+    assert r["ids"] == [f"pg{i:02d}@beta" for i in range(10, 20)]
+    assert r["position"] == 10 and r["total"] == 23
+    r = s.call("Mailbox/query", dict(q, anchor="pg21@beta"))[1]
+    assert r["ids"] == ["pg21@beta", "pg22@beta"] and r["position"] == 21
+    r = s.call("Mailbox/query", dict(q, anchor="carol@alpha"))
+    assert r[0] == "error" and r[1]["type"] == "anchorNotFound"
+    r = s.call("Mailbox/query", dict(q, anchor="pg01@beta", sort=[
+        {"property": "quota_kb"}]))
+    assert r[0] == "error" and r[1]["properties"] == ["anchor"]
+    r = s.call("Mailbox/query", dict(q, anchor="pg01@beta", anchorOffset=-1))
+    assert r[0] == "error" and r[1]["properties"] == ["anchorOffset"]
+    r = s.call("Domain/query", {"anchor": "beta.test"})
+    assert r[0] == "error" and r[1]["properties"] == ["anchor"]
+    # calculateTotal false: no count, the same page
+    r = s.call("Mailbox/query", dict(q, position=20, calculateTotal=False))[1]
+    assert "total" not in r and r["ids"] == ["pg20@beta", "pg21@beta", "pg22@beta"]
+    r = s.call("Mailbox/query", dict(q, anchor="pg09@beta", anchorOffset=1,
+                                     calculateTotal=False))[1]
+    assert "total" not in r and r["position"] == 10 and len(r["ids"]) == 10
+    r = s.call("Mailbox/query", dict(q, calculateTotal="yes"))
+    assert r[0] == "error" and r[1]["properties"] == ["calculateTotal"]
     r = s.call("Mailbox/query", dict(q, limit=-1))
     assert r[0] == "error" and r[1]["properties"] == ["limit"]
     # a LIKE wildcard is searched for literally

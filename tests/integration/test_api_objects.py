@@ -183,6 +183,7 @@ def test_queue_list_show_retry_release_delete(srv):
     qid, env = deferred_item(srv.root, "x@remote.test")
     q = s.call("Queue/query", {"filter": {"queue": "smtp/outgoing"}})[1]
     assert qid in q["ids"]
+    assert q["byQueue"]["smtp/outgoing"] >= 1
     item = next(i for i in q["list"] if i["id"] == qid)
     assert item["recipients"][0]["status"] == "deferred"
     got = s.call("Queue/get", {"ids": [qid, "0000000000000000"]})[1]
@@ -273,9 +274,168 @@ def test_two_admins_same_mailbox_state_mismatch(srv):
     assert e[0] == "error" and e[1]["type"] == "anchorNotFound"
     e = a2.call("AuditEntry/query", {})
     assert e[0] == "error" and e[1]["type"] == "forbidden"
+    # a /set that keeps no state says so rather than ignore ifInState
+    e = s.call("Setting/set", {"ifInState": st, "update": {}})
+    assert e[0] == "error" and e[1]["properties"] == ["ifInState"]
+    e = s.call("Mailbox/set", {"ifInState": 5})
+    assert e[0] == "error" and e[1]["properties"] == ["ifInState"]
     # passwords never reach the audit log
     s.call("Mailbox/set", {"update": {"carol@alpha": {
         "password": "Nw-Secret-77311"}}})
     q = s.call("AuditEntry/query", {"filter": {"object": "carol@alpha"},
                                     "limit": 1})[1]
     assert "Nw-Secret" not in q["list"][0]["text"] and "***" in q["list"][0]["text"]
+
+
+# ---- domains: DKIM selectors and the DNS text, autodiscover -------------------
+
+def test_domain_dkim_and_autodiscover(srv):
+    s = sysadmin(srv)
+    a = alpha_admin(srv)
+    # alpha's web admins may not edit domains (the default)
+    r = a.call("Domain/set", {"update": {"alpha.test": {
+        "dkimAdd": {"selector": "s1"}}}})
+    assert ok_set(r, "notUpdated")["alpha.test"]["type"] == "forbidden"
+    r = s.call("Domain/set", {"update": {"alpha.test": {
+        "dkimAdd": {"selector": "s1", "bits": 1024, "activate": True},
+        "autodiscoverAdd": {"protocol": "imap", "host": "imap.alpha.test",
+                            "security": "tls"}}}})
+    assert "alpha.test" in ok_set(r, "updated"), r
+    d = s.call("Domain/get", {"ids": ["alpha.test"], "properties":
+                              ["dkimSelectors", "autodiscover"]})[1]["list"][0]
+    sel = d["dkimSelectors"][0]
+    assert sel["selector"] == "s1" and sel["active"] is True
+    assert sel["dns_name"] == "s1._domainkey.alpha.test"
+    assert sel["record"].startswith("v=DKIM1;") and "p=" in sel["record"]
+    # the same text `postern dkim dns` prints: one place makes it
+    cli = srv.cli("dkim", "dns", "alpha.test", "s1", json_out=True)
+    assert cli["record"] == sel["record"] and cli["zone"] == sel["zone"]
+    assert "PRIVATE" not in str(d)
+    assert d["autodiscover"] == [{"protocol": "imap", "host": "imap.alpha.test",
+                                  "port": 993, "security": "tls"}]
+    assert d["autodiscoverDerived"] is False
+    # a bad selector name and a duplicate are named; nothing else changes
+    r = s.call("Domain/set", {"update": {"alpha.test": {
+        "dkimAdd": {"selector": "bad name!"}, "autodiscoverDetect": True}}})
+    e = ok_set(r, "notUpdated")["alpha.test"]
+    assert e["properties"] == ["dkimAdd"], e
+    d = s.call("Domain/get", {"ids": ["alpha.test"], "properties":
+                              ["autodiscover"]})[1]["list"][0]
+    assert len(d["autodiscover"]) == 1
+    r = s.call("Domain/set", {"update": {"alpha.test": {
+        "autodiscoverRemove": {"protocol": "imap"}, "dkimRemove": "s1"}}})
+    assert "alpha.test" in ok_set(r, "updated"), r
+    d = s.call("Domain/get", {"ids": ["alpha.test"], "properties":
+                              ["dkimSelectors", "autodiscover"]})[1]["list"][0]
+    assert d["dkimSelectors"] == [] and d["autodiscoverDerived"] is True
+
+
+# ---- mailbox details: addresses, redirection, POP retrieval ----------------------
+
+def test_mailbox_details(srv):
+    a = alpha_admin(srv)
+    r = a.call("Mailbox/set", {"update": {"carol@alpha": {
+        "addAddresses": ["sales@alpha.test"],
+        "addRedirects": ["carol@elsewhere.test"],
+        "redirect_enabled": True, "redirect_keep_copy": True,
+        "autoresponder_enabled": True, "autoresponder_subject": "Away",
+        "popAdd": {"host": "pop.remote.test", "username": "carol",
+                   "password": "Remote-Secret-1"}}}})
+    assert "carol@alpha" in ok_set(r, "updated"), r
+    m = a.call("Mailbox/get", {"ids": ["carol@alpha"], "properties": [
+        "addresses", "redirects", "popRetrieval", "redirect_enabled",
+        "autoresponder_subject"]})[1]["list"][0]
+    assert "sales@alpha.test" in m["addresses"]
+    assert m["redirects"] == ["carol@elsewhere.test"]
+    assert m["autoresponder_subject"] == "Away" and m["redirect_enabled"]
+    pop = m["popRetrieval"][0]
+    assert pop["host"] == "pop.remote.test" and "password" not in pop
+    # another post office's address, another mailbox's POP account: named
+    r = a.call("Mailbox/set", {"update": {"carol@alpha": {
+        "addAddresses": ["x@beta.test"]}}})
+    e = ok_set(r, "notUpdated")["carol@alpha"]
+    assert e["properties"] == ["addAddresses"] and "addAddresses[0]" in e["description"]
+    r = a.call("Mailbox/set", {"update": {"carol@alpha": {"popRemove": 999999}}})
+    assert ok_set(r, "notUpdated")["carol@alpha"]["properties"] == ["popRemove"]
+    r = a.call("Mailbox/set", {"update": {"carol@alpha": {
+        "removeAddresses": ["sales@alpha.test"], "removeRedirects":
+        ["carol@elsewhere.test"], "popDisable": pop["id"]}}})
+    assert "carol@alpha" in ok_set(r, "updated"), r
+    m = a.call("Mailbox/get", {"ids": ["carol@alpha"], "properties": [
+        "addresses", "redirects", "popRetrieval"]})[1]["list"][0]
+    assert "sales@alpha.test" not in m["addresses"] and m["redirects"] == []
+    assert m["popRetrieval"][0]["enabled"] is False
+    s = sysadmin(srv)
+    q = s.call("AuditEntry/query", {"filter": {"object": "carol@alpha"}})[1]
+    assert all("Remote-Secret" not in e["text"] for e in q["list"])
+
+
+# ---- tracking and the diagnostic report -----------------------------------------
+
+def test_track_and_diagnostic(srv):
+    s = sysadmin(srv)
+    a = alpha_admin(srv)
+    qid = inject(srv.root, "carol@alpha.test", ["t@remote.test"],
+                 "Subject: tracked\r\n\r\nx\r\n")
+    t = s.call("Track/get", {"ids": [qid, "nobody-ever@nowhere.test"]})[1]
+    assert t["notFound"] == ["nobody-ever@nowhere.test"]
+    assert t["list"][0]["queued"][0]["id"] == qid
+    e = a.call("Track/get", {"ids": [qid]})
+    assert e[0] == "error" and e[1]["type"] == "forbidden"
+    e = s.call("Track/get", {"ids": None})
+    assert e[0] == "error" and e[1]["properties"] == ["ids"]
+    d = s.call("Diagnostic/get", {"dns": False, "network": False})[1]["list"][0]
+    assert d["sections"] and all("items" in sec for sec in d["sections"])
+    assert isinstance(d["errors"], int)
+    e = s.call("Diagnostic/get", {"dns": "yes"})
+    assert e[0] == "error" and e[1]["properties"] == ["dns"]
+    e = a.call("Diagnostic/get", {})
+    assert e[0] == "error" and e[1]["type"] == "forbidden"
+    s.call("Queue/set", {"destroy": [qid]})
+
+
+# ---- a mailbox's messages (manual 5.5.7) -----------------------------------------
+
+def test_mailbox_messages_and_forward_all(srv):
+    a = alpha_admin(srv)
+    new = srv.root / "store" / "alpha" / "carol" / "new"
+    assert new.is_dir(), list((srv.root / "store").rglob("*"))[:20]
+    for i in range(3):
+        (new / f"{int(time.time())}.M{i}P1.test").write_bytes(
+            f"From: Sender {i} <s{i}@remote.test>\r\nSubject: <b>m{i}</b>\r\n"
+            f"Date: Mon, 7 Dec 2026 03:0{i}:00 +0000\r\n\r\nbody {i}\r\n".encode())
+    # an encoded subject (RFC 2047) and raw 8-bit bytes in a From
+    (new / f"{int(time.time())}.M9P1.test").write_bytes(
+        b"From: J\xf6rg <j@remote.test>\r\n"
+        b"Subject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n\r\nx\r\n")
+    q = a.call("MailboxMessage/query", {"filter": {"mailbox": "carol@alpha"}})[1]
+    assert q["total"] == 4 and len(q["list"]) == 4
+    enc = next(m for m in q["list"] if m["subject"] == "Grüße")
+    assert enc["from"].startswith("J")
+    assert {m["subject"] for m in q["list"]} == {"<b>m0</b>", "<b>m1</b>",
+                                                 "<b>m2</b>", "Grüße"}
+    m0 = next(m for m in q["list"] if m["subject"] == "<b>m0</b>")
+    assert m0["from"] == "Sender 0 <s0@remote.test>" and m0["size"] > 0
+    assert enc["from"] == "J?rg <j@remote.test>"   # 8-bit bytes replaced
+    # another post office's mailbox does not exist for alpha's ADMIN
+    e = a.call("MailboxMessage/query", {"filter": {"mailbox": "dave@beta"}})
+    assert e[0] == "error" and e[1]["type"] == "notFound"
+    e = a.call("MailboxMessage/query", {})
+    assert e[0] == "error" and e[1]["properties"] == ["filter"]
+    # forward all: queued for the MTA, the mail stays
+    inbound = srv.root / "queue" / "smtp" / "inbound" / "new"
+    before = set(inbound.glob("*.env")) if inbound.is_dir() else set()
+    r = a.call("Mailbox/set", {"update": {"carol@alpha": {
+        "forwardAll": {"to": "out@remote.test"}}}})
+    assert ok_set(r, "updated")["carol@alpha"] == {"forwarded": 4}, r
+    made = set(inbound.glob("*.env")) - before
+    assert len(made) == 4
+    assert all("out@remote.test" in p.read_text() for p in made)
+    q = a.call("MailboxMessage/query", {"filter": {"mailbox": "carol@alpha"}})[1]
+    assert q["total"] == 4
+    r = a.call("Mailbox/set", {"update": {"carol@alpha": {
+        "forwardAll": {"to": "no address"}}}})
+    assert ok_set(r, "notUpdated")["carol@alpha"]["properties"] == ["forwardAll"]
+    for p in made:
+        p.unlink()
+        p.with_suffix(".msg").unlink()

@@ -81,6 +81,10 @@ def test_webadmin_operations(postern, tmp_path):
     env = p.root / "queue" / "smtp" / "outgoing" / "new" / f"{qid}.env"
     env.write_text(env.read_text().replace(" 0 0 0 0 - -",
                                            " 0 2 4 9999999999 - -"))
+    new = p.root / "store" / "alpha" / "carol" / "new"
+    (new / "1765080000.M1P1.test").write_bytes(
+        b"From: <i>Eve</i> <eve@remote.test>\r\nSubject: <script>window.__xss=9"
+        b"</script>\r\n\r\nhello\r\n")
     p.start(services=["httpd"])          # nothing else consumes the queue
     port = p.port("http")
     shots = tmp_path / "screenshots"

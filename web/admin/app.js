@@ -12,6 +12,9 @@ import * as api from './api.js';
 import { html, PAGE, Notice, Confirm, sizeText, when } from './ui.js';
 import { Groups, Lists, Queue, Audit } from './objects.js';
 import { secondFactor, CodeStep, RecoveryCodes } from './twofactor.js';
+import { Domains } from './domains.js';
+import { MailboxDetail } from './mailbox.js';
+import { Track, Diagnostic } from './tools.js';
 
 // ---- small pieces ---------------------------------------------------------
 
@@ -73,9 +76,13 @@ function Login({ onLogin }) {
 function Dashboard({ me }) {
   const [st, setSt] = useState(null);
   const [error, setError] = useState('');
+  const [queues, setQueues] = useState(null);
   useEffect(() => {
     api.call('Status/get', {}).then((r) => setSt(r.list[0]))
       .catch((e) => setError(e.message));
+    if (me.role === 'SYSADMIN' && !me.postOffice) {
+      api.call('Queue/query', { limit: 0 }).then((r) => setQueues(r.byQueue)).catch(() => {});
+    }
   }, []);
   return html`<section>
     <h2>Dashboard</h2>
@@ -89,6 +96,11 @@ function Dashboard({ me }) {
           <td data-label="State"><span class=${`badge ${s.state === 'running' || s.state === 'idle' ? 'good' : 'bad'}`}>${s.state}</span></td>
           <td data-label="PID">${s.pid || ''}</td></tr>`)}</tbody>
       </table>`}
+    ${queues && html`<h3>Queues</h3>
+      <table class="list" data-test="queue-sizes"><thead><tr><th>Queue</th><th>Items</th></tr></thead>
+        <tbody>${Object.keys(queues).length === 0 ? html`<tr><td colspan="2">The queues are empty.</td></tr>`
+          : Object.entries(queues).map(([q, n]) => html`<tr key=${q}><td data-label="Queue"><a href="#/queue">${q}</a></td>
+            <td data-label="Items">${n}</td></tr>`)}</tbody></table>`}
   </section>`;
 }
 
@@ -198,6 +210,7 @@ function Mailboxes({ me, po }) {
   const [rows, setRows] = useState([]);
   const [total, setTotal] = useState(0);
   const [editing, setEditing] = useState(null);
+  const [detail, setDetail] = useState(null);
   const [confirm, setConfirm] = useState(null);
   const [error, setError] = useState('');
   const [ok, setOk] = useState('');
@@ -287,6 +300,7 @@ function Mailboxes({ me, po }) {
           <td data-label="Status">${m.disabled ? html`<span class="badge bad">disabled</span>` : 'enabled'}</td>
           <td class="row-actions">
             <button onClick=${() => setEditing(editing === m.id ? null : m.id)}>Edit</button>
+            <button onClick=${() => setDetail(detail === m.id ? null : m.id)}>Details</button>
             <button class="danger" onClick=${() => setConfirm(m.id)}>Delete</button>
           </td></tr>`,
         editing === m.id && html`<${MailboxEdit} mb=${m}
@@ -299,6 +313,7 @@ function Mailboxes({ me, po }) {
       <span>Page ${page + 1} of ${pages}</span>
       <button disabled=${page + 1 >= pages} onClick=${() => setPage(page + 1)}>Next</button>
     </nav>
+    ${detail && html`<${MailboxDetail} id=${detail} key=${detail} onClose=${() => setDetail(null)} />`}
     ${(sel || me.postOffice) ? html`<form class="card" onSubmit=${create} data-test="mb-create">
       <h3>New mailbox in ${sel || me.postOffice}</h3>
       <label>Name <input name="mb-name" value=${form.name} onInput=${field('name')} required /></label>
@@ -328,6 +343,10 @@ function SettingInput({ s, value, onChange }) {
   if (s.secret) {
     return html`<input type="password" name=${s.id} autocomplete="off"
       placeholder=${value ? '(set: type to replace)' : '(not set)'}
+      onInput=${(e) => onChange(e.target.value)} />`;
+  }
+  if (s.multiline) {
+    return html`<textarea name=${s.id} rows="4" maxlength=${s.maxLength || undefined} value=${value}
       onInput=${(e) => onChange(e.target.value)} />`;
   }
   if (s.type === 'int' || s.type === 'size' || s.type === 'duration') {
@@ -462,10 +481,11 @@ function App() {
   const nav = [
     ['', 'Dashboard'],
     ['postoffices', me.postOffice ? 'Post office' : 'Post offices'],
+    ['domains', 'Domains'],
     ['mailboxes', 'Mailboxes'],
     ['groups', 'Groups'],
     ['lists', 'Lists'],
-    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['audit', 'Audit log']] : []),
+    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['track', 'Track'], ['diag', 'Diagnostics'], ['audit', 'Audit log']] : []),
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['settings', 'Settings']] : []),
     ['access', 'Sessions & tokens'],
   ];
@@ -473,6 +493,9 @@ function App() {
   if (route === 'postoffices') page = html`<${PostOffices} me=${me} />`;
   else if (route === 'mailboxes') page = html`<${Mailboxes} me=${me} po=${parts[1] ? decodeURIComponent(parts[1]) : ''} key=${parts[1] || ''} />`;
   else if (route === 'settings') page = html`<${Settings} />`;
+  else if (route === 'domains') page = html`<${Domains} me=${me} />`;
+  else if (route === 'track') page = html`<${Track} />`;
+  else if (route === 'diag') page = html`<${Diagnostic} />`;
   else if (route === 'groups') page = html`<${Groups} me=${me} />`;
   else if (route === 'lists') page = html`<${Lists} me=${me} />`;
   else if (route === 'queue') page = html`<${Queue} />`;
