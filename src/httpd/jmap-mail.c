@@ -239,6 +239,57 @@ keywords_flat(const struct jms_msg *m)
 
 /* ------------------------------------------------------------- Mailbox */
 
+/* thread_counts - the Threads with an Email in folder i, and those of
+ * them with an Email there that is not $seen (reads each message's
+ * header: provisional until the store keeps thread ids) */
+static void
+thread_counts(struct jms *j, size_t i, int *total_r, int *unread_r)
+{
+	const struct jms_msg *m;
+	size_t n;
+	const char *err;
+	json_t *all = json_object(), *unread = json_object();
+
+	*total_r = *unread_r = 0;
+	if (jms_msgs(j, i, &m, &n, &err) < 0) {
+		json_decref(all);
+		json_decref(unread);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct buf data;
+		char tid[24];
+		buf_init(&data, 0);
+		if (jms_msg_read(j, &m[k], HEADER_READ, &data, &err) < 0) {
+			buf_free(&data);
+			continue;
+		}
+		thread_id(data.data != NULL ? data.data : "", data.len, m[k].id, tid);
+		buf_free(&data);
+		json_object_set_new(all, tid, json_true());
+		if (!(m[k].flags & STORE_SEEN))
+			json_object_set_new(unread, tid, json_true());
+	}
+	*total_r = (int)json_object_size(all);
+	*unread_r = (int)json_object_size(unread);
+	json_decref(all);
+	json_decref(unread);
+}
+
+static bool
+prop_wanted(json_t *props, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	if (props == NULL || json_is_null(props))
+		return true;
+	json_array_foreach(props, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return true;
+	return false;
+}
+
 static json_t *
 mailbox_json(struct jms *j, size_t i, json_t *props)
 {
@@ -265,7 +316,10 @@ mailbox_json(struct jms *j, size_t i, json_t *props)
 		buf_puts(&name, leaf);
 	}
 	const char *role = role_of(f);
-	bool sent_or_trash = role != NULL && (strcmp(role, "trash") == 0);
+	int threads = 0, unread_threads = 0;
+	if (prop_wanted(props, "totalThreads") ||
+	    prop_wanted(props, "unreadThreads"))
+		thread_counts(j, i, &threads, &unread_threads);
 	json_t *all = json_pack("{s:s,s:s,s:o,s:o,s:i,s:i,s:i,s:i,s:I,s:b,s:{s:b,"
 	    "s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b}}",
 	    "id", f->id, "name", name.data,
@@ -273,7 +327,7 @@ mailbox_json(struct jms *j, size_t i, json_t *props)
 	    (size_t)parent_idx)->id) : json_null(),
 	    "role", role != NULL ? json_string(role) : json_null(),
 	    "totalEmails", (int)f->total, "unreadEmails", (int)f->unseen,
-	    "totalThreads", (int)f->total, "unreadThreads", (int)f->unseen,
+	    "totalThreads", threads, "unreadThreads", unread_threads,
 	    "sortOrder", (json_int_t)(role != NULL && strcmp(role, "inbox") == 0 ?
 	    0 : 10),
 	    "isSubscribed", f->subscribed,
@@ -281,7 +335,6 @@ mailbox_json(struct jms *j, size_t i, json_t *props)
 	    "maySetSeen", 1, "maySetKeywords", 1, "mayCreateChild", 1,
 	    "mayRename", strcasecmp(f->name, "INBOX") != 0,
 	    "mayDelete", strcasecmp(f->name, "INBOX") != 0, "maySubmit", 1);
-	(void)sent_or_trash;
 	if (props == NULL || json_is_null(props))
 		json_object_update(o, all);
 	else {
@@ -499,7 +552,10 @@ mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	}
 	json_t *ids = json_array();
 	for (size_t i = 0; i < jms_nfolders(j); i++) {
-		json_t *m = mailbox_json(j, i, NULL);
+		json_t *qp = json_pack("[s,s,s,s]", "role", "parentId", "name",
+		    "isSubscribed");
+		json_t *m = mailbox_json(j, i, qp);
+		json_decref(qp);
 		const char *r = json_string_value(json_object_get(m, "role"));
 		const char *pid = json_string_value(json_object_get(m, "parentId"));
 		bool ok = true;
@@ -1200,7 +1256,7 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    0, "position", start, "ids", ids);
 	if (json_is_true(json_object_get(args, "calculateTotal")))
 		json_object_set_new(*result_r, "total", json_integer((json_int_t)n));
-	if (capped || limit == NULL)
+	if (capped || (limit == NULL && (json_int_t)n - start > lim))
 		json_object_set_new(*result_r, "limit", json_integer(lim));
 	qmsgs_free(list, n);
 }

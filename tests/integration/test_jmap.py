@@ -547,6 +547,10 @@ def test_query_sort_filter_collapse(srv):
     # collapseThreads: the reply and its root are one thread
     r, s = q(collapseThreads=True)
     assert r["total"] == 3 and "alpha topic" not in s
+    mb = j.call("Mailbox/get", {"ids": [sid], "properties": [
+        "totalEmails", "totalThreads", "unreadThreads"]})[1]["list"][0]
+    assert (mb["totalEmails"], mb["totalThreads"], mb["unreadThreads"]) == \
+        (4, 3, 3)
     # paging: position, anchor, limit
     r, s = q(position=1, limit=2)
     assert s == ["alpha topic", "Charlie"] and r["position"] == 1
