@@ -551,8 +551,12 @@ do_upload(struct mjob *j, struct jmap_mail_ctx *c, const char *type)
 	}
 	int r = jms_upload(st, j->body != NULL ? j->body : "", j->len, id, &err);
 	acct_leave(c->mailbox_id, true);
-	if (r < 0) {
-		problem(resp, 500, "serverFail", err);
+	if (r != 0) {
+		if (r > 0)
+			json_answer(resp, 400, jmap_problem("limit", 400,
+			    "uploads", err));
+		else
+			problem(resp, 500, "serverFail", err);
 		return;
 	}
 	json_answer(resp, 201, json_pack("{s:s,s:s,s:s,s:I}", "accountId",

@@ -619,14 +619,16 @@ jms_usage(struct jms *j, int64_t *bytes_r, int64_t *limit_r,
 /* ----------------------------------------------------------------- blobs */
 
 /* upload_gc - remove uploads older than a day (RFC 8620 6.1: at least
- * an hour) */
+ * an hour); the bytes and number of those that stay */
 static void
-upload_gc(const char *dir)
+upload_gc(const char *dir, uint64_t *bytes_r, size_t *n_r)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	time_t now = time(NULL);
 
+	*bytes_r = 0;
+	*n_r = 0;
 	if (d == NULL)
 		return;
 	while ((e = readdir(d)) != NULL) {
@@ -636,6 +638,10 @@ upload_gc(const char *dir)
 			continue;
 		if (now - sb.st_mtime > UPLOAD_MAX_AGE)
 			(void)unlinkat(dirfd(d), e->d_name, 0);
+		else {
+			*bytes_r += (uint64_t)sb.st_size;
+			(*n_r)++;
+		}
 	}
 	closedir(d);
 }
@@ -650,7 +656,13 @@ jms_upload(struct jms *j, const void *data, size_t len, char id_r[40],
 	snprintf(dir, sizeof(dir), "%s/" UPLOAD_DIR, j->root);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return seterr(error_r, "cannot make the upload directory"), -1;
-	upload_gc(dir);
+	uint64_t held;
+	size_t nheld;
+	upload_gc(dir, &held, &nheld);
+	if (nheld >= JMS_UPLOAD_FILES_MAX ||
+	    held + len > (uint64_t)JMS_UPLOAD_BYTES_MAX)
+		return seterr(error_r, "too many uploads are waiting (they are "
+		    "kept for a day)"), 1;
 	random_bytes(rnd, sizeof(rnd));
 	id_r[0] = 'U';
 	for (size_t i = 0; i < sizeof(rnd); i++)

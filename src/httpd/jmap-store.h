@@ -114,7 +114,11 @@ int jms_usage(struct jms *j, int64_t *bytes_r, int64_t *limit_r,
 	      const char **error_r);
 
 /* blobs uploaded (RFC 8620 6.1): files under <root>/jmap-upload/, one
- * account's only; ids "U" + 32 hex digits */
+ * account's only; ids "U" + 32 hex digits; kept a day. An account holds
+ * at most JMS_UPLOAD_FILES_MAX of them and JMS_UPLOAD_BYTES_MAX bytes
+ * (they are outside the mailbox quota): 1 with *error_r past that. */
+#define JMS_UPLOAD_FILES_MAX 1000
+#define JMS_UPLOAD_BYTES_MAX (256 * 1024 * 1024)
 int jms_upload(struct jms *j, const void *data, size_t len, char id_r[40],
 	       const char **error_r);
 /* jms_upload_read - an uploaded blob: 1 with its bytes, 0 not found */
