@@ -10,6 +10,7 @@
  *   GET  /jmap/mail/eventsource/?types=&closeafter=&ping=
  *   POST /jmap/mail/login             {"login","password"}: the web
  *                                     session cookie (any mailbox type)
+ *   POST /jmap/mail/logout            ends the cookie's session
  *
  * Credentials: "Authorization: Basic" (the mailbox's login and
  * password, checked by dir_authenticate on the work pool and throttled
@@ -46,7 +47,7 @@
 #define PUSH_RETRY_MS 5000
 
 enum mkind { MK_SESSION, MK_API, MK_UPLOAD, MK_DOWNLOAD, MK_EVENTS,
-	     MK_LOGIN };
+	     MK_LOGIN, MK_LOGOUT };
 
 struct mjob {
 	struct httpd_job job;        /* first */
@@ -65,6 +66,7 @@ struct mjob {
 	bool auth_ran;
 	enum dir_auth_result auth;
 	bool basic;
+	int64_t session_id;          /* the cookie's session row */
 };
 
 /* ------------------------------------------------- concurrency limits */
@@ -271,6 +273,7 @@ authenticate(struct mjob *j, struct db *db, struct dir_mailbox *mb)
 		    &err);
 		if (r == 0)
 			why = "Your session has expired or was ended: log in again.";
+		j->session_id = id;
 	}
 	if (r > 0 && !j->basic) {
 		r = dir_mailbox_get(db, mid, mb, &err);
@@ -622,6 +625,16 @@ job_run(struct httpd_job *hj, struct db *db)
 		explicit_bzero(sid, sizeof(sid));
 		return;
 	}
+	if (j->kind == MK_LOGOUT) {
+		const char *err;
+		if (j->session_id != 0)
+			(void)webauth_session_delete(db, j->session_id, mb.id, &err);
+		json_answer(resp, 200, json_pack("{s:b}", "loggedOut", 1));
+		http_response_field(resp, "Set-Cookie", COOKIE_NAME "=; Path=/; "
+		    "HttpOnly; SameSite=Strict; Max-Age=0%s", j->tls ?
+		    "; Secure" : "");
+		return;
+	}
 	struct jmap_mail_ctx c = { .db = db, .mailbox_id = mb.id,
 	    .quota_kb = mb.quota_kb };
 	struct jmap_limits lim;
@@ -668,6 +681,7 @@ job_run(struct httpd_job *hj, struct db *db)
 		do_events(j, &c);
 		break;
 	case MK_LOGIN:
+	case MK_LOGOUT:
 		break;
 	}
 	jmap_mail_ctx_free(&c);
@@ -825,6 +839,21 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	httpd_defer(rq, &j->job);
 }
 
+static void
+logout_post(struct httpd_req *rq, struct http_response *resp)
+{
+	const char *cookie = http_request_field(rq->req, "cookie");
+	char *v = cookie != NULL ? cookie_value(cookie, COOKIE_NAME) : NULL;
+	bool has = v != NULL && *v != '\0';
+
+	free(v);
+	if (!has || http_request_field(rq->req, "authorization") != NULL) {
+		problem(resp, 400, "badRequest", "Log out with the session cookie.");
+		return;
+	}
+	start(rq, resp, MK_LOGOUT);
+}
+
 const struct httpd_route jmap_mail_routes[] = {
 	{ "/.well-known/jmap", false, "GET, HEAD", well_known },
 	{ "/jmap/mail/session", false, "GET, HEAD", session_get },
@@ -834,5 +863,6 @@ const struct httpd_route jmap_mail_routes[] = {
 	{ "/jmap/mail/eventsource/", true, "GET", events_get },
 	{ "/jmap/mail/eventsource", false, "GET", events_get },
 	{ "/jmap/mail/login", false, "POST", login_post },
+	{ "/jmap/mail/logout", false, "POST", logout_post },
 	{ NULL, false, NULL, NULL },
 };

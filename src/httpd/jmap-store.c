@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -713,40 +712,4 @@ jms_upload_read(struct jms *j, const char *id, struct buf *out,
 		}
 	close(fd);
 	return 1;
-}
-
-/* ------------------------------------------------------------------ push */
-
-static void
-wait_cb(void *ctx)
-{
-	*(bool *)ctx = true;
-}
-
-int
-jms_wait(struct jms *j, int timeout_ms, const char **error_r)
-{
-	struct store_notify *n = store_notify_create(error_r);
-	bool hit = false;
-	int ret = 0;
-
-	if (n == NULL)
-		return -1;
-	for (size_t i = 0; i < j->nf; i++) {
-		struct store_folder *sf = store_folder_open(j->st,
-		    j->f[i].pub.name, error_r);
-		if (sf == NULL)
-			continue;
-		(void)store_notify_watch(n, sf, wait_cb, &hit, error_r);
-		store_folder_close(&sf);
-	}
-	struct pollfd p = { .fd = store_notify_fd(n), .events = POLLIN };
-	int r = poll(&p, 1, timeout_ms);
-	if (r > 0) {
-		store_notify_dispatch(n);
-		ret = hit ? 1 : 0;
-	} else if (r < 0)
-		ret = -1, seterr(error_r, "poll failed");
-	store_notify_free(&n);
-	return ret;
 }

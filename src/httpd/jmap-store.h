@@ -125,8 +125,4 @@ int jms_upload(struct jms *j, const void *data, size_t len, char id_r[40],
 int jms_upload_read(struct jms *j, const char *id, struct buf *out,
 		    const char **error_r);
 
-/* jms_wait - block until a folder of the mailbox changes or timeout_ms
- * passes (push): 1 changed, 0 timeout, -1 error */
-int jms_wait(struct jms *j, int timeout_ms, const char **error_r);
-
 #endif

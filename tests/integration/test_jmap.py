@@ -225,6 +225,11 @@ def test_session_resource_and_credentials(srv):
     r = c.request("POST", "/jmap/mail/api", {"using": USING,
                   "methodCalls": []})
     assert r.status == 403
+    # logout ends the session on the server, not only the cookie
+    c.csrf = True
+    r = c.request("POST", "/jmap/mail/logout")
+    assert r.status == 200 and "Max-Age=0" in r.getheader("Set-Cookie")
+    assert c.request("GET", "/jmap/mail/session").status == 401
     # a wrong password at the login
     r = Jmap(port).request("POST", "/jmap/mail/login", {
         "login": "alice@acme", "password": "Wrong-Secret-111"},
