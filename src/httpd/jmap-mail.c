@@ -1537,11 +1537,21 @@ jmap_mail_blob(struct jmap_mail_ctx *c, const char *blob_id, struct buf *out,
 	int r = jms_msg_find(j, id, &m, error_r);
 	if (r <= 0)
 		return r;
-	if (part == NULL)
-		return jms_msg_read(j, m, 0, out, error_r) < 0 ? -1 : 1;
+	if (part == NULL) {
+		size_t start = out->len;
+		if (jms_msg_read(j, m, 0, out, error_r) < 0)
+			return -1;
+		if (out->len - start < m->size) {
+			*error_r = "the message is larger than a blob can be here";
+			return -1;
+		}
+		return 1;
+	}
 	struct buf whole;
 	buf_init(&whole, MESSAGE_READ_MAX);
-	if (jms_msg_read(j, m, 0, &whole, error_r) < 0) {
+	if (jms_msg_read(j, m, 0, &whole, error_r) < 0 || whole.len < m->size) {
+		if (whole.len < m->size)
+			*error_r = "the message is larger than a blob can be here";
 		buf_free(&whole);
 		return -1;
 	}

@@ -281,12 +281,14 @@ jms_msg_read(struct jms *j, const struct jms_msg *m, size_t max,
 
 	if (fd < 0)
 		return -1;
+	if (out->max > 0 && (max == 0 || max > out->max))
+		max = out->max;       /* a message past the buffer: its start */
 	while ((max == 0 || out->len < max) &&
 	    (n = read(fd, b, max == 0 || max - out->len > sizeof(b) ? sizeof(b) :
 	    max - out->len)) > 0) {
 		if (buf_append(out, b, (size_t)n) < 0) {
 			close(fd);
-			return seterr(error_r, "message too large"), -1;
+			return seterr(error_r, "out of memory"), -1;
 		}
 	}
 	close(fd);

@@ -66,7 +66,9 @@ int jms_msgs(struct jms *j, size_t i, const struct jms_msg **msgs_r,
 /* jms_msg_find - an Email id: 1 with *m_r, 0 unknown, -1 error */
 int jms_msg_find(struct jms *j, const char *id, const struct jms_msg **m_r,
 		 const char **error_r);
-/* jms_msg_read - the message's bytes (at most max; 0: all) into out */
+/* jms_msg_read - the message's bytes (at most max; 0: all) into out;
+ * never more than out's own max (buf_init): a larger message is cut
+ * there, so that it still lists and opens (with limits) */
 int jms_msg_read(struct jms *j, const struct jms_msg *m, size_t max,
 		 struct buf *out, const char **error_r);
 /* jms_msg_fd - the message file opened read-only, or -1 */

@@ -324,10 +324,10 @@ submit_one(struct jmap_mail_ctx *c, struct jms *j, json_t *sub,
 	}
 	struct buf data;
 	buf_init(&data, SUBMIT_SIZE_MAX);
-	if (jms_msg_read(j, m, 0, &data, &err) < 0) {
+	if (jms_msg_read(j, m, 0, &data, &err) < 0 || data.len < m->size) {
 		buf_free(&data);
 		*serr = json_pack("{s:s,s:s}", "type", "tooLarge", "description",
-		    err);
+		    "the Email is too large to submit");
 		return -1;
 	}
 	if (data.data == NULL)
@@ -469,7 +469,7 @@ sent_copy(struct jms *j, const char *eid)
 		return;
 	struct buf data;
 	buf_init(&data, SUBMIT_SIZE_MAX);
-	if (jms_msg_read(j, m, 0, &data, &err) == 0)
+	if (jms_msg_read(j, m, 0, &data, &err) == 0 && data.len == m->size)
 		(void)jms_msg_append(j, (size_t)sent, data.data != NULL ?
 		    data.data : "", data.len, STORE_SEEN, NULL, 0, id, &err);
 	buf_free(&data);

@@ -706,3 +706,45 @@ def test_push_after_smtp_delivery(srv):
     got = j.call("Email/get", {"ids": ch["created"],
                  "properties": ["subject"]})[1]["list"]
     assert "Pushed by SMTP" in [e["subject"] for e in got]
+
+
+def test_hostile_messages_still_list_and_open(srv):
+    """broken MIME, 10,000 parts, an unknown charset, a huge address list
+    and markup in headers: every one lists and opens (within limits), and
+    what comes back is data, never markup of ours"""
+    j = alice(srv)
+    j.call("Mailbox/set", {"create": {"h": {"name": "Hostile"}}})
+    parts = "".join(f"--b\r\nContent-Type: text/plain\r\n\r\np{i}\r\n"
+                    for i in range(10000))
+    msgs = [
+        ("Many parts", "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+         parts + "--b--\r\n"),
+        ("Broken mime", "Content-Type: multipart/mixed; boundary=zz\r\n\r\n"
+         "--zz\r\nContent-Type: text/plain; charset=x-nonsense-42\r\n"
+         "Content-Transfer-Encoding: base64\r\n\r\n!!!not base64\r\n"),
+        ("<script>alert(1)</script>", "Content-Type: text/html\r\n\r\n"
+         "<img src=x onerror=alert(1)>\r\n"),
+    ]
+    many = ", ".join(f"u{i}@example.org" for i in range(3000))
+    for subj, rest in msgs:
+        data = (f"From: x@example.org\r\nTo: {many}\r\nSubject: {subj}\r\n"
+                f"Message-ID: <{abs(hash(subj))}@h>\r\n{rest}").encode()
+        append(srv, "Hostile", data)
+    hid = mailbox_ids(j)["Hostile"]
+    q = j.call("Email/query", {"filter": {"inMailbox": hid},
+               "calculateTotal": True})[1]
+    assert q["total"] == 3
+    got = j.call("Email/get", {"ids": q["ids"], "fetchAllBodyValues": True,
+                 "properties": ["subject", "to", "bodyStructure", "textBody",
+                                "bodyValues", "preview"]})[1]["list"]
+    by = {e["subject"]: e for e in got}
+    many_parts = by["Many parts"]["bodyStructure"]["subParts"]
+    assert 100 < len(many_parts) <= 2000          # lib-mime's part limit
+    assert len(by["Many parts"]["to"]) == 1000    # JE_ADDR_MAX
+    broken = by["Broken mime"]
+    pid = broken["textBody"][0]["partId"]
+    assert broken["bodyValues"][pid]["isEncodingProblem"] is True
+    # the markup is returned as text in JSON: the client escapes it
+    assert "<script>alert(1)</script>" in by
+    r = j.request("GET", "/jmap/mail/session")
+    assert r.status == 200                        # the service lives on
