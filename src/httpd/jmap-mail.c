@@ -1083,10 +1083,22 @@ query_run(struct jmap_mail_ctx *c, struct jms *j, struct je_filter *filter,
 	size_t n = 0, cap = 0;
 	const char *err;
 	bool bytes = je_filter_needs_bytes(filter);
+	/* a top-level inMailbox: only that folder is read */
+	const char *only = NULL;
+	for (size_t i = 0; filter != NULL && filter->kind == JF_AND &&
+	    i < filter->nsub; i++)
+		if (filter->sub[i].kind == JF_IN_MAILBOX)
+			only = filter->sub[i].str;
+		else if (filter->sub[i].kind == JF_AND)
+			for (size_t k = 0; k < filter->sub[i].nsub; k++)
+				if (filter->sub[i].sub[k].kind == JF_IN_MAILBOX)
+					only = filter->sub[i].sub[k].str;
 
 	for (size_t f = 0; f < jms_nfolders(j); f++) {
 		const struct jms_msg *m;
 		size_t nm;
+		if (only != NULL && strcmp(jms_folder(j, f)->id, only) != 0)
+			continue;
 		if (jms_msgs(j, f, &m, &nm, &err) < 0) {
 			*error_r = server_fail(c, err);
 			goto fail;
