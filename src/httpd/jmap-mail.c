@@ -643,19 +643,8 @@ mailbox_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 
 	if (j == NULL || !if_in_state(args, j, 'M', error_r))
 		return;
-	if ((create != NULL && !json_is_object(create) && !json_is_null(create)) ||
-	    (update != NULL && !json_is_object(update) && !json_is_null(update)) ||
-	    (destroy != NULL && !json_is_array(destroy) && !json_is_null(destroy))) {
-		*error_r = jmap_error("invalidArguments", "create and update are "
-		    "objects, destroy an array");
+	if (!jmap_set_args(args, c->lim->max_objects_in_set, error_r))
 		return;
-	}
-	if (json_object_size(create) + json_object_size(update) +
-	    json_array_size(destroy) > c->lim->max_objects_in_set) {
-		*error_r = jmap_error("requestTooLarge", "more than "
-		    "maxObjectsInSet changes");
-		return;
-	}
 	json_t *old = jmap_mail_state(j, 'M');
 	json_t *created = json_object(), *updated = json_object(),
 	    *destroyed = json_array(), *nc = json_object(), *nu = json_object(),
@@ -822,21 +811,14 @@ props_need_body(json_t *props)
 	return false;
 }
 
-static void
-email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+/* email_props - the Email/get and Email/parse arguments of what to
+ * render: false with invalidArguments */
+static bool
+email_props(json_t *args, struct je_props *p, json_t **error_r)
 {
-	struct jmap_mail_ctx *c = ctx;
-	static const char *const allowed[] = { "accountId", "ids", "properties",
-	    "bodyProperties", "fetchTextBodyValues", "fetchHTMLBodyValues",
-	    "fetchAllBodyValues", "maxBodyValueBytes", NULL };
-	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
-	json_t *ids, *mbv = json_object_get(args, "maxBodyValueBytes");
-	const char *err;
+	json_t *mbv = json_object_get(args, "maxBodyValueBytes");
 
-	if (j == NULL || !jmap_ids_arg(args, "ids", c->lim->max_objects_in_get,
-	    &ids, error_r))
-		return;
-	struct je_props p = {
+	*p = (struct je_props){
 		.props = json_object_get(args, "properties"),
 		.body_props = json_object_get(args, "bodyProperties"),
 		.fetch_text = json_is_true(json_object_get(args,
@@ -846,17 +828,37 @@ email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		.fetch_all = json_is_true(json_object_get(args,
 		    "fetchAllBodyValues")),
 	};
-	if (!je_props_check(p.props, p.body_props, error_r))
-		return;
+	if (!je_props_check(p->props, p->body_props, error_r))
+		return false;
 	if (mbv != NULL && !json_is_null(mbv)) {
 		if (!json_is_integer(mbv) || json_integer_value(mbv) <= 0) {
 			*error_r = jmap_error_props("invalidArguments",
 			    "maxBodyValueBytes must be a positive integer",
 			    "maxBodyValueBytes", NULL);
-			return;
+			return false;
 		}
-		p.max_body_value_bytes = (size_t)json_integer_value(mbv);
+		p->max_body_value_bytes = (size_t)json_integer_value(mbv);
 	}
+	return true;
+}
+
+static void
+email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	struct jmap_mail_ctx *c = ctx;
+	static const char *const allowed[] = { "accountId", "ids", "properties",
+	    "bodyProperties", "fetchTextBodyValues", "fetchHTMLBodyValues",
+	    "fetchAllBodyValues", "maxBodyValueBytes", NULL };
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
+	json_t *ids;
+	const char *err;
+
+	if (j == NULL || !jmap_ids_arg(args, "ids", c->lim->max_objects_in_get,
+	    &ids, error_r))
+		return;
+	struct je_props p;
+	if (!email_props(args, &p, error_r))
+		return;
 	json_t *all = NULL;
 	if (ids == NULL) {
 		/* every Email: bounded by maxObjectsInGet (5.1) */
@@ -1458,19 +1460,8 @@ email_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 
 	if (j == NULL || !if_in_state(args, j, 'E', error_r))
 		return;
-	if ((create != NULL && !json_is_object(create) && !json_is_null(create)) ||
-	    (update != NULL && !json_is_object(update) && !json_is_null(update)) ||
-	    (destroy != NULL && !json_is_array(destroy) && !json_is_null(destroy))) {
-		*error_r = jmap_error("invalidArguments", "create and update are "
-		    "objects, destroy an array");
+	if (!jmap_set_args(args, c->lim->max_objects_in_set, error_r))
 		return;
-	}
-	if (json_object_size(create) + json_object_size(update) +
-	    json_array_size(destroy) > c->lim->max_objects_in_set) {
-		*error_r = jmap_error("requestTooLarge", "more than "
-		    "maxObjectsInSet changes");
-		return;
-	}
 	json_t *old = jmap_mail_state(j, 'E');
 	json_t *updated = json_object(), *destroyed = json_array(),
 	    *nc = json_object(), *nu = json_object(), *nd = json_object();
@@ -1675,22 +1666,13 @@ email_parse(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (j == NULL || !jmap_ids_arg(args, "blobIds",
 	    c->lim->max_objects_in_get, &ids, error_r))
 		return;
-	struct je_props p = {
-		.props = json_object_get(args, "properties"),
-		.body_props = json_object_get(args, "bodyProperties"),
-		.fetch_text = json_is_true(json_object_get(args,
-		    "fetchTextBodyValues")),
-		.fetch_html = json_is_true(json_object_get(args,
-		    "fetchHTMLBodyValues")),
-		.fetch_all = json_is_true(json_object_get(args,
-		    "fetchAllBodyValues")),
-	};
+	struct je_props p;
 	if (ids == NULL) {
 		*error_r = jmap_error_props("invalidArguments", "blobIds is "
 		    "required", "blobIds", NULL);
 		return;
 	}
-	if (!je_props_check(p.props, p.body_props, error_r))
+	if (!email_props(args, &p, error_r))
 		return;
 	json_t *parsed = json_object(), *nf = json_array();
 	size_t i;
