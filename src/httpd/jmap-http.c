@@ -577,6 +577,30 @@ do_events(struct mjob *j, struct jmap_mail_ctx *c)
 		problem(resp, 500, "serverFail", c->store_error);
 		return;
 	}
+	/* types: a comma separated list of type names, or "*" */
+	char *types = j->query != NULL ? query_arg(j->query, "types") : NULL;
+	if (types != NULL) {
+		pct_decode(types);
+		if (strcmp(types, "*") != 0) {
+			const char *k;
+			json_t *v;
+			void *tmp;
+			json_object_foreach_safe(states, tmp, k, v) {
+				bool want = false;
+				size_t kl = strlen(k);
+				for (const char *p = types; *p != '\0' && !want; ) {
+					size_t n = strcspn(p, ",");
+					want = n == kl && strncmp(p, k, n) == 0;
+					p += n;
+					if (*p == ',')
+						p++;
+				}
+				if (!want)
+					json_object_del(states, k);
+			}
+		}
+		free(types);
+	}
 	/* the event id is a digest of the states: a client reconnecting
 	 * with Last-Event-ID learns whether anything changed */
 	json_t *ev = json_pack("{s:s,s:{s:o}}", "@type", "StateChange",

@@ -702,6 +702,12 @@ def test_push_after_smtp_delivery(srv):
                        if x.startswith("data: ")][0][6:])
     new_state = data["changed"][j.account]["Email"]
     assert new_state != email_state
+    # types filters the states in the event
+    r = j.request("GET", "/jmap/mail/eventsource/?types=Mailbox,Quota"
+                  "&closeafter=state&ping=0")
+    data = json.loads([x for x in r.body.decode().splitlines()
+                       if x.startswith("data: ")][0][6:])
+    assert set(data["changed"][j.account]) == {"Mailbox", "Quota"}
     ch = j.call("Email/changes", {"sinceState": email_state})[1]
     got = j.call("Email/get", {"ids": ch["created"],
                  "properties": ["subject"]})[1]["list"]
