@@ -62,7 +62,7 @@ struct mjob {
 	size_t len;
 	char *path;                  /* the decoded path */
 	char *query;
-	char *last_event_id;
+	char *ctype;                 /* the request's Content-Type */
 	bool auth_ran;
 	enum dir_auth_result auth;
 	bool basic;
@@ -222,7 +222,7 @@ job_free(struct httpd_job *hj)
 	free(j->body);
 	free(j->path);
 	free(j->query);
-	free(j->last_event_id);
+	free(j->ctype);
 	free(j);
 }
 
@@ -692,12 +692,9 @@ job_run(struct httpd_job *hj, struct db *db)
 		json_answer(resp, status, out);
 		break;
 	}
-	case MK_UPLOAD: {
-		const char *type = NULL;
-		(void)type;
-		do_upload(j, &c, j->query);
+	case MK_UPLOAD:
+		do_upload(j, &c, j->ctype);
 		break;
-	}
 	case MK_DOWNLOAD:
 		do_download(j, &c);
 		break;
@@ -717,7 +714,6 @@ job_new(struct httpd_req *rq, enum mkind kind)
 {
 	struct mjob *j = xcalloc(1, sizeof(*j));
 	const char *ua = http_request_field(rq->req, "user-agent");
-	const char *lei = http_request_field(rq->req, "last-event-id");
 
 	j->job.run = job_run;
 	j->job.done = job_done;
@@ -730,7 +726,8 @@ job_new(struct httpd_req *rq, enum mkind kind)
 	j->user_agent = xstrdup(ua != NULL ? ua : "");
 	j->path = xstrdup(rq->req->path);
 	j->query = rq->req->query != NULL ? xstrdup(rq->req->query) : NULL;
-	j->last_event_id = lei != NULL ? xstrdup(lei) : NULL;
+	const char *ct = http_request_field(rq->req, "content-type");
+	j->ctype = ct != NULL ? xstrdup(ct) : NULL;
 	if (kind == MK_API || kind == MK_UPLOAD || kind == MK_LOGIN) {
 		j->body = xmalloc(rq->req->body.len + 1);
 		if (rq->req->body.len > 0)
@@ -809,10 +806,6 @@ static void
 upload_post(struct httpd_req *rq, struct http_response *resp)
 {
 	start(rq, resp, MK_UPLOAD);
-	if (rq->conn != NULL) {
-		const char *ct = http_request_field(rq->req, "content-type");
-		(void)ct;
-	}
 }
 
 static void

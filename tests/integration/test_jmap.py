@@ -454,7 +454,7 @@ def test_upload_import_parse_and_limits(srv):
                   headers={"Content-Type": "message/rfc822"})
     assert r.status == 201, r.body
     blob = r.json["blobId"]
-    assert r.json["size"] == len(raw)
+    assert r.json["size"] == len(raw) and r.json["type"] == "message/rfc822"
     got = j.request("GET", f"/jmap/mail/download/{j.account}/{blob}/x.eml"
                     "?accept=message/rfc822")
     assert got.status == 200 and got.body == raw
