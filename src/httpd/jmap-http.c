@@ -34,6 +34,7 @@
 #include "jmap-store.h"
 #include "log.h"
 #include "settings.h"
+#include "sieve.h"
 #include "throttle.h"
 #include "webauth.h"
 #include "xalloc.h"
@@ -346,16 +347,31 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 	    "emailQuerySortOptions", "receivedAt", "size", "from", "to",
 	    "subject", "sentAt", "mayCreateTopLevelMailbox", 1);
 	json_object_set_new(mail, "maxMailboxesPerEmail", json_integer(1));
-	json_t *caps = json_pack("{s:o,s:{},s:{},s:{},s:{}}", JMAP_CORE, core,
-	    JMAP_MAIL, JMAP_QUOTA, JMAP_SUBMISSION, JMAP_VACATION);
-	json_t *acct = json_pack("{s:s,s:b,s:b,s:{s:o,s:{},s:{s:i,s:{}},s:{}}}",
-	    "name", login, "isPersonal", 1, "isReadOnly", 0,
+	json_t *caps = json_pack("{s:o,s:{},s:{},s:{},s:{},s:{}}", JMAP_CORE,
+	    core, JMAP_MAIL, JMAP_QUOTA, JMAP_SUBMISSION, JMAP_VACATION,
+	    JMAP_SIEVE);
+	json_t *sieve = json_pack("{s:i,s:i,s:i,s:i,s:s,s:n,s:n,s:s}",
+	    "maxSizeScriptName", SIEVE_NAME_MAX, "maxSizeScript",
+	    SIEVE_SCRIPT_MAX, "maxNumberScripts", 100, "maxNumberRedirects",
+	    SIEVE_REDIRECTS_MAX, "sieveExtensions", "", "notificationMethods",
+	    "externalLists", "implementation", "Postern");
+	json_t *ext = json_array();
+	char *exts = xstrdup(sieve_extensions());
+	for (char *save = NULL, *t = strtok_r(exts, " ", &save); t != NULL;
+	    t = strtok_r(NULL, " ", &save))
+		json_array_append_new(ext, json_string(t));
+	free(exts);
+	json_object_set_new(sieve, "sieveExtensions", ext);
+	json_t *acct = json_pack("{s:s,s:b,s:b,s:{s:o,s:{},s:{s:i,s:{}},s:{},"
+	    "s:o}}", "name", login, "isPersonal", 1, "isReadOnly", 0,
 	    "accountCapabilities", JMAP_MAIL, mail, JMAP_QUOTA, JMAP_SUBMISSION,
-	    "maxDelayedSend", 0, "submissionExtensions", JMAP_VACATION);
-	json_t *s = json_pack("{s:o,s:{s:o},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:s,"
-	    "s:s}", "capabilities", caps, "accounts", account, acct,
+	    "maxDelayedSend", 0, "submissionExtensions", JMAP_VACATION,
+	    JMAP_SIEVE, sieve);
+	json_t *s = json_pack("{s:o,s:{s:o},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,"
+	    "s:s,s:s}", "capabilities", caps, "accounts", account, acct,
 	    "primaryAccounts", JMAP_MAIL, account, JMAP_QUOTA, account,
-	    JMAP_SUBMISSION, account, JMAP_VACATION, account, "username", login,
+	    JMAP_SUBMISSION, account, JMAP_VACATION, account, JMAP_SIEVE,
+	    account, "username", login,
 	    "apiUrl", "/jmap/mail/api",
 	    "downloadUrl", "/jmap/mail/download/{accountId}/{blobId}/{name}"
 	    "?accept={type}",
@@ -371,7 +387,7 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 }
 
 static const char *const capabilities[] = { JMAP_CORE, JMAP_MAIL, JMAP_QUOTA,
-	JMAP_SUBMISSION, JMAP_VACATION, NULL };
+	JMAP_SUBMISSION, JMAP_VACATION, JMAP_SIEVE, NULL };
 
 static void
 core_echo(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
@@ -682,7 +698,8 @@ job_run(struct httpd_job *hj, struct db *db)
 			break;
 		}
 		const struct jmap_method *const tables[] = { core_methods,
-		    jmap_mail_methods, jmap_submit_methods, NULL };
+		    jmap_mail_methods, jmap_submit_methods, jmap_sieve_methods,
+		    NULL };
 		json_t *session = session_resource(db, &mb, c.account_id);
 		json_t *out;
 		int status = jmap_run(j->body, j->len, tables, capabilities, &lim,

@@ -1527,6 +1527,8 @@ jmap_mail_blob(struct jmap_mail_ctx *c, const char *blob_id, struct buf *out,
 	}
 	if (blob_id[0] == 'U')
 		return jms_upload_read(j, blob_id, out, error_r);
+	if (blob_id[0] == 'V')
+		return jmap_sieve_blob(c, blob_id, out, error_r);
 	if (blob_id[0] != 'B')
 		return 0;
 	char id[64];

@@ -33,6 +33,13 @@ extern const struct jmap_method jmap_mail_methods[];
 /* Identity, EmailSubmission, VacationResponse (jmap-submit.c) */
 extern const struct jmap_method jmap_submit_methods[];
 
+/* SieveScript (jmap-sieve.c, RFC 9661) */
+extern const struct jmap_method jmap_sieve_methods[];
+#define JMAP_SIEVE "urn:ietf:params:jmap:sieve"
+/* jmap_sieve_blob - a script's blob ("V..."): 1, 0 not found */
+int jmap_sieve_blob(struct jmap_mail_ctx *c, const char *blob_id,
+		    struct buf *out, const char **error_r);
+
 #define JMAP_SUBMISSION "urn:ietf:params:jmap:submission"
 #define JMAP_VACATION "urn:ietf:params:jmap:vacationresponse"
 
