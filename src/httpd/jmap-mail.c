@@ -66,6 +66,14 @@ account_ok(struct jmap_mail_ctx *c, json_t *args, json_t **error_r)
 	return true;
 }
 
+bool
+jmap_mail_account(struct jmap_mail_ctx *c, json_t *args,
+		  const char *const *allowed, json_t **error_r)
+{
+	return account_ok(c, args, error_r) &&
+	    jmap_args_check(args, allowed, error_r);
+}
+
 /* begin - account check, argument check, the store */
 struct jms *
 jmap_mail_begin(struct jmap_mail_ctx *c, json_t *args, const char *const *allowed,

@@ -44,6 +44,10 @@ int jmap_sieve_blob(struct jmap_mail_ctx *c, const char *blob_id,
 #define JMAP_VACATION "urn:ietf:params:jmap:vacationresponse"
 
 struct jms;
+/* jmap_mail_account - the accountId is this account's and every
+ * argument is in allowed: false with the error */
+bool jmap_mail_account(struct jmap_mail_ctx *c, json_t *args,
+		       const char *const *allowed, json_t **error_r);
 /* jmap_mail_begin - a method's start: the accountId is this account's,
  * every argument is in allowed; the store (NULL with *error_r) */
 struct jms *jmap_mail_begin(struct jmap_mail_ctx *c, json_t *args,

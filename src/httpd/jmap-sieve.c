@@ -127,21 +127,6 @@ jmap_sieve_blob(struct jmap_mail_ctx *c, const char *blob_id, struct buf *out,
 	return r;
 }
 
-static bool
-begin(struct jmap_mail_ctx *c, json_t *args, const char *const *allowed,
-      json_t **error_r)
-{
-	const char *a = json_string_value(json_object_get(args, "accountId"));
-
-	if (a == NULL || strcmp(a, c->account_id) != 0) {
-		*error_r = a == NULL ? jmap_error_props("invalidArguments",
-		    "accountId is required", "accountId", NULL) :
-		    jmap_error("accountNotFound", "no account %.100s", a);
-		return false;
-	}
-	return jmap_args_check(args, allowed, error_r);
-}
-
 static void
 script_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
@@ -151,7 +136,7 @@ script_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	json_t *ids, *state;
 	const char *err;
 
-	if (!begin(c, args, allowed, error_r) || !jmap_ids_arg(args, "ids",
+	if (!jmap_mail_account(c, args, allowed, error_r) || !jmap_ids_arg(args, "ids",
 	    c->lim->max_objects_in_get, &ids, error_r))
 		return;
 	json_t *all = scripts(c, &state, &err);
@@ -188,7 +173,7 @@ script_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	json_t *state, *filter = json_object_get(args, "filter");
 	const char *err;
 
-	if (!begin(c, args, allowed, error_r))
+	if (!jmap_mail_account(c, args, allowed, error_r))
 		return;
 	json_t *act = json_object_get(filter, "isActive");
 	const char *nm = json_string_value(json_object_get(filter, "name"));
@@ -239,7 +224,7 @@ script_validate(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	static const char *const allowed[] = { "accountId", "blobId", NULL };
 	struct buf text;
 
-	if (!begin(c, args, allowed, error_r))
+	if (!jmap_mail_account(c, args, allowed, error_r))
 		return;
 	buf_init(&text, SIEVE_SCRIPT_MAX);
 	int r = script_text(c, json_string_value(json_object_get(args,
@@ -300,7 +285,7 @@ script_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	const char *err, *key;
 	size_t i;
 
-	if (!begin(c, args, allowed, error_r) ||
+	if (!jmap_mail_account(c, args, allowed, error_r) ||
 	    !jmap_set_args(args, c->lim->max_objects_in_set, error_r))
 		return;
 	json_t *all = scripts(c, &state, &err);
