@@ -10,6 +10,7 @@
  *   GET  /jmap/mail/eventsource/?types=&closeafter=&ping=
  *   POST /jmap/mail/login             {"login","password"}: the web
  *                                     session cookie (any mailbox type)
+ *   POST /jmap/mail/logout            ends the cookie's session
  *
  * Credentials: "Authorization: Basic" (the mailbox's login and
  * password, checked by dir_authenticate on the work pool and throttled
@@ -33,6 +34,7 @@
 #include "jmap-store.h"
 #include "log.h"
 #include "settings.h"
+#include "sieve.h"
 #include "throttle.h"
 #include "webauth.h"
 #include "xalloc.h"
@@ -46,7 +48,7 @@
 #define PUSH_RETRY_MS 5000
 
 enum mkind { MK_SESSION, MK_API, MK_UPLOAD, MK_DOWNLOAD, MK_EVENTS,
-	     MK_LOGIN };
+	     MK_LOGIN, MK_LOGOUT };
 
 struct mjob {
 	struct httpd_job job;        /* first */
@@ -61,10 +63,11 @@ struct mjob {
 	size_t len;
 	char *path;                  /* the decoded path */
 	char *query;
-	char *last_event_id;
+	char *ctype;                 /* the request's Content-Type */
 	bool auth_ran;
 	enum dir_auth_result auth;
 	bool basic;
+	int64_t session_id;          /* the cookie's session row */
 };
 
 /* ------------------------------------------------- concurrency limits */
@@ -220,7 +223,7 @@ job_free(struct httpd_job *hj)
 	free(j->body);
 	free(j->path);
 	free(j->query);
-	free(j->last_event_id);
+	free(j->ctype);
 	free(j);
 }
 
@@ -273,6 +276,7 @@ authenticate(struct mjob *j, struct db *db, struct dir_mailbox *mb)
 		    &err);
 		if (r == 0)
 			why = "Your session has expired or was ended: log in again.";
+		j->session_id = id;
 	}
 	if (r > 0 && !j->basic) {
 		r = dir_mailbox_get(db, mid, mb, &err);
@@ -345,16 +349,31 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 	    "emailQuerySortOptions", "receivedAt", "size", "from", "to",
 	    "subject", "sentAt", "mayCreateTopLevelMailbox", 1);
 	json_object_set_new(mail, "maxMailboxesPerEmail", json_integer(1));
-	json_t *caps = json_pack("{s:o,s:{},s:{},s:{},s:{}}", JMAP_CORE, core,
-	    JMAP_MAIL, JMAP_QUOTA, JMAP_SUBMISSION, JMAP_VACATION);
-	json_t *acct = json_pack("{s:s,s:b,s:b,s:{s:o,s:{},s:{s:i,s:{}},s:{}}}",
-	    "name", login, "isPersonal", 1, "isReadOnly", 0,
+	json_t *caps = json_pack("{s:o,s:{},s:{},s:{},s:{},s:{}}", JMAP_CORE,
+	    core, JMAP_MAIL, JMAP_QUOTA, JMAP_SUBMISSION, JMAP_VACATION,
+	    JMAP_SIEVE);
+	json_t *sieve = json_pack("{s:i,s:i,s:i,s:i,s:s,s:n,s:n,s:s}",
+	    "maxSizeScriptName", SIEVE_NAME_MAX, "maxSizeScript",
+	    SIEVE_SCRIPT_MAX, "maxNumberScripts", 100, "maxNumberRedirects",
+	    SIEVE_REDIRECTS_MAX, "sieveExtensions", "", "notificationMethods",
+	    "externalLists", "implementation", "Postern");
+	json_t *ext = json_array();
+	char *exts = xstrdup(sieve_extensions());
+	for (char *save = NULL, *t = strtok_r(exts, " ", &save); t != NULL;
+	    t = strtok_r(NULL, " ", &save))
+		json_array_append_new(ext, json_string(t));
+	free(exts);
+	json_object_set_new(sieve, "sieveExtensions", ext);
+	json_t *acct = json_pack("{s:s,s:b,s:b,s:{s:o,s:{},s:{s:i,s:{}},s:{},"
+	    "s:o}}", "name", login, "isPersonal", 1, "isReadOnly", 0,
 	    "accountCapabilities", JMAP_MAIL, mail, JMAP_QUOTA, JMAP_SUBMISSION,
-	    "maxDelayedSend", 0, "submissionExtensions", JMAP_VACATION);
-	json_t *s = json_pack("{s:o,s:{s:o},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:s,"
-	    "s:s}", "capabilities", caps, "accounts", account, acct,
+	    "maxDelayedSend", 0, "submissionExtensions", JMAP_VACATION,
+	    JMAP_SIEVE, sieve);
+	json_t *s = json_pack("{s:o,s:{s:o},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,"
+	    "s:s,s:s}", "capabilities", caps, "accounts", account, acct,
 	    "primaryAccounts", JMAP_MAIL, account, JMAP_QUOTA, account,
-	    JMAP_SUBMISSION, account, JMAP_VACATION, account, "username", login,
+	    JMAP_SUBMISSION, account, JMAP_VACATION, account, JMAP_SIEVE,
+	    account, "username", login,
 	    "apiUrl", "/jmap/mail/api",
 	    "downloadUrl", "/jmap/mail/download/{accountId}/{blobId}/{name}"
 	    "?accept={type}",
@@ -370,7 +389,7 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 }
 
 static const char *const capabilities[] = { JMAP_CORE, JMAP_MAIL, JMAP_QUOTA,
-	JMAP_SUBMISSION, JMAP_VACATION, NULL };
+	JMAP_SUBMISSION, JMAP_VACATION, JMAP_SIEVE, NULL };
 
 static void
 core_echo(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
@@ -553,8 +572,12 @@ do_upload(struct mjob *j, struct jmap_mail_ctx *c, const char *type)
 	}
 	int r = jms_upload(st, j->body != NULL ? j->body : "", j->len, id, &err);
 	acct_leave(c->mailbox_id, true);
-	if (r < 0) {
-		problem(resp, 500, "serverFail", err);
+	if (r != 0) {
+		if (r > 0)
+			json_answer(resp, 400, jmap_problem("limit", 400,
+			    "uploads", err));
+		else
+			problem(resp, 500, "serverFail", err);
 		return;
 	}
 	json_answer(resp, 201, json_pack("{s:s,s:s,s:s,s:I}", "accountId",
@@ -571,6 +594,30 @@ do_events(struct mjob *j, struct jmap_mail_ctx *c)
 	if (states == NULL) {
 		problem(resp, 500, "serverFail", c->store_error);
 		return;
+	}
+	/* types: a comma separated list of type names, or "*" */
+	char *types = j->query != NULL ? query_arg(j->query, "types") : NULL;
+	if (types != NULL) {
+		pct_decode(types);
+		if (strcmp(types, "*") != 0) {
+			const char *k;
+			json_t *v;
+			void *tmp;
+			json_object_foreach_safe(states, tmp, k, v) {
+				bool want = false;
+				size_t kl = strlen(k);
+				for (const char *p = types; *p != '\0' && !want; ) {
+					size_t n = strcspn(p, ",");
+					want = n == kl && strncmp(p, k, n) == 0;
+					p += n;
+					if (*p == ',')
+						p++;
+				}
+				if (!want)
+					json_object_del(states, k);
+			}
+		}
+		free(types);
 	}
 	/* the event id is a digest of the states: a client reconnecting
 	 * with Last-Event-ID learns whether anything changed */
@@ -620,6 +667,16 @@ job_run(struct httpd_job *hj, struct db *db)
 		explicit_bzero(sid, sizeof(sid));
 		return;
 	}
+	if (j->kind == MK_LOGOUT) {
+		const char *err;
+		if (j->session_id != 0)
+			(void)webauth_session_delete(db, j->session_id, mb.id, &err);
+		json_answer(resp, 200, json_pack("{s:b}", "loggedOut", 1));
+		http_response_field(resp, "Set-Cookie", COOKIE_NAME "=; Path=/; "
+		    "HttpOnly; SameSite=Strict; Max-Age=0%s", j->tls ?
+		    "; Secure" : "");
+		return;
+	}
 	struct jmap_mail_ctx c = { .db = db, .mailbox_id = mb.id,
 	    .quota_kb = mb.quota_kb };
 	struct jmap_limits lim;
@@ -643,7 +700,8 @@ job_run(struct httpd_job *hj, struct db *db)
 			break;
 		}
 		const struct jmap_method *const tables[] = { core_methods,
-		    jmap_mail_methods, jmap_submit_methods, NULL };
+		    jmap_mail_methods, jmap_submit_methods, jmap_sieve_methods,
+		    NULL };
 		json_t *session = session_resource(db, &mb, c.account_id);
 		json_t *out;
 		int status = jmap_run(j->body, j->len, tables, capabilities, &lim,
@@ -653,12 +711,9 @@ job_run(struct httpd_job *hj, struct db *db)
 		json_answer(resp, status, out);
 		break;
 	}
-	case MK_UPLOAD: {
-		const char *type = NULL;
-		(void)type;
-		do_upload(j, &c, j->query);
+	case MK_UPLOAD:
+		do_upload(j, &c, j->ctype);
 		break;
-	}
 	case MK_DOWNLOAD:
 		do_download(j, &c);
 		break;
@@ -666,6 +721,7 @@ job_run(struct httpd_job *hj, struct db *db)
 		do_events(j, &c);
 		break;
 	case MK_LOGIN:
+	case MK_LOGOUT:
 		break;
 	}
 	jmap_mail_ctx_free(&c);
@@ -677,7 +733,6 @@ job_new(struct httpd_req *rq, enum mkind kind)
 {
 	struct mjob *j = xcalloc(1, sizeof(*j));
 	const char *ua = http_request_field(rq->req, "user-agent");
-	const char *lei = http_request_field(rq->req, "last-event-id");
 
 	j->job.run = job_run;
 	j->job.done = job_done;
@@ -690,7 +745,8 @@ job_new(struct httpd_req *rq, enum mkind kind)
 	j->user_agent = xstrdup(ua != NULL ? ua : "");
 	j->path = xstrdup(rq->req->path);
 	j->query = rq->req->query != NULL ? xstrdup(rq->req->query) : NULL;
-	j->last_event_id = lei != NULL ? xstrdup(lei) : NULL;
+	const char *ct = http_request_field(rq->req, "content-type");
+	j->ctype = ct != NULL ? xstrdup(ct) : NULL;
 	if (kind == MK_API || kind == MK_UPLOAD || kind == MK_LOGIN) {
 		j->body = xmalloc(rq->req->body.len + 1);
 		if (rq->req->body.len > 0)
@@ -769,10 +825,6 @@ static void
 upload_post(struct httpd_req *rq, struct http_response *resp)
 {
 	start(rq, resp, MK_UPLOAD);
-	if (rq->conn != NULL) {
-		const char *ct = http_request_field(rq->req, "content-type");
-		(void)ct;
-	}
 }
 
 static void
@@ -823,6 +875,21 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	httpd_defer(rq, &j->job);
 }
 
+static void
+logout_post(struct httpd_req *rq, struct http_response *resp)
+{
+	const char *cookie = http_request_field(rq->req, "cookie");
+	char *v = cookie != NULL ? cookie_value(cookie, COOKIE_NAME) : NULL;
+	bool has = v != NULL && *v != '\0';
+
+	free(v);
+	if (!has || http_request_field(rq->req, "authorization") != NULL) {
+		problem(resp, 400, "badRequest", "Log out with the session cookie.");
+		return;
+	}
+	start(rq, resp, MK_LOGOUT);
+}
+
 const struct httpd_route jmap_mail_routes[] = {
 	{ "/.well-known/jmap", false, "GET, HEAD", well_known },
 	{ "/jmap/mail/session", false, "GET, HEAD", session_get },
@@ -832,5 +899,6 @@ const struct httpd_route jmap_mail_routes[] = {
 	{ "/jmap/mail/eventsource/", true, "GET", events_get },
 	{ "/jmap/mail/eventsource", false, "GET", events_get },
 	{ "/jmap/mail/login", false, "POST", login_post },
+	{ "/jmap/mail/logout", false, "POST", logout_post },
 	{ NULL, false, NULL, NULL },
 };

@@ -66,6 +66,14 @@ account_ok(struct jmap_mail_ctx *c, json_t *args, json_t **error_r)
 	return true;
 }
 
+bool
+jmap_mail_account(struct jmap_mail_ctx *c, json_t *args,
+		  const char *const *allowed, json_t **error_r)
+{
+	return account_ok(c, args, error_r) &&
+	    jmap_args_check(args, allowed, error_r);
+}
+
 /* begin - account check, argument check, the store */
 struct jms *
 jmap_mail_begin(struct jmap_mail_ctx *c, json_t *args, const char *const *allowed,
@@ -239,6 +247,57 @@ keywords_flat(const struct jms_msg *m)
 
 /* ------------------------------------------------------------- Mailbox */
 
+/* thread_counts - the Threads with an Email in folder i, and those of
+ * them with an Email there that is not $seen (reads each message's
+ * header: provisional until the store keeps thread ids) */
+static void
+thread_counts(struct jms *j, size_t i, int *total_r, int *unread_r)
+{
+	const struct jms_msg *m;
+	size_t n;
+	const char *err;
+	json_t *all = json_object(), *unread = json_object();
+
+	*total_r = *unread_r = 0;
+	if (jms_msgs(j, i, &m, &n, &err) < 0) {
+		json_decref(all);
+		json_decref(unread);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct buf data;
+		char tid[24];
+		buf_init(&data, 0);
+		if (jms_msg_read(j, &m[k], HEADER_READ, &data, &err) < 0) {
+			buf_free(&data);
+			continue;
+		}
+		thread_id(data.data != NULL ? data.data : "", data.len, m[k].id, tid);
+		buf_free(&data);
+		json_object_set_new(all, tid, json_true());
+		if (!(m[k].flags & STORE_SEEN))
+			json_object_set_new(unread, tid, json_true());
+	}
+	*total_r = (int)json_object_size(all);
+	*unread_r = (int)json_object_size(unread);
+	json_decref(all);
+	json_decref(unread);
+}
+
+static bool
+prop_wanted(json_t *props, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	if (props == NULL || json_is_null(props))
+		return true;
+	json_array_foreach(props, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return true;
+	return false;
+}
+
 static json_t *
 mailbox_json(struct jms *j, size_t i, json_t *props)
 {
@@ -265,7 +324,10 @@ mailbox_json(struct jms *j, size_t i, json_t *props)
 		buf_puts(&name, leaf);
 	}
 	const char *role = role_of(f);
-	bool sent_or_trash = role != NULL && (strcmp(role, "trash") == 0);
+	int threads = 0, unread_threads = 0;
+	if (prop_wanted(props, "totalThreads") ||
+	    prop_wanted(props, "unreadThreads"))
+		thread_counts(j, i, &threads, &unread_threads);
 	json_t *all = json_pack("{s:s,s:s,s:o,s:o,s:i,s:i,s:i,s:i,s:I,s:b,s:{s:b,"
 	    "s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b}}",
 	    "id", f->id, "name", name.data,
@@ -273,7 +335,7 @@ mailbox_json(struct jms *j, size_t i, json_t *props)
 	    (size_t)parent_idx)->id) : json_null(),
 	    "role", role != NULL ? json_string(role) : json_null(),
 	    "totalEmails", (int)f->total, "unreadEmails", (int)f->unseen,
-	    "totalThreads", (int)f->total, "unreadThreads", (int)f->unseen,
+	    "totalThreads", threads, "unreadThreads", unread_threads,
 	    "sortOrder", (json_int_t)(role != NULL && strcmp(role, "inbox") == 0 ?
 	    0 : 10),
 	    "isSubscribed", f->subscribed,
@@ -281,7 +343,6 @@ mailbox_json(struct jms *j, size_t i, json_t *props)
 	    "maySetSeen", 1, "maySetKeywords", 1, "mayCreateChild", 1,
 	    "mayRename", strcasecmp(f->name, "INBOX") != 0,
 	    "mayDelete", strcasecmp(f->name, "INBOX") != 0, "maySubmit", 1);
-	(void)sent_or_trash;
 	if (props == NULL || json_is_null(props))
 		json_object_update(o, all);
 	else {
@@ -499,7 +560,10 @@ mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	}
 	json_t *ids = json_array();
 	for (size_t i = 0; i < jms_nfolders(j); i++) {
-		json_t *m = mailbox_json(j, i, NULL);
+		json_t *qp = json_pack("[s,s,s,s]", "role", "parentId", "name",
+		    "isSubscribed");
+		json_t *m = mailbox_json(j, i, qp);
+		json_decref(qp);
 		const char *r = json_string_value(json_object_get(m, "role"));
 		const char *pid = json_string_value(json_object_get(m, "parentId"));
 		bool ok = true;
@@ -587,19 +651,8 @@ mailbox_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 
 	if (j == NULL || !if_in_state(args, j, 'M', error_r))
 		return;
-	if ((create != NULL && !json_is_object(create) && !json_is_null(create)) ||
-	    (update != NULL && !json_is_object(update) && !json_is_null(update)) ||
-	    (destroy != NULL && !json_is_array(destroy) && !json_is_null(destroy))) {
-		*error_r = jmap_error("invalidArguments", "create and update are "
-		    "objects, destroy an array");
+	if (!jmap_set_args(args, c->lim->max_objects_in_set, error_r))
 		return;
-	}
-	if (json_object_size(create) + json_object_size(update) +
-	    json_array_size(destroy) > c->lim->max_objects_in_set) {
-		*error_r = jmap_error("requestTooLarge", "more than "
-		    "maxObjectsInSet changes");
-		return;
-	}
 	json_t *old = jmap_mail_state(j, 'M');
 	json_t *created = json_object(), *updated = json_object(),
 	    *destroyed = json_array(), *nc = json_object(), *nu = json_object(),
@@ -766,21 +819,14 @@ props_need_body(json_t *props)
 	return false;
 }
 
-static void
-email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+/* email_props - the Email/get and Email/parse arguments of what to
+ * render: false with invalidArguments */
+static bool
+email_props(json_t *args, struct je_props *p, json_t **error_r)
 {
-	struct jmap_mail_ctx *c = ctx;
-	static const char *const allowed[] = { "accountId", "ids", "properties",
-	    "bodyProperties", "fetchTextBodyValues", "fetchHTMLBodyValues",
-	    "fetchAllBodyValues", "maxBodyValueBytes", NULL };
-	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
-	json_t *ids, *mbv = json_object_get(args, "maxBodyValueBytes");
-	const char *err;
+	json_t *mbv = json_object_get(args, "maxBodyValueBytes");
 
-	if (j == NULL || !jmap_ids_arg(args, "ids", c->lim->max_objects_in_get,
-	    &ids, error_r))
-		return;
-	struct je_props p = {
+	*p = (struct je_props){
 		.props = json_object_get(args, "properties"),
 		.body_props = json_object_get(args, "bodyProperties"),
 		.fetch_text = json_is_true(json_object_get(args,
@@ -790,17 +836,37 @@ email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		.fetch_all = json_is_true(json_object_get(args,
 		    "fetchAllBodyValues")),
 	};
-	if (!je_props_check(p.props, p.body_props, error_r))
-		return;
+	if (!je_props_check(p->props, p->body_props, error_r))
+		return false;
 	if (mbv != NULL && !json_is_null(mbv)) {
 		if (!json_is_integer(mbv) || json_integer_value(mbv) <= 0) {
 			*error_r = jmap_error_props("invalidArguments",
 			    "maxBodyValueBytes must be a positive integer",
 			    "maxBodyValueBytes", NULL);
-			return;
+			return false;
 		}
-		p.max_body_value_bytes = (size_t)json_integer_value(mbv);
+		p->max_body_value_bytes = (size_t)json_integer_value(mbv);
 	}
+	return true;
+}
+
+static void
+email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	struct jmap_mail_ctx *c = ctx;
+	static const char *const allowed[] = { "accountId", "ids", "properties",
+	    "bodyProperties", "fetchTextBodyValues", "fetchHTMLBodyValues",
+	    "fetchAllBodyValues", "maxBodyValueBytes", NULL };
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
+	json_t *ids;
+	const char *err;
+
+	if (j == NULL || !jmap_ids_arg(args, "ids", c->lim->max_objects_in_get,
+	    &ids, error_r))
+		return;
+	struct je_props p;
+	if (!email_props(args, &p, error_r))
+		return;
 	json_t *all = NULL;
 	if (ids == NULL) {
 		/* every Email: bounded by maxObjectsInGet (5.1) */
@@ -1027,10 +1093,22 @@ query_run(struct jmap_mail_ctx *c, struct jms *j, struct je_filter *filter,
 	size_t n = 0, cap = 0;
 	const char *err;
 	bool bytes = je_filter_needs_bytes(filter);
+	/* a top-level inMailbox: only that folder is read */
+	const char *only = NULL;
+	for (size_t i = 0; filter != NULL && filter->kind == JF_AND &&
+	    i < filter->nsub; i++)
+		if (filter->sub[i].kind == JF_IN_MAILBOX)
+			only = filter->sub[i].str;
+		else if (filter->sub[i].kind == JF_AND)
+			for (size_t k = 0; k < filter->sub[i].nsub; k++)
+				if (filter->sub[i].sub[k].kind == JF_IN_MAILBOX)
+					only = filter->sub[i].sub[k].str;
 
 	for (size_t f = 0; f < jms_nfolders(j); f++) {
 		const struct jms_msg *m;
 		size_t nm;
+		if (only != NULL && strcmp(jms_folder(j, f)->id, only) != 0)
+			continue;
 		if (jms_msgs(j, f, &m, &nm, &err) < 0) {
 			*error_r = server_fail(c, err);
 			goto fail;
@@ -1200,7 +1278,7 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    0, "position", start, "ids", ids);
 	if (json_is_true(json_object_get(args, "calculateTotal")))
 		json_object_set_new(*result_r, "total", json_integer((json_int_t)n));
-	if (capped || limit == NULL)
+	if (capped || (limit == NULL && (json_int_t)n - start > lim))
 		json_object_set_new(*result_r, "limit", json_integer(lim));
 	qmsgs_free(list, n);
 }
@@ -1390,19 +1468,8 @@ email_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 
 	if (j == NULL || !if_in_state(args, j, 'E', error_r))
 		return;
-	if ((create != NULL && !json_is_object(create) && !json_is_null(create)) ||
-	    (update != NULL && !json_is_object(update) && !json_is_null(update)) ||
-	    (destroy != NULL && !json_is_array(destroy) && !json_is_null(destroy))) {
-		*error_r = jmap_error("invalidArguments", "create and update are "
-		    "objects, destroy an array");
+	if (!jmap_set_args(args, c->lim->max_objects_in_set, error_r))
 		return;
-	}
-	if (json_object_size(create) + json_object_size(update) +
-	    json_array_size(destroy) > c->lim->max_objects_in_set) {
-		*error_r = jmap_error("requestTooLarge", "more than "
-		    "maxObjectsInSet changes");
-		return;
-	}
 	json_t *old = jmap_mail_state(j, 'E');
 	json_t *updated = json_object(), *destroyed = json_array(),
 	    *nc = json_object(), *nu = json_object(), *nd = json_object();
@@ -1468,6 +1535,8 @@ jmap_mail_blob(struct jmap_mail_ctx *c, const char *blob_id, struct buf *out,
 	}
 	if (blob_id[0] == 'U')
 		return jms_upload_read(j, blob_id, out, error_r);
+	if (blob_id[0] == 'V')
+		return jmap_sieve_blob(c, blob_id, out, error_r);
 	if (blob_id[0] != 'B')
 		return 0;
 	char id[64];
@@ -1481,11 +1550,21 @@ jmap_mail_blob(struct jmap_mail_ctx *c, const char *blob_id, struct buf *out,
 	int r = jms_msg_find(j, id, &m, error_r);
 	if (r <= 0)
 		return r;
-	if (part == NULL)
-		return jms_msg_read(j, m, 0, out, error_r) < 0 ? -1 : 1;
+	if (part == NULL) {
+		size_t start = out->len;
+		if (jms_msg_read(j, m, 0, out, error_r) < 0)
+			return -1;
+		if (out->len - start < m->size) {
+			*error_r = "the message is larger than a blob can be here";
+			return -1;
+		}
+		return 1;
+	}
 	struct buf whole;
 	buf_init(&whole, MESSAGE_READ_MAX);
-	if (jms_msg_read(j, m, 0, &whole, error_r) < 0) {
+	if (jms_msg_read(j, m, 0, &whole, error_r) < 0 || whole.len < m->size) {
+		if (whole.len < m->size)
+			*error_r = "the message is larger than a blob can be here";
 		buf_free(&whole);
 		return -1;
 	}
@@ -1597,22 +1676,13 @@ email_parse(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (j == NULL || !jmap_ids_arg(args, "blobIds",
 	    c->lim->max_objects_in_get, &ids, error_r))
 		return;
-	struct je_props p = {
-		.props = json_object_get(args, "properties"),
-		.body_props = json_object_get(args, "bodyProperties"),
-		.fetch_text = json_is_true(json_object_get(args,
-		    "fetchTextBodyValues")),
-		.fetch_html = json_is_true(json_object_get(args,
-		    "fetchHTMLBodyValues")),
-		.fetch_all = json_is_true(json_object_get(args,
-		    "fetchAllBodyValues")),
-	};
+	struct je_props p;
 	if (ids == NULL) {
 		*error_r = jmap_error_props("invalidArguments", "blobIds is "
 		    "required", "blobIds", NULL);
 		return;
 	}
-	if (!je_props_check(p.props, p.body_props, error_r))
+	if (!email_props(args, &p, error_r))
 		return;
 	json_t *parsed = json_object(), *nf = json_array();
 	size_t i;

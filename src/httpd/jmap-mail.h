@@ -33,10 +33,21 @@ extern const struct jmap_method jmap_mail_methods[];
 /* Identity, EmailSubmission, VacationResponse (jmap-submit.c) */
 extern const struct jmap_method jmap_submit_methods[];
 
+/* SieveScript (jmap-sieve.c, RFC 9661) */
+extern const struct jmap_method jmap_sieve_methods[];
+#define JMAP_SIEVE "urn:ietf:params:jmap:sieve"
+/* jmap_sieve_blob - a script's blob ("V..."): 1, 0 not found */
+int jmap_sieve_blob(struct jmap_mail_ctx *c, const char *blob_id,
+		    struct buf *out, const char **error_r);
+
 #define JMAP_SUBMISSION "urn:ietf:params:jmap:submission"
 #define JMAP_VACATION "urn:ietf:params:jmap:vacationresponse"
 
 struct jms;
+/* jmap_mail_account - the accountId is this account's and every
+ * argument is in allowed: false with the error */
+bool jmap_mail_account(struct jmap_mail_ctx *c, json_t *args,
+		       const char *const *allowed, json_t **error_r);
 /* jmap_mail_begin - a method's start: the accountId is this account's,
  * every argument is in allowed; the store (NULL with *error_r) */
 struct jms *jmap_mail_begin(struct jmap_mail_ctx *c, json_t *args,

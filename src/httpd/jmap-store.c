@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,12 +281,14 @@ jms_msg_read(struct jms *j, const struct jms_msg *m, size_t max,
 
 	if (fd < 0)
 		return -1;
+	if (out->max > 0 && (max == 0 || max > out->max))
+		max = out->max;       /* a message past the buffer: its start */
 	while ((max == 0 || out->len < max) &&
 	    (n = read(fd, b, max == 0 || max - out->len > sizeof(b) ? sizeof(b) :
 	    max - out->len)) > 0) {
 		if (buf_append(out, b, (size_t)n) < 0) {
 			close(fd);
-			return seterr(error_r, "message too large"), -1;
+			return seterr(error_r, "out of memory"), -1;
 		}
 	}
 	close(fd);
@@ -619,14 +620,16 @@ jms_usage(struct jms *j, int64_t *bytes_r, int64_t *limit_r,
 /* ----------------------------------------------------------------- blobs */
 
 /* upload_gc - remove uploads older than a day (RFC 8620 6.1: at least
- * an hour) */
+ * an hour); the bytes and number of those that stay */
 static void
-upload_gc(const char *dir)
+upload_gc(const char *dir, uint64_t *bytes_r, size_t *n_r)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	time_t now = time(NULL);
 
+	*bytes_r = 0;
+	*n_r = 0;
 	if (d == NULL)
 		return;
 	while ((e = readdir(d)) != NULL) {
@@ -636,6 +639,10 @@ upload_gc(const char *dir)
 			continue;
 		if (now - sb.st_mtime > UPLOAD_MAX_AGE)
 			(void)unlinkat(dirfd(d), e->d_name, 0);
+		else {
+			*bytes_r += (uint64_t)sb.st_size;
+			(*n_r)++;
+		}
 	}
 	closedir(d);
 }
@@ -650,7 +657,13 @@ jms_upload(struct jms *j, const void *data, size_t len, char id_r[40],
 	snprintf(dir, sizeof(dir), "%s/" UPLOAD_DIR, j->root);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return seterr(error_r, "cannot make the upload directory"), -1;
-	upload_gc(dir);
+	uint64_t held;
+	size_t nheld;
+	upload_gc(dir, &held, &nheld);
+	if (nheld >= JMS_UPLOAD_FILES_MAX ||
+	    held + len > (uint64_t)JMS_UPLOAD_BYTES_MAX)
+		return seterr(error_r, "too many uploads are waiting (they are "
+		    "kept for a day)"), 1;
 	random_bytes(rnd, sizeof(rnd));
 	id_r[0] = 'U';
 	for (size_t i = 0; i < sizeof(rnd); i++)
@@ -701,40 +714,4 @@ jms_upload_read(struct jms *j, const char *id, struct buf *out,
 		}
 	close(fd);
 	return 1;
-}
-
-/* ------------------------------------------------------------------ push */
-
-static void
-wait_cb(void *ctx)
-{
-	*(bool *)ctx = true;
-}
-
-int
-jms_wait(struct jms *j, int timeout_ms, const char **error_r)
-{
-	struct store_notify *n = store_notify_create(error_r);
-	bool hit = false;
-	int ret = 0;
-
-	if (n == NULL)
-		return -1;
-	for (size_t i = 0; i < j->nf; i++) {
-		struct store_folder *sf = store_folder_open(j->st,
-		    j->f[i].pub.name, error_r);
-		if (sf == NULL)
-			continue;
-		(void)store_notify_watch(n, sf, wait_cb, &hit, error_r);
-		store_folder_close(&sf);
-	}
-	struct pollfd p = { .fd = store_notify_fd(n), .events = POLLIN };
-	int r = poll(&p, 1, timeout_ms);
-	if (r > 0) {
-		store_notify_dispatch(n);
-		ret = hit ? 1 : 0;
-	} else if (r < 0)
-		ret = -1, seterr(error_r, "poll failed");
-	store_notify_free(&n);
-	return ret;
 }

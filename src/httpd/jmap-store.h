@@ -66,7 +66,9 @@ int jms_msgs(struct jms *j, size_t i, const struct jms_msg **msgs_r,
 /* jms_msg_find - an Email id: 1 with *m_r, 0 unknown, -1 error */
 int jms_msg_find(struct jms *j, const char *id, const struct jms_msg **m_r,
 		 const char **error_r);
-/* jms_msg_read - the message's bytes (at most max; 0: all) into out */
+/* jms_msg_read - the message's bytes (at most max; 0: all) into out;
+ * never more than out's own max (buf_init): a larger message is cut
+ * there, so that it still lists and opens (with limits) */
 int jms_msg_read(struct jms *j, const struct jms_msg *m, size_t max,
 		 struct buf *out, const char **error_r);
 /* jms_msg_fd - the message file opened read-only, or -1 */
@@ -114,15 +116,15 @@ int jms_usage(struct jms *j, int64_t *bytes_r, int64_t *limit_r,
 	      const char **error_r);
 
 /* blobs uploaded (RFC 8620 6.1): files under <root>/jmap-upload/, one
- * account's only; ids "U" + 32 hex digits */
+ * account's only; ids "U" + 32 hex digits; kept a day. An account holds
+ * at most JMS_UPLOAD_FILES_MAX of them and JMS_UPLOAD_BYTES_MAX bytes
+ * (they are outside the mailbox quota): 1 with *error_r past that. */
+#define JMS_UPLOAD_FILES_MAX 1000
+#define JMS_UPLOAD_BYTES_MAX (256 * 1024 * 1024)
 int jms_upload(struct jms *j, const void *data, size_t len, char id_r[40],
 	       const char **error_r);
 /* jms_upload_read - an uploaded blob: 1 with its bytes, 0 not found */
 int jms_upload_read(struct jms *j, const char *id, struct buf *out,
 		    const char **error_r);
-
-/* jms_wait - block until a folder of the mailbox changes or timeout_ms
- * passes (push): 1 changed, 0 timeout, -1 error */
-int jms_wait(struct jms *j, int timeout_ms, const char **error_r);
 
 #endif

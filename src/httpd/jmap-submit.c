@@ -85,21 +85,6 @@ identity_state(json_t *list)
 	return json_sprintf("I%016" PRIx64, h);
 }
 
-static bool
-account_only(struct jmap_mail_ctx *c, json_t *args,
-	     const char *const *allowed, json_t **error_r)
-{
-	const char *a = json_string_value(json_object_get(args, "accountId"));
-
-	if (a == NULL || strcmp(a, c->account_id) != 0) {
-		*error_r = a == NULL ? jmap_error_props("invalidArguments",
-		    "accountId is required", "accountId", NULL) :
-		    jmap_error("accountNotFound", "no account %.100s", a);
-		return false;
-	}
-	return jmap_args_check(args, allowed, error_r);
-}
-
 static void
 identity_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
@@ -109,7 +94,7 @@ identity_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	json_t *ids;
 	const char *err;
 
-	if (!account_only(c, args, allowed, error_r) || !jmap_ids_arg(args,
+	if (!jmap_mail_account(c, args, allowed, error_r) || !jmap_ids_arg(args,
 	    "ids", c->lim->max_objects_in_get, &ids, error_r))
 		return;
 	json_t *all = identities(c, &err);
@@ -147,7 +132,7 @@ identity_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    "maxChanges", NULL };
 	const char *since, *err;
 
-	if (!account_only(c, args, allowed, error_r))
+	if (!jmap_mail_account(c, args, allowed, error_r))
 		return;
 	since = json_string_value(json_object_get(args, "sinceState"));
 	json_t *all = identities(c, &err);
@@ -180,7 +165,7 @@ identity_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	json_t *v;
 	size_t i;
 
-	if (!account_only(c, args, allowed, error_r))
+	if (!jmap_mail_account(c, args, allowed, error_r))
 		return;
 	json_t *all = identities(c, &err);
 	if (all == NULL) {
@@ -324,10 +309,10 @@ submit_one(struct jmap_mail_ctx *c, struct jms *j, json_t *sub,
 	}
 	struct buf data;
 	buf_init(&data, SUBMIT_SIZE_MAX);
-	if (jms_msg_read(j, m, 0, &data, &err) < 0) {
+	if (jms_msg_read(j, m, 0, &data, &err) < 0 || data.len < m->size) {
 		buf_free(&data);
 		*serr = json_pack("{s:s,s:s}", "type", "tooLarge", "description",
-		    err);
+		    "the Email is too large to submit");
 		return -1;
 	}
 	if (data.data == NULL)
@@ -469,7 +454,7 @@ sent_copy(struct jms *j, const char *eid)
 		return;
 	struct buf data;
 	buf_init(&data, SUBMIT_SIZE_MAX);
-	if (jms_msg_read(j, m, 0, &data, &err) == 0)
+	if (jms_msg_read(j, m, 0, &data, &err) == 0 && data.len == m->size)
 		(void)jms_msg_append(j, (size_t)sent, data.data != NULL ?
 		    data.data : "", data.len, STORE_SEEN, NULL, 0, id, &err);
 	buf_free(&data);
@@ -633,7 +618,7 @@ submission_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    NULL };
 	json_t *ids;
 
-	if (!account_only(c, args, allowed, error_r) || !jmap_ids_arg(args,
+	if (!jmap_mail_account(c, args, allowed, error_r) || !jmap_ids_arg(args,
 	    "ids", c->lim->max_objects_in_get, &ids, error_r))
 		return;
 	*result_r = json_pack("{s:s,s:s,s:[],s:O}", "accountId", c->account_id,
@@ -651,7 +636,7 @@ vacation_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	json_t *ids;
 	const char *err;
 
-	if (!account_only(c, args, allowed, error_r) || !jmap_ids_arg(args,
+	if (!jmap_mail_account(c, args, allowed, error_r) || !jmap_ids_arg(args,
 	    "ids", c->lim->max_objects_in_get, &ids, error_r))
 		return;
 	sqlite3_stmt *s = db_query(c->db, &err, "SELECT autoresponder_enabled, "
@@ -716,7 +701,7 @@ vacation_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	json_t *v;
 	size_t i;
 
-	if (!account_only(c, args, allowed, error_r))
+	if (!jmap_mail_account(c, args, allowed, error_r))
 		return;
 	json_t *before = NULL, *e = NULL;
 	json_t *gargs = json_pack("{s:s}", "accountId", c->account_id);

@@ -210,6 +210,29 @@ jmap_ids_arg(json_t *args, const char *name, size_t max, json_t **ids_r,
 	return true;
 }
 
+bool
+jmap_set_args(json_t *args, size_t max, json_t **error_r)
+{
+	json_t *create = json_object_get(args, "create");
+	json_t *update = json_object_get(args, "update");
+	json_t *destroy = json_object_get(args, "destroy");
+
+	if ((create != NULL && !json_is_object(create) && !json_is_null(create)) ||
+	    (update != NULL && !json_is_object(update) && !json_is_null(update)) ||
+	    (destroy != NULL && !json_is_array(destroy) && !json_is_null(destroy))) {
+		*error_r = jmap_error("invalidArguments", "create and update are "
+		    "objects, destroy an array");
+		return false;
+	}
+	if (json_object_size(create) + json_object_size(update) +
+	    json_array_size(destroy) > max) {
+		*error_r = jmap_error("requestTooLarge", "more than %zu changes "
+		    "(maxObjectsInSet)", max);
+		return false;
+	}
+	return true;
+}
+
 /* find_method - the row for name in the tables, or NULL */
 static const struct jmap_method *
 find_method(const struct jmap_method *const *tables, const char *name)

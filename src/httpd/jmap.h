@@ -82,6 +82,11 @@ bool jmap_args_check(json_t *args, const char *const *allowed,
 bool jmap_ids_arg(json_t *args, const char *name, size_t max, json_t **ids_r,
 		  json_t **error_r);
 
+/* jmap_set_args - the shape of a /set's create, update and destroy and
+ * their number (at most max, maxObjectsInSet): false with
+ * invalidArguments or requestTooLarge */
+bool jmap_set_args(json_t *args, size_t max, json_t **error_r);
+
 /* jmap_id_valid - an Id (RFC 8620 1.2): 1-255 of A-Za-z0-9_- */
 bool jmap_id_valid(const char *s);
 

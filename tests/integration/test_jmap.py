@@ -187,7 +187,7 @@ def test_session_resource_and_credentials(srv):
     assert r.status == 200, r.body
     s = r.json
     assert set(s["capabilities"]) == {CORE, MAIL, QUOTA, SUBMISSION,
-                                      VACATION}
+                                      VACATION, "urn:ietf:params:jmap:sieve"}
     core = s["capabilities"][CORE]
     assert core["maxSizeRequest"] == 256 * 1024
     assert core["maxSizeUpload"] == 256 * 1024
@@ -225,6 +225,11 @@ def test_session_resource_and_credentials(srv):
     r = c.request("POST", "/jmap/mail/api", {"using": USING,
                   "methodCalls": []})
     assert r.status == 403
+    # logout ends the session on the server, not only the cookie
+    c.csrf = True
+    r = c.request("POST", "/jmap/mail/logout")
+    assert r.status == 200 and "Max-Age=0" in r.getheader("Set-Cookie")
+    assert c.request("GET", "/jmap/mail/session").status == 401
     # a wrong password at the login
     r = Jmap(port).request("POST", "/jmap/mail/login", {
         "login": "alice@acme", "password": "Wrong-Secret-111"},
@@ -449,7 +454,7 @@ def test_upload_import_parse_and_limits(srv):
                   headers={"Content-Type": "message/rfc822"})
     assert r.status == 201, r.body
     blob = r.json["blobId"]
-    assert r.json["size"] == len(raw)
+    assert r.json["size"] == len(raw) and r.json["type"] == "message/rfc822"
     got = j.request("GET", f"/jmap/mail/download/{j.account}/{blob}/x.eml"
                     "?accept=message/rfc822")
     assert got.status == 200 and got.body == raw
@@ -547,6 +552,10 @@ def test_query_sort_filter_collapse(srv):
     # collapseThreads: the reply and its root are one thread
     r, s = q(collapseThreads=True)
     assert r["total"] == 3 and "alpha topic" not in s
+    mb = j.call("Mailbox/get", {"ids": [sid], "properties": [
+        "totalEmails", "totalThreads", "unreadThreads"]})[1]["list"][0]
+    assert (mb["totalEmails"], mb["totalThreads"], mb["unreadThreads"]) == \
+        (4, 3, 3)
     # paging: position, anchor, limit
     r, s = q(position=1, limit=2)
     assert s == ["alpha topic", "Charlie"] and r["position"] == 1
@@ -693,7 +702,55 @@ def test_push_after_smtp_delivery(srv):
                        if x.startswith("data: ")][0][6:])
     new_state = data["changed"][j.account]["Email"]
     assert new_state != email_state
+    # types filters the states in the event
+    r = j.request("GET", "/jmap/mail/eventsource/?types=Mailbox,Quota"
+                  "&closeafter=state&ping=0")
+    data = json.loads([x for x in r.body.decode().splitlines()
+                       if x.startswith("data: ")][0][6:])
+    assert set(data["changed"][j.account]) == {"Mailbox", "Quota"}
     ch = j.call("Email/changes", {"sinceState": email_state})[1]
     got = j.call("Email/get", {"ids": ch["created"],
                  "properties": ["subject"]})[1]["list"]
     assert "Pushed by SMTP" in [e["subject"] for e in got]
+
+
+def test_hostile_messages_still_list_and_open(srv):
+    """broken MIME, 10,000 parts, an unknown charset, a huge address list
+    and markup in headers: every one lists and opens (within limits), and
+    what comes back is data, never markup of ours"""
+    j = alice(srv)
+    j.call("Mailbox/set", {"create": {"h": {"name": "Hostile"}}})
+    parts = "".join(f"--b\r\nContent-Type: text/plain\r\n\r\np{i}\r\n"
+                    for i in range(10000))
+    msgs = [
+        ("Many parts", "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+         parts + "--b--\r\n"),
+        ("Broken mime", "Content-Type: multipart/mixed; boundary=zz\r\n\r\n"
+         "--zz\r\nContent-Type: text/plain; charset=x-nonsense-42\r\n"
+         "Content-Transfer-Encoding: base64\r\n\r\n!!!not base64\r\n"),
+        ("<script>alert(1)</script>", "Content-Type: text/html\r\n\r\n"
+         "<img src=x onerror=alert(1)>\r\n"),
+    ]
+    many = ", ".join(f"u{i}@example.org" for i in range(3000))
+    for subj, rest in msgs:
+        data = (f"From: x@example.org\r\nTo: {many}\r\nSubject: {subj}\r\n"
+                f"Message-ID: <{abs(hash(subj))}@h>\r\n{rest}").encode()
+        append(srv, "Hostile", data)
+    hid = mailbox_ids(j)["Hostile"]
+    q = j.call("Email/query", {"filter": {"inMailbox": hid},
+               "calculateTotal": True})[1]
+    assert q["total"] == 3
+    got = j.call("Email/get", {"ids": q["ids"], "fetchAllBodyValues": True,
+                 "properties": ["subject", "to", "bodyStructure", "textBody",
+                                "bodyValues", "preview"]})[1]["list"]
+    by = {e["subject"]: e for e in got}
+    many_parts = by["Many parts"]["bodyStructure"]["subParts"]
+    assert 100 < len(many_parts) <= 2000          # lib-mime's part limit
+    assert len(by["Many parts"]["to"]) == 1000    # JE_ADDR_MAX
+    broken = by["Broken mime"]
+    pid = broken["textBody"][0]["partId"]
+    assert broken["bodyValues"][pid]["isEncodingProblem"] is True
+    # the markup is returned as text in JSON: the client escapes it
+    assert "<script>alert(1)</script>" in by
+    r = j.request("GET", "/jmap/mail/session")
+    assert r.status == 200                        # the service lives on

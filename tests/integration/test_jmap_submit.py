@@ -252,3 +252,58 @@ def test_vacation_response_is_the_auto_responder(srv):
     got = wait_for(lambda: imap_find(srv, "bob@acme", BOB_PW, "INBOX",
                                      "Away"), "the auto reply", 60)
     assert b"I am away until Monday." in got[0]
+
+
+def test_sieve_scripts(srv):
+    """RFC 9661 on the script store ManageSieve edits and deliver runs: a
+    script made and activated by JMAP files bob's mail"""
+    sieve = "urn:ietf:params:jmap:sieve"
+    using = [CORE, MAIL, sieve]
+    b = client(srv, "bob@acme", BOB_PW)
+    caps = b.session()["accounts"][b.account]["accountCapabilities"][sieve]
+    assert "fileinto" in caps["sieveExtensions"]
+    def upload(text):
+        r = b.request("POST", f"/jmap/mail/upload/{b.account}/",
+                      raw=text.encode(), headers={
+                          "Content-Type": "application/sieve"})
+        return r.json["blobId"]
+    good = upload('require "fileinto";\r\nif header :contains "subject" '
+                  '"Sieve me" { fileinto "Filed"; }\r\n')
+    bad = upload('require "fileinto";\r\nfileinto\r\n')
+    r = call(b, "SieveScript/validate", {"blobId": bad}, using)[0][1]
+    assert r["error"]["type"] == "invalidSieve"
+    assert call(b, "SieveScript/validate", {"blobId": good}, using)[0][1][
+        "error"] is None
+    out = call(b, "SieveScript/set", {"create": {
+        "s": {"name": "rules", "blobId": good},
+        "x": {"name": "broken", "blobId": bad}},
+        "onSuccessActivateScript": "#s"}, using)[0][1]
+    assert out["notCreated"]["x"]["type"] == "invalidSieve"
+    sid = out["created"]["s"]["id"]
+    got = call(b, "SieveScript/get", {"ids": [sid]}, using)[0][1]["list"][0]
+    assert got["name"] == "rules" and got["isActive"] is True
+    r = b.request("GET", f"/jmap/mail/download/{b.account}/{got['blobId']}/"
+                  "rules.sieve?accept=application/sieve")
+    assert r.status == 200 and b'fileinto "Filed"' in r.body
+    assert call(b, "SieveScript/set", {"destroy": [sid]}, using)[0][1][
+        "notDestroyed"][sid]["type"] == "scriptIsActive"
+    q = call(b, "SieveScript/query", {"filter": {"isActive": True}},
+             using)[0][1]
+    assert q["ids"] == [sid]
+    # alice writes; bob's active script files it
+    a = client(srv, "alice@acme", ALICE_PW)
+    ident = call(a, "Identity/get", {})[0][1]["list"][0]["id"]
+    eid, _ = draft(a, "alice@acme.test", "bob@acme.test", "Sieve me now")
+    assert "s" in call(a, "EmailSubmission/set", {"create": {"s": {
+        "identityId": ident, "emailId": eid}}})[0][1]["created"]
+    wait_for(lambda: imap_find(srv, "bob@acme", BOB_PW, "Filed",
+                               "Sieve me now"), "the script's fileinto", 60)
+    # deactivate, then destroy; the old blob id is gone with the script
+    out = call(b, "SieveScript/set", {"onSuccessDeactivateScript": True,
+                                      "destroy": [sid]}, using)[0][1]
+    assert out["notDestroyed"][sid]["type"] == "scriptIsActive"
+    out = call(b, "SieveScript/set", {"destroy": [sid]}, using)[0][1]
+    assert out["destroyed"] == [sid]
+    r = b.request("GET", f"/jmap/mail/download/{b.account}/{got['blobId']}/"
+                  "x?accept=text/plain")
+    assert r.status == 404

@@ -154,6 +154,72 @@ test_pointer(void)
 	json_decref(v);
 }
 
+/* creation ids (RFC 8620 5.3): "#k" after a call whose result created k,
+ * in values and in the keys of nested maps; implicit responses */
+static void
+test_creation_refs_and_implicit(void)
+{
+	int st, calls = 0;
+	char *s;
+
+	s = run("{\"using\":[\"urn:ietf:params:jmap:core\"],\"methodCalls\":["
+	    "[\"Core/echo\",{\"created\":{\"k\":{\"id\":\"X1\"}}},\"c0\"],"
+	    "[\"Core/echo\",{\"ids\":[\"#k\",\"#zz\"],\"update\":{\"#k\":1},"
+	    "\"p\":\"#k\"},\"c1\"]],\"createdIds\":{\"a\":\"A0\"}}",
+	    &st, &calls);
+	CHECK_INTEQ(st, 200);
+	CHECK(has(s, "\"ids\":[\"X1\",\"#zz\"]"));
+	CHECK(has(s, "\"update\":{\"X1\":1}"));
+	CHECK(has(s, "\"p\":\"X1\""));
+	CHECK(has(s, "\"createdIds\":{\"a\":\"A0\",\"k\":\"X1\"}"));
+	free(s);
+	/* without createdIds in the request, none in the response */
+	s = run("{\"using\":[\"urn:ietf:params:jmap:core\"],\"methodCalls\":["
+	    "[\"Core/echo\",{\"created\":{\"k\":{\"id\":\"X1\"}}},\"c0\"]]}",
+	    &st, &calls);
+	CHECK(!has(s, "createdIds"));
+	free(s);
+	/* "@then": answered after the call, with its call id */
+	s = run("{\"using\":[\"urn:ietf:params:jmap:core\"],\"methodCalls\":["
+	    "[\"Core/echo\",{\"@then\":[[\"Email/set\",{\"x\":1}]]},\"c7\"]]}",
+	    &st, &calls);
+	CHECK(has(s, "[[\"Core/echo\",{},\"c7\"],[\"Email/set\",{\"x\":1},"
+	    "\"c7\"]]"));
+	free(s);
+}
+
+static void
+test_argument_helpers(void)
+{
+	static const char *const allowed[] = { "accountId", "ids", NULL };
+	json_t *args = json_loads("{\"accountId\":\"a\",\"ids\":[\"1\",\"2\"],"
+	    "\"bogus\":1}", 0, NULL);
+	json_t *err = NULL, *ids;
+
+	CHECK(!jmap_args_check(args, allowed, &err));
+	CHECK_STREQ(json_string_value(json_object_get(err, "type")),
+	    "invalidArguments");
+	CHECK_STREQ(json_string_value(json_array_get(json_object_get(err,
+	    "arguments"), 0)), "bogus");
+	json_decref(err);
+	err = NULL;
+	CHECK(jmap_ids_arg(args, "ids", 2, &ids, &err) && json_array_size(ids) == 2);
+	CHECK(!jmap_ids_arg(args, "ids", 1, &ids, &err));
+	CHECK_STREQ(json_string_value(json_object_get(err, "type")),
+	    "requestTooLarge");
+	json_decref(err);
+	err = NULL;
+	CHECK(jmap_ids_arg(args, "none", 1, &ids, &err) && ids == NULL);
+	json_object_set_new(args, "ids", json_pack("[i]", 1));
+	CHECK(!jmap_ids_arg(args, "ids", 5, &ids, &err));
+	json_decref(err);
+	json_decref(args);
+	CHECK(jmap_id_valid("m123u4_-Z"));
+	CHECK(!jmap_id_valid(""));
+	CHECK(!jmap_id_valid("a/b"));
+	CHECK(!jmap_id_valid("../x"));
+}
+
 int
 main(void)
 {
@@ -162,6 +228,8 @@ main(void)
 		TEST(test_method_errors),
 		TEST(test_back_references),
 		TEST(test_pointer),
+		TEST(test_creation_refs_and_implicit),
+		TEST(test_argument_helpers),
 		{ NULL, NULL },
 	};
 	return test_run(tests);
