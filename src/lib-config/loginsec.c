@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #ifdef HAVE_MAXMINDDB
@@ -191,6 +192,9 @@ loginsec_country_of(struct db *db, const char *addr, char cc[3],
 		return -1;
 	}
 	int gai, mst;
+	/* an IPv4 client on an IPv6 listener */
+	if (strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr, '.') != NULL)
+		addr += 7;
 	MMDB_lookup_result_s res = MMDB_lookup_string(&mmdb, addr, &gai, &mst);
 	if (gai != 0) {
 		r = 0;       /* not an address: unknown */
