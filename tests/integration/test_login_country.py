@@ -136,3 +136,36 @@ def test_bad_country_list_is_refused(srv):
     r = srv.cli("mailbox", "set", "ann@acme", "authpolicy_countries=Germany",
                 check=False)
     assert r.returncode == 2 and "two-letter" in r.stderr
+
+
+def test_new_country_challenge(srv):
+    """twofactor_mode=new_country: the web login asks for the code from a
+    country the mailbox has not logged in from on the web, not from a
+    new address of a known country"""
+    from login_util import oathtool
+    import time
+    p = srv
+    p.cli("mailbox", "add", "nomad@acme", "--password", PW, "--type",
+          "ADMIN")
+    p.cli("mailbox", "set", "nomad@acme", "twofactor_mode=new_country")
+    p.cli("config", "set", "auth.geoip_db", str(p.mmdb))
+    w = Web(p.port("http"), NL)
+    r = w.login("nomad@acme", PW)
+    assert r.json["type"].endswith("totpEnrolment"), r.json
+    secret = r.json["secret"]
+    assert w.login("nomad@acme", PW, oathtool(secret)).status == 200
+    # NL again: no code
+    assert Web(p.port("http"), NL).login("nomad@acme", PW).status == 200
+    # FR is new: the code is asked, then FR is known
+    r = Web(p.port("http"), FR).login("nomad@acme", PW)
+    assert r.status == 401 and r.json["type"].endswith("secondFactorRequired")
+    r = Web(p.port("http"), FR).login("nomad@acme", PW,
+                                     oathtool(secret, time.time() + 30))
+    assert r.status == 200, r.json
+    assert Web(p.port("http"), FR).login("nomad@acme", PW).status == 200
+    # an address the database does not know: always asked
+    r = Web(p.port("http"), UNKNOWN).login("nomad@acme", PW)
+    assert r.status == 401 and r.json["type"].endswith("secondFactorRequired")
+    seen = p.cli("mailbox", "logins", "nomad@acme", json_out=True)
+    assert {(s["protocol"], s["country"]) for s in seen} >= {
+        ("web", "NL"), ("web", "FR")}
