@@ -328,6 +328,11 @@ prune(struct db *db, int64_t now)
 	    now - days * 86400);
 	(void)db_exec(db, &err, "DELETE FROM login_failure WHERE last < ?", "i",
 	    now - days * 86400);
+	/* names sprayed from many addresses: the newest rows stay */
+	(void)db_exec(db, &err, "DELETE FROM login_failure WHERE rowid IN "
+	    "(SELECT rowid FROM login_failure ORDER BY last LIMIT max(0, "
+	    "(SELECT count(*) FROM login_failure) - ?))", "i",
+	    (int64_t)LOGINSEC_RECORD_MAX);
 }
 
 void

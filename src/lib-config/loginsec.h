@@ -39,6 +39,7 @@
 #define LOGINSEC_APP_PASSWORDS 20
 #define LOGINSEC_APP_PASSWORD_LEN 20    /* random characters */
 #define LOGINSEC_NAME_MAX 64
+#define LOGINSEC_RECORD_MAX 50000       /* login_failure rows kept */
 
 /* loginsec_decide - after the main password was checked (main_ok):
  * the app passwords, the two-factor rule and the country policies for a
