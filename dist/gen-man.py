@@ -51,6 +51,10 @@ if name == "postern":
     commands = re.findall(r"^  (\w+) +", top.split("Commands:", 1)[1], re.M)
     for c in commands:
         page += [f".SS {c}", roff(help_of(c, "--help"))]
+        if c == "mailbox":   # login security (cmd-loginsec.c)
+            page += [".SS mailbox app-password, twofactor, logins, "
+                     "failed-logins", roff(help_of(c, "app-password",
+                                                   "--help"))]
     page += [".SH ENVIRONMENT", ".TP", ".B POSTERN_DIR",
              "the data root when \\-d is not given"]
 page += [".SH FILES", ".TP", ".I /var/lib/postern",

@@ -27,8 +27,11 @@ command -v npm >/dev/null 2>&1 || WEB="$WEB npm"
 # effort: when they cannot be installed, those tests skip and say why.
 PEERS="dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix"
 
+# Login security (issue 17): country lookups, QR codes, PAM; the tests'
+# oathtool, zbarimg, .mmdb writer and PAM wrapper
+LOGIN="libmaxminddb-dev libqrencode-dev libpam0g-dev oathtool zbar-tools libmaxmind-db-writer-perl libpam-wrapper"
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
-PKGS="$BUILD $RUNTIME $TEST $WEB ${POSTERN_EXTRA_PACKAGES:-}"
+PKGS="$BUILD $RUNTIME $TEST $WEB $LOGIN ${POSTERN_EXTRA_PACKAGES:-}"
 # xmppd: libexpat parses the XML streams; slixmpp is the tests' client
 PKGS="$PKGS libexpat1-dev python3-slixmpp"
 

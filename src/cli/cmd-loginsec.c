@@ -20,7 +20,8 @@ loginsec_help(int code)
 	    "       postern mailbox twofactor show NAME@PO\n"
 	    "       postern mailbox twofactor reset NAME@PO [--yes]\n"
 	    "       postern mailbox logins NAME@PO\n"
-	    "       postern mailbox failed-logins [--postoffice PO] [--mailbox NAME@PO]\n\n"
+	    "       postern mailbox failed-logins [--postoffice PO] [--mailbox NAME@PO]\n"
+	    "                  [--by address|mailbox]\n\n"
 	    "App passwords are what mail clients use (IMAP, POP3, SMTP AUTH,\n"
 	    "ManageSieve) when the mailbox has two-factor login on\n"
 	    "(twofactor_mode): the main password then works only at the web\n"
@@ -28,7 +29,8 @@ loginsec_help(int code)
 	    "'twofactor reset' forgets the TOTP enrolment and recovery codes:\n"
 	    "the next web login enrols again. 'logins' lists where the mailbox\n"
 	    "logged in from (protocol, address, country, first and last time,\n"
-	    "count); 'failed-logins' the failures per login name and address.\n");
+	    "count); 'failed-logins' the failures per login name and address,\n"
+	    "or summed per client address or per mailbox with --by.\n");
 	return code;
 }
 
@@ -195,6 +197,34 @@ failed_logins(struct cli *cli, const struct cli_args *a)
 	if (mb != NULL && (r = adm_object_id(cli->db, ADM_MAILBOX, mb, &mid,
 	    &err)) < 0)
 		return cli_adm_exit(r, err);
+	const char *by = cli_opt(a, "by");
+	if (by != NULL && strcmp(by, "address") != 0 &&
+	    strcmp(by, "mailbox") != 0)
+		return cli_usage("--by takes address or mailbox");
+	if (by != NULL) {
+		bool per_addr = strcmp(by, "address") == 0;
+		char *sql = xasprintf("SELECT %s, count(DISTINCT %s), "
+		    "sum(f.count), datetime(max(f.last), 'unixepoch') FROM "
+		    "login_failure f LEFT JOIN mailbox m ON m.id = f.mailbox_id "
+		    "LEFT JOIN postoffice p ON p.id = m.postoffice_id WHERE "
+		    "(? = 0 OR m.postoffice_id = ?) AND (? = 0 OR f.mailbox_id = "
+		    "?) GROUP BY 1 ORDER BY 3 DESC LIMIT 500", per_addr ?
+		    "f.address" : "coalesce(m.name || '@' || p.name, '(unknown)')",
+		    per_addr ? "f.login" : "f.address");
+		sqlite3_stmt *sst = db_query(cli->db, &err, sql, "iiii", poid,
+		    poid, mid, mid);
+		free(sql);
+		static const char *const ahdr[] = { "ADDRESS", "LOGINS",
+		    "FAILURES", "LAST" };
+		static const char *const akeys[] = { "address", "logins",
+		    "failures", "last" };
+		static const char *const mhdr[] = { "MAILBOX", "ADDRESSES",
+		    "FAILURES", "LAST" };
+		static const char *const mkeys[] = { "mailbox", "addresses",
+		    "failures", "last" };
+		return sst ? cli_print_query(cli, sst, 4, per_addr ? ahdr : mhdr,
+		    per_addr ? akeys : mkeys) : cli_error(EXIT_FAIL, "%s", err);
+	}
 	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT f.login, "
 	    "coalesce(m.name || '@' || p.name, ''), f.address, f.country, "
 	    "f.protocol, f.count, datetime(f.last, 'unixepoch'), f.reason FROM "
@@ -213,7 +243,7 @@ failed_logins(struct cli *cli, const struct cli_args *a)
 int
 cmd_loginsec(struct cli *cli, int argc, char **argv)
 {
-	static const char *const opts[] = { "postoffice=", "mailbox=",
+	static const char *const opts[] = { "postoffice=", "mailbox=", "by=",
 		CLI_YES_OPTION, NULL };
 	struct cli_args a;
 	int r;

@@ -442,6 +442,8 @@ job_run(struct httpd_job *hj, struct db *db)
 				json_answer(resp, tfs, tfa);
 			if (tff)
 				j->auth = DIR_AUTH_FAILED;   /* throttled */
+			else   /* only a whole login clears the failures */
+				j->auth_ran = false;
 			snprintf(j->job.note, sizeof(j->job.note), "login %s: %s",
 			    j->login, r < 0 ? err : tff ? "wrong second factor" :
 			    "second factor asked");

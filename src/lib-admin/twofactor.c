@@ -32,6 +32,8 @@
 #define SEAL_KEY_LEN 32
 #define GCM_IV 12
 #define GCM_TAG 16
+#define TWOFACTOR_MAX_WRONG 10
+#define TWOFACTOR_WINDOW (15 * 60)
 
 static int
 mailbox_id(struct db *db, const char *ident, int64_t *id_r,
@@ -522,6 +524,23 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 		    (int64_t)time(NULL)) < 0)
 			goto out;
 	}
+	/* codes guessed from many addresses: TWOFACTOR_MAX_WRONG wrong
+	 * ones per mailbox in TWOFACTOR_WINDOW lock its code checks */
+	int64_t wrong = 0;
+	if (*code != '\0' && db_query_int(db, &wrong, 0, error_r, "SELECT "
+	    "coalesce(sum(count), 0) FROM login_failure WHERE mailbox_id = ? "
+	    "AND reason = 'wrong second factor' AND last >= ?", "ii", mb->id,
+	    (int64_t)time(NULL) - TWOFACTOR_WINDOW) < 0)
+		goto out;
+	if (wrong >= TWOFACTOR_MAX_WRONG) {
+		*failed_r = true;
+		*status_r = 429;
+		*answer_r = problem_json(429, "urn:postern:error:"
+		    "secondFactorLocked", "Too many wrong codes for this "
+		    "mailbox; try again later.");
+		r = 0;
+		goto out;
+	}
 	if (*code == '\0') {
 		*answer_r = enrolled ? problem_json(401,
 		    "urn:postern:error:secondFactorRequired", "Send the code "
@@ -557,7 +576,9 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 			goto ok;
 	}
 	*failed_r = true;
-	loginsec_record_failure(db, mb->name, mb->id,
+	char who[NAME_MAX_LEN * 2 + 2];
+	snprintf(who, sizeof(who), "%s@%s", mb->name, mb->postoffice);
+	loginsec_record_failure(db, who, mb->id,
 	    &(struct dir_client){ "web", addr }, NULL, "wrong second factor");
 	*answer_r = enrolled ? problem_json(401,
 	    "urn:postern:error:secondFactorFailed", "That code is not right "

@@ -537,6 +537,12 @@ dir_authenticate_client(struct db *db, const char *login, const char *password,
 		return DIR_AUTH_ERROR;
 	if (r == 0) {
 		(void)passwd_verify(password, dummy);
+		/* integrated authentication may make it (loginsec.h) */
+		r = loginsec_pam_autocreate(db, login, password, mb, error_r);
+		if (r < 0)
+			return DIR_AUTH_ERROR;
+	}
+	if (r == 0) {
 		loginsec_record_failure(db, login, 0, client, NULL,
 		    "unknown login");
 		return DIR_AUTH_FAILED;

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "fields.h"
+#include "loginsec.h"
 #include "netaddr.h"
 #include "strutil.h"
 #include "xalloc.h"
@@ -213,7 +214,7 @@ const struct field_def settings_fields[] = {
 	{ "auth.policy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow",
 	  "global country restriction for every login (5.3.7): block the listed countries, or allow only them (needs auth.geoip_db)", 0 },
 	{ "auth.policy_countries", NULL, FT_TEXT, "", 0, 1000, NULL,
-	  "ISO 3166 country codes of auth.policy_mode, comma separated", 0 },
+	  "ISO 3166 country codes of auth.policy_mode, comma separated", FIELD_COUNTRIES },
 	{ "auth.geoip_db", NULL, FT_TEXT, "", 0, 1000, NULL,
 	  "country database (MaxMind DB format: DB-IP Lite country or GeoLite2-Country .mmdb) for country policies, 'new country' and the login record; empty: none", 0 },
 	{ "auth.pam_timeout", NULL, FT_DURATION, "10", 1, 300, NULL,
@@ -251,13 +252,13 @@ const struct field_def postoffice_fields[] = {
 	BOOL("smarthost_auth", "0", "the smart host requires authentication"),
 	TEXT("smarthost_user", "user name for the smart host"),
 	{ "smarthost_password", NULL, FT_TEXT, "", 0, 1000, NULL, "password for the smart host", FIELD_SECRET },
-	BOOL_UNBUILT("pam_enabled", "0", "authenticate mailboxes against PAM (integrated authentication, 5.3.3)"),
-	{ "pam_service", NULL, FT_TEXT, "postern", 0, 1000, NULL, "PAM service name", FIELD_UNBUILT },
-	BOOL_UNBUILT("pam_autocreate", "0", "create a mailbox on the first successful PAM login"),
-	BOOL_UNBUILT("pam_only", "0", "never fall back to the Postern password"),
+	BOOL("pam_enabled", "0", "authenticate mailboxes against PAM (integrated authentication, 5.3.3): the mailbox name is the PAM user; PAM or the Postern password"),
+	{ "pam_service", NULL, FT_TEXT, "postern", 1, 255, NULL, "PAM service name (/etc/pam.d/NAME)", 0 },
+	BOOL("pam_autocreate", "0", "create a mailbox on the first successful PAM login of an unknown NAME@PO"),
+	BOOL("pam_only", "0", "never fall back to the Postern password"),
 	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow",
 	  "country restrictions for logins (5.3.7): block the listed countries, or allow only them; applies together with auth.policy_mode", 0 },
-	TEXT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
+	{ "authpolicy_countries", NULL, FT_TEXT, "", 0, 1000, NULL, "ISO 3166 country codes, comma separated", FIELD_COUNTRIES },
 	BOOL_UNBUILT("oauth_enabled", "0", "webmail login through an OAuth2/OIDC provider (5.3.8)"),
 	TEXT_UNBUILT("oauth_issuer", "OIDC issuer URL"),
 	TEXT_UNBUILT("oauth_client_id", "OAuth2 client id"),
@@ -311,7 +312,7 @@ const struct field_def mailbox_fields[] = {
 	BOOL("delivery_event_enabled", "0", "run a program for each delivered message (5.5.6)"),
 	{ "delivery_event_program", NULL, FT_TEXT, "", 0, 1000, NULL, "program run as: program messagefile connectortype", 0 },
 	{ "authpolicy_mode", NULL, FT_ENUM, "off", 0, 0, "off|block|allow", "country restrictions for logins (5.5.9); applies together with the post office's and the global one", 0 },
-	TEXT("authpolicy_countries", "ISO 3166 country codes, comma separated"),
+	{ "authpolicy_countries", NULL, FT_TEXT, "", 0, 1000, NULL, "ISO 3166 country codes, comma separated", FIELD_COUNTRIES },
 	{ "twofactor_mode", "twofactor_challenge", FT_ENUM, "inherit", 0, 0, "inherit|never|always|new_ip|new_country",
 	  "when a web login asks for a TOTP code (5.5.9); any but never: mail protocols take only app passwords; inherit: the post office's twofactor_mode", 0 },
 	{ "twofactor_type", NULL, FT_ENUM, "totp", 0, 0, "totp|smtp", "TOTP app or a code sent by mail", FIELD_UNBUILT },
@@ -342,6 +343,29 @@ const struct field_def list_fields[] = {
 	BOOL("members_send_as", "0", "mailboxes that are members may send as the list address"),
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
+
+/* countries_parse - "de, fr" to "DE,FR"; two-letter codes only */
+static char *
+countries_parse(const char *input, const char **error_r)
+{
+	struct buf b;
+
+	if (loginsec_countries_valid(input, error_r) < 0)
+		return NULL;
+	buf_init(&b, 0);
+	buf_puts(&b, "");
+	for (const char *p = input; *p;) {
+		size_t n = strcspn(p, ", ");
+		if (n == 2)
+			buf_printf(&b, "%s%c%c", b.len ? "," : "",
+			    toupper((unsigned char)p[0]),
+			    toupper((unsigned char)p[1]));
+		p += n;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	return buf_steal(&b);
+}
 
 const struct field_def *
 field_find(const struct field_def *defs, const char *name)
@@ -489,6 +513,8 @@ field_parse(const struct field_def *f, const char *input, const char **error_r)
 			*error_r = "text must be a single line";
 			return NULL;
 		}
+		if (f->flags & FIELD_COUNTRIES)
+			return countries_parse(input, error_r);
 		return xstrdup(input);
 	case FT_ENUM: {
 		size_t len = strlen(input);

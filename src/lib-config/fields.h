@@ -25,6 +25,8 @@ enum field_type {
 #define FIELD_MULTILINE  0x04  /* text may contain newlines */
 #define FIELD_UNBUILT    0x08  /* stored, but no code acts on it yet: help,
 				* show and config list say "(not built yet)" */
+#define FIELD_COUNTRIES  0x10  /* text: ISO 3166 codes, comma separated
+				* (loginsec.h), stored upper case */
 
 struct field_def {
 	const char *name;     /* the name users type */

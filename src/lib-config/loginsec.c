@@ -4,14 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #ifdef HAVE_MAXMINDDB
 #include <maxminddb.h>
 #endif
 
+#include "fsutil.h"
 #include "log.h"
 #include "loginsec.h"
+#include "pamauth.h"
 #include "passwd.h"
 #include "settings.h"
 #include "strutil.h"
@@ -191,6 +194,9 @@ loginsec_country_of(struct db *db, const char *addr, char cc[3],
 		return -1;
 	}
 	int gai, mst;
+	/* an IPv4 client on an IPv6 listener */
+	if (strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr, '.') != NULL)
+		addr += 7;
 	MMDB_lookup_result_s res = MMDB_lookup_string(&mmdb, addr, &gai, &mst);
 	if (gai != 0) {
 		r = 0;       /* not an address: unknown */
@@ -322,6 +328,11 @@ prune(struct db *db, int64_t now)
 	    now - days * 86400);
 	(void)db_exec(db, &err, "DELETE FROM login_failure WHERE last < ?", "i",
 	    now - days * 86400);
+	/* names sprayed from many addresses: the newest rows stay */
+	(void)db_exec(db, &err, "DELETE FROM login_failure WHERE rowid IN "
+	    "(SELECT rowid FROM login_failure ORDER BY last LIMIT max(0, "
+	    "(SELECT count(*) FROM login_failure) - ?))", "i",
+	    (int64_t)LOGINSEC_RECORD_MAX);
 }
 
 void
@@ -396,6 +407,123 @@ loginsec_seen(struct db *db, int64_t mailbox_id, const char *protocol,
 	return n > 0;
 }
 
+/* pam_of - the post office's PAM settings: 1 PAM on (service new
+ * string), 0 off, -1 error */
+static int
+pam_of(struct db *db, int64_t postoffice_id, bool *only_r, bool *create_r,
+       char **service_r, const char **error_r)
+{
+	sqlite3_stmt *st = db_query(db, error_r, "SELECT pam_enabled, pam_only, "
+	    "pam_autocreate, pam_service FROM postoffice WHERE id = ?", "i",
+	    postoffice_id);
+	int r;
+
+	*service_r = NULL;
+	if (st == NULL)
+		return -1;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		r = sqlite3_column_int(st, 0) != 0;
+		*only_r = sqlite3_column_int(st, 1) != 0;
+		*create_r = sqlite3_column_int(st, 2) != 0;
+		const char *s = (const char *)sqlite3_column_text(st, 3);
+		*service_r = xstrdup(s != NULL && *s ? s : "postern");
+	} else {
+		r = r == SQLITE_DONE ? 0 : db_fail(db, error_r, "PAM settings");
+	}
+	sqlite3_finalize(st);
+	if (r <= 0) {
+		free(*service_r);
+		*service_r = NULL;
+	}
+	return r;
+}
+
+/* pam_check - the PAM service's answer for user; logs its errors */
+static int
+pam_check(struct db *db, const char *service, const char *user,
+	  const char *postoffice, const char *password)
+{
+	const char *err;
+	int timeout = (int)settings_get_int(db, "auth.pam_timeout", 10);
+	int r = pamauth_check(service, user, password, timeout, &err);
+
+	if (r < 0)
+		log_warnx("login %s@%s: PAM service %s: %s", user, postoffice,
+		    service, err);
+	return r;
+}
+
+/* pam_decide - with the post office's pam_enabled: whether PAM takes the
+ * password (pam_only), or PAM or the Postern password. 0 or -1 */
+static int
+pam_decide(struct db *db, const struct dir_mailbox *mb, const char *password,
+	   bool *main_ok, const char **error_r)
+{
+	bool only = false, create = false;
+	char *service;
+	int r = pam_of(db, mb->postoffice_id, &only, &create, &service, error_r);
+
+	if (r <= 0)
+		return r;
+	if (only || !*main_ok)
+		*main_ok = pam_check(db, service, mb->name, mb->postoffice,
+		    password) == 1;
+	free(service);
+	return 0;
+}
+
+int
+loginsec_pam_autocreate(struct db *db, const char *login, const char *password,
+			struct dir_mailbox *mb, const char **error_r)
+{
+	char name[NAME_MAX_LEN + 1];
+	const char *at = strrchr(login, '@'), *err;
+	struct dir_postoffice po;
+	bool only = false, create = false;
+	char *service;
+	int r;
+
+	if (at == NULL || (size_t)(at - login) > NAME_MAX_LEN)
+		return 0;
+	memcpy(name, login, (size_t)(at - login));
+	name[at - login] = '\0';
+	if (name_check(name, &err) < 0)
+		return 0;
+	if ((r = dir_postoffice_get(db, at + 1, &po, error_r)) <= 0)
+		return r;
+	if ((r = pam_of(db, po.id, &only, &create, &service, error_r)) <= 0)
+		return r;
+	if (!create || po.disabled) {
+		free(service);
+		return 0;
+	}
+	r = pam_check(db, service, name, po.name, password);
+	free(service);
+	if (r != 1)
+		return 0;
+	/* no Postern password: the mailbox logs in through PAM only */
+	if (db_exec(db, error_r, "INSERT OR IGNORE INTO mailbox (postoffice_id, "
+	    "name, created) VALUES (?, ?, ?)", "iti", po.id, name,
+	    (int64_t)time(NULL)) < 0)
+		return -1;
+	if ((r = dir_mailbox_find(db, po.name, name, mb, error_r)) <= 0)
+		return r < 0 ? -1 : 0;
+	char *root = dir_mailbox_path(db, mb);
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	for (size_t i = 0; i < 3; i++) {
+		char *p = path_join(root, subs[i]);
+		if (mkdir_p(p, 0700) < 0)
+			log_warnx("mailbox %s@%s made at its first PAM login, but "
+			    "not its store %s", name, po.name, p);
+		free(p);
+	}
+	free(root);
+	log_info("mailbox %s@%s made at its first PAM login (pam_autocreate)",
+	    name, po.name);
+	return 1;
+}
+
 enum dir_auth_result
 loginsec_decide(struct db *db, const char *login, const char *password,
 		const struct dir_client *client, struct dir_mailbox *mb,
@@ -410,6 +538,8 @@ loginsec_decide(struct db *db, const char *login, const char *password,
 	int r;
 
 	cc_r[0] = '\0';
+	if (pam_decide(db, mb, password, &ok, error_r) < 0)
+		return DIR_AUTH_ERROR;
 	if (!web) {
 		if (loginsec_twofactor_mode(db, mb->id, mode, error_r) < 0)
 			return DIR_AUTH_ERROR;

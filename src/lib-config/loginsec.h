@@ -39,6 +39,7 @@
 #define LOGINSEC_APP_PASSWORDS 20
 #define LOGINSEC_APP_PASSWORD_LEN 20    /* random characters */
 #define LOGINSEC_NAME_MAX 64
+#define LOGINSEC_RECORD_MAX 50000       /* login_failure rows kept */
 
 /* loginsec_decide - after the main password was checked (main_ok):
  * the app passwords, the two-factor rule and the country policies for a
@@ -50,6 +51,14 @@ enum dir_auth_result loginsec_decide(struct db *db, const char *login,
 				     const struct dir_client *client,
 				     struct dir_mailbox *mb, bool main_ok,
 				     char cc_r[3], const char **error_r);
+
+/* loginsec_pam_autocreate - a login of an unknown NAME@PO whose post
+ * office has pam_enabled and pam_autocreate: when PAM takes the
+ * password, the mailbox is made (no Postern password, its store
+ * directories) and loaded into mb. 1 made, 0 not, -1 error. */
+int loginsec_pam_autocreate(struct db *db, const char *login,
+			    const char *password, struct dir_mailbox *mb,
+			    const char **error_r);
 
 /* loginsec_twofactor_mode - the challenge that applies to a mailbox
  * ("never", "always", "new_ip", "new_country") into mode. 0 or -1. */

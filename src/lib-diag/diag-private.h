@@ -33,6 +33,7 @@ char **diag_local_addrs(size_t *n_r);
 void diag_check_mta(struct diag_report *rep, struct db *db);
 void diag_check_outgoing(struct diag_report *rep, struct db *db);
 void diag_check_auth(struct diag_report *rep, struct db *db);
+void diag_check_login_security(struct diag_report *rep, struct db *db);
 void diag_check_postoffices(struct diag_report *rep, struct db *db);
 /* diag-smtp.c: listeners, relay settings, the open-relay probe */
 void diag_check_smtp(struct diag_report *rep, struct db *db,

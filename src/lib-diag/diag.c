@@ -230,5 +230,6 @@ diag_run(struct db *db, const char *root, const struct diag_options *o,
 	diag_check_outgoing(rep, db);
 	diag_check_dns(rep, db, o);
 	diag_check_auth(rep, db);
+	diag_check_login_security(rep, db);   /* diag-login.c */
 	diag_check_postoffices(rep, db);
 }

@@ -122,3 +122,42 @@ def oathtool(secret, at=None):
         cmd += ["-N", f"@{int(at)}"]
     return subprocess.run(cmd, capture_output=True, text=True,
                           check=True).stdout.strip()
+
+
+MMDB_WRITER = r'''
+use strict;
+use MaxMind::DB::Writer::Tree;
+my ($out, @pairs) = @ARGV;
+my $tree = MaxMind::DB::Writer::Tree->new(
+    ip_version => 6, record_size => 24,
+    database_type => 'Postern-Test-Country', languages => ['en'],
+    description => { en => 'loopback addresses mapped to countries' },
+    map_key_type_callback => sub {
+        my %t = (country => 'map', iso_code => 'utf8_string'); $t{$_[0]} },
+    remove_reserved_networks => 0, alias_ipv6_to_ipv4 => 1,
+);
+while (@pairs) {
+    my ($net, $cc) = splice(@pairs, 0, 2);
+    $tree->insert_network($net, { country => { iso_code => $cc } });
+}
+open my $fh, '>:raw', $out or die "$out: $!";
+$tree->write_tree($fh);
+close $fh;
+'''
+
+
+def make_mmdb(path, mapping):
+    """a MaxMind DB country database at path mapping networks ("127.0.0.2/32")
+    to ISO codes, made with Debian's libmaxmind-db-writer-perl; skips the
+    test when it is missing"""
+    import subprocess
+    import pytest
+    r = subprocess.run(["perl", "-MMaxMind::DB::Writer::Tree", "-e", "1"],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("libmaxmind-db-writer-perl missing "
+                    "(scripts/install-deps.sh installs it)")
+    args = []
+    for net, cc in mapping.items():
+        args += [net, cc]
+    subprocess.run(["perl", "-e", MMDB_WRITER, str(path)] + args, check=True)

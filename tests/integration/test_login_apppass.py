@@ -72,6 +72,14 @@ def test_two_factor_mailbox_takes_only_app_passwords(srv):
                   json_out=True)
     assert any("two-factor" in f["reason"] and f["address"] == "127.0.0.1"
                for f in fails), fails
+    per_addr = p.cli("mailbox", "failed-logins", "--by", "address",
+                     json_out=True)
+    assert per_addr[0]["address"] == "127.0.0.1" and \
+        per_addr[0]["failures"] >= 4
+    per_mb = p.cli("mailbox", "failed-logins", "--by", "mailbox",
+                   "--mailbox", "carol@acme", json_out=True)
+    assert per_mb == [dict(per_mb[0], mailbox="carol@acme")] and \
+        per_mb[0]["failures"] >= 4
     # a wrong password stays wrong
     assert not imap_login(p.port("imap"), "carol@acme", app + "x")
     seen = p.cli("mailbox", "logins", "carol@acme", json_out=True)

@@ -25,7 +25,7 @@ def srv(tmp_path_factory):
     p.init()
     p.cli("config", "set", "auth.max_failures", "4")
     p.cli("postoffice", "add", "acme", "--password", "pm-secret-711")
-    for name in ("boss", "chief", "head", "lead"):
+    for name in ("boss", "chief", "head", "lead", "owner"):
         p.cli("mailbox", "add", f"{name}@acme", "--password", PW, "--type",
               "ADMIN")
     p.start(services=["httpd"])
@@ -182,9 +182,35 @@ def test_wrong_codes_are_throttled(srv):
         bad = f"{(int(good) + 1 + i) % 1000000:06d}"
         r = w.login("lead@acme", PW, bad)
         assert r.status == 401, r.json
+        # the password alone (the code asked) does not clear the count
+        if i < 3:
+            r = w.login("lead@acme", PW)
+            assert r.status == 401 and \
+                r.json["type"].endswith("secondFactorRequired")
     # auth.max_failures reached: even the right code is refused now
     r = w.login("lead@acme", PW, good)
     assert r.status == 429, r.json
     # another address is not affected
     r = Web(p.port("http"), "127.0.0.45").login("lead@acme", PW, good)
     assert r.status == 200, r.json
+
+
+def test_wrong_codes_from_many_addresses_lock_the_mailbox(srv):
+    p = srv
+    p.cli("mailbox", "set", "owner@acme", "twofactor_mode=always")
+    secret, _ = enrol(p, "owner@acme", "127.0.0.60")
+    good = next_step_code(secret)
+    n = 0
+    for a in range(61, 65):              # 3 per address: none throttled
+        for i in range(3):
+            bad = f"{(int(good) + 1 + n) % 1000000:06d}"
+            n += 1
+            r = Web(p.port("http"), f"127.0.0.{a}").login("owner@acme", PW,
+                                                          bad)
+            assert r.status in (401, 429), r.json
+    r = Web(p.port("http"), "127.0.0.70").login("owner@acme", PW, good)
+    assert r.status == 429 and r.json["type"].endswith("secondFactorLocked")
+    fails = p.cli("mailbox", "failed-logins", "--mailbox", "owner@acme",
+                  json_out=True)
+    assert sum(f["failures"] for f in fails) >= 10
+    assert all(f["login"] == "owner@acme" for f in fails)

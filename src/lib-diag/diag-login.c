@@ -1,0 +1,95 @@
+/* diag-login - postern diag: the state of login security (issue 17):
+ * the country database and the policies that need it, two-factor and
+ * app passwords, failed logins of the last day */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "diag-private.h"
+#include "fsutil.h"
+#include "loginsec.h"
+#include "settings.h"
+#include "xalloc.h"
+
+static int64_t
+count(struct db *db, const char *sql, int64_t arg)
+{
+	const char *err;
+	int64_t n = 0;
+
+	if (db_query_int(db, &n, 0, &err, sql, "i", arg) < 0)
+		return -1;
+	return n;
+}
+
+void
+diag_check_login_security(struct diag_report *rep, struct db *db)
+{
+	struct diag_section *s = diag_section(rep, DIAG_S_AUTH);
+	char *gmode = settings_get_str(db, "auth.policy_mode");
+	char *path = settings_get_str(db, "auth.geoip_db");
+	const char *err;
+	char cc[3];
+
+	int64_t npo = count(db, "SELECT count(*) FROM postoffice WHERE "
+	    "authpolicy_mode != 'off' AND ? = 0", 0);
+	int64_t nmb = count(db, "SELECT count(*) FROM mailbox WHERE "
+	    "authpolicy_mode != 'off' AND ? = 0", 0);
+	bool needed = strcmp(gmode, "off") != 0 || npo > 0 || nmb > 0;
+	diag_add(s, DIAG_INFO, "Country policies", NULL, "global %s; %lld post "
+	    "office(s) and %lld mailbox(es) with their own", gmode,
+	    (long long)npo, (long long)nmb);
+	if (*path == '\0') {
+		diag_add(s, needed ? DIAG_ERROR : DIAG_INFO,
+		    "Country database (auth.geoip_db)", needed ? "download a "
+		    "DB-IP Lite or GeoLite2 country .mmdb (README) and point "
+		    "auth.geoip_db at it: logins a policy applies to are "
+		    "refused meanwhile" : NULL, "none%s", needed ? ", but a "
+		    "country policy is on" : "");
+	} else if (loginsec_country_of(db, "8.8.8.8", cc, &err) < 0) {
+		diag_add(s, needed ? DIAG_ERROR : DIAG_WARNING,
+		    "Country database (auth.geoip_db)", needed ? "fix or replace "
+		    "the file: logins a country policy applies to are refused "
+		    "meanwhile" : "fix or replace the file (no policy needs it "
+		    "yet; the login record has no countries)", "%s: %s", path,
+		    err);
+	} else {
+		struct stat st;
+		char when[32] = "?";
+		if (stat(path, &st) == 0)
+			strftime(when, sizeof(when), "%Y-%m-%d",
+			    gmtime(&st.st_mtime));
+		diag_add(s, DIAG_OK, "Country database (auth.geoip_db)", NULL,
+		    "%s (file of %s)", path, when);
+	}
+	free(path);
+	free(gmode);
+
+	char *tf = settings_get_str(db, "auth.twofactor_mode");
+	int64_t enrolled = count(db, "SELECT count(*) FROM totp WHERE "
+	    "enrolled = 1 AND ? = 0", 0);
+	int64_t apps = count(db, "SELECT count(*) FROM app_password WHERE "
+	    "? = 0", 0);
+	diag_add(s, DIAG_INFO, "Two-factor login", NULL, "default %s; %lld "
+	    "mailbox(es) enrolled in TOTP; %lld app password(s)", tf,
+	    (long long)enrolled, (long long)apps);
+	free(tf);
+	char *key = path_join(db_root(db), "config/totp.key");
+	struct stat st;
+	if (stat(key, &st) == 0 && (st.st_mode & 077) != 0)
+		diag_add(s, DIAG_WARNING, "TOTP key (config/totp.key)",
+		    "chmod 600 config/totp.key", "readable by others (%o)",
+		    (unsigned)(st.st_mode & 0777));
+	free(key);
+
+	int64_t since = (int64_t)time(NULL) - 86400;
+	int64_t fails = count(db, "SELECT coalesce(sum(count), 0) FROM "
+	    "login_failure WHERE last >= ?", since);
+	int64_t addrs = count(db, "SELECT count(DISTINCT address) FROM "
+	    "login_failure WHERE last >= ?", since);
+	diag_add(s, DIAG_INFO, "Failed logins (last 24 hours)", fails > 0 ?
+	    "postern mailbox failed-logins" : NULL, "%lld from %lld "
+	    "address(es)", (long long)fails, (long long)addrs);
+}
