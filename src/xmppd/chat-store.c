@@ -10,7 +10,7 @@
 #include "fsutil.h"
 #include "xalloc.h"
 
-#define CHAT_SCHEMA_VERSION 1
+#define CHAT_SCHEMA_VERSION 2
 
 struct chat_store {
 	sqlite3 *h;
@@ -34,6 +34,13 @@ static const char chat_schema_v1[] =
 "  stamp INTEGER NOT NULL,"
 "  stanza TEXT NOT NULL);"
 "CREATE INDEX IF NOT EXISTS offline_owner ON offline(owner, id);";
+
+/* version 2: blocking (XEP-0191) */
+static const char chat_schema_v2[] =
+"CREATE TABLE IF NOT EXISTS blocklist ("
+"  owner TEXT NOT NULL,"
+"  jid TEXT NOT NULL,"
+"  PRIMARY KEY (owner, jid));";
 
 static int
 cs_fail(struct chat_store *cs, const char **error_r, const char *what)
@@ -96,9 +103,12 @@ chat_store_open(const char *root, struct chat_store **cs_r,
 		chat_store_close(&cs);
 		return -1;
 	}
-	if (v < 1 && (sqlite3_exec(cs->h, chat_schema_v1, NULL, NULL,
+	if ((v < 1 && (sqlite3_exec(cs->h, chat_schema_v1, NULL, NULL,
 	    NULL) != SQLITE_OK || sqlite3_exec(cs->h,
-	    "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK)) {
+	    "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK)) ||
+	    (v < 2 && (sqlite3_exec(cs->h, chat_schema_v2, NULL, NULL,
+	    NULL) != SQLITE_OK || sqlite3_exec(cs->h,
+	    "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK))) {
 		cs_fail(cs, error_r, "schema");
 		snprintf(err, sizeof(err), "%s", *error_r);
 		*error_r = err;
@@ -346,4 +356,99 @@ chat_offline_each(struct chat_store *cs, const char *owner,
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "offline delete");
+}
+
+int
+chat_block_list(struct chat_store *cs, const char *owner, char ***jids_r,
+		size_t *n_r, const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "SELECT jid FROM blocklist WHERE owner = ? "
+	    "ORDER BY jid", error_r);
+	int r;
+
+	*jids_r = NULL;
+	*n_r = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		*jids_r = xreallocarray(*jids_r, *n_r + 1, sizeof(char *));
+		(*jids_r)[(*n_r)++] = col_text(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		for (size_t i = 0; i < *n_r; i++)
+			free((*jids_r)[i]);
+		xfree(jids_r);
+		*n_r = 0;
+		return cs_fail(cs, error_r, "blocklist");
+	}
+	return 0;
+}
+
+int
+chat_block_set(struct chat_store *cs, const char *owner, const char *jid,
+	       bool add, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (add) {
+		st = prep(cs, "SELECT count(*) FROM blocklist WHERE owner = ?",
+		    error_r);
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+		r = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) :
+		    0;
+		sqlite3_finalize(st);
+		if (r >= CHAT_BLOCK_MAX)
+			return 1;
+		st = prep(cs, "INSERT OR IGNORE INTO blocklist (owner, jid) "
+		    "VALUES (?, ?)", error_r);
+	} else if (jid != NULL)
+		st = prep(cs, "DELETE FROM blocklist WHERE owner = ? AND "
+		    "jid = ?", error_r);
+	else
+		st = prep(cs, "DELETE FROM blocklist WHERE owner = ?", error_r);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	if (jid != NULL)
+		sqlite3_bind_text(st, 2, jid, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "blocklist write");
+}
+
+int
+chat_blocked(struct chat_store *cs, const char *owner, const char *full,
+	     const char **error_r)
+{
+	const char *slash = strchr(full, '/');
+	size_t bl = slash ? (size_t)(slash - full) : strlen(full);
+	const char *at = memchr(full, '@', bl);
+	char *bare = xstrndup(full, bl);
+	char *domain = at ? xstrndup(at + 1, bl - (size_t)(at + 1 - full)) :
+	    xstrdup(bare);
+	sqlite3_stmt *st = prep(cs, "SELECT count(*) FROM blocklist WHERE "
+	    "owner = ? AND jid IN (?, ?, ?)", error_r);
+	int r, n = 0;
+
+	if (st == NULL) {
+		free(bare);
+		free(domain);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, full, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, bare, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, domain, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	free(bare);
+	free(domain);
+	return r == SQLITE_ROW ? n > 0 : cs_fail(cs, error_r, "blocklist");
 }

@@ -70,4 +70,18 @@ int chat_offline_each(struct chat_store *cs, const char *owner,
 		      void (*fn)(void *ctx, const char *stanza, int64_t stamp),
 		      void *ctx, const char **error_r);
 
+/* Blocking (XEP-0191): the JIDs (full, bare or domain) a user blocks. */
+#define CHAT_BLOCK_MAX 1000
+/* chat_block_list - owner's blocked JIDs (free each and the array) */
+int chat_block_list(struct chat_store *cs, const char *owner, char ***jids_r,
+		    size_t *n_r, const char **error_r);
+/* chat_block_set - add (add true) or remove jid; jid NULL with add false
+ * removes every one. 0, 1 when the list is full (add), -1. */
+int chat_block_set(struct chat_store *cs, const char *owner, const char *jid,
+		   bool add, const char **error_r);
+/* chat_blocked - whether owner blocks the entity full (a full JID: its
+ * bare JID and domain match too). 1 yes, 0 no, -1. */
+int chat_blocked(struct chat_store *cs, const char *owner, const char *full,
+		 const char **error_r);
+
 #endif

@@ -152,17 +152,89 @@ im_stanza_error(struct xsess *s, const struct xml_node *n, const char *type,
 	xml_node_free(&e);
 }
 
-/* deliver - send a copy of n to session t, addressed to it */
+/* blocks - whether owner blocks the entity jid (XEP-0191) */
+static bool
+blocks(const char *owner, const char *jid)
+{
+	const char *err;
+	int r = chat_blocked(xsrv.store, owner, jid, &err);
+
+	if (r < 0)
+		log_warnx("xmpp %s: blocklist: %s", owner, err);
+	return r > 0;
+}
+
+/* blocked_error - XEP-0191 3.6: a stanza to someone the user blocks */
+static void
+blocked_error(struct xsess *s, const struct xml_node *n)
+{
+	struct xml_node *e, *err;
+	const char *id = xml_node_attr(n, "id");
+
+	if (is(xml_node_attr(n, "type"), "error"))
+		return;
+	e = xml_node_new(n->name, "type", "error", "to", s->full, NULL);
+	if (id != NULL)
+		xml_node_set_attr(e, "id", id);
+	if (xml_node_attr(n, "to") != NULL)
+		xml_node_set_attr(e, "from", xml_node_attr(n, "to"));
+	err = xml_node_add(e, "error", "type", "cancel", NULL);
+	xml_node_add(err, "not-acceptable", "xmlns", NS_STANZAS, NULL);
+	xml_node_add(err, "blocked", "xmlns", NS_BLOCKING_ERRORS, NULL);
+	xsess_send(s, e);
+	xml_node_free(&e);
+}
+
+static void
+held_flush(struct xsess *t)
+{
+	for (size_t i = 0; i < t->nheld; i++) {
+		xsess_send(t, t->held[i]);
+		xml_node_free(&t->held[i]);
+	}
+	t->nheld = 0;
+}
+
+void
+im_csi(struct xsess *s, bool active)
+{
+	s->inactive = !active;
+	if (active)
+		held_flush(s);
+}
+
+/* deliver - send a copy of n to session t, addressed to it; for an
+ * inactive client (XEP-0352) availability presences wait, the latest of
+ * each sender only, and leave before anything else */
 static void
 deliver(struct xsess *t, const struct xml_node *n, const char *from,
 	bool set_to)
 {
 	struct xml_node *c = xml_node_copy(n);
+	const char *type = xml_node_attr(n, "type");
 
 	if (from != NULL)
 		xml_node_set_attr(c, "from", from);
 	if (set_to)
 		xml_node_set_attr(c, "to", t->full);
+	if (t->inactive && strcmp(c->name, "presence") == 0 &&
+	    (type == NULL || is(type, "unavailable"))) {
+		const char *f = xml_node_attr(c, "from");
+		for (size_t i = 0; i < t->nheld; i++)
+			if (is(xml_node_attr(t->held[i], "from"), f)) {
+				xml_node_free(&t->held[i]);
+				t->held[i] = c;
+				return;
+			}
+		if (t->nheld == CSI_HELD_MAX)
+			held_flush(t);
+		t->held = xreallocarray(t->held, t->nheld + 1,
+		    sizeof(*t->held));
+		t->held[t->nheld++] = c;
+		return;
+	}
+	if (t->nheld > 0)
+		held_flush(t);
 	xsess_send(t, c);
 	xml_node_free(&c);
 }
@@ -495,6 +567,9 @@ may_see(struct xsess *viewer, struct xsess *target)
 
 	if (viewer->user == target->user)
 		return true;
+	if (blocks(viewer->owner, target->full) ||
+	    blocks(target->owner, viewer->full))
+		return false;
 	if (viewer->po_id == target->po_id)
 		return true;
 	if (chat_roster_get(xsrv.store, target->owner, viewer->bare, &it,
@@ -824,13 +899,19 @@ presence(struct xsess *s, struct xml_node *p)
 		return;
 	}
 	bare = jid_bare(&j);
+	if (blocks(s->owner, to)) {
+		blocked_error(s, p);
+		goto out;
+	}
+	d = resolve(&j, &owner, NULL);
+	if (d == DEST_USER && blocks(owner, s->full))
+		goto out;       /* XEP-0191 3.5: dropped without a word */
 	if (type != NULL && (is(type, "subscribe") || is(type, "subscribed") ||
 	    is(type, "unsubscribe") || is(type, "unsubscribed"))) {
 		if (strcmp(bare, s->bare) != 0)
 			presence_subscription(s, type, bare);
 		goto out;
 	}
-	d = resolve(&j, &owner, NULL);
 	if (d != DEST_USER)
 		goto out;   /* presence to nobody is dropped (RFC 6121 4.6) */
 	if (is(type, "probe")) {
@@ -852,6 +933,72 @@ out:
 }
 
 /* ------------------------------------------------------------ messages */
+
+/* carbon_eligible - XEP-0280 6: chat messages, and normal ones with a
+ * body, unless marked private or no-copy, and never a carbon itself */
+static bool
+carbon_eligible(const struct xml_node *m, const char *type)
+{
+	if (!is(type, "chat") && !(is(type, "normal") &&
+	    xml_node_child(m, "body", NULL) != NULL))
+		return false;
+	return xml_node_child(m, "private", NS_CARBONS) == NULL &&
+	    xml_node_child(m, "no-copy", NS_HINTS) == NULL &&
+	    xml_node_child(m, "sent", NS_CARBONS) == NULL &&
+	    xml_node_child(m, "received", NS_CARBONS) == NULL;
+}
+
+/* carbon - m wrapped in <sent/> or <received/> for session t of the user
+ * with bare JID bare */
+static void
+carbon(struct xsess *t, const char *kind, const struct xml_node *m,
+       const char *bare)
+{
+	const char *type = xml_node_attr(m, "type");
+	struct xml_node *w = xml_node_new("message", "from", bare, "to",
+	    t->full, "type", type ? type : "normal", NULL);
+	struct xml_node *f = xml_node_add(xml_node_add(w, kind, "xmlns",
+	    NS_CARBONS, NULL), "forwarded", "xmlns", NS_FORWARD, NULL);
+	struct xml_node *c = xml_node_copy(m);
+
+	xml_node_set_attr(c, "xmlns", NS_CLIENT);
+	c->parent = f;
+	if (f->last != NULL)
+		f->last->next = c;
+	else
+		f->first = c;
+	f->last = c;
+	xsess_send(t, w);
+	xml_node_free(&w);
+}
+
+/* carbons_sent - the sender's other resources with carbons see what it
+ * sent */
+static void
+carbons_sent(struct xsess *s, const struct xml_node *m)
+{
+	for (struct xsess *t = s->user->sessions; t != NULL; t = t->unext)
+		if (t != s && t->carbons && !t->dead)
+			carbon(t, "sent", m, s->bare);
+}
+
+/* carbons_received - the recipient's resources with carbons that did not
+ * get m itself (direct: the one that did, or NULL for a bare JID's
+ * delivery to the available non-negative resources) */
+static void
+carbons_received(struct xuser *u, const struct xml_node *m,
+		 struct xsess *direct, const char *owner)
+{
+	(void)owner;
+	for (struct xsess *t = u ? u->sessions : NULL; t != NULL;
+	    t = t->unext) {
+		if (!t->carbons || t->dead || t == direct)
+			continue;
+		if (direct == NULL && t->available && t->priority >= 0)
+			continue;
+		carbon(t, "received", m, t->bare);
+	}
+}
 
 static void
 message_store(struct xsess *s, struct xml_node *m, const char *owner)
@@ -923,10 +1070,25 @@ message(struct xsess *s, struct xml_node *m)
 	case DEST_USER:
 		break;
 	}
+	if (blocks(s->owner, to)) {
+		blocked_error(s, m);
+		goto out;
+	}
+	if (blocks(owner, s->full)) {
+		if (!is(type, "error") && !is(type, "headline"))
+			im_stanza_error(s, m, "cancel", "service-unavailable",
+			    NULL);
+		goto out;
+	}
 	struct xuser *u = xuser_find(owner);
 	struct xsess *t = user_resource(u, j.resource);
+	bool cc = carbon_eligible(m, type);
+	if (cc)
+		carbons_sent(s, m);
 	if (t != NULL) {
 		deliver(t, m, s->full, false);
+		if (cc)
+			carbons_received(u, m, t, owner);
 		goto out;
 	}
 	/* RFC 6121 8.5.2: a bare JID, or a full one that is not online */
@@ -943,6 +1105,8 @@ message(struct xsess *s, struct xml_node *m)
 		deliver(t, m, s->full, false);
 		sent = true;
 	}
+	if (cc)
+		carbons_received(u, m, NULL, owner);
 	if (!sent && !is(type, "headline"))
 		message_store(s, m, owner);
 out:
@@ -958,7 +1122,7 @@ disco_info(struct xsess *s, struct xml_node *iq, const char *from,
 {
 	static const char *const features[] = {
 		NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER,
-		"urn:xmpp:delay", NULL
+		"urn:xmpp:delay", NS_CARBONS, NS_BLOCKING, NULL
 	};
 	struct xml_node *r = iq_result(iq, from);
 	struct xml_node *q = xml_node_add(r, "query", "xmlns", NS_DISCO_INFO,
@@ -975,6 +1139,135 @@ disco_info(struct xsess *s, struct xml_node *iq, const char *from,
 	}
 	xsess_send(s, r);
 	xml_node_free(&r);
+}
+
+/* block_presence - after a block (unavailable) or an unblock (the
+ * current presence, when the contact may see it), XEP-0191 3.3, 3.4 */
+static void
+block_presence(struct xsess *s, const char *jid, bool blocked)
+{
+	struct jid j;
+	char *owner = NULL;
+
+	if (jid_parse(jid, &j) < 0)
+		return;
+	if (j.local != NULL && resolve(&j, &owner, NULL) == DEST_USER) {
+		struct xuser *u = xuser_find(owner);
+		for (struct xsess *t = u ? u->sessions : NULL; t != NULL;
+		    t = t->unext) {
+			if (!t->available || (!blocked && !may_see(t, s)))
+				continue;
+			for (struct xsess *f = s->user->sessions; f != NULL;
+			    f = f->unext) {
+				if (!f->available || f->presence == NULL)
+					continue;
+				struct xml_node *p = blocked ?
+				    xml_node_new("presence", "type",
+				    "unavailable", NULL) :
+				    xml_node_copy(f->presence);
+				deliver(t, p, f->full, true);
+				xml_node_free(&p);
+			}
+		}
+	}
+	free(owner);
+	jid_clear(&j);
+}
+
+/* blocking - XEP-0191: the blocklist, block and unblock with pushes */
+static void
+blocking(struct xsess *s, struct xml_node *iq, struct xml_node *q)
+{
+	const char *type = xml_node_attr(iq, "type");
+	const char *err;
+	char **jids = NULL;
+	size_t n = 0;
+
+	if (is(type, "get") && strcmp(q->name, "blocklist") == 0) {
+		if (chat_block_list(xsrv.store, s->owner, &jids, &n, &err) < 0)
+			goto fail;
+		struct xml_node *r = iq_result(iq, NULL);
+		struct xml_node *l = xml_node_add(r, "blocklist", "xmlns",
+		    NS_BLOCKING, NULL);
+		for (size_t i = 0; i < n; i++) {
+			xml_node_add(l, "item", "jid", jids[i], NULL);
+			free(jids[i]);
+		}
+		free(jids);
+		s->blocklist_wanted = true;
+		xsess_send(s, r);
+		xml_node_free(&r);
+		return;
+	}
+	bool add = strcmp(q->name, "block") == 0;
+	if (!is(type, "set") || (!add && strcmp(q->name, "unblock") != 0)) {
+		im_stanza_error(s, iq, "modify", "bad-request", NULL);
+		return;
+	}
+	/* the items, normalised; all checked before any is applied */
+	for (struct xml_node *c = q->first; c != NULL; c = c->next) {
+		struct jid j;
+		if (c->name == NULL)
+			continue;
+		if (strcmp(c->name, "item") != 0 ||
+		    jid_parse(xml_node_attr(c, "jid"), &j) < 0) {
+			for (size_t i = 0; i < n; i++)
+				free(jids[i]);
+			free(jids);
+			im_stanza_error(s, iq, "modify", "jid-malformed", NULL);
+			return;
+		}
+		char *b = jid_bare(&j);
+		jids = xreallocarray(jids, n + 1, sizeof(char *));
+		jids[n++] = j.resource ? xasprintf("%s/%s", b, j.resource) :
+		    xstrdup(b);
+		free(b);
+		jid_clear(&j);
+	}
+	if (add && n == 0) {
+		im_stanza_error(s, iq, "modify", "bad-request", "no item");
+		return;
+	}
+	int r = 0;
+	if (!add && n == 0)
+		r = chat_block_set(xsrv.store, s->owner, NULL, false, &err);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = chat_block_set(xsrv.store, s->owner, jids[i], add, &err);
+	if (r != 0) {
+		for (size_t i = 0; i < n; i++)
+			free(jids[i]);
+		free(jids);
+		if (r > 0) {
+			im_stanza_error(s, iq, "cancel", "resource-constraint",
+			    "the blocklist is full");
+			return;
+		}
+		goto fail;
+	}
+	struct xml_node *res = iq_result(iq, NULL);
+	xsess_send(s, res);
+	xml_node_free(&res);
+	for (struct xsess *t = s->user->sessions; t != NULL; t = t->unext) {
+		if (!t->blocklist_wanted || t->dead)
+			continue;
+		struct xml_node *p = xml_node_new("iq", "type", "set", "id",
+		    "push", "to", t->full, NULL);
+		struct xml_node *l = xml_node_add(p, q->name, "xmlns",
+		    NS_BLOCKING, NULL);
+		for (size_t i = 0; i < n; i++)
+			xml_node_add(l, "item", "jid", jids[i], NULL);
+		xsess_send(t, p);
+		xml_node_free(&p);
+	}
+	for (size_t i = 0; i < n; i++) {
+		block_presence(s, jids[i], add);
+		free(jids[i]);
+	}
+	free(jids);
+	return;
+fail:
+	log_warnx("xmpp %s: blocklist: %s", s->full, err);
+	im_stanza_error(s, iq, "wait", "internal-server-error", NULL);
 }
 
 /* iq_server - an IQ to the server or the user's own account */
@@ -994,6 +1287,15 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 			roster_get(s, iq);
 		else
 			roster_set(s, iq, payload);
+	} else if (is(ns, NS_CARBONS) && is(type, "set") && (to == NULL ||
+	    own) && (strcmp(payload->name, "enable") == 0 ||
+	    strcmp(payload->name, "disable") == 0)) {
+		s->carbons = payload->name[0] == 'e';
+		struct xml_node *r = iq_result(iq, NULL);
+		xsess_send(s, r);
+		xml_node_free(&r);
+	} else if (is(ns, NS_BLOCKING) && (to == NULL || own)) {
+		blocking(s, iq, payload);
 	} else if (is(ns, NS_PING) && is(type, "get")) {
 		struct xml_node *r = iq_result(iq, from);
 		xsess_send(s, r);
@@ -1059,6 +1361,12 @@ iq(struct xsess *s, struct xml_node *iq)
 		if (payload != NULL)
 			iq_server(s, iq, payload, to, true,
 			    strcmp(owner, s->owner) == 0);
+	} else if (d == DEST_USER && blocks(s->owner, to)) {
+		blocked_error(s, iq);
+	} else if (d == DEST_USER && blocks(owner, s->full)) {
+		if (req)
+			im_stanza_error(s, iq, "cancel", "service-unavailable",
+			    NULL);
 	} else if (d == DEST_USER) {
 		struct xsess *t = user_resource(xuser_find(owner), j.resource);
 		if (t != NULL)

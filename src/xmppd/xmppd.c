@@ -146,7 +146,8 @@ send_features(struct xsess *s)
 			    "<mechanism>PLAIN</mechanism></mechanisms>");
 	} else {
 		buf_puts(&b, "<bind xmlns='" NS_BIND "'/>"
-		    "<session xmlns='" NS_SESSION "'><optional/></session>");
+		    "<session xmlns='" NS_SESSION "'><optional/></session>"
+		    "<csi xmlns='" NS_CSI "'/>");
 	}
 	buf_puts(&b, "</stream:features>");
 	xsess_send_raw(s, b.data);
@@ -613,6 +614,13 @@ stanza(struct xsess *s, struct xml_node *n)
 	}
 	if (ns == NULL)
 		ns = NS_CLIENT;
+	if (s->state == XS_BOUND && strcmp(ns, NS_CSI) == 0 &&
+	    (strcmp(n->name, "active") == 0 ||
+	    strcmp(n->name, "inactive") == 0)) {
+		im_csi(s, n->name[0] == 'a');
+		xml_node_free(&n);
+		return;
+	}
 	bool is_stanza = strcmp(ns, NS_CLIENT) == 0 &&
 	    (strcmp(n->name, "message") == 0 ||
 	    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0);
@@ -741,6 +749,9 @@ sess_free(struct xsess *s)
 	free(s->delay_xml);
 	xml_stream_free(&s->xs);
 	xml_node_free(&s->presence);
+	for (size_t i = 0; i < s->nheld; i++)
+		xml_node_free(&s->held[i]);
+	free(s->held);
 	xconn_free(&s->c);
 	free(s->domain);
 	free(s->local);

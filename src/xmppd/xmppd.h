@@ -32,6 +32,14 @@
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_DELAY "urn:xmpp:delay"
+#define NS_CARBONS "urn:xmpp:carbons:2"
+#define NS_FORWARD "urn:xmpp:forward:0"
+#define NS_HINTS "urn:xmpp:hints"
+#define NS_BLOCKING "urn:xmpp:blocking"
+#define NS_BLOCKING_ERRORS "urn:xmpp:blocking:errors"
+#define NS_CSI "urn:xmpp:csi:0"
+
+#define CSI_HELD_MAX 256          /* presences held for an inactive client */
 
 #define JID_PART_MAX 1023         /* RFC 7622 3.1: each part */
 
@@ -76,6 +84,12 @@ struct xsess {
 	bool interested;                /* requested the roster */
 	int priority;
 	struct xml_node *presence;      /* the last broadcast presence */
+	/* XEPs */
+	bool carbons;                   /* XEP-0280 enabled */
+	bool blocklist_wanted;          /* XEP-0191: asked for the list */
+	bool inactive;                  /* XEP-0352 */
+	struct xml_node **held;         /* presences held while inactive */
+	size_t nheld;
 };
 
 /* a user with bound sessions */
@@ -124,6 +138,9 @@ char *jid_bare(const struct jid *j);
 void im_stanza(struct xsess *s, struct xml_node *n);
 /* im_session_gone - a bound session ends: unavailable presence */
 void im_session_gone(struct xsess *s);
+/* im_csi - XEP-0352 <active/> or <inactive/>: held presences leave on
+ * <active/> */
+void im_csi(struct xsess *s, bool active);
 /* im_stanza_error - answer n with a stanza error (RFC 6120 8.3) */
 void im_stanza_error(struct xsess *s, const struct xml_node *n,
 		     const char *type, const char *cond, const char *text);

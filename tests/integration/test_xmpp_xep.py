@@ -1,0 +1,141 @@
+"""xmppd's extensions over raw sockets: message carbons (XEP-0280),
+blocking (XEP-0191) and client state indication (XEP-0352)."""
+import pytest
+
+from xmpp_util import Raw, xmpp_server
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    p = xmpp_server(tmp_path_factory)
+    yield p
+    p.stop()
+    reports = p.sanitizer_reports()
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+
+
+def online(srv, user, domain, resource, presence=True):
+    c = Raw(srv.port("xmpp"))
+    c.login(user, domain, resource=resource)
+    if presence:
+        c.send("<presence/>")
+        c.expect(rf"<presence[^>]*from='{user}@{domain}/{resource}'")
+    return c
+
+
+def ping(c, tag):
+    """a round trip: everything sent before it was handled"""
+    c.send(f"<iq type='get' id='{tag}'><ping xmlns='urn:xmpp:ping'/></iq>")
+    c.expect(f"id='{tag}'")
+
+
+def test_carbons(srv):
+    a1 = online(srv, "alice", "acme.test", "c1")
+    a2 = online(srv, "alice", "acme.test", "c2")
+    b = online(srv, "bob", "acme.test", "c")
+    a2.send("<iq type='set' id='cb'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+    a2.expect("id='cb'")
+    b.send("<iq type='set' id='cb'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+    b.expect("id='cb'")
+    # alice/c1 sends: her other resource gets a <sent/> copy
+    a1.send("<message to='bob@acme.test/c' type='chat' id='s1'>"
+            "<body>one</body></message>")
+    m = a2.expect(r"<message [^>]*>.*?</message></forwarded></sent>"
+                  r"</message>").group(0)
+    assert "<sent xmlns='urn:xmpp:carbons:2'>" in m
+    assert "from='alice@acme.test'" in m and "<body>one</body>" in m
+    assert "from='alice@acme.test/c1'" in m
+    b.expect("<body>one</body>")
+    # bob answers to alice/c1's full JID: alice/c2 gets a <received/> copy
+    b.send("<message to='alice@acme.test/c1' type='chat'><body>two</body>"
+           "</message>")
+    a1.expect("<body>two</body>")
+    m = a2.expect(r"<received xmlns='urn:xmpp:carbons:2'>.*?</received>")
+    assert "<body>two</body>" in m.group(0)
+    # a private message is not copied
+    a1.send("<message to='bob@acme.test/c' type='chat'><body>three</body>"
+            "<private xmlns='urn:xmpp:carbons:2'/></message>")
+    b.expect("<body>three</body>")
+    ping(a2, "p-carbons")
+    assert "three" not in a2.data.decode()
+    # disabled: no more copies
+    a2.send("<iq type='set' id='cd'><disable xmlns='urn:xmpp:carbons:2'/>"
+            "</iq>")
+    a2.expect("id='cd'")
+    a1.send("<message to='bob@acme.test/c' type='chat'><body>four</body>"
+            "</message>")
+    b.expect("<body>four</body>")
+    ping(a2, "p-carbons2")
+    assert "four" not in a2.data.decode()
+    for c in (a1, a2, b):
+        c.close()
+
+
+def test_blocking(srv):
+    c = online(srv, "carol", "acme.test", "blk")
+    d = online(srv, "dave", "other.test", "blk")
+    c2 = Raw(srv.port("xmpp"))
+    c2.login("carol", "acme.test", resource="second")
+    c2.send("<iq type='get' id='bl0'><blocklist xmlns='urn:xmpp:blocking'/>"
+            "</iq>")
+    c2.expect(r"id='bl0'[^>]*>\s*<blocklist xmlns='urn:xmpp:blocking'/>|"
+              r"<blocklist xmlns='urn:xmpp:blocking'/></iq>")
+    # dave can write to carol before the block
+    d.send("<message to='carol@acme.test' type='chat'><body>before</body>"
+           "</message>")
+    c.expect("<body>before</body>")
+    c.send("<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'>"
+           "<item jid='dave@other.test'/></block></iq>")
+    c.expect("id='b1'")
+    # the push reaches the resource that asked for the list
+    c2.expect(r"<block xmlns='urn:xmpp:blocking'><item jid='dave@other.test'"
+              r"/></block>")
+    # dave's messages are refused, carol's to dave too
+    d.send("<message to='carol@acme.test' type='chat' id='x1'><body>after"
+           "</body></message>")
+    d.expect(r"id='x1'.*?<service-unavailable ")
+    c.send("<message to='dave@other.test' type='chat' id='x2'><body>to dave"
+           "</body></message>")
+    m = c.expect(r"id='x2'.*?</message>").group(0)
+    assert "<not-acceptable " in m and "urn:xmpp:blocking:errors" in m
+    ping(c, "p-blk")
+    assert "after" not in c.data.decode()
+    # the list holds dave; unblocking everything lets him through again
+    c.send("<iq type='get' id='bl1'><blocklist xmlns='urn:xmpp:blocking'/>"
+           "</iq>")
+    c.expect(r"id='bl1'.*?<item jid='dave@other.test'/>")
+    c.send("<iq type='set' id='u1'><unblock xmlns='urn:xmpp:blocking'/></iq>")
+    c.expect("id='u1'")
+    c2.expect(r"<unblock xmlns='urn:xmpp:blocking'/>")
+    d.send("<message to='carol@acme.test' type='chat'><body>again</body>"
+           "</message>")
+    c.expect("<body>again</body>")
+    for x in (c, c2, d):
+        x.close()
+
+
+def test_client_state_indication(srv):
+    b = online(srv, "bob", "acme.test", "phone")
+    b.send("<inactive xmlns='urn:xmpp:csi:0'/>")
+    ping(b, "p-inactive")
+    # presences wait while bob is inactive; the latest of each counts
+    a = online(srv, "alice", "acme.test", "csi")
+    a.send("<presence><show>away</show></presence>")
+    a.send("<presence><show>dnd</show></presence>")
+    ping(a, "p-a")
+    ping(b, "p-b")
+    assert "alice@acme.test/csi" not in b.data.decode()
+    # a message is not held: it comes at once, the presences before it
+    a.send("<message to='bob@acme.test/phone' type='chat'><body>urgent"
+           "</body></message>")
+    m = b.expect(r"<presence[^>]*from='alice@acme.test/csi'.*?<body>urgent"
+                 r"</body>").group(0)
+    assert "<show>dnd</show>" in m and "<show>away</show>" not in m
+    a.send("<presence><show>xa</show></presence>")
+    ping(a, "p-a2")
+    ping(b, "p-b2")
+    assert "<show>xa</show>" not in b.data.decode()
+    b.send("<active xmlns='urn:xmpp:csi:0'/>")
+    b.expect("<show>xa</show>")
+    a.close()
+    b.close()
