@@ -599,7 +599,7 @@ static void
 send_offline(void *ctx, const char *stanza, int64_t stamp)
 {
 	(void)stamp;
-	xsess_send_raw(ctx, stanza);
+	xsess_send_stanza_text(ctx, stanza);
 }
 
 /* pending_requests - subscription requests that waited for s's user

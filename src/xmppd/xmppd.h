@@ -39,9 +39,14 @@
 #define NS_BLOCKING_ERRORS "urn:xmpp:blocking:errors"
 #define NS_CSI "urn:xmpp:csi:0"
 
+#define NS_SM "urn:xmpp:sm:3"
+
 #define CSI_HELD_MAX 256          /* presences held for an inactive client */
 
 #define JID_PART_MAX 1023         /* RFC 7622 3.1: each part */
+#define SM_QUEUE_MAX 1000         /* XEP-0198: stanzas sent, not acked */
+#define SM_RESUME_SECS 300        /* a dropped stream waits this long */
+#define SM_REQUEST_EVERY 5        /* <r/> after so many unacked stanzas */
 
 enum xsess_state {
 	XS_WAIT_HEADER,           /* before the client's stream header */
@@ -90,6 +95,16 @@ struct xsess {
 	bool inactive;                  /* XEP-0352 */
 	struct xml_node **held;         /* presences held while inactive */
 	size_t nheld;
+	/* XEP-0198 stream management */
+	bool sm;                        /* enabled */
+	bool sm_resume;                 /* resumable */
+	bool hibernating;               /* the connection dropped: waiting */
+	char sm_id[33];
+	uint32_t h_in;                  /* stanzas handled from the client */
+	uint32_t h_out;                 /* stanzas sent to it */
+	uint32_t acked;                 /* ... and acknowledged */
+	char **unacked;                 /* h_out - acked serialised stanzas */
+	struct event *sm_ev;            /* resumption deadline; kicks */
 };
 
 /* a user with bound sessions */
@@ -117,6 +132,9 @@ extern struct xmpp_server xsrv;
  * unread is closed (its session is then dead) */
 void xsess_send(struct xsess *s, const struct xml_node *n);
 void xsess_send_raw(struct xsess *s, const char *xml);
+/* xsess_send_stanza_text - a serialised stanza (counted and kept for
+ * XEP-0198 like xsess_send's) */
+void xsess_send_stanza_text(struct xsess *s, const char *xml);
 /* stream_error - the RFC 6120 4.9 stream error, then close */
 void stream_error(struct xsess *s, const char *cond, const char *text);
 struct xuser *xuser_find(const char *owner);

@@ -139,3 +139,88 @@ def test_client_state_indication(srv):
     b.expect("<show>xa</show>")
     a.close()
     b.close()
+
+
+def sasl_only(srv, user, domain):
+    """a new stream, logged in, not bound (to resume)"""
+    import base64
+    from xmpp_util import PW, header
+    c = Raw(srv.port("xmpp"))
+    c.send(header(domain))
+    c.expect("</stream:features>")
+    cred = base64.b64encode(f"\0{user}\0{PW[user]}".encode()).decode()
+    c.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+           f"mechanism='PLAIN'>{cred}</auth>")
+    c.expect("<success ")
+    c.send(header(domain))
+    f = c.expect(r"<stream:features>.*?</stream:features>").group(0)
+    assert "<sm xmlns='urn:xmpp:sm:3'/>" in f
+    return c
+
+
+def test_stream_management_resumption(srv):
+    a = online(srv, "alice", "acme.test", "sm")
+    a.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+    smid = a.expect(r"<enabled xmlns='urn:xmpp:sm:3' id='([0-9a-f]+)' "
+                    r"resume='true' max='300'/>").group(1)
+    b = online(srv, "bob", "acme.test", "sm")
+    b.send("<message to='alice@acme.test/sm' type='chat'><body>m1</body>"
+           "</message>")
+    a.expect("<body>m1</body>")
+    # acks: alice has handled two stanzas of hers since enabling
+    ping(a, "p-sm1")
+    a.send("<presence><show>chat</show></presence>")
+    a.send("<r xmlns='urn:xmpp:sm:3'/>")
+    a.expect(r"<a xmlns='urn:xmpp:sm:3' h='2'/>")
+    # she acknowledges what she received since <enabled/> (m1 with it)
+    ping(a, "p-sm2")
+    text = a.all.decode()
+    after = text[text.index("<enabled "):]
+    import re
+    h = len(re.findall(r"<(?:message|presence|iq)[ >/]", after))
+    a.send(f"<a xmlns='urn:xmpp:sm:3' h='{h}'/>")
+    ping(a, "p-sm3")
+    # the connection drops without a word: the session waits
+    a.sock.close()
+    for i in (2, 3):
+        b.send(f"<message to='alice@acme.test/sm' type='chat' id='q{i}'>"
+               f"<body>m{i}</body></message>")
+    ping(b, "p-b-sm")
+    assert "error" not in b.data.decode(), b.data
+    # a wrong id fails; the right one resumes and resends what was not
+    # acknowledged (the last ping result, m2, m3)
+    c = sasl_only(srv, "alice", "acme.test")
+    c.send("<resume xmlns='urn:xmpp:sm:3' previd='0000' h='0'/>")
+    c.expect(r"<failed xmlns='urn:xmpp:sm:3'><item-not-found ")
+    c.send(f"<resume xmlns='urn:xmpp:sm:3' previd='{smid}' h='{h}'/>")
+    c.expect(rf"<resumed xmlns='urn:xmpp:sm:3' previd='{smid}' h='\d+'/>")
+    got = c.expect(r".*?<body>m3</body>").group(0)
+    assert "<body>m2</body>" in got and "<body>m1</body>" not in got
+    # the resumed session is the old one: same JID, still reachable
+    b.send("<message to='alice@acme.test/sm' type='chat'><body>m4</body>"
+           "</message>")
+    c.expect("<body>m4</body>")
+    c.send("<iq type='get' id='p-c'><ping xmlns='urn:xmpp:ping'/></iq>")
+    c.expect("id='p-c'")
+    c.close()
+    b.close()
+
+
+def test_stream_management_unacked_kept(srv):
+    """a stream that ends with messages the client never acknowledged:
+    they are delivered at the next login, not lost"""
+    a = online(srv, "carol", "acme.test", "sm2")
+    a.send("<enable xmlns='urn:xmpp:sm:3'/>")
+    a.expect(r"<enabled xmlns='urn:xmpp:sm:3'/>")
+    b = online(srv, "bob", "acme.test", "sm2")
+    b.send("<message to='carol@acme.test/sm2' type='chat'><body>unacked"
+           "</body></message>")
+    a.expect("<body>unacked</body>")
+    # an ack for more than was sent is refused
+    a.send("<a xmlns='urn:xmpp:sm:3' h='999'/>")
+    a.stream_error("undefined-condition")
+    ping(b, "p-b-sm2")
+    c = online(srv, "carol", "acme.test", "sm3")
+    c.expect("<body>unacked</body>")
+    c.close()
+    b.close()

@@ -55,6 +55,7 @@ class Raw:
         if tls:
             self.wrap()
         self.data = b""
+        self.all = b""       # everything received, for stanza counts
 
     def wrap(self):
         ctx = ssl.create_default_context()
@@ -87,6 +88,7 @@ class Raw:
                 raise AssertionError(
                     f"closed before {pattern!r}; got {self.data[-2000:]!r}")
             self.data += chunk
+            self.all += chunk
 
     def closed(self, timeout=T):
         """True once the server closed the connection (reading the rest)"""
