@@ -934,6 +934,42 @@ out:
 
 /* ------------------------------------------------------------ messages */
 
+/* archive - XEP-0313: a message in both users' archives; the copy the
+ * recipient gets carries its archive id (XEP-0359 <stanza-id/>, any a
+ * client put there removed first) */
+static void
+archive(struct xsess *s, struct xml_node *m, const char *owner,
+	const char *peer)
+{
+	struct xml_node *sid;
+	struct buf b;
+	int64_t id;
+	const char *err;
+	char idtext[32];
+
+	while ((sid = xml_node_child(m, "stanza-id", NS_SID)) != NULL) {
+		xml_node_detach(sid);
+		xml_node_free(&sid);
+	}
+	struct xml_node *c = xml_node_copy(m);
+	xml_node_set_attr(c, "xmlns", NS_CLIENT);
+	buf_init(&b, 0);
+	xml_node_write(c, &b);
+	xml_node_free(&c);
+	if (chat_archive_add(xsrv.store, owner, s->bare, b.data, &id,
+	    &err) < 0)
+		log_warnx("xmpp %s: archive: %s", owner, err);
+	else {
+		snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+		xml_node_add(m, "stanza-id", "xmlns", NS_SID, "by", peer, "id",
+		    idtext, NULL);
+	}
+	if (strcmp(owner, s->owner) != 0 && chat_archive_add(xsrv.store,
+	    s->owner, peer, b.data, &id, &err) < 0)
+		log_warnx("xmpp %s: archive: %s", s->owner, err);
+	buf_free(&b);
+}
+
 /* carbon_eligible - XEP-0280 6: chat messages, and normal ones with a
  * body, unless marked private or no-copy, and never a carbon itself */
 static bool
@@ -1080,6 +1116,12 @@ message(struct xsess *s, struct xml_node *m)
 			    NULL);
 		goto out;
 	}
+	if ((is(type, "chat") || is(type, "normal")) &&
+	    xml_node_child(m, "body", NULL) != NULL) {
+		char *peer = jid_bare(&j);
+		archive(s, m, owner, peer);
+		free(peer);
+	}
 	struct xuser *u = xuser_find(owner);
 	struct xsess *t = user_resource(u, j.resource);
 	bool cc = carbon_eligible(m, type);
@@ -1122,15 +1164,18 @@ disco_info(struct xsess *s, struct xml_node *iq, const char *from,
 {
 	static const char *const features[] = {
 		NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER,
-		"urn:xmpp:delay", NS_CARBONS, NS_BLOCKING, NULL
+		"urn:xmpp:delay", NS_CARBONS, NS_BLOCKING, NS_VCARD, NULL
 	};
 	struct xml_node *r = iq_result(iq, from);
 	struct xml_node *q = xml_node_add(r, "query", "xmlns", NS_DISCO_INFO,
 	    NULL);
 
-	if (account)
+	if (account) {
 		xml_node_add(q, "identity", "category", "account", "type",
 		    "registered", NULL);
+		xml_node_add(q, "feature", "var", NS_MAM, NULL);
+		xml_node_add(q, "feature", "var", NS_VCARD, NULL);
+	}
 	else {
 		xml_node_add(q, "identity", "category", "server", "type", "im",
 		    "name", "Postern", NULL);
@@ -1270,10 +1315,261 @@ fail:
 	im_stanza_error(s, iq, "wait", "internal-server-error", NULL);
 }
 
+/* vcard - XEP-0054: one's own vCard set and read, anyone's read */
+static void
+vcard(struct xsess *s, struct xml_node *iq, struct xml_node *v,
+      const char *owner, const char *from)
+{
+	const char *err;
+	char *xml = NULL;
+	int r;
+
+	if (is(xml_node_attr(iq, "type"), "set")) {
+		struct buf b;
+		if (strcmp(owner, s->owner) != 0) {
+			im_stanza_error(s, iq, "auth", "forbidden", "only your "
+			    "own vCard");
+			return;
+		}
+		buf_init(&b, 0);
+		xml_node_write(v, &b);
+		r = chat_vcard_set(xsrv.store, owner, b.data, &err);
+		buf_free(&b);
+		if (r < 0)
+			goto fail;
+		struct xml_node *res = iq_result(iq, NULL);
+		xsess_send(s, res);
+		xml_node_free(&res);
+		return;
+	}
+	if (chat_vcard_get(xsrv.store, owner, &xml, &err) < 0)
+		goto fail;
+	struct buf b;
+	const char *id = xml_node_attr(iq, "id");
+	buf_init(&b, 0);
+	buf_puts(&b, "<iq type='result' id='");
+	xml_escape(&b, id ? id : "");
+	buf_puts(&b, "' to='");
+	xml_escape(&b, s->full);
+	if (from != NULL) {
+		buf_puts(&b, "' from='");
+		xml_escape(&b, from);
+	}
+	buf_puts(&b, "'>");
+	buf_puts(&b, xml ? xml : "<vCard xmlns='" NS_VCARD "'/>");
+	buf_puts(&b, "</iq>");
+	xsess_send_stanza_text(s, b.data);
+	buf_free(&b);
+	free(xml);
+	return;
+fail:
+	log_warnx("xmpp %s: vcard: %s", owner, err);
+	im_stanza_error(s, iq, "wait", "internal-server-error", NULL);
+}
+
+/* stamp_parse - XEP-0082 date-time (UTC) to seconds; -1 if malformed */
+static int64_t
+stamp_parse(const char *t)
+{
+	struct tm tm;
+	const char *rest;
+
+	memset(&tm, 0, sizeof(tm));
+	rest = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (rest == NULL)
+		return -1;
+	if (*rest == '.')
+		for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+			;
+	if (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0)
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+struct mam_ctx {
+	struct xsess *s;
+	const char *queryid;
+	int64_t first, last;
+	int n;
+};
+
+static void
+mam_row(void *ctx, int64_t id, int64_t stamp, const char *stanza)
+{
+	struct mam_ctx *mc = ctx;
+	struct buf b;
+	char ts[32];
+	time_t t = (time_t)stamp;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (mc->n++ == 0)
+		mc->first = id;
+	mc->last = id;
+	buf_init(&b, 0);
+	buf_puts(&b, "<message to='");
+	xml_escape(&b, mc->s->full);
+	buf_puts(&b, "' from='");
+	xml_escape(&b, mc->s->bare);
+	buf_puts(&b, "'><result xmlns='" NS_MAM "'");
+	if (mc->queryid != NULL) {
+		buf_puts(&b, " queryid='");
+		xml_escape(&b, mc->queryid);
+		buf_putc(&b, '\'');
+	}
+	buf_printf(&b, " id='%" PRId64 "'><forwarded xmlns='" NS_FORWARD
+	    "'><delay xmlns='" NS_DELAY "' stamp='%s'/>", id, ts);
+	buf_puts(&b, stanza);
+	buf_puts(&b, "</forwarded></result></message>");
+	xsess_send_stanza_text(mc->s, b.data);
+	buf_free(&b);
+}
+
+/* field_value - the value of a data form field (new string) or NULL */
+static char *
+field_value(struct xml_node *x, const char *var)
+{
+	for (struct xml_node *f = x ? x->first : NULL; f != NULL; f = f->next) {
+		if (f->name == NULL || strcmp(f->name, "field") != 0 ||
+		    !is(xml_node_attr(f, "var"), var))
+			continue;
+		struct xml_node *v = xml_node_child(f, "value", NULL);
+		return v ? xml_node_text(v) : xstrdup("");
+	}
+	return NULL;
+}
+
+static bool
+id_parse(const char *t, int64_t *id)
+{
+	long long v;
+
+	if (parse_long(t, 1, INT64_MAX, &v) < 0)
+		return false;
+	*id = v;
+	return true;
+}
+
+/* mam - XEP-0313 queries of one's own archive, paged by RSM
+ * (XEP-0059): with, start and end; max, after, before (empty: the last
+ * page) */
+static void
+mam(struct xsess *s, struct xml_node *iq, struct xml_node *q)
+{
+	struct chat_archive_query aq = { .max = 50 };
+	struct xml_node *x = xml_node_child(q, "x", NS_DATA);
+	struct xml_node *set = xml_node_child(q, "set", NS_RSM);
+	struct mam_ctx mc = { .s = s, .queryid = xml_node_attr(q, "queryid") };
+	char *with = field_value(x, "with"), *start = field_value(x, "start");
+	char *end = field_value(x, "end"), *bare = NULL;
+	const char *bad = NULL, *err;
+	int64_t count;
+	bool complete;
+	struct jid j;
+
+	if (!is(xml_node_attr(iq, "type"), "set")) {
+		/* the form (XEP-0313 5.1) */
+		struct xml_node *r = iq_result(iq, NULL);
+		struct xml_node *f = xml_node_add(xml_node_add(r, "query",
+		    "xmlns", NS_MAM, NULL), "x", "xmlns", NS_DATA, "type",
+		    "form", NULL);
+		xml_node_add_text(xml_node_add(xml_node_add(f, "field", "var",
+		    "FORM_TYPE", "type", "hidden", NULL), "value", NULL),
+		    NS_MAM);
+		xml_node_add(f, "field", "var", "with", "type", "jid-single",
+		    NULL);
+		xml_node_add(f, "field", "var", "start", "type", "text-single",
+		    NULL);
+		xml_node_add(f, "field", "var", "end", "type", "text-single",
+		    NULL);
+		xsess_send(s, r);
+		xml_node_free(&r);
+		goto out;
+	}
+	if (with != NULL && *with) {
+		if (jid_parse(with, &j) < 0)
+			bad = "malformed 'with'";
+		else {
+			bare = jid_bare(&j);
+			jid_clear(&j);
+			aq.with = bare;
+		}
+	}
+	if (start != NULL && *start && (aq.start = stamp_parse(start)) < 0)
+		bad = "malformed 'start'";
+	if (end != NULL && *end && (aq.end = stamp_parse(end)) < 0)
+		bad = "malformed 'end'";
+	if (aq.start < 0)
+		aq.start = 0;
+	if (aq.end < 0)
+		aq.end = 0;
+	if (set != NULL) {
+		struct xml_node *mx = xml_node_child(set, "max", NULL);
+		struct xml_node *af = xml_node_child(set, "after", NULL);
+		struct xml_node *bf = xml_node_child(set, "before", NULL);
+		char *t;
+		long long v;
+		if (mx != NULL) {
+			t = xml_node_text(mx);
+			if (parse_long(t, 0, 1000000, &v) < 0)
+				bad = "malformed <max/>";
+			else
+				aq.max = v > MAM_MAX_PAGE ? MAM_MAX_PAGE : (int)v;
+			free(t);
+		}
+		if (af != NULL) {
+			t = xml_node_text(af);
+			if (!id_parse(t, &aq.after))
+				bad = "unknown <after/> id";
+			free(t);
+		}
+		if (bf != NULL) {
+			t = xml_node_text(bf);
+			if (*t == '\0')
+				aq.before = -1;
+			else if (!id_parse(t, &aq.before))
+				bad = "unknown <before/> id";
+			free(t);
+		}
+	}
+	if (bad != NULL) {
+		im_stanza_error(s, iq, "modify", "bad-request", bad);
+		goto out;
+	}
+	if (chat_archive_find(xsrv.store, s->owner, &aq, mam_row, &mc, &count,
+	    &complete, &err) < 0) {
+		log_warnx("xmpp %s: archive: %s", s->full, err);
+		im_stanza_error(s, iq, "wait", "internal-server-error", NULL);
+		goto out;
+	}
+	struct xml_node *r = iq_result(iq, NULL);
+	struct xml_node *fin = xml_node_add(r, "fin", "xmlns", NS_MAM, NULL);
+	if (complete)
+		xml_node_set_attr(fin, "complete", "true");
+	struct xml_node *rs = xml_node_add(fin, "set", "xmlns", NS_RSM, NULL);
+	char num[32];
+	if (mc.n > 0) {
+		snprintf(num, sizeof(num), "%" PRId64, mc.first);
+		xml_node_add_text(xml_node_add(rs, "first", NULL), num);
+		snprintf(num, sizeof(num), "%" PRId64, mc.last);
+		xml_node_add_text(xml_node_add(rs, "last", NULL), num);
+	}
+	snprintf(num, sizeof(num), "%" PRId64, count);
+	xml_node_add_text(xml_node_add(rs, "count", NULL), num);
+	xsess_send(s, r);
+	xml_node_free(&r);
+out:
+	free(with);
+	free(start);
+	free(end);
+	free(bare);
+}
+
 /* iq_server - an IQ to the server or the user's own account */
 static void
 iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
-	  const char *to, bool account, bool own)
+	  const char *to, bool account, bool own, const char *vcard_owner)
 {
 	const char *type = xml_node_attr(iq, "type");
 	const char *ns = xml_node_xmlns(payload);
@@ -1296,6 +1592,12 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		xml_node_free(&r);
 	} else if (is(ns, NS_BLOCKING) && (to == NULL || own)) {
 		blocking(s, iq, payload);
+	} else if (is(ns, NS_MAM) && strcmp(payload->name, "query") == 0 &&
+	    (to == NULL || own)) {
+		mam(s, iq, payload);
+	} else if (is(ns, NS_VCARD) && strcmp(payload->name, "vCard") == 0 &&
+	    (to == NULL || account)) {
+		vcard(s, iq, payload, vcard_owner, to);
 	} else if (is(ns, NS_PING) && is(type, "get")) {
 		struct xml_node *r = iq_result(iq, from);
 		xsess_send(s, r);
@@ -1344,7 +1646,7 @@ iq(struct xsess *s, struct xml_node *iq)
 	}
 	if (to == NULL) {
 		if (payload != NULL)
-			iq_server(s, iq, payload, NULL, false, true);
+			iq_server(s, iq, payload, NULL, false, true, s->owner);
 		return;
 	}
 	if (jid_parse(to, &j) < 0) {
@@ -1355,12 +1657,12 @@ iq(struct xsess *s, struct xml_node *iq)
 	bool req = is(type, "get") || is(type, "set");
 	if (d == DEST_SERVER && j.resource == NULL) {
 		if (payload != NULL)
-			iq_server(s, iq, payload, to, false, false);
+			iq_server(s, iq, payload, to, false, false, NULL);
 	} else if (d == DEST_USER && j.resource == NULL) {
 		/* to a bare JID: the server answers for the account */
 		if (payload != NULL)
 			iq_server(s, iq, payload, to, true,
-			    strcmp(owner, s->owner) == 0);
+			    strcmp(owner, s->owner) == 0, owner);
 	} else if (d == DEST_USER && blocks(s->owner, to)) {
 		blocked_error(s, iq);
 	} else if (d == DEST_USER && blocks(owner, s->full)) {

@@ -40,6 +40,12 @@
 #define NS_CSI "urn:xmpp:csi:0"
 
 #define NS_SM "urn:xmpp:sm:3"
+#define NS_VCARD "vcard-temp"
+#define NS_MAM "urn:xmpp:mam:2"
+#define NS_RSM "http://jabber.org/protocol/rsm"
+#define NS_DATA "jabber:x:data"
+#define NS_SID "urn:xmpp:sid:0"
+#define MAM_MAX_PAGE 100          /* RSM <max/> is capped there */
 
 #define CSI_HELD_MAX 256          /* presences held for an inactive client */
 

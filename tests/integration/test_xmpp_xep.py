@@ -1,5 +1,9 @@
 """xmppd's extensions over raw sockets: message carbons (XEP-0280),
-blocking (XEP-0191) and client state indication (XEP-0352)."""
+blocking (XEP-0191), client state indication (XEP-0352), stream
+management with resumption (XEP-0198), vCard (XEP-0054) and the message
+archive with RSM paging (XEP-0313, XEP-0059)."""
+import re
+
 import pytest
 
 from xmpp_util import Raw, xmpp_server
@@ -176,7 +180,6 @@ def test_stream_management_resumption(srv):
     ping(a, "p-sm2")
     text = a.all.decode()
     after = text[text.index("<enabled "):]
-    import re
     h = len(re.findall(r"<(?:message|presence|iq)[ >/]", after))
     a.send(f"<a xmlns='urn:xmpp:sm:3' h='{h}'/>")
     ping(a, "p-sm3")
@@ -224,3 +227,75 @@ def test_stream_management_unacked_kept(srv):
     c.expect("<body>unacked</body>")
     c.close()
     b.close()
+
+
+def test_vcard(srv):
+    e = online(srv, "erin", "other.test", "vc", presence=False)
+    e.send("<iq type='get' id='v0'><vCard xmlns='vcard-temp'/></iq>")
+    e.expect(r"id='v0'[^>]*>\s*<vCard xmlns='vcard-temp'/>")
+    e.send("<iq type='set' id='v1'><vCard xmlns='vcard-temp'><FN>Erin "
+           "&amp; Co</FN><NICKNAME>erin</NICKNAME></vCard></iq>")
+    e.expect(r"<iq [^>]*id='v1'|<iq type='result' id='v1'")
+    d = online(srv, "dave", "other.test", "vc", presence=False)
+    d.send("<iq type='get' id='v2' to='erin@other.test'>"
+           "<vCard xmlns='vcard-temp'/></iq>")
+    m = d.expect(r"id='v2'.*?</iq>").group(0)
+    assert "<FN>Erin &amp; Co</FN>" in m and "from='erin@other.test'" in m
+    # nobody sets another's vCard
+    d.send("<iq type='set' id='v3' to='erin@other.test'>"
+           "<vCard xmlns='vcard-temp'><FN>x</FN></vCard></iq>")
+    d.expect(r"id='v3'.*?<forbidden ")
+    e.close()
+    d.close()
+
+
+WITH = ("<x xmlns='jabber:x:data' type='submit'><field var='with'>"
+        "<value>{}</value></field></x>")
+
+
+def test_message_archive_paging(srv):
+    d = online(srv, "dave", "other.test", "mam")
+    e = online(srv, "erin", "other.test", "mam")
+    for i in range(7):
+        d.send(f"<message to='erin@other.test' type='chat' id='a{i}'>"
+               f"<body>archived {i}</body></message>")
+        e.expect(f"<body>archived {i}</body>")
+    # the delivered copy carries its archive id (XEP-0359)
+    assert re.search(r"<stanza-id xmlns='urn:xmpp:sid:0' "
+                     r"by='erin@other.test' id='\d+'/>", e.all.decode())
+    e.send("<iq type='set' id='m0'><query xmlns='urn:xmpp:mam:2' "
+           "queryid='q0'><x xmlns='jabber:x:data' type='submit'>"
+           "<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2"
+           "</value></field><field var='with'><value>dave@other.test"
+           "</value></field></x><set xmlns='http://jabber.org/protocol/rsm'>"
+           "<max>3</max></set></query></iq>")
+    page = e.expect(r".*?<iq [^>]*id='m0'.*?</iq>").group(0)
+    bodies = re.findall(r"<body>archived (\d)</body>", page)
+    assert bodies == ["0", "1", "2"], page
+    assert "queryid='q0'" in page and "complete='true'" not in page
+    assert "<count>7</count>" in page
+    last = re.search(r"<last>(\d+)</last>", page).group(1)
+    # the next page after the last id, then the last page (<before/>)
+    e.send("<iq type='set' id='m1'><query xmlns='urn:xmpp:mam:2'>"
+           + WITH.format("dave@other.test") + "<set xmlns='http://jabber.org/protocol/rsm'><max>10</max>"
+           f"<after>{last}</after></set></query></iq>")
+    page = e.expect(r".*?<iq [^>]*id='m1'.*?</iq>").group(0)
+    assert re.findall(r"<body>archived (\d)</body>", page) == \
+        ["3", "4", "5", "6"]
+    assert "complete='true'" in page
+    e.send("<iq type='set' id='m2'><query xmlns='urn:xmpp:mam:2'>"
+           + WITH.format("dave@other.test") + "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max>"
+           "<before/></set></query></iq>")
+    page = e.expect(r".*?<iq [^>]*id='m2'.*?</iq>").group(0)
+    assert re.findall(r"<body>archived (\d)</body>", page) == ["5", "6"]
+    # the sender has them too; a malformed filter is refused
+    d.send("<iq type='set' id='m3'><query xmlns='urn:xmpp:mam:2'>"
+           "<x xmlns='jabber:x:data' type='submit'><field var='start'>"
+           "<value>yesterday</value></field></x></query></iq>")
+    d.expect(r"id='m3'.*?<bad-request ")
+    d.send("<iq type='set' id='m4'><query xmlns='urn:xmpp:mam:2'>"
+           + WITH.format("erin@other.test") + "<set xmlns='http://jabber.org/protocol/rsm'><max>0</max></set>"
+           "</query></iq>")
+    d.expect(r"id='m4'.*?<count>7</count>")
+    d.close()
+    e.close()
