@@ -912,6 +912,15 @@ static void
 sess_input(void *ctx)
 {
 	struct xsess *s = ctx;
+	struct timespec now;
+
+	/* xmpp.login_timeout bounds the whole time before a login, not only
+	 * a silence: a client trickling bytes (slowloris) goes too */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!s->authed && !s->dead && now.tv_sec >= s->login_by) {
+		stream_error(s, "connection-timeout", "no login in time");
+		return;
+	}
 
 	while (!s->dead && !s->busy) {
 		struct evbuffer *in = xconn_input(s->c);
@@ -1051,6 +1060,10 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 		return;
 	}
 	s->xs = xml_stream_new(XML_PREAUTH_MAX);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->login_by = now.tv_sec + settings_get_int(svc->db,
+	    "xmpp.login_timeout", 60);
 	s->next = xsrv.sessions;
 	if (s->next != NULL)
 		s->next->prev = s;

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 
@@ -77,6 +78,7 @@ struct xsess {
 	bool dead;                      /* closing: send nothing more */
 	bool freeing;
 	int auth_failures;
+	time_t login_by;                /* monotonic s: xmpp.login_timeout */
 	char *domain;                   /* the stream's 'to' */
 	int64_t po_id;                  /* its post office */
 	char po[NAME_MAX_LEN + 1];

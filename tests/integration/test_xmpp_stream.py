@@ -294,3 +294,56 @@ def test_resource_conflict(srv, bob):
     two.send("<iq type='get' id='c1'><ping xmlns='urn:xmpp:ping'/></iq>")
     two.expect("id='c1'")
     two.close()
+
+
+def test_password_change_ends_stream(srv, bob):
+    srv.cli("mailbox", "add", "frank@acme", "--password", "Frank-old-pw1")
+    f = Raw(srv.port("xmpp"))
+    f.login("frank", "acme.test", password="Frank-old-pw1", resource="r")
+    srv.cli("mailbox", "passwd", "frank@acme", "--password", "Frank-new-pw2")
+    # revoked with the mailbox's credentials (logins.c sweeps each second)
+    f.expect(r"<stream:error><not-authorized xmlns='urn:ietf:params:xml:"
+             r"ns:xmpp-streams'/><text[^>]*>your credentials were changed")
+    assert f.closed()
+    g = Raw(srv.port("xmpp"))
+    g.send(header("acme.test"))
+    g.expect("</stream:features>")
+    old = base64.b64encode(b"\0frank\0Frank-old-pw1").decode()
+    g.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+           f"mechanism='PLAIN'>{old}</auth>")
+    g.expect("<not-authorized/>")
+    g.close()
+    h = Raw(srv.port("xmpp"))
+    assert h.login("frank", "acme.test", password="Frank-new-pw2") == \
+        "frank@acme.test/raw"
+    h.close()
+
+
+def test_login_deadline(srv):
+    """a client trickling bytes before login still meets
+    xmpp.login_timeout (set short here; read at each connection)"""
+    srv.cli("config", "set", "xmpp.login_timeout", "5")
+    try:
+        c = Raw(srv.port("xmpp"))
+        c.send(header("acme.test"))
+        c.expect("</stream:features>")
+        import time
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                c.send(" ")
+            except OSError:
+                break
+            if b"connection-timeout" in c.data:
+                break
+            c.sock.settimeout(1)
+            try:
+                chunk = c.sock.recv(4096)
+                if not chunk:
+                    break
+                c.data += chunk
+            except OSError:
+                pass
+        assert b"<connection-timeout " in c.data
+    finally:
+        srv.cli("config", "set", "xmpp.login_timeout", "60")
