@@ -84,6 +84,7 @@ enum dest {
 	DEST_SERVER,              /* one of our domains itself */
 	DEST_USER,                /* a mailbox of one of our domains */
 	DEST_NO_USER,             /* our domain, no such user */
+	DEST_MUC,                 /* conference.<our domain> (muc.c) */
 };
 
 /* resolve - where a JID points; *owner_r for DEST_USER */
@@ -96,6 +97,12 @@ resolve(const struct jid *j, char **owner_r, int64_t *po_r)
 	int r;
 
 	*owner_r = NULL;
+	int64_t mpo;
+	if (muc_domain(j->domain, &mpo)) {
+		if (po_r != NULL)
+			*po_r = mpo;
+		return DEST_MUC;
+	}
 	r = dir_domain_get(xsrv.svc->db, j->domain, &d, &err);
 	if (r < 0) {
 		log_warnx("xmpp: domain %s: %s", j->domain, err);
@@ -903,7 +910,12 @@ presence(struct xsess *s, struct xml_node *p)
 		blocked_error(s, p);
 		goto out;
 	}
-	d = resolve(&j, &owner, NULL);
+	int64_t po = -1;
+	d = resolve(&j, &owner, &po);
+	if (d == DEST_MUC) {
+		muc_presence(s, p, &j, po);
+		goto out;
+	}
 	if (d == DEST_USER && blocks(owner, s->full))
 		goto out;       /* XEP-0191 3.5: dropped without a word */
 	if (type != NULL && (is(type, "subscribe") || is(type, "subscribed") ||
@@ -1088,8 +1100,12 @@ message(struct xsess *s, struct xml_node *m)
 		im_stanza_error(s, m, "modify", "jid-malformed", NULL);
 		return;
 	}
-	d = resolve(&j, &owner, NULL);
+	int64_t po = -1;
+	d = resolve(&j, &owner, &po);
 	switch (d) {
+	case DEST_MUC:
+		muc_message(s, m, &j, po);
+		goto out;
 	case DEST_ERROR:
 		im_stanza_error(s, m, "wait", "internal-server-error", NULL);
 		goto out;
@@ -1606,7 +1622,15 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		disco_info(s, iq, from, account);
 	} else if (is(ns, NS_DISCO_ITEMS) && is(type, "get")) {
 		struct xml_node *r = iq_result(iq, from);
-		xml_node_add(r, "query", "xmlns", NS_DISCO_ITEMS, NULL);
+		struct xml_node *q = xml_node_add(r, "query", "xmlns",
+		    NS_DISCO_ITEMS, NULL);
+		if (!account) {
+			/* the chat room service (muc.c) */
+			char *conf = xasprintf("conference.%s", s->domain);
+			xml_node_add(q, "item", "jid", conf, "name",
+			    "Chatrooms", NULL);
+			free(conf);
+		}
 		xsess_send(s, r);
 		xml_node_free(&r);
 	} else if (is(ns, NS_SESSION) && is(type, "set")) {
@@ -1653,9 +1677,12 @@ iq(struct xsess *s, struct xml_node *iq)
 		im_stanza_error(s, iq, "modify", "jid-malformed", NULL);
 		return;
 	}
-	enum dest d = resolve(&j, &owner, NULL);
+	int64_t po = -1;
+	enum dest d = resolve(&j, &owner, &po);
 	bool req = is(type, "get") || is(type, "set");
-	if (d == DEST_SERVER && j.resource == NULL) {
+	if (d == DEST_MUC) {
+		muc_iq(s, iq, payload, &j, po);
+	} else if (d == DEST_SERVER && j.resource == NULL) {
 		if (payload != NULL)
 			iq_server(s, iq, payload, to, false, false, NULL);
 	} else if (d == DEST_USER && j.resource == NULL) {
@@ -1735,6 +1762,7 @@ im_stanza(struct xsess *s, struct xml_node *n)
 void
 im_session_gone(struct xsess *s)
 {
+	muc_session_gone(s);
 	if (!s->available)
 		return;
 	struct xml_node *p = xml_node_new("presence", "type", "unavailable",

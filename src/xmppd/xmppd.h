@@ -171,4 +171,17 @@ void im_csi(struct xsess *s, bool active);
 void im_stanza_error(struct xsess *s, const struct xml_node *n,
 		     const char *type, const char *cond, const char *text);
 
+/* --- muc.c ------------------------------------------------------------ */
+/* muc_domain - whether domain is conference.<a domain of ours>; its
+ * post office */
+bool muc_domain(const char *domain, int64_t *po_r);
+void muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
+		  int64_t po);
+void muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
+		 int64_t po);
+void muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+	    const struct jid *to, int64_t po);
+/* muc_session_gone - leave every room */
+void muc_session_gone(struct xsess *s);
+
 #endif

@@ -299,3 +299,54 @@ def test_message_archive_paging(srv):
     d.expect(r"id='m4'.*?<count>7</count>")
     d.close()
     e.close()
+
+
+def test_muc_rooms(srv):
+    room = "team@conference.acme.test"
+    a = online(srv, "alice", "acme.test", "muc")
+    a.send("<iq type='get' id='di' to='acme.test'><query xmlns="
+           "'http://jabber.org/protocol/disco#items'/></iq>")
+    a.expect(r"id='di'.*?<item jid='conference.acme.test'")
+    a.send(f"<presence to='{room}/Al'><x xmlns='http://jabber.org/protocol/"
+           "muc'/></presence>")
+    m = a.expect(r"<presence [^>]*from='team@conference.acme.test/Al'.*?"
+                 r"</presence>").group(0)
+    assert "code='110'" in m and "code='201'" in m and "role='moderator'" in m
+    a.expect(r"<message [^>]*type='groupchat'[^>]*><subject")
+    a.send(f"<message to='{room}' type='groupchat'><body>first</body>"
+           "</message>")
+    a.expect(r"from='team@conference.acme.test/Al'.*?<body>first</body>")
+    # bob joins: he sees alice, then himself; alice sees him; history
+    b = online(srv, "bob", "acme.test", "muc")
+    b.send(f"<presence to='{room}/Bob'/>")
+    got = b.expect(r".*?<subject").group(0)
+    assert got.index("/Al'") < got.index("code='110'")
+    assert "<body>first</body>" in got and "urn:xmpp:delay" in got
+    a.expect(r"from='team@conference.acme.test/Bob'")
+    # a nickname in use; a user of another post office
+    c = online(srv, "carol", "acme.test", "muc")
+    c.send(f"<presence to='{room}/Bob'/>")
+    c.expect(r"<presence [^>]*type='error'.*?<conflict ")
+    d = online(srv, "dave", "other.test", "muc")
+    d.send(f"<presence to='{room}/Dave'/>")
+    d.expect(r"type='error'.*?<registration-required ")
+    d.send(f"<message to='{room}' type='groupchat'><body>x</body></message>")
+    d.expect(r"type='error'.*?<not-acceptable ")
+    # a message reaches every occupant; a private one only its addressee
+    b.send(f"<message to='{room}' type='groupchat'><body>hello all</body>"
+           "</message>")
+    a.expect(r"from='team@conference.acme.test/Bob'[^>]*>.*?hello all")
+    b.expect(r"hello all")
+    b.send(f"<message to='{room}/Al' type='chat'><body>psst</body></message>")
+    a.expect(r"from='team@conference.acme.test/Bob'[^>]*>.*?psst")
+    # only the owner sets the subject
+    b.send(f"<message to='{room}' type='groupchat'><subject>mine</subject>"
+           "</message>")
+    b.expect(r"type='error'.*?<forbidden ")
+    # bob's stream ends: alice sees him leave
+    b.send("</stream:stream>")
+    a.expect(r"<presence [^>]*from='team@conference.acme.test/Bob'[^>]*"
+             r"type='unavailable'|<presence type='unavailable' [^>]*"
+             r"from='team@conference.acme.test/Bob'")
+    for x in (a, c, d):
+        x.close()
