@@ -511,22 +511,33 @@ int
 chat_archive_add(struct chat_store *cs, const char *owner, const char *with,
 		 const char *stanza, int64_t *id_r, const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "INSERT INTO archive (owner, with_jid, "
-	    "stamp, stanza) VALUES (?,?,?,?)", error_r);
+	sqlite3_stmt *st;
 	int r;
 
-	if (st == NULL)
+	/* the archive is a record, not a delivery promise: its rows are
+	 * committed without waiting for the disk (WAL, synchronous=NORMAL:
+	 * safe from a crash of xmppd, not of the machine); offline messages
+	 * and rosters keep synchronous=FULL */
+	sqlite3_exec(cs->h, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	st = prep(cs, "INSERT INTO archive (owner, with_jid, stamp, stanza) "
+	    "VALUES (?,?,?,?)", error_r);
+	if (st == NULL) {
+		sqlite3_exec(cs->h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 		return -1;
+	}
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, with, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(st, 4, stanza, -1, SQLITE_TRANSIENT);
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
+	sqlite3_exec(cs->h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	if (r != SQLITE_DONE)
 		return cs_fail(cs, error_r, "archive write");
 	*id_r = (int64_t)sqlite3_last_insert_rowid(cs->h);
-	/* keep the newest CHAT_ARCHIVE_MAX of the owner */
+	if (*id_r % 100 != 0)
+		return 0;
+	/* now and then: keep the newest CHAT_ARCHIVE_MAX of the owner */
 	st = prep(cs, "DELETE FROM archive WHERE owner = ?1 AND id <= (SELECT "
 	    "id FROM archive WHERE owner = ?1 ORDER BY id DESC LIMIT 1 "
 	    "OFFSET ?2)", error_r);
@@ -534,8 +545,10 @@ chat_archive_add(struct chat_store *cs, const char *owner, const char *with,
 		return -1;
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 2, CHAT_ARCHIVE_MAX);
+	sqlite3_exec(cs->h, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
+	sqlite3_exec(cs->h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "archive trim");
 }
 
