@@ -268,8 +268,10 @@ sasl_send(struct xsess *s, const char *what)
 	free(x);
 }
 
-static void
-sasl_failure(struct xsess *s, const char *cond, const char *text)
+/* sasl_failure_xml - <failure/> with a condition and an optional text
+ * (new string) */
+static char *
+sasl_failure_xml(const char *cond, const char *text)
 {
 	struct buf b;
 
@@ -281,8 +283,16 @@ sasl_failure(struct xsess *s, const char *cond, const char *text)
 		buf_puts(&b, "</text>");
 	}
 	buf_puts(&b, "</failure>");
-	xsess_send_raw(s, b.data);
-	buf_free(&b);
+	return buf_steal(&b);
+}
+
+static void
+sasl_failure(struct xsess *s, const char *cond, const char *text)
+{
+	char *x = sasl_failure_xml(cond, text);
+
+	xsess_send_raw(s, x);
+	free(x);
 }
 
 static void
@@ -306,20 +316,10 @@ on_delay(evutil_socket_t fd, short what, void *arg)
 static void
 login_failed(struct xsess *s, const char *cond, const char *text)
 {
-	struct buf b;
-
 	throttle_failed(xsrv.svc, (struct sockaddr *)&s->c->sa);
 	s->auth_failures++;
-	buf_init(&b, 0);
-	buf_printf(&b, "<failure xmlns='" NS_SASL "'><%s/>", cond);
-	if (text != NULL) {
-		buf_puts(&b, "<text xml:lang='en'>");
-		xml_escape(&b, text);
-		buf_puts(&b, "</text>");
-	}
-	buf_puts(&b, "</failure>");
 	free(s->delay_xml);
-	s->delay_xml = buf_steal(&b);
+	s->delay_xml = sasl_failure_xml(cond, text);
 	s->busy = true;
 	if (s->delay_ev == NULL)
 		s->delay_ev = evtimer_new(xsrv.svc->base, on_delay, s);

@@ -6,16 +6,7 @@ import re
 
 import pytest
 
-from xmpp_util import Raw, xmpp_server
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    p = xmpp_server(tmp_path_factory)
-    yield p
-    p.stop()
-    reports = p.sanitizer_reports()
-    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+from xmpp_util import Raw, srv  # noqa: F401 (srv: the fixture)
 
 
 def online(srv, user, domain, resource, presence=True):

@@ -6,6 +6,8 @@ import socket
 import ssl
 import time
 
+import pytest
+
 from conftest import Postern, free_port
 
 T = 30
@@ -32,6 +34,16 @@ def xmpp_server(tmp_path_factory):
         p.cli("mailbox", "add", f"{user}@{po}", "--password", PW[user])
     p.start(services=["xmppd"])
     return p
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    """one xmppd per test module (import this fixture into the module)"""
+    p = xmpp_server(tmp_path_factory)
+    yield p
+    p.stop()
+    reports = p.sanitizer_reports()
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 
 def header(domain):
