@@ -338,3 +338,35 @@ def test_login_deadline(srv):
         assert b"<connection-timeout " in c.data
     finally:
         srv.cli("config", "set", "xmpp.login_timeout", "60")
+
+
+def test_per_address_limits(srv, bob):
+    """xmpp.max_userip_connections (logins of one user from one address)
+    and xmpp.max_connections_per_ip, read at each login and connection"""
+    srv.cli("config", "set", "xmpp.max_userip_connections", "2")
+    held = []
+    try:
+        for r in ("l1", "l2"):
+            c = Raw(srv.port("xmpp"))
+            c.login("erin", "other.test", resource=r)
+            held.append(c)
+        c = Raw(srv.port("xmpp"))
+        c.send(header("other.test"))
+        c.expect("</stream:features>")
+        cred = base64.b64encode(b"\0erin\0" + PW["erin"].encode()).decode()
+        c.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+               f"mechanism='PLAIN'>{cred}</auth>")
+        c.expect(r"<temporary-auth-failure/><text[^>]*>too many sessions")
+        c.close()
+    finally:
+        srv.cli("config", "set", "xmpp.max_userip_connections", "10")
+        for c in held:
+            c.close()
+    # bob's module-long stream holds one connection from 127.0.0.1
+    srv.cli("config", "set", "xmpp.max_connections_per_ip", "1")
+    try:
+        c = Raw(srv.port("xmpp"))
+        c.stream_error("policy-violation")
+    finally:
+        srv.cli("config", "set", "xmpp.max_connections_per_ip", "100")
+    bob_still_served(srv, bob, "after-limits")
