@@ -26,6 +26,8 @@ command -v npm >/dev/null 2>&1 || WEB="$WEB npm"
 # scripts kept from starting (policy-rc.d) and their units disabled. Best
 # effort: when they cannot be installed, those tests skip and say why.
 PEERS="dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix"
+# xmppd is compared with Prosody (tests/integration/test_xmpp_prosody.py)
+PEERS="$PEERS prosody"
 
 # Login security (issue 17): country lookups, QR codes, PAM; the tests'
 # oathtool, zbarimg, .mmdb writer and PAM wrapper

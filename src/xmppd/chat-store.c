@@ -10,7 +10,7 @@
 #include "fsutil.h"
 #include "xalloc.h"
 
-#define CHAT_SCHEMA_VERSION 1
+#define CHAT_SCHEMA_VERSION 3
 
 struct chat_store {
 	sqlite3 *h;
@@ -34,6 +34,26 @@ static const char chat_schema_v1[] =
 "  stamp INTEGER NOT NULL,"
 "  stanza TEXT NOT NULL);"
 "CREATE INDEX IF NOT EXISTS offline_owner ON offline(owner, id);";
+
+/* version 2: blocking (XEP-0191) */
+static const char chat_schema_v2[] =
+"CREATE TABLE IF NOT EXISTS blocklist ("
+"  owner TEXT NOT NULL,"
+"  jid TEXT NOT NULL,"
+"  PRIMARY KEY (owner, jid));";
+
+/* version 3: vCards (XEP-0054), the message archive (XEP-0313) */
+static const char chat_schema_v3[] =
+"CREATE TABLE IF NOT EXISTS vcard ("
+"  owner TEXT PRIMARY KEY,"
+"  xml TEXT NOT NULL);"
+"CREATE TABLE IF NOT EXISTS archive ("
+"  id INTEGER PRIMARY KEY,"
+"  owner TEXT NOT NULL,"
+"  with_jid TEXT NOT NULL,"
+"  stamp INTEGER NOT NULL,"
+"  stanza TEXT NOT NULL);"
+"CREATE INDEX IF NOT EXISTS archive_owner ON archive(owner, id);";
 
 static int
 cs_fail(struct chat_store *cs, const char **error_r, const char *what)
@@ -96,9 +116,15 @@ chat_store_open(const char *root, struct chat_store **cs_r,
 		chat_store_close(&cs);
 		return -1;
 	}
-	if (v < 1 && (sqlite3_exec(cs->h, chat_schema_v1, NULL, NULL,
+	if ((v < 1 && (sqlite3_exec(cs->h, chat_schema_v1, NULL, NULL,
 	    NULL) != SQLITE_OK || sqlite3_exec(cs->h,
-	    "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK)) {
+	    "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK)) ||
+	    (v < 2 && (sqlite3_exec(cs->h, chat_schema_v2, NULL, NULL,
+	    NULL) != SQLITE_OK || sqlite3_exec(cs->h,
+	    "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK)) ||
+	    (v < 3 && (sqlite3_exec(cs->h, chat_schema_v3, NULL, NULL,
+	    NULL) != SQLITE_OK || sqlite3_exec(cs->h,
+	    "PRAGMA user_version = 3", NULL, NULL, NULL) != SQLITE_OK))) {
 		cs_fail(cs, error_r, "schema");
 		snprintf(err, sizeof(err), "%s", *error_r);
 		*error_r = err;
@@ -346,4 +372,255 @@ chat_offline_each(struct chat_store *cs, const char *owner,
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "offline delete");
+}
+
+int
+chat_block_list(struct chat_store *cs, const char *owner, char ***jids_r,
+		size_t *n_r, const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "SELECT jid FROM blocklist WHERE owner = ? "
+	    "ORDER BY jid", error_r);
+	int r;
+
+	*jids_r = NULL;
+	*n_r = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		*jids_r = xreallocarray(*jids_r, *n_r + 1, sizeof(char *));
+		(*jids_r)[(*n_r)++] = col_text(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		for (size_t i = 0; i < *n_r; i++)
+			free((*jids_r)[i]);
+		xfree(jids_r);
+		*n_r = 0;
+		return cs_fail(cs, error_r, "blocklist");
+	}
+	return 0;
+}
+
+int
+chat_block_set(struct chat_store *cs, const char *owner, const char *jid,
+	       bool add, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (add) {
+		st = prep(cs, "SELECT count(*) FROM blocklist WHERE owner = ?",
+		    error_r);
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+		r = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) :
+		    0;
+		sqlite3_finalize(st);
+		if (r >= CHAT_BLOCK_MAX)
+			return 1;
+		st = prep(cs, "INSERT OR IGNORE INTO blocklist (owner, jid) "
+		    "VALUES (?, ?)", error_r);
+	} else if (jid != NULL)
+		st = prep(cs, "DELETE FROM blocklist WHERE owner = ? AND "
+		    "jid = ?", error_r);
+	else
+		st = prep(cs, "DELETE FROM blocklist WHERE owner = ?", error_r);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	if (jid != NULL)
+		sqlite3_bind_text(st, 2, jid, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "blocklist write");
+}
+
+int
+chat_blocked(struct chat_store *cs, const char *owner, const char *full,
+	     const char **error_r)
+{
+	const char *slash = strchr(full, '/');
+	size_t bl = slash ? (size_t)(slash - full) : strlen(full);
+	const char *at = memchr(full, '@', bl);
+	char *bare = xstrndup(full, bl);
+	char *domain = at ? xstrndup(at + 1, bl - (size_t)(at + 1 - full)) :
+	    xstrdup(bare);
+	sqlite3_stmt *st = prep(cs, "SELECT count(*) FROM blocklist WHERE "
+	    "owner = ? AND jid IN (?, ?, ?)", error_r);
+	int r, n = 0;
+
+	if (st == NULL) {
+		free(bare);
+		free(domain);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, full, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, bare, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, domain, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	free(bare);
+	free(domain);
+	return r == SQLITE_ROW ? n > 0 : cs_fail(cs, error_r, "blocklist");
+}
+
+int
+chat_vcard_get(struct chat_store *cs, const char *owner, char **xml_r,
+	       const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "SELECT xml FROM vcard WHERE owner = ?",
+	    error_r);
+	int r;
+
+	*xml_r = NULL;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		*xml_r = col_text(st, 0);
+	sqlite3_finalize(st);
+	if (r == SQLITE_ROW)
+		return 1;
+	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "vcard");
+}
+
+int
+chat_vcard_set(struct chat_store *cs, const char *owner, const char *xml,
+	       const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "INSERT OR REPLACE INTO vcard (owner, xml) "
+	    "VALUES (?, ?)", error_r);
+	int r;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, xml, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "vcard write");
+}
+
+int
+chat_archive_add(struct chat_store *cs, const char *owner, const char *with,
+		 const char *stanza, int64_t *id_r, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	/* the archive is a record, not a delivery promise: its rows are
+	 * committed without waiting for the disk (WAL, synchronous=NORMAL:
+	 * safe from a crash of xmppd, not of the machine); offline messages
+	 * and rosters keep synchronous=FULL */
+	sqlite3_exec(cs->h, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	st = prep(cs, "INSERT INTO archive (owner, with_jid, stamp, stanza) "
+	    "VALUES (?,?,?,?)", error_r);
+	if (st == NULL) {
+		sqlite3_exec(cs->h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, with, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 4, stanza, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	sqlite3_exec(cs->h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	if (r != SQLITE_DONE)
+		return cs_fail(cs, error_r, "archive write");
+	*id_r = (int64_t)sqlite3_last_insert_rowid(cs->h);
+	if (*id_r % 100 != 0)
+		return 0;
+	/* now and then: keep the newest CHAT_ARCHIVE_MAX of the owner */
+	st = prep(cs, "DELETE FROM archive WHERE owner = ?1 AND id <= (SELECT "
+	    "id FROM archive WHERE owner = ?1 ORDER BY id DESC LIMIT 1 "
+	    "OFFSET ?2)", error_r);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, CHAT_ARCHIVE_MAX);
+	sqlite3_exec(cs->h, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	sqlite3_exec(cs->h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "archive trim");
+}
+
+#define ARCHIVE_WHERE "WHERE owner = ?1 AND (?2 IS NULL OR with_jid = ?2) " \
+	"AND stamp >= ?3 AND stamp <= ?4"
+
+static void
+archive_bind(sqlite3_stmt *st, const char *owner,
+	     const struct chat_archive_query *q)
+{
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
+	if (q->with != NULL)
+		sqlite3_bind_text(st, 2, q->with, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_int64(st, 3, q->start);
+	sqlite3_bind_int64(st, 4, q->end > 0 ? q->end : INT64_MAX);
+}
+
+int
+chat_archive_find(struct chat_store *cs, const char *owner,
+		  const struct chat_archive_query *q,
+		  void (*fn)(void *ctx, int64_t id, int64_t stamp,
+			     const char *stanza),
+		  void *ctx, int64_t *count_r, bool *complete_r,
+		  const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, "SELECT count(*) FROM archive "
+	    ARCHIVE_WHERE, error_r);
+	bool back = q->before != 0;
+	int r, n = 0;
+	struct row { int64_t id, stamp; char *stanza; } *rows;
+
+	if (st == NULL)
+		return -1;
+	archive_bind(st, owner, q);
+	r = sqlite3_step(st);
+	*count_r = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (r != SQLITE_ROW)
+		return cs_fail(cs, error_r, "archive count");
+	st = prep(cs, back ?
+	    "SELECT id, stamp, stanza FROM archive " ARCHIVE_WHERE
+	    " AND (?5 < 0 OR id < ?5) ORDER BY id DESC LIMIT ?6" :
+	    "SELECT id, stamp, stanza FROM archive " ARCHIVE_WHERE
+	    " AND id > ?5 ORDER BY id ASC LIMIT ?6", error_r);
+	if (st == NULL)
+		return -1;
+	archive_bind(st, owner, q);
+	sqlite3_bind_int64(st, 5, back ? q->before : q->after);
+	sqlite3_bind_int(st, 6, q->max + 1);
+	rows = xcalloc((size_t)q->max + 1, sizeof(*rows));
+	while ((r = sqlite3_step(st)) == SQLITE_ROW && n <= q->max) {
+		rows[n].id = sqlite3_column_int64(st, 0);
+		rows[n].stamp = sqlite3_column_int64(st, 1);
+		rows[n].stanza = col_text(st, 2);
+		n++;
+	}
+	sqlite3_finalize(st);
+	*complete_r = n <= q->max;
+	if (n > q->max) {
+		free(rows[q->max].stanza);
+		n = q->max;
+	}
+	for (int i = 0; i < n; i++) {
+		int k = back ? n - 1 - i : i;
+		fn(ctx, rows[k].id, rows[k].stamp, rows[k].stanza);
+	}
+	for (int i = 0; i < n; i++)
+		free(rows[i].stanza);
+	free(rows);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return cs_fail(cs, error_r, "archive");
+	return 0;
 }

@@ -70,4 +70,46 @@ int chat_offline_each(struct chat_store *cs, const char *owner,
 		      void (*fn)(void *ctx, const char *stanza, int64_t stamp),
 		      void *ctx, const char **error_r);
 
+/* Blocking (XEP-0191): the JIDs (full, bare or domain) a user blocks. */
+#define CHAT_BLOCK_MAX 1000
+/* chat_block_list - owner's blocked JIDs (free each and the array) */
+int chat_block_list(struct chat_store *cs, const char *owner, char ***jids_r,
+		    size_t *n_r, const char **error_r);
+/* chat_block_set - add (add true) or remove jid; jid NULL with add false
+ * removes every one. 0, 1 when the list is full (add), -1. */
+int chat_block_set(struct chat_store *cs, const char *owner, const char *jid,
+		   bool add, const char **error_r);
+/* chat_blocked - whether owner blocks the entity full (a full JID: its
+ * bare JID and domain match too). 1 yes, 0 no, -1. */
+int chat_blocked(struct chat_store *cs, const char *owner, const char *full,
+		 const char **error_r);
+
+/* vCards (XEP-0054): one serialised vCard element per user. */
+int chat_vcard_get(struct chat_store *cs, const char *owner, char **xml_r,
+		   const char **error_r);
+int chat_vcard_set(struct chat_store *cs, const char *owner, const char *xml,
+		   const char **error_r);
+
+/* Message archive (XEP-0313): each user's messages, sent and received,
+ * the newest CHAT_ARCHIVE_MAX kept. */
+#define CHAT_ARCHIVE_MAX 10000
+int chat_archive_add(struct chat_store *cs, const char *owner,
+		     const char *with, const char *stanza, int64_t *id_r,
+		     const char **error_r);
+struct chat_archive_query {
+	const char *with;          /* bare JID or NULL */
+	int64_t start, end;        /* seconds; 0: open */
+	int64_t after, before;     /* ids; 0: none; before -1: the last page */
+	int max;
+};
+/* chat_archive_find - the page of q in id order: fn per row; the total
+ * matching rows (paging aside) in *count_r; *complete_r when no rows
+ * remain beyond the page in the paging direction. 0 or -1. */
+int chat_archive_find(struct chat_store *cs, const char *owner,
+		      const struct chat_archive_query *q,
+		      void (*fn)(void *ctx, int64_t id, int64_t stamp,
+				 const char *stanza),
+		      void *ctx, int64_t *count_r, bool *complete_r,
+		      const char **error_r);
+
 #endif

@@ -84,6 +84,7 @@ enum dest {
 	DEST_SERVER,              /* one of our domains itself */
 	DEST_USER,                /* a mailbox of one of our domains */
 	DEST_NO_USER,             /* our domain, no such user */
+	DEST_MUC,                 /* conference.<our domain> (muc.c) */
 };
 
 /* resolve - where a JID points; *owner_r for DEST_USER */
@@ -96,6 +97,12 @@ resolve(const struct jid *j, char **owner_r, int64_t *po_r)
 	int r;
 
 	*owner_r = NULL;
+	int64_t mpo;
+	if (muc_domain(j->domain, &mpo)) {
+		if (po_r != NULL)
+			*po_r = mpo;
+		return DEST_MUC;
+	}
 	r = dir_domain_get(xsrv.svc->db, j->domain, &d, &err);
 	if (r < 0) {
 		log_warnx("xmpp: domain %s: %s", j->domain, err);
@@ -152,17 +159,89 @@ im_stanza_error(struct xsess *s, const struct xml_node *n, const char *type,
 	xml_node_free(&e);
 }
 
-/* deliver - send a copy of n to session t, addressed to it */
+/* blocks - whether owner blocks the entity jid (XEP-0191) */
+static bool
+blocks(const char *owner, const char *jid)
+{
+	const char *err;
+	int r = chat_blocked(xsrv.store, owner, jid, &err);
+
+	if (r < 0)
+		log_warnx("xmpp %s: blocklist: %s", owner, err);
+	return r > 0;
+}
+
+/* blocked_error - XEP-0191 3.6: a stanza to someone the user blocks */
+static void
+blocked_error(struct xsess *s, const struct xml_node *n)
+{
+	struct xml_node *e, *err;
+	const char *id = xml_node_attr(n, "id");
+
+	if (is(xml_node_attr(n, "type"), "error"))
+		return;
+	e = xml_node_new(n->name, "type", "error", "to", s->full, NULL);
+	if (id != NULL)
+		xml_node_set_attr(e, "id", id);
+	if (xml_node_attr(n, "to") != NULL)
+		xml_node_set_attr(e, "from", xml_node_attr(n, "to"));
+	err = xml_node_add(e, "error", "type", "cancel", NULL);
+	xml_node_add(err, "not-acceptable", "xmlns", NS_STANZAS, NULL);
+	xml_node_add(err, "blocked", "xmlns", NS_BLOCKING_ERRORS, NULL);
+	xsess_send(s, e);
+	xml_node_free(&e);
+}
+
+static void
+held_flush(struct xsess *t)
+{
+	for (size_t i = 0; i < t->nheld; i++) {
+		xsess_send(t, t->held[i]);
+		xml_node_free(&t->held[i]);
+	}
+	t->nheld = 0;
+}
+
+void
+im_csi(struct xsess *s, bool active)
+{
+	s->inactive = !active;
+	if (active)
+		held_flush(s);
+}
+
+/* deliver - send a copy of n to session t, addressed to it; for an
+ * inactive client (XEP-0352) availability presences wait, the latest of
+ * each sender only, and leave before anything else */
 static void
 deliver(struct xsess *t, const struct xml_node *n, const char *from,
 	bool set_to)
 {
 	struct xml_node *c = xml_node_copy(n);
+	const char *type = xml_node_attr(n, "type");
 
 	if (from != NULL)
 		xml_node_set_attr(c, "from", from);
 	if (set_to)
 		xml_node_set_attr(c, "to", t->full);
+	if (t->inactive && strcmp(c->name, "presence") == 0 &&
+	    (type == NULL || is(type, "unavailable"))) {
+		const char *f = xml_node_attr(c, "from");
+		for (size_t i = 0; i < t->nheld; i++)
+			if (is(xml_node_attr(t->held[i], "from"), f)) {
+				xml_node_free(&t->held[i]);
+				t->held[i] = c;
+				return;
+			}
+		if (t->nheld == CSI_HELD_MAX)
+			held_flush(t);
+		t->held = xreallocarray(t->held, t->nheld + 1,
+		    sizeof(*t->held));
+		t->held[t->nheld++] = c;
+		return;
+	}
+	if (t->nheld > 0)
+		held_flush(t);
 	xsess_send(t, c);
 	xml_node_free(&c);
 }
@@ -495,6 +574,9 @@ may_see(struct xsess *viewer, struct xsess *target)
 
 	if (viewer->user == target->user)
 		return true;
+	if (blocks(viewer->owner, target->full) ||
+	    blocks(target->owner, viewer->full))
+		return false;
 	if (viewer->po_id == target->po_id)
 		return true;
 	if (chat_roster_get(xsrv.store, target->owner, viewer->bare, &it,
@@ -524,7 +606,7 @@ static void
 send_offline(void *ctx, const char *stanza, int64_t stamp)
 {
 	(void)stamp;
-	xsess_send_raw(ctx, stanza);
+	xsess_send_stanza_text(ctx, stanza);
 }
 
 /* pending_requests - subscription requests that waited for s's user
@@ -824,13 +906,24 @@ presence(struct xsess *s, struct xml_node *p)
 		return;
 	}
 	bare = jid_bare(&j);
+	if (blocks(s->owner, to)) {
+		blocked_error(s, p);
+		goto out;
+	}
+	int64_t po = -1;
+	d = resolve(&j, &owner, &po);
+	if (d == DEST_MUC) {
+		muc_presence(s, p, &j, po);
+		goto out;
+	}
+	if (d == DEST_USER && blocks(owner, s->full))
+		goto out;       /* XEP-0191 3.5: dropped without a word */
 	if (type != NULL && (is(type, "subscribe") || is(type, "subscribed") ||
 	    is(type, "unsubscribe") || is(type, "unsubscribed"))) {
 		if (strcmp(bare, s->bare) != 0)
 			presence_subscription(s, type, bare);
 		goto out;
 	}
-	d = resolve(&j, &owner, NULL);
 	if (d != DEST_USER)
 		goto out;   /* presence to nobody is dropped (RFC 6121 4.6) */
 	if (is(type, "probe")) {
@@ -852,6 +945,108 @@ out:
 }
 
 /* ------------------------------------------------------------ messages */
+
+/* archive - XEP-0313: a message in both users' archives; the copy the
+ * recipient gets carries its archive id (XEP-0359 <stanza-id/>, any a
+ * client put there removed first) */
+static void
+archive(struct xsess *s, struct xml_node *m, const char *owner,
+	const char *peer)
+{
+	struct xml_node *sid;
+	struct buf b;
+	int64_t id;
+	const char *err;
+	char idtext[32];
+
+	while ((sid = xml_node_child(m, "stanza-id", NS_SID)) != NULL) {
+		xml_node_detach(sid);
+		xml_node_free(&sid);
+	}
+	struct xml_node *c = xml_node_copy(m);
+	xml_node_set_attr(c, "xmlns", NS_CLIENT);
+	buf_init(&b, 0);
+	xml_node_write(c, &b);
+	xml_node_free(&c);
+	if (chat_archive_add(xsrv.store, owner, s->bare, b.data, &id,
+	    &err) < 0)
+		log_warnx("xmpp %s: archive: %s", owner, err);
+	else {
+		snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+		xml_node_add(m, "stanza-id", "xmlns", NS_SID, "by", peer, "id",
+		    idtext, NULL);
+	}
+	if (strcmp(owner, s->owner) != 0 && chat_archive_add(xsrv.store,
+	    s->owner, peer, b.data, &id, &err) < 0)
+		log_warnx("xmpp %s: archive: %s", s->owner, err);
+	buf_free(&b);
+}
+
+/* carbon_eligible - XEP-0280 6: chat messages, and normal ones with a
+ * body, unless marked private or no-copy, and never a carbon itself */
+static bool
+carbon_eligible(const struct xml_node *m, const char *type)
+{
+	if (!is(type, "chat") && !(is(type, "normal") &&
+	    xml_node_child(m, "body", NULL) != NULL))
+		return false;
+	return xml_node_child(m, "private", NS_CARBONS) == NULL &&
+	    xml_node_child(m, "no-copy", NS_HINTS) == NULL &&
+	    xml_node_child(m, "sent", NS_CARBONS) == NULL &&
+	    xml_node_child(m, "received", NS_CARBONS) == NULL;
+}
+
+/* carbon - m wrapped in <sent/> or <received/> for session t of the user
+ * with bare JID bare */
+static void
+carbon(struct xsess *t, const char *kind, const struct xml_node *m,
+       const char *bare)
+{
+	const char *type = xml_node_attr(m, "type");
+	struct xml_node *w = xml_node_new("message", "from", bare, "to",
+	    t->full, "type", type ? type : "normal", NULL);
+	struct xml_node *f = xml_node_add(xml_node_add(w, kind, "xmlns",
+	    NS_CARBONS, NULL), "forwarded", "xmlns", NS_FORWARD, NULL);
+	struct xml_node *c = xml_node_copy(m);
+
+	xml_node_set_attr(c, "xmlns", NS_CLIENT);
+	c->parent = f;
+	if (f->last != NULL)
+		f->last->next = c;
+	else
+		f->first = c;
+	f->last = c;
+	xsess_send(t, w);
+	xml_node_free(&w);
+}
+
+/* carbons_sent - the sender's other resources with carbons see what it
+ * sent */
+static void
+carbons_sent(struct xsess *s, const struct xml_node *m)
+{
+	for (struct xsess *t = s->user->sessions; t != NULL; t = t->unext)
+		if (t != s && t->carbons && !t->dead)
+			carbon(t, "sent", m, s->bare);
+}
+
+/* carbons_received - the recipient's resources with carbons that did not
+ * get m itself (direct: the one that did, or NULL for a bare JID's
+ * delivery to the available non-negative resources) */
+static void
+carbons_received(struct xuser *u, const struct xml_node *m,
+		 struct xsess *direct, const char *owner)
+{
+	(void)owner;
+	for (struct xsess *t = u ? u->sessions : NULL; t != NULL;
+	    t = t->unext) {
+		if (!t->carbons || t->dead || t == direct)
+			continue;
+		if (direct == NULL && t->available && t->priority >= 0)
+			continue;
+		carbon(t, "received", m, t->bare);
+	}
+}
 
 static void
 message_store(struct xsess *s, struct xml_node *m, const char *owner)
@@ -905,8 +1100,12 @@ message(struct xsess *s, struct xml_node *m)
 		im_stanza_error(s, m, "modify", "jid-malformed", NULL);
 		return;
 	}
-	d = resolve(&j, &owner, NULL);
+	int64_t po = -1;
+	d = resolve(&j, &owner, &po);
 	switch (d) {
+	case DEST_MUC:
+		muc_message(s, m, &j, po);
+		goto out;
 	case DEST_ERROR:
 		im_stanza_error(s, m, "wait", "internal-server-error", NULL);
 		goto out;
@@ -923,10 +1122,31 @@ message(struct xsess *s, struct xml_node *m)
 	case DEST_USER:
 		break;
 	}
+	if (blocks(s->owner, to)) {
+		blocked_error(s, m);
+		goto out;
+	}
+	if (blocks(owner, s->full)) {
+		if (!is(type, "error") && !is(type, "headline"))
+			im_stanza_error(s, m, "cancel", "service-unavailable",
+			    NULL);
+		goto out;
+	}
+	if ((is(type, "chat") || is(type, "normal")) &&
+	    xml_node_child(m, "body", NULL) != NULL) {
+		char *peer = jid_bare(&j);
+		archive(s, m, owner, peer);
+		free(peer);
+	}
 	struct xuser *u = xuser_find(owner);
 	struct xsess *t = user_resource(u, j.resource);
+	bool cc = carbon_eligible(m, type);
+	if (cc)
+		carbons_sent(s, m);
 	if (t != NULL) {
 		deliver(t, m, s->full, false);
+		if (cc)
+			carbons_received(u, m, t, owner);
 		goto out;
 	}
 	/* RFC 6121 8.5.2: a bare JID, or a full one that is not online */
@@ -943,6 +1163,8 @@ message(struct xsess *s, struct xml_node *m)
 		deliver(t, m, s->full, false);
 		sent = true;
 	}
+	if (cc)
+		carbons_received(u, m, NULL, owner);
 	if (!sent && !is(type, "headline"))
 		message_store(s, m, owner);
 out:
@@ -958,15 +1180,18 @@ disco_info(struct xsess *s, struct xml_node *iq, const char *from,
 {
 	static const char *const features[] = {
 		NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER,
-		"urn:xmpp:delay", NULL
+		"urn:xmpp:delay", NS_CARBONS, NS_BLOCKING, NS_VCARD, NULL
 	};
 	struct xml_node *r = iq_result(iq, from);
 	struct xml_node *q = xml_node_add(r, "query", "xmlns", NS_DISCO_INFO,
 	    NULL);
 
-	if (account)
+	if (account) {
 		xml_node_add(q, "identity", "category", "account", "type",
 		    "registered", NULL);
+		xml_node_add(q, "feature", "var", NS_MAM, NULL);
+		xml_node_add(q, "feature", "var", NS_VCARD, NULL);
+	}
 	else {
 		xml_node_add(q, "identity", "category", "server", "type", "im",
 		    "name", "Postern", NULL);
@@ -977,10 +1202,390 @@ disco_info(struct xsess *s, struct xml_node *iq, const char *from,
 	xml_node_free(&r);
 }
 
+/* block_presence - after a block (unavailable) or an unblock (the
+ * current presence, when the contact may see it), XEP-0191 3.3, 3.4 */
+static void
+block_presence(struct xsess *s, const char *jid, bool blocked)
+{
+	struct jid j;
+	char *owner = NULL;
+
+	if (jid_parse(jid, &j) < 0)
+		return;
+	if (j.local != NULL && resolve(&j, &owner, NULL) == DEST_USER) {
+		struct xuser *u = xuser_find(owner);
+		for (struct xsess *t = u ? u->sessions : NULL; t != NULL;
+		    t = t->unext) {
+			if (!t->available || (!blocked && !may_see(t, s)))
+				continue;
+			for (struct xsess *f = s->user->sessions; f != NULL;
+			    f = f->unext) {
+				if (!f->available || f->presence == NULL)
+					continue;
+				struct xml_node *p = blocked ?
+				    xml_node_new("presence", "type",
+				    "unavailable", NULL) :
+				    xml_node_copy(f->presence);
+				deliver(t, p, f->full, true);
+				xml_node_free(&p);
+			}
+		}
+	}
+	free(owner);
+	jid_clear(&j);
+}
+
+/* blocking - XEP-0191: the blocklist, block and unblock with pushes */
+static void
+blocking(struct xsess *s, struct xml_node *iq, struct xml_node *q)
+{
+	const char *type = xml_node_attr(iq, "type");
+	const char *err;
+	char **jids = NULL;
+	size_t n = 0;
+
+	if (is(type, "get") && strcmp(q->name, "blocklist") == 0) {
+		if (chat_block_list(xsrv.store, s->owner, &jids, &n, &err) < 0)
+			goto fail;
+		struct xml_node *r = iq_result(iq, NULL);
+		struct xml_node *l = xml_node_add(r, "blocklist", "xmlns",
+		    NS_BLOCKING, NULL);
+		for (size_t i = 0; i < n; i++) {
+			xml_node_add(l, "item", "jid", jids[i], NULL);
+			free(jids[i]);
+		}
+		free(jids);
+		s->blocklist_wanted = true;
+		xsess_send(s, r);
+		xml_node_free(&r);
+		return;
+	}
+	bool add = strcmp(q->name, "block") == 0;
+	if (!is(type, "set") || (!add && strcmp(q->name, "unblock") != 0)) {
+		im_stanza_error(s, iq, "modify", "bad-request", NULL);
+		return;
+	}
+	/* the items, normalised; all checked before any is applied */
+	for (struct xml_node *c = q->first; c != NULL; c = c->next) {
+		struct jid j;
+		if (c->name == NULL)
+			continue;
+		if (strcmp(c->name, "item") != 0 ||
+		    jid_parse(xml_node_attr(c, "jid"), &j) < 0) {
+			for (size_t i = 0; i < n; i++)
+				free(jids[i]);
+			free(jids);
+			im_stanza_error(s, iq, "modify", "jid-malformed", NULL);
+			return;
+		}
+		char *b = jid_bare(&j);
+		jids = xreallocarray(jids, n + 1, sizeof(char *));
+		jids[n++] = j.resource ? xasprintf("%s/%s", b, j.resource) :
+		    xstrdup(b);
+		free(b);
+		jid_clear(&j);
+	}
+	if (add && n == 0) {
+		im_stanza_error(s, iq, "modify", "bad-request", "no item");
+		return;
+	}
+	int r = 0;
+	if (!add && n == 0)
+		r = chat_block_set(xsrv.store, s->owner, NULL, false, &err);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = chat_block_set(xsrv.store, s->owner, jids[i], add, &err);
+	if (r != 0) {
+		for (size_t i = 0; i < n; i++)
+			free(jids[i]);
+		free(jids);
+		if (r > 0) {
+			im_stanza_error(s, iq, "cancel", "resource-constraint",
+			    "the blocklist is full");
+			return;
+		}
+		goto fail;
+	}
+	struct xml_node *res = iq_result(iq, NULL);
+	xsess_send(s, res);
+	xml_node_free(&res);
+	for (struct xsess *t = s->user->sessions; t != NULL; t = t->unext) {
+		if (!t->blocklist_wanted || t->dead)
+			continue;
+		struct xml_node *p = xml_node_new("iq", "type", "set", "id",
+		    "push", "to", t->full, NULL);
+		struct xml_node *l = xml_node_add(p, q->name, "xmlns",
+		    NS_BLOCKING, NULL);
+		for (size_t i = 0; i < n; i++)
+			xml_node_add(l, "item", "jid", jids[i], NULL);
+		xsess_send(t, p);
+		xml_node_free(&p);
+	}
+	for (size_t i = 0; i < n; i++) {
+		block_presence(s, jids[i], add);
+		free(jids[i]);
+	}
+	free(jids);
+	return;
+fail:
+	log_warnx("xmpp %s: blocklist: %s", s->full, err);
+	im_stanza_error(s, iq, "wait", "internal-server-error", NULL);
+}
+
+/* vcard - XEP-0054: one's own vCard set and read, anyone's read */
+static void
+vcard(struct xsess *s, struct xml_node *iq, struct xml_node *v,
+      const char *owner, const char *from)
+{
+	const char *err;
+	char *xml = NULL;
+	int r;
+
+	if (is(xml_node_attr(iq, "type"), "set")) {
+		struct buf b;
+		if (strcmp(owner, s->owner) != 0) {
+			im_stanza_error(s, iq, "auth", "forbidden", "only your "
+			    "own vCard");
+			return;
+		}
+		buf_init(&b, 0);
+		xml_node_write(v, &b);
+		r = chat_vcard_set(xsrv.store, owner, b.data, &err);
+		buf_free(&b);
+		if (r < 0)
+			goto fail;
+		struct xml_node *res = iq_result(iq, NULL);
+		xsess_send(s, res);
+		xml_node_free(&res);
+		return;
+	}
+	if (chat_vcard_get(xsrv.store, owner, &xml, &err) < 0)
+		goto fail;
+	struct buf b;
+	const char *id = xml_node_attr(iq, "id");
+	buf_init(&b, 0);
+	buf_puts(&b, "<iq type='result' id='");
+	xml_escape(&b, id ? id : "");
+	buf_puts(&b, "' to='");
+	xml_escape(&b, s->full);
+	if (from != NULL) {
+		buf_puts(&b, "' from='");
+		xml_escape(&b, from);
+	}
+	buf_puts(&b, "'>");
+	buf_puts(&b, xml ? xml : "<vCard xmlns='" NS_VCARD "'/>");
+	buf_puts(&b, "</iq>");
+	xsess_send_stanza_text(s, b.data);
+	buf_free(&b);
+	free(xml);
+	return;
+fail:
+	log_warnx("xmpp %s: vcard: %s", owner, err);
+	im_stanza_error(s, iq, "wait", "internal-server-error", NULL);
+}
+
+/* stamp_parse - XEP-0082 date-time (UTC) to seconds; -1 if malformed */
+static int64_t
+stamp_parse(const char *t)
+{
+	struct tm tm;
+	const char *rest;
+
+	memset(&tm, 0, sizeof(tm));
+	rest = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (rest == NULL)
+		return -1;
+	if (*rest == '.')
+		for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+			;
+	if (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0)
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+struct mam_ctx {
+	struct xsess *s;
+	const char *queryid;
+	int64_t first, last;
+	int n;
+};
+
+static void
+mam_row(void *ctx, int64_t id, int64_t stamp, const char *stanza)
+{
+	struct mam_ctx *mc = ctx;
+	struct buf b;
+	char ts[32];
+	time_t t = (time_t)stamp;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (mc->n++ == 0)
+		mc->first = id;
+	mc->last = id;
+	buf_init(&b, 0);
+	buf_puts(&b, "<message to='");
+	xml_escape(&b, mc->s->full);
+	buf_puts(&b, "' from='");
+	xml_escape(&b, mc->s->bare);
+	buf_puts(&b, "'><result xmlns='" NS_MAM "'");
+	if (mc->queryid != NULL) {
+		buf_puts(&b, " queryid='");
+		xml_escape(&b, mc->queryid);
+		buf_putc(&b, '\'');
+	}
+	buf_printf(&b, " id='%" PRId64 "'><forwarded xmlns='" NS_FORWARD
+	    "'><delay xmlns='" NS_DELAY "' stamp='%s'/>", id, ts);
+	buf_puts(&b, stanza);
+	buf_puts(&b, "</forwarded></result></message>");
+	xsess_send_stanza_text(mc->s, b.data);
+	buf_free(&b);
+}
+
+/* field_value - the value of a data form field (new string) or NULL */
+static char *
+field_value(struct xml_node *x, const char *var)
+{
+	for (struct xml_node *f = x ? x->first : NULL; f != NULL; f = f->next) {
+		if (f->name == NULL || strcmp(f->name, "field") != 0 ||
+		    !is(xml_node_attr(f, "var"), var))
+			continue;
+		struct xml_node *v = xml_node_child(f, "value", NULL);
+		return v ? xml_node_text(v) : xstrdup("");
+	}
+	return NULL;
+}
+
+static bool
+id_parse(const char *t, int64_t *id)
+{
+	long long v;
+
+	if (parse_long(t, 1, INT64_MAX, &v) < 0)
+		return false;
+	*id = v;
+	return true;
+}
+
+/* mam - XEP-0313 queries of one's own archive, paged by RSM
+ * (XEP-0059): with, start and end; max, after, before (empty: the last
+ * page) */
+static void
+mam(struct xsess *s, struct xml_node *iq, struct xml_node *q)
+{
+	struct chat_archive_query aq = { .max = 50 };
+	struct xml_node *x = xml_node_child(q, "x", NS_DATA);
+	struct xml_node *set = xml_node_child(q, "set", NS_RSM);
+	struct mam_ctx mc = { .s = s, .queryid = xml_node_attr(q, "queryid") };
+	char *with = field_value(x, "with"), *start = field_value(x, "start");
+	char *end = field_value(x, "end"), *bare = NULL;
+	const char *bad = NULL, *err;
+	int64_t count;
+	bool complete;
+	struct jid j;
+
+	if (!is(xml_node_attr(iq, "type"), "set")) {
+		/* the form (XEP-0313 5.1) */
+		struct xml_node *r = iq_result(iq, NULL);
+		struct xml_node *f = xml_node_add(xml_node_add(r, "query",
+		    "xmlns", NS_MAM, NULL), "x", "xmlns", NS_DATA, "type",
+		    "form", NULL);
+		xml_node_add_text(xml_node_add(xml_node_add(f, "field", "var",
+		    "FORM_TYPE", "type", "hidden", NULL), "value", NULL),
+		    NS_MAM);
+		xml_node_add(f, "field", "var", "with", "type", "jid-single",
+		    NULL);
+		xml_node_add(f, "field", "var", "start", "type", "text-single",
+		    NULL);
+		xml_node_add(f, "field", "var", "end", "type", "text-single",
+		    NULL);
+		xsess_send(s, r);
+		xml_node_free(&r);
+		goto out;
+	}
+	if (with != NULL && *with) {
+		if (jid_parse(with, &j) < 0)
+			bad = "malformed 'with'";
+		else {
+			bare = jid_bare(&j);
+			jid_clear(&j);
+			aq.with = bare;
+		}
+	}
+	if (start != NULL && *start && (aq.start = stamp_parse(start)) < 0)
+		bad = "malformed 'start'";
+	if (end != NULL && *end && (aq.end = stamp_parse(end)) < 0)
+		bad = "malformed 'end'";
+	if (aq.start < 0)
+		aq.start = 0;
+	if (aq.end < 0)
+		aq.end = 0;
+	if (set != NULL) {
+		struct xml_node *mx = xml_node_child(set, "max", NULL);
+		struct xml_node *af = xml_node_child(set, "after", NULL);
+		struct xml_node *bf = xml_node_child(set, "before", NULL);
+		char *t;
+		long long v;
+		if (mx != NULL) {
+			t = xml_node_text(mx);
+			if (parse_long(t, 0, 1000000, &v) < 0)
+				bad = "malformed <max/>";
+			else
+				aq.max = v > MAM_MAX_PAGE ? MAM_MAX_PAGE : (int)v;
+			free(t);
+		}
+		if (af != NULL) {
+			t = xml_node_text(af);
+			if (!id_parse(t, &aq.after))
+				bad = "unknown <after/> id";
+			free(t);
+		}
+		if (bf != NULL) {
+			t = xml_node_text(bf);
+			if (*t == '\0')
+				aq.before = -1;
+			else if (!id_parse(t, &aq.before))
+				bad = "unknown <before/> id";
+			free(t);
+		}
+	}
+	if (bad != NULL) {
+		im_stanza_error(s, iq, "modify", "bad-request", bad);
+		goto out;
+	}
+	if (chat_archive_find(xsrv.store, s->owner, &aq, mam_row, &mc, &count,
+	    &complete, &err) < 0) {
+		log_warnx("xmpp %s: archive: %s", s->full, err);
+		im_stanza_error(s, iq, "wait", "internal-server-error", NULL);
+		goto out;
+	}
+	struct xml_node *r = iq_result(iq, NULL);
+	struct xml_node *fin = xml_node_add(r, "fin", "xmlns", NS_MAM, NULL);
+	if (complete)
+		xml_node_set_attr(fin, "complete", "true");
+	struct xml_node *rs = xml_node_add(fin, "set", "xmlns", NS_RSM, NULL);
+	char num[32];
+	if (mc.n > 0) {
+		snprintf(num, sizeof(num), "%" PRId64, mc.first);
+		xml_node_add_text(xml_node_add(rs, "first", NULL), num);
+		snprintf(num, sizeof(num), "%" PRId64, mc.last);
+		xml_node_add_text(xml_node_add(rs, "last", NULL), num);
+	}
+	snprintf(num, sizeof(num), "%" PRId64, count);
+	xml_node_add_text(xml_node_add(rs, "count", NULL), num);
+	xsess_send(s, r);
+	xml_node_free(&r);
+out:
+	free(with);
+	free(start);
+	free(end);
+	free(bare);
+}
+
 /* iq_server - an IQ to the server or the user's own account */
 static void
 iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
-	  const char *to, bool account, bool own)
+	  const char *to, bool account, bool own, const char *vcard_owner)
 {
 	const char *type = xml_node_attr(iq, "type");
 	const char *ns = xml_node_xmlns(payload);
@@ -994,6 +1599,21 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 			roster_get(s, iq);
 		else
 			roster_set(s, iq, payload);
+	} else if (is(ns, NS_CARBONS) && is(type, "set") && (to == NULL ||
+	    own) && (strcmp(payload->name, "enable") == 0 ||
+	    strcmp(payload->name, "disable") == 0)) {
+		s->carbons = payload->name[0] == 'e';
+		struct xml_node *r = iq_result(iq, NULL);
+		xsess_send(s, r);
+		xml_node_free(&r);
+	} else if (is(ns, NS_BLOCKING) && (to == NULL || own)) {
+		blocking(s, iq, payload);
+	} else if (is(ns, NS_MAM) && strcmp(payload->name, "query") == 0 &&
+	    (to == NULL || own)) {
+		mam(s, iq, payload);
+	} else if (is(ns, NS_VCARD) && strcmp(payload->name, "vCard") == 0 &&
+	    (to == NULL || account)) {
+		vcard(s, iq, payload, vcard_owner, to);
 	} else if (is(ns, NS_PING) && is(type, "get")) {
 		struct xml_node *r = iq_result(iq, from);
 		xsess_send(s, r);
@@ -1002,7 +1622,15 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		disco_info(s, iq, from, account);
 	} else if (is(ns, NS_DISCO_ITEMS) && is(type, "get")) {
 		struct xml_node *r = iq_result(iq, from);
-		xml_node_add(r, "query", "xmlns", NS_DISCO_ITEMS, NULL);
+		struct xml_node *q = xml_node_add(r, "query", "xmlns",
+		    NS_DISCO_ITEMS, NULL);
+		if (!account) {
+			/* the chat room service (muc.c) */
+			char *conf = xasprintf("conference.%s", s->domain);
+			xml_node_add(q, "item", "jid", conf, "name",
+			    "Chatrooms", NULL);
+			free(conf);
+		}
 		xsess_send(s, r);
 		xml_node_free(&r);
 	} else if (is(ns, NS_SESSION) && is(type, "set")) {
@@ -1042,23 +1670,32 @@ iq(struct xsess *s, struct xml_node *iq)
 	}
 	if (to == NULL) {
 		if (payload != NULL)
-			iq_server(s, iq, payload, NULL, false, true);
+			iq_server(s, iq, payload, NULL, false, true, s->owner);
 		return;
 	}
 	if (jid_parse(to, &j) < 0) {
 		im_stanza_error(s, iq, "modify", "jid-malformed", NULL);
 		return;
 	}
-	enum dest d = resolve(&j, &owner, NULL);
+	int64_t po = -1;
+	enum dest d = resolve(&j, &owner, &po);
 	bool req = is(type, "get") || is(type, "set");
-	if (d == DEST_SERVER && j.resource == NULL) {
+	if (d == DEST_MUC) {
+		muc_iq(s, iq, payload, &j, po);
+	} else if (d == DEST_SERVER && j.resource == NULL) {
 		if (payload != NULL)
-			iq_server(s, iq, payload, to, false, false);
+			iq_server(s, iq, payload, to, false, false, NULL);
 	} else if (d == DEST_USER && j.resource == NULL) {
 		/* to a bare JID: the server answers for the account */
 		if (payload != NULL)
 			iq_server(s, iq, payload, to, true,
-			    strcmp(owner, s->owner) == 0);
+			    strcmp(owner, s->owner) == 0, owner);
+	} else if (d == DEST_USER && blocks(s->owner, to)) {
+		blocked_error(s, iq);
+	} else if (d == DEST_USER && blocks(owner, s->full)) {
+		if (req)
+			im_stanza_error(s, iq, "cancel", "service-unavailable",
+			    NULL);
 	} else if (d == DEST_USER) {
 		struct xsess *t = user_resource(xuser_find(owner), j.resource);
 		if (t != NULL)
@@ -1125,6 +1762,7 @@ im_stanza(struct xsess *s, struct xml_node *n)
 void
 im_session_gone(struct xsess *s)
 {
+	muc_session_gone(s);
 	if (!s->available)
 		return;
 	struct xml_node *p = xml_node_new("presence", "type", "unavailable",

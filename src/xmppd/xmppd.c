@@ -34,7 +34,7 @@ static void sess_free(struct xsess *s);
 void
 xsess_send_raw(struct xsess *s, const char *xml)
 {
-	if (s->dead)
+	if (s->dead || s->c == NULL)
 		return;
 	if (!xconn_write(s->c, xml, strlen(xml))) {
 		/* a client that does not read: nothing more can reach it,
@@ -47,6 +47,33 @@ xsess_send_raw(struct xsess *s, const char *xml)
 	}
 }
 
+static void sm_end_later(struct xsess *s);
+
+void
+xsess_send_stanza_text(struct xsess *s, const char *xml)
+{
+	if (s->dead)
+		return;
+	if (s->sm) {
+		/* XEP-0198: kept until the client acknowledges it */
+		if (s->h_out - s->acked >= SM_QUEUE_MAX) {
+			if (s->hibernating)
+				sm_end_later(s);
+			else
+				stream_error(s, "policy-violation", "too many "
+				    "stanzas not acknowledged");
+			return;
+		}
+		s->unacked = xreallocarray(s->unacked, s->h_out - s->acked + 1,
+		    sizeof(char *));
+		s->unacked[s->h_out - s->acked] = xstrdup(xml);
+		s->h_out++;
+	}
+	xsess_send_raw(s, xml);
+	if (s->sm && (s->h_out - s->acked) % SM_REQUEST_EVERY == 0)
+		xsess_send_raw(s, "<r xmlns='" NS_SM "'/>");
+}
+
 void
 xsess_send(struct xsess *s, const struct xml_node *n)
 {
@@ -56,7 +83,11 @@ xsess_send(struct xsess *s, const struct xml_node *n)
 		return;
 	buf_init(&b, 0);
 	xml_node_write(n, &b);
-	xsess_send_raw(s, b.data);
+	if (strcmp(n->name, "message") == 0 || strcmp(n->name, "presence") == 0
+	    || strcmp(n->name, "iq") == 0)
+		xsess_send_stanza_text(s, b.data);
+	else
+		xsess_send_raw(s, b.data);
 	buf_free(&b);
 }
 
@@ -95,6 +126,13 @@ stream_error(struct xsess *s, const char *cond, const char *text)
 
 	if (s->dead)
 		return;
+	if (s->c == NULL) {
+		/* a dropped stream waiting for resumption: just end it */
+		log_info("xmpp %s: %s: ending the resumable session", s->full,
+		    cond);
+		sm_end_later(s);
+		return;
+	}
 	log_info("xmpp c%" PRIu64 " %s: stream error %s%s%s", s->c->id,
 	    s->full ? s->full : s->c->addr, cond, text ? ": " : "",
 	    text ? text : "");
@@ -146,7 +184,8 @@ send_features(struct xsess *s)
 			    "<mechanism>PLAIN</mechanism></mechanisms>");
 	} else {
 		buf_puts(&b, "<bind xmlns='" NS_BIND "'/>"
-		    "<session xmlns='" NS_SESSION "'><optional/></session>");
+		    "<session xmlns='" NS_SESSION "'><optional/></session>"
+		    "<csi xmlns='" NS_CSI "'/><sm xmlns='" NS_SM "'/>");
 	}
 	buf_puts(&b, "</stream:features>");
 	xsess_send_raw(s, b.data);
@@ -229,8 +268,10 @@ sasl_send(struct xsess *s, const char *what)
 	free(x);
 }
 
-static void
-sasl_failure(struct xsess *s, const char *cond, const char *text)
+/* sasl_failure_xml - <failure/> with a condition and an optional text
+ * (new string) */
+static char *
+sasl_failure_xml(const char *cond, const char *text)
 {
 	struct buf b;
 
@@ -242,8 +283,16 @@ sasl_failure(struct xsess *s, const char *cond, const char *text)
 		buf_puts(&b, "</text>");
 	}
 	buf_puts(&b, "</failure>");
-	xsess_send_raw(s, b.data);
-	buf_free(&b);
+	return buf_steal(&b);
+}
+
+static void
+sasl_failure(struct xsess *s, const char *cond, const char *text)
+{
+	char *x = sasl_failure_xml(cond, text);
+
+	xsess_send_raw(s, x);
+	free(x);
 }
 
 static void
@@ -267,20 +316,10 @@ on_delay(evutil_socket_t fd, short what, void *arg)
 static void
 login_failed(struct xsess *s, const char *cond, const char *text)
 {
-	struct buf b;
-
 	throttle_failed(xsrv.svc, (struct sockaddr *)&s->c->sa);
 	s->auth_failures++;
-	buf_init(&b, 0);
-	buf_printf(&b, "<failure xmlns='" NS_SASL "'><%s/>", cond);
-	if (text != NULL) {
-		buf_puts(&b, "<text xml:lang='en'>");
-		xml_escape(&b, text);
-		buf_puts(&b, "</text>");
-	}
-	buf_puts(&b, "</failure>");
 	free(s->delay_xml);
-	s->delay_xml = buf_steal(&b);
+	s->delay_xml = sasl_failure_xml(cond, text);
 	s->busy = true;
 	if (s->delay_ev == NULL)
 		s->delay_ev = evtimer_new(xsrv.svc->base, on_delay, s);
@@ -293,8 +332,8 @@ on_revoked(void *ctx)
 {
 	struct xsess *s = ctx;
 
-	log_info("xmpp c%" PRIu64 " %s: credentials revoked, closing",
-	    s->c->id, s->full ? s->full : s->owner);
+	log_info("xmpp %s: credentials revoked, closing",
+	    s->full ? s->full : s->owner);
 	stream_error(s, "not-authorized", "your credentials were changed or "
 	    "revoked; log in again");
 }
@@ -594,6 +633,225 @@ preauth_stanza(struct xsess *s, struct xml_node *n)
 	stream_error(s, "not-authorized", "log in first");
 }
 
+/* ------------------------------------------------------------ XEP-0198 */
+
+static void
+sm_failed(struct xsess *s, const char *cond)
+{
+	char *x = xasprintf("<failed xmlns='" NS_SM "'><%s xmlns='"
+	    NS_STANZAS "'/></failed>", cond);
+
+	xsess_send_raw(s, x);
+	free(x);
+}
+
+/* sm_ack - the client handled h stanzas: forget them; false after a
+ * stream error for a count we never sent */
+static bool
+sm_ack(struct xsess *s, const char *hs)
+{
+	long long h;
+
+	if (hs == NULL || parse_long(hs, 0, UINT32_MAX, &h) < 0) {
+		stream_error(s, "bad-format", "h must be a number");
+		return false;
+	}
+	/* counts wrap at 2^32 (XEP-0198 4) */
+	uint32_t n = (uint32_t)h - s->acked;
+	if (n > s->h_out - s->acked) {
+		stream_error(s, "undefined-condition", "handled-count-too-high");
+		return false;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		free(s->unacked[i]);
+	memmove(s->unacked, s->unacked + n,
+	    (s->h_out - s->acked - n) * sizeof(char *));
+	s->acked += n;
+	return true;
+}
+
+static void
+sm_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct xsess *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->hibernating || s->dead) {
+		log_info("xmpp %s: not resumed: ending the session", s->full);
+		sess_free(s);
+		return;
+	}
+	sess_input(s);          /* a resumed stream's pipelined input */
+}
+
+static void
+sm_timer(struct xsess *s, int secs)
+{
+	struct timeval tv = { secs, 0 };
+
+	if (s->sm_ev == NULL)
+		s->sm_ev = evtimer_new(xsrv.svc->base, sm_on_timer, s);
+	evtimer_add(s->sm_ev, &tv);
+}
+
+static void
+sm_end_later(struct xsess *s)
+{
+	s->dead = true;
+	sm_timer(s, 0);
+}
+
+/* sm_hibernate - the connection of a resumable stream dropped: keep the
+ * session (still available, stanzas queued) for SM_RESUME_SECS */
+static void
+sm_hibernate(struct xsess *s)
+{
+	log_info("xmpp c%" PRIu64 " %s: connection lost; resumable for %d s",
+	    s->c->id, s->full, SM_RESUME_SECS);
+	xconn_free(&s->c);
+	xml_stream_free(&s->xs);
+	s->hibernating = true;
+	sm_timer(s, SM_RESUME_SECS);
+}
+
+static void
+free_shell(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	free(arg);
+}
+
+/* sm_resume - XEP-0198 5: the new stream s (logged in, not bound) takes
+ * over the session previd of the same user */
+static void
+sm_resume(struct xsess *s, struct xml_node *n)
+{
+	const char *previd = xml_node_attr(n, "previd");
+	struct xuser *u = xuser_find(s->owner);
+	struct xsess *old = NULL;
+	struct timeval zero = { 0, 0 };
+	char *x;
+
+	for (struct xsess *t = u ? u->sessions : NULL; t != NULL; t = t->unext)
+		if (t->sm_resume && !t->dead && previd != NULL &&
+		    strcmp(t->sm_id, previd) == 0)
+			old = t;
+	if (old == NULL) {
+		sm_failed(s, "item-not-found");
+		return;
+	}
+	if (!sm_ack(old, xml_node_attr(n, "h")))
+		return;
+	if (old->c != NULL) {
+		/* the client came back before we saw the old connection go */
+		xconn_free(&old->c);
+		xml_stream_free(&old->xs);
+	}
+	log_info("xmpp c%" PRIu64 " %s: resumed (%u stanzas to resend)",
+	    s->c->id, old->full, old->h_out - old->acked);
+	/* the connection, parser and stream move to the old session; the
+	 * new one's login registration goes (the old one's stays) */
+	old->c = s->c;
+	old->c->ctx = old;
+	old->xs = s->xs;
+	old->header_sent = true;
+	old->hibernating = false;
+	s->c = NULL;
+	s->xs = NULL;
+	service_login_end(&s->reg);
+	x = xasprintf("<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>",
+	    old->sm_id, old->h_in);
+	xsess_send_raw(old, x);
+	free(x);
+	for (uint32_t i = 0; i < old->h_out - old->acked; i++)
+		xsess_send_raw(old, old->unacked[i]);
+	xsess_send_raw(old, "<r xmlns='" NS_SM "'/>");
+	xconn_set_timeout(old->c, (int)settings_get_int(xsrv.svc->db,
+	    "xmpp.idle_timeout", 3600));
+	sm_timer(old, 0);       /* then its input, already buffered */
+	/* the shell: out of the lists now, freed once its input loop has
+	 * returned */
+	s->dead = true;
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		xsrv.sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	if (s->delay_ev != NULL)
+		event_free(s->delay_ev);
+	free(s->delay_xml);
+	free(s->domain);
+	free(s->local);
+	free(s->owner);
+	free(s->bare);
+	free(s->full);
+	free(s->resource);
+	event_base_once(xsrv.svc->base, -1, EV_TIMEOUT, free_shell, s, &zero);
+}
+
+static void
+sm_nonza(struct xsess *s, struct xml_node *n)
+{
+	if (strcmp(n->name, "r") == 0 && s->sm) {
+		char *x = xasprintf("<a xmlns='" NS_SM "' h='%u'/>", s->h_in);
+		xsess_send_raw(s, x);
+		free(x);
+	} else if (strcmp(n->name, "a") == 0 && s->sm) {
+		sm_ack(s, xml_node_attr(n, "h"));
+	} else if (strcmp(n->name, "enable") == 0) {
+		if (s->state != XS_BOUND || s->sm) {
+			sm_failed(s, "unexpected-request");
+			return;
+		}
+		const char *r = xml_node_attr(n, "resume");
+		unsigned char rnd[16];
+		random_bytes(rnd, sizeof(rnd));
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(s->sm_id + 2 * i, 3, "%02x", rnd[i]);
+		s->sm = true;
+		s->sm_resume = r != NULL && (strcmp(r, "true") == 0 ||
+		    strcmp(r, "1") == 0);
+		char *x = s->sm_resume ? xasprintf("<enabled xmlns='" NS_SM
+		    "' id='%s' resume='true' max='%d'/>", s->sm_id,
+		    SM_RESUME_SECS) : xstrdup("<enabled xmlns='" NS_SM "'/>");
+		xsess_send_raw(s, x);
+		free(x);
+	} else if (strcmp(n->name, "resume") == 0) {
+		if (s->state != XS_AUTHED) {
+			sm_failed(s, "unexpected-request");
+			return;
+		}
+		sm_resume(s, n);
+	} else
+		stream_error(s, "unsupported-stanza-type", NULL);
+}
+
+/* sm_store_unacked - a session ends with messages the client never
+ * acknowledged: they go to offline storage rather than being lost */
+static void
+sm_store_unacked(struct xsess *s)
+{
+	const char *err;
+
+	for (uint32_t i = 0; i < s->h_out - s->acked; i++) {
+		const char *x = s->unacked[i];
+		if (strncmp(x, "<message", 8) == 0 &&
+		    strstr(x, NS_CARBONS) == NULL &&
+		    strstr(x, "type='error'") == NULL &&
+		    strstr(x, "type='groupchat'") == NULL &&
+		    strstr(x, "type='headline'") == NULL &&
+		    chat_offline_add(xsrv.store, s->owner, x, &err) < 0)
+			log_warnx("xmpp %s: offline store: %s", s->owner, err);
+		free(s->unacked[i]);
+	}
+	free(s->unacked);
+	s->unacked = NULL;
+	s->acked = s->h_out;
+}
+
 static void
 stanza(struct xsess *s, struct xml_node *n)
 {
@@ -613,6 +871,18 @@ stanza(struct xsess *s, struct xml_node *n)
 	}
 	if (ns == NULL)
 		ns = NS_CLIENT;
+	if (strcmp(ns, NS_SM) == 0) {
+		sm_nonza(s, n);
+		xml_node_free(&n);
+		return;
+	}
+	if (s->state == XS_BOUND && strcmp(ns, NS_CSI) == 0 &&
+	    (strcmp(n->name, "active") == 0 ||
+	    strcmp(n->name, "inactive") == 0)) {
+		im_csi(s, n->name[0] == 'a');
+		xml_node_free(&n);
+		return;
+	}
 	bool is_stanza = strcmp(ns, NS_CLIENT) == 0 &&
 	    (strcmp(n->name, "message") == 0 ||
 	    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0);
@@ -622,6 +892,8 @@ stanza(struct xsess *s, struct xml_node *n)
 		xml_node_free(&n);
 		return;
 	}
+	if (s->sm)
+		s->h_in++;        /* XEP-0198 4: handled from here on */
 	if (s->state == XS_AUTHED) {
 		if (strcmp(n->name, "iq") == 0)
 			bind_resource(s, n);
@@ -640,6 +912,15 @@ static void
 sess_input(void *ctx)
 {
 	struct xsess *s = ctx;
+	struct timespec now;
+
+	/* xmpp.login_timeout bounds the whole time before a login, not only
+	 * a silence: a client trickling bytes (slowloris) goes too */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!s->authed && !s->dead && now.tv_sec >= s->login_by) {
+		stream_error(s, "connection-timeout", "no login in time");
+		return;
+	}
 
 	while (!s->dead && !s->busy) {
 		struct evbuffer *in = xconn_input(s->c);
@@ -695,6 +976,11 @@ sess_end(void *ctx, enum xconn_end why)
 		stream_error(s, "connection-timeout", NULL);
 		return;
 	}
+	if (why == XCONN_EOF && s->sm_resume && !s->dead &&
+	    s->state == XS_BOUND) {
+		sm_hibernate(s);
+		return;
+	}
 	sess_free(s);
 }
 
@@ -707,6 +993,10 @@ sess_free(struct xsess *s)
 	s->dead = true;
 	if (s->state == XS_BOUND)
 		im_session_gone(s);
+	if (s->sm)
+		sm_store_unacked(s);
+	if (s->sm_ev != NULL)
+		event_free(s->sm_ev);
 	if (s->user != NULL) {
 		struct xuser *u = s->user;
 		for (struct xsess **pp = &u->sessions; *pp; pp = &(*pp)->unext)
@@ -737,10 +1027,13 @@ sess_free(struct xsess *s)
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	if (s->full != NULL)
-		log_info("xmpp c%" PRIu64 " %s: closed", s->c->id, s->full);
+		log_info("xmpp %s: closed", s->full);
 	free(s->delay_xml);
 	xml_stream_free(&s->xs);
 	xml_node_free(&s->presence);
+	for (size_t i = 0; i < s->nheld; i++)
+		xml_node_free(&s->held[i]);
+	free(s->held);
 	xconn_free(&s->c);
 	free(s->domain);
 	free(s->local);
@@ -767,6 +1060,10 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 		return;
 	}
 	s->xs = xml_stream_new(XML_PREAUTH_MAX);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->login_by = now.tv_sec + settings_get_int(svc->db,
+	    "xmpp.login_timeout", 60);
 	s->next = xsrv.sessions;
 	if (s->next != NULL)
 		s->next->prev = s;

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 
@@ -32,8 +33,27 @@
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_DELAY "urn:xmpp:delay"
+#define NS_CARBONS "urn:xmpp:carbons:2"
+#define NS_FORWARD "urn:xmpp:forward:0"
+#define NS_HINTS "urn:xmpp:hints"
+#define NS_BLOCKING "urn:xmpp:blocking"
+#define NS_BLOCKING_ERRORS "urn:xmpp:blocking:errors"
+#define NS_CSI "urn:xmpp:csi:0"
+
+#define NS_SM "urn:xmpp:sm:3"
+#define NS_VCARD "vcard-temp"
+#define NS_MAM "urn:xmpp:mam:2"
+#define NS_RSM "http://jabber.org/protocol/rsm"
+#define NS_DATA "jabber:x:data"
+#define NS_SID "urn:xmpp:sid:0"
+#define MAM_MAX_PAGE 100          /* RSM <max/> is capped there */
+
+#define CSI_HELD_MAX 256          /* presences held for an inactive client */
 
 #define JID_PART_MAX 1023         /* RFC 7622 3.1: each part */
+#define SM_QUEUE_MAX 1000         /* XEP-0198: stanzas sent, not acked */
+#define SM_RESUME_SECS 300        /* a dropped stream waits this long */
+#define SM_REQUEST_EVERY 5        /* <r/> after so many unacked stanzas */
 
 enum xsess_state {
 	XS_WAIT_HEADER,           /* before the client's stream header */
@@ -58,6 +78,7 @@ struct xsess {
 	bool dead;                      /* closing: send nothing more */
 	bool freeing;
 	int auth_failures;
+	time_t login_by;                /* monotonic s: xmpp.login_timeout */
 	char *domain;                   /* the stream's 'to' */
 	int64_t po_id;                  /* its post office */
 	char po[NAME_MAX_LEN + 1];
@@ -76,6 +97,22 @@ struct xsess {
 	bool interested;                /* requested the roster */
 	int priority;
 	struct xml_node *presence;      /* the last broadcast presence */
+	/* XEPs */
+	bool carbons;                   /* XEP-0280 enabled */
+	bool blocklist_wanted;          /* XEP-0191: asked for the list */
+	bool inactive;                  /* XEP-0352 */
+	struct xml_node **held;         /* presences held while inactive */
+	size_t nheld;
+	/* XEP-0198 stream management */
+	bool sm;                        /* enabled */
+	bool sm_resume;                 /* resumable */
+	bool hibernating;               /* the connection dropped: waiting */
+	char sm_id[33];
+	uint32_t h_in;                  /* stanzas handled from the client */
+	uint32_t h_out;                 /* stanzas sent to it */
+	uint32_t acked;                 /* ... and acknowledged */
+	char **unacked;                 /* h_out - acked serialised stanzas */
+	struct event *sm_ev;            /* resumption deadline; kicks */
 };
 
 /* a user with bound sessions */
@@ -103,6 +140,9 @@ extern struct xmpp_server xsrv;
  * unread is closed (its session is then dead) */
 void xsess_send(struct xsess *s, const struct xml_node *n);
 void xsess_send_raw(struct xsess *s, const char *xml);
+/* xsess_send_stanza_text - a serialised stanza (counted and kept for
+ * XEP-0198 like xsess_send's) */
+void xsess_send_stanza_text(struct xsess *s, const char *xml);
 /* stream_error - the RFC 6120 4.9 stream error, then close */
 void stream_error(struct xsess *s, const char *cond, const char *text);
 struct xuser *xuser_find(const char *owner);
@@ -124,8 +164,24 @@ char *jid_bare(const struct jid *j);
 void im_stanza(struct xsess *s, struct xml_node *n);
 /* im_session_gone - a bound session ends: unavailable presence */
 void im_session_gone(struct xsess *s);
+/* im_csi - XEP-0352 <active/> or <inactive/>: held presences leave on
+ * <active/> */
+void im_csi(struct xsess *s, bool active);
 /* im_stanza_error - answer n with a stanza error (RFC 6120 8.3) */
 void im_stanza_error(struct xsess *s, const struct xml_node *n,
 		     const char *type, const char *cond, const char *text);
+
+/* --- muc.c ------------------------------------------------------------ */
+/* muc_domain - whether domain is conference.<a domain of ours>; its
+ * post office */
+bool muc_domain(const char *domain, int64_t *po_r);
+void muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
+		  int64_t po);
+void muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
+		 int64_t po);
+void muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+	    const struct jid *to, int64_t po);
+/* muc_session_gone - leave every room */
+void muc_session_gone(struct xsess *s);
 
 #endif

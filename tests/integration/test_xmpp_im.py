@@ -7,21 +7,12 @@ import ssl
 
 import pytest
 
-from xmpp_util import PW, xmpp_server
+from xmpp_util import PW, srv  # noqa: F401 (srv: the fixture)
 
 slixmpp = pytest.importorskip(
     "slixmpp", reason="python3-slixmpp missing (scripts/install-deps.sh)")
 
 T = 30
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    p = xmpp_server(tmp_path_factory)
-    yield p
-    p.stop()
-    reports = p.sanitizer_reports()
-    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,11 @@ import socket
 
 import pytest
 
-from xmpp_util import PW, Raw, header, xmpp_server
+from xmpp_util import PW, Raw, header, srv  # noqa: F401 (srv: the fixture)
 
 HOSTILE = "<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>" + \
     "".join(f"<!ENTITY lol{i} '{('&lol' + str(i - 1) + ';') * 10 if i > 1 else '&lol;' * 10}'>"
             for i in range(1, 10)) + "]>"
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    p = xmpp_server(tmp_path_factory)
-    yield p
-    p.stop()
-    reports = p.sanitizer_reports()
-    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +285,88 @@ def test_resource_conflict(srv, bob):
     two.send("<iq type='get' id='c1'><ping xmlns='urn:xmpp:ping'/></iq>")
     two.expect("id='c1'")
     two.close()
+
+
+def test_password_change_ends_stream(srv, bob):
+    srv.cli("mailbox", "add", "frank@acme", "--password", "Frank-old-pw1")
+    f = Raw(srv.port("xmpp"))
+    f.login("frank", "acme.test", password="Frank-old-pw1", resource="r")
+    srv.cli("mailbox", "passwd", "frank@acme", "--password", "Frank-new-pw2")
+    # revoked with the mailbox's credentials (logins.c sweeps each second)
+    f.expect(r"<stream:error><not-authorized xmlns='urn:ietf:params:xml:"
+             r"ns:xmpp-streams'/><text[^>]*>your credentials were changed")
+    assert f.closed()
+    g = Raw(srv.port("xmpp"))
+    g.send(header("acme.test"))
+    g.expect("</stream:features>")
+    old = base64.b64encode(b"\0frank\0Frank-old-pw1").decode()
+    g.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+           f"mechanism='PLAIN'>{old}</auth>")
+    g.expect("<not-authorized/>")
+    g.close()
+    h = Raw(srv.port("xmpp"))
+    assert h.login("frank", "acme.test", password="Frank-new-pw2") == \
+        "frank@acme.test/raw"
+    h.close()
+
+
+def test_login_deadline(srv):
+    """a client trickling bytes before login still meets
+    xmpp.login_timeout (set short here; read at each connection)"""
+    srv.cli("config", "set", "xmpp.login_timeout", "5")
+    try:
+        c = Raw(srv.port("xmpp"))
+        c.send(header("acme.test"))
+        c.expect("</stream:features>")
+        import time
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                c.send(" ")
+            except OSError:
+                break
+            if b"connection-timeout" in c.data:
+                break
+            c.sock.settimeout(1)
+            try:
+                chunk = c.sock.recv(4096)
+                if not chunk:
+                    break
+                c.data += chunk
+            except OSError:
+                pass
+        assert b"<connection-timeout " in c.data
+    finally:
+        srv.cli("config", "set", "xmpp.login_timeout", "60")
+
+
+def test_per_address_limits(srv, bob):
+    """xmpp.max_userip_connections (logins of one user from one address)
+    and xmpp.max_connections_per_ip, read at each login and connection"""
+    srv.cli("config", "set", "xmpp.max_userip_connections", "2")
+    held = []
+    try:
+        for r in ("l1", "l2"):
+            c = Raw(srv.port("xmpp"))
+            c.login("erin", "other.test", resource=r)
+            held.append(c)
+        c = Raw(srv.port("xmpp"))
+        c.send(header("other.test"))
+        c.expect("</stream:features>")
+        cred = base64.b64encode(b"\0erin\0" + PW["erin"].encode()).decode()
+        c.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+               f"mechanism='PLAIN'>{cred}</auth>")
+        c.expect(r"<temporary-auth-failure/><text[^>]*>too many sessions")
+        c.close()
+    finally:
+        srv.cli("config", "set", "xmpp.max_userip_connections", "10")
+        for c in held:
+            c.close()
+    # bob's module-long stream holds one connection from 127.0.0.1
+    srv.cli("config", "set", "xmpp.max_connections_per_ip", "1")
+    try:
+        c = Raw(srv.port("xmpp"))
+        c.stream_error("policy-violation")
+    finally:
+        srv.cli("config", "set", "xmpp.max_connections_per_ip", "100")
+    bob_still_served(srv, bob, "after-limits")

@@ -6,6 +6,8 @@ import socket
 import ssl
 import time
 
+import pytest
+
 from conftest import Postern, free_port
 
 T = 30
@@ -34,6 +36,16 @@ def xmpp_server(tmp_path_factory):
     return p
 
 
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    """one xmppd per test module (import this fixture into the module)"""
+    p = xmpp_server(tmp_path_factory)
+    yield p
+    p.stop()
+    reports = p.sanitizer_reports()
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+
+
 def header(domain):
     return (f"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
             f"xmlns:stream='{NS_STREAM}' to='{domain}' version='1.0'>")
@@ -55,6 +67,7 @@ class Raw:
         if tls:
             self.wrap()
         self.data = b""
+        self.all = b""       # everything received, for stanza counts
 
     def wrap(self):
         ctx = ssl.create_default_context()
@@ -87,6 +100,7 @@ class Raw:
                 raise AssertionError(
                     f"closed before {pattern!r}; got {self.data[-2000:]!r}")
             self.data += chunk
+            self.all += chunk
 
     def closed(self, timeout=T):
         """True once the server closed the connection (reading the rest)"""
