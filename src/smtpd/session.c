@@ -863,6 +863,7 @@ cmd_mail(struct session *s, const char *args)
 		s->sender_domain[0] = '\0';
 	queue_env_set(&s->env.auth_user, s->auth_user);
 	queue_env_set(&s->env.client_addr, s->addr);
+	s->env.relay_net = s->relay_net ? 1 : 0;
 	queue_env_set(&s->env.client_helo, s->helo);
 	queue_env_set(&s->env.body_type, prm.body == SMTP_BODY_7BIT ? "7BIT" :
 	    prm.body == SMTP_BODY_8BITMIME ? "8BITMIME" :
