@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "directory.h"
+#include "consumer.h"
 #include "dsn.h"
 #include "envcopy.h"
 #include "fsutil.h"
@@ -70,8 +71,7 @@ struct deliver {
 	char *qroot;
 	char *qpath;               /* sf outgoing: what we consume */
 	char *inbound;             /* sf inbound: forwards and DSNs */
-	int watch_fd;
-	struct event *ev, *timer;
+	struct consumer c;         /* sf outgoing: watch, timer, passes */
 	struct retry *retries;
 	size_t nretries;
 	time_t hold_until;
@@ -105,6 +105,7 @@ struct member_fail {
 /* per item work */
 struct job {
 	struct deliver *d;
+	struct post_msg *pm;       /* the header for postdeliver.h */
 	struct queue_item *item;
 	struct queue_env *env;
 	struct rcpt_state *rs;
@@ -163,6 +164,7 @@ static void
 on_hdr_field(void *ctx, const struct msghdr_field *f)
 {
 	struct job *j = ctx;
+	post_msg_field(j->pm, f);
 	if (str_eq_ci(f->name, "Received")) {
 		j->hops++;
 	} else if (str_eq_ci(f->name, "Delivered-To") && j->ndt < DELIVER_DT_MAX) {
@@ -175,35 +177,21 @@ on_hdr_field(void *ctx, const struct msghdr_field *f)
 	}
 }
 
-/* job_scan_header - hop count and Delivered-To of the message; -1 if
- * the message cannot be read */
+/* job_scan_header - the one read of the message's header per delivery:
+ * hop count, Delivered-To, and what the auto responder needs
+ * (postdeliver.h); -1 if the message cannot be read */
 static int
 job_scan_header(struct job *j)
 {
-	struct msghdr_parser p;
-	char chunk[16384];
-	const char *err;
-	size_t used;
-	ssize_t n;
-	int fd = open(j->item->msg_path, O_RDONLY | O_CLOEXEC);
-	int r = 0;
+	const char *err = NULL;
+	int r;
 
-	if (fd < 0)
-		return -1;
-	msghdr_parser_init(&p, 0, on_hdr_field, j);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		r = msghdr_parser_feed(&p, chunk, (size_t)n, &used, &err);
-		if (r != 0)
-			break;
-	}
-	if (r == 0)
-		msghdr_parser_finish(&p);
-	else if (r < 0)
+	j->pm = post_item_msg(j->d->svc->db, j->item->id);
+	r = msghdr_scan_file(j->item->msg_path, on_hdr_field, j, &err);
+	if (r > 0)
 		log_warnx("%s: header: %s (hop count from what was read)",
 		    j->item->id, err);
-	msghdr_parser_deinit(&p);
-	close(fd);
-	return n < 0 ? -1 : 0;
+	return r < 0 ? -1 : 0;
 }
 
 static bool
@@ -1021,46 +1009,25 @@ finish:;
 	free(j.done_mb);
 }
 
-/* deliver_process - every due item of the sf outgoing queue */
-static void
-deliver_process(struct deliver *d)
+/* skip_item - not due yet (retry_wait), for consumer_pass */
+static bool
+skip_item(void *ctx, const char *id)
 {
-	char **ids = NULL;
-	size_t n = 0;
-	const char *err = NULL;
-	time_t now = time(NULL);
-
-	if (queue_scan(d->qpath, &ids, &n) < 0) {
-		log_warnx("%s: scan failed", d->qpath);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct queue_item item;
-		if (!worker_stop && !retry_wait(d, ids[i], now)) {
-			int r = queue_claim(d->qpath, ids[i], &item, &err);
-			if (r < 0) {
-				log_warnx("%s: corrupt item: %s", ids[i], err);
-				if (item.msg_path != NULL &&
-				    queue_item_badmail(&item, d->qroot, err, &err) < 0)
-					log_warnx("%s: bad mail: %s", ids[i], err);
-				workers_count(&d->n->badmail, 1);
-			} else if (r > 0) {
-				item_deliver(d, &item);
-			}
-			queue_item_free(&item);
-		}
-		free(ids[i]);
-	}
-	free(ids);
+	return retry_wait(ctx, id, time(NULL));
 }
 
 static void
-on_watch(evutil_socket_t fd, short what, void *arg)
+handle_item(void *ctx, struct queue_item *item)
 {
-	struct deliver *d = arg;
-	(void)what;
-	queue_watch_drain(fd);
-	deliver_process(d);
+	item_deliver(ctx, item);
+}
+
+static void
+count_corrupt(void *ctx, const char *id)
+{
+	struct deliver *d = ctx;
+	(void)id;
+	workers_count(&d->n->badmail, 1);
 }
 
 /* worker_main - a forked worker: its own database connection, inotify
@@ -1077,9 +1044,6 @@ worker_main(void *ctx, pid_t parent)
 	const char *err = NULL;
 
 	worker_setup(parent);
-	/* the inherited inotify descriptor is shared with the parent */
-	if (d->watch_fd >= 0)
-		close(d->watch_fd);
 	if (db_open(d->svc->root, false, &db, &err) < 0) {
 		log_warnx("worker: cannot open the config store: %s", err);
 		_exit(1);
@@ -1088,52 +1052,29 @@ worker_main(void *ctx, pid_t parent)
 	wsvc.db = db;
 	d->svc = &wsvc;
 	d->worker = true;
-	d->ev = d->timer = NULL;
 	memset(&d->workers, 0, sizeof(d->workers));
 	d->nretries = 0;
 	d->retries = NULL;
-	d->watch_fd = queue_watch_open(d->qpath);
+	struct consumer *cs[] = { &d->c };
 	log_info("worker started");
-	while (!worker_stop) {
-		struct pollfd pfd = { .fd = d->watch_fd, .events = POLLIN };
-		int r = poll(&pfd, d->watch_fd >= 0 ? 1 : 0,
-		    DELIVER_SCAN_INTERVAL * 1000);
-		if (worker_hup) {
-			worker_hup = 0;
-			log_reopen();
-		}
-		if (r > 0)
-			queue_watch_drain(d->watch_fd);
-		if (!worker_stop)
-			deliver_process(d);
-	}
+	consumer_worker_loop(cs, 1, DELIVER_SCAN_INTERVAL);
 	log_info("worker stopping");
 	_exit(0);
 }
 
+/* on_tick - the periodic scan: reap workers, a pass, the status */
 static void
-on_timer(evutil_socket_t fd, short what, void *arg)
+on_tick(void *arg)
 {
 	struct deliver *d = arg;
 	char note[240];
-	(void)fd;
-	(void)what;
 	workers_reap(&d->workers);
-	deliver_process(d);
+	consumer_pass(&d->c);
 	snprintf(note, sizeof(note), "%zu processes: delivered %lu, forwarded "
 	    "%lu, bounced %lu, deferred %lu, bad mail %lu", d->workers.n + 1,
 	    d->n->delivered, d->n->forwarded, d->n->bounced, d->n->deferred,
 	    d->n->badmail);
 	service_set_state(d->svc, "running", note);
-}
-
-/* on_first - the first pass after the start */
-static void
-on_first(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	deliver_process(arg);
 }
 
 static struct deliver the_deliver;
@@ -1146,7 +1087,7 @@ deliver_init(struct service *svc)
 
 	d->svc = svc;
 	svc->ctx = d;
-	d->watch_fd = -1;
+	d->c.watch_fd = -1;
 	d->qroot = settings_queue_path(svc->db);
 	d->qpath = queue_path(d->qroot, "sf", QUEUE_OUTGOING);
 	d->inbound = queue_path(d->qroot, "sf", QUEUE_INBOUND);
@@ -1163,28 +1104,19 @@ deliver_init(struct service *svc)
 		    "process's share");
 		d->n = &unshared;
 	}
+	d->c = (struct consumer){ .qpath = d->qpath, .qroot = d->qroot,
+	    .name = "sf outgoing", .skip = skip_item, .handle = handle_item,
+	    .corrupt = count_corrupt, .tick = on_tick, .ctx = d,
+	    .watch_fd = -1 };
 	/* workers: after the recovery, before our own watch */
 	int64_t nw = settings_get_int(svc->db, "delivery.workers", 4);
 	if (nw < 1 || nw > 64)
 		nw = 4;
 	workers_start(&d->workers, (size_t)(nw - 1), worker_main, d);
-	d->watch_fd = queue_watch_open(d->qpath);
-	if (d->watch_fd >= 0) {
-		d->ev = event_new(svc->base, d->watch_fd, EV_READ | EV_PERSIST,
-		    on_watch, d);
-		event_add(d->ev, NULL);
-	} else {
-		log_warn("inotify on %s (the %d s scan remains)", d->qpath,
-		    DELIVER_SCAN_INTERVAL);
-	}
-	d->timer = event_new(svc->base, -1, EV_PERSIST, on_timer, d);
-	struct timeval tv = { DELIVER_SCAN_INTERVAL, 0 };
-	event_add(d->timer, &tv);
+	if (consumer_start(&d->c, svc->base, DELIVER_SCAN_INTERVAL) < 0)
+		return -1;
 	log_info("delivering from %s with %zu workers besides this process",
 	    d->qpath, d->workers.n);
-	/* the first pass runs from the loop, so the start is reported first */
-	struct timeval now = { 0, 0 };
-	event_base_once(svc->base, -1, EV_TIMEOUT, on_first, d, &now);
 	return 0;
 }
 
@@ -1195,12 +1127,7 @@ deliver_shutdown(struct service *svc)
 	if (d == NULL)
 		return;
 	workers_stop(&d->workers);
-	if (d->ev != NULL)
-		event_free(d->ev);
-	if (d->watch_fd >= 0)
-		close(d->watch_fd);
-	if (d->timer != NULL)
-		event_free(d->timer);
+	consumer_stop(&d->c);
 	free(d->retries);
 	free(d->qroot);
 	free(d->qpath);

@@ -64,31 +64,23 @@ on_field(void *ctx, const struct msghdr_field *f)
 		pm->list = true;
 }
 
-/* post_msg_scan - the header of the queued message */
-int
-post_msg_scan(const char *msg_path, struct post_msg *pm)
+/* post_msg_field - one header field into pm */
+void
+post_msg_field(struct post_msg *pm, const struct msghdr_field *f)
 {
-	struct msghdr_parser p;
-	char chunk[16384];
-	const char *err;
-	size_t used;
-	ssize_t n;
-	int r = 0, fd = open(msg_path, O_RDONLY | O_CLOEXEC);
-
 	pm->read = true;
-	if (fd < 0)
-		return -1;
-	msghdr_parser_init(&p, 0, on_field, pm);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		r = msghdr_parser_feed(&p, chunk, (size_t)n, &used, &err);
-		if (r != 0)
-			break;
-	}
-	if (r == 0)
-		msghdr_parser_finish(&p);
-	msghdr_parser_deinit(&p);
-	close(fd);
-	return n < 0 ? -1 : 0;
+	on_field(pm, f);
+}
+
+static void cur_switch(struct db *db, const char *id);
+
+/* post_item_msg - the item's header record, filled by the caller's scan */
+struct post_msg *
+post_item_msg(struct db *db, const char *id)
+{
+	cur_switch(db, id);
+	cur.pm.read = true;
+	return &cur.pm;
 }
 
 void
@@ -208,9 +200,13 @@ post_delivered(struct db *db, const char *inbound,
 	       bool no_autoreply)
 {
 	cur_switch(db, item->id);
-	if (!cur.pm.read && post_msg_scan(item->msg_path, &cur.pm) < 0)
-		log_warn("%s: cannot read the header for the auto responder",
-		    item->id);
+	if (!cur.pm.read) {
+		const char *err = NULL;
+		cur.pm.read = true;
+		if (msghdr_scan_file(item->msg_path, on_field, &cur.pm, &err) < 0)
+			log_warn("%s: cannot read the header for the auto "
+			    "responder", item->id);
+	}
 	/* a Sieve vacation action speaks for the mailbox: one auto reply */
 	if (!no_autoreply)
 		autoreply_consider(db, inbound, item, &cur.pm, mb, address, root);

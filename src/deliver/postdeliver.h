@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "db.h"
 #include "directory.h"
+#include "msghdr.h"
 #include "queue.h"
 
 /* What the post office connector does after a message is durably in a
@@ -34,8 +35,12 @@ struct post_msg {
 	bool read;                /* scanned */
 };
 
-/* post_msg_scan - read the header of msg_path into pm; 0 or -1. */
-int post_msg_scan(const char *msg_path, struct post_msg *pm);
+/* post_item_msg - the header record of item id, for a scan the caller
+ * makes once per delivery (post_msg_field for each field); post_delivered
+ * then reads no header of its own. Valid until post_item_finished. */
+struct post_msg *post_item_msg(struct db *db, const char *id);
+/* post_msg_field - one header field into pm */
+void post_msg_field(struct post_msg *pm, const struct msghdr_field *f);
 void post_msg_free(struct post_msg *pm);
 /* post_msg_is_bulk - list, bulk, junk or automatic mail (RFC 3834 2,
  * manual 5.5.6: "bulk or system generated"), or env bulk / null sender. */

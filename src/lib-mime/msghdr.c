@@ -1,7 +1,10 @@
 /* msghdr - scan an RFC 5322 header block; extract addresses of a field */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "msghdr.h"
 #include "xalloc.h"
@@ -266,4 +269,35 @@ msghdr_addresses_free(char **list, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(list[i]);
 	free(list);
+}
+
+/* msghdr_scan_file - the header of a message file, field by field */
+int
+msghdr_scan_file(const char *path, msghdr_field_cb *cb, void *ctx,
+		 const char **error_r)
+{
+	struct msghdr_parser p;
+	char chunk[16384];
+	size_t used;
+	ssize_t n;
+	int r = 0, fd = open(path, O_RDONLY | O_CLOEXEC), saved;
+
+	if (fd < 0)
+		return -1;
+	msghdr_parser_init(&p, 0, cb, ctx);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		r = msghdr_parser_feed(&p, chunk, (size_t)n, &used, error_r);
+		if (r != 0)
+			break;
+	}
+	saved = errno;
+	if (r == 0)
+		msghdr_parser_finish(&p);
+	msghdr_parser_deinit(&p);
+	close(fd);
+	if (n < 0) {
+		errno = saved;
+		return -1;
+	}
+	return r < 0 ? 1 : 0;
 }

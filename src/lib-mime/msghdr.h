@@ -55,6 +55,12 @@ int msghdr_parser_feed(struct msghdr_parser *p, const void *data, size_t len,
  * that is all header). Returns 1. */
 int msghdr_parser_finish(struct msghdr_parser *p);
 
+/* msghdr_scan_file - the header fields of the message file at path, to
+ * cb. Returns 0; 1 when the header is past the limits (*error_r: the
+ * fields before were given); -1 when the file cannot be read (errno). */
+int msghdr_scan_file(const char *path, msghdr_field_cb *cb, void *ctx,
+		     const char **error_r);
+
 /* msghdr_addresses - the addr-specs of an address-list field value (To,
  * Cc, From, Return-Path, X-Postern-Recipients): display names, comments,
  * groups and source routes are dropped; only "local@domain" strings with

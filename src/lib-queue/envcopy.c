@@ -18,6 +18,7 @@ env_copy_meta(struct queue_env *dst, const struct queue_env *src)
 	queue_env_set(&dst->origin, src->origin);
 	queue_env_set(&dst->client_addr, src->client_addr);
 	queue_env_set(&dst->client_helo, src->client_helo);
+	dst->relay_net = src->relay_net;
 	queue_env_set(&dst->body_type, src->body_type);
 	dst->smtputf8 = src->smtputf8;
 	queue_env_set(&dst->envid, src->envid);
@@ -61,6 +62,9 @@ env_from_here(struct db *db, const struct queue_env *env)
 		return false;
 	if (strcmp(env->client_addr, "local") == 0)
 		return true;
+	if (env->relay_net >= 0)
+		return env->relay_net == 1;   /* smtpd's verdict */
+	/* not recorded (an envelope queued before version 3) */
 	char *nets = settings_get_str(db, "smtp.relay_networks");
 	bool ok = netaddr_in_list(env->client_addr, nets);
 	free(nets);

@@ -22,7 +22,9 @@ char *env_split_id(char *out, const char *id, unsigned n);
  * submission, a local program (client "local": pickup, deliver,
  * listserv...) or a client of smtp.relay_networks. Such mail may be
  * relayed (MTA) and signed (smtp-out DKIM); other mail is from outside
- * (DKIM verification). A forward keeps its original's client. */
+ * (DKIM verification). A forward keeps its original's client. The relay
+ * network verdict is smtpd's (env->relay_net), worked out once at
+ * connect; only envelopes that lack it are matched here again. */
 bool env_from_here(struct db *db, const struct queue_env *env);
 
 /* The post office a message from here originated in (env->origin; the

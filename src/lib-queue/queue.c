@@ -19,8 +19,11 @@
 
 /* the envelope's first line. Version 2 added "origin" (the post office a
  * locally generated message comes from); version 1 envelopes, queued
- * before it, are still read and have none (their mail goes out unsigned) */
-#define ENV_MAGIC "POSTERN-ENV 2"
+ * before it, are still read and have none (their mail goes out unsigned).
+ * Version 3 added "relaynet" (smtpd's verdict on smtp.relay_networks);
+ * older envelopes read as not recorded (-1). */
+#define ENV_MAGIC "POSTERN-ENV 3"
+#define ENV_MAGIC_V2 "POSTERN-ENV 2"
 #define ENV_MAGIC_V1 "POSTERN-ENV 1"
 #define ORPHAN_AGE (3600)
 #define TMP_AGE (24 * 3600)
@@ -81,6 +84,7 @@ queue_env_init(struct queue_env *env, const char *id)
 	if (id != NULL)
 		snprintf(env->id, sizeof(env->id), "%s", id);
 	env->arrival = time(NULL);
+	env->relay_net = -1;
 	env->sender = xstrdup("");
 }
 
@@ -169,6 +173,8 @@ queue_env_format(const struct queue_env *env, struct buf *out)
 	buf_puts(out, "\nclient");
 	put_value(out, env->client_addr);
 	put_value(out, env->client_helo);
+	if (env->relay_net >= 0)
+		buf_printf(out, "\nrelaynet %d", env->relay_net ? 1 : 0);
 	buf_puts(out, "\nbody");
 	put_value(out, env->body_type);
 	buf_printf(out, "\nsmtputf8 %d\nenvid", env->smtputf8 ? 1 : 0);
@@ -269,7 +275,7 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 {
 	const char *p = data, *end = data + len;
 	size_t lineno = 0;
-	bool ended = false, v1 = false;
+	bool ended = false, v1 = false, v2 = false;
 	long long v;
 
 	queue_env_init(env, NULL);
@@ -290,7 +296,9 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 			if ((size_t)(le - p) != strlen(ENV_MAGIC))
 				goto bad;
 			v1 = memcmp(p, ENV_MAGIC_V1, strlen(ENV_MAGIC_V1)) == 0;
-			if (!v1 && memcmp(p, ENV_MAGIC, strlen(ENV_MAGIC)) != 0)
+			v2 = memcmp(p, ENV_MAGIC_V2, strlen(ENV_MAGIC_V2)) == 0;
+			if (!v1 && !v2 &&
+			    memcmp(p, ENV_MAGIC, strlen(ENV_MAGIC)) != 0)
 				goto bad;
 			p = nl + 1;
 			continue;
@@ -338,6 +346,10 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 			free(env->client_helo);
 			env->client_addr = a;
 			env->client_helo = b;
+		} else if (strcmp(key, "relaynet") == 0 && !v1 && !v2) {
+			if (take_int(&s, le, 0, 1, &v) < 0)
+				goto bad;
+			env->relay_net = (int)v;
 		} else if (strcmp(key, "body") == 0) {
 			if (take_value(&s, le, &a) < 0)
 				goto badv;

@@ -75,6 +75,10 @@ struct queue_env {
 				   * sender; NULL otherwise (and in
 				   * envelopes of version 1) */
 	char *client_addr;        /* numeric IP or "local" */
+	int relay_net;            /* the client was in smtp.relay_networks
+				   * when smtpd took the message: 1, 0;
+				   * -1 not recorded (envelopes before
+				   * version 3, other writers) */
 	char *client_helo;
 	char *body_type;          /* "7BIT", "8BITMIME", "BINARYMIME" or NULL */
 	bool smtputf8;

@@ -154,50 +154,102 @@ sockaddr_is_loopback(const struct sockaddr *sa)
 	return sa->sa_family == AF_UNIX;
 }
 
+/* addr_bytes - numeric ip as 4 or 16 bytes (v4-mapped v6 as v4); 0 if
+ * it is not a numeric address */
+static int
+addr_bytes(const char *ip, unsigned char out[16])
+{
+	if (inet_pton(AF_INET, ip, out) == 1)
+		return 4;
+	if (inet_pton(AF_INET6, ip, out) != 1)
+		return 0;
+	if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)out)) {
+		memmove(out, out + 12, 4);
+		return 4;
+	}
+	return 16;
+}
+
+/* cidr_match - 1 when ip lies in net, 0 when not, -1 for a malformed net
+ * (*bad_r says what) */
+static int
+cidr_match(const unsigned char *a, int alen, const char *net,
+	   const char **bad_r)
+{
+	unsigned char b[16];
+	char host[64];
+	const char *slash = strchr(net, '/');
+	size_t hlen = slash ? (size_t)(slash - net) : strlen(net);
+	int blen, bits;
+
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		*bad_r = "entry too long";
+		return -1;
+	}
+	memcpy(host, net, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, b) == 1)
+		blen = 4;
+	else if (inet_pton(AF_INET6, host, b) == 1)
+		blen = 16;
+	else {
+		*bad_r = "not a numeric address";
+		return -1;
+	}
+	bits = blen * 8;
+	if (slash != NULL) {
+		long long v;
+		if (parse_long(slash + 1, 0, blen * 8, &v) < 0) {
+			*bad_r = "bad prefix length";
+			return -1;
+		}
+		bits = (int)v;
+	}
+	if (alen != blen)
+		return 0;
+	for (int i = 0; i < alen && bits > 0; i++, bits -= 8) {
+		unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+		if ((a[i] & mask) != (b[i] & mask))
+			return 0;
+	}
+	return 1;
+}
+
 /* netaddr_cidr_match - whether numeric ip lies in net ("a.b.c.d/n", "v6/n" or a
  * bare address) */
 bool
 netaddr_cidr_match(const char *ip, const char *net)
 {
-	unsigned char a[16], b[16];
-	char host[64];
-	const char *slash = strchr(net, '/');
-	size_t hlen = slash ? (size_t)(slash - net) : strlen(net);
-	int fam, bits, alen;
+	unsigned char a[16];
+	const char *bad = NULL;
+	int alen = addr_bytes(ip, a);
 
-	if (hlen == 0 || hlen >= sizeof(host))
-		return false;
-	memcpy(host, net, hlen);
-	host[hlen] = '\0';
-	fam = strchr(host, ':') ? AF_INET6 : AF_INET;
-	alen = fam == AF_INET ? 4 : 16;
-	if (inet_pton(fam, host, b) != 1 || inet_pton(fam, ip, a) != 1)
-		return false;
-	bits = alen * 8;
-	if (slash != NULL) {
-		long long v;
-		if (parse_long(slash + 1, 0, alen * 8, &v) < 0)
-			return false;
-		bits = (int)v;
-	}
-	for (int i = 0; i < alen && bits > 0; i++, bits -= 8) {
-		unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
-		if ((a[i] & mask) != (b[i] & mask))
-			return false;
-	}
-	return true;
+	return alen > 0 && cidr_match(a, alen, net, &bad) == 1;
+}
+
+/* netaddr_list_match - whether ip lies in one of the networks of list;
+ * malformed entries are skipped, the last one reported in *bad_r */
+bool
+netaddr_list_match(const char *ip, const char *list, const char **bad_r)
+{
+	unsigned char a[16];
+	int alen = addr_bytes(ip, a);
+	char *copy = xstrdup(list), *save = NULL;
+	const char *bad = NULL;
+	bool ok = false;
+
+	for (char *t = strtok_r(copy, " ,\t", &save); t != NULL && !ok;
+	    t = strtok_r(NULL, " ,\t", &save))
+		ok = cidr_match(a, alen, t, &bad) == 1 && alen > 0;
+	free(copy);
+	if (bad_r != NULL)
+		*bad_r = bad;
+	return ok;
 }
 
 /* netaddr_in_list - whether ip lies in one of the networks of list */
 bool
 netaddr_in_list(const char *ip, const char *list)
 {
-	char *copy = xstrdup(list), *save = NULL;
-	bool ok = false;
-
-	for (char *t = strtok_r(copy, " ,\t", &save); t != NULL && !ok;
-	    t = strtok_r(NULL, " ,\t", &save))
-		ok = netaddr_cidr_match(ip, t);
-	free(copy);
-	return ok;
+	return netaddr_list_match(ip, list, NULL);
 }

@@ -38,5 +38,10 @@ bool netaddr_cidr_match(const char *ip, const char *net);
 /* netaddr_in_list - the same for a space or comma separated list of
  * networks (smtp.relay_networks) */
 bool netaddr_in_list(const char *ip, const char *list);
+/* netaddr_list_match - netaddr_in_list, with the last malformed entry
+ * (skipped) in *bad_r (NULL: none). The one relay-network matcher:
+ * smtpd's smtpd_cidr_match and env_from_here both use it. A v4-mapped
+ * IPv6 address matches as IPv4. */
+bool netaddr_list_match(const char *ip, const char *list, const char **bad_r);
 
 #endif

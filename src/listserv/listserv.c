@@ -696,53 +696,36 @@ item_handle(struct ls *s, struct queue_item *item)
 	    LS_RETRY);
 }
 
+/* skip_item - while a retry wait runs, or when stopping */
+static bool
+skip_item(void *ctx, const char *id)
+{
+	struct ls *s = ctx;
+	(void)id;
+	return s->svc->stopping || s->waiting;
+}
+
+static void
+handle_item(void *ctx, struct queue_item *item)
+{
+	item_handle(ctx, item);
+}
+
 /* ls_process - every item of ls/outgoing */
 static void
-ls_process(struct ls *s)
+ls_process(void *ctx)
 {
-	char **ids = NULL;
-	size_t n = 0;
-	const char *err = NULL;
-	bool waiting = time(NULL) < s->retry_at;
-
-	if (queue_scan(s->qpath, &ids, &n) < 0) {
-		log_warnx("%s: scan failed", s->qpath);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct queue_item item;
-		if (!s->svc->stopping && !waiting) {
-			int r = queue_claim(s->qpath, ids[i], &item, &err);
-			if (r < 0) {
-				log_warnx("%s: corrupt item: %s", ids[i], err);
-				if (item.msg_path != NULL &&
-				    queue_item_badmail(&item, s->qroot, err, &err) < 0)
-					log_warnx("%s: bad mail: %s", ids[i], err);
-			} else if (r > 0) {
-				item_handle(s, &item);
-			}
-			queue_item_free(&item);
-		}
-		free(ids[i]);
-	}
-	free(ids);
+	struct ls *s = ctx;
+	s->waiting = time(NULL) < s->retry_at;
+	consumer_pass(&s->c);
 }
 
+/* on_tick - the periodic scan: held posts, a pass, expiry, status */
 static void
-on_watch(evutil_socket_t fd, short what, void *arg)
-{
-	(void)what;
-	queue_watch_drain(fd);
-	ls_process(arg);
-}
-
-static void
-on_timer(evutil_socket_t fd, short what, void *arg)
+on_tick(void *arg)
 {
 	struct ls *s = arg;
 	char note[200];
-	(void)fd;
-	(void)what;
 	ls_held_scan(s);
 	ls_process(s);
 	if (time(NULL) - s->expired_at >= LS_EXPIRE_INTERVAL) {
@@ -775,7 +758,7 @@ ls_init(struct service *svc)
 
 	s->svc = svc;
 	svc->ctx = s;
-	s->watch_fd = -1;
+	s->c.watch_fd = -1;
 	s->qroot = settings_queue_path(svc->db);
 	s->qpath = queue_path(s->qroot, "ls", QUEUE_OUTGOING);
 	s->inbound = queue_path(s->qroot, "ls", QUEUE_INBOUND);
@@ -789,17 +772,12 @@ ls_init(struct service *svc)
 		log_warn("cannot prepare %s", s->qpath);
 		return -1;
 	}
-	s->watch_fd = queue_watch_open(s->qpath);
-	if (s->watch_fd >= 0) {
-		s->ev = event_new(svc->base, s->watch_fd, EV_READ | EV_PERSIST,
-		    on_watch, s);
-		event_add(s->ev, NULL);
-	}
-	s->timer = event_new(svc->base, -1, EV_PERSIST, on_timer, s);
-	struct timeval tv = { LS_SCAN_INTERVAL, 0 };
-	event_add(s->timer, &tv);
-	struct timeval now = { 0, 0 };
-	event_base_once(svc->base, -1, EV_TIMEOUT, on_timer, s, &now);
+	s->c = (struct consumer){ .qpath = s->qpath, .qroot = s->qroot,
+	    .name = "ls outgoing", .skip = skip_item, .handle = handle_item,
+	    .pass = ls_process, .tick = on_tick, .first_tick = true, .ctx = s,
+	    .watch_fd = -1 };
+	if (consumer_start(&s->c, svc->base, LS_SCAN_INTERVAL) < 0)
+		return -1;
 	log_info("list server: consuming %s", s->qpath);
 	return 0;
 }
@@ -810,12 +788,7 @@ ls_shutdown(struct service *svc)
 	struct ls *s = svc->ctx;
 	if (s == NULL)
 		return;
-	if (s->ev != NULL)
-		event_free(s->ev);
-	if (s->watch_fd >= 0)
-		close(s->watch_fd);
-	if (s->timer != NULL)
-		event_free(s->timer);
+	consumer_stop(&s->c);
 	free(s->qroot);
 	free(s->qpath);
 	free(s->inbound);

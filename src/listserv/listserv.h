@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "consumer.h"
 #include "directory.h"
 #include "listkey.h"
 #include "queue.h"
@@ -35,9 +36,9 @@ struct ls {
 	char *pending;
 	char *posting;        /* ls/posting: copies staged (posting.h) */
 	unsigned char secret[LIST_SECRET_LEN];
-	int watch_fd;
-	struct event *ev, *timer;
+	struct consumer c;    /* ls/outgoing: watch, timer, passes */
 	time_t retry_at;      /* items released for a retry wait until then */
+	bool waiting;         /* this pass: retry_at not reached */
 	time_t expired_at;    /* last expiry run (held posts, confirmations) */
 	unsigned long posted, copies, held_n, bounced, notices;
 	unsigned long bounces_counted, disabled;

@@ -126,29 +126,12 @@ on_field(void *ctx, const struct msghdr_field *f)
 static void
 gmsg_fields(struct gmsg *g)
 {
-	struct msghdr_parser p;
-	char chunk[16384];
-	const char *err;
-	size_t used;
-	ssize_t n;
-	int r = 0, fd;
+	const char *err = NULL;
 
 	if (g->have_fields)
 		return;
 	g->have_fields = true;
-	fd = open(g->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	msghdr_parser_init(&p, 0, on_field, &g->f);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		r = msghdr_parser_feed(&p, chunk, (size_t)n, &used, &err);
-		if (r != 0)
-			break;
-	}
-	if (r == 0)
-		msghdr_parser_finish(&p);
-	msghdr_parser_deinit(&p);
-	close(fd);
+	(void)msghdr_scan_file(g->path, on_field, &g->f, &err);
 }
 
 static void

@@ -299,41 +299,30 @@ out:
 	free(dest);
 }
 
-/* inbound_process - route every committed item of one inbound queue */
 static void
-inbound_process(struct mta *m, struct mta_inbound *in)
+handle_item(void *ctx, struct queue_item *item)
 {
-	char **ids = NULL;
-	size_t n = 0;
-	const char *err;
+	struct mta_inbound *in = ctx;
+	item_route(in->m, in->conn, item);
+}
 
-	if (queue_scan(in->qpath, &ids, &n) < 0) {
-		log_warnx("%s: scan failed", in->qpath);
+static void
+count_corrupt(void *ctx, const char *id)
+{
+	struct mta_inbound *in = ctx;
+	(void)id;
+	workers_count(&in->m->n->badmail, 1);
+}
+
+/* inbound_pass - a change in one inbound queue: route its items unless
+ * a deferral holds wake-ups (the timer retries then) */
+static void
+inbound_pass(void *ctx)
+{
+	struct mta_inbound *in = ctx;
+	if (time(NULL) < in->m->hold_until)
 		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct queue_item item;
-		if (worker_stop) {
-			free(ids[i]);
-			continue;
-		}
-		memset(&item, 0, sizeof(item));
-		int r = queue_claim(in->qpath, ids[i], &item, &err);
-		if (r < 0) {
-			log_warnx("%s: corrupt item in %s inbound: %s", ids[i],
-			    in->conn, err);
-			if (item.msg_path != NULL || item.env_path != NULL) {
-				if (queue_item_badmail(&item, m->qroot, err, &err) < 0)
-					log_warnx("%s: bad mail: %s", ids[i], err);
-				workers_count(&m->n->badmail, 1);
-			}
-		} else if (r > 0) {
-			item_route(m, in->conn, &item);
-		}
-		queue_item_free(&item);
-		free(ids[i]);
-	}
-	free(ids);
+	consumer_pass(&in->c);
 }
 
 /* mta_process_all - one pass over every inbound queue and pickup */
@@ -341,7 +330,7 @@ static void
 mta_process_all(struct mta *m)
 {
 	for (int i = 0; i < MTA_NINBOUND; i++)
-		inbound_process(m, &m->in[i]);
+		consumer_pass(&m->in[i].c);
 	if (!m->worker)
 		pickup_scan(m, NULL, 0);
 }
@@ -354,7 +343,6 @@ worker_main(void *ctx, pid_t parent)
 {
 	static struct service wsvc;
 	struct mta *m = ctx;
-	struct pollfd pfd[MTA_NINBOUND];
 	struct db *db = NULL;
 	const char *err = NULL;
 
@@ -368,55 +356,13 @@ worker_main(void *ctx, pid_t parent)
 	m->svc = &wsvc;
 	m->worker = true;
 	memset(&m->workers, 0, sizeof(m->workers));
-	for (int i = 0; i < MTA_NINBOUND; i++) {
-		m->in[i].ev = NULL;
-		m->in[i].watch_fd = queue_watch_open(m->in[i].qpath);
-		pfd[i].fd = m->in[i].watch_fd;
-		pfd[i].events = POLLIN;
-	}
+	struct consumer *cs[MTA_NINBOUND];
+	for (int i = 0; i < MTA_NINBOUND; i++)
+		cs[i] = &m->in[i].c;
 	log_info("worker started");
-	while (!worker_stop) {
-		int r = poll(pfd, MTA_NINBOUND, MTA_SCAN_INTERVAL * 1000);
-		if (worker_hup) {
-			worker_hup = 0;
-			log_reopen();
-		}
-		if (worker_stop)
-			break;
-		if (r == 0) {
-			m->hold_until = 0;
-			mta_process_all(m);
-			continue;
-		}
-		for (int i = 0; i < MTA_NINBOUND && r > 0; i++) {
-			if (pfd[i].fd < 0 || !(pfd[i].revents & POLLIN))
-				continue;
-			queue_watch_drain(pfd[i].fd);
-			if (time(NULL) >= m->hold_until)
-				inbound_process(m, &m->in[i]);
-		}
-	}
+	consumer_worker_loop(cs, MTA_NINBOUND, MTA_SCAN_INTERVAL);
 	log_info("worker stopping");
 	_exit(0);
-}
-
-/* watch_arg - what an inbound watch event carries */
-struct watch_arg {
-	struct mta *m;
-	int idx;
-};
-
-/* on_inbound - inotify says items arrived in one inbound queue */
-static void
-on_inbound(evutil_socket_t fd, short what, void *arg)
-{
-	struct watch_arg *wa = arg;
-	struct mta *m = wa->m;
-	(void)what;
-	queue_watch_drain(fd);
-	if (time(NULL) < m->hold_until)
-		return;   /* the timer retries deferred work */
-	inbound_process(m, &m->in[wa->idx]);
 }
 
 /* on_timer - the periodic fallback scan */
@@ -447,7 +393,6 @@ on_first(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct mta the_mta;
-static struct watch_arg watch_args[MTA_NINBOUND];
 
 /* mta_init - queues, watches, timer; first pass */
 static int
@@ -460,7 +405,7 @@ mta_init(struct service *svc)
 	svc->ctx = m;
 	m->pickup_fd = -1;
 	for (int i = 0; i < MTA_NINBOUND; i++)
-		m->in[i].watch_fd = -1;
+		m->in[i].c.watch_fd = -1;
 	m->qroot = settings_queue_path(svc->db);
 	m->out_smtp = queue_path(m->qroot, "smtp", QUEUE_OUTGOING);
 	m->out_sf = queue_path(m->qroot, "sf", QUEUE_OUTGOING);
@@ -474,6 +419,11 @@ mta_init(struct service *svc)
 		struct mta_inbound *in = &m->in[i];
 		in->conn = inbound_conns[i];
 		in->qpath = queue_path(m->qroot, in->conn, QUEUE_INBOUND);
+		in->m = m;
+		in->c = (struct consumer){ .qpath = in->qpath, .qroot = m->qroot,
+		    .name = in->conn, .handle = handle_item,
+		    .corrupt = count_corrupt, .pass = inbound_pass, .ctx = in,
+		    .watch_fd = -1 };
 		if (queue_ensure(in->qpath) < 0 || queue_recover(in->qpath) < 0) {
 			log_warn("cannot prepare %s", in->qpath);
 			return -1;
@@ -492,20 +442,8 @@ mta_init(struct service *svc)
 	if (nw < 1 || nw > 64)
 		nw = 4;
 	workers_start(&m->workers, (size_t)(nw - 1), worker_main, m);
-	for (int i = 0; i < MTA_NINBOUND; i++) {
-		struct mta_inbound *in = &m->in[i];
-		in->watch_fd = queue_watch_open(in->qpath);
-		if (in->watch_fd < 0) {
-			log_warn("inotify on %s (the %d s scan remains)", in->qpath,
-			    MTA_SCAN_INTERVAL);
-			continue;
-		}
-		watch_args[i].m = m;
-		watch_args[i].idx = i;
-		in->ev = event_new(svc->base, in->watch_fd, EV_READ | EV_PERSIST,
-		    on_inbound, &watch_args[i]);
-		event_add(in->ev, NULL);
-	}
+	for (int i = 0; i < MTA_NINBOUND; i++)
+		consumer_start(&m->in[i].c, svc->base, 0);
 	if (pickup_init(m) < 0)
 		return -1;
 	m->timer = event_new(svc->base, -1, EV_PERSIST, on_timer, m);
@@ -530,10 +468,7 @@ mta_shutdown(struct service *svc)
 		return;
 	workers_stop(&m->workers);
 	for (int i = 0; i < MTA_NINBOUND; i++) {
-		if (m->in[i].ev != NULL)
-			event_free(m->in[i].ev);
-		if (m->in[i].watch_fd >= 0)
-			close(m->in[i].watch_fd);
+		consumer_stop(&m->in[i].c);
 		free(m->in[i].qpath);
 	}
 	if (m->pickup_ev != NULL)

@@ -6,6 +6,7 @@
 
 #include <event2/event.h>
 
+#include "consumer.h"
 #include "db.h"
 #include "service.h"
 #include "workers.h"
@@ -21,11 +22,13 @@
 #define MTA_SCAN_INTERVAL 5      /* seconds between fallback scans */
 #define MTA_NINBOUND 4
 
+struct mta;
+
 struct mta_inbound {
 	const char *conn;          /* "smtp", "sf", "ls", "pr" */
 	char *qpath;
-	int watch_fd;
-	struct event *ev;
+	struct consumer c;         /* its watch and passes */
+	struct mta *m;
 };
 
 /* counts of the service's processes together (`postern status`) */

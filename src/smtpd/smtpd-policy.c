@@ -334,6 +334,7 @@ cmd_mail(struct session *s, const char *args)
 		s->tx.sender_domain[0] = '\0';
 	queue_env_set(&s->tx.env.auth_user, s->auth_user);
 	queue_env_set(&s->tx.env.client_addr, s->addr);
+	s->tx.env.relay_net = s->relay_net ? 1 : 0;
 	queue_env_set(&s->tx.env.client_helo, s->helo);
 	queue_env_set(&s->tx.env.body_type, prm.body == SMTP_BODY_7BIT ? "7BIT" :
 	    prm.body == SMTP_BODY_8BITMIME ? "8BITMIME" :

@@ -74,7 +74,9 @@ test_env_roundtrip(void)
 }
 
 /* version 1 envelopes (queued before "origin") are read, without an
- * origin; "origin" in a version 1 envelope and unknown versions are not */
+ * origin; version 2 ones (before "relaynet") without smtpd's relay
+ * network verdict; "origin" in version 1, "relaynet" in version 2 and
+ * unknown versions are not */
 static void
 test_env_versions(void)
 {
@@ -84,25 +86,50 @@ test_env_versions(void)
 	    "origin =acme\nend\n";
 	static const char v2[] = "POSTERN-ENV 2\nid =0123456789ABCDEF\n"
 	    "origin =acme\nend\n";
-	static const char v3[] = "POSTERN-ENV 3\nid =0123456789ABCDEF\nend\n";
+	static const char v2r[] = "POSTERN-ENV 2\nid =0123456789ABCDEF\n"
+	    "relaynet 1\nend\n";
+	static const char v3[] = "POSTERN-ENV 3\nid =0123456789ABCDEF\n"
+	    "client =192.0.2.1 -\nrelaynet 1\nend\n";
+	static const char v3bad[] = "POSTERN-ENV 3\nid =0123456789ABCDEF\n"
+	    "relaynet 2\nend\n";
+	static const char v4[] = "POSTERN-ENV 4\nid =0123456789ABCDEF\nend\n";
 	struct queue_env env;
 	struct buf b;
 	const char *err;
 
 	CHECK(queue_env_parse(v1, strlen(v1), &env, &err) == 0);
 	CHECK(env.origin == NULL);
+	CHECK(env.relay_net == -1);
 	CHECK_STREQ(env.auth_user, "bob@acme");
 	buf_init(&b, 0);
 	queue_env_format(&env, &b);
-	CHECK(strncmp(b.data, "POSTERN-ENV 2\n", 14) == 0);
+	CHECK(strncmp(b.data, "POSTERN-ENV 3\n", 14) == 0);
 	CHECK(strstr(b.data, "\norigin -\n") != NULL);
+	CHECK(strstr(b.data, "relaynet") == NULL);   /* not recorded */
 	buf_free(&b);
 	queue_env_free(&env);
 	CHECK(queue_env_parse(v1o, strlen(v1o), &env, &err) < 0);
 	CHECK(queue_env_parse(v2, strlen(v2), &env, &err) == 0);
 	CHECK_STREQ(env.origin, "acme");
+	CHECK(env.relay_net == -1);
 	queue_env_free(&env);
-	CHECK(queue_env_parse(v3, strlen(v3), &env, &err) < 0);
+	CHECK(queue_env_parse(v2r, strlen(v2r), &env, &err) < 0);
+	CHECK(queue_env_parse(v3, strlen(v3), &env, &err) == 0);
+	CHECK(env.relay_net == 1);
+	buf_init(&b, 0);
+	queue_env_format(&env, &b);
+	CHECK(strstr(b.data, "\nrelaynet 1\n") != NULL);
+	buf_free(&b);
+	env.relay_net = 0;
+	buf_init(&b, 0);
+	queue_env_format(&env, &b);
+	queue_env_free(&env);
+	CHECK(queue_env_parse(b.data, b.len, &env, &err) == 0);
+	CHECK(env.relay_net == 0);
+	queue_env_free(&env);
+	buf_free(&b);
+	CHECK(queue_env_parse(v3bad, strlen(v3bad), &env, &err) < 0);
+	CHECK(queue_env_parse(v4, strlen(v4), &env, &err) < 0);
 }
 
 static void

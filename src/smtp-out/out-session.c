@@ -1,0 +1,811 @@
+/* out-session - the SMTP client on one connection: connect, EHLO,
+ * STARTTLS, AUTH, pipelined transactions, the dot-stuffed body, replies */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "directory.h"
+#include "dkim-out.h"
+#include "dsn.h"
+#include "fsutil.h"
+#include "log.h"
+#include "settings.h"
+#include "strutil.h"
+#include "tls.h"
+#include "xalloc.h"
+#include "smtp-out.h"
+
+/* -- settings ------------------------------------------------------ */
+
+/* timeout_of - a RFC timeout capped by smtp.out_timeout */
+static int timeout_of(struct outsvc *o, int secs)
+{
+	int64_t cap = settings_get_int(o->svc->db, "smtp.out_timeout", 0);
+
+	return cap > 0 && cap < secs ? (int)cap : secs;
+}
+
+/* -- connection ------------------------------------------------------ */
+
+void dest_timer_set(struct dest *d, int secs)
+{
+	struct timeval tv = { timeout_of(d->o, secs), 0 };
+
+	evtimer_add(d->timer, &tv);
+}
+
+void conn_close(struct dest *d)
+{
+	if (d->bev != NULL) {
+		bufferevent_free(d->bev);
+		d->bev = NULL;
+	}
+	if (d->body != NULL) {
+		fclose(d->body);
+		d->body = NULL;
+	}
+	evtimer_del(d->timer);
+	smtp_reply_parser_free(&d->parser);
+	smtp_reply_parser_init(&d->parser);
+	d->tls = false;
+	d->txns = 0;
+	d->rset_pending = false;
+	free(d->cmds);
+	d->cmds = NULL;
+	d->ncmds = d->cmd_sent = d->cmd_done = 0;
+	d->state = S_NONE;
+}
+
+
+void conn_send(struct dest *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(d->bev), fmt, ap);
+	va_end(ap);
+	evbuffer_add(bufferevent_get_output(d->bev), "\r\n", 2);
+}
+
+/* dest_reset_addrs - forget the MX and address lists */
+void dest_reset_addrs(struct dest *d)
+{
+	for (size_t i = 0; i < d->nmx; i++)
+		free(d->mx[i].host);
+	free(d->mx);
+	d->mx = NULL;
+	d->nmx = d->mx_i = 0;
+	free(d->addrs);
+	d->addrs = NULL;
+	d->naddrs = d->addr_i = 0;
+	d->state = S_NONE;
+}
+
+/* conn_lost - the connection failed (error, EOF, timeout) */
+static void conn_lost(struct dest *d, const char *why)
+{
+	char *msg = xasprintf("%s%s%s", why, d->peer[0] ? " with " : "", d->peer);
+
+	if ((d->state == S_READY || d->state == S_QUIT) && d->jobs == NULL)
+		log_debug("%s: idle connection: %s", d->rt.key, msg);
+	else
+		log_info("%s: %s (state %d)", d->rt.key, msg, (int)d->state);
+	free(d->last_error);
+	d->last_error = xasprintf("451 4.4.2 %s", msg);
+	free(msg);
+	switch (d->state) {
+	case S_CONNECT: case S_GREETING: case S_EHLO: case S_HELO:
+	case S_STARTTLS: case S_TLS:
+		/* nothing sent yet: try the next address */
+		if (d->state == S_TLS && !d->notls) {
+			d->notls = true;
+			d->tls_retry = true;
+		}
+		conn_close(d);
+		if (d->tls_retry) {
+			d->tls_retry = false;
+			d->addr_i--;   /* the same address, without TLS */
+		}
+		dest_next_addr(d);
+		return;
+	case S_TXN: case S_BODY: case S_DOT: case S_AUTH: case S_AUTH_USER:
+	case S_AUTH_PASS: {
+		/* mid-transaction: defer what is undecided, and the rest */
+		char *reply = xstrdup(d->last_error);
+
+		conn_close(d);
+		dest_fail_all(d, RES_TEMP, reply);
+		free(reply);
+		dest_free(d);
+		return;
+	}
+	default:
+		/* idle or quitting: reconnect when mail is waiting */
+		conn_close(d);
+		if (d->jobs != NULL && d->reconnects++ < MAX_RECONNECTS) {
+			dest_reset_addrs(d);
+			dest_kick(d);
+		} else if (d->jobs != NULL) {
+			char *reply = xstrdup(d->last_error);
+
+			dest_fail_all(d, RES_TEMP, reply);
+			free(reply);
+			dest_free(d);
+		} else {
+			dest_free(d);
+		}
+		return;
+	}
+}
+
+
+void dest_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct dest *d = arg;
+
+	if (d->dead) {
+		dest_reap(d);
+		return;
+	}
+
+	if (d->state == S_READY && d->bev != NULL) {
+		/* idle keep-alive over: say goodbye */
+		if (d->jobs != NULL) {
+			dest_kick(d);
+			return;
+		}
+		d->state = S_QUIT;
+		conn_send(d, "QUIT");
+		dest_timer_set(d, 10);
+		return;
+	}
+	if (d->state == S_QUIT) {
+		conn_close(d);
+		if (d->jobs == NULL)
+			dest_free(d);
+		else
+			conn_lost(d, "closed");
+		return;
+	}
+	conn_lost(d, "timeout");
+}
+
+static int handle_reply(struct dest *d, const struct smtp_reply *rep);
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	struct dest *d = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (!d->dead && d->bev == bev && evbuffer_get_length(in) > 0) {
+		size_t len = evbuffer_get_contiguous_space(in), used = 0;
+		const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+		const char *err = NULL;
+		int r = smtp_reply_parse(&d->parser, data, len, &used, &err);
+
+		evbuffer_drain(in, used);
+		if (r < 0) {
+			conn_lost(d, err);
+			return;
+		}
+		if (r == 0)
+			continue;
+		if (handle_reply(d, &d->parser.reply) < 0)
+			return;   /* d is dead or has a new connection */
+	}
+}
+
+static void body_pump(struct dest *d);
+
+static void conn_write(struct bufferevent *bev, void *arg)
+{
+	struct dest *d = arg;
+
+	if (d->state == S_BODY)
+		body_pump(d);
+}
+
+static void send_ehlo(struct dest *d)
+{
+	char *host = settings_hostname(d->o->svc->db);
+
+	d->state = S_EHLO;
+	conn_send(d, "EHLO %s", host);
+	free(host);
+	dest_timer_set(d, T_CMD);
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct dest *d = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (d->state == S_TLS) {
+			char desc[128];
+			SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+			d->tls = true;
+			log_info("%s: TLS with %s: %s", d->rt.key, d->peer,
+				 tls_describe(ssl, desc, sizeof(desc)));
+			send_ehlo(d);
+			return;
+		}
+		d->state = S_GREETING;
+		dest_timer_set(d, T_GREETING);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		conn_lost(d, "connection closed");
+		return;
+	}
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		char why[200];
+		unsigned long e = bufferevent_get_openssl_error(bev);
+
+		if (e != 0)
+			snprintf(why, sizeof(why), "TLS error %lu", e);
+		else
+			snprintf(why, sizeof(why), "%s",
+				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		conn_lost(d, why);
+	}
+}
+
+/* conn_start - connect to d->cur_addr */
+void conn_start(struct dest *d)
+{
+	struct outsvc *o = d->o;
+	socklen_t len = d->cur_addr.ss_family == AF_INET6 ?
+			sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+
+	smtp_reply_parser_free(&d->parser);
+	smtp_reply_parser_init(&d->parser);
+	d->bev = bufferevent_socket_new(o->svc->base, -1,
+					BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(d->bev, conn_read, conn_write, conn_event, d);
+	bufferevent_setwatermark(d->bev, EV_WRITE, BODY_CHUNK / 2, 0);
+	bufferevent_enable(d->bev, EV_READ | EV_WRITE);
+	d->state = S_CONNECT;
+	d->txns = 0;
+	dest_timer_set(d, T_CONNECT);
+	if (bufferevent_socket_connect(d->bev, (struct sockaddr *)&d->cur_addr,
+				       (int)len) < 0) {
+		conn_lost(d, "connect failed");
+		return;
+	}
+}
+
+/* -- SMTP dialogue ----------------------------------------------------- */
+
+static void auth_start(struct dest *d)
+{
+	if (!d->ext.auth_plain && !d->ext.auth_login) {
+		conn_lost(d, "smart host does not offer AUTH PLAIN or LOGIN");
+		return;
+	}
+	if (d->ext.auth_plain) {
+		struct buf raw;
+		unsigned char *b64;
+		int n;
+
+		buf_init(&raw, 0);
+		buf_putc(&raw, '\0');
+		buf_puts(&raw, d->rt.user);
+		buf_putc(&raw, '\0');
+		buf_puts(&raw, d->rt.password);
+		b64 = xmalloc(raw.len * 2 + 8);
+		n = EVP_EncodeBlock(b64, (unsigned char *)raw.data, (int)raw.len);
+		conn_send(d, "AUTH PLAIN %.*s", n, b64);
+		OPENSSL_cleanse(raw.data, raw.len);
+		OPENSSL_cleanse(b64, (size_t)n);
+		free(b64);
+		buf_free(&raw);
+		d->state = S_AUTH;
+	} else {
+		conn_send(d, "AUTH LOGIN");
+		d->state = S_AUTH_USER;
+	}
+	dest_timer_set(d, T_CMD);
+}
+
+static void send_b64(struct dest *d, const char *s)
+{
+	size_t l = strlen(s);
+	unsigned char *b64 = xmalloc(l * 2 + 8);
+	int n = EVP_EncodeBlock(b64, (const unsigned char *)s, (int)l);
+
+	conn_send(d, "%.*s", n, b64);
+	OPENSSL_cleanse(b64, (size_t)n);
+	free(b64);
+}
+
+/* after_ehlo - STARTTLS, AUTH, or ready */
+static void after_ehlo(struct dest *d)
+{
+	if (!d->tls && d->ext.starttls && !d->notls && d->o->tls != NULL) {
+		d->state = S_STARTTLS;
+		conn_send(d, "STARTTLS");
+		dest_timer_set(d, T_CMD);
+		return;
+	}
+	if (d->rt.auth) {
+		if (!d->tls) {
+			conn_lost(d, "smart host offers no TLS; not sending the "
+				  "password in the clear");
+			return;
+		}
+		auth_start(d);
+		return;
+	}
+	d->state = S_READY;
+	d->reconnects = 0;
+	dest_kick(d);
+}
+
+static void tls_start(struct dest *d)
+{
+	SSL *ssl = SSL_new(d->o->tls);
+	struct bufferevent *tb;
+
+	if (ssl == NULL) {
+		d->notls = true;
+		after_ehlo(d);
+		return;
+	}
+	if (!d->rt.relay || !isdigit((unsigned char)d->mxname[0]))
+		SSL_set_tlsext_host_name(ssl, d->mxname);
+	/* anything the server sent after its 220 is dropped (RFC 3207 5) */
+	evbuffer_drain(bufferevent_get_input(d->bev),
+		       evbuffer_get_length(bufferevent_get_input(d->bev)));
+	smtp_reply_parser_free(&d->parser);
+	smtp_reply_parser_init(&d->parser);
+	tb = bufferevent_openssl_filter_new(d->o->svc->base, d->bev, ssl,
+					    BUFFEREVENT_SSL_CONNECTING,
+					    BEV_OPT_CLOSE_ON_FREE);
+	if (tb == NULL) {
+		SSL_free(ssl);
+		conn_lost(d, "TLS setup failed");
+		return;
+	}
+	d->bev = tb;
+	d->state = S_TLS;
+	bufferevent_setcb(tb, conn_read, conn_write, conn_event, d);
+	bufferevent_setwatermark(tb, EV_WRITE, BODY_CHUNK / 2, 0);
+	bufferevent_enable(tb, EV_READ | EV_WRITE);
+	dest_timer_set(d, T_CMD);
+}
+
+static const char *xtext_notify(unsigned notify, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (notify & DSN_NOTIFY_NEVER) {
+		snprintf(out, size, "NEVER");
+		return out;
+	}
+	if (notify & DSN_NOTIFY_SUCCESS)
+		strncat(out, "SUCCESS,", size - strlen(out) - 1);
+	if (notify & DSN_NOTIFY_FAILURE)
+		strncat(out, "FAILURE,", size - strlen(out) - 1);
+	if (notify & DSN_NOTIFY_DELAY)
+		strncat(out, "DELAY,", size - strlen(out) - 1);
+	if (out[0] != '\0')
+		out[strlen(out) - 1] = '\0';
+	return out;
+}
+
+/* send_cmd - the k-th command of the transaction */
+static void send_cmd(struct dest *d, size_t k)
+{
+	struct job *j = d->cur;
+	struct queue_env *env = &j->run->item.env;
+	struct buf line;
+
+	buf_init(&line, 0);
+	switch (d->cmds[k]) {
+	case C_MAIL:
+		buf_printf(&line, "MAIL FROM:<%s>", env->sender);
+		if (d->ext.size_given)
+			buf_printf(&line, " SIZE=%lld", (long long)j->run->size);
+		if (env->body_type != NULL && d->ext.eightbit &&
+		    str_eq_ci(env->body_type, "8BITMIME"))
+			buf_puts(&line, " BODY=8BITMIME");
+		if (env->smtputf8 && d->ext.smtputf8)
+			buf_puts(&line, " SMTPUTF8");
+		if (d->ext.dsn) {
+			if (env->ret != NULL)
+				buf_printf(&line, " RET=%s", env->ret);
+			if (env->envid != NULL)
+				buf_printf(&line, " ENVID=%s", env->envid);
+		}
+		d->state = S_TXN;
+		dest_timer_set(d, T_MAIL);
+		break;
+	case C_RCPT: {
+		size_t ri = j->idx[k - 1];
+		struct queue_rcpt *q = &env->rcpts[ri];
+		char nfy[64];
+
+		buf_printf(&line, "RCPT TO:<%s>", q->address);
+		if (d->ext.dsn) {
+			if (q->notify != 0)
+				buf_printf(&line, " NOTIFY=%s",
+					   xtext_notify(q->notify, nfy, sizeof(nfy)));
+			if (q->orcpt != NULL)
+				buf_printf(&line, " ORCPT=%s", q->orcpt);
+		}
+		dest_timer_set(d, T_RCPT);
+		break;
+	}
+	case C_DATA:
+		buf_puts(&line, "DATA");
+		dest_timer_set(d, T_DATA);
+		break;
+	}
+	conn_send(d, "%s", line.data);
+	buf_free(&line);
+	d->cmd_sent = k + 1;
+}
+
+/* txn_start - MAIL, RCPT..., DATA for the next job */
+void txn_start(struct dest *d)
+{
+	struct job *j = d->jobs;
+	struct queue_env *env;
+	struct stat st;
+
+	d->jobs = j->next;
+	if (d->jobs == NULL)
+		d->jobs_tail = NULL;
+	d->njobs--;
+	j->next = NULL;
+	d->cur = j;
+	env = &j->run->item.env;
+	d->reconnects = 0;
+
+	/* checks that make the transaction pointless */
+	if (stat(j->run->item.msg_path, &st) < 0) {
+		job_fail(d, j, RES_TEMP, "451 4.3.0 message file missing");
+		d->cur = NULL;
+		job_done(d->o, j);
+		dest_kick(d);
+		return;
+	}
+	j->run->size = st.st_size;
+	/* DKIM (dkim-out.h): signed once per item, counted in SIZE, sent
+	 * ahead of the message after the 354 */
+	const char *sig = dkim_out_field(d->o->dkim, d->o->svc->db,
+	    &j->run->item, &j->run->dkim);
+	if (sig != NULL)
+		j->run->size += (off_t)strlen(sig);
+	if (env->smtputf8 && !d->ext.smtputf8) {
+		job_fail(d, j, RES_PERM, "553 5.6.7 the message needs SMTPUTF8 "
+			 "and the remote server does not support it");
+		d->cur = NULL;
+		job_done(d->o, j);
+		dest_kick(d);
+		return;
+	}
+	if (d->ext.size != 0 && (unsigned long long)j->run->size > d->ext.size) {
+		char *r = xasprintf("552 5.3.4 message of %lld bytes exceeds "
+				    "the remote limit of %llu", (long long)j->run->size,
+				    d->ext.size);
+
+		job_fail(d, j, RES_PERM, r);
+		free(r);
+		d->cur = NULL;
+		job_done(d->o, j);
+		dest_kick(d);
+		return;
+	}
+	if (env->body_type != NULL && str_eq_ci(env->body_type, "8BITMIME") &&
+	    !d->ext.eightbit)
+		log_warnx("%s: %s does not announce 8BITMIME; sending the "
+			  "8-bit message unchanged", env->id, d->peer);
+
+	free(d->cmds);
+	d->ncmds = j->n + 2;
+	d->cmds = xcalloc(d->ncmds, sizeof(*d->cmds));
+	d->cmds[0] = C_MAIL;
+	for (size_t k = 0; k < j->n; k++)
+		d->cmds[k + 1] = C_RCPT;
+	d->cmds[d->ncmds - 1] = C_DATA;
+	d->cmd_sent = d->cmd_done = 0;
+	d->accepted = 0;
+	d->mail_ok = false;
+	d->txns++;
+	if (d->ext.pipelining) {
+		for (size_t k = 0; k < d->ncmds; k++)
+			send_cmd(d, k);
+		d->state = S_TXN;
+		dest_timer_set(d, T_MAIL);
+	} else {
+		send_cmd(d, 0);
+	}
+}
+
+/* body_pump - stream the message, dot-stuffed, into the output buffer */
+static void body_pump(struct dest *d)
+{
+	struct evbuffer *out = bufferevent_get_output(d->bev);
+	char in[BODY_CHUNK];
+	struct buf b;
+	size_t n, i;
+
+	if (evbuffer_get_length(out) >= BODY_CHUNK)
+		return;
+	n = fread(in, 1, sizeof(in), d->body);
+	buf_init(&b, 0);
+	for (i = 0; i < n; i++) {
+		char c = in[i];
+
+		if (d->body_bol && c == '.')
+			buf_putc(&b, '.');
+		if (c == '\n' && !d->body_cr)
+			buf_putc(&b, '\r');   /* a bare LF becomes CRLF */
+		buf_putc(&b, c);
+		d->body_cr = c == '\r';
+		d->body_bol = c == '\n';
+	}
+	if (b.len > 0)
+		evbuffer_add(out, b.data, b.len);
+	buf_free(&b);
+	dest_timer_set(d, T_BLOCK);
+	if (n < sizeof(in)) {
+		if (!d->body_bol)
+			evbuffer_add(out, "\r\n", 2);
+		evbuffer_add(out, ".\r\n", 3);
+		fclose(d->body);
+		d->body = NULL;
+		d->state = S_DOT;
+		dest_timer_set(d, T_DOT);
+	}
+}
+
+/* txn_end - the job's transaction is over: next one or idle */
+static void txn_end(struct dest *d)
+{
+	struct job *j = d->cur;
+
+	d->cur = NULL;
+	d->state = S_READY;
+	if (j != NULL)
+		job_done(d->o, j);
+	dest_kick(d);
+}
+
+/* txn_reply - a reply to MAIL, RCPT or DATA */
+static void txn_reply(struct dest *d, const struct smtp_reply *rep,
+		      const char *summary)
+{
+	struct job *j = d->cur;
+	struct queue_env *env = &j->run->item.env;
+	size_t k = d->cmd_done++;
+	enum rres res = rep->code < 400 ? RES_OK : rep->code < 500 ? RES_TEMP : RES_PERM;
+
+	switch (d->cmds[k]) {
+	case C_MAIL:
+		d->mail_ok = res == RES_OK;
+		if (!d->mail_ok) {
+			job_fail(d, j, res, summary);
+			if (!d->ext.pipelining) {
+				txn_end(d);
+				return;
+			}
+		}
+		break;
+	case C_RCPT: {
+		size_t ri = j->idx[k - 1];
+
+		if (!d->mail_ok)
+			break;
+		if (res == RES_OK) {
+			d->accepted++;
+		} else {
+			rcpt_result(j->run, ri, res, summary, d->peer);
+			log_info("%s: to=<%s> relay=%s status=%s (%s)", env->id,
+				 env->rcpts[ri].address, d->peer,
+				 res == RES_PERM ? "bounced" : "deferred", summary);
+		}
+		break;
+	}
+	case C_DATA:
+		if (rep->code == 354) {
+			if (!d->mail_ok || d->accepted == 0) {
+				/* RFC 2920 3.1: nobody to send to, end it */
+				evbuffer_add(bufferevent_get_output(d->bev), ".\r\n", 3);
+				d->state = S_DOT;
+				dest_timer_set(d, T_DOT);
+				return;
+			}
+			d->body = fopen(j->run->item.msg_path, "r");
+			if (d->body == NULL) {
+				conn_lost(d, "cannot read the message file");
+				return;
+			}
+			if (j->run->dkim != NULL && j->run->dkim[0] != '\0')
+				evbuffer_add(bufferevent_get_output(d->bev),
+				    j->run->dkim, strlen(j->run->dkim));
+			d->body_bol = true;
+			d->body_cr = false;
+			d->state = S_BODY;
+			body_pump(d);
+			return;
+		}
+		if (d->mail_ok && d->accepted > 0)
+			job_fail(d, j, res == RES_OK ? RES_TEMP : res, summary);
+		txn_end(d);
+		return;
+	}
+	if (!d->ext.pipelining && d->cmd_sent < d->ncmds) {
+		/* without PIPELINING: skip DATA when nobody was accepted */
+		if (d->cmds[d->cmd_sent] == C_DATA && d->accepted == 0) {
+			txn_end(d);
+			return;
+		}
+		send_cmd(d, d->cmd_sent);
+	}
+}
+
+/* handle_reply - one complete reply; -1 when d may be gone */
+static int handle_reply(struct dest *d, const struct smtp_reply *rep)
+{
+	char summary[600];
+	struct job *j;
+
+	smtp_reply_summary(rep, summary, sizeof(summary));
+	log_debug("%s: %s <- %s", d->rt.key, d->peer, summary);
+	if (d->rset_pending) {
+		/* the reply to the RSET that led the pipelined group */
+		d->rset_pending = false;
+		if (rep->code != 250) {
+			conn_lost(d, summary);
+			return -1;
+		}
+		return 0;
+	}
+	switch (d->state) {
+	case S_GREETING:
+		if (rep->code != 220) {
+			free(d->last_error);
+			d->last_error = xasprintf("%s (greeting)", summary);
+			log_info("%s: %s greets with %s; next MX", d->rt.key,
+				 d->peer, summary);
+			conn_close(d);
+			dest_next_addr(d);
+			return -1;
+		}
+		send_ehlo(d);
+		return 0;
+	case S_EHLO:
+		if (rep->code == 250) {
+			smtp_ext_parse(rep, &d->ext);
+			after_ehlo(d);
+			return (d->dead || d->bev == NULL) ? -1 : 0;
+		}
+		if (rep->code >= 500) {
+			char *host = settings_hostname(d->o->svc->db);
+
+			d->state = S_HELO;
+			conn_send(d, "HELO %s", host);
+			free(host);
+			dest_timer_set(d, T_CMD);
+			return 0;
+		}
+		conn_lost(d, summary);
+		return -1;
+	case S_HELO:
+		if (rep->code != 250) {
+			conn_lost(d, summary);
+			return -1;
+		}
+		memset(&d->ext, 0, sizeof(d->ext));
+		after_ehlo(d);
+		return (d->dead || d->bev == NULL) ? -1 : 0;
+	case S_STARTTLS:
+		if (rep->code != 220) {
+			/* opportunistic: go on without TLS */
+			log_info("%s: %s refused STARTTLS (%s)", d->rt.key,
+				 d->peer, summary);
+			d->notls = true;
+			after_ehlo(d);
+			return (d->dead || d->bev == NULL) ? -1 : 0;
+		}
+		tls_start(d);
+		return -1;   /* the input buffer changed */
+	case S_AUTH_USER:
+		if (rep->code != 334)
+			break;
+		send_b64(d, d->rt.user);
+		d->state = S_AUTH_PASS;
+		dest_timer_set(d, T_CMD);
+		return 0;
+	case S_AUTH_PASS:
+		if (rep->code != 334)
+			break;
+		send_b64(d, d->rt.password);
+		d->state = S_AUTH;
+		dest_timer_set(d, T_CMD);
+		return 0;
+	case S_AUTH:
+		if (rep->code == 235) {
+			log_info("%s: authenticated to %s as %s", d->rt.key,
+				 d->peer, d->rt.user);
+			d->state = S_READY;
+			dest_kick(d);
+			return (d->dead || d->bev == NULL) ? -1 : 0;
+		}
+		break;
+	case S_RSET:
+		if (rep->code != 250) {
+			conn_lost(d, summary);
+			return -1;
+		}
+		d->state = S_READY;
+		txn_start(d);
+		return (d->dead || d->bev == NULL) ? -1 : 0;
+	case S_TXN:
+		txn_reply(d, rep, summary);
+		return (d->dead || d->bev == NULL) ? -1 : 0;
+	case S_DOT: {
+		enum rres res;
+
+		j = d->cur;
+		res = rep->code < 300 ? RES_OK : rep->code < 500 ? RES_TEMP : RES_PERM;
+		if (j != NULL && d->mail_ok && d->accepted > 0) {
+			for (size_t k = 0; k < j->n; k++) {
+				size_t i = j->idx[k];
+
+				if (j->run->res[i] != RES_NONE)
+					continue;
+				j->run->next_dsn[i] = d->ext.dsn;
+			}
+			job_fail(d, j, res, summary);
+		}
+		txn_end(d);
+		return (d->dead || d->bev == NULL) ? -1 : 0;
+	}
+	case S_QUIT:
+		conn_close(d);
+		if (d->jobs == NULL)
+			dest_free(d);
+		else
+			conn_lost(d, "closed");
+		return -1;
+	case S_READY:
+		/* an unsolicited reply (421 before closing, say) */
+		conn_lost(d, summary);
+		return -1;
+	default:
+		conn_lost(d, "unexpected reply");
+		return -1;
+	}
+	/* AUTH failed: a configuration problem, never a bounce */
+	{
+		char *reply = xasprintf("454 4.7.0 authentication to smart host "
+					"%s failed: %s", d->peer, summary);
+
+		log_warnx("%s: %s", d->rt.key, reply);
+		conn_close(d);
+		dest_fail_all(d, RES_TEMP, reply);
+		free(reply);
+		dest_free(d);
+	}
+	return -1;
+}
+
