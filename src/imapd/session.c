@@ -730,9 +730,10 @@ on_read(struct conn *c)
 	for (int guard = 0; guard < 1000; guard++) {
 		if (s->in == IN_CLOSING || s->in == IN_STARTTLS)
 			return;
-		if (s->job != NULL || c->in_auth || s->wjob != NULL ||
-		    s->sjob != NULL) {
-			/* a FETCH is being sent, a login checked, a write
+		if (c->in_auth)
+			return;   /* a login is checked: later commands wait */
+		if (s->job != NULL || s->wjob != NULL || s->sjob != NULL) {
+			/* a FETCH is being sent, a write
 			 * done on a worker or a search run in slices: later
 			 * commands wait */
 			conn_suspend(c);

@@ -28,6 +28,7 @@
 #define CONN_CLOSE_WAIT 5          /* s for the last reply to leave */
 #define CONN_LINGER_MAX (1024 * 1024)
 #define CONN_AUTH_THREADS 2
+#define CONN_AUTH_IN_MAX (64 * 1024) /* input buffered during a check */
 
 struct conn_server {
 	struct service *svc;
@@ -656,6 +657,7 @@ auth_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 
 	c->auth = NULL;
 	c->in_auth = false;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, c->srv->def->in_high);
 	c->auth_cb(c, r, mb, error);
 }
 
@@ -678,7 +680,12 @@ conn_auth(struct conn *c, const char *login, const char *password,
 	}
 	c->auth_cb = cb;
 	c->in_auth = true;
-	bufferevent_disable(c->bev, EV_READ);
+	/* reading goes on (bounded), so that a client hanging up during the
+	 * check is noticed at once: its session must not log in, lock a
+	 * maildrop and hold it until the answer; the service reads no
+	 * command meanwhile (c->in_auth) */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    c->srv->def->in_high > 0 ? c->srv->def->in_high : CONN_AUTH_IN_MAX);
 	/* the protocol and address go with it: login security (loginsec.h)
 	 * decides per protocol and per client address */
 	c->auth = auth_pool_submit_client(auth_pool, login, password,

@@ -180,9 +180,11 @@ void conn_close(struct conn *c, int wait_seconds);
 void conn_free(struct conn *c);
 
 /* conn_auth - check a password on the process's password pool (one per
- * process, every login service), off the event loop: reading stops, cb
- * runs on the loop with the answer (mb valid during the call), unless the
- * connection went first. The password is copied and wiped after use. */
+ * process, every login service), off the event loop: c->in_auth is set
+ * (the service reads no command meanwhile; the layer still reads, a
+ * little, to notice a hangup), cb runs on the loop with the answer (mb
+ * valid during the call), unless the connection went first. The
+ * password is copied and wiped after use. */
 void conn_auth(struct conn *c, const char *login, const char *password,
 	       void (*cb)(struct conn *c, enum dir_auth_result r,
 			  const struct dir_mailbox *mb, const char *error));
