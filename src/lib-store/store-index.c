@@ -25,7 +25,7 @@
 /* the index schema version (PRAGMA user_version); an index made before
  * versioning reads 0 and is version 1. index_migrate upgrades older ones
  * step by step, each step in one transaction. */
-#define INDEX_VERSION 4
+#define INDEX_VERSION 5
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
@@ -64,13 +64,13 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS msg_a_ssubject ON msg(ssubject, folder, uid,"
 	" flags, keywords, emailid);"
 	"CREATE INDEX IF NOT EXISTS msg_f_idate ON msg(folder, idate, uid,"
-	" flags, keywords);"
+	" flags, keywords, emailid);"
 	"CREATE INDEX IF NOT EXISTS msg_f_vsize ON msg(folder, vsize, uid,"
-	" flags, keywords);"
+	" flags, keywords, emailid);"
 	"CREATE INDEX IF NOT EXISTS msg_f_sfrom ON msg(folder, sfrom, uid,"
-	" flags, keywords);"
+	" flags, keywords, emailid);"
 	"CREATE INDEX IF NOT EXISTS msg_f_ssubject ON msg(folder, ssubject, uid,"
-	" flags, keywords);"
+	" flags, keywords, emailid);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS folder_mailboxid ON folder(mailboxid)"
 	" WHERE mailboxid!='';"
 	"CREATE TABLE IF NOT EXISTS changelog(seq INTEGER PRIMARY KEY"
@@ -210,6 +210,11 @@ static const char *const migrations[] = {
 	/* 4: the sort indexes cover the filters (made again by schema_sql) */
 	"DROP INDEX IF EXISTS msg_a_idate; DROP INDEX IF EXISTS msg_a_vsize;"
 	"DROP INDEX IF EXISTS msg_a_sfrom; DROP INDEX IF EXISTS msg_a_ssubject;"
+	"DROP INDEX IF EXISTS msg_f_idate; DROP INDEX IF EXISTS msg_f_vsize;"
+	"DROP INDEX IF EXISTS msg_f_sfrom; DROP INDEX IF EXISTS msg_f_ssubject;",
+	/* 5: the folder ones hold the email id too (a window reads no row:
+	 * SQLite reads a WITHOUT ROWID row before any WHERE term unless the
+	 * index covers the query) */
 	"DROP INDEX IF EXISTS msg_f_idate; DROP INDEX IF EXISTS msg_f_vsize;"
 	"DROP INDEX IF EXISTS msg_f_sfrom; DROP INDEX IF EXISTS msg_f_ssubject;",
 };
