@@ -25,7 +25,7 @@
 /* the index schema version (PRAGMA user_version); an index made before
  * versioning reads 0 and is version 1. index_migrate upgrades older ones
  * step by step, each step in one transaction. */
-#define INDEX_VERSION 3
+#define INDEX_VERSION 5
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
@@ -50,17 +50,27 @@ static const char schema_sql[] =
 	" uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	" PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS subscription(name TEXT PRIMARY KEY);"
-	/* version 3: object ids, the query index, the change log */
+	/* version 3: object ids, the query index, the change log; the
+	 * sort indexes (version 4) hold what a filter reads (flags,
+	 * keywords, the email id), so a window walks the index alone */
 	"CREATE INDEX IF NOT EXISTS msg_emailid ON msg(emailid);"
 	"CREATE INDEX IF NOT EXISTS msg_threadid ON msg(threadid);"
-	"CREATE INDEX IF NOT EXISTS msg_a_idate ON msg(idate);"
-	"CREATE INDEX IF NOT EXISTS msg_a_vsize ON msg(vsize);"
-	"CREATE INDEX IF NOT EXISTS msg_a_sfrom ON msg(sfrom);"
-	"CREATE INDEX IF NOT EXISTS msg_a_ssubject ON msg(ssubject);"
-	"CREATE INDEX IF NOT EXISTS msg_f_idate ON msg(folder, idate);"
-	"CREATE INDEX IF NOT EXISTS msg_f_vsize ON msg(folder, vsize);"
-	"CREATE INDEX IF NOT EXISTS msg_f_sfrom ON msg(folder, sfrom);"
-	"CREATE INDEX IF NOT EXISTS msg_f_ssubject ON msg(folder, ssubject);"
+	"CREATE INDEX IF NOT EXISTS msg_a_idate ON msg(idate, folder, uid,"
+	" flags, keywords, emailid);"
+	"CREATE INDEX IF NOT EXISTS msg_a_vsize ON msg(vsize, folder, uid,"
+	" flags, keywords, emailid);"
+	"CREATE INDEX IF NOT EXISTS msg_a_sfrom ON msg(sfrom, folder, uid,"
+	" flags, keywords, emailid);"
+	"CREATE INDEX IF NOT EXISTS msg_a_ssubject ON msg(ssubject, folder, uid,"
+	" flags, keywords, emailid);"
+	"CREATE INDEX IF NOT EXISTS msg_f_idate ON msg(folder, idate, uid,"
+	" flags, keywords, emailid);"
+	"CREATE INDEX IF NOT EXISTS msg_f_vsize ON msg(folder, vsize, uid,"
+	" flags, keywords, emailid);"
+	"CREATE INDEX IF NOT EXISTS msg_f_sfrom ON msg(folder, sfrom, uid,"
+	" flags, keywords, emailid);"
+	"CREATE INDEX IF NOT EXISTS msg_f_ssubject ON msg(folder, ssubject, uid,"
+	" flags, keywords, emailid);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS folder_mailboxid ON folder(mailboxid)"
 	" WHERE mailboxid!='';"
 	"CREATE TABLE IF NOT EXISTS changelog(seq INTEGER PRIMARY KEY"
@@ -197,6 +207,16 @@ static const char *const migrations[] = {
 	"ALTER TABLE msg ADD COLUMN threadid TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE msg ADD COLUMN sfrom TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE msg ADD COLUMN ssubject TEXT NOT NULL DEFAULT '';",
+	/* 4: the sort indexes cover the filters (made again by schema_sql) */
+	"DROP INDEX IF EXISTS msg_a_idate; DROP INDEX IF EXISTS msg_a_vsize;"
+	"DROP INDEX IF EXISTS msg_a_sfrom; DROP INDEX IF EXISTS msg_a_ssubject;"
+	"DROP INDEX IF EXISTS msg_f_idate; DROP INDEX IF EXISTS msg_f_vsize;"
+	"DROP INDEX IF EXISTS msg_f_sfrom; DROP INDEX IF EXISTS msg_f_ssubject;",
+	/* 5: the folder ones hold the email id too (a window reads no row:
+	 * SQLite reads a WITHOUT ROWID row before any WHERE term unless the
+	 * index covers the query) */
+	"DROP INDEX IF EXISTS msg_f_idate; DROP INDEX IF EXISTS msg_f_vsize;"
+	"DROP INDEX IF EXISTS msg_f_sfrom; DROP INDEX IF EXISTS msg_f_ssubject;",
 };
 
 /* index_version - whether the index is new (no tables) and its version */

@@ -98,7 +98,10 @@ store_query(struct store *st, const struct store_query *q,
 	/* the order is the index's: (folder,) key, then the primary key
 	 * (folder, uid) that SQLite keeps in every index of the table, so
 	 * the walk needs no sort and ties have a stable order */
-	buf_printf(&sql, "SELECT m.emailid, m.threadid FROM msg m%s%s",
+	/* only columns the index holds: SQLite reads a WITHOUT ROWID row
+	 * before it tries any WHERE term unless the index covers the whole
+	 * query, so the thread ids of the window are read after */
+	buf_printf(&sql, "SELECT m.emailid, m.folder, m.uid FROM msg m%s%s",
 	    folder >= 0 ? " INDEXED BY msg_f_" : " INDEXED BY msg_a_",
 	    col);
 	query_where(q, folder >= 0, &sql);
@@ -116,13 +119,26 @@ store_query(struct store *st, const struct store_query *q,
 	sqlite3_bind_int64(s, 6, (int64_t)limit);
 	sqlite3_bind_int64(s, 7, (int64_t)q->position);
 	r->ids = xreallocarray(NULL, limit, sizeof(*r->ids));
+	sqlite3_stmt *t = index_prep(st, "SELECT threadid FROM msg WHERE "
+	    "folder=? AND uid=?", error_r);
+	if (t == NULL) {
+		sqlite3_finalize(s);
+		store_query_result_free(r);
+		return -1;
+	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && r->n < limit) {
 		struct store_query_row *row = &r->ids[r->n++];
 		snprintf(row->emailid, sizeof(row->emailid), "%s",
 		    (const char *)sqlite3_column_text(s, 0));
-		snprintf(row->threadid, sizeof(row->threadid), "%s",
-		    (const char *)sqlite3_column_text(s, 1));
+		sqlite3_reset(t);
+		sqlite3_bind_int64(t, 1, sqlite3_column_int64(s, 1));
+		sqlite3_bind_int64(t, 2, sqlite3_column_int64(s, 2));
+		row->threadid[0] = '\0';
+		if (sqlite3_step(t) == SQLITE_ROW)
+			snprintf(row->threadid, sizeof(row->threadid), "%s",
+			    (const char *)sqlite3_column_text(t, 0));
 	}
+	sqlite3_finalize(t);
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		store_query_result_free(r);
