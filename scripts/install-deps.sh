@@ -8,6 +8,8 @@ BUILD="build-essential meson ninja-build pkg-config clang llvm
   libsqlite3-dev libssl-dev libevent-dev libc-ares-dev libjansson-dev
   libcrypt-dev libgmime-3.0-dev libidn2-dev"
 RUNTIME="openssl ca-certificates"
+# static analysis and coverage (make check, make analyze, make coverage)
+ANALYSIS="cppcheck clang-tools gcovr"
 TEST="python3 python3-pytest swaks curl procps dnsmasq fetchmail sqlite3 bc isync
   sieve-connect python3-dkim python3-cryptography man-db make"
 # The web admin: npm fills web/node_modules from the committed lockfile at
@@ -28,7 +30,7 @@ command -v npm >/dev/null 2>&1 || WEB="$WEB npm"
 PEERS="dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix"
 
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
-PKGS="$BUILD $RUNTIME $TEST $WEB ${POSTERN_EXTRA_PACKAGES:-}"
+PKGS="$BUILD $RUNTIME $ANALYSIS $TEST $WEB ${POSTERN_EXTRA_PACKAGES:-}"
 
 missing_of() {
 	out=""

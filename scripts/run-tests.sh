@@ -57,6 +57,12 @@ if command -v clang >/dev/null && [ "$FUZZ_RUNS" -gt 0 ]; then
 	fi
 fi
 
+# static analysis (cppcheck, clang analyzer): summaries before pytest's;
+# a finding fails the check. ANALYZE=0 skips (a quick local run).
+if [ "${ANALYZE:-1}" != 0 ]; then
+	./scripts/analyze.sh || unit_rc=1
+fi
+
 POSTERN_BUILD="$(pwd)/$SAN" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 	tests/integration "$@"
 py_rc=$?

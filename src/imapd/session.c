@@ -996,8 +996,14 @@ session_resume(struct session *s)
 void
 session_free_all(struct imapd *d)
 {
-	while (d->list != NULL)
-		session_free(d->list);
+	struct session *s, *next;
+
+	/* next taken first: the analyzer cannot see that session_free
+	 * unlinks s from d->list (s->d == d) */
+	for (s = d->list; s != NULL; s = next) {
+		next = s->next;
+		session_free(s);
+	}
 }
 
 /* session_start - a new connection */
