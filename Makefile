@@ -5,11 +5,17 @@
 #   make install    install programs, services, man pages, completion and
 #                   the systemd files (PREFIX=/usr/local, DESTDIR=staging)
 #   make fuzz       run the libFuzzer targets for longer (clang)
+#   make analyze    cppcheck and clang's static analyzer over src/ (make
+#                   check runs it too; any finding fails)
+#   make coverage   unit tests and integration tests (TESTS=..., default
+#                   all) on a gcov build; HTML report by gcovr
 BUILD ?= build
 SAN ?= build-san
 PREFIX ?= /usr/local
 
-.PHONY: all deps run check unit integration install fuzz clean
+.PHONY: all deps run check unit integration install fuzz clean analyze coverage
+COV ?= build-cov
+TESTS ?= tests/integration
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -46,5 +52,22 @@ install: $(BUILD)/build.ninja
 fuzz:
 	./bench/fuzz/run.sh
 
+analyze: deps
+	./scripts/analyze.sh
+
+# gcov counters add up over runs: reset them, then the report is this run's
+coverage: deps
+	[ -f $(COV)/build.ninja ] || meson setup $(COV) -Db_coverage=true \
+		-Dbuildtype=debug
+	ninja -C $(COV)
+	find $(COV) -name '*.gcda' -delete
+	-meson test -C $(COV) --num-processes 2
+	-POSTERN_BUILD=$(abspath $(COV)) /usr/bin/python3 -m pytest -q \
+		-p no:cacheprovider $(TESTS)
+	mkdir -p $(COV)/coverage
+	gcovr -r . --filter src/ --print-summary \
+		--html-details $(COV)/coverage/index.html $(COV)
+	@echo "coverage report: $(COV)/coverage/index.html"
+
 clean:
-	rm -rf $(BUILD) $(SAN) build-opt build-fuzz
+	rm -rf $(BUILD) $(SAN) build-opt build-fuzz build-analyze $(COV)

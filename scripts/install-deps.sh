@@ -8,6 +8,8 @@ BUILD="build-essential meson ninja-build pkg-config clang llvm
   libsqlite3-dev libssl-dev libevent-dev libc-ares-dev libjansson-dev
   libcrypt-dev libgmime-3.0-dev libidn2-dev"
 RUNTIME="openssl ca-certificates"
+# static analysis and coverage (make check, make analyze, make coverage)
+ANALYSIS="cppcheck clang-tools gcovr"
 TEST="python3 python3-pytest python3-pytest-xdist swaks curl procps dnsmasq fetchmail sqlite3 bc isync
   sieve-connect python3-dkim python3-cryptography man-db make"
 # The web admin: npm fills web/node_modules from the committed lockfile at
@@ -33,7 +35,7 @@ PEERS="$PEERS prosody"
 # oathtool, zbarimg, .mmdb writer and PAM wrapper
 LOGIN="libmaxminddb-dev libqrencode-dev libpam0g-dev oathtool zbar-tools libmaxmind-db-writer-perl libpam-wrapper"
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
-PKGS="$BUILD $RUNTIME $TEST $WEB $LOGIN ${POSTERN_EXTRA_PACKAGES:-}"
+PKGS="$BUILD $RUNTIME $ANALYSIS $TEST $WEB $LOGIN ${POSTERN_EXTRA_PACKAGES:-}"
 # xmppd: libexpat parses the XML streams; slixmpp is the tests' client
 PKGS="$PKGS libexpat1-dev python3-slixmpp"
 

@@ -57,6 +57,12 @@ if command -v clang >/dev/null && [ "$FUZZ_RUNS" -gt 0 ]; then
 	fi
 fi
 
+# static analysis (cppcheck, clang analyzer): summaries before pytest's;
+# a finding fails the check. ANALYZE=0 skips (a quick local run).
+if [ "${ANALYZE:-1}" != 0 ]; then
+	./scripts/analyze.sh || unit_rc=1
+fi
+
 # pytest-xdist runs test files in parallel workers (a file's tests stay on
 # one worker, so its module-scoped servers start once); the tests wait on
 # sockets more than they compute. PYTEST_WORKERS=0 runs them in one process.

@@ -1038,19 +1038,9 @@ count_corrupt(void *ctx, const char *id)
 static void __attribute__((noreturn))
 worker_main(void *ctx, pid_t parent)
 {
-	static struct service wsvc;
 	struct deliver *d = ctx;
-	struct db *db = NULL;
-	const char *err = NULL;
 
-	worker_setup(parent);
-	if (db_open(d->svc->root, false, &db, &err) < 0) {
-		log_warnx("worker: cannot open the config store: %s", err);
-		_exit(1);
-	}
-	wsvc = *d->svc;
-	wsvc.db = db;
-	d->svc = &wsvc;
+	d->svc = consumer_worker_service(d->svc, parent);
 	d->worker = true;
 	memset(&d->workers, 0, sizeof(d->workers));
 	d->nretries = 0;

@@ -120,8 +120,6 @@ struct session {
 };
 
 /* session.c */
-/* session_free_all - end every session (shutdown) */
-void session_free_all(struct imapd *d);
 /* session_ops - an IMAP session on the connection layer */
 extern const struct conn_ops session_ops;
 void session_printf(struct session *s, const char *fmt, ...)

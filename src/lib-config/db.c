@@ -63,6 +63,9 @@ db_migrate(struct db *db, const char **error_r)
 
 	if (db_query_int(db, &version, 0, error_r, "PRAGMA user_version", "") < 0)
 		return -1;
+	if (version < 0)   /* user_version is signed: not one we wrote */
+		return db_errorf(db, error_r,
+		    "config database schema %lld is not valid", (long long)version);
 	if (version > DB_SCHEMA_VERSION)
 		return db_errorf(db, error_r,
 		    "config database schema %lld is newer than this program (%d)",

@@ -447,8 +447,9 @@ dir_login_lookup(struct db *db, const char *login, struct dir_mailbox *mb,
 	    route.catchall)
 		return 0;
 	struct dir_postoffice po;
-	if (dir_postoffice_get_id(db, route.postoffice_id, &po, error_r) < 0)
-		return -1;
+	int pr = dir_postoffice_get_id(db, route.postoffice_id, &po, error_r);
+	if (pr <= 0)   /* an error, or the post office is gone: po unset */
+		return pr;
 	if (!po.allow_address_login)
 		return 0;
 	return dir_mailbox_get(db, route.target_id, mb, error_r);

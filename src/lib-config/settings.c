@@ -23,8 +23,8 @@ settings_get(struct db *db, const char *key, char **value_r,
 	if (db_query_text(db, value_r, error_r,
 	    "SELECT value FROM setting WHERE name = ?", "t", key) < 0)
 		return -1;
-	if (*value_r == NULL)
-		*value_r = xstrdup(f->def);
+	if (*value_r == NULL)   /* a field without a default reads "" */
+		*value_r = xstrdup(f->def != NULL ? f->def : "");
 	return 0;
 }
 

@@ -87,11 +87,12 @@ spill_open(const char *dir)
 static bool
 command_is(const struct imap_parser *p, const char *name)
 {
-	const char *s = p->line.data, *end = s + p->line.len;
+	const char *s = p->line.data, *end;
 	size_t n = strlen(name);
 
 	if (s == NULL)
 		return false;
+	end = s + p->line.len;   /* no arithmetic on NULL */
 	const char *sp = memchr(s, ' ', p->line.len);
 	if (sp == NULL || (size_t)(end - sp - 1) <= n)
 		return false;

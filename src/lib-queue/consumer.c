@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "consumer.h"
+#include "db.h"
 #include "log.h"
 #include "xalloc.h"
 #include "workers.h"
@@ -130,6 +131,24 @@ void consumer_stop(struct consumer *c)
 	if (c->timer_ev != NULL)
 		event_free(c->timer_ev);
 	c->timer_ev = NULL;
+}
+
+/* consumer_worker_service - the worker's service: its own database */
+struct service *
+consumer_worker_service(const struct service *svc, pid_t parent)
+{
+	static struct service wsvc;
+	struct db *db = NULL;
+	const char *err = NULL;
+
+	worker_setup(parent);
+	if (db_open(svc->root, false, &db, &err) < 0) {
+		log_warnx("worker: cannot open the config store: %s", err);
+		_exit(1);
+	}
+	wsvc = *svc;
+	wsvc.db = db;
+	return &wsvc;
 }
 
 /* consumer_worker_loop - a worker's own watches and poll loop */

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "queue.h"
+#include "service.h"
 
 struct consumer {
 	/* set by the caller */
@@ -58,6 +59,11 @@ void consumer_stop(struct consumer *c);
  * watches on the n (at most CONSUMER_MAX) queues and a poll loop running
  * the pass of each changed queue, and of all at least every interval
  * seconds, until worker_stop; reopens the log on SIGHUP. */
+/* consumer_worker_service - first thing in a forked worker: worker_setup,
+ * then the service as the worker sees it, with a database connection of
+ * its own (exits when that cannot be opened). Never NULL. */
+struct service *consumer_worker_service(const struct service *svc,
+					pid_t parent);
 #define CONSUMER_MAX 8
 void consumer_worker_loop(struct consumer **cs, size_t n, int interval);
 

@@ -239,6 +239,9 @@ index_version(struct store *st, bool *fresh_r, int *version_r,
 	sqlite3_finalize(s);
 	if (*fresh_r)
 		*version_r = 0;
+	else if (*version_r < 0)   /* user_version is signed: not ours */
+		return store_seterr(error_r, "index %s/%s: version %d is not "
+		    "valid", st->root, INDEX_NAME, *version_r), -1;
 	else if (*version_r == 0)
 		*version_r = 1;     /* made before the index was versioned */
 	return 0;

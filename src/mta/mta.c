@@ -341,19 +341,9 @@ mta_process_all(struct mta *m)
 static void __attribute__((noreturn))
 worker_main(void *ctx, pid_t parent)
 {
-	static struct service wsvc;
 	struct mta *m = ctx;
-	struct db *db = NULL;
-	const char *err = NULL;
 
-	worker_setup(parent);
-	if (db_open(m->svc->root, false, &db, &err) < 0) {
-		log_warnx("worker: cannot open the config store: %s", err);
-		_exit(1);
-	}
-	wsvc = *m->svc;
-	wsvc.db = db;
-	m->svc = &wsvc;
+	m->svc = consumer_worker_service(m->svc, parent);
 	m->worker = true;
 	memset(&m->workers, 0, sizeof(m->workers));
 	struct consumer *cs[MTA_NINBOUND];

@@ -355,6 +355,9 @@ static void smtpout_shutdown(struct service *svc)
 		const char *err = NULL;
 		bool decided = false;
 
+		/* unlinked before anything may free it (run_finish does) */
+		o->runs = r->next;
+		o->nruns--;
 		for (size_t i = 0; i < r->item.env.nrcpts; i++)
 			if (r->res[i] != RES_NONE)
 				decided = true;
@@ -364,8 +367,6 @@ static void smtpout_shutdown(struct service *svc)
 			run_finish(o, r);
 			continue;
 		}
-		o->runs = r->next;
-		o->nruns--;
 		if (queue_item_release(&r->item, &err) < 0)
 			log_warnx("%s: release at shutdown: %s", r->item.id, err);
 		run_free(r);
