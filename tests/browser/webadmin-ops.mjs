@@ -208,6 +208,19 @@ try {
   await page.waitForSelector('[data-test=error]');
   assert.match(await page.textContent('[data-test=error]'), /SYSADMIN/);
   await shot(page, 'ops-admin-refused');
+  // users import with progress, then the export as a download
+  await page.goto(`${BASE}/admin/#/users`);
+  await page.fill('textarea[name=users-csv]',
+    'imp1@alpha.test,Im-Secret-51101\nimp2@alpha.test,Im-Secret-51102\nnot-an-address\n');
+  await page.click('[data-test=users-import] button[type=submit]');
+  await page.waitForSelector('[data-test=users-result]');
+  assert.match(await page.textContent('[data-test=users-result]'), /2 of 3 rows imported, 1 failed/);
+  assert.equal(await page.getAttribute('[data-test=users-progress]', 'value'), '3');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-test=users-export]')]);
+  assert.equal(dl.suggestedFilename(), 'alpha-users.csv');
+  await page.waitForSelector('[data-test=exported]');
+  assert.match(await page.textContent('[data-test=users-result]'), /2 of 3 rows imported/);
+  await shot(page, 'ops-users-import');
   await desk.close();
 
   // ---- phone width ------------------------------------------------------------------

@@ -439,3 +439,39 @@ def test_mailbox_messages_and_forward_all(srv):
     for p in made:
         p.unlink()
         p.with_suffix(".msg").unlink()
+
+
+# ---- users import and export (manual 5.3.9.2, 5.3.9.4) -------------------------
+
+def test_users_import_export(srv):
+    a = alpha_admin(srv)
+    s = sysadmin(srv)
+    r = a.call("Users/import", {"csv": "u1@alpha.test,Us-Secret-40411,2048,<b>U1</b>\n"
+                                       "u2@alpha.test\n"
+                                       "bad row without at\n"
+                                       "u3@nosuchdomain.test,Us-Secret-40413\n"})
+    res = r[1]
+    assert res["total"] == 4 and res["imported"] == 2 and res["failed"] == 2, res
+    assert {e["line"] for e in res["errors"]} == {3, 4}
+    assert [g["address"] for g in res["generated"]] == ["u2@alpha.test"]
+    m = a.call("Mailbox/get", {"ids": ["u1@alpha"], "properties": [
+        "quota_kb", "friendly_name"]})[1]["list"][0]
+    # the quota column is in MB, as `postern users import` reads it
+    assert m["quota_kb"] == 2048 * 1024 and m["friendly_name"] == "<b>U1</b>"
+    # an ADMIN's export has no password hashes, and it may not ask for them
+    out = a.call("Users/export", {})[1]["csv"]
+    assert "u1@alpha.test" in out and "$" not in out
+    e = a.call("Users/export", {"fields": "emailaddress,password"})
+    assert e[0] == "error" and e[1]["type"] == "forbidden"
+    e = a.call("Users/export", {"postOffice": "beta"})
+    assert e[0] == "error" and e[1]["properties"] == ["postOffice"]
+    e = a.call("Users/import", {"csv": "x@beta.test\n", "postOffice": "beta"})
+    assert e[0] == "error" and e[1]["properties"] == ["postOffice"]
+    e = a.call("Users/import", {"csv": "z@new.test\n", "createDomains": True})
+    assert e[0] == "error" and e[1]["type"] == "forbidden"
+    # the SYSADMIN's export carries the hashes, and imports back
+    out = s.call("Users/export", {"postOffice": "alpha"})[1]["csv"]
+    assert "u1@alpha.test" in out and "$" in out
+    q = s.call("AuditEntry/query", {"filter": {"type": "Users"}})[1]
+    assert q["list"][0]["actor"] == "postmaster@alpha"
+    assert "2 of 4 rows" in q["list"][0]["text"]

@@ -15,6 +15,7 @@ import { secondFactor, CodeStep, RecoveryCodes } from './twofactor.js';
 import { Domains } from './domains.js';
 import { MailboxDetail } from './mailbox.js';
 import { Track, Diagnostic } from './tools.js';
+import { Users } from './users.js';
 
 // ---- small pieces ---------------------------------------------------------
 
@@ -484,6 +485,7 @@ function App() {
     ['domains', 'Domains'],
     ['mailboxes', 'Mailboxes'],
     ['groups', 'Groups'],
+    ['users', 'Import/export'],
     ['lists', 'Lists'],
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['track', 'Track'], ['diag', 'Diagnostics'], ['audit', 'Audit log']] : []),
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['settings', 'Settings']] : []),
@@ -494,6 +496,7 @@ function App() {
   else if (route === 'mailboxes') page = html`<${Mailboxes} me=${me} po=${parts[1] ? decodeURIComponent(parts[1]) : ''} key=${parts[1] || ''} />`;
   else if (route === 'settings') page = html`<${Settings} />`;
   else if (route === 'domains') page = html`<${Domains} me=${me} />`;
+  else if (route === 'users') page = html`<${Users} me=${me} />`;
   else if (route === 'track') page = html`<${Track} />`;
   else if (route === 'diag') page = html`<${Diagnostic} />`;
   else if (route === 'groups') page = html`<${Groups} me=${me} />`;
