@@ -7,16 +7,25 @@
             messages to its receiver's full JID: messages per second
             from the first sent to the last received
 
-Prosody side by side (the issue asks for it) is not built yet: the peer
-needs a private Prosody instance with its own accounts.
+Prosody (Debian) runs beside it in the same run: a private instance on
+its own port and data directory (accounts written as internal_plain
+files, TLS not required, as xmppd allows PLAIN on loopback), started and
+stopped by PID. Both keep offline messages; Prosody without MAM (xmppd
+archives every message: that cost is in its figure).
 
 usage: bench/xmpp/run.py [--clients 1000] [--messages 20] [--build DIR]
+                         [--only postern|prosody]
 """
 import argparse
 import asyncio
 import base64
+import os
 import resource
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,20 +84,80 @@ async def pump(pairs, port, n, rx_total):
         await w.drain()
 
     async def recv(r, buf):
-        got = buf[0].count(b"<body>bench message")
+        token = b"<body>bench message"
+        got = buf[0].count(token)
+        tail = buf[0][-(len(token) - 1):]
         while got < n:
             chunk = await asyncio.wait_for(r.read(65536), 120)
             if not chunk:
                 raise RuntimeError("receiver closed")
-            buf[0] += chunk
-            got = buf[0].count(b"<body>bench message")
-            buf[0] = buf[0][-200:]      # a count split by a read is rare
+            # count across reads: a token may be split between two
+            data = tail + chunk
+            got += data.count(token)
+            tail = data[-(len(token) - 1):]
         rx_total[0] += got
 
     t0 = time.time()
     await asyncio.gather(*[send(s[1], ri) for s, (_r, ri) in pairs],
                          *[recv(r[0], r[2]) for _s, (r, _ri) in pairs])
     return time.time() - t0
+
+
+class Prosody:
+    name = "Prosody"
+
+    def __init__(self, users):
+        self.users = users
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-prosody-"))
+        self.ports = {"xmpp": peers.free_port()}
+        self.proc = None
+
+    def start(self):
+        data = self.dir / "data"
+        acc = data / peers.DOMAIN.replace(".", "%2e") / "accounts"
+        acc.mkdir(parents=True)
+        for i in range(self.users):
+            (acc / f"user{i}.dat").write_text(
+                f'return {{\n\t["password"] = "{PW}";\n}};\n')
+        cfg = self.dir / "prosody.cfg.lua"
+        cfg.write_text(f"""
+run_as_root = true
+pidfile = "{self.dir}/prosody.pid"
+data_path = "{data}"
+c2s_ports = {{ {self.ports['xmpp']} }}
+c2s_direct_tls_ports = {{ }}
+s2s_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+interfaces = {{ "127.0.0.1" }}
+authentication = "internal_plain"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+limits = {{ c2s = {{ rate = "100mb/s" }} }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "carbons"; "ping";
+  "offline"; "posix" }}
+modules_disabled = {{ "s2s"; "admin_socket" }}
+log = {{ {{ levels = {{ min = "error" }}, to = "file",
+          filename = "{self.dir}/prosody.log" }} }}
+VirtualHost "{peers.DOMAIN}"
+""")
+        self.proc = subprocess.Popen(["prosody", "--config", str(cfg), "-F"],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        peers.wait_port(self.ports["xmpp"])
+
+    def server_pids(self, service):
+        return [self.proc.pid]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 async def main_async(args, peer):
@@ -103,27 +172,20 @@ async def main_async(args, peer):
     await asyncio.sleep(2)
     after = peers.rss_kb(pids)
     per = (after - before) / args.clients
-    print(f"idle: {args.clients} clients logged in and bound in "
-          f"{t_login:.1f} s; xmppd RSS {before} -> {after} KB: "
+    print(f"{peer.name} idle: {args.clients} clients logged in and bound in "
+          f"{t_login:.1f} s; server RSS {before} -> {after} KB: "
           f"{per:.1f} KB per idle client")
     half = args.clients // 2
     pairs = [(clients[i], (clients[half + i], half + i)) for i in range(half)]
     rx = [0]
     dt = await pump(pairs, port, args.messages, rx)
-    print(f"messages: {half} senders x {args.messages} to {half} receivers: "
+    print(f"{peer.name} messages: {half} senders x {args.messages} to {half} receivers: "
           f"{rx[0]} delivered in {dt:.2f} s: {rx[0] / dt:.0f} messages/s")
     for c in clients:
         c[1].close()
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--clients", type=int, default=1000)
-    ap.add_argument("--messages", type=int, default=20)
-    ap.add_argument("--build")
-    args = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+def run_postern(args):
     xport = peers.free_port()
     peer = peers.Postern(args.clients, build=args.build,
                          services=["xmppd", "imapd"], settings={
@@ -137,6 +199,33 @@ def main():
         asyncio.run(main_async(args, peer))
     finally:
         peer.stop()
+
+
+def run_prosody(args):
+    if shutil.which("prosody") is None:
+        print("Prosody: not installed (scripts/install-deps.sh)")
+        return
+    peer = Prosody(args.clients)
+    try:
+        peer.start()
+        asyncio.run(main_async(args, peer))
+    finally:
+        peer.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=1000)
+    ap.add_argument("--messages", type=int, default=20)
+    ap.add_argument("--build")
+    ap.add_argument("--only", choices=["postern", "prosody"])
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if args.only != "prosody":
+        run_postern(args)
+    if args.only != "postern":
+        run_prosody(args)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@
 
 struct chat_store {
 	sqlite3 *h;
+	bool blocks_any;          /* a blocklist row may exist (checks of
+				   * every stanza skip SQL while none does) */
 	char err[256];
 };
 
@@ -130,6 +132,13 @@ chat_store_open(const char *root, struct chat_store **cs_r,
 		*error_r = err;
 		chat_store_close(&cs);
 		return -1;
+	}
+	cs->blocks_any = true;
+	if (sqlite3_prepare_v2(cs->h, "SELECT EXISTS (SELECT 1 FROM blocklist)",
+	    -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			cs->blocks_any = sqlite3_column_int(st, 0) != 0;
+		sqlite3_finalize(st);
 	}
 	*cs_r = cs;
 	return 0;
@@ -420,6 +429,7 @@ chat_block_set(struct chat_store *cs, const char *owner, const char *jid,
 		sqlite3_finalize(st);
 		if (r >= CHAT_BLOCK_MAX)
 			return 1;
+		cs->blocks_any = true;
 		st = prep(cs, "INSERT OR IGNORE INTO blocklist (owner, jid) "
 		    "VALUES (?, ?)", error_r);
 	} else if (jid != NULL)
@@ -441,6 +451,8 @@ int
 chat_blocked(struct chat_store *cs, const char *owner, const char *full,
 	     const char **error_r)
 {
+	if (!cs->blocks_any)
+		return 0;
 	const char *slash = strchr(full, '/');
 	size_t bl = slash ? (size_t)(slash - full) : strlen(full);
 	const char *at = memchr(full, '@', bl);
