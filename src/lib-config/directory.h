@@ -97,7 +97,7 @@ enum dir_auth_result dir_authenticate(struct db *db, const char *login,
 /* The client of a login, for the login security of loginsec.h (app
  * passwords, two-factor, country policies, the login record). */
 struct dir_client {
-	const char *protocol;   /* "imap", "pop3", "smtp", "sieve", "api"
+	const char *protocol;   /* "imap", "pop3", "smtp", "sieve", "xmpp", "api"
 				 * (Basic), "web" (the web login: main
 				 * password, TOTP asked by the caller) */
 	const char *addr;       /* numeric client address; NULL: unknown */

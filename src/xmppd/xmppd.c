@@ -472,7 +472,10 @@ sasl_plain(struct xsess *s, const char *b64)
 		}
 	}
 	s->busy = true;
-	s->auth_req = auth_pool_submit(xsrv.auth, login, pass, login_done, s);
+	/* with the client: login security (loginsec.h) takes only app
+	 * passwords for a two-factor mailbox and applies country policies */
+	s->auth_req = auth_pool_submit_client(xsrv.auth, login, pass,
+	    &(struct dir_client){ "xmpp", s->c->addr }, login_done, s);
 	explicit_bzero(msg.data, msg.len);
 	buf_free(&msg);
 	free(login);
