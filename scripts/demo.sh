@@ -37,6 +37,14 @@ EOT
 	echo "Created the demo data root $DIR"
 fi
 
+# chat (xmppd) on loopback, also in a demo root made before it: xmppd is
+# not in init's service list yet (docs/ARCHITECTURE.md, Chat)
+if ! grep -q '^services = .*xmppd' "$DIR/host.conf"; then
+	$P config set xmpp.listen 127.0.0.1:5222
+	$P config set xmpps.listen 127.0.0.1:5223
+	sed -i 's/^\(services = .*\)$/\1 xmppd/' "$DIR/host.conf"
+fi
+
 # the web admin's SYSADMIN (also added to a demo root made before it)
 if ! grep -q '^admin@example ' "$DIR/demo-passwords.txt"; then
 	ADMIN=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 14)
@@ -57,11 +65,14 @@ Connect (all on 127.0.0.1):
   SMTP 2525   submission 5870 (STARTTLS + AUTH)   SMTPS 4650
   POP3 1100   POP3S 9950   IMAP 1430   IMAPS 9930   ManageSieve 4190
   HTTP 8080   HTTPS 8443 (web admin, JMAP API, list one-click unsubscribe, autoconfig)
+  XMPP 5222 (STARTTLS)   XMPPS 5223: chat as alice@example.test with her password
 
 Web admin: http://127.0.0.1:8080/admin/
   log in as admin@example (SYSADMIN), password $ADMIN_PW
   (a post office's ADMIN, e.g. postmaster@example, sees only its post office)
   API: docs/API.md, e.g. curl http://127.0.0.1:8080/.well-known/jmap
+JMAP mail (RFC 8621) for any mailbox, e.g.
+  curl --user alice@example:PASSWORD http://127.0.0.1:8080/.well-known/jmap
   e.g.  swaks --server 127.0.0.1:2525 --to alice@example.test
         curl -k --user alice@example:PASSWORD imaps://127.0.0.1:9930/INBOX
         curl 'http://127.0.0.1:8080/mail/config-v1.1.xml?emailaddress=alice@example.test'
