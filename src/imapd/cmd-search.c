@@ -346,8 +346,10 @@ search_job_go(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->sjob = NULL;
+	session_hold(s);
 	search_job_end(j, s);
 	session_resume(s);
+	(void)session_release(s);
 }
 
 /* search_start - see imapd.h */

@@ -399,3 +399,55 @@ def test_catenate(box):
     assert b"[TRYCREATE]" in r[-1], r
     r = c.cmd(b"NOOP")
     assert not any(b"3 EXISTS" in ln for ln in r), r
+
+
+def read_to_eof(c):
+    """every line the server sends until it closes (the socket timeout
+    bounds the wait)"""
+    out = []
+    for _ in range(10000):
+        ln = c.f.readline()
+        if not ln:
+            return out
+        out.append(ln)
+    raise AssertionError("the server did not close")
+
+
+def test_close_in_the_middle_of_pipelined_input(srv):
+    """A command that closes the session (the 20th bad command, LOGOUT),
+    with more commands behind it in the same segment: the session ends
+    after the BYE, nothing behind it is run, and the server (built with
+    ASan, checked by the fixture) goes on serving."""
+    c = Conn(srv, login=False)
+    c.f.write(b"".join(b"b%d FOO\r\n" % i for i in range(25)) +
+              b"z NOOP\r\n")
+    c.f.flush()
+    out = read_to_eof(c)
+    c.s.close()
+    bad = [ln for ln in out if re.match(rb"b\d+ BAD", ln)]
+    assert len(bad) == 20, out
+    assert out[-1].startswith(b"* BYE"), out
+    assert not any(ln.startswith((b"b20 ", b"z ")) for ln in out), out
+
+    c = Conn(srv)
+    c.f.write(b"s SELECT INBOX\r\nf FETCH 1:* FLAGS\r\nl LOGOUT\r\n"
+              b"n NOOP\r\nx BAD-ONE\r\n")
+    c.f.flush()
+    out = read_to_eof(c)
+    c.s.close()
+    assert any(ln.startswith(b"s OK") for ln in out), out
+    assert any(ln.startswith(b"* BYE") for ln in out), out
+    assert out[-1].startswith(b"l OK"), out
+
+    # closed while a login is being checked: the answer comes to nobody
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", srv.port("imap")),
+                                     timeout=30)
+        s.sendall(b'a LOGIN "%s" "%s"\r\nb LOGOUT\r\n' % (USER.encode(),
+                                                         PW.encode()))
+        s.close()
+
+    c = Conn(srv)
+    assert ok(c.cmd(b"NOOP"))
+    c.close()
+
