@@ -451,3 +451,72 @@ def test_close_in_the_middle_of_pipelined_input(srv):
     assert ok(c.cmd(b"NOOP"))
     c.close()
 
+
+def esearch(r):
+    """the * ESEARCH line of r (without CRLF)"""
+    lines = [ln.rstrip(b"\r\n") for ln in r if ln.startswith(b"* ESEARCH")]
+    assert len(lines) == 1, r
+    return lines[0]
+
+
+def test_esearch_partial(box):
+    """RFC 9394: RETURN (PARTIAL lo:hi) and (PARTIAL -lo:-hi) for SEARCH
+    and SORT; positions beyond the results give NIL; MIN, MAX and COUNT
+    stay over every result; ALL with PARTIAL and malformed ranges are
+    BAD."""
+    c, name = box
+    for i in range(12):   # sizes grow with the sequence number
+        c.append(name, msg(body=b"m" * (i + 1) + b"\r\n"))
+    r = c.cmd(b"CAPABILITY")
+    assert b"PARTIAL" in r[0].split(), r
+    assert ok(c.cmd(b"SELECT " + name))
+    r = c.cmd(b"FETCH 1:* UID")
+    uids = [int(m.group(1)) for m in
+            (re.search(rb"UID (\d+)", ln) for ln in r) if m]
+    assert len(uids) == 12, r
+    assert ok(c.cmd(b"STORE 2,4 +FLAGS \\Deleted"))
+
+    # RFC 9394 3.1 example: the first 5 of the undeleted
+    r = c.cmd(b"SEARCH RETURN (PARTIAL 1:5) UNDELETED", tag=b"A01")
+    assert esearch(r) == b'* ESEARCH (TAG "A01") PARTIAL (1:5 1,3,5:7)', r
+    # the next page, in reverse order of the bounds: the same range
+    r = c.cmd(b"SEARCH RETURN (PARTIAL 10:6) UNDELETED", tag=b"A02")
+    assert esearch(r) == b'* ESEARCH (TAG "A02") PARTIAL (10:6 8:12)', r
+    # from the end: -1 is the last result
+    r = c.cmd(b"UID SEARCH RETURN (PARTIAL -1:-3) UNDELETED", tag=b"A03")
+    want = b"%d:%d" % (uids[9], uids[11])
+    assert esearch(r) == b'* ESEARCH (TAG "A03") UID PARTIAL (-1:-3 ' + \
+        want + b")", r
+    # past the end: what exists, then NIL
+    r = c.cmd(b"SEARCH RETURN (PARTIAL 9:100) UNDELETED", tag=b"A04")
+    assert esearch(r).endswith(b"PARTIAL (9:100 11:12)"), r
+    r = c.cmd(b"SEARCH RETURN (PARTIAL 11:20) UNDELETED", tag=b"A05")
+    assert esearch(r).endswith(b"PARTIAL (11:20 NIL)"), r
+    r = c.cmd(b"SEARCH RETURN (PARTIAL -20:-30) ALL", tag=b"A06")
+    assert esearch(r).endswith(b"PARTIAL (-20:-30 NIL)"), r
+    # MIN, MAX and COUNT are over every match
+    r = c.cmd(b"SEARCH RETURN (COUNT MIN MAX PARTIAL 2:3) UNDELETED",
+              tag=b"A07")
+    line = esearch(r)
+    assert b"MIN 1" in line and b"MAX 12" in line and b"COUNT 10" in line, r
+    assert line.endswith(b"PARTIAL (2:3 3,5)"), r
+    for bad in (b"(ALL PARTIAL 1:5)", b"(PARTIAL 0:5)", b"(PARTIAL -1:5)",
+                b"(PARTIAL 1:)", b"(PARTIAL)", b"(PARTIAL 1:99999999999)",
+                b"(PARTIAL 1:2 PARTIAL 3:4)", b"(PARTIAL (1:2))"):
+        r = c.cmd(b"SEARCH RETURN " + bad + b" ALL")
+        assert r[-1].split()[1] == b"BAD", (bad, r)
+
+    # SORT: positions in the sorted order (RFC 9394 updates RFC 5267)
+    r = c.cmd(b"SORT RETURN (PARTIAL 1:3) (REVERSE SIZE) UTF-8 "
+              b"UNDELETED", tag=b"S01")
+    assert esearch(r) == b'* ESEARCH (TAG "S01") PARTIAL (1:3 12,11,10)', r
+    r = c.cmd(b"UID SORT RETURN (PARTIAL -1:-2) (REVERSE SIZE) UTF-8 "
+              b"UNDELETED", tag=b"S02")
+    assert esearch(r) == b'* ESEARCH (TAG "S02") UID PARTIAL (-1:-2 %d,%d)' \
+        % (uids[2], uids[0]), r
+    r = c.cmd(b"SORT RETURN (COUNT PARTIAL 50:60) (SIZE) UTF-8 ALL",
+              tag=b"S03")
+    assert esearch(r) == b'* ESEARCH (TAG "S03") COUNT 12 ' \
+        b'PARTIAL (50:60 NIL)', r
+    # the session goes on
+    assert ok(c.cmd(b"NOOP"))
