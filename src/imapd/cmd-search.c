@@ -346,8 +346,10 @@ search_job_go(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->sjob = NULL;
+	session_hold(s);
 	search_job_end(j, s);
 	session_resume(s);
+	(void)session_release(s);
 }
 
 /* search_start - see imapd.h */
@@ -427,10 +429,23 @@ search_reply(struct session *s, const char *tag, bool uid,
 			buf_puts(&out, " ALL ");
 			imap_seqset_format(&out, res, nres);
 		}
+		if (ret & IMAP_SEARCH_RET_PARTIAL) {
+			/* RFC 9394 3.1: the positions asked for, NIL when
+			 * none of them exists */
+			size_t from, to;
+			imap_partial_slice(&srch->partial, nres, &from, &to);
+			buf_printf(&out, " PARTIAL (%s ", srch->partial.text);
+			if (from < to)
+				imap_seqset_format(&out, res + from, to - from);
+			else
+				buf_puts(&out, "NIL");
+			buf_puts(&out, ")");
+		}
 		/* with only MIN and/or MAX, MODSEQ is that of the messages
 		 * returned (RFC 7162 3.1.5), else of every match */
 		if ((ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX)) &&
-		    !(ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT)) &&
+		    !(ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT |
+		    IMAP_SEARCH_RET_PARTIAL)) &&
 		    nres > 0) {
 			maxmod = 0;
 			if (ret & IMAP_SEARCH_RET_MIN)

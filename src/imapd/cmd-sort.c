@@ -352,6 +352,17 @@ sort_finish(struct session *s, const char *tag, bool uid,
 		}
 		if (so->ret & IMAP_SEARCH_RET_COUNT)
 			buf_printf(&out, " COUNT %zu", nres);
+		if (so->ret & IMAP_SEARCH_RET_PARTIAL) {
+			/* RFC 9394 3.1: positions in the sorted order */
+			size_t from, to;
+			imap_partial_slice(&so->partial, nres, &from, &to);
+			buf_printf(&out, " PARTIAL (%s ", so->partial.text);
+			if (from < to)
+				sorted_set(&out, res + from, to - from);
+			else
+				buf_puts(&out, "NIL");
+			buf_puts(&out, ")");
+		}
 		if (srch->uses_modseq && nres > 0)
 			buf_printf(&out, " MODSEQ %llu", (unsigned long long)maxmod);
 	} else {

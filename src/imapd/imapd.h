@@ -115,6 +115,9 @@ struct session {
 	struct search_job *sjob;    /* a SEARCH/SORT/THREAD in slices */
 
 	char *kw_known;            /* keywords sent in * FLAGS, " k1 k2" */
+	int hold;                  /* handlers running on s (session_hold) */
+	bool gone;                 /* the connection is freed: s goes when
+				      the last hold is released */
 	bool condstore, qresync, rev2;
 	bool utf8;                 /* ENABLE UTF8=ACCEPT (RFC 6855) */
 };
@@ -135,6 +138,11 @@ const char *session_capability(struct session *s);
  * command handler. */
 void session_suspend(struct session *s);
 void session_resume(struct session *s);
+/* session_hold - s stays allocated while a handler runs, even if the
+ * connection is closed and freed under it; session_release - the handler
+ * is done: false if s is gone now (freed, touch it no more) */
+void session_hold(struct session *s);
+bool session_release(struct session *s);
 
 /* writer.c: store writes on worker threads */
 struct write_job;

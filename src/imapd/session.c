@@ -113,19 +113,15 @@ session_capability(struct session *s)
 	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MULTIAPPEND CATENATE MOVE "
 	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH "
 	    "OBJECTID "
-	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT "
+	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT PARTIAL "
 	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES UTF8=ACCEPT");
 	return cap;
 }
 
-/* on_teardown - the connection goes: free the session */
+/* session_free - release everything the session holds */
 static void
-on_teardown(struct conn *c)
+session_free(struct session *s)
 {
-	struct session *s = c->ctx;
-
-	if (s == NULL)
-		return;
 	fetch_job_free(&s->job);
 	search_job_free(&s->sjob);
 	writer_forget(s);
@@ -143,16 +139,58 @@ on_teardown(struct conn *c)
 	free(s->auth_tag);
 	free(s->user);
 	free(s);
-	c->ctx = NULL;
 }
 
-/* session_close - say nothing more; free once the output is out */
+/* on_teardown - the connection goes: free the session, or, when a handler
+ * of it is still running (session_hold), once that handler is done. The
+ * connection is gone either way: s->c and s->bev are cleared, nothing
+ * more is read or sent. */
+static void
+on_teardown(struct conn *c)
+{
+	struct session *s = c->ctx;
+
+	if (s == NULL)
+		return;
+	c->ctx = NULL;
+	s->c = NULL;
+	s->bev = NULL;
+	s->in = IN_CLOSING;
+	s->state = ST_LOGOUT;
+	if (s->hold > 0) {
+		s->gone = true;
+		return;
+	}
+	session_free(s);
+}
+
+/* session_hold - see imapd.h */
+void
+session_hold(struct session *s)
+{
+	s->hold++;
+}
+
+/* session_release - see imapd.h */
+bool
+session_release(struct session *s)
+{
+	if (--s->hold > 0 || !s->gone)
+		return true;
+	session_free(s);
+	return false;
+}
+
+/* session_close - say nothing more; the connection layer frees the
+ * connection once the output is out (on_teardown), possibly at once: the
+ * caller holds s (session_hold) or touches it no more */
 static void
 session_close(struct session *s)
 {
 	s->in = IN_CLOSING;
 	s->state = ST_LOGOUT;
-	conn_close(s->c, 10);   /* s stays until the output is out */
+	if (s->c != NULL)
+		conn_close(s->c, 10);
 }
 
 /* ---- commands without a mailbox ------------------------------------ */
@@ -719,10 +757,13 @@ ack_now(struct session *s)
 		    sizeof(one));
 }
 
+/* read_commands - run what the client sent. A command may close the
+ * connection, which the layer may free at once (on_teardown): after each
+ * step s->in is checked before c is touched again; s itself is held by
+ * on_read. */
 static void
-on_read(struct conn *c)
+read_commands(struct session *s, struct conn *c)
 {
-	struct session *s = c->ctx;
 	struct evbuffer *in = conn_input(c);
 
 	/* imap.login_timeout bounds the whole time before a login, not only
@@ -825,6 +866,16 @@ on_read(struct conn *c)
 		ack_now(s);
 }
 
+static void
+on_read(struct conn *c)
+{
+	struct session *s = c->ctx;
+
+	session_hold(s);
+	read_commands(s, c);
+	(void)session_release(s);
+}
+
 /* on_drained - the output has left: a FETCH goes on, IDLE updates held
  * back are sent */
 static void
@@ -832,19 +883,19 @@ on_drained(struct conn *c)
 {
 	struct session *s = c->ctx;
 
+	session_hold(s);
 	if (s->job != NULL) {
-		if (!fetch_continue(s))
-			return;
 		/* done: go on with the commands that waited */
-		imap_parser_reset(&s->parser);
-		conn_resume(c);
-		return;
-	}
-	if (s->idle_deferred) {
+		if (fetch_continue(s) && s->in != IN_CLOSING) {
+			imap_parser_reset(&s->parser);
+			session_resume(s);
+		}
+	} else if (s->idle_deferred) {
 		s->idle_deferred = false;
 		if (s->in == IN_IDLE)
 			on_change(s); /* the IDLE updates held back */
 	}
+	(void)session_release(s);
 }
 
 /* on_timeout - imap.login_timeout from connect, imap.idle_timeout after */
@@ -871,23 +922,26 @@ login_checked(struct conn *c, enum dir_auth_result r,
 
 	s->auth_tag = NULL;
 	*user++ = '\0';
+	session_hold(s);
 	login_finish(s, tag, user, r, mb, err);
 	free(tag);
 	session_resume(s);
+	(void)session_release(s);
 }
 
 /* session_suspend - see imapd.h */
 void
 session_suspend(struct session *s)
 {
-	conn_suspend(s->c);
+	if (s->c != NULL)
+		conn_suspend(s->c);
 }
 
 /* session_resume - see imapd.h */
 void
 session_resume(struct session *s)
 {
-	if (s->in == IN_CLOSING)
+	if (s->in == IN_CLOSING || s->c == NULL)
 		return;
 	/* go on with what the client sent meanwhile */
 	conn_resume(s->c);

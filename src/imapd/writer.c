@@ -268,9 +268,11 @@ job_done(struct work *w)
 		return;
 	}
 	s->wjob = NULL;
+	session_hold(s);
 	reply(s, j);
 	job_free(j);
 	session_resume(s);
+	(void)session_release(s);
 }
 
 /* submit - hand the job to a worker and suspend the session */

@@ -1,5 +1,7 @@
 /* imap-spec - FETCH attributes, SEARCH keys, STORE flags (imap-spec.h) */
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,12 +624,79 @@ parse_key(struct sctx *c, struct imap_search_key *k)
 	return 0;
 }
 
+/* partial_num - a nz-number of a PARTIAL range, with its sign if neg */
+static const char *
+partial_num(const char *s, bool neg, uint32_t *v)
+{
+	char *end;
+
+	if (neg) {
+		if (*s != '-')
+			return NULL;
+		s++;
+	}
+	if (*s < '1' || *s > '9')
+		return NULL;
+	errno = 0;
+	unsigned long long n = strtoull(s, &end, 10);
+	if (errno != 0 || n > UINT32_MAX || end - s > 10)
+		return NULL;
+	*v = (uint32_t)n;
+	return end;
+}
+
+/* parse_partial - "lo:hi" or "-lo:-hi" (RFC 9394 partial-range); either
+ * order means the same range */
+static int
+parse_partial(const struct imap_arg *a, struct imap_partial *p)
+{
+	const char *s = a->type == IMAP_ARG_ATOM ? a->str : NULL;
+	uint32_t x, y;
+
+	if (s == NULL || strlen(s) >= sizeof(p->text))
+		return -1;
+	bool neg = *s == '-';
+	const char *e = partial_num(s, neg, &x);
+	if (e == NULL || *e != ':')
+		return -1;
+	e = partial_num(e + 1, neg, &y);
+	if (e == NULL || *e != '\0')
+		return -1;
+	p->lo = x < y ? x : y;
+	p->hi = x < y ? y : x;
+	p->last = neg;
+	snprintf(p->text, sizeof(p->text), "%s", s);
+	return 0;
+}
+
+/* imap_partial_slice - see imap-spec.h */
+void
+imap_partial_slice(const struct imap_partial *p, size_t nres, size_t *from,
+		   size_t *to)
+{
+	size_t lo = p->lo, hi = p->hi;
+
+	*from = *to = 0;
+	if (lo > nres)
+		return;
+	if (hi > nres)
+		hi = nres;
+	if (p->last) {
+		*from = nres - hi;
+		*to = nres - lo + 1;
+	} else {
+		*from = lo - 1;
+		*to = hi;
+	}
+}
+
 /* parse_return - "RETURN (options)" at args[*i] (ESEARCH, ESORT): the
  * IMAP_SEARCH_RET_* bits, ALL when the list is empty. 1 if there was
  * one, 0 if not, -1 bad. */
 static int
 parse_return(const struct imap_arg *args, size_t n, size_t *i,
-	     unsigned *ret_r, const char **error_r)
+	     unsigned *ret_r, struct imap_partial *partial,
+	     const char **error_r)
 {
 	*ret_r = 0;
 	if (*i >= n || !imap_arg_is_atom(&args[*i], "RETURN"))
@@ -648,11 +717,23 @@ parse_return(const struct imap_arg *args, size_t n, size_t *i,
 			*ret_r |= IMAP_SEARCH_RET_ALL;
 		else if (imap_arg_is_atom(o, "COUNT"))
 			*ret_r |= IMAP_SEARCH_RET_COUNT;
-		else {
+		else if (imap_arg_is_atom(o, "PARTIAL") &&
+		    !(*ret_r & IMAP_SEARCH_RET_PARTIAL)) {
+			if (k + 1 >= l->count ||
+			    parse_partial(&l->list[++k], partial) < 0) {
+				*error_r = "Invalid PARTIAL range";
+				return -1;
+			}
+			*ret_r |= IMAP_SEARCH_RET_PARTIAL;
+		} else {
 			/* SAVE (SEARCHRES, RFC 5182) is not offered */
 			*error_r = "Unknown RETURN option";
 			return -1;
 		}
+	}
+	if ((*ret_r & IMAP_SEARCH_RET_ALL) && (*ret_r & IMAP_SEARCH_RET_PARTIAL)) {
+		*error_r = "ALL and PARTIAL are mutually exclusive";
+		return -1;
 	}
 	if (*ret_r == 0)
 		*ret_r = IMAP_SEARCH_RET_ALL;
@@ -689,7 +770,7 @@ imap_search_parse(const struct imap_arg *args, size_t n, struct imap_search *s,
 	memset(s, 0, sizeof(*s));
 	*badcharset_r = false;
 	s->root.type = IMAP_SEARCH_AND;
-	int r = parse_return(args, n, &c.i, &s->ret, error_r);
+	int r = parse_return(args, n, &c.i, &s->ret, &s->partial, error_r);
 	if (r < 0)
 		return -1;
 	s->esearch = r > 0;
@@ -739,7 +820,7 @@ imap_sort_parse(const struct imap_arg *args, size_t n, struct imap_sort *sort,
 
 	memset(sort, 0, sizeof(*sort));
 	*badcharset_r = false;
-	int r = parse_return(args, n, &i, &sort->ret, error_r);
+	int r = parse_return(args, n, &i, &sort->ret, &sort->partial, error_r);
 	if (r < 0)
 		return -1;
 	sort->esort = r > 0;

@@ -128,10 +128,26 @@ struct imap_search_key {
 #define IMAP_SEARCH_RET_MAX   0x02u
 #define IMAP_SEARCH_RET_ALL   0x04u
 #define IMAP_SEARCH_RET_COUNT 0x08u
+#define IMAP_SEARCH_RET_PARTIAL 0x10u  /* RFC 9394 */
+
+/* imap_partial - RETURN (PARTIAL lo:hi): the results at positions lo..hi
+ * (1 the first), or with last -lo:-hi counted from the end (1 the
+ * last); text is the range as the client sent it, for the answer */
+struct imap_partial {
+	uint32_t lo, hi;
+	bool last;
+	char text[24];
+};
+
+/* imap_partial_slice - the part [*from, *to) of nres results a PARTIAL
+ * range selects (empty: *from == *to) */
+void imap_partial_slice(const struct imap_partial *p, size_t nres,
+			size_t *from, size_t *to);
 
 struct imap_search {
 	struct imap_search_key root;   /* an AND of the keys */
 	unsigned ret;                  /* RETURN (...) options */
+	struct imap_partial partial;   /* IMAP_SEARCH_RET_PARTIAL */
 	bool esearch;                  /* RETURN was given */
 	bool uses_modseq;
 };
@@ -167,6 +183,7 @@ struct imap_sort {
 	} keys[IMAP_SORT_MAX_KEYS];
 	size_t n;
 	unsigned ret;              /* ESORT RETURN (IMAP_SEARCH_RET_*) */
+	struct imap_partial partial; /* IMAP_SEARCH_RET_PARTIAL */
 	bool esort;
 };
 

@@ -399,3 +399,124 @@ def test_catenate(box):
     assert b"[TRYCREATE]" in r[-1], r
     r = c.cmd(b"NOOP")
     assert not any(b"3 EXISTS" in ln for ln in r), r
+
+
+def read_to_eof(c):
+    """every line the server sends until it closes (the socket timeout
+    bounds the wait)"""
+    out = []
+    for _ in range(10000):
+        ln = c.f.readline()
+        if not ln:
+            return out
+        out.append(ln)
+    raise AssertionError("the server did not close")
+
+
+def test_close_in_the_middle_of_pipelined_input(srv):
+    """A command that closes the session (the 20th bad command, LOGOUT),
+    with more commands behind it in the same segment: the session ends
+    after the BYE, nothing behind it is run, and the server (built with
+    ASan, checked by the fixture) goes on serving."""
+    c = Conn(srv, login=False)
+    c.f.write(b"".join(b"b%d FOO\r\n" % i for i in range(25)) +
+              b"z NOOP\r\n")
+    c.f.flush()
+    out = read_to_eof(c)
+    c.s.close()
+    bad = [ln for ln in out if re.match(rb"b\d+ BAD", ln)]
+    assert len(bad) == 20, out
+    assert out[-1].startswith(b"* BYE"), out
+    assert not any(ln.startswith((b"b20 ", b"z ")) for ln in out), out
+
+    c = Conn(srv)
+    c.f.write(b"s SELECT INBOX\r\nf FETCH 1:* FLAGS\r\nl LOGOUT\r\n"
+              b"n NOOP\r\nx BAD-ONE\r\n")
+    c.f.flush()
+    out = read_to_eof(c)
+    c.s.close()
+    assert any(ln.startswith(b"s OK") for ln in out), out
+    assert any(ln.startswith(b"* BYE") for ln in out), out
+    assert out[-1].startswith(b"l OK"), out
+
+    # closed while a login is being checked: the answer comes to nobody
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", srv.port("imap")),
+                                     timeout=30)
+        s.sendall(b'a LOGIN "%s" "%s"\r\nb LOGOUT\r\n' % (USER.encode(),
+                                                         PW.encode()))
+        s.close()
+
+    c = Conn(srv)
+    assert ok(c.cmd(b"NOOP"))
+    c.close()
+
+
+def esearch(r):
+    """the * ESEARCH line of r (without CRLF)"""
+    lines = [ln.rstrip(b"\r\n") for ln in r if ln.startswith(b"* ESEARCH")]
+    assert len(lines) == 1, r
+    return lines[0]
+
+
+def test_esearch_partial(box):
+    """RFC 9394: RETURN (PARTIAL lo:hi) and (PARTIAL -lo:-hi) for SEARCH
+    and SORT; positions beyond the results give NIL; MIN, MAX and COUNT
+    stay over every result; ALL with PARTIAL and malformed ranges are
+    BAD."""
+    c, name = box
+    for i in range(12):   # sizes grow with the sequence number
+        c.append(name, msg(body=b"m" * (i + 1) + b"\r\n"))
+    r = c.cmd(b"CAPABILITY")
+    assert b"PARTIAL" in r[0].split(), r
+    assert ok(c.cmd(b"SELECT " + name))
+    r = c.cmd(b"FETCH 1:* UID")
+    uids = [int(m.group(1)) for m in
+            (re.search(rb"UID (\d+)", ln) for ln in r) if m]
+    assert len(uids) == 12, r
+    assert ok(c.cmd(b"STORE 2,4 +FLAGS \\Deleted"))
+
+    # RFC 9394 3.1 example: the first 5 of the undeleted
+    r = c.cmd(b"SEARCH RETURN (PARTIAL 1:5) UNDELETED", tag=b"A01")
+    assert esearch(r) == b'* ESEARCH (TAG "A01") PARTIAL (1:5 1,3,5:7)', r
+    # the next page, in reverse order of the bounds: the same range
+    r = c.cmd(b"SEARCH RETURN (PARTIAL 10:6) UNDELETED", tag=b"A02")
+    assert esearch(r) == b'* ESEARCH (TAG "A02") PARTIAL (10:6 8:12)', r
+    # from the end: -1 is the last result
+    r = c.cmd(b"UID SEARCH RETURN (PARTIAL -1:-3) UNDELETED", tag=b"A03")
+    want = b"%d:%d" % (uids[9], uids[11])
+    assert esearch(r) == b'* ESEARCH (TAG "A03") UID PARTIAL (-1:-3 ' + \
+        want + b")", r
+    # past the end: what exists, then NIL
+    r = c.cmd(b"SEARCH RETURN (PARTIAL 9:100) UNDELETED", tag=b"A04")
+    assert esearch(r).endswith(b"PARTIAL (9:100 11:12)"), r
+    r = c.cmd(b"SEARCH RETURN (PARTIAL 11:20) UNDELETED", tag=b"A05")
+    assert esearch(r).endswith(b"PARTIAL (11:20 NIL)"), r
+    r = c.cmd(b"SEARCH RETURN (PARTIAL -20:-30) ALL", tag=b"A06")
+    assert esearch(r).endswith(b"PARTIAL (-20:-30 NIL)"), r
+    # MIN, MAX and COUNT are over every match
+    r = c.cmd(b"SEARCH RETURN (COUNT MIN MAX PARTIAL 2:3) UNDELETED",
+              tag=b"A07")
+    line = esearch(r)
+    assert b"MIN 1" in line and b"MAX 12" in line and b"COUNT 10" in line, r
+    assert line.endswith(b"PARTIAL (2:3 3,5)"), r
+    for bad in (b"(ALL PARTIAL 1:5)", b"(PARTIAL 0:5)", b"(PARTIAL -1:5)",
+                b"(PARTIAL 1:)", b"(PARTIAL)", b"(PARTIAL 1:99999999999)",
+                b"(PARTIAL 1:2 PARTIAL 3:4)", b"(PARTIAL (1:2))"):
+        r = c.cmd(b"SEARCH RETURN " + bad + b" ALL")
+        assert r[-1].split()[1] == b"BAD", (bad, r)
+
+    # SORT: positions in the sorted order (RFC 9394 updates RFC 5267)
+    r = c.cmd(b"SORT RETURN (PARTIAL 1:3) (REVERSE SIZE) UTF-8 "
+              b"UNDELETED", tag=b"S01")
+    assert esearch(r) == b'* ESEARCH (TAG "S01") PARTIAL (1:3 12,11,10)', r
+    r = c.cmd(b"UID SORT RETURN (PARTIAL -1:-2) (REVERSE SIZE) UTF-8 "
+              b"UNDELETED", tag=b"S02")
+    assert esearch(r) == b'* ESEARCH (TAG "S02") UID PARTIAL (-1:-2 %d,%d)' \
+        % (uids[2], uids[0]), r
+    r = c.cmd(b"SORT RETURN (COUNT PARTIAL 50:60) (SIZE) UTF-8 ALL",
+              tag=b"S03")
+    assert esearch(r) == b'* ESEARCH (TAG "S03") COUNT 12 ' \
+        b'PARTIAL (50:60 NIL)', r
+    # the session goes on
+    assert ok(c.cmd(b"NOOP"))
