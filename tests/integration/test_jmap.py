@@ -618,21 +618,43 @@ def test_changes_between_imap_and_jmap(srv):
     assert m.search(None, "SUBJECT", "Concurrent")[1] == [b""]
     m.select("Trash")
     assert m.search(None, "SUBJECT", "Concurrent")[1][0] != b""
+    # a move keeps the Email id (RFC 8621 1.2): one update, no new id
     ch = j.call("Email/changes", {"sinceState": s3})[1]
-    assert ch["destroyed"] == [eid] and len(ch["created"]) == 1
-    new = ch["created"][0]
+    assert ch["updated"] == [eid] and ch["created"] == [], ch
+    assert ch["destroyed"] == []
+    got = j.call("Email/get", {"ids": [eid], "properties": [
+        "mailboxIds", "threadId"]})[1]["list"][0]
+    assert got["mailboxIds"] == {trash: True}
+    # IMAP MOVE back to INBOX: still the same id, now in INBOX
+    inbox = mailbox_ids(j)["inbox"]
+    s5 = ch["newState"]
+    uid = m.uid("SEARCH", None, "SUBJECT", "Concurrent")[1][0].split()[0]
+    # IMAP's EMAILID (RFC 8474) is the JMAP id
+    assert eid.encode() in m.uid("FETCH", uid.decode(), "(EMAILID)")[1][0]
+    assert m.uid("MOVE", uid.decode(), "INBOX")[0] == "OK"
+    got2 = j.call("Email/get", {"ids": [eid], "properties": [
+        "mailboxIds", "threadId"]})[1]["list"]
+    assert got2 and got2[0]["mailboxIds"] == {inbox: True}
+    assert got2[0]["threadId"] == got["threadId"]
+    ch = j.call("Email/changes", {"sinceState": s5})[1]
+    assert ch["updated"] == [eid] and ch["created"] == [], ch
+    # Mailbox/changes from the same log
+    mch = j.call("Mailbox/changes", {"sinceState": s5})[1]
+    assert {inbox, trash} <= set(mch["updated"]), mch
     # IMAP expunges it: Email/changes says destroyed
-    m.store("1:*", "+FLAGS", "(\\Deleted)")
+    m.select("INBOX")
+    uid = m.uid("SEARCH", None, "SUBJECT", "Concurrent")[1][0].split()[0]
+    m.uid("STORE", uid.decode(), "+FLAGS", "(\\Deleted)")
     m.expunge()
     m.logout()
     ch = j.call("Email/changes", {"sinceState": ch["newState"]})[1]
-    assert new in ch["destroyed"]
+    assert ch["destroyed"] == [eid], ch
     # JMAP destroys: IMAP no longer finds it
     append(srv, "INBOX", message("Doomed", msgid="<doomed@example.org>"))
     did = j.call("Email/query", {"filter": {"subject": "Doomed"}})[1]["ids"]
-    r = j.call("Email/set", {"destroy": did + ["m1u999999"]})[1]
+    r = j.call("Email/set", {"destroy": did + ["M0000000000000000"]})[1]
     assert r["destroyed"] == did
-    assert r["notDestroyed"]["m1u999999"]["type"] == "notFound"
+    assert r["notDestroyed"]["M0000000000000000"]["type"] == "notFound"
     m = imap(srv)
     m.select("INBOX")
     assert m.search(None, "SUBJECT", "Doomed")[1] == [b""]
@@ -640,12 +662,25 @@ def test_changes_between_imap_and_jmap(srv):
     # from the first state, net of all that: only the first id is gone
     ch = j.call("Email/changes", {"sinceState": state})[1]
     assert ch["destroyed"] == [eid] and ch["created"] == []
-    # maxChanges smaller than the changes: no fake intermediate state
+    # maxChanges smaller than the changes: an intermediate state
     s4 = j.call("Email/get", {"ids": []})[1]["state"]
+    t4 = j.call("Thread/get", {"ids": []})[1]["state"]
     append(srv, "INBOX", message("Two a", msgid="<two-a@example.org>"))
     append(srv, "INBOX", message("Two b", msgid="<two-b@example.org>"))
-    r = j.call("Email/changes", {"sinceState": s4, "maxChanges": 1})
-    assert r[1]["type"] == "cannotCalculateChanges"
+    # Thread/changes: two new threads, each holding its Email
+    tc = j.call("Thread/changes", {"sinceState": t4})[1]
+    assert len(tc["created"]) == 2 and tc["destroyed"] == [], tc
+    emails = j.call("Email/changes", {"sinceState": s4})[1]["created"]
+    got = j.call("Thread/get", {"ids": tc["created"]})[1]["list"]
+    assert sorted(e for t in got for e in t["emailIds"]) == sorted(emails)
+    assert j.call("Thread/changes", {"sinceState": "nope"})[1][
+        "type"] == "cannotCalculateChanges"
+    r = j.call("Email/changes", {"sinceState": s4, "maxChanges": 1})[1]
+    assert r["hasMoreChanges"] is True and len(r["created"]) == 1, r
+    r2 = j.call("Email/changes", {"sinceState": r["newState"],
+                                  "maxChanges": 1})[1]
+    assert r2["hasMoreChanges"] is False and len(r2["created"]) == 1, r2
+    assert r2["created"] != r["created"]
     assert len(j.call("Email/changes", {"sinceState": s4, "maxChanges": 2})[
         1]["created"]) == 2
 
