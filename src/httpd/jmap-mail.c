@@ -1148,6 +1148,111 @@ qmsgs_free(struct qmsg *list, size_t n)
 	free(list);
 }
 
+/* index_flag - the STORE_* flag of a system keyword, or 0 */
+static unsigned int
+index_flag(const char *kw)
+{
+	static const struct { const char *kw; unsigned int flag; } sys[] = {
+		{ "$seen", STORE_SEEN }, { "$answered", STORE_ANSWERED },
+		{ "$flagged", STORE_FLAGGED }, { "$draft", STORE_DRAFT },
+	};
+
+	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		if (strcasecmp(kw, sys[i].kw) == 0)
+			return sys[i].flag;
+	return 0;
+}
+
+/* index_filter - put f into q when the store's query index can serve it:
+ * ANDs of inMailbox (one), hasKeyword and notKeyword (system keywords as
+ * flags, one other keyword each); false for anything else */
+static bool
+index_filter(const struct je_filter *f, struct store_query *q)
+{
+	if (f == NULL)
+		return true;
+	switch (f->kind) {
+	case JF_AND:
+		for (size_t i = 0; i < f->nsub; i++)
+			if (!index_filter(&f->sub[i], q))
+				return false;
+		return true;
+	case JF_IN_MAILBOX:
+		if (q->mailboxid != NULL && strcmp(q->mailboxid, f->str) != 0)
+			return false;
+		q->mailboxid = f->str;
+		return true;
+	case JF_HAS_KEYWORD:
+		if (index_flag(f->str) != 0)
+			q->flags_all |= index_flag(f->str);
+		else if (q->keyword == NULL)
+			q->keyword = f->str;
+		else
+			return false;
+		return true;
+	case JF_NOT_KEYWORD:
+		if (index_flag(f->str) != 0)
+			q->flags_none |= index_flag(f->str);
+		else if (q->not_keyword == NULL)
+			q->not_keyword = f->str;
+		else
+			return false;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* index_query - Email/query from the store's query index (store_query)
+ * when it can answer: one sort key of receivedAt, size, from, subject; a
+ * filter index_filter takes; no collapseThreads, no anchor, a position
+ * from the start, a limit above 0. 1 answered (*result_r or *error_r),
+ * 0 not servable: the caller reads the messages instead. */
+static int
+index_query(struct jmap_mail_ctx *c, struct jms *j, json_t *args,
+	    const struct je_filter *filter, const struct sort_key *keys,
+	    size_t nkeys, json_int_t start, json_int_t lim, bool capped,
+	    json_t **result_r, json_t **error_r)
+{
+	json_t *anchor = json_object_get(args, "anchor");
+	struct store_query q = { 0 };
+	const char *err = NULL;
+
+	if (json_is_true(json_object_get(args, "collapseThreads")) ||
+	    json_is_string(anchor) || start < 0 || lim <= 0 || nkeys != 1 ||
+	    !index_filter(filter, &q))
+		return 0;
+	switch (keys[0].k) {
+	case SK_RECEIVED: q.sort = STORE_SORT_DATE; break;
+	case SK_SIZE: q.sort = STORE_SORT_SIZE; break;
+	case SK_FROM: q.sort = STORE_SORT_FROM; break;
+	case SK_SUBJECT: q.sort = STORE_SORT_SUBJECT; break;
+	default: return 0;
+	}
+	q.descending = !keys[0].asc;
+	q.position = (size_t)start;
+	q.limit = (size_t)lim + 1;   /* one more: are there more? */
+	q.want_total = json_is_true(json_object_get(args, "calculateTotal"));
+	json_t *ids;
+	int64_t total;
+	if (jms_query(j, &q, &ids, &total, &err) < 0) {
+		json_decref(ids);
+		*error_r = server_fail(c, err);
+		return 1;
+	}
+	bool more = (json_int_t)json_array_size(ids) > lim;
+	if (more)
+		json_array_remove(ids, (size_t)lim);
+	*result_r = json_pack("{s:s,s:o,s:b,s:I,s:o}", "accountId",
+	    c->account_id, "queryState", jmap_mail_state(j, 'E'),
+	    "canCalculateChanges", 0, "position", start, "ids", ids);
+	if (q.want_total)
+		json_object_set_new(*result_r, "total", json_integer(total));
+	if (capped || (json_object_get(args, "limit") == NULL && more))
+		json_object_set_new(*result_r, "limit", json_integer(lim));
+	return 1;
+}
+
 static void
 email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
@@ -1181,6 +1286,17 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    error_r) < 0 || je_filter_parse(json_object_get(args, "filter"),
 	    &filter, error_r) < 0)
 		return;
+	json_int_t start = pos != NULL ? json_integer_value(pos) : 0;
+	json_int_t lim = limit != NULL && json_is_integer(limit) ?
+	    json_integer_value(limit) : QUERY_LIMIT_MAX;
+	bool capped = lim > QUERY_LIMIT_MAX;
+	if (capped)
+		lim = QUERY_LIMIT_MAX;
+	if (index_query(c, j, args, filter, keys, nkeys, start, lim, capped,
+	    result_r, error_r) > 0) {
+		je_filter_free(&filter);
+		return;
+	}
 	struct qmsg *list;
 	size_t n;
 	bool collapse = json_is_true(json_object_get(args, "collapseThreads"));
@@ -1189,7 +1305,6 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	je_filter_free(&filter);
 	if (r < 0)
 		return;
-	json_int_t start = pos != NULL ? json_integer_value(pos) : 0;
 	if (json_is_string(anchor)) {
 		size_t i;
 		for (i = 0; i < n; i++)
@@ -1208,11 +1323,6 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		start = 0;
 	if (start > (json_int_t)n)
 		start = (json_int_t)n;
-	json_int_t lim = limit != NULL && json_is_integer(limit) ?
-	    json_integer_value(limit) : QUERY_LIMIT_MAX;
-	bool capped = lim > QUERY_LIMIT_MAX;
-	if (capped)
-		lim = QUERY_LIMIT_MAX;
 	json_t *ids = json_array();
 	for (json_int_t i = start; i < (json_int_t)n && i < start + lim; i++)
 		json_array_append_new(ids, json_string(list[i].m->id));

@@ -370,6 +370,24 @@ jms_changes(struct jms *j, char kind, const char *since, size_t max,
 }
 
 int
+jms_query(struct jms *j, const struct store_query *q, json_t **ids_r,
+	  int64_t *total_r, const char **error_r)
+{
+	struct store_query_result r;
+
+	*ids_r = json_array();
+	*total_r = 0;
+	int ret = store_query(j->st, q, &r, error_r);
+	if (ret <= 0)
+		return ret < 0 ? -1 : 0;   /* 0: no such mailbox: nothing */
+	for (size_t i = 0; i < r.n; i++)
+		json_array_append_new(*ids_r, json_string(r.ids[i].emailid));
+	*total_r = r.total;
+	store_query_result_free(&r);
+	return 0;
+}
+
+int
 jms_thread_counts(struct jms *j, size_t i, uint32_t *threads_r,
 		  uint32_t *unread_r, const char **error_r)
 {

@@ -93,6 +93,12 @@ struct jms_changes {
  * *error_r says which), -1 error */
 int jms_changes(struct jms *j, char kind, const char *since, size_t max,
 		struct jms_changes *c, const char **error_r);
+struct store_query;
+/* jms_query - an Email/query window from the store's query index: the
+ * Email ids into *ids_r (a new array; empty for an unknown mailbox) and
+ * the total when q asks. 0 or -1. */
+int jms_query(struct jms *j, const struct store_query *q, json_t **ids_r,
+	      int64_t *total_r, const char **error_r);
 /* jms_thread_counts - Mailbox totalThreads/unreadThreads of folder i */
 int jms_thread_counts(struct jms *j, size_t i, uint32_t *threads_r,
 		      uint32_t *unread_r, const char **error_r);

@@ -568,6 +568,33 @@ def test_query_sort_filter_collapse(srv):
     assert s == ["Charlie"]
     _, s = q(filter={"inMailbox": sid, "notKeyword": "$flagged"})
     assert "Charlie" not in s and len(s) == 3
+    # the store's query index (one sort key, inMailbox and keyword
+    # filters) answers as the path that reads every message does: a
+    # minSize 0 condition always holds but sends the query down that path
+    m = imap(srv)
+    m.select("Sorting")
+    uid = m.uid("SEARCH", None, "SUBJECT", "Bravo")[1][0].split()[0]
+    assert m.uid("STORE", uid.decode(), "+FLAGS", "(Work)")[0] == "OK"
+    m.logout()
+    for sort in ({"property": "receivedAt"},
+                 {"property": "receivedAt", "isAscending": False},
+                 {"property": "size"}, {"property": "from"},
+                 {"property": "from", "isAscending": False}):
+        for flt in ({"inMailbox": sid}, {"inMailbox": sid, "hasKeyword":
+                    "work"}, {"inMailbox": sid, "notKeyword": "$flagged"},
+                    {"operator": "AND", "conditions": [
+                        {"inMailbox": sid}, {"notKeyword": "WORK"}]}):
+            for page in ({}, {"position": 1, "limit": 2}):
+                fast = q(filter=flt, sort=[sort], **page)[0]
+                slow = q(filter={"operator": "AND", "conditions": [
+                    flt, {"minSize": 0}]}, sort=[sort], **page)[0]
+                assert (fast["ids"], fast["total"], fast["position"]) == \
+                    (slow["ids"], slow["total"], slow["position"]), \
+                    (sort, flt, page, fast, slow)
+    assert len(q(filter={"inMailbox": sid, "hasKeyword": "work"})[1]) == 1
+    r = j.call("Email/query", {"filter": {"inMailbox": "F0000000000000000"},
+                               "calculateTotal": True})[1]
+    assert r["ids"] == [] and r["total"] == 0
     # Thread/get: the thread of the reply holds both, oldest first
     e = j.call("Email/get", {"ids": first[:2], "properties": [
         "threadId", "subject"]})[1]["list"]
