@@ -142,6 +142,11 @@ def main():
             ("hasKeyword $flagged, position 100, limit 50",
              q(filter={"hasKeyword": "$flagged"}, position=100, limit=50)),
             ("every id (no limit: the server's 5000)", q()),
+            ("query of 50 + Email/get of them (subject, from)",
+             q(limit=50) + [["Email/get", {
+                 "accountId": acct, "properties": ["subject", "from"],
+                 "#ids": {"resultOf": "q", "name": "Email/query",
+                          "path": "/ids"}}, "g"]]),
             ("text filter (no index: reads every message), limit 50",
              q(filter={"text": "Topic 7"}, limit=50)),
         ]

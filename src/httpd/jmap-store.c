@@ -31,6 +31,8 @@ struct jms {
 	int64_t quota_kb;
 	struct jfolder *f;
 	size_t nf;
+	struct jms_msg **found;    /* jms_msg_find's of unloaded folders */
+	size_t nfound;
 };
 
 static const char *
@@ -56,6 +58,11 @@ folders_free(struct jms *j)
 		free(j->f[i].pub.name);
 		msgs_free(j->f[i].msgs, j->f[i].nmsgs);
 	}
+	for (size_t i = 0; i < j->nfound; i++)
+		msgs_free(j->found[i], 1);
+	free(j->found);
+	j->found = NULL;
+	j->nfound = 0;
 	free(j->f);
 	j->f = NULL;
 	j->nf = 0;
@@ -241,12 +248,35 @@ jms_msg_find(struct jms *j, const char *id, const struct jms_msg **m_r,
 	int r = store_email_get(j->st, id, &e, error_r);
 	if (r <= 0)
 		return r;
-	/* its first place that this request's folder list knows */
+	/* its first place that this request's folder list knows: from the
+	 * folder's list when loaded, else from the email alone (one email
+	 * needs no list of its folder) */
 	r = 0;
 	for (size_t p = 0; p < e.nplaces && r == 0; p++) {
-		long i = jms_folder_find(j, e.places[p].mailboxid);
-		if (i >= 0)
-			r = msg_in(j, (size_t)i, e.places[p].uid, m_r, error_r);
+		const struct store_email_place *pl = &e.places[p];
+		long i = jms_folder_find(j, pl->mailboxid);
+		struct stat sb;
+		if (i < 0)
+			continue;
+		if (j->f[i].msgs != NULL || p > 0 || e.path == NULL ||
+		    stat(e.path, &sb) < 0) {
+			r = msg_in(j, (size_t)i, pl->uid, m_r, error_r);
+			continue;
+		}
+		struct jms_msg *o = xcalloc(1, sizeof(*o));
+		o->folder = (size_t)i;
+		o->uid = pl->uid;
+		o->flags = pl->flags;
+		o->keywords = xstrdup(pl->keywords != NULL ? pl->keywords : "");
+		o->size = (uint64_t)sb.st_size;   /* as jms_msgs: the file's */
+		o->received = e.received;
+		snprintf(o->id, sizeof(o->id), "%s", e.emailid);
+		snprintf(o->threadid, sizeof(o->threadid), "%s", e.threadid);
+		j->found = xreallocarray(j->found, j->nfound + 1,
+		    sizeof(*j->found));
+		j->found[j->nfound++] = o;
+		*m_r = o;
+		r = 1;
 	}
 	store_email_clear(&e);
 	return r;
