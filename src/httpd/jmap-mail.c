@@ -1245,7 +1245,7 @@ index_query(struct jmap_mail_ctx *c, struct jms *j, json_t *args,
 		json_array_remove(ids, (size_t)lim);
 	*result_r = json_pack("{s:s,s:o,s:b,s:I,s:o}", "accountId",
 	    c->account_id, "queryState", jmap_mail_state(j, 'E'),
-	    "canCalculateChanges", 0, "position", start, "ids", ids);
+	    "canCalculateChanges", 1, "position", start, "ids", ids);
 	if (q.want_total)
 		json_object_set_new(*result_r, "total", json_integer(total));
 	if (capped || (json_object_get(args, "limit") == NULL && more))
@@ -1334,6 +1334,126 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (capped || (limit == NULL && (json_int_t)n - start > lim))
 		json_object_set_new(*result_r, "limit", json_integer(lim));
 	qmsgs_free(list, n);
+}
+
+/* email_query_changes - Email/queryChanges (RFC 8620 5.6) of a query
+ * the store's index serves (index_query: canCalculateChanges true): the
+ * change log's created, updated and destroyed ids since the state are
+ * all "removed" (5.6 allows ids that were not in the old results), and
+ * those of them in the current results "added" at their index. The
+ * whole result is read, so a query of more than STORE_QUERY_LIMIT_MAX
+ * Emails cannot be calculated; upToId is not used. */
+static void
+email_query_changes(void *ctx, json_t *args, json_t **result_r,
+		    json_t **error_r)
+{
+	struct jmap_mail_ctx *c = ctx;
+	static const char *const allowed[] = { "accountId", "filter", "sort",
+	    "sinceQueryState", "maxChanges", "upToId", "calculateTotal",
+	    "collapseThreads", NULL };
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
+	json_t *mc = json_object_get(args, "maxChanges");
+	struct je_filter *filter = NULL;
+	struct sort_key keys[8];
+	size_t nkeys;
+	bool need_hdr;
+	struct store_query q = { 0 };
+	struct jms_changes ch;
+	const char *err = NULL;
+
+	if (j == NULL)
+		return;
+	const char *since = json_string_value(json_object_get(args,
+	    "sinceQueryState"));
+	if (since == NULL || (mc != NULL && !json_is_null(mc) &&
+	    (!json_is_integer(mc) || json_integer_value(mc) <= 0))) {
+		*error_r = jmap_error("invalidArguments", "sinceQueryState is "
+		    "required, maxChanges a positive integer");
+		return;
+	}
+	if (sort_parse(json_object_get(args, "sort"), keys, &nkeys, &need_hdr,
+	    error_r) < 0 || je_filter_parse(json_object_get(args, "filter"),
+	    &filter, error_r) < 0)
+		return;
+	bool ok = !json_is_true(json_object_get(args, "collapseThreads")) &&
+	    nkeys == 1 && index_filter(filter, &q);
+	if (ok) {
+		switch (keys[0].k) {
+		case SK_RECEIVED: q.sort = STORE_SORT_DATE; break;
+		case SK_SIZE: q.sort = STORE_SORT_SIZE; break;
+		case SK_FROM: q.sort = STORE_SORT_FROM; break;
+		case SK_SUBJECT: q.sort = STORE_SORT_SUBJECT; break;
+		default: ok = false; break;
+		}
+	}
+	if (!ok) {
+		je_filter_free(&filter);
+		*error_r = jmap_error("cannotCalculateChanges", "changes are "
+		    "calculated for queries with one sort of receivedAt, size, "
+		    "from or subject, inMailbox/hasKeyword/notKeyword filters "
+		    "and no collapseThreads (canCalculateChanges): run the query "
+		    "again");
+		return;
+	}
+	q.descending = !keys[0].asc;
+	q.limit = STORE_QUERY_LIMIT_MAX;
+	q.want_total = true;
+	int r = jms_changes(j, 'E', since, 0, &ch, &err);
+	if (r <= 0) {
+		je_filter_free(&filter);
+		*error_r = r < 0 ? server_fail(c, err) : jmap_error(
+		    "cannotCalculateChanges", "sinceQueryState cannot be "
+		    "calculated from: %s", err != NULL ? err : "unknown state");
+		return;
+	}
+	json_t *ids;
+	int64_t total;
+	r = jms_query(j, &q, &ids, &total, &err);
+	je_filter_free(&filter);
+	if (r < 0 || total > (int64_t)json_array_size(ids)) {
+		*error_r = r < 0 ? server_fail(c, err) : jmap_error(
+		    "cannotCalculateChanges", "the query has more than %d "
+		    "results: run it again", STORE_QUERY_LIMIT_MAX);
+		goto out;
+	}
+	json_t *changed = json_object(), *removed = json_array(),
+	    *added = json_array();
+	json_t *lists[3] = { ch.created, ch.updated, ch.destroyed };
+	for (size_t l = 0; l < 3; l++) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(lists[l], i, v) {
+			json_array_append(removed, v);
+			if (l < 2)
+				json_object_set(changed, json_string_value(v),
+				    json_true());
+		}
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+		if (json_object_get(changed, json_string_value(v)) != NULL)
+			json_array_append_new(added, json_pack("{s:O,s:I}", "id",
+			    v, "index", (json_int_t)i));
+	json_decref(changed);
+	if (json_is_integer(mc) && (json_int_t)(json_array_size(removed) +
+	    json_array_size(added)) > json_integer_value(mc)) {
+		json_decref(removed);
+		json_decref(added);
+		*error_r = jmap_error("tooManyChanges", "more changes than "
+		    "maxChanges: run the query again");
+		goto out;
+	}
+	*result_r = json_pack("{s:s,s:s,s:s,s:o,s:o}", "accountId",
+	    c->account_id, "oldQueryState", since, "newQueryState",
+	    ch.new_state, "removed", removed, "added", added);
+	if (json_is_true(json_object_get(args, "calculateTotal")))
+		json_object_set_new(*result_r, "total", json_integer(total));
+out:
+	json_decref(ids);
+	json_decref(ch.created);
+	json_decref(ch.updated);
+	json_decref(ch.destroyed);
 }
 
 /* jmap_mail_email_update - one Email/set update: keywords and mailboxIds (full or
@@ -2054,7 +2174,7 @@ const struct jmap_method jmap_mail_methods[] = {
 	{ "Email/get", JMAP_MAIL, email_get },
 	{ "Email/changes", JMAP_MAIL, email_changes },
 	{ "Email/query", JMAP_MAIL, email_query },
-	{ "Email/queryChanges", JMAP_MAIL, query_changes_unsupported },
+	{ "Email/queryChanges", JMAP_MAIL, email_query_changes },
 	{ "Email/set", JMAP_MAIL, email_set },
 	{ "Email/import", JMAP_MAIL, email_import },
 	{ "Email/parse", JMAP_MAIL, email_parse },

@@ -606,6 +606,33 @@ def test_query_sort_filter_collapse(srv):
     sn = j.call("SearchSnippet/get", {"emailIds": [first[2]],
                 "filter": {"text": "needle"}})[1]
     assert "<mark>needle</mark>" in sn["list"][0]["preview"]
+    # Email/queryChanges: the old ids patched with removed and added
+    # (RFC 8620 5.6) are the new ids
+    args = {"filter": {"inMailbox": sid}, "sort": [
+        {"property": "receivedAt", "isAscending": False}]}
+    old = j.call("Email/query", args)[1]
+    assert old["canCalculateChanges"] is True
+    append(srv, "Sorting", message("Delta late", msgid="<delta@example.org>"),
+           date=imaplib.Time2Internaldate(1700000000 + 5000))
+    j.call("Email/set", {"destroy": [first[3]]})
+    new = j.call("Email/query", args)[1]
+    qc = j.call("Email/queryChanges", dict(
+        args, sinceQueryState=old["queryState"], calculateTotal=True))[1]
+    assert qc["oldQueryState"] == old["queryState"]
+    assert qc["newQueryState"] == new["queryState"]
+    assert qc["total"] == len(new["ids"]) == 4
+    got = [i for i in old["ids"] if i not in qc["removed"]]
+    for a in sorted(qc["added"], key=lambda a: a["index"]):
+        got.insert(a["index"], a["id"])
+    assert got == new["ids"], (old, new, qc)
+    assert first[3] in qc["removed"] and new["ids"][0] in [
+        a["id"] for a in qc["added"]]
+    r = j.call("Email/queryChanges", dict(
+        args, sinceQueryState=old["queryState"], maxChanges=1))[1]
+    assert r["type"] == "tooManyChanges"
+    r = j.call("Email/queryChanges", dict(
+        args, sinceQueryState=old["queryState"], filter={"text": "x"}))[1]
+    assert r["type"] == "cannotCalculateChanges"
 
 
 def test_changes_between_imap_and_jmap(srv):
