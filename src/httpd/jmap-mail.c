@@ -1203,6 +1203,22 @@ index_filter(const struct je_filter *f, struct store_query *q)
 	}
 }
 
+/* index_sort - the store's sort key for k: false when the index has
+ * none (to, sentAt) */
+static bool
+index_sort(const struct sort_key *k, struct store_query *q)
+{
+	switch (k->k) {
+	case SK_RECEIVED: q->sort = STORE_SORT_DATE; break;
+	case SK_SIZE: q->sort = STORE_SORT_SIZE; break;
+	case SK_FROM: q->sort = STORE_SORT_FROM; break;
+	case SK_SUBJECT: q->sort = STORE_SORT_SUBJECT; break;
+	default: return false;
+	}
+	q->descending = !k->asc;
+	return true;
+}
+
 /* index_query - Email/query from the store's query index (store_query)
  * when it can answer: one sort key of receivedAt, size, from, subject; a
  * filter index_filter takes; no collapseThreads, no anchor, a position
@@ -1222,14 +1238,8 @@ index_query(struct jmap_mail_ctx *c, struct jms *j, json_t *args,
 	    json_is_string(anchor) || start < 0 || lim <= 0 || nkeys != 1 ||
 	    !index_filter(filter, &q))
 		return 0;
-	switch (keys[0].k) {
-	case SK_RECEIVED: q.sort = STORE_SORT_DATE; break;
-	case SK_SIZE: q.sort = STORE_SORT_SIZE; break;
-	case SK_FROM: q.sort = STORE_SORT_FROM; break;
-	case SK_SUBJECT: q.sort = STORE_SORT_SUBJECT; break;
-	default: return 0;
-	}
-	q.descending = !keys[0].asc;
+	if (!index_sort(&keys[0], &q))
+		return 0;
 	q.position = (size_t)start;
 	q.limit = (size_t)lim + 1;   /* one more: are there more? */
 	q.want_total = json_is_true(json_object_get(args, "calculateTotal"));
@@ -1375,18 +1385,9 @@ email_query_changes(void *ctx, json_t *args, json_t **result_r,
 	    error_r) < 0 || je_filter_parse(json_object_get(args, "filter"),
 	    &filter, error_r) < 0)
 		return;
-	bool ok = !json_is_true(json_object_get(args, "collapseThreads")) &&
-	    nkeys == 1 && index_filter(filter, &q);
-	if (ok) {
-		switch (keys[0].k) {
-		case SK_RECEIVED: q.sort = STORE_SORT_DATE; break;
-		case SK_SIZE: q.sort = STORE_SORT_SIZE; break;
-		case SK_FROM: q.sort = STORE_SORT_FROM; break;
-		case SK_SUBJECT: q.sort = STORE_SORT_SUBJECT; break;
-		default: ok = false; break;
-		}
-	}
-	if (!ok) {
+	if (json_is_true(json_object_get(args, "collapseThreads")) ||
+	    nkeys != 1 || !index_filter(filter, &q) ||
+	    !index_sort(&keys[0], &q)) {
 		je_filter_free(&filter);
 		*error_r = jmap_error("cannotCalculateChanges", "changes are "
 		    "calculated for queries with one sort of receivedAt, size, "
@@ -1395,7 +1396,6 @@ email_query_changes(void *ctx, json_t *args, json_t **result_r,
 		    "again");
 		return;
 	}
-	q.descending = !keys[0].asc;
 	q.limit = STORE_QUERY_LIMIT_MAX;
 	q.want_total = true;
 	int r = jms_changes(j, 'E', since, 0, &ch, &err);
