@@ -137,19 +137,32 @@ role_of(const struct jms_folder *f)
 	return NULL;
 }
 
+/* the system flags as JMAP keywords (RFC 8621 4.1.1) */
+static const struct { unsigned flag; const char *kw; } sys_keywords[] = {
+	{ STORE_SEEN, "$seen" }, { STORE_ANSWERED, "$answered" },
+	{ STORE_FLAGGED, "$flagged" }, { STORE_DRAFT, "$draft" },
+};
+#define SYS_KEYWORDS_N (sizeof(sys_keywords) / sizeof(sys_keywords[0]))
+
+/* keyword_flag - the STORE_* flag of a system keyword (any case), or 0 */
+static unsigned int
+keyword_flag(const char *kw)
+{
+	for (size_t i = 0; i < SYS_KEYWORDS_N; i++)
+		if (strcasecmp(kw, sys_keywords[i].kw) == 0)
+			return sys_keywords[i].flag;
+	return 0;
+}
+
 /* keywords_json - the keywords of a message as {kw: true} */
 static json_t *
 keywords_json(const struct jms_msg *m)
 {
 	json_t *k = json_object();
-	static const struct { unsigned flag; const char *kw; } sys[] = {
-		{ STORE_SEEN, "$seen" }, { STORE_ANSWERED, "$answered" },
-		{ STORE_FLAGGED, "$flagged" }, { STORE_DRAFT, "$draft" },
-	};
 
-	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
-		if (m->flags & sys[i].flag)
-			json_object_set_new(k, sys[i].kw, json_true());
+	for (size_t i = 0; i < SYS_KEYWORDS_N; i++)
+		if (m->flags & sys_keywords[i].flag)
+			json_object_set_new(k, sys_keywords[i].kw, json_true());
 	for (const char *p = m->keywords; *p != '\0'; ) {
 		while (*p == ' ')
 			p++;
@@ -183,14 +196,8 @@ keywords_split(json_t *kws, unsigned int *flags_r, struct buf *rest)
 		for (const char *p = k; *p != '\0'; p++)
 			if (*p <= ' ' || *p >= 127 || strchr("(){]%*\"\\", *p) != NULL)
 				return -1;
-		if (strcasecmp(k, "$seen") == 0)
-			*flags_r |= STORE_SEEN;
-		else if (strcasecmp(k, "$answered") == 0)
-			*flags_r |= STORE_ANSWERED;
-		else if (strcasecmp(k, "$flagged") == 0)
-			*flags_r |= STORE_FLAGGED;
-		else if (strcasecmp(k, "$draft") == 0)
-			*flags_r |= STORE_DRAFT;
+		if (keyword_flag(k) != 0)
+			*flags_r |= keyword_flag(k);
 		else {
 			if (rest->len > 0)
 				buf_putc(rest, ' ');
@@ -1148,21 +1155,6 @@ qmsgs_free(struct qmsg *list, size_t n)
 	free(list);
 }
 
-/* index_flag - the STORE_* flag of a system keyword, or 0 */
-static unsigned int
-index_flag(const char *kw)
-{
-	static const struct { const char *kw; unsigned int flag; } sys[] = {
-		{ "$seen", STORE_SEEN }, { "$answered", STORE_ANSWERED },
-		{ "$flagged", STORE_FLAGGED }, { "$draft", STORE_DRAFT },
-	};
-
-	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
-		if (strcasecmp(kw, sys[i].kw) == 0)
-			return sys[i].flag;
-	return 0;
-}
-
 /* index_filter - put f into q when the store's query index can serve it:
  * ANDs of inMailbox (one), hasKeyword and notKeyword (system keywords as
  * flags, one other keyword each); false for anything else */
@@ -1183,16 +1175,16 @@ index_filter(const struct je_filter *f, struct store_query *q)
 		q->mailboxid = f->str;
 		return true;
 	case JF_HAS_KEYWORD:
-		if (index_flag(f->str) != 0)
-			q->flags_all |= index_flag(f->str);
+		if (keyword_flag(f->str) != 0)
+			q->flags_all |= keyword_flag(f->str);
 		else if (q->keyword == NULL)
 			q->keyword = f->str;
 		else
 			return false;
 		return true;
 	case JF_NOT_KEYWORD:
-		if (index_flag(f->str) != 0)
-			q->flags_none |= index_flag(f->str);
+		if (keyword_flag(f->str) != 0)
+			q->flags_none |= keyword_flag(f->str);
 		else if (q->not_keyword == NULL)
 			q->not_keyword = f->str;
 		else
@@ -1392,8 +1384,8 @@ email_query_changes(void *ctx, json_t *args, json_t **result_r,
 		*error_r = jmap_error("cannotCalculateChanges", "changes are "
 		    "calculated for queries with one sort of receivedAt, size, "
 		    "from or subject, inMailbox/hasKeyword/notKeyword filters "
-		    "and no collapseThreads (canCalculateChanges): run the query "
-		    "again");
+		    "and no collapseThreads (canCalculateChanges): run the "
+		    "query again");
 		return;
 	}
 	q.limit = STORE_QUERY_LIMIT_MAX;
@@ -1916,8 +1908,8 @@ thread_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		if (r == 0)
 			json_array_append(nf, v);
 		else
-			json_array_append_new(out, json_pack("{s:O,s:o}", "id", v,
-			    "emailIds", t));
+			json_array_append_new(out, json_pack("{s:O,s:o}", "id",
+			    v, "emailIds", t));
 	}
 	*result_r = json_pack("{s:s,s:o,s:o,s:o}", "accountId", c->account_id,
 	    "state", jmap_mail_state(j, 'T'), "list", out, "notFound", nf);
@@ -2161,8 +2153,8 @@ jmap_mail_states(struct jmap_mail_ctx *c)
 	if (j == NULL)
 		return NULL;
 	return json_pack("{s:o,s:o,s:o,s:o}", "Mailbox", jmap_mail_state(j, 'M'),
-	    "Email", jmap_mail_state(j, 'E'), "Thread", jmap_mail_state(j, 'T'), "Quota",
-	    jmap_mail_state(j, 'Q'));
+	    "Email", jmap_mail_state(j, 'E'), "Thread",
+	    jmap_mail_state(j, 'T'), "Quota", jmap_mail_state(j, 'Q'));
 }
 
 const struct jmap_method jmap_mail_methods[] = {
