@@ -10,6 +10,7 @@ sort, the four indexed sorts, keyword filters, calculateTotal, and a
 text filter (which no index serves: it reads every message). Prints a
 Markdown table for bench/RESULTS.md."""
 import base64
+import shutil
 import http.client
 import json
 import os
@@ -166,6 +167,7 @@ def main():
     finally:
         proc.terminate()
         proc.wait(20)
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"{N} messages: files written in {made:.1f} s, indexed by the "
           f"first request in {indexed:.1f} s; load "
           f"{os.getloadavg()[0]:.2f}\n")
