@@ -92,15 +92,12 @@ json_t *
 jmap_mail_state(struct jms *j, char kind)
 {
 	struct buf b;
+	const char *err;
 
 	buf_init(&b, 0);
-	if (kind == 'E')
-		jms_state_email(j, &b);
-	else if (kind == 'M')
-		jms_state_mailbox(j, &b);
-	else
-		jms_state_quota(j, &b);
-	json_t *s = json_string(b.data);
+	if (jms_state(j, kind, &b, &err) < 0)
+		buf_puts(&b, "");   /* no state: never equal to a client's */
+	json_t *s = json_string(b.data != NULL ? b.data : "");
 	buf_free(&b);
 	return s;
 }
@@ -140,19 +137,32 @@ role_of(const struct jms_folder *f)
 	return NULL;
 }
 
+/* the system flags as JMAP keywords (RFC 8621 4.1.1) */
+static const struct { unsigned flag; const char *kw; } sys_keywords[] = {
+	{ STORE_SEEN, "$seen" }, { STORE_ANSWERED, "$answered" },
+	{ STORE_FLAGGED, "$flagged" }, { STORE_DRAFT, "$draft" },
+};
+#define SYS_KEYWORDS_N (sizeof(sys_keywords) / sizeof(sys_keywords[0]))
+
+/* keyword_flag - the STORE_* flag of a system keyword (any case), or 0 */
+static unsigned int
+keyword_flag(const char *kw)
+{
+	for (size_t i = 0; i < SYS_KEYWORDS_N; i++)
+		if (strcasecmp(kw, sys_keywords[i].kw) == 0)
+			return sys_keywords[i].flag;
+	return 0;
+}
+
 /* keywords_json - the keywords of a message as {kw: true} */
 static json_t *
 keywords_json(const struct jms_msg *m)
 {
 	json_t *k = json_object();
-	static const struct { unsigned flag; const char *kw; } sys[] = {
-		{ STORE_SEEN, "$seen" }, { STORE_ANSWERED, "$answered" },
-		{ STORE_FLAGGED, "$flagged" }, { STORE_DRAFT, "$draft" },
-	};
 
-	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
-		if (m->flags & sys[i].flag)
-			json_object_set_new(k, sys[i].kw, json_true());
+	for (size_t i = 0; i < SYS_KEYWORDS_N; i++)
+		if (m->flags & sys_keywords[i].flag)
+			json_object_set_new(k, sys_keywords[i].kw, json_true());
 	for (const char *p = m->keywords; *p != '\0'; ) {
 		while (*p == ' ')
 			p++;
@@ -186,14 +196,8 @@ keywords_split(json_t *kws, unsigned int *flags_r, struct buf *rest)
 		for (const char *p = k; *p != '\0'; p++)
 			if (*p <= ' ' || *p >= 127 || strchr("(){]%*\"\\", *p) != NULL)
 				return -1;
-		if (strcasecmp(k, "$seen") == 0)
-			*flags_r |= STORE_SEEN;
-		else if (strcasecmp(k, "$answered") == 0)
-			*flags_r |= STORE_ANSWERED;
-		else if (strcasecmp(k, "$flagged") == 0)
-			*flags_r |= STORE_FLAGGED;
-		else if (strcasecmp(k, "$draft") == 0)
-			*flags_r |= STORE_DRAFT;
+		if (keyword_flag(k) != 0)
+			*flags_r |= keyword_flag(k);
 		else {
 			if (rest->len > 0)
 				buf_putc(rest, ' ');
@@ -201,22 +205,6 @@ keywords_split(json_t *kws, unsigned int *flags_r, struct buf *rest)
 		}
 	}
 	return rest->len < STORE_KEYWORDS_MAX ? 0 : -1;
-}
-
-/* thread_id - the provisional thread id of a message's bytes */
-static void
-thread_id(const char *data, size_t len, const char *email_id, char out[24])
-{
-	struct buf b;
-	uint64_t h = 1469598103934665603ULL;
-
-	buf_init(&b, 0);
-	je_thread_root(data, len, &b);
-	const char *key = b.len > 0 ? b.data : email_id;
-	for (const char *p = key; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	snprintf(out, 24, "t%016" PRIx64, h);
-	buf_free(&b);
 }
 
 static json_t *
@@ -248,40 +236,17 @@ keywords_flat(const struct jms_msg *m)
 /* ------------------------------------------------------------- Mailbox */
 
 /* thread_counts - the Threads with an Email in folder i, and those of
- * them with an Email there that is not $seen (reads each message's
- * header: provisional until the store keeps thread ids) */
+ * them with an Email there that is not $seen (the store's thread ids) */
 static void
 thread_counts(struct jms *j, size_t i, int *total_r, int *unread_r)
 {
-	const struct jms_msg *m;
-	size_t n;
+	uint32_t total = 0, unread = 0;
 	const char *err;
-	json_t *all = json_object(), *unread = json_object();
 
-	*total_r = *unread_r = 0;
-	if (jms_msgs(j, i, &m, &n, &err) < 0) {
-		json_decref(all);
-		json_decref(unread);
-		return;
-	}
-	for (size_t k = 0; k < n; k++) {
-		struct buf data;
-		char tid[24];
-		buf_init(&data, 0);
-		if (jms_msg_read(j, &m[k], HEADER_READ, &data, &err) < 0) {
-			buf_free(&data);
-			continue;
-		}
-		thread_id(data.data != NULL ? data.data : "", data.len, m[k].id, tid);
-		buf_free(&data);
-		json_object_set_new(all, tid, json_true());
-		if (!(m[k].flags & STORE_SEEN))
-			json_object_set_new(unread, tid, json_true());
-	}
-	*total_r = (int)json_object_size(all);
-	*unread_r = (int)json_object_size(unread);
-	json_decref(all);
-	json_decref(unread);
+	if (jms_thread_counts(j, i, &total, &unread, &err) < 0)
+		total = unread = 0;
+	*total_r = (int)total;
+	*unread_r = (int)unread;
 }
 
 static bool
@@ -444,29 +409,39 @@ changes_args(json_t *args, const char **since_r, json_t **error_r)
 	return true;
 }
 
-/* changes_result - the /changes answer, or cannotCalculateChanges when
- * there are more than maxChanges (no intermediate state is kept) */
+/* changes_run - a /changes method of kind ('E', 'M', 'T') from the
+ * store's change log: maxChanges is passed down (hasMoreChanges with an
+ * intermediate state); cannotCalculateChanges only when the log cannot
+ * tell */
 static void
-changes_result(struct jmap_mail_ctx *c, json_t *args, const char *since,
-	       json_t *new_state, json_t *cr, json_t *up, json_t *de,
-	       json_t **result_r, json_t **error_r)
+changes_run(struct jmap_mail_ctx *c, struct jms *j, char kind, json_t *args,
+	    const char *since, json_t **result_r, json_t **error_r)
 {
 	json_t *mc = json_object_get(args, "maxChanges");
-	size_t n = json_array_size(cr) + json_array_size(up) + json_array_size(de);
+	struct jms_changes ch;
+	const char *err = NULL;
+	size_t max = json_is_integer(mc) ? (size_t)json_integer_value(mc) : 0;
 
-	if (json_is_integer(mc) && (json_int_t)n > json_integer_value(mc)) {
-		*error_r = jmap_error("cannotCalculateChanges", "there are %zu "
-		    "changes, more than maxChanges, and this server keeps no "
-		    "intermediate states: fetch everything again", n);
-		json_decref(new_state);
-		json_decref(cr);
-		json_decref(up);
-		json_decref(de);
+	int r = jms_changes(j, kind, since, max, &ch, &err);
+	if (r < 0) {
+		*error_r = server_fail(c, err);
 		return;
 	}
-	*result_r = json_pack("{s:s,s:s,s:o,s:b,s:o,s:o,s:o}", "accountId",
-	    c->account_id, "oldState", since, "newState", new_state,
-	    "hasMoreChanges", 0, "created", cr, "updated", up, "destroyed", de);
+	if (r == 0) {
+		*error_r = jmap_error("cannotCalculateChanges", "sinceState "
+		    "cannot be calculated from: %s", err != NULL ? err :
+		    "unknown state");
+		return;
+	}
+	*result_r = json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:o}", "accountId",
+	    c->account_id, "oldState", since, "newState", ch.new_state,
+	    "hasMoreChanges", ch.has_more ? 1 : 0, "created", ch.created,
+	    "updated", ch.updated, "destroyed", ch.destroyed);
+	if (kind == 'M')
+		json_object_set_new(*result_r, "updatedProperties",
+		    ch.counts_only && json_array_size(ch.updated) > 0 ?
+		    json_pack("[ssss]", "totalEmails", "unreadEmails",
+		    "totalThreads", "unreadThreads") : json_null());
 }
 
 static void
@@ -480,19 +455,7 @@ mailbox_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 
 	if (j == NULL || !changes_args(args, &since, error_r))
 		return;
-	json_t *cr = json_array(), *up = json_array(), *de = json_array();
-	if (jms_mailbox_changes(j, since, cr, up, de) <= 0) {
-		json_decref(cr);
-		json_decref(up);
-		json_decref(de);
-		*error_r = jmap_error("cannotCalculateChanges", "sinceState is "
-		    "not a Mailbox state of this server");
-		return;
-	}
-	changes_result(c, args, since, jmap_mail_state(j, 'M'), cr, up, de, result_r,
-	    error_r);
-	if (*result_r != NULL)
-		json_object_set_new(*result_r, "updatedProperties", json_null());
+	changes_run(c, j, 'M', args, since, result_r, error_r);
 }
 
 static void
@@ -910,12 +873,11 @@ email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 			json_array_append(nf, v);   /* gone meanwhile */
 			continue;
 		}
-		char tid[24], bid[40];
-		thread_id(data.data != NULL ? data.data : "", data.len, m->id, tid);
+		char bid[40];
 		snprintf(bid, sizeof(bid), "B%s", m->id);
 		json_t *mb = mailbox_ids_json(j, m), *kw = keywords_json(m);
 		struct je_meta meta = { .id = m->id, .blob_id = bid,
-		    .thread_id = tid, .mailbox_ids = mb, .keywords = kw,
+		    .thread_id = m->threadid, .mailbox_ids = mb, .keywords = kw,
 		    .size = m->size, .received = m->received };
 		json_t *e = je_email(data.data != NULL ? data.data : "", data.len,
 		    &meta, &p);
@@ -937,25 +899,12 @@ email_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	struct jmap_mail_ctx *c = ctx;
 	static const char *const allowed[] = { "accountId", "sinceState",
 	    "maxChanges", NULL };
-	const char *since, *err = NULL;
+	const char *since;
 	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 
 	if (j == NULL || !changes_args(args, &since, error_r))
 		return;
-	json_t *cr = json_array(), *up = json_array(), *de = json_array();
-	int r = jms_email_changes(j, since, cr, up, de, &err);
-	if (r <= 0) {
-		json_decref(cr);
-		json_decref(up);
-		json_decref(de);
-		*error_r = r < 0 ? server_fail(c, err) :
-		    jmap_error("cannotCalculateChanges", "sinceState is not an "
-		    "Email state of this server, or a Mailbox holding Emails of "
-		    "that state was removed since");
-		return;
-	}
-	changes_result(c, args, since, jmap_mail_state(j, 'E'), cr, up, de, result_r,
-	    error_r);
+	changes_run(c, j, 'E', args, since, result_r, error_r);
 }
 
 /* one message as the query sees it */
@@ -1120,7 +1069,7 @@ query_run(struct jmap_mail_ctx *c, struct jms *j, struct je_filter *filter,
 			    .keywords = kw, .size = m[k].size,
 			    .received = m[k].received };
 			buf_init(&data, MESSAGE_READ_MAX);
-			if ((bytes || need_hdr || collapse) && jms_msg_read(j, &m[k],
+			if ((bytes || need_hdr) && jms_msg_read(j, &m[k],
 			    bytes ? 0 : HEADER_READ, &data, &err) < 0) {
 				free(kw);
 				buf_free(&data);
@@ -1158,7 +1107,8 @@ query_run(struct jmap_mail_ctx *c, struct jms *j, struct je_filter *filter,
 				q->sent = je_sent_at(data.data, data.len);
 			}
 			if (collapse)
-				thread_id(data.data, data.len, m[k].id, q->tid);
+				snprintf(q->tid, sizeof(q->tid), "%s",
+				    m[k].threadid);
 			buf_free(&data);
 		}
 	}
@@ -1205,6 +1155,106 @@ qmsgs_free(struct qmsg *list, size_t n)
 	free(list);
 }
 
+/* index_filter - put f into q when the store's query index can serve it:
+ * ANDs of inMailbox (one), hasKeyword and notKeyword (system keywords as
+ * flags, one other keyword each); false for anything else */
+static bool
+index_filter(const struct je_filter *f, struct store_query *q)
+{
+	if (f == NULL)
+		return true;
+	switch (f->kind) {
+	case JF_AND:
+		for (size_t i = 0; i < f->nsub; i++)
+			if (!index_filter(&f->sub[i], q))
+				return false;
+		return true;
+	case JF_IN_MAILBOX:
+		if (q->mailboxid != NULL && strcmp(q->mailboxid, f->str) != 0)
+			return false;
+		q->mailboxid = f->str;
+		return true;
+	case JF_HAS_KEYWORD:
+		if (keyword_flag(f->str) != 0)
+			q->flags_all |= keyword_flag(f->str);
+		else if (q->keyword == NULL)
+			q->keyword = f->str;
+		else
+			return false;
+		return true;
+	case JF_NOT_KEYWORD:
+		if (keyword_flag(f->str) != 0)
+			q->flags_none |= keyword_flag(f->str);
+		else if (q->not_keyword == NULL)
+			q->not_keyword = f->str;
+		else
+			return false;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* index_sort - the store's sort key for k: false when the index has
+ * none (to, sentAt) */
+static bool
+index_sort(const struct sort_key *k, struct store_query *q)
+{
+	switch (k->k) {
+	case SK_RECEIVED: q->sort = STORE_SORT_DATE; break;
+	case SK_SIZE: q->sort = STORE_SORT_SIZE; break;
+	case SK_FROM: q->sort = STORE_SORT_FROM; break;
+	case SK_SUBJECT: q->sort = STORE_SORT_SUBJECT; break;
+	default: return false;
+	}
+	q->descending = !k->asc;
+	return true;
+}
+
+/* index_query - Email/query from the store's query index (store_query)
+ * when it can answer: one sort key of receivedAt, size, from, subject; a
+ * filter index_filter takes; no collapseThreads, no anchor, a position
+ * from the start, a limit above 0. 1 answered (*result_r or *error_r),
+ * 0 not servable: the caller reads the messages instead. */
+static int
+index_query(struct jmap_mail_ctx *c, struct jms *j, json_t *args,
+	    const struct je_filter *filter, const struct sort_key *keys,
+	    size_t nkeys, json_int_t start, json_int_t lim, bool capped,
+	    json_t **result_r, json_t **error_r)
+{
+	json_t *anchor = json_object_get(args, "anchor");
+	struct store_query q = { 0 };
+	const char *err = NULL;
+
+	if (json_is_true(json_object_get(args, "collapseThreads")) ||
+	    json_is_string(anchor) || start < 0 || lim <= 0 || nkeys != 1 ||
+	    !index_filter(filter, &q))
+		return 0;
+	if (!index_sort(&keys[0], &q))
+		return 0;
+	q.position = (size_t)start;
+	q.limit = (size_t)lim + 1;   /* one more: are there more? */
+	q.want_total = json_is_true(json_object_get(args, "calculateTotal"));
+	json_t *ids;
+	int64_t total;
+	if (jms_query(j, &q, &ids, &total, &err) < 0) {
+		json_decref(ids);
+		*error_r = server_fail(c, err);
+		return 1;
+	}
+	bool more = (json_int_t)json_array_size(ids) > lim;
+	if (more)
+		json_array_remove(ids, (size_t)lim);
+	*result_r = json_pack("{s:s,s:o,s:b,s:I,s:o}", "accountId",
+	    c->account_id, "queryState", jmap_mail_state(j, 'E'),
+	    "canCalculateChanges", 1, "position", start, "ids", ids);
+	if (q.want_total)
+		json_object_set_new(*result_r, "total", json_integer(total));
+	if (capped || (json_object_get(args, "limit") == NULL && more))
+		json_object_set_new(*result_r, "limit", json_integer(lim));
+	return 1;
+}
+
 static void
 email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
@@ -1238,6 +1288,17 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    error_r) < 0 || je_filter_parse(json_object_get(args, "filter"),
 	    &filter, error_r) < 0)
 		return;
+	json_int_t start = pos != NULL ? json_integer_value(pos) : 0;
+	json_int_t lim = limit != NULL && json_is_integer(limit) ?
+	    json_integer_value(limit) : QUERY_LIMIT_MAX;
+	bool capped = lim > QUERY_LIMIT_MAX;
+	if (capped)
+		lim = QUERY_LIMIT_MAX;
+	if (index_query(c, j, args, filter, keys, nkeys, start, lim, capped,
+	    result_r, error_r) > 0) {
+		je_filter_free(&filter);
+		return;
+	}
 	struct qmsg *list;
 	size_t n;
 	bool collapse = json_is_true(json_object_get(args, "collapseThreads"));
@@ -1246,7 +1307,6 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	je_filter_free(&filter);
 	if (r < 0)
 		return;
-	json_int_t start = pos != NULL ? json_integer_value(pos) : 0;
 	if (json_is_string(anchor)) {
 		size_t i;
 		for (i = 0; i < n; i++)
@@ -1265,11 +1325,6 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		start = 0;
 	if (start > (json_int_t)n)
 		start = (json_int_t)n;
-	json_int_t lim = limit != NULL && json_is_integer(limit) ?
-	    json_integer_value(limit) : QUERY_LIMIT_MAX;
-	bool capped = lim > QUERY_LIMIT_MAX;
-	if (capped)
-		lim = QUERY_LIMIT_MAX;
 	json_t *ids = json_array();
 	for (json_int_t i = start; i < (json_int_t)n && i < start + lim; i++)
 		json_array_append_new(ids, json_string(list[i].m->id));
@@ -1281,6 +1336,116 @@ email_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (capped || (limit == NULL && (json_int_t)n - start > lim))
 		json_object_set_new(*result_r, "limit", json_integer(lim));
 	qmsgs_free(list, n);
+}
+
+/* email_query_changes - Email/queryChanges (RFC 8620 5.6) of a query
+ * the store's index serves (index_query: canCalculateChanges true): the
+ * change log's created, updated and destroyed ids since the state are
+ * all "removed" (5.6 allows ids that were not in the old results), and
+ * those of them in the current results "added" at their index. The
+ * whole result is read, so a query of more than STORE_QUERY_LIMIT_MAX
+ * Emails cannot be calculated; upToId is not used. */
+static void
+email_query_changes(void *ctx, json_t *args, json_t **result_r,
+		    json_t **error_r)
+{
+	struct jmap_mail_ctx *c = ctx;
+	static const char *const allowed[] = { "accountId", "filter", "sort",
+	    "sinceQueryState", "maxChanges", "upToId", "calculateTotal",
+	    "collapseThreads", NULL };
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
+	json_t *mc = json_object_get(args, "maxChanges");
+	struct je_filter *filter = NULL;
+	struct sort_key keys[8];
+	size_t nkeys;
+	bool need_hdr;
+	struct store_query q = { 0 };
+	struct jms_changes ch;
+	const char *err = NULL;
+
+	if (j == NULL)
+		return;
+	const char *since = json_string_value(json_object_get(args,
+	    "sinceQueryState"));
+	if (since == NULL || (mc != NULL && !json_is_null(mc) &&
+	    (!json_is_integer(mc) || json_integer_value(mc) <= 0))) {
+		*error_r = jmap_error("invalidArguments", "sinceQueryState is "
+		    "required, maxChanges a positive integer");
+		return;
+	}
+	if (sort_parse(json_object_get(args, "sort"), keys, &nkeys, &need_hdr,
+	    error_r) < 0 || je_filter_parse(json_object_get(args, "filter"),
+	    &filter, error_r) < 0)
+		return;
+	if (json_is_true(json_object_get(args, "collapseThreads")) ||
+	    nkeys != 1 || !index_filter(filter, &q) ||
+	    !index_sort(&keys[0], &q)) {
+		je_filter_free(&filter);
+		*error_r = jmap_error("cannotCalculateChanges", "changes are "
+		    "calculated for queries with one sort of receivedAt, size, "
+		    "from or subject, inMailbox/hasKeyword/notKeyword filters "
+		    "and no collapseThreads (canCalculateChanges): run the "
+		    "query again");
+		return;
+	}
+	q.limit = STORE_QUERY_LIMIT_MAX;
+	q.want_total = true;
+	int r = jms_changes(j, 'E', since, 0, &ch, &err);
+	if (r <= 0) {
+		je_filter_free(&filter);
+		*error_r = r < 0 ? server_fail(c, err) : jmap_error(
+		    "cannotCalculateChanges", "sinceQueryState cannot be "
+		    "calculated from: %s", err != NULL ? err : "unknown state");
+		return;
+	}
+	json_t *ids;
+	int64_t total;
+	r = jms_query(j, &q, &ids, &total, &err);
+	je_filter_free(&filter);
+	if (r < 0 || total > (int64_t)json_array_size(ids)) {
+		*error_r = r < 0 ? server_fail(c, err) : jmap_error(
+		    "cannotCalculateChanges", "the query has more than %d "
+		    "results: run it again", STORE_QUERY_LIMIT_MAX);
+		goto out;
+	}
+	json_t *changed = json_object(), *removed = json_array(),
+	    *added = json_array();
+	json_t *lists[3] = { ch.created, ch.updated, ch.destroyed };
+	for (size_t l = 0; l < 3; l++) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(lists[l], i, v) {
+			json_array_append(removed, v);
+			if (l < 2)
+				json_object_set(changed, json_string_value(v),
+				    json_true());
+		}
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+		if (json_object_get(changed, json_string_value(v)) != NULL)
+			json_array_append_new(added, json_pack("{s:O,s:I}", "id",
+			    v, "index", (json_int_t)i));
+	json_decref(changed);
+	if (json_is_integer(mc) && (json_int_t)(json_array_size(removed) +
+	    json_array_size(added)) > json_integer_value(mc)) {
+		json_decref(removed);
+		json_decref(added);
+		*error_r = jmap_error("tooManyChanges", "more changes than "
+		    "maxChanges: run the query again");
+		goto out;
+	}
+	*result_r = json_pack("{s:s,s:s,s:s,s:o,s:o}", "accountId",
+	    c->account_id, "oldQueryState", since, "newQueryState",
+	    ch.new_state, "removed", removed, "added", added);
+	if (json_is_true(json_object_get(args, "calculateTotal")))
+		json_object_set_new(*result_r, "total", json_integer(total));
+out:
+	json_decref(ids);
+	json_decref(ch.created);
+	json_decref(ch.updated);
+	json_decref(ch.destroyed);
 }
 
 /* jmap_mail_email_update - one Email/set update: keywords and mailboxIds (full or
@@ -1438,14 +1603,13 @@ email_create(struct jmap_mail_ctx *c, struct jms *j, json_t *v,
 	}
 	char id[32], bid[40], tid[24];
 	int r = jms_msg_append(j, (size_t)to, msg.data, msg.len, flags, rest.data,
-	    when, id, &err);
+	    when, id, tid, &err);
 	if (r != 0) {
 		*serr = json_pack("{s:s,s:s}", "type", r == 1 ? "overQuota" :
 		    "forbidden", "description", r == 1 ? "the mailbox is full" : err);
 		goto out;
 	}
 	snprintf(bid, sizeof(bid), "B%s", id);
-	thread_id(msg.data, msg.len, id, tid);
 	*created_r = json_pack("{s:s,s:s,s:s,s:I}", "id", id, "blobId", bid,
 	    "threadId", tid, "size", (json_int_t)msg.len);
 out:
@@ -1630,19 +1794,17 @@ email_import(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 				type = "blobNotFound";
 				why = "no such blob";
 			} else {
-				char id[32];
+				char id[32], tid[24];
 				r = jms_msg_append(j, (size_t)to, data.data != NULL ?
 				    data.data : "", data.len, flags, rest.data, when,
-				    id, &err);
+				    id, tid, &err);
 				if (r == 1)
 					type = "overQuota", why = "the mailbox is full";
 				else if (r < 0)
 					type = "forbidden", why = err;
 				else {
-					char bid[40], tid[24];
+					char bid[40];
 					snprintf(bid, sizeof(bid), "B%s", id);
-					thread_id(data.data != NULL ? data.data : "",
-					    data.len, id, tid);
 					json_object_set_new(created, key, json_pack(
 					    "{s:s,s:s,s:s,s:I}", "id", id, "blobId", bid,
 					    "threadId", tid, "size", (json_int_t)data.len));
@@ -1731,58 +1893,40 @@ thread_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		    "ids", "ids", NULL);
 		return;
 	}
-	/* every message's thread, oldest first (receivedAt) */
-	struct sort_key key = { SK_RECEIVED, true };
-	struct qmsg *list;
-	size_t n;
-	if (query_run(c, j, NULL, &key, 1, false, false, &list, &n, error_r) < 0)
-		return;
-	json_t *found = json_object();
-	for (size_t i = 0; i < n; i++) {
-		struct buf data;
-		buf_init(&data, 0);
-		if (jms_msg_read(j, list[i].m, HEADER_READ, &data, &err) < 0) {
-			buf_free(&data);
-			continue;
-		}
-		thread_id(data.data != NULL ? data.data : "", data.len,
-		    list[i].m->id, list[i].tid);
-		buf_free(&data);
-		json_t *t = json_object_get(found, list[i].tid);
-		if (t == NULL) {
-			t = json_array();
-			json_object_set_new(found, list[i].tid, t);
-		}
-		json_array_append_new(t, json_string(list[i].m->id));
-	}
-	qmsgs_free(list, n);
 	json_t *out = json_array(), *nf = json_array();
 	size_t i;
 	json_t *v;
 	json_array_foreach(ids, i, v) {
-		json_t *t = json_object_get(found, json_string_value(v));
-		if (t == NULL)
+		json_t *t;
+		int r = jms_thread_get(j, json_string_value(v), &t, &err);
+		if (r < 0) {
+			json_decref(out);
+			json_decref(nf);
+			*error_r = server_fail(c, err);
+			return;
+		}
+		if (r == 0)
 			json_array_append(nf, v);
 		else
-			json_array_append_new(out, json_pack("{s:O,s:O}", "id", v,
-			    "emailIds", t));
+			json_array_append_new(out, json_pack("{s:O,s:o}", "id",
+			    v, "emailIds", t));
 	}
-	json_decref(found);
 	*result_r = json_pack("{s:s,s:o,s:o,s:o}", "accountId", c->account_id,
-	    "state", jmap_mail_state(j, 'E'), "list", out, "notFound", nf);
+	    "state", jmap_mail_state(j, 'T'), "list", out, "notFound", nf);
 }
 
 static void
 thread_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
 	struct jmap_mail_ctx *c = ctx;
+	static const char *const allowed[] = { "accountId", "sinceState",
+	    "maxChanges", NULL };
+	const char *since;
+	struct jms *j = jmap_mail_begin(c, args, allowed, error_r);
 
-	(void)result_r;
-	if (!account_ok(c, args, error_r))
+	if (j == NULL || !changes_args(args, &since, error_r))
 		return;
-	*error_r = jmap_error("cannotCalculateChanges", "Thread changes are "
-	    "not kept by this store yet (provisional thread ids): get the "
-	    "Threads of the changed Emails again");
+	changes_run(c, j, 'T', args, since, result_r, error_r);
 }
 
 /* ------------------------------------------------------- SearchSnippet */
@@ -1972,8 +2116,10 @@ quota_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (strcmp(json_string_value(now), since) != 0 &&
 	    jms_usage(j, &used, &limit, &err) == 0 && limit > 0)
 		json_array_append_new(up, json_string("octets"));
-	changes_result(c, args, since, now, json_array(), up, json_array(),
-	    result_r, error_r);
+	/* one id at most: within any maxChanges (a positive integer) */
+	*result_r = json_pack("{s:s,s:s,s:o,s:b,s:[],s:o,s:[]}", "accountId",
+	    c->account_id, "oldState", since, "newState", now,
+	    "hasMoreChanges", 0, "created", "updated", up, "destroyed");
 }
 
 static void
@@ -2007,8 +2153,8 @@ jmap_mail_states(struct jmap_mail_ctx *c)
 	if (j == NULL)
 		return NULL;
 	return json_pack("{s:o,s:o,s:o,s:o}", "Mailbox", jmap_mail_state(j, 'M'),
-	    "Email", jmap_mail_state(j, 'E'), "Thread", jmap_mail_state(j, 'E'), "Quota",
-	    jmap_mail_state(j, 'Q'));
+	    "Email", jmap_mail_state(j, 'E'), "Thread",
+	    jmap_mail_state(j, 'T'), "Quota", jmap_mail_state(j, 'Q'));
 }
 
 const struct jmap_method jmap_mail_methods[] = {
@@ -2020,7 +2166,7 @@ const struct jmap_method jmap_mail_methods[] = {
 	{ "Email/get", JMAP_MAIL, email_get },
 	{ "Email/changes", JMAP_MAIL, email_changes },
 	{ "Email/query", JMAP_MAIL, email_query },
-	{ "Email/queryChanges", JMAP_MAIL, query_changes_unsupported },
+	{ "Email/queryChanges", JMAP_MAIL, email_query_changes },
 	{ "Email/set", JMAP_MAIL, email_set },
 	{ "Email/import", JMAP_MAIL, email_import },
 	{ "Email/parse", JMAP_MAIL, email_parse },

@@ -31,6 +31,8 @@ struct jms {
 	int64_t quota_kb;
 	struct jfolder *f;
 	size_t nf;
+	struct jms_msg **found;    /* jms_msg_find's of unloaded folders */
+	size_t nfound;
 };
 
 static const char *
@@ -42,14 +44,25 @@ seterr(const char **error_r, const char *e)
 }
 
 static void
+msgs_free(struct jms_msg *m, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		free(m[k].keywords);
+	free(m);
+}
+
+static void
 folders_free(struct jms *j)
 {
 	for (size_t i = 0; i < j->nf; i++) {
 		free(j->f[i].pub.name);
-		for (size_t k = 0; k < j->f[i].nmsgs; k++)
-			free(j->f[i].msgs[k].keywords);
-		free(j->f[i].msgs);
+		msgs_free(j->f[i].msgs, j->f[i].nmsgs);
 	}
+	for (size_t i = 0; i < j->nfound; i++)
+		msgs_free(j->found[i], 1);
+	free(j->found);
+	j->found = NULL;
+	j->nfound = 0;
 	free(j->f);
 	j->f = NULL;
 	j->nf = 0;
@@ -79,7 +92,7 @@ jms_reload(struct jms *j, const char **error_r)
 		store_folder_close(&sf);
 		struct jms_folder *p = &j->f[j->nf++].pub;
 		p->name = xstrdup(list[i].name);
-		snprintf(p->id, sizeof(p->id), "f%" PRIu32, fs.uidvalidity);
+		snprintf(p->id, sizeof(p->id), "%s", fs.mailboxid);
 		p->uidvalidity = fs.uidvalidity;
 		p->uidnext = fs.uidnext;
 		p->modseq = fs.highestmodseq;
@@ -104,7 +117,8 @@ jms_open(const char *root, int64_t quota_kb, const char **error_r)
 	j->st = st;
 	j->root = xstrdup(root);
 	j->quota_kb = quota_kb;
-	if (jms_reload(j, error_r) < 0) {
+	/* deliveries to folders no session has open: indexed and logged */
+	if (store_sync_all(st, error_r) < 0 || jms_reload(j, error_r) < 0) {
 		jms_close(&j);
 		return NULL;
 	}
@@ -163,10 +177,23 @@ jms_msgs(struct jms *j, size_t i, const struct jms_msg **msgs_r, size_t *n_r,
 			store_folder_close(&sf);
 			return -1;
 		}
-		store_folder_close(&sf);
 		f->msgs = xcalloc(n > 0 ? n : 1, sizeof(*f->msgs));
+		size_t kept = 0;
 		for (size_t k = 0; k < n; k++) {
-			struct jms_msg *o = &f->msgs[k];
+			struct jms_msg *o = &f->msgs[kept];
+			/* the store's immutable ids; a message expunged
+			 * since the load has none and is left out */
+			int r = store_msg_ids(sf, m[k].uid, o->id, o->threadid,
+			    error_r);
+			if (r < 0) {
+				store_folder_close(&sf);
+				store_msgs_free(m, n);
+				msgs_free(f->msgs, kept);
+				f->msgs = NULL;
+				return -1;
+			}
+			if (r == 0)
+				continue;
 			o->folder = i;
 			o->uid = m[k].uid;
 			o->flags = m[k].flags;
@@ -174,10 +201,10 @@ jms_msgs(struct jms *j, size_t i, const struct jms_msg **msgs_r, size_t *n_r,
 			    m[k].keywords : "");
 			o->size = m[k].file_size;
 			o->received = m[k].internal_date;
-			snprintf(o->id, sizeof(o->id), "m%" PRIu32 "u%" PRIu32,
-			    f->pub.uidvalidity, m[k].uid);
+			kept++;
 		}
-		f->nmsgs = n;
+		store_folder_close(&sf);
+		f->nmsgs = kept;
 		store_msgs_free(m, n);
 	}
 	*msgs_r = f->msgs;
@@ -185,55 +212,74 @@ jms_msgs(struct jms *j, size_t i, const struct jms_msg **msgs_r, size_t *n_r,
 	return 0;
 }
 
-/* id_parse - "m<uv>u<uid>" */
-static bool
-id_parse(const char *id, uint32_t *uv_r, uint32_t *uid_r)
+/* msg_in - the message of folder i with UID uid: 1, 0 none, -1 */
+static int
+msg_in(struct jms *j, size_t i, uint32_t uid, const struct jms_msg **m_r,
+       const char **error_r)
 {
-	char *end;
+	const struct jms_msg *m;
+	size_t n;
 
-	if (id[0] != 'm' || id[1] < '0' || id[1] > '9')
-		return false;
-	unsigned long long uv = strtoull(id + 1, &end, 10);
-	if (*end != 'u' || end[1] < '0' || end[1] > '9' || uv > UINT32_MAX)
-		return false;
-	unsigned long long uid = strtoull(end + 1, &end, 10);
-	if (*end != '\0' || uid > UINT32_MAX)
-		return false;
-	*uv_r = (uint32_t)uv;
-	*uid_r = (uint32_t)uid;
-	return true;
+	if (jms_msgs(j, i, &m, &n, error_r) < 0)
+		return -1;
+	size_t lo = 0, hi = n;       /* ascending UIDs */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (m[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n && m[lo].uid == uid) {
+		*m_r = &m[lo];
+		return 1;
+	}
+	return 0;
 }
 
 int
 jms_msg_find(struct jms *j, const char *id, const struct jms_msg **m_r,
 	     const char **error_r)
 {
-	uint32_t uv, uid;
+	struct store_email e;
 
-	if (!id_parse(id, &uv, &uid))
+	if (!store_id_valid(id, 'M'))
 		return 0;
-	for (size_t i = 0; i < j->nf; i++) {
-		if (j->f[i].pub.uidvalidity != uv)
+	int r = store_email_get(j->st, id, &e, error_r);
+	if (r <= 0)
+		return r;
+	/* its first place that this request's folder list knows: from the
+	 * folder's list when loaded, else from the email alone (one email
+	 * needs no list of its folder) */
+	r = 0;
+	for (size_t p = 0; p < e.nplaces && r == 0; p++) {
+		const struct store_email_place *pl = &e.places[p];
+		long i = jms_folder_find(j, pl->mailboxid);
+		struct stat sb;
+		if (i < 0)
 			continue;
-		const struct jms_msg *m;
-		size_t n;
-		if (jms_msgs(j, i, &m, &n, error_r) < 0)
-			return -1;
-		size_t lo = 0, hi = n;       /* ascending UIDs */
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (m[mid].uid < uid)
-				lo = mid + 1;
-			else
-				hi = mid;
+		if (j->f[i].msgs != NULL || p > 0 || e.path == NULL ||
+		    stat(e.path, &sb) < 0) {
+			r = msg_in(j, (size_t)i, pl->uid, m_r, error_r);
+			continue;
 		}
-		if (lo < n && m[lo].uid == uid) {
-			*m_r = &m[lo];
-			return 1;
-		}
-		return 0;
+		struct jms_msg *o = xcalloc(1, sizeof(*o));
+		o->folder = (size_t)i;
+		o->uid = pl->uid;
+		o->flags = pl->flags;
+		o->keywords = xstrdup(pl->keywords != NULL ? pl->keywords : "");
+		o->size = (uint64_t)sb.st_size;   /* as jms_msgs: the file's */
+		o->received = e.received;
+		snprintf(o->id, sizeof(o->id), "%s", e.emailid);
+		snprintf(o->threadid, sizeof(o->threadid), "%s", e.threadid);
+		j->found = xreallocarray(j->found, j->nfound + 1,
+		    sizeof(*j->found));
+		j->found[j->nfound++] = o;
+		*m_r = o;
+		r = 1;
 	}
-	return 0;
+	store_email_clear(&e);
+	return r;
 }
 
 /* store_msg_of - the lib-store view of m (borrowed strings) */
@@ -297,222 +343,114 @@ jms_msg_read(struct jms *j, const struct jms_msg *m, size_t max,
 
 /* ---------------------------------------------------------------- states */
 
-void
-jms_state_email(struct jms *j, struct buf *out)
+static enum store_change_type
+change_type(char kind)
 {
-	buf_reset(out);
-	buf_putc(out, 'E');
-	for (size_t i = 0; i < j->nf; i++)
-		buf_printf(out, "%s%" PRIu32 ":%" PRIu64 ":%" PRIu32 ":%" PRIu32,
-		    i ? "," : "", j->f[i].pub.uidvalidity, j->f[i].pub.modseq,
-		    j->f[i].pub.uidnext, j->f[i].pub.total);
-}
-
-/* name_hash - FNV-1a of a folder's name and subscription */
-static uint32_t
-name_hash(const struct jms_folder *f)
-{
-	uint32_t h = 2166136261u;
-
-	for (const char *p = f->name; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return (h ^ (f->subscribed ? 1u : 0u)) * 16777619u;
-}
-
-void
-jms_state_mailbox(struct jms *j, struct buf *out)
-{
-	buf_reset(out);
-	buf_putc(out, 'M');
-	for (size_t i = 0; i < j->nf; i++)
-		buf_printf(out, "%s%" PRIu32 ":%" PRIu64 ":%" PRIx32, i ? "," : "",
-		    j->f[i].pub.uidvalidity, j->f[i].pub.modseq,
-		    name_hash(&j->f[i].pub));
-}
-
-void
-jms_state_quota(struct jms *j, struct buf *out)
-{
-	int64_t used = 0, limit = 0;
-
-	buf_reset(out);
-	(void)jms_usage(j, &used, &limit, NULL);
-	buf_printf(out, "Q%" PRId64 ":%" PRId64, used, limit);
-}
-
-struct old_folder {
-	uint32_t uv, uidnext, total;
-	uint64_t modseq;
-	uint32_t hash;
-	bool seen;
-};
-
-/* state_parse - the folders of a state string (kind 'E' or 'M'): a new
- * array, or NULL when it is not one of ours */
-static struct old_folder *
-state_parse(const char *s, char kind, size_t *n_r)
-{
-	struct old_folder *v = NULL;
-	size_t n = 0;
-	const char *p = s + 1;
-
-	if (s[0] != kind)
-		return NULL;
-	if (*p == '\0') {
-		*n_r = 0;
-		return xcalloc(1, sizeof(*v));
-	}
-	for (;;) {
-		unsigned long long a, b, c, d = 0;
-		char *end;
-		if (*p < '0' || *p > '9' || n >= 100000)
-			goto bad;
-		a = strtoull(p, &end, 10);
-		if (*end != ':')
-			goto bad;
-		b = strtoull(end + 1, &end, 10);
-		if (*end != ':')
-			goto bad;
-		c = strtoull(end + 1, &end, kind == 'M' ? 16 : 10);
-		if (kind == 'E') {
-			if (*end != ':')
-				goto bad;
-			d = strtoull(end + 1, &end, 10);
-		}
-		if (a > UINT32_MAX || c > UINT32_MAX || d > UINT32_MAX)
-			goto bad;
-		v = xreallocarray(v, n + 1, sizeof(*v));
-		v[n] = (struct old_folder){ .uv = (uint32_t)a, .modseq = b };
-		if (kind == 'E') {
-			v[n].uidnext = (uint32_t)c;
-			v[n].total = (uint32_t)d;
-		} else
-			v[n].hash = (uint32_t)c;
-		n++;
-		if (*end == '\0')
-			break;
-		if (*end != ',')
-			goto bad;
-		p = end + 1;
-	}
-	*n_r = n;
-	return v;
-bad:
-	free(v);
-	return NULL;
-}
-
-static struct old_folder *
-old_find(struct old_folder *v, size_t n, uint32_t uv)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].uv == uv)
-			return &v[i];
-	return NULL;
+	return kind == 'E' ? STORE_CHANGE_EMAIL : kind == 'M' ?
+	    STORE_CHANGE_MAILBOX : STORE_CHANGE_THREAD;
 }
 
 int
-jms_email_changes(struct jms *j, const char *since, json_t *created,
-		  json_t *updated, json_t *destroyed, const char **error_r)
+jms_state(struct jms *j, char kind, struct buf *out, const char **error_r)
 {
-	size_t n;
-	struct old_folder *old = state_parse(since, 'E', &n);
-	int ret = 1;
-	char id[32];
+	char state[STORE_STATE_MAX];
 
-	if (old == NULL)
+	buf_reset(out);
+	if (kind == 'Q') {
+		int64_t used = 0, limit = 0;
+		(void)jms_usage(j, &used, &limit, NULL);
+		buf_printf(out, "Q%" PRId64 ":%" PRId64, used, limit);
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (old[i].total > 0) {
-			bool there = false;
-			for (size_t k = 0; k < j->nf && !there; k++)
-				there = j->f[k].pub.uidvalidity == old[i].uv;
-			if (!there) {
-				free(old);
-				return 0;   /* a folder gone with its messages */
-			}
-		}
-	for (size_t i = 0; i < j->nf && ret > 0; i++) {
-		struct jms_folder *f = &j->f[i].pub;
-		struct old_folder *o = old_find(old, n, f->uidvalidity);
-		if (o != NULL && o->modseq == f->modseq &&
-		    o->uidnext == f->uidnext)
-			continue;
-		struct store_folder *sf = store_folder_open(j->st, f->name,
-		    error_r);
-		if (sf == NULL) {
-			ret = -1;
-			break;
-		}
-		struct store_msg *m;
-		size_t nm;
-		uint32_t *gone;
-		size_t ngone;
-		if (o == NULL) {
-			if (store_msgs_load(sf, &m, &nm, error_r) < 0)
-				ret = -1;
-		} else if (store_msgs_changed(sf, o->modseq, &m, &nm,
-		    error_r) < 0)
-			ret = -1;
-		if (ret < 0) {
-			store_folder_close(&sf);
-			break;
-		}
-		for (size_t k = 0; k < nm; k++) {
-			snprintf(id, sizeof(id), "m%" PRIu32 "u%" PRIu32,
-			    f->uidvalidity, m[k].uid);
-			json_array_append_new(o == NULL || m[k].uid >= o->uidnext ?
-			    created : updated, json_string(id));
-		}
-		store_msgs_free(m, nm);
-		if (o != NULL) {
-			if (store_expunged_since(sf, o->modseq, &gone, &ngone,
-			    error_r) < 0)
-				ret = -1;
-			else {
-				for (size_t k = 0; k < ngone; k++) {
-					if (gone[k] >= o->uidnext)
-						continue;   /* came and went */
-					snprintf(id, sizeof(id), "m%" PRIu32 "u%"
-					    PRIu32, f->uidvalidity, gone[k]);
-					json_array_append_new(destroyed,
-					    json_string(id));
-				}
-				free(gone);
-			}
-		}
-		store_folder_close(&sf);
 	}
-	free(old);
-	return ret;
+	if (store_state(j->st, change_type(kind), state, error_r) < 0)
+		return -1;
+	buf_puts(out, state);
+	return 0;
+}
+
+static void
+ids_append(json_t *to, char **ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(to, json_string(ids[i]));
 }
 
 int
-jms_mailbox_changes(struct jms *j, const char *since, json_t *created,
-		    json_t *updated, json_t *destroyed)
+jms_changes(struct jms *j, char kind, const char *since, size_t max,
+	    struct jms_changes *c, const char **error_r)
 {
-	size_t n;
-	struct old_folder *old = state_parse(since, 'M', &n);
+	struct store_changes sc;
 
-	if (old == NULL)
-		return 0;
-	for (size_t i = 0; i < j->nf; i++) {
-		struct jms_folder *f = &j->f[i].pub;
-		struct old_folder *o = old_find(old, n, f->uidvalidity);
-		if (o == NULL)
-			json_array_append_new(created, json_string(f->id));
-		else {
-			o->seen = true;
-			if (o->modseq != f->modseq || o->hash != name_hash(f))
-				json_array_append_new(updated, json_string(f->id));
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		if (!old[i].seen)
-			json_array_append_new(destroyed, json_sprintf("f%" PRIu32,
-			    old[i].uv));
-	free(old);
+	memset(c, 0, sizeof(*c));
+	int r = store_changes(j->st, change_type(kind), since, max, &sc,
+	    error_r);
+	if (r <= 0)
+		return r;
+	c->created = json_array();
+	c->updated = json_array();
+	c->destroyed = json_array();
+	ids_append(c->created, sc.created, sc.ncreated);
+	ids_append(c->updated, sc.updated, sc.nupdated);
+	ids_append(c->destroyed, sc.destroyed, sc.ndestroyed);
+	snprintf(c->new_state, sizeof(c->new_state), "%s", sc.new_state);
+	c->has_more = sc.has_more;
+	c->counts_only = sc.counts_only;
+	store_changes_free(&sc);
 	return 1;
+}
+
+int
+jms_query(struct jms *j, const struct store_query *q, json_t **ids_r,
+	  int64_t *total_r, const char **error_r)
+{
+	struct store_query_result r;
+
+	*ids_r = json_array();
+	*total_r = 0;
+	int ret = store_query(j->st, q, &r, error_r);
+	if (ret <= 0)
+		return ret < 0 ? -1 : 0;   /* 0: no such mailbox: nothing */
+	for (size_t i = 0; i < r.n; i++)
+		json_array_append_new(*ids_r, json_string(r.ids[i].emailid));
+	*total_r = r.total;
+	store_query_result_free(&r);
+	return 0;
+}
+
+int
+jms_thread_counts(struct jms *j, size_t i, uint32_t *threads_r,
+		  uint32_t *unread_r, const char **error_r)
+{
+	struct store_folder *sf = store_folder_open(j->st, j->f[i].pub.name,
+	    error_r);
+
+	if (sf == NULL)
+		return -1;
+	int r = store_folder_thread_counts(sf, threads_r, unread_r, error_r);
+	store_folder_close(&sf);
+	return r;
+}
+
+int
+jms_thread_get(struct jms *j, const char *id, json_t **emailids_r,
+	       const char **error_r)
+{
+	char **ids;
+	size_t n;
+
+	*emailids_r = NULL;
+	if (!store_id_valid(id, 'T'))
+		return 0;
+	if (store_thread_get(j->st, id, &ids, &n, error_r) < 0)
+		return -1;
+	if (n > 0) {
+		*emailids_r = json_array();
+		ids_append(*emailids_r, ids, n);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return n > 0 ? 1 : 0;
 }
 
 /* --------------------------------------------------------------- changes */
@@ -540,14 +478,16 @@ jms_msg_move(struct jms *j, const struct jms_msg *m, size_t to,
 	    j->f[m->folder].pub.name, error_r);
 	uint32_t *src = NULL, *dst = NULL, uv = 0;
 	size_t n = 0;
+	char id[32];
 
 	if (sf == NULL)
 		return -1;
+	snprintf(id, sizeof(id), "%s", m->id);
 	int r = store_copy(sf, &m->uid, 1, j->f[to].pub.name, true, 0, &src,
 	    &dst, &n, &uv, error_r);
 	store_folder_close(&sf);
 	if (r == 0 && n == 1)
-		snprintf(new_id, 32, "m%" PRIu32 "u%" PRIu32, uv, dst[0]);
+		snprintf(new_id, 32, "%s", id);   /* a move keeps the id */
 	else if (r == 0)
 		r = -1, seterr(error_r, "the message is gone");
 	free(src);
@@ -571,15 +511,28 @@ jms_msg_destroy(struct jms *j, const struct jms_msg *m, const char **error_r)
 int
 jms_msg_append(struct jms *j, size_t i, const void *data, size_t len,
 	       unsigned int flags, const char *keywords, time_t received,
-	       char id_r[32], const char **error_r)
+	       char id_r[32], char tid_r[24], const char **error_r)
 {
 	uint32_t uid, uv;
+	char tid[STORE_ID_MAX];
 	int r = store_append(j->st, j->f[i].pub.name, data, len, flags,
 	    keywords, received, j->quota_kb, &uid, &uv, error_r);
 
+	if (r != 0)
+		return r;
+	struct store_folder *sf = store_folder_open(j->st, j->f[i].pub.name,
+	    error_r);
+	if (sf == NULL)
+		return -1;
+	r = store_msg_ids(sf, uid, id_r, tid, error_r);
+	store_folder_close(&sf);
 	if (r == 0)
-		snprintf(id_r, 32, "m%" PRIu32 "u%" PRIu32, uv, uid);
-	return r;
+		seterr(error_r, "the message is gone");
+	if (r <= 0)
+		return -1;
+	if (tid_r != NULL)
+		snprintf(tid_r, 24, "%s", tid);
+	return 0;
 }
 
 int

@@ -15,21 +15,22 @@
  * so that it can move onto the store's account-wide ids, change log and
  * query index when they exist.
  *
- * PROVISIONAL (today's per-folder store): a Mailbox id is "f" + the
- * folder's UIDVALIDITY (unique in a mailbox, kept by a rename); an Email
- * id is "m<uidvalidity>u<uid>", so a message moved to another Mailbox
- * gets a new id (RFC 8621 wants it kept) and a message exists in one
- * Mailbox only. State strings list each folder's (uidvalidity, highest
- * modseq, uidnext, messages): honest, computed from the index, and
- * enough to compute /changes from CONDSTORE/QRESYNC data per folder; a
- * folder removed since a state whose messages are unknown makes
- * /changes answer cannotCalculateChanges. */
+ * Ids and states are the store's (store.h, "object ids" and "the change
+ * log"): a Mailbox id is the folder's MAILBOXID ("F" + 16 hex digits,
+ * kept by a rename), an Email id its EMAILID ("M" + 16 hex digits, kept
+ * by a move and by a rebuild of the index), a Thread id its THREADID
+ * ("T" + 16 hex digits, from the root Message-ID). States are the
+ * store's change-log states ("<epoch>-<seq>"), and /changes reads that
+ * log: cannotCalculateChanges only for a state of another (rebuilt)
+ * index or older than the trimmed log. An email with copies in two
+ * folders is listed once per copy by the per-folder paths (jms_msgs);
+ * jms_msg_find gives its first copy. */
 
 struct jms;
 
 struct jms_folder {
 	char *name;              /* IMAP name (modified UTF-7) */
-	char id[16];             /* "f<uidvalidity>" */
+	char id[24];             /* the store's mailbox id (STORE_ID_MAX) */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t modseq;
@@ -46,7 +47,8 @@ struct jms_msg {
 	char *keywords;          /* space separated */
 	uint64_t size;
 	time_t received;
-	char id[32];             /* the Email id */
+	char id[32];             /* the Email id (the store's email id) */
+	char threadid[24];       /* the store's thread id */
 };
 
 /* jms_open - the store of a mailbox root, with its folders loaded (each
@@ -74,22 +76,36 @@ int jms_msg_read(struct jms *j, const struct jms_msg *m, size_t max,
 /* jms_msg_fd - the message file opened read-only, or -1 */
 int jms_msg_fd(struct jms *j, const struct jms_msg *m, const char **error_r);
 
-/* state strings (see above) */
-void jms_state_email(struct jms *j, struct buf *out);
-void jms_state_mailbox(struct jms *j, struct buf *out);
-void jms_state_quota(struct jms *j, struct buf *out);
+/* jms_state - the state string of kind 'E' (Email), 'M' (Mailbox),
+ * 'T' (Thread), from the store's change log, or 'Q' (Quota) */
+int jms_state(struct jms *j, char kind, struct buf *out,
+	      const char **error_r);
 
-/* jms_email_changes - Email ids created, updated and destroyed since a
- * state of jms_state_email (json arrays of strings to append to): 1,
- * 0 when they cannot be calculated (an unknown state, a folder gone),
- * -1 error */
-int jms_email_changes(struct jms *j, const char *since, json_t *created,
-		      json_t *updated, json_t *destroyed,
-		      const char **error_r);
-/* jms_mailbox_changes - the same for Mailboxes */
-int jms_mailbox_changes(struct jms *j, const char *since,
-			json_t *created, json_t *updated,
-			json_t *destroyed);
+struct jms_changes {
+	json_t *created, *updated, *destroyed;   /* arrays of ids (owned) */
+	char new_state[40];                      /* STORE_STATE_MAX */
+	bool has_more;
+	bool counts_only;        /* Mailbox: only counts changed */
+};
+/* jms_changes - what changed in kind ('E', 'M', 'T') since a state, at
+ * most max ids (0: no limit): 1, 0 when the store's log cannot tell
+ * (another index's state, not a state, older than the trimmed log:
+ * *error_r says which), -1 error */
+int jms_changes(struct jms *j, char kind, const char *since, size_t max,
+		struct jms_changes *c, const char **error_r);
+struct store_query;
+/* jms_query - an Email/query window from the store's query index: the
+ * Email ids into *ids_r (a new array; empty for an unknown mailbox) and
+ * the total when q asks. 0 or -1. */
+int jms_query(struct jms *j, const struct store_query *q, json_t **ids_r,
+	      int64_t *total_r, const char **error_r);
+/* jms_thread_counts - Mailbox totalThreads/unreadThreads of folder i */
+int jms_thread_counts(struct jms *j, size_t i, uint32_t *threads_r,
+		      uint32_t *unread_r, const char **error_r);
+/* jms_thread_get - the Email ids of a Thread, oldest first: 1 with a new
+ * array, 0 unknown, -1 error */
+int jms_thread_get(struct jms *j, const char *id, json_t **emailids_r,
+		   const char **error_r);
 
 /* changes: 0 ok, -1 with *error_r (a text fit for a SetError) */
 int jms_keywords_set(struct jms *j, const struct jms_msg *m,
@@ -104,7 +120,7 @@ int jms_msg_destroy(struct jms *j, const struct jms_msg *m,
  * quota, -1 error */
 int jms_msg_append(struct jms *j, size_t i, const void *data, size_t len,
 		   unsigned int flags, const char *keywords, time_t received,
-		   char id_r[32], const char **error_r);
+		   char id_r[32], char tid_r[24], const char **error_r);
 int jms_folder_create(struct jms *j, const char *name, const char **error_r);
 int jms_folder_rename(struct jms *j, size_t i, const char *to,
 		      const char **error_r);

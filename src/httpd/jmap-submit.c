@@ -456,7 +456,8 @@ sent_copy(struct jms *j, const char *eid)
 	buf_init(&data, SUBMIT_SIZE_MAX);
 	if (jms_msg_read(j, m, 0, &data, &err) == 0 && data.len == m->size)
 		(void)jms_msg_append(j, (size_t)sent, data.data != NULL ?
-		    data.data : "", data.len, STORE_SEEN, NULL, 0, id, &err);
+		    data.data : "", data.len, STORE_SEEN, NULL, 0, id, NULL,
+		    &err);
 	buf_free(&data);
 }
 

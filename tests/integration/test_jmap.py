@@ -568,6 +568,33 @@ def test_query_sort_filter_collapse(srv):
     assert s == ["Charlie"]
     _, s = q(filter={"inMailbox": sid, "notKeyword": "$flagged"})
     assert "Charlie" not in s and len(s) == 3
+    # the store's query index (one sort key, inMailbox and keyword
+    # filters) answers as the path that reads every message does: a
+    # minSize 0 condition always holds but sends the query down that path
+    m = imap(srv)
+    m.select("Sorting")
+    uid = m.uid("SEARCH", None, "SUBJECT", "Bravo")[1][0].split()[0]
+    assert m.uid("STORE", uid.decode(), "+FLAGS", "(Work)")[0] == "OK"
+    m.logout()
+    for sort in ({"property": "receivedAt"},
+                 {"property": "receivedAt", "isAscending": False},
+                 {"property": "size"}, {"property": "from"},
+                 {"property": "from", "isAscending": False}):
+        for flt in ({"inMailbox": sid}, {"inMailbox": sid, "hasKeyword":
+                    "work"}, {"inMailbox": sid, "notKeyword": "$flagged"},
+                    {"operator": "AND", "conditions": [
+                        {"inMailbox": sid}, {"notKeyword": "WORK"}]}):
+            for page in ({}, {"position": 1, "limit": 2}):
+                fast = q(filter=flt, sort=[sort], **page)[0]
+                slow = q(filter={"operator": "AND", "conditions": [
+                    flt, {"minSize": 0}]}, sort=[sort], **page)[0]
+                assert (fast["ids"], fast["total"], fast["position"]) == \
+                    (slow["ids"], slow["total"], slow["position"]), \
+                    (sort, flt, page, fast, slow)
+    assert len(q(filter={"inMailbox": sid, "hasKeyword": "work"})[1]) == 1
+    r = j.call("Email/query", {"filter": {"inMailbox": "F0000000000000000"},
+                               "calculateTotal": True})[1]
+    assert r["ids"] == [] and r["total"] == 0
     # Thread/get: the thread of the reply holds both, oldest first
     e = j.call("Email/get", {"ids": first[:2], "properties": [
         "threadId", "subject"]})[1]["list"]
@@ -579,6 +606,33 @@ def test_query_sort_filter_collapse(srv):
     sn = j.call("SearchSnippet/get", {"emailIds": [first[2]],
                 "filter": {"text": "needle"}})[1]
     assert "<mark>needle</mark>" in sn["list"][0]["preview"]
+    # Email/queryChanges: the old ids patched with removed and added
+    # (RFC 8620 5.6) are the new ids
+    args = {"filter": {"inMailbox": sid}, "sort": [
+        {"property": "receivedAt", "isAscending": False}]}
+    old = j.call("Email/query", args)[1]
+    assert old["canCalculateChanges"] is True
+    append(srv, "Sorting", message("Delta late", msgid="<delta@example.org>"),
+           date=imaplib.Time2Internaldate(1700000000 + 5000))
+    j.call("Email/set", {"destroy": [first[3]]})
+    new = j.call("Email/query", args)[1]
+    qc = j.call("Email/queryChanges", dict(
+        args, sinceQueryState=old["queryState"], calculateTotal=True))[1]
+    assert qc["oldQueryState"] == old["queryState"]
+    assert qc["newQueryState"] == new["queryState"]
+    assert qc["total"] == len(new["ids"]) == 4
+    got = [i for i in old["ids"] if i not in qc["removed"]]
+    for a in sorted(qc["added"], key=lambda a: a["index"]):
+        got.insert(a["index"], a["id"])
+    assert got == new["ids"], (old, new, qc)
+    assert first[3] in qc["removed"] and new["ids"][0] in [
+        a["id"] for a in qc["added"]]
+    r = j.call("Email/queryChanges", dict(
+        args, sinceQueryState=old["queryState"], maxChanges=1))[1]
+    assert r["type"] == "tooManyChanges"
+    r = j.call("Email/queryChanges", dict(
+        args, sinceQueryState=old["queryState"], filter={"text": "x"}))[1]
+    assert r["type"] == "cannotCalculateChanges"
 
 
 def test_changes_between_imap_and_jmap(srv):
@@ -618,21 +672,43 @@ def test_changes_between_imap_and_jmap(srv):
     assert m.search(None, "SUBJECT", "Concurrent")[1] == [b""]
     m.select("Trash")
     assert m.search(None, "SUBJECT", "Concurrent")[1][0] != b""
+    # a move keeps the Email id (RFC 8621 1.2): one update, no new id
     ch = j.call("Email/changes", {"sinceState": s3})[1]
-    assert ch["destroyed"] == [eid] and len(ch["created"]) == 1
-    new = ch["created"][0]
+    assert ch["updated"] == [eid] and ch["created"] == [], ch
+    assert ch["destroyed"] == []
+    got = j.call("Email/get", {"ids": [eid], "properties": [
+        "mailboxIds", "threadId"]})[1]["list"][0]
+    assert got["mailboxIds"] == {trash: True}
+    # IMAP MOVE back to INBOX: still the same id, now in INBOX
+    inbox = mailbox_ids(j)["inbox"]
+    s5 = ch["newState"]
+    uid = m.uid("SEARCH", None, "SUBJECT", "Concurrent")[1][0].split()[0]
+    # IMAP's EMAILID (RFC 8474) is the JMAP id
+    assert eid.encode() in m.uid("FETCH", uid.decode(), "(EMAILID)")[1][0]
+    assert m.uid("MOVE", uid.decode(), "INBOX")[0] == "OK"
+    got2 = j.call("Email/get", {"ids": [eid], "properties": [
+        "mailboxIds", "threadId"]})[1]["list"]
+    assert got2 and got2[0]["mailboxIds"] == {inbox: True}
+    assert got2[0]["threadId"] == got["threadId"]
+    ch = j.call("Email/changes", {"sinceState": s5})[1]
+    assert ch["updated"] == [eid] and ch["created"] == [], ch
+    # Mailbox/changes from the same log
+    mch = j.call("Mailbox/changes", {"sinceState": s5})[1]
+    assert {inbox, trash} <= set(mch["updated"]), mch
     # IMAP expunges it: Email/changes says destroyed
-    m.store("1:*", "+FLAGS", "(\\Deleted)")
+    m.select("INBOX")
+    uid = m.uid("SEARCH", None, "SUBJECT", "Concurrent")[1][0].split()[0]
+    m.uid("STORE", uid.decode(), "+FLAGS", "(\\Deleted)")
     m.expunge()
     m.logout()
     ch = j.call("Email/changes", {"sinceState": ch["newState"]})[1]
-    assert new in ch["destroyed"]
+    assert ch["destroyed"] == [eid], ch
     # JMAP destroys: IMAP no longer finds it
     append(srv, "INBOX", message("Doomed", msgid="<doomed@example.org>"))
     did = j.call("Email/query", {"filter": {"subject": "Doomed"}})[1]["ids"]
-    r = j.call("Email/set", {"destroy": did + ["m1u999999"]})[1]
+    r = j.call("Email/set", {"destroy": did + ["M0000000000000000"]})[1]
     assert r["destroyed"] == did
-    assert r["notDestroyed"]["m1u999999"]["type"] == "notFound"
+    assert r["notDestroyed"]["M0000000000000000"]["type"] == "notFound"
     m = imap(srv)
     m.select("INBOX")
     assert m.search(None, "SUBJECT", "Doomed")[1] == [b""]
@@ -640,12 +716,25 @@ def test_changes_between_imap_and_jmap(srv):
     # from the first state, net of all that: only the first id is gone
     ch = j.call("Email/changes", {"sinceState": state})[1]
     assert ch["destroyed"] == [eid] and ch["created"] == []
-    # maxChanges smaller than the changes: no fake intermediate state
+    # maxChanges smaller than the changes: an intermediate state
     s4 = j.call("Email/get", {"ids": []})[1]["state"]
+    t4 = j.call("Thread/get", {"ids": []})[1]["state"]
     append(srv, "INBOX", message("Two a", msgid="<two-a@example.org>"))
     append(srv, "INBOX", message("Two b", msgid="<two-b@example.org>"))
-    r = j.call("Email/changes", {"sinceState": s4, "maxChanges": 1})
-    assert r[1]["type"] == "cannotCalculateChanges"
+    # Thread/changes: two new threads, each holding its Email
+    tc = j.call("Thread/changes", {"sinceState": t4})[1]
+    assert len(tc["created"]) == 2 and tc["destroyed"] == [], tc
+    emails = j.call("Email/changes", {"sinceState": s4})[1]["created"]
+    got = j.call("Thread/get", {"ids": tc["created"]})[1]["list"]
+    assert sorted(e for t in got for e in t["emailIds"]) == sorted(emails)
+    assert j.call("Thread/changes", {"sinceState": "nope"})[1][
+        "type"] == "cannotCalculateChanges"
+    r = j.call("Email/changes", {"sinceState": s4, "maxChanges": 1})[1]
+    assert r["hasMoreChanges"] is True and len(r["created"]) == 1, r
+    r2 = j.call("Email/changes", {"sinceState": r["newState"],
+                                  "maxChanges": 1})[1]
+    assert r2["hasMoreChanges"] is False and len(r2["created"]) == 1, r2
+    assert r2["created"] != r["created"]
     assert len(j.call("Email/changes", {"sinceState": s4, "maxChanges": 2})[
         1]["created"]) == 2
 

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""bench/jmap/query.py [BUILD] [N] - JMAP Email/query on N messages.
+
+Makes a data root with one mailbox, puts N small messages (distinct
+senders, subjects, sizes, dates, every third one \\Seen, every fifth
+flagged) into its INBOX's new/ as files (the store indexes them at the
+first JMAP request), starts postern-httpd alone and times Email/query
+over real HTTP with the web session cookie, one request per call: the default
+sort, the four indexed sorts, keyword filters, calculateTotal, and a
+text filter (which no index serves: it reads every message). Prints a
+Markdown table for bench/RESULTS.md."""
+import base64
+import shutil
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BUILD = Path(sys.argv[1] if len(sys.argv) > 1 else "build-opt").resolve()
+N = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+RUNS = 10
+PW = "Qz-Sample-Pw-5678"
+USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]
+
+
+def port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def cli(root, *a):
+    return subprocess.run([str(BUILD / "postern"), "-d", root, *a],
+                          check=True, capture_output=True, text=True)
+
+
+def fill(maildir):
+    new = maildir / "new"
+    new.mkdir(parents=True, exist_ok=True)
+    base = int(time.time()) - N * 60
+    for i in range(N):
+        body = "x" * (100 + (i * 37) % 4000)
+        msg = (f"From: Sender {i % 97:02d} <s{i % 97}@example.org>\r\n"
+               f"To: bench@hq.test\r\nSubject: Topic {(i * 7919) % N}\r\n"
+               f"Message-ID: <b{i}@example.org>\r\n"
+               f"Date: Mon, 7 Dec 2026 00:00:00 +0000\r\n\r\n{body}\r\n")
+        flags = ("S" if i % 3 == 0 else "") + ("F" if i % 5 == 0 else "")
+        name = f"{base + i * 60}.M{i}P1Q{i}.bench"
+        path = new / name
+        path.write_bytes(msg.encode())
+        os.utime(path, (base + i * 60, base + i * 60))
+        if flags:   # into cur/ with its flags, as another MDA would
+            cur = maildir / "cur"
+            cur.mkdir(exist_ok=True)
+            path.rename(cur / f"{name}:2,{''.join(sorted(flags))}")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="postern-bench-jmap-")
+    root = f"{tmp}/root"
+    cli(root, "init", "--hostname", "bench.test")
+    hp = port()
+    cli(root, "config", "set", "http.listen", f"127.0.0.1:{hp}")
+    for svc in ("https", "smtp", "submission", "smtps", "pop3", "pop3s",
+                "imap", "imaps", "managesieve"):
+        cli(root, "config", "set", f"{svc}.listen", "")
+    cli(root, "postoffice", "add", "hq", "--password", "Kx-Office-Pw-1234")
+    cli(root, "mailbox", "add", "bench@hq", "--password", PW)
+    proc = subprocess.Popen([str(BUILD / "posternd"), "-d", root,
+                             "--services", "httpd"])
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", hp), 1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        c = http.client.HTTPConnection("127.0.0.1", hp, timeout=120)
+        hdr = {"Content-Type": "application/json", "Authorization": "Basic " +
+               base64.b64encode(f"bench@hq:{PW}".encode()).decode()}
+
+        def api(calls):
+            c.request("POST", "/jmap/mail/api", json.dumps(
+                {"using": USING, "methodCalls": calls}), hdr)
+            r = c.getresponse()
+            body = r.read()
+            assert r.status == 200, body
+            return json.loads(body)
+
+        # the web session cookie: one password check, not one a request
+        c.request("POST", "/jmap/mail/login", json.dumps(
+            {"login": "bench@hq", "password": PW}),
+            {"Content-Type": "application/json", "X-Postern-CSRF": "1"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+        hdr = {"Content-Type": "application/json", "X-Postern-CSRF": "1",
+               "Cookie": r.getheader("Set-Cookie").split(";")[0]}
+        c.request("GET", "/jmap/mail/session", headers=hdr)
+        r = c.getresponse()
+        sess = json.loads(r.read())
+        acct = sess["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+        api([["Mailbox/get", {"accountId": acct, "ids": None}, "m"]])
+        # the mailbox exists now: fill its INBOX behind the index's back
+        mroot = next(p.parent for p in Path(root).rglob("postern-index.db"))
+        t0 = time.time()
+        fill(mroot)
+        made = time.time() - t0
+        t0 = time.time()
+        mb = api([["Mailbox/get", {"accountId": acct, "ids": None},
+                   "m"]])["methodResponses"][0][1]["list"]
+        indexed = time.time() - t0
+        inbox = [m["id"] for m in mb if m["role"] == "inbox"][0]
+        assert [m["totalEmails"] for m in mb if m["id"] == inbox] == [N]
+
+        def q(**kw):
+            return [["Email/query", dict({"accountId": acct}, **kw), "q"]]
+
+        cases = [
+            ("(baseline: Email/get of no ids)",
+             [["Email/get", {"accountId": acct, "ids": []}, "q"]]),
+            ("default sort (receivedAt desc), limit 50", q(limit=50)),
+            ("inMailbox, receivedAt asc, limit 50",
+             q(filter={"inMailbox": inbox},
+               sort=[{"property": "receivedAt", "isAscending": True}],
+               limit=50)),
+            ("size desc, limit 50",
+             q(sort=[{"property": "size", "isAscending": False}], limit=50)),
+            ("from, limit 50", q(sort=[{"property": "from"}], limit=50)),
+            ("subject, limit 50", q(sort=[{"property": "subject"}], limit=50)),
+            ("notKeyword $seen, calculateTotal, limit 50",
+             q(filter={"notKeyword": "$seen"}, calculateTotal=True,
+               limit=50)),
+            ("hasKeyword $flagged, position 100, limit 50",
+             q(filter={"hasKeyword": "$flagged"}, position=100, limit=50)),
+            ("every id (no limit: the server's 5000)", q()),
+            ("query of 50 + Email/get of them (subject, from)",
+             q(limit=50) + [["Email/get", {
+                 "accountId": acct, "properties": ["subject", "from"],
+                 "#ids": {"resultOf": "q", "name": "Email/query",
+                          "path": "/ids"}}, "g"]]),
+            ("text filter (no index: reads every message), limit 50",
+             q(filter={"text": "Topic 7"}, limit=50)),
+        ]
+        rows = []
+        for name, calls in cases:
+            api(calls)   # warm
+            ts = []
+            for _ in range(RUNS):
+                t = time.perf_counter()
+                out = api(calls)
+                ts.append((time.perf_counter() - t) * 1000)
+            res = out["methodResponses"][0]
+            assert res[0] == calls[0][0], res
+            rows.append((name, statistics.median(ts), max(ts),
+                         res[1].get("total", "-"),
+                         len(res[1].get("ids", res[1].get("list", [])))))
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{N} messages: files written in {made:.1f} s, indexed by the "
+          f"first request in {indexed:.1f} s; load "
+          f"{os.getloadavg()[0]:.2f}\n")
+    print("| Email/query (one HTTP request) | median | max | total | ids |")
+    print("|---|---|---|---|---|")
+    for name, med, mx, total, got in rows:
+        print(f"| {name} | {med:.1f} ms | {mx:.1f} ms | {total} | {got} |")
+
+
+main()
