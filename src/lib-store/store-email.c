@@ -183,11 +183,15 @@ sort_key(const char *v, size_t len)
 			space = o.len > 0;
 			continue;
 		}
+		/* at the limit: only the rest of a character started below
+		 * it (at most 3 continuation bytes: invalid UTF-8 may bring
+		 * any number of them, found by fuzz-store-ids) */
+		if (o.len >= SORT_KEY_MAX && ((c & 0xc0) != 0x80 ||
+		    o.len >= SORT_KEY_MAX + 3))
+			break;
 		if (space)
 			buf_putc(&o, ' ');
 		space = false;
-		if (o.len >= SORT_KEY_MAX && (c & 0xc0) != 0x80)
-			break;
 		buf_putc(&o, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
 	}
 	buf_free(&d);

@@ -273,7 +273,13 @@ index_migrate(struct store *st, const char **error_r)
 		    "than this program's %d", st->root, INDEX_NAME, version,
 		    INDEX_VERSION), -1;
 	}
-	for (int v = fresh ? INDEX_VERSION : version; v < INDEX_VERSION; v++)
+	int from = fresh ? INDEX_VERSION : version;
+	if (from < 1) {     /* index_version never says so: checked anyway */
+		index_rollback(st);
+		return store_seterr(error_r, "index %s/%s: version %d is not "
+		    "valid", st->root, INDEX_NAME, version), -1;
+	}
+	for (int v = from; v < INDEX_VERSION; v++)
 		if (index_exec(st, migrations[v - 1], error_r) < 0) {
 			index_rollback(st);
 			return -1;

@@ -1040,7 +1040,7 @@ carbons_received(struct xuser *u, const struct xml_node *m,
 	(void)owner;
 	for (struct xsess *t = u ? u->sessions : NULL; t != NULL;
 	    t = t->unext) {
-		if (!t->carbons || t->dead || t == direct)
+		if (t == direct || !t->carbons || t->dead)
 			continue;
 		if (direct == NULL && t->available && t->priority >= 0)
 			continue;
