@@ -20,6 +20,7 @@ static const struct {
 	{ "postoffice", cmd_postoffice, "post offices: add, list, show, set, del, set-quota" },
 	{ "domain", cmd_domain, "domains: add, list, show, set, del, blacklist, autodiscover" },
 	{ "dkim", cmd_dkim, "DKIM selectors (keys) of domains and their DNS records" },
+	{ "dmarc", cmd_dmarc, "DMARC aggregate reports of inbound mail: report" },
 	{ "mailbox", cmd_mailbox, "mailboxes: add, list, show, set, passwd, del, redirect" },
 	{ "address", cmd_address, "e-mail addresses of mailboxes: add, del, list" },
 	{ "group", cmd_group, "groups: add, list, show, set, del, member, import" },

@@ -110,6 +110,7 @@ struct job {
 	struct queue_env *env;
 	struct rcpt_state *rs;
 	int hops;
+	bool junk;                 /* the MTA marked it for Junk (DMARC) */
 	char **dt;                 /* Delivered-To addresses of the message */
 	size_t ndt;
 	int64_t *done_mb;          /* mailboxes delivered to in this item */
@@ -167,6 +168,8 @@ on_hdr_field(void *ctx, const struct msghdr_field *f)
 	post_msg_field(j->pm, f);
 	if (str_eq_ci(f->name, "Received")) {
 		j->hops++;
+	} else if (str_eq_ci(f->name, "X-Postern-Quarantine")) {
+		j->junk = true;    /* mta/authres.h AUTHRES_QUARANTINE */
 	} else if (str_eq_ci(f->name, "Delivered-To") && j->ndt < DELIVER_DT_MAX) {
 		char **v = NULL;
 		size_t n = 0;
@@ -247,6 +250,10 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 	sd.prefix_len = prefix.len;
 	sd.src_fd = fd;
 	sd.quota_kb = mb->quota_kb;
+	if (j->junk) {
+		sd.folder = "Junk";
+		sd.create_folder = true;
+	}
 	/* a Sieve fileinto makes a missing folder: not past the limit (a
 	 * script filing by a header's value would let senders make them) */
 	sd.max_folders = (size_t)settings_get_int(d->svc->db,

@@ -1,0 +1,262 @@
+/* cmd-dmarc - postern dmarc report: DMARC aggregate reports (RFC 9990)
+ * from the results the MTA recorded (dmarc-report.h) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "db.h"
+#include "dkim.h"
+#include "dmarc-report.h"
+#include "fsutil.h"
+#include "queue.h"
+#include "settings.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define REPORT_ROWS_MAX 200000   /* rows read from one day's file */
+
+static int
+dmarc_help(int code)
+{
+	printf("usage: postern dmarc report [--date YYYY-MM-DD] [--out DIR] [--send]\n\n"
+	    "Builds the DMARC aggregate reports (RFC 9990 XML) of one UTC day\n"
+	    "(default: yesterday) from the results the MTA recorded for domains\n"
+	    "whose DMARC record asks for them (rua=mailto:...): one report per\n"
+	    "policy domain, rows grouped by source address and results. --out\n"
+	    "writes each as DIR/<receiver>!<domain>!<begin>!<end>.xml; --send\n"
+	    "queues each as a message to the domain's rua addresses (from\n"
+	    "dmarc.report_from, default postmaster@<server.hostname>). Without\n"
+	    "either, the reports are listed. Run it daily (cron, systemd timer).\n"
+	    "Settings: dmarc.verify, dmarc.enforce, dmarc.reports.\n");
+	return code;
+}
+
+struct day {
+	struct dmarc_report_row *rows;
+	size_t n, cap;
+	size_t bad;
+};
+
+/* day_read - the rows of a day's file; 0 (no file: no rows) or -1 */
+static int
+day_read(const char *path, struct day *d)
+{
+	struct buf b;
+
+	buf_init(&b, (size_t)REPORT_ROWS_MAX * 600);
+	if (file_read(path, &b) < 0) {
+		buf_free(&b);
+		return errno == ENOENT ? 0 : -1;
+	}
+	for (size_t i = 0; i < b.len;) {
+		char *nl = memchr(b.data + i, '\n', b.len - i);
+		size_t l = nl ? (size_t)(nl - (b.data + i)) : b.len - i;
+		if (d->n == d->cap) {
+			d->cap = d->cap ? 2 * d->cap : 64;
+			d->rows = xreallocarray(d->rows, d->cap, sizeof(*d->rows));
+		}
+		if (nl != NULL && d->n < REPORT_ROWS_MAX &&
+		    dmarc_report_parse(b.data + i, l, &d->rows[d->n]) == 0)
+			d->n++;
+		else
+			d->bad++;    /* malformed, cut short or past the limit */
+		i += l + 1;
+	}
+	buf_free(&b);
+	return 0;
+}
+
+static int
+by_domain(const void *a, const void *b)
+{
+	const struct dmarc_report_row *x = a, *y = b;
+	int c = strcmp(x->policy_domain, y->policy_domain);
+	if (c != 0)
+		return c;
+	return x->when < y->when ? -1 : x->when > y->when;
+}
+
+/* report_send - queue the report as a message to the rua addresses */
+static int
+report_send(struct cli *cli, const char *from, const char *host,
+	    const char *domain, const char *report_id, const char *fname,
+	    const struct dmarc_report_row *last, const struct buf *xml)
+{
+	struct queue_env env;
+	struct buf msg, b64;
+	char id[QUEUE_ID_MAX + 1], date[64], boundary[40];
+	const char *err = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (last->rec.nrua == 0)
+		return 0;
+	queue_new_id(id);
+	queue_env_init(&env, id);
+	env.arrival = now;
+	queue_env_set(&env.sender, from);
+	queue_env_set(&env.client_addr, "local");
+	env.bulk = true;
+	for (size_t i = 0; i < last->rec.nrua; i++)
+		queue_env_add_rcpt(&env, last->rec.rua[i] + 7, NULL, 0);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	snprintf(boundary, sizeof(boundary), "=_dmarc_%s", id);
+	buf_init(&msg, 0);
+	buf_printf(&msg, "From: <%s>\r\nTo: ", from);
+	for (size_t i = 0; i < last->rec.nrua; i++)
+		buf_printf(&msg, "%s<%s>", i ? ", " : "", last->rec.rua[i] + 7);
+	buf_printf(&msg, "\r\nSubject: Report Domain: %s Submitter: %s "
+	    "Report-ID: <%s>\r\nDate: %s\r\nMessage-ID: <%s.dmarc@%s>\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+	    "boundary=\"%s\"\r\n\r\n--%s\r\nContent-Type: text/plain; "
+	    "charset=us-ascii\r\n\r\nDMARC aggregate report for %s from %s.\r\n"
+	    "\r\n--%s\r\nContent-Type: application/xml; name=\"%s\"\r\n"
+	    "Content-Disposition: attachment; filename=\"%s\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n", domain, host, report_id,
+	    date, id, host, boundary, boundary, domain, host, boundary, fname,
+	    fname);
+	buf_init(&b64, 0);
+	dkim_b64_encode((const unsigned char *)xml->data, xml->len, &b64);
+	for (size_t i = 0; i < b64.len; i += 76)
+		buf_printf(&msg, "%.*s\r\n", (int)(b64.len - i < 76 ? b64.len - i :
+		    76), b64.data + i);
+	buf_free(&b64);
+	buf_printf(&msg, "\r\n--%s--\r\n", boundary);
+
+	char *qroot = settings_queue_path(cli->db);
+	char *qpath = queue_path(qroot, "smtp", QUEUE_INBOUND);
+	int rc = queue_ensure(qpath);
+	struct queue_writer *w = rc == 0 ? queue_writer_open(qpath, id, &err) :
+	    NULL;
+	if (w == NULL || queue_writer_write(w, msg.data, msg.len) < 0 ||
+	    queue_writer_commit(&w, &env, &err) < 0) {
+		if (w != NULL)
+			queue_writer_abort(&w);
+		rc = cli_error(EXIT_FAIL, "%s: cannot queue the report: %s",
+		    domain, err ? err : "write failed");
+	} else {
+		printf("%s: report %s queued as %s to", domain, report_id, id);
+		for (size_t i = 0; i < last->rec.nrua; i++)
+			printf(" %s", last->rec.rua[i] + 7);
+		printf("\n");
+	}
+	free(qpath);
+	free(qroot);
+	buf_free(&msg);
+	queue_env_free(&env);
+	return rc;
+}
+
+static int
+report(struct cli *cli, const struct cli_args *a)
+{
+	const char *date = cli_opt(a, "date"), *out = cli_opt(a, "out");
+	bool send = cli_flag(a, "send");
+	char day[16];
+	time_t begin;
+	int rc = 0;
+
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (date != NULL) {
+		char *e = strptime(date, "%Y-%m-%d", &tm);
+		if (e == NULL || *e != '\0')
+			return cli_error(EXIT_USAGE, "--date: YYYY-MM-DD");
+		begin = timegm(&tm);
+	} else {
+		begin = time(NULL) / 86400 * 86400 - 86400;
+	}
+	gmtime_r(&begin, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	begin = timegm(&tm);
+
+	struct day d = { 0 };
+	char *path = dmarc_report_path(cli->root, day);
+	if (day_read(path, &d) < 0) {
+		rc = cli_error(EXIT_FAIL, "cannot read %s", path);
+		free(path);
+		return rc;
+	}
+	free(path);
+	if (d.bad > 0)
+		fprintf(stderr, "postern: %zu malformed row(s) in the file of %s "
+		    "skipped\n", d.bad, day);
+	qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
+	char *host = settings_hostname(cli->db);
+	char *from = settings_get_str(cli->db, "dmarc.report_from");
+	if (*from == '\0') {
+		free(from);
+		from = xasprintf("postmaster@%s", host);
+	}
+	if (out != NULL && mkdir(out, 0750) < 0 && errno != EEXIST) {
+		free(host);
+		free(from);
+		free(d.rows);
+		return cli_error(EXIT_FAIL, "cannot make %s", out);
+	}
+	size_t reports = 0;
+	for (size_t i = 0; i < d.n;) {
+		size_t k = i;
+		while (k < d.n && strcmp(d.rows[k].policy_domain,
+		    d.rows[i].policy_domain) == 0)
+			k++;
+		const char *domain = d.rows[i].policy_domain;
+		char *rid = xasprintf("%s.%s@%s", day, domain, host);
+		char *fname = xasprintf("%s!%s!%lld!%lld.xml", host, domain,
+		    (long long)begin, (long long)begin + 86399);
+		struct dmarc_report_meta m = { host, from, rid, begin,
+			begin + 86399 };
+		struct buf xml;
+		buf_init(&xml, 0);
+		dmarc_report_xml(&m, d.rows + i, k - i, &xml);
+		reports++;
+		if (out != NULL) {
+			char *p = xasprintf("%s/%s", out, fname);
+			if (file_write_atomic(p, xml.data, xml.len, 0640) < 0)
+				rc = cli_error(EXIT_FAIL, "cannot write %s", p);
+			else if (!send)
+				printf("%s: %zu message(s): %s\n", domain, k - i, p);
+			free(p);
+		}
+		if (send && report_send(cli, from, host, domain, rid, fname,
+		    &d.rows[k - 1], &xml) != 0)
+			rc = EXIT_FAIL;
+		if (out == NULL && !send)
+			printf("%s: %zu message(s), rua %s\n", domain, k - i,
+			    d.rows[k - 1].rec.nrua ? d.rows[k - 1].rec.rua[0] : "-");
+		buf_free(&xml);
+		free(rid);
+		free(fname);
+		i = k;
+	}
+	if (reports == 0)
+		printf("no DMARC results recorded for %s\n", day);
+	free(host);
+	free(from);
+	free(d.rows);
+	return rc;
+}
+
+int
+cmd_dmarc(struct cli *cli, int argc, char **argv)
+{
+	static const char *const opts[] = { "date=", "out=", "send", NULL };
+	struct cli_args a;
+	int r;
+
+	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
+		return r;
+	if (a.help || a.npos == 0)
+		return dmarc_help(0);    /* a verb command alone: its help */
+	if (a.npos != 1 || strcmp(a.pos[0], "report") != 0)
+		return dmarc_help(EXIT_USAGE);
+	if ((r = cli_open(cli)) != 0)
+		return r;
+	return report(cli, &a);
+}
