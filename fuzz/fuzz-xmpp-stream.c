@@ -1,6 +1,7 @@
 /* fuzz-xmpp-stream - the XMPP XML stream parser (xml-stream.c): stanzas,
  * limits and restricted XML, fed in slices of varying size; every stanza
- * is written back and parsed again, and must give the same text */
+ * is written back and parsed again, and must give the same text (also
+ * with the parser freed whenever the stream is idle, xml_stream_idle) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ roundtrip(const struct xml_node *n)
 		}
 		if (ev == XML_EV_ERROR)
 			__builtin_trap();       /* we wrote it: must parse */
+		if (ev == XML_EV_MORE)
+			(void)xml_stream_idle(xs);   /* and across idle */
 		if (ev == XML_EV_STANZA) {
 			struct xml_node *m = xml_stream_take(xs);
 			xml_node_write(m, &b);
@@ -59,6 +62,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ev == XML_EV_MORE) {
 			if (pos >= size)
 				break;
+			/* xmppd frees an idle stream's parser between reads */
+			if (size > 0 && (data[0] & 2))
+				(void)xml_stream_idle(xs);
 			size_t n = size - pos < slice ? size - pos : slice;
 			ev = xml_stream_feed(xs, (const char *)data + pos, n,
 			    &used);

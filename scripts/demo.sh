@@ -21,6 +21,8 @@ if [ ! -f "$DIR/config/postern.db" ]; then
 	$P config set https.listen 127.0.0.1:8443
 	$P config set http.public_url http://127.0.0.1:8080
 	$P config set managesieve.listen 127.0.0.1:4190
+	$P config set xmpp.listen 127.0.0.1:5222
+	$P config set xmpps.listen 127.0.0.1:5223
 	PM=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
 	ALICE=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
 	BOB=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
@@ -37,8 +39,7 @@ EOT
 	echo "Created the demo data root $DIR"
 fi
 
-# chat (xmppd) on loopback, also in a demo root made before it: xmppd is
-# not in init's service list yet (docs/ARCHITECTURE.md, Chat)
+# chat (xmppd) on loopback in a demo root made before init listed xmppd
 if ! grep -q '^services = .*xmppd' "$DIR/host.conf"; then
 	$P config set xmpp.listen 127.0.0.1:5222
 	$P config set xmpps.listen 127.0.0.1:5223
@@ -54,6 +55,7 @@ if ! grep -q '^admin@example ' "$DIR/demo-passwords.txt"; then
 	    >> "$DIR/demo-passwords.txt")
 fi
 ADMIN_PW=$(sed -n 's/^admin@example  *\([^ ]*\).*/\1/p' "$DIR/demo-passwords.txt")
+ALICE_PW=$(sed -n 's/^alice@example  *\([^ ]*\).*/\1/p' "$DIR/demo-passwords.txt")
 
 cat <<EOT
 
@@ -65,7 +67,11 @@ Connect (all on 127.0.0.1):
   SMTP 2525   submission 5870 (STARTTLS + AUTH)   SMTPS 4650
   POP3 1100   POP3S 9950   IMAP 1430   IMAPS 9930   ManageSieve 4190
   HTTP 8080   HTTPS 8443 (web admin, JMAP API, list one-click unsubscribe, autoconfig)
-  XMPP 5222 (STARTTLS)   XMPPS 5223: chat as alice@example.test with her password
+  XMPP 5222 (STARTTLS)   XMPPS 5223 (chat, self-signed certificate)
+
+Chat login (any XMPP client, e.g. Gajim, Dino, Conversations):
+  JID alice@example.test   password $ALICE_PW   server 127.0.0.1 port 5222
+  (bob@example.test likewise; they see each other in the "example" group)
 
 Web admin: http://127.0.0.1:8080/admin/
   log in as admin@example (SYSADMIN), password $ADMIN_PW

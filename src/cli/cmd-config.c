@@ -203,7 +203,8 @@ cmd_config(struct cli *cli, int argc, char **argv)
 		    "       postern config set NAME VALUE\n"
 		    "       postern config unset NAME\n\n"
 		    "Global settings. Listeners are NAME.listen = addr:port[,addr:port]\n"
-		    "for smtp, submission, smtps, pop3, pop3s, imap, imaps, http, https.\n");
+		    "for smtp, submission, smtps, pop3, pop3s, imap, imaps, http, https,\n"
+		    "managesieve, xmpp, xmpps.\n");
 		if (a.help)
 			cli_fields_help(settings_fields);
 		return a.help ? 0 : EXIT_USAGE;

@@ -14,7 +14,8 @@
  *   run/                posternd.pid, status files of the services */
 
 #define DATAROOT_ALL_SERVICES \
-	"smtpd mta deliver smtp-out pop3d imapd managesieve httpd listserv popretr"
+	"smtpd mta deliver smtp-out pop3d imapd managesieve httpd listserv popretr " \
+	"xmppd"
 
 /* dataroot_init - create the layout, the database and a self-signed
  * default certificate. Existing parts are kept (idempotent). */

@@ -282,7 +282,8 @@ static void
 listener_addrs(struct dctx *d, struct db *db)
 {
 	static const char *const lst[] = { "smtp", "submission", "smtps", "pop3",
-		"pop3s", "imap", "imaps", "http", "https", "managesieve" };
+		"pop3s", "imap", "imaps", "http", "https", "managesieve", "xmpp",
+		"xmpps" };
 	const char *err;
 
 	for (size_t i = 0; i < sizeof(lst) / sizeof(lst[0]); i++) {

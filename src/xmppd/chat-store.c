@@ -12,10 +12,26 @@
 
 #define CHAT_SCHEMA_VERSION 3
 
+/* the statements, prepared once (SQLITE_PREPARE_PERSISTENT) and reset
+ * after each use */
+enum chat_stmt {
+	ST_ROSTER_LOAD, ST_ROSTER_GET, ST_ROSTER_COUNT, ST_ROSTER_PUT,
+	ST_ROSTER_DELETE, ST_OFFLINE_COUNT, ST_OFFLINE_ADD, ST_OFFLINE_LIST,
+	ST_OFFLINE_DELETE, ST_BLOCK_LIST, ST_BLOCK_COUNT, ST_BLOCK_ADD,
+	ST_BLOCK_DELETE, ST_BLOCK_CLEAR, ST_BLOCKED, ST_VCARD_GET,
+	ST_VCARD_SET, ST_ARCHIVE_ADD, ST_ARCHIVE_TRIM, ST_ARCHIVE_COUNT,
+	ST_ARCHIVE_BACK, ST_ARCHIVE_FORWARD,
+	ST_COUNT
+};
+
 struct chat_store {
 	sqlite3 *h;
 	bool blocks_any;          /* a blocklist row may exist (checks of
 				   * every stanza skip SQL while none does) */
+	bool in_txn;              /* a batch is open (chat_store_batch) */
+	void (*batch_fn)(void *ctx);
+	void *batch_ctx;
+	sqlite3_stmt *st[ST_COUNT];
 	char err[256];
 };
 
@@ -86,7 +102,7 @@ chat_store_open(const char *root, struct chat_store **cs_r,
 	free(dir);
 	cs = xcalloc(1, sizeof(*cs));
 	if (sqlite3_open_v2(path, &cs->h, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, sizeof(err), "chat store: %s: %s", path,
 		    cs->h ? sqlite3_errmsg(cs->h) : "cannot open");
 		free(path);
@@ -151,21 +167,70 @@ chat_store_close(struct chat_store **csp)
 
 	if (cs == NULL)
 		return;
+	const char *err;
+	(void)chat_store_flush(cs, &err);
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(cs->st[i]);
 	sqlite3_close(cs->h);
 	free(cs);
 	*csp = NULL;
 }
 
+/* prep - statement slot of cs, prepared on first use (sql is the same
+ * text for a slot every time); done() makes it ready for the next use */
 static sqlite3_stmt *
-prep(struct chat_store *cs, const char *sql, const char **error_r)
+prep(struct chat_store *cs, enum chat_stmt slot, const char *sql,
+     const char **error_r)
 {
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(cs->h, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (cs->st[slot] == NULL && sqlite3_prepare_v3(cs->h, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &cs->st[slot], NULL) != SQLITE_OK) {
+		cs->st[slot] = NULL;
 		cs_fail(cs, error_r, "prepare");
 		return NULL;
 	}
-	return st;
+	return cs->st[slot];
+}
+
+static void
+done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* write_begin - before a write: with batching on, the first write of a
+ * batch opens its transaction and asks for a flush (chat_store_batch) */
+static int
+write_begin(struct chat_store *cs, const char **error_r)
+{
+	if (cs->batch_fn == NULL || cs->in_txn)
+		return 0;
+	if (sqlite3_exec(cs->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return cs_fail(cs, error_r, "begin");
+	cs->in_txn = true;
+	cs->batch_fn(cs->batch_ctx);
+	return 0;
+}
+
+void
+chat_store_batch(struct chat_store *cs, void (*fn)(void *ctx), void *ctx)
+{
+	cs->batch_fn = fn;
+	cs->batch_ctx = ctx;
+}
+
+int
+chat_store_flush(struct chat_store *cs, const char **error_r)
+{
+	if (!cs->in_txn)
+		return 0;
+	cs->in_txn = false;
+	if (sqlite3_exec(cs->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	cs_fail(cs, error_r, "commit");
+	sqlite3_exec(cs->h, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }
 
 static char *
@@ -212,8 +277,9 @@ chat_roster_load(struct chat_store *cs, const char *owner,
 		 struct roster_item **items_r, size_t *n_r,
 		 const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "SELECT jid, name, groups, sub, ask, "
-	    "pending_in, listed FROM roster WHERE owner = ? ORDER BY jid", error_r);
+	sqlite3_stmt *st = prep(cs, ST_ROSTER_LOAD, "SELECT jid, name, groups, "
+	    "sub, ask, pending_in, listed FROM roster WHERE owner = ? ORDER BY "
+	    "jid", error_r);
 	int r;
 
 	*items_r = NULL;
@@ -226,7 +292,7 @@ chat_roster_load(struct chat_store *cs, const char *owner,
 		memset(&(*items_r)[*n_r], 0, sizeof(**items_r));
 		item_from_row(st, &(*items_r)[(*n_r)++]);
 	}
-	sqlite3_finalize(st);
+	done(st);
 	if (r != SQLITE_DONE) {
 		chat_roster_free(items_r, *n_r);
 		*n_r = 0;
@@ -239,8 +305,9 @@ int
 chat_roster_get(struct chat_store *cs, const char *owner, const char *jid,
 		struct roster_item *it, const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "SELECT jid, name, groups, sub, ask, "
-	    "pending_in, listed FROM roster WHERE owner = ? AND jid = ?", error_r);
+	sqlite3_stmt *st = prep(cs, ST_ROSTER_GET, "SELECT jid, name, groups, "
+	    "sub, ask, pending_in, listed FROM roster WHERE owner = ? AND "
+	    "jid = ?", error_r);
 	int r;
 
 	memset(it, 0, sizeof(*it));
@@ -251,7 +318,7 @@ chat_roster_get(struct chat_store *cs, const char *owner, const char *jid,
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW)
 		item_from_row(st, it);
-	sqlite3_finalize(st);
+	done(st);
 	if (r == SQLITE_ROW)
 		return 1;
 	if (r == SQLITE_DONE)
@@ -263,8 +330,8 @@ int
 chat_roster_count(struct chat_store *cs, const char *owner,
 		  const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "SELECT count(*) FROM roster WHERE "
-	    "owner = ?", error_r);
+	sqlite3_stmt *st = prep(cs, ST_ROSTER_COUNT, "SELECT count(*) FROM "
+	    "roster WHERE owner = ?", error_r);
 	int r, n = 0;
 
 	if (st == NULL)
@@ -273,7 +340,7 @@ chat_roster_count(struct chat_store *cs, const char *owner,
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	done(st);
 	return r == SQLITE_ROW ? n : cs_fail(cs, error_r, "roster count");
 }
 
@@ -281,13 +348,12 @@ int
 chat_roster_put(struct chat_store *cs, const char *owner,
 		const struct roster_item *it, const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "INSERT OR REPLACE INTO roster (owner, "
-	    "jid, name, groups, sub, ask, pending_in, listed) VALUES "
-	    "(?,?,?,?,?,?,?,?)",
-	    error_r);
+	sqlite3_stmt *st = prep(cs, ST_ROSTER_PUT, "INSERT OR REPLACE INTO "
+	    "roster (owner, jid, name, groups, sub, ask, pending_in, listed) "
+	    "VALUES (?,?,?,?,?,?,?,?)", error_r);
 	int r;
 
-	if (st == NULL)
+	if (st == NULL || write_begin(cs, error_r) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, it->jid, -1, SQLITE_TRANSIENT);
@@ -300,7 +366,7 @@ chat_roster_put(struct chat_store *cs, const char *owner,
 	sqlite3_bind_int(st, 7, it->pending_in);
 	sqlite3_bind_int(st, 8, it->listed);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(st);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "roster write");
 }
 
@@ -308,16 +374,16 @@ int
 chat_roster_delete(struct chat_store *cs, const char *owner, const char *jid,
 		   const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "DELETE FROM roster WHERE owner = ? AND "
-	    "jid = ?", error_r);
+	sqlite3_stmt *st = prep(cs, ST_ROSTER_DELETE, "DELETE FROM roster WHERE "
+	    "owner = ? AND jid = ?", error_r);
 	int r;
 
-	if (st == NULL)
+	if (st == NULL || write_begin(cs, error_r) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, jid, -1, SQLITE_TRANSIENT);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(st);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "roster delete");
 }
 
@@ -325,8 +391,8 @@ int
 chat_offline_add(struct chat_store *cs, const char *owner, const char *stanza,
 		 const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "SELECT count(*) FROM offline WHERE "
-	    "owner = ?", error_r);
+	sqlite3_stmt *st = prep(cs, ST_OFFLINE_COUNT, "SELECT count(*) FROM "
+	    "offline WHERE owner = ?", error_r);
 	int r, n = 0;
 
 	if (st == NULL)
@@ -334,18 +400,18 @@ chat_offline_add(struct chat_store *cs, const char *owner, const char *stanza,
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	done(st);
 	if (n >= CHAT_OFFLINE_MAX)
 		return 1;
-	st = prep(cs, "INSERT INTO offline (owner, stamp, stanza) VALUES "
-	    "(?,?,?)", error_r);
-	if (st == NULL)
+	st = prep(cs, ST_OFFLINE_ADD, "INSERT INTO offline (owner, stamp, "
+	    "stanza) VALUES (?,?,?)", error_r);
+	if (st == NULL || write_begin(cs, error_r) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(st, 3, stanza, -1, SQLITE_TRANSIENT);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(st);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "offline write");
 }
 
@@ -354,32 +420,43 @@ chat_offline_each(struct chat_store *cs, const char *owner,
 		  void (*fn)(void *ctx, const char *stanza, int64_t stamp),
 		  void *ctx, const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "SELECT id, stamp, stanza FROM offline "
-	    "WHERE owner = ? ORDER BY id", error_r);
+	sqlite3_stmt *st = prep(cs, ST_OFFLINE_LIST, "SELECT id, stamp, stanza "
+	    "FROM offline WHERE owner = ? ORDER BY id", error_r);
 	sqlite3_int64 last = -1;
+	struct row { int64_t stamp; char *stanza; } *rows = NULL;
+	size_t n = 0;
 	int r;
 
 	if (st == NULL)
 		return -1;
+	/* read them all first: fn may write to the store (the archive),
+	 * which must not happen while this statement is stepping */
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		last = sqlite3_column_int64(st, 0);
-		fn(ctx, (const char *)sqlite3_column_text(st, 2),
-		    sqlite3_column_int64(st, 1));
+		rows = xreallocarray(rows, n + 1, sizeof(*rows));
+		rows[n].stamp = sqlite3_column_int64(st, 1);
+		rows[n++].stanza = col_text(st, 2);
 	}
-	sqlite3_finalize(st);
+	done(st);
+	for (size_t i = 0; i < n; i++) {
+		if (r == SQLITE_DONE)
+			fn(ctx, rows[i].stanza, rows[i].stamp);
+		free(rows[i].stanza);
+	}
+	free(rows);
 	if (r != SQLITE_DONE)
 		return cs_fail(cs, error_r, "offline");
 	if (last < 0)
 		return 0;
-	st = prep(cs, "DELETE FROM offline WHERE owner = ? AND id <= ?",
-	    error_r);
-	if (st == NULL)
+	st = prep(cs, ST_OFFLINE_DELETE, "DELETE FROM offline WHERE owner = ? "
+	    "AND id <= ?", error_r);
+	if (st == NULL || write_begin(cs, error_r) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, last);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(st);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "offline delete");
 }
 
@@ -387,8 +464,8 @@ int
 chat_block_list(struct chat_store *cs, const char *owner, char ***jids_r,
 		size_t *n_r, const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "SELECT jid FROM blocklist WHERE owner = ? "
-	    "ORDER BY jid", error_r);
+	sqlite3_stmt *st = prep(cs, ST_BLOCK_LIST, "SELECT jid FROM blocklist "
+	    "WHERE owner = ? ORDER BY jid", error_r);
 	int r;
 
 	*jids_r = NULL;
@@ -400,7 +477,7 @@ chat_block_list(struct chat_store *cs, const char *owner, char ***jids_r,
 		*jids_r = xreallocarray(*jids_r, *n_r + 1, sizeof(char *));
 		(*jids_r)[(*n_r)++] = col_text(st, 0);
 	}
-	sqlite3_finalize(st);
+	done(st);
 	if (r != SQLITE_DONE) {
 		for (size_t i = 0; i < *n_r; i++)
 			free((*jids_r)[i]);
@@ -419,31 +496,32 @@ chat_block_set(struct chat_store *cs, const char *owner, const char *jid,
 	int r;
 
 	if (add) {
-		st = prep(cs, "SELECT count(*) FROM blocklist WHERE owner = ?",
-		    error_r);
+		st = prep(cs, ST_BLOCK_COUNT, "SELECT count(*) FROM blocklist "
+		    "WHERE owner = ?", error_r);
 		if (st == NULL)
 			return -1;
 		sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 		r = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) :
 		    0;
-		sqlite3_finalize(st);
+		done(st);
 		if (r >= CHAT_BLOCK_MAX)
 			return 1;
 		cs->blocks_any = true;
-		st = prep(cs, "INSERT OR IGNORE INTO blocklist (owner, jid) "
-		    "VALUES (?, ?)", error_r);
+		st = prep(cs, ST_BLOCK_ADD, "INSERT OR IGNORE INTO blocklist "
+		    "(owner, jid) VALUES (?, ?)", error_r);
 	} else if (jid != NULL)
-		st = prep(cs, "DELETE FROM blocklist WHERE owner = ? AND "
-		    "jid = ?", error_r);
+		st = prep(cs, ST_BLOCK_DELETE, "DELETE FROM blocklist WHERE "
+		    "owner = ? AND jid = ?", error_r);
 	else
-		st = prep(cs, "DELETE FROM blocklist WHERE owner = ?", error_r);
-	if (st == NULL)
+		st = prep(cs, ST_BLOCK_CLEAR, "DELETE FROM blocklist WHERE "
+		    "owner = ?", error_r);
+	if (st == NULL || write_begin(cs, error_r) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	if (jid != NULL)
 		sqlite3_bind_text(st, 2, jid, -1, SQLITE_TRANSIENT);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(st);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "blocklist write");
 }
 
@@ -459,8 +537,8 @@ chat_blocked(struct chat_store *cs, const char *owner, const char *full,
 	char *bare = xstrndup(full, bl);
 	char *domain = at ? xstrndup(at + 1, bl - (size_t)(at + 1 - full)) :
 	    xstrdup(bare);
-	sqlite3_stmt *st = prep(cs, "SELECT count(*) FROM blocklist WHERE "
-	    "owner = ? AND jid IN (?, ?, ?)", error_r);
+	sqlite3_stmt *st = prep(cs, ST_BLOCKED, "SELECT count(*) FROM blocklist "
+	    "WHERE owner = ? AND jid IN (?, ?, ?)", error_r);
 	int r, n = 0;
 
 	if (st == NULL) {
@@ -475,7 +553,7 @@ chat_blocked(struct chat_store *cs, const char *owner, const char *full,
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	done(st);
 	free(bare);
 	free(domain);
 	return r == SQLITE_ROW ? n > 0 : cs_fail(cs, error_r, "blocklist");
@@ -485,8 +563,8 @@ int
 chat_vcard_get(struct chat_store *cs, const char *owner, char **xml_r,
 	       const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "SELECT xml FROM vcard WHERE owner = ?",
-	    error_r);
+	sqlite3_stmt *st = prep(cs, ST_VCARD_GET, "SELECT xml FROM vcard WHERE "
+	    "owner = ?", error_r);
 	int r;
 
 	*xml_r = NULL;
@@ -496,7 +574,7 @@ chat_vcard_get(struct chat_store *cs, const char *owner, char **xml_r,
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW)
 		*xml_r = col_text(st, 0);
-	sqlite3_finalize(st);
+	done(st);
 	if (r == SQLITE_ROW)
 		return 1;
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "vcard");
@@ -506,16 +584,16 @@ int
 chat_vcard_set(struct chat_store *cs, const char *owner, const char *xml,
 	       const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "INSERT OR REPLACE INTO vcard (owner, xml) "
-	    "VALUES (?, ?)", error_r);
+	sqlite3_stmt *st = prep(cs, ST_VCARD_SET, "INSERT OR REPLACE INTO vcard "
+	    "(owner, xml) VALUES (?, ?)", error_r);
 	int r;
 
-	if (st == NULL)
+	if (st == NULL || write_begin(cs, error_r) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, xml, -1, SQLITE_TRANSIENT);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(st);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "vcard write");
 }
 
@@ -523,44 +601,33 @@ int
 chat_archive_add(struct chat_store *cs, const char *owner, const char *with,
 		 const char *stanza, int64_t *id_r, const char **error_r)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = prep(cs, ST_ARCHIVE_ADD, "INSERT INTO archive "
+	    "(owner, with_jid, stamp, stanza) VALUES (?,?,?,?)", error_r);
 	int r;
 
-	/* the archive is a record, not a delivery promise: its rows are
-	 * committed without waiting for the disk (WAL, synchronous=NORMAL:
-	 * safe from a crash of xmppd, not of the machine); offline messages
-	 * and rosters keep synchronous=FULL */
-	sqlite3_exec(cs->h, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-	st = prep(cs, "INSERT INTO archive (owner, with_jid, stamp, stanza) "
-	    "VALUES (?,?,?,?)", error_r);
-	if (st == NULL) {
-		sqlite3_exec(cs->h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	if (st == NULL || write_begin(cs, error_r) < 0)
 		return -1;
-	}
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, with, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(st, 4, stanza, -1, SQLITE_TRANSIENT);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	sqlite3_exec(cs->h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	done(st);
 	if (r != SQLITE_DONE)
 		return cs_fail(cs, error_r, "archive write");
 	*id_r = (int64_t)sqlite3_last_insert_rowid(cs->h);
 	if (*id_r % 100 != 0)
 		return 0;
 	/* now and then: keep the newest CHAT_ARCHIVE_MAX of the owner */
-	st = prep(cs, "DELETE FROM archive WHERE owner = ?1 AND id <= (SELECT "
-	    "id FROM archive WHERE owner = ?1 ORDER BY id DESC LIMIT 1 "
-	    "OFFSET ?2)", error_r);
+	st = prep(cs, ST_ARCHIVE_TRIM, "DELETE FROM archive WHERE owner = ?1 "
+	    "AND id <= (SELECT id FROM archive WHERE owner = ?1 ORDER BY id "
+	    "DESC LIMIT 1 OFFSET ?2)", error_r);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 2, CHAT_ARCHIVE_MAX);
-	sqlite3_exec(cs->h, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	sqlite3_exec(cs->h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	done(st);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "archive trim");
 }
 
@@ -588,8 +655,8 @@ chat_archive_find(struct chat_store *cs, const char *owner,
 		  void *ctx, int64_t *count_r, bool *complete_r,
 		  const char **error_r)
 {
-	sqlite3_stmt *st = prep(cs, "SELECT count(*) FROM archive "
-	    ARCHIVE_WHERE, error_r);
+	sqlite3_stmt *st = prep(cs, ST_ARCHIVE_COUNT, "SELECT count(*) FROM "
+	    "archive " ARCHIVE_WHERE, error_r);
 	bool back = q->before != 0;
 	int r, n = 0;
 	struct row { int64_t id, stamp; char *stanza; } *rows;
@@ -599,12 +666,13 @@ chat_archive_find(struct chat_store *cs, const char *owner,
 	archive_bind(st, owner, q);
 	r = sqlite3_step(st);
 	*count_r = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
+	done(st);
 	if (r != SQLITE_ROW)
 		return cs_fail(cs, error_r, "archive count");
-	st = prep(cs, back ?
+	st = back ? prep(cs, ST_ARCHIVE_BACK,
 	    "SELECT id, stamp, stanza FROM archive " ARCHIVE_WHERE
-	    " AND (?5 < 0 OR id < ?5) ORDER BY id DESC LIMIT ?6" :
+	    " AND (?5 < 0 OR id < ?5) ORDER BY id DESC LIMIT ?6", error_r) :
+	    prep(cs, ST_ARCHIVE_FORWARD,
 	    "SELECT id, stamp, stanza FROM archive " ARCHIVE_WHERE
 	    " AND id > ?5 ORDER BY id ASC LIMIT ?6", error_r);
 	if (st == NULL)
@@ -619,7 +687,7 @@ chat_archive_find(struct chat_store *cs, const char *owner,
 		rows[n].stanza = col_text(st, 2);
 		n++;
 	}
-	sqlite3_finalize(st);
+	done(st);
 	*complete_r = n <= q->max;
 	if (n > q->max) {
 		free(rows[q->max].stanza);

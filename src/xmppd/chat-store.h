@@ -38,7 +38,17 @@ struct chat_store;
 
 int chat_store_open(const char *root, struct chat_store **cs_r,
 		    const char **error_r);
+/* chat_store_close - flush and close */
 void chat_store_close(struct chat_store **cs);
+/* chat_store_batch - from now on the writes go into one transaction per
+ * batch: the first write of a batch opens it and calls fn(ctx), which
+ * must see that chat_store_flush runs soon (xmppd: once per turn of its
+ * event loop). Without it every write commits on its own. */
+void chat_store_batch(struct chat_store *cs, void (*fn)(void *ctx),
+		      void *ctx);
+/* chat_store_flush - commit the open batch (synchronous=FULL: on disk on
+ * return); 0, or -1 when the commit failed (the batch is rolled back) */
+int chat_store_flush(struct chat_store *cs, const char **error_r);
 
 /* chat_roster_load - every stored item of owner (*items_r freed with
  * chat_roster_free). 0 or -1. */
@@ -59,7 +69,8 @@ int chat_roster_delete(struct chat_store *cs, const char *owner,
 void chat_roster_item_clear(struct roster_item *item);
 void chat_roster_free(struct roster_item **items, size_t n);
 
-/* chat_offline_add - keep a stanza for owner (durable on return); 0,
+/* chat_offline_add - keep a stanza for owner (durable on return, or at
+ * chat_store_flush when batching); 0,
  * 1 when owner already has CHAT_OFFLINE_MAX messages (not kept), -1 */
 int chat_offline_add(struct chat_store *cs, const char *owner,
 		     const char *stanza, const char **error_r);

@@ -87,9 +87,74 @@ enum dest {
 	DEST_MUC,                 /* conference.<our domain> (muc.c) */
 };
 
+/* The answers of resolve_dir, kept RESOLVE_TTL seconds: every stanza
+ * resolves its 'to', and two config store queries per message were most
+ * of xmppd's time per message (bench/RESULTS.md). A mailbox disabled or
+ * a domain removed is seen at most that late. */
+#define RESOLVE_SLOTS 1024
+#define RESOLVE_TTL 5
+struct resolved {
+	char *key;                /* "local@domain" or "domain" */
+	enum dest d;
+	char *owner;
+	int64_t po;
+	time_t until;             /* monotonic seconds */
+};
+static struct resolved rcache[RESOLVE_SLOTS];
+
+static enum dest resolve_dir(const struct jid *j, char **owner_r,
+			     int64_t *po_r);
+
+static time_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* resolve - where a JID points; *owner_r for DEST_USER */
 static enum dest
 resolve(const struct jid *j, char **owner_r, int64_t *po_r)
+{
+	char *key = j->local != NULL ? xasprintf("%s@%s", j->local, j->domain) :
+	    xstrdup(j->domain);
+	uint32_t h = 2166136261u;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	struct resolved *e = &rcache[h % RESOLVE_SLOTS];
+	time_t now = mono_now();
+	int64_t po = 0;
+	enum dest d;
+
+	if (e->key != NULL && e->until > now && strcmp(e->key, key) == 0) {
+		free(key);
+		*owner_r = e->owner != NULL ? xstrdup(e->owner) : NULL;
+		if (po_r != NULL)
+			*po_r = e->po;
+		return e->d;
+	}
+	d = resolve_dir(j, owner_r, &po);
+	if (po_r != NULL)
+		*po_r = po;
+	if (d == DEST_ERROR) {
+		free(key);
+		return d;
+	}
+	free(e->key);
+	free(e->owner);
+	e->key = key;
+	e->d = d;
+	e->owner = *owner_r != NULL ? xstrdup(*owner_r) : NULL;
+	e->po = po;
+	e->until = now + RESOLVE_TTL;
+	return d;
+}
+
+/* resolve_dir - resolve from the config store */
+static enum dest
+resolve_dir(const struct jid *j, char **owner_r, int64_t *po_r)
 {
 	struct dir_domain d;
 	struct dir_mailbox mb;

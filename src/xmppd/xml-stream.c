@@ -1,8 +1,11 @@
 /* xml-stream - an XMPP XML stream parsed with libexpat, with limits */
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <expat.h>
 
@@ -22,6 +25,7 @@ struct xml_stream {
 	enum xml_event pending;   /* what the handlers saw */
 	bool close_pending;       /* <stream:stream/> empty root */
 	bool suspended;
+	bool reopening;           /* feeding the synthetic header (idle) */
 	const char *cond, *text;
 };
 
@@ -300,6 +304,10 @@ on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 		fail(xs, "policy-violation", "too many attributes");
 		return;
 	}
+	if (xs->level == 0 && xs->reopening) {
+		xs->level = 1;    /* the header a woken parser was fed */
+		return;
+	}
 	if (xs->level == 0) {
 		if (strcmp(name, "stream:stream") != 0) {
 			fail(xs, "invalid-namespace", "the stream root is not "
@@ -448,15 +456,28 @@ on_pi(void *ud, const XML_Char *target, const XML_Char *data)
 	fail(ud, "restricted-xml", "a processing instruction");
 }
 
-struct xml_stream *
-xml_stream_new(size_t stanza_max)
+/* parser_new - an expat parser with our handlers. Its hash salt comes
+ * from one random value per process (expat would ask the kernel for one
+ * per parser, and an idle stream's parser is made again at each wake). */
+static void
+parser_new(struct xml_stream *xs)
 {
-	struct xml_stream *xs = xcalloc(1, sizeof(*xs));
+	static unsigned long salt;
+	static unsigned long count;
 
+	if (salt == 0) {
+		FILE *f = fopen("/dev/urandom", "rb");
+		if (f == NULL || fread(&salt, sizeof(salt), 1, f) != 1)
+			salt = (unsigned long)time(NULL) ^
+			    ((unsigned long)getpid() << 16);
+		if (f != NULL)
+			fclose(f);
+		salt |= 1;
+	}
 	xs->p = XML_ParserCreate("UTF-8");
 	if (xs->p == NULL)
 		abort();
-	xs->max = stanza_max;
+	XML_SetHashSalt(xs->p, salt ^ (++count * 0x9e3779b97f4a7c15ULL));
 	XML_SetUserData(xs->p, xs);
 	XML_SetElementHandler(xs->p, on_start, on_end);
 	XML_SetCharacterDataHandler(xs->p, on_text);
@@ -465,8 +486,51 @@ xml_stream_new(size_t stanza_max)
 	XML_SetCommentHandler(xs->p, on_comment);
 	XML_SetProcessingInstructionHandler(xs->p, on_pi);
 	XML_SetParamEntityParsing(xs->p, XML_PARAM_ENTITY_PARSING_NEVER);
+}
+
+struct xml_stream *
+xml_stream_new(size_t stanza_max)
+{
+	struct xml_stream *xs = xcalloc(1, sizeof(*xs));
+
+	parser_new(xs);
+	xs->max = stanza_max;
 	xs->pending = XML_EV_MORE;
 	return xs;
+}
+
+bool
+xml_stream_idle(struct xml_stream *xs)
+{
+	if (xs->p == NULL)
+		return true;
+	if (xs->cond != NULL || xs->level != 1 || xs->suspended ||
+	    xs->pending != XML_EV_MORE || xs->close_pending ||
+	    xs->cur != NULL || xs->done != NULL || xs->fed != xs->boundary)
+		return false;
+	XML_ParserFree(xs->p);
+	xs->p = NULL;
+	return true;
+}
+
+/* wake - an idle stream gets input: a new parser, fed a stream header
+ * (swallowed: the client's was seen long ago) so that it stands where
+ * the old one stopped, between two stanzas inside the root */
+static void
+wake(struct xml_stream *xs)
+{
+	static const char hdr[] = "<stream:stream xmlns:stream="
+	    "'http://etherx.jabber.org/streams'>";
+
+	parser_new(xs);
+	xs->level = 0;
+	xs->reopening = true;
+	enum XML_Status st = XML_Parse(xs->p, hdr, (int)sizeof(hdr) - 1,
+	    XML_FALSE);
+	xs->reopening = false;
+	if (st != XML_STATUS_OK || xs->level != 1)
+		abort();          /* our own header always parses */
+	xs->fed = xs->boundary = sizeof(hdr) - 1;
 }
 
 void
@@ -476,7 +540,8 @@ xml_stream_free(struct xml_stream **xsp)
 
 	if (xs == NULL)
 		return;
-	XML_ParserFree(xs->p);
+	if (xs->p != NULL)
+		XML_ParserFree(xs->p);
 	if (xs->cur != NULL) {
 		while (xs->cur->parent != NULL)
 			xs->cur = xs->cur->parent;
@@ -530,6 +595,10 @@ xml_stream_feed(struct xml_stream *xs, const char *data, size_t len,
 		return XML_EV_ERROR;
 	if (xs->suspended || xs->pending != XML_EV_MORE || xs->close_pending)
 		return xml_stream_next(xs);
+	if (len == 0)
+		return XML_EV_MORE;
+	if (xs->p == NULL)
+		wake(xs);
 	if (len > XML_SLICE)
 		len = XML_SLICE;
 	*used_r = len;

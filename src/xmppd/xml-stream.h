@@ -57,6 +57,11 @@ void xml_stream_set_max(struct xml_stream *xs, size_t stanza_max);
  * XML_EV_ERROR. */
 enum xml_event xml_stream_feed(struct xml_stream *xs, const char *data,
 			       size_t len, size_t *used_r);
+/* xml_stream_idle - when the stream stands between two stanzas with
+ * nothing fed left unparsed, free the parser (most of an idle stream's
+ * memory); the next feed makes a new one that goes on from there. true
+ * when idle so (or already). */
+bool xml_stream_idle(struct xml_stream *xs);
 /* xml_stream_next - the next event from input already fed */
 enum xml_event xml_stream_next(struct xml_stream *xs);
 /* xml_stream_root - the stream header element (attributes only) */

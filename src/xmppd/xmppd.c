@@ -764,6 +764,7 @@ sm_resume(struct xsess *s, struct xml_node *n)
 	s->c = NULL;
 	s->xs = NULL;
 	service_login_end(&s->reg);
+	xmpp_store_flush();
 	x = xasprintf("<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>",
 	    old->sm_id, old->h_in);
 	xsess_send_raw(old, x);
@@ -799,6 +800,8 @@ static void
 sm_nonza(struct xsess *s, struct xml_node *n)
 {
 	if (strcmp(n->name, "r") == 0 && s->sm) {
+		/* what <a/> counts as handled is on disk first */
+		xmpp_store_flush();
 		char *x = xasprintf("<a xmlns='" NS_SM "' h='%u'/>", s->h_in);
 		xsess_send_raw(s, x);
 		free(x);
@@ -941,6 +944,10 @@ sess_input(void *ctx)
 		case XML_EV_MORE:
 			if (used > 0)
 				continue;
+			/* all read: an idle bound stream keeps no parser
+			 * (memory per idle client, bench/RESULTS.md) */
+			if (s->state == XS_BOUND)
+				(void)xml_stream_idle(s->xs);
 			return;
 		case XML_EV_OPEN:
 			if (s->state != XS_WAIT_HEADER) {
@@ -1077,6 +1084,36 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 	    s->c->addr, l->name);
 }
 
+void
+xmpp_store_flush(void)
+{
+	const char *err;
+
+	if (xsrv.store != NULL && chat_store_flush(xsrv.store, &err) < 0)
+		log_error("%s", err);
+}
+
+static void
+store_flush_ev(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	xmpp_store_flush();
+}
+
+/* store_batch_open - the chat store opened a batch: commit it at the next
+ * turn of the loop (a zero timeout runs after the callbacks of this one),
+ * so that a burst of messages costs one commit, not several each */
+static void
+store_batch_open(void *ctx)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	(void)ctx;
+	evtimer_add(xsrv.flush_ev, &zero);
+}
+
 static int
 xmpp_init(struct service *svc)
 {
@@ -1092,6 +1129,8 @@ xmpp_init(struct service *svc)
 		log_error("%s", err);
 		return -1;
 	}
+	xsrv.flush_ev = evtimer_new(svc->base, store_flush_ev, NULL);
+	chat_store_batch(xsrv.store, store_batch_open, NULL);
 	xsrv.ssl = tls_server_ctx(svc, &xsrv.tls_error);
 	if (xsrv.ssl == NULL)
 		log_warnx("TLS unavailable (STARTTLS and xmpps off): %s",
@@ -1108,7 +1147,10 @@ xmpp_shutdown(struct service *svc)
 	while (xsrv.sessions != NULL)
 		sess_free(xsrv.sessions);
 	auth_pool_free(&xsrv.auth);
-	chat_store_close(&xsrv.store);
+	chat_store_close(&xsrv.store);     /* commits the last batch */
+	if (xsrv.flush_ev != NULL)
+		event_free(xsrv.flush_ev);
+	xsrv.flush_ev = NULL;
 	throttle_reset();
 }
 

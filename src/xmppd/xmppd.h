@@ -129,6 +129,7 @@ struct xmpp_server {
 	const char *tls_error;
 	struct auth_pool *auth;
 	struct chat_store *store;
+	struct event *flush_ev;         /* commits the store's batch */
 	struct xsess *sessions;
 	struct xuser *users;
 };
@@ -146,6 +147,9 @@ void xsess_send_stanza_text(struct xsess *s, const char *xml);
 /* stream_error - the RFC 6120 4.9 stream error, then close */
 void stream_error(struct xsess *s, const char *cond, const char *text);
 struct xuser *xuser_find(const char *owner);
+/* xmpp_store_flush - commit the chat store's open batch now (before
+ * telling a client its stanzas are safe: XEP-0198 <a/>) */
+void xmpp_store_flush(void);
 
 /* --- im.c ------------------------------------------------------------- */
 

@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("POSTERN_BUILD") or (ROOT / "build"))
 LISTENERS = ["smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps",
-             "http", "https", "managesieve"]
+             "http", "https", "managesieve", "xmpp", "xmpps"]
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 

@@ -5,6 +5,7 @@ oversized stanzas, forged 'from', a client that never reads. Each bad
 client gets the RFC's stream error; the server stays up and the other
 users' sessions go on."""
 import base64
+import json
 import socket
 
 import pytest
@@ -38,6 +39,33 @@ def bob_still_served(srv, bob, tag):
     m = bob.expect(r"<message[^>]*>.*?still there " + tag + ".*?</message>")
     assert f"from='alice@acme.test/{tag}'" in m.group(0)
     a.close()
+
+
+def test_in_the_default_service_list_and_in_diag(srv):
+    """postern init lists xmppd for posternd; a data root of the suite
+    binds it on loopback free ports (never 0.0.0.0:5222); postern diag
+    reports its listeners like the other services'"""
+    conf = (srv.root / "host.conf").read_text()
+    services = next(l for l in conf.splitlines() if l.startswith("services"))
+    assert "xmppd" in services.split("=", 1)[1].split()
+    x = next(s for s in srv.status()["services"] if s["name"] == "xmppd")
+    want = {f"xmpp=127.0.0.1:{srv.port('xmpp')}",
+            f"xmpps=127.0.0.1:{srv.port('xmpps')}"}
+    assert set(x["listen"]) == want, x
+    r = srv.cli("--json", "diag", "--no-dns", "--no-network", check=False)
+    rep = json.loads(r.stdout)
+    sec = next(s for s in rep["sections"] if s["name"] == "System services")
+    it = next(i for i in sec["items"] if i["check"] == "Service xmppd")
+    assert it["status"] == "ok", it
+    assert all(a in it["value"] for a in want), it
+    # the default, where nothing is set: both families on 5222
+    srv.cli("config", "unset", "xmpp.listen")
+    try:
+        d = srv.cli("config", "get", "xmpp.listen").stdout.strip()
+        assert d.startswith("0.0.0.0:5222"), d
+    finally:
+        srv.cli("config", "set", "xmpp.listen",
+                f"127.0.0.1:{srv.port('xmpp')}")
 
 
 def test_features_before_and_after_login(srv):

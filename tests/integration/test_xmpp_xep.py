@@ -2,7 +2,10 @@
 blocking (XEP-0191), client state indication (XEP-0352), stream
 management with resumption (XEP-0198), vCard (XEP-0054) and the message
 archive with RSM paging (XEP-0313, XEP-0059)."""
+import os
 import re
+import signal
+import time
 
 import pytest
 
@@ -341,3 +344,50 @@ def test_muc_rooms(srv):
              r"from='team@conference.acme.test/Bob'")
     for x in (a, c, d):
         x.close()
+
+
+def test_acked_messages_survive_a_crash(srv):
+    """the chat store writes in one transaction per loop turn (batched);
+    what an XEP-0198 <a/> counts is on disk first: xmppd killed right
+    after the ack loses neither the offline message nor its archive row"""
+    srv.cli("mailbox", "add", "frank@acme", "--password", "Chat-secret-6")
+    a = online(srv, "alice", "acme.test", "crash")
+    a.send("<enable xmlns='urn:xmpp:sm:3'/>")
+    a.expect(r"<enabled xmlns='urn:xmpp:sm:3'/>")
+    for i in range(5):
+        a.send(f"<message to='frank@acme.test' type='chat' id='k{i}'>"
+               f"<body>kept {i}</body></message>")
+    a.send("<r xmlns='urn:xmpp:sm:3'/>")
+    a.expect(r"<a xmlns='urn:xmpp:sm:3' h='5'/>")
+    old = next(s for s in srv.status()["services"]
+               if s["name"] == "xmppd")["pid"]
+    os.kill(old, signal.SIGKILL)
+    a.closed()
+    deadline = time.time() + 60
+    while True:
+        st = srv.status()
+        x = next(s for s in st["services"] if s["name"] == "xmppd")
+        if x["pid"] not in (0, old) and x["state"] == "running":
+            break
+        assert time.time() < deadline, x
+        time.sleep(0.2)
+    srv.wait_running(["xmppd"])
+    f = Raw(srv.port("xmpp"))
+    for _ in range(100):        # the new xmppd may still be binding
+        try:
+            f.login("frank", "acme.test", password="Chat-secret-6",
+                    resource="back")
+            break
+        except (AssertionError, OSError):
+            f.close()
+            time.sleep(0.2)
+            f = Raw(srv.port("xmpp"))
+    f.send("<presence/>")
+    got = f.expect(r".*<body>kept 4</body>").group(0)
+    assert all(f"<body>kept {i}</body>" in got for i in range(5)), got
+    assert "urn:xmpp:delay" in got
+    f.send("<iq type='set' id='mk'><query xmlns='urn:xmpp:mam:2'>"
+           + WITH.format("alice@acme.test") + "</query></iq>")
+    page = f.expect(r".*?<iq [^>]*id='mk'.*?</iq>").group(0)
+    assert len(re.findall(r"<body>kept \d</body>", page)) == 5, page
+    f.close()

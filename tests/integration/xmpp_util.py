@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import Postern, free_port
+from conftest import Postern
 
 T = 30
 NS_STREAM = "http://etherx.jabber.org/streams"
@@ -21,10 +21,7 @@ def xmpp_server(tmp_path_factory):
     """acme (acme.test: alice, bob, carol) and other (other.test: dave,
     erin), posternd running xmppd only; returns the Postern."""
     p = Postern(tmp_path_factory.mktemp("xmpp") / "root")
-    p.init()
-    for name in ("xmpp", "xmpps"):
-        p.ports[name] = free_port()
-        p.cli("config", "set", f"{name}.listen", f"127.0.0.1:{p.ports[name]}")
+    p.init()        # conftest gives xmpp and xmpps free loopback ports
     p.cli("postoffice", "add", "acme", "--password", "Postmaster-pw-1")
     p.cli("domain", "add", "acme.test", "--postoffice", "acme")
     p.cli("postoffice", "add", "other", "--password", "Postmaster-pw-2")
