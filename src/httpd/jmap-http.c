@@ -31,6 +31,7 @@
 #include "dkim.h"
 #include "httpd.h"
 #include "jmap-mail.h"
+#include "jmap-settings.h"
 #include "jmap-store.h"
 #include "log.h"
 #include "settings.h"
@@ -352,6 +353,7 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 	json_t *caps = json_pack("{s:o,s:{},s:{},s:{},s:{},s:{}}", JMAP_CORE,
 	    core, JMAP_MAIL, JMAP_QUOTA, JMAP_SUBMISSION, JMAP_VACATION,
 	    JMAP_SIEVE);
+	json_object_set_new(caps, JMAP_SETTINGS, json_object());
 	json_t *sieve = json_pack("{s:i,s:i,s:i,s:i,s:s,s:n,s:n,s:s}",
 	    "maxSizeScriptName", SIEVE_NAME_MAX, "maxSizeScript",
 	    SIEVE_SCRIPT_MAX, "maxNumberScripts", 100, "maxNumberRedirects",
@@ -369,6 +371,7 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 	    "accountCapabilities", JMAP_MAIL, mail, JMAP_QUOTA, JMAP_SUBMISSION,
 	    "maxDelayedSend", 0, "submissionExtensions", JMAP_VACATION,
 	    JMAP_SIEVE, sieve);
+	jmap_settings_account_caps(acct);
 	json_t *s = json_pack("{s:o,s:{s:o},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,"
 	    "s:s,s:s}", "capabilities", caps, "accounts", account, acct,
 	    "primaryAccounts", JMAP_MAIL, account, JMAP_QUOTA, account,
@@ -389,7 +392,7 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 }
 
 static const char *const capabilities[] = { JMAP_CORE, JMAP_MAIL, JMAP_QUOTA,
-	JMAP_SUBMISSION, JMAP_VACATION, JMAP_SIEVE, NULL };
+	JMAP_SUBMISSION, JMAP_VACATION, JMAP_SIEVE, JMAP_SETTINGS, NULL };
 
 static void
 core_echo(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
@@ -683,6 +686,7 @@ job_run(struct httpd_job *hj, struct db *db)
 	limits_of(db, &lim);
 	c.lim = &lim;
 	c.client = j->client;
+	c.web_session = j->session_id;
 	snprintf(c.account_id, sizeof(c.account_id), "a%lld",
 	    (long long)mb.id);
 	snprintf(c.login, sizeof(c.login), "%s@%s", mb.name, mb.postoffice);
@@ -700,8 +704,8 @@ job_run(struct httpd_job *hj, struct db *db)
 			break;
 		}
 		const struct jmap_method *const tables[] = { core_methods,
-		    jmap_mail_methods, jmap_submit_methods, jmap_sieve_methods,
-		    NULL };
+		    jmap_mail_methods, jmap_settings_methods, jmap_submit_methods,
+		    jmap_sieve_methods, NULL };
 		json_t *session = session_resource(db, &mb, c.account_id);
 		json_t *out;
 		int status = jmap_run(j->body, j->len, tables, capabilities, &lim,

@@ -27,6 +27,7 @@ struct jmap_mail_ctx {
 	const struct jmap_limits *lim;
 	const char *store_error;      /* why it could not be opened */
 	const char *client;           /* the client's address */
+	int64_t web_session;          /* the cookie's session row, else 0 */
 };
 
 extern const struct jmap_method jmap_mail_methods[];

@@ -1,8 +1,8 @@
 /* jmap-submit - Identity, EmailSubmission (RFC 8621 6, 7) and
  * VacationResponse (RFC 8621 8) for the JMAP mail account (jmap-mail.h).
  *
- * Identities are the mailbox's addresses (dir_mailbox_addresses); they
- * are managed by the administrator, so Identity/set refuses changes.
+ * Identities are the mailbox's addresses (dir_mailbox_addresses); their
+ * methods are in jmap-identity.c.
  *
  * EmailSubmission/set puts the Email into the inbound queue of the SMTP
  * connector as an authenticated submission from the mailbox (auth_user),
@@ -29,6 +29,7 @@
 #include "directory.h"
 #include "jmap-email.h"
 #include "jmap-mail.h"
+#include "jmap-settings.h"
 #include "jmap-store.h"
 #include "queue.h"
 #include "settings.h"
@@ -39,17 +40,6 @@
 #define SUBMIT_SIZE_MAX ((size_t)64 * 1024 * 1024)
 
 /* ------------------------------------------------------------ Identity */
-
-static void
-identity_id(const char *address, char out[24])
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (const char *p = address; *p != '\0'; p++)
-		h = (h ^ (unsigned char)tolower((unsigned char)*p)) *
-		    1099511628211ULL;
-	snprintf(out, 24, "i%016" PRIx64, h);
-}
 
 /* identities - the mailbox's addresses as Identity objects (a new
  * array), NULL on error */
@@ -63,7 +53,7 @@ identities(struct jmap_mail_ctx *c, const char **error_r)
 	json_t *list = json_array();
 	for (size_t i = 0; i < a.n; i++) {
 		char id[24];
-		identity_id(a.v[i], id);
+		jmap_identity_id(a.v[i], id);
 		json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:n,s:n,s:s,"
 		    "s:s,s:b}", "id", id, "name", "", "email", a.v[i], "replyTo",
 		    "bcc", "textSignature", "", "htmlSignature", "", "mayDelete",
@@ -71,132 +61,6 @@ identities(struct jmap_mail_ctx *c, const char **error_r)
 	}
 	dir_strings_free(&a);
 	return list;
-}
-
-static json_t *
-identity_state(json_t *list)
-{
-	char *s = json_dumps(list, JSON_COMPACT);
-	uint64_t h = 1469598103934665603ULL;
-
-	for (const char *p = s; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	free(s);
-	return json_sprintf("I%016" PRIx64, h);
-}
-
-static void
-identity_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
-{
-	struct jmap_mail_ctx *c = ctx;
-	static const char *const allowed[] = { "accountId", "ids", "properties",
-	    NULL };
-	json_t *ids;
-	const char *err;
-
-	if (!jmap_mail_account(c, args, allowed, error_r) || !jmap_ids_arg(args,
-	    "ids", c->lim->max_objects_in_get, &ids, error_r))
-		return;
-	json_t *all = identities(c, &err);
-	if (all == NULL) {
-		*error_r = jmap_error("serverFail", "%s", err);
-		return;
-	}
-	json_t *list = json_array(), *nf = json_array();
-	size_t i;
-	json_t *v;
-	if (ids == NULL)
-		json_array_extend(list, all);
-	else
-		json_array_foreach(ids, i, v) {
-			size_t k;
-			json_t *x, *found = NULL;
-			json_array_foreach(all, k, x)
-				if (json_equal(json_object_get(x, "id"), v))
-					found = x;
-			if (found != NULL)
-				json_array_append(list, found);
-			else
-				json_array_append(nf, v);
-		}
-	*result_r = json_pack("{s:s,s:o,s:o,s:o}", "accountId", c->account_id,
-	    "state", identity_state(all), "list", list, "notFound", nf);
-	json_decref(all);
-}
-
-static void
-identity_changes(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
-{
-	struct jmap_mail_ctx *c = ctx;
-	static const char *const allowed[] = { "accountId", "sinceState",
-	    "maxChanges", NULL };
-	const char *since, *err;
-
-	if (!jmap_mail_account(c, args, allowed, error_r))
-		return;
-	since = json_string_value(json_object_get(args, "sinceState"));
-	json_t *all = identities(c, &err);
-	if (all == NULL) {
-		*error_r = jmap_error("serverFail", "%s", err);
-		return;
-	}
-	json_t *now = identity_state(all);
-	json_decref(all);
-	if (since == NULL || strcmp(since, json_string_value(now)) != 0) {
-		/* the state is a digest: only "nothing changed" is known */
-		json_decref(now);
-		*error_r = jmap_error("cannotCalculateChanges", "the addresses "
-		    "changed since (or sinceState is not an Identity state): "
-		    "get the Identities again");
-		return;
-	}
-	*result_r = json_pack("{s:s,s:s,s:o,s:b,s:[],s:[],s:[]}", "accountId",
-	    c->account_id, "oldState", since, "newState", now, "hasMoreChanges",
-	    0, "created", "updated", "destroyed");
-}
-
-static void
-identity_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
-{
-	struct jmap_mail_ctx *c = ctx;
-	static const char *const allowed[] = { "accountId", "ifInState",
-	    "create", "update", "destroy", NULL };
-	const char *key, *err;
-	json_t *v;
-	size_t i;
-
-	if (!jmap_mail_account(c, args, allowed, error_r))
-		return;
-	json_t *all = identities(c, &err);
-	if (all == NULL) {
-		*error_r = jmap_error("serverFail", "%s", err);
-		return;
-	}
-	json_t *state = identity_state(all);
-	json_decref(all);
-	json_t *ifs = json_object_get(args, "ifInState");
-	if (ifs != NULL && !json_is_null(ifs) && !json_equal(ifs, state)) {
-		json_decref(state);
-		*error_r = jmap_error("stateMismatch", "ifInState does not match");
-		return;
-	}
-	json_t *nc = json_object(), *nu = json_object(), *nd = json_object();
-	const char *why = "identities are the mailbox's addresses, managed by "
-	    "the post office's administrator";
-	json_object_foreach(json_object_get(args, "create"), key, v)
-		json_object_set_new(nc, key, json_pack("{s:s,s:s}", "type",
-		    "forbidden", "description", why));
-	json_object_foreach(json_object_get(args, "update"), key, v)
-		json_object_set_new(nu, key, json_pack("{s:s,s:s}", "type",
-		    "forbidden", "description", why));
-	json_array_foreach(json_object_get(args, "destroy"), i, v)
-		if (json_is_string(v))
-			json_object_set_new(nd, json_string_value(v), json_pack(
-			    "{s:s,s:s}", "type", "forbidden", "description", why));
-	*result_r = json_pack("{s:s,s:O,s:o,s:{},s:{},s:[],s:o,s:o,s:o}",
-	    "accountId", c->account_id, "oldState", state, "newState", state,
-	    "created", "updated", "destroyed", "notCreated", nc, "notUpdated",
-	    nu, "notDestroyed", nd);
 }
 
 /* ------------------------------------------------------ EmailSubmission */
@@ -805,9 +669,6 @@ vacation_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 }
 
 const struct jmap_method jmap_submit_methods[] = {
-	{ "Identity/get", JMAP_SUBMISSION, identity_get },
-	{ "Identity/changes", JMAP_SUBMISSION, identity_changes },
-	{ "Identity/set", JMAP_SUBMISSION, identity_set },
 	{ "EmailSubmission/get", JMAP_SUBMISSION, submission_get },
 	{ "EmailSubmission/set", JMAP_SUBMISSION, submission_set },
 	{ "VacationResponse/get", JMAP_VACATION, vacation_get },

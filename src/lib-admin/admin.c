@@ -755,6 +755,14 @@ int
 adm_mailbox_passwd(struct db *db, const char *ident, const char *password,
 		   const char *hash, const char **error_r)
 {
+	return adm_mailbox_passwd_keep(db, ident, password, hash, 0, error_r);
+}
+
+int
+adm_mailbox_passwd_keep(struct db *db, const char *ident, const char *password,
+			const char *hash, int64_t keep_session,
+			const char **error_r)
+{
 	int64_t id;
 	char *h;
 	int r;
@@ -779,7 +787,8 @@ adm_mailbox_passwd(struct db *db, const char *ident, const char *password,
 		    "WHERE id = ?", "ti", h, id) < 0 ? status_of(db) : ADM_OK;
 		if (r == ADM_OK)
 			r = db_exec(db, error_r, "DELETE FROM web_session WHERE "
-			    "mailbox_id = ?", "i", id) < 0 ? status_of(db) : ADM_OK;
+			    "mailbox_id = ? AND id != ?", "ii", id,
+			    keep_session) < 0 ? status_of(db) : ADM_OK;
 	});
 	free(h);
 	return r;

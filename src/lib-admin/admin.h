@@ -75,6 +75,11 @@ int adm_mailbox_make_store(struct db *db, const char *postoffice,
 /* adm_mailbox_passwd - set a new password (plain, or hash if plain NULL). */
 int adm_mailbox_passwd(struct db *db, const char *ident, const char *password,
 		       const char *hash, const char **error_r);
+/* adm_mailbox_passwd_keep - the same, but web session keep_session (the
+ * one the user changes it from) stays; the others end. */
+int adm_mailbox_passwd_keep(struct db *db, const char *ident,
+			    const char *password, const char *hash,
+			    int64_t keep_session, const char **error_r);
 int adm_mailbox_del(struct db *db, const char *ident, bool keep_data,
 		    const char **error_r);
 int adm_redirect_add(struct db *db, const char *ident, const char *address,

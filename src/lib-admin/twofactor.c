@@ -596,3 +596,117 @@ out:
 	free(sealed);
 	return r;
 }
+
+/* ------------------------------------------ the user's own enrolment */
+
+int
+tf_self_enrol(struct db *db, const struct dir_mailbox *mb, json_t **answer_r,
+	      const char **error_r)
+{
+	unsigned char key[SEAL_KEY_LEN], secret[TOTP_KEY_LEN];
+	int r = -1;
+
+	*answer_r = NULL;
+	if (seal_key(db, key, true, error_r) < 0)
+		return -1;
+	random_bytes(secret, sizeof(secret));
+	char *sealed = seal(key, secret, sizeof(secret), mb->id);
+	/* a new pending secret replaces an unconfirmed one */
+	if (db_exec(db, error_r, "DELETE FROM totp WHERE mailbox_id = ?", "i",
+	    mb->id) == 0 && db_exec(db, error_r, "INSERT INTO totp (mailbox_id, "
+	    "secret, created) VALUES (?, ?, ?)", "iti", mb->id, sealed,
+	    (int64_t)time(NULL)) == 0) {
+		json_t *o = enrolment(mb, secret, sizeof(secret), false);
+		json_object_del(o, "type");
+		json_object_del(o, "status");
+		json_object_del(o, "detail");
+		*answer_r = o;
+		r = 0;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	free(sealed);
+	return r;
+}
+
+int
+tf_self_confirm(struct db *db, int64_t mailbox_id, const char *code,
+		json_t **answer_r, const char **error_r)
+{
+	unsigned char key[SEAL_KEY_LEN], secret[TOTP_KEY_LEN + 16];
+	char *sealed = NULL;
+	int64_t enrolled = 0, wrong = 0;
+	bool outer;
+	int n, r = -1;
+
+	*answer_r = NULL;
+	if (db_query_text(db, &sealed, error_r, "SELECT secret FROM totp WHERE "
+	    "mailbox_id = ?", "i", mailbox_id) < 0 ||
+	    db_query_int(db, &enrolled, 0, error_r, "SELECT enrolled FROM totp "
+	    "WHERE mailbox_id = ?", "i", mailbox_id) < 0 ||
+	    db_query_int(db, &wrong, 0, error_r, "SELECT coalesce(sum(count), 0) "
+	    "FROM login_failure WHERE mailbox_id = ? AND reason = 'wrong second "
+	    "factor' AND last >= ?", "ii", mailbox_id, (int64_t)time(NULL) -
+	    TWOFACTOR_WINDOW) < 0)
+		goto out;
+	if (sealed == NULL || enrolled) {
+		*error_r = "start the enrolment first (action enrol)";
+		r = 0;
+		goto out;
+	}
+	if (wrong >= TWOFACTOR_MAX_WRONG) {
+		*error_r = "too many wrong codes for this mailbox; try again later";
+		r = 0;
+		goto out;
+	}
+	if (seal_key(db, key, false, error_r) < 0)
+		goto out;
+	if ((n = unseal(key, sealed, secret, sizeof(secret), mailbox_id)) < 0) {
+		*error_r = "the pending TOTP secret cannot be unsealed: enrol again";
+		goto out;
+	}
+	int64_t step = code_step(secret, (size_t)n, code);
+	if (step < 0) {
+		*error_r = "that code is not right: send the 6 digits your "
+		    "authenticator app shows now";
+		r = 0;
+		goto out;
+	}
+	if (adm_tx_begin(db, &outer, error_r) != ADM_OK)
+		goto out;
+	json_t *codes = NULL;
+	bool ok = db_exec(db, error_r, "UPDATE totp SET enrolled = 1, last_step "
+	    "= ? WHERE mailbox_id = ?", "ii", step, mailbox_id) == 0 &&
+	    db_exec(db, error_r, "UPDATE mailbox SET twofactor_challenge = "
+	    "'always' WHERE id = ?", "i", mailbox_id) == 0 &&
+	    (codes = make_recovery(db, mailbox_id, error_r)) != NULL;
+	if (adm_tx_end(db, outer, ok, error_r) != ADM_OK || !ok) {
+		json_decref(codes);
+		goto out;
+	}
+	*answer_r = json_pack("{s:s,s:o}", "challenge", "always",
+	    "recoveryCodes", codes);
+	r = 1;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	free(sealed);
+	return r;
+}
+
+int
+tf_self_disable(struct db *db, int64_t mailbox_id, const char **error_r)
+{
+	bool outer;
+
+	if (adm_tx_begin(db, &outer, error_r) != ADM_OK)
+		return -1;
+	bool ok = db_exec(db, error_r, "UPDATE mailbox SET twofactor_challenge = "
+	    "'inherit' WHERE id = ?", "i", mailbox_id) == 0 &&
+	    db_exec(db, error_r, "DELETE FROM totp WHERE mailbox_id = ?", "i",
+	    mailbox_id) == 0 && db_exec(db, error_r, "DELETE FROM recovery_code "
+	    "WHERE mailbox_id = ?", "i", mailbox_id) == 0;
+	if (adm_tx_end(db, outer, ok, error_r) != ADM_OK || !ok)
+		return -1;
+	return 0;
+}

@@ -58,4 +58,20 @@ int tf_web_login(struct db *db, const struct dir_mailbox *mb,
 		 const char *addr, const char *code, int *status_r,
 		 json_t **answer_r, bool *failed_r, const char **error_r);
 
+/* The mailbox owner's own enrolment (webmail settings; the caller
+ * checks that the post office's rule lets them):
+ * tf_self_enrol - a new pending TOTP secret (replacing an unconfirmed
+ * one): *answer_r {secret, otpauthUri, qrSvg}. 0 or -1.
+ * tf_self_confirm - the first code of the pending secret: enrolled, the
+ * mailbox's challenge "always", *answer_r {challenge, recoveryCodes}
+ * (shown once). 1 done, 0 refused (*error_r says why: no pending
+ * secret, wrong code, too many wrong codes), -1 error.
+ * tf_self_disable - the mailbox's own challenge back to "inherit" and
+ * its TOTP enrolment and recovery codes forgotten. 0 or -1. */
+int tf_self_enrol(struct db *db, const struct dir_mailbox *mb,
+		  json_t **answer_r, const char **error_r);
+int tf_self_confirm(struct db *db, int64_t mailbox_id, const char *code,
+		    json_t **answer_r, const char **error_r);
+int tf_self_disable(struct db *db, int64_t mailbox_id, const char **error_r);
+
 #endif

@@ -37,6 +37,13 @@ int
 loginsec_twofactor_mode(struct db *db, int64_t mailbox_id, char mode[16],
 			const char **error_r)
 {
+	return loginsec_twofactor_rule(db, mailbox_id, false, mode, error_r);
+}
+
+int
+loginsec_twofactor_rule(struct db *db, int64_t mailbox_id, bool inherited,
+			char mode[16], const char **error_r)
+{
 	sqlite3_stmt *st = db_query(db, error_r,
 	    "SELECT m.twofactor_challenge, p.twofactor_mode FROM mailbox m "
 	    "JOIN postoffice p ON p.id = m.postoffice_id WHERE m.id = ?", "i",
@@ -50,7 +57,7 @@ loginsec_twofactor_mode(struct db *db, int64_t mailbox_id, char mode[16],
 	if (r == SQLITE_ROW) {
 		const char *m = (const char *)sqlite3_column_text(st, 0);
 		const char *p = (const char *)sqlite3_column_text(st, 1);
-		if (m != NULL && strcmp(m, "inherit") != 0) {
+		if (m != NULL && strcmp(m, "inherit") != 0 && !inherited) {
 			snprintf(mode, 16, "%s", m);
 		} else if (p != NULL && strcmp(p, "inherit") != 0) {
 			snprintf(mode, 16, "%s", p);

@@ -64,6 +64,10 @@ int loginsec_pam_autocreate(struct db *db, const char *login,
  * ("never", "always", "new_ip", "new_country") into mode. 0 or -1. */
 int loginsec_twofactor_mode(struct db *db, int64_t mailbox_id, char mode[16],
 			    const char **error_r);
+/* loginsec_twofactor_rule - the same; inherited: what the mailbox gets
+ * from its post office (or the global setting) without its own value */
+int loginsec_twofactor_rule(struct db *db, int64_t mailbox_id, bool inherited,
+			    char mode[16], const char **error_r);
 
 /* loginsec_app_password_check - whether password is one of the
  * mailbox's app passwords; on a match its use is recorded and

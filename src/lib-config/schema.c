@@ -326,6 +326,24 @@ static const char schema_v7[] =
 "CREATE INDEX login_failure_last ON login_failure(last);"
 ;
 
+/* v8: reserved for login2's migration (this session's plan); empty here */
+static const char schema_v8[] = "";
+
+/* v9: the webmail's identities (src/httpd/jmap-identity.c): per mailbox
+ * and address its sender name, reply-to, signatures (the HTML one kept
+ * only after sanitising, lib/htmlsafe.h) and which one is the default */
+static const char schema_v9[] =
+"CREATE TABLE identity ("
+"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  email TEXT NOT NULL COLLATE NOCASE,"
+"  name TEXT NOT NULL DEFAULT '',"
+"  reply_to TEXT NOT NULL DEFAULT '',"
+"  text_signature TEXT NOT NULL DEFAULT '',"
+"  html_signature TEXT NOT NULL DEFAULT '',"
+"  is_default INTEGER NOT NULL DEFAULT 0,"
+"  PRIMARY KEY (mailbox_id, email));"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
@@ -334,6 +352,8 @@ const char *const schema_migrations[] = {
 	schema_v5,
 	schema_v6,
 	schema_v7,
+	schema_v8,
+	schema_v9,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==
