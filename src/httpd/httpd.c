@@ -14,6 +14,7 @@
  * the connection closed. One access log line per request. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +34,7 @@
 #include <openssl/ssl.h>
 
 #include "conn.h"
+#include "fsutil.h"
 #include "httpd.h"
 #include "log.h"
 #include "settings.h"
@@ -55,6 +58,17 @@ struct hconn {
 	struct httpd_job *job;     /* the current request's deferred answer */
 	int version;               /* of the deferred request */
 	bool head;
+	struct httpd_stream *stream; /* the answer is a stream */
+	int body_fd;               /* an upload's body file, -1 */
+};
+
+struct httpd_stream {
+	struct hconn *c;
+	httpd_stream_closed *closed;
+	void *ctx;
+	int version;
+	bool begun;                /* the head is out */
+	bool ended;
 };
 
 static struct {
@@ -62,7 +76,9 @@ static struct {
 	struct conn_server *conns; /* the connection layer */
 	struct workpool *pool;     /* deferred answers (httpd_defer) */
 	int request_timeout, idle_timeout;
-	size_t max_body;
+	size_t max_body, max_upload;
+	char *tmpdir;              /* upload bodies (O_TMPFILE) */
+	unsigned streams;          /* open (HTTPD_MAX_STREAMS) */
 } server;
 
 static void on_read(struct conn *conn);
@@ -126,6 +142,26 @@ send_response(struct hconn *c, struct http_response *resp, int version,
 	http_response_write(resp, version, head, time(NULL), &out);
 	conn_write(c->c, out.data, out.len);
 	buf_free(&out);
+	if (resp->body_file) {
+		/* a file body goes from the page cache (sendfile or mmap),
+		 * never read into memory here; the buffer owns the fd */
+		struct evbuffer_file_segment *seg = NULL;
+		if (!head && resp->body_len > 0)
+			seg = evbuffer_file_segment_new(resp->body_fd,
+			    resp->body_off, (ev_off_t)resp->body_len,
+			    EVBUF_FS_CLOSE_ON_FREE);
+		if (seg == NULL) {
+			close(resp->body_fd);
+			if (!head && resp->body_len > 0)
+				resp->close = true;   /* the length was a lie */
+		} else {
+			if (evbuffer_add_file_segment(conn_output(c->c), seg, 0,
+			    (ev_off_t)resp->body_len) < 0)
+				resp->close = true;
+			evbuffer_file_segment_free(seg);   /* the buffer's ref */
+		}
+		resp->body_file = false;
+	}
 }
 
 /* is_known_method - methods of RFC 9110 and 5789: others get 501 */
@@ -175,9 +211,13 @@ dispatch(struct hconn *c, const struct http_request *req,
 	struct httpd_req rq = {
 		.req = req, .svc = server.svc, .client = c->c->addr,
 		.sa = (const struct sockaddr *)&c->c->sa, .tls = c->c->tls,
-		.conn_id = c->c->seq, .conn = c,
+		.conn_id = c->c->seq, .conn = c, .body_fd = c->body_fd,
+		.body_len = c->parser.body_total,
 	};
+	c->body_fd = -1;
 	rt->fn(&rq, resp);
+	if (rq.body_fd >= 0)
+		close(rq.body_fd);
 	*note_r = rq.note;
 }
 
@@ -228,6 +268,91 @@ request_done(struct hconn *c)
 	http_response_free(&resp);
 }
 
+/* stream_begin - the deferred answer opened a stream: its head and first
+ * piece go out, the deadlines stop, nothing more is read as a request */
+static void
+stream_begin(struct hconn *c, struct http_response *resp, const char *note)
+{
+	c->requests++;
+	c->stream->version = c->version == 11 ? 11 : 10;
+	resp->stream = true;
+	resp->close = true;
+	send_response(c, resp, c->stream->version, false);
+	access_log(c, c->parser.req.method, c->parser.req.target, resp->status,
+	    resp->body.len, note != NULL ? note : "stream");
+	http_parser_reset(&c->parser);
+	c->in_request = false;
+	evtimer_del(c->timer);
+	c->stream->begun = true;
+	if (c->stream->ended) {
+		/* ended by done() itself: the first piece was the last */
+		c->stream->ended = false;
+		httpd_stream_end(c->stream);
+	}
+}
+
+struct httpd_stream *
+httpd_stream_open(struct httpd_job *j, httpd_stream_closed *closed,
+		  void *ctx)
+{
+	struct hconn *c = j->conn;
+
+	if (c == NULL || c->stream != NULL || server.streams >=
+	    HTTPD_MAX_STREAMS || server.svc->stopping)
+		return NULL;
+	struct httpd_stream *s = xcalloc(1, sizeof(*s));
+	s->c = c;
+	s->closed = closed;
+	s->ctx = ctx;
+	c->stream = s;
+	server.streams++;
+	return s;
+}
+
+int
+httpd_stream_write(struct httpd_stream *s, const void *data, size_t len)
+{
+	struct hconn *c = s->c;
+	struct buf out;
+
+	if (s->ended || c->c->closing || !s->begun)
+		return -1;
+	if (evbuffer_get_length(conn_output(c->c)) + len >
+	    HTTPD_STREAM_OUT_MAX) {
+		log_info("%s: [%s]: stream not read by the client: closed",
+		    c->c->sid, c->c->addr);
+		s->ended = true;
+		hconn_close(c);
+		return -1;
+	}
+	buf_init(&out, 0);
+	http_chunk(&out, s->version, data, len);
+	conn_write(c->c, out.data, out.len);
+	buf_free(&out);
+	return 0;
+}
+
+void
+httpd_stream_end(struct httpd_stream *s)
+{
+	struct hconn *c = s->c;
+
+	if (s->ended || c->c->closing)
+		return;
+	s->ended = true;
+	if (!s->begun)
+		return;     /* stream_begin ends it after the head */
+	if (s->version == 11)
+		conn_write(c->c, "0\r\n\r\n", 5);
+	hconn_close(c);
+}
+
+unsigned
+httpd_streams(void)
+{
+	return server.streams;
+}
+
 static void
 job_thread_end(void)
 {
@@ -258,6 +383,12 @@ job_done(struct work *w)
 	struct httpd_job *j = (struct httpd_job *)w;
 	struct hconn *c = j->conn;
 
+	if (j->background) {
+		if (!w->skipped && j->done != NULL)
+			j->done(j);
+		j->free(j);
+		return;
+	}
 	if (c == NULL) {
 		j->free(j);
 		return;
@@ -267,10 +398,27 @@ job_done(struct work *w)
 		httpd_error(&j->resp, 503, "The service is stopping.");
 	else if (j->done != NULL)
 		j->done(j);
-	request_finish(c, &j->resp, c->version, c->head, c->parser.req.method,
-	    c->parser.req.target, j->note[0] != '\0' ? j->note : NULL);
+	if (c->stream != NULL)
+		stream_begin(c, &j->resp, j->note[0] != '\0' ? j->note : NULL);
+	else
+		request_finish(c, &j->resp, c->version, c->head,
+		    c->parser.req.method, c->parser.req.target,
+		    j->note[0] != '\0' ? j->note : NULL);
 	j->free(j);
 	conn_resume(c->c);
+}
+
+void
+httpd_background(struct httpd_job *j)
+{
+	j->conn = NULL;
+	j->background = true;
+	j->svc = server.svc;
+	j->work.run = job_run;
+	j->work.done = job_done;
+	http_response_init(&j->resp, 200);
+	j->note[0] = '\0';
+	workpool_submit(server.pool, &j->work);
 }
 
 void
@@ -279,6 +427,7 @@ httpd_defer(struct httpd_req *rq, struct httpd_job *j)
 	struct hconn *c = rq->conn;
 
 	j->conn = c;
+	j->background = false;
 	j->svc = server.svc;
 	j->work.run = job_run;
 	j->work.done = job_done;
@@ -288,6 +437,71 @@ httpd_defer(struct httpd_req *rq, struct httpd_job *j)
 	workpool_submit(server.pool, &j->work);
 }
 
+/* body_drop - an upload body file not handed to a handler */
+static void
+body_drop(struct hconn *c)
+{
+	if (c->body_fd >= 0)
+		close(c->body_fd);
+	c->body_fd = -1;
+}
+
+/* is_upload - whether the request goes to an upload route */
+static const struct httpd_route *
+upload_route(const struct http_request *req)
+{
+	const struct httpd_route *rt = req->path != NULL ?
+	    httpd_route_find(req->path) : NULL;
+	const struct httpd_route_opt *o = httpd_route_opt(rt);
+
+	return o != NULL && o->upload && req->method != NULL &&
+	    strcmp(req->method, "POST") == 0 ? rt : NULL;
+}
+
+/* body_limit - the parser's limit of one request's body */
+static size_t
+body_limit(void *ctx, const struct http_request *req)
+{
+	(void)ctx;
+	return upload_route(req) != NULL ? server.max_upload : server.max_body;
+}
+
+/* body_write - an upload's body into its file as it arrives */
+static int
+body_write(void *ctx, const char *data, size_t len)
+{
+	struct hconn *c = ctx;
+
+	while (len > 0) {
+		ssize_t n = write(c->body_fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* body_start - an upload's header block is in: its body goes to an
+ * unlinked temporary file (without one it is refused: 503) */
+static bool
+body_start(struct hconn *c)
+{
+	if (upload_route(&c->parser.req) == NULL)
+		return true;
+	body_drop(c);
+	c->body_fd = open(server.tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (c->body_fd < 0) {
+		log_warn("%s: upload file in %s", c->c->sid, server.tmpdir);
+		return false;
+	}
+	c->parser.body_cb = body_write;
+	c->parser.body_ctx = c;
+	return true;
+}
+
 /* request_failed - a bad request: its status, then close (the framing
  * of what follows cannot be trusted) */
 static void
@@ -295,9 +509,16 @@ request_failed(struct hconn *c)
 {
 	struct http_parser *p = &c->parser;
 	struct http_response resp;
+	const struct httpd_route_opt *o = httpd_route_opt(p->req.path != NULL ?
+	    httpd_route_find(p->req.path) : NULL);
 
+	body_drop(c);
 	http_response_init(&resp, p->status);
-	httpd_error(&resp, p->status, p->error);
+	if (o != NULL && o->refused != NULL)
+		o->refused(&resp, p->status, p->error, upload_route(&p->req) !=
+		    NULL);
+	else
+		httpd_error(&resp, p->status, p->error);
 	resp.close = true;
 	send_response(c, &resp, 11, false);
 	access_log(c, p->req.method, p->req.target, p->status, resp.body.len,
@@ -312,6 +533,12 @@ on_read(struct conn *conn)
 	struct hconn *c = conn->ctx;
 	struct evbuffer *in = conn_input(conn);
 
+	if (c->stream != NULL) {
+		/* a stream's client says nothing more: what it sends is
+		 * dropped (its hangup is seen by the layer) */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	while (!conn->closing && c->job == NULL) {
 		size_t len = evbuffer_get_length(in), used;
 		if (conn_out_full(conn))
@@ -328,6 +555,12 @@ on_read(struct conn *conn)
 		case HTTP_PARSE_MORE:
 			return;
 		case HTTP_PARSE_HEADERS:
+			if (!body_start(c)) {
+				c->parser.status = 503;
+				c->parser.error = "the upload cannot be stored now";
+				request_failed(c);
+				return;
+			}
 			/* RFC 9110 10.1.1: the client waits for this */
 			if (c->parser.req.expect_continue)
 				conn_write(c->c,
@@ -379,6 +612,14 @@ on_teardown(struct conn *conn)
 		return;
 	if (c->job != NULL)
 		c->job->conn = NULL;
+	body_drop(c);
+	if (c->stream != NULL) {
+		struct httpd_stream *st = c->stream;
+		c->stream = NULL;
+		server.streams--;
+		st->closed(st->ctx);
+		free(st);
+	}
 	if (c->timer != NULL)
 		event_free(c->timer);
 	http_parser_free(&c->parser);
@@ -395,7 +636,9 @@ on_open(struct conn *conn)
 
 	conn->ctx = c;
 	c->c = conn;
+	c->body_fd = -1;
 	http_parser_init(&c->parser, server.max_body);
+	c->parser.limit = body_limit;
 	c->timer = evtimer_new(server.svc->base, on_timer, c);
 	/* a TLS handshake counts as part of the first request */
 	arm(c, conn->implicit_tls);
@@ -443,6 +686,11 @@ httpd_init(struct service *svc)
 	    60);
 	server.max_body = (size_t)settings_get_int(svc->db, "http.max_body",
 	    1024) * 1024;
+	server.max_upload = (size_t)settings_get_int(svc->db, "http.max_upload",
+	    51200) * 1024;
+	server.tmpdir = path_join(svc->root, "tmp");
+	if (mkdir(server.tmpdir, 0700) < 0 && errno != EEXIST)
+		log_warn("mkdir %s", server.tmpdir);
 	const char *err;
 	server.pool = workpool_create(svc->base, 2, job_thread_end, &err);
 	if (server.pool == NULL) {
@@ -466,6 +714,7 @@ httpd_shutdown(struct service *svc)
 	(void)svc;
 	conn_server_free(&server.conns);
 	workpool_free(&server.pool, false);
+	free(server.tmpdir);
 }
 
 int

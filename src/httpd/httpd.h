@@ -25,6 +25,11 @@ struct httpd_req {
 	const char *note;                 /* set by a handler: for the access
 					   * log line (never a secret) */
 	void *conn;                       /* httpd's */
+	/* an upload route's body: an unlinked temporary file of body_len
+	 * bytes (read it from offset 0); a handler that keeps it sets
+	 * body_fd to -1, else httpd closes it. -1: the body is in req */
+	int body_fd;
+	uint64_t body_len;
 };
 
 typedef void httpd_handler(struct httpd_req *rq, struct http_response *resp);
@@ -47,11 +52,40 @@ struct httpd_job {
 	char note[160];                        /* for the access log line */
 	void *conn;                            /* httpd's */
 	struct service *svc;
+	bool background;                       /* httpd's */
 };
 
 /* httpd_defer - answer rq later through job j (see struct httpd_job);
  * the handler's own resp is then ignored */
 void httpd_defer(struct httpd_req *rq, struct httpd_job *j);
+/* httpd_background - run j on the work pool for no request (a module's
+ * own work, e.g. push): run(), then on the loop done() (skipped when the
+ * service stops), then free(); j->resp is unused */
+void httpd_background(struct httpd_job *j);
+
+/* Streams (EventSource, RFC 8620 7.3): a deferred job's done() may turn
+ * its answer into a stream. The head and j->resp's body go out at once
+ * (chunked for HTTP/1.1, close-delimited for 1.0, Connection: close),
+ * then the connection stays open without deadlines and reads nothing
+ * more; the module writes pieces with httpd_stream_write and ends with
+ * httpd_stream_end. closed(ctx) runs exactly once, on the loop, when the
+ * connection goes for any reason (the client left, the stream ended,
+ * output over HTTPD_STREAM_OUT_MAX, the service stops); the handle is
+ * invalid from then on. Bounded: HTTPD_MAX_STREAMS per process
+ * (httpd_stream_open gives NULL: answer 503). */
+#define HTTPD_MAX_STREAMS 1000
+#define HTTPD_STREAM_OUT_MAX (64 * 1024)
+struct httpd_stream;
+typedef void httpd_stream_closed(void *ctx);
+struct httpd_stream *httpd_stream_open(struct httpd_job *j,
+				       httpd_stream_closed *closed, void *ctx);
+/* httpd_stream_write - queue a piece: 0, or -1 when the stream is going
+ * (the client does not read: more than HTTPD_STREAM_OUT_MAX queued) */
+int httpd_stream_write(struct httpd_stream *s, const void *data, size_t len);
+/* httpd_stream_end - the last piece: the connection closes once it left */
+void httpd_stream_end(struct httpd_stream *s);
+/* httpd_streams - streams open now (for the bench and limits) */
+unsigned httpd_streams(void);
 
 struct httpd_route {
 	const char *path;      /* "/list/unsubscribe" */
@@ -59,6 +93,23 @@ struct httpd_route {
 	const char *methods;   /* the Allow value: "GET, HEAD, POST" */
 	httpd_handler *fn;
 };
+
+/* A route's options, in a module's second table (listed in routes.c),
+ * found by the route's handler: */
+struct httpd_route_opt {
+	httpd_handler *fn;     /* the route's handler; NULL ends the table */
+	/* an upload: a POST body of up to http.max_upload (not
+	 * http.max_body), written to a temporary file as it arrives and
+	 * never held in memory (httpd_req.body_fd) */
+	bool upload;
+	/* the answer to a request refused before the handler (413 and the
+	 * other parse errors), in the route's own format; NULL: a page */
+	void (*refused)(struct http_response *resp, int status,
+			const char *why, bool upload);
+};
+extern const struct httpd_route_opt jmap_mail_route_opts[];
+/* httpd_route_opt - the options of a route; NULL: none */
+const struct httpd_route_opt *httpd_route_opt(const struct httpd_route *rt);
 
 /* the modules' tables, each ending with a zeroed row */
 extern const struct httpd_route unsubscribe_routes[];

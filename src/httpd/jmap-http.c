@@ -26,11 +26,13 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "directory.h"
 #include "dkim.h"
 #include "httpd.h"
 #include "jmap-mail.h"
+#include "jmap-push.h"
 #include "jmap-settings.h"
 #include "jmap-store.h"
 #include "log.h"
@@ -46,7 +48,6 @@
 #define MAX_CONCURRENT_REQUESTS 4
 #define MAX_CONCURRENT_UPLOADS 2
 #define ACCT_SLOTS 256
-#define PUSH_RETRY_MS 5000
 
 enum mkind { MK_SESSION, MK_API, MK_UPLOAD, MK_DOWNLOAD, MK_EVENTS,
 	     MK_LOGIN, MK_LOGOUT };
@@ -69,6 +70,13 @@ struct mjob {
 	enum dir_auth_result auth;
 	bool basic;
 	int64_t session_id;          /* the cookie's session row */
+	/* MK_EVENTS: what the loop needs to open the stream */
+	json_t *states;
+	int64_t mailbox_id, quota_kb;
+	char account_id[32];
+	char *root;
+	char *last_event_id;
+	int body_fd;                 /* MK_UPLOAD: the body's file, -1 */
 };
 
 /* ------------------------------------------------- concurrency limits */
@@ -225,14 +233,23 @@ job_free(struct httpd_job *hj)
 	free(j->path);
 	free(j->query);
 	free(j->ctype);
+	json_decref(j->states);
+	free(j->root);
+	free(j->last_event_id);
+	if (j->body_fd >= 0)
+		close(j->body_fd);
 	free(j);
 }
+
+static void events_attach(struct mjob *j);
 
 static void
 job_done(struct httpd_job *hj)
 {
 	struct mjob *j = (struct mjob *)hj;
 
+	if (j->kind == MK_EVENTS && j->states != NULL)
+		events_attach(j);
 	if (!j->auth_ran)
 		return;
 	if (j->auth == DIR_AUTH_FAILED)
@@ -311,6 +328,8 @@ limits_of(struct db *db, struct jmap_limits *lim)
 	lim->max_size_request = (size_t)settings_get_int(db, "http.max_body",
 	    1024) * 1024;
 	lim->max_concurrent_requests = MAX_CONCURRENT_REQUESTS;
+	lim->max_size_upload = (size_t)settings_get_int(db, "http.max_upload",
+	    51200) * 1024;
 }
 
 /* session_state - a digest of what the Session says (RFC 8620 2: it
@@ -335,7 +354,7 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 	limits_of(db, &lim);
 	snprintf(login, sizeof(login), "%s@%s", mb->name, mb->postoffice);
 	json_t *core = json_pack("{s:I,s:i,s:I,s:i,s:i,s:i,s:i,s:[s]}",
-	    "maxSizeUpload", (json_int_t)lim.max_size_request,
+	    "maxSizeUpload", (json_int_t)lim.max_size_upload,
 	    "maxConcurrentUpload", MAX_CONCURRENT_UPLOADS,
 	    "maxSizeRequest", (json_int_t)lim.max_size_request,
 	    "maxConcurrentRequests", (int)lim.max_concurrent_requests,
@@ -488,29 +507,34 @@ do_download(struct mjob *j, struct jmap_mail_ctx *c)
 	char *blob = path_arg(j->path, "/jmap/mail/download/", 1);
 	char *name = path_arg(j->path, "/jmap/mail/download/", 2);
 	char *accept = j->query != NULL ? query_arg(j->query, "accept") : NULL;
-	const char *err;
-	struct buf data;
+	const char *err = NULL;
+	int fd = -1;
+	size_t len = 0;
 
-	buf_init(&data, HTTP_RESPONSE_BODY_MAX);
 	if (accept != NULL)
 		pct_decode(accept);
 	if (acc == NULL || blob == NULL || name == NULL) {
 		problem(resp, 404, "notFound", "Use /jmap/mail/download/"
 		    "{accountId}/{blobId}/{name}?accept={type}.");
 	} else if (strcmp(acc, c->account_id) != 0 || !jmap_id_valid(blob)) {
+		/* another account's blob is not found: nothing says whether
+		 * it exists */
 		problem(resp, 404, "notFound", "No such blob.");
 	} else {
-		int r = jmap_mail_blob(c, blob, &data, &err);
+		int r = jmap_mail_blob_fd(c, blob, &fd, &len, &err);
 		if (r < 0)
 			problem(resp, 500, "serverFail", err != NULL ? err :
 			    "the store failed");
 		else if (r == 0)
 			problem(resp, 404, "notFound", "No such blob.");
 		else {
+			/* sent from the file by httpd, never held here */
 			resp->status = 200;
 			buf_reset(&resp->body);
-			if (data.len > 0)
-				buf_append(&resp->body, data.data, data.len);
+			resp->body_file = true;
+			resp->body_fd = fd;
+			resp->body_off = 0;
+			resp->body_len = len;
 			http_response_field(resp, "Content-Type", "%s",
 			    safe_type(accept));
 			/* the name as an RFC 6266 filename* (percent-encoded) */
@@ -534,7 +558,6 @@ do_download(struct mjob *j, struct jmap_mail_ctx *c)
 			    "default-src 'none'; sandbox");
 		}
 	}
-	buf_free(&data);
 	free(acc);
 	free(blob);
 	free(name);
@@ -573,7 +596,9 @@ do_upload(struct mjob *j, struct jmap_mail_ctx *c, const char *type)
 		    "maxConcurrentUpload", "Too many uploads at once."));
 		return;
 	}
-	int r = jms_upload(st, j->body != NULL ? j->body : "", j->len, id, &err);
+	int r = j->body_fd >= 0 ? jms_upload_file(st, j->body_fd, j->len, id,
+	    &err) : jms_upload(st, j->body != NULL ? j->body : "", j->len, id,
+	    &err);
 	acct_leave(c->mailbox_id, true);
 	if (r != 0) {
 		if (r > 0)
@@ -588,6 +613,8 @@ do_upload(struct mjob *j, struct jmap_mail_ctx *c, const char *type)
 	    (json_int_t)j->len));
 }
 
+/* do_events - the states for an event source (the stream is opened on
+ * the loop, job_done; jmap-push.c) */
 static void
 do_events(struct mjob *j, struct jmap_mail_ctx *c)
 {
@@ -598,45 +625,46 @@ do_events(struct mjob *j, struct jmap_mail_ctx *c)
 		problem(resp, 500, "serverFail", c->store_error);
 		return;
 	}
-	/* types: a comma separated list of type names, or "*" */
+	j->states = states;
+	j->mailbox_id = c->mailbox_id;
+	j->quota_kb = c->quota_kb;
+	j->root = xstrdup(c->root);
+	snprintf(j->account_id, sizeof(j->account_id), "%s", c->account_id);
+}
+
+/* events_attach - on the loop: the event source's stream */
+static void
+events_attach(struct mjob *j)
+{
 	char *types = j->query != NULL ? query_arg(j->query, "types") : NULL;
-	if (types != NULL) {
+	char *close = j->query != NULL ? query_arg(j->query, "closeafter") : NULL;
+	char *ping = j->query != NULL ? query_arg(j->query, "ping") : NULL;
+	char *end;
+
+	if (types != NULL)
 		pct_decode(types);
-		if (strcmp(types, "*") != 0) {
-			const char *k;
-			json_t *v;
-			void *tmp;
-			json_object_foreach_safe(states, tmp, k, v) {
-				bool want = false;
-				size_t kl = strlen(k);
-				for (const char *p = types; *p != '\0' && !want; ) {
-					size_t n = strcspn(p, ",");
-					want = n == kl && strncmp(p, k, n) == 0;
-					p += n;
-					if (*p == ',')
-						p++;
-				}
-				if (!want)
-					json_object_del(states, k);
-			}
-		}
-		free(types);
+	long pv = ping != NULL && *ping != '\0' ? strtol(ping, &end, 10) : 0;
+	if (ping != NULL && *ping != '\0' && (*end != '\0' || pv < 0)) {
+		problem(&j->job.resp, 400, "badRequest", "ping is a number of "
+		    "seconds (0: no pings).");
+	} else if (close != NULL && strcmp(close, "state") != 0 &&
+	    strcmp(close, "no") != 0) {
+		problem(&j->job.resp, 400, "badRequest", "closeafter is \"state\" "
+		    "or \"no\".");
+	} else if (types != NULL && strlen(types) > JMAP_PUSH_TYPES_MAX) {
+		problem(&j->job.resp, 400, "badRequest", "types is too long.");
+	} else {
+		struct jmap_push_req r = { .mailbox_id = j->mailbox_id,
+		    .quota_kb = j->quota_kb, .account_id = j->account_id,
+		    .root = j->root, .states = j->states, .types = types,
+		    .closeafter = close != NULL && strcmp(close, "state") == 0,
+		    .ping = pv > JMAP_PUSH_PING_MAX ? JMAP_PUSH_PING_MAX : (int)pv,
+		    .last_event_id = j->last_event_id };
+		(void)jmap_push_attach(&j->job, &r);
 	}
-	/* the event id is a digest of the states: a client reconnecting
-	 * with Last-Event-ID learns whether anything changed */
-	json_t *ev = json_pack("{s:s,s:{s:o}}", "@type", "StateChange",
-	    "changed", c->account_id, states);
-	char *data = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
-	char st[24];
-	session_state(data, st);
-	resp->status = 200;
-	buf_reset(&resp->body);
-	buf_printf(&resp->body, "retry: %d\nid: %s\nevent: state\ndata: %s\n\n",
-	    PUSH_RETRY_MS, st, data);
-	http_response_field(resp, "Content-Type", "text/event-stream");
-	http_response_field(resp, "Cache-Control", "no-store");
-	free(data);
-	json_decref(ev);
+	free(types);
+	free(close);
+	free(ping);
 }
 
 static void
@@ -742,6 +770,13 @@ job_new(struct httpd_req *rq, enum mkind kind)
 	j->job.done = job_done;
 	j->job.free = job_free;
 	j->kind = kind;
+	j->body_fd = -1;
+	if (kind == MK_UPLOAD && rq->body_fd >= 0) {
+		/* streamed to a file by httpd as it arrived */
+		j->body_fd = rq->body_fd;
+		rq->body_fd = -1;
+		j->len = (size_t)rq->body_len;
+	}
 	memcpy(&j->sa, rq->sa, rq->sa->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	snprintf(j->client, sizeof(j->client), "%s", rq->client);
@@ -751,7 +786,11 @@ job_new(struct httpd_req *rq, enum mkind kind)
 	j->query = rq->req->query != NULL ? xstrdup(rq->req->query) : NULL;
 	const char *ct = http_request_field(rq->req, "content-type");
 	j->ctype = ct != NULL ? xstrdup(ct) : NULL;
-	if (kind == MK_API || kind == MK_UPLOAD || kind == MK_LOGIN) {
+	const char *lei = http_request_field(rq->req, "last-event-id");
+	if (lei != NULL && strlen(lei) < 64)
+		j->last_event_id = xstrdup(lei);
+	if (kind == MK_API || kind == MK_LOGIN || (kind == MK_UPLOAD &&
+	    j->body_fd < 0)) {
 		j->body = xmalloc(rq->req->body.len + 1);
 		if (rq->req->body.len > 0)
 			memcpy(j->body, rq->req->body.data, rq->req->body.len);
@@ -894,6 +933,23 @@ logout_post(struct httpd_req *rq, struct http_response *resp)
 	start(rq, resp, MK_LOGOUT);
 }
 
+/* refused - a request refused by httpd before the handler, as the RFC's
+ * problem: a body over maxSizeRequest or maxSizeUpload is the "limit"
+ * request-level error (RFC 8620 3.6.1), status 413 */
+static void
+refused(struct http_response *resp, int status, const char *why,
+	bool upload)
+{
+	if (status == 413)
+		json_answer(resp, 413, jmap_problem("limit", 413, upload ?
+		    "maxSizeUpload" : "maxSizeRequest", upload ? "The upload is "
+		    "larger than maxSizeUpload: nothing was stored." : "The "
+		    "request is larger than maxSizeRequest."));
+	else
+		problem(resp, status, status >= 500 ? "serverUnavailable" :
+		    "badRequest", why);
+}
+
 const struct httpd_route jmap_mail_routes[] = {
 	{ "/.well-known/jmap", false, "GET, HEAD", well_known },
 	{ "/jmap/mail/session", false, "GET, HEAD", session_get },
@@ -905,4 +961,10 @@ const struct httpd_route jmap_mail_routes[] = {
 	{ "/jmap/mail/login", false, "POST", login_post },
 	{ "/jmap/mail/logout", false, "POST", logout_post },
 	{ NULL, false, NULL, NULL },
+};
+
+const struct httpd_route_opt jmap_mail_route_opts[] = {
+	{ api_post, false, refused },
+	{ upload_post, true, refused },
+	{ NULL, false, NULL },
 };

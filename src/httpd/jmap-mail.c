@@ -2,12 +2,15 @@
  * Thread, SearchSnippet (RFC 8621) and Quota (RFC 9425) over
  * jmap-store.h. Ids and states are provisional (see jmap-store.h). */
 #include <ctype.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http-response.h"
 #include "imap-parser.h"
@@ -1736,6 +1739,75 @@ jmap_mail_blob(struct jmap_mail_ctx *c, const char *blob_id, struct buf *out,
 	    part + 1, out) < 0 ? 0 : 1;
 	buf_free(&whole);
 	return r;
+}
+
+/* blob_tmpfile - bytes into an unlinked temporary file of the mailbox
+ * (so that the answer does not hold them while the client reads) */
+static int
+blob_tmpfile(const char *root, const struct buf *b, const char **error_r)
+{
+	int fd = open(root, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		*error_r = "cannot make a temporary file";
+		return -1;
+	}
+	for (size_t off = 0; off < b->len; ) {
+		ssize_t n = write(fd, b->data + off, b->len - off);
+		if (n <= 0) {
+			close(fd);
+			*error_r = "cannot write a temporary file";
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return fd;
+}
+
+int
+jmap_mail_blob_fd(struct jmap_mail_ctx *c, const char *blob_id, int *fd_r,
+		  size_t *len_r, const char **error_r)
+{
+	struct jms *j = jmap_mail_store(c);
+	struct stat sb;
+	int fd = -1;
+
+	if (j == NULL) {
+		*error_r = c->store_error;
+		return -1;
+	}
+	if (blob_id[0] == 'U') {
+		int r = jms_upload_fd(j, blob_id, &fd, error_r);
+		if (r <= 0)
+			return r;
+	} else if (blob_id[0] == 'B' && strchr(blob_id, '_') == NULL &&
+	    strlen(blob_id) < 64) {
+		const struct jms_msg *m;
+		int r = jms_msg_find(j, blob_id + 1, &m, error_r);
+		if (r <= 0)
+			return r;
+		if ((fd = jms_msg_fd(j, m, error_r)) < 0)
+			return -1;
+	} else {
+		/* a body part (decoded) or a Sieve script: made here, then
+		 * sent from a temporary file */
+		struct buf b;
+		buf_init(&b, MESSAGE_READ_MAX);
+		int r = jmap_mail_blob(c, blob_id, &b, error_r);
+		if (r > 0 && (fd = blob_tmpfile(c->root, &b, error_r)) < 0)
+			r = -1;
+		buf_free(&b);
+		if (r <= 0)
+			return r;
+	}
+	if (fstat(fd, &sb) < 0) {
+		close(fd);
+		*error_r = "cannot read the blob";
+		return -1;
+	}
+	*fd_r = fd;
+	*len_r = (size_t)sb.st_size;
+	return 1;
 }
 
 static void

@@ -70,6 +70,13 @@ void jmap_mail_ctx_free(struct jmap_mail_ctx *c);
 int jmap_mail_blob(struct jmap_mail_ctx *c, const char *blob_id,
 		   struct buf *out, const char **error_r);
 
+/* jmap_mail_blob_fd - a blob as a file to send from (never read into
+ * memory for a message or an upload; a body part is decoded into an
+ * unlinked temporary file): 1 with *fd_r (the caller's) and its length,
+ * 0 not found, -1 error */
+int jmap_mail_blob_fd(struct jmap_mail_ctx *c, const char *blob_id,
+		      int *fd_r, size_t *len_r, const char **error_r);
+
 /* jmap_mail_states - the account's current states as a StateChange's
  * TypeState object {Mailbox, Email, Thread, Quota} (new reference), or
  * NULL on error */

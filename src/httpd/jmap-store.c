@@ -600,12 +600,14 @@ upload_gc(const char *dir, uint64_t *bytes_r, size_t *n_r)
 	closedir(d);
 }
 
-int
-jms_upload(struct jms *j, const void *data, size_t len, char id_r[40],
-	   const char **error_r)
+/* upload_place - the upload directory's room for len more bytes and a
+ * new id with its path: 0, 1 full, -1 error */
+static int
+upload_place(struct jms *j, uint64_t len, char id_r[40], char *path,
+	     size_t size, const char **error_r)
 {
 	unsigned char rnd[16];
-	char dir[4096], path[4200];
+	char dir[4096];
 
 	snprintf(dir, sizeof(dir), "%s/" UPLOAD_DIR, j->root);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -621,28 +623,97 @@ jms_upload(struct jms *j, const void *data, size_t len, char id_r[40],
 	id_r[0] = 'U';
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(id_r + 1 + 2 * i, 3, "%02x", rnd[i]);
-	snprintf(path, sizeof(path), "%s/%s", dir, id_r);
+	snprintf(path, size, "%s/%s", dir, id_r);
+	return 0;
+}
+
+/* write_all - len bytes to fd: 0 or -1 */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+jms_upload(struct jms *j, const void *data, size_t len, char id_r[40],
+	   const char **error_r)
+{
+	char path[4200];
+	int r = upload_place(j, len, id_r, path, sizeof(path), error_r);
+
+	if (r != 0)
+		return r;
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
 	if (fd < 0)
 		return seterr(error_r, "cannot store the upload"), -1;
-	const char *p = data;
-	size_t left = len;
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-		if (n <= 0) {
+	if (write_all(fd, data, len) < 0 || close(fd) < 0) {
+		if (fd >= 0)
 			close(fd);
-			unlink(path);
-			return seterr(error_r, "cannot store the upload"), -1;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
-	if (close(fd) < 0) {
 		unlink(path);
 		return seterr(error_r, "cannot store the upload"), -1;
 	}
 	return 0;
+}
+
+int
+jms_upload_file(struct jms *j, int fd, uint64_t len, char id_r[40],
+		const char **error_r)
+{
+	char path[4200], proc[64];
+	int r = upload_place(j, len, id_r, path, sizeof(path), error_r);
+
+	if (r != 0)
+		return r;
+	/* the unlinked file gets its name: no copy (same file system) */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	/* another file system: copied in pieces */
+	int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	char b[65536];
+	off_t off = 0;
+	ssize_t n = 0;
+	if (out < 0)
+		return seterr(error_r, "cannot store the upload"), -1;
+	while ((n = pread(fd, b, sizeof(b), off)) > 0) {
+		if (write_all(out, b, (size_t)n) < 0)
+			break;
+		off += n;
+	}
+	if (n != 0 || close(out) < 0) {
+		if (n != 0)
+			close(out);
+		unlink(path);
+		return seterr(error_r, "cannot store the upload"), -1;
+	}
+	return 0;
+}
+
+int
+jms_upload_fd(struct jms *j, const char *id, int *fd_r, const char **error_r)
+{
+	char path[4200];
+
+	if (id[0] != 'U' || strlen(id) != 33 ||
+	    strspn(id + 1, "0123456789abcdef") != 32)
+		return 0;
+	snprintf(path, sizeof(path), "%s/" UPLOAD_DIR "/%s", j->root, id);
+	*fd_r = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (*fd_r < 0)
+		return errno == ENOENT ? 0 : (seterr(error_r, "cannot read "
+		    "the blob"), -1);
+	return 1;
 }
 
 int

@@ -139,6 +139,13 @@ int jms_usage(struct jms *j, int64_t *bytes_r, int64_t *limit_r,
 #define JMS_UPLOAD_BYTES_MAX (256 * 1024 * 1024)
 int jms_upload(struct jms *j, const void *data, size_t len, char id_r[40],
 	       const char **error_r);
+/* jms_upload_file - jms_upload of the len bytes of a file (an unlinked
+ * temporary one: linked into place, or copied) */
+int jms_upload_file(struct jms *j, int fd, uint64_t len, char id_r[40],
+		    const char **error_r);
+/* jms_upload_fd - an uploaded blob opened read-only: 1, 0 not found */
+int jms_upload_fd(struct jms *j, const char *id, int *fd_r,
+		  const char **error_r);
 /* jms_upload_read - an uploaded blob: 1 with its bytes, 0 not found */
 int jms_upload_read(struct jms *j, const char *id, struct buf *out,
 		    const char **error_r);

@@ -28,9 +28,10 @@ struct jmap_limits {
 	size_t max_objects_in_get;
 	size_t max_objects_in_set;
 	size_t max_concurrent_requests;
+	size_t max_size_upload;         /* bytes: http.max_upload */
 };
 
-#define JMAP_DEFAULT_LIMITS { 1024 * 1024, 16, 500, 500, 4 }
+#define JMAP_DEFAULT_LIMITS { 1024 * 1024, 16, 500, 500, 4, 50 * 1024 * 1024 }
 
 /* a method: fn fills *result_r (the response arguments, a new object)
  * or returns an error object made by jmap_error() in *error_r. A result

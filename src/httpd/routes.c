@@ -36,6 +36,23 @@ httpd_route_find(const char *path)
 	return best;
 }
 
+/* every module's options table (httpd_route_opt) */
+static const struct httpd_route_opt *const opt_tables[] = {
+	jmap_mail_route_opts,
+	NULL,
+};
+
+const struct httpd_route_opt *
+httpd_route_opt(const struct httpd_route *rt)
+{
+	for (size_t t = 0; rt != NULL && opt_tables[t] != NULL; t++)
+		for (const struct httpd_route_opt *o = opt_tables[t]; o->fn != NULL;
+		    o++)
+			if (o->fn == rt->fn)
+				return o;
+	return NULL;
+}
+
 bool
 httpd_method_allowed(const struct httpd_route *rt, const char *method)
 {

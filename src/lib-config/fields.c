@@ -147,6 +147,8 @@ const struct field_def settings_fields[] = {
 	  "close keep-alive HTTP connections idle this long between requests", 0 },
 	{ "http.max_body", NULL, FT_SIZE, "1024", 1, 1024 * 1024, NULL,
 	  "largest request body the HTTP service takes (413 above)", 0 },
+	{ "http.max_upload", NULL, FT_SIZE, "51200", 1, 4 * 1024 * 1024, NULL,
+	  "largest JMAP blob upload (maxSizeUpload), written to a temporary file as it arrives (413 above)", 0 },
 	{ "http.session_idle", NULL, FT_DURATION, "1800", 60, 86400 * 7, NULL,
 	  "a web admin session unused this long ends (the user logs in again)", 0 },
 	{ "http.session_max", NULL, FT_DURATION, "43200", 300, 86400 * 30, NULL,

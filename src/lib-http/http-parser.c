@@ -30,6 +30,7 @@ http_parser_init(struct http_parser *p, size_t body_max)
 {
 	memset(p, 0, sizeof(*p));
 	p->body_max = body_max;
+	p->req_max = body_max;
 	buf_init(&p->line, HTTP_LINE_MAX + 2);
 	buf_init(&p->req.body, body_max);
 	p->req.content_length = -1;
@@ -57,10 +58,14 @@ void
 http_parser_reset(struct http_parser *p)
 {
 	size_t max = p->body_max;
+	size_t (*limit)(void *, const struct http_request *) = p->limit;
+	void *limit_ctx = p->limit_ctx;
 
 	request_clear(&p->req);
 	buf_free(&p->line);
 	http_parser_init(p, max);
+	p->limit = limit;
+	p->limit_ctx = limit_ctx;
 }
 
 void
@@ -308,6 +313,7 @@ headers_done(struct http_parser *p)
 		if (r->host == NULL && *host != '\0')
 			r->host = xstrdup(host);
 	}
+	p->req_max = p->limit != NULL ? p->limit(p->limit_ctx, r) : p->body_max;
 	if (te != NULL) {
 		if (r->version == 10)
 			return fail(p, 400, "Transfer-Encoding in HTTP/1.0");
@@ -332,7 +338,7 @@ headers_done(struct http_parser *p)
 				return fail(p, 400, "bad Content-Length");
 			n = n * 10 + (uint64_t)(*c - '0');
 		}
-		if (n > p->body_max)
+		if (n > p->req_max)
 			return fail(p, 413, "the body is too large");
 		r->content_length = (int64_t)n;
 		p->remaining = n;
@@ -385,7 +391,7 @@ chunk_size_line(struct http_parser *p, const char *line, size_t len)
 		if (((unsigned char)line[j] < 0x20 && line[j] != '\t') ||
 		    line[j] == 0x7f)
 			return fail(p, 400, "bad chunk extension");
-	if (n > p->body_max - p->req.body.len)
+	if (n > p->req_max - p->body_total)
 		return fail(p, 413, "the body is too large");
 	if (n == 0) {
 		p->state = HP_TRAILERS;
@@ -493,10 +499,16 @@ http_parser_feed(struct http_parser *p, const char *data, size_t len,
 		case HP_BODY:
 		case HP_CHUNK_DATA: {
 			size_t take = n < p->remaining ? n : (size_t)p->remaining;
-			if (buf_append(&p->req.body, d, take) < 0) {
+			if (p->body_cb != NULL) {
+				if (p->body_cb(p->body_ctx, d, take) < 0) {
+					r = fail(p, 500, "the body could not be stored");
+					break;
+				}
+			} else if (buf_append(&p->req.body, d, take) < 0) {
 				r = fail(p, 413, "the body is too large");
 				break;
 			}
+			p->body_total += take;
 			used += take;
 			p->remaining -= take;
 			r = 0;

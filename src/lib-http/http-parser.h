@@ -66,6 +66,18 @@ struct http_parser {
 	bool headers_reported;
 	int status;              /* the error status after -1 */
 	const char *error;
+	/* the caller's, kept by reset: the body limit of one request
+	 * (NULL: body_max), asked once its header block is in, so that a
+	 * Content-Length over it is refused (413) before any body byte */
+	size_t (*limit)(void *ctx, const struct http_request *req);
+	void *limit_ctx;
+	/* set by the caller at HTTP_PARSE_HEADERS, for this request only:
+	 * the body goes to body_cb as it arrives (-1: refused, 500) instead
+	 * of req.body, e.g. into a file */
+	int (*body_cb)(void *ctx, const char *data, size_t len);
+	void *body_ctx;
+	size_t req_max;          /* this request's body limit */
+	uint64_t body_total;     /* body bytes taken so far */
 };
 
 enum http_parse_result {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "http-response.h"
 
@@ -20,6 +21,9 @@ http_response_free(struct http_response *r)
 {
 	buf_free(&r->fields);
 	buf_free(&r->body);
+	if (r->body_file)
+		close(r->body_fd);
+	r->body_file = false;
 }
 
 int
@@ -122,15 +126,35 @@ http_response_write(const struct http_response *r, int version, bool head,
 	    http_status_text(r->status), date);
 	if (r->fields.len > 0)
 		buf_append(out, r->fields.data, r->fields.len);
-	if (!no_body)
-		buf_printf(out, "Content-Length: %zu\r\n", r->body.len);
-	if (r->close)
+	if (r->stream && !no_body && version == 11)
+		buf_puts(out, "Transfer-Encoding: chunked\r\n");
+	else if (!no_body && !r->stream)
+		buf_printf(out, "Content-Length: %zu\r\n", r->body_file ?
+		    r->body_len : r->body.len);
+	if (r->close || r->stream)
 		buf_puts(out, "Connection: close\r\n");
 	else if (version == 10)
 		buf_puts(out, "Connection: keep-alive\r\n");
 	buf_puts(out, "\r\n");
-	if (!head && !no_body && r->body.len > 0)
+	if (head || no_body || r->body_file || r->body.len == 0)
+		return;
+	if (r->stream)
+		http_chunk(out, version, r->body.data, r->body.len);
+	else
 		buf_append(out, r->body.data, r->body.len);
+}
+
+void
+http_chunk(struct buf *out, int version, const void *data, size_t len)
+{
+	if (version != 11) {
+		buf_append(out, data, len);
+		return;
+	}
+	buf_printf(out, "%zx\r\n", len);
+	if (len > 0)
+		buf_append(out, data, len);
+	buf_puts(out, "\r\n");
 }
 
 void

@@ -2,6 +2,7 @@
 #define POSTERN_HTTP_RESPONSE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "buf.h"
@@ -17,6 +18,16 @@ struct http_response {
 	struct buf fields;   /* "Name: value\r\n" lines */
 	struct buf body;
 	bool close;          /* Connection: close, and the caller closes */
+	bool stream;         /* no Content-Length: the body is the first
+			      * piece of a stream (chunked for HTTP/1.1,
+			      * close-delimited for 1.0; http_chunk) */
+	bool body_file;      /* the body is body_len bytes of the file
+			      * body_fd from body_off, sent by the caller
+			      * after the head (the response owns the fd;
+			      * a zeroed response has none) */
+	int body_fd;
+	off_t body_off;
+	size_t body_len;
 };
 
 void http_response_init(struct http_response *r, int status);
@@ -31,6 +42,9 @@ bool http_response_has_field(const struct http_response *r, const char *name);
  * (10 or 11) into out; head: no body (Content-Length stays). */
 void http_response_write(const struct http_response *r, int version,
 			 bool head, time_t now, struct buf *out);
+/* http_chunk - one piece of a stream's body: a chunk for version 11
+ * (len 0: the last chunk), the bytes as they are for 10 */
+void http_chunk(struct buf *out, int version, const void *data, size_t len);
 /* http_status_text - the reason phrase of a status code */
 const char *http_status_text(int status);
 /* http_date - an IMF-fixdate (RFC 9110 5.6.7) into out (30 bytes) */

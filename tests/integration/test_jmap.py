@@ -32,6 +32,7 @@ def srv(tmp_path_factory):
     p = Postern(tmp_path_factory.mktemp("jmap") / "root")
     p.init()
     p.cli("config", "set", "http.max_body", "256K")
+    p.cli("config", "set", "http.max_upload", "256K")
     p.cli("postoffice", "add", "acme", "--password", "Pm-Secret-4410")
     p.cli("domain", "add", "acme.test", "--postoffice", "acme")
     p.cli("mailbox", "add", "alice@acme", "--password", ALICE_PW,

@@ -321,6 +321,84 @@ test_form(void)
 	http_form_free(&f);
 }
 
+static size_t
+big_for_upload(void *ctx, const struct http_request *req)
+{
+	(void)ctx;
+	return strcmp(req->path, "/up") == 0 ? 1000 : 10;
+}
+
+static int
+sink(void *ctx, const char *data, size_t len)
+{
+	return buf_append(ctx, data, len);
+}
+
+/* an upload: its own limit, asked before the body; the body to a sink */
+static void
+test_body_sink(void)
+{
+	struct http_parser p;
+	struct buf got;
+	size_t used = 0;
+	const char *r = "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+	    "chunked\r\n\r\n5\r\nhello\r\nc\r\n world again\r\n0\r\n\r\n";
+
+	buf_init(&got, 0);
+	http_parser_init(&p, 10);
+	p.limit = big_for_upload;
+	CHECK_INTEQ(http_parser_feed(&p, r, strlen(r), &used), HTTP_PARSE_HEADERS);
+	p.body_cb = sink;
+	p.body_ctx = &got;
+	size_t at = used;
+	CHECK_INTEQ(http_parser_feed(&p, r + at, strlen(r) - at, &used),
+	    HTTP_PARSE_DONE);
+	CHECK_STREQ(got.data, "hello world again");
+	CHECK_INTEQ(p.req.body.len, 0);
+	CHECK_INTEQ(p.body_total, 17);
+	/* reset keeps the limit, drops the sink: another path gets 10 */
+	http_parser_reset(&p);
+	CHECK(p.limit == big_for_upload && p.body_cb == NULL);
+	r = "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
+	CHECK_INTEQ(http_parser_feed(&p, r, strlen(r), &used), HTTP_PARSE_ERROR);
+	CHECK_INTEQ(p.status, 413);
+	/* over the upload's own limit by Content-Length: 413 at once */
+	http_parser_reset(&p);
+	r = "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n";
+	CHECK_INTEQ(http_parser_feed(&p, r, strlen(r), &used), HTTP_PARSE_ERROR);
+	CHECK_INTEQ(p.status, 413);
+	http_parser_free(&p);
+	buf_free(&got);
+}
+
+/* a stream: chunked for 1.1, as is for 1.0, never a Content-Length */
+static void
+test_stream_response(void)
+{
+	struct http_response r;
+	struct buf out;
+
+	http_response_init(&r, 200);
+	r.stream = true;
+	buf_puts(&r.body, "data: 1\n\n");
+	buf_init(&out, 0);
+	http_response_write(&r, 11, false, 784111777, &out);
+	CHECK(strstr(out.data, "Transfer-Encoding: chunked\r\nConnection: close"
+	    "\r\n\r\n9\r\ndata: 1\n\n\r\n") != NULL);
+	CHECK(strstr(out.data, "Content-Length") == NULL);
+	buf_reset(&out);
+	http_response_write(&r, 10, false, 784111777, &out);
+	CHECK(strstr(out.data, "Transfer-Encoding") == NULL);
+	CHECK(strstr(out.data, "Content-Length") == NULL);
+	CHECK(strstr(out.data, "\r\n\r\ndata: 1\n\n") != NULL);
+	buf_reset(&out);
+	http_chunk(&out, 11, "abc", 3);
+	http_chunk(&out, 11, "", 0);
+	CHECK_STREQ(out.data, "3\r\nabc\r\n0\r\n\r\n");
+	buf_free(&out);
+	http_response_free(&r);
+}
+
 static void
 test_response(void)
 {
@@ -386,6 +464,8 @@ main(void)
 		TEST(test_request_line),
 		TEST(test_limits),
 		TEST(test_headers_event),
+		TEST(test_body_sink),
+		TEST(test_stream_response),
 		TEST(test_url),
 		TEST(test_form),
 		TEST(test_response),
