@@ -253,6 +253,14 @@ fetch_one(struct session *s, size_t idx, const struct imap_fetch *f, bool uid,
 	return rc;
 }
 
+/* fetch_message - see fetch.h */
+int
+fetch_message(struct session *s, size_t idx, const struct imap_fetch *f,
+	      struct buf *out)
+{
+	return fetch_one(s, idx, f, false, false, false, out) < 0 ? -1 : 0;
+}
+
 void
 cmd_fetch(struct session *s, const char *tag, const struct imap_arg *a,
 	  size_t n, bool uid)

@@ -15,6 +15,7 @@
 #include "imap-spec.h"
 #include "grace.h"
 #include "imapd.h"
+#include "notify.h"
 #include "log.h"
 #include "mime.h"
 #include "settings.h"
@@ -70,7 +71,7 @@ mailbox_name(struct session *ss, const struct imap_arg *a, char *out,
 /* quote_name - a mailbox name as an IMAP string: modified UTF-7 as
  * stored, or UTF-8 for a session that enabled UTF8=ACCEPT (quoted when
  * it can be: RFC 6855 allows UTF-8 in quoted strings) */
-static void
+void
 quote_name(struct session *s, struct buf *out, const char *name)
 {
 	struct buf u;
@@ -111,8 +112,10 @@ session_deselect(struct session *s)
 	view_free(s);
 	xfree(&s->kw_known);
 	recent_forget(s);
-	if (s->state == ST_SELECTED)
+	if (s->state == ST_SELECTED) {
 		s->state = ST_AUTH;
+		notify_reselect(s);
+	}
 }
 
 static void
@@ -190,6 +193,7 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	s->readonly = readonly;
 	s->state = ST_SELECTED;
+	notify_reselect(s);
 
 	/* the keywords in use */
 	xfree(&s->kw_known);

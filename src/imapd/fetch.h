@@ -22,6 +22,11 @@ struct fetch_job {
  * (tagged reply sent, job freed), false when waiting for the client */
 bool fetch_continue(struct session *s);
 void fetch_job_free(struct fetch_job **j);
+/* fetch_message - the FETCH response of the view's message idx with the
+ * attributes f, into out, \Seen untouched (NOTIFY's MessageNew); 0, or
+ * -1 when its file is gone */
+int fetch_message(struct session *s, size_t idx, const struct imap_fetch *f,
+		  struct buf *out);
 
 /* fetch_section - the bytes (*p_r, *len_r: in c or tmp) a BODY[...] or
  * BINARY[...] item names in the loaded message c; -1 for an unknown

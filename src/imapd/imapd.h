@@ -113,6 +113,7 @@ struct session {
 	char *auth_tag;             /* a login being checked (conn_auth) */
 	struct write_job *wjob;     /* a store write on a worker (writer.c) */
 	struct search_job *sjob;    /* a SEARCH/SORT/THREAD in slices */
+	struct notify_set *notify;  /* NOTIFY SET (notify.c), NULL */
 
 	char *kw_known;            /* keywords sent in * FLAGS, " k1 k2" */
 	int hold;                  /* handlers running on s (session_hold) */
@@ -187,6 +188,9 @@ cmd_fn cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename,
 const char *mailbox_name(struct session *s, const struct imap_arg *a,
 			 char *out, size_t size, const char **error_r);
 void session_deselect(struct session *s);
+/* quote_name - a store folder name as the session writes it (modified
+ * UTF-7, or UTF-8 after ENABLE UTF8=ACCEPT) */
+void quote_name(struct session *s, struct buf *out, const char *name);
 /* mailbox_quota_kb - the quota of the logged-in mailbox now (0: none) */
 int64_t mailbox_quota_kb(struct session *s);
 

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "logins.h"
 #include "netaddr.h"
+#include "notify.h"
 #include "search.h"
 #include "settings.h"
 #include "throttle.h"
@@ -112,7 +113,7 @@ session_capability(struct session *s)
 	    " LOGINDISABLED",
 	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MULTIAPPEND CATENATE MOVE "
 	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH "
-	    "OBJECTID "
+	    "OBJECTID NOTIFY "
 	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT PARTIAL "
 	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES UTF8=ACCEPT");
 	return cap;
@@ -125,6 +126,7 @@ session_free(struct session *s)
 	fetch_job_free(&s->job);
 	search_job_free(&s->sjob);
 	writer_forget(s);
+	notify_free(s);
 	session_deselect(s);
 	imapd_mbox_put(s->d, &s->mbox);
 	service_login_end(&s->reg);
@@ -657,6 +659,7 @@ static const struct command {
 	{ "STATUS", cmd_status, C_AUTH, false },
 	{ "APPEND", cmd_append, C_AUTH, false },
 	{ "IDLE", cmd_idle, C_AUTH, false },
+	{ "NOTIFY", cmd_notify, C_AUTH, false },
 	{ "GETQUOTA", cmd_getquota, C_AUTH, false },
 	{ "GETQUOTAROOT", cmd_getquotaroot, C_AUTH, false },
 	{ "SETQUOTA", cmd_setquota, C_AUTH, false },

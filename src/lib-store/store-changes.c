@@ -29,7 +29,7 @@ changes_epoch(struct store *st, char out[16], const char **error_r)
 	r = sqlite3_step(s);
 	snprintf(out, 16, "%s", r == SQLITE_ROW ?
 	    (const char *)sqlite3_column_text(s, 0) : "0");
-	sqlite3_finalize(s);
+	index_done(st, s);
 	return 0;
 }
 
@@ -45,7 +45,7 @@ meta_int(struct store *st, const char *key)
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	return v;
 }
 
@@ -67,7 +67,7 @@ store_state(struct store *st, enum store_change_type type,
 	sqlite3_bind_int(s, 1, (int)type);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		seq = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (seq == 0) /* none of this type: the log's floor stands for it */
 		seq = meta_int(st, "log_floor");
 	snprintf(state, STORE_STATE_MAX, "%s-%" PRId64, epoch, seq);
@@ -182,7 +182,7 @@ store_changes(struct store *st, enum store_change_type type,
 		e->last_op = op;
 		last = seq;
 	}
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (r != SQLITE_ROW && r != SQLITE_DONE) {
 		for (size_t i = 0; i < nents; i++)
 			free(ents[i].id);
@@ -246,7 +246,7 @@ store_changes_trim(struct store *st, uint64_t keep, const char **error_r)
 	}
 	if (sqlite3_step(s) == SQLITE_ROW)
 		max = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	cut = max - (int64_t)keep;
 	if (cut <= meta_int(st, "log_floor")) {
 		index_rollback(st);
@@ -259,11 +259,11 @@ store_changes_trim(struct store *st, uint64_t keep, const char **error_r)
 	}
 	sqlite3_bind_int64(s, 1, cut);
 	if (sqlite3_step(s) != SQLITE_DONE) {
-		sqlite3_finalize(s);
+		index_done(st, s);
 		index_rollback(st);
 		return index_err(st, error_r, "trim the change log");
 	}
-	sqlite3_finalize(s);
+	index_done(st, s);
 	s = index_prep(st, "INSERT OR REPLACE INTO meta VALUES('log_floor',?)",
 	    error_r);
 	if (s == NULL) {
@@ -272,7 +272,7 @@ store_changes_trim(struct store *st, uint64_t keep, const char **error_r)
 	}
 	sqlite3_bind_int64(s, 1, cut);
 	sqlite3_step(s);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	return index_commit(st, error_r);
 }
 
@@ -289,7 +289,7 @@ changes_autotrim(struct store *st, const char **error_r)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		span = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (span <= STORE_CHANGES_KEEP + STORE_CHANGES_KEEP / 4)
 		return 0;
 	return store_changes_trim(st, STORE_CHANGES_KEEP, error_r);

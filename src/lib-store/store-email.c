@@ -395,7 +395,7 @@ email_backfill(struct store *st, const char **error_r)
 	need = sqlite3_step(s) == SQLITE_ROW && (sqlite3_column_int(s, 0) == 0 ||
 	    sqlite3_column_int(s, 1) != 0);
 	fresh = sqlite3_column_int(s, 0) == 0;
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (!need)
 		return 0;
 	if (index_begin(st, error_r) < 0)
@@ -411,14 +411,14 @@ email_backfill(struct store *st, const char **error_r)
 		goto fail;
 	sqlite3_bind_text(s, 1, epoch, -1, SQLITE_STATIC);
 	sqlite3_step(s);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	/* folders */
 	s = index_prep(st, "SELECT id, name FROM folder WHERE mailboxid=''",
 	    error_r);
 	u = index_prep(st, "UPDATE folder SET mailboxid=? WHERE id=?", error_r);
 	if (s == NULL || u == NULL) {
-		sqlite3_finalize(s);
-		sqlite3_finalize(u);
+		index_done(st, s);
+		index_done(st, u);
 		goto fail;
 	}
 	while (sqlite3_step(s) == SQLITE_ROW) {
@@ -437,8 +437,8 @@ email_backfill(struct store *st, const char **error_r)
 		sqlite3_bind_int64(u, 2, sqlite3_column_int64(s, 0));
 		sqlite3_step(u);
 	}
-	sqlite3_finalize(s);
-	sqlite3_finalize(u);
+	index_done(st, s);
+	index_done(st, u);
 	/* messages */
 	s = index_prep(st, "SELECT m.folder, m.uid, m.base, m.file, f.name "
 	    "FROM msg m JOIN folder f ON f.id=m.folder WHERE m.emailid=''",
@@ -446,8 +446,8 @@ email_backfill(struct store *st, const char **error_r)
 	u = index_prep(st, "UPDATE msg SET emailid=?, threadid=?, sfrom=?,"
 	    " ssubject=? WHERE folder=? AND uid=?", error_r);
 	if (s == NULL || u == NULL) {
-		sqlite3_finalize(s);
-		sqlite3_finalize(u);
+		index_done(st, s);
+		index_done(st, u);
 		goto fail;
 	}
 	while (sqlite3_step(s) == SQLITE_ROW) {
@@ -470,8 +470,8 @@ email_backfill(struct store *st, const char **error_r)
 		sqlite3_step(u);
 		email_meta_clear(&m);
 	}
-	sqlite3_finalize(s);
-	sqlite3_finalize(u);
+	index_done(st, s);
+	index_done(st, u);
 	if (index_commit(st, error_r) < 0)
 		return -1;
 	return fresh ? 1 : 0;
@@ -503,7 +503,7 @@ store_msg_ids(struct store_folder *f, uint32_t uid,
 		snprintf(threadid, STORE_ID_MAX, "%s",
 		    (const char *)sqlite3_column_text(s, 1));
 	}
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	if (r == SQLITE_ROW)
 		return 1;
 	if (r == SQLITE_DONE)
@@ -533,7 +533,7 @@ store_mailbox_find(struct store *st, const char *mailboxid, char **name_r,
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW)
 		*name_r = xstrdup((const char *)sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (r == SQLITE_ROW)
 		return 1;
 	if (r == SQLITE_DONE)
@@ -581,7 +581,7 @@ store_email_get(struct store *st, const char *emailid, struct store_email *e,
 			free(dir);
 		}
 	}
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (r != SQLITE_DONE) {
 		store_email_clear(e);
 		return index_err(st, error_r, "read email");
@@ -620,7 +620,7 @@ store_thread_get(struct store *st, const char *threadid, char ***emailids_r,
 		v = xreallocarray(v, n + 1, sizeof(*v));
 		v[n++] = xstrdup((const char *)sqlite3_column_text(s, 0));
 	}
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (r != SQLITE_DONE) {
 		for (size_t i = 0; i < n; i++)
 			free(v[i]);
@@ -653,7 +653,7 @@ store_uids_by_id(struct store_folder *f, bool thread, const char *id,
 		v = xreallocarray(v, n + 1, sizeof(*v));
 		v[n++] = (uint32_t)sqlite3_column_int64(s, 0);
 	}
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	if (r != SQLITE_DONE) {
 		free(v);
 		return index_err(f->st, error_r, "find by id");
@@ -681,6 +681,6 @@ store_folder_thread_counts(struct store_folder *f, uint32_t *threads_r,
 		*threads_r = (uint32_t)sqlite3_column_int64(s, 0);
 		*unread_r = (uint32_t)sqlite3_column_int64(s, 1);
 	}
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	return r == SQLITE_ROW ? 0 : index_err(f->st, error_r, "count threads");
 }

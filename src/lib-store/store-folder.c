@@ -94,7 +94,7 @@ new_uidvalidity(struct store *st)
 	s = index_prep(st, "SELECT value FROM meta WHERE key='uidvalidity'", NULL);
 	if (s != NULL && sqlite3_step(s) == SQLITE_ROW)
 		last = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (now <= last)
 		now = last + 1;
 	if (now > 0xffffffffLL)
@@ -105,7 +105,7 @@ new_uidvalidity(struct store *st)
 		sqlite3_bind_int64(s, 1, now);
 		sqlite3_step(s);
 	}
-	sqlite3_finalize(s);
+	index_done(st, s);
 	return (uint32_t)now;
 }
 
@@ -130,7 +130,7 @@ folder_mailboxid(struct store *st, const char *name, char out[STORE_ID_MAX],
 			break;
 		sqlite3_bind_text(s, 1, out, -1, SQLITE_STATIC);
 		taken = sqlite3_step(s) == SQLITE_ROW;
-		sqlite3_finalize(s);
+		index_done(st, s);
 		if (!taken) {
 			r = 0;
 			break;
@@ -159,7 +159,7 @@ folder_row(struct store *st, const char *name, const char **error_r)
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		id = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (id >= 0)
 		return id;
 	for (size_t i = 0; i < sizeof(default_folders) / sizeof(*default_folders); i++)
@@ -178,10 +178,10 @@ folder_row(struct store *st, const char *name, const char **error_r)
 	sqlite3_bind_int(s, 3, (int)su);
 	sqlite3_bind_text(s, 4, mbid, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE) {
-		sqlite3_finalize(s);
+		index_done(st, s);
 		return index_err(st, error_r, "insert folder");
 	}
-	sqlite3_finalize(s);
+	index_done(st, s);
 	return sqlite3_last_insert_rowid(st->db);
 }
 
@@ -196,7 +196,7 @@ folder_defaults_create(struct store *st, const char **error_r)
 	if (s == NULL)
 		return -1;
 	done = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (done)
 		return 0;
 	if (index_begin(st, error_r) < 0)
@@ -249,7 +249,7 @@ subscribed(struct store *st, const char *name)
 		return false;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	r = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
+	index_done(st, s);
 	return r;
 }
 
@@ -265,7 +265,7 @@ special_use(struct store *st, const char *name)
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		su = (unsigned int)sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	return su;
 }
 
@@ -285,7 +285,7 @@ folder_mailboxid_of(struct store *st, const char *name,
 	if (sqlite3_step(s) == SQLITE_ROW)
 		snprintf(out, STORE_ID_MAX, "%s",
 		    (const char *)sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
+	index_done(st, s);
 }
 
 static bool
@@ -474,10 +474,10 @@ folder_forget(struct store *st, const char *name, const char **error_r)
 			return -1;
 		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 		if (sqlite3_step(s) != SQLITE_DONE) {
-			sqlite3_finalize(s);
+			index_done(st, s);
 			return index_err(st, error_r, "delete folder");
 		}
-		sqlite3_finalize(s);
+		index_done(st, s);
 	}
 	return 0;
 }
@@ -667,7 +667,7 @@ store_folder_rename(struct store *st, const char *from, const char *to,
 			sqlite3_bind_text(s, 2, newname, -1, SQLITE_STATIC);
 			if (sqlite3_step(s) != SQLITE_DONE)
 				ret = index_err(st, error_r, "rename folder");
-			sqlite3_finalize(s);
+			index_done(st, s);
 		}
 		if (ret == 0 && rename(a, b) < 0) {
 			store_seterr(error_r, "rename %s: %s", a,
@@ -701,10 +701,10 @@ store_folder_subscribe(struct store *st, const char *name, bool on,
 	sqlite3_bind_text(s, 1, folder_is_inbox(name) ? "INBOX" : name, -1,
 	    SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE) {
-		sqlite3_finalize(s);
+		index_done(st, s);
 		return index_err(st, error_r, "subscribe");
 	}
-	sqlite3_finalize(s);
+	index_done(st, s);
 	return 0;
 }
 
@@ -724,7 +724,7 @@ store_subscriptions(struct store *st, char ***names_r, size_t *n_r,
 		v = xreallocarray(v, n + 1, sizeof(*v));
 		v[n++] = xstrdup((const char *)sqlite3_column_text(s, 0));
 	}
-	sqlite3_finalize(s);
+	index_done(st, s);
 	*names_r = v;
 	*n_r = n;
 	return 0;
@@ -745,7 +745,7 @@ folder_find(struct store *st, const char *name)
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		id = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	return id;
 }
 
@@ -841,7 +841,7 @@ store_folder_status(struct store_folder *f, struct store_folder_status *r,
 		r->deleted = (uint32_t)sqlite3_column_double(s, 3);
 		r->recent = (uint32_t)sqlite3_column_double(s, 4);
 	}
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	return 0;
 }
 
@@ -866,7 +866,7 @@ store_recent_claim(struct store_folder *f, bool peek, uint32_t *lo_r,
 			lo = sqlite3_column_int64(s, 0);
 			hi = sqlite3_column_int64(s, 1);
 		}
-		sqlite3_finalize(s);
+		index_done(f->st, s);
 		if (rc != SQLITE_ROW) {
 			store_seterr(error_r, "folder %s vanished from the index",
 			    f->name);
@@ -891,7 +891,7 @@ store_recent_claim(struct store_folder *f, bool peek, uint32_t *lo_r,
 		sqlite3_bind_int64(s, 1, hi);
 		sqlite3_bind_int64(s, 2, f->id);
 		rc = sqlite3_step(s);
-		sqlite3_finalize(s);
+		index_done(f->st, s);
 		if (rc != SQLITE_DONE) {
 			index_err(f->st, error_r, "claim recent");
 			goto fail;

@@ -152,7 +152,7 @@ index_err(struct store *st, const char **error_r, const char *what)
 }
 
 sqlite3_stmt *
-index_prep(struct store *st, const char *sql, const char **error_r)
+index_prep_once(struct store *st, const char *sql, const char **error_r)
 {
 	sqlite3_stmt *s = NULL;
 
@@ -161,6 +161,66 @@ index_prep(struct store *st, const char *sql, const char **error_r)
 		return NULL;
 	}
 	return s;
+}
+
+/* index_prep - the handle's prepared statement for sql (compiled once per
+ * handle: sqlite3Parser was a tenth of imapd's SQLite time when every
+ * call prepared its statement again). The cache is keyed by the text's
+ * address, checked against the text; a statement still stepping (the
+ * same query nested in its own loop) gets a fresh one, which index_done
+ * finalizes. */
+sqlite3_stmt *
+index_prep(struct store *st, const char *sql, const char **error_r)
+{
+	struct index_stmt *e = NULL;
+	sqlite3_stmt *s;
+
+	for (size_t i = 0; i < st->nstmts; i++)
+		if (st->stmts[i].sql == sql) {
+			e = &st->stmts[i];
+			break;
+		}
+	if (e != NULL && strcmp(sqlite3_sql(e->s), sql) != 0) {
+		/* the address of a text no longer alive: not ours */
+		sqlite3_finalize(e->s);
+		*e = st->stmts[--st->nstmts];
+		e = NULL;
+	}
+	if (e != NULL)
+		return sqlite3_stmt_busy(e->s) ? index_prep_once(st, sql,
+		    error_r) : e->s;
+	if ((s = index_prep_once(st, sql, error_r)) == NULL)
+		return NULL;
+	if (st->nstmts < INDEX_STMTS_MAX) {
+		st->stmts[st->nstmts].sql = sql;
+		st->stmts[st->nstmts++].s = s;
+	}
+	return s;
+}
+
+/* index_done - give back a statement of index_prep or index_prep_once:
+ * a cached one is reset (its read lock released), any other finalized */
+void
+index_done(struct store *st, sqlite3_stmt *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < st->nstmts; i++)
+		if (st->stmts[i].s == s) {
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			return;
+		}
+	sqlite3_finalize(s);
+}
+
+/* index_stmts_free - finalize the cached statements (before the close) */
+static void
+index_stmts_free(struct store *st)
+{
+	for (size_t i = 0; i < st->nstmts; i++)
+		sqlite3_finalize(st->stmts[i].s);
+	st->nstmts = 0;
 }
 
 int
@@ -231,12 +291,12 @@ index_version(struct store *st, bool *fresh_r, int *version_r,
 	if (s == NULL)
 		return -1;
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
+		index_done(st, s);
 		return index_err(st, error_r, "read the index version");
 	}
 	*fresh_r = sqlite3_column_int(s, 0) == 0;
 	*version_r = sqlite3_column_int(s, 1);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	if (*fresh_r)
 		*version_r = 0;
 	else if (*version_r < 0)   /* user_version is signed: not ours */
@@ -373,6 +433,7 @@ store_open(const char *mailbox_root, const char **error_r)
 			return NULL;
 		}
 		/* damaged: keep it for a post mortem, rebuild from files */
+		index_stmts_free(st);
 		sqlite3_close(st->db);
 		st->db = NULL;
 		index_move_aside(st);
@@ -451,6 +512,7 @@ store_close(struct store **stp)
 
 	if (st == NULL)
 		return;
+	index_stmts_free(st);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
 	free(st->root);

@@ -56,7 +56,7 @@ msgs_query(struct store_folder *f, const char *sql, int64_t arg,
 		}
 		msg_from_row(s, &v[n++]);
 	}
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	if (rc != SQLITE_DONE) {
 		store_msgs_free(v, n);
 		return index_err(f->st, error_r, "load messages");
@@ -106,7 +106,7 @@ store_expunged_since(struct store_folder *f, uint64_t since, uint32_t **uids_r,
 		}
 		v[n++] = (uint32_t)sqlite3_column_int64(s, 0);
 	}
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	*uids_r = v;
 	*n_r = n;
 	return 0;
@@ -143,7 +143,7 @@ store_msg_get(struct store_folder *f, uint32_t uid, struct store_msg *m,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		msg_from_row(s, m);
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -322,7 +322,7 @@ store_flags_update(struct store_folder *f, const uint32_t *uids, size_t n,
 		sqlite3_bind_int64(s, 5, f->id);
 		sqlite3_bind_int64(s, 6, m.uid);
 		int rc = sqlite3_step(s);
-		sqlite3_finalize(s);
+		index_done(f->st, s);
 		free(newfile);
 		free(nk);
 		store_msg_clear(&m);

@@ -18,6 +18,7 @@
 struct notify_sub {
 	int handle;            /* 0: free slot */
 	int wd[WATCH_WDS];
+	int nwd;
 	store_notify_cb *cb;
 	void *ctx;
 	bool hit;
@@ -150,7 +151,39 @@ store_notify_watch(struct store_notify *n, struct store_folder *f,
 			return -1;
 		}
 		wd_ref(n, s->wd[i]);
+		s->nwd = i + 1;
 	}
+	s->cb = cb;
+	s->ctx = ctx;
+	s->handle = ++n->next_handle;
+	return s->handle;
+}
+
+/* store_notify_watch_account - call cb when the account's folder set or
+ * its index changes: a folder made, deleted or renamed (its directory),
+ * any commit (the index's write-ahead log: subscriptions, in any
+ * process) */
+int
+store_notify_watch_account(struct store_notify *n, struct store *st,
+			   store_notify_cb *cb, void *ctx, const char **error_r)
+{
+	struct notify_sub *s = NULL;
+
+	for (size_t i = 0; i < n->nsubs; i++)
+		if (n->subs[i].handle == 0)
+			s = &n->subs[i];
+	if (s == NULL) {
+		n->subs = xreallocarray(n->subs, n->nsubs + 1, sizeof(*n->subs));
+		s = &n->subs[n->nsubs++];
+	}
+	memset(s, 0, sizeof(*s));
+	s->wd[0] = inotify_add_watch(n->fd, st->root, IN_CREATE | IN_DELETE |
+	    IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ONLYDIR);
+	if (s->wd[0] < 0)
+		return store_seterr(error_r, "inotify %s: %s", st->root,
+		    strerror(errno)), -1;
+	wd_ref(n, s->wd[0]);
+	s->nwd = 1;
 	s->cb = cb;
 	s->ctx = ctx;
 	s->handle = ++n->next_handle;
@@ -164,7 +197,7 @@ store_notify_unwatch(struct store_notify *n, int handle)
 		struct notify_sub *s = &n->subs[i];
 		if (s->handle != handle)
 			continue;
-		for (int j = 0; j < WATCH_WDS; j++)
+		for (int j = 0; j < s->nwd; j++)
 			wd_unref(n, s->wd[j]);
 		s->handle = 0;
 		return;
@@ -188,7 +221,7 @@ store_notify_dispatch(struct store_notify *n)
 				struct notify_sub *s = &n->subs[i];
 				if (s->handle == 0)
 					continue;
-				for (int j = 0; j < WATCH_WDS; j++)
+				for (int j = 0; j < s->nwd; j++)
 					if (s->wd[j] == ev->wd) {
 						s->hit = true;
 						any = true;

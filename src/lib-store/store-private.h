@@ -30,9 +30,20 @@
 
 #define INDEX_NAME "postern-index.db"
 
+/* the prepared statements of a handle (index_prep): the store's texts
+ * are about 60 */
+#define INDEX_STMTS_MAX 96
+
+struct index_stmt {
+	const char *sql;         /* a static text: the key */
+	sqlite3_stmt *s;
+};
+
 struct store {
 	char *root;
 	sqlite3 *db;
+	struct index_stmt stmts[INDEX_STMTS_MAX];
+	size_t nstmts;
 	void (*checkpoint_cb)(void *ctx);
 	void *checkpoint_ctx;
 };
@@ -64,8 +75,15 @@ struct folder_state {
 const char *store_seterr(const char **error_r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int index_err(struct store *st, const char **error_r, const char *what);
+/* index_prep - the handle's cached statement for a static text (compiled
+ * at the first use, finalized by store_close); index_prep_once compiles a
+ * text made at run time. Either is given back with index_done (reset, or
+ * finalized), on every path. */
 sqlite3_stmt *index_prep(struct store *st, const char *sql,
 			 const char **error_r);
+sqlite3_stmt *index_prep_once(struct store *st, const char *sql,
+			      const char **error_r);
+void index_done(struct store *st, sqlite3_stmt *s);
 int index_exec(struct store *st, const char *sql, const char **error_r);
 /* index_begin - BEGIN IMMEDIATE: the mailbox's write lock */
 int index_begin(struct store *st, const char **error_r);

@@ -88,7 +88,7 @@ store_query(struct store *st, const struct store_query *q,
 		sqlite3_bind_text(s, 1, q->mailboxid, -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW)
 			folder = sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
+		index_done(st, s);
 		if (folder < 0) {
 			*error_r = "no such mailbox";
 			return 0;
@@ -111,7 +111,7 @@ store_query(struct store *st, const struct store_query *q,
 		buf_printf(&sql, " ORDER BY m.%s%s, m.folder%s, m.uid%s", col,
 		    dir, dir, dir);
 	buf_puts(&sql, " LIMIT ?6 OFFSET ?7");
-	s = index_prep(st, sql.data, error_r);
+	s = index_prep_once(st, sql.data, error_r);
 	buf_free(&sql);
 	if (s == NULL)
 		return -1;
@@ -122,7 +122,7 @@ store_query(struct store *st, const struct store_query *q,
 	sqlite3_stmt *t = index_prep(st, "SELECT threadid FROM msg WHERE "
 	    "folder=? AND uid=?", error_r);
 	if (t == NULL) {
-		sqlite3_finalize(s);
+		index_done(st, s);
 		store_query_result_free(r);
 		return -1;
 	}
@@ -138,8 +138,8 @@ store_query(struct store *st, const struct store_query *q,
 			snprintf(row->threadid, sizeof(row->threadid), "%s",
 			    (const char *)sqlite3_column_text(t, 0));
 	}
-	sqlite3_finalize(t);
-	sqlite3_finalize(s);
+	index_done(st, t);
+	index_done(st, s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		store_query_result_free(r);
 		return index_err(st, error_r, "query");
@@ -149,7 +149,7 @@ store_query(struct store *st, const struct store_query *q,
 	buf_init(&sql, 0);
 	buf_puts(&sql, "SELECT count(*) FROM msg m");
 	query_where(q, folder >= 0, &sql);
-	s = index_prep(st, sql.data, error_r);
+	s = index_prep_once(st, sql.data, error_r);
 	buf_free(&sql);
 	if (s == NULL) {
 		store_query_result_free(r);
@@ -158,7 +158,7 @@ store_query(struct store *st, const struct store_query *q,
 	query_bind(s, q, folder);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		r->total = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	index_done(st, s);
 	return 1;
 }
 

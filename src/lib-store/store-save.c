@@ -326,7 +326,7 @@ copy_base(struct store_folder *dst, const struct store_msg *m)
 		sqlite3_bind_int64(s, 1, dst->id);
 		sqlite3_bind_text(s, 2, base, -1, SQLITE_STATIC);
 		taken = sqlite3_step(s) != SQLITE_DONE;
-		sqlite3_finalize(s);
+		index_done(dst->st, s);
 	}
 	if (taken) {
 		char *u = store_unique_name();

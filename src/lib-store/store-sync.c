@@ -59,7 +59,7 @@ sync_state_load(struct store_folder *f, struct folder_state *fs,
 		fs->quota_bytes = 0;
 		fs->quota_count = 0;
 	}
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	if (rc != SQLITE_ROW) {
 		store_seterr(error_r, "folder %s vanished from the index",
 		    f->name);
@@ -83,7 +83,7 @@ sync_state_save(struct store_folder *f, const struct folder_state *fs,
 	sqlite3_bind_int64(s, 3, fs->cur_mtime);
 	sqlite3_bind_int64(s, 4, f->id);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	if (rc != SQLITE_DONE)
 		return index_err(f->st, error_r, "update folder");
 	return 0;
@@ -147,7 +147,7 @@ sync_msg_insert(struct store_folder *f, struct folder_state *fs,
 	sqlite3_bind_text(s, 13, em.sfrom, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 14, em.ssubject, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	email_meta_clear(&em);
 	free(base);
 	if (rc != SQLITE_DONE)
@@ -173,7 +173,7 @@ sync_expunge_row(struct store_folder *f, struct folder_state *fs, int64_t uid,
 	sqlite3_bind_int64(s, 1, f->id);
 	sqlite3_bind_int64(s, 2, uid);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	if (rc != SQLITE_DONE)
 		return index_err(f->st, error_r, "expunge");
 	fs->modseq++;
@@ -185,7 +185,7 @@ sync_expunge_row(struct store_folder *f, struct folder_state *fs, int64_t uid,
 	sqlite3_bind_int64(s, 2, uid);
 	sqlite3_bind_int64(s, 3, fs->modseq);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	if (rc != SQLITE_DONE)
 		return index_err(f->st, error_r, "expunge");
 	return 0;
@@ -227,7 +227,7 @@ scan_cur(struct store_folder *f, struct folder_state *fs, const char **error_r)
 			.flags = (unsigned int)sqlite3_column_int(s, 3),
 			.size = sqlite3_column_int64(s, 4) };
 	}
-	sqlite3_finalize(s);
+	index_done(f->st, s);
 	if (nidx > 1)
 		qsort(idx, nidx, sizeof(*idx), cmp_ent);
 
@@ -301,7 +301,7 @@ scan_cur(struct store_folder *f, struct folder_state *fs, const char **error_r)
 			sqlite3_bind_int64(s, 4, f->id);
 			sqlite3_bind_int64(s, 5, e->uid);
 			int rc = sqlite3_step(s);
-			sqlite3_finalize(s);
+			index_done(f->st, s);
 			if (rc != SQLITE_DONE) {
 				index_err(f->st, error_r, "update message");
 				goto out;

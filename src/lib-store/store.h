@@ -589,6 +589,12 @@ int store_notify_fd(const struct store_notify *n);
 /* store_notify_watch - watch a folder: returns a handle > 0, or -1. */
 int store_notify_watch(struct store_notify *n, struct store_folder *f,
 		       store_notify_cb *cb, void *ctx, const char **error_r);
+/* store_notify_watch_account - watch the account: folders made, deleted,
+ * renamed, and every commit to its index (subscriptions); NOTIFY's
+ * MailboxName and SubscriptionChange. A handle > 0, or -1. */
+int store_notify_watch_account(struct store_notify *n, struct store *st,
+			       store_notify_cb *cb, void *ctx,
+			       const char **error_r);
 void store_notify_unwatch(struct store_notify *n, int handle);
 /* store_notify_dispatch - read the pending events and call the callbacks
  * of the folders they touch (once each per dispatch). */
