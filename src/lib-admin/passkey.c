@@ -23,6 +23,7 @@
 
 #define CHALLENGE_LEN 32
 #define CBOR_ITEMS_MAX 512
+#define CHALLENGES_MAX 10000      /* pending at once */
 
 /* ------------------------------------------------------------ base64url */
 
@@ -587,10 +588,20 @@ challenge_new(struct db *db, int64_t mailbox_id, const char *purpose,
 	unsigned char raw[CHALLENGE_LEN];
 	int64_t now = (int64_t)time(NULL);
 
+	int64_t pending = 0;
+	if (db_exec(db, error_r, "DELETE FROM passkey_challenge WHERE expires "
+	    "< ?", "i", now) < 0 || db_query_int(db, &pending, 0, error_r,
+	    "SELECT count(*) FROM passkey_challenge", "") < 0)
+		return NULL;
+	/* unauthenticated clients ask for login challenges: bounded */
+	if (pending >= CHALLENGES_MAX) {
+		*error_r = "too many passkey requests at once; try again in a "
+		    "few minutes";
+		return NULL;
+	}
 	random_bytes(raw, sizeof(raw));
 	char *c = b64url(raw, sizeof(raw));
-	if (db_exec(db, error_r, "DELETE FROM passkey_challenge WHERE expires "
-	    "< ?", "i", now) < 0 || db_exec(db, error_r, "INSERT INTO "
+	if (db_exec(db, error_r, "INSERT INTO "
 	    "passkey_challenge (challenge, mailbox_id, purpose, rp_id, expires) "
 	    "VALUES (?, ?, ?, ?, ?)", "titti", c, mailbox_id, purpose, s->rp_id,
 	    now + PASSKEY_CHALLENGE_TTL) < 0) {
