@@ -1,6 +1,7 @@
 /* cmd-loginsec - postern mailbox app-password|twofactor|logins|
  * failed-logins: login security (lib-admin/twofactor.h,
  * lib-config/loginsec.h) */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,43 +290,25 @@ failed_logins(struct cli *cli, const struct cli_args *a)
 	if (by != NULL && strcmp(by, "address") != 0 &&
 	    strcmp(by, "mailbox") != 0)
 		return cli_usage("--by takes address or mailbox");
-	if (by != NULL) {
-		bool per_addr = strcmp(by, "address") == 0;
-		char *sql = xasprintf("SELECT %s, count(DISTINCT %s), "
-		    "sum(f.count), datetime(max(f.last), 'unixepoch') FROM "
-		    "login_failure f LEFT JOIN mailbox m ON m.id = f.mailbox_id "
-		    "LEFT JOIN postoffice p ON p.id = m.postoffice_id WHERE "
-		    "(? = 0 OR m.postoffice_id = ?) AND (? = 0 OR f.mailbox_id = "
-		    "?) GROUP BY 1 ORDER BY 3 DESC LIMIT 500", per_addr ?
-		    "f.address" : "coalesce(m.name || '@' || p.name, '(unknown)')",
-		    per_addr ? "f.login" : "f.address");
-		sqlite3_stmt *sst = db_query(cli->db, &err, sql, "iiii", poid,
-		    poid, mid, mid);
-		free(sql);
-		static const char *const ahdr[] = { "ADDRESS", "LOGINS",
-		    "FAILURES", "LAST" };
-		static const char *const akeys[] = { "address", "logins",
-		    "failures", "last" };
-		static const char *const mhdr[] = { "MAILBOX", "ADDRESSES",
-		    "FAILURES", "LAST" };
-		static const char *const mkeys[] = { "mailbox", "addresses",
-		    "failures", "last" };
-		return sst ? cli_print_query(cli, sst, 4, per_addr ? ahdr : mhdr,
-		    per_addr ? akeys : mkeys) : cli_error(EXIT_FAIL, "%s", err);
+	enum loginsec_by kind = by == NULL ? LOGINSEC_BY_NONE :
+	    strcmp(by, "address") == 0 ? LOGINSEC_BY_ADDRESS :
+	    LOGINSEC_BY_MAILBOX;
+	size_t ncols;
+	const char *const *keys;
+	sqlite3_stmt *st = loginsec_failures(cli->db, kind, poid, mid, &ncols,
+	    &keys, &err);
+	if (st == NULL)
+		return cli_error(EXIT_FAIL, "%s", err);
+	const char *hdr[LOGINSEC_FAILURE_COLUMNS];
+	char up[LOGINSEC_FAILURE_COLUMNS][16];
+	for (size_t i = 0; i < ncols; i++) {
+		size_t k;
+		for (k = 0; keys[i][k] != '\0' && k + 1 < sizeof(up[i]); k++)
+			up[i][k] = (char)toupper((unsigned char)keys[i][k]);
+		up[i][k] = '\0';
+		hdr[i] = up[i];
 	}
-	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT f.login, "
-	    "coalesce(m.name || '@' || p.name, ''), f.address, f.country, "
-	    "f.protocol, f.count, datetime(f.last, 'unixepoch'), f.reason FROM "
-	    "login_failure f LEFT JOIN mailbox m ON m.id = f.mailbox_id LEFT "
-	    "JOIN postoffice p ON p.id = m.postoffice_id WHERE (? = 0 OR "
-	    "m.postoffice_id = ?) AND (? = 0 OR f.mailbox_id = ?) ORDER BY "
-	    "f.count DESC, f.last DESC LIMIT 500", "iiii", poid, poid, mid, mid);
-	static const char *const hdr[] = { "LOGIN", "MAILBOX", "ADDRESS",
-	    "COUNTRY", "PROTOCOL", "FAILURES", "LAST", "REASON" };
-	static const char *const keys[] = { "login", "mailbox", "address",
-	    "country", "protocol", "failures", "last", "reason" };
-	return st ? cli_print_query(cli, st, 8, hdr, keys) :
-	    cli_error(EXIT_FAIL, "%s", err);
+	return cli_print_query(cli, st, ncols, hdr, keys);
 }
 
 int

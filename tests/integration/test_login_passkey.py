@@ -330,3 +330,70 @@ def test_passwordless_login_can_be_turned_off(srv):
              for i in sec["items"] if i["check"] == "Passkeys (WebAuthn)"]
     assert len(items) == 1, r.stdout[-2000:]
     assert "passwordless login on" in items[0]["value"], items
+
+
+def admin_call(w, name, args):
+    r = w.post("/jmap/api", {"using": ["urn:ietf:params:jmap:core",
+                                       "urn:postern:admin"],
+                             "methodCalls": [[name, args, "c0"]]})
+    assert r.status == 200, r.json
+    return r.json["methodResponses"][0][:2]
+
+
+def test_admin_api_passkeys_and_failed_logins(srv):
+    p = srv
+    p.cli("postoffice", "add", "other", "--password", "pm-secret-712")
+    p.cli("mailbox", "add", "warden@other", "--password", PW, "--type",
+          "ADMIN")
+    owner = logged_in(p, "chief@acme")
+    keys = [SoftKey(), SoftKey()]
+    for i, k in enumerate(keys):
+        assert register(p, owner, k, f"api-{i}").status == 200
+    mine = {k["name"]: k["id"] for k in owner.post(
+        "/api/passkey/list", None).json["passkeys"]}
+    admin = logged_in(p, "boss@acme")       # an ADMIN of acme
+    name, res = admin_call(admin, "Passkey/get", {"mailbox": "chief@acme"})
+    assert name == "Passkey/get", res
+    assert {k["name"] for k in res["list"]} >= {"api-0", "api-1"}
+    name, res = admin_call(admin, "Passkey/set", {
+        "mailbox": "chief@acme", "destroy": [mine["api-0"], 999999]})
+    assert res["destroyed"] == [mine["api-0"]], res
+    assert "999999" in res["notDestroyed"]
+    # another post office's admin does not see acme's mailboxes
+    outsider = logged_in(p, "warden@other")
+    name, res = admin_call(outsider, "Passkey/get", {"mailbox": "chief@acme"})
+    assert name == "error" and res["type"] == "notFound", res
+    name, res = admin_call(outsider, "Passkey/set", {"mailbox": "chief@acme",
+                                                     "reset": True})
+    assert name == "error" and res["type"] == "notFound", res
+    # the admin's reset removes them all: the key no longer logs in
+    name, res = admin_call(admin, "Passkey/set", {"mailbox": "chief@acme",
+                                                  "reset": True})
+    assert res["removed"] >= 1, res
+    c = web(p)
+    r = c.login(None, None, passkey=keys[1].assertion(login_options(p, c),
+                                                      origin(p)))
+    assert r.status == 401
+    # failed-login statistics per address and per mailbox
+    for _ in range(3):
+        assert web(p, src="127.0.0.77").login("chief@acme", "Wrong-pass-1"
+                                               ).status == 401
+    name, res = admin_call(admin, "LoginFailure/query", {"by": "address"})
+    rows = {x["address"]: x for x in res["list"]}
+    assert rows["127.0.0.77"]["failures"] >= 3, res
+    name, res = admin_call(admin, "LoginFailure/query", {
+        "by": "mailbox", "mailbox": "chief@acme"})
+    assert res["list"][0]["mailbox"] == "chief@acme"
+    assert res["list"][0]["failures"] >= 3
+    name, res = admin_call(admin, "LoginFailure/query", {})
+    assert any(x["login"] == "chief@acme" and x["reason"]
+               for x in res["list"]), res
+    # the outsider's statistics hold none of acme's failures
+    name, res = admin_call(outsider, "LoginFailure/query", {"by": "address"})
+    assert "127.0.0.77" not in {x["address"] for x in res["list"]}, res
+    name, res = admin_call(admin, "LoginFailure/query", {"by": "country"})
+    assert name == "error" and res["type"] == "invalidArguments"
+    # the CLI shows the same
+    rows = p.cli("mailbox", "failed-logins", "--by", "mailbox", json_out=True)
+    assert any(x["mailbox"] == "chief@acme" and x["failures"] >= 3
+               for x in rows), rows
