@@ -1,13 +1,16 @@
 /* cmd-loginsec - postern mailbox app-password|twofactor|logins|
  * failed-logins: login security (lib-admin/twofactor.h,
  * lib-config/loginsec.h) */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "cmd-loginsec.h"
 #include "loginsec.h"
+#include "passkey.h"
 #include "twofactor.h"
 #include "xalloc.h"
 
@@ -19,6 +22,10 @@ loginsec_help(int code)
 	    "       postern mailbox app-password remove NAME@PO APPNAME [--yes]\n"
 	    "       postern mailbox twofactor show NAME@PO\n"
 	    "       postern mailbox twofactor reset NAME@PO [--yes]\n"
+	    "       postern mailbox passkey list NAME@PO\n"
+	    "       postern mailbox passkey rename NAME@PO ID NEWNAME\n"
+	    "       postern mailbox passkey remove NAME@PO ID [--yes]\n"
+	    "       postern mailbox passkey reset NAME@PO [--yes]\n"
 	    "       postern mailbox logins NAME@PO\n"
 	    "       postern mailbox failed-logins [--postoffice PO] [--mailbox NAME@PO]\n"
 	    "                  [--by address|mailbox]\n\n"
@@ -30,7 +37,9 @@ loginsec_help(int code)
 	    "the next web login enrols again. 'logins' lists where the mailbox\n"
 	    "logged in from (protocol, address, country, first and last time,\n"
 	    "count); 'failed-logins' the failures per login name and address,\n"
-	    "or summed per client address or per mailbox with --by.\n");
+	    "or summed per client address or per mailbox with --by.\n"
+	    "Passkeys (WebAuthn) are registered by their owner at the web\n"
+	    "login; 'passkey reset' removes them all (a lost authenticator).\n");
 	return code;
 }
 
@@ -161,6 +170,86 @@ twofactor(struct cli *cli, const struct cli_args *a)
 }
 
 static int
+passkey(struct cli *cli, const struct cli_args *a)
+{
+	const char *verb = a->npos > 1 ? a->pos[1] : "", *err;
+	int64_t mid, id = 0;
+	int r, n = 0;
+
+	if (a->npos < 3)
+		return cli_usage("usage: postern mailbox passkey "
+		    "list|rename|remove|reset NAME@PO [ID [NEWNAME]]");
+	const char *ident = a->pos[2];
+	if ((r = adm_object_id(cli->db, ADM_MAILBOX, ident, &mid, &err)) < 0)
+		return cli_adm_exit(r, err);
+	if ((strcmp(verb, "rename") == 0 && a->npos == 5) ||
+	    (strcmp(verb, "remove") == 0 && a->npos == 4)) {
+		char *end;
+		id = strtoll(a->pos[3], &end, 10);
+		if (*end != '\0' || id <= 0)
+			return cli_usage("a passkey is named by its ID (postern "
+			    "mailbox passkey list %s)", ident);
+	}
+	if (strcmp(verb, "list") == 0 && a->npos == 3) {
+		json_t *l = passkey_list(cli->db, mid, &err);
+		if (l == NULL)
+			return cli_error(EXIT_FAIL, "%s", err);
+		if (cli->json) {
+			cli_json_print(l);
+			return 0;
+		}
+		size_t i;
+		json_t *v;
+		printf("%-6s %-24s %-6s %-10s %s\n", "ID", "NAME", "ALG",
+		    "SIGNCOUNT", "LAST USED");
+		json_array_foreach(l, i, v) {
+			char when[32] = "never";
+			time_t t = (time_t)json_integer_value(json_object_get(v,
+			    "lastUsed"));
+			if (t > 0)
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M",
+				    gmtime(&t));
+			printf("%-6lld %-24s %-6s %-10lld %s\n",
+			    (long long)json_integer_value(json_object_get(v, "id")),
+			    json_string_value(json_object_get(v, "name")),
+			    json_string_value(json_object_get(v, "alg")),
+			    (long long)json_integer_value(json_object_get(v,
+			    "signCount")), when);
+		}
+		json_decref(l);
+		return 0;
+	}
+	if (strcmp(verb, "rename") == 0 && a->npos == 5) {
+		if ((r = passkey_rename(cli->db, mid, id, a->pos[4], &err)) !=
+		    ADM_OK)
+			return cli_adm_exit(r, err);
+		if (!cli->json)
+			printf("passkey %lld of %s renamed\n", (long long)id,
+			    ident);
+		return 0;
+	}
+	if ((strcmp(verb, "remove") == 0 && a->npos == 4) ||
+	    (strcmp(verb, "reset") == 0 && a->npos == 3)) {
+		json_t *rm = cli_removal_new(id ? "passkey" : "every passkey of",
+		    ident);
+		if ((r = cli_confirm(cli, a, rm)) != 0) {
+			json_decref(rm);
+			return r;
+		}
+		r = id ? passkey_remove(cli->db, mid, id, &err) :
+		    passkey_reset(cli->db, mid, &n, &err);
+		if (r != ADM_OK) {
+			json_decref(rm);
+			return cli_adm_exit(r, err);
+		}
+		cli_removed(cli, rm);
+		return 0;
+	}
+	return cli_usage("usage: postern mailbox passkey list|rename|remove|"
+	    "reset NAME@PO [ID [NEWNAME]]");
+}
+
+static int
 logins(struct cli *cli, const struct cli_args *a)
 {
 	const char *err;
@@ -201,43 +290,25 @@ failed_logins(struct cli *cli, const struct cli_args *a)
 	if (by != NULL && strcmp(by, "address") != 0 &&
 	    strcmp(by, "mailbox") != 0)
 		return cli_usage("--by takes address or mailbox");
-	if (by != NULL) {
-		bool per_addr = strcmp(by, "address") == 0;
-		char *sql = xasprintf("SELECT %s, count(DISTINCT %s), "
-		    "sum(f.count), datetime(max(f.last), 'unixepoch') FROM "
-		    "login_failure f LEFT JOIN mailbox m ON m.id = f.mailbox_id "
-		    "LEFT JOIN postoffice p ON p.id = m.postoffice_id WHERE "
-		    "(? = 0 OR m.postoffice_id = ?) AND (? = 0 OR f.mailbox_id = "
-		    "?) GROUP BY 1 ORDER BY 3 DESC LIMIT 500", per_addr ?
-		    "f.address" : "coalesce(m.name || '@' || p.name, '(unknown)')",
-		    per_addr ? "f.login" : "f.address");
-		sqlite3_stmt *sst = db_query(cli->db, &err, sql, "iiii", poid,
-		    poid, mid, mid);
-		free(sql);
-		static const char *const ahdr[] = { "ADDRESS", "LOGINS",
-		    "FAILURES", "LAST" };
-		static const char *const akeys[] = { "address", "logins",
-		    "failures", "last" };
-		static const char *const mhdr[] = { "MAILBOX", "ADDRESSES",
-		    "FAILURES", "LAST" };
-		static const char *const mkeys[] = { "mailbox", "addresses",
-		    "failures", "last" };
-		return sst ? cli_print_query(cli, sst, 4, per_addr ? ahdr : mhdr,
-		    per_addr ? akeys : mkeys) : cli_error(EXIT_FAIL, "%s", err);
+	enum loginsec_by kind = by == NULL ? LOGINSEC_BY_NONE :
+	    strcmp(by, "address") == 0 ? LOGINSEC_BY_ADDRESS :
+	    LOGINSEC_BY_MAILBOX;
+	size_t ncols;
+	const char *const *keys;
+	sqlite3_stmt *st = loginsec_failures(cli->db, kind, poid, mid, &ncols,
+	    &keys, &err);
+	if (st == NULL)
+		return cli_error(EXIT_FAIL, "%s", err);
+	const char *hdr[LOGINSEC_FAILURE_COLUMNS];
+	char up[LOGINSEC_FAILURE_COLUMNS][16];
+	for (size_t i = 0; i < ncols; i++) {
+		size_t k;
+		for (k = 0; keys[i][k] != '\0' && k + 1 < sizeof(up[i]); k++)
+			up[i][k] = (char)toupper((unsigned char)keys[i][k]);
+		up[i][k] = '\0';
+		hdr[i] = up[i];
 	}
-	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT f.login, "
-	    "coalesce(m.name || '@' || p.name, ''), f.address, f.country, "
-	    "f.protocol, f.count, datetime(f.last, 'unixepoch'), f.reason FROM "
-	    "login_failure f LEFT JOIN mailbox m ON m.id = f.mailbox_id LEFT "
-	    "JOIN postoffice p ON p.id = m.postoffice_id WHERE (? = 0 OR "
-	    "m.postoffice_id = ?) AND (? = 0 OR f.mailbox_id = ?) ORDER BY "
-	    "f.count DESC, f.last DESC LIMIT 500", "iiii", poid, poid, mid, mid);
-	static const char *const hdr[] = { "LOGIN", "MAILBOX", "ADDRESS",
-	    "COUNTRY", "PROTOCOL", "FAILURES", "LAST", "REASON" };
-	static const char *const keys[] = { "login", "mailbox", "address",
-	    "country", "protocol", "failures", "last", "reason" };
-	return st ? cli_print_query(cli, st, 8, hdr, keys) :
-	    cli_error(EXIT_FAIL, "%s", err);
+	return cli_print_query(cli, st, ncols, hdr, keys);
 }
 
 int
@@ -260,6 +331,8 @@ cmd_loginsec(struct cli *cli, int argc, char **argv)
 		return app_password(cli, &a);
 	if (strcmp(a.pos[0], "twofactor") == 0)
 		return twofactor(cli, &a);
+	if (strcmp(a.pos[0], "passkey") == 0)
+		return passkey(cli, &a);
 	if (strcmp(a.pos[0], "logins") == 0)
 		return logins(cli, &a);
 	return failed_logins(cli, &a);

@@ -15,7 +15,7 @@ cmd_loginsec_word(const char *word)
 {
 	return strcmp(word, "app-password") == 0 ||
 	    strcmp(word, "twofactor") == 0 || strcmp(word, "logins") == 0 ||
-	    strcmp(word, "failed-logins") == 0;
+	    strcmp(word, "failed-logins") == 0 || strcmp(word, "passkey") == 0;
 }
 
 #endif

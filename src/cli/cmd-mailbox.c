@@ -29,7 +29,7 @@ mailbox_help(int code)
 	    "       postern mailbox passwd NAME@PO --password PW\n"
 	    "       postern mailbox del NAME@PO [--keep-data] [--yes]\n"
 	    "       postern mailbox redirect add|del NAME@PO ADDRESS\n"
-	    "       postern mailbox app-password|twofactor|logins|failed-logins ...\n"
+	    "       postern mailbox app-password|twofactor|passkey|logins|failed-logins ...\n"
 	    "                  (postern mailbox app-password --help)\n\n"
 	    "A mailbox is named NAME@PO (mailbox@postoffice), which is also its\n"
 	    "login. 'add' maps NAME@DOMAIN for every domain of the post office\n"

@@ -134,6 +134,7 @@ json_t *api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
 extern const struct jmap_method api_postoffice_methods[];
 extern const struct jmap_method api_domain_methods[];
 extern const struct jmap_method api_mailbox_methods[];
+extern const struct jmap_method api_loginsec_methods[];  /* api-admin-loginsec.c */
 extern const struct jmap_method api_setting_methods[];
 extern const struct jmap_method api_session_methods[];
 extern const struct jmap_method api_group_methods[];

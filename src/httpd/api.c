@@ -35,6 +35,7 @@
 #include "throttle.h"
 #include "twofactor.h"
 #include "webauth.h"
+#include "weblogin.h"
 #include "xalloc.h"
 
 #define COOKIE_NAME "postern_session"
@@ -58,6 +59,7 @@ struct api_job {
 	char *user_agent;
 	char *login, *password;        /* API_LOGIN */
 	char *code;                    /* API_LOGIN: TOTP or recovery code */
+	json_t *passkey;               /* API_LOGIN: a passkey assertion */
 	enum dir_auth_result auth;     /* API_LOGIN's answer */
 	bool auth_ran;
 	json_t *audit;                 /* lines for the log */
@@ -135,23 +137,6 @@ problem(struct http_response *r, int status, const char *type,
 		http_response_field(r, "WWW-Authenticate", "Bearer realm=\"postern\"");
 }
 
-/* cookie_value - the value of cookie name in a Cookie field (new string) */
-static char *
-cookie_value(const char *field, const char *name)
-{
-	size_t nl = strlen(name);
-
-	for (const char *p = field; p != NULL && *p != '\0'; ) {
-		while (*p == ' ' || *p == ';')
-			p++;
-		size_t n = strcspn(p, ";");
-		if (n > nl && strncmp(p, name, nl) == 0 && p[nl] == '=')
-			return xstrndup(p + nl + 1, n - nl - 1);
-		p += n;
-	}
-	return NULL;
-}
-
 /* origin_ok - an Origin, when sent, is this server's: scheme://Host, or
  * the origin of http.public_url */
 static bool
@@ -212,6 +197,7 @@ job_free(struct httpd_job *hj)
 	free(j->user_agent);
 	free(j->login);
 	free(j->code);
+	json_decref(j->passkey);
 	if (j->password != NULL) {
 		explicit_bzero(j->password, strlen(j->password));
 		free(j->password);
@@ -341,6 +327,15 @@ authenticate(struct api_job *j, struct db *db, struct api_actor *a)
 	return true;
 }
 
+/* admin_admit - the web administration's admission (weblogin.h): an
+ * ADMIN or SYSADMIN whose post office allows it; ctx is the actor */
+static int
+admin_admit(struct db *db, const struct dir_mailbox *mb, void *ctx,
+	    const char **why_r)
+{
+	return actor_load(db, mb->id, 0, ctx, why_r);
+}
+
 static void
 limits_of(struct db *db, struct jmap_limits *lim)
 {
@@ -397,80 +392,41 @@ job_run(struct httpd_job *hj, struct db *db)
 	}
 	switch (j->kind) {
 	case API_LOGIN: {
-		struct dir_mailbox mb;
-		const char *err = NULL, *why;
-		j->auth = dir_authenticate_client(db, j->login, j->password,
-		    &(struct dir_client){ "web", j->client }, &mb, &err);
-		j->auth_ran = true;
-		explicit_bzero(j->password, strlen(j->password));
-		if (j->auth == DIR_AUTH_ERROR) {
-			problem(resp, 503, "unavailable", "Logins cannot be "
-			    "checked just now; try again.");
-			snprintf(j->job.note, sizeof(j->job.note), "login %s: %s",
-			    j->login, err != NULL ? err : "error");
-			return;
-		}
-		if (j->auth != DIR_AUTH_OK) {
-			problem(resp, j->auth == DIR_AUTH_FAILED ? 401 : 403,
-			    "loginFailed", j->auth == DIR_AUTH_FAILED ? "Wrong "
-			    "login or password." : "This mailbox may not log in "
-			    "(disabled).");
-			snprintf(j->job.note, sizeof(j->job.note), "login %s failed",
-			    j->login);
-			return;
-		}
-		int r = actor_load(db, mb.id, 0, &a, &why);
+		/* the one web login (lib-admin/weblogin.h), admitting the
+		 * mailboxes that may use the web administration */
+		struct weblogin w = { .login = j->login, .password = j->password,
+		    .code = j->code, .passkey = j->passkey, .host = j->host,
+		    .tls = j->tls, .client = j->client,
+		    .user_agent = j->user_agent, .admit = admin_admit,
+		    .admit_ctx = &a };
+		/* a passkey without a password: a passwordless login */
+		int r = j->password != NULL ? weblogin_password(db, &w) :
+		    weblogin_passkey(db, &w);
+		j->auth_ran = w.count != WEBLOGIN_COUNT_NONE;
+		j->auth = w.count == WEBLOGIN_COUNT_FAILED ? DIR_AUTH_FAILED :
+		    DIR_AUTH_OK;
+		snprintf(j->job.note, sizeof(j->job.note), "%s", w.note);
 		if (r <= 0) {
-			problem(resp, r < 0 ? 503 : 403, r < 0 ? "unavailable" :
-			    "forbidden", r < 0 ? "The config store is unavailable."
-			    : why);
-			snprintf(j->job.note, sizeof(j->job.note), "login %s refused",
-			    j->login);
-			return;
-		}
-		/* the second factor (lib-admin/twofactor.h) */
-		int tfs;
-		bool tff;
-		json_t *tfa;
-		r = tf_web_login(db, &mb, j->client, j->code, &tfs, &tfa, &tff,
-		    &err);
-		if (r <= 0) {
-			if (r < 0)
-				problem(resp, 503, "unavailable", "Two-factor "
-				    "login cannot be checked just now.");
-			else
-				json_answer(resp, tfs, tfa);
-			if (tff)
-				j->auth = DIR_AUTH_FAILED;   /* throttled */
-			else   /* only a whole login clears the failures */
-				j->auth_ran = false;
-			snprintf(j->job.note, sizeof(j->job.note), "login %s: %s",
-			    j->login, r < 0 ? err : tff ? "wrong second factor" :
-			    "second factor asked");
-			return;
-		}
-		char sid[WEBAUTH_SESSION_LEN + 1];
-		int64_t id;
-		if (webauth_session_create(db, mb.id, j->client, j->user_agent, sid,
-		    &id, &err) != ADM_OK) {
-			problem(resp, 503, "unavailable", "The session could not "
-			    "be stored; try again.");
+			json_answer(resp, w.status, w.answer);
+			w.answer = NULL;
+			if (w.status == 401)
+				http_response_field(resp, "WWW-Authenticate",
+				    "Bearer realm=\"postern\"");
+			weblogin_clear(&w);
 			return;
 		}
 		snprintf(j->actor, sizeof(j->actor), "%s", a.login);
 		json_array_append_new(j->audit, json_sprintf("login, session %lld",
-		    (long long)id));
+		    (long long)w.session_id));
 		json_t *ok = json_pack("{s:s,s:s,s:s?}", "login",
 		    a.login, "role", a.sysadmin ? "SYSADMIN" : "ADMIN",
 		    "postOffice", a.scope_po ? a.scope_name : NULL);
-		if (tfa != NULL)   /* recovery codes after an enrolment */
-			json_object_update(ok, tfa);
-		json_decref(tfa);
+		if (w.answer != NULL)   /* recovery codes after an enrolment */
+			json_object_update(ok, w.answer);
 		json_answer(resp, 200, ok);
 		http_response_field(resp, "Set-Cookie", COOKIE_NAME "=%s; Path=/; "
-		    "HttpOnly; SameSite=Strict%s", sid, j->tls ? "; Secure" : "");
-		explicit_bzero(sid, sizeof(sid));
-		snprintf(j->job.note, sizeof(j->job.note), "login %s", a.login);
+		    "HttpOnly; SameSite=Strict%s", w.sid, j->tls ? "; Secure" : "");
+		weblogin_clear(&w);
 		return;
 	}
 	case API_LOGOUT:
@@ -532,7 +488,7 @@ job_new(struct httpd_req *rq, enum api_kind kind)
 	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
 		j->bearer = xstrdup(auth + 7);
 	else if (cookie != NULL)
-		j->cookie = cookie_value(cookie, COOKIE_NAME);
+		j->cookie = http_cookie_value(cookie, COOKIE_NAME);
 	j->user_agent = xstrdup(ua != NULL ? ua : "");
 	j->audit = json_array();
 	snprintf(j->actor, sizeof(j->actor), "-");
@@ -549,7 +505,8 @@ has_credentials(struct httpd_req *rq, bool *cookie_r)
 	*cookie_r = false;
 	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
 		return true;
-	char *v = cookie != NULL ? cookie_value(cookie, COOKIE_NAME) : NULL;
+	char *v = cookie != NULL ? http_cookie_value(cookie, COOKIE_NAME) :
+	    NULL;
 	bool has = v != NULL && *v != '\0';
 	free(v);
 	*cookie_r = has;
@@ -603,7 +560,8 @@ static void
 login_post(struct httpd_req *rq, struct http_response *resp)
 {
 	json_error_t jerr;
-	const char *login, *password, *code = NULL;
+	const char *login = NULL, *password = NULL, *code = NULL;
+	json_t *passkey = NULL;
 
 	if (!csrf_ok(rq, resp))
 		return;
@@ -616,20 +574,25 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	}
 	json_t *v = json_loadb(rq->req->body.data != NULL ? rq->req->body.data :
 	    "", rq->req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (v == NULL || json_unpack(v, "{s:s,s:s,s?s}", "login", &login,
-	    "password", &password, "code", &code) < 0 ||
-	    strlen(login) > LOGIN_MAX || strlen(password) > PASSWORD_MAX ||
-	    *login == '\0' || (code != NULL && strlen(code) >
-	    TWOFACTOR_CODE_MAX)) {
+	if (v == NULL || json_unpack(v, "{s?s,s?s,s?s,s?o}", "login", &login,
+	    "password", &password, "code", &code, "passkey", &passkey) < 0 ||
+	    (passkey != NULL && !json_is_object(passkey)) ||
+	    (password == NULL && passkey == NULL) ||
+	    (password != NULL && (login == NULL || *login == '\0' ||
+	    strlen(login) > LOGIN_MAX || strlen(password) > PASSWORD_MAX)) ||
+	    (code != NULL && strlen(code) > TWOFACTOR_CODE_MAX)) {
 		json_decref(v);
 		problem(resp, 400, "badRequest", "Send {\"login\": "
-		    "\"name@postoffice\", \"password\": \"...\"} as JSON.");
+		    "\"name@postoffice\", \"password\": \"...\"} as JSON "
+		    "(with \"code\" or \"passkey\" when a second factor is "
+		    "asked), or {\"passkey\": {...}} alone.");
 		return;
 	}
 	struct api_job *j = job_new(rq, API_LOGIN);
-	j->login = xstrdup(login);
-	j->password = xstrdup(password);
+	j->login = xstrdup(login != NULL ? login : "");
+	j->password = password != NULL ? xstrdup(password) : NULL;
 	j->code = code != NULL ? xstrdup(code) : NULL;
+	j->passkey = json_incref(passkey);
 	/* no copy of the password outlives the check: the job's, the
 	 * parser's body (reset only after the answer) */
 	explicit_bzero(j->body, j->len);

@@ -115,6 +115,7 @@ const struct httpd_route_opt *httpd_route_opt(const struct httpd_route *rt);
 extern const struct httpd_route unsubscribe_routes[];
 extern const struct httpd_route autodiscover_routes[];
 extern const struct httpd_route api_routes[];
+extern const struct httpd_route passkey_routes[];   /* passkey-http.c */
 extern const struct httpd_route jmap_mail_routes[];
 extern const struct httpd_route static_routes[];
 

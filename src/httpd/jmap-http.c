@@ -39,7 +39,9 @@
 #include "settings.h"
 #include "sieve.h"
 #include "throttle.h"
+#include "twofactor.h"
 #include "webauth.h"
+#include "weblogin.h"
 #include "xalloc.h"
 
 #define COOKIE_NAME "postern_session"
@@ -667,6 +669,57 @@ events_attach(struct mjob *j)
 	free(ping);
 }
 
+/* login_run - POST /jmap/mail/login: the one web login of every web
+ * endpoint (lib-admin/weblogin.h: protocol "web", the two-factor
+ * policy), for a mailbox of any type; the body was checked by
+ * login_post and is wiped here */
+static void
+login_run(struct mjob *j, struct db *db)
+{
+	struct http_response *resp = &j->job.resp;
+	const char *login = "", *password = NULL, *code = NULL, *host = "";
+	json_t *passkey = NULL;
+	int tls = 0;
+	json_t *v = json_loadb(j->body, j->len, JSON_REJECT_DUPLICATES, NULL);
+
+	explicit_bzero(j->body, j->len);
+	if (v == NULL || json_unpack(v, "{s?s,s?s,s?s,s?o,s:s,s:b}", "login",
+	    &login, "password", &password, "code", &code, "passkey", &passkey,
+	    "host", &host, "tls", &tls) < 0) {
+		json_decref(v);
+		problem(resp, 400, "badRequest", "Send {\"login\": "
+		    "\"name@postoffice\", \"password\": \"...\"} as JSON.");
+		return;
+	}
+	struct weblogin w = { .login = login, .password = password,
+	    .code = code, .passkey = passkey, .host = host, .tls = tls,
+	    .client = j->client, .user_agent = j->user_agent };
+	/* a passkey without a password: a passwordless login */
+	int r = password != NULL ? weblogin_password(db, &w) :
+	    weblogin_passkey(db, &w);
+	/* job_done counts it for the per-address throttle */
+	j->auth_ran = w.count != WEBLOGIN_COUNT_NONE;
+	j->auth = w.count == WEBLOGIN_COUNT_FAILED ? DIR_AUTH_FAILED :
+	    DIR_AUTH_OK;
+	snprintf(j->job.note, sizeof(j->job.note), "%s", w.note);
+	if (r <= 0) {
+		json_answer(resp, w.status, w.answer);
+		w.answer = NULL;
+	} else {
+		char who[NAME_MAX_LEN * 2 + 2];
+		snprintf(who, sizeof(who), "%s@%s", w.mb.name, w.mb.postoffice);
+		json_t *ok = json_pack("{s:s,s:s}", "login", who, "session",
+		    "/jmap/mail/session");
+		if (w.answer != NULL)   /* recovery codes after an enrolment */
+			json_object_update(ok, w.answer);
+		json_answer(resp, 200, ok);
+		http_response_field(resp, "Set-Cookie", COOKIE_NAME "=%s; Path=/; "
+		    "HttpOnly; SameSite=Strict%s", w.sid, j->tls ? "; Secure" : "");
+	}
+	weblogin_clear(&w);
+	json_decref(v);   /* after w: it holds the login and the code */
+}
+
 static void
 job_run(struct httpd_job *hj, struct db *db)
 {
@@ -679,25 +732,12 @@ job_run(struct httpd_job *hj, struct db *db)
 		    "unavailable; try again.");
 		return;
 	}
-	if (!authenticate(j, db, &mb))
-		return;
 	if (j->kind == MK_LOGIN) {
-		char sid[WEBAUTH_SESSION_LEN + 1];
-		int64_t id;
-		const char *err;
-		if (webauth_session_create(db, mb.id, j->client, j->user_agent, sid,
-		    &id, &err) != 0) {
-			problem(resp, 503, "unavailable", "The session could not "
-			    "be stored; try again.");
-			return;
-		}
-		json_answer(resp, 200, json_pack("{s:s,s:s}", "login", j->job.note,
-		    "session", "/jmap/mail/session"));
-		http_response_field(resp, "Set-Cookie", COOKIE_NAME "=%s; Path=/; "
-		    "HttpOnly; SameSite=Strict%s", sid, j->tls ? "; Secure" : "");
-		explicit_bzero(sid, sizeof(sid));
+		login_run(j, db);
 		return;
 	}
+	if (!authenticate(j, db, &mb))
+		return;
 	if (j->kind == MK_LOGOUT) {
 		const char *err;
 		if (j->session_id != 0)
@@ -886,7 +926,8 @@ static void
 login_post(struct httpd_req *rq, struct http_response *resp)
 {
 	json_error_t jerr;
-	const char *login, *password;
+	const char *login = NULL, *password = NULL, *code = NULL;
+	json_t *passkey = NULL;
 
 	if (http_request_field(rq->req, CSRF_HEADER) == NULL) {
 		problem(resp, 403, "forbidden", "Send the header X-Postern-CSRF.");
@@ -895,26 +936,42 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	if (throttle_blocked(rq->svc, rq->sa)) {
 		problem(resp, 429, "throttled", "Too many failed logins from your "
 		    "address; try again later.");
+		http_response_field(resp, "Retry-After", "%d", THROTTLE_WINDOW);
 		return;
 	}
 	json_t *v = json_loadb(rq->req->body.data != NULL ? rq->req->body.data :
 	    "", rq->req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (v == NULL || json_unpack(v, "{s:s,s:s}", "login", &login,
-	    "password", &password) < 0 || strlen(login) > 400 ||
-	    strlen(password) > 1024 || *login == '\0') {
+	bool bad = v == NULL || json_unpack(v, "{s?s,s?s,s?s,s?o}", "login",
+	    &login, "password", &password, "code", &code, "passkey",
+	    &passkey) < 0 || (passkey != NULL && !json_is_object(passkey)) ||
+	    (password == NULL && passkey == NULL) || (password != NULL &&
+	    (login == NULL || *login == '\0' || strlen(login) > 400 ||
+	    strlen(password) > 1024)) || (code != NULL &&
+	    strlen(code) > TWOFACTOR_CODE_MAX);
+	if (bad) {
 		json_decref(v);
 		problem(resp, 400, "badRequest", "Send {\"login\": "
-		    "\"name@postoffice\", \"password\": \"...\"} as JSON.");
+		    "\"name@postoffice\", \"password\": \"...\"} as JSON "
+		    "(with \"code\" or \"passkey\" when a second factor is "
+		    "asked), or {\"passkey\": {...}} alone.");
 		return;
 	}
+	/* the job's input: the body and what passkeys check (the Host the
+	 * browser used); login_run parses it and wipes it */
 	struct mjob *j = job_new(rq, MK_LOGIN);
-	j->basic = true;
-	j->basic_user = xstrdup(login);
-	j->basic_pass = xstrdup(password);
+	json_object_set_new(v, "host", json_string(rq->req->host != NULL ?
+	    rq->req->host : ""));
+	json_object_set_new(v, "tls", json_boolean(rq->tls));
+	char *in = json_dumps(v, JSON_COMPACT);
+	if (in == NULL)
+		in = xstrdup("{}");
+	json_decref(v);
 	explicit_bzero(j->body, j->len);
+	free(j->body);
+	j->body = in;
+	j->len = strlen(in);
 	if (rq->req->body.data != NULL)
 		explicit_bzero(rq->req->body.data, rq->req->body.len);
-	json_decref(v);
 	httpd_defer(rq, &j->job);
 }
 

@@ -11,6 +11,7 @@ static const struct httpd_route *const tables[] = {
 	autodiscover_routes,
 	jmap_mail_routes,     /* before api_routes: /.well-known/jmap */
 	api_routes,
+	passkey_routes,
 	static_routes,
 	NULL,
 };

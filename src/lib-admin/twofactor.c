@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "loginsec.h"
+#include "passkey.h"
 #include "passwd.h"
 #include "settings.h"
 #include "strutil.h"
@@ -473,7 +474,7 @@ challenged(struct db *db, const struct dir_mailbox *mb, const char *mode,
 
 int
 tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
-	     const char *code, int *status_r, json_t **answer_r,
+	     const char *code, int passkey, int *status_r, json_t **answer_r,
 	     bool *failed_r, const char **error_r)
 {
 	unsigned char key[SEAL_KEY_LEN], secret[TOTP_KEY_LEN + 16];
@@ -489,8 +490,10 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 		code = "";
 	if (loginsec_twofactor_mode(db, mb->id, mode, error_r) < 0)
 		return -1;
-	if (strcmp(mode, "never") == 0)
+	if (strcmp(mode, "never") == 0 || passkey == 1)
 		goto ok;
+	/* a mailbox with passkeys is enrolled: no TOTP needed */
+	bool pk = passkey_count(db, mb->id) > 0;
 	if (db_query_text(db, &sealed, error_r, "SELECT secret FROM totp WHERE "
 	    "mailbox_id = ?", "i", mb->id) < 0 ||
 	    db_query_int(db, &enrolled, 0, error_r, "SELECT enrolled FROM totp "
@@ -498,16 +501,22 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 	    db_query_int(db, &last, 0, error_r, "SELECT last_step FROM totp "
 	    "WHERE mailbox_id = ?", "i", mb->id) < 0)
 		goto out;
-	if (enrolled) {
+	if (enrolled || pk) {
 		int c = challenged(db, mb, mode, addr, error_r);
 		if (c < 0)
 			goto out;
 		if (c == 0)
 			goto ok;
 	}
-	if (seal_key(db, key, sealed == NULL, error_r) < 0)
+	if (passkey == 0) {
+		*failed_r = true;
+		goto refused;
+	}
+	if (sealed == NULL && pk)
+		n = 0;   /* passkeys only */
+	else if (seal_key(db, key, sealed == NULL, error_r) < 0)
 		goto out;
-	if (sealed != NULL) {
+	else if (sealed != NULL) {
 		n = unseal(key, sealed, secret, sizeof(secret), mb->id);
 		if (n < 0) {
 			*error_r = "the TOTP secret cannot be unsealed (another "
@@ -542,14 +551,17 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 		goto out;
 	}
 	if (*code == '\0') {
-		*answer_r = enrolled ? problem_json(401,
-		    "urn:postern:error:secondFactorRequired", "Send the code "
-		    "of your authenticator app (or a recovery code) as "
-		    "\"code\".") : enrolment(mb, secret, (size_t)n, false);
+		*answer_r = enrolled || pk ? problem_json(401,
+		    "urn:postern:error:secondFactorRequired", pk ? "Use your "
+		    "passkey (\"passkey\"), or send the code of your "
+		    "authenticator app or a recovery code as \"code\"." :
+		    "Send the code of your authenticator app (or a recovery "
+		    "code) as \"code\".") : enrolment(mb, secret, (size_t)n,
+		    false);
 		r = 0;
 		goto out;
 	}
-	int64_t step = code_step(secret, (size_t)n, code);
+	int64_t step = n > 0 ? code_step(secret, (size_t)n, code) : -1;
 	if (step >= 0) {
 		/* each code once: only a step after the last one used */
 		if (db_exec(db, error_r, "UPDATE totp SET last_step = ?, "
@@ -565,7 +577,7 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 			}
 			goto ok;
 		}
-	} else if (enrolled && strlen(code) <= TWOFACTOR_CODE_MAX) {
+	} else if ((enrolled || pk) && strlen(code) <= TWOFACTOR_CODE_MAX) {
 		char hash[65];
 		code_hash(code, hash);
 		if (db_exec(db, error_r, "UPDATE recovery_code SET used = ? "
@@ -576,13 +588,15 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 			goto ok;
 	}
 	*failed_r = true;
+refused:;
 	char who[NAME_MAX_LEN * 2 + 2];
 	snprintf(who, sizeof(who), "%s@%s", mb->name, mb->postoffice);
 	loginsec_record_failure(db, who, mb->id,
 	    &(struct dir_client){ "web", addr }, NULL, "wrong second factor");
-	*answer_r = enrolled ? problem_json(401,
-	    "urn:postern:error:secondFactorFailed", "That code is not right "
-	    "or was used already.") : enrolment(mb, secret, (size_t)n, true);
+	*answer_r = enrolled || pk ? problem_json(401,
+	    "urn:postern:error:secondFactorFailed", passkey == 0 ? "The "
+	    "passkey was not accepted." : "That code is not right or was "
+	    "used already.") : enrolment(mb, secret, (size_t)n, true);
 	r = 0;
 	goto out;
 ok:

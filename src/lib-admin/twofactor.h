@@ -47,7 +47,9 @@ uint32_t tf_totp(const unsigned char *key, size_t keylen, uint64_t step,
 void tf_base32(const unsigned char *in, size_t n, char *out, size_t size);
 
 /* tf_web_login - the second factor of a web login of mb from addr whose
- * password was right; code is what the client sent ("" or NULL: none).
+ * password was right; code is what the client sent ("" or NULL: none),
+ * passkey what its passkey assertion gave (-1 none sent, 0 refused, 1
+ * verified: passkey.h). A mailbox with passkeys counts as enrolled.
  * 1: logged in (recorded in the login record); *answer_r may hold
  * fields to add to the answer (the recovery codes after an enrolment).
  * 0: not yet: *status_r and *answer_r are the answer (a problem: 401
@@ -55,7 +57,7 @@ void tf_base32(const unsigned char *in, size_t n, char *out, size_t size);
  * and QR code, 401 secondFactorFailed), *failed_r says whether a wrong
  * code was sent (throttled like a wrong password). -1: error. */
 int tf_web_login(struct db *db, const struct dir_mailbox *mb,
-		 const char *addr, const char *code, int *status_r,
+		 const char *addr, const char *code, int passkey, int *status_r,
 		 json_t **answer_r, bool *failed_r, const char **error_r);
 
 /* The mailbox owner's own enrolment (webmail settings; the caller

@@ -231,6 +231,11 @@ const struct field_def settings_fields[] = {
 	  "longest a PAM check may take before the login is refused", 0 },
 	{ "auth.login_record_days", NULL, FT_INT, "90", 1, 3650, NULL,
 	  "days the login record (postern mailbox logins, failed-logins) keeps an address after its last login", 0 },
+	/* passkeys (WebAuthn; lib-admin/passkey.h) */
+	BOOL("auth.passkey_login", "1",
+	     "allow passwordless web login with a passkey (user verification required); passkeys as a second factor work either way"),
+	{ "auth.passkey_rp_id", NULL, FT_TEXT, "", 0, 253, NULL,
+	  "WebAuthn relying party id (a domain name) of passkeys; empty: the host name the browser used. Changing it makes existing passkeys unusable", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 

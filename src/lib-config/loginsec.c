@@ -588,3 +588,44 @@ loginsec_decide(struct db *db, const char *login, const char *password,
 	}
 	return DIR_AUTH_OK;
 }
+
+sqlite3_stmt *
+loginsec_failures(struct db *db, enum loginsec_by by, int64_t postoffice_id,
+		  int64_t mailbox_id, size_t *ncols_r,
+		  const char *const **keys_r, const char **error_r)
+{
+	static const char *const akeys[] = { "address", "logins", "failures",
+	    "last" };
+	static const char *const mkeys[] = { "mailbox", "addresses",
+	    "failures", "last" };
+	static const char *const keys[] = { "login", "mailbox", "address",
+	    "country", "protocol", "failures", "last", "reason" };
+
+	if (by != LOGINSEC_BY_NONE) {
+		bool per_addr = by == LOGINSEC_BY_ADDRESS;
+		char *sql = xasprintf("SELECT %s, count(DISTINCT %s), "
+		    "sum(f.count), datetime(max(f.last), 'unixepoch') FROM "
+		    "login_failure f LEFT JOIN mailbox m ON m.id = f.mailbox_id "
+		    "LEFT JOIN postoffice p ON p.id = m.postoffice_id WHERE "
+		    "(? = 0 OR m.postoffice_id = ?) AND (? = 0 OR f.mailbox_id = "
+		    "?) GROUP BY 1 ORDER BY 3 DESC LIMIT 500", per_addr ?
+		    "f.address" : "coalesce(m.name || '@' || p.name, '(unknown)')",
+		    per_addr ? "f.login" : "f.address");
+		sqlite3_stmt *st = db_query(db, error_r, sql, "iiii",
+		    postoffice_id, postoffice_id, mailbox_id, mailbox_id);
+		free(sql);
+		*ncols_r = 4;
+		*keys_r = per_addr ? akeys : mkeys;
+		return st;
+	}
+	*ncols_r = 8;
+	*keys_r = keys;
+	return db_query(db, error_r, "SELECT f.login, coalesce(m.name || '@' "
+	    "|| p.name, ''), f.address, f.country, f.protocol, f.count, "
+	    "datetime(f.last, 'unixepoch'), f.reason FROM login_failure f LEFT "
+	    "JOIN mailbox m ON m.id = f.mailbox_id LEFT JOIN postoffice p ON "
+	    "p.id = m.postoffice_id WHERE (? = 0 OR m.postoffice_id = ?) AND "
+	    "(? = 0 OR f.mailbox_id = ?) ORDER BY f.count DESC, f.last DESC "
+	    "LIMIT 500", "iiii", postoffice_id, postoffice_id, mailbox_id,
+	    mailbox_id);
+}

@@ -107,6 +107,19 @@ void loginsec_record_failure(struct db *db, const char *login,
 			     int64_t mailbox_id,
 			     const struct dir_client *client, const char *cc,
 			     const char *reason);
+/* loginsec_failures - the failed-login statistics (at most 500 rows,
+ * the most failures first): per login name and address (BY_NONE:
+ * login, mailbox, address, country, protocol, failures, last, reason),
+ * summed per client address (address, logins, failures, last) or per
+ * mailbox (mailbox, addresses, failures, last); postoffice_id and
+ * mailbox_id (0: any) narrow them. A statement to step (its column
+ * count and names in *ncols_r, *keys_r; last is UTC text), or NULL. */
+#define LOGINSEC_FAILURE_COLUMNS 8
+enum loginsec_by { LOGINSEC_BY_NONE, LOGINSEC_BY_ADDRESS, LOGINSEC_BY_MAILBOX };
+sqlite3_stmt *loginsec_failures(struct db *db, enum loginsec_by by,
+				int64_t postoffice_id, int64_t mailbox_id,
+				size_t *ncols_r, const char *const **keys_r,
+				const char **error_r);
 /* loginsec_seen - has the mailbox logged in with protocol from addr
  * (addr non-NULL) or from country cc (cc non-NULL) before? 1, 0, -1. */
 int loginsec_seen(struct db *db, int64_t mailbox_id, const char *protocol,

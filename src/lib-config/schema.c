@@ -326,8 +326,31 @@ static const char schema_v7[] =
 "CREATE INDEX login_failure_last ON login_failure(last);"
 ;
 
-/* v8: reserved for login2's migration (this session's plan); empty here */
-static const char schema_v8[] = "";
+/* v8: passkeys (WebAuthn, issue 17; lib-admin/passkey.h): a mailbox's
+ * credentials (id, public key as DER SubjectPublicKeyInfo in base64url, COSE
+ * algorithm, sign counter, a name of its owner's choosing) and the
+ * challenges given out (single use, with an expiry), with the mailbox
+ * they were made for (0: a passwordless login, anyone's key) */
+static const char schema_v8[] =
+"CREATE TABLE IF NOT EXISTS passkey ("
+"  id INTEGER PRIMARY KEY,"
+"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  name TEXT NOT NULL,"
+"  credential_id TEXT NOT NULL UNIQUE,"
+"  public_key TEXT NOT NULL,"
+"  alg INTEGER NOT NULL,"
+"  sign_count INTEGER NOT NULL DEFAULT 0,"
+"  created INTEGER NOT NULL,"
+"  last_used INTEGER NOT NULL DEFAULT 0,"
+"  UNIQUE (mailbox_id, name));"
+"CREATE TABLE IF NOT EXISTS passkey_challenge ("
+"  challenge TEXT PRIMARY KEY,"
+"  mailbox_id INTEGER NOT NULL DEFAULT 0,"
+"  purpose TEXT NOT NULL,"
+"  rp_id TEXT NOT NULL,"
+"  expires INTEGER NOT NULL);"
+"CREATE INDEX IF NOT EXISTS passkey_challenge_expires ON passkey_challenge(expires);"
+;
 
 /* v9: the webmail's identities (src/httpd/jmap-identity.c): per mailbox
  * and address its sender name, reply-to, signatures (the HTML one kept

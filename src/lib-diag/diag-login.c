@@ -84,6 +84,19 @@ diag_check_login_security(struct diag_report *rep, struct db *db)
 		    (unsigned)(st.st_mode & 0777));
 	free(key);
 
+	/* passkeys (lib-admin/passkey.h) */
+	int64_t keys = count(db, "SELECT count(*) FROM passkey WHERE ? = 0", 0);
+	int64_t owners = count(db, "SELECT count(DISTINCT mailbox_id) FROM "
+	    "passkey WHERE ? = 0", 0);
+	char *rp = settings_get_str(db, "auth.passkey_rp_id");
+	bool pwless = settings_get_int(db, "auth.passkey_login", 1) != 0;
+	diag_add(s, DIAG_INFO, "Passkeys (WebAuthn)", NULL, "%lld passkey(s) "
+	    "of %lld mailbox(es); passwordless login %s; relying party id %s",
+	    (long long)keys, (long long)owners, pwless ? "on" : "off "
+	    "(auth.passkey_login)", *rp ? rp : "the host name the browser "
+	    "used");
+	free(rp);
+
 	int64_t since = (int64_t)time(NULL) - 86400;
 	int64_t fails = count(db, "SELECT coalesce(sum(count), 0) FROM "
 	    "login_failure WHERE last >= ?", since);

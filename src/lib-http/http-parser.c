@@ -91,6 +91,22 @@ http_request_field(const struct http_request *req, const char *name)
 	return NULL;
 }
 
+char *
+http_cookie_value(const char *field, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = field; p != NULL && *p != '\0'; ) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		size_t n = strcspn(p, ";");
+		if (n > nl && strncmp(p, name, nl) == 0 && p[nl] == '=')
+			return xstrndup(p + nl + 1, n - nl - 1);
+		p += n;
+	}
+	return NULL;
+}
+
 bool
 http_token_list_has(const char *list, const char *token)
 {

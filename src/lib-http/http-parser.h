@@ -107,6 +107,9 @@ bool http_parser_started(const struct http_parser *p);
 /* http_request_field - the first field named name (lower case), or NULL */
 const char *http_request_field(const struct http_request *req,
 			       const char *name);
+/* http_cookie_value - the value of cookie name in a Cookie field (a
+ * new string), or NULL */
+char *http_cookie_value(const char *field, const char *name);
 /* http_token_list_has - whether a comma-separated list of tokens (like
  * Connection) holds token, case-insensitively */
 bool http_token_list_has(const char *list, const char *token);

@@ -85,30 +85,49 @@ def plain(user, pw):
 
 
 class Web:
-    """A browser-like client of the web login (POST /api/login) from a
-    chosen loopback source address."""
+    """A browser-like client of a web login (POST /api/login, or the
+    webmail's /jmap/mail/login with path=) from a chosen loopback source
+    address, with the Host a browser would send (host=)."""
 
-    def __init__(self, port, src="127.0.0.1"):
+    def __init__(self, port, src="127.0.0.1", path="/api/login", host=None):
         self.port = port
         self.src = src
+        self.path = path
+        self.host = host or f"127.0.0.1:{port}"
         self.cookie = None
 
-    def login(self, user, pw, code=None):
+    def post(self, path, body, cookie=True):
         import http.client
         import json
-        body = {"login": user, "password": pw}
-        if code is not None:
-            body["code"] = code
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=T,
                                        source_address=(self.src, 0))
-        c.request("POST", "/api/login", body=json.dumps(body).encode(),
-                  headers={"Host": f"127.0.0.1:{self.port}",
-                           "Content-Type": "application/json",
-                           "X-Postern-CSRF": "1"})
+        h = {"Host": self.host, "Content-Type": "application/json",
+             "X-Postern-CSRF": "1"}
+        if cookie and self.cookie:
+            h["Cookie"] = self.cookie
+        c.request("POST" if body is not None else "GET", path,
+                  body=json.dumps(body).encode() if body is not None
+                  else None, headers=h)
         r = c.getresponse()
         text = r.read()
         c.close()
-        r.json = json.loads(text) if text else None
+        try:
+            r.json = json.loads(text) if text else None
+        except ValueError:
+            r.json = None
+        return r
+
+    def login(self, user, pw, code=None, passkey=None):
+        body = {}
+        if user is not None:
+            body["login"] = user
+        if pw is not None:
+            body["password"] = pw
+        if code is not None:
+            body["code"] = code
+        if passkey is not None:
+            body["passkey"] = passkey
+        r = self.post(self.path, body, cookie=False)
         if r.status == 200:
             self.cookie = r.getheader("Set-Cookie").split(";")[0]
         return r

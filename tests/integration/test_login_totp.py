@@ -28,6 +28,7 @@ def srv(tmp_path_factory):
     for name in ("boss", "chief", "head", "lead", "owner"):
         p.cli("mailbox", "add", f"{name}@acme", "--password", PW, "--type",
               "ADMIN")
+    p.cli("mailbox", "add", "reader@acme", "--password", PW)
     p.start(services=["httpd"])
     yield p
     p.stop()
@@ -214,3 +215,64 @@ def test_wrong_codes_from_many_addresses_lock_the_mailbox(srv):
                   json_out=True)
     assert sum(f["failures"] for f in fails) >= 10
     assert all(f["login"] == "owner@acme" for f in fails)
+
+
+def test_webmail_login_is_a_web_login_with_the_second_factor(srv):
+    """POST /jmap/mail/login runs the same web login as /api/login:
+    protocol web, enrolment, recovery codes, the code asked, wrong codes
+    throttled; a USER mailbox (webmail) logs in there, not at the admin"""
+    p = srv
+    port = p.port("http")
+    p.cli("mailbox", "set", "reader@acme", "twofactor_mode=always")
+    w = Web(port, "127.0.0.80", path="/jmap/mail/login")
+    r = w.login("reader@acme", PW)
+    assert r.status == 401 and r.json["type"].endswith("totpEnrolment"), \
+        r.json
+    assert w.cookie is None
+    secret = r.json["secret"]
+    assert f"secret={secret}" in r.json["otpauthUri"]
+    r = w.login("reader@acme", PW, oathtool(secret))
+    assert r.status == 200, r.json
+    assert r.json["login"] == "reader@acme"
+    assert len(r.json["recoveryCodes"]) == 10
+    # the cookie is a webmail session
+    s = w.post("/jmap/mail/session", None)
+    assert s.status == 200 and s.json["username"] == "reader@acme"
+    # the next login asks for the code; a wrong one fails; a recovery
+    # code logs in once
+    w2 = Web(port, "127.0.0.81", path="/jmap/mail/login")
+    r = w2.login("reader@acme", PW)
+    assert r.status == 401 and r.json["type"].endswith(
+        "secondFactorRequired"), r.json
+    good = next_step_code(secret)
+    bad = f"{(int(good) + 1) % 1000000:06d}"
+    r = w2.login("reader@acme", PW, bad)
+    assert r.status == 401 and r.json["type"].endswith("secondFactorFailed")
+    assert w2.cookie is None
+    r = w2.login("reader@acme", PW, good)
+    assert r.status == 200, r.json
+    # the web login is recorded as "web", never as the API's Basic
+    seen = p.cli("mailbox", "logins", "reader@acme", json_out=True)
+    protos = {x["protocol"] for x in seen}
+    assert protos == {"web"}, seen
+    # the admin login admits no USER mailbox, before any second factor
+    r = Web(port, "127.0.0.82").login("reader@acme", PW)
+    assert r.status == 403 and r.json["type"].endswith("forbidden"), r.json
+    # wrong codes at the webmail login count like wrong passwords
+    # (auth.max_failures 4): then even the right code is refused
+    w3 = Web(port, "127.0.0.83", path="/jmap/mail/login")
+    good = next_step_code(secret)
+    for i in range(4):
+        r = w3.login("reader@acme", PW, f"{(int(good) + 2 + i) % 1000000:06d}")
+        assert r.status == 401, r.json
+    r = w3.login("reader@acme", PW, good)
+    assert r.status == 429, r.json
+    # JMAP Basic with the main password stays refused (app passwords only)
+    import base64
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    c.request("GET", "/jmap/mail/session", headers={
+        "Authorization": "Basic " + base64.b64encode(
+            f"reader@acme:{PW}".encode()).decode()})
+    assert c.getresponse().status == 401
+    c.close()

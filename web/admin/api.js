@@ -13,7 +13,7 @@ export class ApiError extends Error {
   }
 }
 
-async function post(path, body) {
+export async function post(path, body) {
   const r = await fetch(path, {
     method: 'POST',
     credentials: 'same-origin',
@@ -36,9 +36,11 @@ async function post(path, body) {
   return data;
 }
 
-export function login(user, password, code) {
-  return post('/api/login', code ? { login: user, password, code } :
-    { login: user, password });
+export function login(user, password, code, passkey) {
+  const body = { login: user, password };
+  if (code) body.code = code;
+  if (passkey) body.passkey = passkey;
+  return post('/api/login', body);
 }
 
 export function logout() {

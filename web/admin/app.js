@@ -11,7 +11,8 @@ import { useState, useEffect, useCallback } from './vendor/hooks.js';
 import * as api from './api.js';
 import { html, PAGE, Notice, Confirm, sizeText, when } from './ui.js';
 import { Groups, Lists, Queue, Audit } from './objects.js';
-import { secondFactor, CodeStep, RecoveryCodes } from './twofactor.js';
+import { secondFactor, CodeStep, RecoveryCodes, Passkeys, passkeyAssert, passkeyLogin,
+  passkeysAvailable } from './twofactor.js';
 import { Domains } from './domains.js';
 import { MailboxDetail } from './mailbox.js';
 import { Track, Diagnostic } from './tools.js';
@@ -56,6 +57,25 @@ function Login({ onLogin }) {
     }
     setBusy(false);
   };
+  // a passkey: passwordless, or the second factor of the challenge
+  const withPasskey = async () => {
+    setBusy(true);
+    setError('');
+    try {
+      if (challenge && challenge.passkey) {
+        await api.login(user.trim(), pw, '', await passkeyAssert(challenge.passkey));
+        setPw('');
+      } else {
+        await passkeyLogin();
+      }
+      onLogin();
+    } catch (err) {
+      const c = secondFactor(err);
+      if (c) setChallenge(c);
+      setError(err.message);
+    }
+    setBusy(false);
+  };
   if (recovery) return html`<${RecoveryCodes} html=${html} codes=${recovery} onDone=${onLogin} />`;
   return html`<main class="login">
     <h1>Postern</h1>
@@ -65,10 +85,13 @@ function Login({ onLogin }) {
         value=${user} onInput=${(e) => setUser(e.target.value)} required /></label>
       <label>Password <input name="password" type="password" autocomplete="current-password"
         value=${pw} onInput=${(e) => setPw(e.target.value)} required /></label>
-      ${challenge && html`<${CodeStep} html=${html} challenge=${challenge} code=${code} setCode=${setCode} />`}
+      ${challenge && html`<${CodeStep} html=${html} challenge=${challenge} code=${code} setCode=${setCode}
+        onPasskey=${withPasskey} />`}
       <${Notice} error=${error} />
       <button type="submit" disabled=${busy}>Log in</button>
     </form>
+    ${!challenge && passkeysAvailable() && html`<p><button type="button" class="link" data-test="passkey-login"
+      disabled=${busy} onClick=${withPasskey}>Log in with a passkey</button></p>`}
   </main>`;
 }
 
@@ -459,6 +482,7 @@ function Access() {
       <button type="submit">Create token</button>
       ${fresh && html`<p class="notice ok">Copy it now, it is shown once: <code class="token">${fresh}</code></p>`}
     </form>
+    <${Passkeys} html=${html} />
   </section>`;
 }
 

@@ -4,6 +4,12 @@
 // Enrolment shows the QR code the server drew (an SVG as an <img> data
 // URL: no markup of ours is injected) and the secret to type by hand;
 // after it the recovery codes are shown once. Texts are rendered as text.
+// Passkeys: a passwordless login button, a passkey as the second factor
+// (the challenge carries "passkey" request options), and the user's list
+// of passkeys (add, rename, remove) on the sessions page.
+
+import { useState, useEffect } from './vendor/hooks.js';
+import { post } from './api.js';
 
 // secondFactor - the challenge of a login error, or null
 export function secondFactor(err) {
@@ -16,7 +22,7 @@ export function secondFactor(err) {
 }
 
 // CodeStep - the code field (and, when enrolling, the QR code and secret)
-export function CodeStep({ html, challenge, code, setCode }) {
+export function CodeStep({ html, challenge, code, setCode, onPasskey }) {
   const enrol = challenge.kind === 'totpEnrolment';
   const qr = enrol && challenge.qrSvg ?
     `data:image/svg+xml;base64,${btoa(challenge.qrSvg)}` : null;
@@ -24,6 +30,8 @@ export function CodeStep({ html, challenge, code, setCode }) {
     ${enrol && html`<p>Scan this code with an authenticator app, then type the code it shows.</p>`}
     ${qr && html`<img class="qr" alt="QR code of the two-factor secret" src=${qr} data-test="qr" />`}
     ${enrol && html`<p class="muted">Or type the secret: <code data-test="secret">${challenge.secret}</code></p>`}
+    ${challenge.passkey && onPasskey && passkeysAvailable() && html`<p>
+      <button type="button" data-test="use-passkey" onClick=${onPasskey}>Use your passkey</button> or type a code:</p>`}
     <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code"
       value=${code} onInput=${(e) => setCode(e.target.value)} required /></label>
   </div>`;
@@ -37,4 +45,109 @@ export function RecoveryCodes({ html, codes, onDone }) {
     <ul data-test="recovery-codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ul>
     <button onClick=${onDone}>I have kept them</button>
   </main>`;
+}
+
+// ---- passkeys (WebAuthn; lib-admin/passkey.h) ----------------------------------
+// The server sends the options with binary fields in base64url and takes
+// the credential back the same way; the browser's WebAuthn API wants
+// ArrayBuffers.
+
+function fromB64u(s) {
+  const b = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4));
+  return Uint8Array.from(b, (c) => c.charCodeAt(0)).buffer;
+}
+
+function toB64u(buf) {
+  let s = '';
+  for (const x of new Uint8Array(buf)) s += String.fromCharCode(x);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+const credList = (l) => (l || []).map((c) => Object.assign({}, c, { id: fromB64u(c.id) }));
+
+// passkeyAssert - navigator.credentials.get with the server's request
+// options: the assertion as the server takes it
+export async function passkeyAssert(opts) {
+  const c = await navigator.credentials.get({ publicKey: Object.assign({}, opts, {
+    challenge: fromB64u(opts.challenge), allowCredentials: credList(opts.allowCredentials) }) });
+  const r = c.response;
+  return { id: c.id, type: c.type, response: {
+    clientDataJSON: toB64u(r.clientDataJSON), authenticatorData: toB64u(r.authenticatorData),
+    signature: toB64u(r.signature), userHandle: r.userHandle ? toB64u(r.userHandle) : undefined } };
+}
+
+// passkeyCreate - navigator.credentials.create with the creation options
+async function passkeyCreate(opts) {
+  const c = await navigator.credentials.create({ publicKey: Object.assign({}, opts, {
+    challenge: fromB64u(opts.challenge),
+    user: Object.assign({}, opts.user, { id: fromB64u(opts.user.id) }),
+    excludeCredentials: credList(opts.excludeCredentials) }) });
+  return { id: c.id, type: c.type, response: {
+    clientDataJSON: toB64u(c.response.clientDataJSON),
+    attestationObject: toB64u(c.response.attestationObject) } };
+}
+
+export const passkeysAvailable = () => typeof window.PublicKeyCredential === 'function' &&
+  window.isSecureContext;
+
+// passkeyLogin - a passwordless login: resolves to the login's answer
+export async function passkeyLogin() {
+  const o = await post('/api/passkey/options', { purpose: 'login' });
+  return post('/api/login', { passkey: await passkeyAssert(o.publicKey) });
+}
+
+// Passkeys - the logged-in user's passkeys: add (named), rename, remove
+export function Passkeys({ html }) {
+  const [keys, setKeys] = useState(null);
+  const [name, setName] = useState('');
+  const [error, setError] = useState('');
+  const [ok, setOk] = useState('');
+  const act = async (f, done) => {
+    setError('');
+    setOk('');
+    try {
+      const r = await f();
+      if (r && r.passkeys) setKeys(r.passkeys);
+      if (done) setOk(done);
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  useEffect(() => {
+    fetch('/api/passkey/list', { credentials: 'same-origin' }).then((r) => r.json())
+      .then((r) => setKeys(r.passkeys || [])).catch((e) => setError(e.message));
+  }, []);
+  const add = (e) => {
+    e.preventDefault();
+    act(async () => {
+      const o = await post('/api/passkey/options', { purpose: 'register' });
+      const credential = await passkeyCreate(o.publicKey);
+      const r = await post('/api/passkey/register', { name: name.trim(), credential });
+      setName('');
+      return r;
+    }, 'Passkey added.');
+  };
+  const rename = (k) => {
+    const n = prompt('New name of the passkey', k.name);
+    if (n) act(() => post('/api/passkey/rename', { id: k.id, name: n.trim() }));
+  };
+  return html`<div data-test="passkeys">
+    <h2>Your passkeys</h2>
+    <p class="muted">A passkey logs you in without a password, and is a second factor when two-factor login is on.</p>
+    ${error && html`<p class="notice bad" role="alert">${error}</p>`}
+    ${ok && html`<p class="notice ok">${ok}</p>`}
+    ${keys && (keys.length === 0 ? html`<p class="muted">No passkeys yet.</p>` :
+      html`<table class="list"><thead><tr><th>Name</th><th>Algorithm</th><th>Last used</th><th></th></tr></thead>
+      <tbody>${keys.map((k) => html`<tr key=${k.id} data-test="passkey-row">
+        <td data-label="Name">${k.name}</td><td data-label="Algorithm">${k.alg}</td>
+        <td data-label="Last used">${k.lastUsed ? new Date(k.lastUsed * 1000).toLocaleString() : 'never'}</td>
+        <td><button class="link" onClick=${() => rename(k)}>Rename</button>
+          <button class="danger" onClick=${() => act(() => post('/api/passkey/remove', { id: k.id }))}>Remove</button></td></tr>`)}
+      </tbody></table>`)}
+    ${passkeysAvailable() ? html`<form class="card" onSubmit=${add}>
+      <label>New passkey's name <input name="passkey-name" value=${name} maxlength="64"
+        onInput=${(e) => setName(e.target.value)} required /></label>
+      <button type="submit">Add a passkey</button>
+    </form>` : html`<p class="muted">This browser offers no passkeys here (they need https or localhost).</p>`}
+  </div>`;
 }

@@ -1,0 +1,103 @@
+// login-passkey.mjs - passkeys at the web admin's login in a real browser
+// (Debian's chromium driven by playwright-core) with Chromium's virtual
+// authenticator (DevTools protocol WebAuthn.enable and
+// WebAuthn.addVirtualAuthenticator: CTAP2, resident keys, user
+// verification), run by tests/integration/test_login_passkey_browser.py:
+//   BASE     http://localhost:PORT (a host name: passkeys need one)
+//   USER_PW  login:password of an ADMIN without two-factor
+//   CLI      the postern binary and its -d root, space separated
+//   SHOTS    directory for the screenshots
+// A password login, a passkey added on the sessions page (listed by
+// name), logout, a passwordless login with the passkey, then two-factor
+// turned on with the CLI and the password login finished with the
+// passkey as the second factor. The authenticator's sign counter moves
+// with each use. Any console error other than the 401/403 answers of
+// the login steps fails the run.
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'));
+
+const BASE = process.env.BASE;
+const [USER, PW] = process.env.USER_PW.split(':');
+const CLI = process.env.CLI.split(' ');
+const SHOTS = process.env.SHOTS;
+const errors = [];
+
+const cli = (...args) => execFileSync(CLI[0], [...CLI.slice(1), ...args]).toString();
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  const creds = async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+
+  // a password login, then a passkey added on the sessions page
+  await page.goto(`${BASE}/admin/`);
+  await page.waitForSelector('[data-test=passkey-login]');
+  await page.fill('input[name=login]', USER);
+  await page.fill('input[name=password]', PW);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('header .who');
+  await page.goto(`${BASE}/admin/#/access`);
+  await page.waitForSelector('[data-test=passkeys] input[name=passkey-name]');
+  await page.fill('input[name=passkey-name]', 'Laptop <b>key</b>');
+  await page.click('[data-test=passkeys] button[type=submit]');
+  await page.waitForSelector('[data-test=passkey-row]');
+  const row = await page.textContent('[data-test=passkey-row]');
+  assert.ok(row.includes('Laptop <b>key</b>'), `the name shows as text: ${row}`);
+  assert.ok(row.includes('ES256'), row);
+  assert.equal(await page.$('[data-test=passkey-row] b'), null, 'markup injected');
+  let c = await creds();
+  assert.equal(c.length, 1);
+  assert.equal(c[0].isResidentCredential, true);
+  await page.screenshot({ path: path.join(SHOTS, 'passkey-list.png'), fullPage: true });
+
+  // log out, then a passwordless login
+  await page.click('header button.link');
+  await page.waitForSelector('[data-test=passkey-login]');
+  await page.click('[data-test=passkey-login]');
+  await page.waitForSelector('header .who');
+  assert.ok((await page.textContent('header .who')).includes(USER));
+  c = await creds();
+  assert.ok(c[0].signCount >= 1, `sign count ${c[0].signCount}`);
+  const afterLogin = c[0].signCount;
+
+  // two-factor on: the password, then the passkey as the second factor
+  cli('mailbox', 'set', USER, 'twofactor_mode=always');
+  await page.click('header button.link');
+  await page.waitForSelector('input[name=login]');
+  await page.fill('input[name=login]', USER);
+  await page.fill('input[name=password]', PW);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-test=use-passkey]');
+  assert.equal(await page.$('[data-test=qr]'), null, 'TOTP enrolment asked of a passkey owner');
+  await page.screenshot({ path: path.join(SHOTS, 'passkey-second-factor.png'), fullPage: true });
+  await page.click('[data-test=use-passkey]');
+  await page.waitForSelector('header .who');
+  c = await creds();
+  assert.ok(c[0].signCount > afterLogin, 'the counter moved');
+  assert.deepEqual(errors, []);
+  console.log('login passkey browser test: ok');
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,45 @@
+"""Passkeys at the web admin's login in a real browser (issue 17, item
+3): Debian's chromium driven by npm playwright-core
+(tests/browser/login-passkey.mjs) with Chromium's virtual authenticator
+(DevTools protocol WebAuthn domain) against a real posternd: a passkey
+added on the sessions page, a passwordless login, and the passkey as the
+second factor once two-factor is on. Skips when chromium is missing."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import BUILD, ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+WEB_MODULES = ROOT / "web" / "node_modules"
+PW = "Key-secret-4471"
+
+
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
+                    reason="chromium is not installed "
+                           "(scripts/install-deps.sh installs it)")
+def test_passkey_login_in_chromium(postern, tmp_path):
+    assert shutil.which("node"), "node is missing (scripts/install-deps.sh)"
+    assert (WEB_MODULES / "playwright-core").is_dir(), \
+        "web/node_modules lacks playwright-core: the build runs npm ci"
+    p = postern
+    p.cli("postoffice", "add", "hq", "--password", "Hk-Secret-7712")
+    p.cli("mailbox", "add", "keyholder@hq", "--password", PW, "--type",
+          "ADMIN")
+    p.start(services=["httpd"])
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    env = dict(os.environ, BASE=f"http://localhost:{p.port('http')}",
+               USER_PW=f"keyholder@hq:{PW}", SHOTS=str(shots),
+               CLI=f"{BUILD / 'postern'} -d {p.root}",
+               WEB_MODULES=str(WEB_MODULES))
+    r = subprocess.run(["node", str(ROOT / "tests/browser/login-passkey.mjs")],
+                       env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, \
+        f"{r.stdout}\n{r.stderr}\n{p.log('httpd')[-3000:]}"
+    assert "login passkey browser test: ok" in r.stdout
+    assert (shots / "passkey-list.png").exists()
+    keys = p.cli("mailbox", "passkey", "list", "keyholder@hq", json_out=True)
+    assert len(keys) == 1 and keys[0]["signCount"] >= 2, keys
