@@ -123,4 +123,44 @@ int chat_archive_find(struct chat_store *cs, const char *owner,
 		      void *ctx, int64_t *count_r, bool *complete_r,
 		      const char **error_r);
 
+/* PEP (XEP-0163): nodes of a user (at most CHAT_PEP_NODES_MAX) with
+ * their access model and item bound, items newest last. */
+#define CHAT_PEP_NODES_MAX 64
+#define CHAT_PEP_ITEMS_MAX 256    /* max_items of one node ("max") */
+struct pep_node {
+	char access[16];          /* "presence", "open", "whitelist" */
+	int max_items;
+};
+/* chat_pep_node_get - 1 found, 0 none, -1 */
+int chat_pep_node_get(struct chat_store *cs, const char *owner,
+		      const char *node, struct pep_node *n,
+		      const char **error_r);
+/* chat_pep_publish - store item_id on node (created with cfg, or its
+ * configuration replaced), keeping the newest cfg->max_items; 0, 1 when
+ * owner already has CHAT_PEP_NODES_MAX nodes, -1 */
+int chat_pep_publish(struct chat_store *cs, const char *owner,
+		     const char *node, const struct pep_node *cfg,
+		     const char *item_id, const char *xml,
+		     const char **error_r);
+/* chat_pep_items - the newest max items of node, oldest first, to fn */
+int chat_pep_items(struct chat_store *cs, const char *owner, const char *node,
+		   int max, void (*fn)(void *ctx, const char *id,
+				       const char *xml),
+		   void *ctx, const char **error_r);
+/* chat_pep_retract, chat_pep_delete - 1 removed, 0 nothing there, -1 */
+int chat_pep_retract(struct chat_store *cs, const char *owner,
+		     const char *node, const char *item_id,
+		     const char **error_r);
+int chat_pep_delete(struct chat_store *cs, const char *owner,
+		    const char *node, const char **error_r);
+/* chat_pep_last - the last item of each of owner's nodes */
+int chat_pep_last(struct chat_store *cs, const char *owner,
+		  void (*fn)(void *ctx, const char *node, const char *access,
+			     const char *id, const char *xml),
+		  void *ctx, const char **error_r);
+/* chat_pep_owners - the owners of post office po that have nodes (free
+ * each and the array) */
+int chat_pep_owners(struct chat_store *cs, const char *po, char ***owners_r,
+		    size_t *n_r, const char **error_r);
+
 #endif

@@ -152,6 +152,23 @@ resolve(const struct jid *j, char **owner_r, int64_t *po_r)
 	return d;
 }
 
+char *
+im_owner_of(const char *jid, int64_t *po_r)
+{
+	struct jid j;
+	char *owner = NULL;
+
+	if (jid_parse(jid, &j) < 0)
+		return NULL;
+	if (j.local == NULL || j.resource != NULL ||
+	    resolve(&j, &owner, po_r) != DEST_USER) {
+		free(owner);
+		owner = NULL;
+	}
+	jid_clear(&j);
+	return owner;
+}
+
 /* resolve_dir - resolve from the config store */
 static enum dest
 resolve_dir(const struct jid *j, char **owner_r, int64_t *po_r)
@@ -278,9 +295,9 @@ im_csi(struct xsess *s, bool active)
 /* deliver - send a copy of n to session t, addressed to it; for an
  * inactive client (XEP-0352) availability presences wait, the latest of
  * each sender only, and leave before anything else */
-static void
-deliver(struct xsess *t, const struct xml_node *n, const char *from,
-	bool set_to)
+void
+im_deliver(struct xsess *t, const struct xml_node *n, const char *from,
+	   bool set_to)
 {
 	struct xml_node *c = xml_node_copy(n);
 	const char *type = xml_node_attr(n, "type");
@@ -611,8 +628,6 @@ fail:
 
 /* ------------------------------------------------------------ presence */
 
-static bool
-may_see(struct xsess *viewer, struct xsess *target);
 
 /* broadcast - RFC 6121 4.2.2, 4.4.2, 4.5.2: s's presence to the
  * available resources of those who may see it, and to s's own */
@@ -623,15 +638,15 @@ broadcast(struct xsess *s, const struct xml_node *p)
 		for (struct xsess *t = u->sessions; t != NULL; t = t->unext) {
 			if (!t->available || t->dead)
 				continue;
-			if (u == s->user || may_see(t, s))
-				deliver(t, p, s->full, true);
+			if (u == s->user || im_may_see(t, s))
+				im_deliver(t, p, s->full, true);
 		}
 }
 
 /* may_see - whether viewer's user is subscribed to target's presence:
  * colleagues always, others by the target's roster (from or both) */
-static bool
-may_see(struct xsess *viewer, struct xsess *target)
+bool
+im_may_see(struct xsess *viewer, struct xsess *target)
 {
 	struct roster_item it;
 	const char *err;
@@ -662,8 +677,8 @@ probe_answer(struct xsess *s)
 			if (t == s || !t->available || t->dead ||
 			    t->presence == NULL)
 				continue;
-			if (u == s->user || may_see(s, t))
-				deliver(s, t->presence, t->full, true);
+			if (u == s->user || im_may_see(s, t))
+				im_deliver(s, t->presence, t->full, true);
 		}
 }
 
@@ -728,13 +743,17 @@ presence_broadcast(struct xsess *s, struct xml_node *p, const char *type)
 	}
 	s->available = true;
 	s->priority = priority_of(p);
+	pep_vcard_update(s, p);
 	xml_node_free(&s->presence);
 	s->presence = xml_node_copy(p);
 	broadcast(s, p);
-	if (!initial)
+	if (!initial) {
+		pep_presence(s, p, false);
 		return;
+	}
 	probe_answer(s);
 	pending_requests(s);
+	pep_presence(s, p, true);
 	if (s->priority >= 0) {
 		const char *err;
 		if (chat_offline_each(xsrv.store, s->owner, send_offline, s,
@@ -759,7 +778,7 @@ to_user(const char *owner, const char *resource, const struct xml_node *n,
 			continue;
 		if (resource != NULL && strcmp(t->resource, resource) != 0)
 			continue;
-		deliver(t, n, from, false);
+		im_deliver(t, n, from, false);
 	}
 }
 
@@ -997,8 +1016,8 @@ presence(struct xsess *s, struct xml_node *p)
 		for (struct xsess *t = u ? u->sessions : NULL; t != NULL;
 		    t = t->unext)
 			if (t->available && t->presence != NULL &&
-			    may_see(s, t))
-				deliver(s, t->presence, t->full, true);
+			    im_may_see(s, t))
+				im_deliver(s, t->presence, t->full, true);
 		goto out;
 	}
 	/* directed presence (RFC 6121 4.6) */
@@ -1209,7 +1228,7 @@ message(struct xsess *s, struct xml_node *m)
 	if (cc)
 		carbons_sent(s, m);
 	if (t != NULL) {
-		deliver(t, m, s->full, false);
+		im_deliver(t, m, s->full, false);
 		if (cc)
 			carbons_received(u, m, t, owner);
 		goto out;
@@ -1225,7 +1244,7 @@ message(struct xsess *s, struct xml_node *m)
 	for (t = u ? u->sessions : NULL; t != NULL; t = t->unext) {
 		if (t->dead || !t->available || t->priority < 0)
 			continue;
-		deliver(t, m, s->full, false);
+		im_deliver(t, m, s->full, false);
 		sent = true;
 	}
 	if (cc)
@@ -1254,6 +1273,7 @@ disco_info(struct xsess *s, struct xml_node *iq, const char *from,
 	if (account) {
 		xml_node_add(q, "identity", "category", "account", "type",
 		    "registered", NULL);
+		pep_disco_account(q);
 		xml_node_add(q, "feature", "var", NS_MAM, NULL);
 		xml_node_add(q, "feature", "var", NS_VCARD, NULL);
 	}
@@ -1281,7 +1301,7 @@ block_presence(struct xsess *s, const char *jid, bool blocked)
 		struct xuser *u = xuser_find(owner);
 		for (struct xsess *t = u ? u->sessions : NULL; t != NULL;
 		    t = t->unext) {
-			if (!t->available || (!blocked && !may_see(t, s)))
+			if (!t->available || (!blocked && !im_may_see(t, s)))
 				continue;
 			for (struct xsess *f = s->user->sessions; f != NULL;
 			    f = f->unext) {
@@ -1291,7 +1311,7 @@ block_presence(struct xsess *s, const char *jid, bool blocked)
 				    xml_node_new("presence", "type",
 				    "unavailable", NULL) :
 				    xml_node_copy(f->presence);
-				deliver(t, p, f->full, true);
+				im_deliver(t, p, f->full, true);
 				xml_node_free(&p);
 			}
 		}
@@ -1418,6 +1438,8 @@ vcard(struct xsess *s, struct xml_node *iq, struct xml_node *v,
 		buf_free(&b);
 		if (r < 0)
 			goto fail;
+		if (s->user != NULL)
+			xfree(&s->user->photo);   /* XEP-0153: hash again */
 		struct xml_node *res = iq_result(iq, NULL);
 		xsess_send(s, res);
 		xml_node_free(&res);
@@ -1650,7 +1672,8 @@ out:
 /* iq_server - an IQ to the server or the user's own account */
 static void
 iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
-	  const char *to, bool account, bool own, const char *vcard_owner)
+	  const char *to, bool account, bool own, const char *vcard_owner,
+	  int64_t owner_po)
 {
 	const char *type = xml_node_attr(iq, "type");
 	const char *ns = xml_node_xmlns(payload);
@@ -1676,6 +1699,9 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	} else if (is(ns, NS_MAM) && strcmp(payload->name, "query") == 0 &&
 	    (to == NULL || own)) {
 		mam(s, iq, payload);
+	} else if ((is(ns, NS_PUBSUB) || is(ns, NS_PUBSUB_OWNER)) &&
+	    strcmp(payload->name, "pubsub") == 0 && (to == NULL || account)) {
+		pep_iq(s, iq, payload, vcard_owner, owner_po, to, own);
 	} else if (is(ns, NS_VCARD) && strcmp(payload->name, "vCard") == 0 &&
 	    (to == NULL || account)) {
 		vcard(s, iq, payload, vcard_owner, to);
@@ -1733,9 +1759,12 @@ iq(struct xsess *s, struct xml_node *iq)
 		im_stanza_error(s, iq, "modify", "bad-request", NULL);
 		return;
 	}
+	if ((is(type, "result") || is(type, "error")) && pep_iq_answer(s, iq))
+		return;   /* the answer to our capabilities query */
 	if (to == NULL) {
 		if (payload != NULL)
-			iq_server(s, iq, payload, NULL, false, true, s->owner);
+			iq_server(s, iq, payload, NULL, false, true, s->owner,
+			    s->po_id);
 		return;
 	}
 	if (jid_parse(to, &j) < 0) {
@@ -1749,12 +1778,12 @@ iq(struct xsess *s, struct xml_node *iq)
 		muc_iq(s, iq, payload, &j, po);
 	} else if (d == DEST_SERVER && j.resource == NULL) {
 		if (payload != NULL)
-			iq_server(s, iq, payload, to, false, false, NULL);
+			iq_server(s, iq, payload, to, false, false, NULL, 0);
 	} else if (d == DEST_USER && j.resource == NULL) {
 		/* to a bare JID: the server answers for the account */
 		if (payload != NULL)
 			iq_server(s, iq, payload, to, true,
-			    strcmp(owner, s->owner) == 0, owner);
+			    strcmp(owner, s->owner) == 0, owner, po);
 	} else if (d == DEST_USER && blocks(s->owner, to)) {
 		blocked_error(s, iq);
 	} else if (d == DEST_USER && blocks(owner, s->full)) {
@@ -1764,7 +1793,7 @@ iq(struct xsess *s, struct xml_node *iq)
 	} else if (d == DEST_USER) {
 		struct xsess *t = user_resource(xuser_find(owner), j.resource);
 		if (t != NULL)
-			deliver(t, iq, s->full, false);
+			im_deliver(t, iq, s->full, false);
 		else if (req)
 			im_stanza_error(s, iq, "cancel", "service-unavailable",
 			    NULL);
@@ -1837,7 +1866,7 @@ im_session_gone(struct xsess *s)
 	for (struct xuser *u = xsrv.users; u != NULL; u = u->next)
 		for (struct xsess *t = u->sessions; t != NULL; t = t->unext)
 			if (t != s && t->available && !t->dead &&
-			    (u == s->user || may_see(t, s)))
-				deliver(t, p, s->full, true);
+			    (u == s->user || im_may_see(t, s)))
+				im_deliver(t, p, s->full, true);
 	xml_node_free(&p);
 }

@@ -1007,6 +1007,7 @@ sess_free(struct xsess *s)
 		sm_store_unacked(s);
 	if (s->sm_ev != NULL)
 		event_free(s->sm_ev);
+	pep_session_gone(s);
 	if (s->user != NULL) {
 		struct xuser *u = s->user;
 		for (struct xsess **pp = &u->sessions; *pp; pp = &(*pp)->unext)
@@ -1022,6 +1023,7 @@ sess_free(struct xsess *s)
 					break;
 				}
 			free(u->owner);
+			free(u->photo);
 			free(u);
 		}
 	}

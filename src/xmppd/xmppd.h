@@ -46,6 +46,8 @@
 #define NS_RSM "http://jabber.org/protocol/rsm"
 #define NS_DATA "jabber:x:data"
 #define NS_SID "urn:xmpp:sid:0"
+#define NS_PUBSUB "http://jabber.org/protocol/pubsub"
+#define NS_PUBSUB_OWNER "http://jabber.org/protocol/pubsub#owner"
 #define MAM_MAX_PAGE 100          /* RSM <max/> is capped there */
 
 #define CSI_HELD_MAX 256          /* presences held for an inactive client */
@@ -113,6 +115,10 @@ struct xsess {
 	uint32_t acked;                 /* ... and acknowledged */
 	char **unacked;                 /* h_out - acked serialised stanzas */
 	struct event *sm_ev;            /* resumption deadline; kicks */
+	/* XEP-0115 (pep.c) */
+	const struct caps *caps;        /* verified features, shared */
+	char *caps_wait;                /* id of our disco#info query */
+	char *caps_ver;                 /* the hash it should give */
 };
 
 /* a user with bound sessions */
@@ -121,6 +127,8 @@ struct xuser {
 	char *owner;                    /* "mailbox@postoffice" */
 	int64_t po_id;
 	struct xsess *sessions;
+	char *photo;                    /* XEP-0153 hash, "" none; NULL
+					 * not known yet (pep.c) */
 };
 
 struct xmpp_server {
@@ -171,9 +179,43 @@ void im_session_gone(struct xsess *s);
 /* im_csi - XEP-0352 <active/> or <inactive/>: held presences leave on
  * <active/> */
 void im_csi(struct xsess *s, bool active);
+/* im_deliver - a copy of n to session t, from 'from' (when not NULL),
+ * addressed to t's full JID when set_to; held for an inactive client
+ * when it is an availability presence (XEP-0352) */
+void im_deliver(struct xsess *t, const struct xml_node *n, const char *from,
+		bool set_to);
+/* im_may_see - whether viewer's user is subscribed to target's presence
+ * (colleagues always; nobody blocked either way) */
+bool im_may_see(struct xsess *viewer, struct xsess *target);
 /* im_stanza_error - answer n with a stanza error (RFC 6120 8.3) */
 void im_stanza_error(struct xsess *s, const struct xml_node *n,
 		     const char *type, const char *cond, const char *text);
+
+/* im_owner_of - the owner ("mailbox@postoffice") of a bare JID of a
+ * local user (new string) and its post office, or NULL */
+char *im_owner_of(const char *jid, int64_t *po_r);
+
+/* --- pep.c ------------------------------------------------------------ */
+struct caps;
+/* pep_presence - after an available presence of s: its capabilities
+ * (XEP-0115: a hash we do not know is asked of the client and verified)
+ * and, when initial, the last items it wants (XEP-0163 4.3.2) */
+void pep_presence(struct xsess *s, struct xml_node *p, bool initial);
+/* pep_vcard_update - XEP-0153: the user's vCard photo hash added to an
+ * available presence that carries none */
+void pep_vcard_update(struct xsess *s, struct xml_node *p);
+/* pep_photo_hash - SHA-1 hex of a vCard's photo, "" without (new) */
+char *pep_photo_hash(const char *vcard_xml);
+/* pep_iq_answer - a result or error answering our caps query: true when
+ * it was one (consumed) */
+bool pep_iq_answer(struct xsess *s, struct xml_node *iq);
+/* pep_iq - a pubsub request to the account owner (a bare JID, or no 'to'
+ * for one's own; own: s is that user) */
+void pep_iq(struct xsess *s, struct xml_node *iq, struct xml_node *ps,
+	    const char *owner, int64_t owner_po, const char *to, bool own);
+/* pep_disco_account - PEP's identity and features for an account */
+void pep_disco_account(struct xml_node *q);
+void pep_session_gone(struct xsess *s);
 
 /* --- muc.c ------------------------------------------------------------ */
 /* muc_domain - whether domain is conference.<a domain of ours>; its
