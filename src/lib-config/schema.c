@@ -326,6 +326,15 @@ static const char schema_v7[] =
 "CREATE INDEX login_failure_last ON login_failure(last);"
 ;
 
+/* content security (issue 19; `filter`'s schema version 10, renumbered at
+ * merge): the post office's antivirus and spam fields */
+static const char schema_v8[] =
+"ALTER TABLE postoffice ADD COLUMN antivirus TEXT NOT NULL DEFAULT 'inherit';"
+"ALTER TABLE postoffice ADD COLUMN spam_filter TEXT NOT NULL DEFAULT 'inherit';"
+"ALTER TABLE postoffice ADD COLUMN spam_junk_score INTEGER NOT NULL DEFAULT 0;"
+"ALTER TABLE postoffice ADD COLUMN spam_reject_score INTEGER NOT NULL DEFAULT 0;"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
@@ -334,6 +343,7 @@ const char *const schema_migrations[] = {
 	schema_v5,
 	schema_v6,
 	schema_v7,
+	schema_v8,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==
