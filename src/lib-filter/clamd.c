@@ -63,9 +63,10 @@ clamd_reply_parse(const char *reply, char *virus, size_t vlen,
 	if (strcmp(p, "OK") == 0 && tag != NULL)
 		return CLAMD_CLEAN;
 	if (tag != NULL && len >= 6 && strcmp(reply + len - 6, " FOUND") == 0) {
-		size_t n = (size_t)(reply + len - 6 - p);
-		if (n == 0)
+		/* "stream: FOUND": the name would end before it starts */
+		if (reply + len - 6 <= p)
 			goto error;
+		size_t n = (size_t)(reply + len - 6 - p);
 		if (vlen > 0) {
 			if (n >= vlen)
 				n = vlen - 1;
