@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "cmd-maint.h"
+#include "cmd-quarantine.h"
 #include "dataroot.h"
 #include "postern-config.h"
 #include "xalloc.h"
@@ -28,6 +29,7 @@ static const struct {
 	{ "popretrieval", cmd_popretrieval, "POP retrieval accounts: add, list, del, run, status" },
 	{ "users", cmd_users, "bulk users: import FILE, export" },
 	{ "queue", cmd_queue, "connector queues and bad mail: list, show, retry, delete, release" },
+	{ "quarantine", cmd_quarantine, "mail the content filters held back: list, show, release, delete" },
 	{ "track", cmd_track, "a message's path through every service, from the logs" },
 	{ "filter", cmd_filter, "mailbox Sieve filters: set, show, check, list, activate, delete" },
 	{ "messages", cmd_messages, "delete INBOX messages by age or date (manual 5.3.9.7)" },
@@ -43,7 +45,7 @@ static const struct {
 static const char *const verb_commands[] = {
 	"config", "postoffice", "domain", "dkim", "mailbox", "address", "group",
 	"list", "popretrieval", "users", "queue", "filter", "messages", "welcome",
-	"token", NULL
+	"token", "quarantine", NULL
 };
 
 static bool

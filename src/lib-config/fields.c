@@ -236,6 +236,35 @@ const struct field_def settings_fields[] = {
 	     "allow passwordless web login with a passkey (user verification required); passkeys as a second factor work either way"),
 	{ "auth.passkey_rp_id", NULL, FT_TEXT, "", 0, 253, NULL,
 	  "WebAuthn relying party id (a domain name) of passkeys; empty: the host name the browser used. Changing it makes existing passkeys unusable", 0 },
+	/* content security (issue 19; src/lib-filter, docs/CONTENT-SECURITY.md) */
+	{ "antivirus.clamd", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "clamd's socket: a unix socket path (/run/clamav/clamd.ctl) or host:port; empty: no virus scanning", 0 },
+	BOOL("antivirus.scan", "1",
+	     "scan mail entering the system when antivirus.clamd is set; a post office's field antivirus overrides it for mail to its addresses"),
+	{ "antivirus.timeout", NULL, FT_DURATION, "30", 1, 600, NULL,
+	  "longest one scan may take (connect, send, answer); then antivirus.on_failure applies", 0 },
+	{ "antivirus.stream_max", NULL, FT_SIZE, "25600", 1, 4LL * 1024 * 1024, NULL,
+	  "clamd's StreamMaxLength (clamd.conf): at most this much of a message is sent to clamd; a longer one is scanned in its first part", 0 },
+	{ "antivirus.on_failure", NULL, FT_ENUM, "defer", 0, 0, "defer|pass",
+	  "when clamd cannot scan (down, slow, garbage): defer (SMTP 451 4.7.1, the MTA keeps the item and retries) or pass the mail unscanned", 0 },
+	BOOL("antivirus.at_smtp", "1",
+	     "smtpd scans mail from SMTP clients before its 250 and rejects a virus (554 5.7.1); off: the MTA scans after the 250 and quarantines"),
+	{ "antivirus.notify", NULL, FT_ADDRESS, "", 0, 0, NULL,
+	  "address told of every quarantined message besides its local recipients; empty: the recipients only", 0 },
+	{ "milter.list", NULL, FT_TEXT, "", 0, 4000, NULL,
+	  "milters the MTA runs, in order, on mail entering the system, separated by commas: ADDRESS[;timeout=DURATION][;default=tempfail|accept|reject], ADDRESS unix:/path or inet:host:port", 0 },
+	{ "spam.rspamd", NULL, FT_HOSTPORT, "", 0, 0, NULL,
+	  "rspamd's normal worker host:port: the MTA asks /checkv2 about mail entering the system; empty: no rspamd", 0 },
+	{ "spam.rspamd_controller", NULL, FT_HOSTPORT, "", 0, 0, NULL,
+	  "rspamd's controller host:port for training (learnspam/learnham when a user moves mail into or out of Junk); empty: no training", 0 },
+	{ "spam.rspamd_password", NULL, FT_TEXT, "", 0, 1000, NULL,
+	  "the controller's password, if it asks for one", FIELD_SECRET },
+	{ "spam.timeout", NULL, FT_DURATION, "30", 1, 600, NULL,
+	  "longest one rspamd check may take; then the mail passes unchecked (logged)", 0 },
+	{ "spam.junk_score", NULL, FT_INT, "6", 1, 1000, NULL,
+	  "mail scoring at least this goes to the recipient's Junk folder", 0 },
+	{ "spam.reject_score", NULL, FT_INT, "15", 0, 1000, NULL,
+	  "mail scoring at least this is refused (quarantined when it cannot be refused); 0: never", FIELD_UNLIMITED0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 
@@ -287,6 +316,15 @@ const struct field_def postoffice_fields[] = {
 	  "which sender addresses (MAIL FROM, From:, Sender:) authenticated mailboxes may use: own (their addresses, and groups/lists with members_send_as), postoffice (any address of the post office's domains), any (no check)", 0 },
 	{ "twofactor_mode", NULL, FT_ENUM, "inherit", 0, 0, "inherit|never|always|new_ip|new_country",
 	  "default two-factor challenge of the post office's mailboxes (5.5.9); inherit: the setting auth.twofactor_mode", 0 },
+	/* content security (issue 19) */
+	{ "antivirus", NULL, FT_ENUM, "inherit", 0, 0, "inherit|on|off",
+	  "scan mail to this post office's addresses for viruses; inherit: the setting antivirus.scan", 0 },
+	{ "spam_filter", NULL, FT_ENUM, "inherit", 0, 0, "inherit|on|off",
+	  "check mail to this post office's addresses with rspamd (spam.rspamd); inherit: on when spam.rspamd is set", 0 },
+	{ "spam_junk_score", NULL, FT_INT, "0", 0, 1000, NULL,
+	  "score from which mail goes to Junk; 0: the setting spam.junk_score", 0 },
+	{ "spam_reject_score", NULL, FT_INT, "0", 0, 1000, NULL,
+	  "score from which mail is refused; 0: the setting spam.reject_score", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
 };
 

@@ -367,6 +367,15 @@ static const char schema_v9[] =
 "  PRIMARY KEY (mailbox_id, email));"
 ;
 
+/* content security (issue 19; `filter`'s schema version 10, renumbered at
+ * merge): the post office's antivirus and spam fields */
+static const char schema_v10[] =
+"ALTER TABLE postoffice ADD COLUMN antivirus TEXT NOT NULL DEFAULT 'inherit';"
+"ALTER TABLE postoffice ADD COLUMN spam_filter TEXT NOT NULL DEFAULT 'inherit';"
+"ALTER TABLE postoffice ADD COLUMN spam_junk_score INTEGER NOT NULL DEFAULT 0;"
+"ALTER TABLE postoffice ADD COLUMN spam_reject_score INTEGER NOT NULL DEFAULT 0;"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
@@ -377,6 +386,7 @@ const char *const schema_migrations[] = {
 	schema_v7,
 	schema_v8,
 	schema_v9,
+	schema_v10,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

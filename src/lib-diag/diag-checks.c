@@ -838,9 +838,7 @@ diag_check_mta(struct diag_report *rep, struct db *db)
 	sqlite3_finalize(q);
 	if (nprog == 0)
 		diag_add(s, DIAG_INFO, "Delivery event programs", NULL, "none enabled");
-	diag_add(s, DIAG_INFO, "Antivirus", NULL,
-	    "no virus scanner is connected in this version (global filters can "
-	    "quarantine by attachment)");
+	diag_check_content(s, db);
 }
 
 /* --------------------------------------------------------- outgoing */

@@ -44,5 +44,8 @@ bool diag_ip_private(const char *ip);
 /* diag-dns.c: DNS servers, the host name, hosted domains */
 void diag_check_dns(struct diag_report *rep, struct db *db,
 		    const struct diag_options *o);
+/* diag-content.c: the content filters (clamd, milters, rspamd) and the
+ * quarantine, in the MTA's section */
+void diag_check_content(struct diag_section *s, struct db *db);
 
 #endif

@@ -584,6 +584,12 @@ queue_writer_size(struct queue_writer *w)
 	return w->size;
 }
 
+const char *
+queue_writer_path(const struct queue_writer *w)
+{
+	return w->msg_tmp;
+}
+
 static void
 writer_free(struct queue_writer *w)
 {

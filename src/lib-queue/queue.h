@@ -121,6 +121,9 @@ struct queue_writer *queue_writer_open(const char *qpath, const char *id,
 int queue_writer_write(struct queue_writer *w, const void *data, size_t len);
 /* queue_writer_size - message bytes written so far. */
 off_t queue_writer_size(struct queue_writer *w);
+/* queue_writer_path - the message file being written (in tmp/), for a
+ * content scan before the commit (smtpd's antivirus). */
+const char *queue_writer_path(const struct queue_writer *w);
 /* queue_writer_commit - fsync the message, write and fsync the envelope,
  * rename both into new/, fsync new/. Only after it returns 0 may the
  * server say it has the message. Frees w either way. */

@@ -4,12 +4,15 @@
 #include "filter.h"
 #include "authres.h"
 #include "gfilter.h"
+#include "scan.h"
 
 /* The installed filters, in order. Empty until a later issue adds the
  * global filters, antivirus and spam checks (manual 3.2); each is a
  * struct filter { "name", function }. */
 static const struct filter filter_chain[] = {
 	{ "global", gfilter_run },   /* gfilter.h: rules of the config store */
+	{ "antivirus", scan_antivirus_run }, /* scan.h: clamd (lib-filter) */
+	{ "milter", scan_milter_run }, /* scan.h: milter.list (lib-filter) */
 	{ "dkim", authres_run },     /* authres.h: Authentication-Results */
 	{ NULL, NULL },
 };

@@ -19,6 +19,8 @@ enum filter_result {
 	FILTER_DEFER,         /* temporary trouble: retry the item later */
 	FILTER_REJECT,        /* quarantine the item in bad mail (reason) */
 	FILTER_DISCARD,       /* drop the item on purpose (reason logged) */
+	FILTER_QUARANTINE,    /* hold it in the quarantine, recipients told
+			       * (lib-filter/quarantine.h; never a bounce) */
 };
 
 struct filter_ctx {
@@ -29,6 +31,9 @@ struct filter_ctx {
 	const char *msg_path;      /* the message file */
 	char *new_msg_path;        /* set by a filter that rewrote the message */
 	const char *reason;        /* set with DEFER, REJECT, DISCARD */
+	bool released;             /* released from the quarantine: the
+				    * content filters (scan.c) pass it */
+	char reason_buf[512];      /* room for a reason the filter formats */
 };
 
 struct filter {

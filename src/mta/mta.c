@@ -18,6 +18,7 @@
 #include "log.h"
 #include "msghdr.h"
 #include "mta.h"
+#include "quarantine.h"
 #include "queue.h"
 #include "settings.h"
 #include "srs.h"
@@ -174,6 +175,10 @@ item_route(struct mta *m, const char *conn, struct queue_item *item)
 	const char *msg;
 
 	log_message_id(item);
+	fc.released = quarantine_take_release(m->qroot, item->id);
+	if (fc.released)
+		log_info("%s: released from the quarantine: content filters "
+		    "pass it", item->id);
 	switch (filter_chain_run(&fc, &fname)) {
 	case FILTER_CONTINUE:
 		break;
@@ -185,6 +190,18 @@ item_route(struct mta *m, const char *conn, struct queue_item *item)
 		if (queue_item_badmail(item, m->qroot, fc.reason, &err) < 0)
 			log_warnx("%s: bad mail: %s", item->id, err);
 		workers_count(&m->n->badmail, 1);
+		goto out;
+	case FILTER_QUARANTINE:
+		/* never a bounce: the sender of a virus is forged */
+		log_info("%s: quarantined by filter %s: %s", item->id, fname,
+		    fc.reason);
+		if (quarantine_item(item, m->qroot, conn, fc.reason, &err) < 0) {
+			item_defer(m, item, err);
+			goto out;
+		}
+		if (quarantine_notice(m->svc->db, m->qroot, env, fc.reason,
+		    &err) < 0)
+			log_warnx("%s: quarantine notice: %s", item->id, err);
 		goto out;
 	case FILTER_DISCARD:
 		log_info("%s: discarded by filter %s: %s", item->id, fname, fc.reason);

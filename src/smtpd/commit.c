@@ -24,6 +24,17 @@ commit_run(struct work *w)
 		if (job->data != NULL && job->data->len > 0)
 			(void)queue_writer_write(job->qw, job->data->data,
 			    job->data->len);
+		/* antivirus before the 250, bounded by antivirus.timeout */
+		if (job->av.enabled) {
+			av_scan_file(&job->av, queue_writer_path(job->qw),
+			    &job->av_res);
+			if (job->av_res.verdict == AV_VIRUS ||
+			    job->av_res.verdict == AV_UNSCANNED_DEFER) {
+				queue_writer_abort(&job->qw);
+				job->rc = COMMIT_REFUSED;
+				return;
+			}
+		}
 		job->rc = queue_writer_commit(&job->qw, job->env, &err);
 	}
 	snprintf(job->error, sizeof(job->error), "%s", err ? err : "");

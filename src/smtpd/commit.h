@@ -4,6 +4,7 @@
 #include <event2/event.h>
 
 #include "queue.h"
+#include "verdict.h"
 #include "workpool.h"
 
 /* commit - queue_writer_open/write/commit() on worker threads (a
@@ -21,10 +22,16 @@ struct commit_job {
 	struct queue_writer *qw;        /* consumed; NULL: opened by the worker */
 	const struct buf *data;         /* written first (may be NULL) */
 	const struct queue_env *env;    /* untouched by the caller meanwhile */
+	struct av_config av;            /* av.enabled: scan before the
+					 * commit (lib-filter verdict.h) */
+	struct av_result av_res;        /* a virus or an unscanned deferral:
+					 * rc COMMIT_REFUSED, nothing queued */
 	int rc;                         /* queue_writer_commit's result */
 	char error[512];
 	void (*done)(struct commit_job *job); /* on the event loop thread */
 };
+
+#define COMMIT_REFUSED 1                /* rc: the scan refused it */
 
 /* commit_pool_start - nthreads workers, completions through base. */
 int commit_pool_start(struct event_base *base, int nthreads);

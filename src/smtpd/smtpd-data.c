@@ -139,6 +139,28 @@ received_header(struct session *s, struct buf *b)
 
 static void commit_done(struct commit_job *job);
 
+/* scan_refused - the antivirus scan before the 250 said no: 554 for a
+ * virus, 451 when clamd could not scan (antivirus.on_failure defer);
+ * nothing was queued */
+static void
+scan_refused(struct session *s, const struct av_result *res)
+{
+	char why[300];
+
+	av_reason(res, why, sizeof(why));
+	if (res->verdict == AV_VIRUS) {
+		log_info("%s: %s: refused: 554 5.7.1 %s", s->sid, s->tx.env.id,
+		    why);
+		session_reply(s, 554, "5.7.1", "Message refused: %s", why);
+	} else {
+		log_warnx("%s: %s: deferred: 451 4.7.1 %s (antivirus.on_failure "
+		    "defer)", s->sid, s->tx.env.id, why);
+		session_reply(s, 451, "4.7.1", "Virus scanner unavailable, "
+		    "try again later");
+	}
+	tx_reset(s);
+}
+
 /* message_open - start the message (its queue item is created when it
  * outgrows memory, or by the commit worker) */
 static bool
@@ -214,6 +236,8 @@ message_finish(struct session *s, unsigned data_flags)
 	s->job.data = &s->tx.out;
 	s->job.env = &s->tx.env;
 	s->job.done = commit_done;
+	av_config_load(s->db, &s->tx.env, &s->job.av);
+	s->job.av.enabled = s->job.av.enabled && s->job.av.at_smtp;
 	s->state = S_COMMIT;
 	conn_suspend(s->c);
 	commit_submit(&s->job);
@@ -227,6 +251,14 @@ commit_done(struct commit_job *job)
 	off_t size = s->commit_size;
 
 	s->state = S_CMD;
+	if (job->rc == COMMIT_REFUSED && !s->dead) {
+		scan_refused(s, &job->av_res);
+		goto resume;
+	}
+	if (job->rc == COMMIT_REFUSED) {
+		session_free(s);
+		return;
+	}
 	if (job->rc < 0) {
 		log_error("%s: %s: cannot commit queue item: %s", s->sid, s->tx.env.id,
 		    job->error);
@@ -247,6 +279,17 @@ commit_done(struct commit_job *job)
 	    s->tx.env.nrcpts, s->auth_user ? " auth=" : "",
 	    s->auth_user ? s->auth_user : "");
 	buf_free(&rcpts);
+	if (job->av.enabled) {
+		char why[300];
+		av_reason(&job->av_res, why, sizeof(why));
+		if (job->av_res.verdict == AV_UNSCANNED_PASS)
+			log_warnx("%s: %s: antivirus: %s; passed unscanned "
+			    "(antivirus.on_failure pass)", s->sid,
+			    s->tx.env.id, why);
+		else
+			log_info("%s: %s: antivirus: %s", s->sid, s->tx.env.id,
+			    why);
+	}
 	if (s->dead) {
 		/* durable, but the client is gone: it may send it again */
 		log_info("%s: %s: client left before the reply", s->sid, s->tx.env.id);

@@ -1,0 +1,59 @@
+#ifndef POSTERN_VERDICT_H
+#define POSTERN_VERDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "db.h"
+#include "queue.h"
+
+/* verdict - what the content filters decide for a message and the
+ * settings behind it (docs/CONTENT-SECURITY.md). The settings are read
+ * on the caller's thread into a plain struct (av_config) so that the
+ * scan itself may run on a worker thread without the config store
+ * (smtpd scans on its commit threads). */
+
+struct av_config {
+	bool enabled;             /* clamd set and wanted for these recipients */
+	char clamd[1001];
+	int64_t timeout_ms;
+	off_t stream_max;
+	bool pass_on_failure;     /* antivirus.on_failure = pass */
+	bool at_smtp;             /* antivirus.at_smtp */
+};
+
+enum av_verdict {
+	AV_CLEAN = 0,
+	AV_VIRUS,                 /* name in the result */
+	AV_UNSCANNED_PASS,        /* scanner failed; on_failure = pass */
+	AV_UNSCANNED_DEFER,       /* scanner failed; on_failure = defer */
+};
+
+struct av_result {
+	enum av_verdict verdict;
+	char virus[256];
+	char error[256];          /* why it was not scanned */
+	bool partial;             /* longer than stream_max: its first part */
+};
+
+/* av_config_load - the settings for mail to env's recipients: scanning
+ * is wanted when antivirus.clamd is set and the global antivirus.scan, or
+ * the field antivirus of a local recipient's post office, says so (one
+ * recipient wanting it scans the message for all). */
+void av_config_load(struct db *db, const struct queue_env *env,
+		    struct av_config *cfg);
+/* av_scan_fd / av_scan_file - scan with clamd (no database access). */
+void av_scan_fd(const struct av_config *cfg, int fd, struct av_result *res);
+void av_scan_file(const struct av_config *cfg, const char *path,
+		  struct av_result *res);
+/* av_reason - "virus found: NAME" for logs, notices and replies. */
+void av_reason(const struct av_result *res, char *out, size_t outlen);
+
+/* postoffice_choice - the enum field (inherit|on|off) of the post
+ * office of a local recipient: 1 on, 0 off, -1 inherit or not local. */
+int verdict_postoffice_choice(struct db *db, const char *address,
+			      const char *field);
+
+#endif
