@@ -187,7 +187,8 @@ report(struct cli *cli, const struct cli_args *a)
 	if (d.bad > 0)
 		fprintf(stderr, "postern: %zu malformed row(s) in the file of %s "
 		    "skipped\n", d.bad, day);
-	qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
+	if (d.n > 1)
+		qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
 	char *host = settings_hostname(cli->db);
 	char *from = settings_get_str(cli->db, "dmarc.report_from");
 	if (*from == '\0') {

@@ -188,7 +188,8 @@ def test_session_resource_and_credentials(srv):
     assert r.status == 200, r.body
     s = r.json
     assert set(s["capabilities"]) == {CORE, MAIL, QUOTA, SUBMISSION,
-                                      VACATION, "urn:ietf:params:jmap:sieve"}
+                                      VACATION, "urn:ietf:params:jmap:sieve",
+                                      "urn:postern:settings"}
     core = s["capabilities"][CORE]
     assert core["maxSizeRequest"] == 256 * 1024
     assert core["maxSizeUpload"] == 256 * 1024
