@@ -24,8 +24,9 @@ struct push_acct {
 	int64_t mailbox_id, quota_kb;
 	char account_id[32];
 	char *root;
-	int *wds;
+	int *wds;                    /* wds[0]: the root (-1: none) */
 	size_t nwds;
+	json_t *dirs;                /* the new/ directories watched */
 	json_t *states;              /* the newest known */
 	struct push_client *clients;
 	unsigned nclients;
@@ -151,6 +152,8 @@ static void
 acct_unwatch(struct push_acct *a)
 {
 	for (size_t i = 0; i < a->nwds; i++) {
+		if (a->wds[i] < 0)
+			continue;
 		/* another account never shares a directory (roots differ),
 		 * but a folder removed and made again may reuse a wd */
 		bool shared = false;
@@ -174,20 +177,40 @@ acct_watch(struct push_acct *a, json_t *dirs)
 	size_t i;
 	json_t *d;
 
-	if (push.fd < 0)
+	if (push.fd < 0 || (a->dirs != NULL && json_equal(a->dirs, dirs)))
 		return;
 	acct_unwatch(a);
+	json_decref(a->dirs);
+	a->dirs = json_incref(dirs);
 	a->wds = xcalloc(json_array_size(dirs) + 1, sizeof(*a->wds));
-	int wd = inotify_add_watch(push.fd, a->root, IN_MODIFY | IN_CREATE |
-	    IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB);
-	if (wd >= 0)
-		a->wds[a->nwds++] = wd;
+	/* wds[0] is the root's (-1: none) */
+	a->wds[a->nwds++] = inotify_add_watch(push.fd, a->root, IN_MODIFY |
+	    IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
+	int wd;
 	json_array_foreach(dirs, i, d) {
 		wd = inotify_add_watch(push.fd, json_string_value(d), IN_CREATE |
 		    IN_MOVED_TO);
 		if (wd >= 0)
 			a->wds[a->nwds++] = wd;
 	}
+}
+
+/* root_event - whether an event in the mailbox root tells of a change:
+ * a write of the index (its write-ahead log, or the file itself when
+ * checkpointed) or a folder made, removed or renamed. Not the log's
+ * creation and removal, the shared-memory file or postern-notify: every
+ * open and close of the store, the checks' own included, makes those. */
+static bool
+root_event(const struct inotify_event *ev)
+{
+	if (ev->len == 0)
+		return false;
+	if (ev->mask & IN_MODIFY)
+		return strcmp(ev->name, "postern-index.db-wal") == 0 ||
+		    strcmp(ev->name, "postern-index.db") == 0;
+	if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM))
+		return ev->name[0] == '.' && (ev->mask & IN_ISDIR);
+	return false;
 }
 
 static void
@@ -206,7 +229,8 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 			struct inotify_event *ev = (struct inotify_event *)p;
 			for (struct push_acct *a = push.accts; a != NULL; a = a->next)
 				for (size_t i = 0; i < a->nwds; i++)
-					if (a->wds[i] == ev->wd || (ev->mask & IN_Q_OVERFLOW))
+					if ((a->wds[i] == ev->wd && (i > 0 ||
+					    root_event(ev))) || (ev->mask & IN_Q_OVERFLOW))
 						acct_kick(a);
 			p += sizeof(*ev) + ev->len;
 		}
@@ -376,6 +400,7 @@ acct_free(struct push_acct *a)
 	acct_unwatch(a);
 	event_free(a->timer);
 	json_decref(a->states);
+	json_decref(a->dirs);
 	free(a->root);
 	free(a);
 }
