@@ -1108,3 +1108,65 @@ milter_run_all(const struct milter_spec *v, size_t n, struct milter_msg *msg)
 	}
 	return MILTER_OK;
 }
+
+int
+filter_header_rewrite(const char *src, const char *dir, const char *id,
+		      const char *prepend, const char *const *strip,
+		      char **new_path_r, const char **error_r)
+{
+	int fd = open(src, O_RDONLY | O_CLOEXEC), ofd = -1, r;
+	struct buf hdr, out;
+	struct hlist h = { NULL, 0 };
+	static unsigned seq;
+
+	*new_path_r = NULL;
+	if (fd < 0) {
+		*error_r = "cannot open the message";
+		return -1;
+	}
+	buf_init(&hdr, 0);
+	buf_init(&out, 0);
+	r = read_header_block(fd, &hdr, error_r);
+	if (r == 0) {
+		header_split(hdr.data ? hdr.data : "", hdr.len, &h);
+		buf_puts(&out, prepend);
+		for (size_t k = 0; k < h.n; k++) {
+			bool drop = false;
+			for (size_t i = 0; strip[i] != NULL; i++)
+				drop |= strcasecmp(h.f[k].name, strip[i]) == 0;
+			if (!drop)
+				buf_puts(&out, h.f[k].text);
+			free(h.f[k].text);
+			free(h.f[k].name);
+		}
+		free(h.f);
+		buf_puts(&out, "\r\n");
+	}
+	char *path = xasprintf("%s/%s.filter.%ld.%u", dir, id, (long)getpid(),
+	    ++seq);
+	if (r == 0) {
+		ofd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (ofd < 0 || write_full(ofd, out.data, out.len) < 0)
+			r = -1;
+	}
+	char chunk[65536];
+	ssize_t n = 0;
+	while (r == 0 && (n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (write_full(ofd, chunk, (size_t)n) < 0)
+			r = -1;
+	if (n < 0 || (r == 0 && fsync(ofd) < 0))
+		r = -1;
+	if (ofd >= 0)
+		close(ofd);
+	close(fd);
+	buf_free(&hdr);
+	buf_free(&out);
+	if (r < 0) {
+		unlink(path);
+		free(path);
+		*error_r = "cannot write the message with the new header";
+		return -1;
+	}
+	*new_path_r = path;
+	return 0;
+}

@@ -131,6 +131,13 @@ struct milter_msg {
  * ones before it left it. */
 enum milter_outcome milter_run_all(const struct milter_spec *v, size_t n,
 				   struct milter_msg *msg);
+/* filter_header_rewrite - the message src with prepend (whole CRLF
+ * lines) above its header and the fields named in strip (NULL ended)
+ * taken out, written to a new file in dir, fsynced (the spam verdict's
+ * headers; a milter's header changes go through milter_header_apply). */
+int filter_header_rewrite(const char *src, const char *dir, const char *id,
+			  const char *prepend, const char *const *strip,
+			  char **new_path_r, const char **error_r);
 /* milter_probe - connect and negotiate options, then quit (diag). */
 int milter_probe(const struct milter_spec *m, const char **error_r);
 

@@ -127,3 +127,75 @@ av_reason(const struct av_result *res, char *out, size_t outlen)
 		break;
 	}
 }
+
+/* po_int - an integer field of a post office; def on error or 0 */
+static int64_t
+po_int(struct db *db, int64_t po, const char *field, int64_t def)
+{
+	char *v = NULL;
+	const char *err;
+	int64_t r = def;
+
+	if (po > 0 && dir_object_field(db, "postoffice", po, field, &v, &err) == 0 &&
+	    v != NULL && strtoll(v, NULL, 10) > 0)
+		r = strtoll(v, NULL, 10);
+	free(v);
+	return r;
+}
+
+void
+spam_config_load(struct db *db, const struct queue_env *env,
+		 struct spam_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	char *h = settings_get_str(db, "spam.rspamd");
+	snprintf(cfg->rspamd, sizeof(cfg->rspamd), "%s", h);
+	free(h);
+	if (cfg->rspamd[0] == '\0')
+		return;
+	cfg->timeout_ms = settings_get_int(db, "spam.timeout", 30) * 1000;
+	int64_t global_reject = settings_get_int(db, "spam.reject_score", 15);
+	double reject = 0;
+	bool never = false;
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		if (env->rcpts[i].status != RCPT_PENDING)
+			continue;
+		struct dir_route route;
+		const char *err;
+		int64_t po = 0;
+		if (dir_resolve(db, env->rcpts[i].address, &route, &err) ==
+		    DIR_RESOLVE_LOCAL)
+			po = route.postoffice_id;
+		if (verdict_postoffice_choice(db, env->rcpts[i].address,
+		    "spam_filter") == 0)
+			continue;   /* this post office does not want it */
+		cfg->enabled = true;
+		int64_t t = po_int(db, po, "spam_reject_score", global_reject);
+		if (t <= 0)
+			never = true;
+		else if ((double)t > reject)
+			reject = (double)t;
+	}
+	cfg->reject = never ? 0 : reject;
+}
+
+bool
+spam_junk_wanted(struct db *db, int64_t postoffice_id, double score)
+{
+	char *h = settings_get_str(db, "spam.rspamd");
+	bool on = *h != '\0';
+	free(h);
+	if (!on)
+		return false;
+	char *v = NULL;
+	const char *err;
+	if (dir_object_field(db, "postoffice", postoffice_id, "spam_filter", &v,
+	    &err) == 0 && v != NULL && strcmp(v, "off") == 0) {
+		free(v);
+		return false;
+	}
+	free(v);
+	int64_t t = po_int(db, postoffice_id, "spam_junk_score",
+	    settings_get_int(db, "spam.junk_score", 6));
+	return score >= (double)t;
+}

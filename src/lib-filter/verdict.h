@@ -51,6 +51,38 @@ void av_scan_file(const struct av_config *cfg, const char *path,
 /* av_reason - "virus found: NAME" for logs, notices and replies. */
 void av_reason(const struct av_result *res, char *out, size_t outlen);
 
+/* Spam (rspamd.h). */
+struct spam_config {
+	bool enabled;             /* spam.rspamd set and wanted */
+	char rspamd[300];
+	int64_t timeout_ms;
+	double reject;            /* score refused from; 0: never */
+};
+
+/* spam_config_load - rspamd is asked about mail to env's recipients when
+ * spam.rspamd is set and a local recipient's post office (spam_filter
+ * inherit|on) or a non-local recipient wants it. The reject threshold is
+ * the highest of the recipients' (post office spam_reject_score, else
+ * spam.reject_score), none when one of them never rejects. */
+void spam_config_load(struct db *db, const struct queue_env *env,
+		      struct spam_config *cfg);
+/* spam_junk_wanted - whether a message with this X-Spam-Score goes to
+ * the Junk folder of a mailbox of post office postoffice_id (its
+ * spam_junk_score, else spam.junk_score; never with spam_filter off or
+ * no spam.rspamd). */
+bool spam_junk_wanted(struct db *db, int64_t postoffice_id, double score);
+/* spam_learn_request - a user moved a message into (spam) or out of
+ * Junk: queue a training request for the MTA (quarantine-like files
+ * under <queue root>/spamtrain: the message hard linked, or copied).
+ * Nothing when no controller is configured. Never blocks on rspamd:
+ * 0, or -1 with an error. */
+int spam_learn_request(struct db *db, const char *msg_path, bool spam,
+		       const char **error_r);
+/* spam_learn_run - the MTA sends the queued training requests to the
+ * controller (spam.rspamd_controller); each is removed once answered
+ * (logged either way). The number sent. */
+int spam_learn_run(struct db *db, const char *qroot);
+
 /* postoffice_choice - the enum field (inherit|on|off) of the post
  * office of a local recipient: 1 on, 0 off, -1 inherit or not local. */
 int verdict_postoffice_choice(struct db *db, const char *address,

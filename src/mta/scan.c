@@ -1,11 +1,14 @@
-/* scan - the MTA's content filters on lib-filter: antivirus, milters */
+/* scan - the MTA's content filters on lib-filter: antivirus, milters,
+ * rspamd */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "buf.h"
 #include "milter.h"
+#include "rspamd.h"
 #include "scan.h"
 #include "settings.h"
 #include "verdict.h"
@@ -116,4 +119,71 @@ scan_milter_run(struct filter_ctx *ctx)
 		return FILTER_QUARANTINE;
 	}
 	return FILTER_DEFER;
+}
+
+/* the verdict fields we write; any such field arriving from outside is
+ * taken out first (deliver trusts X-Spam-Score for the Junk folder) */
+static const char *const spam_fields[] = { "X-Spam-Score", "X-Spam-Status",
+    "X-Spam-Flag", "X-Spam-Symbols", "X-Spam-Action", NULL };
+
+/* scan_spam_run - rspamd's /checkv2: the verdict as header fields; the
+ * reject threshold quarantines (after the 250); Junk is deliver's */
+enum filter_result
+scan_spam_run(struct filter_ctx *ctx)
+{
+	struct spam_config cfg;
+	struct spam_result res;
+	const char *err;
+
+	if (!entering(ctx) || ctx->released)
+		return FILTER_CONTINUE;
+	spam_config_load(ctx->db, ctx->env, &cfg);
+	if (!cfg.enabled)
+		return FILTER_CONTINUE;
+	const char *src = ctx->new_msg_path ? ctx->new_msg_path : ctx->msg_path;
+	char *tmpdir = xasprintf("%s/smtp/inbound/tmp", ctx->queue_root);
+	struct buf pre;
+	buf_init(&pre, 0);
+	if (rspamd_check(cfg.rspamd, cfg.timeout_ms, src, ctx->env, &res,
+	    &err) < 0) {
+		/* no verdict: the mail passes, without forged fields */
+		log_warnx("%s: spam check: %s; passed unchecked", ctx->env->id,
+		    err);
+	} else {
+		int64_t junk = settings_get_int(ctx->db, "spam.junk_score", 6);
+		log_info("%s: spam check: score=%.2f required=%.2f action=%s "
+		    "symbols=%s", ctx->env->id, res.score, res.required,
+		    res.action, res.symbols);
+		buf_printf(&pre, "X-Spam-Score: %.2f / %.2f\r\n"
+		    "X-Spam-Status: %s, score=%.2f required=%.2f action=\"%s\"\r\n",
+		    res.score, res.required, res.score >= (double)junk ? "Yes" :
+		    "No", res.score, res.required, res.action);
+		if (res.symbols[0] != '\0')
+			buf_printf(&pre, "X-Spam-Symbols: %s\r\n", res.symbols);
+		if (cfg.reject > 0 && res.score >= cfg.reject) {
+			snprintf(ctx->reason_buf, sizeof(ctx->reason_buf),
+			    "spam: score %.2f reaches the reject score %.0f",
+			    res.score, cfg.reject);
+			ctx->reason = ctx->reason_buf;
+			buf_free(&pre);
+			free(tmpdir);
+			return FILTER_QUARANTINE;
+		}
+	}
+	char *path;
+	if (filter_header_rewrite(src, tmpdir, ctx->env->id,
+	    pre.data ? pre.data : "", spam_fields, &path, &err) < 0) {
+		buf_free(&pre);
+		free(tmpdir);
+		ctx->reason = "cannot write the message with the spam verdict";
+		return FILTER_DEFER;
+	}
+	buf_free(&pre);
+	free(tmpdir);
+	if (ctx->new_msg_path != NULL) {
+		unlink(ctx->new_msg_path);
+		free(ctx->new_msg_path);
+	}
+	ctx->new_msg_path = path;
+	return FILTER_CONTINUE;
 }
