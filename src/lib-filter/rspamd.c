@@ -270,3 +270,33 @@ rspamd_learn(const char *hostport, const char *password, int64_t timeout_ms,
 	buf_free(&out);
 	return r;
 }
+
+int
+rspamd_ping(const char *hostport, int64_t timeout_ms, const char **error_r)
+{
+	int64_t deadline = fnet_deadline(timeout_ms);
+	char req[400], ans[512];
+	size_t len = 0;
+	int s = fnet_connect(hostport, deadline, error_r), r = -1;
+
+	if (s < 0)
+		return -1;
+	snprintf(req, sizeof(req), "GET /ping HTTP/1.0\r\nHost: %s\r\n\r\n",
+	    hostport);
+	if (fnet_write(s, req, strlen(req), deadline, error_r) == 0) {
+		ssize_t n;
+		while (len + 1 < sizeof(ans) && (n = fnet_read(s, ans + len,
+		    sizeof(ans) - 1 - len, deadline, error_r)) > 0)
+			len += (size_t)n;
+		ans[len] = '\0';
+		if (len > 0 && strstr(ans, "pong") != NULL &&
+		    strncmp(ans, "HTTP/1.", 7) == 0)
+			r = 0;
+		else if (len > 0)
+			rerr(error_r, "not rspamd's answer to /ping", "");
+		else if (*error_r == NULL)
+			rerr(error_r, "no answer to /ping", "");
+	}
+	close(s);
+	return r;
+}

@@ -31,6 +31,8 @@ int rspamd_check(const char *hostport, int64_t timeout_ms, const char *path,
 int rspamd_learn(const char *hostport, const char *password,
 		 int64_t timeout_ms, const char *path, bool spam,
 		 const char **error_r);
+/* rspamd_ping - GET /ping answers "pong" (postern diag); 0 or -1. */
+int rspamd_ping(const char *hostport, int64_t timeout_ms, const char **error_r);
 /* rspamd_reply_parse - an HTTP response (status line, header, JSON
  * body) as rspamd answers /checkv2; 0 or -1 (fuzz-rspamd). */
 int rspamd_reply_parse(const char *data, size_t len, struct spam_result *res,

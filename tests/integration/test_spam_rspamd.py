@@ -189,3 +189,17 @@ def test_rspamd_hangs_mail_passes(srv):
         lst.close()
         for c in conns:
             c.close()
+
+
+def test_diag_reports_rspamd(srv):
+    p = srv
+    d = p.cli("diag", "--json", check=False).stdout
+    assert "answers; Junk from score 100" in d and "training on" in d
+    port = free_port()      # nothing listens there
+    normal = p.cli("config", "get", "spam.rspamd").stdout.strip()
+    try:
+        p.cli("config", "set", "spam.rspamd", f"127.0.0.1:{port}")
+        d = p.cli("diag", "--json", check=False).stdout
+        assert "does not answer" in d and "passes unchecked" in d
+    finally:
+        p.cli("config", "set", "spam.rspamd", normal)
