@@ -247,6 +247,8 @@ const struct field_def settings_fields[] = {
 	  "the controller's password, if it asks for one", FIELD_SECRET },
 	{ "spam.timeout", NULL, FT_DURATION, "30", 1, 600, NULL,
 	  "longest one rspamd check may take; then the mail passes unchecked (logged)", 0 },
+	BOOL("spam.at_smtp", "1",
+	     "smtpd asks rspamd before its 250 and refuses mail reaching the reject score (550 5.7.1); off: the MTA asks after the 250 and quarantines it"),
 	{ "spam.junk_score", NULL, FT_INT, "6", 1, 1000, NULL,
 	  "mail scoring at least this goes to the recipient's Junk folder", 0 },
 	{ "spam.reject_score", NULL, FT_INT, "15", 0, 1000, NULL,

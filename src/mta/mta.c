@@ -386,6 +386,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	mta_process_all(m);
 	/* Junk moves users made (imapd): rspamd's training, bounded */
 	spam_learn_run(m->svc->db, m->qroot);
+	/* smtpd's spam verdicts of items that went another way */
+	spam_fields_expire(m->qroot, 86400);
 	snprintf(note, sizeof(note), "%zu processes: routed %lu recipients, "
 	    "picked up %lu, bad mail %lu; %zu global filters",
 	    m->workers.n + 1, m->n->routed, m->n->picked_up, m->n->badmail,

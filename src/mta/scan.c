@@ -126,8 +126,10 @@ scan_milter_run(struct filter_ctx *ctx)
 static const char *const spam_fields[] = { "X-Spam-Score", "X-Spam-Status",
     "X-Spam-Flag", "X-Spam-Symbols", "X-Spam-Action", NULL };
 
-/* scan_spam_run - rspamd's /checkv2: the verdict as header fields; the
- * reject threshold quarantines (after the 250); Junk is deliver's */
+/* scan_spam_run - the spam verdict (lib-filter verdict.h spam_verdict)
+ * as header fields: smtpd's, made before its 250 (spam.at_smtp), or
+ * rspamd's /checkv2 asked now; the reject score quarantines (after the
+ * 250); Junk is deliver's */
 enum filter_result
 scan_spam_run(struct filter_ctx *ctx)
 {
@@ -137,39 +139,38 @@ scan_spam_run(struct filter_ctx *ctx)
 
 	if (!entering(ctx) || ctx->released)
 		return FILTER_CONTINUE;
+	char *smtpd_fields = strcmp(ctx->conn, "smtp") == 0 ?
+	    spam_fields_take(ctx->queue_root, ctx->env->id) : NULL;
 	spam_config_load(ctx->db, ctx->env, &cfg);
-	if (!cfg.enabled)
+	if (!cfg.enabled) {
+		free(smtpd_fields);
 		return FILTER_CONTINUE;
+	}
 	const char *src = ctx->new_msg_path ? ctx->new_msg_path : ctx->msg_path;
-	char *tmpdir = xasprintf("%s/smtp/inbound/tmp", ctx->queue_root);
 	struct buf pre;
 	buf_init(&pre, 0);
-	if (rspamd_check(cfg.rspamd, cfg.timeout_ms, src, ctx->env, &res,
+	if (smtpd_fields != NULL) {
+		/* smtpd asked before its 250 (empty: rspamd did not answer,
+		 * the mail passes unchecked) */
+		buf_puts(&pre, smtpd_fields);
+		free(smtpd_fields);
+	} else if (rspamd_check(cfg.rspamd, cfg.timeout_ms, src, ctx->env, &res,
 	    &err) < 0) {
 		/* no verdict: the mail passes, without forged fields */
 		log_warnx("%s: spam check: %s; passed unchecked", ctx->env->id,
 		    err);
 	} else {
-		int64_t junk = settings_get_int(ctx->db, "spam.junk_score", 6);
 		log_info("%s: spam check: score=%.2f required=%.2f action=%s "
 		    "symbols=%s", ctx->env->id, res.score, res.required,
 		    res.action, res.symbols);
-		buf_printf(&pre, "X-Spam-Score: %.2f / %.2f\r\n"
-		    "X-Spam-Status: %s, score=%.2f required=%.2f action=\"%s\"\r\n",
-		    res.score, res.required, res.score >= (double)junk ? "Yes" :
-		    "No", res.score, res.required, res.action);
-		if (res.symbols[0] != '\0')
-			buf_printf(&pre, "X-Spam-Symbols: %s\r\n", res.symbols);
-		if (cfg.reject > 0 && res.score >= cfg.reject) {
-			snprintf(ctx->reason_buf, sizeof(ctx->reason_buf),
-			    "spam: score %.2f reaches the reject score %.0f",
-			    res.score, cfg.reject);
+		if (spam_verdict(&cfg, &res, &pre, ctx->reason_buf,
+		    sizeof(ctx->reason_buf))) {
 			ctx->reason = ctx->reason_buf;
 			buf_free(&pre);
-			free(tmpdir);
 			return FILTER_QUARANTINE;
 		}
 	}
+	char *tmpdir = xasprintf("%s/smtp/inbound/tmp", ctx->queue_root);
 	char *path;
 	if (filter_header_rewrite(src, tmpdir, ctx->env->id,
 	    pre.data ? pre.data : "", spam_fields, &path, &err) < 0) {

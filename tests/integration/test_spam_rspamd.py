@@ -2,7 +2,8 @@
 offline (its own config in tmp, loopback ports, test rules in Lua giving
 fixed scores, Bayes on a private redis): the verdict as X-Spam-* fields
 (forged ones removed, Authentication-Results untouched), Junk delivery
-and rejection (quarantine after the 250) by per post office scores, and
+and rejection (550 before the 250; quarantine with a notice after it) by
+per post office scores, and
 training when an IMAP user moves mail into or out of Junk; an rspamd
 that hangs lets mail pass unchecked."""
 import imaplib
@@ -16,7 +17,7 @@ import pytest
 
 from conftest import Postern, free_port
 from filter_util import redis_start, rspamd_start, stop
-from test_mta import mailbox_msgs, make_msg, wait_for
+from test_mta import mailbox_msgs, make_msg, queue_items, wait_for
 
 T = 60
 
@@ -55,7 +56,8 @@ def srv(tmp_path_factory):
 
 def send(p, to, raw):
     with smtplib.SMTP("127.0.0.1", p.port("smtp"), timeout=T) as s:
-        s.sendmail("x@remote.test", [to], raw.encode())
+        s.sendmail("x@remote.test", to if isinstance(to, list) else [to],
+                   raw.encode())
 
 
 def folder_msgs(p, mbox, folder, po="acme"):
@@ -83,7 +85,10 @@ def test_verdict_headers_and_junk(srv):
     assert head.count("X-Spam-Score:") == 1 and "999" not in head
     assert "X-Spam-Status: No, score=" in head and "forged" not in head
     assert "Authentication-Results: elsewhere.test; none" in head
-    assert "spam check: score=" in p.log("mta")
+    # asked once, by smtpd before its 250; the MTA wrote its verdict
+    qid = head.split(" id ", 1)[1].split()[0].rstrip(";")
+    assert f"{qid}: spam check: score=" in p.log("smtpd")
+    assert f"{qid}: spam check" not in p.log("mta")
     # 150 points: Junk (junk_score 100)
     m, mid = make_msg("x@remote.test", "alice@acme.test",
                       subject="SPAMTEST-JUNK offer", body=BODY)
@@ -94,24 +99,59 @@ def test_verdict_headers_and_junk(srv):
     assert not [x for x in mailbox_msgs(p.root, "alice") if mid in x]
 
 
+def quarantined(p):
+    return p.cli("quarantine", "list", json_out=True)
+
+
 def test_postoffice_thresholds_and_reject(srv):
     p = srv
-    # other: its own junk score above 150 -> INBOX
+    # other: its own junk score above 150 -> INBOX, Status No
     p.cli("postoffice", "set", "other", "spam_junk_score=1000")
     try:
         m, mid = make_msg("x@remote.test", "carol@other.test",
                           subject="SPAMTEST-JUNK two", body=BODY)
         send(p, "carol@other.test", m)
-        wait_for(lambda: [x for x in mailbox_msgs(p.root, "carol", "other")
-                          if mid in x], T, "carol inbox")
-        # 600 points: over the reject score -> held, never bounced
+        got = wait_for(lambda: [x for x in mailbox_msgs(p.root, "carol",
+                                                        "other")
+                                if mid in x], T, "carol inbox")[0]
+        assert "X-Spam-Status: No, score=15" in got
+        assert "POSTERN_TEST_JUNK(150.00)" in got
+        # 600 points: over the reject score -> refused before the 250
         m, mid = make_msg("x@remote.test", "alice@acme.test",
                           subject="SPAMTEST-REJECT", body=BODY)
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            send(p, "alice@acme.test", m)
+        assert e.value.smtp_code == 550
+        assert b"5.7.1" in e.value.smtp_error
+        assert b"spam" in e.value.smtp_error
+        assert "refused: 550 5.7.1 spam: score 60" in p.log("smtpd")
+        # a recipient whose post office rejects from 1000 only: not
+        # refused; each is filed by its own Junk score
+        p.cli("postoffice", "set", "other", "spam_reject_score=1000")
+        m, mid = make_msg("x@remote.test", "alice@acme.test",
+                          subject="SPAMTEST-REJECT both", body=BODY)
+        send(p, ["alice@acme.test", "carol@other.test"], m)
+        wait_for(lambda: [x for x in folder_msgs(p, "alice", "Junk")
+                          if mid in x], T, "alice: Junk")
+        wait_for(lambda: [x for x in mailbox_msgs(p.root, "carol", "other")
+                          if mid in x], T, "carol: INBOX")
+        # after the 250 (spam.at_smtp off): held, recipient told, no bounce
+        p.cli("config", "set", "spam.at_smtp", "0")
+        m, mid = make_msg("forged@remote.test", "alice@acme.test",
+                          subject="SPAMTEST-REJECT late", body=BODY)
         send(p, "alice@acme.test", m)
-        q = wait_for(lambda: [x for x in p.cli("quarantine", "list",
-                                               json_out=True)
+        q = wait_for(lambda: [x for x in quarantined(p)
                               if "reject score" in x["reason"]], T, "held")
+        note = wait_for(lambda: [x for x in mailbox_msgs(p.root, "alice")
+                                 if q[0]["id"] in x and "quarantined" in x],
+                        T, "notice")
+        assert "spam: score 60" in note[0]
+        assert mid in p.cli("quarantine", "show", q[0]["id"]).stdout
+        assert f"{q[0]['id']}: spam check: score=60" in p.log("mta")
+        assert not [e for _, e in queue_items(p.root, "smtp", "outgoing")
+                    if "forged@remote.test" in e]       # never a bounce
         p.cli("quarantine", "delete", q[0]["id"], "--yes")
+        p.cli("config", "unset", "spam.at_smtp")
         # spam_filter off: not even asked
         p.cli("postoffice", "set", "other", "spam_filter=off")
         m, mid = make_msg("x@remote.test", "carol@other.test",
@@ -122,8 +162,10 @@ def test_postoffice_thresholds_and_reject(srv):
                                 if mid in x], T, "unfiltered")[0]
         assert "X-Spam-Score" not in got
     finally:
+        p.cli("config", "unset", "spam.at_smtp")
         p.cli("postoffice", "set", "other", "spam_filter=inherit")
         p.cli("postoffice", "set", "other", "spam_junk_score=0")
+        p.cli("postoffice", "set", "other", "spam_reject_score=0")
 
 
 def learned(p):
@@ -177,15 +219,21 @@ def test_rspamd_hangs_mail_passes(srv):
     try:
         p.cli("config", "set", "spam.rspamd", f"127.0.0.1:{port}")
         p.cli("config", "set", "spam.timeout", "2s")
-        m, mid = make_msg("x@remote.test", "alice@acme.test",
-                          subject="SPAMTEST-REJECT while down", body=BODY)
-        send(p, "alice@acme.test", m)
-        wait_for(lambda: [x for x in mailbox_msgs(p.root, "alice")
-                          if mid in x], T, "passed unchecked")
-        assert "passed unchecked" in p.log("mta")
+        # before the 250 (smtpd), then after it (the MTA)
+        for at_smtp, log in (("1", "smtpd"), ("0", "mta")):
+            p.cli("config", "set", "spam.at_smtp", at_smtp)
+            m, mid = make_msg("x@remote.test", "alice@acme.test",
+                              subject="SPAMTEST-REJECT while down",
+                              body=BODY, extra="X-Spam-Score: 0.00\r\n")
+            send(p, "alice@acme.test", m)
+            got = wait_for(lambda: [x for x in mailbox_msgs(p.root, "alice")
+                                    if mid in x], T, "passed unchecked")[0]
+            assert "X-Spam-Score" not in got     # the forged one removed
+            assert "passed unchecked" in p.log(log)
     finally:
         p.cli("config", "set", "spam.rspamd", normal)
         p.cli("config", "unset", "spam.timeout")
+        p.cli("config", "unset", "spam.at_smtp")
         lst.close()
         for c in conns:
             c.close()
