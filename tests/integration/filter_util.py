@@ -79,7 +79,8 @@ class FakeServer:
     """A unix socket server in a thread. mode: "hang" (accepts, reads,
     never answers), "garbage" (answers nonsense to clamd's z-commands),
     "milter-drop" (negotiates the milter protocol, then drops the
-    connection at the first body chunk)."""
+    connection at the first body chunk), "milter-hang" (the same, but
+    never answers the body chunk)."""
 
     def __init__(self, path, mode):
         self.path, self.mode = str(path), mode
@@ -110,7 +111,7 @@ class FakeServer:
                 time.sleep(0.2)
                 c.sendall(b"\x01\x02 this is not clamd\n\0")
                 c.close()
-            elif self.mode == "milter-drop":
+            elif self.mode in ("milter-drop", "milter-hang"):
                 self._milter_drop(c)
         except OSError:
             pass
@@ -134,6 +135,10 @@ class FakeServer:
                 c.sendall(struct.pack("!IcIII", 13, b"O", 6, 0, 0))
             elif cmd == b"D":
                 continue
+            elif cmd == b"B" and self.mode == "milter-hang":
+                while c.recv(65536):    # reads on, never answers
+                    pass
+                return
             elif cmd == b"B":
                 c.close()           # gone in the middle of the message
                 return

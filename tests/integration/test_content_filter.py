@@ -326,22 +326,30 @@ def test_milter_verdicts(srv):
         p.cli("quarantine", "delete", x["id"], "--yes")
 
 
-def test_milter_disconnects_mid_message(srv):
+@pytest.mark.parametrize("mode", ["milter-drop", "milter-hang"])
+def test_milter_disconnects_or_hangs_mid_message(srv, mode):
     p = srv
     defaults(p)
-    path = p.tmp / "milter-drop.sock"
-    fake = FakeServer(path, "milter-drop")
+    path = p.tmp / f"{mode}.sock"
+    fake = FakeServer(path, mode)
     try:
-        settings(p, milter__list=f"unix:{path};timeout=5s")
-        m, mid = make_msg("x@remote.test", "alice@acme.test", subject="drop")
+        settings(p, milter__list=f"unix:{path};timeout=2s")
+        m, mid = make_msg("x@remote.test", "alice@acme.test", subject=mode)
         send(p, "x@remote.test", ["alice@acme.test"], m)
-        wait_for(lambda: f"milter unix:{path} failed" in p.log("mta"), T,
-                 "failure logged")
-        assert "default action tempfail" in p.log("mta")
-        assert not delivered(p, "alice", mid)
-        # default accept: the broken milter is skipped
-        settings(p, milter__list=f"unix:{path};timeout=5s;default=accept")
+        line = wait_for(lambda: [x for x in p.log("mta").splitlines()
+                                 if f"milter unix:{path} failed" in x], T,
+                        "failure logged")[0]
+        assert "default action tempfail" in line
+        if mode == "milter-hang":
+            assert "timed out" in line
+        # deferred: kept in the queue, not delivered, not held
+        assert in_inbound(p, mid) and not delivered(p, "alice", mid)
+        # default accept: the broken milter is skipped, nothing was lost
+        settings(p, milter__list=f"unix:{path};timeout=2s;default=accept")
         wait_for(lambda: delivered(p, "alice", mid), T, "delivered")
+        assert not [x for x in quarantined(p) if mode in x["reason"]]
+        if mode == "milter-hang":
+            return
         # a milter that is not there at all, default reject: held
         settings(p, milter__list=f"unix:{p.tmp}/none.sock;default=reject")
         m, mid = make_msg("x@remote.test", "alice@acme.test", subject="none")
