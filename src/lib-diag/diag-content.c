@@ -97,9 +97,11 @@ check_rspamd(struct diag_section *s, struct db *db)
 	else if (rspamd_ping(rspamd, 10000, &err) == 0)
 		diag_add(s, DIAG_OK, "Spam filter (rspamd)", NULL,
 		    "rspamd at %s answers; Junk from score %lld, refused from "
-		    "%lld (0: never); training %s", rspamd,
+		    "%lld (0: never; %s); training %s", rspamd,
 		    (long long)settings_get_int(db, "spam.junk_score", 6),
 		    (long long)settings_get_int(db, "spam.reject_score", 15),
+		    settings_get_int(db, "spam.at_smtp", 1) ?
+		    "SMTP mail before the 250" : "in the MTA, quarantined",
 		    settings_is_set(db, "spam.rspamd_controller") ? "on" : "off");
 	else
 		diag_add(s, DIAG_ERROR, "Spam filter (rspamd)",

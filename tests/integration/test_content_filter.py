@@ -111,7 +111,7 @@ def test_virus_refused_before_250(srv):
 
 def test_virus_quarantined_in_mta_notice_release(srv):
     p = srv
-    defaults(p, antivirus__at_smtp=0)
+    defaults(p, antivirus__at_smtp=0, antivirus__notify="carol@other.test")
     m, mid = infected("forged@remote.test", "alice@acme.test",
                       subject="quarantine me")
     send(p, "forged@remote.test", ["alice@acme.test"], m)
@@ -125,6 +125,10 @@ def test_virus_quarantined_in_mta_notice_release(srv):
                              if q["id"] in x and "quarantined" in x], T,
                     "notice")[0]
     assert "postern quarantine release " + q["id"] in note
+    # and the admin address of antivirus.notify
+    wait_for(lambda: [x for x in mailbox_msgs(p.root, "carol", "other")
+                      if q["id"] in x and SIGNAME in x], T, "admin notice")
+    p.cli("config", "unset", "antivirus.notify")
     assert not delivered(p, "alice", mid)
     # never a bounce to the (forged) sender
     assert not [e for _, e in queue_items(p.root, "smtp", "outgoing")

@@ -243,6 +243,7 @@ def test_diag_reports_rspamd(srv):
     p = srv
     d = p.cli("diag", "--json", check=False).stdout
     assert "answers; Junk from score 100" in d and "training on" in d
+    assert "SMTP mail before the 250" in d
     port = free_port()      # nothing listens there
     normal = p.cli("config", "get", "spam.rspamd").stdout.strip()
     try:
