@@ -273,10 +273,13 @@ def redis_start(tmp, port):
     raise AssertionError("redis did not start")
 
 
-def rspamd_start(tmp, normal, controller, redis_port, timeout=300):
+def rspamd_start(tmp, normal, controller, redis_port, timeout=300,
+                 proxy=None):
     """Debian's rspamd offline: its own config dir in tmp, loopback ports,
     DNS to a dead loopback port (answers fail fast), the test rules, Bayes
-    on a private redis. Returns the process."""
+    on a private redis; with proxy, its proxy worker in milter mode on
+    that port (scanning through the normal worker; X-Spamd-Result added
+    to every message). Returns the process."""
     if not os.access(RSPAMD, os.X_OK):
         pytest.skip("rspamd missing (scripts/install-deps.sh)")
     d = tmp / "rspamd"
@@ -300,6 +303,16 @@ worker "normal" {{ bind_socket = "127.0.0.1:{normal}"; count = 1;
 worker "controller" {{ bind_socket = "127.0.0.1:{controller}"; count = 1;
     .include "/etc/rspamd/worker-controller.inc" }}
 ''')
+    if proxy is not None:
+        with open(conf, "a") as f:
+            f.write(f'''worker "rspamd_proxy" {{ bind_socket = "127.0.0.1:{proxy}";
+    milter = yes; timeout = 60s; count = 1;
+    upstream "local" {{ default = yes; hosts = "127.0.0.1:{normal}"; }}
+    reject_message = "Spam message rejected"; }}
+''')
+        (d / "local" / "local.d" / "milter_headers.conf").write_text(
+            'use = ["x-spamd-result"];\nskip_local = false;\n'
+            'skip_authenticated = false;\n')
     proc = subprocess.Popen(
         [RSPAMD, "-f", "-u", "root", "-g", "root", "-c", str(conf),
          f"--var=LOCAL_CONFDIR={d}/local", f"--var=DBDIR={d}/db",
@@ -319,6 +332,12 @@ worker "controller" {{ bind_socket = "127.0.0.1:{controller}"; count = 1;
                     ok += b"pong" in s.recv(4096)
             except OSError:
                 pass
+        if ok == 2 and proxy is not None:
+            try:
+                socket.create_connection(("127.0.0.1", proxy),
+                                         timeout=2).close()
+            except OSError:
+                ok = 0
         if ok == 2:
             return proc
         time.sleep(0.5)

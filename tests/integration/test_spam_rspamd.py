@@ -26,12 +26,13 @@ T = 60
 def srv(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("spam")
     normal, ctl, rport = free_port(), free_port(), free_port()
+    proxy = free_port()
     redis = rspamd = None
     p = Postern(tmp / "root")
     try:
         redis = redis_start(tmp, rport)
-        rspamd = rspamd_start(tmp, normal, ctl, rport)
-        p.ctl = ctl
+        rspamd = rspamd_start(tmp, normal, ctl, rport, proxy=proxy)
+        p.ctl, p.proxy = ctl, proxy
         p.tmp = tmp
         p.init()
         p.cli("postoffice", "add", "acme", "--password", "pm-secret-1")
@@ -251,4 +252,36 @@ def test_diag_reports_rspamd(srv):
         d = p.cli("diag", "--json", check=False).stdout
         assert "does not answer" in d and "passes unchecked" in d
     finally:
+        p.cli("config", "set", "spam.rspamd", normal)
+
+
+def test_rspamd_proxy_as_milter(srv):
+    """The milter client against a milter that is not ours: rspamd's
+    proxy worker in milter mode (the spam check through milter.list
+    instead of spam.rspamd)."""
+    p = srv
+    normal = p.cli("config", "get", "spam.rspamd").stdout.strip()
+    try:
+        p.cli("config", "unset", "spam.rspamd")
+        p.cli("config", "set", "milter.list",
+              f"inet:127.0.0.1:{p.proxy};timeout=30s")
+        m, mid = make_msg("x@remote.test", "alice@acme.test",
+                          subject="milter hello", body=BODY)
+        send(p, "alice@acme.test", m)
+        got = wait_for(lambda: [x for x in mailbox_msgs(p.root, "alice")
+                                if mid in x], T, "through the milter")[0]
+        head = got.split("\r\n\r\n", 1)[0]
+        assert "X-Spamd-Result: default:" in head     # rspamd's addheader
+        assert "X-Spam-Score" not in head
+        # rspamd's reject: after the 250, held (never bounced)
+        m, mid = make_msg("x@remote.test", "alice@acme.test",
+                          subject="SPAMTEST-REJECT milter", body=BODY)
+        send(p, "alice@acme.test", m)
+        q = wait_for(lambda: [x for x in quarantined(p)
+                              if "Spam message rejected" in x["reason"]],
+                     T, "held by the milter's reject")
+        assert mid in p.cli("quarantine", "show", q[0]["id"]).stdout
+        p.cli("quarantine", "delete", q[0]["id"], "--yes")
+    finally:
+        p.cli("config", "unset", "milter.list")
         p.cli("config", "set", "spam.rspamd", normal)
