@@ -34,9 +34,10 @@ PEERS="$PEERS prosody"
 # Login security (issue 17): country lookups, QR codes, PAM; the tests'
 # oathtool, zbarimg, .mmdb writer and PAM wrapper
 LOGIN="libmaxminddb-dev libqrencode-dev libpam0g-dev oathtool zbar-tools libmaxmind-db-writer-perl libpam-wrapper"
-# Content security (issue 19): clamd and sigtool, started privately by the
-# tests like the peers; python3-milter for the tests' milter
-PEERS="$PEERS clamav-daemon clamav"
+# Content security (issue 19): clamd and sigtool, rspamd and its redis,
+# started privately by the tests like the peers; python3-milter for the
+# tests' milter
+PEERS="$PEERS clamav-daemon clamav rspamd redis-server"
 PKGS_FILTER="python3-milter"
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
 PKGS="$BUILD $RUNTIME $ANALYSIS $TEST $WEB $LOGIN ${POSTERN_EXTRA_PACKAGES:-}"
@@ -97,6 +98,6 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 	$SUDO systemctl disable --now dovecot postfix >/dev/null 2>&1 || true
 fi
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-	$SUDO systemctl disable --now clamav-daemon clamav-freshclam >/dev/null 2>&1 || true
+	$SUDO systemctl disable --now clamav-daemon clamav-freshclam rspamd redis-server >/dev/null 2>&1 || true
 fi
 exit 0

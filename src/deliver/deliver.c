@@ -48,6 +48,7 @@
 #include "service.h"
 #include "settings.h"
 #include "sieve-deliver.h"
+#include "verdict.h"
 #include "srs.h"
 #include "srs-forward.h"
 #include "store.h"
@@ -123,6 +124,8 @@ struct job {
 	size_t nfwd_rcpts;
 	struct member_fail *mfail; /* group members that failed for good */
 	size_t nmfail;
+	double spam_score;         /* X-Spam-Score the MTA wrote (scan.c) */
+	bool spam_scored;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -170,6 +173,9 @@ on_hdr_field(void *ctx, const struct msghdr_field *f)
 		j->hops++;
 	} else if (str_eq_ci(f->name, "X-Postern-Quarantine")) {
 		j->junk = true;    /* mta/authres.h AUTHRES_QUARANTINE */
+	} else if (str_eq_ci(f->name, "X-Spam-Score") && !j->spam_scored) {
+		j->spam_scored = true;   /* the MTA's, on top (lib-filter) */
+		j->spam_score = strtod(f->value, NULL);
 	} else if (str_eq_ci(f->name, "Delivered-To") && j->ndt < DELIVER_DT_MAX) {
 		char **v = NULL;
 		size_t n = 0;
@@ -251,8 +257,16 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 	sd.src_fd = fd;
 	sd.quota_kb = mb->quota_kb;
 	if (j->junk) {
+		/* DMARC p=quarantine enforced by the MTA */
 		sd.folder = "Junk";
 		sd.create_folder = true;
+	} else if (j->spam_scored && spam_junk_wanted(d->svc->db,
+	    mb->postoffice_id, j->spam_score)) {
+		/* spam by its post office's score: Junk unless Sieve says else */
+		sd.folder = "Junk";
+		sd.create_folder = true;
+		log_info("%s: to=<%s> spam score %.2f: Junk", j->item->id,
+		    address, j->spam_score);
 	}
 	/* a Sieve fileinto makes a missing folder: not past the limit (a
 	 * script filing by a header's value would let senders make them) */

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mime.h"
 #include "strutil.h"
+#include "train-store.h"
 #include "view.h"
 #include "xalloc.h"
 
@@ -62,6 +63,8 @@ copy_move(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	/* the links and the target directory's fsync on a worker thread;
 	 * writer.c sends COPYUID (and MOVE's expunges) */
+	/* into or out of Junk: rspamd learns (lib-filter, queued) */
+	spam_learn_copy(s->d->svc->db, s->folder, name, uids, nu);
 	if (move)
 		grace_hold(s, uids, nu);
 	writer_copy(s, tag, name, uids, nu, move, uid,

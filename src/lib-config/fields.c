@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "fields.h"
 #include "loginsec.h"
+#include "milterspec.h"
 #include "netaddr.h"
 #include "strutil.h"
 #include "xalloc.h"
@@ -252,7 +253,7 @@ const struct field_def settings_fields[] = {
 	{ "antivirus.notify", NULL, FT_ADDRESS, "", 0, 0, NULL,
 	  "address told of every quarantined message besides its local recipients; empty: the recipients only", 0 },
 	{ "milter.list", NULL, FT_TEXT, "", 0, 4000, NULL,
-	  "milters the MTA runs, in order, on mail entering the system, separated by commas: ADDRESS[;timeout=DURATION][;default=tempfail|accept|reject], ADDRESS unix:/path or inet:host:port", 0 },
+	  "milters the MTA runs, in order, on mail entering the system, separated by commas: ADDRESS[;timeout=DURATION][;default=tempfail|accept|reject], ADDRESS unix:/path or inet:host:port", FIELD_MILTERS },
 	{ "spam.rspamd", NULL, FT_HOSTPORT, "", 0, 0, NULL,
 	  "rspamd's normal worker host:port: the MTA asks /checkv2 about mail entering the system; empty: no rspamd", 0 },
 	{ "spam.rspamd_controller", NULL, FT_HOSTPORT, "", 0, 0, NULL,
@@ -261,6 +262,8 @@ const struct field_def settings_fields[] = {
 	  "the controller's password, if it asks for one", FIELD_SECRET },
 	{ "spam.timeout", NULL, FT_DURATION, "30", 1, 600, NULL,
 	  "longest one rspamd check may take; then the mail passes unchecked (logged)", 0 },
+	BOOL("spam.at_smtp", "1",
+	     "smtpd asks rspamd before its 250 and refuses mail reaching the reject score (550 5.7.1); off: the MTA asks after the 250 and quarantines it"),
 	{ "spam.junk_score", NULL, FT_INT, "6", 1, 1000, NULL,
 	  "mail scoring at least this goes to the recipient's Junk folder", 0 },
 	{ "spam.reject_score", NULL, FT_INT, "15", 0, 1000, NULL,
@@ -568,6 +571,13 @@ field_parse(const struct field_def *f, const char *input, const char **error_r)
 		}
 		if (f->flags & FIELD_COUNTRIES)
 			return countries_parse(input, error_r);
+		if (f->flags & FIELD_MILTERS) {
+			struct milter_spec *specs;
+			size_t nspecs;
+			if (milter_spec_parse(input, &specs, &nspecs, error_r) < 0)
+				return NULL;
+			milter_spec_free(specs, nspecs);
+		}
 		return xstrdup(input);
 	case FT_ENUM: {
 		size_t len = strlen(input);

@@ -27,6 +27,7 @@ enum field_type {
 				* show and config list say "(not built yet)" */
 #define FIELD_COUNTRIES  0x10  /* text: ISO 3166 codes, comma separated
 				* (loginsec.h), stored upper case */
+#define FIELD_MILTERS    0x20  /* text: a milter list (milterspec.h) */
 
 struct field_def {
 	const char *name;     /* the name users type */

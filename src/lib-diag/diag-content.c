@@ -9,6 +9,7 @@
 #include "diag-private.h"
 #include "milter.h"
 #include "quarantine.h"
+#include "rspamd.h"
 #include "settings.h"
 
 /* check_antivirus - clamd answers VERSION within the scan timeout (at
@@ -83,6 +84,33 @@ check_milters(struct diag_section *s, struct db *db)
 	free(list);
 }
 
+/* check_rspamd - the normal worker answers /ping */
+static void
+check_rspamd(struct diag_section *s, struct db *db)
+{
+	char *rspamd = settings_get_str(db, "spam.rspamd");
+	const char *err = NULL;
+
+	if (*rspamd == '\0')
+		diag_add(s, DIAG_INFO, "Spam filter (rspamd)", NULL,
+		    "off (spam.rspamd is not set)");
+	else if (rspamd_ping(rspamd, 10000, &err) == 0)
+		diag_add(s, DIAG_OK, "Spam filter (rspamd)", NULL,
+		    "rspamd at %s answers; Junk from score %lld, refused from "
+		    "%lld (0: never; %s); training %s", rspamd,
+		    (long long)settings_get_int(db, "spam.junk_score", 6),
+		    (long long)settings_get_int(db, "spam.reject_score", 15),
+		    settings_get_int(db, "spam.at_smtp", 1) ?
+		    "SMTP mail before the 250" : "in the MTA, quarantined",
+		    settings_is_set(db, "spam.rspamd_controller") ? "on" : "off");
+	else
+		diag_add(s, DIAG_ERROR, "Spam filter (rspamd)",
+		    "start rspamd or correct spam.rspamd",
+		    "rspamd at %s does not answer: %s; meanwhile mail passes "
+		    "unchecked", rspamd, err ? err : "error");
+	free(rspamd);
+}
+
 void
 diag_check_content(struct diag_section *s, struct db *db)
 {
@@ -92,10 +120,7 @@ diag_check_content(struct diag_section *s, struct db *db)
 
 	check_antivirus(s, db);
 	check_milters(s, db);
-	char *rspamd = settings_get_str(db, "spam.rspamd");
-	diag_add(s, DIAG_INFO, "Spam filter (rspamd)", NULL, "%s%s",
-	    *rspamd ? "rspamd at " : "off (spam.rspamd is not set)", rspamd);
-	free(rspamd);
+	check_rspamd(s, db);
 	char *qroot = settings_queue_path(db);
 	if (quarantine_list(qroot, &v, &n, &err) < 0) {
 		diag_add(s, DIAG_ERROR, "Quarantine", NULL, "%s", err);

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fields.h"
 #include "fnet.h"
 #include "fsutil.h"
 #include "milter.h"
@@ -55,109 +54,6 @@
 
 /* actions (SMFIF_*) */
 #define A_OFFERED (0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20 | 0x40 | 0x80)
-
-static _Thread_local char m_err[512];
-
-static int
-merr(const char **error_r, const char *fmt, const char *a, const char *b)
-{
-	snprintf(m_err, sizeof(m_err), fmt, a, b);
-	*error_r = m_err;
-	return -1;
-}
-
-/* ------------------------------------------------------------ settings */
-
-const char *
-milter_default_name(enum milter_default d)
-{
-	return d == MILTER_DEF_ACCEPT ? "accept" :
-	    d == MILTER_DEF_REJECT ? "reject" : "tempfail";
-}
-
-void
-milter_spec_free(struct milter_spec *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].addr);
-	free(v);
-}
-
-/* spec_one - one entry "ADDR;opt=val;..." (trimmed, non-empty) */
-static int
-spec_one(char *e, struct milter_spec *m, const char **error_r)
-{
-	char *save = NULL, *tok = strtok_r(e, ";", &save);
-
-	m->timeout_s = 30;
-	m->dflt = MILTER_DEF_TEMPFAIL;
-	if (strncmp(tok, "unix:/", 6) != 0 && strncmp(tok, "inet:", 5) != 0)
-		return merr(error_r, "%s: give unix:/path or inet:host:port%s",
-		    tok, "");
-	if (strncmp(tok, "inet:", 5) == 0 && strrchr(tok + 5, ':') == NULL)
-		return merr(error_r, "%s: no port%s", tok, "");
-	m->addr = xstrdup(tok);
-	while ((tok = strtok_r(NULL, ";", &save)) != NULL) {
-		while (isspace((unsigned char)*tok))
-			tok++;
-		if (strncmp(tok, "timeout=", 8) == 0) {
-			long long t = parse_duration(tok + 8);
-			if (t < 1 || t > 3600)
-				return merr(error_r, "%s: timeout must be 1s to "
-				    "1h%s", tok, "");
-			m->timeout_s = t;
-		} else if (strcmp(tok, "default=tempfail") == 0) {
-			m->dflt = MILTER_DEF_TEMPFAIL;
-		} else if (strcmp(tok, "default=accept") == 0) {
-			m->dflt = MILTER_DEF_ACCEPT;
-		} else if (strcmp(tok, "default=reject") == 0) {
-			m->dflt = MILTER_DEF_REJECT;
-		} else {
-			return merr(error_r, "%s: unknown option (timeout=, "
-			    "default=tempfail|accept|reject)%s", tok, "");
-		}
-	}
-	return 0;
-}
-
-int
-milter_spec_parse(const char *list, struct milter_spec **v_r, size_t *n_r,
-		  const char **error_r)
-{
-	char *copy = xstrdup(list), *save = NULL, *e;
-	struct milter_spec *v = NULL;
-	size_t n = 0;
-
-	for (e = strtok_r(copy, ",", &save); e != NULL;
-	    e = strtok_r(NULL, ",", &save)) {
-		while (isspace((unsigned char)*e))
-			e++;
-		size_t l = strlen(e);
-		while (l > 0 && isspace((unsigned char)e[l - 1]))
-			e[--l] = '\0';
-		if (l == 0)
-			continue;
-		if (n >= 32) {
-			merr(error_r, "more than 32 milters%s%s", "", "");
-			goto fail;
-		}
-		v = xreallocarray(v, n + 1, sizeof(*v));
-		memset(&v[n], 0, sizeof(v[n]));
-		n++;
-		if (spec_one(e, &v[n - 1], error_r) < 0)
-			goto fail;
-	}
-	free(copy);
-	*v_r = v;
-	*n_r = n;
-	return 0;
-fail:
-	free(copy);
-	milter_spec_free(v, n);
-	*v_r = NULL;
-	*n_r = 0;
-	return -1;
-}
 
 /* ------------------------------------------------------------- replies */
 
@@ -563,7 +459,8 @@ send_pkt(struct msess *s, char cmd, const void *data, size_t len)
 static int
 read_reply(struct msess *s, struct milter_reply *r)
 {
-	for (;;) {
+	/* "progress" restarts the timeout; not for ever */
+	for (int progress = 0; progress <= MILTER_MAX_PROGRESS; progress++) {
 		int64_t deadline = fnet_deadline(s->spec->timeout_s * 1000);
 		uint8_t lenb[4];
 		uint32_t plen;
@@ -581,6 +478,8 @@ read_reply(struct msess *s, struct milter_reply *r)
 		if (r->kind != MR_PROGRESS)
 			return 0;
 	}
+	s->error = "the milter sent progress answers for too long";
+	return -1;
 }
 
 /* macro - a 'D' packet for command cmd: name\0value\0... */
@@ -693,6 +592,8 @@ msess_close(struct msess *s, bool quit)
 	free(s->pkt);
 	s->pkt = NULL;
 }
+
+static _Thread_local char m_err[512];
 
 int
 milter_probe(const struct milter_spec *m, const char **error_r)
@@ -1107,4 +1008,66 @@ milter_run_all(const struct milter_spec *v, size_t n, struct milter_msg *msg)
 		milter_mods_free(&mods);
 	}
 	return MILTER_OK;
+}
+
+int
+filter_header_rewrite(const char *src, const char *dir, const char *id,
+		      const char *prepend, const char *const *strip,
+		      char **new_path_r, const char **error_r)
+{
+	int fd = open(src, O_RDONLY | O_CLOEXEC), ofd = -1, r;
+	struct buf hdr, out;
+	struct hlist h = { NULL, 0 };
+	static unsigned seq;
+
+	*new_path_r = NULL;
+	if (fd < 0) {
+		*error_r = "cannot open the message";
+		return -1;
+	}
+	buf_init(&hdr, 0);
+	buf_init(&out, 0);
+	r = read_header_block(fd, &hdr, error_r);
+	if (r == 0) {
+		header_split(hdr.data ? hdr.data : "", hdr.len, &h);
+		buf_puts(&out, prepend);
+		for (size_t k = 0; k < h.n; k++) {
+			bool drop = false;
+			for (size_t i = 0; strip[i] != NULL; i++)
+				drop |= strcasecmp(h.f[k].name, strip[i]) == 0;
+			if (!drop)
+				buf_puts(&out, h.f[k].text);
+			free(h.f[k].text);
+			free(h.f[k].name);
+		}
+		free(h.f);
+		buf_puts(&out, "\r\n");
+	}
+	char *path = xasprintf("%s/%s.filter.%ld.%u", dir, id, (long)getpid(),
+	    ++seq);
+	if (r == 0) {
+		ofd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (ofd < 0 || write_full(ofd, out.data, out.len) < 0)
+			r = -1;
+	}
+	char chunk[65536];
+	ssize_t n = 0;
+	while (r == 0 && (n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (write_full(ofd, chunk, (size_t)n) < 0)
+			r = -1;
+	if (n < 0 || (r == 0 && fsync(ofd) < 0))
+		r = -1;
+	if (ofd >= 0)
+		close(ofd);
+	close(fd);
+	buf_free(&hdr);
+	buf_free(&out);
+	if (r < 0) {
+		unlink(path);
+		free(path);
+		*error_r = "cannot write the message with the new header";
+		return -1;
+	}
+	*new_path_r = path;
+	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "milterspec.h"
 #include "queue.h"
 
 /* milter - the MTA side of the Sendmail milter protocol, version 6, as
@@ -30,21 +31,7 @@
 #define MILTER_PACKET_MAX (1024 * 1024)
 #define MILTER_CHUNK 65535
 #define MILTER_MAX_MODS 10000
-
-enum milter_default { MILTER_DEF_TEMPFAIL, MILTER_DEF_ACCEPT, MILTER_DEF_REJECT };
-
-struct milter_spec {
-	char *addr;               /* unix:/path or inet:host:port (fnet.h) */
-	int64_t timeout_s;        /* per answer, and to connect */
-	enum milter_default dflt;
-};
-
-/* milter_spec_parse - "ADDR[;timeout=30s][;default=tempfail], ...";
- * 0, or -1 with an error naming the bad entry. */
-int milter_spec_parse(const char *list, struct milter_spec **v_r, size_t *n_r,
-		      const char **error_r);
-void milter_spec_free(struct milter_spec *v, size_t n);
-const char *milter_default_name(enum milter_default d);
+#define MILTER_MAX_PROGRESS 1000   /* "progress" answers to one command */
 
 /* One answer of a milter, parsed (milter_reply_parse). Strings point
  * into the packet given to the parser. */
@@ -131,6 +118,13 @@ struct milter_msg {
  * ones before it left it. */
 enum milter_outcome milter_run_all(const struct milter_spec *v, size_t n,
 				   struct milter_msg *msg);
+/* filter_header_rewrite - the message src with prepend (whole CRLF
+ * lines) above its header and the fields named in strip (NULL ended)
+ * taken out, written to a new file in dir, fsynced (the spam verdict's
+ * headers; a milter's header changes go through milter_header_apply). */
+int filter_header_rewrite(const char *src, const char *dir, const char *id,
+			  const char *prepend, const char *const *strip,
+			  char **new_path_r, const char **error_r);
 /* milter_probe - connect and negotiate options, then quit (diag). */
 int milter_probe(const struct milter_spec *m, const char **error_r);
 

@@ -13,6 +13,7 @@ static const struct filter filter_chain[] = {
 	{ "global", gfilter_run },   /* gfilter.h: rules of the config store */
 	{ "antivirus", scan_antivirus_run }, /* scan.h: clamd (lib-filter) */
 	{ "milter", scan_milter_run }, /* scan.h: milter.list (lib-filter) */
+	{ "spam", scan_spam_run },   /* scan.h: rspamd (lib-filter) */
 	{ "dkim", authres_run },     /* authres.h: Authentication-Results */
 	{ NULL, NULL },
 };

@@ -22,6 +22,7 @@
 #include "queue.h"
 #include "settings.h"
 #include "srs.h"
+#include "verdict.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -383,6 +384,10 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	workers_reap(&m->workers);
 	m->hold_until = 0;
 	mta_process_all(m);
+	/* Junk moves users made (imapd): rspamd's training, bounded */
+	spam_learn_run(m->svc->db, m->qroot);
+	/* smtpd's spam verdicts of items that went another way */
+	spam_fields_expire(m->qroot, 86400);
 	snprintf(note, sizeof(note), "%zu processes: routed %lu recipients, "
 	    "picked up %lu, bad mail %lu; %zu global filters",
 	    m->workers.n + 1, m->n->routed, m->n->picked_up, m->n->badmail,

@@ -1,11 +1,14 @@
-/* scan - the MTA's content filters on lib-filter: antivirus, milters */
+/* scan - the MTA's content filters on lib-filter: antivirus, milters,
+ * rspamd */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "buf.h"
 #include "milter.h"
+#include "rspamd.h"
 #include "scan.h"
 #include "settings.h"
 #include "verdict.h"
@@ -116,4 +119,72 @@ scan_milter_run(struct filter_ctx *ctx)
 		return FILTER_QUARANTINE;
 	}
 	return FILTER_DEFER;
+}
+
+/* the verdict fields we write; any such field arriving from outside is
+ * taken out first (deliver trusts X-Spam-Score for the Junk folder) */
+static const char *const spam_fields[] = { "X-Spam-Score", "X-Spam-Status",
+    "X-Spam-Flag", "X-Spam-Symbols", "X-Spam-Action", NULL };
+
+/* scan_spam_run - the spam verdict (lib-filter verdict.h spam_verdict)
+ * as header fields: smtpd's, made before its 250 (spam.at_smtp), or
+ * rspamd's /checkv2 asked now; the reject score quarantines (after the
+ * 250); Junk is deliver's */
+enum filter_result
+scan_spam_run(struct filter_ctx *ctx)
+{
+	struct spam_config cfg;
+	struct spam_result res;
+	const char *err;
+
+	if (!entering(ctx) || ctx->released)
+		return FILTER_CONTINUE;
+	char *smtpd_fields = strcmp(ctx->conn, "smtp") == 0 ?
+	    spam_fields_take(ctx->queue_root, ctx->env->id) : NULL;
+	spam_config_load(ctx->db, ctx->env, &cfg);
+	if (!cfg.enabled) {
+		free(smtpd_fields);
+		return FILTER_CONTINUE;
+	}
+	const char *src = ctx->new_msg_path ? ctx->new_msg_path : ctx->msg_path;
+	struct buf pre;
+	buf_init(&pre, 0);
+	if (smtpd_fields != NULL) {
+		/* smtpd asked before its 250 (empty: rspamd did not answer,
+		 * the mail passes unchecked) */
+		buf_puts(&pre, smtpd_fields);
+		free(smtpd_fields);
+	} else if (rspamd_check(cfg.rspamd, cfg.timeout_ms, src, ctx->env, &res,
+	    &err) < 0) {
+		/* no verdict: the mail passes, without forged fields */
+		log_warnx("%s: spam check: %s; passed unchecked", ctx->env->id,
+		    err);
+	} else {
+		log_info("%s: spam check: score=%.2f required=%.2f action=%s "
+		    "symbols=%s", ctx->env->id, res.score, res.required,
+		    res.action, res.symbols);
+		if (spam_verdict(&cfg, &res, &pre, ctx->reason_buf,
+		    sizeof(ctx->reason_buf))) {
+			ctx->reason = ctx->reason_buf;
+			buf_free(&pre);
+			return FILTER_QUARANTINE;
+		}
+	}
+	char *tmpdir = xasprintf("%s/smtp/inbound/tmp", ctx->queue_root);
+	char *path;
+	if (filter_header_rewrite(src, tmpdir, ctx->env->id,
+	    pre.data ? pre.data : "", spam_fields, &path, &err) < 0) {
+		buf_free(&pre);
+		free(tmpdir);
+		ctx->reason = "cannot write the message with the spam verdict";
+		return FILTER_DEFER;
+	}
+	buf_free(&pre);
+	free(tmpdir);
+	if (ctx->new_msg_path != NULL) {
+		unlink(ctx->new_msg_path);
+		free(ctx->new_msg_path);
+	}
+	ctx->new_msg_path = path;
+	return FILTER_CONTINUE;
 }

@@ -10,5 +10,6 @@
  * quarantine passes them all once. */
 enum filter_result scan_antivirus_run(struct filter_ctx *ctx);
 enum filter_result scan_milter_run(struct filter_ctx *ctx);
+enum filter_result scan_spam_run(struct filter_ctx *ctx);
 
 #endif

@@ -5,8 +5,38 @@
 
 #include "commit.h"
 #include "log.h"
+#include "rspamd.h"
 
 static struct workpool *pool;
+
+/* spam_check - rspamd about the written message: -1 refused (the
+ * reject score reached), else 0 with the verdict's fields kept for the
+ * MTA (verdict.h spam_fields_save; empty when rspamd did not answer) */
+static int
+spam_check(struct commit_job *job)
+{
+	const char *err = NULL;
+	struct buf fields;
+
+	buf_init(&fields, 0);
+	job->spam_rc = rspamd_check(job->spam.rspamd, job->spam.timeout_ms,
+	    queue_writer_path(job->qw), job->env, &job->spam_res, &err) == 0 ?
+	    1 : -1;
+	if (job->spam_rc < 0)
+		snprintf(job->spam_reason, sizeof(job->spam_reason), "%s",
+		    err ? err : "rspamd failed");
+	else if (spam_verdict(&job->spam, &job->spam_res, &fields,
+	    job->spam_reason, sizeof(job->spam_reason))) {
+		buf_free(&fields);
+		return -1;
+	}
+	/* lost, the MTA asks again: no harm */
+	if (spam_fields_save(job->qroot, job->env->id,
+	    fields.data ? fields.data : "", &err) < 0)
+		log_warnx("%s: spam verdict for the MTA: %s", job->env->id, err);
+	buf_free(&fields);
+	return 0;
+}
 
 /* commit_run - open if needed, write, commit (worker thread) */
 static void
@@ -31,11 +61,20 @@ commit_run(struct work *w)
 			if (job->av_res.verdict == AV_VIRUS ||
 			    job->av_res.verdict == AV_UNSCANNED_DEFER) {
 				queue_writer_abort(&job->qw);
+				job->av_refused = true;
 				job->rc = COMMIT_REFUSED;
 				return;
 			}
 		}
+		/* spam before the 250, bounded by spam.timeout */
+		if (job->spam.enabled && spam_check(job) < 0) {
+			queue_writer_abort(&job->qw);
+			job->rc = COMMIT_REFUSED;
+			return;
+		}
 		job->rc = queue_writer_commit(&job->qw, job->env, &err);
+		if (job->rc < 0 && job->spam_rc != 0)
+			spam_fields_drop(job->qroot, job->env->id);
 	}
 	snprintf(job->error, sizeof(job->error), "%s", err ? err : "");
 }

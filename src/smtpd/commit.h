@@ -26,6 +26,16 @@ struct commit_job {
 					 * commit (lib-filter verdict.h) */
 	struct av_result av_res;        /* a virus or an unscanned deferral:
 					 * rc COMMIT_REFUSED, nothing queued */
+	bool av_refused;                /* COMMIT_REFUSED by the antivirus
+					 * (else by the spam verdict) */
+	struct spam_config spam;        /* spam.enabled: rspamd before the
+					 * commit (spam.at_smtp) */
+	const char *qroot;              /* the queue root (spam_fields_save) */
+	int spam_rc;                    /* 1 checked, 0 not asked, -1 no
+					 * answer (passed unchecked) */
+	struct spam_result spam_res;
+	char spam_reason[300];          /* refused (COMMIT_REFUSED), or why
+					 * rspamd did not answer */
 	int rc;                         /* queue_writer_commit's result */
 	char error[512];
 	void (*done)(struct commit_job *job); /* on the event loop thread */

@@ -139,16 +139,22 @@ received_header(struct session *s, struct buf *b)
 
 static void commit_done(struct commit_job *job);
 
-/* scan_refused - the antivirus scan before the 250 said no: 554 for a
- * virus, 451 when clamd could not scan (antivirus.on_failure defer);
- * nothing was queued */
+/* scan_refused - the content scan before the 250 said no: 554 for a
+ * virus, 451 when clamd could not scan (antivirus.on_failure defer), 550
+ * for spam (lib-filter verdict.h spam_verdict); nothing was queued */
 static void
-scan_refused(struct session *s, const struct av_result *res)
+scan_refused(struct session *s, const struct commit_job *job)
 {
+	const struct av_result *res = &job->av_res;
 	char why[300];
 
 	av_reason(res, why, sizeof(why));
-	if (res->verdict == AV_VIRUS) {
+	if (!job->av_refused) {
+		log_info("%s: %s: refused: 550 5.7.1 %s; symbols=%s", s->sid,
+		    s->tx.env.id, job->spam_reason, job->spam_res.symbols);
+		session_reply(s, 550, "5.7.1", "Message refused as spam "
+		    "(score %.2f)", job->spam_res.score);
+	} else if (res->verdict == AV_VIRUS) {
 		log_info("%s: %s: refused: 554 5.7.1 %s", s->sid, s->tx.env.id,
 		    why);
 		session_reply(s, 554, "5.7.1", "Message refused: %s", why);
@@ -238,6 +244,9 @@ message_finish(struct session *s, unsigned data_flags)
 	s->job.done = commit_done;
 	av_config_load(s->db, &s->tx.env, &s->job.av);
 	s->job.av.enabled = s->job.av.enabled && s->job.av.at_smtp;
+	spam_config_load(s->db, &s->tx.env, &s->job.spam);
+	s->job.spam.enabled = s->job.spam.enabled && s->job.spam.at_smtp;
+	s->job.qroot = s->sd->qroot;
 	s->state = S_COMMIT;
 	conn_suspend(s->c);
 	commit_submit(&s->job);
@@ -252,7 +261,7 @@ commit_done(struct commit_job *job)
 
 	s->state = S_CMD;
 	if (job->rc == COMMIT_REFUSED && !s->dead) {
-		scan_refused(s, &job->av_res);
+		scan_refused(s, job);
 		goto resume;
 	}
 	if (job->rc == COMMIT_REFUSED) {
@@ -290,6 +299,14 @@ commit_done(struct commit_job *job)
 			log_info("%s: %s: antivirus: %s", s->sid, s->tx.env.id,
 			    why);
 	}
+	if (job->spam_rc > 0)
+		log_info("%s: %s: spam check: score=%.2f required=%.2f "
+		    "action=%s symbols=%s", s->sid, s->tx.env.id,
+		    job->spam_res.score, job->spam_res.required,
+		    job->spam_res.action, job->spam_res.symbols);
+	else if (job->spam_rc < 0)
+		log_warnx("%s: %s: spam check: %s; passed unchecked", s->sid,
+		    s->tx.env.id, job->spam_reason);
 	if (s->dead) {
 		/* durable, but the client is gone: it may send it again */
 		log_info("%s: %s: client left before the reply", s->sid, s->tx.env.id);

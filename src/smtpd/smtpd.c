@@ -69,13 +69,10 @@ smtpd_dns_reload(struct smtpd *sd)
 static int
 smtpd_init(struct service *svc)
 {
-	char *qroot;
-
 	smtpd.svc = svc;
 	smtpd.hostname = settings_hostname(svc->db);
-	qroot = settings_queue_path(svc->db);
-	smtpd.qpath = queue_path(qroot, "smtp", QUEUE_INBOUND);
-	free(qroot);
+	smtpd.qroot = settings_queue_path(svc->db);
+	smtpd.qpath = queue_path(smtpd.qroot, "smtp", QUEUE_INBOUND);
 	if (queue_ensure(smtpd.qpath) < 0) {
 		log_warn("cannot create the queue %s", smtpd.qpath);
 		return -1;
@@ -126,6 +123,7 @@ main(int argc, char **argv)
 
 	free(smtpd.hostname);
 	free(smtpd.qpath);
+	free(smtpd.qroot);
 	free(smtpd.dns_servers);
 	return rc;
 }

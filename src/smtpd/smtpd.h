@@ -17,6 +17,7 @@ struct smtpd {
 	struct service *svc;
 	char *hostname;     /* server.hostname: greeting, Received */
 	char *qpath;        /* <queue>/smtp/inbound */
+	char *qroot;        /* <queue> (lib-filter: spam verdicts) */
 	SSL_CTX *tls;       /* NULL: no certificate, no STARTTLS/smtps */
 	struct conn_server *conns;  /* the connection layer (conn.h) */
 	struct dns_resolver *dns;   /* client checks; NULL: none */

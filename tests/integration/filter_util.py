@@ -79,7 +79,8 @@ class FakeServer:
     """A unix socket server in a thread. mode: "hang" (accepts, reads,
     never answers), "garbage" (answers nonsense to clamd's z-commands),
     "milter-drop" (negotiates the milter protocol, then drops the
-    connection at the first body chunk)."""
+    connection at the first body chunk), "milter-hang" (the same, but
+    never answers the body chunk)."""
 
     def __init__(self, path, mode):
         self.path, self.mode = str(path), mode
@@ -110,7 +111,7 @@ class FakeServer:
                 time.sleep(0.2)
                 c.sendall(b"\x01\x02 this is not clamd\n\0")
                 c.close()
-            elif self.mode == "milter-drop":
+            elif self.mode in ("milter-drop", "milter-hang"):
                 self._milter_drop(c)
         except OSError:
             pass
@@ -134,6 +135,10 @@ class FakeServer:
                 c.sendall(struct.pack("!IcIII", 13, b"O", 6, 0, 0))
             elif cmd == b"D":
                 continue
+            elif cmd == b"B" and self.mode == "milter-hang":
+                while c.recv(65536):    # reads on, never answers
+                    pass
+                return
             elif cmd == b"B":
                 c.close()           # gone in the middle of the message
                 return
@@ -228,3 +233,113 @@ def milter_start(tmp):
                             stderr=subprocess.STDOUT)
     wait_socket(str(sock), proc, 30, "the test milter")
     return proc, str(sock)
+
+
+RSPAMD = shutil.which("rspamd") or "/usr/bin/rspamd"
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+# the test rules: a subject word gives a fixed, large score
+RSPAMD_LUA = r'''
+local function subject_has(word)
+  return function(task)
+    local s = task:get_header('Subject')
+    return s ~= nil and string.find(s, word, 1, true) ~= nil
+  end
+end
+rspamd_config.POSTERN_TEST_JUNK = { callback = subject_has('SPAMTEST-JUNK'),
+  score = 150.0, description = 'postern test: junk', group = 'postern' }
+rspamd_config.POSTERN_TEST_REJECT = { callback = subject_has('SPAMTEST-REJECT'),
+  score = 600.0, description = 'postern test: reject', group = 'postern' }
+'''
+
+
+def redis_start(tmp, port):
+    if not os.access(REDIS, os.X_OK):
+        pytest.skip("redis-server missing (scripts/install-deps.sh)")
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+    stop(proc)
+    raise AssertionError("redis did not start")
+
+
+def rspamd_start(tmp, normal, controller, redis_port, timeout=300,
+                 proxy=None):
+    """Debian's rspamd offline: its own config dir in tmp, loopback ports,
+    DNS to a dead loopback port (answers fail fast), the test rules, Bayes
+    on a private redis; with proxy, its proxy worker in milter mode on
+    that port (scanning through the normal worker; X-Spamd-Result added
+    to every message). Returns the process."""
+    if not os.access(RSPAMD, os.X_OK):
+        pytest.skip("rspamd missing (scripts/install-deps.sh)")
+    d = tmp / "rspamd"
+    (d / "local" / "local.d").mkdir(parents=True)
+    (d / "db").mkdir()
+    (d / "local" / "rspamd.local.lua").write_text(RSPAMD_LUA)
+    (d / "local" / "local.d" / "redis.conf").write_text(
+        f'servers = "127.0.0.1:{redis_port}";\n')
+    (d / "local" / "local.d" / "classifier-bayes.conf").write_text(
+        f'servers = "127.0.0.1:{redis_port}";\nmin_learns = 1;\n')
+    conf = d / "rspamd.conf"
+    conf.write_text(f'''.include "/etc/rspamd/common.conf"
+options {{
+    pidfile = "{d}/rspamd.pid";
+    .include "/etc/rspamd/options.inc"
+    dns {{ nameserver = ["127.0.0.1:9"]; timeout = 0.3s; retransmits = 1; }}
+}}
+logging {{ type = "file"; filename = "{d}/rspamd.log"; level = "info"; }}
+worker "normal" {{ bind_socket = "127.0.0.1:{normal}"; count = 1;
+    .include "/etc/rspamd/worker-normal.inc" }}
+worker "controller" {{ bind_socket = "127.0.0.1:{controller}"; count = 1;
+    .include "/etc/rspamd/worker-controller.inc" }}
+''')
+    if proxy is not None:
+        with open(conf, "a") as f:
+            f.write(f'''worker "rspamd_proxy" {{ bind_socket = "127.0.0.1:{proxy}";
+    milter = yes; timeout = 60s; count = 1;
+    upstream "local" {{ default = yes; hosts = "127.0.0.1:{normal}"; }}
+    reject_message = "Spam message rejected"; }}
+''')
+        (d / "local" / "local.d" / "milter_headers.conf").write_text(
+            'use = ["x-spamd-result"];\nskip_local = false;\n'
+            'skip_authenticated = false;\n')
+    proc = subprocess.Popen(
+        [RSPAMD, "-f", "-u", "root", "-g", "root", "-c", str(conf),
+         f"--var=LOCAL_CONFDIR={d}/local", f"--var=DBDIR={d}/db",
+         f"--var=RUNDIR={d}", f"--var=LOGDIR={d}", "--var=CONFDIR=/etc/rspamd"],
+        stdout=open(d / "out.log", "w"), stderr=subprocess.STDOUT)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("rspamd exited:\n" +
+                                 (d / "out.log").read_text()[-3000:])
+        ok = 0
+        for port in (normal, controller):
+            try:
+                with socket.create_connection(("127.0.0.1", port),
+                                              timeout=2) as s:
+                    s.sendall(b"GET /ping HTTP/1.0\r\n\r\n")
+                    ok += b"pong" in s.recv(4096)
+            except OSError:
+                pass
+        if ok == 2 and proxy is not None:
+            try:
+                socket.create_connection(("127.0.0.1", proxy),
+                                         timeout=2).close()
+            except OSError:
+                ok = 0
+        if ok == 2:
+            return proc
+        time.sleep(0.5)
+    stop(proc)
+    raise AssertionError("rspamd did not answer /ping in time")

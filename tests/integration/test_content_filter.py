@@ -111,7 +111,7 @@ def test_virus_refused_before_250(srv):
 
 def test_virus_quarantined_in_mta_notice_release(srv):
     p = srv
-    defaults(p, antivirus__at_smtp=0)
+    defaults(p, antivirus__at_smtp=0, antivirus__notify="carol@other.test")
     m, mid = infected("forged@remote.test", "alice@acme.test",
                       subject="quarantine me")
     send(p, "forged@remote.test", ["alice@acme.test"], m)
@@ -125,6 +125,10 @@ def test_virus_quarantined_in_mta_notice_release(srv):
                              if q["id"] in x and "quarantined" in x], T,
                     "notice")[0]
     assert "postern quarantine release " + q["id"] in note
+    # and the admin address of antivirus.notify
+    wait_for(lambda: [x for x in mailbox_msgs(p.root, "carol", "other")
+                      if q["id"] in x and SIGNAME in x], T, "admin notice")
+    p.cli("config", "unset", "antivirus.notify")
     assert not delivered(p, "alice", mid)
     # never a bounce to the (forged) sender
     assert not [e for _, e in queue_items(p.root, "smtp", "outgoing")
@@ -326,33 +330,44 @@ def test_milter_verdicts(srv):
         p.cli("quarantine", "delete", x["id"], "--yes")
 
 
-def test_milter_disconnects_mid_message(srv):
+@pytest.mark.parametrize("mode", ["milter-drop", "milter-hang"])
+def test_milter_disconnects_or_hangs_mid_message(srv, mode):
     p = srv
     defaults(p)
-    path = p.tmp / "milter-drop.sock"
-    fake = FakeServer(path, "milter-drop")
+    path = p.tmp / f"{mode}.sock"
+    fake = FakeServer(path, mode)
     try:
-        settings(p, milter__list=f"unix:{path};timeout=5s")
-        m, mid = make_msg("x@remote.test", "alice@acme.test", subject="drop")
+        settings(p, milter__list=f"unix:{path};timeout=2s")
+        m, mid = make_msg("x@remote.test", "alice@acme.test", subject=mode)
         send(p, "x@remote.test", ["alice@acme.test"], m)
-        wait_for(lambda: f"milter unix:{path} failed" in p.log("mta"), T,
-                 "failure logged")
-        assert "default action tempfail" in p.log("mta")
-        assert not delivered(p, "alice", mid)
-        # default accept: the broken milter is skipped
-        settings(p, milter__list=f"unix:{path};timeout=5s;default=accept")
+        line = wait_for(lambda: [x for x in p.log("mta").splitlines()
+                                 if f"milter unix:{path} failed" in x], T,
+                        "failure logged")[0]
+        assert "default action tempfail" in line
+        if mode == "milter-hang":
+            assert "timed out" in line
+        # deferred: kept in the queue, not delivered, not held
+        assert in_inbound(p, mid) and not delivered(p, "alice", mid)
+        # default accept: the broken milter is skipped, nothing was lost
+        settings(p, milter__list=f"unix:{path};timeout=2s;default=accept")
         wait_for(lambda: delivered(p, "alice", mid), T, "delivered")
+        assert not [x for x in quarantined(p) if mode in x["reason"]]
+        if mode == "milter-hang":
+            return
         # a milter that is not there at all, default reject: held
         settings(p, milter__list=f"unix:{p.tmp}/none.sock;default=reject")
         m, mid = make_msg("x@remote.test", "alice@acme.test", subject="none")
         send(p, "x@remote.test", ["alice@acme.test"], m)
         wait_for(lambda: [x for x in quarantined(p)
                           if "none.sock" in x["reason"]], T, "held")
-        r = p.cli("config", "set", "milter.list", "unix:/x;bogus=1",
-                  check=False)
-        assert r.returncode == 0   # checked where it is used: diag says
-        d = p.cli("diag", "--json", check=False)
-        assert "unknown option" in d.stdout
+        # a malformed list is refused when it is set
+        for bad in ("unix:/x;bogus=1", "tcp:1.2.3.4:5", "inet:nohost",
+                    "unix:/x;timeout=0s"):
+            r = p.cli("config", "set", "milter.list", bad, check=False)
+            assert r.returncode == 2, bad
+        assert "unknown option" in p.cli("config", "set", "milter.list",
+                                         "unix:/x;bogus=1",
+                                         check=False).stderr
     finally:
         p.cli("config", "unset", "milter.list")
         for x in quarantined(p):

@@ -1,12 +1,17 @@
 /* test-filter - lib-filter's parsers: clamd answers, the milter list
- * setting, milter packets (framed a byte at a time), header edits */
+ * setting, milter packets (framed a byte at a time), header edits; the
+ * spam verdict and the fields smtpd keeps for the MTA */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clamd.h"
 #include "milter.h"
 #include "test.h"
+#include "verdict.h"
+#include "xalloc.h"
 
 static void
 test_clamd_reply(void)
@@ -159,12 +164,79 @@ test_milter_header_apply(void)
 	milter_mods_free(&m);
 }
 
+static void
+test_spam_verdict(void)
+{
+	struct spam_config cfg = { .enabled = true, .reject = 15, .junk = 6 };
+	struct spam_result res = { .score = 5.99, .required = 15 };
+	char why[200] = "";
+	struct buf f;
+
+	snprintf(res.action, sizeof(res.action), "no action");
+	buf_init(&f, 0);
+	CHECK(!spam_verdict(&cfg, &res, &f, why, sizeof(why)));
+	CHECK(strstr(f.data, "X-Spam-Score: 5.99 / 15.00\r\n") == f.data);
+	CHECK(strstr(f.data, "X-Spam-Status: No, score=5.99") != NULL);
+	CHECK(strstr(f.data, "X-Spam-Symbols") == NULL);
+	buf_reset(&f);
+	res.score = 6;       /* the Junk score itself: Yes */
+	snprintf(res.symbols, sizeof(res.symbols), "A(6.00)");
+	CHECK(!spam_verdict(&cfg, &res, &f, why, sizeof(why)));
+	CHECK(strstr(f.data, "X-Spam-Status: Yes") != NULL);
+	CHECK(strstr(f.data, "X-Spam-Symbols: A(6.00)\r\n") != NULL);
+	buf_reset(&f);
+	res.score = 15;      /* the reject score itself: refused */
+	CHECK(spam_verdict(&cfg, &res, &f, why, sizeof(why)));
+	CHECK(strstr(why, "reaches the reject score 15") != NULL);
+	buf_reset(&f);
+	cfg.reject = 0;      /* never */
+	res.score = 1000;
+	CHECK(!spam_verdict(&cfg, &res, &f, why, sizeof(why)));
+	buf_free(&f);
+}
+
+static void
+test_spam_fields(void)
+{
+	char dir[] = "/tmp/test-filter-XXXXXX";
+	const char *err = NULL;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(spam_fields_save(dir, "Q1", "X-Spam-Score: 1.00 / 15.00\r\n",
+	    &err) == 0);
+	char *f = spam_fields_take(dir, "Q1");
+	CHECK(f != NULL && strcmp(f, "X-Spam-Score: 1.00 / 15.00\r\n") == 0);
+	free(f);
+	CHECK(spam_fields_take(dir, "Q1") == NULL);     /* taken once */
+	CHECK(spam_fields_save(dir, "Q2", "", &err) == 0);
+	f = spam_fields_take(dir, "Q2");                /* asked, no answer */
+	CHECK(f != NULL && *f == '\0');
+	free(f);
+	/* what is not an X-Spam-* block is not used */
+	CHECK(spam_fields_save(dir, "Q3", "Received: x\r\n", &err) == 0);
+	CHECK(spam_fields_take(dir, "Q3") == NULL);
+	CHECK(spam_fields_save(dir, "Q4", "X-Spam-Score: 1\r\nX-Bad\r\n",
+	    &err) == 0);
+	CHECK(spam_fields_take(dir, "Q4") == NULL);
+	CHECK(spam_fields_save(dir, "Q5", "X-Spam-Score: 1", &err) == 0);
+	CHECK(spam_fields_take(dir, "Q5") == NULL);
+	CHECK(spam_fields_save(dir, "../x", "X-Spam-A: 1\r\n", &err) < 0);
+	CHECK(spam_fields_take(dir, "../x") == NULL);
+	CHECK(spam_fields_save(dir, "Q6", "X-Spam-A: 1\r\n", &err) == 0);
+	spam_fields_expire(dir, -1);                    /* all of them */
+	CHECK(spam_fields_take(dir, "Q6") == NULL);
+	char *sub = xasprintf("%s/spamverdict", dir);
+	CHECK(rmdir(sub) == 0 && rmdir(dir) == 0);
+	free(sub);
+}
+
 int
 main(void)
 {
 	static const struct test t[] = {
 		TEST(test_clamd_reply), TEST(test_milter_spec),
 		TEST(test_milter_frame), TEST(test_milter_header_apply),
+		TEST(test_spam_verdict), TEST(test_spam_fields),
 		{ 0 },
 	};
 	return test_run(t);
