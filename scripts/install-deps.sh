@@ -38,6 +38,8 @@ LOGIN="libmaxminddb-dev libqrencode-dev libpam0g-dev oathtool zbar-tools libmaxm
 PKGS="$BUILD $RUNTIME $ANALYSIS $TEST $WEB $LOGIN ${POSTERN_EXTRA_PACKAGES:-}"
 # xmppd: libexpat parses the XML streams; slixmpp is the tests' client
 PKGS="$PKGS libexpat1-dev python3-slixmpp"
+# trust (issue 19): dkimpy's ARC oracle (arc_sign/arc_verify) needs authres
+PKGS="$PKGS python3-authres"
 
 missing_of() {
 	out=""
