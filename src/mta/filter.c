@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "filter.h"
+#include "limits.h"
 #include "authres.h"
 #include "gfilter.h"
 
@@ -11,6 +12,7 @@
 static const struct filter filter_chain[] = {
 	{ "global", gfilter_run },   /* gfilter.h: rules of the config store */
 	{ "dkim", authres_run },     /* authres.h: Authentication-Results */
+	{ "limits", limits_run },    /* limits.h: outbound abuse limits */
 	{ NULL, NULL },
 };
 
