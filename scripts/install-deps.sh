@@ -46,6 +46,8 @@ PKGS="$PKGS libexpat1-dev python3-slixmpp"
 # passkeys (WebAuthn's CBOR: lib-admin/passkey.c)
 PKGS="$PKGS libcbor-dev"
 PKGS="$PKGS $PKGS_FILTER"
+# trust (issue 19): dkimpy's ARC oracle (arc_sign/arc_verify) needs authres
+PKGS="$PKGS python3-authres"
 
 missing_of() {
 	out=""

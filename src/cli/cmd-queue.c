@@ -53,8 +53,12 @@ list_one(const struct qadm_ref *ref, void *arg)
 	snprintf(nr, sizeof(nr), "%zu", json_array_size(rc));
 	if (last == NULL)
 		last = json_string_value(json_object_get(o, "error"));
+	if (last == NULL)
+		last = json_string_value(json_object_get(o, "reason"));
 	const char *first = json_string_value(json_object_get(r0, "address"));
-	const char *row[] = { ref->id, ref->label, ref->state, when,
+	const char *state = json_is_true(json_object_get(o, "held")) ? "held" :
+	    ref->state;   /* held by the outbound limits (sendlimit) */
+	const char *row[] = { ref->id, ref->label, state, when,
 	    sender && *sender ? sender : "<>", first ? first : "",
 	    nr, sz, last ? last : "" };
 	cli_table_row(c->t, row);

@@ -37,6 +37,7 @@ static const struct {
 	{ "status", cmd_status, "services run by posternd, their PIDs and addresses" },
 	{ "diag", cmd_diag, "diagnostic report: checks of the whole installation (text, HTML, JSON)" },
 	{ "token", cmd_token, "API tokens of the web administration API: add, list, del" },
+	{ "sendlimit", cmd_sendlimit, "outbound abuse limits: list, suspend, unsuspend, release" },
 };
 
 /* Commands made of verbs ("postoffice add ..."): without a verb they print
@@ -45,7 +46,7 @@ static const struct {
 static const char *const verb_commands[] = {
 	"config", "postoffice", "domain", "dkim", "mailbox", "address", "group",
 	"list", "popretrieval", "users", "queue", "filter", "messages", "welcome",
-	"token", "quarantine", NULL
+	"token", "quarantine", "sendlimit", NULL
 };
 
 static bool

@@ -248,6 +248,23 @@ qadm_item_json(const struct qadm_ref *ref, bool detail)
 		    str_or_null(x->last_error)));
 	}
 	json_object_set_new(o, "recipients", rc);
+	/* bad mail held by the outbound limits (mta/limits.h): "held" */
+	if (strcmp(ref->state, "badmail") == 0) {
+		char *rp = xasprintf("%s/%s.reason", ref->qpath, ref->id);
+		char head[256] = "";
+		FILE *rf = fopen(rp, "re");
+		if (rf != NULL) {
+			if (fgets(head, sizeof(head), rf) == NULL)
+				head[0] = '\0';
+			fclose(rf);
+		}
+		bool held = strncmp(head, "held: ", 6) == 0;
+		json_object_set_new(o, "held", json_boolean(held));
+		head[strcspn(head, "\r\n")] = '\0';
+		if (held && !detail)
+			json_object_set_new(o, "reason", json_string(head));
+		free(rp);
+	}
 	if (detail) {
 		json_object_set_new(o, "auth_user", str_or_null(env.auth_user));
 		json_object_set_new(o, "client", str_or_null(env.client_addr));

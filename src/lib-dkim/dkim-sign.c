@@ -186,6 +186,7 @@ struct dkim_signer {
 	enum dkim_canon hcanon, bcanon;
 	int64_t body_limit;
 	time_t now;
+	int arc_instance;
 	struct msghdr_parser parser;
 	struct scan_ctx scan;
 	struct dkim_hdr *hdr;
@@ -208,6 +209,7 @@ dkim_signer_new(const struct dkim_sign_params *p)
 	s->bcanon = p->bcanon;
 	s->body_limit = p->body_limit;
 	s->now = p->now;
+	s->arc_instance = p->arc_instance;
 	s->hdr = xcalloc(1, sizeof(*s->hdr));
 	s->scan.h = s->hdr;
 	msghdr_parser_init(&s->parser, DKIM_HEADER_MAX, scan_field, &s->scan);
@@ -290,10 +292,17 @@ dkim_signer_finish(struct dkim_signer *s, char **field_r, const char **error_r)
 		buf_append(&tmp, h->data + h->start[i], h->name_len[i]);
 		buf_putc(&tmp, '\0');
 	}
+	size_t nn = 0;
 	for (size_t i = 0; i < h->nf; i++) {
-		names[i] = tmp.data + off[i];
-		if (strcasecmp(names[i], "from") == 0)
+		const char *nm = tmp.data + off[i];
+		if (strcasecmp(nm, "from") == 0)
 			from = true;
+		/* an AMS does not sign the ARC fields nor
+		 * Authentication-Results (RFC 8617 4.1.2) */
+		if (s->arc_instance > 0 && (strncasecmp(nm, "arc-", 4) == 0 ||
+		    strcasecmp(nm, "authentication-results") == 0))
+			continue;
+		names[nn++] = nm;
 	}
 	free(off);
 	if (!from) {
@@ -302,7 +311,7 @@ dkim_signer_finish(struct dkim_signer *s, char **field_r, const char **error_r)
 		return -1;
 	}
 	buf_init(&hl, 0);
-	dkim_signed_names(names, h->nf, &hl);
+	dkim_signed_names(names, nn, &hl);
 	buf_free(&tmp);
 	hn = xcalloc(DKIM_HNAMES_MAX, sizeof(*hn));
 	for (char *save = NULL, *t = strtok_r(hl.data, ":", &save);
@@ -315,7 +324,12 @@ dkim_signer_finish(struct dkim_signer *s, char **field_r, const char **error_r)
 	buf_init(&tmp, 0);
 	f.b = &field;
 	f.col = 0;
-	fold_put(&f, "DKIM-Signature: v=1;", false);
+	if (s->arc_instance > 0) {
+		buf_printf(&tmp, "ARC-Message-Signature: i=%d;", s->arc_instance);
+		fold_put(&f, tmp.data, false);
+		buf_reset(&tmp);
+	} else
+		fold_put(&f, "DKIM-Signature: v=1;", false);
 	buf_printf(&tmp, "a=%s;", dkim_alg_name(dkim_key_alg(s->key)));
 	fold_put(&f, tmp.data, true);
 	buf_reset(&tmp);
@@ -331,7 +345,7 @@ dkim_signer_finish(struct dkim_signer *s, char **field_r, const char **error_r)
 	buf_reset(&tmp);
 	buf_printf(&tmp, "t=%lld;", (long long)s->now);
 	fold_put(&f, tmp.data, true);
-	if (s->identity != NULL) {
+	if (s->identity != NULL && s->arc_instance == 0) {
 		buf_reset(&tmp);
 		buf_puts(&tmp, "i=");
 		quoted_printable(s->identity, &tmp);

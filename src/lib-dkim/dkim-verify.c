@@ -159,9 +159,28 @@ qp_decode(char *s)
 }
 
 /* dkim_sig_parse - a DKIM-Signature value */
+static int sig_parse(const char *value, size_t len, struct dkim_sig *sig,
+		     bool ams, const char **error_r);
+
 int
 dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 	       const char **error_r)
+{
+	return sig_parse(value, len, sig, false, error_r);
+}
+
+int
+dkim_ams_parse(const char *value, size_t len, struct dkim_sig *sig,
+	       const char **error_r)
+{
+	return sig_parse(value, len, sig, true, error_r);
+}
+
+/* sig_parse - a DKIM-Signature, or (ams) an ARC-Message-Signature: no
+ * v=, i= the instance (RFC 8617 4.1.2) */
+static int
+sig_parse(const char *value, size_t len, struct dkim_sig *sig, bool ams,
+	  const char **error_r)
 {
 	struct dkim_tag t[DKIM_TAGS_MAX];
 	const struct dkim_tag *v;
@@ -176,7 +195,15 @@ dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 	}
 	if (dkim_tags_parse(value, len, t, DKIM_TAGS_MAX, &n, error_r) < 0)
 		return -1;
-	if ((v = tag_get(t, n, "v")) == NULL || v->value_len != 1 || v->value[0] != '1') {
+	if (ams) {
+		if ((v = tag_get(t, n, "i")) == NULL || parse_num(v,
+		    &sig->instance) < 0 || sig->instance < 1 ||
+		    sig->instance > ARC_MAX_INSTANCES) {
+			*error_r = "i= is not an ARC instance (1-50)";
+			return -1;
+		}
+	} else if ((v = tag_get(t, n, "v")) == NULL || v->value_len != 1 ||
+	    v->value[0] != '1') {
 		*error_r = "v= is not 1";
 		return -1;
 	}
@@ -259,7 +286,7 @@ dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 		return -1;
 	}
 	/* i= defaults to @d; its domain is d= or below it */
-	if ((v = tag_get(t, n, "i")) != NULL) {
+	if (!ams && (v = tag_get(t, n, "i")) != NULL) {
 		if (copy_nows(v, sig->identity, sizeof(sig->identity)) < 0) {
 			*error_r = "i= too long";
 			return -1;
@@ -334,8 +361,8 @@ dkim_sig_at(const char *msg, size_t len, size_t n, struct dkim_sig *sig,
 }
 
 /* strip_b - the field with the b= value (and its white space) removed */
-static void
-strip_b(const char *f, size_t len, struct buf *out)
+void
+dkim_strip_b(const char *f, size_t len, struct buf *out)
 {
 	const char *colon = memchr(f, ':', len);
 	size_t end = len, i;
@@ -380,8 +407,8 @@ strip_b(const char *f, size_t len, struct buf *out)
 }
 
 /* key_from_record - the key record's checks (RFC 6376 3.6.1) */
-static struct dkim_key *
-key_from_record(const char *record, const struct dkim_sig *sig,
+struct dkim_key *
+dkim_key_from_record(const char *record, const struct dkim_sig *sig,
 		enum dkim_result *res, const char **why_r)
 {
 	struct dkim_tag t[DKIM_TAGS_MAX];
@@ -473,16 +500,9 @@ dkim_verify(const char *msg, size_t len, size_t n, const char *record,
 	    struct dkim_sig *sig_r, const char **why_r)
 {
 	struct dkim_hdr *h = xcalloc(1, sizeof(*h));
-	struct dkim_sig *sig = xcalloc(1, sizeof(*sig));
-	struct dkim_key *key = NULL;
-	struct dkim_body body;
-	struct buf f, input;
-	unsigned char bh[32];
 	enum dkim_result res = DKIM_PERMERROR;
 	int i;
 
-	buf_init(&f, 0);
-	buf_init(&input, 0);
 	if (dkim_hdr_scan(msg, len, h, why_r) < 0)
 		goto out;
 	if ((i = find_sig(h, n)) < 0) {
@@ -490,10 +510,32 @@ dkim_verify(const char *msg, size_t len, size_t n, const char *record,
 		*why_r = "no signature";
 		goto out;
 	}
+	res = dkim_verify_field(msg, len, h, (size_t)i, false, record, sig_r,
+	    why_r);
+out:
+	free(h);
+	return res;
+}
+
+enum dkim_result
+dkim_verify_field(const char *msg, size_t len, const struct dkim_hdr *h,
+		  size_t i, bool ams, const char *record,
+		  struct dkim_sig *sig_r, const char **why_r)
+{
+	struct dkim_sig *sig = xcalloc(1, sizeof(*sig));
+	struct dkim_key *key = NULL;
+	struct dkim_body body;
+	struct buf f, input;
+	unsigned char bh[32];
+	enum dkim_result res = DKIM_PERMERROR;
+
+	buf_init(&f, 0);
+	buf_init(&input, 0);
 	const char *fs = msg + h->start[i], *colon;
 	size_t flen = h->end[i] - h->start[i];
 	colon = memchr(fs, ':', flen);
-	if (dkim_sig_parse(colon + 1, flen - (size_t)(colon + 1 - fs), sig, why_r) < 0)
+	if (sig_parse(colon + 1, flen - (size_t)(colon + 1 - fs), sig, ams,
+	    why_r) < 0)
 		goto out;
 	if (sig_r != NULL)
 		*sig_r = *sig;
@@ -506,7 +548,7 @@ dkim_verify(const char *msg, size_t len, size_t n, const char *record,
 		*why_r = "no key record";
 		goto out;
 	}
-	if ((key = key_from_record(record, sig, &res, why_r)) == NULL)
+	if ((key = dkim_key_from_record(record, sig, &res, why_r)) == NULL)
 		goto out;
 	/* body */
 	dkim_body_init(&body, sig->bcanon, sig->l);
@@ -524,7 +566,7 @@ dkim_verify(const char *msg, size_t len, size_t n, const char *record,
 		*why_r = "body hash did not verify";
 		goto out;
 	}
-	strip_b(fs, flen, &f);
+	dkim_strip_b(fs, flen, &f);
 	dkim_hash_input(h, sig->hcanon, (const char (*)[80])sig->h, sig->nh,
 	    f.data, f.len, &input);
 	if (dkim_verify_data(key, input.data, input.len, sig->b, sig->b_len) != 1) {
@@ -539,6 +581,5 @@ out:
 	buf_free(&f);
 	buf_free(&input);
 	free(sig);
-	free(h);
 	return res;
 }

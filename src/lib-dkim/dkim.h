@@ -27,6 +27,7 @@
 #define DKIM_SIG_MAX (16 * 1024)       /* a DKIM-Signature field */
 #define DKIM_RECORD_MAX (8 * 1024)     /* a key record (joined strings) */
 #define DKIM_HNAMES_MAX 64             /* names in h= */
+#define ARC_MAX_INSTANCES 50           /* RFC 8617 4.2.1 */
 
 enum dkim_alg { DKIM_RSA_SHA256 = 0, DKIM_ED25519_SHA256 };
 enum dkim_canon { DKIM_SIMPLE = 0, DKIM_RELAXED };
@@ -106,6 +107,10 @@ struct dkim_sign_params {
 	int64_t body_limit;          /* 0: no l= */
 	const char *identity;        /* i= or NULL */
 	time_t now;                  /* t= */
+	int arc_instance;            /* > 0: an ARC-Message-Signature with
+				      * i= this (no v=, no identity; ARC
+				      * fields and Authentication-Results
+				      * not signed), arc.h */
 };
 
 struct dkim_signer;
@@ -166,6 +171,7 @@ struct dkim_sig {
 	size_t bh_len;
 	unsigned char b[1024];
 	size_t b_len;
+	int64_t instance;            /* ARC-Message-Signature i= */
 };
 /* dkim_sig_parse - the value of a DKIM-Signature field (after the colon) */
 int dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
@@ -178,6 +184,10 @@ int dkim_sig_parse(const char *value, size_t len, struct dkim_sig *sig,
 enum dkim_result dkim_verify(const char *msg, size_t len, size_t n,
 			     const char *record, struct dkim_sig *sig_r,
 			     const char **why_r);
+/* dkim_ams_parse - an ARC-Message-Signature value (i= the instance, no
+ * v=) into the same struct */
+int dkim_ams_parse(const char *value, size_t len, struct dkim_sig *sig,
+		   const char **error_r);
 /* dkim_sig_at - parse the n-th (0: topmost) DKIM-Signature field of the
  * message, to know d= and s= before the key lookup; 0 or -1 (malformed,
  * or no such field) */
@@ -198,6 +208,19 @@ struct dkim_hdr {
 /* dkim_hdr_scan - the fields of the header block of data[0..len) */
 int dkim_hdr_scan(const char *data, size_t len, struct dkim_hdr *h,
 		  const char **error_r);
+/* dkim_verify_field - verify the signature field h[i] (a DKIM-Signature,
+ * or with ams an ARC-Message-Signature) of msg with the key record */
+enum dkim_result dkim_verify_field(const char *msg, size_t len,
+				   const struct dkim_hdr *h, size_t i, bool ams,
+				   const char *record, struct dkim_sig *sig_r,
+				   const char **why_r);
+/* dkim_key_from_record - the public key of a key record for sig's a=,
+ * with the record's checks (RFC 6376 3.6.1); NULL with *res and why */
+struct dkim_key *dkim_key_from_record(const char *record,
+				      const struct dkim_sig *sig,
+				      enum dkim_result *res, const char **why_r);
+/* dkim_strip_b - a signature field with the value of b= removed */
+void dkim_strip_b(const char *f, size_t len, struct buf *out);
 /* dkim_hash_input - the header hash input: the fields named in h (each
  * taken bottom up), then sigfield (the DKIM-Signature field, b= empty),
  * canonicalized, the last without its CRLF */

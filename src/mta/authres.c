@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "authres.h"
+#include "arc.h"
 #include "dkim.h"
 #include "dmarc.h"
 #include "dmarc-report.h"
@@ -348,6 +349,55 @@ verify_all(struct lookups *l, const char *msg, size_t len, struct buf *out,
 	}
 }
 
+/* arc_lookup - the key records ARC asks for, through the item's resolver */
+static char *
+arc_lookup(void *ctx, const char *selector, const char *domain, bool *tempfail)
+{
+	char *rec = NULL;
+	enum dns_status st = key_lookup(ctx, selector, domain, &rec);
+
+	*tempfail = st == DNS_TEMPFAIL;
+	return st == DNS_OK ? rec : (free(rec), NULL);
+}
+
+/* arc_resinfo - arc=pass/fail/none with the chain (RFC 8617 10.2) */
+static void
+arc_resinfo(struct lookups *l, const char *msg, size_t len,
+	    const struct queue_env *env, struct buf *out, struct arc_verdict *v)
+{
+	arc_verify(msg, len, arc_lookup, l, v);
+	buf_printf(out, ";\r\n\tarc=%s", arc_result_name(v->result));
+	if (v->result == ARC_PASS) {
+		buf_printf(out, " (i=%d sealed by %s)", v->instances, v->chain);
+	} else if (v->result == ARC_FAIL && v->why != NULL) {
+		char *why = xasprintf("i=%d %s", v->instances, v->why);
+		reason(out, why);
+		free(why);
+	}
+	if (env->client_addr != NULL && safe_value(env->client_addr))
+		buf_printf(out, " smtp.remote-ip=%s", env->client_addr);
+}
+
+/* arc_trusted - the newest sealer is in arc.trusted_sealers */
+static bool
+arc_trusted(struct db *db, const struct arc_verdict *v)
+{
+	char first[256];
+	size_t n = strcspn(v->chain, ",");
+	bool ok = false;
+
+	if (v->result != ARC_PASS || n == 0 || n >= sizeof(first))
+		return false;
+	memcpy(first, v->chain, n);
+	first[n] = '\0';
+	char *list = settings_get_str(db, "arc.trusted_sealers"), *save = NULL;
+	for (char *t = strtok_r(list, " ,", &save); t != NULL && !ok;
+	    t = strtok_r(NULL, " ,", &save))
+		ok = strcasecmp(t, first) == 0;
+	free(list);
+	return ok;
+}
+
 /* The header scan: Authentication-Results fields claiming our
  * authserv-id and quarantine marks, to remove (found with msghdr,
  * without the DKIM field count limit, so no number of filler fields
@@ -442,6 +492,7 @@ struct dm_eval {
 	enum dmarc_policy applied;          /* p, sp or np for this From */
 	enum dmarc_policy dis;              /* what was done */
 	bool spf_aligned, dkim_aligned;
+	bool arc_override;                  /* a trusted ARC seal */
 	char spf_domain[DMARC_DOMAIN_MAX + 1];
 	const char *spf;                    /* SPF result word */
 };
@@ -604,8 +655,9 @@ dm_resinfo(const struct dm_eval *e, struct buf *out)
 	}
 	buf_printf(out, ";\r\n\tdmarc=%s", dm_names[e->result]);
 	if (e->result == DM_PASS || e->result == DM_FAIL)
-		buf_printf(out, " (p=%s dis=%s)", dmarc_policy_name(e->applied),
-		    dmarc_policy_name(e->dis));
+		buf_printf(out, " (p=%s dis=%s%s)", dmarc_policy_name(e->applied),
+		    dmarc_policy_name(e->dis), e->arc_override ?
+		    " arc override" : "");
 	else if (e->why != NULL)
 		reason(out, e->why);
 	if (e->from[0] != '\0' && safe_value(e->from))
@@ -680,7 +732,9 @@ authres_run(struct filter_ctx *ctx)
 	if (strcmp(ctx->conn, "smtp") != 0 && strcmp(ctx->conn, "pr") != 0)
 		return FILTER_CONTINUE;
 	bool dmarc_on = settings_get_int(ctx->db, "dmarc.verify", 0) != 0;
-	if ((settings_get_int(ctx->db, "dkim.verify", 0) == 0 && !dmarc_on) ||
+	bool arc_on = settings_get_int(ctx->db, "arc.verify", 0) != 0;
+	if ((settings_get_int(ctx->db, "dkim.verify", 0) == 0 && !dmarc_on &&
+	    !arc_on) ||
 	    env_from_here(ctx->db, ctx->env))
 		return FILTER_CONTINUE;
 	const char *src = ctx->new_msg_path ? ctx->new_msg_path : ctx->msg_path;
@@ -721,6 +775,10 @@ authres_run(struct filter_ctx *ctx)
 	buf_init(&out, 0);
 	buf_printf(&out, "Authentication-Results: %s", host);
 	verify_all(&lk, msg.data, msg.len, &out, &dk);
+	struct arc_verdict av;
+	memset(&av, 0, sizeof(av));
+	if (arc_on)
+		arc_resinfo(&lk, msg.data, msg.len, ctx->env, &out, &av);
 	if (dmarc_on) {
 		char summary[512];
 		dm = xcalloc(1, sizeof(*dm));
@@ -728,6 +786,13 @@ authres_run(struct filter_ctx *ctx)
 		dmarc_eval(&lk, &st, ctx->env, &dk, dm);
 		dm->dis = dm_disposition(dm, settings_get_int(ctx->db,
 		    "dmarc.enforce", 0) != 0);
+		if (dm->dis != DMARC_P_NONE && arc_trusted(ctx->db, &av)) {
+			/* RFC 8617 7.2: a forwarder we trust saw it pass */
+			log_info("%s: DMARC: failure of %s overridden by the ARC "
+			    "seal of %s", ctx->env->id, dm->policy_domain, av.chain);
+			dm->dis = DMARC_P_NONE;
+			dm->arc_override = true;
+		}
 		dm_resinfo(dm, &out);
 		dm_record(ctx->db, ctx->env, dm, &dk, summary);
 	}

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "filter.h"
+#include "limits.h"
 #include "authres.h"
 #include "gfilter.h"
 #include "scan.h"
@@ -15,6 +16,7 @@ static const struct filter filter_chain[] = {
 	{ "milter", scan_milter_run }, /* scan.h: milter.list (lib-filter) */
 	{ "spam", scan_spam_run },   /* scan.h: rspamd (lib-filter) */
 	{ "dkim", authres_run },     /* authres.h: Authentication-Results */
+	{ "limits", limits_run },    /* limits.h: outbound abuse limits */
 	{ NULL, NULL },
 };
 

@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "arc.h"
 #include "dkim.h"
 #include "dkim-out.h"
 #include "directory.h"
@@ -311,14 +312,160 @@ out:
 	return field;
 }
 
+/* -- ARC sealing (RFC 8617) ------------------------------------------ */
+
+/* What the sealer needs from the header: our Authentication-Results
+ * (authres in the MTA wrote it: the message came from outside) and the
+ * topmost Delivered-To (the address here that forwarded it). */
+struct arc_scan {
+	const char *host;
+	char *authres;            /* its value: "host; results" */
+	char *delivered_to;
+};
+
+static void
+arc_field(void *ctx, const struct msghdr_field *f)
+{
+	struct arc_scan *a = ctx;
+	size_t hl = strlen(a->host);
+
+	if (a->authres == NULL &&
+	    strcasecmp(f->name, "Authentication-Results") == 0 &&
+	    strncasecmp(f->value, a->host, hl) == 0 && f->value[hl] == ';')
+		a->authres = xstrdup(f->value);
+	else if (a->delivered_to == NULL &&
+	    strcasecmp(f->name, "Delivered-To") == 0)
+		a->delivered_to = xstrdup(f->value);
+}
+
+static void
+arc_scan_file(const char *path, struct arc_scan *a)
+{
+	const char *err = NULL;
+	(void)msghdr_scan_file(path, arc_field, a, &err);
+}
+
+/* arc_cv - the chain as the MTA found it: arc= in our field */
+static int
+arc_cv(const char *authres, enum arc_result *cv)
+{
+	const char *p = strstr(authres, "arc=");
+
+	*cv = ARC_NONE;
+	if (p == NULL)
+		return 0;      /* not verified: none, unless there is a chain */
+	if (strncmp(p + 4, "pass", 4) == 0)
+		*cv = ARC_PASS;
+	else if (strncmp(p + 4, "fail", 4) == 0)
+		*cv = ARC_FAIL;
+	return 0;
+}
+
+/* seal_key - the cached key of a domain with dkim_enabled and an active
+ * selector, or NULL; *sel_r its selector (new string) */
+static const struct dkim_key *
+seal_key(struct dkim_out *o, struct db *db, const char *domain, char **sel_r)
+{
+	struct dom_conf dc;
+	const char *err = NULL;
+	const struct dkim_key *k = NULL;
+
+	*sel_r = NULL;
+	if (dom_conf_get(db, domain, &dc, &err) != 1 || !dc.enabled ||
+	    dc.sel_id == 0) {
+		dom_conf_free(&dc);
+		return NULL;
+	}
+	struct cached *c = cache_get(o, domain);
+	if (c->selector_id != dc.sel_id || c->pem == NULL ||
+	    strcmp(c->pem, dc.pem) != 0) {
+		dkim_key_free(&c->key);
+		pem_free(&c->pem);
+		c->pem = xstrdup(dc.pem);
+		c->selector_id = dc.sel_id;
+		c->key = dkim_key_private(dc.pem, &err);
+	}
+	if (c->key != NULL) {
+		k = c->key;
+		*sel_r = xstrdup(dc.sel_name);
+	}
+	dom_conf_free(&dc);
+	return k;
+}
+
+/* arc_seal - the ARC set for mail from outside that leaves again (a
+ * list post, a redirect, a group member outside), or NULL. The sealing
+ * domain: the envelope sender's when hosted here (a list's bounce
+ * address, an SRS address), else the forwarding address's (topmost
+ * Delivered-To); it needs dkim_enabled and an active selector. */
+static char *
+arc_seal(struct dkim_out *o, struct db *db, const struct queue_item *item)
+{
+	const struct queue_env *env = &item->env;
+	char *host, *fields = NULL, *sel = NULL;
+	const struct dkim_key *key = NULL;
+	const char *cand[2] = { NULL, NULL }, *err = NULL, *at;
+	char dom[256] = "";
+
+	if (settings_get_int(db, "arc.seal", 0) == 0)
+		return NULL;
+	host = settings_hostname(db);
+	struct arc_scan a = { host, NULL, NULL };
+	arc_scan_file(item->msg_path, &a);
+	if (a.authres == NULL)
+		goto out;    /* not mail from outside: DKIM signs it */
+	if (env->sender != NULL && (at = strrchr(env->sender, '@')) != NULL)
+		cand[0] = at + 1;
+	if (a.delivered_to != NULL && (at = strrchr(a.delivered_to, '@')) != NULL)
+		cand[1] = at + 1;
+	for (int i = 0; i < 2 && key == NULL; i++) {
+		if (cand[i] == NULL)
+			continue;
+		snprintf(dom, sizeof(dom), "%s", cand[i]);
+		str_lower(dom);
+		key = seal_key(o, db, dom, &sel);
+	}
+	if (key == NULL) {
+		log_info("%s: ARC: not sealed: no domain of the forwarder with "
+		    "dkim_enabled and an active selector", env->id);
+		goto out;
+	}
+	enum arc_result cv;
+	arc_cv(a.authres, &cv);
+	/* the field as authres folded it (msghdr unfolds: a tab stays) */
+	struct buf ar;
+	buf_init(&ar, 0);
+	for (const char *q = a.authres; *q != '\0'; q++) {
+		if (*q == '\t')
+			buf_puts(&ar, "\r\n");
+		buf_putc(&ar, *q);
+	}
+	struct arc_seal_params p = { key, dom, sel, time(NULL), ar.data, cv };
+	if (arc_seal_file(&p, item->msg_path, &fields, &err) < 0) {
+		log_info("%s: ARC: not sealed: %s", env->id, err);
+		fields = NULL;
+	} else {
+		log_info("%s: ARC sealed d=%s s=%s cv=%s", env->id, dom, sel,
+		    arc_result_name(cv));
+	}
+	buf_free(&ar);
+out:
+	free(sel);
+	free(a.authres);
+	free(a.delivered_to);
+	free(host);
+	return fields;
+}
+
 const char *
 dkim_out_field(struct dkim_out *o, struct db *db, const struct queue_item *item,
 	       char **cache)
 {
 	if (*cache == NULL) {
-		*cache = sign(o, db, item);
-		if (*cache == NULL)
-			*cache = xstrdup("");
+		char *arc = arc_seal(o, db, item), *sig = sign(o, db, item);
+		*cache = xasprintf("%s%s", arc ? arc : "", sig ? sig : "");
+		free(arc);
+		free(sig);
 	}
 	return (*cache)[0] != '\0' ? *cache : NULL;
 }
