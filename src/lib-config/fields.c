@@ -224,6 +224,8 @@ const struct field_def settings_fields[] = {
 	/* passkeys (WebAuthn; lib-admin/passkey.h) */
 	BOOL("auth.passkey_login", "1",
 	     "allow passwordless web login with a passkey (user verification required); passkeys as a second factor work either way"),
+	{ "auth.remember_device_days", NULL, FT_INT, "0", 0, 365, NULL,
+	  "days a browser may skip the second factor after a login that asked for it to be remembered (a signed, revocable device cookie); 0: never remembered", 0 },
 	{ "auth.passkey_rp_id", NULL, FT_TEXT, "", 0, 253, NULL,
 	  "WebAuthn relying party id (a domain name) of passkeys; empty: the host name the browser used. Changing it makes existing passkeys unusable", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }
@@ -320,8 +322,8 @@ const struct field_def mailbox_fields[] = {
 	{ "authpolicy_countries", NULL, FT_TEXT, "", 0, 1000, NULL, "ISO 3166 country codes, comma separated", FIELD_COUNTRIES },
 	{ "twofactor_mode", "twofactor_challenge", FT_ENUM, "inherit", 0, 0, "inherit|never|always|new_ip|new_country",
 	  "when a web login asks for a TOTP code (5.5.9); any but never: mail protocols take only app passwords; inherit: the post office's twofactor_mode", 0 },
-	{ "twofactor_type", NULL, FT_ENUM, "totp", 0, 0, "totp|smtp", "TOTP app or a code sent by mail", FIELD_UNBUILT },
-	{ "twofactor_address", NULL, FT_ADDRESS, "", 0, 0, NULL, "where codes are mailed (twofactor_type smtp)", FIELD_UNBUILT },
+	{ "twofactor_type", NULL, FT_ENUM, "totp", 0, 0, "totp|smtp", "the second factor of the web login: a TOTP app, or smtp: a code sent by mail to twofactor_address (passkeys and recovery codes work with either)", 0 },
+	{ "twofactor_address", NULL, FT_ADDRESS, "", 0, 0, NULL, "where login codes are mailed (twofactor_type smtp)", 0 },
 	{ "send_as", NULL, FT_ENUM, "inherit", 0, 0, "inherit|own|postoffice|any",
 	  "sender addresses this mailbox may use when authenticated; inherit: the post office's send_as", 0 },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, NULL, 0 }

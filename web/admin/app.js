@@ -40,12 +40,14 @@ function Login({ onLogin }) {
   const [challenge, setChallenge] = useState(null);  // twofactor.js
   const [code, setCode] = useState('');
   const [recovery, setRecovery] = useState(null);
+  const [remember, setRemember] = useState(false);
   const submit = async (e) => {
     e.preventDefault();
     setBusy(true);
     setError('');
     try {
-      const r = await api.login(user.trim(), pw, challenge ? code.trim() : '');
+      const r = await api.login(user.trim(), pw, challenge ? code.trim() : '', null,
+        challenge && remember);
       setPw('');
       if (r && r.recoveryCodes) setRecovery(r.recoveryCodes);
       else onLogin();
@@ -63,7 +65,7 @@ function Login({ onLogin }) {
     setError('');
     try {
       if (challenge && challenge.passkey) {
-        await api.login(user.trim(), pw, '', await passkeyAssert(challenge.passkey));
+        await api.login(user.trim(), pw, '', await passkeyAssert(challenge.passkey), remember);
         setPw('');
       } else {
         await passkeyLogin();
@@ -86,7 +88,7 @@ function Login({ onLogin }) {
       <label>Password <input name="password" type="password" autocomplete="current-password"
         value=${pw} onInput=${(e) => setPw(e.target.value)} required /></label>
       ${challenge && html`<${CodeStep} html=${html} challenge=${challenge} code=${code} setCode=${setCode}
-        onPasskey=${withPasskey} />`}
+        onPasskey=${withPasskey} remember=${remember} setRemember=${setRemember} />`}
       <${Notice} error=${error} />
       <button type="submit" disabled=${busy}>Log in</button>
     </form>

@@ -22,7 +22,7 @@ export function secondFactor(err) {
 }
 
 // CodeStep - the code field (and, when enrolling, the QR code and secret)
-export function CodeStep({ html, challenge, code, setCode, onPasskey }) {
+export function CodeStep({ html, challenge, code, setCode, onPasskey, remember, setRemember }) {
   const enrol = challenge.kind === 'totpEnrolment';
   const qr = enrol && challenge.qrSvg ?
     `data:image/svg+xml;base64,${btoa(challenge.qrSvg)}` : null;
@@ -30,10 +30,13 @@ export function CodeStep({ html, challenge, code, setCode, onPasskey }) {
     ${enrol && html`<p>Scan this code with an authenticator app, then type the code it shows.</p>`}
     ${qr && html`<img class="qr" alt="QR code of the two-factor secret" src=${qr} data-test="qr" />`}
     ${enrol && html`<p class="muted">Or type the secret: <code data-test="secret">${challenge.secret}</code></p>`}
+    ${challenge.codeSentTo && html`<p data-test="code-sent">A login code was mailed to <strong>${challenge.codeSentTo}</strong>.</p>`}
     ${challenge.passkey && onPasskey && passkeysAvailable() && html`<p>
       <button type="button" data-test="use-passkey" onClick=${onPasskey}>Use your passkey</button> or type a code:</p>`}
     <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code"
       value=${code} onInput=${(e) => setCode(e.target.value)} required /></label>
+    ${setRemember && html`<label class="check"><input type="checkbox" name="remember" checked=${remember}
+      onChange=${(e) => setRemember(e.target.checked)} /> Remember this browser (when the server allows)</label>`}
   </div>`;
 }
 
