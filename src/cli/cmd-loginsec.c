@@ -302,15 +302,11 @@ logins(struct cli *cli, const struct cli_args *a)
 		return cli_usage("usage: postern mailbox logins NAME@PO");
 	if ((r = adm_object_id(cli->db, ADM_MAILBOX, a->pos[1], &id, &err)) < 0)
 		return cli_adm_exit(r, err);
-	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT datetime(last, "
-	    "'unixepoch'), protocol, address, country, datetime(first, "
-	    "'unixepoch'), count FROM login_seen WHERE mailbox_id = ? ORDER BY "
-	    "last DESC, protocol, address LIMIT 200", "i", id);
+	const char *const *keys;
+	sqlite3_stmt *st = loginsec_logins(cli->db, id, 200, &keys, &err);
 	static const char *const hdr[] = { "LAST", "PROTOCOL", "ADDRESS",
 	    "COUNTRY", "FIRST", "COUNT" };
-	static const char *const keys[] = { "last", "protocol", "address",
-	    "country", "first", "count" };
-	return st ? cli_print_query(cli, st, 6, hdr, keys) :
+	return st ? cli_print_query(cli, st, LOGINSEC_LOGIN_COLUMNS, hdr, keys) :
 	    cli_error(EXIT_FAIL, "%s", err);
 }
 

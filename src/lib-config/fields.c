@@ -221,6 +221,8 @@ const struct field_def settings_fields[] = {
 	  "longest a PAM check may take before the login is refused", 0 },
 	{ "auth.login_record_days", NULL, FT_INT, "90", 1, 3650, NULL,
 	  "days the login record (postern mailbox logins, failed-logins) keeps an address after its last login", 0 },
+	BOOL("auth.new_country_mail", "1",
+	     "mail a mailbox when it is logged in to from a country it has not been used from before (needs auth.geoip_db)"),
 	/* passkeys (WebAuthn; lib-admin/passkey.h) */
 	BOOL("auth.passkey_login", "1",
 	     "allow passwordless web login with a passkey (user verification required); passkeys as a second factor work either way"),
