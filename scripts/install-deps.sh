@@ -40,6 +40,8 @@ PKGS="$BUILD $RUNTIME $ANALYSIS $TEST $WEB $LOGIN ${POSTERN_EXTRA_PACKAGES:-}"
 PKGS="$PKGS libexpat1-dev python3-slixmpp"
 # passkeys (WebAuthn's CBOR: lib-admin/passkey.c)
 PKGS="$PKGS libcbor-dev"
+# OpenID Connect login (lib-admin/oidc.c): the provider requests
+PKGS="$PKGS libcurl4-openssl-dev"
 
 missing_of() {
 	out=""

@@ -743,19 +743,17 @@ out:
 
 /* ---------------------------------------------------- remembered devices */
 
-/* device_mac - hex HMAC-SHA256 of text under a key derived from the data
- * root's sealing key (config/totp.key): 0 or -1 */
-static int
-device_mac(struct db *db, const char *text, char out[65],
-	   const char **error_r)
+int
+tf_key_mac(struct db *db, const char *purpose, const char *text,
+	   char out[65], const char **error_r)
 {
 	unsigned char key[SEAL_KEY_LEN], dk[EVP_MAX_MD_SIZE], md[EVP_MAX_MD_SIZE];
 	unsigned int dl = 0, ml = 0;
 
 	if (seal_key(db, key, true, error_r) < 0)
 		return -1;
-	HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)
-	    "postern remembered device", 25, dk, &dl);
+	HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)purpose,
+	    strlen(purpose), dk, &dl);
 	HMAC(EVP_sha256(), dk, (int)dl, (const unsigned char *)text,
 	    strlen(text), md, &ml);
 	for (unsigned i = 0; i < 32 && i < ml; i++)
@@ -763,6 +761,15 @@ device_mac(struct db *db, const char *text, char out[65],
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(dk, sizeof(dk));
 	return 0;
+}
+
+/* device_mac - hex HMAC-SHA256 of text under the remembered devices'
+ * key: 0 or -1 */
+static int
+device_mac(struct db *db, const char *text, char out[65],
+	   const char **error_r)
+{
+	return tf_key_mac(db, "postern remembered device", text, out, error_r);
 }
 
 char *

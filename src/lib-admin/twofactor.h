@@ -75,6 +75,12 @@ int tf_web_login(struct db *db, const struct dir_mailbox *mb,
 		 tf_mail_fn *mail, int *status_r, json_t **answer_r,
 		 bool *failed_r, const char **error_r);
 
+/* tf_key_mac - hex HMAC-SHA256 of text under a key derived for purpose
+ * (a fixed string naming its use) from the data root's sealing key
+ * (config/totp.key, made when missing): 0 or -1 */
+int tf_key_mac(struct db *db, const char *purpose, const char *text,
+	       char out[65], const char **error_r);
+
 /* Remembered devices (auth.remember_device_days; 0: off): after a login
  * that passed the second factor and asked for it, the browser gets a
  * cookie "<mailbox>.<expires>.<secret>.<mac>": signed (HMAC-SHA256 under
