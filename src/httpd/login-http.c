@@ -20,6 +20,7 @@
  *
  * The cookie postern_session of a web login (either endpoint) names the
  * mailbox; the work runs on the work pool (httpd_defer). */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #include "loginsec.h"
 #include "oidc.h"
 #include "settings.h"
+#include "throttle.h"
 #include "webauth.h"
 #include "xalloc.h"
 
@@ -166,6 +168,8 @@ struct oidc_job {
 	char *host;
 	bool tls;
 	char client[64];
+	struct sockaddr_storage sa;
+	int counted;                   /* 1 a good login, -1 a failed one */
 	char *user_agent;
 };
 
@@ -305,6 +309,7 @@ oidc_callback_run(struct oidc_job *j, struct db *db)
 		snprintf(j->job.note, sizeof(j->job.note), "oidc refused: %s",
 		    why);
 		log_info("oidc login from %s refused: %s", j->client, why);
+		j->counted = -1;
 		oidc_page(resp, 403, why[0] ? why : "refused");
 		return;
 	}
@@ -317,6 +322,7 @@ oidc_callback_run(struct oidc_job *j, struct db *db)
 		return;
 	}
 	loginsec_record_ok(db, mb.id, &client, cc);
+	j->counted = 1;
 	snprintf(j->job.note, sizeof(j->job.note), "oidc login %s@%s",
 	    mb.name, mb.postoffice);
 	resp->status = 303;
@@ -347,6 +353,19 @@ oidc_job_run(struct httpd_job *hj, struct db *db)
 		oidc_start_run(j, db);
 }
 
+/* oidc_job_done - a refused callback counts as a failed login of the
+ * address (auth.max_failures), a good one clears its failures */
+static void
+oidc_job_done(struct httpd_job *hj)
+{
+	struct oidc_job *j = (struct oidc_job *)hj;
+
+	if (j->counted < 0)
+		throttle_failed(j->job.svc, (struct sockaddr *)&j->sa);
+	else if (j->counted > 0)
+		throttle_ok(j->job.svc, (struct sockaddr *)&j->sa);
+}
+
 static void
 oidc_route(struct httpd_req *rq, struct http_response *resp)
 {
@@ -356,6 +375,11 @@ oidc_route(struct httpd_req *rq, struct http_response *resp)
 
 	if (!callback && strcmp(tail, "start") != 0) {
 		httpd_error(resp, 404, "No such login page.");
+		return;
+	}
+	if (callback && throttle_blocked(rq->svc, rq->sa)) {
+		httpd_error(resp, 429, "Too many failed logins from your "
+		    "address; try again later.");
 		return;
 	}
 	const char *q = rq->req->query != NULL ? rq->req->query : "";
@@ -378,7 +402,10 @@ oidc_route(struct httpd_req *rq, struct http_response *resp)
 	const char *state = http_form_get(&f, "state");
 	const char *error = http_form_get(&f, "error");
 	j->job.run = oidc_job_run;
+	j->job.done = oidc_job_done;
 	j->job.free = oidc_job_free;
+	memcpy(&j->sa, rq->sa, rq->sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	j->callback = callback;
 	j->postoffice = po != NULL ? xstrdup(po) : NULL;
 	j->code = code != NULL ? xstrdup(code) : NULL;

@@ -182,8 +182,9 @@ def env(tmp_path_factory):
     assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 
-def get(port, path, cookie=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=T)
+def get(port, path, cookie=None, src="127.0.0.1"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=T,
+                                   source_address=(src, 0))
     h = {"Host": f"127.0.0.1:{port}"}
     if cookie:
         h["Cookie"] = cookie
@@ -348,3 +349,26 @@ def test_post_office_without_the_login(env):
     assert r.status == 400
     r = get(p.port("http"), "/jmap/mail/oidc/start?postoffice=%3Cb%3E")
     assert r.status == 403 and "<b>" not in r.text
+
+
+def test_refused_callbacks_are_throttled(env):
+    p, op = env
+    port, src = p.port("http"), "127.0.0.19"
+    p.cli("config", "set", "auth.max_failures", "3")
+    try:
+        loc, ck = start(p)
+        cb = to_callback(loc)
+        st = ck.split("=", 1)[1]
+        forged = st[:-1] + ("0" if st[-1] != "0" else "1")
+        path = "/jmap/mail/oidc/callback?" + urllib.parse.urlencode(
+            {"code": "x", "state": forged})
+        for _ in range(3):
+            r = get(port, path, "postern_oidc=" + forged, src)
+            assert r.status == 403, r.status
+        # the address is throttled now: even the genuine callback waits
+        r = get(port, cb, ck, src)
+        assert r.status == 429, (r.status, r.text)
+        # other addresses are not
+        assert get(port, cb, ck, "127.0.0.20").status == 303
+    finally:
+        p.cli("config", "set", "auth.max_failures", "100")
