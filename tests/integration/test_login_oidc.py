@@ -372,3 +372,20 @@ def test_refused_callbacks_are_throttled(env):
         assert get(port, cb, ck, "127.0.0.20").status == 303
     finally:
         p.cli("config", "set", "auth.max_failures", "100")
+
+
+def test_diag_reports_the_setup(env):
+    p, op = env
+    p.cli("postoffice", "set", "zeta", "oauth_enabled=yes")
+    try:
+        r = p.cli("--json", "diag", "--no-dns", "--no-network", check=False)
+        items = [i for s in json.loads(r.stdout)["sections"]
+                 for i in s["items"] if i["check"] == "OpenID Connect login"]
+        by_po = {i["value"].split(":", 1)[0]: i for i in items}
+        # acme's issuer is plain http (loopback only): a warning
+        assert by_po["acme"]["status"] == "warning", items
+        # zeta is on but has no issuer or client: an error
+        assert by_po["zeta"]["status"] == "error", items
+        assert CLIENT_SECRET not in r.stdout
+    finally:
+        p.cli("postoffice", "set", "zeta", "oauth_enabled=no")
