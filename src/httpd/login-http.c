@@ -272,6 +272,10 @@ oidc_callback_run(struct oidc_job *j, struct db *db)
 	struct dir_client client = { "web", j->client };
 
 	if (j->error != NULL) {
+		/* the provider's error code, printable only, for the log */
+		for (char *c = j->error; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+				*c = '?';
 		snprintf(j->job.note, sizeof(j->job.note), "oidc: the provider "
 		    "answered %.60s", j->error);
 		oidc_page(resp, 403, "The identity provider did not log you "

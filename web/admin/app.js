@@ -12,7 +12,7 @@ import * as api from './api.js';
 import { html, PAGE, Notice, Confirm, sizeText, when } from './ui.js';
 import { Groups, Lists, Queue, Audit } from './objects.js';
 import { secondFactor, CodeStep, RecoveryCodes, Passkeys, passkeyAssert, passkeyLogin,
-  passkeysAvailable } from './twofactor.js';
+  passkeysAvailable, RecentLogins } from './twofactor.js';
 import { Domains } from './domains.js';
 import { MailboxDetail } from './mailbox.js';
 import { Track, Diagnostic } from './tools.js';
@@ -485,6 +485,7 @@ function Access() {
       ${fresh && html`<p class="notice ok">Copy it now, it is shown once: <code class="token">${fresh}</code></p>`}
     </form>
     <${Passkeys} html=${html} />
+    <${RecentLogins} html=${html} />
   </section>`;
 }
 
