@@ -268,7 +268,8 @@ oidc_callback_run(struct oidc_job *j, struct db *db)
 	struct http_response *resp = &j->job.resp;
 	struct dir_mailbox mb;
 	const char *err = NULL;
-	char why[300] = "", cc[3] = "";
+	char why[300] = "", cc[3] = "", mode[16];
+	bool mfa = false;
 	struct dir_client client = { "web", j->client };
 
 	if (j->error != NULL) {
@@ -284,8 +285,21 @@ oidc_callback_run(struct oidc_job *j, struct db *db)
 	}
 	char *ru = redirect_uri(j, db);
 	int r = ru == NULL ? 0 : oidc_finish(db, j->code, j->state, j->cookie,
-	    ru, &mb, why, sizeof(why), &err);
+	    ru, &mb, &mfa, why, sizeof(why), &err);
 	free(ru);
+	/* a mailbox with two-factor login on: only a multi-factor login at
+	 * the provider will do (amr "mfa"), never its password alone */
+	if (r > 0 && !mfa) {
+		if (loginsec_twofactor_mode(db, mb.id, mode, &err) < 0)
+			r = -1;
+		else if (strcmp(mode, "never") != 0) {
+			snprintf(why, sizeof(why), "this mailbox has two-factor "
+			    "login on: the provider did not report a multi-factor "
+			    "login (amr \"mfa\"); log in with your password and "
+			    "second factor instead");
+			r = 0;
+		}
+	}
 	if (r > 0 && (mb.disabled || mb.postoffice_disabled ||
 	    mb.prevent_auth)) {
 		snprintf(why, sizeof(why), "this mailbox may not log in "

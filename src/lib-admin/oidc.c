@@ -443,7 +443,7 @@ aud_ok(json_t *claims, const char *client_id)
 int
 oidc_id_token_check(const char *jwt, json_t *jwks, const char *issuer,
 		    const char *client_id, const char *nonce, int64_t now,
-		    char **email_r, const char **why_r)
+		    char **email_r, bool *mfa_r, const char **why_r)
 {
 	json_t *hdr = NULL, *claims = NULL;
 	EVP_PKEY *key = NULL;
@@ -452,6 +452,7 @@ oidc_id_token_check(const char *jwt, json_t *jwks, const char *issuer,
 	int r = 0;
 
 	*email_r = NULL;
+	*mfa_r = false;
 	const char *d1 = jwt != NULL ? strchr(jwt, '.') : NULL;
 	const char *d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
 	if (jwt == NULL || strlen(jwt) > OIDC_TOKEN_MAX || d2 == NULL ||
@@ -535,6 +536,11 @@ oidc_id_token_check(const char *jwt, json_t *jwks, const char *issuer,
 		*why_r = "the provider's e-mail address is not an address";
 		goto out;
 	}
+	json_t *amr = json_object_get(claims, "amr"), *m;
+	size_t i;
+	json_array_foreach(amr, i, m)
+		if (json_is_string(m) && strcmp(json_string_value(m), "mfa") == 0)
+			*mfa_r = true;
 	*email_r = xstrdup(email);
 	r = 1;
 out:
@@ -566,7 +572,7 @@ mailbox_of(struct db *db, const char *address, int64_t po,
 int
 oidc_finish(struct db *db, const char *code, const char *state,
 	    const char *cookie_state, const char *redirect_uri,
-	    struct dir_mailbox *mb, char *why, size_t why_size,
+	    struct dir_mailbox *mb, bool *mfa_r, char *why, size_t why_size,
 	    const char **error_r)
 {
 	struct po_conf p;
@@ -578,6 +584,7 @@ oidc_finish(struct db *db, const char *code, const char *state,
 	int r;
 
 	memset(&p, 0, sizeof(p));
+	*mfa_r = false;
 	if (cookie_state == NULL || state == NULL ||
 	    strcmp(state, cookie_state) != 0) {
 		snprintf(why, why_size, "the login's state is not this "
@@ -636,7 +643,7 @@ oidc_finish(struct db *db, const char *code, const char *state,
 	    NULL, NULL, NULL, &jwks, &w) < 0)
 		goto refused;
 	if (oidc_id_token_check(idt, jwks, p.issuer, p.client_id, nonce,
-	    (int64_t)time(NULL), &email, &w) <= 0)
+	    (int64_t)time(NULL), &email, mfa_r, &w) <= 0)
 		goto refused;
 	r = mailbox_of(db, email, p.id, mb, error_r);
 	if (r == 0)

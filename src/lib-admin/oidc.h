@@ -1,6 +1,7 @@
 #ifndef POSTERN_OIDC_H
 #define POSTERN_OIDC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +27,9 @@
  *   matched), iss the issuer, aud (or azp) the client id, exp in the
  *   future (60 s leeway), iat not in the future, nonce ours, and carry
  *   email with email_verified true; the address must be a mailbox's
- *   address in that post office.
+ *   address in that post office. *mfa_r says whether the token's amr
+ *   (RFC 8176) holds "mfa": a mailbox with two-factor login on needs it
+ *   (login-http.c), so the outside login is never weaker than its own.
  * Outside requests (libcurl) are bounded: 10 s, 256 KB, no redirects. */
 
 #define OIDC_STATE_MAX 200
@@ -47,14 +50,14 @@ int oidc_start(struct db *db, const char *po_name, const char *redirect_uri,
  * says why, for the log and the user), -1 error. */
 int oidc_finish(struct db *db, const char *code, const char *state,
 		const char *cookie_state, const char *redirect_uri,
-		struct dir_mailbox *mb, char *why, size_t why_size,
-		const char **error_r);
+		struct dir_mailbox *mb, bool *mfa_r, char *why,
+		size_t why_size, const char **error_r);
 
 /* oidc_id_token_check - verify an ID token (compact JWS) against a JWKS
  * document: 1 valid (*email_r the verified address, new string), 0 not
  * (*why_r static). No I/O: the fuzz target's entry. */
 int oidc_id_token_check(const char *jwt, json_t *jwks, const char *issuer,
 			const char *client_id, const char *nonce, int64_t now,
-			char **email_r, const char **why_r);
+			char **email_r, bool *mfa_r, const char **why_r);
 
 #endif

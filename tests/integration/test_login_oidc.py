@@ -389,3 +389,25 @@ def test_diag_reports_the_setup(env):
         assert CLIENT_SECRET not in r.stdout
     finally:
         p.cli("postoffice", "set", "zeta", "oauth_enabled=no")
+
+
+def test_two_factor_mailbox_needs_a_multi_factor_login(env):
+    p, op = env
+    p.cli("mailbox", "add", "eve@acme", "--password", PW)
+    p.cli("mailbox", "set", "eve@acme", "twofactor_mode=always")
+    try:
+        op.user = ("eve@acme.test", True)
+        # the provider's password alone is less than eve's own login
+        refused(p, login(p, op), "multi-factor")
+        op.tamper = {"claims": {"amr": ["pwd"]}}
+        refused(p, login(p, op), "multi-factor")
+        # a multi-factor login at the provider will do
+        op.tamper = {"claims": {"amr": ["pwd", "otp", "mfa"]}}
+        assert login(p, op).status == 303
+        # with two-factor off, the provider's login is enough
+        op.tamper = {}
+        p.cli("mailbox", "set", "eve@acme", "twofactor_mode=never")
+        assert login(p, op).status == 303
+    finally:
+        op.user = ("ann@acme.test", True)
+        op.tamper = {}
