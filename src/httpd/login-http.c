@@ -33,6 +33,7 @@
 #include "http-form.h"
 #include "httpd.h"
 #include "log.h"
+#include "login-http.h"
 #include "loginsec.h"
 #include "oidc.h"
 #include "settings.h"
@@ -50,8 +51,8 @@ struct lg_job {
 	char *cookie;                  /* the session id, or NULL */
 };
 
-static void
-answer(struct http_response *r, int status, json_t *v)
+void
+lh_answer(struct http_response *r, int status, json_t *v)
 {
 	char *s = json_dumps(v, JSON_COMPACT);
 
@@ -66,15 +67,39 @@ answer(struct http_response *r, int status, json_t *v)
 	http_response_field(r, "X-Content-Type-Options", "nosniff");
 }
 
-static void
-problem(struct http_response *r, int status, const char *type,
-	const char *detail)
+void
+lh_problem(struct http_response *r, int status, const char *type,
+	   const char *detail)
 {
 	char t[128];
 
 	snprintf(t, sizeof(t), "urn:postern:error:%s", type);
-	answer(r, status, json_pack("{s:s,s:i,s:s}", "type", t, "status", status,
+	lh_answer(r, status, json_pack("{s:s,s:i,s:s}", "type", t, "status", status,
 	    "detail", detail));
+}
+
+int
+lh_session_mailbox(struct db *db, const char *cookie, struct dir_mailbox *mb,
+		   struct http_response *r, const char *detail)
+{
+	int64_t mid = 0, sid = 0;
+	const char *err;
+	int n = cookie != NULL ? webauth_session_lookup(db, cookie, time(NULL),
+	    &mid, &sid, &err) : 0;
+
+	if (n > 0)
+		n = dir_mailbox_get(db, mid, mb, &err);
+	if (n < 0) {
+		lh_problem(r, 503, "unavailable", "The config store is "
+		    "unavailable; try again.");
+		return 0;
+	}
+	if (n == 0 || mb->disabled || mb->postoffice_disabled ||
+	    mb->prevent_auth) {
+		lh_problem(r, 401, "unauthorized", detail);
+		return 0;
+	}
+	return 1;
 }
 
 static void
@@ -93,34 +118,21 @@ job_run(struct httpd_job *hj, struct db *db)
 	struct lg_job *j = (struct lg_job *)hj;
 	struct http_response *resp = &j->job.resp;
 	struct dir_mailbox mb;
-	int64_t mid = 0, sid = 0;
 	const char *err = NULL;
 
 	if (db == NULL) {
-		problem(resp, 503, "unavailable", "The config store is "
+		lh_problem(resp, 503, "unavailable", "The config store is "
 		    "unavailable; try again.");
 		return;
 	}
-	int r = j->cookie != NULL ? webauth_session_lookup(db, j->cookie,
-	    time(NULL), &mid, &sid, &err) : 0;
-	if (r > 0)
-		r = dir_mailbox_get(db, mid, &mb, &err);
-	if (r < 0) {
-		problem(resp, 503, "unavailable", "The config store is "
-		    "unavailable; try again.");
+	if (!lh_session_mailbox(db, j->cookie, &mb, resp, "Log in first."))
 		return;
-	}
-	if (r == 0 || mb.disabled || mb.postoffice_disabled ||
-	    mb.prevent_auth) {
-		problem(resp, 401, "unauthorized", "Log in first.");
-		return;
-	}
 	snprintf(j->job.note, sizeof(j->job.note), "%s@%s", mb.name,
 	    mb.postoffice);
 	const char *const *keys;
 	sqlite3_stmt *st = loginsec_logins(db, mb.id, LOGINS_MAX, &keys, &err);
 	if (st == NULL) {
-		problem(resp, 503, "unavailable", "The config store is "
+		lh_problem(resp, 503, "unavailable", "The config store is "
 		    "unavailable; try again.");
 		return;
 	}
@@ -140,7 +152,7 @@ job_run(struct httpd_job *hj, struct db *db)
 		json_array_append_new(list, o);
 	}
 	sqlite3_finalize(st);
-	answer(resp, 200, json_pack("{s:o}", "logins", list));
+	lh_answer(resp, 200, json_pack("{s:o}", "logins", list));
 }
 
 static void
