@@ -1,4 +1,5 @@
 /* oidc - OpenID Connect login per post office (oidc.h) */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,21 +36,32 @@ curl_init_once(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* url_allowed - https anywhere, http to a loopback host only */
+/* url_allowed - https anywhere, http to a loopback host only (an
+ * address of 127.0.0.0/8, [::1] or localhost; not a name that merely
+ * starts with "127.") */
 static bool
 url_allowed(const char *url)
 {
+	char host[64];
+	struct in_addr a4;
+
 	if (strncasecmp(url, "https://", 8) == 0)
 		return url[8] != '\0';
 	if (strncasecmp(url, "http://", 7) != 0)
 		return false;
 	const char *h = url + 7;
-	static const char *const loop[] = { "127.", "localhost:", "localhost/",
-	    "[::1]:", "[::1]/" };
-	for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++)
-		if (strncasecmp(h, loop[i], strlen(loop[i])) == 0)
-			return true;
-	return strcasecmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0;
+	if (h[0] == '[' && strchr(h, ']') == NULL)
+		return false;
+	size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+	if (n == 0 || n >= sizeof(host) || (h[n] != '\0' && h[n] != ':' &&
+	    h[n] != '/'))
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 static size_t

@@ -78,14 +78,16 @@ class Provider:
                 u = urllib.parse.urlsplit(self.path)
                 q = dict(urllib.parse.parse_qsl(u.query))
                 if u.path == "/.well-known/openid-configuration":
-                    self.answer(200, {
+                    meta = {
                         "issuer": op.issuer,
                         "authorization_endpoint": op.issuer + "/authorize",
                         "token_endpoint": op.issuer + "/token",
                         "jwks_uri": op.issuer + "/jwks",
                         "response_types_supported": ["code"],
                         "id_token_signing_alg_values_supported": ["RS256"],
-                        "code_challenge_methods_supported": ["S256"]})
+                        "code_challenge_methods_supported": ["S256"]}
+                    meta.update(op.tamper.get("meta", {}))
+                    self.answer(200, meta)
                 elif u.path == "/jwks":
                     self.answer(200, {"keys": [op.jwk]})
                 elif u.path == "/authorize":
@@ -411,3 +413,38 @@ def test_two_factor_mailbox_needs_a_multi_factor_login(env):
     finally:
         op.user = ("ann@acme.test", True)
         op.tamper = {}
+
+
+@pytest.mark.parametrize("meta,why", [
+    ({"issuer": "http://127.0.0.1:1"}, "another issuer"),
+    ({"token_endpoint": "http://127.example.test/token"}, "not https"),
+    ({"jwks_uri": "http://198.51.100.7/jwks"}, "not https"),
+    ({"authorization_endpoint": "ftp://127.0.0.1/authorize"}, "not https"),
+    ({"token_endpoint": None}, "lacks an endpoint"),
+])
+def test_bad_discovery_documents(env, meta, why):
+    p, op = env
+    op.tamper = {"meta": meta}
+    try:
+        r = get(p.port("http"), "/jmap/mail/oidc/start?postoffice=acme")
+        assert r.status == 403 and why in r.text, (r.status, r.text)
+        assert cookie_of(r, "postern_oidc")[0] is None
+    finally:
+        op.tamper = {}
+
+
+def test_redirect_uri_follows_public_url(env):
+    p, op = env
+    p.cli("config", "set", "http.public_url", "https://mail.acme.test/")
+    try:
+        loc, ck = start(p)
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query))
+        assert q["redirect_uri"] == \
+            "https://mail.acme.test/jmap/mail/oidc/callback"
+        # the provider redirects there; the same path here completes it
+        # (the token request names the same redirect_uri, or the
+        # provider refuses the code)
+        r = get(p.port("http"), to_callback(loc), ck)
+        assert r.status == 303, r.text
+    finally:
+        p.cli("config", "unset", "http.public_url")
