@@ -48,6 +48,8 @@ PKGS="$PKGS libcbor-dev"
 PKGS="$PKGS $PKGS_FILTER"
 # trust (issue 19): dkimpy's ARC oracle (arc_sign/arc_verify) needs authres
 PKGS="$PKGS python3-authres"
+# OpenID Connect login (lib-admin/oidc.c): the provider requests
+PKGS="$PKGS libcurl4-openssl-dev"
 
 missing_of() {
 	out=""

@@ -22,6 +22,7 @@ loginsec_help(int code)
 	    "       postern mailbox app-password remove NAME@PO APPNAME [--yes]\n"
 	    "       postern mailbox twofactor show NAME@PO\n"
 	    "       postern mailbox twofactor reset NAME@PO [--yes]\n"
+	    "       postern mailbox twofactor forget-devices NAME@PO [--yes]\n"
 	    "       postern mailbox passkey list NAME@PO\n"
 	    "       postern mailbox passkey rename NAME@PO ID NEWNAME\n"
 	    "       postern mailbox passkey remove NAME@PO ID [--yes]\n"
@@ -33,7 +34,8 @@ loginsec_help(int code)
 	    "ManageSieve) when the mailbox has two-factor login on\n"
 	    "(twofactor_mode): the main password then works only at the web\n"
 	    "login, with a TOTP code. 'add' prints the new password once.\n"
-	    "'twofactor reset' forgets the TOTP enrolment and recovery codes:\n"
+	    "'twofactor reset' forgets the TOTP enrolment, recovery codes and\n"
+	    "remembered devices ('forget-devices': only these):\n"
 	    "the next web login enrols again. 'logins' lists where the mailbox\n"
 	    "logged in from (protocol, address, country, first and last time,\n"
 	    "count); 'failed-logins' the failures per login name and address,\n"
@@ -120,11 +122,13 @@ twofactor(struct cli *cli, const struct cli_args *a)
 {
 	const char *verb = a->npos > 1 ? a->pos[1] : "", *err;
 	char mode[16];
-	int64_t id, enrolled = 0, codes = 0, apps = 0;
+	int64_t id, enrolled = 0, codes = 0, apps = 0, devices = 0, keys = 0;
+	char *type = NULL, *addr = NULL;
 	int r;
 
 	if (a->npos != 3)
-		return cli_usage("usage: postern mailbox twofactor show|reset "
+		return cli_usage("usage: postern mailbox twofactor show|reset|"
+		    "forget-devices "
 		    "NAME@PO");
 	const char *ident = a->pos[2];
 	if ((r = adm_object_id(cli->db, ADM_MAILBOX, ident, &id, &err)) < 0)
@@ -136,21 +140,43 @@ twofactor(struct cli *cli, const struct cli_args *a)
 		    db_query_int(cli->db, &codes, 0, &err, "SELECT count(*) FROM "
 		    "recovery_code WHERE mailbox_id = ? AND used = 0", "i", id) < 0 ||
 		    db_query_int(cli->db, &apps, 0, &err, "SELECT count(*) FROM "
-		    "app_password WHERE mailbox_id = ?", "i", id) < 0)
+		    "app_password WHERE mailbox_id = ?", "i", id) < 0 ||
+		    db_query_int(cli->db, &devices, 0, &err, "SELECT count(*) "
+		    "FROM remembered_device WHERE mailbox_id = ? AND expires >= "
+		    "strftime('%s', 'now')", "i", id) < 0 ||
+		    db_query_int(cli->db, &keys, 0, &err, "SELECT count(*) FROM "
+		    "passkey WHERE mailbox_id = ?", "i", id) < 0 ||
+		    db_query_text(cli->db, &type, &err, "SELECT twofactor_type "
+		    "FROM mailbox WHERE id = ?", "i", id) < 0 ||
+		    db_query_text(cli->db, &addr, &err, "SELECT "
+		    "twofactor_address FROM mailbox WHERE id = ?", "i", id) < 0) {
+			free(type);
+			free(addr);
 			return cli_error(EXIT_FAIL, "%s", err);
+		}
+		const char *t = type != NULL ? type : "totp";
+		const char *ad = addr != NULL ? addr : "";
 		if (cli->json) {
-			cli_json_print(json_pack("{s:s,s:s,s:b,s:I,s:I}", "mailbox",
-			    ident, "challenge", mode, "totp_enrolled",
-			    enrolled != 0, "recovery_codes_left", (json_int_t)codes,
-			    "app_passwords", (json_int_t)apps));
+			cli_json_print(json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:I,s:I,"
+			    "s:I}", "mailbox", ident, "challenge", mode, "type", t,
+			    "code_address", ad, "totp_enrolled", enrolled != 0,
+			    "recovery_codes_left", (json_int_t)codes,
+			    "app_passwords", (json_int_t)apps, "passkeys",
+			    (json_int_t)keys, "remembered_devices",
+			    (json_int_t)devices));
 		} else {
-			printf("mailbox: %s\nchallenge: %s%s\ntotp enrolled: %s\n"
-			    "recovery codes left: %lld\napp passwords: %lld\n",
+			printf("mailbox: %s\nchallenge: %s%s\ntype: %s%s%s\n"
+			    "totp enrolled: %s\nrecovery codes left: %lld\n"
+			    "app passwords: %lld\npasskeys: %lld\n"
+			    "remembered devices: %lld\n",
 			    ident, mode, strcmp(mode, "never") != 0 ?
 			    " (mail protocols take only app passwords)" : "",
+			    t, *ad ? ", codes mailed to " : "", ad,
 			    enrolled ? "yes" : "no", (long long)codes,
-			    (long long)apps);
+			    (long long)apps, (long long)keys, (long long)devices);
 		}
+		free(type);
+		free(addr);
 		return 0;
 	}
 	if (strcmp(verb, "reset") == 0) {
@@ -166,7 +192,23 @@ twofactor(struct cli *cli, const struct cli_args *a)
 		cli_removed(cli, rm);
 		return 0;
 	}
-	return cli_usage("unknown twofactor command '%s' (show, reset)", verb);
+	if (strcmp(verb, "forget-devices") == 0) {
+		int n = 0;
+		json_t *rm = cli_removal_new("remembered devices of", ident);
+		if ((r = cli_confirm(cli, a, rm)) != 0) {
+			json_decref(rm);
+			return r;
+		}
+		if ((r = tf_device_forget(cli->db, id, &n, &err)) != ADM_OK) {
+			json_decref(rm);
+			return cli_adm_exit(r, err);
+		}
+		json_object_set_new(rm, "devices", json_integer(n));
+		cli_removed(cli, rm);
+		return 0;
+	}
+	return cli_usage("unknown twofactor command '%s' (show, reset, "
+	    "forget-devices)", verb);
 }
 
 static int
@@ -260,15 +302,11 @@ logins(struct cli *cli, const struct cli_args *a)
 		return cli_usage("usage: postern mailbox logins NAME@PO");
 	if ((r = adm_object_id(cli->db, ADM_MAILBOX, a->pos[1], &id, &err)) < 0)
 		return cli_adm_exit(r, err);
-	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT datetime(last, "
-	    "'unixepoch'), protocol, address, country, datetime(first, "
-	    "'unixepoch'), count FROM login_seen WHERE mailbox_id = ? ORDER BY "
-	    "last DESC, protocol, address LIMIT 200", "i", id);
+	const char *const *keys;
+	sqlite3_stmt *st = loginsec_logins(cli->db, id, 200, &keys, &err);
 	static const char *const hdr[] = { "LAST", "PROTOCOL", "ADDRESS",
 	    "COUNTRY", "FIRST", "COUNT" };
-	static const char *const keys[] = { "last", "protocol", "address",
-	    "country", "first", "count" };
-	return st ? cli_print_query(cli, st, 6, hdr, keys) :
+	return st ? cli_print_query(cli, st, LOGINSEC_LOGIN_COLUMNS, hdr, keys) :
 	    cli_error(EXIT_FAIL, "%s", err);
 }
 

@@ -31,6 +31,7 @@
 #include "directory.h"
 #include "httpd.h"
 #include "log.h"
+#include "notice.h"
 #include "settings.h"
 #include "throttle.h"
 #include "twofactor.h"
@@ -60,6 +61,8 @@ struct api_job {
 	char *login, *password;        /* API_LOGIN */
 	char *code;                    /* API_LOGIN: TOTP or recovery code */
 	json_t *passkey;               /* API_LOGIN: a passkey assertion */
+	char *device;                  /* API_LOGIN: the device cookie */
+	bool remember;                 /* API_LOGIN: remember the device */
 	enum dir_auth_result auth;     /* API_LOGIN's answer */
 	bool auth_ran;
 	json_t *audit;                 /* lines for the log */
@@ -198,6 +201,7 @@ job_free(struct httpd_job *hj)
 	free(j->login);
 	free(j->code);
 	json_decref(j->passkey);
+	free(j->device);
 	if (j->password != NULL) {
 		explicit_bzero(j->password, strlen(j->password));
 		free(j->password);
@@ -398,7 +402,8 @@ job_run(struct httpd_job *hj, struct db *db)
 		    .code = j->code, .passkey = j->passkey, .host = j->host,
 		    .tls = j->tls, .client = j->client,
 		    .user_agent = j->user_agent, .admit = admin_admit,
-		    .admit_ctx = &a };
+		    .admit_ctx = &a, .device = j->device,
+		    .remember = j->remember, .mail = notice_send };
 		/* a passkey without a password: a passwordless login */
 		int r = j->password != NULL ? weblogin_password(db, &w) :
 		    weblogin_passkey(db, &w);
@@ -426,6 +431,11 @@ job_run(struct httpd_job *hj, struct db *db)
 		json_answer(resp, 200, ok);
 		http_response_field(resp, "Set-Cookie", COOKIE_NAME "=%s; Path=/; "
 		    "HttpOnly; SameSite=Strict%s", w.sid, j->tls ? "; Secure" : "");
+		if (w.device_cookie != NULL)
+			http_response_field(resp, "Set-Cookie",
+			    WEBLOGIN_DEVICE_COOKIE "=%s; Path=/; Max-Age=%d; "
+			    "HttpOnly; SameSite=Strict%s", w.device_cookie,
+			    w.device_max_age, j->tls ? "; Secure" : "");
 		weblogin_clear(&w);
 		return;
 	}
@@ -562,6 +572,7 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	json_error_t jerr;
 	const char *login = NULL, *password = NULL, *code = NULL;
 	json_t *passkey = NULL;
+	int remember = 0;
 
 	if (!csrf_ok(rq, resp))
 		return;
@@ -574,8 +585,9 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	}
 	json_t *v = json_loadb(rq->req->body.data != NULL ? rq->req->body.data :
 	    "", rq->req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (v == NULL || json_unpack(v, "{s?s,s?s,s?s,s?o}", "login", &login,
-	    "password", &password, "code", &code, "passkey", &passkey) < 0 ||
+	if (v == NULL || json_unpack(v, "{s?s,s?s,s?s,s?o,s?b}", "login",
+	    &login, "password", &password, "code", &code, "passkey", &passkey,
+	    "remember", &remember) < 0 ||
 	    (passkey != NULL && !json_is_object(passkey)) ||
 	    (password == NULL && passkey == NULL) ||
 	    (password != NULL && (login == NULL || *login == '\0' ||
@@ -593,6 +605,10 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	j->password = password != NULL ? xstrdup(password) : NULL;
 	j->code = code != NULL ? xstrdup(code) : NULL;
 	j->passkey = json_incref(passkey);
+	j->remember = remember != 0;
+	const char *cookies = http_request_field(rq->req, "cookie");
+	j->device = cookies != NULL ? http_cookie_value(cookies,
+	    WEBLOGIN_DEVICE_COOKIE) : NULL;
 	/* no copy of the password outlives the check: the job's, the
 	 * parser's body (reset only after the answer) */
 	explicit_bzero(j->body, j->len);

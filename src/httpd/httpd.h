@@ -116,6 +116,7 @@ extern const struct httpd_route unsubscribe_routes[];
 extern const struct httpd_route autodiscover_routes[];
 extern const struct httpd_route api_routes[];
 extern const struct httpd_route passkey_routes[];   /* passkey-http.c */
+extern const struct httpd_route login_routes[];     /* login-http.c */
 extern const struct httpd_route jmap_mail_routes[];
 extern const struct httpd_route static_routes[];
 

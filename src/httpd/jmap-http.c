@@ -36,6 +36,7 @@
 #include "jmap-settings.h"
 #include "jmap-store.h"
 #include "log.h"
+#include "notice.h"
 #include "settings.h"
 #include "sieve.h"
 #include "throttle.h"
@@ -678,14 +679,16 @@ login_run(struct mjob *j, struct db *db)
 {
 	struct http_response *resp = &j->job.resp;
 	const char *login = "", *password = NULL, *code = NULL, *host = "";
+	const char *device = NULL;
 	json_t *passkey = NULL;
-	int tls = 0;
+	int tls = 0, remember = 0;
 	json_t *v = json_loadb(j->body, j->len, JSON_REJECT_DUPLICATES, NULL);
 
 	explicit_bzero(j->body, j->len);
-	if (v == NULL || json_unpack(v, "{s?s,s?s,s?s,s?o,s:s,s:b}", "login",
-	    &login, "password", &password, "code", &code, "passkey", &passkey,
-	    "host", &host, "tls", &tls) < 0) {
+	if (v == NULL || json_unpack(v, "{s?s,s?s,s?s,s?o,s?b,s?s,s:s,s:b}",
+	    "login", &login, "password", &password, "code", &code, "passkey",
+	    &passkey, "remember", &remember, "device", &device, "host", &host,
+	    "tls", &tls) < 0) {
 		json_decref(v);
 		problem(resp, 400, "badRequest", "Send {\"login\": "
 		    "\"name@postoffice\", \"password\": \"...\"} as JSON.");
@@ -693,7 +696,8 @@ login_run(struct mjob *j, struct db *db)
 	}
 	struct weblogin w = { .login = login, .password = password,
 	    .code = code, .passkey = passkey, .host = host, .tls = tls,
-	    .client = j->client, .user_agent = j->user_agent };
+	    .client = j->client, .user_agent = j->user_agent, .device = device,
+	    .remember = remember != 0, .mail = notice_send };
 	/* a passkey without a password: a passwordless login */
 	int r = password != NULL ? weblogin_password(db, &w) :
 	    weblogin_passkey(db, &w);
@@ -715,6 +719,11 @@ login_run(struct mjob *j, struct db *db)
 		json_answer(resp, 200, ok);
 		http_response_field(resp, "Set-Cookie", COOKIE_NAME "=%s; Path=/; "
 		    "HttpOnly; SameSite=Strict%s", w.sid, j->tls ? "; Secure" : "");
+		if (w.device_cookie != NULL)
+			http_response_field(resp, "Set-Cookie",
+			    WEBLOGIN_DEVICE_COOKIE "=%s; Path=/; Max-Age=%d; "
+			    "HttpOnly; SameSite=Strict%s", w.device_cookie,
+			    w.device_max_age, j->tls ? "; Secure" : "");
 	}
 	weblogin_clear(&w);
 	json_decref(v);   /* after w: it holds the login and the code */
@@ -928,6 +937,7 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	json_error_t jerr;
 	const char *login = NULL, *password = NULL, *code = NULL;
 	json_t *passkey = NULL;
+	int remember = 0;
 
 	if (http_request_field(rq->req, CSRF_HEADER) == NULL) {
 		problem(resp, 403, "forbidden", "Send the header X-Postern-CSRF.");
@@ -941,9 +951,9 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	}
 	json_t *v = json_loadb(rq->req->body.data != NULL ? rq->req->body.data :
 	    "", rq->req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	bool bad = v == NULL || json_unpack(v, "{s?s,s?s,s?s,s?o}", "login",
-	    &login, "password", &password, "code", &code, "passkey",
-	    &passkey) < 0 || (passkey != NULL && !json_is_object(passkey)) ||
+	bool bad = v == NULL || json_unpack(v, "{s?s,s?s,s?s,s?o,s?b}",
+	    "login", &login, "password", &password, "code", &code, "passkey",
+	    &passkey, "remember", &remember) < 0 || (passkey != NULL && !json_is_object(passkey)) ||
 	    (password == NULL && passkey == NULL) || (password != NULL &&
 	    (login == NULL || *login == '\0' || strlen(login) > 400 ||
 	    strlen(password) > 1024)) || (code != NULL &&
@@ -962,6 +972,13 @@ login_post(struct httpd_req *rq, struct http_response *resp)
 	json_object_set_new(v, "host", json_string(rq->req->host != NULL ?
 	    rq->req->host : ""));
 	json_object_set_new(v, "tls", json_boolean(rq->tls));
+	json_object_del(v, "device");
+	const char *cookies = http_request_field(rq->req, "cookie");
+	char *device = cookies != NULL ? http_cookie_value(cookies,
+	    WEBLOGIN_DEVICE_COOKIE) : NULL;
+	if (device != NULL)
+		json_object_set_new(v, "device", json_string(device));
+	free(device);
 	char *in = json_dumps(v, JSON_COMPACT);
 	if (in == NULL)
 		in = xstrdup("{}");

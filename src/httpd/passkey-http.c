@@ -23,6 +23,7 @@
 
 #include "admin.h"
 #include "httpd.h"
+#include "login-http.h"
 #include "passkey.h"
 #include "settings.h"
 #include "throttle.h"
@@ -43,33 +44,6 @@ struct pk_job {
 	char client[64];
 	json_t *in;                    /* the request's JSON body */
 };
-
-static void
-answer(struct http_response *r, int status, json_t *v)
-{
-	char *s = json_dumps(v, JSON_COMPACT);
-
-	r->status = status;
-	buf_reset(&r->body);
-	buf_puts(&r->body, s != NULL ? s : "{}");
-	free(s);
-	json_decref(v);
-	http_response_field(r, "Content-Type", status >= 400 ?
-	    "application/problem+json" : "application/json");
-	http_response_field(r, "Cache-Control", "no-store");
-	http_response_field(r, "X-Content-Type-Options", "nosniff");
-}
-
-static void
-problem(struct http_response *r, int status, const char *type,
-	const char *detail)
-{
-	char t[128];
-
-	snprintf(t, sizeof(t), "urn:postern:error:%s", type);
-	answer(r, status, json_pack("{s:s,s:i,s:s}", "type", t, "status", status,
-	    "detail", detail));
-}
 
 static int
 adm_status_http(int r)
@@ -101,24 +75,9 @@ job_done(struct httpd_job *hj)
 static int
 session_mailbox(struct pk_job *j, struct db *db, struct dir_mailbox *mb)
 {
-	int64_t mid = 0, sid = 0;
-	const char *err;
-	int r = j->cookie != NULL ? webauth_session_lookup(db, j->cookie,
-	    time(NULL), &mid, &sid, &err) : 0;
-
-	if (r > 0)
-		r = dir_mailbox_get(db, mid, mb, &err);
-	if (r < 0) {
-		problem(&j->job.resp, 503, "unavailable", "The config store is "
-		    "unavailable; try again.");
+	if (!lh_session_mailbox(db, j->cookie, mb, &j->job.resp, "Log in "
+	    "first: passkeys are managed from a web session."))
 		return 0;
-	}
-	if (r == 0 || mb->disabled || mb->postoffice_disabled ||
-	    mb->prevent_auth) {
-		problem(&j->job.resp, 401, "unauthorized", "Log in first: "
-		    "passkeys are managed from a web session.");
-		return 0;
-	}
 	snprintf(j->job.note, sizeof(j->job.note), "%s@%s", mb->name,
 	    mb->postoffice);
 	return 1;
@@ -135,7 +94,7 @@ job_run(struct httpd_job *hj, struct db *db)
 	int r;
 
 	if (db == NULL) {
-		problem(resp, 503, "unavailable", "The config store is "
+		lh_problem(resp, 503, "unavailable", "The config store is "
 		    "unavailable; try again.");
 		return;
 	}
@@ -144,17 +103,17 @@ job_run(struct httpd_job *hj, struct db *db)
 	if (j->kind == PK_OPTIONS && purpose != NULL &&
 	    strcmp(purpose, "login") == 0) {
 		if (settings_get_int(db, "auth.passkey_login", 1) == 0) {
-			problem(resp, 403, "forbidden", "Passwordless login with "
+			lh_problem(resp, 403, "forbidden", "Passwordless login with "
 			    "a passkey is off here (auth.passkey_login).");
 			return;
 		}
 		json_t *o = passkey_site_make(db, j->host, j->tls, &site,
 		    &err) < 0 ? NULL : passkey_login_options(db, 0, &site, &err);
 		if (o == NULL)
-			problem(resp, err != NULL && strncmp(err, "passkeys need",
+			lh_problem(resp, err != NULL && strncmp(err, "passkeys need",
 			    13) == 0 ? 400 : 503, "passkeyFailed", err);
 		else
-			answer(resp, 200, json_pack("{s:o}", "publicKey", o));
+			lh_answer(resp, 200, json_pack("{s:o}", "publicKey", o));
 		return;
 	}
 	if (!session_mailbox(j, db, &mb))
@@ -164,55 +123,55 @@ job_run(struct httpd_job *hj, struct db *db)
 	case PK_REGISTER: {
 		if (j->kind == PK_OPTIONS && (purpose == NULL ||
 		    strcmp(purpose, "register") != 0)) {
-			problem(resp, 400, "badRequest", "\"purpose\" is "
+			lh_problem(resp, 400, "badRequest", "\"purpose\" is "
 			    "\"login\" or \"register\".");
 			return;
 		}
 		if (passkey_site_make(db, j->host, j->tls, &site, &err) < 0) {
-			problem(resp, 400, "passkeyFailed", err);
+			lh_problem(resp, 400, "passkeyFailed", err);
 			return;
 		}
 		if (j->kind == PK_OPTIONS) {
 			json_t *o = passkey_register_options(db, &mb, &site, &err);
 			if (o == NULL)
-				problem(resp, 400, "passkeyFailed", err);
+				lh_problem(resp, 400, "passkeyFailed", err);
 			else
-				answer(resp, 200, json_pack("{s:o}", "publicKey", o));
+				lh_answer(resp, 200, json_pack("{s:o}", "publicKey", o));
 			return;
 		}
 		const char *name = json_string_value(json_object_get(j->in,
 		    "name"));
 		json_t *cred = json_object_get(j->in, "credential");
 		if (!json_is_object(cred)) {
-			problem(resp, 400, "badRequest", "Send {\"name\": \"...\", "
+			lh_problem(resp, 400, "badRequest", "Send {\"name\": \"...\", "
 			    "\"credential\": {...}}.");
 			return;
 		}
 		r = passkey_register(db, &mb, name, cred, &site, &err);
 		if (r != ADM_OK) {
-			problem(resp, adm_status_http(r), r == ADM_FAIL ?
+			lh_problem(resp, adm_status_http(r), r == ADM_FAIL ?
 			    "unavailable" : "passkeyFailed", err);
 			return;
 		}
 		json_t *l = passkey_list(db, mb.id, &err);
-		answer(resp, 200, json_pack("{s:b,s:o*}", "registered", 1,
+		lh_answer(resp, 200, json_pack("{s:b,s:o*}", "registered", 1,
 		    "passkeys", l));
 		return;
 	}
 	case PK_LIST: {
 		json_t *l = passkey_list(db, mb.id, &err);
 		if (l == NULL)
-			problem(resp, 503, "unavailable", "The config store is "
+			lh_problem(resp, 503, "unavailable", "The config store is "
 			    "unavailable; try again.");
 		else
-			answer(resp, 200, json_pack("{s:o}", "passkeys", l));
+			lh_answer(resp, 200, json_pack("{s:o}", "passkeys", l));
 		return;
 	}
 	case PK_RENAME:
 	case PK_REMOVE: {
 		json_t *id = json_object_get(j->in, "id");
 		if (!json_is_integer(id)) {
-			problem(resp, 400, "badRequest", "Send the passkey's "
+			lh_problem(resp, 400, "badRequest", "Send the passkey's "
 			    "\"id\" (a number from the list).");
 			return;
 		}
@@ -221,12 +180,12 @@ job_run(struct httpd_job *hj, struct db *db)
 		    j->in, "name")), &err) : passkey_remove(db, mb.id,
 		    json_integer_value(id), &err);
 		if (r != ADM_OK) {
-			problem(resp, adm_status_http(r), r == ADM_FAIL ?
+			lh_problem(resp, adm_status_http(r), r == ADM_FAIL ?
 			    "unavailable" : "passkeyFailed", err);
 			return;
 		}
 		json_t *l = passkey_list(db, mb.id, &err);
-		answer(resp, 200, json_pack("{s:o*}", "passkeys", l));
+		lh_answer(resp, 200, json_pack("{s:o*}", "passkeys", l));
 		return;
 	}
 	}
@@ -249,22 +208,22 @@ passkey_route(struct httpd_req *rq, struct http_response *resp)
 		if (strcmp(tail, verbs[i].name) == 0)
 			break;
 	if (i == sizeof(verbs) / sizeof(verbs[0])) {
-		problem(resp, 404, "notFound", "No such passkey request.");
+		lh_problem(resp, 404, "notFound", "No such passkey request.");
 		return;
 	}
 	bool post = strcmp(rq->req->method, "POST") == 0;
 	if (post != verbs[i].post) {
-		problem(resp, 405, "badRequest", verbs[i].post ? "Use POST." :
+		lh_problem(resp, 405, "badRequest", verbs[i].post ? "Use POST." :
 		    "Use GET.");
 		return;
 	}
 	if (post && http_request_field(rq->req, CSRF_HEADER) == NULL) {
-		problem(resp, 403, "csrf", "State changes need the header "
+		lh_problem(resp, 403, "csrf", "State changes need the header "
 		    "X-Postern-CSRF (cross-site request refused).");
 		return;
 	}
 	if (throttle_blocked(rq->svc, rq->sa)) {
-		problem(resp, 429, "throttled", "Too many failed logins from your "
+		lh_problem(resp, 429, "throttled", "Too many failed logins from your "
 		    "address; try again later.");
 		return;
 	}
@@ -275,7 +234,7 @@ passkey_route(struct httpd_req *rq, struct http_response *resp)
 		    "", rq->req->body.len, JSON_REJECT_DUPLICATES, NULL);
 		if (!json_is_object(in)) {
 			json_decref(in);
-			problem(resp, 400, "badRequest", "Send a JSON object.");
+			lh_problem(resp, 400, "badRequest", "Send a JSON object.");
 			return;
 		}
 	}

@@ -12,6 +12,7 @@ static const struct httpd_route *const tables[] = {
 	jmap_mail_routes,     /* before api_routes: /.well-known/jmap */
 	api_routes,
 	passkey_routes,
+	login_routes,         /* login-http.c: own logins, OIDC */
 	static_routes,
 	NULL,
 };

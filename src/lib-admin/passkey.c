@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "admin.h"
+#include "b64url.h"
 #include "passkey.h"
 #include "settings.h"
 #include "strutil.h"
@@ -25,77 +26,13 @@
 #define CBOR_ITEMS_MAX 512
 #define CHALLENGES_MAX 10000      /* pending at once */
 
-/* ------------------------------------------------------------ base64url */
-
-static const char b64u[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* b64url - base64url without padding of n bytes (new string) */
-static char *
-b64url(const unsigned char *p, size_t n)
-{
-	char *out = xmalloc(n / 3 * 4 + 5), *o = out;
-	size_t i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 |
-		    p[i + 2];
-		*o++ = b64u[v >> 18];
-		*o++ = b64u[(v >> 12) & 63];
-		*o++ = b64u[(v >> 6) & 63];
-		*o++ = b64u[v & 63];
-	}
-	if (n - i == 1) {
-		*o++ = b64u[p[i] >> 2];
-		*o++ = b64u[(p[i] & 3) << 4];
-	} else if (n - i == 2) {
-		*o++ = b64u[p[i] >> 2];
-		*o++ = b64u[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-		*o++ = b64u[(p[i + 1] & 15) << 2];
-	}
-	*o = '\0';
-	return out;
-}
-
-/* unb64url - decode base64url (padding tolerated) of at most
- * PASSKEY_INPUT_MAX bytes (new buffer). NULL when malformed. */
-static unsigned char *
-unb64url(const char *s, size_t *n_r)
-{
-	size_t len = strlen(s);
-
-	while (len > 0 && s[len - 1] == '=')
-		len--;
-	if (len % 4 == 1 || len / 4 * 3 + 3 > PASSKEY_INPUT_MAX)
-		return NULL;
-	unsigned char *out = xmalloc(len / 4 * 3 + 3);
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		const char *c = memchr(b64u, s[i], 64);
-		if (s[i] == '\0' || c == NULL) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (uint32_t)(c - b64u);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	*n_r = o;
-	return out;
-}
-
 /* field_bytes - the base64url string obj.name decoded (new), or NULL */
 static unsigned char *
 field_bytes(json_t *obj, const char *name, size_t *n_r)
 {
 	const char *s = json_string_value(json_object_get(obj, name));
 
-	return s != NULL ? unb64url(s, n_r) : NULL;
+	return s != NULL ? b64url_decode(s, PASSKEY_INPUT_MAX, n_r) : NULL;
 }
 
 /* ----------------------------------------------------------------- CBOR */
@@ -600,7 +537,7 @@ challenge_new(struct db *db, int64_t mailbox_id, const char *purpose,
 		return NULL;
 	}
 	random_bytes(raw, sizeof(raw));
-	char *c = b64url(raw, sizeof(raw));
+	char *c = b64url_encode(raw, sizeof(raw));
 	if (db_exec(db, error_r, "INSERT INTO "
 	    "passkey_challenge (challenge, mailbox_id, purpose, rp_id, expires) "
 	    "VALUES (?, ?, ?, ?, ?)", "titti", c, mailbox_id, purpose, s->rp_id,
@@ -700,7 +637,7 @@ passkey_register_options(struct db *db, const struct dir_mailbox *mb,
 	}
 	snprintf(who, sizeof(who), "%s@%s", mb->name, mb->postoffice);
 	user_handle(mb->id, uh);
-	char *uhb = b64url((unsigned char *)uh, strlen(uh));
+	char *uhb = b64url_encode((unsigned char *)uh, strlen(uh));
 	json_t *o = json_pack("{s:s,s:{s:s,s:s},s:{s:s,s:s,s:s},s:o,s:i,"
 	    "s:s,s:o,s:{s:s,s:s}}",
 	    "challenge", c,
@@ -839,7 +776,7 @@ passkey_register(struct db *db, const struct dir_mailbox *mb,
 	if (passkey_cose_key(a.cose_key, a.cose_key_len, &der, &derl, &alg,
 	    error_r) < 0)
 		goto out;
-	char *id = b64url(a.cred_id, a.cred_id_len);
+	char *id = b64url_encode(a.cred_id, a.cred_id_len);
 	const char *sent = json_string_value(json_object_get(cred, "id"));
 	if (sent != NULL && strcmp(sent, id) != 0) {
 		*error_r = "the credential id does not match the authenticator "
@@ -853,7 +790,7 @@ passkey_register(struct db *db, const struct dir_mailbox *mb,
 		free(id);
 		goto out;
 	}
-	char *pub = b64url(der, derl);
+	char *pub = b64url_encode(der, derl);
 	r = db_exec(db, error_r, "INSERT INTO passkey (mailbox_id, name, "
 	    "credential_id, public_key, alg, sign_count, created) VALUES (?, ?, "
 	    "?, ?, ?, ?, ?)", "itttiii", mb->id, name, id, pub, (int64_t)alg,
@@ -954,7 +891,7 @@ passkey_assert(struct db *db, json_t *cred, int64_t mailbox_id,
 		goto out;
 	}
 	if (pkt != NULL)
-		pk = unb64url(pkt, &pkl);
+		pk = b64url_decode(pkt, PASSKEY_INPUT_MAX, &pkl);
 	*mailbox_r = owner;   /* also when refused: for the login record */
 	if (mailbox_id != 0 && owner != mailbox_id) {
 		*error_r = "this passkey belongs to another mailbox";

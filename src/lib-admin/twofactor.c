@@ -35,6 +35,9 @@
 #define GCM_TAG 16
 #define TWOFACTOR_MAX_WRONG 10
 #define TWOFACTOR_WINDOW (15 * 60)
+#define MAIL_CODE_TTL (10 * 60)
+#define MAIL_CODE_GAP 60
+#define MAIL_CODE_PER_HOUR 5
 
 static int
 mailbox_id(struct db *db, const char *ident, int64_t *id_r,
@@ -127,7 +130,10 @@ tf_reset(struct db *db, const char *ident, const char **error_r)
 		return r;
 	if (db_exec(db, error_r, "DELETE FROM totp WHERE mailbox_id = ?", "i",
 	    id) < 0 || db_exec(db, error_r, "DELETE FROM recovery_code WHERE "
-	    "mailbox_id = ?", "i", id) < 0)
+	    "mailbox_id = ?", "i", id) < 0 || db_exec(db, error_r, "DELETE "
+	    "FROM remembered_device WHERE mailbox_id = ?", "i", id) < 0 ||
+	    db_exec(db, error_r, "DELETE FROM mail_code WHERE mailbox_id = ?",
+	    "i", id) < 0)
 		return ADM_FAIL;
 	return ADM_OK;
 }
@@ -472,13 +478,104 @@ challenged(struct db *db, const struct dir_mailbox *mb, const char *mode,
 	return 0;
 }
 
+void
+tf_mask_address(const char *a, char *out, size_t size)
+{
+	const char *at = strrchr(a, '@');
+	size_t local = at != NULL ? (size_t)(at - a) : strlen(a);
+
+	snprintf(out, size, "%.*s***%s", local > 0 ? 1 : 0, a,
+	    at != NULL ? at : "");
+}
+
+/* mail_code_hash - hex SHA-256 of a mailed code, bound to its mailbox */
+static void
+mail_code_hash(int64_t mailbox, const char *code, char out[65])
+{
+	char b[TWOFACTOR_CODE_MAX + 32];
+
+	snprintf(b, sizeof(b), "mail:%lld:%s", (long long)mailbox, code);
+	code_hash(b, out);
+	OPENSSL_cleanse(b, sizeof(b));
+}
+
+/* mail_code_send - mail a new code to to, unless one went out less than
+ * MAIL_CODE_GAP seconds ago (still valid) or MAIL_CODE_PER_HOUR went
+ * out this hour: 1 sent, 0 not (the earlier one stands), -1 error */
+static int
+mail_code_send(struct db *db, const struct dir_mailbox *mb, const char *to,
+	       tf_mail_fn *mail, const char **error_r)
+{
+	int64_t now = (int64_t)time(NULL), sent = 0, window = 0, sends = 0;
+	int64_t expires = 0;
+
+	if (mail == NULL) {
+		*error_r = "codes by mail cannot be sent from here";
+		return -1;
+	}
+	if (db_exec(db, error_r, "INSERT OR IGNORE INTO mail_code (mailbox_id) "
+	    "VALUES (?)", "i", mb->id) < 0 ||
+	    db_query_int(db, &sent, 0, error_r, "SELECT sent FROM mail_code "
+	    "WHERE mailbox_id = ?", "i", mb->id) < 0 ||
+	    db_query_int(db, &expires, 0, error_r, "SELECT expires FROM "
+	    "mail_code WHERE mailbox_id = ?", "i", mb->id) < 0 ||
+	    db_query_int(db, &window, 0, error_r, "SELECT window FROM mail_code "
+	    "WHERE mailbox_id = ?", "i", mb->id) < 0 ||
+	    db_query_int(db, &sends, 0, error_r, "SELECT sends FROM mail_code "
+	    "WHERE mailbox_id = ?", "i", mb->id) < 0)
+		return -1;
+	if (now - window >= 3600) {
+		window = now;
+		sends = 0;
+	}
+	if ((now - sent < MAIL_CODE_GAP && expires > now) ||
+	    sends >= MAIL_CODE_PER_HOUR)
+		return 0;
+	uint32_t v;
+	char code[16], hash[65], text[600];
+	random_bytes(&v, sizeof(v));
+	snprintf(code, sizeof(code), "%08u", v % 100000000u);
+	mail_code_hash(mb->id, code, hash);
+	/* the row first: a code that is mailed is always one we know */
+	if (db_exec(db, error_r, "UPDATE mail_code SET hash = ?, expires = ?, "
+	    "sent = ?, window = ?, sends = ? WHERE mailbox_id = ?", "tiiiii",
+	    hash, now + MAIL_CODE_TTL, now, window, sends + 1, mb->id) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "Your Postern login code for %s@%s is:\n"
+	    "\n    %s\n\nIt works once, for %d minutes. If you did not just log "
+	    "in, someone knows your password: change it.\n", mb->name,
+	    mb->postoffice, code, MAIL_CODE_TTL / 60);
+	int r = mail(db, to, "Your login code", text, error_r);
+	OPENSSL_cleanse(code, sizeof(code));
+	OPENSSL_cleanse(text, sizeof(text));
+	return r < 0 ? -1 : 1;
+}
+
+/* mail_code_take - is code the mailbox's pending mailed code? It is used
+ * up when it is. 1, 0, -1 */
+static int
+mail_code_take(struct db *db, int64_t mailbox, const char *code,
+	       const char **error_r)
+{
+	char hash[65];
+
+	if (strlen(code) != 8 || strspn(code, "0123456789") != 8)
+		return 0;
+	mail_code_hash(mailbox, code, hash);
+	if (db_exec(db, error_r, "UPDATE mail_code SET hash = '', expires = 0 "
+	    "WHERE mailbox_id = ? AND hash = ? AND expires >= ?", "iti",
+	    mailbox, hash, (int64_t)time(NULL)) < 0)
+		return -1;
+	return db_changes(db) == 1;
+}
+
 int
 tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
-	     const char *code, int passkey, int *status_r, json_t **answer_r,
-	     bool *failed_r, const char **error_r)
+	     const char *code, int passkey, tf_mail_fn *mail, int *status_r,
+	     json_t **answer_r, bool *failed_r, const char **error_r)
 {
 	unsigned char key[SEAL_KEY_LEN], secret[TOTP_KEY_LEN + 16];
-	char mode[16], *sealed = NULL, cc[3] = "";
+	char mode[16], *sealed = NULL, cc[3] = "", *mtype = NULL, *maddr = NULL;
 	const char *err;
 	int64_t enrolled = 0, last = 0;
 	int n = -1, r = -1;
@@ -492,8 +589,16 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 		return -1;
 	if (strcmp(mode, "never") == 0 || passkey == 1)
 		goto ok;
-	/* a mailbox with passkeys is enrolled: no TOTP needed */
-	bool pk = passkey_count(db, mb->id) > 0;
+	/* a mailbox with passkeys or codes by mail is enrolled: no TOTP
+	 * needed */
+	if (db_query_text(db, &mtype, error_r, "SELECT twofactor_type FROM "
+	    "mailbox WHERE id = ?", "i", mb->id) < 0 || db_query_text(db,
+	    &maddr, error_r, "SELECT twofactor_address FROM mailbox WHERE id = "
+	    "?", "i", mb->id) < 0)
+		goto out;
+	bool by_mail = mtype != NULL && strcmp(mtype, "smtp") == 0 &&
+	    maddr != NULL && *maddr != '\0';
+	bool pk = passkey_count(db, mb->id) > 0 || by_mail;
 	if (db_query_text(db, &sealed, error_r, "SELECT secret FROM totp WHERE "
 	    "mailbox_id = ?", "i", mb->id) < 0 ||
 	    db_query_int(db, &enrolled, 0, error_r, "SELECT enrolled FROM totp "
@@ -513,7 +618,7 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 		goto refused;
 	}
 	if (sealed == NULL && pk)
-		n = 0;   /* passkeys only */
+		n = 0;   /* passkeys or mail codes only */
 	else if (seal_key(db, key, sealed == NULL, error_r) < 0)
 		goto out;
 	else if (sealed != NULL) {
@@ -550,6 +655,22 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 		r = 0;
 		goto out;
 	}
+	if (*code == '\0' && by_mail) {
+		char masked[TWOFACTOR_MASKED_MAX];
+		int sent = mail_code_send(db, mb, maddr, mail, error_r);
+		if (sent < 0)
+			goto out;
+		tf_mask_address(maddr, masked, sizeof(masked));
+		*answer_r = problem_json(401, "urn:postern:error:"
+		    "secondFactorRequired", sent ? "A login code was mailed to "
+		    "you: send it as \"code\" (or use your passkey or a "
+		    "recovery code)." : "A login code was mailed to you a "
+		    "moment ago: send it as \"code\" (or use your passkey or "
+		    "a recovery code).");
+		json_object_set_new(*answer_r, "codeSentTo", json_string(masked));
+		r = 0;
+		goto out;
+	}
 	if (*code == '\0') {
 		*answer_r = enrolled || pk ? problem_json(401,
 		    "urn:postern:error:secondFactorRequired", pk ? "Use your "
@@ -560,6 +681,13 @@ tf_web_login(struct db *db, const struct dir_mailbox *mb, const char *addr,
 		    false);
 		r = 0;
 		goto out;
+	}
+	if (by_mail) {
+		int m = mail_code_take(db, mb->id, code, error_r);
+		if (m < 0)
+			goto out;
+		if (m > 0)
+			goto ok;
 	}
 	int64_t step = n > 0 ? code_step(secret, (size_t)n, code) : -1;
 	if (step >= 0) {
@@ -608,6 +736,8 @@ out:
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(secret, sizeof(secret));
 	free(sealed);
+	free(mtype);
+	free(maddr);
 	return r;
 }
 
@@ -723,4 +853,115 @@ tf_self_disable(struct db *db, int64_t mailbox_id, const char **error_r)
 	if (adm_tx_end(db, outer, ok, error_r) != ADM_OK || !ok)
 		return -1;
 	return 0;
+}
+
+/* ---------------------------------------------------- remembered devices */
+
+int
+tf_key_mac(struct db *db, const char *purpose, const char *text,
+	   char out[65], const char **error_r)
+{
+	unsigned char key[SEAL_KEY_LEN], dk[EVP_MAX_MD_SIZE], md[EVP_MAX_MD_SIZE];
+	unsigned int dl = 0, ml = 0;
+
+	if (seal_key(db, key, true, error_r) < 0)
+		return -1;
+	HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)purpose,
+	    strlen(purpose), dk, &dl);
+	HMAC(EVP_sha256(), dk, (int)dl, (const unsigned char *)text,
+	    strlen(text), md, &ml);
+	for (unsigned i = 0; i < 32 && i < ml; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(dk, sizeof(dk));
+	return 0;
+}
+
+/* device_mac - hex HMAC-SHA256 of text under the remembered devices'
+ * key: 0 or -1 */
+static int
+device_mac(struct db *db, const char *text, char out[65],
+	   const char **error_r)
+{
+	return tf_key_mac(db, "postern remembered device", text, out, error_r);
+}
+
+char *
+tf_device_make(struct db *db, int64_t mailbox_id, const char *client,
+	       const char *user_agent, int *max_age_r, const char **error_r)
+{
+	int64_t days = settings_get_int(db, "auth.remember_device_days", 0);
+	int64_t now = (int64_t)time(NULL);
+	unsigned char raw[32], md[SHA256_DIGEST_LENGTH];
+	char secret[65], hash[65], mac[65], text[128];
+
+	if (days <= 0)
+		return NULL;
+	random_bytes(raw, sizeof(raw));
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(secret + 2 * i, 3, "%02x", raw[i]);
+	SHA256((unsigned char *)secret, 64, md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+	int64_t expires = now + days * 86400;
+	snprintf(text, sizeof(text), "%lld.%lld.%s", (long long)mailbox_id,
+	    (long long)expires, secret);
+	if (device_mac(db, text, mac, error_r) < 0 ||
+	    db_exec(db, error_r, "INSERT INTO remembered_device (mailbox_id, "
+	    "hash, created, expires, client, user_agent) VALUES (?, ?, ?, ?, "
+	    "?, ?)", "itiitt", mailbox_id, hash, now, expires, client,
+	    user_agent) < 0) {
+		OPENSSL_cleanse(secret, sizeof(secret));
+		OPENSSL_cleanse(text, sizeof(text));
+		return NULL;
+	}
+	char *cookie = xasprintf("%s.%s", text, mac);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(text, sizeof(text));
+	*max_age_r = (int)(days * 86400);
+	return cookie;
+}
+
+int
+tf_device_check(struct db *db, int64_t mailbox_id, const char *cookie,
+		const char **error_r)
+{
+	char text[128], mac[65], hash[65];
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	long long mid, expires;
+	int n = 0;
+
+	if (cookie == NULL || strlen(cookie) > 200 ||
+	    sscanf(cookie, "%lld.%lld.%n", &mid, &expires, &n) != 2 || n == 0)
+		return 0;
+	const char *secret = cookie + n, *dot = strchr(secret, '.');
+	if (dot == NULL || dot - secret != 64 || strlen(dot + 1) != 64 ||
+	    mid != mailbox_id || expires < (long long)time(NULL))
+		return 0;
+	snprintf(text, sizeof(text), "%.*s", (int)(dot - cookie), cookie);
+	if (device_mac(db, text, mac, error_r) < 0)
+		return -1;
+	/* signed: a forged cookie costs no lookup */
+	if (CRYPTO_memcmp(mac, dot + 1, 64) != 0)
+		return 0;
+	SHA256((const unsigned char *)secret, 64, md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+	/* revocable: the row must still be there */
+	if (db_exec(db, error_r, "UPDATE remembered_device SET last_used = ? "
+	    "WHERE mailbox_id = ? AND hash = ? AND expires >= ?", "iiti",
+	    (int64_t)time(NULL), mailbox_id, hash, (int64_t)time(NULL)) < 0)
+		return -1;
+	return db_changes(db) == 1;
+}
+
+int
+tf_device_forget(struct db *db, int64_t mailbox_id, int *n_r,
+		 const char **error_r)
+{
+	if (db_exec(db, error_r, "DELETE FROM remembered_device WHERE "
+	    "mailbox_id = ?", "i", mailbox_id) < 0)
+		return ADM_FAIL;
+	*n_r = db_changes(db);
+	return ADM_OK;
 }

@@ -26,8 +26,9 @@
  *   the steps now-1, now, now+1 are accepted;
  * - recovery codes: TWOFACTOR_RECOVERY_CODES made at enrolment, shown
  *   once, stored as SHA-256 (80 random bits each), each taken once;
- * - reset by an administrator: the TOTP secret and recovery codes go,
- *   the next web login enrols again. */
+ * - reset by an administrator: the TOTP secret, recovery codes, pending
+ *   mailed code and remembered devices go; the next web login enrols
+ *   again. */
 
 #define TWOFACTOR_RECOVERY_CODES 10
 #define TWOFACTOR_CODE_MAX 64
@@ -46,10 +47,23 @@ uint32_t tf_totp(const unsigned char *key, size_t keylen, uint64_t step,
 /* tf_base32 - RFC 4648 base32 of n bytes (no padding) into out */
 void tf_base32(const unsigned char *in, size_t n, char *out, size_t size);
 
+/* tf_mail_fn - send a notice mail (lib-queue's notice_send: lib-admin
+ * sits below the queue) */
+typedef int tf_mail_fn(struct db *db, const char *to, const char *subject,
+		       const char *text, const char **error_r);
+
+#define TWOFACTOR_MASKED_MAX 340
+/* tf_mask_address - "b***@example.org" of an address, for answers */
+void tf_mask_address(const char *a, char *out, size_t size);
+
 /* tf_web_login - the second factor of a web login of mb from addr whose
  * password was right; code is what the client sent ("" or NULL: none),
  * passkey what its passkey assertion gave (-1 none sent, 0 refused, 1
- * verified: passkey.h). A mailbox with passkeys counts as enrolled.
+ * satisfied by a passkey or a remembered device). A mailbox with
+ * passkeys, or with twofactor_type smtp and a twofactor_address, counts
+ * as enrolled. With twofactor_type smtp, a login without a code mails
+ * one (8 digits, once, 10 minutes; at most one a minute and 5 an hour)
+ * through mail, and the answer says where ("codeSentTo", masked).
  * 1: logged in (recorded in the login record); *answer_r may hold
  * fields to add to the answer (the recovery codes after an enrolment).
  * 0: not yet: *status_r and *answer_r are the answer (a problem: 401
@@ -57,8 +71,34 @@ void tf_base32(const unsigned char *in, size_t n, char *out, size_t size);
  * and QR code, 401 secondFactorFailed), *failed_r says whether a wrong
  * code was sent (throttled like a wrong password). -1: error. */
 int tf_web_login(struct db *db, const struct dir_mailbox *mb,
-		 const char *addr, const char *code, int passkey, int *status_r,
-		 json_t **answer_r, bool *failed_r, const char **error_r);
+		 const char *addr, const char *code, int passkey,
+		 tf_mail_fn *mail, int *status_r, json_t **answer_r,
+		 bool *failed_r, const char **error_r);
+
+/* tf_key_mac - hex HMAC-SHA256 of text under a key derived for purpose
+ * (a fixed string naming its use) from the data root's sealing key
+ * (config/totp.key, made when missing): 0 or -1 */
+int tf_key_mac(struct db *db, const char *purpose, const char *text,
+	       char out[65], const char **error_r);
+
+/* Remembered devices (auth.remember_device_days; 0: off): after a login
+ * that passed the second factor and asked for it, the browser gets a
+ * cookie "<mailbox>.<expires>.<secret>.<mac>": signed (HMAC-SHA256 under
+ * a key derived from config/totp.key) and revocable (the SHA-256 of the
+ * secret is a row of remembered_device; tf_reset and tf_device_forget
+ * delete them). A valid one skips the second factor of its mailbox.
+ *
+ * tf_device_make - a new device cookie value (new string; *max_age_r its
+ * lifetime in seconds), or NULL when the setting is off or on error. */
+char *tf_device_make(struct db *db, int64_t mailbox_id, const char *client,
+		     const char *user_agent, int *max_age_r,
+		     const char **error_r);
+/* tf_device_check - is cookie a remembered device of mailbox_id? 1, 0, -1 */
+int tf_device_check(struct db *db, int64_t mailbox_id, const char *cookie,
+		    const char **error_r);
+/* tf_device_forget - revoke every remembered device of mailbox_id */
+int tf_device_forget(struct db *db, int64_t mailbox_id, int *n_r,
+		     const char **error_r);
 
 /* The mailbox owner's own enrolment (webmail settings; the caller
  * checks that the post office's rule lets them):

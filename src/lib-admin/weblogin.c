@@ -1,5 +1,6 @@
 /* weblogin - the one web login of every web endpoint (weblogin.h) */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -40,6 +41,8 @@ start(struct weblogin *w)
 	w->sid[0] = '\0';
 	w->session_id = 0;
 	w->note[0] = '\0';
+	w->device_cookie = NULL;
+	w->device_max_age = 0;
 	memset(&w->mb, 0, sizeof(w->mb));
 }
 
@@ -84,6 +87,11 @@ weblogin_password(struct db *db, struct weblogin *w)
 	struct passkey_site site;
 	bool has_site = passkey_site_make(db, w->host, w->tls, &site,
 	    &why) == 0;
+	if (w->passkey == NULL && w->device != NULL) {
+		int d = tf_device_check(db, w->mb.id, w->device, &err);
+		if (d > 0)
+			pk = 1;   /* a remembered device */
+	}
 	if (w->passkey != NULL) {
 		int64_t owner;
 		pk = has_site ? passkey_assert(db, w->passkey, w->mb.id, &site,
@@ -98,8 +106,9 @@ weblogin_password(struct db *db, struct weblogin *w)
 			snprintf(w->note, sizeof(w->note), "login %s: passkey "
 			    "refused: %s", w->login, why);
 	}
-	r = tf_web_login(db, &w->mb, w->client, w->code, pk, &status, &extra,
-	    &failed, &err);
+	bool remembered = pk == 1 && w->passkey == NULL;
+	r = tf_web_login(db, &w->mb, w->client, w->code, pk, w->mail, &status,
+	    &extra, &failed, &err);
 	if (r <= 0) {
 		/* only a whole login clears the address's failures */
 		w->count = failed ? WEBLOGIN_COUNT_FAILED : WEBLOGIN_COUNT_NONE;
@@ -130,6 +139,11 @@ weblogin_password(struct db *db, struct weblogin *w)
 	}
 	w->status = 200;
 	w->answer = extra;   /* the recovery codes after an enrolment */
+	char mode[16];
+	if (w->remember && !remembered && loginsec_twofactor_mode(db, w->mb.id,
+	    mode, &err) == 0 && strcmp(mode, "never") != 0)
+		w->device_cookie = tf_device_make(db, w->mb.id, w->client,
+		    w->user_agent, &w->device_max_age, &err);
 	snprintf(w->note, sizeof(w->note), "login %s@%s", w->mb.name,
 	    w->mb.postoffice);
 	return 1;
@@ -225,4 +239,8 @@ weblogin_clear(struct weblogin *w)
 	OPENSSL_cleanse(w->sid, sizeof(w->sid));
 	json_decref(w->answer);
 	w->answer = NULL;
+	if (w->device_cookie != NULL)
+		OPENSSL_cleanse(w->device_cookie, strlen(w->device_cookie));
+	free(w->device_cookie);
+	w->device_cookie = NULL;
 }

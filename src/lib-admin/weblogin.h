@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "directory.h"
+#include "twofactor.h"
 #include "webauth.h"
 
 /* weblogin - the one web login of every web endpoint (the web admin's
@@ -20,7 +21,13 @@
  * with a problem type urn:postern:error:loginFailed, :totpEnrolment,
  * :secondFactorRequired or :secondFactorFailed, 429 :secondFactorLocked,
  * 403 :forbidden, 503 :unavailable; a passkey refused: 401
- * :passkeyFailed. */
+ * :passkeyFailed. A remembered device (twofactor.h) skips the second
+ * factor; a login that passed it with "remember" gets a device cookie.
+ * The cookie names are WEBLOGIN_SESSION_COOKIE and
+ * WEBLOGIN_DEVICE_COOKIE. */
+
+#define WEBLOGIN_SESSION_COOKIE "postern_session"
+#define WEBLOGIN_DEVICE_COOKIE "postern_device"
 
 /* how the login counts for the per-address throttle (throttle.c) */
 enum weblogin_count {
@@ -43,6 +50,10 @@ struct weblogin {
 	bool tls;
 	const char *client;             /* the client's address as text */
 	const char *user_agent;
+	const char *device;             /* the device cookie, or NULL */
+	bool remember;                  /* remember this device (when the
+					 * policy allows) */
+	tf_mail_fn *mail;               /* sends mailed codes (notice.h) */
 	weblogin_admit_fn *admit;       /* NULL: every mailbox */
 	void *admit_ctx;
 	/* out */
@@ -55,6 +66,9 @@ struct weblogin {
 	char sid[WEBAUTH_SESSION_LEN + 1];  /* the cookie's session id */
 	int64_t session_id;             /* its row */
 	char note[256];                 /* for the access log */
+	char *device_cookie;            /* a new device cookie to set, or
+					 * NULL (twofactor.h) */
+	int device_max_age;
 };
 
 /* weblogin_password - the login w describes (w->password is wiped);

@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "loginsec.h"
+#include "notice.h"
 #include "pamauth.h"
 #include "passwd.h"
 #include "settings.h"
@@ -342,6 +343,85 @@ prune(struct db *db, int64_t now)
 	    (int64_t)LOGINSEC_RECORD_MAX);
 }
 
+/* notice_to - the address a notice about the mailbox goes to: its own
+ * address NAME@domain when it has one, else its first address; NULL
+ * when it has none */
+static char *
+notice_to(struct db *db, int64_t mailbox_id, const char **error_r)
+{
+	char *a = NULL;
+
+	if (db_query_text(db, &a, error_r, "SELECT a.address FROM address a "
+	    "JOIN mailbox m ON m.id = a.target_id WHERE a.kind = 'mailbox' AND "
+	    "a.target_id = ? ORDER BY a.address NOT LIKE m.name || '@%', "
+	    "a.address LIMIT 1", "i", mailbox_id) < 0)
+		return NULL;
+	return a;
+}
+
+/* new_country - before a login is recorded: when the mailbox has logged
+ * in from a known country before (within auth.login_record_days) but
+ * never from cc, mail it a notice (auth.new_country_mail). The first
+ * login with a country sends nothing: there is nothing to compare. */
+static void
+new_country(struct db *db, int64_t mailbox_id,
+	    const struct dir_client *client, const char *cc, int64_t now)
+{
+	const char *err = NULL;
+	int64_t known = 0, here = 0;
+	char *to = NULL, *who = NULL;
+
+	if (cc == NULL || cc[0] == '\0' ||
+	    settings_get_int(db, "auth.new_country_mail", 1) == 0)
+		return;
+	if (db_query_int(db, &known, 0, &err, "SELECT count(*) FROM "
+	    "login_seen WHERE mailbox_id = ? AND country != ''", "i",
+	    mailbox_id) < 0 || db_query_int(db, &here, 0, &err, "SELECT "
+	    "count(*) FROM login_seen WHERE mailbox_id = ? AND country = ?",
+	    "it", mailbox_id, cc) < 0)
+		goto fail;
+	if (known == 0 || here > 0)
+		return;
+	if (db_query_text(db, &who, &err, "SELECT m.name || '@' || p.name FROM "
+	    "mailbox m JOIN postoffice p ON p.id = m.postoffice_id WHERE "
+	    "m.id = ?", "i", mailbox_id) < 0)
+		goto fail;
+	log_info("login %s from %s (%s): a new country %s", who ? who : "?",
+	    addr_of(client), proto_of(client), cc);
+	if ((to = notice_to(db, mailbox_id, &err)) == NULL) {
+		if (err == NULL)
+			err = "the mailbox has no address";
+		goto fail;
+	}
+	char when[64], subject[96];
+	struct tm tm;
+	time_t t = (time_t)now;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	snprintf(subject, sizeof(subject), "A login from a new country (%s)",
+	    cc);
+	char *text = xasprintf("Your mailbox %s was just logged in to from a "
+	    "country it has not been\nused from before:\n\n"
+	    "  Country:   %s\n  Address:   %s\n  Protocol:  %s\n"
+	    "  Time:      %s\n\n"
+	    "If this was you, nothing needs doing. If it was not, change your "
+	    "password\nat once, check your app passwords and passkeys, and "
+	    "tell your mail\nadministrator.\n", who ? who : "?", cc,
+	    addr_of(client), proto_of(client), when);
+	int r = notice_send(db, to, subject, text, &err);
+	free(text);
+	if (r < 0)
+		goto fail;
+	free(to);
+	free(who);
+	return;
+fail:
+	log_warnx("new country notice for mailbox %lld: %s",
+	    (long long)mailbox_id, err != NULL ? err : "error");
+	free(to);
+	free(who);
+}
+
 void
 loginsec_record_ok(struct db *db, int64_t mailbox_id,
 		   const struct dir_client *client, const char *cc)
@@ -351,6 +431,7 @@ loginsec_record_ok(struct db *db, int64_t mailbox_id,
 
 	if (*addr_of(client) == '\0')
 		return;
+	new_country(db, mailbox_id, client, cc, now);
 	if (db_exec(db, &err, "INSERT INTO login_seen (mailbox_id, protocol, "
 	    "address, country, first, last) VALUES (?, ?, ?, ?, ?, ?) "
 	    "ON CONFLICT (mailbox_id, protocol, address) DO UPDATE SET "
@@ -628,4 +709,18 @@ loginsec_failures(struct db *db, enum loginsec_by by, int64_t postoffice_id,
 	    "(? = 0 OR f.mailbox_id = ?) ORDER BY f.count DESC, f.last DESC "
 	    "LIMIT 500", "iiii", postoffice_id, postoffice_id, mailbox_id,
 	    mailbox_id);
+}
+
+sqlite3_stmt *
+loginsec_logins(struct db *db, int64_t mailbox_id, int limit,
+		const char *const **keys_r, const char **error_r)
+{
+	static const char *const keys[] = { "last", "protocol", "address",
+	    "country", "first", "count" };
+
+	*keys_r = keys;
+	return db_query(db, error_r, "SELECT datetime(last, 'unixepoch'), "
+	    "protocol, address, country, datetime(first, 'unixepoch'), count "
+	    "FROM login_seen WHERE mailbox_id = ? ORDER BY last DESC, protocol, "
+	    "address LIMIT ?", "ii", mailbox_id, (int64_t)limit);
 }

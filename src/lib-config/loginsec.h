@@ -120,6 +120,16 @@ sqlite3_stmt *loginsec_failures(struct db *db, enum loginsec_by by,
 				int64_t postoffice_id, int64_t mailbox_id,
 				size_t *ncols_r, const char *const **keys_r,
 				const char **error_r);
+/* loginsec_logins - the mailbox's recent logins, newest first, at most
+ * limit rows of LOGINSEC_LOGIN_COLUMNS (keys in *keys_r: last,
+ * protocol, address, country, first, count; times UTC text): one row per
+ * protocol and address. A statement to step, or NULL. A login from a
+ * country the mailbox has not used before (while it has a known one) is
+ * also mailed to the mailbox (auth.new_country_mail; notice.h). */
+#define LOGINSEC_LOGIN_COLUMNS 6
+sqlite3_stmt *loginsec_logins(struct db *db, int64_t mailbox_id, int limit,
+			      const char *const **keys_r,
+			      const char **error_r);
 /* loginsec_seen - has the mailbox logged in with protocol from addr
  * (addr non-NULL) or from country cc (cc non-NULL) before? 1, 0, -1. */
 int loginsec_seen(struct db *db, int64_t mailbox_id, const char *protocol,

@@ -376,6 +376,32 @@ static const char schema_v10[] =
 "ALTER TABLE postoffice ADD COLUMN spam_reject_score INTEGER NOT NULL DEFAULT 0;"
 ;
 
+/* v11: login security, second round (`login2`; written as additions to
+ * v8, moved here at merge so databases already at v8-v10 get them) */
+static const char schema_v11[] =
+/* codes sent by mail (twofactor_type smtp): the pending one per mailbox
+ * (hashed, with its expiry) and the sends of the current hour */
+"CREATE TABLE IF NOT EXISTS mail_code ("
+"  mailbox_id INTEGER PRIMARY KEY REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  hash TEXT NOT NULL DEFAULT '',"
+"  expires INTEGER NOT NULL DEFAULT 0,"
+"  sent INTEGER NOT NULL DEFAULT 0,"
+"  window INTEGER NOT NULL DEFAULT 0,"
+"  sends INTEGER NOT NULL DEFAULT 0);"
+/* remembered devices (auth.remember_device_days): the SHA-256 of each
+ * device cookie's secret, revocable */
+"CREATE TABLE IF NOT EXISTS remembered_device ("
+"  id INTEGER PRIMARY KEY,"
+"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  hash TEXT NOT NULL UNIQUE,"
+"  created INTEGER NOT NULL,"
+"  expires INTEGER NOT NULL,"
+"  last_used INTEGER NOT NULL DEFAULT 0,"
+"  client TEXT NOT NULL DEFAULT '',"
+"  user_agent TEXT NOT NULL DEFAULT '');"
+"CREATE INDEX IF NOT EXISTS remembered_device_mailbox ON remembered_device(mailbox_id);"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
@@ -387,6 +413,7 @@ const char *const schema_migrations[] = {
 	schema_v8,
 	schema_v9,
 	schema_v10,
+	schema_v11,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

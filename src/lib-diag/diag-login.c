@@ -1,6 +1,7 @@
 /* diag-login - postern diag: the state of login security (issue 17):
  * the country database and the policies that need it, two-factor and
- * app passwords, failed logins of the last day */
+ * app passwords, passkeys, the new-country mail, OpenID Connect per post
+ * office, failed logins of the last day */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,46 @@ diag_check_login_security(struct diag_report *rep, struct db *db)
 	    "(auth.passkey_login)", *rp ? rp : "the host name the browser "
 	    "used");
 	free(rp);
+
+	/* the mail on a login from a new country needs the database */
+	char *geo = settings_get_str(db, "auth.geoip_db");
+	bool ncm = settings_get_int(db, "auth.new_country_mail", 1) != 0;
+	diag_add(s, DIAG_INFO, "Mail on a login from a new country", NULL,
+	    "%s", !ncm ? "off (auth.new_country_mail)" : *geo ? "on" :
+	    "on, but without auth.geoip_db no country is known: none is sent");
+	free(geo);
+
+	/* OpenID Connect per post office (lib-admin/oidc.h) */
+	const char *e2;
+	sqlite3_stmt *st2 = db_query(db, &e2, "SELECT name, oauth_issuer, "
+	    "oauth_client_id, oauth_client_secret != '' FROM postoffice WHERE "
+	    "oauth_enabled = 1 ORDER BY name LIMIT 100", "");
+	int n_oidc = 0;
+	while (st2 != NULL && sqlite3_step(st2) == SQLITE_ROW) {
+		const char *po = (const char *)sqlite3_column_text(st2, 0);
+		const char *iss = (const char *)sqlite3_column_text(st2, 1);
+		const char *cid = (const char *)sqlite3_column_text(st2, 2);
+		bool secret = sqlite3_column_int(st2, 3) != 0;
+		n_oidc++;
+		if (*iss == '\0' || *cid == '\0' || !secret)
+			diag_add(s, DIAG_ERROR, "OpenID Connect login", "set "
+			    "oauth_issuer, oauth_client_id and "
+			    "oauth_client_secret of the post office", "%s: "
+			    "enabled but not configured: its logins fail", po);
+		else if (strncmp(iss, "https://", 8) != 0)
+			diag_add(s, DIAG_WARNING, "OpenID Connect login", "use "
+			    "the provider's https issuer URL", "%s: issuer %s "
+			    "is not https (taken only on loopback)", po, iss);
+		else
+			diag_add(s, DIAG_INFO, "OpenID Connect login", NULL,
+			    "%s: issuer %s, client %s; callback "
+			    "/jmap/mail/oidc/callback", po, iss, cid);
+	}
+	if (st2 != NULL)
+		sqlite3_finalize(st2);
+	if (n_oidc == 0)
+		diag_add(s, DIAG_INFO, "OpenID Connect login", NULL, "no post "
+		    "office has it (oauth_enabled)");
 
 	int64_t since = (int64_t)time(NULL) - 86400;
 	int64_t fails = count(db, "SELECT coalesce(sum(count), 0) FROM "

@@ -82,6 +82,12 @@ try {
   assert.ok(c[0].signCount >= 1, `sign count ${c[0].signCount}`);
   const afterLogin = c[0].signCount;
 
+  // the sessions page lists the user's own recent logins (GET /api/logins)
+  await page.goto(`${BASE}/admin/#/access`);
+  await page.waitForSelector('[data-test=recent-login]');
+  const logins = await page.$$eval('[data-test=recent-login]', (rs) => rs.map((r) => r.textContent));
+  assert.ok(logins.some((t) => t.includes('web') && /127\.0\.0\.1|::1/.test(t)), `recent logins: ${logins}`);
+
   // two-factor on: the password, then the passkey as the second factor
   cli('mailbox', 'set', USER, 'twofactor_mode=always');
   await page.click('header button.link');

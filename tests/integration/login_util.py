@@ -95,6 +95,7 @@ class Web:
         self.path = path
         self.host = host or f"127.0.0.1:{port}"
         self.cookie = None
+        self.device = None      # the remembered device cookie
 
     def post(self, path, body, cookie=True):
         import http.client
@@ -103,8 +104,11 @@ class Web:
                                        source_address=(self.src, 0))
         h = {"Host": self.host, "Content-Type": "application/json",
              "X-Postern-CSRF": "1"}
-        if cookie and self.cookie:
-            h["Cookie"] = self.cookie
+        jar = [self.cookie] if cookie and self.cookie else []
+        if self.device:
+            jar.append(self.device)
+        if jar:
+            h["Cookie"] = "; ".join(jar)
         c.request("POST" if body is not None else "GET", path,
                   body=json.dumps(body).encode() if body is not None
                   else None, headers=h)
@@ -117,8 +121,10 @@ class Web:
             r.json = None
         return r
 
-    def login(self, user, pw, code=None, passkey=None):
+    def login(self, user, pw, code=None, passkey=None, remember=None):
         body = {}
+        if remember is not None:
+            body["remember"] = remember
         if user is not None:
             body["login"] = user
         if pw is not None:
@@ -128,8 +134,12 @@ class Web:
         if passkey is not None:
             body["passkey"] = passkey
         r = self.post(self.path, body, cookie=False)
-        if r.status == 200:
-            self.cookie = r.getheader("Set-Cookie").split(";")[0]
+        for c in r.msg.get_all("Set-Cookie") or []:
+            kv = c.split(";")[0]
+            if kv.startswith("postern_session=") and r.status == 200:
+                self.cookie = kv
+            elif kv.startswith("postern_device="):
+                self.device = kv
         return r
 
 

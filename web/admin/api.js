@@ -36,9 +36,10 @@ export async function post(path, body) {
   return data;
 }
 
-export function login(user, password, code, passkey) {
+export function login(user, password, code, passkey, remember) {
   const body = { login: user, password };
   if (code) body.code = code;
+  if (remember) body.remember = true;
   if (passkey) body.passkey = passkey;
   return post('/api/login', body);
 }

@@ -12,7 +12,7 @@ import * as api from './api.js';
 import { html, PAGE, Notice, Confirm, sizeText, when } from './ui.js';
 import { Groups, Lists, Queue, Audit } from './objects.js';
 import { secondFactor, CodeStep, RecoveryCodes, Passkeys, passkeyAssert, passkeyLogin,
-  passkeysAvailable } from './twofactor.js';
+  passkeysAvailable, RecentLogins } from './twofactor.js';
 import { Domains } from './domains.js';
 import { MailboxDetail } from './mailbox.js';
 import { Track, Diagnostic } from './tools.js';
@@ -40,12 +40,14 @@ function Login({ onLogin }) {
   const [challenge, setChallenge] = useState(null);  // twofactor.js
   const [code, setCode] = useState('');
   const [recovery, setRecovery] = useState(null);
+  const [remember, setRemember] = useState(false);
   const submit = async (e) => {
     e.preventDefault();
     setBusy(true);
     setError('');
     try {
-      const r = await api.login(user.trim(), pw, challenge ? code.trim() : '');
+      const r = await api.login(user.trim(), pw, challenge ? code.trim() : '', null,
+        challenge && remember);
       setPw('');
       if (r && r.recoveryCodes) setRecovery(r.recoveryCodes);
       else onLogin();
@@ -63,7 +65,7 @@ function Login({ onLogin }) {
     setError('');
     try {
       if (challenge && challenge.passkey) {
-        await api.login(user.trim(), pw, '', await passkeyAssert(challenge.passkey));
+        await api.login(user.trim(), pw, '', await passkeyAssert(challenge.passkey), remember);
         setPw('');
       } else {
         await passkeyLogin();
@@ -86,7 +88,7 @@ function Login({ onLogin }) {
       <label>Password <input name="password" type="password" autocomplete="current-password"
         value=${pw} onInput=${(e) => setPw(e.target.value)} required /></label>
       ${challenge && html`<${CodeStep} html=${html} challenge=${challenge} code=${code} setCode=${setCode}
-        onPasskey=${withPasskey} />`}
+        onPasskey=${withPasskey} remember=${remember} setRemember=${setRemember} />`}
       <${Notice} error=${error} />
       <button type="submit" disabled=${busy}>Log in</button>
     </form>
@@ -483,6 +485,7 @@ function Access() {
       ${fresh && html`<p class="notice ok">Copy it now, it is shown once: <code class="token">${fresh}</code></p>`}
     </form>
     <${Passkeys} html=${html} />
+    <${RecentLogins} html=${html} />
   </section>`;
 }
 

@@ -6,7 +6,8 @@
 // after it the recovery codes are shown once. Texts are rendered as text.
 // Passkeys: a passwordless login button, a passkey as the second factor
 // (the challenge carries "passkey" request options), and the user's list
-// of passkeys (add, rename, remove) on the sessions page.
+// of passkeys (add, rename, remove) on the sessions page, with the
+// user's recent logins.
 
 import { useState, useEffect } from './vendor/hooks.js';
 import { post } from './api.js';
@@ -22,7 +23,7 @@ export function secondFactor(err) {
 }
 
 // CodeStep - the code field (and, when enrolling, the QR code and secret)
-export function CodeStep({ html, challenge, code, setCode, onPasskey }) {
+export function CodeStep({ html, challenge, code, setCode, onPasskey, remember, setRemember }) {
   const enrol = challenge.kind === 'totpEnrolment';
   const qr = enrol && challenge.qrSvg ?
     `data:image/svg+xml;base64,${btoa(challenge.qrSvg)}` : null;
@@ -30,10 +31,13 @@ export function CodeStep({ html, challenge, code, setCode, onPasskey }) {
     ${enrol && html`<p>Scan this code with an authenticator app, then type the code it shows.</p>`}
     ${qr && html`<img class="qr" alt="QR code of the two-factor secret" src=${qr} data-test="qr" />`}
     ${enrol && html`<p class="muted">Or type the secret: <code data-test="secret">${challenge.secret}</code></p>`}
+    ${challenge.codeSentTo && html`<p data-test="code-sent">A login code was mailed to <strong>${challenge.codeSentTo}</strong>.</p>`}
     ${challenge.passkey && onPasskey && passkeysAvailable() && html`<p>
       <button type="button" data-test="use-passkey" onClick=${onPasskey}>Use your passkey</button> or type a code:</p>`}
     <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code"
       value=${code} onInput=${(e) => setCode(e.target.value)} required /></label>
+    ${setRemember && html`<label class="check"><input type="checkbox" name="remember" checked=${remember}
+      onChange=${(e) => setRemember(e.target.checked)} /> Remember this browser (when the server allows)</label>`}
   </div>`;
 }
 
@@ -149,5 +153,31 @@ export function Passkeys({ html }) {
         onInput=${(e) => setName(e.target.value)} required /></label>
       <button type="submit">Add a passkey</button>
     </form>` : html`<p class="muted">This browser offers no passkeys here (they need https or localhost).</p>`}
+  </div>`;
+}
+
+// RecentLogins - the logged-in user's own recent logins (GET /api/logins:
+// time, protocol, address, country), newest first; shown as text
+export function RecentLogins({ html }) {
+  const [rows, setRows] = useState(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    fetch('/api/logins', { credentials: 'same-origin' }).then((r) => r.json())
+      .then((r) => {
+        if (r.logins) setRows(r.logins);
+        else setError(r.detail || 'The logins cannot be shown.');
+      }).catch((e) => setError(e.message));
+  }, []);
+  return html`<div data-test="recent-logins">
+    <h2>Your recent logins</h2>
+    <p class="muted">Every protocol, one line per program and address. A login from a new country is also mailed to you.</p>
+    ${error && html`<p class="notice bad" role="alert">${error}</p>`}
+    ${rows && (rows.length === 0 ? html`<p class="muted">None recorded yet.</p>` :
+      html`<table class="list"><thead><tr><th>Last</th><th>Protocol</th><th>Address</th><th>Country</th><th>Logins</th></tr></thead>
+      <tbody>${rows.map((l) => html`<tr key=${l.protocol + l.address} data-test="recent-login">
+        <td data-label="Last">${l.last} UTC</td><td data-label="Protocol">${l.protocol}</td>
+        <td data-label="Address">${l.address}</td><td data-label="Country">${l.country || '?'}</td>
+        <td data-label="Logins">${l.count}</td></tr>`)}
+      </tbody></table>`)}
   </div>`;
 }
