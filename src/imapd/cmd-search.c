@@ -402,11 +402,268 @@ search_job_free(struct search_job **jp)
 	search_job_end(j, NULL);
 }
 
+/* ---- CONTEXT=SEARCH (RFC 5267) -------------------------------------- */
+
+struct search_ctx {
+	struct search_ctx *next;
+	char *tag;
+	bool uid;
+	struct imap_search srch;   /* its keys and RETURN options */
+	uint32_t *uids;            /* the result, ascending */
+	size_t n;
+	uint64_t modseq;           /* the view's highest when last checked */
+};
+
+static uint64_t
+view_maxmod(const struct session *s)
+{
+	uint64_t m = 0;
+
+	for (size_t i = 0; i < s->nmsgs; i++)
+		if (s->msgs[i].modseq > m)
+			m = s->msgs[i].modseq;
+	return m;
+}
+
+static void
+ctx_free(struct search_ctx *c)
+{
+	imap_search_free(&c->srch);
+	free(c->uids);
+	free(c->tag);
+	free(c);
+}
+
+/* search_ctx_free_all - see search.h */
+void
+search_ctx_free_all(struct session *s)
+{
+	while (s->sctx != NULL) {
+		struct search_ctx *c = s->sctx;
+		s->sctx = c->next;
+		ctx_free(c);
+	}
+	s->nsctx = 0;
+}
+
+static ssize_t
+uid_pos(const uint32_t *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid] == uid)
+			return (ssize_t)mid;
+		if (v[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -((ssize_t)lo) - 1;
+}
+
+/* ctx_update_line - "* ESEARCH (TAG "t") [UID] what (0 set)": positions
+ * are 0 for an unsorted SEARCH (RFC 5267 4.3) */
+static void
+ctx_update_line(struct session *s, const struct search_ctx *c,
+		const char *what, const uint32_t *v, size_t n)
+{
+	struct buf b;
+
+	if (n == 0)
+		return;
+	buf_init(&b, 0);
+	buf_printf(&b, "* ESEARCH (TAG \"%s\")%s %s (0 ", c->tag,
+	    c->uid ? " UID" : "", what);
+	imap_seqset_format(&b, v, n);
+	buf_puts(&b, ")\r\n");
+	session_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+/* ctx_counts - MIN, MAX and COUNT asked for with UPDATE: their new values
+ * once the result changed */
+static void
+ctx_counts(struct session *s, const struct search_ctx *c)
+{
+	unsigned ret = c->srch.ret;
+	struct buf b;
+
+	if (!(ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX |
+	    IMAP_SEARCH_RET_COUNT)))
+		return;
+	buf_init(&b, 0);
+	buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", c->tag, c->uid ? " UID" : "");
+	uint32_t lo = 0, hi = 0;
+	if (c->n > 0) {
+		lo = c->uids[0];
+		hi = c->uids[c->n - 1];
+		if (!c->uid)
+			for (size_t i = 0; i < s->nmsgs; i++) {
+				if (s->msgs[i].uid == lo)
+					lo = (uint32_t)(i + 1);
+				if (s->msgs[i].uid == hi) {
+					hi = (uint32_t)(i + 1);
+					break;
+				}
+			}
+	}
+	if ((ret & IMAP_SEARCH_RET_MIN) && c->n > 0)
+		buf_printf(&b, " MIN %u", lo);
+	if ((ret & IMAP_SEARCH_RET_MAX) && c->n > 0)
+		buf_printf(&b, " MAX %u", hi);
+	if (ret & IMAP_SEARCH_RET_COUNT)
+		buf_printf(&b, " COUNT %zu", c->n);
+	buf_puts(&b, "\r\n");
+	session_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+/* search_ctx_refresh - see search.h */
+void
+search_ctx_refresh(struct session *s)
+{
+	if (s->sctx == NULL || s->msgs == NULL || s->idle_r != NULL)
+		return;
+	uint64_t now = view_maxmod(s);
+	uint32_t *add = xcalloc(s->nmsgs + 1, sizeof(*add));
+	uint32_t *del = xcalloc(s->nmsgs + 1, sizeof(*del));
+	struct sctx x = { .s = s };
+
+	buf_init(&x.tmp, 0);
+	for (struct search_ctx *c = s->sctx; c != NULL; c = c->next) {
+		size_t na = 0, nd = 0;
+		if (now <= c->modseq)
+			continue;
+		for (size_t i = 0; i < s->nmsgs; i++) {
+			const struct view_msg *v = &s->msgs[i];
+			if (v->gone || v->modseq <= c->modseq)
+				continue;
+			x.idx = i;
+			bool hit = match(&x, &c->srch.root);
+			content_free(&x.c);
+			ssize_t at = uid_pos(c->uids, c->n, v->uid);
+			uint32_t id = c->uid ? v->uid : (uint32_t)(i + 1);
+			if (hit && at < 0) {
+				size_t k = (size_t)(-at - 1);
+				c->uids = xreallocarray(c->uids, c->n + 1,
+				    sizeof(*c->uids));
+				memmove(c->uids + k + 1, c->uids + k,
+				    (c->n - k) * sizeof(*c->uids));
+				c->uids[k] = v->uid;
+				c->n++;
+				add[na++] = id;
+			} else if (!hit && at >= 0) {
+				memmove(c->uids + at, c->uids + at + 1,
+				    (c->n - (size_t)at - 1) * sizeof(*c->uids));
+				c->n--;
+				del[nd++] = id;
+			}
+		}
+		c->modseq = now;
+		ctx_update_line(s, c, "REMOVEFROM", del, nd);
+		ctx_update_line(s, c, "ADDTO", add, na);
+		if (na + nd > 0)
+			ctx_counts(s, c);
+	}
+	buf_free(&x.tmp);
+	free(add);
+	free(del);
+}
+
+/* search_ctx_expunged - see search.h */
+void
+search_ctx_expunged(struct session *s, const uint32_t *uids,
+		    const uint32_t *seqs, size_t n)
+{
+	uint32_t *del = xcalloc(n + 1, sizeof(*del));
+
+	for (struct search_ctx *c = s->sctx; c != NULL; c = c->next) {
+		size_t nd = 0;
+		for (size_t i = 0; i < n; i++) {
+			ssize_t at = uid_pos(c->uids, c->n, uids[i]);
+			if (at < 0)
+				continue;
+			memmove(c->uids + at, c->uids + at + 1,
+			    (c->n - (size_t)at - 1) * sizeof(*c->uids));
+			c->n--;
+			del[nd++] = c->uid ? uids[i] : seqs[i];
+		}
+		ctx_update_line(s, c, "REMOVEFROM", del, nd);
+		if (nd > 0)
+			ctx_counts(s, c);
+	}
+	free(del);
+}
+
+/* ctx_start - keep the result of SEARCH RETURN (UPDATE): false when the
+ * session has its SEARCH_CONTEXTS_MAX already (the client is told with
+ * NOUPDATE, RFC 5267 4.2, and the result is not kept) */
+static void
+ctx_start(struct session *s, const char *tag, bool uid,
+	  struct imap_search *srch, const size_t *idx, size_t nres)
+{
+	if (s->nsctx >= SEARCH_CONTEXTS_MAX) {
+		session_printf(s, "* NO [NOUPDATE \"%s\"] At most %d searches "
+		    "are kept up to date\r\n", tag, SEARCH_CONTEXTS_MAX);
+		return;
+	}
+	struct search_ctx *c = xcalloc(1, sizeof(*c));
+	c->tag = xstrdup(tag);
+	c->uid = uid;
+	c->srch = *srch;          /* taken over */
+	memset(srch, 0, sizeof(*srch));
+	c->uids = xcalloc(nres + 1, sizeof(*c->uids));
+	for (size_t i = 0; i < nres; i++)
+		c->uids[i] = s->msgs[idx[i]].uid;
+	c->n = nres;
+	c->modseq = view_maxmod(s);
+	c->next = s->sctx;
+	s->sctx = c;
+	s->nsctx++;
+}
+
+/* cmd_cancelupdate - CANCELUPDATE "tag" ... (RFC 5267 4.3) */
+void
+cmd_cancelupdate(struct session *s, const char *tag, const struct imap_arg *a,
+		 size_t n, bool uid)
+{
+	if (n == 0) {
+		session_tagged(s, tag, "BAD", "Syntax: CANCELUPDATE \"tag\" ...");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *t = imap_arg_astring(&a[i]);
+		struct search_ctx *c = s->sctx;
+		while (t != NULL && c != NULL && strcmp(c->tag, t) != 0)
+			c = c->next;
+		if (c == NULL) {
+			session_tagged(s, tag, "BAD", "No search context with "
+			    "that tag");
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *t = imap_arg_astring(&a[i]);
+		for (struct search_ctx **pp = &s->sctx; *pp != NULL;
+		    pp = &(*pp)->next)
+			if (strcmp((*pp)->tag, t) == 0) {
+				struct search_ctx *c = *pp;
+				*pp = c->next;
+				ctx_free(c);
+				s->nsctx--;
+				break;
+			}
+	}
+	session_tagged(s, tag, "OK", "CANCELUPDATE completed");
+}
+
 /* search_reply - the answer of a SEARCH: "* SEARCH", or "* ESEARCH"
  * (RETURN options, or an IMAP4rev2 session) */
 static void
 search_reply(struct session *s, const char *tag, bool uid,
-	     const struct imap_search *srch, const size_t *idx, size_t nres,
+	     struct imap_search *srch, const size_t *idx, size_t nres,
 	     uint64_t maxmod, void *arg)
 {
 	if (s == NULL)
@@ -467,6 +724,8 @@ search_reply(struct session *s, const char *tag, bool uid,
 	session_write(s, out.data, out.len);
 	buf_free(&out);
 	free(res);
+	if (srch->esearch && (srch->ret & IMAP_SEARCH_RET_UPDATE))
+		ctx_start(s, tag, uid, srch, idx, nres);
 	session_tagged(s, tag, "OK", "SEARCH completed");
 }
 

@@ -321,7 +321,7 @@ sort_ctx_free(struct sort_ctx *c, size_t n)
 /* sort_finish - sort the loaded matches and answer (search_start) */
 static void
 sort_finish(struct session *s, const char *tag, bool uid,
-	    const struct imap_search *srch, const size_t *idx, size_t nres,
+	    struct imap_search *srch, const size_t *idx, size_t nres,
 	    uint64_t maxmod, void *arg)
 {
 	struct sort_ctx *c = arg;
@@ -410,7 +410,7 @@ cmd_sort(struct session *s, const char *tag, const struct imap_arg *a,
 /* thread_finish - thread the loaded matches and answer (search_start) */
 static void
 thread_finish(struct session *s, const char *tag, bool uid,
-	      const struct imap_search *srch, const size_t *idx, size_t nres,
+	      struct imap_search *srch, const size_t *idx, size_t nres,
 	      uint64_t maxmod, void *arg)
 {
 	struct sort_ctx *c = arg;
