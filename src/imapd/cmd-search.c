@@ -402,15 +402,17 @@ search_job_free(struct search_job **jp)
 	search_job_end(j, NULL);
 }
 
-/* ---- CONTEXT=SEARCH (RFC 5267) -------------------------------------- */
+/* ---- CONTEXT=SEARCH, CONTEXT=SORT (RFC 5267) ----------------------- */
 
 struct search_ctx {
 	struct search_ctx *next;
 	char *tag;
 	bool uid;
-	struct imap_search srch;   /* its keys and RETURN options */
+	struct imap_search srch;   /* its keys */
+	unsigned ret;              /* its RETURN options */
 	uint32_t *uids;            /* the result, ascending */
 	size_t n;
+	struct sort_ctx *sort;     /* a SORT's: the result in sort order */
 	uint64_t modseq;           /* the view's highest when last checked */
 };
 
@@ -429,6 +431,8 @@ static void
 ctx_free(struct search_ctx *c)
 {
 	imap_search_free(&c->srch);
+	if (c->sort != NULL)
+		sort_live_free(c->sort);
 	free(c->uids);
 	free(c->tag);
 	free(c);
@@ -464,19 +468,28 @@ uid_pos(const uint32_t *v, size_t n, uint32_t uid)
 }
 
 /* ctx_update_line - "* ESEARCH (TAG "t") [UID] what (0 set)": positions
- * are 0 for an unsorted SEARCH (RFC 5267 4.3) */
+ * are 0 for an unsorted SEARCH (RFC 5267 4.3); for a SORT one pair
+ * "position number" per message, the position it has (ADDTO) or had
+ * (REMOVEFROM) when the pairs before it were applied */
 static void
 ctx_update_line(struct session *s, const struct search_ctx *c,
-		const char *what, const uint32_t *v, size_t n)
+		const char *what, const uint32_t *v, const size_t *pos,
+		size_t n)
 {
 	struct buf b;
 
 	if (n == 0)
 		return;
 	buf_init(&b, 0);
-	buf_printf(&b, "* ESEARCH (TAG \"%s\")%s %s (0 ", c->tag,
+	buf_printf(&b, "* ESEARCH (TAG \"%s\")%s %s (", c->tag,
 	    c->uid ? " UID" : "", what);
-	imap_seqset_format(&b, v, n);
+	if (c->sort == NULL) {
+		buf_puts(&b, "0 ");
+		imap_seqset_format(&b, v, n);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			buf_printf(&b, "%s%zu %u", i ? " " : "", pos[i], v[i]);
+	}
 	buf_puts(&b, ")\r\n");
 	session_write(s, b.data, b.len);
 	buf_free(&b);
@@ -487,7 +500,7 @@ ctx_update_line(struct session *s, const struct search_ctx *c,
 static void
 ctx_counts(struct session *s, const struct search_ctx *c)
 {
-	unsigned ret = c->srch.ret;
+	unsigned ret = c->ret;
 	struct buf b;
 
 	if (!(ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX |
@@ -497,8 +510,10 @@ ctx_counts(struct session *s, const struct search_ctx *c)
 	buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", c->tag, c->uid ? " UID" : "");
 	uint32_t lo = 0, hi = 0;
 	if (c->n > 0) {
-		lo = c->uids[0];
-		hi = c->uids[c->n - 1];
+		/* a SORT's MIN and MAX are its first and last (ESORT) */
+		lo = c->sort ? sort_live_uid(c->sort, 0) : c->uids[0];
+		hi = c->sort ? sort_live_uid(c->sort, c->n - 1) :
+		    c->uids[c->n - 1];
 		if (!c->uid)
 			for (size_t i = 0; i < s->nmsgs; i++) {
 				if (s->msgs[i].uid == lo)
@@ -520,7 +535,27 @@ ctx_counts(struct session *s, const struct search_ctx *c)
 	buf_free(&b);
 }
 
-/* search_ctx_refresh - see search.h */
+/* ctx_set_add, ctx_set_del - the ascending result set */
+static void
+ctx_set_add(struct search_ctx *c, size_t k, uint32_t uid)
+{
+	c->uids = xreallocarray(c->uids, c->n + 1, sizeof(*c->uids));
+	memmove(c->uids + k + 1, c->uids + k, (c->n - k) * sizeof(*c->uids));
+	c->uids[k] = uid;
+	c->n++;
+}
+
+static void
+ctx_set_del(struct search_ctx *c, size_t at)
+{
+	memmove(c->uids + at, c->uids + at + 1,
+	    (c->n - at - 1) * sizeof(*c->uids));
+	c->n--;
+}
+
+/* search_ctx_refresh - see search.h. The removals first, then the
+ * additions, as the REMOVEFROM and ADDTO lines give them (a SORT's
+ * positions count on that order). */
 void
 search_ctx_refresh(struct session *s)
 {
@@ -529,6 +564,9 @@ search_ctx_refresh(struct session *s)
 	uint64_t now = view_maxmod(s);
 	uint32_t *add = xcalloc(s->nmsgs + 1, sizeof(*add));
 	uint32_t *del = xcalloc(s->nmsgs + 1, sizeof(*del));
+	size_t *apos = xcalloc(s->nmsgs + 1, sizeof(*apos));
+	size_t *dpos = xcalloc(s->nmsgs + 1, sizeof(*dpos));
+	bool *hit = xcalloc(s->nmsgs + 1, sizeof(*hit));
 	struct sctx x = { .s = s };
 
 	buf_init(&x.tmp, 0);
@@ -541,33 +579,39 @@ search_ctx_refresh(struct session *s)
 			if (v->gone || v->modseq <= c->modseq)
 				continue;
 			x.idx = i;
-			bool hit = match(&x, &c->srch.root);
+			hit[i] = match(&x, &c->srch.root);
 			content_free(&x.c);
 			ssize_t at = uid_pos(c->uids, c->n, v->uid);
-			uint32_t id = c->uid ? v->uid : (uint32_t)(i + 1);
-			if (hit && at < 0) {
-				size_t k = (size_t)(-at - 1);
-				c->uids = xreallocarray(c->uids, c->n + 1,
-				    sizeof(*c->uids));
-				memmove(c->uids + k + 1, c->uids + k,
-				    (c->n - k) * sizeof(*c->uids));
-				c->uids[k] = v->uid;
-				c->n++;
-				add[na++] = id;
-			} else if (!hit && at >= 0) {
-				memmove(c->uids + at, c->uids + at + 1,
-				    (c->n - (size_t)at - 1) * sizeof(*c->uids));
-				c->n--;
-				del[nd++] = id;
-			}
+			if (hit[i] || at < 0)
+				continue;
+			ctx_set_del(c, (size_t)at);
+			if (c->sort != NULL)
+				dpos[nd] = sort_live_remove(c->sort, v->uid);
+			del[nd++] = c->uid ? v->uid : (uint32_t)(i + 1);
+		}
+		for (size_t i = 0; i < s->nmsgs; i++) {
+			const struct view_msg *v = &s->msgs[i];
+			if (v->gone || v->modseq <= c->modseq || !hit[i])
+				continue;
+			hit[i] = false;
+			ssize_t at = uid_pos(c->uids, c->n, v->uid);
+			if (at >= 0)
+				continue;
+			ctx_set_add(c, (size_t)(-at - 1), v->uid);
+			if (c->sort != NULL)
+				apos[na] = sort_live_add(s, c->sort, i);
+			add[na++] = c->uid ? v->uid : (uint32_t)(i + 1);
 		}
 		c->modseq = now;
-		ctx_update_line(s, c, "REMOVEFROM", del, nd);
-		ctx_update_line(s, c, "ADDTO", add, na);
+		ctx_update_line(s, c, "REMOVEFROM", del, dpos, nd);
+		ctx_update_line(s, c, "ADDTO", add, apos, na);
 		if (na + nd > 0)
 			ctx_counts(s, c);
 	}
 	buf_free(&x.tmp);
+	free(hit);
+	free(apos);
+	free(dpos);
 	free(add);
 	free(del);
 }
@@ -578,6 +622,7 @@ search_ctx_expunged(struct session *s, const uint32_t *uids,
 		    const uint32_t *seqs, size_t n)
 {
 	uint32_t *del = xcalloc(n + 1, sizeof(*del));
+	size_t *dpos = xcalloc(n + 1, sizeof(*dpos));
 
 	for (struct search_ctx *c = s->sctx; c != NULL; c = c->next) {
 		size_t nd = 0;
@@ -585,33 +630,35 @@ search_ctx_expunged(struct session *s, const uint32_t *uids,
 			ssize_t at = uid_pos(c->uids, c->n, uids[i]);
 			if (at < 0)
 				continue;
-			memmove(c->uids + at, c->uids + at + 1,
-			    (c->n - (size_t)at - 1) * sizeof(*c->uids));
-			c->n--;
+			ctx_set_del(c, (size_t)at);
+			if (c->sort != NULL)
+				dpos[nd] = sort_live_remove(c->sort, uids[i]);
 			del[nd++] = c->uid ? uids[i] : seqs[i];
 		}
-		ctx_update_line(s, c, "REMOVEFROM", del, nd);
+		ctx_update_line(s, c, "REMOVEFROM", del, dpos, nd);
 		if (nd > 0)
 			ctx_counts(s, c);
 	}
+	free(dpos);
 	free(del);
 }
 
-/* ctx_start - keep the result of SEARCH RETURN (UPDATE): false when the
- * session has its SEARCH_CONTEXTS_MAX already (the client is told with
- * NOUPDATE, RFC 5267 4.2, and the result is not kept) */
-static void
-ctx_start(struct session *s, const char *tag, bool uid,
-	  struct imap_search *srch, const size_t *idx, size_t nres)
+/* search_ctx_keep - see search.h */
+bool
+search_ctx_keep(struct session *s, const char *tag, bool uid,
+		struct imap_search *srch, unsigned ret, const size_t *idx,
+		size_t nres, struct sort_ctx *sort)
 {
 	if (s->nsctx >= SEARCH_CONTEXTS_MAX) {
 		session_printf(s, "* NO [NOUPDATE \"%s\"] At most %d searches "
 		    "are kept up to date\r\n", tag, SEARCH_CONTEXTS_MAX);
-		return;
+		return false;
 	}
 	struct search_ctx *c = xcalloc(1, sizeof(*c));
 	c->tag = xstrdup(tag);
 	c->uid = uid;
+	c->ret = ret;
+	c->sort = sort;
 	c->srch = *srch;          /* taken over */
 	memset(srch, 0, sizeof(*srch));
 	c->uids = xcalloc(nres + 1, sizeof(*c->uids));
@@ -622,6 +669,7 @@ ctx_start(struct session *s, const char *tag, bool uid,
 	c->next = s->sctx;
 	s->sctx = c;
 	s->nsctx++;
+	return true;
 }
 
 /* cmd_cancelupdate - CANCELUPDATE "tag" ... (RFC 5267 4.3) */
@@ -725,7 +773,8 @@ search_reply(struct session *s, const char *tag, bool uid,
 	buf_free(&out);
 	free(res);
 	if (srch->esearch && (srch->ret & IMAP_SEARCH_RET_UPDATE))
-		ctx_start(s, tag, uid, srch, idx, nres);
+		(void)search_ctx_keep(s, tag, uid, srch, srch->ret, idx, nres,
+		    NULL);
 	session_tagged(s, tag, "OK", "SEARCH completed");
 }
 

@@ -696,11 +696,11 @@ imap_partial_slice(const struct imap_partial *p, size_t nres, size_t *from,
 }
 
 /* parse_return - "RETURN (options)" at args[*i] (ESEARCH, ESORT): the
- * IMAP_SEARCH_RET_* bits, ALL when the list is empty; UPDATE (RFC 5267)
- * where update says so. 1 if there was one, 0 if not, -1 bad. */
+ * IMAP_SEARCH_RET_* bits, ALL when the list is empty (UPDATE: RFC 5267).
+ * 1 if there was one, 0 if not, -1 bad. */
 static int
 parse_return(const struct imap_arg *args, size_t n, size_t *i,
-	     unsigned *ret_r, struct imap_partial *partial, bool update,
+	     unsigned *ret_r, struct imap_partial *partial,
 	     const char **error_r)
 {
 	*ret_r = 0;
@@ -722,7 +722,7 @@ parse_return(const struct imap_arg *args, size_t n, size_t *i,
 			*ret_r |= IMAP_SEARCH_RET_ALL;
 		else if (imap_arg_is_atom(o, "COUNT"))
 			*ret_r |= IMAP_SEARCH_RET_COUNT;
-		else if (update && imap_arg_is_atom(o, "UPDATE"))
+		else if (imap_arg_is_atom(o, "UPDATE"))
 			*ret_r |= IMAP_SEARCH_RET_UPDATE;
 		else if (imap_arg_is_atom(o, "PARTIAL") &&
 		    !(*ret_r & IMAP_SEARCH_RET_PARTIAL)) {
@@ -783,8 +783,7 @@ imap_search_parse(const struct imap_arg *args, size_t n, struct imap_search *s,
 	memset(s, 0, sizeof(*s));
 	*badcharset_r = false;
 	s->root.type = IMAP_SEARCH_AND;
-	int r = parse_return(args, n, &c.i, &s->ret, &s->partial, true,
-	    error_r);
+	int r = parse_return(args, n, &c.i, &s->ret, &s->partial, error_r);
 	if (r < 0)
 		return -1;
 	s->esearch = r > 0;
@@ -834,8 +833,7 @@ imap_sort_parse(const struct imap_arg *args, size_t n, struct imap_sort *sort,
 
 	memset(sort, 0, sizeof(*sort));
 	*badcharset_r = false;
-	int r = parse_return(args, n, &i, &sort->ret, &sort->partial, false,
-	    error_r);
+	int r = parse_return(args, n, &i, &sort->ret, &sort->partial, error_r);
 	if (r < 0)
 		return -1;
 	sort->esort = r > 0;

@@ -1,8 +1,9 @@
-"""CONTEXT=SEARCH (RFC 5267) over raw sockets: SEARCH RETURN (UPDATE)
-kept up to date by this session's and another session's changes (ADDTO,
-REMOVEFROM, by sequence number and by UID, REMOVEFROM before the
-EXPUNGE that takes a result away), MIN/MAX/COUNT sent again when the
-result changes, CANCELUPDATE, the NOUPDATE limit and the refusals."""
+"""CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267) over raw sockets: SEARCH
+and SORT RETURN (UPDATE) kept up to date by this session's and another
+session's changes (ADDTO, REMOVEFROM, by sequence number and by UID,
+REMOVEFROM before the EXPUNGE that takes a result away; a SORT's with the
+position in its order), MIN/MAX/COUNT sent again when the result
+changes, CANCELUPDATE, the NOUPDATE limit and the refusals."""
 import re
 
 import pytest
@@ -113,3 +114,75 @@ def test_uid_update_limits_and_refusals(srv):
         assert not any(b"ESEARCH" in ln for ln in r), r
     finally:
         a.close()
+
+
+def append(c, box, subject):
+    msg = b"Subject: %s\r\n\r\nx\r\n" % subject
+    c.ok(b"APPEND %s {%d+}\r\n%s" % (box, len(msg), msg))
+
+
+def test_sort_update_positions(srv):
+    a, b = Conn(srv), Conn(srv)
+    try:
+        assert b"CONTEXT=SORT" in b"".join(a.ok(b"CAPABILITY"))
+        a.ok(b"CREATE cx3")
+        for subj in (b"bb", b"dd", b"ff"):       # seq 1, 2, 3
+            append(a, b"cx3", subj)
+        a.ok(b"SELECT cx3")
+        b.ok(b"SELECT cx3")
+        r = a.ok(b"SORT RETURN (UPDATE MIN ALL COUNT) (SUBJECT) UTF-8 UNSEEN")
+        tag = b"t%d" % a.n
+        assert esearch(r, tag) == [
+            b'* ESEARCH (TAG "%s") MIN 1 ALL 1:3 COUNT 3' % tag], r
+        # a new message sorts between bb and dd: position 2
+        append(b, b"cx3", b"cc")                 # seq 4
+        r = a.ok(b"NOOP")
+        assert esearch(r, tag) == [
+            b'* ESEARCH (TAG "%s") ADDTO (2 4)' % tag,
+            b'* ESEARCH (TAG "%s") MIN 1 COUNT 4' % tag], r
+        # the first one leaves the result (seen): order cc dd ff
+        r = a.ok(b"STORE 1 +FLAGS \\Seen")
+        assert esearch(r, tag) == [
+            b'* ESEARCH (TAG "%s") REMOVEFROM (1 1)' % tag,
+            b'* ESEARCH (TAG "%s") MIN 4 COUNT 3' % tag], r
+        # another session expunges dd (seq 2, position 2), before its
+        # EXPUNGE
+        b.ok(b"STORE 2 +FLAGS \\Deleted")
+        b.ok(b"EXPUNGE")
+        r = a.ok(b"NOOP")
+        rf = [i for i, ln in enumerate(r)
+              if ln.rstrip() == b'* ESEARCH (TAG "%s") REMOVEFROM (2 2)' % tag]
+        ex = [i for i, ln in enumerate(r) if ln.startswith(b"* 2 EXPUNGE")]
+        assert rf and ex and rf[0] < ex[0], r
+        # now bb(1) seen, ff(2), cc(3): the order cc ff
+        r = a.ok(b"STORE 1 -FLAGS \\Seen")
+        assert esearch(r, tag) == [
+            b'* ESEARCH (TAG "%s") ADDTO (1 1)' % tag,
+            b'* ESEARCH (TAG "%s") MIN 1 COUNT 3' % tag], r
+        # two removals: each position counts the one before it gone
+        r = a.ok(b"STORE 1,3 +FLAGS \\Seen")
+        assert esearch(r, tag) == [
+            b'* ESEARCH (TAG "%s") REMOVEFROM (1 1 1 3)' % tag,
+            b'* ESEARCH (TAG "%s") MIN 2 COUNT 1' % tag], r
+        # a removal and an addition in one answer: the removal first
+        b.ok(b"STORE 2 +FLAGS \\Seen")
+        b.ok(b"STORE 1 -FLAGS \\Seen")
+        r = a.ok(b"NOOP")
+        assert esearch(r, tag) == [
+            b'* ESEARCH (TAG "%s") REMOVEFROM (1 2)' % tag,
+            b'* ESEARCH (TAG "%s") ADDTO (1 1)' % tag,
+            b'* ESEARCH (TAG "%s") MIN 1 COUNT 1' % tag], r
+        # UID SORT, reversed (ff cc bb): a new "aa" goes last
+        r = a.ok(b"UID SORT RETURN (UPDATE) (REVERSE SUBJECT) UTF-8 ALL")
+        utag = b"t%d" % a.n
+        msg = b"Subject: aa\r\n\r\nx\r\n"
+        r = b.cmd(b"APPEND cx3 {%d+}\r\n%s" % (len(msg), msg))
+        uid = int(re.search(rb"APPENDUID \d+ (\d+)", r[-1]).group(1))
+        r = a.ok(b"NOOP")
+        assert esearch(r, utag) == [
+            b'* ESEARCH (TAG "%s") UID ADDTO (4 %d)' % (utag, uid)], r
+        r = a.cmd(b"SORT RETURN (UPDATE PARTIAL 1:2) (ARRIVAL) UTF-8 ALL")
+        assert b" BAD " in r[-1], r
+    finally:
+        a.close()
+        b.close()
