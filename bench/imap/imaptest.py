@@ -80,17 +80,56 @@ def parse_totals(out):
     return total
 
 
-def perf_start(server, secs, out):
-    """perf record (call graphs) of the server's IMAP processes for secs
-    seconds of the stress run; None if there is no perf"""
+def imap_pids(server):
     def comm(p):
         try:
             return Path(f"/proc/{p}/comm").read_text().strip()
         except OSError:
             return ""
-    pids = server.server_pids("imapd") if isinstance(server, peers.Postern) \
-        else [p for p in peers.children_of(server.dovecot_pid)
-              if comm(p) == "imap"]
+    if isinstance(server, peers.Postern):
+        return server.server_pids("imapd")
+    return [p for p in peers.children_of(server.dovecot_pid)
+            if comm(p) == "imap"]
+
+
+def cpu_ticks(pid):
+    """user + system CPU of a process (every thread), in clock ticks"""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class CpuMeter(threading.Thread):
+    """CPU time of the server's IMAP processes over the stress run,
+    polled (Dovecot's imap processes end with their clients): a figure
+    the machine's load moves much less than operations per second"""
+    def __init__(self, server):
+        super().__init__(daemon=True)
+        self.server = server
+        self.base = {p: cpu_ticks(p) or 0 for p in imap_pids(server)}
+        self.last = dict(self.base)
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.wait(0.25):
+            for p in imap_pids(self.server):
+                t = cpu_ticks(p)
+                if t is not None:
+                    self.last[p] = t
+
+    def seconds(self):
+        self.stop.set()
+        self.join()
+        ticks = sum(t - self.base.get(p, 0) for p, t in self.last.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def perf_start(server, secs, out):
+    """perf record (call graphs) of the server's IMAP processes for secs
+    seconds of the stress run; None if there is no perf"""
+    pids = imap_pids(server)
     if not pids or not shutil.which("perf"):
         return None
     return subprocess.Popen(["perf", "record", "-g", "-o", str(out), "-p",
@@ -121,6 +160,8 @@ def run_stress(binary, server, mbox, clients, secs, seed, perf=None):
         holder = {}
         t = threading.Thread(target=lambda: holder.update(p=later()))
         t.start()
+    meter = CpuMeter(server)
+    meter.start()
     out = imaptest(binary, server, server.login(1),
                    [f"clients={clients}", f"secs={secs}", "logout=0",
                     f"mbox={mbox}", f"seed={seed}", "msgs=100"],
@@ -130,9 +171,10 @@ def run_stress(binary, server, mbox, clients, secs, seed, perf=None):
         prof = holder.get("p")
         if prof is not None:
             prof.wait()
+    cpu = meter.seconds()
     errors = [ln for ln in out.splitlines() if "Error:" in ln or
               "Warning:" in ln]
-    return out, parse_totals(out), errors, prof is not None
+    return out, parse_totals(out), errors, prof is not None, cpu
 
 
 def main():
@@ -185,7 +227,7 @@ def main():
             if a.phase in ("stress", "both"):
                 pf = Path(tempfile.mkdtemp(prefix="imaptest-perf-")) / \
                     "perf.data" if a.perf else None
-                out, total, errors, profiled = run_stress(
+                out, total, errors, profiled, cpu = run_stress(
                     a.imaptest, s, mbox, a.clients, a.secs, a.seed, pf)
                 if profiled:
                     print("  perf (self time by object and symbol):")
@@ -199,6 +241,8 @@ def main():
                     (keep / f"stress-{s.name}.txt").write_text(out)
                 print(f"  stress: {total} operations in {a.secs} s = "
                       f"{total / a.secs:.0f} ops/s, {len(errors)} error lines")
+                print(f"  cpu: {cpu:.2f} s of the IMAP processes, "
+                      f"{1000 * cpu / max(total, 1):.3f} ms per operation")
                 for ln in errors[:20]:
                     print("   ", ln)
     finally:

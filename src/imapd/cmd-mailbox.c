@@ -16,6 +16,7 @@
 #include "grace.h"
 #include "imapd.h"
 #include "notify.h"
+#include "search.h"
 #include "log.h"
 #include "mime.h"
 #include "settings.h"
@@ -109,6 +110,7 @@ session_deselect(struct session *s)
 	s->notify_handle = 0;
 	if (s->folder != NULL)
 		store_folder_close(&s->folder);
+	search_ctx_free_all(s);
 	view_free(s);
 	xfree(&s->kw_known);
 	recent_forget(s);

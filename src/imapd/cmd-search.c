@@ -402,11 +402,316 @@ search_job_free(struct search_job **jp)
 	search_job_end(j, NULL);
 }
 
+/* ---- CONTEXT=SEARCH, CONTEXT=SORT (RFC 5267) ----------------------- */
+
+struct search_ctx {
+	struct search_ctx *next;
+	char *tag;
+	bool uid;
+	struct imap_search srch;   /* its keys */
+	unsigned ret;              /* its RETURN options */
+	uint32_t *uids;            /* the result, ascending */
+	size_t n;
+	struct sort_ctx *sort;     /* a SORT's: the result in sort order */
+	uint64_t modseq;           /* the view's highest when last checked */
+};
+
+static uint64_t
+view_maxmod(const struct session *s)
+{
+	uint64_t m = 0;
+
+	for (size_t i = 0; i < s->nmsgs; i++)
+		if (s->msgs[i].modseq > m)
+			m = s->msgs[i].modseq;
+	return m;
+}
+
+static void
+ctx_free(struct search_ctx *c)
+{
+	imap_search_free(&c->srch);
+	if (c->sort != NULL)
+		sort_live_free(c->sort);
+	free(c->uids);
+	free(c->tag);
+	free(c);
+}
+
+/* search_ctx_free_all - see search.h */
+void
+search_ctx_free_all(struct session *s)
+{
+	while (s->sctx != NULL) {
+		struct search_ctx *c = s->sctx;
+		s->sctx = c->next;
+		ctx_free(c);
+	}
+	s->nsctx = 0;
+}
+
+static ssize_t
+uid_pos(const uint32_t *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid] == uid)
+			return (ssize_t)mid;
+		if (v[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -((ssize_t)lo) - 1;
+}
+
+/* ctx_update_line - "* ESEARCH (TAG "t") [UID] what (0 set)": positions
+ * are 0 for an unsorted SEARCH (RFC 5267 4.3); for a SORT one pair
+ * "position number" per message, the position it has (ADDTO) or had
+ * (REMOVEFROM) when the pairs before it were applied */
+static void
+ctx_update_line(struct session *s, const struct search_ctx *c,
+		const char *what, const uint32_t *v, const size_t *pos,
+		size_t n)
+{
+	struct buf b;
+
+	if (n == 0)
+		return;
+	buf_init(&b, 0);
+	buf_printf(&b, "* ESEARCH (TAG \"%s\")%s %s (", c->tag,
+	    c->uid ? " UID" : "", what);
+	if (c->sort == NULL) {
+		buf_puts(&b, "0 ");
+		imap_seqset_format(&b, v, n);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			buf_printf(&b, "%s%zu %u", i ? " " : "", pos[i], v[i]);
+	}
+	buf_puts(&b, ")\r\n");
+	session_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+/* ctx_counts - MIN, MAX and COUNT asked for with UPDATE: their new values
+ * once the result changed */
+static void
+ctx_counts(struct session *s, const struct search_ctx *c)
+{
+	unsigned ret = c->ret;
+	struct buf b;
+
+	if (!(ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX |
+	    IMAP_SEARCH_RET_COUNT)))
+		return;
+	buf_init(&b, 0);
+	buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", c->tag, c->uid ? " UID" : "");
+	uint32_t lo = 0, hi = 0;
+	if (c->n > 0) {
+		/* a SORT's MIN and MAX are its first and last (ESORT) */
+		lo = c->sort ? sort_live_uid(c->sort, 0) : c->uids[0];
+		hi = c->sort ? sort_live_uid(c->sort, c->n - 1) :
+		    c->uids[c->n - 1];
+		if (!c->uid)
+			for (size_t i = 0; i < s->nmsgs; i++) {
+				if (s->msgs[i].uid == lo)
+					lo = (uint32_t)(i + 1);
+				if (s->msgs[i].uid == hi) {
+					hi = (uint32_t)(i + 1);
+					break;
+				}
+			}
+	}
+	if ((ret & IMAP_SEARCH_RET_MIN) && c->n > 0)
+		buf_printf(&b, " MIN %u", lo);
+	if ((ret & IMAP_SEARCH_RET_MAX) && c->n > 0)
+		buf_printf(&b, " MAX %u", hi);
+	if (ret & IMAP_SEARCH_RET_COUNT)
+		buf_printf(&b, " COUNT %zu", c->n);
+	buf_puts(&b, "\r\n");
+	session_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+/* ctx_set_add, ctx_set_del - the ascending result set */
+static void
+ctx_set_add(struct search_ctx *c, size_t k, uint32_t uid)
+{
+	c->uids = xreallocarray(c->uids, c->n + 1, sizeof(*c->uids));
+	memmove(c->uids + k + 1, c->uids + k, (c->n - k) * sizeof(*c->uids));
+	c->uids[k] = uid;
+	c->n++;
+}
+
+static void
+ctx_set_del(struct search_ctx *c, size_t at)
+{
+	memmove(c->uids + at, c->uids + at + 1,
+	    (c->n - at - 1) * sizeof(*c->uids));
+	c->n--;
+}
+
+/* search_ctx_refresh - see search.h. The removals first, then the
+ * additions, as the REMOVEFROM and ADDTO lines give them (a SORT's
+ * positions count on that order). */
+void
+search_ctx_refresh(struct session *s)
+{
+	if (s->sctx == NULL || s->msgs == NULL || s->idle_r != NULL)
+		return;
+	uint64_t now = view_maxmod(s);
+	uint32_t *add = xcalloc(s->nmsgs + 1, sizeof(*add));
+	uint32_t *del = xcalloc(s->nmsgs + 1, sizeof(*del));
+	size_t *apos = xcalloc(s->nmsgs + 1, sizeof(*apos));
+	size_t *dpos = xcalloc(s->nmsgs + 1, sizeof(*dpos));
+	bool *hit = xcalloc(s->nmsgs + 1, sizeof(*hit));
+	struct sctx x = { .s = s };
+
+	buf_init(&x.tmp, 0);
+	for (struct search_ctx *c = s->sctx; c != NULL; c = c->next) {
+		size_t na = 0, nd = 0;
+		if (now <= c->modseq)
+			continue;
+		for (size_t i = 0; i < s->nmsgs; i++) {
+			const struct view_msg *v = &s->msgs[i];
+			if (v->gone || v->modseq <= c->modseq)
+				continue;
+			x.idx = i;
+			hit[i] = match(&x, &c->srch.root);
+			content_free(&x.c);
+			ssize_t at = uid_pos(c->uids, c->n, v->uid);
+			if (hit[i] || at < 0)
+				continue;
+			ctx_set_del(c, (size_t)at);
+			if (c->sort != NULL)
+				dpos[nd] = sort_live_remove(c->sort, v->uid);
+			del[nd++] = c->uid ? v->uid : (uint32_t)(i + 1);
+		}
+		for (size_t i = 0; i < s->nmsgs; i++) {
+			const struct view_msg *v = &s->msgs[i];
+			if (v->gone || v->modseq <= c->modseq || !hit[i])
+				continue;
+			hit[i] = false;
+			ssize_t at = uid_pos(c->uids, c->n, v->uid);
+			if (at >= 0)
+				continue;
+			ctx_set_add(c, (size_t)(-at - 1), v->uid);
+			if (c->sort != NULL)
+				apos[na] = sort_live_add(s, c->sort, i);
+			add[na++] = c->uid ? v->uid : (uint32_t)(i + 1);
+		}
+		c->modseq = now;
+		ctx_update_line(s, c, "REMOVEFROM", del, dpos, nd);
+		ctx_update_line(s, c, "ADDTO", add, apos, na);
+		if (na + nd > 0)
+			ctx_counts(s, c);
+	}
+	buf_free(&x.tmp);
+	free(hit);
+	free(apos);
+	free(dpos);
+	free(add);
+	free(del);
+}
+
+/* search_ctx_expunged - see search.h */
+void
+search_ctx_expunged(struct session *s, const uint32_t *uids,
+		    const uint32_t *seqs, size_t n)
+{
+	uint32_t *del = xcalloc(n + 1, sizeof(*del));
+	size_t *dpos = xcalloc(n + 1, sizeof(*dpos));
+
+	for (struct search_ctx *c = s->sctx; c != NULL; c = c->next) {
+		size_t nd = 0;
+		for (size_t i = 0; i < n; i++) {
+			ssize_t at = uid_pos(c->uids, c->n, uids[i]);
+			if (at < 0)
+				continue;
+			ctx_set_del(c, (size_t)at);
+			if (c->sort != NULL)
+				dpos[nd] = sort_live_remove(c->sort, uids[i]);
+			del[nd++] = c->uid ? uids[i] : seqs[i];
+		}
+		ctx_update_line(s, c, "REMOVEFROM", del, dpos, nd);
+		if (nd > 0)
+			ctx_counts(s, c);
+	}
+	free(dpos);
+	free(del);
+}
+
+/* search_ctx_keep - see search.h */
+bool
+search_ctx_keep(struct session *s, const char *tag, bool uid,
+		struct imap_search *srch, unsigned ret, const size_t *idx,
+		size_t nres, struct sort_ctx *sort)
+{
+	if (s->nsctx >= SEARCH_CONTEXTS_MAX) {
+		session_printf(s, "* NO [NOUPDATE \"%s\"] At most %d searches "
+		    "are kept up to date\r\n", tag, SEARCH_CONTEXTS_MAX);
+		return false;
+	}
+	struct search_ctx *c = xcalloc(1, sizeof(*c));
+	c->tag = xstrdup(tag);
+	c->uid = uid;
+	c->ret = ret;
+	c->sort = sort;
+	c->srch = *srch;          /* taken over */
+	memset(srch, 0, sizeof(*srch));
+	c->uids = xcalloc(nres + 1, sizeof(*c->uids));
+	for (size_t i = 0; i < nres; i++)
+		c->uids[i] = s->msgs[idx[i]].uid;
+	c->n = nres;
+	c->modseq = view_maxmod(s);
+	c->next = s->sctx;
+	s->sctx = c;
+	s->nsctx++;
+	return true;
+}
+
+/* cmd_cancelupdate - CANCELUPDATE "tag" ... (RFC 5267 4.3) */
+void
+cmd_cancelupdate(struct session *s, const char *tag, const struct imap_arg *a,
+		 size_t n, bool uid)
+{
+	if (n == 0) {
+		session_tagged(s, tag, "BAD", "Syntax: CANCELUPDATE \"tag\" ...");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *t = imap_arg_astring(&a[i]);
+		struct search_ctx *c = s->sctx;
+		while (t != NULL && c != NULL && strcmp(c->tag, t) != 0)
+			c = c->next;
+		if (c == NULL) {
+			session_tagged(s, tag, "BAD", "No search context with "
+			    "that tag");
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *t = imap_arg_astring(&a[i]);
+		for (struct search_ctx **pp = &s->sctx; *pp != NULL;
+		    pp = &(*pp)->next)
+			if (strcmp((*pp)->tag, t) == 0) {
+				struct search_ctx *c = *pp;
+				*pp = c->next;
+				ctx_free(c);
+				s->nsctx--;
+				break;
+			}
+	}
+	session_tagged(s, tag, "OK", "CANCELUPDATE completed");
+}
+
 /* search_reply - the answer of a SEARCH: "* SEARCH", or "* ESEARCH"
  * (RETURN options, or an IMAP4rev2 session) */
 static void
 search_reply(struct session *s, const char *tag, bool uid,
-	     const struct imap_search *srch, const size_t *idx, size_t nres,
+	     struct imap_search *srch, const size_t *idx, size_t nres,
 	     uint64_t maxmod, void *arg)
 {
 	if (s == NULL)
@@ -467,6 +772,9 @@ search_reply(struct session *s, const char *tag, bool uid,
 	session_write(s, out.data, out.len);
 	buf_free(&out);
 	free(res);
+	if (srch->esearch && (srch->ret & IMAP_SEARCH_RET_UPDATE))
+		(void)search_ctx_keep(s, tag, uid, srch, srch->ret, idx, nres,
+		    NULL);
 	session_tagged(s, tag, "OK", "SEARCH completed");
 }
 

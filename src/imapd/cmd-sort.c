@@ -24,6 +24,7 @@ enum { K_CC, K_FROM, K_SUBJECT, K_TO, K_DISPLAYFROM, K_DISPLAYTO, K_MAX };
 
 struct sort_item {
 	size_t idx;               /* in the view */
+	uint32_t uid;
 	int64_t arrival, sent;
 	uint64_t size;
 	char *key[K_MAX];         /* casemapped; NULL when not needed */
@@ -180,6 +181,7 @@ struct sort_ctx {
 	bool thread;
 	bool need[K_MAX], need_date;
 	struct sort_item *items;    /* one per match, in view order */
+	size_t n;                   /* kept (CONTEXT=SORT): how many */
 	struct buf hdr;
 };
 
@@ -196,6 +198,7 @@ item_load(struct session *s, void *arg, size_t k, size_t idx)
 	for (int i = 0; i < K_MAX; i++)
 		need_hdr = need_hdr || c->need[i];
 	it->idx = idx;
+	it->uid = m->uid;
 	it->arrival = (int64_t)m->idate;
 	it->size = m->size;
 	buf_reset(hdr);
@@ -220,18 +223,23 @@ item_load(struct session *s, void *arg, size_t k, size_t idx)
 }
 
 static void
+items_free_one(struct sort_item *it)
+{
+	for (int k = 0; k < K_MAX; k++)
+		free(it->key[k]);
+	for (size_t r = 0; r < it->nrefs; r++)
+		free(it->refs[r]);
+	free(it->refs);
+	free(it->msgid);
+}
+
+static void
 items_free(struct sort_item *v, size_t n)
 {
 	if (v == NULL)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		for (int k = 0; k < K_MAX; k++)
-			free(v[i].key[k]);
-		for (size_t r = 0; r < v[i].nrefs; r++)
-			free(v[i].refs[r]);
-		free(v[i].refs);
-		free(v[i].msgid);
-	}
+	for (size_t i = 0; i < n; i++)
+		items_free_one(&v[i]);
 	free(v);
 }
 
@@ -250,7 +258,8 @@ key_slot(enum imap_sort_key k)
 }
 
 /* item_cmp - the criteria in order, each possibly reversed; equal
- * messages by sequence number (never reversed: RFC 5256 3) */
+ * messages by sequence number, that is by UID (never reversed: RFC 5256
+ * 3; a kept SORT's view indexes move with expunges, its UIDs do not) */
 static int
 item_cmp(const void *a, const void *b, void *arg)
 {
@@ -278,7 +287,7 @@ item_cmp(const void *a, const void *b, void *arg)
 		if (c != 0)
 			return so->keys[i].reverse ? -c : c;
 	}
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
 /* sorted_set - ESORT ALL: the numbers in sort order as a sequence-set,
@@ -318,10 +327,65 @@ sort_ctx_free(struct sort_ctx *c, size_t n)
 	free(c);
 }
 
+/* ---- CONTEXT=SORT: a kept result's order (search.h) ---- */
+
+/* sort_live_add - see search.h */
+size_t
+sort_live_add(struct session *s, struct sort_ctx *c, size_t idx)
+{
+	c->items = xreallocarray(c->items, c->n + 2, sizeof(*c->items));
+	memset(&c->items[c->n], 0, 2 * sizeof(*c->items));
+	item_load(s, c, c->n, idx);
+	struct sort_item it = c->items[c->n];
+	size_t lo = 0, hi = c->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (item_cmp(&c->items[mid], &it, &c->so) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(c->items + lo + 1, c->items + lo,
+	    (c->n - lo) * sizeof(*c->items));
+	c->items[lo] = it;
+	c->n++;
+	return lo + 1;
+}
+
+/* sort_live_remove - see search.h */
+size_t
+sort_live_remove(struct sort_ctx *c, uint32_t uid)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->items[i].uid != uid)
+			continue;
+		items_free_one(&c->items[i]);
+		memmove(c->items + i, c->items + i + 1,
+		    (c->n - i - 1) * sizeof(*c->items));
+		c->n--;
+		return i + 1;
+	}
+	return 0;
+}
+
+/* sort_live_uid - see search.h */
+uint32_t
+sort_live_uid(const struct sort_ctx *c, size_t pos)
+{
+	return pos < c->n ? c->items[pos].uid : 0;
+}
+
+/* sort_live_free - see search.h */
+void
+sort_live_free(struct sort_ctx *c)
+{
+	sort_ctx_free(c, c->n);
+}
+
 /* sort_finish - sort the loaded matches and answer (search_start) */
 static void
 sort_finish(struct session *s, const char *tag, bool uid,
-	    const struct imap_search *srch, const size_t *idx, size_t nres,
+	    struct imap_search *srch, const size_t *idx, size_t nres,
 	    uint64_t maxmod, void *arg)
 {
 	struct sort_ctx *c = arg;
@@ -336,7 +400,9 @@ sort_finish(struct session *s, const char *tag, bool uid,
 	for (size_t i = 0; i < nres; i++)
 		res[i] = uid ? s->msgs[c->items[i].idx].uid :
 		    (uint32_t)(c->items[i].idx + 1);
-	sort_ctx_free(c, nres);
+	bool keep = so->esort && (so->ret & IMAP_SEARCH_RET_UPDATE);
+	if (!keep)
+		sort_ctx_free(c, nres);
 
 	struct buf out;
 	buf_init(&out, 0);
@@ -376,6 +442,11 @@ sort_finish(struct session *s, const char *tag, bool uid,
 	session_write(s, out.data, out.len);
 	buf_free(&out);
 	free(res);
+	if (keep) {
+		c->n = nres;
+		if (!search_ctx_keep(s, tag, uid, srch, so->ret, idx, nres, c))
+			sort_ctx_free(c, nres);
+	}
 	session_tagged(s, tag, "OK", "SORT completed");
 }
 
@@ -410,7 +481,7 @@ cmd_sort(struct session *s, const char *tag, const struct imap_arg *a,
 /* thread_finish - thread the loaded matches and answer (search_start) */
 static void
 thread_finish(struct session *s, const char *tag, bool uid,
-	      const struct imap_search *srch, const size_t *idx, size_t nres,
+	      struct imap_search *srch, const size_t *idx, size_t nres,
 	      uint64_t maxmod, void *arg)
 {
 	struct sort_ctx *c = arg;

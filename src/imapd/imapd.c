@@ -153,5 +153,6 @@ main(int argc, char **argv)
 		.processes_setting = "imap.processes",
 	};
 
+	store_library_init();
 	return service_main(argc, argv, &def);
 }

@@ -114,6 +114,8 @@ struct session {
 	struct write_job *wjob;     /* a store write on a worker (writer.c) */
 	struct search_job *sjob;    /* a SEARCH/SORT/THREAD in slices */
 	struct notify_set *notify;  /* NOTIFY SET (notify.c), NULL */
+	struct search_ctx *sctx;    /* live SEARCH RETURN (UPDATE) results */
+	size_t nsctx;
 
 	char *kw_known;            /* keywords sent in * FLAGS, " k1 k2" */
 	int hold;                  /* handlers running on s (session_hold) */

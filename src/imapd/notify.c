@@ -14,6 +14,7 @@
 #include "imapd.h"
 #include "log.h"
 #include "notify.h"
+#include "search.h"
 #include "view.h"
 #include "xalloc.h"
 
@@ -320,6 +321,7 @@ on_selected(void *ctx)
 	session_hold(s);
 	uint32_t last = s->nmsgs ? s->msgs[s->nmsgs - 1].uid : 0;
 	view_sync(s, f->kind == NF_SELECTED, NULL, 0);
+	search_ctx_refresh(s);
 	if (f->has_fetch && s->in == IN_CMD) {
 		struct buf out;
 		buf_init(&out, 0);

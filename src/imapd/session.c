@@ -63,6 +63,9 @@ session_tagged(struct session *s, const char *tag, const char *status,
 
 	if (s->bev == NULL)
 		return;
+	/* CONTEXT=SEARCH: what the command changed, before its end */
+	if (s->sctx != NULL && s->state == ST_SELECTED)
+		search_ctx_refresh(s);
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	evbuffer_add_printf(out, "%s %s ", tag, status);
 	va_start(ap, fmt);
@@ -113,7 +116,7 @@ session_capability(struct session *s)
 	    " LOGINDISABLED",
 	    s->state == ST_NOAUTH ? "" : " NAMESPACE UNSELECT UIDPLUS MULTIAPPEND CATENATE MOVE "
 	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH "
-	    "OBJECTID NOTIFY "
+	    "OBJECTID NOTIFY CONTEXT=SEARCH CONTEXT=SORT "
 	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT PARTIAL "
 	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES UTF8=ACCEPT");
 	return cap;
@@ -668,6 +671,7 @@ static const struct command {
 	{ "UNSELECT", cmd_unselect, C_SELECTED, false },
 	{ "EXPUNGE", cmd_expunge, C_SELECTED, true },
 	{ "SEARCH", cmd_search, C_SELECTED, true },
+	{ "CANCELUPDATE", cmd_cancelupdate, C_SELECTED, false },
 	{ "SORT", cmd_sort, C_SELECTED, true },
 	{ "THREAD", cmd_thread, C_SELECTED, true },
 	{ "FETCH", cmd_fetch, C_SELECTED, true },

@@ -16,6 +16,7 @@
 #include "imapd.h"
 #include "log.h"
 #include "mime.h"
+#include "search.h"
 #include "strutil.h"
 #include "view.h"
 #include "xalloc.h"
@@ -362,6 +363,18 @@ view_find(const struct session *s, uint32_t uid)
 	return -1;
 }
 
+/* expunge_contexts - CONTEXT=SEARCH: the message at seq (uid) goes; its
+ * REMOVEFROM comes right before its EXPUNGE, by the number the EXPUNGE
+ * gives it */
+static void
+expunge_contexts(struct session *s, uint32_t uid, size_t seq)
+{
+	uint32_t seq32 = (uint32_t)seq;
+
+	if (s->sctx != NULL)
+		search_ctx_expunged(s, &uid, &seq32, 1);
+}
+
 /* report_expunges - drop the gone messages from the view, telling the
  * client (EXPUNGE by sequence number, or VANISHED by UID for QRESYNC) */
 static void
@@ -375,6 +388,7 @@ report_expunges(struct session *s)
 			s->msgs[k++] = s->msgs[i];
 			continue;
 		}
+		expunge_contexts(s, s->msgs[i].uid, k + 1);
 		if (s->qresync)
 			vanished[nv++] = s->msgs[i].uid;
 		else
@@ -627,6 +641,7 @@ view_compact_sync(struct session *s)
 		size_t seq = idle_seq(s, ex[i]);
 		if (seq == 0)
 			continue;
+		expunge_contexts(s, ex[i], seq);
 		if (s->qresync)
 			vanished[nv++] = ex[i];
 		else
@@ -795,6 +810,7 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 			nn++;
 			j++;
 		} else if (allow_expunge) {
+			expunge_contexts(s, o->uid, nn + 1);
 			if (s->qresync)
 				vanished[nvanished++] = o->uid;
 			else
@@ -831,6 +847,7 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 	free(s->msgs);
 	s->msgs = nv;
 	s->nmsgs = nn;
+
 	(void)old_count;
 	if (added > 0)
 		report_exists(s, nn);

@@ -665,7 +665,12 @@ parse_partial(const struct imap_arg *a, struct imap_partial *p)
 	p->lo = x < y ? x : y;
 	p->hi = x < y ? y : x;
 	p->last = neg;
-	snprintf(p->text, sizeof(p->text), "%s", s);
+	/* answered in order (4:2 is 2:4, as Dovecot answers it); a range
+	 * from the end as sent */
+	if (neg)
+		snprintf(p->text, sizeof(p->text), "%s", s);
+	else
+		snprintf(p->text, sizeof(p->text), "%u:%u", p->lo, p->hi);
 	return 0;
 }
 
@@ -691,8 +696,8 @@ imap_partial_slice(const struct imap_partial *p, size_t nres, size_t *from,
 }
 
 /* parse_return - "RETURN (options)" at args[*i] (ESEARCH, ESORT): the
- * IMAP_SEARCH_RET_* bits, ALL when the list is empty. 1 if there was
- * one, 0 if not, -1 bad. */
+ * IMAP_SEARCH_RET_* bits, ALL when the list is empty (UPDATE: RFC 5267).
+ * 1 if there was one, 0 if not, -1 bad. */
 static int
 parse_return(const struct imap_arg *args, size_t n, size_t *i,
 	     unsigned *ret_r, struct imap_partial *partial,
@@ -717,6 +722,8 @@ parse_return(const struct imap_arg *args, size_t n, size_t *i,
 			*ret_r |= IMAP_SEARCH_RET_ALL;
 		else if (imap_arg_is_atom(o, "COUNT"))
 			*ret_r |= IMAP_SEARCH_RET_COUNT;
+		else if (imap_arg_is_atom(o, "UPDATE"))
+			*ret_r |= IMAP_SEARCH_RET_UPDATE;
 		else if (imap_arg_is_atom(o, "PARTIAL") &&
 		    !(*ret_r & IMAP_SEARCH_RET_PARTIAL)) {
 			if (k + 1 >= l->count ||
@@ -733,6 +740,12 @@ parse_return(const struct imap_arg *args, size_t n, size_t *i,
 	}
 	if ((*ret_r & IMAP_SEARCH_RET_ALL) && (*ret_r & IMAP_SEARCH_RET_PARTIAL)) {
 		*error_r = "ALL and PARTIAL are mutually exclusive";
+		return -1;
+	}
+	if ((*ret_r & IMAP_SEARCH_RET_UPDATE) &&
+	    (*ret_r & IMAP_SEARCH_RET_PARTIAL)) {
+		/* RFC 5267 4.4's windowed updates are not offered */
+		*error_r = "UPDATE with PARTIAL is not supported";
 		return -1;
 	}
 	if (*ret_r == 0)

@@ -129,6 +129,7 @@ struct imap_search_key {
 #define IMAP_SEARCH_RET_ALL   0x04u
 #define IMAP_SEARCH_RET_COUNT 0x08u
 #define IMAP_SEARCH_RET_PARTIAL 0x10u  /* RFC 9394 */
+#define IMAP_SEARCH_RET_UPDATE 0x20u   /* RFC 5267 CONTEXT=SEARCH */
 
 /* imap_partial - RETURN (PARTIAL lo:hi): the results at positions lo..hi
  * (1 the first), or with last -lo:-hi counted from the end (1 the
