@@ -1133,6 +1133,8 @@ xmpp_init(struct service *svc)
 	}
 	xsrv.flush_ev = evtimer_new(svc->base, store_flush_ev, NULL);
 	chat_store_batch(xsrv.store, store_batch_open, NULL);
+	if (muc_init() < 0)
+		return -1;
 	xsrv.ssl = tls_server_ctx(svc, &xsrv.tls_error);
 	if (xsrv.ssl == NULL)
 		log_warnx("TLS unavailable (STARTTLS and xmpps off): %s",
@@ -1149,6 +1151,7 @@ xmpp_shutdown(struct service *svc)
 	while (xsrv.sessions != NULL)
 		sess_free(xsrv.sessions);
 	auth_pool_free(&xsrv.auth);
+	muc_shutdown();
 	chat_store_close(&xsrv.store);     /* commits the last batch */
 	if (xsrv.flush_ev != NULL)
 		event_free(xsrv.flush_ev);

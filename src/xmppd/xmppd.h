@@ -227,6 +227,10 @@ void muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 		 int64_t po);
 void muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	    const struct jid *to, int64_t po);
+/* muc_init - the persistent rooms from the chat store; muc_shutdown -
+ * forget every room (memory only) */
+int muc_init(void);
+void muc_shutdown(void);
 /* muc_session_gone - leave every room */
 void muc_session_gone(struct xsess *s);
 
