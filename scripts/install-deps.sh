@@ -38,6 +38,8 @@ LOGIN="libmaxminddb-dev libqrencode-dev libpam0g-dev oathtool zbar-tools libmaxm
 PKGS="$BUILD $RUNTIME $ANALYSIS $TEST $WEB $LOGIN ${POSTERN_EXTRA_PACKAGES:-}"
 # xmppd: libexpat parses the XML streams; slixmpp is the tests' client
 PKGS="$PKGS libexpat1-dev python3-slixmpp"
+# chat uploads (XEP-0363): slixmpp's upload client needs aiohttp
+PKGS="$PKGS python3-aiohttp"
 
 missing_of() {
 	out=""

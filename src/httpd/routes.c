@@ -12,6 +12,7 @@ static const struct httpd_route *const tables[] = {
 	jmap_mail_routes,     /* before api_routes: /.well-known/jmap */
 	api_routes,
 	static_routes,
+	chat_upload_routes,   /* XEP-0363 (chat-upload.c) */
 	NULL,
 };
 

@@ -206,6 +206,15 @@ const struct field_def settings_fields[] = {
 	  "close logged-in XMPP streams silent this long (clients keep theirs alive with pings or white space)", 0 },
 	BOOL("xmpp.allow_plaintext_auth", "0",
 	     "allow SASL PLAIN without TLS from any address; by default only TLS connections and loopback clients may send a password"),
+	/* XEP-0363 HTTP file upload (lib-config/chatupload.h) */
+	{ "xmpp.upload_max_size", NULL, FT_SIZE, "10240", 1, 1024 * 1024, NULL,
+	  "largest file a chat upload slot is given for (at most http.max_body, which the HTTP service takes)", 0 },
+	{ "xmpp.upload_quota", NULL, FT_SIZE, "102400", 0, LLONG_MAX / 2, NULL,
+	  "chat uploads one mailbox may keep in all; 0: no limit", 0 },
+	{ "xmpp.upload_url", NULL, FT_TEXT, "", 0, 500, NULL,
+	  "base URL of chat uploads; empty: http.public_url + /chat/upload (without either, no upload service)", 0 },
+	{ "xmpp.upload_secret", NULL, FT_TEXT, "", 0, 200, NULL,
+	  "key of chat upload slots; empty: a random key is stored here at first use (changing it invalidates slots handed out)", FIELD_SECRET },
 	{ "log.level", NULL, FT_ENUM, "info", 0, 0, "error|warning|info|debug",
 	  "least severe log level written", 0 },
 	/* login security (issue 17; lib-config/loginsec.h) */

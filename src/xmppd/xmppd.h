@@ -234,4 +234,12 @@ void muc_shutdown(void);
 /* muc_session_gone - leave every room */
 void muc_session_gone(struct xsess *s);
 
+/* --- upload.c --------------------------------------------------------- */
+/* upload_domain - whether domain is upload.<a domain of ours>; its post
+ * office */
+bool upload_domain(const char *domain, int64_t *po_r);
+/* upload_iq - an IQ to the upload service (XEP-0363 slots) */
+void upload_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+	       const struct jid *to, int64_t po);
+
 #endif
