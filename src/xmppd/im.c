@@ -86,6 +86,7 @@ enum dest {
 	DEST_NO_USER,             /* our domain, no such user */
 	DEST_MUC,                 /* conference.<our domain> (muc.c) */
 	DEST_UPLOAD,              /* upload.<our domain> (upload.c) */
+	DEST_PROXY,               /* proxy.<our domain> (socks5.c) */
 };
 
 /* The answers of resolve_dir, kept RESOLVE_TTL seconds: every stanza
@@ -190,6 +191,11 @@ resolve_dir(const struct jid *j, char **owner_r, int64_t *po_r)
 		if (po_r != NULL)
 			*po_r = mpo;
 		return DEST_UPLOAD;
+	}
+	if (proxy_domain(j->domain, &mpo)) {
+		if (po_r != NULL)
+			*po_r = mpo;
+		return DEST_PROXY;
 	}
 	r = dir_domain_get(xsrv.svc->db, j->domain, &d, &err);
 	if (r < 0) {
@@ -1206,6 +1212,7 @@ message(struct xsess *s, struct xml_node *m)
 	case DEST_SERVER:
 	case DEST_NO_USER:
 	case DEST_UPLOAD:
+	case DEST_PROXY:
 		if (!is(type, "error") && !is(type, "headline"))
 			im_stanza_error(s, m, "cancel", "service-unavailable",
 			    NULL);
@@ -1733,6 +1740,13 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 			xml_node_add(q, "item", "jid", conf, "name",
 			    "HTTP File Upload", NULL);
 			free(conf);
+			if (proxy_enabled()) {
+				/* the SOCKS5 proxy (socks5.c) */
+				conf = xasprintf("proxy.%s", s->domain);
+				xml_node_add(q, "item", "jid", conf, "name",
+				    "SOCKS5 Bytestreams", NULL);
+				free(conf);
+			}
 		}
 		xsess_send(s, r);
 		xml_node_free(&r);
@@ -1790,6 +1804,8 @@ iq(struct xsess *s, struct xml_node *iq)
 		muc_iq(s, iq, payload, &j, po);
 	} else if (d == DEST_UPLOAD) {
 		upload_iq(s, iq, payload, &j, po);
+	} else if (d == DEST_PROXY) {
+		proxy_iq(s, iq, payload, &j, po);
 	} else if (d == DEST_SERVER && j.resource == NULL) {
 		if (payload != NULL)
 			iq_server(s, iq, payload, to, false, false, NULL, 0);

@@ -1060,6 +1060,10 @@ static void
 xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 	    const struct sockaddr *sa, socklen_t salen)
 {
+	if (strcmp(l->name, "xmpp-proxy") == 0) {
+		proxy_accept(svc, fd, sa, salen);   /* socks5.c */
+		return;
+	}
 	bool implicit = strcmp(l->name, "xmpps") == 0;
 	int limit = (int)settings_get_int(svc->db,
 	    "xmpp.max_connections_per_ip", 100);
@@ -1152,6 +1156,7 @@ xmpp_shutdown(struct service *svc)
 		sess_free(xsrv.sessions);
 	auth_pool_free(&xsrv.auth);
 	muc_shutdown();
+	proxy_shutdown();
 	chat_store_close(&xsrv.store);     /* commits the last batch */
 	if (xsrv.flush_ev != NULL)
 		event_free(xsrv.flush_ev);
@@ -1162,7 +1167,8 @@ xmpp_shutdown(struct service *svc)
 int
 main(int argc, char **argv)
 {
-	static const char *const listeners[] = { "xmpp", "xmpps", NULL };
+	static const char *const listeners[] = { "xmpp", "xmpps",
+	    "xmpp-proxy", NULL };
 	static const struct service_def def = {
 		.name = "xmppd",
 		.listeners = listeners,

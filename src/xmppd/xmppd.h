@@ -242,4 +242,19 @@ bool upload_domain(const char *domain, int64_t *po_r);
 void upload_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	       const struct jid *to, int64_t po);
 
+/* --- socks5.c --------------------------------------------------------- */
+/* proxy_domain - whether domain is proxy.<a domain of ours>; its post
+ * office */
+bool proxy_domain(const char *domain, int64_t *po_r);
+/* proxy_enabled - whether the xmpp-proxy listener is bound */
+bool proxy_enabled(void);
+/* proxy_iq - an IQ to the proxy (XEP-0065 streamhost, activation) */
+void proxy_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+	      const struct jid *to, int64_t po);
+/* proxy_accept - a connection on the xmpp-proxy listener */
+void proxy_accept(struct service *svc, int fd, const struct sockaddr *sa,
+		  socklen_t salen);
+/* proxy_shutdown - close every proxy connection */
+void proxy_shutdown(void);
+
 #endif
