@@ -34,6 +34,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "settings.h"
+#include "socks5-parse.h"
 #include "xalloc.h"
 #include "xmppd.h"
 
@@ -205,76 +206,47 @@ static void
 handshake(struct s5 *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
-	size_t len = evbuffer_get_length(in);
+	size_t len = evbuffer_get_length(in), used = 0;
 	unsigned char *p = evbuffer_pullup(in, -1);
+	const char *why = NULL;
+	unsigned char code = 0;
+	int r;
 
 	if (c->st == S5_GREETING) {
-		if (len < 2)
-			return;
-		if (p[0] != 5 || p[1] == 0) {
+		r = s5_greeting(p, len, &used, &why);
+		if (r < 0) {
 			static const unsigned char no[2] = { 5, 0xff };
-			fail(c, no, 2, "not a SOCKS5 greeting");
+			fail(c, no, 2, why);
 			return;
 		}
-		if (len < 2u + p[1])
+		if (r == 0)
 			return;
-		bool none = memchr(p + 2, 0, p[1]) != NULL;
-		if (!none) {
-			static const unsigned char no[2] = { 5, 0xff };
-			fail(c, no, 2, "no acceptable SOCKS5 method (only "
-			    "'no authentication')");
-			return;
-		}
-		evbuffer_drain(in, 2u + p[1]);
+		evbuffer_drain(in, used);
 		bufferevent_write(c->bev, "\x05\x00", 2);
 		c->st = S5_REQUEST;
 		len = evbuffer_get_length(in);
 		p = evbuffer_pullup(in, -1);
 	}
-	if (c->st != S5_REQUEST || len < 5)
+	if (c->st != S5_REQUEST)
 		return;
-	if (p[0] != 5 || p[2] != 0) {
-		reply_fail(c, 1, "malformed SOCKS5 request");
-		return;
-	}
-	if (p[1] != 1) {
-		reply_fail(c, 7, "SOCKS5 command other than CONNECT");
+	r = s5_request(p, len, c->hash, &code, &why);
+	if (r < 0) {
+		reply_fail(c, code, why);
 		return;
 	}
-	if (p[3] != 3) {
-		reply_fail(c, 8, "SOCKS5 address not a DOMAINNAME");
+	if (r == 0)
 		return;
-	}
-	if (len < 5u + p[4] + 2)
-		return;
-	if (p[4] != 40) {
-		reply_fail(c, 2, "SOCKS5 address not a SHA-1 hash");
-		return;
-	}
-	for (int i = 0; i < 40; i++) {
-		unsigned char h = p[5 + i];
-		if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f'))) {
-			reply_fail(c, 2, "SOCKS5 address not a SHA-1 hash");
-			return;
-		}
-	}
-	if (p[45] != 0 || p[46] != 0) {
-		reply_fail(c, 2, "SOCKS5 port not 0");
-		return;
-	}
-	memcpy(c->hash, p + 5, 40);
-	c->hash[40] = '\0';
 	if (waiting_with(c->hash) >= 2) {
 		c->hash[0] = '\0';
 		reply_fail(c, 2, "a third connection for one bytestream");
 		return;
 	}
 	/* RFC 1928 6: the reply names the same address */
-	unsigned char r[47];
-	memcpy(r, p, 47);
-	r[1] = 0;
-	evbuffer_drain(in, 47);
-	bufferevent_write(c->bev, r, sizeof(r));
+	unsigned char rep[S5_REQUEST_LEN];
+	memcpy(rep, p, S5_REQUEST_LEN);
+	rep[1] = 0;
+	evbuffer_drain(in, S5_REQUEST_LEN);
+	bufferevent_write(c->bev, rep, sizeof(rep));
 	c->st = S5_WAIT;
 	/* nothing is read until the activation (TCP holds what comes) */
 	bufferevent_disable(c->bev, EV_READ);
