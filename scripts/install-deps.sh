@@ -50,6 +50,8 @@ PKGS="$PKGS $PKGS_FILTER"
 PKGS="$PKGS python3-authres"
 # OpenID Connect login (lib-admin/oidc.c): the provider requests
 PKGS="$PKGS libcurl4-openssl-dev"
+# chat uploads (XEP-0363): slixmpp's upload client needs aiohttp
+PKGS="$PKGS python3-aiohttp"
 
 missing_of() {
 	out=""

@@ -119,6 +119,7 @@ extern const struct httpd_route passkey_routes[];   /* passkey-http.c */
 extern const struct httpd_route login_routes[];     /* login-http.c */
 extern const struct httpd_route jmap_mail_routes[];
 extern const struct httpd_route static_routes[];
+extern const struct httpd_route chat_upload_routes[];   /* chat-upload.c */
 
 /* httpd_route_find - the route of a decoded path: an exact path first,
  * then the longest prefix; NULL: none (404) */

@@ -64,6 +64,8 @@ const struct field_def settings_fields[] = {
 	LISTEN("managesieve", "0.0.0.0:4190"),
 	LISTEN("xmpp", "0.0.0.0:5222"),
 	LISTEN("xmpps", "0.0.0.0:5223"),
+	/* XEP-0065 SOCKS5 proxy of xmppd; empty: off (Prosody's is 5000) */
+	LISTEN("xmpp-proxy", ""),
 	{ "smtp.max_message_size", NULL, FT_SIZE, "51200", 1, 4LL * 1024 * 1024, NULL,
 	  "largest message accepted (SIZE)", 0 },
 	{ "smtp.max_recipients", NULL, FT_INT, "500", 1, 100000, NULL,
@@ -235,6 +237,17 @@ const struct field_def settings_fields[] = {
 	  "close logged-in XMPP streams silent this long (clients keep theirs alive with pings or white space)", 0 },
 	BOOL("xmpp.allow_plaintext_auth", "0",
 	     "allow SASL PLAIN without TLS from any address; by default only TLS connections and loopback clients may send a password"),
+	{ "xmpp.proxy_host", NULL, FT_TEXT, "", 0, 253, NULL,
+	  "host name or address chat clients reach the SOCKS5 proxy at when xmpp-proxy.listen is a wildcard address; empty: server.hostname", 0 },
+	/* XEP-0363 HTTP file upload (lib-config/chatupload.h) */
+	{ "xmpp.upload_max_size", NULL, FT_SIZE, "10240", 1, 1024 * 1024, NULL,
+	  "largest file a chat upload slot is given for (at most http.max_body, which the HTTP service takes)", 0 },
+	{ "xmpp.upload_quota", NULL, FT_SIZE, "102400", 0, LLONG_MAX / 2, NULL,
+	  "chat uploads one mailbox may keep in all; 0: no limit", 0 },
+	{ "xmpp.upload_url", NULL, FT_TEXT, "", 0, 500, NULL,
+	  "base URL of chat uploads; empty: http.public_url + /chat/upload (without either, no upload service)", 0 },
+	{ "xmpp.upload_secret", NULL, FT_TEXT, "", 0, 200, NULL,
+	  "key of chat upload slots; empty: a random key is stored here at first use (changing it invalidates slots handed out)", FIELD_SECRET },
 	{ "log.level", NULL, FT_ENUM, "info", 0, 0, "error|warning|info|debug",
 	  "least severe log level written", 0 },
 	/* login security (issue 17; lib-config/loginsec.h) */

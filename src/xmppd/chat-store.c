@@ -10,7 +10,7 @@
 #include "fsutil.h"
 #include "xalloc.h"
 
-#define CHAT_SCHEMA_VERSION 4
+#define CHAT_SCHEMA_VERSION 5
 
 /* the statements, prepared once (SQLITE_PREPARE_PERSISTENT) and reset
  * after each use */
@@ -24,6 +24,8 @@ enum chat_stmt {
 	ST_PEP_NODE_GET, ST_PEP_NODE_PUT, ST_PEP_NODE_COUNT, ST_PEP_ITEM_PUT,
 	ST_PEP_ITEM_TRIM, ST_PEP_ITEMS, ST_PEP_ITEM_DEL, ST_PEP_NODE_DEL,
 	ST_PEP_NODE_DEL_ITEMS, ST_PEP_LAST, ST_PEP_OWNERS,
+	ST_MUC_PUT, ST_MUC_DEL, ST_MUC_DEL_AFF, ST_MUC_DEL_ARCHIVE, ST_MUC_LOAD,
+	ST_MUC_AFF_PUT, ST_MUC_AFF_DEL, ST_MUC_AFF_LOAD,
 	ST_COUNT
 };
 
@@ -92,6 +94,21 @@ static const char chat_schema_v4[] =
 "  xml TEXT NOT NULL,"
 "  UNIQUE (owner, node, item_id));"
 "CREATE INDEX IF NOT EXISTS pep_item_node ON pep_item(owner, node, seq);";
+
+/* version 5: persistent chat rooms (XEP-0045) and affiliations */
+static const char chat_schema_v5[] =
+"CREATE TABLE IF NOT EXISTS muc_room ("
+"  jid TEXT PRIMARY KEY,"
+"  po_id INTEGER NOT NULL,"
+"  name TEXT NOT NULL DEFAULT '',"
+"  subject TEXT NOT NULL DEFAULT '',"
+"  members_only INTEGER NOT NULL DEFAULT 0,"
+"  password TEXT NOT NULL DEFAULT '');"
+"CREATE TABLE IF NOT EXISTS muc_aff ("
+"  room TEXT NOT NULL,"
+"  owner TEXT NOT NULL,"
+"  aff TEXT NOT NULL,"
+"  PRIMARY KEY (room, owner));";
 
 static int
 cs_fail(struct chat_store *cs, const char **error_r, const char *what)
@@ -165,7 +182,10 @@ chat_store_open(const char *root, struct chat_store **cs_r,
 	    "PRAGMA user_version = 3", NULL, NULL, NULL) != SQLITE_OK)) ||
 	    (v < 4 && (sqlite3_exec(cs->h, chat_schema_v4, NULL, NULL,
 	    NULL) != SQLITE_OK || sqlite3_exec(cs->h,
-	    "PRAGMA user_version = 4", NULL, NULL, NULL) != SQLITE_OK))) {
+	    "PRAGMA user_version = 4", NULL, NULL, NULL) != SQLITE_OK)) ||
+	    (v < 5 && (sqlite3_exec(cs->h, chat_schema_v5, NULL, NULL,
+	    NULL) != SQLITE_OK || sqlite3_exec(cs->h,
+	    "PRAGMA user_version = 5", NULL, NULL, NULL) != SQLITE_OK))) {
 		cs_fail(cs, error_r, "schema");
 		snprintf(err, sizeof(err), "%s", *error_r);
 		*error_r = err;
@@ -968,4 +988,125 @@ chat_pep_owners(struct chat_store *cs, const char *po, char ***owners_r,
 	}
 	done(st);
 	return r == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "pep owners");
+}
+
+/* ------------------------------------------------------------ rooms */
+
+int
+chat_muc_put(struct chat_store *cs, const struct muc_row *r,
+	     const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, ST_MUC_PUT, "INSERT OR REPLACE INTO muc_room "
+	    "(jid, po_id, name, subject, members_only, password) VALUES "
+	    "(?,?,?,?,?,?)", error_r);
+	int rc;
+
+	if (st == NULL || write_begin(cs, error_r) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, r->jid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, r->po_id);
+	sqlite3_bind_text(st, 3, r->name ? r->name : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, r->subject ? r->subject : "", -1,
+	    SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 5, r->members_only);
+	sqlite3_bind_text(st, 6, r->password ? r->password : "", -1,
+	    SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	done(st);
+	return rc == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "room write");
+}
+
+int
+chat_muc_delete(struct chat_store *cs, const char *jid, const char **error_r)
+{
+	static const struct { enum chat_stmt slot; const char *sql; } q[] = {
+		{ ST_MUC_DEL, "DELETE FROM muc_room WHERE jid = ?" },
+		{ ST_MUC_DEL_AFF, "DELETE FROM muc_aff WHERE room = ?" },
+		{ ST_MUC_DEL_ARCHIVE, "DELETE FROM archive WHERE owner = ?" },
+	};
+
+	if (write_begin(cs, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		sqlite3_stmt *st = prep(cs, q[i].slot, q[i].sql, error_r);
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_text(st, 1, jid, -1, SQLITE_TRANSIENT);
+		int rc = sqlite3_step(st);
+		done(st);
+		if (rc != SQLITE_DONE)
+			return cs_fail(cs, error_r, "room delete");
+	}
+	return 0;
+}
+
+int
+chat_muc_load(struct chat_store *cs,
+	      void (*fn)(void *ctx, const struct muc_row *r), void *ctx,
+	      const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, ST_MUC_LOAD, "SELECT jid, po_id, name, "
+	    "subject, members_only, password FROM muc_room ORDER BY jid",
+	    error_r);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct muc_row r = {
+			.jid = (const char *)sqlite3_column_text(st, 0),
+			.po_id = sqlite3_column_int64(st, 1),
+			.name = (const char *)sqlite3_column_text(st, 2),
+			.subject = (const char *)sqlite3_column_text(st, 3),
+			.members_only = sqlite3_column_int(st, 4) != 0,
+			.password = (const char *)sqlite3_column_text(st, 5),
+		};
+		if (r.jid != NULL)
+			fn(ctx, &r);
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "rooms");
+}
+
+int
+chat_muc_aff_set(struct chat_store *cs, const char *room, const char *owner,
+		 const char *aff, const char **error_r)
+{
+	sqlite3_stmt *st = aff != NULL ? prep(cs, ST_MUC_AFF_PUT, "INSERT OR "
+	    "REPLACE INTO muc_aff (room, owner, aff) VALUES (?,?,?)", error_r) :
+	    prep(cs, ST_MUC_AFF_DEL, "DELETE FROM muc_aff WHERE room = ? AND "
+	    "owner = ?", error_r);
+	int rc;
+
+	if (st == NULL || write_begin(cs, error_r) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
+	if (aff != NULL)
+		sqlite3_bind_text(st, 3, aff, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	done(st);
+	return rc == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "affiliation");
+}
+
+int
+chat_muc_aff_load(struct chat_store *cs, const char *room,
+		  void (*fn)(void *ctx, const char *owner, const char *aff),
+		  void *ctx, const char **error_r)
+{
+	sqlite3_stmt *st = prep(cs, ST_MUC_AFF_LOAD, "SELECT owner, aff FROM "
+	    "muc_aff WHERE room = ? ORDER BY owner", error_r);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *o = (const char *)sqlite3_column_text(st, 0);
+		const char *a = (const char *)sqlite3_column_text(st, 1);
+		if (o != NULL && a != NULL)
+			fn(ctx, o, a);
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "affiliations");
 }

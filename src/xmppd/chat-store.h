@@ -163,4 +163,32 @@ int chat_pep_last(struct chat_store *cs, const char *owner,
 int chat_pep_owners(struct chat_store *cs, const char *po, char ***owners_r,
 		    size_t *n_r, const char **error_r);
 
+/* Persistent chat rooms (XEP-0045): the room, its affiliations by owner
+ * ("mailbox@postoffice"); its messages are archive rows whose owner is
+ * the room's JID. */
+struct muc_row {
+	const char *jid;
+	int64_t po_id;
+	const char *name, *subject;
+	bool members_only;
+	const char *password;     /* a crypt(3) hash, "" none */
+};
+int chat_muc_put(struct chat_store *cs, const struct muc_row *r,
+		 const char **error_r);
+/* chat_muc_delete - the room, its affiliations and its archive */
+int chat_muc_delete(struct chat_store *cs, const char *jid,
+		    const char **error_r);
+/* chat_muc_load - every stored room to fn (the row's strings live for
+ * the call only) */
+int chat_muc_load(struct chat_store *cs,
+		  void (*fn)(void *ctx, const struct muc_row *r), void *ctx,
+		  const char **error_r);
+/* chat_muc_aff_set - "owner", "admin", "member", "outcast"; NULL removes */
+int chat_muc_aff_set(struct chat_store *cs, const char *room,
+		     const char *owner, const char *aff, const char **error_r);
+int chat_muc_aff_load(struct chat_store *cs, const char *room,
+		      void (*fn)(void *ctx, const char *owner,
+				 const char *aff),
+		      void *ctx, const char **error_r);
+
 #endif

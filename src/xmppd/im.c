@@ -85,6 +85,8 @@ enum dest {
 	DEST_USER,                /* a mailbox of one of our domains */
 	DEST_NO_USER,             /* our domain, no such user */
 	DEST_MUC,                 /* conference.<our domain> (muc.c) */
+	DEST_UPLOAD,              /* upload.<our domain> (upload.c) */
+	DEST_PROXY,               /* proxy.<our domain> (socks5.c) */
 };
 
 /* The answers of resolve_dir, kept RESOLVE_TTL seconds: every stanza
@@ -184,6 +186,16 @@ resolve_dir(const struct jid *j, char **owner_r, int64_t *po_r)
 		if (po_r != NULL)
 			*po_r = mpo;
 		return DEST_MUC;
+	}
+	if (upload_domain(j->domain, &mpo)) {
+		if (po_r != NULL)
+			*po_r = mpo;
+		return DEST_UPLOAD;
+	}
+	if (proxy_domain(j->domain, &mpo)) {
+		if (po_r != NULL)
+			*po_r = mpo;
+		return DEST_PROXY;
 	}
 	r = dir_domain_get(xsrv.svc->db, j->domain, &d, &err);
 	if (r < 0) {
@@ -1199,6 +1211,8 @@ message(struct xsess *s, struct xml_node *m)
 		goto out;
 	case DEST_SERVER:
 	case DEST_NO_USER:
+	case DEST_UPLOAD:
+	case DEST_PROXY:
 		if (!is(type, "error") && !is(type, "headline"))
 			im_stanza_error(s, m, "cancel", "service-unavailable",
 			    NULL);
@@ -1721,6 +1735,18 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 			xml_node_add(q, "item", "jid", conf, "name",
 			    "Chatrooms", NULL);
 			free(conf);
+			/* HTTP file upload (upload.c) */
+			conf = xasprintf("upload.%s", s->domain);
+			xml_node_add(q, "item", "jid", conf, "name",
+			    "HTTP File Upload", NULL);
+			free(conf);
+			if (proxy_enabled()) {
+				/* the SOCKS5 proxy (socks5.c) */
+				conf = xasprintf("proxy.%s", s->domain);
+				xml_node_add(q, "item", "jid", conf, "name",
+				    "SOCKS5 Bytestreams", NULL);
+				free(conf);
+			}
 		}
 		xsess_send(s, r);
 		xml_node_free(&r);
@@ -1776,6 +1802,10 @@ iq(struct xsess *s, struct xml_node *iq)
 	bool req = is(type, "get") || is(type, "set");
 	if (d == DEST_MUC) {
 		muc_iq(s, iq, payload, &j, po);
+	} else if (d == DEST_UPLOAD) {
+		upload_iq(s, iq, payload, &j, po);
+	} else if (d == DEST_PROXY) {
+		proxy_iq(s, iq, payload, &j, po);
 	} else if (d == DEST_SERVER && j.resource == NULL) {
 		if (payload != NULL)
 			iq_server(s, iq, payload, to, false, false, NULL, 0);

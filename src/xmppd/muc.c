@@ -1,7 +1,10 @@
-/* muc - multi-user chat (XEP-0045), the basic form: each post office has
- * a service conference.<domain> for its own users; rooms are temporary
- * (made by the first occupant, who owns it, gone with the last),
- * non-anonymous, and kept in memory with a short history */
+/* muc - multi-user chat (XEP-0045): each post office has a service
+ * conference.<domain> for its own users. A room is made by its first
+ * occupant, who owns it; temporary until an owner makes it persistent
+ * (muc#owner configuration), then kept in the chat store with its
+ * affiliations and survives restarts. Members-only and password rooms,
+ * mediated invitations, affiliations and kicks (muc#admin), a flood
+ * limit per occupant; the history comes from the room's archive. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,34 +14,54 @@
 #include "buf.h"
 #include "directory.h"
 #include "log.h"
+#include "passwd.h"
 #include "xalloc.h"
 #include "xmppd.h"
 
 #define NS_MUC "http://jabber.org/protocol/muc"
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define NS_MUC_OWNER "http://jabber.org/protocol/muc#owner"
+#define NS_MUC_ADMIN "http://jabber.org/protocol/muc#admin"
+#define NS_MUC_CONFIG "http://jabber.org/protocol/muc#roomconfig"
 #define MUC_PREFIX "conference."
 #define MUC_HISTORY 20           /* messages a joining occupant gets */
 #define MUC_OCCUPANTS_MAX 200
 #define MUC_ROOMS_MAX 1000
+#define MUC_AFF_MAX 2000         /* affiliations of one room */
+#define MUC_INVITES_MAX 10       /* invitations in one message */
+#define MUC_NAME_MAX 256         /* room name, subject: bytes */
+#define MUC_SUBJECT_MAX 4096
+#define MUC_FLOOD_BURST 10       /* messages at once ... */
+#define MUC_FLOOD_RATE 2         /* ... then so many a second */
 
 struct occupant {
 	struct occupant *next;
 	struct xsess *s;
 	char *nick;
 	struct xml_node *presence;   /* its last presence, as sent */
+	double tokens;               /* flood limit (token bucket) */
+	struct timespec refill;
+};
+
+struct aff {
+	struct aff *next;
+	char *owner;                 /* "mailbox@postoffice" */
+	char aff[8];                 /* owner, admin, member, outcast */
 };
 
 struct room {
 	struct room *next;
 	char *jid;                   /* room@conference.domain */
 	int64_t po_id;
-	char *owner;                 /* the creator's "mailbox@postoffice" */
+	char *name;
 	char *subject;
+	bool persistent;
+	bool members_only;
+	char *password;              /* crypt(3) hash or NULL */
+	struct aff *affs;
+	size_t naff;
 	struct occupant *occ;
 	size_t nocc;
-	char *hist[MUC_HISTORY];     /* serialised groupchat messages */
-	time_t hist_at[MUC_HISTORY];
-	size_t nhist;
 };
 
 static struct room *rooms;
@@ -92,33 +115,181 @@ occ_by_nick(struct room *r, const char *nick)
 	return NULL;
 }
 
-static void
-room_free(struct room *r)
+/* ------------------------------------------------ affiliations */
+
+static const char *
+aff_of(const struct room *r, const char *owner)
 {
+	for (const struct aff *a = r->affs; a != NULL; a = a->next)
+		if (strcmp(a->owner, owner) == 0)
+			return a->aff;
+	return "none";
+}
+
+static bool
+moderator(const struct room *r, const char *owner)
+{
+	const char *a = aff_of(r, owner);
+
+	return is(a, "owner") || is(a, "admin");
+}
+
+/* aff_set - in memory, and in the store when the room is persistent
+ * (aff "none" removes) */
+static void
+aff_set(struct room *r, const char *owner, const char *aff)
+{
+	const char *err;
+	struct aff **pp;
+
+	for (pp = &r->affs; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->owner, owner) == 0)
+			break;
+	if (is(aff, "none")) {
+		if (*pp != NULL) {
+			struct aff *a = *pp;
+			*pp = a->next;
+			free(a->owner);
+			free(a);
+			r->naff--;
+		}
+	} else if (*pp != NULL)
+		snprintf((*pp)->aff, sizeof((*pp)->aff), "%s", aff);
+	else {
+		struct aff *a = xcalloc(1, sizeof(*a));
+		a->owner = xstrdup(owner);
+		snprintf(a->aff, sizeof(a->aff), "%s", aff);
+		a->next = r->affs;
+		r->affs = a;
+		r->naff++;
+	}
+	if (r->persistent && chat_muc_aff_set(xsrv.store, r->jid, owner,
+	    is(aff, "none") ? NULL : aff, &err) < 0)
+		log_warnx("xmpp %s: %s", r->jid, err);
+}
+
+static void
+room_save(struct room *r)
+{
+	const char *err;
+	struct muc_row row = { r->jid, r->po_id, r->name, r->subject,
+		r->members_only, r->password ? r->password : "" };
+
+	if (r->persistent && chat_muc_put(xsrv.store, &row, &err) < 0)
+		log_warnx("xmpp %s: %s", r->jid, err);
+}
+
+static struct room *
+room_new(const char *jid, int64_t po)
+{
+	struct room *r = xcalloc(1, sizeof(*r));
+
+	r->jid = xstrdup(jid);
+	r->po_id = po;
+	r->name = xstrdup("");
+	r->subject = xstrdup("");
+	r->next = rooms;
+	rooms = r;
+	nrooms++;
+	return r;
+}
+
+/* room_free - gone from memory; with forget, from the store too (its
+ * archive included) */
+static void
+room_free(struct room *r, bool forget)
+{
+	const char *err;
+
 	for (struct room **pp = &rooms; *pp; pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
 			break;
 		}
 	nrooms--;
-	for (size_t i = 0; i < r->nhist; i++)
-		free(r->hist[i]);
+	if (forget && chat_muc_delete(xsrv.store, r->jid, &err) < 0)
+		log_warnx("xmpp %s: %s", r->jid, err);
+	while (r->affs != NULL) {
+		struct aff *a = r->affs;
+		r->affs = a->next;
+		free(a->owner);
+		free(a);
+	}
 	free(r->jid);
-	free(r->owner);
+	free(r->name);
 	free(r->subject);
+	free(r->password);
 	free(r);
 }
 
-/* occ_presence - o's presence as t sees it (status 110 for itself) */
+static void
+load_aff(void *ctx, const char *owner, const char *aff)
+{
+	struct room *r = ctx;
+	struct aff *a = xcalloc(1, sizeof(*a));
+
+	a->owner = xstrdup(owner);
+	snprintf(a->aff, sizeof(a->aff), "%s", aff);
+	a->next = r->affs;
+	r->affs = a;
+	r->naff++;
+}
+
+static void
+load_room(void *ctx, const struct muc_row *row)
+{
+	const char *err;
+
+	(void)ctx;
+	if (nrooms >= MUC_ROOMS_MAX || room_find(row->jid) != NULL)
+		return;
+	struct room *r = room_new(row->jid, row->po_id);
+	free(r->name);
+	free(r->subject);
+	r->name = xstrdup(row->name ? row->name : "");
+	r->subject = xstrdup(row->subject ? row->subject : "");
+	r->persistent = true;
+	r->members_only = row->members_only;
+	r->password = row->password && *row->password ?
+	    xstrdup(row->password) : NULL;
+	if (chat_muc_aff_load(xsrv.store, r->jid, load_aff, r, &err) < 0)
+		log_warnx("xmpp %s: %s", r->jid, err);
+}
+
+int
+muc_init(void)
+{
+	const char *err;
+
+	if (chat_muc_load(xsrv.store, load_room, NULL, &err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (nrooms > 0)
+		log_info("%zu persistent chat room(s)", nrooms);
+	return 0;
+}
+
+void
+muc_shutdown(void)
+{
+	while (rooms != NULL)
+		room_free(rooms, false);
+}
+
+/* ------------------------------------------------ presence */
+
+/* occ_presence - o's presence as t sees it (status 110 for itself);
+ * codes: more status codes (0-terminated) */
 static struct xml_node *
 occ_presence(struct room *r, struct occupant *o, struct xsess *t,
-	     bool unavailable)
+	     bool unavailable, const int *codes)
 {
 	struct xml_node *p = unavailable ? xml_node_new("presence", "type",
 	    "unavailable", NULL) : xml_node_copy(o->presence);
 	struct xml_node *x, *mx;
 	char *from = xasprintf("%s/%s", r->jid, o->nick);
-	bool owner = strcmp(o->s->owner, r->owner) == 0;
+	const char *aff = aff_of(r, o->s->owner);
 
 	while ((mx = xml_node_child(p, "x", NS_MUC)) != NULL ||
 	    (mx = xml_node_child(p, "x", NS_MUC_USER)) != NULL) {
@@ -128,31 +299,40 @@ occ_presence(struct room *r, struct occupant *o, struct xsess *t,
 	xml_node_set_attr(p, "from", from);
 	xml_node_set_attr(p, "to", t->full);
 	x = xml_node_add(p, "x", "xmlns", NS_MUC_USER, NULL);
-	xml_node_add(x, "item", "affiliation", owner ? "owner" : "member",
-	    "role", unavailable ? "none" : owner ? "moderator" : "participant",
+	xml_node_add(x, "item", "affiliation", aff, "role", unavailable ?
+	    "none" : moderator(r, o->s->owner) ? "moderator" : "participant",
 	    "jid", o->s->full, NULL);
 	/* non-anonymous room (100); this is you (110) */
 	xml_node_add(x, "status", "code", "100", NULL);
 	if (o->s == t)
 		xml_node_add(x, "status", "code", "110", NULL);
+	for (const int *c = codes; c != NULL && *c != 0; c++) {
+		char code[8];
+		snprintf(code, sizeof(code), "%d", *c);
+		xml_node_add(x, "status", "code", code, NULL);
+	}
 	free(from);
 	return p;
 }
 
 static void
-broadcast_presence(struct room *r, struct occupant *o, bool unavailable)
+broadcast_presence(struct room *r, struct occupant *o, bool unavailable,
+		   const int *codes)
 {
 	for (struct occupant *k = r->occ; k != NULL; k = k->next) {
-		struct xml_node *p = occ_presence(r, o, k->s, unavailable);
+		struct xml_node *p = occ_presence(r, o, k->s, unavailable,
+		    codes);
 		xsess_send(k->s, p);
 		xml_node_free(&p);
 	}
 }
 
+/* occ_leave - o leaves (codes: why, e.g. 307 kicked); a temporary room
+ * goes with its last occupant */
 static void
-occ_leave(struct room *r, struct occupant *o)
+occ_leave(struct room *r, struct occupant *o, const int *codes)
 {
-	struct xml_node *p = occ_presence(r, o, o->s, true);
+	struct xml_node *p = occ_presence(r, o, o->s, true, codes);
 
 	for (struct occupant **pp = &r->occ; *pp; pp = &(*pp)->next)
 		if (*pp == o) {
@@ -162,12 +342,12 @@ occ_leave(struct room *r, struct occupant *o)
 	r->nocc--;
 	xsess_send(o->s, p);
 	xml_node_free(&p);
-	broadcast_presence(r, o, true);
+	broadcast_presence(r, o, true, codes);
 	xml_node_free(&o->presence);
 	free(o->nick);
 	free(o);
-	if (r->occ == NULL)
-		room_free(r);
+	if (r->occ == NULL && !r->persistent)
+		room_free(r, true);
 }
 
 static void
@@ -180,6 +360,56 @@ muc_error(struct xsess *s, const struct xml_node *n, const char *from,
 	xml_node_set_attr(c, "to", from);
 	im_stanza_error(s, c, type, cond, text);
 	xml_node_free(&c);
+}
+
+/* send_history - the room's last messages from its archive, with the
+ * time each was sent (XEP-0203) */
+struct hist_ctx {
+	struct xsess *s;
+	struct room *r;
+};
+
+static void
+hist_row(void *ctx, int64_t id, int64_t stamp, const char *stanza)
+{
+	struct hist_ctx *hc = ctx;
+	char ts[32];
+	struct tm tm;
+	time_t t = (time_t)stamp;
+	size_t len = strlen(stanza);
+	static const char end[] = "</message>";
+
+	(void)id;
+	if (len < 8 + sizeof(end) - 1 || strncmp(stanza, "<message", 8) != 0 ||
+	    strcmp(stanza + len - (sizeof(end) - 1), end) != 0)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	struct buf b;
+	buf_init(&b, 0);
+	buf_puts(&b, "<message to='");
+	xml_escape(&b, hc->s->full);
+	buf_puts(&b, "'");
+	buf_append(&b, stanza + 8, len - 8 - (sizeof(end) - 1));
+	buf_puts(&b, "<delay xmlns='" NS_DELAY "' from='");
+	xml_escape(&b, hc->r->jid);
+	buf_printf(&b, "' stamp='%s'/></message>", ts);
+	xsess_send_stanza_text(hc->s, b.data);
+	buf_free(&b);
+}
+
+static void
+send_history(struct xsess *s, struct room *r)
+{
+	struct chat_archive_query q = { .before = -1, .max = MUC_HISTORY };
+	struct hist_ctx hc = { s, r };
+	int64_t count;
+	bool complete;
+	const char *err;
+
+	if (chat_archive_find(xsrv.store, r->jid, &q, hist_row, &hc, &count,
+	    &complete, &err) < 0)
+		log_warnx("xmpp %s: history: %s", r->jid, err);
 }
 
 static void
@@ -195,14 +425,48 @@ join(struct xsess *s, struct xml_node *p, const struct jid *to,
 		    "rooms of this service are for its post office's users");
 		goto out;
 	}
-	if (r != NULL && occ_by_nick(r, to->resource) != NULL) {
-		muc_error(s, p, full, "cancel", "conflict", "nickname in use");
+	if (strlen(to->resource) > MUC_NAME_MAX) {
+		muc_error(s, p, full, "modify", "not-acceptable",
+		    "nickname too long");
 		goto out;
 	}
-	if (r != NULL && r->nocc >= MUC_OCCUPANTS_MAX) {
-		muc_error(s, p, full, "wait", "service-unavailable",
-		    "the room is full");
-		goto out;
+	if (r != NULL) {
+		const char *aff = aff_of(r, s->owner);
+		if (is(aff, "outcast")) {
+			muc_error(s, p, full, "auth", "forbidden",
+			    "you are banned from this room");
+			goto out;
+		}
+		if (r->members_only && is(aff, "none")) {
+			muc_error(s, p, full, "auth", "registration-required",
+			    "the room is for its members");
+			goto out;
+		}
+		if (r->password != NULL && !is(aff, "owner")) {
+			struct xml_node *x = xml_node_child(p, "x", NS_MUC);
+			struct xml_node *pw = x ? xml_node_child(x,
+			    "password", NULL) : NULL;
+			char *t = pw ? xml_node_text(pw) : NULL;
+			bool ok = t != NULL && passwd_verify(t, r->password);
+			if (t != NULL)
+				explicit_bzero(t, strlen(t));
+			free(t);
+			if (!ok) {
+				muc_error(s, p, full, "auth", "not-authorized",
+				    "the room's password is needed");
+				goto out;
+			}
+		}
+		if (occ_by_nick(r, to->resource) != NULL) {
+			muc_error(s, p, full, "cancel", "conflict",
+			    "nickname in use");
+			goto out;
+		}
+		if (r->nocc >= MUC_OCCUPANTS_MAX) {
+			muc_error(s, p, full, "wait", "service-unavailable",
+			    "the room is full");
+			goto out;
+		}
 	}
 	if (r == NULL) {
 		if (nrooms >= MUC_ROOMS_MAX) {
@@ -210,25 +474,21 @@ join(struct xsess *s, struct xml_node *p, const struct jid *to,
 			    "too many rooms");
 			goto out;
 		}
-		r = xcalloc(1, sizeof(*r));
-		r->jid = xstrdup(room_jid);
-		r->po_id = po;
-		r->owner = xstrdup(s->owner);
-		r->subject = xstrdup("");
-		r->next = rooms;
-		rooms = r;
-		nrooms++;
+		r = room_new(room_jid, po);
+		aff_set(r, s->owner, "owner");
 		created = true;
 	}
 	o = xcalloc(1, sizeof(*o));
 	o->s = s;
 	o->nick = xstrdup(to->resource);
 	o->presence = xml_node_copy(p);
+	o->tokens = MUC_FLOOD_BURST;
+	clock_gettime(CLOCK_MONOTONIC, &o->refill);
 	xml_node_set_attr(o->presence, "type", NULL);
 	/* the others to the newcomer, then the newcomer to all, itself
 	 * last (XEP-0045 7.2.3) */
 	for (struct occupant *k = r->occ; k != NULL; k = k->next) {
-		struct xml_node *kp = occ_presence(r, k, s, false);
+		struct xml_node *kp = occ_presence(r, k, s, false, NULL);
 		xsess_send(s, kp);
 		xml_node_free(&kp);
 	}
@@ -238,41 +498,17 @@ join(struct xsess *s, struct xml_node *p, const struct jid *to,
 	for (struct occupant *k = r->occ; k != NULL; k = k->next) {
 		if (k == o)
 			continue;
-		struct xml_node *kp = occ_presence(r, o, k->s, false);
+		struct xml_node *kp = occ_presence(r, o, k->s, false, NULL);
 		xsess_send(k->s, kp);
 		xml_node_free(&kp);
 	}
-	struct xml_node *self = occ_presence(r, o, s, false);
-	if (created)
-		xml_node_add(xml_node_child(self, "x", NS_MUC_USER), "status",
-		    "code", "201", NULL);
+	static const int created_codes[] = { 201, 0 };
+	struct xml_node *self = occ_presence(r, o, s, false, created ?
+	    created_codes : NULL);
 	xsess_send(s, self);
 	xml_node_free(&self);
 	/* history (with its delay), then the subject */
-	for (size_t i = 0; i < r->nhist; i++) {
-		char ts[32];
-		struct tm tm;
-		gmtime_r(&r->hist_at[i], &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		struct buf b;
-		buf_init(&b, 0);
-		buf_puts(&b, r->hist[i]);
-		/* the stored text ends with </message> */
-		buf_truncate(&b, b.len - strlen("</message>"));
-		buf_printf(&b, "<delay xmlns='" NS_DELAY "' from='%s' stamp="
-		    "'%s'/></message>", r->jid, ts);
-		char *to_attr = xasprintf(" to='%s'", s->full);
-		/* addressed to the newcomer: after "<message" */
-		struct buf c;
-		buf_init(&c, 0);
-		buf_append(&c, b.data, 8);
-		buf_puts(&c, to_attr);
-		buf_puts(&c, b.data + 8);
-		xsess_send_stanza_text(s, c.data);
-		free(to_attr);
-		buf_free(&b);
-		buf_free(&c);
-	}
+	send_history(s, r);
 	struct xml_node *subj = xml_node_new("message", "type", "groupchat",
 	    "from", r->jid, "to", s->full, NULL);
 	xml_node_add_text(xml_node_add(subj, "subject", NULL), r->subject);
@@ -299,7 +535,7 @@ muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
 	o = r ? occ_by_session(r, s) : NULL;
 	if (is(type, "unavailable")) {
 		if (o != NULL)
-			occ_leave(r, o);
+			occ_leave(r, o, NULL);
 	} else if (type != NULL) {
 		/* subscriptions and probes to rooms are not served */
 	} else if (to->resource == NULL) {
@@ -314,11 +550,110 @@ muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
 		} else {
 			xml_node_free(&o->presence);
 			o->presence = xml_node_copy(p);
-			broadcast_presence(r, o, false);
+			broadcast_presence(r, o, false, NULL);
 		}
 	} else
 		join(s, p, to, r, room_jid, po);
 	free(room_jid);
+}
+
+/* ------------------------------------------------ messages */
+
+/* flood_ok - the occupant's token bucket: MUC_FLOOD_BURST at once, then
+ * MUC_FLOOD_RATE a second */
+static bool
+flood_ok(struct occupant *o)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double dt = (double)(now.tv_sec - o->refill.tv_sec) +
+	    (double)(now.tv_nsec - o->refill.tv_nsec) / 1e9;
+	o->refill = now;
+	o->tokens += dt * MUC_FLOOD_RATE;
+	if (o->tokens > MUC_FLOOD_BURST)
+		o->tokens = MUC_FLOOD_BURST;
+	if (o->tokens < 1)
+		return false;
+	o->tokens -= 1;
+	return true;
+}
+
+/* jid_of - an owner's JID in the room's domains: mailbox@domain */
+static char *
+jid_of(const struct room *r, const char *owner)
+{
+	const char *at = strrchr(owner, '@');
+	const char *dom = strchr(r->jid, '@') + 1 + strlen(MUC_PREFIX);
+
+	return xasprintf("%.*s@%s", (int)(at ? at - owner : (long)strlen(owner)),
+	    owner, dom);
+}
+
+/* invite - XEP-0045 7.8.2: the room passes the invitation on (and in a
+ * members-only room the invitee becomes a member) */
+static void
+invite(struct xsess *s, struct xml_node *m, struct room *r,
+       struct occupant *o, struct xml_node *x)
+{
+	int n = 0;
+	const char *err;
+
+	if (r->members_only && !moderator(r, s->owner)) {
+		muc_error(s, m, r->jid, "auth", "forbidden", "only the room's "
+		    "owners and admins invite to a members-only room");
+		return;
+	}
+	for (struct xml_node *inv = x->first; inv != NULL; inv = inv->next) {
+		if (inv->name == NULL || strcmp(inv->name, "invite") != 0)
+			continue;
+		const char *to = xml_node_attr(inv, "to");
+		int64_t po = 0;
+		char *owner = to ? im_owner_of(to, &po) : NULL;
+		if (++n > MUC_INVITES_MAX || owner == NULL || po != r->po_id) {
+			muc_error(s, m, r->jid, "cancel", owner == NULL ?
+			    "item-not-found" : "not-allowed", n >
+			    MUC_INVITES_MAX ? "too many invitations" :
+			    "invitations go to users of the room's post office");
+			free(owner);
+			return;
+		}
+		if (r->members_only && is(aff_of(r, owner), "none"))
+			aff_set(r, owner, "member");
+		struct xml_node *out = xml_node_new("message", "from", r->jid,
+		    "to", to, NULL);
+		struct xml_node *ox = xml_node_add(out, "x", "xmlns",
+		    NS_MUC_USER, NULL);
+		struct xml_node *oi = xml_node_add(ox, "invite", "from",
+		    s->full, NULL);
+		struct xml_node *reason = xml_node_child(inv, "reason", NULL);
+		if (reason != NULL) {
+			char *t = xml_node_text(reason);
+			xml_node_add_text(xml_node_add(oi, "reason", NULL), t);
+			free(t);
+		}
+		/* to the invitee's available sessions, else kept for it */
+		struct xuser *u = xuser_find(owner);
+		bool sent = false;
+		for (struct xsess *t = u ? u->sessions : NULL; t != NULL;
+		    t = t->unext)
+			if (t->available && !t->dead) {
+				im_deliver(t, out, NULL, true);
+				sent = true;
+			}
+		if (!sent) {
+			struct buf b;
+			buf_init(&b, 0);
+			xml_node_write(out, &b);
+			if (chat_offline_add(xsrv.store, owner, b.data, &err) < 0)
+				log_warnx("xmpp %s: offline: %s", owner, err);
+			buf_free(&b);
+		}
+		xml_node_free(&out);
+		log_info("xmpp %s invited %s to %s", s->full, to, r->jid);
+		free(owner);
+	}
+	(void)o;
 }
 
 void
@@ -329,6 +664,7 @@ muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 	char *room_jid;
 	struct room *r;
 	struct occupant *o, *k;
+	const char *err;
 
 	(void)po;
 	if (to->local == NULL || is(type, "error"))
@@ -339,6 +675,17 @@ muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 	if (o == NULL) {
 		muc_error(s, m, room_jid, "cancel", "not-acceptable",
 		    "join the room first");
+		goto out;
+	}
+	struct xml_node *ux = xml_node_child(m, "x", NS_MUC_USER);
+	if (to->resource == NULL && ux != NULL &&
+	    xml_node_child(ux, "invite", NULL) != NULL) {
+		invite(s, m, r, o, ux);
+		goto out;
+	}
+	if (!flood_ok(o)) {
+		muc_error(s, m, room_jid, "wait", "policy-violation",
+		    "too many messages: slow down");
 		goto out;
 	}
 	char *from = xasprintf("%s/%s", r->jid, o->nick);
@@ -366,32 +713,34 @@ muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 	}
 	struct xml_node *subject = xml_node_child(m, "subject", NULL);
 	if (subject != NULL) {
-		if (strcmp(s->owner, r->owner) != 0) {
+		char *t = xml_node_text(subject);
+		if (!moderator(r, s->owner) || strlen(t) > MUC_SUBJECT_MAX) {
+			free(t);
 			free(from);
-			muc_error(s, m, room_jid, "auth", "forbidden",
-			    "only the room's owner sets the subject");
+			muc_error(s, m, room_jid, moderator(r, s->owner) ?
+			    "modify" : "auth", moderator(r, s->owner) ?
+			    "not-acceptable" : "forbidden", "only the room's "
+			    "owners and admins set the subject, in at most "
+			    "4096 bytes");
 			goto out;
 		}
 		free(r->subject);
-		r->subject = xml_node_text(subject);
+		r->subject = t;
+		room_save(r);
 	}
 	struct xml_node *c = xml_node_copy(m);
 	xml_node_set_attr(c, "from", from);
 	xml_node_set_attr(c, "to", NULL);
 	if (subject == NULL && xml_node_child(m, "body", NULL) != NULL) {
+		/* the room's archive: its history */
 		struct buf b;
+		int64_t id;
 		buf_init(&b, 0);
 		xml_node_write(c, &b);
-		if (r->nhist == MUC_HISTORY) {
-			free(r->hist[0]);
-			memmove(r->hist, r->hist + 1,
-			    (MUC_HISTORY - 1) * sizeof(char *));
-			memmove(r->hist_at, r->hist_at + 1,
-			    (MUC_HISTORY - 1) * sizeof(time_t));
-			r->nhist--;
-		}
-		r->hist_at[r->nhist] = time(NULL);
-		r->hist[r->nhist++] = buf_steal(&b);
+		if (chat_archive_add(xsrv.store, r->jid, from, b.data, &id,
+		    &err) < 0)
+			log_warnx("xmpp %s: archive: %s", r->jid, err);
+		buf_free(&b);
 	}
 	for (k = r->occ; k != NULL; k = k->next) {
 		xml_node_set_attr(c, "to", k->s->full);
@@ -403,6 +752,325 @@ out:
 	free(room_jid);
 }
 
+/* ------------------------------------------------ owner, admin */
+
+static char *
+form_value(const struct xml_node *x, const char *var)
+{
+	for (const struct xml_node *f = x->first; f != NULL; f = f->next)
+		if (f->name != NULL && strcmp(f->name, "field") == 0 &&
+		    is(xml_node_attr(f, "var"), var)) {
+			struct xml_node *v = xml_node_child(f, "value", NULL);
+			return v != NULL ? xml_node_text(v) : xstrdup("");
+		}
+	return NULL;
+}
+
+static int
+form_bool(const struct xml_node *x, const char *var, bool *v)
+{
+	char *t = form_value(x, var);
+	int r = 0;
+
+	if (t == NULL)
+		return 0;
+	if (is(t, "1") || is(t, "true"))
+		*v = true;
+	else if (is(t, "0") || is(t, "false"))
+		*v = false;
+	else
+		r = -1;
+	free(t);
+	return r;
+}
+
+static void
+field(struct xml_node *x, const char *var, const char *type,
+      const char *label, const char *value)
+{
+	struct xml_node *f = xml_node_add(x, "field", "var", var, "type", type,
+	    NULL);
+
+	if (label != NULL)
+		xml_node_set_attr(f, "label", label);
+	xml_node_add_text(xml_node_add(f, "value", NULL), value);
+}
+
+/* kick_all - everyone out (destroy): unavailable with <destroy/> */
+static void
+kick_all(struct room *r)
+{
+	while (r->occ != NULL) {
+		struct occupant *o = r->occ;
+		struct xml_node *p = occ_presence(r, o, o->s, true, NULL);
+		xml_node_add(xml_node_child(p, "x", NS_MUC_USER), "destroy",
+		    "jid", r->jid, NULL);
+		xsess_send(o->s, p);
+		xml_node_free(&p);
+		r->occ = o->next;
+		xml_node_free(&o->presence);
+		free(o->nick);
+		free(o);
+	}
+	r->nocc = 0;
+}
+
+static void
+owner_iq(struct xsess *s, struct xml_node *iq, struct xml_node *q,
+	 struct room *r, struct xml_node *res)
+{
+	const char *type = xml_node_attr(iq, "type");
+	struct xml_node *x = xml_node_child(q, "x", NS_DATA);
+	const char *err;
+
+	if (is(type, "get")) {
+		struct xml_node *rq = xml_node_add(res, "query", "xmlns",
+		    NS_MUC_OWNER, NULL);
+		struct xml_node *f = xml_node_add(rq, "x", "xmlns", NS_DATA,
+		    "type", "form", NULL);
+		field(f, "FORM_TYPE", "hidden", NULL, NS_MUC_CONFIG);
+		field(f, "muc#roomconfig_roomname", "text-single", "Name",
+		    r->name);
+		field(f, "muc#roomconfig_persistentroom", "boolean",
+		    "Keep the room when it is empty", r->persistent ? "1" :
+		    "0");
+		field(f, "muc#roomconfig_membersonly", "boolean",
+		    "Members only", r->members_only ? "1" : "0");
+		field(f, "muc#roomconfig_passwordprotectedroom", "boolean",
+		    "Password needed", r->password ? "1" : "0");
+		field(f, "muc#roomconfig_roomsecret", "text-private",
+		    "Password (stored hashed; empty keeps it)", "");
+		xsess_send(s, res);
+		return;
+	}
+	struct xml_node *d = xml_node_child(q, "destroy", NULL);
+	if (d != NULL) {
+		log_info("xmpp %s destroyed %s", s->full, r->jid);
+		kick_all(r);
+		room_free(r, true);
+		xsess_send(s, res);
+		return;
+	}
+	if (x == NULL || is(xml_node_attr(x, "type"), "cancel")) {
+		xsess_send(s, res);   /* an instant room, or no change */
+		return;
+	}
+	if (!is(xml_node_attr(x, "type"), "submit")) {
+		im_stanza_error(s, iq, "modify", "bad-request", "a form of "
+		    "type submit");
+		return;
+	}
+	bool persistent = r->persistent, members = r->members_only;
+	bool protect = r->password != NULL;
+	char *name = form_value(x, "muc#roomconfig_roomname");
+	char *secret = form_value(x, "muc#roomconfig_roomsecret");
+	if (form_bool(x, "muc#roomconfig_persistentroom", &persistent) < 0 ||
+	    form_bool(x, "muc#roomconfig_membersonly", &members) < 0 ||
+	    form_bool(x, "muc#roomconfig_passwordprotectedroom",
+	    &protect) < 0 || (name != NULL && strlen(name) > MUC_NAME_MAX) ||
+	    (protect && r->password == NULL && (secret == NULL ||
+	    *secret == '\0')) || (secret != NULL && strlen(secret) > 1024)) {
+		im_stanza_error(s, iq, "modify", "not-acceptable", "a field "
+		    "has a value the room cannot take (a password room needs "
+		    "muc#roomconfig_roomsecret)");
+		goto done;
+	}
+	if (protect && secret != NULL && *secret != '\0') {
+		char *h = passwd_hash(secret, "sha512-crypt", &err);
+		if (h == NULL) {
+			im_stanza_error(s, iq, "wait", "internal-server-error",
+			    NULL);
+			goto done;
+		}
+		free(r->password);
+		r->password = h;
+	} else if (!protect)
+		xfree(&r->password);
+	if (name != NULL) {
+		free(r->name);
+		r->name = xstrdup(name);
+	}
+	r->members_only = members;
+	if (persistent && !r->persistent) {
+		r->persistent = true;
+		for (struct aff *a = r->affs; a != NULL; a = a->next)
+			if (chat_muc_aff_set(xsrv.store, r->jid, a->owner,
+			    a->aff, &err) < 0)
+				log_warnx("xmpp %s: %s", r->jid, err);
+	} else if (!persistent && r->persistent) {
+		if (chat_muc_delete(xsrv.store, r->jid, &err) < 0)
+			log_warnx("xmpp %s: %s", r->jid, err);
+		r->persistent = false;
+	}
+	room_save(r);
+	xsess_send(s, res);
+done:
+	if (secret != NULL)
+		explicit_bzero(secret, strlen(secret));
+	free(secret);
+	free(name);
+}
+
+static bool
+aff_valid(const char *a)
+{
+	return is(a, "owner") || is(a, "admin") || is(a, "member") ||
+	    is(a, "outcast") || is(a, "none");
+}
+
+/* admin_iq - muc#admin: affiliation lists (get), affiliations and kicks
+ * (set); all items are checked before any applies */
+static void
+admin_iq(struct xsess *s, struct xml_node *iq, struct xml_node *q,
+	 struct room *r, struct xml_node *res)
+{
+	const char *type = xml_node_attr(iq, "type");
+	const char *mine = aff_of(r, s->owner);
+	bool owner = is(mine, "owner");
+
+	if (is(type, "get")) {
+		struct xml_node *it = xml_node_child(q, "item", NULL);
+		const char *want = it ? xml_node_attr(it, "affiliation") : NULL;
+		if (want == NULL || !aff_valid(want) || is(want, "none")) {
+			im_stanza_error(s, iq, "modify", "bad-request", "an "
+			    "item with an affiliation");
+			return;
+		}
+		struct xml_node *rq = xml_node_add(res, "query", "xmlns",
+		    NS_MUC_ADMIN, NULL);
+		for (struct aff *a = r->affs; a != NULL; a = a->next)
+			if (is(a->aff, want)) {
+				char *jid = jid_of(r, a->owner);
+				xml_node_add(rq, "item", "affiliation", a->aff,
+				    "jid", jid, NULL);
+				free(jid);
+			}
+		xsess_send(s, res);
+		return;
+	}
+	/* check every item */
+	int n = 0;
+	for (struct xml_node *it = q->first; it != NULL; it = it->next) {
+		if (it->name == NULL || strcmp(it->name, "item") != 0)
+			continue;
+		const char *aff = xml_node_attr(it, "affiliation");
+		const char *role = xml_node_attr(it, "role");
+		const char *jid = xml_node_attr(it, "jid");
+		const char *nick = xml_node_attr(it, "nick");
+		n++;
+		if (aff != NULL && jid != NULL && aff_valid(aff)) {
+			int64_t po = 0;
+			char *who = im_owner_of(jid, &po);
+			const char *cur = who ? aff_of(r, who) : "none";
+			bool ok = who != NULL && po == r->po_id;
+			if (!ok) {
+				free(who);
+				im_stanza_error(s, iq, "cancel",
+				    "item-not-found", "not a user of the "
+				    "room's post office");
+				return;
+			}
+			/* owners change anything; admins only members,
+			 * outcasts and none of those below them */
+			bool allowed = owner || (is(mine, "admin") &&
+			    !is(cur, "owner") && !is(cur, "admin") &&
+			    !is(aff, "owner") && !is(aff, "admin"));
+			if (allowed && owner && strcmp(who, s->owner) == 0 &&
+			    !is(aff, "owner")) {
+				size_t owners = 0;
+				for (struct aff *a = r->affs; a; a = a->next)
+					owners += is(a->aff, "owner");
+				if (owners <= 1) {
+					free(who);
+					im_stanza_error(s, iq, "cancel",
+					    "conflict", "a room keeps one "
+					    "owner at least");
+					return;
+				}
+			}
+			free(who);
+			if (!allowed) {
+				im_stanza_error(s, iq, "auth", "forbidden",
+				    NULL);
+				return;
+			}
+		} else if (is(role, "none") && nick != NULL) {
+			struct occupant *o = occ_by_nick(r, nick);
+			if (o == NULL) {
+				im_stanza_error(s, iq, "cancel",
+				    "item-not-found", "no such occupant");
+				return;
+			}
+			if (!moderator(r, s->owner)) {
+				im_stanza_error(s, iq, "auth", "forbidden",
+				    NULL);
+				return;
+			}
+			if (is(aff_of(r, o->s->owner), "owner") ||
+			    (is(aff_of(r, o->s->owner), "admin") && !owner)) {
+				im_stanza_error(s, iq, "cancel", "not-allowed",
+				    "owners and admins are not kicked");
+				return;
+			}
+		} else {
+			im_stanza_error(s, iq, "modify", "bad-request",
+			    "items set an affiliation (with jid) or the role "
+			    "none (with nick)");
+			return;
+		}
+	}
+	if (n == 0 || n > 100) {
+		im_stanza_error(s, iq, "modify", "bad-request", "1 to 100 items");
+		return;
+	}
+	/* apply; a temporary room may go with its last occupant */
+	char *room_jid = xstrdup(r->jid);
+	for (struct xml_node *it = q->first; it != NULL &&
+	    room_find(room_jid) == r; it = it->next) {
+		if (it->name == NULL || strcmp(it->name, "item") != 0)
+			continue;
+		const char *aff = xml_node_attr(it, "affiliation");
+		const char *jid = xml_node_attr(it, "jid");
+		if (aff != NULL && jid != NULL) {
+			int64_t po = 0;
+			char *who = im_owner_of(jid, &po);
+			aff_set(r, who, aff);
+			/* banned, or no longer a member of a members-only
+			 * room: out (301, 321) */
+			static const int banned[] = { 301, 0 };
+			static const int unmember[] = { 321, 0 };
+			bool out = is(aff, "outcast") || (r->members_only &&
+			    is(aff, "none"));
+			struct occupant *o;
+			while ((o = r->occ) != NULL) {
+				while (o != NULL && strcmp(o->s->owner, who) != 0)
+					o = o->next;
+				if (o == NULL || !out)
+					break;
+				bool last = r->nocc == 1 && !r->persistent;
+				occ_leave(r, o, is(aff, "outcast") ? banned :
+				    unmember);
+				if (last)
+					break;   /* r is gone */
+			}
+			if (!out && room_find(room_jid) == r)
+				for (o = r->occ; o != NULL; o = o->next)
+					if (strcmp(o->s->owner, who) == 0)
+						broadcast_presence(r, o, false,
+						    NULL);
+			free(who);
+		} else {
+			struct occupant *o = occ_by_nick(r,
+			    xml_node_attr(it, "nick"));
+			static const int kicked[] = { 307, 0 };
+			if (o != NULL)
+				occ_leave(r, o, kicked);
+		}
+	}
+	free(room_jid);
+	xsess_send(s, res);
+}
+
 void
 muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
        const struct jid *to, int64_t po)
@@ -412,31 +1080,52 @@ muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	char *target = to->local ? xasprintf("%s@%s", to->local, to->domain) :
 	    xstrdup(to->domain);
 	struct xml_node *r = NULL, *q;
+	struct room *room = to->local ? room_find(target) : NULL;
 
 	if (!is(type, "get") && !is(type, "set"))
 		goto out;
-	if (to->resource != NULL || !is(type, "get")) {
-		muc_error(s, iq, target, "cancel", "service-unavailable", NULL);
-		goto out;
-	}
 	r = xml_node_new("iq", "type", "result", "from", target, "to", s->full,
 	    NULL);
 	if (xml_node_attr(iq, "id") != NULL)
 		xml_node_set_attr(r, "id", xml_node_attr(iq, "id"));
+	if (to->resource == NULL && room != NULL && s->po_id == po &&
+	    (is(ns, NS_MUC_OWNER) || is(ns, NS_MUC_ADMIN)) &&
+	    strcmp(payload->name, "query") == 0) {
+		if (is(ns, NS_MUC_OWNER) && !is(aff_of(room, s->owner),
+		    "owner"))
+			muc_error(s, iq, target, "auth", "forbidden",
+			    "only the room's owners configure it");
+		else if (is(ns, NS_MUC_ADMIN) && !moderator(room, s->owner))
+			muc_error(s, iq, target, "auth", "forbidden",
+			    "only the room's owners and admins");
+		else if (is(ns, NS_MUC_OWNER))
+			owner_iq(s, iq, payload, room, r);
+		else
+			admin_iq(s, iq, payload, room, r);
+		goto out;
+	}
+	if (to->resource != NULL || !is(type, "get")) {
+		muc_error(s, iq, target, "cancel", "service-unavailable", NULL);
+		goto out;
+	}
 	if (is(ns, NS_DISCO_INFO)) {
 		q = xml_node_add(r, "query", "xmlns", NS_DISCO_INFO, NULL);
 		if (to->local == NULL) {
 			xml_node_add(q, "identity", "category", "conference",
 			    "type", "text", "name", "Chatrooms", NULL);
 			xml_node_add(q, "feature", "var", NS_MUC, NULL);
-		} else if (room_find(target) != NULL) {
+		} else if (room != NULL) {
 			xml_node_add(q, "identity", "category", "conference",
-			    "type", "text", NULL);
+			    "type", "text", "name", room->name, NULL);
 			xml_node_add(q, "feature", "var", NS_MUC, NULL);
 			xml_node_add(q, "feature", "var", "muc_nonanonymous",
 			    NULL);
-			xml_node_add(q, "feature", "var", "muc_temporary",
-			    NULL);
+			xml_node_add(q, "feature", "var", room->persistent ?
+			    "muc_persistent" : "muc_temporary", NULL);
+			xml_node_add(q, "feature", "var", room->members_only ?
+			    "muc_membersonly" : "muc_open", NULL);
+			xml_node_add(q, "feature", "var", room->password ?
+			    "muc_passwordprotected" : "muc_unsecured", NULL);
 		} else {
 			xml_node_free(&r);
 			muc_error(s, iq, target, "cancel", "item-not-found",
@@ -449,7 +1138,8 @@ muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		if (to->local == NULL && s->po_id == po)
 			for (struct room *k = rooms; k != NULL; k = k->next)
 				if (strcmp(strchr(k->jid, '@') + 1,
-				    to->domain) == 0)
+				    to->domain) == 0 && (!k->members_only ||
+				    !is(aff_of(k, s->owner), "none")))
 					xml_node_add(q, "item", "jid", k->jid,
 					    NULL);
 	} else if (is(ns, NS_PING)) {
@@ -474,6 +1164,6 @@ muc_session_gone(struct xsess *s)
 		next = r->next;
 		struct occupant *o = occ_by_session(r, s);
 		if (o != NULL)
-			occ_leave(r, o);  /* may free r: next is kept */
+			occ_leave(r, o, NULL);  /* may free r: next is kept */
 	}
 }

@@ -1060,6 +1060,10 @@ static void
 xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 	    const struct sockaddr *sa, socklen_t salen)
 {
+	if (strcmp(l->name, "xmpp-proxy") == 0) {
+		proxy_accept(svc, fd, sa, salen);   /* socks5.c */
+		return;
+	}
 	bool implicit = strcmp(l->name, "xmpps") == 0;
 	int limit = (int)settings_get_int(svc->db,
 	    "xmpp.max_connections_per_ip", 100);
@@ -1133,6 +1137,8 @@ xmpp_init(struct service *svc)
 	}
 	xsrv.flush_ev = evtimer_new(svc->base, store_flush_ev, NULL);
 	chat_store_batch(xsrv.store, store_batch_open, NULL);
+	if (muc_init() < 0)
+		return -1;
 	xsrv.ssl = tls_server_ctx(svc, &xsrv.tls_error);
 	if (xsrv.ssl == NULL)
 		log_warnx("TLS unavailable (STARTTLS and xmpps off): %s",
@@ -1149,6 +1155,8 @@ xmpp_shutdown(struct service *svc)
 	while (xsrv.sessions != NULL)
 		sess_free(xsrv.sessions);
 	auth_pool_free(&xsrv.auth);
+	muc_shutdown();
+	proxy_shutdown();
 	chat_store_close(&xsrv.store);     /* commits the last batch */
 	if (xsrv.flush_ev != NULL)
 		event_free(xsrv.flush_ev);
@@ -1159,7 +1167,8 @@ xmpp_shutdown(struct service *svc)
 int
 main(int argc, char **argv)
 {
-	static const char *const listeners[] = { "xmpp", "xmpps", NULL };
+	static const char *const listeners[] = { "xmpp", "xmpps",
+	    "xmpp-proxy", NULL };
 	static const struct service_def def = {
 		.name = "xmppd",
 		.listeners = listeners,

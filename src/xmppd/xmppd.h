@@ -227,7 +227,34 @@ void muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 		 int64_t po);
 void muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	    const struct jid *to, int64_t po);
+/* muc_init - the persistent rooms from the chat store; muc_shutdown -
+ * forget every room (memory only) */
+int muc_init(void);
+void muc_shutdown(void);
 /* muc_session_gone - leave every room */
 void muc_session_gone(struct xsess *s);
+
+/* --- upload.c --------------------------------------------------------- */
+/* upload_domain - whether domain is upload.<a domain of ours>; its post
+ * office */
+bool upload_domain(const char *domain, int64_t *po_r);
+/* upload_iq - an IQ to the upload service (XEP-0363 slots) */
+void upload_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+	       const struct jid *to, int64_t po);
+
+/* --- socks5.c --------------------------------------------------------- */
+/* proxy_domain - whether domain is proxy.<a domain of ours>; its post
+ * office */
+bool proxy_domain(const char *domain, int64_t *po_r);
+/* proxy_enabled - whether the xmpp-proxy listener is bound */
+bool proxy_enabled(void);
+/* proxy_iq - an IQ to the proxy (XEP-0065 streamhost, activation) */
+void proxy_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+	      const struct jid *to, int64_t po);
+/* proxy_accept - a connection on the xmpp-proxy listener */
+void proxy_accept(struct service *svc, int fd, const struct sockaddr *sa,
+		  socklen_t salen);
+/* proxy_shutdown - close every proxy connection */
+void proxy_shutdown(void);
 
 #endif

@@ -17,9 +17,10 @@ PW = {"alice": "Chat-secret-1", "bob": "Chat-secret-2",
       "erin": "Chat-secret-5"}
 
 
-def xmpp_server(tmp_path_factory):
+def xmpp_server(tmp_path_factory, start=True):
     """acme (acme.test: alice, bob, carol) and other (other.test: dave,
-    erin), posternd running xmppd only; returns the Postern."""
+    erin), posternd running xmppd only (not started: start=False);
+    returns the Postern."""
     p = Postern(tmp_path_factory.mktemp("xmpp") / "root")
     p.init()        # conftest gives xmpp and xmpps free loopback ports
     p.cli("postoffice", "add", "acme", "--password", "Postmaster-pw-1")
@@ -29,7 +30,8 @@ def xmpp_server(tmp_path_factory):
     for user, po in (("alice", "acme"), ("bob", "acme"), ("carol", "acme"),
                      ("dave", "other"), ("erin", "other")):
         p.cli("mailbox", "add", f"{user}@{po}", "--password", PW[user])
-    p.start(services=["xmppd"])
+    if start:
+        p.start(services=["xmppd"])
     return p
 
 

@@ -1,0 +1,343 @@
+/* chat-upload - the HTTP side of XMPP file upload (XEP-0363): the PUT of
+ * a slot xmppd handed out, and the GET of what it holds (the slot's
+ * form: lib-config/chatupload.h).
+ *
+ * PUT: the key must sign the mailbox, slot, name, size and expiry of
+ * the URL, the slot must not have expired, the body must be exactly the
+ * slot's size, the mailbox's uploads must stay within xmpp.upload_quota
+ * and the slot must not have been used (its directory is made once).
+ * Refusals: 403 (key, expiry), 400 (size, malformed URL), 507 (quota),
+ * 409 (used), 413 (over http.max_body, by httpd before the body).
+ * The file is fsynced before 201 Created.
+ *
+ * GET/HEAD: the file with its type when harmless (images, audio, video,
+ * plain text), else application/octet-stream as an attachment; always
+ * nosniff and a sandboxing Content-Security-Policy, so an uploaded page
+ * runs nothing on our origin.
+ *
+ * Bodies are held in memory (http.max_body, at most 1 GB; xmpp.upload_
+ * max_size is capped by it). The work runs on httpd's work pool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "buf.h"
+#include "chatupload.h"
+#include "fsutil.h"
+#include "http-form.h"
+#include "httpd.h"
+#include "log.h"
+#include "url.h"
+#include "xalloc.h"
+
+struct upload_job {
+	struct httpd_job j;            /* first */
+	bool put;
+	int64_t mailbox_id;
+	char slot[CHATUPLOAD_SLOT_LEN + 1];
+	char name[CHATUPLOAD_NAME_MAX + 1];
+	uint64_t size;
+	int64_t expires;
+	char key[CHATUPLOAD_KEY_LEN + 1];
+	char type[128];                /* the PUT's Content-Type */
+	struct buf body;               /* the PUT's */
+	char *root;
+};
+
+static void
+upload_free(struct httpd_job *j)
+{
+	struct upload_job *u = (struct upload_job *)j;
+
+	buf_free(&u->body);
+	free(u->root);
+	http_response_free(&j->resp);
+	free(u);
+}
+
+static void
+answer(struct httpd_job *j, int status, const char *text)
+{
+	j->resp.status = status;
+	http_response_field(&j->resp, "Content-Type",
+	    "text/plain; charset=utf-8");
+	http_response_field(&j->resp, "X-Content-Type-Options", "nosniff");
+	http_response_field(&j->resp, "Cache-Control", "no-store");
+	buf_reset(&j->resp.body);
+	buf_puts(&j->resp.body, text);
+	buf_puts(&j->resp.body, "\n");
+}
+
+/* type_ok - a media type shown inline: one that runs nothing */
+static bool
+type_inline(const char *t)
+{
+	static const char *const ok[] = { "image/png", "image/jpeg",
+	    "image/gif", "image/webp", "text/plain", "audio/", "video/",
+	    NULL };
+
+	for (const char *const *p = ok; *p; p++) {
+		size_t n = strlen(*p);
+		if ((*p)[n - 1] == '/' ? strncmp(t, *p, n) == 0 :
+		    strcmp(t, *p) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+type_token(const char *t)
+{
+	int slashes = 0;
+
+	if (*t == '\0' || strlen(t) >= 100)
+		return false;
+	for (; *t; t++) {
+		if (*t == '/')
+			slashes++;
+		else if (!((*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') ||
+		    *t == '.' || *t == '+' || *t == '-'))
+			return false;
+	}
+	return slashes == 1;
+}
+
+static void
+put_run(struct upload_job *u, struct db *db)
+{
+	struct httpd_job *j = &u->j;
+	char want[CHATUPLOAD_KEY_LEN + 1];
+	const char *err;
+
+	if (db == NULL) {
+		answer(j, 503, "The service is not available.");
+		return;
+	}
+	if (chatupload_key(db, u->mailbox_id, u->slot, u->name, u->size,
+	    u->expires, want, &err) < 0) {
+		log_warnx("chat upload: %s", err);
+		answer(j, 503, "The service is not available.");
+		return;
+	}
+	if (strlen(u->key) != CHATUPLOAD_KEY_LEN ||
+	    CRYPTO_memcmp(want, u->key, CHATUPLOAD_KEY_LEN) != 0) {
+		snprintf(j->note, sizeof(j->note), "bad key");
+		answer(j, 403, "This upload slot is not valid.");
+		return;
+	}
+	if ((int64_t)time(NULL) > u->expires) {
+		snprintf(j->note, sizeof(j->note), "slot expired");
+		answer(j, 403, "This upload slot has expired.");
+		return;
+	}
+	if (u->body.len != u->size) {
+		snprintf(j->note, sizeof(j->note), "%zu bytes for a slot of %"
+		    PRIu64, u->body.len, u->size);
+		answer(j, 400, "The body is not the size the slot was given "
+		    "for.");
+		return;
+	}
+	char *dir = chatupload_dir(u->root, u->mailbox_id);
+	char *lock = path_join(dir, ".lock");
+	char *sdir = path_join(dir, u->slot);
+	char *file = path_join(sdir, u->name);
+	char *tfile = xasprintf("%s.type", sdir);
+	int fd = -1;
+	uint64_t quota = chatupload_quota(db);
+
+	if (mkdir_p(dir, 0700) < 0 || (fd = open(lock, O_RDWR | O_CREAT |
+	    O_CLOEXEC, 0600)) < 0 || flock(fd, LOCK_EX) < 0) {
+		log_warnx("chat upload: %s: %s", dir, strerror(errno));
+		answer(j, 500, "The file could not be stored.");
+		goto out;
+	}
+	/* under the mailbox's lock: two PUTs at once cannot both pass */
+	if (quota > 0 && chatupload_used(u->root, u->mailbox_id) + u->size >
+	    quota) {
+		snprintf(j->note, sizeof(j->note), "over quota");
+		answer(j, 507, "Your upload quota is used up.");
+		goto out;
+	}
+	if (mkdir(sdir, 0700) < 0) {
+		if (errno == EEXIST) {
+			snprintf(j->note, sizeof(j->note), "slot used");
+			answer(j, 409, "This upload slot was used already.");
+		} else {
+			log_warnx("chat upload: %s: %s", sdir, strerror(errno));
+			answer(j, 500, "The file could not be stored.");
+		}
+		goto out;
+	}
+	if ((u->type[0] != '\0' && file_write_atomic(tfile, u->type,
+	    strlen(u->type), 0600) < 0) || file_write_atomic(file,
+	    u->body.data != NULL ? u->body.data : "", u->body.len, 0600) < 0) {
+		log_warnx("chat upload: %s: %s", file, strerror(errno));
+		answer(j, 500, "The file could not be stored.");
+		goto out;
+	}
+	snprintf(j->note, sizeof(j->note), "mailbox %" PRId64 " slot %s: %"
+	    PRIu64 " bytes", u->mailbox_id, u->slot, u->size);
+	answer(j, 201, "Stored.");
+out:
+	if (fd >= 0)
+		close(fd);       /* the lock goes with it */
+	free(dir);
+	free(lock);
+	free(sdir);
+	free(file);
+	free(tfile);
+}
+
+static void
+get_run(struct upload_job *u)
+{
+	struct httpd_job *j = &u->j;
+	char *dir = chatupload_dir(u->root, u->mailbox_id);
+	char *sdir = path_join(dir, u->slot);
+	char *file = path_join(sdir, u->name);
+	char *tfile = xasprintf("%s.type", sdir);
+	struct buf t;
+	struct stat st;
+
+	buf_init(&t, 128);
+	if (stat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
+		answer(j, 404, "There is no such file.");
+		goto out;
+	}
+	buf_reset(&j->resp.body);
+	j->resp.body.max = HTTP_RESPONSE_BODY_MAX;
+	if (file_read(file, &j->resp.body) < 0) {
+		log_warnx("chat upload: %s: %s", file, strerror(errno));
+		answer(j, 500, "The file could not be read.");
+		goto out;
+	}
+	const char *type = "application/octet-stream";
+	if (file_read(tfile, &t) == 0 && buf_putc(&t, '\0') == 0 &&
+	    type_token(t.data) && type_inline(t.data))
+		type = t.data;
+	j->resp.status = 200;
+	http_response_field(&j->resp, "Content-Type", "%s", type);
+	struct buf cd;
+	buf_init(&cd, 0);
+	url_encode(&cd, u->name);
+	http_response_field(&j->resp, "Content-Disposition",
+	    "%s; filename*=UTF-8''%s", strcmp(type,
+	    "application/octet-stream") == 0 ? "attachment" : "inline",
+	    cd.data);
+	buf_free(&cd);
+	http_response_field(&j->resp, "X-Content-Type-Options", "nosniff");
+	http_response_field(&j->resp, "Content-Security-Policy",
+	    "default-src 'none'; sandbox");
+	http_response_field(&j->resp, "Cache-Control", "private");
+	/* XEP-0363 11: web clients fetch from another origin */
+	http_response_field(&j->resp, "Access-Control-Allow-Origin", "*");
+out:
+	buf_free(&t);
+	free(dir);
+	free(sdir);
+	free(file);
+	free(tfile);
+}
+
+static void
+upload_run(struct httpd_job *j, struct db *db)
+{
+	struct upload_job *u = (struct upload_job *)j;
+
+	if (u->put)
+		put_run(u, db);
+	else
+		get_run(u);
+}
+
+/* parse_u64 - digits only, no overflow */
+static bool
+parse_u64(const char *t, uint64_t *n)
+{
+	uint64_t v = 0;
+
+	if (t == NULL || *t == '\0' || strlen(t) > 18)
+		return false;
+	for (; *t; t++) {
+		if (*t < '0' || *t > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*t - '0');
+	}
+	*n = v;
+	return true;
+}
+
+static void
+chat_upload(struct httpd_req *rq, struct http_response *resp)
+{
+	const struct http_request *req = rq->req;
+	struct upload_job *u = xcalloc(1, sizeof(*u));
+
+	u->put = strcmp(req->method, "PUT") == 0;
+	buf_init(&u->body, 0);
+	if (!chatupload_path_parse(req->path + strlen(CHATUPLOAD_PATH),
+	    &u->mailbox_id, u->slot, u->name)) {
+		upload_free(&u->j);
+		httpd_error(resp, 404, "There is no such file.");
+		return;
+	}
+	if (u->put) {
+		struct http_form f = { 0 };
+		const char *err;
+		uint64_t exp;
+		const char *key = NULL;
+		bool ok = req->query != NULL && http_form_parse(req->query,
+		    strlen(req->query), &f, &err) == 0 &&
+		    parse_u64(http_form_get(&f, "size"), &u->size) &&
+		    parse_u64(http_form_get(&f, "expires"), &exp) &&
+		    (key = http_form_get(&f, "key")) != NULL &&
+		    strlen(key) == CHATUPLOAD_KEY_LEN;
+		if (ok) {
+			u->expires = (int64_t)exp;
+			memcpy(u->key, key, CHATUPLOAD_KEY_LEN + 1);
+		}
+		http_form_free(&f);
+		if (!ok) {
+			upload_free(&u->j);
+			httpd_error(resp, 403, "This upload slot is not valid.");
+			rq->note = "bad slot URL";
+			return;
+		}
+		const char *ct = http_request_field(req, "content-type");
+		if (ct != NULL) {
+			size_t n = strcspn(ct, "; \t");
+			if (n < sizeof(u->type)) {
+				for (size_t i = 0; i < n; i++)
+					u->type[i] = (char)(ct[i] >= 'A' &&
+					    ct[i] <= 'Z' ? ct[i] + 32 : ct[i]);
+				u->type[n] = '\0';
+				if (!type_token(u->type))
+					u->type[0] = '\0';
+			}
+		}
+		if (req->body.len > 0 && buf_append(&u->body, req->body.data,
+		    req->body.len) < 0) {
+			upload_free(&u->j);
+			httpd_error(resp, 500, "Out of memory.");
+			return;
+		}
+	}
+	u->root = xstrdup(rq->svc->root);
+	u->j.run = upload_run;
+	u->j.free = upload_free;
+	httpd_defer(rq, &u->j);
+}
+
+const struct httpd_route chat_upload_routes[] = {
+	{ CHATUPLOAD_PATH, true, "GET, HEAD, PUT", chat_upload },
+	{ NULL, false, NULL, NULL },
+};
