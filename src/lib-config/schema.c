@@ -344,6 +344,12 @@ static const char schema_v9[] =
 "  PRIMARY KEY (mailbox_id, email));"
 ;
 
+/* v10 (wmset; renumber after the others at merge): the auto responder's
+ * HTML message, sent beside its text (src/deliver/autoreply.c) */
+static const char schema_v10[] =
+"ALTER TABLE mailbox ADD COLUMN autoresponder_html TEXT NOT NULL DEFAULT '';"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
@@ -354,6 +360,7 @@ const char *const schema_migrations[] = {
 	schema_v7,
 	schema_v8,
 	schema_v9,
+	schema_v10,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

@@ -33,7 +33,8 @@ SETTINGS = "urn:postern:settings"
 USING = [CORE, MAIL, SUBMISSION, SIEVE, SETTINGS]
 PW = {"alice": "Al1ce-Secret-9931", "bob": "B0b-Secret-7723",
       "carol": "Car0l-Secret-4411", "dave": "Dav3-Secret-6620",
-      "mallory": "Mall0ry-Secret-1187"}
+      "mallory": "Mall0ry-Secret-1187", "erin": "Er1n-Secret-5502",
+      "frank": "Fr4nk-Secret-3319"}
 SIEVE_JS = ROOT / "web" / "mail" / "settings-sieve.js"
 CHROMIUM = "/usr/bin/chromium"
 WEB_MODULES = ROOT / "web" / "node_modules"
@@ -47,7 +48,7 @@ def srv(tmp_path_factory):
     p.cli("domain", "add", "acme.test", "--postoffice", "acme")
     p.cli("postoffice", "add", "evil", "--password", "Ev-Secret-3310")
     p.cli("domain", "add", "evil.test", "--postoffice", "evil")
-    for name in ("alice", "bob", "carol", "dave"):
+    for name in ("alice", "bob", "carol", "dave", "erin", "frank"):
         p.cli("mailbox", "add", f"{name}@acme", "--password", PW[name])
     p.cli("mailbox", "add", "mallory@evil", "--password", PW["mallory"])
     # the policy of acme: 12 characters, no names in passwords
@@ -412,6 +413,93 @@ def test_identities_store_signatures(srv):
     assert r["notUpdated"][iid]["type"] == "notFound"
 
 
+# -- the auto responder: text and HTML -------------------------------------
+
+def imap_fetch(srv, login, pw, folder, subject):
+    m = imaplib.IMAP4("127.0.0.1", srv.port("imap"), timeout=30)
+    m.login(login, pw)
+    found = []
+    if m.select(folder)[0] == "OK":
+        typ, d = m.search(None, "SUBJECT", f'"{subject}"')
+        for n in d[0].split():
+            found.append(m.fetch(n, "(FLAGS BODY.PEEK[])")[1][0])
+    m.logout()
+    return found
+
+
+def test_vacation_html_and_dates(srv):
+    w = web(srv, "frank")
+    using_v = USING + ["urn:ietf:params:jmap:vacationresponse"]
+    r = w.call("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "subject": "Frank is away",
+        "textBody": "Away until the 9th.",
+        "htmlBody": '<p>Away until the <b>9th</b>.<script>alert(1)</script>'
+                    '<img src="http://tracker.test/x.png"></p>',
+        "fromDate": "2020-01-01T00:00:00Z",
+        "toDate": "2099-06-30T17:45:00Z"}}}, using_v)[1]
+    kept = "<p>Away until the <b>9th</b>.</p>"
+    assert r["updated"]["singleton"] == {"htmlBody": kept}, r
+    v = w.call("VacationResponse/get", {}, using_v)[1]["list"][0]
+    assert v["htmlBody"] == kept and v["textBody"] == "Away until the 9th."
+    assert v["fromDate"] == "2020-01-01T00:00:00Z" and \
+        v["toDate"] == "2099-06-30T17:45:00Z"
+    bad = w.call("VacationResponse/set", {"update": {"singleton": {
+        "htmlBody": "x" * 70000, "toDate": "next week"}}}, using_v)[1]
+    assert bad["notUpdated"]["singleton"]["type"] == "invalidProperties"
+    # an SMTP message to frank: bob gets text and HTML as alternatives
+    with smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=30) as s:
+        s.sendmail("bob@acme.test", ["frank@acme.test"],
+                   "From: bob@acme.test\r\nTo: frank@acme.test\r\n"
+                   "Subject: are you in\r\n\r\nhi\r\n")
+    got = wait_for(lambda: imap_fetch(srv, "bob@acme", PW["bob"], "INBOX",
+                                      "Frank is away"), "the auto reply", 60)
+    raw = got[0][1]
+    assert b"multipart/alternative" in raw and b"text/html" in raw
+    assert b"Away until the 9th." in raw and kept.encode() in raw
+    assert b"<script" not in raw and b"tracker.test" not in raw
+    # a rule of the editor with "send no auto reply" (Sieve
+    # vnd.postern.noautoreply) keeps the message but no reply goes
+    if shutil.which("node"):
+        rules = [{"name": "quiet", "enabled": True, "match": "all",
+                  "conditions": [{"field": "subject", "op": "contains",
+                                  "value": "no reply please"}],
+                  "actions": [{"type": "noautoreply"}], "stop": False}]
+        text = node_sieve(f"S.toSieve({json.dumps(rules)})")
+        assert 'require ["vnd.postern.noautoreply"];' in text
+        r = w.ok("SieveScript/set", {"create": {"f": {
+            "name": "postern-filters", "blobId": upload(w, text)}},
+            "onSuccessActivateScript": "#f"})
+        assert "f" in r["created"], r
+        with smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=30) as s:
+            s.sendmail("carol@acme.test", ["frank@acme.test"],
+                       "From: carol@acme.test\r\nTo: frank@acme.test\r\n"
+                       "Subject: no reply please\r\n\r\nhi\r\n")
+            s.sendmail("dave@acme.test", ["frank@acme.test"],
+                       "From: dave@acme.test\r\nTo: frank@acme.test\r\n"
+                       "Subject: a question\r\n\r\nhi\r\n")
+        wait_for(lambda: imap_fetch(srv, "frank@acme", PW["frank"], "INBOX",
+                                    "no reply please"), "the kept message")
+        wait_for(lambda: imap_fetch(srv, "dave@acme", PW["dave"], "INBOX",
+                                    "Frank is away"), "dave's auto reply", 60)
+        assert "sieve: noautoreply" in srv.log("deliver")
+        assert imap_fetch(srv, "carol@acme", PW["carol"], "INBOX",
+                          "Frank is away") == []
+    # the date window holds: one that ended sends nothing
+    w.call("VacationResponse/set", {"update": {"singleton": {
+        "subject": "Frank is gone", "toDate": "2021-01-01T00:00:00Z"}}},
+        using_v)
+    with smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=30) as s:
+        s.sendmail("alice@acme.test", ["frank@acme.test"],
+                   "From: alice@acme.test\r\nTo: frank@acme.test\r\n"
+                   "Subject: still there\r\n\r\nhi\r\n")
+    wait_for(lambda: imap_fetch(srv, "frank@acme", PW["frank"], "INBOX",
+                                "still there"), "the delivery")
+    wait_for(lambda: "after autoresponder_end" in srv.log("deliver"),
+             "the deliver log line")
+    assert imap_fetch(srv, "alice@acme", PW["alice"], "INBOX",
+                      "Frank is gone") == []
+
+
 # -- filters: the rules editor's Sieve, really filing mail -----------------
 
 def node_sieve(expr):
@@ -500,3 +588,4 @@ def test_filter_from_the_editor_files_mail(srv):
     assert b"\\Flagged" in hit[0]
     wait_for(lambda: folder("INBOX", "hello"), "the kept message")
     assert folder("INBOX", "release 2") == []
+
