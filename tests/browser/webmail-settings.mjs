@@ -94,13 +94,13 @@ async function shot (page, name) {
 
 // login - the webmail's login (POST /jmap/mail/login sets the cookie in
 // the browser context), then the settings page
-async function login (page) {
+async function login (page, hash) {
   const r = await page.request.post(`${BASE}/jmap/mail/login`, {
     data: { login: USER_LOGIN, password: USER_PW }, headers: { 'X-Postern-CSRF': '1' }
   })
   assert.equal(r.status(), 200, await r.text())
   await page.route((u) => /^\/(mail|common)\//.test(u.pathname), serve)
-  await page.goto(`${BASE}/mail/settings-page/index.html`)
+  await page.goto(`${BASE}/mail/settings-page/index.html${hash}`)
 }
 
 // totp - the code of an authenticator app now (oathtool, RFC 6238)
@@ -132,12 +132,25 @@ try {
   const page = await ctx.newPage()
   const w = phone ? 'phone' : 'desktop'
   watch(page, w)
-  await login(page)
+  // the phone starts from a link to a tab (#/settings/<tab>)
+  await login(page, phone ? '#/settings/logins' : '#/settings')
   await page.waitForSelector('#settings-nav')
+  const selected = () => page.getAttribute('#settings-nav [aria-selected=true]', 'data-tab')
+  assert.equal(await selected(), phone ? 'logins' : 'vacation')
   // the page's stylesheet came (the CSP allows no inline style)
   await page.waitForFunction(() => [...document.styleSheets].some((s) => /settings\.css/.test(s.href || '')))
   // keyboard: the tabs are buttons with names
   assert.equal(await page.locator('#settings-nav [role=tab]').count(), 7)
+  if (!phone) {
+    // ... and arrows move between them, the address following
+    await page.focus('#settings-nav [aria-selected=true]')
+    await page.keyboard.press('ArrowRight')
+    assert.equal(await selected(), 'filters')
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.tab), 'filters')
+    assert.equal(await page.evaluate(() => location.hash), '#/settings/filters')
+    await page.keyboard.press('ArrowLeft')
+    assert.equal(await selected(), 'vacation')
+  }
 
   if (!phone) {
     // -- auto responder

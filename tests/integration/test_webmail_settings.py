@@ -6,15 +6,15 @@ its bad cases; another account's objects are never reachable. A filter
 made by the rules editor's own code (web/mail/settings-sieve.js, run
 under node) is stored through SieveScript/set and really files a message
 delivered by SMTP into its folder (seen over IMAP); an app password made
-here logs in over IMAP until it is revoked. One server for the module."""
+here logs in over IMAP until it is revoked. The auto responder's HTML
+form and date window, and the Sieve extension vnd.postern.noautoreply
+the editor writes, on mail delivered by SMTP. The pages themselves in a
+browser: test_webmail_settings_browser.py. One server for the module."""
 import base64
 import hashlib
 import hmac
-import imaplib
 import json
-import os
 import shutil
-import smtplib
 import struct
 import subprocess
 import time
@@ -23,7 +23,8 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILD, ROOT, Postern
+from conftest import ROOT, Postern
+from wmset_util import imap_fetch, imap_ok, smtp_send, wait_for
 
 CORE = "urn:ietf:params:jmap:core"
 MAIL = "urn:ietf:params:jmap:mail"
@@ -33,11 +34,8 @@ SETTINGS = "urn:postern:settings"
 USING = [CORE, MAIL, SUBMISSION, SIEVE, SETTINGS]
 PW = {"alice": "Al1ce-Secret-9931", "bob": "B0b-Secret-7723",
       "carol": "Car0l-Secret-4411", "dave": "Dav3-Secret-6620",
-      "mallory": "Mall0ry-Secret-1187", "erin": "Er1n-Secret-5502",
-      "frank": "Fr4nk-Secret-3319"}
+      "mallory": "Mall0ry-Secret-1187", "frank": "Fr4nk-Secret-3319"}
 SIEVE_JS = ROOT / "web" / "mail" / "settings-sieve.js"
-CHROMIUM = "/usr/bin/chromium"
-WEB_MODULES = ROOT / "web" / "node_modules"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +46,7 @@ def srv(tmp_path_factory):
     p.cli("domain", "add", "acme.test", "--postoffice", "acme")
     p.cli("postoffice", "add", "evil", "--password", "Ev-Secret-3310")
     p.cli("domain", "add", "evil.test", "--postoffice", "evil")
-    for name in ("alice", "bob", "carol", "dave", "erin", "frank"):
+    for name in ("alice", "bob", "carol", "dave", "frank"):
         p.cli("mailbox", "add", f"{name}@acme", "--password", PW[name])
     p.cli("mailbox", "add", "mallory@evil", "--password", PW["mallory"])
     # the policy of acme: 12 characters, no names in passwords
@@ -137,17 +135,6 @@ def web(srv, name):
     return Web(srv.port("http"), f"{name}@acme", PW[name])
 
 
-def imap_ok(srv, login, pw):
-    m = imaplib.IMAP4("127.0.0.1", srv.port("imap"), timeout=30)
-    try:
-        m.login(login, pw)
-    except imaplib.IMAP4.error:
-        m.shutdown()
-        return False
-    m.logout()
-    return True
-
-
 def totp(secret, at=None):
     key = base64.b32decode(secret + "=" * (-len(secret) % 8))
     step = int((time.time() if at is None else at) // 30)
@@ -155,16 +142,6 @@ def totp(secret, at=None):
     o = d[-1] & 15
     return "%06d" % ((struct.unpack(">I", d[o:o + 4])[0] & 0x7fffffff)
                      % 1000000)
-
-
-def wait_for(pred, what, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # -- the capability -------------------------------------------------------
@@ -415,18 +392,6 @@ def test_identities_store_signatures(srv):
 
 # -- the auto responder: text and HTML -------------------------------------
 
-def imap_fetch(srv, login, pw, folder, subject):
-    m = imaplib.IMAP4("127.0.0.1", srv.port("imap"), timeout=30)
-    m.login(login, pw)
-    found = []
-    if m.select(folder)[0] == "OK":
-        typ, d = m.search(None, "SUBJECT", f'"{subject}"')
-        for n in d[0].split():
-            found.append(m.fetch(n, "(FLAGS BODY.PEEK[])")[1][0])
-    m.logout()
-    return found
-
-
 def test_vacation_html_and_dates(srv):
     w = web(srv, "frank")
     using_v = USING + ["urn:ietf:params:jmap:vacationresponse"]
@@ -447,10 +412,8 @@ def test_vacation_html_and_dates(srv):
         "htmlBody": "x" * 70000, "toDate": "next week"}}}, using_v)[1]
     assert bad["notUpdated"]["singleton"]["type"] == "invalidProperties"
     # an SMTP message to frank: bob gets text and HTML as alternatives
-    with smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=30) as s:
-        s.sendmail("bob@acme.test", ["frank@acme.test"],
-                   "From: bob@acme.test\r\nTo: frank@acme.test\r\n"
-                   "Subject: are you in\r\n\r\nhi\r\n")
+    smtp_send(srv,
+              ("bob@acme.test", "frank@acme.test", "are you in", "hi"))
     got = wait_for(lambda: imap_fetch(srv, "bob@acme", PW["bob"], "INBOX",
                                       "Frank is away"), "the auto reply", 60)
     raw = got[0][1]
@@ -470,13 +433,10 @@ def test_vacation_html_and_dates(srv):
             "name": "postern-filters", "blobId": upload(w, text)}},
             "onSuccessActivateScript": "#f"})
         assert "f" in r["created"], r
-        with smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=30) as s:
-            s.sendmail("carol@acme.test", ["frank@acme.test"],
-                       "From: carol@acme.test\r\nTo: frank@acme.test\r\n"
-                       "Subject: no reply please\r\n\r\nhi\r\n")
-            s.sendmail("dave@acme.test", ["frank@acme.test"],
-                       "From: dave@acme.test\r\nTo: frank@acme.test\r\n"
-                       "Subject: a question\r\n\r\nhi\r\n")
+        smtp_send(srv,
+                  ("carol@acme.test", "frank@acme.test", "no reply please",
+                   "hi"),
+                  ("dave@acme.test", "frank@acme.test", "a question", "hi"))
         wait_for(lambda: imap_fetch(srv, "frank@acme", PW["frank"], "INBOX",
                                     "no reply please"), "the kept message")
         wait_for(lambda: imap_fetch(srv, "dave@acme", PW["dave"], "INBOX",
@@ -488,10 +448,8 @@ def test_vacation_html_and_dates(srv):
     w.call("VacationResponse/set", {"update": {"singleton": {
         "subject": "Frank is gone", "toDate": "2021-01-01T00:00:00Z"}}},
         using_v)
-    with smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=30) as s:
-        s.sendmail("alice@acme.test", ["frank@acme.test"],
-                   "From: alice@acme.test\r\nTo: frank@acme.test\r\n"
-                   "Subject: still there\r\n\r\nhi\r\n")
+    smtp_send(srv,
+              ("alice@acme.test", "frank@acme.test", "still there", "hi"))
     wait_for(lambda: imap_fetch(srv, "frank@acme", PW["frank"], "INBOX",
                                 "still there"), "the delivery")
     wait_for(lambda: "after autoresponder_end" in srv.log("deliver"),
@@ -564,107 +522,16 @@ def test_filter_from_the_editor_files_mail(srv):
     out = node_sieve(f"S.fromSieve({json.dumps(edited)})")
     assert out["raw"] == edited and "changed outside" in out["warning"]
     # mail delivered by SMTP is filed by it
-    with smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=30) as s:
-        s.sendmail("news@outside.test", ["alice@acme.test"],
-                   "From: news@outside.test\r\nTo: alice@acme.test\r\n"
-                   "Subject: [announce] release 2\r\n\r\nfiled\r\n")
-        s.sendmail("friend@outside.test", ["alice@acme.test"],
-                   "From: friend@outside.test\r\nTo: alice@acme.test\r\n"
-                   "Subject: hello\r\n\r\nkept\r\n")
+    smtp_send(srv,
+              ("news@outside.test", "alice@acme.test",
+               "[announce] release 2", "filed"),
+              ("friend@outside.test", "alice@acme.test", "hello", "kept"))
 
     def folder(name, subject):
-        m = imaplib.IMAP4("127.0.0.1", srv.port("imap"), timeout=30)
-        m.login("alice@acme", PW["alice"])
-        typ, _ = m.select(name)
-        found = []
-        if typ == "OK":
-            typ, d = m.search(None, "SUBJECT", f'"{subject}"')
-            for n in d[0].split():
-                found.append(m.fetch(n, "(FLAGS)")[1][0])
-        m.logout()
-        return found
+        return imap_fetch(srv, "alice@acme", PW["alice"], name, subject)
 
     hit = wait_for(lambda: folder("Lists", "release 2"), "the filed message")
-    assert b"\\Flagged" in hit[0]
+    assert b"\\Flagged" in hit[0][0]
     wait_for(lambda: folder("INBOX", "hello"), "the kept message")
     assert folder("INBOX", "release 2") == []
 
-
-
-# -- the settings pages in a real browser -----------------------------------
-
-@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                    reason="chromium is not installed "
-                           "(scripts/install-deps.sh installs it)")
-def test_settings_in_chromium(srv, tmp_path):
-    """tests/browser/webmail-settings.mjs: the settings module on the real
-    JMAP API and cookie session (tests/browser/settings-page/ mounts it as
-    the webmail's shell does). The auto responder (text and HTML) and a
-    filter set in the page act on mail delivered by SMTP; an app password
-    made in the page logs in over IMAP until the page revokes it;
-    two-factor login is set up and turned off; the password changed in
-    the page is the one IMAP takes. Desktop and 390 px wide; screenshots
-    in <build>/screenshots/webmail-settings/"""
-    assert shutil.which("oathtool"), "oathtool is missing"
-    assert shutil.which("node"), "node is missing (scripts/install-deps.sh)"
-    assert (WEB_MODULES / "playwright-core").is_dir(), \
-        "web/node_modules lacks playwright-core: the build runs npm ci"
-    m = imaplib.IMAP4("127.0.0.1", srv.port("imap"), timeout=30)
-    m.login("erin@acme", PW["erin"])
-    m.create("Reports")
-    m.logout()
-    shots = tmp_path / "shots"
-    shots.mkdir()
-    env = dict(os.environ, BASE=f"http://127.0.0.1:{srv.port('http')}",
-               USER_LOGIN="erin@acme", USER_PW=PW["erin"], SHOTS=str(shots),
-               WEB_MODULES=str(WEB_MODULES), FOLDER="Reports",
-               APP_NAME="Phone <i>mail</i>", NEW_PW="Nw-Secret-8842x")
-
-    def phase(name):
-        r = subprocess.run(["node", str(ROOT / "tests/browser/"
-                                        "webmail-settings.mjs")],
-                           env=dict(env, PHASE=name), capture_output=True,
-                           text=True, timeout=300)
-        stable = BUILD / "screenshots" / "webmail-settings"
-        stable.mkdir(parents=True, exist_ok=True)
-        for f in shots.glob("*.png"):
-            shutil.copy(f, stable / f.name)
-        assert r.returncode == 0, \
-            f"{r.stdout}\n{r.stderr}\n{srv.log('httpd')[-3000:]}"
-        assert f"webmail settings browser test ({name}): ok" in r.stdout
-        return r.stdout
-
-    out = phase("create")
-    pw = [ln.split(" ", 1)[1] for ln in out.splitlines()
-          if ln.startswith("APP_PASSWORD ")][0]
-    # the app password made in the page logs in over IMAP
-    assert imap_ok(srv, "erin@acme", pw)
-    # the filter written in the page files SMTP mail; the auto responder
-    # set there answers the rest
-    with smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=30) as s:
-        s.sendmail("bob@acme.test", ["erin@acme.test"],
-                   "From: bob@acme.test\r\nTo: erin@acme.test\r\n"
-                   "Subject: [report] week 49\r\n\r\nfigures\r\n")
-        s.sendmail("dave@acme.test", ["erin@acme.test"],
-                   "From: dave@acme.test\r\nTo: erin@acme.test\r\n"
-                   "Subject: lunch\r\n\r\nat noon?\r\n")
-    hit = wait_for(lambda: imap_fetch(srv, "erin@acme", PW["erin"],
-                                      "Reports", "week 49"), "the filing")
-    assert b"\\Flagged" in hit[0][0]
-    assert imap_fetch(srv, "erin@acme", PW["erin"], "INBOX", "week 49") == []
-    reply = wait_for(lambda: imap_fetch(srv, "dave@acme", PW["dave"],
-                                        "INBOX", "until"), "the auto reply",
-                     60)
-    raw = reply[0][1]
-    assert b"I am away." in raw and b"<p>I am <b>away</b>.</p>" in raw
-    assert b"<script" not in raw and b"remote.test" not in raw
-    phase("revoke")
-    assert not imap_ok(srv, "erin@acme", pw)
-    # the password changed in the page
-    assert imap_ok(srv, "erin@acme", "Nw-Secret-8842x")
-    assert not imap_ok(srv, "erin@acme", PW["erin"])
-    names = {f.name for f in shots.glob("*.png")}
-    for w in ("desktop", "phone"):
-        for t in ("vacation", "filters", "identities", "password",
-                  "twofactor", "logins", "apppasswords"):
-            assert f"{w}-settings-{t}.png" in names, (w, t, names)

@@ -5,7 +5,9 @@
 // (jmap.js). The server side is src/httpd/jmap-settings.c and
 // jmap-identity.c (capability urn:postern:settings, docs/API.md).
 //
-// Stable hooks for tests: #settings-nav buttons [data-tab], the sections
+// #/settings/<tab> names the tab shown (kept up to date with
+// history.replaceState). Stable hooks for tests: #settings-nav buttons
+// [data-tab], the sections
 // #set-vacation, #set-filters, #set-identities, #set-password,
 // #set-apppasswords, #set-twofactor, #set-logins.
 import { useState, useEffect } from '../common/vendor/hooks.js'
@@ -33,10 +35,34 @@ function useStyles () {
   }, [])
 }
 
+// the tab named by the address (#/settings/<tab>, the shell's route), or
+// the first
+function tabOfHash () {
+  const m = /^#\/settings\/([a-z]+)/.exec(location.hash)
+  return m && TABS.some(([k]) => k === m[1]) ? m[1] : TABS[0][0]
+}
+
 export function Settings ({ jmap, session }) {
   useCaps()
   useStyles()
-  const [tab, setTab] = useState(TABS[0][0])
+  const [tab, setTabState] = useState(tabOfHash)
+  // the address names the tab (reload and links keep it) without a
+  // hashchange of its own, so the shell stays as it is
+  const setTab = (k) => {
+    setTabState(k)
+    if (/^#\/settings(\/|$)/.test(location.hash)) history.replaceState(null, '', `#/settings/${k}`)
+  }
+  // the tab list's keys (WAI-ARIA tabs): arrows, Home and End move
+  const onKey = (e) => {
+    const i = TABS.findIndex(([k]) => k === tab)
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: TABS.length - 1 }[e.key]
+    if (to === undefined) return
+    e.preventDefault()
+    const k = TABS[(to + TABS.length) % TABS.length][0]
+    setTab(k)
+    const b = e.currentTarget.querySelector(`[data-tab=${k}]`)
+    if (b) b.focus()
+  }
   const props = { jmap, session }
   const page = {
     vacation: Vacation,
@@ -49,12 +75,15 @@ export function Settings ({ jmap, session }) {
   }[tab]
   return html`<div class="settings">
     <h2>Settings</h2>
-    <nav id="settings-nav" aria-label="Settings" role="tablist">
-      ${TABS.map(([k, label]) => html`<button role="tab" data-tab=${k}
-        aria-selected=${tab === k ? 'true' : 'false'} class=${tab === k ? 'current' : ''}
+    <nav id="settings-nav" aria-label="Settings" role="tablist" onKeyDown=${onKey}>
+      ${TABS.map(([k, label]) => html`<button role="tab" data-tab=${k} id=${`settings-tab-${k}`}
+        aria-selected=${tab === k ? 'true' : 'false'} aria-controls="settings-panel"
+        tabindex=${tab === k ? '0' : '-1'} class=${tab === k ? 'current' : ''}
         onClick=${() => setTab(k)}>${label}</button>`)}
     </nav>
-    <div role="tabpanel" class="settings-page"><${page} key=${tab} ...${props} /></div>
+    <div role="tabpanel" id="settings-panel" aria-labelledby=${`settings-tab-${tab}`} class="settings-page">
+      <${page} key=${tab} ...${props} />
+    </div>
   </div>`
 }
 
