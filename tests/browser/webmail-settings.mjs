@@ -240,6 +240,39 @@ try {
     assert.equal(await page.inputValue('#set-filters li.act select[name=folder]'), FOLDER)
     assert.equal(await page.locator('#set-filters [data-test=raw-sieve]').count(), 0)
     await shot(page, `${w}-settings-filters`)
+    // a script written elsewhere (here: by JMAP from the page's origin)
+    // becomes the active one: shown as Sieve, as text, beside the rules;
+    // saving the rules makes the editor's script active again
+    const made = await page.evaluate(async () => {
+      const h = { 'X-Postern-CSRF': '1' }
+      const s = await (await fetch('/jmap/mail/session', { headers: h })).json()
+      const acc = s.primaryAccounts['urn:ietf:params:jmap:mail']
+      const up = await (await fetch(s.uploadUrl.replace('{accountId}', acc), {
+        method: 'POST', headers: { ...h, 'Content-Type': 'application/sieve' }, body: 'keep;\n# <b>by hand</b>\n'
+      })).json()
+      const r = await (await fetch(s.apiUrl, {
+        method: 'POST',
+        headers: { ...h, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:sieve'],
+          methodCalls: [['SieveScript/set', { accountId: acc, create: { h: { name: 'by-hand', blobId: up.blobId } }, onSuccessActivateScript: '#h' }, '0']]
+        })
+      })).json()
+      return JSON.stringify(r.methodResponses[0][1].created || r)
+    })
+    assert.match(made, /"h"/)
+    await tab(page, 'vacation', '#set-vacation')
+    await tab(page, 'filters', '#set-filters')
+    const note = page.locator('#set-filters [data-test=raw-sieve]')
+    await note.waitFor()
+    assert.match(await note.innerText(), /"by-hand" was not written here/)
+    assert.match(await note.locator('pre').innerText(), /# <b>by hand<\/b>/)
+    assert.equal(await page.locator('#set-filters pre b').count(), 0)
+    assert.equal(await page.locator('#set-filters li.rule').count(), 1)
+    await shot(page, `${w}-settings-filters-foreign`)
+    await page.click('#set-filters button.primary')
+    await ok(page, '#set-filters', /1 rule active/)
+    await page.locator('#set-filters [data-test=raw-sieve]').waitFor({ state: 'detached' })
     // -- recent logins: the IMAP login of the app password is there
     await tab(page, 'logins', '#set-logins')
     await page.waitForSelector('#set-logins td:has-text("IMAP")')

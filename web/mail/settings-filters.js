@@ -46,21 +46,23 @@ export function Filters ({ jmap }) {
     const mine = q.list.find((s) => s.name === S.SCRIPT_NAME)
     const active = q.list.find((s) => s.isActive)
     setScript(mine || null)
-    const shown = active || mine
-    if (!shown) {
-      setRaw(null)
-      setRules([])
-      return
-    }
-    const text = await (await jmap.blob(shown.blobId, 'text/plain')).text()
-    const got = shown === mine ? S.fromSieve(text)
-      : { raw: text, warning: `Your active filter script "${shown.name}" was not written here: it is shown as Sieve. Saving rules makes the rules editor's script the active one instead.` }
-    if (got.rules) {
+    const text = async (sc) => (await jmap.blob(sc.blobId, 'text/plain')).text()
+    // the editor's own script as rules (or as Sieve when changed elsewhere)
+    const got = mine ? S.fromSieve(await text(mine)) : { rules: [] }
+    if (active && (!mine || active.id !== mine.id)) {
+      // another script is the one deliver runs: shown, and the editor's
+      // rules (if any) stay editable; saving makes them the active ones
+      setRaw({
+        raw: await text(active),
+        warning: `Your active filter script "${active.name}" was not written here: it is shown as Sieve. Saving rules makes the rules editor's script the active one instead.`
+      })
+      setRules(got.rules || [])
+    } else if (got.rules) {
       setRaw(null)
       setRules(got.rules)
     } else {
       setRaw(got)
-      setRules(mine ? [] : [])
+      setRules([])
     }
   }
   useEffect(() => { a.run(load) }, [])
