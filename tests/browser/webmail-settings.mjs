@@ -88,8 +88,14 @@ function watch (page, label) {
   page.setDefaultTimeout(T)
 }
 
+// shot - a screenshot; and every control on the page has a name a screen
+// reader says (a <label> or aria-label), every button a text or a label
 async function shot (page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true })
+  const nameless = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+    .map((e) => e.outerHTML.slice(0, 80)))
+  assert.deepEqual(nameless, [], `${name}: controls without a name`)
 }
 
 // login - the webmail's login (POST /jmap/mail/login sets the cookie in
