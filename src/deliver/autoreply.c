@@ -19,7 +19,9 @@
  * The reply: From the mailbox's friendly name and the address the mail
  * was delivered for, Reply-To the mailbox's reply_to, Subject the
  * configured one or "Auto: <original>", In-Reply-To/References, and
- * Auto-Submitted: auto-replied; it is queued into the sf inbound queue
+ * Auto-Submitted: auto-replied; the text, or with autoresponder_html
+ * both as multipart/alternative (the HTML in lib/htmlsafe.h's subset);
+ * it is queued into the sf inbound queue
  * with the null sender and env bulk for the MTA to route. */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +37,7 @@
 
 #include "buf.h"
 #include "fsutil.h"
+#include "htmlsafe.h"
 #include "log.h"
 #include "postdeliver.h"
 #include "settings.h"
@@ -46,7 +49,7 @@
 
 struct ar_settings {
 	bool enabled;
-	char *subject, *body, *friendly, *reply_to;
+	char *subject, *body, *friendly, *reply_to, *html;
 	int64_t start, end, period_h;
 };
 
@@ -57,6 +60,7 @@ ar_settings_free(struct ar_settings *s)
 	free(s->body);
 	free(s->friendly);
 	free(s->reply_to);
+	free(s->html);
 }
 
 static char *
@@ -73,8 +77,8 @@ ar_load(struct db *db, int64_t mailbox_id, struct ar_settings *s)
 	const char *err = NULL;
 	sqlite3_stmt *st = db_query(db, &err, "SELECT autoresponder_enabled, "
 	    "autoresponder_subject, autoresponder_body, friendly_name, reply_to, "
-	    "autoresponder_start, autoresponder_end, autoresponder_period_h "
-	    "FROM mailbox WHERE id = ?", "i", mailbox_id);
+	    "autoresponder_start, autoresponder_end, autoresponder_period_h, "
+	    "autoresponder_html FROM mailbox WHERE id = ?", "i", mailbox_id);
 	int r = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -89,6 +93,7 @@ ar_load(struct db *db, int64_t mailbox_id, struct ar_settings *s)
 		s->start = sqlite3_column_int64(st, 5);
 		s->end = sqlite3_column_int64(st, 6);
 		s->period_h = sqlite3_column_int64(st, 7);
+		s->html = col_text(st, 8);
 		r = 1;
 	}
 	sqlite3_finalize(st);
@@ -320,6 +325,26 @@ rate_record(const char *root, const char *sender, int64_t period_h, time_t now)
 	return r;
 }
 
+/* part_text - a text part's header fields and body, CRLF line ends and
+ * no bare CR; it ends with CRLF */
+static void
+part_text(struct buf *m, const char *type, const char *text)
+{
+	buf_printf(m, "Content-Type: %s; charset=UTF-8\r\n", type);
+	buf_puts(m, is_ascii(text) ? "Content-Transfer-Encoding: 7bit\r\n\r\n" :
+	    "Content-Transfer-Encoding: 8bit\r\n\r\n");
+	for (const char *c = text; *c != '\0'; c++) {
+		if (*c == '\r')
+			continue;
+		if (*c == '\n')
+			buf_puts(m, "\r\n");
+		else
+			buf_putc(m, *c);
+	}
+	if (m->len < 2 || memcmp(m->data + m->len - 2, "\r\n", 2) != 0)
+		buf_puts(m, "\r\n");
+}
+
 /* reply_build - the reply message */
 static void
 reply_build(struct db *db, struct buf *m, const struct ar_settings *s,
@@ -366,21 +391,30 @@ reply_build(struct db *db, struct buf *m, const struct ar_settings *s,
 	}
 	buf_puts(m, "Auto-Submitted: auto-replied\r\n"
 	    "X-Auto-Response-Suppress: All\r\n"
-	    "MIME-Version: 1.0\r\n"
-	    "Content-Type: text/plain; charset=UTF-8\r\n");
-	buf_puts(m, is_ascii(s->body) ? "Content-Transfer-Encoding: 7bit\r\n\r\n" :
-	    "Content-Transfer-Encoding: 8bit\r\n\r\n");
-	/* the body with CRLF line ends, no bare CR */
-	for (const char *c = s->body; *c != '\0'; c++) {
-		if (*c == '\r')
-			continue;
-		if (*c == '\n')
-			buf_puts(m, "\r\n");
-		else
-			buf_putc(m, *c);
+	    "MIME-Version: 1.0\r\n");
+	/* with an HTML form: multipart/alternative, the text first (RFC
+	 * 2046 5.1.4); the HTML as the safe subset, whoever stored it */
+	struct buf hb;
+	buf_init(&hb, 0);
+	const char *err;
+	if (*s->html != '\0' && htmlsafe_clean(s->html, strlen(s->html), &hb,
+	    &err) == 0 && hb.len > 0) {
+		char boundary[40];
+		snprintf(boundary, sizeof(boundary), "=_ar_%02x%02x%02x%02x%02x%02x",
+		    (unsigned char)rnd[0], (unsigned char)rnd[1],
+		    (unsigned char)rnd[2], (unsigned char)rnd[3],
+		    (unsigned char)rnd[4], (unsigned char)rnd[5]);
+		buf_printf(m, "Content-Type: multipart/alternative; "
+		    "boundary=\"%s\"\r\n\r\n--%s\r\n", boundary, boundary);
+		part_text(m, "text/plain", s->body);
+		buf_printf(m, "--%s\r\n", boundary);
+		buf_putc(&hb, '\0');
+		part_text(m, "text/html", hb.data);
+		buf_printf(m, "--%s--\r\n", boundary);
+	} else {
+		part_text(m, "text/plain", s->body);
 	}
-	if (m->len < 2 || memcmp(m->data + m->len - 2, "\r\n", 2) != 0)
-		buf_puts(m, "\r\n");
+	buf_free(&hb);
 	free(host);
 }
 
@@ -478,7 +512,7 @@ autoreply_consider(struct db *db, const char *inbound,
 		buf_init(&m, 0);
 		reply_build(db, &m, &s, pm, item->id, address, env->sender);
 		if (reply_queue(inbound, &m, env->sender, mb->postoffice,
-		    !is_ascii(s.body), id, &err) < 0) {
+		    !is_ascii(s.body) || !is_ascii(s.html), id, &err) < 0) {
 			log_warnx("%s: cannot queue the auto reply of %s@%s: %s",
 			    item->id, mb->name, mb->postoffice, err ? err : "error");
 		} else {

@@ -756,6 +756,13 @@ sieve_deliver(const struct sieve_deliver_args *a, const char **error_r)
 	bool keep = false;
 	if (sr.discarded && sr.nactions == 0)
 		log_info("%s: to=<%s> sieve: discarded", a->qid, a->address);
+	/* vnd.postern.noautoreply: the mailbox's auto responder stays quiet */
+	if (sr.no_autoreply) {
+		log_info("%s: to=<%s> sieve: noautoreply: no auto reply", a->qid,
+		    a->address);
+		if (a->vacation_r != NULL)
+			*a->vacation_r = true;
+	}
 	for (size_t i = 0; i < sr.nactions && res != SIEVE_DELIVER_DEFER; i++) {
 		struct sieve_action *act = &sr.actions[i];
 		switch (act->kind) {

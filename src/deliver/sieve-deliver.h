@@ -50,8 +50,9 @@ struct sieve_deliver_args {
 	const char *root;             /* the mailbox root */
 	const char *address;          /* the recipient address */
 	bool *vacation_r;             /* set when the script has a vacation
-				       * action (the mailbox auto responder
-				       * then stays quiet); may be NULL */
+				       * action or ran noautoreply (the
+				       * mailbox auto responder then stays
+				       * quiet); may be NULL */
 	struct store_delivery *sd;    /* the caller's INBOX delivery (its
 				       * prefix and quota are used for
 				       * folders; flags set for keep) */

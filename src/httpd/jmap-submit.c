@@ -16,7 +16,9 @@
  * answer: EmailSubmission/get finds none (undoStatus is "final" at once).
  *
  * VacationResponse is the mailbox's auto responder (the mailbox fields
- * autoresponder_*, manual 5.5.6): text only, htmlBody is refused. */
+ * autoresponder_*, manual 5.5.6); an htmlBody is kept in the safe subset
+ * of lib/htmlsafe.h (the kept form comes back in "updated") and sent
+ * beside the text. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 
 #include "admin.h"
 #include "directory.h"
+#include "htmlsafe.h"
 #include "jmap-email.h"
 #include "jmap-mail.h"
 #include "jmap-settings.h"
@@ -506,7 +509,8 @@ vacation_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		return;
 	sqlite3_stmt *s = db_query(c->db, &err, "SELECT autoresponder_enabled, "
 	    "autoresponder_subject, autoresponder_body, autoresponder_start, "
-	    "autoresponder_end FROM mailbox WHERE id = ?", "i", c->mailbox_id);
+	    "autoresponder_end, autoresponder_html FROM mailbox WHERE id = ?",
+	    "i", c->mailbox_id);
 	if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
 		sqlite3_finalize(s);
 		*error_r = jmap_error("serverFail", "the mailbox could not be read");
@@ -518,11 +522,13 @@ vacation_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	je_rfc3339((time_t)en, to, sizeof(to));
 	const char *subj = (const char *)sqlite3_column_text(s, 1);
 	const char *body = (const char *)sqlite3_column_text(s, 2);
-	json_t *vr = json_pack("{s:s,s:b,s:s?,s:s?,s:s?,s:s?,s:n}", "id",
+	const char *hbody = (const char *)sqlite3_column_text(s, 5);
+	json_t *vr = json_pack("{s:s,s:b,s:s?,s:s?,s:s?,s:s?,s:s?}", "id",
 	    "singleton", "isEnabled", sqlite3_column_int(s, 0) != 0, "fromDate",
 	    st ? from : NULL, "toDate", en ? to : NULL, "subject",
 	    subj != NULL && *subj ? subj : NULL, "textBody",
-	    body != NULL && *body ? body : NULL, "htmlBody");
+	    body != NULL && *body ? body : NULL, "htmlBody",
+	    hbody != NULL && *hbody ? hbody : NULL);
 	sqlite3_finalize(s);
 	json_t *list = json_array(), *nf = json_array();
 	size_t i;
@@ -602,7 +608,9 @@ vacation_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 			continue;
 		}
 		bool outer;
+		json_t *kept = json_object();
 		if (adm_tx_begin(c->db, &outer, &err) < 0) {
+			json_decref(kept);
 			json_object_set_new(nu, key, json_pack("{s:s}", "type",
 			    "forbidden"));
 			continue;
@@ -638,12 +646,25 @@ vacation_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 					why = vacation_field(c, k[0] == 'f' ?
 					    "autoresponder_start" : "autoresponder_end",
 					    val, &err);
-			} else if (strcmp(k, "htmlBody") == 0 && json_is_null(x))
-				;
-			else if (strcmp(k, "htmlBody") == 0)
-				why = "the auto responder sends text only: htmlBody "
-				    "must be null";
-			else
+			} else if (strcmp(k, "htmlBody") == 0 && json_is_null(x)) {
+				why = vacation_field(c, "autoresponder_html", "", &err);
+			} else if (strcmp(k, "htmlBody") == 0 && json_is_string(x)) {
+				struct buf hb;
+				buf_init(&hb, 0);
+				if (htmlsafe_clean(json_string_value(x),
+				    json_string_length(x), &hb, &err) < 0) {
+					why = err;
+				} else {
+					buf_putc(&hb, '\0');
+					why = vacation_field(c, "autoresponder_html",
+					    hb.data, &err);
+					if (why == NULL && strcmp(hb.data,
+					    json_string_value(x)) != 0)
+						json_object_set_new(kept, "htmlBody",
+						    json_string(hb.data));
+				}
+				buf_free(&hb);
+			} else
 				why = "unknown or badly typed property";
 			if (why != NULL)
 				json_object_set_new(nu, key, json_pack("{s:s,s:s,s:[s]}",
@@ -652,7 +673,9 @@ vacation_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		}
 		(void)adm_tx_end(c->db, outer, why == NULL, &err);
 		if (why == NULL)
-			json_object_set_new(updated, key, json_null());
+			json_object_set_new(updated, key, json_object_size(kept) > 0 ?
+			    json_incref(kept) : json_null());
+		json_decref(kept);
 	}
 	json_t *after = NULL;
 	gargs = json_pack("{s:s}", "accountId", c->account_id);

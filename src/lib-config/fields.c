@@ -397,6 +397,7 @@ const struct field_def mailbox_fields[] = {
 	BOOL("autoresponder_enabled", "0", "send an auto reply to senders (5.5.6)"),
 	TEXT("autoresponder_subject", "subject of the auto reply"),
 	{ "autoresponder_body", NULL, FT_TEXT, "", 0, 65536, NULL, "text of the auto reply", FIELD_MULTILINE },
+	{ "autoresponder_html", NULL, FT_TEXT, "", 0, 65536, NULL, "HTML form of the auto reply, sent beside the text (a safe subset of HTML: lib/htmlsafe.h)", FIELD_MULTILINE },
 	{ "autoresponder_start", NULL, FT_TIME, "0", 0, 0, NULL, "reply only from this time (YYYY-MM-DD[ HH:MM] UTC); 0: always", 0 },
 	{ "autoresponder_end", NULL, FT_TIME, "0", 0, 0, NULL, "reply only until this time; 0: no end", 0 },
 	{ "autoresponder_period_h", NULL, FT_INT, "24", 0, 24 * 365, NULL, "hours before the same sender gets another reply", 0 },

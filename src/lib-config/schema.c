@@ -402,6 +402,12 @@ static const char schema_v11[] =
 "CREATE INDEX IF NOT EXISTS remembered_device_mailbox ON remembered_device(mailbox_id);"
 ;
 
+/* v12 (`wmset`, renumbered at merge): the auto responder's HTML message,
+ * sent beside its text (src/deliver/autoreply.c) */
+static const char schema_v12[] =
+"ALTER TABLE mailbox ADD COLUMN autoresponder_html TEXT NOT NULL DEFAULT '';"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
@@ -414,6 +420,7 @@ const char *const schema_migrations[] = {
 	schema_v9,
 	schema_v10,
 	schema_v11,
+	schema_v12,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

@@ -30,6 +30,7 @@ static const struct {
 	{ "variables", EXT_VARIABLES },
 	{ "subaddress", EXT_SUBADDRESS },
 	{ "comparator-i;ascii-numeric", EXT_NUMERIC },
+	{ "vnd.postern.noautoreply", EXT_NOAUTOREPLY },
 	{ "comparator-i;octet", 0 },
 	{ "comparator-i;ascii-casemap", 0 },
 };
@@ -38,7 +39,8 @@ const char *
 sieve_extensions(void)
 {
 	return "fileinto envelope reject ereject vacation imap4flags copy body "
-	    "relational variables subaddress comparator-i;ascii-numeric";
+	    "relational variables subaddress comparator-i;ascii-numeric "
+	    "vnd.postern.noautoreply";
 }
 
 /* ------------------------------------------------------------- lexer */
@@ -591,6 +593,7 @@ static const struct {
 	{ "addflag", OP_ADDFLAG, false, EXT_IMAP4FLAGS },
 	{ "removeflag", OP_REMOVEFLAG, false, EXT_IMAP4FLAGS },
 	{ "set", OP_SET, false, EXT_VARIABLES },
+	{ "noautoreply", OP_NOAUTOREPLY, false, EXT_NOAUTOREPLY },
 	{ "address", OP_ADDRESS, true, 0 },
 	{ "envelope", OP_ENVELOPE, true, EXT_ENVELOPE },
 	{ "header", OP_HEADER, true, 0 },
@@ -884,7 +887,8 @@ check_node(struct parser *ps, struct sv_node *n, bool test)
 	case OP_ELSE:
 		want_block = true; break;
 	case OP_REQUIRE: want = "l"; break;
-	case OP_STOP: case OP_KEEP: case OP_DISCARD: break;
+	case OP_STOP: case OP_KEEP: case OP_DISCARD: case OP_NOAUTOREPLY:
+		break;
 	case OP_FILEINTO: case OP_REDIRECT: case OP_REJECT: case OP_EREJECT:
 	case OP_VACATION:
 		want = "s"; break;

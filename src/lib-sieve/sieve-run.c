@@ -1024,6 +1024,9 @@ run_command(struct run *r, const struct sv_node *c, bool *last_if)
 		r->implicit_keep = false;
 		r->res->discarded = true;
 		return 0;
+	case OP_NOAUTOREPLY:
+		r->res->no_autoreply = true;
+		return 0;
 	case OP_FILEINTO:
 		arg = expand(r, sp->p[0]->v[0]);
 		if (!sp->copy)

@@ -8,8 +8,11 @@
 /* Sieve mail filtering (RFC 5228) with the extensions fileinto, envelope,
  * reject and ereject (RFC 5429), vacation (RFC 5230), imap4flags (RFC
  * 5232), copy (RFC 3894), body (RFC 5173), relational (RFC 5231),
- * variables (RFC 5229), subaddress (RFC 5233) and the comparator
- * i;ascii-numeric (RFC 4790, for relational).
+ * variables (RFC 5229), subaddress (RFC 5233), the comparator
+ * i;ascii-numeric (RFC 4790, for relational) and Postern's own
+ * vnd.postern.noautoreply: its command "noautoreply;" (no arguments)
+ * keeps the mailbox's auto responder from answering this message (the
+ * webmail's rules editor writes it; sieve_result.no_autoreply).
  *
  * sieve_compile() lexes, parses and checks a script into a tree; every
  * error names its place as "line:col: message". sieve_execute() runs the
@@ -89,6 +92,7 @@ struct sieve_result {
 	struct sieve_action *actions;
 	size_t nactions;
 	bool discarded;          /* discard ran (logged by the caller) */
+	bool no_autoreply;       /* noautoreply ran: no auto responder */
 };
 
 /* sieve_execute - run script over msg. 0 with the actions in *res (the

@@ -240,7 +240,7 @@ def test_vacation_response_is_the_auto_responder(srv):
     show = srv.cli("--json", "mailbox", "show", "alice@acme").stdout
     assert "I am away until Monday." in show
     bad = call(a, "VacationResponse/set", {"update": {"singleton": {
-        "htmlBody": "<p>x</p>"}}}, using)[0][1]
+        "htmlBody": 5}}}, using)[0][1]
     assert bad["notUpdated"]["singleton"]["type"] == "invalidProperties"
     # bob writes to alice by JMAP: the auto reply comes back to bob
     b = client(srv, "bob@acme", BOB_PW)

@@ -6,15 +6,15 @@ its bad cases; another account's objects are never reachable. A filter
 made by the rules editor's own code (web/mail/settings-sieve.js, run
 under node) is stored through SieveScript/set and really files a message
 delivered by SMTP into its folder (seen over IMAP); an app password made
-here logs in over IMAP until it is revoked. One server for the module."""
+here logs in over IMAP until it is revoked. The auto responder's HTML
+form and date window, and the Sieve extension vnd.postern.noautoreply
+the editor writes, on mail delivered by SMTP. The pages themselves in a
+browser: test_webmail_settings_browser.py. One server for the module."""
 import base64
 import hashlib
 import hmac
-import imaplib
 import json
-import os
 import shutil
-import smtplib
 import struct
 import subprocess
 import time
@@ -23,7 +23,8 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILD, ROOT, Postern
+from conftest import ROOT, Postern
+from wmset_util import imap_fetch, imap_ok, smtp_send, wait_for
 
 CORE = "urn:ietf:params:jmap:core"
 MAIL = "urn:ietf:params:jmap:mail"
@@ -33,10 +34,8 @@ SETTINGS = "urn:postern:settings"
 USING = [CORE, MAIL, SUBMISSION, SIEVE, SETTINGS]
 PW = {"alice": "Al1ce-Secret-9931", "bob": "B0b-Secret-7723",
       "carol": "Car0l-Secret-4411", "dave": "Dav3-Secret-6620",
-      "mallory": "Mall0ry-Secret-1187"}
+      "mallory": "Mall0ry-Secret-1187", "frank": "Fr4nk-Secret-3319"}
 SIEVE_JS = ROOT / "web" / "mail" / "settings-sieve.js"
-CHROMIUM = "/usr/bin/chromium"
-WEB_MODULES = ROOT / "web" / "node_modules"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +46,7 @@ def srv(tmp_path_factory):
     p.cli("domain", "add", "acme.test", "--postoffice", "acme")
     p.cli("postoffice", "add", "evil", "--password", "Ev-Secret-3310")
     p.cli("domain", "add", "evil.test", "--postoffice", "evil")
-    for name in ("alice", "bob", "carol", "dave"):
+    for name in ("alice", "bob", "carol", "dave", "frank"):
         p.cli("mailbox", "add", f"{name}@acme", "--password", PW[name])
     p.cli("mailbox", "add", "mallory@evil", "--password", PW["mallory"])
     # the policy of acme: 12 characters, no names in passwords
@@ -136,17 +135,6 @@ def web(srv, name):
     return Web(srv.port("http"), f"{name}@acme", PW[name])
 
 
-def imap_ok(srv, login, pw):
-    m = imaplib.IMAP4("127.0.0.1", srv.port("imap"), timeout=30)
-    try:
-        m.login(login, pw)
-    except imaplib.IMAP4.error:
-        m.shutdown()
-        return False
-    m.logout()
-    return True
-
-
 def totp(secret, at=None):
     key = base64.b32decode(secret + "=" * (-len(secret) % 8))
     step = int((time.time() if at is None else at) // 30)
@@ -154,16 +142,6 @@ def totp(secret, at=None):
     o = d[-1] & 15
     return "%06d" % ((struct.unpack(">I", d[o:o + 4])[0] & 0x7fffffff)
                      % 1000000)
-
-
-def wait_for(pred, what, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # -- the capability -------------------------------------------------------
@@ -412,6 +390,74 @@ def test_identities_store_signatures(srv):
     assert r["notUpdated"][iid]["type"] == "notFound"
 
 
+# -- the auto responder: text and HTML -------------------------------------
+
+def test_vacation_html_and_dates(srv):
+    w = web(srv, "frank")
+    using_v = USING + ["urn:ietf:params:jmap:vacationresponse"]
+    r = w.call("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "subject": "Frank is away",
+        "textBody": "Away until the 9th.",
+        "htmlBody": '<p>Away until the <b>9th</b>.<script>alert(1)</script>'
+                    '<img src="http://tracker.test/x.png"></p>',
+        "fromDate": "2020-01-01T00:00:00Z",
+        "toDate": "2099-06-30T17:45:00Z"}}}, using_v)[1]
+    kept = "<p>Away until the <b>9th</b>.</p>"
+    assert r["updated"]["singleton"] == {"htmlBody": kept}, r
+    v = w.call("VacationResponse/get", {}, using_v)[1]["list"][0]
+    assert v["htmlBody"] == kept and v["textBody"] == "Away until the 9th."
+    assert v["fromDate"] == "2020-01-01T00:00:00Z" and \
+        v["toDate"] == "2099-06-30T17:45:00Z"
+    bad = w.call("VacationResponse/set", {"update": {"singleton": {
+        "htmlBody": "x" * 70000, "toDate": "next week"}}}, using_v)[1]
+    assert bad["notUpdated"]["singleton"]["type"] == "invalidProperties"
+    # an SMTP message to frank: bob gets text and HTML as alternatives
+    smtp_send(srv,
+              ("bob@acme.test", "frank@acme.test", "are you in", "hi"))
+    got = wait_for(lambda: imap_fetch(srv, "bob@acme", PW["bob"], "INBOX",
+                                      "Frank is away"), "the auto reply", 60)
+    raw = got[0][1]
+    assert b"multipart/alternative" in raw and b"text/html" in raw
+    assert b"Away until the 9th." in raw and kept.encode() in raw
+    assert b"<script" not in raw and b"tracker.test" not in raw
+    # a rule of the editor with "send no auto reply" (Sieve
+    # vnd.postern.noautoreply) keeps the message but no reply goes
+    if shutil.which("node"):
+        rules = [{"name": "quiet", "enabled": True, "match": "all",
+                  "conditions": [{"field": "subject", "op": "contains",
+                                  "value": "no reply please"}],
+                  "actions": [{"type": "noautoreply"}], "stop": False}]
+        text = node_sieve(f"S.toSieve({json.dumps(rules)})")
+        assert 'require ["vnd.postern.noautoreply"];' in text
+        r = w.ok("SieveScript/set", {"create": {"f": {
+            "name": "postern-filters", "blobId": upload(w, text)}},
+            "onSuccessActivateScript": "#f"})
+        assert "f" in r["created"], r
+        smtp_send(srv,
+                  ("carol@acme.test", "frank@acme.test", "no reply please",
+                   "hi"),
+                  ("dave@acme.test", "frank@acme.test", "a question", "hi"))
+        wait_for(lambda: imap_fetch(srv, "frank@acme", PW["frank"], "INBOX",
+                                    "no reply please"), "the kept message")
+        wait_for(lambda: imap_fetch(srv, "dave@acme", PW["dave"], "INBOX",
+                                    "Frank is away"), "dave's auto reply", 60)
+        assert "sieve: noautoreply" in srv.log("deliver")
+        assert imap_fetch(srv, "carol@acme", PW["carol"], "INBOX",
+                          "Frank is away") == []
+    # the date window holds: one that ended sends nothing
+    w.call("VacationResponse/set", {"update": {"singleton": {
+        "subject": "Frank is gone", "toDate": "2021-01-01T00:00:00Z"}}},
+        using_v)
+    smtp_send(srv,
+              ("alice@acme.test", "frank@acme.test", "still there", "hi"))
+    wait_for(lambda: imap_fetch(srv, "frank@acme", PW["frank"], "INBOX",
+                                "still there"), "the delivery")
+    wait_for(lambda: "after autoresponder_end" in srv.log("deliver"),
+             "the deliver log line")
+    assert imap_fetch(srv, "alice@acme", PW["alice"], "INBOX",
+                      "Frank is gone") == []
+
+
 # -- filters: the rules editor's Sieve, really filing mail -----------------
 
 def node_sieve(expr):
@@ -476,27 +522,16 @@ def test_filter_from_the_editor_files_mail(srv):
     out = node_sieve(f"S.fromSieve({json.dumps(edited)})")
     assert out["raw"] == edited and "changed outside" in out["warning"]
     # mail delivered by SMTP is filed by it
-    with smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=30) as s:
-        s.sendmail("news@outside.test", ["alice@acme.test"],
-                   "From: news@outside.test\r\nTo: alice@acme.test\r\n"
-                   "Subject: [announce] release 2\r\n\r\nfiled\r\n")
-        s.sendmail("friend@outside.test", ["alice@acme.test"],
-                   "From: friend@outside.test\r\nTo: alice@acme.test\r\n"
-                   "Subject: hello\r\n\r\nkept\r\n")
+    smtp_send(srv,
+              ("news@outside.test", "alice@acme.test",
+               "[announce] release 2", "filed"),
+              ("friend@outside.test", "alice@acme.test", "hello", "kept"))
 
     def folder(name, subject):
-        m = imaplib.IMAP4("127.0.0.1", srv.port("imap"), timeout=30)
-        m.login("alice@acme", PW["alice"])
-        typ, _ = m.select(name)
-        found = []
-        if typ == "OK":
-            typ, d = m.search(None, "SUBJECT", f'"{subject}"')
-            for n in d[0].split():
-                found.append(m.fetch(n, "(FLAGS)")[1][0])
-        m.logout()
-        return found
+        return imap_fetch(srv, "alice@acme", PW["alice"], name, subject)
 
     hit = wait_for(lambda: folder("Lists", "release 2"), "the filed message")
-    assert b"\\Flagged" in hit[0]
+    assert b"\\Flagged" in hit[0][0]
     wait_for(lambda: folder("INBOX", "hello"), "the kept message")
     assert folder("INBOX", "release 2") == []
+

@@ -76,6 +76,8 @@ run(const char *text, const char *msg, const char *from, const char *to)
 	}
 	if (res.discarded)
 		buf_puts(&b, "|discarded");
+	if (res.no_autoreply)
+		buf_puts(&b, "|noautoreply");
 	sieve_result_free(&res);
 	sieve_script_free(&s);
 	char *out = buf_steal(&b);
@@ -231,6 +233,15 @@ test_base(void)
 static void
 test_extensions(void)
 {
+	/* Postern's own: the mailbox auto responder stays quiet */
+	RUN_EQ("require \"vnd.postern.noautoreply\"; noautoreply;",
+	    "keep|noautoreply");
+	RUN_EQ("require \"vnd.postern.noautoreply\"; if false { noautoreply; }",
+	    "keep");
+	RUN_EQ("noautoreply;", "ERROR 1:1: noautoreply needs require "
+	    "\"vnd.postern.noautoreply\"");
+	RUN_EQ("require \"vnd.postern.noautoreply\"; noautoreply \"x\";",
+	    "ERROR 1:36: noautoreply takes 0 positional arguments, not 1");
 	RUN_EQ("require \"envelope\"; if envelope :is \"from\" \"alice@example.org\" "
 	    "{ discard; }", "|discarded");
 	RUN_EQ("require [\"envelope\", \"subaddress\", \"fileinto\"]; "

@@ -1,5 +1,6 @@
 // settings-sieve: the filter rules of the webmail's settings as Sieve
-// (RFC 5228 with fileinto, imap4flags and copy) and back. Pure functions,
+// (RFC 5228 with fileinto, imap4flags, copy and Postern's
+// vnd.postern.noautoreply: "no auto reply to this message") and back. Pure functions,
 // no DOM: tests/integration/test_webmail_settings.py runs them under node.
 //
 // A script written here starts with a comment line holding the rules as
@@ -14,7 +15,7 @@ export const MARK = '# @postern-rules '
 
 export const FIELDS = ['from', 'to', 'subject', 'header', 'size']
 export const OPS = { text: ['contains', 'notContains', 'is'], size: ['over', 'under'] }
-export const ACTIONS = ['fileinto', 'redirect', 'discard', 'flag']
+export const ACTIONS = ['fileinto', 'redirect', 'discard', 'flag', 'noautoreply']
 export const FLAGS = ['\\Seen', '\\Flagged', '\\Answered']
 export const LIMITS = { rules: 100, conditions: 20, actions: 10, value: 1000 }
 
@@ -114,6 +115,10 @@ export function toSieve (rules) {
         lines.push(`redirect ${a.copy ? ':copy ' : ''}${quote(a.address)};`)
       } else if (a.type === 'discard') {
         lines.push('discard;')
+      } else if (a.type === 'noautoreply') {
+        // Postern's extension: the auto responder does not answer it
+        need.add('vnd.postern.noautoreply')
+        lines.push('noautoreply;')
       }
     }
     // flags without a folder: kept in the inbox with them
@@ -127,7 +132,7 @@ export function toSieve (rules) {
     for (const l of lines) body.push('  ' + l)
     body.push('}')
   }
-  const order = ['fileinto', 'imap4flags', 'copy'].filter(x => need.has(x))
+  const order = ['fileinto', 'imap4flags', 'copy', 'vnd.postern.noautoreply'].filter(x => need.has(x))
   const out = []
   out.push('# Postern filters: written by the webmail\'s rules editor; a change')
   out.push('# made elsewhere turns this script into raw Sieve for the editor.')
