@@ -54,6 +54,7 @@ if ! grep -q '^admin@example ' "$DIR/demo-passwords.txt"; then
 	    >> "$DIR/demo-passwords.txt")
 fi
 ADMIN_PW=$(sed -n 's/^admin@example  *\([^ ]*\).*/\1/p' "$DIR/demo-passwords.txt")
+ALICE_PW=$(sed -n 's/^alice@example  *\([^ ]*\).*/\1/p' "$DIR/demo-passwords.txt")
 
 cat <<EOT
 
@@ -67,6 +68,8 @@ Connect (all on 127.0.0.1):
   HTTP 8080   HTTPS 8443 (web admin, JMAP API, list one-click unsubscribe, autoconfig)
   XMPP 5222 (STARTTLS)   XMPPS 5223: chat as alice@example.test with her password
 
+Webmail: http://127.0.0.1:8080/mail/ (desktop and phone)
+  log in as alice@example, password $ALICE_PW (or bob@example)
 Web admin: http://127.0.0.1:8080/admin/
   log in as admin@example (SYSADMIN), password $ADMIN_PW
   (a post office's ADMIN, e.g. postmaster@example, sees only its post office)
