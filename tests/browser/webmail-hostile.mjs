@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 
 const SUBJECTS = ['Hostile script', 'Hostile handlers', 'Hostile links', 'Hostile CSS',
-  'Hostile SVG', 'Hostile remote', 'Hostile form', 'Hostile frames'];
+  'Hostile SVG', 'Hostile remote', 'Hostile form', 'Hostile tricks', 'Hostile frames'];
 const IMAGES = new Set(['/img.png', '/table.png', '/bg.png', '/inline-bg.png']);
 
 async function frameDoc(page) {
@@ -36,6 +36,10 @@ export async function hostile(page, { remoteHits, pageRemote, shot, openSubject,
     }
     if (s === 'Hostile handlers') await f.locator('div', { hasText: 'hover me' }).hover();
     if (s === 'Hostile form') assert.equal(await f.locator('form, input, button').count(), 0);
+    if (s === 'Hostile tricks') {
+      assert.equal(await f.locator('#ping').getAttribute('ping'), null, 'no ping attribute');
+      await f.locator('#ping').hover();
+    }
     const inside = await page.evaluate(() => {
       const d = document.querySelector('#reader iframe.html-body').contentDocument;
       return {

@@ -7,7 +7,8 @@
 //                loopback (http://localhost:PORT): the hostile mails point
 //                there, and every request it gets is counted
 //   SMTP_PORT    smtpd, for the mail that must appear without a reload
-//   FILLER       how many filler messages the INBOX has besides the rest
+//   FILLER       how many filler messages the INBOX has
+//   MAILS        how many messages came over SMTP before the run
 //   UPLOAD       a file to attach to the reply
 // Any console error other than the expected ones fails the run.
 import { createRequire } from 'node:module';
@@ -26,6 +27,9 @@ const PW = process.env.USER_PW;
 const SHOTS = process.env.SHOTS;
 const T = 20000;
 const errors = [];
+const t0 = Date.now();
+// step - the time each part took, in the test's output
+const step = (what) => console.log(`${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
 
 // the "remote" host: counts what it is asked for
 const remoteHits = [];
@@ -146,8 +150,9 @@ try {
   await shot(page, 'webmail-login');
   await login(page);
 
+  step('logged in');
   // folders with unread counts, the list paged by window
-  const total = Number(process.env.FILLER) + 10;
+  const total = Number(process.env.FILLER) + Number(process.env.MAILS);
   const count = Number(await page.textContent('#folders .folder[data-role=inbox] .count'));
   assert.equal(count, total, 'the unread count of the inbox');
   for (const r of ['drafts', 'sent', 'trash', 'junk']) await page.waitForSelector(`#folders .folder[data-role=${r}]`);
@@ -162,6 +167,7 @@ try {
   await page.waitForFunction(() => document.querySelector('#messages .msg .subject')?.textContent.includes('Filler number 000'));
   await page.selectOption('select[name=sort]', 'date');
 
+  step('list paged and sorted');
   // plain text: escaped, links made links
   await openSubject(page, 'Plans for the shed');
   const pre = page.locator('#reader pre.plain');
@@ -194,10 +200,12 @@ try {
   await shot(page, 'webmail-html');
   await page.click('.modal button');
 
+  step('read plain and HTML');
   // the hostile mails: nothing runs, nothing remote until allowed
   page.allowCsp = false;
   await hostile(page, { remoteHits, pageRemote, shot, openSubject, search });
 
+  step('hostile mails');
   // reply with an attachment (found at bob's and in Sent by the pytest)
   await search(page, '');
   await openSubject(page, 'Plans for the shed');
@@ -219,6 +227,19 @@ try {
   await openFolder(page, 'sent');
   await page.waitForSelector('#messages .msg:has-text("Re: Plans for the shed")');
 
+  // forward with the original's attachments
+  await openFolder(page, 'inbox');
+  await openSubject(page, 'Photo report with pictures');
+  await page.click('#reader .message.open button.forward');
+  await page.waitForSelector('#compose input[name=to]');
+  assert.equal(await page.inputValue('#compose input[name=subject]'), 'Fwd: Photo report with pictures');
+  await page.waitForSelector('#compose .att:has-text("report.pdf")');
+  await page.waitForSelector('#compose .att:has-text("green.png")');
+  await page.fill('#compose input[name=to]', 'bob@acme.test');
+  await page.click('#compose button.send');
+  await page.waitForSelector('.notice.ok:has-text("Message sent.")');
+  await page.waitForSelector('#compose', { state: 'detached' });
+  step('reply and forward sent');
   // a draft saved as you type, then discarded; address completion from Sent
   await page.keyboard.press('c');
   await page.waitForSelector('#compose input[name=to]');
@@ -233,6 +254,7 @@ try {
   await page.click('#compose button.discard');
   await page.waitForSelector('#messages .msg:has-text("Half-written thought")', { state: 'detached' });
 
+  step('draft');
   // move: by the menu (to Junk) and by drag and drop (onto Trash)
   await openFolder(page, 'inbox');
   await search(page, 'Filler number 059');
@@ -247,6 +269,16 @@ try {
   await page.waitForSelector('.notice.ok:has-text("Moved to Trash")');
   await page.waitForSelector('#messages .msg:has-text("Filler number 058")', { state: 'detached' });
 
+  // flag, then delete by the button (to Trash, the flag kept)
+  await search(page, 'Filler number 057');
+  await openSubject(page, 'Filler number 057');
+  await page.click('#reader .message.open button.flag');
+  await page.waitForSelector('#reader .message.open button.flag[aria-pressed=true]');
+  await page.waitForSelector('#messages .msg.selected .flag');
+  await page.click('#reader .message.open button.delete');
+  await page.waitForSelector('.notice.ok:has-text("Moved to Trash")');
+  await page.waitForSelector('#messages .msg:has-text("Filler number 057")', { state: 'detached' });
+  step('moved');
   // search (text, on the server) and the keyboard
   await search(page, 'zebrafinch');
   await page.waitForFunction(() => {
@@ -255,7 +287,7 @@ try {
   });
   await search(page, '');
   await page.waitForFunction((n) => document.querySelector('#messages .range')?.textContent === `1–50 of ${n}`,
-    total - 2);
+    total - 3);
   await page.locator('#messages .msg').first().focus();
   await page.waitForSelector('#messages .msg.selected:first-child');
   await page.keyboard.press('j');
@@ -269,11 +301,13 @@ try {
   assert.equal(await page.evaluate(() => document.activeElement.id), 'q');
   await page.keyboard.press('Escape');
 
+  step('searched, keys');
   // new mail appears without a reload (push)
   await smtp(Number(process.env.SMTP_PORT), 'bob@acme.test', 'alice@acme.test',
     'From: bob@acme.test\nTo: alice@acme.test\nSubject: Pushed while looking\n\nhello\n');
   await page.waitForSelector('#messages .msg:has-text("Pushed while looking")', { timeout: 45000 });
 
+  step('pushed');
   // the settings route: the settings pages, or the message that they are missing
   await page.goto(`${BASE}/mail/#/settings`);
   await page.waitForSelector('#settings');
@@ -285,6 +319,7 @@ try {
   await page.waitForSelector('input[name=login]');
   await ctx.close();
 
+  step('desktop done');
   // ---- phone ----------------------------------------------------------------------
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const pp = await phone.newPage();
@@ -313,6 +348,7 @@ try {
   await pp.click('#compose button.discard');
   await phone.close();
 
+  step('phone done');
   assert.deepEqual(errors, [], 'console errors');
   console.log('webmail browser test: ok');
 } catch (e) {

@@ -143,6 +143,17 @@ def mails(remote):
          f'<img srcset="{r}/srcset.png 2x">'),
         ("Hostile form", f'<form action="{r}/form" method="post"><input name="pw" value="x">'
          f'<button id="go" type="submit">Go</button></form>'),
+        ("Hostile tricks", f'<img id="pr" src="//localhost:{r.rsplit(":", 1)[1]}/protocol-relative.png">'
+         f'<div style="background-image:image-set(\'{r}/imageset.png\' 1x)">set</div>'
+         f'<div style="background:\\75 rl({r}/escaped.png)">escaped</div>'
+         f'<style>@import "{r}/import2.css"; li{{list-style-image:url(&quot;{r}/list.png&quot;)}}</style>'
+         f'<svg><use href="{r}/use.svg#a"></use></svg>'
+         f'<input type="image" src="{r}/input.png"><a id="ping" ping="{r}/ping" href="https://example.org/">ping</a>'
+         f'<picture><source srcset="{r}/source.png"><img alt="pic"></picture>'
+         f'<link rel="prefetch" href="{r}/prefetch"><meta http-equiv="refresh" content="0;url={r}/refresh2">'
+         f'<noscript><p title="</noscript><img src=x onerror=top.__pwned=\'mxss\'>"></p></noscript>'
+         f'<svg><style><img src=x onerror="top.__pwned=\'svgstyle\'"></style></svg>'
+         f'<math><mi xlink:href="javascript:top.__pwned=1">math</mi></math>'),
         ("Hostile frames", f'<meta http-equiv="refresh" content="0;url={r}/refresh">'
          f'<base href="{r}/"><img src="relative.png"><iframe src="{r}/frame"></iframe>'
          f'<object data="{r}/object"></object><embed src="{r}/embed">'
@@ -202,15 +213,17 @@ def test_webmail_in_chromium(srv, tmp_path):
     rport = free_port()
     remote = f"http://localhost:{rport}"
     msgs = mails(remote)
+    t0 = time.time()
     smtp_send(p.port("smtp"), msgs)
     deliver_wait(p, FILLER + len(msgs))
+    print(f"delivered in {time.time() - t0:.1f}s")
 
     shots = tmp_path / "screenshots"
     shots.mkdir()
     env = dict(os.environ, BASE=f"http://127.0.0.1:{p.port('http')}",
                USER_LOGIN="alice@acme", USER_PW=ALICE_PW, SHOTS=str(shots),
                WEB_MODULES=str(WEB_MODULES), REMOTE_PORT=str(rport),
-               SMTP_PORT=str(p.port("smtp")), FILLER=str(FILLER),
+               SMTP_PORT=str(p.port("smtp")), FILLER=str(FILLER), MAILS=str(len(msgs)),
                UPLOAD=str(tmp_path / "notes.txt"))
     (tmp_path / "notes.txt").write_text("attached notes for bob\n")
     r = subprocess.run(["node", str(ROOT / "tests/browser/webmail.mjs")],
@@ -219,6 +232,7 @@ def test_webmail_in_chromium(srv, tmp_path):
     stable.mkdir(exist_ok=True)
     for f in shots.glob("*.png"):
         shutil.copy(f, stable / f.name)
+    print(r.stdout)
     assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\n{p.log('httpd')[-3000:]}"
     assert "webmail browser test: ok" in r.stdout, r.stdout
     names = {f.name for f in shots.glob("*.png")}
@@ -249,6 +263,17 @@ def test_webmail_in_chromium(srv, tmp_path):
                     if part.get_content_type() == "text/plain").get_content()
         assert "Thanks, the shed plans look good." in body
         assert "> the drawings are at https://example.org/shed" in body
+    # the forward, with the original's attachments, at bob's
+    fwd = [m for m in imap_messages(imap, "bob@acme", BOB_PW, "INBOX")
+           if m["Subject"] == "Fwd: Photo report with pictures"]
+    assert fwd, "bob did not get the forward"
+    files = {part.get_filename(): part.get_payload(decode=True)
+             for part in fwd[0].walk() if part.get_filename()}
+    assert files.get("report.pdf") == PDF, files.keys()
+    assert files.get("green.png") == png(32, 32, (30, 120, 30)), files.keys()
+    assert "Forwarded message" in next(
+        part for part in fwd[0].walk()
+        if part.get_content_type() == "text/plain").get_content()
     # no draft left behind: the sent one moved to Sent, the discarded one gone
     assert imap_messages(imap, "alice@acme", ALICE_PW, "Drafts") == []
     # moved by the menu (Junk) and by drag and drop (Trash)
@@ -256,3 +281,13 @@ def test_webmail_in_chromium(srv, tmp_path):
     trash = [m["Subject"] for m in imap_messages(imap, "alice@acme", ALICE_PW, "Trash")]
     assert "Filler number 059" in junk, junk
     assert "Filler number 058" in trash, trash
+    # flagged, then deleted by the button: in Trash, still flagged
+    assert "Filler number 057" in trash, trash
+    with imaplib.IMAP4("127.0.0.1", imap) as c:
+        c.login("alice@acme", ALICE_PW)
+        c.select("Trash", readonly=True)
+        typ, data = c.search(None, "FLAGGED")
+        flagged = data[0].split()
+        assert len(flagged) == 1, data
+        typ, d = c.fetch(flagged[0], "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert b"Filler number 057" in d[0][1], d

@@ -85,6 +85,19 @@ export function textOf(m) {
 const REMOTE = /^\s*(https?:)?\/\//i;
 const CSS_URL = /url\(\s*(['"]?)\s*(?!data:|blob:|cid:)[^)]*\)/gi;
 const CSS_IMPORT = /@import[^;]*;?/gi;
+// image-set("x" 1x) loads strings as URLs without url()
+const CSS_IMAGE_SET = /(-webkit-)?image-set\([^)]*\)/gi;
+// cssPlain - CSS without comments and with its escapes resolved
+// ("\75 rl(" is "url("), so that the patterns above see what the
+// browser would (the frame's CSP still blocks what they miss)
+function cssPlain(css) {
+  return css.replace(/\/\*[\s\S]*?(\*\/|$)/g, ' ')
+    .replace(/\\([0-9a-f]{1,6})\s?/gi, (m, h) => {
+      const n = parseInt(h, 16);
+      return n > 0 && n <= 0x10ffff && (n < 0xd800 || n > 0xdfff) ? String.fromCodePoint(n) : '\ufffd';
+    })
+    .replace(/\\(.)/g, '$1');
+}
 const PURIFY = {
   FORBID_TAGS: ['form', 'input', 'button', 'select', 'textarea', 'option',
     'base', 'meta', 'link', 'iframe', 'frame', 'frameset', 'object', 'embed',
@@ -108,8 +121,11 @@ export function sanitise(raw, allowRemote, cidUrl) {
   let remote = 0;
   const cssClean = (css) => {
     let n = 0;
-    let out = css.replace(CSS_IMPORT, () => { n++; return ''; });
-    if (!allowRemote) out = out.replace(CSS_URL, () => { n++; return 'none'; });
+    let out = cssPlain(css).replace(CSS_IMPORT, () => { n++; return ''; });
+    if (!allowRemote) {
+      out = out.replace(CSS_URL, () => { n++; return 'none'; })
+        .replace(CSS_IMAGE_SET, () => { n++; return 'none'; });
+    }
     remote += n;
     return out;
   };
@@ -313,11 +329,14 @@ export function Reader({ jmap, id, threads, mailboxes, current, onClose, onReply
           }
         }
         if (!live) return;
-        setMsgs(list);
-        if (!(m.keywords && m.keywords.$seen)) {
+        const unseen = !(m.keywords && m.keywords.$seen);
+        if (unseen) {
           await jmap.call('Email/set', { update: { [m.id]: { 'keywords/$seen': true } } });
-          onSeen();
+          m.keywords = Object.assign({}, m.keywords, { $seen: true });
         }
+        if (!live) return;
+        setMsgs(list);
+        if (unseen) onSeen();
       } catch (e) {
         if (live) onError(e.message);
       }
