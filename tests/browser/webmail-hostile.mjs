@@ -1,11 +1,18 @@
 // webmail-hostile.mjs - the hostile HTML mails of
-// tests/integration/test_webmail_browser.py, opened by webmail.mjs: none of
-// their scripts, event handlers, javascript: links, SVG scripts, forms,
-// meta refreshes, <base>, frames or objects may run or navigate, and
-// nothing remote (images, CSS url() and @import, fonts, links, frames) is
-// requested: counted both by the browser's requests and by the loopback
-// "remote" server. After "Show images" only images are fetched.
+// tests/integration/test_webmail_hostile.py in a real browser (Debian's
+// chromium driven by playwright-core): none of their scripts, event
+// handlers, javascript: links, SVG scripts, forms, meta refreshes,
+// <base>, frames or objects may run or navigate, and nothing remote
+// (images, CSS url(), image-set() and @import, fonts, links, frames,
+// pings) is requested: counted both by the browser's requests and by the
+// loopback "remote" server this script runs. After "Show images" only
+// images are fetched. Environment: that of webmail-lib.mjs and
+//   REMOTE_PORT  the port of the "remote" host (http://localhost:PORT)
+import http from 'node:http';
 import assert from 'node:assert/strict';
+import {
+  BASE, errors, step, launch, watch, shot, shotAll, login, openSubject, search,
+} from './webmail-lib.mjs';
 
 const SUBJECTS = ['Hostile script', 'Hostile handlers', 'Hostile links', 'Hostile CSS',
   'Hostile SVG', 'Hostile remote', 'Hostile form', 'Hostile tricks', 'Hostile frames'];
@@ -19,7 +26,7 @@ async function frameDoc(page) {
   });
 }
 
-export async function hostile(page, { remoteHits, pageRemote, shot, openSubject, search }) {
+async function hostile(page, remoteHits, pageRemote) {
   await search(page, 'Hostile');
   await page.waitForFunction((n) => document.querySelectorAll('#messages .msg').length === n, SUBJECTS.length);
   for (const s of SUBJECTS) {
@@ -76,4 +83,56 @@ export async function hostile(page, { remoteHits, pageRemote, shot, openSubject,
   page.allowCsp = false;
   remoteHits.length = 0;
   pageRemote.length = 0;
+}
+
+// the "remote" host: counts what it is asked for
+const remoteHits = [];
+const remote = http.createServer((req, res) => {
+  remoteHits.push(req.url);
+  res.writeHead(200, { 'Content-Type': req.url.endsWith('.png') ? 'image/png' : 'text/plain' });
+  res.end(req.url.endsWith('.png') ? Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64') : 'x');
+});
+await new Promise((ok) => remote.listen(Number(process.env.REMOTE_PORT), '127.0.0.1', ok));
+
+const browser = await launch();
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await ctx.newPage();
+  watch(page, 'hostile');
+  const pageRemote = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(BASE) && !/^(blob|data):/.test(r.url())) pageRemote.push(r.url());
+  });
+
+  // the CSP of the app and of its reader frames
+  const resp = await page.goto(`${BASE}/mail/`);
+  const csp = resp.headers()['content-security-policy'];
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:/);
+  for (const f of ['reader.html', 'reader-remote.html']) {
+    const h = (await ctx.request.get(`${BASE}/mail/${f}`)).headers();
+    const rcsp = h['content-security-policy'];
+    assert.match(rcsp, /default-src 'none'/, f);
+    assert.match(rcsp, /sandbox/, f);
+    assert.doesNotMatch(rcsp, /script-src|connect-src|font-src|form-action 'self'/, f);
+    assert.match(rcsp, f === 'reader.html' ? /img-src blob: data:$/ : /img-src blob: data: http: https:$/, f);
+    assert.equal(h['x-frame-options'], 'SAMEORIGIN', f);
+  }
+  await login(page);
+  step('logged in');
+
+  page.allowCsp = false;
+  await hostile(page, remoteHits, pageRemote);
+  step('hostile mails');
+  assert.deepEqual(errors, [], 'console errors');
+  console.log('webmail hostile test: ok');
+} catch (e) {
+  await shotAll(browser);
+  console.error(e);
+  console.error('console errors:', errors);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  remote.close();
 }
