@@ -176,7 +176,8 @@ serve(struct httpd_req *rq, struct http_response *resp)
 			httpd_error(resp, 503, "The webmail is not built on this "
 			    "server (npm was missing when it was built): IMAP, POP3 "
 			    "and JMAP at /jmap/mail/api work.");
-		else if (strcmp(rel, "index.html") == 0)
+		else if (strcmp(rel, "index.html") == 0 && strncmp(rq->req->path,
+		    STATIC_PREFIX, strlen(STATIC_PREFIX)) == 0)
 			httpd_error(resp, 503, "The web admin is not built on this "
 			    "server (npm was missing when it was built): the API at "
 			    "/jmap/api works; see docs/API.md.");

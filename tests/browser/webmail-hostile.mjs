@@ -8,6 +8,7 @@
 // loopback "remote" server this script runs. After "Show images" only
 // images are fetched. Environment: that of webmail-lib.mjs and
 //   REMOTE_PORT  the port of the "remote" host (http://localhost:PORT)
+//   MANY         how many attachments the message "Many parts" has
 import http from 'node:http';
 import assert from 'node:assert/strict';
 import {
@@ -125,6 +126,19 @@ try {
   page.allowCsp = false;
   await hostile(page, remoteHits, pageRemote);
   step('hostile mails');
+
+  // thousands of parts and broken MIME: listed and opened, with limits
+  await search(page, '');
+  await page.click('#folders .folder:has-text("Odd")');
+  await page.waitForSelector('#folders .folder.current:has-text("Odd")');
+  await openSubject(page, 'Many parts');
+  await page.waitForSelector('#reader .more-atts');
+  assert.equal(await page.locator('#reader .attachment').count(), 200);
+  assert.equal(await page.textContent('#reader .more-atts'),
+    `and ${Number(process.env.MANY) - 200} more attachments (not listed)`);
+  await openSubject(page, 'Broken MIME');
+  await page.waitForSelector('#reader pre.plain:has-text("the readable part")');
+  step('many parts, broken MIME');
   assert.deepEqual(errors, [], 'console errors');
   console.log('webmail hostile test: ok');
 } catch (e) {

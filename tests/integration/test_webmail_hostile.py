@@ -76,9 +76,47 @@ def hostile_mails(remote):
     return out
 
 
+MANY = 1200
+
+
+def odd_mails():
+    """a message of MANY attachments and one of broken MIME (no closing
+    boundary, bad base64, a part without headers): both must list and
+    open. They are put in a folder of their own, Odd, before the start
+    (every listing of a folder holding the big one is slow: the server
+    reads the whole message for its preview)"""
+    m = EmailMessage()
+    m["From"] = "Parts <parts@acme.test>"
+    m["To"] = "alice@acme.test"
+    m["Subject"] = "Many parts"
+    m["Date"] = "Mon, 1 Dec 2025 10:00:00 +0000"
+    m["Message-ID"] = "<many-parts@acme.test>"
+    m.set_content("a message of many small parts")
+    for i in range(MANY):
+        m.add_attachment(f"part {i}\n".encode(), maintype="application",
+                         subtype="octet-stream", filename=f"p{i:04d}.bin")
+    broken = (b"From: Broken <broken@acme.test>\r\nTo: alice@acme.test\r\n"
+              b"Subject: Broken MIME\r\nMIME-Version: 1.0\r\n"
+              b"Date: Mon, 1 Dec 2025 10:00:00 +0000\r\n"
+              b"Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n"
+              b"--zz\r\nContent-Type: text/plain\r\n\r\nthe readable part\r\n"
+              b"--zz\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+              b"Content-Disposition: attachment; filename=bad.png\r\n\r\n"
+              b"!!!not base64!!!\r\n--zz\r\n\r\nno headers here\r\n")
+    return [m.as_bytes(policy=m.policy.clone(linesep="\r\n")), broken]
+
+
+def odd_folder(p):
+    odd = p.root / "store" / "acme" / "alice" / ".Odd"
+    for d in ("cur", "new", "tmp"):
+        (odd / d).mkdir(parents=True, exist_ok=True)
+    for i, raw in enumerate(odd_mails()):
+        (odd / "new" / f"17650{i:05d}.M{i}P2.odd").write_bytes(raw)
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    p = server(tmp_path_factory)
+    p = server(tmp_path_factory, odd_folder)
     yield p
     stop(p)
 
@@ -92,5 +130,6 @@ def test_hostile_mail_in_chromium(srv, tmp_path):
     smtp_send(srv.port("smtp"), msgs)
     deliver_wait(srv, len(msgs))
     names = run_browser(srv, tmp_path, "webmail-hostile.mjs",
-                        "webmail hostile test: ok", REMOTE_PORT=rport)
+                        "webmail hostile test: ok", REMOTE_PORT=rport,
+                        MANY=MANY)
     assert "webmail-hostile.png" in names, names

@@ -18,6 +18,7 @@ import { html } from '../common/html.js';
 import { addrText, addrListFull, dateText, sizeText, Linkified } from './util.js';
 
 const MAX_THREAD = 25;
+const MAX_ATTACHMENTS = 200;
 const BODY_PROPS = ['partId', 'blobId', 'type', 'name', 'size', 'cid', 'disposition'];
 const READ_PROPS = ['threadId', 'mailboxIds', 'keywords', 'from', 'to', 'cc',
   'replyTo', 'subject', 'receivedAt', 'sentAt', 'size', 'preview', 'messageId',
@@ -226,7 +227,9 @@ function HtmlFrame({ jmap, message, allowRemote, onRemote }) {
 
 function Attachments({ jmap, message, hidden }) {
   const [preview, setPreview] = useState(null);
-  const list = (message.attachments || []).filter((a) => !hidden.has(a.partId));
+  const all = (message.attachments || []).filter((a) => !hidden.has(a.partId));
+  // a message of thousands of parts still opens: the first ones listed
+  const list = all.slice(0, MAX_ATTACHMENTS);
   useEffect(() => () => { if (preview) URL.revokeObjectURL(preview.url); }, [preview]);
   if (!list.length) return null;
   const show = async (a) => {
@@ -253,6 +256,7 @@ function Attachments({ jmap, message, hidden }) {
         ${can && html`<button class="link preview" onClick=${() => show(a)}>Preview</button>`}
       </li>`;
     })}</ul>
+    ${all.length > list.length && html`<p class="muted more-atts">${`and ${all.length - list.length} more attachments (not listed)`}</p>`}
     ${preview && html`<div class="modal" role="dialog" aria-modal="true" aria-label=${`Preview of ${preview.name}`}
       onClick=${() => setPreview(null)}>
       <div class="modal-box preview-box"><img src=${preview.url} alt=${preview.name} />
