@@ -154,7 +154,25 @@ try {
   await page.click('#compose button.discard');
   await page.waitForSelector('#messages .msg:has-text("Half-written thought")', { state: 'detached' });
 
-  step('draft');
+  // rich text (Squire): bold and a list, sent as HTML with a text part
+  await page.keyboard.press('c');
+  await page.waitForSelector('#compose input[name=to]');
+  await page.fill('#compose input[name=to]', 'bob@acme.test');
+  await page.fill('#compose input[name=subject]', 'Rich greetings');
+  await page.check('#compose input[name=rich]');
+  await page.click('#compose .rich-body');
+  await page.click('#compose .rich-tools button[aria-label=Bold]');
+  await page.keyboard.type('Bold hello');
+  await page.keyboard.press('Enter');
+  await page.click('#compose .rich-tools button[aria-label=Bold]');
+  await page.keyboard.type('plain after <script>');
+  await page.waitForSelector('#compose .rich-body b:has-text("Bold hello")');
+  await shot(page, 'webmail-compose-rich');
+  await page.click('#compose button.send');
+  await page.waitForSelector('.notice.ok:has-text("Message sent.")');
+  await page.waitForSelector('#compose', { state: 'detached' });
+
+  step('draft, rich text');
   // move: by the menu (to Junk) and by drag and drop (onto Trash)
   await openFolder(page, 'inbox');
   await search(page, 'Filler number 059');

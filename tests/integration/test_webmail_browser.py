@@ -124,6 +124,18 @@ def test_webmail_in_chromium(srv, tmp_path):
     assert "Forwarded message" in next(
         part for part in fwd[0].walk()
         if part.get_content_type() == "text/plain").get_content()
+    # the rich text one: HTML with the bold text, the typed markup
+    # escaped, and a plain text part
+    rich = [m for m in imap_messages(imap, "bob@acme", BOB_PW, "INBOX")
+            if m["Subject"] == "Rich greetings"]
+    assert rich, "bob did not get the rich text message"
+    parts = {part.get_content_type(): part.get_content()
+             for part in rich[0].walk() if part.get_content_maintype() == "text"}
+    assert "<b>Bold hello</b>" in parts["text/html"], parts
+    assert "plain after &lt;script&gt;" in parts["text/html"], parts
+    assert "<b>plain" not in parts["text/html"], "bold toggled off"
+    assert "Bold hello" in parts["text/plain"], parts
+    assert "plain after <script>" in parts["text/plain"], parts
     # no draft left behind: the sent one moved to Sent, the discarded one gone
     assert imap_messages(imap, "alice@acme", ALICE_PW, "Drafts") == []
     # moved by the menu (Junk) and by drag and drop (Trash)

@@ -101,11 +101,20 @@ function RichEditor({ initial, onChange, editorRef }) {
     return () => { ed.destroy(); editorRef.current = null; };
   }, []);
   const cmd = (f) => (e) => { e.preventDefault(); if (editorRef.current) { editorRef.current[f](); editorRef.current.focus(); } };
+  // bold, italic, underline: on, or off where the caret already has it
+  const toggle = (tag, on, off) => (e) => {
+    e.preventDefault();
+    const ed = editorRef.current;
+    if (!ed) return;
+    if (ed.hasFormat(tag)) ed[off](); else ed[on]();
+    ed.focus();
+  };
   return html`<div class="rich">
-    <div class="rich-tools" role="toolbar" aria-label="Formatting">
-      <button type="button" onClick=${cmd('bold')} aria-label="Bold"><b>B</b></button>
-      <button type="button" onClick=${cmd('italic')} aria-label="Italic"><i>I</i></button>
-      <button type="button" onClick=${cmd('underline')} aria-label="Underline"><u>U</u></button>
+    <div class="rich-tools" role="toolbar" aria-label="Formatting"
+      onMouseDown=${(e) => e.preventDefault()}>
+      <button type="button" onClick=${toggle('b', 'bold', 'removeBold')} aria-label="Bold"><b>B</b></button>
+      <button type="button" onClick=${toggle('i', 'italic', 'removeItalic')} aria-label="Italic"><i>I</i></button>
+      <button type="button" onClick=${toggle('u', 'underline', 'removeUnderline')} aria-label="Underline"><u>U</u></button>
       <button type="button" onClick=${cmd('makeUnorderedList')} aria-label="Bulleted list">•</button>
       <button type="button" onClick=${cmd('increaseQuoteLevel')} aria-label="Quote">❝</button>
     </div>
