@@ -73,6 +73,8 @@ Chat login (any XMPP client, e.g. Gajim, Dino, Conversations):
   JID alice@example.test   password $ALICE_PW   server 127.0.0.1 port 5222
   (bob@example.test likewise; they see each other in the "example" group)
 
+Webmail: http://127.0.0.1:8080/mail/ (desktop and phone)
+  log in as alice@example, password $ALICE_PW (or bob@example)
 Web admin: http://127.0.0.1:8080/admin/
   log in as admin@example (SYSADMIN), password $ADMIN_PW
   (a post office's ADMIN, e.g. postmaster@example, sees only its post office)

@@ -80,6 +80,7 @@ struct mjob {
 	char *root;
 	char *last_event_id;
 	int body_fd;                 /* MK_UPLOAD: the body's file, -1 */
+	bool web;                    /* X-Postern-CSRF: the webmail's fetch() */
 };
 
 /* ------------------------------------------------- concurrency limits */
@@ -161,6 +162,21 @@ problem(struct http_response *r, int status, const char *type,
 	if (status == 401)
 		http_response_field(r, "WWW-Authenticate", "Basic realm=\"postern "
 		    "jmap\", Bearer realm=\"postern\"");
+}
+
+/* unauthorized - the 401 of a failed login; the webmail's requests (they
+ * carry X-Postern-CSRF) get a challenge a browser does not answer with
+ * its own password dialog (it would for Basic, hanging the fetch) */
+static void
+unauthorized(struct http_response *r, bool web, const char *detail)
+{
+	if (!web) {
+		problem(r, 401, "unauthorized", detail);
+		return;
+	}
+	json_answer(r, 401, jmap_problem("unauthorized", 401, NULL, detail));
+	http_response_field(r, "WWW-Authenticate", "PosternSession "
+	    "realm=\"postern\"");
 }
 
 /* --------------------------------------------------------- credentials */
@@ -315,7 +331,7 @@ authenticate(struct mjob *j, struct db *db, struct dir_mailbox *mb)
 		return false;
 	}
 	if (r == 0) {
-		problem(&j->job.resp, 401, "unauthorized", why);
+		unauthorized(&j->job.resp, j->web, why);
 		snprintf(j->job.note, sizeof(j->job.note), "unauthorized");
 		return false;
 	}
@@ -831,6 +847,7 @@ job_new(struct httpd_req *rq, enum mkind kind)
 	snprintf(j->client, sizeof(j->client), "%s", rq->client);
 	j->tls = rq->tls;
 	j->user_agent = xstrdup(ua != NULL ? ua : "");
+	j->web = http_request_field(rq->req, CSRF_HEADER) != NULL;
 	j->path = xstrdup(rq->req->path);
 	j->query = rq->req->query != NULL ? xstrdup(rq->req->query) : NULL;
 	const char *ct = http_request_field(rq->req, "content-type");
@@ -857,8 +874,9 @@ start(struct httpd_req *rq, struct http_response *resp, enum mkind kind)
 	struct mjob *j = job_new(rq, kind);
 
 	if (!credentials_take(rq, j)) {
+		bool web = j->web;
 		job_free(&j->job);
-		problem(resp, 401, "unauthorized", "Send Basic credentials (your "
+		unauthorized(resp, web, "Send Basic credentials (your "
 		    "mailbox login), a bearer token or the web session cookie.");
 		return;
 	}

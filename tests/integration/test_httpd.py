@@ -288,7 +288,7 @@ def test_connections_per_address(web):
     a.close()
     b.close()
     web.cli("config", "set", "http.max_connections_per_ip", "20")
-    ok = wait_for(lambda: statuses(raw(web, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")) == [404],
+    ok = wait_for(lambda: statuses(raw(web, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")) == [404],
                   T, "a slot again")
     assert ok
 
