@@ -31,8 +31,11 @@
 struct jms *
 jmap_mail_store(struct jmap_mail_ctx *c)
 {
-	if (c->store == NULL && c->store_error == NULL)
+	if (c->store == NULL && c->store_error == NULL) {
 		c->store = jms_open(c->root, c->quota_kb, &c->store_error);
+		if (c->store != NULL)
+			jms_train_with(c->store, c->db);
+	}
 	return c->store;
 }
 

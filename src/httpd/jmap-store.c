@@ -14,6 +14,7 @@
 #include "jmap-store.h"
 #include "store.h"
 #include "strutil.h"
+#include "train-store.h"
 #include "xalloc.h"
 
 #define UPLOAD_DIR "jmap-upload"
@@ -33,6 +34,7 @@ struct jms {
 	size_t nf;
 	struct jms_msg **found;    /* jms_msg_find's of unloaded folders */
 	size_t nfound;
+	struct db *db;             /* jms_train_with's, else NULL */
 };
 
 static const char *
@@ -483,6 +485,9 @@ jms_msg_move(struct jms *j, const struct jms_msg *m, size_t to,
 	if (sf == NULL)
 		return -1;
 	snprintf(id, sizeof(id), "%s", m->id);
+	/* into or out of Junk: rspamd learns (queued, never waited on) */
+	if (j->db != NULL)
+		spam_learn_copy(j->db, sf, j->f[to].pub.name, &m->uid, 1);
 	int r = store_copy(sf, &m->uid, 1, j->f[to].pub.name, true, 0, &src,
 	    &dst, &n, &uv, error_r);
 	store_folder_close(&sf);
@@ -493,6 +498,12 @@ jms_msg_move(struct jms *j, const struct jms_msg *m, size_t to,
 	free(src);
 	free(dst);
 	return r;
+}
+
+void
+jms_train_with(struct jms *j, struct db *db)
+{
+	j->db = db;
 }
 
 int

@@ -111,9 +111,13 @@ int jms_thread_get(struct jms *j, const char *id, json_t **emailids_r,
 int jms_keywords_set(struct jms *j, const struct jms_msg *m,
 		     unsigned int flags, const char *keywords,
 		     const char **error_r);
-/* jms_msg_move - move m into folder to; its new id into new_id (32) */
+/* jms_msg_move - move m into folder to; its new id into new_id (32).
+ * With a training db (jms_train_with), a move into or out of Junk teaches
+ * the spam engine as IMAP's COPY and MOVE do (lib-filter train-store.h) */
 int jms_msg_move(struct jms *j, const struct jms_msg *m, size_t to,
 		 char new_id[32], const char **error_r);
+struct db;
+void jms_train_with(struct jms *j, struct db *db);
 int jms_msg_destroy(struct jms *j, const struct jms_msg *m,
 		    const char **error_r);
 /* jms_msg_append - a message into folder i: 0 with its id, 1 over

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import Postern, free_port
 from filter_util import redis_start, rspamd_start, stop
+from jmap_util import Client
 from test_mta import mailbox_msgs, make_msg, queue_items, wait_for
 
 T = 60
@@ -45,7 +46,8 @@ def srv(tmp_path_factory):
         p.cli("config", "set", "spam.rspamd_controller", f"127.0.0.1:{ctl}")
         p.cli("config", "set", "spam.junk_score", "100")
         p.cli("config", "set", "spam.reject_score", "500")
-        p.start(services=["smtpd", "mta", "deliver", "imapd"], timeout=60)
+        p.start(services=["smtpd", "mta", "deliver", "imapd", "httpd"],
+                timeout=60)
         yield p
     finally:
         p.stop()
@@ -204,6 +206,46 @@ def test_training_by_imap_move(srv):
         wait_for(lambda: "as ham" in p.log("mta"), T, "learned ham")
     finally:
         im.logout()
+
+
+def test_training_by_jmap_move(srv):
+    """the webmail's move (JMAP Email/set mailboxIds) teaches rspamd as
+    IMAP's MOVE does: into Junk spam, out of it ham"""
+    p = srv
+    m, mid = make_msg("x@remote.test", "alice@acme.test",
+                      subject="train me by the web", body=BODY * 3)
+    send(p, "alice@acme.test", m)
+    wait_for(lambda: [x for x in mailbox_msgs(p.root, "alice") if mid in x],
+             T, "inbox")
+    im = imaplib.IMAP4("127.0.0.1", p.port("imap"))
+    try:
+        im.login("alice@acme", "alice-pw-123")
+        im.create("Junk")     # NO when it is there already: fine
+    finally:
+        im.logout()
+    j = Client(p.port("http"), "alice@acme", "alice-pw-123")
+    boxes = j.call("Mailbox/get", {"ids": None})[1]["list"]
+    ids = {b["name"]: b["id"] for b in boxes}
+    ids.update({b["role"]: b["id"] for b in boxes if b.get("role")})
+    q = j.call("Email/query", {"filter": {"inMailbox": ids["inbox"],
+                                          "subject": "train me by the web"}})
+    eid = q[1]["ids"][0]
+    log = p.log("mta")
+    spam_before, ham_before = log.count("as spam"), log.count("as ham")
+    r = j.call("Email/set", {"update": {eid: {"mailboxIds": {ids["Junk"]:
+                                                             True}}}})
+    assert eid in r[1]["updated"], r
+    wait_for(lambda: p.log("mta").count("as spam") > spam_before, T,
+             "learned spam from the web")
+    r = j.call("Email/set", {"update": {eid: {"mailboxIds": {ids["inbox"]:
+                                                             True}}}})
+    assert eid in r[1]["updated"], r
+    wait_for(lambda: p.log("mta").count("as ham") > ham_before, T,
+             "learned ham from the web")
+    # to Trash is neither
+    r = j.call("Email/set", {"update": {eid: {"mailboxIds": {ids["trash"]:
+                                                             True}}}})
+    assert eid in r[1]["updated"], r
 
 
 def test_rspamd_hangs_mail_passes(srv):
