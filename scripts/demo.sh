@@ -46,6 +46,13 @@ if ! grep -q '^services = .*xmppd' "$DIR/host.conf"; then
 	sed -i 's/^\(services = .*\)$/\1 xmppd/' "$DIR/host.conf"
 fi
 
+# the demo stays on loopback, DNS included: a resolver address where
+# nothing answers (lookups fail at once; outbound mail waits in the queue).
+# For real outbound mail: postern -d DIR config set dns.hosts "<resolver>"
+if [ -z "$($P config get dns.hosts 2>/dev/null)" ]; then
+	$P config set dns.hosts 127.0.0.1:1
+fi
+
 # the web admin's SYSADMIN (also added to a demo root made before it)
 if ! grep -q '^admin@example ' "$DIR/demo-passwords.txt"; then
 	ADMIN=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 14)
@@ -85,6 +92,8 @@ JMAP mail (RFC 8621) for any mailbox, e.g.
         curl -k --user alice@example:PASSWORD imaps://127.0.0.1:9930/INBOX
         curl 'http://127.0.0.1:8080/mail/config-v1.1.xml?emailaddress=alice@example.test'
   Status: $BUILD/postern -d $DIR status
+  DNS: dns.hosts is $($P config get dns.hosts) (nothing answers there: mail to
+  other domains waits in the queue; set a real resolver to send it)
 
 Starting posternd (Ctrl-C stops every service)...
 EOT
