@@ -63,6 +63,7 @@ struct httpd_route {
 /* the modules' tables, each ending with a zeroed row */
 extern const struct httpd_route unsubscribe_routes[];
 extern const struct httpd_route autodiscover_routes[];
+extern const struct httpd_route mta_sts_routes[];   /* mta-sts.c */
 extern const struct httpd_route api_routes[];
 extern const struct httpd_route jmap_mail_routes[];
 extern const struct httpd_route static_routes[];
