@@ -27,6 +27,9 @@ POLICIES = {
     "big.test": "version: STSv1\nmode: enforce\nmx: mx.big.test\nmax_age: 86400\n"
                 + "x: " + "y" * 70000 + "\n",
     "redirect.test": None,
+    # its policy host's certificate does not name it (see make_pki)
+    "badhost.test": "version: STSv1\nmode: enforce\nmx: mx.badhost.test\n"
+                    "max_age: 86400\n",
 }
 
 
@@ -43,7 +46,8 @@ def make_pki(d):
             "-days", "2", "-subj", "/CN=Postern test CA",
             "-addext", "basicConstraints=critical,CA:TRUE",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-    for name, sans in (("policy", [f"mta-sts.{x}" for x in POLICIES]),
+    for name, sans in (("policy", [f"mta-sts.{x}" for x in POLICIES
+                                   if x != "badhost.test"]),
                        ("mx", ["mx.remote.test"])):
         openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
                 "-subj", f"/CN={sans[0]}", cwd=d)
@@ -210,6 +214,7 @@ def test_testing_mode_reports_only(srv):
 @pytest.mark.parametrize("dom,why", [
     ("big.test", "policy over 64 KB"),
     ("redirect.test", "HTTP status 301 (redirects are not followed"),
+    ("badhost.test", "certificate of mta-sts.badhost.test: hostname mismatch"),
 ])
 def test_bad_policy_is_no_policy(srv, dom, why):
     # a policy that cannot be had is no policy: delivery as without
