@@ -7,7 +7,9 @@
  *   out-dest.c     destinations: one connection pool per route, MX and
  *                  address iteration
  *   out-session.c  the SMTP client dialogue on one connection
- *   out-result.c   recipients' results: states, bounces, delay notices */
+ *   out-result.c   recipients' results: states, bounces, delay notices
+ *   out-sts.c      MTA-STS policies: lookup, fetch, cache, enforcement
+ *   out-8bit.c     8BITMIME downgrade to quoted-printable (out-8bit.h) */
 
 #include <stdbool.h>
 #include <stddef.h>
