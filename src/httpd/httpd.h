@@ -114,6 +114,7 @@ const struct httpd_route_opt *httpd_route_opt(const struct httpd_route *rt);
 /* the modules' tables, each ending with a zeroed row */
 extern const struct httpd_route unsubscribe_routes[];
 extern const struct httpd_route autodiscover_routes[];
+extern const struct httpd_route mta_sts_routes[];   /* mta-sts.c */
 extern const struct httpd_route api_routes[];
 extern const struct httpd_route passkey_routes[];   /* passkey-http.c */
 extern const struct httpd_route login_routes[];     /* login-http.c */

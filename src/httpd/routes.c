@@ -9,6 +9,7 @@
 static const struct httpd_route *const tables[] = {
 	unsubscribe_routes,
 	autodiscover_routes,
+	mta_sts_routes,       /* MTA-STS policy of hosted domains (trust) */
 	jmap_mail_routes,     /* before api_routes: /.well-known/jmap */
 	api_routes,
 	passkey_routes,

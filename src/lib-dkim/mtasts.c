@@ -115,10 +115,11 @@ mtasts_policy_parse(const char *text, size_t len, struct mtasts_policy *p,
 	}
 	while (s < end) {
 		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		const char *le = nl ? nl : end;
-		if (le > s && le[-1] == '\r')
-			le--;
-		const char *colon = memchr(s, ':', (size_t)(le - s));
+		size_t ll = nl ? (size_t)(nl - s) : (size_t)(end - s);
+		if (ll > 0 && s[ll - 1] == '\r')
+			ll--;
+		const char *le = s + ll;
+		const char *colon = memchr(s, ':', ll);
 		if (colon == NULL) {
 			if (le > s) {
 				/* a line that is not "key: value" */

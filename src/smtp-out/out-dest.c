@@ -117,6 +117,15 @@ static void mx_done(void *ctx, enum dns_status st, const struct dns_mx *mx,
 		}
 		d->nmx = keep;
 		d->mx_i = 0;
+		if (!sts_filter_mx(d, d->mx, &d->nmx)) {
+			reply = xasprintf("451 4.7.5 MTA-STS: no MX host of %s "
+			    "matches its policy", d->rt.domain);
+			dest_fail_all(d, RES_TEMP, reply);
+			log_info("%s: %s", d->rt.key, reply);
+			free(reply);
+			dest_free(d);
+			return;
+		}
 		dest_next_addr(d);
 		return;
 	}
@@ -124,6 +133,12 @@ static void mx_done(void *ctx, enum dns_status st, const struct dns_mx *mx,
 	log_info("%s: %s", d->rt.key, reply);
 	free(reply);
 	dest_free(d);
+}
+
+void sts_mx_lookup(struct dest *d)
+{
+	d->state = S_RESOLVE;
+	dns_lookup_mx(d->o->dns, d->rt.domain, mx_done, d);
 }
 
 /* dests_busy - destinations resolving, connecting or connected */
@@ -173,8 +188,8 @@ void dest_kick(struct dest *d)
 			d->nmx = 1;
 			d->mx_i = 0;
 			dest_next_addr(d);
-		} else {
-			dns_lookup_mx(d->o->dns, d->rt.domain, mx_done, d);
+		} else if (sts_start(d) == 0) {
+			sts_mx_lookup(d);
 		}
 		return;
 	case S_READY:
@@ -247,6 +262,7 @@ void dest_reap(struct dest *d)
 	event_free(d->timer);
 	dest_reset_addrs(d);
 	free(d->last_error);
+	free(d->sts);
 	route_free(&d->rt);
 	free(d);
 }

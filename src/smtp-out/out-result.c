@@ -73,6 +73,10 @@ void run_free(struct run *r)
 	free(r->res);
 	free(r->next_dsn);
 	free(r->dkim);
+	if (r->path7 != NULL)
+		unlink(r->path7);
+	free(r->path7);
+	free(r->dkim7);
 	queue_item_free(&r->item);
 	free(r);
 }

@@ -22,6 +22,7 @@
 
 #include "directory.h"
 #include "dkim-out.h"
+#include "out-8bit.h"
 #include "dsn.h"
 #include "fsutil.h"
 #include "log.h"
@@ -113,7 +114,7 @@ static void conn_lost(struct dest *d, const char *why)
 	case S_CONNECT: case S_GREETING: case S_EHLO: case S_HELO:
 	case S_STARTTLS: case S_TLS:
 		/* nothing sent yet: try the next address */
-		if (d->state == S_TLS && !d->notls) {
+		if (d->state == S_TLS && !d->notls && !STS_ENFORCED(d)) {
 			d->notls = true;
 			d->tls_retry = true;
 		}
@@ -243,6 +244,12 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 			d->tls = true;
 			log_info("%s: TLS with %s: %s", d->rt.key, d->peer,
 				 tls_describe(ssl, desc, sizeof(desc)));
+			if (d->sts != NULL && SSL_get_verify_result(ssl) !=
+			    X509_V_OK)
+				log_warnx("%s: MTA-STS testing: the certificate "
+				    "of %s would be refused: %s", d->rt.key,
+				    d->peer, X509_verify_cert_error_string(
+				    SSL_get_verify_result(ssl)));
 			send_ehlo(d);
 			return;
 		}
@@ -258,7 +265,14 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		char why[200];
 		unsigned long e = bufferevent_get_openssl_error(bev);
 
-		if (e != 0)
+		SSL *ssl = d->state == S_TLS ? bufferevent_openssl_get_ssl(bev) :
+		    NULL;
+		if (ssl != NULL && d->sts != NULL &&
+		    SSL_get_verify_result(ssl) != X509_V_OK)
+			snprintf(why, sizeof(why), "MTA-STS: certificate refused "
+			    "(%s)", X509_verify_cert_error_string(
+			    SSL_get_verify_result(ssl)));
+		else if (e != 0)
 			snprintf(why, sizeof(why), "TLS error %lu", e);
 		else
 			snprintf(why, sizeof(why), "%s",
@@ -338,6 +352,10 @@ static void send_b64(struct dest *d, const char *s)
 /* after_ehlo - STARTTLS, AUTH, or ready */
 static void after_ehlo(struct dest *d)
 {
+	if (!d->tls && STS_ENFORCED(d) && (!d->ext.starttls || d->notls)) {
+		conn_lost(d, "MTA-STS: no STARTTLS, which the policy requires");
+		return;
+	}
 	if (!d->tls && d->ext.starttls && !d->notls && d->o->tls != NULL) {
 		d->state = S_STARTTLS;
 		conn_send(d, "STARTTLS");
@@ -360,7 +378,7 @@ static void after_ehlo(struct dest *d)
 
 static void tls_start(struct dest *d)
 {
-	SSL *ssl = SSL_new(d->o->tls);
+	SSL *ssl = SSL_new(d->sts != NULL ? sts_tls_ctx(d->o) : d->o->tls);
 	struct bufferevent *tb;
 
 	if (ssl == NULL) {
@@ -370,6 +388,12 @@ static void tls_start(struct dest *d)
 	}
 	if (!d->rt.relay || !isdigit((unsigned char)d->mxname[0]))
 		SSL_set_tlsext_host_name(ssl, d->mxname);
+	if (d->sts != NULL) {
+		/* RFC 8461 4.2: the MX host name, a CA the sender trusts */
+		SSL_set1_host(ssl, d->mxname);
+		SSL_set_verify(ssl, STS_ENFORCED(d) ? SSL_VERIFY_PEER :
+		    SSL_VERIFY_NONE, NULL);
+	}
 	/* anything the server sent after its 220 is dropped (RFC 3207 5) */
 	evbuffer_drain(bufferevent_get_input(d->bev),
 		       evbuffer_get_length(bufferevent_get_input(d->bev)));
@@ -407,6 +431,44 @@ static const char *xtext_notify(unsigned notify, char *out, size_t size)
 	if (out[0] != '\0')
 		out[strlen(out) - 1] = '\0';
 	return out;
+}
+
+/* run_downgrade - r->path7: the message with its 8-bit parts as
+ * quoted-printable, in the queue's tmp/ until the item is done; NULL
+ * when there is nothing to convert. 0, or -1 (logged). */
+static int run_downgrade(struct outsvc *o, struct run *r)
+{
+	struct buf in, out;
+	int rc = 0;
+
+	if (r->down_done)
+		return 0;
+	buf_init(&in, (size_t)1 << 30);
+	buf_init(&out, (size_t)1 << 31);
+	if (file_read(r->item.msg_path, &in) < 0) {
+		log_warn("%s: cannot read %s", r->item.id, r->item.msg_path);
+		rc = -1;
+	} else {
+		int c = downgrade_8bit(in.data ? in.data : "", in.len, &out);
+		if (c < 0) {
+			log_warnx("%s: the message is too large to convert",
+			    r->item.id);
+			rc = -1;
+		} else if (c > 0) {
+			char *p = xasprintf("%s/tmp/%s.7bit", o->qpath, r->item.id);
+			if (file_write_atomic(p, out.data, out.len, 0600) < 0) {
+				log_warn("%s: cannot write %s", r->item.id, p);
+				free(p);
+				rc = -1;
+			} else
+				r->path7 = p;
+		}
+	}
+	buf_free(&in);
+	buf_free(&out);
+	if (rc == 0)
+		r->down_done = true;
+	return rc;
 }
 
 /* send_cmd - the k-th command of the transaction */
@@ -478,8 +540,28 @@ void txn_start(struct dest *d)
 	env = &j->run->item.env;
 	d->reconnects = 0;
 
+	/* RFC 6152: no 8BITMIME there, the 8-bit body goes as
+	 * quoted-printable (out-8bit.h), made once per item */
+	d->down = false;
+	if (env->body_type != NULL && str_eq_ci(env->body_type, "8BITMIME") &&
+	    !d->ext.eightbit) {
+		if (run_downgrade(d->o, j->run) < 0) {
+			job_fail(d, j, RES_TEMP, "451 4.3.0 cannot convert the "
+			    "8-bit message for a server without 8BITMIME");
+			d->cur = NULL;
+			job_done(d->o, j);
+			dest_kick(d);
+			return;
+		}
+		d->down = j->run->path7 != NULL;
+		if (d->down)
+			log_info("%s: %s does not announce 8BITMIME: sending "
+			    "the message converted to quoted-printable",
+			    env->id, d->peer);
+	}
+	const char *path = d->down ? j->run->path7 : j->run->item.msg_path;
 	/* checks that make the transaction pointless */
-	if (stat(j->run->item.msg_path, &st) < 0) {
+	if (stat(path, &st) < 0) {
 		job_fail(d, j, RES_TEMP, "451 4.3.0 message file missing");
 		d->cur = NULL;
 		job_done(d->o, j);
@@ -489,8 +571,10 @@ void txn_start(struct dest *d)
 	j->run->size = st.st_size;
 	/* DKIM (dkim-out.h): signed once per item, counted in SIZE, sent
 	 * ahead of the message after the 354 */
+	struct queue_item signed_item = j->run->item;
+	signed_item.msg_path = (char *)path;
 	const char *sig = dkim_out_field(d->o->dkim, d->o->svc->db,
-	    &j->run->item, &j->run->dkim);
+	    &signed_item, d->down ? &j->run->dkim7 : &j->run->dkim);
 	if (sig != NULL)
 		j->run->size += (off_t)strlen(sig);
 	if (env->smtputf8 && !d->ext.smtputf8) {
@@ -513,10 +597,6 @@ void txn_start(struct dest *d)
 		dest_kick(d);
 		return;
 	}
-	if (env->body_type != NULL && str_eq_ci(env->body_type, "8BITMIME") &&
-	    !d->ext.eightbit)
-		log_warnx("%s: %s does not announce 8BITMIME; sending the "
-			  "8-bit message unchanged", env->id, d->peer);
 
 	free(d->cmds);
 	d->ncmds = j->n + 2;
@@ -633,14 +713,16 @@ static void txn_reply(struct dest *d, const struct smtp_reply *rep,
 				dest_timer_set(d, T_DOT);
 				return;
 			}
-			d->body = fopen(j->run->item.msg_path, "r");
+			d->body = fopen(d->down ? j->run->path7 :
+			    j->run->item.msg_path, "r");
 			if (d->body == NULL) {
 				conn_lost(d, "cannot read the message file");
 				return;
 			}
-			if (j->run->dkim != NULL && j->run->dkim[0] != '\0')
+			const char *dk = d->down ? j->run->dkim7 : j->run->dkim;
+			if (dk != NULL && dk[0] != '\0')
 				evbuffer_add(bufferevent_get_output(d->bev),
-				    j->run->dkim, strlen(j->run->dkim));
+				    dk, strlen(dk));
 			d->body_bol = true;
 			d->body_cr = false;
 			d->state = S_BODY;

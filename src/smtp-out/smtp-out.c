@@ -372,6 +372,7 @@ static void smtpout_shutdown(struct service *svc)
 		run_free(r);
 	}
 	dns_resolver_free(&o->dns);
+	sts_free_all(o);
 	dkim_out_free(&o->dkim);
 	free(o->dns_servers);
 	consumer_stop(&o->c);

@@ -7,7 +7,9 @@
  *   out-dest.c     destinations: one connection pool per route, MX and
  *                  address iteration
  *   out-session.c  the SMTP client dialogue on one connection
- *   out-result.c   recipients' results: states, bounces, delay notices */
+ *   out-result.c   recipients' results: states, bounces, delay notices
+ *   out-sts.c      MTA-STS policies: lookup, fetch, cache, enforcement
+ *   out-8bit.c     8BITMIME downgrade to quoted-printable (out-8bit.h) */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,10 +24,12 @@
 
 #include "consumer.h"
 #include "dns.h"
+#include "mtasts.h"
 #include "out-route.h"
 #include "queue.h"
 #include "service.h"
 #include "smtp-reply.h"
+#include "workpool.h"
 
 #define SCAN_INTERVAL 60          /* fallback scan, seconds */
 #define IDLE_KEEP 2               /* keep an idle connection for more mail */
@@ -52,6 +56,10 @@ struct run {
 	bool *next_dsn;      /* the next hop took NOTIFY/ORCPT */
 	off_t size;
 	char *dkim;          /* DKIM-Signature field ("" unsigned), once */
+	/* 8BITMIME downgrade (out-8bit.h), made once for servers without */
+	bool down_done;
+	char *path7;         /* the quoted-printable copy, NULL: none needed */
+	char *dkim7;         /* its DKIM-Signature field */
 	struct run *next;
 };
 
@@ -106,6 +114,10 @@ struct dest {
 	bool body_bol;                /* at the beginning of a line */
 	bool body_cr;                 /* last byte sent was CR */
 	bool dead;                    /* freed at the next loop turn */
+	bool down;                    /* this transaction sends cur->path7 */
+	/* MTA-STS (out-sts.c): the policy of rt.domain, NULL none */
+	struct mtasts_policy *sts;
+	bool sts_wait;                /* its lookup or fetch is under way */
 	struct dest *next;
 };
 
@@ -130,6 +142,9 @@ struct outsvc {
 	size_t nsleep, capsleep;
 	SSL_CTX *tls;
 	struct dkim_out *dkim;        /* signing keys by domain */
+	struct sts_entry *sts;        /* MTA-STS policies by domain */
+	struct workpool *sts_pool;    /* their HTTPS fetches */
+	SSL_CTX *tls_sts;             /* verifying client context */
 };
 
 /* smtp-out.c */
@@ -163,7 +178,22 @@ void conn_start(struct dest *d);
 /* txn_start - MAIL, RCPT..., DATA for the next job */
 void txn_start(struct dest *d);
 
+/* out-sts.c: MTA-STS (RFC 8461), setting mta_sts.enabled */
+/* sts_start - 1: the policy lookup runs and then calls sts_mx_lookup; 0:
+ * MTA-STS is off, go on */
+int sts_start(struct dest *d);
+#define STS_ENFORCED(d) ((d)->sts != NULL && (d)->sts->mode == MTASTS_ENFORCE)
+/* sts_filter_mx - drop the MX hosts an enforced policy does not name
+ * (logged; testing mode keeps them); false when none is left */
+bool sts_filter_mx(struct dest *d, struct dns_mx *mx, size_t *n);
+/* sts_tls_ctx - the client context that verifies certificates
+ * (mta_sts.ca_file, else the system's CAs) */
+SSL_CTX *sts_tls_ctx(struct outsvc *o);
+void sts_free_all(struct outsvc *o);
+
 /* out-dest.c */
+/* sts_mx_lookup - the MX lookup of d's domain */
+void sts_mx_lookup(struct dest *d);
 /* dest_next_addr - connect to the next address, resolving the next MX */
 void dest_next_addr(struct dest *d);
 /* dest_kick - make progress: connect, or start the next transaction */

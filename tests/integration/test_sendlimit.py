@@ -7,7 +7,6 @@ limit's worth reaches the remote sink, the rest waits in the queue as
 suspension and the post office's limit are checked on their own
 mailboxes. Real smtpd, MTA, deliver and smtp-out; DNS from dnsmasq."""
 import smtplib
-import ssl
 import time
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from conftest import Postern, dnsmasq_start, dnsmasq_stop
 from test_mta import mailbox_msgs, wait_for
 from test_smtp_out import Sink
+from test_smtpd import tls_ctx
 
 T = 60
 LIMIT = 20           # limits.mailbox_messages
@@ -57,13 +57,6 @@ def srv(tmp_path_factory):
     dnsmasq_stop(proc)
     reports = p.sanitizer_reports()
     assert not reports, "sanitizer reports:\n" + "\n".join(reports)
-
-
-def tls_ctx():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def login(p, user):
