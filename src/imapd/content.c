@@ -208,6 +208,13 @@ content_load_part(struct session *s, const struct view_msg *v,
 		fd = grace_open(s, v->uid);
 	}
 	if (fd < 0) {
+		/* expunged by a session of another process (imap.processes)
+		 * or of this one when grace held nothing: the file the store
+		 * keeps a while */
+		fd = store_msg_open_expunged(s->folder, s->uidvalidity,
+		    v->uid);
+	}
+	if (fd < 0) {
 		c->failed = true;
 		return -1;
 	}

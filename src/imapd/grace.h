@@ -5,8 +5,9 @@
  * the other sessions of the process for a while (RFC 2180 4.1.1): a
  * session that has not been told of the expunge yet still sees the
  * message, and a FETCH of it answers from the file it held open instead
- * of NO. A message expunged by another process, or fetched after the
- * grace, gets NO [EXPUNGEISSUED] (RFC 5530). */
+ * of NO. A message expunged by another process is read from the file
+ * the store keeps in the folder's tmp/ for a minute
+ * (store_msg_open_expunged); after that, NO [EXPUNGEISSUED] (RFC 5530). */
 
 #include <stddef.h>
 #include <stdint.h>

@@ -347,6 +347,73 @@ fail:
 	return -1;
 }
 
+/* ---- expunged files, readable a while longer (RFC 2180 4.1.1) ---- */
+
+static char *
+expunged_path(const struct store_folder *f, uint32_t uidvalidity,
+	      uint32_t uid)
+{
+	return xasprintf("%s/tmp/expunged.%" PRIu32 ".%" PRIu32, f->dir,
+	    uidvalidity, uid);
+}
+
+/* store_msg_retire - see store-private.h. Every IMAP process reads the
+ * file there until its sessions are told of the expunge; the sessions
+ * of another process had NO [EXPUNGEISSUED] when the file was unlinked.
+ * tmp/ is on the same file system (a rename) and outside what the sync
+ * and the quota count. */
+int
+store_msg_retire(struct store_folder *f, const char *path,
+		 uint32_t uidvalidity, uint32_t uid)
+{
+	char *to = expunged_path(f, uidvalidity, uid);
+	int r = rename(path, to);
+
+	free(to);
+	if (r == 0)
+		return 0;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* store_expunged_sweep - see store-private.h: by the change time the
+ * rename gave the file */
+void
+store_expunged_sweep(struct store_folder *f)
+{
+	char *tmp = path_join(f->dir, "tmp");
+	DIR *d = opendir(tmp);
+	time_t now = time(NULL);
+	struct dirent *de;
+
+	free(tmp);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat sb;
+		if (strncmp(de->d_name, "expunged.", 9) != 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &sb,
+		    AT_SYMLINK_NOFOLLOW) == 0 &&
+		    sb.st_ctime + STORE_EXPUNGED_SECONDS <= now)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* store_msg_open_expunged - see store.h */
+int
+store_msg_open_expunged(struct store_folder *f, uint32_t uidvalidity,
+			uint32_t uid)
+{
+	char *p = expunged_path(f, uidvalidity, uid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+
+	free(p);
+	return fd;
+}
+
 /* store_expunge - remove messages */
 int
 store_expunge(struct store_folder *f, const uint32_t *uids, size_t n,
@@ -381,7 +448,7 @@ store_expunge(struct store_folder *f, const uint32_t *uids, size_t n,
 	out = xreallocarray(NULL, nv ? nv : 1, sizeof(*out));
 	for (size_t i = 0; i < nv; i++) {
 		char *p = store_msg_path(f, &v[i]);
-		if (unlink(p) < 0 && errno != ENOENT) {
+		if (store_msg_retire(f, p, fs.uidvalidity, v[i].uid) < 0) {
 			store_seterr(error_r, "unlink %s: %s", p,
 			    strerror(errno));
 			free(p);
@@ -403,8 +470,10 @@ store_expunge(struct store_folder *f, const uint32_t *uids, size_t n,
 		free(out);
 		return -1;
 	}
-	if (nout > 0)
+	if (nout > 0) {
 		(void)store_quota_add(f->st->root, -bytes, -(int64_t)nout, NULL);
+		store_expunged_sweep(f);
+	}
 	if (uids != NULL && nout > 1) {
 		/* ascending */
 		for (size_t i = 1; i < nout; i++)
