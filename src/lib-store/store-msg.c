@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,14 +379,46 @@ store_msg_retire(struct store_folder *f, const char *path,
 	return 0;
 }
 
+/* sweep_due - true at most once per SWEEP_EVERY seconds for a folder
+ * directory in this process (a busy shared folder holds thousands of
+ * such files: reading tmp/ at every expunge cost more than the expunge).
+ * A small table of the last folders, for the loop and the writer
+ * threads. */
+#define SWEEP_EVERY 10
+#define SWEEP_SLOTS 64
+static bool
+sweep_due(const char *dir, time_t now)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static struct { uint64_t h; time_t at; } slot[SWEEP_SLOTS];
+	uint64_t h = 1469598103934665603ULL;
+	bool due = true;
+
+	for (const char *p = dir; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	pthread_mutex_lock(&mu);
+	size_t i = (size_t)(h % SWEEP_SLOTS);
+	if (slot[i].h == h && slot[i].at + SWEEP_EVERY > now)
+		due = false;
+	else {
+		slot[i].h = h;
+		slot[i].at = now;
+	}
+	pthread_mutex_unlock(&mu);
+	return due;
+}
+
 /* store_expunged_sweep - see store-private.h: by the change time the
  * rename gave the file */
 void
 store_expunged_sweep(struct store_folder *f)
 {
+	time_t now = time(NULL);
+
+	if (!sweep_due(f->dir, now))
+		return;
 	char *tmp = path_join(f->dir, "tmp");
 	DIR *d = opendir(tmp);
-	time_t now = time(NULL);
 	struct dirent *de;
 
 	free(tmp);
