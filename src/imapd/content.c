@@ -12,7 +12,6 @@
 #include <event2/event.h>
 
 #include "content.h"
-#include "grace.h"
 #include "imap-spec.h"
 #include "imapd.h"
 #include "log.h"
@@ -203,14 +202,9 @@ content_load_part(struct session *s, const struct view_msg *v,
 		store_msg_clear(&m);
 	}
 	if (fd < 0) {
-		/* expunged by another session of the process, which
-		 * this one was not told of yet: the file it held */
-		fd = grace_open(s, v->uid);
-	}
-	if (fd < 0) {
-		/* expunged by a session of another process (imap.processes)
-		 * or of this one when grace held nothing: the file the store
-		 * keeps a while */
+		/* expunged by another session (of any process) that this
+		 * one was not told of yet: the file the store keeps a while
+		 * (RFC 2180 4.1.1) */
 		fd = store_msg_open_expunged(s->folder, s->uidvalidity,
 		    v->uid);
 	}
