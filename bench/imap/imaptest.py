@@ -16,6 +16,7 @@ servers, runs imaptest and reads its figures.
 usage: bench/imap/imaptest.py --imaptest BIN --tests DIR
            [--clients 10] [--secs 30] [--only postern|dovecot]
            [--phase tests|stress|both] [--seed N] [--perf]
+           [--postern-set KEY=VALUE ...]   (e.g. imap.processes=2)
 """
 import argparse
 import os
@@ -190,12 +191,17 @@ def main():
     ap.add_argument("--perf", action="store_true",
                     help="perf record the servers' IMAP processes "
                          "during the stress run")
+    ap.add_argument("--postern-set", action="append", default=[],
+                    metavar="KEY=VALUE",
+                    help="a Postern setting for the run (repeatable)")
     ap.add_argument("--keep-output", default=None,
                     help="folder for imaptest's full output")
     a = ap.parse_args()
     servers = []
     if a.only != "dovecot":
-        servers.append(peers.Postern(3, services=["imapd"]))
+        settings = dict(kv.split("=", 1) for kv in a.postern_set)
+        servers.append(peers.Postern(3, services=["imapd"],
+                                     settings=settings))
     if a.only != "postern":
         servers.append(DovecotOnly(3))
     mbox = Path(tempfile.mkdtemp(prefix="imaptest-mbox-")) / "stress.mbox"

@@ -11,7 +11,6 @@
 #include <event2/event.h>
 
 #include "imap-spec.h"
-#include "grace.h"
 #include "imapd.h"
 #include "log.h"
 #include "mime.h"
@@ -65,8 +64,6 @@ copy_move(struct session *s, const char *tag, const struct imap_arg *a,
 	 * writer.c sends COPYUID (and MOVE's expunges) */
 	/* into or out of Junk: rspamd learns (lib-filter, queued) */
 	spam_learn_copy(s->d->svc->db, s->folder, name, uids, nu);
-	if (move)
-		grace_hold(s, uids, nu);
 	writer_copy(s, tag, name, uids, nu, move, uid,
 	    move ? 0 : mailbox_quota_kb(s));
 	free(uids);
@@ -114,11 +111,9 @@ cmd_expunge(struct session *s, const char *tag, const struct imap_arg *a,
 				uids[nu++] = s->msgs[idx[i]].uid;
 		free(idx);
 		/* expunge only what is still \Deleted in the index */
-		grace_hold(s, uids, nu);
 		r = nu == 0 ? 0 : store_expunge(s->folder, uids, nu, NULL, NULL, &err);
 		free(uids);
 	} else {
-		grace_hold(s, NULL, 0);
 		r = store_expunge(s->folder, NULL, 0, NULL, NULL, &err);
 	}
 	if (r < 0) {

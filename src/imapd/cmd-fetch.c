@@ -380,7 +380,7 @@ fetch_continue(struct session *s)
 			continue;
 		/* a message expunged meanwhile (v->gone, not reported
 		 * yet) is still this session's: fetched if its file can
-		 * be read (grace.c), RFC 2180 4.1.1 */
+		 * be read (store_msg_open_expunged), RFC 2180 4.1.1 */
 		buf_reset(&out);
 		int r = fetch_one(s, j->idx[i], &j->f, j->uid, j->seen_now[i],
 		    j->use_changedsince, &out);

@@ -13,7 +13,6 @@
 #include "directory.h"
 #include "imap-match.h"
 #include "imap-spec.h"
-#include "grace.h"
 #include "imapd.h"
 #include "notify.h"
 #include "search.h"
@@ -270,8 +269,6 @@ cmd_close(struct session *s, const char *tag, const struct imap_arg *a,
 	const char *err;
 
 	/* expunge silently: no EXPUNGE responses for a closing mailbox */
-	if (!s->readonly)
-		grace_hold(s, NULL, 0);
 	if (!s->readonly && store_expunge(s->folder, NULL, 0, NULL, NULL, &err) < 0)
 		log_warnx("%s: expunge on CLOSE: %s", s->sid, err);
 	session_deselect(s);

@@ -12,7 +12,6 @@
 #include <event2/event.h>
 
 #include "content.h"
-#include "grace.h"
 #include "imap-spec.h"
 #include "imapd.h"
 #include "log.h"
@@ -203,9 +202,11 @@ content_load_part(struct session *s, const struct view_msg *v,
 		store_msg_clear(&m);
 	}
 	if (fd < 0) {
-		/* expunged by another session of the process, which
-		 * this one was not told of yet: the file it held */
-		fd = grace_open(s, v->uid);
+		/* expunged by another session (of any process) that this
+		 * one was not told of yet: the file the store keeps a while
+		 * (RFC 2180 4.1.1) */
+		fd = store_msg_open_expunged(s->folder, s->uidvalidity,
+		    v->uid);
 	}
 	if (fd < 0) {
 		c->failed = true;

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +349,105 @@ fail:
 	return -1;
 }
 
+/* ---- expunged files, readable a while longer (RFC 2180 4.1.1) ---- */
+
+static char *
+expunged_path(const struct store_folder *f, uint32_t uidvalidity,
+	      uint32_t uid)
+{
+	return xasprintf("%s/tmp/expunged.%" PRIu32 ".%" PRIu32, f->dir,
+	    uidvalidity, uid);
+}
+
+/* store_msg_retire - see store-private.h. Every IMAP process reads the
+ * file there until its sessions are told of the expunge; the sessions
+ * of another process had NO [EXPUNGEISSUED] when the file was unlinked.
+ * tmp/ is on the same file system (a rename) and outside what the sync
+ * and the quota count. */
+int
+store_msg_retire(struct store_folder *f, const char *path,
+		 uint32_t uidvalidity, uint32_t uid)
+{
+	char *to = expunged_path(f, uidvalidity, uid);
+	int r = rename(path, to);
+
+	free(to);
+	if (r == 0)
+		return 0;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* sweep_due - true at most once per SWEEP_EVERY seconds for a folder
+ * directory in this process (a busy shared folder holds thousands of
+ * such files: reading tmp/ at every expunge cost more than the expunge).
+ * A small table of the last folders, for the loop and the writer
+ * threads. */
+#define SWEEP_EVERY 10
+#define SWEEP_SLOTS 64
+static bool
+sweep_due(const char *dir, time_t now)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static struct { uint64_t h; time_t at; } slot[SWEEP_SLOTS];
+	uint64_t h = 1469598103934665603ULL;
+	bool due = true;
+
+	for (const char *p = dir; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	pthread_mutex_lock(&mu);
+	size_t i = (size_t)(h % SWEEP_SLOTS);
+	if (slot[i].h == h && slot[i].at + SWEEP_EVERY > now)
+		due = false;
+	else {
+		slot[i].h = h;
+		slot[i].at = now;
+	}
+	pthread_mutex_unlock(&mu);
+	return due;
+}
+
+/* store_expunged_sweep - see store-private.h: by the change time the
+ * rename gave the file */
+void
+store_expunged_sweep(struct store_folder *f)
+{
+	time_t now = time(NULL);
+
+	if (!sweep_due(f->dir, now))
+		return;
+	char *tmp = path_join(f->dir, "tmp");
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+
+	free(tmp);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat sb;
+		if (strncmp(de->d_name, "expunged.", 9) != 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &sb,
+		    AT_SYMLINK_NOFOLLOW) == 0 &&
+		    sb.st_ctime + STORE_EXPUNGED_SECONDS <= now)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* store_msg_open_expunged - see store.h */
+int
+store_msg_open_expunged(struct store_folder *f, uint32_t uidvalidity,
+			uint32_t uid)
+{
+	char *p = expunged_path(f, uidvalidity, uid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+
+	free(p);
+	return fd;
+}
+
 /* store_expunge - remove messages */
 int
 store_expunge(struct store_folder *f, const uint32_t *uids, size_t n,
@@ -381,7 +482,7 @@ store_expunge(struct store_folder *f, const uint32_t *uids, size_t n,
 	out = xreallocarray(NULL, nv ? nv : 1, sizeof(*out));
 	for (size_t i = 0; i < nv; i++) {
 		char *p = store_msg_path(f, &v[i]);
-		if (unlink(p) < 0 && errno != ENOENT) {
+		if (store_msg_retire(f, p, fs.uidvalidity, v[i].uid) < 0) {
 			store_seterr(error_r, "unlink %s: %s", p,
 			    strerror(errno));
 			free(p);
@@ -403,8 +504,10 @@ store_expunge(struct store_folder *f, const uint32_t *uids, size_t n,
 		free(out);
 		return -1;
 	}
-	if (nout > 0)
+	if (nout > 0) {
 		(void)store_quota_add(f->st->root, -bytes, -(int64_t)nout, NULL);
+		store_expunged_sweep(f);
+	}
 	if (uids != NULL && nout > 1) {
 		/* ascending */
 		for (size_t i = 1; i < nout; i++)

@@ -57,6 +57,14 @@ struct store_folder {
 	char mailboxid[STORE_ID_MAX];
 };
 
+/* store-msg.c: an expunged message's file moved to the folder's
+ * tmp/expunged.<uidvalidity>.<uid> (store_msg_open_expunged reads it
+ * there), or removed; 0, or -1 with errno */
+int store_msg_retire(struct store_folder *f, const char *path,
+		     uint32_t uidvalidity, uint32_t uid);
+/* store-msg.c: remove what store_msg_retire kept past its time */
+void store_expunged_sweep(struct store_folder *f);
+
 /* a folder's counters, read and written under the index's write lock */
 struct folder_state {
 	uint32_t uidvalidity;

@@ -440,7 +440,7 @@ store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
 			if (store_msg_get(f, src_uids[i], &m, error_r) != 1)
 				continue;
 			char *p = store_msg_path(f, &m);
-			(void)unlink(p);
+			(void)store_msg_retire(f, p, fs.uidvalidity, m.uid);
 			free(p);
 			store_msg_clear(&m);
 			if (sync_expunge_row(f, &fs, src_uids[i], error_r) < 0)
@@ -457,6 +457,8 @@ store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
 	}
 	if (!move && ncopied > 0)
 		(void)store_quota_add(f->st->root, bytes, (int64_t)ncopied, NULL);
+	if (move && ncopied > 0)
+		store_expunged_sweep(f);
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = dsp->uidvalidity;
 	if (n_r != NULL)

@@ -298,6 +298,13 @@ int store_msg_get(struct store_folder *f, uint32_t uid, struct store_msg *m,
  * (and *error_r) if it was expunged behind our back. */
 int store_msg_open(struct store_folder *f, const struct store_msg *m,
 		   const char **error_r);
+/* store_msg_open_expunged - the file of message uid, expunged from f
+ * (of that uidvalidity) less than STORE_EXPUNGED_SECONDS ago by any
+ * process: a session not told of the expunge yet still reads it (RFC
+ * 2180 4.1.1). A descriptor, or -1. */
+#define STORE_EXPUNGED_SECONDS 60
+int store_msg_open_expunged(struct store_folder *f, uint32_t uidvalidity,
+			    uint32_t uid);
 /* store_msg_path - the path of the message file (new string). */
 char *store_msg_path(struct store_folder *f, const struct store_msg *m);
 
