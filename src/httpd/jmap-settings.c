@@ -457,34 +457,51 @@ twofactor_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 
 /* ---------------------------------------------------------- LoginRecord */
 
+/* utc_text - loginsec's "YYYY-MM-DD HH:MM:SS" (UTC) as a JMAP UTCDate */
+static json_t *
+utc_text(const unsigned char *s)
+{
+	char b[21];
+
+	if (s == NULL || strlen((const char *)s) != 19)
+		return json_null();
+	memcpy(b, s, 19);
+	b[10] = 'T';
+	b[19] = 'Z';
+	b[20] = '\0';
+	return json_string(b);
+}
+
+/* login_record_get - the rows of loginsec_logins (the one reader of the
+ * login record; also /jmap/mail/logins), the times as UTCDate */
 static void
 login_record_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
 	struct jmap_mail_ctx *c = ctx;
 	static const char *const allowed[] = { "accountId", NULL };
+	const char *const *keys;
 	const char *err;
 	int r;
 
 	if (!jmap_mail_account(c, args, allowed, error_r))
 		return;
-	sqlite3_stmt *st = db_query(c->db, &err, "SELECT protocol, address, "
-	    "country, first, last, count FROM login_seen WHERE mailbox_id = ? "
-	    "ORDER BY last DESC, protocol, address LIMIT ?", "ii", c->mailbox_id,
-	    (int64_t)LOGINS_MAX);
+	/* columns: last, protocol, address, country, first, count */
+	sqlite3_stmt *st = loginsec_logins(c->db, c->mailbox_id, LOGINS_MAX,
+	    &keys, &err);
 	if (st == NULL) {
 		*error_r = jmap_error("serverFail", "%s", err);
 		return;
 	}
 	json_t *list = json_array();
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *p = (const char *)sqlite3_column_text(st, 0);
-		const char *a = (const char *)sqlite3_column_text(st, 1);
-		const char *cc = (const char *)sqlite3_column_text(st, 2);
+		const char *p = (const char *)sqlite3_column_text(st, 1);
+		const char *a = (const char *)sqlite3_column_text(st, 2);
+		const char *cc = (const char *)sqlite3_column_text(st, 3);
 		json_array_append_new(list, json_pack("{s:s,s:s,s:s?,s:o,s:o,s:I}",
 		    "protocol", p != NULL ? p : "", "address", a != NULL ? a : "",
 		    "country", cc != NULL && *cc ? cc : NULL, "first",
-		    utc(sqlite3_column_int64(st, 3)), "last",
-		    utc(sqlite3_column_int64(st, 4)), "count",
+		    utc_text(sqlite3_column_text(st, 4)), "last",
+		    utc_text(sqlite3_column_text(st, 0)), "count",
 		    (json_int_t)sqlite3_column_int64(st, 5)));
 	}
 	sqlite3_finalize(st);

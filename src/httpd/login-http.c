@@ -12,6 +12,12 @@
  *                      to the post office's provider, with the state in
  *                      the cookie postern_oidc (SameSite=Lax: it comes
  *                      back on the provider's redirect)
+ *   GET /jmap/mail/oidc/offer?login=NAME
+ *                      whether the login page offers this login for the
+ *                      name typed (oidc_offered: by the domain or post
+ *                      office after its '@', never by the mailbox):
+ *                      {"postoffice": PO, "provider": issuer's host}, or
+ *                      {} when not
  *   GET /jmap/mail/oidc/callback?code=&state=
  *                      the provider's answer: the code is exchanged and
  *                      the ID token checked; the country policies apply;
@@ -173,8 +179,9 @@ logins_route(struct httpd_req *rq, struct http_response *resp)
 
 struct oidc_job {
 	struct httpd_job job;          /* first */
-	bool callback;
+	bool callback, offer;
 	char *postoffice;              /* start */
+	char *login;                   /* offer */
 	char *code, *state, *error;    /* callback */
 	char *cookie;                  /* postern_oidc */
 	char *host;
@@ -192,6 +199,7 @@ oidc_job_free(struct httpd_job *hj)
 
 	http_response_free(&j->job.resp);
 	free(j->postoffice);
+	free(j->login);
 	free(j->code);
 	free(j->state);
 	free(j->error);
@@ -367,6 +375,26 @@ oidc_callback_run(struct oidc_job *j, struct db *db)
 	explicit_bzero(sid, sizeof(sid));
 }
 
+/* oidc_offer_run - what the login page offers for a login name */
+static void
+oidc_offer_run(struct oidc_job *j, struct db *db)
+{
+	char po[NAME_MAX_LEN + 1], provider[256];
+	const char *err = NULL;
+	int r = oidc_offered(db, j->login, po, sizeof(po), provider,
+	    sizeof(provider), &err);
+
+	if (r < 0) {
+		snprintf(j->job.note, sizeof(j->job.note), "oidc offer: %s", err);
+		lh_problem(&j->job.resp, 503, "unavailable", "The config "
+		    "store is unavailable; try again.");
+		return;
+	}
+	json_t *v = r > 0 ? json_pack("{s:s, s:s}", "postoffice", po,
+	    "provider", provider) : json_object();
+	lh_answer(&j->job.resp, 200, v);
+}
+
 static void
 oidc_job_run(struct httpd_job *hj, struct db *db)
 {
@@ -379,6 +407,8 @@ oidc_job_run(struct httpd_job *hj, struct db *db)
 	}
 	if (j->callback)
 		oidc_callback_run(j, db);
+	else if (j->offer)
+		oidc_offer_run(j, db);
 	else
 		oidc_start_run(j, db);
 }
@@ -402,8 +432,9 @@ oidc_route(struct httpd_req *rq, struct http_response *resp)
 	struct http_form f = { NULL, 0 };
 	const char *err, *tail = rq->req->path + strlen(OIDC_PATH);
 	bool callback = strcmp(tail, "callback") == 0;
+	bool offer = strcmp(tail, "offer") == 0;
 
-	if (!callback && strcmp(tail, "start") != 0) {
+	if (!callback && !offer && strcmp(tail, "start") != 0) {
 		httpd_error(resp, 404, "No such login page.");
 		return;
 	}
@@ -418,7 +449,13 @@ oidc_route(struct httpd_req *rq, struct http_response *resp)
 		return;
 	}
 	const char *po = http_form_get(&f, "postoffice");
-	if (!callback && (po == NULL || *po == '\0' || strlen(po) >
+	const char *login = http_form_get(&f, "login");
+	if (offer && (login == NULL || strlen(login) > 320)) {
+		http_form_free(&f);
+		httpd_error(resp, 400, "Name the login: ?login=NAME@DOMAIN.");
+		return;
+	}
+	if (!callback && !offer && (po == NULL || *po == '\0' || strlen(po) >
 	    NAME_MAX_LEN)) {
 		http_form_free(&f);
 		httpd_error(resp, 400, "Name the post office: "
@@ -437,6 +474,8 @@ oidc_route(struct httpd_req *rq, struct http_response *resp)
 	memcpy(&j->sa, rq->sa, rq->sa->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	j->callback = callback;
+	j->offer = offer;
+	j->login = login != NULL ? xstrdup(login) : NULL;
 	j->postoffice = po != NULL ? xstrdup(po) : NULL;
 	j->code = code != NULL ? xstrdup(code) : NULL;
 	j->state = state != NULL ? xstrdup(state) : NULL;

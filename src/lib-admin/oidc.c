@@ -1,5 +1,6 @@
 /* oidc - OpenID Connect login per post office (oidc.h) */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,46 @@ po_load(struct db *db, const char *name, int64_t id, struct po_conf *p,
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		return db_fail(db, error_r, "post office");
 	return r == SQLITE_ROW;
+}
+
+int
+oidc_offered(struct db *db, const char *login, char *po_r, size_t po_size,
+	     char *provider_r, size_t provider_size, const char **error_r)
+{
+	const char *at = login != NULL ? strrchr(login, '@') : NULL;
+	char name[DOMAIN_MAX_LEN + 1];
+	struct dir_domain d;
+	struct po_conf p;
+	size_t n;
+
+	if (at == NULL || at[1] == '\0' || strlen(at + 1) >= sizeof(name))
+		return 0;
+	for (n = 0; at[1 + n] != '\0'; n++)
+		name[n] = (char)tolower((unsigned char)at[1 + n]);
+	name[n] = '\0';
+	/* a domain of a post office, else a post office's own name */
+	int r = dir_domain_get(db, name, &d, error_r);
+	if (r < 0)
+		return -1;
+	if (r > 0 && d.disabled)
+		return 0;
+	const char *po = r > 0 ? d.postoffice : name;
+	if (strlen(po) > NAME_MAX_LEN)
+		return 0;
+	r = po_load(db, po, 0, &p, error_r);
+	if (r > 0 && (!p.enabled || p.issuer[0] == '\0' ||
+	    p.client_id[0] == '\0'))
+		r = 0;
+	if (r > 0) {
+		/* the issuer's host (and port): https://HOST[:PORT]/... */
+		const char *h = strstr(p.issuer, "://");
+		h = h != NULL ? h + 3 : p.issuer;
+		snprintf(po_r, po_size, "%s", po);
+		snprintf(provider_r, provider_size, "%.*s", (int)strcspn(h, "/?#"),
+		    h);
+	}
+	po_free(&p);
+	return r;
 }
 
 /* discover - the provider's metadata (checked): 0, or -1 with *why_r */

@@ -44,6 +44,15 @@ int oidc_start(struct db *db, const char *po_name, const char *redirect_uri,
 	       char **location_r, char **state_r, const char **why_r,
 	       const char **error_r);
 
+/* oidc_offered - whether the login page should offer this login for the
+ * name typed (login): the part after its last '@' names a hosted domain
+ * or a post office; the mailbox part is never looked at, so the answer
+ * is the same whether the mailbox exists. 1 offered (po_r the post
+ * office's name, provider_r the issuer's host, for "Sign in with ..."),
+ * 0 not (an unknown or disabled domain or post office too), -1 error. */
+int oidc_offered(struct db *db, const char *login, char *po_r, size_t po_size,
+		 char *provider_r, size_t provider_size, const char **error_r);
+
 /* oidc_finish - the callback: state (from the query) must equal
  * cookie_state and be valid; code is exchanged at the token endpoint;
  * the ID token checked; the mailbox found into mb. 1, 0 refused (why

@@ -13,12 +13,11 @@
 // The page: Settings({ jmap, session }) mounted by
 // tests/browser/settings-page/ at /mail/settings-page/ on the running
 // postern-httpd (the webmail shell mounts it at #/settings), logged in by
-// the real login (its cookie) and calling the real JMAP API. Files the
-// server does not serve (this branch has no /mail/ route yet) come from
-// the tree: web/mail/, web/common/, Preact and htm from web/node_modules,
-// and, only while the webmail's own modules are missing here, the small
-// stand-ins in settings-page/fallback/. The page carries the webmail's
-// Content-Security-Policy.
+// the real login (its cookie) and calling the real JMAP API. Only the
+// test page itself comes from the tree; every module it imports (the
+// webmail's jmap.js, settings*.js, util.js, Preact and htm) is the one
+// the server serves from its built web tree. The test page carries the
+// webmail's Content-Security-Policy.
 // Environment: BASE (http://127.0.0.1:PORT), USER_LOGIN, USER_PW, NEW_PW,
 // SHOTS (screenshots), WEB_MODULES (web/node_modules), FOLDER (the
 // filter's target folder, which exists), APP_NAME. Any console error
@@ -33,49 +32,28 @@ import assert from 'node:assert/strict'
 const require = createRequire(import.meta.url)
 const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'))
 
-const { BASE, USER_LOGIN, USER_PW, NEW_PW, SHOTS, FOLDER, APP_NAME, PHASE, WEB_MODULES } = process.env
+const { BASE, USER_LOGIN, USER_PW, NEW_PW, SHOTS, FOLDER, APP_NAME, PHASE } = process.env
 const HERE = path.dirname(fileURLToPath(import.meta.url))
-const ROOT = path.resolve(HERE, '..', '..')
 const T = 20000
 const errors = []
 // the webmail's policy (src/httpd/static.c, /mail/)
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
   "img-src 'self' blob: data:; connect-src 'self'; font-src 'self'; " +
   "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.html': 'text/html', '.svg': 'image/svg+xml' }
-const VENDOR = {
-  'preact.js': 'preact/dist/preact.module.js',
-  'htm.js': 'htm/dist/htm.module.js',
-  'hooks.js': 'preact/hooks/dist/hooks.module.js'
-}
+const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html' }
 
-// fromTree - the file for a path the server does not serve, or null
-function fromTree (p) {
-  if (p.startsWith('/mail/settings-page/')) return path.join(HERE, 'settings-page', p.slice(20))
-  const m = /^\/common\/vendor\/([a-z]+\.js)$/.exec(p)
-  if (m && VENDOR[m[1]]) return path.join(WEB_MODULES, VENDOR[m[1]])
-  if (!/^\/(mail|common)\/[A-Za-z0-9._-]+$/.test(p)) return null
-  for (const f of [path.join(ROOT, 'web', p), path.join(HERE, 'settings-page', 'fallback', p)]) {
-    if (existsSync(f)) return f
+// servePage - the test page (tests/browser/settings-page/) at
+// /mail/settings-page/; all else is the server's
+async function servePage (route) {
+  const name = new URL(route.request().url()).pathname.slice('/mail/settings-page/'.length)
+  const f = path.join(HERE, 'settings-page', name)
+  if (!/^[a-z-]+\.(js|css|html)$/.test(name) || !existsSync(f)) {
+    return route.fulfill({ status: 404, body: 'not found' })
   }
-  return null
-}
-
-async function serve (route) {
-  const p = new URL(route.request().url()).pathname
-  if (!p.startsWith('/mail/settings-page/')) {
-    const r = await route.fetch()
-    if (r.status() !== 404) return route.fulfill({ response: r })
-  }
-  const f = fromTree(p)
-  if (f === null || !existsSync(f)) return route.fulfill({ status: 404, body: 'not found' })
-  let body = readFileSync(f)
-  // the hooks' bare "preact" import made relative, as web-build.sh does
-  if (p === '/common/vendor/hooks.js') body = body.toString().replace(/from ?"preact"/g, 'from"./preact.js"')
   return route.fulfill({
     status: 200,
-    body,
-    headers: { 'Content-Type': TYPES[path.extname(f)] || 'application/octet-stream', 'Content-Security-Policy': CSP }
+    body: readFileSync(f),
+    headers: { 'Content-Type': TYPES[path.extname(f)], 'Content-Security-Policy': CSP }
   })
 }
 
@@ -105,7 +83,7 @@ async function login (page, hash) {
     data: { login: USER_LOGIN, password: USER_PW }, headers: { 'X-Postern-CSRF': '1' }
   })
   assert.equal(r.status(), 200, await r.text())
-  await page.route((u) => /^\/(mail|common)\//.test(u.pathname), serve)
+  await page.route((u) => u.pathname.startsWith('/mail/settings-page/'), servePage)
   await page.goto(`${BASE}/mail/settings-page/index.html${hash}`)
 }
 

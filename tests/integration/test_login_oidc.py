@@ -8,12 +8,16 @@ verified address), PKCE and client authentication at the token endpoint,
 and the refusals: a forged or foreign state, a replayed code, a token
 for another audience, from another issuer, with another nonce, expired,
 signed by another key or not signed, an unverified or foreign address,
-a post office without the login."""
+a post office without the login. The webmail's login page learns from
+/jmap/mail/oidc/offer whether to offer the button (by the domain, never
+the mailbox), and Chromium logs in through it (tests/browser/
+webmail-oidc.mjs)."""
 import base64
 import hashlib
 import http.client
 import http.server
 import json
+import os
 import subprocess
 import threading
 import time
@@ -22,6 +26,7 @@ import urllib.parse
 import pytest
 
 from conftest import Postern, free_port
+from webmail_util import run_browser
 
 PW = "Outside-login-secret-8841"
 CLIENT_ID = "postern-acme"
@@ -448,3 +453,41 @@ def test_redirect_uri_follows_public_url(env):
         assert r.status == 303, r.text
     finally:
         p.cli("config", "unset", "http.public_url")
+
+
+def test_offer_tells_the_login_page(env):
+    """the offer goes by the domain or post office after '@', never by
+    the mailbox: a known and an unknown mailbox get the same answer"""
+    p, op = env
+    port = p.port("http")
+    want = {"postoffice": "acme", "provider": op.issuer.split("://")[1]}
+
+    def offer(login):
+        r = get(port, "/jmap/mail/oidc/offer?" +
+                urllib.parse.urlencode({"login": login}))
+        assert r.status == 200, (r.status, r.text)
+        assert r.getheader("Content-Type") == "application/json"
+        return json.loads(r.text)
+
+    assert offer("ann@acme.test") == want
+    assert offer("nobody@ACME.test") == want
+    assert offer("ann@acme") == want
+    for other in ("cat@zeta.test", "cat@zeta", "x@nosuch.test", "ann",
+                  "ann@", "<b>@acme.test.", ""):
+        assert offer(other) == {}, other
+    assert get(port, "/jmap/mail/oidc/offer").status == 400
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK),
+                    reason="chromium is not installed "
+                           "(scripts/install-deps.sh installs it)")
+def test_webmail_button_in_chromium(env, tmp_path):
+    """the webmail's login page offers "Sign in with <provider>" for
+    acme's addresses and not zeta's; the button logs ann in and the page
+    shows her mailbox list (tests/browser/webmail-oidc.mjs)"""
+    p, op = env
+    names = run_browser(p, tmp_path, "webmail-oidc.mjs", "webmail-oidc: ok",
+                        USER_LOGIN="ann@acme.test", OTHER="cat@zeta.test",
+                        PROVIDER=op.issuer.split("://")[1])
+    assert {"webmail-oidc-login.png", "webmail-oidc-mailboxes.png"} <= names
+    assert "oidc login ann@acme" in p.log("httpd")

@@ -100,9 +100,10 @@ def stop(p):
 
 
 def run_browser(p, tmp_path, script, ok_line, **extra):
-    """runs tests/browser/<script> against p as alice; its screenshots
-    go to tmp_path/screenshots and are copied to <build>/screenshots/;
-    asserts it printed ok_line and returns the names of the screenshots"""
+    """runs tests/browser/<script> against p as alice (extra environment
+    may name another USER_LOGIN); its screenshots go to
+    tmp_path/screenshots and are copied to <build>/screenshots/; asserts
+    it printed ok_line and returns the names of the screenshots"""
     assert shutil.which("node"), "node is missing (scripts/install-deps.sh)"
     assert (WEB_MODULES / "playwright-core").is_dir(), \
         "web/node_modules lacks playwright-core: the build runs npm ci"
@@ -110,8 +111,8 @@ def run_browser(p, tmp_path, script, ok_line, **extra):
     shots.mkdir()
     env = dict(os.environ, BASE=f"http://127.0.0.1:{p.port('http')}",
                USER_LOGIN="alice@acme", USER_PW=ALICE_PW, SHOTS=str(shots),
-               WEB_MODULES=str(WEB_MODULES),
-               **{k: str(v) for k, v in extra.items()})
+               WEB_MODULES=str(WEB_MODULES))
+    env.update({k: str(v) for k, v in extra.items()})
     r = subprocess.run(["node", str(ROOT / "tests/browser" / script)],
                        env=env, capture_output=True, text=True, timeout=240)
     stable = BUILD / "screenshots"

@@ -49,6 +49,17 @@ function Login({ onLogin }) {
   const [challenge, setChallenge] = useState(null);
   const [code, setCode] = useState('');
   const [recovery, setRecovery] = useState(null);
+  const [oidc, setOidc] = useState(null);
+  // "Sign in with <provider>" when the name's post office offers it
+  useEffect(() => {
+    const u = user.trim();
+    if (!/@[^@\s]+$/.test(u)) { setOidc(null); return undefined; }
+    let live = true;
+    const t = setTimeout(() => {
+      J.oidcOffer(u).then((o) => { if (live) setOidc(o); }).catch(() => {});
+    }, 300);
+    return () => { live = false; clearTimeout(t); };
+  }, [user]);
   const submit = async (e) => {
     e.preventDefault();
     setBusy(true);
@@ -78,6 +89,8 @@ function Login({ onLogin }) {
       <${Notice} error=${error} />
       <button type="submit" disabled=${busy}>Log in</button>
     </form>
+    ${oidc && !challenge && html`<p class="oidc"><a class="button oidc-start" href=${oidc.start}>
+      Sign in with ${oidc.provider}</a></p>`}
   </main>`;
 }
 

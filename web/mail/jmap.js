@@ -48,6 +48,20 @@ export function login(user, password, code) {
     { login: user, password });
 }
 
+// oidcOffer - whether the post office of a login name (by its domain or
+// post office after '@', never by the mailbox) offers the login through
+// its OpenID Connect provider: {postoffice, provider, start} or null
+export async function oidcOffer(user) {
+  const r = await fetch(`/jmap/mail/oidc/offer?login=${encodeURIComponent(user)}`,
+    { credentials: 'same-origin' });
+  if (!r.ok) return null;
+  const o = await r.json();
+  if (!o || !o.postoffice) return null;
+  return Object.assign({
+    start: `/jmap/mail/oidc/start?postoffice=${encodeURIComponent(o.postoffice)}`,
+  }, o);
+}
+
 export function logout() {
   return post('/jmap/mail/logout', {});
 }
