@@ -34,6 +34,7 @@ static const struct {
 	{ "status", cmd_status, "services run by posternd, their PIDs and addresses" },
 	{ "diag", cmd_diag, "diagnostic report: checks of the whole installation (text, HTML, JSON)" },
 	{ "token", cmd_token, "API tokens of the web administration API: add, list, del" },
+	{ "chat", cmd_chat, "chat (XMPP): sessions, rooms, room create/destroy, archive" },
 };
 
 /* Commands made of verbs ("postoffice add ..."): without a verb they print
@@ -42,7 +43,7 @@ static const struct {
 static const char *const verb_commands[] = {
 	"config", "postoffice", "domain", "dkim", "mailbox", "address", "group",
 	"list", "popretrieval", "users", "queue", "filter", "messages", "welcome",
-	"token", NULL
+	"token", "chat", NULL
 };
 
 static bool

@@ -62,6 +62,7 @@ struct room {
 	size_t naff;
 	struct occupant *occ;
 	size_t nocc;
+	bool seen;                   /* muc_sync */
 };
 
 static struct room *rooms;
@@ -268,6 +269,68 @@ muc_init(void)
 	if (nrooms > 0)
 		log_info("%zu persistent chat room(s)", nrooms);
 	return 0;
+}
+
+static void kick_all(struct room *r);
+
+static void
+sync_room(void *ctx, const struct muc_row *row)
+{
+	const char *err;
+	struct room *r = room_find(row->jid);
+
+	(void)ctx;
+	if (r == NULL) {
+		load_room(NULL, row);
+		if ((r = room_find(row->jid)) != NULL) {
+			r->seen = true;
+			log_info("xmpp %s: made by the administrator", r->jid);
+		}
+		return;
+	}
+	r->seen = true;
+	if (!r->persistent) {
+		/* a live temporary room the administrator made persistent:
+		 * the stored owners join its affiliations */
+		r->persistent = true;
+		if (chat_muc_aff_load(xsrv.store, r->jid, load_aff, r, &err) < 0)
+			log_warnx("xmpp %s: %s", r->jid, err);
+	}
+}
+
+void
+muc_sync(void)
+{
+	const char *err;
+
+	for (struct room *r = rooms; r != NULL; r = r->next)
+		r->seen = false;
+	if (chat_muc_load(xsrv.store, sync_room, NULL, &err) < 0) {
+		log_warnx("%s", err);
+		return;
+	}
+	for (struct room *r = rooms, *next; r != NULL; r = next) {
+		next = r->next;
+		if (r->persistent && !r->seen) {
+			log_info("xmpp %s: destroyed by the administrator",
+			    r->jid);
+			kick_all(r);
+			room_free(r, false);
+		}
+	}
+}
+
+void
+muc_rooms_json(json_t *a)
+{
+	for (struct room *r = rooms; r != NULL; r = r->next) {
+		json_t *o = json_object();
+		json_object_set_new(o, "jid", json_string(r->jid));
+		json_object_set_new(o, "persistent", json_boolean(r->persistent));
+		json_object_set_new(o, "occupants",
+		    json_integer((json_int_t)r->nocc));
+		json_array_append_new(a, o);
+	}
 }
 
 void
@@ -523,6 +586,7 @@ void
 muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
 	     int64_t po)
 {
+	xsrv.state_dirty = true;      /* occupants may change */
 	const char *type = xml_node_attr(p, "type");
 	char *room_jid;
 	struct room *r;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <openssl/ssl.h>
 
 #include "authpool.h"
@@ -119,6 +120,7 @@ struct xsess {
 	const struct caps *caps;        /* verified features, shared */
 	char *caps_wait;                /* id of our disco#info query */
 	char *caps_ver;                 /* the hash it should give */
+	time_t bound_at;                /* wall clock */
 };
 
 /* a user with bound sessions */
@@ -140,6 +142,8 @@ struct xmpp_server {
 	struct event *flush_ev;         /* commits the store's batch */
 	struct xsess *sessions;
 	struct xuser *users;
+	struct event *tick_ev;          /* once a second (xmppd.c on_tick) */
+	bool state_dirty;               /* run/xmpp-state.json to rewrite */
 };
 
 extern struct xmpp_server xsrv;
@@ -231,6 +235,12 @@ void muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
  * forget every room (memory only) */
 int muc_init(void);
 void muc_shutdown(void);
+/* muc_sync - the administrator changed the chat store (postern chat
+ * room create/destroy): rooms added to it come, rooms gone from it are
+ * destroyed (occupants told) */
+void muc_sync(void);
+/* muc_rooms_json - the live rooms into array a (state file) */
+void muc_rooms_json(json_t *a);
 /* muc_session_gone - leave every room */
 void muc_session_gone(struct xsess *s);
 
