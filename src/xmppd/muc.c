@@ -77,16 +77,7 @@ is(const char *a, const char *b)
 bool
 muc_domain(const char *domain, int64_t *po_r)
 {
-	struct dir_domain d;
-	const char *err;
-
-	if (strncmp(domain, MUC_PREFIX, strlen(MUC_PREFIX)) != 0)
-		return false;
-	if (dir_domain_get(xsrv.svc->db, domain + strlen(MUC_PREFIX), &d,
-	    &err) <= 0 || d.disabled || d.postoffice_disabled)
-		return false;
-	*po_r = d.postoffice_id;
-	return true;
+	return im_component_domain(domain, MUC_PREFIX, po_r);
 }
 
 static struct room *
@@ -413,16 +404,12 @@ occ_leave(struct room *r, struct occupant *o, const int *codes)
 		room_free(r, true);
 }
 
+/* muc_error - an error from the room or service (im_error_from) */
 static void
 muc_error(struct xsess *s, const struct xml_node *n, const char *from,
 	  const char *type, const char *cond, const char *text)
 {
-	struct xml_node *c = xml_node_copy(n);
-
-	/* im_stanza_error answers from the stanza's 'to' */
-	xml_node_set_attr(c, "to", from);
-	im_stanza_error(s, c, type, cond, text);
-	xml_node_free(&c);
+	im_error_from(s, n, from, type, cond, text);
 }
 
 /* send_history - the room's last messages from its archive, with the

@@ -195,6 +195,17 @@ bool im_may_see(struct xsess *viewer, struct xsess *target);
 void im_stanza_error(struct xsess *s, const struct xml_node *n,
 		     const char *type, const char *cond, const char *text);
 
+/* im_component_domain - whether domain is <prefix><a domain of ours>
+ * (conference., upload., proxy.): its post office */
+bool im_component_domain(const char *domain, const char *prefix,
+			 int64_t *po_r);
+/* im_error_from - im_stanza_error answering from 'from' (a service) */
+void im_error_from(struct xsess *s, const struct xml_node *n, const char *from,
+		   const char *type, const char *cond, const char *text);
+/* im_result_from - an empty IQ result to iq, from 'from', to s */
+struct xml_node *im_result_from(struct xsess *s, const struct xml_node *iq,
+				const char *from);
+
 /* im_owner_of - the owner ("mailbox@postoffice") of a bare JID of a
  * local user (new string) and its post office, or NULL */
 char *im_owner_of(const char *jid, int64_t *po_r);
