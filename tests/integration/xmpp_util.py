@@ -167,7 +167,8 @@ class Raw:
                   f"mechanism='PLAIN'>{cred}</auth>")
         self.expect(r"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
         self.send(header(domain))
-        self.expect(r"<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>")
+        # ours is empty, Prosody's holds <required/>
+        self.expect(r"<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/?>")
         self.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:"
                   f"ns:xmpp-bind'><resource>{resource}</resource></bind></iq>")
         m = self.expect(r"<jid>([^<]+)</jid>")
