@@ -786,6 +786,7 @@ presence_broadcast(struct xsess *s, struct xml_node *p, const char *type)
 
 	xml_node_set_attr(p, "from", NULL);
 	xml_node_set_attr(p, "to", NULL);
+	xsrv.state_dirty = true;        /* postern chat sessions */
 	if (is(type, "unavailable")) {
 		if (s->available)
 			broadcast(s, p);

@@ -39,7 +39,9 @@ def test_sessions(srv):
     jid = c.login("carol", "acme.test", resource="desk")
     s = until(lambda: sessions(srv).get(jid), "session")
     assert s["mailbox"] == "carol@acme" and s["address"] == "127.0.0.1"
-    assert s["since"] > 0
+    assert s["since"] > 0 and not s["available"]
+    c.send("<presence/>")
+    until(lambda: sessions(srv)[jid]["available"], "available session")
     table = srv.cli("chat", "sessions").stdout
     assert jid in table and "ADDRESS" in table
     c.close()
