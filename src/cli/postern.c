@@ -38,6 +38,7 @@ static const struct {
 	{ "diag", cmd_diag, "diagnostic report: checks of the whole installation (text, HTML, JSON)" },
 	{ "token", cmd_token, "API tokens of the web administration API: add, list, del" },
 	{ "sendlimit", cmd_sendlimit, "outbound abuse limits: list, suspend, unsuspend, release" },
+	{ "chat", cmd_chat, "chat (XMPP): sessions, rooms, room create/destroy, archive" },
 };
 
 /* Commands made of verbs ("postoffice add ..."): without a verb they print
@@ -46,7 +47,7 @@ static const struct {
 static const char *const verb_commands[] = {
 	"config", "postoffice", "domain", "dkim", "mailbox", "address", "group",
 	"list", "popretrieval", "users", "queue", "filter", "messages", "welcome",
-	"token", "quarantine", "sendlimit", NULL
+	"token", "quarantine", "sendlimit", "chat", NULL
 };
 
 static bool

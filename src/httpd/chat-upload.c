@@ -259,23 +259,6 @@ upload_run(struct httpd_job *j, struct db *db)
 		get_run(u);
 }
 
-/* parse_u64 - digits only, no overflow */
-static bool
-parse_u64(const char *t, uint64_t *n)
-{
-	uint64_t v = 0;
-
-	if (t == NULL || *t == '\0' || strlen(t) > 18)
-		return false;
-	for (; *t; t++) {
-		if (*t < '0' || *t > '9')
-			return false;
-		v = v * 10 + (uint64_t)(*t - '0');
-	}
-	*n = v;
-	return true;
-}
-
 static void
 chat_upload(struct httpd_req *rq, struct http_response *resp)
 {
@@ -297,8 +280,8 @@ chat_upload(struct httpd_req *rq, struct http_response *resp)
 		const char *key = NULL;
 		bool ok = req->query != NULL && http_form_parse(req->query,
 		    strlen(req->query), &f, &err) == 0 &&
-		    parse_u64(http_form_get(&f, "size"), &u->size) &&
-		    parse_u64(http_form_get(&f, "expires"), &exp) &&
+		    chatupload_number(http_form_get(&f, "size"), &u->size) &&
+		    chatupload_number(http_form_get(&f, "expires"), &exp) &&
 		    (key = http_form_get(&f, "key")) != NULL &&
 		    strlen(key) == CHATUPLOAD_KEY_LEN;
 		if (ok) {

@@ -30,6 +30,22 @@ chatupload_name_ok(const char *name)
 }
 
 bool
+chatupload_number(const char *t, uint64_t *n_r)
+{
+	uint64_t v = 0;
+
+	if (t == NULL || *t == '\0' || strlen(t) > 18)
+		return false;
+	for (; *t; t++) {
+		if (*t < '0' || *t > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*t - '0');
+	}
+	*n_r = v;
+	return true;
+}
+
+bool
 chatupload_slot_ok(const char *slot)
 {
 	size_t n = 0;

@@ -34,6 +34,9 @@
  * CHATUPLOAD_NAME_MAX bytes, no '/' or '\', no control characters, not
  * "." or ".." */
 bool chatupload_name_ok(const char *name);
+/* chatupload_number - 1 to 18 decimal digits, nothing else (sizes,
+ * expiry times) */
+bool chatupload_number(const char *t, uint64_t *n_r);
 /* chatupload_slot_ok - 32 lower-case hex digits */
 bool chatupload_slot_ok(const char *slot);
 /* chatupload_path_parse - "<mailbox id>/<slot id>/<name>" (a decoded

@@ -249,6 +249,8 @@ const struct field_def settings_fields[] = {
 	  "close logged-in XMPP streams silent this long (clients keep theirs alive with pings or white space)", 0 },
 	BOOL("xmpp.allow_plaintext_auth", "0",
 	     "allow SASL PLAIN without TLS from any address; by default only TLS connections and loopback clients may send a password"),
+	{ "xmpp.archive_days", NULL, FT_INT, "0", 0, 36500, NULL,
+	  "chat archive messages (XEP-0313, users' and rooms') older than this many days are removed (hourly, by xmppd); 0: kept (up to 10000 per user)", 0 },
 	{ "xmpp.proxy_host", NULL, FT_TEXT, "", 0, 253, NULL,
 	  "host name or address chat clients reach the SOCKS5 proxy at when xmpp-proxy.listen is a wildcard address; empty: server.hostname", 0 },
 	/* XEP-0363 HTTP file upload (lib-config/chatupload.h) */

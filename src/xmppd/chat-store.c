@@ -38,6 +38,7 @@ struct chat_store {
 	void *batch_ctx;
 	sqlite3_stmt *st[ST_COUNT];
 	char err[256];
+	int64_t data_version;     /* chat_store_changed */
 };
 
 static const char chat_schema_v1[] =
@@ -1109,4 +1110,99 @@ chat_muc_aff_load(struct chat_store *cs, const char *room,
 	}
 	done(st);
 	return rc == SQLITE_DONE ? 0 : cs_fail(cs, error_r, "affiliations");
+}
+
+bool
+chat_store_changed(struct chat_store *cs)
+{
+	sqlite3_stmt *st;
+	int64_t v = cs->data_version;
+
+	if (sqlite3_prepare_v2(cs->h, "PRAGMA data_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (v == cs->data_version)
+		return false;
+	bool first = cs->data_version == 0;
+	cs->data_version = v;
+	return !first;
+}
+
+int
+chat_archive_prune(struct chat_store *cs, int64_t before, int64_t *n_r,
+		   const char **error_r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n_r = 0;
+	if (write_begin(cs, error_r) < 0)
+		return -1;
+	/* room archives too: their owners are room JIDs */
+	if (sqlite3_prepare_v2(cs->h, "DELETE FROM archive WHERE stamp < ?",
+	    -1, &st, NULL) != SQLITE_OK)
+		return cs_fail(cs, error_r, "archive prune");
+	sqlite3_bind_int64(st, 1, before);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return cs_fail(cs, error_r, "archive prune");
+	*n_r = sqlite3_changes(cs->h);
+	return 0;
+}
+
+int
+chat_archive_stats(struct chat_store *cs, int64_t *count_r,
+		   int64_t *oldest_r, int64_t *owners_r, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(cs->h, "SELECT count(*), coalesce(min(stamp), "
+	    "0), count(DISTINCT owner) FROM archive", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return cs_fail(cs, error_r, "archive");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*count_r = sqlite3_column_int64(st, 0);
+		*oldest_r = sqlite3_column_int64(st, 1);
+		*owners_r = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : cs_fail(cs, error_r, "archive");
+}
+
+int64_t
+chat_muc_archived(struct chat_store *cs, const char *room)
+{
+	sqlite3_stmt *st;
+	int64_t n = 0;
+
+	if (sqlite3_prepare_v2(cs->h, "SELECT count(*) FROM archive WHERE "
+	    "owner = ?", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int64_t
+chat_archive_older(struct chat_store *cs, int64_t before)
+{
+	sqlite3_stmt *st;
+	int64_t n = 0;
+
+	if (sqlite3_prepare_v2(cs->h, "SELECT count(*) FROM archive WHERE "
+	    "stamp < ?", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(st, 1, before);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
 }

@@ -191,4 +191,20 @@ int chat_muc_aff_load(struct chat_store *cs, const char *room,
 				 const char *aff),
 		      void *ctx, const char **error_r);
 
+/* chat_store_changed - whether another connection (the CLI) committed
+ * since the last call (PRAGMA data_version; the first call says no) */
+bool chat_store_changed(struct chat_store *cs);
+/* chat_archive_prune - archive rows (users' and rooms') older than
+ * before (seconds): their number in *n_r. 0 or -1. */
+int chat_archive_prune(struct chat_store *cs, int64_t before, int64_t *n_r,
+		       const char **error_r);
+/* chat_archive_stats - rows, the oldest stamp (0: none) and owners */
+int chat_archive_stats(struct chat_store *cs, int64_t *count_r,
+		       int64_t *oldest_r, int64_t *owners_r,
+		       const char **error_r);
+/* chat_archive_older - archive rows older than before (0 on error) */
+int64_t chat_archive_older(struct chat_store *cs, int64_t before);
+/* chat_muc_archived - a room's archived messages (0 on error) */
+int64_t chat_muc_archived(struct chat_store *cs, const char *room);
+
 #endif

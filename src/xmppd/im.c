@@ -253,6 +253,46 @@ im_stanza_error(struct xsess *s, const struct xml_node *n, const char *type,
 	xml_node_free(&e);
 }
 
+bool
+im_component_domain(const char *domain, const char *prefix, int64_t *po_r)
+{
+	struct dir_domain d;
+	const char *err;
+	size_t n = strlen(prefix);
+
+	if (strncmp(domain, prefix, n) != 0)
+		return false;
+	if (dir_domain_get(xsrv.svc->db, domain + n, &d, &err) <= 0 ||
+	    d.disabled || d.postoffice_disabled)
+		return false;
+	*po_r = d.postoffice_id;
+	return true;
+}
+
+void
+im_error_from(struct xsess *s, const struct xml_node *n, const char *from,
+	      const char *type, const char *cond, const char *text)
+{
+	struct xml_node *c = xml_node_copy(n);
+
+	/* im_stanza_error answers from the stanza's 'to' */
+	xml_node_set_attr(c, "to", from);
+	im_stanza_error(s, c, type, cond, text);
+	xml_node_free(&c);
+}
+
+struct xml_node *
+im_result_from(struct xsess *s, const struct xml_node *iq, const char *from)
+{
+	struct xml_node *r = xml_node_new("iq", "type", "result", "from", from,
+	    "to", s->full, NULL);
+	const char *id = xml_node_attr(iq, "id");
+
+	if (id != NULL)
+		xml_node_set_attr(r, "id", id);
+	return r;
+}
+
 /* blocks - whether owner blocks the entity jid (XEP-0191) */
 static bool
 blocks(const char *owner, const char *jid)
@@ -746,6 +786,7 @@ presence_broadcast(struct xsess *s, struct xml_node *p, const char *type)
 
 	xml_node_set_attr(p, "from", NULL);
 	xml_node_set_attr(p, "to", NULL);
+	xsrv.state_dirty = true;        /* postern chat sessions */
 	if (is(type, "unavailable")) {
 		if (s->available)
 			broadcast(s, p);

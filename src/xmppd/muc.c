@@ -62,6 +62,7 @@ struct room {
 	size_t naff;
 	struct occupant *occ;
 	size_t nocc;
+	bool seen;                   /* muc_sync */
 };
 
 static struct room *rooms;
@@ -76,16 +77,7 @@ is(const char *a, const char *b)
 bool
 muc_domain(const char *domain, int64_t *po_r)
 {
-	struct dir_domain d;
-	const char *err;
-
-	if (strncmp(domain, MUC_PREFIX, strlen(MUC_PREFIX)) != 0)
-		return false;
-	if (dir_domain_get(xsrv.svc->db, domain + strlen(MUC_PREFIX), &d,
-	    &err) <= 0 || d.disabled || d.postoffice_disabled)
-		return false;
-	*po_r = d.postoffice_id;
-	return true;
+	return im_component_domain(domain, MUC_PREFIX, po_r);
 }
 
 static struct room *
@@ -270,6 +262,68 @@ muc_init(void)
 	return 0;
 }
 
+static void kick_all(struct room *r);
+
+static void
+sync_room(void *ctx, const struct muc_row *row)
+{
+	const char *err;
+	struct room *r = room_find(row->jid);
+
+	(void)ctx;
+	if (r == NULL) {
+		load_room(NULL, row);
+		if ((r = room_find(row->jid)) != NULL) {
+			r->seen = true;
+			log_info("xmpp %s: made by the administrator", r->jid);
+		}
+		return;
+	}
+	r->seen = true;
+	if (!r->persistent) {
+		/* a live temporary room the administrator made persistent:
+		 * the stored owners join its affiliations */
+		r->persistent = true;
+		if (chat_muc_aff_load(xsrv.store, r->jid, load_aff, r, &err) < 0)
+			log_warnx("xmpp %s: %s", r->jid, err);
+	}
+}
+
+void
+muc_sync(void)
+{
+	const char *err;
+
+	for (struct room *r = rooms; r != NULL; r = r->next)
+		r->seen = false;
+	if (chat_muc_load(xsrv.store, sync_room, NULL, &err) < 0) {
+		log_warnx("%s", err);
+		return;
+	}
+	for (struct room *r = rooms, *next; r != NULL; r = next) {
+		next = r->next;
+		if (r->persistent && !r->seen) {
+			log_info("xmpp %s: destroyed by the administrator",
+			    r->jid);
+			kick_all(r);
+			room_free(r, false);
+		}
+	}
+}
+
+void
+muc_rooms_json(json_t *a)
+{
+	for (struct room *r = rooms; r != NULL; r = r->next) {
+		json_t *o = json_object();
+		json_object_set_new(o, "jid", json_string(r->jid));
+		json_object_set_new(o, "persistent", json_boolean(r->persistent));
+		json_object_set_new(o, "occupants",
+		    json_integer((json_int_t)r->nocc));
+		json_array_append_new(a, o);
+	}
+}
+
 void
 muc_shutdown(void)
 {
@@ -350,16 +404,12 @@ occ_leave(struct room *r, struct occupant *o, const int *codes)
 		room_free(r, true);
 }
 
+/* muc_error - an error from the room or service (im_error_from) */
 static void
 muc_error(struct xsess *s, const struct xml_node *n, const char *from,
 	  const char *type, const char *cond, const char *text)
 {
-	struct xml_node *c = xml_node_copy(n);
-
-	/* im_stanza_error answers from the stanza's 'to' */
-	xml_node_set_attr(c, "to", from);
-	im_stanza_error(s, c, type, cond, text);
-	xml_node_free(&c);
+	im_error_from(s, n, from, type, cond, text);
 }
 
 /* send_history - the room's last messages from its archive, with the
@@ -523,6 +573,7 @@ void
 muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
 	     int64_t po)
 {
+	xsrv.state_dirty = true;      /* occupants may change */
 	const char *type = xml_node_attr(p, "type");
 	char *room_jid;
 	struct room *r;

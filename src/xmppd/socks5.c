@@ -45,15 +45,16 @@
 #define PROXY_HANDSHAKE_SECS 10
 #define PROXY_WAIT_SECS 60
 #define PROXY_BUF_HIGH (256 * 1024)
-#define PROXY_SID_MAX 128        /* bytes of a stream id */
-#define PROXY_CLOSE_SECS 30      /* a closing side's last bytes */
+#define PROXY_SID_MAX 128   /* bytes of a stream id */
+#define PROXY_CLOSE_SECS 30 /* a closing side's last bytes */
+#define PROXY_IDLE_SECS 600 /* an activated stream without a byte */
 
 enum s5_state {
-	S5_GREETING,             /* version and methods */
-	S5_REQUEST,              /* CONNECT */
-	S5_WAIT,                 /* answered: waiting for <activate/> */
+	S5_GREETING, /* version and methods */
+	S5_REQUEST,  /* CONNECT */
+	S5_WAIT,     /* answered: waiting for <activate/> */
 	S5_RELAY,
-	S5_CLOSING,              /* the peer went: sending what is left */
+	S5_CLOSING, /* the peer went: sending what is left */
 };
 
 struct s5 {
@@ -66,7 +67,7 @@ struct s5 {
 	char hash[41];
 	struct s5 *peer;
 	struct event *timer;
-	uint64_t bytes;          /* relayed from this side */
+	uint64_t bytes; /* relayed from this side */
 };
 
 static struct s5 *conns;
@@ -82,16 +83,7 @@ is(const char *a, const char *b)
 bool
 proxy_domain(const char *domain, int64_t *po_r)
 {
-	struct dir_domain d;
-	const char *err;
-
-	if (strncmp(domain, PROXY_PREFIX, strlen(PROXY_PREFIX)) != 0)
-		return false;
-	if (dir_domain_get(xsrv.svc->db, domain + strlen(PROXY_PREFIX), &d,
-	    &err) <= 0 || d.disabled || d.postoffice_disabled)
-		return false;
-	*po_r = d.postoffice_id;
-	return true;
+	return im_component_domain(domain, PROXY_PREFIX, po_r);
 }
 
 /* proxy_listener - the bound SOCKS5 listener, or NULL */
@@ -136,16 +128,26 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->st == S5_RELAY) {
+		/* both sides silent for PROXY_IDLE_SECS: both go */
+		log_info("xmpp proxy p%" PRIu64 " [%s]: idle, closed after %"
+		    PRIu64 " bytes", c->id, c->addr, c->bytes);
+		if (c->peer != NULL)
+			s5_free(c->peer);
+		s5_free(c);
+		return;
+	}
 	log_info("xmpp proxy p%" PRIu64 " [%s]: %s", c->id, c->addr,
-	    c->st == S5_WAIT ? "not activated in time" : c->st == S5_CLOSING ?
-	    "last bytes not taken in time" : "SOCKS5 handshake timeout");
+	    c->st == S5_WAIT        ? "not activated in time" :
+	        c->st == S5_CLOSING ? "last bytes not taken in time" :
+	                              "SOCKS5 handshake timeout");
 	s5_free(c);
 }
 
 static void
 arm(struct s5 *c, int secs)
 {
-	struct timeval tv = { secs, 0 };
+	struct timeval tv = {secs, 0};
 
 	evtimer_add(c->timer, &tv);
 }
@@ -168,7 +170,7 @@ static void
 reply_fail(struct s5 *c, unsigned char code, const char *why)
 {
 	/* RFC 1928 6: VER REP RSV ATYP=IPv4 0.0.0.0:0 */
-	unsigned char r[10] = { 5, code, 0, 1, 0, 0, 0, 0, 0, 0 };
+	unsigned char r[10] = {5, code, 0, 1, 0, 0, 0, 0, 0, 0};
 
 	fail(c, r, sizeof(r), why);
 }
@@ -196,6 +198,9 @@ relay(struct s5 *c)
 		return;
 	}
 	struct evbuffer *out = bufferevent_get_output(c->peer->bev);
+	/* one idle deadline for the pair: any byte either way renews it */
+	arm(c, PROXY_IDLE_SECS);
+	evtimer_del(c->peer->timer);
 	c->bytes += n;
 	evbuffer_add_buffer(out, in);
 	if (evbuffer_get_length(out) >= PROXY_BUF_HIGH)
@@ -215,7 +220,7 @@ handshake(struct s5 *c)
 	if (c->st == S5_GREETING) {
 		r = s5_greeting(p, len, &used, &why);
 		if (r < 0) {
-			static const unsigned char no[2] = { 5, 0xff };
+			static const unsigned char no[2] = {5, 0xff};
 			fail(c, no, 2, why);
 			return;
 		}
@@ -295,9 +300,10 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	(void)what;
 	if (c->st == S5_RELAY) {
-		relay(c);       /* what arrived with the EOF */
+		relay(c); /* what arrived with the EOF */
 		log_info("xmpp proxy p%" PRIu64 " [%s]: closed after %" PRIu64
-		    " bytes", c->id, c->addr, c->bytes);
+		         " bytes",
+		    c->id, c->addr, c->bytes);
 	}
 	if (p != NULL) {
 		p->peer = NULL;
@@ -316,16 +322,17 @@ on_event(struct bufferevent *bev, short what, void *arg)
 
 void
 proxy_accept(struct service *svc, int fd, const struct sockaddr *sa,
-	     socklen_t salen)
+    socklen_t salen)
 {
 	char addr[64] = "?";
-	int limit = (int)settings_get_int(svc->db,
-	    "xmpp.max_connections_per_ip", 100);
+	int limit =
+	    (int)settings_get_int(svc->db, "xmpp.max_connections_per_ip", 100);
 
 	sockaddr_ntop(sa, addr, sizeof(addr));
-	if (nconns >= PROXY_CONNS_MAX || !service_conn_acquire(svc, sa,
-	    limit)) {
-		log_info("xmpp proxy [%s]: refused: too many connections", addr);
+	if (nconns >= PROXY_CONNS_MAX ||
+	    !service_conn_acquire(svc, sa, limit)) {
+		log_info("xmpp proxy [%s]: refused: too many connections",
+		    addr);
 		close(fd);
 		return;
 	}
@@ -357,34 +364,11 @@ proxy_shutdown(void)
 
 /* ------------------------------------------------------------ IQs */
 
-static void
-proxy_error(struct xsess *s, const struct xml_node *iq, const char *from,
-	    const char *type, const char *cond, const char *text)
-{
-	struct xml_node *c = xml_node_copy(iq);
-
-	xml_node_set_attr(c, "to", from);
-	im_stanza_error(s, c, type, cond, text);
-	xml_node_free(&c);
-}
-
-static struct xml_node *
-result(struct xsess *s, const struct xml_node *iq, const char *from)
-{
-	struct xml_node *r = xml_node_new("iq", "type", "result", "from", from,
-	    "to", s->full, NULL);
-	const char *id = xml_node_attr(iq, "id");
-
-	if (id != NULL)
-		xml_node_set_attr(r, "id", id);
-	return r;
-}
-
 /* streamhost - the address clients reach the listener at: its own when
  * bound to one, else xmpp.proxy_host, else the server's host name */
 static void
 streamhost(struct xsess *s, const struct xml_node *iq, const char *from,
-	   const struct service_listener *l)
+    const struct service_listener *l)
 {
 	char port[16];
 	char *host;
@@ -401,9 +385,9 @@ streamhost(struct xsess *s, const struct xml_node *iq, const char *from,
 		}
 	}
 	snprintf(port, sizeof(port), "%d", l->addr.port);
-	struct xml_node *r = result(s, iq, from);
-	struct xml_node *q = xml_node_add(r, "query", "xmlns", NS_BYTESTREAMS,
-	    NULL);
+	struct xml_node *r = im_result_from(s, iq, from);
+	struct xml_node *q =
+	    xml_node_add(r, "query", "xmlns", NS_BYTESTREAMS, NULL);
 	xml_node_add(q, "streamhost", "jid", from, "host", host, "port", port,
 	    NULL);
 	xsess_send(s, r);
@@ -413,7 +397,7 @@ streamhost(struct xsess *s, const struct xml_node *iq, const char *from,
 
 static void
 activate(struct xsess *s, const struct xml_node *iq, const struct xml_node *q,
-	 const char *from)
+    const char *from)
 {
 	const char *sid = xml_node_attr(q, "sid");
 	struct xml_node *a = xml_node_child(q, "activate", NULL);
@@ -422,12 +406,13 @@ activate(struct xsess *s, const struct xml_node *iq, const struct xml_node *q,
 
 	if (sid == NULL || *sid == '\0' || strlen(sid) > PROXY_SID_MAX ||
 	    target == NULL || *target == '\0') {
-		proxy_error(s, iq, from, "modify", "bad-request", "<activate/> "
+		im_error_from(s, iq, from, "modify", "bad-request",
+		    "<activate/> "
 		    "needs a sid (at most 128 bytes) and the target's JID");
 		goto out;
 	}
 	if (jid_parse(target, &tj) < 0) {
-		proxy_error(s, iq, from, "modify", "jid-malformed", NULL);
+		im_error_from(s, iq, from, "modify", "jid-malformed", NULL);
 		goto out;
 	}
 	jid_clear(&tj);
@@ -439,7 +424,8 @@ activate(struct xsess *s, const struct xml_node *iq, const struct xml_node *q,
 	int ok = EVP_Digest(in, strlen(in), md, &mdlen, EVP_sha1(), NULL);
 	free(in);
 	if (ok != 1 || mdlen != 20) {
-		proxy_error(s, iq, from, "wait", "internal-server-error", NULL);
+		im_error_from(s, iq, from, "wait", "internal-server-error",
+		    NULL);
 		goto out;
 	}
 	for (unsigned i = 0; i < 20; i++)
@@ -453,21 +439,23 @@ activate(struct xsess *s, const struct xml_node *iq, const struct xml_node *q,
 				two = c;
 		}
 	if (two == NULL) {
-		proxy_error(s, iq, from, "cancel", "item-not-found", one ==
-		    NULL ? "no connection for this bytestream" : "only one "
-		    "side of this bytestream is connected");
+		im_error_from(s, iq, from, "cancel", "item-not-found",
+		    one == NULL ? "no connection for this bytestream" :
+		                  "only one "
+		                  "side of this bytestream is connected");
 		goto out;
 	}
 	one->peer = two;
 	two->peer = one;
 	one->st = two->st = S5_RELAY;
-	evtimer_del(one->timer);
+	arm(one, PROXY_IDLE_SECS);      /* the pair's idle deadline (relay) */
 	evtimer_del(two->timer);
 	bufferevent_enable(one->bev, EV_READ);
 	bufferevent_enable(two->bev, EV_READ);
 	log_info("xmpp proxy: %s activated p%" PRIu64 " <-> p%" PRIu64
-	    " (%.8s...)", s->full, one->id, two->id, hash);
-	struct xml_node *r = result(s, iq, from);
+	         " (%.8s...)",
+	    s->full, one->id, two->id, hash);
+	struct xml_node *r = im_result_from(s, iq, from);
 	xsess_send(s, r);
 	xml_node_free(&r);
 out:
@@ -476,7 +464,7 @@ out:
 
 void
 proxy_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
-	 const struct jid *to, int64_t po)
+    const struct jid *to, int64_t po)
 {
 	const char *type = xml_node_attr(iq, "type");
 	const char *ns = payload != NULL ? xml_node_xmlns(payload) : NULL;
@@ -486,17 +474,19 @@ proxy_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	if (!is(type, "get") && !is(type, "set"))
 		return;
 	if (to->local != NULL || to->resource != NULL) {
-		proxy_error(s, iq, from, "cancel", "item-not-found", NULL);
+		im_error_from(s, iq, from, "cancel", "item-not-found", NULL);
 	} else if (po != s->po_id) {
-		proxy_error(s, iq, from, "cancel", "forbidden", "this proxy is "
+		im_error_from(s, iq, from, "cancel", "forbidden",
+		    "this proxy is "
 		    "for another organisation's users");
 	} else if (l == NULL) {
-		proxy_error(s, iq, from, "cancel", "service-unavailable", "the "
+		im_error_from(s, iq, from, "cancel", "service-unavailable",
+		    "the "
 		    "SOCKS5 proxy is off (xmpp-proxy.listen)");
 	} else if (is(type, "get") && is(ns, NS_DISCO_INFO)) {
-		struct xml_node *r = result(s, iq, from);
-		struct xml_node *q = xml_node_add(r, "query", "xmlns",
-		    NS_DISCO_INFO, NULL);
+		struct xml_node *r = im_result_from(s, iq, from);
+		struct xml_node *q =
+		    xml_node_add(r, "query", "xmlns", NS_DISCO_INFO, NULL);
 		xml_node_add(q, "identity", "category", "proxy", "type",
 		    "bytestreams", "name", "SOCKS5 Bytestreams", NULL);
 		xml_node_add(q, "feature", "var", NS_BYTESTREAMS, NULL);
@@ -504,16 +494,17 @@ proxy_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		xsess_send(s, r);
 		xml_node_free(&r);
 	} else if (is(type, "get") && is(ns, NS_DISCO_ITEMS)) {
-		struct xml_node *r = result(s, iq, from);
+		struct xml_node *r = im_result_from(s, iq, from);
 		xml_node_add(r, "query", "xmlns", NS_DISCO_ITEMS, NULL);
 		xsess_send(s, r);
 		xml_node_free(&r);
-	} else if (is(ns, NS_BYTESTREAMS) && strcmp(payload->name, "query") ==
-	    0) {
+	} else if (is(ns, NS_BYTESTREAMS) &&
+	    strcmp(payload->name, "query") == 0) {
 		if (is(type, "get"))
 			streamhost(s, iq, from, l);
 		else
 			activate(s, iq, payload, from);
 	} else
-		proxy_error(s, iq, from, "cancel", "service-unavailable", NULL);
+		im_error_from(s, iq, from, "cancel", "service-unavailable",
+		    NULL);
 }

@@ -33,34 +33,13 @@ is(const char *a, const char *b)
 bool
 upload_domain(const char *domain, int64_t *po_r)
 {
-	struct dir_domain d;
-	const char *err;
-
-	if (strncmp(domain, UPLOAD_PREFIX, strlen(UPLOAD_PREFIX)) != 0)
-		return false;
-	if (dir_domain_get(xsrv.svc->db, domain + strlen(UPLOAD_PREFIX), &d,
-	    &err) <= 0 || d.disabled || d.postoffice_disabled)
-		return false;
-	*po_r = d.postoffice_id;
-	return true;
-}
-
-static void
-upload_error(struct xsess *s, const struct xml_node *iq, const char *from,
-	     const char *type, const char *cond, const char *text)
-{
-	struct xml_node *c = xml_node_copy(iq);
-
-	/* im_stanza_error answers from the stanza's 'to' */
-	xml_node_set_attr(c, "to", from);
-	im_stanza_error(s, c, type, cond, text);
-	xml_node_free(&c);
+	return im_component_domain(domain, UPLOAD_PREFIX, po_r);
 }
 
 /* too_large - XEP-0363 5: not-acceptable with the limit */
 static void
 too_large(struct xsess *s, const struct xml_node *iq, const char *from,
-	  uint64_t max)
+    uint64_t max)
 {
 	char n[32];
 	struct xml_node *e = xml_node_new("iq", "type", "error", "from", from,
@@ -69,74 +48,51 @@ too_large(struct xsess *s, const struct xml_node *iq, const char *from,
 
 	if (id != NULL)
 		xml_node_set_attr(e, "id", id);
-	struct xml_node *err = xml_node_add(e, "error", "type", "modify",
-	    NULL);
+	struct xml_node *err = xml_node_add(e, "error", "type", "modify", NULL);
 	xml_node_add(err, "not-acceptable", "xmlns", NS_STANZAS, NULL);
 	xml_node_add_text(xml_node_add(err, "text", "xmlns", NS_STANZAS,
-	    "xml:lang", "en", NULL), "file too large");
+	                      "xml:lang", "en", NULL),
+	    "file too large");
 	snprintf(n, sizeof(n), "%" PRIu64, max);
 	xml_node_add_text(xml_node_add(xml_node_add(err, "file-too-large",
-	    "xmlns", NS_UPLOAD, NULL), "max-file-size", NULL), n);
+	                                   "xmlns", NS_UPLOAD, NULL),
+	                      "max-file-size", NULL),
+	    n);
 	xsess_send(s, e);
 	xml_node_free(&e);
-}
-
-static struct xml_node *
-result(struct xsess *s, const struct xml_node *iq, const char *from)
-{
-	struct xml_node *r = xml_node_new("iq", "type", "result", "from", from,
-	    "to", s->full, NULL);
-	const char *id = xml_node_attr(iq, "id");
-
-	if (id != NULL)
-		xml_node_set_attr(r, "id", id);
-	return r;
 }
 
 static void
 disco_info(struct xsess *s, const struct xml_node *iq, const char *from)
 {
 	char n[32];
-	struct xml_node *r = result(s, iq, from);
-	struct xml_node *q = xml_node_add(r, "query", "xmlns", NS_DISCO_INFO,
-	    NULL);
+	struct xml_node *r = im_result_from(s, iq, from);
+	struct xml_node *q =
+	    xml_node_add(r, "query", "xmlns", NS_DISCO_INFO, NULL);
 
-	xml_node_add(q, "identity", "category", "store", "type", "file",
-	    "name", "HTTP File Upload", NULL);
+	xml_node_add(q, "identity", "category", "store", "type", "file", "name",
+	    "HTTP File Upload", NULL);
 	xml_node_add(q, "feature", "var", NS_UPLOAD, NULL);
 	xml_node_add(q, "feature", "var", NS_DISCO_INFO, NULL);
 	/* XEP-0363 7: the limit as an XEP-0128 form */
-	struct xml_node *x = xml_node_add(q, "x", "xmlns", NS_DATA, "type",
-	    "result", NULL);
+	struct xml_node *x =
+	    xml_node_add(q, "x", "xmlns", NS_DATA, "type", "result", NULL);
 	xml_node_add_text(xml_node_add(xml_node_add(x, "field", "var",
-	    "FORM_TYPE", "type", "hidden", NULL), "value", NULL), NS_UPLOAD);
+	                                   "FORM_TYPE", "type", "hidden", NULL),
+	                      "value", NULL),
+	    NS_UPLOAD);
 	snprintf(n, sizeof(n), "%" PRIu64, chatupload_max(xsrv.svc->db));
 	xml_node_add_text(xml_node_add(xml_node_add(x, "field", "var",
-	    "max-file-size", NULL), "value", NULL), n);
+	                                   "max-file-size", NULL),
+	                      "value", NULL),
+	    n);
 	xsess_send(s, r);
 	xml_node_free(&r);
 }
 
-/* parse_size - digits only, no sign, no overflow */
-static bool
-parse_size(const char *t, uint64_t *n)
-{
-	uint64_t v = 0;
-
-	if (t == NULL || *t == '\0' || strlen(t) > 19)
-		return false;
-	for (; *t; t++) {
-		if (*t < '0' || *t > '9')
-			return false;
-		v = v * 10 + (uint64_t)(*t - '0');
-	}
-	*n = v;
-	return true;
-}
-
 static void
 slot(struct xsess *s, const struct xml_node *iq, const struct xml_node *req,
-     const char *from)
+    const char *from)
 {
 	const char *name = xml_node_attr(req, "filename");
 	uint64_t size, max = chatupload_max(xsrv.svc->db);
@@ -146,13 +102,15 @@ slot(struct xsess *s, const struct xml_node *iq, const struct xml_node *req,
 	const char *err;
 
 	if (name == NULL || !chatupload_name_ok(name)) {
-		upload_error(s, iq, from, "modify", "bad-request", "a file name "
+		im_error_from(s, iq, from, "modify", "bad-request",
+		    "a file name "
 		    "of 1 to 200 bytes without '/', '\\' or control characters "
 		    "is needed");
 		return;
 	}
-	if (!parse_size(xml_node_attr(req, "size"), &size) || size == 0) {
-		upload_error(s, iq, from, "modify", "bad-request", "the size "
+	if (!chatupload_number(xml_node_attr(req, "size"), &size) || size == 0) {
+		im_error_from(s, iq, from, "modify", "bad-request",
+		    "the size "
 		    "must be a positive number of bytes");
 		return;
 	}
@@ -160,31 +118,33 @@ slot(struct xsess *s, const struct xml_node *iq, const struct xml_node *req,
 		too_large(s, iq, from, max);
 		return;
 	}
-	if (quota > 0 && chatupload_used(xsrv.svc->root, s->mailbox_id) +
-	    size > quota) {
-		upload_error(s, iq, from, "wait", "resource-constraint",
+	if (quota > 0 &&
+	    chatupload_used(xsrv.svc->root, s->mailbox_id) + size > quota) {
+		im_error_from(s, iq, from, "wait", "resource-constraint",
 		    "your upload quota is used up");
 		return;
 	}
 	char *base = chatupload_base(xsrv.svc->db);
 	if (base == NULL) {
-		upload_error(s, iq, from, "cancel", "service-unavailable",
+		im_error_from(s, iq, from, "cancel", "service-unavailable",
 		    "no upload URL is set (xmpp.upload_url or http.public_url)");
 		return;
 	}
 	if (RAND_bytes(raw, sizeof(raw)) != 1) {
 		free(base);
-		upload_error(s, iq, from, "wait", "internal-server-error", NULL);
+		im_error_from(s, iq, from, "wait", "internal-server-error",
+		    NULL);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(id + 2 * i, 3, "%02x", raw[i]);
 	int64_t expires = (int64_t)time(NULL) + CHATUPLOAD_SLOT_SECS;
-	if (chatupload_key(xsrv.svc->db, s->mailbox_id, id, name, size,
-	    expires, key, &err) < 0) {
+	if (chatupload_key(xsrv.svc->db, s->mailbox_id, id, name, size, expires,
+	        key, &err) < 0) {
 		log_warnx("xmpp: upload key: %s", err);
 		free(base);
-		upload_error(s, iq, from, "wait", "internal-server-error", NULL);
+		im_error_from(s, iq, from, "wait", "internal-server-error",
+		    NULL);
 		return;
 	}
 	struct buf get, put;
@@ -194,15 +154,14 @@ slot(struct xsess *s, const struct xml_node *iq, const struct xml_node *req,
 	buf_init(&put, 0);
 	buf_printf(&put, "%s?size=%" PRIu64 "&expires=%" PRId64 "&key=%s",
 	    get.data, size, expires, key);
-	struct xml_node *r = result(s, iq, from);
-	struct xml_node *sl = xml_node_add(r, "slot", "xmlns", NS_UPLOAD,
-	    NULL);
+	struct xml_node *r = im_result_from(s, iq, from);
+	struct xml_node *sl = xml_node_add(r, "slot", "xmlns", NS_UPLOAD, NULL);
 	xml_node_add(sl, "put", "url", put.data, NULL);
 	xml_node_add(sl, "get", "url", get.data, NULL);
 	xsess_send(s, r);
 	xml_node_free(&r);
-	log_info("xmpp: %s: upload slot %s for %" PRIu64 " bytes", s->owner,
-	    id, size);
+	log_info("xmpp: %s: upload slot %s for %" PRIu64 " bytes", s->owner, id,
+	    size);
 	buf_free(&get);
 	buf_free(&put);
 	free(base);
@@ -210,7 +169,7 @@ slot(struct xsess *s, const struct xml_node *iq, const struct xml_node *req,
 
 void
 upload_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
-	  const struct jid *to, int64_t po)
+    const struct jid *to, int64_t po)
 {
 	const char *type = xml_node_attr(iq, "type");
 	const char *ns = payload != NULL ? xml_node_xmlns(payload) : NULL;
@@ -219,15 +178,16 @@ upload_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	if (!is(type, "get") && !is(type, "set"))
 		return;
 	if (to->local != NULL || to->resource != NULL) {
-		upload_error(s, iq, from, "cancel", "item-not-found", NULL);
+		im_error_from(s, iq, from, "cancel", "item-not-found", NULL);
 	} else if (po != s->po_id) {
 		/* each post office's service is for its own users */
-		upload_error(s, iq, from, "cancel", "forbidden", "this upload "
+		im_error_from(s, iq, from, "cancel", "forbidden",
+		    "this upload "
 		    "service is for another organisation's users");
 	} else if (is(type, "get") && is(ns, NS_DISCO_INFO)) {
 		disco_info(s, iq, from);
 	} else if (is(type, "get") && is(ns, NS_DISCO_ITEMS)) {
-		struct xml_node *r = result(s, iq, from);
+		struct xml_node *r = im_result_from(s, iq, from);
 		xml_node_add(r, "query", "xmlns", NS_DISCO_ITEMS, NULL);
 		xsess_send(s, r);
 		xml_node_free(&r);
@@ -235,6 +195,6 @@ upload_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	    strcmp(payload->name, "request") == 0) {
 		slot(s, iq, payload, from);
 	} else
-		upload_error(s, iq, from, "cancel", "service-unavailable",
+		im_error_from(s, iq, from, "cancel", "service-unavailable",
 		    NULL);
 }

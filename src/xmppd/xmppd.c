@@ -1,16 +1,19 @@
 /* xmppd - the XMPP client service: streams, STARTTLS, SASL PLAIN with the
  * mailbox credentials, resource binding and stream errors (RFC 6120) */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "buf.h"
 #include "directory.h"
+#include "fsutil.h"
 #include "log.h"
 #include "settings.h"
 #include "smtp-parser.h"
@@ -592,6 +595,8 @@ bind_resource(struct xsess *s, struct xml_node *iq)
 	s->unext = u->sessions;
 	u->sessions = s;
 	s->state = XS_BOUND;
+	s->bound_at = time(NULL);
+	xsrv.state_dirty = true;
 
 	struct xml_node *r = xml_node_new("iq", "type", "result", NULL);
 	const char *id = xml_node_attr(iq, "id");
@@ -1001,8 +1006,10 @@ sess_free(struct xsess *s)
 		return;
 	s->freeing = true;
 	s->dead = true;
-	if (s->state == XS_BOUND)
+	if (s->state == XS_BOUND) {
 		im_session_gone(s);
+		xsrv.state_dirty = true;
+	}
 	if (s->sm)
 		sm_store_unacked(s);
 	if (s->sm_ev != NULL)
@@ -1120,6 +1127,85 @@ store_batch_open(void *ctx)
 	evtimer_add(xsrv.flush_ev, &zero);
 }
 
+/* state_write - <root>/run/xmpp-state.json: the bound sessions and the
+ * live rooms, for postern chat sessions / rooms */
+static void
+state_write(void)
+{
+	json_t *o = json_object(), *a = json_array(), *r = json_array();
+
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "written", json_integer(time(NULL)));
+	for (struct xsess *s = xsrv.sessions; s != NULL; s = s->next) {
+		if (s->state != XS_BOUND || s->full == NULL)
+			continue;
+		json_t *e = json_object();
+		json_object_set_new(e, "jid", json_string(s->full));
+		json_object_set_new(e, "mailbox", json_string(s->owner));
+		json_object_set_new(e, "address", json_string(s->c != NULL ?
+		    s->c->addr : ""));
+		json_object_set_new(e, "since", json_integer(s->bound_at));
+		json_object_set_new(e, "tls", json_boolean(s->c != NULL &&
+		    s->c->tls));
+		json_object_set_new(e, "available", json_boolean(s->available));
+		json_object_set_new(e, "hibernating",
+		    json_boolean(s->hibernating));
+		json_array_append_new(a, e);
+	}
+	json_object_set_new(o, "sessions", a);
+	muc_rooms_json(r);
+	json_object_set_new(o, "rooms", r);
+	char *text = json_dumps(o, JSON_COMPACT);
+	char *path = xasprintf("%s/run/xmpp-state.json", xsrv.svc->root);
+	if (text != NULL && file_write_atomic(path, text, strlen(text),
+	    0600) < 0)
+		log_warnx("%s: %s", path, strerror(errno));
+	free(path);
+	free(text);
+	json_decref(o);
+}
+
+/* retention - xmpp.archive_days: archive rows older go */
+static void
+retention(void)
+{
+	int64_t days = settings_get_int(xsrv.svc->db, "xmpp.archive_days", 0);
+	int64_t n = 0;
+	const char *err;
+
+	if (days <= 0)
+		return;
+	if (chat_archive_prune(xsrv.store, (int64_t)time(NULL) - days * 86400,
+	    &n, &err) < 0)
+		log_warnx("%s", err);
+	else if (n > 0)
+		log_info("archive: %lld message(s) older than %lld days removed",
+		    (long long)n, (long long)days);
+}
+
+/* on_tick - once a second: the administrator's changes to the chat
+ * store (postern chat), the state file, the archive's retention */
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	static unsigned ticks;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (chat_store_changed(xsrv.store)) {
+		xmpp_store_flush();
+		muc_sync();
+		xsrv.state_dirty = true;
+	}
+	if (ticks++ % 3600 == 0)
+		retention();
+	if (xsrv.state_dirty) {
+		xsrv.state_dirty = false;
+		state_write();
+	}
+}
+
 static int
 xmpp_init(struct service *svc)
 {
@@ -1139,6 +1225,11 @@ xmpp_init(struct service *svc)
 	chat_store_batch(xsrv.store, store_batch_open, NULL);
 	if (muc_init() < 0)
 		return -1;
+	(void)chat_store_changed(xsrv.store);    /* from now on */
+	xsrv.tick_ev = event_new(svc->base, -1, EV_PERSIST, on_tick, NULL);
+	struct timeval second = { 1, 0 };
+	evtimer_add(xsrv.tick_ev, &second);
+	xsrv.state_dirty = true;
 	xsrv.ssl = tls_server_ctx(svc, &xsrv.tls_error);
 	if (xsrv.ssl == NULL)
 		log_warnx("TLS unavailable (STARTTLS and xmpps off): %s",
@@ -1155,6 +1246,12 @@ xmpp_shutdown(struct service *svc)
 	while (xsrv.sessions != NULL)
 		sess_free(xsrv.sessions);
 	auth_pool_free(&xsrv.auth);
+	if (xsrv.tick_ev != NULL)
+		event_free(xsrv.tick_ev);
+	xsrv.tick_ev = NULL;
+	char *state = xasprintf("%s/run/xmpp-state.json", xsrv.svc->root);
+	unlink(state);
+	free(state);
 	muc_shutdown();
 	proxy_shutdown();
 	chat_store_close(&xsrv.store);     /* commits the last batch */

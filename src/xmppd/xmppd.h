@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <openssl/ssl.h>
 
 #include "authpool.h"
@@ -119,6 +120,7 @@ struct xsess {
 	const struct caps *caps;        /* verified features, shared */
 	char *caps_wait;                /* id of our disco#info query */
 	char *caps_ver;                 /* the hash it should give */
+	time_t bound_at;                /* wall clock */
 };
 
 /* a user with bound sessions */
@@ -140,6 +142,8 @@ struct xmpp_server {
 	struct event *flush_ev;         /* commits the store's batch */
 	struct xsess *sessions;
 	struct xuser *users;
+	struct event *tick_ev;          /* once a second (xmppd.c on_tick) */
+	bool state_dirty;               /* run/xmpp-state.json to rewrite */
 };
 
 extern struct xmpp_server xsrv;
@@ -191,6 +195,17 @@ bool im_may_see(struct xsess *viewer, struct xsess *target);
 void im_stanza_error(struct xsess *s, const struct xml_node *n,
 		     const char *type, const char *cond, const char *text);
 
+/* im_component_domain - whether domain is <prefix><a domain of ours>
+ * (conference., upload., proxy.): its post office */
+bool im_component_domain(const char *domain, const char *prefix,
+			 int64_t *po_r);
+/* im_error_from - im_stanza_error answering from 'from' (a service) */
+void im_error_from(struct xsess *s, const struct xml_node *n, const char *from,
+		   const char *type, const char *cond, const char *text);
+/* im_result_from - an empty IQ result to iq, from 'from', to s */
+struct xml_node *im_result_from(struct xsess *s, const struct xml_node *iq,
+				const char *from);
+
 /* im_owner_of - the owner ("mailbox@postoffice") of a bare JID of a
  * local user (new string) and its post office, or NULL */
 char *im_owner_of(const char *jid, int64_t *po_r);
@@ -231,6 +246,12 @@ void muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
  * forget every room (memory only) */
 int muc_init(void);
 void muc_shutdown(void);
+/* muc_sync - the administrator changed the chat store (postern chat
+ * room create/destroy): rooms added to it come, rooms gone from it are
+ * destroyed (occupants told) */
+void muc_sync(void);
+/* muc_rooms_json - the live rooms into array a (state file) */
+void muc_rooms_json(json_t *a);
 /* muc_session_gone - leave every room */
 void muc_session_gone(struct xsess *s);
 

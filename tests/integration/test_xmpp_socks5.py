@@ -14,7 +14,8 @@ import ssl
 import pytest
 
 from conftest import free_port
-from xmpp_util import PW, Raw, xmpp_server
+from xmpp_util import (PW, Raw, loop, slix_start,  # noqa: F401 (loop)
+                       slix_stop, xmpp_server)
 
 slixmpp = pytest.importorskip(
     "slixmpp", reason="python3-slixmpp missing (scripts/install-deps.sh)")
@@ -33,18 +34,6 @@ def srv(tmp_path_factory):
     p.stop()
     reports = p.sanitizer_reports()
     assert not reports, "sanitizer reports:\n" + "\n".join(reports)
-
-
-@pytest.fixture(scope="module")
-def loop():
-    lp = asyncio.new_event_loop()
-    asyncio.set_event_loop(lp)
-    yield lp
-    pending = asyncio.all_tasks(lp)
-    for t in pending:
-        t.cancel()
-    lp.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    lp.close()
 
 
 class Client(slixmpp.ClientXMPP):
@@ -68,23 +57,12 @@ class Client(slixmpp.ClientXMPP):
             self.got.set()
 
     async def start(self, port):
-        fut = asyncio.get_event_loop().create_future()
-        self.add_event_handler(
-            "session_start", lambda _: fut.done() or fut.set_result(True))
-        self.add_event_handler(
-            "failed_auth", lambda _: fut.done() or fut.set_exception(
-                AssertionError("login failed")))
-        self.connect(address=("127.0.0.1", port))
-        await asyncio.wait_for(fut, T)
+        await slix_start(self, port)
         self.send_presence()
         return self
 
     async def stop(self):
-        fut = asyncio.get_event_loop().create_future()
-        self.add_event_handler(
-            "disconnected", lambda _: fut.done() or fut.set_result(True))
-        self.disconnect()
-        await asyncio.wait_for(fut, T)
+        await slix_stop(self)
 
 
 def test_10mb_through_the_proxy(srv, loop):
