@@ -155,8 +155,11 @@ def owners(root):
     for dirpath, dirs, files in os.walk(root):
         for n in dirs + files:
             q = Path(dirpath) / n
-            if q.lstat().st_uid != uid:
-                bad.append(str(q))
+            try:
+                if q.lstat().st_uid != uid:
+                    bad.append(str(q))
+            except FileNotFoundError:
+                pass    # gone meanwhile (an index's -wal at its close)
     return bad
 
 
