@@ -21,9 +21,10 @@ const IMAGES = new Set(['/img.png', '/table.png', '/bg.png', '/inline-bg.png']);
 
 async function frameDoc(page) {
   return page.waitForFunction(() => {
+    // the frame's document exists before its body is parsed: wait for both
     const f = document.querySelector('#reader iframe.html-body');
     return f && f.contentDocument && /reader(-remote)?\.html$/.test(f.contentDocument.location.pathname) &&
-      f.contentDocument.body.childNodes.length > 0;
+      f.contentDocument.body !== null && f.contentDocument.body.childNodes.length > 0;
   });
 }
 
