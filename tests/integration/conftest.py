@@ -32,10 +32,14 @@ _given_ports = set()
 # worker hands out ports from a slice of its own below the kernel's
 # ephemeral range (32768-60999), so two workers never give the same port to
 # two servers and no outgoing connection's source port takes one either.
+# The slice is the range 12000-31999 divided among the workers: a run of the
+# whole suite hands out more than 2,500 ports per worker (every server takes
+# a dozen listeners), and a worker that runs out fails every test after.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-_SLICE = 2500
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "8") or 8)
+_SLICE = 20000 // max(1, min(_WORKERS, 8))
 _next_port = None
-if _WORKER.startswith("gw") and _WORKER[2:].isdigit() and int(_WORKER[2:]) < 8:
+if _WORKER.startswith("gw") and _WORKER[2:].isdigit() and int(_WORKER[2:]) < min(_WORKERS, 8):
     _lo = 12000 + int(_WORKER[2:]) * _SLICE
     _next_port = _lo + (os.getpid() % _SLICE)
 
@@ -57,13 +61,17 @@ def free_port():
     socket is closed, and two listeners of one data root on one port make
     a service fail to start."""
     global _next_port
-    for _ in range(_SLICE if _next_port is not None else 1000):
+    # a second pass over the slice takes ports handed out before that are
+    # free again (better than failing every later test of the worker)
+    for i in range(2 * _SLICE if _next_port is not None else 1000):
         if _next_port is not None:
             lo = 12000 + int(_WORKER[2:]) * _SLICE
             port = _next_port
             _next_port = lo + (_next_port + 1 - lo) % _SLICE
-            if port in _given_ports or not _bindable(port):
+            if (port in _given_ports and i < _SLICE) or not _bindable(port):
                 continue
+            _given_ports.add(port)
+            return port
         else:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
                 s.bind(("127.0.0.1", 0))
