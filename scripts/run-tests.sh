@@ -68,12 +68,14 @@ fi
 # pytest-xdist runs test files in parallel workers (a file's tests stay on
 # one worker, so its module-scoped servers start once); the tests wait on
 # sockets more than they compute. PYTEST_WORKERS=0 runs them in one process.
+# The 15 slowest tests are listed before the summary (the suite is kept
+# under about 30 minutes on two cores).
 WORKERS=${PYTEST_WORKERS:-2}
 par=""
 if [ "$WORKERS" -gt 0 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then
 	par="-n $WORKERS --dist loadfile"
 fi
-POSTERN_BUILD="$(pwd)/$SAN" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+POSTERN_BUILD="$(pwd)/$SAN" /usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=15 \
 	$par tests/integration "$@"
 py_rc=$?
 # the unit test failures were printed above pytest's summary
