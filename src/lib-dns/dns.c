@@ -861,7 +861,12 @@ static void tlsa_callback(void *arg, int status, int timeouts,
 	if (q->r->destroying)
 		return;
 	if (status != ARES_SUCCESS || abuf == NULL) {
-		query_finish(q, status_of(status), ares_strerror(status));
+		/* c-ares tries every server on SERVFAIL and then reports
+		 * ECONNREFUSED: say what it most likely was */
+		query_finish(q, status_of(status), status == ARES_ECONNREFUSED ?
+		    "server failure (SERVFAIL: the validating resolver's "
+		    "answer to bogus data) or no resolver reachable" :
+		    ares_strerror(status));
 		return;
 	}
 	q->abuf = xmalloc((size_t)alen);

@@ -46,7 +46,7 @@ def sign(d, origin, text):
     return d / f"{origin}.zone.signed", anchor
 
 
-def rewrite(signed, owner, rtype, new_rdata):
+def rewrite(signed, owner, rtype, new_rdata, old_rdata=None):
     """replace one record's data in the signed file: other data makes its
     RRSIG fail (bogus); the same bytes in RFC 3597 form ("\\# 2 0301")
     keep it valid (ldns prints a malformed TLSA that unbound cannot
@@ -55,7 +55,8 @@ def rewrite(signed, owner, rtype, new_rdata):
     done = False
     for line in signed.read_text().splitlines():
         f = line.split()
-        if len(f) >= 5 and f[0] == owner and f[3] == rtype and not done:
+        if len(f) >= 5 and f[0] == owner and f[3] == rtype and not done \
+                and (old_rdata is None or " ".join(f[4:]) == old_rdata):
             line = "\t".join(f[:4]) + "\t" + new_rdata
             done = True
         out.append(line)
