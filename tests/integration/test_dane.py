@@ -19,13 +19,14 @@ import pytest
 from conftest import Postern
 from dane_util import Unbound, rewrite, sign, tools_or_skip, zone_text
 from test_mta import wait_for
+import test_mta_sts
 from test_mta_sts import deferred, openssl, send
 from test_smtp_out import Sink
 
 T = 60
 MX_NAMES = ["mx.good.dane.test", "mx.ta.dane.test", "mx.nomatch.dane.test",
             "mx.unusable.dane.test", "mx.insecure.test", "mx.bogus.test",
-            "mx.sts.dane.test"]
+            "mx.sts.dane.test", "mx.ststoo.dane.test"]
 
 
 def make_pki(d):
@@ -44,6 +45,19 @@ def make_pki(d):
     # the chain the MX sends: leaf then CA (DANE-TA needs the TA in it)
     (d / "chain.pem").write_text((d / "mx.pem").read_text() +
                                  (d / "ca.pem").read_text())
+    # another CA, the only one MTA-STS trusts (mta_sts.ca_file): it signs
+    # the policy host's certificate, not the MX's
+    openssl("req", "-x509", *ec, "-keyout", "stsca.key", "-out",
+            "stsca.pem", "-days", "2", "-subj", "/CN=Postern STS test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    openssl("req", *ec, "-keyout", "policy.key", "-out", "policy.csr",
+            "-subj", "/CN=mta-sts.sts.dane.test", cwd=d)
+    (d / "policy.ext").write_text("subjectAltName=DNS:mta-sts.sts.dane.test,"
+                                  "DNS:mta-sts.ststoo.dane.test\n")
+    openssl("x509", "-req", "-in", "policy.csr", "-CA", "stsca.pem",
+            "-CAkey", "stsca.key", "-CAcreateserial", "-out", "policy.pem",
+            "-days", "2", "-extfile", "policy.ext", cwd=d)
 
 
 def spki_sha256(pem):
@@ -77,6 +91,9 @@ def srv(tmp_path_factory):
     recs = []
     for sub in ("good", "ta", "nomatch", "unusable", "sts"):
         recs += [f"{sub} IN MX 10 mx.{sub}", f"mx.{sub} IN A 127.0.0.1"]
+    recs += ["ststoo IN MX 10 mx.ststoo", "mx.ststoo IN A 127.0.0.1",
+             '_mta-sts.ststoo IN TXT "v=STSv1; id=1"',
+             "mta-sts.ststoo IN A 127.0.0.1"]
     recs += ["notls IN MX 10 mx.notls", "mx.notls IN A 127.0.0.2",
              f"_{P}._tcp.mx.notls IN TLSA 3 1 1 {leaf}"]
     # a TXT record of 3000 bytes in 255-byte strings (TCP answer)
@@ -131,12 +148,25 @@ def srv(tmp_path_factory):
                  "queue.retry_schedule": "1h",
                  "dane.enabled": "yes"}.items():
         p.cli("config", "set", k, v)
+    # MTA-STS on, with an enforce policy for sts.dane.test whose CA the
+    # MX certificate does not chain to
+    test_mta_sts.POLICIES["sts.dane.test"] = (
+        "version: STSv1\nmode: enforce\nmx: mx.sts.dane.test\n"
+        "max_age: 86400\n")
+    policy = test_mta_sts.PolicyHost(pki)
+    for k, v in {"mta_sts.enabled": "yes",
+                 "mta_sts.ca_file": str(pki / "stsca.pem"),
+                 "mta_sts.port": str(policy.port)}.items():
+        p.cli("config", "set", k, v)
     p.start(services=["smtpd", "mta", "smtp-out"])
     p.sink, p.plain, p.ub, p.pki = sink, plain, ub, pki
+    p.policy = policy
     yield p
     p.stop()
     sink.stop()
     plain.stop()
+    policy.stop()
+    del test_mta_sts.POLICIES["sts.dane.test"]
     ub.stop()
     reports = p.sanitizer_reports()
     assert not reports, "sanitizer reports:\n" + "\n".join(reports)
@@ -219,12 +249,31 @@ def test_bogus_tlsa_defers(srv):
 
 
 def test_dane_takes_precedence_over_mta_sts(srv):
-    # sts.dane.test has an MTA-STS record whose policy cannot be fetched
-    # (nothing on 443): without a cached policy that is no policy; the
-    # TLSA record decides
+    # sts.dane.test has an enforce policy; the MX certificate does not
+    # chain to the CA MTA-STS trusts, its TLSA record matches: RFC 8461 2,
+    # DANE decides
     send(srv, "a@sts.dane.test", "dane sts")
     wait_for(lambda: at_sink(srv, "dane sts"), T, "delivery")
-    assert "DANE: verified mx.sts.dane.test" in srv.log("smtp-out")
+    log = srv.log("smtp-out")
+    assert "MTA-STS: sts.dane.test: policy id 1, mode enforce" in log
+    assert "DANE: verified mx.sts.dane.test[127.0.0.1]" in log
+    assert "DANE takes precedence over MTA-STS (RFC 8461 2)" in log
+
+
+def test_mta_sts_still_applies_without_tlsa(srv):
+    # the same policy CA problem where DANE does not apply (no TLSA
+    # records for the MX): MTA-STS refuses the certificate
+    test_mta_sts.POLICIES["ststoo.dane.test"] = (
+        "version: STSv1\nmode: enforce\nmx: mx.ststoo.dane.test\n"
+        "max_age: 86400\n")
+    try:
+        send(srv, "a@ststoo.dane.test", "sts no tlsa")
+        err = wait_for(lambda: deferred(srv, "a@ststoo.dane.test"), T,
+                       "the deferral")
+    finally:
+        del test_mta_sts.POLICIES["ststoo.dane.test"]
+    assert "MTA-STS: certificate refused" in err
+    assert not at_sink(srv, "sts no tlsa")
 
 
 def day_rows(srv):
