@@ -87,6 +87,12 @@ def srv(tmp_path_factory):
     plain = Sink(host="127.0.0.2", port=P).start()
     leaf, ca = spki_sha256(pki / "mx.pem"), spki_sha256(pki / "ca.pem")
     wrong = secrets.token_hex(32)
+    p = Postern(tmp_path_factory.mktemp("dane") / "root")
+    p.init()
+    p.cli("postoffice", "add", "acme", "--password", "pm-secret-1")
+    p.cli("domain", "add", "acme.test", "--postoffice", "acme")
+    p.cli("domain", "add", "beta.test", "--postoffice", "acme")
+    p.cli("mailbox", "add", "alice@acme", "--password", "alice-Secret-9")
     dns = tmp_path_factory.mktemp("dns")
     recs = []
     for sub in ("good", "ta", "nomatch", "unusable", "sts"):
@@ -130,18 +136,26 @@ def srv(tmp_path_factory):
     # answers SERVFAIL
     rewrite(bogus_signed, f"_{P}._tcp.mx.bogus.test.", "TLSA",
             f"3 1 1 {wrong}")
+    # the hosted domain's own records, as `postern tls dns` would print
+    # them but with a stale MTA-STS id (diag)
+    own = spki_sha256(p.root / "certs" / "default.crt")
+    acme_signed, acme_anchor = sign(dns, "acme.test", zone_text("acme.test", [
+        "@ IN MX 10 mail", "mail IN A 127.0.0.1",
+        '_mta-sts IN TXT "v=STSv1; id=stale1"',
+        '_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@acme.test"',
+        f"_25._tcp.mail IN TLSA 3 1 1 {own}"]))
+    beta = dns / "beta.test.zone"
+    beta.write_text(zone_text("beta.test", [
+        "@ IN MX 10 mail.acme.test.",
+        '_smtp._tls IN TXT "v=TLSRPTv1; rua=gopher://x"']))
     insecure = dns / "insecure.test.zone"
     insecure.write_text(zone_text("insecure.test", [
         "@ IN MX 10 mx", "mx IN A 127.0.0.1",
         f"_{P}._tcp.mx IN TLSA 3 1 1 {wrong}"]))
     ub = Unbound(dns, [("dane.test", dane_signed), ("bogus.test", bogus_signed),
-                       ("insecure.test", insecure)],
-                 [dane_anchor, bogus_anchor])
-    p = Postern(tmp_path_factory.mktemp("dane") / "root")
-    p.init()
-    p.cli("postoffice", "add", "acme", "--password", "pm-secret-1")
-    p.cli("domain", "add", "acme.test", "--postoffice", "acme")
-    p.cli("mailbox", "add", "alice@acme", "--password", "alice-Secret-9")
+                       ("insecure.test", insecure), ("acme.test", acme_signed),
+                       ("beta.test", beta)],
+                 [dane_anchor, bogus_anchor, acme_anchor])
     for k, v in {"dns.hosts": f"127.0.0.1:{ub.port}",
                  "smtp.out_port": str(P),
                  "smtp.out_timeout": "10",
@@ -363,3 +377,37 @@ def test_tls_dns_prints_the_records_to_publish(srv):
     assert {"TXT", "TLSA"} == {r["type"] for r in js}
     r = srv.cli("tls", "dns", "nowhere.test", check=False)
     assert r.returncode == 2 and "not a hosted domain" in r.stderr
+
+
+def diag(srv):
+    r = srv.cli("--json", "diag", "--timeout", "20", check=False)
+    assert r.returncode in (0, 1), r.stderr
+    rep = json.loads(r.stdout)
+    return {i["check"]: i for sec in rep["sections"] for i in sec["items"]}
+
+
+def test_diag_checks_the_published_records(srv):
+    srv.cli("config", "set", "mta_sts.publish", "enforce")
+    srv.cli("config", "set", "server.hostname", "mail.acme.test")
+    got = diag(srv)
+    sts = got["MTA-STS _mta-sts.acme.test"]
+    assert sts["status"] == "error"
+    assert "wrong id stale1" in sts["value"]
+    pub = srv.cli("tls", "dns", "acme.test").stdout
+    assert sts["value"].endswith(pub.split("id=")[1].split('"')[0])
+    assert got["MTA-STS _mta-sts.beta.test"]["status"] == "warning"
+    assert "not published" in got["MTA-STS _mta-sts.beta.test"]["value"]
+    assert got["TLS-RPT _smtp._tls.acme.test"]["status"] == "ok"
+    rpt = got["TLS-RPT _smtp._tls.beta.test"]
+    assert rpt["status"] == "error" and "malformed" in rpt["value"]
+    tlsa = got["DANE _25._tcp.mail.acme.test"]
+    assert tlsa["status"] == "ok", tlsa
+    assert "matches this server's key" in tlsa["value"]
+    # another certificate (another key): the published record is wrong
+    srv.cli("config", "set", "tls.cert", str(srv.pki / "mx.pem"))
+    try:
+        tlsa = diag(srv)["DANE _25._tcp.mail.acme.test"]
+    finally:
+        srv.cli("config", "unset", "tls.cert")
+    assert tlsa["status"] == "error"
+    assert "none matches this server's key" in tlsa["value"]
