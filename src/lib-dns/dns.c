@@ -16,7 +16,7 @@
 #include "strutil.h"
 #include "xalloc.h"
 
-enum query_kind { Q_MX, Q_ADDR, Q_TXT, Q_PTR, Q_A, Q_TLSA };
+enum query_kind { Q_MX, Q_ADDR, Q_TXT, Q_PTR, Q_A, Q_TLSA, Q_SECURE };
 
 struct dns_sockev {
 	ares_socket_t fd;
@@ -342,6 +342,9 @@ static void query_deliver(evutil_socket_t fd, short what, void *arg)
 	case Q_TLSA:
 		((dns_tlsa_cb *)q->cb)(q->ctx, q->status, q->secure, q->tlsa,
 		    q->n, q->malformed, err);
+		break;
+	case Q_SECURE:
+		((dns_secure_cb *)q->cb)(q->ctx, q->status, q->secure, err);
 		break;
 	}
 	query_free(q);
@@ -905,4 +908,32 @@ void dns_lookup_tlsa(struct dns_resolver *r, const char *name,
 	if (!query_name(q, qname))
 		return;
 	send_ad(q, qname, 52, tlsa_callback);
+}
+
+static void secure_callback(void *arg, int status, int timeouts,
+			    unsigned char *abuf, int alen)
+{
+	struct dns_query *q = arg;
+	bool ad = false;
+
+	if (q->r->destroying)
+		return;
+	status = answer_status(status, abuf, alen, &ad);
+	q->secure = ad;
+	if (status == ARES_ENODATA)
+		status = ARES_ENOTFOUND;
+	query_finish(q, status_of(status), status == ARES_SUCCESS ? NULL :
+	    ares_strerror(status));
+}
+
+/* dns_lookup_secure - records of a type exist, and is the answer secure */
+void dns_lookup_secure(struct dns_resolver *r, const char *name, int type,
+		       dns_secure_cb *cb, void *ctx)
+{
+	struct dns_query *q = query_new(r, Q_SECURE, name, (void *)cb, ctx);
+	char qname[IDN_DOMAIN_MAX + 2];
+
+	if (!query_name(q, qname))
+		return;
+	send_ad(q, qname, type, secure_callback);
 }

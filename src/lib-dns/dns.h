@@ -105,6 +105,14 @@ typedef void dns_tlsa_cb(void *ctx, enum dns_status status, bool secure,
 void dns_lookup_tlsa(struct dns_resolver *r, const char *name,
 		     dns_tlsa_cb *cb, void *ctx);
 
+/* dns_lookup_secure - whether name has records of type (ns_t_a...) and
+ * whether the answer (or the denial) carried the AD bit: DANE asks it of
+ * the MX host's address records (RFC 7672 2.2.2) */
+typedef void dns_secure_cb(void *ctx, enum dns_status status, bool secure,
+			   const char *error);
+void dns_lookup_secure(struct dns_resolver *r, const char *name, int type,
+		       dns_secure_cb *cb, void *ctx);
+
 /* dns_tlsa_parse - the TLSA records of a DNS answer (pure, for the
  * lookup and its fuzz target): *rcode, *ad the header's, the records
  * point into abuf (tlsa has room for DNS_TLSA_MAX). -1 for a message

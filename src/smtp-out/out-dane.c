@@ -8,6 +8,7 @@
  * is believed only when the administrator says, with dane.enabled, that
  * this resolver validates and that the path to it is trusted (loopback:
  * unbound, knot-resolver, systemd-resolved with DNSSEC=yes). */
+#include <arpa/nameser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,32 @@ tlsa_done(void *ctx, enum dns_status st, bool secure,
 	dest_resolve_host(d);
 }
 
+static void
+addr_secure_done(void *ctx, enum dns_status st, bool secure,
+		 const char *error)
+{
+	struct dest *d = ctx;
+
+	if (st == DNS_NOTFOUND && !d->dane_aaaa) {
+		/* no A records: the AAAA records decide */
+		d->dane_aaaa = true;
+		dns_lookup_secure(d->o->dns, d->mxname, ns_t_aaaa,
+		    addr_secure_done, d);
+		return;
+	}
+	if (st != DNS_OK || !secure) {
+		/* a failure shows again in the address lookup that follows */
+		log_info("%s: DANE: the address records of %s are %s: no DANE",
+		    d->rt.key, d->mxname, st == DNS_OK ? "insecure" :
+		    error ? error : "not found");
+		dest_resolve_host(d);
+		return;
+	}
+	char *name = xasprintf("_%d._tcp.%s", dest_port(d), d->mxname);
+	dns_lookup_tlsa(d->o->dns, name, tlsa_done, d);
+	free(name);
+}
+
 int
 dane_start(struct dest *d, const struct dns_mx *mx)
 {
@@ -151,9 +178,9 @@ dane_start(struct dest *d, const struct dns_mx *mx)
 		    "%s", d->rt.key, d->rt.domain, mx->host);
 		return 0;
 	}
-	char *name = xasprintf("_%d._tcp.%s", dest_port(d), mx->host);
-	dns_lookup_tlsa(d->o->dns, name, tlsa_done, d);
-	free(name);
+	/* RFC 7672 2.2.2: the host's address records must be secure too */
+	d->dane_aaaa = false;
+	dns_lookup_secure(d->o->dns, mx->host, ns_t_a, addr_secure_done, d);
 	return 1;
 }
 

@@ -137,6 +137,7 @@ struct dest {
 	enum dane_state dane;
 	struct dane_tlsa *tlsa;       /* its usable records */
 	size_t ntlsa;
+	bool dane_aaaa;               /* its AAAA records are asked */
 	struct dest *next;
 };
 

@@ -97,6 +97,8 @@ def srv(tmp_path_factory):
     recs = []
     for sub in ("good", "ta", "nomatch", "unusable", "sts"):
         recs += [f"{sub} IN MX 10 mx.{sub}", f"mx.{sub} IN A 127.0.0.1"]
+    # a secure MX RRset naming a host in the insecure zone
+    recs += ["addrinsec IN MX 10 mx.insecure.test."]
     recs += ["ststoo IN MX 10 mx.ststoo", "mx.ststoo IN A 127.0.0.1",
              '_mta-sts.ststoo IN TXT "v=STSv1; id=1"',
              "mta-sts.ststoo IN A 127.0.0.1"]
@@ -252,6 +254,14 @@ def test_insecure_zone_means_no_dane(srv):
     m, = wait_for(lambda: at_sink(srv, "dane insecure"), T, "delivery")
     assert "the MX RRset of insecure.test is insecure: no DANE for " \
         "mx.insecure.test" in srv.log("smtp-out")
+
+
+def test_insecure_address_records_mean_no_dane(srv):
+    # RFC 7672 2.2.2: the MX RRset is secure, the host's A records are not
+    send(srv, "a@addrinsec.dane.test", "dane addr insecure")
+    wait_for(lambda: at_sink(srv, "dane addr insecure"), T, "delivery")
+    assert "DANE: the address records of mx.insecure.test are insecure: " \
+        "no DANE" in srv.log("smtp-out")
 
 
 def test_bogus_tlsa_defers(srv):
