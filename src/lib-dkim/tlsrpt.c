@@ -50,12 +50,16 @@ tlsrpt_policy_name(enum tlsrpt_policy t)
 	}
 }
 
-/* put - a value with tabs and line ends as spaces */
+/* put - a value in printable ASCII: tabs and line ends as spaces, other
+ * bytes as '?' (the report is JSON: text only) */
 static void
 put(struct buf *out, const char *s)
 {
-	for (; *s != '\0'; s++)
-		buf_putc(out, *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		buf_putc(out, c == '\t' || c == '\n' || c == '\r' ? ' ' :
+		    c < 0x20 || c >= 0x7f ? '?' : (char)c);
+	}
 }
 
 void
@@ -93,8 +97,11 @@ field(const char **p, const char *end, char *out, size_t size, bool last)
 		return -1;
 	}
 	size_t l = (size_t)(t - *p);
-	if (l >= size || memchr(*p, '\0', l) != NULL)
+	if (l >= size)
 		return -1;
+	for (size_t i = 0; i < l; i++)     /* as put() writes them */
+		if ((unsigned char)(*p)[i] < 0x20 || (unsigned char)(*p)[i] >= 0x7f)
+			return -1;
 	memcpy(out, *p, l);
 	out[l] = '\0';
 	*p = t + (last ? 0 : 1);

@@ -38,8 +38,9 @@ bool tlsrpt_result_valid(const char *s);
 const char *tlsrpt_policy_name(enum tlsrpt_policy t);
 
 /* tlsrpt_row_format / tlsrpt_row_parse - a row as a line (with its LF;
- * tabs and line ends in values become spaces, values are cut to their
- * field's size) / from a line (without it): 0 or -1 */
+ * tabs and line ends in values become spaces, other bytes outside
+ * printable ASCII '?') / from a line (without it; fields over their size
+ * or with such bytes refused): 0 or -1 */
 void tlsrpt_row_format(const struct tlsrpt_row *row, struct buf *out);
 int tlsrpt_row_parse(const char *line, size_t len, struct tlsrpt_row *row);
 /* tlsrpt_append - append a row to its day's file under root */
