@@ -193,6 +193,12 @@ txt_cb(void *ctx, enum dns_status st, char *const *txt, size_t n,
 	event_base_loopbreak(w->base);
 }
 
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
 /* rua_lookup - the domain's TLS-RPT record: 1 found (rec), 0 none, -1
  * unusable (why) */
 static int
@@ -205,9 +211,13 @@ rua_lookup(struct dns_resolver *res, struct event_base *base,
 	struct timeval tv = { DNS_WAIT_SECS, 0 };
 	int found = 0, rc;
 
+	/* a timer of its own: a loopexit left pending would cut the next
+	 * domain's lookup short */
+	struct event *deadline = evtimer_new(base, on_deadline, base);
 	dns_lookup_txt(res, name, txt_cb, &w);
-	event_base_loopexit(base, &tv);
+	evtimer_add(deadline, &tv);
 	event_base_dispatch(base);
+	event_free(deadline);
 	if (!w.done) {
 		dns_cancel(res, &w);
 		snprintf(why, wsize, "%s: no answer in %d s", name, DNS_WAIT_SECS);
