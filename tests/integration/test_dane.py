@@ -346,6 +346,16 @@ def test_tlsrpt_report_content_and_mail(srv, tmp_path):
             r[8] == "dnssec-invalid"]
     assert [r for r in rows if r[3] == "unusable.dane.test" and
             r[8] == "tlsa-invalid"]
+    # MTA-STS sessions too: the refused certificate of ststoo.dane.test
+    sts = [r for r in rows if r[3] == "ststoo.dane.test"]
+    assert sts and sts[0][2] == "sts"
+    assert sts[0][8] == "certificate-not-trusted"
+    assert sts[0][4].startswith("version: STSv1|mode: enforce|"
+                                "mx: mx.ststoo.dane.test|max_age: 86400")
+    # and sts.dane.test, whose TLSA records decided, is a DANE success
+    assert [r for r in rows if r[3] == "sts.dane.test" and r[2] == "tlsa"
+            and r[8] == "success"]
+    assert not [r for r in rows if r[3] == "sts.dane.test" and r[2] == "sts"]
 
     # --send: RFC 8460 5.3 mail to the rua, through our own queue
     r = srv.cli("tls", "report", "--date", day, "--send")
