@@ -241,7 +241,6 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		if (d->state == S_TLS) {
 			char desc[128];
 			SSL *ssl = bufferevent_openssl_get_ssl(bev);
-
 			long v = SSL_get_verify_result(ssl);
 
 			d->tls = true;
