@@ -38,6 +38,10 @@ LOGIN="libmaxminddb-dev libqrencode-dev libpam0g-dev oathtool zbar-tools libmaxm
 # started privately by the tests like the peers; python3-milter for the
 # tests' milter
 PEERS="$PEERS clamav-daemon clamav rspamd redis-server"
+# DANE (issue 19): a validating resolver (unbound, started privately by
+# test_dane.py with its own trust anchor) and ldns-signzone for the
+# DNSSEC-signed test zones
+PEERS="$PEERS unbound"
 PKGS_FILTER="python3-milter"
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
 PKGS="$BUILD $RUNTIME $ANALYSIS $TEST $WEB $LOGIN ${POSTERN_EXTRA_PACKAGES:-}"
@@ -52,6 +56,8 @@ PKGS="$PKGS python3-authres"
 PKGS="$PKGS libcurl4-openssl-dev"
 # chat uploads (XEP-0363): slixmpp's upload client needs aiohttp
 PKGS="$PKGS python3-aiohttp"
+# DANE tests: ldns-signzone signs the test zones
+PKGS="$PKGS ldnsutils"
 
 missing_of() {
 	out=""
@@ -104,6 +110,6 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 	$SUDO systemctl disable --now dovecot postfix >/dev/null 2>&1 || true
 fi
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-	$SUDO systemctl disable --now clamav-daemon clamav-freshclam rspamd redis-server >/dev/null 2>&1 || true
+	$SUDO systemctl disable --now clamav-daemon clamav-freshclam rspamd redis-server unbound >/dev/null 2>&1 || true
 fi
 exit 0

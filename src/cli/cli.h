@@ -101,6 +101,7 @@ int cmd_domain(struct cli *cli, int argc, char **argv);
 int cmd_dkim(struct cli *cli, int argc, char **argv);
 int cmd_dmarc(struct cli *cli, int argc, char **argv);
 int cmd_sendlimit(struct cli *cli, int argc, char **argv);
+int cmd_tls(struct cli *cli, int argc, char **argv);
 int cmd_mailbox(struct cli *cli, int argc, char **argv);
 int cmd_address(struct cli *cli, int argc, char **argv);
 int cmd_group(struct cli *cli, int argc, char **argv);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli-mail.h"
 #include "db.h"
 #include "dkim.h"
 #include "dmarc-report.h"
@@ -87,7 +88,6 @@ report_send(struct cli *cli, const char *from, const char *host,
 	    const char *domain, const char *report_id, const char *fname,
 	    const struct dmarc_report_row *last, const struct buf *xml)
 {
-	struct queue_env env;
 	struct buf msg, b64;
 	char id[QUEUE_ID_MAX + 1], date[64], boundary[40];
 	const char *err = NULL;
@@ -97,13 +97,6 @@ report_send(struct cli *cli, const char *from, const char *host,
 	if (last->rec.nrua == 0)
 		return 0;
 	queue_new_id(id);
-	queue_env_init(&env, id);
-	env.arrival = now;
-	queue_env_set(&env.sender, from);
-	queue_env_set(&env.client_addr, "local");
-	env.bulk = true;
-	for (size_t i = 0; i < last->rec.nrua; i++)
-		queue_env_add_rcpt(&env, last->rec.rua[i] + 7, NULL, 0);
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	snprintf(boundary, sizeof(boundary), "=_dmarc_%s", id);
@@ -129,15 +122,12 @@ report_send(struct cli *cli, const char *from, const char *host,
 	buf_free(&b64);
 	buf_printf(&msg, "\r\n--%s--\r\n", boundary);
 
-	char *qroot = settings_queue_path(cli->db);
-	char *qpath = queue_path(qroot, "smtp", QUEUE_INBOUND);
-	int rc = queue_ensure(qpath);
-	struct queue_writer *w = rc == 0 ? queue_writer_open(qpath, id, &err) :
-	    NULL;
-	if (w == NULL || queue_writer_write(w, msg.data, msg.len) < 0 ||
-	    queue_writer_commit(&w, &env, &err) < 0) {
-		if (w != NULL)
-			queue_writer_abort(&w);
+	char *rcpts[DMARC_URIS_MAX];
+	size_t n = 0;
+	int rc = 0;
+	for (size_t i = 0; i < last->rec.nrua && n < DMARC_URIS_MAX; i++)
+		rcpts[n++] = (char *)last->rec.rua[i] + 7;
+	if (cli_queue_mail(cli, id, from, rcpts, n, &msg, &err) < 0) {
 		rc = cli_error(EXIT_FAIL, "%s: cannot queue the report: %s",
 		    domain, err ? err : "write failed");
 	} else {
@@ -146,10 +136,7 @@ report_send(struct cli *cli, const char *from, const char *host,
 			printf(" %s", last->rec.rua[i] + 7);
 		printf("\n");
 	}
-	free(qpath);
-	free(qroot);
 	buf_free(&msg);
-	queue_env_free(&env);
 	return rc;
 }
 

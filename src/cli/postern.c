@@ -22,6 +22,7 @@ static const struct {
 	{ "domain", cmd_domain, "domains: add, list, show, set, del, blacklist, autodiscover" },
 	{ "dkim", cmd_dkim, "DKIM selectors (keys) of domains and their DNS records" },
 	{ "dmarc", cmd_dmarc, "DMARC aggregate reports of inbound mail: report" },
+	{ "tls", cmd_tls, "outbound TLS: DNS records to publish (dns), TLS-RPT reports (report)" },
 	{ "mailbox", cmd_mailbox, "mailboxes: add, list, show, set, passwd, del, redirect" },
 	{ "address", cmd_address, "e-mail addresses of mailboxes: add, del, list" },
 	{ "group", cmd_group, "groups: add, list, show, set, del, member, import" },
@@ -47,7 +48,7 @@ static const struct {
 static const char *const verb_commands[] = {
 	"config", "postoffice", "domain", "dkim", "mailbox", "address", "group",
 	"list", "popretrieval", "users", "queue", "filter", "messages", "welcome",
-	"token", "quarantine", "sendlimit", "chat", NULL
+	"token", "quarantine", "sendlimit", "chat", "tls", NULL
 };
 
 static bool

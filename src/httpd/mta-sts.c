@@ -20,7 +20,6 @@ policy(struct httpd_req *rq, struct http_response *resp)
 	const char *h = rq->req->host, *err = NULL;
 	char domain[256];
 	struct dir_domain dom;
-	struct mtasts_policy check;
 
 	size_t n = h != NULL ? strcspn(h, ":") : 0;
 	if (n <= 8 || strncasecmp(h, "mta-sts.", 8) != 0 ||
@@ -45,14 +44,8 @@ policy(struct httpd_req *rq, struct http_response *resp)
 	}
 	struct buf b;
 	buf_init(&b, MTASTS_POLICY_MAX);
-	buf_printf(&b, "version: STSv1\r\nmode: %s\r\n", mode);
-	for (char *save = NULL, *t = strtok_r(mx, " ,", &save); t != NULL;
-	    t = strtok_r(NULL, " ,", &save))
-		buf_printf(&b, "mx: %s\r\n", t);
-	buf_printf(&b, "max_age: %lld\r\n", (long long)settings_get_int(db,
-	    "mta_sts.publish_max_age", 604800));
-	/* what we publish must be what we would accept */
-	if (mtasts_policy_parse(b.data, b.len, &check, &err) < 0) {
+	if (mtasts_policy_text(mode, mx, settings_get_int(db,
+	    "mta_sts.publish_max_age", 604800), &b, &err) < 0) {
 		httpd_error(resp, 500, "The MTA-STS settings make no valid "
 		    "policy (mta_sts.publish_mx).");
 	} else {

@@ -13,7 +13,9 @@
 #include "diag-private.h"
 #include "dns.h"
 #include "netaddr.h"
+#include "publish.h"
 #include "settings.h"
+#include "tlsrpt.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -48,6 +50,9 @@ struct domain {
 	size_t nmx;
 	struct selector *sel;
 	size_t nsel;
+	/* MTA-STS and TLS-RPT records, what we would publish */
+	struct answer sts, rpt;
+	struct publish_records pub;
 };
 
 struct server {
@@ -77,6 +82,10 @@ struct dctx {
 	size_t nown;
 	struct req **reqs;           /* every lookup's context, freed at the end */
 	size_t nreqs;
+	/* DANE: the TLSA records of _25._tcp.<hostname>, "u s m hex" */
+	struct answer tlsa;
+	char tlsa_want[80];          /* ours, "3 1 1 hex"; "" no certificate */
+	char tlsa_error[300];
 };
 
 /* A lookup's callback context. */
@@ -203,6 +212,24 @@ strs_cb(void *ctx, enum dns_status st, char *const *v, size_t n, const char *err
 }
 
 static void
+tlsa_cb(void *ctx, enum dns_status st, bool secure, const struct dns_tlsa *t,
+	size_t n, size_t malformed, const char *error)
+{
+	struct req *q = ctx;
+
+	for (size_t i = 0; i < n && q->a->n < MAX_NAMES; i++) {
+		struct buf b;
+		buf_init(&b, 0);
+		buf_printf(&b, "%u %u %u ", t[i].usage, t[i].selector, t[i].mtype);
+		for (size_t k = 0; k < t[i].len && k < 64; k++)
+			buf_printf(&b, "%02x", t[i].data[k]);
+		q->a->v[q->a->n++] = buf_steal(&b);
+	}
+	q->a->implicit = secure;     /* here: the answer was validated */
+	finish(q, st, error);
+}
+
+static void
 ptr_cb(void *ctx, enum dns_status st, char *const *names, size_t n, const char *error)
 {
 	strs_cb(ctx, st, names, n, error);
@@ -313,6 +340,7 @@ load_domains(struct dctx *d, struct db *db)
 		struct domain *dom = &d->dom[d->ndom++];
 		memset(dom, 0, sizeof(*dom));
 		dom->name = xstrdup((const char *)sqlite3_column_text(q, 1));
+		publish_records(db, dom->name, &dom->pub);
 		/* DKIM: the selectors only where rows exist */
 		sqlite3_stmt *s = db_query(db, &err, "SELECT name, public_key FROM "
 		    "dkim_selector WHERE domain_id = ? ORDER BY name LIMIT 8", "i",
@@ -350,6 +378,122 @@ txt_has_p(const char *txt, const char *p)
 	return found;
 }
 
+/* check_trust_records - the domain's MTA-STS and TLS-RPT records
+ * against what `postern tls dns` says to publish */
+static void
+check_trust_records(struct diag_section *sd, const struct domain *dom)
+{
+	const struct publish_records *p = &dom->pub;
+	char check[300], id[MTASTS_ID_MAX + 1] = "";
+	const char *err = NULL;
+	size_t nsts = 0;
+
+	snprintf(check, sizeof(check), "MTA-STS %s", p->sts_name[0] ?
+	    p->sts_name : dom->name);
+	for (size_t k = 0; k < dom->sts.n; k++) {
+		char one[MTASTS_ID_MAX + 1];
+		int r = mtasts_txt_parse(dom->sts.v[k], one, &err);
+		if (r != 0)
+			nsts++;
+		if (r == 1)
+			snprintf(id, sizeof(id), "%s", one);
+	}
+	if (!p->sts) {
+		if (nsts > 0)
+			diag_add(sd, DIAG_WARNING, check, "remove the record, or "
+			    "serve the policy (mta_sts.publish)", "an _mta-sts "
+			    "record is published but mta_sts.publish is off: "
+			    "senders cannot fetch the policy");
+	} else if (p->sts_error[0] != '\0') {
+		diag_add(sd, DIAG_ERROR, check, "fix mta_sts.publish_mx", "%s",
+		    p->sts_error);
+	} else if (nsts == 0) {
+		diag_add(sd, DIAG_WARNING, check, "publish the record of "
+		    "`postern tls dns`: senders do not look for the policy "
+		    "without it", "not published (%s)", dom->sts.done &&
+		    dom->sts.status == DNS_OK ? "TXT records, none v=STSv1" :
+		    status_text(&dom->sts));
+	} else if (nsts > 1 || id[0] == '\0') {
+		diag_add(sd, DIAG_ERROR, check, "keep exactly one valid v=STSv1 "
+		    "record (RFC 8461 3.1)", "%zu record(s), %s", nsts,
+		    id[0] ? "several" : "malformed");
+	} else if (strcmp(id, p->sts_id) != 0) {
+		diag_add(sd, DIAG_ERROR, check, "publish the record of "
+		    "`postern tls dns`: senders keep their cached copy of the "
+		    "old policy until the id changes", "wrong id %s: the policy "
+		    "served now has id %s", id, p->sts_id);
+	} else {
+		diag_add(sd, DIAG_OK, check, NULL, "%s", p->sts_txt);
+	}
+
+	snprintf(check, sizeof(check), "TLS-RPT %s", p->rpt_name);
+	size_t nrpt = 0;
+	for (size_t k = 0; k < dom->rpt.n; k++) {
+		struct tlsrpt_record rec;
+		err = NULL;
+		int r = tlsrpt_record_parse(dom->rpt.v[k], &rec, &err);
+		if (r < 0) {
+			diag_add(sd, DIAG_ERROR, check, "publish the record of "
+			    "`postern tls dns`", "malformed: %s", err);
+			return;
+		}
+		if (r == 1)
+			nrpt++;
+	}
+	if (nrpt == 1)
+		diag_add(sd, DIAG_OK, check, NULL, "published");
+	else if (nrpt > 1)
+		diag_add(sd, DIAG_ERROR, check, "keep exactly one v=TLSRPTv1 "
+		    "record (RFC 8460 3)", "%zu records", nrpt);
+	else
+		diag_add(sd, DIAG_INFO, check, "publish the record of `postern "
+		    "tls dns` to hear of senders' TLS failures", "not published "
+		    "(%s)", status_text(&dom->rpt));
+}
+
+/* check_tlsa - the TLSA records of this host's MX name against its
+ * certificate */
+static void
+check_tlsa(struct dctx *d, struct diag_section *s)
+{
+	char check[300];
+	bool match = false, ta = false;
+
+	snprintf(check, sizeof(check), "DANE _25._tcp.%s", d->hostname);
+	for (size_t i = 0; i < d->tlsa.n; i++) {
+		if (d->tlsa_want[0] && strcasecmp(d->tlsa.v[i], d->tlsa_want) == 0)
+			match = true;
+		if (strncmp(d->tlsa.v[i], "2 ", 2) == 0)
+			ta = true;
+	}
+	if (d->tlsa.n == 0) {
+		diag_add(s, DIAG_INFO, check, d->tlsa_want[0] ? "publish the "
+		    "TLSA record of `postern tls dns` in a DNSSEC-signed zone "
+		    "for DANE" : NULL, "not published (%s)",
+		    status_text(&d->tlsa));
+	} else if (d->tlsa_want[0] == '\0') {
+		diag_add(s, DIAG_WARNING, check, "fix tls.cert", "published, "
+		    "but this server's certificate does not load: %s",
+		    d->tlsa_error);
+	} else if (match) {
+		diag_add(s, d->tlsa.implicit ? DIAG_OK : DIAG_WARNING, check,
+		    d->tlsa.implicit ? NULL : "sign the zone (DNSSEC): senders "
+		    "ignore TLSA records that do not validate",
+		    "%s matches this server's key%s", d->tlsa_want,
+		    d->tlsa.implicit ? "" : "; the answer is not DNSSEC-validated "
+		    "(or dns.hosts does not validate)");
+	} else if (ta) {
+		diag_add(s, DIAG_WARNING, check, NULL, "only DANE-TA records "
+		    "match nothing of this key; not checked further");
+	} else {
+		diag_add(s, DIAG_ERROR, check, "publish the TLSA record of "
+		    "`postern tls dns` (before a key change: both): DANE "
+		    "senders defer all mail to this host",
+		    "%zu record(s), none matches this server's key (%s)",
+		    d->tlsa.n, d->tlsa_want);
+	}
+}
+
 static void
 report(struct dctx *d, struct diag_report *rep, const char *servers)
 {
@@ -380,6 +524,8 @@ report(struct dctx *d, struct diag_report *rep, const char *servers)
 		diag_add(s, DIAG_WARNING, "Host name A/AAAA",
 		    "publish an A (and AAAA) record for the host name (manual 4.4.2)",
 		    "%s: %s", d->hostname, status_text(&d->host));
+
+	check_tlsa(d, s);
 
 	/* reverse lookups of this host's public addresses */
 	size_t nptr = 0;
@@ -508,6 +654,7 @@ report(struct dctx *d, struct diag_report *rep, const char *servers)
 				    "publish the record of `postern dkim dns`",
 				    "not published (%s)", status_text(&sel->txt));
 		}
+		check_trust_records(sd, dom);
 	}
 	(void)servers;
 	buf_free(&b);
@@ -574,6 +721,19 @@ diag_check_dns(struct diag_report *rep, struct db *db, const struct diag_options
 		dns_lookup_addr(d.res, d.hostname, server_cb, req_new(&d, &d.srv[0].probe));
 	}
 	dns_lookup_addr(d.res, d.hostname, host_cb, req_new(&d, &d.host));
+	{
+		struct publish_records pub;
+		publish_records(db, "", &pub);
+		if (pub.tlsa)
+			snprintf(d.tlsa_want, sizeof(d.tlsa_want), "%s",
+			    pub.tlsa_rdata);
+		else
+			snprintf(d.tlsa_error, sizeof(d.tlsa_error), "%s",
+			    pub.tlsa_error);
+		char *name = xasprintf("_25._tcp.%s", d.hostname);
+		dns_lookup_tlsa(d.res, name, tlsa_cb, req_new(&d, &d.tlsa));
+		free(name);
+	}
 	for (size_t i = 0; i < d.nown; i++)
 		want_ptr(&d, d.own[i]);
 	for (size_t i = 0; i < d.ndom; i++) {
@@ -582,6 +742,12 @@ diag_check_dns(struct diag_report *rep, struct db *db, const struct diag_options
 		q->dom = dom;
 		dns_lookup_mx(d.res, dom->name, mx_cb, q);
 		dns_lookup_txt(d.res, dom->name, strs_cb, req_new(&d, &dom->txt));
+		char *sn = xasprintf("_mta-sts.%s", dom->name);
+		dns_lookup_txt(d.res, sn, strs_cb, req_new(&d, &dom->sts));
+		free(sn);
+		sn = xasprintf("_smtp._tls.%s", dom->name);
+		dns_lookup_txt(d.res, sn, strs_cb, req_new(&d, &dom->rpt));
+		free(sn);
 		for (size_t k = 0; k < dom->nsel; k++) {
 			char *name = xasprintf("%s._domainkey.%s", dom->sel[k].name, dom->name);
 			dns_lookup_txt(d.res, name, strs_cb, req_new(&d, &dom->sel[k].txt));
@@ -609,6 +775,8 @@ out:
 		struct domain *dom = &d.dom[i];
 		answer_free(&dom->mx);
 		answer_free(&dom->txt);
+		answer_free(&dom->sts);
+		answer_free(&dom->rpt);
 		for (size_t k = 0; k < dom->nmx; k++) {
 			free(dom->mx_hosts[k].name);
 			answer_free(&dom->mx_hosts[k].addrs);
@@ -629,6 +797,7 @@ out:
 	for (size_t i = 0; i < d.nown; i++)
 		free(d.own[i]);
 	answer_free(&d.host);
+	answer_free(&d.tlsa);
 	for (size_t i = 0; i < d.nreqs; i++)
 		free(d.reqs[i]);
 	free(d.reqs);

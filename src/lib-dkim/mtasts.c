@@ -5,7 +5,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/sha.h>
+
+#include "buf.h"
 #include "mtasts.h"
+#include "xalloc.h"
 
 const char *
 mtasts_mode_name(enum mtasts_mode m)
@@ -232,4 +236,31 @@ mtasts_mx_match(const struct mtasts_policy *p, const char *host)
 			return true;
 	}
 	return false;
+}
+
+int
+mtasts_policy_text(const char *mode, const char *mx, long long max_age,
+		   struct buf *out, const char **error_r)
+{
+	struct mtasts_policy check;
+	char *copy = xstrdup(mx);
+
+	buf_printf(out, "version: STSv1\r\nmode: %s\r\n", mode);
+	for (char *save = NULL, *t = strtok_r(copy, " ,", &save); t != NULL;
+	    t = strtok_r(NULL, " ,", &save))
+		buf_printf(out, "mx: %s\r\n", t);
+	buf_printf(out, "max_age: %lld\r\n", max_age);
+	free(copy);
+	/* what we publish must be what we would accept */
+	return mtasts_policy_parse(out->data, out->len, &check, error_r);
+}
+
+void
+mtasts_policy_id(const char *text, size_t len, char id[MTASTS_ID_MAX + 1])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const unsigned char *)text, len, md);
+	for (size_t i = 0; i < 10; i++)
+		snprintf(id + 2 * i, 3, "%02x", md[i]);
 }

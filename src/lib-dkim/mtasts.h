@@ -44,4 +44,15 @@ bool mtasts_mx_match(const struct mtasts_policy *p, const char *host);
 
 const char *mtasts_mode_name(enum mtasts_mode m);
 
+/* mtasts_policy_text - the policy Postern publishes (httpd) for mode
+ * ("none", "testing", "enforce"), mx (space or comma separated patterns)
+ * and max_age, CRLF lines; -1 (*error_r) when it would not parse */
+struct buf;
+int mtasts_policy_text(const char *mode, const char *mx, long long max_age,
+		       struct buf *out, const char **error_r);
+/* mtasts_policy_id - the id of a published policy text: 20 hex digits
+ * of its SHA-256, so it changes whenever the policy does */
+void mtasts_policy_id(const char *text, size_t len,
+		      char id[MTASTS_ID_MAX + 1]);
+
 #endif

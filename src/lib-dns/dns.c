@@ -16,7 +16,7 @@
 #include "strutil.h"
 #include "xalloc.h"
 
-enum query_kind { Q_MX, Q_ADDR, Q_TXT, Q_PTR, Q_A };
+enum query_kind { Q_MX, Q_ADDR, Q_TXT, Q_PTR, Q_A, Q_TLSA, Q_SECURE };
 
 struct dns_sockev {
 	ares_socket_t fd;
@@ -38,6 +38,11 @@ struct dns_query {
 	struct sockaddr_storage *addrs;
 	char **strs;
 	size_t n;
+	/* TLSA: the records point into abuf */
+	unsigned char *abuf;
+	struct dns_tlsa *tlsa;
+	size_t malformed;
+	bool secure;
 	struct dns_query *prev, *next;
 };
 
@@ -253,6 +258,8 @@ static void query_free(struct dns_query *q)
 			free(q->strs[i]);
 	free(q->mx);
 	free(q->strs);
+	free(q->abuf);
+	free(q->tlsa);
 	free(q->addrs);
 	free(q->error);
 	free(q->name);
@@ -331,6 +338,13 @@ static void query_deliver(evutil_socket_t fd, short what, void *arg)
 		break;
 	case Q_PTR:
 		((dns_ptr_cb *)q->cb)(q->ctx, q->status, q->strs, q->n, err);
+		break;
+	case Q_TLSA:
+		((dns_tlsa_cb *)q->cb)(q->ctx, q->status, q->secure, q->tlsa,
+		    q->n, q->malformed, err);
+		break;
+	case Q_SECURE:
+		((dns_secure_cb *)q->cb)(q->ctx, q->status, q->secure, err);
 		break;
 	}
 	query_free(q);
@@ -449,21 +463,75 @@ static void mx_sort(struct dns_mx *mx, size_t n)
 	}
 }
 
+/* send_ad - a query with the AD bit set (RFC 6840 5.7: a validating
+ * resolver then tells whether the answer is authentic), through
+ * ares_send: the callback gets the raw answer, whatever its rcode */
+static void send_ad(struct dns_query *q, const char *name, int type,
+		    ares_callback cb)
+{
+	unsigned char *qbuf = NULL;
+	int qlen = 0;
+	int rc = ares_create_query(name, ns_c_in, type, 0, 1, &qbuf, &qlen, 0);
+
+	if (rc != ARES_SUCCESS || qlen < 12) {
+		if (qbuf != NULL)
+			ares_free_string(qbuf);
+		query_finish(q, DNS_NOTFOUND, ares_strerror(rc));
+		return;
+	}
+	qbuf[3] |= 0x20;                /* AD */
+	ares_send(q->r->channel, qbuf, qlen, cb, q);
+	ares_free_string(qbuf);
+	resolver_arm_timer(q->r);
+}
+
+/* answer_status - what ares_query would have said of a raw answer:
+ * NXDOMAIN ARES_ENOTFOUND, no answer records ARES_ENODATA; *ad the AD
+ * bit */
+static int answer_status(int status, const unsigned char *abuf, int alen,
+			 bool *ad)
+{
+	*ad = false;
+	if (status != ARES_SUCCESS)
+		return status;
+	if (abuf == NULL || alen < 12)
+		return ARES_EBADRESP;
+	*ad = (abuf[3] & 0x20) != 0;
+	switch (abuf[3] & 0x0f) {
+	case 0:
+		break;
+	case 3:
+		return ARES_ENOTFOUND;
+	case 2:
+		return ARES_ESERVFAIL;
+	case 5:
+		return ARES_EREFUSED;
+	default:
+		return ARES_EBADRESP;
+	}
+	if (abuf[6] == 0 && abuf[7] == 0)
+		return ARES_ENODATA;
+	return ARES_SUCCESS;
+}
+
 static void mx_callback(void *arg, int status, int timeouts,
 			unsigned char *abuf, int alen)
 {
 	struct dns_query *q = arg;
 	struct ares_mx_reply *reply = NULL, *m;
 	size_t n = 0, i;
+	bool ad = false;
 	int rc;
 
 	if (q->r->destroying)
 		return;
+	status = answer_status(status, abuf, alen, &ad);
 	if (status == ARES_ENODATA) {
 		/* no MX: the domain itself is the implicit MX */
 		q->mx = xcalloc(1, sizeof(*q->mx));
 		q->mx[0].host = xstrdup(q->name);
 		q->mx[0].implicit = true;
+		q->mx[0].secure = ad;
 		q->n = 1;
 		query_finish(q, DNS_OK, NULL);
 		return;
@@ -477,6 +545,7 @@ static void mx_callback(void *arg, int status, int timeouts,
 		q->mx = xcalloc(1, sizeof(*q->mx));
 		q->mx[0].host = xstrdup(q->name);
 		q->mx[0].implicit = true;
+		q->mx[0].secure = ad;
 		q->n = 1;
 		query_finish(q, DNS_OK, NULL);
 		return;
@@ -499,6 +568,7 @@ static void mx_callback(void *arg, int status, int timeouts,
 			continue;   /* a "." among real MXs: ignore it */
 		q->mx[i].host = xstrdup(m->host);
 		q->mx[i].pref = m->priority;
+		q->mx[i].secure = ad;
 		i++;
 	}
 	q->n = i;
@@ -520,8 +590,7 @@ void dns_lookup_mx(struct dns_resolver *r, const char *domain, dns_mx_cb *cb,
 
 	if (!query_name(q, name))
 		return;
-	ares_query(r->channel, name, ns_c_in, ns_t_mx, mx_callback, q);
-	resolver_arm_timer(r);
+	send_ad(q, name, ns_t_mx, mx_callback);
 }
 
 static void addr_callback(void *arg, int status, int timeouts,
@@ -706,4 +775,165 @@ void dns_lookup_ptr(struct dns_resolver *r, const struct sockaddr *sa,
 		return;
 	}
 	resolver_arm_timer(r);
+}
+
+/* -- TLSA ---------------------------------------------------------------- */
+
+static unsigned get16(const unsigned char *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+/* skip_name - past a (possibly compressed) name at off; -1 if malformed */
+static long skip_name(const unsigned char *m, size_t len, size_t off)
+{
+	size_t labels = 0;
+
+	while (off < len) {
+		unsigned c = m[off];
+
+		if ((c & 0xc0) == 0xc0)
+			return off + 2 <= len ? (long)(off + 2) : -1;
+		if ((c & 0xc0) != 0)
+			return -1;
+		off += 1 + c;
+		if (c == 0)
+			return (long)off;
+		if (++labels > 127)
+			return -1;
+	}
+	return -1;
+}
+
+/* dns_tlsa_parse - the TLSA records of an answer */
+int dns_tlsa_parse(const unsigned char *abuf, size_t alen, int *rcode,
+		   bool *ad, struct dns_tlsa *tlsa, size_t *n,
+		   size_t *malformed)
+{
+	size_t off = 12, qd, an;
+	long e;
+
+	*n = *malformed = 0;
+	if (abuf == NULL || alen < 12)
+		return -1;
+	*rcode = abuf[3] & 0x0f;
+	*ad = (abuf[3] & 0x20) != 0;
+	qd = get16(abuf + 4);
+	an = get16(abuf + 6);
+	for (size_t i = 0; i < qd; i++) {
+		if ((e = skip_name(abuf, alen, off)) < 0 || (size_t)e + 4 > alen)
+			return -1;
+		off = (size_t)e + 4;
+	}
+	for (size_t i = 0; i < an; i++) {
+		unsigned type, rdlen;
+
+		if ((e = skip_name(abuf, alen, off)) < 0 || (size_t)e + 10 > alen)
+			return -1;
+		off = (size_t)e;
+		type = get16(abuf + off);
+		rdlen = get16(abuf + off + 8);
+		off += 10;
+		if (off + rdlen > alen)
+			return -1;
+		if (type == 52) {       /* TLSA; CNAMEs and RRSIGs are skipped */
+			if (rdlen < 4 || rdlen - 3 > DNS_TLSA_DATA_MAX ||
+			    *n >= DNS_TLSA_MAX) {
+				(*malformed)++;
+			} else {
+				tlsa[*n].usage = abuf[off];
+				tlsa[*n].selector = abuf[off + 1];
+				tlsa[*n].mtype = abuf[off + 2];
+				tlsa[*n].data = abuf + off + 3;
+				tlsa[*n].len = rdlen - 3;
+				(*n)++;
+			}
+		}
+		off += rdlen;
+	}
+	return 0;
+}
+
+static void tlsa_callback(void *arg, int status, int timeouts,
+			  unsigned char *abuf, int alen)
+{
+	struct dns_query *q = arg;
+	int rcode = 0;
+	bool ad = false;
+
+	if (q->r->destroying)
+		return;
+	if (status != ARES_SUCCESS || abuf == NULL) {
+		/* c-ares tries every server on SERVFAIL and then reports
+		 * ECONNREFUSED: say what it most likely was */
+		query_finish(q, status_of(status), status == ARES_ECONNREFUSED ?
+		    "server failure (SERVFAIL: the validating resolver's "
+		    "answer to bogus data) or no resolver reachable" :
+		    ares_strerror(status));
+		return;
+	}
+	q->abuf = xmalloc((size_t)alen);
+	memcpy(q->abuf, abuf, (size_t)alen);
+	q->tlsa = xcalloc(DNS_TLSA_MAX, sizeof(*q->tlsa));
+	if (dns_tlsa_parse(q->abuf, (size_t)alen, &rcode, &ad, q->tlsa, &q->n,
+	    &q->malformed) < 0) {
+		query_finish(q, DNS_TEMPFAIL, "malformed answer");
+		return;
+	}
+	q->secure = ad;
+	if (rcode == 3) {
+		query_finish(q, DNS_NOTFOUND, "no such name");
+		return;
+	}
+	if (rcode != 0) {
+		query_finish(q, DNS_TEMPFAIL, rcode == 2 ? "server failure "
+		    "(a validating resolver's answer to bogus data)" :
+		    "lookup refused or failed");
+		return;
+	}
+	if (q->n == 0 && q->malformed == 0) {
+		query_finish(q, DNS_NOTFOUND, "no TLSA records");
+		return;
+	}
+	query_finish(q, DNS_OK, NULL);
+}
+
+/* dns_lookup_tlsa - the TLSA records of a name, with the AD bit */
+void dns_lookup_tlsa(struct dns_resolver *r, const char *name,
+		     dns_tlsa_cb *cb, void *ctx)
+{
+	struct dns_query *q = query_new(r, Q_TLSA, name, (void *)cb, ctx);
+	char qname[IDN_DOMAIN_MAX + 2];
+
+	if (!query_name(q, qname))
+		return;
+	send_ad(q, qname, 52, tlsa_callback);
+}
+
+static void secure_callback(void *arg, int status, int timeouts,
+			    unsigned char *abuf, int alen)
+{
+	struct dns_query *q = arg;
+	bool ad = false;
+
+	if (q->r->destroying)
+		return;
+	status = answer_status(status, abuf, alen, &ad);
+	q->secure = ad;
+	if (status == ARES_ENODATA)
+		status = ARES_ENOTFOUND;
+	query_finish(q, status_of(status), status == ARES_SUCCESS ? NULL :
+	    ares_strerror(status));
+}
+
+/* dns_lookup_secure - records of a type exist, and is the answer secure */
+void dns_lookup_secure(struct dns_resolver *r, const char *name, int type,
+		       dns_secure_cb *cb, void *ctx)
+{
+	struct dns_query *q = query_new(r, Q_SECURE, name, (void *)cb, ctx);
+	char qname[IDN_DOMAIN_MAX + 2];
+
+	if (!query_name(q, qname))
+		return;
+	send_ad(q, qname, type, secure_callback);
 }

@@ -44,11 +44,14 @@ void dns_resolver_free(struct dns_resolver **r);
 char *dns_servers_to_csv(const char *servers, const char **error_r);
 
 /* One mail exchanger. implicit: no MX records, the domain itself (RFC
- * 5321 5.1). */
+ * 5321 5.1). secure: the answer carried the AD bit (DNSSEC-validated by
+ * the resolver, which only means something when the administrator says
+ * the resolver validates: setting dane.enabled). */
 struct dns_mx {
 	char *host;
 	unsigned pref;
 	bool implicit;
+	bool secure;
 };
 /* MX lookup: sorted by preference, random order among equal preferences.
  * NODATA gives the implicit MX; NXDOMAIN DNS_NOTFOUND; a single "." MX
@@ -82,6 +85,41 @@ typedef void dns_ptr_cb(void *ctx, enum dns_status status,
 			char *const *names, size_t n, const char *error);
 void dns_lookup_ptr(struct dns_resolver *r, const struct sockaddr *sa,
 		    dns_ptr_cb *cb, void *ctx);
+
+/* TLSA lookup (RFC 6698), asked with the AD bit set (RFC 6840 5.7).
+ * secure: the answer (or the denial) carried the AD bit. DNS_NOTFOUND:
+ * NXDOMAIN or no TLSA records; DNS_TEMPFAIL: SERVFAIL (a validating
+ * resolver's answer to bogus data), timeout. Records whose RDATA is under
+ * 4 bytes or over DNS_TLSA_DATA_MAX, and those past DNS_TLSA_MAX, are
+ * counted in malformed, not returned. */
+#define DNS_TLSA_MAX 32
+#define DNS_TLSA_DATA_MAX 4096
+struct dns_tlsa {
+	unsigned char usage, selector, mtype;
+	const unsigned char *data;
+	size_t len;
+};
+typedef void dns_tlsa_cb(void *ctx, enum dns_status status, bool secure,
+			 const struct dns_tlsa *tlsa, size_t n, size_t malformed,
+			 const char *error);
+void dns_lookup_tlsa(struct dns_resolver *r, const char *name,
+		     dns_tlsa_cb *cb, void *ctx);
+
+/* dns_lookup_secure - whether name has records of type (ns_t_a...) and
+ * whether the answer (or the denial) carried the AD bit: DANE asks it of
+ * the MX host's address records (RFC 7672 2.2.2) */
+typedef void dns_secure_cb(void *ctx, enum dns_status status, bool secure,
+			   const char *error);
+void dns_lookup_secure(struct dns_resolver *r, const char *name, int type,
+		       dns_secure_cb *cb, void *ctx);
+
+/* dns_tlsa_parse - the TLSA records of a DNS answer (pure, for the
+ * lookup and its fuzz target): *rcode, *ad the header's, the records
+ * point into abuf (tlsa has room for DNS_TLSA_MAX). -1 for a message
+ * that does not parse. */
+int dns_tlsa_parse(const unsigned char *abuf, size_t alen, int *rcode,
+		   bool *ad, struct dns_tlsa *tlsa, size_t *n,
+		   size_t *malformed);
 
 /* dns_cancel - the lookups started with ctx will not call back (for an
  * owner freed before its answers came). */

@@ -55,12 +55,23 @@ static void addr_done(void *ctx, enum dns_status st,
 	dest_next_addr(d);
 }
 
+int dest_port(const struct dest *d)
+{
+	return d->rt.port ? d->rt.port :
+	    (int)settings_get_int(d->o->svc->db, "smtp.out_port", 25);
+}
+
+void dest_resolve_host(struct dest *d)
+{
+	d->state = S_RESOLVE;
+	dns_lookup_addr(d->o->dns, d->mxname, addr_done, d);
+}
+
 /* dest_next_addr - connect to the next address, resolving the next MX */
 void dest_next_addr(struct dest *d)
 {
 	if (d->addr_i < d->naddrs) {
-		int port = d->rt.port ? d->rt.port :
-			   (int)settings_get_int(d->o->svc->db, "smtp.out_port", 25);
+		int port = dest_port(d);
 		char ip[INET6_ADDRSTRLEN];
 
 		d->cur_addr = d->addrs[d->addr_i++];
@@ -83,7 +94,9 @@ void dest_next_addr(struct dest *d)
 		snprintf(d->mxname, sizeof(d->mxname), "%s", d->mx[d->mx_i].host);
 		d->mx_i++;
 		d->state = S_RESOLVE;
-		dns_lookup_addr(d->o->dns, d->mxname, addr_done, d);
+		/* DANE: the host's TLSA records first (out-dane.c) */
+		if (dane_start(d, &d->mx[d->mx_i - 1]) == 0)
+			dest_resolve_host(d);
 		return;
 	}
 	/* every address failed: defer all */
@@ -114,12 +127,15 @@ static void mx_done(void *ctx, enum dns_status st, const struct dns_mx *mx,
 		for (size_t i = 0; i < keep; i++) {
 			d->mx[i].host = xstrdup(mx[i].host);
 			d->mx[i].pref = mx[i].pref;
+			d->mx[i].secure = mx[i].secure;
 		}
 		d->nmx = keep;
 		d->mx_i = 0;
 		if (!sts_filter_mx(d, d->mx, &d->nmx)) {
 			reply = xasprintf("451 4.7.5 MTA-STS: no MX host of %s "
 			    "matches its policy", d->rt.domain);
+			tlsrpt_record(d, TLSRPT_STS, "validation-failure",
+			    "no MX host matches the policy");
 			dest_fail_all(d, RES_TEMP, reply);
 			log_info("%s: %s", d->rt.key, reply);
 			free(reply);
@@ -263,6 +279,7 @@ void dest_reap(struct dest *d)
 	dest_reset_addrs(d);
 	free(d->last_error);
 	free(d->sts);
+	dane_reset(d);
 	route_free(&d->rt);
 	free(d);
 }

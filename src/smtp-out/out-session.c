@@ -114,7 +114,8 @@ static void conn_lost(struct dest *d, const char *why)
 	case S_CONNECT: case S_GREETING: case S_EHLO: case S_HELO:
 	case S_STARTTLS: case S_TLS:
 		/* nothing sent yet: try the next address */
-		if (d->state == S_TLS && !d->notls && !STS_ENFORCED(d)) {
+		if (d->state == S_TLS && !d->notls && !STS_ENFORCED(d) &&
+		    !DANE_REQUIRED(d)) {
 			d->notls = true;
 			d->tls_retry = true;
 		}
@@ -240,16 +241,31 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		if (d->state == S_TLS) {
 			char desc[128];
 			SSL *ssl = bufferevent_openssl_get_ssl(bev);
+			long v = SSL_get_verify_result(ssl);
 
 			d->tls = true;
 			log_info("%s: TLS with %s: %s", d->rt.key, d->peer,
 				 tls_describe(ssl, desc, sizeof(desc)));
-			if (d->sts != NULL && SSL_get_verify_result(ssl) !=
-			    X509_V_OK)
+			if (d->dane == DANE_VERIFY) {
+				dane_describe(ssl, desc, sizeof(desc));
+				log_info("%s: DANE: verified %s (%s)%s", d->rt.key,
+				    d->peer, desc, d->sts != NULL ? "; DANE "
+				    "takes precedence over MTA-STS (RFC 8461 2)" :
+				    "");
+				tlsrpt_record(d, TLSRPT_TLSA, "success", NULL);
+			} else if (d->sts != NULL && v != X509_V_OK) {
 				log_warnx("%s: MTA-STS testing: the certificate "
 				    "of %s would be refused: %s", d->rt.key,
-				    d->peer, X509_verify_cert_error_string(
-				    SSL_get_verify_result(ssl)));
+				    d->peer, X509_verify_cert_error_string(v));
+				tlsrpt_record(d, TLSRPT_STS,
+				    tlsrpt_verify_result(v),
+				    X509_verify_cert_error_string(v));
+			} else if (d->sts != NULL) {
+				tlsrpt_record(d, TLSRPT_STS, "success", NULL);
+			}
+			if (d->dane == DANE_ENCRYPT)
+				log_info("%s: DANE: encrypted, not authenticated "
+				    "(no usable TLSA record)", d->rt.key);
 			send_ehlo(d);
 			return;
 		}
@@ -267,12 +283,26 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 
 		SSL *ssl = d->state == S_TLS ? bufferevent_openssl_get_ssl(bev) :
 		    NULL;
-		if (ssl != NULL && d->sts != NULL &&
-		    SSL_get_verify_result(ssl) != X509_V_OK)
+		if (ssl != NULL && d->dane == DANE_VERIFY) {
+			long v = SSL_get_verify_result(ssl);
+
+			snprintf(why, sizeof(why), "DANE: the certificate "
+			    "matches no TLSA record of _%d._tcp.%s (%s)",
+			    dest_port(d), d->mxname, v != X509_V_OK ?
+			    X509_verify_cert_error_string(v) :
+			    "handshake failed");
+			log_warnx("%s: DANE: verification of %s failed: %s",
+			    d->rt.key, d->peer, why + 6);
+			tlsrpt_record(d, TLSRPT_TLSA, "validation-failure",
+			    why + 6);
+		} else if (ssl != NULL && d->sts != NULL &&
+		    SSL_get_verify_result(ssl) != X509_V_OK) {
 			snprintf(why, sizeof(why), "MTA-STS: certificate refused "
 			    "(%s)", X509_verify_cert_error_string(
 			    SSL_get_verify_result(ssl)));
-		else if (e != 0)
+			tlsrpt_record(d, TLSRPT_STS, tlsrpt_verify_result(
+			    SSL_get_verify_result(ssl)), why + 9);
+		} else if (e != 0)
 			snprintf(why, sizeof(why), "TLS error %lu", e);
 		else
 			snprintf(why, sizeof(why), "%s",
@@ -352,6 +382,17 @@ static void send_b64(struct dest *d, const char *s)
 /* after_ehlo - STARTTLS, AUTH, or ready */
 static void after_ehlo(struct dest *d)
 {
+	if (!d->tls && DANE_REQUIRED(d) && (!d->ext.starttls || d->notls ||
+	    d->o->tls == NULL)) {
+		tlsrpt_record(d, TLSRPT_TLSA, "starttls-not-supported", NULL);
+		log_warnx("%s: DANE: %s offers no STARTTLS, which its TLSA "
+		    "records require: not sent in clear", d->rt.key, d->peer);
+		conn_lost(d, "DANE: no STARTTLS, which the TLSA records "
+		    "require");
+		return;
+	}
+	if (!d->tls && d->sts != NULL && (!d->ext.starttls || d->notls))
+		tlsrpt_record(d, TLSRPT_STS, "starttls-not-supported", NULL);
 	if (!d->tls && STS_ENFORCED(d) && (!d->ext.starttls || d->notls)) {
 		conn_lost(d, "MTA-STS: no STARTTLS, which the policy requires");
 		return;
@@ -378,9 +419,15 @@ static void after_ehlo(struct dest *d)
 
 static void tls_start(struct dest *d)
 {
-	SSL *ssl = SSL_new(d->sts != NULL ? sts_tls_ctx(d->o) : d->o->tls);
+	SSL_CTX *ctx = d->dane == DANE_VERIFY ? dane_tls_ctx(d->o) :
+	    d->sts != NULL ? sts_tls_ctx(d->o) : d->o->tls;
+	SSL *ssl = ctx != NULL ? SSL_new(ctx) : NULL;
 	struct bufferevent *tb;
 
+	if (ssl == NULL && DANE_REQUIRED(d)) {
+		conn_lost(d, "DANE: no TLS context");
+		return;
+	}
 	if (ssl == NULL) {
 		d->notls = true;
 		after_ehlo(d);
@@ -388,7 +435,16 @@ static void tls_start(struct dest *d)
 	}
 	if (!d->rt.relay || !isdigit((unsigned char)d->mxname[0]))
 		SSL_set_tlsext_host_name(ssl, d->mxname);
-	if (d->sts != NULL) {
+	if (d->dane == DANE_VERIFY) {
+		/* RFC 7672 3: the TLSA records authenticate the server;
+		 * they take precedence over MTA-STS (RFC 8461 2) */
+		if (dane_setup(d, ssl) < 0) {
+			SSL_free(ssl);
+			conn_lost(d, "DANE: OpenSSL took none of the TLSA "
+			    "records");
+			return;
+		}
+	} else if (d->sts != NULL) {
 		/* RFC 8461 4.2: the MX host name, a CA the sender trusts */
 		SSL_set1_host(ssl, d->mxname);
 		SSL_set_verify(ssl, STS_ENFORCED(d) ? SSL_VERIFY_PEER :

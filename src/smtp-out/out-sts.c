@@ -360,11 +360,15 @@ fetch_done(struct work *w)
 		log_warnx("MTA-STS: %s: policy fetch from https://%s failed: %s%s",
 		    e->domain, f->host, f->error, e->expires > time(NULL) ?
 		    " (the cached policy stays)" : " (no policy)");
+		tlsrpt_record_domain(o, e->domain, TLSRPT_STS,
+		    "sts-policy-fetch-error", f->error);
 	} else if (mtasts_policy_parse(f->body.data ? f->body.data : "",
 	    f->body.len, &p, &err) < 0) {
 		log_warnx("MTA-STS: %s: policy from https://%s refused: %s%s",
 		    e->domain, f->host, err, e->expires > time(NULL) ?
 		    " (the cached policy stays)" : " (no policy)");
+		tlsrpt_record_domain(o, e->domain, TLSRPT_STS,
+		    "sts-policy-invalid", err);
 	} else {
 		e->pol = p;
 		snprintf(e->id, sizeof(e->id), "%s", e->want_id);

@@ -373,6 +373,8 @@ static void smtpout_shutdown(struct service *svc)
 	}
 	dns_resolver_free(&o->dns);
 	sts_free_all(o);
+	if (o->tls_dane != NULL)
+		SSL_CTX_free(o->tls_dane);
 	dkim_out_free(&o->dkim);
 	free(o->dns_servers);
 	consumer_stop(&o->c);

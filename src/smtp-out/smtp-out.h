@@ -9,6 +9,8 @@
  *   out-session.c  the SMTP client dialogue on one connection
  *   out-result.c   recipients' results: states, bounces, delay notices
  *   out-sts.c      MTA-STS policies: lookup, fetch, cache, enforcement
+ *   out-dane.c     DANE (RFC 7672): TLSA lookups, OpenSSL's DANE checks
+ *   out-tlsrpt.c   TLS-RPT (RFC 8460): each session's result recorded
  *   out-8bit.c     8BITMIME downgrade to quoted-printable (out-8bit.h) */
 
 #include <stdbool.h>
@@ -27,6 +29,7 @@
 #include "mtasts.h"
 #include "out-route.h"
 #include "queue.h"
+#include "tlsrpt.h"
 #include "service.h"
 #include "smtp-reply.h"
 #include "workpool.h"
@@ -78,6 +81,18 @@ enum dstate {
 
 enum cmdkind { C_MAIL, C_RCPT, C_DATA };
 
+/* DANE for the current MX host (out-dane.c) */
+enum dane_state {
+	DANE_OFF = 0,     /* no (secure) TLSA records: as without DANE */
+	DANE_VERIFY,      /* usable TLSA records: TLS authenticated by them */
+	DANE_ENCRYPT,     /* only unusable records: TLS, unauthenticated */
+};
+struct dane_tlsa {
+	unsigned char usage, selector, mtype;
+	unsigned char *data;
+	size_t len;
+};
+
 struct dest {
 	struct outsvc *o;
 	struct route rt;
@@ -118,6 +133,11 @@ struct dest {
 	/* MTA-STS (out-sts.c): the policy of rt.domain, NULL none */
 	struct mtasts_policy *sts;
 	bool sts_wait;                /* its lookup or fetch is under way */
+	/* DANE (out-dane.c) of the MX host mxname */
+	enum dane_state dane;
+	struct dane_tlsa *tlsa;       /* its usable records */
+	size_t ntlsa;
+	bool dane_aaaa;               /* its AAAA records are asked */
 	struct dest *next;
 };
 
@@ -145,6 +165,7 @@ struct outsvc {
 	struct sts_entry *sts;        /* MTA-STS policies by domain */
 	struct workpool *sts_pool;    /* their HTTPS fetches */
 	SSL_CTX *tls_sts;             /* verifying client context */
+	SSL_CTX *tls_dane;            /* DANE-enabled client context */
 };
 
 /* smtp-out.c */
@@ -191,7 +212,42 @@ bool sts_filter_mx(struct dest *d, struct dns_mx *mx, size_t *n);
 SSL_CTX *sts_tls_ctx(struct outsvc *o);
 void sts_free_all(struct outsvc *o);
 
+/* out-dane.c: DANE (RFC 7672), setting dane.enabled */
+bool dane_enabled(struct outsvc *o);
+/* dane_start - 1: the TLSA lookup of mx runs and then calls
+ * dest_resolve_host (or dest_next_addr when the host is unusable); 0: no
+ * DANE for it (off, a smart host, an insecure MX RRset), go on */
+int dane_start(struct dest *d, const struct dns_mx *mx);
+/* dane_reset - forget the TLSA records of the last MX host */
+void dane_reset(struct dest *d);
+SSL_CTX *dane_tls_ctx(struct outsvc *o);
+/* dane_setup - OpenSSL's DANE checks of d's records on ssl; -1 when none
+ * could be added */
+int dane_setup(struct dest *d, SSL *ssl);
+/* dane_describe - which record matched (after the handshake) */
+void dane_describe(SSL *ssl, char *out, size_t size);
+/* dane_tlsa_text - the records as "u s m hex|..." (TLS-RPT policy) */
+void dane_tlsa_text(const struct dest *d, struct buf *out);
+#define DANE_REQUIRED(d) ((d)->dane != DANE_OFF)
+
+/* out-tlsrpt.c: TLS-RPT (RFC 8460) rows, setting tlsrpt.enabled */
+/* tlsrpt_record - one session of d (or its MX host) with an STS or TLSA
+ * policy: result "success" or an RFC 8460 4.3 result type */
+void tlsrpt_record(struct dest *d, enum tlsrpt_policy type,
+		   const char *result, const char *detail);
+/* tlsrpt_record_domain - a failure of the domain's policy itself (the
+ * MTA-STS fetch), with no MX host */
+void tlsrpt_record_domain(struct outsvc *o, const char *domain,
+			  enum tlsrpt_policy type, const char *result,
+			  const char *detail);
+/* tlsrpt_verify_result - the result type of a certificate error */
+const char *tlsrpt_verify_result(long verify);
+
 /* out-dest.c */
+/* dest_port - the port MX hosts are connected on (smtp.out_port) */
+int dest_port(const struct dest *d);
+/* dest_resolve_host - the address lookup of mxname */
+void dest_resolve_host(struct dest *d);
 /* sts_mx_lookup - the MX lookup of d's domain */
 void sts_mx_lookup(struct dest *d);
 /* dest_next_addr - connect to the next address, resolving the next MX */

@@ -80,6 +80,11 @@ static bool dnsmasq_start(void)
 		      "--host-record=amx.test,127.0.0.4",
 		      "--txt-record=txt.test,v=spf1 -all",
 		      "--txt-record=txt.test,second record",
+		      /* TLSA 3 1 1 <32 bytes>, and one of 2 bytes */
+		      "--dns-rr=_25._tcp.tlsa.test,52,030101"
+		      "000102030405060708090a0b0c0d0e0f"
+		      "101112131415161718191a1b1c1d1e1f",
+		      "--dns-rr=_25._tcp.bad.test,52,0301",
 		      /* IDN: b\u00fccher.test in A-label form */
 		      "--mx-host=xn--bcher-kva.test,mx.xn--bcher-kva.test,5",
 		      "--host-record=mx.xn--bcher-kva.test,127.0.0.6,::1",
@@ -348,6 +353,96 @@ static void test_txt_ptr(void)
 	dns_resolver_free(&r);
 }
 
+struct tlsa_result {
+	bool done, secure;
+	enum dns_status status;
+	size_t n, malformed;
+	unsigned char usage, selector, mtype, last;
+	size_t len;
+};
+
+static void tlsa_done(void *ctx, enum dns_status st, bool secure,
+		      const struct dns_tlsa *t, size_t n, size_t malformed,
+		      const char *error)
+{
+	struct tlsa_result *res = ctx;
+
+	res->done = true;
+	res->status = st;
+	res->secure = secure;
+	res->n = n;
+	res->malformed = malformed;
+	if (n > 0) {
+		res->usage = t[0].usage;
+		res->selector = t[0].selector;
+		res->mtype = t[0].mtype;
+		res->len = t[0].len;
+		res->last = t[0].data[t[0].len - 1];
+	}
+}
+
+static void run_tlsa(struct tlsa_result *res)
+{
+	time_t end = time(NULL) + 10;
+
+	while (!res->done && time(NULL) < end)
+		event_base_loop(base, EVLOOP_ONCE);
+}
+
+/* TLSA over the wire (dnsmasq does no DNSSEC: never secure), and the
+ * answer parser on every truncation of a real answer */
+static void test_tlsa(void)
+{
+	struct dns_resolver *r = resolver();
+	struct tlsa_result res;
+
+	if (r == NULL)
+		return;
+	memset(&res, 0, sizeof(res));
+	dns_lookup_tlsa(r, "_25._tcp.tlsa.test", tlsa_done, &res);
+	run_tlsa(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK(!res.secure);
+	CHECK_INTEQ(res.n, 1);
+	CHECK_INTEQ(res.usage, 3);
+	CHECK_INTEQ(res.selector, 1);
+	CHECK_INTEQ(res.mtype, 1);
+	CHECK_INTEQ(res.len, 32);
+	CHECK_INTEQ(res.last, 0x1f);
+	memset(&res, 0, sizeof(res));
+	dns_lookup_tlsa(r, "_25._tcp.bad.test", tlsa_done, &res);
+	run_tlsa(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK_INTEQ(res.n, 0);
+	CHECK_INTEQ(res.malformed, 1);
+	memset(&res, 0, sizeof(res));
+	dns_lookup_tlsa(r, "_25._tcp.none.test", tlsa_done, &res);
+	run_tlsa(&res);
+	CHECK_INTEQ(res.status, DNS_NOTFOUND);
+	dns_resolver_free(&r);
+
+	/* an answer with the AD bit: a compressed owner name, 3 1 1 */
+	static const unsigned char ans[] = {
+		0x12, 0x34, 0x81, 0xa0, 0, 1, 0, 1, 0, 0, 0, 0,
+		3, '_', '2', '5', 4, '_', 't', 'c', 'p', 1, 'x', 0, 0, 52, 0, 1,
+		0xc0, 12, 0, 52, 0, 1, 0, 0, 1, 0, 0, 7, 3, 1, 1, 0xaa, 0xbb,
+		0xcc, 0xdd,
+	};
+	struct dns_tlsa t[DNS_TLSA_MAX];
+	size_t n, bad;
+	int rcode;
+	bool ad;
+
+	CHECK_INTEQ(dns_tlsa_parse(ans, sizeof(ans), &rcode, &ad, t, &n, &bad), 0);
+	CHECK(ad);
+	CHECK_INTEQ(rcode, 0);
+	CHECK_INTEQ(n, 1);
+	CHECK_INTEQ(t[0].len, 4);
+	CHECK_INTEQ(t[0].data[3], 0xdd);
+	for (size_t cut = 0; cut < sizeof(ans); cut++)
+		CHECK_INTEQ(dns_tlsa_parse(ans, cut, &rcode, &ad, t, &n, &bad), -1);
+}
+
 /* U-labels are looked up as A-labels; A only; a cancelled lookup stays
  * silent while the others answer */
 static void test_idn_a_cancel(void)
@@ -439,6 +534,7 @@ int main(void)
 		TEST(test_mx_fallback_null_nx),
 		TEST(test_addr),
 		TEST(test_txt_ptr),
+		TEST(test_tlsa),
 		TEST(test_idn_a_cancel),
 		TEST(test_timeout_and_cancel),
 		{ NULL, NULL },

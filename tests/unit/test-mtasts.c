@@ -2,6 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
+#include "buf.h"
 #include "mtasts.h"
 #include "test.h"
 
@@ -68,12 +71,42 @@ test_policy(void)
 	free(big);
 }
 
+/* the published policy and its id */
+static void
+test_publish(void)
+{
+	struct buf a, b;
+	const char *err = NULL;
+	char id1[MTASTS_ID_MAX + 1], id2[MTASTS_ID_MAX + 1];
+
+	buf_init(&a, MTASTS_POLICY_MAX);
+	buf_init(&b, MTASTS_POLICY_MAX);
+	CHECK_INTEQ(mtasts_policy_text("enforce", "mx1.test, *.b.test", 86400,
+	    &a, &err), 0);
+	CHECK_STREQ(a.data, "version: STSv1\r\nmode: enforce\r\nmx: mx1.test"
+	    "\r\nmx: *.b.test\r\nmax_age: 86400\r\n");
+	mtasts_policy_id(a.data, a.len, id1);
+	CHECK_INTEQ((int)strlen(id1), 20);
+	char txt[64];
+	snprintf(txt, sizeof(txt), "v=STSv1; id=%s", id1);
+	CHECK_INTEQ(mtasts_txt_parse(txt, id2, &err), 1);
+	CHECK_INTEQ(mtasts_policy_text("enforce", "mx1.test, *.b.test", 86401,
+	    &b, &err), 0);
+	mtasts_policy_id(b.data, b.len, id2);
+	CHECK(strcmp(id1, id2) != 0);
+	buf_reset(&b);
+	CHECK_INTEQ(mtasts_policy_text("enforce", "", 86400, &b, &err), -1);
+	buf_free(&a);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_txt),
 		TEST(test_policy),
+		TEST(test_publish),
 		{ NULL, NULL },
 	};
 	return test_run(tests);

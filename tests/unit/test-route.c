@@ -117,8 +117,8 @@ static void test_hostport(void)
 static void test_mx_hosts(void)
 {
 	struct dns_mx mx[] = {
-		{ "a.example", 10, false }, { "b.example", 10, false },
-		{ "me.example", 20, false }, { "c.example", 30, false },
+		{ "a.example", 10, false, false }, { "b.example", 10, false, false },
+		{ "me.example", 20, false, false }, { "c.example", 30, false, false },
 	};
 	size_t keep;
 	char *reply;

@@ -1,0 +1,499 @@
+/* cmd-tls - postern tls: the DNS records hosted domains publish for
+ * MTA-STS, TLS-RPT and DANE (publish.h), and the TLS-RPT aggregate
+ * reports (RFC 8460) of the sessions smtp-out recorded (tlsrpt.h) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <zlib.h>
+
+#include "cli.h"
+#include "cli-mail.h"
+#include "db.h"
+#include "directory.h"
+#include "dkim.h"
+#include "dns.h"
+#include "fsutil.h"
+#include "publish.h"
+#include "queue.h"
+#include "settings.h"
+#include "strutil.h"
+#include "tlsrpt.h"
+#include "xalloc.h"
+
+#define REPORT_ROWS_MAX 50000    /* rows read from one day's file */
+#define DNS_WAIT_SECS 15
+
+static int
+tls_help(int code)
+{
+	printf("usage: postern tls dns [DOMAIN]\n"
+	    "       postern tls report [--date YYYY-MM-DD] [--out DIR] [--send]\n\n"
+	    "dns: the records a hosted domain (default: each) publishes, zone\n"
+	    "file syntax: _mta-sts TXT with the id of the policy httpd serves\n"
+	    "(when mta_sts.publish is not off; the id changes with the policy),\n"
+	    "_smtp._tls TXT for TLS-RPT (tlsrpt.publish_rua), and the TLSA\n"
+	    "record 3 1 1 of this server's certificate (tls.cert) under\n"
+	    "server.hostname. 'postern diag' checks the published ones.\n\n"
+	    "report: the TLS-RPT aggregate reports (RFC 8460, JSON) of one UTC\n"
+	    "day (default: yesterday) from the MTA-STS and DANE sessions\n"
+	    "smtp-out recorded: one per recipient domain that publishes a\n"
+	    "_smtp._tls record. --out writes each as DIR/<file>.json.gz;\n"
+	    "--send queues each (gzip, application/tlsrpt+gzip) to the\n"
+	    "record's mailto: rua addresses from tlsrpt.report_from (default\n"
+	    "postmaster@<server.hostname>); https: rua are not supported (said\n"
+	    "so). Without either, the reports are listed. Run it daily.\n");
+	return code;
+}
+
+/* -- dns -------------------------------------------------------------- */
+
+static void
+print_records(struct cli *cli, const char *domain, json_t *arr, bool *tlsa_done)
+{
+	struct publish_records p;
+
+	publish_records(cli->db, domain, &p);
+	if (p.sts) {
+		if (p.sts_error[0] != '\0')
+			fprintf(stderr, "postern: %s: %s\n", domain, p.sts_error);
+		else if (arr != NULL)
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s}",
+			    "domain", domain, "name", p.sts_name, "type", "TXT",
+			    "record", p.sts_txt));
+		else
+			printf("%s. IN TXT \"%s\"\n", p.sts_name, p.sts_txt);
+	}
+	if (arr != NULL)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s}", "domain",
+		    domain, "name", p.rpt_name, "type", "TXT", "record",
+		    p.rpt_txt));
+	else
+		printf("%s. IN TXT \"%s\"\n", p.rpt_name, p.rpt_txt);
+	if (*tlsa_done)
+		return;
+	*tlsa_done = true;
+	if (!p.tlsa)
+		fprintf(stderr, "postern: no TLSA record: %s\n", p.tlsa_error);
+	else if (arr != NULL)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name",
+		    p.tlsa_name, "type", "TLSA", "record", p.tlsa_rdata));
+	else
+		printf("%s. IN TLSA %s\n", p.tlsa_name, p.tlsa_rdata);
+}
+
+static int
+dns_records(struct cli *cli, const char *domain)
+{
+	json_t *arr = cli->json ? json_array() : NULL;
+	bool tlsa_done = false;
+	const char *err = NULL;
+	struct dir_domain dom;
+	int n = 0;
+
+	if (domain != NULL) {
+		int r = dir_domain_get(cli->db, domain, &dom, &err);
+		if (r <= 0) {
+			json_decref(arr);
+			return cli_error(r < 0 ? EXIT_FAIL : EXIT_USAGE,
+			    "%s: %s", domain, r < 0 ? err : "not a hosted domain");
+		}
+		print_records(cli, dom.name, arr, &tlsa_done);
+		n = 1;
+	} else {
+		sqlite3_stmt *q = db_query(cli->db, &err, "SELECT name FROM "
+		    "domain WHERE NOT disabled ORDER BY name", "");
+		while (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
+			print_records(cli, (const char *)sqlite3_column_text(q, 0),
+			    arr, &tlsa_done);
+			n++;
+		}
+		sqlite3_finalize(q);
+	}
+	if (arr != NULL)
+		cli_json_print(arr);
+	else if (n == 0)
+		printf("no hosted domain\n");
+	return 0;
+}
+
+/* -- report ------------------------------------------------------------- */
+
+struct day {
+	struct tlsrpt_row *rows;
+	size_t n, cap, bad;
+};
+
+static int
+day_read(const char *path, struct day *d)
+{
+	struct buf b;
+
+	buf_init(&b, (size_t)REPORT_ROWS_MAX * (TLSRPT_ROW_MAX / 4));
+	if (file_read(path, &b) < 0) {
+		buf_free(&b);
+		return errno == ENOENT ? 0 : -1;
+	}
+	for (size_t i = 0; i < b.len;) {
+		char *nl = memchr(b.data + i, '\n', b.len - i);
+		size_t l = nl ? (size_t)(nl - (b.data + i)) : b.len - i;
+		if (d->n == d->cap) {
+			d->cap = d->cap ? 2 * d->cap : 64;
+			d->rows = xreallocarray(d->rows, d->cap, sizeof(*d->rows));
+		}
+		if (nl != NULL && d->n < REPORT_ROWS_MAX &&
+		    tlsrpt_row_parse(b.data + i, l, &d->rows[d->n]) == 0)
+			d->n++;
+		else
+			d->bad++;
+		i += l + 1;
+	}
+	buf_free(&b);
+	return 0;
+}
+
+static int
+by_domain(const void *a, const void *b)
+{
+	const struct tlsrpt_row *x = a, *y = b;
+	int c = strcasecmp(x->domain, y->domain);
+	if (c != 0)
+		return c;
+	return x->when < y->when ? -1 : x->when > y->when;
+}
+
+/* the _smtp._tls lookup, on a private loop */
+struct txt_wait {
+	struct event_base *base;
+	bool done;
+	enum dns_status st;
+	char **txt;
+	size_t n;
+	char *error;
+};
+
+static void
+txt_cb(void *ctx, enum dns_status st, char *const *txt, size_t n,
+       const char *error)
+{
+	struct txt_wait *w = ctx;
+
+	w->done = true;
+	w->st = st;
+	w->n = n;
+	w->txt = xcalloc(n ? n : 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		w->txt[i] = xstrdup(txt[i]);
+	w->error = error ? xstrdup(error) : NULL;
+	event_base_loopbreak(w->base);
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+/* rua_lookup - the domain's TLS-RPT record: 1 found (rec), 0 none, -1
+ * unusable (why) */
+static int
+rua_lookup(struct dns_resolver *res, struct event_base *base,
+	   const char *domain, struct tlsrpt_record *rec, char *why,
+	   size_t wsize)
+{
+	struct txt_wait w = { .base = base };
+	char *name = xasprintf("_smtp._tls.%s", domain);
+	struct timeval tv = { DNS_WAIT_SECS, 0 };
+	int found = 0, rc;
+
+	/* a timer of its own: a loopexit left pending would cut the next
+	 * domain's lookup short */
+	struct event *deadline = evtimer_new(base, on_deadline, base);
+	dns_lookup_txt(res, name, txt_cb, &w);
+	evtimer_add(deadline, &tv);
+	event_base_dispatch(base);
+	event_free(deadline);
+	if (!w.done) {
+		dns_cancel(res, &w);
+		snprintf(why, wsize, "%s: no answer in %d s", name, DNS_WAIT_SECS);
+		free(name);
+		return -1;
+	}
+	rc = 0;
+	if (w.st == DNS_TEMPFAIL) {
+		snprintf(why, wsize, "%s: %s", name, w.error ? w.error :
+		    "lookup failed");
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && i < w.n; i++) {
+		struct tlsrpt_record one;
+		const char *err = NULL;
+		int r = tlsrpt_record_parse(w.txt[i], &one, &err);
+		if (r < 0) {
+			snprintf(why, wsize, "%s: record ignored: %s", name, err);
+			rc = -1;
+		} else if (r == 1) {
+			*rec = one;
+			found++;
+		}
+	}
+	if (rc == 0 && found > 1) {
+		snprintf(why, wsize, "%s: %d TLSRPTv1 records: none used "
+		    "(RFC 8460 3)", name, found);
+		rc = -1;
+	} else if (rc == 0 && found == 1) {
+		rc = 1;
+	} else if (rc == 0) {
+		snprintf(why, wsize, "%s: no TLSRPTv1 record", name);
+	}
+	for (size_t i = 0; i < w.n; i++)
+		free(w.txt[i]);
+	free(w.txt);
+	free(w.error);
+	free(name);
+	return rc;
+}
+
+/* gzip_buf - data as a gzip file (RFC 1952) */
+static int
+gzip_buf(const char *data, size_t len, struct buf *out)
+{
+	z_stream z;
+	unsigned char chunk[16384];
+	int r;
+
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return -1;
+	z.next_in = (unsigned char *)data;
+	z.avail_in = (uInt)len;
+	do {
+		z.next_out = chunk;
+		z.avail_out = sizeof(chunk);
+		r = deflate(&z, Z_FINISH);
+		if (r == Z_STREAM_ERROR) {
+			deflateEnd(&z);
+			return -1;
+		}
+		buf_append(out, chunk, sizeof(chunk) - z.avail_out);
+	} while (r != Z_STREAM_END);
+	deflateEnd(&z);
+	return 0;
+}
+
+/* report_send - RFC 8460 5.3: the report as a multipart/report message
+ * to the record's mailto: addresses */
+static int
+report_send(struct cli *cli, const char *from, const char *host,
+	    const char *domain, const char *report_id, const char *fname,
+	    const struct tlsrpt_record *rec, const struct buf *gz)
+{
+	char *rcpts[TLSRPT_RUA_MAX];
+	size_t n = 0;
+	char id[QUEUE_ID_MAX + 1], date[64], boundary[48];
+	const char *err = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+	struct buf msg, b64;
+	int rc = 0;
+
+	for (size_t i = 0; i < rec->nrua; i++) {
+		if (strncasecmp(rec->rua[i], "mailto:", 7) == 0) {
+			/* RFC 8460 3: commas and semicolons are %-encoded;
+			 * an address with a % is left out rather than guessed */
+			if (strchr(rec->rua[i], '%') == NULL)
+				rcpts[n++] = (char *)rec->rua[i] + 7;
+			else
+				fprintf(stderr, "postern: %s: rua %s: "
+				    "%%-encoded addresses are not supported\n",
+				    domain, rec->rua[i]);
+		} else {
+			fprintf(stderr, "postern: %s: rua %s: https: reporting "
+			    "is not implemented; not sent there\n", domain,
+			    rec->rua[i]);
+		}
+	}
+	if (n == 0)
+		return 0;
+	queue_new_id(id);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	snprintf(boundary, sizeof(boundary), "=_tlsrpt_%s", id);
+	buf_init(&msg, 0);
+	buf_printf(&msg, "From: <%s>\r\nTo: ", from);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&msg, "%s<%s>", i ? ", " : "", rcpts[i]);
+	buf_printf(&msg, "\r\nSubject: Report Domain: %s Submitter: %s "
+	    "Report-ID: <%s>\r\nDate: %s\r\nMessage-ID: <%s.tlsrpt@%s>\r\n"
+	    "TLS-Report-Domain: %s\r\nTLS-Report-Submitter: %s\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/report; "
+	    "report-type=\"tlsrpt\"; boundary=\"%s\"\r\n\r\n"
+	    "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+	    "This is an aggregate TLS report from %s.\r\n\r\n"
+	    "--%s\r\nContent-Type: application/tlsrpt+gzip\r\n"
+	    "Content-Disposition: attachment; filename=\"%s\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n", domain, host,
+	    report_id, date, id, host, domain, host, boundary, boundary, host,
+	    boundary, fname);
+	buf_init(&b64, 0);
+	dkim_b64_encode((const unsigned char *)gz->data, gz->len, &b64);
+	for (size_t i = 0; i < b64.len; i += 76)
+		buf_printf(&msg, "%.*s\r\n", (int)(b64.len - i < 76 ? b64.len - i :
+		    76), b64.data + i);
+	buf_free(&b64);
+	buf_printf(&msg, "\r\n--%s--\r\n", boundary);
+	if (cli_queue_mail(cli, id, from, rcpts, n, &msg, &err) < 0) {
+		rc = cli_error(EXIT_FAIL, "%s: cannot queue the report: %s",
+		    domain, err ? err : "write failed");
+	} else {
+		printf("%s: report %s queued as %s to", domain, report_id, id);
+		for (size_t i = 0; i < n; i++)
+			printf(" %s", rcpts[i]);
+		printf("\n");
+	}
+	buf_free(&msg);
+	return rc;
+}
+
+static int
+report(struct cli *cli, const struct cli_args *a)
+{
+	const char *date = cli_opt(a, "date"), *out = cli_opt(a, "out");
+	bool send = cli_flag(a, "send");
+	char day[16];
+	time_t begin;
+	struct tm tm;
+	int rc = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (date != NULL) {
+		char *e = strptime(date, "%Y-%m-%d", &tm);
+		if (e == NULL || *e != '\0')
+			return cli_error(EXIT_USAGE, "--date: YYYY-MM-DD");
+		begin = timegm(&tm);
+	} else {
+		begin = time(NULL) / 86400 * 86400 - 86400;
+	}
+	gmtime_r(&begin, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	begin = timegm(&tm);
+
+	struct day d = { 0 };
+	char *path = tlsrpt_path(cli->root, day);
+	if (day_read(path, &d) < 0) {
+		rc = cli_error(EXIT_FAIL, "cannot read %s", path);
+		free(path);
+		return rc;
+	}
+	free(path);
+	if (d.bad > 0)
+		fprintf(stderr, "postern: %zu malformed row(s) in the file of %s "
+		    "skipped\n", d.bad, day);
+	if (d.n == 0) {
+		printf("no TLS sessions recorded for %s\n", day);
+		free(d.rows);
+		return 0;
+	}
+	qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
+	if (out != NULL && mkdir(out, 0750) < 0 && errno != EEXIST) {
+		free(d.rows);
+		return cli_error(EXIT_FAIL, "cannot make %s", out);
+	}
+	const char *err = NULL;
+	struct event_base *base = event_base_new();
+	char *servers = settings_get_str(cli->db, "dns.hosts");
+	struct dns_resolver *res = base ? dns_resolver_new(base, servers, 3000,
+	    2, &err) : NULL;
+	free(servers);
+	if (res == NULL) {
+		if (base != NULL)
+			event_base_free(base);
+		free(d.rows);
+		return cli_error(EXIT_FAIL, "no resolver: %s", err ? err : "?");
+	}
+	char *host = settings_hostname(cli->db);
+	char *from = settings_get_str(cli->db, "tlsrpt.report_from");
+	if (*from == '\0') {
+		free(from);
+		from = xasprintf("postmaster@%s", host);
+	}
+	for (size_t i = 0; i < d.n;) {
+		size_t k = i;
+		while (k < d.n && strcasecmp(d.rows[k].domain,
+		    d.rows[i].domain) == 0)
+			k++;
+		const char *domain = d.rows[i].domain;
+		struct tlsrpt_record rec;
+		char why[400];
+		int r = rua_lookup(res, base, domain, &rec, why, sizeof(why));
+		if (r <= 0) {
+			printf("%s: %zu session(s), no report: %s\n", domain,
+			    k - i, why);
+			i = k;
+			continue;
+		}
+		char *rid = xasprintf("%s.%s@%s", day, domain, host);
+		char *fname = xasprintf("%s!%s!%lld!%lld.json.gz", host, domain,
+		    (long long)begin, (long long)begin + 86399);
+		struct tlsrpt_meta m = { host, from, rid, begin, begin + 86399 };
+		char *js = tlsrpt_report_json(&m, d.rows + i, k - i);
+		struct buf gz;
+		buf_init(&gz, 0);
+		if (gzip_buf(js, strlen(js), &gz) < 0) {
+			rc = cli_error(EXIT_FAIL, "%s: gzip failed", domain);
+		} else {
+			if (out != NULL) {
+				char *p = xasprintf("%s/%s", out, fname);
+				if (file_write_atomic(p, gz.data, gz.len, 0640) < 0)
+					rc = cli_error(EXIT_FAIL, "cannot write %s", p);
+				else if (!send)
+					printf("%s: %zu session(s): %s\n", domain,
+					    k - i, p);
+				free(p);
+			}
+			if (send && report_send(cli, from, host, domain, rid,
+			    fname, &rec, &gz) != 0)
+				rc = EXIT_FAIL;
+			if (out == NULL && !send)
+				printf("%s: %zu session(s), rua %s\n", domain,
+				    k - i, rec.rua[0]);
+		}
+		buf_free(&gz);
+		free(js);
+		free(rid);
+		free(fname);
+		i = k;
+	}
+	dns_resolver_free(&res);
+	event_base_free(base);
+	free(host);
+	free(from);
+	free(d.rows);
+	return rc;
+}
+
+int
+cmd_tls(struct cli *cli, int argc, char **argv)
+{
+	static const char *const opts[] = { "date=", "out=", "send", NULL };
+	struct cli_args a;
+	int r;
+
+	if ((r = cli_parse(argc, argv, opts, &a)) != 0)
+		return r;
+	if (a.help || a.npos == 0)
+		return tls_help(0);
+	if ((r = cli_open(cli)) != 0)
+		return r;
+	if (strcmp(a.pos[0], "dns") == 0 && a.npos <= 2)
+		return dns_records(cli, a.npos == 2 ? a.pos[1] : NULL);
+	if (strcmp(a.pos[0], "report") == 0 && a.npos == 1)
+		return report(cli, &a);
+	return tls_help(EXIT_USAGE);
+}
