@@ -19,6 +19,7 @@
 #include "dkim.h"
 #include "dns.h"
 #include "fsutil.h"
+#include "outhttp.h"
 #include "publish.h"
 #include "queue.h"
 #include "settings.h"
@@ -46,8 +47,10 @@ tls_help(int code)
 	    "_smtp._tls record. --out writes each as DIR/<file>.json.gz;\n"
 	    "--send queues each (gzip, application/tlsrpt+gzip) to the\n"
 	    "record's mailto: rua addresses from tlsrpt.report_from (default\n"
-	    "postmaster@<server.hostname>); https: rua are not supported (said\n"
-	    "so). Without either, the reports are listed. Run it daily.\n");
+	    "postmaster@<server.hostname>) and POSTs it to its https: ones\n"
+	    "(certificates verified, tlsrpt.ca_file or the system's CAs).\n"
+	    "Without either, the reports are listed. posternd runs\n"
+	    "'report --send' for yesterday once a day (reports.daily).\n");
 	return code;
 }
 
@@ -314,13 +317,25 @@ report_send(struct cli *cli, const char *from, const char *host,
 				    "%%-encoded addresses are not supported\n",
 				    domain, rec->rua[i]);
 		} else {
-			fprintf(stderr, "postern: %s: rua %s: https: reporting "
-			    "is not implemented; not sent there\n", domain,
-			    rec->rua[i]);
+			/* RFC 8460 5.4: a POST of the gzipped report */
+			char why[256];
+			char *ca = settings_get_str(cli->db, "tlsrpt.ca_file");
+			int pr = outhttp_post(rec->rua[i],
+			    "application/tlsrpt+gzip", gz->data, gz->len, ca,
+			    30L, why, sizeof(why));
+			free(ca);
+			if (pr < 0) {
+				fprintf(stderr, "postern: %s: rua %s: report not "
+				    "posted: %s\n", domain, rec->rua[i], why);
+				rc = EXIT_FAIL;
+			} else {
+				printf("%s: report %s posted to %s\n", domain,
+				    report_id, rec->rua[i]);
+			}
 		}
 	}
 	if (n == 0)
-		return 0;
+		return rc;
 	queue_new_id(id);
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);

@@ -1,7 +1,5 @@
 /* oidc - OpenID Connect login per post office (oidc.h) */
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +17,7 @@
 #include "b64url.h"
 #include "buf.h"
 #include "oidc.h"
+#include "outhttp.h"
 #include "strutil.h"
 #include "twofactor.h"
 #include "xalloc.h"
@@ -28,42 +27,6 @@
 #define LEEWAY 60
 
 /* ---------------------------------------------------------- outside HTTP */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void
-curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* url_allowed - https anywhere, http to a loopback host only (an
- * address of 127.0.0.0/8, [::1] or localhost; not a name that merely
- * starts with "127.") */
-static bool
-url_allowed(const char *url)
-{
-	char host[64];
-	struct in_addr a4;
-
-	if (strncasecmp(url, "https://", 8) == 0)
-		return url[8] != '\0';
-	if (strncasecmp(url, "http://", 7) != 0)
-		return false;
-	const char *h = url + 7;
-	if (h[0] == '[' && strchr(h, ']') == NULL)
-		return false;
-	size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
-	if (n == 0 || n >= sizeof(host) || (h[n] != '\0' && h[n] != ':' &&
-	    h[n] != '/'))
-		return false;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
-		return true;
-	return inet_pton(AF_INET, host, &a4) == 1 &&
-	    (ntohl(a4.s_addr) >> 24) == 127;
-}
 
 static size_t
 on_data(char *p, size_t size, size_t n, void *ctx)
@@ -87,12 +50,12 @@ fetch_json(const char *url, const char *form, const char *user,
 	int r = -1;
 
 	*out = NULL;
-	if (!url_allowed(url)) {
+	if (!outhttp_url_allowed(url)) {
 		*why_r = "the provider's endpoint is not https (http only to a "
 		    "loopback address)";
 		return -1;
 	}
-	pthread_once(&curl_once, curl_init_once);
+	outhttp_init();
 	CURL *c = curl_easy_init();
 	if (c == NULL) {
 		*why_r = "libcurl cannot start";
@@ -269,7 +232,7 @@ discover(const struct po_conf *p, json_t **meta_r, const char **why_r)
 	for (size_t i = 0; i < 3; i++) {
 		const char *u = json_string_value(json_object_get(*meta_r,
 		    need[i]));
-		if (u == NULL || !url_allowed(u)) {
+		if (u == NULL || !outhttp_url_allowed(u)) {
 			*why_r = "the provider's discovery document lacks an "
 			    "endpoint, or one is not https";
 			goto bad;

@@ -287,7 +287,7 @@ passkey_attestation_parse(const unsigned char *p, size_t n,
 			  unsigned char **authdata_r, size_t *len_r,
 			  const char **error_r)
 {
-	size_t len, adl;
+	size_t len, adl = 0;
 
 	*authdata_r = NULL;
 	cbor_item_t *it = cbor_parse(p, n, &len, error_r);

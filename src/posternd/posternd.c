@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "daily.h"
 #include "dataroot.h"
 #include "db.h"
 #include "fsutil.h"
@@ -236,6 +237,8 @@ on_sigchld(evutil_socket_t sig, short what, void *arg)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (daily_reaped(pid, status, time(NULL)))
+			continue;
 		for (size_t i = 0; i < nchildren; i++) {
 			struct child *c = &children[i];
 			if (c->pid != pid)
@@ -307,6 +310,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 			child_start(c);
 		}
 	}
+	daily_tick(now);
 	status_write();
 }
 
@@ -459,6 +463,25 @@ find_bindir(void)
 	return xstrdup(POSTERN_LIBEXECDIR);
 }
 
+/* cli_path - the postern command: installed beside posternd (bindir),
+ * and beside it in a build directory too */
+static char *
+cli_path(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			return xasprintf("%s/postern", self);
+		}
+	}
+	return xstrdup("postern");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -526,6 +549,9 @@ main(int argc, char **argv)
 		dprintf(lockfd, "%ld\n", (long)getpid());
 	bindir = find_bindir();
 	started_at = time(NULL);
+	char *clipath = cli_path();
+	daily_init(root, clipath);
+	free(clipath);
 	if (read_services(list) < 0) {
 		log_error("no services to run");
 		unlink(pidpath);
@@ -573,6 +599,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < nchildren; i++)
 		free(children[i].path);
 	free(bindir);
+	daily_free();
 	free(root);
 	free(last_status);
 	return 0;

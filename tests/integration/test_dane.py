@@ -8,15 +8,17 @@ import base64
 import email
 import gzip
 import hashlib
+import http.server
 import json
 import secrets
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
 
-from conftest import Postern
+from conftest import Postern, free_port
 from dane_util import Unbound, rewrite, sign, tools_or_skip, zone_text
 from test_mta import wait_for
 import test_mta_sts
@@ -45,6 +47,13 @@ def make_pki(d):
     # the chain the MX sends: leaf then CA (DANE-TA needs the TA in it)
     (d / "chain.pem").write_text((d / "mx.pem").read_text() +
                                  (d / "ca.pem").read_text())
+    # the TLS-RPT report host (an https: rua) on 127.0.0.1, by the first CA
+    openssl("req", *ec, "-keyout", "rpt.key", "-out", "rpt.csr",
+            "-subj", "/CN=127.0.0.1", cwd=d)
+    (d / "rpt.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "rpt.csr", "-CA", "ca.pem", "-CAkey",
+            "ca.key", "-CAcreateserial", "-out", "rpt.pem", "-days", "2",
+            "-extfile", "rpt.ext", cwd=d)
     # another CA, the only one MTA-STS trusts (mta_sts.ca_file): it signs
     # the policy host's certificate, not the MX's
     openssl("req", "-x509", *ec, "-keyout", "stsca.key", "-out",
@@ -58,6 +67,37 @@ def make_pki(d):
     openssl("x509", "-req", "-in", "policy.csr", "-CA", "stsca.pem",
             "-CAkey", "stsca.key", "-CAcreateserial", "-out", "policy.pem",
             "-days", "2", "-extfile", "policy.ext", cwd=d)
+
+
+class ReportHost:
+    """HTTPS on 127.0.0.1 taking TLS-RPT reports by POST (RFC 8460 5.4)"""
+
+    def __init__(self, d):
+        self.posts = []
+        host = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                host.posts.append((self.path, self.headers.get(
+                    "Content-Type"), self.rfile.read(n)))
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.port = free_port()
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(d / "rpt.pem", d / "rpt.key")
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def spki_sha256(pem):
@@ -83,6 +123,7 @@ def srv(tmp_path_factory):
     ctx.load_cert_chain(pki / "chain.pem", pki / "mx.key")
     sink = Sink(tls=ctx).start()
     P = sink.port
+    rpt = ReportHost(pki)
     # an MX on another loopback address and the same port, without TLS
     plain = Sink(host="127.0.0.2", port=P).start()
     leaf, ca = spki_sha256(pki / "mx.pem"), spki_sha256(pki / "ca.pem")
@@ -119,7 +160,8 @@ def srv(tmp_path_factory):
         f"_{P}._tcp.mx.unusable IN TLSA 3 1 1 {leaf[:20]}",
         f"_{P}._tcp.mx.unusable IN TYPE52 \\# 2 0301",
         f"_{P}._tcp.mx.sts IN TLSA 3 1 1 {leaf}",
-        '_smtp._tls.good IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@insecure.test"',
+        '_smtp._tls.good IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@insecure.test,'
+        f'https://127.0.0.1:{rpt.port}/tlsrpt"',
         f"_smtp._tls.nomatch IN TXT {huge}",
         '_smtp._tls.ta IN TXT "v=TLSRPTv1; rua=ftp://reports.example/"',
         '_mta-sts.sts IN TXT "v=STSv1; id=1"',
@@ -162,7 +204,8 @@ def srv(tmp_path_factory):
                  "smtp.out_port": str(P),
                  "smtp.out_timeout": "10",
                  "queue.retry_schedule": "1h",
-                 "dane.enabled": "yes"}.items():
+                 "dane.enabled": "yes",
+                 "tlsrpt.ca_file": str(pki / "ca.pem")}.items():
         p.cli("config", "set", k, v)
     # MTA-STS on, with an enforce policy for sts.dane.test whose CA the
     # MX certificate does not chain to
@@ -176,9 +219,10 @@ def srv(tmp_path_factory):
         p.cli("config", "set", k, v)
     p.start(services=["smtpd", "mta", "smtp-out"])
     p.sink, p.plain, p.ub, p.pki = sink, plain, ub, pki
-    p.policy = policy
+    p.policy, p.rpt = policy, rpt
     yield p
     p.stop()
+    rpt.stop()
     sink.stop()
     plain.stop()
     policy.stop()
@@ -375,6 +419,28 @@ def test_tlsrpt_report_content_and_mail(srv, tmp_path):
     assert att and att[0].get_filename().endswith(".json.gz")
     sent = json.loads(gzip.decompress(att[0].get_payload(decode=True)))
     assert sent["policies"][0]["policy"]["policy-domain"] == "good.dane.test"
+    # and RFC 8460 5.4: POSTed to the https: rua, the certificate verified
+    # with tlsrpt.ca_file
+    assert f"posted to https://127.0.0.1:{srv.rpt.port}/tlsrpt" in r.stdout
+    path, ctype, body = srv.rpt.posts[-1]
+    assert path == "/tlsrpt" and ctype == "application/tlsrpt+gzip"
+    assert json.loads(gzip.decompress(body)) == sent
+
+
+def test_tlsrpt_https_host_not_trusted_is_not_posted(srv):
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    n = len(srv.rpt.posts)
+    srv.cli("config", "unset", "tlsrpt.ca_file")
+    try:
+        r = srv.cli("tls", "report", "--date", day, "--send", check=False)
+    finally:
+        srv.cli("config", "set", "tlsrpt.ca_file", str(srv.pki / "ca.pem"))
+    # the system's CAs do not know the test CA: nothing posted, said so,
+    # and the command fails (the mail still went)
+    assert r.returncode != 0
+    assert "report not posted" in r.stderr
+    assert "good.dane.test: report " in r.stdout
+    assert len(srv.rpt.posts) == n
 
 
 def test_tls_dns_prints_the_records_to_publish(srv):
@@ -431,3 +497,38 @@ def test_diag_checks_the_published_records(srv):
         srv.cli("config", "unset", "tls.cert")
     assert tlsa["status"] == "error"
     assert "none matches this server's key" in tlsa["value"]
+
+
+def test_posternd_sends_the_reports_of_the_days_that_ended(srv):
+    """reports.daily: posternd runs 'tls report --send' (and DMARC's) for
+    each day since run/daily.day, once, and records the day done. Here
+    yesterday's rows are today's, copied."""
+    now = time.time()
+    if now % 86400 < 150 or now % 86400 > 86400 - 120:
+        pytest.skip("too near midnight UTC")
+    today = time.strftime("%Y-%m-%d", time.gmtime(now))
+    yday = time.strftime("%Y-%m-%d", time.gmtime(now - 86400))
+    before = time.strftime("%Y-%m-%d", time.gmtime(now - 2 * 86400))
+    rows = srv.root / "tlsrpt" / f"{today}.tsv"
+    wait_for(lambda: rows.exists(), T, "today's rows")
+    (srv.root / "tlsrpt" / f"{yday}.tsv").write_bytes(rows.read_bytes())
+    n = len(srv.rpt.posts)
+    srv.stop()
+    (srv.root / "run" / "daily.day").write_text(before + "\n")
+    srv.start(services=["smtpd", "mta", "smtp-out"])
+    wait_for(lambda: (srv.root / "run" / "daily.day").read_text().strip()
+             == yday, T, "the day recorded done")
+    posts = srv.rpt.posts[n:]
+    assert len(posts) == 1
+    rep = json.loads(gzip.decompress(posts[0][2]))
+    assert rep["date-range"]["start-datetime"] == f"{yday}T00:00:00Z"
+    wait_for(lambda: [m for m in srv.sink.messages
+                      if f"Report-ID: <{yday}.good.dane.test@".encode()
+                      in m["data"]], T, "the report mail of yesterday")
+    log = (srv.root / "log" / "daily.log").read_text()
+    assert "good.dane.test: report " in log
+    # once: a posternd started again sends nothing more
+    srv.stop()
+    srv.start(services=["smtpd", "mta", "smtp-out"])
+    time.sleep(3)
+    assert len(srv.rpt.posts) == n + 1
