@@ -205,6 +205,9 @@ int64_t mailbox_quota_kb(struct session *s);
 cmd_fn cmd_fetch, cmd_store, cmd_search, cmd_copy, cmd_move, cmd_expunge,
     cmd_check, cmd_noop;
 
+/* cmd-urlauth.c: URLAUTH (RFC 4467), URLFETCH BINARY (RFC 5524) */
+cmd_fn cmd_genurlauth, cmd_resetkey, cmd_urlfetch;
+
 /* cmd-sort.c: SORT (RFC 5256, 5957 DISPLAY, 5267 ESORT) and THREAD */
 cmd_fn cmd_sort, cmd_thread;
 

@@ -455,6 +455,18 @@ struct store_email {
 int store_email_get(struct store *st, const char *emailid,
 		    struct store_email *e, const char **error_r);
 void store_email_clear(struct store_email *e);
+
+/* URLAUTH keys (RFC 4467), one per folder, secret, in the mailbox's own
+ * store (store-urlauth.c). store_urlauth_key - f's key into key: 1, or 0
+ * when it has none (create: make one then), -1 on error.
+ * store_urlauth_reset - a new key for f; f NULL: remove every folder's
+ * key. URLs made with a previous key stop working. 0 or -1. */
+#define STORE_URLAUTH_KEY_LEN 32
+int store_urlauth_key(struct store_folder *f, bool create,
+		      unsigned char key[STORE_URLAUTH_KEY_LEN],
+		      const char **error_r);
+int store_urlauth_reset(struct store *st, struct store_folder *f,
+			const char **error_r);
 /* store_folder_thread_counts - JMAP Mailbox totalThreads and
  * unreadThreads: the threads with an email in f, and those with an
  * email in f that is neither \Seen nor \Draft. (RFC 8621 counts a thread
