@@ -56,8 +56,9 @@ def imaptest(binary, server, user, args, timeout, cwd=None):
 
 
 def run_tests(binary, tests, server):
+    # user2: the second user of the groups that need one (urlauth2)
     out = imaptest(binary, server, server.login(0),
-                   [f"test={tests}"], 1800)
+                   [f"test={tests}", f"user2={server.login(2)}"], 1800)
     fails = [ln for ln in out.splitlines()
              if ln.startswith("*** Test ") or "failed" in ln.lower()]
     summary = [ln for ln in out.splitlines()
