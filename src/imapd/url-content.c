@@ -69,6 +69,106 @@ section_part(struct content *c, const struct imap_fetch_item *it)
 	    it->npath) : &content_mime(c)->root;
 }
 
+/* encoded - whether a leaf part's body is base64 or quoted-printable */
+static bool
+encoded(const struct mime_part *p)
+{
+	return !p->multipart && !p->rfc822 && p->encoding != NULL &&
+	    (strcasecmp(p->encoding, "base64") == 0 ||
+	    strcasecmp(p->encoding, "quoted-printable") == 0);
+}
+
+/* header_relabel - append the header block of p with its
+ * Content-Transfer-Encoding field made "binary" */
+static void
+header_relabel(const char *d, const struct mime_part *p, struct buf *out)
+{
+	const char *h = d + p->hdr_start, *end = h + p->hdr_len;
+
+	while (h < end) {
+		const char *nl = memchr(h, '\n', (size_t)(end - h));
+		const char *next = nl ? nl + 1 : end;
+		if ((size_t)(end - h) > 26 &&
+		    strncasecmp(h, "Content-Transfer-Encoding:", 26) == 0) {
+			/* the field and its folded lines */
+			while (next < end && (*next == ' ' || *next == '\t')) {
+				nl = memchr(next, '\n', (size_t)(end - next));
+				next = nl ? nl + 1 : end;
+			}
+			buf_puts(out, "Content-Transfer-Encoding: binary\r\n");
+		} else {
+			buf_append(out, h, (size_t)(next - h));
+		}
+		h = next;
+	}
+}
+
+/* binary_body - append the body of p with the body of every base64 or
+ * quoted-printable leaf under it decoded (RFC 5524 BINARY of a message
+ * or multipart part); relabel: their Content-Transfer-Encoding fields
+ * say "binary" (else they keep theirs: the sizes BODYPARTSTRUCTURE gives
+ * of the decoded form). -1 for an unknown encoding. */
+static int
+binary_body(const char *d, const struct mime_part *p, bool relabel,
+	    struct buf *out, int depth)
+{
+	if (depth > 64)
+		return -1;
+	if (!p->multipart && !p->rfc822) {
+		if (!encoded(p)) {
+			buf_append(out, d + p->body_start, p->body_len);
+			return 0;
+		}
+		return mime_decode_body(d, p, out);
+	}
+	size_t pos = p->body_start, end = p->body_start + p->body_len;
+	for (size_t i = 0; i < p->nchildren; i++) {
+		const struct mime_part *c = &p->children[i];
+		if (c->hdr_start < pos || c->body_start + c->body_len > end)
+			return -1;
+		buf_append(out, d + pos, c->hdr_start - pos);
+		if (relabel && encoded(c))
+			header_relabel(d, c, out);
+		else
+			buf_append(out, d + c->hdr_start, c->hdr_len);
+		if (binary_body(d, c, relabel, out, depth + 1) < 0)
+			return -1;
+		pos = c->body_start + c->body_len;
+	}
+	buf_append(out, d + pos, end - pos);
+	return 0;
+}
+
+/* binary_structure - the BODYPARTSTRUCTURE of the part at path in the
+ * decoded form of the message (sizes and lines of the decoded bodies, as
+ * Dovecot gives them) */
+static int
+binary_structure(struct content *c, const struct imap_fetch_item *it,
+		 struct buf *out)
+{
+	const char *d = c->data.data ? c->data.data : "";
+	const struct mime_part *root = &content_mime(c)->root;
+	struct buf conv;
+	struct mime_message mm;
+	int rc = -1;
+
+	buf_init(&conv, 0);
+	buf_append(&conv, d + root->hdr_start, root->hdr_len);
+	if (binary_body(d, root, false, &conv, 0) == 0) {
+		mime_parse(&mm, conv.data ? conv.data : "", conv.len);
+		const struct mime_part *p = it != NULL && it->npath > 0 ?
+		    mime_part_find(&mm, it->path, it->npath) : &mm.root;
+		if (p != NULL) {
+			mime_bodystructure(conv.data ? conv.data : "", p, true,
+			    out);
+			rc = 0;
+		}
+		mime_free(&mm);
+	}
+	buf_free(&conv);
+	return rc;
+}
+
 /* url_content - see url-content.h */
 int
 url_content(struct store_folder *f, const struct imap_url *u,
@@ -113,17 +213,35 @@ url_content(struct store_folder *f, const struct imap_url *u,
 			*error_r = "No such section";
 			goto out;
 		}
-		if (fetch_section(&c, &fi.items[0], &tmp, &d, &len) < 0) {
+		const struct mime_part *p = section_part(&c, &fi.items[0]);
+		if (binary && p != NULL && (p->multipart || p->rfc822 ||
+		    fi.items[0].npath == 0)) {
+			/* a message or multipart: every leaf under it
+			 * decoded (the whole message: its header too) */
+			if (fi.items[0].npath == 0) {
+				if (encoded(p))
+					header_relabel(d, p, &tmp);
+				else
+					buf_append(&tmp, d + p->hdr_start,
+					    p->hdr_len);
+			}
+			if (binary_body(d, p, true, &tmp, 0) < 0) {
+				*error_r = "Unknown Content-Transfer-Encoding";
+				goto out;
+			}
+			d = tmp.data ? tmp.data : "";
+			len = tmp.len;
+		} else if (fetch_section(&c, &fi.items[0], &tmp, &d, &len) < 0) {
 			*error_r = "Unknown Content-Transfer-Encoding";
 			goto out;
 		}
 	}
 	if (o != NULL && o->bps != NULL) {
-		const struct mime_part *p = section_part(&c,
-		    have_fi ? &fi.items[0] : NULL);
+		const struct imap_fetch_item *it = have_fi ? &fi.items[0] : NULL;
+		const struct mime_part *p = section_part(&c, it);
 		if (p == NULL)
 			buf_puts(o->bps, "NIL");
-		else
+		else if (!binary || binary_structure(&c, it, o->bps) < 0)
 			mime_bodystructure(c.data.data ? c.data.data : "", p,
 			    true, o->bps);
 	}
