@@ -1,6 +1,7 @@
 /* catenate - APPEND's CATENATE (RFC 4469): a message made of literal
  * TEXT parts and URL parts, IMAP URLs (RFC 5092) of a message or one of
- * its sections in a mailbox of the same user */
+ * its sections in a mailbox of the same user, or URLAUTH URLs of any
+ * user's (RFC 4469 5) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,14 @@ url_part(struct session *s, const char *url, struct buf *out,
 	struct imap_url u;
 	int rc = -1;
 
+	if (strcasestr(url, ";URLAUTH=") != NULL) {
+		/* RFC 4469 5: a URLAUTH URL, maybe of another user */
+		if (url_content_auth(s, url, NULL, out, error_r) < 0) {
+			*error_r = "URL not valid for you";
+			return -1;
+		}
+		return 0;
+	}
 	if (imap_url_parse(url, &u, error_r) == 0) {
 		struct store_folder *f = url_folder_open(s, s->mbox->st, &u,
 		    error_r);

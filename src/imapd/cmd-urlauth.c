@@ -167,53 +167,6 @@ cmd_resetkey(struct session *s, const char *tag, const struct imap_arg *a,
 		session_tagged(s, tag, "OK", "[URLMECH INTERNAL] Key reset");
 }
 
-/* urlfetch_one - what url names, by the rules of its access identifier,
- * into data; -1 with *why_r (logged; the client sees NIL) */
-static int
-urlfetch_one(struct session *s, const char *url,
-	     const struct url_content_opts *o, struct buf *data,
-	     const char **why_r)
-{
-	struct imap_urlauth u;
-	struct dir_mailbox mb;
-	struct imapd_mbox *other = NULL;
-	int rc = -1;
-
-	if (imap_urlauth_parse(url, true, &u, why_r) < 0)
-		goto out;
-	int r = imap_urlauth_owner(s->d->svc->db, &u, &mb, why_r);
-	if (r == 0)
-		*why_r = "No such user";
-	if (r != 1)
-		goto out;
-	r = imap_urlauth_allowed(s->d->svc->db, &u, s->mailbox_id, false,
-	    why_r);
-	if (r == 0)
-		*why_r = "The URL's access identifier does not admit you";
-	if (r != 1)
-		goto out;
-	struct store *st = s->mbox->st;
-	if (mb.id != s->mailbox_id) {
-		char *root = dir_mailbox_path(s->d->svc->db, &mb);
-		other = imapd_mbox_get(s->d, mb.id, root, why_r);
-		free(root);
-		if (other == NULL)
-			goto out;
-		st = other->st;
-	}
-	struct store_folder *f = url_folder_open(s, st, &u.url, why_r);
-	if (f == NULL)
-		goto out;
-	r = imap_urlauth_check_folder(f, &u, url, time(NULL), why_r);
-	if (r == 1)
-		rc = url_content(f, &u.url, o, data, why_r);
-	store_folder_close(&f);
-out:
-	imapd_mbox_put(s->d, &other);
-	imap_urlauth_free(&u);
-	return rc;
-}
-
 /* cmd_urlfetch - URLFETCH url ... ; RFC 5524: URLFETCH (url [BODY]
  * [BINARY] [BODYPARTSTRUCTURE]) ... */
 void
@@ -274,7 +227,7 @@ cmd_urlfetch(struct session *s, const char *tag, const struct imap_arg *a,
 		buf_putc(&out, ' ');
 		mime_imap_nstring(&out, u->str, u->len);
 		bool want_data = !ext || body || o.binary;
-		if (urlfetch_one(s, u->str, &o, &data, &why) < 0) {
+		if (url_content_auth(s, u->str, &o, &data, &why) < 0) {
 			log_info("%s: URLFETCH refused: %s", s->sid,
 			    why ? why : "?");
 			buf_puts(&out, " NIL");

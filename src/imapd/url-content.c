@@ -1,11 +1,13 @@
 /* url-content - what an IMAP URL names, from a store (see url-content.h) */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "content.h"
 #include "fetch.h"
 #include "imap-spec.h"
+#include "imap-urlauth-check.h"
 #include "url-content.h"
 #include "xalloc.h"
 
@@ -268,5 +270,51 @@ out:
 		imap_fetch_free(&fi);
 	content_free(&c);
 	buf_free(&tmp);
+	return rc;
+}
+
+/* url_content_auth - see url-content.h */
+int
+url_content_auth(struct session *s, const char *url,
+	     const struct url_content_opts *o, struct buf *data,
+		 const char **why_r)
+{
+	struct imap_urlauth u;
+	struct dir_mailbox mb;
+	struct imapd_mbox *other = NULL;
+	int rc = -1;
+
+	if (imap_urlauth_parse(url, true, &u, why_r) < 0)
+		goto out;
+	int r = imap_urlauth_owner(s->d->svc->db, &u, &mb, why_r);
+	if (r == 0)
+		*why_r = "No such user";
+	if (r != 1)
+		goto out;
+	r = imap_urlauth_allowed(s->d->svc->db, &u, s->mailbox_id, false,
+	    why_r);
+	if (r == 0)
+		*why_r = "The URL's access identifier does not admit you";
+	if (r != 1)
+		goto out;
+	struct store *st = s->mbox->st;
+	if (mb.id != s->mailbox_id) {
+		char *root = dir_mailbox_path(s->d->svc->db, &mb);
+		other = imapd_mbox_get(s->d, mb.id, root, why_r);
+		free(root);
+		if (other == NULL)
+			goto out;
+		st = other->st;
+	}
+	struct store_folder *f = url_folder_open(s, st, &u.url, why_r);
+	if (f == NULL)
+		goto out;
+	r = imap_urlauth_check_folder(f, &u, url, time(NULL), why_r);
+	if (r == 1)
+		rc = url_content(f, &u.url, o, data, why_r);
+	store_folder_close(&f);
+out:
+	imapd_mbox_put(s->d, &other);
+	imap_urlauth_free(&u);
 	return rc;
 }

@@ -30,4 +30,12 @@ int url_content(struct store_folder *f, const struct imap_url *u,
 		const struct url_content_opts *o, struct buf *out,
 		const char **error_r);
 
+/* url_content_auth - what a URLAUTH URL (RFC 4467) names, into out, if
+ * its token is right and its access identifier admits the session's user
+ * (URLFETCH; CATENATE's URLAUTH URLs): any user's mailbox. 0, or -1 with
+ * *why_r (for the log: clients see NIL or a BADURL) */
+int url_content_auth(struct session *s, const char *url,
+		     const struct url_content_opts *o, struct buf *out,
+		     const char **why_r);
+
 #endif

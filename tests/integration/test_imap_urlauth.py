@@ -357,3 +357,33 @@ def test_burl(srv, alice):
         assert code == 554, resp
     finally:
         s.quit()
+
+
+def test_catenate_with_urlauth(srv, alice):
+    """APPEND CATENATE takes URLAUTH URLs, of another user's mailbox too
+    (RFC 4469 5), under the same checks as URLFETCH"""
+    for_bob = gen(alice, rump(access="user+bob%40acme", extra="/;SECTION=1"))
+    bob = imap(srv, "bob@acme")
+    try:
+        text = b"From: bob@acme.test\r\nSubject: quoting alice\r\n\r\n"
+        typ, dat = bob._simple_command(
+            "APPEND", "INBOX", "CATENATE (TEXT {%d+}\r\n" % len(text) +
+            text.decode() + " URL " + q(for_bob) + ")")
+        assert typ == "OK", dat
+        bob.select("INBOX")
+        typ, dat = bob.fetch("1", "(BODY.PEEK[])")
+        assert dat[0][1] == text + b"hello there"
+        # a wrong token: NO [BADURL], nothing appended
+        bad = for_bob[:-1] + ("0" if for_bob[-1] != "0" else "1")
+        typ, dat = bob._simple_command(
+            "APPEND", "INBOX", "CATENATE (URL " + q(bad) + ")")
+        assert typ == "NO" and b"[BADURL" in dat[-1], dat
+        # alice's own URL for bob is no good to carol
+        carol = imap(srv, "carol@acme")
+        typ, dat = carol._simple_command(
+            "APPEND", "INBOX", "CATENATE (URL " + q(for_bob) + ")")
+        assert typ == "NO", dat
+        carol.logout()
+        assert bob.select("INBOX")[1] == [b"1"]
+    finally:
+        bob.logout()
