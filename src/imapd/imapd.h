@@ -104,6 +104,8 @@ struct session {
 	time_t status_checked;  /* last full folder status check */
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
+	uint64_t view_modseq;   /* the folder's modseq (store_folder_modseq)
+				   the view was last synced at */
 	uint32_t status_messages;
 	int notify_handle;
 	struct imap_range *recent_r; /* UIDs this session has as \Recent,

@@ -264,6 +264,11 @@ const char *store_folder_dir(const struct store_folder *f);
  * is read only when its mtime differs from the one it had when last
  * found empty, or was under a second old then). 0 or -1. */
 int store_sync(struct store_folder *f, const char **error_r);
+/* store_folder_modseq - the folder's highest modseq as the last
+ * store_sync of f read it (no query): every change to the folder
+ * (flags, expunge, new message) raises it, so a caller that saw this
+ * value already has nothing new to fetch. 0 before the first sync. */
+uint64_t store_folder_modseq(const struct store_folder *f);
 /* store_folder_status - counters of the folder as the index has them. */
 int store_folder_status(struct store_folder *f,
 			struct store_folder_status *st_r,
