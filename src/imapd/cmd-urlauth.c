@@ -227,7 +227,13 @@ cmd_urlfetch(struct session *s, const char *tag, const struct imap_arg *a,
 		buf_putc(&out, ' ');
 		mime_imap_nstring(&out, u->str, u->len);
 		bool want_data = !ext || body || o.binary;
-		if (url_content_auth(s, u->str, &o, &data, &why) < 0) {
+		int r = url_content_auth(s, u->str, &o, &data, &why);
+		if (r == 0 && out.len + data.len + bps.len > IMAP_MAX_LITERAL) {
+			/* one answer holds at most IMAP_MAX_LITERAL of data */
+			why = "the URLFETCH answer would be too big";
+			r = -1;
+		}
+		if (r < 0) {
 			log_info("%s: URLFETCH refused: %s", s->sid,
 			    why ? why : "?");
 			buf_puts(&out, " NIL");

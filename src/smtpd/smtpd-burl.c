@@ -123,7 +123,9 @@ burl_fetch(struct session *s, const char *url, struct buf *out, int *code_r,
 	int rc = -1, fd = -1;
 
 	*code_r = 554;
-	buf_init(&msg, BURL_MAX_FILE);
+	/* never more in memory than a message may be */
+	buf_init(&msg, s->max_size + 1 < BURL_MAX_FILE ?
+	    (size_t)s->max_size + 1 : BURL_MAX_FILE);
 	if (imap_urlauth_parse(url, true, &u, &why) < 0) {
 		*text_r = why;
 		goto out;
@@ -174,7 +176,7 @@ burl_fetch(struct session *s, const char *url, struct buf *out, int *code_r,
 		goto out;
 	}
 	if (read_crlf(fd, &msg) < 0) {
-		*text_r = "Message too big or unreadable";
+		*text_r = "Message too big (smtp.max_message_size) or unreadable";
 		goto out;
 	}
 	const char *d = msg.data ? msg.data : "";
