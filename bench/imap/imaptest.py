@@ -55,9 +55,24 @@ def imaptest(binary, server, user, args, timeout, cwd=None):
     return r.stdout + r.stderr
 
 
+def make_user2_mailbox(server):
+    """urlauth2's second client SELECTs the test mailbox in its own
+    account: it must exist there (imaptest creates it for user 1 only)"""
+    import imaplib
+    try:
+        c = imaplib.IMAP4("127.0.0.1", server.imap_port(), timeout=30)
+        c.login(server.login(2), PASSWORD)
+        c.create("imaptest")
+        c.logout()
+    except (OSError, imaplib.IMAP4.error) as e:
+        print(f"  (user 2's mailbox: {e})", flush=True)
+
+
 def run_tests(binary, tests, server):
+    make_user2_mailbox(server)
+    # user2: the second user of the groups that need one (urlauth2)
     out = imaptest(binary, server, server.login(0),
-                   [f"test={tests}"], 1800)
+                   [f"test={tests}", f"user2={server.login(2)}"], 1800)
     fails = [ln for ln in out.splitlines()
              if ln.startswith("*** Test ") or "failed" in ln.lower()]
     summary = [ln for ln in out.splitlines()

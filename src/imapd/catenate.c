@@ -1,6 +1,7 @@
 /* catenate - APPEND's CATENATE (RFC 4469): a message made of literal
  * TEXT parts and URL parts, IMAP URLs (RFC 5092) of a message or one of
- * its sections in a mailbox of the same user */
+ * its sections in a mailbox of the same user, or URLAUTH URLs of any
+ * user's (RFC 4469 5) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +9,12 @@
 #include <unistd.h>
 
 #include "catenate.h"
-#include "content.h"
-#include "fetch.h"
-#include "imap-spec.h"
 #include "imap-url.h"
+#include "url-content.h"
 #include "xalloc.h"
 
-/* url_part - append what an IMAP URL names to out; -1 with *error_r */
+/* url_part - append what an IMAP URL of the user's own mailbox names
+ * to out; -1 with *error_r */
 static int
 url_part(struct session *s, const char *url, struct buf *out,
 	 const char **error_r)
@@ -22,96 +22,22 @@ url_part(struct session *s, const char *url, struct buf *out,
 	struct imap_url u;
 	int rc = -1;
 
-	if (imap_url_parse(url, &u, error_r) < 0)
-		goto out;
-	/* the mailbox as a client would name it */
-	char name[STORE_FOLDER_MAX + 1];
-	struct imap_arg ma = { .type = IMAP_ARG_STRING, .str = u.mailbox,
-	    .len = strlen(u.mailbox) };
-	if (mailbox_name(s, &ma, name, sizeof(name), error_r) == NULL)
-		goto out;
-	struct store_folder *f = store_folder_open(s->mbox->st, name, error_r);
-	if (f == NULL)
-		goto out;
-	struct store_folder_status st;
-	struct store_msg m;
-	memset(&m, 0, sizeof(m));
-	if (store_sync(f, error_r) < 0 ||
-	    store_folder_status(f, &st, error_r) < 0) {
-		store_folder_close(&f);
-		goto out;
-	}
-	if (u.uidvalidity != 0 && u.uidvalidity != st.uidvalidity) {
-		store_folder_close(&f);
-		*error_r = "UIDVALIDITY changed";
-		goto out;
-	}
-	int fd = -1;
-	if (store_msg_get(f, u.uid, &m, error_r) == 1) {
-		fd = store_msg_open(f, &m, error_r);
-		store_msg_clear(&m);
-	}
-	store_folder_close(&f);
-	if (fd < 0) {
-		*error_r = "No such message";
-		goto out;
-	}
-	struct content c;
-	memset(&c, 0, sizeof(c));
-	content_load_fd(fd, &c);
-	close(fd);
-	const char *d = c.data.data ? c.data.data : "";
-	size_t len = c.data.len;
-	struct buf tmp;
-	buf_init(&tmp, 0);
-	struct imap_fetch fi;
-	memset(&fi, 0, sizeof(fi));
-	bool have_fi = false;
-	if (u.section != NULL) {
-		char *item = xasprintf("BODY.PEEK[%s]", u.section);
-		struct imap_arg ia = { .type = IMAP_ARG_ATOM, .str = item,
-		    .len = strlen(item) };
-		const char *perr;
-		int r = imap_fetch_parse(&ia, &fi, &perr);
-		free(item);
-		if (r < 0 || fi.n != 1) {
-			if (r == 0)
-				imap_fetch_free(&fi);
-			content_free(&c);
-			buf_free(&tmp);
-			*error_r = "Bad SECTION in URL";
-			goto out;
+	if (strcasestr(url, ";URLAUTH=") != NULL) {
+		/* RFC 4469 5: a URLAUTH URL, maybe of another user */
+		if (url_content_auth(s, url, NULL, out, error_r) < 0) {
+			*error_r = "URL not valid for you";
+			return -1;
 		}
-		have_fi = true;
-		if (fetch_section(&c, &fi.items[0], &tmp, &d, &len) < 0) {
-			imap_fetch_free(&fi);
-			content_free(&c);
-			buf_free(&tmp);
-			*error_r = "Unknown Content-Transfer-Encoding";
-			goto out;
+		return 0;
+	}
+	if (imap_url_parse(url, &u, error_r) == 0) {
+		struct store_folder *f = url_folder_open(s, s->mbox->st, &u,
+		    error_r);
+		if (f != NULL) {
+			rc = url_content(f, &u, NULL, out, error_r);
+			store_folder_close(&f);
 		}
 	}
-	if (u.partial) {
-		if (u.offset >= len) {
-			len = 0;
-		} else {
-			d += u.offset;
-			len -= u.offset;
-			if (u.partial_len && len > u.length)
-				len = u.length;
-		}
-	}
-	if (out->len + len > IMAP_MAX_LITERAL) {
-		*error_r = "Message too big";
-	} else {
-		buf_append(out, d, len);
-		rc = 0;
-	}
-	if (have_fi)
-		imap_fetch_free(&fi);
-	content_free(&c);
-	buf_free(&tmp);
-out:
 	imap_url_free(&u);
 	return rc;
 }

@@ -209,6 +209,7 @@ select_common(struct session *s, const char *tag, const struct imap_arg *a,
 		}
 	session_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n", s->uidvalidity);
 	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID\r\n", s->uidnext);
+	session_printf(s, "* OK [URLMECH INTERNAL] URLAUTH mechanisms\r\n");
 	session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 	    (unsigned long long)s->highestmodseq);
 	/* RFC 8474 OBJECTID */

@@ -104,6 +104,8 @@ struct session {
 	time_t status_checked;  /* last full folder status check */
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
+	uint64_t view_modseq;   /* the folder's modseq (store_folder_modseq)
+				   the view was last synced at */
 	uint32_t status_messages;
 	int notify_handle;
 	struct imap_range *recent_r; /* UIDs this session has as \Recent,
@@ -204,6 +206,9 @@ int64_t mailbox_quota_kb(struct session *s);
  * which include this header, never the other way round. */
 cmd_fn cmd_fetch, cmd_store, cmd_search, cmd_copy, cmd_move, cmd_expunge,
     cmd_check, cmd_noop;
+
+/* cmd-urlauth.c: URLAUTH (RFC 4467), URLFETCH BINARY (RFC 5524) */
+cmd_fn cmd_genurlauth, cmd_resetkey, cmd_urlfetch;
 
 /* cmd-sort.c: SORT (RFC 5256, 5957 DISPLAY, 5267 ESORT) and THREAD */
 cmd_fn cmd_sort, cmd_thread;

@@ -118,7 +118,7 @@ session_capability(struct session *s)
 	    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC ESEARCH "
 	    "OBJECTID NOTIFY CONTEXT=SEARCH CONTEXT=SORT "
 	    "BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT PARTIAL "
-	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES UTF8=ACCEPT");
+	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES UTF8=ACCEPT URLAUTH URLAUTH=BINARY");
 	return cap;
 }
 
@@ -666,6 +666,9 @@ static const struct command {
 	{ "GETQUOTA", cmd_getquota, C_AUTH, false },
 	{ "GETQUOTAROOT", cmd_getquotaroot, C_AUTH, false },
 	{ "SETQUOTA", cmd_setquota, C_AUTH, false },
+	{ "GENURLAUTH", cmd_genurlauth, C_AUTH, false },
+	{ "RESETKEY", cmd_resetkey, C_AUTH, false },
+	{ "URLFETCH", cmd_urlfetch, C_AUTH, false },
 	{ "CHECK", cmd_check, C_SELECTED, false },
 	{ "CLOSE", cmd_close, C_SELECTED, false },
 	{ "UNSELECT", cmd_unselect, C_SELECTED, false },

@@ -264,6 +264,7 @@ view_load(struct session *s, const char **error_r)
 	s->nmsgs = n;
 	store_msgs_free(m, n);
 	status_remember(s, &st);
+	s->view_modseq = store_folder_modseq(s->folder);
 	recent_forget(s);
 	recent_claim(s);
 	return 0;
@@ -766,9 +767,18 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 	 * index; every VIEW_STATUS_EVERY seconds the folder status (counts
 	 * over the folder, UIDVALIDITY) is checked as well */
 	time_t now = time(NULL);
-	if (s->highestmodseq > 0 && now - s->status_checked < VIEW_STATUS_EVERY &&
-	    view_sync_delta(s, NULL, allow_expunge, silent, nsilent) == 0)
+	uint64_t fm = store_folder_modseq(s->folder);
+	bool fresh = s->highestmodseq > 0 &&
+	    now - s->status_checked < VIEW_STATUS_EVERY;
+	/* the cheapest: the folder's modseq has not moved since the view
+	 * was synced (store_sync read it anyway): no query at all */
+	if (fresh && fm == s->view_modseq && !(allow_expunge && pending_gone))
 		return;
+	if (fresh && view_sync_delta(s, NULL, allow_expunge, silent,
+	    nsilent) == 0) {
+		s->view_modseq = fm;
+		return;
+	}
 	s->status_checked = now;
 	if (store_folder_status(s->folder, &st, &err) < 0) {
 		log_warnx("%s: sync: %s", s->sid, err);
@@ -776,12 +786,16 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 	}
 	if (st.uidnext == s->uidnext && st.messages == s->status_messages &&
 	    st.highestmodseq == s->highestmodseq &&
-	    (!pending_gone || !allow_expunge))
+	    (!pending_gone || !allow_expunge)) {
+		s->view_modseq = fm;
 		return;
+	}
 	/* the changes since our modseq, when the index can tell them */
 	if (s->highestmodseq > 0 && st.uidvalidity == s->uidvalidity &&
-	    view_sync_delta(s, &st, allow_expunge, silent, nsilent) == 0)
+	    view_sync_delta(s, &st, allow_expunge, silent, nsilent) == 0) {
+		s->view_modseq = fm;
 		return;
+	}
 	if (store_msgs_load(s->folder, &m, &n, &err) < 0) {
 		log_warnx("%s: sync: %s", s->sid, err);
 		return;
@@ -859,6 +873,7 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 		}
 	free(changed);
 	status_remember(s, &st);
+	s->view_modseq = fm;
 	s->ngone = kept_gone;
 }
 

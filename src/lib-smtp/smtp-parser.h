@@ -17,12 +17,15 @@
  *                              parameters (RFC 5321 4.5.3.1.4 allows each
  *                              extension to add; DSN ORCPT/ENVID, SIZE,
  *                              BODY, SMTPUTF8, AUTH= all fit)
+ *   SMTP_LINE_BURL_MAX   4112  BURL: an IMAP URL of up to 4096 octets
+ *                              (lib-imap's IMAP_URL_MAX) and " LAST"
  *   SMTP_LINE_AUTH_MAX  12288  AUTH with an initial response and the SASL
  *                              continuation lines (RFC 4954 4)
  * The line reader buffers up to SMTP_LINE_AUTH_MAX; smtp_command_parse
  * then applies the limit of the verb. */
 #define SMTP_LINE_CMD_MAX 512
 #define SMTP_LINE_PARAMS_MAX 2048
+#define SMTP_LINE_BURL_MAX 4112
 #define SMTP_LINE_AUTH_MAX 12288
 #define SMTP_TEXT_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6, CRLF included */
 #define SMTP_PATH_MAX 256       /* RFC 5321 4.5.3.1.3, brackets included */
@@ -60,6 +63,7 @@ enum smtp_verb {
 	SMTP_CMD_DATA, SMTP_CMD_BDAT, SMTP_CMD_RSET, SMTP_CMD_NOOP,
 	SMTP_CMD_QUIT, SMTP_CMD_VRFY, SMTP_CMD_EXPN, SMTP_CMD_HELP,
 	SMTP_CMD_STARTTLS, SMTP_CMD_AUTH,
+	SMTP_CMD_BURL,             /* RFC 4468 */
 };
 
 struct smtp_command {

@@ -25,7 +25,7 @@
 /* the index schema version (PRAGMA user_version); an index made before
  * versioning reads 0 and is version 1. index_migrate upgrades older ones
  * step by step, each step in one transaction. */
-#define INDEX_VERSION 5
+#define INDEX_VERSION 6
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
@@ -49,6 +49,10 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS expunged(folder INTEGER NOT NULL,"
 	" uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	" PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
+	/* version 6: a view's "expunged since its modseq" (every sync of
+	 * every session) reads the new rows only, not every expunge the
+	 * folder ever had */
+	"CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged(folder, modseq);"
 	"CREATE TABLE IF NOT EXISTS subscription(name TEXT PRIMARY KEY);"
 	/* version 3: object ids, the query index, the change log; the
 	 * sort indexes (version 4) hold what a filter reads (flags,
@@ -277,6 +281,8 @@ static const char *const migrations[] = {
 	 * index covers the query) */
 	"DROP INDEX IF EXISTS msg_f_idate; DROP INDEX IF EXISTS msg_f_vsize;"
 	"DROP INDEX IF EXISTS msg_f_sfrom; DROP INDEX IF EXISTS msg_f_ssubject;",
+	/* 6: expunged_modseq (made by schema_sql) */
+	"",
 };
 
 /* index_version - whether the index is new (no tables) and its version */

@@ -92,8 +92,12 @@ int
 store_expunged_since(struct store_folder *f, uint64_t since, uint32_t **uids_r,
 		     size_t *n_r, const char **error_r)
 {
-	sqlite3_stmt *s = index_prep(f->st, "SELECT uid FROM expunged WHERE "
-	    "folder=? AND modseq>? ORDER BY uid", error_r);
+	/* by modseq (index version 6): SQLite would walk the primary key
+	 * for the ORDER BY, every expunge the folder ever had (830 us for
+	 * 3,000 rows, 5 us by the index) at every sync of every session */
+	sqlite3_stmt *s = index_prep(f->st, "SELECT uid FROM expunged "
+	    "INDEXED BY expunged_modseq WHERE folder=?1 AND modseq>?2 "
+	    "ORDER BY uid", error_r);
 	uint32_t *v = NULL;
 	size_t n = 0, cap = 0;
 

@@ -55,6 +55,7 @@ struct store_folder {
 	int64_t id;
 	int64_t new_mtime;   /* new/'s mtime when last seen empty, -1 */
 	char mailboxid[STORE_ID_MAX];
+	int64_t synced_modseq; /* the folder's modseq as store_sync read it */
 };
 
 /* store-msg.c: an expunged message's file moved to the folder's

@@ -517,14 +517,26 @@ store_sync(struct store_folder *f, const char **error_r)
 	if (sync_state_load(f, &fs, NULL) == 0 && m == fs.cur_mtime)
 		quick = new_empty(f);
 	free(cur);
-	if (quick)
+	if (quick) {
+		f->synced_modseq = fs.modseq;
 		return 0;
+	}
 	if (index_begin(f->st, error_r) < 0)
 		return -1;
 	if (sync_locked(f, &fs, error_r) < 0) {
 		index_rollback(f->st);
 		return -1;
 	}
-	return sync_finish(f, &fs, error_r);
+	if (sync_finish(f, &fs, error_r) < 0)
+		return -1;
+	f->synced_modseq = fs.modseq;
+	return 0;
 }
 
+
+/* store_folder_modseq - see store.h */
+uint64_t
+store_folder_modseq(const struct store_folder *f)
+{
+	return (uint64_t)f->synced_modseq;
+}

@@ -264,6 +264,11 @@ const char *store_folder_dir(const struct store_folder *f);
  * is read only when its mtime differs from the one it had when last
  * found empty, or was under a second old then). 0 or -1. */
 int store_sync(struct store_folder *f, const char **error_r);
+/* store_folder_modseq - the folder's highest modseq as the last
+ * store_sync of f read it (no query): every change to the folder
+ * (flags, expunge, new message) raises it, so a caller that saw this
+ * value already has nothing new to fetch. 0 before the first sync. */
+uint64_t store_folder_modseq(const struct store_folder *f);
 /* store_folder_status - counters of the folder as the index has them. */
 int store_folder_status(struct store_folder *f,
 			struct store_folder_status *st_r,
@@ -455,6 +460,18 @@ struct store_email {
 int store_email_get(struct store *st, const char *emailid,
 		    struct store_email *e, const char **error_r);
 void store_email_clear(struct store_email *e);
+
+/* URLAUTH keys (RFC 4467), one per folder, secret, in the mailbox's own
+ * store (store-urlauth.c). store_urlauth_key - f's key into key: 1, or 0
+ * when it has none (create: make one then), -1 on error.
+ * store_urlauth_reset - a new key for f; f NULL: remove every folder's
+ * key. URLs made with a previous key stop working. 0 or -1. */
+#define STORE_URLAUTH_KEY_LEN 32
+int store_urlauth_key(struct store_folder *f, bool create,
+		      unsigned char key[STORE_URLAUTH_KEY_LEN],
+		      const char **error_r);
+int store_urlauth_reset(struct store *st, struct store_folder *f,
+			const char **error_r);
 /* store_folder_thread_counts - JMAP Mailbox totalThreads and
  * unreadThreads: the threads with an email in f, and those with an
  * email in f that is neither \Seen nor \Draft. (RFC 8621 counts a thread

@@ -186,6 +186,8 @@ cmd_helo(struct session *s, const char *args, bool ehlo)
 	buf_printf(&b, "PIPELINING\nSIZE %llu\n8BITMIME\nBINARYMIME\nCHUNKING\n"
 	    "ENHANCEDSTATUSCODES\nSMTPUTF8\nDSN\n",
 	    (unsigned long long)s->max_size);
+	if (s->submission || s->smtps)
+		buf_puts(&b, "BURL imap\n");   /* RFC 4468, smtpd-burl.c */
 	if (!s->c->tls && s->sd->tls != NULL)
 		buf_puts(&b, "STARTTLS\n");
 	if (s->c->tls || !settings_get_int(s->db, "smtp.require_tls_for_auth", 1))
@@ -270,6 +272,7 @@ dispatch(struct session *s, const char *line, size_t len)
 		break;
 	case SMTP_CMD_DATA: cmd_data(s, cmd.args); break;
 	case SMTP_CMD_BDAT: cmd_bdat(s, cmd.args); break;
+	case SMTP_CMD_BURL: cmd_burl(s, cmd.args); break;
 	case SMTP_CMD_AUTH: cmd_auth(s, cmd.args); break;
 	case SMTP_CMD_STARTTLS: cmd_starttls(s, cmd.args); break;
 	case SMTP_CMD_RSET:

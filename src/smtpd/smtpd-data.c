@@ -18,6 +18,7 @@
 #include "db.h"
 #include "directory.h"
 #include "idn.h"
+#include "imap-url.h"
 #include "log.h"
 #include "logins.h"
 #include "msghdr.h"
@@ -407,6 +408,81 @@ cmd_bdat(struct session *s, const char *args)
 	}
 	/* a chunk of 0 octets is finished by the read loop we are called
 	 * from (never recurse into it: it may free the session) */
+}
+
+/* cmd_burl - BURL url [LAST] (RFC 4468): the next chunk of the message
+ * is what the URLAUTH URL names (smtpd-burl.c); mixes with BDAT */
+void
+cmd_burl(struct session *s, const char *args)
+{
+	const char *sp = strchr(args, ' ');
+	size_t ul = sp ? (size_t)(sp - args) : strlen(args);
+	bool last = false;
+	const char *enh, *text;
+	int code;
+
+	if (sp != NULL) {
+		while (*sp == ' ')
+			sp++;
+		if (strcasecmp(sp, "LAST") != 0)
+			ul = 0;
+		last = true;
+	}
+	if (ul == 0 || ul > IMAP_URL_MAX) {
+		session_reply(s, 501, "5.5.4", ul ? "URL too long" :
+		    "Syntax: BURL imap-url [LAST]");
+		session_error(s);
+		return;
+	}
+	if (s->auth_user == NULL) {
+		session_reply(s, 530, "5.7.0", "Authentication required for BURL");
+		session_error(s);
+		return;
+	}
+	if (!tx_ready(s, &code, &enh, &text)) {
+		session_reply(s, code, enh, "%s", text);
+		session_error(s);
+		return;
+	}
+	if (!s->tx.bdat_mode) {
+		if (!message_open(s)) {
+			tx_reset(s);
+			return;
+		}
+		s->tx.bdat_mode = true;
+	}
+	char *url = xstrndup(args, ul);
+	struct buf data;
+	buf_init(&data, 0);
+	if (burl_fetch(s, url, &data, &code, &text) < 0) {
+		/* nothing of a failed BURL is kept: the transaction ends */
+		tx_reset(s);
+		session_reply(s, code, code == 454 ? "4.6.6" : "5.6.6",
+		    "IMAP URL resolution failed: %s", text);
+		buf_free(&data);
+		free(url);
+		return;
+	}
+	free(url);
+	s->tx.msg_size += data.len;
+	if (s->tx.msg_size > s->max_size)
+		s->tx.too_big = true;
+	if (!s->tx.too_big && data.len > 0) {
+		size_t before = s->tx.out.len;
+		buf_append(&s->tx.out, data.data, data.len);
+		if (!s->tx.hdr_done)
+			scan_headers(s, s->tx.out.data + before, data.len);
+		header_policy_feed(s, before);
+		flush_out(s, false);
+	}
+	buf_free(&data);
+	if (s->tx.too_big || last) {
+		message_finish(s, 0);
+		return;
+	}
+	flush_out(s, false);
+	session_reply(s, 250, "2.0.0", "%llu octets received",
+	    (unsigned long long)s->tx.msg_size);
 }
 
 /* bdat_chunk_done - the last byte of a chunk was read */

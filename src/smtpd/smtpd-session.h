@@ -176,6 +176,13 @@ void cmd_data(struct session *s, const char *args);
 void cmd_bdat(struct session *s, const char *args);
 /* bdat_chunk_done - a BDAT chunk is read */
 void bdat_chunk_done(struct session *s);
+void cmd_burl(struct session *s, const char *args);
+
+/* smtpd-burl.c */
+/* burl_fetch - append what a URLAUTH URL names to out (RFC 4468): 0, or
+ * -1 with *code_r (554, or 454 when it may work later) and *text_r */
+int burl_fetch(struct session *s, const char *url, struct buf *out,
+	       int *code_r, const char **text_r);
 
 /* smtpd-auth.c */
 void cmd_auth(struct session *s, const char *args);

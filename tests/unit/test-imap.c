@@ -6,6 +6,7 @@
 
 #include "imap-match.h"
 #include "imap-spec.h"
+#include "imap-urlauth.h"
 #include "test.h"
 
 /* feed_bytes - feed s one byte at a time; returns the last result and
@@ -483,12 +484,107 @@ test_dates(void)
 	CHECK(imap_datetime_parse("01-Feb-1994 25:10:00 +0100", &t, &tz) < 0);
 }
 
+/* test_urlauth - URLAUTH URLs (RFC 4467, RFC 5092 3.2): what parses, the
+ * rump, the token, EXPIRE date-times, and a table of refusals */
+static void
+test_urlauth(void)
+{
+	struct imap_urlauth u;
+	const char *err;
+	const char *url = "imap://bob%40acme@mx.example:143/Work;UIDVALIDITY=9"
+	    "/;UID=20/;SECTION=1.2/;PARTIAL=0.100;EXPIRE=2026-12-07T15:00:00Z"
+	    ";URLAUTH=user+carol%40acme:internal:"
+	    "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef";
+
+	CHECK(imap_urlauth_parse(url, true, &u, &err) == 0);
+	CHECK_STREQ(u.owner, "bob@acme");
+	CHECK_STREQ(u.host, "mx.example");
+	CHECK_STREQ(u.url.mailbox, "Work");
+	CHECK_INTEQ(u.url.uidvalidity, 9);
+	CHECK_INTEQ(u.url.uid, 20);
+	CHECK_STREQ(u.url.section, "1.2");
+	CHECK(u.url.partial && u.url.partial_len && u.url.length == 100);
+	CHECK_INTEQ(u.expire, 1796655600);
+	CHECK(u.access == IMAP_URLAUTH_USER);
+	CHECK_STREQ(u.access_user, "carol@acme");
+	CHECK_STREQ(u.mechanism, "INTERNAL");
+	CHECK_INTEQ(u.rump_len, (size_t)(strstr(url, ":internal:") - url));
+	/* the token: right under its key only, case-insensitive */
+	unsigned char key[IMAP_URLAUTH_KEY_LEN] = { 7 }, other[IMAP_URLAUTH_KEY_LEN] = { 8 };
+	char tok[IMAP_URLAUTH_TOKEN_LEN + 1];
+	imap_urlauth_token(key, url, u.rump_len, tok);
+	char *good = NULL;
+	CHECK(asprintf(&good, "%.*s:INTERNAL:%s", (int)u.rump_len, url, tok) > 0);
+	imap_urlauth_free(&u);
+	CHECK(imap_urlauth_parse(good, true, &u, &err) == 0);
+	CHECK(imap_urlauth_verify(&u, good, key));
+	CHECK(!imap_urlauth_verify(&u, good, other));
+	imap_urlauth_free(&u);
+	for (char *p = good + strlen(good) - 64; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	CHECK(imap_urlauth_parse(good, true, &u, &err) == 0);
+	CHECK(imap_urlauth_verify(&u, good, key));
+	imap_urlauth_free(&u);
+	free(good);
+	/* the rump form GENURLAUTH takes */
+	CHECK(imap_urlauth_parse("imap://a@h/INBOX/;uid=1;urlauth=anonymous",
+	    false, &u, &err) == 0);
+	CHECK(u.access == IMAP_URLAUTH_ANONYMOUS && u.access_user == NULL);
+	imap_urlauth_free(&u);
+	CHECK(imap_urlauth_parse("imap://a;AUTH=*@[::1]/INBOX/;UID=1;URLAUTH="
+	    "submit+a", false, &u, &err) == 0);
+	CHECK_STREQ(u.host, "[::1]");
+	CHECK(u.access == IMAP_URLAUTH_SUBMIT);
+	imap_urlauth_free(&u);
+	/* date-times */
+	CHECK_INTEQ(imap_urlauth_datetime("2026-12-07T17:00:00.25+02:00", 28),
+	    1796655600);
+	CHECK(imap_urlauth_datetime("2026-12-07 15:00:00Z", 20) == -1);
+	CHECK(imap_urlauth_datetime("2026-13-07T15:00:00Z", 20) == -1);
+	/* refused, with a reason */
+	static const struct { const char *url; bool token; } bad[] = {
+		{ "imap://a@h/INBOX/;UID=1", false },             /* no URLAUTH */
+		{ "imap://h/INBOX/;UID=1;URLAUTH=anonymous", false }, /* no user */
+		{ "http://a@h/INBOX/;UID=1;URLAUTH=anonymous", false },
+		{ "imap://a@h/INBOX;URLAUTH=anonymous", false },  /* no UID */
+		{ "imap://a@h/INBOX/;UID=0;URLAUTH=anonymous", false },
+		{ "imap://a@h/INBOX/;UID=1;URLAUTH=friends", false },
+		{ "imap://a@h/INBOX/;UID=1;URLAUTH=user+", false },
+		{ "imap://a@h/INBOX/;UID=1;EXPIRE=soon;URLAUTH=authuser", false },
+		{ "imap://a@h:99999/INBOX/;UID=1;URLAUTH=authuser", false },
+		{ "imap://a%00b@h/INBOX/;UID=1;URLAUTH=authuser", false },
+		{ "imap://a@h/INBOX/;UID=1;URLAUTH=authuser", true }, /* no token */
+		{ "imap://a@h/INBOX/;UID=1;URLAUTH=authuser:INTERNAL:abc", true },
+		{ "imap://a@h/INBOX/;UID=1;URLAUTH=authuser:INTERNAL:"
+		  "0123456789abcdef0123456789abcdefXX", true },
+		{ "imap://a@h/INBOX/;UID=1;URLAUTH=authuser:IN TERNAL:"
+		  "0123456789abcdef0123456789abcdef", true },
+		{ "imap://a@h/INBOX/;UID=1;URLAUTH=authuser:INTERNAL:"
+		  "0123456789abcdef0123456789abcdef", false },  /* token given */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		CHECK(imap_urlauth_parse(bad[i].url, bad[i].token, &u, &err) < 0);
+		CHECK(err != NULL);
+		imap_urlauth_free(&u);
+	}
+	/* too long */
+	char *big = malloc(IMAP_URL_MAX + 64);
+	snprintf(big, IMAP_URL_MAX + 64, "imap://a@h/%0*d/;UID=1;URLAUTH=anonymous",
+	    IMAP_URL_MAX, 0);
+	CHECK(imap_urlauth_parse(big, false, &u, &err) < 0);
+	CHECK_STREQ(err, "URL too long");
+	imap_urlauth_free(&u);
+	free(big);
+}
+
 int
 main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_bytewise), TEST(test_limits), TEST(test_spill), TEST(test_seqset),
 		TEST(test_fetch), TEST(test_search), TEST(test_search_limits), TEST(test_list_match), TEST(test_flags),
-		TEST(test_mutf7), TEST(test_dates), { 0 } };
+		TEST(test_mutf7), TEST(test_dates), TEST(test_urlauth), { 0 } };
 	return test_run(tests);
 }
