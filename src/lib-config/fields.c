@@ -251,6 +251,13 @@ const struct field_def settings_fields[] = {
 	     "allow SASL PLAIN without TLS from any address; by default only TLS connections and loopback clients may send a password"),
 	{ "xmpp.archive_days", NULL, FT_INT, "0", 0, 36500, NULL,
 	  "chat archive messages (XEP-0313, users' and rooms') older than this many days are removed (hourly, by xmppd); 0: kept (up to 10000 per user)", 0 },
+	/* external contacts (xmppd guest.h) */
+	{ "xmpp.guests_per_user", NULL, FT_INT, "10", 0, 1000, NULL,
+	  "active chat invitations of outside addresses (external contacts, temporary logins) one user may have; 0: nobody may invite", 0 },
+	{ "xmpp.guest_days", NULL, FT_INT, "7", 1, 90, NULL,
+	  "days a chat invitation of an outside address lasts when the inviter does not say", 0 },
+	{ "xmpp.guest_url", NULL, FT_TEXT, "", 0, 500, NULL,
+	  "web chat page given in invitation mails to outside addresses (beside the xmpp: link); empty: none", 0 },
 	{ "xmpp.proxy_host", NULL, FT_TEXT, "", 0, 253, NULL,
 	  "host name or address chat clients reach the SOCKS5 proxy at when xmpp-proxy.listen is a wildcard address; empty: server.hostname", 0 },
 	/* XEP-0363 HTTP file upload (lib-config/chatupload.h) */

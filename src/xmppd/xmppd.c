@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "directory.h"
 #include "fsutil.h"
+#include "guest.h"
 #include "log.h"
 #include "settings.h"
 #include "smtp-parser.h"
@@ -341,6 +342,8 @@ on_revoked(void *ctx)
 	    "revoked; log in again");
 }
 
+static void login_success(struct xsess *s);
+
 /* login_done - the answer of the password check */
 static void
 login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
@@ -400,13 +403,20 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 		sess_input(s);
 		return;
 	}
-	throttle_ok(xsrv.svc, (struct sockaddr *)&s->c->sa);
 	s->local = xstrdup(mb->name);
 	str_lower(s->local);
 	s->owner = xasprintf("%s@%s", s->local, mb->postoffice);
 	str_lower(s->owner);
 	s->mailbox_id = mb->id;
 	s->bare = xasprintf("%s@%s", s->local, s->domain);
+	login_success(s);
+}
+
+/* login_success - s->local, owner and bare are set: logged in */
+static void
+login_success(struct xsess *s)
+{
+	throttle_ok(xsrv.svc, (struct sockaddr *)&s->c->sa);
 	s->authed = true;
 	log_info("xmpp c%" PRIu64 " %s: login %s%s", s->c->id, s->c->addr,
 	    s->bare, s->c->tls ? " (TLS)" : "");
@@ -473,6 +483,21 @@ sasl_plain(struct xsess *s, const char *b64)
 			sasl_failure(s, "invalid-authzid", NULL);
 			return;
 		}
+	}
+	/* an external contact (guest.c): the chat store, not the directory */
+	bool guest_ok;
+	if (guest_login(s, authcid, pass, &guest_ok)) {
+		explicit_bzero(msg.data, msg.len);
+		buf_free(&msg);
+		free(login);
+		if (guest_ok)
+			login_success(s);
+		else {
+			log_info("xmpp c%" PRIu64 " %s: guest login failed",
+			    s->c->id, s->c->addr);
+			login_failed(s, "not-authorized", NULL);
+		}
+		return;
 	}
 	s->busy = true;
 	/* with the client: login security (loginsec.h) takes only app
@@ -798,6 +823,7 @@ sm_resume(struct xsess *s, struct xml_node *n)
 	free(s->bare);
 	free(s->full);
 	free(s->resource);
+	free(s->guest_of);
 	event_base_once(xsrv.svc->base, -1, EV_TIMEOUT, free_shell, s, &zero);
 }
 
@@ -1060,6 +1086,7 @@ sess_free(struct xsess *s)
 	free(s->bare);
 	free(s->full);
 	free(s->resource);
+	free(s->guest_of);
 	free(s);
 }
 
@@ -1198,6 +1225,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		muc_sync();
 		xsrv.state_dirty = true;
 	}
+	guest_sync();           /* expired, revoked, new invitations */
 	if (ticks++ % 3600 == 0)
 		retention();
 	if (xsrv.state_dirty) {
