@@ -262,7 +262,7 @@ const struct field_def settings_fields[] = {
 	  "host name or address chat clients reach the SOCKS5 proxy at when xmpp-proxy.listen is a wildcard address; empty: server.hostname", 0 },
 	/* XEP-0363 HTTP file upload (lib-config/chatupload.h) */
 	{ "xmpp.upload_max_size", NULL, FT_SIZE, "10240", 1, 1024 * 1024, NULL,
-	  "largest file a chat upload slot is given for (at most http.max_body, which the HTTP service takes)", 0 },
+	  "largest file a chat upload slot is given for (at most http.max_upload, which the HTTP service takes; the body streams to a file)", 0 },
 	{ "xmpp.upload_quota", NULL, FT_SIZE, "102400", 0, LLONG_MAX / 2, NULL,
 	  "chat uploads one mailbox may keep in all; 0: no limit", 0 },
 	{ "xmpp.upload_url", NULL, FT_TEXT, "", 0, 500, NULL,
