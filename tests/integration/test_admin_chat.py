@@ -5,8 +5,11 @@ running xmppd applies it within a second (a raw XMPP client sees the
 room's features, the inviter's roster push and its removal); another
 post office's admin neither sees nor changes them; bad input gets
 notCreated/notDestroyed/notRevoked with a reason; a SYSADMIN sets the
-retention and guest limits with Setting/set."""
+retention and guest limits with Setting/set; the chat page in chromium."""
+import os
 import re
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -184,3 +187,38 @@ def test_settings(srv):
     r = acme.call("Setting/set", {"update": {
         "xmpp.archive_days": {"value": 1}}})
     assert r[0] == "error" or r[1].get("notUpdated")
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
+                    reason="chromium is not installed "
+                           "(scripts/install-deps.sh installs it)")
+def test_chat_page_in_chromium(srv, tmp_path):
+    """tests/browser/webadmin-chat.mjs: the ADMIN's chat page; then the
+    room and the revoked guest checked here through the CLI"""
+    from conftest import BUILD, ROOT
+    modules = ROOT / "web" / "node_modules"
+    assert shutil.which("node"), "node is missing (scripts/install-deps.sh)"
+    assert (modules / "playwright-core").is_dir()
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    env = dict(os.environ, BASE=f"http://127.0.0.1:{srv.port('http')}",
+               ADMIN=f"postmaster@acme:{ACME_PW}", SHOTS=str(shots),
+               WEB_MODULES=str(modules))
+    r = subprocess.run(["node", str(ROOT / "tests/browser/webadmin-chat.mjs")],
+                       env=env, capture_output=True, text=True, timeout=240)
+    stable = BUILD / "screenshots"
+    stable.mkdir(exist_ok=True)
+    for f in shots.glob("*.png"):
+        shutil.copy(f, stable / f.name)
+    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\n{srv.log('httpd')[-3000:]}"
+    assert "webadmin chat browser test: ok" in r.stdout
+    assert {"chat-desktop.png", "chat-revoked.png", "phone-chat.png"} <= \
+        {f.name for f in shots.glob("*.png")}
+    rooms = {x["jid"]: x for x in srv.cli("chat", "rooms", json_out=True)}
+    assert rooms["board@conference.acme.test"]["members_only"]
+    guests = {g["address"]: g for g in srv.cli("chat", "guest", "list",
+                                               json_out=True)}
+    assert guests["client@outside.example"]["status"] == "revoked"
