@@ -172,7 +172,9 @@ im_owner_of(const char *jid, int64_t *po_r)
 
 	if (jid_parse(jid, &j) < 0)
 		return NULL;
-	if (j.local == NULL || j.resource != NULL ||
+	/* the services (rooms' invitations and affiliations, PEP) do not
+	 * address guests: only their inviter does (guest.h) */
+	if (j.local == NULL || j.resource != NULL || guest_is_local(j.local) ||
 	    resolve(&j, &owner, po_r) != DEST_USER) {
 		free(owner);
 		owner = NULL;

@@ -212,7 +212,8 @@ struct xml_node *im_result_from(struct xsess *s, const struct xml_node *iq,
 				const char *from);
 
 /* im_owner_of - the owner ("mailbox@postoffice") of a bare JID of a
- * local user (new string) and its post office, or NULL */
+ * local user (new string) and its post office, or NULL (for a guest
+ * too: rooms and PEP do not address guests) */
 char *im_owner_of(const char *jid, int64_t *po_r);
 
 /* im_roster_push - a changed (or removed) item of owner's roster to

@@ -412,3 +412,36 @@ def test_bad_invitations(srv, loop):
         with pytest.raises(AssertionError):
             c.login(user, "acme.test", password="wrong-password")
         c.close()
+
+
+def test_rooms_do_not_reach_a_guest(srv):
+    """a room's occupant other than the inviter invites the guest
+    (XEP-0045 mediated, XEP-0249 direct): refused, nothing reaches it"""
+    muc = "http://jabber.org/protocol/muc"
+    out = srv.cli("chat", "guest", "invite", "roomtry@outside.example",
+                  "--by", "alice@acme.test", json_out=True)
+    jid, pw = invitation(srv, "roomtry@outside.example")
+    assert jid == out["jid"]
+    g = Raw(srv.port("xmpp"))
+    g.login(jid.split("@")[0], "acme.test", password=pw, resource="g")
+    g.send("<presence/>")
+    c = Raw(srv.port("xmpp"))
+    c.login("carol", "acme.test", resource="c")
+    room = "den@conference.acme.test"
+    c.send(f"<presence to='{room}/Carol'><x xmlns='{muc}'/></presence>")
+    c.expect(r"code='201'")
+    c.send(f"<message to='{room}' id='i1'><x xmlns='{muc}#user'><invite "
+           f"to='{jid}'><reason>come</reason></invite></x></message>")
+    assert "<item-not-found" in c.expect(
+        r"<message [^>]*type='error'.*?</message>").group(0)
+    c.send(f"<message to='{jid}' id='i2'><x xmlns='jabber:x:conference' "
+           f"jid='{room}'/></message>")
+    assert "<service-unavailable" in c.expect(
+        r"<message [^>]*id='i2'[^>]*type='error'.*?</message>|"
+        r"<message [^>]*type='error'[^>]*id='i2'.*?</message>").group(0)
+    # the guest got neither
+    g.send("<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>")
+    g.expect(r"id='p'")
+    assert room not in g.all.decode() and "carol" not in g.all.decode()
+    g.close()
+    c.close()
