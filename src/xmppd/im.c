@@ -90,12 +90,14 @@ enum dest {
 	DEST_PROXY,               /* proxy.<our domain> (socks5.c) */
 };
 
-/* The answers of resolve_dir, kept RESOLVE_TTL seconds: every stanza
- * resolves its 'to', and two config store queries per message were most
- * of xmppd's time per message (bench/RESULTS.md). A mailbox disabled or
- * a domain removed is seen at most that late. */
-#define RESOLVE_SLOTS 1024
-#define RESOLVE_TTL 5
+/* The answers of resolve_dir: every stanza resolves its 'to', and two
+ * config store queries per message were most of xmppd's time per message
+ * (bench/RESULTS.md). They are forgotten when the config store changes
+ * (xmppd.c on_tick: PRAGMA data_version, within a second, as the
+ * services' login revocation) or the guests do (guest.c), and after
+ * RESOLVE_TTL seconds in any case. */
+#define RESOLVE_SLOTS 4096
+#define RESOLVE_TTL 300
 struct resolved {
 	char *key;                /* "local@domain" or "domain" */
 	enum dest d;

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "buf.h"
+#include "db.h"
 #include "directory.h"
 #include "fsutil.h"
 #include "guest.h"
@@ -1210,8 +1211,31 @@ retention(void)
 		    (long long)n, (long long)days);
 }
 
-/* on_tick - once a second: the administrator's changes to the chat
- * store (postern chat), the state file, the archive's retention */
+/* directory_check - another connection (CLI, web admin, another
+ * service) committed to the config store since the last look (PRAGMA
+ * data_version, as logins.c's sweep): the routing answers im.c cached
+ * go (a mailbox or domain added, renamed, disabled, removed) */
+static void
+directory_check(void)
+{
+	static int64_t seen = -1;
+	int64_t v;
+	const char *err;
+
+	if (db_query_int(xsrv.svc->db, &v, -1, &err, "PRAGMA data_version",
+	    "") < 0) {
+		log_warnx("config store: %s", err);
+		im_resolve_forget();
+		return;
+	}
+	if (seen != -1 && v != seen)
+		im_resolve_forget();
+	seen = v;
+}
+
+/* on_tick - once a second: the administrator's changes to the config
+ * store (routing) and the chat store (postern chat), the state file, the
+ * archive's retention */
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -1220,6 +1244,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	directory_check();
 	if (chat_store_changed(xsrv.store)) {
 		xmpp_store_flush();
 		muc_sync();
@@ -1254,6 +1279,7 @@ xmpp_init(struct service *svc)
 	if (muc_init() < 0)
 		return -1;
 	(void)chat_store_changed(xsrv.store);    /* from now on */
+	directory_check();                       /* the same */
 	xsrv.tick_ev = event_new(svc->base, -1, EV_PERSIST, on_tick, NULL);
 	struct timeval second = { 1, 0 };
 	evtimer_add(xsrv.tick_ev, &second);
