@@ -14,7 +14,7 @@ stopped by PID. Both keep offline messages; Prosody without MAM (xmppd
 archives every message: that cost is in its figure).
 
 Besides wall-clock rates it prints the server's CPU time (user +
-system, from /proc) during the message phase per 1000 messages, and the
+system, from /proc) during the message phase per message, and the
 load average: on a shared machine CPU time is the steadier figure.
 --build may be given several times: each build's xmppd runs in turn
 (before/after a change), then Prosody.
@@ -207,8 +207,8 @@ async def main_async(args, peer):
     cpu = cpu_s(pids) - c0
     print(f"{peer.name} messages: {half} senders x {args.messages} to {half} receivers: "
           f"{rx[0]} delivered in {dt:.2f} s: {rx[0] / dt:.0f} messages/s; "
-          f"server CPU {cpu:.2f} s = {1000 * cpu / max(rx[0], 1):.2f} s per "
-          f"1000 messages ({la} before, {load()} after)")
+          f"server CPU {cpu:.2f} s = {1e6 * cpu / max(rx[0], 1):.0f} us per "
+          f"message ({la} before, {load()} after)")
     for c in clients:
         c[1].close()
 
