@@ -1384,6 +1384,24 @@ chat_guest_active(struct chat_store *cs, const char *inviter, int64_t now,
 	return n;
 }
 
+int
+chat_guest_recent(struct chat_store *cs, const char *inviter, int64_t since,
+		  const char **error_r)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(cs->h, "SELECT count(*) FROM guest WHERE "
+	    "inviter = ? AND created >= ?", -1, &st, NULL) != SQLITE_OK)
+		return cs_fail(cs, error_r, "guest count");
+	sqlite3_bind_text(st, 1, inviter, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, since);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
 /* exec_bound - one statement with text parameters (NULL ends them) */
 static int
 exec_bound(struct chat_store *cs, const char *sql, const char **error_r,

@@ -240,6 +240,10 @@ int chat_guest_list(struct chat_store *cs, const char *inviter,
  * now, or -1 */
 int chat_guest_active(struct chat_store *cs, const char *inviter,
 		      int64_t now, const char **error_r);
+/* chat_guest_recent - inviter's invitations created since 'since',
+ * ended or not, or -1 */
+int chat_guest_recent(struct chat_store *cs, const char *inviter,
+		      int64_t since, const char **error_r);
 /* chat_guest_end - end an active invitation ("revoked", "expired"): the
  * inviter's roster item and what the guest kept (roster, offline
  * messages, archive, vCard, PEP, blocklist) go; xmppd closes the guest's

@@ -168,6 +168,17 @@ guest_invite(struct db *db, struct chat_store *cs,
 		*error_r = err_buf;
 		return -1;
 	}
+	/* revoking and inviting again sends mail too: a day's invitations
+	 * are bounded as well (the mail's text is ours, its address the
+	 * inviter's: no relay, but no flood either) */
+	int recent = chat_guest_recent(cs, inv->owner, now - 86400, &err);
+	if (recent >= 2 * limit) {
+		snprintf(err_buf, sizeof(err_buf), "you sent %d invitations in "
+		    "the last 24 hours, the most allowed (twice "
+		    "xmpp.guests_per_user): try again later", recent);
+		*error_r = err_buf;
+		return -1;
+	}
 	/* forget invitations long over; a failure here costs nothing */
 	(void)chat_guest_prune(cs, now - (int64_t)GUEST_KEEP_DAYS * 86400,
 	    &err);

@@ -41,7 +41,8 @@ struct guest_inviter {
 
 /* guest_invite - invite address for days (1..GUEST_DAYS_MAX): checks the
  * address (one plain outside address: a domain of this server is
- * refused), the inviter's limit (xmpp.guests_per_user, 0: guests off),
+ * refused), the inviter's limits (xmpp.guests_per_user active ones, 0:
+ * guests off; twice that many made in the last 24 hours),
  * stores the invitation and both roster items, commits, then mails the
  * login; *g_r is the stored row. 0, or -1 with *error_r (a sentence for
  * the user; *internal_r true when it is the server's fault). */

@@ -394,6 +394,18 @@ def test_bad_invitations(srv, loop):
             assert "type=\"result\"" in r, r
         r = await carol.raw_iq(invite_xml("g4@outside.example"))
         assert "not-acceptable" in r and "revoke one first" in r
+        # revoking and inviting again: twice the limit a day
+        for round_ in range(2):
+            r = await carol.raw_iq(f"<guests xmlns='{NS}'/>")
+            for jid in re.findall(r'jid="([^"]+)"[^>]*status="active"', r):
+                r2 = await carol.raw_iq(f"<revoke xmlns='{NS}' jid='{jid}'/>")
+                assert "type=\"result\"" in r2, r2
+            if round_ == 0:
+                for i in range(3):
+                    r = await carol.raw_iq(invite_xml(f"h{i}@outside.example"))
+                    assert "type=\"result\"" in r, r
+        r = await carol.raw_iq(invite_xml("h9@outside.example"))
+        assert "not-acceptable" in r and "last 24 hours" in r, r
         await carol.stop()
     run(loop, go())
     r = srv.cli("chat", "guest", "invite", "a@b.example", "--by",
@@ -405,8 +417,8 @@ def test_bad_invitations(srv, loop):
     r = srv.cli("chat", "guest", "revoke", "guest~00@acme.test", check=False)
     assert r.returncode == 3
     # a wrong password for a real guest, and a made-up guest: refused
-    jid = srv.cli("chat", "guest", "list", "--by", "carol@acme.test",
-                  json_out=True)[0]["jid"]
+    jid = [g["jid"] for g in srv.cli("chat", "guest", "list", json_out=True)
+           if g["status"] == "active"][0]
     for user in (jid.split("@")[0], "guest~0123456789"):
         c = Raw(srv.port("xmpp"))
         with pytest.raises(AssertionError):
