@@ -305,10 +305,6 @@ admit(struct service *svc, const struct http_request *req, const char **why_r)
 	const char *err;
 	uint64_t declared;
 
-	if (strcmp(req->method, "PUT") != 0) {
-		*why_r = "chat uploads are PUT";
-		return 405;
-	}
 	int r = slot_parse(req, &u);
 	if (r != 0) {
 		*why_r = r == 404 ? "there is no such file" :

@@ -454,9 +454,12 @@ upload_route(const struct http_request *req)
 	    httpd_route_find(req->path) : NULL;
 	const struct httpd_route_opt *o = httpd_route_opt(rt);
 
+	/* only a method the route takes: another one's body is not worth
+	 * a file (it gets 405 with the usual body limit) */
 	return o != NULL && o->upload && req->method != NULL &&
 	    (strcmp(req->method, "POST") == 0 ||
-	    strcmp(req->method, "PUT") == 0) ? rt : NULL;
+	    strcmp(req->method, "PUT") == 0) &&
+	    httpd_method_allowed(rt, req->method) ? rt : NULL;
 }
 
 /* body_limit - the parser's limit of one request's body */

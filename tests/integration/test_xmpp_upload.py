@@ -269,6 +269,8 @@ def test_refused_before_the_body(srv):
     got = head_only(srv, put.split("&key=")[0] + "&key=" + "0" * 64,
                     2 * 1024 * 1024)
     assert got.startswith(b"HTTP/1.1 403"), got
+    # another method: 405, not an upload
+    assert http("POST", put, b"e" * 10)[0] == 405
     # the right one: 100 Continue, then the body
     got = head_only(srv, put, 2 * 1024 * 1024)
     assert got.startswith(b"HTTP/1.1 100 Continue"), got
