@@ -13,7 +13,13 @@ files, TLS not required, as xmppd allows PLAIN on loopback), started and
 stopped by PID. Both keep offline messages; Prosody without MAM (xmppd
 archives every message: that cost is in its figure).
 
-usage: bench/xmpp/run.py [--clients 1000] [--messages 20] [--build DIR]
+Besides wall-clock rates it prints the server's CPU time (user +
+system, from /proc) during the message phase per message, and the
+load average: on a shared machine CPU time is the steadier figure.
+--build may be given several times: each build's xmppd runs in turn
+(before/after a change), then Prosody.
+
+usage: bench/xmpp/run.py [--clients 1000] [--messages 20] [--build DIR]...
                          [--only postern|prosody]
 """
 import argparse
@@ -160,6 +166,23 @@ VirtualHost "{peers.DOMAIN}"
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def cpu_s(pids):
+    """user + system CPU seconds of pids (and their reaped children)"""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in f[11:15])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / tick
+
+
+def load():
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 async def main_async(args, peer):
     port = peer.ports["xmpp"]
     pids = peer.server_pids("xmppd")
@@ -178,16 +201,22 @@ async def main_async(args, peer):
     half = args.clients // 2
     pairs = [(clients[i], (clients[half + i], half + i)) for i in range(half)]
     rx = [0]
+    la = load()
+    c0 = cpu_s(pids)
     dt = await pump(pairs, port, args.messages, rx)
+    cpu = cpu_s(pids) - c0
     print(f"{peer.name} messages: {half} senders x {args.messages} to {half} receivers: "
-          f"{rx[0]} delivered in {dt:.2f} s: {rx[0] / dt:.0f} messages/s")
+          f"{rx[0]} delivered in {dt:.2f} s: {rx[0] / dt:.0f} messages/s; "
+          f"server CPU {cpu:.2f} s = {1e6 * cpu / max(rx[0], 1):.0f} us per "
+          f"message ({la} before, {load()} after)")
     for c in clients:
         c[1].close()
 
 
-def run_postern(args):
+def run_postern(args, build):
     xport = peers.free_port()
-    peer = peers.Postern(args.clients, build=args.build,
+    print(f"xmppd of {build or 'the default build'}:")
+    peer = peers.Postern(args.clients, build=build,
                          services=["xmppd", "imapd"], settings={
                              "xmpp.listen": f"127.0.0.1:{xport}",
                              "xmpp.max_connections_per_ip": "100000",
@@ -217,13 +246,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--messages", type=int, default=20)
-    ap.add_argument("--build")
+    ap.add_argument("--build", action="append")
     ap.add_argument("--only", choices=["postern", "prosody"])
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if args.only != "prosody":
-        run_postern(args)
+        for build in args.build or [None]:
+            run_postern(args, build)
     if args.only != "postern":
         run_prosody(args)
 

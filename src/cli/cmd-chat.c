@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "directory.h"
 #include "fsutil.h"
+#include "guest.h"
 #include "settings.h"
 #include "strutil.h"
 #include "xalloc.h"
@@ -32,7 +33,11 @@ chat_help(int code)
 	    "                                [--name TEXT] [--members-only]\n"
 	    "       postern chat room destroy ROOM@conference.DOMAIN [--yes]\n"
 	    "       postern chat archive\n"
-	    "       postern chat archive prune --days N [--yes]\n\n"
+	    "       postern chat archive prune --days N [--yes]\n"
+	    "       postern chat guest invite ADDRESS --by USER@DOMAIN "
+	    "[--days N]\n"
+	    "       postern chat guest list [--by USER@DOMAIN]\n"
+	    "       postern chat guest revoke GUEST-JID\n\n"
 	    "sessions: the XMPP streams bound now (from the running xmppd).\n"
 	    "rooms: persistent rooms (chat store) and live ones, with their\n"
 	    "occupants. room create makes a persistent room owned by a mailbox\n"
@@ -40,7 +45,13 @@ chat_help(int code)
 	    "affiliations and its archive (occupants are told). xmppd applies\n"
 	    "both within a second. archive: messages kept (XEP-0313) and the\n"
 	    "retention (postern config set xmpp.archive_days N; 0 keeps them);\n"
-	    "archive prune removes messages older than N days now.\n");
+	    "archive prune removes messages older than N days now.\n"
+	    "guest invite: an external contact for the user USER@DOMAIN (a\n"
+	    "mailbox of DOMAIN's post office): ADDRESS gets a mail with a\n"
+	    "temporary chat login guest~...@DOMAIN, valid N days (default\n"
+	    "xmpp.guest_days); the guest chats with that user only. guest\n"
+	    "list: invitations (ended ones for 30 days); guest revoke ends one\n"
+	    "now (the guest's streams are closed within a second).\n");
 	return code;
 }
 
@@ -470,11 +481,197 @@ archive(struct cli *cli, const struct cli_args *a)
 	return 0;
 }
 
+/* inviter_find - --by USER@DOMAIN: a mailbox of the domain's post
+ * office; *jid_r and *owner_r new strings */
+static int
+inviter_find(struct cli *cli, const char *by, char **jid_r, char **owner_r,
+	     struct dir_domain *d)
+{
+	const char *at = by != NULL ? strchr(by, '@') : NULL;
+	struct dir_mailbox mb;
+	const char *err;
+	int r;
+
+	if (at == NULL || at == by)
+		return cli_usage("--by USER@DOMAIN: the inviting user's chat "
+		    "address");
+	if ((r = dir_domain_get(cli->db, at + 1, d, &err)) <= 0)
+		return r < 0 ? cli_error(EXIT_FAIL, "%s", err) :
+		    cli_error(EXIT_NOTFOUND, "no domain '%s' here", at + 1);
+	char *local = xstrndup(by, (size_t)(at - by));
+	r = dir_mailbox_find(cli->db, d->postoffice, local, &mb, &err);
+	free(local);
+	if (r <= 0)
+		return r < 0 ? cli_error(EXIT_FAIL, "%s", err) :
+		    cli_error(EXIT_NOTFOUND, "'%s' is not a mailbox of post "
+		    "office '%s'", by, d->postoffice);
+	*jid_r = xasprintf("%s@%s", mb.name, d->name);
+	*owner_r = xasprintf("%s@%s", mb.name, mb.postoffice);
+	str_lower(*jid_r);
+	str_lower(*owner_r);
+	return 0;
+}
+
+static int
+guest_invite_cmd(struct cli *cli, const struct cli_args *a)
+{
+	struct dir_domain d;
+	struct chat_store *cs;
+	struct chat_guest g;
+	char *jid = NULL, *owner = NULL;
+	const char *err;
+	bool internal;
+	long long days = settings_get_int(cli->db, "xmpp.guest_days", 7);
+	const char *dv = cli_opt(a, "days");
+	int r;
+
+	if (a->npos != 3)
+		return cli_usage("usage: postern chat guest invite ADDRESS --by "
+		    "USER@DOMAIN [--days N]");
+	if (dv != NULL && parse_long(dv, 1, GUEST_DAYS_MAX, &days) < 0)
+		return cli_usage("--days N: 1 to %d", GUEST_DAYS_MAX);
+	if ((r = inviter_find(cli, cli_opt(a, "by"), &jid, &owner, &d)) != 0)
+		return r;
+	if ((r = store_open(cli, &cs)) != 0)
+		goto out;
+	struct guest_inviter inv = { owner, jid, d.name, d.postoffice,
+	    d.postoffice_id };
+	chat_store_batch(cs, no_flush, NULL);
+	if (guest_invite(cli->db, cs, &inv, a->pos[2], (int)days, &g,
+	    &internal, &err) < 0) {
+		r = cli_error(internal ? EXIT_FAIL : EXIT_USAGE, "%s", err);
+		chat_store_close(&cs);
+		goto out;
+	}
+	chat_store_close(&cs);
+	char until[32];
+	stamp_text(g.expires, until, sizeof(until));
+	if (cli->json)
+		cli_json_print(json_pack("{s:s,s:s,s:s,s:s}", "jid", g.jid,
+		    "address", g.address, "inviter", jid, "expires", until));
+	else
+		printf("invited %s as %s, contact of %s until %s UTC (the login "
+		    "is in the mail queued to %s)\n", g.address, g.jid, jid,
+		    until, g.address);
+	chat_guest_clear(&g);
+out:
+	free(jid);
+	free(owner);
+	return r;
+}
+
+static int
+guest_list_cmd(struct cli *cli, const struct cli_args *a)
+{
+	struct dir_domain d;
+	struct chat_store *cs;
+	struct chat_guest *g;
+	size_t n;
+	char *jid = NULL, *owner = NULL;
+	const char *err;
+	int r;
+
+	if (a->npos != 2)
+		return cli_usage("usage: postern chat guest list [--by "
+		    "USER@DOMAIN]");
+	if (cli_opt(a, "by") != NULL && (r = inviter_find(cli, cli_opt(a,
+	    "by"), &jid, &owner, &d)) != 0)
+		return r;
+	if ((r = store_open(cli, &cs)) != 0)
+		goto out;
+	if (chat_guest_list(cs, owner, &g, &n, &err) < 0) {
+		r = cli_error(EXIT_FAIL, "%s", err);
+		chat_store_close(&cs);
+		goto out;
+	}
+	chat_store_close(&cs);
+	int64_t now = (int64_t)time(NULL);
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char created[32], until[32];
+		stamp_text(g[i].created, created, sizeof(created));
+		stamp_text(g[i].expires, until, sizeof(until));
+		json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:s,"
+		    "s:s}", "jid", g[i].jid, "address", g[i].address,
+		    "inviter", g[i].inviter_jid, "created", created, "expires",
+		    until, "status", g[i].ended ? g[i].reason :
+		    g[i].expires <= now ? "expired" : "active"));
+	}
+	chat_guest_free(&g, n);
+	if (cli->json)
+		cli_json_print(list);
+	else {
+		static const char *const hdr[] = { "GUEST", "ADDRESS",
+		    "INVITED BY", "CREATED (UTC)", "EXPIRES (UTC)", "STATUS" };
+		struct cli_table *t = cli_table_new(6, hdr);
+		size_t i;
+		json_t *o;
+		json_array_foreach(list, i, o) {
+			const char *row[] = {
+				json_string_value(json_object_get(o, "jid")),
+				json_string_value(json_object_get(o, "address")),
+				json_string_value(json_object_get(o, "inviter")),
+				json_string_value(json_object_get(o, "created")),
+				json_string_value(json_object_get(o, "expires")),
+				json_string_value(json_object_get(o, "status")),
+			};
+			cli_table_row(t, row);
+		}
+		cli_table_print(t);
+		cli_table_free(&t);
+		json_decref(list);
+	}
+out:
+	free(jid);
+	free(owner);
+	return r;
+}
+
+static int
+guest_revoke_cmd(struct cli *cli, const struct cli_args *a)
+{
+	struct chat_store *cs;
+	struct chat_guest *g;
+	size_t n;
+	const char *err;
+	int r, ended = 0;
+
+	if (a->npos != 3)
+		return cli_usage("usage: postern chat guest revoke GUEST-JID");
+	if ((r = store_open(cli, &cs)) != 0)
+		return r;
+	if (chat_guest_list(cs, NULL, &g, &n, &err) < 0) {
+		chat_store_close(&cs);
+		return cli_error(EXIT_FAIL, "%s", err);
+	}
+	chat_store_batch(cs, no_flush, NULL);
+	for (size_t i = 0; i < n && ended >= 0; i++)
+		if (strcasecmp(g[i].jid, a->pos[2]) == 0 && g[i].ended == 0) {
+			int e = chat_guest_end(cs, g[i].owner, "revoked",
+			    (int64_t)time(NULL), &err);
+			ended = e < 0 ? -1 : ended + e;
+		}
+	chat_guest_free(&g, n);
+	if (ended < 0 || chat_store_flush(cs, &err) < 0)
+		r = cli_error(EXIT_FAIL, "%s", err);
+	else if (ended == 0)
+		r = cli_error(EXIT_NOTFOUND, "no active invitation '%s' (see "
+		    "postern chat guest list)", a->pos[2]);
+	else if (cli->json)
+		cli_json_print(json_pack("{s:s,s:s}", "jid", a->pos[2],
+		    "status", "revoked"));
+	else
+		printf("revoked %s (its chat streams close within a second)\n",
+		    a->pos[2]);
+	chat_store_close(&cs);
+	return r;
+}
+
 int
 cmd_chat(struct cli *cli, int argc, char **argv)
 {
 	static const char *const opts[] = { "owner=", "name=", "members-only",
-		"days=", CLI_YES_OPTION, NULL };
+		"days=", "by=", CLI_YES_OPTION, NULL };
 	struct cli_args a;
 	const char *verb;
 	int r;
@@ -498,6 +695,14 @@ cmd_chat(struct cli *cli, int argc, char **argv)
 		return room_destroy(cli, &a);
 	if (strcmp(verb, "archive") == 0)
 		return archive(cli, &a);
+	if (strcmp(verb, "guest") == 0 && a.npos >= 2) {
+		if (strcmp(a.pos[1], "invite") == 0)
+			return guest_invite_cmd(cli, &a);
+		if (strcmp(a.pos[1], "list") == 0)
+			return guest_list_cmd(cli, &a);
+		if (strcmp(a.pos[1], "revoke") == 0)
+			return guest_revoke_cmd(cli, &a);
+	}
 	return cli_usage("unknown chat command '%s' (see postern chat --help)",
 	    verb);
 }

@@ -135,6 +135,7 @@ extern const struct jmap_method api_postoffice_methods[];
 extern const struct jmap_method api_domain_methods[];
 extern const struct jmap_method api_mailbox_methods[];
 extern const struct jmap_method api_loginsec_methods[];  /* api-admin-loginsec.c */
+extern const struct jmap_method api_chat_methods[];      /* api-admin-chat.c */
 extern const struct jmap_method api_setting_methods[];
 extern const struct jmap_method api_session_methods[];
 extern const struct jmap_method api_group_methods[];

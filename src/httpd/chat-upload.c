@@ -7,16 +7,22 @@
  * slot's size, the mailbox's uploads must stay within xmpp.upload_quota
  * and the slot must not have been used (its directory is made once).
  * Refusals: 403 (key, expiry), 400 (size, malformed URL), 507 (quota),
- * 409 (used), 413 (over http.max_body, by httpd before the body).
- * The file is fsynced before 201 Created.
+ * 409 (used), 413 (over http.max_upload, by httpd). All of them but a
+ * chunked body of the wrong size are given by admit(), when the header
+ * block is in, before a byte of the body is read (and before 100
+ * Continue); the body then streams into httpd's temporary file
+ * (body_fd), and the job copies it into place, fsynced before 201
+ * Created; the quota and the slot are checked again under the
+ * mailbox's lock.
  *
  * GET/HEAD: the file with its type when harmless (images, audio, video,
  * plain text), else application/octet-stream as an attachment; always
  * nosniff and a sandboxing Content-Security-Policy, so an uploaded page
  * runs nothing on our origin.
  *
- * Bodies are held in memory (http.max_body, at most 1 GB; xmpp.upload_
- * max_size is capped by it). The work runs on httpd's work pool. */
+ * Neither way is a body held in memory: the PUT's is a file (up to
+ * http.max_upload, which caps xmpp.upload_max_size), the GET's is sent
+ * from the file. The work runs on httpd's work pool. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -49,7 +55,8 @@ struct upload_job {
 	int64_t expires;
 	char key[CHATUPLOAD_KEY_LEN + 1];
 	char type[128];                /* the PUT's Content-Type */
-	struct buf body;               /* the PUT's */
+	int body_fd;                   /* the PUT's body (httpd's file) */
+	uint64_t body_len;
 	char *root;
 };
 
@@ -58,7 +65,8 @@ upload_free(struct httpd_job *j)
 {
 	struct upload_job *u = (struct upload_job *)j;
 
-	buf_free(&u->body);
+	if (u->body_fd >= 0)
+		close(u->body_fd);
 	free(u->root);
 	http_response_free(&j->resp);
 	free(u);
@@ -139,9 +147,9 @@ put_run(struct upload_job *u, struct db *db)
 		answer(j, 403, "This upload slot has expired.");
 		return;
 	}
-	if (u->body.len != u->size) {
-		snprintf(j->note, sizeof(j->note), "%zu bytes for a slot of %"
-		    PRIu64, u->body.len, u->size);
+	if (u->body_fd < 0 || u->body_len != u->size) {
+		snprintf(j->note, sizeof(j->note), "%" PRIu64 " bytes for a "
+		    "slot of %" PRIu64, u->body_len, u->size);
 		answer(j, 400, "The body is not the size the slot was given "
 		    "for.");
 		return;
@@ -178,8 +186,8 @@ put_run(struct upload_job *u, struct db *db)
 		goto out;
 	}
 	if ((u->type[0] != '\0' && file_write_atomic(tfile, u->type,
-	    strlen(u->type), 0600) < 0) || file_write_atomic(file,
-	    u->body.data != NULL ? u->body.data : "", u->body.len, 0600) < 0) {
+	    strlen(u->type), 0600) < 0) || file_copy_atomic(file, u->body_fd,
+	    u->body_len, 0600) < 0) {
 		log_warnx("chat upload: %s: %s", file, strerror(errno));
 		answer(j, 500, "The file could not be stored.");
 		goto out;
@@ -207,19 +215,21 @@ get_run(struct upload_job *u)
 	char *tfile = xasprintf("%s.type", sdir);
 	struct buf t;
 	struct stat st;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	buf_init(&t, 128);
-	if (stat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
 		answer(j, 404, "There is no such file.");
 		goto out;
 	}
+	/* sent from the file by httpd, never held here */
 	buf_reset(&j->resp.body);
-	j->resp.body.max = HTTP_RESPONSE_BODY_MAX;
-	if (file_read(file, &j->resp.body) < 0) {
-		log_warnx("chat upload: %s: %s", file, strerror(errno));
-		answer(j, 500, "The file could not be read.");
-		goto out;
-	}
+	j->resp.body_file = true;
+	j->resp.body_fd = fd;
+	j->resp.body_off = 0;
+	j->resp.body_len = (size_t)st.st_size;
 	const char *type = "application/octet-stream";
 	if (file_read(tfile, &t) == 0 && buf_putc(&t, '\0') == 0 &&
 	    type_token(t.data) && type_inline(t.data))
@@ -259,6 +269,89 @@ upload_run(struct httpd_job *j, struct db *db)
 		get_run(u);
 }
 
+/* slot_parse - the PUT URL's parts into u: 0, 404 (path) or 403 */
+static int
+slot_parse(const struct http_request *req, struct upload_job *u)
+{
+	struct http_form f = { 0 };
+	const char *err;
+	uint64_t exp;
+	const char *key = NULL;
+
+	if (!chatupload_path_parse(req->path + strlen(CHATUPLOAD_PATH),
+	    &u->mailbox_id, u->slot, u->name))
+		return 404;
+	bool ok = req->query != NULL && http_form_parse(req->query,
+	    strlen(req->query), &f, &err) == 0 &&
+	    chatupload_number(http_form_get(&f, "size"), &u->size) &&
+	    chatupload_number(http_form_get(&f, "expires"), &exp) &&
+	    (key = http_form_get(&f, "key")) != NULL &&
+	    strlen(key) == CHATUPLOAD_KEY_LEN;
+	if (ok) {
+		u->expires = (int64_t)exp;
+		memcpy(u->key, key, CHATUPLOAD_KEY_LEN + 1);
+	}
+	http_form_free(&f);
+	return ok ? 0 : 403;
+}
+
+/* admit - a PUT's header block: every check that needs no body, before
+ * httpd reads or stores any of it (httpd_route_opt.admit) */
+static int
+admit(struct service *svc, const struct http_request *req, const char **why_r)
+{
+	struct upload_job u = { 0 };
+	char want[CHATUPLOAD_KEY_LEN + 1];
+	const char *err;
+	uint64_t declared;
+
+	int r = slot_parse(req, &u);
+	if (r != 0) {
+		*why_r = r == 404 ? "there is no such file" :
+		    "this upload slot is not valid";
+		return r;
+	}
+	if (chatupload_key(svc->db, u.mailbox_id, u.slot, u.name, u.size,
+	    u.expires, want, &err) < 0) {
+		log_warnx("chat upload: %s", err);
+		*why_r = "the service is not available";
+		return 503;
+	}
+	if (CRYPTO_memcmp(want, u.key, CHATUPLOAD_KEY_LEN) != 0) {
+		*why_r = "this upload slot is not valid";
+		return 403;
+	}
+	if ((int64_t)time(NULL) > u.expires) {
+		*why_r = "this upload slot has expired";
+		return 403;
+	}
+	const char *cl = http_request_field(req, "content-length");
+	if (cl != NULL && (!chatupload_number(cl, &declared) ||
+	    declared != u.size) && !(strcmp(cl, "0") == 0 && u.size == 0)) {
+		*why_r = "the body is not the size the slot was given for";
+		return 400;
+	}
+	if (u.size > chatupload_max(svc->db)) {
+		*why_r = "the file is larger than chat uploads may be";
+		return 413;
+	}
+	uint64_t quota = chatupload_quota(svc->db);
+	if (quota > 0 && chatupload_used(svc->root, u.mailbox_id) + u.size >
+	    quota) {
+		*why_r = "your upload quota is used up";
+		return 507;
+	}
+	char *dir = chatupload_dir(svc->root, u.mailbox_id);
+	char *sdir = path_join(dir, u.slot);
+	struct stat st;
+	r = stat(sdir, &st) == 0 ? 409 : 0;
+	free(dir);
+	free(sdir);
+	if (r != 0)
+		*why_r = "this upload slot was used already";
+	return r;
+}
+
 static void
 chat_upload(struct httpd_req *rq, struct http_response *resp)
 {
@@ -266,32 +359,19 @@ chat_upload(struct httpd_req *rq, struct http_response *resp)
 	struct upload_job *u = xcalloc(1, sizeof(*u));
 
 	u->put = strcmp(req->method, "PUT") == 0;
-	buf_init(&u->body, 0);
-	if (!chatupload_path_parse(req->path + strlen(CHATUPLOAD_PATH),
-	    &u->mailbox_id, u->slot, u->name)) {
+	u->body_fd = -1;
+	if (!u->put && !chatupload_path_parse(req->path +
+	    strlen(CHATUPLOAD_PATH), &u->mailbox_id, u->slot, u->name)) {
 		upload_free(&u->j);
 		httpd_error(resp, 404, "There is no such file.");
 		return;
 	}
 	if (u->put) {
-		struct http_form f = { 0 };
-		const char *err;
-		uint64_t exp;
-		const char *key = NULL;
-		bool ok = req->query != NULL && http_form_parse(req->query,
-		    strlen(req->query), &f, &err) == 0 &&
-		    chatupload_number(http_form_get(&f, "size"), &u->size) &&
-		    chatupload_number(http_form_get(&f, "expires"), &exp) &&
-		    (key = http_form_get(&f, "key")) != NULL &&
-		    strlen(key) == CHATUPLOAD_KEY_LEN;
-		if (ok) {
-			u->expires = (int64_t)exp;
-			memcpy(u->key, key, CHATUPLOAD_KEY_LEN + 1);
-		}
-		http_form_free(&f);
-		if (!ok) {
+		int r = slot_parse(req, u);
+		if (r != 0) {
 			upload_free(&u->j);
-			httpd_error(resp, 403, "This upload slot is not valid.");
+			httpd_error(resp, r, r == 404 ? "There is no such "
+			    "file." : "This upload slot is not valid.");
 			rq->note = "bad slot URL";
 			return;
 		}
@@ -307,12 +387,10 @@ chat_upload(struct httpd_req *rq, struct http_response *resp)
 					u->type[0] = '\0';
 			}
 		}
-		if (req->body.len > 0 && buf_append(&u->body, req->body.data,
-		    req->body.len) < 0) {
-			upload_free(&u->j);
-			httpd_error(resp, 500, "Out of memory.");
-			return;
-		}
+		/* streamed to a file by httpd as it arrived */
+		u->body_fd = rq->body_fd;
+		u->body_len = rq->body_len;
+		rq->body_fd = -1;
 	}
 	u->root = xstrdup(rq->svc->root);
 	u->j.run = upload_run;
@@ -322,5 +400,10 @@ chat_upload(struct httpd_req *rq, struct http_response *resp)
 
 const struct httpd_route chat_upload_routes[] = {
 	{ CHATUPLOAD_PATH, true, "GET, HEAD, PUT", chat_upload },
+	{ NULL, false, NULL, NULL },
+};
+
+const struct httpd_route_opt chat_upload_route_opts[] = {
+	{ chat_upload, true, NULL, admit },
 	{ NULL, false, NULL, NULL },
 };

@@ -454,8 +454,12 @@ upload_route(const struct http_request *req)
 	    httpd_route_find(req->path) : NULL;
 	const struct httpd_route_opt *o = httpd_route_opt(rt);
 
+	/* only a method the route takes: another one's body is not worth
+	 * a file (it gets 405 with the usual body limit) */
 	return o != NULL && o->upload && req->method != NULL &&
-	    strcmp(req->method, "POST") == 0 ? rt : NULL;
+	    (strcmp(req->method, "POST") == 0 ||
+	    strcmp(req->method, "PUT") == 0) &&
+	    httpd_method_allowed(rt, req->method) ? rt : NULL;
 }
 
 /* body_limit - the parser's limit of one request's body */
@@ -484,17 +488,31 @@ body_write(void *ctx, const char *data, size_t len)
 	return 0;
 }
 
-/* body_start - an upload's header block is in: its body goes to an
- * unlinked temporary file (without one it is refused: 503) */
+/* body_start - an upload's header block is in: the route admits it or
+ * not (its status in parser.status), then its body goes to an unlinked
+ * temporary file (without one it is refused: 503) */
 static bool
 body_start(struct hconn *c)
 {
-	if (upload_route(&c->parser.req) == NULL)
+	const struct httpd_route *rt = upload_route(&c->parser.req);
+	const struct httpd_route_opt *o = httpd_route_opt(rt);
+	const char *why = NULL;
+	int status;
+
+	if (rt == NULL)
 		return true;
 	body_drop(c);
+	if (o->admit != NULL && (status = o->admit(server.svc,
+	    &c->parser.req, &why)) != 0) {
+		c->parser.status = status;
+		c->parser.error = why;
+		return false;
+	}
 	c->body_fd = open(server.tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (c->body_fd < 0) {
 		log_warn("%s: upload file in %s", c->c->sid, server.tmpdir);
+		c->parser.status = 503;
+		c->parser.error = "the upload cannot be stored now";
 		return false;
 	}
 	c->parser.body_cb = body_write;
@@ -556,8 +574,6 @@ on_read(struct conn *conn)
 			return;
 		case HTTP_PARSE_HEADERS:
 			if (!body_start(c)) {
-				c->parser.status = 503;
-				c->parser.error = "the upload cannot be stored now";
 				request_failed(c);
 				return;
 			}

@@ -98,7 +98,7 @@ struct httpd_route {
  * found by the route's handler: */
 struct httpd_route_opt {
 	httpd_handler *fn;     /* the route's handler; NULL ends the table */
-	/* an upload: a POST body of up to http.max_upload (not
+	/* an upload: a POST or PUT body of up to http.max_upload (not
 	 * http.max_body), written to a temporary file as it arrives and
 	 * never held in memory (httpd_req.body_fd) */
 	bool upload;
@@ -106,7 +106,14 @@ struct httpd_route_opt {
 	 * other parse errors), in the route's own format; NULL: a page */
 	void (*refused)(struct http_response *resp, int status,
 			const char *why, bool upload);
+	/* an upload's admission (may be NULL), on the loop once its header
+	 * block is in, before any of its body is read (and before a 100
+	 * Continue): 0 takes it, else the status it is refused with (*why_r:
+	 * one line for the client and the log) */
+	int (*admit)(struct service *svc, const struct http_request *req,
+		     const char **why_r);
 };
+extern const struct httpd_route_opt chat_upload_route_opts[];
 extern const struct httpd_route_opt jmap_mail_route_opts[];
 /* httpd_route_opt - the options of a route; NULL: none */
 const struct httpd_route_opt *httpd_route_opt(const struct httpd_route *rt);

@@ -1056,7 +1056,7 @@ const struct httpd_route jmap_mail_routes[] = {
 };
 
 const struct httpd_route_opt jmap_mail_route_opts[] = {
-	{ api_post, false, refused },
-	{ upload_post, true, refused },
-	{ NULL, false, NULL },
+	{ api_post, false, refused, NULL },
+	{ upload_post, true, refused, NULL },
+	{ NULL, false, NULL, NULL },
 };

@@ -43,6 +43,7 @@ httpd_route_find(const char *path)
 /* every module's options table (httpd_route_opt) */
 static const struct httpd_route_opt *const opt_tables[] = {
 	jmap_mail_route_opts,
+	chat_upload_route_opts,
 	NULL,
 };
 

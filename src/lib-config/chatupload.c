@@ -127,8 +127,8 @@ chatupload_max(struct db *db)
 {
 	uint64_t max = (uint64_t)settings_get_int(db, "xmpp.upload_max_size",
 	    10240) * 1024;
-	uint64_t body = (uint64_t)settings_get_int(db, "http.max_body",
-	    1024) * 1024;
+	uint64_t body = (uint64_t)settings_get_int(db, "http.max_upload",
+	    51200) * 1024;
 
 	return max < body ? max : body;
 }

@@ -52,7 +52,8 @@ int chatupload_key(struct db *db, int64_t mailbox_id, const char *slot,
 /* chatupload_dir - <root>/chat/upload/<mailbox id> (new string) */
 char *chatupload_dir(const char *root, int64_t mailbox_id);
 /* chatupload_max - the largest file a slot is given for, in bytes:
- * xmpp.upload_max_size, at most the HTTP service's http.max_body */
+ * xmpp.upload_max_size, at most the HTTP service's http.max_upload
+ * (the PUT streams to a file like other uploads) */
 uint64_t chatupload_max(struct db *db);
 /* chatupload_quota - xmpp.upload_quota in bytes (0: no limit) */
 uint64_t chatupload_quota(struct db *db);

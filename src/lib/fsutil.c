@@ -110,6 +110,50 @@ fail:
 }
 
 int
+file_copy_atomic(const char *path, int src, uint64_t len, mode_t mode)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	char chunk[65536];
+	uint64_t off = 0;
+	int fd, saved;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		goto fail;
+	while (off < len) {
+		size_t want = len - off < sizeof(chunk) ? (size_t)(len - off) :
+		    sizeof(chunk);
+		ssize_t n = pread(src, chunk, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || write_full(fd, chunk, (size_t)n) < 0) {
+			saved = n == 0 ? EIO : errno;
+			goto fail_fd;
+		}
+		off += (uint64_t)n;
+	}
+	if (fsync(fd) < 0) {
+		saved = errno;
+		goto fail_fd;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		goto fail;
+	}
+	free(tmp);
+	return fsync_parent(path);
+fail_fd:
+	close(fd);
+	unlink(tmp);
+	errno = saved;
+fail:
+	free(tmp);
+	return -1;
+}
+
+int
 file_read(const char *path, struct buf *b)
 {
 	char chunk[65536];

@@ -2,6 +2,7 @@
 #define POSTERN_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -19,6 +20,11 @@ int file_write_atomic(const char *path, const void *data, size_t len,
 /* file_read - read a whole file into b (bounded by b->max); -1 on error
  * with errno set (EFBIG if it is larger than b->max). */
 int file_read(const char *path, struct buf *b);
+/* file_copy_atomic - len bytes of the file src (from offset 0, read with
+ * pread: its offset is untouched) into path like file_write_atomic: a
+ * temporary name, fsync, rename, the directory fsynced. 0, or -1 with
+ * errno (EIO when src is shorter). */
+int file_copy_atomic(const char *path, int src, uint64_t len, mode_t mode);
 /* write_full - write all of data to fd, retrying on EINTR. */
 int write_full(int fd, const void *data, size_t len);
 /* dir_size - bytes in regular files under path (recursive); -1 on error. */

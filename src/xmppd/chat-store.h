@@ -207,4 +207,58 @@ int64_t chat_archive_older(struct chat_store *cs, int64_t before);
 /* chat_muc_archived - a room's archived messages (0 on error) */
 int64_t chat_muc_archived(struct chat_store *cs, const char *room);
 
+/* External contacts (guest.h): an outside address invited by a user
+ * gets a chat login of its own, "guest~<hex>" on the inviter's domain,
+ * until the invitation expires or is revoked. */
+struct chat_guest {
+	char *owner;              /* "guest~<hex>@<post office>" */
+	char *jid;                /* "guest~<hex>@<inviter's domain>" */
+	int64_t po_id;
+	char *inviter;            /* owner of the inviting mailbox */
+	char *inviter_jid;        /* its bare JID */
+	char *address;            /* the outside address invited */
+	char *secret;             /* SHA-256 (hex) of the password */
+	int64_t created, expires; /* seconds */
+	int64_t ended;            /* 0 while active */
+	char *reason;             /* "revoked", "expired"; "" active */
+	bool announced;           /* xmppd applied the last change */
+};
+void chat_guest_clear(struct chat_guest *g);
+void chat_guest_free(struct chat_guest **g, size_t n);
+/* chat_guest_add - a new invitation (owner unique). 0 or -1. */
+int chat_guest_add(struct chat_store *cs, const struct chat_guest *g,
+		   const char **error_r);
+/* chat_guest_get - by owner: 1 found, 0 none, -1 */
+int chat_guest_get(struct chat_store *cs, const char *owner,
+		   struct chat_guest *g, const char **error_r);
+/* chat_guest_list - the invitations of inviter (NULL: all), oldest
+ * first. 0 or -1. */
+int chat_guest_list(struct chat_store *cs, const char *inviter,
+		    struct chat_guest **g_r, size_t *n_r,
+		    const char **error_r);
+/* chat_guest_active - inviter's invitations not ended nor expired at
+ * now, or -1 */
+int chat_guest_active(struct chat_store *cs, const char *inviter,
+		      int64_t now, const char **error_r);
+/* chat_guest_recent - inviter's invitations created since 'since',
+ * ended or not, or -1 */
+int chat_guest_recent(struct chat_store *cs, const char *inviter,
+		      int64_t since, const char **error_r);
+/* chat_guest_end - end an active invitation ("revoked", "expired"): the
+ * inviter's roster item and what the guest kept (roster, offline
+ * messages, archive, vCard, PEP, blocklist) go; xmppd closes the guest's
+ * streams when it sees it (chat_guest_due). 1 ended, 0 not active or
+ * none, -1. */
+int chat_guest_end(struct chat_store *cs, const char *owner,
+		   const char *reason, int64_t now, const char **error_r);
+/* chat_guest_due - for xmppd: ends the invitations expired at now, then
+ * returns (and marks applied) every row changed since the last call:
+ * new ones (ended 0) and ended ones. 0 or -1. */
+int chat_guest_due(struct chat_store *cs, int64_t now,
+		   struct chat_guest **g_r, size_t *n_r,
+		   const char **error_r);
+/* chat_guest_prune - forget invitations ended before 'before' */
+int chat_guest_prune(struct chat_store *cs, int64_t before,
+		     const char **error_r);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "directory.h"
+#include "guest.h"
 #include "log.h"
 #include "xalloc.h"
 #include "xmppd.h"
@@ -89,12 +90,14 @@ enum dest {
 	DEST_PROXY,               /* proxy.<our domain> (socks5.c) */
 };
 
-/* The answers of resolve_dir, kept RESOLVE_TTL seconds: every stanza
- * resolves its 'to', and two config store queries per message were most
- * of xmppd's time per message (bench/RESULTS.md). A mailbox disabled or
- * a domain removed is seen at most that late. */
-#define RESOLVE_SLOTS 1024
-#define RESOLVE_TTL 5
+/* The answers of resolve_dir: every stanza resolves its 'to', and two
+ * config store queries per message were most of xmppd's time per message
+ * (bench/RESULTS.md). They are forgotten when the config store changes
+ * (xmppd.c on_tick: PRAGMA data_version, within a second, as the
+ * services' login revocation) or the guests do (guest.c), and after
+ * RESOLVE_TTL seconds in any case. */
+#define RESOLVE_SLOTS 4096
+#define RESOLVE_TTL 300
 struct resolved {
 	char *key;                /* "local@domain" or "domain" */
 	enum dest d;
@@ -154,6 +157,15 @@ resolve(const struct jid *j, char **owner_r, int64_t *po_r)
 	return d;
 }
 
+void
+im_resolve_forget(void)
+{
+	for (size_t i = 0; i < RESOLVE_SLOTS; i++) {
+		xfree(&rcache[i].key);
+		xfree(&rcache[i].owner);
+	}
+}
+
 char *
 im_owner_of(const char *jid, int64_t *po_r)
 {
@@ -162,7 +174,9 @@ im_owner_of(const char *jid, int64_t *po_r)
 
 	if (jid_parse(jid, &j) < 0)
 		return NULL;
-	if (j.local == NULL || j.resource != NULL ||
+	/* the services (rooms' invitations and affiliations, PEP) do not
+	 * address guests: only their inviter does (guest.h) */
+	if (j.local == NULL || j.resource != NULL || guest_is_local(j.local) ||
 	    resolve(&j, &owner, po_r) != DEST_USER) {
 		free(owner);
 		owner = NULL;
@@ -212,6 +226,28 @@ resolve_dir(const struct jid *j, char **owner_r, int64_t *po_r)
 	if (r < 0) {
 		log_warnx("xmpp: mailbox %s: %s", j->local, err);
 		return DEST_ERROR;
+	}
+	if (r == 0 && guest_is_local(j->local)) {
+		/* an external contact (guest.c), while invited */
+		struct chat_guest g;
+		char *gowner = xasprintf("%s@%s", j->local, d.postoffice);
+		char *gjid = xasprintf("%s@%s", j->local, j->domain);
+		str_lower(gowner);
+		str_lower(gjid);
+		r = chat_guest_get(xsrv.store, gowner, &g, &err);
+		if (r > 0 && g.ended == 0 && g.expires > (int64_t)time(NULL) &&
+		    strcmp(g.jid, gjid) == 0) {
+			*owner_r = gowner;
+			gowner = NULL;
+		}
+		chat_guest_clear(&g);
+		free(gowner);
+		free(gjid);
+		if (r < 0) {
+			log_warnx("xmpp: guest %s: %s", j->local, err);
+			return DEST_ERROR;
+		}
+		return *owner_r != NULL ? DEST_USER : DEST_NO_USER;
 	}
 	if (r == 0 || mb.disabled)
 		return DEST_NO_USER;
@@ -414,10 +450,11 @@ colleague(struct xsess *s, const char *jid)
 	char *owner = NULL;
 	bool r;
 
-	if (jid_parse(jid, &j) < 0)
+	if (s->guest || jid_parse(jid, &j) < 0)
 		return false;
+	/* a guest is nobody's colleague (guest.h) */
 	r = resolve(&j, &owner, &po) == DEST_USER && po == s->po_id &&
-	    strcmp(owner, s->owner) != 0;
+	    strcmp(owner, s->owner) != 0 && !guest_is_local(owner);
 	free(owner);
 	jid_clear(&j);
 	return r;
@@ -503,6 +540,12 @@ roster_push(const char *owner, const char *self_po, int64_t po_id,
 	}
 }
 
+void
+im_roster_push(const char *owner, const struct roster_item *it, bool remove)
+{
+	roster_push(owner, NULL, -1, it, remove);
+}
+
 /* roster_get - RFC 6121 2.1.3: the stored items and the post office's
  * users (group: the post office's name) */
 static void
@@ -514,9 +557,10 @@ roster_get(struct xsess *s, struct xml_node *iq)
 	const char *err;
 	struct xml_node *r, *q;
 
+	/* a guest's roster is its inviter (stored), not the post office */
 	if (chat_roster_load(xsrv.store, s->owner, &items, &n, &err) < 0 ||
-	    dir_postoffice_mailboxes(xsrv.svc->db, s->po_id, &names,
-	    &err) < 0) {
+	    (!s->guest && dir_postoffice_mailboxes(xsrv.svc->db, s->po_id,
+	    &names, &err) < 0)) {
 		log_warnx("xmpp %s: roster: %s", s->full, err);
 		chat_roster_free(&items, n);
 		im_stanza_error(s, iq, "wait", "internal-server-error", NULL);
@@ -578,6 +622,11 @@ roster_set(struct xsess *s, struct xml_node *iq, struct xml_node *q)
 	const char *err;
 	int nitems = 0, r;
 
+	if (s->guest) {
+		im_stanza_error(s, iq, "cancel", "not-allowed", "a guest's "
+		    "roster is the person who invited them");
+		return;
+	}
 	for (struct xml_node *c = q->first; c != NULL; c = c->next)
 		if (c->name != NULL) {
 			nitems++;
@@ -709,6 +758,11 @@ im_may_see(struct xsess *viewer, struct xsess *target)
 	if (blocks(viewer->owner, target->full) ||
 	    blocks(target->owner, viewer->full))
 		return false;
+	/* a guest and its inviter only (guest.h) */
+	if (viewer->guest)
+		return strcmp(viewer->guest_of, target->owner) == 0;
+	if (target->guest)
+		return strcmp(target->guest_of, viewer->owner) == 0;
 	if (viewer->po_id == target->po_id)
 		return true;
 	if (chat_roster_get(xsrv.store, target->owner, viewer->bare, &it,
@@ -1319,7 +1373,8 @@ disco_info(struct xsess *s, struct xml_node *iq, const char *from,
 {
 	static const char *const features[] = {
 		NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER,
-		"urn:xmpp:delay", NS_CARBONS, NS_BLOCKING, NS_VCARD, NULL
+		"urn:xmpp:delay", NS_CARBONS, NS_BLOCKING, NS_VCARD, NS_GUEST,
+		NULL
 	};
 	struct xml_node *r = iq_result(iq, from);
 	struct xml_node *q = xml_node_add(r, "query", "xmlns", NS_DISCO_INFO,
@@ -1749,6 +1804,8 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		struct xml_node *r = iq_result(iq, NULL);
 		xsess_send(s, r);
 		xml_node_free(&r);
+	} else if (is(ns, NS_GUEST) && (to == NULL || !account)) {
+		guest_iq(s, iq, payload);
 	} else if (is(ns, NS_BLOCKING) && (to == NULL || own)) {
 		blocking(s, iq, payload);
 	} else if (is(ns, NS_MAM) && strcmp(payload->name, "query") == 0 &&
@@ -1906,11 +1963,58 @@ from_ok(struct xsess *s, const char *from)
 	return ok;
 }
 
+/* guest_fenced - guest.h: a guest reaches its inviter, itself and the
+ * server, nothing else; nobody but the inviter reaches a guest. true
+ * when n stops here (answered as if nobody were there) */
+static bool
+guest_fenced(struct xsess *s, struct xml_node *n)
+{
+	const char *to = xml_node_attr(n, "to");
+	const char *type = xml_node_attr(n, "type");
+	struct jid j;
+	char *owner = NULL;
+	bool fenced = false;
+
+	if (to == NULL || jid_parse(to, &j) < 0)
+		return false;     /* one's own account; or the usual error */
+	if (!s->guest && (j.local == NULL || !guest_is_local(j.local))) {
+		jid_clear(&j);
+		return false;     /* the common case: no lookup */
+	}
+	enum dest d = resolve(&j, &owner, NULL);
+	if (s->guest)
+		fenced = !(d == DEST_SERVER && j.resource == NULL &&
+		    strcmp(j.domain, s->domain) == 0) && !(d == DEST_USER &&
+		    (strcmp(owner, s->owner) == 0 ||
+		    strcmp(owner, s->guest_of) == 0));
+	else if (d == DEST_USER && guest_is_local(owner)) {
+		struct chat_guest g;
+		const char *err;
+		fenced = chat_guest_get(xsrv.store, owner, &g, &err) <= 0 ||
+		    strcmp(g.inviter, s->owner) != 0;
+		chat_guest_clear(&g);
+	}
+	free(owner);
+	jid_clear(&j);
+	if (!fenced)
+		return false;
+	if (strcmp(n->name, "presence") != 0 && !is(type, "error") &&
+	    !is(type, "result") && !is(type, "headline"))
+		im_stanza_error(s, n, "cancel", "service-unavailable",
+		    s->guest ? "a guest can chat only with the person who "
+		    "invited them" : NULL);
+	return true;
+}
+
 void
 im_stanza(struct xsess *s, struct xml_node *n)
 {
 	if (!from_ok(s, xml_node_attr(n, "from"))) {
 		stream_error(s, "invalid-from", "'from' is not your JID");
+		xml_node_free(&n);
+		return;
+	}
+	if (guest_fenced(s, n)) {
 		xml_node_free(&n);
 		return;
 	}

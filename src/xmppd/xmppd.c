@@ -12,8 +12,10 @@
 #include <event2/event.h>
 
 #include "buf.h"
+#include "db.h"
 #include "directory.h"
 #include "fsutil.h"
+#include "guest.h"
 #include "log.h"
 #include "settings.h"
 #include "smtp-parser.h"
@@ -341,6 +343,8 @@ on_revoked(void *ctx)
 	    "revoked; log in again");
 }
 
+static void login_success(struct xsess *s);
+
 /* login_done - the answer of the password check */
 static void
 login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
@@ -400,13 +404,20 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 		sess_input(s);
 		return;
 	}
-	throttle_ok(xsrv.svc, (struct sockaddr *)&s->c->sa);
 	s->local = xstrdup(mb->name);
 	str_lower(s->local);
 	s->owner = xasprintf("%s@%s", s->local, mb->postoffice);
 	str_lower(s->owner);
 	s->mailbox_id = mb->id;
 	s->bare = xasprintf("%s@%s", s->local, s->domain);
+	login_success(s);
+}
+
+/* login_success - s->local, owner and bare are set: logged in */
+static void
+login_success(struct xsess *s)
+{
+	throttle_ok(xsrv.svc, (struct sockaddr *)&s->c->sa);
 	s->authed = true;
 	log_info("xmpp c%" PRIu64 " %s: login %s%s", s->c->id, s->c->addr,
 	    s->bare, s->c->tls ? " (TLS)" : "");
@@ -473,6 +484,21 @@ sasl_plain(struct xsess *s, const char *b64)
 			sasl_failure(s, "invalid-authzid", NULL);
 			return;
 		}
+	}
+	/* an external contact (guest.c): the chat store, not the directory */
+	bool guest_ok;
+	if (guest_login(s, authcid, pass, &guest_ok)) {
+		explicit_bzero(msg.data, msg.len);
+		buf_free(&msg);
+		free(login);
+		if (guest_ok)
+			login_success(s);
+		else {
+			log_info("xmpp c%" PRIu64 " %s: guest login failed",
+			    s->c->id, s->c->addr);
+			login_failed(s, "not-authorized", NULL);
+		}
+		return;
 	}
 	s->busy = true;
 	/* with the client: login security (loginsec.h) takes only app
@@ -798,6 +824,7 @@ sm_resume(struct xsess *s, struct xml_node *n)
 	free(s->bare);
 	free(s->full);
 	free(s->resource);
+	free(s->guest_of);
 	event_base_once(xsrv.svc->base, -1, EV_TIMEOUT, free_shell, s, &zero);
 }
 
@@ -1060,6 +1087,7 @@ sess_free(struct xsess *s)
 	free(s->bare);
 	free(s->full);
 	free(s->resource);
+	free(s->guest_of);
 	free(s);
 }
 
@@ -1183,8 +1211,31 @@ retention(void)
 		    (long long)n, (long long)days);
 }
 
-/* on_tick - once a second: the administrator's changes to the chat
- * store (postern chat), the state file, the archive's retention */
+/* directory_check - another connection (CLI, web admin, another
+ * service) committed to the config store since the last look (PRAGMA
+ * data_version, as logins.c's sweep): the routing answers im.c cached
+ * go (a mailbox or domain added, renamed, disabled, removed) */
+static void
+directory_check(void)
+{
+	static int64_t seen = -1;
+	int64_t v;
+	const char *err;
+
+	if (db_query_int(xsrv.svc->db, &v, -1, &err, "PRAGMA data_version",
+	    "") < 0) {
+		log_warnx("config store: %s", err);
+		im_resolve_forget();
+		return;
+	}
+	if (seen != -1 && v != seen)
+		im_resolve_forget();
+	seen = v;
+}
+
+/* on_tick - once a second: the administrator's changes to the config
+ * store (routing) and the chat store (postern chat), the state file, the
+ * archive's retention */
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -1193,11 +1244,13 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	directory_check();
 	if (chat_store_changed(xsrv.store)) {
 		xmpp_store_flush();
 		muc_sync();
 		xsrv.state_dirty = true;
 	}
+	guest_sync();           /* expired, revoked, new invitations */
 	if (ticks++ % 3600 == 0)
 		retention();
 	if (xsrv.state_dirty) {
@@ -1226,6 +1279,7 @@ xmpp_init(struct service *svc)
 	if (muc_init() < 0)
 		return -1;
 	(void)chat_store_changed(xsrv.store);    /* from now on */
+	directory_check();                       /* the same */
 	xsrv.tick_ev = event_new(svc->base, -1, EV_PERSIST, on_tick, NULL);
 	struct timeval second = { 1, 0 };
 	evtimer_add(xsrv.tick_ev, &second);

@@ -48,6 +48,7 @@
 #define NS_DATA "jabber:x:data"
 #define NS_SID "urn:xmpp:sid:0"
 #define NS_PUBSUB "http://jabber.org/protocol/pubsub"
+#define NS_GUEST "urn:postern:chat:guest:0"
 #define NS_PUBSUB_OWNER "http://jabber.org/protocol/pubsub#owner"
 #define MAM_MAX_PAGE 100          /* RSM <max/> is capped there */
 
@@ -121,6 +122,10 @@ struct xsess {
 	char *caps_wait;                /* id of our disco#info query */
 	char *caps_ver;                 /* the hash it should give */
 	time_t bound_at;                /* wall clock */
+	/* an external contact (guest.c) */
+	bool guest;
+	char *guest_of;                 /* the inviter's owner */
+	int64_t guest_expires;          /* wall clock */
 };
 
 /* a user with bound sessions */
@@ -207,8 +212,30 @@ struct xml_node *im_result_from(struct xsess *s, const struct xml_node *iq,
 				const char *from);
 
 /* im_owner_of - the owner ("mailbox@postoffice") of a bare JID of a
- * local user (new string) and its post office, or NULL */
+ * local user (new string) and its post office, or NULL (for a guest
+ * too: rooms and PEP do not address guests) */
 char *im_owner_of(const char *jid, int64_t *po_r);
+
+/* im_roster_push - a changed (or removed) item of owner's roster to
+ * its interested sessions (RFC 6121 2.1.6) */
+void im_roster_push(const char *owner, const struct roster_item *it,
+		    bool remove);
+/* im_resolve_forget - forget the cached routing answers (the directory
+ * or the guests changed) */
+void im_resolve_forget(void);
+
+/* --- guest.c (guest.h: external contacts) ------------------------------ */
+/* guest_login - a SASL PLAIN login whose authcid names a guest: false
+ * when it does not (the directory's login goes on); else true, and
+ * *ok_r whether the password is right for an invitation in force on
+ * this domain (the session then is the guest's) */
+bool guest_login(struct xsess *s, const char *authcid, const char *pass,
+		 bool *ok_r);
+/* guest_iq - an IQ of NS_GUEST to the server: invite, list, revoke */
+void guest_iq(struct xsess *s, struct xml_node *iq, struct xml_node *q);
+/* guest_sync - apply invitations that changed, expired or were revoked
+ * (roster pushes to inviters, guests' streams closed); each second */
+void guest_sync(void);
 
 /* --- pep.c ------------------------------------------------------------ */
 struct caps;

@@ -156,3 +156,36 @@ def test_bad_usage(srv):
     assert srv.cli("chat", "room", "create", "x@conference.acme.test",
                    check=False).returncode == 2
     assert srv.cli("chat", "--help").returncode == 0
+
+
+def test_directory_changes_reach_routing(srv):
+    """xmppd caches where a JID points; a mailbox added or disabled by
+    the administrator is seen within a second or two (the config store's
+    data_version), not after the cache's lifetime"""
+    c = Raw(srv.port("xmpp"))
+    c.login("alice", "acme.test", resource="route")
+
+    def send(tag):
+        c.send(f"<message to='newbie@acme.test' id='{tag}' type='chat'>"
+               f"<body>{tag}</body></message>"
+               f"<iq type='get' id='{tag}p'><ping xmlns='urn:xmpp:ping'/>"
+               "</iq>")
+        got = c.expect(rf"id='{tag}p'").string
+        return f"id='{tag}'" in got and "service-unavailable" in got
+    assert send("m0")            # no such user (and now cached)
+    srv.cli("mailbox", "add", "newbie@acme", "--password", "Newbie-pw-77")
+    t0 = time.time()
+    n = 0
+    while send(f"m{n + 1}"):
+        n += 1
+        assert time.time() - t0 < 10, "the new mailbox is not routed to"
+        time.sleep(0.2)
+    assert time.time() - t0 < 5
+    srv.cli("mailbox", "set", "newbie@acme", "disabled=yes")
+    t0 = time.time()
+    while not send(f"d{n}"):
+        n += 1
+        assert time.time() - t0 < 10, "the disabled mailbox still gets chat"
+        time.sleep(0.2)
+    assert time.time() - t0 < 5
+    c.close()

@@ -30,7 +30,9 @@ def srv(tmp_path_factory):
     p = xmpp_server(tmp_path_factory, start=False)
     p.cli("config", "set", "http.public_url",
           f"http://127.0.0.1:{p.port('http')}")
-    p.cli("config", "set", "http.max_body", "12M")
+    # the PUT streams to a file (http.max_upload); http.max_body stays
+    # at its 1 MB: a 10 MB upload held in memory would be refused
+    p.cli("config", "set", "http.max_upload", "12M")
     p.cli("config", "set", "xmpp.upload_max_size", "11M")
     p.start(services=["xmppd", "httpd"])
     yield p
@@ -215,6 +217,8 @@ def test_quota(srv):
         assert http("PUT", put, b"a" * (700 * 1024))[0] == 201
         # the second slot was given before the first filled the quota:
         # httpd refuses it
+        got = head_only(srv, put2, 700 * 1024)
+        assert got.startswith(b"HTTP/1.1 507"), got
         st, body, _ = http("PUT", put2, b"b" * (700 * 1024))
         assert st == 507 and b"quota" in body
         # and xmppd gives no further slot
@@ -226,17 +230,66 @@ def test_quota(srv):
         srv.cli("config", "unset", "xmpp.upload_quota")
 
 
-def test_over_http_max_body_refused(srv):
+def head_only(srv, put, length, expect=True):
+    """a PUT's header block alone (Expect: 100-continue): what httpd
+    answers before any of the body"""
+    target = put.split(str(srv.port("http")), 1)[1]
+    s = socket.create_connection(("127.0.0.1", srv.port("http")), timeout=T)
+    ex = "Expect: 100-continue\r\n" if expect else ""
+    s.sendall(f"PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: "
+              f"{length}\r\n{ex}\r\n".encode())
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    return got
+
+
+def test_refused_before_the_body(srv):
+    """the slot's checks answer the header block: no 100 Continue, no
+    byte of the body read or stored"""
+    c = Raw(srv.port("xmpp"))
+    c.login("alice", "acme.test", resource="early")
+    put, get = slot(c, "b1", "early.bin", 2 * 1024 * 1024)
+    # the limit lowered after the slot was given: 413 at once
+    srv.cli("config", "set", "xmpp.upload_max_size", "1M")
+    try:
+        got = head_only(srv, put, 2 * 1024 * 1024)
+    finally:
+        srv.cli("config", "set", "xmpp.upload_max_size", "11M")
+    assert got.startswith(b"HTTP/1.1 413"), got
+    assert b"100 Continue" not in got
+    # a Content-Length other than the slot's: 400 at once
+    got = head_only(srv, put, 2 * 1024 * 1024 - 1)
+    assert got.startswith(b"HTTP/1.1 400"), got
+    # a forged key: 403 at once
+    got = head_only(srv, put.split("&key=")[0] + "&key=" + "0" * 64,
+                    2 * 1024 * 1024)
+    assert got.startswith(b"HTTP/1.1 403"), got
+    # another method: 405, not an upload
+    assert http("POST", put, b"e" * 10)[0] == 405
+    # the right one: 100 Continue, then the body
+    got = head_only(srv, put, 2 * 1024 * 1024)
+    assert got.startswith(b"HTTP/1.1 100 Continue"), got
+    assert http("GET", get)[0] == 404      # nothing stored by any of them
+    data = b"e" * (2 * 1024 * 1024)
+    assert http("PUT", put, data)[0] == 201
+    # used: 409 before the body
+    assert head_only(srv, put, len(data)).startswith(b"HTTP/1.1 409")
+    assert http("GET", get)[1] == data
+    c.close()
+
+
+def test_over_http_max_upload_refused(srv):
     c = Raw(srv.port("xmpp"))
     c.login("erin", "other.test")
     put, _ = slot(c, "m1", "m.bin", 100, to="upload.other.test")
     # refused by its Content-Length, before the body: headers only
-    target = put.split(str(srv.port("http")), 1)[1]
-    s = socket.create_connection(("127.0.0.1", srv.port("http")), timeout=T)
-    s.sendall(f"PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: "
-              f"{13 * 1024 * 1024}\r\n\r\n".encode())
-    assert s.recv(100).startswith(b"HTTP/1.1 413")
-    s.close()
+    got = head_only(srv, put, 13 * 1024 * 1024, expect=False)
+    assert got.startswith(b"HTTP/1.1 413"), got
     # the session goes on
     c.send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
     c.expect(r"id='p1'")

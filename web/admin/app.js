@@ -4,7 +4,8 @@
 // login, dashboard (service status), post offices, mailboxes (paged,
 // searched on the server), groups, lists (members, held posts), the queues
 // (retry, release, delete), the audit log, settings (forms from the field
-// table's schema), your sessions and API tokens. objects.js holds the
+// table's schema), chat rooms and external contacts (chat.js), your
+// sessions and API tokens. objects.js holds the
 // groups, lists, queue and audit screens; ui.js the shared pieces.
 import { render } from './vendor/preact.js';
 import { useState, useEffect, useCallback } from './vendor/hooks.js';
@@ -17,6 +18,7 @@ import { Domains } from './domains.js';
 import { MailboxDetail } from './mailbox.js';
 import { Track, Diagnostic } from './tools.js';
 import { Users } from './users.js';
+import { Chat } from './chat.js';
 
 // ---- small pieces ---------------------------------------------------------
 
@@ -514,6 +516,7 @@ function App() {
     ['groups', 'Groups'],
     ['users', 'Import/export'],
     ['lists', 'Lists'],
+    ['chat', 'Chat'],
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['track', 'Track'], ['diag', 'Diagnostics'], ['audit', 'Audit log']] : []),
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['settings', 'Settings']] : []),
     ['access', 'Sessions & tokens'],
@@ -528,6 +531,7 @@ function App() {
   else if (route === 'diag') page = html`<${Diagnostic} />`;
   else if (route === 'groups') page = html`<${Groups} me=${me} />`;
   else if (route === 'lists') page = html`<${Lists} me=${me} />`;
+  else if (route === 'chat') page = html`<${Chat} me=${me} />`;
   else if (route === 'queue') page = html`<${Queue} />`;
   else if (route === 'audit') page = html`<${Audit} />`;
   else if (route === 'access') page = html`<${Access} />`;
