@@ -11,7 +11,9 @@
 // name), logout, a passwordless login with the passkey, then two-factor
 // turned on with the CLI and the password login finished with the
 // passkey as the second factor. The authenticator's sign counter moves
-// with each use. Any console error other than the 401/403 answers of
+// with each use. The sessions page also lists the user's recent logins
+// and the failed logins (the test made three from 127.0.0.77 before the
+// run). Any console error other than the 401/403 answers of
 // the login steps fails the run.
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
@@ -87,6 +89,27 @@ try {
   await page.waitForSelector('[data-test=recent-login]');
   const logins = await page.$$eval('[data-test=recent-login]', (rs) => rs.map((r) => r.textContent));
   assert.ok(logins.some((t) => t.includes('web') && /127\.0\.0\.1|::1/.test(t)), `recent logins: ${logins}`);
+
+  // and the failed logins within the admin's reach (the test's three
+  // wrong passwords from 127.0.0.77): per mailbox, per address, each
+  await page.waitForSelector('[data-test=failed-login]');
+  const cells = async (key) => page.$$eval(`[data-test=failed-login] td[data-key=${key}]`,
+    (l) => l.map((d) => d.textContent));
+  let names = await cells('mailbox');
+  let counts = await cells('failures');
+  const i = names.indexOf(USER);
+  assert.ok(i >= 0 && Number(counts[i]) >= 3, `per mailbox: ${names} ${counts}`);
+  await page.click('[data-test=failed-logins] button[data-by=address]');
+  await page.waitForSelector('[data-test=failed-login] td[data-key=logins]');
+  names = await cells('address');
+  counts = await cells('failures');
+  const j = names.indexOf('127.0.0.77');
+  assert.ok(j >= 0 && Number(counts[j]) >= 3, `per address: ${names} ${counts}`);
+  await page.click('[data-test=failed-logins] button[data-by=each]');
+  await page.waitForSelector('[data-test=failed-login] td[data-key=reason]');
+  const reasons = await cells('reason');
+  assert.ok(reasons.some((r) => r.length > 0 && r !== '?'), `reasons: ${reasons}`);
+  await page.screenshot({ path: path.join(SHOTS, 'failed-logins.png'), fullPage: true });
 
   // two-factor on: the password, then the passkey as the second factor
   cli('mailbox', 'set', USER, 'twofactor_mode=always');

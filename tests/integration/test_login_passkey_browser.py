@@ -3,7 +3,8 @@
 (tests/browser/login-passkey.mjs) with Chromium's virtual authenticator
 (DevTools protocol WebAuthn domain) against a real posternd: a passkey
 added on the sessions page, a passwordless login, and the passkey as the
-second factor once two-factor is on. Skips when chromium is missing."""
+second factor once two-factor is on; the user's recent logins and the
+failed-login statistics per mailbox and per address. Skips when chromium is missing."""
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, ROOT
+from login_util import Web
 
 CHROMIUM = "/usr/bin/chromium"
 WEB_MODULES = ROOT / "web" / "node_modules"
@@ -29,6 +31,10 @@ def test_passkey_login_in_chromium(postern, tmp_path):
     p.cli("mailbox", "add", "keyholder@hq", "--password", PW, "--type",
           "ADMIN")
     p.start(services=["httpd"])
+    # three wrong passwords from 127.0.0.77: the sessions page shows them
+    for _ in range(3):
+        r = Web(p.port("http"), "127.0.0.77").login("keyholder@hq", "Wrong-1")
+        assert r.status == 401, r.json
     shots = tmp_path / "screenshots"
     shots.mkdir()
     env = dict(os.environ, BASE=f"http://localhost:{p.port('http')}",
