@@ -219,3 +219,68 @@ export function FailedLogins({ html }) {
       </tbody></table>`)}
   </div>`;
 }
+
+// MailboxSecurity - a mailbox's login security for its admin (in the
+// mailbox's details): the two-factor state (TwoFactor/get), a reset of
+// the enrolment (the next web login enrols again), remembered devices
+// forgotten, its passkeys (Passkey/get; one or all removed) and its
+// failed logins. Each removal asks a second click.
+const CHALLENGES = { never: 'never', always: 'at every web login', new_ip: 'from a new address',
+  new_country: 'from a new country' };
+
+export function MailboxSecurity({ html, mailbox }) {
+  const [st, setSt] = useState(null);
+  const [keys, setKeys] = useState([]);
+  const [fails, setFails] = useState([]);
+  const [confirm, setConfirm] = useState('');
+  const [error, setError] = useState('');
+  const [ok, setOk] = useState('');
+  const load = () => Promise.all([
+    call('TwoFactor/get', { mailbox }).then(setSt),
+    call('Passkey/get', { mailbox }).then((r) => setKeys(r.list)),
+    call('LoginFailure/query', { mailbox }).then((r) => setFails(r.list)),
+  ]).catch((e) => setError(e.message));
+  useEffect(() => { load(); }, [mailbox]);
+  const act = async (args, done) => {
+    setError('');
+    setOk('');
+    setConfirm('');
+    try {
+      await call(args.destroy || args.removeAll ? 'Passkey/set' : 'TwoFactor/set',
+        Object.assign({ mailbox }, args.removeAll ? { reset: true } : args));
+      setOk(done);
+      await load();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  // twice: the first click asks, the second does it
+  const twice = (k, label, args, done) => html`<button type="button" class="danger" data-test=${k}
+    onClick=${() => (confirm === k ? act(args, done) : setConfirm(k))}>${confirm === k ? `Yes: ${label.toLowerCase()}` : label}</button>`;
+  return html`<div data-test="mb-security">
+    <h4>Login security</h4>
+    ${error && html`<p class="notice bad" role="alert">${error}</p>`}
+    ${ok && html`<p class="notice ok" role="status">${ok}</p>`}
+    ${st && html`<p data-test="mb-twofactor">Two-factor login: <strong>${CHALLENGES[st.challenge] || st.challenge}</strong>${st.challenge !== 'never' ? ' (mail apps take only app passwords)' : ''};
+      ${st.type === 'smtp' ? ` codes mailed to ${st.codeAddress || '(no address)'};` : ` authenticator app ${st.totpEnrolled ? 'set up' : 'not set up'};`}
+      ${` ${st.recoveryCodesLeft} recovery codes left, ${st.appPasswords} app passwords, ${st.passkeys} passkeys, ${st.rememberedDevices} remembered devices.`}</p>
+    <p class="row-actions">
+      ${twice('tf-reset', 'Reset two-factor', { reset: true }, 'Two-factor enrolment reset: the next web login sets it up again.')}
+      ${st.rememberedDevices > 0 && twice('tf-forget', 'Forget remembered devices', { forgetDevices: true }, 'Remembered devices forgotten.')}
+      ${keys.length > 0 && twice('pk-reset', 'Remove all passkeys', { removeAll: true }, 'Passkeys removed.')}
+    </p>`}
+    ${keys.length > 0 && html`<table class="list"><thead><tr><th>Passkey</th><th>Algorithm</th><th>Last used</th><th></th></tr></thead>
+      <tbody>${keys.map((k) => html`<tr key=${k.id} data-test="mb-passkey">
+        <td data-label="Passkey">${k.name}</td><td data-label="Algorithm">${k.alg}</td>
+        <td data-label="Last used">${k.lastUsed ? new Date(k.lastUsed * 1000).toLocaleString() : 'never'}</td>
+        <td>${twice(`pk-${k.id}`, 'Remove', { destroy: [k.id] }, `Passkey "${k.name}" removed.`)}</td></tr>`)}
+      </tbody></table>`}
+    <p class="muted">Failed logins: ${fails.length === 0 ? 'none recorded.' : ''}</p>
+    ${fails.length > 0 && html`<table class="list"><thead><tr><th>Address</th><th>Country</th><th>Protocol</th><th>Failures</th><th>Last (UTC)</th><th>Reason</th></tr></thead>
+      <tbody>${fails.map((f, i) => html`<tr key=${i} data-test="mb-failure">
+        <td data-label="Address">${f.address}</td><td data-label="Country">${f.country || '?'}</td>
+        <td data-label="Protocol">${f.protocol}</td><td data-label="Failures">${f.failures}</td>
+        <td data-label="Last (UTC)">${f.last}</td><td data-label="Reason">${f.reason}</td></tr>`)}
+      </tbody></table>`}
+  </div>`;
+}
