@@ -24,6 +24,10 @@
 //                 countries; a passkey is removed; "remember this
 //                 browser" (ticked with the recovery code) lets the
 //                 password alone log in again.
+//   PHASE=mailcode  phone: a mailbox whose second factor is a code by
+//                 mail (MASKED: where the page says it went): the code is
+//                 read over JMAP from HOME_LOGIN (HOME_PW); a wrong code is
+//                 refused, the mailed one logs in.
 // Environment: BASE (http://localhost:PORT: passkeys need a host name),
 // USER_LOGIN, USER_PW, SHOTS, WEB_MODULES, PHASE, RECOVERY (review),
 // IMAP_ADDRESS and IMAP_COUNTRY (review: where the test's IMAP login came
@@ -103,6 +107,35 @@ async function settings (page, tab, ready) {
   await page.waitForSelector(ready)
 }
 
+// mailedCode - the login code mailed for who, read from the code's
+// mailbox (HOME_LOGIN, HOME_PW: no two-factor, so JMAP Basic works);
+// waits up to 30 s for the mail
+async function mailedCode (who) {
+  const auth = { Authorization: 'Basic ' + Buffer.from(`${process.env.HOME_LOGIN}:${process.env.HOME_PW}`).toString('base64') }
+  const s = await (await fetch(`${BASE}/jmap/mail/session`, { headers: auth })).json()
+  const acct = s.primaryAccounts['urn:ietf:params:jmap:mail']
+  const re = new RegExp(`login code for ${who} is:\\s+(\\d{8})`)
+  for (let i = 0; i < 100; i++) {
+    const r = await (await fetch(new URL(s.apiUrl, BASE), {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json', 'X-Postern-CSRF': '1' },
+      body: JSON.stringify({
+        using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'],
+        methodCalls: [
+          ['Email/query', { accountId: acct, sort: [{ property: 'receivedAt', isAscending: false }], limit: 5 }, 'q'],
+          ['Email/get', { accountId: acct, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' },
+            properties: ['textBody', 'bodyValues'], fetchTextBodyValues: true }, 'g']]
+      })
+    })).json()
+    for (const m of r.methodResponses[1][1].list) {
+      const hit = Object.values(m.bodyValues).map((v) => re.exec(v.value)).find(Boolean)
+      if (hit) return hit[1]
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300))
+  }
+  throw new Error(`no login code for ${who} arrived`)
+}
+
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   headless: true,
@@ -110,7 +143,7 @@ const browser = await chromium.launch({
     '--disable-component-update', '--disable-sync', '--no-first-run']
 })
 try {
-  const phone = PHASE === 'review'
+  const phone = PHASE !== 'enrol'
   const w = phone ? 'phone' : 'desktop'
   const ctx = await browser.newContext({ viewport: phone ? { width: 390, height: 844 } : { width: 1280, height: 900 } })
   const page = await ctx.newPage()
@@ -123,7 +156,20 @@ try {
   })).authenticatorId
   const creds = async (id) => (await cdp.send('WebAuthn.getCredentials', { authenticatorId: id })).credentials
 
-  if (PHASE === 'enrol') {
+  if (PHASE === 'mailcode') {
+    // ---- a code by mail (twofactor_type smtp): the page says where it
+    // went; the code is read from that mailbox over JMAP
+    await passwordStep(page)
+    assert.equal(await page.$('[data-test=qr]'), null, 'TOTP enrolment asked of a code-by-mail mailbox')
+    const sent = await page.textContent('[data-test=code-sent]')
+    assert.ok(sent.includes(process.env.MASKED), sent)
+    await shot(page, `${w}-login-code-by-mail`)
+    const c = await mailedCode(USER_LOGIN)
+    await code(page, c.slice(0, 7) + String((Number(c[7]) + 1) % 10))
+    await refused(page, /code/i)
+    await code(page, c)
+    await loggedIn(page)
+  } else if (PHASE === 'enrol') {
     // ---- enrolment at the first login: the QR code, zbarimg, oathtool
     await passwordStep(page)
     const img = page.locator('[data-test=qr]')

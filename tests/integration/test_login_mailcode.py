@@ -6,13 +6,15 @@ into the mailbox of the chosen address and is read there over IMAP
 code fails; a device cookie skips the second factor until it is forged,
 revoked (CLI) or the policy is off. Real HTTP against a real posternd."""
 import imaplib
+import os
 import re
 import sqlite3
+import subprocess
 import time
 
 import pytest
 
-from conftest import Postern
+from conftest import ROOT, Postern
 from login_util import Web
 
 PW = "Mail-code-secret-5530"
@@ -189,3 +191,36 @@ def test_remembered_devices(srv):
     con.close()
     assert all(secret not in h for (h,) in rows)
     p.cli("config", "unset", "auth.remember_device_days")
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK),
+                    reason="chromium is not installed "
+                           "(scripts/install-deps.sh installs it)")
+def test_webmail_code_by_mail_in_chromium(srv, tmp_path):
+    """the webmail's login page in Chromium
+    (tests/browser/webmail-login-security.mjs, PHASE=mailcode, 390 px):
+    the page says where the code went, the code mailed through the queue
+    and read from that mailbox logs in, a wrong one does not"""
+    web_modules = ROOT / "web" / "node_modules"
+    assert (web_modules / "playwright-core").is_dir(), \
+        "web/node_modules lacks playwright-core: the build runs npm ci"
+    p = srv
+    p.cli("mailbox", "add", "walker@acme", "--password", PW)
+    p.cli("mailbox", "set", "walker@acme", "twofactor_mode=always",
+          "twofactor_type=smtp", "twofactor_address=home@acme.test")
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    env = dict(os.environ, BASE=f"http://localhost:{p.port('http')}",
+               USER_LOGIN="walker@acme", USER_PW=PW, SHOTS=str(shots),
+               WEB_MODULES=str(web_modules), PHASE="mailcode",
+               MASKED="h***@acme.test", HOME_LOGIN="home@acme",
+               HOME_PW=HOME_PW)
+    r = subprocess.run(["node", str(ROOT / "tests/browser/"
+                                    "webmail-login-security.mjs")],
+                       env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, \
+        f"{r.stdout}\n{r.stderr}\n{p.log('httpd')[-3000:]}"
+    assert "webmail login security browser test (mailcode): ok" in r.stdout
+    assert (shots / "phone-login-code-by-mail.png").exists()
+    seen = p.cli("mailbox", "logins", "walker@acme", json_out=True)
+    assert [s["protocol"] for s in seen] == ["web"], seen
