@@ -282,6 +282,13 @@ try {
     await code(page, process.env.RECOVERY)
     await loggedIn(page)
 
+    // the two-factor state: the app and both passkeys, a recovery code
+    // fewer
+    await settings(page, 'twofactor', '#set-twofactor [data-test=twofactor-state]')
+    assert.match(await page.locator('#set-twofactor [data-test=twofactor-state]').innerText(),
+      /^On \(a second factor at every web login\)\. Codes come from your authenticator app\. Your 2 passkeys are a second factor too\. 9 recovery codes left\.$/)
+    await shot(page, `${w}-settings-twofactor`)
+
     // the app password with its last use (the test's IMAP login), revoked
     await settings(page, 'apppasswords', '#set-apppasswords table')
     const row = page.locator('#set-apppasswords tr[data-name="Thunderbird <i>home</i>"]')

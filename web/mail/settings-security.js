@@ -103,6 +103,16 @@ export function AppPasswords ({ jmap }) {
 
 // ---- two-factor ---------------------------------------------------------------
 
+// factors - what the second factor of a two-factor mailbox is (TwoFactor/get)
+function factors (st) {
+  const keys = st.passkeys > 0 ? ` Your ${st.passkeys === 1 ? 'passkey is' : `${st.passkeys} passkeys are`} a second factor too.` : ''
+  const left = st.recoveryCodesLeft > 0 ? ` ${st.recoveryCodesLeft} recovery codes left.` : ''
+  if (st.type === 'smtp') return `Codes are mailed to ${st.codeAddress || '(no address: ask your administrator)'}.${keys}${left}`
+  if (st.totpEnrolled) return `Codes come from your authenticator app.${keys}${left}`
+  if (st.passkeys > 0) return `Your ${st.passkeys === 1 ? 'passkey is' : `${st.passkeys} passkeys are`} the second factor (no authenticator app set up).${left}`
+  return 'The authenticator app is set up at the next login.'
+}
+
 export function TwoFactor ({ jmap }) {
   const [st, setSt] = useState(null)
   const [enrol, setEnrol] = useState(null)
@@ -133,7 +143,7 @@ export function TwoFactor ({ jmap }) {
   return html`<section id="set-twofactor">
     <h3>Two-factor login</h3>
     <p data-test="twofactor-state">${st.isEnabled
-      ? html`<strong>On</strong> (${st.challenge === 'always' ? 'a code at every web login' : st.challenge === 'new_ip' ? 'a code from a new address' : 'a code from a new country'}). ${st.totpEnrolled ? `${st.recoveryCodesLeft} recovery codes left.` : 'The authenticator app is set up at the next login.'}`
+      ? html`<strong>On</strong> (${st.challenge === 'always' ? 'a second factor at every web login' : st.challenge === 'new_ip' ? 'a second factor from a new address' : 'a second factor from a new country'}). ${factors(st)}`
       : html`<strong>Off</strong>: your password alone logs you in.`}</p>
     ${st.isEnabled && html`<p class="muted">Mail apps log in only with app passwords while it is on.</p>`}
     ${st.isEnabled && !st.mayDisable && html`<p class="muted">Your post office asks for it: only its administrator can turn it off.</p>`}
