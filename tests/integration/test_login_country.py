@@ -105,6 +105,13 @@ def geo_items(p):
             if "auth.geoip_db" in i["check"]]
 
 
+def diag_items(p, check):
+    import json
+    r = p.cli("--json", "diag", "--no-dns", "--no-network", check=False)
+    return [i for s in json.loads(r.stdout)["sections"] for i in s["items"]
+            if i["check"] == check]
+
+
 def test_missing_or_corrupt_database(srv, tmp_path):
     p = srv
     bad = tmp_path / "corrupt.mmdb"
@@ -169,3 +176,17 @@ def test_new_country_challenge(srv):
     seen = p.cli("mailbox", "logins", "nomad@acme", json_out=True)
     assert {(s["protocol"], s["country"]) for s in seen} >= {
         ("web", "NL"), ("web", "FR")}
+    # without a usable database no country is known: postern diag says
+    # the code is asked at every web login, and it is
+    p.cli("config", "set", "auth.geoip_db", str(p.root / "missing.mmdb"))
+    try:
+        items = diag_items(p, 'Two-factor "new country" challenge')
+        assert len(items) == 1 and items[0]["status"] == "warning", items
+        assert "asked at every web login" in items[0]["value"], items
+        r = Web(p.port("http"), NL).login("nomad@acme", PW)
+        assert r.status == 401 and \
+            r.json["type"].endswith("secondFactorRequired")
+    finally:
+        p.cli("config", "set", "auth.geoip_db", str(p.mmdb))
+    assert diag_items(p, 'Two-factor "new country" challenge') == []
+    p.cli("mailbox", "set", "nomad@acme", "twofactor_mode=inherit")

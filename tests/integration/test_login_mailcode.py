@@ -224,3 +224,25 @@ def test_webmail_code_by_mail_in_chromium(srv, tmp_path):
     assert (shots / "phone-login-code-by-mail.png").exists()
     seen = p.cli("mailbox", "logins", "walker@acme", json_out=True)
     assert [s["protocol"] for s in seen] == ["web"], seen
+
+
+def test_code_by_mail_without_an_address(srv):
+    """twofactor_type smtp with no twofactor_address: the web login asks
+    for an authenticator app instead, and postern diag says why"""
+    import json
+    p = srv
+    p.cli("mailbox", "add", "lost@acme", "--password", PW)
+    p.cli("mailbox", "set", "lost@acme", "twofactor_mode=always",
+          "twofactor_type=smtp")
+    r = Web(p.port("http"), "127.0.0.31", path="/jmap/mail/login").login(
+        "lost@acme", PW)
+    assert r.status == 401 and r.json["type"].endswith("totpEnrolment"), \
+        r.json
+    out = p.cli("--json", "diag", "--no-dns", "--no-network", check=False)
+    items = [i for s in json.loads(out.stdout)["sections"]
+             for i in s["items"] if i["check"] == "Two-factor codes by mail"]
+    assert len(items) == 1 and items[0]["status"] == "warning", items
+    assert items[0]["value"].startswith("1 mailbox(es)"), items
+    p.cli("mailbox", "set", "lost@acme", "twofactor_address=home@acme.test")
+    out = p.cli("--json", "diag", "--no-dns", "--no-network", check=False)
+    assert "Two-factor codes by mail" not in out.stdout
