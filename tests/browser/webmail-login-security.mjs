@@ -105,6 +105,12 @@ async function settings (page, tab, ready) {
   if (await page.$('#settings-nav')) await page.click(`#settings-nav button[data-tab=${tab}]`)
   else await page.goto(`${BASE}/mail/#/settings/${tab}`)
   await page.waitForSelector(ready)
+  // the current tab is in sight, a phone's too (its tab list scrolls)
+  const seen = await page.$eval('#settings-nav [aria-selected=true]', (b) => {
+    const r = b.getBoundingClientRect()
+    return r.left >= 0 && r.right <= window.innerWidth
+  })
+  assert.ok(seen, `the tab ${tab} is out of sight`)
 }
 
 // mailedCode - the login code mailed for who, read from the code's

@@ -63,6 +63,19 @@ export function Settings ({ jmap, session }) {
     const b = e.currentTarget.querySelector(`[data-tab=${k}]`)
     if (b) b.focus()
   }
+  // the current tab in sight (a phone's tab list scrolls sideways), also
+  // once the page's stylesheet has come
+  useEffect(() => {
+    const show = () => {
+      const b = document.getElementById(`settings-tab-${tab}`)
+      if (b && b.scrollIntoView) b.scrollIntoView({ block: 'nearest', inline: 'nearest' })
+    }
+    show()
+    const css = document.getElementById('settings-css')
+    if (!css || css.sheet) return undefined
+    css.addEventListener('load', show)
+    return () => css.removeEventListener('load', show)
+  }, [tab])
   const props = { jmap, session }
   const page = {
     vacation: Vacation,
