@@ -8,8 +8,8 @@ outside what the browser did:
     it) and oathtool's codes, each code once, a wrong time step refused;
   - passkeys: two added in the webmail settings, a passwordless login, a
     passkey as the second factor, the sign counters stored;
-  - IMAP refuses the main password of the two-factor mailbox and takes
-    the app password made in the webmail settings, which lists its last
+  - IMAP and JMAP Basic refuse the main password of the two-factor
+    mailbox and take the app password made in the webmail settings, which lists its last
     use and revokes it (then IMAP refuses it too);
   - the recent logins page shows the IMAP login with its address and its
     country from a .mmdb the test builds (127.0.0.2 is DE);
@@ -18,6 +18,8 @@ outside what the browser did:
 Desktop and phone widths; screenshots in
 <build>/screenshots/webmail-login-security/. Skips when chromium is
 missing."""
+import base64
+import http.client
 import os
 import shutil
 import subprocess
@@ -49,6 +51,20 @@ def srv(tmp_path_factory):
     p.stop()
     reports = p.sanitizer_reports()
     assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+
+
+def jmap_basic(p, user, pw):
+    """the status of GET /jmap/mail/session with HTTP Basic"""
+    c = http.client.HTTPConnection("127.0.0.1", p.port("http"), timeout=20)
+    try:
+        c.request("GET", "/jmap/mail/session", headers={
+            "Authorization": "Basic " + base64.b64encode(
+                f"{user}:{pw}".encode()).decode()})
+        r = c.getresponse()
+        r.read()
+        return r.status
+    finally:
+        c.close()
 
 
 @pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
@@ -98,6 +114,10 @@ def test_webmail_login_security_in_chromium(srv, tmp_path):
     assert all(k["signCount"] >= 1 for k in keys), keys
     # IMAP: the main password is refused, the app password taken (from
     # 127.0.0.2, DE in the country database)
+    # JMAP Basic (a mail app on the JMAP API) the same; then IMAP, the
+    # app password's last use
+    assert jmap_basic(p, USER, PW) == 401
+    assert jmap_basic(p, USER, app) == 200
     assert not imap_login(port, USER, PW, "127.0.0.2")
     assert imap_login(port, USER, app, "127.0.0.2")
     p.cli("config", "set", "auth.remember_device_days", "30")
