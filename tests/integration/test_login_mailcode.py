@@ -145,6 +145,8 @@ def test_remembered_devices(srv):
     port = p.port("http")
     # the policy off (default): no device cookie even when asked
     w = Web(port, "127.0.0.31")
+    r = w.login("boss@acme", PW)
+    assert r.status == 401 and "rememberDays" not in r.json, r.json
     r = login_with_mailed_code(p, w, "boss@acme", remember=True)
     assert r.status == 200 and w.device is None
     p.cli("config", "set", "auth.remember_device_days", "30")
@@ -169,6 +171,8 @@ def test_remembered_devices(srv):
     o.device = w.device
     a = o.login("reader@acme", PW)
     assert a.status == 401 and a.json["type"].endswith("secondFactorRequired")
+    # the answer tells the login page that devices are remembered here
+    assert a.json["rememberDays"] == 30, a.json
     # a forged cookie (another expiry, the old signature) is refused
     name, val = w.device.split("=", 1)
     mid, exp, secret, mac = val.split(".")
