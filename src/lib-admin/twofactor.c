@@ -504,14 +504,17 @@ challenged(struct db *db, const struct dir_mailbox *mb, const char *mode,
 
 	if (strcmp(mode, "always") == 0)
 		return 1;
+	/* manual 5.5.9: another address (country) than the last web
+	 * login's */
 	if (strcmp(mode, "new_ip") == 0) {
-		int r = loginsec_seen(db, mb->id, "web", addr, NULL, error_r);
+		int r = loginsec_as_last(db, mb->id, "web", addr, NULL,
+		    error_r);
 		return r < 0 ? -1 : !r;
 	}
 	if (strcmp(mode, "new_country") == 0) {
 		if (loginsec_country_of(db, addr, cc, &err) <= 0)
 			return 1;   /* no country known: ask */
-		int r = loginsec_seen(db, mb->id, "web", NULL, cc, error_r);
+		int r = loginsec_as_last(db, mb->id, "web", NULL, cc, error_r);
 		return r < 0 ? -1 : !r;
 	}
 	return 0;

@@ -19,7 +19,7 @@ def srv(tmp_path_factory):
     base = tmp_path_factory.mktemp("login-country")
     mmdb = base / "countries.mmdb"
     make_mmdb(mmdb, {"127.0.0.1/32": "NL", "127.0.0.2/32": "DE",
-                     "127.0.0.3/32": "FR"})
+                     "127.0.0.3/32": "FR", "127.0.0.5/32": "FR"})
     p = Postern(base / "root")
     p.init()
     p.mmdb = mmdb
@@ -146,9 +146,9 @@ def test_bad_country_list_is_refused(srv):
 
 
 def test_new_country_challenge(srv):
-    """twofactor_mode=new_country: the web login asks for the code from a
-    country the mailbox has not logged in from on the web, not from a
-    new address of a known country"""
+    """twofactor_mode=new_country: the web login asks for the code from
+    another country than the last web login's (manual 5.5.9), not from
+    another address of that country"""
     from login_util import oathtool
     import time
     p = srv
@@ -160,7 +160,9 @@ def test_new_country_challenge(srv):
     r = w.login("nomad@acme", PW)
     assert r.json["type"].endswith("totpEnrolment"), r.json
     secret = r.json["secret"]
-    assert w.login("nomad@acme", PW, oathtool(secret)).status == 200
+    r = w.login("nomad@acme", PW, oathtool(secret))
+    assert r.status == 200, r.json
+    recovery = r.json["recoveryCodes"]
     # NL again: no code
     assert Web(p.port("http"), NL).login("nomad@acme", PW).status == 200
     # FR is new: the code is asked, then FR is known
@@ -170,6 +172,16 @@ def test_new_country_challenge(srv):
                                      oathtool(secret, time.time() + 30))
     assert r.status == 200, r.json
     assert Web(p.port("http"), FR).login("nomad@acme", PW).status == 200
+    # another address of FR, the last login's country: no code (a
+    # second later: the record's times are seconds)
+    time.sleep(1.1)
+    assert Web(p.port("http"), "127.0.0.5").login("nomad@acme",
+                                                  PW).status == 200
+    # back in NL: another country than the last login's (manual 5.5.9)
+    r = Web(p.port("http"), NL).login("nomad@acme", PW)
+    assert r.status == 401 and r.json["type"].endswith("secondFactorRequired")
+    r = Web(p.port("http"), NL).login("nomad@acme", PW, recovery[0])
+    assert r.status == 200, r.json
     # an address the database does not know: always asked
     r = Web(p.port("http"), UNKNOWN).login("nomad@acme", PW)
     assert r.status == 401 and r.json["type"].endswith("secondFactorRequired")

@@ -156,9 +156,11 @@ def test_admin_reset_enrols_again(srv):
 
 
 def test_new_ip_challenge(srv):
+    """twofactor_mode=new_ip: the code from another address than the last
+    web login's (manual 5.5.9)"""
     p = srv
     p.cli("mailbox", "set", "head@acme", "twofactor_mode=new_ip")
-    secret, _ = enrol(p, "head@acme", "127.0.0.1")
+    secret, recovery = enrol(p, "head@acme", "127.0.0.1")
     # a known address: no code asked
     r = Web(p.port("http"), "127.0.0.1").login("head@acme", PW)
     assert r.status == 200, r.json
@@ -168,8 +170,19 @@ def test_new_ip_challenge(srv):
     r = Web(p.port("http"), "127.0.0.9").login("head@acme", PW,
                                               next_step_code(secret))
     assert r.status == 200, r.json
+    time.sleep(1.1)     # the record's times are seconds: .9 is later
     r = Web(p.port("http"), "127.0.0.9").login("head@acme", PW)
     assert r.status == 200, r.json
+    # manual 5.5.9: "a different IP address than the last login": back
+    # at the first address, the code is asked again
+    r = Web(p.port("http"), "127.0.0.1").login("head@acme", PW)
+    assert r.status == 401 and r.json["type"].endswith("secondFactorRequired")
+    r = Web(p.port("http"), "127.0.0.1").login("head@acme", PW, recovery[0])
+    assert r.status == 200, r.json
+    # logins over other protocols do not count: the last web login's is
+    # the address
+    assert Web(p.port("http"), "127.0.0.1").login("head@acme",
+                                                  PW).status == 200
 
 
 def test_wrong_codes_are_throttled(srv):
