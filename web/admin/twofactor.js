@@ -225,8 +225,9 @@ export function FailedLogins({ html }) {
 // the enrolment (the next web login enrols again), remembered devices
 // forgotten, its passkeys (Passkey/get; one or all removed) and its
 // failed logins. Each removal asks a second click.
-const CHALLENGES = { never: 'never', always: 'at every web login', new_ip: 'from a new address',
-  new_country: 'from a new country' };
+const CHALLENGES = { never: 'never', always: 'at every web login',
+  new_ip: 'from another address than the last web login\'s',
+  new_country: 'from another country than the last web login\'s' };
 
 export function MailboxSecurity({ html, mailbox }) {
   const [st, setSt] = useState(null);

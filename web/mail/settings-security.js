@@ -143,7 +143,7 @@ export function TwoFactor ({ jmap }) {
   return html`<section id="set-twofactor">
     <h3>Two-factor login</h3>
     <p data-test="twofactor-state">${st.isEnabled
-      ? html`<strong>On</strong> (${st.challenge === 'always' ? 'a second factor at every web login' : st.challenge === 'new_ip' ? 'a second factor from a new address' : 'a second factor from a new country'}). ${factors(st)}`
+      ? html`<strong>On</strong> (${st.challenge === 'always' ? 'a second factor at every web login' : st.challenge === 'new_ip' ? 'a second factor from another address than your last web login\'s' : 'a second factor from another country than your last web login\'s'}). ${factors(st)}`
       : html`<strong>Off</strong>: your password alone logs you in.`}</p>
     ${st.isEnabled && html`<p class="muted">Mail apps log in only with app passwords while it is on.</p>`}
     ${st.isEnabled && !st.mayDisable && html`<p class="muted">Your post office asks for it: only its administrator can turn it off.</p>`}
