@@ -121,9 +121,7 @@ static int
 twofactor(struct cli *cli, const struct cli_args *a)
 {
 	const char *verb = a->npos > 1 ? a->pos[1] : "", *err;
-	char mode[16];
-	int64_t id, enrolled = 0, codes = 0, apps = 0, devices = 0, keys = 0;
-	char *type = NULL, *addr = NULL;
+	int64_t id;
 	int r;
 
 	if (a->npos != 3)
@@ -134,49 +132,32 @@ twofactor(struct cli *cli, const struct cli_args *a)
 	if ((r = adm_object_id(cli->db, ADM_MAILBOX, ident, &id, &err)) < 0)
 		return cli_adm_exit(r, err);
 	if (strcmp(verb, "show") == 0) {
-		if (loginsec_twofactor_mode(cli->db, id, mode, &err) < 0 ||
-		    db_query_int(cli->db, &enrolled, 0, &err, "SELECT enrolled "
-		    "FROM totp WHERE mailbox_id = ?", "i", id) < 0 ||
-		    db_query_int(cli->db, &codes, 0, &err, "SELECT count(*) FROM "
-		    "recovery_code WHERE mailbox_id = ? AND used = 0", "i", id) < 0 ||
-		    db_query_int(cli->db, &apps, 0, &err, "SELECT count(*) FROM "
-		    "app_password WHERE mailbox_id = ?", "i", id) < 0 ||
-		    db_query_int(cli->db, &devices, 0, &err, "SELECT count(*) "
-		    "FROM remembered_device WHERE mailbox_id = ? AND expires >= "
-		    "strftime('%s', 'now')", "i", id) < 0 ||
-		    db_query_int(cli->db, &keys, 0, &err, "SELECT count(*) FROM "
-		    "passkey WHERE mailbox_id = ?", "i", id) < 0 ||
-		    db_query_text(cli->db, &type, &err, "SELECT twofactor_type "
-		    "FROM mailbox WHERE id = ?", "i", id) < 0 ||
-		    db_query_text(cli->db, &addr, &err, "SELECT "
-		    "twofactor_address FROM mailbox WHERE id = ?", "i", id) < 0) {
-			free(type);
-			free(addr);
+		struct tf_status st;
+		if (tf_status(cli->db, id, &st, &err) < 0)
 			return cli_error(EXIT_FAIL, "%s", err);
-		}
-		const char *t = type != NULL ? type : "totp";
-		const char *ad = addr != NULL ? addr : "";
+		const char *ad = st.code_address;
 		if (cli->json) {
 			cli_json_print(json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:I,s:I,"
-			    "s:I}", "mailbox", ident, "challenge", mode, "type", t,
-			    "code_address", ad, "totp_enrolled", enrolled != 0,
-			    "recovery_codes_left", (json_int_t)codes,
-			    "app_passwords", (json_int_t)apps, "passkeys",
-			    (json_int_t)keys, "remembered_devices",
-			    (json_int_t)devices));
+			    "s:I}", "mailbox", ident, "challenge", st.challenge,
+			    "type", st.type, "code_address", ad, "totp_enrolled",
+			    st.totp_enrolled, "recovery_codes_left",
+			    (json_int_t)st.recovery_codes_left, "app_passwords",
+			    (json_int_t)st.app_passwords, "passkeys",
+			    (json_int_t)st.passkeys, "remembered_devices",
+			    (json_int_t)st.remembered_devices));
 		} else {
 			printf("mailbox: %s\nchallenge: %s%s\ntype: %s%s%s\n"
 			    "totp enrolled: %s\nrecovery codes left: %lld\n"
 			    "app passwords: %lld\npasskeys: %lld\n"
 			    "remembered devices: %lld\n",
-			    ident, mode, strcmp(mode, "never") != 0 ?
+			    ident, st.challenge, strcmp(st.challenge, "never") != 0 ?
 			    " (mail protocols take only app passwords)" : "",
-			    t, *ad ? ", codes mailed to " : "", ad,
-			    enrolled ? "yes" : "no", (long long)codes,
-			    (long long)apps, (long long)keys, (long long)devices);
+			    st.type, *ad ? ", codes mailed to " : "", ad,
+			    st.totp_enrolled ? "yes" : "no",
+			    (long long)st.recovery_codes_left,
+			    (long long)st.app_passwords, (long long)st.passkeys,
+			    (long long)st.remembered_devices);
 		}
-		free(type);
-		free(addr);
 		return 0;
 	}
 	if (strcmp(verb, "reset") == 0) {

@@ -3,6 +3,14 @@
  *   Passkey/get        {"mailbox": "name@po"}: its passkeys
  *   Passkey/set        {"mailbox", "destroy": [ids]} or {"mailbox",
  *                      "reset": true} (every passkey: a lost key)
+ *   TwoFactor/get      {"mailbox"}: its two-factor state (tf_status):
+ *                      challenge, type, codeAddress, totpEnrolled,
+ *                      recoveryCodesLeft, appPasswords, passkeys,
+ *                      rememberedDevices
+ *   TwoFactor/set      {"mailbox", "reset": true}: the TOTP enrolment,
+ *                      recovery codes and remembered devices forgotten
+ *                      (the next web login enrols again), or {"mailbox",
+ *                      "forgetDevices": true}
  *   LoginFailure/query {"by": "address"|"mailbox" (optional),
  *                      "postOffice", "mailbox" (optional)}: the failed
  *                      logins (lib-config/loginsec.h loginsec_failures)
@@ -20,6 +28,7 @@
 #include "directory.h"
 #include "loginsec.h"
 #include "passkey.h"
+#include "twofactor.h"
 
 /* mailbox_arg - the mailbox args.mailbox names, within reach: 0 or -1
  * with *error_r */
@@ -44,7 +53,7 @@ mailbox_arg(struct api_ctx *c, json_t *args, struct dir_mailbox *mb,
 	}
 	if (!c->actor->sysadmin && strcmp(mb->type, "SYSADMIN") == 0) {
 		*error_r = jmap_error("forbidden", "only a SYSADMIN manages a "
-		    "SYSADMIN's passkeys");
+		    "SYSADMIN's login security");
 		return -1;
 	}
 	return 0;
@@ -123,6 +132,72 @@ passkey_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 }
 
 static void
+twofactor_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	struct api_ctx *c = ctx;
+	struct dir_mailbox mb;
+	struct tf_status st;
+	const char *err;
+	char who[NAME_MAX_LEN * 2 + 2];
+
+	if (!api_account_ok(args, error_r) || mailbox_arg(c, args, &mb,
+	    error_r) < 0)
+		return;
+	if (tf_status(c->db, mb.id, &st, &err) < 0) {
+		*error_r = jmap_error("serverFail", "%s", err);
+		return;
+	}
+	snprintf(who, sizeof(who), "%s@%s", mb.name, mb.postoffice);
+	*result_r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I}",
+	    "accountId", API_ACCOUNT, "mailbox", who, "challenge",
+	    st.challenge, "type", st.type, "codeAddress", st.code_address,
+	    "totpEnrolled", st.totp_enrolled, "recoveryCodesLeft",
+	    (json_int_t)st.recovery_codes_left, "appPasswords",
+	    (json_int_t)st.app_passwords, "passkeys", (json_int_t)st.passkeys,
+	    "rememberedDevices", (json_int_t)st.remembered_devices);
+}
+
+static void
+twofactor_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	struct api_ctx *c = ctx;
+	struct dir_mailbox mb;
+	const char *err = NULL;
+	char who[NAME_MAX_LEN * 2 + 2];
+	bool reset = json_is_true(json_object_get(args, "reset"));
+	bool forget = json_is_true(json_object_get(args, "forgetDevices"));
+	int n = 0, r;
+
+	if (!api_account_ok(args, error_r) || mailbox_arg(c, args, &mb,
+	    error_r) < 0)
+		return;
+	if (reset == forget) {
+		*error_r = jmap_error_props("invalidArguments", "send "
+		    "\"reset\": true or \"forgetDevices\": true", "reset",
+		    NULL);
+		return;
+	}
+	snprintf(who, sizeof(who), "%s@%s", mb.name, mb.postoffice);
+	r = reset ? tf_reset(c->db, who, &err) : tf_device_forget(c->db,
+	    mb.id, &n, &err);
+	if (r != ADM_OK) {
+		*error_r = jmap_error("serverFail", "%s", err != NULL ? err :
+		    "the change failed");
+		return;
+	}
+	if (reset)
+		(void)api_audit(c, "TwoFactor", who, "reset", mb.postoffice,
+		    "enrolment forgotten");
+	else
+		(void)api_audit(c, "TwoFactor", who, "forgetDevices",
+		    mb.postoffice, "%d device(s) forgotten", n);
+	*result_r = reset ? json_pack("{s:s,s:s,s:b}", "accountId",
+	    API_ACCOUNT, "mailbox", who, "reset", 1) : json_pack("{s:s,s:s,"
+	    "s:i}", "accountId", API_ACCOUNT, "mailbox", who,
+	    "devicesForgotten", n);
+}
+
+static void
 failure_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
 	struct api_ctx *c = ctx;
@@ -183,6 +258,8 @@ failure_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 const struct jmap_method api_loginsec_methods[] = {
 	{ "Passkey/get", API_CAPABILITY, passkey_get },
 	{ "Passkey/set", API_CAPABILITY, passkey_set },
+	{ "TwoFactor/get", API_CAPABILITY, twofactor_get },
+	{ "TwoFactor/set", API_CAPABILITY, twofactor_set },
 	{ "LoginFailure/query", API_CAPABILITY, failure_query },
 	{ NULL, NULL, NULL },
 };

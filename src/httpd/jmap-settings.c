@@ -354,27 +354,25 @@ twofactor_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
 	struct jmap_mail_ctx *c = ctx;
 	static const char *const allowed[] = { "accountId", NULL };
-	char mode[16], inh[16];
+	char inh[16];
 	const char *err;
-	int64_t enrolled = 0, codes = 0;
+	struct tf_status st;
 
 	if (!jmap_mail_account(c, args, allowed, error_r))
 		return;
-	if (loginsec_twofactor_mode(c->db, c->mailbox_id, mode, &err) < 0 ||
-	    inherited_mode(c, inh, &err) < 0 ||
-	    db_query_int(c->db, &enrolled, 0, &err, "SELECT enrolled FROM totp "
-	    "WHERE mailbox_id = ?", "i", c->mailbox_id) < 0 ||
-	    db_query_int(c->db, &codes, 0, &err, "SELECT count(*) FROM "
-	    "recovery_code WHERE mailbox_id = ? AND used = 0", "i",
-	    c->mailbox_id) < 0) {
+	if (tf_status(c->db, c->mailbox_id, &st, &err) < 0 ||
+	    inherited_mode(c, inh, &err) < 0) {
 		*error_r = jmap_error("serverFail", "%s", err);
 		return;
 	}
-	bool on = strcmp(mode, "never") != 0;
-	*result_r = json_pack("{s:s,s:s,s:s,s:b,s:b,s:I,s:b,s:b,s:b}",
-	    "accountId", c->account_id, "challenge", mode, "required", inh,
-	    "isEnabled", on, "totpEnrolled", enrolled != 0, "recoveryCodesLeft",
-	    (json_int_t)codes, "appPasswordsOnly", on, "mayEnable", !on,
+	bool on = strcmp(st.challenge, "never") != 0;
+	*result_r = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:b,s:I,s:I,s:b,s:b,"
+	    "s:b}", "accountId", c->account_id, "challenge", st.challenge,
+	    "required", inh, "isEnabled", on, "type", st.type, "codeAddress",
+	    st.code_address, "totpEnrolled", st.totp_enrolled,
+	    "recoveryCodesLeft", (json_int_t)st.recovery_codes_left,
+	    "passkeys", (json_int_t)st.passkeys, "appPasswordsOnly", on,
+	    "mayEnable", !on,
 	    "mayDisable", on && strcmp(inh, "never") == 0);
 }
 

@@ -138,6 +138,45 @@ tf_reset(struct db *db, const char *ident, const char **error_r)
 	return ADM_OK;
 }
 
+int
+tf_status(struct db *db, int64_t id, struct tf_status *st,
+	  const char **error_r)
+{
+	int64_t enrolled = 0;
+	char *type = NULL, *addr = NULL;
+
+	memset(st, 0, sizeof(*st));
+	if (loginsec_twofactor_mode(db, id, st->challenge, error_r) < 0 ||
+	    db_query_int(db, &enrolled, 0, error_r, "SELECT enrolled FROM "
+	    "totp WHERE mailbox_id = ?", "i", id) < 0 ||
+	    db_query_int(db, &st->recovery_codes_left, 0, error_r, "SELECT "
+	    "count(*) FROM recovery_code WHERE mailbox_id = ? AND used = 0",
+	    "i", id) < 0 ||
+	    db_query_int(db, &st->app_passwords, 0, error_r, "SELECT count(*) "
+	    "FROM app_password WHERE mailbox_id = ?", "i", id) < 0 ||
+	    db_query_int(db, &st->remembered_devices, 0, error_r, "SELECT "
+	    "count(*) FROM remembered_device WHERE mailbox_id = ? AND expires "
+	    ">= strftime('%s', 'now')", "i", id) < 0 ||
+	    db_query_int(db, &st->passkeys, 0, error_r, "SELECT count(*) FROM "
+	    "passkey WHERE mailbox_id = ?", "i", id) < 0 ||
+	    db_query_text(db, &type, error_r, "SELECT twofactor_type FROM "
+	    "mailbox WHERE id = ?", "i", id) < 0 ||
+	    db_query_text(db, &addr, error_r, "SELECT twofactor_address FROM "
+	    "mailbox WHERE id = ?", "i", id) < 0) {
+		free(type);
+		free(addr);
+		return -1;
+	}
+	st->totp_enrolled = enrolled != 0;
+	snprintf(st->type, sizeof(st->type), "%s", type != NULL && *type ?
+	    type : "totp");
+	snprintf(st->code_address, sizeof(st->code_address), "%s",
+	    addr != NULL ? addr : "");
+	free(type);
+	free(addr);
+	return 0;
+}
+
 uint32_t
 tf_totp(const unsigned char *key, size_t keylen, uint64_t step, int digits)
 {
@@ -465,14 +504,17 @@ challenged(struct db *db, const struct dir_mailbox *mb, const char *mode,
 
 	if (strcmp(mode, "always") == 0)
 		return 1;
+	/* manual 5.5.9: another address (country) than the last web
+	 * login's */
 	if (strcmp(mode, "new_ip") == 0) {
-		int r = loginsec_seen(db, mb->id, "web", addr, NULL, error_r);
+		int r = loginsec_as_last(db, mb->id, "web", addr, NULL,
+		    error_r);
 		return r < 0 ? -1 : !r;
 	}
 	if (strcmp(mode, "new_country") == 0) {
 		if (loginsec_country_of(db, addr, cc, &err) <= 0)
 			return 1;   /* no country known: ask */
-		int r = loginsec_seen(db, mb->id, "web", NULL, cc, error_r);
+		int r = loginsec_as_last(db, mb->id, "web", NULL, cc, error_r);
 		return r < 0 ? -1 : !r;
 	}
 	return 0;

@@ -41,6 +41,21 @@ int tf_app_password_remove(struct db *db, const char *ident, const char *name,
 /* tf_reset - forget the TOTP enrolment and recovery codes of ident. */
 int tf_reset(struct db *db, const char *ident, const char **error_r);
 
+/* tf_status - what an administrator sees of a mailbox's login security
+ * (postern mailbox twofactor show, the web admin's TwoFactor/get): the
+ * challenge in force (loginsec_twofactor_mode), the second factor's type
+ * and mail address, and the counts. 0, or -1 with *error_r. */
+struct tf_status {
+	char challenge[16];            /* never, always, new_ip, new_country */
+	char type[16];                 /* totp or smtp */
+	char code_address[320];        /* smtp: where codes are mailed */
+	bool totp_enrolled;
+	int64_t recovery_codes_left, app_passwords, passkeys;
+	int64_t remembered_devices;    /* not expired */
+};
+int tf_status(struct db *db, int64_t mailbox_id, struct tf_status *st,
+	      const char **error_r);
+
 /* tf_totp - the RFC 6238 code of key for time step step (digits 6..8) */
 uint32_t tf_totp(const unsigned char *key, size_t keylen, uint64_t step,
 		 int digits);

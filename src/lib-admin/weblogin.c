@@ -127,6 +127,13 @@ weblogin_password(struct db *db, struct weblogin *w)
 		    w->mb.id, &site, &err) : NULL;
 		if (opt != NULL)
 			json_object_set_new(w->answer, "passkey", opt);
+		/* the login pages offer "remember this browser" only when
+		 * the server keeps devices (auth.remember_device_days) */
+		int64_t days = settings_get_int(db, "auth.remember_device_days",
+		    0);
+		if (status == 401 && days > 0 && json_is_object(w->answer))
+			json_object_set_new(w->answer, "rememberDays",
+			    json_integer(days));
 		return 0;
 	}
 	w->count = WEBLOGIN_COUNT_OK;

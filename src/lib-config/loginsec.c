@@ -475,23 +475,20 @@ loginsec_record_failure(struct db *db, const char *login, int64_t mailbox_id,
 }
 
 int
-loginsec_seen(struct db *db, int64_t mailbox_id, const char *protocol,
-	      const char *addr, const char *cc, const char **error_r)
+loginsec_as_last(struct db *db, int64_t mailbox_id, const char *protocol,
+		 const char *addr, const char *cc, const char **error_r)
 {
-	int64_t n;
+	int64_t n = 0;
 
-	if (addr != NULL) {
-		if (db_query_int(db, &n, 0, error_r, "SELECT count(*) FROM "
-		    "login_seen WHERE mailbox_id = ? AND protocol = ? AND "
-		    "address = ?", "itt", mailbox_id, protocol, addr) < 0)
-			return -1;
-	} else {
-		if (db_query_int(db, &n, 0, error_r, "SELECT count(*) FROM "
-		    "login_seen WHERE mailbox_id = ? AND protocol = ? AND "
-		    "country = ? AND country != ''", "itt", mailbox_id,
-		    protocol, cc != NULL ? cc : "") < 0)
-			return -1;
-	}
+	/* the rows of the latest login (times in seconds: two logins within
+	 * one second are both the latest) */
+	if (db_query_int(db, &n, 0, error_r, "SELECT count(*) FROM login_seen "
+	    "WHERE mailbox_id = ?1 AND protocol = ?2 AND last = (SELECT "
+	    "max(last) FROM login_seen WHERE mailbox_id = ?1 AND protocol = "
+	    "?2) AND (?3 IS NULL OR address = ?3) AND (?4 IS NULL OR (country "
+	    "= ?4 AND country != ''))", "ittt", mailbox_id, protocol, addr,
+	    cc) < 0)
+		return -1;
 	return n > 0;
 }
 

@@ -130,9 +130,12 @@ sqlite3_stmt *loginsec_failures(struct db *db, enum loginsec_by by,
 sqlite3_stmt *loginsec_logins(struct db *db, int64_t mailbox_id, int limit,
 			      const char *const **keys_r,
 			      const char **error_r);
-/* loginsec_seen - has the mailbox logged in with protocol from addr
- * (addr non-NULL) or from country cc (cc non-NULL) before? 1, 0, -1. */
-int loginsec_seen(struct db *db, int64_t mailbox_id, const char *protocol,
-		  const char *addr, const char *cc, const char **error_r);
+/* loginsec_as_last - is the mailbox's latest login with protocol from
+ * addr (addr non-NULL), or from country cc (cc non-NULL: the country of
+ * that latest login's address)? The two-factor "new IP address" and
+ * "new country" challenges (manual 5.5.9: "than the last login"). 1, 0
+ * (also: no login yet), -1. */
+int loginsec_as_last(struct db *db, int64_t mailbox_id, const char *protocol,
+		     const char *addr, const char *cc, const char **error_r);
 
 #endif

@@ -39,6 +39,7 @@ diag_check_login_security(struct diag_report *rep, struct db *db)
 	int64_t nmb = count(db, "SELECT count(*) FROM mailbox WHERE "
 	    "authpolicy_mode != 'off' AND ? = 0", 0);
 	bool needed = strcmp(gmode, "off") != 0 || npo > 0 || nmb > 0;
+	bool geo_ok = false;
 	diag_add(s, DIAG_INFO, "Country policies", NULL, "global %s; %lld post "
 	    "office(s) and %lld mailbox(es) with their own", gmode,
 	    (long long)npo, (long long)nmb);
@@ -64,6 +65,7 @@ diag_check_login_security(struct diag_report *rep, struct db *db)
 			    gmtime(&st.st_mtime));
 		diag_add(s, DIAG_OK, "Country database (auth.geoip_db)", NULL,
 		    "%s (file of %s)", path, when);
+		geo_ok = true;
 	}
 	free(path);
 	free(gmode);
@@ -76,7 +78,29 @@ diag_check_login_security(struct diag_report *rep, struct db *db)
 	diag_add(s, DIAG_INFO, "Two-factor login", NULL, "default %s; %lld "
 	    "mailbox(es) enrolled in TOTP; %lld app password(s)", tf,
 	    (long long)enrolled, (long long)apps);
+	/* the "new country" challenge needs the database: without one no
+	 * country is known and the code is asked at every web login */
+	int64_t nc = count(db, "SELECT (SELECT count(*) FROM postoffice WHERE "
+	    "twofactor_mode = 'new_country') + (SELECT count(*) FROM mailbox "
+	    "WHERE twofactor_challenge = 'new_country') + ?", strcmp(tf,
+	    "new_country") == 0);
+	if (nc > 0 && !geo_ok)
+		diag_add(s, DIAG_WARNING, "Two-factor \"new country\" challenge",
+		    "point auth.geoip_db at a usable country database (README)",
+		    "%lld level(s) ask for it, but no country is known: the "
+		    "second factor is asked at every web login there",
+		    (long long)nc);
 	free(tf);
+	/* codes by mail need an address, else the login enrols an
+	 * authenticator app instead */
+	int64_t noaddr = count(db, "SELECT count(*) FROM mailbox WHERE "
+	    "twofactor_type = 'smtp' AND twofactor_address = '' AND ? = 0", 0);
+	if (noaddr > 0)
+		diag_add(s, DIAG_WARNING, "Two-factor codes by mail", "postern "
+		    "mailbox set NAME@PO twofactor_address=ADDRESS", "%lld "
+		    "mailbox(es) with twofactor_type smtp but no "
+		    "twofactor_address: their web logins ask for an "
+		    "authenticator app instead", (long long)noaddr);
 	char *key = path_join(db_root(db), "config/totp.key");
 	struct stat st;
 	if (stat(key, &st) == 0 && (st.st_mode & 077) != 0)

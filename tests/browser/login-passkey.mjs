@@ -11,7 +11,10 @@
 // name), logout, a passwordless login with the passkey, then two-factor
 // turned on with the CLI and the password login finished with the
 // passkey as the second factor. The authenticator's sign counter moves
-// with each use. Any console error other than the 401/403 answers of
+// with each use. The sessions page also lists the user's recent logins
+// and the failed logins (the test made three from 127.0.0.77 before the
+// run), and in another mailbox's details (MEMBER) its two-factor state,
+// its passkey removed and its enrolment reset. Any console error other than the 401/403 answers of
 // the login steps fails the run.
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
@@ -25,6 +28,7 @@ const BASE = process.env.BASE;
 const [USER, PW] = process.env.USER_PW.split(':');
 const CLI = process.env.CLI.split(' ');
 const SHOTS = process.env.SHOTS;
+const MEMBER = process.env.MEMBER;
 const errors = [];
 
 const cli = (...args) => execFileSync(CLI[0], [...CLI.slice(1), ...args]).toString();
@@ -88,6 +92,27 @@ try {
   const logins = await page.$$eval('[data-test=recent-login]', (rs) => rs.map((r) => r.textContent));
   assert.ok(logins.some((t) => t.includes('web') && /127\.0\.0\.1|::1/.test(t)), `recent logins: ${logins}`);
 
+  // and the failed logins within the admin's reach (the test's three
+  // wrong passwords from 127.0.0.77): per mailbox, per address, each
+  await page.waitForSelector('[data-test=failed-login]');
+  const cells = async (key) => page.$$eval(`[data-test=failed-login] td[data-key=${key}]`,
+    (l) => l.map((d) => d.textContent));
+  let names = await cells('mailbox');
+  let counts = await cells('failures');
+  const i = names.indexOf(USER);
+  assert.ok(i >= 0 && Number(counts[i]) >= 3, `per mailbox: ${names} ${counts}`);
+  await page.click('[data-test=failed-logins] button[data-by=address]');
+  await page.waitForSelector('[data-test=failed-login] td[data-key=logins]');
+  names = await cells('address');
+  counts = await cells('failures');
+  const j = names.indexOf('127.0.0.77');
+  assert.ok(j >= 0 && Number(counts[j]) >= 3, `per address: ${names} ${counts}`);
+  await page.click('[data-test=failed-logins] button[data-by=each]');
+  await page.waitForSelector('[data-test=failed-login] td[data-key=reason]');
+  const reasons = await cells('reason');
+  assert.ok(reasons.some((r) => r.length > 0 && r !== '?'), `reasons: ${reasons}`);
+  await page.screenshot({ path: path.join(SHOTS, 'failed-logins.png'), fullPage: true });
+
   // two-factor on: the password, then the passkey as the second factor
   cli('mailbox', 'set', USER, 'twofactor_mode=always');
   await page.click('header button.link');
@@ -102,6 +127,29 @@ try {
   await page.waitForSelector('header .who');
   c = await creds();
   assert.ok(c[0].signCount > afterLogin, 'the counter moved');
+
+  // another mailbox's login security in its details (MEMBER: two-factor
+  // always, enrolled, one passkey): the passkey removed, the enrolment
+  // reset, each with a second click
+  await page.click('a[href="#/mailboxes"]');
+  await page.fill('input[name=search]', MEMBER.split('@')[0]);
+  await page.click('.toolbar button[type=submit]');
+  const mrow = page.locator('[data-test=mailboxes] tr', { hasText: MEMBER });
+  await mrow.waitFor();
+  await mrow.locator('button', { hasText: 'Details' }).click();
+  await page.waitForSelector('[data-test=mb-security] [data-test=mb-passkey]');
+  const state = () => page.textContent('[data-test=mb-twofactor]');
+  assert.match(await state(), /at every web login.*authenticator app set up.*10 recovery codes left.*1 passkeys/s);
+  assert.equal(await page.locator('[data-test=mb-failure]').count(), 1, 'the failed login of the member');
+  await page.screenshot({ path: path.join(SHOTS, 'mailbox-security.png'), fullPage: true });
+  await page.click('[data-test=mb-passkey] button.danger');
+  await page.click('[data-test=mb-passkey] button.danger');
+  await page.waitForFunction(() => !document.querySelector('[data-test=mb-passkey]'));
+  await page.click('[data-test=tf-reset]');
+  assert.match(await page.textContent('[data-test=tf-reset]'), /^Yes/);
+  await page.click('[data-test=tf-reset]');
+  await page.waitForSelector('[data-test=mb-security] .notice.ok');
+  assert.match(await state(), /authenticator app not set up.*0 recovery codes left.*0 passkeys/s);
   assert.deepEqual(errors, []);
   console.log('login passkey browser test: ok');
 } finally {

@@ -124,7 +124,7 @@ try {
   // the page's stylesheet came (the CSP allows no inline style)
   await page.waitForFunction(() => [...document.styleSheets].some((s) => /settings\.css/.test(s.href || '')))
   // keyboard: the tabs are buttons with names
-  assert.equal(await page.locator('#settings-nav [role=tab]').count(), 7)
+  assert.equal(await page.locator('#settings-nav [role=tab]').count(), 8)
   if (!phone) {
     // ... and arrows move between them, the address following
     await page.focus('#settings-nav [aria-selected=true]')

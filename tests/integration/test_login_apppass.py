@@ -2,7 +2,8 @@
 item 2): a mailbox with two-factor on (twofactor_mode, from the mailbox,
 its post office or the global default) logs in over IMAP, POP3, SMTP AUTH
 and ManageSieve only with an app password; its main password is refused.
-App passwords are named, listed with their last use, removable, and a
+XMPP (SASL PLAIN, raw stream) too. App passwords are named, listed with
+their last use, removable, and a
 removed one (or two-factor coming on for a main-password session) ends
 the live sessions that used it. Real imaplib/poplib/smtplib clients."""
 import imaplib
@@ -25,7 +26,7 @@ def srv(tmp_path_factory):
     p.cli("domain", "add", "acme.test", "--postoffice", "acme")
     p.cli("postoffice", "add", "zeta", "--password", "pm-secret-612")
     p.cli("config", "set", "smtp.require_tls_for_auth", "no")
-    p.start(services=["smtpd", "imapd", "pop3d", "managesieve"])
+    p.start(services=["smtpd", "imapd", "pop3d", "managesieve", "xmppd"])
     yield p
     p.stop()
     reports = p.sanitizer_reports()
@@ -157,3 +158,38 @@ def wait_ended(c, bound=15):
             return True
         time.sleep(0.2)
     return False
+
+
+def xmpp_login(p, user, pw):
+    """True when SASL PLAIN succeeds on the XMPP stream of acme.test"""
+    import base64
+    from xmpp_util import Raw, header
+    c = Raw(p.port("xmpp"))
+    try:
+        c.send(header("acme.test"))
+        c.expect(r"<stream:features>.*?</stream:features>")
+        cred = base64.b64encode(f"\0{user}\0{pw}".encode()).decode()
+        c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+               f"mechanism='PLAIN'>{cred}</auth>")
+        m = c.expect(r"<(success|failure) xmlns='urn:ietf:params:xml:ns:"
+                     r"xmpp-sasl'")
+        return m.group(1) == "success"
+    finally:
+        c.close()
+
+
+def test_xmpp_takes_only_app_passwords(srv):
+    p = srv
+    p.cli("mailbox", "add", "xena@acme", "--password", PW)
+    app = app_add(p, "xena@acme", "chat app")
+    assert xmpp_login(p, "xena", PW)
+    p.cli("mailbox", "set", "xena@acme", "twofactor_mode=always")
+    assert not xmpp_login(p, "xena", PW)
+    assert xmpp_login(p, "xena", app)
+    listed = p.cli("mailbox", "app-password", "list", "xena@acme",
+                   json_out=True)
+    assert [x.get("last_protocol", x.get("lastProtocol")) for x in listed] \
+        == ["xmpp"], listed
+    p.cli("mailbox", "app-password", "remove", "xena@acme", "chat app",
+          "--yes")
+    assert not xmpp_login(p, "xena", app)

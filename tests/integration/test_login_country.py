@@ -19,7 +19,7 @@ def srv(tmp_path_factory):
     base = tmp_path_factory.mktemp("login-country")
     mmdb = base / "countries.mmdb"
     make_mmdb(mmdb, {"127.0.0.1/32": "NL", "127.0.0.2/32": "DE",
-                     "127.0.0.3/32": "FR"})
+                     "127.0.0.3/32": "FR", "127.0.0.5/32": "FR"})
     p = Postern(base / "root")
     p.init()
     p.mmdb = mmdb
@@ -105,6 +105,13 @@ def geo_items(p):
             if "auth.geoip_db" in i["check"]]
 
 
+def diag_items(p, check):
+    import json
+    r = p.cli("--json", "diag", "--no-dns", "--no-network", check=False)
+    return [i for s in json.loads(r.stdout)["sections"] for i in s["items"]
+            if i["check"] == check]
+
+
 def test_missing_or_corrupt_database(srv, tmp_path):
     p = srv
     bad = tmp_path / "corrupt.mmdb"
@@ -139,9 +146,9 @@ def test_bad_country_list_is_refused(srv):
 
 
 def test_new_country_challenge(srv):
-    """twofactor_mode=new_country: the web login asks for the code from a
-    country the mailbox has not logged in from on the web, not from a
-    new address of a known country"""
+    """twofactor_mode=new_country: the web login asks for the code from
+    another country than the last web login's (manual 5.5.9), not from
+    another address of that country"""
     from login_util import oathtool
     import time
     p = srv
@@ -153,7 +160,9 @@ def test_new_country_challenge(srv):
     r = w.login("nomad@acme", PW)
     assert r.json["type"].endswith("totpEnrolment"), r.json
     secret = r.json["secret"]
-    assert w.login("nomad@acme", PW, oathtool(secret)).status == 200
+    r = w.login("nomad@acme", PW, oathtool(secret))
+    assert r.status == 200, r.json
+    recovery = r.json["recoveryCodes"]
     # NL again: no code
     assert Web(p.port("http"), NL).login("nomad@acme", PW).status == 200
     # FR is new: the code is asked, then FR is known
@@ -163,9 +172,33 @@ def test_new_country_challenge(srv):
                                      oathtool(secret, time.time() + 30))
     assert r.status == 200, r.json
     assert Web(p.port("http"), FR).login("nomad@acme", PW).status == 200
+    # another address of FR, the last login's country: no code (a
+    # second later: the record's times are seconds)
+    time.sleep(1.1)
+    assert Web(p.port("http"), "127.0.0.5").login("nomad@acme",
+                                                  PW).status == 200
+    # back in NL: another country than the last login's (manual 5.5.9)
+    r = Web(p.port("http"), NL).login("nomad@acme", PW)
+    assert r.status == 401 and r.json["type"].endswith("secondFactorRequired")
+    r = Web(p.port("http"), NL).login("nomad@acme", PW, recovery[0])
+    assert r.status == 200, r.json
     # an address the database does not know: always asked
     r = Web(p.port("http"), UNKNOWN).login("nomad@acme", PW)
     assert r.status == 401 and r.json["type"].endswith("secondFactorRequired")
     seen = p.cli("mailbox", "logins", "nomad@acme", json_out=True)
     assert {(s["protocol"], s["country"]) for s in seen} >= {
         ("web", "NL"), ("web", "FR")}
+    # without a usable database no country is known: postern diag says
+    # the code is asked at every web login, and it is
+    p.cli("config", "set", "auth.geoip_db", str(p.root / "missing.mmdb"))
+    try:
+        items = diag_items(p, 'Two-factor "new country" challenge')
+        assert len(items) == 1 and items[0]["status"] == "warning", items
+        assert "asked at every web login" in items[0]["value"], items
+        r = Web(p.port("http"), NL).login("nomad@acme", PW)
+        assert r.status == 401 and \
+            r.json["type"].endswith("secondFactorRequired")
+    finally:
+        p.cli("config", "set", "auth.geoip_db", str(p.mmdb))
+    assert diag_items(p, 'Two-factor "new country" challenge') == []
+    p.cli("mailbox", "set", "nomad@acme", "twofactor_mode=inherit")

@@ -6,13 +6,15 @@ into the mailbox of the chosen address and is read there over IMAP
 code fails; a device cookie skips the second factor until it is forged,
 revoked (CLI) or the policy is off. Real HTTP against a real posternd."""
 import imaplib
+import os
 import re
 import sqlite3
+import subprocess
 import time
 
 import pytest
 
-from conftest import Postern
+from conftest import ROOT, Postern
 from login_util import Web
 
 PW = "Mail-code-secret-5530"
@@ -143,6 +145,8 @@ def test_remembered_devices(srv):
     port = p.port("http")
     # the policy off (default): no device cookie even when asked
     w = Web(port, "127.0.0.31")
+    r = w.login("boss@acme", PW)
+    assert r.status == 401 and "rememberDays" not in r.json, r.json
     r = login_with_mailed_code(p, w, "boss@acme", remember=True)
     assert r.status == 200 and w.device is None
     p.cli("config", "set", "auth.remember_device_days", "30")
@@ -167,6 +171,8 @@ def test_remembered_devices(srv):
     o.device = w.device
     a = o.login("reader@acme", PW)
     assert a.status == 401 and a.json["type"].endswith("secondFactorRequired")
+    # the answer tells the login page that devices are remembered here
+    assert a.json["rememberDays"] == 30, a.json
     # a forged cookie (another expiry, the old signature) is refused
     name, val = w.device.split("=", 1)
     mid, exp, secret, mac = val.split(".")
@@ -189,3 +195,58 @@ def test_remembered_devices(srv):
     con.close()
     assert all(secret not in h for (h,) in rows)
     p.cli("config", "unset", "auth.remember_device_days")
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK),
+                    reason="chromium is not installed "
+                           "(scripts/install-deps.sh installs it)")
+def test_webmail_code_by_mail_in_chromium(srv, tmp_path):
+    """the webmail's login page in Chromium
+    (tests/browser/webmail-login-security.mjs, PHASE=mailcode, 390 px):
+    the page says where the code went, the code mailed through the queue
+    and read from that mailbox logs in, a wrong one does not"""
+    web_modules = ROOT / "web" / "node_modules"
+    assert (web_modules / "playwright-core").is_dir(), \
+        "web/node_modules lacks playwright-core: the build runs npm ci"
+    p = srv
+    p.cli("mailbox", "add", "walker@acme", "--password", PW)
+    p.cli("mailbox", "set", "walker@acme", "twofactor_mode=always",
+          "twofactor_type=smtp", "twofactor_address=home@acme.test")
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    env = dict(os.environ, BASE=f"http://localhost:{p.port('http')}",
+               USER_LOGIN="walker@acme", USER_PW=PW, SHOTS=str(shots),
+               WEB_MODULES=str(web_modules), PHASE="mailcode",
+               MASKED="h***@acme.test", HOME_LOGIN="home@acme",
+               HOME_PW=HOME_PW)
+    r = subprocess.run(["node", str(ROOT / "tests/browser/"
+                                    "webmail-login-security.mjs")],
+                       env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, \
+        f"{r.stdout}\n{r.stderr}\n{p.log('httpd')[-3000:]}"
+    assert "webmail login security browser test (mailcode): ok" in r.stdout
+    assert (shots / "phone-login-code-by-mail.png").exists()
+    seen = p.cli("mailbox", "logins", "walker@acme", json_out=True)
+    assert [s["protocol"] for s in seen] == ["web"], seen
+
+
+def test_code_by_mail_without_an_address(srv):
+    """twofactor_type smtp with no twofactor_address: the web login asks
+    for an authenticator app instead, and postern diag says why"""
+    import json
+    p = srv
+    p.cli("mailbox", "add", "lost@acme", "--password", PW)
+    p.cli("mailbox", "set", "lost@acme", "twofactor_mode=always",
+          "twofactor_type=smtp")
+    r = Web(p.port("http"), "127.0.0.31", path="/jmap/mail/login").login(
+        "lost@acme", PW)
+    assert r.status == 401 and r.json["type"].endswith("totpEnrolment"), \
+        r.json
+    out = p.cli("--json", "diag", "--no-dns", "--no-network", check=False)
+    items = [i for s in json.loads(out.stdout)["sections"]
+             for i in s["items"] if i["check"] == "Two-factor codes by mail"]
+    assert len(items) == 1 and items[0]["status"] == "warning", items
+    assert items[0]["value"].startswith("1 mailbox(es)"), items
+    p.cli("mailbox", "set", "lost@acme", "twofactor_address=home@acme.test")
+    out = p.cli("--json", "diag", "--no-dns", "--no-network", check=False)
+    assert "Two-factor codes by mail" not in out.stdout

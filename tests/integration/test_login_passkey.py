@@ -309,6 +309,57 @@ def test_passkey_as_second_factor_and_admin_reset(srv):
     p.cli("mailbox", "set", ident, "twofactor_mode=inherit")
 
 
+def test_bad_second_factor_assertions_at_the_webmail(srv):
+    """the passkey as the second factor at the webmail's login: an
+    assertion for another origin, another challenge, a used challenge or
+    a counter going backwards is refused, the password still right; the
+    session survives (the right key logs in after)"""
+    p = srv
+    ident = "second@acme"
+    p.cli("mailbox", "add", ident, "--password", PW)
+    w = logged_in(p, ident, "/jmap/mail/login")
+    key = SoftKey()
+    assert register(p, w, key, "phone", "/jmap/mail/passkey/").status == 200
+    p.cli("mailbox", "set", ident, "twofactor_mode=always")
+    c = web(p, "/jmap/mail/login")
+
+    def challenge():
+        r = c.login(ident, PW)
+        assert r.status == 401 and r.json["type"].endswith(
+            "secondFactorRequired"), r.json
+        return r.json["passkey"]
+
+    def refused(r):
+        assert r.status == 401 and r.json["type"].endswith(
+            "secondFactorFailed"), r.json
+        assert c.cookie is None
+
+    refused(c.login(ident, PW, passkey=key.assertion(
+        challenge(), "http://evil.test")))
+    refused(c.login(ident, PW, passkey=key.assertion(
+        challenge(), origin(p), challenge=b64u(b"y" * 32))))
+    refused(c.login(ident, PW, passkey=key.assertion(
+        challenge(), origin(p), rp_id="evil.test")))
+    opts = challenge()
+    good = key.assertion(opts, origin(p))
+    r = c.login(ident, PW, passkey=good)
+    assert r.status == 200, r.json
+    c.cookie = None
+    # the same assertion again: its challenge is used up
+    refused(c.login(ident, PW, passkey=good))
+    # a counter going backwards (a cloned key)
+    refused(c.login(ident, PW, passkey=key.assertion(
+        challenge(), origin(p), counter=1)))
+    # the key still logs in
+    r = c.login(ident, PW, passkey=key.assertion(challenge(), origin(p)))
+    assert r.status == 200, r.json
+    # the refusals are failed logins of the mailbox
+    fails = p.cli("mailbox", "failed-logins", "--mailbox", ident,
+                  json_out=True)
+    assert sum(f["failures"] for f in fails) >= 5, fails
+    p.cli("mailbox", "set", ident, "twofactor_mode=inherit")
+
+
 def test_passwordless_login_can_be_turned_off(srv):
     p = srv
     w = logged_in(p, "boss@acme")

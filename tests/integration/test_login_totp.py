@@ -156,9 +156,11 @@ def test_admin_reset_enrols_again(srv):
 
 
 def test_new_ip_challenge(srv):
+    """twofactor_mode=new_ip: the code from another address than the last
+    web login's (manual 5.5.9)"""
     p = srv
     p.cli("mailbox", "set", "head@acme", "twofactor_mode=new_ip")
-    secret, _ = enrol(p, "head@acme", "127.0.0.1")
+    secret, recovery = enrol(p, "head@acme", "127.0.0.1")
     # a known address: no code asked
     r = Web(p.port("http"), "127.0.0.1").login("head@acme", PW)
     assert r.status == 200, r.json
@@ -168,8 +170,19 @@ def test_new_ip_challenge(srv):
     r = Web(p.port("http"), "127.0.0.9").login("head@acme", PW,
                                               next_step_code(secret))
     assert r.status == 200, r.json
+    time.sleep(1.1)     # the record's times are seconds: .9 is later
     r = Web(p.port("http"), "127.0.0.9").login("head@acme", PW)
     assert r.status == 200, r.json
+    # manual 5.5.9: "a different IP address than the last login": back
+    # at the first address, the code is asked again
+    r = Web(p.port("http"), "127.0.0.1").login("head@acme", PW)
+    assert r.status == 401 and r.json["type"].endswith("secondFactorRequired")
+    r = Web(p.port("http"), "127.0.0.1").login("head@acme", PW, recovery[0])
+    assert r.status == 200, r.json
+    # logins over other protocols do not count: the last web login's is
+    # the address
+    assert Web(p.port("http"), "127.0.0.1").login("head@acme",
+                                                  PW).status == 200
 
 
 def test_wrong_codes_are_throttled(srv):
@@ -276,3 +289,60 @@ def test_webmail_login_is_a_web_login_with_the_second_factor(srv):
             f"reader@acme:{PW}".encode()).decode()})
     assert c.getresponse().status == 401
     c.close()
+
+
+def admin_call(w, name, args):
+    r = w.post("/jmap/api", {"using": ["urn:ietf:params:jmap:core",
+                                       "urn:postern:admin"],
+                             "methodCalls": [[name, args, "c0"]]})
+    assert r.status == 200, r.json
+    return r.json["methodResponses"][0][:2]
+
+
+def test_admin_reset_from_the_web_admin(srv):
+    """the web admin's TwoFactor/get and /set (the CLI's twofactor show
+    and reset): the state of a mailbox of the admin's post office, a
+    reset that makes the next login enrol again, devices forgotten; not
+    for another post office's admin; bad arguments refused"""
+    p = srv
+    port = p.port("http")
+    p.cli("postoffice", "add", "beta", "--password", "pm-secret-712")
+    p.cli("mailbox", "add", "warden@acme", "--password", PW, "--type",
+          "ADMIN")
+    p.cli("mailbox", "add", "guard@beta", "--password", PW, "--type",
+          "ADMIN")
+    p.cli("mailbox", "add", "member@acme", "--password", PW)
+    p.cli("mailbox", "set", "member@acme", "twofactor_mode=always")
+    w = Web(port, "127.0.0.90", path="/jmap/mail/login")
+    secret = w.login("member@acme", PW).json["secret"]
+    assert w.login("member@acme", PW, oathtool(secret)).status == 200
+    admin = Web(port, "127.0.0.91")
+    assert admin.login("warden@acme", PW).status == 200
+    name, res = admin_call(admin, "TwoFactor/get", {"mailbox": "member@acme"})
+    assert name == "TwoFactor/get", res
+    assert res["challenge"] == "always" and res["totpEnrolled"], res
+    assert res["recoveryCodesLeft"] == 10 and res["type"] == "totp", res
+    # another post office's admin does not reach it
+    outsider = Web(port, "127.0.0.92")
+    assert outsider.login("guard@beta", PW).status == 200
+    for m, a in (("TwoFactor/get", {}), ("TwoFactor/set", {"reset": True})):
+        name, res = admin_call(outsider, m, dict(a, mailbox="member@acme"))
+        assert name == "error" and res["type"] == "notFound", res
+    name, res = admin_call(admin, "TwoFactor/set", {"mailbox": "member@acme"})
+    assert name == "error" and res["type"] == "invalidArguments", res
+    name, res = admin_call(admin, "TwoFactor/set", {
+        "mailbox": "member@acme", "reset": True, "forgetDevices": True})
+    assert name == "error" and res["type"] == "invalidArguments", res
+    name, res = admin_call(admin, "TwoFactor/set", {
+        "mailbox": "member@acme", "forgetDevices": True})
+    assert res["devicesForgotten"] == 0, res
+    name, res = admin_call(admin, "TwoFactor/set", {
+        "mailbox": "member@acme", "reset": True})
+    assert res["reset"] is True, res
+    name, res = admin_call(admin, "TwoFactor/get", {"mailbox": "member@acme"})
+    assert not res["totpEnrolled"] and res["recoveryCodesLeft"] == 0, res
+    # the next login enrols again, with a new secret
+    r = Web(port, "127.0.0.90", path="/jmap/mail/login").login(
+        "member@acme", PW, next_step_code(secret))
+    assert r.status == 401 and r.json["type"].endswith("totpEnrolment")
+    assert r.json["secret"] != secret

@@ -13,7 +13,7 @@ import * as api from './api.js';
 import { html, PAGE, Notice, Confirm, sizeText, when } from './ui.js';
 import { Groups, Lists, Queue, Audit } from './objects.js';
 import { secondFactor, CodeStep, RecoveryCodes, Passkeys, passkeyAssert, passkeyLogin,
-  passkeysAvailable, RecentLogins } from './twofactor.js';
+  passkeysAvailable, RecentLogins, FailedLogins } from './twofactor.js';
 import { Domains } from './domains.js';
 import { MailboxDetail } from './mailbox.js';
 import { Track, Diagnostic } from './tools.js';
@@ -488,6 +488,7 @@ function Access() {
     </form>
     <${Passkeys} html=${html} />
     <${RecentLogins} html=${html} />
+    <${FailedLogins} html=${html} />
   </section>`;
 }
 

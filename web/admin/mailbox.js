@@ -4,6 +4,7 @@
 import { useState, useEffect, useCallback } from './vendor/hooks.js';
 import * as api from './api.js';
 import { html, Notice, when, lines } from './ui.js';
+import { MailboxSecurity } from './twofactor.js';
 
 const PROPS = ['addresses', 'redirects', 'popRetrieval', 'redirect_enabled', 'redirect_keep_copy',
   'autoresponder_enabled', 'autoresponder_subject', 'autoresponder_body'];
@@ -98,5 +99,6 @@ export function MailboxDetail({ id, onClose }) {
         <option>starttls</option><option>tls</option><option>none</option></select></label>
       <button type="submit">Add account</button>
     </form>
+    <${MailboxSecurity} html=${html} mailbox=${id} />
   </div>`;
 }

@@ -7,10 +7,10 @@
 // Passkeys: a passwordless login button, a passkey as the second factor
 // (the challenge carries "passkey" request options), and the user's list
 // of passkeys (add, rename, remove) on the sessions page, with the
-// user's recent logins.
+// user's recent logins and the failed logins within the admin's reach.
 
 import { useState, useEffect } from './vendor/hooks.js';
-import { post } from './api.js';
+import { post, call } from './api.js';
 
 // secondFactor - the challenge of a login error, or null
 export function secondFactor(err) {
@@ -36,8 +36,9 @@ export function CodeStep({ html, challenge, code, setCode, onPasskey, remember, 
       <button type="button" data-test="use-passkey" onClick=${onPasskey}>Use your passkey</button> or type a code:</p>`}
     <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code"
       value=${code} onInput=${(e) => setCode(e.target.value)} required /></label>
-    ${setRemember && html`<label class="check"><input type="checkbox" name="remember" checked=${remember}
-      onChange=${(e) => setRemember(e.target.checked)} /> Remember this browser (when the server allows)</label>`}
+    ${setRemember && challenge.rememberDays > 0 && html`<label class="check"><input type="checkbox" name="remember"
+      checked=${remember} onChange=${(e) => setRemember(e.target.checked)} />
+      Remember this browser for ${challenge.rememberDays} day${challenge.rememberDays === 1 ? '' : 's'}</label>`}
   </div>`;
 }
 
@@ -81,7 +82,7 @@ export async function passkeyAssert(opts) {
 }
 
 // passkeyCreate - navigator.credentials.create with the creation options
-async function passkeyCreate(opts) {
+export async function passkeyCreate(opts) {
   const c = await navigator.credentials.create({ publicKey: Object.assign({}, opts, {
     challenge: fromB64u(opts.challenge),
     user: Object.assign({}, opts.user, { id: fromB64u(opts.user.id) }),
@@ -94,10 +95,11 @@ async function passkeyCreate(opts) {
 export const passkeysAvailable = () => typeof window.PublicKeyCredential === 'function' &&
   window.isSecureContext;
 
-// passkeyLogin - a passwordless login: resolves to the login's answer
-export async function passkeyLogin() {
-  const o = await post('/api/passkey/options', { purpose: 'login' });
-  return post('/api/login', { passkey: await passkeyAssert(o.publicKey) });
+// passkeyLogin - a passwordless login: resolves to the login's answer;
+// base is the web admin's /api or the webmail's /jmap/mail
+export async function passkeyLogin(base = '/api') {
+  const o = await post(`${base}/passkey/options`, { purpose: 'login' });
+  return post(`${base}/login`, { passkey: await passkeyAssert(o.publicKey) });
 }
 
 // Passkeys - the logged-in user's passkeys: add (named), rename, remove
@@ -179,5 +181,107 @@ export function RecentLogins({ html }) {
         <td data-label="Address">${l.address}</td><td data-label="Country">${l.country || '?'}</td>
         <td data-label="Logins">${l.count}</td></tr>`)}
       </tbody></table>`)}
+  </div>`;
+}
+
+// FailedLogins - the failed-login statistics within the admin's reach
+// (LoginFailure/query, api-admin-loginsec.c): summed per mailbox or per
+// client address, or each login name and address with the last reason
+const FAIL_VIEWS = {
+  mailbox: ['Per mailbox', [['mailbox', 'Mailbox'], ['addresses', 'Addresses'], ['failures', 'Failures'], ['last', 'Last (UTC)']]],
+  address: ['Per address', [['address', 'Address'], ['logins', 'Login names'], ['failures', 'Failures'], ['last', 'Last (UTC)']]],
+  '': ['Each', [['login', 'Login name'], ['address', 'Address'], ['country', 'Country'], ['protocol', 'Protocol'],
+    ['failures', 'Failures'], ['last', 'Last (UTC)'], ['reason', 'Reason']]],
+};
+
+export function FailedLogins({ html }) {
+  const [by, setBy] = useState('mailbox');
+  const [rows, setRows] = useState(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    setRows(null);
+    setError('');
+    call('LoginFailure/query', by ? { by } : {}).then((r) => setRows(r.list))
+      .catch((e) => setError(e.message));
+  }, [by]);
+  const cols = FAIL_VIEWS[by][1];
+  return html`<div data-test="failed-logins">
+    <h2>Failed logins</h2>
+    <p class="muted">Every protocol, kept as long as the login record (auth.login_record_days); the most failures first.</p>
+    <p role="group" aria-label="Group the failed logins">${Object.entries(FAIL_VIEWS).map(([k, [label]]) => html`
+      <button type="button" class=${by === k ? 'current' : 'link'} aria-pressed=${by === k ? 'true' : 'false'}
+        data-by=${k || 'each'} onClick=${() => setBy(k)}>${label}</button> `)}</p>
+    ${error && html`<p class="notice bad" role="alert">${error}</p>`}
+    ${rows && (rows.length === 0 ? html`<p class="muted" data-test="no-failures">None recorded.</p>` :
+      html`<table class="list"><thead><tr>${cols.map(([, t]) => html`<th>${t}</th>`)}</tr></thead>
+      <tbody>${rows.map((r, i) => html`<tr key=${i} data-test="failed-login">
+        ${cols.map(([k, t]) => html`<td data-label=${t} data-key=${k}>${r[k] === '' ? '?' : r[k]}</td>`)}</tr>`)}
+      </tbody></table>`)}
+  </div>`;
+}
+
+// MailboxSecurity - a mailbox's login security for its admin (in the
+// mailbox's details): the two-factor state (TwoFactor/get), a reset of
+// the enrolment (the next web login enrols again), remembered devices
+// forgotten, its passkeys (Passkey/get; one or all removed) and its
+// failed logins. Each removal asks a second click.
+const CHALLENGES = { never: 'never', always: 'at every web login',
+  new_ip: 'from another address than the last web login\'s',
+  new_country: 'from another country than the last web login\'s' };
+
+export function MailboxSecurity({ html, mailbox }) {
+  const [st, setSt] = useState(null);
+  const [keys, setKeys] = useState([]);
+  const [fails, setFails] = useState([]);
+  const [confirm, setConfirm] = useState('');
+  const [error, setError] = useState('');
+  const [ok, setOk] = useState('');
+  const load = () => Promise.all([
+    call('TwoFactor/get', { mailbox }).then(setSt),
+    call('Passkey/get', { mailbox }).then((r) => setKeys(r.list)),
+    call('LoginFailure/query', { mailbox }).then((r) => setFails(r.list)),
+  ]).catch((e) => setError(e.message));
+  useEffect(() => { load(); }, [mailbox]);
+  const act = async (args, done) => {
+    setError('');
+    setOk('');
+    setConfirm('');
+    try {
+      await call(args.destroy || args.removeAll ? 'Passkey/set' : 'TwoFactor/set',
+        Object.assign({ mailbox }, args.removeAll ? { reset: true } : args));
+      setOk(done);
+      await load();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  // twice: the first click asks, the second does it
+  const twice = (k, label, args, done) => html`<button type="button" class="danger" data-test=${k}
+    onClick=${() => (confirm === k ? act(args, done) : setConfirm(k))}>${confirm === k ? `Yes: ${label.toLowerCase()}` : label}</button>`;
+  return html`<div data-test="mb-security">
+    <h4>Login security</h4>
+    ${error && html`<p class="notice bad" role="alert">${error}</p>`}
+    ${ok && html`<p class="notice ok" role="status">${ok}</p>`}
+    ${st && html`<p data-test="mb-twofactor">Two-factor login: <strong>${CHALLENGES[st.challenge] || st.challenge}</strong>${st.challenge !== 'never' ? ' (mail apps take only app passwords)' : ''};
+      ${st.type === 'smtp' ? ` codes mailed to ${st.codeAddress || '(no address)'};` : ` authenticator app ${st.totpEnrolled ? 'set up' : 'not set up'};`}
+      ${` ${st.recoveryCodesLeft} recovery codes left, ${st.appPasswords} app passwords, ${st.passkeys} passkeys, ${st.rememberedDevices} remembered devices.`}</p>
+    <p class="row-actions">
+      ${twice('tf-reset', 'Reset two-factor', { reset: true }, 'Two-factor enrolment reset: the next web login sets it up again.')}
+      ${st.rememberedDevices > 0 && twice('tf-forget', 'Forget remembered devices', { forgetDevices: true }, 'Remembered devices forgotten.')}
+      ${keys.length > 0 && twice('pk-reset', 'Remove all passkeys', { removeAll: true }, 'Passkeys removed.')}
+    </p>`}
+    ${keys.length > 0 && html`<table class="list"><thead><tr><th>Passkey</th><th>Algorithm</th><th>Last used</th><th></th></tr></thead>
+      <tbody>${keys.map((k) => html`<tr key=${k.id} data-test="mb-passkey">
+        <td data-label="Passkey">${k.name}</td><td data-label="Algorithm">${k.alg}</td>
+        <td data-label="Last used">${k.lastUsed ? new Date(k.lastUsed * 1000).toLocaleString() : 'never'}</td>
+        <td>${twice(`pk-${k.id}`, 'Remove', { destroy: [k.id] }, `Passkey "${k.name}" removed.`)}</td></tr>`)}
+      </tbody></table>`}
+    <p class="muted">Failed logins: ${fails.length === 0 ? 'none recorded.' : ''}</p>
+    ${fails.length > 0 && html`<table class="list"><thead><tr><th>Address</th><th>Country</th><th>Protocol</th><th>Failures</th><th>Last (UTC)</th><th>Reason</th></tr></thead>
+      <tbody>${fails.map((f, i) => html`<tr key=${i} data-test="mb-failure">
+        <td data-label="Address">${f.address}</td><td data-label="Country">${f.country || '?'}</td>
+        <td data-label="Protocol">${f.protocol}</td><td data-label="Failures">${f.failures}</td>
+        <td data-label="Last (UTC)">${f.last}</td><td data-label="Reason">${f.reason}</td></tr>`)}
+      </tbody></table>`}
   </div>`;
 }

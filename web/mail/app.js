@@ -15,7 +15,8 @@
 import { render } from '../common/vendor/preact.js';
 import { useState, useEffect, useCallback, useRef } from '../common/vendor/hooks.js';
 import { html } from '../common/html.js';
-import { secondFactor, CodeStep, RecoveryCodes } from '../admin/twofactor.js';
+import { secondFactor, CodeStep, RecoveryCodes, passkeyAssert, passkeyLogin,
+  passkeysAvailable } from '../admin/twofactor.js';
 import * as J from './jmap.js';
 import { Reader } from './reader.js';
 import { Compose } from './compose.js';
@@ -46,6 +47,7 @@ function Login({ onLogin }) {
   const [pw, setPw] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  const [remember, setRemember] = useState(false);   // a known device
   const [challenge, setChallenge] = useState(null);
   const [code, setCode] = useState('');
   const [recovery, setRecovery] = useState(null);
@@ -65,7 +67,8 @@ function Login({ onLogin }) {
     setBusy(true);
     setError('');
     try {
-      const r = await J.login(user.trim(), pw, challenge ? code.trim() : '');
+      const r = await J.login(user.trim(), pw, challenge ? code.trim() : '', null,
+        challenge && remember);
       setPw('');
       if (r && r.recoveryCodes) setRecovery(r.recoveryCodes);
       else onLogin();
@@ -77,18 +80,44 @@ function Login({ onLogin }) {
     }
     setBusy(false);
   };
+  // a passkey: passwordless, or the second factor of the challenge
+  const withPasskey = async () => {
+    setBusy(true);
+    setError('');
+    try {
+      if (challenge && challenge.passkey) {
+        await J.login(user.trim(), pw, '', await passkeyAssert(challenge.passkey), remember);
+        setPw('');
+      } else {
+        await passkeyLogin('/jmap/mail');
+      }
+      onLogin();
+    } catch (err) {
+      const c = secondFactor(err);
+      if (c) setChallenge(c);
+      // the browser's own refusal (cancelled, no key for this site)
+      setError(err && err.name === 'NotAllowedError' ?
+        'No passkey was used (cancelled, or none is kept for this site).' : err.message);
+    }
+    setBusy(false);
+  };
   if (recovery) return html`<${RecoveryCodes} html=${html} codes=${recovery} onDone=${onLogin} />`;
   return html`<main class="login" id="login">
     <h1>Postern mail</h1>
     <form onSubmit=${submit}>
       <label>Login <input name="login" autocomplete="username" placeholder="you@example.org"
-        value=${user} onInput=${(e) => setUser(e.target.value)} required autofocus /></label>
+        value=${user} onInput=${(e) => setUser(e.target.value)} required autofocus readonly=${!!challenge} /></label>
       <label>Password <input name="password" type="password" autocomplete="current-password"
-        value=${pw} onInput=${(e) => setPw(e.target.value)} required /></label>
-      ${challenge && html`<${CodeStep} html=${html} challenge=${challenge} code=${code} setCode=${setCode} />`}
+        value=${pw} onInput=${(e) => setPw(e.target.value)} required=${!challenge} readonly=${!!challenge} /></label>
+      ${challenge && html`<${CodeStep} html=${html} challenge=${challenge} code=${code} setCode=${setCode}
+        onPasskey=${withPasskey} remember=${remember} setRemember=${setRemember} />`}
       <${Notice} error=${error} />
       <button type="submit" disabled=${busy}>Log in</button>
     </form>
+    ${challenge && html`<p class="again"><button type="button" class="link" data-test="start-over"
+      onClick=${() => { setChallenge(null); setCode(''); setPw(''); setError(''); }}>Start over</button></p>`}
+    ${!challenge && passkeysAvailable() && html`<p class="passkey"><button type="button" class="link"
+      data-test="passkey-login" disabled=${busy} onClick=${withPasskey}>Log in with a passkey</button></p>`}
     ${oidc && !challenge && html`<p class="oidc"><a class="button oidc-start" href=${oidc.start}>
       Sign in with ${oidc.provider}</a></p>`}
   </main>`;

@@ -18,7 +18,9 @@ export class JmapError extends Error {
   }
 }
 
-async function post(path, body, headers) {
+// post - a POST to the server (JSON unless headers say otherwise); a
+// refusal rejects with a JmapError carrying the server's words
+export async function post(path, body, headers) {
   const r = await fetch(path, {
     method: 'POST',
     credentials: 'same-origin',
@@ -42,10 +44,16 @@ async function post(path, body, headers) {
 
 // login - resolves on success; a second factor's challenge comes back as
 // a JmapError of status 401 whose type ends in :totpEnrolment,
-// :secondFactorRequired or :secondFactorFailed (see twofactor.js)
-export function login(user, password, code) {
-  return post('/jmap/mail/login', code ? { login: user, password, code } :
-    { login: user, password });
+// :secondFactorRequired or :secondFactorFailed
+// (see ../admin/twofactor.js); passkey: an assertion (the second factor,
+// or with no user and password a passwordless login); remember: keep
+// this browser as a known device when the server allows
+export function login(user, password, code, passkey, remember) {
+  const body = { login: user, password };
+  if (code) body.code = code;
+  if (passkey) body.passkey = passkey;
+  if (remember) body.remember = true;
+  return post('/jmap/mail/login', body);
 }
 
 // oidcOffer - whether the post office of a login name (by its domain or

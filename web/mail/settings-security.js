@@ -1,9 +1,11 @@
-// settings-security: password change, app passwords, two-factor login and
-// recent logins (urn:postern:settings: Password/change, AppPassword/*,
-// TwoFactor/*, LoginRecord/get; src/httpd/jmap-settings.c).
+// settings-security: password change, app passwords, two-factor login,
+// passkeys and recent logins (urn:postern:settings: Password/change,
+// AppPassword/*, TwoFactor/*, LoginRecord/get; src/httpd/jmap-settings.c;
+// the passkeys on /jmap/mail/passkey/, src/httpd/passkey-http.c).
 import { useState, useEffect } from '../common/vendor/hooks.js'
 import { html, useAction, Status, setFailure, when } from './settings-ui.js'
-import { CodeStep } from '../admin/twofactor.js'
+import { CodeStep, passkeyCreate, passkeysAvailable } from '../admin/twofactor.js'
+import { post } from './jmap.js'
 
 // ---- password -------------------------------------------------------------
 
@@ -89,7 +91,7 @@ export function AppPasswords ({ jmap }) {
         <tbody>${list.map((p) => html`<tr data-name=${p.name}>
           <td data-label="Name">${p.name}</td>
           <td data-label="Created">${when(p.created)}</td>
-          <td data-label="Last used">${when(p.lastUsed)}${p.lastUsed && html`<span class="muted"> ${p.lastProtocol} ${p.lastAddress}</span>`}</td>
+          <td data-label="Last used">${when(p.lastUsed)}${p.lastUsed && html`<span class="muted"> ${PROTOCOLS[p.lastProtocol] || p.lastProtocol} ${p.lastAddress}</span>`}</td>
           <td>${confirm === p.id
             ? html`<button class="danger" data-test="confirm-revoke" onClick=${() => revoke(p)}>Revoke "${p.name}"</button>
               <button class="link" onClick=${() => setConfirm(null)}>Keep</button>`
@@ -100,6 +102,16 @@ export function AppPasswords ({ jmap }) {
 }
 
 // ---- two-factor ---------------------------------------------------------------
+
+// factors - what the second factor of a two-factor mailbox is (TwoFactor/get)
+function factors (st) {
+  const keys = st.passkeys > 0 ? ` Your ${st.passkeys === 1 ? 'passkey is' : `${st.passkeys} passkeys are`} a second factor too.` : ''
+  const left = st.recoveryCodesLeft > 0 ? ` ${st.recoveryCodesLeft} recovery codes left.` : ''
+  if (st.type === 'smtp') return `Codes are mailed to ${st.codeAddress || '(no address: ask your administrator)'}.${keys}${left}`
+  if (st.totpEnrolled) return `Codes come from your authenticator app.${keys}${left}`
+  if (st.passkeys > 0) return `Your ${st.passkeys === 1 ? 'passkey is' : `${st.passkeys} passkeys are`} the second factor (no authenticator app set up).${left}`
+  return 'The authenticator app is set up at the next login.'
+}
 
 export function TwoFactor ({ jmap }) {
   const [st, setSt] = useState(null)
@@ -131,7 +143,7 @@ export function TwoFactor ({ jmap }) {
   return html`<section id="set-twofactor">
     <h3>Two-factor login</h3>
     <p data-test="twofactor-state">${st.isEnabled
-      ? html`<strong>On</strong> (${st.challenge === 'always' ? 'a code at every web login' : st.challenge === 'new_ip' ? 'a code from a new address' : 'a code from a new country'}). ${st.totpEnrolled ? `${st.recoveryCodesLeft} recovery codes left.` : 'The authenticator app is set up at the next login.'}`
+      ? html`<strong>On</strong> (${st.challenge === 'always' ? 'a second factor at every web login' : st.challenge === 'new_ip' ? 'a second factor from another address than your last web login\'s' : 'a second factor from another country than your last web login\'s'}). ${factors(st)}`
       : html`<strong>Off</strong>: your password alone logs you in.`}</p>
     ${st.isEnabled && html`<p class="muted">Mail apps log in only with app passwords while it is on.</p>`}
     ${st.isEnabled && !st.mayDisable && html`<p class="muted">Your post office asks for it: only its administrator can turn it off.</p>`}
@@ -148,6 +160,93 @@ export function TwoFactor ({ jmap }) {
       </div>`}
     <${Status} a=${a} />
   </section>`
+}
+
+// ---- passkeys ------------------------------------------------------------------
+
+const PK = '/jmap/mail/passkey/'
+
+export function Passkeys () {
+  const [keys, setKeys] = useState(null)
+  const [name, setName] = useState('')
+  const [editing, setEditing] = useState(null)   // {id, name} being renamed
+  const [confirm, setConfirm] = useState(null)
+  const a = useAction()
+  const took = (r) => { if (r && r.passkeys) setKeys(r.passkeys) }
+  useEffect(() => {
+    a.run(async () => {
+      const r = await fetch(PK + 'list', { credentials: 'same-origin' })
+      const v = await r.json()
+      if (!r.ok) throw new Error(v.detail || `The server answered ${r.status}.`)
+      took(v)
+    })
+  }, [])
+  const add = (e) => {
+    e.preventDefault()
+    a.run(async () => {
+      const o = await post(PK + 'options', { purpose: 'register' })
+      let credential
+      try {
+        credential = await passkeyCreate(o.publicKey)
+      } catch (err) {
+        if (err.name === 'InvalidStateError') throw new Error('This authenticator already holds a passkey of yours.')
+        if (err.name === 'NotAllowedError') throw new Error('No passkey was made (cancelled, or the browser refused).')
+        throw err
+      }
+      took(await post(PK + 'register', { name: name.trim(), credential }))
+      setName('')
+    }, `Passkey "${name.trim()}" added.`)
+  }
+  const rename = (e) => {
+    e.preventDefault()
+    a.run(async () => {
+      took(await post(PK + 'rename', { id: editing.id, name: editing.name.trim() }))
+      setEditing(null)
+    }, 'Renamed.')
+  }
+  const remove = (k) => a.run(async () => {
+    took(await post(PK + 'remove', { id: k.id }))
+    setConfirm(null)
+  }, `"${k.name}" is removed: it no longer logs in.`)
+  return html`<section id="set-passkeys">
+    <h3>Passkeys</h3>
+    <p class="muted">A passkey (your phone, a security key or this computer) logs you in without a password, and is a second factor when two-factor login is on. Add one for each device you use.</p>
+    ${passkeysAvailable()
+      ? html`<form class="inline" onSubmit=${add}>
+        <label>Name of the new passkey<input name="passkeyName" maxlength="64" required value=${name}
+          placeholder="Laptop" onInput=${(e) => setName(e.target.value)} /></label>
+        <button class="primary" data-test="add-passkey" disabled=${a.busy || !name.trim()}>Add a passkey</button>
+      </form>`
+      : html`<p class="notice">This browser offers no passkeys here (they need https, or localhost).</p>`}
+    <${Status} a=${a} />
+    ${keys === null ? html`<p class="loading">Loading…</p>`
+      : keys.length === 0 ? html`<p class="empty">No passkeys yet.</p>`
+      : html`<table class="grid">
+        <thead><tr><th>Name</th><th>Algorithm</th><th>Added</th><th>Last used</th><th><span class="sr-only">Actions</span></th></tr></thead>
+        <tbody>${keys.map((k) => html`<tr key=${k.id} data-test="passkey-row" data-name=${k.name}>
+          <td data-label="Name">${editing && editing.id === k.id
+            ? html`<form class="inline" onSubmit=${rename}>
+              <label><span class="sr-only">New name</span><input name="passkeyRename" maxlength="64" required
+                value=${editing.name} onInput=${(e) => setEditing({ ...editing, name: e.target.value })} /></label>
+              <button class="primary" disabled=${a.busy || !editing.name.trim()}>Save</button>
+              <button type="button" class="link" onClick=${() => setEditing(null)}>Cancel</button></form>`
+            : k.name}</td>
+          <td data-label="Algorithm">${k.alg}</td>
+          <td data-label="Added">${stamp(k.created)}</td>
+          <td data-label="Last used">${stamp(k.lastUsed)}</td>
+          <td>${confirm === k.id
+            ? html`<button class="danger" data-test="confirm-remove" onClick=${() => remove(k)}>Remove "${k.name}"</button>
+              <button class="link" onClick=${() => setConfirm(null)}>Keep</button>`
+            : html`<button class="link" data-test="rename" onClick=${() => setEditing({ id: k.id, name: k.name })}>Rename</button>
+              <button class="danger" data-test="remove" onClick=${() => setConfirm(k.id)}>Remove</button>`}</td>
+        </tr>`)}</tbody>
+      </table>`}
+  </section>`
+}
+
+// stamp - a time of the passkey list (seconds since the epoch, 0 never)
+function stamp (t) {
+  return t ? when(new Date(t * 1000).toISOString()) : 'never'
 }
 
 // ---- recent logins --------------------------------------------------------------

@@ -1,6 +1,6 @@
-// settings.js - the webmail's settings (issue 16 item 3, issue 17 items 2
-// and 7): auto responder, filters, identities and signatures, password,
-// app passwords, two-factor login and recent logins. The shell (app.js)
+// settings.js - the webmail's settings (issue 16 item 3, issue 17 items 2,
+// 3 and 7): auto responder, filters, identities and signatures, password,
+// app passwords, two-factor login, passkeys and recent logins. The shell (app.js)
 // shows Settings({ jmap, session }) at #/settings; jmap is its JMAP client
 // (jmap.js). The server side is src/httpd/jmap-settings.c and
 // jmap-identity.c (capability urn:postern:settings, docs/API.md).
@@ -9,18 +9,18 @@
 // history.replaceState). Stable hooks for tests: #settings-nav buttons
 // [data-tab], the sections
 // #set-vacation, #set-filters, #set-identities, #set-password,
-// #set-apppasswords, #set-twofactor, #set-logins.
+// #set-apppasswords, #set-twofactor, #set-passkeys, #set-logins.
 import { useState, useEffect } from '../common/vendor/hooks.js'
 import { html, useCaps, useAction, Status } from './settings-ui.js'
 import { Filters } from './settings-filters.js'
 import { Identities } from './settings-identities.js'
-import { Password, AppPasswords, TwoFactor, Logins } from './settings-security.js'
+import { Password, AppPasswords, TwoFactor, Passkeys, Logins } from './settings-security.js'
 
 const TABS = [
   ['vacation', 'Auto responder'], ['filters', 'Filters'],
   ['identities', 'Identities'], ['password', 'Password'],
   ['apppasswords', 'App passwords'], ['twofactor', 'Two-factor login'],
-  ['logins', 'Recent logins']
+  ['passkeys', 'Passkeys'], ['logins', 'Recent logins']
 ]
 
 // the page's own stylesheet (the CSP allows no inline style), once
@@ -63,6 +63,19 @@ export function Settings ({ jmap, session }) {
     const b = e.currentTarget.querySelector(`[data-tab=${k}]`)
     if (b) b.focus()
   }
+  // the current tab in sight (a phone's tab list scrolls sideways), also
+  // once the page's stylesheet has come
+  useEffect(() => {
+    const show = () => {
+      const b = document.getElementById(`settings-tab-${tab}`)
+      if (b && b.scrollIntoView) b.scrollIntoView({ block: 'nearest', inline: 'nearest' })
+    }
+    show()
+    const css = document.getElementById('settings-css')
+    if (!css || css.sheet) return undefined
+    css.addEventListener('load', show)
+    return () => css.removeEventListener('load', show)
+  }, [tab])
   const props = { jmap, session }
   const page = {
     vacation: Vacation,
@@ -71,6 +84,7 @@ export function Settings ({ jmap, session }) {
     password: Password,
     apppasswords: AppPasswords,
     twofactor: TwoFactor,
+    passkeys: Passkeys,
     logins: Logins
   }[tab]
   return html`<div class="settings">
