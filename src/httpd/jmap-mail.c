@@ -272,6 +272,11 @@ prop_wanted(json_t *props, const char *name)
 static json_t *
 mailbox_json(struct jms *j, size_t i, json_t *props)
 {
+	const char *err;
+	/* counters left 0 when the index cannot give them */
+	if (prop_wanted(props, "totalEmails") ||
+	    prop_wanted(props, "unreadEmails"))
+		(void)jms_folder_counts(j, i, &err);
 	const struct jms_folder *f = jms_folder(j, i);
 	struct buf name;
 	json_t *o = json_object();
@@ -729,6 +734,11 @@ mailbox_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 			continue;
 		}
 		const struct jms_folder *f = jms_folder(j, (size_t)i);
+		if (jms_folder_counts(j, (size_t)i, &err) < 0) {
+			json_object_set_new(nd, id, json_pack("{s:s,s:s}", "type",
+			    "serverFail", "description", err));
+			continue;
+		}
 		if (f->total > 0 && !json_is_true(json_object_get(args,
 		    "onDestroyRemoveEmails"))) {
 			json_object_set_new(nd, id, json_pack("{s:s,s:s}", "type",
@@ -1558,12 +1568,35 @@ fail:
 	return -1;
 }
 
+/* the room left in a message for its header and text parts */
+#define MESSAGE_TEXT_ROOM ((size_t)64 * 1024)
+
+size_t
+jmap_mail_max_attachments(struct db *db)
+{
+	size_t max = (size_t)settings_get_int(db, "smtp.max_message_size",
+	    51200) * 1024;
+
+	return max > MESSAGE_TEXT_ROOM ? (max - MESSAGE_TEXT_ROOM) / 78 * 57 : 0;
+}
+
+/* a create's blobs: read from the account, their bytes counted */
+struct blob_count {
+	struct jmap_mail_ctx *c;
+	size_t total;
+};
+
 static int
 blob_of(void *ctx, const char *blob_id, struct buf *out)
 {
+	struct blob_count *bc = ctx;
 	const char *err;
+	size_t before = out->len;
 
-	return jmap_mail_blob(ctx, blob_id, out, &err);
+	int r = jmap_mail_blob(bc->c, blob_id, out, &err);
+	if (r > 0)
+		bc->total += out->len - before;
+	return r;
 }
 
 /* email_create - one Email/set create (a draft, RFC 8621 4.6) */
@@ -1597,10 +1630,21 @@ email_create(struct jmap_mail_ctx *c, struct jms *j, json_t *v,
 		prop = "receivedAt";
 		why = "receivedAt is a UTCDate";
 	} else {
+		struct blob_count bc = { c, 0 };
 		char *host = settings_hostname(c->db);
-		if (je_compose(v, blob_of, c, host, &msg, &why, &prop) < 0)
+		if (je_compose(v, blob_of, &bc, host, &msg, &why, &prop) < 0)
 			prop = prop != NULL ? prop : "bodyValues";
 		free(host);
+		size_t max = jmap_mail_max_attachments(c->db);
+		if (prop == NULL && bc.total > max) {
+			char *d = xasprintf("the attachments come to %zu bytes: "
+			    "at most %zu fit in a message here "
+			    "(maxSizeAttachmentsPerEmail)", bc.total, max);
+			*serr = json_pack("{s:s,s:s,s:[s]}", "type", "tooLarge",
+			    "description", d, "properties", "attachments");
+			free(d);
+			goto out;
+		}
 	}
 	if (prop != NULL) {
 		*serr = json_pack("{s:s,s:s,s:[s]}", "type", "invalidProperties",

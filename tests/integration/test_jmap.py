@@ -507,6 +507,73 @@ def test_upload_import_parse_and_limits(srv):
     assert r.status == 404
 
 
+def test_part_sizes_and_the_attachment_limit(srv):
+    """a part's size is that of its blob after the transfer decoding
+    (RFC 8621 4.1.4: what the user downloads), and
+    maxSizeAttachmentsPerEmail is the limit Email/set holds a draft to:
+    the decoded attachments that fit, base64 encoded, in the largest
+    message the submission path takes (smtp.max_message_size)"""
+    import os
+    j = alice(srv)
+    blob = os.urandom(30000)
+    m = EmailMessage()
+    m["From"] = "Sizer <sizer@example.org>"
+    m["To"] = "alice@acme.test"
+    m["Subject"] = "Sizes of parts"
+    m["Message-ID"] = "<sizes-1@example.org>"
+    m.set_content("caf\u00e9 " * 300, cte="quoted-printable")
+    m.add_attachment(blob, maintype="application", subtype="octet-stream",
+                     filename="blob.bin")
+    append(srv, "INBOX", m.as_bytes())
+    inbox = mailbox_ids(j)["inbox"]
+    eid = j.call("Email/query", {"filter": {"inMailbox": inbox,
+                 "subject": "Sizes of parts"}})[1]["ids"][0]
+    e = j.call("Email/get", {"ids": [eid], "properties": [
+        "attachments", "textBody", "bodyStructure"]})[1]["list"][0]
+    att = e["attachments"][0]
+    assert att["size"] == len(blob), att        # not its base64 (40,000+)
+    # 1,800 bytes of text and its line end (its quoted-printable: 2,400+)
+    assert e["textBody"][0]["size"] in (1801, 1802), e["textBody"]
+    for part in (att, e["textBody"][0]):
+        r = j.request("GET", f"/jmap/mail/download/{j.account}/"
+                      f"{part['blobId']}/x")
+        assert r.status == 200 and len(r.body) == part["size"]
+
+    # the limit: advertised from smtp.max_message_size, held by Email/set
+    srv.cli("config", "set", "smtp.max_message_size", "300K")
+    try:
+        want = (300 * 1024 - 64 * 1024) // 78 * 57
+        caps = j.session()["accounts"][j.account]["accountCapabilities"][MAIL]
+        assert caps["maxSizeAttachmentsPerEmail"] == want
+        blobs = []
+        for _ in range(2):
+            r = j.request("POST", f"/jmap/mail/upload/{j.account}/",
+                          raw=os.urandom(want // 2 + 1000),
+                          headers={"Content-Type": "application/zip"})
+            assert r.status == 201, r.body
+            blobs.append(r.json["blobId"])
+        drafts = mailbox_ids(j)["drafts"]
+
+        def draft(ids):
+            return {"mailboxIds": {drafts: True}, "subject": "Heavy",
+                    "to": [{"email": "bob@acme.test"}],
+                    "bodyValues": {"t": {"value": "see attached"}},
+                    "textBody": [{"partId": "t", "type": "text/plain"}],
+                    "attachments": [{"blobId": b, "type": "application/zip",
+                                     "name": f"{i}.zip"}
+                                    for i, b in enumerate(ids)]}
+        r = j.call("Email/set", {"create": {"two": draft(blobs),
+                                            "one": draft(blobs[:1])}})[1]
+        assert r["notCreated"]["two"]["type"] == "tooLarge", r
+        assert r["notCreated"]["two"]["properties"] == ["attachments"]
+        assert "maxSizeAttachmentsPerEmail" in \
+            r["notCreated"]["two"]["description"]
+        assert "one" in r["created"], r
+        j.call("Email/set", {"destroy": [r["created"]["one"]["id"]]})
+    finally:
+        srv.cli("config", "set", "smtp.max_message_size", "51200K")
+
+
 def test_query_sort_filter_collapse(srv):
     j = alice(srv)
     ids = mailbox_ids(j)
