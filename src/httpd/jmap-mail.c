@@ -974,6 +974,18 @@ qmsg_cmp_keys(const struct qmsg *a, const struct qmsg *b,
 static __thread const struct sort_key *t_keys;
 static __thread size_t t_nkeys;
 
+/* tid_cmp - positions in t_list by thread id, then position (stable) */
+static __thread const struct qmsg *t_list;
+
+static int
+tid_cmp(const void *x, const void *y)
+{
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+	int r = strcmp(t_list[a].tid, t_list[b].tid);
+
+	return r != 0 ? r : a < b ? -1 : a > b;
+}
+
 static int
 qmsg_cmp(const void *x, const void *y)
 {
@@ -1133,11 +1145,24 @@ query_run(struct jmap_mail_ctx *c, struct jms *j, struct je_filter *filter,
 	if (n > 1)
 		qsort(list, n, sizeof(*list), qmsg_cmp);
 	if (collapse) {
+		/* the first of each thread: a stable sort by thread id of the
+		 * positions, so that a thread's first in the order is known
+		 * in O(n log n) (a walk of the kept ones for each was 17 s
+		 * of CPU at 100,000 threads) */
+		size_t *by = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*by));
+		bool *first = xcalloc(n > 0 ? n : 1, sizeof(*first));
+		for (size_t i = 0; i < n; i++)
+			by[i] = i;
+		t_list = list;
+		if (n > 1)
+			qsort(by, n, sizeof(*by), tid_cmp);
+		for (size_t i = 0; i < n; i++)
+			first[by[i]] = i == 0 ||
+			    strcmp(list[by[i]].tid, list[by[i - 1]].tid) != 0;
+		free(by);
 		size_t o = 0;
 		for (size_t i = 0; i < n; i++) {
-			bool dup = false;
-			for (size_t k = 0; k < o && !dup; k++)
-				dup = strcmp(list[k].tid, list[i].tid) == 0;
+			bool dup = !first[i];
 			if (dup) {
 				free(list[i].from);
 				free(list[i].to);
@@ -1145,6 +1170,7 @@ query_run(struct jmap_mail_ctx *c, struct jms *j, struct je_filter *filter,
 			} else
 				list[o++] = list[i];
 		}
+		free(first);
 		n = o;
 	}
 	*list_r = list;
@@ -1229,8 +1255,8 @@ index_sort(const struct sort_key *k, struct store_query *q)
 
 /* index_query - Email/query from the store's query index (store_query)
  * when it can answer: one sort key of receivedAt, size, from, subject; a
- * filter index_filter takes; no collapseThreads, no anchor, a position
- * from the start, a limit above 0. 1 answered (*result_r or *error_r),
+ * filter index_filter takes (collapseThreads too), no anchor, a
+ * position from the start, a limit above 0. 1 answered (*result_r or *error_r),
  * 0 not servable: the caller reads the messages instead. */
 static int
 index_query(struct jmap_mail_ctx *c, struct jms *j, json_t *args,
@@ -1242,10 +1268,10 @@ index_query(struct jmap_mail_ctx *c, struct jms *j, json_t *args,
 	struct store_query q = { 0 };
 	const char *err = NULL;
 
-	if (json_is_true(json_object_get(args, "collapseThreads")) ||
-	    json_is_string(anchor) || start < 0 || lim <= 0 || nkeys != 1 ||
+	if (json_is_string(anchor) || start < 0 || lim <= 0 || nkeys != 1 ||
 	    !index_filter(filter, &q))
 		return 0;
+	q.collapse = json_is_true(json_object_get(args, "collapseThreads"));
 	if (!index_sort(&keys[0], &q))
 		return 0;
 	q.position = (size_t)start;
@@ -1261,9 +1287,10 @@ index_query(struct jmap_mail_ctx *c, struct jms *j, json_t *args,
 	bool more = (json_int_t)json_array_size(ids) > lim;
 	if (more)
 		json_array_remove(ids, (size_t)lim);
+	/* queryChanges calculates uncollapsed queries only */
 	*result_r = json_pack("{s:s,s:o,s:b,s:I,s:o}", "accountId",
 	    c->account_id, "queryState", jmap_mail_state(j, 'E'),
-	    "canCalculateChanges", 1, "position", start, "ids", ids);
+	    "canCalculateChanges", !q.collapse, "position", start, "ids", ids);
 	if (q.want_total)
 		json_object_set_new(*result_r, "total", json_integer(total));
 	if (capped || (json_object_get(args, "limit") == NULL && more))

@@ -621,6 +621,9 @@ def test_query_sort_filter_collapse(srv):
     # collapseThreads: the reply and its root are one thread
     r, s = q(collapseThreads=True)
     assert r["total"] == 3 and "alpha topic" not in s
+    assert r["canCalculateChanges"] is False
+    r, s = q(collapseThreads=True, position=1, limit=1)
+    assert s == ["Charlie"] and r["total"] == 3
     mb = j.call("Mailbox/get", {"ids": [sid], "properties": [
         "totalEmails", "totalThreads", "unreadThreads"]})[1]["list"][0]
     assert (mb["totalEmails"], mb["totalThreads"], mb["unreadThreads"]) == \
@@ -653,7 +656,12 @@ def test_query_sort_filter_collapse(srv):
                     "work"}, {"inMailbox": sid, "notKeyword": "$flagged"},
                     {"operator": "AND", "conditions": [
                         {"inMailbox": sid}, {"notKeyword": "WORK"}]}):
-            for page in ({}, {"position": 1, "limit": 2}):
+            # collapseThreads too (the index walks the rows up to the
+            # window's last thread)
+            for page in ({}, {"position": 1, "limit": 2},
+                         {"collapseThreads": True},
+                         {"collapseThreads": True, "position": 1,
+                          "limit": 2}):
                 fast = q(filter=flt, sort=[sort], **page)[0]
                 slow = q(filter={"operator": "AND", "conditions": [
                     flt, {"minSize": 0}]}, sort=[sort], **page)[0]
