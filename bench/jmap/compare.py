@@ -10,6 +10,11 @@ the memory of an idle JMAP EventSource client.
                (REVERSE ARRIVAL) UTF-8 ALL, UID FETCH of the first 50
                (UID RFC822.SIZE FLAGS INTERNALDATE BODYSTRUCTURE and the
                list's header fields).
+  threads      the webmail's own first page (conversations on, its
+               default): Email/query with collapseThreads + Email/get +
+               Thread/get (the count of each row's thread), one request.
+               Dovecot: Roundcube's threaded list: SELECT, UID THREAD
+               REFS UTF-8 ALL, UID FETCH of the 50 newest threads' roots.
   open         Postern: Email/get of one Email with its text body values.
                Dovecot: UID FETCH BODYSTRUCTURE, then BODY.PEEK[1] and the
                header (Roundcube's message view).
@@ -217,15 +222,20 @@ class Postern:
     def mailroot(self):
         return next(p.parent for p in self.root.rglob("postern-index.db"))
 
-    def page(self, filt, extra=None):
+    def page(self, filt, extra=None, thread_get=False):
         q = {"accountId": self.acct, "filter": filt, "sort": [
             {"property": "receivedAt", "isAscending": False}],
             "limit": PAGE, "calculateTotal": True}
         q.update(extra or {})
-        out = self.api([["Email/query", q, "q"], ["Email/get", {
+        calls = [["Email/query", q, "q"], ["Email/get", {
             "accountId": self.acct, "properties": LIST_PROPS,
             "#ids": {"resultOf": "q", "name": "Email/query",
-                     "path": "/ids"}}, "g"]])
+                     "path": "/ids"}}, "g"]]
+        if thread_get:              # as web/mail/app.js asks
+            calls.append(["Thread/get", {"accountId": self.acct, "#ids": {
+                "resultOf": "g", "name": "Email/get",
+                "path": "/list/*/threadId"}}, "t"])
+        out = self.api(calls)
         return out[0][1], out[1][1]["list"]
 
     def open(self, eid):
@@ -259,6 +269,12 @@ def bench_postern(build, msgs, tmp, word, who):
             assert q["total"] == len(msgs) and len(lst) == PAGE
             first["ids"] = q["ids"]
         res["first page"] = timed(first_page, pid)
+
+        def threads():
+            q, lst = p.page({"inMailbox": inbox}, {"collapseThreads": True},
+                            thread_get=True)
+            assert q["total"] == len(msgs) and len(lst) == PAGE
+        res["first page, threads"] = timed(threads, pid)
 
         def open_one():
             e = p.open(first["ids"][7])
@@ -371,6 +387,29 @@ class Dovecot:
                 return line.split()[2:]
         return []
 
+    def thread_roots(self):
+        """the first UID of each thread of UID THREAD REFS, in order"""
+        roots = []
+        for line in self.cmd("UID THREAD REFS UTF-8 ALL"):
+            if not line.startswith(b"* THREAD"):
+                continue
+            depth, num, start = 0, b"", False
+            for ch in line[8:]:
+                c = bytes([ch])
+                if c.isdigit():
+                    num += c
+                    continue
+                if num and start:
+                    roots.append(num)
+                    start = False
+                num = b""
+                if c == b"(":
+                    depth += 1
+                    start = start or depth == 1
+                elif c == b")":
+                    depth -= 1
+        return roots
+
     def fetch_list(self, uids):
         if uids:
             self.cmd("UID FETCH " + b",".join(uids).decode() +
@@ -397,6 +436,13 @@ def bench_dovecot(msgs, tmp, word, who):
             first["uids"] = uids[:PAGE]
             d.fetch_list(uids[:PAGE])
         res["first page"] = timed(first_page, pid)
+
+        def threads():
+            d.cmd("SELECT INBOX")
+            roots = d.thread_roots()
+            assert len(roots) == len(msgs)
+            d.fetch_list(roots[-PAGE:])
+        res["first page, threads"] = timed(threads, pid)
 
         def open_one():
             u = first["uids"][7].decode()
