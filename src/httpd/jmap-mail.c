@@ -882,12 +882,20 @@ email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 			json_array_append(nf, v);
 			continue;
 		}
+		/* the body: the whole file mapped (no limit, no copy); the
+		 * header alone: its first HEADER_READ bytes */
+		struct jms_map map;
 		buf_init(&data, MESSAGE_READ_MAX);
-		if (r < 0 || jms_msg_read(j, m, body ? 0 : HEADER_READ, &data,
-		    &err) < 0) {
+		if (r < 0 || (body ? jms_msg_map(j, m, &map, &err) :
+		    jms_msg_read(j, m, HEADER_READ, &data, &err)) < 0) {
 			buf_free(&data);
 			json_array_append(nf, v);   /* gone meanwhile */
 			continue;
+		}
+		if (!body) {
+			memset(&map, 0, sizeof(map));
+			map.data = data.data != NULL ? data.data : "";
+			map.len = data.len;
 		}
 		char bid[40];
 		snprintf(bid, sizeof(bid), "B%s", m->id);
@@ -895,8 +903,9 @@ email_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		struct je_meta meta = { .id = m->id, .blob_id = bid,
 		    .thread_id = m->threadid, .mailbox_ids = mb, .keywords = kw,
 		    .size = m->size, .received = m->received };
-		json_t *e = je_email(data.data != NULL ? data.data : "", data.len,
-		    &meta, &p);
+		json_t *e = je_email(map.data, map.len, &meta, &p);
+		if (body)
+			jms_msg_unmap(&map);
 		if (p.props != NULL && json_is_array(p.props))
 			json_object_set_new(e, "id", json_string(m->id));
 		json_array_append_new(list, e);
@@ -1801,17 +1810,11 @@ jmap_mail_blob(struct jmap_mail_ctx *c, const char *blob_id, struct buf *out,
 		}
 		return 1;
 	}
-	struct buf whole;
-	buf_init(&whole, MESSAGE_READ_MAX);
-	if (jms_msg_read(j, m, 0, &whole, error_r) < 0 || whole.len < m->size) {
-		if (whole.len < m->size)
-			*error_r = "the message is larger than a blob can be here";
-		buf_free(&whole);
+	struct jms_map whole;
+	if (jms_msg_map(j, m, &whole, error_r) < 0)
 		return -1;
-	}
-	r = je_part_blob(whole.data != NULL ? whole.data : "", whole.len,
-	    part + 1, out) < 0 ? 0 : 1;
-	buf_free(&whole);
+	r = je_part_blob(whole.data, whole.len, part + 1, out) < 0 ? 0 : 1;
+	jms_msg_unmap(&whole);
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -338,6 +339,59 @@ jms_msg_fd(struct jms *j, const struct jms_msg *m, const char **error_r)
 	store_msg_clear(&sm);
 	store_folder_close(&sf);
 	return fd;
+}
+
+int
+jms_msg_map(struct jms *j, const struct jms_msg *m, struct jms_map *out,
+	    const char **error_r)
+{
+	struct stat sb;
+	long page = sysconf(_SC_PAGESIZE);
+
+	memset(out, 0, sizeof(*out));
+	buf_init(&out->copy, 0);
+	out->data = "";
+	int fd = jms_msg_fd(j, m, error_r);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0) {
+		close(fd);
+		return seterr(error_r, "cannot read the message"), -1;
+	}
+	size_t len = (size_t)sb.st_size;
+	if (len > 0 && page > 0 && len % (size_t)page != 0) {
+		/* the rest of the last page reads as zeros: the NUL */
+		void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p != MAP_FAILED) {
+			close(fd);
+			out->base = p;
+			out->data = p;
+			out->len = len;
+			return 0;
+		}
+	}
+	char b[65536];
+	ssize_t n;
+	while ((n = read(fd, b, sizeof(b))) > 0)
+		if (buf_append(&out->copy, b, (size_t)n) < 0) {
+			close(fd);
+			buf_free(&out->copy);
+			return seterr(error_r, "out of memory"), -1;
+		}
+	close(fd);
+	out->data = out->copy.data != NULL ? out->copy.data : "";
+	out->len = out->copy.len;
+	return 0;
+}
+
+void
+jms_msg_unmap(struct jms_map *map)
+{
+	if (map->base != NULL)
+		munmap(map->base, map->len);
+	buf_free(&map->copy);
+	memset(map, 0, sizeof(*map));
+	map->data = "";
 }
 
 int

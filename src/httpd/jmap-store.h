@@ -80,6 +80,20 @@ int jms_msg_read(struct jms *j, const struct jms_msg *m, size_t max,
 /* jms_msg_fd - the message file opened read-only, or -1 */
 int jms_msg_fd(struct jms *j, const struct jms_msg *m, const char **error_r);
 
+/* jms_msg_map - the whole message, mapped read-only (no copy, no size
+ * limit: a message of a 50 MB attachment is 70 MB), NUL-terminated like
+ * a buf; 0 or -1. Unmap with jms_msg_unmap. */
+struct jms_map {
+	const char *data;
+	size_t len;
+	void *base;              /* the mapping, or NULL */
+	struct buf copy;         /* else the bytes read (a file of whole
+				  * pages has no NUL after it) */
+};
+int jms_msg_map(struct jms *j, const struct jms_msg *m, struct jms_map *out,
+		const char **error_r);
+void jms_msg_unmap(struct jms_map *map);
+
 /* jms_state - the state string of kind 'E' (Email), 'M' (Mailbox),
  * 'T' (Thread), from the store's change log, or 'Q' (Quota) */
 int jms_state(struct jms *j, char kind, struct buf *out,
