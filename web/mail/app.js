@@ -364,6 +364,11 @@ function Mail({ session, onLogout }) {
   const closeReader = () => {
     setPane('list');
     location.hash = `#/mailbox/${current}`;
+    // the focus back on the message's row (shown again on a phone)
+    setTimeout(() => {
+      const row = document.querySelector('#messages .msg.selected');
+      if (row && row.offsetParent !== null) row.focus();
+    }, 0);
   };
 
   // keyboard shortcuts (not while typing in a field)
