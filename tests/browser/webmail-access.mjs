@@ -9,7 +9,7 @@
 // reply) and back to where it was when the form closes; an attachment
 // preview takes the focus and Escape closes only the preview; on a phone
 // an opened message's heading takes the focus and Back gives it to the
-// message's row; a file over maxSizeUpload, or one that would take the
+// message's row; "?" lists the keys; a file over maxSizeUpload, or one that would take the
 // attachments over maxSizeAttachmentsPerEmail, is refused before any of
 // it is sent; the 50 MB attachment lists, opens and shows its own size.
 import assert from 'node:assert/strict';
@@ -96,6 +96,26 @@ try {
   assert.equal(await page.locator('#reader .message.open').count(), 1);
   await page.waitForFunction(() => document.activeElement?.classList.contains('preview'));
   step('preview');
+
+  // the keys: "?" lists them (focus on its Close), Esc closes the list
+  // alone; the header's Keys button opens it too
+  await page.locator('#reader h2').click();
+  await page.keyboard.press('?');
+  await page.waitForSelector('.modal[role=dialog]:has-text("Keyboard shortcuts")');
+  await page.waitForFunction(() => document.activeElement?.classList.contains('close-keys'));
+  const listed = await page.locator('.keys dt').allTextContents();
+  for (const k of ['j', 'k', 'r', 'a', 'f', 'c', '/', 's', 'u', '?']) assert.ok(listed.includes(k), `key ${k} listed`);
+  await shot(page, 'webmail-access-keys');
+  await page.keyboard.press('c');          // the keys of the page sleep meanwhile
+  assert.equal(await page.locator('#compose').count(), 0);
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('.modal', { state: 'detached' });
+  assert.equal(await page.evaluate(() => location.hash), hash, 'the message is still open');
+  await page.click('header button.keys-link');
+  await page.waitForSelector('.modal:has-text("Keyboard shortcuts")');
+  await page.click('.modal button.close-keys');
+  await page.waitForSelector('.modal', { state: 'detached' });
+  step('keys');
   await ctx.close();
 
   // ---- phone: the heading of an opened message, the row after Back ----

@@ -59,4 +59,5 @@ def test_webmail_keyboard_limits_and_a_big_attachment(srv, tmp_path):
                         "webmail access test: ok", MAX_UPLOAD=MAX_UPLOAD,
                         MAX_ATTACH=MAX_ATTACH)
     assert {"webmail-access-limits.png", "webmail-access-preview.png",
+            "webmail-access-keys.png",
             "webmail-access-phone-reader.png"} <= names, names
