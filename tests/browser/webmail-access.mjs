@@ -95,6 +95,14 @@ try {
   assert.equal(await page.evaluate(() => location.hash), hash, 'the message is still open');
   assert.equal(await page.locator('#reader .message.open').count(), 1);
   await page.waitForFunction(() => document.activeElement?.classList.contains('preview'));
+  // a PDF's preview: the browser's PDF viewer in a new tab
+  const popup = ctx.waitForEvent('page');
+  await page.click('#reader .attachment:has-text("plan.pdf") button.preview');
+  const pdfTab = await popup;
+  await pdfTab.waitForLoadState();
+  assert.match(pdfTab.url(), /^blob:/);
+  assert.equal(await pdfTab.evaluate(() => document.contentType), 'application/pdf');
+  await pdfTab.close();
   step('preview');
 
   // the keys: "?" lists them (focus on its Close), Esc closes the list

@@ -6,12 +6,12 @@ smtp.max_message_size 300 KB: maxSizeAttachmentsPerEmail 172 KB) so that
 the script can go past them; the 50 MB message is a maildir file put in
 place before the start."""
 import os
+from email.message import EmailMessage
 
 import pytest
 
-from webmail_util import (HAVE_CHROMIUM, NO_CHROMIUM, deliver_wait, png,
-                          run_browser, server, smtp_send, stop)
-from email.message import EmailMessage
+from webmail_util import (HAVE_CHROMIUM, NO_CHROMIUM, PDF, deliver_wait,
+                          png, run_browser, server, smtp_send, stop)
 
 BIG = 50 * 1024 * 1024
 MAX_UPLOAD = 200 * 1024
@@ -53,6 +53,8 @@ def test_webmail_keyboard_limits_and_a_big_attachment(srv, tmp_path):
     m.set_content("a picture")
     m.add_attachment(png(32, 32, (30, 120, 30)), maintype="image",
                      subtype="png", filename="green.png")
+    m.add_attachment(PDF, maintype="application", subtype="pdf",
+                     filename="plan.pdf")
     smtp_send(srv.port("smtp"), [m])
     deliver_wait(srv, 2)
     names = run_browser(srv, tmp_path, "webmail-access.mjs",
