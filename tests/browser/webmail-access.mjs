@@ -11,7 +11,8 @@
 // an opened message's heading takes the focus and Back gives it to the
 // message's row; "?" lists the keys; a file over maxSizeUpload, or one that would take the
 // attachments over maxSizeAttachmentsPerEmail, is refused before any of
-// it is sent; the 50 MB attachment lists, opens and shows its own size.
+// it is sent; the 50 MB attachment lists, opens, shows its own size and
+// downloads whole; a message of 10,000 parts lists and opens.
 import assert from 'node:assert/strict';
 import {
   errors, step, launch, watch, shot, shotAll, login, openSubject,
@@ -45,6 +46,12 @@ try {
   assert.equal(got.status(), 200);
   assert.equal((await got.body()).length, 50 * 1024 * 1024, 'the whole attachment downloads');
   step('50 MB attachment');
+  // 10,000 parts: listed and opened, the first attachments listed
+  await openSubject(page, 'Ten thousand parts');
+  await page.waitForSelector('#reader .more-atts');
+  assert.equal(await page.locator('#reader .attachment').count(), 200);
+  assert.match(await page.textContent('#reader .more-atts'), /^and \d+ more attachments/);
+  step('10,000 parts');
 
   // a reply: the focus in its body, then back on the Reply button
   await page.click('#reader .message.open button.reply');
