@@ -679,6 +679,25 @@ def test_query_sort_filter_collapse(srv):
     t = j.call("Thread/get", {"ids": [e[0]["threadId"], "tnope"]})[1]
     assert t["list"][0]["emailIds"] == [first[1], first[0]]
     assert t["notFound"] == ["tnope"]
+    # an original and its reply of the same second: in the order they
+    # came (six pairs: a random order passes all six once in 64)
+    j.call("Mailbox/set", {"create": {"s": {"name": "SameSecond"}}})
+    same = mailbox_ids(j)["SameSecond"]
+    when = imaplib.Time2Internaldate(1700000000 + 9000)
+    for k in range(6):
+        append(srv, "SameSecond", message(f"Tie {k}", msgid=f"<tie{k}@x>"),
+               date=when)
+        append(srv, "SameSecond", message(f"Re: Tie {k}",
+               refs=f"<tie{k}@x>", msgid=f"<tie{k}r@x>"), date=when)
+    ids6 = j.call("Email/query", {"filter": {"inMailbox": same}})[1]["ids"]
+    got = j.call("Email/get", {"ids": ids6, "properties": [
+        "threadId", "subject"]})[1]["list"]
+    subj = {x["id"]: x["subject"] for x in got}
+    tids = sorted({x["threadId"] for x in got})
+    assert len(tids) == 6
+    for th in j.call("Thread/get", {"ids": tids})[1]["list"]:
+        names = [subj[i] for i in th["emailIds"]]
+        assert len(names) == 2 and names[1] == "Re: " + names[0], names
     # SearchSnippet/get: the term marked, the markup of mail escaped
     sn = j.call("SearchSnippet/get", {"emailIds": [first[2]],
                 "filter": {"text": "needle"}})[1]
