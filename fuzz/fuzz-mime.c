@@ -11,7 +11,10 @@ static void
 walk(const char *d, const struct mime_part *p, struct buf *out, int depth)
 {
 	buf_reset(out);
-	(void)mime_decode_body(d, p, out);
+	/* the counted size is what the decoder gives */
+	if (mime_decode_body(d, p, out) == 0 &&
+	    mime_decoded_size(d, p) != out->len)
+		abort();
 	buf_reset(out);
 	mime_part_text(d, p, out);
 	for (size_t i = 0; i < p->nchildren && depth < 64; i++)

@@ -10,6 +10,11 @@ the memory of an idle JMAP EventSource client.
                (REVERSE ARRIVAL) UTF-8 ALL, UID FETCH of the first 50
                (UID RFC822.SIZE FLAGS INTERNALDATE BODYSTRUCTURE and the
                list's header fields).
+  threads      the webmail's own first page (conversations on, its
+               default): Email/query with collapseThreads + Email/get +
+               Thread/get (the count of each row's thread), one request.
+               Dovecot: Roundcube's threaded list: SELECT, UID THREAD
+               REFS UTF-8 ALL, UID FETCH of the 50 newest threads' roots.
   open         Postern: Email/get of one Email with its text body values.
                Dovecot: UID FETCH BODYSTRUCTURE, then BODY.PEEK[1] and the
                header (Roundcube's message view).
@@ -22,7 +27,9 @@ the memory of an idle JMAP EventSource client.
                + FETCH (no full-text index on either side).
 
 Each is timed cold (the first time after the files appeared: each server
-indexes then) and warm (median of RUNS). Dovecot runs as its imap binary
+indexes then) and warm (median of RUNS), by the wall clock and by the
+server's own CPU time (every thread's, from /proc/PID/task/*/schedstat:
+on a loaded machine the wall clock mostly measures the others). Dovecot runs as its imap binary
 pre-authenticated over pipes (as in bench/imap/sort_thread.py: no login,
 no network, which favours it); Postern over HTTP on loopback with the web
 session cookie. Then Postern's httpd alone (no ASan: use an optimised
@@ -106,16 +113,32 @@ def rss_kb(pid):
     return 0
 
 
-def timed(fn, runs=RUNS):
-    cold_t = time.perf_counter()
+def cpu_ns(pid):
+    """the CPU time of every thread of pid so far (ns, schedstat)"""
+    total = 0
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((t / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass                        # a thread gone meanwhile
+    return total
+
+
+def timed(fn, pid, runs=RUNS):
+    """(cold wall, warm wall median, cold server CPU, warm server CPU
+    median) in seconds: the server's CPU time (all its threads) counts
+    its own work, which the other load of the machine does not inflate
+    the way it does the wall clock"""
+    c0, t0 = cpu_ns(pid), time.perf_counter()
     fn()
-    cold = time.perf_counter() - cold_t
-    ts = []
+    cold, cold_cpu = time.perf_counter() - t0, (cpu_ns(pid) - c0) / 1e9
+    ts, cs = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        c0, t0 = cpu_ns(pid), time.perf_counter()
         fn()
-        ts.append(time.perf_counter() - t)
-    return cold, statistics.median(ts)
+        ts.append(time.perf_counter() - t0)
+        cs.append((cpu_ns(pid) - c0) / 1e9)
+    return cold, statistics.median(ts), cold_cpu, statistics.median(cs)
 
 
 # ----------------------------------------------------------------- Postern
@@ -147,6 +170,8 @@ class Postern:
                     raise
                 time.sleep(0.1)
         self.cookie = self.login("bench@hq")
+        self.pid = json.loads((self.root / "run" / "httpd.json")
+                              .read_text())["pid"]
         self.acct = self.get("/jmap/mail/session", self.cookie)[
             "primaryAccounts"][USING[1]]
 
@@ -197,15 +222,20 @@ class Postern:
     def mailroot(self):
         return next(p.parent for p in self.root.rglob("postern-index.db"))
 
-    def page(self, filt, extra=None):
+    def page(self, filt, extra=None, thread_get=False):
         q = {"accountId": self.acct, "filter": filt, "sort": [
             {"property": "receivedAt", "isAscending": False}],
             "limit": PAGE, "calculateTotal": True}
         q.update(extra or {})
-        out = self.api([["Email/query", q, "q"], ["Email/get", {
+        calls = [["Email/query", q, "q"], ["Email/get", {
             "accountId": self.acct, "properties": LIST_PROPS,
             "#ids": {"resultOf": "q", "name": "Email/query",
-                     "path": "/ids"}}, "g"]])
+                     "path": "/ids"}}, "g"]]
+        if thread_get:              # as web/mail/app.js asks
+            calls.append(["Thread/get", {"accountId": self.acct, "#ids": {
+                "resultOf": "g", "name": "Email/get",
+                "path": "/list/*/threadId"}}, "t"])
+        out = self.api(calls)
         return out[0][1], out[1][1]["list"]
 
     def open(self, eid):
@@ -227,6 +257,7 @@ def bench_postern(build, msgs, tmp, word, who):
         inbox = [m for m in p.api([["Mailbox/get", {
             "accountId": p.acct, "ids": None}, "m"]])[0][1]["list"]
             if m["role"] == "inbox"][0]["id"]
+        pid = p.pid
         t = time.perf_counter()
         fill(p.mailroot(), msgs)
         made = time.perf_counter() - t
@@ -237,12 +268,18 @@ def bench_postern(build, msgs, tmp, word, who):
             q, lst = p.page({"inMailbox": inbox})
             assert q["total"] == len(msgs) and len(lst) == PAGE
             first["ids"] = q["ids"]
-        res["first page"] = timed(first_page)
+        res["first page"] = timed(first_page, pid)
+
+        def threads():
+            q, lst = p.page({"inMailbox": inbox}, {"collapseThreads": True},
+                            thread_get=True)
+            assert q["total"] == len(msgs) and len(lst) == PAGE
+        res["first page, threads"] = timed(threads, pid)
 
         def open_one():
             e = p.open(first["ids"][7])
             assert e["bodyValues"]
-        res["open"] = timed(open_one)
+        res["open"] = timed(open_one, pid)
         sfilter = {"operator": "OR", "conditions": [
             {"subject": word}, {"from": who}]}
 
@@ -251,12 +288,12 @@ def bench_postern(build, msgs, tmp, word, who):
                 {"inMailbox": inbox}, sfilter]})
             first["search"] = q["total"]
             assert len(lst) == min(PAGE, q["total"])
-        res["search subject/from"] = timed(search)
+        res["search subject/from"] = timed(search, pid)
 
         def body_search():
             q, lst = p.page({"inMailbox": inbox, "text": "zulu yankee xray"})
             first["body"] = q["total"]
-        res["body search"] = timed(body_search, 2)
+        res["body search"] = timed(body_search, pid, 2)
         return res, made, first
     finally:
         p.stop()
@@ -268,12 +305,13 @@ def bench_idle(build, tmp, clients):
     socks = []
     try:
         per = 16                       # JMAP_PUSH_PER_ACCOUNT
-        names = [f"u{i}@hq" for i in range((clients + per - 1) // per)]
+        # clients + 1 streams (the first one below), per to an account
+        names = [f"u{i}@hq" for i in range(clients // per + 1)]
         for n in names:
             p.cli("mailbox", "add", n, "--password", PW)
         cookies = [p.login(n) for n in names]
         # one stream first (the push machinery, inotify, code pages)
-        pid = json.loads((p.root / "run" / "httpd.json").read_text())["pid"]
+        pid = p.pid
 
         def open_stream(cookie):
             s = socket.create_connection(("127.0.0.1", p.port), timeout=120)
@@ -349,6 +387,29 @@ class Dovecot:
                 return line.split()[2:]
         return []
 
+    def thread_roots(self):
+        """the first UID of each thread of UID THREAD REFS, in order"""
+        roots = []
+        for line in self.cmd("UID THREAD REFS UTF-8 ALL"):
+            if not line.startswith(b"* THREAD"):
+                continue
+            depth, num, start = 0, b"", False
+            for ch in line[8:]:
+                c = bytes([ch])
+                if c.isdigit():
+                    num += c
+                    continue
+                if num and start:
+                    roots.append(num)
+                    start = False
+                num = b""
+                if c == b"(":
+                    depth += 1
+                    start = start or depth == 1
+                elif c == b")":
+                    depth -= 1
+        return roots
+
     def fetch_list(self, uids):
         if uids:
             self.cmd("UID FETCH " + b",".join(uids).decode() +
@@ -363,6 +424,7 @@ class Dovecot:
 
 def bench_dovecot(msgs, tmp, word, who):
     d = Dovecot(tmp / "dv", msgs)
+    pid = d.p.pid                   # setpriv and env exec the imap binary
     try:
         res = {}
         first = {}
@@ -373,26 +435,33 @@ def bench_dovecot(msgs, tmp, word, who):
             assert len(uids) == len(msgs)
             first["uids"] = uids[:PAGE]
             d.fetch_list(uids[:PAGE])
-        res["first page"] = timed(first_page)
+        res["first page"] = timed(first_page, pid)
+
+        def threads():
+            d.cmd("SELECT INBOX")
+            roots = d.thread_roots()
+            assert len(roots) == len(msgs)
+            d.fetch_list(roots[-PAGE:])
+        res["first page, threads"] = timed(threads, pid)
 
         def open_one():
             u = first["uids"][7].decode()
             d.cmd(f"UID FETCH {u} (BODYSTRUCTURE)")
             d.cmd(f"UID FETCH {u} (BODY.PEEK[HEADER] BODY.PEEK[1])")
-        res["open"] = timed(open_one)
+        res["open"] = timed(open_one, pid)
 
         def search():
             uids = d.sorted_uids(f'OR HEADER SUBJECT "{word}" HEADER FROM '
                                  f'"{who}"')
             first["search"] = len(uids)
             d.fetch_list(uids[:PAGE])
-        res["search subject/from"] = timed(search)
+        res["search subject/from"] = timed(search, pid)
 
         def body_search():
             uids = d.sorted_uids('TEXT "zulu yankee xray"')
             first["body"] = len(uids)
             d.fetch_list(uids[:PAGE])
-        res["body search"] = timed(body_search, 2)
+        res["body search"] = timed(body_search, pid, 2)
         return res, first
     finally:
         d.stop()
@@ -420,13 +489,17 @@ def main():
           f"them); load average {load0:.1f} at the start, "
           f"{os.getloadavg()[0]:.1f} at the end (2 cores)\n")
     print("| wait | Postern JMAP cold | Postern warm | Dovecot IMAP cold | "
-          "Dovecot warm | matches (Postern / Dovecot) |")
-    print("|---|---|---|---|---|---|")
+          "Dovecot warm | server CPU warm, Postern / Dovecot | "
+          "server CPU cold, Postern / Dovecot | matches (Postern / "
+          "Dovecot) |")
+    print("|---|---|---|---|---|---|---|---|")
     for k in pr:
         hits = {"search subject/from": "search", "body search": "body"}.get(k)
         m = f"{pf[hits]} / {df[hits]}" if hits else ""
         print(f"| {k} | {pr[k][0] * 1000:.0f} ms | {pr[k][1] * 1000:.1f} ms "
-              f"| {dr[k][0] * 1000:.0f} ms | {dr[k][1] * 1000:.1f} ms | {m} |")
+              f"| {dr[k][0] * 1000:.0f} ms | {dr[k][1] * 1000:.1f} ms "
+              f"| {pr[k][3] * 1000:.1f} / {dr[k][3] * 1000:.1f} ms "
+              f"| {pr[k][2] * 1000:.0f} / {dr[k][2] * 1000:.0f} ms | {m} |")
     before, after, n, ticks = idle
     hz = os.sysconf("SC_CLK_TCK")
     print(f"\nidle EventSource clients: httpd RSS {before} kB with one, "

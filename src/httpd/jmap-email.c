@@ -533,8 +533,10 @@ part_json(struct ectx *c, const struct mime_part *pt, const char *path,
 		}
 	}
 	if (bp_wanted(c, "size"))
+		/* RFC 8621 4.1.4: the size after the transfer decoding,
+		 * that of the blob the user downloads */
 		json_object_set_new(o, "size", json_integer(pt->multipart ? 0 :
-		    (json_int_t)pt->body_len));
+		    (json_int_t)mime_decoded_size(c->data, pt)));
 	if (bp_wanted(c, "headers")) {
 		json_t *h = json_array();
 		size_t pos = pt->hdr_start, end = pt->hdr_start + pt->hdr_len;

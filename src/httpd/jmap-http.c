@@ -384,7 +384,8 @@ session_resource(struct db *db, const struct dir_mailbox *mb,
 	json_t *mail = json_pack("{s:n,s:i,s:i,s:I,s:[s,s,s,s,s,s],s:b}",
 	    "maxMailboxesPerEmail", "maxMailboxDepth", 32,
 	    "maxSizeMailboxName", 200,
-	    "maxSizeAttachmentsPerEmail", (json_int_t)lim.max_size_request,
+	    "maxSizeAttachmentsPerEmail",
+	    (json_int_t)jmap_mail_max_attachments(db),
 	    "emailQuerySortOptions", "receivedAt", "size", "from", "to",
 	    "subject", "sentAt", "mayCreateTopLevelMailbox", 1);
 	json_object_set_new(mail, "maxMailboxesPerEmail", json_integer(1));

@@ -77,6 +77,12 @@ int jmap_mail_blob(struct jmap_mail_ctx *c, const char *blob_id,
 int jmap_mail_blob_fd(struct jmap_mail_ctx *c, const char *blob_id,
 		      int *fd_r, size_t *len_r, const char **error_r);
 
+/* jmap_mail_max_attachments - maxSizeAttachmentsPerEmail (RFC 8621
+ * 1.3.1): the decoded attachments that still fit, base64 encoded (57
+ * bytes in 78) with room for the text, in the largest message the
+ * submission path takes (smtp.max_message_size) */
+size_t jmap_mail_max_attachments(struct db *db);
+
 /* jmap_mail_states - the account's current states as a StateChange's
  * TypeState object {Mailbox, Email, Thread, Quota} (new reference), or
  * NULL on error */

@@ -31,11 +31,12 @@ struct jms;
 struct jms_folder {
 	char *name;              /* IMAP name (modified UTF-7) */
 	char id[24];             /* the store's mailbox id (STORE_ID_MAX) */
-	uint32_t uidvalidity;
+	uint32_t uidvalidity;    /* these three: jms_folder_counts */
 	uint32_t uidnext;
 	uint64_t modseq;
 	unsigned int special_use;/* STORE_SU_* */
 	bool subscribed;
+	/* the counters: 0 until jms_folder_counts filled them */
 	uint32_t total, unseen;
 	uint64_t size;
 };
@@ -57,6 +58,9 @@ struct jms *jms_open(const char *root, int64_t quota_kb, const char **error_r);
 void jms_close(struct jms **j);
 size_t jms_nfolders(const struct jms *j);
 const struct jms_folder *jms_folder(const struct jms *j, size_t i);
+/* jms_folder_counts - fill folder i's uidvalidity, uidnext, modseq and
+ * counters (once per load: they read all its messages in the index) */
+int jms_folder_counts(struct jms *j, size_t i, const char **error_r);
 /* jms_folder_find - the index of a Mailbox id, or -1 */
 long jms_folder_find(const struct jms *j, const char *id);
 /* jms_reload - load the folders again after a change */
@@ -75,6 +79,20 @@ int jms_msg_read(struct jms *j, const struct jms_msg *m, size_t max,
 		 struct buf *out, const char **error_r);
 /* jms_msg_fd - the message file opened read-only, or -1 */
 int jms_msg_fd(struct jms *j, const struct jms_msg *m, const char **error_r);
+
+/* jms_msg_map - the whole message, mapped read-only (no copy, no size
+ * limit: a message of a 50 MB attachment is 70 MB), NUL-terminated like
+ * a buf; 0 or -1. Unmap with jms_msg_unmap. */
+struct jms_map {
+	const char *data;
+	size_t len;
+	void *base;              /* the mapping, or NULL */
+	struct buf copy;         /* else the bytes read (a file of whole
+				  * pages has no NUL after it) */
+};
+int jms_msg_map(struct jms *j, const struct jms_msg *m, struct jms_map *out,
+		const char **error_r);
+void jms_msg_unmap(struct jms_map *map);
 
 /* jms_state - the state string of kind 'E' (Email), 'M' (Mailbox),
  * 'T' (Thread), from the store's change log, or 'Q' (Quota) */

@@ -98,6 +98,9 @@ int mime_charset_to_utf8(const char *charset, const char *in, size_t len,
  * (IMAP BINARY: UNKNOWN-CTE). */
 int mime_decode_body(const char *data, const struct mime_part *part,
 		     struct buf *out);
+/* mime_decoded_size - the length mime_decode_body gives (the body's as
+ * it is for an unknown encoding), counted without a copy. */
+size_t mime_decoded_size(const char *data, const struct mime_part *part);
 /* mime_part_text - the body text of a text part as UTF-8 for SEARCH. */
 void mime_part_text(const char *data, const struct mime_part *part,
 		    struct buf *out);

@@ -606,8 +606,11 @@ int
 store_thread_get(struct store *st, const char *threadid, char ***emailids_r,
 		 size_t *n_r, const char **error_r)
 {
+	/* oldest first; emails of the same second in the order they came
+	 * (their UIDs; the random email ids put a reply before its
+	 * original) */
 	sqlite3_stmt *s = index_prep(st, "SELECT emailid FROM msg WHERE "
-	    "threadid=? GROUP BY emailid ORDER BY min(idate), emailid",
+	    "threadid=? GROUP BY emailid ORDER BY min(idate), min(uid), emailid",
 	    error_r);
 	char **v = NULL;
 	size_t n = 0;

@@ -4,6 +4,8 @@
  * window, so its cost follows position + limit (and how rare the filter
  * is), not the size of the account. bench/store/bench-query.c measures
  * it. */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,46 @@ query_bind(sqlite3_stmt *s, const struct store_query *q, int64_t folder)
 		sqlite3_bind_text(s, 4, q->keyword, -1, SQLITE_STATIC);
 	if (q->not_keyword != NULL)
 		sqlite3_bind_text(s, 5, q->not_keyword, -1, SQLITE_STATIC);
+}
+
+/* a set of thread ids (open addressing; collapse's "seen") */
+struct tid_set {
+	char (*slot)[STORE_ID_MAX];
+	size_t cap, n;
+};
+
+static size_t
+tid_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* tid_add - add tid: true when it was not there yet */
+static bool
+tid_add(struct tid_set *t, const char *tid)
+{
+	if (2 * (t->n + 1) > t->cap) {
+		struct tid_set bigger = { NULL, t->cap ? t->cap * 2 : 256, 0 };
+		bigger.slot = xcalloc(bigger.cap, sizeof(*bigger.slot));
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->slot[i][0] != '\0')
+				(void)tid_add(&bigger, t->slot[i]);
+		free(t->slot);
+		*t = bigger;
+	}
+	size_t i = tid_hash(tid) & (t->cap - 1);
+	while (t->slot[i][0] != '\0') {
+		if (strcmp(t->slot[i], tid) == 0)
+			return false;
+		i = (i + 1) & (t->cap - 1);
+	}
+	snprintf(t->slot[i], sizeof(t->slot[i]), "%s", tid);
+	t->n++;
+	return true;
 }
 
 /* store_query - see store.h */
@@ -116,8 +158,10 @@ store_query(struct store *st, const struct store_query *q,
 	if (s == NULL)
 		return -1;
 	query_bind(s, q, folder);
-	sqlite3_bind_int64(s, 6, (int64_t)limit);
-	sqlite3_bind_int64(s, 7, (int64_t)q->position);
+	/* collapsed: the rows are walked from the start (the window counts
+	 * threads, not rows) */
+	sqlite3_bind_int64(s, 6, q->collapse ? -1 : (int64_t)limit);
+	sqlite3_bind_int64(s, 7, q->collapse ? 0 : (int64_t)q->position);
 	r->ids = xreallocarray(NULL, limit, sizeof(*r->ids));
 	sqlite3_stmt *t = index_prep(st, "SELECT threadid FROM msg WHERE "
 	    "folder=? AND uid=?", error_r);
@@ -126,8 +170,10 @@ store_query(struct store *st, const struct store_query *q,
 		store_query_result_free(r);
 		return -1;
 	}
+	struct tid_set seen = { NULL, 0, 0 };
+	size_t skipped = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && r->n < limit) {
-		struct store_query_row *row = &r->ids[r->n++];
+		struct store_query_row *row = &r->ids[r->n];
 		snprintf(row->emailid, sizeof(row->emailid), "%s",
 		    (const char *)sqlite3_column_text(s, 0));
 		sqlite3_reset(t);
@@ -137,7 +183,19 @@ store_query(struct store *st, const struct store_query *q,
 		if (sqlite3_step(t) == SQLITE_ROW)
 			snprintf(row->threadid, sizeof(row->threadid), "%s",
 			    (const char *)sqlite3_column_text(t, 0));
+		/* collapsed: a thread seen before, or one before the window */
+		if (q->collapse) {
+			if (row->threadid[0] != '\0' &&
+			    !tid_add(&seen, row->threadid))
+				continue;
+			if (skipped < q->position) {
+				skipped++;
+				continue;
+			}
+		}
+		r->n++;
 	}
+	free(seen.slot);
 	index_done(st, t);
 	index_done(st, s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -147,7 +205,8 @@ store_query(struct store *st, const struct store_query *q,
 	if (!q->want_total)
 		return 1;
 	buf_init(&sql, 0);
-	buf_puts(&sql, "SELECT count(*) FROM msg m");
+	buf_puts(&sql, q->collapse ? "SELECT count(DISTINCT m.threadid) FROM "
+	    "msg m" : "SELECT count(*) FROM msg m");
 	query_where(q, folder >= 0, &sql);
 	s = index_prep_once(st, sql.data, error_r);
 	buf_free(&sql);

@@ -579,6 +579,11 @@ struct store_query {
 				  * STORE_QUERY_LIMIT_MAX) */
 	bool want_total;         /* count every match (costs a walk of
 				  * them: O(matches)) */
+	bool collapse;           /* one email a thread: the first in the
+				  * order (JMAP collapseThreads); position,
+				  * limit and total count threads, and the
+				  * walk reads the rows up to the window's
+				  * last thread */
 };
 
 struct store_query_row {

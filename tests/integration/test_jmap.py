@@ -507,6 +507,73 @@ def test_upload_import_parse_and_limits(srv):
     assert r.status == 404
 
 
+def test_part_sizes_and_the_attachment_limit(srv):
+    """a part's size is that of its blob after the transfer decoding
+    (RFC 8621 4.1.4: what the user downloads), and
+    maxSizeAttachmentsPerEmail is the limit Email/set holds a draft to:
+    the decoded attachments that fit, base64 encoded, in the largest
+    message the submission path takes (smtp.max_message_size)"""
+    import os
+    j = alice(srv)
+    blob = os.urandom(30000)
+    m = EmailMessage()
+    m["From"] = "Sizer <sizer@example.org>"
+    m["To"] = "alice@acme.test"
+    m["Subject"] = "Sizes of parts"
+    m["Message-ID"] = "<sizes-1@example.org>"
+    m.set_content("caf\u00e9 " * 300, cte="quoted-printable")
+    m.add_attachment(blob, maintype="application", subtype="octet-stream",
+                     filename="blob.bin")
+    append(srv, "INBOX", m.as_bytes())
+    inbox = mailbox_ids(j)["inbox"]
+    eid = j.call("Email/query", {"filter": {"inMailbox": inbox,
+                 "subject": "Sizes of parts"}})[1]["ids"][0]
+    e = j.call("Email/get", {"ids": [eid], "properties": [
+        "attachments", "textBody", "bodyStructure"]})[1]["list"][0]
+    att = e["attachments"][0]
+    assert att["size"] == len(blob), att        # not its base64 (40,000+)
+    # 1,800 bytes of text and its line end (its quoted-printable: 2,400+)
+    assert e["textBody"][0]["size"] in (1801, 1802), e["textBody"]
+    for part in (att, e["textBody"][0]):
+        r = j.request("GET", f"/jmap/mail/download/{j.account}/"
+                      f"{part['blobId']}/x")
+        assert r.status == 200 and len(r.body) == part["size"]
+
+    # the limit: advertised from smtp.max_message_size, held by Email/set
+    srv.cli("config", "set", "smtp.max_message_size", "300K")
+    try:
+        want = (300 * 1024 - 64 * 1024) // 78 * 57
+        caps = j.session()["accounts"][j.account]["accountCapabilities"][MAIL]
+        assert caps["maxSizeAttachmentsPerEmail"] == want
+        blobs = []
+        for _ in range(2):
+            r = j.request("POST", f"/jmap/mail/upload/{j.account}/",
+                          raw=os.urandom(want // 2 + 1000),
+                          headers={"Content-Type": "application/zip"})
+            assert r.status == 201, r.body
+            blobs.append(r.json["blobId"])
+        drafts = mailbox_ids(j)["drafts"]
+
+        def draft(ids):
+            return {"mailboxIds": {drafts: True}, "subject": "Heavy",
+                    "to": [{"email": "bob@acme.test"}],
+                    "bodyValues": {"t": {"value": "see attached"}},
+                    "textBody": [{"partId": "t", "type": "text/plain"}],
+                    "attachments": [{"blobId": b, "type": "application/zip",
+                                     "name": f"{i}.zip"}
+                                    for i, b in enumerate(ids)]}
+        r = j.call("Email/set", {"create": {"two": draft(blobs),
+                                            "one": draft(blobs[:1])}})[1]
+        assert r["notCreated"]["two"]["type"] == "tooLarge", r
+        assert r["notCreated"]["two"]["properties"] == ["attachments"]
+        assert "maxSizeAttachmentsPerEmail" in \
+            r["notCreated"]["two"]["description"]
+        assert "one" in r["created"], r
+        j.call("Email/set", {"destroy": [r["created"]["one"]["id"]]})
+    finally:
+        srv.cli("config", "set", "smtp.max_message_size", "51200K")
+
+
 def test_query_sort_filter_collapse(srv):
     j = alice(srv)
     ids = mailbox_ids(j)
@@ -554,6 +621,9 @@ def test_query_sort_filter_collapse(srv):
     # collapseThreads: the reply and its root are one thread
     r, s = q(collapseThreads=True)
     assert r["total"] == 3 and "alpha topic" not in s
+    assert r["canCalculateChanges"] is False
+    r, s = q(collapseThreads=True, position=1, limit=1)
+    assert s == ["Charlie"] and r["total"] == 3
     mb = j.call("Mailbox/get", {"ids": [sid], "properties": [
         "totalEmails", "totalThreads", "unreadThreads"]})[1]["list"][0]
     assert (mb["totalEmails"], mb["totalThreads"], mb["unreadThreads"]) == \
@@ -586,7 +656,12 @@ def test_query_sort_filter_collapse(srv):
                     "work"}, {"inMailbox": sid, "notKeyword": "$flagged"},
                     {"operator": "AND", "conditions": [
                         {"inMailbox": sid}, {"notKeyword": "WORK"}]}):
-            for page in ({}, {"position": 1, "limit": 2}):
+            # collapseThreads too (the index walks the rows up to the
+            # window's last thread)
+            for page in ({}, {"position": 1, "limit": 2},
+                         {"collapseThreads": True},
+                         {"collapseThreads": True, "position": 1,
+                          "limit": 2}):
                 fast = q(filter=flt, sort=[sort], **page)[0]
                 slow = q(filter={"operator": "AND", "conditions": [
                     flt, {"minSize": 0}]}, sort=[sort], **page)[0]
@@ -604,6 +679,25 @@ def test_query_sort_filter_collapse(srv):
     t = j.call("Thread/get", {"ids": [e[0]["threadId"], "tnope"]})[1]
     assert t["list"][0]["emailIds"] == [first[1], first[0]]
     assert t["notFound"] == ["tnope"]
+    # an original and its reply of the same second: in the order they
+    # came (six pairs: a random order passes all six once in 64)
+    j.call("Mailbox/set", {"create": {"s": {"name": "SameSecond"}}})
+    same = mailbox_ids(j)["SameSecond"]
+    when = imaplib.Time2Internaldate(1700000000 + 9000)
+    for k in range(6):
+        append(srv, "SameSecond", message(f"Tie {k}", msgid=f"<tie{k}@x>"),
+               date=when)
+        append(srv, "SameSecond", message(f"Re: Tie {k}",
+               refs=f"<tie{k}@x>", msgid=f"<tie{k}r@x>"), date=when)
+    ids6 = j.call("Email/query", {"filter": {"inMailbox": same}})[1]["ids"]
+    got = j.call("Email/get", {"ids": ids6, "properties": [
+        "threadId", "subject"]})[1]["list"]
+    subj = {x["id"]: x["subject"] for x in got}
+    tids = sorted({x["threadId"] for x in got})
+    assert len(tids) == 6
+    for th in j.call("Thread/get", {"ids": tids})[1]["list"]:
+        names = [subj[i] for i in th["emailIds"]]
+        assert len(names) == 2 and names[1] == "Re: " + names[0], names
     # SearchSnippet/get: the term marked, the markup of mail escaped
     sn = j.call("SearchSnippet/get", {"emailIds": [first[2]],
                 "filter": {"text": "needle"}})[1]

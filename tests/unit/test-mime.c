@@ -108,6 +108,10 @@ test_multipart(void)
 	CHECK(mime_decode_body(multi, bin, &b) == 0);
 	CHECK_INTEQ(b.len, 3);
 	CHECK(memcmp(b.data, "\0\1\2", 3) == 0);
+	/* the decoded sizes (JMAP's EmailBodyPart size), without a copy */
+	CHECK_INTEQ(mime_decoded_size(multi, bin), 3);
+	CHECK_INTEQ(mime_decoded_size(multi, a), 7);      /* "caf\xe9 ok" */
+	CHECK_INTEQ(mime_decoded_size(multi, mime_part_find(&m, p3, 1)), 20);
 	const struct mime_part *msg = mime_part_find(&m, p3, 1);
 	CHECK(msg->rfc822);
 	const struct mime_part *in = mime_part_find(&m, p31, 2);

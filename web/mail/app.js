@@ -21,6 +21,7 @@ import * as J from './jmap.js';
 import { Reader } from './reader.js';
 import { Compose } from './compose.js';
 import { addrText, dateText, sizeText, Notice } from './util.js';
+import { KeyHelp } from './keys.js';
 
 const PAGE = 50;
 const LIST_PROPS = ['threadId', 'mailboxIds', 'keywords', 'from', 'to',
@@ -255,6 +256,7 @@ function Mail({ session, onLogout }) {
   const [compose, setCompose] = useState(null);
   const [pane, setPane] = useState('list');
   const [tick, setTick] = useState(0);       // bumped by push
+  const [keysHelp, setKeysHelp] = useState(false);
   const searchRef = useRef(null);
   const emailState = useRef(null);
 
@@ -393,6 +395,11 @@ function Mail({ session, onLogout }) {
   const closeReader = () => {
     setPane('list');
     location.hash = `#/mailbox/${current}`;
+    // the focus back on the message's row (shown again on a phone)
+    setTimeout(() => {
+      const row = document.querySelector('#messages .msg.selected');
+      if (row && row.offsetParent !== null) row.focus();
+    }, 0);
   };
 
   // keyboard shortcuts (not while typing in a field)
@@ -404,7 +411,7 @@ function Mail({ session, onLogout }) {
         if (e.key === 'Escape' && t.blur) t.blur();
         return;
       }
-      if (compose || settings) return;
+      if (compose || settings || keysHelp) return;
       const i = rows.findIndex((m) => m.id === selected);
       const focusRow = (id) => {
         setSelected(id);
@@ -425,13 +432,14 @@ function Mail({ session, onLogout }) {
         case 'f': if (sel) setCompose({ mode: 'forward', id: sel.id }); break;
         case 's': if (sel) setKeyword(sel.id, '$flagged', !(sel.keywords && sel.keywords.$flagged)); break;
         case 'u': if (sel) setKeyword(sel.id, '$seen', !(sel.keywords && sel.keywords.$seen)); break;
+        case '?': setKeysHelp(true); break;
         default: return;
       }
       e.preventDefault();
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
-  }, [rows, selected, openId, compose, settings, current, mailboxes]);
+  }, [rows, selected, openId, compose, settings, current, mailboxes, keysHelp]);
 
   const doLogout = async () => {
     try { await J.logout(); } catch (e) { /* the cookie goes anyway */ }
@@ -452,6 +460,8 @@ function Mail({ session, onLogout }) {
           value=${search} onInput=${(e) => { setSearch(e.target.value); if (!e.target.value) setQuery(''); }} />
       </form>
       <button class="compose primary" onClick=${() => setCompose({ mode: 'new' })}>Compose</button>
+      <button class="keys-link link" onClick=${() => setKeysHelp(true)}
+        aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)">Keys</button>
       <a class="settings-link" href="#/settings" aria-label="Settings">⚙</a>
       <span class="who">${session.username}</span>
       <button class="logout link" onClick=${doLogout}>Log out</button>
@@ -475,6 +485,7 @@ function Mail({ session, onLogout }) {
           : html`<p class="empty">Select a message to read it.</p>`}
       </section>`}
     </div>
+    ${keysHelp && html`<${KeyHelp} onClose=${() => setKeysHelp(false)} />`}
     ${compose && html`<${Compose} jmap=${api} session=${session} spec=${compose}
       mailboxes=${mailboxes}
       onClose=${(msg) => { setCompose(null); if (msg) setOk(msg); refresh(); }} />`}

@@ -215,6 +215,23 @@ export function Compose({ jmap, session, spec, mailboxes, onClose }) {
 
   const ident = idents.find((i) => i.id === identityId);
 
+  // keyboard and screen reader users land in the form (To, or the body
+  // of a reply), and back where they were when it closes
+  const form = useRef(null);
+  const opener = useRef(document.activeElement);
+  useEffect(() => {
+    if (!ready || !form.current) return;
+    const f = form.current;
+    const reply = spec.id && spec.mode !== 'forward';
+    const el = (reply && f.querySelector('textarea[name=body], .rich-body')) ||
+      f.querySelector('input[name=to]');
+    if (el) el.focus();
+  }, [ready]);
+  useEffect(() => () => {
+    const o = opener.current;
+    if (o && o.isConnected && o !== document.body) o.focus();
+  }, []);
+
   // the Email object of what is on the screen
   const email = () => {
     const e = {
@@ -279,7 +296,24 @@ export function Compose({ jmap, session, spec, mailboxes, onClose }) {
   }, [to, cc, bcc, subject, text, htmlBody, atts, identityId, rich]);
   const touch = (f) => (v) => { dirty.current = true; f(v); };
 
-  const upload = async (files) => {
+  // a file over the server's limits is refused here, before any of it
+  // is sent (the server would refuse it too, after the whole upload)
+  const limits = jmap.limits();
+  const upload = async (all) => {
+    const files = [];
+    let total = atts.reduce((n, a) => n + (a.size || 0), 0);
+    const refused = [];
+    for (const f of all) {
+      if (f.size > limits.upload) {
+        refused.push(`${f.name} is ${sizeText(f.size)}: files up to ${sizeText(limits.upload)} can be attached here.`);
+      } else if (total + f.size > limits.attachments) {
+        refused.push(`${f.name} (${sizeText(f.size)}) does not fit: the attachments of one message may come to ${sizeText(limits.attachments)}.`);
+      } else {
+        total += f.size;
+        files.push(f);
+      }
+    }
+    setError(refused.join(' '));
     setUploading((n) => n + files.length);
     for (const f of files) {
       try {
@@ -302,6 +336,10 @@ export function Compose({ jmap, session, spec, mailboxes, onClose }) {
     if (bad) return setError(`This is not an address: ${bad.email}`);
     if (!ident) return setError('There is no identity to send from.');
     if (uploading) return setError('Wait for the attachments to be uploaded.');
+    const weight = atts.reduce((n, a) => n + (a.size || 0), 0);
+    if (weight > limits.attachments) {
+      return setError(`The attachments come to ${sizeText(weight)}: one message may carry ${sizeText(limits.attachments)}.`);
+    }
     setBusy(true);
     clearTimeout(timer.current);
     try {
@@ -371,7 +409,7 @@ export function Compose({ jmap, session, spec, mailboxes, onClose }) {
       <button onClick=${() => onClose('')}>Close</button></section>`;
   }
   return html`<section id="compose" role="dialog" aria-modal="false" aria-label=${title}>
-    <form onSubmit=${send} onKeyDown=${(e) => { if (e.key === 'Escape') { e.preventDefault(); close(); } }}>
+    <form ref=${form} onSubmit=${send} onKeyDown=${(e) => { if (e.key === 'Escape') { e.preventDefault(); close(); } }}>
       <div class="compose-top">
         <h2>${title}</h2>
         <span class="status muted" role="status">${uploading ? 'Uploading…' : status}</span>

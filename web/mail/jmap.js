@@ -127,6 +127,18 @@ export class Jmap {
       .replace('{type}', encodeURIComponent(type || 'application/octet-stream'));
   }
 
+  // limits - what the session says one upload and one message's
+  // attachments may weigh (bytes; Infinity when it says nothing)
+  limits() {
+    const core = this.session.capabilities['urn:ietf:params:jmap:core'] || {};
+    const acct = this.session.accounts && this.session.accounts[this.accountId];
+    const mail = (acct && acct.accountCapabilities && acct.accountCapabilities[MAIL]) || {};
+    return {
+      upload: core.maxSizeUpload || Infinity,
+      attachments: mail.maxSizeAttachmentsPerEmail || Infinity,
+    };
+  }
+
   // blob - a blob fetched into the page, typed as asked
   async blob(blobId, type) {
     const r = await fetch(this.downloadUrl(blobId, 'blob', type),

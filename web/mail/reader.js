@@ -227,12 +227,21 @@ function HtmlFrame({ jmap, message, allowRemote, onRemote }) {
 
 function Attachments({ jmap, message, hidden }) {
   const [preview, setPreview] = useState(null);
+  const closeBtn = useRef(null);
+  const back = useRef(null);
+  // the preview takes the focus (its Close button) and gives it back
+  useEffect(() => { if (preview && closeBtn.current) closeBtn.current.focus(); }, [preview]);
+  const close = () => {
+    setPreview(null);
+    if (back.current && back.current.isConnected) back.current.focus();
+  };
   const all = (message.attachments || []).filter((a) => !hidden.has(a.partId));
   // a message of thousands of parts still opens: the first ones listed
   const list = all.slice(0, MAX_ATTACHMENTS);
   useEffect(() => () => { if (preview) URL.revokeObjectURL(preview.url); }, [preview]);
   if (!list.length) return null;
   const show = async (a) => {
+    back.current = document.activeElement;
     try {
       const type = /^image\/(png|jpeg|gif|webp|bmp)$/i.test(a.type) ? a.type.toLowerCase() : 'application/pdf';
       const url = URL.createObjectURL(await jmap.blob(a.blobId, type));
@@ -258,9 +267,17 @@ function Attachments({ jmap, message, hidden }) {
     })}</ul>
     ${all.length > list.length && html`<p class="muted more-atts">${`and ${all.length - list.length} more attachments (not listed)`}</p>`}
     ${preview && html`<div class="modal" role="dialog" aria-modal="true" aria-label=${`Preview of ${preview.name}`}
-      onClick=${() => setPreview(null)}>
+      onClick=${close} onKeyDown=${(e) => {
+        // Escape closes the preview only (not the message behind it);
+        // Tab stays on its one button
+        if (e.key === 'Escape' || e.key === 'Tab') {
+          e.preventDefault();
+          e.stopPropagation();
+          if (e.key === 'Escape') close();
+        }
+      }}>
       <div class="modal-box preview-box"><img src=${preview.url} alt=${preview.name} />
-      <button onClick=${() => setPreview(null)} autofocus>Close</button></div></div>`}
+      <button class="close-preview" ref=${closeBtn} onClick=${close}>Close</button></div></div>`}
   </div>`;
 }
 
@@ -315,6 +332,16 @@ export function Reader({ jmap, id, threads, mailboxes, current, onClose, onReply
   const [msgs, setMsgs] = useState(null);
   const [openIds, setOpenIds] = useState(new Set([id]));
   const [version, setVersion] = useState(0);
+  const heading = useRef(null);
+  // on a phone the list row that opened the message is hidden now: the
+  // focus goes to the message's heading (desktop keeps it on the row,
+  // for j and k)
+  useEffect(() => {
+    const a = document.activeElement;
+    if (msgs && heading.current && (!a || a === document.body || a.offsetParent === null)) {
+      heading.current.focus();
+    }
+  }, [msgs === null]);
   useEffect(() => {
     let live = true;
     (async () => {
@@ -356,7 +383,7 @@ export function Reader({ jmap, id, threads, mailboxes, current, onClose, onReply
   return html`<div class="reader">
     <div class="reader-top">
       <button class="back" onClick=${onClose} aria-label="Back to the list">‹ Back</button>
-      <h2 tabindex="-1">${subject || '(no subject)'}</h2>
+      <h2 tabindex="-1" ref=${heading}>${subject || '(no subject)'}</h2>
     </div>
     ${msgs.map((m) => html`<${Message} key=${m.id} jmap=${jmap} m=${m} open=${openIds.has(m.id)}
       mailboxes=${mailboxes} current=${current} actions=${actions}
