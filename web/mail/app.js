@@ -397,6 +397,9 @@ function Mail({ session, onLogout }) {
     location.hash = `#/mailbox/${current}`;
     // the focus back on the message's row (shown again on a phone)
     setTimeout(() => {
+      // unless the user went on meanwhile (a quick '/' to the search field)
+      const a = document.activeElement;
+      if (a && a !== document.body && !a.closest('#reader')) return;
       const row = document.querySelector('#messages .msg.selected');
       if (row && row.offsetParent !== null) row.focus();
     }, 0);
