@@ -144,6 +144,7 @@ extern const struct jmap_method api_audit_methods[];
 extern const struct jmap_method api_diag_methods[];
 extern const struct jmap_method api_messages_methods[];
 extern const struct jmap_method api_users_methods[];
+extern const struct jmap_method api_traffic_methods[];  /* api-admin-traffic.c */
 
 /* api_mailbox_forward_all - queue every message of ident's INBOX (at
  * most 10,000) to address to through the MTA (smtp/inbound), the mail

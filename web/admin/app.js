@@ -1,7 +1,7 @@
 // app.js - the Postern web administration: a single-page application on
 // the JMAP API (api.js), Preact + htm as plain ES modules. Every text a
 // user typed is rendered by Preact as text (never innerHTML). Screens:
-// login, dashboard (service status), post offices, mailboxes (paged,
+// login, dashboard (service status, traffic plots: plot.js), post offices, mailboxes (paged,
 // searched on the server), groups, lists (members, held posts), the queues
 // (retry, release, delete), the audit log, settings (forms from the field
 // table's schema), your sessions and API tokens. objects.js holds the
@@ -17,6 +17,7 @@ import { Domains } from './domains.js';
 import { MailboxDetail } from './mailbox.js';
 import { Track, Diagnostic } from './tools.js';
 import { Users } from './users.js';
+import { Traffic } from './plot.js';
 
 // ---- small pieces ---------------------------------------------------------
 
@@ -127,6 +128,7 @@ function Dashboard({ me }) {
         <tbody>${Object.keys(queues).length === 0 ? html`<tr><td colspan="2">The queues are empty.</td></tr>`
           : Object.entries(queues).map(([q, n]) => html`<tr key=${q}><td data-label="Queue"><a href="#/queue">${q}</a></td>
             <td data-label="Items">${n}</td></tr>`)}</tbody></table>`}
+    ${me.role === 'SYSADMIN' && !me.postOffice && html`<${Traffic} />`}
   </section>`;
 }
 
