@@ -68,8 +68,11 @@ export function pathOf(values, max) {
   return d.replace(/M([\d.]+) ([\d.]+)(?=M|$)/g, (m, x, y) => `M${x} ${y}h1`);
 }
 
-function clock(t) {
-  return new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+// clock - a time of the scale; with the weekday when the period is long
+function clock(t, long) {
+  const o = { hour: '2-digit', minute: '2-digit' };
+  if (long) o.weekday = 'short';
+  return new Date(t * 1000).toLocaleString([], o);
 }
 
 function Chart({ name, title, series, start, step, unit }) {
@@ -77,14 +80,14 @@ function Chart({ name, title, series, start, step, unit }) {
   const max = niceMax(Math.max(0, ...all));
   const n = series.length ? series[0][2].length : 0;
   const end = start + (n - 1) * step;
+  const long = end - start > 12 * 3600;
   const sums = series.map(([key, label, v]) => [key, label, v.reduce((a, x) => a + (x || 0), 0),
     v.filter((x) => x !== null).pop()]);
   const summary = sums.map(([, label, s, last]) => `${label} ${unit === 'total' ? s : (last ?? 'none')}`).join(', ');
   return html`<figure class="plot" data-test=${`plot-${name}`}>
     <figcaption>${title}</figcaption>
     <ul class="legend">${sums.map(([key, label, s, last]) => html`<li key=${key}>
-      <span class=${`swatch s-${key}`}></span>${label}:
-      <strong data-test=${`${name}-${key}`}>${unit === 'total' ? s : (last ?? '–')}</strong></li>`)}</ul>
+      <span class=${`swatch s-${key}`}></span>${`${label}: `}<strong data-test=${`${name}-${key}`}>${unit === 'total' ? s : (last ?? '–')}</strong></li>`)}</ul>
     <div class="plot-body">
       <div class="scale"><span>${max}</span><span>${max / 2}</span><span>0</span></div>
       <svg viewBox=${`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img"
@@ -96,7 +99,8 @@ function Chart({ name, title, series, start, step, unit }) {
           data-series=${key} d=${pathOf(v, max)} vector-effect="non-scaling-stroke"><title>${label}</title></path>`)}
       </svg>
     </div>
-    <div class="times"><span>${clock(start)}</span><span>${clock((start + end) / 2)}</span><span>${clock(end)}</span></div>
+    <div class="times"><span>${clock(start, long)}</span><span>${clock((start + end) / 2, long)}</span>
+      <span>${clock(end, long)}</span></div>
   </figure>`;
 }
 
