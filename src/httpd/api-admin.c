@@ -78,8 +78,8 @@ api_limits_load(struct db *db, int64_t po_id, struct po_limits *l)
 	sqlite3_stmt *st = db_query(db, &err, "SELECT webadmin_edit_mailboxes, "
 	    "webadmin_select_size, webadmin_edit_domains, webadmin_max_mailboxes, "
 	    "webadmin_max_mailbox_kb, webadmin_default_mailbox_kb, "
-	    "webadmin_edit_lists, webadmin_max_lists, webadmin_max_list_addresses "
-	    "FROM postoffice "
+	    "webadmin_edit_lists, webadmin_max_lists, webadmin_max_list_addresses, "
+	    "webadmin_brand FROM postoffice "
 	    "WHERE id = ?", "i", po_id);
 	if (st == NULL)
 		return -1;
@@ -97,6 +97,7 @@ api_limits_load(struct db *db, int64_t po_id, struct po_limits *l)
 	l->edit_lists = sqlite3_column_int(st, 6);
 	l->max_lists = sqlite3_column_int64(st, 7);
 	l->max_list_members = sqlite3_column_int64(st, 8);
+	l->brand = sqlite3_column_int(st, 9);
 	sqlite3_finalize(st);
 	return 0;
 }
@@ -980,5 +981,6 @@ const struct jmap_method *const api_admin_tables[] = {
 	api_mailbox_methods, api_group_methods, api_list_methods,
 	api_queue_methods, api_setting_methods, api_session_methods,
 	api_audit_methods, api_diag_methods, api_messages_methods,
-	api_users_methods, api_loginsec_methods, api_traffic_methods, NULL,
+	api_users_methods, api_loginsec_methods, api_traffic_methods,
+	api_branding_methods, NULL,
 };

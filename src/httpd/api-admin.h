@@ -24,6 +24,7 @@ struct po_limits {
 	int64_t max_mailboxes, max_kb, default_kb;
 	bool edit_lists;
 	int64_t max_lists, max_list_members;
+	bool brand;               /* webadmin_brand: may change the logos */
 };
 
 /* query args */
@@ -145,6 +146,7 @@ extern const struct jmap_method api_diag_methods[];
 extern const struct jmap_method api_messages_methods[];
 extern const struct jmap_method api_users_methods[];
 extern const struct jmap_method api_traffic_methods[];  /* api-admin-traffic.c */
+extern const struct jmap_method api_branding_methods[]; /* api-admin-branding.c */
 
 /* api_mailbox_forward_all - queue every message of ident's INBOX (at
  * most 10,000) to address to through the MTA (smtp/inbound), the mail
