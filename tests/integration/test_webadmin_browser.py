@@ -208,3 +208,39 @@ def test_webadmin_traffic_plots(postern, tmp_path):
     assert "webadmin traffic browser test: ok" in r.stdout
     assert {"desktop-traffic.png", "phone-traffic.png"} <= \
         {f.name for f in shots.glob("*.png")}
+
+
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
+                    reason="chromium is not installed "
+                           "(scripts/install-deps.sh installs it)")
+def test_webadmin_branding(postern, tmp_path):
+    """tests/browser/webadmin-branding.mjs: logos uploaded in the page,
+    shown on both login pages and in both banners"""
+    p = postern
+    p.cli("postoffice", "add", "hq", "--password", "Hk-Secret-1234")
+    p.cli("mailbox", "add", "root@hq", "--password", "Rt-Secret-8812",
+          "--type", "SYSADMIN")
+    p.cli("postoffice", "add", "alpha", "--password", "Ap-Secret-9931")
+    p.cli("domain", "add", "alpha.test", "--postoffice", "alpha")
+    p.cli("mailbox", "add", "carol@alpha", "--password", "Kx9-Secret-55c")
+    p.start(services=["httpd"])
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    envv = dict(os.environ, BASE=f"http://127.0.0.1:{p.port('http')}",
+                SYS="root@hq:Rt-Secret-8812", ADMIN="postmaster@alpha:Ap-Secret-9931",
+                USER_LOGIN="carol@alpha:Kx9-Secret-55c", SHOTS=str(shots),
+                WEB_MODULES=str(WEB_MODULES))
+    r = subprocess.run(["node", str(ROOT / "tests/browser/webadmin-branding.mjs")],
+                       env=envv, capture_output=True, text=True, timeout=240)
+    stable = BUILD / "screenshots"
+    stable.mkdir(exist_ok=True)
+    for f in shots.glob("*.png"):
+        shutil.copy(f, stable / f.name)
+    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\n{p.log('httpd')[-3000:]}"
+    assert "webadmin branding browser test: ok" in r.stdout
+    assert {"desktop-branding.png", "desktop-login-branded.png",
+            "phone-branding.png", "desktop-webmail-branded.png"} <= \
+        {f.name for f in shots.glob("*.png")}
+    assert (p.root / "branding/alpha/login.png").exists()
+    assert (p.root / "branding/alpha/banner.svg").exists()
+    assert "root@hq: Branding/set update alpha" in p.log("httpd")
