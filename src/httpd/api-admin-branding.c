@@ -56,6 +56,9 @@ branding_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	api_named_get(ctx, args, ADM_POSTOFFICE, branding_one, "SELECT name "
 	    "FROM postoffice WHERE (?1 = 0 OR id = ?1) ORDER BY name LIMIT ?2",
 	    result_r, error_r);
+	json_t *state = *result_r != NULL ? api_state_of(ctx, "Branding") : NULL;
+	if (state != NULL)
+		json_object_set_new(*result_r, "state", state);
 }
 
 /* decode - a logo's {type, data} into *data_r: NULL or the SetError */

@@ -643,8 +643,14 @@ api_named_get(struct api_ctx *c, json_t *args, enum adm_kind kind,
 		json_array_append_new(list, one(c->db, id, ident, props));
 	}
 	json_decref(ids);
-	*result_r = json_pack("{s:s,s:s,s:o,s:o}", "accountId", API_ACCOUNT,
-	    "state", "1", "list", list, "notFound", nf);
+	/* the type's state, as /set and /changes give it (RFC 8620 5.1) */
+	static const char *const types[] = { [ADM_POSTOFFICE] = "PostOffice",
+	    [ADM_DOMAIN] = "Domain", [ADM_MAILBOX] = "Mailbox",
+	    [ADM_GROUP] = "Group", [ADM_LIST] = "List" };
+	json_t *state = api_state_of(c, types[kind]);
+	*result_r = json_pack("{s:s,s:o,s:o,s:o}", "accountId", API_ACCOUNT,
+	    "state", state != NULL ? state : json_string("0"), "list", list,
+	    "notFound", nf);
 }
 
 bool
