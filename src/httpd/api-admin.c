@@ -272,10 +272,9 @@ api_query_args(struct api_ctx *c, json_t *args, const char *const *sortable,
 	q->sort = sortable[0];
 	q->asc = true;
 	q->limit = QUERY_LIMIT_DEFAULT;
-	/* RFC 8620 5.5 makes calculateTotal false by default; this API has
-	 * always answered total, so it stays on unless a client turns it off
-	 * (a count of 100,000 rows is most of a first page's cost) */
-	q->total = true;
+	/* RFC 8620 5.5: calculateTotal is false unless asked for (a count of
+	 * 100,000 rows is most of a first page's cost) */
+	q->total = false;
 	json_t *ct = json_object_get(args, "calculateTotal");
 	if (ct != NULL && !json_is_null(ct)) {
 		if (!json_is_boolean(ct)) {

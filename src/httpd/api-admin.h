@@ -36,7 +36,7 @@ struct query {
 	int64_t position, limit;
 	const char *anchor;       /* keyset paging: the id to start at */
 	int64_t anchor_offset;    /* 0 or more */
-	bool total;               /* calculateTotal (default true here) */
+	bool total;               /* calculateTotal (default false) */
 };
 
 /* one family's /set: each function handles one entry and fills res

@@ -156,7 +156,7 @@ function PostOffices({ me }) {
   const [brandPo, setBrandPo] = useState('');
   const load = useCallback(async () => {
     try {
-      const q = await api.call('PostOffice/query', { limit: 100 });
+      const q = await api.call('PostOffice/query', { limit: 100, calculateTotal: true });
       const g = await api.call('PostOffice/get', {
         ids: q.ids,
         properties: ['name', 'mailboxCount', 'domainCount', 'disabled', 'webadmin_max_mailboxes'],
@@ -270,7 +270,7 @@ function Mailboxes({ me, po }) {
       if (sel) filter.postOffice = sel;
       if (search) filter.text = search;
       const q = await api.call('Mailbox/query', {
-        filter, position: page * PAGE, limit: PAGE,
+        filter, position: page * PAGE, limit: PAGE, calculateTotal: true,
         sort: [{ property: 'name', isAscending: true }],
       });
       const g = q.ids.length ? await api.call('Mailbox/get', {
