@@ -987,5 +987,5 @@ const struct jmap_method *const api_admin_tables[] = {
 	api_queue_methods, api_setting_methods, api_session_methods,
 	api_audit_methods, api_diag_methods, api_messages_methods,
 	api_users_methods, api_loginsec_methods, api_traffic_methods,
-	api_branding_methods, NULL,
+	api_branding_methods, api_filter_methods, NULL,
 };

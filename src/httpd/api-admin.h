@@ -132,6 +132,13 @@ json_t *api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
 			  int (*del)(struct db *, const char *, const char *,
 				     const char **));
 
+/* api_mailbox_target - the mailbox ident within the actor's reach to
+ * change (an ADMIN: webadmin_edit_mailboxes, never a SYSADMIN's): 0 with
+ * its row, or -1 with the error (notFound, forbidden) */
+struct dir_mailbox;
+int api_mailbox_target(struct api_ctx *c, const char *ident,
+		       struct dir_mailbox *mb, json_t **e);
+
 extern const struct jmap_method api_postoffice_methods[];
 extern const struct jmap_method api_domain_methods[];
 extern const struct jmap_method api_mailbox_methods[];
@@ -147,6 +154,7 @@ extern const struct jmap_method api_messages_methods[];
 extern const struct jmap_method api_users_methods[];
 extern const struct jmap_method api_traffic_methods[];  /* api-admin-traffic.c */
 extern const struct jmap_method api_branding_methods[]; /* api-admin-branding.c */
+extern const struct jmap_method api_filter_methods[];   /* api-admin-filter.c */
 
 /* api_mailbox_forward_all - queue every message of ident's INBOX (at
  * most 10,000) to address to through the MTA (smtp/inbound), the mail
