@@ -103,6 +103,9 @@ def test_webadmin_operations(postern, tmp_path):
     assert "webadmin operations browser test: ok" in r.stdout
     assert {"ops-queue.png", "ops-groups.png", "phone-queue.png",
             "ops-admin-refused.png"} <= {f.name for f in shots.glob("*.png")}
+    # the filter saved in the page is the mailbox's active Sieve script
+    assert p.cli("filter", "show", "carol@alpha").stdout == \
+        'require ["fileinto"];\nif header :contains "subject" "<b>x</b>" { fileinto "X"; }\n'
     # the retry from the page made the recipient due now
     assert " 0 2 4 0 " in env.read_text()
     # http.max_body set to 16 KB in the page: the running httpd refuses a
