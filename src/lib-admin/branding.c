@@ -118,9 +118,11 @@ svg_safe(const unsigned char *data, size_t len, const char **why_r)
 			    "as plain SVG, or as PNG";
 			r = -1;
 		}
-	/* on...= attributes: an event handler */
+	/* on...= attributes: an event handler (after a space, a quote or a
+	 * slash: <svg/onload=...> is one too) */
 	for (p = low; r == 0 && (p = strstr(p, "on")) != NULL; p += 2) {
-		if (p == low || !isspace((unsigned char)p[-1]))
+		if (p == low || isalnum((unsigned char)p[-1]) || p[-1] == '-' ||
+		    p[-1] == '_' || p[-1] == ':' || p[-1] == '.')
 			continue;
 		const char *q = p + 2;
 		while (isalpha((unsigned char)*q))

@@ -115,6 +115,7 @@ def test_branding_upload_serve_and_limits(web):  # noqa: F811
                          b"<rect onload=\"alert(1)\""))}, "banner"),
         ({"banner": logo("image/svg+xml", SVG.replace(b"<rect",
                          b"<image href=\"https://evil.test/x.png\"/><rect"))}, "banner"),
+        ({"banner": logo("image/svg+xml", b'<svg/onload="alert(1)"/>')}, "banner"),
         ({"banner": logo("image/svg+xml", b"<html><body>hi</body></html>")}, "banner"),
         ({"login": logo("image/png", image + b"\0" * (256 * 1024))}, "login"),
         ({"login": {"type": "image/png", "data": "%%%not base64%%%"}}, "login"),
