@@ -4,8 +4,8 @@
  * the types' states move (a web admin editing with ifInState then gets
  * stateMismatch after a CLI change too). One row per successful command
  * of the families below; its text is the command's arguments with
- * passwords and secret settings hidden. Other commands (dkim, address,
- * filter, users, popretrieval...) are not recorded yet. */
+ * passwords and secret settings hidden. Not recorded yet: address,
+ * users import, popretrieval del/enable/disable, welcome, messages. */
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,34 +29,44 @@ static const struct audited {
 	const char *cmd, *verb, *type, *op;
 	enum po_of po;
 	int kind;              /* enum adm_kind for PO_LOOKUP */
+	const char *sub;       /* a second verb ("dkim selector add"), or NULL */
 } audited[] = {
-	{ "postoffice", "add", "PostOffice", "create", PO_SELF, 0 },
-	{ "postoffice", "set", "PostOffice", "update", PO_SELF, 0 },
-	{ "postoffice", "set-quota", "PostOffice", "update", PO_SELF, 0 },
-	{ "postoffice", "del", "PostOffice", "destroy", PO_SELF, 0 },
-	{ "domain", "add", "Domain", "create", PO_OPTION, 0 },
-	{ "domain", "set", "Domain", "update", PO_LOOKUP, ADM_DOMAIN },
-	{ "domain", "del", "Domain", "destroy", PO_LOOKUP, ADM_DOMAIN },
-	{ "mailbox", "add", "Mailbox", "create", PO_AT, 0 },
-	{ "mailbox", "set", "Mailbox", "update", PO_AT, 0 },
-	{ "mailbox", "passwd", "Mailbox", "update", PO_AT, 0 },
-	{ "mailbox", "redirect", "Mailbox", "update", PO_AT, 0 },
-	{ "mailbox", "del", "Mailbox", "destroy", PO_AT, 0 },
-	{ "group", "add", "Group", "create", PO_OPTION, 0 },
-	{ "group", "set", "Group", "update", PO_LOOKUP, ADM_GROUP },
-	{ "group", "member", "Group", "update", PO_LOOKUP, ADM_GROUP },
-	{ "group", "del", "Group", "destroy", PO_LOOKUP, ADM_GROUP },
-	{ "list", "add", "List", "create", PO_OPTION, 0 },
-	{ "list", "set", "List", "update", PO_LOOKUP, ADM_LIST },
-	{ "list", "member", "List", "update", PO_LOOKUP, ADM_LIST },
-	{ "list", "del", "List", "destroy", PO_LOOKUP, ADM_LIST },
-	{ "config", "set", "Setting", "update", PO_NONE, 0 },
-	{ "config", "unset", "Setting", "update", PO_NONE, 0 },
-	{ "queue", "retry", "Queue", "retry", PO_NONE, 0 },
-	{ "queue", "release", "Queue", "release", PO_NONE, 0 },
-	{ "queue", "delete", "Queue", "destroy", PO_NONE, 0 },
-	{ "token", "add", "ApiToken", "create", PO_NONE, 0 },
-	{ "token", "del", "ApiToken", "destroy", PO_NONE, 0 },
+	{ "postoffice", "add", "PostOffice", "create", PO_SELF, 0, NULL },
+	{ "postoffice", "set", "PostOffice", "update", PO_SELF, 0, NULL },
+	{ "postoffice", "set-quota", "PostOffice", "update", PO_SELF, 0, NULL },
+	{ "postoffice", "del", "PostOffice", "destroy", PO_SELF, 0, NULL },
+	{ "domain", "add", "Domain", "create", PO_OPTION, 0, NULL },
+	{ "domain", "set", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, NULL },
+	{ "domain", "del", "Domain", "destroy", PO_LOOKUP, ADM_DOMAIN, NULL },
+	{ "mailbox", "add", "Mailbox", "create", PO_AT, 0, NULL },
+	{ "mailbox", "set", "Mailbox", "update", PO_AT, 0, NULL },
+	{ "mailbox", "passwd", "Mailbox", "update", PO_AT, 0, NULL },
+	{ "mailbox", "redirect", "Mailbox", "update", PO_AT, 0, NULL },
+	{ "mailbox", "del", "Mailbox", "destroy", PO_AT, 0, NULL },
+	{ "group", "add", "Group", "create", PO_OPTION, 0, NULL },
+	{ "group", "set", "Group", "update", PO_LOOKUP, ADM_GROUP, NULL },
+	{ "group", "member", "Group", "update", PO_LOOKUP, ADM_GROUP, NULL },
+	{ "group", "del", "Group", "destroy", PO_LOOKUP, ADM_GROUP, NULL },
+	{ "list", "add", "List", "create", PO_OPTION, 0, NULL },
+	{ "list", "set", "List", "update", PO_LOOKUP, ADM_LIST, NULL },
+	{ "list", "member", "List", "update", PO_LOOKUP, ADM_LIST, NULL },
+	{ "list", "del", "List", "destroy", PO_LOOKUP, ADM_LIST, NULL },
+	{ "config", "set", "Setting", "update", PO_NONE, 0, NULL },
+	{ "config", "unset", "Setting", "update", PO_NONE, 0, NULL },
+	{ "queue", "retry", "Queue", "retry", PO_NONE, 0, NULL },
+	{ "queue", "release", "Queue", "release", PO_NONE, 0, NULL },
+	{ "queue", "delete", "Queue", "destroy", PO_NONE, 0, NULL },
+	{ "token", "add", "ApiToken", "create", PO_NONE, 0, NULL },
+	{ "token", "del", "ApiToken", "destroy", PO_NONE, 0, NULL },
+	{ "filter", "set", "MailboxFilter", "update", PO_AT, 0, NULL },
+	{ "filter", "activate", "MailboxFilter", "update", PO_AT, 0, NULL },
+	{ "filter", "deactivate", "MailboxFilter", "update", PO_AT, 0, NULL },
+	{ "filter", "delete", "MailboxFilter", "update", PO_AT, 0, NULL },
+	{ "popretrieval", "add", "Mailbox", "update", PO_AT, 0, NULL },
+	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "add" },
+	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "activate" },
+	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "set" },
+	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "delete" },
 };
 
 /* secret_word - an option or key whose value is hidden */
@@ -95,17 +105,21 @@ cli_audit_begin(struct cli *cli, int argc, char **argv, uid_t user,
 		return;
 	for (size_t i = 0; i < sizeof(audited) / sizeof(audited[0]); i++)
 		if (strcmp(argv[0], audited[i].cmd) == 0 &&
-		    strcmp(argv[1], audited[i].verb) == 0)
+		    strcmp(argv[1], audited[i].verb) == 0 &&
+		    (audited[i].sub == NULL || (argc > 3 &&
+		    strcmp(argv[2], audited[i].sub) == 0)))
 			a->what = &audited[i];
 	if (a->what == NULL)
 		return;
+	/* "dkim selector add DOMAIN ...": the object after the second verb */
+	int obj = a->what->sub != NULL ? 3 : 2;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			a->what = NULL;
 			return;
 		}
 	const struct audited *w = a->what;
-	const char *object = argv[2];
+	const char *object = argv[obj];
 	snprintf(a->object, sizeof(a->object), "%s", object);
 	/* the Unix user who ran it (the CLI acts as the data root's owner) */
 	struct passwd *pw = getpwuid(user);
@@ -141,7 +155,9 @@ cli_audit_begin(struct cli *cli, int argc, char **argv, uid_t user,
 	struct buf t;
 	buf_init(&t, sizeof(a->text) - 1);
 	bool hide_next = false;
-	for (int i = 3; i < argc; i++) {
+	if (w->sub != NULL)
+		buf_printf(&t, "%s %s", w->verb, w->sub);
+	for (int i = obj + 1; i < argc; i++) {
 		const char *v = argv[i];
 		const char *eq = strchr(v, '=');
 		if (t.len > 0)
@@ -157,7 +173,7 @@ cli_audit_begin(struct cli *cli, int argc, char **argv, uid_t user,
 		    (size_t)(eq - v))) {
 			buf_append(&t, v, (size_t)(eq - v) + 1);
 			buf_puts(&t, "***");
-		} else if (strcmp(w->cmd, "config") == 0 && i == 3 &&
+		} else if (strcmp(w->cmd, "config") == 0 && i == obj + 1 &&
 		    secret_field("config", object, strlen(object)))
 			buf_puts(&t, "***");
 		else

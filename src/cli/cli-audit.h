@@ -6,8 +6,9 @@
 #include "cli.h"
 
 /* cli-audit - a CLI change's row in the audit store (cli-audit.c) */
+struct audited;
 struct cli_audit {
-	const void *what;      /* the command's entry; NULL: not recorded */
+	const struct audited *what;  /* the command's entry; NULL: not recorded */
 	char actor[80];        /* cli:<unix user> */
 	char object[330];
 	char po[80];

@@ -27,6 +27,12 @@ def test_cli_changes_in_audit_and_changes(web):  # noqa: F811
     web.cli("config", "set", "smarthost.password", "Smart-Secret-11q")
     web.cli("group", "add", "team@alpha.test", "--postoffice", "alpha")
     web.cli("group", "del", "team@alpha.test", "--yes")
+    dst = sysc.call("Domain/get", {"ids": []})[1]["state"]
+    web.cli("dkim", "selector", "add", "alpha.test", "s1", "--bits", "1024")
+    web.cli("dkim", "selector", "list", "alpha.test")          # a read: none
+    script = web.root / "f.sieve"
+    script.write_text("keep;\n")
+    web.cli("filter", "set", "carol@alpha", str(script))
     # a failing command records nothing
     r = web.cli("mailbox", "add", "erin@alpha", "--password", "x", check=False)
     assert r.returncode != 0
@@ -46,6 +52,8 @@ def test_cli_changes_in_audit_and_changes(web):  # noqa: F811
     now = sysc.call("Mailbox/get", {"ids": []})[1]["state"]
     assert now == sysc.call("Mailbox/set", {})[1]["newState"] != st
 
+    ch = sysc.call("Domain/changes", {"sinceState": dst})[1]
+    assert ch["updated"] == ["alpha.test"], ch
     # an edit from the state before the CLI's change is refused
     name, res, _ = a.call("Mailbox/set", {"ifInState": ast, "update": {
         "carol@alpha": {"quota_kb": 4096}}})
@@ -62,6 +70,10 @@ def test_cli_changes_in_audit_and_changes(web):  # noqa: F811
         ("Setting", "smarthost.password", "update", "") in got, got
     assert ("Group", "team@alpha.test", "create", "alpha") in got
     assert ("Group", "team@alpha.test", "destroy", "alpha") in got
+    assert ("Domain", "alpha.test", "update", "alpha") in got
+    assert ("MailboxFilter", "carol@alpha", "update", "alpha") in got
+    dk = [e for e in rows if e["type"] == "Domain" and e["op"] == "update"]
+    assert len(dk) == 1 and dk[0]["text"].startswith("selector add s1"), dk
     assert all(e["client"] == "local" for e in rows)
     text = " ".join(e["text"] for e in rows)
     for secret in ("Very-Secret-77x", "Other-Secret-88y", "Third-Secret-99z",
