@@ -96,6 +96,8 @@ def main():
             return json.loads(body)
 
         def page(args):
+            # the total as the page shows it, unless the case turns it off
+            args = dict({"calculateTotal": True}, **args)
             return [["Mailbox/query", dict(args, limit=25), "q"],
                     ["Mailbox/get", {"#ids": {"resultOf": "q",
                                               "name": "Mailbox/query",

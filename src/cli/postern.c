@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "cli-audit.h"
 #include "cmd-maint.h"
 #include "cmd-quarantine.h"
 #include "dataroot.h"
@@ -145,8 +147,14 @@ main(int argc, char **argv)
 		if (argc - i == 1 && needs_verb(argv[i])) {
 			char *help[] = { argv[i], (char *)"--help", NULL };
 			r = commands[c].fn(&cli, 2, help);
-		} else if ((r = act_as_owner(&cli, argc - i, argv + i)) == 0) {
-			r = commands[c].fn(&cli, argc - i, argv + i);
+		} else {
+			struct cli_audit au;
+			uid_t user = getuid();   /* before acting as the owner */
+			if ((r = act_as_owner(&cli, argc - i, argv + i)) == 0) {
+				cli_audit_begin(&cli, argc - i, argv + i, user, &au);
+				r = commands[c].fn(&cli, argc - i, argv + i);
+				cli_audit_end(&cli, &au, r);
+			}
 		}
 		db_close(&cli.db);
 		free(cli.root);

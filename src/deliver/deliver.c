@@ -53,6 +53,7 @@
 #include "srs-forward.h"
 #include "store.h"
 #include "strutil.h"
+#include "traffic.h"
 #include "workers.h"
 #include "xalloc.h"
 
@@ -292,6 +293,7 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 		    sizeof(*j->done_mb));
 		j->done_mb[j->ndone_mb++] = mb->id;
 		workers_count(&d->n->delivered, 1);
+		traffic_add(TRAFFIC_DELIVERED, 1);
 		rs_set(rs, OC_DELIVERED, "2.0.0", NULL);
 		oc = OC_DELIVERED;
 		/* auto reply, usage notice; the delivery event runs when
@@ -735,10 +737,12 @@ job_bounce(struct job *j, const size_t *failed, size_t nfailed)
 		log_info("%s: bounce %s queued to <%s> for %zu recipients",
 		    j->item->id, newid, j->env->sender, nfailed + j->nmfail);
 		workers_count(&j->d->n->bounced, nfailed + j->nmfail);
+		traffic_add(TRAFFIC_BOUNCED, nfailed + j->nmfail);
 		break;
 	case DSN_SUPPRESSED:
 		log_info("%s: no bounce: NOTIFY of the recipients says never",
 		    j->item->id);
+		traffic_add(TRAFFIC_BOUNCED, nfailed + j->nmfail);
 		break;
 	case DSN_UNRETURNABLE:
 		if (nfailed == 0) {

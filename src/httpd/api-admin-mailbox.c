@@ -479,10 +479,10 @@ mailbox_create(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 	    ident, "name", name, "postOffice", po));
 }
 
-/* mailbox_target - the mailbox ident of an update or destroy within the
- * actor's reach: 0 with its row, or -1 with the SetError */
-static int
-mailbox_target(struct api_ctx *c, const char *ident, struct dir_mailbox *mb,
+/* api_mailbox_target - the mailbox ident of an update or destroy within
+ * the actor's reach: 0 with its row, or -1 with the SetError */
+int
+api_mailbox_target(struct api_ctx *c, const char *ident, struct dir_mailbox *mb,
 	       json_t **e)
 {
 	const char *err;
@@ -521,7 +521,7 @@ mailbox_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 	const char *err;
 	bool outer;
 
-	if (mailbox_target(c, ident, &mb, &e) < 0) {
+	if (api_mailbox_target(c, ident, &mb, &e) < 0) {
 		api_set_fail(res, "notUpdated", ident, e);
 		return;
 	}
@@ -605,7 +605,7 @@ mailbox_destroy(struct api_ctx *c, const char *ident, json_t *args,
 	const char *err;
 	json_t *e = NULL;
 
-	if (mailbox_target(c, ident, &mb, &e) < 0) {
+	if (api_mailbox_target(c, ident, &mb, &e) < 0) {
 		api_set_fail(res, "notDestroyed", ident, e);
 		return;
 	}

@@ -31,9 +31,18 @@ queue_allowed(struct api_ctx *c, json_t **error_r)
 	return false;
 }
 
+/* an item found by name only (no file read): the query without a text
+ * filter sorts these by id, which begins with the time the item entered
+ * its queue (queue_new_id), and reads only the page's */
+struct qlight {
+	struct qadm_ref ref;
+};
+
 struct qscan {
 	const char *queue, *text;
-	json_t *items;     /* the matching items */
+	json_t *items;     /* the matching items (with a text filter) */
+	struct qlight *light;   /* the matching items (without) */
+	size_t nlight, caplight;
 	json_t *counts;    /* {queue label: items}, every item */
 	size_t seen;
 };
@@ -49,6 +58,18 @@ qscan_one(const struct qadm_ref *ref, void *arg)
 	json_object_set_new(s->counts, ref->label, json_integer(k + 1));
 	if (s->queue != NULL && strcmp(s->queue, ref->label) != 0)
 		return 0;
+	if (s->text == NULL || *s->text == '\0') {
+		if (s->nlight == s->caplight) {
+			s->caplight = s->caplight ? s->caplight * 2 : 256;
+			s->light = xreallocarray(s->light, s->caplight,
+			    sizeof(*s->light));
+		}
+		struct qadm_ref *r = &s->light[s->nlight++].ref;
+		*r = *ref;
+		r->qpath = xstrdup(ref->qpath);
+		r->label = xstrdup(ref->label);
+		return 0;
+	}
 	json_t *o = qadm_item_json(ref, false);
 	if (s->text != NULL && *s->text != '\0') {
 		char *d = json_dumps(o, JSON_COMPACT);
@@ -74,6 +95,15 @@ by_arrival_desc(const void *a, const void *b)
 		return ax < ay ? 1 : -1;
 	return strcmp(json_string_value(json_object_get(x, "id")),
 	    json_string_value(json_object_get(y, "id")));
+}
+
+/* by_id_desc - newest first: an id starts with its time in hex */
+static int
+by_id_desc(const void *a, const void *b)
+{
+	const struct qlight *x = a, *y = b;
+
+	return strcmp(y->ref.id, x->ref.id);
 }
 
 static void
@@ -132,14 +162,36 @@ queue_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	s.counts = json_object();
 	qadm_each(root, qscan_one, &s);
 	free(root);
-	size_t n = json_array_size(s.items);
-	json_t **arr = xcalloc(n ? n : 1, sizeof(*arr));
-	for (size_t i = 0; i < n; i++)
-		arr[i] = json_array_get(s.items, i);
-	qsort(arr, n, sizeof(*arr), by_arrival_desc);
+	bool light = s.text == NULL || *s.text == '\0';
+	size_t n = light ? s.nlight : json_array_size(s.items);
+	json_t **arr = NULL;
+	if (light) {
+		if (s.nlight > 0)
+			qsort(s.light, s.nlight, sizeof(*s.light), by_id_desc);
+	} else {
+		arr = xcalloc(n ? n : 1, sizeof(*arr));
+		for (size_t i = 0; i < n; i++)
+			arr[i] = json_array_get(s.items, i);
+		qsort(arr, n, sizeof(*arr), by_arrival_desc);
+	}
+	json_t *ids = json_array(), *list = json_array();
+	for (size_t i = (size_t)position; position <= (int64_t)n && i < n &&
+	    i < (size_t)(position + limit); i++) {
+		/* without a text filter only the page's items are read */
+		json_t *o = light ? qadm_item_json(&s.light[i].ref, false) :
+		    json_incref(arr[i]);
+		json_array_append_new(ids, json_string(json_string_value(
+		    json_object_get(o, "id"))));
+		json_array_append_new(list, o);
+	}
+	free(arr);
+	for (size_t i = 0; i < s.nlight; i++)
+		qadm_ref_free(&s.light[i].ref);
+	free(s.light);
+	json_decref(s.items);
 	if (position > (int64_t)n) {
-		free(arr);
-		json_decref(s.items);
+		json_decref(ids);
+		json_decref(list);
 		json_decref(s.counts);
 		char b[160];
 		snprintf(b, sizeof(b), "position %lld is past the last item "
@@ -148,15 +200,6 @@ queue_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		    NULL);
 		return;
 	}
-	json_t *ids = json_array(), *list = json_array();
-	for (size_t i = (size_t)position; i < n && i < (size_t)(position + limit);
-	    i++) {
-		json_array_append_new(ids, json_string(json_string_value(
-		    json_object_get(arr[i], "id"))));
-		json_array_append(list, arr[i]);
-	}
-	free(arr);
-	json_decref(s.items);
 	/* the items come along (list): a queue changes by the second, so
 	 * a later Queue/get may not find what the query saw */
 	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I,s:o,s:b,s:o}",

@@ -78,8 +78,8 @@ api_limits_load(struct db *db, int64_t po_id, struct po_limits *l)
 	sqlite3_stmt *st = db_query(db, &err, "SELECT webadmin_edit_mailboxes, "
 	    "webadmin_select_size, webadmin_edit_domains, webadmin_max_mailboxes, "
 	    "webadmin_max_mailbox_kb, webadmin_default_mailbox_kb, "
-	    "webadmin_edit_lists, webadmin_max_lists, webadmin_max_list_addresses "
-	    "FROM postoffice "
+	    "webadmin_edit_lists, webadmin_max_lists, webadmin_max_list_addresses, "
+	    "webadmin_brand FROM postoffice "
 	    "WHERE id = ?", "i", po_id);
 	if (st == NULL)
 		return -1;
@@ -97,6 +97,7 @@ api_limits_load(struct db *db, int64_t po_id, struct po_limits *l)
 	l->edit_lists = sqlite3_column_int(st, 6);
 	l->max_lists = sqlite3_column_int64(st, 7);
 	l->max_list_members = sqlite3_column_int64(st, 8);
+	l->brand = sqlite3_column_int(st, 9);
 	sqlite3_finalize(st);
 	return 0;
 }
@@ -271,10 +272,9 @@ api_query_args(struct api_ctx *c, json_t *args, const char *const *sortable,
 	q->sort = sortable[0];
 	q->asc = true;
 	q->limit = QUERY_LIMIT_DEFAULT;
-	/* RFC 8620 5.5 makes calculateTotal false by default; this API has
-	 * always answered total, so it stays on unless a client turns it off
-	 * (a count of 100,000 rows is most of a first page's cost) */
-	q->total = true;
+	/* RFC 8620 5.5: calculateTotal is false unless asked for (a count of
+	 * 100,000 rows is most of a first page's cost) */
+	q->total = false;
 	json_t *ct = json_object_get(args, "calculateTotal");
 	if (ct != NULL && !json_is_null(ct)) {
 		if (!json_is_boolean(ct)) {
@@ -642,8 +642,14 @@ api_named_get(struct api_ctx *c, json_t *args, enum adm_kind kind,
 		json_array_append_new(list, one(c->db, id, ident, props));
 	}
 	json_decref(ids);
-	*result_r = json_pack("{s:s,s:s,s:o,s:o}", "accountId", API_ACCOUNT,
-	    "state", "1", "list", list, "notFound", nf);
+	/* the type's state, as /set and /changes give it (RFC 8620 5.1) */
+	static const char *const types[] = { [ADM_POSTOFFICE] = "PostOffice",
+	    [ADM_DOMAIN] = "Domain", [ADM_MAILBOX] = "Mailbox",
+	    [ADM_GROUP] = "Group", [ADM_LIST] = "List" };
+	json_t *state = api_state_of(c, types[kind]);
+	*result_r = json_pack("{s:s,s:o,s:o,s:o}", "accountId", API_ACCOUNT,
+	    "state", state != NULL ? state : json_string("0"), "list", list,
+	    "notFound", nf);
 }
 
 bool
@@ -980,5 +986,6 @@ const struct jmap_method *const api_admin_tables[] = {
 	api_mailbox_methods, api_group_methods, api_list_methods,
 	api_queue_methods, api_setting_methods, api_session_methods,
 	api_audit_methods, api_diag_methods, api_messages_methods,
-	api_users_methods, api_loginsec_methods, api_chat_methods, NULL,
+	api_users_methods, api_loginsec_methods, api_chat_methods,
+	api_traffic_methods, api_branding_methods, api_filter_methods, NULL,
 };

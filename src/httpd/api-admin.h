@@ -24,6 +24,7 @@ struct po_limits {
 	int64_t max_mailboxes, max_kb, default_kb;
 	bool edit_lists;
 	int64_t max_lists, max_list_members;
+	bool brand;               /* webadmin_brand: may change the logos */
 };
 
 /* query args */
@@ -35,7 +36,7 @@ struct query {
 	int64_t position, limit;
 	const char *anchor;       /* keyset paging: the id to start at */
 	int64_t anchor_offset;    /* 0 or more */
-	bool total;               /* calculateTotal (default true here) */
+	bool total;               /* calculateTotal (default false) */
 };
 
 /* one family's /set: each function handles one entry and fills res
@@ -131,6 +132,13 @@ json_t *api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
 			  int (*del)(struct db *, const char *, const char *,
 				     const char **));
 
+/* api_mailbox_target - the mailbox ident within the actor's reach to
+ * change (an ADMIN: webadmin_edit_mailboxes, never a SYSADMIN's): 0 with
+ * its row, or -1 with the error (notFound, forbidden) */
+struct dir_mailbox;
+int api_mailbox_target(struct api_ctx *c, const char *ident,
+		       struct dir_mailbox *mb, json_t **e);
+
 extern const struct jmap_method api_postoffice_methods[];
 extern const struct jmap_method api_domain_methods[];
 extern const struct jmap_method api_mailbox_methods[];
@@ -145,6 +153,9 @@ extern const struct jmap_method api_audit_methods[];
 extern const struct jmap_method api_diag_methods[];
 extern const struct jmap_method api_messages_methods[];
 extern const struct jmap_method api_users_methods[];
+extern const struct jmap_method api_traffic_methods[];  /* api-admin-traffic.c */
+extern const struct jmap_method api_branding_methods[]; /* api-admin-branding.c */
+extern const struct jmap_method api_filter_methods[];   /* api-admin-filter.c */
 
 /* api_mailbox_forward_all - queue every message of ident's INBOX (at
  * most 10,000) to address to through the MTA (smtp/inbound), the mail

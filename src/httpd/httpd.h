@@ -125,6 +125,7 @@ extern const struct httpd_route mta_sts_routes[];   /* mta-sts.c */
 extern const struct httpd_route api_routes[];
 extern const struct httpd_route passkey_routes[];   /* passkey-http.c */
 extern const struct httpd_route login_routes[];     /* login-http.c */
+extern const struct httpd_route branding_routes[];  /* branding-http.c */
 extern const struct httpd_route jmap_mail_routes[];
 extern const struct httpd_route static_routes[];
 extern const struct httpd_route chat_upload_routes[];   /* chat-upload.c */

@@ -14,6 +14,7 @@ static const struct httpd_route *const tables[] = {
 	api_routes,
 	passkey_routes,
 	login_routes,         /* login-http.c: own logins, OIDC */
+	branding_routes,      /* branding-http.c: the post offices' logos */
 	static_routes,
 	chat_upload_routes,   /* XEP-0363 (chat-upload.c) */
 	NULL,

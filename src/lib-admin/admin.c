@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "admin.h"
+#include "branding.h"
 #include "directory.h"
 #include "fsutil.h"
 #include "idn.h"
@@ -620,6 +621,9 @@ adm_postoffice_del(struct db *db, const char *name, bool keep_data,
 		return r;
 	TX(r = db_exec(db, error_r, "DELETE FROM postoffice WHERE id = ?", "i",
 	    id) < 0 ? status_of(db) : ADM_OK);
+	/* its logos go with it, the mail only without keep_data */
+	if (r == ADM_OK)
+		(void)brand_remove(db_root(db), name, NULL);
 	if (r == ADM_OK && !keep_data) {
 		char *p = postoffice_store(db, name);
 		if (rm_rf(p) < 0) {

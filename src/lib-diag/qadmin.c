@@ -117,6 +117,48 @@ qadm_each(const char *root, int (*fn)(const struct qadm_ref *, void *),
 	return r;
 }
 
+const char *const qadm_labels[] = { "smtp/inbound", "smtp/outgoing",
+	"sf/inbound", "sf/outgoing", "ls/inbound", "ls/outgoing", "pr/inbound",
+	"pr/outgoing", "badmail", NULL };
+
+/* count_in - the *.env names of dir */
+static int64_t
+count_in(const char *dir)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *e;
+	int64_t n = 0;
+
+	while (dh != NULL && (e = readdir(dh)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (len >= 5 && strcmp(e->d_name + len - 4, ".env") == 0)
+			n++;
+	}
+	if (dh != NULL)
+		closedir(dh);
+	return n;
+}
+
+void
+qadm_count(const char *root, int64_t *counts)
+{
+	size_t k = 0;
+
+	for (const char *const *c = connectors; *c; c++)
+		for (int d = 0; d < 2; d++, k++) {
+			char *qp = queue_path(root, *c, d == 0 ? QUEUE_INBOUND :
+			    QUEUE_OUTGOING);
+			char *n = path_join(qp, "new"), *a = path_join(qp, "cur");
+			counts[k] = count_in(n) + count_in(a);
+			free(n);
+			free(a);
+			free(qp);
+		}
+	char *bad = path_join(root, "badmail");
+	counts[k] = count_in(bad);
+	free(bad);
+}
+
 static char *
 env_path_of(const struct qadm_ref *ref)
 {

@@ -2,6 +2,7 @@
 #define POSTERN_ADMIN_QADMIN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -27,6 +28,12 @@ bool qadm_queue_valid(const char *name);
  * returns non-zero (returned) */
 int qadm_each(const char *root, int (*fn)(const struct qadm_ref *, void *),
 	      void *ctx);
+/* qadm_labels - the queues' labels as qadm_each gives them, in the order
+ * qadm_count counts them; NULL terminated */
+extern const char *const qadm_labels[];
+/* qadm_count - the items of each queue (queued and active) and of bad
+ * mail into counts (one per qadm_labels): names only, no file is read */
+void qadm_count(const char *root, int64_t *counts);
 /* qadm_find - the item id: 1 found (*r filled; free it), 0 none */
 int qadm_find(const char *root, const char *id, struct qadm_ref *r);
 /* qadm_item_json - {id, queue, state, arrival, sender, size, recipients

@@ -23,6 +23,7 @@
 #include "settings.h"
 #include "strutil.h"
 #include "throttle.h"
+#include "traffic.h"
 #include "workers.h"
 #include "xalloc.h"
 
@@ -434,6 +435,11 @@ service_main(int argc, char **argv, const struct service_def *def)
 		service_set_state(&svc, "failed", "cannot drop privileges");
 		return 1;
 	}
+	/* the message counters (traffic.h), shared with the processes forked
+	 * from here on */
+	if (traffic_open(svc.root) < 0)
+		log_warn("cannot map %s/run/traffic.counters: no traffic counts",
+		    svc.root);
 	int nproc = def->processes_setting == NULL ? 1 :
 	    (int)settings_get_int(svc.db, def->processes_setting, 1);
 	if (nproc > 1) {

@@ -22,8 +22,10 @@
 #include "fsutil.h"
 #include "log.h"
 #include "postern-config.h"
+#include "qadmin.h"
 #include "settings.h"
 #include "strutil.h"
+#include "traffic.h"
 #include "xalloc.h"
 
 #define MAX_SERVICES 32
@@ -52,6 +54,8 @@ static time_t started_at;
 static struct event_base *base;
 static char *last_status;   /* the last status.json written */
 static struct stat root_st; /* the data root: its owner owns what we make */
+static char *queue_root;    /* path.queue, for the traffic samples */
+static int64_t sampled;     /* the minute of the last traffic sample */
 
 /* child_report - what service c (process pid) last wrote to
  * run/<name>.json, or NULL (another process's, or none) */
@@ -282,6 +286,26 @@ on_sigchld(evutil_socket_t sig, short what, void *arg)
 	status_write();
 }
 
+/* traffic_tick - once a minute, the services' counters and the queue
+ * lengths into the traffic ring (traffic.h): the web admin's plots */
+static void
+traffic_tick(time_t now)
+{
+	int64_t minute = (int64_t)now / 60, q[TRAFFIC_NQUEUES];
+
+	if (minute == sampled || queue_root == NULL)
+		return;
+	sampled = minute;
+	for (size_t i = 0; i < TRAFFIC_NQUEUES; i++)
+		q[i] = -1;
+	qadm_count(queue_root, q);
+	if (traffic_sample(root, minute, q) < 0)
+		log_warn("cannot write the traffic sample in %s/run", root);
+	char *path = xasprintf("%s/run/traffic.ring", root);
+	own(-1, path);
+	free(path);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -312,6 +336,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	daily_tick(now);
 	status_write();
+	traffic_tick(now);
 }
 
 static struct event *tick_event;
@@ -517,6 +542,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "posternd: %s\n", err);
 		return 6;
 	}
+	queue_root = settings_queue_path(db);
 	db_close(&db);
 	(void)stat(root, &root_st);
 	/* log/ and run/ are made by init; recreate them if they went */
@@ -575,6 +601,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < nchildren; i++)
 		child_start(&children[i]);
 	status_write();
+	traffic_tick(time(NULL));
 	struct timeval tv = { 1, 0 };
 	tick_event = event_new(base, -1, EV_PERSIST, on_tick, NULL);
 	event_add(tick_event, &tv);
@@ -601,6 +628,7 @@ main(int argc, char **argv)
 	free(bindir);
 	daily_free();
 	free(root);
+	free(queue_root);
 	free(last_status);
 	return 0;
 }

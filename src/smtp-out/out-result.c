@@ -28,6 +28,7 @@
 #include "settings.h"
 #include "strutil.h"
 #include "tls.h"
+#include "traffic.h"
 #include "xalloc.h"
 #include "smtp-out.h"
 
@@ -98,6 +99,8 @@ void rcpt_result(struct run *r, size_t i, enum rres res,
 			const char *reply, const char *host)
 {
 	r->res[i] = res;
+	if (res == RES_OK || res == RES_PERM)
+		traffic_add(res == RES_OK ? TRAFFIC_OUT : TRAFFIC_BOUNCED, 1);
 	free(r->reply[i]);
 	r->reply[i] = xstrdup(reply);
 	free(r->host[i]);

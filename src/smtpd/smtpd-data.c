@@ -34,6 +34,7 @@
 #include "store.h"
 #include "strutil.h"
 #include "throttle.h"
+#include "traffic.h"
 #include "xalloc.h"
 
 /* --- message writing ----------------------------------------------------- */
@@ -308,6 +309,7 @@ commit_done(struct commit_job *job)
 	else if (job->spam_rc < 0)
 		log_warnx("%s: %s: spam check: %s; passed unchecked", s->sid,
 		    s->tx.env.id, job->spam_reason);
+	traffic_add(TRAFFIC_IN, 1);
 	if (s->dead) {
 		/* durable, but the client is gone: it may send it again */
 		log_info("%s: %s: client left before the reply", s->sid, s->tx.env.id);

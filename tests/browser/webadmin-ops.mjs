@@ -4,6 +4,7 @@
 //   BASE, SYS (login:password of a SYSADMIN), ADMIN (of post office
 //   alpha), QID (a deferred item in smtp/outgoing), SHOTS, WEB_MODULES
 // The SYSADMIN retries the queue item from the queue page and opens its
+// (a mailbox's details: a redirect, its messages, a Sieve filter),
 // details, changes http.max_body in the settings page (the Python side
 // checks the running httpd applies it), creates a group whose name is
 // markup (shown as text) and a list, and finds its changes in the audit
@@ -166,6 +167,20 @@ try {
     '<script>window.__xss=9</script>');
   assert.equal(await page.evaluate(() => window.__xss), undefined);
   await shot(page, 'ops-mailbox-detail');
+  // its Sieve filters: a wrong script is refused with its place, a good
+  // one stored and run (the Python side reads it with postern filter)
+  await page.click('[data-test=filter-new]');
+  await page.fill('input[name=filter-name]', 'from-admin');
+  await page.fill('textarea[name=filter-script]', 'require ["fileinto"];\nfileinto ;\n');
+  await page.click('[data-test=filter-save]');
+  await page.waitForSelector('[data-test=filters] [data-test=error]');
+  assert.match(await page.textContent('[data-test=filters] [data-test=error]'), /^2:/);
+  await page.fill('textarea[name=filter-script]',
+    'require ["fileinto"];\nif header :contains "subject" "<b>x</b>" { fileinto "X"; }\n');
+  await page.click('[data-test=filter-save]');
+  await page.waitForSelector('[data-test=filters] tr:has-text("from-admin") .badge.good');
+  await page.locator('[data-test=filters]').scrollIntoViewIfNeeded();
+  await shot(page, 'ops-mailbox-filters');
 
   // ---- tracking and the diagnostic report ---------------------------------------------
   await page.click('a[href="#/track"]');

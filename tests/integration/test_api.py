@@ -363,7 +363,7 @@ def test_admin_confined_to_its_post_office(web):
         ["Mailbox/query", {}, "b"],
         ["Mailbox/query", {"filter": {"postOffice": "beta"}}, "c"],
         ["PostOffice/get", {"ids": ["beta", "alpha"]}, "d"],
-        ["PostOffice/query", {}, "e"],
+        ["PostOffice/query", {"calculateTotal": True}, "e"],
         ["Domain/get", {"ids": ["beta.test"]}, "f"],
         ["Domain/query", {}, "g"],
         ["Mailbox/set", {"update": {"dave@beta": {"disabled": True}},
@@ -614,7 +614,13 @@ def test_query_paged_and_sorted_on_the_server(web):
                for i in range(23)}
     r = s.call("Mailbox/set", {"create": creates})
     assert len(r[1]["created"]) == 23, r[1]["notCreated"]
-    q = {"filter": {"postOffice": "beta", "text": "pg"}, "limit": 10}
+    q = {"filter": {"postOffice": "beta", "text": "pg"}, "limit": 10,
+         "calculateTotal": True}
+    # RFC 8620 5.5: no total unless asked for
+    r = s.call("Mailbox/query", {"filter": {"postOffice": "beta"}})[1]
+    assert "total" not in r and len(r["ids"]) == 25   # 23, dave, postmaster
+    r = s.call("PostOffice/query", {})[1]
+    assert "total" not in r
     r = s.call("Mailbox/query", dict(q, position=20))[1]
     assert r["total"] == 23 and r["position"] == 20
     assert r["ids"] == ["pg20@beta", "pg21@beta", "pg22@beta"]
@@ -653,7 +659,7 @@ def test_query_paged_and_sorted_on_the_server(web):
     r = s.call("Mailbox/query", dict(q, limit=-1))
     assert r[0] == "error" and r[1]["properties"] == ["limit"]
     # a LIKE wildcard is searched for literally
-    r = s.call("Mailbox/query", {"filter": {"text": "%"}})[1]
+    r = s.call("Mailbox/query", {"filter": {"text": "%"}, "calculateTotal": True})[1]
     assert r["ids"] == [] and r["total"] == 0
     # too many objects for one /set
     big = {f"x{i}": {} for i in range(501)}

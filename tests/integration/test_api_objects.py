@@ -91,7 +91,7 @@ def test_group_lifecycle_members_and_scope(srv):
     assert "b" in ok_set(r, "created")
     assert a.call("Group/get", {"ids": ["crew@beta.test"]})[1]["notFound"] == \
         ["crew@beta.test"]
-    q = a.call("Group/query", {})[1]
+    q = a.call("Group/query", {"calculateTotal": True})[1]
     assert q["ids"] == ["team@alpha.test"] and q["total"] == 1
     r = a.call("Group/set", {"destroy": ["crew@beta.test"],
                              "create": {"x": {"address": "x@beta.test",

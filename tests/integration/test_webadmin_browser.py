@@ -10,6 +10,7 @@ is missing."""
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,9 @@ def test_webadmin_operations(postern, tmp_path):
     assert "webadmin operations browser test: ok" in r.stdout
     assert {"ops-queue.png", "ops-groups.png", "phone-queue.png",
             "ops-admin-refused.png"} <= {f.name for f in shots.glob("*.png")}
+    # the filter saved in the page is the mailbox's active Sieve script
+    assert p.cli("filter", "show", "carol@alpha").stdout == \
+        'require ["fileinto"];\nif header :contains "subject" "<b>x</b>" { fileinto "X"; }\n'
     # the retry from the page made the recipient due now
     assert " 0 2 4 0 " in env.read_text()
     # http.max_body set to 16 KB in the page: the running httpd refuses a
@@ -126,3 +130,120 @@ def test_webadmin_operations(postern, tmp_path):
     log = p.log("httpd")
     assert f"root@hq: Queue/set retry {qid}" in log
     assert "root@hq: Group/set create team@alpha.test" in log
+
+
+def write_traffic_day(root, minutes_ago_start=1380):
+    """A day's synthetic samples before now in the traffic ring
+    (src/lib/traffic.h) and the counters file holding where they end, so
+    the plots have a day to draw: minutes older than minutes_ago_start
+    are not sampled (gaps), posternd samples the current minute itself"""
+    import math
+    import struct
+    now = int(time.time()) // 60
+    c = [0] * 8
+    ring = bytearray(b"PTRING01" + struct.pack("<II", 1440, 176))
+    slots = {}
+    for m in range(now - minutes_ago_start, now):
+        i = m - (now - minutes_ago_start)
+        q = [-1] * 12
+        q[:9] = [2, int(20 + 15 * math.sin(i / 120)), 0, 1, 0, 0, 0, 0, i // 400]
+        slots[m % 1440] = struct.pack("<q8Q12qq", m, *c, *q, m)
+        c[0] += 4 + int(3 * math.sin(i / 60))
+        c[1] += 2 + int(1.5 * math.sin(i / 45))
+        c[2] += 3 + int(2 * math.cos(i / 90))
+        c[3] += 1 if i % 97 == 0 else 0
+    for k in range(1440):
+        ring += slots.get(k, bytes(176))
+    (root / "run").mkdir(exist_ok=True)
+    (root / "run/traffic.ring").write_bytes(bytes(ring))
+    (root / "run/traffic.counters").write_bytes(b"PTCNT001" +
+                                                struct.pack("<8Q", *c))
+
+
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
+                    reason="chromium is not installed "
+                           "(scripts/install-deps.sh installs it)")
+def test_webadmin_traffic_plots(postern, tmp_path):
+    """tests/browser/webadmin-traffic.mjs: the dashboard's plots of a
+    day of samples plus mail sent now over SMTP"""
+    import json
+    import smtplib
+    from test_api import Client
+    from test_mta import wait_for
+    p = postern
+    p.cli("postoffice", "add", "hq", "--password", "Hk-Secret-1234")
+    p.cli("domain", "add", "hq.test", "--postoffice", "hq")
+    p.cli("mailbox", "add", "root@hq", "--password", "Rt-Secret-8812",
+          "--type", "SYSADMIN")
+    p.cli("postoffice", "add", "alpha", "--password", "Ap-Secret-9931")
+    write_traffic_day(p.root)
+    p.start(services=["smtpd", "mta", "deliver", "httpd"])
+    c = Client(p.port("http"))
+    c.login("root@hq", "Rt-Secret-8812")
+
+    def day():
+        t = c.call("Traffic/get", {})[1]["list"][0]
+        return {k: sum(v for v in t["series"][k] if v is not None)
+                for k in ("in", "out", "delivered", "bounced")}
+    before = day()
+    for n in range(3):
+        with smtplib.SMTP("127.0.0.1", p.port("smtp"), timeout=30) as s:
+            s.sendmail("ext@remote.test", ["root@hq.test"],
+                       f"Subject: plot {n}\r\n\r\nhi\r\n".encode())
+    wait_for(lambda: day()["delivered"] >= before["delivered"] + 3, timeout=30,
+             what="the deliveries in the counters")
+    expect = day()
+    assert expect["in"] == before["in"] + 3
+    expect["sent"] = 3
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    envv = dict(os.environ, BASE=f"http://127.0.0.1:{p.port('http')}",
+                SYS="root@hq:Rt-Secret-8812", ADMIN="postmaster@alpha:Ap-Secret-9931",
+                EXPECT=json.dumps(expect), SHOTS=str(shots),
+                WEB_MODULES=str(WEB_MODULES))
+    r = subprocess.run(["node", str(ROOT / "tests/browser/webadmin-traffic.mjs")],
+                       env=envv, capture_output=True, text=True, timeout=240)
+    stable = BUILD / "screenshots"
+    stable.mkdir(exist_ok=True)
+    for f in shots.glob("*.png"):
+        shutil.copy(f, stable / f.name)
+    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\n{p.log('httpd')[-3000:]}"
+    assert "webadmin traffic browser test: ok" in r.stdout
+    assert {"desktop-traffic.png", "phone-traffic.png"} <= \
+        {f.name for f in shots.glob("*.png")}
+
+
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
+                    reason="chromium is not installed "
+                           "(scripts/install-deps.sh installs it)")
+def test_webadmin_branding(postern, tmp_path):
+    """tests/browser/webadmin-branding.mjs: logos uploaded in the page,
+    shown on both login pages and in both banners"""
+    p = postern
+    p.cli("postoffice", "add", "hq", "--password", "Hk-Secret-1234")
+    p.cli("mailbox", "add", "root@hq", "--password", "Rt-Secret-8812",
+          "--type", "SYSADMIN")
+    p.cli("postoffice", "add", "alpha", "--password", "Ap-Secret-9931")
+    p.cli("domain", "add", "alpha.test", "--postoffice", "alpha")
+    p.cli("mailbox", "add", "carol@alpha", "--password", "Kx9-Secret-55c")
+    p.start(services=["httpd"])
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    envv = dict(os.environ, BASE=f"http://127.0.0.1:{p.port('http')}",
+                SYS="root@hq:Rt-Secret-8812", ADMIN="postmaster@alpha:Ap-Secret-9931",
+                USER_LOGIN="carol@alpha:Kx9-Secret-55c", SHOTS=str(shots),
+                WEB_MODULES=str(WEB_MODULES))
+    r = subprocess.run(["node", str(ROOT / "tests/browser/webadmin-branding.mjs")],
+                       env=envv, capture_output=True, text=True, timeout=240)
+    stable = BUILD / "screenshots"
+    stable.mkdir(exist_ok=True)
+    for f in shots.glob("*.png"):
+        shutil.copy(f, stable / f.name)
+    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\n{p.log('httpd')[-3000:]}"
+    assert "webadmin branding browser test: ok" in r.stdout
+    assert {"desktop-branding.png", "desktop-login-branded.png",
+            "phone-branding.png", "desktop-webmail-branded.png"} <= \
+        {f.name for f in shots.glob("*.png")}
+    assert (p.root / "branding/alpha/login.png").exists()
+    assert (p.root / "branding/alpha/banner.svg").exists()
+    assert "root@hq: Branding/set update alpha" in p.log("httpd")

@@ -1,7 +1,7 @@
 // app.js - the Postern web administration: a single-page application on
 // the JMAP API (api.js), Preact + htm as plain ES modules. Every text a
 // user typed is rendered by Preact as text (never innerHTML). Screens:
-// login, dashboard (service status), post offices, mailboxes (paged,
+// login, dashboard (service status, traffic plots: plot.js), post offices, mailboxes (paged,
 // searched on the server), groups, lists (members, held posts), the queues
 // (retry, release, delete), the audit log, settings (forms from the field
 // table's schema), chat rooms and external contacts (chat.js), your
@@ -19,6 +19,9 @@ import { MailboxDetail } from './mailbox.js';
 import { Track, Diagnostic } from './tools.js';
 import { Users } from './users.js';
 import { Chat } from './chat.js';
+import { Traffic } from './plot.js';
+import { Branding } from './branding.js';
+import { brandingFor, loginLogo } from '../common/branding.js';
 
 // ---- small pieces ---------------------------------------------------------
 
@@ -43,6 +46,14 @@ function Login({ onLogin }) {
   const [code, setCode] = useState('');
   const [recovery, setRecovery] = useState(null);
   const [remember, setRemember] = useState(false);
+  // the post office's login logo: by the domain of the login typed, else
+  // by the page (?postoffice=, the host)
+  const [logo, setLogo] = useState('');
+  useEffect(() => {
+    let live = true;
+    const t = setTimeout(() => loginLogo(user).then((u) => { if (live) setLogo(u); }), 300);
+    return () => { live = false; clearTimeout(t); };
+  }, [user]);
   const submit = async (e) => {
     e.preventDefault();
     setBusy(true);
@@ -82,6 +93,7 @@ function Login({ onLogin }) {
   };
   if (recovery) return html`<${RecoveryCodes} html=${html} codes=${recovery} onDone=${onLogin} />`;
   return html`<main class="login">
+    ${logo && html`<img class="login-logo" src=${logo} alt="" data-test="login-logo" />`}
     <h1>Postern</h1>
     <p class="muted">Administration</p>
     <form onSubmit=${submit}>
@@ -129,6 +141,7 @@ function Dashboard({ me }) {
         <tbody>${Object.keys(queues).length === 0 ? html`<tr><td colspan="2">The queues are empty.</td></tr>`
           : Object.entries(queues).map(([q, n]) => html`<tr key=${q}><td data-label="Queue"><a href="#/queue">${q}</a></td>
             <td data-label="Items">${n}</td></tr>`)}</tbody></table>`}
+    ${me.role === 'SYSADMIN' && !me.postOffice && html`<${Traffic} />`}
   </section>`;
 }
 
@@ -142,9 +155,10 @@ function PostOffices({ me }) {
   const [maxMb, setMaxMb] = useState('');
   const [error, setError] = useState('');
   const [ok, setOk] = useState('');
+  const [brandPo, setBrandPo] = useState('');
   const load = useCallback(async () => {
     try {
-      const q = await api.call('PostOffice/query', { limit: 100 });
+      const q = await api.call('PostOffice/query', { limit: 100, calculateTotal: true });
       const g = await api.call('PostOffice/get', {
         ids: q.ids,
         properties: ['name', 'mailboxCount', 'domainCount', 'disabled', 'webadmin_max_mailboxes'],
@@ -176,14 +190,16 @@ function PostOffices({ me }) {
   return html`<section>
     <h2>Post offices <span class="muted">(${total})</span></h2>
     <table class="list" data-test="postoffices">
-      <thead><tr><th>Name</th><th>Mailboxes</th><th>Domains</th><th>Web admin max</th><th>Status</th></tr></thead>
+      <thead><tr><th>Name</th><th>Mailboxes</th><th>Domains</th><th>Web admin max</th><th>Status</th><th></th></tr></thead>
       <tbody>${rows.map((p) => html`<tr key=${p.id}>
         <td data-label="Name"><a href=${`#/mailboxes/${encodeURIComponent(p.id)}`}>${p.name}</a></td>
         <td data-label="Mailboxes">${p.mailboxCount}</td>
         <td data-label="Domains">${p.domainCount}</td>
         <td data-label="Web admin max">${p.webadmin_max_mailboxes || 'unlimited'}</td>
-        <td data-label="Status">${p.disabled ? 'disabled' : 'enabled'}</td></tr>`)}</tbody>
+        <td data-label="Status">${p.disabled ? 'disabled' : 'enabled'}</td>
+        <td class="row-actions"><button type="button" data-test="logos" onClick=${() => setBrandPo(p.id)}>Logos</button></td></tr>`)}</tbody>
     </table>
+    ${brandPo && html`<${Branding} po=${brandPo} key=${brandPo} />`}
     ${me.role === 'SYSADMIN' && !me.postOffice && html`<form class="card" onSubmit=${create} data-test="po-create">
       <h3>New post office</h3>
       <label>Name <input name="po-name" value=${name} onInput=${(e) => setName(e.target.value)} required /></label>
@@ -256,7 +272,7 @@ function Mailboxes({ me, po }) {
       if (sel) filter.postOffice = sel;
       if (search) filter.text = search;
       const q = await api.call('Mailbox/query', {
-        filter, position: page * PAGE, limit: PAGE,
+        filter, position: page * PAGE, limit: PAGE, calculateTotal: true,
         sort: [{ property: 'name', isAscending: true }],
       });
       const g = q.ids.length ? await api.call('Mailbox/get', {
@@ -505,6 +521,11 @@ function App() {
     }).catch(() => setMe(null));
   }, []);
   useEffect(() => { refresh(); }, [refresh]);
+  // the banner logo of the mailbox's post office
+  const [banner, setBanner] = useState('');
+  useEffect(() => {
+    if (me) brandingFor(me.login).then((v) => setBanner(v.banner || ''));
+  }, [me && me.login]);
   if (me === undefined) return html`<p class="muted center">Loading…</p>`;
   if (me === null) return html`<${Login} onLogin=${refresh} />`;
   const parts = hash.replace(/^#\/?/, '').split('/');
@@ -544,7 +565,8 @@ function App() {
   };
   return html`<div class="frame">
     <header>
-      <strong class="brand">Postern</strong>
+      ${banner ? html`<img class="banner-logo" src=${banner} alt=${me.login.split('@').pop()} data-test="banner-logo" />`
+        : html`<strong class="brand">Postern</strong>`}
       <nav>${nav.map(([r, label]) => html`<a href=${`#/${r}`} class=${r === route ? 'active' : ''}>${label}</a>`)}</nav>
       <span class="who">${me.login} <button class="link" onClick=${out}>Log out</button></span>
     </header>

@@ -92,6 +92,7 @@ export function Domains({ me }) {
     try {
       const q = await api.call('Domain/query', {
         filter: search ? { text: search } : {}, position: page * PAGE, limit: PAGE,
+        calculateTotal: true,
       });
       const g = q.ids.length ? await api.call('Domain/get', { ids: q.ids, properties: ['name', 'postOffice', 'dkim_enabled'] })
         : { list: [] };

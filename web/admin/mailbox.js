@@ -1,10 +1,12 @@
 // mailbox.js - a mailbox's details in the web admin (manual 5.5): its
-// addresses, redirection, auto responder and POP retrieval accounts, each
+// addresses, redirection, auto responder, Sieve filters (filters.js) and
+// POP retrieval accounts, each
 // change one Mailbox/set update checked by the server as the CLI's.
 import { useState, useEffect, useCallback } from './vendor/hooks.js';
 import * as api from './api.js';
 import { html, Notice, when, lines } from './ui.js';
 import { MailboxSecurity } from './twofactor.js';
+import { Filters } from './filters.js';
 
 const PROPS = ['addresses', 'redirects', 'popRetrieval', 'redirect_enabled', 'redirect_keep_copy',
   'autoresponder_enabled', 'autoresponder_subject', 'autoresponder_body'];
@@ -69,6 +71,7 @@ export function MailboxDetail({ id, onClose }) {
       <label>Text <textarea name="ar-body" rows="4" value=${ar.body} onInput=${(e) => setAr(Object.assign({}, ar, { body: e.target.value }))} /></label>
       <button type="submit">Save auto responder</button>
     </form>
+    <${Filters} mailbox=${id} />
     <h4>Messages</h4>
     ${msgs === null ? html`<button data-test="show-messages" onClick=${() => api.call('MailboxMessage/query', { filter: { mailbox: id } })
       .then(setMsgs).catch((e) => setError(e.message))}>Show the latest 200</button>`

@@ -14,7 +14,7 @@ function usePaged(type, filter, sort, props, page) {
   const load = useCallback(async () => {
     try {
       const q = await api.call(`${type}/query`, {
-        filter, sort, position: page * PAGE, limit: PAGE,
+        filter, sort, position: page * PAGE, limit: PAGE, calculateTotal: true,
       });
       const g = q.ids.length ? await api.call(`${type}/get`, { ids: q.ids, properties: props })
         : { list: [] };

@@ -20,6 +20,7 @@ import { secondFactor, CodeStep, RecoveryCodes, passkeyAssert, passkeyLogin,
 import * as J from './jmap.js';
 import { Reader } from './reader.js';
 import { Compose } from './compose.js';
+import { loginLogo, brandingFor } from '../common/branding.js';
 import { addrText, dateText, sizeText, Notice } from './util.js';
 import { KeyHelp } from './keys.js';
 
@@ -53,6 +54,12 @@ function Login({ onLogin }) {
   const [code, setCode] = useState('');
   const [recovery, setRecovery] = useState(null);
   const [oidc, setOidc] = useState(null);
+  const [logo, setLogo] = useState('');    // the post office's (branding.js)
+  useEffect(() => {
+    let live = true;
+    const t = setTimeout(() => loginLogo(user).then((u) => { if (live) setLogo(u); }), 300);
+    return () => { live = false; clearTimeout(t); };
+  }, [user]);
   // "Sign in with <provider>" when the name's post office offers it
   useEffect(() => {
     const u = user.trim();
@@ -104,6 +111,7 @@ function Login({ onLogin }) {
   };
   if (recovery) return html`<${RecoveryCodes} html=${html} codes=${recovery} onDone=${onLogin} />`;
   return html`<main class="login" id="login">
+    ${logo && html`<img class="login-logo" src=${logo} alt="" data-test="login-logo" />`}
     <h1>Postern mail</h1>
     <form onSubmit=${submit}>
       <label>Login <input name="login" autocomplete="username" placeholder="you@example.org"
@@ -243,6 +251,8 @@ function Mail({ session, onLogout }) {
   const hash = useHash();
   const [mailboxes, setMailboxes] = useState([]);
   const [rows, setRows] = useState([]);
+  const [banner, setBanner] = useState('');   // the post office's (branding.js)
+  useEffect(() => { brandingFor(session.username).then((v) => setBanner(v.banner || '')); }, []);
   const [total, setTotal] = useState(0);
   const [position, setPosition] = useState(0);
   const [sort, setSort] = useState('date');
@@ -456,7 +466,8 @@ function Mail({ session, onLogout }) {
     <header>
       <button class="menu" aria-label="Folders" aria-expanded=${pane === 'folders'}
         onClick=${() => setPane(pane === 'folders' ? 'list' : 'folders')}>☰</button>
-      <h1><a href="#/">Mail</a></h1>
+      <h1><a href="#/">${banner ? html`<img class="banner-logo" src=${banner} alt="Mail" data-test="banner-logo" />`
+        : 'Mail'}</a></h1>
       <form class="search" role="search" onSubmit=${(e) => { e.preventDefault(); setQuery(search.trim()); }}>
         <label class="sr-only" for="q">Search messages</label>
         <input id="q" name="q" type="search" placeholder="Search" ref=${searchRef}
