@@ -28,8 +28,6 @@
 
 struct xmpp_server xsrv;
 
-static void sess_input(void *ctx);
-static void sess_end(void *ctx, enum xconn_end why);
 static void sess_free(struct xsess *s);
 
 /* ------------------------------------------------------------ output */
@@ -182,9 +180,11 @@ send_features(struct xsess *s)
 		if (!s->c->tls && xsrv.ssl != NULL)
 			buf_printf(&b, "<starttls xmlns='" NS_TLS "'>%s"
 			    "</starttls>", plain ? "" : "<required/>");
-		if (plain)
-			buf_puts(&b, "<mechanisms xmlns='" NS_SASL "'>"
-			    "<mechanism>PLAIN</mechanism></mechanisms>");
+		if (plain || s->web_mailbox > 0)
+			buf_printf(&b, "<mechanisms xmlns='" NS_SASL "'>"
+			    "%s%s</mechanisms>", s->web_mailbox > 0 ?
+			    "<mechanism>EXTERNAL</mechanism>" : "", plain ?
+			    "<mechanism>PLAIN</mechanism>" : "");
 	} else {
 		buf_puts(&b, "<bind xmlns='" NS_BIND "'/>"
 		    "<session xmlns='" NS_SESSION "'><optional/></session>"
@@ -312,7 +312,7 @@ on_delay(evutil_socket_t fd, short what, void *arg)
 		stream_error(s, "policy-violation", "too many failed logins");
 		return;
 	}
-	sess_input(s);
+	xmpp_session_input(s);
 }
 
 /* login_failed - count the failure, answer after a delay */
@@ -341,9 +341,9 @@ on_revoked(void *ctx)
 	    "revoked; log in again");
 }
 
-/* login_done - the answer of the password check */
-static void
-login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
+/* xsess_login_result - the answer of the password check */
+void
+xsess_login_result(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 	   const char *err)
 {
 	struct xsess *s = ctx;
@@ -363,20 +363,20 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 		log_info("xmpp c%" PRIu64 " %s: login refused: disabled",
 		    s->c->id, s->c->addr);
 		sasl_failure(s, "account-disabled", "this mailbox is disabled");
-		sess_input(s);
+		xmpp_session_input(s);
 		return;
 	case DIR_AUTH_PREVENTED:
 		log_info("xmpp c%" PRIu64 " %s: login refused: authentication "
 		    "prevented", s->c->id, s->c->addr);
 		sasl_failure(s, "account-disabled", "logins are not allowed "
 		    "for this mailbox");
-		sess_input(s);
+		xmpp_session_input(s);
 		return;
 	default:
 		log_warnx("xmpp c%" PRIu64 " authenticate: %s", s->c->id,
 		    err ? err : "error");
 		sasl_failure(s, "temporary-auth-failure", NULL);
-		sess_input(s);
+		xmpp_session_input(s);
 		return;
 	}
 	if (mb->postoffice_id != s->po_id) {
@@ -397,7 +397,7 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 		    limit);
 		sasl_failure(s, "temporary-auth-failure", "too many sessions "
 		    "of this user from your address");
-		sess_input(s);
+		xmpp_session_input(s);
 		return;
 	}
 	throttle_ok(xsrv.svc, (struct sockaddr *)&s->c->sa);
@@ -414,7 +414,7 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 	xconn_set_timeout(s->c, (int)settings_get_int(xsrv.svc->db,
 	    "xmpp.idle_timeout", 3600));
 	restart(s);
-	sess_input(s);
+	xmpp_session_input(s);
 }
 
 /* sasl_plain - a PLAIN message, base64 (RFC 4616, RFC 6120 6.4.2) */
@@ -478,7 +478,7 @@ sasl_plain(struct xsess *s, const char *b64)
 	/* with the client: login security (loginsec.h) takes only app
 	 * passwords for a two-factor mailbox and applies country policies */
 	s->auth_req = auth_pool_submit_client(xsrv.auth, login, pass,
-	    &(struct dir_client){ "xmpp", s->c->addr }, login_done, s);
+	    &(struct dir_client){ "xmpp", s->c->addr }, xsess_login_result, s);
 	explicit_bzero(msg.data, msg.len);
 	buf_free(&msg);
 	free(login);
@@ -500,7 +500,10 @@ sasl_stanza(struct xsess *s, struct xml_node *n)
 			sasl_plain(s, text);
 	} else if (strcmp(n->name, "auth") == 0) {
 		const char *mech = xml_node_attr(n, "mechanism");
-		if (!plaintext_ok(s))
+		if (mech != NULL && strcmp(mech, "EXTERNAL") == 0 &&
+		    s->websocket)
+			websocket_sasl_external(s, text);
+		else if (!plaintext_ok(s))
 			sasl_failure(s, "encryption-required", "start TLS "
 			    "first");
 		else if (mech == NULL || strcmp(mech, "PLAIN") != 0)
@@ -690,7 +693,7 @@ sm_on_timer(evutil_socket_t fd, short what, void *arg)
 		sess_free(s);
 		return;
 	}
-	sess_input(s);          /* a resumed stream's pipelined input */
+	xmpp_session_input(s);          /* a resumed stream's pipelined input */
 }
 
 static void
@@ -917,10 +920,10 @@ stanza(struct xsess *s, struct xml_node *n)
 	im_stanza(s, n);
 }
 
-/* sess_input - parse what arrived; one event at a time, none while a
+/* xmpp_session_input - parse what arrived; one event at a time, none while a
  * password check runs */
-static void
-sess_input(void *ctx)
+void
+xmpp_session_input(void *ctx)
 {
 	struct xsess *s = ctx;
 	struct timespec now;
@@ -982,8 +985,8 @@ sess_input(void *ctx)
 	}
 }
 
-static void
-sess_end(void *ctx, enum xconn_end why)
+void
+xmpp_session_end(void *ctx, enum xconn_end why)
 {
 	struct xsess *s = ctx;
 
@@ -1077,11 +1080,19 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 	struct xsess *s = xcalloc(1, sizeof(*s));
 
 	s->c = xconn_accept(svc, xsrv.ssl, implicit, fd, sa, salen, limit,
-	    sess_input, sess_end, s);
+	    xmpp_session_input, xmpp_session_end, s);
 	if (s->c == NULL) {
 		free(s);
 		return;
 	}
+	xmpp_session_start(s, l->name);
+}
+
+void
+xmpp_session_start(struct xsess *s, const char *listener)
+{
+	struct service *svc = xsrv.svc;
+
 	s->xs = xml_stream_new(XML_PREAUTH_MAX);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -1094,7 +1105,7 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 	xconn_set_timeout(s->c, (int)settings_get_int(svc->db,
 	    "xmpp.login_timeout", 60));
 	log_info("xmpp c%" PRIu64 " connect from %s on %s", s->c->id,
-	    s->c->addr, l->name);
+	    s->c->addr, listener);
 }
 
 void
@@ -1234,6 +1245,8 @@ xmpp_init(struct service *svc)
 	if (xsrv.ssl == NULL)
 		log_warnx("TLS unavailable (STARTTLS and xmpps off): %s",
 		    xsrv.tls_error);
+	if (websocket_init(svc) < 0)
+		return -1;
 	service_set_state(svc, "running", NULL);
 	return 0;
 }
@@ -1243,6 +1256,7 @@ static void
 xmpp_shutdown(struct service *svc)
 {
 	(void)svc;
+	websocket_shutdown();
 	while (xsrv.sessions != NULL)
 		sess_free(xsrv.sessions);
 	auth_pool_free(&xsrv.auth);
