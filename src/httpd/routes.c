@@ -16,6 +16,7 @@ static const struct httpd_route *const tables[] = {
 	login_routes,         /* login-http.c: own logins, OIDC */
 	static_routes,
 	chat_upload_routes,   /* XEP-0363 (chat-upload.c) */
+	ws_routes,            /* XMPP over WebSocket, XEP-0156 (ws-upgrade.c) */
 	NULL,
 };
 

@@ -177,7 +177,7 @@ send_features(struct xsess *s)
 	buf_puts(&b, "<stream:features>");
 	if (!s->authed) {
 		bool plain = plaintext_ok(s);
-		if (!s->c->tls && xsrv.ssl != NULL)
+		if (!s->c->tls && xsrv.ssl != NULL && !s->websocket)
 			buf_printf(&b, "<starttls xmlns='" NS_TLS "'>%s"
 			    "</starttls>", plain ? "" : "<required/>");
 		if (plain || s->web_mailbox > 0)
@@ -343,8 +343,8 @@ on_revoked(void *ctx)
 
 /* xsess_login_result - the answer of the password check */
 void
-xsess_login_result(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
-	   const char *err)
+xsess_login_result(void *ctx, enum dir_auth_result r,
+		   const struct dir_mailbox *mb, const char *err)
 {
 	struct xsess *s = ctx;
 	int limit;
@@ -621,7 +621,8 @@ preauth_stanza(struct xsess *s, struct xml_node *n)
 
 	if (strcmp(n->name, "starttls") == 0 && ns != NULL &&
 	    strcmp(ns, NS_TLS) == 0) {
-		if (s->c->tls || xsrv.ssl == NULL) {
+		/* RFC 7395 3.6: no STARTTLS over WebSocket (wss is TLS) */
+		if (s->c->tls || xsrv.ssl == NULL || s->websocket) {
 			xsess_send_raw(s, "<failure xmlns='" NS_TLS "'/>"
 			    "</stream:stream>");
 			s->dead = true;
