@@ -5,7 +5,9 @@
  *                                     4.2), subprotocol "xmpp"; the
  *                                     connection then goes to xmppd
  *   GET /.well-known/host-meta        XRD with the WebSocket endpoint
- *   GET /.well-known/host-meta.json   the same in JSON (RFC 6415)
+ *   GET /.well-known/host-meta.json   the same in JSON (RFC 6415); the
+ *                                     endpoint is listed while xmppd runs
+ *                                     (its socket is there)
  *
  * The handshake is checked here: HTTP/1.1, Upgrade: websocket,
  * Connection: upgrade, Sec-WebSocket-Version 13 (else 426 naming it), a
@@ -318,6 +320,19 @@ endpoint(struct httpd_req *rq)
 	    host != NULL ? host : "localhost");
 }
 
+/* chat_up - whether xmppd's socket is there (it removes it when it
+ * stops): the endpoint is listed only then, so that a page does not try
+ * a connection bound to fail */
+static bool
+chat_up(struct httpd_req *rq)
+{
+	char *p = xasprintf("%s/" WS_SOCKET, rq->svc->root);
+	bool up = access(p, F_OK) == 0;
+
+	free(p);
+	return up;
+}
+
 static void
 host_meta(struct httpd_req *rq, struct http_response *resp)
 {
@@ -327,10 +342,14 @@ host_meta(struct httpd_req *rq, struct http_response *resp)
 	    "charset=utf-8");
 	http_response_field(resp, "Access-Control-Allow-Origin", "*");
 	buf_puts(&resp->body, "<?xml version='1.0' encoding='utf-8'?>\n"
-	    "<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n"
-	    "  <Link rel='urn:xmpp:alt-connections:websocket' href='");
-	http_escape(&resp->body, url);
-	buf_puts(&resp->body, "'/>\n</XRD>\n");
+	    "<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n");
+	if (chat_up(rq)) {
+		buf_puts(&resp->body, "  <Link rel='urn:xmpp:alt-connections:"
+		    "websocket' href='");
+		http_escape(&resp->body, url);
+		buf_puts(&resp->body, "'/>\n");
+	}
+	buf_puts(&resp->body, "</XRD>\n");
 	free(url);
 }
 
@@ -338,8 +357,9 @@ static void
 host_meta_json(struct httpd_req *rq, struct http_response *resp)
 {
 	char *url = endpoint(rq);
-	json_t *o = json_pack("{s:[{s:s,s:s}]}", "links", "rel",
-	    "urn:xmpp:alt-connections:websocket", "href", url);
+	json_t *o = chat_up(rq) ? json_pack("{s:[{s:s,s:s}]}", "links", "rel",
+	    "urn:xmpp:alt-connections:websocket", "href", url) :
+	    json_pack("{s:[]}", "links");
 	char *text = json_dumps(o, JSON_COMPACT);
 
 	http_response_field(resp, "Content-Type", "application/json");

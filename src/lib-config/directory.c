@@ -483,9 +483,10 @@ dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
 		    sqlite3_column_int(st, 2) == 0 &&
 		    sqlite3_column_int(st, 3) == 0;
 		/* the main password's, or an app password's (loginsec.h) */
-		r = on ? loginsec_credential_current(db, mailbox_id,
+		r = !on ? 0 : credential == DIR_CREDENTIAL_WEB ? 1 :
+		    loginsec_credential_current(db, mailbox_id,
 		    (const char *)sqlite3_column_text(st, 0), credential,
-		    error_r) : 0;
+		    error_r);
 	}
 	sqlite3_finalize(st);
 	return r;

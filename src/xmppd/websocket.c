@@ -774,6 +774,8 @@ websocket_sasl_external(struct xsess *s, const char *b64)
 		xsess_login_result(s, DIR_AUTH_DISABLED, &mb, NULL);
 	else if (mb.prevent_auth)
 		xsess_login_result(s, DIR_AUTH_PREVENTED, &mb, NULL);
-	else
+	else {
+		mb.credential = DIR_CREDENTIAL_WEB;
 		xsess_login_result(s, DIR_AUTH_OK, &mb, NULL);
+	}
 }

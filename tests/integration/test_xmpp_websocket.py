@@ -275,6 +275,11 @@ def test_xmppd_down(srv, tmp_path_factory):
         with pytest.raises(HandshakeRefused) as e:
             WS(p.port("http"))
         assert e.value.status == 503
+        # and discovery lists no endpoint (the webmail shows no chat)
+        r, body = http_get(p.port("http"), "/.well-known/host-meta.json")
+        assert r.status == 200 and json.loads(body) == {"links": []}
+        r, body = http_get(p.port("http"), "/.well-known/host-meta")
+        assert "websocket" not in body.decode()
     finally:
         p.stop()
 
