@@ -37,7 +37,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((ev == WS_EV_PING || ev == WS_EV_PONG) &&
 		    r.ctl_len > WS_CONTROL_MAX)
 			abort();
-		if (ev == WS_EV_ERROR && (r.error == NULL || r.close_code < 1000))
+		if (ev == WS_EV_ERROR && (r.error == NULL ||
+		    r.close_code < 1000))
 			abort();
 		if (ev == WS_EV_MORE && used != n)
 			abort();

@@ -183,7 +183,8 @@ ws_run(struct httpd_job *hj, struct db *db)
 		if (!ok) {
 			httpd_error(r, 403, "WebSocket connections are taken "
 			    "from this server's own pages only (Origin).");
-			snprintf(j->j.note, sizeof(j->j.note), "origin refused");
+			snprintf(j->j.note, sizeof(j->j.note), "%s",
+			    "origin refused");
 			return;
 		}
 	}

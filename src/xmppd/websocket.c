@@ -203,8 +203,9 @@ emit_open(struct buf *dst, const char *t, size_t len)
 			i++;
 		if (i >= len)
 			break;
-		bool skip = (n1 - n0 == 5 && strncmp(t + n0, "xmlns", 5) == 0) ||
-		    (n1 - n0 > 6 && strncmp(t + n0, "xmlns:", 6) == 0);
+		size_t nl = n1 - n0;
+		bool skip = (nl == 5 && strncmp(t + n0, "xmlns", 5) == 0) ||
+		    (nl > 6 && strncmp(t + n0, "xmlns:", 6) == 0);
 		if (!skip) {
 			buf_putc(&x, ' ');
 			buf_append(&x, t + n0, n1 - n0);
@@ -731,8 +732,8 @@ websocket_sasl_external(struct xsess *s, const char *b64)
 	int r;
 
 	if (s->web_mailbox <= 0) {
-		xsess_send_raw(s, "<failure xmlns='" NS_SASL "'><not-authorized/>"
-		    "<text xml:lang='en'>EXTERNAL needs the webmail session of "
+		xsess_send_raw(s, "<failure xmlns='" NS_SASL "'>"
+		    "<not-authorized/><text xml:lang='en'>EXTERNAL needs the webmail session of "
 		    "this browser; log in to the webmail, or use PLAIN</text>"
 		    "</failure>");
 		return;

@@ -240,8 +240,9 @@ ws_frame_write(struct buf *out, enum ws_op op, const void *data, size_t len)
 		hl = 4;
 	} else {
 		h[1] = 127;
+		uint64_t l = len;
 		for (int i = 0; i < 8; i++)
-			h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+			h[2 + i] = (unsigned char)(l >> (56 - 8 * i));
 		hl = 10;
 	}
 	buf_append(out, h, hl);
