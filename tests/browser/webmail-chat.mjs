@@ -46,6 +46,20 @@ try {
   await alice.waitForSelector('.chat-contact[data-jid="carol@acme.test"]:not(.online)');
   step('roster and presence');
 
+  // what carol sent over TCP while alice was away (kept offline): new,
+  // counted, and shown as text however it looks
+  await alice.waitForSelector('.chat-contact[data-jid="carol@acme.test"] .badge');
+  assert.equal((await alice.textContent('.chat-contact[data-jid="carol@acme.test"] .badge')).trim(), '2');
+  await alice.click('.chat-contact[data-jid="carol@acme.test"]');
+  const cbody = alice.locator('#chat-log .chat-msg .chat-body').first();
+  await cbody.waitFor();
+  assert.equal(await cbody.textContent(), process.env.CAROL_TEXT);
+  const clink = alice.locator('#chat-log .chat-msg .chat-file a');
+  await clink.waitFor();
+  assert.equal(await clink.textContent(), '%E0%A4%A.png');
+  assert.equal(await alice.locator('#chat-log script, #chat-log .chat-body *, #chat-log img').count(), 0);
+  step('offline messages from carol');
+
   // one-to-one: what looks like HTML is text
   const hostile = 'Hello <b>bob</b> & <img src=x onerror=alert(1)> co';
   await alice.click('.chat-contact[data-jid="bob@acme.test"]');

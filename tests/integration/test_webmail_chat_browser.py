@@ -16,6 +16,7 @@ import pytest
 
 from conftest import BUILD, ROOT, Postern
 from webmail_util import png
+from xmpp_util import Raw
 
 CHROMIUM = "/usr/bin/chromium"
 WEB_MODULES = ROOT / "web" / "node_modules"
@@ -48,6 +49,21 @@ def test_chat_in_chromium(srv, tmp_path):
     assert shutil.which("node"), "node is missing (scripts/install-deps.sh)"
     assert (WEB_MODULES / "playwright-core").is_dir(), \
         "web/node_modules lacks playwright-core: the build runs npm ci"
+    # carol, over TCP, writes to alice before she is online: kept
+    # offline, shown in her chat pane when it comes up
+    carol = Raw(srv.port("xmpp"))
+    carol.login("carol", "acme.test", password=PW["carol"])
+    text = "<script>alert(1)</script> & <b>bold</b>"
+    carol.send("<message to='alice@acme.test' type='chat' id='c1'><body>"
+               "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold"
+               "&lt;/b&gt;</body></message>")
+    carol.send("<message to='alice@acme.test' type='chat' id='c2'><body>x"
+               "</body><x xmlns='jabber:x:oob'><url>http://127.0.0.1/"
+               "%E0%A4%A.png</url></x></message>")
+    carol.send("<iq type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+    carol.expect(r"id='sync'")
+    carol.send("</stream:stream>")
+    carol.close()
     pic = tmp_path / "red.png"
     pic.write_bytes(png(64, 40))
     shots = tmp_path / "screenshots"
@@ -55,6 +71,7 @@ def test_chat_in_chromium(srv, tmp_path):
     env = dict(os.environ, BASE=f"http://127.0.0.1:{srv.port('http')}",
                SHOTS=str(shots), WEB_MODULES=str(WEB_MODULES),
                ALICE_PW=PW["alice"], BOB_PW=PW["bob"], PICTURE=str(pic),
+               CAROL_TEXT=text,
                USER_LOGIN="alice@acme", USER_PW=PW["alice"])
     r = subprocess.run(["node", str(ROOT / "tests/browser/webmail-chat.mjs")],
                        env=env, capture_output=True, text=True, timeout=240)

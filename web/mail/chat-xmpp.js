@@ -336,7 +336,9 @@ export class Chat {
       body,
       url: oob ? text(oob, 'url') : '',
       at: delay ? new Date(delay.getAttribute('stamp')) : new Date(),
-      history: !!delay,
+      // a room's history is old news; a message kept offline for us
+      // is new (its delay says when it was sent)
+      history: !!delay && !!room,
     };
     this.emit('message', msg);
   }

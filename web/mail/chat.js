@@ -48,8 +48,20 @@ const ownImage = (u) => {
   }
 };
 
+// fileName - the last part of a URL as text (a malformed %-escape stays
+// as it is: decodeURIComponent would throw in the middle of a render)
+function fileName(u) {
+  const last = u.split(/[?#]/)[0].split('/').pop() || u;
+  try {
+    return decodeURIComponent(last);
+  } catch (e) {
+    return last;
+  }
+}
+
 function timeText(d) {
-  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return Number.isNaN(d.getTime()) ? '' :
+    d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
 function nameOf(chat, jid) {
@@ -74,7 +86,7 @@ function Message({ m, chat }) {
     <span class="chat-meta"><b class="chat-who">${who}</b> <time>${timeText(m.at)}</time></span>
     ${m.url && httpUrl(m.url) ? html`<span class="chat-file">
         ${ownImage(m.url) ? html`<img src=${m.url} alt="" loading="lazy" />` : null}
-        <a href=${m.url} target="_blank" rel="noopener noreferrer nofollow">${decodeURIComponent(m.url.split('/').pop() || m.url)}</a>
+        <a href=${m.url} target="_blank" rel="noopener noreferrer nofollow">${fileName(m.url)}</a>
       </span>`
       : html`<span class="chat-body">${m.body}</span>`}
   </li>`;
