@@ -937,6 +937,7 @@ xmpp_session_input(void *ctx)
 		return;
 	}
 
+	bool resumed = false;
 	while (!s->dead && !s->busy) {
 		struct evbuffer *in = xconn_input(s->c);
 		struct evbuffer_iovec v;
@@ -951,8 +952,17 @@ xmpp_session_input(void *ctx)
 			ev = xml_stream_next(s->xs);
 		switch (ev) {
 		case XML_EV_MORE:
-			if (used > 0)
+			if (used > 0) {
+				resumed = false;
 				continue;
+			}
+			/* a resumed parser finished the slice it held while
+			 * more waits (stanzas over XML_SLICE in one burst):
+			 * feed it, or they wait for the client's next bytes */
+			if (!resumed && evbuffer_get_length(in) > 0) {
+				resumed = true;
+				continue;
+			}
 			/* all read: an idle bound stream keeps no parser
 			 * (memory per idle client, bench/RESULTS.md) */
 			if (s->state == XS_BOUND)
@@ -967,6 +977,7 @@ xmpp_session_input(void *ctx)
 			break;
 		case XML_EV_STANZA:
 			stanza(s, xml_stream_take(s->xs));
+			resumed = false;
 			break;
 		case XML_EV_CLOSE:
 			/* RFC 6120 4.4: close ours too */

@@ -296,3 +296,26 @@ def test_wss_over_https(srv):
     while "carol@acme.test (TLS)" not in srv.log("xmppd"):
         assert time.time() < deadline, "login not logged as TLS"
         time.sleep(0.2)
+
+
+def test_burst_over_a_slice(srv):
+    """stanzas written in one burst of more than the parser's slice (4 KB)
+    and then nothing: all are handled, none waits for the client's next
+    bytes (over TCP and over WebSocket)"""
+    bob = bob_tcp(srv, "burst")
+    a = Raw(srv.port("xmpp"))
+    a.login("alice", "acme.test", resource="tcpburst")
+    a.send("".join(f"<message to='bob@acme.test/burst' type='chat' "
+                   f"id='t{i}'><body>{'b' * 150}</body></message>"
+                   for i in range(60)))
+    bob.expect(r"id='t59'", timeout=15)
+    a.close()
+    ws = WS(srv.port("http"))
+    ws.login_plain("alice", PW["alice"], resource="wsburst")
+    ws.raw(b"".join(frame(1, f"<message xmlns='jabber:client' "
+                             f"to='bob@acme.test/burst' type='chat' "
+                             f"id='w{i}'><body>{'c' * 150}</body></message>")
+                    for i in range(60)))
+    bob.expect(r"id='w59'", timeout=15)
+    ws.close()
+    bob.close()
