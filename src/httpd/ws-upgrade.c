@@ -196,7 +196,7 @@ ws_run(struct httpd_job *hj, struct db *db)
 			return;
 		}
 		if (rr == 0)
-			mailbox = 0;   /* expired: PLAIN only, as without */
+			mailbox = sid = 0;   /* expired: PLAIN only, as without */
 	}
 	j->fd = connect_xmppd(j->root);
 	if (j->fd < 0) {
@@ -205,8 +205,8 @@ ws_run(struct httpd_job *hj, struct db *db)
 		return;
 	}
 	char line[160];
-	int n = snprintf(line, sizeof(line), "POSTERN-WS 1 %d %s %lld\n",
-	    j->tls ? 1 : 0, j->client, (long long)mailbox);
+	int n = snprintf(line, sizeof(line), "POSTERN-WS 1 %d %s %lld %lld\n",
+	    j->tls ? 1 : 0, j->client, (long long)mailbox, (long long)sid);
 	if (n <= 0 || (size_t)n >= sizeof(line) ||
 	    write(j->fd, line, (size_t)n) != n) {
 		close(j->fd);

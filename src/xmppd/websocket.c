@@ -4,7 +4,9 @@
  * webmail session; src/httpd/ws-upgrade.c), connects to the unix socket
  * run/xmpp-websocket.sock, writes one line
  *
- *     POSTERN-WS 1 <tls 0|1> <client address> <mailbox id or 0>\n
+ *     POSTERN-WS 1 <tls 0|1> <client address> <mailbox id> <session id>\n
+ *
+ * (ids 0: no webmail session)
  *
  * and then relays the connection's bytes both ways, decrypted: the
  * frames of RFC 6455. Only a peer of our own uid is taken (SO_PEERCRED).
@@ -17,7 +19,8 @@
  * stanzas jabber:client, which a TCP stream inherits from its root.
  * The session code is the TCP one (xmppd.c), SASL EXTERNAL aside: it
  * logs in the mailbox of the browser's webmail session, checked by
- * httpd on the config store.
+ * httpd on the config store; the stream lasts while that session does
+ * (DIR_CREDENTIAL_WEB: logout ends it).
  *
  * Frame limits (ws-frame.h): a message of at most XML_PREAUTH_MAX bytes
  * before login and XML_STANZA_MAX after, masking required, control
@@ -494,15 +497,15 @@ ws_conn_free(void *ctx)
 /* parse_preamble - httpd's line: 0, or -1 */
 static int
 parse_preamble(char *line, bool *tls_r, struct sockaddr_storage *sa,
-	       socklen_t *salen_r, int64_t *mailbox_r)
+	       socklen_t *salen_r, int64_t *mailbox_r, int64_t *session_r)
 {
-	char *f[6];
+	char *f[7];
 	int n = 0;
 
-	for (char *p = strtok(line, " "); p != NULL && n < 6;
+	for (char *p = strtok(line, " "); p != NULL && n < 7;
 	    p = strtok(NULL, " "))
 		f[n++] = p;
-	if (n != 5 || strcmp(f[0], "POSTERN-WS") != 0 || strcmp(f[1], "1") != 0
+	if (n != 6 || strcmp(f[0], "POSTERN-WS") != 0 || strcmp(f[1], "1") != 0
 	    || (strcmp(f[2], "0") != 0 && strcmp(f[2], "1") != 0))
 		return -1;
 	*tls_r = f[2][0] == '1';
@@ -517,12 +520,16 @@ parse_preamble(char *line, bool *tls_r, struct sockaddr_storage *sa,
 		*salen_r = sizeof(*s6);
 	} else
 		return -1;
-	char *end;
-	errno = 0;
-	long long id = strtoll(f[4], &end, 10);
-	if (errno != 0 || *end != '\0' || id < 0)
+	for (int i = 4; i < 6; i++) {
+		char *end;
+		errno = 0;
+		long long id = strtoll(f[i], &end, 10);
+		if (errno != 0 || *end != '\0' || id < 0 || end == f[i])
+			return -1;
+		*(i == 4 ? mailbox_r : session_r) = id;
+	}
+	if ((*mailbox_r > 0) != (*session_r > 0))
 		return -1;
-	*mailbox_r = id;
 	return 0;
 }
 
@@ -544,7 +551,7 @@ pending_free(struct ws_pending *p)
 /* start - a relayed connection said who it is: its session */
 static void
 start(int fd, bool tls, const struct sockaddr_storage *sa, socklen_t salen,
-      int64_t mailbox)
+      int64_t mailbox, int64_t session)
 {
 	struct service *svc = xsrv.svc;
 	struct bufferevent *under, *bev;
@@ -574,6 +581,7 @@ start(int fd, bool tls, const struct sockaddr_storage *sa, socklen_t salen,
 	}
 	s->websocket = true;
 	s->web_mailbox = mailbox;
+	s->web_session = session;
 	s->c = xconn_adopt(svc, bev, (const struct sockaddr *)sa, salen, tls,
 	    limit, xmpp_session_input, xmpp_session_end, s);
 	if (s->c == NULL) {
@@ -623,8 +631,8 @@ on_preamble(evutil_socket_t fd, short what, void *arg)
 	bool tls;
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	int64_t mailbox;
-	if (parse_preamble(line, &tls, &sa, &salen, &mailbox) < 0) {
+	int64_t mailbox, session;
+	if (parse_preamble(line, &tls, &sa, &salen, &mailbox, &session) < 0) {
 		log_warnx("xmpp websocket: malformed preamble");
 		pending_free(p);
 		return;
@@ -632,7 +640,7 @@ on_preamble(evutil_socket_t fd, short what, void *arg)
 	int cfd = p->fd;
 	p->fd = -1;
 	pending_free(p);
-	start(cfd, tls, &sa, salen, mailbox);
+	start(cfd, tls, &sa, salen, mailbox, session);
 }
 
 static void
@@ -776,7 +784,7 @@ websocket_sasl_external(struct xsess *s, const char *b64)
 	else if (mb.prevent_auth)
 		xsess_login_result(s, DIR_AUTH_PREVENTED, &mb, NULL);
 	else {
-		mb.credential = DIR_CREDENTIAL_WEB;
+		mb.credential = DIR_CREDENTIAL_WEB(s->web_session);
 		xsess_login_result(s, DIR_AUTH_OK, &mb, NULL);
 	}
 }

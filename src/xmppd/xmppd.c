@@ -28,6 +28,8 @@
 
 struct xmpp_server xsrv;
 
+static void sess_input(void *ctx);
+static void sess_end(void *ctx, enum xconn_end why);
 static void sess_free(struct xsess *s);
 
 /* ------------------------------------------------------------ output */
@@ -312,7 +314,7 @@ on_delay(evutil_socket_t fd, short what, void *arg)
 		stream_error(s, "policy-violation", "too many failed logins");
 		return;
 	}
-	xmpp_session_input(s);
+	sess_input(s);
 }
 
 /* login_failed - count the failure, answer after a delay */
@@ -341,10 +343,10 @@ on_revoked(void *ctx)
 	    "revoked; log in again");
 }
 
-/* xsess_login_result - the answer of the password check */
-void
-xsess_login_result(void *ctx, enum dir_auth_result r,
-		   const struct dir_mailbox *mb, const char *err)
+/* login_done - the answer of the password check */
+static void
+login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
+	   const char *err)
 {
 	struct xsess *s = ctx;
 	int limit;
@@ -363,20 +365,20 @@ xsess_login_result(void *ctx, enum dir_auth_result r,
 		log_info("xmpp c%" PRIu64 " %s: login refused: disabled",
 		    s->c->id, s->c->addr);
 		sasl_failure(s, "account-disabled", "this mailbox is disabled");
-		xmpp_session_input(s);
+		sess_input(s);
 		return;
 	case DIR_AUTH_PREVENTED:
 		log_info("xmpp c%" PRIu64 " %s: login refused: authentication "
 		    "prevented", s->c->id, s->c->addr);
 		sasl_failure(s, "account-disabled", "logins are not allowed "
 		    "for this mailbox");
-		xmpp_session_input(s);
+		sess_input(s);
 		return;
 	default:
 		log_warnx("xmpp c%" PRIu64 " authenticate: %s", s->c->id,
 		    err ? err : "error");
 		sasl_failure(s, "temporary-auth-failure", NULL);
-		xmpp_session_input(s);
+		sess_input(s);
 		return;
 	}
 	if (mb->postoffice_id != s->po_id) {
@@ -397,7 +399,7 @@ xsess_login_result(void *ctx, enum dir_auth_result r,
 		    limit);
 		sasl_failure(s, "temporary-auth-failure", "too many sessions "
 		    "of this user from your address");
-		xmpp_session_input(s);
+		sess_input(s);
 		return;
 	}
 	throttle_ok(xsrv.svc, (struct sockaddr *)&s->c->sa);
@@ -414,7 +416,7 @@ xsess_login_result(void *ctx, enum dir_auth_result r,
 	xconn_set_timeout(s->c, (int)settings_get_int(xsrv.svc->db,
 	    "xmpp.idle_timeout", 3600));
 	restart(s);
-	xmpp_session_input(s);
+	sess_input(s);
 }
 
 /* sasl_plain - a PLAIN message, base64 (RFC 4616, RFC 6120 6.4.2) */
@@ -478,7 +480,7 @@ sasl_plain(struct xsess *s, const char *b64)
 	/* with the client: login security (loginsec.h) takes only app
 	 * passwords for a two-factor mailbox and applies country policies */
 	s->auth_req = auth_pool_submit_client(xsrv.auth, login, pass,
-	    &(struct dir_client){ "xmpp", s->c->addr }, xsess_login_result, s);
+	    &(struct dir_client){ "xmpp", s->c->addr }, login_done, s);
 	explicit_bzero(msg.data, msg.len);
 	buf_free(&msg);
 	free(login);
@@ -694,7 +696,7 @@ sm_on_timer(evutil_socket_t fd, short what, void *arg)
 		sess_free(s);
 		return;
 	}
-	xmpp_session_input(s);          /* a resumed stream's pipelined input */
+	sess_input(s);          /* a resumed stream's pipelined input */
 }
 
 static void
@@ -921,10 +923,10 @@ stanza(struct xsess *s, struct xml_node *n)
 	im_stanza(s, n);
 }
 
-/* xmpp_session_input - parse what arrived; one event at a time, none while a
+/* sess_input - parse what arrived; one event at a time, none while a
  * password check runs */
-void
-xmpp_session_input(void *ctx)
+static void
+sess_input(void *ctx)
 {
 	struct xsess *s = ctx;
 	struct timespec now;
@@ -997,8 +999,8 @@ xmpp_session_input(void *ctx)
 	}
 }
 
-void
-xmpp_session_end(void *ctx, enum xconn_end why)
+static void
+sess_end(void *ctx, enum xconn_end why)
 {
 	struct xsess *s = ctx;
 
@@ -1092,7 +1094,7 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 	struct xsess *s = xcalloc(1, sizeof(*s));
 
 	s->c = xconn_accept(svc, xsrv.ssl, implicit, fd, sa, salen, limit,
-	    xmpp_session_input, xmpp_session_end, s);
+	    sess_input, sess_end, s);
 	if (s->c == NULL) {
 		free(s);
 		return;
@@ -1118,6 +1120,26 @@ xmpp_session_start(struct xsess *s, const char *listener)
 	    "xmpp.login_timeout", 60));
 	log_info("xmpp c%" PRIu64 " connect from %s on %s", s->c->id,
 	    s->c->addr, listener);
+}
+
+/* the session's callbacks for websocket.c's connections (xmppd.h) */
+void
+xmpp_session_input(void *ctx)
+{
+	sess_input(ctx);
+}
+
+void
+xmpp_session_end(void *ctx, enum xconn_end why)
+{
+	sess_end(ctx, why);
+}
+
+void
+xsess_login_result(void *ctx, enum dir_auth_result r,
+		   const struct dir_mailbox *mb, const char *err)
+{
+	login_done(ctx, r, mb, err);
 }
 
 void

@@ -125,6 +125,7 @@ struct xsess {
 	bool websocket;                 /* a browser's, through httpd */
 	int64_t web_mailbox;            /* its webmail session's mailbox:
 					 * SASL EXTERNAL; 0 none */
+	int64_t web_session;            /* ... and that session's row */
 };
 
 /* a user with bound sessions */

@@ -319,3 +319,35 @@ def test_burst_over_a_slice(srv):
     bob.expect(r"id='w59'", timeout=15)
     ws.close()
     bob.close()
+
+
+def test_webmail_logout_ends_the_chat(srv):
+    """a stream signed in by a webmail session lasts as long as the
+    session: the logout (from any tab) ends it with <not-authorized/>,
+    while a PLAIN stream of the same user goes on"""
+    port = srv.port("http")
+    cookie = webmail_cookie(port, "carol@acme", PW["carol"])
+    ws = WS(port, origin=origin(srv), cookie=cookie)
+    ws.open()
+    ws.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+            "mechanism='EXTERNAL'>=</auth>")
+    ws.expect(r"<success ")
+    ws.bind(resource="tab")
+    other = WS(port)
+    other.login_plain("carol", PW["carol"], resource="plain")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", "/jmap/mail/logout", headers={
+        "Cookie": f"postern_session={cookie}", "X-Postern-CSRF": "1"})
+    assert c.getresponse().status == 200
+    ws.expect(r"<stream:error[^>]*><not-authorized ", timeout=15)
+    ws.expect(r"^<close ")
+    assert ws.close_code() == 1000
+    ws.close()
+    other.send("<iq xmlns='jabber:client' type='get' id='alive'><ping "
+               "xmlns='urn:xmpp:ping'/></iq>")
+    other.expect(r"id='alive'")
+    other.close()
+    # the cookie is dead: a new stream gets no EXTERNAL
+    ws = WS(port, origin=origin(srv), cookie=cookie)
+    assert "EXTERNAL" not in ws.open().string
+    ws.close()
