@@ -7,11 +7,15 @@ code while another user's session goes on."""
 import base64
 import http.client
 import json
+import os
+import shutil
 import socket
+import subprocess
 import time
 
 import pytest
 
+from conftest import ROOT
 from xmpp_util import PW, Raw, xmpp_server
 from xmppws_util import NS_FRAMING, WS, HandshakeRefused, frame, webmail_cookie
 
@@ -351,3 +355,37 @@ def test_webmail_logout_ends_the_chat(srv):
     ws = WS(port, origin=origin(srv), cookie=cookie)
     assert "EXTERNAL" not in ws.open().string
     ws.close()
+
+
+def test_xmppjs_client(srv):
+    """npm @xmpp/client (xmpp.js) over its WebSocket transport: PLAIN,
+    binding, the roster, a message each way with a TCP user"""
+    modules = ROOT / "web" / "node_modules"
+    assert shutil.which("node"), "node is missing (scripts/install-deps.sh)"
+    assert (modules / "@xmpp" / "client").is_dir(), \
+        "web/node_modules lacks @xmpp/client: the build runs npm ci"
+    bob = bob_tcp(srv, "js")
+    env = dict(os.environ, WS_URL=f"ws://127.0.0.1:{srv.port('http')}"
+               "/xmpp-websocket", XMPP_USER="alice", XMPP_PW=PW["alice"],
+               PEER="bob@acme.test/js", WEB_MODULES=str(modules))
+    proc = subprocess.Popen(
+        ["node", "--experimental-websocket", "--no-warnings",
+         str(ROOT / "tests/node/xmpp-websocket.mjs")], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        m = bob.expect(r"<message[^>]*from='alice@acme.test/xmppjs'[^>]*>"
+                       r".*?<body>hello from xmpp.js &lt;&amp;&gt;</body>")
+        assert m
+        bob.send("<message to='alice@acme.test/xmppjs' type='chat'>"
+                 "<body>hi xmpp.js</body></message>")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    assert "ONLINE alice@acme.test/xmppjs" in out
+    assert "ROSTER bob@acme.test carol@acme.test" in out, out
+    assert "ANSWER bob@acme.test/js hi xmpp.js" in out, out
+    assert "XMPPJS OK" in out
+    bob.close()
