@@ -693,18 +693,19 @@ websocket_init(struct service *svc)
 	snprintf(un.sun_path, sizeof(un.sun_path), "%s", ws.path);
 	ws.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ws.fd < 0) {
-		log_warn("socket (unix)");
-		return -1;
+		log_warn("XMPP over WebSocket off: socket (unix)");
+		return 0;
 	}
 	(void)unlink(ws.path);
 	mode_t old = umask(0077);
 	int r = bind(ws.fd, (struct sockaddr *)&un, sizeof(un));
 	umask(old);
 	if (r < 0 || listen(ws.fd, 128) < 0) {
-		log_warn("%s", ws.path);
+		/* chat over TCP goes on; browsers get 503 from httpd */
+		log_warn("XMPP over WebSocket off: %s", ws.path);
 		close(ws.fd);
 		ws.fd = -1;
-		return -1;
+		return 0;
 	}
 	ws.ev = event_new(svc->base, ws.fd, EV_READ | EV_PERSIST, on_accept,
 	    NULL);
@@ -722,7 +723,8 @@ websocket_shutdown(void)
 	ws.ev = NULL;
 	if (ws.fd >= 0) {
 		close(ws.fd);
-		(void)unlink(ws.path);
+		if (ws.path != NULL)
+			(void)unlink(ws.path);
 	}
 	ws.fd = -1;
 	free(ws.path);

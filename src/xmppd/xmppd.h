@@ -282,6 +282,8 @@ void upload_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 /* XMPP over WebSocket (RFC 7395): httpd upgrades a browser's request
  * and relays the connection over a unix socket in run/; here the
  * frames become the stream the TCP sessions read and write. */
+/* websocket_init - the unix socket (a failure is logged: chat over TCP
+ * goes on without it); 0, or -1 */
 int websocket_init(struct service *svc);
 void websocket_shutdown(void);
 /* websocket_sasl_external - SASL EXTERNAL on a WebSocket stream whose
