@@ -60,6 +60,8 @@ struct hconn {
 	bool head;
 	struct httpd_stream *stream; /* the answer is a stream */
 	int body_fd;               /* an upload's body file, -1 */
+	int tunnel_fd;             /* httpd_tunnel_open's, before the 101 */
+	struct bufferevent *tunnel; /* relaying (httpd_tunnel_open) */
 };
 
 struct httpd_stream {
@@ -79,6 +81,7 @@ static struct {
 	size_t max_body, max_upload;
 	char *tmpdir;              /* upload bodies (O_TMPFILE) */
 	unsigned streams;          /* open (HTTPD_MAX_STREAMS) */
+	unsigned tunnels;          /* open (HTTPD_MAX_TUNNELS) */
 } server;
 
 static void on_read(struct conn *conn);
@@ -353,6 +356,116 @@ httpd_streams(void)
 	return server.streams;
 }
 
+/* tunnel_read - the local side wrote: to the client */
+static void
+tunnel_read(struct bufferevent *bev, void *arg)
+{
+	struct hconn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (c->c->closing) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	evbuffer_add_buffer(conn_output(c->c), in);
+	if (evbuffer_get_length(conn_output(c->c)) > HTTPD_TUNNEL_HIGH)
+		bufferevent_disable(bev, EV_READ);   /* until drained */
+}
+
+/* tunnel_written - the local side took what the client sent: read on */
+static void
+tunnel_written(struct bufferevent *bev, void *arg)
+{
+	struct hconn *c = arg;
+
+	(void)bev;
+	if (!c->c->closing)
+		conn_resume(c->c);
+}
+
+/* tunnel_event - the local side ended: the client's connection too,
+ * once what is queued for it left */
+static void
+tunnel_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct hconn *c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		/* a write error (the local side went with our bytes unread)
+		 * may come before its last words were read: read them (into
+		 * a buffer of ours: a bufferevent's input takes no reads) */
+		tunnel_read(c->tunnel, c);
+		struct evbuffer *rest = evbuffer_new();
+		for (int i = 0; rest != NULL && i < 64; i++)
+			if (evbuffer_read(rest, bufferevent_getfd(c->tunnel),
+			    65536) <= 0)
+				break;
+		if (rest != NULL && !c->c->closing)
+			evbuffer_add_buffer(conn_output(c->c), rest);
+		if (rest != NULL)
+			evbuffer_free(rest);
+		bufferevent_disable(c->tunnel, EV_READ | EV_WRITE);
+		hconn_close(c);
+	}
+}
+
+/* tunnel_client - the client wrote: to the local side */
+static void
+tunnel_client(struct hconn *c)
+{
+	struct evbuffer *in = conn_input(c->c);
+	struct evbuffer *out = bufferevent_get_output(c->tunnel);
+
+	evbuffer_add_buffer(out, in);
+	if (evbuffer_get_length(out) > HTTPD_TUNNEL_HIGH)
+		conn_suspend(c->c);   /* tunnel_written resumes */
+}
+
+int
+httpd_tunnel_open(struct httpd_job *j, int fd)
+{
+	struct hconn *c = j->conn;
+
+	if (c == NULL || c->stream != NULL || c->tunnel_fd >= 0 ||
+	    server.tunnels >= HTTPD_MAX_TUNNELS || server.svc->stopping) {
+		close(fd);
+		return -1;
+	}
+	c->tunnel_fd = fd;
+	return 0;
+}
+
+/* tunnel_begin - the deferred answer opened a tunnel: the 101 goes
+ * out, then the relaying starts (bytes the client sent after its
+ * request are the first to go) */
+static void
+tunnel_begin(struct hconn *c, struct http_response *resp, const char *note)
+{
+	c->requests++;
+	c->tunnel = bufferevent_socket_new(server.svc->base, c->tunnel_fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	c->tunnel_fd = -1;
+	if (c->tunnel == NULL) {
+		httpd_error(resp, 503, "The service is unavailable.");
+		request_finish(c, resp, c->version, false,
+		    c->parser.req.method, c->parser.req.target, note);
+		return;
+	}
+	server.tunnels++;
+	resp->close = false;
+	send_response(c, resp, 11, false);
+	access_log(c, c->parser.req.method, c->parser.req.target, resp->status,
+	    0, note != NULL ? note : "tunnel");
+	http_parser_reset(&c->parser);
+	c->in_request = false;
+	evtimer_del(c->timer);
+	bufferevent_setwatermark(c->tunnel, EV_WRITE, HTTPD_TUNNEL_HIGH / 2, 0);
+	bufferevent_setcb(c->tunnel, tunnel_read, tunnel_written, tunnel_event,
+	    c);
+	bufferevent_enable(c->tunnel, EV_READ | EV_WRITE);
+}
+
 static void
 job_thread_end(void)
 {
@@ -400,6 +513,8 @@ job_done(struct work *w)
 		j->done(j);
 	if (c->stream != NULL)
 		stream_begin(c, &j->resp, j->note[0] != '\0' ? j->note : NULL);
+	else if (c->tunnel_fd >= 0)
+		tunnel_begin(c, &j->resp, j->note[0] != '\0' ? j->note : NULL);
 	else
 		request_finish(c, &j->resp, c->version, c->head,
 		    c->parser.req.method, c->parser.req.target,
@@ -551,6 +666,10 @@ on_read(struct conn *conn)
 	struct hconn *c = conn->ctx;
 	struct evbuffer *in = conn_input(conn);
 
+	if (c->tunnel != NULL) {
+		tunnel_client(c);
+		return;
+	}
 	if (c->stream != NULL) {
 		/* a stream's client says nothing more: what it sends is
 		 * dropped (its hangup is seen by the layer) */
@@ -636,6 +755,22 @@ on_teardown(struct conn *conn)
 		st->closed(st->ctx);
 		free(st);
 	}
+	if (c->tunnel_fd >= 0)
+		close(c->tunnel_fd);
+	if (c->tunnel != NULL) {
+		/* what the client said last (a close frame), if the local
+		 * side takes it now */
+		struct evbuffer *out = bufferevent_get_output(c->tunnel);
+		size_t n = evbuffer_get_length(out);
+		if (n > 0 && n <= 65536) {
+			char *last = xmalloc(n);
+			evbuffer_copyout(out, last, n);
+			(void)!write(bufferevent_getfd(c->tunnel), last, n);
+			free(last);
+		}
+		bufferevent_free(c->tunnel);
+		server.tunnels--;
+	}
 	if (c->timer != NULL)
 		event_free(c->timer);
 	http_parser_free(&c->parser);
@@ -653,6 +788,7 @@ on_open(struct conn *conn)
 	conn->ctx = c;
 	c->c = conn;
 	c->body_fd = -1;
+	c->tunnel_fd = -1;
 	http_parser_init(&c->parser, server.max_body);
 	c->parser.limit = body_limit;
 	c->timer = evtimer_new(server.svc->base, on_timer, c);
@@ -671,9 +807,21 @@ on_open(struct conn *conn)
 	}
 }
 
+/* on_drained - the client read what a tunnel sent: read the local side
+ * again */
+static void
+on_drained(struct conn *conn)
+{
+	struct hconn *c = conn->ctx;
+
+	if (c != NULL && c->tunnel != NULL && !conn->closing)
+		bufferevent_enable(c->tunnel, EV_READ);
+}
+
 static const struct conn_ops httpd_ops = {
 	.open = on_open,
 	.read = on_read,
+	.drained = on_drained,
 	.teardown = on_teardown,
 };
 

@@ -87,6 +87,18 @@ void httpd_stream_end(struct httpd_stream *s);
 /* httpd_streams - streams open now (for the bench and limits) */
 unsigned httpd_streams(void);
 
+/* Tunnels (the WebSocket upgrade, RFC 6455 4.2.2; ws-upgrade.c): a
+ * deferred job's done() may hand its connection over to fd, a connected
+ * local socket (the tunnel owns it from the call, even on failure). The
+ * answer j->resp (a 101 with its fields) goes out, then the bytes are
+ * relayed both ways as they are, decrypted, without deadlines: a side
+ * whose peer leaves HTTPD_TUNNEL_HIGH unread is not read meanwhile;
+ * either side's end closes the other once its output left. Bounded by
+ * HTTPD_MAX_TUNNELS per process: -1 (answer 503). */
+#define HTTPD_MAX_TUNNELS 1000
+#define HTTPD_TUNNEL_HIGH (256 * 1024)
+int httpd_tunnel_open(struct httpd_job *j, int fd);
+
 struct httpd_route {
 	const char *path;      /* "/list/unsubscribe" */
 	bool prefix;           /* path and everything under it ("/api/") */
@@ -129,6 +141,7 @@ extern const struct httpd_route branding_routes[];  /* branding-http.c */
 extern const struct httpd_route jmap_mail_routes[];
 extern const struct httpd_route static_routes[];
 extern const struct httpd_route chat_upload_routes[];   /* chat-upload.c */
+extern const struct httpd_route ws_routes[];            /* ws-upgrade.c */
 
 /* httpd_route_find - the route of a decoded path: an exact path first,
  * then the longest prefix; NULL: none (404) */

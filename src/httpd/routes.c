@@ -17,6 +17,7 @@ static const struct httpd_route *const tables[] = {
 	branding_routes,      /* branding-http.c: the post offices' logos */
 	static_routes,
 	chat_upload_routes,   /* XEP-0363 (chat-upload.c) */
+	ws_routes,            /* XMPP over WebSocket, XEP-0156 (ws-upgrade.c) */
 	NULL,
 };
 

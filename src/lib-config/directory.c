@@ -483,11 +483,22 @@ dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
 		    sqlite3_column_int(st, 2) == 0 &&
 		    sqlite3_column_int(st, 3) == 0;
 		/* the main password's, or an app password's (loginsec.h) */
-		r = on ? loginsec_credential_current(db, mailbox_id,
+		r = !on ? 0 : (credential >> 48) == (DIR_CREDENTIAL_WEB_TAG >> 48) ?
+		    2 : loginsec_credential_current(db, mailbox_id,
 		    (const char *)sqlite3_column_text(st, 0), credential,
-		    error_r) : 0;
+		    error_r);
 	}
 	sqlite3_finalize(st);
+	if (r == 2) {
+		/* a web session's login: while its session lasts */
+		int64_t n = 0;
+		r = db_query_int(db, &n, 0, error_r, "SELECT count(*) FROM "
+		    "web_session WHERE id = ? AND mailbox_id = ?", "ii",
+		    (int64_t)(credential & ((UINT64_C(1) << 48) - 1)),
+		    mailbox_id);
+		if (r >= 0)
+			r = n > 0;
+	}
 	return r;
 }
 

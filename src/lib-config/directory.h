@@ -124,6 +124,13 @@ uint64_t dir_credential_of(const char *hash);
  * disabled. 1 yes, 0 revoked, -1 error. */
 int dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
 		      const char **error_r);
+/* the credential of a login by web session sid (xmppd's SASL EXTERNAL
+ * for the webmail's chat): no password to compare; current while the
+ * session's row is there (logout, or the administrator ending it,
+ * deletes it) and the mailbox and post office are enabled */
+#define DIR_CREDENTIAL_WEB_TAG (UINT64_C(0xfeb5) << 48)
+#define DIR_CREDENTIAL_WEB(sid) (DIR_CREDENTIAL_WEB_TAG | \
+	((uint64_t)(sid) & ((UINT64_C(1) << 48) - 1)))
 
 /* Loaders: 1 found, 0 not found, -1 error. */
 int dir_mailbox_get(struct db *db, int64_t id, struct dir_mailbox *mb,

@@ -88,6 +88,36 @@ xconn_accept(struct service *svc, SSL_CTX *ssl, bool implicit, int fd,
 	return c;
 }
 
+struct xconn *
+xconn_adopt(struct service *svc, struct bufferevent *bev,
+	    const struct sockaddr *sa, socklen_t salen, bool tls, int limit,
+	    xconn_input_cb *in, xconn_end_cb *end, void *ctx)
+{
+	struct xconn *c;
+	char addr[64] = "?";
+
+	sockaddr_ntop(sa, addr, sizeof(addr));
+	if (!service_conn_acquire(svc, sa, limit)) {
+		log_info("xmpp %s: refused (WebSocket): over "
+		    "xmpp.max_connections_per_ip (%d)", addr, limit);
+		bufferevent_free(bev);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->svc = svc;
+	c->counted = true;
+	memcpy(&c->sa, sa, salen < sizeof(c->sa) ? salen : sizeof(c->sa));
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	c->id = ++next_id;
+	c->on_input = in;
+	c->on_end = end;
+	c->ctx = ctx;
+	c->bev = bev;
+	c->tls = tls;
+	set_callbacks(c);
+	return c;
+}
+
 struct evbuffer *
 xconn_input(struct xconn *c)
 {

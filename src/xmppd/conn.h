@@ -53,6 +53,14 @@ struct xconn *xconn_accept(struct service *svc, SSL_CTX *ssl, bool implicit,
 			   int fd, const struct sockaddr *sa, socklen_t salen,
 			   int limit, xconn_input_cb *in, xconn_end_cb *end,
 			   void *ctx);
+/* xconn_adopt - take a connection that arrived another way (websocket.c:
+ * a browser's, relayed by httpd): bev is its bufferevent (freed on
+ * failure, NULL), sa the client's address for the per-address limit,
+ * tls whether the client's own connection is encrypted */
+struct xconn *xconn_adopt(struct service *svc, struct bufferevent *bev,
+			  const struct sockaddr *sa, socklen_t salen, bool tls,
+			  int limit, xconn_input_cb *in, xconn_end_cb *end,
+			  void *ctx);
 struct evbuffer *xconn_input(struct xconn *c);
 /* xconn_write - queue output; false (nothing queued) when the client
  * already leaves XCONN_OUT_MAX bytes unread */

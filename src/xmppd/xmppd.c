@@ -181,12 +181,14 @@ send_features(struct xsess *s)
 	buf_puts(&b, "<stream:features>");
 	if (!s->authed) {
 		bool plain = plaintext_ok(s);
-		if (!s->c->tls && xsrv.ssl != NULL)
+		if (!s->c->tls && xsrv.ssl != NULL && !s->websocket)
 			buf_printf(&b, "<starttls xmlns='" NS_TLS "'>%s"
 			    "</starttls>", plain ? "" : "<required/>");
-		if (plain)
-			buf_puts(&b, "<mechanisms xmlns='" NS_SASL "'>"
-			    "<mechanism>PLAIN</mechanism></mechanisms>");
+		if (plain || s->web_mailbox > 0)
+			buf_printf(&b, "<mechanisms xmlns='" NS_SASL "'>"
+			    "%s%s</mechanisms>", s->web_mailbox > 0 ?
+			    "<mechanism>EXTERNAL</mechanism>" : "", plain ?
+			    "<mechanism>PLAIN</mechanism>" : "");
 	} else {
 		buf_puts(&b, "<bind xmlns='" NS_BIND "'/>"
 		    "<session xmlns='" NS_SESSION "'><optional/></session>"
@@ -526,7 +528,10 @@ sasl_stanza(struct xsess *s, struct xml_node *n)
 			sasl_plain(s, text);
 	} else if (strcmp(n->name, "auth") == 0) {
 		const char *mech = xml_node_attr(n, "mechanism");
-		if (!plaintext_ok(s))
+		if (mech != NULL && strcmp(mech, "EXTERNAL") == 0 &&
+		    s->websocket)
+			websocket_sasl_external(s, text);
+		else if (!plaintext_ok(s))
 			sasl_failure(s, "encryption-required", "start TLS "
 			    "first");
 		else if (mech == NULL || strcmp(mech, "PLAIN") != 0)
@@ -644,7 +649,8 @@ preauth_stanza(struct xsess *s, struct xml_node *n)
 
 	if (strcmp(n->name, "starttls") == 0 && ns != NULL &&
 	    strcmp(ns, NS_TLS) == 0) {
-		if (s->c->tls || xsrv.ssl == NULL) {
+		/* RFC 7395 3.6: no STARTTLS over WebSocket (wss is TLS) */
+		if (s->c->tls || xsrv.ssl == NULL || s->websocket) {
 			xsess_send_raw(s, "<failure xmlns='" NS_TLS "'/>"
 			    "</stream:stream>");
 			s->dead = true;
@@ -960,6 +966,7 @@ sess_input(void *ctx)
 		return;
 	}
 
+	bool resumed = false;
 	while (!s->dead && !s->busy) {
 		struct evbuffer *in = xconn_input(s->c);
 		struct evbuffer_iovec v;
@@ -974,8 +981,17 @@ sess_input(void *ctx)
 			ev = xml_stream_next(s->xs);
 		switch (ev) {
 		case XML_EV_MORE:
-			if (used > 0)
+			if (used > 0) {
+				resumed = false;
 				continue;
+			}
+			/* a resumed parser finished the slice it held while
+			 * more waits (stanzas over XML_SLICE in one burst):
+			 * feed it, or they wait for the client's next bytes */
+			if (!resumed && evbuffer_get_length(in) > 0) {
+				resumed = true;
+				continue;
+			}
 			/* all read: an idle bound stream keeps no parser
 			 * (memory per idle client, bench/RESULTS.md) */
 			if (s->state == XS_BOUND)
@@ -990,6 +1006,7 @@ sess_input(void *ctx)
 			break;
 		case XML_EV_STANZA:
 			stanza(s, xml_stream_take(s->xs));
+			resumed = false;
 			break;
 		case XML_EV_CLOSE:
 			/* RFC 6120 4.4: close ours too */
@@ -1110,6 +1127,14 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 		free(s);
 		return;
 	}
+	xmpp_session_start(s, l->name);
+}
+
+void
+xmpp_session_start(struct xsess *s, const char *listener)
+{
+	struct service *svc = xsrv.svc;
+
 	s->xs = xml_stream_new(XML_PREAUTH_MAX);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -1122,7 +1147,27 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 	xconn_set_timeout(s->c, (int)settings_get_int(svc->db,
 	    "xmpp.login_timeout", 60));
 	log_info("xmpp c%" PRIu64 " connect from %s on %s", s->c->id,
-	    s->c->addr, l->name);
+	    s->c->addr, listener);
+}
+
+/* the session's callbacks for websocket.c's connections (xmppd.h) */
+void
+xmpp_session_input(void *ctx)
+{
+	sess_input(ctx);
+}
+
+void
+xmpp_session_end(void *ctx, enum xconn_end why)
+{
+	sess_end(ctx, why);
+}
+
+void
+xsess_login_result(void *ctx, enum dir_auth_result r,
+		   const struct dir_mailbox *mb, const char *err)
+{
+	login_done(ctx, r, mb, err);
 }
 
 void
@@ -1288,6 +1333,8 @@ xmpp_init(struct service *svc)
 	if (xsrv.ssl == NULL)
 		log_warnx("TLS unavailable (STARTTLS and xmpps off): %s",
 		    xsrv.tls_error);
+	if (websocket_init(svc) < 0)
+		return -1;
 	service_set_state(svc, "running", NULL);
 	return 0;
 }
@@ -1297,6 +1344,7 @@ static void
 xmpp_shutdown(struct service *svc)
 {
 	(void)svc;
+	websocket_shutdown();
 	while (xsrv.sessions != NULL)
 		sess_free(xsrv.sessions);
 	auth_pool_free(&xsrv.auth);

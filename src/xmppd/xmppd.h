@@ -126,6 +126,11 @@ struct xsess {
 	bool guest;
 	char *guest_of;                 /* the inviter's owner */
 	int64_t guest_expires;          /* wall clock */
+	/* RFC 7395 (websocket.c) */
+	bool websocket;                 /* a browser's, through httpd */
+	int64_t web_mailbox;            /* its webmail session's mailbox:
+					 * SASL EXTERNAL; 0 none */
+	int64_t web_session;            /* ... and that session's row */
 };
 
 /* a user with bound sessions */
@@ -164,6 +169,16 @@ void xsess_send_stanza_text(struct xsess *s, const char *xml);
 /* stream_error - the RFC 6120 4.9 stream error, then close */
 void stream_error(struct xsess *s, const char *cond, const char *text);
 struct xuser *xuser_find(const char *owner);
+/* xmpp_session_new - a session on connection c (made by the caller
+ * with xmpp_session_input and xmpp_session_end as its callbacks and the
+ * session as ctx): the parser, the login deadline, the session list */
+void xmpp_session_start(struct xsess *s, const char *listener);
+void xmpp_session_input(void *ctx);
+void xmpp_session_end(void *ctx, enum xconn_end why);
+/* xsess_login_result - the answer of a login check (a password's, or
+ * websocket.c's SASL EXTERNAL) */
+void xsess_login_result(void *ctx, enum dir_auth_result r,
+			const struct dir_mailbox *mb, const char *err);
 /* xmpp_store_flush - commit the chat store's open batch now (before
  * telling a client its stanzas are safe: XEP-0198 <a/>) */
 void xmpp_store_flush(void);
@@ -289,6 +304,18 @@ bool upload_domain(const char *domain, int64_t *po_r);
 /* upload_iq - an IQ to the upload service (XEP-0363 slots) */
 void upload_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	       const struct jid *to, int64_t po);
+
+/* --- websocket.c ----------------------------------------------------- */
+/* XMPP over WebSocket (RFC 7395): httpd upgrades a browser's request
+ * and relays the connection over a unix socket in run/; here the
+ * frames become the stream the TCP sessions read and write. */
+/* websocket_init - the unix socket (a failure is logged: chat over TCP
+ * goes on without it); 0, or -1 */
+int websocket_init(struct service *svc);
+void websocket_shutdown(void);
+/* websocket_sasl_external - SASL EXTERNAL on a WebSocket stream whose
+ * browser has a webmail session (authzid: base64, "=" or empty) */
+void websocket_sasl_external(struct xsess *s, const char *b64);
 
 /* --- socks5.c --------------------------------------------------------- */
 /* proxy_domain - whether domain is proxy.<a domain of ours>; its post

@@ -242,6 +242,15 @@ function SettingsPage({ jmap, session }) {
   return html`<section id="settings"><${mod} jmap=${jmap} session=${session} /></section>`;
 }
 
+// the chat pane (chat.js), loaded after login; mail works without it
+function ChatHost({ jmap, session }) {
+  const [mod, setMod] = useState(null);
+  useEffect(() => {
+    import('./chat.js').then((m) => setMod(() => m.ChatDock)).catch(() => {});
+  }, []);
+  return mod ? html`<${mod} jmap=${jmap} session=${session} />` : null;
+}
+
 // ---- the application ---------------------------------------------------------------
 
 function Mail({ session, onLogout }) {
@@ -503,6 +512,7 @@ function Mail({ session, onLogout }) {
     ${compose && html`<${Compose} jmap=${api} session=${session} spec=${compose}
       mailboxes=${mailboxes}
       onClose=${(msg) => { setCompose(null); if (msg) setOk(msg); refresh(); }} />`}
+    <${ChatHost} jmap=${api} session=${session} />
   </div>`;
 }
 

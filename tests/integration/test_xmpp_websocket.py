@@ -1,0 +1,391 @@
+"""XMPP over WebSocket (RFC 7395) through httpd, with our own RFC 6455
+client over real sockets (xmppws_util.WS): discovery (XEP-0156), the
+handshake's checks (Origin, subprotocol, version, key), PLAIN and the
+webmail session's SASL EXTERNAL, chat with a TCP client both ways,
+fragmentation and control frames, and every bad frame with its close
+code while another user's session goes on."""
+import base64
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT
+from xmpp_util import PW, Raw, xmpp_server
+from xmppws_util import NS_FRAMING, WS, HandshakeRefused, frame, webmail_cookie
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    p = xmpp_server(tmp_path_factory, start=False)
+    p.start(services=["xmppd", "httpd"])
+    yield p
+    p.stop()
+    reports = p.sanitizer_reports()
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+
+
+def http_get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", path, headers={"Host": f"127.0.0.1:{port}"})
+    r = c.getresponse()
+    return r, r.read()
+
+
+def origin(srv):
+    return f"http://127.0.0.1:{srv.port('http')}"
+
+
+def bob_tcp(srv, resource="tcp"):
+    b = Raw(srv.port("xmpp"))
+    b.login("bob", "acme.test", resource=resource)
+    b.send("<presence/>")
+    return b
+
+
+def test_discovery(srv):
+    port = srv.port("http")
+    r, body = http_get(port, "/.well-known/host-meta")
+    assert r.status == 200 and "xrd+xml" in r.getheader("Content-Type")
+    assert (f"rel='urn:xmpp:alt-connections:websocket' "
+            f"href='ws://127.0.0.1:{port}/xmpp-websocket'") in body.decode()
+    r, body = http_get(port, "/.well-known/host-meta.json")
+    assert r.status == 200
+    assert json.loads(body) == {"links": [{
+        "rel": "urn:xmpp:alt-connections:websocket",
+        "href": f"ws://127.0.0.1:{port}/xmpp-websocket"}]}
+    # a plain GET of the endpoint says what it is
+    r, body = http_get(port, "/xmpp-websocket")
+    assert r.status == 426 and r.getheader("Upgrade") == "websocket"
+
+
+def test_handshake_refusals(srv):
+    port = srv.port("http")
+    cases = [
+        (dict(version="8"), 426, "Sec-WebSocket-Version: 13"),
+        (dict(key="c2hvcnQ="), 400, "Sec-WebSocket-Key"),
+        (dict(protocol=None), 400, "subprotocol"),
+        (dict(protocol="chat, mqtt"), 400, "subprotocol"),
+        (dict(upgrade=False), 426, "Upgrade: websocket"),
+        # another site's page: refused before any session lookup
+        (dict(origin="http://evil.example"), 403, "Origin"),
+        (dict(origin=f"http://127.0.0.1:{port + 1}"), 403, "Origin"),
+    ]
+    for kw, status, text in cases:
+        with pytest.raises(HandshakeRefused) as e:
+            WS(port, **kw)
+        assert e.value.status == status, (kw, e.value.head)
+        assert text in e.value.head or status in (400, 403), e.value.head
+    # the endpoint's own origin (and one in any case) is taken
+    WS(port, origin=origin(srv).upper().replace("HTTP", "http")).close()
+
+
+def test_plain_login_and_chat_with_tcp(srv):
+    bob = bob_tcp(srv)
+    ws = WS(srv.port("http"))
+    feats = ws.open()
+    f = feats.string[feats.start():]
+    # loopback: PLAIN; no STARTTLS over WebSocket (RFC 7395 3.6), no
+    # EXTERNAL without a webmail session
+    assert "<mechanism>PLAIN</mechanism>" in f and "starttls" not in f
+    assert "EXTERNAL" not in f
+    cred = base64.b64encode(b"\0alice\0" + PW["alice"].encode()).decode()
+    ws.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+            f"mechanism='PLAIN'>{cred}</auth>")
+    ws.expect(r"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    assert ws.bind() == "alice@acme.test/ws"
+    # our output: one element per frame, stanzas qualified on their own
+    ws.send("<presence xmlns='jabber:client'/>")
+    ws.send("<message xmlns='jabber:client' to='bob@acme.test' "
+            "type='chat' id='m1'><body>over websocket &amp; &lt;ok&gt;"
+            "</body></message>")
+    bob.expect(r"<message[^>]*from='alice@acme.test/ws'[^>]*>.*?"
+               r"<body>over websocket &amp; &lt;ok&gt;</body>")
+    bob.send("<message to='alice@acme.test/ws' type='chat' id='r1'>"
+             "<body>back by TCP</body></message>")
+    m = ws.expect(r"^<message xmlns='jabber:client'.*<body>back by TCP"
+                  r"</body>.*</message>$")
+    assert "from='bob@acme.test/tcp'" in m.group(0)
+    # a ping frame gets its pong with the same payload
+    ws.raw(frame(9, b"are you there"))
+    while True:
+        op, p = ws.recv()
+        if op == 10:
+            assert p == b"are you there"
+            break
+    # a stanza in three fragments with a ping between
+    st = ("<message xmlns='jabber:client' to='bob@acme.test' type='chat'>"
+          "<body>in three pieces é</body></message>").encode()
+    ws.raw(frame(1, st[:20], fin=False) + frame(9, b"x") +
+           frame(0, st[20:50], fin=False) + frame(0, st[50:]))
+    bob.expect(r"<body>in three pieces \u00e9</body>")
+    # a large stanza after login: a 64-bit length on the way in,
+    # 16-bit and 64-bit lengths on the way out
+    big = "y" * 100000
+    ws.send("<message xmlns='jabber:client' to='bob@acme.test' "
+            f"type='chat'><body>{big}</body></message>")
+    bob.expect(r"<body>y{100000}</body>")
+    bob.send(f"<message to='alice@acme.test' type='chat'><body>{big}z"
+             "</body></message>")
+    ws.expect(r"<body>y{100000}z</body>")
+    # the end: <close/>, answered <close/> and a close frame 1000
+    ws.send(f"<close xmlns='{NS_FRAMING}'/>")
+    ws.expect(r"^<close xmlns='" + NS_FRAMING + "'/>$")
+    assert ws.close_code() == 1000
+    assert ws.closed()
+    bob.expect(r"<presence(?=[^>]*from='alice@acme.test/ws')"
+               r"(?=[^>]*type='unavailable')")
+    bob.close()
+
+
+def test_webmail_session_external(srv):
+    port = srv.port("http")
+    cookie = webmail_cookie(port, "alice@acme", PW["alice"])
+    ws = WS(port, origin=origin(srv), cookie=cookie)
+    f = ws.open().string
+    assert "<mechanism>EXTERNAL</mechanism>" in f
+    # an authzid other than the session's own JID
+    other = base64.b64encode(b"bob@acme.test").decode()
+    ws.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+            f"mechanism='EXTERNAL'>{other}</auth>")
+    ws.expect(r"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+              r"<invalid-authzid/>")
+    ws.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+            "mechanism='EXTERNAL'>=</auth>")
+    ws.expect(r"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    assert ws.bind(resource="webmail") == "alice@acme.test/webmail"
+    ws.send("<iq xmlns='jabber:client' type='get' id='r1'><query "
+            "xmlns='jabber:iq:roster'/></iq>")
+    m = ws.expect(r"<iq xmlns='jabber:client'[^>]*id='r1'.*?</iq>")
+    assert "bob@acme.test" in m.group(0) and "carol@acme.test" in m.group(0)
+    ws.close()
+    # the session's mailbox is bound to its post office's domains
+    ws = WS(port, origin=origin(srv), cookie=cookie)
+    ws.open("other.test")
+    ws.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+            "mechanism='EXTERNAL'>=</auth>")
+    ws.expect(r"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+              r"<not-authorized/>")
+    ws.close()
+
+
+def test_no_session(srv):
+    port = srv.port("http")
+    # no cookie: EXTERNAL is not offered and fails
+    ws = WS(port, origin=origin(srv))
+    assert "EXTERNAL" not in ws.open().string
+    ws.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+            "mechanism='EXTERNAL'>=</auth>")
+    ws.expect(r"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+              r"<not-authorized/>")
+    ws.close()
+    # a cookie without an Origin (not a page) counts for nothing
+    cookie = webmail_cookie(port, "bob@acme", PW["bob"])
+    ws = WS(port, cookie=cookie)
+    assert "EXTERNAL" not in ws.open().string
+    ws.close()
+    # a made-up or ended session: none either
+    ws = WS(port, origin=origin(srv), cookie="made-up-session-id")
+    assert "EXTERNAL" not in ws.open().string
+    ws.close()
+    # the cookie from another site's page: refused outright
+    with pytest.raises(HandshakeRefused) as e:
+        WS(port, origin="https://evil.example", cookie=cookie)
+    assert e.value.status == 403
+
+
+def test_bad_frames(srv):
+    """each bad frame: the RFC 6455 close code, the connection closed,
+    another user's session untouched"""
+    bob = bob_tcp(srv, "watch")
+    port = srv.port("http")
+    open_ = f"<open xmlns='{NS_FRAMING}' to='acme.test' version='1.0'/>"
+    cases = [
+        ("unmasked", frame(1, open_, mask=False), 1002),
+        ("rsv bits", frame(1, open_, rsv=4), 1002),
+        ("binary", frame(2, open_), 1003),
+        ("bad opcode", frame(3, b"x"), 1002),
+        ("not UTF-8", frame(1, b"<open \xff\xfe/>"), 1007),
+        ("oversize before login", frame(1, "x" * 20000), 1009),
+        # the length alone says too much: nothing that large is read
+        ("oversize header", frame(1, b"x" * 10, length=1 << 40)[:14], 1009),
+        ("long control frame", frame(9, b"p" * 126), 1002),
+        ("fragmented control", frame(9, b"p", fin=False), 1002),
+        ("continuation first", frame(0, b"x"), 1002),
+        ("text inside a message", frame(1, b"<a", fin=False) +
+         frame(1, b"b/>"), 1002),
+    ]
+    for name, data, code in cases:
+        ws = WS(port)
+        ws.raw(data)
+        assert ws.close_code() == code, name
+        assert ws.closed(), name
+        ws.close()
+    # after login the limit is the stanza limit: 300 KB is over it
+    ws = WS(port)
+    ws.login_plain("alice", PW["alice"], resource="big")
+    ws.raw(frame(1, b"<message xmlns='jabber:client'><body>" +
+                 b"z" * 300000 + b"</body></message>"))
+    assert ws.close_code() == 1009
+    ws.close()
+    # malformed XML: the stream error, then <close/> and close 1000
+    ws = WS(port)
+    ws.open()
+    ws.send("<iq type='get' id='x'><query></iq>")
+    ws.expect(r"^<stream:error xmlns:stream='http://etherx.jabber.org/"
+              r"streams'><not-well-formed ")
+    ws.expect(r"^<close xmlns='" + NS_FRAMING + "'/>$")
+    assert ws.close_code() == 1000
+    ws.close()
+    # a wrong framing namespace in <open/>
+    ws = WS(port)
+    ws.send("<open xmlns='jabber:client' to='acme.test' version='1.0'/>")
+    ws.expect(r"<invalid-namespace ")
+    ws.close()
+    # STARTTLS over WebSocket: refused (RFC 7395 3.6)
+    ws = WS(port)
+    ws.open()
+    ws.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    ws.expect(r"<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    ws.close()
+    # a client that goes without a close frame, and one that drops the
+    # TCP connection mid-frame
+    ws = WS(port)
+    ws.login_plain("alice", PW["alice"], resource="gone")
+    ws.send("<presence xmlns='jabber:client'/>")
+    bob.expect(r"<presence[^>]*from='alice@acme.test/gone'")
+    ws.raw(frame(1, "<message xmlns='jabber:client'/>")[:5])
+    ws.sock.shutdown(socket.SHUT_RDWR)
+    ws.close()
+    bob.expect(r"<presence(?=[^>]*from='alice@acme.test/gone')"
+               r"(?=[^>]*type='unavailable')")
+    # bob's TCP session went on throughout
+    bob.send("<iq type='get' id='still'><ping xmlns='urn:xmpp:ping'/></iq>")
+    bob.expect(r"<iq(?=[^>]*id='still')(?=[^>]*type='result')")
+    bob.close()
+    assert "ERROR" not in srv.log("xmppd").upper().replace("STREAM ERROR", "")
+
+
+def test_xmppd_down(srv, tmp_path_factory):
+    """httpd without xmppd: 503, not a hang"""
+    p = xmpp_server(tmp_path_factory, start=False)
+    p.start(services=["httpd"])
+    try:
+        with pytest.raises(HandshakeRefused) as e:
+            WS(p.port("http"))
+        assert e.value.status == 503
+        # and discovery lists no endpoint (the webmail shows no chat)
+        r, body = http_get(p.port("http"), "/.well-known/host-meta.json")
+        assert r.status == 200 and json.loads(body) == {"links": []}
+        r, body = http_get(p.port("http"), "/.well-known/host-meta")
+        assert "websocket" not in body.decode()
+    finally:
+        p.stop()
+
+
+def test_wss_over_https(srv):
+    """through TLS (https.listen): the same stream, marked TLS"""
+    ws = WS(srv.port("https"), tls=True)
+    ws.login_plain("carol", PW["carol"], resource="tls")
+    ws.send("<iq xmlns='jabber:client' type='get' id='p'><ping "
+            "xmlns='urn:xmpp:ping'/></iq>")
+    ws.expect(r"id='p'")
+    ws.close()
+    deadline = time.time() + 10
+    while "carol@acme.test (TLS)" not in srv.log("xmppd"):
+        assert time.time() < deadline, "login not logged as TLS"
+        time.sleep(0.2)
+
+
+def test_burst_over_a_slice(srv):
+    """stanzas written in one burst of more than the parser's slice (4 KB)
+    and then nothing: all are handled, none waits for the client's next
+    bytes (over TCP and over WebSocket)"""
+    bob = bob_tcp(srv, "burst")
+    a = Raw(srv.port("xmpp"))
+    a.login("alice", "acme.test", resource="tcpburst")
+    a.send("".join(f"<message to='bob@acme.test/burst' type='chat' "
+                   f"id='t{i}'><body>{'b' * 150}</body></message>"
+                   for i in range(60)))
+    bob.expect(r"id='t59'", timeout=15)
+    a.close()
+    ws = WS(srv.port("http"))
+    ws.login_plain("alice", PW["alice"], resource="wsburst")
+    ws.raw(b"".join(frame(1, f"<message xmlns='jabber:client' "
+                             f"to='bob@acme.test/burst' type='chat' "
+                             f"id='w{i}'><body>{'c' * 150}</body></message>")
+                    for i in range(60)))
+    bob.expect(r"id='w59'", timeout=15)
+    ws.close()
+    bob.close()
+
+
+def test_webmail_logout_ends_the_chat(srv):
+    """a stream signed in by a webmail session lasts as long as the
+    session: the logout (from any tab) ends it with <not-authorized/>,
+    while a PLAIN stream of the same user goes on"""
+    port = srv.port("http")
+    cookie = webmail_cookie(port, "carol@acme", PW["carol"])
+    ws = WS(port, origin=origin(srv), cookie=cookie)
+    ws.open()
+    ws.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+            "mechanism='EXTERNAL'>=</auth>")
+    ws.expect(r"<success ")
+    ws.bind(resource="tab")
+    other = WS(port)
+    other.login_plain("carol", PW["carol"], resource="plain")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", "/jmap/mail/logout", headers={
+        "Cookie": f"postern_session={cookie}", "X-Postern-CSRF": "1"})
+    assert c.getresponse().status == 200
+    ws.expect(r"<stream:error[^>]*><not-authorized ", timeout=15)
+    ws.expect(r"^<close ")
+    assert ws.close_code() == 1000
+    ws.close()
+    other.send("<iq xmlns='jabber:client' type='get' id='alive'><ping "
+               "xmlns='urn:xmpp:ping'/></iq>")
+    other.expect(r"id='alive'")
+    other.close()
+    # the cookie is dead: a new stream gets no EXTERNAL
+    ws = WS(port, origin=origin(srv), cookie=cookie)
+    assert "EXTERNAL" not in ws.open().string
+    ws.close()
+
+
+def test_xmppjs_client(srv):
+    """npm @xmpp/client (xmpp.js) over its WebSocket transport: PLAIN,
+    binding, the roster, a message each way with a TCP user"""
+    modules = ROOT / "web" / "node_modules"
+    assert shutil.which("node"), "node is missing (scripts/install-deps.sh)"
+    assert (modules / "@xmpp" / "client").is_dir(), \
+        "web/node_modules lacks @xmpp/client: the build runs npm ci"
+    bob = bob_tcp(srv, "js")
+    env = dict(os.environ, WS_URL=f"ws://127.0.0.1:{srv.port('http')}"
+               "/xmpp-websocket", XMPP_USER="alice", XMPP_PW=PW["alice"],
+               PEER="bob@acme.test/js", WEB_MODULES=str(modules))
+    proc = subprocess.Popen(
+        ["node", "--experimental-websocket", "--no-warnings",
+         str(ROOT / "tests/node/xmpp-websocket.mjs")], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        m = bob.expect(r"<message[^>]*from='alice@acme.test/xmppjs'[^>]*>"
+                       r".*?<body>hello from xmpp.js &lt;&amp;&gt;</body>")
+        assert m
+        bob.send("<message to='alice@acme.test/xmppjs' type='chat'>"
+                 "<body>hi xmpp.js</body></message>")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    assert "ONLINE alice@acme.test/xmppjs" in out
+    assert "ROSTER bob@acme.test carol@acme.test" in out, out
+    assert "ANSWER bob@acme.test/js hi xmpp.js" in out, out
+    assert "XMPPJS OK" in out
+    bob.close()
