@@ -373,7 +373,7 @@ twofactor_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    "recoveryCodesLeft", (json_int_t)st.recovery_codes_left,
 	    "passkeys", (json_int_t)st.passkeys, "appPasswordsOnly", on,
 	    "mayEnable", !on,
-	    "mayDisable", on && strcmp(inh, "never") == 0);
+	    "mayDisable", on && strcmp(inh, "never") == 0 && !st.admin_set);
 }
 
 static void
@@ -409,6 +409,18 @@ twofactor_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 			*error_r = jmap_error("forbidden", "your post office asks "
 			    "for two-factor login (%s): only its administrator can "
 			    "turn it off", inh);
+			return;
+		}
+		struct tf_status st;
+		if (tf_status(c->db, c->mailbox_id, &st, &err) < 0) {
+			*error_r = jmap_error("serverFail", "%s", err);
+			return;
+		}
+		if (st.admin_set) {
+			*error_r = jmap_error("forbidden", "your administrator "
+			    "turned two-factor login on for this mailbox (%s): "
+			    "only an administrator can turn it off",
+			    st.challenge);
 			return;
 		}
 		r = tf_self_disable(c->db, c->mailbox_id, &err);

@@ -298,6 +298,14 @@ adm_object_set(struct db *db, enum adm_kind kind, const char *ident,
 		free(stored);
 		return r;
 	}
+	/* an administrator's two-factor setting is no longer the user's own
+	 * (whom the webmail then lets turn it off) */
+	if (kind == ADM_MAILBOX && strcmp(field, "twofactor_mode") == 0 &&
+	    db_exec(db, error_r, "UPDATE mailbox SET twofactor_self = 0 "
+	    "WHERE id = ?", "i", id) < 0) {
+		free(stored);
+		return status_of(db);
+	}
 	sql = xasprintf("UPDATE %s SET %s = ? WHERE id = ?", kinds[kind].table,
 	    field_column(f));
 	if (field_is_numeric(f))

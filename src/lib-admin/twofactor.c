@@ -142,7 +142,7 @@ int
 tf_status(struct db *db, int64_t id, struct tf_status *st,
 	  const char **error_r)
 {
-	int64_t enrolled = 0;
+	int64_t enrolled = 0, admin_set = 0;
 	char *type = NULL, *addr = NULL;
 
 	memset(st, 0, sizeof(*st));
@@ -162,12 +162,16 @@ tf_status(struct db *db, int64_t id, struct tf_status *st,
 	    db_query_text(db, &type, error_r, "SELECT twofactor_type FROM "
 	    "mailbox WHERE id = ?", "i", id) < 0 ||
 	    db_query_text(db, &addr, error_r, "SELECT twofactor_address FROM "
+	    "mailbox WHERE id = ?", "i", id) < 0 ||
+	    db_query_int(db, &admin_set, 0, error_r, "SELECT "
+	    "twofactor_challenge <> 'inherit' AND twofactor_self = 0 FROM "
 	    "mailbox WHERE id = ?", "i", id) < 0) {
 		free(type);
 		free(addr);
 		return -1;
 	}
 	st->totp_enrolled = enrolled != 0;
+	st->admin_set = admin_set != 0;
 	snprintf(st->type, sizeof(st->type), "%s", type != NULL && *type ?
 	    type : "totp");
 	snprintf(st->code_address, sizeof(st->code_address), "%s",
@@ -864,7 +868,7 @@ tf_self_confirm(struct db *db, int64_t mailbox_id, const char *code,
 	bool ok = db_exec(db, error_r, "UPDATE totp SET enrolled = 1, last_step "
 	    "= ? WHERE mailbox_id = ?", "ii", step, mailbox_id) == 0 &&
 	    db_exec(db, error_r, "UPDATE mailbox SET twofactor_challenge = "
-	    "'always' WHERE id = ?", "i", mailbox_id) == 0 &&
+	    "'always', twofactor_self = 1 WHERE id = ?", "i", mailbox_id) == 0 &&
 	    (codes = make_recovery(db, mailbox_id, error_r)) != NULL;
 	if (adm_tx_end(db, outer, ok, error_r) != ADM_OK || !ok) {
 		json_decref(codes);
@@ -888,7 +892,7 @@ tf_self_disable(struct db *db, int64_t mailbox_id, const char **error_r)
 	if (adm_tx_begin(db, &outer, error_r) != ADM_OK)
 		return -1;
 	bool ok = db_exec(db, error_r, "UPDATE mailbox SET twofactor_challenge = "
-	    "'inherit' WHERE id = ?", "i", mailbox_id) == 0 &&
+	    "'inherit', twofactor_self = 0 WHERE id = ?", "i", mailbox_id) == 0 &&
 	    db_exec(db, error_r, "DELETE FROM totp WHERE mailbox_id = ?", "i",
 	    mailbox_id) == 0 && db_exec(db, error_r, "DELETE FROM recovery_code "
 	    "WHERE mailbox_id = ?", "i", mailbox_id) == 0;

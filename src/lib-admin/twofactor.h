@@ -52,6 +52,10 @@ struct tf_status {
 	bool totp_enrolled;
 	int64_t recovery_codes_left, app_passwords, passkeys;
 	int64_t remembered_devices;    /* not expired */
+	bool admin_set;                /* the mailbox's own challenge (not
+					* inherited) was set by an
+					* administrator: the user may not
+					* undo it */
 };
 int tf_status(struct db *db, int64_t mailbox_id, struct tf_status *st,
 	      const char **error_r);

@@ -408,6 +408,13 @@ static const char schema_v12[] =
 "ALTER TABLE mailbox ADD COLUMN autoresponder_html TEXT NOT NULL DEFAULT '';"
 ;
 
+/* v13: whether the mailbox's own two-factor challenge is the user's own
+ * choice (their enrolment in the webmail's settings: 1) or was set by an
+ * administrator (0), whom only an administrator may undo */
+static const char schema_v13[] =
+"ALTER TABLE mailbox ADD COLUMN twofactor_self INTEGER NOT NULL DEFAULT 0;"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
@@ -421,6 +428,7 @@ const char *const schema_migrations[] = {
 	schema_v10,
 	schema_v11,
 	schema_v12,
+	schema_v13,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

@@ -315,6 +315,20 @@ def test_twofactor_enrol_and_disable(srv):
             e["description"]
     finally:
         srv.cli("postoffice", "set", "acme", "twofactor_mode=inherit")
+    # the mailbox's own mode set by an administrator: the user cannot
+    # undo it either (only what they turned on themselves)
+    srv.cli("mailbox", "set", "dave@acme", "twofactor_mode=always")
+    try:
+        st = w.ok("TwoFactor/get")
+        assert st["isEnabled"] and st["required"] == "never" and \
+            not st["mayDisable"]
+        e = w.err("TwoFactor/set", {"action": "disable"})
+        assert e["type"] == "forbidden" and "administrator" in \
+            e["description"]
+        assert not imap_ok(srv, "dave@acme", PW["dave"])
+    finally:
+        srv.cli("mailbox", "set", "dave@acme", "twofactor_mode=inherit")
+    assert imap_ok(srv, "dave@acme", PW["dave"])
     # Basic credentials: refused
     b = Web(srv.port("http"), basic=f"dave@acme:{PW['dave']}")
     assert b.err("TwoFactor/set", {"action": "enrol"})["type"] == "forbidden"
