@@ -149,10 +149,10 @@ export function SendLimits() {
   return html`<section class="card" data-test="sendlimits">
     <h3>Sending limits (last hour)</h3>
     <${Notice} error=${error} ok=${ok} />
-    ${data && html`<p class="muted">A mailbox may send ${data.limits.mailbox.messages || 'unlimited'} messages
-      and ${data.limits.mailbox.recipients || 'unlimited'} recipients an hour, a post office
-      ${data.limits.postoffice.messages || 'unlimited'} and ${data.limits.postoffice.recipients || 'unlimited'}
-      (settings limits.*). Mail over a limit is held in bad mail (state held).</p>
+    ${data && html`<p class="muted">${`A mailbox may send ${data.limits.mailbox.messages || 'unlimited'} messages `
+      + `and ${data.limits.mailbox.recipients || 'unlimited'} recipients an hour, a post office `
+      + `${data.limits.postoffice.messages || 'unlimited'} and ${data.limits.postoffice.recipients || 'unlimited'} `
+      + '(settings limits.*). Mail over a limit is held in bad mail (state held).'}</p>
     <table class="list" data-test="sendlimit-rows">
       <thead><tr><th>Sender</th><th>Messages</th><th>Recipients</th><th>State</th><th></th></tr></thead>
       <tbody>${data.list.length === 0 ? html`<tr><td colspan="5">Nothing sent in the last hour, nobody suspended.</td></tr>`
