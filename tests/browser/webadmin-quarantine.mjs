@@ -9,7 +9,8 @@
 // text, opens its details (the virus name, the header), deletes nothing,
 // releases it through the confirm step and sees the quarantine empty;
 // the queue page's panel shows the suspended mailbox with its reason as
-// text. Desktop and 390 px phone screenshots; any console error fails.
+// text, releases the mail the suspension held (after a confirm step)
+// and unsuspends the mailbox. Desktop and 390 px phone screenshots; any console error fails.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import assert from 'node:assert/strict';
@@ -107,6 +108,14 @@ try {
   assert.ok((await row.textContent()).includes(REASON));
   await noMarkup(page, '[data-test=sendlimits]');
   await shot(page, 'queue-sendlimits');
+  // the held mail is listed; its release asks first
+  await page.waitForSelector('[data-test=held-release]');
+  assert.match(await page.textContent('[data-test=sendlimit-held]'), /spam@acme\.test/);
+  await page.click('[data-test=held-release]');
+  assert.match(await page.textContent('.modal'), /without the sending limits/);
+  await page.click('[data-test=confirm-yes]');
+  await page.waitForSelector('[data-test=sendlimits] [data-test=ok]:has-text("without the limits")');
+  await page.waitForSelector('[data-test=sendlimit-held] td:has-text("No mail is held.")');
   await row.locator('button:has-text("Unsuspend")').click();
   await page.waitForSelector('[data-test=sendlimits] [data-test=ok]:has-text("may send again")');
   await desk.close();

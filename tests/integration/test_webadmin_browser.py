@@ -286,6 +286,16 @@ def test_webadmin_quarantine(postern, tmp_path):
             s.sendmail("forged@remote.test", ["alice@acme.test"], m.encode())
         wait_for(lambda: p.cli("quarantine", "list", json_out=True), 60,
                  "quarantined")
+        # the suspended mailbox submits: the MTA holds it in bad mail
+        from test_smtpd import tls_ctx
+        with smtplib.SMTP_SSL("127.0.0.1", p.port("smtps"),
+                              context=tls_ctx(), timeout=30) as s:
+            s.login("spam@acme", "Kx9-Secret-66d")
+            s.sendmail("spam@acme.test", ["alice@acme.test"],
+                       b"Subject: <b>held</b>\r\nMessage-ID: <held.1@acme.test>"
+                       b"\r\n\r\nbuy\r\n")
+        wait_for(lambda: [q for q in p.cli("queue", "list", json_out=True)
+                          if q.get("held")], 60, "held mail")
         shots = tmp_path / "screenshots"
         shots.mkdir()
         envv = dict(os.environ, BASE=f"http://127.0.0.1:{p.port('http')}",
@@ -309,6 +319,10 @@ def test_webadmin_quarantine(postern, tmp_path):
         wait_for(lambda: [x for x in mailbox_msgs(p.root, "alice")
                           if mid in x], 60, "the released mail")
         assert p.cli("quarantine", "list", json_out=True) == []
+        # the held one, released from the panel without the limits
+        wait_for(lambda: [x for x in mailbox_msgs(p.root, "alice")
+                          if "<held.1@acme.test>" in x], 60, "the held mail")
+        assert "root@hq: SendLimit/set release" in p.log("httpd")
         assert not [x for x in p.cli("sendlimit", "list", json_out=True)
                     if x.get("suspended")]
         assert "root@hq: Quarantine/set release" in p.log("httpd")

@@ -126,11 +126,15 @@ export function SendLimits() {
   const [data, setData] = useState(null);
   const [who, setWho] = useState('');
   const [reason, setReason] = useState('');
-  const [held, setHeld] = useState('');
+  const [held, setHeld] = useState([]);
+  const [confirm, setConfirm] = useState(null);
   const [error, setError] = useState('');
   const [ok, setOk] = useState('');
   const load = useCallback(() => {
     api.call('SendLimit/query', {}).then(setData).catch((e) => setError(e.message));
+    // what the limits held: bad mail whose reason starts "held: "
+    api.call('Queue/query', { filter: { queue: 'badmail', text: 'held: ' }, limit: PAGE })
+      .then((r) => setHeld(r.list.filter((i) => i.held))).catch((e) => setError(e.message));
   }, []);
   useEffect(() => { load(); }, [load]);
   const change = async (id, value, msg) => {
@@ -172,9 +176,20 @@ export function SendLimits() {
       <input name="suspend-reason" placeholder="Reason" maxlength="200" value=${reason} onInput=${(e) => setReason(e.target.value)} />
       <button type="submit" class="danger">Suspend sending</button>
     </form>
-    <form class="toolbar" onSubmit=${(e) => { e.preventDefault(); if (held.trim()) change(held.trim(), { action: 'release' }, `${held.trim()} sent on without the limits.`); }}>
-      <input name="release-held" placeholder="Held queue item id" value=${held} onInput=${(e) => setHeld(e.target.value)} />
-      <button type="submit">Release without the limits</button>
-    </form>
+    <h3>Held by the limits</h3>
+    <table class="list" data-test="sendlimit-held">
+      <thead><tr><th>Id</th><th>Sender</th><th>Why</th><th></th></tr></thead>
+      <tbody>${held.length === 0 ? html`<tr><td colspan="4">No mail is held.</td></tr>`
+        : held.map((i) => html`<tr key=${i.id}>
+        <td data-label="Id">${i.id}</td><td data-label="Sender">${i.sender || '<>'}</td>
+        <td data-label="Why">${i.reason}</td>
+        <td class="row-actions"><button data-test="held-release" onClick=${() => setConfirm(i.id)}>Release</button></td>
+      </tr>`)}</tbody>
+    </table>
+    ${confirm && html`<${Confirm}
+      text=${`Send ${confirm} on without the sending limits? (The Queues page's Release counts it against them again.)`}
+      yes="Release"
+      onYes=${() => { const id = confirm; setConfirm(null); change(id, { action: 'release' }, `${id} sent on without the limits.`); }}
+      onNo=${() => setConfirm(null)} />`}
   </section>`;
 }
