@@ -73,6 +73,11 @@ try {
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(wide <= 390, `the quarantine page is ${wide}px wide on a 390px phone`);
   await shot(page, 'phone-quarantine');
+  await page.goto(`${BASE}/admin/#/queue`);
+  await page.waitForSelector('[data-test=held-release]');
+  const wideq = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wideq <= 390, `the sending limits panel is ${wideq}px wide on a 390px phone`);
+  await shot(page, 'phone-sendlimits');
   await phone.close();
 
   const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });

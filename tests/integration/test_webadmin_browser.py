@@ -314,7 +314,7 @@ def test_webadmin_quarantine(postern, tmp_path):
             f"{r.stdout}\n{r.stderr}\n{p.log('httpd')[-3000:]}"
         assert "webadmin quarantine browser test: ok" in r.stdout
         assert {"phone-quarantine.png", "quarantine.png",
-                "queue-sendlimits.png"} <= {f.name for f in shots.glob("*.png")}
+                "queue-sendlimits.png", "phone-sendlimits.png"} <= {f.name for f in shots.glob("*.png")}
         # released from the page: delivered; unsuspended from the page
         wait_for(lambda: [x for x in mailbox_msgs(p.root, "alice")
                           if mid in x], 60, "the released mail")
