@@ -46,11 +46,7 @@ q_list(struct cli *cli, const char *qroot)
 	if (cli->json) {
 		json_t *a = json_array();
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(a, json_pack("{s:s, s:I, s:s, s:s, "
-			    "s:s, s:I, s:s}", "id", v[i].id, "time",
-			    (json_int_t)v[i].when, "from", v[i].conn, "sender",
-			    v[i].sender, "recipients", v[i].rcpts, "size",
-			    (json_int_t)v[i].size, "reason", v[i].reason));
+			json_array_append_new(a, quarantine_entry_json(qroot, &v[i]));
 		cli_json_print(a);
 	} else if (n == 0) {
 		printf("the quarantine is empty\n");
@@ -91,26 +87,17 @@ q_show(struct cli *cli, const char *qroot, const char *id)
 		char when[32];
 		fmt_time(v[i].when, when, sizeof(when));
 		if (cli->json) {
-			cli_json_print(json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, "
-			    "s:s}", "id", v[i].id, "time", (json_int_t)v[i].when,
-			    "from", v[i].conn, "sender", v[i].sender,
-			    "recipients", v[i].rcpts, "size",
-			    (json_int_t)v[i].size, "reason", v[i].reason));
+			cli_json_print(quarantine_entry_json(qroot, &v[i]));
 		} else {
 			printf("id:         %s\ntime:       %s UTC\nfrom:       %s\n"
 			    "sender:     <%s>\nrecipients: %s\nsize:       %lld\n"
 			    "reason:     %s\n\n", v[i].id, when, v[i].conn,
 			    v[i].sender, v[i].rcpts, (long long)v[i].size,
 			    v[i].reason);
-			char *path = quarantine_msg_path(qroot, id);
-			FILE *f = path ? fopen(path, "r") : NULL;
-			char line[1000];
-			while (f != NULL && fgets(line, sizeof(line), f) != NULL &&
-			    strcmp(line, "\r\n") != 0 && strcmp(line, "\n") != 0)
-				fputs(line, stdout);
-			if (f != NULL)
-				fclose(f);
-			free(path);
+			char *h = quarantine_header(qroot, id, 1024 * 1024);
+			if (h != NULL)
+				fputs(h, stdout);
+			free(h);
 		}
 		rc = 0;
 		break;

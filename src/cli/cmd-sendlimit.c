@@ -122,28 +122,12 @@ cmd_sendlimit(struct cli *cli, int argc, char **argv)
 	const char *arg = a.pos[1];
 	if (strcmp(verb, "release") == 0) {
 		char *root = settings_queue_path(cli->db);
-		struct qadm_ref ref;
-		if (!qadm_find(root, arg, &ref)) {
-			free(root);
-			sendlimit_close(&sl);
-			return cli_error(EXIT_NOTFOUND, "no queue item %s", arg);
-		}
-		if (strcmp(ref.state, "badmail") != 0) {
-			qadm_ref_free(&ref);
-			free(root);
-			sendlimit_close(&sl);
-			return cli_usage("%s is not held (release takes an item in "
-			    "bad mail)", arg);
-		}
-		r = sendlimit_release(sl, ref.id, now);
-		if (r == 0)
-			r = qadm_act(root, &ref, "release", &err) == ADM_OK ? 0 : -1;
-		else
-			err = "cannot mark it in config/limits.db";
-		qadm_ref_free(&ref);
+		r = qadm_sendlimit_release(root, sl, arg, now, &err);
 		free(root);
 		sendlimit_close(&sl);
-		return r < 0 ? cli_error(EXIT_FAIL, "%s", err) : 0;
+		return r == ADM_OK ? 0 : r == ADM_NOTFOUND ? cli_error(EXIT_NOTFOUND,
+		    "%s", err) : r == ADM_INVALID ? cli_usage("%s", err) :
+		    cli_error(EXIT_FAIL, "%s", err);
 	}
 	struct dir_mailbox mb;
 	if (dir_login_lookup(cli->db, arg, &mb, &err) != 1) {

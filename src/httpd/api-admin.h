@@ -156,6 +156,8 @@ extern const struct jmap_method api_users_methods[];
 extern const struct jmap_method api_traffic_methods[];  /* api-admin-traffic.c */
 extern const struct jmap_method api_branding_methods[]; /* api-admin-branding.c */
 extern const struct jmap_method api_filter_methods[];   /* api-admin-filter.c */
+extern const struct jmap_method api_quarantine_methods[]; /* api-admin-quarantine.c */
+extern const struct jmap_method api_sendlimit_methods[];  /* api-admin-sendlimit.c */
 
 /* api_mailbox_forward_all - queue every message of ident's INBOX (at
  * most 10,000) to address to through the MTA (smtp/inbound), the mail

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "qadmin.h"
+#include "sendlimit.h"
 #include "xalloc.h"
 
 static const char *const connectors[] = { "smtp", "sf", "ls", "pr", NULL };
@@ -685,4 +686,33 @@ qadm_track(const char *root, const char *queue_root, const char *key,
 	}
 	free(lines);
 	return json_pack("{s:o,s:o,s:o}", "ids", ia, "log", la, "queued", nc.now);
+}
+
+int
+qadm_sendlimit_release(const char *root, struct sendlimit *sl, const char *id,
+		       time_t now, const char **error_r)
+{
+	static _Thread_local char msg[200];
+	struct qadm_ref ref;
+
+	if (!qadm_find(root, id, &ref)) {
+		snprintf(msg, sizeof(msg), "no queue item %.100s", id);
+		*error_r = msg;
+		return ADM_NOTFOUND;
+	}
+	if (strcmp(ref.state, "badmail") != 0) {
+		qadm_ref_free(&ref);
+		snprintf(msg, sizeof(msg), "%.100s is not held (release takes an "
+		    "item in bad mail)", id);
+		*error_r = msg;
+		return ADM_INVALID;
+	}
+	int r;
+	if (sendlimit_release(sl, ref.id, now) < 0) {
+		*error_r = "cannot mark it in config/limits.db";
+		r = ADM_FAIL;
+	} else
+		r = qadm_act(root, &ref, "release", error_r);
+	qadm_ref_free(&ref);
+	return r;
 }

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -48,6 +49,14 @@ long long qadm_msg_size(const struct qadm_ref *ref);
  * is not bad mail), ADM_FAIL, with the message */
 int qadm_act(const char *root, const struct qadm_ref *ref, const char *verb,
 	     const char **error_r);
+/* qadm_sendlimit_release - send the held item id (bad mail) on without
+ * holding it again for the outbound limits (sendlimit_release, then
+ * release): ADM_OK, ADM_NOTFOUND, ADM_INVALID (not bad mail), ADM_BUSY
+ * or ADM_FAIL with the message. `postern sendlimit release` and the
+ * admin API's SendLimit/set. */
+struct sendlimit;
+int qadm_sendlimit_release(const char *root, struct sendlimit *sl,
+			   const char *id, time_t now, const char **error_r);
 
 /* qadm_track - one message's path: the queue ids key names (a queue id,
  * or every id on a log line mentioning key: a Message-ID or an

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "directory.h"
 #include "fsutil.h"
+#include "mime.h"
 #include "quarantine.h"
 #include "settings.h"
 #include "xalloc.h"
@@ -262,6 +263,68 @@ char *
 quarantine_msg_path(const char *qroot, const char *id)
 {
 	return id_ok(id) ? qfile(qroot, id, "msg") : NULL;
+}
+
+char *
+quarantine_header(const char *qroot, const char *id, size_t max)
+{
+	char *path = quarantine_msg_path(qroot, id);
+	FILE *f = path ? fopen(path, "r") : NULL;
+	struct buf b;
+	char line[1000];
+
+	free(path);
+	if (f == NULL)
+		return NULL;
+	buf_init(&b, 0);
+	while (fgets(line, sizeof(line), f) != NULL && strcmp(line, "\r\n") != 0
+	    && strcmp(line, "\n") != 0 && b.len + strlen(line) <= max)
+		buf_puts(&b, line);
+	fclose(f);
+	buf_putc(&b, '\0');
+	return buf_steal(&b);
+}
+
+/* jstr - a JSON string; bytes that are not UTF-8 become '?' */
+static json_t *
+jstr(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	if (j != NULL)
+		return j;
+	char *c = xstrdup(s);
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(c);
+	free(c);
+	return j;
+}
+
+json_t *
+quarantine_entry_json(const char *qroot, const struct quarantine_entry *e)
+{
+	struct buf raw, subj;
+	char *h = quarantine_header(qroot, e->id, 64 * 1024);
+	json_t *o = json_object();
+
+	buf_init(&raw, 0);
+	buf_init(&subj, 0);
+	if (h != NULL && mime_header_get(h, 0, strlen(h), "Subject", &raw) == 1)
+		mime_decode_words(raw.data, raw.len, &subj);
+	buf_putc(&subj, '\0');
+	free(h);
+	json_object_set_new(o, "id", json_string(e->id));
+	json_object_set_new(o, "time", json_integer((json_int_t)e->when));
+	json_object_set_new(o, "from", jstr(e->conn));
+	json_object_set_new(o, "sender", jstr(e->sender));
+	json_object_set_new(o, "recipients", jstr(e->rcpts));
+	json_object_set_new(o, "size", json_integer((json_int_t)e->size));
+	json_object_set_new(o, "reason", jstr(e->reason));
+	json_object_set_new(o, "subject", jstr(subj.data));
+	buf_free(&raw);
+	buf_free(&subj);
+	return o;
 }
 
 /* remove_files - info last: an entry without it is not listed */

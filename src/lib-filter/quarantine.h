@@ -6,6 +6,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "db.h"
 #include "queue.h"
 
@@ -43,6 +45,15 @@ int quarantine_release(const char *qroot, const char *id, const char **error_r);
 int quarantine_delete(const char *qroot, const char *id, const char **error_r);
 /* quarantine_msg_path - the message file of id (new string), for show. */
 char *quarantine_msg_path(const char *qroot, const char *id);
+/* quarantine_header - the message's header block (up to max bytes, cut
+ * at the last whole line), a new string, or NULL for an unknown id. */
+char *quarantine_header(const char *qroot, const char *id, size_t max);
+/* quarantine_entry_json - an entry as `postern quarantine --json` and the
+ * admin API's Quarantine/get show it: id, time, from (the connector it
+ * came in by), sender, recipients, size, reason (the scanner's verdict)
+ * and subject (decoded; "" without one). */
+json_t *quarantine_entry_json(const char *qroot,
+			      const struct quarantine_entry *e);
 /* quarantine_take_release - true (and the marker removed) when the item
  * id was released from the quarantine: the content filters pass it. */
 bool quarantine_take_release(const char *qroot, const char *id);

@@ -247,3 +247,84 @@ def test_webadmin_branding(postern, tmp_path):
     assert (p.root / "branding/alpha/login.png").exists()
     assert (p.root / "branding/alpha/banner.svg").exists()
     assert "root@hq: Branding/set update alpha" in p.log("httpd")
+
+
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
+                    reason="chromium is not installed "
+                           "(scripts/install-deps.sh installs it)")
+def test_webadmin_quarantine(postern, tmp_path):
+    """tests/browser/webadmin-quarantine.mjs: a message a real clamd found
+    in the MTA is listed on the quarantine page with its markup subject
+    as text, opened, released through the confirm step (then delivered);
+    a suspended mailbox shows on the queue page's sending limits panel
+    with its markup reason as text and is unsuspended there."""
+    import smtplib
+    from filter_util import MARKER, clamd_start, stop
+    from test_mta import mailbox_msgs, make_msg, wait_for
+    assert (WEB_MODULES / "playwright-core").is_dir()
+    subject = '<img src=x onerror="window.__xss=1"><b>Invoice</b> & co'
+    reason = '<b>stolen</b><img src=x onerror="window.__xss=2">'
+    clamd, sock = clamd_start(tmp_path)
+    p = postern
+    try:
+        p.cli("postoffice", "add", "hq", "--password", "Hk-Secret-1234")
+        p.cli("mailbox", "add", "root@hq", "--password", "Rt-Secret-8812",
+              "--type", "SYSADMIN")
+        p.cli("postoffice", "add", "acme", "--password", "Ap-Secret-9931")
+        p.cli("domain", "add", "acme.test", "--postoffice", "acme")
+        p.cli("mailbox", "add", "alice@acme", "--password", "Kx9-Secret-55c")
+        p.cli("mailbox", "add", "spam@acme", "--password", "Kx9-Secret-66d")
+        for k, v in {"antivirus.clamd": sock, "antivirus.at_smtp": "0",
+                     "antivirus.scan": "1", "antivirus.timeout": "5s"}.items():
+            p.cli("config", "set", k, v)
+        p.cli("sendlimit", "suspend", "spam@acme", "--reason", reason)
+        p.start(services=["smtpd", "mta", "deliver", "httpd"], timeout=60)
+        m, mid = make_msg("forged@remote.test", "alice@acme.test",
+                          subject=subject,
+                          body=f"attachment text {MARKER} end\r\n")
+        with smtplib.SMTP("127.0.0.1", p.port("smtp"), timeout=30) as s:
+            s.sendmail("forged@remote.test", ["alice@acme.test"], m.encode())
+        wait_for(lambda: p.cli("quarantine", "list", json_out=True), 60,
+                 "quarantined")
+        # the suspended mailbox submits: the MTA holds it in bad mail
+        from test_smtpd import tls_ctx
+        with smtplib.SMTP_SSL("127.0.0.1", p.port("smtps"),
+                              context=tls_ctx(), timeout=30) as s:
+            s.login("spam@acme", "Kx9-Secret-66d")
+            s.sendmail("spam@acme.test", ["alice@acme.test"],
+                       b"Subject: <b>held</b>\r\nMessage-ID: <held.1@acme.test>"
+                       b"\r\n\r\nbuy\r\n")
+        wait_for(lambda: [q for q in p.cli("queue", "list", json_out=True)
+                          if q.get("held")], 60, "held mail")
+        shots = tmp_path / "screenshots"
+        shots.mkdir()
+        envv = dict(os.environ, BASE=f"http://127.0.0.1:{p.port('http')}",
+                    SYS="root@hq:Rt-Secret-8812", SUBJECT=subject,
+                    REASON=reason, SHOTS=str(shots),
+                    WEB_MODULES=str(WEB_MODULES))
+        r = subprocess.run(["node", str(ROOT / "tests/browser/"
+                                        "webadmin-quarantine.mjs")],
+                           env=envv, capture_output=True, text=True,
+                           timeout=240)
+        stable = BUILD / "screenshots"
+        stable.mkdir(exist_ok=True)
+        for f in shots.glob("*.png"):
+            shutil.copy(f, stable / f.name)
+        assert r.returncode == 0, \
+            f"{r.stdout}\n{r.stderr}\n{p.log('httpd')[-3000:]}"
+        assert "webadmin quarantine browser test: ok" in r.stdout
+        assert {"phone-quarantine.png", "quarantine.png",
+                "queue-sendlimits.png", "phone-sendlimits.png"} <= {f.name for f in shots.glob("*.png")}
+        # released from the page: delivered; unsuspended from the page
+        wait_for(lambda: [x for x in mailbox_msgs(p.root, "alice")
+                          if mid in x], 60, "the released mail")
+        assert p.cli("quarantine", "list", json_out=True) == []
+        # the held one, released from the panel without the limits
+        wait_for(lambda: [x for x in mailbox_msgs(p.root, "alice")
+                          if "<held.1@acme.test>" in x], 60, "the held mail")
+        assert "root@hq: SendLimit/set release" in p.log("httpd")
+        assert not [x for x in p.cli("sendlimit", "list", json_out=True)
+                    if x.get("suspended")]
+        assert "root@hq: Quarantine/set release" in p.log("httpd")
+    finally:
+        stop(clamd)

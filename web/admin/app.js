@@ -3,7 +3,8 @@
 // user typed is rendered by Preact as text (never innerHTML). Screens:
 // login, dashboard (service status, traffic plots: plot.js), post offices, mailboxes (paged,
 // searched on the server), groups, lists (members, held posts), the queues
-// (retry, release, delete), the audit log, settings (forms from the field
+// (retry, release, delete; the sending limits: quarantine.js), the
+// quarantine (quarantine.js), the audit log, settings (forms from the field
 // table's schema), chat rooms and external contacts (chat.js), your
 // sessions and API tokens. objects.js holds the
 // groups, lists, queue and audit screens; ui.js the shared pieces.
@@ -21,6 +22,7 @@ import { Users } from './users.js';
 import { Chat } from './chat.js';
 import { Traffic } from './plot.js';
 import { Branding } from './branding.js';
+import { Quarantine, SendLimits } from './quarantine.js';
 import { brandingFor, loginLogo } from '../common/branding.js';
 
 // ---- small pieces ---------------------------------------------------------
@@ -539,7 +541,7 @@ function App() {
     ['users', 'Import/export'],
     ['lists', 'Lists'],
     ['chat', 'Chat'],
-    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['track', 'Track'], ['diag', 'Diagnostics'], ['audit', 'Audit log']] : []),
+    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['quarantine', 'Quarantine'], ['track', 'Track'], ['diag', 'Diagnostics'], ['audit', 'Audit log']] : []),
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['settings', 'Settings']] : []),
     ['access', 'Sessions & tokens'],
   ];
@@ -554,7 +556,8 @@ function App() {
   else if (route === 'groups') page = html`<${Groups} me=${me} />`;
   else if (route === 'lists') page = html`<${Lists} me=${me} />`;
   else if (route === 'chat') page = html`<${Chat} me=${me} />`;
-  else if (route === 'queue') page = html`<${Queue} />`;
+  else if (route === 'queue') page = html`<${Queue} /><${SendLimits} />`;
+  else if (route === 'quarantine') page = html`<${Quarantine} />`;
   else if (route === 'audit') page = html`<${Audit} />`;
   else if (route === 'access') page = html`<${Access} />`;
   else page = html`<${Dashboard} me=${me} />`;

@@ -358,7 +358,7 @@ export function Audit() {
     <h2>Audit log</h2>
     <div class="toolbar">
       <select name="audit-type" value=${type} onChange=${(e) => { setType(e.target.value); setPages([]); }}>
-        ${['', 'PostOffice', 'Domain', 'Mailbox', 'Group', 'List', 'Queue', 'Setting', 'ApiToken', 'Session']
+        ${['', 'PostOffice', 'Domain', 'Mailbox', 'Group', 'List', 'Queue', 'Quarantine', 'SendLimit', 'Setting', 'ApiToken', 'Session']
           .map((t) => html`<option value=${t}>${t || 'Every change'}</option>`)}
       </select>
     </div>
