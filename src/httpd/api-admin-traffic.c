@@ -63,7 +63,7 @@ traffic_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	json_t *series = json_object(), *queues = json_object();
 	json_t *totals = json_object();
 
-	while (qadm_labels[nq] != NULL && nq < TRAFFIC_NQUEUES)
+	while (nq < TRAFFIC_NQUEUES && qadm_labels[nq] != NULL)
 		nq++;
 	for (size_t k = 0; traffic_names[k] != NULL; k++) {
 		json_t *a = json_array();
