@@ -421,7 +421,7 @@ def test_mta_sts_still_applies_without_tlsa(srv):
                        "the deferral")
     finally:
         del test_mta_sts.POLICIES["ststoo.dane.test"]
-    assert "MTA-STS: certificate refused" in err
+    assert err.startswith("451 4.7.5 MTA-STS: certificate refused")
     assert not at_sink(srv, "sts no tlsa")
 
 
@@ -613,3 +613,50 @@ def test_posternd_sends_the_reports_of_the_days_that_ended(srv):
     srv.start(services=["smtpd", "mta", "smtp-out"])
     time.sleep(3)
     assert len(srv.rpt.posts) == n + 1
+
+
+def test_daily_job_prunes_old_row_files(srv):
+    """reports.keep_days: after the days are done, the daily job removes
+    the row files of days older than the setting (both kinds), and keeps
+    the newer ones and names that are not day files"""
+    now = time.time()
+    if now % 86400 < 150 or now % 86400 > 86400 - 120:
+        pytest.skip("too near midnight UTC")
+
+    def day(n):
+        return time.strftime("%Y-%m-%d", time.gmtime(now - n * 86400))
+    files = {}
+    for kind in ("dmarc", "tlsrpt"):
+        d = srv.root / kind
+        d.mkdir(exist_ok=True)
+        for age in (40, 30, 20):
+            f = d / f"{day(age)}.tsv"
+            f.write_text("old rows\n")
+            files[(kind, age)] = f
+        (d / f"{day(40)}.tsv.keep").write_text("not a day file\n")
+        (d / "notes").write_text("not a day file\n")
+    srv.cli("config", "set", "reports.keep_days", "25")
+    try:
+        srv.stop()
+        # nothing to report from yesterday: the day is done, then pruned
+        for kind in ("dmarc", "tlsrpt"):
+            (srv.root / kind / f"{day(1)}.tsv").unlink(missing_ok=True)
+        (srv.root / "run" / "daily.day").write_text(day(2) + "\n")
+        srv.start(services=["smtpd", "mta", "smtp-out"])
+        wait_for(lambda: (srv.root / "run" / "daily.day").read_text()
+                 .strip() == day(1), T, "the day recorded done")
+        wait_for(lambda: not files[("tlsrpt", 30)].exists() and
+                 not files[("dmarc", 30)].exists(), T, "the pruning")
+    finally:
+        srv.cli("config", "unset", "reports.keep_days")
+    for kind in ("dmarc", "tlsrpt"):
+        assert not files[(kind, 40)].exists()
+        assert not files[(kind, 30)].exists()      # 30 > keep_days 25
+        assert files[(kind, 20)].exists()
+        assert (srv.root / kind / f"{day(40)}.tsv.keep").exists()
+        assert (srv.root / kind / "notes").exists()
+    # today's rows are never touched
+    assert (srv.root / "tlsrpt" / f"{day(0)}.tsv").exists()
+    log = (srv.root / "log" / "daily.log").read_text()
+    assert f"removed tlsrpt/{day(40)}.tsv (reports.keep_days 25)" in log
+    assert f"removed dmarc/{day(30)}.tsv (reports.keep_days 25)" in log
