@@ -174,7 +174,9 @@ def srv(tmp_path_factory):
         f"_{P}._tcp.mx.unusable IN TLSA 3 1 1 {leaf[:20]}",
         f"_{P}._tcp.mx.unusable IN TYPE52 \\# 2 0301",
         f"_{P}._tcp.mx.sts IN TLSA 3 1 1 {leaf}",
+        # RFC 8460 3 / RFC 6068: a %-encoded mailto: address
         '_smtp._tls.good IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@insecure.test,'
+        'mailto:tls%2Brpt@insecure.test,'
         f'https://127.0.0.1:{rpt.port}/tlsrpt"',
         f"_smtp._tls.nomatch IN TXT {huge}",
         '_smtp._tls.ta IN TXT "v=TLSRPTv1; rua=ftp://reports.example/"',
@@ -490,6 +492,9 @@ def test_tlsrpt_report_content_and_mail(srv, tmp_path):
                              m["data"]], T, "the report mail")
     msg = email.message_from_bytes(msgs[0]["data"])
     assert msgs[0]["rcpts"][0].startswith("TO:<tlsrpt@insecure.test>")
+    # the %-encoded rua, decoded: one more recipient of the same mail
+    assert [r for m in msgs for r in m["rcpts"]
+            if r.startswith("TO:<tls+rpt@insecure.test>")], msgs[0]["rcpts"]
     assert msg["TLS-Report-Submitter"]
     assert msg["Subject"].startswith("Report Domain: good.dane.test "
                                      "Submitter: ")
