@@ -1,7 +1,9 @@
-/* fuzz-tlsa - lib-dns's parser of TLSA answers (the AD bit, rcode and
- * records of a raw DNS message) on any input */
+/* fuzz-tlsa - lib-dns's parsers of raw DNS answers on any input: the
+ * TLSA records (with the AD bit and rcode), and the CNAME chain that
+ * gives DANE its TLSA base domain (RFC 7672 2.2.3) */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dns.h"
 
@@ -15,6 +17,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rcode = 0;
 	bool ad = false;
 
+	char cname[256];
+	int c = dns_answer_cname(data, size, "mx.example", cname,
+	    sizeof(cname));
+
+	if (c < -1 || c > 1 || (c == 1 && (cname[0] == '\0' ||
+	    strlen(cname) >= sizeof(cname))))
+		abort();
 	if (dns_tlsa_parse(data, size, &rcode, &ad, t, &n, &bad) < 0)
 		return 0;
 	if (n > DNS_TLSA_MAX || rcode < 0 || rcode > 15)

@@ -29,6 +29,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strncasecmp(rec.rua[i], "https://", 8) != 0 &&
 		    strncasecmp(rec.rua[i], "mailto:", 7) != 0))
 			__builtin_trap();
+	/* a decoded mailto: address is printable ASCII with an '@' */
+	for (size_t i = 0; i < rec.nrua; i++) {
+		if (strncasecmp(rec.rua[i], "mailto:", 7) != 0)
+			continue;
+		if (strchr(rec.rua[i] + 7, '@') == NULL)
+			__builtin_trap();
+		for (const char *c = rec.rua[i]; *c != '\0'; c++)
+			if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
+				__builtin_trap();
+	}
 	if (tlsrpt_row_parse(s, size, &row) == 0) {
 		/* a row that parses formats to a line that parses to the
 		 * same row */

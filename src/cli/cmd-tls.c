@@ -308,14 +308,8 @@ report_send(struct cli *cli, const char *from, const char *host,
 
 	for (size_t i = 0; i < rec->nrua; i++) {
 		if (strncasecmp(rec->rua[i], "mailto:", 7) == 0) {
-			/* RFC 8460 3: commas and semicolons are %-encoded;
-			 * an address with a % is left out rather than guessed */
-			if (strchr(rec->rua[i], '%') == NULL)
-				rcpts[n++] = (char *)rec->rua[i] + 7;
-			else
-				fprintf(stderr, "postern: %s: rua %s: "
-				    "%%-encoded addresses are not supported\n",
-				    domain, rec->rua[i]);
+			/* the record parser %-decoded it (RFC 8460 3) */
+			rcpts[n++] = (char *)rec->rua[i] + 7;
 		} else {
 			/* RFC 8460 5.4: a POST of the gzipped report */
 			char why[256];

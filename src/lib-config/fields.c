@@ -144,6 +144,7 @@ const struct field_def settings_fields[] = {
 	  "sender of TLS-RPT aggregate reports; empty: postmaster@<server.hostname>", 0 },
 	BOOL("reports.daily", "1",
 	     "posternd sends the DMARC and TLS-RPT aggregate reports of each day after it ends (postern dmarc report --send, postern tls report --send; up to 7 days late after a stop)"),
+	{ "reports.keep_days", NULL, FT_INT, "31", 1, 3650, NULL, "days the DMARC and TLS-RPT row files (dmarc/<day>.tsv, tlsrpt/<day>.tsv) are kept; posternd's daily job removes older ones after the day's reports were sent", 0 },
 	{ "tlsrpt.ca_file", NULL, FT_TEXT, "", 0, 1024, NULL,
 	  "CA certificates (PEM file) that the hosts of https: TLS-RPT rua addresses are verified with; empty: the system's", 0 },
 	{ "tlsrpt.publish_rua", NULL, FT_TEXT, "", 0, 1000, NULL,

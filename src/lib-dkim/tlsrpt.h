@@ -51,9 +51,10 @@ char *tlsrpt_path(const char *root, const char *day);
 
 /* The _smtp._tls TXT record (RFC 8460 3): "v=TLSRPTv1; rua=uri,uri".
  * tlsrpt_record_parse: 1 a TLSRPTv1 record (rua filled: mailto: and
- * https: URIs, at most TLSRPT_RUA_MAX), 0 not one (no or another v=),
- * -1 malformed (*error_r): no rua, a URI of another scheme, over the
- * limits. */
+ * https: URIs, at most TLSRPT_RUA_MAX; a mailto: as "mailto:" and its
+ * %-decoded address, without ?header fields), 0 not one (no or another
+ * v=), -1 malformed (*error_r): no rua, a URI of another scheme, a
+ * mailto: whose decoded address is not a mailbox, over the limits. */
 struct tlsrpt_record {
 	size_t nrua;
 	char rua[TLSRPT_RUA_MAX][TLSRPT_URI_MAX];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ares.h>
 
@@ -43,6 +44,7 @@ struct dns_query {
 	struct dns_tlsa *tlsa;
 	size_t malformed;
 	bool secure;
+	char *cname;             /* secure: the CNAME-expanded name */
 	struct dns_query *prev, *next;
 };
 
@@ -262,6 +264,7 @@ static void query_free(struct dns_query *q)
 	free(q->tlsa);
 	free(q->addrs);
 	free(q->error);
+	free(q->cname);
 	free(q->name);
 	if (q->done_ev != NULL)
 		event_free(q->done_ev);
@@ -344,7 +347,8 @@ static void query_deliver(evutil_socket_t fd, short what, void *arg)
 		    q->n, q->malformed, err);
 		break;
 	case Q_SECURE:
-		((dns_secure_cb *)q->cb)(q->ctx, q->status, q->secure, err);
+		((dns_secure_cb *)q->cb)(q->ctx, q->status, q->secure,
+		    q->cname, err);
 		break;
 	}
 	query_free(q);
@@ -910,16 +914,98 @@ void dns_lookup_tlsa(struct dns_resolver *r, const char *name,
 	send_ad(q, qname, 52, tlsa_callback);
 }
 
+/* dns_answer_cname - the CNAME chain of an answer from qname */
+int dns_answer_cname(const unsigned char *abuf, size_t alen,
+		     const char *qname, char *out, size_t size)
+{
+	size_t off = 12, qd, an, hops = 0;
+	char cur[IDN_DOMAIN_MAX + 2];
+	long e;
+	bool moved = true;
+
+	if (abuf == NULL || alen < 12 || alen > 65535 || size == 0)
+		return -1;
+	snprintf(cur, sizeof(cur), "%s", qname);
+	if (cur[0] != '\0' && cur[strlen(cur) - 1] == '.')
+		cur[strlen(cur) - 1] = '\0';
+	qd = get16(abuf + 4);
+	an = get16(abuf + 6);
+	for (size_t i = 0; i < qd; i++) {
+		if ((e = skip_name(abuf, alen, off)) < 0 || (size_t)e + 4 > alen)
+			return -1;
+		off = (size_t)e + 4;
+	}
+	size_t first = off;
+	/* the records may come in any order: one pass per hop */
+	while (moved && hops < DNS_CNAME_MAX) {
+		moved = false;
+		off = first;
+		for (size_t i = 0; i < an && !moved; i++) {
+			char *owner = NULL, *target = NULL;
+			long enclen = 0;
+			unsigned type, rdlen;
+
+			if (ares_expand_name(abuf + off, abuf, (int)alen, &owner,
+			    &enclen) != ARES_SUCCESS)
+				return -1;
+			off += (size_t)enclen;
+			if (off + 10 > alen) {
+				ares_free_string(owner);
+				return -1;
+			}
+			type = get16(abuf + off);
+			rdlen = get16(abuf + off + 8);
+			off += 10;
+			if (off + rdlen > alen) {
+				ares_free_string(owner);
+				return -1;
+			}
+			if (type == 5 && strcasecmp(owner, cur) == 0) {
+				if (ares_expand_name(abuf + off, abuf, (int)alen,
+				    &target, &enclen) != ARES_SUCCESS) {
+					ares_free_string(owner);
+					return -1;
+				}
+				if (strlen(target) > IDN_DOMAIN_MAX ||
+				    target[0] == '\0') {
+					ares_free_string(owner);
+					ares_free_string(target);
+					return -1;
+				}
+				snprintf(cur, sizeof(cur), "%s", target);
+				ares_free_string(target);
+				moved = true;
+				hops++;
+			}
+			ares_free_string(owner);
+			off += rdlen;
+		}
+	}
+	if (moved)
+		return -1;      /* a loop, or a chain over DNS_CNAME_MAX */
+	if (hops == 0)
+		return 0;
+	if (strlen(cur) >= size)
+		return -1;
+	snprintf(out, size, "%s", cur);
+	return 1;
+}
+
 static void secure_callback(void *arg, int status, int timeouts,
 			    unsigned char *abuf, int alen)
 {
 	struct dns_query *q = arg;
 	bool ad = false;
+	char cname[IDN_DOMAIN_MAX + 2];
 
 	if (q->r->destroying)
 		return;
 	status = answer_status(status, abuf, alen, &ad);
 	q->secure = ad;
+	if (status == ARES_SUCCESS &&
+	    dns_answer_cname(abuf, (size_t)alen, q->name, cname,
+	    sizeof(cname)) > 0)
+		q->cname = xstrdup(cname);
 	if (status == ARES_ENODATA)
 		status = ARES_ENOTFOUND;
 	query_finish(q, status_of(status), status == ARES_SUCCESS ? NULL :

@@ -107,9 +107,11 @@ void dns_lookup_tlsa(struct dns_resolver *r, const char *name,
 
 /* dns_lookup_secure - whether name has records of type (ns_t_a...) and
  * whether the answer (or the denial) carried the AD bit: DANE asks it of
- * the MX host's address records (RFC 7672 2.2.2) */
+ * the MX host's address records (RFC 7672 2.2.2). cname: when the answer
+ * followed CNAME records from name, the name they lead to (RFC 7672
+ * 2.2.3, the TLSA base domain), else NULL. */
 typedef void dns_secure_cb(void *ctx, enum dns_status status, bool secure,
-			   const char *error);
+			   const char *cname, const char *error);
 void dns_lookup_secure(struct dns_resolver *r, const char *name, int type,
 		       dns_secure_cb *cb, void *ctx);
 
@@ -120,6 +122,14 @@ void dns_lookup_secure(struct dns_resolver *r, const char *name, int type,
 int dns_tlsa_parse(const unsigned char *abuf, size_t alen, int *rcode,
 		   bool *ad, struct dns_tlsa *tlsa, size_t *n,
 		   size_t *malformed);
+
+/* dns_answer_cname - the name the CNAME records of an answer lead to
+ * from qname (pure, for dns_lookup_secure and the fuzz target): 1 and
+ * the name in out (no final dot), 0 when no CNAME applies, -1 for a
+ * malformed message, a loop or a chain of DNS_CNAME_MAX hops or more. */
+#define DNS_CNAME_MAX 8
+int dns_answer_cname(const unsigned char *abuf, size_t alen,
+		     const char *qname, char *out, size_t size);
 
 /* dns_cancel - the lookups started with ctx will not call back (for an
  * owner freed before its answers came). */

@@ -5,7 +5,12 @@
  * posted), so a posternd that was down at midnight catches up when it
  * starts again, and a day is reported once even when posternd restarts
  * in the middle: a report command that fails leaves the day to the
- * next try. */
+ * next try.
+ *
+ * After the days were reported, the job removes the row files
+ * (dmarc/<day>.tsv, tlsrpt/<day>.tsv) of reported days older than
+ * reports.keep_days. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,6 +34,7 @@
 #define RETRY 3600
 
 static char *root, *cli;
+static long keep_days = 31;  /* reports.keep_days, read with reports.daily */
 static long done = -1;      /* the last day done, days since 1970 */
 static pid_t job;
 static time_t next_try;
@@ -124,8 +130,57 @@ wanted(void)
 		return false;
 	}
 	on = settings_get_int(db, "reports.daily", 1) != 0;
+	keep_days = (long)settings_get_int(db, "reports.keep_days", 31);
+	if (keep_days < 1)
+		keep_days = 1;
 	db_close(&db);
 	return on;
+}
+
+/* prune - in the job process: remove the row files of days before
+ * first (all reported: run only calls it when every day up to the last
+ * one ended is done); other names are left alone */
+static void
+prune(long first)
+{
+	static const char *const dirs[] = { "dmarc", "tlsrpt" };
+
+	for (size_t i = 0; i < 2; i++) {
+		char *path = xasprintf("%s/%s", root, dirs[i]);
+		DIR *dir = opendir(path);
+		struct dirent *e;
+
+		if (dir == NULL) {
+			free(path);
+			continue;
+		}
+		while ((e = readdir(dir)) != NULL) {
+			struct tm tm;
+			char *end;
+
+			/* YYYY-MM-DD.tsv exactly */
+			if (strlen(e->d_name) != 14)
+				continue;
+			memset(&tm, 0, sizeof(tm));
+			end = strptime(e->d_name, "%Y-%m-%d", &tm);
+			if (end == NULL || end != e->d_name + 10 ||
+			    strcmp(end, ".tsv") != 0)
+				continue;
+			if ((long)(timegm(&tm) / DAY) >= first)
+				continue;
+			char *f = xasprintf("%s/%s", path, e->d_name);
+			if (unlink(f) == 0)
+				printf("removed %s/%s (reports.keep_days %ld)\n",
+				    dirs[i], e->d_name, keep_days);
+			else if (errno != ENOENT)
+				fprintf(stderr, "posternd: cannot remove %s: %s\n",
+				    f, strerror(errno));
+			free(f);
+		}
+		closedir(dir);
+		free(path);
+	}
+	fflush(stdout);
 }
 
 /* run - the job process: each day's two reports, in order */
@@ -169,6 +224,9 @@ run(long from, long to)
 		if (day_write(d) < 0)
 			return 1;
 	}
+	/* every day up to to is done: rows older than keep_days go (today
+	 * is to + 1: the files of the keep_days days before it stay) */
+	prune(to + 1 - keep_days);
 	return 0;
 }
 

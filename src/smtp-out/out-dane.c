@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -21,6 +22,10 @@
 #include "settings.h"
 #include "xalloc.h"
 #include "smtp-out.h"
+
+static void tlsa_done(void *ctx, enum dns_status st, bool secure,
+		      const struct dns_tlsa *tlsa, size_t n, size_t malformed,
+		      const char *error);
 
 bool
 dane_enabled(struct outsvc *o)
@@ -37,6 +42,26 @@ dane_reset(struct dest *d)
 	d->tlsa = NULL;
 	d->ntlsa = 0;
 	d->dane = DANE_OFF;
+	d->tlsa_base[0] = '\0';
+	d->dane_orig = false;
+}
+
+/* dane_base - the TLSA base domain: the CNAME-expanded MX host name when
+ * its TLSA records decided (RFC 7672 2.2.3), else the MX host name */
+const char *
+dane_base(const struct dest *d)
+{
+	return d->tlsa_base[0] != '\0' ? d->tlsa_base : d->mxname;
+}
+
+/* tlsa_lookup - the TLSA records of _port._tcp.name */
+static void
+tlsa_lookup(struct dest *d, const char *name)
+{
+	char *q = xasprintf("_%d._tcp.%s", dest_port(d), name);
+
+	dns_lookup_tlsa(d->o->dns, q, tlsa_done, d);
+	free(q);
 }
 
 /* tlsa_usable - RFC 7672 3.1: DANE-TA(2) and DANE-EE(3) only (PKIX-TA
@@ -85,15 +110,27 @@ tlsa_done(void *ctx, enum dns_status st, bool secure,
 	struct dest *d = ctx;
 	size_t unusable = malformed;
 
+	if (d->tlsa_base[0] != '\0' && !d->dane_orig && st != DNS_TEMPFAIL &&
+	    (st != DNS_OK || !secure)) {
+		/* RFC 7672 2.2.3: no secure TLSA records at the expanded
+		 * name: those of the original name */
+		log_info("%s: DANE: %s: no secure TLSA records at its CNAME "
+		    "target %s: trying _%d._tcp.%s", d->rt.key, d->mxname,
+		    d->tlsa_base, dest_port(d), d->mxname);
+		d->tlsa_base[0] = '\0';
+		d->dane_orig = true;
+		tlsa_lookup(d, d->mxname);
+		return;
+	}
 	if (st == DNS_TEMPFAIL) {
 		/* RFC 7672 2.2: a failed or bogus TLSA lookup makes the
 		 * host unusable; no plain-text nor unauthenticated fall back */
 		free(d->last_error);
 		d->last_error = xasprintf("451 4.7.5 DANE: TLSA lookup of "
-		    "_%d._tcp.%s failed: %s", dest_port(d), d->mxname,
+		    "_%d._tcp.%s failed: %s", dest_port(d), dane_base(d),
 		    error ? error : "failed");
 		log_warnx("%s: DANE: TLSA lookup of _%d._tcp.%s failed (%s): "
-		    "MX host skipped", d->rt.key, dest_port(d), d->mxname,
+		    "MX host skipped", d->rt.key, dest_port(d), dane_base(d),
 		    error ? error : "failed");
 		tlsrpt_record(d, TLSRPT_TLSA, "dnssec-invalid", error);
 		d->naddrs = d->addr_i = 0;
@@ -124,8 +161,10 @@ tlsa_done(void *ctx, enum dns_status st, bool secure,
 	}
 	if (d->ntlsa > 0) {
 		d->dane = DANE_VERIFY;
-		log_info("%s: DANE: %s: %zu usable TLSA record(s)%s", d->rt.key,
-		    d->mxname, d->ntlsa, unusable ? ", others unusable" : "");
+		log_info("%s: DANE: %s: %zu usable TLSA record(s)%s%s%s",
+		    d->rt.key, d->mxname, d->ntlsa, unusable ?
+		    ", others unusable" : "", d->tlsa_base[0] != '\0' ?
+		    " at its CNAME target " : "", d->tlsa_base);
 	} else {
 		/* RFC 7672 2.2: a secure RRset whose records are all unusable
 		 * still says that the server does TLS: encrypt, without
@@ -143,7 +182,7 @@ tlsa_done(void *ctx, enum dns_status st, bool secure,
 
 static void
 addr_secure_done(void *ctx, enum dns_status st, bool secure,
-		 const char *error)
+		 const char *cname, const char *error)
 {
 	struct dest *d = ctx;
 
@@ -162,9 +201,15 @@ addr_secure_done(void *ctx, enum dns_status st, bool secure,
 		dest_resolve_host(d);
 		return;
 	}
-	char *name = xasprintf("_%d._tcp.%s", dest_port(d), d->mxname);
-	dns_lookup_tlsa(d->o->dns, name, tlsa_done, d);
-	free(name);
+	if (cname != NULL && strcasecmp(cname, d->mxname) != 0 &&
+	    strlen(cname) < sizeof(d->tlsa_base)) {
+		/* RFC 7672 2.2.3: a secure CNAME chain; the expanded name
+		 * is the TLSA base domain first */
+		snprintf(d->tlsa_base, sizeof(d->tlsa_base), "%s", cname);
+		tlsa_lookup(d, cname);
+		return;
+	}
+	tlsa_lookup(d, d->mxname);
 }
 
 int
@@ -209,7 +254,10 @@ dane_setup(struct dest *d, SSL *ssl)
 {
 	size_t added = 0;
 
-	if (SSL_dane_enable(ssl, d->mxname) <= 0) {
+	/* RFC 7672 3.2.2: the reference identifiers are the TLSA base
+	 * domain and, when it is the CNAME-expanded name, the MX host name */
+	if (SSL_dane_enable(ssl, dane_base(d)) <= 0 ||
+	    (d->tlsa_base[0] != '\0' && SSL_add1_host(ssl, d->mxname) != 1)) {
 		ERR_clear_error();
 		return -1;
 	}

@@ -98,8 +98,12 @@ void dest_reset_addrs(struct dest *d)
 	d->state = S_NONE;
 }
 
-/* conn_lost - the connection failed (error, EOF, timeout) */
-static void conn_lost(struct dest *d, const char *why)
+/* conn_lost_status - the connection failed (error, EOF, timeout, a TLS
+ * authentication failure); status: the enhanced status code (RFC 3463)
+ * of the deferral, "4.4.2" (bad connection) unless the cause is known,
+ * "4.7.5" for DANE (cryptographic failure) */
+static void conn_lost_status(struct dest *d, const char *status,
+			     const char *why)
 {
 	char *msg = xasprintf("%s%s%s", why, d->peer[0] ? " with " : "", d->peer);
 
@@ -108,7 +112,7 @@ static void conn_lost(struct dest *d, const char *why)
 	else
 		log_info("%s: %s (state %d)", d->rt.key, msg, (int)d->state);
 	free(d->last_error);
-	d->last_error = xasprintf("451 4.4.2 %s", msg);
+	d->last_error = xasprintf("451 %s %s", status, msg);
 	free(msg);
 	switch (d->state) {
 	case S_CONNECT: case S_GREETING: case S_EHLO: case S_HELO:
@@ -156,6 +160,11 @@ static void conn_lost(struct dest *d, const char *why)
 	}
 }
 
+/* conn_lost - the connection failed: 4.4.2 */
+static void conn_lost(struct dest *d, const char *why)
+{
+	conn_lost_status(d, "4.4.2", why);
+}
 
 void dest_timeout(evutil_socket_t fd, short what, void *arg)
 {
@@ -279,6 +288,7 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
 		char why[200];
+		const char *status = "4.4.2";
 		unsigned long e = bufferevent_get_openssl_error(bev);
 
 		SSL *ssl = d->state == S_TLS ? bufferevent_openssl_get_ssl(bev) :
@@ -288,13 +298,18 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 
 			snprintf(why, sizeof(why), "DANE: the certificate "
 			    "matches no TLSA record of _%d._tcp.%s (%s)",
-			    dest_port(d), d->mxname, v != X509_V_OK ?
+			    dest_port(d), dane_base(d), v != X509_V_OK ?
 			    X509_verify_cert_error_string(v) :
 			    "handshake failed");
 			log_warnx("%s: DANE: verification of %s failed: %s",
 			    d->rt.key, d->peer, why + 6);
 			tlsrpt_record(d, TLSRPT_TLSA, "validation-failure",
 			    why + 6);
+			/* RFC 3463 X.7.5, cryptographic failure: the
+			 * certificate failed authentication; a handshake
+			 * that broke before it keeps 4.4.2 */
+			if (v != X509_V_OK)
+				status = "4.7.5";
 		} else if (ssl != NULL && d->sts != NULL &&
 		    SSL_get_verify_result(ssl) != X509_V_OK) {
 			snprintf(why, sizeof(why), "MTA-STS: certificate refused "
@@ -302,12 +317,13 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 			    SSL_get_verify_result(ssl)));
 			tlsrpt_record(d, TLSRPT_STS, tlsrpt_verify_result(
 			    SSL_get_verify_result(ssl)), why + 9);
+			status = "4.7.5";
 		} else if (e != 0)
 			snprintf(why, sizeof(why), "TLS error %lu", e);
 		else
 			snprintf(why, sizeof(why), "%s",
 				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		conn_lost(d, why);
+		conn_lost_status(d, status, why);
 	}
 }
 
@@ -387,14 +403,14 @@ static void after_ehlo(struct dest *d)
 		tlsrpt_record(d, TLSRPT_TLSA, "starttls-not-supported", NULL);
 		log_warnx("%s: DANE: %s offers no STARTTLS, which its TLSA "
 		    "records require: not sent in clear", d->rt.key, d->peer);
-		conn_lost(d, "DANE: no STARTTLS, which the TLSA records "
+		conn_lost_status(d, "4.7.5", "DANE: no STARTTLS, which the TLSA records "
 		    "require");
 		return;
 	}
 	if (!d->tls && d->sts != NULL && (!d->ext.starttls || d->notls))
 		tlsrpt_record(d, TLSRPT_STS, "starttls-not-supported", NULL);
 	if (!d->tls && STS_ENFORCED(d) && (!d->ext.starttls || d->notls)) {
-		conn_lost(d, "MTA-STS: no STARTTLS, which the policy requires");
+		conn_lost_status(d, "4.7.5", "MTA-STS: no STARTTLS, which the policy requires");
 		return;
 	}
 	if (!d->tls && d->ext.starttls && !d->notls && d->o->tls != NULL) {
@@ -425,7 +441,7 @@ static void tls_start(struct dest *d)
 	struct bufferevent *tb;
 
 	if (ssl == NULL && DANE_REQUIRED(d)) {
-		conn_lost(d, "DANE: no TLS context");
+		conn_lost_status(d, "4.7.5", "DANE: no TLS context");
 		return;
 	}
 	if (ssl == NULL) {
@@ -434,13 +450,15 @@ static void tls_start(struct dest *d)
 		return;
 	}
 	if (!d->rt.relay || !isdigit((unsigned char)d->mxname[0]))
-		SSL_set_tlsext_host_name(ssl, d->mxname);
+		/* RFC 7672 8.1: with DANE, the TLSA base domain */
+		SSL_set_tlsext_host_name(ssl, d->dane != DANE_OFF &&
+		    d->tlsa_base[0] != '\0' ? d->tlsa_base : d->mxname);
 	if (d->dane == DANE_VERIFY) {
 		/* RFC 7672 3: the TLSA records authenticate the server;
 		 * they take precedence over MTA-STS (RFC 8461 2) */
 		if (dane_setup(d, ssl) < 0) {
 			SSL_free(ssl);
-			conn_lost(d, "DANE: OpenSSL took none of the TLSA "
+			conn_lost_status(d, "4.7.5", "DANE: OpenSSL took none of the TLSA "
 			    "records");
 			return;
 		}

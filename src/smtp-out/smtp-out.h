@@ -138,6 +138,11 @@ struct dest {
 	struct dane_tlsa *tlsa;       /* its usable records */
 	size_t ntlsa;
 	bool dane_aaaa;               /* its AAAA records are asked */
+	/* RFC 7672 2.2.3: the TLSA base domain, the CNAME-expanded name of
+	 * mxname or mxname; dane_orig: the lookup at the expanded name
+	 * found nothing, mxname's runs */
+	char tlsa_base[256];
+	bool dane_orig;
 	struct dest *next;
 };
 
@@ -224,6 +229,8 @@ SSL_CTX *dane_tls_ctx(struct outsvc *o);
 /* dane_setup - OpenSSL's DANE checks of d's records on ssl; -1 when none
  * could be added */
 int dane_setup(struct dest *d, SSL *ssl);
+/* dane_base - the TLSA base domain (RFC 7672 2.2.3) of the MX host */
+const char *dane_base(const struct dest *d);
 /* dane_describe - which record matched (after the handshake) */
 void dane_describe(SSL *ssl, char *out, size_t size);
 /* dane_tlsa_text - the records as "u s m hex|..." (TLS-RPT policy) */

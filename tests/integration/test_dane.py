@@ -23,7 +23,7 @@ from dane_util import Unbound, rewrite, sign, tools_or_skip, zone_text
 from test_mta import wait_for
 import test_mta_sts
 from test_mta_sts import deferred, openssl, send
-from test_smtp_out import Sink
+from test_smtp_out import Sink, inject, report_fields
 
 T = 60
 MX_NAMES = ["mx.good.dane.test", "mx.ta.dane.test", "mx.nomatch.dane.test",
@@ -143,6 +143,20 @@ def srv(tmp_path_factory):
     recs += ["ststoo IN MX 10 mx.ststoo", "mx.ststoo IN A 127.0.0.1",
              '_mta-sts.ststoo IN TXT "v=STSv1; id=1"',
              "mta-sts.ststoo IN A 127.0.0.1"]
+    # RFC 7672 2.2.3: MX hosts that are CNAMEs; the expanded name's TLSA
+    # records first (the original name's match nothing), and the original
+    # name's when the expanded name has none
+    recs += ["cname IN MX 10 mx.cname", "mx.cname IN CNAME mx.target",
+             "mx.target IN A 127.0.0.1",
+             f"_{P}._tcp.mx.target IN TLSA 3 1 1 {leaf}",
+             f"_{P}._tcp.mx.cname IN TLSA 3 1 1 {wrong}",
+             "cnorig IN MX 10 mx.cnorig", "mx.cnorig IN CNAME mx.bare",
+             "mx.bare IN A 127.0.0.1",
+             f"_{P}._tcp.mx.cnorig IN TLSA 3 1 1 {leaf}",
+             "cnbad IN MX 10 mx.cnbad", "mx.cnbad IN CNAME mx.badtarget",
+             "mx.badtarget IN A 127.0.0.1",
+             f"_{P}._tcp.mx.badtarget IN TLSA 3 1 1 {wrong}",
+             f"_{P}._tcp.mx.cnbad IN TLSA 3 1 1 {leaf}"]
     recs += ["notls IN MX 10 mx.notls", "mx.notls IN A 127.0.0.2",
              f"_{P}._tcp.mx.notls IN TLSA 3 1 1 {leaf}"]
     # a TXT record of 3000 bytes in 255-byte strings (TCP answer)
@@ -160,7 +174,9 @@ def srv(tmp_path_factory):
         f"_{P}._tcp.mx.unusable IN TLSA 3 1 1 {leaf[:20]}",
         f"_{P}._tcp.mx.unusable IN TYPE52 \\# 2 0301",
         f"_{P}._tcp.mx.sts IN TLSA 3 1 1 {leaf}",
+        # RFC 8460 3 / RFC 6068: a %-encoded mailto: address
         '_smtp._tls.good IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@insecure.test,'
+        'mailto:tls%2Brpt@insecure.test,'
         f'https://127.0.0.1:{rpt.port}/tlsrpt"',
         f"_smtp._tls.nomatch IN TXT {huge}",
         '_smtp._tls.ta IN TXT "v=TLSRPTv1; rua=ftp://reports.example/"',
@@ -262,9 +278,15 @@ def test_tlsa_matching_nothing_defers_and_never_sends_in_clear(srv):
     send(srv, "a@nomatch.dane.test", "dane nomatch")
     err = wait_for(lambda: deferred(srv, "a@nomatch.dane.test"), T,
                    "the deferral")
-    assert "DANE: the certificate matches no TLSA record of " \
-        f"_{srv.sink.port}._tcp.mx.nomatch.dane.test" in err
-    assert err.startswith("451 ")
+    # RFC 7672 / RFC 3463: 4.7.5 (cryptographic failure), not the 4.4.2 of
+    # a lost connection, in the queue and the log
+    assert err.startswith("451 4.7.5 DANE: the certificate matches no TLSA "
+                          f"record of _{srv.sink.port}._tcp.mx.nomatch."
+                          "dane.test")
+    assert [l for l in srv.log("smtp-out").splitlines()
+            if "to=<a@nomatch.dane.test>" in l and
+            "status=deferred (451 4.7.5 DANE: the certificate matches no "
+            "TLSA record" in l]
     # no retry without TLS, nothing reached the sink
     time.sleep(1)
     assert not at_sink(srv, "dane nomatch")
@@ -273,11 +295,72 @@ def test_tlsa_matching_nothing_defers_and_never_sends_in_clear(srv):
         srv.log("smtp-out")
 
 
+def test_tlsa_mismatch_expired_bounce_says_why(srv):
+    """an item that expires on a TLSA mismatch: the bounce carries the
+    4.7.5 and the DANE reason (RFC 3464 Status, Diagnostic-Code)"""
+    qid = inject(srv.root, "alice@acme.test", ["c@nomatch.dane.test"],
+                 "From: <alice@acme.test>\r\nTo: <c@nomatch.dane.test>\r\n"
+                 "Subject: dane expired\r\n\r\nhello\r\n",
+                 arrival=time.time() - 31 * 3600)
+
+    def bounce():
+        for f in (srv.root / "queue").rglob("*.msg"):
+            b = f.read_bytes()
+            if f"X-Postern-Queue-ID: {qid}".encode() in b:
+                return email.message_from_bytes(b)
+        return None
+    msg = wait_for(bounce, T, "the bounce")
+    rc = report_fields(msg)[1]
+    assert rc["Action"] == "failed"
+    assert rc["Status"] == "4.7.5"
+    assert "DANE: the certificate matches no TLSA record of " \
+        f"_{srv.sink.port}._tcp.mx.nomatch.dane.test" in \
+        rc["Diagnostic-Code"]
+    assert "gave up after 31 hours" in rc["Diagnostic-Code"]
+    assert not at_sink(srv, "dane expired")
+
+
+def test_cname_mx_host_uses_the_expanded_name_first(srv):
+    # RFC 7672 2.2.3: mx.cname is a CNAME for mx.target; mx.target's TLSA
+    # record matches, mx.cname's does not
+    send(srv, "a@cname.dane.test", "dane cname")
+    m, = wait_for(lambda: at_sink(srv, "dane cname"), T, "delivery")
+    assert m["tls"]
+    log = srv.log("smtp-out")
+    assert "DANE: mx.cname.dane.test: 1 usable TLSA record(s) at its CNAME " \
+        "target mx.target.dane.test" in log
+    assert "DANE: verified mx.cname.dane.test[127.0.0.1]" in log
+
+
+def test_cname_mx_host_falls_back_to_the_original_name(srv):
+    # no TLSA records at the expanded name mx.bare: mx.cnorig's decide
+    send(srv, "a@cnorig.dane.test", "dane cnorig")
+    wait_for(lambda: at_sink(srv, "dane cnorig"), T, "delivery")
+    log = srv.log("smtp-out")
+    assert "DANE: mx.cnorig.dane.test: no secure TLSA records at its CNAME " \
+        f"target mx.bare.dane.test: trying _{srv.sink.port}._tcp." \
+        "mx.cnorig.dane.test" in log
+    assert "DANE: verified mx.cnorig.dane.test[127.0.0.1]" in log
+
+
+def test_cname_target_tlsa_mismatch_is_not_rescued_by_the_original(srv):
+    # the expanded name has TLSA records that match nothing: they decide,
+    # the original name's matching record is not consulted
+    send(srv, "a@cnbad.dane.test", "dane cnbad")
+    err = wait_for(lambda: deferred(srv, "a@cnbad.dane.test"), T,
+                   "the deferral")
+    assert err.startswith("451 4.7.5 DANE: the certificate matches no TLSA "
+                          f"record of _{srv.sink.port}._tcp.mx.badtarget."
+                          "dane.test")
+    assert not at_sink(srv, "dane cnbad")
+
+
 def test_no_starttls_where_tlsa_requires_it_defers(srv):
     send(srv, "a@notls.dane.test", "dane notls")
     err = wait_for(lambda: deferred(srv, "a@notls.dane.test"), T,
                    "the deferral")
-    assert "DANE: no STARTTLS, which the TLSA records require" in err
+    assert err.startswith("451 4.7.5 DANE: no STARTTLS, which the TLSA "
+                          "records require")
     assert srv.plain.connections >= 1
     assert not srv.plain.messages
     assert not [c for c in srv.plain.commands if c.startswith("MAIL")]
@@ -340,7 +423,7 @@ def test_mta_sts_still_applies_without_tlsa(srv):
                        "the deferral")
     finally:
         del test_mta_sts.POLICIES["ststoo.dane.test"]
-    assert "MTA-STS: certificate refused" in err
+    assert err.startswith("451 4.7.5 MTA-STS: certificate refused")
     assert not at_sink(srv, "sts no tlsa")
 
 
@@ -409,6 +492,9 @@ def test_tlsrpt_report_content_and_mail(srv, tmp_path):
                              m["data"]], T, "the report mail")
     msg = email.message_from_bytes(msgs[0]["data"])
     assert msgs[0]["rcpts"][0].startswith("TO:<tlsrpt@insecure.test>")
+    # the %-encoded rua, decoded: one more recipient of the same mail
+    assert [r for m in msgs for r in m["rcpts"]
+            if r.startswith("TO:<tls+rpt@insecure.test>")], msgs[0]["rcpts"]
     assert msg["TLS-Report-Submitter"]
     assert msg["Subject"].startswith("Report Domain: good.dane.test "
                                      "Submitter: ")
@@ -532,3 +618,50 @@ def test_posternd_sends_the_reports_of_the_days_that_ended(srv):
     srv.start(services=["smtpd", "mta", "smtp-out"])
     time.sleep(3)
     assert len(srv.rpt.posts) == n + 1
+
+
+def test_daily_job_prunes_old_row_files(srv):
+    """reports.keep_days: after the days are done, the daily job removes
+    the row files of days older than the setting (both kinds), and keeps
+    the newer ones and names that are not day files"""
+    now = time.time()
+    if now % 86400 < 150 or now % 86400 > 86400 - 120:
+        pytest.skip("too near midnight UTC")
+
+    def day(n):
+        return time.strftime("%Y-%m-%d", time.gmtime(now - n * 86400))
+    files = {}
+    for kind in ("dmarc", "tlsrpt"):
+        d = srv.root / kind
+        d.mkdir(exist_ok=True)
+        for age in (40, 30, 20):
+            f = d / f"{day(age)}.tsv"
+            f.write_text("old rows\n")
+            files[(kind, age)] = f
+        (d / f"{day(40)}.tsv.keep").write_text("not a day file\n")
+        (d / "notes").write_text("not a day file\n")
+    srv.cli("config", "set", "reports.keep_days", "25")
+    try:
+        srv.stop()
+        # nothing to report from yesterday: the day is done, then pruned
+        for kind in ("dmarc", "tlsrpt"):
+            (srv.root / kind / f"{day(1)}.tsv").unlink(missing_ok=True)
+        (srv.root / "run" / "daily.day").write_text(day(2) + "\n")
+        srv.start(services=["smtpd", "mta", "smtp-out"])
+        wait_for(lambda: (srv.root / "run" / "daily.day").read_text()
+                 .strip() == day(1), T, "the day recorded done")
+        wait_for(lambda: not files[("tlsrpt", 30)].exists() and
+                 not files[("dmarc", 30)].exists(), T, "the pruning")
+    finally:
+        srv.cli("config", "unset", "reports.keep_days")
+    for kind in ("dmarc", "tlsrpt"):
+        assert not files[(kind, 40)].exists()
+        assert not files[(kind, 30)].exists()      # 30 > keep_days 25
+        assert files[(kind, 20)].exists()
+        assert (srv.root / kind / f"{day(40)}.tsv.keep").exists()
+        assert (srv.root / kind / "notes").exists()
+    # today's rows are never touched
+    assert (srv.root / "tlsrpt" / f"{day(0)}.tsv").exists()
+    log = (srv.root / "log" / "daily.log").read_text()
+    assert f"removed tlsrpt/{day(40)}.tsv (reports.keep_days 25)" in log
+    assert f"removed dmarc/{day(30)}.tsv (reports.keep_days 25)" in log

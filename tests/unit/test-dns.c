@@ -443,6 +443,47 @@ static void test_tlsa(void)
 		CHECK_INTEQ(dns_tlsa_parse(ans, cut, &rcode, &ad, t, &n, &bad), -1);
 }
 
+/* the CNAME chain of an answer (RFC 7672 2.2.3's TLSA base domain):
+ * records in any order, compressed names, loops and truncation */
+static void test_answer_cname(void)
+{
+	/* mx.a A: c A 1.2.3.4; b CNAME c; mx.a (compressed) CNAME b */
+	static const unsigned char ans[] = {
+		0x12, 0x34, 0x81, 0xa0, 0, 1, 0, 3, 0, 0, 0, 0,
+		2, 'm', 'x', 1, 'a', 0, 0, 1, 0, 1,
+		1, 'c', 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 4, 1, 2, 3, 4,
+		1, 'b', 0, 0, 5, 0, 1, 0, 0, 1, 0, 0, 3, 1, 'c', 0,
+		0xc0, 12, 0, 5, 0, 1, 0, 0, 1, 0, 0, 3, 1, 'b', 0,
+	};
+	/* mx.a CNAME b; b CNAME mx.a: a loop */
+	static const unsigned char loop[] = {
+		0x12, 0x34, 0x81, 0xa0, 0, 1, 0, 2, 0, 0, 0, 0,
+		2, 'm', 'x', 1, 'a', 0, 0, 1, 0, 1,
+		0xc0, 12, 0, 5, 0, 1, 0, 0, 1, 0, 0, 3, 1, 'b', 0,
+		1, 'b', 0, 0, 5, 0, 1, 0, 0, 1, 0, 0, 2, 0xc0, 12,
+	};
+	char out[256];
+
+	CHECK_INTEQ(dns_answer_cname(ans, sizeof(ans), "mx.a", out,
+	    sizeof(out)), 1);
+	CHECK_STREQ(out, "c");
+	CHECK_INTEQ(dns_answer_cname(ans, sizeof(ans), "MX.A.", out,
+	    sizeof(out)), 1);
+	CHECK_STREQ(out, "c");
+	CHECK_INTEQ(dns_answer_cname(ans, sizeof(ans), "b", out,
+	    sizeof(out)), 1);
+	CHECK_STREQ(out, "c");
+	/* no CNAME from this name */
+	CHECK_INTEQ(dns_answer_cname(ans, sizeof(ans), "c", out,
+	    sizeof(out)), 0);
+	CHECK_INTEQ(dns_answer_cname(ans, sizeof(ans), "mx.a", out, 1), -1);
+	CHECK_INTEQ(dns_answer_cname(loop, sizeof(loop), "mx.a", out,
+	    sizeof(out)), -1);
+	for (size_t cut = 0; cut < sizeof(ans); cut++)
+		CHECK_INTEQ(dns_answer_cname(ans, cut, "mx.a", out,
+		    sizeof(out)), -1);
+}
+
 /* U-labels are looked up as A-labels; A only; a cancelled lookup stays
  * silent while the others answer */
 static void test_idn_a_cancel(void)
@@ -535,6 +576,7 @@ int main(void)
 		TEST(test_addr),
 		TEST(test_txt_ptr),
 		TEST(test_tlsa),
+		TEST(test_answer_cname),
 		TEST(test_idn_a_cancel),
 		TEST(test_timeout_and_cancel),
 		{ NULL, NULL },

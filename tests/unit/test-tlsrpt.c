@@ -31,6 +31,27 @@ test_record(void)
 	    "https://reporting.example/v1/tlsrpt ;ext=5;", &r), 1);
 	CHECK_INTEQ((int)r.nrua, 2);
 	CHECK_STREQ(r.rua[1], "https://reporting.example/v1/tlsrpt");
+	/* RFC 8460 3: commas and semicolons in a URI are %-encoded; a
+	 * mailto: address is decoded (RFC 6068), its ?fields dropped */
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:%22tls%2Crpt%3Bx%22@example.com,"
+	    "mailto:tls%2Brpt@Example.com?subject=x,"
+	    "https://r.example/a%2Cb", &r), 1);
+	CHECK_INTEQ((int)r.nrua, 3);
+	CHECK_STREQ(r.rua[0], "mailto:\"tls,rpt;x\"@example.com");
+	CHECK_STREQ(r.rua[1], "mailto:tls+rpt@Example.com");
+	CHECK_STREQ(r.rua[2], "https://r.example/a%2Cb");
+	/* decoded, a comma outside quotes is no mailbox; bad escapes,
+	 * decoded spaces, controls, angle brackets, non-ASCII */
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:tls%2Crpt@example.com", &r), -1);
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:a%2@example.com", &r), -1);
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:a@example.com%", &r), -1);
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:a%20b@example.com", &r), -1);
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:a%00b@example.com", &r), -1);
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:a%3E@example.com", &r), -1);
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:%C3%A9@example.com", &r), -1);
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:a@ex%2Cample.com", &r), -1);
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:a..b@example.com", &r), -1);
+	CHECK_INTEQ(rec("v=TLSRPTv1; rua=mailto:a@[192.0.2.1]", &r), 1);
 	CHECK_INTEQ(rec("v=spf1 -all", &r), 0);
 	CHECK_INTEQ(rec("rua=mailto:a@b; v=TLSRPTv1", &r), 0);
 	CHECK_INTEQ(rec("v=TLSRPTv10; rua=mailto:a@b", &r), 0);
