@@ -131,6 +131,7 @@ struct xsess {
 	int64_t web_mailbox;            /* its webmail session's mailbox:
 					 * SASL EXTERNAL; 0 none */
 	int64_t web_session;            /* ... and that session's row */
+	struct event *web_ev;           /* logged in by it: its expiry */
 };
 
 /* a user with bound sessions */
