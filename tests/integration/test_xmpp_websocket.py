@@ -426,7 +426,7 @@ def test_expired_webmail_session_ends_the_chat(srv, column, limit):
     http.session_idle (unused) or http.session_max (since its login):
     here the row is moved back to expire 4 s after the login, and
     nothing writes the config store after that"""
-    user = "erin" if column == "last_seen" else "gina"
+    user = "ivan" if column == "last_seen" else "gina"
     pw = f"{user.capitalize()}-chat-pw1"
     srv.cli("mailbox", "add", f"{user}@acme", "--password", pw)
     for k in ("http.session_idle", "http.session_max"):
