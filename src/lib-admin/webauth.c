@@ -49,12 +49,23 @@ webauth_session_create(struct db *db, int64_t mailbox_id, const char *client,
 	    "tiiitt", hash, mailbox_id, now, now, client, ua) < 0)
 		return db_last_error(db) == SQLITE_BUSY ? ADM_BUSY : ADM_FAIL;
 	*sid_r = db_last_id(db);
-	/* forget this mailbox's expired sessions while here */
-	int64_t idle = settings_get_int(db, "http.session_idle", 1800);
-	int64_t max = settings_get_int(db, "http.session_max", 43200);
-	(void)db_exec(db, error_r, "DELETE FROM web_session WHERE mailbox_id = ? "
-	    "AND (last_seen < ? OR created < ?)", "iii", mailbox_id, now - idle,
-	    now - max);
+	/* forget this mailbox's expired sessions while here (a mailbox
+	 * has a few) */
+	sqlite3_stmt *st = db_query(db, error_r, "SELECT id, created, "
+	    "last_seen FROM web_session WHERE mailbox_id = ?", "i", mailbox_id);
+	if (st == NULL)
+		return ADM_OK;
+	int64_t gone[64];
+	size_t ngone = 0;
+	while (ngone < sizeof(gone) / sizeof(gone[0]) &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		if (now >= dir_web_session_expires(db,
+		    sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)))
+			gone[ngone++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < ngone; i++)
+		(void)db_exec(db, error_r, "DELETE FROM web_session WHERE "
+		    "id = ?", "i", gone[i]);
 	return ADM_OK;
 }
 
@@ -83,9 +94,7 @@ webauth_session_lookup(struct db *db, const char *id, int64_t now,
 	int64_t created = sqlite3_column_int64(st, 2);
 	int64_t seen = sqlite3_column_int64(st, 3);
 	sqlite3_finalize(st);
-	int64_t idle = settings_get_int(db, "http.session_idle", 1800);
-	int64_t max = settings_get_int(db, "http.session_max", 43200);
-	if (now - seen >= idle || now - created >= max) {
+	if (now >= dir_web_session_expires(db, created, seen)) {
 		(void)db_exec(db, error_r, "DELETE FROM web_session WHERE id = ?",
 		    "i", sid);
 		return 0;

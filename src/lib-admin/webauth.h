@@ -11,7 +11,8 @@
  * for scripts ("pt_" and 43 base64url characters, 256 bits). Only the
  * SHA-256 of a secret is stored (tables web_session and api_token), so a
  * copy of the config store logs nobody in. A session ends when unused for
- * http.session_idle or http.session_max after its login; a token when
+ * http.session_idle or http.session_max after its login
+ * (dir_web_session_expires); a token when
  * revoked, at its expiry, or with its mailbox. A token is scoped to one
  * post office (only a SYSADMIN's may be unscoped: every post office).
  *

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "directory.h"
 #include "fields.h"
@@ -482,23 +483,75 @@ dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
 		bool on = sqlite3_column_int(st, 1) == 0 &&
 		    sqlite3_column_int(st, 2) == 0 &&
 		    sqlite3_column_int(st, 3) == 0;
-		/* the main password's, or an app password's (loginsec.h) */
-		r = !on ? 0 : (credential >> 48) == (DIR_CREDENTIAL_WEB_TAG >> 48) ?
-		    2 : loginsec_credential_current(db, mailbox_id,
-		    (const char *)sqlite3_column_text(st, 0), credential,
-		    error_r);
+		const char *hash = (const char *)sqlite3_column_text(st, 0);
+		/* a web session's login: with the password of its login;
+		 * else the main password's, or an app password's
+		 * (loginsec.h) */
+		r = !on ? 0 : DIR_CREDENTIAL_IS_WEB(credential) ?
+		    ((credential >> 32) & 0xffff) ==
+		    (dir_credential_of(hash) & 0xffff) ? 2 : 0 :
+		    loginsec_credential_current(db, mailbox_id, hash,
+		    credential, error_r);
 	}
 	sqlite3_finalize(st);
-	if (r == 2) {
-		/* a web session's login: while its session lasts */
-		int64_t n = 0;
-		r = db_query_int(db, &n, 0, error_r, "SELECT count(*) FROM "
-		    "web_session WHERE id = ? AND mailbox_id = ?", "ii",
-		    (int64_t)(credential & ((UINT64_C(1) << 48) - 1)),
-		    mailbox_id);
-		if (r >= 0)
-			r = n > 0;
+	if (r == 2)
+		/* ... while its session lasts */
+		r = dir_web_session_current(db,
+		    (int64_t)(credential & UINT32_MAX), mailbox_id,
+		    time(NULL), NULL, error_r);
+	return r;
+}
+
+int
+dir_credential_web(struct db *db, int64_t mailbox_id, int64_t sid,
+		   uint64_t *credential_r, const char **error_r)
+{
+	char *hash = NULL;
+	int r;
+
+	if (sid <= 0 || sid > (int64_t)UINT32_MAX)
+		return 0;
+	r = db_query_text(db, &hash, error_r, "SELECT password_hash FROM "
+	    "mailbox WHERE id = ?", "i", mailbox_id);
+	if (r < 0)
+		return -1;
+	if (hash == NULL)
+		return 0;
+	*credential_r = DIR_CREDENTIAL_WEB_TAG |
+	    (dir_credential_of(hash) & 0xffff) << 32 | (uint64_t)sid;
+	free(hash);
+	return 1;
+}
+
+int64_t
+dir_web_session_expires(struct db *db, int64_t created, int64_t last_seen)
+{
+	int64_t idle = settings_get_int(db, "http.session_idle", 1800);
+	int64_t max = settings_get_int(db, "http.session_max", 43200);
+
+	return last_seen + idle < created + max ? last_seen + idle :
+	    created + max;
+}
+
+int
+dir_web_session_current(struct db *db, int64_t sid, int64_t mailbox_id,
+			int64_t now, int64_t *expires_r, const char **error_r)
+{
+	sqlite3_stmt *st = db_query(db, error_r, "SELECT created, last_seen "
+	    "FROM web_session WHERE id = ? AND mailbox_id = ?", "ii", sid,
+	    mailbox_id);
+	int r;
+
+	if (st == NULL)
+		return -1;
+	if ((r = step_one(db, st, error_r)) == 1) {
+		int64_t until = dir_web_session_expires(db,
+		    sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+		r = now < until;
+		if (expires_r != NULL)
+			*expires_r = until;
 	}
+	sqlite3_finalize(st);
 	return r;
 }
 

@@ -125,12 +125,35 @@ uint64_t dir_credential_of(const char *hash);
 int dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
 		      const char **error_r);
 /* the credential of a login by web session sid (xmppd's SASL EXTERNAL
- * for the webmail's chat): no password to compare; current while the
- * session's row is there (logout, or the administrator ending it,
- * deletes it) and the mailbox and post office are enabled */
+ * for the webmail's chat), dir_credential_web: no password was given,
+ * but a new password ends it as it ends password logins (the low 16
+ * bits of the stored hash's fingerprint, kept beside the session's row
+ * id); current while the session's row is there (logout, a password
+ * change from another session, or the administrator ending it, deletes
+ * it), the session has not expired (dir_web_session_current), the
+ * password is the one of the login, and the mailbox and post office
+ * are enabled */
 #define DIR_CREDENTIAL_WEB_TAG (UINT64_C(0xfeb5) << 48)
-#define DIR_CREDENTIAL_WEB(sid) (DIR_CREDENTIAL_WEB_TAG | \
-	((uint64_t)(sid) & ((UINT64_C(1) << 48) - 1)))
+#define DIR_CREDENTIAL_IS_WEB(c) (((c) >> 48) == (DIR_CREDENTIAL_WEB_TAG >> 48))
+/* dir_credential_web - that credential for web session sid of
+ * mailbox_id: 1 with it in *credential_r, 0 no such mailbox or a
+ * session id past 32 bits, -1 error */
+int dir_credential_web(struct db *db, int64_t mailbox_id, int64_t sid,
+		       uint64_t *credential_r, const char **error_r);
+
+/* dir_web_session_expires - the time a web session (its row's created
+ * and last_seen) expires: unused for http.session_idle, or
+ * http.session_max after its login, whichever comes first; it is
+ * expired from that second on. The one definition, for httpd's cookie
+ * lookups (webauth.h) and the streams xmppd signed in by a session. */
+int64_t dir_web_session_expires(struct db *db, int64_t created,
+				int64_t last_seen);
+/* dir_web_session_current - whether web session sid of mailbox_id is
+ * there and not expired at now: 1 (with its expiry time in *expires_r
+ * when not NULL), 0 gone or expired, -1 error */
+int dir_web_session_current(struct db *db, int64_t sid, int64_t mailbox_id,
+			    int64_t now, int64_t *expires_r,
+			    const char **error_r);
 
 /* Loaders: 1 found, 0 not found, -1 error. */
 int dir_mailbox_get(struct db *db, int64_t id, struct dir_mailbox *mb,

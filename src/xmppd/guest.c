@@ -11,6 +11,7 @@
 #include "guest.h"
 #include "log.h"
 #include "settings.h"
+#include "strutil.h"
 #include "xalloc.h"
 #include "xmppd.h"
 
@@ -108,6 +109,28 @@ result(struct xsess *s, const struct xml_node *iq)
 	return r;
 }
 
+/* invite_as - guest_invite for s's user: the one road of the IQ and the
+ * ad-hoc command. 0 with *g; -1 with a sentence for the user in *err,
+ * *internal when it is the server's fault (logged here). The caller
+ * answers, then calls guest_sync (the roster push after the answer). */
+static int
+invite_as(struct xsess *s, const char *address, long long days,
+	  struct chat_guest *g, bool *internal, const char **err)
+{
+	struct guest_inviter inv = { s->owner, s->bare, s->domain, s->po,
+	    s->po_id };
+
+	if (guest_invite(xsrv.svc->db, xsrv.store, &inv, address, (int)days,
+	    g, internal, err) < 0) {
+		if (*internal)
+			log_warnx("xmpp %s: guest invite: %s", s->full, *err);
+		return -1;
+	}
+	log_info("xmpp %s: invited %s as %s for %lld days", s->full,
+	    g->address, g->jid, days);
+	return 0;
+}
+
 static void
 invite(struct xsess *s, struct xml_node *iq, struct xml_node *q)
 {
@@ -124,26 +147,191 @@ invite(struct xsess *s, struct xml_node *iq, struct xml_node *q)
 		    "address='name@domain' and optionally days='1'..'90'");
 		return;
 	}
-	struct guest_inviter inv = { s->owner, s->bare, s->domain, s->po,
-	    s->po_id };
-	if (guest_invite(xsrv.svc->db, xsrv.store, &inv, address, (int)days,
-	    &g, &internal, &err) < 0) {
-		if (internal) {
-			log_warnx("xmpp %s: guest invite: %s", s->full, err);
+	if (invite_as(s, address, days, &g, &internal, &err) < 0) {
+		if (internal)
 			im_stanza_error(s, iq, "wait", "internal-server-error",
 			    NULL);
-		} else
+		else
 			im_stanza_error(s, iq, "modify", "not-acceptable", err);
 		return;
 	}
-	log_info("xmpp %s: invited %s as %s for %lld days", s->full,
-	    g.address, g.jid, days);
 	struct xml_node *r = result(s, iq);
 	guest_render(r, &g, "invite");
 	xsess_send(s, r);
 	xml_node_free(&r);
 	chat_guest_clear(&g);
 	guest_sync();           /* the roster push to the inviter */
+}
+
+/* ------------------------------------------------ XEP-0050 command */
+
+void
+guest_command_items(struct xsess *s, struct xml_node *q)
+{
+	if (!s->guest)
+		xml_node_add(q, "item", "jid", s->domain, "node", GUEST_NODE,
+		    "name", "Invite an external contact", NULL);
+}
+
+void
+guest_command_info(struct xml_node *q)
+{
+	xml_node_add(q, "identity", "category", "automation", "type",
+	    "command-node", "name", "Invite an external contact", NULL);
+	xml_node_add(q, "feature", "var", NS_COMMANDS, NULL);
+	xml_node_add(q, "feature", "var", NS_DATA, NULL);
+}
+
+/* command_reply - <command/> of status for sid in a result from 'from' */
+static struct xml_node *
+command_reply(struct xsess *s, const struct xml_node *iq, const char *from,
+	      const char *sid, const char *status, struct xml_node **cmd_r)
+{
+	struct xml_node *r = im_result_from(s, iq, from);
+
+	*cmd_r = xml_node_add(r, "command", "xmlns", NS_COMMANDS, "node",
+	    GUEST_NODE, "sessionid", sid, "status", status, NULL);
+	return r;
+}
+
+static void
+form_field(struct xml_node *x, const char *var, const char *type,
+	   const char *label, const char *value)
+{
+	struct xml_node *f = xml_node_add(x, "field", "var", var, "type", type,
+	    NULL);
+
+	if (label != NULL)
+		xml_node_set_attr(f, "label", label);
+	if (value != NULL)
+		xml_node_add_text(xml_node_add(f, "value", NULL), value);
+}
+
+/* command_done - completed, with a note (and the result form when g) */
+static void
+command_done(struct xsess *s, const struct xml_node *iq, const char *from,
+	     const char *sid, const char *note_type, const char *note,
+	     const struct chat_guest *g)
+{
+	struct xml_node *cmd;
+	struct xml_node *r = command_reply(s, iq, from, sid, "completed", &cmd);
+
+	xml_node_add_text(xml_node_add(cmd, "note", "type", note_type, NULL),
+	    note);
+	if (g != NULL) {
+		char exp[32];
+		stamp_iso(g->expires, exp, sizeof(exp));
+		struct xml_node *x = xml_node_add(cmd, "x", "xmlns", NS_DATA,
+		    "type", "result", NULL);
+		form_field(x, "jid", "jid-single", "Chat address", g->jid);
+		form_field(x, "address", "text-single", "Invited", g->address);
+		form_field(x, "expires", "text-single", "Until", exp);
+	}
+	xsess_send(s, r);
+	xml_node_free(&r);
+}
+
+void
+guest_command(struct xsess *s, struct xml_node *iq, struct xml_node *cmd,
+	      const char *from)
+{
+	const char *node = xml_node_attr(cmd, "node");
+	const char *action = xml_node_attr(cmd, "action");
+	const char *sid = xml_node_attr(cmd, "sessionid");
+	struct xml_node *x = xml_node_child(cmd, "x", NS_DATA);
+	char fresh[33];
+
+	if (node == NULL || strcmp(node, GUEST_NODE) != 0) {
+		im_error_from(s, iq, from, "cancel", "item-not-found",
+		    "no such command here");
+		return;
+	}
+	if (s->guest) {
+		im_error_from(s, iq, from, "cancel", "forbidden", "a guest "
+		    "cannot invite");
+		return;
+	}
+	if (action == NULL)
+		action = "execute";
+	if (strcmp(action, "execute") != 0 && strcmp(action, "complete") != 0 &&
+	    strcmp(action, "next") != 0 && strcmp(action, "cancel") != 0) {
+		im_error_from(s, iq, from, "modify", "bad-request", "action "
+		    "is execute, complete or cancel");
+		return;
+	}
+	if (sid == NULL || *sid == '\0' || strlen(sid) > 64) {
+		unsigned char raw[16];
+		random_bytes(raw, sizeof(raw));
+		for (size_t i = 0; i < sizeof(raw); i++)
+			snprintf(fresh + 2 * i, 3, "%02x", raw[i]);
+		sid = fresh;
+	}
+	if (strcmp(action, "cancel") == 0) {
+		struct xml_node *c;
+		struct xml_node *r = command_reply(s, iq, from, sid, "canceled",
+		    &c);
+		xsess_send(s, r);
+		xml_node_free(&r);
+		return;
+	}
+	if (x == NULL || xml_node_attr(x, "type") == NULL ||
+	    strcmp(xml_node_attr(x, "type"), "submit") != 0) {
+		/* the first stage (stateless: the submitted form holds all) */
+		char dflt[24];
+		struct xml_node *c;
+		struct xml_node *r = command_reply(s, iq, from, sid,
+		    "executing", &c);
+		xml_node_add(xml_node_add(c, "actions", "execute", "complete",
+		    NULL), "complete", NULL);
+		struct xml_node *f = xml_node_add(c, "x", "xmlns", NS_DATA,
+		    "type", "form", NULL);
+		xml_node_add_text(xml_node_add(f, "title", NULL),
+		    "Invite an external contact");
+		xml_node_add_text(xml_node_add(f, "instructions", NULL),
+		    "They get a mail with a temporary chat login; you see "
+		    "each other until the invitation ends.");
+		form_field(f, "address", "text-single", "Their email address",
+		    NULL);
+		xml_node_add(f->last, "required", NULL);
+		snprintf(dflt, sizeof(dflt), "%lld", (long long)settings_get_int(
+		    xsrv.svc->db, "xmpp.guest_days", 7));
+		form_field(f, "days", "text-single", "Days (1 to 90)", dflt);
+		xsess_send(s, r);
+		xml_node_free(&r);
+		return;
+	}
+	char *address = im_form_value(x, "address");
+	char *dv = im_form_value(x, "days");
+	long long days = settings_get_int(xsrv.svc->db, "xmpp.guest_days", 7);
+	struct chat_guest g;
+	const char *err;
+	bool internal;
+
+	if (address == NULL || *address == '\0')
+		command_done(s, iq, from, sid, "error", "the address is "
+		    "missing: name@domain", NULL);
+	else if (dv != NULL && *dv != '\0' && parse_long(dv, 1,
+	    GUEST_DAYS_MAX, &days) < 0)
+		command_done(s, iq, from, sid, "error", "days is a number from "
+		    "1 to 90", NULL);
+	else if (invite_as(s, address, days, &g, &internal, &err) < 0) {
+		if (internal)
+			im_error_from(s, iq, from, "wait",
+			    "internal-server-error", NULL);
+		else
+			command_done(s, iq, from, sid, "error", err, NULL);
+	} else {
+		char exp[32], *note;
+		stamp_iso(g.expires, exp, sizeof(exp));
+		note = xasprintf("Invited %s as %s until %s; a mail with the "
+		    "login is on its way.", g.address, g.jid, exp);
+		command_done(s, iq, from, sid, "info", note, &g);
+		free(note);
+		chat_guest_clear(&g);
+		guest_sync();   /* the roster push to the inviter */
+	}
+	free(address);
+	free(dv);
 }
 
 static void

@@ -1374,13 +1374,24 @@ disco_info(struct xsess *s, struct xml_node *iq, const char *from,
 	static const char *const features[] = {
 		NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER,
 		"urn:xmpp:delay", NS_CARBONS, NS_BLOCKING, NS_VCARD, NS_GUEST,
-		NULL
+		NS_COMMANDS, NULL
 	};
 	struct xml_node *r = iq_result(iq, from);
 	struct xml_node *q = xml_node_add(r, "query", "xmlns", NS_DISCO_INFO,
 	    NULL);
+	const char *node = xml_node_attr(xml_node_child(iq, "query",
+	    NS_DISCO_INFO), "node");
 
-	if (account) {
+	if (!account && node != NULL && strcmp(node, GUEST_NODE) == 0 &&
+	    !s->guest) {
+		/* the ad-hoc command (XEP-0050 2.3) */
+		xml_node_set_attr(q, "node", node);
+		guest_command_info(q);
+	} else if (!account && node != NULL && strcmp(node, NS_COMMANDS) == 0) {
+		xml_node_set_attr(q, "node", node);
+		xml_node_add(q, "identity", "category", "automation", "type",
+		    "command-list", "name", "Commands", NULL);
+	} else if (account) {
 		xml_node_add(q, "identity", "category", "account", "type",
 		    "registered", NULL);
 		pep_disco_account(q);
@@ -1639,9 +1650,8 @@ mam_row(void *ctx, int64_t id, int64_t stamp, const char *stanza)
 	buf_free(&b);
 }
 
-/* field_value - the value of a data form field (new string) or NULL */
-static char *
-field_value(struct xml_node *x, const char *var)
+char *
+im_form_value(const struct xml_node *x, const char *var)
 {
 	for (struct xml_node *f = x ? x->first : NULL; f != NULL; f = f->next) {
 		if (f->name == NULL || strcmp(f->name, "field") != 0 ||
@@ -1674,8 +1684,8 @@ mam(struct xsess *s, struct xml_node *iq, struct xml_node *q)
 	struct xml_node *x = xml_node_child(q, "x", NS_DATA);
 	struct xml_node *set = xml_node_child(q, "set", NS_RSM);
 	struct mam_ctx mc = { .s = s, .queryid = xml_node_attr(q, "queryid") };
-	char *with = field_value(x, "with"), *start = field_value(x, "start");
-	char *end = field_value(x, "end"), *bare = NULL;
+	char *with = im_form_value(x, "with"), *start = im_form_value(x, "start");
+	char *end = im_form_value(x, "end"), *bare = NULL;
 	const char *bad = NULL, *err;
 	int64_t count;
 	bool complete;
@@ -1806,6 +1816,9 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		xml_node_free(&r);
 	} else if (is(ns, NS_GUEST) && (to == NULL || !account)) {
 		guest_iq(s, iq, payload);
+	} else if (is(ns, NS_COMMANDS) && strcmp(payload->name, "command") ==
+	    0 && is(type, "set") && (to == NULL || !account)) {
+		guest_command(s, iq, payload, from);
 	} else if (is(ns, NS_BLOCKING) && (to == NULL || own)) {
 		blocking(s, iq, payload);
 	} else if (is(ns, NS_MAM) && strcmp(payload->name, "query") == 0 &&
@@ -1827,7 +1840,12 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		struct xml_node *r = iq_result(iq, from);
 		struct xml_node *q = xml_node_add(r, "query", "xmlns",
 		    NS_DISCO_ITEMS, NULL);
-		if (!account) {
+		const char *node = xml_node_attr(payload, "node");
+		if (!account && is(node, NS_COMMANDS)) {
+			/* the ad-hoc commands (XEP-0050 2.2) */
+			xml_node_set_attr(q, "node", node);
+			guest_command_items(s, q);
+		} else if (!account) {
 			/* the chat room service (muc.c) */
 			char *conf = xasprintf("conference.%s", s->domain);
 			xml_node_add(q, "item", "jid", conf, "name",

@@ -20,7 +20,8 @@
  * The session code is the TCP one (xmppd.c), SASL EXTERNAL aside: it
  * logs in the mailbox of the browser's webmail session, checked by
  * httpd on the config store; the stream lasts while that session does
- * (DIR_CREDENTIAL_WEB: logout ends it).
+ * and the password is the same (dir_credential_web: logout, expiry or a
+ * new password ends it; xmppd.c's web_watch for the expiry).
  *
  * Frame limits (ws-frame.h): a message of at most XML_PREAUTH_MAX bytes
  * before login and XML_STANZA_MAX after, masking required, control
@@ -785,8 +786,13 @@ websocket_sasl_external(struct xsess *s, const char *b64)
 		xsess_login_result(s, DIR_AUTH_DISABLED, &mb, NULL);
 	else if (mb.prevent_auth)
 		xsess_login_result(s, DIR_AUTH_PREVENTED, &mb, NULL);
-	else {
-		mb.credential = DIR_CREDENTIAL_WEB(s->web_session);
+	else if ((r = dir_credential_web(xsrv.svc->db, mb.id, s->web_session,
+	    &mb.credential, &err)) <= 0) {
+		if (r < 0)
+			log_warnx("xmpp c%" PRIu64 " mailbox %" PRId64 ": %s",
+			    s->c->id, s->web_mailbox, err);
+		xsess_login_result(s, r < 0 ? DIR_AUTH_ERROR : DIR_AUTH_FAILED,
+		    NULL, r < 0 ? err : NULL);
+	} else
 		xsess_login_result(s, DIR_AUTH_OK, &mb, NULL);
-	}
 }

@@ -345,6 +345,51 @@ on_revoked(void *ctx)
 	    "revoked; log in again");
 }
 
+/* on_web_expiry - a stream signed in by a webmail session (SASL
+ * EXTERNAL, websocket.c) at the time that session expires: nothing
+ * writes the config store then, so the revocation sweep would not look;
+ * check now, and again at the new expiry if the webmail was used
+ * meanwhile */
+static void web_watch(struct xsess *s);
+
+static void
+on_web_expiry(evutil_socket_t fd, short what, void *arg)
+{
+	struct xsess *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->reg == NULL)
+		return;
+	if (service_login_valid(&s->reg))
+		web_watch(s);
+	else
+		on_revoked(s);
+}
+
+/* web_watch - arm the expiry timer of s's webmail session */
+static void
+web_watch(struct xsess *s)
+{
+	const char *err;
+	int64_t until, now = time(NULL);
+	int r = dir_web_session_current(xsrv.svc->db, s->web_session,
+	    s->mailbox_id, now, &until, &err);
+
+	if (r < 0) {
+		/* look again in a minute */
+		log_warnx("xmpp c%" PRIu64 " web session %" PRId64 ": %s",
+		    s->c != NULL ? s->c->id : 0, s->web_session, err);
+		until = now + 60;
+	} else if (r == 0) {
+		until = now;    /* gone already: the check says goodbye */
+	}
+	if (s->web_ev == NULL)
+		s->web_ev = evtimer_new(xsrv.svc->base, on_web_expiry, s);
+	struct timeval tv = { (time_t)(until > now ? until - now : 0), 0 };
+	evtimer_add(s->web_ev, &tv);
+}
+
 static void login_success(struct xsess *s);
 
 /* login_done - the answer of the password check */
@@ -412,6 +457,8 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 	str_lower(s->owner);
 	s->mailbox_id = mb->id;
 	s->bare = xasprintf("%s@%s", s->local, s->domain);
+	if (DIR_CREDENTIAL_IS_WEB(mb->credential))
+		web_watch(s);
 	login_success(s);
 }
 
@@ -823,6 +870,8 @@ sm_resume(struct xsess *s, struct xml_node *n)
 		s->next->prev = s->prev;
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
+	if (s->web_ev != NULL)
+		event_free(s->web_ev);
 	free(s->delay_xml);
 	free(s->domain);
 	free(s->local);
@@ -1089,6 +1138,8 @@ sess_free(struct xsess *s)
 	service_login_end(&s->reg);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
+	if (s->web_ev != NULL)
+		event_free(s->web_ev);
 	if (s->full != NULL)
 		log_info("xmpp %s: closed", s->full);
 	free(s->delay_xml);

@@ -49,6 +49,8 @@
 #define NS_SID "urn:xmpp:sid:0"
 #define NS_PUBSUB "http://jabber.org/protocol/pubsub"
 #define NS_GUEST "urn:postern:chat:guest:0"
+#define NS_COMMANDS "http://jabber.org/protocol/commands"
+#define GUEST_NODE "urn:postern:chat:guest:invite"   /* XEP-0050 */
 #define NS_PUBSUB_OWNER "http://jabber.org/protocol/pubsub#owner"
 #define MAM_MAX_PAGE 100          /* RSM <max/> is capped there */
 
@@ -131,6 +133,7 @@ struct xsess {
 	int64_t web_mailbox;            /* its webmail session's mailbox:
 					 * SASL EXTERNAL; 0 none */
 	int64_t web_session;            /* ... and that session's row */
+	struct event *web_ev;           /* logged in by it: its expiry */
 };
 
 /* a user with bound sessions */
@@ -248,6 +251,18 @@ bool guest_login(struct xsess *s, const char *authcid, const char *pass,
 		 bool *ok_r);
 /* guest_iq - an IQ of NS_GUEST to the server: invite, list, revoke */
 void guest_iq(struct xsess *s, struct xml_node *iq, struct xml_node *q);
+/* guest_command - a XEP-0050 command IQ to the server (from: its
+ * address), node GUEST_NODE: the invitation as a data form, by
+ * guest_iq's road; guest_command_items - the commands node's items
+ * (disco#items, node NS_COMMANDS); guest_command_info - the command
+ * node's disco#info */
+void guest_command(struct xsess *s, struct xml_node *iq, struct xml_node *cmd,
+		   const char *from);
+void guest_command_items(struct xsess *s, struct xml_node *q);
+void guest_command_info(struct xml_node *q);
+/* im_form_value - the value of a data form field of x (new string; ""
+ * without a value), NULL when absent */
+char *im_form_value(const struct xml_node *x, const char *var);
 /* guest_sync - apply invitations that changed, expired or were revoked
  * (roster pushes to inviters, guests' streams closed); each second */
 void guest_sync(void);

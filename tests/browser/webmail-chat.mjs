@@ -3,7 +3,8 @@
 // own, logged in to the webmail only (the chat signs in with the
 // session: no second password), chat one-to-one (a message that looks
 // like HTML stays text; the unread count shows on the chat button), in
-// a room (XEP-0045) and send a picture through the upload service.
+// a room (XEP-0045) and send a picture through the upload service; a
+// conversation opened shows its last messages from the archive (MAM).
 // Screenshots at desktop and phone widths. Environment (from
 // tests/integration/test_webmail_chat_browser.py): BASE, SHOTS,
 // WEB_MODULES, ALICE_PW, BOB_PW, PICTURE (a PNG file).
@@ -60,6 +61,26 @@ try {
   assert.equal(await alice.locator('#chat-log script, #chat-log .chat-body *, #chat-log img').count(), 0);
   step('offline messages from carol');
 
+  // one-to-one: what bob and alice wrote before the page loaded (from
+  // another client: only the archive has it) comes first, as text
+  await alice.click('.chat-contact[data-jid="bob@acme.test"]');
+  const early = alice.locator('#chat-log .chat-msg:not(.mine) .chat-body',
+    { hasText: process.env.EARLY_TEXT });
+  await early.waitFor({ timeout: 20000 });
+  assert.equal(await early.textContent(), process.env.EARLY_TEXT);
+  const answer = alice.locator('#chat-log .chat-msg.mine .chat-body',
+    { hasText: process.env.EARLY_ANSWER });
+  await answer.waitFor();
+  assert.equal(await alice.locator('#chat-log .chat-msg').count(), 2);
+  assert.equal(await alice.locator('#chat-log .chat-body *').count(), 0);
+  step('history from the archive');
+  // carol's conversation: her offline messages once (archive and
+  // offline delivery are the same messages)
+  await alice.click('.chat-contact[data-jid="carol@acme.test"]');
+  await alice.waitForSelector('#chat-log .chat-msg .chat-file a');
+  await alice.waitForTimeout(1000);
+  assert.equal(await alice.locator('#chat-log .chat-msg').count(), 2);
+
   // one-to-one: what looks like HTML is text
   const hostile = 'Hello <b>bob</b> & <img src=x onerror=alert(1)> co';
   await alice.click('.chat-contact[data-jid="bob@acme.test"]');
@@ -73,7 +94,8 @@ try {
   await shot(bob, 'chat-badge-desktop');
   await openChat(bob);
   await bob.click('.chat-contact[data-jid="alice@acme.test"]');
-  const body = bob.locator('#chat-log .chat-msg:not(.mine) .chat-body').first();
+  // (after what came before the page, from the archive)
+  const body = bob.locator('#chat-log .chat-msg:not(.mine) .chat-body').last();
   await body.waitFor();
   assert.equal(await body.textContent(), hostile);
   assert.equal(await bob.locator('#chat-log .chat-body *').count(), 0,

@@ -49,6 +49,23 @@ def test_chat_in_chromium(srv, tmp_path):
     assert shutil.which("node"), "node is missing (scripts/install-deps.sh)"
     assert (WEB_MODULES / "playwright-core").is_dir(), \
         "web/node_modules lacks playwright-core: the build runs npm ci"
+    # bob writes to alice while she is online elsewhere (not kept
+    # offline: only the archive has it), and she answers from there;
+    # her chat pane shows both when she opens bob's conversation (MAM)
+    a_tcp = Raw(srv.port("xmpp"))
+    a_tcp.login("alice", "acme.test", password=PW["alice"], resource="phone")
+    a_tcp.send("<presence/>")
+    b_tcp = Raw(srv.port("xmpp"))
+    b_tcp.login("bob", "acme.test", password=PW["bob"], resource="phone")
+    b_tcp.send("<message to='alice@acme.test' type='chat' id='early1'>"
+               "<body>Written before &lt;the page&gt; loaded</body></message>")
+    a_tcp.expect(r"id='early1'")
+    a_tcp.send("<message to='bob@acme.test/phone' type='chat' id='early2'>"
+               "<body>Answered from the phone</body></message>")
+    b_tcp.expect(r"id='early2'")
+    for c in (a_tcp, b_tcp):
+        c.send("</stream:stream>")
+        c.close()
     # carol, over TCP, writes to alice before she is online: kept
     # offline, shown in her chat pane when it comes up
     carol = Raw(srv.port("xmpp"))
@@ -72,6 +89,8 @@ def test_chat_in_chromium(srv, tmp_path):
                SHOTS=str(shots), WEB_MODULES=str(WEB_MODULES),
                ALICE_PW=PW["alice"], BOB_PW=PW["bob"], PICTURE=str(pic),
                CAROL_TEXT=text,
+               EARLY_TEXT="Written before <the page> loaded",
+               EARLY_ANSWER="Answered from the phone",
                USER_LOGIN="alice@acme", USER_PW=PW["alice"])
     r = subprocess.run(["node", str(ROOT / "tests/browser/webmail-chat.mjs")],
                        env=env, capture_output=True, text=True, timeout=240)

@@ -167,7 +167,8 @@ def invitation(srv, address):
     the MTA's outgoing queue (queued by pickup, not sent: no smtp-out)"""
     def find():
         for f in glob.glob(str(srv.root / "**" / "*"), recursive=True):
-            if not os.path.isfile(f) or "/chat/" in f:
+            # (not while still in the pickup directory: the MTA takes it)
+            if not os.path.isfile(f) or "/chat/" in f or "/pickup/" in f:
                 continue
             try:
                 text = open(f, "rb").read().decode(errors="replace")
@@ -176,8 +177,8 @@ def invitation(srv, address):
             if f"To: <{address}>" in text and "Chat address:" in text:
                 return f, text
         return None
-    path, text = until(find, f"invitation mail to {address}")
-    assert "/pickup/" not in path, "the MTA did not take the mail"
+    path, text = until(find, f"invitation mail to {address} taken by the "
+                       "MTA")
     items = srv.cli("queue", "list", json_out=True)
     assert any(address in str(i.get("recipients")) for i in items), items
     jid = re.search(r"Chat address: (\S+)", text).group(1)
@@ -457,3 +458,116 @@ def test_rooms_do_not_reach_a_guest(srv):
     assert room not in g.all.decode() and "carol" not in g.all.decode()
     g.close()
     c.close()
+
+
+NODE = "urn:postern:chat:guest:invite"
+
+
+async def adhoc_invite(client, address, days=None):
+    """the XEP-0050 invitation with slixmpp's xep_0050 workflow: execute,
+    fill the form it answers, complete; (the form, the completed
+    <command/>)"""
+    fut = asyncio.get_event_loop().create_future()
+    seen = {}
+
+    def on_error(iq, session):
+        fut.done() or fut.set_exception(AssertionError(str(iq)))
+
+    def on_done(iq, session):
+        fut.done() or fut.set_result(iq["command"])
+
+    def on_form(iq, session):
+        form = iq["command"]["form"]
+        seen["form"] = form
+        seen["status"] = iq["command"]["status"]
+        answer = client["xep_0004"].make_form(ftype="submit")
+        answer.add_field(var="address", value=address)
+        if days is not None:
+            answer.add_field(var="days", value=str(days))
+        session["payload"] = answer
+        session["next"] = on_done
+        client["xep_0050"].complete_command(session)
+
+    client["xep_0050"].start_command(
+        "acme.test", NODE, {"next": on_form, "error": on_error})
+    cmd = await asyncio.wait_for(fut, T)
+    return seen, cmd
+
+
+def test_adhoc_invite(srv, loop):
+    """XEP-0050: the invitation as an ad-hoc command any client can run
+    (here slixmpp's xep_0050 plugin): listed on the server's commands
+    node, a data form asking the address and days, completed with the
+    guest's address or an error note; the same road as the IQ (the mail
+    goes out, the roster push, xmpp.guests_per_user)"""
+    srv.cli("mailbox", "add", "ivy@acme", "--password", "Ivy-adhoc-pw1")
+
+    async def go():
+        ivy = Client("ivy@acme.test/adhoc", "Ivy-adhoc-pw1")
+        ivy.register_plugin("xep_0004")
+        ivy.register_plugin("xep_0050")
+        await ivy.start(srv.port("xmpp"))
+        items = await ivy["xep_0050"].get_commands(jid="acme.test")
+        nodes = {(str(i[0]), i[1]): i[2]
+                 for i in items["disco_items"]["items"]}
+        assert ("acme.test", NODE) in nodes, nodes
+        info = await ivy["xep_0030"].get_info(jid="acme.test", node=NODE)
+        assert ("automation", "command-node") in {
+            i[:2] for i in info["disco_info"]["identities"]}
+        assert "jabber:x:data" in info["disco_info"]["features"]
+        info = await ivy["xep_0030"].get_info(jid="acme.test")
+        assert "http://jabber.org/protocol/commands" in \
+            info["disco_info"]["features"]
+
+        seen, cmd = await adhoc_invite(ivy, "ivy-friend@outside.example", 5)
+        assert seen["status"] == "executing"
+        fields = seen["form"].get_fields()
+        assert set(fields) >= {"address", "days"}, fields
+        assert fields["address"]["required"]
+        assert cmd["status"] == "completed"
+        note = cmd.xml.find("{http://jabber.org/protocol/commands}note")
+        assert note.get("type") == "info", str(cmd)
+        assert "ivy-friend@outside.example" in note.text
+        res = cmd["form"]
+        assert res["type"] == "result"
+        jid = res.get_fields()["jid"]["value"]
+        assert jid.startswith("guest~") and jid.endswith("@acme.test"), jid
+        push = await ivy.push_for(jid)
+        assert push["subscription"] == "both", push
+        mail_jid, _ = invitation(srv, "ivy-friend@outside.example")
+        assert mail_jid == jid
+        assert any(g["jid"] == jid and g["inviter"].startswith("ivy@")
+                   for g in srv.cli("chat", "guest", "list", json_out=True))
+
+        # bad input: an error note, the session goes on
+        for address, days, want in (
+                ("not-an-address", None, "address"),
+                ("dave@other.test", None, "this server"),
+                ("a@b.example", 0, "1 to 90"),
+                ("a@b.example", "many", "1 to 90"),
+                ("", None, "missing")):
+            _, cmd = await adhoc_invite(ivy, address, days)
+            note = cmd.xml.find("{http://jabber.org/protocol/commands}note")
+            assert cmd["status"] == "completed" and \
+                note.get("type") == "error", str(cmd)
+            assert want in note.text, (address, days, note.text)
+        # xmpp.guests_per_user (3 here): two more, then refused
+        for i in range(2):
+            _, cmd = await adhoc_invite(ivy, f"ivy{i}@outside.example")
+            note = cmd.xml.find("{http://jabber.org/protocol/commands}note")
+            assert note.get("type") == "info", str(cmd)
+        _, cmd = await adhoc_invite(ivy, "ivy9@outside.example")
+        note = cmd.xml.find("{http://jabber.org/protocol/commands}note")
+        assert note.get("type") == "error" and \
+            "revoke one first" in note.text, str(cmd)
+        # cancel
+        r = await ivy["xep_0050"].send_command("acme.test", NODE,
+                                               action="cancel",
+                                               sessionid="abc")
+        assert r["command"]["status"] == "canceled"
+        # an unknown node
+        with pytest.raises(slixmpp.exceptions.IqError) as e:
+            await ivy["xep_0050"].send_command("acme.test", "no-such-node")
+        assert e.value.iq["error"]["condition"] == "item-not-found"
+        await ivy.stop()
+    run(loop, go())

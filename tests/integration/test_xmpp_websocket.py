@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 
@@ -389,3 +390,118 @@ def test_xmppjs_client(srv):
     assert "ANSWER bob@acme.test/js hi xmpp.js" in out, out
     assert "XMPPJS OK" in out
     bob.close()
+
+
+# ---- the webmail session's expiry and password changes (issue 18) ------
+
+def config_db(srv):
+    return sqlite3.connect(str(srv.root / "config/postern.db"))
+
+
+def external_stream(srv, cookie, resource, before_auth=None):
+    """a stream signed in by the webmail session of cookie (EXTERNAL);
+    before_auth() runs after the handshake (httpd's check of the cookie)"""
+    ws = WS(srv.port("http"), origin=origin(srv), cookie=cookie)
+    ws.open()
+    if before_auth:
+        before_auth()
+    ws.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+            "mechanism='EXTERNAL'>=</auth>")
+    ws.expect(r"<success ")
+    ws.bind(resource=resource)
+    return ws
+
+
+def ping(ws, ident):
+    ws.send(f"<iq xmlns='jabber:client' type='get' id='{ident}'><ping "
+            "xmlns='urn:xmpp:ping'/></iq>")
+    ws.expect(f"id='{ident}'")
+
+
+@pytest.mark.parametrize("column,limit", [("last_seen", 1800),
+                                          ("created", 43200)])
+def test_expired_webmail_session_ends_the_chat(srv, column, limit):
+    """a webmail session keeps its row until its cookie comes back, but
+    a stream it signed in ends when the session is past
+    http.session_idle (unused) or http.session_max (since its login):
+    here the row is moved back to expire 4 s after the login, and
+    nothing writes the config store after that"""
+    user = "ivan" if column == "last_seen" else "gina"
+    pw = f"{user.capitalize()}-chat-pw1"
+    srv.cli("mailbox", "add", f"{user}@acme", "--password", pw)
+    for k in ("http.session_idle", "http.session_max"):
+        out = srv.cli("config", "get", k).stdout
+        assert str({"http.session_idle": 1800,
+                    "http.session_max": 43200}[k]) in out, out
+    port = srv.port("http")
+    cookie = webmail_cookie(port, f"{user}@acme", pw)
+
+    def age():
+        # after httpd's lookup at the handshake, which refreshes
+        # last_seen when a minute old
+        con = config_db(srv)
+        sid, = con.execute("SELECT max(s.id) FROM web_session s JOIN "
+                           "mailbox m ON m.id = s.mailbox_id WHERE "
+                           "m.name = ?", (user,)).fetchone()
+        con.execute(f"UPDATE web_session SET {column} = ? WHERE id = ?",
+                    (int(time.time()) - limit + 4, sid))
+        con.commit()
+        con.close()
+    ws = external_stream(srv, cookie, "expiring", before_auth=age)
+    t0 = time.time()
+    plain = WS(port)
+    plain.login_plain(user, pw, resource="plain")
+    ping(ws, "alive")
+    ws.expect(r"<stream:error[^>]*><not-authorized .*?your credentials "
+              r"were changed or revoked", timeout=20)
+    assert time.time() - t0 > 1.5, "ended before its session expired"
+    assert ws.close_code() == 1000
+    ws.close()
+    # a password stream of the same user goes on
+    ping(plain, "still")
+    plain.close()
+    # and the session is expired for httpd too (one definition)
+    ws = WS(port, origin=origin(srv), cookie=cookie)
+    assert "EXTERNAL" not in ws.open().string
+    ws.close()
+
+
+def test_password_change_ends_webmail_chat(srv):
+    """a new password ends the streams signed in by the mailbox's
+    webmail sessions, as it ends password streams (test_xmpp_stream's
+    test_password_change_ends_stream), also the stream of the session
+    that changed it in the webmail's settings (kept signed in to the
+    webmail: its chat signs in again)"""
+    srv.cli("mailbox", "add", "hank@acme", "--password", "Hank-old-pw1")
+    port = srv.port("http")
+    c1 = webmail_cookie(port, "hank@acme", "Hank-old-pw1")
+    c2 = webmail_cookie(port, "hank@acme", "Hank-old-pw1")
+    ws1 = external_stream(srv, c1, "one")
+    ws2 = external_stream(srv, c2, "two")
+    # the webmail's settings (session c1, which stays logged in)
+    h = {"Cookie": f"postern_session={c1}", "X-Postern-CSRF": "1",
+         "Content-Type": "application/json"}
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/jmap/mail/session", headers=h)
+    r = c.getresponse()
+    account = json.loads(r.read())["primaryAccounts"][
+        "urn:ietf:params:jmap:mail"]
+    c.request("POST", "/jmap/mail/api", json.dumps({
+        "using": ["urn:ietf:params:jmap:core", "urn:postern:settings"],
+        "methodCalls": [["Password/change", {
+            "accountId": account, "oldPassword": "Hank-old-pw1",
+            "newPassword": "Hank-new-pw2"}, "0"]]}), h)
+    r = c.getresponse()
+    body = r.read().decode()
+    assert r.status == 200 and "error" not in body, body
+    for ws in (ws1, ws2):
+        ws.expect(r"<stream:error[^>]*><not-authorized ", timeout=15)
+        assert ws.close_code() == 1000
+        ws.close()
+    # c1 is still a webmail session: its chat signs in again
+    ws = external_stream(srv, c1, "again")
+    ping(ws, "again")
+    # and the command line's passwd ends it like the others
+    srv.cli("mailbox", "passwd", "hank@acme", "--password", "Hank-new-pw3")
+    ws.expect(r"<stream:error[^>]*><not-authorized ", timeout=15)
+    ws.close()

@@ -2,7 +2,8 @@
 // webmail's chat pane (chat.js): httpd's /xmpp-websocket, signed in with
 // SASL EXTERNAL by the webmail session's cookie (no password in the
 // page), then roster (RFC 6121), presence, one-to-one messages, group
-// chat (XEP-0045), file upload slots (XEP-0363) and ping.
+// chat (XEP-0045), file upload slots (XEP-0363), ping, and the last
+// messages of a conversation from the archive (XEP-0313, RSM paging).
 //
 // Everything received is parsed as XML (DOMParser, text/xml: no script,
 // no HTML) and read with getAttribute/textContent: what reaches the UI
@@ -22,7 +23,12 @@ const NS = {
   delay: 'urn:xmpp:delay',
   oob: 'jabber:x:oob',
   ping: 'urn:xmpp:ping',
+  mam: 'urn:xmpp:mam:2',
+  rsm: 'http://jabber.org/protocol/rsm',
+  data: 'jabber:x:data',
+  forward: 'urn:xmpp:forward:0',
 };
+const HISTORY_MAX = 30;
 
 const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ESC[c]);
@@ -73,6 +79,7 @@ export class Chat {
     this.online = new Map();        // bare -> Map(resource -> show)
     this.rooms = new Map();         // room bare -> {jid, nick, occupants: Set, subject}
     this.iqs = new Map();           // id -> {resolve, reject, timer}
+    this.mam = new Map();           // queryid -> [msg] (history())
     this.handlers = {};
     this.services = {};             // conference, upload
     this.uploadMax = 0;
@@ -306,7 +313,61 @@ export class Chat {
     this.emit('presence', b);
   }
 
+  // history - the last HISTORY_MAX messages with jid in the user's
+  // archive (XEP-0313 4: the last page, RSM <before/>), oldest first;
+  // messages as the 'message' event gives them, history: true
+  async history(jid) {
+    const queryid = nextId();
+    const got = [];
+    this.mam.set(queryid, got);
+    try {
+      await this.request(x('iq', { type: 'set', id: '$ID' },
+        el('query', { xmlns: NS.mam, queryid },
+          el('x', { xmlns: NS.data, type: 'submit' },
+            el('field', { var: 'FORM_TYPE', type: 'hidden' }, el('value', {}, NS.mam)),
+            el('field', { var: 'with' }, el('value', {}, bare(jid)))),
+          el('set', { xmlns: NS.rsm }, el('max', {}, String(HISTORY_MAX)), el('before', {})))));
+    } finally {
+      this.mam.delete(queryid);
+    }
+    return got;
+  }
+
+  // archived - a MAM result: only from our own account (a peer cannot
+  // write into our history), for a query of ours
+  archived(n, result) {
+    const from = n.getAttribute('from');
+    if (from && bare(from) !== bare(this.jid)) return;
+    const got = this.mam.get(result.getAttribute('queryid') || '');
+    const fwd = child(result, 'forwarded', NS.forward);
+    const m = fwd && child(fwd, 'message');
+    if (!got || !m) return;
+    const body = text(m, 'body');
+    if (!body || (m.getAttribute('type') || 'normal') === 'groupchat') return;
+    const delay = child(fwd, 'delay', NS.delay);
+    const oob = child(m, 'x', NS.oob);
+    const mfrom = m.getAttribute('from') || '';
+    const mine = bare(mfrom) === bare(this.jid);
+    got.push({
+      id: m.getAttribute('id') || `mam-${result.getAttribute('id')}`,
+      room: false,
+      with: mine ? bare(m.getAttribute('to')) : bare(mfrom),
+      from: mfrom,
+      nick: '',
+      mine,
+      body,
+      url: oob ? text(oob, 'url') : '',
+      at: delay ? new Date(delay.getAttribute('stamp')) : new Date(),
+      history: true,
+    });
+  }
+
   message(n) {
+    const result = child(n, 'result', NS.mam);
+    if (result) {
+      this.archived(n, result);
+      return;
+    }
     const from = n.getAttribute('from') || '';
     const type = n.getAttribute('type') || 'normal';
     const b = bare(from);

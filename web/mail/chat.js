@@ -140,6 +140,7 @@ export function ChatDock({ jmap, session }) {
   const [busy, setBusy] = useState(false);
   const logs = useRef(new Map());          // jid -> [msg]
   const unread = useRef(new Map());        // jid -> count
+  const fetched = useRef(new Set());       // jids whose history was asked
   const openRef = useRef(false);
   const targetRef = useRef(null);
   openRef.current = open;
@@ -191,9 +192,27 @@ export function ChatDock({ jmap, session }) {
   }, [total]);
 
   const chat = chatRef.current;
+  // a one-to-one conversation's last messages from the archive, once
+  // per page (what came live meanwhile stays; the same message once)
+  const loadHistory = (jid) => {
+    if (!chat || chat.rooms.has(jid) || fetched.current.has(jid)) return;
+    fetched.current.add(jid);
+    chat.history(jid).then((old) => {
+      const log = logs.current.get(jid) || [];
+      // the same id and text, or (a stanza without an id) the same
+      // sender and text within seconds
+      const same = (a, b) => a.body === b.body && (a.id === b.id ||
+        (bare(a.from) === bare(b.from) && Math.abs(a.at - b.at) < 10000));
+      const add = old.filter((m) => !log.some((o) => same(o, m)));
+      if (!add.length) return;
+      logs.current.set(jid, [...add, ...log].slice(-LOG_MAX));
+      redraw();
+    }).catch(() => { fetched.current.delete(jid); });
+  };
   const pick = (jid) => {
     setTarget(jid);
     unread.current.delete(jid);
+    loadHistory(jid);
     redraw();
   };
   const toggle = () => {
