@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crashpoint.h"
 #include "fsutil.h"
 #include "queue.h"
 #include "strutil.h"
@@ -732,6 +733,251 @@ queue_put_file(const char *qpath, const char *msg_path,
 	free(tm);
 	free(te);
 	return publish(qpath, env->id, error_r);
+}
+
+/* ---- group commit ---- */
+
+enum qb_state { QB_STAGED, QB_SYNCED, QB_PUBLISHED, QB_FAILED, QB_DROPPED };
+
+struct qb_entry {
+	int tag;
+	char *qpath;
+	char id[QUEUE_ID_MAX + 1];
+	int env_fd;               /* open until the commit's fdatasync */
+	enum qb_state state;
+	size_t dir;               /* index of qpath/new in the dirset */
+};
+
+struct queue_batch {
+	struct qb_entry *e;
+	size_t n;
+	char err[512];
+};
+
+struct queue_batch *
+queue_batch_new(void)
+{
+	return xcalloc(1, sizeof(struct queue_batch));
+}
+
+/* qb_unstage - remove an entry's files from tmp/ (or new/ once published) */
+static void
+qb_unstage(struct qb_entry *e, const char *sub)
+{
+	char *m = item_file(e->qpath, sub, e->id, "msg");
+	char *v = item_file(e->qpath, sub, e->id, "env");
+
+	/* the envelope first: it is the commit record */
+	unlink(v);
+	unlink(m);
+	free(m);
+	free(v);
+	if (e->env_fd >= 0)
+		close(e->env_fd);
+	e->env_fd = -1;
+}
+
+int
+queue_batch_put_file(struct queue_batch *b, int tag, const char *qpath,
+		     const char *msg_path, const struct queue_env *env,
+		     const char **error_r)
+{
+	struct buf text;
+	struct qb_entry *e;
+	char *tm, *te;
+	int fd, r = 0;
+
+	if (!id_valid(env->id)) {
+		errno = 0;
+		return qfail(error_r, "invalid queue id '%s'", env->id);
+	}
+	for (size_t i = 0; i < b->n; i++)
+		if (b->e[i].state == QB_STAGED && strcmp(b->e[i].id, env->id) == 0 &&
+		    strcmp(b->e[i].qpath, qpath) == 0) {
+			errno = 0;
+			return qfail(error_r, "item %s is in this batch already",
+			    env->id);
+		}
+	if (queue_ensure(qpath) < 0)
+		return qfail(error_r, "create queue %s", qpath);
+	tm = item_file(qpath, "tmp", env->id, "msg");
+	te = item_file(qpath, "tmp", env->id, "env");
+	unlink(tm);
+	unlink(te);
+	/* a hard link shares the already durable message; across file
+	 * systems, a copy (fsynced by copy_file) */
+	if (link(msg_path, tm) < 0 && copy_file(msg_path, tm) < 0) {
+		r = qfail(error_r, "link %s to %s", msg_path, tm);
+		goto out;
+	}
+	buf_init(&text, 0);
+	queue_env_format(env, &text);
+	fd = open(te, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0 || write_full(fd, text.data, text.len) < 0) {
+		r = qfail(error_r, "write %s", te);
+		if (fd >= 0)
+			close(fd);
+		unlink(te);
+		unlink(tm);
+		buf_free(&text);
+		goto out;
+	}
+	buf_free(&text);
+	sync_start(fd);
+	b->e = xreallocarray(b->e, b->n + 1, sizeof(*b->e));
+	e = &b->e[b->n++];
+	memset(e, 0, sizeof(*e));
+	e->tag = tag;
+	e->qpath = xstrdup(qpath);
+	snprintf(e->id, sizeof(e->id), "%s", env->id);
+	e->env_fd = fd;
+	e->state = QB_STAGED;
+out:
+	free(tm);
+	free(te);
+	return r;
+}
+
+void
+queue_batch_drop(struct queue_batch *b, int tag)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct qb_entry *e = &b->e[i];
+		if (e->tag == tag && e->state == QB_STAGED) {
+			qb_unstage(e, "tmp");
+			e->state = QB_DROPPED;
+		}
+	}
+}
+
+size_t
+queue_batch_size(const struct queue_batch *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->e[i].state == QB_STAGED)
+			n++;
+	return n;
+}
+
+/* qb_fail - an entry that cannot be committed; its tag's other entries
+ * fail with it (the caller retries the whole unit) */
+static void
+qb_fail(struct queue_batch *b, struct qb_entry *e, const char *what)
+{
+	snprintf(b->err, sizeof(b->err), "%s %s/%s: %s", what, e->qpath,
+	    e->id, strerror(errno));
+	for (size_t i = 0; i < b->n; i++) {
+		struct qb_entry *o = &b->e[i];
+		if (o->tag != e->tag)
+			continue;
+		if (o->state == QB_STAGED || o->state == QB_SYNCED)
+			qb_unstage(o, "tmp");
+		else if (o->state == QB_PUBLISHED)
+			qb_unstage(o, "new");
+		if (o->state != QB_DROPPED)
+			o->state = QB_FAILED;
+	}
+}
+
+size_t
+queue_batch_commit(struct queue_batch *b, const char **error_r)
+{
+	struct dirset dirs = { 0 };
+	size_t failed = 0;
+
+	b->err[0] = '\0';
+	crashpoint("queue.batch.staged");
+	/* 1. the envelopes' data (the messages are durable already) */
+	for (size_t i = 0; i < b->n; i++) {
+		struct qb_entry *e = &b->e[i];
+		if (e->state != QB_STAGED)
+			continue;
+		if (fdatasync(e->env_fd) < 0 || close(e->env_fd) < 0) {
+			e->env_fd = -1;
+			qb_fail(b, e, "sync");
+			continue;
+		}
+		e->env_fd = -1;
+		e->state = QB_SYNCED;
+	}
+	crashpoint("queue.batch.synced");
+	/* 2. into new/: message, then envelope (the commit record) */
+	for (size_t i = 0; i < b->n; i++) {
+		struct qb_entry *e = &b->e[i];
+		if (e->state != QB_SYNCED)
+			continue;
+		char *tm = item_file(e->qpath, "tmp", e->id, "msg");
+		char *te = item_file(e->qpath, "tmp", e->id, "env");
+		char *nm = item_file(e->qpath, "new", e->id, "msg");
+		char *ne = item_file(e->qpath, "new", e->id, "env");
+		if (rename(tm, nm) < 0) {
+			qb_fail(b, e, "publish");
+		} else if (rename(te, ne) < 0) {
+			int saved = errno;
+			unlink(nm);
+			errno = saved;
+			qb_fail(b, e, "publish");
+		} else {
+			char *newdir = path_join(e->qpath, "new");
+			e->dir = dirset_add(&dirs, newdir);
+			free(newdir);
+			e->state = QB_PUBLISHED;
+		}
+		free(tm);
+		free(te);
+		free(nm);
+		free(ne);
+	}
+	crashpoint("queue.batch.published");
+	/* 3. one fsync per new/ directory for the whole batch */
+	if (dirset_fsync(&dirs) > 0) {
+		/* those items may not survive a power loss: take them back,
+		 * so that what they came from is not retired */
+		for (size_t i = 0; i < b->n; i++) {
+			struct qb_entry *e = &b->e[i];
+			if (e->state == QB_PUBLISHED && dirs.err[e->dir] != 0) {
+				errno = dirs.err[e->dir];
+				qb_fail(b, e, "fsync new/ of");
+			}
+		}
+	}
+	dirset_free(&dirs);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->e[i].state == QB_FAILED)
+			failed++;
+	*error_r = b->err;
+	crashpoint("queue.batch.committed");
+	return failed;
+}
+
+bool
+queue_batch_ok(const struct queue_batch *b, int tag)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->e[i].tag == tag && b->e[i].state != QB_PUBLISHED &&
+		    b->e[i].state != QB_DROPPED)
+			return false;
+	return true;
+}
+
+void
+queue_batch_free(struct queue_batch **bp)
+{
+	struct queue_batch *b = *bp;
+
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		struct qb_entry *e = &b->e[i];
+		if (e->state == QB_STAGED || e->state == QB_SYNCED)
+			qb_unstage(e, "tmp");
+		free(e->qpath);
+	}
+	free(b->e);
+	free(b);
+	*bp = NULL;
 }
 
 /* ---- consuming ---- */

@@ -138,6 +138,38 @@ void queue_writer_abort(struct queue_writer **w);
 int queue_put_file(const char *qpath, const char *msg_path,
 		   const struct queue_env *env, const char **error_r);
 
+/* Group commit (the MTA's batches): the items of a batch are written
+ * into their queues' tmp/ without a sync each, then queue_batch_commit
+ * makes them durable together: an fdatasync per envelope (their writes
+ * were started at once, so they share the journal commit), the renames
+ * into new/ (message, then envelope, as queue_put_file), and one fsync
+ * per new/ directory for the whole batch. The promise is queue_put_file's:
+ * an entry is in new/ and on stable storage once the commit reports its
+ * tag committed, and only then may the caller retire what it came from.
+ * A tag is the caller's unit (one inbound item, several entries). */
+struct queue_batch;
+struct queue_batch *queue_batch_new(void);
+/* queue_batch_put_file - queue_put_file's writes, staged: the message
+ * hard linked (or copied and fsynced) and the envelope written into
+ * qpath/tmp; the batch holds the envelope open until the commit. */
+int queue_batch_put_file(struct queue_batch *b, int tag, const char *qpath,
+			 const char *msg_path, const struct queue_env *env,
+			 const char **error_r);
+/* queue_batch_drop - remove the staged entries of tag (its unit failed
+ * before the commit; nothing of it appears in new/). */
+void queue_batch_drop(struct queue_batch *b, int tag);
+/* queue_batch_size - entries staged and not dropped */
+size_t queue_batch_size(const struct queue_batch *b);
+/* queue_batch_commit - make every staged entry durable in new/; the
+ * number of entries that failed (each taken back, logged by the caller
+ * through queue_batch_ok and the error of the last failure in error_r). */
+size_t queue_batch_commit(struct queue_batch *b, const char **error_r);
+/* queue_batch_ok - after the commit: every entry of tag is durable in
+ * new/ (true for a tag with no entries) */
+bool queue_batch_ok(const struct queue_batch *b, int tag);
+/* queue_batch_free - frees b; entries still staged are removed. */
+void queue_batch_free(struct queue_batch **b);
+
 /* Consuming. */
 struct queue_item {
 	char id[QUEUE_ID_MAX + 1];
