@@ -1076,6 +1076,74 @@ item_finish(struct deliver *d, struct job *jp, bool committed,
 	free(jp);
 }
 
+/* job_simple - whether finishing the job is only removing its item:
+ * every recipient delivered or forwarded now or done before, nothing to
+ * bounce (what a retire journal may finish after a crash) */
+static bool
+job_simple(const struct job *jp)
+{
+	const struct queue_env *env = jp->env;
+
+	if (jp->nmfail > 0)
+		return false;
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		enum oc oc = jp->rs[i].oc;
+		if (oc == OC_DELIVERED || oc == OC_FORWARDED)
+			continue;
+		if (oc == OC_NONE && (env->rcpts[i].status == RCPT_DELIVERED ||
+		    env->rcpts[i].status == RCPT_FAILED))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static void
+journal_move_nop(void *ctx, const char *tmp, const char *final)
+{
+	(void)ctx;
+	(void)tmp;
+	(void)final;
+}
+
+struct journal_ctx {
+	struct deliver *d;
+	struct queue_journal *jr;
+};
+
+static void
+journal_move(void *ctx, const char *tmp, const char *final)
+{
+	queue_journal_move(ctx, tmp, final, false, true);
+}
+
+/* deliver_journal - the retire journal of the batch (queue.h): its
+ * simple items with the moves of their mailbox copies; written before
+ * the first move, rewritten without the failed ones after */
+static void
+deliver_journal(void *arg, bool after)
+{
+	struct journal_ctx *jc = arg;
+	struct deliver *d = jc->d;
+	const char *err;
+
+	queue_journal_free(&jc->jr);
+	jc->jr = queue_journal_new(d->qpath);
+	for (size_t i = 0; i < d->nheld; i++) {
+		struct job *jp = d->held[i];
+		/* an item with a failed copy is not retired: left out (after
+		 * a failure the journal is written again without it) */
+		if (!job_simple(jp) ||
+		    !store_batch_moves(d->batch, (int)i, journal_move_nop, NULL))
+			continue;
+		queue_journal_item(jc->jr, jp->item->id);
+		(void)store_batch_moves(d->batch, (int)i, journal_move, jc->jr);
+	}
+	if (queue_journal_write(jc->jr, &err) < 0)
+		log_warnx("retire journal%s: %s (a crash now may deliver this "
+		    "batch twice)", after ? " (rewritten)" : "", err);
+}
+
 /* deliver_flush - the group commit of a pass's batch: every staged
  * mailbox copy made durable with shared fsyncs (store_batch_commit),
  * then the held items finished */
@@ -1088,7 +1156,8 @@ deliver_flush(void *ctx)
 
 	if (d->nheld == 0)
 		return;
-	failed = store_batch_commit(d->batch, &err);
+	struct journal_ctx jc = { d, NULL };
+	failed = store_batch_commit(d->batch, deliver_journal, &jc, &err);
 	if (failed > 0)
 		log_warnx("%zu mailbox copies of a batch of %zu items not "
 		    "committed: %s", failed, d->nheld, err);
@@ -1098,6 +1167,7 @@ deliver_flush(void *ctx)
 		item_finish(d, d->held[i], store_batch_ok(d->batch, (int)i),
 		    err);
 	}
+	queue_journal_free(&jc.jr);   /* every item finished: it goes */
 	d->nheld = 0;
 	store_batch_free(&d->batch);
 	d->batch = store_batch_new();

@@ -737,8 +737,23 @@ sb_fail(struct store_batch *b, struct sb_file *f, const char *what, int err)
 	}
 }
 
+bool
+store_batch_moves(const struct store_batch *b, int tag,
+		  void (*fn)(void *ctx, const char *tmp, const char *final),
+		  void *ctx)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->f[i].tag == tag && b->f[i].state == SB_FAILED)
+			return false;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->f[i].tag == tag)
+			fn(ctx, b->f[i].tmp, b->f[i].final);
+	return true;
+}
+
 size_t
-store_batch_commit(struct store_batch *b, const char **error_r)
+store_batch_commit(struct store_batch *b, void (*before)(void *ctx, bool after),
+		   void *ctx, const char **error_r)
 {
 	struct dirset dirs = { 0 };
 	size_t failed = 0;
@@ -764,6 +779,9 @@ store_batch_commit(struct store_batch *b, const char **error_r)
 			f->state = SB_SYNCED;
 	}
 	crashpoint("store.batch.synced");
+	if (before != NULL)
+		before(ctx, false);
+	crashpoint("store.batch.journaled");
 	/* 2. into new/ */
 	for (size_t i = 0; i < b->n; i++) {
 		struct sb_file *f = &b->f[i];
@@ -789,6 +807,12 @@ store_batch_commit(struct store_batch *b, const char **error_r)
 				    dirs.err[f->dir]);
 		}
 	dirset_free(&dirs);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->f[i].state == SB_FAILED) {
+			if (before != NULL)
+				before(ctx, true);
+			break;
+		}
 	/* 4. the usage: one line per mailbox. The messages are safe; a
 	 * failed update only makes the next reader recalculate */
 	for (size_t i = 0; i < b->n; i++) {

@@ -134,8 +134,19 @@ struct store_batch *store_batch_new(void);
 /* store_batch_size - files staged and not yet committed */
 size_t store_batch_size(const struct store_batch *b);
 /* store_batch_commit - make the staged files durable in new/; the number
- * of files that failed (the last error in error_r). */
-size_t store_batch_commit(struct store_batch *b, const char **error_r);
+ * of files that failed (the last error in error_r). before (NULL: none)
+ * runs when the files' data is durable and before the first is moved,
+ * and again (after: true) if a file failed afterwards: the caller's
+ * retire journal (queue.h), built with store_batch_moves. */
+size_t store_batch_commit(struct store_batch *b,
+			  void (*before)(void *ctx, bool after), void *ctx,
+			  const char **error_r);
+/* store_batch_moves - for each file of tag still to be or already moved
+ * into new/: fn(ctx, path in tmp/, path in new/); false when a file of
+ * tag failed (nothing is called then) */
+bool store_batch_moves(const struct store_batch *b, int tag,
+		       void (*fn)(void *ctx, const char *tmp,
+				  const char *final), void *ctx);
 /* store_batch_ok - after the commit: every file of tag is in new/ and on
  * stable storage (true for a tag without files) */
 bool store_batch_ok(const struct store_batch *b, int tag);

@@ -365,7 +365,13 @@ mta_flush(void *ctx)
 
 	if (m->nheld == 0 && queue_batch_size(m->batch) == 0)
 		return;
-	failed = queue_batch_commit(m->batch, &err);
+	/* the items simply removed go in the retire journal: a crash
+	 * after the first move completes the batch, never redoes it */
+	const char **retire = xcalloc(m->nheld ? m->nheld : 1, sizeof(*retire));
+	for (size_t i = 0; i < m->nheld; i++)
+		retire[i] = m->held[i].nbad == 0 ? m->held[i].item.id : NULL;
+	struct queue_journal *jr = queue_journal_new(in->qpath);
+	failed = queue_batch_commit(m->batch, jr, retire, m->nheld, &err);
 	if (failed > 0)
 		log_warnx("%zu outgoing items of a batch of %zu inbound items "
 		    "not committed: %s", failed, m->nheld, err);
@@ -380,6 +386,8 @@ mta_flush(void *ctx)
 		queue_item_free(&h->item);
 		free(h->bad);
 	}
+	queue_journal_free(&jr);   /* every item retired: it goes */
+	free(retire);
 	m->nheld = 0;
 	queue_batch_free(&m->batch);
 	m->batch = queue_batch_new();
