@@ -52,6 +52,8 @@ PKGS="$PKGS python3-authres"
 PKGS="$PKGS libcurl4-openssl-dev"
 # chat uploads (XEP-0363): slixmpp's upload client needs aiohttp
 PKGS="$PKGS python3-aiohttp"
+# benchmark curves (bench/smtp/sweep.py): the PNG plots
+PKGS="$PKGS python3-matplotlib"
 
 missing_of() {
 	out=""
