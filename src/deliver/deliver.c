@@ -1259,7 +1259,7 @@ deliver_init(struct service *svc)
 		d->n = &unshared;
 	}
 	int64_t nb = settings_get_int(svc->db, "delivery.batch", 32);
-	d->batch_max = nb >= 1 && nb <= 1000 ? (size_t)nb : 32;
+	d->batch_max = nb >= 1 && nb <= 256 ? (size_t)nb : 32;
 	d->batch = store_batch_new();
 	d->c = (struct consumer){ .qpath = d->qpath, .qroot = d->qroot,
 	    .name = "sf outgoing", .skip = skip_item, .handle = handle_item,

@@ -32,7 +32,7 @@ struct post_item {
 	struct pending_event *ev;
 	size_t nev;
 };
-#define POST_ITEMS_MAX 1024     /* above delivery.batch's limit */
+#define POST_ITEMS_MAX 512      /* above delivery.batch's limit (256) */
 static struct post_item *items;
 static size_t nitems;
 

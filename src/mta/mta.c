@@ -504,7 +504,7 @@ mta_init(struct service *svc)
 		return -1;
 	}
 	int64_t nb = settings_get_int(svc->db, "delivery.batch", 32);
-	m->batch_max = nb >= 1 && nb <= 1000 ? (size_t)nb : 32;
+	m->batch_max = nb >= 1 && nb <= 256 ? (size_t)nb : 32;
 	m->batch = queue_batch_new();
 	for (int i = 0; i < MTA_NINBOUND; i++) {
 		struct mta_inbound *in = &m->in[i];
