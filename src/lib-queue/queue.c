@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,6 +495,78 @@ write_env_file(const char *path, const struct queue_env *env, bool replace,
 	return r;
 }
 
+/* Group fsync of a new/ directory for writers on several threads
+ * (smtpd's commit threads): a writer whose renames are done takes a
+ * ticket; the first fsync of the directory that starts after that covers
+ * it, so while one runs, the writers that arrive wait for the next one,
+ * which one of them makes for all. A failed fsync fails every ticket it
+ * was to cover. */
+#define GSYNC_DIRS 8
+struct gsync {
+	char *dir;
+	uint64_t ticket;         /* last ticket given */
+	uint64_t done;           /* every ticket up to this is covered */
+	uint64_t fail_upto;      /* tickets up to this had a failed fsync */
+	bool running;
+};
+static pthread_mutex_t gsync_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gsync_cond = PTHREAD_COND_INITIALIZER;
+static struct gsync gsyncs[GSYNC_DIRS];
+
+/* group_fsync_dir - fsync_dir(dir) for a writer whose changes in dir are
+ * made, shared with the writers of other threads; 0 or -1 */
+static int
+group_fsync_dir(const char *dir)
+{
+	struct gsync *g = NULL;
+	uint64_t t;
+	int r;
+
+	pthread_mutex_lock(&gsync_lock);
+	for (size_t i = 0; i < GSYNC_DIRS && g == NULL; i++)
+		if (gsyncs[i].dir != NULL && strcmp(gsyncs[i].dir, dir) == 0)
+			g = &gsyncs[i];
+	for (size_t i = 0; i < GSYNC_DIRS && g == NULL; i++)
+		if (gsyncs[i].dir == NULL) {
+			g = &gsyncs[i];
+			g->dir = xstrdup(dir);
+		}
+	if (g == NULL) {
+		/* more directories than slots: on its own */
+		pthread_mutex_unlock(&gsync_lock);
+		return fsync_dir(dir);
+	}
+	t = ++g->ticket;
+	for (;;) {
+		if (g->done >= t) {
+			r = 0;
+			if (t <= g->fail_upto) {
+				r = -1;
+				errno = EIO;   /* the fsync another writer made */
+			}
+			break;
+		}
+		if (!g->running) {
+			uint64_t target = g->ticket;
+			g->running = true;
+			pthread_mutex_unlock(&gsync_lock);
+			r = fsync_dir(dir);
+			int saved = errno;
+			pthread_mutex_lock(&gsync_lock);
+			g->running = false;
+			g->done = target;
+			if (r < 0)
+				g->fail_upto = target;
+			pthread_cond_broadcast(&gsync_cond);
+			errno = r < 0 && saved == 0 ? EIO : saved;
+			break;
+		}
+		pthread_cond_wait(&gsync_cond, &gsync_lock);
+	}
+	pthread_mutex_unlock(&gsync_lock);
+	return r;
+}
+
 /* publish - rename tmp/<id>.msg and tmp/<id>.env into new/, then fsync. */
 static int
 publish(const char *qpath, const char *id, const char **error_r)
@@ -511,7 +584,7 @@ publish(const char *qpath, const char *id, const char **error_r)
 		r = qfail(error_r, "rename %s", te);
 		unlink(nm);
 		unlink(te);
-	} else if (fsync_dir(newdir) < 0) {
+	} else if (group_fsync_dir(newdir) < 0) {
 		/* the item may not survive a power loss: take it back so the
 		 * client is not told it is safe */
 		r = qfail(error_r, "fsync %s", newdir);
