@@ -58,6 +58,8 @@ PKGS="$PKGS libcurl4-openssl-dev"
 PKGS="$PKGS python3-aiohttp"
 # DANE tests: ldns-signzone signs the test zones
 PKGS="$PKGS ldnsutils"
+# benchmark curves (bench/smtp/sweep.py): the PNG plots
+PKGS="$PKGS python3-matplotlib"
 
 missing_of() {
 	out=""

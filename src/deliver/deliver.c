@@ -38,6 +38,7 @@
 
 #include "directory.h"
 #include "consumer.h"
+#include "crashpoint.h"
 #include "dsn.h"
 #include "envcopy.h"
 #include "fsutil.h"
@@ -80,6 +81,11 @@ struct deliver {
 	bool worker;               /* a forked worker, not the main process */
 	struct workers workers;    /* the main process's workers */
 	struct deliver_counts *n;  /* every process's, in shared memory */
+	/* group commit (delivery.batch): the mailbox files of the held
+	 * items, staged in batch, committed by the pass's flush */
+	struct store_batch *batch;
+	struct job **held;
+	size_t nheld, batch_max;
 };
 
 /* counts of the service's processes together (`postern status`) */
@@ -104,9 +110,13 @@ struct member_fail {
 	char *diag;
 };
 
-/* per item work */
+/* per item work; held from its deliveries to the batch's commit */
 struct job {
 	struct deliver *d;
+	struct queue_item own;     /* the item, taken over from the pass */
+	int tag;                   /* its deliveries in d->batch */
+	size_t tried;              /* recipients due in this pass */
+	time_t now;
 	struct post_msg *pm;       /* the header for postdeliver.h */
 	struct queue_item *item;
 	struct queue_env *env;
@@ -253,6 +263,8 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 	if (extra_hdr != NULL)
 		buf_puts(&prefix, extra_hdr);
 	store_delivery_init(&sd);
+	sd.batch = d->batch;
+	sd.batch_tag = j->tag;
 	sd.prefix = prefix.data;
 	sd.prefix_len = prefix.len;
 	sd.src_fd = fd;
@@ -812,36 +824,44 @@ retry_wait(struct deliver *d, const char *id, time_t now)
 	return false;
 }
 
-/* item_deliver - handle every due recipient of a claimed item */
+/* item_deliver - handle every due recipient of a claimed item, which it
+ * takes over: its mailbox copies are staged in the batch, and the item
+ * is held until item_finish after the batch's commit (deliver_flush) */
 static void
-item_deliver(struct deliver *d, struct queue_item *item)
+item_deliver(struct deliver *d, struct queue_item *claimed)
 {
+	struct job *jp = xcalloc(1, sizeof(*jp));
+	struct queue_item *item = &jp->own;
 	struct queue_env *env = &item->env;
-	struct job j;
 	struct catchall *ca = NULL;
 	size_t nca = 0, i, tried = 0;
 	time_t now = time(NULL);
 	const char *err = NULL;
 
-	memset(&j, 0, sizeof(j));
-	j.d = d;
-	j.item = item;
-	j.env = env;
-	j.rs = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*j.rs));
-	if (job_scan_header(&j) < 0) {
+	*item = *claimed;
+	memset(claimed, 0, sizeof(*claimed));
+	jp->d = d;
+	jp->item = item;
+	jp->env = env;
+	jp->now = now;
+	jp->tag = (int)d->nheld;
+	d->held = xreallocarray(d->held, d->nheld + 1, sizeof(*d->held));
+	d->held[d->nheld++] = jp;
+	jp->rs = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*jp->rs));
+	if (job_scan_header(jp) < 0) {
 		log_warn("%s: cannot read the message", item->id);
 		for (i = 0; i < env->nrcpts; i++)
-			rs_set(&j.rs[i], OC_DEFERRED, "4.3.0",
+			rs_set(&jp->rs[i], OC_DEFERRED, "4.3.0",
 			    "cannot read the queued message");
-		tried = env->nrcpts;
-		goto finish;
+		jp->tried = env->nrcpts;
+		return;
 	}
-	if (env->hops > j.hops)
-		j.hops = env->hops;
+	if (env->hops > jp->hops)
+		jp->hops = env->hops;
 
 	for (i = 0; i < env->nrcpts; i++) {
 		struct queue_rcpt *q = &env->rcpts[i];
-		struct rcpt_state *rs = &j.rs[i];
+		struct rcpt_state *rs = &jp->rs[i];
 		struct dir_route route;
 
 		if (q->status == RCPT_DELIVERED || q->status == RCPT_FAILED)
@@ -849,9 +869,9 @@ item_deliver(struct deliver *d, struct queue_item *item)
 		if (q->status == RCPT_DEFERRED && q->next_attempt > now)
 			continue;
 		tried++;
-		if (j.hops > DELIVER_MAX_HOPS) {
+		if (jp->hops > DELIVER_MAX_HOPS) {
 			char *why = xasprintf("mail loop: %d Received headers "
-			    "(more than %d hops)", j.hops, DELIVER_MAX_HOPS);
+			    "(more than %d hops)", jp->hops, DELIVER_MAX_HOPS);
 			log_info("%s: to=<%s> failed 5.4.6: %s", item->id,
 			    q->address, why);
 			rs_set(rs, OC_FAILED, "5.4.6", why);
@@ -864,7 +884,7 @@ item_deliver(struct deliver *d, struct queue_item *item)
 			continue;
 		case DIR_RESOLVE_REMOTE:
 			/* not ours (any more): the MTA sends it on */
-			job_forward(&j, i, q->address, NULL);
+			job_forward(jp, i, q->address, NULL);
 			rs_set(rs, OC_FORWARDED, "2.0.0", NULL);
 			continue;
 		case DIR_RESOLVE_UNKNOWN:
@@ -875,8 +895,8 @@ item_deliver(struct deliver *d, struct queue_item *item)
 		case DIR_RESOLVE_LOCAL:
 			break;
 		}
-		if (job_seen_dt(&j, route.address) ||
-		    (route.catchall == false && job_seen_dt(&j, q->address))) {
+		if (job_seen_dt(jp, route.address) ||
+		    (route.catchall == false && job_seen_dt(jp, q->address))) {
 			char *why = xasprintf("mail loop: Delivered-To: %s is "
 			    "already in the message", route.address);
 			log_info("%s: to=<%s> failed 5.4.6: %s", item->id,
@@ -900,7 +920,7 @@ item_deliver(struct deliver *d, struct queue_item *item)
 			ca[k].rcpts[ca[k].n++] = i;
 			continue;
 		}
-		deliver_route(&j, i, &route, NULL, 0, rs);
+		deliver_route(jp, i, &route, NULL, 0, rs);
 	}
 
 	/* catch-all: one copy per target, the recipients in a header */
@@ -918,34 +938,58 @@ item_deliver(struct deliver *d, struct queue_item *item)
 			/* a remote catch-all: one copy, the recipients are
 			 * on its Delivered-To lines */
 			for (size_t m = 0; m < ca[k].n; m++)
-				job_forward(&j, ca[k].rcpts[m], ca[k].route.target,
+				job_forward(jp, ca[k].rcpts[m], ca[k].route.target,
 				    env->rcpts[ca[k].rcpts[m]].address);
-			rs_set(&j.rs[first], OC_FORWARDED, "2.0.0", NULL);
+			rs_set(&jp->rs[first], OC_FORWARDED, "2.0.0", NULL);
 		} else {
 			struct dir_route r = ca[k].route;
 			snprintf(r.address, sizeof(r.address), "%s",
 			    env->rcpts[first].address);
 			if (r.kind == DIR_KIND_MAILBOX)
-				deliver_mailbox(&j, first, r.target_id, r.address,
-				    h.data, &j.rs[first]);
+				deliver_mailbox(jp, first, r.target_id, r.address,
+				    h.data, &jp->rs[first]);
 			else
-				deliver_route(&j, first, &r, NULL, 0, &j.rs[first]);
+				deliver_route(jp, first, &r, NULL, 0, &jp->rs[first]);
 		}
 		for (size_t m = 1; m < ca[k].n; m++)
-			rs_set(&j.rs[ca[k].rcpts[m]], j.rs[first].oc,
-			    j.rs[first].status, j.rs[first].diag);
+			rs_set(&jp->rs[ca[k].rcpts[m]], jp->rs[first].oc,
+			    jp->rs[first].status, jp->rs[first].diag);
 		buf_free(&h);
 		free(ca[k].rcpts);
 	}
 	free(ca);
 
 	/* forwards: one new item to the MTA */
-	if (j.nfwd > 0 && job_send_forwards(&j) < 0)
-		for (i = 0; i < j.nfwd_rcpts; i++)
-			rs_set(&j.rs[j.fwd_rcpts[i]], OC_DEFERRED, "4.3.0",
+	if (jp->nfwd > 0 && job_send_forwards(jp) < 0)
+		for (i = 0; i < jp->nfwd_rcpts; i++)
+			rs_set(&jp->rs[jp->fwd_rcpts[i]], OC_DEFERRED, "4.3.0",
 			    "cannot queue the forward copy");
+	jp->tried = tried;
+}
 
-finish:;
+/* item_finish - after the batch's commit: bounces, the envelope, the
+ * item removed or released for its deferred recipients, delivery
+ * events; frees the job. committed: its mailbox copies are durable (else
+ * whatever this pass delivered is deferred: retried whole) */
+static void
+item_finish(struct deliver *d, struct job *jp, bool committed,
+	    const char *commit_err)
+{
+	struct queue_item *item = jp->item;
+	struct queue_env *env = &item->env;
+	size_t i, tried = jp->tried;
+	time_t now = jp->now;
+	const char *err = NULL;
+
+	if (!committed)
+		for (i = 0; i < env->nrcpts; i++)
+			if (jp->rs[i].oc == OC_DELIVERED) {
+				log_warnx("%s: to=<%s> deferred: the mailbox "
+				    "copies were not committed: %s", item->id,
+				    env->rcpts[i].address, commit_err);
+				rs_set(&jp->rs[i], OC_DEFERRED, "4.3.0",
+				    "cannot commit the mailbox copy");
+			}
 	/* failures: a bounce (or bad mail) for those failed in this pass */
 	size_t *failed = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*failed));
 	size_t nfailed = 0, ndeferred = 0;
@@ -953,7 +997,7 @@ finish:;
 	int64_t bounce_after = settings_get_int(d->svc->db, "queue.bounce_after",
 	    108000);
 	for (i = 0; i < env->nrcpts; i++) {
-		struct rcpt_state *rs = &j.rs[i];
+		struct rcpt_state *rs = &jp->rs[i];
 		if (rs->oc == OC_DEFERRED && now - env->arrival > bounce_after) {
 			char *why = xasprintf("delivery time expired: %s",
 			    rs->diag ? rs->diag : "temporary failure");
@@ -963,13 +1007,13 @@ finish:;
 		if (rs->oc == OC_FAILED)
 			failed[nfailed++] = i;
 	}
-	if ((nfailed > 0 || j.nmfail > 0) &&
-	    job_bounce(&j, failed, nfailed) < 0)
+	if ((nfailed > 0 || jp->nmfail > 0) &&
+	    job_bounce(jp, failed, nfailed) < 0)
 		for (i = 0; i < nfailed; i++)
-			rs_set(&j.rs[failed[i]], OC_DEFERRED, "4.3.0",
+			rs_set(&jp->rs[failed[i]], OC_DEFERRED, "4.3.0",
 			    "cannot queue the bounce");
 	for (i = 0; i < env->nrcpts; i++) {
-		struct rcpt_state *rs = &j.rs[i];
+		struct rcpt_state *rs = &jp->rs[i];
 		struct queue_rcpt *q = &env->rcpts[i];
 		switch (rs->oc) {
 		case OC_NONE:
@@ -1020,18 +1064,117 @@ finish:;
 	post_item_finished(d->svc->db, item->id);   /* delivery events */
 	free(failed);
 	for (i = 0; i < env->nrcpts; i++)
-		free(j.rs[i].diag);
-	free(j.rs);
-	strv_free(j.dt, j.ndt);
-	strv_free(j.fwd, j.nfwd);
-	strv_free(j.fwd_dt, j.nfwd_dt);
-	free(j.fwd_rcpts);
-	for (i = 0; i < j.nmfail; i++) {
-		free(j.mfail[i].address);
-		free(j.mfail[i].diag);
+		free(jp->rs[i].diag);
+	free(jp->rs);
+	strv_free(jp->dt, jp->ndt);
+	strv_free(jp->fwd, jp->nfwd);
+	strv_free(jp->fwd_dt, jp->nfwd_dt);
+	free(jp->fwd_rcpts);
+	for (i = 0; i < jp->nmfail; i++) {
+		free(jp->mfail[i].address);
+		free(jp->mfail[i].diag);
 	}
-	free(j.mfail);
-	free(j.done_mb);
+	free(jp->mfail);
+	free(jp->done_mb);
+	queue_item_free(item);
+	free(jp);
+}
+
+/* job_simple - whether finishing the job is only removing its item:
+ * every recipient delivered or forwarded now or done before, nothing to
+ * bounce (what a retire journal may finish after a crash) */
+static bool
+job_simple(const struct job *jp)
+{
+	const struct queue_env *env = jp->env;
+
+	if (jp->nmfail > 0)
+		return false;
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		enum oc oc = jp->rs[i].oc;
+		if (oc == OC_DELIVERED || oc == OC_FORWARDED)
+			continue;
+		if (oc == OC_NONE && (env->rcpts[i].status == RCPT_DELIVERED ||
+		    env->rcpts[i].status == RCPT_FAILED))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static void
+journal_move_nop(void *ctx, const char *tmp, const char *final)
+{
+	(void)ctx;
+	(void)tmp;
+	(void)final;
+}
+
+struct journal_ctx {
+	struct deliver *d;
+	struct queue_journal *jr;
+};
+
+static void
+journal_move(void *ctx, const char *tmp, const char *final)
+{
+	queue_journal_move(ctx, tmp, final, false, true);
+}
+
+/* deliver_journal - the retire journal of the batch (queue.h): its
+ * simple items with the moves of their mailbox copies; written before
+ * the first move, rewritten without the failed ones after */
+static void
+deliver_journal(void *arg, bool after)
+{
+	struct journal_ctx *jc = arg;
+	struct deliver *d = jc->d;
+	const char *err;
+
+	queue_journal_free(&jc->jr);
+	jc->jr = queue_journal_new(d->qpath);
+	for (size_t i = 0; i < d->nheld; i++) {
+		struct job *jp = d->held[i];
+		/* an item with a failed copy is not retired: left out (after
+		 * a failure the journal is written again without it) */
+		if (!job_simple(jp) ||
+		    !store_batch_moves(d->batch, (int)i, journal_move_nop, NULL))
+			continue;
+		queue_journal_item(jc->jr, jp->item->id);
+		(void)store_batch_moves(d->batch, (int)i, journal_move, jc->jr);
+	}
+	if (queue_journal_write(jc->jr, &err) < 0)
+		log_warnx("retire journal%s: %s (a crash now may deliver this "
+		    "batch twice)", after ? " (rewritten)" : "", err);
+}
+
+/* deliver_flush - the group commit of a pass's batch: every staged
+ * mailbox copy made durable with shared fsyncs (store_batch_commit),
+ * then the held items finished */
+static void
+deliver_flush(void *ctx)
+{
+	struct deliver *d = ctx;
+	const char *err = "";
+	size_t failed;
+
+	if (d->nheld == 0)
+		return;
+	struct journal_ctx jc = { d, NULL };
+	failed = store_batch_commit(d->batch, deliver_journal, &jc, &err);
+	if (failed > 0)
+		log_warnx("%zu mailbox copies of a batch of %zu items not "
+		    "committed: %s", failed, d->nheld, err);
+	for (size_t i = 0; i < d->nheld; i++) {
+		if (i == d->nheld / 2)
+			crashpoint("deliver.batch.retiring");
+		item_finish(d, d->held[i], store_batch_ok(d->batch, (int)i),
+		    err);
+	}
+	queue_journal_free(&jc.jr);   /* every item finished: it goes */
+	d->nheld = 0;
+	store_batch_free(&d->batch);
+	d->batch = store_batch_new();
 }
 
 /* skip_item - not due yet (retry_wait), for consumer_pass */
@@ -1119,8 +1262,12 @@ deliver_init(struct service *svc)
 		    "process's share");
 		d->n = &unshared;
 	}
+	int64_t nb = settings_get_int(svc->db, "delivery.batch", 32);
+	d->batch_max = nb >= 1 && nb <= 256 ? (size_t)nb : 32;
+	d->batch = store_batch_new();
 	d->c = (struct consumer){ .qpath = d->qpath, .qroot = d->qroot,
 	    .name = "sf outgoing", .skip = skip_item, .handle = handle_item,
+	    .flush = deliver_flush, .batch = d->batch_max,
 	    .corrupt = count_corrupt, .tick = on_tick, .ctx = d,
 	    .watch_fd = -1 };
 	/* workers: after the recovery, before our own watch */
@@ -1143,6 +1290,8 @@ deliver_shutdown(struct service *svc)
 		return;
 	workers_stop(&d->workers);
 	consumer_stop(&d->c);
+	store_batch_free(&d->batch);
+	free(d->held);
 	free(d->retries);
 	free(d->qroot);
 	free(d->qpath);

@@ -24,13 +24,17 @@ struct pending_event {
 	char *file;
 };
 
-/* per process: the item being delivered */
-static struct {
+/* per process: the items being delivered (a batch of them, held until
+ * their group commit: their events wait for it) */
+struct post_item {
 	char id[QUEUE_ID_MAX + 1];
 	struct post_msg pm;
 	struct pending_event *ev;
 	size_t nev;
-} cur;
+};
+#define POST_ITEMS_MAX 512      /* above delivery.batch's limit (256) */
+static struct post_item *items;
+static size_t nitems;
 
 static void
 keep(char **dst, const char *v)
@@ -72,15 +76,16 @@ post_msg_field(struct post_msg *pm, const struct msghdr_field *f)
 	on_field(pm, f);
 }
 
-static void cur_switch(struct db *db, const char *id);
+static struct post_item *item_state(struct db *db, const char *id);
 
 /* post_item_msg - the item's header record, filled by the caller's scan */
 struct post_msg *
 post_item_msg(struct db *db, const char *id)
 {
-	cur_switch(db, id);
-	cur.pm.read = true;
-	return &cur.pm;
+	struct post_item *it = item_state(db, id);
+
+	it->pm.read = true;
+	return &it->pm;
 }
 
 void
@@ -148,21 +153,29 @@ event_file_path(const char *root, const char *file)
 	return p;
 }
 
-/* cur_switch - start remembering for item id */
-static void
-cur_switch(struct db *db, const char *id)
+/* item_state - what is remembered for item id, made when new (when
+ * POST_ITEMS_MAX are held, the oldest is finished first: a caller that
+ * never finishes its items) */
+static struct post_item *
+item_state(struct db *db, const char *id)
 {
-	if (strcmp(cur.id, id) == 0)
-		return;
-	post_item_finished(db, cur.id);
-	snprintf(cur.id, sizeof(cur.id), "%s", id);
+	for (size_t i = 0; i < nitems; i++)
+		if (strcmp(items[i].id, id) == 0)
+			return &items[i];
+	if (nitems >= POST_ITEMS_MAX)
+		post_item_finished(db, items[0].id);
+	items = xreallocarray(items, nitems + 1, sizeof(*items));
+	memset(&items[nitems], 0, sizeof(*items));
+	snprintf(items[nitems].id, sizeof(items[nitems].id), "%s", id);
+	return &items[nitems++];
 }
 
 /* event_remember - the mailbox's delivery event, run when the item is
  * finished */
 static void
-event_remember(struct db *db, const struct queue_item *item,
-	       const struct dir_mailbox *mb, const char *root, const char *file)
+event_remember(struct db *db, struct post_item *it,
+	       const struct queue_item *item, const struct dir_mailbox *mb,
+	       const char *root, const char *file)
 {
 	char *on = NULL, *prog = NULL;
 	const char *err = NULL;
@@ -173,20 +186,20 @@ event_remember(struct db *db, const struct queue_item *item,
 	if (dir_object_field(db, "mailbox", mb->id, "delivery_event_program",
 	    &prog, &err) < 0 || prog == NULL || *str_trim(prog) == '\0')
 		goto out;
-	if (post_msg_is_bulk(&cur.pm, &item->env) &&
+	if (post_msg_is_bulk(&it->pm, &item->env) &&
 	    settings_get_int(db, "delivery.event_on_bulk", 0) == 0) {
 		log_info("%s: delivery event of %s@%s skipped: bulk or system "
 		    "message (delivery.event_on_bulk is off)", item->id,
 		    mb->name, mb->postoffice);
 		goto out;
 	}
-	if (cur.nev >= POST_EVENTS_MAX)
+	if (it->nev >= POST_EVENTS_MAX)
 		goto out;
-	cur.ev = xreallocarray(cur.ev, cur.nev + 1, sizeof(*cur.ev));
-	cur.ev[cur.nev].program = xstrdup(str_trim(prog));
-	cur.ev[cur.nev].root = xstrdup(root);
-	cur.ev[cur.nev].file = xstrdup(file);
-	cur.nev++;
+	it->ev = xreallocarray(it->ev, it->nev + 1, sizeof(*it->ev));
+	it->ev[it->nev].program = xstrdup(str_trim(prog));
+	it->ev[it->nev].root = xstrdup(root);
+	it->ev[it->nev].file = xstrdup(file);
+	it->nev++;
 out:
 	free(on);
 	free(prog);
@@ -199,33 +212,40 @@ post_delivered(struct db *db, const char *inbound,
 	       const char *address, const char *root, const char *file,
 	       bool no_autoreply)
 {
-	cur_switch(db, item->id);
-	if (!cur.pm.read) {
+	struct post_item *it = item_state(db, item->id);
+
+	if (!it->pm.read) {
 		const char *err = NULL;
-		cur.pm.read = true;
-		if (msghdr_scan_file(item->msg_path, on_field, &cur.pm, &err) < 0)
+		it->pm.read = true;
+		if (msghdr_scan_file(item->msg_path, on_field, &it->pm, &err) < 0)
 			log_warn("%s: cannot read the header for the auto "
 			    "responder", item->id);
 	}
 	/* a Sieve vacation action speaks for the mailbox: one auto reply */
 	if (!no_autoreply)
-		autoreply_consider(db, inbound, item, &cur.pm, mb, address, root);
+		autoreply_consider(db, inbound, item, &it->pm, mb, address, root);
 	usage_check(db, item->id, mb->postoffice_id);
 	if (file != NULL)
-		event_remember(db, item, mb, root, file);
+		event_remember(db, it, item, mb, root, file);
 }
 
 /* post_item_finished - run the remembered delivery events */
 void
 post_item_finished(struct db *db, const char *id)
 {
-	if (cur.id[0] == '\0' || strcmp(cur.id, id) != 0)
+	size_t k;
+
+	for (k = 0; k < nitems; k++)
+		if (strcmp(items[k].id, id) == 0)
+			break;
+	if (k == nitems)
 		return;
+	struct post_item *it = &items[k];
 	int64_t timeout = settings_get_int(db, "delivery.event_timeout", 30);
 	if (timeout < 1)
 		timeout = 1;
-	for (size_t i = 0; i < cur.nev; i++) {
-		struct pending_event *e = &cur.ev[i];
+	for (size_t i = 0; i < it->nev; i++) {
+		struct pending_event *e = &it->ev[i];
 		char *path = event_file_path(e->root, e->file);
 		if (path == NULL)
 			log_warnx("%s: delivery event: %s was removed before the "
@@ -238,9 +258,8 @@ post_item_finished(struct db *db, const char *id)
 		free(e->root);
 		free(e->file);
 	}
-	free(cur.ev);
-	cur.ev = NULL;
-	cur.nev = 0;
-	post_msg_free(&cur.pm);
-	cur.id[0] = '\0';
+	free(it->ev);
+	post_msg_free(&it->pm);
+	memmove(&items[k], &items[k + 1], (nitems - k - 1) * sizeof(*items));
+	nitems--;
 }

@@ -181,6 +181,8 @@ const struct field_def settings_fields[] = {
 	  "longest a delivery event program may run", 0 },
 	{ "delivery.workers", NULL, FT_INT, "4", 1, 64, NULL,
 	  "processes of the post office connector and the MTA working the queues in parallel (read at start)", 0 },
+	{ "delivery.batch", NULL, FT_INT, "32", 1, 256, NULL,
+	  "queue items the post office connector and the MTA each commit together, sharing their fsyncs (group commit; each staged file is held open until the commit); 1: one by one (read at start)", 0 },
 	{ "list.unsubscribe_url", NULL, FT_TEXT, "", 0, 500, NULL,
 	  "https URL of the one-click unsubscribe endpoint (RFC 8058); empty: http.public_url + /list/unsubscribe when that is set, else mailto only", 0 },
 	{ "http.public_url", NULL, FT_TEXT, "", 0, 500, NULL,

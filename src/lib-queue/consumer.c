@@ -14,7 +14,7 @@
 int consumer_pass(struct consumer *c)
 {
 	char **ids = NULL;
-	size_t n = 0;
+	size_t n = 0, held = 0;
 
 	if (queue_scan(c->qpath, &ids, &n) < 0) {
 		log_warnx("%s: scan failed", c->qpath);
@@ -45,11 +45,18 @@ int consumer_pass(struct consumer *c)
 				c->corrupt(c->ctx, ids[i]);
 		} else if (r > 0) {
 			c->handle(c->ctx, &item);
+			held++;
 		}
 		queue_item_free(&item);
 		free(ids[i]);
+		if (c->flush != NULL && held >= (c->batch ? c->batch : 1)) {
+			c->flush(c->ctx);
+			held = 0;
+		}
 	}
 	free(ids);
+	if (c->flush != NULL && held > 0)
+		c->flush(c->ctx);
 	return 0;
 }
 

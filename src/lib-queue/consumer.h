@@ -9,7 +9,11 @@
  *
  * The consumer decides only what happens to a claimed item: handle()
  * must finish it (queue_item_done, _release, _badmail...); the skeleton
- * frees it afterwards. */
+ * frees it afterwards. A consumer that commits in groups (mta, deliver:
+ * group commit) sets batch and flush: handle() then takes items over and
+ * keeps them claimed, and flush() makes their results durable together
+ * and finishes them; the pass calls it after every batch items it
+ * handed over and at its end, so nothing stays claimed between passes. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +34,10 @@ struct consumer {
 	/* handle - a claimed item; must finish it, or take it over (copy
 	 * *item and zero it: smtp-out's runs outlive the pass) */
 	void (*handle)(void *ctx, struct queue_item *item);
+	/* flush - finish the items handle() kept (group commit); NULL:
+	 * handle() finishes each item itself */
+	void (*flush)(void *ctx);
+	size_t batch;           /* with flush: items handed over per flush */
 	/* corrupt - after a corrupt item went to bad mail (counters); NULL */
 	void (*corrupt)(void *ctx, const char *id);
 	/* pass - what the watch and the first pass run; NULL: consumer_pass */

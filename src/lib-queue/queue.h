@@ -138,6 +138,80 @@ void queue_writer_abort(struct queue_writer **w);
 int queue_put_file(const char *qpath, const char *msg_path,
 		   const struct queue_env *env, const char **error_r);
 
+/* Group commit (the MTA's batches): the items of a batch are written
+ * into their queues' tmp/ without a sync each, then queue_batch_commit
+ * makes them durable together: an fdatasync per envelope (their writes
+ * were started at once, so they share the journal commit), the renames
+ * into new/ (message, then envelope, as queue_put_file), and one fsync
+ * per new/ directory for the whole batch. The promise is queue_put_file's:
+ * an entry is in new/ and on stable storage once the commit reports its
+ * tag committed, and only then may the caller retire what it came from.
+ * A tag is the caller's unit (one inbound item, several entries). */
+struct queue_batch;
+struct queue_batch *queue_batch_new(void);
+/* queue_batch_put_file - queue_put_file's writes, staged: the message
+ * hard linked (or copied and fsynced) and the envelope written into
+ * qpath/tmp; the batch holds the envelope open until the commit. */
+int queue_batch_put_file(struct queue_batch *b, int tag, const char *qpath,
+			 const char *msg_path, const struct queue_env *env,
+			 const char **error_r);
+/* queue_batch_drop - remove the staged entries of tag (its unit failed
+ * before the commit; nothing of it appears in new/). */
+void queue_batch_drop(struct queue_batch *b, int tag);
+/* queue_batch_size - entries staged and not dropped */
+size_t queue_batch_size(const struct queue_batch *b);
+/* Retire journal: what makes a batch's end atomic for a crash of the
+ * process. Between the first file a batch moves into place and the last
+ * item it retires, a kill -9 would leave every item of the batch claimed
+ * with its result already out: all of them would be done twice. So the
+ * consumer lists, before the first move, each item it will retire
+ * (simply removed, its result complete) with the moves that make its
+ * result visible, in <qpath>/cur/retire.<pid>; queue_recover first
+ * completes such a journal: the moves not made yet are made (their data
+ * was synced before the journal was written), the target directories
+ * fsynced, and an item is retired only when each of its moves is found
+ * made (a file that left its target since, taken by the next consumer or
+ * moved to cur/ by a mail client (maildir moves), counts as made when the
+ * journal says so). A journal that cannot be read, or an item whose moves
+ * cannot be verified, leaves those items to be done again: a duplicate,
+ * never a loss. The journal needs no fsync: a power loss that takes it
+ * also takes nothing the items' results need. */
+struct queue_journal;
+/* queue_journal_new - a journal for items of qpath (written by
+ * queue_journal_write into qpath/cur/retire.<pid>) */
+struct queue_journal *queue_journal_new(const char *qpath);
+/* queue_journal_item - the next moves belong to item id */
+void queue_journal_item(struct queue_journal *j, const char *id);
+/* queue_journal_move - from (a synced file) is renamed to to. gone_ok:
+ * to may be gone afterwards without proof (the next queue's consumer
+ * took it: only when from's directory was fsynced before the journal
+ * was written); maildir: to is <folder>/new/<name>, and a
+ * <folder>/cur/<name>:<flags> proves the move too. */
+void queue_journal_move(struct queue_journal *j, const char *from,
+			const char *to, bool gone_ok, bool maildir);
+/* queue_journal_write - write it (no fsync); 0, or -1 (the batch goes on
+ * without: crash duplicates possible, never a loss) */
+int queue_journal_write(struct queue_journal *j, const char **error_r);
+/* queue_journal_free - remove the journal file (its items are retired)
+ * and free j */
+void queue_journal_free(struct queue_journal **j);
+
+/* queue_batch_commit - make every staged entry durable in new/; the
+ * number of entries that failed (each taken back, logged by the caller
+ * through queue_batch_ok and the error of the last failure in error_r).
+ * With a journal (NULL: none), the entries of the tags that have an item
+ * in tag_items (NULL: that tag's unit is not simply retired) are listed
+ * in it for that item, after the envelopes and the tmp/ directories are
+ * synced and before the first move. */
+size_t queue_batch_commit(struct queue_batch *b, struct queue_journal *jr,
+			  const char *const *tag_items, size_t ntags,
+			  const char **error_r);
+/* queue_batch_ok - after the commit: every entry of tag is durable in
+ * new/ (true for a tag with no entries) */
+bool queue_batch_ok(const struct queue_batch *b, int tag);
+/* queue_batch_free - frees b; entries still staged are removed. */
+void queue_batch_free(struct queue_batch **b);
+
 /* Consuming. */
 struct queue_item {
 	char id[QUEUE_ID_MAX + 1];
@@ -146,8 +220,9 @@ struct queue_item {
 	char *env_path;
 	struct queue_env env;
 };
-/* queue_recover - at consumer start: move cur/ back to new/, remove
- * orphans and stale tmp files older than an hour. */
+/* queue_recover - at consumer start: complete the retire journals in
+ * cur/ (above), move cur/ back to new/, remove orphans and stale tmp
+ * files older than an hour. */
 int queue_recover(const char *qpath);
 /* queue_scan - ids of the committed items in new/, oldest first (by id);
  * *ids_r is an array of strings (free each and the array). */

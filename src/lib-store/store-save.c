@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "crashpoint.h"
 #include "fsutil.h"
 #include "store.h"
 #include "store-private.h"
@@ -549,12 +550,13 @@ store_file_write(const char *dir, const char *sub, const void *prefix,
 	return name != NULL ? 0 : -1;
 }
 
-/* store_file_stage - see store-private.h */
-int
-store_file_stage(const char *dir, const void *prefix, size_t prefix_len,
-		 const void *data, size_t len, int src_fd, const char *info,
-		 char **tmp_r, char **name_r, uint64_t *size_r,
-		 uint64_t *vsize_r, const char **error_r)
+/* file_stage - store_file_stage; with fd_r, the file is not fsynced but
+ * its writeback started and it is left open in *fd_r (a batch's) */
+static int
+file_stage(const char *dir, const void *prefix, size_t prefix_len,
+	   const void *data, size_t len, int src_fd, const char *info,
+	   char **tmp_r, char **name_r, uint64_t *size_r, uint64_t *vsize_r,
+	   int *fd_r, const char **error_r)
 {
 	char *base = store_unique_name();
 	char *tmp = xasprintf("%s/tmp/%s", dir, base);
@@ -598,11 +600,16 @@ store_file_stage(const char *dir, const void *prefix, size_t prefix_len,
 				goto werr;
 		}
 	}
-	if (fsync(fd) < 0)
-		goto werr;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto werr;
+	if (fd_r != NULL) {
+		sync_start(fd);
+		*fd_r = fd;
+	} else {
+		if (fsync(fd) < 0)
+			goto werr;
+		if (close(fd) < 0) {
+			fd = -1;
+			goto werr;
+		}
 	}
 	fd = -1;
 	name = xasprintf("%s,S=%" PRIu64 ",W=%" PRIu64 "%s", base, size, vsize,
@@ -626,6 +633,243 @@ out:
 	free(base);
 	free(tmp);
 	return ret;
+}
+
+/* store_file_stage - see store-private.h */
+int
+store_file_stage(const char *dir, const void *prefix, size_t prefix_len,
+		 const void *data, size_t len, int src_fd, const char *info,
+		 char **tmp_r, char **name_r, uint64_t *size_r,
+		 uint64_t *vsize_r, const char **error_r)
+{
+	return file_stage(dir, prefix, prefix_len, data, len, src_fd, info,
+	    tmp_r, name_r, size_r, vsize_r, NULL, error_r);
+}
+
+/* ---- group commit of deliveries (store.h) ---- */
+
+enum sb_state { SB_STAGED, SB_SYNCED, SB_PUBLISHED, SB_FAILED };
+
+struct sb_file {
+	int tag;
+	char *root;               /* the mailbox: its maildirsize */
+	char *tmp;                /* in <folder>/tmp */
+	char *final;              /* in <folder>/new */
+	int fd;                   /* open until the commit's fdatasync */
+	uint64_t size;
+	enum sb_state state;
+	size_t dir;               /* index of <folder>/new in the dirset */
+};
+
+struct store_batch {
+	struct sb_file *f;
+	size_t n;
+	char err[512];
+};
+
+struct store_batch *
+store_batch_new(void)
+{
+	return xcalloc(1, sizeof(struct store_batch));
+}
+
+size_t
+store_batch_size(const struct store_batch *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->f[i].state == SB_STAGED)
+			n++;
+	return n;
+}
+
+/* sb_staged_bytes - bytes staged for mailbox root (the quota check) */
+static int64_t
+sb_staged_bytes(const struct store_batch *b, const char *root)
+{
+	int64_t n = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->f[i].state == SB_STAGED && strcmp(b->f[i].root, root) == 0)
+			n += (int64_t)b->f[i].size;
+	return n;
+}
+
+/* sb_add - a file staged by file_stage joins the batch */
+static void
+sb_add(struct store_batch *b, const struct store_delivery *d,
+       const char *root, const char *dir, char *tmp, const char *name,
+       int fd, uint64_t size)
+{
+	struct sb_file *f;
+
+	b->f = xreallocarray(b->f, b->n + 1, sizeof(*b->f));
+	f = &b->f[b->n++];
+	memset(f, 0, sizeof(*f));
+	f->tag = d->batch_tag;
+	f->root = xstrdup(root);
+	f->tmp = tmp;
+	f->final = xasprintf("%s/new/%s", dir, name);
+	f->fd = fd;
+	f->size = size;
+	f->state = SB_STAGED;
+}
+
+/* sb_fail - a file that cannot be committed: every file of its tag is
+ * removed (the caller retries the whole unit) */
+static void
+sb_fail(struct store_batch *b, struct sb_file *f, const char *what, int err)
+{
+	int tag = f->tag;
+
+	snprintf(b->err, sizeof(b->err), "%s %s: %s", what, f->final,
+	    strerror(err));
+	for (size_t i = 0; i < b->n; i++) {
+		struct sb_file *o = &b->f[i];
+		if (o->tag != tag || o->state == SB_FAILED)
+			continue;
+		if (o->fd >= 0)
+			close(o->fd);
+		o->fd = -1;
+		(void)unlink(o->state == SB_PUBLISHED ? o->final : o->tmp);
+		o->state = SB_FAILED;
+	}
+}
+
+bool
+store_batch_moves(const struct store_batch *b, int tag,
+		  void (*fn)(void *ctx, const char *tmp, const char *final),
+		  void *ctx)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->f[i].tag == tag && b->f[i].state == SB_FAILED)
+			return false;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->f[i].tag == tag)
+			fn(ctx, b->f[i].tmp, b->f[i].final);
+	return true;
+}
+
+size_t
+store_batch_commit(struct store_batch *b, void (*before)(void *ctx, bool after),
+		   void *ctx, const char **error_r)
+{
+	struct dirset dirs = { 0 };
+	size_t failed = 0;
+
+	b->err[0] = '\0';
+	*error_r = b->err;
+	crashpoint("store.batch.staged");
+	/* 1. the data of every file (their writeback runs already) */
+	for (size_t i = 0; i < b->n; i++) {
+		struct sb_file *f = &b->f[i];
+		if (f->state != SB_STAGED)
+			continue;
+		int r = fdatasync(f->fd);
+		int saved = errno;
+		if (close(f->fd) < 0 && r == 0) {
+			r = -1;
+			saved = errno;
+		}
+		f->fd = -1;
+		if (r < 0)
+			sb_fail(b, f, "fsync", saved);
+		else
+			f->state = SB_SYNCED;
+	}
+	crashpoint("store.batch.synced");
+	if (before != NULL)
+		before(ctx, false);
+	crashpoint("store.batch.journaled");
+	/* 2. into new/ */
+	for (size_t i = 0; i < b->n; i++) {
+		struct sb_file *f = &b->f[i];
+		if (f->state != SB_SYNCED)
+			continue;
+		if (rename(f->tmp, f->final) < 0) {
+			sb_fail(b, f, "rename into", errno);
+			continue;
+		}
+		f->state = SB_PUBLISHED;
+		char *newdir = xstrdup(f->final);
+		*strrchr(newdir, '/') = '\0';
+		f->dir = dirset_add(&dirs, newdir);
+		free(newdir);
+	}
+	crashpoint("store.batch.published");
+	/* 3. one fsync per new/ for the whole batch */
+	if (dirset_fsync(&dirs) > 0)
+		for (size_t i = 0; i < b->n; i++) {
+			struct sb_file *f = &b->f[i];
+			if (f->state == SB_PUBLISHED && dirs.err[f->dir] != 0)
+				sb_fail(b, f, "fsync the directory of",
+				    dirs.err[f->dir]);
+		}
+	dirset_free(&dirs);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->f[i].state == SB_FAILED) {
+			if (before != NULL)
+				before(ctx, true);
+			break;
+		}
+	/* 4. the usage: one line per mailbox. The messages are safe; a
+	 * failed update only makes the next reader recalculate */
+	for (size_t i = 0; i < b->n; i++) {
+		struct sb_file *f = &b->f[i];
+		if (f->state == SB_FAILED) {
+			failed++;
+			continue;
+		}
+		if (f->size == UINT64_MAX)
+			continue;   /* counted with an earlier file */
+		int64_t bytes = 0, count = 0;
+		for (size_t k = i; k < b->n; k++) {
+			struct sb_file *o = &b->f[k];
+			if (o->state != SB_PUBLISHED || o->size == UINT64_MAX ||
+			    strcmp(o->root, f->root) != 0)
+				continue;
+			bytes += (int64_t)o->size;
+			count++;
+			if (k != i)
+				o->size = UINT64_MAX;
+		}
+		f->size = UINT64_MAX;
+		(void)store_quota_add(f->root, bytes, count, NULL);
+	}
+	crashpoint("store.batch.committed");
+	return failed;
+}
+
+bool
+store_batch_ok(const struct store_batch *b, int tag)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->f[i].tag == tag && b->f[i].state != SB_PUBLISHED)
+			return false;
+	return true;
+}
+
+void
+store_batch_free(struct store_batch **bp)
+{
+	struct store_batch *b = *bp;
+
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		struct sb_file *f = &b->f[i];
+		if (f->fd >= 0)
+			close(f->fd);
+		if (f->state == SB_STAGED || f->state == SB_SYNCED)
+			(void)unlink(f->tmp);
+		free(f->root);
+		free(f->tmp);
+		free(f->final);
+	}
+	free(b->f);
+	free(b);
+	*bp = NULL;
 }
 
 /* store_file_adopt - see store-private.h */
@@ -765,6 +1009,8 @@ store_deliver(const char *mailbox_root, const struct store_delivery *d,
 			off_t pos = lseek(d->src_fd, 0, SEEK_CUR);
 			msg += (int64_t)(st.st_size - (pos > 0 ? pos : 0));
 		}
+		if (d->batch != NULL)
+			msg += sb_staged_bytes(d->batch, mailbox_root);
 		r = store_quota_check(mailbox_root, d->quota_kb, msg, error_r);
 		if (r < 0) {
 			free(dir);
@@ -783,6 +1029,25 @@ store_deliver(const char *mailbox_root, const struct store_delivery *d,
 		char letters[8];
 		store_flags_letters(d->flags & STORE_FLAGS_ALL, letters);
 		snprintf(info, sizeof(info), ":2,%s", letters);
+	}
+	if (!indexed && d->batch != NULL) {
+		/* staged: into new/ at store_batch_commit, which also
+		 * counts it in maildirsize */
+		char *tmp = NULL;
+		int fd = -1;
+		if (file_stage(dir, d->prefix, d->prefix_len, d->data, d->len,
+		    d->data == NULL ? d->src_fd : -1, info, &tmp, &name, &size,
+		    &vsize, &fd, error_r) < 0) {
+			free(dir);
+			return STORE_DELIVER_ERROR;
+		}
+		sb_add(d->batch, d, mailbox_root, dir, tmp, name, fd, size);
+		free(dir);
+		if (filename_r != NULL)
+			*filename_r = name;
+		else
+			free(name);
+		return STORE_DELIVER_OK;
 	}
 	if (!indexed) {
 		/* new/ only: the next sync gives it its UID */

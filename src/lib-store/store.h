@@ -96,6 +96,9 @@ struct store_delivery {
 	size_t max_folders;      /* 0: none; else a missing folder is not
 				  * made (STORE_DELIVER_NO_FOLDER) when the
 				  * mailbox has this many already */
+	struct store_batch *batch; /* NULL: durable at return; else staged
+				  * in this batch (store_batch_commit) */
+	int batch_tag;           /* the caller's unit the delivery belongs to */
 };
 
 /* store_delivery_init - zero d with src_fd -1. */
@@ -110,6 +113,45 @@ enum store_deliver_result store_deliver(const char *mailbox_root,
 					const struct store_delivery *d,
 					char **filename_r,
 					const char **error_r);
+
+/* Group commit of deliveries (the post office connector's batches). With
+ * d->batch set, store_deliver writes the message into the folder's tmp/
+ * and starts its writeback, but neither fsyncs nor moves it: it returns
+ * STORE_DELIVER_OK with the name the file will have in new/.
+ * store_batch_commit then makes every staged file durable together: an
+ * fdatasync each (their writes were started at once, so they share the
+ * journal commit), the renames into new/, one fsync per new/ directory
+ * for the whole batch, and the usage of each mailbox (maildirsize) once.
+ * Only a delivery whose tag the commit reports committed (store_batch_ok)
+ * is on stable storage, and only then may the caller retire its queue
+ * item; a tag with a failed file has all its files removed (the caller
+ * retries the unit). The quota check of a staged delivery counts the
+ * files staged before it for the same mailbox. A delivery with keywords
+ * (into cur/ and the index at once) is not staged: it is durable when
+ * store_deliver returns, as without a batch. */
+struct store_batch;
+struct store_batch *store_batch_new(void);
+/* store_batch_size - files staged and not yet committed */
+size_t store_batch_size(const struct store_batch *b);
+/* store_batch_commit - make the staged files durable in new/; the number
+ * of files that failed (the last error in error_r). before (NULL: none)
+ * runs when the files' data is durable and before the first is moved,
+ * and again (after: true) if a file failed afterwards: the caller's
+ * retire journal (queue.h), built with store_batch_moves. */
+size_t store_batch_commit(struct store_batch *b,
+			  void (*before)(void *ctx, bool after), void *ctx,
+			  const char **error_r);
+/* store_batch_moves - for each file of tag still to be or already moved
+ * into new/: fn(ctx, path in tmp/, path in new/); false when a file of
+ * tag failed (nothing is called then) */
+bool store_batch_moves(const struct store_batch *b, int tag,
+		       void (*fn)(void *ctx, const char *tmp,
+				  const char *final), void *ctx);
+/* store_batch_ok - after the commit: every file of tag is in new/ and on
+ * stable storage (true for a tag without files) */
+bool store_batch_ok(const struct store_batch *b, int tag);
+/* store_batch_free - frees b; files still staged are removed. */
+void store_batch_free(struct store_batch **b);
 
 /* ------------------------------------------------------------------ quota */
 

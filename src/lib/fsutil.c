@@ -25,6 +25,12 @@ mkdir_p(const char *path, mode_t mode)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	/* the common case, the directory or its parent there: one call (the
+	 * queue writers ensure their directories per item) */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
 	memcpy(tmp, path, len + 1);
 	for (char *p = tmp + 1; *p; p++) {
 		if (*p != '/')
@@ -50,6 +56,48 @@ fsync_dir(const char *path)
 	r = fsync(fd);
 	close(fd);
 	return r;
+}
+
+void
+sync_start(int fd)
+{
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+size_t
+dirset_add(struct dirset *s, const char *dir)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], dir) == 0)
+			return i;
+	s->v = xreallocarray(s->v, s->n + 1, sizeof(*s->v));
+	s->err = xreallocarray(s->err, s->n + 1, sizeof(*s->err));
+	s->v[s->n] = xstrdup(dir);
+	s->err[s->n] = 0;
+	return s->n++;
+}
+
+size_t
+dirset_fsync(struct dirset *s)
+{
+	size_t failed = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		s->err[i] = fsync_dir(s->v[i]) < 0 ? (errno ? errno : EIO) : 0;
+		if (s->err[i] != 0)
+			failed++;
+	}
+	return failed;
+}
+
+void
+dirset_free(struct dirset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	free(s->err);
+	memset(s, 0, sizeof(*s));
 }
 
 int

@@ -13,6 +13,23 @@ int mkdir_p(const char *path, mode_t mode);
 int fsync_dir(const char *path);
 /* fsync_parent - fsync the directory that holds path. */
 int fsync_parent(const char *path);
+/* sync_start - start writing fd's dirty pages back without waiting for
+ * them (sync_file_range), so that the fdatasyncs of a batch of files
+ * written one after the other find their data on its way and share one
+ * journal commit (group commit). A hint: it makes nothing durable. */
+void sync_start(int fd);
+/* dirset - the distinct directories of a batch, each fsynced once. */
+struct dirset {
+	char **v;
+	int *err;      /* after dirset_fsync: 0, or the errno of its fsync */
+	size_t n;
+};
+/* dirset_add - add dir unless it is there; its index. */
+size_t dirset_add(struct dirset *s, const char *dir);
+/* dirset_fsync - fsync every directory once; the number that failed
+ * (their errno in err[i]). */
+size_t dirset_fsync(struct dirset *s);
+void dirset_free(struct dirset *s);
 /* file_write_atomic - write data to path via a temporary file in the same
  * directory: write, fsync, rename, fsync the directory. */
 int file_write_atomic(const char *path, const void *data, size_t len,

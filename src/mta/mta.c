@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crashpoint.h"
 #include "directory.h"
 #include "envcopy.h"
 #include "filter.h"
@@ -120,8 +121,6 @@ item_defer(struct mta *m, struct queue_item *item, const char *why)
 	m->hold_until = time(NULL) + MTA_SCAN_INTERVAL;
 }
 
-/* item_route - filter and route one claimed item, commit its parts into
- * the outgoing queues, then remove it */
 /* on_msgid - keep the first Message-ID field */
 static void
 on_msgid(void *ctx, const struct msghdr_field *f)
@@ -162,9 +161,15 @@ log_message_id(const struct queue_item *item)
 	free(id);
 }
 
-static void
+/* item_route - filter and route one claimed item and stage its parts
+ * for the outgoing queues in the batch; true when the item is held for
+ * the batch's commit (mta_flush retires it), false when it was finished
+ * here (deferred, rejected, quarantined, discarded) */
+static bool
 item_route(struct mta *m, const char *conn, struct queue_item *item)
 {
+	int tag = (int)m->nheld;
+	bool held = false;
 	struct filter_ctx fc = {
 		.db = m->svc->db, .queue_root = m->qroot, .conn = conn,
 		.env = &item->env, .msg_path = item->msg_path,
@@ -261,15 +266,16 @@ item_route(struct mta *m, const char *conn, struct queue_item *item)
 			footer_prepare(m->svc->db, env, msg, tmpdir, &footered);
 			free(tmpdir);
 		}
-		int r = queue_put_file(qp, footered ? footered : msg, &out, &err);
+		int r = queue_batch_put_file(m->batch, tag, qp,
+		    footered ? footered : msg, &out, &err);
 		if (footered != NULL) {
 			unlink(footered);
 			free(footered);
 		}
 		queue_env_free(&out);
 		if (r < 0) {
-			/* parts already queued stay; the retry rewrites them
-			 * under the same ids */
+			/* nothing of the item is published: all again later */
+			queue_batch_drop(m->batch, tag);
 			item_defer(m, item, err);
 			goto out;
 		}
@@ -278,50 +284,120 @@ item_route(struct mta *m, const char *conn, struct queue_item *item)
 			    item->id, id, dest_names[d], used[d]);
 		workers_count(&m->n->routed, used[d]);
 	}
-	if (nbad > 0) {
-		/* keep only the refused recipients in the quarantined item */
-		struct queue_rcpt *keep = xcalloc(nbad, sizeof(*keep));
-		size_t k = 0;
-		for (i = 0; i < env->nrcpts; i++) {
-			if (dest[i] == DEST_BAD) {
-				keep[k] = env->rcpts[i];
-				keep[k].status = RCPT_FAILED;
-				queue_env_set(&keep[k].last_error,
-				    "relaying denied: the item came from an "
-				    "unauthenticated SMTP client");
-				k++;
-			} else {
-				struct queue_rcpt *r = &env->rcpts[i];
-				free(r->address);
-				free(r->orcpt);
-				free(r->last_error);
-				free(r->extra);
-			}
-		}
-		free(env->rcpts);
-		env->rcpts = keep;
-		env->nrcpts = nbad;
-		if (queue_item_update(item, &err) < 0 ||
-		    queue_item_badmail(item, m->qroot, "relaying denied for "
-		    "remote recipients of an unauthenticated SMTP client", &err) < 0)
-			log_warnx("%s: bad mail: %s", item->id, err);
-		workers_count(&m->n->badmail, 1);
-	} else if (queue_item_done(item, &err) < 0) {
-		log_warnx("%s: cannot remove the inbound item: %s", item->id, err);
-	}
+	/* the item is retired once its parts are committed (mta_flush) */
+	m->held = xreallocarray(m->held, m->nheld + 1, sizeof(*m->held));
+	m->held[m->nheld].item = *item;
+	m->held[m->nheld].nbad = nbad;
+	m->held[m->nheld].bad = xcalloc(env->nrcpts ? env->nrcpts : 1,
+	    sizeof(bool));
+	for (i = 0; i < env->nrcpts; i++)
+		m->held[m->nheld].bad[i] = dest[i] == DEST_BAD;
+	m->nheld++;
+	memset(item, 0, sizeof(*item));
+	held = true;
 out:
+	/* a rewritten message (filters) was linked into the outgoing
+	 * queues' tmp/: its own name can go */
 	if (fc.new_msg_path != NULL) {
 		unlink(fc.new_msg_path);
 		free(fc.new_msg_path);
 	}
 	free(dest);
+	return held;
+}
+
+/* item_retire - an inbound item whose parts are durable in the outgoing
+ * queues: removed, or with its refused recipients to bad mail */
+static void
+item_retire(struct mta *m, struct mta_held *h)
+{
+	struct queue_item *item = &h->item;
+	struct queue_env *env = &item->env;
+	const char *err;
+	size_t i;
+
+	if (h->nbad == 0) {
+		if (queue_item_done(item, &err) < 0)
+			log_warnx("%s: cannot remove the inbound item: %s",
+			    item->id, err);
+		return;
+	}
+	/* keep only the refused recipients in the quarantined item */
+	struct queue_rcpt *keep = xcalloc(h->nbad, sizeof(*keep));
+	size_t k = 0;
+	for (i = 0; i < env->nrcpts; i++) {
+		struct queue_rcpt *r = &env->rcpts[i];
+		if (h->bad[i] && k < h->nbad) {
+			keep[k] = *r;
+			keep[k].status = RCPT_FAILED;
+			queue_env_set(&keep[k].last_error,
+			    "relaying denied: the item came from an "
+			    "unauthenticated SMTP client");
+			k++;
+		} else {
+			free(r->address);
+			free(r->orcpt);
+			free(r->last_error);
+			free(r->extra);
+		}
+	}
+	free(env->rcpts);
+	env->rcpts = keep;
+	env->nrcpts = k;
+	if (queue_item_update(item, &err) < 0 ||
+	    queue_item_badmail(item, m->qroot, "relaying denied for "
+	    "remote recipients of an unauthenticated SMTP client", &err) < 0)
+		log_warnx("%s: bad mail: %s", item->id, err);
+	workers_count(&m->n->badmail, 1);
+}
+
+/* mta_flush - the group commit of a pass's batch: every staged outgoing
+ * item made durable with shared fsyncs (queue_batch_commit), then the
+ * inbound items they came from retired; an item whose parts failed is
+ * deferred whole */
+static void
+mta_flush(void *ctx)
+{
+	struct mta_inbound *in = ctx;
+	struct mta *m = in->m;
+	const char *err = "";
+	size_t failed = 0;
+
+	if (m->nheld == 0 && queue_batch_size(m->batch) == 0)
+		return;
+	/* the items simply removed go in the retire journal: a crash
+	 * after the first move completes the batch, never redoes it */
+	const char **retire = xcalloc(m->nheld ? m->nheld : 1, sizeof(*retire));
+	for (size_t i = 0; i < m->nheld; i++)
+		retire[i] = m->held[i].nbad == 0 ? m->held[i].item.id : NULL;
+	struct queue_journal *jr = queue_journal_new(in->qpath);
+	failed = queue_batch_commit(m->batch, jr, retire, m->nheld, &err);
+	if (failed > 0)
+		log_warnx("%zu outgoing items of a batch of %zu inbound items "
+		    "not committed: %s", failed, m->nheld, err);
+	for (size_t i = 0; i < m->nheld; i++) {
+		struct mta_held *h = &m->held[i];
+		if (i == m->nheld / 2)
+			crashpoint("mta.batch.retiring");
+		if (queue_batch_ok(m->batch, (int)i))
+			item_retire(m, h);
+		else
+			item_defer(m, &h->item, err);
+		queue_item_free(&h->item);
+		free(h->bad);
+	}
+	queue_journal_free(&jr);   /* every item retired: it goes */
+	free(retire);
+	m->nheld = 0;
+	queue_batch_free(&m->batch);
+	m->batch = queue_batch_new();
 }
 
 static void
 handle_item(void *ctx, struct queue_item *item)
 {
 	struct mta_inbound *in = ctx;
-	item_route(in->m, in->conn, item);
+	(void)item_route(in->m, in->conn, item);
 }
 
 static void
@@ -427,13 +503,17 @@ mta_init(struct service *svc)
 		log_warn("cannot create the outgoing queues under %s", m->qroot);
 		return -1;
 	}
+	int64_t nb = settings_get_int(svc->db, "delivery.batch", 32);
+	m->batch_max = nb >= 1 && nb <= 256 ? (size_t)nb : 32;
+	m->batch = queue_batch_new();
 	for (int i = 0; i < MTA_NINBOUND; i++) {
 		struct mta_inbound *in = &m->in[i];
 		in->conn = inbound_conns[i];
 		in->qpath = queue_path(m->qroot, in->conn, QUEUE_INBOUND);
 		in->m = m;
 		in->c = (struct consumer){ .qpath = in->qpath, .qroot = m->qroot,
-		    .name = in->conn, .handle = handle_item,
+		    .name = in->conn, .handle = handle_item, .flush = mta_flush,
+		    .batch = m->batch_max,
 		    .corrupt = count_corrupt, .pass = inbound_pass, .ctx = in,
 		    .watch_fd = -1 };
 		if (queue_ensure(in->qpath) < 0 || queue_recover(in->qpath) < 0) {
@@ -489,6 +569,8 @@ mta_shutdown(struct service *svc)
 		close(m->pickup_fd);
 	if (m->timer != NULL)
 		event_free(m->timer);
+	queue_batch_free(&m->batch);
+	free(m->held);
 	free(m->pickup);
 	free(m->out_smtp);
 	free(m->out_sf);

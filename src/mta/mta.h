@@ -36,6 +36,13 @@ struct mta_counts {
 	unsigned long routed, picked_up, badmail;
 };
 
+/* an item routed in the current batch, waiting for its commit */
+struct mta_held {
+	struct queue_item item;    /* taken over from the pass */
+	size_t nbad;               /* recipients for bad mail (relay denied) */
+	bool *bad;                 /* per recipient: one of those */
+};
+
 struct mta {
 	struct service *svc;
 	char *qroot;
@@ -49,6 +56,11 @@ struct mta {
 	bool worker;               /* a forked worker (no pickup, no status) */
 	struct workers workers;    /* the main process's workers */
 	struct mta_counts *n;   /* every process's, in shared memory */
+	/* group commit (delivery.batch): the outgoing items of the held
+	 * inbound items, staged in batch, committed by the pass's flush */
+	struct queue_batch *batch;
+	struct mta_held *held;
+	size_t nheld, batch_max;
 };
 
 /* pickup.c */

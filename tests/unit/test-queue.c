@@ -246,13 +246,171 @@ test_orphans_and_abort(void)
 	free(root);
 }
 
+/* put_claimed - a committed and claimed item of q with message text */
+static void
+put_claimed(const char *q, char *id, struct queue_item *item)
+{
+	struct queue_env env;
+	const char *err;
+
+	queue_new_id(id);
+	struct queue_writer *w = queue_writer_open(q, id, &err);
+	CHECK(w != NULL);
+	queue_writer_write(w, "Subject: x\r\n\r\nbody\r\n", 20);
+	queue_env_init(&env, id);
+	queue_env_add_rcpt(&env, "alice@acme.test", NULL, 0);
+	CHECK(queue_writer_commit(&w, &env, &err) == 0);
+	queue_env_free(&env);
+	CHECK(queue_claim(q, id, item, &err) == 1);
+}
+
+static size_t
+scan_count(const char *q)
+{
+	char **ids;
+	size_t n;
+
+	if (queue_scan(q, &ids, &n) < 0)
+		return (size_t)-1;
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return n;
+}
+
+static void
+touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0640);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		CHECK(write(fd, "x", 1) == 1);
+		close(fd);
+	}
+}
+
+static void
+test_batch_and_journal(void)
+{
+	char *root = tempdir();
+	char *q = queue_path(root, "smtp", QUEUE_INBOUND);
+	char *q2 = queue_path(root, "sf", QUEUE_OUTGOING);
+	char a[QUEUE_ID_MAX + 1], b[QUEUE_ID_MAX + 1];
+	struct queue_item ia, ib;
+	struct queue_env env;
+	const char *err;
+
+	put_claimed(q, a, &ia);
+	put_claimed(q, b, &ib);
+	struct queue_batch *bt = queue_batch_new();
+	queue_env_init(&env, a);
+	queue_env_add_rcpt(&env, "alice@acme.test", NULL, 0);
+	CHECK(queue_batch_put_file(bt, 0, q2, ia.msg_path, &env, &err) == 0);
+	/* the same item twice in one batch is refused */
+	CHECK(queue_batch_put_file(bt, 0, q2, ia.msg_path, &env, &err) < 0);
+	snprintf(env.id, sizeof(env.id), "%s", b);
+	CHECK(queue_batch_put_file(bt, 1, q2, ib.msg_path, &env, &err) == 0);
+	CHECK(queue_batch_size(bt) == 2);
+	/* staged: nothing visible yet */
+	CHECK(scan_count(q2) == 0);
+	const char *items[2] = { a, b };
+	struct queue_journal *jr = queue_journal_new(q);
+	CHECK(queue_batch_commit(bt, jr, items, 2, &err) == 0);
+	CHECK(queue_batch_ok(bt, 0) && queue_batch_ok(bt, 1));
+	CHECK(scan_count(q2) == 2);
+	char *jpath = xasprintf("%s/cur/retire.%ld", q, (long)getpid());
+	CHECK(access(jpath, F_OK) == 0);
+	/* a crash before the items are retired: the restart's recovery
+	 * completes the journal, nothing is routed again */
+	CHECK(queue_recover(q) == 0);
+	CHECK(access(jpath, F_OK) < 0);
+	CHECK(scan_count(q) == 0);
+	CHECK(access(ia.env_path, F_OK) < 0 && access(ib.env_path, F_OK) < 0);
+	CHECK(scan_count(q2) == 2);
+	queue_journal_free(&jr);
+	queue_batch_free(&bt);
+	queue_item_free(&ia);
+	queue_item_free(&ib);
+
+	/* a journal whose moves were not made yet: made at the recovery;
+	 * an item whose move cannot be proven is not retired (done again) */
+	put_claimed(q, a, &ia);
+	put_claimed(q, b, &ib);
+	char *from = xasprintf("%s/tmp/moved-later", q2);
+	char *to = xasprintf("%s/new/moved-later", q2);
+	char *gone = xasprintf("%s/tmp/never-written", q2);
+	char *gone_to = xasprintf("%s/new/never-written", q2);
+	touch(from);
+	jr = queue_journal_new(q);
+	queue_journal_item(jr, a);
+	queue_journal_move(jr, from, to, false, false);
+	queue_journal_item(jr, b);
+	queue_journal_move(jr, gone, gone_to, false, false);
+	CHECK(queue_journal_write(jr, &err) == 0);
+	CHECK(queue_recover(q) == 0);
+	CHECK(access(to, F_OK) == 0 && access(from, F_OK) < 0);
+	CHECK(scan_count(q) == 1);   /* b is back in new/, a is retired */
+	queue_journal_free(&jr);
+	queue_item_free(&ia);
+	queue_item_free(&ib);
+	CHECK(queue_claim(q, b, &ib, &err) == 1);
+	CHECK(queue_item_done(&ib, &err) == 0);
+	queue_item_free(&ib);
+
+	/* a Maildir copy a client already took to cur/ proves its move; a
+	 * truncated journal (no end line) retires nothing */
+	put_claimed(q, a, &ia);
+	char *md = xasprintf("%s/mbox", root);
+	char *mdnew = xasprintf("%s/new", md), *mdcur = xasprintf("%s/cur", md);
+	CHECK(mkdir_p(mdnew, 0700) == 0 && mkdir_p(mdcur, 0700) == 0);
+	char *final = xasprintf("%s/123.M1P1.host,S=1", mdnew);
+	char *taken = xasprintf("%s/123.M1P1.host,S=1:2,S", mdcur);
+	char *mdtmp = xasprintf("%s/tmp-gone", md);
+	touch(taken);
+	jr = queue_journal_new(q);
+	queue_journal_item(jr, a);
+	queue_journal_move(jr, mdtmp, final, false, true);
+	CHECK(queue_journal_write(jr, &err) == 0);
+	CHECK(queue_recover(q) == 0);
+	CHECK(scan_count(q) == 0 && access(ia.env_path, F_OK) < 0);
+	queue_journal_free(&jr);
+	queue_item_free(&ia);
+	put_claimed(q, a, &ia);
+	struct buf t;
+	buf_init(&t, 0);
+	buf_printf(&t, "POSTERN-RETIRE 1\nitem =%s\n", a);
+	CHECK(file_write_atomic(jpath, t.data, t.len, 0640) == 0);
+	buf_free(&t);
+	CHECK(queue_recover(q) == 0);
+	CHECK(scan_count(q) == 1 && access(jpath, F_OK) < 0);
+	queue_item_free(&ia);
+
+	queue_env_free(&env);
+	free(from);
+	free(to);
+	free(gone);
+	free(gone_to);
+	free(md);
+	free(mdnew);
+	free(mdcur);
+	free(final);
+	free(taken);
+	free(mdtmp);
+	free(jpath);
+	free(q);
+	free(q2);
+	rm_rf(root);
+	free(root);
+}
+
 int
 main(void)
 {
 	static const struct test tests[] = {
 		TEST(test_env_roundtrip), TEST(test_env_versions),
 		TEST(test_write_claim_done),
-		TEST(test_orphans_and_abort), { NULL, NULL }
+		TEST(test_orphans_and_abort), TEST(test_batch_and_journal),
+		{ NULL, NULL }
 	};
 	return test_run(tests);
 }
