@@ -71,13 +71,18 @@ traffic_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 			const struct traffic_slot *s = slot_of(ring, t);
 			const struct traffic_slot *n = t < cur ?
 			    slot_of(ring, t + 1) : NULL;
+			/* the newest sampled minute runs up to now: the
+			 * current one, or the one before while posternd has
+			 * not sampled the new minute yet (otherwise what came
+			 * since the last sample vanished for that moment) */
+			bool last = t == cur || (t == cur - 1 && n == NULL);
 			uint64_t to;
-			if (s == NULL || (t < cur && n == NULL) ||
-			    (t == cur && !have_now)) {
+			if (s == NULL || (!last && n == NULL) ||
+			    (last && !have_now)) {
 				json_array_append_new(a, json_null());
 				continue;
 			}
-			to = t < cur ? n->counters[k] : now_c[k];
+			to = last ? now_c[k] : n->counters[k];
 			/* counters only grow; less is a new file: unknown */
 			json_array_append_new(a, to >= s->counters[k] ?
 			    json_integer((json_int_t)(to - s->counters[k])) :

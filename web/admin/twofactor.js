@@ -196,14 +196,16 @@ const FAIL_VIEWS = {
 
 export function FailedLogins({ html }) {
   const [by, setBy] = useState('mailbox');
-  const [rows, setRows] = useState(null);
+  // the rows of the view they were asked for: another view's rows are
+  // never drawn under this one's columns (the render before the effect)
+  const [got, setGot] = useState({ by: null, list: null });
   const [error, setError] = useState('');
   useEffect(() => {
-    setRows(null);
     setError('');
-    call('LoginFailure/query', by ? { by } : {}).then((r) => setRows(r.list))
+    call('LoginFailure/query', by ? { by } : {}).then((r) => setGot({ by, list: r.list }))
       .catch((e) => setError(e.message));
   }, [by]);
+  const rows = got.by === by ? got.list : null;
   const cols = FAIL_VIEWS[by][1];
   return html`<div data-test="failed-logins">
     <h2>Failed logins</h2>
