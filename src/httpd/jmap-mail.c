@@ -1206,11 +1206,28 @@ qmsgs_free(struct qmsg *list, size_t n)
 	free(list);
 }
 
+/* index_text - a from/to/subject condition f into q as a term of group
+ * g: false for any other condition or past STORE_QUERY_TEXT_MAX */
+static bool
+index_text(const struct je_filter *f, struct store_query *q,
+	   unsigned int g)
+{
+	if ((f->kind != JF_FROM && f->kind != JF_TO && f->kind != JF_SUBJECT)
+	    || q->ntext == STORE_QUERY_TEXT_MAX)
+		return false;
+	q->text[q->ntext].field = f->kind == JF_FROM ? STORE_TEXT_FROM :
+	    f->kind == JF_TO ? STORE_TEXT_TO : STORE_TEXT_SUBJECT;
+	q->text[q->ntext].value = f->str;
+	q->text[q->ntext++].group = g;
+	return true;
+}
+
 /* index_filter - put f into q when the store's query index can serve it:
  * ANDs of inMailbox (one), hasKeyword and notKeyword (system keywords as
  * flags, one other keyword each), from, to and subject (the index's
- * header text, up to STORE_QUERY_TEXT_MAX); false for anything else
- * (text and body read the bodies) */
+ * header text, up to STORE_QUERY_TEXT_MAX), ORs of from, to and subject
+ * conditions; false for anything else (text and body read the
+ * bodies) */
 static bool
 index_filter(const struct je_filter *f, struct store_query *q)
 {
@@ -1244,12 +1261,24 @@ index_filter(const struct je_filter *f, struct store_query *q)
 			return false;
 		return true;
 	case JF_FROM: case JF_TO: case JF_SUBJECT:
-		if (q->ntext == STORE_QUERY_TEXT_MAX)
+		return index_text(f, q, q->ntext == 0 ? 0 :
+		    q->text[q->ntext - 1].group + 1);
+	case JF_OR: {
+		/* an OR of from/to/subject conditions (the webmail's and
+		 * Roundcube's search): one group of the store's terms */
+		unsigned int g = q->ntext == 0 ? 0 :
+		    q->text[q->ntext - 1].group + 1;
+		if (f->nsub == 0)
 			return false;
-		q->text[q->ntext].field = f->kind == JF_FROM ? STORE_TEXT_FROM :
-		    f->kind == JF_TO ? STORE_TEXT_TO : STORE_TEXT_SUBJECT;
-		q->text[q->ntext++].value = f->str;
+		for (size_t i = 0; i < f->nsub; i++) {
+			const struct je_filter *t = &f->sub[i];
+			if (t->kind == JF_AND && t->nsub == 1)
+				t = &t->sub[0];   /* a FilterCondition */
+			if (!index_text(t, q, g))
+				return false;
+		}
 		return true;
+	}
 	default:
 		return false;
 	}

@@ -50,9 +50,13 @@ query_where(const struct store_query *q, bool folder, struct buf *b)
 	if (q->not_keyword != NULL)
 		buf_puts(b, " AND instr(' '||lower(m.keywords)||' ',"
 		    " ' '||lower(?5)||' ')=0");
-	for (size_t i = 0; i < q->ntext; i++)
-		buf_printf(b, " AND instr(m.%s, ?%zu)>0",
-		    text_cols[q->text[i].field], 8 + i);
+	for (size_t i = 0; i < q->ntext; i++) {
+		bool first = i == 0 || q->text[i].group != q->text[i - 1].group;
+		bool last = i + 1 == q->ntext ||
+		    q->text[i].group != q->text[i + 1].group;
+		buf_printf(b, "%sinstr(m.%s, ?%zu)>0%s", first ? " AND (" :
+		    " OR ", text_cols[q->text[i].field], 8 + i, last ? ")" : "");
+	}
 	if (!folder) {
 		/* each email once: the copy in the lowest folder, UID */
 		buf_puts(b, " AND NOT EXISTS(SELECT 1 FROM msg c WHERE"

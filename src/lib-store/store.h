@@ -581,13 +581,16 @@ struct store_query {
 	unsigned int flags_none; /* STORE_* flags it has none of */
 	const char *keyword;     /* NULL, or a keyword it has */
 	const char *not_keyword; /* NULL, or a keyword it lacks */
-	/* header text it has, every one: a field of that name whose value
-	 * (CR/LF dropped, blanks trimmed, RFC 2047 words decoded: what
-	 * JMAP's filter compares) holds the string, ASCII caseless. The
-	 * walk reads each row it passes (about 1 us a row). */
+	/* header text it has: a field of that name whose value (CR/LF
+	 * dropped, blanks trimmed, RFC 2047 words decoded: what JMAP's
+	 * filter compares) holds the string, ASCII caseless. Terms of one
+	 * group (adjacent in text[]): any one of them; of the groups:
+	 * every one. The walk reads each row it passes (about 0.5 us a
+	 * row). */
 	struct {
 		enum store_text_field field;
 		const char *value;
+		unsigned int group;
 	} text[STORE_QUERY_TEXT_MAX];
 	size_t ntext;
 	enum store_sort_key sort;

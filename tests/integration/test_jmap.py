@@ -797,7 +797,9 @@ def test_query_text_filter_index_matches_files(srv):
             text_query(j, {field: needle}, ordered=False)  # the account
     # what the answers are (not only that both paths agree)
     def which(flt):
-        got = text_query(j, dict({"inMailbox": hid}, **flt))["ids"]
+        got = text_query(j, dict({"inMailbox": hid}, **flt) if
+                         "operator" not in flt else {"operator": "AND",
+                         "conditions": [{"inMailbox": hid}, flt]})["ids"]
         return sorted(order.index(i) for i in got)
     assert which({"from": "J\u00fcRGEN"}) == [0]     # ASCII letters fold
     assert which({"from": "j\u00fcrgen m\u00fcller"}) == [0]
@@ -814,6 +816,21 @@ def test_query_text_filter_index_matches_files(srv):
     assert which({"from": "x-unknown", "subject": "topic"}) == [3]
     assert which({"from": "example", "to": "example",
                   "notKeyword": "$seen"}) == [0, 1]
+    # an OR of from/to/subject (the webmail's search), inside an AND too
+    def orf(*conds):
+        return {"operator": "OR", "conditions": list(conds)}
+    assert which(orf({"subject": "menu"}, {"from": "zoe"})) == [0, 2]
+    assert which(orf({"to": "second@"}, {"to": "bob@"},
+                     {"subject": "nothing-matches-this"})) == [0, 1]
+    assert text_query(j, {"operator": "AND", "conditions": [
+        {"inMailbox": hid}, orf({"subject": "menu"}, {"from": "zoe"}),
+        orf({"to": "alice"}, {"to": "nobody@"})]})["ids"] == [order[0]]
+    for needle in HEADER_TEXT_NEEDLES:
+        text_query(j, orf({"subject": needle}, {"from": needle},
+                          {"to": needle}), ordered=False)
+    r = j.call("Email/query", {"filter": orf({"subject": "menu"},
+                                             {"from": "zoe"})})[1]
+    assert r["canCalculateChanges"] is True
     # sorted and paged as the other index queries
     for sort in ({"property": "subject"}, {"property": "from",
                  "isAscending": False}, {"property": "size"}):
