@@ -5,6 +5,7 @@ at N messages: one mailbox filled as bench/jmap/query.py does (its
 helpers are taken from it), indexed, the index put back to version 6
 (the new columns and index dropped), then the first JMAP request
 after: server CPU of posternd and its processes (schedstat)."""
+import base64, http.client, json, os, shutil, socket, sqlite3, subprocess, sys, tempfile, time
 from pathlib import Path
 sys.argv = [sys.argv[0]] + sys.argv[1:]
 BUILD = Path(sys.argv[1]).resolve(); N = int(sys.argv[2])
