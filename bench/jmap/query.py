@@ -7,8 +7,12 @@ flagged) into its INBOX's new/ as files (the store indexes them at the
 first JMAP request), starts postern-httpd alone and times Email/query
 over real HTTP with the web session cookie, one request per call: the default
 sort, the four indexed sorts, keyword filters, calculateTotal, and a
-text filter (which no index serves: it reads every message). Prints a
-Markdown table for bench/RESULTS.md."""
+text filter (which no index serves: it reads every message), and the
+subject/from filters the index serves (index version 7) beside the same
+filter ANDed with minSize 0, which sends it down the path that reads
+every message's header (the only path before version 7). Server CPU: of
+posternd and every process under it, from /proc/PID/task/*/schedstat.
+Prints a Markdown table for bench/RESULTS.md."""
 import base64
 import shutil
 import http.client
@@ -40,6 +44,22 @@ def port():
 def cli(root, *a):
     return subprocess.run([str(BUILD / "postern"), "-d", root, *a],
                           check=True, capture_output=True, text=True)
+
+
+def server_cpu_ns(pid):
+    """CPU time of pid and every process under it (ns)"""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/schedstat") as f:
+                    total += int(f.read().split()[0])
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return total
 
 
 def fill(maildir):
@@ -151,18 +171,38 @@ def main():
             ("text filter (no index: reads every message), limit 50",
              q(filter={"text": "Topic 7"}, limit=50)),
         ]
+        # the subject/from filters from the index, and the same with a
+        # minSize 0 condition (true of every message) that sends them
+        # down the path reading every header (the only one before index
+        # version 7)
+        for name, flt, kw in (
+                ("subject filter, limit 50", {"subject": "topic 7"}, {}),
+                ("inMailbox + from filter, calculateTotal, limit 50",
+                 {"inMailbox": inbox, "from": "sender 42"},
+                 {"calculateTotal": True}),
+                ("OR of subject and from (the webmail's search), "
+                 "calculateTotal, limit 50",
+                 {"operator": "OR", "conditions": [
+                     {"subject": "topic 123"}, {"from": "s42@"}]},
+                 {"calculateTotal": True})):
+            cases.append((name + " (index)", q(filter=flt, limit=50, **kw)))
+            cases.append((name + " (+ minSize 0: reads every header)",
+                          q(filter={"operator": "AND", "conditions": [
+                              flt, {"minSize": 0}]}, limit=50, **kw)))
         rows = []
         for name, calls in cases:
             api(calls)   # warm
-            ts = []
+            ts, cs = [], []
             for _ in range(RUNS):
                 t = time.perf_counter()
+                c0 = server_cpu_ns(proc.pid)
                 out = api(calls)
+                cs.append((server_cpu_ns(proc.pid) - c0) / 1e6)
                 ts.append((time.perf_counter() - t) * 1000)
             res = out["methodResponses"][0]
             assert res[0] == calls[0][0], res
             rows.append((name, statistics.median(ts), max(ts),
-                         res[1].get("total", "-"),
+                         statistics.median(cs), res[1].get("total", "-"),
                          len(res[1].get("ids", res[1].get("list", [])))))
     finally:
         proc.terminate()
@@ -171,10 +211,12 @@ def main():
     print(f"{N} messages: files written in {made:.1f} s, indexed by the "
           f"first request in {indexed:.1f} s; load "
           f"{os.getloadavg()[0]:.2f}\n")
-    print("| Email/query (one HTTP request) | median | max | total | ids |")
-    print("|---|---|---|---|---|")
-    for name, med, mx, total, got in rows:
-        print(f"| {name} | {med:.1f} ms | {mx:.1f} ms | {total} | {got} |")
+    print("| Email/query (one HTTP request) | median | max | server CPU "
+          "(median) | total | ids |")
+    print("|---|---|---|---|---|---|")
+    for name, med, mx, cpu, total, got in rows:
+        print(f"| {name} | {med:.1f} ms | {mx:.1f} ms | {cpu:.1f} ms | "
+              f"{total} | {got} |")
 
 
 main()

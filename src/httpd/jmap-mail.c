@@ -1206,9 +1206,28 @@ qmsgs_free(struct qmsg *list, size_t n)
 	free(list);
 }
 
+/* index_text - a from/to/subject condition f into q as a term of group
+ * g: false for any other condition or past STORE_QUERY_TEXT_MAX */
+static bool
+index_text(const struct je_filter *f, struct store_query *q,
+	   unsigned int g)
+{
+	if ((f->kind != JF_FROM && f->kind != JF_TO && f->kind != JF_SUBJECT)
+	    || q->ntext == STORE_QUERY_TEXT_MAX)
+		return false;
+	q->text[q->ntext].field = f->kind == JF_FROM ? STORE_TEXT_FROM :
+	    f->kind == JF_TO ? STORE_TEXT_TO : STORE_TEXT_SUBJECT;
+	q->text[q->ntext].value = f->str;
+	q->text[q->ntext++].group = g;
+	return true;
+}
+
 /* index_filter - put f into q when the store's query index can serve it:
  * ANDs of inMailbox (one), hasKeyword and notKeyword (system keywords as
- * flags, one other keyword each); false for anything else */
+ * flags, one other keyword each), from, to and subject (the index's
+ * header text, up to STORE_QUERY_TEXT_MAX), ORs of from, to and subject
+ * conditions; false for anything else (text and body read the
+ * bodies) */
 static bool
 index_filter(const struct je_filter *f, struct store_query *q)
 {
@@ -1241,6 +1260,25 @@ index_filter(const struct je_filter *f, struct store_query *q)
 		else
 			return false;
 		return true;
+	case JF_FROM: case JF_TO: case JF_SUBJECT:
+		return index_text(f, q, q->ntext == 0 ? 0 :
+		    q->text[q->ntext - 1].group + 1);
+	case JF_OR: {
+		/* an OR of from/to/subject conditions (the webmail's and
+		 * Roundcube's search): one group of the store's terms */
+		unsigned int g = q->ntext == 0 ? 0 :
+		    q->text[q->ntext - 1].group + 1;
+		if (f->nsub == 0)
+			return false;
+		for (size_t i = 0; i < f->nsub; i++) {
+			const struct je_filter *t = &f->sub[i];
+			if (t->kind == JF_AND && t->nsub == 1)
+				t = &t->sub[0];   /* a FilterCondition */
+			if (!index_text(t, q, g))
+				return false;
+		}
+		return true;
+	}
 	default:
 		return false;
 	}
@@ -1288,11 +1326,15 @@ index_query(struct jmap_mail_ctx *c, struct jms *j, json_t *args,
 	q.want_total = json_is_true(json_object_get(args, "calculateTotal"));
 	json_t *ids;
 	int64_t total;
-	if (jms_query(j, &q, &ids, &total, &err) < 0) {
+	int r = jms_query(j, &q, &ids, &total, &err);
+	if (r != 0)
 		json_decref(ids);
+	if (r < 0) {
 		*error_r = server_fail(c, err);
 		return 1;
 	}
+	if (r > 0)
+		return 0;   /* a text filter the index cannot answer */
 	bool more = (json_int_t)json_array_size(ids) > lim;
 	if (more)
 		json_array_remove(ids, (size_t)lim);
@@ -1435,8 +1477,8 @@ email_query_changes(void *ctx, json_t *args, json_t **result_r,
 		je_filter_free(&filter);
 		*error_r = jmap_error("cannotCalculateChanges", "changes are "
 		    "calculated for queries with one sort of receivedAt, size, "
-		    "from or subject, inMailbox/hasKeyword/notKeyword filters "
-		    "and no collapseThreads (canCalculateChanges): run the "
+		    "from or subject, inMailbox/hasKeyword/notKeyword/from/to/"
+		    "subject filters and no collapseThreads (canCalculateChanges): run the "
 		    "query again");
 		return;
 	}
@@ -1454,10 +1496,12 @@ email_query_changes(void *ctx, json_t *args, json_t **result_r,
 	int64_t total;
 	r = jms_query(j, &q, &ids, &total, &err);
 	je_filter_free(&filter);
-	if (r < 0 || total > (int64_t)json_array_size(ids)) {
-		*error_r = r < 0 ? server_fail(c, err) : jmap_error(
-		    "cannotCalculateChanges", "the query has more than %d "
-		    "results: run it again", STORE_QUERY_LIMIT_MAX);
+	if (r != 0 || total > (int64_t)json_array_size(ids)) {
+		*error_r = r < 0 ? server_fail(c, err) : r > 0 ? jmap_error(
+		    "cannotCalculateChanges", "the index does not hold the "
+		    "header text of every message yet: run the query again") :
+		    jmap_error("cannotCalculateChanges", "the query has more "
+		    "than %d results: run it again", STORE_QUERY_LIMIT_MAX);
 		goto out;
 	}
 	json_t *changed = json_object(), *removed = json_array(),

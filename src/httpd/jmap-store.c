@@ -485,6 +485,8 @@ jms_query(struct jms *j, const struct store_query *q, json_t **ids_r,
 	*ids_r = json_array();
 	*total_r = 0;
 	int ret = store_query(j->st, q, &r, error_r);
+	if (ret == 2)
+		return 1;   /* the index cannot answer the text filter */
 	if (ret <= 0)
 		return ret < 0 ? -1 : 0;   /* 0: no such mailbox: nothing */
 	for (size_t i = 0; i < r.n; i++)

@@ -114,7 +114,8 @@ int jms_changes(struct jms *j, char kind, const char *since, size_t max,
 struct store_query;
 /* jms_query - an Email/query window from the store's query index: the
  * Email ids into *ids_r (a new array; empty for an unknown mailbox) and
- * the total when q asks. 0 or -1. */
+ * the total when q asks. 0, 1 when the index cannot answer q's text
+ * filter (store_query: read the messages instead), -1. */
 int jms_query(struct jms *j, const struct store_query *q, json_t **ids_r,
 	      int64_t *total_r, const char **error_r);
 /* jms_thread_counts - Mailbox totalThreads/unreadThreads of folder i */

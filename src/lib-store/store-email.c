@@ -301,6 +301,107 @@ subject_key(const char *v)
 	return r;
 }
 
+/* ------------------------------------------------- header text (filters) */
+
+/* The header text the query index keeps for JMAP's from/to/subject
+ * filters must give the answers of httpd's reading of the file
+ * (jmap-email.c: fields_next, header_end, unfold, as_text,
+ * field_contains), so it is read the same way: a field is a line with a
+ * colon and its continuation lines, the header ends at the first blank
+ * line, a value loses its CR and LF bytes and its outer blanks, and its
+ * RFC 2047 words are decoded. Kept in step with jmap-email.c by
+ * tests/integration/test_jmap.py (test_query_text_filter_index_*). */
+
+/* htext_end - the end of the header block in d[0..len): true when its
+ * blank line is there (jmap-email.c header_end) */
+static bool
+htext_end(const char *d, size_t len, size_t *end_r)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (d[i] != '\n')
+			continue;
+		if ((i + 1 < len && d[i + 1] == '\n') ||
+		    (i + 2 < len && d[i + 1] == '\r' && d[i + 2] == '\n')) {
+			*end_r = i + 1;
+			return true;
+		}
+	}
+	*end_r = len;
+	return false;
+}
+
+/* htext_add - one field's value v[0..n) onto out: NUL after an earlier
+ * field, then the text with ASCII letters lowered */
+static void
+htext_add(struct buf *out, const char *v, size_t n)
+{
+	struct buf u, t;
+
+	buf_init(&u, 0);
+	buf_init(&t, 0);
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != '\r' && v[i] != '\n')
+			buf_putc(&u, v[i]);
+	size_t s = 0, e = u.len;
+	while (s < e && (u.data[s] == ' ' || u.data[s] == '\t'))
+		s++;
+	while (e > s && (u.data[e - 1] == ' ' || u.data[e - 1] == '\t'))
+		e--;
+	mime_decode_words(u.data != NULL ? u.data + s : "", e - s, &t);
+	if (out->data != NULL)
+		buf_putc(out, '\0');
+	else
+		buf_puts(out, "");      /* there: data not NULL */
+	for (size_t i = 0; i < t.len; i++) {
+		unsigned char c = (unsigned char)t.data[i];
+		buf_putc(out, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
+	}
+	buf_free(&t);
+	buf_free(&u);
+}
+
+/* htext_scan - the header text of data[0..len) into m; complete: len is
+ * the whole file (else a header with no blank line in it is cut) */
+static void
+htext_scan(const char *d, size_t len, bool complete, struct email_meta *m)
+{
+	size_t end, p = 0;
+
+	buf_init(&m->hfrom, 0);
+	buf_init(&m->hto, 0);
+	buf_init(&m->hsubject, 0);
+	m->htext = htext_end(d, len, &end) || complete ? 1 : 2;
+	while (p < end) {
+		size_t s = p, e = p;
+		if (d[s] == '\r' || d[s] == '\n')
+			break;                      /* the blank line */
+		for (;;) {
+			const char *nl = memchr(d + e, '\n', end - e);
+			e = nl != NULL ? (size_t)(nl - d) + 1 : end;
+			if (e >= end || (d[e] != ' ' && d[e] != '\t'))
+				break;
+		}
+		p = e;
+		const char *colon = memchr(d + s, ':', e - s);
+		if (colon == NULL)
+			continue;
+		size_t nlen = (size_t)(colon - (d + s));
+		while (nlen > 0 && (d[s + nlen - 1] == ' ' ||
+		    d[s + nlen - 1] == '\t'))
+			nlen--;
+		struct buf *out = nlen == 4 && strncasecmp(d + s, "From", 4)
+		    == 0 ? &m->hfrom : nlen == 2 && strncasecmp(d + s, "To", 2)
+		    == 0 ? &m->hto : nlen == 7 && strncasecmp(d + s,
+		    "Subject", 7) == 0 ? &m->hsubject : NULL;
+		if (out == NULL)
+			continue;
+		size_t vs = (size_t)(colon + 1 - d), ve = e;
+		while (ve > vs && (d[ve - 1] == '\n' || d[ve - 1] == '\r'))
+			ve--;
+		htext_add(out, d + vs, ve - vs);
+	}
+}
+
 /* email_meta_parse - see store-private.h */
 void
 email_meta_parse(const void *data, size_t len, const char *base,
@@ -331,6 +432,7 @@ email_meta_parse(const void *data, size_t len, const char *base,
 	}
 	m->sfrom = from_key(h.from);
 	m->ssubject = subject_key(h.subject);
+	htext_scan(data, len, len < EMAIL_HEADER_READ, m);
 	free(root);
 	free(h.msgid);
 	free(h.refs);
@@ -372,6 +474,25 @@ email_meta_clear(struct email_meta *m)
 	free(m->sfrom);
 	free(m->ssubject);
 	m->sfrom = m->ssubject = NULL;
+	buf_free(&m->hfrom);
+	buf_free(&m->hto);
+	buf_free(&m->hsubject);
+}
+
+/* email_bind_htext - m's header text into s at i.. (hfrom, hto,
+ * hsubject, htext) */
+void
+email_bind_htext(sqlite3_stmt *s, int i, const struct email_meta *m)
+{
+	const struct buf *b[] = { &m->hfrom, &m->hto, &m->hsubject };
+
+	for (int k = 0; k < 3; k++)
+		if (b[k]->data != NULL)
+			sqlite3_bind_blob(s, i + k, b[k]->data, (int)b[k]->len,
+			    SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(s, i + k);
+	sqlite3_bind_int(s, i + 3, m->htext);
 }
 
 /* email_backfill - the ids of rows made before the index had them (an
@@ -388,7 +509,9 @@ email_backfill(struct store *st, const char **error_r)
 
 	s = index_prep(st, "SELECT (SELECT count(*) FROM meta WHERE "
 	    "key='epoch'), EXISTS(SELECT 1 FROM folder WHERE mailboxid='')"
-	    " OR EXISTS(SELECT 1 FROM msg WHERE emailid='') OR NOT"
+	    " OR EXISTS(SELECT 1 FROM msg WHERE emailid='')"
+	    " OR EXISTS(SELECT 1 FROM msg INDEXED BY msg_htext WHERE htext!=1"
+	    " AND htext=0) OR NOT"
 	    " EXISTS(SELECT 1 FROM folder WHERE name='INBOX')", error_r);
 	if (s == NULL)
 		return -1;
@@ -465,6 +588,37 @@ email_backfill(struct store *st, const char **error_r)
 		sqlite3_bind_text(u, 2, m.threadid, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(u, 3, m.sfrom, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(u, 4, m.ssubject, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(u, 5, sqlite3_column_int64(s, 0));
+		sqlite3_bind_int64(u, 6, sqlite3_column_int64(s, 1));
+		sqlite3_step(u);
+		email_meta_clear(&m);
+	}
+	index_done(st, s);
+	index_done(st, u);
+	/* the header text of rows made before the index had it (version
+	 * 7): every file's header read once, in this transaction */
+	s = index_prep(st, "SELECT m.folder, m.uid, m.base, m.file, f.name "
+	    "FROM msg m INDEXED BY msg_htext JOIN folder f ON f.id=m.folder"
+	    " WHERE m.htext!=1 AND m.htext=0", error_r);
+	u = index_prep(st, "UPDATE msg SET hfrom=?, hto=?, hsubject=?,"
+	    " htext=? WHERE folder=? AND uid=?", error_r);
+	if (s == NULL || u == NULL) {
+		index_done(st, s);
+		index_done(st, u);
+		goto fail;
+	}
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct email_meta m;
+		char *dir = folder_dir(st, (const char *)sqlite3_column_text(s,
+		    4));
+		char *path = xasprintf("%s/cur/%s", dir,
+		    (const char *)sqlite3_column_text(s, 3));
+		email_meta_read(path, (const char *)sqlite3_column_text(s, 2),
+		    &m);
+		free(path);
+		free(dir);
+		sqlite3_reset(u);
+		email_bind_htext(u, 1, &m);
 		sqlite3_bind_int64(u, 5, sqlite3_column_int64(s, 0));
 		sqlite3_bind_int64(u, 6, sqlite3_column_int64(s, 1));
 		sqlite3_step(u);

@@ -25,7 +25,7 @@
 /* the index schema version (PRAGMA user_version); an index made before
  * versioning reads 0 and is version 1. index_migrate upgrades older ones
  * step by step, each step in one transaction. */
-#define INDEX_VERSION 6
+#define INDEX_VERSION 7
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
@@ -43,6 +43,8 @@ static const char schema_sql[] =
 	" vsize INTEGER NOT NULL, idate INTEGER NOT NULL,"
 	" emailid TEXT NOT NULL DEFAULT '', threadid TEXT NOT NULL DEFAULT '',"
 	" sfrom TEXT NOT NULL DEFAULT '', ssubject TEXT NOT NULL DEFAULT '',"
+	" hfrom BLOB, hto BLOB, hsubject BLOB,"
+	" htext INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
 	"CREATE UNIQUE INDEX IF NOT EXISTS msg_base ON msg(folder, base);"
 	"CREATE INDEX IF NOT EXISTS msg_modseq ON msg(folder, modseq);"
@@ -53,6 +55,10 @@ static const char schema_sql[] =
 	 * every session) reads the new rows only, not every expunge the
 	 * folder ever had */
 	"CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged(folder, modseq);"
+	/* version 7: the header text of the filters from, to, subject
+	 * (store-query.c), htext 1 when it is there (0: not read yet, 2:
+	 * a header past what the store reads); the few rows without it */
+	"CREATE INDEX IF NOT EXISTS msg_htext ON msg(folder) WHERE htext!=1;"
 	"CREATE TABLE IF NOT EXISTS subscription(name TEXT PRIMARY KEY);"
 	/* version 3: object ids, the query index, the change log; the
 	 * sort indexes (version 4) hold what a filter reads (flags,
@@ -283,6 +289,14 @@ static const char *const migrations[] = {
 	"DROP INDEX IF EXISTS msg_f_sfrom; DROP INDEX IF EXISTS msg_f_ssubject;",
 	/* 6: expunged_modseq (made by schema_sql) */
 	"",
+	/* 7: the header text of the text filters, read from the files by
+	 * email_backfill at the next open (htext=0 until then: queries
+	 * with a text filter read the messages meanwhile); msg_htext made
+	 * by schema_sql */
+	"ALTER TABLE msg ADD COLUMN hfrom BLOB;"
+	"ALTER TABLE msg ADD COLUMN hto BLOB;"
+	"ALTER TABLE msg ADD COLUMN hsubject BLOB;"
+	"ALTER TABLE msg ADD COLUMN htext INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* index_version - whether the index is new (no tables) and its version */

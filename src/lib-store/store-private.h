@@ -26,6 +26,7 @@
 
 #include <sqlite3.h>
 
+#include "buf.h"
 #include "store.h"
 
 #define INDEX_NAME "postern-index.db"
@@ -150,6 +151,11 @@ struct email_meta {
 	char threadid[STORE_ID_MAX];
 	char *sfrom;             /* sort keys of the query index */
 	char *ssubject;
+	/* the header text of the text filters (store-query.c): each field
+	 * of the name lowered, joined by NUL; NULL data: no such field */
+	struct buf hfrom, hto, hsubject;
+	int htext;               /* 1 read, 2 the header is past the bytes
+				  * read (the filters read the files) */
 };
 /* email_meta_read - the ids and sort keys of the file at path (base: its
  * Maildir base name); a file that cannot be read gets ids all the same
@@ -161,6 +167,9 @@ void email_meta_read(const char *path, const char *base,
 void email_meta_parse(const void *data, size_t len, const char *base,
 		      struct email_meta *m);
 void email_meta_clear(struct email_meta *m);
+/* email_bind_htext - m's header text into the parameters i, i+1, i+2
+ * (hfrom, hto, hsubject: BLOB or NULL) and i+3 (htext) of s */
+void email_bind_htext(sqlite3_stmt *s, int i, const struct email_meta *m);
 /* email_mailboxid - the mailbox id kept in dir/postern-mailboxid, made
  * when missing. 0 or -1. */
 int email_mailboxid(const char *dir, char out[STORE_ID_MAX],

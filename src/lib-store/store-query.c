@@ -24,8 +24,18 @@ static const char *const sort_cols[] = {
 	[STORE_SORT_SUBJECT] = "ssubject",
 };
 
+static const char *const text_cols[] = {
+	[STORE_TEXT_FROM] = "hfrom",
+	[STORE_TEXT_TO] = "hto",
+	[STORE_TEXT_SUBJECT] = "hsubject",
+};
+
 /* query_where - the filter, with ?1 the folder, ?2 the flags that must
- * be set, ?3 the flags that must not, ?4 a keyword it has, ?5 one it lacks */
+ * be set, ?3 the flags that must not, ?4 a keyword it has, ?5 one it
+ * lacks, ?8... the header texts (lowered: query_bind). A column holds
+ * each field of its name lowered, the fields joined by a NUL byte (no
+ * needle has one: a match never spans two fields), NULL without one;
+ * instr() of two BLOBs compares bytes. */
 static void
 query_where(const struct store_query *q, bool folder, struct buf *b)
 {
@@ -40,6 +50,13 @@ query_where(const struct store_query *q, bool folder, struct buf *b)
 	if (q->not_keyword != NULL)
 		buf_puts(b, " AND instr(' '||lower(m.keywords)||' ',"
 		    " ' '||lower(?5)||' ')=0");
+	for (size_t i = 0; i < q->ntext; i++) {
+		bool first = i == 0 || q->text[i].group != q->text[i - 1].group;
+		bool last = i + 1 == q->ntext ||
+		    q->text[i].group != q->text[i + 1].group;
+		buf_printf(b, "%sinstr(m.%s, ?%zu)>0%s", first ? " AND (" :
+		    " OR ", text_cols[q->text[i].field], 8 + i, last ? ")" : "");
+	}
 	if (!folder) {
 		/* each email once: the copy in the lowest folder, UID */
 		buf_puts(b, " AND NOT EXISTS(SELECT 1 FROM msg c WHERE"
@@ -59,6 +76,39 @@ query_bind(sqlite3_stmt *s, const struct store_query *q, int64_t folder)
 		sqlite3_bind_text(s, 4, q->keyword, -1, SQLITE_STATIC);
 	if (q->not_keyword != NULL)
 		sqlite3_bind_text(s, 5, q->not_keyword, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < q->ntext; i++) {
+		/* ASCII letters lowered, as the column (and as
+		 * mem_contains_ci folds them) */
+		size_t n = strlen(q->text[i].value);
+		char *v = xmalloc(n + 1);
+		for (size_t k = 0; k < n; k++) {
+			unsigned char c = (unsigned char)q->text[i].value[k];
+			v[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+		sqlite3_bind_blob(s, (int)(8 + i), v, (int)n, free);
+	}
+}
+
+/* query_text_ready - whether every message in the scope (folder >= 0:
+ * that one) has its header text in the index (htext=1; the partial
+ * index msg_htext lists the others): 1, 0, -1 */
+static int
+query_text_ready(struct store *st, int64_t folder, const char **error_r)
+{
+	sqlite3_stmt *s = index_prep(st, folder >= 0 ?
+	    "SELECT EXISTS(SELECT 1 FROM msg INDEXED BY msg_htext WHERE"
+	    " htext!=1 AND folder=?)" : "SELECT EXISTS(SELECT 1 FROM msg"
+	    " INDEXED BY msg_htext WHERE htext!=1)", error_r);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	if (folder >= 0)
+		sqlite3_bind_int64(s, 1, folder);
+	r = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) == 0 :
+	    -1;
+	index_done(st, s);
+	return r < 0 ? index_err(st, error_r, "query") : r;
 }
 
 /* a set of thread ids (open addressing; collapse's "seen") */
@@ -119,6 +169,16 @@ store_query(struct store *st, const struct store_query *q,
 		*error_r = "unknown sort key";
 		return -1;
 	}
+	if (q->ntext > STORE_QUERY_TEXT_MAX) {
+		*error_r = "too many text filters";
+		return -1;
+	}
+	for (size_t i = 0; i < q->ntext; i++)
+		if ((unsigned)q->text[i].field >= sizeof(text_cols) /
+		    sizeof(*text_cols) || q->text[i].value == NULL) {
+			*error_r = "unknown text filter";
+			return -1;
+		}
 	col = sort_cols[q->sort];
 	if (limit == 0 || limit > STORE_QUERY_LIMIT_MAX)
 		limit = STORE_QUERY_LIMIT_MAX;
@@ -135,6 +195,11 @@ store_query(struct store *st, const struct store_query *q,
 			*error_r = "no such mailbox";
 			return 0;
 		}
+	}
+	if (q->ntext > 0) {
+		int ready = query_text_ready(st, folder, error_r);
+		if (ready <= 0)
+			return ready < 0 ? -1 : 2;
 	}
 	buf_init(&sql, 0);
 	/* the order is the index's: (folder,) key, then the primary key

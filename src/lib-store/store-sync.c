@@ -125,7 +125,8 @@ sync_msg_insert(struct store_folder *f, struct folder_state *fs,
 		vsize = size;
 	s = index_prep(f->st, "INSERT OR IGNORE INTO msg(folder,uid,base,file,"
 	    "flags,keywords,modseq,size,vsize,idate,emailid,threadid,sfrom,"
-	    "ssubject) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", error_r);
+	    "ssubject,hfrom,hto,hsubject,htext) VALUES(?,?,?,?,?,?,?,?,?,?,?,"
+	    "?,?,?,?,?,?,?)", error_r);
 	if (s == NULL) {
 		email_meta_clear(&em);
 		free(base);
@@ -146,6 +147,7 @@ sync_msg_insert(struct store_folder *f, struct folder_state *fs,
 	sqlite3_bind_text(s, 12, em.threadid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 13, em.sfrom, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 14, em.ssubject, -1, SQLITE_STATIC);
+	email_bind_htext(s, 15, &em);
 	rc = sqlite3_step(s);
 	index_done(f->st, s);
 	email_meta_clear(&em);

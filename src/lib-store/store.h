@@ -606,6 +606,15 @@ enum store_sort_key {
 	STORE_SORT_SUBJECT,
 };
 #define STORE_QUERY_LIMIT_MAX 10000
+#define STORE_QUERY_TEXT_MAX 8
+
+/* the header fields whose text the index holds (filters: a substring
+ * of any one field of that name, ASCII letters compared caseless) */
+enum store_text_field {
+	STORE_TEXT_FROM = 0,
+	STORE_TEXT_TO,
+	STORE_TEXT_SUBJECT,
+};
 
 struct store_query {
 	const char *mailboxid;   /* NULL: the whole account, each email
@@ -614,6 +623,18 @@ struct store_query {
 	unsigned int flags_none; /* STORE_* flags it has none of */
 	const char *keyword;     /* NULL, or a keyword it has */
 	const char *not_keyword; /* NULL, or a keyword it lacks */
+	/* header text it has: a field of that name whose value (CR/LF
+	 * dropped, blanks trimmed, RFC 2047 words decoded: what JMAP's
+	 * filter compares) holds the string, ASCII caseless. Terms of one
+	 * group (adjacent in text[]): any one of them; of the groups:
+	 * every one. The walk reads each row it passes (about 0.5 us a
+	 * row). */
+	struct {
+		enum store_text_field field;
+		const char *value;
+		unsigned int group;
+	} text[STORE_QUERY_TEXT_MAX];
+	size_t ntext;
 	enum store_sort_key sort;
 	bool descending;
 	size_t position;         /* rows skipped */
@@ -640,7 +661,10 @@ struct store_query_result {
 };
 
 /* store_query - run q. 1 ok (free with store_query_result_free), 0 no
- * such mailbox (*error_r), -1 error. */
+ * such mailbox (*error_r), 2 the index cannot answer q's text filter (a
+ * message of the folder, or of the account, has no header text in the
+ * index: not read yet after an upgrade, or a header longer than the
+ * 64 KB the store reads; the caller reads the messages), -1 error. */
 int store_query(struct store *st, const struct store_query *q,
 		struct store_query_result *r, const char **error_r);
 void store_query_result_free(struct store_query_result *r);

@@ -212,7 +212,9 @@ def test_index_upgrade_from_version_1(imap):
     con.execute("DROP TABLE IF EXISTS changelog")
     for table, column in (("folder", "recent_uid"), ("folder", "mailboxid"),
                           ("msg", "emailid"), ("msg", "threadid"),
-                          ("msg", "sfrom"), ("msg", "ssubject")):
+                          ("msg", "sfrom"), ("msg", "ssubject"),
+                          ("msg", "hfrom"), ("msg", "hto"),
+                          ("msg", "hsubject"), ("msg", "htext")):
         cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
         if column in cols:
             con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")

@@ -10,6 +10,7 @@ import http.client
 import imaplib
 import json
 import smtplib
+import sqlite3
 import time
 from email.message import EmailMessage
 
@@ -729,6 +730,174 @@ def test_query_sort_filter_collapse(srv):
     r = j.call("Email/queryChanges", dict(
         args, sinceQueryState=old["queryState"], filter={"text": "x"}))[1]
     assert r["type"] == "cannotCalculateChanges"
+
+
+# the from/to/subject filters from the index's header text (index
+# version 7) against the path that reads every file: the same answers
+HEADER_TEXT_MSGS = [
+    # encoded words (Q and B, two charsets), a display name, two addresses
+    b"From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@example.org>\r\n"
+    b"To: \"Alice A.\" <alice@acme.test>, bob@example.org\r\n"
+    b"Subject: =?ISO-8859-1?Q?Caf=E9?= Menu =?UTF-8?B?w5xiZXIgYWxsZXM=?=\r\n"
+    b"Message-ID: <ht1@example.org>\r\n\r\nbody one\r\n",
+    # two To fields, a folded subject in mixed case, a comment
+    b"from: Mixed.Case@Example.ORG (The MiXeD Sender)\r\n"
+    b"To: first@example.net\r\nTo: second@example.net\r\n"
+    b"SUBJECT: MiXeD CaSe\r\n  Folded   Subject\r\n"
+    b"Message-ID: <ht2@example.org>\r\n\r\nbody two\r\n",
+    # no Subject, an empty To, bare LF line ends
+    b"From: Zoe <zoe@example.com>\nTo:\nMessage-ID: <ht3@example.org>\n"
+    b"\nbody three\n",
+    # an encoded word that does not decode, two From fields
+    b"From: =?x-unknown?Q?Raw=20Word?= <raw@example.com>\r\n"
+    b"From: Second From <second@example.com>\r\n"
+    b"To: Undisclosed recipients:;\r\n"
+    b"Subject: Re: [list] =?UTF-8?Q?=C3=BCber?= topic (fwd)\r\n"
+    b"Message-ID: <ht4@example.org>\r\n\r\nbody four\r\n",
+]
+HEADER_TEXT_NEEDLES = [
+    "", "j\u00fcrgen", "J\u00dcRGEN", "m\u00fcller <", "JM@EXAMPLE",
+    "caf\u00e9 menu", "\u00dcber alles", "=?utf-8?", "alice a.", "bob@",
+    ".test>, bob", "mixed case", "case  folded   subject", "(the mixed",
+    "second@", "first@example.net" + "second", "zoe", "raw word",
+    "x-unknown", "second from", "[list]", "topic (fwd)", "recipients:;",
+    "example", "nothing-matches-this",
+]
+
+
+def text_query(j, flt, ordered=True, **kw):
+    """the index's answer and the files' (a minSize 0 condition holds
+    for every Email but sends the query down the path reading them).
+    ordered=False: the same set only (ties of the sort, as messages of
+    the same second in different folders, go by folder and UID in the
+    index, by Email id in the other path)"""
+    args = dict({"calculateTotal": True}, **kw)
+    fast = j.call("Email/query", dict(args, filter=flt))[1]
+    slow = j.call("Email/query", dict(args, filter={
+        "operator": "AND", "conditions": [flt, {"minSize": 0}]}))[1]
+    key = list if ordered else sorted
+    assert (key(fast["ids"]), fast.get("total")) == \
+        (key(slow["ids"]), slow.get("total")), (flt, kw, fast, slow)
+    return fast
+
+
+def test_query_text_filter_index_matches_files(srv):
+    j = alice(srv)
+    j.call("Mailbox/set", {"create": {"h": {"name": "HeaderText"}}})
+    hid = mailbox_ids(j)["HeaderText"]
+    for k, data in enumerate(HEADER_TEXT_MSGS):
+        append(srv, "HeaderText", data, date=imaplib.Time2Internaldate(
+            1700000000 + k * 60))
+    order = j.call("Email/query", {"filter": {"inMailbox": hid}, "sort": [
+        {"property": "receivedAt", "isAscending": True}]})[1]["ids"]
+    assert len(order) == 4
+    for field in ("from", "to", "subject"):
+        for needle in HEADER_TEXT_NEEDLES:
+            text_query(j, {"inMailbox": hid, field: needle})
+            text_query(j, {field: needle}, ordered=False)  # the account
+    # what the answers are (not only that both paths agree)
+    def which(flt):
+        got = text_query(j, dict({"inMailbox": hid}, **flt) if
+                         "operator" not in flt else {"operator": "AND",
+                         "conditions": [{"inMailbox": hid}, flt]})["ids"]
+        return sorted(order.index(i) for i in got)
+    assert which({"from": "J\u00fcRGEN"}) == [0]     # ASCII letters fold
+    assert which({"from": "j\u00fcrgen m\u00fcller"}) == [0]
+    assert which({"from": "J\u00dcRGEN"}) == []      # not the others
+    assert which({"subject": "CAF\u00e9 menu \u00dcber"}) == [0]
+    assert which({"subject": "=?utf-8?"}) == []
+    assert which({"subject": ""}) == [0, 1, 3]      # has the field
+    assert which({"to": ""}) == [0, 1, 2, 3]
+    assert which({"to": "second@"}) == [1]
+    assert which({"to": "first@example.netsecond"}) == []  # two fields
+    assert which({"from": "second from"}) == [3]     # the second From
+    assert which({"subject": "case  folded   subject"}) == [1]
+    assert which({"from": "raw word"}) == []
+    assert which({"from": "x-unknown", "subject": "topic"}) == [3]
+    assert which({"from": "example", "to": "example",
+                  "notKeyword": "$seen"}) == [0, 1]
+    # an OR of from/to/subject (the webmail's search), inside an AND too
+    def orf(*conds):
+        return {"operator": "OR", "conditions": list(conds)}
+    assert which(orf({"subject": "menu"}, {"from": "zoe"})) == [0, 2]
+    assert which(orf({"to": "second@"}, {"to": "bob@"},
+                     {"subject": "nothing-matches-this"})) == [0, 1]
+    assert text_query(j, {"operator": "AND", "conditions": [
+        {"inMailbox": hid}, orf({"subject": "menu"}, {"from": "zoe"}),
+        orf({"to": "alice"}, {"to": "nobody@"})]})["ids"] == [order[0]]
+    for needle in HEADER_TEXT_NEEDLES:
+        text_query(j, orf({"subject": needle}, {"from": needle},
+                          {"to": needle}), ordered=False)
+    r = j.call("Email/query", {"filter": orf({"subject": "menu"},
+                                             {"from": "zoe"})})[1]
+    assert r["canCalculateChanges"] is True
+    # sorted and paged as the other index queries
+    for sort in ({"property": "subject"}, {"property": "from",
+                 "isAscending": False}, {"property": "size"}):
+        for page in ({}, {"position": 1, "limit": 2},
+                     {"collapseThreads": True}):
+            text_query(j, {"inMailbox": hid, "to": "example"},
+                       sort=[sort], **page)
+    r = j.call("Email/query", {"filter": {"subject": "menu"}})[1]
+    assert r["canCalculateChanges"] is True
+    qc = j.call("Email/queryChanges", {"filter": {"subject": "menu"},
+                "sinceQueryState": r["queryState"]})[1]
+    assert qc["newQueryState"] == r["queryState"], qc
+    # a header longer than the 64 KB the store reads: that folder's text
+    # queries read the files (the same answers), the others still not
+    j.call("Mailbox/set", {"create": {"l": {"name": "LongHeader"}}})
+    lid = mailbox_ids(j)["LongHeader"]
+    pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 900)
+                   for i in range(80))
+    append(srv, "LongHeader", pad + b"From: Late <late@example.org>\r\n"
+           b"Subject: after the pad\r\n\r\nbody\r\n")
+    assert len(text_query(j, {"inMailbox": lid, "from": "late@"})[
+        "ids"]) == 1
+    con = sqlite3.connect(srv.root / "store" / "acme" / "alice" /
+                          "postern-index.db")
+    assert con.execute("SELECT htext, count(*) FROM msg WHERE htext!=1 "
+                       "GROUP BY htext").fetchall() == [(2, 1)]
+    con.close()
+    assert len(text_query(j, {"from": "late@"}, ordered=False)[
+        "ids"]) == 1
+    assert which({"from": "J\u00fcRGEN"}) == [0]
+
+
+def test_query_text_filter_index_upgrade(srv):
+    """An index of version 6 (no header text) gets it at the next open:
+    the text filters answer as the files do before and after."""
+    j = Jmap(srv.port("http")).login("bob@acme", BOB_PW)
+    j.session()
+    for k, data in enumerate(HEADER_TEXT_MSGS):
+        append(srv, "INBOX", data, login="bob@acme", pw=BOB_PW,
+               date=imaplib.Time2Internaldate(1700000000 + k * 60))
+    before = {n: text_query(j, {"subject": n})["ids"]
+              for n in HEADER_TEXT_NEEDLES}
+    srv.stop()
+    db = srv.root / "store" / "acme" / "bob" / "postern-index.db"
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 7
+    con.execute("DROP INDEX msg_htext")
+    for col in ("hfrom", "hto", "hsubject", "htext"):
+        con.execute(f"ALTER TABLE msg DROP COLUMN {col}")
+    con.execute("PRAGMA user_version=6")
+    con.commit()
+    con.close()
+    srv.start(services=["httpd", "imapd", "smtpd", "mta", "deliver"],
+              timeout=60)
+    j = Jmap(srv.port("http")).login("bob@acme", BOB_PW)
+    j.session()
+    after = {n: text_query(j, {"subject": n})["ids"]
+             for n in HEADER_TEXT_NEEDLES}
+    assert after == before
+    for field in ("from", "to"):
+        for needle in HEADER_TEXT_NEEDLES:
+            text_query(j, {field: needle})
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert con.execute("SELECT count(*), sum(htext=1), count(hfrom) "
+                       "FROM msg").fetchone() == (4, 4, 4)
+    con.close()
 
 
 def test_changes_between_imap_and_jmap(srv):
