@@ -632,7 +632,7 @@ on_preamble(evutil_socket_t fd, short what, void *arg)
 	bool tls;
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	int64_t mailbox, session;
+	int64_t mailbox = 0, session = 0;
 	if (parse_preamble(line, &tls, &sa, &salen, &mailbox, &session) < 0) {
 		log_warnx("xmpp websocket: malformed preamble");
 		pending_free(p);
