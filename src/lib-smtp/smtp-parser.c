@@ -736,6 +736,8 @@ int
 smtp_sasl_plain(char *msg, size_t len, const char **authzid_r,
 		const char **authcid_r, const char **passwd_r)
 {
+	if (msg == NULL || len == 0)
+		return -1;    /* nothing decoded (memchr of NULL is undefined) */
 	char *nul1 = memchr(msg, '\0', len);
 	if (nul1 == NULL)
 		return -1;
