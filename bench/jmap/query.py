@@ -48,15 +48,15 @@ def cli(root, *a):
 
 def server_cpu_ns(pid):
     """CPU time of pid and every process under it (ns)"""
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
+    total, pending = 0, [pid]
+    while pending:
+        p = pending.pop()
         try:
             for t in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{t}/schedstat") as f:
                     total += int(f.read().split()[0])
                 with open(f"/proc/{p}/task/{t}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
+                    pending += [int(c) for c in f.read().split()]
         except OSError:
             pass
     return total
