@@ -169,35 +169,18 @@ int
 dmarc_report_append(const char *root, const struct dmarc_report_row *row,
 		    const char **error_r)
 {
-	char day[16];
-	struct tm tm;
 	struct buf b;
+	int rc;
 
-	gmtime_r(&row->when, &tm);
-	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-	char *dir = xasprintf("%s/dmarc", root);
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-		free(dir);
-		*error_r = "cannot make the dmarc directory";
-		return -1;
-	}
-	free(dir);
-	char *path = dmarc_report_path(root, day);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	free(path);
-	if (fd < 0) {
-		*error_r = "cannot open the day's file";
-		return -1;
-	}
-	buf_init(&b, DMARC_ROW_MAX);
+	buf_init(&b, DMARC_ROW_MAX + 1);
 	dmarc_report_format(row, &b);
-	int rc = 0;
-	/* one write: rows of several processes never interleave */
-	if (b.len > DMARC_ROW_MAX || write(fd, b.data, b.len) != (ssize_t)b.len) {
-		*error_r = "cannot write the row";
+	if (b.len > DMARC_ROW_MAX) {
+		*error_r = "the row is too long";
 		rc = -1;
+	} else {
+		rc = file_append_day(root, "dmarc", row->when, b.data, b.len,
+		    error_r);
 	}
-	close(fd);
 	buf_free(&b);
 	return rc;
 }

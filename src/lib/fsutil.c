@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -272,4 +273,36 @@ path_join(const char *a, const char *b)
 	if (la > 0 && a[la - 1] == '/')
 		return xasprintf("%s%s", a, b);
 	return xasprintf("%s/%s", a, b);
+}
+
+int
+file_append_day(const char *root, const char *sub, time_t when,
+		const void *row, size_t len, const char **error_r)
+{
+	char day[16];
+	struct tm tm;
+	int fd, rc = 0;
+
+	gmtime_r(&when, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	char *dir = xasprintf("%s/%s", root, sub);
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		free(dir);
+		*error_r = "cannot make the report rows' directory";
+		return -1;
+	}
+	char *path = xasprintf("%s/%s.tsv", dir, day);
+	free(dir);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	free(path);
+	if (fd < 0) {
+		*error_r = "cannot open the day's file";
+		return -1;
+	}
+	if (write(fd, row, len) != (ssize_t)len) {
+		*error_r = "cannot write the row";
+		rc = -1;
+	}
+	close(fd);
+	return rc;
 }

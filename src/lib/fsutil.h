@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "buf.h"
 
@@ -30,6 +31,13 @@ size_t dirset_add(struct dirset *s, const char *dir);
  * (their errno in err[i]). */
 size_t dirset_fsync(struct dirset *s);
 void dirset_free(struct dirset *s);
+/* file_append_day - append one row with one write(2) to
+ * <root>/<sub>/<YYYY-MM-DD>.tsv, the UTC day of when (the folder made when
+ * missing), so rows of several processes never interleave: the day files
+ * of the DMARC and TLS-RPT reports. 0, or -1 with *error_r. */
+int file_append_day(const char *root, const char *sub, time_t when,
+		    const void *row, size_t len, const char **error_r);
+
 /* file_write_atomic - write data to path via a temporary file in the same
  * directory: write, fsync, rename, fsync the directory. */
 int file_write_atomic(const char *path, const void *data, size_t len,
