@@ -1,6 +1,7 @@
 /* cli-mail - reports the CLI sends (DMARC, TLS-RPT): a message queued
  * as local mail in the SMTP connector's inbound queue */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -42,4 +43,25 @@ cli_queue_mail(struct cli *cli, const char *id, const char *from,
 	free(qroot);
 	queue_env_free(&env);
 	return rc;
+}
+
+int
+cli_report_day(const char *date, char day[16], time_t *begin_r)
+{
+	struct tm tm;
+	time_t begin;
+
+	memset(&tm, 0, sizeof(tm));
+	if (date != NULL) {
+		char *e = strptime(date, "%Y-%m-%d", &tm);
+		if (e == NULL || *e != '\0')
+			return cli_error(EXIT_USAGE, "--date: YYYY-MM-DD");
+		begin = timegm(&tm);
+	} else {
+		begin = time(NULL) / 86400 * 86400 - 86400;
+	}
+	gmtime_r(&begin, &tm);
+	strftime(day, 16, "%Y-%m-%d", &tm);
+	*begin_r = timegm(&tm);
+	return 0;
 }

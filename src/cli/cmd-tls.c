@@ -377,21 +377,10 @@ report(struct cli *cli, const struct cli_args *a)
 	bool send = cli_flag(a, "send");
 	char day[16];
 	time_t begin;
-	struct tm tm;
 	int rc = 0;
 
-	memset(&tm, 0, sizeof(tm));
-	if (date != NULL) {
-		char *e = strptime(date, "%Y-%m-%d", &tm);
-		if (e == NULL || *e != '\0')
-			return cli_error(EXIT_USAGE, "--date: YYYY-MM-DD");
-		begin = timegm(&tm);
-	} else {
-		begin = time(NULL) / 86400 * 86400 - 86400;
-	}
-	gmtime_r(&begin, &tm);
-	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-	begin = timegm(&tm);
+	if ((rc = cli_report_day(date, day, &begin)) != 0)
+		return rc;
 
 	struct day d = { 0 };
 	char *path = tlsrpt_path(cli->root, day);
