@@ -88,7 +88,7 @@ quarantine_query(void *ctx, json_t *args, json_t **result_r,
 		 json_t **error_r)
 {
 	struct api_ctx *c = ctx;
-	json_t *filter = json_object_get(args, "filter"), *pos, *lim, *v;
+	json_t *filter = json_object_get(args, "filter"), *v;
 	const char *text = NULL, *key;
 
 	if (!api_account_ok(args, error_r) || !quarantine_allowed(c, error_r))
@@ -110,25 +110,9 @@ quarantine_query(void *ctx, json_t *args, json_t **result_r,
 			text = json_string_value(v);
 		}
 	}
-	int64_t position = 0, limit = QUERY_LIMIT_DEFAULT;
-	pos = json_object_get(args, "position");
-	lim = json_object_get(args, "limit");
-	if (pos != NULL && (!json_is_integer(pos) || json_integer_value(pos) < 0)) {
-		*error_r = jmap_error_props("invalidArguments", "position is an "
-		    "integer of 0 or more", "position", NULL);
+	int64_t position, limit;
+	if (!api_window_args(c, args, &position, &limit, error_r))
 		return;
-	}
-	if (lim != NULL && (!json_is_integer(lim) || json_integer_value(lim) < 0)) {
-		*error_r = jmap_error_props("invalidArguments", "limit is an "
-		    "integer of 0 or more", "limit", NULL);
-		return;
-	}
-	if (pos != NULL)
-		position = json_integer_value(pos);
-	if (lim != NULL)
-		limit = json_integer_value(lim);
-	if ((size_t)limit > c->lim->max_objects_in_get)
-		limit = (int64_t)c->lim->max_objects_in_get;
 	json_t *all = quarantine_all(c, text, error_r);
 	if (all == NULL)
 		return;

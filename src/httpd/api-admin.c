@@ -258,6 +258,30 @@ api_get_ids(struct api_ctx *c, json_t *args, json_t **ids_r, json_t **error_r)
 }
 
 bool
+api_window_args(struct api_ctx *c, json_t *args, int64_t *position_r,
+		int64_t *limit_r, json_t **error_r)
+{
+	json_t *pos = json_object_get(args, "position");
+	json_t *lim = json_object_get(args, "limit");
+
+	if (pos != NULL && (!json_is_integer(pos) || json_integer_value(pos) < 0)) {
+		*error_r = jmap_error_props("invalidArguments", "position is an "
+		    "integer of 0 or more", "position", NULL);
+		return false;
+	}
+	if (lim != NULL && (!json_is_integer(lim) || json_integer_value(lim) < 0)) {
+		*error_r = jmap_error_props("invalidArguments", "limit is an "
+		    "integer of 0 or more", "limit", NULL);
+		return false;
+	}
+	*position_r = pos != NULL ? json_integer_value(pos) : 0;
+	*limit_r = lim != NULL ? json_integer_value(lim) : QUERY_LIMIT_DEFAULT;
+	if ((size_t)*limit_r > c->lim->max_objects_in_get)
+		*limit_r = (int64_t)c->lim->max_objects_in_get;
+	return true;
+}
+
+bool
 api_query_args(struct api_ctx *c, json_t *args, const char *const *sortable,
 	   struct query *q, json_t **error_r)
 {

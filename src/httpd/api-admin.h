@@ -69,6 +69,11 @@ bool api_get_ids(struct api_ctx *c, json_t *args, json_t **ids_r,
 bool api_query_args(struct api_ctx *c, json_t *args,
 		    const char *const *sortable, struct query *q,
 		    json_t **error_r);
+/* api_window_args - position and limit of a /query over a list made in
+ * memory (the queues, the quarantine): integers of 0 or more, limit
+ * QUERY_LIMIT_DEFAULT when absent and at most maxObjectsInGet */
+bool api_window_args(struct api_ctx *c, json_t *args, int64_t *position_r,
+		     int64_t *limit_r, json_t **error_r);
 char *api_like_pattern(const char *text);
 void api_run_query(struct api_ctx *c, const struct query *q,
 		   const char *id_sql, const char *from, const char *order,
