@@ -6,6 +6,7 @@
 
 #include "dkim.h"
 #include "dmarc.h"
+#include "mailto.h"
 
 const char *
 dmarc_policy_name(enum dmarc_policy p)
@@ -47,7 +48,8 @@ policy_value(const struct dkim_tag *t)
 }
 
 /* uri_add - one rua URI (white space around removed, a "!size" suffix
- * of RFC 7489 dropped); only mailto: URIs with an address are kept */
+ * of RFC 7489 6.2 dropped); only mailto: URIs with a valid address are
+ * kept, %-decoded (a '!', ',' or ';' in the address comes %-encoded) */
 static void
 uri_add(struct dmarc_record *r, const char *s, size_t len)
 {
@@ -58,19 +60,9 @@ uri_add(struct dmarc_record *r, const char *s, size_t len)
 	const char *bang = memchr(s, '!', len);
 	if (bang != NULL)
 		len = (size_t)(bang - s);
-	if (len <= 7 || len >= DMARC_URI_MAX || strncasecmp(s, "mailto:", 7) != 0)
+	if (r->nrua == DMARC_URIS_MAX ||
+	    !mailto_uri_decode(s, len, r->rua[r->nrua], DMARC_URI_MAX))
 		return;
-	const char *at = memchr(s + 7, '@', len - 7);
-	if (at == NULL || at == s + 7 || at == s + len - 1)
-		return;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f ||
-		    s[i] == '<' || s[i] == '>' || s[i] == '"')
-			return;
-	if (r->nrua == DMARC_URIS_MAX)
-		return;
-	memcpy(r->rua[r->nrua], s, len);
-	r->rua[r->nrua][len] = '\0';
 	r->nrua++;
 }
 

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "fsutil.h"
+#include "mailto.h"
 #include "tlsrpt.h"
 #include "xalloc.h"
 
@@ -193,80 +194,6 @@ uri_ok(const char *u, size_t len)
 	return len > 8 && strncasecmp(u, "https://", 8) == 0;
 }
 
-/* mailbox_ok - an SMTP mailbox (RFC 5321 4.1.2) in ASCII: a dot-atom or
- * quoted-string local part, '@', a domain of letters, digits, '-' and
- * '.' or an address literal in [] */
-static bool
-mailbox_ok(const char *a)
-{
-	const char *at = strrchr(a, '@'), *p;
-
-	if (at == NULL || at == a || at[1] == '\0')
-		return false;
-	if (a[0] == '"') {
-		if (at - a < 2 || at[-1] != '"')
-			return false;
-		for (p = a + 1; p < at - 1; p++) {
-			if (*p == '\\' && p + 1 < at - 1)
-				p++;
-			else if (*p == '"' || *p == '\\')
-				return false;
-		}
-	} else {
-		if (a[0] == '.' || at[-1] == '.')
-			return false;
-		for (p = a; p < at; p++)
-			if (!isalnum((unsigned char)*p) &&
-			    strchr("!#$%&'*+-/=?^_`{|}~.", *p) == NULL)
-				return false;
-			else if (*p == '.' && p[1] == '.')
-				return false;
-	}
-	p = at + 1;
-	if (*p == '[')
-		return strlen(p) > 2 && p[strlen(p) - 1] == ']' &&
-		    strchr(p + 1, '[') == NULL && strchr(p, ']') == p +
-		    strlen(p) - 1;
-	for (; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
-			return false;
-	return true;
-}
-
-/* mailto_decode - the address of a mailto: URI (RFC 6068 2): the part
- * before any '?' (header fields are ignored), %-decoded (RFC 8460 3:
- * commas and semicolons in a URI are %-encoded, so a quoted local part
- * "a,b" comes as %22a%2Cb%22), into out as "mailto:<address>"; false for
- * a bad escape, a decoded byte outside printable ASCII or one of "<>",
- * or no valid mailbox */
-static bool
-mailto_decode(const char *u, size_t len, char out[TLSRPT_URI_MAX])
-{
-	const char *q = memchr(u, '?', len);
-	size_t o = 7;
-
-	if (q != NULL)
-		len = (size_t)(q - u);
-	memcpy(out, "mailto:", 7);
-	for (size_t i = 7; i < len; i++) {
-		unsigned char c = (unsigned char)u[i];
-
-		if (c == '%') {
-			if (i + 2 >= len || !isxdigit((unsigned char)u[i + 1]) ||
-			    !isxdigit((unsigned char)u[i + 2]))
-				return false;
-			char hex[3] = { u[i + 1], u[i + 2], '\0' };
-			c = (unsigned char)strtoul(hex, NULL, 16);
-			i += 2;
-		}
-		if (c <= ' ' || c >= 0x7f || c == '<' || c == '>')
-			return false;
-		out[o++] = (char)c;   /* o < len < TLSRPT_URI_MAX */
-	}
-	out[o] = '\0';
-	return mailbox_ok(out + 7);
-}
-
 int
 tlsrpt_record_parse(const char *txt, struct tlsrpt_record *rec,
 		    const char **error_r)
@@ -339,8 +266,8 @@ tlsrpt_record_parse(const char *txt, struct tlsrpt_record *rec,
 				return -1;
 			}
 			if (strncasecmp(x, "mailto:", 7) == 0) {
-				if (!mailto_decode(x, (size_t)(y - x),
-				    rec->rua[rec->nrua])) {
+				if (!mailto_uri_decode(x, (size_t)(y - x),
+				    rec->rua[rec->nrua], TLSRPT_URI_MAX)) {
 					*error_r = "rua: a mailto: URI whose "
 					    "%-decoded address is not a valid "
 					    "mailbox";

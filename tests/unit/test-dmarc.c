@@ -70,6 +70,15 @@ test_record(void)
 	    "mailto:3@a.t,mailto:4@a.t,mailto:5@a.t,mailto:6@a.t,mailto:7@a.t,"
 	    "mailto:8@a.t,mailto:9@a.t,mailto:@a.t,mailto:x@", &r, &err), 1);
 	CHECK_INTEQ(r.nrua, DMARC_URIS_MAX);
+	/* RFC 7489 6.2: '!', ',' and ';' in an address are %-encoded; the
+	 * kept URI is the decoded address; a bad escape or a decoded control
+	 * byte drops the URI, '?' header fields are ignored */
+	CHECK_INTEQ(parse("v=DMARC1; p=none; rua=mailto:%22dmarc%2Cr%21x%22@"
+	    "a.test!10m,mailto:b%40@a.test,mailto:c%4@a.test,"
+	    "mailto:d%0A@a.test,mailto:e@a.test?subject=x", &r, &err), 1);
+	CHECK_INTEQ(r.nrua, 2);
+	CHECK_STREQ(r.rua[0], "mailto:\"dmarc,r!x\"@a.test");
+	CHECK_STREQ(r.rua[1], "mailto:e@a.test");
 }
 
 static void
