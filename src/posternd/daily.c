@@ -9,7 +9,8 @@
  *
  * After the days were reported, the job removes the row files
  * (dmarc/<day>.tsv, tlsrpt/<day>.tsv) of reported days older than
- * reports.keep_days. */
+ * reports.keep_days. With reports.daily off, an hourly job only removes
+ * the row files older than reports.keep_days (nothing is reported). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -238,10 +239,7 @@ daily_tick(time_t now)
 	if (job != 0 || now < next_try || done >= yesterday ||
 	    now % DAY < AFTER_MIDNIGHT)
 		return;
-	if (!wanted()) {
-		next_try = now + RETRY;
-		return;
-	}
+	bool report = wanted();
 	long from = done + 1;
 	if (from < yesterday - CATCH_UP + 1)
 		from = yesterday - CATCH_UP + 1;
@@ -273,11 +271,20 @@ daily_tick(time_t now)
 			dup2(fd, STDERR_FILENO);
 		}
 		setpgid(0, 0);
-		_exit(run(from, yesterday));
+		if (report)
+			_exit(run(from, yesterday));
+		/* reports.daily off: nothing is reported, the rows of
+		 * days older than keep_days still go */
+		prune(yesterday + 1 - keep_days);
+		_exit(0);
 	}
 	if (fd >= 0)
 		close(fd);
 	job = pid;
+	if (!report) {
+		next_try = now + RETRY;
+		return;
+	}
 	char a[16], b[16];
 	day_text(from, a);
 	day_text(yesterday, b);

@@ -665,3 +665,36 @@ def test_daily_job_prunes_old_row_files(srv):
     log = (srv.root / "log" / "daily.log").read_text()
     assert f"removed tlsrpt/{day(40)}.tsv (reports.keep_days 25)" in log
     assert f"removed dmarc/{day(30)}.tsv (reports.keep_days 25)" in log
+
+
+def test_daily_job_prunes_with_reports_off(srv):
+    """reports.daily 0: posternd reports nothing (run/daily.day stays),
+    but the row files older than reports.keep_days still go"""
+    now = time.time()
+    if now % 86400 < 150 or now % 86400 > 86400 - 120:
+        pytest.skip("too near midnight UTC")
+
+    def day(n):
+        return time.strftime("%Y-%m-%d", time.gmtime(now - n * 86400))
+    d = srv.root / "dmarc"
+    d.mkdir(exist_ok=True)
+    old, kept = d / f"{day(40)}.tsv", d / f"{day(10)}.tsv"
+    old.write_text("old rows\n")
+    kept.write_text("newer rows\n")
+    n = len(srv.rpt.posts)
+    srv.cli("config", "set", "reports.daily", "0")
+    srv.cli("config", "set", "reports.keep_days", "25")
+    try:
+        srv.stop()
+        (srv.root / "run" / "daily.day").write_text(day(5) + "\n")
+        srv.start(services=["smtpd", "mta", "smtp-out"])
+        wait_for(lambda: not old.exists(), T, "the pruning")
+        time.sleep(1)
+    finally:
+        srv.cli("config", "unset", "reports.keep_days")
+        srv.cli("config", "unset", "reports.daily")
+    assert kept.exists()
+    assert (srv.root / "run" / "daily.day").read_text().strip() == day(5)
+    assert len(srv.rpt.posts) == n
+    log = (srv.root / "log" / "daily.log").read_text()
+    assert f"removed dmarc/{day(40)}.tsv (reports.keep_days 25)" in log
