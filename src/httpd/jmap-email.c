@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "hfield.h"
 #include "jmap-email.h"
 #include "jmap.h"
 #include "strutil.h"
@@ -14,96 +15,18 @@
 
 /* ------------------------------------------------------------- headers */
 
-/* one raw header field: name and value (after the colon, folding kept) */
-struct hfield {
-	const char *name;
-	size_t nlen;
-	const char *value;
-	size_t vlen;
-};
+/* The fields of the header block: lib-mime's hfield.h (the store's query
+ * index reads a header the same way). */
 
-/* fields_next - the next field of the header block d[*p..end): 1, or 0
- * at its end */
-static int
-fields_next(const char *d, size_t *p, size_t end, struct hfield *f)
-{
-	while (*p < end) {
-		size_t s = *p;
-		if (d[s] == '\r' || d[s] == '\n')
-			return 0;                   /* the blank line */
-		size_t e = s;
-		for (;;) {                          /* to the end of the field */
-			const char *nl = memchr(d + e, '\n', end - e);
-			e = nl != NULL ? (size_t)(nl - d) + 1 : end;
-			if (e >= end || (d[e] != ' ' && d[e] != '\t'))
-				break;
-		}
-		*p = e;
-		const char *colon = memchr(d + s, ':', e - s);
-		if (colon == NULL)
-			continue;                   /* not a field: skip */
-		f->name = d + s;
-		f->nlen = (size_t)(colon - (d + s));
-		while (f->nlen > 0 && (f->name[f->nlen - 1] == ' ' ||
-		    f->name[f->nlen - 1] == '\t'))
-			f->nlen--;
-		f->value = colon + 1;
-		f->vlen = e - (size_t)(colon + 1 - d);
-		while (f->vlen > 0 && (f->value[f->vlen - 1] == '\n' ||
-		    f->value[f->vlen - 1] == '\r'))
-			f->vlen--;
-		return 1;
-	}
-	return 0;
-}
-
+/* header_end - the end of the header block within JE_HEADER_MAX bytes */
 static size_t
 header_end(const char *d, size_t len)
 {
-	size_t lim = len < JE_HEADER_MAX ? len : JE_HEADER_MAX;
-	for (size_t i = 0; i < lim; i++) {
-		if (d[i] != '\n')
-			continue;
-		if (i + 1 < lim && d[i + 1] == '\n')
-			return i + 1;
-		if (i + 2 < lim && d[i + 1] == '\r' && d[i + 2] == '\n')
-			return i + 1;
-	}
-	return lim;
-}
+	size_t end;
 
-/* unfold - the value without CR/LF, trimmed */
-static void
-unfold(const char *v, size_t n, struct buf *out)
-{
-	size_t s = 0;
-
-	buf_reset(out);
-	for (size_t i = 0; i < n; i++)
-		if (v[i] != '\r' && v[i] != '\n')
-			buf_putc(out, v[i]);
-	while (s < out->len && (out->data[s] == ' ' || out->data[s] == '\t'))
-		s++;
-	buf_consume(out, s);
-	while (out->len > 0 && (out->data[out->len - 1] == ' ' ||
-	    out->data[out->len - 1] == '\t'))
-		buf_truncate(out, out->len - 1);
-	if (out->data == NULL)
-		buf_puts(out, "");
-}
-
-static void
-as_text(const char *v, size_t n, struct buf *out)
-{
-	struct buf u;
-
-	buf_init(&u, 0);
-	unfold(v, n, &u);
-	buf_reset(out);
-	mime_decode_words(u.data, u.len, out);
-	if (out->data == NULL)
-		buf_puts(out, "");
-	buf_free(&u);
+	(void)hfield_block_end(d, len < JE_HEADER_MAX ? len : JE_HEADER_MAX,
+	    &end);
+	return end;
 }
 
 /* field_get - the value of the first (or, last, the last) field name */
@@ -115,7 +38,7 @@ field_get(const char *d, size_t hend, const char *name, bool last,
 	struct hfield f;
 	bool found = false;
 
-	while (fields_next(d, &p, hend, &f)) {
+	while (hfield_next(d, &p, hend, &f)) {
 		if (f.nlen == strlen(name) && strncasecmp(f.name, name, f.nlen) == 0) {
 			*out = f;
 			found = true;
@@ -150,7 +73,7 @@ addr_push(json_t *list, const char *name, size_t nl, const char *email,
 			buf_putc(&e, email[i]);
 	struct buf u;
 	buf_init(&u, 0);
-	unfold(n.data != NULL ? n.data : "", n.len, &u);
+	hfield_unfold(n.data != NULL ? n.data : "", n.len, &u);
 	mime_decode_words(u.data, u.len, &dn);
 	buf_free(&u);
 	json_array_append_new(list, json_pack("{s:s?,s:s}", "name",
@@ -320,13 +243,13 @@ header_form(const char *v, size_t n, const char *form)
 		buf_append(&b, v, n);
 		r = json_stringn(b.data != NULL ? b.data : "", b.len);
 	} else if (strcmp(form, "asText") == 0) {
-		as_text(v, n, &b);
+		hfield_text(v, n, &b);
 		r = json_stringn(b.data, b.len);
 	} else if (strcmp(form, "asAddresses") == 0) {
-		unfold(v, n, &b);
+		hfield_unfold(v, n, &b);
 		r = addresses(b.data, b.len);
 	} else if (strcmp(form, "asGroupedAddresses") == 0) {
-		unfold(v, n, &b);
+		hfield_unfold(v, n, &b);
 		r = json_pack("[{s:n,s:o}]", "name", "addresses",
 		    addresses(b.data, b.len));
 	} else if (strcmp(form, "asMessageIds") == 0) {
@@ -335,7 +258,7 @@ header_form(const char *v, size_t n, const char *form)
 		time_t t;
 		int tz;
 		char d[32];
-		unfold(v, n, &b);
+		hfield_unfold(v, n, &b);
 		if (mime_date_parse(b.data, &t, &tz) < 0)
 			r = json_null();
 		else {
@@ -385,7 +308,7 @@ header_prop(const char *d, size_t hend, const char *prop)
 	size_t pos = 0;
 	struct hfield f;
 	json_t *list = all ? json_array() : NULL, *last = NULL;
-	while (fields_next(d, &pos, hend, &f)) {
+	while (hfield_next(d, &pos, hend, &f)) {
 		if (f.nlen != strlen(name) || strncasecmp(f.name, name, f.nlen) != 0)
 			continue;
 		json_t *v = header_form(f.value, f.vlen, form[0] ? form : NULL);
@@ -541,7 +464,7 @@ part_json(struct ectx *c, const struct mime_part *pt, const char *path,
 		json_t *h = json_array();
 		size_t pos = pt->hdr_start, end = pt->hdr_start + pt->hdr_len;
 		struct hfield f;
-		while (fields_next(c->data, &pos, end, &f))
+		while (hfield_next(c->data, &pos, end, &f))
 			json_array_append_new(h, json_pack("{s:s%,s:s%}", "name",
 			    f.name, f.nlen, "value", f.value, f.vlen));
 		json_object_set_new(o, "headers", h);
@@ -876,7 +799,7 @@ je_email(const char *data, size_t len, const struct je_meta *meta,
 	if (want(p, "headers")) {
 		json_t *h = json_array();
 		size_t pos = 0;
-		while (fields_next(data, &pos, hend, &f))
+		while (hfield_next(data, &pos, hend, &f))
 			json_array_append_new(h, json_pack("{s:s%,s:s%}", "name",
 			    f.name, f.nlen, "value", f.value, f.vlen));
 		json_object_set_new(o, "headers", h);
@@ -996,7 +919,7 @@ je_header_text(const char *data, size_t len, const char *name,
 
 	buf_reset(out);
 	if (field_get(data, hend, name, true, &f))
-		as_text(f.value, f.vlen, out);
+		hfield_text(f.value, f.vlen, out);
 	if (out->data == NULL)
 		buf_puts(out, "");
 }
@@ -1012,7 +935,7 @@ je_sort_address(const char *data, size_t len, const char *name,
 	buf_reset(out);
 	buf_init(&u, 0);
 	if (field_get(data, hend, name, true, &f)) {
-		unfold(f.value, f.vlen, &u);
+		hfield_unfold(f.value, f.vlen, &u);
 		json_t *a = addresses(u.data, u.len);
 		json_t *first = json_array_get(a, 0);
 		const char *s = json_string_value(json_object_get(first, "name"));
@@ -1041,7 +964,7 @@ je_sent_at(const char *data, size_t len)
 	if (!field_get(data, hend, "Date", true, &f))
 		return 0;
 	buf_init(&u, 0);
-	unfold(f.value, f.vlen, &u);
+	hfield_unfold(f.value, f.vlen, &u);
 	if (mime_date_parse(u.data, &t, &tz) < 0)
 		t = 0;
 	buf_free(&u);
@@ -1268,10 +1191,10 @@ field_contains(const struct je_match *m, const char *field, const char *s)
 	bool found = false;
 
 	buf_init(&b, 0);
-	while (!found && fields_next(m->data, &pos, hend, &f)) {
+	while (!found && hfield_next(m->data, &pos, hend, &f)) {
 		if (f.nlen != strlen(field) || strncasecmp(f.name, field, f.nlen) != 0)
 			continue;
-		as_text(f.value, f.vlen, &b);
+		hfield_text(f.value, f.vlen, &b);
 		found = mem_contains_ci(b.data, b.len, s, strlen(s));
 	}
 	buf_free(&b);
