@@ -13,18 +13,16 @@ filter ANDed with minSize 0, which sends it down the path that reads
 every message's header (the only path before version 7). Server CPU: of
 posternd and every process under it, from /proc/PID/task/*/schedstat.
 Prints a Markdown table for bench/RESULTS.md."""
-import base64
 import shutil
-import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import httpd_alone  # noqa: E402
 
 BUILD = Path(sys.argv[1] if len(sys.argv) > 1 else "build-opt").resolve()
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
@@ -33,17 +31,8 @@ PW = "Qz-Sample-Pw-5678"
 USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]
 
 
-def port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def cli(root, *a):
-    return subprocess.run([str(BUILD / "postern"), "-d", root, *a],
-                          check=True, capture_output=True, text=True)
+    return httpd_alone.cli(BUILD, root, *a)
 
 
 def server_cpu_ns(pid):
@@ -84,29 +73,13 @@ def fill(maildir):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="postern-bench-jmap-")
-    root = f"{tmp}/root"
-    cli(root, "init", "--hostname", "bench.test")
-    hp = port()
-    cli(root, "config", "set", "http.listen", f"127.0.0.1:{hp}")
-    for svc in ("https", "smtp", "submission", "smtps", "pop3", "pop3s",
-                "imap", "imaps", "managesieve"):
-        cli(root, "config", "set", f"{svc}.listen", "")
-    cli(root, "postoffice", "add", "hq", "--password", "Kx-Office-Pw-1234")
-    cli(root, "mailbox", "add", "bench@hq", "--password", PW)
-    proc = subprocess.Popen([str(BUILD / "posternd"), "-d", root,
-                             "--services", "httpd"])
+    root, hp = httpd_alone.make_root(
+        BUILD, "postern-bench-jmap-", "hq", "Kx-Office-Pw-1234", "bench@hq",
+        PW)
+    proc = httpd_alone.start(BUILD, root, hp)
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", hp), 1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        c = http.client.HTTPConnection("127.0.0.1", hp, timeout=120)
-        hdr = {"Content-Type": "application/json", "Authorization": "Basic " +
-               base64.b64encode(f"bench@hq:{PW}".encode()).decode()}
+        # the web session cookie: one password check, not one a request
+        c, hdr = httpd_alone.login(hp, "/jmap/mail/login", "bench@hq", PW)
 
         def api(calls):
             c.request("POST", "/jmap/mail/api", json.dumps(
@@ -116,15 +89,6 @@ def main():
             assert r.status == 200, body
             return json.loads(body)
 
-        # the web session cookie: one password check, not one a request
-        c.request("POST", "/jmap/mail/login", json.dumps(
-            {"login": "bench@hq", "password": PW}),
-            {"Content-Type": "application/json", "X-Postern-CSRF": "1"})
-        r = c.getresponse()
-        r.read()
-        assert r.status == 200, r.status
-        hdr = {"Content-Type": "application/json", "X-Postern-CSRF": "1",
-               "Cookie": r.getheader("Set-Cookie").split(";")[0]}
         c.request("GET", "/jmap/mail/session", headers=hdr)
         r = c.getresponse()
         sess = json.loads(r.read())
@@ -205,9 +169,8 @@ def main():
                          statistics.median(cs), res[1].get("total", "-"),
                          len(res[1].get("ids", res[1].get("list", [])))))
     finally:
-        proc.terminate()
-        proc.wait(20)
-        shutil.rmtree(tmp, ignore_errors=True)
+        httpd_alone.stop(proc, 20)
+        shutil.rmtree(Path(root).parent, ignore_errors=True)
     print(f"{N} messages: files written in {made:.1f} s, indexed by the "
           f"first request in {indexed:.1f} s; load "
           f"{os.getloadavg()[0]:.2f}\n")

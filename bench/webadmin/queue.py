@@ -5,35 +5,21 @@ write them), over real HTTP against postern-httpd alone: Queue/query with
 limit 0 (the dashboard's counts), the first page of 50, a page of one
 queue, a text search; milliseconds per request (median of 10) and httpd's
 CPU time for them. Prints a Markdown table for bench/RESULTS.md."""
-import http.client
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import httpd_alone  # noqa: E402
 
 BUILD = Path(sys.argv[1] if len(sys.argv) > 1 else "build").resolve()
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
 RUNS = 10
 USING = ["urn:ietf:params:jmap:core", "urn:postern:admin"]
-
-
-def port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def cli(root, *a):
-    subprocess.run([str(BUILD / "postern"), "-d", root, *a], check=True,
-                   capture_output=True)
 
 
 def fill(root, n):
@@ -60,39 +46,17 @@ def cpu(pid):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="postern-bench-queue-")
-    root = f"{tmp}/root"
-    cli(root, "init", "--hostname", "bench.test")
-    hp = port()
-    cli(root, "config", "set", "http.listen", f"127.0.0.1:{hp}")
-    for svc in ("https", "smtp", "submission", "smtps", "pop3", "pop3s",
-                "imap", "imaps", "managesieve", "xmpp", "xmpps"):
-        cli(root, "config", "set", f"{svc}.listen", "")
-    cli(root, "postoffice", "add", "hq", "--password", "Hq-Bench-Pw-1234")
-    cli(root, "mailbox", "add", "root@hq", "--password", "Rt-Bench-Pw-5678",
-        "--type", "SYSADMIN")
+    root, hp = httpd_alone.make_root(
+        BUILD, "postern-bench-queue-", "hq", "Hq-Bench-Pw-1234", "root@hq",
+        "Rt-Bench-Pw-5678", "--type", "SYSADMIN")
     fill(root, N)
-    proc = subprocess.Popen([str(BUILD / "posternd"), "-d", root,
-                             "--services", "httpd"])
+    proc = httpd_alone.start(BUILD, root, hp)
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", hp), 1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         time.sleep(1)
         st = json.loads(Path(root, "run/status.json").read_text())
         hpid = [s["pid"] for s in st["services"] if s["name"] == "httpd"][0]
-        c = http.client.HTTPConnection("127.0.0.1", hp, timeout=120)
-        hdr = {"Content-Type": "application/json", "X-Postern-CSRF": "1"}
-        c.request("POST", "/api/login", json.dumps(
-            {"login": "root@hq", "password": "Rt-Bench-Pw-5678"}), hdr)
-        r = c.getresponse()
-        r.read()
-        assert r.status == 200, r.status
-        hdr["Cookie"] = r.getheader("Set-Cookie").split(";")[0]
+        c, hdr = httpd_alone.login(hp, "/api/login", "root@hq",
+                                   "Rt-Bench-Pw-5678")
 
         def api(args):
             c.request("POST", "/jmap/api", json.dumps(
@@ -127,8 +91,7 @@ def main():
             cpu_ms = (cpu(hpid) - c0) * 1000 / RUNS
             print(f"| {name} | {statistics.median(times):.1f} | {cpu_ms:.0f} |")
     finally:
-        proc.terminate()
-        proc.wait(30)
+        httpd_alone.stop(proc)
 
 
 if __name__ == "__main__":

@@ -8,48 +8,26 @@ postern-httpd alone, logs in as a SYSADMIN and times, over real HTTP:
 the mailbox list's first page (all post offices, and one), a search, a
 deep page, and the admin page's load (every file it fetches: bytes and
 time). Prints a Markdown table for bench/RESULTS.md."""
-import http.client
 import json
 import os
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import httpd_alone  # noqa: E402
 
 BUILD = Path(sys.argv[1] if len(sys.argv) > 1 else "build").resolve()
 N_PO, PER_PO, RUNS = 10, 10000, 20
 USING = ["urn:ietf:params:jmap:core", "urn:postern:admin"]
 
 
-def port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def cli(root, *a):
-    subprocess.run([str(BUILD / "postern"), "-d", root, *a], check=True,
-                   capture_output=True)
-
-
 def main():
-    tmp = tempfile.mkdtemp(prefix="postern-bench-web-")
-    root = f"{tmp}/root"
-    cli(root, "init", "--hostname", "bench.test")
-    hp = port()
-    cli(root, "config", "set", "http.listen", f"127.0.0.1:{hp}")
-    for svc in ("https", "smtp", "submission", "smtps", "pop3", "pop3s",
-                "imap", "imaps", "managesieve"):
-        cli(root, "config", "set", f"{svc}.listen", "")
-    cli(root, "postoffice", "add", "hq", "--password", "Hq-Bench-Pw-1234")
-    cli(root, "mailbox", "add", "root@hq", "--password", "Rt-Bench-Pw-5678",
-        "--type", "SYSADMIN")
+    root, hp = httpd_alone.make_root(
+        BUILD, "postern-bench-web-", "hq", "Hq-Bench-Pw-1234", "root@hq",
+        "Rt-Bench-Pw-5678", "--type", "SYSADMIN")
     con = sqlite3.connect(f"{root}/config/postern.db")
     h = con.execute("SELECT password_hash FROM mailbox WHERE name = 'root'"
                     ).fetchone()[0]
@@ -68,24 +46,10 @@ def main():
     con.commit()
     con.close()
     fill = time.time() - t0
-    proc = subprocess.Popen([str(BUILD / "posternd"), "-d", root,
-                             "--services", "httpd"])
+    proc = httpd_alone.start(BUILD, root, hp)
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", hp), 1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        c = http.client.HTTPConnection("127.0.0.1", hp, timeout=60)
-        hdr = {"Content-Type": "application/json", "X-Postern-CSRF": "1"}
-        c.request("POST", "/api/login", json.dumps(
-            {"login": "root@hq", "password": "Rt-Bench-Pw-5678"}), hdr)
-        r = c.getresponse()
-        r.read()
-        assert r.status == 200, r.status
-        hdr["Cookie"] = r.getheader("Set-Cookie").split(";")[0]
+        c, hdr = httpd_alone.login(hp, "/api/login", "root@hq",
+                                   "Rt-Bench-Pw-5678", timeout=60)
 
         def api(calls):
             c.request("POST", "/jmap/api", json.dumps(
@@ -167,8 +131,7 @@ def main():
             nbytes += len(r.read())
         page_ms = (time.perf_counter() - t) * 1000
     finally:
-        proc.terminate()
-        proc.wait(20)
+        httpd_alone.stop(proc, 20)
     print(f"fill: {N_PO * PER_PO} mailbox rows in {fill:.1f} s; "
           f"load {os.getloadavg()[0]:.2f}\n")
     print("| request (query + get of 25, one HTTP request) | median | max | httpd CPU | total | rows |")

@@ -7,107 +7,30 @@
 #include <time.h>
 
 #include "buf.h"
+#include "hfield.h"
 #include "jmap-email.h"
 #include "jmap.h"
 #include "strutil.h"
 #include "xalloc.h"
-
+#include "jmap-email-private.h"
 /* ------------------------------------------------------------- headers */
 
-/* one raw header field: name and value (after the colon, folding kept) */
-struct hfield {
-	const char *name;
-	size_t nlen;
-	const char *value;
-	size_t vlen;
-};
+/* The fields of the header block: lib-mime's hfield.h (the store's query
+ * index reads a header the same way). */
 
-/* fields_next - the next field of the header block d[*p..end): 1, or 0
- * at its end */
-static int
-fields_next(const char *d, size_t *p, size_t end, struct hfield *f)
-{
-	while (*p < end) {
-		size_t s = *p;
-		if (d[s] == '\r' || d[s] == '\n')
-			return 0;                   /* the blank line */
-		size_t e = s;
-		for (;;) {                          /* to the end of the field */
-			const char *nl = memchr(d + e, '\n', end - e);
-			e = nl != NULL ? (size_t)(nl - d) + 1 : end;
-			if (e >= end || (d[e] != ' ' && d[e] != '\t'))
-				break;
-		}
-		*p = e;
-		const char *colon = memchr(d + s, ':', e - s);
-		if (colon == NULL)
-			continue;                   /* not a field: skip */
-		f->name = d + s;
-		f->nlen = (size_t)(colon - (d + s));
-		while (f->nlen > 0 && (f->name[f->nlen - 1] == ' ' ||
-		    f->name[f->nlen - 1] == '\t'))
-			f->nlen--;
-		f->value = colon + 1;
-		f->vlen = e - (size_t)(colon + 1 - d);
-		while (f->vlen > 0 && (f->value[f->vlen - 1] == '\n' ||
-		    f->value[f->vlen - 1] == '\r'))
-			f->vlen--;
-		return 1;
-	}
-	return 0;
-}
-
-static size_t
+/* header_end - the end of the header block within JE_HEADER_MAX bytes */
+size_t
 header_end(const char *d, size_t len)
 {
-	size_t lim = len < JE_HEADER_MAX ? len : JE_HEADER_MAX;
-	for (size_t i = 0; i < lim; i++) {
-		if (d[i] != '\n')
-			continue;
-		if (i + 1 < lim && d[i + 1] == '\n')
-			return i + 1;
-		if (i + 2 < lim && d[i + 1] == '\r' && d[i + 2] == '\n')
-			return i + 1;
-	}
-	return lim;
-}
+	size_t end;
 
-/* unfold - the value without CR/LF, trimmed */
-static void
-unfold(const char *v, size_t n, struct buf *out)
-{
-	size_t s = 0;
-
-	buf_reset(out);
-	for (size_t i = 0; i < n; i++)
-		if (v[i] != '\r' && v[i] != '\n')
-			buf_putc(out, v[i]);
-	while (s < out->len && (out->data[s] == ' ' || out->data[s] == '\t'))
-		s++;
-	buf_consume(out, s);
-	while (out->len > 0 && (out->data[out->len - 1] == ' ' ||
-	    out->data[out->len - 1] == '\t'))
-		buf_truncate(out, out->len - 1);
-	if (out->data == NULL)
-		buf_puts(out, "");
-}
-
-static void
-as_text(const char *v, size_t n, struct buf *out)
-{
-	struct buf u;
-
-	buf_init(&u, 0);
-	unfold(v, n, &u);
-	buf_reset(out);
-	mime_decode_words(u.data, u.len, out);
-	if (out->data == NULL)
-		buf_puts(out, "");
-	buf_free(&u);
+	(void)hfield_block_end(d, len < JE_HEADER_MAX ? len : JE_HEADER_MAX,
+	    &end);
+	return end;
 }
 
 /* field_get - the value of the first (or, last, the last) field name */
-static bool
+bool
 field_get(const char *d, size_t hend, const char *name, bool last,
 	  struct hfield *out)
 {
@@ -115,7 +38,7 @@ field_get(const char *d, size_t hend, const char *name, bool last,
 	struct hfield f;
 	bool found = false;
 
-	while (fields_next(d, &p, hend, &f)) {
+	while (hfield_next(d, &p, hend, &f)) {
 		if (f.nlen == strlen(name) && strncasecmp(f.name, name, f.nlen) == 0) {
 			*out = f;
 			found = true;
@@ -150,7 +73,7 @@ addr_push(json_t *list, const char *name, size_t nl, const char *email,
 			buf_putc(&e, email[i]);
 	struct buf u;
 	buf_init(&u, 0);
-	unfold(n.data != NULL ? n.data : "", n.len, &u);
+	hfield_unfold(n.data != NULL ? n.data : "", n.len, &u);
 	mime_decode_words(u.data, u.len, &dn);
 	buf_free(&u);
 	json_array_append_new(list, json_pack("{s:s?,s:s}", "name",
@@ -320,13 +243,13 @@ header_form(const char *v, size_t n, const char *form)
 		buf_append(&b, v, n);
 		r = json_stringn(b.data != NULL ? b.data : "", b.len);
 	} else if (strcmp(form, "asText") == 0) {
-		as_text(v, n, &b);
+		hfield_text(v, n, &b);
 		r = json_stringn(b.data, b.len);
 	} else if (strcmp(form, "asAddresses") == 0) {
-		unfold(v, n, &b);
+		hfield_unfold(v, n, &b);
 		r = addresses(b.data, b.len);
 	} else if (strcmp(form, "asGroupedAddresses") == 0) {
-		unfold(v, n, &b);
+		hfield_unfold(v, n, &b);
 		r = json_pack("[{s:n,s:o}]", "name", "addresses",
 		    addresses(b.data, b.len));
 	} else if (strcmp(form, "asMessageIds") == 0) {
@@ -335,7 +258,7 @@ header_form(const char *v, size_t n, const char *form)
 		time_t t;
 		int tz;
 		char d[32];
-		unfold(v, n, &b);
+		hfield_unfold(v, n, &b);
 		if (mime_date_parse(b.data, &t, &tz) < 0)
 			r = json_null();
 		else {
@@ -385,7 +308,7 @@ header_prop(const char *d, size_t hend, const char *prop)
 	size_t pos = 0;
 	struct hfield f;
 	json_t *list = all ? json_array() : NULL, *last = NULL;
-	while (fields_next(d, &pos, hend, &f)) {
+	while (hfield_next(d, &pos, hend, &f)) {
 		if (f.nlen != strlen(name) || strncasecmp(f.name, name, f.nlen) != 0)
 			continue;
 		json_t *v = header_form(f.value, f.vlen, form[0] ? form : NULL);
@@ -541,7 +464,7 @@ part_json(struct ectx *c, const struct mime_part *pt, const char *path,
 		json_t *h = json_array();
 		size_t pos = pt->hdr_start, end = pt->hdr_start + pt->hdr_len;
 		struct hfield f;
-		while (fields_next(c->data, &pos, end, &f))
+		while (hfield_next(c->data, &pos, end, &f))
 			json_array_append_new(h, json_pack("{s:s%,s:s%}", "name",
 			    f.name, f.nlen, "value", f.value, f.vlen));
 		json_object_set_new(o, "headers", h);
@@ -763,7 +686,7 @@ part_at(const struct mime_message *m, const char *path)
 	return pt;
 }
 
-static bool
+bool
 want(const struct je_props *p, const char *name)
 {
 	size_t i;
@@ -876,7 +799,7 @@ je_email(const char *data, size_t len, const struct je_meta *meta,
 	if (want(p, "headers")) {
 		json_t *h = json_array();
 		size_t pos = 0;
-		while (fields_next(data, &pos, hend, &f))
+		while (hfield_next(data, &pos, hend, &f))
 			json_array_append_new(h, json_pack("{s:s%,s:s%}", "name",
 			    f.name, f.nlen, "value", f.value, f.vlen));
 		json_object_set_new(o, "headers", h);
@@ -996,7 +919,7 @@ je_header_text(const char *data, size_t len, const char *name,
 
 	buf_reset(out);
 	if (field_get(data, hend, name, true, &f))
-		as_text(f.value, f.vlen, out);
+		hfield_text(f.value, f.vlen, out);
 	if (out->data == NULL)
 		buf_puts(out, "");
 }
@@ -1012,7 +935,7 @@ je_sort_address(const char *data, size_t len, const char *name,
 	buf_reset(out);
 	buf_init(&u, 0);
 	if (field_get(data, hend, name, true, &f)) {
-		unfold(f.value, f.vlen, &u);
+		hfield_unfold(f.value, f.vlen, &u);
 		json_t *a = addresses(u.data, u.len);
 		json_t *first = json_array_get(a, 0);
 		const char *s = json_string_value(json_object_get(first, "name"));
@@ -1041,766 +964,9 @@ je_sent_at(const char *data, size_t len)
 	if (!field_get(data, hend, "Date", true, &f))
 		return 0;
 	buf_init(&u, 0);
-	unfold(f.value, f.vlen, &u);
+	hfield_unfold(f.value, f.vlen, &u);
 	if (mime_date_parse(u.data, &t, &tz) < 0)
 		t = 0;
 	buf_free(&u);
 	return t;
-}
-
-/* -------------------------------------------------------------- filters */
-
-static void
-filter_clear(struct je_filter *f)
-{
-	free(f->str);
-	free(f->str2);
-	for (size_t i = 0; i < f->nids; i++)
-		free(f->ids[i]);
-	free(f->ids);
-	for (size_t i = 0; i < f->nsub; i++)
-		filter_clear(&f->sub[i]);
-	free(f->sub);
-}
-
-void
-je_filter_free(struct je_filter **fp)
-{
-	if (*fp == NULL)
-		return;
-	filter_clear(*fp);
-	free(*fp);
-	*fp = NULL;
-}
-
-static int
-cond_parse(json_t *v, struct je_filter *f, size_t *count, int depth,
-	   json_t **error_r)
-{
-	static const struct { const char *name; enum je_fkind kind; char type; }
-	conds[] = {
-		{ "inMailbox", JF_IN_MAILBOX, 's' },
-		{ "inMailboxOtherThan", JF_IN_MAILBOX_OTHER, 'a' },
-		{ "before", JF_BEFORE, 'd' }, { "after", JF_AFTER, 'd' },
-		{ "minSize", JF_MIN_SIZE, 'n' }, { "maxSize", JF_MAX_SIZE, 'n' },
-		{ "hasKeyword", JF_HAS_KEYWORD, 's' },
-		{ "notKeyword", JF_NOT_KEYWORD, 's' },
-		{ "hasAttachment", JF_HAS_ATTACHMENT, 'b' },
-		{ "text", JF_TEXT, 's' }, { "from", JF_FROM, 's' },
-		{ "to", JF_TO, 's' }, { "cc", JF_CC, 's' }, { "bcc", JF_BCC, 's' },
-		{ "subject", JF_SUBJECT, 's' }, { "body", JF_BODY, 's' },
-		{ "header", JF_HEADER, 'h' },
-	};
-	const char *key;
-	json_t *val;
-
-	if (!json_is_object(v) || depth > JE_FILTER_DEPTH ||
-	    ++*count > JE_FILTER_MAX) {
-		*error_r = jmap_error("unsupportedFilter", "a filter must be an "
-		    "object, at most %d deep with at most %d conditions",
-		    JE_FILTER_DEPTH, JE_FILTER_MAX);
-		return -1;
-	}
-	json_t *op = json_object_get(v, "operator");
-	if (op != NULL) {
-		const char *o = json_string_value(op);
-		json_t *conds_v = json_object_get(v, "conditions");
-		if (o == NULL || !json_is_array(conds_v) || json_object_size(v) != 2 ||
-		    (strcmp(o, "AND") != 0 && strcmp(o, "OR") != 0 &&
-		    strcmp(o, "NOT") != 0)) {
-			*error_r = jmap_error("unsupportedFilter", "a FilterOperator "
-			    "is {operator: AND|OR|NOT, conditions: [...]}");
-			return -1;
-		}
-		f->kind = o[0] == 'A' ? JF_AND : o[0] == 'O' ? JF_OR : JF_NOT;
-		size_t n = json_array_size(conds_v);
-		if (n > JE_FILTER_MAX) {
-			*error_r = jmap_error("unsupportedFilter", "too many "
-			    "conditions");
-			return -1;
-		}
-		f->sub = xcalloc(n > 0 ? n : 1, sizeof(*f->sub));
-		for (size_t i = 0; i < n; i++) {
-			f->nsub++;
-			if (cond_parse(json_array_get(conds_v, i), &f->sub[i], count,
-			    depth + 1, error_r) < 0)
-				return -1;
-		}
-		return 0;
-	}
-	/* a FilterCondition: every property must hold (an implicit AND) */
-	size_t n = json_object_size(v);
-	f->kind = JF_AND;
-	f->sub = xcalloc(n > 0 ? n : 1, sizeof(*f->sub));
-	json_object_foreach(v, key, val) {
-		size_t k;
-		for (k = 0; k < sizeof(conds) / sizeof(conds[0]); k++)
-			if (strcmp(conds[k].name, key) == 0)
-				break;
-		if (k == sizeof(conds) / sizeof(conds[0])) {
-			*error_r = jmap_error("unsupportedFilter", "unknown filter "
-			    "condition %.100s", key);
-			return -1;
-		}
-		struct je_filter *c = &f->sub[f->nsub++];
-		c->kind = conds[k].kind;
-		bool ok = true;
-		switch (conds[k].type) {
-		case 's':
-			ok = json_is_string(val) && json_string_length(val) < 1024;
-			if (ok)
-				c->str = xstrdup(json_string_value(val));
-			break;
-		case 'n':
-			ok = json_is_integer(val) && json_integer_value(val) >= 0;
-			if (ok)
-				c->num = json_integer_value(val);
-			break;
-		case 'b':
-			ok = json_is_boolean(val);
-			c->flag = json_is_true(val);
-			break;
-		case 'd': {
-			time_t t;
-			ok = json_is_string(val) &&
-			    je_parse_date(json_string_value(val), &t) == 0;
-			c->num = ok ? (int64_t)t : 0;
-			break;
-		}
-		case 'a': {
-			size_t i;
-			json_t *x;
-			ok = json_is_array(val) && json_array_size(val) <= JE_FILTER_MAX;
-			if (!ok)
-				break;
-			c->ids = xcalloc(json_array_size(val) + 1, sizeof(char *));
-			json_array_foreach(val, i, x) {
-				if (!json_is_string(x)) {
-					ok = false;
-					break;
-				}
-				c->ids[c->nids++] = xstrdup(json_string_value(x));
-			}
-			break;
-		}
-		case 'h':
-			ok = json_is_array(val) && json_array_size(val) >= 1 &&
-			    json_array_size(val) <= 2 &&
-			    json_is_string(json_array_get(val, 0)) &&
-			    (json_array_size(val) == 1 ||
-			    json_is_string(json_array_get(val, 1)));
-			if (ok) {
-				c->str = xstrdup(json_string_value(json_array_get(val, 0)));
-				if (json_array_size(val) == 2)
-					c->str2 = xstrdup(json_string_value(
-					    json_array_get(val, 1)));
-			}
-			break;
-		}
-		if (!ok) {
-			*error_r = jmap_error("invalidArguments", "the filter "
-			    "condition %s has a value of the wrong type", key);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int
-je_filter_parse(json_t *v, struct je_filter **f_r, json_t **error_r)
-{
-	size_t count = 0;
-
-	*f_r = NULL;
-	if (v == NULL || json_is_null(v))
-		return 0;
-	struct je_filter *f = xcalloc(1, sizeof(*f));
-	if (cond_parse(v, f, &count, 0, error_r) < 0) {
-		je_filter_free(&f);
-		return -1;
-	}
-	*f_r = f;
-	return 0;
-}
-
-bool
-je_filter_needs_bytes(const struct je_filter *f)
-{
-	if (f == NULL)
-		return false;
-	switch (f->kind) {
-	case JF_AND: case JF_OR: case JF_NOT:
-		for (size_t i = 0; i < f->nsub; i++)
-			if (je_filter_needs_bytes(&f->sub[i]))
-				return true;
-		return false;
-	case JF_HAS_ATTACHMENT: case JF_TEXT: case JF_FROM: case JF_TO:
-	case JF_CC: case JF_BCC: case JF_SUBJECT: case JF_BODY: case JF_HEADER:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool
-has_keyword(const char *list, const char *kw)
-{
-	size_t n = strlen(kw);
-
-	for (const char *p = list; *p != '\0'; ) {
-		while (*p == ' ')
-			p++;
-		size_t k = strcspn(p, " ");
-		if (k == n && k > 0 && strncasecmp(p, kw, n) == 0)
-			return true;
-		p += k;
-	}
-	return false;
-}
-
-/* text_of - the text of the header fields or the text parts */
-static bool
-field_contains(const struct je_match *m, const char *field, const char *s)
-{
-	struct buf b;
-	size_t hend = header_end(m->data, m->len), pos = 0;
-	struct hfield f;
-	bool found = false;
-
-	buf_init(&b, 0);
-	while (!found && fields_next(m->data, &pos, hend, &f)) {
-		if (f.nlen != strlen(field) || strncasecmp(f.name, field, f.nlen) != 0)
-			continue;
-		as_text(f.value, f.vlen, &b);
-		found = mem_contains_ci(b.data, b.len, s, strlen(s));
-	}
-	buf_free(&b);
-	return found;
-}
-
-static bool
-body_contains(const struct je_match *m, const char *s)
-{
-	struct mime_message mm;
-	bool found = false;
-
-	mime_parse(&mm, m->data, m->len);
-	/* every text leaf, depth first */
-	const struct mime_part *stack[MIME_MAX_DEPTH + 2];
-	size_t idx[MIME_MAX_DEPTH + 2], sp = 0;
-	stack[0] = &mm.root;
-	idx[0] = 0;
-	sp = 1;
-	while (sp > 0 && !found) {
-		const struct mime_part *pt = stack[sp - 1];
-		if (!pt->multipart) {
-			sp--;
-			if (pt->type == NULL || strcasecmp(pt->type, "text") == 0) {
-				struct buf t;
-				buf_init(&t, 0);
-				mime_part_text(m->data, pt, &t);
-				found = mem_contains_ci(t.data, t.len, s, strlen(s));
-				buf_free(&t);
-			}
-			continue;
-		}
-		if (idx[sp - 1] >= pt->nchildren || sp > MIME_MAX_DEPTH) {
-			sp--;
-			continue;
-		}
-		stack[sp] = &pt->children[idx[sp - 1]++];
-		idx[sp] = 0;
-		sp++;
-	}
-	mime_free(&mm);
-	return found;
-}
-
-static bool
-has_attachment(const struct je_match *m)
-{
-	struct je_props p = { 0 };
-	struct je_meta meta = { .blob_id = "x" };
-	json_t *props = json_pack("[s]", "hasAttachment");
-	p.props = props;
-	json_t *e = je_email(m->data, m->len, &meta, &p);
-	bool r = json_is_true(json_object_get(e, "hasAttachment"));
-	json_decref(e);
-	json_decref(props);
-	return r;
-}
-
-bool
-je_filter_match(const struct je_filter *f, const struct je_match *m)
-{
-	if (f == NULL)
-		return true;
-	switch (f->kind) {
-	case JF_AND:
-		for (size_t i = 0; i < f->nsub; i++)
-			if (!je_filter_match(&f->sub[i], m))
-				return false;
-		return true;
-	case JF_OR:
-		for (size_t i = 0; i < f->nsub; i++)
-			if (je_filter_match(&f->sub[i], m))
-				return true;
-		return false;
-	case JF_NOT:
-		for (size_t i = 0; i < f->nsub; i++)
-			if (je_filter_match(&f->sub[i], m))
-				return false;
-		return true;
-	case JF_IN_MAILBOX:
-		return strcmp(m->mailbox_id, f->str) == 0;
-	case JF_IN_MAILBOX_OTHER:
-		for (size_t i = 0; i < f->nids; i++)
-			if (strcmp(m->mailbox_id, f->ids[i]) == 0)
-				return false;
-		return true;
-	case JF_BEFORE:
-		return (int64_t)m->received < f->num;
-	case JF_AFTER:
-		return (int64_t)m->received >= f->num;
-	case JF_MIN_SIZE:
-		return (int64_t)m->size >= f->num;
-	case JF_MAX_SIZE:
-		return (int64_t)m->size < f->num;
-	case JF_HAS_KEYWORD:
-		return has_keyword(m->keywords, f->str);
-	case JF_NOT_KEYWORD:
-		return !has_keyword(m->keywords, f->str);
-	case JF_HAS_ATTACHMENT:
-		return m->data != NULL && has_attachment(m) == f->flag;
-	case JF_FROM: case JF_TO: case JF_CC: case JF_BCC: case JF_SUBJECT: {
-		const char *field = f->kind == JF_FROM ? "From" : f->kind == JF_TO ?
-		    "To" : f->kind == JF_CC ? "Cc" : f->kind == JF_BCC ? "Bcc" :
-		    "Subject";
-		return m->data != NULL && field_contains(m, field, f->str);
-	}
-	case JF_HEADER:
-		if (m->data == NULL)
-			return false;
-		if (f->str2 == NULL) {
-			size_t hend = header_end(m->data, m->len);
-			struct hfield h;
-			return field_get(m->data, hend, f->str, false, &h);
-		}
-		return field_contains(m, f->str, f->str2);
-	case JF_BODY:
-		return m->data != NULL && body_contains(m, f->str);
-	case JF_TEXT: {
-		static const char *const fields[] = { "From", "To", "Cc", "Bcc",
-		    "Subject", NULL };
-		if (m->data == NULL)
-			return false;
-		for (size_t i = 0; fields[i] != NULL; i++)
-			if (field_contains(m, fields[i], f->str))
-				return true;
-		return body_contains(m, f->str);
-	}
-	}
-	return false;
-}
-
-/* ------------------------------------------------------------- compose */
-
-#define COMPOSE_FIELD_MAX 998
-
-/* b64 - base64 in lines of 76 */
-static void
-b64(const unsigned char *in, size_t len, struct buf *out)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789+/";
-	size_t col = 0;
-
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		char q[4] = { t[(v >> 18) & 63], t[(v >> 12) & 63],
-		    i + 1 < len ? t[(v >> 6) & 63] : '=',
-		    i + 2 < len ? t[v & 63] : '=' };
-		buf_append(out, q, 4);
-		if ((col += 4) >= 76) {
-			buf_puts(out, "\r\n");
-			col = 0;
-		}
-	}
-	if (col > 0)
-		buf_puts(out, "\r\n");
-}
-
-static bool
-is_ascii_text(const char *s, size_t n, bool one_line)
-{
-	size_t line = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x80 || c == 0 || (one_line && (c == '\r' || c == '\n')))
-			return false;
-		line = c == '\n' ? 0 : line + 1;
-		if (line > COMPOSE_FIELD_MAX - 2)
-			return false;
-	}
-	return true;
-}
-
-/* encoded_word - s as itself when plain ASCII, else one or more RFC 2047
- * B words */
-static void
-encoded_word(const char *s, struct buf *out)
-{
-	size_t n = strlen(s);
-
-	if (is_ascii_text(s, n, true)) {
-		buf_append(out, s, n);
-		return;
-	}
-	for (size_t i = 0; i < n; ) {
-		size_t k = n - i > 45 ? 45 : n - i;
-		while (k < n - i && k > 0 && ((unsigned char)s[i + k] & 0xc0) == 0x80)
-			k--;                      /* whole UTF-8 sequences */
-		if (k == 0)
-			k = n - i;
-		struct buf w;
-		buf_init(&w, 0);
-		b64((const unsigned char *)s + i, k, &w);
-		while (w.len > 0 && (w.data[w.len - 1] == '\n' ||
-		    w.data[w.len - 1] == '\r'))
-			buf_truncate(&w, w.len - 1);
-		buf_printf(out, "%s=?UTF-8?B?%s?=", i ? "\r\n " : "", w.data);
-		buf_free(&w);
-		i += k;
-	}
-}
-
-static bool
-addr_valid(const char *a)
-{
-	const char *at = a != NULL ? strrchr(a, '@') : NULL;
-
-	if (at == NULL || at == a || at[1] == '\0' || strlen(a) > 320)
-		return false;
-	for (const char *p = a; *p != '\0'; p++)
-		if ((unsigned char)*p <= ' ' || strchr("<>(),;:\"\\", *p) != NULL)
-			return false;
-	return true;
-}
-
-/* addr_field - "Name: a <b>, ..." from EmailAddress objects */
-static int
-addr_field(const char *name, json_t *list, struct buf *out)
-{
-	size_t i;
-	json_t *v;
-
-	if (list == NULL || json_is_null(list))
-		return 0;
-	if (!json_is_array(list) || json_array_size(list) == 0 ||
-	    json_array_size(list) > JE_ADDR_MAX)
-		return -1;
-	buf_printf(out, "%s: ", name);
-	json_array_foreach(list, i, v) {
-		const char *email = json_string_value(json_object_get(v, "email"));
-		json_t *nm = json_object_get(v, "name");
-		if (!addr_valid(email) || (nm != NULL && !json_is_null(nm) &&
-		    !json_is_string(nm)))
-			return -1;
-		if (i > 0)
-			buf_puts(out, ",\r\n ");
-		const char *n = json_string_value(nm);
-		if (n != NULL && *n != '\0') {
-			if (is_ascii_text(n, strlen(n), true)) {
-				buf_putc(out, '"');
-				for (const char *p = n; *p != '\0'; p++) {
-					if (*p == '"' || *p == '\\')
-						buf_putc(out, '\\');
-					buf_putc(out, *p);
-				}
-				buf_putc(out, '"');
-			} else
-				encoded_word(n, out);
-			buf_printf(out, " <%s>", email);
-		} else
-			buf_puts(out, email);
-	}
-	buf_puts(out, "\r\n");
-	return 0;
-}
-
-/* ids_field - "Name: <a> <b>" from a list of message ids */
-static int
-ids_field(const char *name, json_t *list, struct buf *out)
-{
-	size_t i;
-	json_t *v;
-
-	if (list == NULL || json_is_null(list))
-		return 0;
-	if (!json_is_array(list) || json_array_size(list) > JE_ADDR_MAX)
-		return -1;
-	buf_printf(out, "%s:", name);
-	json_array_foreach(list, i, v) {
-		const char *id = json_string_value(v);
-		if (!addr_valid(id))
-			return -1;
-		buf_printf(out, "%s<%s>", i > 0 ? "\r\n " : " ", id);
-	}
-	buf_puts(out, "\r\n");
-	return 0;
-}
-
-/* body_part - one leaf text part from a body part object and bodyValues */
-static int
-text_part(json_t *part, json_t *values, const char *want, struct buf *out)
-{
-	const char *pid = json_string_value(json_object_get(part, "partId"));
-	const char *type = json_string_value(json_object_get(part, "type"));
-	const char *val = json_string_value(json_object_get(json_object_get(
-	    values, pid != NULL ? pid : ""), "value"));
-
-	if (pid == NULL || val == NULL || (type != NULL &&
-	    strcasecmp(type, want) != 0) || json_object_get(part, "blobId") != NULL)
-		return -1;
-	struct buf crlf;
-	buf_init(&crlf, 0);
-	for (const char *p = val; *p != '\0'; p++) {
-		if (*p == '\n' && (p == val || p[-1] != '\r'))
-			buf_putc(&crlf, '\r');
-		buf_putc(&crlf, *p);
-	}
-	buf_printf(out, "Content-Type: %s; charset=utf-8\r\n", want);
-	if (crlf.len == 0 || is_ascii_text(crlf.data, crlf.len, false)) {
-		buf_puts(out, "Content-Transfer-Encoding: 7bit\r\n\r\n");
-		if (crlf.len > 0)
-			buf_append(out, crlf.data, crlf.len);
-		if (crlf.len == 0 || crlf.data[crlf.len - 1] != '\n')
-			buf_puts(out, "\r\n");
-	} else {
-		buf_puts(out, "Content-Transfer-Encoding: base64\r\n\r\n");
-		b64((const unsigned char *)crlf.data, crlf.len, out);
-	}
-	buf_free(&crlf);
-	return 0;
-}
-
-static void
-boundary(struct buf *out, int n)
-{
-	unsigned char r[8];
-
-	random_bytes(r, sizeof(r));
-	buf_printf(out, "=_postern_%d_", n);
-	for (size_t i = 0; i < sizeof(r); i++)
-		buf_printf(out, "%02x", r[i]);
-}
-
-int
-je_compose(json_t *email, je_blob_fn *blob, void *ctx, const char *host,
-	   struct buf *out, const char **why_r, const char **prop_r)
-{
-	static const char *const known[] = { "mailboxIds", "keywords",
-	    "receivedAt", "from", "sender", "replyTo", "to", "cc", "bcc",
-	    "subject", "sentAt", "messageId", "inReplyTo", "references",
-	    "textBody", "htmlBody", "bodyValues", "attachments", NULL };
-	const char *key;
-	json_t *v;
-	char date[64];
-	time_t now = time(NULL);
-
-	*why_r = "invalid value";
-	json_object_foreach(email, key, v) {
-		bool ok = strncmp(key, "header:", 7) == 0 && json_is_string(v) &&
-		    strchr(key + 7, ':') == NULL && key[7] != '\0' &&
-		    strlen(key) < 80 && json_string_length(v) < COMPOSE_FIELD_MAX &&
-		    is_ascii_text(json_string_value(v), json_string_length(v), true);
-		for (size_t i = 0; known[i] != NULL && !ok; i++)
-			ok = strcmp(known[i], key) == 0;
-		for (const char *p = key + 7; ok && strncmp(key, "header:", 7) == 0 &&
-		    *p != '\0'; p++)
-			ok = *p > ' ' && *p < 127 && *p != ':';
-		if (!ok) {
-			*prop_r = key;
-			*why_r = "not a property an Email can be created with (or "
-			    "a header:Name that is not plain text)";
-			return -1;
-		}
-	}
-	static const struct { const char *prop, *field; } addrs[] = {
-		{ "from", "From" }, { "sender", "Sender" }, { "replyTo", "Reply-To" },
-		{ "to", "To" }, { "cc", "Cc" }, { "bcc", "Bcc" },
-	};
-	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
-		if (addr_field(addrs[i].field, json_object_get(email,
-		    addrs[i].prop), out) < 0) {
-			*prop_r = addrs[i].prop;
-			return -1;
-		}
-	json_t *subj = json_object_get(email, "subject");
-	if (subj != NULL && !json_is_null(subj)) {
-		if (!json_is_string(subj) || json_string_length(subj) > 4000) {
-			*prop_r = "subject";
-			return -1;
-		}
-		buf_puts(out, "Subject: ");
-		encoded_word(json_string_value(subj), out);
-		buf_puts(out, "\r\n");
-	}
-	const char *sent = json_string_value(json_object_get(email, "sentAt"));
-	time_t st = now;
-	if (sent != NULL && je_parse_date(sent, &st) < 0) {
-		*prop_r = "sentAt";
-		return -1;
-	}
-	struct tm tm;
-	gmtime_r(&st, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	buf_printf(out, "Date: %s\r\n", date);
-	if (json_object_get(email, "messageId") != NULL) {
-		if (json_array_size(json_object_get(email, "messageId")) != 1 ||
-		    ids_field("Message-ID", json_object_get(email, "messageId"),
-		    out) < 0) {
-			*prop_r = "messageId";
-			return -1;
-		}
-	} else {
-		unsigned char r[12];
-		random_bytes(r, sizeof(r));
-		buf_puts(out, "Message-ID: <");
-		for (size_t i = 0; i < sizeof(r); i++)
-			buf_printf(out, "%02x", r[i]);
-		buf_printf(out, "@%s>\r\n", host);
-	}
-	if (ids_field("In-Reply-To", json_object_get(email, "inReplyTo"),
-	    out) < 0) {
-		*prop_r = "inReplyTo";
-		return -1;
-	}
-	if (ids_field("References", json_object_get(email, "references"),
-	    out) < 0) {
-		*prop_r = "references";
-		return -1;
-	}
-	json_object_foreach(email, key, v)
-		if (strncmp(key, "header:", 7) == 0)
-			buf_printf(out, "%s: %s\r\n", key + 7, json_string_value(v));
-	buf_puts(out, "MIME-Version: 1.0\r\n");
-	/* the body: text, html (alternative), attachments (mixed) */
-	json_t *tb = json_object_get(email, "textBody");
-	json_t *hb = json_object_get(email, "htmlBody");
-	json_t *att = json_object_get(email, "attachments");
-	json_t *values = json_object_get(email, "bodyValues");
-	if ((tb != NULL && (!json_is_array(tb) || json_array_size(tb) > 1)) ||
-	    (hb != NULL && (!json_is_array(hb) || json_array_size(hb) > 1)) ||
-	    (att != NULL && !json_is_array(att)) ||
-	    json_array_size(att) > MIME_MAX_PARTS / 2) {
-		*prop_r = tb != NULL && json_array_size(tb) > 1 ? "textBody" :
-		    hb != NULL && json_array_size(hb) > 1 ? "htmlBody" :
-		    "attachments";
-		*why_r = "textBody and htmlBody hold at most one part each";
-		return -1;
-	}
-	struct buf text, html;
-	buf_init(&text, 0);
-	buf_init(&html, 0);
-	int ret = 0;
-	if (json_array_size(tb) == 1 && text_part(json_array_get(tb, 0), values,
-	    "text/plain", &text) < 0) {
-		*prop_r = "textBody";
-		*why_r = "a text/plain part whose partId is in bodyValues";
-		ret = -1;
-	}
-	if (ret == 0 && json_array_size(hb) == 1 && text_part(json_array_get(hb,
-	    0), values, "text/html", &html) < 0) {
-		*prop_r = "htmlBody";
-		*why_r = "a text/html part whose partId is in bodyValues";
-		ret = -1;
-	}
-	if (ret == 0 && text.len == 0 && html.len == 0)
-		buf_puts(&text, "Content-Type: text/plain; charset=utf-8\r\n"
-		    "Content-Transfer-Encoding: 7bit\r\n\r\n");
-	struct buf main_part, bd1, bd2;
-	buf_init(&main_part, 0);
-	buf_init(&bd1, 0);
-	buf_init(&bd2, 0);
-	boundary(&bd1, 1);
-	boundary(&bd2, 2);
-	if (ret == 0) {
-		if (text.len > 0 && html.len > 0)
-			buf_printf(&main_part, "Content-Type: multipart/alternative; "
-			    "boundary=\"%s\"\r\n\r\n--%s\r\n%s\r\n--%s\r\n%s\r\n--%s--\r\n",
-			    bd2.data, bd2.data, text.data, bd2.data, html.data, bd2.data);
-		else
-			buf_puts(&main_part, text.len > 0 ? text.data : html.data);
-	}
-	if (ret == 0 && json_array_size(att) == 0)
-		buf_append(out, main_part.data, main_part.len);
-	else if (ret == 0) {
-		buf_printf(out, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n"
-		    "\r\n--%s\r\n", bd1.data, bd1.data);
-		buf_append(out, main_part.data, main_part.len);
-		size_t i;
-		json_array_foreach(att, i, v) {
-			const char *bid = json_string_value(json_object_get(v, "blobId"));
-			const char *type = json_string_value(json_object_get(v, "type"));
-			const char *name = json_string_value(json_object_get(v, "name"));
-			const char *disp = json_string_value(json_object_get(v,
-			    "disposition"));
-			const char *cid = json_string_value(json_object_get(v, "cid"));
-			struct buf data;
-			buf_init(&data, 0);
-			if (bid == NULL || (type != NULL && (strchr(type, '/') == NULL ||
-			    !is_ascii_text(type, strlen(type), true) ||
-			    strpbrk(type, "\";\\ ") != NULL)) ||
-			    (cid != NULL && !addr_valid(cid)) ||
-			    blob(ctx, bid, &data) <= 0) {
-				buf_free(&data);
-				*prop_r = "attachments";
-				*why_r = "an attachment needs the blobId of an uploaded "
-				    "blob (and a plain type)";
-				ret = -1;
-				break;
-			}
-			buf_printf(out, "\r\n--%s\r\nContent-Type: %s\r\n", bd1.data,
-			    type != NULL ? type : "application/octet-stream");
-			buf_printf(out, "Content-Disposition: %s",
-			    disp != NULL && strcmp(disp, "inline") == 0 ? "inline" :
-			    "attachment");
-			if (name != NULL) {
-				buf_puts(out, ";\r\n filename=\"");
-				struct buf enc;
-				buf_init(&enc, 0);
-				for (const char *p = name; *p != '\0'; p++)
-					if (*p != '"' && *p != '\\' && *p != '\r' &&
-					    *p != '\n')
-						buf_putc(&enc, *p);
-				if (enc.len > 0 && is_ascii_text(enc.data, enc.len, true))
-					buf_append(out, enc.data, enc.len);
-				else if (enc.len > 0)
-					encoded_word(enc.data, out);
-				buf_puts(out, "\"");
-				buf_free(&enc);
-			}
-			buf_puts(out, "\r\n");
-			if (cid != NULL)
-				buf_printf(out, "Content-ID: <%s>\r\n", cid);
-			buf_puts(out, "Content-Transfer-Encoding: base64\r\n\r\n");
-			b64((const unsigned char *)(data.data != NULL ? data.data : ""),
-			    data.len, out);
-			buf_free(&data);
-		}
-		if (ret == 0)
-			buf_printf(out, "\r\n--%s--\r\n", bd1.data);
-	}
-	buf_free(&text);
-	buf_free(&html);
-	buf_free(&main_part);
-	buf_free(&bd1);
-	buf_free(&bd2);
-	return ret;
 }

@@ -240,17 +240,17 @@ brand_remove(const char *root, const char *po, const char *kind)
 	return r;
 }
 
+/* brand_login_postoffice - see branding.h */
 int
-brand_postoffice_of(struct db *db, const char *login, char *po_r, size_t size,
-		    const char **error_r)
+brand_login_postoffice(struct db *db, const char *name, char *po_r,
+		       size_t size, bool *disabled_r, const char **error_r)
 {
-	const char *at = login != NULL ? strrchr(login, '@') : NULL;
-	const char *name = at != NULL ? at + 1 : login;
 	char lower[DOMAIN_MAX_LEN + 1];
 	struct dir_domain d;
 	struct dir_postoffice p;
 	size_t n;
 
+	*disabled_r = false;
 	if (name == NULL || *name == '\0' || strlen(name) >= sizeof(lower))
 		return 0;
 	for (n = 0; name[n] != '\0'; n++)
@@ -262,6 +262,7 @@ brand_postoffice_of(struct db *db, const char *login, char *po_r, size_t size,
 		return -1;
 	if (r > 0) {
 		snprintf(po_r, size, "%s", d.postoffice);
+		*disabled_r = d.disabled;
 		return 1;
 	}
 	if (strlen(lower) > NAME_MAX_LEN)
@@ -270,4 +271,15 @@ brand_postoffice_of(struct db *db, const char *login, char *po_r, size_t size,
 	if (r > 0)
 		snprintf(po_r, size, "%s", p.name);
 	return r;
+}
+
+int
+brand_postoffice_of(struct db *db, const char *login, char *po_r, size_t size,
+		    const char **error_r)
+{
+	const char *at = login != NULL ? strrchr(login, '@') : NULL;
+	bool disabled;
+
+	return brand_login_postoffice(db, at != NULL ? at + 1 : login, po_r,
+	    size, &disabled, error_r);
 }

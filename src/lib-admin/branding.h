@@ -50,5 +50,13 @@ int brand_remove(const char *root, const char *po, const char *kind);
  * (po_r), 0 none, -1 store error. The mailbox part is never looked at. */
 int brand_postoffice_of(struct db *db, const char *login, char *po_r,
 			size_t size, const char **error_r);
+/* brand_login_postoffice - the post office a name typed at the login
+ * page names (the logos' brand_postoffice_of and oidc_offered): a hosted
+ * domain's post office (*disabled_r: the domain is disabled), else a
+ * post office of that name (case folded). 1 found (po_r), 0 none, -1
+ * store error. */
+int brand_login_postoffice(struct db *db, const char *name, char *po_r,
+			   size_t size, bool *disabled_r,
+			   const char **error_r);
 
 #endif

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "b64url.h"
+#include "branding.h"
 #include "buf.h"
 #include "oidc.h"
 #include "outhttp.h"
@@ -173,25 +174,17 @@ oidc_offered(struct db *db, const char *login, char *po_r, size_t po_size,
 	     char *provider_r, size_t provider_size, const char **error_r)
 {
 	const char *at = login != NULL ? strrchr(login, '@') : NULL;
-	char name[DOMAIN_MAX_LEN + 1];
-	struct dir_domain d;
+	char po[NAME_MAX_LEN + 1];
 	struct po_conf p;
-	size_t n;
+	bool disabled;
 
-	if (at == NULL || at[1] == '\0' || strlen(at + 1) >= sizeof(name))
+	if (at == NULL)
 		return 0;
-	for (n = 0; at[1 + n] != '\0'; n++)
-		name[n] = (char)tolower((unsigned char)at[1 + n]);
-	name[n] = '\0';
 	/* a domain of a post office, else a post office's own name */
-	int r = dir_domain_get(db, name, &d, error_r);
-	if (r < 0)
-		return -1;
-	if (r > 0 && d.disabled)
-		return 0;
-	const char *po = r > 0 ? d.postoffice : name;
-	if (strlen(po) > NAME_MAX_LEN)
-		return 0;
+	int r = brand_login_postoffice(db, at + 1, po, sizeof(po), &disabled,
+	    error_r);
+	if (r <= 0 || disabled)
+		return r < 0 ? -1 : 0;
 	r = po_load(db, po, 0, &p, error_r);
 	if (r > 0 && (!p.enabled || p.issuer[0] == '\0' ||
 	    p.client_id[0] == '\0'))

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "fsutil.h"
+#include "hfield.h"
 #include "mime.h"
 #include "msghdr.h"
 #include "store.h"
@@ -305,49 +306,20 @@ subject_key(const char *v)
 
 /* The header text the query index keeps for JMAP's from/to/subject
  * filters must give the answers of httpd's reading of the file
- * (jmap-email.c: fields_next, header_end, unfold, as_text,
- * field_contains), so it is read the same way: a field is a line with a
- * colon and its continuation lines, the header ends at the first blank
- * line, a value loses its CR and LF bytes and its outer blanks, and its
- * RFC 2047 words are decoded. Kept in step with jmap-email.c by
- * tests/integration/test_jmap.py (test_query_text_filter_index_*). */
-
-/* htext_end - the end of the header block in d[0..len): true when its
- * blank line is there (jmap-email.c header_end) */
-static bool
-htext_end(const char *d, size_t len, size_t *end_r)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (d[i] != '\n')
-			continue;
-		if ((i + 1 < len && d[i + 1] == '\n') ||
-		    (i + 2 < len && d[i + 1] == '\r' && d[i + 2] == '\n')) {
-			*end_r = i + 1;
-			return true;
-		}
-	}
-	*end_r = len;
-	return false;
-}
+ * (jmap-email.c field_contains), so both read it with lib-mime's
+ * hfield.h: a value loses its CR and LF bytes and its outer blanks, and
+ * its RFC 2047 words are decoded. tests/integration/test_jmap.py
+ * (test_query_text_filter_index_*) compares the two. */
 
 /* htext_add - one field's value v[0..n) onto out: NUL after an earlier
  * field, then the text with ASCII letters lowered */
 static void
 htext_add(struct buf *out, const char *v, size_t n)
 {
-	struct buf u, t;
+	struct buf t;
 
-	buf_init(&u, 0);
 	buf_init(&t, 0);
-	for (size_t i = 0; i < n; i++)
-		if (v[i] != '\r' && v[i] != '\n')
-			buf_putc(&u, v[i]);
-	size_t s = 0, e = u.len;
-	while (s < e && (u.data[s] == ' ' || u.data[s] == '\t'))
-		s++;
-	while (e > s && (u.data[e - 1] == ' ' || u.data[e - 1] == '\t'))
-		e--;
-	mime_decode_words(u.data != NULL ? u.data + s : "", e - s, &t);
+	hfield_text(v, n, &t);
 	if (out->data != NULL)
 		buf_putc(out, '\0');
 	else
@@ -357,7 +329,6 @@ htext_add(struct buf *out, const char *v, size_t n)
 		buf_putc(out, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
 	}
 	buf_free(&t);
-	buf_free(&u);
 }
 
 /* htext_scan - the header text of data[0..len) into m; complete: len is
@@ -366,39 +337,20 @@ static void
 htext_scan(const char *d, size_t len, bool complete, struct email_meta *m)
 {
 	size_t end, p = 0;
+	struct hfield f;
 
 	buf_init(&m->hfrom, 0);
 	buf_init(&m->hto, 0);
 	buf_init(&m->hsubject, 0);
-	m->htext = htext_end(d, len, &end) || complete ? 1 : 2;
-	while (p < end) {
-		size_t s = p, e = p;
-		if (d[s] == '\r' || d[s] == '\n')
-			break;                      /* the blank line */
-		for (;;) {
-			const char *nl = memchr(d + e, '\n', end - e);
-			e = nl != NULL ? (size_t)(nl - d) + 1 : end;
-			if (e >= end || (d[e] != ' ' && d[e] != '\t'))
-				break;
-		}
-		p = e;
-		const char *colon = memchr(d + s, ':', e - s);
-		if (colon == NULL)
-			continue;
-		size_t nlen = (size_t)(colon - (d + s));
-		while (nlen > 0 && (d[s + nlen - 1] == ' ' ||
-		    d[s + nlen - 1] == '\t'))
-			nlen--;
-		struct buf *out = nlen == 4 && strncasecmp(d + s, "From", 4)
-		    == 0 ? &m->hfrom : nlen == 2 && strncasecmp(d + s, "To", 2)
-		    == 0 ? &m->hto : nlen == 7 && strncasecmp(d + s,
-		    "Subject", 7) == 0 ? &m->hsubject : NULL;
-		if (out == NULL)
-			continue;
-		size_t vs = (size_t)(colon + 1 - d), ve = e;
-		while (ve > vs && (d[ve - 1] == '\n' || d[ve - 1] == '\r'))
-			ve--;
-		htext_add(out, d + vs, ve - vs);
+	m->htext = hfield_block_end(d, len, &end) || complete ? 1 : 2;
+	while (hfield_next(d, &p, end, &f)) {
+		struct buf *out = f.nlen == 4 && strncasecmp(f.name, "From", 4)
+		    == 0 ? &m->hfrom : f.nlen == 2 && strncasecmp(f.name,
+		    "To", 2) == 0 ? &m->hto : f.nlen == 7 &&
+		    strncasecmp(f.name, "Subject", 7) == 0 ? &m->hsubject :
+		    NULL;
+		if (out != NULL)
+			htext_add(out, f.value, f.vlen);
 	}
 }
 

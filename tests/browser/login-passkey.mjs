@@ -16,29 +16,20 @@
 // run), and in another mailbox's details (MEMBER) its two-factor state,
 // its passkey removed and its enrolment reset. Any console error other than the 401/403 answers of
 // the login steps fails the run.
-import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import assert from 'node:assert/strict';
+import {
+  BASE, SHOTS, errors, launch,
+} from './webadmin-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'));
-
-const BASE = process.env.BASE;
 const [USER, PW] = process.env.USER_PW.split(':');
 const CLI = process.env.CLI.split(' ');
-const SHOTS = process.env.SHOTS;
 const MEMBER = process.env.MEMBER;
-const errors = [];
 
 const cli = (...args) => execFileSync(CLI[0], [...CLI.slice(1), ...args]).toString();
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();

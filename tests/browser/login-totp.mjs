@@ -9,18 +9,14 @@
 // are shown once; the next login asks for a code only, refuses a wrong
 // one with a message and takes the right one. Any console error other
 // than the 401 answers of the login fails the run.
-import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import assert from 'node:assert/strict';
+import {
+  BASE, SHOTS, errors, launch,
+} from './webadmin-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'));
-
-const BASE = process.env.BASE;
 const [USER, PW] = process.env.USER_PW.split(':');
-const SHOTS = process.env.SHOTS;
-const errors = [];
 
 function totp(secret, offset) {
   const at = Math.floor(Date.now() / 1000) + (offset || 0);
@@ -28,12 +24,7 @@ function totp(secret, offset) {
     .toString().trim();
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();

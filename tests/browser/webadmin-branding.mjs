@@ -9,20 +9,15 @@
 // login of alpha.test is typed; alpha's ADMIN sees the banner logo and
 // is refused a change by the server; the webmail's header shows the
 // banner. Desktop and 390 px screenshots; any console error fails.
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import assert from 'node:assert/strict';
+import {
+  BASE, SHOTS, errors, watch, shot, login, logout, launch,
+} from './webadmin-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'));
-
-const BASE = process.env.BASE;
 const [SYS, SYSPW] = process.env.SYS.split(':');
 const [ADM, ADMPW] = process.env.ADMIN.split(':');
 const [USR, USRPW] = process.env.USER_LOGIN.split(':');
-const SHOTS = process.env.SHOTS;
-const errors = [];
 
 function png(w, h) {
   const crcTable = Array.from({ length: 256 }, (_, n) => {
@@ -53,31 +48,6 @@ const SVG = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="160" hei
   + 'font-family="sans-serif" fill="#fff">Alpha &amp; Co</text></svg>');
 const EVIL = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>window.__xss=1</script></svg>');
 
-function watch(page, label) {
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push(`${label}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`));
-  page.setDefaultTimeout(15000);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function login(page, user, pw) {
-  await page.goto(`${BASE}/admin/`);
-  await page.fill('input[name=login]', user);
-  await page.fill('input[name=password]', pw);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('header .who');
-}
-
-async function logout(page) {
-  await page.click('header .who button.link');
-  await page.waitForSelector('input[name=login]');
-}
-
 // loaded - the image is there and decoded (the CSP let it in)
 async function loaded(page, sel) {
   await page.waitForFunction((s) => {
@@ -86,12 +56,7 @@ async function loaded(page, sel) {
   }, sel);
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 try {
   const desk = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   let page = await desk.newPage();

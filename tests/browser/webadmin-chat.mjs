@@ -7,49 +7,17 @@
 // text), invites an outside address for alice, revokes the invitation
 // after confirming, and is told why a bad invitation is refused; desktop
 // and 390 px phone screenshots; any console error fails.
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import assert from 'node:assert/strict';
+import {
+  BASE, SHOTS, errors, watch, shot, login as loginAs, launch,
+} from './webadmin-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'));
-
-const BASE = process.env.BASE;
 const [ADM, ADMPW] = process.env.ADMIN.split(':');
-const SHOTS = process.env.SHOTS;
-const errors = [];
-const T = 15000;
 const EVIL = '<b>Board</b><img src=x onerror="window.__xss=1">';
 
-function watch(page, label) {
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) {
-      errors.push(`${label}: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`));
-  page.on('dialog', (d) => { errors.push(`${label}: unexpected dialog ${d.message()}`); d.dismiss(); });
-  page.setDefaultTimeout(T);
-}
+const login = (page) => loginAs(page, ADM, ADMPW);
 
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function login(page) {
-  await page.goto(`${BASE}/admin/`);
-  await page.fill('input[name=login]', ADM);
-  await page.fill('input[name=password]', ADMPW);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('header .who');
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 try {
   const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await desk.newPage();

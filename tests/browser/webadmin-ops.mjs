@@ -11,63 +11,22 @@
 // log. The ADMIN of alpha sees alpha's group and not beta's, has no queue
 // or audit screens, and is refused by the server when it opens them by
 // address. Desktop and 390 px phone screenshots; any console error fails.
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import assert from 'node:assert/strict';
+import {
+  BASE, SHOTS, errors, watch, shot, login, logout, launch,
+} from './webadmin-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'));
-
-const BASE = process.env.BASE;
 const [SYS, SYSPW] = process.env.SYS.split(':');
 const [ADM, ADMPW] = process.env.ADMIN.split(':');
 const QID = process.env.QID;
-const SHOTS = process.env.SHOTS;
-const errors = [];
-const T = 15000;
 const EVIL = '<b>Team</b><img src=x onerror="window.__xss=1">';
-
-function watch(page, label) {
-  page.on('console', (m) => {
-    // the session probe before login answers 401, and the ADMIN's
-    // refused queue request is a 200 with a method error (not logged)
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) {
-      errors.push(`${label}: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`));
-  page.on('dialog', (d) => { errors.push(`${label}: unexpected dialog ${d.message()}`); d.dismiss(); });
-  page.setDefaultTimeout(T);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function login(page, user, pw) {
-  await page.goto(`${BASE}/admin/`);
-  await page.fill('input[name=login]', user);
-  await page.fill('input[name=password]', pw);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('header .who');
-}
-
-async function logout(page) {
-  await page.click('header .who button.link');
-  await page.waitForSelector('input[name=login]');
-}
 
 async function narrow(page, what) {
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(wide <= 390, `${what} is ${wide}px wide on a 390px phone`);
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 try {
   const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   let page = await desk.newPage();

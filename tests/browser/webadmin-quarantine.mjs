@@ -11,39 +11,15 @@
 // the queue page's panel shows the suspended mailbox with its reason as
 // text, releases the mail the suspension held (after a confirm step)
 // and unsuspends the mailbox. Desktop and 390 px phone screenshots; any console error fails.
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import assert from 'node:assert/strict';
+import {
+  BASE, errors, SHOTS, watch, shot, login as loginAs, launch,
+} from './webadmin-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'));
-
-const BASE = process.env.BASE;
 const [SYS, SYSPW] = process.env.SYS.split(':');
-const { SUBJECT, REASON, SHOTS } = process.env;
-const errors = [];
-const T = 15000;
+const { SUBJECT, REASON } = process.env;
 
-function watch(page, label) {
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push(`${label}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`));
-  page.on('dialog', (d) => { errors.push(`${label}: unexpected dialog ${d.message()}`); d.dismiss(); });
-  page.setDefaultTimeout(T);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function login(page) {
-  await page.goto(`${BASE}/admin/`);
-  await page.fill('input[name=login]', SYS);
-  await page.fill('input[name=password]', SYSPW);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('header .who');
-}
+const login = (page) => loginAs(page, SYS, SYSPW);
 
 async function noMarkup(page, where) {
   // the markup was not made into elements, and nothing ran
@@ -51,12 +27,7 @@ async function noMarkup(page, where) {
   assert.equal(await page.evaluate(() => window.__xss), undefined);
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 try {
   // phone first: the list and the details fit 390 px
   const phone = await browser.newContext({

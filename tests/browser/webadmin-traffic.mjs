@@ -9,39 +9,14 @@
 // the 1 hour range asks again and still shows the mail just sent; at
 // 390 px the page is no wider than the phone. An ADMIN sees no plots.
 // Any console error (a CSP violation included) fails.
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import assert from 'node:assert/strict';
+import {
+  BASE, SHOTS, errors, watch, shot, login, launch,
+} from './webadmin-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'));
-
-const BASE = process.env.BASE;
 const [SYS, SYSPW] = process.env.SYS.split(':');
 const [ADM, ADMPW] = process.env.ADMIN.split(':');
 const EXPECT = JSON.parse(process.env.EXPECT);
-const SHOTS = process.env.SHOTS;
-const errors = [];
-
-function watch(page, label) {
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push(`${label}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`));
-  page.setDefaultTimeout(15000);
-}
-
-async function login(page, user, pw) {
-  await page.goto(`${BASE}/admin/`);
-  await page.fill('input[name=login]', user);
-  await page.fill('input[name=password]', pw);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('header .who');
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
 
 // segments - the points of a path's d (M and L commands)
 function points(d) {
@@ -69,12 +44,7 @@ async function checkPlots(page) {
   assert.match(label, new RegExp(`Received \\(SMTP\\) ${EXPECT.in}`));
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 try {
   const desk = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   let page = await desk.newPage();

@@ -9,51 +9,14 @@
 // confirmation), sees only its own post office, and a display name with
 // markup shows as text. Desktop and phone widths, screenshots of each
 // screen. Any console error (a CSP violation included) fails the run.
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import assert from 'node:assert/strict';
+import {
+  BASE, SHOTS, errors, watch, shot, login, logout, launch,
+} from './webadmin-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.resolve(process.env.WEB_MODULES, 'playwright-core'));
-
-const BASE = process.env.BASE;
 const [SYS, SYSPW] = process.env.SYS.split(':');
-const SHOTS = process.env.SHOTS;
 const PO = 'delta';
 const POPW = 'Dl-Secret-4417';
-const errors = [];
-const T = 15000;
-
-function watch(page, label) {
-  page.on('console', (m) => {
-    // the session probe before login and the wrong password answer 401
-    // by design; anything else (a CSP violation, a 404, a script error)
-    // fails the run
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) {
-      errors.push(`${label}: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`));
-  page.on('dialog', (d) => { errors.push(`${label}: unexpected dialog ${d.message()}`); d.dismiss(); });
-  page.setDefaultTimeout(T);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function login(page, user, pw) {
-  await page.goto(`${BASE}/admin/`);
-  await page.fill('input[name=login]', user);
-  await page.fill('input[name=password]', pw);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('header .who');
-}
-
-async function logout(page) {
-  await page.click('header button.link');
-  await page.waitForSelector('input[name=login]');
-}
 
 async function createMailbox(page, name, pw, friendly) {
   await page.fill('input[name=mb-name]', name);
@@ -66,12 +29,7 @@ async function createMailbox(page, name, pw, friendly) {
   return { ok: !err, text };
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 try {
   // ---- SYSADMIN, desktop -------------------------------------------------
   const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
