@@ -165,8 +165,9 @@ class Postern:
 class PostfixDovecot:
     name = "Postfix+Dovecot"
 
-    def __init__(self, users):
+    def __init__(self, users, dovecot_extra=""):
         self.users = users
+        self.dovecot_extra = dovecot_extra   # appended to dovecot.conf
         self.dir = Path(tempfile.mkdtemp(prefix="bench-pfdc-"))
         os.chmod(self.dir, 0o755)
         self.ports = {n: free_port() for n in ("smtp", "lmtp", "imap", "pop3")}
@@ -242,6 +243,7 @@ service anvil {{
 service auth {{
   client_limit = 50000
 }}
+{self.dovecot_extra}
 """)
         return conf
 
