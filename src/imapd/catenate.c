@@ -33,6 +33,8 @@ url_part(struct session *s, const char *url, struct buf *out,
 	if (imap_url_parse(url, &u, error_r) == 0) {
 		struct store_folder *f = url_folder_open(s, s->mbox->st, &u,
 		    error_r);
+		if (f == NULL)  /* the store's text may name its paths */
+			*error_r = "No such mailbox";
 		if (f != NULL) {
 			rc = url_content(f, &u, NULL, out, error_r);
 			store_folder_close(&f);
@@ -94,8 +96,16 @@ catenate_build(struct session *s, const struct imap_arg *list,
 		} else if (imap_arg_is_atom(k, "URL") &&
 		    imap_arg_astring(v) != NULL) {
 			if (url_part(s, v->str, out, &err) < 0) {
-				*why_r = xasprintf("NO [BADURL \"%s\"] %s",
-				    strlen(v->str) < 200 ? v->str : "", err);
+				struct buf u;
+				buf_init(&u, 0);
+				imap_url_resp_text(&u, v->str, v->len);
+				*why_r = xasprintf("NO [BADURL %s] %s", u.data,
+				    err);
+				buf_free(&u);
+				/* one line, whatever err holds */
+				for (char *p = *why_r; *p != '\0'; p++)
+					if ((unsigned char)*p < 0x20)
+						*p = ' ';
 				return -1;
 			}
 		} else {

@@ -86,16 +86,28 @@ cmd_store(struct session *s, const char *tag, const struct imap_arg *a,
 	for (size_t k = 0; k < nidx; k++)
 		if (!s->msgs[idx[k]].gone)
 			uids[nu++] = s->msgs[idx[k]].uid;
-	uint32_t *failed = NULL;
-	size_t nfailed = 0;
-	int r = nu == 0 ? 0 : store_flags_update(s->folder, uids, nu, fop, flags,
-	    kw && *kw ? kw : (fop == STORE_FLAGS_SET ? "" : NULL), unchanged,
-	    unchanged ? &failed : NULL, unchanged ? &nfailed : NULL, &err);
-	free(kw);
-	if (r < 0) {
-		log_warnx("%s: STORE: %s", s->sid, err);
+	free(idx);
+	if (nu > 0) {
+		/* off the loop, with the other sessions' STOREs (writer.c) */
+		writer_store(s, tag, uids, nu, fop, flags, kw && *kw ? kw :
+		    (fop == STORE_FLAGS_SET ? "" : NULL), unchanged, uid, silent);
+		free(kw);
 		free(uids);
-		free(idx);
+		return;
+	}
+	free(kw);
+	store_reply(s, tag, uid, silent, unchanged, uids, 0, 0, NULL, 0, NULL);
+	free(uids);
+}
+
+/* store_reply - see imapd.h */
+void
+store_reply(struct session *s, const char *tag, bool uid, bool silent,
+	    uint64_t unchanged, const uint32_t *uids, size_t nu, int r,
+	    uint32_t *failed, size_t nfailed, const char *err)
+{
+	if (r < 0) {
+		log_warnx("%s: STORE: %s", s->sid, err ? err : "?");
 		session_tagged(s, tag, "NO", "[SERVERBUG] Cannot change flags");
 		return;
 	}
@@ -108,8 +120,6 @@ cmd_store(struct session *s, const char *tag, const struct imap_arg *a,
 			    !(failed && view_uid_in(failed, nfailed, s->msgs[k].uid)))
 				report_flags(s, k);
 	}
-	free(idx);
-	free(uids);
 	if (nfailed > 0) {
 		struct buf b;
 		buf_init(&b, 0);
@@ -129,5 +139,4 @@ cmd_store(struct session *s, const char *tag, const struct imap_arg *a,
 	} else {
 		session_tagged(s, tag, "OK", "STORE completed");
 	}
-	free(failed);
 }

@@ -47,6 +47,10 @@ struct imapd_mbox {
 	struct store *st;
 	int refs;
 	bool checkpointing;       /* a WAL checkpoint job is out (writer.c) */
+	/* STOREs of its sessions, committed together on a writer thread
+	 * (writer.c): the ones queued while a group is out go in the next */
+	struct write_job *flags_q, **flags_tail;
+	bool flags_busy;
 };
 
 struct imapd {
@@ -166,6 +170,18 @@ void writer_append(struct session *s, const char *tag, const char *folder,
 void writer_copy(struct session *s, const char *tag, const char *to,
 		 const uint32_t *uids, size_t n, bool move, bool uid,
 		 int64_t quota_kb);
+/* writer_store - STORE's change of uids (of the selected folder) on a
+ * worker thread, in one write transaction with the other STOREs of the
+ * mailbox's sessions queued meanwhile; then store_reply. kw NULL: keep
+ * the keywords. The session is suspended meanwhile. */
+void writer_store(struct session *s, const char *tag, const uint32_t *uids,
+		  size_t n, enum store_flag_op op, unsigned flags,
+		  const char *kw, uint64_t unchanged, bool uid, bool silent);
+/* store_reply - the rest of STORE once the change is committed: rc of
+ * store_flags_update, the UIDs that failed UNCHANGEDSINCE (cmd-store.c) */
+void store_reply(struct session *s, const char *tag, bool uid, bool silent,
+		 uint64_t unchanged, const uint32_t *uids, size_t nu, int rc,
+		 uint32_t *failed, size_t nfailed, const char *err);
 /* writer_checkpoint - checkpoint the index of m on a writer thread (its
  * fsyncs off the loop); holds a reference to m meanwhile */
 void writer_checkpoint(struct imapd *d, struct imapd_mbox *m);

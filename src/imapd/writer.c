@@ -28,7 +28,7 @@
 #define WRITER_THREADS 4      /* APPENDs whose flushes can overlap */
 #define WRITER_STORES 8       /* index connections kept per thread */
 
-enum write_kind { W_APPEND, W_COPY, W_CHECKPOINT };
+enum write_kind { W_APPEND, W_COPY, W_CHECKPOINT, W_FLAGS, W_GROUP };
 
 struct write_job {
 	struct work w;
@@ -48,6 +48,16 @@ struct write_job {
 	uint32_t *uids;
 	size_t nuids;
 	bool move, uid;
+	/* W_FLAGS (one STORE, uids above; src its folder): queued on the
+	 * mailbox, run by a W_GROUP (first: its STOREs) */
+	struct write_job *next, *first;
+	enum store_flag_op fop;
+	unsigned flags;
+	char *kw;
+	uint64_t unchanged;
+	bool silent;
+	uint32_t *failed;
+	size_t nfailed;
 	/* the outcome */
 	int rc;                     /* the store call's */
 	uint32_t uidvalidity;
@@ -120,6 +130,38 @@ msgs_free(struct write_job *j)
 	j->n = 0;
 }
 
+/* group_run - the STOREs of a group in one write transaction: each is a
+ * savepoint of it (one failing is undone alone), the lock is taken and
+ * the WAL written once */
+static void
+group_run(struct write_job *g, struct store *st, const char *err)
+{
+	struct store_folder *f;
+
+	if (st != NULL && store_writes_begin(st, &err) < 0)
+		st = NULL;
+	for (struct write_job *j = g->first; j != NULL; j = j->next) {
+		const char *e = err;
+		if (st == NULL) {
+			j->rc = -1;
+		} else if ((f = store_folder_open(st, j->src, &e)) == NULL) {
+			j->rc = -1;
+		} else {
+			j->rc = store_flags_update(f, j->uids, j->nuids, j->fop,
+			    j->flags, j->kw, j->unchanged,
+			    j->unchanged ? &j->failed : NULL,
+			    j->unchanged ? &j->nfailed : NULL, &e);
+			store_folder_close(&f);
+		}
+		snprintf(j->error, sizeof(j->error), "%s", e != NULL ? e : "");
+	}
+	if (st != NULL && store_writes_commit(st, &err) < 0)
+		for (struct write_job *j = g->first; j != NULL; j = j->next) {
+			j->rc = -1;
+			snprintf(j->error, sizeof(j->error), "%s", err);
+		}
+}
+
 static void
 job_run(struct work *w)
 {
@@ -128,6 +170,10 @@ job_run(struct work *w)
 	struct store *st = thread_store(j->root, &err);
 	struct store_folder *f;
 
+	if (j->kind == W_GROUP) {
+		group_run(j, st, err);
+		return;
+	}
 	if (st == NULL) {
 		j->rc = -1;
 	} else if (j->kind == W_CHECKPOINT) {
@@ -169,6 +215,8 @@ job_free(struct write_job *j)
 	free(j->uids);
 	free(j->new_uids);
 	free(j->src_uids);
+	free(j->kw);
+	free(j->failed);
 	free(j->tag);
 	free(j->root);
 	free(j);
@@ -249,12 +297,46 @@ reply(struct session *s, struct write_job *j)
 		copy_reply(s, j);
 }
 
+static void group_start(struct imapd *d, struct imapd_mbox *m);
+
+/* group_done - answer each STORE of a group, start the next group */
+static void
+group_done(struct write_job *g)
+{
+	struct write_job *j, *next;
+
+	for (j = g->first; j != NULL; j = next) {
+		next = j->next;
+		struct session *s = j->s;
+		if (s != NULL) {
+			s->wjob = NULL;
+			session_hold(s);
+			store_reply(s, j->tag, j->uid, j->silent, j->unchanged,
+			    j->uids, j->nuids, j->rc, j->failed, j->nfailed,
+			    j->error);
+			session_resume(s);
+			(void)session_release(s);
+		}
+		job_free(j);
+	}
+	g->first = NULL;
+	g->m->flags_busy = false;
+	if (g->m->flags_q != NULL)
+		group_start(g->d, g->m);
+	imapd_mbox_put(g->d, &g->m);
+	job_free(g);
+}
+
 static void
 job_done(struct work *w)
 {
 	struct write_job *j = (struct write_job *)w;
 	struct session *s = j->s;
 
+	if (j->kind == W_GROUP) {
+		group_done(j);
+		return;
+	}
 	if (j->kind == W_CHECKPOINT) {
 		if (j->rc < 0)
 			log_warnx("checkpoint of %s: %s", j->root, j->error);
@@ -354,6 +436,70 @@ writer_copy(struct session *s, const char *tag, const char *to,
 	j->uid = uid;
 	j->quota_kb = quota_kb;
 	submit(s, j);
+}
+
+/* group_start - hand the STOREs queued on m to a worker, as one group */
+static void
+group_start(struct imapd *d, struct imapd_mbox *m)
+{
+	struct write_job *g = xcalloc(1, sizeof(*g));
+
+	g->kind = W_GROUP;
+	g->w.run = job_run;
+	g->w.done = job_done;
+	g->d = d;
+	g->m = m;
+	m->refs++;
+	g->root = xstrdup(m->root);
+	g->first = m->flags_q;
+	m->flags_q = NULL;
+	m->flags_tail = &m->flags_q;
+	m->flags_busy = true;
+	workpool_submit(pool, &g->w);
+}
+
+/* writer_store - see imapd.h */
+void
+writer_store(struct session *s, const char *tag, const uint32_t *uids,
+	     size_t n, enum store_flag_op op, unsigned flags, const char *kw,
+	     uint64_t unchanged, bool uid, bool silent)
+{
+	if (pool == NULL) {
+		/* no threads (writer_init failed): inline, as before */
+		uint32_t *failed = NULL;
+		size_t nfailed = 0;
+		const char *err = NULL;
+		int r = store_flags_update(s->folder, uids, n, op, flags, kw,
+		    unchanged, unchanged ? &failed : NULL,
+		    unchanged ? &nfailed : NULL, &err);
+		store_reply(s, tag, uid, silent, unchanged, uids, n, r, failed,
+		    nfailed, err);
+		free(failed);
+		return;
+	}
+	struct write_job *j = xcalloc(1, sizeof(*j));
+	j->kind = W_FLAGS;
+	j->s = s;
+	j->tag = xstrdup(tag);
+	snprintf(j->src, sizeof(j->src), "%s", store_folder_name(s->folder));
+	j->uids = xcalloc(n ? n : 1, sizeof(*j->uids));
+	memcpy(j->uids, uids, n * sizeof(*uids));
+	j->nuids = n;
+	j->fop = op;
+	j->flags = flags;
+	j->kw = kw != NULL ? xstrdup(kw) : NULL;
+	j->unchanged = unchanged;
+	j->uid = uid;
+	j->silent = silent;
+	s->wjob = j;
+	session_suspend(s);
+	struct imapd_mbox *m = s->mbox;
+	if (m->flags_tail == NULL)
+		m->flags_tail = &m->flags_q;
+	*m->flags_tail = j;
+	m->flags_tail = &j->next;
+	if (!m->flags_busy)
+		group_start(s->d, m);
 }
 
 /* writer_checkpoint - see imapd.h */

@@ -158,3 +158,26 @@ imap_url_free(struct imap_url *u)
 	xfree(&u->mailbox);
 	xfree(&u->section);
 }
+
+/* imap_url_resp_text - see imap-url.h */
+void
+imap_url_resp_text(struct buf *out, const char *url, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (len > IMAP_URL_MAX)
+		len = IMAP_URL_MAX;
+	buf_putc(out, '"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)url[i];
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' ||
+		    c == '[' || c == ']') {
+			buf_putc(out, '%');
+			buf_putc(out, hex[c >> 4]);
+			buf_putc(out, hex[c & 15]);
+		} else {
+			buf_putc(out, (char)c);
+		}
+	}
+	buf_putc(out, '"');
+}

@@ -27,4 +27,11 @@ struct imap_url {
 int imap_url_parse(const char *url, struct imap_url *u, const char **error_r);
 void imap_url_free(struct imap_url *u);
 
+struct buf;
+/* imap_url_resp_text - append url[0..len) to out as the quoted string of
+ * a BADURL response code (RFC 4469 6: text without "]"): CR, LF, NUL,
+ * controls, 8-bit octets, space, '"', '\\', '[' and ']' percent-encoded
+ * (the same URL to a URL reader), at most IMAP_URL_MAX octets of it */
+void imap_url_resp_text(struct buf *out, const char *url, size_t len);
+
 #endif

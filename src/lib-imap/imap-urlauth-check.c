@@ -1,10 +1,37 @@
 /* imap-urlauth-check - who may use a URLAUTH URL (see imap-urlauth-check.h) */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
 #include "imap-urlauth-check.h"
+#include "settings.h"
+
+/* imap_urlauth_host_ours - see imap-urlauth-check.h */
+int
+imap_urlauth_host_ours(struct db *db, const char *host, const char **error_r)
+{
+	struct dir_domain d;
+	char *me = settings_hostname(db);
+	bool same = strcasecmp(host, me) == 0;
+
+	free(me);
+	if (same)
+		return 1;
+	if (strlen(host) > DOMAIN_MAX_LEN)
+		return 0;
+	int r = dir_domain_get(db, host, &d, error_r);
+	if (r != 0)
+		return r < 0 ? -1 : !d.disabled && !d.postoffice_disabled;
+	/* a post office's name: the realm of user@postoffice logins */
+	struct dir_postoffice po;
+	if (strlen(host) > NAME_MAX_LEN)
+		return 0;
+	r = dir_postoffice_get(db, host, &po, error_r);
+	return r == 1 ? !po.disabled : r;
+}
 
 /* imap_urlauth_owner - see imap-urlauth-check.h */
 int
@@ -13,6 +40,11 @@ imap_urlauth_owner(struct db *db, const struct imap_urlauth *u,
 {
 	char login[ADDRESS_MAX_LEN + 1];
 
+	/* RFC 5092 3.2 / RFC 4467 3: the URL names a server; one of
+	 * another server is not ours to resolve, whoever its user is */
+	int h = imap_urlauth_host_ours(db, u->host, error_r);
+	if (h <= 0)
+		return h;
 	if (strchr(u->owner, '@') != NULL) {
 		if (strlen(u->owner) >= sizeof(login))
 			return 0;

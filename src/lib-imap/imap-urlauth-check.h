@@ -15,10 +15,18 @@
 #include "imap-urlauth.h"
 #include "store.h"
 
+/* imap_urlauth_host_ours - whether a URL's host (lower case, no port) is
+ * a name of this server: server.hostname, a domain it hosts or the name
+ * of one of its post offices (the realm of "user@postoffice" logins),
+ * not disabled. 1 yes, 0 no, -1 error. */
+int imap_urlauth_host_ours(struct db *db, const char *host,
+			   const char **error_r);
+
 /* imap_urlauth_owner - the mailbox the URL's user names: the user as
  * given when it holds an '@' ("imap://bob%40example.org@mail.example.org/
- * ..."), else user@host ("imap://bob@example.org/..."). 1 found (and
- * enabled), 0 none, -1 error. */
+ * ..."), else user@host ("imap://bob@example.org/..."). 0 as well when
+ * the host is not one of this server's names (imap_urlauth_host_ours).
+ * 1 found (and enabled), 0 none, -1 error. */
 int imap_urlauth_owner(struct db *db, const struct imap_urlauth *u,
 		       struct dir_mailbox *mb, const char **error_r);
 

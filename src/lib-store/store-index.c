@@ -244,12 +244,30 @@ index_exec(struct store *st, const char *sql, const char **error_r)
 int
 index_begin(struct store *st, const char **error_r)
 {
+	if (st->batch) {
+		if (st->batch_failed)
+			return store_seterr(error_r, "index %s: the batch's "
+			    "transaction was rolled back", st->root), -1;
+		if (index_exec(st, "SAVEPOINT w", error_r) < 0)
+			return -1;
+		st->nest++;
+		return 0;
+	}
 	return index_exec(st, "BEGIN IMMEDIATE", error_r);
 }
 
 int
 index_commit(struct store *st, const char **error_r)
 {
+	if (st->batch && st->nest > 0) {
+		st->nest--;
+		if (index_exec(st, "RELEASE w", error_r) < 0) {
+			sqlite3_exec(st->db, "ROLLBACK TO w; RELEASE w", NULL,
+			    NULL, NULL);
+			return -1;
+		}
+		return 0;
+	}
 	if (index_exec(st, "COMMIT", error_r) < 0) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -260,7 +278,75 @@ index_commit(struct store *st, const char **error_r)
 void
 index_rollback(struct store *st)
 {
+	if (st->batch && st->nest > 0) {
+		st->nest--;
+		sqlite3_exec(st->db, "ROLLBACK TO w; RELEASE w", NULL, NULL,
+		    NULL);
+		return;
+	}
+	if (st->batch)
+		st->batch_failed = true;
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* index_touch - see store-private.h */
+void
+index_touch(struct store *st, const char *dir)
+{
+	if (!st->batch) {
+		store_touch_notify(dir);
+		return;
+	}
+	for (size_t i = 0; i < st->ntouch; i++)
+		if (strcmp(st->touch[i], dir) == 0)
+			return;
+	st->touch = xreallocarray(st->touch, st->ntouch + 1,
+	    sizeof(*st->touch));
+	st->touch[st->ntouch++] = xstrdup(dir);
+}
+
+/* touch_flush - tell the watchers a batch recorded (or forget them) */
+static void
+touch_flush(struct store *st, bool tell)
+{
+	for (size_t i = 0; i < st->ntouch; i++) {
+		if (tell)
+			store_touch_notify(st->touch[i]);
+		free(st->touch[i]);
+	}
+	xfree(&st->touch);
+	st->ntouch = 0;
+}
+
+/* store_writes_begin - see store.h */
+int
+store_writes_begin(struct store *st, const char **error_r)
+{
+	if (index_exec(st, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	st->batch = true;
+	st->batch_failed = false;
+	st->nest = 0;
+	return 0;
+}
+
+/* store_writes_commit - see store.h */
+int
+store_writes_commit(struct store *st, const char **error_r)
+{
+	bool failed = st->batch_failed;
+
+	st->batch = false;
+	st->batch_failed = false;
+	st->nest = 0;
+	if (failed) {
+		touch_flush(st, true);  /* what committed before: re-read */
+		return store_seterr(error_r, "index %s: the batch was rolled "
+		    "back", st->root), -1;
+	}
+	int r = index_commit(st, error_r);
+	touch_flush(st, true);
+	return r;
 }
 
 static const char *const migrations[] = {
@@ -557,6 +643,7 @@ store_close(struct store **stp)
 
 	if (st == NULL)
 		return;
+	touch_flush(st, false);
 	index_stmts_free(st);
 	if (st->db != NULL)
 		sqlite3_close(st->db);

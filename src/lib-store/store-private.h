@@ -47,6 +47,14 @@ struct store {
 	size_t nstmts;
 	void (*checkpoint_cb)(void *ctx);
 	void *checkpoint_ctx;
+	/* store_writes_begin: one transaction, the writes' own ones are
+	 * savepoints in it (nest deep); the folders whose watchers are
+	 * told at the commit */
+	bool batch;
+	bool batch_failed;         /* rolled back under the batch */
+	int nest;
+	char **touch;
+	size_t ntouch;
 };
 
 struct store_folder {
@@ -100,6 +108,9 @@ int index_begin(struct store *st, const char **error_r);
 /* index_commit - COMMIT (rolled back when it fails) */
 int index_commit(struct store *st, const char **error_r);
 void index_rollback(struct store *st);
+/* index_touch - tell the watchers of the folder in dir that it changed:
+ * at once, or at the batch's commit (store_writes_begin) */
+void index_touch(struct store *st, const char *dir);
 
 /* store-folder.c */
 bool folder_is_inbox(const char *name);

@@ -501,7 +501,7 @@ sync_finish(struct store_folder *f, struct folder_state *fs, const char **error_
 	if (fs->quota_bytes != 0 || fs->quota_count != 0)
 		(void)store_quota_add(f->st->root, fs->quota_bytes,
 		    fs->quota_count, NULL);
-	store_touch_notify(f->dir);
+	index_touch(f->st, f->dir);
 	return 0;
 }
 

@@ -197,6 +197,15 @@ void store_library_init(void);
 struct store *store_open(const char *mailbox_root, const char **error_r);
 void store_close(struct store **st);
 const char *store_root(const struct store *st);
+/* store_writes_begin - one write transaction (BEGIN IMMEDIATE) for the
+ * store writes on st that follow, until store_writes_commit: each write's
+ * own transaction is a savepoint in it (a failed one is undone alone),
+ * and the folders' watchers are told at the commit. Many small writes
+ * take the write lock and write the WAL once (imapd's STOREs of every
+ * session of a mailbox, writer.c). store_writes_commit: -1 with *error_r
+ * if the commit failed (then nothing of the batch is kept). */
+int store_writes_begin(struct store *st, const char **error_r);
+int store_writes_commit(struct store *st, const char **error_r);
 /* store_checkpoint_by - the caller checkpoints the index's WAL: cb(ctx)
  * is called after a commit that leaves it over 1000 pages, instead of
  * SQLite checkpointing (and fsyncing) inside that commit. cb should have

@@ -94,6 +94,8 @@ tx_reset(struct session *s)
 	s->tx.msg_size = 0;
 	s->tx.too_big = false;
 	s->tx.bdat_mode = false;
+	s->tx.burl_urls = 0;
+	s->tx.burl_read = 0;
 	s->tx.hops = 0;
 	s->tx.hdr_done = false;
 	s->tx.hdr_linelen = 0;

@@ -123,9 +123,12 @@ burl_fetch(struct session *s, const char *url, struct buf *out, int *code_r,
 	int rc = -1, fd = -1;
 
 	*code_r = 554;
-	/* never more in memory than a message may be */
-	buf_init(&msg, s->max_size + 1 < BURL_MAX_FILE ?
-	    (size_t)s->max_size + 1 : BURL_MAX_FILE);
+	/* never more in memory than a message may be, nor more read for
+	 * one message than BURL_READ_FACTOR such messages */
+	uint64_t budget = s->max_size * BURL_READ_FACTOR;
+	uint64_t left = budget > s->tx.burl_read ? budget - s->tx.burl_read : 0;
+	uint64_t cap = s->max_size < left ? s->max_size : left;
+	buf_init(&msg, cap + 1 < BURL_MAX_FILE ? (size_t)cap + 1 : BURL_MAX_FILE);
 	if (imap_urlauth_parse(url, true, &u, &why) < 0) {
 		*text_r = why;
 		goto out;
@@ -175,7 +178,15 @@ burl_fetch(struct session *s, const char *url, struct buf *out, int *code_r,
 		*text_r = "No such message";
 		goto out;
 	}
-	if (read_crlf(fd, &msg) < 0) {
+	int rr = read_crlf(fd, &msg);
+	s->tx.burl_read += msg.len;
+	if (rr < 0 && cap < s->max_size && msg.len >= cap) {
+		*code_r = 552;
+		*text_r = "Too much read for the URLs of one message (at most "
+		    "4 times smtp.max_message_size)";
+		goto out;
+	}
+	if (rr < 0) {
 		*text_r = "Message too big (smtp.max_message_size) or unreadable";
 		goto out;
 	}

@@ -453,14 +453,21 @@ cmd_burl(struct session *s, const char *args)
 		}
 		s->tx.bdat_mode = true;
 	}
+	if (s->tx.burl_urls >= BURL_MAX_URLS) {
+		tx_reset(s);
+		session_reply(s, 552, "5.3.4", "Too many BURL URLs for one "
+		    "message (at most %d)", BURL_MAX_URLS);
+		return;
+	}
+	s->tx.burl_urls++;
 	char *url = xstrndup(args, ul);
 	struct buf data;
 	buf_init(&data, 0);
 	if (burl_fetch(s, url, &data, &code, &text) < 0) {
 		/* nothing of a failed BURL is kept: the transaction ends */
 		tx_reset(s);
-		session_reply(s, code, code == 454 ? "4.6.6" : "5.6.6",
-		    "IMAP URL resolution failed: %s", text);
+		session_reply(s, code, code == 454 ? "4.6.6" : code == 552 ?
+		    "5.3.4" : "5.6.6", "IMAP URL resolution failed: %s", text);
 		buf_free(&data);
 		free(url);
 		return;

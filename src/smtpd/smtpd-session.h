@@ -67,6 +67,8 @@ struct smtp_tx {
 	bool bdat_last;
 	int bdat_err_code;          /* nonzero: the chunk is read and refused */
 	char bdat_err[200];
+	unsigned burl_urls;         /* BURLs of this message so far */
+	uint64_t burl_read;         /* octets of message files they read */
 	/* counting Received headers of the message */
 	int hops;
 	bool hdr_done;
@@ -179,8 +181,13 @@ void bdat_chunk_done(struct session *s);
 void cmd_burl(struct session *s, const char *args);
 
 /* smtpd-burl.c */
+/* BURL's limits per message: URLs, and octets of message files read for
+ * them (a whole file is read even for one part of it) */
+#define BURL_MAX_URLS 64
+#define BURL_READ_FACTOR 4   /* times smtp.max_message_size */
 /* burl_fetch - append what a URLAUTH URL names to out (RFC 4468): 0, or
- * -1 with *code_r (554, or 454 when it may work later) and *text_r */
+ * -1 with *code_r (554; 552 past the limits above; 454 when it may work
+ * later) and *text_r */
 int burl_fetch(struct session *s, const char *url, struct buf *out,
 	       int *code_r, const char **text_r);
 

@@ -401,6 +401,34 @@ def test_catenate(box):
     assert not any(b"3 EXISTS" in ln for ln in r), r
 
 
+def test_catenate_badurl_is_one_valid_code(box):
+    """NO [BADURL url] carries the URL as a quoted string that neither
+    ends the response code nor the line (RFC 4469 6: url-resp-text has
+    no "]"): CR, LF, brackets, quotes, spaces and 8-bit octets of a URL
+    sent as a literal come back percent-encoded, on the tagged line"""
+    c, name = box
+    for url in (b"/INBOX/;UID=1\r\n* 1 EXISTS\r\nx OK [ALERT] hi",
+                b"/x]y\"z\\ \xc3\xa9/;UID=1",
+                b"/" + b"]" * 30 + b"[/;UID=9"):
+        c.n += 1
+        tag = b"u%d" % c.n
+        c.f.write(tag + b" APPEND " + name + b" CATENATE (URL {%d}\r\n"
+                  % len(url))
+        c.f.flush()
+        assert c.f.readline().startswith(b"+")
+        c.f.write(url + b")\r\n")
+        c.f.flush()
+        r = c.until(tag)
+        assert len(r) == 1, r           # no line of the URL's own
+        m = re.fullmatch(rb'(\S+) NO \[BADURL "([^"\\\r\n\[\]]+)"\] '
+                         rb'([^\r\n]*)\r\n', r[0])
+        assert m and m.group(1) == tag, r
+        enc = b"".join(b"%%%02X" % ch if ch <= 0x20 or ch >= 0x7f or
+                       ch in b'"\\[]' else bytes([ch]) for ch in url)
+        assert m.group(2) == enc, r
+    assert ok(c.cmd(b"NOOP"))
+
+
 def read_to_eof(c):
     """every line the server sends until it closes (the socket timeout
     bounds the wait)"""

@@ -387,3 +387,94 @@ def test_catenate_with_urlauth(srv, alice):
         assert bob.select("INBOX")[1] == [b"1"]
     finally:
         bob.logout()
+
+
+def token_for(srv, alice, url_rump, mailbox="INBOX"):
+    """the right INTERNAL token of a rump, made from the mailbox's key as
+    the server would (HMAC-SHA256 of the rump): what a GENURLAUTH that
+    took any host would have handed out"""
+    import hashlib
+    import hmac
+    gen(alice, rump(mailbox=mailbox))            # the folder has a key
+    typ, dat = alice.status(mailbox, "(MAILBOXID)")
+    assert typ == "OK", dat
+    mid = re.search(rb"MAILBOXID \(([^)]+)\)", dat[0]).group(1).decode()
+    keyfile = list(srv.root.rglob("urlauth-keys"))
+    lines = [ln.split() for k in keyfile for ln in k.read_text().splitlines()]
+    key = [bytes.fromhex(v) for i, v in lines if i == mid][0]
+    return hmac.new(key, url_rump.encode(), hashlib.sha256).hexdigest()
+
+
+def test_url_of_another_host(srv, alice):
+    """a URL names its server (RFC 5092 3.2, RFC 4467 3): one for another
+    host is neither made nor resolved here, even with a right token"""
+    other = rump(host="imap.elsewhere.example")
+    typ, dat = run(alice, "GENURLAUTH", q(other), "INTERNAL")
+    assert typ == "NO", dat
+    forged = other + ":INTERNAL:" + token_for(srv, alice, other)
+    assert fetch(alice, forged) is None
+    bob = imap(srv, "bob@acme")
+    try:
+        anyone = rump(host="imap.elsewhere.example", access="authuser")
+        url = anyone + ":INTERNAL:" + token_for(srv, alice, anyone)
+        assert fetch(bob, url) is None
+    finally:
+        bob.logout()
+    sub = rump(host="imap.elsewhere.example", access="submit+alice%40acme")
+    s = smtp(srv, "alice@acme")
+    try:
+        s.mail("alice@acme.test")
+        s.rcpt("bob@acme.test")
+        code, resp = s.docmd("BURL", sub + ":INTERNAL:" +
+                             token_for(srv, alice, sub) + " LAST")
+        assert code == 554, resp
+    finally:
+        s.quit()
+    # this server's names: server.hostname, a hosted domain, a post
+    # office (the realm of alice@acme), in any case
+    for host in (HOST, "acme.test", "ACME", "Mx.Postern.Test"):
+        assert fetch(alice, gen(alice, rump(host=host))) == MSG, host
+    # a disabled domain is not
+    srv.cli("domain", "add", "old.test", "--postoffice", "acme")
+    srv.cli("domain", "set", "old.test", "disabled=yes")
+    typ, dat = run(alice, "GENURLAUTH", q(rump(host="old.test")), "INTERNAL")
+    assert typ == "NO", dat
+
+
+def test_burl_limits(srv, alice):
+    """BURL reads at most BURL_MAX_URLS (64) URLs and 4 times
+    smtp.max_message_size of message files for one message: 552 5.3.4
+    past either, the transaction ends, the session goes on"""
+    sec = gen(alice, rump(mailbox="Work", access="submit+alice%40acme",
+                          extra="/;SECTION=1"))
+    s = smtp(srv, "alice@acme")
+    try:
+        s.mail("alice@acme.test")
+        s.rcpt("bob@acme.test")
+        for i in range(64):
+            code, resp = s.docmd("BURL", sec)
+            assert code == 250, (i, resp)
+        code, resp = s.docmd("BURL", sec + " LAST")
+        assert code == 552 and b"5.3.4" in resp and b"64" in resp, resp
+        assert s.noop()[0] == 250
+        # a new message starts the count again
+        s.mail("alice@acme.test")
+        s.rcpt("bob@acme.test")
+        code, resp = s.docmd("BURL", sec + " LAST")
+        assert code == 250, resp
+    finally:
+        s.quit()
+    # the read budget: each BURL of a part reads the whole file (about
+    # 500 octets here); with a 1 KB limit, 4 KB in all
+    srv.cli("config", "set", "smtp.max_message_size", "1K")
+    try:
+        s = smtp(srv, "alice@acme")
+        s.mail("alice@acme.test")
+        s.rcpt("bob@acme.test")
+        codes = [s.docmd("BURL", sec)[0] for _ in range(12)]
+        assert codes[:8] == [250] * 8, codes
+        assert 552 in codes, codes
+        assert s.noop()[0] == 250
+        s.quit()
+    finally:
+        srv.cli("config", "set", "smtp.max_message_size", "50M")
