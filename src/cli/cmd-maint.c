@@ -400,7 +400,7 @@ int
 maint_welcome_deliver(struct cli *cli, const char *postoffice,
 		      const char *mailbox)
 {
-	char *text = settings_get_str(cli->db, "welcome.message");
+	char *text = xstrdup(settings_current(cli->db)->welcome_message);
 	struct dir_mailbox mb;
 	const char *err = NULL;
 	struct buf m;
@@ -464,7 +464,7 @@ cmd_welcome(struct cli *cli, int argc, char **argv)
 	if ((r = cli_open(cli)) != 0)
 		return r;
 	if (strcmp(verb, "show") == 0) {
-		char *t = settings_get_str(cli->db, "welcome.message");
+		char *t = xstrdup(settings_current(cli->db)->welcome_message);
 		if (cli->json) {
 			json_t *o = json_object();
 			json_object_set_new(o, "message", json_string(t));

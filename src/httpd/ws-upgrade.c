@@ -175,7 +175,7 @@ ws_run(struct httpd_job *hj, struct db *db)
 		return;
 	}
 	if (j->origin != NULL && strcasecmp(j->origin, j->own_origin) != 0) {
-		char *pub = settings_get_str(db, "http.public_url");
+		char *pub = xstrdup(settings_current(db)->http_public_url);
 		char *po = origin_of(pub);
 		bool ok = po != NULL && strcasecmp(po, j->origin) == 0;
 		free(po);
@@ -304,7 +304,7 @@ ws_upgrade(struct httpd_req *rq, struct http_response *resp)
 static char *
 endpoint(struct httpd_req *rq)
 {
-	char *pub = settings_get_str(rq->svc->db, "http.public_url");
+	char *pub = xstrdup(settings_current(rq->svc->db)->http_public_url);
 	char *o = origin_of(pub);
 	char *url;
 

@@ -471,8 +471,8 @@ int
 passkey_site_make(struct db *db, const char *host, bool tls,
 		  struct passkey_site *s, const char **error_r)
 {
-	char *rp = settings_get_str(db, "auth.passkey_rp_id");
-	char *pub = settings_get_str(db, "http.public_url");
+	char *rp = xstrdup(settings_current(db)->auth_passkey_rp_id);
+	char *pub = xstrdup(settings_current(db)->http_public_url);
 
 	memset(s, 0, sizeof(*s));
 	if (host == NULL)

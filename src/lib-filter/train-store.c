@@ -9,6 +9,7 @@
 #include "store.h"
 #include "train-store.h"
 #include "verdict.h"
+#include "xalloc.h"
 
 #define LEARN_MAX 100   /* messages of one command */
 
@@ -28,7 +29,7 @@ spam_learn_copy(struct db *db, struct store_folder *from, const char *to,
 
 	if (!spam && !ham)
 		return;
-	char *ctl = settings_get_str(db, "spam.rspamd_controller");
+	char *ctl = xstrdup(settings_current(db)->spam_rspamd_controller);
 	bool on = *ctl != '\0';
 	free(ctl);
 	if (!on)

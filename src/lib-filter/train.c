@@ -51,7 +51,7 @@ int
 spam_learn_request(struct db *db, const char *msg_path, bool spam,
 		   const char **error_r)
 {
-	char *ctl = settings_get_str(db, "spam.rspamd_controller");
+	char *ctl = xstrdup(settings_current(db)->spam_rspamd_controller);
 	int r = 0;
 
 	if (*ctl == '\0') {
@@ -96,9 +96,9 @@ spam_learn_run(struct db *db, const char *qroot)
 		free(dir);
 		return 0;
 	}
-	char *ctl = settings_get_str(db, "spam.rspamd_controller");
-	char *pw = settings_get_str(db, "spam.rspamd_password");
-	int64_t timeout = settings_get_int(db, "spam.timeout", 30) * 1000;
+	char *ctl = xstrdup(settings_current(db)->spam_rspamd_controller);
+	char *pw = xstrdup(settings_current(db)->spam_rspamd_password);
+	int64_t timeout = settings_current(db)->spam_timeout * 1000;
 	while (*ctl != '\0' && sent < TRAIN_PER_RUN &&
 	    (de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name);

@@ -486,8 +486,8 @@ footers_of(struct db *db, const char *scope, int64_t po_id, struct buf *text,
 		free(h);
 	}
 	if (gl) {
-		char *t = settings_get_str(db, "footer.text");
-		char *h = settings_get_str(db, "footer.html");
+		char *t = xstrdup(settings_current(db)->footer_text);
+		char *h = xstrdup(settings_current(db)->footer_html);
 		if (*t != '\0') {
 			if (text->len > 0)
 				buf_puts(text, "\n");
@@ -508,7 +508,7 @@ int
 footer_prepare(struct db *db, const struct queue_env *env, const char *msg_path,
 	       const char *dir, char **path_r)
 {
-	char *scope = settings_get_str(db, "footer.scope");
+	char *scope = xstrdup(settings_text(settings_current(db), SETTING_footer_scope));
 	struct buf text, html, data, out;
 	struct dir_domain dom;
 	const char *err = NULL;

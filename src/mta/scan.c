@@ -70,7 +70,7 @@ scan_milter_run(struct filter_ctx *ctx)
 
 	if (!entering(ctx) || ctx->released)
 		return FILTER_CONTINUE;
-	char *list = settings_get_str(ctx->db, "milter.list");
+	char *list = xstrdup(settings_current(ctx->db)->milter_list);
 	if (*list == '\0') {
 		free(list);
 		return FILTER_CONTINUE;
