@@ -217,11 +217,13 @@ header_policy_finish(struct session *s, int *code_r, const char **enh_r,
 void
 spf_check_start(struct session *s)
 {
+	const struct settings *st = settings_current(s->db);
+
 	if (s->sd->dns == NULL || s->auth_user != NULL || s->relay_net ||
-	    !settings_current(s->db)->smtp_spf)
+	    !st->smtp_spf)
 		return;
 	if (smtpd_is_loopback((struct sockaddr *)&s->ss) &&
-	    !settings_current(s->db)->smtp_check_loopback)
+	    !st->smtp_check_loopback)
 		return;
 	/* the ptr mechanism needs the client's confirmed name: wait for it */
 	if (s->checks != NULL && !checks_finished(s->checks)) {
@@ -232,7 +234,7 @@ spf_check_start(struct session *s)
 	    checks_rdns(s->checks) : NULL;
 	s->tx.spf = spf_start(s->sd->dns, s->sd->svc->base,
 	    (struct sockaddr *)&s->ss, s->tx.env.sender, s->helo, validated,
-	    (int)settings_current(s->db)->smtp_dns_timeout, spf_checked, s);
+	    (int)st->smtp_dns_timeout, spf_checked, s);
 	if (spf_done(s->tx.spf))
 		log_info("%s: %s: spf=%s: %s", s->sid, s->tx.env.id,
 		    spf_result_name(spf_result(s->tx.spf)), spf_reason(s->tx.spf));
