@@ -155,7 +155,7 @@ origin_ok(struct httpd_req *rq)
 	    host != NULL ? host : "");
 	if (strcasecmp(origin, self) == 0)
 		return true;
-	char *pub = xstrdup(settings_current(rq->svc->db)->http_public_url);
+	const char *pub = settings_current(rq->svc->db)->http_public_url;
 	size_t n = strlen(pub);
 	while (n > 0 && pub[n - 1] == '/')
 		n--;
@@ -164,7 +164,6 @@ origin_ok(struct httpd_req *rq)
 	    (size_t)(path - pub) < n)
 		n = (size_t)(path - pub);
 	bool ok = n > 0 && strlen(origin) == n && strncasecmp(origin, pub, n) == 0;
-	free(pub);
 	return ok;
 }
 

@@ -857,12 +857,11 @@ httpd_init(struct service *svc)
 		return -1;
 	}
 	server.conns = conn_server_new(svc, &httpd_conn, NULL);
-	char *pub = xstrdup(settings_current(svc->db)->http_public_url);
+	const char *pub = settings_current(svc->db)->http_public_url;
 	if (*pub != '\0' && strncasecmp(pub, "https://", 8) != 0 &&
 	    strncasecmp(pub, "http://", 7) != 0)
 		log_warnx("http.public_url = %s is not an http(s) URL: ignored",
 		    pub);
-	free(pub);
 	service_set_state(svc, "running", NULL);
 	return 0;
 }

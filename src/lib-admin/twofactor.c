@@ -74,10 +74,9 @@ tf_app_password_add(struct db *db, const char *ident, const char *name,
 		    "one first";
 		return ADM_INVALID;
 	}
-	char *scheme = xstrdup(settings_text(settings_current(db), SETTING_password_scheme));
+	const char *scheme = settings_text(settings_current(db), SETTING_password_scheme);
 	char *pw = random_password(LOGINSEC_APP_PASSWORD_LEN);
 	char *hash = passwd_hash(pw, *scheme ? scheme : "yescrypt", error_r);
-	free(scheme);
 	if (hash == NULL) {
 		explicit_bzero(pw, strlen(pw));
 		free(pw);

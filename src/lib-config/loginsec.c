@@ -63,9 +63,8 @@ loginsec_twofactor_rule(struct db *db, int64_t mailbox_id, bool inherited,
 		} else if (p != NULL && strcmp(p, "inherit") != 0) {
 			snprintf(mode, 16, "%s", p);
 		} else {
-			char *g = xstrdup(settings_text(settings_current(db), SETTING_auth_twofactor_mode));
+			const char *g = settings_text(settings_current(db), SETTING_auth_twofactor_mode);
 			snprintf(mode, 16, "%s", *g ? g : "never");
-			free(g);
 		}
 	}
 	sqlite3_finalize(st);
@@ -184,13 +183,12 @@ int
 loginsec_country_of(struct db *db, const char *addr, char cc[3],
 		    const char **error_r)
 {
-	char *path = xstrdup(settings_current(db)->auth_geoip_db);
+	const char *path = settings_current(db)->auth_geoip_db;
 	int r = -1;
 
 	cc[0] = '\0';
 	if (*path == '\0') {
 		*error_r = "no country database (auth.geoip_db)";
-		free(path);
 		return -1;
 	}
 #ifdef HAVE_MAXMINDDB
@@ -198,7 +196,6 @@ loginsec_country_of(struct db *db, const char *addr, char cc[3],
 	int st = MMDB_open(path, MMDB_MODE_MMAP, &mmdb);
 	if (st != MMDB_SUCCESS) {
 		*error_r = "the country database (auth.geoip_db) cannot be read";
-		free(path);
 		return -1;
 	}
 	int gai, mst;
@@ -238,7 +235,6 @@ loginsec_country_of(struct db *db, const char *addr, char cc[3],
 	*error_r = "this Postern was built without libmaxminddb: no country "
 	    "lookups";
 #endif
-	free(path);
 	return r;
 }
 

@@ -18,7 +18,7 @@
 static void
 check_antivirus(struct diag_section *s, struct db *db)
 {
-	char *clamd = xstrdup(settings_current(db)->antivirus_clamd);
+	const char *clamd = settings_current(db)->antivirus_clamd;
 	char *fail = xstrdup(settings_text(settings_current(db), SETTING_antivirus_on_failure));
 	char ver[256];
 	const char *err;
@@ -48,7 +48,6 @@ check_antivirus(struct diag_section *s, struct db *db)
 			    "passes unscanned" : "is deferred (4xx, kept in "
 			    "the queue)");
 	}
-	free(clamd);
 	free(fail);
 }
 

@@ -404,7 +404,7 @@ diag_check_smtp(struct diag_report *rep, struct db *db, const struct diag_option
 	    "%lld, %lld per client address",
 	    (long long)settings_current(db)->smtp_max_connections,
 	    (long long)settings_current(db)->smtp_max_connections_per_ip);
-	char *bl = xstrdup(settings_current(db)->smtp_dnsbl);
+	const char *bl = settings_current(db)->smtp_dnsbl;
 	if (*bl == '\0')
 		diag_add(s, DIAG_INFO, "DNS block lists (smtp.dnsbl)",
 		    "block lists stop much spam at connect: postern config set smtp.dnsbl ZONE",
@@ -413,7 +413,6 @@ diag_check_smtp(struct diag_report *rep, struct db *db, const struct diag_option
 		diag_add(s, DIAG_OK, "DNS block lists (smtp.dnsbl)", NULL,
 		    "%s (answers awaited up to %lld s)", bl,
 		    (long long)settings_current(db)->smtp_dns_timeout);
-	free(bl);
 
 	/* relay settings */
 	char *nets = xstrdup(settings_current(db)->smtp_relay_networks);

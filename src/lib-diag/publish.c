@@ -56,7 +56,7 @@ publish_records(struct db *db, const char *domain, struct publish_records *p)
 
 	memset(p, 0, sizeof(*p));
 	/* MTA-STS: the policy httpd serves (src/httpd/mta-sts.c) */
-	char *mode = xstrdup(settings_text(settings_current(db), SETTING_mta_sts_publish));
+	const char *mode = settings_text(settings_current(db), SETTING_mta_sts_publish);
 	if (mode[0] != '\0' && strcmp(mode, "off") != 0) {
 		char *mx = xstrdup(settings_current(db)->mta_sts_publish_mx);
 		if (mx[0] == '\0') {
@@ -78,7 +78,6 @@ publish_records(struct db *db, const char *domain, struct publish_records *p)
 		buf_free(&b);
 		free(mx);
 	}
-	free(mode);
 
 	/* TLS-RPT */
 	char *rua = xstrdup(settings_current(db)->tlsrpt_publish_rua);

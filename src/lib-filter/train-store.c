@@ -29,9 +29,8 @@ spam_learn_copy(struct db *db, struct store_folder *from, const char *to,
 
 	if (!spam && !ham)
 		return;
-	char *ctl = xstrdup(settings_current(db)->spam_rspamd_controller);
+	const char *ctl = settings_current(db)->spam_rspamd_controller;
 	bool on = *ctl != '\0';
-	free(ctl);
 	if (!on)
 		return;
 	if (n > LEARN_MAX) {

@@ -51,14 +51,11 @@ int
 spam_learn_request(struct db *db, const char *msg_path, bool spam,
 		   const char **error_r)
 {
-	char *ctl = xstrdup(settings_current(db)->spam_rspamd_controller);
+	const char *ctl = settings_current(db)->spam_rspamd_controller;
 	int r = 0;
 
-	if (*ctl == '\0') {
-		free(ctl);
+	if (*ctl == '\0')
 		return 0;
-	}
-	free(ctl);
 	char *qroot = settings_queue_path(db);
 	char *dir = path_join(qroot, "spamtrain");
 	static unsigned seq;
@@ -96,8 +93,8 @@ spam_learn_run(struct db *db, const char *qroot)
 		free(dir);
 		return 0;
 	}
-	char *ctl = xstrdup(settings_current(db)->spam_rspamd_controller);
-	char *pw = xstrdup(settings_current(db)->spam_rspamd_password);
+	const char *ctl = settings_current(db)->spam_rspamd_controller;
+	const char *pw = settings_current(db)->spam_rspamd_password;
 	int64_t timeout = settings_current(db)->spam_timeout * 1000;
 	while (*ctl != '\0' && sent < TRAIN_PER_RUN &&
 	    (de = readdir(d)) != NULL) {
@@ -119,8 +116,6 @@ spam_learn_run(struct db *db, const char *qroot)
 		sent++;
 	}
 	closedir(d);
-	free(ctl);
-	free(pw);
 	free(dir);
 	return sent;
 }

@@ -44,16 +44,14 @@ av_config_load(struct db *db, const struct queue_env *env,
 	       struct av_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	char *clamd = xstrdup(settings_current(db)->antivirus_clamd);
+	const char *clamd = settings_current(db)->antivirus_clamd;
 	snprintf(cfg->clamd, sizeof(cfg->clamd), "%s", clamd);
-	free(clamd);
 	if (cfg->clamd[0] == '\0')
 		return;
 	cfg->timeout_ms = settings_current(db)->antivirus_timeout * 1000;
 	cfg->stream_max = (off_t)settings_current(db)->antivirus_stream_max * 1024;
-	char *fail = xstrdup(settings_text(settings_current(db), SETTING_antivirus_on_failure));
-	cfg->pass_on_failure = strcmp(fail, "pass") == 0;
-	free(fail);
+	cfg->pass_on_failure = settings_current(db)->antivirus_on_failure ==
+	    ANTIVIRUS_ON_FAILURE_PASS;
 	cfg->at_smtp = settings_current(db)->antivirus_at_smtp != 0;
 	bool global = settings_current(db)->antivirus_scan != 0;
 	if (env == NULL || env->nrcpts == 0) {
@@ -152,9 +150,8 @@ spam_config_load(struct db *db, const struct queue_env *env,
 		 struct spam_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	char *h = xstrdup(settings_current(db)->spam_rspamd);
+	const char *h = settings_current(db)->spam_rspamd;
 	snprintf(cfg->rspamd, sizeof(cfg->rspamd), "%s", h);
-	free(h);
 	if (cfg->rspamd[0] == '\0')
 		return;
 	cfg->timeout_ms = settings_current(db)->spam_timeout * 1000;
@@ -323,9 +320,8 @@ spam_fields_expire(const char *qroot, time_t max_age)
 bool
 spam_junk_wanted(struct db *db, int64_t postoffice_id, double score)
 {
-	char *h = xstrdup(settings_current(db)->spam_rspamd);
+	const char *h = settings_current(db)->spam_rspamd;
 	bool on = *h != '\0';
-	free(h);
 	if (!on)
 		return false;
 	char *v = NULL;

@@ -420,13 +420,12 @@ service_main(int argc, char **argv, const struct service_def *def)
 	signal(SIGPIPE, SIG_IGN);
 	if (db_open(svc.root, false, &svc.db, &err) < 0)
 		log_fatalx("%s", err);
-	char *level = xstrdup(settings_text(settings_current(svc.db), SETTING_log_level));
-	log_set_level(strcmp(level, "debug") == 0 ? LOG_LVL_DEBUG :
-	    strcmp(level, "warning") == 0 ? LOG_LVL_WARN :
-	    strcmp(level, "error") == 0 ? LOG_LVL_ERROR : LOG_LVL_INFO);
+	enum settings_log_level level = settings_current(svc.db)->log_level;
+	log_set_level(level == LOG_LEVEL_DEBUG ? LOG_LVL_DEBUG :
+	    level == LOG_LEVEL_WARNING ? LOG_LVL_WARN :
+	    level == LOG_LEVEL_ERROR ? LOG_LVL_ERROR : LOG_LVL_INFO);
 	if (getenv("POSTERN_DEBUG") != NULL)
 		log_set_level(LOG_LVL_DEBUG);
-	free(level);
 	if (bind_listeners(&svc, &err) < 0) {
 		service_set_state(&svc, "failed", err);
 		log_fatalx("%s", err);

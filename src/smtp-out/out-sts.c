@@ -521,7 +521,7 @@ sts_tls_ctx(struct outsvc *o)
 {
 	if (o->tls_sts != NULL)
 		return o->tls_sts;
-	char *ca = xstrdup(settings_current(o->svc->db)->mta_sts_ca_file);
+	const char *ca = settings_current(o->svc->db)->mta_sts_ca_file;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx != NULL) {
 		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -532,7 +532,6 @@ sts_tls_ctx(struct outsvc *o)
 			ERR_clear_error();
 		}
 	}
-	free(ca);
 	o->tls_sts = ctx;
 	return ctx;
 }

@@ -104,7 +104,7 @@ mail_text(struct db *db, const struct guest_inviter *inv,
 	time_t t = (time_t)g->expires;
 	struct buf b;
 	char *host = settings_hostname(db);
-	char *url = xstrdup(settings_current(db)->xmpp_guest_url);
+	const char *url = settings_current(db)->xmpp_guest_url;
 
 	gmtime_r(&t, &tm);
 	strftime(until, sizeof(until), "%Y-%m-%d %H:%M UTC", &tm);
@@ -125,7 +125,6 @@ mail_text(struct db *db, const struct guest_inviter *inv,
 	    "The login stops working when the invitation expires or is "
 	    "withdrawn.\n\nIf you did not expect this message, ignore it.\n");
 	free(host);
-	free(url);
 	return buf_steal(&b);
 }
 
