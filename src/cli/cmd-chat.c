@@ -428,7 +428,7 @@ archive(struct cli *cli, const struct cli_args *a)
 			return cli_error(EXIT_FAIL, "%s", err);
 		}
 		chat_store_close(&cs);
-		int64_t days = settings_get_int(cli->db, "xmpp.archive_days", 0);
+		int64_t days = settings_current(cli->db)->xmpp_archive_days;
 		char when[32];
 		stamp_text(oldest, when, sizeof(when));
 		if (cli->json)
@@ -521,7 +521,7 @@ guest_invite_cmd(struct cli *cli, const struct cli_args *a)
 	char *jid = NULL, *owner = NULL;
 	const char *err;
 	bool internal;
-	long long days = settings_get_int(cli->db, "xmpp.guest_days", 7);
+	long long days = settings_current(cli->db)->xmpp_guest_days;
 	const char *dv = cli_opt(a, "days");
 	int r;
 

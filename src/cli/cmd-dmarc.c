@@ -166,7 +166,7 @@ report(struct cli *cli, const struct cli_args *a)
 	if (d.n > 1)
 		qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
 	char *host = settings_hostname(cli->db);
-	char *from = settings_get_str(cli->db, "dmarc.report_from");
+	char *from = xstrdup(settings_current(cli->db)->dmarc_report_from);
 	if (*from == '\0') {
 		free(from);
 		from = xasprintf("postmaster@%s", host);

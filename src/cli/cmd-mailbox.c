@@ -70,7 +70,7 @@ mailbox_size(struct cli *cli, const char *mode, const char *po,
 	if (strcmp(mode, "none") == 0)
 		return -1;
 	if (strcmp(mode, "cached") == 0) {
-		long long age = settings_get_int(cli->db, "mailbox.size_cache_age", 1200);
+		long long age = settings_current(cli->db)->mailbox_size_cache_age;
 		if (cached_time > 0 && time(NULL) - cached_time < age)
 			return cached;
 	}
@@ -118,7 +118,7 @@ mailbox_list(struct cli *cli, const struct cli_args *a)
 	int r;
 
 	if (mode == NULL)
-		mode = setting = settings_get_str(cli->db, "mailbox.list_sizes");
+		mode = setting = xstrdup(settings_text(settings_current(cli->db), SETTING_mailbox_list_sizes));
 	if (strcmp(mode, "exact") && strcmp(mode, "cached") && strcmp(mode, "none")) {
 		free(setting);
 		return cli_usage("--sizes takes exact, cached or none");

@@ -400,18 +400,16 @@ int
 maint_welcome_deliver(struct cli *cli, const char *postoffice,
 		      const char *mailbox)
 {
-	char *text = settings_get_str(cli->db, "welcome.message");
+	const char *text = settings_current(cli->db)->welcome_message;
 	struct dir_mailbox mb;
 	const char *err = NULL;
 	struct buf m;
 	int r = 0;
 
 	if (*text == '\0') {
-		free(text);
 		return 0;
 	}
 	if (dir_mailbox_find(cli->db, postoffice, mailbox, &mb, &err) <= 0) {
-		free(text);
 		return -1;
 	}
 	buf_init(&m, 0);
@@ -437,7 +435,6 @@ maint_welcome_deliver(struct cli *cli, const char *postoffice,
 		r = -1;
 	}
 	buf_free(&m);
-	free(text);
 	return r;
 }
 
@@ -464,7 +461,7 @@ cmd_welcome(struct cli *cli, int argc, char **argv)
 	if ((r = cli_open(cli)) != 0)
 		return r;
 	if (strcmp(verb, "show") == 0) {
-		char *t = settings_get_str(cli->db, "welcome.message");
+		const char *t = settings_current(cli->db)->welcome_message;
 		if (cli->json) {
 			json_t *o = json_object();
 			json_object_set_new(o, "message", json_string(t));
@@ -474,7 +471,6 @@ cmd_welcome(struct cli *cli, int argc, char **argv)
 			if (*t != '\0' && t[strlen(t) - 1] != '\n')
 				putchar('\n');
 		}
-		free(t);
 		return 0;
 	}
 	if (strcmp(verb, "clear") == 0)

@@ -313,11 +313,10 @@ report_send(struct cli *cli, const char *from, const char *host,
 		} else {
 			/* RFC 8460 5.4: a POST of the gzipped report */
 			char why[256];
-			char *ca = settings_get_str(cli->db, "tlsrpt.ca_file");
+			const char *ca = settings_current(cli->db)->tlsrpt_ca_file;
 			int pr = outhttp_post(rec->rua[i],
 			    "application/tlsrpt+gzip", gz->data, gz->len, ca,
 			    30L, why, sizeof(why));
-			free(ca);
 			if (pr < 0) {
 				fprintf(stderr, "postern: %s: rua %s: report not "
 				    "posted: %s\n", domain, rec->rua[i], why);
@@ -405,10 +404,9 @@ report(struct cli *cli, const struct cli_args *a)
 	}
 	const char *err = NULL;
 	struct event_base *base = event_base_new();
-	char *servers = settings_get_str(cli->db, "dns.hosts");
+	const char *servers = settings_current(cli->db)->dns_hosts;
 	struct dns_resolver *res = base ? dns_resolver_new(base, servers, 3000,
 	    2, &err) : NULL;
-	free(servers);
 	if (res == NULL) {
 		if (base != NULL)
 			event_base_free(base);
@@ -416,7 +414,7 @@ report(struct cli *cli, const struct cli_args *a)
 		return cli_error(EXIT_FAIL, "no resolver: %s", err ? err : "?");
 	}
 	char *host = settings_hostname(cli->db);
-	char *from = settings_get_str(cli->db, "tlsrpt.report_from");
+	char *from = xstrdup(settings_current(cli->db)->tlsrpt_report_from);
 	if (*from == '\0') {
 		free(from);
 		from = xasprintf("postmaster@%s", host);

@@ -283,8 +283,7 @@ deliver_store(struct job *j, const struct dir_mailbox *mb, const char *address,
 	}
 	/* a Sieve fileinto makes a missing folder: not past the limit (a
 	 * script filing by a header's value would let senders make them) */
-	sd.max_folders = (size_t)settings_get_int(d->svc->db,
-	    "mailbox.max_folders", 1000);
+	sd.max_folders = (size_t)settings_current(d->svc->db)->mailbox_max_folders;
 	/* the mailbox's Sieve script (sieve-deliver.h) may file, forward,
 	 * reject or discard; a keep comes back here with its flags */
 	bool vacation = false;
@@ -512,7 +511,7 @@ catchall_same(const struct dir_route *a, const struct dir_route *b)
 static time_t
 backoff(struct db *db, int attempts)
 {
-	char *sched = settings_get_str(db, "queue.retry_schedule");
+	char *sched = xstrdup(settings_current(db)->queue_retry_schedule);
 	char *save = NULL;
 	time_t delay = 300, last = 300;
 	int k = 0;
@@ -994,8 +993,7 @@ item_finish(struct deliver *d, struct job *jp, bool committed,
 	size_t *failed = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*failed));
 	size_t nfailed = 0, ndeferred = 0;
 	time_t next = 0;
-	int64_t bounce_after = settings_get_int(d->svc->db, "queue.bounce_after",
-	    108000);
+	int64_t bounce_after = settings_current(d->svc->db)->queue_bounce_after;
 	for (i = 0; i < env->nrcpts; i++) {
 		struct rcpt_state *rs = &jp->rs[i];
 		if (rs->oc == OC_DEFERRED && now - env->arrival > bounce_after) {
@@ -1262,7 +1260,7 @@ deliver_init(struct service *svc)
 		    "process's share");
 		d->n = &unshared;
 	}
-	int64_t nb = settings_get_int(svc->db, "delivery.batch", 32);
+	int64_t nb = settings_current(svc->db)->delivery_batch;
 	d->batch_max = nb >= 1 && nb <= 256 ? (size_t)nb : 32;
 	d->batch = store_batch_new();
 	d->c = (struct consumer){ .qpath = d->qpath, .qroot = d->qroot,
@@ -1271,7 +1269,7 @@ deliver_init(struct service *svc)
 	    .corrupt = count_corrupt, .tick = on_tick, .ctx = d,
 	    .watch_fd = -1 };
 	/* workers: after the recovery, before our own watch */
-	int64_t nw = settings_get_int(svc->db, "delivery.workers", 4);
+	int64_t nw = settings_current(svc->db)->delivery_workers;
 	if (nw < 1 || nw > 64)
 		nw = 4;
 	workers_start(&d->workers, (size_t)(nw - 1), worker_main, d);

@@ -187,7 +187,7 @@ event_remember(struct db *db, struct post_item *it,
 	    &prog, &err) < 0 || prog == NULL || *str_trim(prog) == '\0')
 		goto out;
 	if (post_msg_is_bulk(&it->pm, &item->env) &&
-	    settings_get_int(db, "delivery.event_on_bulk", 0) == 0) {
+	    settings_current(db)->delivery_event_on_bulk == 0) {
 		log_info("%s: delivery event of %s@%s skipped: bulk or system "
 		    "message (delivery.event_on_bulk is off)", item->id,
 		    mb->name, mb->postoffice);
@@ -241,7 +241,7 @@ post_item_finished(struct db *db, const char *id)
 	if (k == nitems)
 		return;
 	struct post_item *it = &items[k];
-	int64_t timeout = settings_get_int(db, "delivery.event_timeout", 30);
+	int64_t timeout = settings_current(db)->delivery_event_timeout;
 	if (timeout < 1)
 		timeout = 1;
 	for (size_t i = 0; i < it->nev; i++) {

@@ -33,12 +33,12 @@ srs_forward_sender(struct db *db, const char *qid, const char *sender,
 	int r;
 
 	if (sender == NULL || *sender == '\0' ||
-	    !settings_get_int(db, "srs.enabled", 1))
+	    !settings_current(db)->srs_enabled)
 		return 0;
 	r = srs_forward_hosted(db, sender);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
-	domain = settings_get_str(db, "srs.domain");
+	domain = xstrdup(settings_current(db)->srs_domain);
 	if (*domain == '\0' && forwarder != NULL) {
 		const char *at = strrchr(forwarder, '@');
 		free(domain);

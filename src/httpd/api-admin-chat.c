@@ -367,7 +367,7 @@ guest_create(struct api_ctx *c, struct chat_store *cs, json_t *v,
 	const char *address = json_string_value(json_object_get(v, "address"));
 	const char *by = json_string_value(json_object_get(v, "inviter"));
 	json_t *dv = json_object_get(v, "days");
-	int64_t days = settings_get_int(c->db, "xmpp.guest_days", 7);
+	int64_t days = settings_current(c->db)->xmpp_guest_days;
 	const char *at = by != NULL ? strchr(by, '@') : NULL;
 	struct dir_domain d;
 	struct dir_mailbox mb;

@@ -155,7 +155,7 @@ origin_ok(struct httpd_req *rq)
 	    host != NULL ? host : "");
 	if (strcasecmp(origin, self) == 0)
 		return true;
-	char *pub = settings_get_str(rq->svc->db, "http.public_url");
+	const char *pub = settings_current(rq->svc->db)->http_public_url;
 	size_t n = strlen(pub);
 	while (n > 0 && pub[n - 1] == '/')
 		n--;
@@ -164,7 +164,6 @@ origin_ok(struct httpd_req *rq)
 	    (size_t)(path - pub) < n)
 		n = (size_t)(path - pub);
 	bool ok = n > 0 && strlen(origin) == n && strncasecmp(origin, pub, n) == 0;
-	free(pub);
 	return ok;
 }
 
@@ -344,8 +343,7 @@ static void
 limits_of(struct db *db, struct jmap_limits *lim)
 {
 	*lim = (struct jmap_limits)JMAP_DEFAULT_LIMITS;
-	lim->max_size_request = (size_t)settings_get_int(db, "http.max_body",
-	    1024) * 1024;
+	lim->max_size_request = (size_t)settings_current(db)->http_max_body * 1024;
 }
 
 /* session_resource - the JMAP Session object (RFC 8620 2) */

@@ -829,8 +829,7 @@ static const struct conn_def httpd_conn = {
 	.sid_letter = 'h',
 	.protocol = "http",
 	.tls_listener = "https",
-	.limit_setting = "http.max_connections_per_ip",
-	.limit_default = 20,
+	.limit_setting = SETTING_http_max_connections_per_ip,
 	.write_timeout = HTTPD_WRITE_TIMEOUT,
 	.in_high = HTTPD_IN_HIGH,
 	.out_high = HTTPD_OUT_HIGH,
@@ -844,14 +843,10 @@ static int
 httpd_init(struct service *svc)
 {
 	server.svc = svc;
-	server.request_timeout = (int)settings_get_int(svc->db,
-	    "http.request_timeout", 30);
-	server.idle_timeout = (int)settings_get_int(svc->db, "http.idle_timeout",
-	    60);
-	server.max_body = (size_t)settings_get_int(svc->db, "http.max_body",
-	    1024) * 1024;
-	server.max_upload = (size_t)settings_get_int(svc->db, "http.max_upload",
-	    51200) * 1024;
+	server.request_timeout = (int)settings_current(svc->db)->http_request_timeout;
+	server.idle_timeout = (int)settings_current(svc->db)->http_idle_timeout;
+	server.max_body = (size_t)settings_current(svc->db)->http_max_body * 1024;
+	server.max_upload = (size_t)settings_current(svc->db)->http_max_upload * 1024;
 	server.tmpdir = path_join(svc->root, "tmp");
 	if (mkdir(server.tmpdir, 0700) < 0 && errno != EEXIST)
 		log_warn("mkdir %s", server.tmpdir);
@@ -862,12 +857,11 @@ httpd_init(struct service *svc)
 		return -1;
 	}
 	server.conns = conn_server_new(svc, &httpd_conn, NULL);
-	char *pub = settings_get_str(svc->db, "http.public_url");
+	const char *pub = settings_current(svc->db)->http_public_url;
 	if (*pub != '\0' && strncasecmp(pub, "https://", 8) != 0 &&
 	    strncasecmp(pub, "http://", 7) != 0)
 		log_warnx("http.public_url = %s is not an http(s) URL: ignored",
 		    pub);
-	free(pub);
 	service_set_state(svc, "running", NULL);
 	return 0;
 }

@@ -344,11 +344,9 @@ static void
 limits_of(struct db *db, struct jmap_limits *lim)
 {
 	*lim = (struct jmap_limits)JMAP_DEFAULT_LIMITS;
-	lim->max_size_request = (size_t)settings_get_int(db, "http.max_body",
-	    1024) * 1024;
+	lim->max_size_request = (size_t)settings_current(db)->http_max_body * 1024;
 	lim->max_concurrent_requests = MAX_CONCURRENT_REQUESTS;
-	lim->max_size_upload = (size_t)settings_get_int(db, "http.max_upload",
-	    51200) * 1024;
+	lim->max_size_upload = (size_t)settings_current(db)->http_max_upload * 1024;
 }
 
 /* session_state - a digest of what the Session says (RFC 8620 2: it

@@ -291,8 +291,7 @@ fail:
 size_t
 jmap_mail_max_attachments(struct db *db)
 {
-	size_t max = (size_t)settings_get_int(db, "smtp.max_message_size",
-	    51200) * 1024;
+	size_t max = (size_t)settings_current(db)->smtp_max_message_size * 1024;
 
 	return max > MESSAGE_TEXT_ROOM ? (max - MESSAGE_TEXT_ROOM) / 78 * 57 : 0;
 }

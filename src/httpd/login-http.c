@@ -228,7 +228,7 @@ oidc_page(struct http_response *r, int status, const char *text)
 static char *
 redirect_uri(struct oidc_job *j, struct db *db)
 {
-	char *base = settings_get_str(db, "http.public_url");
+	char *base = xstrdup(settings_current(db)->http_public_url);
 	size_t n = strlen(base);
 
 	while (n > 0 && base[n - 1] == '/')

@@ -28,7 +28,7 @@ policy(struct httpd_req *rq, struct http_response *resp)
 		return;
 	}
 	snprintf(domain, sizeof(domain), "%.*s", (int)(n - 8), h + 8);
-	char *mode = settings_get_str(db, "mta_sts.publish");
+	char *mode = xstrdup(settings_text(settings_current(db), SETTING_mta_sts_publish));
 	int r = strcmp(mode, "off") != 0 && mode[0] != '\0' ?
 	    dir_domain_get(db, domain, &dom, &err) : 0;
 	if (r <= 0) {
@@ -37,15 +37,14 @@ policy(struct httpd_req *rq, struct http_response *resp)
 		    "No MTA-STS policy is published for this domain here.");
 		return;
 	}
-	char *mx = settings_get_str(db, "mta_sts.publish_mx");
+	char *mx = xstrdup(settings_current(db)->mta_sts_publish_mx);
 	if (mx[0] == '\0') {
 		free(mx);
 		mx = settings_hostname(db);
 	}
 	struct buf b;
 	buf_init(&b, MTASTS_POLICY_MAX);
-	if (mtasts_policy_text(mode, mx, settings_get_int(db,
-	    "mta_sts.publish_max_age", 604800), &b, &err) < 0) {
+	if (mtasts_policy_text(mode, mx, settings_current(db)->mta_sts_publish_max_age, &b, &err) < 0) {
 		httpd_error(resp, 500, "The MTA-STS settings make no valid "
 		    "policy (mta_sts.publish_mx).");
 	} else {

@@ -102,7 +102,7 @@ job_run(struct httpd_job *hj, struct db *db)
 	    "purpose"));
 	if (j->kind == PK_OPTIONS && purpose != NULL &&
 	    strcmp(purpose, "login") == 0) {
-		if (settings_get_int(db, "auth.passkey_login", 1) == 0) {
+		if (settings_current(db)->auth_passkey_login == 0) {
 			lh_problem(resp, 403, "forbidden", "Passwordless login with "
 			    "a passkey is off here (auth.passkey_login).");
 			return;

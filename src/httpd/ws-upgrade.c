@@ -175,11 +175,10 @@ ws_run(struct httpd_job *hj, struct db *db)
 		return;
 	}
 	if (j->origin != NULL && strcasecmp(j->origin, j->own_origin) != 0) {
-		char *pub = settings_get_str(db, "http.public_url");
+		const char *pub = settings_current(db)->http_public_url;
 		char *po = origin_of(pub);
 		bool ok = po != NULL && strcasecmp(po, j->origin) == 0;
 		free(po);
-		free(pub);
 		if (!ok) {
 			httpd_error(r, 403, "WebSocket connections are taken "
 			    "from this server's own pages only (Origin).");
@@ -304,11 +303,9 @@ ws_upgrade(struct httpd_req *rq, struct http_response *resp)
 static char *
 endpoint(struct httpd_req *rq)
 {
-	char *pub = settings_get_str(rq->svc->db, "http.public_url");
+	const char *pub = settings_current(rq->svc->db)->http_public_url;
 	char *o = origin_of(pub);
 	char *url;
-
-	free(pub);
 	if (o != NULL) {
 		bool tls = strncmp(o, "https", 5) == 0;
 		url = xasprintf("%s%s" WS_PATH, tls ? "wss" : "ws",

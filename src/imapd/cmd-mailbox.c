@@ -321,8 +321,7 @@ folder_refuse(struct session *s, const char *tag, const char *cmd,
 static bool
 folder_limit(struct session *s, const char *tag)
 {
-	int64_t max = settings_get_int(s->d->svc->db, "mailbox.max_folders",
-	    1000);
+	int64_t max = settings_current(s->d->svc->db)->mailbox_max_folders;
 	const char *err;
 	size_t n;
 

@@ -92,12 +92,9 @@ static const struct conn_def imapd_conn = {
 	.sid_letter = 'i',
 	.protocol = "imap",
 	.tls_listener = "imaps",
-	.limit_setting = "imap.max_connections_per_ip",
-	.limit_default = 50,
-	.login_timeout_setting = "imap.login_timeout",
-	.login_timeout_default = IMAP_TIMEOUT_PREAUTH,
-	.idle_timeout_setting = "imap.idle_timeout",
-	.idle_timeout_default = IMAP_TIMEOUT_AUTH,
+	.limit_setting = SETTING_imap_max_connections_per_ip,
+	.login_timeout_setting = SETTING_imap_login_timeout,
+	.idle_timeout_setting = SETTING_imap_idle_timeout,
 	.out_high = SESSION_OUTPUT_HIGH,
 	.ops = &session_ops,
 };
@@ -150,7 +147,7 @@ main(int argc, char **argv)
 		.init = imapd_init,
 		.accept = conn_service_accept,
 		.shutdown = imapd_shutdown,
-		.processes_setting = "imap.processes",
+		.processes_setting = SETTING_imap_processes,
 	};
 
 	store_library_init();

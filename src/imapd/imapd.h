@@ -35,8 +35,6 @@
 					     values (RFC 2971) */
 #define IMAP_PREAUTH_LITERAL 8192
 #define IMAP_MAX_BAD        20            /* bad commands before closing */
-#define IMAP_TIMEOUT_PREAUTH 60
-#define IMAP_TIMEOUT_AUTH   1800          /* also IDLE: RFC 2177 29 min */
 #define VIEW_STATUS_EVERY   10            /* seconds between full checks */
 
 /* a mailbox index shared by the sessions of one process */

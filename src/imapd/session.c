@@ -82,10 +82,10 @@ plaintext_ok(struct session *s)
 {
 	struct db *db = s->d->svc->db;
 
-	if (s->c->tls || settings_get_int(db, "imap.allow_plaintext_auth", 0))
+	if (s->c->tls || settings_current(db)->imap_allow_plaintext_auth)
 		return true;
 	return sockaddr_is_loopback((struct sockaddr *)&s->ss) &&
-	    settings_get_int(db, "auth.loopback_secure", 1);
+	    settings_current(db)->auth_loopback_secure;
 }
 
 /* plaintext_refuse - NO [PRIVACYREQUIRED] to a password sent in clear */
@@ -322,8 +322,7 @@ on_revoked(void *ctx)
 static bool
 login_register(struct session *s, const char *tag, const struct dir_mailbox *mb)
 {
-	int limit = (int)settings_get_int(s->d->svc->db,
-	    "imap.max_userip_connections", 10);
+	int limit = (int)settings_current(s->d->svc->db)->imap_max_userip_connections;
 
 	if (service_login_start(s->d->svc, &s->reg, (struct sockaddr *)&s->ss,
 	    mb, limit, on_revoked, s))

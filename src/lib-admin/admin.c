@@ -215,7 +215,7 @@ check_target(struct db *db, int64_t po_id, const char *value,
 static char *
 notification_address(struct db *db)
 {
-	char *v = settings_get_str(db, "smtp.notification_address");
+	char *v = xstrdup(settings_current(db)->smtp_notification_address);
 
 	if (*v == '\0') {
 		char *host = settings_hostname(db);
@@ -364,13 +364,13 @@ adm_password_check(struct db *db, const char *postoffice, const char *mailbox,
 	}
 	bool own_min = min > 0;
 	if (!own_min)
-		min = settings_get_int(db, "password.min_length", 8);
+		min = settings_current(db)->password_min_length;
 	if (rule != NULL && strcmp(rule, "yes") == 0)
 		reject = 1;
 	else if (rule != NULL && strcmp(rule, "no") == 0)
 		reject = 0;
 	else
-		reject = settings_get_int(db, "password.reject_names", 1);
+		reject = settings_current(db)->password_reject_names;
 	free(rule);
 	if (chars < (size_t)min) {
 		db_errorf(db, error_r, "the password is too short: %zu character%s, "
@@ -416,7 +416,7 @@ make_hash(struct db *db, const char *password, const char *hash,
 		db_errorf(db, error_r, "the password is longer than 1024 bytes");
 		return NULL;
 	}
-	scheme = settings_get_str(db, "password.scheme");
+	scheme = xstrdup(settings_text(settings_current(db), SETTING_password_scheme));
 	h = passwd_hash(password, scheme, &err);
 	free(scheme);
 	if (h == NULL)
@@ -499,7 +499,7 @@ mailbox_insert(struct db *db, const struct adm_mailbox_spec *spec,
 		    "must be one line of at most 1000 bytes");
 	}
 	if (quota < 0)
-		quota = settings_get_int(db, "mailbox.default_quota", 0);
+		quota = settings_current(db)->mailbox_default_quota;
 	if (spec->password != NULL && *spec->password != '\0' &&
 	    (r = adm_password_check(db, po.name, spec->name, spec->password,
 	    error_r)) != ADM_OK) {
@@ -523,7 +523,7 @@ mailbox_insert(struct db *db, const struct adm_mailbox_spec *spec,
 		return status_of(db);
 	*id_r = db_last_id(db);
 	if (!spec->no_auto_address &&
-	    settings_get_int(db, "mailbox.auto_address", 1) != 0) {
+	    settings_current(db)->mailbox_auto_address != 0) {
 		/* manual 5.3: name@domain for each domain of the post office;
 		 * an address already taken by something else is left alone */
 		if (db_exec(db, error_r,

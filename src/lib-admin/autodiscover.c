@@ -175,7 +175,7 @@ adm_autodiscover_derive(struct db *db, struct adm_autodiscover **v_r,
 	*n_r = 0;
 	for (size_t i = 0; i < sizeof(offered) / sizeof(offered[0]); i++) {
 		char *key = xasprintf("%s.listen", offered[i].listener);
-		char *spec = settings_get_str(db, key);
+		char *spec = xstrdup(settings_text(settings_current(db), settings_id(key)));
 		struct netaddr *list = NULL;
 		size_t n = 0;
 		const char *err;

@@ -110,12 +110,12 @@ list_member_key_ok(const unsigned char secret[LIST_SECRET_LEN],
 char *
 list_unsubscribe_base(struct db *db)
 {
-	char *url = settings_get_str(db, "list.unsubscribe_url");
+	char *url = xstrdup(settings_current(db)->list_unsubscribe_url);
 
 	if (*url != '\0')
 		return url;
 	free(url);
-	url = settings_get_str(db, "http.public_url");
+	url = xstrdup(settings_current(db)->http_public_url);
 	if (strncasecmp(url, "https://", 8) != 0 &&
 	    strncasecmp(url, "http://", 7) != 0) {   /* unset, or not a URL */
 		free(url);

@@ -471,8 +471,8 @@ int
 passkey_site_make(struct db *db, const char *host, bool tls,
 		  struct passkey_site *s, const char **error_r)
 {
-	char *rp = settings_get_str(db, "auth.passkey_rp_id");
-	char *pub = settings_get_str(db, "http.public_url");
+	const char *rp = settings_current(db)->auth_passkey_rp_id;
+	const char *pub = settings_current(db)->http_public_url;
 
 	memset(s, 0, sizeof(*s));
 	if (host == NULL)
@@ -489,8 +489,6 @@ passkey_site_make(struct db *db, const char *host, bool tls,
 		    (int)strcspn(host, ":"), host);
 	for (char *c = s->rp_id; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
-	free(rp);
-	free(pub);
 	if (!host_ok(s->rp_id)) {
 		*error_r = "passkeys need a host name (not an address): open "
 		    "the page by its name, or set auth.passkey_rp_id";

@@ -74,10 +74,9 @@ tf_app_password_add(struct db *db, const char *ident, const char *name,
 		    "one first";
 		return ADM_INVALID;
 	}
-	char *scheme = settings_get_str(db, "password.scheme");
+	const char *scheme = settings_text(settings_current(db), SETTING_password_scheme);
 	char *pw = random_password(LOGINSEC_APP_PASSWORD_LEN);
 	char *hash = passwd_hash(pw, *scheme ? scheme : "yescrypt", error_r);
-	free(scheme);
 	if (hash == NULL) {
 		explicit_bzero(pw, strlen(pw));
 		free(pw);
@@ -936,7 +935,7 @@ char *
 tf_device_make(struct db *db, int64_t mailbox_id, const char *client,
 	       const char *user_agent, int *max_age_r, const char **error_r)
 {
-	int64_t days = settings_get_int(db, "auth.remember_device_days", 0);
+	int64_t days = settings_current(db)->auth_remember_device_days;
 	int64_t now = (int64_t)time(NULL);
 	unsigned char raw[32], md[SHA256_DIGEST_LENGTH];
 	char secret[65], hash[65], mac[65], text[128];

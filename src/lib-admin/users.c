@@ -82,7 +82,7 @@ hash_rows(struct db *db, struct import_row *rows, size_t n,
 			need++;
 	if (need == 0)
 		return;
-	char *scheme = settings_get_str(db, "password.scheme");
+	char *scheme = xstrdup(settings_text(settings_current(db), SETTING_password_scheme));
 
 	job.scheme = scheme;
 	pthread_mutex_init(&job.lock, NULL);
@@ -253,7 +253,7 @@ import_row(struct db *db, struct import_row *row,
 		return r;
 	/* then name@domain for the post office's other domains, as
 	 * `mailbox add` does (manual 5.3) */
-	if (settings_get_int(db, "mailbox.auto_address", 1) != 0 &&
+	if (settings_current(db)->mailbox_auto_address != 0 &&
 	    db_exec(db, error_r,
 	    "INSERT OR IGNORE INTO address (address, postoffice_id, domain_id, "
 	    "kind, target_id) SELECT lower(?) || '@' || d.name, d.postoffice_id, "

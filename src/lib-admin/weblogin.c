@@ -129,8 +129,7 @@ weblogin_password(struct db *db, struct weblogin *w)
 			json_object_set_new(w->answer, "passkey", opt);
 		/* the login pages offer "remember this browser" only when
 		 * the server keeps devices (auth.remember_device_days) */
-		int64_t days = settings_get_int(db, "auth.remember_device_days",
-		    0);
+		int64_t days = settings_current(db)->auth_remember_device_days;
 		if (status == 401 && days > 0 && json_is_object(w->answer))
 			json_object_set_new(w->answer, "rememberDays",
 			    json_integer(days));
@@ -166,7 +165,7 @@ weblogin_passkey(struct db *db, struct weblogin *w)
 	int r;
 
 	start(w);
-	if (settings_get_int(db, "auth.passkey_login", 1) == 0) {
+	if (settings_current(db)->auth_passkey_login == 0) {
 		snprintf(w->note, sizeof(w->note), "passkey login: off");
 		return refuse(w, 403, "forbidden", "Passwordless login with a "
 		    "passkey is off here (auth.passkey_login): log in with "

@@ -125,10 +125,8 @@ chatupload_dir(const char *root, int64_t mailbox_id)
 uint64_t
 chatupload_max(struct db *db)
 {
-	uint64_t max = (uint64_t)settings_get_int(db, "xmpp.upload_max_size",
-	    10240) * 1024;
-	uint64_t body = (uint64_t)settings_get_int(db, "http.max_upload",
-	    51200) * 1024;
+	uint64_t max = (uint64_t)settings_current(db)->xmpp_upload_max_size * 1024;
+	uint64_t body = (uint64_t)settings_current(db)->http_max_upload * 1024;
 
 	return max < body ? max : body;
 }
@@ -136,7 +134,7 @@ chatupload_max(struct db *db)
 uint64_t
 chatupload_quota(struct db *db)
 {
-	return (uint64_t)settings_get_int(db, "xmpp.upload_quota", 102400) *
+	return (uint64_t)settings_current(db)->xmpp_upload_quota *
 	    1024;
 }
 
@@ -181,11 +179,11 @@ chatupload_used(const char *root, int64_t mailbox_id)
 char *
 chatupload_base(struct db *db)
 {
-	char *u = settings_get_str(db, "xmpp.upload_url");
+	char *u = xstrdup(settings_current(db)->xmpp_upload_url);
 
 	if (*u == '\0') {
 		free(u);
-		char *pub = settings_get_str(db, "http.public_url");
+		char *pub = xstrdup(settings_current(db)->http_public_url);
 		if (*pub == '\0') {
 			free(pub);
 			return NULL;

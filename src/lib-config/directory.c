@@ -526,8 +526,8 @@ dir_credential_web(struct db *db, int64_t mailbox_id, int64_t sid,
 int64_t
 dir_web_session_expires(struct db *db, int64_t created, int64_t last_seen)
 {
-	int64_t idle = settings_get_int(db, "http.session_idle", 1800);
-	int64_t max = settings_get_int(db, "http.session_max", 43200);
+	int64_t idle = settings_current(db)->http_session_idle;
+	int64_t max = settings_current(db)->http_session_max;
 
 	return last_seen + idle < created + max ? last_seen + idle :
 	    created + max;
@@ -573,7 +573,7 @@ dir_authenticate_client(struct db *db, const char *login, const char *password,
 	 * user costs what most known ones do; one per scheme */
 	static const char *const schemes[] = { "yescrypt", "bcrypt", "sha512-crypt" };
 	static char *dummies[3];
-	char *hash = NULL, *scheme = settings_get_str(db, "password.scheme");
+	char *hash = NULL, *scheme = xstrdup(settings_text(settings_current(db), SETTING_password_scheme));
 	const char *err;
 	size_t si = 0;
 	int r;

@@ -63,9 +63,8 @@ loginsec_twofactor_rule(struct db *db, int64_t mailbox_id, bool inherited,
 		} else if (p != NULL && strcmp(p, "inherit") != 0) {
 			snprintf(mode, 16, "%s", p);
 		} else {
-			char *g = settings_get_str(db, "auth.twofactor_mode");
+			const char *g = settings_text(settings_current(db), SETTING_auth_twofactor_mode);
 			snprintf(mode, 16, "%s", *g ? g : "never");
-			free(g);
 		}
 	}
 	sqlite3_finalize(st);
@@ -184,13 +183,12 @@ int
 loginsec_country_of(struct db *db, const char *addr, char cc[3],
 		    const char **error_r)
 {
-	char *path = settings_get_str(db, "auth.geoip_db");
+	const char *path = settings_current(db)->auth_geoip_db;
 	int r = -1;
 
 	cc[0] = '\0';
 	if (*path == '\0') {
 		*error_r = "no country database (auth.geoip_db)";
-		free(path);
 		return -1;
 	}
 #ifdef HAVE_MAXMINDDB
@@ -198,7 +196,6 @@ loginsec_country_of(struct db *db, const char *addr, char cc[3],
 	int st = MMDB_open(path, MMDB_MODE_MMAP, &mmdb);
 	if (st != MMDB_SUCCESS) {
 		*error_r = "the country database (auth.geoip_db) cannot be read";
-		free(path);
 		return -1;
 	}
 	int gai, mst;
@@ -238,7 +235,6 @@ loginsec_country_of(struct db *db, const char *addr, char cc[3],
 	*error_r = "this Postern was built without libmaxminddb: no country "
 	    "lookups";
 #endif
-	free(path);
 	return r;
 }
 
@@ -254,8 +250,8 @@ loginsec_country_check(struct db *db, const struct dir_mailbox *mb,
 		       char *why, size_t why_size, const char **error_r)
 {
 	struct policy p[3] = {
-		{ "global", settings_get_str(db, "auth.policy_mode"),
-		  settings_get_str(db, "auth.policy_countries") },
+		{ "global", xstrdup(settings_text(settings_current(db), SETTING_auth_policy_mode)),
+		  xstrdup(settings_current(db)->auth_policy_countries) },
 		{ "post office", NULL, NULL },
 		{ "mailbox", NULL, NULL },
 	};
@@ -331,7 +327,7 @@ prune(struct db *db, int64_t now)
 	random_bytes(&b, 1);
 	if (b % 64 != 0)
 		return;
-	int64_t days = settings_get_int(db, "auth.login_record_days", 90);
+	int64_t days = settings_current(db)->auth_login_record_days;
 	(void)db_exec(db, &err, "DELETE FROM login_seen WHERE last < ?", "i",
 	    now - days * 86400);
 	(void)db_exec(db, &err, "DELETE FROM login_failure WHERE last < ?", "i",
@@ -372,7 +368,7 @@ new_country(struct db *db, int64_t mailbox_id,
 	char *to = NULL, *who = NULL;
 
 	if (cc == NULL || cc[0] == '\0' ||
-	    settings_get_int(db, "auth.new_country_mail", 1) == 0)
+	    settings_current(db)->auth_new_country_mail == 0)
 		return;
 	if (db_query_int(db, &known, 0, &err, "SELECT count(*) FROM "
 	    "login_seen WHERE mailbox_id = ? AND country != ''", "i",
@@ -530,7 +526,7 @@ pam_check(struct db *db, const char *service, const char *user,
 	  const char *postoffice, const char *password)
 {
 	const char *err;
-	int timeout = (int)settings_get_int(db, "auth.pam_timeout", 10);
+	int timeout = (int)settings_current(db)->auth_pam_timeout;
 	int r = pamauth_check(service, user, password, timeout, &err);
 
 	if (r < 0)

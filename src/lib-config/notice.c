@@ -44,10 +44,9 @@ notice_send(struct db *db, const char *to, const char *subject,
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(id + 2 * i, 3, "%02x", raw[i]);
 	char *host = settings_hostname(db);
-	char *nfy = settings_get_str(db, "smtp.notification_address");
+	const char *nfy = settings_current(db)->smtp_notification_address;
 	char *from = nfy[0] != '\0' ? xstrdup(nfy) :
 	    xasprintf("postmaster@%s", host);
-	free(nfy);
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	buf_init(&msg, 0);

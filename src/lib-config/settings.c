@@ -1,4 +1,5 @@
 /* settings - typed global settings over the setting table */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,307 @@
 #include "netaddr.h"
 #include "settings.h"
 #include "xalloc.h"
+
+/* One snapshot cache per SQLite connection of the config store, found by
+ * its handle (struct db is db.c's). The cache keeps a prepared "PRAGMA
+ * data_version"; a trace callback on the connection's close finalizes it
+ * and frees the cache, so db_close needs to know nothing of it. */
+struct settings_cache {
+	struct settings_cache *next;
+	sqlite3 *h;
+	sqlite3_stmt *version;     /* PRAGMA data_version */
+	int64_t data_version;      /* when cur was loaded; -1: reload */
+	int64_t changes;           /* sqlite3_total_changes64 then */
+	struct settings *cur;
+	struct settings *old[SETTINGS_KEEP];   /* replaced, oldest first */
+	size_t nold;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static struct settings_cache *caches;
+
+static void cache_lock_take(void) { pthread_mutex_lock(&cache_lock); }
+static void cache_lock_give(void) { pthread_mutex_unlock(&cache_lock); }
+
+static void
+cache_init(void)
+{
+	/* a fork while another thread holds the lock must not leave the
+	 * child's copy locked */
+	pthread_atfork(cache_lock_take, cache_lock_give, cache_lock_give);
+}
+
+const struct field_def *
+settings_field(enum setting_id id)
+{
+	if (id <= SETTING_NONE || id >= SETTING_END)
+		return NULL;
+	return &settings_fields[id - 1];
+}
+
+enum setting_id
+settings_id(const char *name)
+{
+	const struct field_def *f = field_find(settings_fields, name);
+
+	return f == NULL ? SETTING_NONE :
+	    (enum setting_id)(f - settings_fields + 1);
+}
+
+/* snapshot_free - a snapshot and the stored values it owns (the defaults
+ * point into the table) */
+static void
+snapshot_free(struct settings *st)
+{
+	if (st == NULL)
+		return;
+	for (int i = SETTING_NONE + 1; i < SETTING_END; i++)
+		if (st->text[i] != settings_fields[i - 1].def)
+			free((char *)st->text[i]);
+	free(st);
+}
+
+/* choice_index - the index of stored among a row's "a|b|c", or -1 */
+static int64_t
+choice_index(const struct field_def *f, const char *stored)
+{
+	size_t len = strlen(stored);
+	int64_t i = 0;
+
+	for (const char *c = f->choices; c != NULL; i++) {
+		const char *bar = strchr(c, '|');
+		size_t clen = bar ? (size_t)(bar - c) : strlen(c);
+		if (clen == len && memcmp(c, stored, len) == 0)
+			return i;
+		c = bar ? bar + 1 : NULL;
+	}
+	return -1;
+}
+
+/* typed_value - the number a stored form stands for; the default's when
+ * it is not one (a row written by hand) */
+static int64_t
+typed_value(const struct field_def *f, const char *stored)
+{
+	char *end;
+	long long x;
+
+	if (f->type == FT_ENUM) {
+		int64_t i = choice_index(f, stored);
+		return i >= 0 ? i : choice_index(f, f->def);
+	}
+	if (!field_is_numeric(f))
+		return 0;
+	x = strtoll(stored, &end, 10);
+	if (*stored == '\0' || *end != '\0')
+		x = strtoll(f->def, NULL, 10);
+	return x;
+}
+
+/* snapshot_fill - the numbers and typed members from text[] */
+static void
+snapshot_fill(struct settings *st)
+{
+	st->text[SETTING_NONE] = "";
+	for (int i = SETTING_NONE + 1; i < SETTING_END; i++)
+		st->num[i] = typed_value(&settings_fields[i - 1], st->text[i]);
+#define SETTING_STR(id, ...) st->id = st->text[SETTING_##id];
+#define SETTING_INT(id, ...) st->id = st->num[SETTING_##id];
+#define SETTING_BOOL(id, ...) st->id = st->num[SETTING_##id] != 0;
+#define SETTING_ENUM(id, ...) \
+	st->id = (enum settings_##id)st->num[SETTING_##id];
+#include "settings-fields.def"
+}
+
+/* snapshot_defaults - every setting at its default */
+static struct settings *
+snapshot_defaults(void)
+{
+	struct settings *st = xcalloc(1, sizeof(*st));
+
+	for (int i = SETTING_NONE + 1; i < SETTING_END; i++)
+		st->text[i] = settings_fields[i - 1].def != NULL ?
+		    settings_fields[i - 1].def : "";
+	return st;
+}
+
+/* snapshot_load - every global setting in one query; NULL on a database
+ * error */
+static struct settings *
+snapshot_load(struct db *db)
+{
+	const char *err;
+	struct settings *st = snapshot_defaults();
+	sqlite3_stmt *q = db_query(db, &err, "SELECT name, value FROM setting",
+	    "");
+	int rc;
+
+	if (q == NULL) {
+		snapshot_free(st);
+		return NULL;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		const char *value = (const char *)sqlite3_column_text(q, 1);
+		enum setting_id id = name ? settings_id(name) : SETTING_NONE;
+		/* rows of settings this build does not know are skipped */
+		if (id == SETTING_NONE || value == NULL)
+			continue;
+		if (st->text[id] != settings_fields[id - 1].def)
+			free((char *)st->text[id]);
+		st->text[id] = xstrdup(value);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		snapshot_free(st);
+		return NULL;
+	}
+	snapshot_fill(st);
+	return st;
+}
+
+static bool
+snapshot_equal(const struct settings *a, const struct settings *b)
+{
+	for (int i = SETTING_NONE + 1; i < SETTING_END; i++)
+		if (strcmp(a->text[i], b->text[i]) != 0)
+			return false;
+	return true;
+}
+
+static void
+cache_free(struct settings_cache *c)
+{
+	if (c->version != NULL)
+		sqlite3_finalize(c->version);
+	snapshot_free(c->cur);
+	for (size_t i = 0; i < c->nold; i++)
+		snapshot_free(c->old[i]);
+	free(c);
+}
+
+/* on_close - the connection closes: drop its cache (before SQLite
+ * checks for unfinalized statements) */
+static int
+on_close(unsigned type, void *arg, void *p, void *x)
+{
+	(void)p;
+	(void)x;
+	if (type != SQLITE_TRACE_CLOSE)
+		return 0;
+	cache_lock_take();
+	for (struct settings_cache **pp = &caches; *pp; pp = &(*pp)->next)
+		if (*pp == arg) {
+			*pp = (*pp)->next;
+			break;
+		}
+	cache_lock_give();
+	cache_free(arg);
+	return 0;
+}
+
+/* cache_get - the handle's cache, made on first use */
+static struct settings_cache *
+cache_get(sqlite3 *h)
+{
+	struct settings_cache *c;
+
+	pthread_once(&cache_once, cache_init);
+	cache_lock_take();
+	for (c = caches; c != NULL && c->h != h; c = c->next)
+		;
+	cache_lock_give();
+	if (c != NULL)
+		return c;
+	c = xcalloc(1, sizeof(*c));
+	c->h = h;
+	c->data_version = -1;
+	if (sqlite3_prepare_v3(h, "PRAGMA data_version", -1,
+	    SQLITE_PREPARE_PERSISTENT, &c->version, NULL) != SQLITE_OK) {
+		free(c);
+		return NULL;
+	}
+	sqlite3_trace_v2(h, SQLITE_TRACE_CLOSE, on_close, c);
+	cache_lock_take();
+	c->next = caches;
+	caches = c;
+	cache_lock_give();
+	return c;
+}
+
+/* data_version - the connection's PRAGMA data_version, or -1 */
+static int64_t
+data_version(struct settings_cache *c)
+{
+	int64_t v = -1;
+
+	if (sqlite3_step(c->version) == SQLITE_ROW)
+		v = sqlite3_column_int64(c->version, 0);
+	sqlite3_reset(c->version);
+	return v;
+}
+
+/* cache_install - make st current; the one before is kept for readers
+ * that still hold it (SETTINGS_KEEP) */
+static void
+cache_install(struct settings_cache *c, struct settings *st)
+{
+	if (c->cur != NULL) {
+		if (c->nold == SETTINGS_KEEP) {
+			snapshot_free(c->old[0]);
+			memmove(c->old, c->old + 1,
+			    (SETTINGS_KEEP - 1) * sizeof(c->old[0]));
+			c->nold--;
+		}
+		c->old[c->nold++] = c->cur;
+	}
+	c->cur = st;
+}
+
+const struct settings *
+settings_current(struct db *db)
+{
+	static __thread struct settings *fallback;
+	struct settings_cache *c = cache_get(db_handle(db));
+
+	if (c == NULL) {
+		/* no statement could be prepared: the database is unusable;
+		 * the defaults, made once per thread */
+		if (fallback == NULL) {
+			fallback = snapshot_defaults();
+			snapshot_fill(fallback);
+		}
+		return fallback;
+	}
+	/* PRAGMA data_version tells of other connections' commits only; the
+	 * connection's own writes (any table: one reload too many is cheap)
+	 * are counted by total_changes */
+	int64_t changes = sqlite3_total_changes64(db_handle(db));
+	int64_t v = data_version(c);
+	if (c->cur != NULL && v >= 0 && v == c->data_version &&
+	    changes == c->changes)
+		return c->cur;
+	struct settings *st = snapshot_load(db);
+	if (st == NULL) {
+		if (c->cur == NULL) {
+			st = snapshot_defaults();
+			snapshot_fill(st);
+			cache_install(c, st);
+		}
+		c->data_version = -1;   /* try again next time */
+		return c->cur;
+	}
+	/* inside a transaction the rows may be this connection's uncommitted
+	 * writes, which a rollback takes back without a sign: read again */
+	c->data_version = sqlite3_get_autocommit(db_handle(db)) ? v : -1;
+	c->changes = changes;
+	if (c->cur != NULL && snapshot_equal(c->cur, st))
+		snapshot_free(st);
+	else
+		cache_install(c, st);
+	return c->cur;
+}
 
 int
 settings_get(struct db *db, const char *key, char **value_r,
@@ -26,36 +328,6 @@ settings_get(struct db *db, const char *key, char **value_r,
 	if (*value_r == NULL)   /* a field without a default reads "" */
 		*value_r = xstrdup(f->def != NULL ? f->def : "");
 	return 0;
-}
-
-int64_t
-settings_get_int(struct db *db, const char *key, int64_t def)
-{
-	const char *err;
-	char *v;
-	int64_t r = def;
-
-	if (settings_get(db, key, &v, &err) == 0) {
-		char *end;
-		long long x = strtoll(v, &end, 10);
-		if (*v != '\0' && *end == '\0')
-			r = x;
-	}
-	free(v);
-	return r;
-}
-
-char *
-settings_get_str(struct db *db, const char *key)
-{
-	const char *err;
-	char *v;
-
-	if (settings_get(db, key, &v, &err) < 0) {
-		free(v);
-		return xstrdup("");
-	}
-	return v;
 }
 
 int
@@ -101,37 +373,33 @@ settings_is_set(struct db *db, const char *key)
 }
 
 static char *
-path_setting(struct db *db, const char *key, const char *sub)
+path_setting(struct db *db, const char *v, const char *sub)
 {
-	char *v = settings_get_str(db, key);
-
 	if (*v != '\0')
-		return v;
-	free(v);
+		return xstrdup(v);
 	return path_join(db_root(db), sub);
 }
 
 char *
 settings_store_path(struct db *db)
 {
-	return path_setting(db, "path.store", "store");
+	return path_setting(db, settings_current(db)->path_store, "store");
 }
 
 char *
 settings_queue_path(struct db *db)
 {
-	return path_setting(db, "path.queue", "queue");
+	return path_setting(db, settings_current(db)->path_queue, "queue");
 }
 
 char *
 settings_hostname(struct db *db)
 {
-	char *v = settings_get_str(db, "server.hostname");
+	const char *v = settings_current(db)->server_hostname;
 	char host[256];
 
 	if (*v != '\0')
-		return v;
-	free(v);
+		return xstrdup(v);
 	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
 		return xstrdup("localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -180,8 +448,9 @@ static bool
 listen_differs(struct db *db, const char *name, const char *const *bound,
 	       size_t nbound)
 {
-	char *key = xasprintf("%s.listen", name), *spec = NULL;
-	const char *err;
+	char *key = xasprintf("%s.listen", name);
+	enum setting_id id = settings_id(key);
+	const char *spec = settings_text(settings_current(db), id), *err;
 	struct netaddr *list = NULL;
 	size_t cnt = 0, nlen = strlen(name), have = 0;
 	bool differs = true;
@@ -189,8 +458,7 @@ listen_differs(struct db *db, const char *name, const char *const *bound,
 	for (size_t j = 0; j < nbound; j++)
 		if (strncmp(bound[j], name, nlen) == 0 && bound[j][nlen] == '=')
 			have++;
-	if (settings_get(db, key, &spec, &err) == 0 &&
-	    netaddr_parse_list(spec, &list, &cnt, &err) == 0 && cnt == have) {
+	if (id != SETTING_NONE && netaddr_parse_list(spec, &list, &cnt, &err) == 0 && cnt == have) {
 		differs = false;
 		for (size_t i = 0; i < cnt && !differs; i++) {
 			char a[96];
@@ -204,7 +472,6 @@ listen_differs(struct db *db, const char *name, const char *const *bound,
 		}
 	}
 	free(list);
-	free(spec);
 	free(key);
 	return differs;
 }

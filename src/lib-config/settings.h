@@ -7,18 +7,99 @@
 #include "db.h"
 #include "fields.h"
 
-/* Global settings (the "setting" table), typed by settings_fields[].
- * Unset keys read as their default. Services read them on use, so a
- * change by the CLI takes effect without a restart. */
+/* Global settings (the "setting" table). Every setting is one row of
+ * settings-fields.def, which makes both the runtime table settings_fields[]
+ * (validation, postern config, --help, the web admin's forms) and the
+ * typed struct settings below. Unset keys read as their default.
+ *
+ * Services read a snapshot: st = settings_current(db), then st->imap_
+ * idle_timeout. A misspelt member is a compile error; the default is
+ * written once, in the .def file. settings_current() asks the database
+ * whether anything changed since the snapshot was loaded (PRAGMA
+ * data_version, one step of a statement kept prepared, for commits of
+ * other connections and processes; sqlite3_total_changes for writes of
+ * this connection, raw SQL included), and reloads the setting rows when
+ * it did, so a `postern config set` takes effect at the next read
+ * without a restart, as a per-key read did.
+ *
+ * Who may hold a snapshot, and how long:
+ * - a snapshot belongs to one db handle, so to the thread using that
+ *   handle (a handle is used by one thread at a time: the password pool's
+ *   threads and the workers each open their own); never hand it to
+ *   another thread;
+ * - read it where you use it: take st at the top of a function or of an
+ *   event callback and drop it when that returns. Do not keep it in a
+ *   session or across a return to the event loop, a wait or a fork (a
+ *   forked child calls settings_current on its own handle). A string you
+ *   keep longer is copied (xstrdup);
+ * - a snapshot replaced by a change stays readable until SETTINGS_KEEP more
+ *   changes were seen on the handle, so a caller whose callee took a newer
+ *   snapshot is still safe; all of them end with db_close. */
+
+enum setting_id {
+	SETTING_NONE,   /* no setting: conn_def rows without one */
+#define SETTING_STR(id, ...) SETTING_##id,
+#define SETTING_INT(id, ...) SETTING_##id,
+#define SETTING_BOOL(id, ...) SETTING_##id,
+#define SETTING_ENUM(id, ...) SETTING_##id,
+#include "settings-fields.def"
+	SETTING_END
+};
+
+/* enum settings_<id> of each FT_ENUM row, in the order of its choices */
+#define SETTING_STR(id, ...)
+#define SETTING_INT(id, ...)
+#define SETTING_BOOL(id, ...)
+#define SETTING_CHOICE_ENUM(e, text) e,
+#define SETTING_ENUM(id, name, def, choices, flags, help) \
+	enum settings_##id { choices(SETTING_CHOICE_ENUM) };
+#include "settings-fields.def"
+#undef SETTING_CHOICE_ENUM
+
+#define SETTINGS_KEEP 8
+
+struct settings {
+	/* the stored form of every setting as settings_get gives it
+	 * (settings_text); [SETTING_NONE] is "" */
+	const char *text[SETTING_END];
+	/* numeric settings (bool, int, size, duration) and the index of an
+	 * enum's choice (settings_num) */
+	int64_t num[SETTING_END];
+	/* one typed member per setting */
+#define SETTING_STR(id, ...) const char *id;
+#define SETTING_INT(id, ...) int64_t id;
+#define SETTING_BOOL(id, ...) bool id;
+#define SETTING_ENUM(id, ...) enum settings_##id id;
+#include "settings-fields.def"
+};
+
+/* settings_current - db's global settings now (see above). Never NULL:
+ * when the database cannot be read it is the last snapshot loaded, or
+ * the defaults. */
+const struct settings *settings_current(struct db *db);
+/* settings_text - the stored form of a setting, "" for SETTING_NONE */
+static inline const char *
+settings_text(const struct settings *st, enum setting_id id)
+{
+	return st->text[id];
+}
+/* settings_num - a numeric setting (0 for text) */
+static inline int64_t
+settings_num(const struct settings *st, enum setting_id id)
+{
+	return st->num[id];
+}
+/* settings_field - the table row of a setting (NULL for SETTING_NONE) */
+const struct field_def *settings_field(enum setting_id id);
+/* settings_id - the setting called name, or SETTING_NONE: for names made
+ * at run time from a table in code ("<listener>.listen"). */
+enum setting_id settings_id(const char *name);
 
 /* settings_get - the stored form of key (new string); -1 for an unknown
- * key or a database error. */
+ * key or a database error. By name, for keys users type (postern config
+ * get, the admin API); code reads settings_current. */
 int settings_get(struct db *db, const char *key, char **value_r,
 		 const char **error_r);
-/* settings_get_int - a numeric setting; def on any error. */
-int64_t settings_get_int(struct db *db, const char *key, int64_t def);
-/* settings_get_str - a text setting (new string, "" on error). */
-char *settings_get_str(struct db *db, const char *key);
 /* settings_set - validate and store input; -1 with a message. */
 int settings_set(struct db *db, const char *key, const char *input,
 		 const char **error_r);

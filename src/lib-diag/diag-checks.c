@@ -77,7 +77,7 @@ diag_check_versions(struct diag_report *rep, struct db *db)
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "?");
 	host[sizeof(host) - 1] = '\0';
-	char *set = settings_get_str(db, "server.hostname");
+	char *set = xstrdup(settings_current(db)->server_hostname);
 	if (*set == '\0')
 		diag_add(s, DIAG_WARNING, "Host name (server.hostname)",
 		    "set it to the name the MX records point to: postern config set server.hostname mail.example.com",
@@ -446,7 +446,7 @@ diag_check_data(struct diag_report *rep, struct db *db, const char *root)
 	check_owners(s, root, store, queue, owner);
 
 	/* certificates: the default one (tls.cert/tls.key) and the SNI ones */
-	char *crt = settings_get_str(db, "tls.cert"), *key = settings_get_str(db, "tls.key");
+	char *crt = xstrdup(settings_current(db)->tls_cert), *key = xstrdup(settings_current(db)->tls_key);
 	char *certs = path_join(root, "certs");
 	char *dcrt = *crt ? xstrdup(crt) : path_join(certs, "default.crt");
 	char *dkey = *key ? xstrdup(key) : path_join(certs, "default.key");
@@ -601,7 +601,7 @@ diag_check_host(struct diag_report *rep, struct db *db)
 	buf_free(&b);
 
 	/* the resolver the services use */
-	char *hosts = settings_get_str(db, "dns.hosts");
+	char *hosts = xstrdup(settings_current(db)->dns_hosts);
 	if (*hosts != '\0') {
 		diag_add(s, DIAG_INFO, "Resolver", NULL, "dns.hosts: %s", hosts);
 	} else {
@@ -699,7 +699,7 @@ diag_check_queues(struct diag_report *rep, struct db *db)
 {
 	struct diag_section *s = diag_section(rep, DIAG_S_QUEUES);
 	char *qroot = settings_queue_path(db);
-	int64_t notice = settings_get_int(db, "queue.delay_notice_after", 14400);
+	int64_t notice = settings_current(db)->queue_delay_notice_after;
 	time_t now = time(NULL);
 
 	for (size_t c = 0; c < sizeof(queue_conns) / sizeof(queue_conns[0]); c++)
@@ -823,7 +823,7 @@ diag_check_mta(struct diag_report *rep, struct db *db)
 	    "%zu of %zu mailbox(es) have scripts, %zu active%s", with, mailboxes,
 	    active, broken ? " (some script stores unreadable)" : "");
 
-	char *pick = settings_get_str(db, "mta.pickup_event");
+	char *pick = xstrdup(settings_current(db)->mta_pickup_event);
 	check_program(s, "Pickup event (mta.pickup_event)", pick);
 	free(pick);
 	q = db_query(db, &err, "SELECT DISTINCT delivery_event_program FROM mailbox "
@@ -908,10 +908,10 @@ diag_check_outgoing(struct diag_report *rep, struct db *db)
 	struct diag_section *s = diag_section(rep, DIAG_S_OUT);
 	const char *err;
 
-	char *sh = settings_get_str(db, "smarthost.host");
+	char *sh = xstrdup(settings_current(db)->smarthost_host);
 	if (*sh != '\0') {
-		bool auth = settings_get_int(db, "smarthost.auth", 0) != 0;
-		char *user = settings_get_str(db, "smarthost.user");
+		bool auth = settings_current(db)->smarthost_auth != 0;
+		char *user = xstrdup(settings_current(db)->smarthost_user);
 		diag_add(s, auth && *user == '\0' ? DIAG_WARNING : DIAG_INFO,
 		    "Smart host (smarthost.host)",
 		    auth && *user == '\0' ? "set smarthost.user and smarthost.password" : NULL,
@@ -929,17 +929,17 @@ diag_check_outgoing(struct diag_report *rep, struct db *db)
 	db_query_int(db, &ndom, 0, &err, "SELECT count(*) FROM domain WHERE smarthost != ''", "");
 	diag_add(s, DIAG_INFO, "Smart hosts of post offices and domains", NULL,
 	    "%lld post office(s), %lld domain(s)", (long long)npo, (long long)ndom);
-	int64_t port = settings_get_int(db, "smtp.out_port", 25);
+	int64_t port = settings_current(db)->smtp_out_port;
 	diag_add(s, port == 25 ? DIAG_OK : DIAG_WARNING, "Remote port (smtp.out_port)",
 	    port == 25 ? NULL : "mail exchangers listen on 25: postern config unset smtp.out_port",
 	    "%lld", (long long)port);
-	int64_t ot = settings_get_int(db, "smtp.out_timeout", 0);
+	int64_t ot = settings_current(db)->smtp_out_timeout;
 	diag_add(s, DIAG_INFO, "Timeouts (smtp.out_timeout)", NULL, "%s",
 	    ot == 0 ? "RFC 5321 values" : "capped (tests only)");
-	char *rs = settings_get_str(db, "queue.retry_schedule");
+	char *rs = xstrdup(settings_current(db)->queue_retry_schedule);
 	diag_add(s, DIAG_INFO, "Retry schedule", NULL, "%s; bounce after %lld h, delay notice after %lld h",
-	    rs, (long long)settings_get_int(db, "queue.bounce_after", 108000) / 3600,
-	    (long long)settings_get_int(db, "queue.delay_notice_after", 14400) / 3600);
+	    rs, (long long)settings_current(db)->queue_bounce_after / 3600,
+	    (long long)settings_current(db)->queue_delay_notice_after / 3600);
 	free(rs);
 
 	/* the outbound queue per destination domain */
@@ -1010,7 +1010,7 @@ diag_check_auth(struct diag_report *rep, struct db *db)
 	struct diag_section *s = diag_section(rep, DIAG_S_AUTH);
 	const char *err;
 
-	char *scheme = settings_get_str(db, "password.scheme");
+	char *scheme = xstrdup(settings_text(settings_current(db), SETTING_password_scheme));
 	diag_add(s, DIAG_OK, "Password scheme (password.scheme)", NULL, "%s", scheme);
 	free(scheme);
 
@@ -1060,14 +1060,14 @@ diag_check_auth(struct diag_report *rep, struct db *db)
 		diag_add(s, DIAG_INFO, "Mailboxes without a password", NULL,
 		    "%zu (they cannot log in)", nnone);
 
-	int64_t maxf = settings_get_int(db, "auth.max_failures", 10);
+	int64_t maxf = settings_current(db)->auth_max_failures;
 	diag_add(s, maxf > 100 ? DIAG_WARNING : DIAG_OK, "Login throttling (auth.max_failures)",
 	    maxf > 100 ? "a lower value slows password guessing" : NULL,
 	    "an address is throttled after %lld failed logins", (long long)maxf);
 
 	/* AUTH in the clear: only where require_tls_for_auth is off, and only
 	 * listeners other clients can reach */
-	bool tls_only = settings_get_int(db, "smtp.require_tls_for_auth", 1) != 0;
+	bool tls_only = settings_current(db)->smtp_require_tls_for_auth != 0;
 	static const char *const lst[] = { "smtp", "submission" };
 	struct buf open;
 	buf_init(&open, 0);
@@ -1076,7 +1076,7 @@ diag_check_auth(struct diag_report *rep, struct db *db)
 		struct netaddr *a = NULL;
 		size_t n = 0;
 		snprintf(key, sizeof(key), "%s.listen", lst[i]);
-		v = settings_get_str(db, key);
+		v = xstrdup(settings_text(settings_current(db), settings_id(key)));
 		if (netaddr_parse_list(v, &a, &n, &err) == 0)
 			for (size_t k = 0; k < n; k++) {
 				bool loop = strncmp(a[k].host, "127.", 4) == 0 ||

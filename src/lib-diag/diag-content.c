@@ -11,14 +11,15 @@
 #include "quarantine.h"
 #include "rspamd.h"
 #include "settings.h"
+#include "xalloc.h"
 
 /* check_antivirus - clamd answers VERSION within the scan timeout (at
  * most 10 s) */
 static void
 check_antivirus(struct diag_section *s, struct db *db)
 {
-	char *clamd = settings_get_str(db, "antivirus.clamd");
-	char *fail = settings_get_str(db, "antivirus.on_failure");
+	const char *clamd = settings_current(db)->antivirus_clamd;
+	char *fail = xstrdup(settings_text(settings_current(db), SETTING_antivirus_on_failure));
 	char ver[256];
 	const char *err;
 
@@ -27,16 +28,16 @@ check_antivirus(struct diag_section *s, struct db *db)
 		    "antivirus.clamd /run/clamav/clamd.ctl",
 		    "off: no virus scanner (antivirus.clamd is not set)");
 	} else {
-		int64_t t = settings_get_int(db, "antivirus.timeout", 30);
+		int64_t t = settings_current(db)->antivirus_timeout;
 		if (t > 10)
 			t = 10;
 		if (clamd_version(clamd, t * 1000, ver, sizeof(ver), &err) == 0)
 			diag_add(s, DIAG_OK, "Antivirus", NULL,
 			    "clamd at %s answers: %s; scanning %s, %s; when it "
 			    "fails: %s", clamd, ver,
-			    settings_get_int(db, "antivirus.scan", 1) ?
+			    settings_current(db)->antivirus_scan ?
 			    "on by default" : "off unless a post office asks",
-			    settings_get_int(db, "antivirus.at_smtp", 1) ?
+			    settings_current(db)->antivirus_at_smtp ?
 			    "SMTP mail before the 250" : "in the MTA", fail);
 		else
 			diag_add(s, DIAG_ERROR, "Antivirus",
@@ -47,7 +48,6 @@ check_antivirus(struct diag_section *s, struct db *db)
 			    "passes unscanned" : "is deferred (4xx, kept in "
 			    "the queue)");
 	}
-	free(clamd);
 	free(fail);
 }
 
@@ -55,7 +55,7 @@ check_antivirus(struct diag_section *s, struct db *db)
 static void
 check_milters(struct diag_section *s, struct db *db)
 {
-	char *list = settings_get_str(db, "milter.list");
+	char *list = xstrdup(settings_current(db)->milter_list);
 	struct milter_spec *v = NULL;
 	size_t n = 0;
 	const char *err;
@@ -88,7 +88,7 @@ check_milters(struct diag_section *s, struct db *db)
 static void
 check_rspamd(struct diag_section *s, struct db *db)
 {
-	char *rspamd = settings_get_str(db, "spam.rspamd");
+	char *rspamd = xstrdup(settings_current(db)->spam_rspamd);
 	const char *err = NULL;
 
 	if (*rspamd == '\0')
@@ -98,9 +98,9 @@ check_rspamd(struct diag_section *s, struct db *db)
 		diag_add(s, DIAG_OK, "Spam filter (rspamd)", NULL,
 		    "rspamd at %s answers; Junk from score %lld, refused from "
 		    "%lld (0: never; %s); training %s", rspamd,
-		    (long long)settings_get_int(db, "spam.junk_score", 6),
-		    (long long)settings_get_int(db, "spam.reject_score", 15),
-		    settings_get_int(db, "spam.at_smtp", 1) ?
+		    (long long)settings_current(db)->spam_junk_score,
+		    (long long)settings_current(db)->spam_reject_score,
+		    settings_current(db)->spam_at_smtp ?
 		    "SMTP mail before the 250" : "in the MTA, quarantined",
 		    settings_is_set(db, "spam.rspamd_controller") ? "on" : "off");
 	else

@@ -318,7 +318,7 @@ listener_addrs(struct dctx *d, struct db *db)
 		struct netaddr *a = NULL;
 		size_t n = 0;
 		snprintf(key, sizeof(key), "%s.listen", lst[i]);
-		char *v = settings_get_str(db, key);
+		char *v = xstrdup(settings_text(settings_current(db), settings_id(key)));
 		if (netaddr_parse_list(v, &a, &n, &err) == 0)
 			for (size_t k = 0; k < n; k++)
 				if (strcmp(a[k].host, "0.0.0.0") != 0 && strcmp(a[k].host, "::") != 0)
@@ -671,7 +671,7 @@ diag_check_dns(struct diag_report *rep, struct db *db, const struct diag_options
 
 	diag_section(rep, DIAG_S_PTR);
 	diag_section(rep, DIAG_S_DOMAINS);
-	char *servers = settings_get_str(db, "dns.hosts");
+	char *servers = xstrdup(settings_current(db)->dns_hosts);
 	diag_add(s, DIAG_INFO, "DNS servers (dns.hosts)", NULL, "%s",
 	    *servers ? servers : "none set: /etc/resolv.conf");
 	if (!o->dns) {

@@ -29,8 +29,8 @@ void
 diag_check_login_security(struct diag_report *rep, struct db *db)
 {
 	struct diag_section *s = diag_section(rep, DIAG_S_AUTH);
-	char *gmode = settings_get_str(db, "auth.policy_mode");
-	char *path = settings_get_str(db, "auth.geoip_db");
+	const char *gmode = settings_text(settings_current(db), SETTING_auth_policy_mode);
+	const char *path = settings_current(db)->auth_geoip_db;
 	const char *err;
 	char cc[3];
 
@@ -67,10 +67,8 @@ diag_check_login_security(struct diag_report *rep, struct db *db)
 		    "%s (file of %s)", path, when);
 		geo_ok = true;
 	}
-	free(path);
-	free(gmode);
 
-	char *tf = settings_get_str(db, "auth.twofactor_mode");
+	const char *tf = settings_text(settings_current(db), SETTING_auth_twofactor_mode);
 	int64_t enrolled = count(db, "SELECT count(*) FROM totp WHERE "
 	    "enrolled = 1 AND ? = 0", 0);
 	int64_t apps = count(db, "SELECT count(*) FROM app_password WHERE "
@@ -90,7 +88,6 @@ diag_check_login_security(struct diag_report *rep, struct db *db)
 		    "%lld level(s) ask for it, but no country is known: the "
 		    "second factor is asked at every web login there",
 		    (long long)nc);
-	free(tf);
 	/* codes by mail need an address, else the login enrols an
 	 * authenticator app instead */
 	int64_t noaddr = count(db, "SELECT count(*) FROM mailbox WHERE "
@@ -113,22 +110,20 @@ diag_check_login_security(struct diag_report *rep, struct db *db)
 	int64_t keys = count(db, "SELECT count(*) FROM passkey WHERE ? = 0", 0);
 	int64_t owners = count(db, "SELECT count(DISTINCT mailbox_id) FROM "
 	    "passkey WHERE ? = 0", 0);
-	char *rp = settings_get_str(db, "auth.passkey_rp_id");
-	bool pwless = settings_get_int(db, "auth.passkey_login", 1) != 0;
+	const char *rp = settings_current(db)->auth_passkey_rp_id;
+	bool pwless = settings_current(db)->auth_passkey_login != 0;
 	diag_add(s, DIAG_INFO, "Passkeys (WebAuthn)", NULL, "%lld passkey(s) "
 	    "of %lld mailbox(es); passwordless login %s; relying party id %s",
 	    (long long)keys, (long long)owners, pwless ? "on" : "off "
 	    "(auth.passkey_login)", *rp ? rp : "the host name the browser "
 	    "used");
-	free(rp);
 
 	/* the mail on a login from a new country needs the database */
-	char *geo = settings_get_str(db, "auth.geoip_db");
-	bool ncm = settings_get_int(db, "auth.new_country_mail", 1) != 0;
+	const char *geo = settings_current(db)->auth_geoip_db;
+	bool ncm = settings_current(db)->auth_new_country_mail != 0;
 	diag_add(s, DIAG_INFO, "Mail on a login from a new country", NULL,
 	    "%s", !ncm ? "off (auth.new_country_mail)" : *geo ? "on" :
 	    "on, but without auth.geoip_db no country is known: none is sent");
-	free(geo);
 
 	/* OpenID Connect per post office (lib-admin/oidc.h) */
 	const char *e2;

@@ -395,16 +395,16 @@ diag_check_smtp(struct diag_report *rep, struct db *db, const struct diag_option
 	int tmo = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
 	const char *err;
 
-	int64_t size = settings_get_int(db, "smtp.max_message_size", 51200);
+	int64_t size = settings_current(db)->smtp_max_message_size;
 	diag_add(s, DIAG_INFO, "Largest message (smtp.max_message_size)", NULL,
 	    "%lld KB", (long long)size);
 	diag_add(s, DIAG_INFO, "Recipients per message (smtp.max_recipients)", NULL,
-	    "%lld", (long long)settings_get_int(db, "smtp.max_recipients", 500));
+	    "%lld", (long long)settings_current(db)->smtp_max_recipients);
 	diag_add(s, DIAG_INFO, "Connections (smtp.max_connections, per IP)", NULL,
 	    "%lld, %lld per client address",
-	    (long long)settings_get_int(db, "smtp.max_connections", 1000),
-	    (long long)settings_get_int(db, "smtp.max_connections_per_ip", 20));
-	char *bl = settings_get_str(db, "smtp.dnsbl");
+	    (long long)settings_current(db)->smtp_max_connections,
+	    (long long)settings_current(db)->smtp_max_connections_per_ip);
+	const char *bl = settings_current(db)->smtp_dnsbl;
 	if (*bl == '\0')
 		diag_add(s, DIAG_INFO, "DNS block lists (smtp.dnsbl)",
 		    "block lists stop much spam at connect: postern config set smtp.dnsbl ZONE",
@@ -412,11 +412,10 @@ diag_check_smtp(struct diag_report *rep, struct db *db, const struct diag_option
 	else
 		diag_add(s, DIAG_OK, "DNS block lists (smtp.dnsbl)", NULL,
 		    "%s (answers awaited up to %lld s)", bl,
-		    (long long)settings_get_int(db, "smtp.dns_timeout", 10));
-	free(bl);
+		    (long long)settings_current(db)->smtp_dns_timeout);
 
 	/* relay settings */
-	char *nets = settings_get_str(db, "smtp.relay_networks");
+	char *nets = xstrdup(settings_current(db)->smtp_relay_networks);
 	char *copy = xstrdup(nets), *save = NULL;
 	struct buf pub, bad;
 	buf_init(&pub, 0);
@@ -444,7 +443,7 @@ diag_check_smtp(struct diag_report *rep, struct db *db, const struct diag_option
 	if (bad.len > 0)
 		diag_add(sr, DIAG_WARNING, "Relay networks syntax", "smtpd skips them",
 		    "not networks:%s", bad.data);
-	bool tls_only = settings_get_int(db, "smtp.require_tls_for_auth", 1) != 0;
+	bool tls_only = settings_current(db)->smtp_require_tls_for_auth != 0;
 	diag_add(sr, DIAG_INFO, "Relay for authenticated clients", NULL,
 	    "yes (AUTH%s)", tls_only ? " over TLS only" : ", also without TLS");
 
@@ -456,7 +455,7 @@ diag_check_smtp(struct diag_report *rep, struct db *db, const struct diag_option
 		struct netaddr *a = NULL;
 		size_t n = 0;
 		snprintf(key, sizeof(key), "%s.listen", lst[i]);
-		char *v = settings_get_str(db, key);
+		char *v = xstrdup(settings_text(settings_current(db), settings_id(key)));
 		if (netaddr_parse_list(v, &a, &n, &err) < 0)
 			diag_add(sb, DIAG_ERROR, key, NULL, "%s: %s", v, err);
 		else if (n == 0)

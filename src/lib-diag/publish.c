@@ -56,9 +56,9 @@ publish_records(struct db *db, const char *domain, struct publish_records *p)
 
 	memset(p, 0, sizeof(*p));
 	/* MTA-STS: the policy httpd serves (src/httpd/mta-sts.c) */
-	char *mode = settings_get_str(db, "mta_sts.publish");
+	const char *mode = settings_text(settings_current(db), SETTING_mta_sts_publish);
 	if (mode[0] != '\0' && strcmp(mode, "off") != 0) {
-		char *mx = settings_get_str(db, "mta_sts.publish_mx");
+		char *mx = xstrdup(settings_current(db)->mta_sts_publish_mx);
 		if (mx[0] == '\0') {
 			free(mx);
 			mx = settings_hostname(db);
@@ -67,8 +67,7 @@ publish_records(struct db *db, const char *domain, struct publish_records *p)
 		buf_init(&b, MTASTS_POLICY_MAX);
 		p->sts = true;
 		snprintf(p->sts_name, sizeof(p->sts_name), "_mta-sts.%s", domain);
-		if (mtasts_policy_text(mode, mx, settings_get_int(db,
-		    "mta_sts.publish_max_age", 604800), &b, &err) < 0) {
+		if (mtasts_policy_text(mode, mx, settings_current(db)->mta_sts_publish_max_age, &b, &err) < 0) {
 			snprintf(p->sts_error, sizeof(p->sts_error), "the "
 			    "MTA-STS settings make no valid policy: %s", err);
 		} else {
@@ -79,10 +78,9 @@ publish_records(struct db *db, const char *domain, struct publish_records *p)
 		buf_free(&b);
 		free(mx);
 	}
-	free(mode);
 
 	/* TLS-RPT */
-	char *rua = settings_get_str(db, "tlsrpt.publish_rua");
+	char *rua = xstrdup(settings_current(db)->tlsrpt_publish_rua);
 	snprintf(p->rpt_name, sizeof(p->rpt_name), "_smtp._tls.%s", domain);
 	if (rua[0] == '\0')
 		snprintf(p->rpt_txt, sizeof(p->rpt_txt), "v=TLSRPTv1; "
@@ -94,7 +92,7 @@ publish_records(struct db *db, const char *domain, struct publish_records *p)
 
 	/* DANE: this server's certificate under its MX name */
 	char *host = settings_hostname(db);
-	char *cert = settings_get_str(db, "tls.cert");
+	char *cert = xstrdup(settings_current(db)->tls_cert);
 	if (cert[0] == '\0') {
 		free(cert);
 		cert = xasprintf("%s/certs/default.crt", db_root(db));

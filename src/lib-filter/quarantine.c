@@ -427,7 +427,7 @@ quarantine_notice(struct db *db, const char *qroot,
 	struct queue_env out;
 	char id[QUEUE_ID_MAX + 1];
 	char *host = settings_hostname(db);
-	char *admin = settings_get_str(db, "antivirus.notify");
+	const char *admin = settings_current(db)->antivirus_notify;
 	struct buf m;
 	const char *err;
 	int r = 0;
@@ -483,6 +483,5 @@ quarantine_notice(struct db *db, const char *qroot,
 done:
 	queue_env_free(&out);
 	free(host);
-	free(admin);
 	return r;
 }

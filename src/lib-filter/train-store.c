@@ -9,6 +9,7 @@
 #include "store.h"
 #include "train-store.h"
 #include "verdict.h"
+#include "xalloc.h"
 
 #define LEARN_MAX 100   /* messages of one command */
 
@@ -28,9 +29,8 @@ spam_learn_copy(struct db *db, struct store_folder *from, const char *to,
 
 	if (!spam && !ham)
 		return;
-	char *ctl = settings_get_str(db, "spam.rspamd_controller");
+	const char *ctl = settings_current(db)->spam_rspamd_controller;
 	bool on = *ctl != '\0';
-	free(ctl);
 	if (!on)
 		return;
 	if (n > LEARN_MAX) {

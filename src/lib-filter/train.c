@@ -51,14 +51,11 @@ int
 spam_learn_request(struct db *db, const char *msg_path, bool spam,
 		   const char **error_r)
 {
-	char *ctl = settings_get_str(db, "spam.rspamd_controller");
+	const char *ctl = settings_current(db)->spam_rspamd_controller;
 	int r = 0;
 
-	if (*ctl == '\0') {
-		free(ctl);
+	if (*ctl == '\0')
 		return 0;
-	}
-	free(ctl);
 	char *qroot = settings_queue_path(db);
 	char *dir = path_join(qroot, "spamtrain");
 	static unsigned seq;
@@ -96,9 +93,9 @@ spam_learn_run(struct db *db, const char *qroot)
 		free(dir);
 		return 0;
 	}
-	char *ctl = settings_get_str(db, "spam.rspamd_controller");
-	char *pw = settings_get_str(db, "spam.rspamd_password");
-	int64_t timeout = settings_get_int(db, "spam.timeout", 30) * 1000;
+	const char *ctl = settings_current(db)->spam_rspamd_controller;
+	const char *pw = settings_current(db)->spam_rspamd_password;
+	int64_t timeout = settings_current(db)->spam_timeout * 1000;
 	while (*ctl != '\0' && sent < TRAIN_PER_RUN &&
 	    (de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name);
@@ -119,8 +116,6 @@ spam_learn_run(struct db *db, const char *qroot)
 		sent++;
 	}
 	closedir(d);
-	free(ctl);
-	free(pw);
 	free(dir);
 	return sent;
 }

@@ -44,19 +44,16 @@ av_config_load(struct db *db, const struct queue_env *env,
 	       struct av_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	char *clamd = settings_get_str(db, "antivirus.clamd");
+	const char *clamd = settings_current(db)->antivirus_clamd;
 	snprintf(cfg->clamd, sizeof(cfg->clamd), "%s", clamd);
-	free(clamd);
 	if (cfg->clamd[0] == '\0')
 		return;
-	cfg->timeout_ms = settings_get_int(db, "antivirus.timeout", 30) * 1000;
-	cfg->stream_max = (off_t)settings_get_int(db, "antivirus.stream_max",
-	    25600) * 1024;
-	char *fail = settings_get_str(db, "antivirus.on_failure");
-	cfg->pass_on_failure = strcmp(fail, "pass") == 0;
-	free(fail);
-	cfg->at_smtp = settings_get_int(db, "antivirus.at_smtp", 1) != 0;
-	bool global = settings_get_int(db, "antivirus.scan", 1) != 0;
+	cfg->timeout_ms = settings_current(db)->antivirus_timeout * 1000;
+	cfg->stream_max = (off_t)settings_current(db)->antivirus_stream_max * 1024;
+	cfg->pass_on_failure = settings_current(db)->antivirus_on_failure ==
+	    ANTIVIRUS_ON_FAILURE_PASS;
+	cfg->at_smtp = settings_current(db)->antivirus_at_smtp != 0;
+	bool global = settings_current(db)->antivirus_scan != 0;
 	if (env == NULL || env->nrcpts == 0) {
 		cfg->enabled = global;
 		return;
@@ -153,15 +150,14 @@ spam_config_load(struct db *db, const struct queue_env *env,
 		 struct spam_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	char *h = settings_get_str(db, "spam.rspamd");
+	const char *h = settings_current(db)->spam_rspamd;
 	snprintf(cfg->rspamd, sizeof(cfg->rspamd), "%s", h);
-	free(h);
 	if (cfg->rspamd[0] == '\0')
 		return;
-	cfg->timeout_ms = settings_get_int(db, "spam.timeout", 30) * 1000;
-	cfg->at_smtp = settings_get_int(db, "spam.at_smtp", 1) != 0;
-	int64_t global_reject = settings_get_int(db, "spam.reject_score", 15);
-	int64_t global_junk = settings_get_int(db, "spam.junk_score", 6);
+	cfg->timeout_ms = settings_current(db)->spam_timeout * 1000;
+	cfg->at_smtp = settings_current(db)->spam_at_smtp != 0;
+	int64_t global_reject = settings_current(db)->spam_reject_score;
+	int64_t global_junk = settings_current(db)->spam_junk_score;
 	double reject = 0, junk = 0;
 	bool never = false;
 	for (size_t i = 0; i < env->nrcpts; i++) {
@@ -324,9 +320,8 @@ spam_fields_expire(const char *qroot, time_t max_age)
 bool
 spam_junk_wanted(struct db *db, int64_t postoffice_id, double score)
 {
-	char *h = settings_get_str(db, "spam.rspamd");
+	const char *h = settings_current(db)->spam_rspamd;
 	bool on = *h != '\0';
-	free(h);
 	if (!on)
 		return false;
 	char *v = NULL;
@@ -338,6 +333,6 @@ spam_junk_wanted(struct db *db, int64_t postoffice_id, double score)
 	}
 	free(v);
 	int64_t t = po_int(db, postoffice_id, "spam_junk_score",
-	    settings_get_int(db, "spam.junk_score", 6));
+	    settings_current(db)->spam_junk_score);
 	return score >= (double)t;
 }

@@ -374,7 +374,7 @@ enum dsn_result dsn_send(struct db *db, const char *qpath,
 	(void)failed;
 
 	host = settings_hostname(db);
-	nfy = settings_get_str(db, "smtp.notification_address");
+	nfy = xstrdup(settings_current(db)->smtp_notification_address);
 	from = nfy[0] != '\0' ? xstrdup(nfy) : xasprintf("postmaster@%s", host);
 	free(nfy);
 	queue_new_id(id);

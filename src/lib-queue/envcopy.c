@@ -7,6 +7,7 @@
 #include "envcopy.h"
 #include "netaddr.h"
 #include "settings.h"
+#include "xalloc.h"
 
 /* env_copy_meta - all fields but id and recipients */
 void
@@ -65,9 +66,8 @@ env_from_here(struct db *db, const struct queue_env *env)
 	if (env->relay_net >= 0)
 		return env->relay_net == 1;   /* smtpd's verdict */
 	/* not recorded (an envelope queued before version 3) */
-	char *nets = settings_get_str(db, "smtp.relay_networks");
+	const char *nets = settings_current(db)->smtp_relay_networks;
 	bool ok = netaddr_in_list(env->client_addr, nets);
-	free(nets);
 	return ok;
 }
 

@@ -16,13 +16,10 @@ struct sendlimit {
 void
 sendlimit_limits_get(struct db *db, struct sendlimit_limits *l)
 {
-	l->mb_messages = settings_get_int(db, "limits.mailbox_messages", 300);
-	l->mb_recipients = settings_get_int(db, "limits.mailbox_recipients",
-	    1000);
-	l->po_messages = settings_get_int(db, "limits.postoffice_messages",
-	    3000);
-	l->po_recipients = settings_get_int(db, "limits.postoffice_recipients",
-	    10000);
+	l->mb_messages = settings_current(db)->limits_mailbox_messages;
+	l->mb_recipients = settings_current(db)->limits_mailbox_recipients;
+	l->po_messages = settings_current(db)->limits_postoffice_messages;
+	l->po_recipients = settings_current(db)->limits_postoffice_recipients;
 }
 
 int

@@ -48,13 +48,28 @@ static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 
-/* setting - an int setting, or the default when the name is NULL */
+/* setting - an int setting, or def for SETTING_NONE */
 static int
-setting(struct conn_server *srv, const char *name, int def)
+setting(struct conn_server *srv, enum setting_id id, int def)
 {
-	if (name == NULL)
+	if (id == SETTING_NONE)
 		return def;
-	return (int)settings_get_int(srv->svc->db, name, def);
+	return (int)settings_num(settings_current(srv->svc->db), id);
+}
+
+/* setting_name - what a refusal's log line names */
+static const char *
+setting_name(enum setting_id id, const char *none)
+{
+	return id == SETTING_NONE ? none : settings_field(id)->name;
+}
+
+/* has_login_phase - whether connections must log in within a time */
+static bool
+has_login_phase(const struct conn_def *d)
+{
+	return d->login_timeout_setting != SETTING_NONE ||
+	    d->login_timeout_default > 0;
 }
 
 struct conn_server *
@@ -128,7 +143,7 @@ static void
 set_timeouts(struct conn *c)
 {
 	const struct conn_def *d = c->srv->def;
-	int idle = c->logged_in || d->login_timeout_default == 0 ?
+	int idle = c->logged_in || !has_login_phase(d) ?
 	    setting(c->srv, d->idle_timeout_setting, d->idle_timeout_default) :
 	    setting(c->srv, d->login_timeout_setting, d->login_timeout_default);
 	struct timeval rt = { idle, 0 };
@@ -201,7 +216,7 @@ arm_login_deadline(struct conn *c)
 	    d->login_timeout_default);
 	struct timeval tv = { login, 0 };
 
-	if (d->login_timeout_default <= 0 || login <= 0)
+	if (!has_login_phase(d) || login <= 0)
 		return;
 	if (c->deadline == NULL)
 		c->deadline = evtimer_new(c->srv->svc->base, on_deadline, c);
@@ -582,7 +597,7 @@ conn_accept(struct conn_server *srv, struct service_listener *l, int fd,
 	int total = setting(srv, d->total_setting, d->total_default);
 	if (total > 0 && service_conn_total(svc) >= (size_t)total) {
 		log_warnx("connection from [%s] refused: %s (%d) reached", addr,
-		    d->total_setting, total);
+		    setting_name(d->total_setting, "connections"), total);
 		refuse(srv, l, fd, srv->full_text);
 		return;
 	}
@@ -590,7 +605,7 @@ conn_accept(struct conn_server *srv, struct service_listener *l, int fd,
 	bool counted = service_conn_acquire(svc, sa, limit);
 	if (!counted) {
 		log_warnx("connection from [%s] refused: %s (%d) reached", addr,
-		    d->limit_setting ? d->limit_setting : "connections per address",
+		    setting_name(d->limit_setting, "connections per address"),
 		    limit);
 		if (!d->answer_busy) {
 			refuse(srv, l, fd, srv->busy_text);

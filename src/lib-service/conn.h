@@ -11,6 +11,7 @@
 
 #include "directory.h"
 #include "service.h"
+#include "settings.h"
 
 /* conn - one client connection of a service, from accept to teardown, the
  * same for every protocol (smtpd, imapd, pop3d, managesieve, httpd, and a
@@ -64,20 +65,22 @@ struct conn_ops {
 };
 
 /* One service's connection settings: the settings are read at each
- * accept, so a change applies to new connections at once. */
+ * accept, so a change applies to new connections at once. A limit or
+ * timeout comes from its setting (SETTING_<id>, its default is the
+ * table's), or when that is SETTING_NONE from the _default beside it. */
 struct conn_def {
 	char sid_letter;                /* 's' smtpd, 'i' imapd, ... */
 	const char *protocol;           /* "smtp", "imap", "pop3", "sieve",
 					 * "http": for the password checks */
 	const char *tls_listener;       /* implicit TLS: "imaps"; NULL none */
-	const char *limit_setting;      /* per address, e.g. pop3.max_... */
-	int limit_default;              /* also when limit_setting is NULL */
-	const char *total_setting;      /* connections of the process, NULL */
-	int total_default;
-	/* timeouts in seconds; a NULL setting takes the default; 0: none */
-	const char *login_timeout_setting;
-	int login_timeout_default;      /* 0: no login phase */
-	const char *idle_timeout_setting;
+	enum setting_id limit_setting;  /* per address, e.g. pop3.max_... */
+	int limit_default;
+	enum setting_id total_setting;  /* connections of the process */
+	int total_default;              /* 0: no limit */
+	/* timeouts in seconds; 0: none */
+	enum setting_id login_timeout_setting;
+	int login_timeout_default;      /* neither: no login phase */
+	enum setting_id idle_timeout_setting;
 	int idle_timeout_default;
 	int write_timeout;              /* 0: as the idle timeout */
 	size_t in_high;                 /* input buffered at most; 0: any */

@@ -444,13 +444,12 @@ service_main(int argc, char **argv, const struct service_def *def)
 	signal(SIGPIPE, SIG_IGN);
 	if (db_open(svc.root, false, &svc.db, &err) < 0)
 		log_fatalx("%s", err);
-	char *level = settings_get_str(svc.db, "log.level");
-	log_set_level(strcmp(level, "debug") == 0 ? LOG_LVL_DEBUG :
-	    strcmp(level, "warning") == 0 ? LOG_LVL_WARN :
-	    strcmp(level, "error") == 0 ? LOG_LVL_ERROR : LOG_LVL_INFO);
+	enum settings_log_level level = settings_current(svc.db)->log_level;
+	log_set_level(level == LOG_LEVEL_DEBUG ? LOG_LVL_DEBUG :
+	    level == LOG_LEVEL_WARNING ? LOG_LVL_WARN :
+	    level == LOG_LEVEL_ERROR ? LOG_LVL_ERROR : LOG_LVL_INFO);
 	if (getenv("POSTERN_DEBUG") != NULL)
 		log_set_level(LOG_LVL_DEBUG);
-	free(level);
 	if (bind_listeners(&svc, &err) < 0) {
 		service_set_state(&svc, "failed", err);
 		log_fatalx("%s", err);
@@ -464,8 +463,8 @@ service_main(int argc, char **argv, const struct service_def *def)
 	if (traffic_open(svc.root) < 0)
 		log_warn("cannot map %s/run/traffic.counters: no traffic counts",
 		    svc.root);
-	int nproc = def->processes_setting == NULL ? 1 :
-	    (int)settings_get_int(svc.db, def->processes_setting, 1);
+	int nproc = def->processes_setting == SETTING_NONE ? 1 :
+	    (int)settings_num(settings_current(svc.db), def->processes_setting);
 	if (nproc > 1) {
 		/* per-address connection counts and login failures in
 		 * shared memory: the processes count together */

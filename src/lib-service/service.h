@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "netaddr.h"
+#include "settings.h"
 
 /* The skeleton every service process runs on (Postfix's single_server,
  * in spirit): parse -d DIR, log to <root>/log/<name>.log, bind the
@@ -45,8 +46,8 @@ struct service_def {
 	/* processes_setting - the setting giving how many processes serve
 	 * the listeners (pre-forked after binding, each with its own event
 	 * loop and database connection, so one blocked on a disk flush does
-	 * not stall the others); NULL: one process */
-	const char *processes_setting;
+	 * not stall the others); SETTING_NONE: one process */
+	enum setting_id processes_setting;
 };
 
 struct service {

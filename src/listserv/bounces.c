@@ -67,8 +67,7 @@ bounce_count(struct ls *s, struct queue_item *item, const struct list_row *l,
 	const char *err = NULL;
 	int count = 0;
 	time_t probe = 0;
-	time_t stale = (time_t)settings_get_int(s->svc->db,
-	    "list.bounce_stale_after", 7 * 86400);
+	time_t stale = (time_t)settings_current(s->svc->db)->list_bounce_stale_after;
 	int a = adm_list_member_bounce(s->svc->db, l->id, member, time(NULL),
 	    stale, &count, &probe, &err);
 	if (a == ADM_NOTFOUND) {

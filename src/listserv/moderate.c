@@ -203,8 +203,7 @@ ls_held_scan(struct ls *s)
 void
 ls_held_expire(struct ls *s)
 {
-	time_t age = (time_t)settings_get_int(s->svc->db, "list.held_expire",
-	    14 * 86400);
+	time_t age = (time_t)settings_current(s->svc->db)->list_held_expire;
 	DIR *d;
 	struct dirent *de;
 	char **toks = NULL;

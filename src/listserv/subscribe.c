@@ -381,8 +381,7 @@ ls_pending_expire(struct ls *s)
 	DIR *d = opendir(s->pending);
 	struct dirent *de;
 	time_t now = time(NULL);
-	time_t age = (time_t)settings_get_int(s->svc->db, "list.confirm_expire",
-	    7 * 86400);
+	time_t age = (time_t)settings_current(s->svc->db)->list_confirm_expire;
 
 	if (d == NULL)
 		return;

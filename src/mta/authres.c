@@ -390,7 +390,7 @@ arc_trusted(struct db *db, const struct arc_verdict *v)
 		return false;
 	memcpy(first, v->chain, n);
 	first[n] = '\0';
-	char *list = settings_get_str(db, "arc.trusted_sealers"), *save = NULL;
+	char *list = xstrdup(settings_current(db)->arc_trusted_sealers), *save = NULL;
 	for (char *t = strtok_r(list, " ,", &save); t != NULL && !ok;
 	    t = strtok_r(NULL, " ,", &save))
 		ok = strcasecmp(t, first) == 0;
@@ -672,7 +672,7 @@ dm_record(struct db *db, const struct queue_env *env, const struct dm_eval *e,
 {
 	if (e->rec.nrua == 0 || (e->result != DM_PASS && e->result != DM_FAIL))
 		return;
-	if (settings_get_int(db, "dmarc.reports", 1) == 0)
+	if (settings_current(db)->dmarc_reports == 0)
 		return;
 	struct dmarc_report_row row;
 	memset(&row, 0, sizeof(row));
@@ -731,9 +731,9 @@ authres_run(struct filter_ctx *ctx)
 
 	if (strcmp(ctx->conn, "smtp") != 0 && strcmp(ctx->conn, "pr") != 0)
 		return FILTER_CONTINUE;
-	bool dmarc_on = settings_get_int(ctx->db, "dmarc.verify", 0) != 0;
-	bool arc_on = settings_get_int(ctx->db, "arc.verify", 0) != 0;
-	if ((settings_get_int(ctx->db, "dkim.verify", 0) == 0 && !dmarc_on &&
+	bool dmarc_on = settings_current(ctx->db)->dmarc_verify != 0;
+	bool arc_on = settings_current(ctx->db)->arc_verify != 0;
+	if ((settings_current(ctx->db)->dkim_verify == 0 && !dmarc_on &&
 	    !arc_on) ||
 	    env_from_here(ctx->db, ctx->env))
 		return FILTER_CONTINUE;
@@ -768,7 +768,7 @@ authres_run(struct filter_ctx *ctx)
 		return FILTER_REJECT;
 	}
 
-	char *servers = settings_get_str(ctx->db, "dns.hosts");
+	char *servers = xstrdup(settings_current(ctx->db)->dns_hosts);
 	struct lookups lk = { .id = ctx->env->id, .servers = servers };
 	struct dkim_passes dk;
 	struct dm_eval *dm = NULL;
@@ -784,8 +784,7 @@ authres_run(struct filter_ctx *ctx)
 		dm = xcalloc(1, sizeof(*dm));
 		dkim_summary(out.data, summary, sizeof(summary));
 		dmarc_eval(&lk, &st, ctx->env, &dk, dm);
-		dm->dis = dm_disposition(dm, settings_get_int(ctx->db,
-		    "dmarc.enforce", 0) != 0);
+		dm->dis = dm_disposition(dm, settings_current(ctx->db)->dmarc_enforce != 0);
 		if (dm->dis != DMARC_P_NONE && arc_trusted(ctx->db, &av)) {
 			/* RFC 8617 7.2: a forwarder we trust saw it pass */
 			log_info("%s: DMARC: failure of %s overridden by the ARC "

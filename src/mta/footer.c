@@ -486,8 +486,8 @@ footers_of(struct db *db, const char *scope, int64_t po_id, struct buf *text,
 		free(h);
 	}
 	if (gl) {
-		char *t = settings_get_str(db, "footer.text");
-		char *h = settings_get_str(db, "footer.html");
+		const char *t = settings_current(db)->footer_text;
+		const char *h = settings_current(db)->footer_html;
 		if (*t != '\0') {
 			if (text->len > 0)
 				buf_puts(text, "\n");
@@ -498,8 +498,6 @@ footers_of(struct db *db, const char *scope, int64_t po_id, struct buf *text,
 				buf_puts(html, "\n");
 			buf_puts(html, h);
 		}
-		free(t);
-		free(h);
 	}
 }
 
@@ -508,7 +506,7 @@ int
 footer_prepare(struct db *db, const struct queue_env *env, const char *msg_path,
 	       const char *dir, char **path_r)
 {
-	char *scope = settings_get_str(db, "footer.scope");
+	const char *scope = settings_text(settings_current(db), SETTING_footer_scope);
 	struct buf text, html, data, out;
 	struct dir_domain dom;
 	const char *err = NULL;
@@ -561,7 +559,6 @@ footer_prepare(struct db *db, const struct queue_env *env, const char *msg_path,
 	    "added as a new MIME part");
 	*path_r = path;
 out:
-	free(scope);
 	buf_free(&text);
 	buf_free(&html);
 	buf_free(&data);

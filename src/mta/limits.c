@@ -27,7 +27,7 @@ alert(struct filter_ctx *ctx, const char *key, const char *why,
 	time_t now = time(NULL);
 	struct tm tm;
 	char *host = settings_hostname(ctx->db);
-	char *to = settings_get_str(ctx->db, "limits.alert");
+	char *to = xstrdup(settings_current(ctx->db)->limits_alert);
 
 	if (*to == '\0') {
 		free(to);
@@ -129,7 +129,7 @@ limits_run(struct filter_ctx *ctx)
 	}
 	bool suspended = which == SENDLIMIT_SUSPENDED;
 	if (which == SENDLIMIT_MAILBOX &&
-	    settings_get_int(ctx->db, "limits.suspend", 0) != 0 &&
+	    settings_current(ctx->db)->limits_suspend != 0 &&
 	    sendlimit_suspend(sl, who, why, now) == 0) {
 		suspended = true;
 		log_warnx("limits: sending of %s suspended: %s", who, why);

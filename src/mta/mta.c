@@ -60,7 +60,7 @@ srs_reverse_rcpt(struct mta *m, const char *id, struct queue_rcpt *r)
 		log_warnx("%s: srs.secret: %s", id, err);
 		return false;
 	}
-	int days = (int)(settings_get_int(m->svc->db, "srs.max_age", 1814400) /
+	int days = (int)(settings_current(m->svc->db)->srs_max_age /
 	    86400);
 	enum srs_result res = srs_reverse(key, strlen(key), r->address,
 	    time(NULL), days, orig, sizeof(orig), &err);
@@ -503,7 +503,7 @@ mta_init(struct service *svc)
 		log_warn("cannot create the outgoing queues under %s", m->qroot);
 		return -1;
 	}
-	int64_t nb = settings_get_int(svc->db, "delivery.batch", 32);
+	int64_t nb = settings_current(svc->db)->delivery_batch;
 	m->batch_max = nb >= 1 && nb <= 256 ? (size_t)nb : 32;
 	m->batch = queue_batch_new();
 	for (int i = 0; i < MTA_NINBOUND; i++) {
@@ -530,7 +530,7 @@ mta_init(struct service *svc)
 		m->n = &unshared;
 	}
 	/* workers: after the recovery, before any watch of ours */
-	int64_t nw = settings_get_int(svc->db, "delivery.workers", 4);
+	int64_t nw = settings_current(svc->db)->delivery_workers;
 	if (nw < 1 || nw > 64)
 		nw = 4;
 	workers_start(&m->workers, (size_t)(nw - 1), worker_main, m);

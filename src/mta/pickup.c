@@ -206,8 +206,7 @@ pickup_file(struct mta *m, const char *name)
 		reason = xstrdup("not a regular file");
 		goto bad;
 	}
-	int64_t max = settings_get_int(m->svc->db, "smtp.max_message_size",
-	    51200) * 1024;
+	int64_t max = settings_current(m->svc->db)->smtp_max_message_size * 1024;
 	if (st.st_size > max) {
 		reason = xasprintf("larger than smtp.max_message_size (%lld bytes)",
 		    (long long)max);
@@ -312,10 +311,10 @@ pickup_file(struct mta *m, const char *name)
 	/* the pickup event (manual 5.5.6): the pickup file itself, before
 	 * it is queued and removed, so a crash during the event only picks
 	 * it up (and runs the event) again; bounded by delivery.event_timeout */
-	char *event = settings_get_str(m->svc->db, "mta.pickup_event");
+	char *event = xstrdup(settings_current(m->svc->db)->mta_pickup_event);
 	if (*str_trim(event) != '\0')
 		progevent_run("pickup event", id, str_trim(event), path, "PICKUP",
-		    (int)settings_get_int(m->svc->db, "delivery.event_timeout", 30));
+		    (int)settings_current(m->svc->db)->delivery_event_timeout);
 	free(event);
 
 	qpath = queue_path(m->qroot, "smtp", QUEUE_INBOUND);

@@ -70,19 +70,16 @@ scan_milter_run(struct filter_ctx *ctx)
 
 	if (!entering(ctx) || ctx->released)
 		return FILTER_CONTINUE;
-	char *list = settings_get_str(ctx->db, "milter.list");
+	const char *list = settings_current(ctx->db)->milter_list;
 	if (*list == '\0') {
-		free(list);
 		return FILTER_CONTINUE;
 	}
 	if (milter_spec_parse(list, &v, &n, &err) < 0) {
-		free(list);
 		snprintf(ctx->reason_buf, sizeof(ctx->reason_buf),
 		    "milter.list: %s", err);
 		ctx->reason = ctx->reason_buf;
 		return FILTER_DEFER;
 	}
-	free(list);
 	char *host = settings_hostname(ctx->db);
 	char *tmpdir = xasprintf("%s/smtp/inbound/tmp", ctx->queue_root);
 	struct milter_msg msg = { .id = ctx->env->id, .hostname = host,

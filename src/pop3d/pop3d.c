@@ -285,8 +285,7 @@ on_revoked(void *ctx)
 static bool
 login_register(struct session *s, const struct dir_mailbox *mb)
 {
-	int limit = (int)settings_get_int(srv_svc()->db,
-	    "pop3.max_userip_connections", 10);
+	int limit = (int)settings_current(srv_svc()->db)->pop3_max_userip_connections;
 
 	if (service_login_start(srv_svc(), &s->reg,
 	    (struct sockaddr *)&s->c->sa, mb, limit, on_revoked, s))
@@ -464,11 +463,10 @@ msg_arg(struct session *s, const char *arg)
 static bool
 plaintext_ok(struct session *s)
 {
-	if (s->c->tls || settings_get_int(srv_svc()->db,
-	    "pop3.allow_plaintext_auth", 0))
+	if (s->c->tls || settings_current(srv_svc()->db)->pop3_allow_plaintext_auth)
 		return true;
 	return sockaddr_is_loopback((struct sockaddr *)&s->c->sa) &&
-	    settings_get_int(srv_svc()->db, "auth.loopback_secure", 1);
+	    settings_current(srv_svc()->db)->auth_loopback_secure;
 }
 
 /* plaintext_refuse - -ERR before a password can be sent in clear */
@@ -926,12 +924,9 @@ static const struct conn_def pop3_conn = {
 	.sid_letter = 'p',
 	.protocol = "pop3",
 	.tls_listener = "pop3s",
-	.limit_setting = "pop3.max_connections_per_ip",
-	.limit_default = 20,
-	.login_timeout_setting = "pop3.login_timeout",
-	.login_timeout_default = 60,
-	.idle_timeout_setting = "pop3.idle_timeout",
-	.idle_timeout_default = 600,
+	.limit_setting = SETTING_pop3_max_connections_per_ip,
+	.login_timeout_setting = SETTING_pop3_login_timeout,
+	.idle_timeout_setting = SETTING_pop3_idle_timeout,
 	.out_high = OUT_HIGH,
 	.ops = &pop3_ops,
 };

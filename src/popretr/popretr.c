@@ -714,11 +714,10 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		recover_all(p);
 		p->recovered = true;
 	}
-	int64_t interval = settings_get_int(p->svc->db, "popretr.interval", 300);
-	size_t slots = (size_t)settings_get_int(p->svc->db, "popretr.workers", 4);
-	int max_run = (int)settings_get_int(p->svc->db, "popretr.max_run_time",
-	    3600);
-	p->timeout = (int)settings_get_int(p->svc->db, "popretr.timeout", 60);
+	int64_t interval = settings_current(p->svc->db)->popretr_interval;
+	size_t slots = (size_t)settings_current(p->svc->db)->popretr_workers;
+	int max_run = (int)settings_current(p->svc->db)->popretr_max_run_time;
+	p->timeout = (int)settings_current(p->svc->db)->popretr_timeout;
 	time_t now = time(NULL);
 	if (accounts_load(p, &v, &n) == 0) {
 		trigger_take(p, v, n);

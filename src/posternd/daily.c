@@ -130,8 +130,8 @@ wanted(void)
 		log_warnx("daily reports: %s", err);
 		return false;
 	}
-	on = settings_get_int(db, "reports.daily", 1) != 0;
-	keep_days = (long)settings_get_int(db, "reports.keep_days", 31);
+	on = settings_current(db)->reports_daily != 0;
+	keep_days = (long)settings_current(db)->reports_keep_days;
 	if (keep_days < 1)
 		keep_days = 1;
 	db_close(&db);

@@ -240,7 +240,7 @@ sign(struct dkim_out *o, struct db *db, const struct queue_item *item)
 	char *from, *domain, *field = NULL, *identity = NULL;
 	bool list;
 
-	if (settings_get_int(db, "dkim.sign", 1) == 0 || !env_from_here(db, env))
+	if (settings_current(db)->dkim_sign == 0 || !env_from_here(db, env))
 		return NULL;
 	from = from_address(item->msg_path);
 	domain = signing_domain(db, env, from, &list);
@@ -407,7 +407,7 @@ arc_seal(struct dkim_out *o, struct db *db, const struct queue_item *item)
 	const char *cand[2] = { NULL, NULL }, *err = NULL, *at;
 	char dom[256] = "";
 
-	if (settings_get_int(db, "arc.seal", 0) == 0)
+	if (settings_current(db)->arc_seal == 0)
 		return NULL;
 	host = settings_hostname(db);
 	struct arc_scan a = { host, NULL, NULL };

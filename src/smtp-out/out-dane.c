@@ -30,7 +30,7 @@ static void tlsa_done(void *ctx, enum dns_status st, bool secure,
 bool
 dane_enabled(struct outsvc *o)
 {
-	return settings_get_int(o->svc->db, "dane.enabled", 0) != 0;
+	return settings_current(o->svc->db)->dane_enabled != 0;
 }
 
 void

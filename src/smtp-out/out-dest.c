@@ -58,7 +58,7 @@ static void addr_done(void *ctx, enum dns_status st,
 int dest_port(const struct dest *d)
 {
 	return d->rt.port ? d->rt.port :
-	    (int)settings_get_int(d->o->svc->db, "smtp.out_port", 25);
+	    (int)settings_current(d->o->svc->db)->smtp_out_port;
 }
 
 void dest_resolve_host(struct dest *d)
@@ -341,16 +341,16 @@ void route_for(struct outsvc *o, int64_t po_id, const char *rcpt,
 		pu = field(db, "postoffice", po_id, "smarthost_user");
 		pp = field(db, "postoffice", po_id, "smarthost_password");
 	}
-	gsh = settings_get_str(db, "smarthost.host");
-	gu = settings_get_str(db, "smarthost.user");
-	gp = settings_get_str(db, "smarthost.password");
+	gsh = xstrdup(settings_current(db)->smarthost_host);
+	gu = xstrdup(settings_current(db)->smarthost_user);
+	gp = xstrdup(settings_current(db)->smarthost_password);
 	c.domain_smarthost = dsh;
 	c.po_smarthost = psh;
 	c.po_auth = pa != NULL && strcmp(pa, "1") == 0;
 	c.po_user = pu;
 	c.po_password = pp;
 	c.smarthost = gsh;
-	c.smarthost_auth = settings_get_int(db, "smarthost.auth", 0) != 0;
+	c.smarthost_auth = settings_current(db)->smarthost_auth != 0;
 	c.smarthost_user = gu;
 	c.smarthost_password = gp;
 	route_decide(&c, rcpt, rt);

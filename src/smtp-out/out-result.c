@@ -35,7 +35,7 @@
 /* retry_delay - the n-th (1-based) delay of queue.retry_schedule */
 static long retry_delay(struct outsvc *o, int attempt)
 {
-	char *s = settings_get_str(o->svc->db, "queue.retry_schedule");
+	char *s = xstrdup(settings_current(o->svc->db)->queue_retry_schedule);
 	char *save = NULL, *tok;
 	long last = 300, v;
 	int i = 0;
@@ -167,8 +167,8 @@ void run_finish(struct outsvc *o, struct run *r)
 {
 	struct queue_env *env = &r->item.env;
 	time_t now = time(NULL), wake = 0;
-	int64_t bounce_after = settings_get_int(o->svc->db, "queue.bounce_after", 108000);
-	int64_t delay_after = settings_get_int(o->svc->db, "queue.delay_notice_after", 14400);
+	int64_t bounce_after = settings_current(o->svc->db)->queue_bounce_after;
+	int64_t delay_after = settings_current(o->svc->db)->queue_delay_notice_after;
 	bool *mark = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(bool));
 	bool any = false, open_rcpts = false, unreturnable = false;
 	const char *err = NULL;

@@ -37,7 +37,7 @@
 /* timeout_of - a RFC timeout capped by smtp.out_timeout */
 static int timeout_of(struct outsvc *o, int secs)
 {
-	int64_t cap = settings_get_int(o->svc->db, "smtp.out_timeout", 0);
+	int64_t cap = settings_current(o->svc->db)->smtp_out_timeout;
 
 	return cap > 0 && cap < secs ? (int)cap : secs;
 }

@@ -408,8 +408,8 @@ policy_addr_done(void *ctx, enum dns_status st,
 	f->o = o;
 	f->e = e;
 	snprintf(f->host, sizeof(f->host), "mta-sts.%s", e->domain);
-	f->port = (int)settings_get_int(o->svc->db, "mta_sts.port", 443);
-	f->ca_file = settings_get_str(o->svc->db, "mta_sts.ca_file");
+	f->port = (int)settings_current(o->svc->db)->mta_sts_port;
+	f->ca_file = xstrdup(settings_current(o->svc->db)->mta_sts_ca_file);
 	f->addrs = xmalloc(n * sizeof(*addrs));
 	memcpy(f->addrs, addrs, n * sizeof(*addrs));
 	f->naddrs = n;
@@ -471,7 +471,7 @@ sts_start(struct dest *d)
 	struct outsvc *o = d->o;
 	const char *err = NULL;
 
-	if (settings_get_int(o->svc->db, "mta_sts.enabled", 0) == 0)
+	if (settings_current(o->svc->db)->mta_sts_enabled == 0)
 		return 0;
 	if (o->sts_pool == NULL) {
 		o->sts_pool = workpool_create(o->svc->base, 1, NULL, &err);
@@ -521,7 +521,7 @@ sts_tls_ctx(struct outsvc *o)
 {
 	if (o->tls_sts != NULL)
 		return o->tls_sts;
-	char *ca = settings_get_str(o->svc->db, "mta_sts.ca_file");
+	const char *ca = settings_current(o->svc->db)->mta_sts_ca_file;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx != NULL) {
 		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -532,7 +532,6 @@ sts_tls_ctx(struct outsvc *o)
 			ERR_clear_error();
 		}
 	}
-	free(ca);
 	o->tls_sts = ctx;
 	return ctx;
 }

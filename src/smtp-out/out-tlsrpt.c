@@ -18,7 +18,7 @@
 static bool
 tlsrpt_on(struct outsvc *o)
 {
-	return settings_get_int(o->svc->db, "tlsrpt.enabled", 1) != 0;
+	return settings_current(o->svc->db)->tlsrpt_enabled != 0;
 }
 
 static void

@@ -203,7 +203,7 @@ static bool item_active(struct outsvc *o, const char *id)
 /* dns_reload - a changed dns.hosts applies once no lookup is in flight */
 static void dns_reload(struct outsvc *o)
 {
-	char *servers = settings_get_str(o->svc->db, "dns.hosts");
+	char *servers = xstrdup(settings_current(o->svc->db)->dns_hosts);
 	struct dns_resolver *r;
 	const char *err = NULL;
 
@@ -303,7 +303,7 @@ static int smtpout_init(struct service *svc)
 		.watch_fd = -1 };
 	if (queue_recover(o->qpath) < 0)
 		log_warn("recovering %s", o->qpath);
-	servers = settings_get_str(svc->db, "dns.hosts");
+	servers = xstrdup(settings_current(svc->db)->dns_hosts);
 	o->dns = dns_resolver_new(svc->base, servers, 3000, 2, &err);
 	if (o->dns == NULL) {
 		log_error("DNS resolver (dns.hosts '%s'): %s", servers, err);

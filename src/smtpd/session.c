@@ -192,7 +192,7 @@ cmd_helo(struct session *s, const char *args, bool ehlo)
 		buf_puts(&b, "BURL imap\n");   /* RFC 4468, smtpd-burl.c */
 	if (!s->c->tls && s->sd->tls != NULL)
 		buf_puts(&b, "STARTTLS\n");
-	if (s->c->tls || !settings_get_int(s->db, "smtp.require_tls_for_auth", 1))
+	if (s->c->tls || !settings_current(s->db)->smtp_require_tls_for_auth)
 		buf_puts(&b, "AUTH PLAIN LOGIN\n");
 	buf_puts(&b, "HELP");
 	session_reply(s, 250, NULL, "%s", b.data);
@@ -594,22 +594,22 @@ client_checks_start(struct session *s)
 	char zones[DNSBL_MAX_ZONES][DNSBL_ZONE_MAX + 1];
 	size_t nzones = 0;
 	const char *bad;
+	const struct settings *st = settings_current(s->db);
 
 	if (sd->dns == NULL)
 		return;
 	if (smtpd_is_loopback((struct sockaddr *)&s->ss) &&
-	    !settings_get_int(s->db, "smtp.check_loopback", 0))
+	    !st->smtp_check_loopback)
 		return;
 	if (!s->relay_net) {
-		char *list = settings_get_str(s->db, "smtp.dnsbl");
-		nzones = dnsbl_zones_parse(list, zones, DNSBL_MAX_ZONES, &bad);
+		nzones = dnsbl_zones_parse(st->smtp_dnsbl, zones, DNSBL_MAX_ZONES,
+		    &bad);
 		if (bad != NULL)
 			log_warnx("smtp.dnsbl: %s (entry skipped)", bad);
-		free(list);
 	}
 	s->checks = checks_start(sd->dns, sd->svc->base,
 	    (struct sockaddr *)&s->ss, s->sid, zones, nzones, true,
-	    (int)settings_get_int(s->db, "smtp.dns_timeout", 10), checks_done, s);
+	    (int)st->smtp_dns_timeout, checks_done, s);
 }
 
 /* session_open - a new connection (conn_ops.open) */
@@ -620,6 +620,7 @@ session_open(struct conn *c)
 	struct service *svc = sd->svc;
 	struct session *s = xcalloc(1, sizeof(*s));
 	const char *bad;
+	const struct settings *st = settings_current(svc->db);
 
 	c->ctx = s;
 	s->c = c;
@@ -631,14 +632,12 @@ session_open(struct conn *c)
 	s->listener = c->listener->name;
 	s->submission = strcmp(s->listener, "submission") == 0;
 	s->smtps = c->implicit_tls;
-	s->timeout = (int)settings_get_int(s->db, "smtp.timeout", 300);
-	s->max_size = (uint64_t)settings_get_int(s->db, "smtp.max_message_size",
-	    51200) * 1024;
-	char *nets = settings_get_str(s->db, "smtp.relay_networks");
-	s->relay_net = smtpd_cidr_match(nets, (struct sockaddr *)&s->ss, &bad);
+	s->timeout = (int)st->smtp_timeout;
+	s->max_size = (uint64_t)st->smtp_max_message_size * 1024;
+	s->relay_net = smtpd_cidr_match(st->smtp_relay_networks,
+	    (struct sockaddr *)&s->ss, &bad);
 	if (bad != NULL)
 		log_warnx("smtp.relay_networks: %s (entry skipped)", bad);
-	free(nets);
 	smtp_line_init(&s->lr, SMTP_LINE_AUTH_MAX);
 	buf_init(&s->tx.out, 0);
 	s->next = sessions;
@@ -649,8 +648,7 @@ session_open(struct conn *c)
 	if (s->relay_net)
 		log_info("%s: [%s] is in smtp.relay_networks", s->sid, s->addr);
 	client_checks_start(s);
-	struct timeval life = { settings_get_int(s->db, "smtp.max_session_time",
-	    3600), 0 };
+	struct timeval life = { st->smtp_max_session_time, 0 };
 	s->life_ev = evtimer_new(svc->base, life_timeout, s);
 	s->data_ev = evtimer_new(svc->base, data_timeout, s);
 	evtimer_add(s->life_ev, &life);

@@ -84,8 +84,7 @@ auth_revoked_close(struct session *s)
 static bool
 auth_register(struct session *s, const struct dir_mailbox *mb)
 {
-	int limit = (int)settings_get_int(s->db, "smtp.max_userip_connections",
-	    10);
+	int limit = (int)settings_current(s->db)->smtp_max_userip_connections;
 
 	service_login_end(&s->auth_reg);
 	if (service_login_start(s->sd->svc, &s->auth_reg,
@@ -299,7 +298,7 @@ cmd_auth(struct session *s, const char *args)
 		session_error(s);
 		return;
 	}
-	if (!s->c->tls && settings_get_int(s->db, "smtp.require_tls_for_auth", 1)) {
+	if (!s->c->tls && settings_current(s->db)->smtp_require_tls_for_auth) {
 		session_reply(s, 538, "5.7.11", "Encryption required for requested "
 		    "authentication mechanism (use STARTTLS)");
 		session_error(s);

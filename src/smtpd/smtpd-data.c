@@ -174,7 +174,7 @@ scan_refused(struct session *s, const struct commit_job *job)
 static bool
 message_open(struct session *s)
 {
-	struct timeval tv = { settings_get_int(s->db, "smtp.data_timeout", 1200),
+	struct timeval tv = { settings_current(s->db)->smtp_data_timeout,
 	    0 };
 
 	evtimer_add(s->data_ev, &tv);

@@ -217,11 +217,13 @@ header_policy_finish(struct session *s, int *code_r, const char **enh_r,
 void
 spf_check_start(struct session *s)
 {
+	const struct settings *st = settings_current(s->db);
+
 	if (s->sd->dns == NULL || s->auth_user != NULL || s->relay_net ||
-	    !settings_get_int(s->db, "smtp.spf", 1))
+	    !st->smtp_spf)
 		return;
 	if (smtpd_is_loopback((struct sockaddr *)&s->ss) &&
-	    !settings_get_int(s->db, "smtp.check_loopback", 0))
+	    !st->smtp_check_loopback)
 		return;
 	/* the ptr mechanism needs the client's confirmed name: wait for it */
 	if (s->checks != NULL && !checks_finished(s->checks)) {
@@ -232,7 +234,7 @@ spf_check_start(struct session *s)
 	    checks_rdns(s->checks) : NULL;
 	s->tx.spf = spf_start(s->sd->dns, s->sd->svc->base,
 	    (struct sockaddr *)&s->ss, s->tx.env.sender, s->helo, validated,
-	    (int)settings_get_int(s->db, "smtp.dns_timeout", 10), spf_checked, s);
+	    (int)st->smtp_dns_timeout, spf_checked, s);
 	if (spf_done(s->tx.spf))
 		log_info("%s: %s: spf=%s: %s", s->sid, s->tx.env.id,
 		    spf_result_name(spf_result(s->tx.spf)), spf_reason(s->tx.spf));
@@ -290,8 +292,7 @@ cmd_mail(struct session *s, const char *args)
 		session_error(s);
 		return;
 	}
-	s->max_size = (uint64_t)settings_get_int(s->db, "smtp.max_message_size",
-	    51200) * 1024;
+	s->max_size = (uint64_t)settings_current(s->db)->smtp_max_message_size * 1024;
 	if (prm.has_size && prm.size > s->max_size) {
 		session_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
 		return;
@@ -321,7 +322,7 @@ cmd_mail(struct session *s, const char *args)
 			return;
 		}
 	}
-	s->max_rcpts = (int)settings_get_int(s->db, "smtp.max_recipients", 500);
+	s->max_rcpts = (int)settings_current(s->db)->smtp_max_recipients;
 	char id[QUEUE_ID_MAX + 1];
 	queue_new_id(id);
 	queue_env_init(&s->tx.env, id);
@@ -422,7 +423,7 @@ rcpt_srs(struct session *s, const char *address)
 		session_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		return -1;
 	}
-	int days = (int)(settings_get_int(s->db, "srs.max_age", 1814400) / 86400);
+	int days = (int)(settings_current(s->db)->srs_max_age / 86400);
 	enum srs_result r = srs_reverse(key, strlen(key), address, time(NULL),
 	    days, orig, sizeof(orig), &err);
 	explicit_bzero(key, strlen(key));

@@ -23,12 +23,9 @@ static const struct conn_def smtpd_conn = {
 	.sid_letter = 's',
 	.protocol = "smtp",
 	.tls_listener = "smtps",
-	.limit_setting = "smtp.max_connections_per_ip",
-	.limit_default = 20,
-	.total_setting = "smtp.max_connections",
-	.total_default = 1000,
-	.idle_timeout_setting = "smtp.timeout",
-	.idle_timeout_default = 300,
+	.limit_setting = SETTING_smtp_max_connections_per_ip,
+	.total_setting = SETTING_smtp_max_connections,
+	.idle_timeout_setting = SETTING_smtp_timeout,
 	.in_high = 256 * 1024,      /* input buffered by libevent at most */
 	.out_high = 64 * 1024,      /* replies queued: stop reading commands */
 	.ops = &session_ops,
@@ -47,7 +44,7 @@ smtpd_accept(struct service *svc, struct service_listener *l, int fd,
 void
 smtpd_dns_reload(struct smtpd *sd)
 {
-	char *servers = settings_get_str(sd->svc->db, "dns.hosts");
+	char *servers = xstrdup(settings_current(sd->svc->db)->dns_hosts);
 	struct dns_resolver *r;
 	const char *err;
 

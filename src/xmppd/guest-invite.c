@@ -104,7 +104,7 @@ mail_text(struct db *db, const struct guest_inviter *inv,
 	time_t t = (time_t)g->expires;
 	struct buf b;
 	char *host = settings_hostname(db);
-	char *url = settings_get_str(db, "xmpp.guest_url");
+	const char *url = settings_current(db)->xmpp_guest_url;
 
 	gmtime_r(&t, &tm);
 	strftime(until, sizeof(until), "%Y-%m-%d %H:%M UTC", &tm);
@@ -125,7 +125,6 @@ mail_text(struct db *db, const struct guest_inviter *inv,
 	    "The login stops working when the invitation expires or is "
 	    "withdrawn.\n\nIf you did not expect this message, ignore it.\n");
 	free(host);
-	free(url);
 	return buf_steal(&b);
 }
 
@@ -140,7 +139,7 @@ guest_invite(struct db *db, struct chat_store *cs,
 	char hex[11];
 	const char *err;
 	int64_t now = (int64_t)time(NULL);
-	int64_t limit = settings_get_int(db, "xmpp.guests_per_user", 10);
+	int64_t limit = settings_current(db)->xmpp_guests_per_user;
 
 	memset(g_r, 0, sizeof(*g_r));
 	*internal_r = false;

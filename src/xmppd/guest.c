@@ -136,7 +136,7 @@ invite(struct xsess *s, struct xml_node *iq, struct xml_node *q)
 {
 	const char *address = xml_node_attr(q, "address");
 	const char *dv = xml_node_attr(q, "days");
-	long long days = settings_get_int(xsrv.svc->db, "xmpp.guest_days", 7);
+	long long days = settings_current(xsrv.svc->db)->xmpp_guest_days;
 	struct chat_guest g;
 	const char *err;
 	bool internal;
@@ -293,8 +293,7 @@ guest_command(struct xsess *s, struct xml_node *iq, struct xml_node *cmd,
 		form_field(f, "address", "text-single", "Their email address",
 		    NULL);
 		xml_node_add(f->last, "required", NULL);
-		snprintf(dflt, sizeof(dflt), "%lld", (long long)settings_get_int(
-		    xsrv.svc->db, "xmpp.guest_days", 7));
+		snprintf(dflt, sizeof(dflt), "%lld", (long long)settings_current(xsrv.svc->db)->xmpp_guest_days);
 		form_field(f, "days", "text-single", "Days (1 to 90)", dflt);
 		xsess_send(s, r);
 		xml_node_free(&r);
@@ -302,7 +301,7 @@ guest_command(struct xsess *s, struct xml_node *iq, struct xml_node *cmd,
 	}
 	char *address = im_form_value(x, "address");
 	char *dv = im_form_value(x, "days");
-	long long days = settings_get_int(xsrv.svc->db, "xmpp.guest_days", 7);
+	long long days = settings_current(xsrv.svc->db)->xmpp_guest_days;
 	struct chat_guest g;
 	const char *err;
 	bool internal;

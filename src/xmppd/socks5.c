@@ -326,7 +326,7 @@ proxy_accept(struct service *svc, int fd, const struct sockaddr *sa,
 {
 	char addr[64] = "?";
 	int limit =
-	    (int)settings_get_int(svc->db, "xmpp.max_connections_per_ip", 100);
+	    (int)settings_current(svc->db)->xmpp_max_connections_per_ip;
 
 	sockaddr_ntop(sa, addr, sizeof(addr));
 	if (nconns >= PROXY_CONNS_MAX ||
@@ -378,7 +378,7 @@ streamhost(struct xsess *s, const struct xml_node *iq, const char *from,
 	if (!any)
 		host = xstrdup(l->addr.host);
 	else {
-		host = settings_get_str(xsrv.svc->db, "xmpp.proxy_host");
+		host = xstrdup(settings_current(xsrv.svc->db)->xmpp_proxy_host);
 		if (*host == '\0') {
 			free(host);
 			host = settings_hostname(xsrv.svc->db);

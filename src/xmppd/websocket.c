@@ -558,8 +558,7 @@ start(int fd, bool tls, const struct sockaddr_storage *sa, socklen_t salen,
 	struct bufferevent *under, *bev;
 	struct ws_conn *w = xcalloc(1, sizeof(*w));
 	struct xsess *s = xcalloc(1, sizeof(*s));
-	int limit = (int)settings_get_int(svc->db,
-	    "xmpp.max_connections_per_ip", 100);
+	int limit = (int)settings_current(svc->db)->xmpp_max_connections_per_ip;
 
 	ws_reader_init(&w->rd, XML_PREAUTH_MAX);
 	buf_init(&w->out, 0);

@@ -165,11 +165,10 @@ stream_error(struct xsess *s, const char *cond, const char *text)
 static bool
 plaintext_ok(struct xsess *s)
 {
-	if (s->c->tls || settings_get_int(xsrv.svc->db,
-	    "xmpp.allow_plaintext_auth", 0))
+	if (s->c->tls || settings_current(xsrv.svc->db)->xmpp_allow_plaintext_auth)
 		return true;
 	return sockaddr_is_loopback((struct sockaddr *)&s->c->sa) &&
-	    settings_get_int(xsrv.svc->db, "auth.loopback_secure", 1);
+	    settings_current(xsrv.svc->db)->auth_loopback_secure;
 }
 
 static void
@@ -439,8 +438,7 @@ login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 		login_failed(s, "not-authorized", NULL);
 		return;
 	}
-	limit = (int)settings_get_int(xsrv.svc->db,
-	    "xmpp.max_userip_connections", 10);
+	limit = (int)settings_current(xsrv.svc->db)->xmpp_max_userip_connections;
 	if (!service_login_start(xsrv.svc, &s->reg,
 	    (struct sockaddr *)&s->c->sa, mb, limit, on_revoked, s)) {
 		log_info("xmpp c%" PRIu64 " %s: login refused: over "
@@ -471,8 +469,7 @@ login_success(struct xsess *s)
 	log_info("xmpp c%" PRIu64 " %s: login %s%s", s->c->id, s->c->addr,
 	    s->bare, s->c->tls ? " (TLS)" : "");
 	sasl_send(s, "success");
-	xconn_set_timeout(s->c, (int)settings_get_int(xsrv.svc->db,
-	    "xmpp.idle_timeout", 3600));
+	xconn_set_timeout(s->c, (int)settings_current(xsrv.svc->db)->xmpp_idle_timeout);
 	restart(s);
 	sess_input(s);
 }
@@ -856,8 +853,7 @@ sm_resume(struct xsess *s, struct xml_node *n)
 	for (uint32_t i = 0; i < old->h_out - old->acked; i++)
 		xsess_send_raw(old, old->unacked[i]);
 	xsess_send_raw(old, "<r xmlns='" NS_SM "'/>");
-	xconn_set_timeout(old->c, (int)settings_get_int(xsrv.svc->db,
-	    "xmpp.idle_timeout", 3600));
+	xconn_set_timeout(old->c, (int)settings_current(xsrv.svc->db)->xmpp_idle_timeout);
 	sm_timer(old, 0);       /* then its input, already buffered */
 	/* the shell: out of the lists now, freed once its input loop has
 	 * returned */
@@ -1168,8 +1164,7 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 		return;
 	}
 	bool implicit = strcmp(l->name, "xmpps") == 0;
-	int limit = (int)settings_get_int(svc->db,
-	    "xmpp.max_connections_per_ip", 100);
+	int limit = (int)settings_current(svc->db)->xmpp_max_connections_per_ip;
 	struct xsess *s = xcalloc(1, sizeof(*s));
 
 	s->c = xconn_accept(svc, xsrv.ssl, implicit, fd, sa, salen, limit,
@@ -1189,14 +1184,12 @@ xmpp_session_start(struct xsess *s, const char *listener)
 	s->xs = xml_stream_new(XML_PREAUTH_MAX);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	s->login_by = now.tv_sec + settings_get_int(svc->db,
-	    "xmpp.login_timeout", 60);
+	s->login_by = now.tv_sec + settings_current(svc->db)->xmpp_login_timeout;
 	s->next = xsrv.sessions;
 	if (s->next != NULL)
 		s->next->prev = s;
 	xsrv.sessions = s;
-	xconn_set_timeout(s->c, (int)settings_get_int(svc->db,
-	    "xmpp.login_timeout", 60));
+	xconn_set_timeout(s->c, (int)settings_current(svc->db)->xmpp_login_timeout);
 	log_info("xmpp c%" PRIu64 " connect from %s on %s", s->c->id,
 	    s->c->addr, listener);
 }
@@ -1293,7 +1286,7 @@ state_write(void)
 static void
 retention(void)
 {
-	int64_t days = settings_get_int(xsrv.svc->db, "xmpp.archive_days", 0);
+	int64_t days = settings_current(xsrv.svc->db)->xmpp_archive_days;
 	int64_t n = 0;
 	const char *err;
 
