@@ -18,6 +18,7 @@
 #include "dataroot.h"
 #include "fsutil.h"
 #include "log.h"
+#include "login.h"
 #include "logins.h"
 #include "service.h"
 #include "settings.h"
@@ -194,6 +195,38 @@ service_set_state(struct service *svc, const char *state, const char *note)
 	free(text);
 }
 
+/* snap_find - the snapshot's value of name, NULL when absent */
+static const char *
+snap_find(const struct service *svc, const char *name)
+{
+	for (size_t i = 0; i + 1 < svc->nsnap; i += 2)
+		if (strcmp(svc->snap[i], name) == 0)
+			return svc->snap[i + 1];
+	return NULL;
+}
+
+int64_t
+service_setting_int(struct service *svc, const char *name, int64_t def)
+{
+	long long v;
+
+	if (svc->db != NULL)
+		return settings_get_int(svc->db, name, def);
+	const char *s = snap_find(svc, name);
+	if (s == NULL || parse_long(s, INT64_MIN, INT64_MAX, &v) < 0)
+		return def;
+	return v;
+}
+
+char *
+service_setting_str(struct service *svc, const char *name)
+{
+	if (svc->db != NULL)
+		return settings_get_str(svc->db, name);
+	const char *s = snap_find(svc, name);
+	return xstrdup(s != NULL ? s : "");
+}
+
 void
 service_stop(struct service *svc)
 {
@@ -213,6 +246,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		workers_signal(SIGHUP);   /* the queue consumers' workers */
 		log_reopen();
 		log_info("reopened the log");
+		if (svc->login != NULL)
+			login_hup(svc);
 		return;
 	}
 	log_info("stopping on signal %d", (int)sig);
@@ -431,6 +466,10 @@ service_main(int argc, char **argv, const struct service_def *def)
 		service_set_state(&svc, "failed", err);
 		log_fatalx("%s", err);
 	}
+	if (def->login != NULL && login_start(&svc, &err) < 0) {
+		service_set_state(&svc, "failed", err);
+		log_fatalx("%s", err);
+	}
 	if (drop_privileges(&svc) < 0) {
 		service_set_state(&svc, "failed", "cannot drop privileges");
 		return 1;
@@ -440,7 +479,7 @@ service_main(int argc, char **argv, const struct service_def *def)
 	if (traffic_open(svc.root) < 0)
 		log_warn("cannot map %s/run/traffic.counters: no traffic counts",
 		    svc.root);
-	int nproc = def->processes_setting == NULL ? 1 :
+	int nproc = def->processes_setting == NULL || svc.login != NULL ? 1 :
 	    (int)settings_get_int(svc.db, def->processes_setting, 1);
 	if (nproc > 1) {
 		/* per-address connection counts and login failures in
@@ -469,8 +508,12 @@ service_main(int argc, char **argv, const struct service_def *def)
 		service_set_state(&svc, "failed", "initialisation failed (see its log)");
 		return 1;
 	}
+	if (svc.login != NULL)
+		login_attach(&svc);
 	for (size_t i = 0; i < svc.nlisteners; i++) {
 		struct service_listener *l = &svc.listeners[i];
+		if (l->fd < 0)
+			continue;   /* the pre-login process's */
 		l->ev = evconnlistener_new(svc.base, on_accept, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, l->fd);
 		if (l->ev == NULL)
@@ -505,6 +548,7 @@ service_main(int argc, char **argv, const struct service_def *def)
 		event_free(sig_chld);
 	service_set_state(&svc, "stopped", NULL);
 	service_logins_end_all();
+	login_free(&svc);
 	event_free(sig_term);
 	event_free(sig_int);
 	event_free(sig_hup);

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -47,6 +48,9 @@ struct service_def {
 	 * loop and database connection, so one blocked on a disk flush does
 	 * not stall the others); NULL: one process */
 	const char *processes_setting;
+	/* login - a pre-login process takes the listeners (login.h:
+	 * privilege separation); NULL: the service's own process */
+	const struct login_def *login;
 };
 
 struct service {
@@ -64,6 +68,12 @@ struct service {
 	size_t nworkers;
 	void *ctx;                      /* the service's own state */
 	struct conn_server *conns;      /* conn.h: the connection layer */
+	struct login_proc *login;       /* login.h: the pre-login process
+					 * (main side) or its own state */
+	/* the pre-login process has no database: the settings it reads,
+	 * "name", "value" pairs sent by the main process */
+	char **snap;
+	size_t nsnap;
 };
 
 /* service_main - run a service; returns the process exit code. */
@@ -72,6 +82,12 @@ int service_main(int argc, char **argv, const struct service_def *def);
  * <root>/run/<name>.json, which posternd merges into `postern status`. */
 void service_set_state(struct service *svc, const char *state,
 		       const char *note);
+/* service_setting_int, service_setting_str - a setting from the config
+ * store, or in a pre-login process (no database) from the snapshot the
+ * main process sent (login.h); the default when it is not there */
+int64_t service_setting_int(struct service *svc, const char *name,
+			    int64_t def);
+char *service_setting_str(struct service *svc, const char *name);
 /* service_stop - leave the event loop after the current callbacks. */
 void service_stop(struct service *svc);
 

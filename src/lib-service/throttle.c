@@ -116,7 +116,7 @@ throttle_blocked(struct service *svc, const struct sockaddr *sa)
 {
 	char addr[64];
 	struct fail_entry **pp;
-	int max = (int)settings_get_int(svc->db, "auth.max_failures", 10);
+	int max = (int)service_setting_int(svc, "auth.max_failures", 10);
 
 	if (shared != NULL)
 		return shared_update(sa, SH_BLOCKED, max);

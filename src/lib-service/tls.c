@@ -143,8 +143,8 @@ tls_server_ctx(struct service *svc, const char **error_r)
 
 	if (server_ctx != NULL)
 		return server_ctx;
-	crt = settings_get_str(svc->db, "tls.cert");
-	key = settings_get_str(svc->db, "tls.key");
+	crt = service_setting_str(svc, "tls.cert");
+	key = service_setting_str(svc, "tls.key");
 	if (*crt == '\0') {
 		free(crt);
 		crt = path_join(svc->root, "certs/default.crt");
