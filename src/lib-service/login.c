@@ -678,6 +678,9 @@ side_run(struct service *svc, int sock, uid_t uid, gid_t gid)
 	if (tls_server_ctx(svc, &err) == NULL)
 		log_warnx("no TLS: %s; STARTTLS is not offered and the TLS port "
 		    "refuses connections", err);
+	else if (geteuid() == 0)
+		log_info("%d SNI certificates loaded (a new one is used once "
+		    "the service restarts)", tls_server_preload());
 	if (side_jail(svc, uid, gid, &err) < 0) {
 		log_error("%s", err);
 		_exit(1);

@@ -12,6 +12,7 @@ import os
 import poplib
 import pwd
 import shutil
+import socket
 import smtplib
 import ssl
 import subprocess
@@ -178,14 +179,27 @@ def check_mail(p, login):
 
 
 def test_root_owned_data_root(populated):
-    """Root's data root: the services keep root, pop3-login does not."""
+    """Root's data root: the services keep root, pop3-login does not; its
+    SNI certificates were loaded before the chroot."""
     p = populated
+    crt = p.root / "certs" / "pop.acme.test.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-subj", "/CN=pop.acme.test", "-days", "2",
+                    "-keyout", str(p.root / "certs" / "pop.acme.test.key"),
+                    "-out", str(crt)], check=True, capture_output=True,
+                   timeout=120)
     p.start(services=SERVICES, timeout=60)
     login, main, pre = check_split(p, 0)
     check_mail(p, login)
-    # the jail and the user hold however the directories' modes are
-    c = pop_login(p)
-    c.quit()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", p.port("pop3s")),
+                                  timeout=60) as raw:
+        with ctx.wrap_socket(raw, server_hostname="pop.acme.test") as t:
+            assert t.getpeercert(binary_form=True) == \
+                ssl.PEM_cert_to_DER_cert(crt.read_text())
+            assert t.recv(64).startswith(b"+OK")
 
 
 @pytest.fixture
