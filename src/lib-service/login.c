@@ -21,14 +21,14 @@
 #include "fsutil.h"
 #include "log.h"
 #include "login.h"
+#include "login-msg.h"
 #include "service.h"
 #include "settings.h"
 #include "strutil.h"
 #include "tls.h"
 #include "xalloc.h"
 
-#define LOGIN_VERSION 1
-#define LOGIN_MAX_FIELDS 64
+#define LOGIN_MAX_FIELDS LOGIN_MSG_FIELDS
 #define ACCEPT_QUEUE_MAX 256        /* accepts waiting for SETTINGS */
 
 enum login_type {
@@ -75,40 +75,20 @@ struct login_proc {
 
 /* ---- messages ------------------------------------------------------ */
 
-struct msg {
-	uint8_t type;
-	uint32_t id;
-	size_t n;
-	const char *f[LOGIN_MAX_FIELDS];
-	size_t len[LOGIN_MAX_FIELDS];
-	int fd;                 /* received with it, or -1 */
-};
-
-/* msg_send - one message; fields given as (pointer, length) pairs;
- * fd -1: none. -1 when it could not be sent. */
+/* msg_send - one message (login-msg.h); fd -1: none. -1 when it could
+ * not be sent. */
 static int
 msg_send(int sock, uint8_t type, uint32_t id, int fd, size_t n,
 	 const char *const *f, const size_t *len)
 {
 	unsigned char b[LOGIN_MSG_MAX];
-	size_t off = 8;
+	size_t size = login_msg_pack(b, type, id, n, f, len);
 
-	b[0] = LOGIN_VERSION;
-	b[1] = type;
-	b[2] = (unsigned char)(n >> 8);
-	b[3] = (unsigned char)n;
-	memcpy(b + 4, &id, 4);
-	for (size_t i = 0; i < n; i++) {
-		if (len[i] > 0xffff || off + 2 + len[i] > sizeof(b)) {
-			errno = EMSGSIZE;
-			return -1;
-		}
-		b[off] = (unsigned char)(len[i] >> 8);
-		b[off + 1] = (unsigned char)len[i];
-		memcpy(b + off + 2, f[i], len[i]);
-		off += 2 + len[i];
+	if (size == 0) {
+		errno = EMSGSIZE;
+		return -1;
 	}
-	struct iovec iov = { b, off };
+	struct iovec iov = { b, size };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	union {
 		struct cmsghdr h;
@@ -128,15 +108,15 @@ msg_send(int sock, uint8_t type, uint32_t id, int fd, size_t n,
 	do
 		r = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
-	explicit_bzero(b, off);   /* a password may be in it */
-	return r == (ssize_t)off ? 0 : -1;
+	explicit_bzero(b, size);   /* a password may be in it */
+	return r == (ssize_t)size ? 0 : -1;
 }
 
 /* msg_recv - the next message into buf; 0: none now, -1: the peer went
  * or sent something malformed (error set), 1: m filled (its fields
  * point into buf) */
 static int
-msg_recv(int sock, unsigned char *buf, size_t size, struct msg *m,
+msg_recv(int sock, unsigned char *buf, size_t size, struct login_msg *m,
 	 const char **error_r)
 {
 	union {
@@ -173,39 +153,20 @@ msg_recv(int sock, unsigned char *buf, size_t size, struct msg *m,
 				close(fd);   /* one descriptor a message */
 		}
 	}
-	*error_r = "malformed message";
-	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || r < 8 ||
-	    buf[0] != LOGIN_VERSION)
-		goto bad;
-	m->type = buf[1];
-	m->n = (size_t)buf[2] << 8 | buf[3];
-	memcpy(&m->id, buf + 4, 4);
-	if (m->n > LOGIN_MAX_FIELDS)
-		goto bad;
-	size_t off = 8;
-	for (size_t i = 0; i < m->n; i++) {
-		if (off + 2 > (size_t)r)
-			goto bad;
-		m->len[i] = (size_t)buf[off] << 8 | buf[off + 1];
-		off += 2;
-		if (m->len[i] > (size_t)r - off)
-			goto bad;
-		m->f[i] = (const char *)buf + off;
-		off += m->len[i];
+	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    login_msg_parse(buf, (size_t)r, m) < 0) {
+		*error_r = "malformed message";
+		if (m->fd >= 0)
+			close(m->fd);
+		m->fd = -1;
+		return -1;
 	}
-	if (off != (size_t)r)
-		goto bad;   /* an exact end */
 	return 1;
-bad:
-	if (m->fd >= 0)
-		close(m->fd);
-	m->fd = -1;
-	return -1;
 }
 
 /* field_copy - field i as a string into out (false if it does not fit) */
 static bool
-field_copy(const struct msg *m, size_t i, char *out, size_t size)
+field_copy(const struct login_msg *m, size_t i, char *out, size_t size)
 {
 	if (i >= m->n || m->len[i] >= size)
 		return false;
@@ -319,7 +280,7 @@ login_hup(struct service *svc)
 
 /* main_login - LOGIN: hand the connection to the service */
 static int
-main_login(struct service *svc, struct msg *m)
+main_login(struct service *svc, struct login_msg *m)
 {
 	struct login_request *r = xcalloc(1, sizeof(*r));
 
@@ -352,7 +313,7 @@ on_main_msg(evutil_socket_t fd, short what, void *arg)
 	struct service *svc = arg;
 	unsigned char buf[LOGIN_MSG_MAX];
 	const char *err = NULL;
-	struct msg m;
+	struct login_msg m;
 	int r;
 
 	(void)what;
@@ -461,7 +422,7 @@ login_cancel(struct conn *c)
 
 /* side_result - RESULT id ok|fail text */
 static int
-side_result(struct login_proc *lp, struct msg *m)
+side_result(struct login_proc *lp, struct login_msg *m)
 {
 	char text[1024];
 	struct login_pending *p, **pp;
@@ -496,7 +457,7 @@ side_result(struct login_proc *lp, struct msg *m)
 
 /* side_settings - SETTINGS: replace the snapshot (none: unchanged) */
 static void
-side_settings(struct service *svc, struct msg *m)
+side_settings(struct service *svc, struct login_msg *m)
 {
 	if (m->n == 0)
 		return;
@@ -537,7 +498,7 @@ on_side_msg(evutil_socket_t fd, short what, void *arg)
 	struct login_proc *lp = svc->login;
 	unsigned char buf[LOGIN_MSG_MAX];
 	const char *err = NULL;
-	struct msg m;
+	struct login_msg m;
 	int r;
 
 	(void)what;

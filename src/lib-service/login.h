@@ -34,17 +34,15 @@
  *   sent when the config store changed), and gets a new log file
  *   descriptor on SIGHUP (LOGFD).
  *
- * Messages (version 1): a header { u8 version, u8 type, u16 nfields,
- * u32 id } and nfields fields of { u16 length, bytes }, exactly, in one
- * datagram of at most LOGIN_MSG_MAX bytes; anything else drops the peer
- * (the main process exits, posternd restarts the service). */
+ * Messages: login-msg.h (versioned, length-prefixed, an exact end);
+ * anything else drops the peer (the main process exits, posternd
+ * restarts the service). */
 
 struct service;
 struct conn;
 struct conn_server;
 
 #define LOGIN_USER "postern-login"
-#define LOGIN_MSG_MAX 8192
 
 /* One connection handed over by the pre-login process (main side). */
 struct login_request {

@@ -161,8 +161,9 @@ service_conn_total(struct service *svc)
 void
 service_set_state(struct service *svc, const char *state, const char *note)
 {
-	if (svc->worker > 0)
-		return;   /* the main process speaks for the service */
+	if (svc->worker != 0)
+		return;   /* the main process speaks for the service (not a
+			   * worker, not the pre-login process: -1) */
 	json_t *o = json_object(), *l = json_array();
 	char *path, *text;
 
