@@ -307,41 +307,56 @@ main_login(struct service *svc, struct login_msg *m)
 	return 0;
 }
 
+/* pump - the messages waiting on fd (at most 64 a call) to handle, which
+ * returns NULL or what is wrong; a descriptor it did not take (m->fd still
+ * set) is closed. NULL, or the error that ends the peer. */
+static const char *
+pump(struct service *svc, int fd,
+     const char *(*handle)(struct service *svc, struct login_msg *m))
+{
+	unsigned char buf[LOGIN_MSG_MAX];
+	const char *err = NULL;
+	struct login_msg m;
+
+	for (int i = 0; i < 64 && err == NULL; i++) {
+		int r = msg_recv(fd, buf, sizeof(buf), &m, &err);
+		if (r == 0)
+			break;
+		if (r > 0)
+			err = handle(svc, &m);
+		explicit_bzero(buf, sizeof(buf));   /* passwords */
+		if (m.fd >= 0)
+			close(m.fd);
+	}
+	return err;
+}
+
+/* main_handle - a message from the pre-login process */
+static const char *
+main_handle(struct service *svc, struct login_msg *m)
+{
+	if (m->type == LMSG_SYNC && m->n == 0 && m->fd < 0) {
+		send_settings(svc, false);
+		return NULL;
+	}
+	if (m->type == LMSG_LOGIN)
+		return main_login(svc, m) < 0 ? "malformed LOGIN" : NULL;
+	return "unexpected message";
+}
+
 static void
 on_main_msg(evutil_socket_t fd, short what, void *arg)
 {
 	struct service *svc = arg;
-	unsigned char buf[LOGIN_MSG_MAX];
-	const char *err = NULL;
-	struct login_msg m;
-	int r;
+	const char *err = pump(svc, (int)fd, main_handle);
 
 	(void)what;
-	for (int i = 0; i < 64; i++) {
-		r = msg_recv((int)fd, buf, sizeof(buf), &m, &err);
-		if (r == 0)
-			break;
-		if (r > 0 && m.type == LMSG_SYNC && m.n == 0 && m.fd < 0)
-			send_settings(svc, false);
-		else if (r > 0 && m.type == LMSG_LOGIN) {
-			if (main_login(svc, &m) < 0)
-				r = -1, err = "malformed LOGIN";
-		} else if (r > 0) {
-			r = -1;
-			err = "unexpected message";
-		}
-		explicit_bzero(buf, sizeof(buf));
-		if (m.fd >= 0)
-			close(m.fd);
-		if (r < 0) {
-			/* the pre-login process went or misbehaves: start
-			 * again from posternd */
-			log_warnx("pre-login process: %s; restarting the service",
-			    err);
-			service_set_state(svc, "failed",
-			    "the pre-login process failed");
-			exit(1);
-		}
+	if (err != NULL) {
+		/* the pre-login process went or misbehaves: start again from
+		 * posternd */
+		log_warnx("pre-login process: %s; restarting the service", err);
+		service_set_state(svc, "failed", "the pre-login process failed");
+		exit(1);
 	}
 }
 
@@ -491,40 +506,34 @@ run_queue(struct service *svc)
 	}
 }
 
+/* side_handle - a message from the main process */
+static const char *
+side_handle(struct service *svc, struct login_msg *m)
+{
+	if (m->type == LMSG_SETTINGS) {
+		side_settings(svc, m);
+		run_queue(svc);
+		return NULL;
+	}
+	if (m->type == LMSG_RESULT)
+		return side_result(svc->login, m) < 0 ? "malformed RESULT" : NULL;
+	if (m->type == LMSG_LOGFD && m->fd >= 0) {
+		log_use_fd(m->fd);
+		m->fd = -1;
+		return NULL;
+	}
+	return "unexpected message";
+}
+
 static void
 on_side_msg(evutil_socket_t fd, short what, void *arg)
 {
-	struct service *svc = arg;
-	struct login_proc *lp = svc->login;
-	unsigned char buf[LOGIN_MSG_MAX];
-	const char *err = NULL;
-	struct login_msg m;
-	int r;
+	const char *err = pump(arg, (int)fd, side_handle);
 
 	(void)what;
-	for (int i = 0; i < 64; i++) {
-		r = msg_recv((int)fd, buf, sizeof(buf), &m, &err);
-		if (r == 0)
-			break;
-		if (r > 0 && m.type == LMSG_SETTINGS) {
-			side_settings(svc, &m);
-			run_queue(svc);
-		} else if (r > 0 && m.type == LMSG_RESULT) {
-			if (side_result(lp, &m) < 0)
-				r = -1, err = "malformed RESULT";
-		} else if (r > 0 && m.type == LMSG_LOGFD && m.fd >= 0) {
-			log_use_fd(m.fd);
-			m.fd = -1;
-		} else if (r > 0) {
-			r = -1;
-			err = "unexpected message";
-		}
-		if (m.fd >= 0)
-			close(m.fd);
-		if (r < 0) {
-			log_warnx("main process: %s; exiting", err);
-			_exit(1);
-		}
+	if (err != NULL) {
+		log_warnx("main process: %s; exiting", err);
+		_exit(1);
 	}
 }
 

@@ -11,19 +11,16 @@ import json
 import os
 import poplib
 import pwd
-import shutil
 import socket
 import smtplib
 import ssl
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Postern
-from test_privileges import ensure_user, proc_status
+from test_privileges import owned, proc_status  # noqa: F401 (fixture)
 
 LOGIN_USER = "postern-login"
 SERVICES = ["smtpd", "mta", "deliver", "pop3d"]
@@ -202,30 +199,13 @@ def test_root_owned_data_root(populated):
             assert t.recv(64).startswith(b"+OK")
 
 
-@pytest.fixture
-def owned():
-    pw = ensure_user()
-    base = Path(tempfile.mkdtemp(prefix="postern-privsep-", dir="/tmp"))
-    base.chmod(0o755)
-    p = Postern(base / "root")
-    p.init()
-    p.cli("postoffice", "add", "acme", "--password", "pm-secret")
-    p.cli("domain", "add", "acme.test", "--postoffice", "acme")
-    p.cli("mailbox", "add", "alice@acme", "--password", "alice-pw")
-    subprocess.run(["chown", "-R", f"{pw.pw_uid}:{pw.pw_gid}", str(p.root)],
-                   check=True)
-    # the data root's own top directory is open: what keeps the pre-login
+def test_user_owned_data_root(owned):
+    """A user's data root (test_privileges.py's fixture): the main process
+    becomes the user, the pre-login process postern-login."""
+    p, pw = owned
+    # the data root's top directory open to all: what keeps the pre-login
     # user out is config/, store/, queue/ (0750) and certs/ (0700)
     p.root.chmod(0o755)
-    yield p, pw
-    p.stop()
-    reports = p.sanitizer_reports()
-    shutil.rmtree(base, ignore_errors=True)
-    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
-
-
-def test_user_owned_data_root(owned):
-    p, pw = owned
     p.start(services=SERVICES, timeout=60)
     login, main, pre = check_split(p, pw.pw_uid)
     check_mail(p, login)
