@@ -529,7 +529,9 @@ service_main(int argc, char **argv, const struct service_def *def)
 	if (!svc.state_reported)
 		service_set_state(&svc, "running", NULL);
 	if (svc.worker == 0)
-		log_info("started%s", svc.nworkers ? " with worker processes" : "");
+		log_info("started%s", svc.login != NULL ? " (its pre-login "
+		    "process serves the listeners)" : svc.nworkers ?
+		    " with worker processes" : "");
 	event_base_dispatch(svc.base);
 	for (size_t i = 0; i < svc.nlisteners; i++)
 		if (svc.listeners[i].ev)
