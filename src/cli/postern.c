@@ -100,6 +100,21 @@ act_as_owner(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* init_login_user - `postern init` as root makes the system user of the
+ * pre-login processes (lib-service/login.h), before acting as the data
+ * root's owner, who could not */
+static void
+init_login_user(void)
+{
+	const char *err;
+	uid_t uid;
+	gid_t gid;
+
+	if (dataroot_login_user(true, &uid, &gid, &err) < 0)
+		fprintf(stderr, "postern: warning: %s; pop3d will not start "
+		    "without it\n", err);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -150,6 +165,8 @@ main(int argc, char **argv)
 		} else {
 			struct cli_audit au;
 			uid_t user = getuid();   /* before acting as the owner */
+			if (strcmp(argv[i], "init") == 0 && geteuid() == 0)
+				init_login_user();
 			if ((r = act_as_owner(&cli, argc - i, argv + i)) == 0) {
 				cli_audit_begin(&cli, argc - i, argv + i, user, &au);
 				r = commands[c].fn(&cli, argc - i, argv + i);

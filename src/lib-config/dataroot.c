@@ -1,5 +1,6 @@
 /* dataroot - creating and finding a data root */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -118,6 +120,68 @@ dataroot_become_owner(const char *root, uid_t *uid_r, gid_t *gid_r,
 	}
 	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	return 1;
+}
+
+/* lookup_login - the ids of DATAROOT_LOGIN_USER; false when missing */
+static bool
+lookup_login(uid_t *uid_r, gid_t *gid_r)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwnam_r(DATAROOT_LOGIN_USER, &pw, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL)
+		return false;
+	*uid_r = pw.pw_uid;
+	*gid_r = pw.pw_gid;
+	return true;
+}
+
+int
+dataroot_login_user(bool create, uid_t *uid_r, gid_t *gid_r,
+		    const char **error_r)
+{
+	static char err[256];
+
+	*error_r = err;
+	if (lookup_login(uid_r, gid_r))
+		return 0;
+	if (!create || geteuid() != 0) {
+		snprintf(err, sizeof(err), "the system user %s does not exist: "
+		    "`postern init` or posternd, run as root, creates it",
+		    DATAROOT_LOGIN_USER);
+		return -1;
+	}
+	/* several processes may try at once (useradd then fails on its
+	 * lock or on the name): the look-up after decides, a few times */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			break;
+		if (pid == 0) {
+			int devnull = open("/dev/null", O_RDWR);
+			if (devnull >= 0) {
+				(void)dup2(devnull, STDOUT_FILENO);
+				(void)dup2(devnull, STDERR_FILENO);
+			}
+			execl("/usr/sbin/useradd", "useradd", "--system",
+			    "--user-group", "--no-create-home", "--home-dir",
+			    "/nonexistent", "--shell", "/usr/sbin/nologin",
+			    "--comment", "Postern pre-login processes",
+			    DATAROOT_LOGIN_USER, (char *)NULL);
+			_exit(127);
+		}
+		int status;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (lookup_login(uid_r, gid_r))
+			return 0;
+		usleep(200000);
+	}
+	snprintf(err, sizeof(err), "cannot create the system user %s "
+	    "(/usr/sbin/useradd --system --user-group %s failed)",
+	    DATAROOT_LOGIN_USER, DATAROOT_LOGIN_USER);
+	return -1;
 }
 
 int

@@ -44,4 +44,15 @@ char *dataroot_resolve(const char *arg);
 int dataroot_become_owner(const char *root, uid_t *uid_r, gid_t *gid_r,
 			  const char **error_r);
 
+/* The system user of the pre-login processes (lib-service/login.h): it
+ * owns nothing and is in no group of the data root, so it can open none
+ * of its files. */
+#define DATAROOT_LOGIN_USER "postern-login"
+/* dataroot_login_user - the uid and gid of DATAROOT_LOGIN_USER; with
+ * create, run as root, the system user (its own group, no home, no
+ * shell) is made first when missing, by useradd: `postern init` and
+ * posternd do, nobody by hand. -1 with an error naming the user. */
+int dataroot_login_user(bool create, uid_t *uid_r, gid_t *gid_r,
+			const char **error_r);
+
 #endif

@@ -136,6 +136,30 @@ snapshot_defaults(void)
 	return st;
 }
 
+struct settings *
+settings_from_pairs(const char *const *pairs, size_t n)
+{
+	struct settings *st = snapshot_defaults();
+
+	for (size_t i = 0; i + 1 < n; i += 2) {
+		enum setting_id id = settings_id(pairs[i]);
+		if (id == SETTING_NONE || pairs[i + 1] == NULL)
+			continue;
+		if (st->text[id] != settings_fields[id - 1].def)
+			free((char *)st->text[id]);
+		st->text[id] = xstrdup(pairs[i + 1]);
+	}
+	snapshot_fill(st);
+	return st;
+}
+
+void
+settings_free(struct settings *st)
+{
+	if (st != NULL)
+		snapshot_free(st);
+}
+
 /* snapshot_load - every global setting in one query; NULL on a database
  * error */
 static struct settings *

@@ -77,6 +77,14 @@ struct settings {
  * when the database cannot be read it is the last snapshot loaded, or
  * the defaults. */
 const struct settings *settings_current(struct db *db);
+
+/* settings_from_pairs - a snapshot of its own (no database) from n
+ * strings name, value, name, value...: the stored forms as settings_text
+ * gives them; unknown names are skipped, missing ones are defaults. For
+ * a process without a database (the pre-login process of login.h).
+ * Free with settings_free. */
+struct settings *settings_from_pairs(const char *const *pairs, size_t n);
+void settings_free(struct settings *st);
 /* settings_text - the stored form of a setting, "" for SETTING_NONE */
 static inline const char *
 settings_text(const struct settings *st, enum setting_id id)

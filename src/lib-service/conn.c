@@ -20,6 +20,7 @@
 #include "authpool.h"
 #include "conn.h"
 #include "log.h"
+#include "login.h"
 #include "netaddr.h"
 #include "settings.h"
 #include "tls.h"
@@ -54,7 +55,7 @@ setting(struct conn_server *srv, enum setting_id id, int def)
 {
 	if (id == SETTING_NONE)
 		return def;
-	return (int)settings_num(settings_current(srv->svc->db), id);
+	return (int)settings_num(service_settings(srv->svc), id);
 }
 
 /* setting_name - what a refusal's log line names */
@@ -82,8 +83,10 @@ conn_server_new(struct service *svc, const struct conn_def *def, void *ctx)
 	srv->ctx = ctx;
 	svc->conns = srv;
 	srv->def = def;
-	srv->tls = tls_server_ctx(svc, &err);
-	if (srv->tls == NULL)
+	/* with a pre-login process, TLS and its keys are there only */
+	srv->tls = svc->login != NULL && !login_side(svc) ? NULL :
+	    tls_server_ctx(svc, &err);
+	if (srv->tls == NULL && (svc->login == NULL || login_side(svc)))
 		log_warnx("no TLS: %s; STARTTLS is not offered and the TLS port "
 		    "refuses connections", err);
 	auth_users++;
@@ -444,7 +447,7 @@ conn_free(struct conn *c)
 {
 	struct conn_server *srv = c->srv;
 
-	if (srv->def->quiet)
+	if (srv->def->quiet || (c->adopted && !c->logged_in))
 		log_debug("%s: disconnect from [%s]", c->sid, c->addr);
 	else
 		log_info("%s: disconnect from [%s]", c->sid, c->addr);
@@ -452,6 +455,10 @@ conn_free(struct conn *c)
 		srv->def->ops->teardown(c);
 	if (c->auth != NULL)
 		auth_req_cancel(auth_pool, c->auth);
+	if (c->handoff != NULL)
+		login_cancel(c);
+	if (c->peer != NULL)
+		bufferevent_free(c->peer);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -561,6 +568,16 @@ on_event(struct bufferevent *bev, short what, void *arg)
 
 /* ---- accept -------------------------------------------------------- */
 
+/* conn_link - put c on the server's list */
+static void
+conn_link(struct conn_server *srv, struct conn *c)
+{
+	c->next = srv->list;
+	if (srv->list != NULL)
+		srv->list->prev = c;
+	srv->list = c;
+}
+
 /* refuse - turn a connection away before a session exists; on the
  * implicit TLS port the client expects a handshake: just close */
 static void
@@ -628,10 +645,7 @@ conn_accept(struct conn_server *srv, struct service_listener *l, int fd,
 	c->seq = ++srv->next_id;
 	snprintf(c->sid, sizeof(c->sid), "%c%06lx%04x", d->sid_letter, c->seq,
 	    (unsigned)getpid() & 0xffff);
-	c->next = srv->list;
-	if (srv->list != NULL)
-		srv->list->prev = c;
-	srv->list = c;
+	conn_link(srv, c);
 	if (implicit) {
 		if (tls_bev(c) < 0) {
 			log_warnx("%s: cannot start TLS", c->sid);
@@ -653,6 +667,155 @@ conn_accept(struct conn_server *srv, struct service_listener *l, int fd,
 	else
 		log_info("%s: connect from [%s] on %s", c->sid, addr, l->name);
 	d->ops->open(c);
+}
+
+struct conn *
+conn_adopt(struct conn_server *srv, int fd, const struct sockaddr *sa,
+	   socklen_t salen, const char *sid, const char *tls_info)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->srv = srv;
+	c->fd = fd;
+	c->adopted = true;
+	memcpy(&c->sa, sa, salen < sizeof(c->sa) ? salen : sizeof(c->sa));
+	sockaddr_ntop((struct sockaddr *)&c->sa, c->addr, sizeof(c->addr));
+	/* the pre-login process counted it against the address's limit;
+	 * here it counts in the total only */
+	c->counted = service_conn_acquire(srv->svc, (struct sockaddr *)&c->sa,
+	    0);
+	c->seq = ++srv->next_id;
+	snprintf(c->sid, sizeof(c->sid), "%s", sid);
+	c->tls = *tls_info != '\0';
+	snprintf(c->tls_info, sizeof(c->tls_info), "%s", tls_info);
+	conn_link(srv, c);
+	c->bev = bufferevent_socket_new(srv->svc->base, fd, 0);
+	if (c->bev == NULL) {
+		log_warnx("%s: bufferevent_socket_new failed", c->sid);
+		conn_free(c);
+		return NULL;
+	}
+	bev_setup(c);
+	log_debug("%s: handed over from [%s]", c->sid, c->addr);
+	return c;
+}
+
+/* ---- proxy (pre-login side) ---------------------------------------- */
+
+#define PROXY_HIGH (256 * 1024)     /* bytes queued before reading stops */
+
+/* move - what src read to dst's output; src stops reading while dst's
+ * output is over PROXY_HIGH */
+static void
+move(struct bufferevent *src, struct bufferevent *dst)
+{
+	struct evbuffer *out = bufferevent_get_output(dst);
+
+	evbuffer_add_buffer(out, bufferevent_get_input(src));
+	if (evbuffer_get_length(out) > PROXY_HIGH)
+		bufferevent_disable(src, EV_READ);
+}
+
+static void
+proxy_client_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	move(bev, c->peer);
+}
+
+static void
+proxy_peer_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (!c->closing)
+		move(bev, c->bev);
+}
+
+/* proxy_client_write - the client's output drained below half */
+static void
+proxy_client_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	bufferevent_enable(c->peer, EV_READ);
+}
+
+static void
+proxy_peer_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (!c->closing)
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+static void
+proxy_client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	conn_free(c);   /* the post-login side sees EOF */
+}
+
+/* proxy_peer_event - the post-login side closed: what it said goes out
+ * (at most CONN_CLOSE_WAIT), then the client is closed */
+static void
+proxy_peer_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct timeval tv = { CONN_CLOSE_WAIT, 0 };
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (!(what & BEV_EVENT_ERROR))
+		move(bev, c->bev);
+	bufferevent_free(c->peer);
+	c->peer = NULL;
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	if (c->deadline == NULL)
+		c->deadline = evtimer_new(c->srv->svc->base, on_deadline, c);
+	evtimer_add(c->deadline, &tv);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+int
+conn_proxy(struct conn *c, int fd)
+{
+	c->peer = bufferevent_socket_new(c->srv->svc->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->peer == NULL)
+		return -1;
+	c->logged_in = true;
+	if (c->deadline != NULL)
+		evtimer_del(c->deadline);
+	/* the post-login process keeps the idle timeout */
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_setwatermark(c->bev, EV_WRITE, PROXY_HIGH / 2, 0);
+	bufferevent_setwatermark(c->peer, EV_WRITE, PROXY_HIGH / 2, 0);
+	bufferevent_setcb(c->bev, proxy_client_read, proxy_client_write,
+	    proxy_client_event, c);
+	bufferevent_setcb(c->peer, proxy_peer_read, proxy_peer_write,
+	    proxy_peer_event, c);
+	bufferevent_enable(c->peer, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* what the client pipelined after its login goes first */
+	move(c->bev, c->peer);
+	return 0;
 }
 
 void

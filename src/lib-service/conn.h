@@ -122,6 +122,10 @@ struct conn {
 	struct event *linger_ev;
 	size_t linger_bytes;
 	struct auth_req *auth;
+	struct login_pending *handoff;        /* login.h: a login handed over */
+	struct bufferevent *peer;       /* conn_proxy: the post-login side */
+	bool adopted;                   /* conn_adopt: from a pre-login
+					 * process */
 	void (*auth_cb)(struct conn *c, enum dir_auth_result r,
 			const struct dir_mailbox *mb, const char *error);
 };
@@ -148,6 +152,20 @@ void conn_accept(struct conn_server *srv, struct service_listener *l, int fd,
 		 const struct sockaddr *sa, socklen_t salen);
 void conn_service_accept(struct service *svc, struct service_listener *l,
 			 int fd, const struct sockaddr *sa, socklen_t salen);
+
+/* conn_adopt - main process of a service with a pre-login process
+ * (login.h): a connection handed over, fd the socketpair to the pre-login
+ * process, which holds the client (and its TLS); no greeting, no login
+ * deadline, and no open() call: the caller makes the session (c->ctx).
+ * NULL when the bufferevent cannot be made (fd closed). */
+struct conn *conn_adopt(struct conn_server *srv, int fd,
+			const struct sockaddr *sa, socklen_t salen,
+			const char *sid, const char *tls_info);
+/* conn_proxy - pre-login process: from now on copy the client's bytes to
+ * fd (the post-login process) and back, input already buffered first;
+ * the service is called no more but for teardown. The post-login side
+ * closing closes the client once its output has left. -1: not set up */
+int conn_proxy(struct conn *c, int fd);
 
 /* conn_printf, conn_write - queue output */
 void conn_printf(struct conn *c, const char *fmt, ...)

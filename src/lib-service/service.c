@@ -19,6 +19,7 @@
 #include "dataroot.h"
 #include "fsutil.h"
 #include "log.h"
+#include "login.h"
 #include "logins.h"
 #include "service.h"
 #include "settings.h"
@@ -161,8 +162,9 @@ service_conn_total(struct service *svc)
 void
 service_set_state(struct service *svc, const char *state, const char *note)
 {
-	if (svc->worker > 0)
-		return;   /* the main process speaks for the service */
+	if (svc->worker != 0)
+		return;   /* the main process speaks for the service (not a
+			   * worker, not the pre-login process: -1) */
 	json_t *o = json_object(), *l = json_array();
 	char *path, *text;
 
@@ -196,6 +198,26 @@ service_set_state(struct service *svc, const char *state, const char *note)
 }
 
 void
+service_log_level(const struct settings *st)
+{
+	log_set_level(getenv("POSTERN_DEBUG") != NULL ||
+	    st->log_level == LOG_LEVEL_DEBUG ? LOG_LVL_DEBUG :
+	    st->log_level == LOG_LEVEL_WARNING ? LOG_LVL_WARN :
+	    st->log_level == LOG_LEVEL_ERROR ? LOG_LVL_ERROR : LOG_LVL_INFO);
+}
+
+const struct settings *
+service_settings(struct service *svc)
+{
+	if (svc->db != NULL)
+		return settings_current(svc->db);
+	if (svc->snap_st == NULL)
+		svc->snap_st = settings_from_pairs((const char *const *)svc->snap,
+		    svc->nsnap);
+	return svc->snap_st;
+}
+
+void
 service_stop(struct service *svc)
 {
 	svc->stopping = true;
@@ -214,6 +236,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		workers_signal(SIGHUP);   /* the queue consumers' workers */
 		log_reopen();
 		log_info("reopened the log");
+		if (svc->login != NULL)
+			login_hup(svc);
 		return;
 	}
 	log_info("stopping on signal %d", (int)sig);
@@ -444,13 +468,12 @@ service_main(int argc, char **argv, const struct service_def *def)
 	signal(SIGPIPE, SIG_IGN);
 	if (db_open(svc.root, false, &svc.db, &err) < 0)
 		log_fatalx("%s", err);
-	enum settings_log_level level = settings_current(svc.db)->log_level;
-	log_set_level(level == LOG_LEVEL_DEBUG ? LOG_LVL_DEBUG :
-	    level == LOG_LEVEL_WARNING ? LOG_LVL_WARN :
-	    level == LOG_LEVEL_ERROR ? LOG_LVL_ERROR : LOG_LVL_INFO);
-	if (getenv("POSTERN_DEBUG") != NULL)
-		log_set_level(LOG_LVL_DEBUG);
+	service_log_level(settings_current(svc.db));
 	if (bind_listeners(&svc, &err) < 0) {
+		service_set_state(&svc, "failed", err);
+		log_fatalx("%s", err);
+	}
+	if (def->login != NULL && login_start(&svc, &err) < 0) {
 		service_set_state(&svc, "failed", err);
 		log_fatalx("%s", err);
 	}
@@ -463,7 +486,8 @@ service_main(int argc, char **argv, const struct service_def *def)
 	if (traffic_open(svc.root) < 0)
 		log_warn("cannot map %s/run/traffic.counters: no traffic counts",
 		    svc.root);
-	int nproc = def->processes_setting == SETTING_NONE ? 1 :
+	int nproc = def->processes_setting == SETTING_NONE ||
+	    svc.login != NULL ? 1 :
 	    (int)settings_num(settings_current(svc.db), def->processes_setting);
 	if (nproc > 1) {
 		/* per-address connection counts and login failures in
@@ -492,8 +516,12 @@ service_main(int argc, char **argv, const struct service_def *def)
 		service_set_state(&svc, "failed", "initialisation failed (see its log)");
 		return 1;
 	}
+	if (svc.login != NULL)
+		login_attach(&svc);
 	for (size_t i = 0; i < svc.nlisteners; i++) {
 		struct service_listener *l = &svc.listeners[i];
+		if (l->fd < 0)
+			continue;   /* the pre-login process's */
 		l->ev = evconnlistener_new(svc.base, on_accept, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, l->fd);
 		if (l->ev == NULL)
@@ -508,7 +536,9 @@ service_main(int argc, char **argv, const struct service_def *def)
 	if (!svc.state_reported)
 		service_set_state(&svc, "running", NULL);
 	if (svc.worker == 0)
-		log_info("started%s", svc.nworkers ? " with worker processes" : "");
+		log_info("started%s", svc.login != NULL ? " (its pre-login "
+		    "process serves the listeners)" : svc.nworkers ?
+		    " with worker processes" : "");
 	event_base_dispatch(svc.base);
 	for (size_t i = 0; i < svc.nlisteners; i++)
 		if (svc.listeners[i].ev)
@@ -528,6 +558,7 @@ service_main(int argc, char **argv, const struct service_def *def)
 		event_free(sig_chld);
 	service_set_state(&svc, "stopped", NULL);
 	service_logins_end_all();
+	login_free(&svc);
 	event_free(sig_term);
 	event_free(sig_int);
 	event_free(sig_hup);

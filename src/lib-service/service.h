@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include <event2/listener.h>
 
 #include "db.h"
+#include "settings.h"
 #include "netaddr.h"
 #include "settings.h"
 
@@ -48,6 +50,9 @@ struct service_def {
 	 * loop and database connection, so one blocked on a disk flush does
 	 * not stall the others); SETTING_NONE: one process */
 	enum setting_id processes_setting;
+	/* login - a pre-login process takes the listeners (login.h:
+	 * privilege separation); NULL: the service's own process */
+	const struct login_def *login;
 };
 
 struct service {
@@ -65,6 +70,13 @@ struct service {
 	size_t nworkers;
 	void *ctx;                      /* the service's own state */
 	struct conn_server *conns;      /* conn.h: the connection layer */
+	struct login_proc *login;       /* login.h: the pre-login process
+					 * (main side) or its own state */
+	/* the pre-login process has no database: the settings it reads,
+	 * "name", "value" pairs sent by the main process */
+	char **snap;
+	size_t nsnap;
+	struct settings *snap_st;       /* built from snap on first use */
 };
 
 /* service_main - run a service; returns the process exit code. */
@@ -73,6 +85,14 @@ int service_main(int argc, char **argv, const struct service_def *def);
  * <root>/run/<name>.json, which posternd merges into `postern status`. */
 void service_set_state(struct service *svc, const char *state,
 		       const char *note);
+/* service_settings - the settings snapshot (settings.h): the config
+ * store's, or in a pre-login process (no database) the one built from
+ * what the main process sent (login.h); the rules of settings_current
+ * for how long it may be held */
+const struct settings *service_settings(struct service *svc);
+/* service_log_level - the log level of log.level (debug with
+ * POSTERN_DEBUG in the environment) */
+void service_log_level(const struct settings *st);
 /* service_stop - leave the event loop after the current callbacks. */
 void service_stop(struct service *svc);
 

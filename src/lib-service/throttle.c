@@ -116,7 +116,7 @@ throttle_blocked(struct service *svc, const struct sockaddr *sa)
 {
 	char addr[64];
 	struct fail_entry **pp;
-	int max = (int)settings_current(svc->db)->auth_max_failures;
+	int max = (int)service_settings(svc)->auth_max_failures;
 
 	if (shared != NULL)
 		return shared_update(sa, SH_BLOCKED, max);

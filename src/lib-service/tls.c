@@ -1,5 +1,6 @@
 /* tls - OpenSSL contexts: server with SNI certificates, client */
 #include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static SSL_CTX *server_ctx;
 static char *cert_dir;
 static struct sni_entry sni_cache[SNI_CACHE_MAX];
 static size_t sni_count;
+static bool sni_frozen;     /* tls_server_preload: no file looked at again */
 
 static SSL_CTX *
 new_ctx(const char *crt, const char *key, const char **error_r)
@@ -85,8 +87,10 @@ sni_lookup(const char *name)
 			e = &sni_cache[i];
 			break;
 		}
-	if (e != NULL && now - e->checked < 60)
+	if (e != NULL && (now - e->checked < 60 || sni_frozen))
 		return e->ctx;
+	if (sni_frozen)
+		return NULL;
 	if (e == NULL) {
 		if (sni_count == SNI_CACHE_MAX) {
 			/* full: forget the oldest look-up */
@@ -143,8 +147,8 @@ tls_server_ctx(struct service *svc, const char **error_r)
 
 	if (server_ctx != NULL)
 		return server_ctx;
-	crt = xstrdup(settings_current(svc->db)->tls_cert);
-	key = xstrdup(settings_current(svc->db)->tls_key);
+	crt = xstrdup(service_settings(svc)->tls_cert);
+	key = xstrdup(service_settings(svc)->tls_key);
 	if (*crt == '\0') {
 		free(crt);
 		crt = path_join(svc->root, "certs/default.crt");
@@ -162,6 +166,33 @@ tls_server_ctx(struct service *svc, const char **error_r)
 	cert_dir = path_join(svc->root, "certs");
 	SSL_CTX_set_tlsext_servername_callback(server_ctx, on_servername);
 	return server_ctx;
+}
+
+int
+tls_server_preload(void)
+{
+	int n = 0;
+
+	if (cert_dir == NULL)
+		return 0;
+	DIR *d = opendir(cert_dir);
+	struct dirent *de;
+	while (d != NULL && (de = readdir(d)) != NULL &&
+	    sni_count < SNI_CACHE_MAX) {
+		size_t len = strlen(de->d_name);
+		if (len <= 4 || strcmp(de->d_name + len - 4, ".crt") != 0)
+			continue;
+		char name[256];
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 4), de->d_name);
+		if (strcmp(name, "default") == 0 || !sni_name_ok(name))
+			continue;
+		if (sni_lookup(name) != NULL)
+			n++;
+	}
+	if (d != NULL)
+		closedir(d);
+	sni_frozen = true;
+	return n;
 }
 
 SSL_CTX *

@@ -12,6 +12,11 @@
  * is made once and shared; NULL with an error when the default
  * certificate cannot be loaded. */
 SSL_CTX *tls_server_ctx(struct service *svc, const char **error_r);
+/* tls_server_preload - load every <root>/certs/<name>.crt and .key now
+ * (after tls_server_ctx) and look at no file again: a process about to
+ * chroot away from the keys (login.h) keeps its SNI certificates. The
+ * number loaded. */
+int tls_server_preload(void);
 /* tls_client_ctx - a client context for outbound opportunistic TLS (no
  * certificate verification, as RFC 7435 allows). */
 SSL_CTX *tls_client_ctx(void);

@@ -53,6 +53,12 @@ log_reopen(void)
 	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return;
+	log_use_fd(fd);
+}
+
+void
+log_use_fd(int fd)
+{
 	if (log_fd >= 0) {
 		/* stdout and stderr that went to the old file (posternd makes
 		 * them the log, for crashes and sanitizer reports) follow it;

@@ -17,6 +17,10 @@ extern enum log_level log_level_current;
 /* log_reopen - reopen the log file (after rotation); stdout and stderr
  * that pointed to the old file are pointed to the new one (dup2). */
 void log_reopen(void);
+/* log_use_fd - log to fd from now on (ours), as log_reopen does with the
+ * file it opens: a process that cannot open the log (a chrooted pre-login
+ * process) gets it from one that can */
+void log_use_fd(int fd);
 
 void log_msg(enum log_level level, bool with_errno, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -24,6 +24,7 @@
 #include "directory.h"
 #include "fsutil.h"
 #include "log.h"
+#include "login.h"
 #include "logins.h"
 #include "netaddr.h"
 #include "conn.h"
@@ -70,6 +71,12 @@ struct session {
 	/* a failed login answered after a delay */
 	struct event *delay_ev;
 	char *delay_reply;
+	/* handed over by the pre-login process (login.h): until the login
+	 * succeeds, the replies are held for it (a failed login goes back
+	 * there) */
+	bool adopted;
+	uint32_t handoff_id;
+	struct buf held;
 };
 
 static void session_input(struct session *s);
@@ -93,6 +100,14 @@ reply(struct session *s, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
+	if (s->adopted && s->state == ST_AUTH) {
+		char line[1024];
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		(void)buf_append(&s->held, line, strlen(line));
+		(void)buf_append(&s->held, "\r\n", 2);
+		return;
+	}
 	evbuffer_add_vprintf(o, fmt, ap);
 	va_end(ap);
 	evbuffer_add(o, "\r\n", 2);
@@ -146,10 +161,18 @@ login_failed(struct session *s, const char *text)
 /* login_nul - a NUL byte in a user name or password: a failed login,
  * counted like one (cut at the NUL, a password could match a shorter
  * one) */
+static void handed(struct conn *c, bool ok, const char *text);
+
 static void
 login_nul(struct session *s)
 {
 	s->have_user = false;
+	if (login_side(srv_svc())) {
+		/* the main process counts it, as any failed login */
+		s->busy = true;
+		login_submit(s->c, "", 1, "", 0, handed);
+		return;
+	}
 	log_info("%s: [%s]: login failed: NUL byte in the user "
 	    "name or password", s->c->sid, s->c->addr);
 	login_failed(s, "-ERR [AUTH] invalid user name or password");
@@ -301,6 +324,15 @@ login_register(struct session *s, const struct dir_mailbox *mb)
 static void
 do_login(struct session *s, const char *user, const char *pass)
 {
+	if (login_side(srv_svc())) {
+		/* the main process checks it and opens the maildrop */
+		if (user != s->user)
+			snprintf(s->user, sizeof(s->user), "%s", user);
+		s->busy = true;
+		login_submit(s->c, user, strlen(user), pass, strlen(pass),
+		    handed);
+		return;
+	}
 	if (throttled(s)) {
 		log_info("%s: [%s]: login refused: too many "
 		    "failures", s->c->sid, s->c->addr);
@@ -370,6 +402,8 @@ login_done(struct conn *c, enum dir_auth_result r, const struct dir_mailbox *mb,
 	    s->c->sid, s->c->addr, s->login, s->c->tls ? " (TLS)" : "", n);
 	reply(s, "+OK maildrop has %" PRIu32 " messages (%" PRIu64 " octets)",
 	    n, size);
+	if (s->adopted)
+		login_result(srv_svc(), s->handoff_id, true, NULL);
 	conn_resume(s->c);
 }
 
@@ -463,10 +497,12 @@ msg_arg(struct session *s, const char *arg)
 static bool
 plaintext_ok(struct session *s)
 {
-	if (s->c->tls || settings_current(srv_svc()->db)->pop3_allow_plaintext_auth)
+	const struct settings *st = service_settings(srv_svc());
+
+	if (s->c->tls || st->pop3_allow_plaintext_auth)
 		return true;
 	return sockaddr_is_loopback((struct sockaddr *)&s->c->sa) &&
-	    settings_current(srv_svc()->db)->auth_loopback_secure;
+	    st->auth_loopback_secure;
 }
 
 /* plaintext_refuse - -ERR before a password can be sent in clear */
@@ -804,6 +840,18 @@ session_input(struct session *s)
 {
 	struct evbuffer *in = conn_input(s->c);
 
+	if (s->adopted && s->state == ST_AUTH) {
+		/* handed over with a login that failed (its answer given,
+		 * after the delay): the pre-login process takes the client
+		 * back with the answer */
+		if (!s->busy && !s->c->closing) {
+			login_result(srv_svc(), s->handoff_id, false,
+			    s->held.data != NULL ? s->held.data : "");
+			conn_close(s->c, 0);
+		}
+		return;
+	}
+
 	while (!s->busy && !s->c->closing && !s->c->starttls &&
 	    evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
@@ -891,13 +939,15 @@ on_teardown(struct conn *c)
 	free(s->delay_reply);
 	free(s->login);
 	buf_free(&s->out);
+	buf_free(&s->held);
 	pop3_reader_free(&s->rd);
 	free(s);
 	c->ctx = NULL;
 }
 
-static void
-on_open(struct conn *c)
+/* session_new - a session on c */
+static struct session *
+session_new(struct conn *c)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
@@ -907,8 +957,61 @@ on_open(struct conn *c)
 	s->out_fd = -1;
 	pop3_reader_init(&s->rd);
 	buf_init(&s->out, 0);
+	buf_init(&s->held, 4096);
+	return s;
+}
+
+static void
+on_open(struct conn *c)
+{
+	struct session *s = session_new(c);
+
 	/* no APOP timestamp: passwords are hashed, APOP cannot work */
 	reply(s, "+OK Postern POP3 server ready");
+}
+
+/* handed - pre-login process: the main process's answer to a login;
+ * ok: the connection is the main process's (proxied); else its answer
+ * goes to the client and the session goes on here */
+static void
+handed(struct conn *c, bool ok, const char *text)
+{
+	struct session *s = c->ctx;
+
+	if (ok) {
+		s->state = ST_TRANS;   /* nothing more is parsed here */
+		return;
+	}
+	if (text != NULL && *text != '\0')
+		conn_write(c, text, strlen(text));
+	else
+		reply(s, "-ERR [SYS/TEMP] authentication is unavailable; try "
+		    "again later");
+	s->busy = false;
+	conn_resume(c);
+}
+
+/* pop3_adopt - main process: a login from the pre-login process */
+static void
+pop3_adopt(struct service *svc, const struct login_request *r)
+{
+	struct conn *c = conn_adopt(server, r->fd, (struct sockaddr *)&r->sa,
+	    r->salen, r->sid, r->tls_info);
+
+	(void)svc;
+	if (c == NULL) {
+		login_result(svc, r->id, false, "-ERR [SYS/TEMP] "
+		    "authentication is unavailable; try again later\r\n");
+		return;
+	}
+	struct session *s = session_new(c);
+	s->adopted = true;
+	s->handoff_id = r->id;
+	if (r->nul) {
+		login_nul(s);
+		return;
+	}
+	do_login(s, r->user, r->password);
 }
 
 static const struct conn_ops pop3_ops = {
@@ -930,6 +1033,17 @@ static const struct conn_def pop3_conn = {
 	.out_high = OUT_HIGH,
 	.ops = &pop3_ops,
 };
+
+/* pop3_login_init - the pre-login process: the connection layer with
+ * TLS, the POP3 of the AUTHORIZATION state */
+static int
+pop3_login_init(struct service *svc)
+{
+	server = conn_server_new(svc, &pop3_conn, NULL);
+	conn_server_busy_text(server, "-ERR [SYS/TEMP] too many connections "
+	    "from your address\r\n", NULL);
+	return 0;
+}
 
 static int
 pop3_init(struct service *svc)
@@ -954,12 +1068,25 @@ int
 main(int argc, char **argv)
 {
 	static const char *const listeners[] = { "pop3", "pop3s", NULL };
+	/* what the AUTHORIZATION state reads (conn_def and plaintext_ok) */
+	static const enum setting_id login_settings[] = {
+		SETTING_pop3_max_connections_per_ip, SETTING_pop3_login_timeout,
+		SETTING_pop3_idle_timeout, SETTING_pop3_allow_plaintext_auth,
+		SETTING_auth_loopback_secure, SETTING_NONE,
+	};
+	static const struct login_def login = {
+		.name = "pop3-login",
+		.settings = login_settings,
+		.init = pop3_login_init,
+		.adopt = pop3_adopt,
+	};
 	static const struct service_def def = {
 		.name = "pop3d",
 		.listeners = listeners,
 		.init = pop3_init,
 		.accept = conn_service_accept,
 		.shutdown = pop3_shutdown,
+		.login = &login,
 	};
 	store_library_init();
 	return service_main(argc, argv, &def);

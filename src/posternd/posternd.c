@@ -573,6 +573,14 @@ main(int argc, char **argv)
 	}
 	if (ftruncate(lockfd, 0) == 0)
 		dprintf(lockfd, "%ld\n", (long)getpid());
+	if (geteuid() == 0) {
+		/* the pre-login processes' user (lib-service/login.h), for a
+		 * data root made before there was one */
+		uid_t luid;
+		gid_t lgid;
+		if (dataroot_login_user(true, &luid, &lgid, &err) < 0)
+			log_warnx("%s", err);
+	}
 	bindir = find_bindir();
 	started_at = time(NULL);
 	char *clipath = cli_path();

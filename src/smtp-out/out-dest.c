@@ -249,7 +249,7 @@ void dest_free(struct dest *d)
 		return;
 	if (d->jobs != NULL || d->cur != NULL)
 		dest_fail_all(d, RES_TEMP, "451 4.3.0 delivery interrupted");
-	conn_close(d);
+	dest_conn_close(d);
 	/* callers up the stack may still look at d: free it from the loop */
 	d->dead = true;
 	event_active(o->kick_ev, 0, 0);
@@ -273,7 +273,7 @@ void dest_reap(struct dest *d)
 			*pp = d->next;
 			break;
 		}
-	conn_close(d);
+	dest_conn_close(d);
 	smtp_reply_parser_free(&d->parser);
 	event_free(d->timer);
 	dest_reset_addrs(d);

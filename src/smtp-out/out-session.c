@@ -51,7 +51,7 @@ void dest_timer_set(struct dest *d, int secs)
 	evtimer_add(d->timer, &tv);
 }
 
-void conn_close(struct dest *d)
+void dest_conn_close(struct dest *d)
 {
 	if (d->bev != NULL) {
 		bufferevent_free(d->bev);
@@ -123,7 +123,7 @@ static void conn_lost_status(struct dest *d, const char *status,
 			d->notls = true;
 			d->tls_retry = true;
 		}
-		conn_close(d);
+		dest_conn_close(d);
 		if (d->tls_retry) {
 			d->tls_retry = false;
 			d->addr_i--;   /* the same address, without TLS */
@@ -135,7 +135,7 @@ static void conn_lost_status(struct dest *d, const char *status,
 		/* mid-transaction: defer what is undecided, and the rest */
 		char *reply = xstrdup(d->last_error);
 
-		conn_close(d);
+		dest_conn_close(d);
 		dest_fail_all(d, RES_TEMP, reply);
 		free(reply);
 		dest_free(d);
@@ -143,7 +143,7 @@ static void conn_lost_status(struct dest *d, const char *status,
 	}
 	default:
 		/* idle or quitting: reconnect when mail is waiting */
-		conn_close(d);
+		dest_conn_close(d);
 		if (d->jobs != NULL && d->reconnects++ < MAX_RECONNECTS) {
 			dest_reset_addrs(d);
 			dest_kick(d);
@@ -187,7 +187,7 @@ void dest_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (d->state == S_QUIT) {
-		conn_close(d);
+		dest_conn_close(d);
 		if (d->jobs == NULL)
 			dest_free(d);
 		else
@@ -842,7 +842,7 @@ static int handle_reply(struct dest *d, const struct smtp_reply *rep)
 			d->last_error = xasprintf("%s (greeting)", summary);
 			log_info("%s: %s greets with %s; next MX", d->rt.key,
 				 d->peer, summary);
-			conn_close(d);
+			dest_conn_close(d);
 			dest_next_addr(d);
 			return -1;
 		}
@@ -937,7 +937,7 @@ static int handle_reply(struct dest *d, const struct smtp_reply *rep)
 		return (d->dead || d->bev == NULL) ? -1 : 0;
 	}
 	case S_QUIT:
-		conn_close(d);
+		dest_conn_close(d);
 		if (d->jobs == NULL)
 			dest_free(d);
 		else
@@ -957,7 +957,7 @@ static int handle_reply(struct dest *d, const struct smtp_reply *rep)
 					"%s failed: %s", d->peer, summary);
 
 		log_warnx("%s: %s", d->rt.key, reply);
-		conn_close(d);
+		dest_conn_close(d);
 		dest_fail_all(d, RES_TEMP, reply);
 		free(reply);
 		dest_free(d);

@@ -196,7 +196,7 @@ void dest_fail_all(struct dest *d, enum rres res, const char *reply);
 void dest_timer_set(struct dest *d, int secs);
 void dest_timeout(evutil_socket_t fd, short what, void *arg);
 void dest_reset_addrs(struct dest *d);
-void conn_close(struct dest *d);
+void dest_conn_close(struct dest *d);
 void conn_send(struct dest *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* conn_start - connect to d->cur_addr */
