@@ -56,6 +56,7 @@ struct write_job {
 	char *kw;
 	uint64_t unchanged;
 	bool silent;
+	bool expunge;               /* EXPUNGE (uids, or all if nuids 0) */
 	uint32_t *failed;
 	size_t nfailed;
 	/* the outcome */
@@ -146,6 +147,10 @@ group_run(struct write_job *g, struct store *st, const char *err)
 			j->rc = -1;
 		} else if ((f = store_folder_open(st, j->src, &e)) == NULL) {
 			j->rc = -1;
+		} else if (j->expunge) {
+			j->rc = store_expunge(f, j->nuids ? j->uids : NULL,
+			    j->nuids, NULL, NULL, &e) < 0 ? -1 : 0;
+			store_folder_close(&f);
 		} else {
 			j->rc = store_flags_update(f, j->uids, j->nuids, j->fop,
 			    j->flags, j->kw, j->unchanged,
@@ -311,9 +316,12 @@ group_done(struct write_job *g)
 		if (s != NULL) {
 			s->wjob = NULL;
 			session_hold(s);
-			store_reply(s, j->tag, j->uid, j->silent, j->unchanged,
-			    j->uids, j->nuids, j->rc, j->failed, j->nfailed,
-			    j->error);
+			if (j->expunge)
+				expunge_reply(s, j->tag, j->rc, j->error);
+			else
+				store_reply(s, j->tag, j->uid, j->silent,
+				    j->unchanged, j->uids, j->nuids, j->rc,
+				    j->failed, j->nfailed, j->error);
 			session_resume(s);
 			(void)session_release(s);
 		}
@@ -458,6 +466,40 @@ group_start(struct imapd *d, struct imapd_mbox *m)
 	workpool_submit(pool, &g->w);
 }
 
+/* flags_job - a STORE or EXPUNGE of uids of the session's folder */
+static struct write_job *
+flags_job(struct session *s, const char *tag, const uint32_t *uids, size_t n)
+{
+	struct write_job *j = xcalloc(1, sizeof(*j));
+
+	j->kind = W_FLAGS;
+	j->s = s;
+	j->tag = xstrdup(tag);
+	snprintf(j->src, sizeof(j->src), "%s", store_folder_name(s->folder));
+	j->uids = xcalloc(n ? n : 1, sizeof(*j->uids));
+	if (n > 0)
+		memcpy(j->uids, uids, n * sizeof(*uids));
+	j->nuids = n;
+	return j;
+}
+
+/* flags_queue - queue j on the session's mailbox, suspend the session;
+ * a group starts now if none is out */
+static void
+flags_queue(struct session *s, struct write_job *j)
+{
+	struct imapd_mbox *m = s->mbox;
+
+	s->wjob = j;
+	session_suspend(s);
+	if (m->flags_tail == NULL)
+		m->flags_tail = &m->flags_q;
+	*m->flags_tail = j;
+	m->flags_tail = &j->next;
+	if (!m->flags_busy)
+		group_start(s->d, m);
+}
+
 /* writer_store - see imapd.h */
 void
 writer_store(struct session *s, const char *tag, const uint32_t *uids,
@@ -477,29 +519,31 @@ writer_store(struct session *s, const char *tag, const uint32_t *uids,
 		free(failed);
 		return;
 	}
-	struct write_job *j = xcalloc(1, sizeof(*j));
-	j->kind = W_FLAGS;
-	j->s = s;
-	j->tag = xstrdup(tag);
-	snprintf(j->src, sizeof(j->src), "%s", store_folder_name(s->folder));
-	j->uids = xcalloc(n ? n : 1, sizeof(*j->uids));
-	memcpy(j->uids, uids, n * sizeof(*uids));
-	j->nuids = n;
+	struct write_job *j = flags_job(s, tag, uids, n);
 	j->fop = op;
 	j->flags = flags;
 	j->kw = kw != NULL ? xstrdup(kw) : NULL;
 	j->unchanged = unchanged;
 	j->uid = uid;
 	j->silent = silent;
-	s->wjob = j;
-	session_suspend(s);
-	struct imapd_mbox *m = s->mbox;
-	if (m->flags_tail == NULL)
-		m->flags_tail = &m->flags_q;
-	*m->flags_tail = j;
-	m->flags_tail = &j->next;
-	if (!m->flags_busy)
-		group_start(s->d, m);
+	flags_queue(s, j);
+}
+
+/* writer_expunge - see imapd.h */
+void
+writer_expunge(struct session *s, const char *tag, const uint32_t *uids,
+	       size_t n)
+{
+	if (pool == NULL) {
+		const char *err = NULL;
+		int r = store_expunge(s->folder, n ? uids : NULL, n, NULL, NULL,
+		    &err);
+		expunge_reply(s, tag, r < 0 ? -1 : 0, err);
+		return;
+	}
+	struct write_job *j = flags_job(s, tag, uids, n);
+	j->expunge = true;
+	flags_queue(s, j);
 }
 
 /* writer_checkpoint - see imapd.h */
