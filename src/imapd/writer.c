@@ -483,12 +483,49 @@ flags_job(struct session *s, const char *tag, const uint32_t *uids, size_t n)
 	return j;
 }
 
-/* flags_queue - queue j on the session's mailbox, suspend the session;
- * a group starts now if none is out */
+/* flags_inline - run j on the loop's own connection when the write lock
+ * is free and no group is out (no thread hand-off: a STORE costs no
+ * wake-up of a worker and of the loop again); false if it is taken:
+ * then the group waits for it, not the loop */
+static bool
+flags_inline(struct session *s, struct write_job *j)
+{
+	const char *err = NULL;
+
+	if (s->mbox->flags_busy || store_writes_try(s->mbox->st, &err) != 1)
+		return false;
+	if (j->expunge)
+		j->rc = store_expunge(s->folder, j->nuids ? j->uids : NULL,
+		    j->nuids, NULL, NULL, &err) < 0 ? -1 : 0;
+	else
+		j->rc = store_flags_update(s->folder, j->uids, j->nuids, j->fop,
+		    j->flags, j->kw, j->unchanged,
+		    j->unchanged ? &j->failed : NULL,
+		    j->unchanged ? &j->nfailed : NULL, &err);
+	snprintf(j->error, sizeof(j->error), "%s", err != NULL ? err : "");
+	if (store_writes_commit(s->mbox->st, &err) < 0) {
+		j->rc = -1;
+		snprintf(j->error, sizeof(j->error), "%s", err);
+	}
+	if (j->expunge)
+		expunge_reply(s, j->tag, j->rc, j->error);
+	else
+		store_reply(s, j->tag, j->uid, j->silent, j->unchanged,
+		    j->uids, j->nuids, j->rc, j->failed, j->nfailed, j->error);
+	job_free(j);
+	return true;
+}
+
+/* flags_queue - run j at once if the lock is free, else queue it on the
+ * session's mailbox and suspend the session; a group starts now if none
+ * is out */
 static void
 flags_queue(struct session *s, struct write_job *j)
 {
 	struct imapd_mbox *m = s->mbox;
+
+	if (flags_inline(s, j))
+		return;
 
 	s->wjob = j;
 	session_suspend(s);

@@ -347,6 +347,20 @@ store_writes_begin(struct store *st, const char **error_r)
 	return 0;
 }
 
+/* store_writes_try - see store.h */
+int
+store_writes_try(struct store *st, const char **error_r)
+{
+	int r = index_begin_nowait(st, error_r);
+
+	if (r == 1) {
+		st->batch = true;
+		st->batch_failed = false;
+		st->nest = 0;
+	}
+	return r;
+}
+
 /* store_writes_commit - see store.h */
 int
 store_writes_commit(struct store *st, const char **error_r)
