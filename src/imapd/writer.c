@@ -131,6 +131,21 @@ msgs_free(struct write_job *j)
 	j->n = 0;
 }
 
+/* flags_apply - one STORE or EXPUNGE job on folder f (of the thread's
+ * connection, or of the loop's) */
+static void
+flags_apply(struct write_job *j, struct store_folder *f, const char **e)
+{
+	if (j->expunge)
+		j->rc = store_expunge(f, j->nuids ? j->uids : NULL, j->nuids,
+		    NULL, NULL, e) < 0 ? -1 : 0;
+	else
+		j->rc = store_flags_update(f, j->uids, j->nuids, j->fop,
+		    j->flags, j->kw, j->unchanged,
+		    j->unchanged ? &j->failed : NULL,
+		    j->unchanged ? &j->nfailed : NULL, e);
+}
+
 /* group_run - the STOREs of a group in one write transaction: each is a
  * savepoint of it (one failing is undone alone), the lock is taken and
  * the WAL written once */
@@ -147,15 +162,8 @@ group_run(struct write_job *g, struct store *st, const char *err)
 			j->rc = -1;
 		} else if ((f = store_folder_open(st, j->src, &e)) == NULL) {
 			j->rc = -1;
-		} else if (j->expunge) {
-			j->rc = store_expunge(f, j->nuids ? j->uids : NULL,
-			    j->nuids, NULL, NULL, &e) < 0 ? -1 : 0;
-			store_folder_close(&f);
 		} else {
-			j->rc = store_flags_update(f, j->uids, j->nuids, j->fop,
-			    j->flags, j->kw, j->unchanged,
-			    j->unchanged ? &j->failed : NULL,
-			    j->unchanged ? &j->nfailed : NULL, &e);
+			flags_apply(j, f, &e);
 			store_folder_close(&f);
 		}
 		snprintf(j->error, sizeof(j->error), "%s", e != NULL ? e : "");
@@ -304,6 +312,17 @@ reply(struct session *s, struct write_job *j)
 
 static void group_start(struct imapd *d, struct imapd_mbox *m);
 
+/* flags_reply - the tagged answer of a STORE or EXPUNGE job */
+static void
+flags_reply(struct session *s, struct write_job *j)
+{
+	if (j->expunge)
+		expunge_reply(s, j->tag, j->rc, j->error);
+	else
+		store_reply(s, j->tag, j->uid, j->silent, j->unchanged,
+		    j->uids, j->nuids, j->rc, j->failed, j->nfailed, j->error);
+}
+
 /* group_done - answer each STORE of a group, start the next group */
 static void
 group_done(struct write_job *g)
@@ -316,12 +335,7 @@ group_done(struct write_job *g)
 		if (s != NULL) {
 			s->wjob = NULL;
 			session_hold(s);
-			if (j->expunge)
-				expunge_reply(s, j->tag, j->rc, j->error);
-			else
-				store_reply(s, j->tag, j->uid, j->silent,
-				    j->unchanged, j->uids, j->nuids, j->rc,
-				    j->failed, j->nfailed, j->error);
+			flags_reply(s, j);
 			session_resume(s);
 			(void)session_release(s);
 		}
@@ -494,24 +508,13 @@ flags_inline(struct session *s, struct write_job *j)
 
 	if (s->mbox->flags_busy || store_writes_try(s->mbox->st, &err) != 1)
 		return false;
-	if (j->expunge)
-		j->rc = store_expunge(s->folder, j->nuids ? j->uids : NULL,
-		    j->nuids, NULL, NULL, &err) < 0 ? -1 : 0;
-	else
-		j->rc = store_flags_update(s->folder, j->uids, j->nuids, j->fop,
-		    j->flags, j->kw, j->unchanged,
-		    j->unchanged ? &j->failed : NULL,
-		    j->unchanged ? &j->nfailed : NULL, &err);
+	flags_apply(j, s->folder, &err);
 	snprintf(j->error, sizeof(j->error), "%s", err != NULL ? err : "");
 	if (store_writes_commit(s->mbox->st, &err) < 0) {
 		j->rc = -1;
 		snprintf(j->error, sizeof(j->error), "%s", err);
 	}
-	if (j->expunge)
-		expunge_reply(s, j->tag, j->rc, j->error);
-	else
-		store_reply(s, j->tag, j->uid, j->silent, j->unchanged,
-		    j->uids, j->nuids, j->rc, j->failed, j->nfailed, j->error);
+	flags_reply(s, j);
 	job_free(j);
 	return true;
 }
