@@ -209,6 +209,9 @@ def main():
     ap.add_argument("--postern-set", action="append", default=[],
                     metavar="KEY=VALUE",
                     help="a Postern setting for the run (repeatable)")
+    ap.add_argument("--dovecot-first", action="store_true",
+                    help="run Dovecot before Postern (alternate the order "
+                         "between invocations)")
     ap.add_argument("--keep-output", default=None,
                     help="folder for imaptest's full output")
     a = ap.parse_args()
@@ -219,6 +222,8 @@ def main():
                                      settings=settings))
     if a.only != "postern":
         servers.append(DovecotOnly(3))
+    if a.dovecot_first:
+        servers.reverse()
     mbox = Path(tempfile.mkdtemp(prefix="imaptest-mbox-")) / "stress.mbox"
     with open(mbox, "w") as f:
         for i in range(200):

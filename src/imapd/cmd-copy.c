@@ -87,9 +87,6 @@ void
 cmd_expunge(struct session *s, const char *tag, const struct imap_arg *a,
 	    size_t n, bool uid)
 {
-	const char *err;
-	int r;
-
 	if ((uid && n != 1) || (!uid && n != 0)) {
 		session_tagged(s, tag, "BAD", uid ? "Syntax: UID EXPUNGE set" :
 		    "Syntax: EXPUNGE");
@@ -110,14 +107,24 @@ cmd_expunge(struct session *s, const char *tag, const struct imap_arg *a,
 			if (s->msgs[idx[i]].flags & STORE_DELETED)
 				uids[nu++] = s->msgs[idx[i]].uid;
 		free(idx);
-		/* expunge only what is still \Deleted in the index */
-		r = nu == 0 ? 0 : store_expunge(s->folder, uids, nu, NULL, NULL, &err);
+		/* expunge only what is still \Deleted in the index; off the
+		 * loop, with the other sessions' STOREs and EXPUNGEs */
+		if (nu > 0)
+			writer_expunge(s, tag, uids, nu);
+		else
+			expunge_reply(s, tag, 0, NULL);
 		free(uids);
 	} else {
-		r = store_expunge(s->folder, NULL, 0, NULL, NULL, &err);
+		writer_expunge(s, tag, NULL, 0);
 	}
+}
+
+/* expunge_reply - see imapd.h */
+void
+expunge_reply(struct session *s, const char *tag, int r, const char *err)
+{
 	if (r < 0) {
-		log_warnx("%s: EXPUNGE: %s", s->sid, err);
+		log_warnx("%s: EXPUNGE: %s", s->sid, err ? err : "?");
 		session_tagged(s, tag, "NO", "[SERVERBUG] EXPUNGE failed");
 		return;
 	}

@@ -2,6 +2,7 @@
  * SEARCH, and the process's header cache */
 #include <errno.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -195,18 +196,27 @@ content_load_part(struct session *s, const struct view_msg *v,
 		c->header_only = true;
 		return 0;
 	}
-	memset(&m, 0, sizeof(m));
 	int fd = -1;
-	if (store_msg_get(s->folder, v->uid, &m, &err) == 1) {
-		fd = store_msg_open(s->folder, &m, &err);
-		store_msg_clear(&m);
-	}
-	if (fd < 0) {
-		/* expunged by another session (of any process) that this
-		 * one was not told of yet: the file the store keeps a while
-		 * (RFC 2180 4.1.1) */
-		fd = store_msg_open_expunged(s->folder, s->uidvalidity,
-		    v->uid);
+	/* a writer thread's STOREs rename the file (its flags) and its
+	 * EXPUNGE moves it to tmp/ before their transaction commits: the
+	 * name read from the index can be gone for a moment, and a file
+	 * renamed twice meanwhile can slip between the probes. A few
+	 * rounds; a message really gone costs them once. */
+	for (int round = 0; round < 4 && fd < 0; round++) {
+		if (round > 0)
+			sched_yield();
+		memset(&m, 0, sizeof(m));
+		if (store_msg_get(s->folder, v->uid, &m, &err) == 1) {
+			fd = store_msg_open(s->folder, &m, &err);
+			store_msg_clear(&m);
+		}
+		if (fd < 0) {
+			/* expunged by another session (of any process) that
+			 * this one was not told of yet: the file the store
+			 * keeps a while (RFC 2180 4.1.1) */
+			fd = store_msg_open_expunged(s->folder, s->uidvalidity,
+			    v->uid);
+		}
 	}
 	if (fd < 0) {
 		c->failed = true;

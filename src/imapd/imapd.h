@@ -175,6 +175,13 @@ void writer_copy(struct session *s, const char *tag, const char *to,
 void writer_store(struct session *s, const char *tag, const uint32_t *uids,
 		  size_t n, enum store_flag_op op, unsigned flags,
 		  const char *kw, uint64_t unchanged, bool uid, bool silent);
+/* writer_expunge - EXPUNGE (n 0: every \Deleted message) or UID EXPUNGE
+ * of uids of the selected folder, grouped as writer_store; then
+ * expunge_reply (cmd-copy.c) */
+void writer_expunge(struct session *s, const char *tag, const uint32_t *uids,
+		    size_t n);
+void expunge_reply(struct session *s, const char *tag, int rc,
+		   const char *err);
 /* store_reply - the rest of STORE once the change is committed: rc of
  * store_flags_update, the UIDs that failed UNCHANGEDSINCE (cmd-store.c) */
 void store_reply(struct session *s, const char *tag, bool uid, bool silent,

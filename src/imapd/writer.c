@@ -56,6 +56,7 @@ struct write_job {
 	char *kw;
 	uint64_t unchanged;
 	bool silent;
+	bool expunge;               /* EXPUNGE (uids, or all if nuids 0) */
 	uint32_t *failed;
 	size_t nfailed;
 	/* the outcome */
@@ -130,6 +131,21 @@ msgs_free(struct write_job *j)
 	j->n = 0;
 }
 
+/* flags_apply - one STORE or EXPUNGE job on folder f (of the thread's
+ * connection, or of the loop's) */
+static void
+flags_apply(struct write_job *j, struct store_folder *f, const char **e)
+{
+	if (j->expunge)
+		j->rc = store_expunge(f, j->nuids ? j->uids : NULL, j->nuids,
+		    NULL, NULL, e) < 0 ? -1 : 0;
+	else
+		j->rc = store_flags_update(f, j->uids, j->nuids, j->fop,
+		    j->flags, j->kw, j->unchanged,
+		    j->unchanged ? &j->failed : NULL,
+		    j->unchanged ? &j->nfailed : NULL, e);
+}
+
 /* group_run - the STOREs of a group in one write transaction: each is a
  * savepoint of it (one failing is undone alone), the lock is taken and
  * the WAL written once */
@@ -147,10 +163,7 @@ group_run(struct write_job *g, struct store *st, const char *err)
 		} else if ((f = store_folder_open(st, j->src, &e)) == NULL) {
 			j->rc = -1;
 		} else {
-			j->rc = store_flags_update(f, j->uids, j->nuids, j->fop,
-			    j->flags, j->kw, j->unchanged,
-			    j->unchanged ? &j->failed : NULL,
-			    j->unchanged ? &j->nfailed : NULL, &e);
+			flags_apply(j, f, &e);
 			store_folder_close(&f);
 		}
 		snprintf(j->error, sizeof(j->error), "%s", e != NULL ? e : "");
@@ -299,6 +312,17 @@ reply(struct session *s, struct write_job *j)
 
 static void group_start(struct imapd *d, struct imapd_mbox *m);
 
+/* flags_reply - the tagged answer of a STORE or EXPUNGE job */
+static void
+flags_reply(struct session *s, struct write_job *j)
+{
+	if (j->expunge)
+		expunge_reply(s, j->tag, j->rc, j->error);
+	else
+		store_reply(s, j->tag, j->uid, j->silent, j->unchanged,
+		    j->uids, j->nuids, j->rc, j->failed, j->nfailed, j->error);
+}
+
 /* group_done - answer each STORE of a group, start the next group */
 static void
 group_done(struct write_job *g)
@@ -311,9 +335,7 @@ group_done(struct write_job *g)
 		if (s != NULL) {
 			s->wjob = NULL;
 			session_hold(s);
-			store_reply(s, j->tag, j->uid, j->silent, j->unchanged,
-			    j->uids, j->nuids, j->rc, j->failed, j->nfailed,
-			    j->error);
+			flags_reply(s, j);
 			session_resume(s);
 			(void)session_release(s);
 		}
@@ -458,6 +480,66 @@ group_start(struct imapd *d, struct imapd_mbox *m)
 	workpool_submit(pool, &g->w);
 }
 
+/* flags_job - a STORE or EXPUNGE of uids of the session's folder */
+static struct write_job *
+flags_job(struct session *s, const char *tag, const uint32_t *uids, size_t n)
+{
+	struct write_job *j = xcalloc(1, sizeof(*j));
+
+	j->kind = W_FLAGS;
+	j->s = s;
+	j->tag = xstrdup(tag);
+	snprintf(j->src, sizeof(j->src), "%s", store_folder_name(s->folder));
+	j->uids = xcalloc(n ? n : 1, sizeof(*j->uids));
+	if (n > 0)
+		memcpy(j->uids, uids, n * sizeof(*uids));
+	j->nuids = n;
+	return j;
+}
+
+/* flags_inline - run j on the loop's own connection when the write lock
+ * is free and no group is out (no thread hand-off: a STORE costs no
+ * wake-up of a worker and of the loop again); false if it is taken:
+ * then the group waits for it, not the loop */
+static bool
+flags_inline(struct session *s, struct write_job *j)
+{
+	const char *err = NULL;
+
+	if (s->mbox->flags_busy || store_writes_try(s->mbox->st, &err) != 1)
+		return false;
+	flags_apply(j, s->folder, &err);
+	snprintf(j->error, sizeof(j->error), "%s", err != NULL ? err : "");
+	if (store_writes_commit(s->mbox->st, &err) < 0) {
+		j->rc = -1;
+		snprintf(j->error, sizeof(j->error), "%s", err);
+	}
+	flags_reply(s, j);
+	job_free(j);
+	return true;
+}
+
+/* flags_queue - run j at once if the lock is free, else queue it on the
+ * session's mailbox and suspend the session; a group starts now if none
+ * is out */
+static void
+flags_queue(struct session *s, struct write_job *j)
+{
+	struct imapd_mbox *m = s->mbox;
+
+	if (flags_inline(s, j))
+		return;
+
+	s->wjob = j;
+	session_suspend(s);
+	if (m->flags_tail == NULL)
+		m->flags_tail = &m->flags_q;
+	*m->flags_tail = j;
+	m->flags_tail = &j->next;
+	if (!m->flags_busy)
+		group_start(s->d, m);
+}
+
 /* writer_store - see imapd.h */
 void
 writer_store(struct session *s, const char *tag, const uint32_t *uids,
@@ -477,29 +559,31 @@ writer_store(struct session *s, const char *tag, const uint32_t *uids,
 		free(failed);
 		return;
 	}
-	struct write_job *j = xcalloc(1, sizeof(*j));
-	j->kind = W_FLAGS;
-	j->s = s;
-	j->tag = xstrdup(tag);
-	snprintf(j->src, sizeof(j->src), "%s", store_folder_name(s->folder));
-	j->uids = xcalloc(n ? n : 1, sizeof(*j->uids));
-	memcpy(j->uids, uids, n * sizeof(*uids));
-	j->nuids = n;
+	struct write_job *j = flags_job(s, tag, uids, n);
 	j->fop = op;
 	j->flags = flags;
 	j->kw = kw != NULL ? xstrdup(kw) : NULL;
 	j->unchanged = unchanged;
 	j->uid = uid;
 	j->silent = silent;
-	s->wjob = j;
-	session_suspend(s);
-	struct imapd_mbox *m = s->mbox;
-	if (m->flags_tail == NULL)
-		m->flags_tail = &m->flags_q;
-	*m->flags_tail = j;
-	m->flags_tail = &j->next;
-	if (!m->flags_busy)
-		group_start(s->d, m);
+	flags_queue(s, j);
+}
+
+/* writer_expunge - see imapd.h */
+void
+writer_expunge(struct session *s, const char *tag, const uint32_t *uids,
+	       size_t n)
+{
+	if (pool == NULL) {
+		const char *err = NULL;
+		int r = store_expunge(s->folder, n ? uids : NULL, n, NULL, NULL,
+		    &err);
+		expunge_reply(s, tag, r < 0 ? -1 : 0, err);
+		return;
+	}
+	struct write_job *j = flags_job(s, tag, uids, n);
+	j->expunge = true;
+	flags_queue(s, j);
 }
 
 /* writer_checkpoint - see imapd.h */

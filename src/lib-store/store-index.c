@@ -256,6 +256,23 @@ index_begin(struct store *st, const char **error_r)
 	return index_exec(st, "BEGIN IMMEDIATE", error_r);
 }
 
+/* index_begin_nowait - BEGIN IMMEDIATE unless another connection holds
+ * the write lock: 1 begun, 0 busy, -1 error */
+int
+index_begin_nowait(struct store *st, const char **error_r)
+{
+	if (st->batch)
+		return index_begin(st, error_r) < 0 ? -1 : 1;
+	st->nowait = true;
+	int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	st->nowait = false;
+	if (rc == SQLITE_OK)
+		return 1;
+	if (rc == SQLITE_BUSY)
+		return 0;
+	return index_err(st, error_r, "BEGIN IMMEDIATE");
+}
+
 int
 index_commit(struct store *st, const char **error_r)
 {
@@ -328,6 +345,20 @@ store_writes_begin(struct store *st, const char **error_r)
 	st->batch_failed = false;
 	st->nest = 0;
 	return 0;
+}
+
+/* store_writes_try - see store.h */
+int
+store_writes_try(struct store *st, const char **error_r)
+{
+	int r = index_begin_nowait(st, error_r);
+
+	if (r == 1) {
+		st->batch = true;
+		st->batch_failed = false;
+		st->nest = 0;
+	}
+	return r;
 }
 
 /* store_writes_commit - see store.h */
@@ -473,8 +504,9 @@ index_migrate(struct store *st, const char **error_r)
 static int
 index_busy(void *arg, int count)
 {
-	(void)arg;
-	if (count >= BUSY_TRIES)
+	struct store *st = arg;
+
+	if (count >= BUSY_TRIES || st->nowait)
 		return 0;
 	long us = count < BUSY_FAST ? 50 : count < BUSY_MEDIUM ? 250 : 1000;
 	struct timespec ts = { 0, us * 1000 };
@@ -496,7 +528,7 @@ index_open(struct store *st, const char **error_r)
 	/* an idle IMAP session holds its mailbox open: SQLite's default
 	 * lookaside (120 KB per connection) would be most of its memory */
 	(void)sqlite3_db_config(st->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 128, 32);
-	sqlite3_busy_handler(st->db, index_busy, NULL);
+	sqlite3_busy_handler(st->db, index_busy, st);
 	/* synchronous=NORMAL in WAL mode: a killed process loses nothing,
 	 * and a power failure can only roll back the last index changes
 	 * (flags, expunges), never corrupt the index. The messages

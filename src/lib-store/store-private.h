@@ -55,6 +55,7 @@ struct store {
 	int nest;
 	char **touch;
 	size_t ntouch;
+	bool nowait;               /* index_begin_nowait: no busy waiting */
 };
 
 struct store_folder {
@@ -108,6 +109,9 @@ int index_begin(struct store *st, const char **error_r);
 /* index_commit - COMMIT (rolled back when it fails) */
 int index_commit(struct store *st, const char **error_r);
 void index_rollback(struct store *st);
+/* index_begin_nowait - index_begin unless the write lock is taken by
+ * another connection (a writer thread, another process): 1, 0 busy, -1 */
+int index_begin_nowait(struct store *st, const char **error_r);
 /* index_touch - tell the watchers of the folder in dir that it changed:
  * at once, or at the batch's commit (store_writes_begin) */
 void index_touch(struct store *st, const char *dir);

@@ -523,8 +523,21 @@ store_sync(struct store_folder *f, const char **error_r)
 		f->synced_modseq = fs.modseq;
 		return 0;
 	}
-	if (index_begin(f->st, error_r) < 0)
+	/* cur/ changed or new/ has files: usually a writer of ours (a
+	 * STORE's renames, a delivery) in the middle of its transaction,
+	 * which records cur/ and drains new/ itself under the lock before
+	 * it commits. Never wait for it (imapd's loop would stall every
+	 * session): report the index as last committed; what the writer
+	 * leaves, the next sync picks up. */
+	int b = index_begin_nowait(f->st, error_r);
+	if (b < 0)
 		return -1;
+	if (b == 0) {
+		if (sync_state_load(f, &fs, error_r) < 0)
+			return -1;
+		f->synced_modseq = fs.modseq;
+		return 0;
+	}
 	if (sync_locked(f, &fs, error_r) < 0) {
 		index_rollback(f->st);
 		return -1;

@@ -205,6 +205,9 @@ const char *store_root(const struct store *st);
  * session of a mailbox, writer.c). store_writes_commit: -1 with *error_r
  * if the commit failed (then nothing of the batch is kept). */
 int store_writes_begin(struct store *st, const char **error_r);
+/* store_writes_try - store_writes_begin unless another connection holds
+ * the write lock: 1 begun, 0 busy (nothing begun), -1 error */
+int store_writes_try(struct store *st, const char **error_r);
 int store_writes_commit(struct store *st, const char **error_r);
 /* store_checkpoint_by - the caller checkpoints the index's WAL: cb(ctx)
  * is called after a commit that leaves it over 1000 pages, instead of

@@ -594,6 +594,86 @@ test_notify(void)
 	cleanup(root);
 }
 
+/* flags_of - a message's flags as connection f reads them, -1 if none */
+static int
+flags_of(struct store_folder *f, uint32_t uid)
+{
+	struct store_msg m = { 0 };
+	const char *err;
+
+	if (store_msg_get(f, uid, &m, &err) != 1)
+		return -1;
+	int fl = (int)m.flags;
+	store_msg_clear(&m);
+	return fl;
+}
+
+/* store_writes_begin/commit: several writes in one transaction, none
+ * seen by another connection before the commit, all after it, the
+ * watchers told at the commit (again); an expunge in the group too; and a sync
+ * on another connection while the group holds the write lock returns at
+ * once with the index as last committed (it waited for the lock, up to
+ * 30 s, before) */
+static void
+test_writes_group(void)
+{
+	char *root = tmp_root();
+	const char *err;
+	struct store *st = store_open(root, &err);
+	struct store_folder *f = store_folder_open(st, "INBOX", &err);
+
+	deliver_n(root, NULL, 3);
+	CHECK_INTEQ(store_sync(f, &err), 0);
+	struct store *st2 = store_open(root, &err);
+	struct store_folder *f2 = store_folder_open(st2, "INBOX", &err);
+	CHECK(f2 != NULL);
+	CHECK_INTEQ(store_sync(f2, &err), 0);
+	uint64_t before = store_folder_modseq(f2);
+	struct store_notify *nt = store_notify_create(&err);
+	int h = store_notify_watch(nt, f2, on_notify, NULL, &err);
+	CHECK(h > 0);
+	store_notify_dispatch(nt);
+	notified = 0;
+
+	CHECK_INTEQ(store_writes_begin(st, &err), 0);
+	uint32_t u1 = 1, u2 = 2, u3 = 3;
+	CHECK_INTEQ(store_flags_update(f, &u1, 1, STORE_FLAGS_ADD,
+	    STORE_FLAGGED, NULL, 0, NULL, NULL, &err), 0);
+	CHECK_INTEQ(store_flags_update(f, &u2, 1, STORE_FLAGS_ADD,
+	    STORE_DELETED, NULL, 0, NULL, NULL, &err), 0);
+	CHECK_INTEQ(store_expunge(f, &u2, 1, NULL, NULL, &err), 0);
+	/* uncommitted: the other connection sees the old index, and its
+	 * sync (cur/ was renamed in) does not wait for the lock */
+	CHECK_INTEQ(flags_of(f2, u1), 0);
+	CHECK_INTEQ(flags_of(f2, u2), 0);
+	CHECK_INTEQ(store_sync(f2, &err), 0);
+	CHECK(store_folder_modseq(f2) == before);
+	/* (the renames in cur/ wake the watchers already: their sync finds
+	 * nothing yet; the commit wakes them again) */
+	store_notify_dispatch(nt);
+	notified = 0;
+	CHECK_INTEQ(store_writes_commit(st, &err), 0);
+	CHECK_INTEQ(flags_of(f2, u1), (int)STORE_FLAGGED);
+	CHECK_INTEQ(flags_of(f2, u2), -1);
+	CHECK_INTEQ(flags_of(f2, u3), 0);
+	CHECK_INTEQ(store_sync(f2, &err), 0);
+	CHECK(store_folder_modseq(f2) > before);
+	store_notify_dispatch(nt);
+	CHECK_INTEQ(notified, 1);
+	/* after the group, writes are their own transactions again */
+	CHECK_INTEQ(store_flags_update(f, &u3, 1, STORE_FLAGS_ADD,
+	    STORE_FLAGGED, NULL, 0, NULL, NULL, &err), 0);
+	CHECK_INTEQ(flags_of(f2, u3), (int)STORE_FLAGGED);
+
+	store_notify_unwatch(nt, h);
+	store_notify_free(&nt);
+	store_folder_close(&f2);
+	store_close(&st2);
+	store_folder_close(&f);
+	store_close(&st);
+	cleanup(root);
+}
+
 static int checkpoint_asked;
 
 static void
@@ -717,6 +797,7 @@ main(void)
 		TEST(test_index),
 		TEST(test_concurrent),
 		TEST(test_notify),
+		TEST(test_writes_group),
 		TEST(test_checkpoint_by),
 		TEST(test_recent_multiappend),
 		TEST(test_append_file),
