@@ -291,6 +291,15 @@ const struct field_def settings_fields[] = {
 	  "server-to-server connections with no traffic this long are closed (made again when needed)", 0 },
 	{ "xmpp.dialback_secret", NULL, FT_TEXT, "", 0, 200, NULL,
 	  "key of server dialback (XEP-0220, XEP-0185); empty: a random key is stored here at first use", FIELD_SECRET },
+	/* XEP-0215 STUN/TURN for calls (xmppd turn.c; coturn with use-auth-secret) */
+	{ "chat.turn.host", NULL, FT_TEXT, "", 0, 253, NULL,
+	  "host name or address of the STUN/TURN server (coturn) chat clients use for calls; empty: none offered", 0 },
+	{ "chat.turn.port", NULL, FT_INT, "3478", 1, 65535, NULL,
+	  "port of the STUN/TURN server (UDP and TCP)", 0 },
+	{ "chat.turn.ttl", NULL, FT_DURATION, "86400", 60, 604800, NULL,
+	  "lifetime of the TURN credentials chat clients are given", 0 },
+	{ "chat.turn.secret", NULL, FT_TEXT, "", 0, 200, NULL,
+	  "shared secret of TURN credentials: coturn's static-auth-secret (with use-auth-secret); empty: a random one is stored here at first use", FIELD_SECRET },
 	/* XEP-0363 HTTP file upload (lib-config/chatupload.h) */
 	{ "xmpp.upload_max_size", NULL, FT_SIZE, "10240", 1, 1024 * 1024, NULL,
 	  "largest file a chat upload slot is given for (at most http.max_upload, which the HTTP service takes; the body streams to a file)", 0 },

@@ -1422,6 +1422,8 @@ disco_info(struct xsess *s, struct xml_node *iq, const char *from,
 		    "name", "Postern", NULL);
 		for (const char *const *f = features; *f; f++)
 			xml_node_add(q, "feature", "var", *f, NULL);
+		if (turn_enabled())     /* XEP-0215 (turn.c) */
+			xml_node_add(q, "feature", "var", NS_EXTDISCO, NULL);
 	}
 	xsess_send(s, r);
 	xml_node_free(&r);
@@ -1835,6 +1837,8 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		xml_node_free(&r);
 	} else if (is(ns, NS_GUEST) && (to == NULL || !account)) {
 		guest_iq(s, iq, payload);
+	} else if (is(ns, NS_EXTDISCO) && (to == NULL || !account)) {
+		turn_iq(s, iq, payload, from);           /* turn.c */
 	} else if (is(ns, NS_COMMANDS) && strcmp(payload->name, "command") ==
 	    0 && is(type, "set") && (to == NULL || !account)) {
 		guest_command(s, iq, payload, from);

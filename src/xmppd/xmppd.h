@@ -51,6 +51,7 @@
 #define NS_GUEST "urn:postern:chat:guest:0"
 #define NS_COMMANDS "http://jabber.org/protocol/commands"
 #define GUEST_NODE "urn:postern:chat:guest:invite"   /* XEP-0050 */
+#define NS_EXTDISCO "urn:xmpp:extdisco:2"   /* XEP-0215 */
 #define NS_PUBSUB_OWNER "http://jabber.org/protocol/pubsub#owner"
 #define MAM_MAX_PAGE 100          /* RSM <max/> is capped there */
 
@@ -380,6 +381,15 @@ void federate_incoming(struct xml_node *n);
  * local sender */
 void federate_bounce(const struct xml_node *n, const char *cond,
 		     const char *text);
+
+/* --- turn.c: XEP-0215 STUN/TURN services (coturn's REST credentials) -- */
+bool turn_enabled(void);
+/* turn_credentials - user name "<expires>:<user>" and its password,
+ * base64(HMAC-SHA1(chat.turn.secret, name)) (new strings); 0 or -1 */
+int turn_credentials(const char *user, time_t expires, char **name_r,
+		     char **password_r);
+void turn_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+	     const char *from);
 
 /* --- socks5.c --------------------------------------------------------- */
 /* proxy_domain - whether domain is proxy.<a domain of ours>; its post
