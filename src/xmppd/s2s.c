@@ -634,6 +634,9 @@ s2s_verified(uint64_t in_serial, const char *remote, const char *local,
 	if (valid) {
 		p->valid = true;
 		l->state = L_READY;
+		/* the stanza limit of an authorized peer from now on */
+		xml_stream_set_max(l->xs, (size_t)settings_get_int(
+		    xsrv.svc->db, "xmpp.s2s_stanza_max", 256) * 1024);
 		xconn_set_timeout(l->c, (int)settings_get_int(xsrv.svc->db,
 		    "xmpp.s2s_idle_timeout", 600));
 		log_info("xmpp s2s c%" PRIu64 " %s: %s -> %s authorized "
@@ -933,13 +936,8 @@ link_input(void *ctx)
 			}
 			if (l->out)
 				out_open(l);
-			else {
+			else
 				in_open(l);
-				if (!l->dead && l->state == L_FEATURES)
-					xml_stream_set_max(l->xs, (size_t)
-					    settings_get_int(xsrv.svc->db,
-					    "xmpp.s2s_stanza_max", 256) * 1024);
-			}
 			break;
 		case XML_EV_STANZA:
 			if (l->out)

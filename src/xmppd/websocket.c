@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -57,6 +58,7 @@
 #define WS_PREAMBLE_MAX 256
 #define WS_PREAMBLE_SECS 5
 #define WS_PENDING_MAX 256     /* connections that have not said who */
+#define WEB_TOUCH_EVERY 60     /* as webauth.c: last_seen at most this often */
 #define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
 #define NS_STREAM "http://etherx.jabber.org/streams"
 
@@ -795,4 +797,24 @@ websocket_sasl_external(struct xsess *s, const char *b64)
 		    NULL, r < 0 ? err : NULL);
 	} else
 		xsess_login_result(s, DIR_AUTH_OK, &mb, NULL);
+}
+
+void
+websocket_activity(struct xsess *s, const struct xml_node *n)
+{
+	const char *type = xml_node_attr(n, "type");
+	int64_t now = time(NULL);
+	const char *err;
+
+	/* answers (to the server's pings, say) are not the user's doing */
+	if (strcmp(n->name, "iq") == 0 && type != NULL &&
+	    (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
+		return;
+	if (now - s->web_touched < WEB_TOUCH_EVERY)
+		return;
+	s->web_touched = now;
+	if (dir_web_session_touch(xsrv.svc->db, s->web_session,
+	    s->mailbox_id, now, &err) < 0)
+		log_warnx("xmpp %s: web session %" PRId64 ": %s", s->full,
+		    s->web_session, err);
 }

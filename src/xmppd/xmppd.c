@@ -996,6 +996,8 @@ stanza(struct xsess *s, struct xml_node *n)
 		xml_node_free(&n);
 		return;
 	}
+	if (s->web_ev != NULL)
+		websocket_activity(s, n);    /* the webmail session is used */
 	im_stanza(s, n);
 }
 

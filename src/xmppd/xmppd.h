@@ -135,6 +135,7 @@ struct xsess {
 					 * SASL EXTERNAL; 0 none */
 	int64_t web_session;            /* ... and that session's row */
 	struct event *web_ev;           /* logged in by it: its expiry */
+	int64_t web_touched;            /* last time it counted as use */
 };
 
 /* a user with bound sessions */
@@ -335,6 +336,11 @@ void websocket_shutdown(void);
 /* websocket_sasl_external - SASL EXTERNAL on a WebSocket stream whose
  * browser has a webmail session (authzid: base64, "=" or empty) */
 void websocket_sasl_external(struct xsess *s, const char *b64);
+/* websocket_activity - a stanza of a stream signed in by a webmail
+ * session: the user's own (not an answer) counts as use of that
+ * session (its last_seen, at most once a minute), as the webmail's
+ * requests do */
+void websocket_activity(struct xsess *s, const struct xml_node *n);
 
 /* --- s2s.c, dialback.c, federate.c: federation ------------------------ */
 /* s2s_init - the resolver and dialback key; s2s_shutdown - close every

@@ -264,6 +264,14 @@ def test_liar_is_refused(servers, net):
     r.expect(r"<db:result[^>]*type='invalid'")
     r.stream_error("not-authorized")
     r.close()
+    # before dialback a peer's stanzas are small (16 KB)
+    r = Raw(ports["a"])
+    r.send(server_header("acme.test", "beta.test"))
+    r.expect(r"</stream:features>")
+    r.send("<db:result from='beta.test' to='acme.test'>" + "k" * 40000 +
+           "</db:result>")
+    r.stream_error("policy-violation")
+    r.close()
     # a domain of ours may not be claimed at all
     r = Raw(ports["a"])
     r.send(server_header("acme.test", "other.test"))
