@@ -1,9 +1,6 @@
 /* xmppd - the XMPP client service: streams, STARTTLS, SASL PLAIN with the
  * mailbox credentials, resource binding and stream errors (RFC 6120) */
 #include <errno.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1048,8 +1045,8 @@ sess_input(void *ctx)
 			}
 			/* all read: an idle bound stream keeps no parser
 			 * (memory per idle client, bench/RESULTS.md) */
-			if (s->state == XS_BOUND && xml_stream_idle(s->xs))
-				xsrv.parsers_freed = true;
+			if (s->state == XS_BOUND)
+				(void)xml_stream_idle(s->xs);
 			return;
 		case XML_EV_OPEN:
 			if (s->state != XS_WAIT_HEADER) {
@@ -1359,15 +1356,6 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	s2s_sweep();
 	if (ticks++ % 3600 == 0)
 		retention();
-#ifdef __GLIBC__
-	/* the parsers idle streams freed leave holes in the heap that keep
-	 * their pages resident (after a burst of logins, most of an idle
-	 * client's memory): give free pages back, at most every 10 s */
-	if (ticks % 10 == 0 && xsrv.parsers_freed) {
-		xsrv.parsers_freed = false;
-		(void)malloc_trim(0);
-	}
-#endif
 	if (xsrv.state_dirty) {
 		xsrv.state_dirty = false;
 		state_write();

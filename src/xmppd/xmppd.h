@@ -159,7 +159,6 @@ struct xmpp_server {
 	struct xuser *users;
 	struct event *tick_ev;          /* once a second (xmppd.c on_tick) */
 	bool state_dirty;               /* run/xmpp-state.json to rewrite */
-	bool parsers_freed;             /* idle streams freed theirs: trim */
 };
 
 extern struct xmpp_server xsrv;
