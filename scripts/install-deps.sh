@@ -30,6 +30,8 @@ command -v npm >/dev/null 2>&1 || WEB="$WEB npm"
 PEERS="dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix"
 # xmppd is compared with Prosody (tests/integration/test_xmpp_prosody.py)
 PEERS="$PEERS prosody"
+# XEP-0215 TURN credentials are checked against coturn (test_xmpp_turn.py)
+PEERS="$PEERS coturn"
 
 # Login security (issue 17): country lookups, QR codes, PAM; the tests'
 # oathtool, zbarimg, .mmdb writer and PAM wrapper

@@ -555,6 +555,15 @@ dir_web_session_current(struct db *db, int64_t sid, int64_t mailbox_id,
 	return r;
 }
 
+int
+dir_web_session_touch(struct db *db, int64_t sid, int64_t mailbox_id,
+		      int64_t now, const char **error_r)
+{
+	return db_exec(db, error_r, "UPDATE web_session SET last_seen = ? "
+	    "WHERE id = ? AND mailbox_id = ? AND last_seen < ?", "iiii", now,
+	    sid, mailbox_id, now) < 0 ? -1 : 0;
+}
+
 enum dir_auth_result
 dir_authenticate(struct db *db, const char *login, const char *password,
 		 struct dir_mailbox *mb, const char **error_r)

@@ -155,6 +155,11 @@ int dir_web_session_current(struct db *db, int64_t sid, int64_t mailbox_id,
 			    int64_t now, int64_t *expires_r,
 			    const char **error_r);
 
+/* dir_web_session_touch - web session sid of mailbox_id was used at now
+ * (its last_seen; xmppd: the chat stream it signed in); 0 or -1 */
+int dir_web_session_touch(struct db *db, int64_t sid, int64_t mailbox_id,
+			  int64_t now, const char **error_r);
+
 /* Loaders: 1 found, 0 not found, -1 error. */
 int dir_mailbox_get(struct db *db, int64_t id, struct dir_mailbox *mb,
 		    const char **error_r);

@@ -17,7 +17,7 @@
 #include "strutil.h"
 #include "xalloc.h"
 
-enum query_kind { Q_MX, Q_ADDR, Q_TXT, Q_PTR, Q_A, Q_TLSA, Q_SECURE };
+enum query_kind { Q_MX, Q_ADDR, Q_TXT, Q_PTR, Q_A, Q_TLSA, Q_SECURE, Q_SRV };
 
 struct dns_sockev {
 	ares_socket_t fd;
@@ -36,6 +36,7 @@ struct dns_query {
 	enum dns_status status;
 	char *error;
 	struct dns_mx *mx;
+	struct dns_srv *srv;
 	struct sockaddr_storage *addrs;
 	char **strs;
 	size_t n;
@@ -258,7 +259,11 @@ static void query_free(struct dns_query *q)
 	if (q->strs != NULL)
 		for (i = 0; i < q->n; i++)
 			free(q->strs[i]);
+	if (q->srv != NULL)
+		for (i = 0; i < q->n; i++)
+			free(q->srv[i].host);
 	free(q->mx);
+	free(q->srv);
 	free(q->strs);
 	free(q->abuf);
 	free(q->tlsa);
@@ -349,6 +354,9 @@ static void query_deliver(evutil_socket_t fd, short what, void *arg)
 	case Q_SECURE:
 		((dns_secure_cb *)q->cb)(q->ctx, q->status, q->secure,
 		    q->cname, err);
+		break;
+	case Q_SRV:
+		((dns_srv_cb *)q->cb)(q->ctx, q->status, q->srv, q->n, err);
 		break;
 	}
 	query_free(q);
@@ -723,6 +731,77 @@ void dns_lookup_txt(struct dns_resolver *r, const char *name, dns_txt_cb *cb,
 	if (!query_name(q, qname))
 		return;
 	ares_query(r->channel, qname, ns_c_in, ns_t_txt, txt_callback, q);
+	resolver_arm_timer(r);
+}
+
+/* srv_cmp - RFC 2782 order: priority, then the larger weight first (a
+ * random pick weighted by it would spread the load; the order is kept
+ * deterministic here: a peer's few servers are tried in turn anyway) */
+static int srv_cmp(const void *a, const void *b)
+{
+	const struct dns_srv *x = a, *y = b;
+
+	if (x->prio != y->prio)
+		return x->prio < y->prio ? -1 : 1;
+	if (x->weight != y->weight)
+		return x->weight > y->weight ? -1 : 1;
+	return 0;
+}
+
+static void srv_callback(void *arg, int status, int timeouts,
+			 unsigned char *abuf, int alen)
+{
+	struct dns_query *q = arg;
+	struct ares_srv_reply *reply = NULL, *t;
+	size_t cap = 0;
+	int rc;
+
+	(void)timeouts;
+	if (q->r->destroying)
+		return;
+	if (status != ARES_SUCCESS) {
+		query_finish(q, status_of(status), ares_strerror(status));
+		return;
+	}
+	rc = ares_parse_srv_reply(abuf, alen, &reply);
+	if (rc != ARES_SUCCESS) {
+		query_finish(q, status_of(rc), ares_strerror(rc));
+		return;
+	}
+	for (t = reply; t != NULL && q->n < DNS_SRV_MAX; t = t->next) {
+		if (q->n == cap) {
+			cap = cap ? cap * 2 : 4;
+			q->srv = xreallocarray(q->srv, cap, sizeof(*q->srv));
+		}
+		q->srv[q->n].host = xstrdup(t->host);
+		str_lower(q->srv[q->n].host);
+		q->srv[q->n].prio = t->priority;
+		q->srv[q->n].weight = t->weight;
+		q->srv[q->n].port = t->port;
+		q->n++;
+	}
+	ares_free_data(reply);
+	if (q->n > 0)
+		qsort(q->srv, q->n, sizeof(*q->srv), srv_cmp);
+	if (q->n == 1 && strcmp(q->srv[0].host, ".") == 0 &&
+	    q->srv[0].port == 0) {
+		query_finish(q, DNS_NULLMX, "the service is not offered "
+		    "(SRV target \".\")");
+		return;
+	}
+	query_finish(q, q->n ? DNS_OK : DNS_NOTFOUND, q->n ? NULL : "no SRV");
+}
+
+/* dns_lookup_srv - the SRV records of _service._proto.domain */
+void dns_lookup_srv(struct dns_resolver *r, const char *name, dns_srv_cb *cb,
+		    void *ctx)
+{
+	struct dns_query *q = query_new(r, Q_SRV, name, (void *)cb, ctx);
+	char qname[IDN_DOMAIN_MAX + 2];
+
+	if (!query_name(q, qname))
+		return;
+	ares_query(r->channel, qname, ns_c_in, ns_t_srv, srv_callback, q);
 	resolver_arm_timer(r);
 }
 

@@ -80,6 +80,20 @@ typedef void dns_txt_cb(void *ctx, enum dns_status status,
 void dns_lookup_txt(struct dns_resolver *r, const char *name,
 		    dns_txt_cb *cb, void *ctx);
 
+/* SRV lookup (RFC 2782) of a full name ("_xmpp-server._tcp.example.org"):
+ * sorted by priority, then weight; at most DNS_SRV_MAX. A single record
+ * with the target "." is DNS_NULLMX ("the service is decidedly not
+ * available here"); NXDOMAIN or no records DNS_NOTFOUND. */
+#define DNS_SRV_MAX 16
+struct dns_srv {
+	char *host;
+	unsigned prio, weight, port;
+};
+typedef void dns_srv_cb(void *ctx, enum dns_status status,
+			const struct dns_srv *srv, size_t n, const char *error);
+void dns_lookup_srv(struct dns_resolver *r, const char *name,
+		    dns_srv_cb *cb, void *ctx);
+
 /* PTR lookup of an address: the names. */
 typedef void dns_ptr_cb(void *ctx, enum dns_status status,
 			char *const *names, size_t n, const char *error);

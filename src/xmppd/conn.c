@@ -118,6 +118,40 @@ xconn_adopt(struct service *svc, struct bufferevent *bev,
 	return c;
 }
 
+struct xconn *
+xconn_connect(struct service *svc, const struct sockaddr *sa, socklen_t salen,
+	      xconn_input_cb *connected, xconn_input_cb *in, xconn_end_cb *end,
+	      void *ctx)
+{
+	struct xconn *c = xcalloc(1, sizeof(*c));
+
+	c->svc = svc;
+	memcpy(&c->sa, sa, salen < sizeof(c->sa) ? salen : sizeof(c->sa));
+	sockaddr_ntop(sa, c->addr, sizeof(c->addr));
+	c->id = ++next_id;
+	c->on_connected = connected;
+	c->on_input = in;
+	c->on_end = end;
+	c->ctx = ctx;
+	c->bev = bufferevent_socket_new(svc->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
+		return NULL;
+	}
+	set_callbacks(c);
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&c->sa,
+	    (int)salen) < 0) {
+		xconn_free(&c);
+		return NULL;
+	}
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	int one = 1;
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	return c;
+}
+
 struct evbuffer *
 xconn_input(struct xconn *c)
 {
@@ -149,14 +183,23 @@ xconn_write(struct xconn *c, const void *data, size_t len)
 int
 xconn_starttls(struct xconn *c, SSL_CTX *ssl)
 {
+	return xconn_starttls_as(c, ssl, NULL);
+}
+
+int
+xconn_starttls_as(struct xconn *c, SSL_CTX *ssl, const char *sni)
+{
 	SSL *s = SSL_new(ssl);
 	struct bufferevent *tb;
 
 	if (s == NULL)
 		return -1;
+	if (sni != NULL)
+		SSL_set_tlsext_host_name(s, sni);
 	evbuffer_drain(bufferevent_get_input(c->bev),
 	    evbuffer_get_length(bufferevent_get_input(c->bev)));
 	tb = bufferevent_openssl_filter_new(c->svc->base, c->bev, s,
+	    sni != NULL ? BUFFEREVENT_SSL_CONNECTING :
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tb == NULL) {
 		SSL_free(s);
@@ -271,8 +314,13 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct xconn *c = arg;
 
 	(void)bev;
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & BEV_EVENT_CONNECTED) {
+		xconn_input_cb *cb = c->on_connected;
+		c->on_connected = NULL;   /* a TLS handshake says it again */
+		if (cb != NULL)
+			cb(c->ctx);
 		return;
+	}
 	if (what & BEV_EVENT_ERROR) {
 		unsigned long e = bufferevent_get_openssl_error(c->bev);
 		if (e != 0) {

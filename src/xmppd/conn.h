@@ -42,6 +42,7 @@ struct xconn {
 	bool counted;         /* holds a per-address slot */
 	int close_waits;
 	struct event *close_ev;
+	xconn_input_cb *on_connected;   /* xconn_connect: once */
 	xconn_input_cb *on_input;
 	xconn_end_cb *on_end;
 	void *ctx;
@@ -61,6 +62,11 @@ struct xconn *xconn_adopt(struct service *svc, struct bufferevent *bev,
 			  const struct sockaddr *sa, socklen_t salen, bool tls,
 			  int limit, xconn_input_cb *in, xconn_end_cb *end,
 			  void *ctx);
+/* xconn_connect - an outgoing connection (s2s.c): connected is called
+ * once it is up, end if it fails; NULL when no socket could be made */
+struct xconn *xconn_connect(struct service *svc, const struct sockaddr *sa,
+			    socklen_t salen, xconn_input_cb *connected,
+			    xconn_input_cb *in, xconn_end_cb *end, void *ctx);
 struct evbuffer *xconn_input(struct xconn *c);
 /* xconn_write - queue output; false (nothing queued) when the client
  * already leaves XCONN_OUT_MAX bytes unread */
@@ -69,6 +75,9 @@ size_t xconn_pending(struct xconn *c);
 /* xconn_starttls - switch to TLS now (after <proceed/>); input buffered
  * in clear is dropped (RFC 6120 5.4.3.3). 0 or -1. */
 int xconn_starttls(struct xconn *c, SSL_CTX *ssl);
+/* xconn_starttls_as - the same as the client when sni is not NULL (the
+ * server name sent: an outgoing s2s stream after <proceed/>) */
+int xconn_starttls_as(struct xconn *c, SSL_CTX *ssl, const char *sni);
 /* xconn_set_timeout - idle seconds before XCONN_TIMEOUT */
 void xconn_set_timeout(struct xconn *c, int seconds);
 /* xconn_pause - stop or resume reading */

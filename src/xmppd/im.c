@@ -157,6 +157,17 @@ resolve(const struct jid *j, char **owner_r, int64_t *po_r)
 	return d;
 }
 
+bool
+im_domain_remote(const char *domain)
+{
+	struct jid j = { NULL, (char *)domain, NULL };
+	char *owner = NULL;
+	enum dest d = resolve(&j, &owner, NULL);
+
+	free(owner);
+	return d == DEST_REMOTE;
+}
+
 void
 im_resolve_forget(void)
 {
@@ -842,8 +853,10 @@ presence_broadcast(struct xsess *s, struct xml_node *p, const char *type)
 	xml_node_set_attr(p, "to", NULL);
 	xsrv.state_dirty = true;        /* postern chat sessions */
 	if (is(type, "unavailable")) {
-		if (s->available)
+		if (s->available) {
 			broadcast(s, p);
+			federate_presence(s, p, false);
+		}
 		s->available = false;
 		xml_node_free(&s->presence);
 		return;
@@ -854,6 +867,7 @@ presence_broadcast(struct xsess *s, struct xml_node *p, const char *type)
 	xml_node_free(&s->presence);
 	s->presence = xml_node_copy(p);
 	broadcast(s, p);
+	federate_presence(s, p, initial);
 	if (!initial) {
 		pep_presence(s, p, false);
 		return;
@@ -1111,8 +1125,14 @@ presence(struct xsess *s, struct xml_node *p)
 		goto out;       /* XEP-0191 3.5: dropped without a word */
 	if (type != NULL && (is(type, "subscribe") || is(type, "subscribed") ||
 	    is(type, "unsubscribe") || is(type, "unsubscribed"))) {
-		if (strcmp(bare, s->bare) != 0)
+		if (d == DEST_REMOTE)
+			federate_subscription(s, type, bare);
+		else if (strcmp(bare, s->bare) != 0)
 			presence_subscription(s, type, bare);
+		goto out;
+	}
+	if (d == DEST_REMOTE) {
+		federate_out(s, p, &j);   /* directed presence, probes */
 		goto out;
 	}
 	if (d != DEST_USER)
@@ -1301,8 +1321,7 @@ message(struct xsess *s, struct xml_node *m)
 		im_stanza_error(s, m, "wait", "internal-server-error", NULL);
 		goto out;
 	case DEST_REMOTE:
-		im_stanza_error(s, m, "cancel", "remote-server-not-found",
-		    "no federation with other XMPP domains");
+		federate_out(s, m, &j);         /* federate.c */
 		goto out;
 	case DEST_SERVER:
 	case DEST_NO_USER:
@@ -1403,6 +1422,8 @@ disco_info(struct xsess *s, struct xml_node *iq, const char *from,
 		    "name", "Postern", NULL);
 		for (const char *const *f = features; *f; f++)
 			xml_node_add(q, "feature", "var", *f, NULL);
+		if (turn_enabled())     /* XEP-0215 (turn.c) */
+			xml_node_add(q, "feature", "var", NS_EXTDISCO, NULL);
 	}
 	xsess_send(s, r);
 	xml_node_free(&r);
@@ -1816,6 +1837,8 @@ iq_server(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		xml_node_free(&r);
 	} else if (is(ns, NS_GUEST) && (to == NULL || !account)) {
 		guest_iq(s, iq, payload);
+	} else if (is(ns, NS_EXTDISCO) && (to == NULL || !account)) {
+		turn_iq(s, iq, payload, from);           /* turn.c */
 	} else if (is(ns, NS_COMMANDS) && strcmp(payload->name, "command") ==
 	    0 && is(type, "set") && (to == NULL || !account)) {
 		guest_command(s, iq, payload, from);
@@ -1943,12 +1966,10 @@ iq(struct xsess *s, struct xml_node *iq)
 		else if (req)
 			im_stanza_error(s, iq, "cancel", "service-unavailable",
 			    NULL);
+	} else if (d == DEST_REMOTE) {
+		federate_out(s, iq, &j);        /* federate.c */
 	} else if (req) {
-		if (d == DEST_REMOTE)
-			im_stanza_error(s, iq, "cancel",
-			    "remote-server-not-found", "no federation with "
-			    "other XMPP domains");
-		else if (d == DEST_ERROR)
+		if (d == DEST_ERROR)
 			im_stanza_error(s, iq, "wait",
 			    "internal-server-error", NULL);
 		else
@@ -2061,5 +2082,6 @@ im_session_gone(struct xsess *s)
 			if (t != s && t->available && !t->dead &&
 			    (u == s->user || im_may_see(t, s)))
 				im_deliver(t, p, s->full, true);
+	federate_presence(s, p, false);
 	xml_node_free(&p);
 }

@@ -805,22 +805,10 @@ out:
 
 /* ------------------------------------------------ owner, admin */
 
-static char *
-form_value(const struct xml_node *x, const char *var)
-{
-	for (const struct xml_node *f = x->first; f != NULL; f = f->next)
-		if (f->name != NULL && strcmp(f->name, "field") == 0 &&
-		    is(xml_node_attr(f, "var"), var)) {
-			struct xml_node *v = xml_node_child(f, "value", NULL);
-			return v != NULL ? xml_node_text(v) : xstrdup("");
-		}
-	return NULL;
-}
-
 static int
 form_bool(const struct xml_node *x, const char *var, bool *v)
 {
-	char *t = form_value(x, var);
+	char *t = im_form_value(x, var);
 	int r = 0;
 
 	if (t == NULL)
@@ -913,8 +901,8 @@ owner_iq(struct xsess *s, struct xml_node *iq, struct xml_node *q,
 	}
 	bool persistent = r->persistent, members = r->members_only;
 	bool protect = r->password != NULL;
-	char *name = form_value(x, "muc#roomconfig_roomname");
-	char *secret = form_value(x, "muc#roomconfig_roomsecret");
+	char *name = im_form_value(x, "muc#roomconfig_roomname");
+	char *secret = im_form_value(x, "muc#roomconfig_roomsecret");
 	if (form_bool(x, "muc#roomconfig_persistentroom", &persistent) < 0 ||
 	    form_bool(x, "muc#roomconfig_membersonly", &members) < 0 ||
 	    form_bool(x, "muc#roomconfig_passwordprotectedroom",

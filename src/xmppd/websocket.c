@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -57,12 +58,15 @@
 #define WS_PREAMBLE_MAX 256
 #define WS_PREAMBLE_SECS 5
 #define WS_PENDING_MAX 256     /* connections that have not said who */
+#define WEB_TOUCH_EVERY 60     /* as webauth.c: last_seen at most this often */
 #define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
 #define NS_STREAM "http://etherx.jabber.org/streams"
 
 /* one relayed browser connection */
 struct ws_conn {
-	struct xsess *s;
+	struct xconn *c;               /* its session is c->ctx (a resumed
+					 * stream's connection moves to the
+					 * old session: XEP-0198) */
 	struct bufferevent *under;     /* the unix socket */
 	struct ws_reader rd;
 	bool opened;                   /* a stream header went to the session */
@@ -409,6 +413,12 @@ message(struct ws_conn *w, struct evbuffer *dst)
 		evbuffer_add(dst, w->rd.msg.data, w->rd.msg.len);
 }
 
+static struct xsess *
+sess(const struct ws_conn *w)
+{
+	return w->c->ctx;
+}
+
 /* fail - the client broke the protocol (or closed): the session ends,
  * its last words dropped, our close frame with code last */
 static void
@@ -420,12 +430,36 @@ fail(struct ws_conn *w, struct evbuffer *dst, uint16_t code)
 	w->fail_code = code;
 	if (code != WS_CLOSE_NORMAL)
 		log_info("xmpp c%" PRIu64 " %s: WebSocket: %s (close %u)",
-		    w->s->c->id, w->s->full ? w->s->full : w->s->c->addr,
+		    sess(w)->c->id, sess(w)->full ? sess(w)->full : sess(w)->c->addr,
 		    w->rd.error, code);
 	/* the end of an open stream ends it cleanly; otherwise a byte
 	 * no XML may hold ends it with an error */
 	evbuffer_add_printf(dst, "%s", w->opened ? "</stream:stream>" : "\x01");
 	w->opened = false;
+}
+
+/* drop - XEP-0198: a close frame without <close/> drops the
+ * connection, not the stream (a page going away): our close frame
+ * answers it, then the socket is shut (RFC 6455 7.1.1: the server
+ * closes first, and httpd's relay passes that on), and its end leaves
+ * the session waiting for its resumption as a lost connection does.
+ * Only with nothing of ours still queued, so the frame goes whole; what
+ * the session had not framed yet waits in its unacknowledged stanzas */
+static void
+drop(struct ws_conn *w)
+{
+	struct buf b;
+	int fd = (int)bufferevent_getfd(w->under);
+
+	buf_init(&b, 0);
+	ws_close_write(&b, WS_CLOSE_NORMAL, NULL);
+	if (fd >= 0) {
+		(void)!write(fd, b.data, b.len);
+		(void)shutdown(fd, SHUT_RDWR);
+	}
+	buf_free(&b);
+	w->done = true;                 /* nothing more out */
+	w->failing = true;              /* nor in */
 }
 
 static enum bufferevent_filter_result
@@ -443,7 +477,7 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim,
 			evbuffer_drain(src, evbuffer_get_length(src));
 			break;
 		}
-		w->rd.max = w->s->authed ? XML_STANZA_MAX : XML_PREAUTH_MAX;
+		w->rd.max = sess(w)->authed ? XML_STANZA_MAX : XML_PREAUTH_MAX;
 		enum ws_event ev = ws_reader_feed(&w->rd, v.iov_base,
 		    v.iov_len, &used);
 		evbuffer_drain(src, used);
@@ -473,6 +507,13 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim,
 			break;
 		case WS_EV_CLOSE:
 			w->rd.error = "closed by the client";
+			if (w->opened && !w->done && sess(w)->sm_resume &&
+			    sess(w)->state == XS_BOUND &&
+			    evbuffer_get_length(bufferevent_get_output(
+			    w->under)) == 0) {
+				drop(w);
+				break;
+			}
 			fail(w, dst, WS_CLOSE_NORMAL);
 			break;
 		case WS_EV_ERROR:
@@ -562,7 +603,6 @@ start(int fd, bool tls, const struct sockaddr_storage *sa, socklen_t salen,
 
 	ws_reader_init(&w->rd, XML_PREAUTH_MAX);
 	buf_init(&w->out, 0);
-	w->s = s;
 	under = bufferevent_socket_new(svc->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (under == NULL) {
 		close(fd);
@@ -588,6 +628,7 @@ start(int fd, bool tls, const struct sockaddr_storage *sa, socklen_t salen,
 		free(s);     /* bev freed: w with it */
 		return;
 	}
+	w->c = s->c;
 	xmpp_session_start(s, mailbox > 0 ? "websocket (webmail session)" :
 	    "websocket");
 }
@@ -794,4 +835,24 @@ websocket_sasl_external(struct xsess *s, const char *b64)
 		    NULL, r < 0 ? err : NULL);
 	} else
 		xsess_login_result(s, DIR_AUTH_OK, &mb, NULL);
+}
+
+void
+websocket_activity(struct xsess *s, const struct xml_node *n)
+{
+	const char *type = xml_node_attr(n, "type");
+	int64_t now = time(NULL);
+	const char *err;
+
+	/* answers (to the server's pings, say) are not the user's doing */
+	if (strcmp(n->name, "iq") == 0 && type != NULL &&
+	    (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
+		return;
+	if (now - s->web_touched < WEB_TOUCH_EVERY)
+		return;
+	s->web_touched = now;
+	if (dir_web_session_touch(xsrv.svc->db, s->web_session,
+	    s->mailbox_id, now, &err) < 0)
+		log_warnx("xmpp %s: web session %" PRId64 ": %s", s->full,
+		    s->web_session, err);
 }

@@ -992,6 +992,8 @@ stanza(struct xsess *s, struct xml_node *n)
 		xml_node_free(&n);
 		return;
 	}
+	if (s->web_ev != NULL)
+		websocket_activity(s, n);    /* the webmail session is used */
 	im_stanza(s, n);
 }
 
@@ -1161,6 +1163,10 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 {
 	if (strcmp(l->name, "xmpp-proxy") == 0) {
 		proxy_accept(svc, fd, sa, salen);   /* socks5.c */
+		return;
+	}
+	if (strcmp(l->name, "xmpp-server") == 0) {
+		s2s_accept(svc, fd, sa, salen);     /* s2s.c */
 		return;
 	}
 	bool implicit = strcmp(l->name, "xmpps") == 0;
@@ -1340,6 +1346,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		xsrv.state_dirty = true;
 	}
 	guest_sync();           /* expired, revoked, new invitations */
+	s2s_sweep();
 	if (ticks++ % 3600 == 0)
 		retention();
 	if (xsrv.state_dirty) {
@@ -1377,7 +1384,7 @@ xmpp_init(struct service *svc)
 	if (xsrv.ssl == NULL)
 		log_warnx("TLS unavailable (STARTTLS and xmpps off): %s",
 		    xsrv.tls_error);
-	if (websocket_init(svc) < 0)
+	if (websocket_init(svc) < 0 || s2s_init(svc) < 0)
 		return -1;
 	service_set_state(svc, "running", NULL);
 	return 0;
@@ -1389,6 +1396,7 @@ xmpp_shutdown(struct service *svc)
 {
 	(void)svc;
 	websocket_shutdown();
+	s2s_shutdown();
 	while (xsrv.sessions != NULL)
 		sess_free(xsrv.sessions);
 	auth_pool_free(&xsrv.auth);
@@ -1411,7 +1419,7 @@ int
 main(int argc, char **argv)
 {
 	static const char *const listeners[] = { "xmpp", "xmpps",
-	    "xmpp-proxy", NULL };
+	    "xmpp-proxy", "xmpp-server", NULL };
 	static const struct service_def def = {
 		.name = "xmppd",
 		.listeners = listeners,

@@ -51,6 +51,7 @@
 #define NS_GUEST "urn:postern:chat:guest:0"
 #define NS_COMMANDS "http://jabber.org/protocol/commands"
 #define GUEST_NODE "urn:postern:chat:guest:invite"   /* XEP-0050 */
+#define NS_EXTDISCO "urn:xmpp:extdisco:2"   /* XEP-0215 */
 #define NS_PUBSUB_OWNER "http://jabber.org/protocol/pubsub#owner"
 #define MAM_MAX_PAGE 100          /* RSM <max/> is capped there */
 
@@ -134,6 +135,7 @@ struct xsess {
 					 * SASL EXTERNAL; 0 none */
 	int64_t web_session;            /* ... and that session's row */
 	struct event *web_ev;           /* logged in by it: its expiry */
+	int64_t web_touched;            /* last time it counted as use */
 };
 
 /* a user with bound sessions */
@@ -238,6 +240,9 @@ char *im_owner_of(const char *jid, int64_t *po_r);
  * its interested sessions (RFC 6121 2.1.6) */
 void im_roster_push(const char *owner, const struct roster_item *it,
 		    bool remove);
+/* im_domain_remote - whether a domain is not served here (nor one of
+ * our services') */
+bool im_domain_remote(const char *domain);
 /* im_resolve_forget - forget the cached routing answers (the directory
  * or the guests changed) */
 void im_resolve_forget(void);
@@ -331,6 +336,66 @@ void websocket_shutdown(void);
 /* websocket_sasl_external - SASL EXTERNAL on a WebSocket stream whose
  * browser has a webmail session (authzid: base64, "=" or empty) */
 void websocket_sasl_external(struct xsess *s, const char *b64);
+/* websocket_activity - a stanza of a stream signed in by a webmail
+ * session: the user's own (not an answer) counts as use of that
+ * session (its last_seen, at most once a minute), as the webmail's
+ * requests do */
+void websocket_activity(struct xsess *s, const struct xml_node *n);
+
+/* --- s2s.c, dialback.c, federate.c: federation ------------------------ */
+/* s2s_init - the resolver and dialback key; s2s_shutdown - close every
+ * server-to-server stream; s2s_sweep - each second: failed links */
+int s2s_init(struct service *svc);
+void s2s_shutdown(void);
+void s2s_sweep(void);
+/* s2s_accept - a connection on the xmpp-server listener */
+void s2s_accept(struct service *svc, int fd, const struct sockaddr *sa,
+		socklen_t salen);
+/* s2s_send - a stanza from our domain to a remote one: sent on the
+ * authorized link, queued while it is made, or bounced (consumes n) */
+void s2s_send(const char *from_domain, const char *to_domain,
+	      struct xml_node *n);
+/* s2s_verified - the authoritative server's answer to our db:verify
+ * for the incoming stream in_serial */
+void s2s_verified(uint64_t in_serial, const char *remote, const char *local,
+		  bool valid);
+int dialback_init(void);
+/* dialback_key - XEP-0185 key (new string); dialback_check - whether a
+ * key is ours */
+char *dialback_key(const char *receiving, const char *originating,
+		   const char *id);
+bool dialback_check(const char *receiving, const char *originating,
+		    const char *id, const char *key);
+/* federate_enabled - whether our domain federates
+ * (xmpp.federation_domains); federate_remote - whether a domain is
+ * someone else's */
+bool federate_enabled(const char *domain);
+bool federate_remote(const char *domain);
+/* federate_out - a local session's stanza to a remote JID (DEST_REMOTE
+ * in im.c): to s2s, or refused when federation is off */
+void federate_out(struct xsess *s, struct xml_node *n, const struct jid *to);
+/* federate_subscription - a subscription stanza to a remote contact */
+void federate_subscription(struct xsess *s, const char *type,
+			   const char *contact);
+/* federate_presence - a broadcast presence to remote subscribers (and
+ * probes of remote contacts when initial) */
+void federate_presence(struct xsess *s, const struct xml_node *p,
+		       bool initial);
+/* federate_incoming - a proven remote stanza for a local JID (consumes) */
+void federate_incoming(struct xml_node *n);
+/* federate_bounce - the error of a stanza that could not leave, to its
+ * local sender */
+void federate_bounce(const struct xml_node *n, const char *cond,
+		     const char *text);
+
+/* --- turn.c: XEP-0215 STUN/TURN services (coturn's REST credentials) -- */
+bool turn_enabled(void);
+/* turn_credentials - user name "<expires>:<user>" and its password,
+ * base64(HMAC-SHA1(chat.turn.secret, name)) (new strings); 0 or -1 */
+int turn_credentials(const char *user, time_t expires, char **name_r,
+		     char **password_r);
+void turn_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+	     const char *from);
 
 /* --- socks5.c --------------------------------------------------------- */
 /* proxy_domain - whether domain is proxy.<a domain of ours>; its post

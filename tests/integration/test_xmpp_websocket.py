@@ -392,6 +392,61 @@ def test_xmppjs_client(srv):
     bob.close()
 
 
+def test_stream_management_resumes_over_websocket(srv):
+    """XEP-0198 over WebSocket with xmpp.js: enabled with resumption, the
+    WebSocket dropped without <close/>, a message from a TCP user while
+    away, xmpp.js resumes (<resume/>, no new binding) and gets it"""
+    modules = ROOT / "web" / "node_modules"
+    assert shutil.which("node"), "node is missing (scripts/install-deps.sh)"
+    bob = bob_tcp(srv, "sm")
+    env = dict(os.environ, WS_URL=f"ws://127.0.0.1:{srv.port('http')}"
+               "/xmpp-websocket", XMPP_USER="alice", XMPP_PW=PW["alice"],
+               WEB_MODULES=str(modules))
+    proc = subprocess.Popen(
+        ["node", "--experimental-websocket", "--no-warnings",
+         str(ROOT / "tests/node/xmpp-websocket-sm.mjs")], env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, bufsize=1)
+    lines = []
+
+    def until(prefix, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+            if line.startswith(prefix):
+                return line.strip()
+        raise AssertionError(f"no {prefix}: {lines} "
+                             f"{proc.stderr.read() if proc.poll() else ''}")
+    try:
+        until("ONLINE alice@acme.test/smjs")
+        sm_id = until("SM ").split()[1]
+        assert sm_id
+        proc.stdin.write("DROP\n")
+        proc.stdin.flush()
+        until("DROPPED")
+        # the session waits, bound, for its resumption
+        deadline = time.time() + 10
+        while "alice@acme.test/smjs: connection lost; resumable" not in \
+                srv.log("xmppd"):
+            assert time.time() < deadline, srv.log("xmppd")[-3000:]
+            time.sleep(0.1)
+        bob.send("<message to='alice@acme.test/smjs' type='chat'>"
+                 "<body>while you were away</body></message>")
+        until("SM OK")
+        assert "RESUMED" in lines, lines
+        assert "GOT bob@acme.test/sm while you were away" in lines, lines
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, lines
+    bob.close()
+
+
 # ---- the webmail session's expiry and password changes (issue 18) ------
 
 def config_db(srv):
@@ -451,7 +506,10 @@ def test_expired_webmail_session_ends_the_chat(srv, column, limit):
     t0 = time.time()
     plain = WS(port)
     plain.login_plain(user, pw, resource="plain")
-    ping(ws, "alive")
+    if column == "created":
+        # use does not lengthen http.session_max (for the idle case, a
+        # stanza of the chat would count as use: see the next test)
+        ping(ws, "alive")
     ws.expect(r"<stream:error[^>]*><not-authorized .*?your credentials "
               r"were changed or revoked", timeout=20)
     assert time.time() - t0 > 1.5, "ended before its session expired"
@@ -464,6 +522,48 @@ def test_expired_webmail_session_ends_the_chat(srv, column, limit):
     ws = WS(port, origin=origin(srv), cookie=cookie)
     assert "EXTERNAL" not in ws.open().string
     ws.close()
+
+
+def test_chat_keeps_webmail_session_alive(srv):
+    """the chat stream a webmail session signed in counts as use of that
+    session (as the webmail's own requests): a session 4 s from
+    http.session_idle stays when the user chats, for the stream and for
+    httpd"""
+    srv.cli("mailbox", "add", "kate@acme", "--password", "Kate-chat-pw1")
+    port = srv.port("http")
+    cookie = webmail_cookie(port, "kate@acme", "Kate-chat-pw1")
+    con = config_db(srv)
+    sid, = con.execute("SELECT max(s.id) FROM web_session s JOIN mailbox m "
+                       "ON m.id = s.mailbox_id WHERE m.name = 'kate'"
+                       ).fetchone()
+    con.close()
+
+    def seen():
+        c = config_db(srv)
+        v, = c.execute("SELECT last_seen FROM web_session WHERE id = ?",
+                       (sid,)).fetchone()
+        c.close()
+        return v
+
+    def age():
+        c = config_db(srv)
+        c.execute("UPDATE web_session SET last_seen = ? WHERE id = ?",
+                  (int(time.time()) - 1800 + 4, sid))
+        c.commit()
+        c.close()
+    ws = external_stream(srv, cookie, "busy", before_auth=age)
+    aged = seen()
+    ping(ws, "p0")
+    assert seen() > aged + 1000, "the chat's own stanza did not count"
+    time.sleep(6)          # past the old expiry
+    ws.send("<message xmlns='jabber:client' to='alice@acme.test' "
+            "type='chat'><body>still here</body></message>")
+    ping(ws, "p1")
+    ws.close()
+    # httpd still takes the cookie: EXTERNAL is offered
+    w2 = WS(port, origin=origin(srv), cookie=cookie)
+    assert "EXTERNAL" in w2.open().string
+    w2.close()
 
 
 def test_password_change_ends_webmail_chat(srv):

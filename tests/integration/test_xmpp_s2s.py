@@ -1,0 +1,319 @@
+"""Federation (RFC 6120 server-to-server, XEP-0220 dialback): two Postern
+instances and a Prosody (Debian) on loopback, each finding the others
+through _xmpp-server._tcp SRV records answered by a private dnsmasq;
+slixmpp clients on each side exchange subscriptions, presence and
+messages. A peer that claims a domain it is not (dialback fails) is
+refused; a domain without federation gives its users a clear error."""
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import Postern, dnsmasq_start, dnsmasq_stop, free_port
+from xmpp_util import PW, Raw
+
+slixmpp = pytest.importorskip(
+    "slixmpp", reason="python3-slixmpp missing (scripts/install-deps.sh)")
+from test_xmpp_im import Client, loop, run  # noqa: E402,F401
+
+PROSODY = shutil.which("prosody") or "/usr/bin/prosody"
+PROSODYCTL = shutil.which("prosodyctl") or "/usr/bin/prosodyctl"
+NS_STREAM = "http://etherx.jabber.org/streams"
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    """the s2s ports of the three servers and dnsmasq answering their SRV
+    records (nx.test: no server at all)"""
+    ports = {"a": free_port(), "b": free_port(), "p": free_port()}
+    recs = []
+    for dom, key in (("acme.test", "a"), ("other.test", "a"),
+                     ("beta.test", "b"), ("prosody.test", "p")):
+        host = f"s2s-{key}.test"
+        recs += [f"--srv-host=_xmpp-server._tcp.{dom},{host},{ports[key]},0,5",
+                 f"--host-record={host},127.0.0.1"]
+    proc, dport = dnsmasq_start(recs)
+    yield ports, dport
+    dnsmasq_stop(proc)
+
+
+def postern(tmp_path_factory, name, dport, s2s_port, domains, users,
+            federate):
+    p = Postern(tmp_path_factory.mktemp(name) / "root")
+    p.init()
+    for dom, po in domains:
+        p.cli("postoffice", "add", po, "--password", "Postmaster-pw-1")
+        p.cli("domain", "add", dom, "--postoffice", po)
+    for user, po in users:
+        p.cli("mailbox", "add", f"{user}@{po}", "--password", PW[user])
+    p.cli("config", "set", "dns.hosts", f"127.0.0.1:{dport}")
+    p.cli("config", "set", "xmpp-server.listen", f"127.0.0.1:{s2s_port}")
+    p.cli("config", "set", "xmpp.federation_domains", federate)
+    p.start(services=["xmppd"])
+    return p
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, net):
+    ports, dport = net
+    a = postern(tmp_path_factory, "s2s-a", dport, ports["a"],
+                [("acme.test", "acme"), ("other.test", "other")],
+                [("alice", "acme"), ("bob", "acme"), ("dave", "other")],
+                "acme.test")
+    b = postern(tmp_path_factory, "s2s-b", dport, ports["b"],
+                [("beta.test", "beta")], [("carol", "beta")], "*")
+    yield a, b
+    for p in (a, b):
+        p.stop()
+    for p in (a, b):
+        reports = p.sanitizer_reports()
+        assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+
+
+@pytest.fixture(scope="module")
+def prosody(tmp_path_factory, net):
+    """Prosody serving prosody.test with s2s on; its legacy resolver asks
+    port 53 of /etc/resolv.conf's server, so the configuration (Lua)
+    points luasocket's UDP peer for port 53 at our dnsmasq"""
+    if not os.access(PROSODY, os.X_OK):
+        pytest.skip("prosody missing (scripts/install-deps.sh installs it)")
+    ports, dport = net
+    d = tmp_path_factory.mktemp("prosody")
+    c2s = free_port()
+    (d / "data").mkdir()
+    (d / "certs").mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "2", "-subj", "/CN=prosody.test",
+                    "-keyout", str(d / "certs/prosody.test.key"),
+                    "-out", str(d / "certs/prosody.test.crt")],
+                   check=True, capture_output=True, timeout=60)
+    cfg = d / "prosody.cfg.lua"
+    cfg.write_text(f"""
+local socket = require "socket"
+local udp = getmetatable(socket.udp()).__index
+local setpeername = udp.setpeername
+udp.setpeername = function(s, host, port)
+  if port == 53 then host, port = "127.0.0.1", {dport} end
+  return setpeername(s, host, port)
+end
+run_as_root = true
+pidfile = "{d}/prosody.pid"
+data_path = "{d}/data"
+certificates = "{d}/certs"
+c2s_ports = {{ {c2s} }}
+c2s_direct_tls_ports = {{ }}
+s2s_ports = {{ {ports['p']} }}
+s2s_direct_tls_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+interfaces = {{ "127.0.0.1" }}
+use_ipv6 = false
+authentication = "internal_hashed"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+s2s_secure_auth = false
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "dialback";
+  "posix" }}
+modules_disabled = {{ "admin_socket" }}
+log = {{ {{ levels = {{ min = "debug" }}, to = "file",
+          filename = "{d}/prosody.log" }} }}
+VirtualHost "prosody.test"
+""")
+    env = dict(os.environ, PROSODY_CONFIG=str(cfg))
+    subprocess.run([PROSODYCTL, "--config", str(cfg), "register", "erin",
+                    "prosody.test", PW["erin"]], check=True, env=env,
+                   capture_output=True, timeout=60)
+    proc = subprocess.Popen([PROSODY, "--config", str(cfg), "-F"], env=env,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        assert proc.poll() is None, "prosody exited"
+        try:
+            socket.create_connection(("127.0.0.1", c2s), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield c2s, d
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def befriend(x, xjid, y, yjid):
+    """x subscribes to y, y approves and subscribes back, x approves: both
+    see each other's presence across the servers"""
+    x.send_presence_subscription(pto=yjid, ptype="subscribe")
+    await y.wait_presence("subscribe", xjid)
+    y.send_presence_subscription(pto=xjid, ptype="subscribed")
+    await x.wait_presence("subscribed", yjid)
+    y.send_presence_subscription(pto=xjid, ptype="subscribe")
+    await x.wait_presence("subscribe", yjid)
+    x.send_presence_subscription(pto=yjid, ptype="subscribed")
+    await y.wait_presence("subscribed", xjid)
+    # presence after approval (RFC 6121 3.1.5), and on a new one
+    x.send_presence()
+    y.send_presence()
+    await x.wait_presence("available", yjid)
+    await y.wait_presence("available", xjid)
+
+
+async def converse(x, xjid, y, yjid, tag):
+    x.send_message(mto=yjid, mbody=f"{tag}: hello from {xjid}",
+                   mtype="chat")
+    m = await y.wait_message(f"{tag}: hello from {xjid}")
+    assert str(m["from"]).startswith(xjid + "/")
+    y.send_message(mto=str(m["from"]), mbody=f"{tag}: hello back",
+                   mtype="chat")
+    r = await x.wait_message(f"{tag}: hello back")
+    assert str(r["from"]).startswith(yjid + "/")
+
+
+def test_postern_to_postern(servers, loop):
+    a, b = servers
+
+    async def go():
+        alice = await Client("alice@acme.test/s").start(a.port("xmpp"))
+        carol = await Client("carol@beta.test/s").start(b.port("xmpp"))
+        await befriend(alice, "alice@acme.test", carol, "carol@beta.test")
+        await converse(alice, "alice@acme.test", carol, "carol@beta.test",
+                       "a2b")
+        # the rosters: both ways, stored on each side
+        ra = await alice.fetch_roster()
+        rc = await carol.fetch_roster()
+        assert ra["carol@beta.test"]["subscription"] == "both"
+        assert rc["alice@acme.test"]["subscription"] == "both"
+        # going offline reaches the other server
+        await carol.stop()
+        await alice.wait_presence("unavailable", "carol@beta.test")
+        # a message to carol while offline waits for her (B's storage)
+        alice.send_message(mto="carol@beta.test", mbody="while away",
+                           mtype="chat")
+        await alice["xep_0199"].ping(jid="acme.test", timeout=30)
+        await asyncio.sleep(0.5)
+        carol = await Client("carol@beta.test/t").start(b.port("xmpp"))
+        await carol.wait_message("while away")
+        # her new presence is probed and seen
+        await alice.wait_presence("available", "carol@beta.test/t")
+        # a ping across servers, to the remote server itself
+        await alice["xep_0199"].ping(jid="beta.test", timeout=30)
+        for x in (alice, carol):
+            await x.stop()
+
+    run(loop, go(), timeout=150)
+
+
+def test_postern_to_prosody(servers, prosody, loop):
+    a, _ = servers
+    c2s, d = prosody
+
+    async def go():
+        bob = await Client("bob@acme.test/s").start(a.port("xmpp"))
+        erin = await Client("erin@prosody.test/s").start(c2s)
+        await befriend(bob, "bob@acme.test", erin, "erin@prosody.test")
+        await converse(bob, "bob@acme.test", erin, "erin@prosody.test",
+                       "a2p")
+        await converse(erin, "erin@prosody.test", bob, "bob@acme.test",
+                       "p2a")
+        for x in (bob, erin):
+            await x.stop()
+
+    try:
+        run(loop, go(), timeout=150)
+    except BaseException:
+        log = d / "prosody.log"
+        print(log.read_text(errors="replace")[-6000:]
+              if log.exists() else "no prosody log")
+        raise
+
+
+def server_header(to, frm=None):
+    f = f" from='{frm}'" if frm else ""
+    return (f"<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+            f"xmlns:stream='{NS_STREAM}' xmlns:db='jabber:server:dialback'"
+            f" to='{to}'{f} version='1.0'>")
+
+
+def test_liar_is_refused(servers, net):
+    """a peer claiming beta.test (whose real server, found by SRV, does
+    not know its key) is told invalid and cut off; nothing it sends is
+    delivered"""
+    a, _ = servers
+    ports, _ = net
+    r = Raw(ports["a"])
+    r.send(server_header("acme.test", "beta.test"))
+    r.expect(r"<stream:features>.*?</stream:features>")
+    # a stanza before dialback: refused
+    r2 = Raw(ports["a"])
+    r2.send(server_header("acme.test", "beta.test"))
+    r2.expect(r"</stream:features>")
+    r2.send("<message from='carol@beta.test/x' to='alice@acme.test' "
+            "type='chat'><body>sneaky</body></message>")
+    r2.stream_error("not-authorized")
+    r2.close()
+    r.send("<db:result from='beta.test' to='acme.test'>"
+           "0123456789abcdef0123456789abcdef</db:result>")
+    r.expect(r"<db:result[^>]*type='invalid'")
+    r.stream_error("not-authorized")
+    r.close()
+    # before dialback a peer's stanzas are small (16 KB)
+    r = Raw(ports["a"])
+    r.send(server_header("acme.test", "beta.test"))
+    r.expect(r"</stream:features>")
+    r.send("<db:result from='beta.test' to='acme.test'>" + "k" * 40000 +
+           "</db:result>")
+    r.stream_error("policy-violation")
+    r.close()
+    # a domain of ours may not be claimed at all
+    r = Raw(ports["a"])
+    r.send(server_header("acme.test", "other.test"))
+    r.expect(r"</stream:features>")
+    r.send("<db:result from='other.test' to='acme.test'>x</db:result>")
+    r.stream_error("invalid-from")
+    r.close()
+
+
+def test_federation_off(servers, net, loop):
+    """other.test is not in xmpp.federation_domains: its users get a clear
+    error, and remote servers are told the host is unknown"""
+    a, _ = servers
+    ports, _ = net
+    r = Raw(ports["a"])
+    r.send(server_header("other.test", "beta.test"))
+    r.stream_error("host-unknown")
+    r.close()
+    r = Raw(ports["a"])
+    r.send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+           f"xmlns:stream='{NS_STREAM}' to='acme.test' version='1.0'>")
+    r.stream_error("invalid-namespace")
+    r.close()
+
+    async def go():
+        dave = await Client("dave@other.test/s").start(a.port("xmpp"))
+        fut = asyncio.get_event_loop().create_future()
+        dave.add_event_handler("message_error", lambda m: fut.done() or
+                               fut.set_result(m))
+        dave.send_message(mto="carol@beta.test", mbody="hi", mtype="chat")
+        m = await asyncio.wait_for(fut, 30)
+        assert m["error"]["condition"] == "remote-server-not-found"
+        assert "federation" in m["error"]["text"]
+        # a domain with no server at all: the same condition, later
+        alice = await Client("alice@acme.test/n").start(a.port("xmpp"))
+        fut2 = asyncio.get_event_loop().create_future()
+        alice.add_event_handler("message_error", lambda m: fut2.done() or
+                                fut2.set_result(m))
+        alice.send_message(mto="nobody@nx.test", mbody="hi", mtype="chat")
+        m = await asyncio.wait_for(fut2, 60)
+        assert m["error"]["condition"] == "remote-server-not-found"
+        for x in (dave, alice):
+            await x.stop()
+
+    run(loop, go(), timeout=120)
