@@ -92,6 +92,14 @@ def stop(peer):
     shutil.rmtree(peer.dir, ignore_errors=True)
 
 
+# frames on the stack when the counters are zeroed (callgrind_control -z)
+# keep the cost of the whole run as their own (exclusive); left out, as are
+# the event loop's frames from the inclusive list
+STACK_ROOTS = re.compile(r"(below main)|__libc_start_main|libc_start_call_main"
+                         r"|:main |:service_main |event_base_dispatch|"
+                         r"event_base_loop|start_thread|clone\.S|0x000000000001ab70")
+
+
 def summarize(out, units, unit_name, top):
     """Per program: instructions per unit, and its top functions."""
     files = sorted(glob.glob(f"{out}/callgrind.out.*.*"))
@@ -101,22 +109,27 @@ def summarize(out, units, unit_name, top):
         per_prog.setdefault(prog, []).append(f)
     report = []
     for prog, fs in sorted(per_prog.items()):
-        total = 0
+        totals = {}
         for f in fs:
             for line in open(f, errors="replace"):
                 if line.startswith("summary:") or line.startswith("totals:"):
-                    total = max(total, 0) + int(line.split()[1])
+                    totals[f] = int(line.split()[1])
                     break
+        total = sum(totals.values())
+        big = max(totals, key=totals.get) if totals else fs[0]
         report.append(f"## {prog}: {total:,} instructions in {len(fs)} processes, "
-                      f"{total / max(1, units):,.0f} per {unit_name}")
+                      f"{total / max(1, units):,.0f} per {unit_name}; functions of "
+                      f"the busiest process ({Path(big).name}, {totals.get(big, 0):,})")
         for inclusive in (False, True):
-            args = ["callgrind_annotate", "--threshold=99"]
+            args = ["callgrind_annotate", "--threshold=100"]
             if inclusive:
                 args.append("--inclusive=yes")
-            r = subprocess.run(args + fs, capture_output=True, text=True,
+            r = subprocess.run(args + [big], capture_output=True, text=True,
                                timeout=300)
             lines = [x for x in r.stdout.splitlines()
-                     if re.match(r"^\s*[\d,]+ \(", x)]
+                     if re.match(r"^\s*[\d,]+ \(", x)
+                     and "PROGRAM TOTALS" not in x
+                     and not STACK_ROOTS.search(x)]
             report.append(f"### {'inclusive' if inclusive else 'exclusive'}")
             report += lines[:top]
         report.append("")
