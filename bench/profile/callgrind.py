@@ -63,11 +63,19 @@ def wrappers(build, profiled, out):
     return d
 
 
-def zero(out):
-    """Zero the counters of every profiled process."""
-    r = subprocess.run(["callgrind_control", "-z"], capture_output=True,
+def zero(root):
+    """Zero the counters of the profiled processes of this instance only
+    (other runs under callgrind may share the machine)."""
+    r = subprocess.run(["callgrind_control"], capture_output=True,
                        text=True, timeout=60)
-    return r.stdout
+    pids = [line.split()[1].rstrip(":") for line in r.stdout.splitlines()
+            if line.startswith("PID ") and str(root) in line]
+    out = []
+    for pid in pids:
+        z = subprocess.run(["callgrind_control", "-z", pid], capture_output=True,
+                           text=True, timeout=60)
+        out.append(z.stdout.strip())
+    return "\n".join(out)
 
 
 def wait_port(port, timeout):
@@ -220,7 +228,7 @@ def main():
             c.login(peer.login(0), "Load-Secret-1")
             for r in range(3):
                 imap_round(c, r, a.messages)
-            print(zero(out).strip()[:300])
+            print(zero(peer.root).strip()[:300])
             t0 = time.perf_counter()
             for r in range(a.rounds):
                 imap_round(c, r, a.messages)
@@ -232,7 +240,7 @@ def main():
             peer.start()
             got, acc, errors, el = smtp_load(peer, 50, 5, a.size, a.timeout)
             print(f"warm-up: {got}/{acc} delivered")
-            print(zero(out).strip()[:300])
+            print(zero(peer.root).strip()[:300])
             got, acc, errors, el = smtp_load(peer, a.n, a.c, a.size, a.timeout)
             print(f"smtp: {got} delivered of {acc} accepted ({a.n} sent) in "
                   f"{el:.1f} s under callgrind; errors {errors[:2]}")
