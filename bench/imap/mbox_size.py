@@ -218,6 +218,8 @@ def main():
     def on_alarm(sig, frame):
         raise TimeoutError("--alarm reached")
     signal.signal(signal.SIGALRM, on_alarm)
+    # timeout(1) and kill send SIGTERM: stop the servers all the same
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit("SIGTERM"))
     signal.alarm(a.alarm)
     tmp = Path(tempfile.mkdtemp(prefix="bench-mbox-"))
     servers = []

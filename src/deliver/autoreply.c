@@ -75,7 +75,7 @@ static int
 ar_load(struct db *db, int64_t mailbox_id, struct ar_settings *s)
 {
 	const char *err = NULL;
-	sqlite3_stmt *st = db_query(db, &err, "SELECT autoresponder_enabled, "
+	sqlite3_stmt *st = db_query_cached(db, &err, "SELECT autoresponder_enabled, "
 	    "autoresponder_subject, autoresponder_body, friendly_name, reply_to, "
 	    "autoresponder_start, autoresponder_end, autoresponder_period_h, "
 	    "autoresponder_html FROM mailbox WHERE id = ?", "i", mailbox_id);
@@ -96,7 +96,7 @@ ar_load(struct db *db, int64_t mailbox_id, struct ar_settings *s)
 		s->html = col_text(st, 8);
 		r = 1;
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 	return r;
 }
 

@@ -126,7 +126,7 @@ void
 usage_check(struct db *db, const char *id, int64_t postoffice_id)
 {
 	const char *err = NULL;
-	sqlite3_stmt *st = db_query(db, &err, "SELECT name, usage_notify, "
+	sqlite3_stmt *st = db_query_cached(db, &err, "SELECT name, usage_notify, "
 	    "usage_threshold_kb, usage_notify_mailbox, usage_notified FROM "
 	    "postoffice WHERE id = ?", "i", postoffice_id);
 	char *po = NULL, *target = NULL;
@@ -146,7 +146,7 @@ usage_check(struct db *db, const char *id, int64_t postoffice_id)
 		target = xstrdup(t ? (const char *)t : "");
 		notified = sqlite3_column_int(st, 4) != 0;
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 	if (!on || threshold <= 0)
 		goto out;
 	if (usage_postoffice_bytes(db, postoffice_id, &bytes, NULL, &err) < 0) {

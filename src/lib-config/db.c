@@ -11,11 +11,22 @@
 #include "schema.h"
 #include "xalloc.h"
 
+/* prepared statements kept for db_query_cached and the one-row helpers */
+#define DB_STMT_CACHE 32
+
+struct db_cached {
+	char *sql;
+	sqlite3_stmt *st;
+	bool busy;
+};
+
 struct db {
 	sqlite3 *h;
 	char *root;
 	char err[512];
 	int last_code;
+	struct db_cached cache[DB_STMT_CACHE];
+	unsigned cache_next;
 };
 
 char *
@@ -167,6 +178,10 @@ db_close(struct db **dbp)
 
 	if (db == NULL)
 		return;
+	for (size_t i = 0; i < DB_STMT_CACHE; i++) {
+		sqlite3_finalize(db->cache[i].st);
+		free(db->cache[i].sql);
+	}
 	if (db->h != NULL)
 		sqlite3_close_v2(db->h);
 	free(db->root);
@@ -212,14 +227,72 @@ db_rollback(struct db *db)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* cache_get - the kept statement of this SQL text, or one prepared into a
+ * free slot (the oldest idle one goes); a statement in use already (the
+ * same lookup nested) is prepared apart, and finalized by db_done */
 static sqlite3_stmt *
-db_vquery(struct db *db, const char **error_r, const char *sql,
+cache_get(struct db *db, const char *sql)
+{
+	struct db_cached *slot = NULL;
+	sqlite3_stmt *st;
+
+	for (size_t i = 0; i < DB_STMT_CACHE; i++) {
+		struct db_cached *c = &db->cache[i];
+		if (c->sql != NULL && (c->sql == sql || strcmp(c->sql, sql) == 0)) {
+			if (c->busy)
+				break;
+			c->busy = true;
+			return c->st;
+		}
+	}
+	for (size_t n = 0; n < DB_STMT_CACHE && slot == NULL; n++) {
+		struct db_cached *c = &db->cache[db->cache_next++ % DB_STMT_CACHE];
+		if (!c->busy)
+			slot = c;
+	}
+	if (slot == NULL) {
+		if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+			return NULL;
+		return st;
+	}
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_finalize(slot->st);
+	free(slot->sql);
+	slot->sql = xstrdup(sql);
+	slot->st = st;
+	slot->busy = true;
+	return st;
+}
+
+void
+db_done(struct db *db, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < DB_STMT_CACHE; i++)
+		if (db->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			db->cache[i].busy = false;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+static sqlite3_stmt *
+db_vquery(struct db *db, const char **error_r, bool cached, const char *sql,
 	  const char *types, va_list ap)
 {
 	sqlite3_stmt *st;
 	int i = 1;
 
-	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (cached)
+		st = cache_get(db, sql);
+	else if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		st = NULL;
+	if (st == NULL) {
 		db_fail(db, error_r, "query");
 		return NULL;
 	}
@@ -240,7 +313,7 @@ db_vquery(struct db *db, const char **error_r, const char *sql,
 			sqlite3_bind_int(st, i, va_arg(ap, int) ? 1 : 0);
 			break;
 		default:
-			sqlite3_finalize(st);
+			db_done(db, st);
 			db_errorf(db, error_r, "internal: bad bind type '%c'", *t);
 			return NULL;
 		}
@@ -256,7 +329,20 @@ db_query(struct db *db, const char **error_r, const char *sql,
 	sqlite3_stmt *st;
 
 	va_start(ap, types);
-	st = db_vquery(db, error_r, sql, types, ap);
+	st = db_vquery(db, error_r, false, sql, types, ap);
+	va_end(ap);
+	return st;
+}
+
+sqlite3_stmt *
+db_query_cached(struct db *db, const char **error_r, const char *sql,
+		const char *types, ...)
+{
+	va_list ap;
+	sqlite3_stmt *st;
+
+	va_start(ap, types);
+	st = db_vquery(db, error_r, true, sql, types, ap);
 	va_end(ap);
 	return st;
 }
@@ -270,7 +356,7 @@ db_exec(struct db *db, const char **error_r, const char *sql,
 	int r;
 
 	va_start(ap, types);
-	st = db_vquery(db, error_r, sql, types, ap);
+	st = db_vquery(db, error_r, true, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return -1;
@@ -278,7 +364,7 @@ db_exec(struct db *db, const char **error_r, const char *sql,
 		;
 	if (r != SQLITE_DONE) {
 		int code = sqlite3_extended_errcode(db->h);
-		sqlite3_finalize(st);
+		db_done(db, st);
 		if ((code & 0xff) == SQLITE_CONSTRAINT) {
 			db->last_code = SQLITE_CONSTRAINT;
 			return db_errorf(db, error_r, "already exists or conflicts: %s",
@@ -286,7 +372,7 @@ db_exec(struct db *db, const char **error_r, const char *sql,
 		}
 		return db_fail(db, error_r, "update");
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 	return 0;
 }
 
@@ -299,7 +385,7 @@ db_query_int(struct db *db, int64_t *out, int64_t def, const char **error_r,
 	int r;
 
 	va_start(ap, types);
-	st = db_vquery(db, error_r, sql, types, ap);
+	st = db_vquery(db, error_r, true, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return -1;
@@ -309,10 +395,10 @@ db_query_int(struct db *db, int64_t *out, int64_t def, const char **error_r,
 	else if (r == SQLITE_DONE)
 		*out = def;
 	else {
-		sqlite3_finalize(st);
+		db_done(db, st);
 		return db_fail(db, error_r, "query");
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 	return 0;
 }
 
@@ -326,7 +412,7 @@ db_query_text(struct db *db, char **out, const char **error_r,
 
 	*out = NULL;
 	va_start(ap, types);
-	st = db_vquery(db, error_r, sql, types, ap);
+	st = db_vquery(db, error_r, true, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return -1;
@@ -335,10 +421,10 @@ db_query_text(struct db *db, char **out, const char **error_r,
 		const unsigned char *t = sqlite3_column_text(st, 0);
 		*out = xstrdup(t ? (const char *)t : "");
 	} else if (r != SQLITE_DONE) {
-		sqlite3_finalize(st);
+		db_done(db, st);
 		return db_fail(db, error_r, "query");
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 	return 0;
 }
 

@@ -40,6 +40,15 @@ int db_exec(struct db *db, const char **error_r, const char *sql,
  * error. */
 sqlite3_stmt *db_query(struct db *db, const char **error_r, const char *sql,
 		       const char *types, ...);
+/* db_query_cached - db_query for a statement run often (a lookup per
+ * message): it stays prepared on the connection, found again by its SQL
+ * text (parsing it was most of the CPU of smtpd, mta and deliver). Give
+ * it back with db_done, never sqlite3_finalize. */
+sqlite3_stmt *db_query_cached(struct db *db, const char **error_r,
+			      const char *sql, const char *types, ...);
+/* db_done - the end of a statement from db_query_cached (reset, kept) or
+ * db_query (finalized) */
+void db_done(struct db *db, sqlite3_stmt *st);
 /* db_query_int - first column of the first row as int64 (def if none). */
 int db_query_int(struct db *db, int64_t *out, int64_t def,
 		 const char **error_r, const char *sql, const char *types, ...);

@@ -59,7 +59,7 @@ int
 dir_mailbox_get(struct db *db, int64_t id, struct dir_mailbox *mb,
 		const char **error_r)
 {
-	sqlite3_stmt *st = db_query(db, error_r,
+	sqlite3_stmt *st = db_query_cached(db, error_r,
 	    "SELECT " MAILBOX_COLUMNS " FROM mailbox m JOIN postoffice p "
 	    "ON p.id = m.postoffice_id WHERE m.id = ?", "i", id);
 	int r;
@@ -68,7 +68,7 @@ dir_mailbox_get(struct db *db, int64_t id, struct dir_mailbox *mb,
 		return -1;
 	if ((r = step_one(db, st, error_r)) == 1)
 		mailbox_from_row(st, mb);
-	sqlite3_finalize(st);
+	db_done(db, st);
 	return r;
 }
 
@@ -76,7 +76,7 @@ int
 dir_mailbox_find(struct db *db, const char *postoffice, const char *name,
 		 struct dir_mailbox *mb, const char **error_r)
 {
-	sqlite3_stmt *st = db_query(db, error_r,
+	sqlite3_stmt *st = db_query_cached(db, error_r,
 	    "SELECT " MAILBOX_COLUMNS " FROM mailbox m JOIN postoffice p "
 	    "ON p.id = m.postoffice_id WHERE p.name = ? AND m.name = ?", "tt",
 	    postoffice, name);
@@ -86,7 +86,7 @@ dir_mailbox_find(struct db *db, const char *postoffice, const char *name,
 		return -1;
 	if ((r = step_one(db, st, error_r)) == 1)
 		mailbox_from_row(st, mb);
-	sqlite3_finalize(st);
+	db_done(db, st);
 	return r;
 }
 
@@ -103,7 +103,7 @@ dir_domain_get(struct db *db, const char *name, struct dir_domain *d,
 			return 0;
 		name = alabel;
 	}
-	sqlite3_stmt *st = db_query(db, error_r,
+	sqlite3_stmt *st = db_query_cached(db, error_r,
 	    "SELECT d.id, d.postoffice_id, d.name, p.name, d.disabled, p.disabled "
 	    "FROM domain d JOIN postoffice p ON p.id = d.postoffice_id "
 	    "WHERE d.name = ?", "t", name);
@@ -120,7 +120,7 @@ dir_domain_get(struct db *db, const char *name, struct dir_domain *d,
 		d->disabled = sqlite3_column_int(st, 4) != 0;
 		d->postoffice_disabled = sqlite3_column_int(st, 5) != 0;
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 	return r;
 }
 
@@ -216,19 +216,19 @@ route_target(struct db *db, int64_t postoffice_id, int64_t domain_id,
 		route->target_id = id;
 		return DIR_RESOLVE_LOCAL;
 	}
-	sqlite3_stmt *st = db_query(db, error_r,
+	sqlite3_stmt *st = db_query_cached(db, error_r,
 	    "SELECT kind, target_id, target, postoffice_id, domain_id FROM address "
 	    "WHERE address = ?", "t", target);
 	if (st == NULL)
 		return DIR_RESOLVE_ERROR;
 	int r = step_one(db, st, error_r);
 	if (r < 0) {
-		sqlite3_finalize(st);
+		db_done(db, st);
 		return DIR_RESOLVE_ERROR;
 	}
 	if (r == 0) {
 		/* not in the map: remote if its domain is not ours */
-		sqlite3_finalize(st);
+		db_done(db, st);
 		const char *at = strrchr(target, '@');
 		struct dir_domain d;
 		int dr = dir_domain_get(db, at + 1, &d, error_r);
@@ -250,7 +250,7 @@ route_target(struct db *db, int64_t postoffice_id, int64_t domain_id,
 	copy_col(route->target, sizeof(route->target), st, 2);
 	route->postoffice_id = sqlite3_column_int64(st, 3);
 	route->domain_id = sqlite3_column_int64(st, 4);
-	sqlite3_finalize(st);
+	db_done(db, st);
 	return DIR_RESOLVE_LOCAL;
 }
 

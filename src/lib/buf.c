@@ -72,6 +72,13 @@ buf_puts(struct buf *b, const char *s)
 int
 buf_putc(struct buf *b, char c)
 {
+	/* a byte at a time is how the MIME decoders write (SEARCH decodes
+	 * every header it matches): room already there costs no call */
+	if (b->len + 1 < b->cap && (b->max == 0 || b->len + 1 <= b->max)) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	return buf_append(b, &c, 1);
 }
 

@@ -71,7 +71,7 @@ static int
 rules_load(struct db *db, struct rule **rules_r, size_t *n_r)
 {
 	const char *err = NULL;
-	sqlite3_stmt *st = db_query(db, &err, "SELECT id, criterion, header, "
+	sqlite3_stmt *st = db_query_cached(db, &err, "SELECT id, criterion, header, "
 	    "pattern, action, argument FROM global_filter WHERE enabled "
 	    "ORDER BY position, id", "");
 	struct rule *r = NULL;
@@ -92,7 +92,7 @@ rules_load(struct db *db, struct rule **rules_r, size_t *n_r)
 		r[n].argument = col(st, 5);
 		n++;
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		rules_free(r, n);
 		return -1;

@@ -26,6 +26,19 @@ test_buf_limits(void)
 	CHECK_STREQ(b.data, "45678123");
 	CHECK(buf_printf(&b, "%d", 4) < 0);
 	buf_free(&b);
+
+	/* byte by byte (buf_putc's own path): across growth, up to the
+	 * bound exactly, NUL-terminated after each byte */
+	buf_init(&b, 100);
+	for (int i = 0; i < 100; i++) {
+		CHECK(buf_putc(&b, (char)('a' + i % 26)) == 0);
+		CHECK(b.data[b.len] == '\0');
+	}
+	CHECK(buf_putc(&b, 'x') < 0);
+	CHECK(b.len == 100);
+	CHECK(b.data[99] == 'a' + 99 % 26);
+	CHECK(strlen(b.data) == 100);
+	buf_free(&b);
 }
 
 static void
