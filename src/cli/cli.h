@@ -62,7 +62,7 @@ void cli_json_print(json_t *j);   /* steals the reference */
 
 /* cli_print_query - step a query, printing each row (table or JSON with
  * the given keys); finalizes st. */
-int cli_print_query(struct cli *cli, sqlite3_stmt *st, size_t ncols,
+int cli_print_query(struct cli *cli, struct db_stmt *st, size_t ncols,
 		    const char *const *hdr, const char *const *keys);
 
 /* Destructive commands (docs: README "Administering"). A removal is a

@@ -42,7 +42,7 @@ static int
 selector_list(struct cli *cli, const char *domain)
 {
 	const char *err;
-	sqlite3_stmt *st = db_query(cli->db, &err,
+	struct db_stmt *st = db_query(cli->db, &err,
 	    "SELECT d.name, s.name, s.algorithm, s.key_bits, "
 	    "CASE WHEN s.active THEN 'yes' ELSE 'no' END, "
 	    "CASE WHEN s.test_mode THEN 'yes' ELSE 'no' END, s.granularity, "

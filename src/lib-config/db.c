@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "db.h"
 #include "fsutil.h"
 #include "schema.h"
@@ -16,7 +18,19 @@ struct db {
 	char *root;
 	char err[512];
 	int last_code;
+	int changes;
 };
+
+struct db_stmt {
+	struct db *db;
+	sqlite3_stmt *st;
+};
+
+const char *
+db_sqlite_version(void)
+{
+	return sqlite3_libversion();
+}
 
 char *
 db_path(const char *root)
@@ -41,7 +55,9 @@ db_fail(struct db *db, const char **error_r, const char *what)
 {
 	int code = sqlite3_extended_errcode(db->h);
 
-	db->last_code = code & 0xff;
+	db->last_code = (code & 0xff) == SQLITE_BUSY ||
+	    (code & 0xff) == SQLITE_LOCKED ? DB_EBUSY :
+	    (code & 0xff) == SQLITE_CONSTRAINT ? DB_ECONSTRAINT : code & 0xff;
 	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
 		return db_errorf(db, error_r,
 		    "%s: the config database is locked by another writer; try again",
@@ -174,12 +190,6 @@ db_close(struct db **dbp)
 	*dbp = NULL;
 }
 
-sqlite3 *
-db_handle(struct db *db)
-{
-	return db->h;
-}
-
 const char *
 db_root(struct db *db)
 {
@@ -210,6 +220,18 @@ db_rollback(struct db *db)
 {
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+bool
+db_in_transaction(struct db *db)
+{
+	return !sqlite3_get_autocommit(db->h);
+}
+
+void
+db_busy_timeout(struct db *db, int ms)
+{
+	sqlite3_busy_timeout(db->h, ms);
 }
 
 static sqlite3_stmt *
@@ -248,17 +270,113 @@ db_vquery(struct db *db, const char **error_r, const char *sql,
 	return st;
 }
 
-sqlite3_stmt *
+struct db_stmt *
 db_query(struct db *db, const char **error_r, const char *sql,
 	 const char *types, ...)
 {
 	va_list ap;
 	sqlite3_stmt *st;
+	struct db_stmt *s;
 
 	va_start(ap, types);
 	st = db_vquery(db, error_r, sql, types, ap);
 	va_end(ap);
-	return st;
+	if (st == NULL)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->db = db;
+	s->st = st;
+	return s;
+}
+
+int
+db_step(struct db_stmt *s, const char **error_r)
+{
+	const char *err;
+	int r;
+
+	if (s == NULL) {   /* a failed db_query: its error is already set */
+		if (error_r != NULL)
+			*error_r = "query failed";
+		return -1;
+	}
+	r = sqlite3_step(s->st);
+	if (r == SQLITE_ROW)
+		return DB_ROW;
+	if (r == SQLITE_DONE)
+		return DB_DONE;
+	return db_fail(s->db, error_r != NULL ? error_r : &err, "query");
+}
+
+const char *
+db_col_text(struct db_stmt *s, int col)
+{
+	return (const char *)sqlite3_column_text(s->st, col);
+}
+
+char *
+db_col_dup(struct db_stmt *s, int col)
+{
+	const char *t = db_col_text(s, col);
+
+	return xstrdup(t != NULL ? t : "");
+}
+
+int64_t
+db_col_int(struct db_stmt *s, int col)
+{
+	return sqlite3_column_int64(s->st, col);
+}
+
+double
+db_col_double(struct db_stmt *s, int col)
+{
+	return sqlite3_column_double(s->st, col);
+}
+
+const void *
+db_col_blob(struct db_stmt *s, int col, size_t *len_r)
+{
+	const void *p = sqlite3_column_blob(s->st, col);
+
+	*len_r = (size_t)sqlite3_column_bytes(s->st, col);
+	return p;
+}
+
+bool
+db_col_isnull(struct db_stmt *s, int col)
+{
+	return sqlite3_column_type(s->st, col) == SQLITE_NULL;
+}
+
+bool
+db_col_isint(struct db_stmt *s, int col)
+{
+	return sqlite3_column_type(s->st, col) == SQLITE_INTEGER;
+}
+
+int
+db_col_count(struct db_stmt *s)
+{
+	return sqlite3_column_count(s->st);
+}
+
+const char *
+db_col_name(struct db_stmt *s, int col)
+{
+	return sqlite3_column_name(s->st, col);
+}
+
+void
+db_stmt_free(struct db_stmt **sp)
+{
+	struct db_stmt *s = *sp;
+
+	if (s == NULL)
+		return;
+	sqlite3_finalize(s->st);
+	free(s);
+	*sp = NULL;
 }
 
 int
@@ -280,12 +398,13 @@ db_exec(struct db *db, const char **error_r, const char *sql,
 		int code = sqlite3_extended_errcode(db->h);
 		sqlite3_finalize(st);
 		if ((code & 0xff) == SQLITE_CONSTRAINT) {
-			db->last_code = SQLITE_CONSTRAINT;
+			db->last_code = DB_ECONSTRAINT;
 			return db_errorf(db, error_r, "already exists or conflicts: %s",
 			    sqlite3_errmsg(db->h));
 		}
 		return db_fail(db, error_r, "update");
 	}
+	db->changes = sqlite3_changes(db->h);
 	sqlite3_finalize(st);
 	return 0;
 }
@@ -351,7 +470,7 @@ db_last_id(struct db *db)
 int
 db_changes(struct db *db)
 {
-	return sqlite3_changes(db->h);
+	return db->changes;
 }
 
 int
