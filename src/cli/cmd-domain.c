@@ -95,7 +95,7 @@ cmd_domain(struct cli *cli, int argc, char **argv)
 	if (strcmp(verb, "list") == 0) {
 		const char *po = cli_opt(&a, "postoffice");
 		struct db_stmt *st = db_query(cli->db, &err,
-		    "SELECT d.name, p.name, CASE WHEN d.disabled THEN 'disabled' ELSE "
+		    "SELECT d.name, p.name, CASE WHEN d.disabled <> 0 THEN 'disabled' ELSE "
 		    "'enabled' END, (SELECT count(*) FROM address x WHERE x.domain_id = d.id) "
 		    "FROM domain d JOIN postoffice p ON p.id = d.postoffice_id "
 		    "WHERE ? IS NULL OR p.name = ? ORDER BY d.name", "tt", po, po);

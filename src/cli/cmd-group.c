@@ -207,13 +207,13 @@ object_list(struct cli *cli, enum adm_kind kind, const char *po)
 	const char *err;
 	struct db_stmt *st = kind == ADM_GROUP ?
 	    db_query(cli->db, &err,
-	    "SELECT g.address, g.name, p.name, CASE WHEN g.disabled THEN 'disabled' "
+	    "SELECT g.address, g.name, p.name, CASE WHEN g.disabled <> 0 THEN 'disabled' "
 	    "ELSE 'enabled' END, (SELECT count(*) FROM grp_member x WHERE x.group_id = g.id) "
 	    "FROM grp g JOIN postoffice p ON p.id = g.postoffice_id "
 	    "WHERE ? IS NULL OR p.name = ? ORDER BY g.address", "tt", po, po) :
 	    db_query(cli->db, &err,
-	    "SELECT l.address, l.owner, p.name, CASE WHEN l.disabled THEN 'disabled' "
-	    "WHEN l.moderated THEN 'moderated' ELSE 'open' END, "
+	    "SELECT l.address, l.owner, p.name, CASE WHEN l.disabled <> 0 THEN 'disabled' "
+	    "WHEN l.moderated <> 0 THEN 'moderated' ELSE 'open' END, "
 	    "(SELECT count(*) FROM list_member x WHERE x.list_id = l.id) "
 	    "FROM list l JOIN postoffice p ON p.id = l.postoffice_id "
 	    "WHERE ? IS NULL OR p.name = ? ORDER BY l.address", "tt", po, po);

@@ -20,9 +20,9 @@ account_list(struct cli *cli, bool status)
 	const char *err;
 	struct db_stmt *st = db_query(cli->db, &err,
 	    "SELECT a.id, m.name || '@' || p.name, a.host, a.port, a.username, "
-	    "a.tls, CASE WHEN a.apop THEN 'yes' ELSE 'no' END, "
-	    "CASE WHEN a.leave_on_server THEN 'yes' ELSE 'no' END, "
-	    "CASE WHEN a.enabled THEN 'yes' ELSE 'no' END, "
+	    "a.tls, CASE WHEN a.apop <> 0 THEN 'yes' ELSE 'no' END, "
+	    "CASE WHEN a.leave_on_server <> 0 THEN 'yes' ELSE 'no' END, "
+	    "CASE WHEN a.enabled <> 0 THEN 'yes' ELSE 'no' END, "
 	    "CASE WHEN a.last_run = 0 THEN 'never' ELSE "
 	    "strftime('%Y-%m-%d %H:%M:%S', a.last_run, 'unixepoch') END, "
 	    "a.last_status FROM pop_account a JOIN mailbox m ON m.id = a.mailbox_id "

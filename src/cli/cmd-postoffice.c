@@ -44,7 +44,7 @@ postoffice_list(struct cli *cli)
 	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id), "
 	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id), "
 	    "(SELECT group_concat(name, ' ') FROM (SELECT name FROM domain d "
-	    "WHERE d.postoffice_id = p.id ORDER BY name)) "
+	    "WHERE d.postoffice_id = p.id ORDER BY name) AS s) "
 	    "FROM postoffice p ORDER BY p.name", "");
 	if (st == NULL)
 		return cli_error(EXIT_FAIL, "%s", err);

@@ -110,7 +110,7 @@ dns_records(struct cli *cli, const char *domain)
 		n = 1;
 	} else {
 		struct db_stmt *q = db_query(cli->db, &err, "SELECT name FROM "
-		    "domain WHERE NOT disabled ORDER BY name", "");
+		    "domain WHERE disabled = 0 ORDER BY name", "");
 		while (q != NULL && db_step(q, NULL) == DB_ROW) {
 			print_records(cli, db_col_text(q, 0),
 			    arr, &tlsa_done);

@@ -465,7 +465,7 @@ users_export(struct db *db, const char *postoffice, const char *fields,
 	    "m.created, (SELECT group_concat(address, ' ') FROM (SELECT a.address "
 	    "AS address, (substr(a.address, 1, instr(a.address, '@') - 1) <> "
 	    "lower(m.name)) AS k FROM address a WHERE a.kind = 'mailbox' AND "
-	    "a.target_id = m.id ORDER BY k, a.rowid)) "
+	    "a.target_id = m.id ORDER BY k, a.rowid) AS s) "
 	    "FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
 	    "WHERE m.postoffice_id = ? AND m.name <> 'postmaster' ORDER BY m.name",
 	    "i", po_id);

@@ -6,25 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
-#include "db.h"
+#include "db-int.h"
 #include "fsutil.h"
 #include "schema.h"
 #include "xalloc.h"
 
-struct db {
-	sqlite3 *h;
-	char *root;
-	char err[512];
-	int last_code;
-	int changes;
-};
 
-struct db_stmt {
-	struct db *db;
-	sqlite3_stmt *st;
-};
 
 const char *
 db_sqlite_version(void)
@@ -53,8 +40,14 @@ db_errorf(struct db *db, const char **error_r, const char *fmt, ...)
 int
 db_fail(struct db *db, const char **error_r, const char *what)
 {
-	int code = sqlite3_extended_errcode(db->h);
+	int code;
 
+	if (db->pg != NULL) {   /* the text is on the handle already */
+		char was[sizeof(db->err)];
+		snprintf(was, sizeof(was), "%s", db->err);
+		return db_errorf(db, error_r, "%s: %s", what, was);
+	}
+	code = sqlite3_extended_errcode(db->h);
 	db->last_code = (code & 0xff) == SQLITE_BUSY ||
 	    (code & 0xff) == SQLITE_LOCKED ? DB_EBUSY :
 	    (code & 0xff) == SQLITE_CONSTRAINT ? DB_ECONSTRAINT : code & 0xff;
@@ -117,10 +110,29 @@ db_open(const char *root, bool create, struct db **db_r, const char **error_r)
 	static char err[512];
 	struct db *db;
 	struct stat st;
-	char *path = db_path(root);
+	char *path, *url = NULL;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
 	*db_r = NULL;
+	if (db_conf_url(root, &url, err, sizeof(err)) < 0) {
+		*error_r = err;
+		return -1;
+	}
+	if (url != NULL) {   /* PostgreSQL (docs/CLUSTER.md) */
+		db = xcalloc(1, sizeof(*db));
+		db->root = xstrdup(root);
+		if (pg_open(db, url, error_r) < 0) {
+			snprintf(err, sizeof(err), "%s", *error_r);
+			*error_r = err;
+			free(url);
+			db_close(&db);
+			return -1;
+		}
+		free(url);
+		*db_r = db;
+		return 0;
+	}
+	path = db_path(root);
 	if (stat(path, &st) < 0) {
 		if (!create || errno != ENOENT) {
 			snprintf(err, sizeof(err),
@@ -185,6 +197,9 @@ db_close(struct db **dbp)
 		return;
 	if (db->h != NULL)
 		sqlite3_close_v2(db->h);
+	if (db->pg != NULL)
+		pg_close(db);
+	free(db->url);
 	free(db->root);
 	free(db);
 	*dbp = NULL;
@@ -199,6 +214,8 @@ db_root(struct db *db)
 int
 db_begin(struct db *db, const char **error_r)
 {
+	if (db->pg != NULL)
+		return pg_begin(db, error_r);
 	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(db, error_r, "begin");
 	return 0;
@@ -207,6 +224,8 @@ db_begin(struct db *db, const char **error_r)
 int
 db_commit(struct db *db, const char **error_r)
 {
+	if (db->pg != NULL)
+		return pg_commit(db, error_r);
 	if (sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		db_fail(db, error_r, "commit");
 		db_rollback(db);
@@ -218,6 +237,10 @@ db_commit(struct db *db, const char **error_r)
 void
 db_rollback(struct db *db)
 {
+	if (db->pg != NULL) {
+		pg_rollback(db);
+		return;
+	}
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -225,12 +248,16 @@ db_rollback(struct db *db)
 bool
 db_in_transaction(struct db *db)
 {
+	if (db->pg != NULL)
+		return pg_in_transaction(db);
 	return !sqlite3_get_autocommit(db->h);
 }
 
 void
 db_busy_timeout(struct db *db, int ms)
 {
+	if (db->pg != NULL)   /* PostgreSQL: a row lock waits for its holder */
+		return;
 	sqlite3_busy_timeout(db->h, ms);
 }
 
@@ -270,23 +297,71 @@ db_vquery(struct db *db, const char **error_r, const char *sql,
 	return st;
 }
 
-struct db_stmt *
-db_query(struct db *db, const char **error_r, const char *sql,
-	 const char *types, ...)
+/* db_vstmt - prepare and bind on either engine */
+static struct db_stmt *
+db_vstmt(struct db *db, const char **error_r, const char *sql,
+	 const char *types, va_list ap)
 {
-	va_list ap;
 	sqlite3_stmt *st;
 	struct db_stmt *s;
 
-	va_start(ap, types);
+	if (db->pg != NULL)
+		return pg_query(db, error_r, sql, types, ap);
 	st = db_vquery(db, error_r, sql, types, ap);
-	va_end(ap);
 	if (st == NULL)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->db = db;
 	s->st = st;
 	return s;
+}
+
+struct db_stmt *
+db_query(struct db *db, const char **error_r, const char *sql,
+	 const char *types, ...)
+{
+	va_list ap;
+	struct db_stmt *s;
+
+	va_start(ap, types);
+	s = db_vstmt(db, error_r, sql, types, ap);
+	va_end(ap);
+	return s;
+}
+
+/* db_data_version - a number that changes when another connection commits
+ * a change (SQLite: PRAGMA data_version; PostgreSQL: the NOTIFYs heard) */
+int
+db_data_version(struct db *db, int64_t *v, const char **error_r)
+{
+	if (db->pg != NULL)
+		return pg_data_version(db, v, error_r);
+	return db_query_int(db, v, -1, error_r, "PRAGMA data_version", "");
+}
+
+char *
+db_url(struct db *db)
+{
+	char *u, *at, *colon;
+
+	if (db->pg == NULL)
+		return NULL;
+	u = xstrdup(db->url);
+	/* postgresql://user:secret@host/... -> postgresql://user:***@host/... */
+	at = strchr(u, '@');
+	colon = strchr(u + strlen("postgresql://") - 1, ':');
+	if (at != NULL && colon != NULL && colon < at) {
+		char *v = xasprintf("%.*s:***%s", (int)(colon - u), u, at);
+		free(u);
+		u = v;
+	}
+	return u;
+}
+
+bool
+db_is_postgresql(struct db *db)
+{
+	return db->pg != NULL;
 }
 
 int
@@ -300,6 +375,8 @@ db_step(struct db_stmt *s, const char **error_r)
 			*error_r = "query failed";
 		return -1;
 	}
+	if (s->db->pg != NULL)
+		return pg_step(s, error_r);
 	r = sqlite3_step(s->st);
 	if (r == SQLITE_ROW)
 		return DB_ROW;
@@ -311,6 +388,8 @@ db_step(struct db_stmt *s, const char **error_r)
 const char *
 db_col_text(struct db_stmt *s, int col)
 {
+	if (s->db->pg != NULL)
+		return pg_col_text(s, col);
 	return (const char *)sqlite3_column_text(s->st, col);
 }
 
@@ -325,20 +404,31 @@ db_col_dup(struct db_stmt *s, int col)
 int64_t
 db_col_int(struct db_stmt *s, int col)
 {
+	if (s->db->pg != NULL) {
+		const char *t = pg_col_text(s, col);
+		return t != NULL ? strtoll(t, NULL, 10) : 0;
+	}
 	return sqlite3_column_int64(s->st, col);
 }
 
 double
 db_col_double(struct db_stmt *s, int col)
 {
+	if (s->db->pg != NULL) {
+		const char *t = pg_col_text(s, col);
+		return t != NULL ? strtod(t, NULL) : 0;
+	}
 	return sqlite3_column_double(s->st, col);
 }
 
 const void *
 db_col_blob(struct db_stmt *s, int col, size_t *len_r)
 {
-	const void *p = sqlite3_column_blob(s->st, col);
+	const void *p;
 
+	if (s->db->pg != NULL)
+		return pg_col_blob(s, col, len_r);
+	p = sqlite3_column_blob(s->st, col);
 	*len_r = (size_t)sqlite3_column_bytes(s->st, col);
 	return p;
 }
@@ -346,24 +436,32 @@ db_col_blob(struct db_stmt *s, int col, size_t *len_r)
 bool
 db_col_isnull(struct db_stmt *s, int col)
 {
+	if (s->db->pg != NULL)
+		return pg_col_text(s, col) == NULL;
 	return sqlite3_column_type(s->st, col) == SQLITE_NULL;
 }
 
 bool
 db_col_isint(struct db_stmt *s, int col)
 {
+	if (s->db->pg != NULL)
+		return pg_col_isint(s, col);
 	return sqlite3_column_type(s->st, col) == SQLITE_INTEGER;
 }
 
 int
 db_col_count(struct db_stmt *s)
 {
+	if (s->db->pg != NULL)
+		return PQnfields(s->res);
 	return sqlite3_column_count(s->st);
 }
 
 const char *
 db_col_name(struct db_stmt *s, int col)
 {
+	if (s->db->pg != NULL)
+		return PQfname(s->res, col);
 	return sqlite3_column_name(s->st, col);
 }
 
@@ -374,7 +472,12 @@ db_stmt_free(struct db_stmt **sp)
 
 	if (s == NULL)
 		return;
-	sqlite3_finalize(s->st);
+	if (s->st != NULL)
+		sqlite3_finalize(s->st);
+	if (s->res != NULL)
+		PQclear(s->res);
+	if (s->blob != NULL)
+		PQfreemem(s->blob);
 	free(s);
 	*sp = NULL;
 }
@@ -388,6 +491,11 @@ db_exec(struct db *db, const char **error_r, const char *sql,
 	int r;
 
 	va_start(ap, types);
+	if (db->pg != NULL) {
+		r = pg_exec(db, error_r, sql, types, ap);
+		va_end(ap);
+		return r;
+	}
 	st = db_vquery(db, error_r, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
@@ -414,25 +522,21 @@ db_query_int(struct db *db, int64_t *out, int64_t def, const char **error_r,
 	     const char *sql, const char *types, ...)
 {
 	va_list ap;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 
 	va_start(ap, types);
-	st = db_vquery(db, error_r, sql, types, ap);
+	st = db_vstmt(db, error_r, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return -1;
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else if (r == SQLITE_DONE)
+	r = db_step(st, error_r);
+	if (r == DB_ROW)
+		*out = db_col_int(st, 0);
+	else if (r == DB_DONE)
 		*out = def;
-	else {
-		sqlite3_finalize(st);
-		return db_fail(db, error_r, "query");
-	}
-	sqlite3_finalize(st);
-	return 0;
+	db_stmt_free(&st);
+	return r < 0 ? -1 : 0;
 }
 
 int
@@ -440,30 +544,27 @@ db_query_text(struct db *db, char **out, const char **error_r,
 	      const char *sql, const char *types, ...)
 {
 	va_list ap;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 
 	*out = NULL;
 	va_start(ap, types);
-	st = db_vquery(db, error_r, sql, types, ap);
+	st = db_vstmt(db, error_r, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return -1;
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		const unsigned char *t = sqlite3_column_text(st, 0);
-		*out = xstrdup(t ? (const char *)t : "");
-	} else if (r != SQLITE_DONE) {
-		sqlite3_finalize(st);
-		return db_fail(db, error_r, "query");
-	}
-	sqlite3_finalize(st);
-	return 0;
+	r = db_step(st, error_r);
+	if (r == DB_ROW)
+		*out = db_col_dup(st, 0);
+	db_stmt_free(&st);
+	return r < 0 ? -1 : 0;
 }
 
 int64_t
 db_last_id(struct db *db)
 {
+	if (db->pg != NULL)
+		return pg_last_id(db);
 	return sqlite3_last_insert_rowid(db->h);
 }
 

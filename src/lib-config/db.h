@@ -83,6 +83,12 @@ int db_query_int(struct db *db, int64_t *out, int64_t def,
  * in *out when there is no row. */
 int db_query_text(struct db *db, char **out, const char **error_r,
 		  const char *sql, const char *types, ...);
+/* db_data_version - a number that changes when another process commits a
+ * change to the store: services that cache what they read compare it (at
+ * most once a second) and read again (PostgreSQL: LISTEN/NOTIFY). */
+int db_data_version(struct db *db, int64_t *v, const char **error_r);
+/* db_is_postgresql - the store is PostgreSQL (not the SQLite file) */
+bool db_is_postgresql(struct db *db);
 /* db_last_id - the id the last INSERT gave its row */
 int64_t db_last_id(struct db *db);
 /* db_changes - rows changed by the last db_exec */
@@ -93,6 +99,17 @@ int db_fail(struct db *db, const char **error_r, const char *what);
 /* db_last_error - the kind of the last failure (DB_EBUSY, DB_ECONSTRAINT)
  * or 0, and clear it. */
 int db_last_error(struct db *db);
+/* db_copy_to_postgresql - copy the data root's SQLite store into the
+ * PostgreSQL database at url (made to this program's schema first) in one
+ * transaction, compare the counts, and point the data root at it
+ * (config/database.conf). progress (may be NULL) hears each table copied.
+ * Re-runnable; 0 or -1 with the reason in err. */
+int db_copy_to_postgresql(const char *root, const char *url,
+			  void (*progress)(void *ctx, const char *table,
+			  int64_t rows), void *ctx, char *err, size_t errsize);
+/* db_url - the PostgreSQL URL of the store (password hidden, new string),
+ * or NULL for SQLite */
+char *db_url(struct db *db);
 /* db_errorf - set a formatted error text on the handle, return -1. */
 int db_errorf(struct db *db, const char **error_r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

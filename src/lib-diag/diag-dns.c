@@ -333,7 +333,7 @@ load_domains(struct dctx *d, struct db *db)
 {
 	const char *err;
 	struct db_stmt *q = db_query(db, &err, "SELECT id, name FROM domain "
-	    "WHERE NOT disabled ORDER BY name LIMIT ?", "i", (int64_t)MAX_DOMAINS);
+	    "WHERE disabled = 0 ORDER BY name LIMIT ?", "i", (int64_t)MAX_DOMAINS);
 
 	while (q != NULL && db_step(q, NULL) == DB_ROW) {
 		d->dom = xreallocarray(d->dom, d->ndom + 1, sizeof(*d->dom));
