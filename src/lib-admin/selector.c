@@ -185,7 +185,7 @@ adm_selector_add(struct db *db, const char *domain, const char *selector,
 	}
 	TX({
 		if (db_query_int(db, &active, 0, error_r, "SELECT count(*) FROM "
-		    "dkim_selector WHERE domain_id = ? AND active", "i", dom) < 0)
+		    "dkim_selector WHERE domain_id = ? AND active <> 0", "i", dom) < 0)
 			r = ADM_FAIL;
 		bool act = spec->activate || active == 0;
 		if (r == ADM_OK && act && db_exec(db, error_r, "UPDATE dkim_selector "

@@ -435,7 +435,7 @@ loginsec_record_ok(struct db *db, int64_t mailbox_id,
 	if (db_exec(db, &err, "INSERT INTO login_seen (mailbox_id, protocol, "
 	    "address, country, first, last) VALUES (?, ?, ?, ?, ?, ?) "
 	    "ON CONFLICT (mailbox_id, protocol, address) DO UPDATE SET "
-	    "last = excluded.last, count = count + 1, country = "
+	    "last = excluded.last, count = login_seen.count + 1, country = "
 	    "excluded.country", "itttii", mailbox_id, proto_of(client),
 	    addr_of(client), cc != NULL ? cc : "", now, now) < 0)
 		log_warnx("login record: %s", err);
@@ -466,7 +466,7 @@ loginsec_record_failure(struct db *db, const char *login, int64_t mailbox_id,
 	if (db_exec(db, &err, "INSERT INTO login_failure (login, address, "
 	    "mailbox_id, protocol, country, reason, first, last) VALUES "
 	    "(?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?) ON CONFLICT (login, address) "
-	    "DO UPDATE SET last = excluded.last, count = count + 1, "
+	    "DO UPDATE SET last = excluded.last, count = login_failure.count + 1, "
 	    "protocol = excluded.protocol, reason = excluded.reason, "
 	    "country = excluded.country", "ttitttii", name, addr_of(client),
 	    mailbox_id, proto_of(client), cc, reason, now, now) < 0)

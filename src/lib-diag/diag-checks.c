@@ -786,7 +786,7 @@ diag_check_mta(struct diag_report *rep, struct db *db)
 	int64_t total = 0, enabled = 0;
 
 	if (db_query_int(db, &total, 0, &err, "SELECT count(*) FROM global_filter", "") < 0 ||
-	    db_query_int(db, &enabled, 0, &err, "SELECT count(*) FROM global_filter WHERE enabled", "") < 0)
+	    db_query_int(db, &enabled, 0, &err, "SELECT count(*) FROM global_filter WHERE enabled <> 0", "") < 0)
 		diag_add(s, DIAG_ERROR, "Global filters", NULL, "%s", err);
 	else
 		diag_add(s, DIAG_INFO, "Global filters", NULL, "%lld rule(s), %lld enabled",
@@ -825,7 +825,7 @@ diag_check_mta(struct diag_report *rep, struct db *db)
 	check_program(s, "Pickup event (mta.pickup_event)", pick);
 	free(pick);
 	q = db_query(db, &err, "SELECT DISTINCT delivery_event_program FROM mailbox "
-	    "WHERE delivery_event_enabled AND delivery_event_program != '' "
+	    "WHERE delivery_event_enabled <> 0 AND delivery_event_program != '' "
 	    "ORDER BY 1 LIMIT 50", "");
 	size_t nprog = 0;
 	while (q != NULL && db_step(q, NULL) == DB_ROW) {
@@ -1107,9 +1107,9 @@ diag_check_postoffices(struct diag_report *rep, struct db *db)
 	const char *err;
 	struct db_stmt *q = db_query(db, &err, "SELECT p.id, p.name, p.disabled, "
 	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id), "
-	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id AND d.disabled), "
+	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id AND d.disabled <> 0), "
 	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id), "
-	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id AND m.disabled), "
+	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id AND m.disabled <> 0), "
 	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id AND "
 	    " m.name = 'postmaster'), "
 	    "(SELECT count(*) FROM grp g WHERE g.postoffice_id = p.id), "

@@ -63,7 +63,7 @@ rules_load(struct db *db, struct rule **rules_r, size_t *n_r)
 {
 	const char *err = NULL;
 	struct db_stmt *st = db_query(db, &err, "SELECT id, criterion, header, "
-	    "pattern, action, argument FROM global_filter WHERE enabled "
+	    "pattern, action, argument FROM global_filter WHERE enabled <> 0 "
 	    "ORDER BY position, id", "");
 	struct rule *r = NULL;
 	size_t n = 0;

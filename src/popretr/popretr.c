@@ -417,7 +417,7 @@ accounts_load(struct pr *p, struct account **v_r, size_t *n_r)
 	*n_r = 0;
 	struct db_stmt *st = db_query(p->svc->db, &err,
 	    "SELECT id, mailbox_id, last_run, host, username, password, tls, port, "
-	    "apop, leave_on_server FROM pop_account WHERE enabled ORDER BY id", "");
+	    "apop, leave_on_server FROM pop_account WHERE enabled <> 0 ORDER BY id", "");
 	if (st == NULL) {
 		log_warnx("accounts: %s", err);
 		return -1;

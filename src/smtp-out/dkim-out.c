@@ -149,7 +149,7 @@ dom_conf_get(struct db *db, const char *domain, struct dom_conf *dc,
 	    "d.dkim_enabled, d.dkim_header_canon, d.dkim_body_canon, "
 	    "d.dkim_body_limit, d.dkim_identity, s.id, s.name, s.private_key "
 	    "FROM domain d LEFT JOIN dkim_selector s ON s.domain_id = d.id AND "
-	    "s.active WHERE d.name = ?", "t", domain);
+	    "s.active <> 0 WHERE d.name = ?", "t", domain);
 	int r;
 
 	memset(dc, 0, sizeof(*dc));

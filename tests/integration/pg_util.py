@@ -27,7 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
-PGBIN = Path(os.environ.get("POSTERN_PGBIN", "/usr/lib/postgresql/15/bin"))
+def _pgbin():
+    if os.environ.get("POSTERN_PGBIN"):
+        return Path(os.environ["POSTERN_PGBIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit()
+                   else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PGBIN = _pgbin()
 
 
 def _demote_to():
