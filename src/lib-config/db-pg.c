@@ -237,17 +237,28 @@ pg_sql(const char *sql, bool ddl)
 	return buf_steal(&out);
 }
 
+/* pg_reset - connect again; LISTEN again, and count a change: some may
+ * have been missed meanwhile */
+static void
+pg_reset(struct db *db)
+{
+	PQreset(db->pg);
+	if (PQstatus(db->pg) == CONNECTION_OK) {
+		PQclear(PQexec(db->pg, "SET statement_timeout = 15000"));
+		PQclear(PQexec(db->pg, "LISTEN postern_config"));
+		db->notices++;
+	}
+}
+
 /* pg_alive - reset a lost connection before the next statement */
 static int
 pg_alive(struct db *db, const char **error_r)
 {
 	if (PQstatus(db->pg) == CONNECTION_OK)
 		return 0;
-	PQreset(db->pg);
+	pg_reset(db);
 	if (PQstatus(db->pg) != CONNECTION_OK)
 		return pg_error(db, NULL, error_r);
-	PQclear(PQexec(db->pg, "LISTEN postern_config"));
-	db->notices++;   /* changes may have been missed meanwhile */
 	return 0;
 }
 
@@ -261,6 +272,13 @@ pg_simple(struct db *db, const char *sql, const char **error_r)
 	if (pg_alive(db, error_r) < 0)
 		return -1;
 	res = PQexec(db->pg, sql);
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR &&
+	    PQstatus(db->pg) == CONNECTION_BAD &&
+	    strcmp(sql, "BEGIN") == 0) {   /* as in pg_run */
+		PQclear(res);
+		pg_reset(db);
+		res = PQexec(db->pg, sql);
+	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK)
 		r = pg_error(db, res, error_r);
@@ -322,6 +340,14 @@ pg_run(struct db *db, const char **error_r, const char *sql,
 	 * a name compares case-blind with a CITEXT column); where it cannot
 	 * ("? IS NULL"), the type the caller bound it with */
 	res = PQexecParams(db->pg, text, n, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR && !sp &&
+	    PQstatus(db->pg) == CONNECTION_BAD) {
+		/* the server went away since the last statement (a restart):
+		 * once more on a new connection, outside a transaction only */
+		PQclear(res);
+		pg_reset(db);
+		res = PQexecParams(db->pg, text, n, NULL, values, NULL, NULL, 0);
+	}
 	if (PQresultStatus(res) == PGRES_FATAL_ERROR &&
 	    strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
 	    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "", "42P18") == 0) {

@@ -41,7 +41,7 @@ def populate(p):
           "--owner", "alice@acme.test")
     p.cli("list", "member", "add", "news@acme.test", "reader@example.org")
     p.cli("config", "set", "smtp.max_message_size", "20M")
-    token = p.cli("token", "add", "postmaster@acme").stdout.strip()
+    token = p.cli("token", "add", "postmaster@acme").stdout.split()[-1]
     return token
 
 
@@ -141,13 +141,15 @@ def test_migrate_keeps_everything_and_serves_mail(postern, pg):
                                    timeout=30)
     c.request("POST", "/jmap/api", body=json.dumps({
         "using": ["urn:ietf:params:jmap:core", "urn:postern:admin"],
-        "methodCalls": [["Mailbox/query", {}, "c0"]]}),
+        "methodCalls": [["Mailbox/get", {"ids": None}, "c0"]]}),
         headers={"Authorization": f"Bearer {token}",
                  "Content-Type": "application/json"})
     r = c.getresponse()
     body = r.read()
     assert r.status == 200, body
-    assert json.loads(body)["methodResponses"][0][0] == "Mailbox/query"
+    res = json.loads(body)["methodResponses"][0]
+    assert res[0] == "Mailbox/get", res
+    assert {"alice", "bob"} <= {m.get("name") for m in res[1]["list"]}, res
     # a new id continues after the copied ones
     postern.cli("mailbox", "add", "carol@acme", "--password", "carol-pw")
     assert int(pg.psql("keep", "SELECT count(DISTINCT id) FROM mailbox")) == 4
