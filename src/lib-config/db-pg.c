@@ -348,9 +348,10 @@ pg_run(struct db *db, const char **error_r, const char *sql,
 		pg_reset(db);
 		res = PQexecParams(db->pg, text, n, NULL, values, NULL, NULL, 0);
 	}
-	if (PQresultStatus(res) == PGRES_FATAL_ERROR &&
-	    strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
-	    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "", "42P18") == 0) {
+	const char *state = PQresultStatus(res) == PGRES_FATAL_ERROR ?
+	    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (state != NULL && (strcmp(state, "42P18") == 0 ||
+	    strcmp(state, "42P08") == 0)) {   /* indeterminate, ambiguous */
 		PQclear(res);
 		if (sp)
 			PQclear(PQexec(db->pg, "ROLLBACK TO db_stmt"));

@@ -141,7 +141,9 @@ def test_migrate_keeps_everything_and_serves_mail(postern, pg):
                                    timeout=30)
     c.request("POST", "/jmap/api", body=json.dumps({
         "using": ["urn:ietf:params:jmap:core", "urn:postern:admin"],
-        "methodCalls": [["Mailbox/get", {"ids": None}, "c0"]]}),
+        "methodCalls": [["Mailbox/get", {"ids": None}, "c0"],
+                        ["Mailbox/query", {"filter": {"text": "ali"}},
+                         "c1"]]}),
         headers={"Authorization": f"Bearer {token}",
                  "Content-Type": "application/json"})
     r = c.getresponse()
@@ -150,6 +152,8 @@ def test_migrate_keeps_everything_and_serves_mail(postern, pg):
     res = json.loads(body)["methodResponses"][0]
     assert res[0] == "Mailbox/get", res
     assert {"alice", "bob"} <= {m.get("name") for m in res[1]["list"]}, res
+    res = json.loads(body)["methodResponses"][1]
+    assert res[0] == "Mailbox/query", res
     # a new id continues after the copied ones
     postern.cli("mailbox", "add", "carol@acme", "--password", "carol-pw")
     assert int(pg.psql("keep", "SELECT count(DISTINCT id) FROM mailbox")) == 4
