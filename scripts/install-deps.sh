@@ -44,11 +44,15 @@ PEERS="$PEERS clamav-daemon clamav rspamd redis-server"
 # test_dane.py with its own trust anchor) and ldns-signzone for the
 # DNSSEC-signed test zones
 PEERS="$PEERS unbound"
+# the PostgreSQL config store (issue 20): libpq to build; the server the
+# tests start privately (tests/integration/pg_util.py)
+PEERS="$PEERS postgresql"
 PKGS_FILTER="python3-milter"
 # Extra groups other parts of the suite ask for: POSTERN_EXTRA_PACKAGES.
 PKGS="$BUILD $RUNTIME $ANALYSIS $TEST $WEB $LOGIN ${POSTERN_EXTRA_PACKAGES:-}"
 # xmppd: libexpat parses the XML streams; slixmpp is the tests' client
 PKGS="$PKGS libexpat1-dev python3-slixmpp"
+PKGS="$PKGS libpq-dev"
 # passkeys (WebAuthn's CBOR: lib-admin/passkey.c)
 PKGS="$PKGS libcbor-dev"
 PKGS="$PKGS $PKGS_FILTER"

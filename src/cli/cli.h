@@ -62,7 +62,7 @@ void cli_json_print(json_t *j);   /* steals the reference */
 
 /* cli_print_query - step a query, printing each row (table or JSON with
  * the given keys); finalizes st. */
-int cli_print_query(struct cli *cli, sqlite3_stmt *st, size_t ncols,
+int cli_print_query(struct cli *cli, struct db_stmt *st, size_t ncols,
 		    const char *const *hdr, const char *const *keys);
 
 /* Destructive commands (docs: README "Administering"). A removal is a
@@ -110,6 +110,7 @@ int cmd_popretrieval(struct cli *cli, int argc, char **argv);
 int cmd_users(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_token(struct cli *cli, int argc, char **argv);
+int cmd_db(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
 int cmd_track(struct cli *cli, int argc, char **argv);
 int cmd_filter(struct cli *cli, int argc, char **argv);

@@ -247,7 +247,7 @@ cmd_config(struct cli *cli, int argc, char **argv)
 		if (settings_set(cli->db, a.pos[1], a.pos[2], &err) < 0) {
 			/* a storage failure (locked, read-only) is not a bad value */
 			int dberr = db_last_error(cli->db);
-			int code = dberr == SQLITE_BUSY || dberr == SQLITE_LOCKED ? EXIT_BUSY :
+			int code = dberr == DB_EBUSY ? EXIT_BUSY :
 			    dberr != 0 ? EXIT_FAIL :
 			    field_find(settings_fields, a.pos[1]) ? EXIT_USAGE : EXIT_NOTFOUND;
 			return cli_error(code, "%s", err);
@@ -260,7 +260,7 @@ cmd_config(struct cli *cli, int argc, char **argv)
 			return cli_usage("usage: postern config unset NAME");
 		if (settings_unset(cli->db, a.pos[1], &err) < 0) {
 			int dberr = db_last_error(cli->db);
-			return cli_error(dberr == SQLITE_BUSY || dberr == SQLITE_LOCKED ?
+			return cli_error(dberr == DB_EBUSY ?
 			    EXIT_BUSY : dberr != 0 ? EXIT_FAIL : EXIT_NOTFOUND, "%s", err);
 		}
 		listen_note(cli, a.pos[1]);

@@ -42,10 +42,10 @@ static int
 selector_list(struct cli *cli, const char *domain)
 {
 	const char *err;
-	sqlite3_stmt *st = db_query(cli->db, &err,
+	struct db_stmt *st = db_query(cli->db, &err,
 	    "SELECT d.name, s.name, s.algorithm, s.key_bits, "
-	    "CASE WHEN s.active THEN 'yes' ELSE 'no' END, "
-	    "CASE WHEN s.test_mode THEN 'yes' ELSE 'no' END, s.granularity, "
+	    "CASE WHEN s.active <> 0 THEN 'yes' ELSE 'no' END, "
+	    "CASE WHEN s.test_mode <> 0 THEN 'yes' ELSE 'no' END, s.granularity, "
 	    "strftime('%Y-%m-%d %H:%M:%S', s.created, 'unixepoch'), s.notes "
 	    "FROM dkim_selector s JOIN domain d ON d.id = s.domain_id "
 	    "WHERE ? IS NULL OR d.name = ? ORDER BY d.name, s.name", "tt",

@@ -33,25 +33,25 @@ domain_help(int code)
 }
 
 static int
-print_rows(struct cli *cli, sqlite3_stmt *st, size_t ncols,
+print_rows(struct cli *cli, struct db_stmt *st, size_t ncols,
 	   const char *const *hdr, const char *const *keys)
 {
 	json_t *arr = cli->json ? json_array() : NULL;
 	struct cli_table *t = cli->json ? NULL : cli_table_new(ncols, hdr);
 	int r;
 
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st, NULL)) == DB_ROW) {
 		const char *cells[16];
 		for (size_t i = 0; i < ncols && i < 16; i++) {
-			const unsigned char *v = sqlite3_column_text(st, (int)i);
-			cells[i] = v ? (const char *)v : "";
+			const char *v = db_col_text(st, (int)i);
+			cells[i] = v ? v : "";
 		}
 		if (arr) {
 			json_t *o = json_object();
 			for (size_t i = 0; i < ncols; i++) {
-				if (sqlite3_column_type(st, (int)i) == SQLITE_INTEGER)
+				if (db_col_isint(st, (int)i))
 					json_object_set_new(o, keys[i],
-					    json_integer(sqlite3_column_int64(st, (int)i)));
+					    json_integer(db_col_int(st, (int)i)));
 				else
 					json_object_set_new(o, keys[i], json_string(cells[i]));
 			}
@@ -60,18 +60,18 @@ print_rows(struct cli *cli, sqlite3_stmt *st, size_t ncols,
 			cli_table_row(t, cells);
 		}
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	if (arr)
 		cli_json_print(arr);
 	else {
 		cli_table_print(t);
 		cli_table_free(&t);
 	}
-	return r == SQLITE_DONE ? 0 : cli_error(EXIT_FAIL, "listing failed");
+	return r == DB_DONE ? 0 : cli_error(EXIT_FAIL, "listing failed");
 }
 
 int
-cli_print_query(struct cli *cli, sqlite3_stmt *st, size_t ncols,
+cli_print_query(struct cli *cli, struct db_stmt *st, size_t ncols,
 		const char *const *hdr, const char *const *keys)
 {
 	return print_rows(cli, st, ncols, hdr, keys);
@@ -94,8 +94,8 @@ cmd_domain(struct cli *cli, int argc, char **argv)
 		return r;
 	if (strcmp(verb, "list") == 0) {
 		const char *po = cli_opt(&a, "postoffice");
-		sqlite3_stmt *st = db_query(cli->db, &err,
-		    "SELECT d.name, p.name, CASE WHEN d.disabled THEN 'disabled' ELSE "
+		struct db_stmt *st = db_query(cli->db, &err,
+		    "SELECT d.name, p.name, CASE WHEN d.disabled <> 0 THEN 'disabled' ELSE "
 		    "'enabled' END, (SELECT count(*) FROM address x WHERE x.domain_id = d.id) "
 		    "FROM domain d JOIN postoffice p ON p.id = d.postoffice_id "
 		    "WHERE ? IS NULL OR p.name = ? ORDER BY d.name", "tt", po, po);
@@ -110,7 +110,7 @@ cmd_domain(struct cli *cli, int argc, char **argv)
 			int64_t id;
 			if ((r = adm_object_id(cli->db, ADM_DOMAIN, a.pos[2], &id, &err)) < 0)
 				return cli_adm_exit(r, err);
-			sqlite3_stmt *st = db_query(cli->db, &err,
+			struct db_stmt *st = db_query(cli->db, &err,
 			    "SELECT sender_domain FROM domain_blacklist WHERE domain_id = ? "
 			    "ORDER BY sender_domain", "i", id);
 			if (st == NULL)

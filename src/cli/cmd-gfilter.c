@@ -49,21 +49,21 @@ in_list(const char *const *l, const char *s)
 static int
 renumber(struct cli *cli, int64_t move_id, int64_t pos, const char **err)
 {
-	sqlite3_stmt *st = db_query(cli->db, err, "SELECT id FROM global_filter "
+	struct db_stmt *st = db_query(cli->db, err, "SELECT id FROM global_filter "
 	    "ORDER BY position, id", "");
 	int64_t *ids = NULL;
 	size_t n = 0;
 
 	if (st == NULL)
 		return -1;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
+	while (db_step(st, NULL) == DB_ROW) {
+		int64_t id = db_col_int(st, 0);
 		if (id == move_id)
 			continue;
 		ids = xreallocarray(ids, n + 1, sizeof(*ids));
 		ids[n++] = id;
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	if (move_id > 0) {
 		size_t at = pos < 1 ? 0 : (size_t)pos - 1 > n ? n : (size_t)pos - 1;
 		ids = xreallocarray(ids, n + 1, sizeof(*ids));
@@ -150,7 +150,7 @@ gf_list(struct cli *cli)
 	static const char *const keys[] = { "id", "position", "enabled",
 	    "criterion", "header", "pattern", "action", "argument" };
 	const char *err = NULL;
-	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT id, position, enabled, "
+	struct db_stmt *st = db_query(cli->db, &err, "SELECT id, position, enabled, "
 	    "criterion, header, pattern, action, argument FROM global_filter "
 	    "ORDER BY position, id", "");
 	if (st == NULL)

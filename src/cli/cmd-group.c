@@ -109,7 +109,7 @@ member_list(struct cli *cli, enum adm_kind kind, const char *target, bool csv)
 
 	if ((r = adm_object_id(cli->db, kind, target, &id, &err)) < 0)
 		return cli_adm_exit(r, err);
-	sqlite3_stmt *st = kind == ADM_GROUP ?
+	struct db_stmt *st = kind == ADM_GROUP ?
 	    db_query(cli->db, &err, "SELECT address FROM grp_member WHERE group_id = ? "
 	    "ORDER BY address", "i", id) :
 	    db_query(cli->db, &err, "SELECT address, name, status, bounces FROM "
@@ -119,15 +119,15 @@ member_list(struct cli *cli, enum adm_kind kind, const char *target, bool csv)
 	if (csv) {
 		struct buf out;
 		buf_init(&out, 0);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			csv_put_field(&out, (const char *)sqlite3_column_text(st, 0), ',');
+		while (db_step(st, NULL) == DB_ROW) {
+			csv_put_field(&out, db_col_text(st, 0), ',');
 			if (kind == ADM_LIST) {
 				buf_putc(&out, ',');
-				csv_put_field(&out, (const char *)sqlite3_column_text(st, 1), ',');
+				csv_put_field(&out, db_col_text(st, 1), ',');
 			}
 			buf_puts(&out, "\n");
 		}
-		sqlite3_finalize(st);
+		db_stmt_free(&st);
 		fwrite(out.data ? out.data : "", 1, out.len, stdout);
 		buf_free(&out);
 		return 0;
@@ -205,15 +205,15 @@ static int
 object_list(struct cli *cli, enum adm_kind kind, const char *po)
 {
 	const char *err;
-	sqlite3_stmt *st = kind == ADM_GROUP ?
+	struct db_stmt *st = kind == ADM_GROUP ?
 	    db_query(cli->db, &err,
-	    "SELECT g.address, g.name, p.name, CASE WHEN g.disabled THEN 'disabled' "
+	    "SELECT g.address, g.name, p.name, CASE WHEN g.disabled <> 0 THEN 'disabled' "
 	    "ELSE 'enabled' END, (SELECT count(*) FROM grp_member x WHERE x.group_id = g.id) "
 	    "FROM grp g JOIN postoffice p ON p.id = g.postoffice_id "
 	    "WHERE ? IS NULL OR p.name = ? ORDER BY g.address", "tt", po, po) :
 	    db_query(cli->db, &err,
-	    "SELECT l.address, l.owner, p.name, CASE WHEN l.disabled THEN 'disabled' "
-	    "WHEN l.moderated THEN 'moderated' ELSE 'open' END, "
+	    "SELECT l.address, l.owner, p.name, CASE WHEN l.disabled <> 0 THEN 'disabled' "
+	    "WHEN l.moderated <> 0 THEN 'moderated' ELSE 'open' END, "
 	    "(SELECT count(*) FROM list_member x WHERE x.list_id = l.id) "
 	    "FROM list l JOIN postoffice p ON p.id = l.postoffice_id "
 	    "WHERE ? IS NULL OR p.name = ? ORDER BY l.address", "tt", po, po);

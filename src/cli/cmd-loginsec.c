@@ -80,7 +80,7 @@ app_password(struct cli *cli, const struct cli_args *a)
 			    "NAME@PO");
 		if ((r = adm_object_id(cli->db, ADM_MAILBOX, ident, &id, &err)) < 0)
 			return cli_adm_exit(r, err);
-		sqlite3_stmt *st = db_query(cli->db, &err, "SELECT name, "
+		struct db_stmt *st = db_query(cli->db, &err, "SELECT name, "
 		    "datetime(created, 'unixepoch'), CASE last_used WHEN 0 THEN "
 		    "'never' ELSE datetime(last_used, 'unixepoch') END, "
 		    "last_protocol, last_address FROM app_password WHERE "
@@ -284,7 +284,7 @@ logins(struct cli *cli, const struct cli_args *a)
 	if ((r = adm_object_id(cli->db, ADM_MAILBOX, a->pos[1], &id, &err)) < 0)
 		return cli_adm_exit(r, err);
 	const char *const *keys;
-	sqlite3_stmt *st = loginsec_logins(cli->db, id, 200, &keys, &err);
+	struct db_stmt *st = loginsec_logins(cli->db, id, 200, &keys, &err);
 	static const char *const hdr[] = { "LAST", "PROTOCOL", "ADDRESS",
 	    "COUNTRY", "FIRST", "COUNT" };
 	return st ? cli_print_query(cli, st, LOGINSEC_LOGIN_COLUMNS, hdr, keys) :
@@ -314,7 +314,7 @@ failed_logins(struct cli *cli, const struct cli_args *a)
 	    LOGINSEC_BY_MAILBOX;
 	size_t ncols;
 	const char *const *keys;
-	sqlite3_stmt *st = loginsec_failures(cli->db, kind, poid, mid, &ncols,
+	struct db_stmt *st = loginsec_failures(cli->db, kind, poid, mid, &ncols,
 	    &keys, &err);
 	if (st == NULL)
 		return cli_error(EXIT_FAIL, "%s", err);

@@ -90,12 +90,11 @@ static void
 cache_sizes(struct cli *cli, const int64_t *ids, const long long *sizes,
 	    size_t n)
 {
-	sqlite3 *h = db_handle(cli->db);
 	const char *err;
 
 	if (n == 0)
 		return;
-	sqlite3_busy_timeout(h, 0);
+	db_busy_timeout(cli->db, 0);
 	if (db_begin(cli->db, &err) == 0) {
 		for (size_t i = 0; i < n; i++)
 			(void)db_exec(cli->db, &err,
@@ -105,7 +104,7 @@ cache_sizes(struct cli *cli, const int64_t *ids, const long long *sizes,
 			db_rollback(cli->db);
 	}
 	(void)db_last_error(cli->db);
-	sqlite3_busy_timeout(h, 5000);
+	db_busy_timeout(cli->db, 5000);
 }
 
 static int
@@ -130,7 +129,7 @@ mailbox_list(struct cli *cli, const struct cli_args *a)
 			return cli_adm_exit(r, err);
 		}
 	}
-	sqlite3_stmt *st = db_query(cli->db, &err,
+	struct db_stmt *st = db_query(cli->db, &err,
 	    "SELECT m.id, m.name, p.name, m.type, m.quota_kb, m.disabled, "
 	    "m.prevent_auth, m.size_bytes, m.size_time, (SELECT count(*) FROM "
 	    "address x WHERE x.kind = 'mailbox' AND x.target_id = m.id), "
@@ -151,22 +150,22 @@ mailbox_list(struct cli *cli, const struct cli_args *a)
 		int disabled, noauth;
 	} *rows = NULL;
 	size_t n = 0;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st, NULL)) == DB_ROW) {
 		rows = xreallocarray(rows, n + 1, sizeof(*rows));
 		struct row *w = &rows[n++];
-		w->id = sqlite3_column_int64(st, 0);
-		w->name = xstrdup((const char *)sqlite3_column_text(st, 1));
-		w->po = xstrdup((const char *)sqlite3_column_text(st, 2));
-		w->type = xstrdup((const char *)sqlite3_column_text(st, 3));
-		w->quota = sqlite3_column_int64(st, 4);
-		w->disabled = sqlite3_column_int(st, 5);
-		w->noauth = sqlite3_column_int(st, 6);
-		w->size = sqlite3_column_int64(st, 7);
-		w->stime = sqlite3_column_int64(st, 8);
-		w->naddr = sqlite3_column_int64(st, 9);
-		w->friendly = xstrdup((const char *)sqlite3_column_text(st, 10));
+		w->id = db_col_int(st, 0);
+		w->name = xstrdup(db_col_text(st, 1));
+		w->po = xstrdup(db_col_text(st, 2));
+		w->type = xstrdup(db_col_text(st, 3));
+		w->quota = db_col_int(st, 4);
+		w->disabled = db_col_int(st, 5);
+		w->noauth = db_col_int(st, 6);
+		w->size = db_col_int(st, 7);
+		w->stime = db_col_int(st, 8);
+		w->naddr = db_col_int(st, 9);
+		w->friendly = xstrdup(db_col_text(st, 10));
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	int64_t *walked_ids = xcalloc(n + 1, sizeof(int64_t));
 	long long *walked_sizes = xcalloc(n + 1, sizeof(long long));
 	size_t nwalked = 0;
@@ -300,7 +299,7 @@ cmd_mailbox(struct cli *cli, int argc, char **argv)
 			int64_t id;
 			if ((r = adm_object_id(cli->db, ADM_MAILBOX, a.pos[2], &id, &err)) < 0)
 				return cli_adm_exit(r, err);
-			sqlite3_stmt *st = db_query(cli->db, &err,
+			struct db_stmt *st = db_query(cli->db, &err,
 			    "SELECT address FROM redirect WHERE mailbox_id = ? ORDER BY address",
 			    "i", id);
 			static const char *const hdr[] = { "REDIRECT TO" };
@@ -409,7 +408,7 @@ cmd_address(struct cli *cli, int argc, char **argv)
 		int64_t mid = 0;
 		if (mb != NULL && (r = adm_object_id(cli->db, ADM_MAILBOX, mb, &mid, &err)) < 0)
 			return cli_adm_exit(r, err);
-		sqlite3_stmt *st = db_query(cli->db, &err,
+		struct db_stmt *st = db_query(cli->db, &err,
 		    "SELECT a.address, a.kind, CASE a.kind "
 		    "WHEN 'mailbox' THEN (SELECT m.name || '@' || p.name FROM mailbox m "
 		    "  WHERE m.id = a.target_id) "

@@ -145,18 +145,18 @@ mailboxes_of(struct cli *cli, const char *po, const char *one, bool all,
 	} else if (!all) {
 		return cli_usage("give --postoffice PO, --mailbox NAME@PO or --all");
 	}
-	sqlite3_stmt *st = db_query(cli->db, &err, "SELECT m.id FROM mailbox m "
+	struct db_stmt *st = db_query(cli->db, &err, "SELECT m.id FROM mailbox m "
 	    "JOIN postoffice p ON p.id = m.postoffice_id WHERE ? IS NULL OR "
 	    "p.name = ? ORDER BY p.name, m.name", "tt", po, po);
 	if (st == NULL)
 		return cli_error(EXIT_FAIL, "%s", err);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st, NULL) == DB_ROW) {
 		v = xreallocarray(v, n + 1, sizeof(*v));
-		if (dir_mailbox_get(cli->db, sqlite3_column_int64(st, 0), &v[n],
+		if (dir_mailbox_get(cli->db, db_col_int(st, 0), &v[n],
 		    &err) == 1)
 			n++;
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	*mbs_r = v;
 	*n_r = n;
 	return 0;

@@ -18,11 +18,11 @@ static int
 account_list(struct cli *cli, bool status)
 {
 	const char *err;
-	sqlite3_stmt *st = db_query(cli->db, &err,
+	struct db_stmt *st = db_query(cli->db, &err,
 	    "SELECT a.id, m.name || '@' || p.name, a.host, a.port, a.username, "
-	    "a.tls, CASE WHEN a.apop THEN 'yes' ELSE 'no' END, "
-	    "CASE WHEN a.leave_on_server THEN 'yes' ELSE 'no' END, "
-	    "CASE WHEN a.enabled THEN 'yes' ELSE 'no' END, "
+	    "a.tls, CASE WHEN a.apop <> 0 THEN 'yes' ELSE 'no' END, "
+	    "CASE WHEN a.leave_on_server <> 0 THEN 'yes' ELSE 'no' END, "
+	    "CASE WHEN a.enabled <> 0 THEN 'yes' ELSE 'no' END, "
 	    "CASE WHEN a.last_run = 0 THEN 'never' ELSE "
 	    "strftime('%Y-%m-%d %H:%M:%S', a.last_run, 'unixepoch') END, "
 	    "a.last_status FROM pop_account a JOIN mailbox m ON m.id = a.mailbox_id "
@@ -37,11 +37,11 @@ account_list(struct cli *cli, bool status)
 			"last_run", "last_status" };
 		json_t *arr = cli->json ? json_array() : NULL;
 		struct cli_table *t = cli->json ? NULL : cli_table_new(6, hdr);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		while (db_step(st, NULL) == DB_ROW) {
 			char id[32], server[300];
 			const char *c[11];
 			for (int i = 0; i < 11; i++) {
-				c[i] = (const char *)sqlite3_column_text(st, i);
+				c[i] = db_col_text(st, i);
 				if (c[i] == NULL)
 					c[i] = "";
 			}
@@ -53,13 +53,13 @@ account_list(struct cli *cli, bool status)
 				for (int i = 0; i < 6; i++)
 					json_object_set_new(o, keys[i], json_string(row[i]));
 				json_object_set_new(o, "id", json_integer(
-				    sqlite3_column_int64(st, 0)));
+				    db_col_int(st, 0)));
 				json_array_append_new(arr, o);
 			} else {
 				cli_table_row(t, row);
 			}
 		}
-		sqlite3_finalize(st);
+		db_stmt_free(&st);
 		if (arr != NULL) {
 			cli_json_print(arr);
 		} else {

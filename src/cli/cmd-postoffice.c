@@ -39,37 +39,37 @@ static int
 postoffice_list(struct cli *cli)
 {
 	const char *err;
-	sqlite3_stmt *st = db_query(cli->db, &err,
+	struct db_stmt *st = db_query(cli->db, &err,
 	    "SELECT p.id, p.name, p.disabled, "
 	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id), "
 	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id), "
 	    "(SELECT group_concat(name, ' ') FROM (SELECT name FROM domain d "
-	    "WHERE d.postoffice_id = p.id ORDER BY name)) "
+	    "WHERE d.postoffice_id = p.id ORDER BY name) AS s) "
 	    "FROM postoffice p ORDER BY p.name", "");
 	if (st == NULL)
 		return cli_error(EXIT_FAIL, "%s", err);
 	json_t *arr = cli->json ? json_array() : NULL;
 	const char *hdr[] = { "POSTOFFICE", "STATUS", "DOMAINS", "MAILBOXES" };
 	struct cli_table *t = cli->json ? NULL : cli_table_new(4, hdr);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 1);
-		const char *doms = (const char *)sqlite3_column_text(st, 5);
+	while (db_step(st, NULL) == DB_ROW) {
+		const char *name = db_col_text(st, 1);
+		const char *doms = db_col_text(st, 5);
 		if (arr) {
 			json_t *o = json_object();
 			json_object_set_new(o, "name", json_string(name));
-			json_object_set_new(o, "disabled", json_boolean(sqlite3_column_int(st, 2)));
-			json_object_set_new(o, "domains", json_integer(sqlite3_column_int64(st, 3)));
-			json_object_set_new(o, "mailboxes", json_integer(sqlite3_column_int64(st, 4)));
+			json_object_set_new(o, "disabled", json_boolean(db_col_int(st, 2)));
+			json_object_set_new(o, "domains", json_integer(db_col_int(st, 3)));
+			json_object_set_new(o, "mailboxes", json_integer(db_col_int(st, 4)));
 			json_array_append_new(arr, o);
 		} else {
 			char nm[32];
-			snprintf(nm, sizeof(nm), "%lld", (long long)sqlite3_column_int64(st, 4));
-			const char *row[] = { name, sqlite3_column_int(st, 2) ? "disabled" : "enabled",
+			snprintf(nm, sizeof(nm), "%lld", (long long)db_col_int(st, 4));
+			const char *row[] = { name, db_col_int(st, 2) ? "disabled" : "enabled",
 			    doms ? doms : "", nm };
 			cli_table_row(t, row);
 		}
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	if (arr)
 		cli_json_print(arr);
 	else {

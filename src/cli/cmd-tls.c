@@ -109,14 +109,14 @@ dns_records(struct cli *cli, const char *domain)
 		print_records(cli, dom.name, arr, &tlsa_done);
 		n = 1;
 	} else {
-		sqlite3_stmt *q = db_query(cli->db, &err, "SELECT name FROM "
-		    "domain WHERE NOT disabled ORDER BY name", "");
-		while (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
-			print_records(cli, (const char *)sqlite3_column_text(q, 0),
+		struct db_stmt *q = db_query(cli->db, &err, "SELECT name FROM "
+		    "domain WHERE disabled = 0 ORDER BY name", "");
+		while (q != NULL && db_step(q, NULL) == DB_ROW) {
+			print_records(cli, db_col_text(q, 0),
 			    arr, &tlsa_done);
 			n++;
 		}
-		sqlite3_finalize(q);
+		db_stmt_free(&q);
 	}
 	if (arr != NULL)
 		cli_json_print(arr);

@@ -75,7 +75,7 @@ cmd_token(struct cli *cli, int argc, char **argv)
 		if (mb != NULL && (r = adm_object_id(cli->db, ADM_MAILBOX, mb, &mid,
 		    &err)) < 0)
 			return cli_adm_exit(r, err);
-		sqlite3_stmt *st = db_query(cli->db, &err, "SELECT t.id, m.name || "
+		struct db_stmt *st = db_query(cli->db, &err, "SELECT t.id, m.name || "
 		    "'@' || mp.name, t.name, coalesce(p.name, '*'), "
 		    "datetime(t.created, 'unixepoch'), CASE t.last_used WHEN 0 THEN "
 		    "'never' ELSE datetime(t.last_used, 'unixepoch') END, CASE "

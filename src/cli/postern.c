@@ -41,6 +41,7 @@ static const struct {
 	{ "diag", cmd_diag, "diagnostic report: checks of the whole installation (text, HTML, JSON)" },
 	{ "token", cmd_token, "API tokens of the web administration API: add, list, del" },
 	{ "sendlimit", cmd_sendlimit, "outbound abuse limits: list, suspend, unsuspend, release" },
+	{ "db", cmd_db, "the config store: status, migrate-to postgresql URL" },
 	{ "chat", cmd_chat, "chat (XMPP): sessions, rooms, room create/destroy, archive" },
 };
 
@@ -50,7 +51,7 @@ static const struct {
 static const char *const verb_commands[] = {
 	"config", "postoffice", "domain", "dkim", "mailbox", "address", "group",
 	"list", "popretrieval", "users", "queue", "filter", "messages", "welcome",
-	"token", "quarantine", "sendlimit", "chat", "tls", NULL
+	"token", "quarantine", "sendlimit", "chat", "tls", "db", NULL
 };
 
 static bool

@@ -33,8 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "buf.h"
 #include "fsutil.h"
 #include "htmlsafe.h"
@@ -63,19 +61,12 @@ ar_settings_free(struct ar_settings *s)
 	free(s->html);
 }
 
-static char *
-col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return xstrdup(t ? (const char *)t : "");
-}
-
 /* ar_load - the auto responder settings of a mailbox; 1, 0 none, -1 */
 static int
 ar_load(struct db *db, int64_t mailbox_id, struct ar_settings *s)
 {
 	const char *err = NULL;
-	sqlite3_stmt *st = db_query_cached(db, &err, "SELECT autoresponder_enabled, "
+	struct db_stmt *st = db_query_cached(db, &err, "SELECT autoresponder_enabled, "
 	    "autoresponder_subject, autoresponder_body, friendly_name, reply_to, "
 	    "autoresponder_start, autoresponder_end, autoresponder_period_h, "
 	    "autoresponder_html FROM mailbox WHERE id = ?", "i", mailbox_id);
@@ -84,19 +75,19 @@ ar_load(struct db *db, int64_t mailbox_id, struct ar_settings *s)
 	memset(s, 0, sizeof(*s));
 	if (st == NULL)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		s->enabled = sqlite3_column_int(st, 0) != 0;
-		s->subject = col_text(st, 1);
-		s->body = col_text(st, 2);
-		s->friendly = col_text(st, 3);
-		s->reply_to = col_text(st, 4);
-		s->start = sqlite3_column_int64(st, 5);
-		s->end = sqlite3_column_int64(st, 6);
-		s->period_h = sqlite3_column_int64(st, 7);
-		s->html = col_text(st, 8);
+	if (db_step(st, NULL) == DB_ROW) {
+		s->enabled = db_col_int(st, 0) != 0;
+		s->subject = db_col_dup(st, 1);
+		s->body = db_col_dup(st, 2);
+		s->friendly = db_col_dup(st, 3);
+		s->reply_to = db_col_dup(st, 4);
+		s->start = db_col_int(st, 5);
+		s->end = db_col_int(st, 6);
+		s->period_h = db_col_int(st, 7);
+		s->html = db_col_dup(st, 8);
 		r = 1;
 	}
-	db_done(db, st);
+	db_stmt_free(&st);
 	return r;
 }
 

@@ -15,8 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "buf.h"
 #include "log.h"
 #include "postdeliver.h"
@@ -30,7 +28,7 @@ int
 usage_postoffice_bytes(struct db *db, int64_t postoffice_id, int64_t *bytes_r,
 		       int64_t *messages_r, const char **error_r)
 {
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT p.name, m.name FROM "
+	struct db_stmt *st = db_query(db, error_r, "SELECT p.name, m.name FROM "
 	    "mailbox m JOIN postoffice p ON p.id = m.postoffice_id WHERE "
 	    "m.postoffice_id = ?", "i", postoffice_id);
 	int64_t total = 0, count = 0;
@@ -38,9 +36,9 @@ usage_postoffice_bytes(struct db *db, int64_t postoffice_id, int64_t *bytes_r,
 
 	if (st == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *po = (const char *)sqlite3_column_text(st, 0);
-		const char *mb = (const char *)sqlite3_column_text(st, 1);
+	while ((rc = db_step(st, NULL)) == DB_ROW) {
+		const char *po = db_col_text(st, 0);
+		const char *mb = db_col_text(st, 1);
 		char *root = dir_mailbox_path_names(db, po ? po : "", mb ? mb : "");
 		int64_t b = 0, c = 0;
 		const char *err = NULL;
@@ -51,8 +49,8 @@ usage_postoffice_bytes(struct db *db, int64_t postoffice_id, int64_t *bytes_r,
 		}
 		free(root);
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	db_stmt_free(&st);
+	if (rc != DB_DONE) {
 		*error_r = "cannot list the mailboxes";
 		return -1;
 	}
@@ -126,7 +124,7 @@ void
 usage_check(struct db *db, const char *id, int64_t postoffice_id)
 {
 	const char *err = NULL;
-	sqlite3_stmt *st = db_query_cached(db, &err, "SELECT name, usage_notify, "
+	struct db_stmt *st = db_query_cached(db, &err, "SELECT name, usage_notify, "
 	    "usage_threshold_kb, usage_notify_mailbox, usage_notified FROM "
 	    "postoffice WHERE id = ?", "i", postoffice_id);
 	char *po = NULL, *target = NULL;
@@ -137,16 +135,14 @@ usage_check(struct db *db, const char *id, int64_t postoffice_id)
 		log_warnx("%s: usage check: %s", id, err);
 		return;
 	}
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *t = sqlite3_column_text(st, 0);
-		po = xstrdup(t ? (const char *)t : "");
-		on = sqlite3_column_int(st, 1) != 0;
-		threshold = sqlite3_column_int64(st, 2);
-		t = sqlite3_column_text(st, 3);
-		target = xstrdup(t ? (const char *)t : "");
-		notified = sqlite3_column_int(st, 4) != 0;
+	if (db_step(st, NULL) == DB_ROW) {
+		po = db_col_dup(st, 0);
+		on = db_col_int(st, 1) != 0;
+		threshold = db_col_int(st, 2);
+		target = db_col_dup(st, 3);
+		notified = db_col_int(st, 4) != 0;
 	}
-	db_done(db, st);
+	db_stmt_free(&st);
 	if (!on || threshold <= 0)
 		goto out;
 	if (usage_postoffice_bytes(db, postoffice_id, &bytes, NULL, &err) < 0) {

@@ -36,13 +36,12 @@ group_json(struct db *db, int64_t id, const char *address, json_t *props)
 	free(po);
 	if (api_wanted(props, "members")) {
 		json_t *m = json_array();
-		sqlite3_stmt *st = db_query(db, &err, "SELECT address FROM "
+		struct db_stmt *st = db_query(db, &err, "SELECT address FROM "
 		    "grp_member WHERE group_id = ? ORDER BY address LIMIT ?", "ii",
 		    id, (int64_t)GROUP_MEMBERS_MAX);
-		while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(m, json_string((const char *)
-			    sqlite3_column_text(st, 0)));
-		sqlite3_finalize(st);
+		while (st != NULL && db_step(st, NULL) == DB_ROW)
+			json_array_append_new(m, json_string(db_col_text(st, 0)));
+		db_stmt_free(&st);
 		json_object_set_new(o, "members", m);
 	}
 	return o;

@@ -43,16 +43,16 @@ list_json(struct db *db, int64_t id, const char *address, json_t *props)
 		json_object_set_new(o, "memberCount", json_integer(n));
 	if (api_wanted(props, "members")) {
 		json_t *m = json_array();
-		sqlite3_stmt *st = db_query(db, &err, "SELECT address, name, "
+		struct db_stmt *st = db_query(db, &err, "SELECT address, name, "
 		    "status, bounces FROM list_member WHERE list_id = ? ORDER BY "
 		    "address LIMIT ?", "ii", id, (int64_t)LIST_MEMBERS_MAX);
-		while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		while (st != NULL && db_step(st, NULL) == DB_ROW)
 			json_array_append_new(m, json_pack("{s:s,s:s,s:s,s:i}",
-			    "address", (const char *)sqlite3_column_text(st, 0),
-			    "name", (const char *)sqlite3_column_text(st, 1),
-			    "status", (const char *)sqlite3_column_text(st, 2),
-			    "bounces", sqlite3_column_int(st, 3)));
-		sqlite3_finalize(st);
+			    "address", db_col_text(st, 0),
+			    "name", db_col_text(st, 1),
+			    "status", db_col_text(st, 2),
+			    "bounces", db_col_int(st, 3)));
+		db_stmt_free(&st);
 		json_object_set_new(o, "members", m);
 	}
 	if (api_wanted(props, "held")) {

@@ -230,7 +230,7 @@ failure_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		poid = c->actor->scope_po;
 	size_t ncols;
 	const char *const *keys;
-	sqlite3_stmt *st = loginsec_failures(c->db, by == NULL ?
+	struct db_stmt *st = loginsec_failures(c->db, by == NULL ?
 	    LOGINSEC_BY_NONE : strcmp(by, "address") == 0 ?
 	    LOGINSEC_BY_ADDRESS : LOGINSEC_BY_MAILBOX, poid, mid, &ncols, &keys,
 	    &err);
@@ -239,18 +239,18 @@ failure_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		return;
 	}
 	json_t *list = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st, NULL) == DB_ROW) {
 		json_t *row = json_object();
 		for (size_t k = 0; k < ncols; k++)
 			json_object_set_new(row, keys[k],
-			    sqlite3_column_type(st, (int)k) == SQLITE_INTEGER ?
-			    json_integer(sqlite3_column_int64(st, (int)k)) :
-			    json_string((const char *)sqlite3_column_text(st,
-			    (int)k) ? (const char *)sqlite3_column_text(st,
+			    db_col_isint(st, (int)k) ?
+			    json_integer(db_col_int(st, (int)k)) :
+			    json_string(db_col_text(st,
+			    (int)k) ? db_col_text(st,
 			    (int)k) : ""));
 		json_array_append_new(list, row);
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	*result_r = json_pack("{s:s,s:o}", "accountId", API_ACCOUNT, "list",
 	    list);
 }

@@ -41,35 +41,34 @@ mailbox_json(struct db *db, int64_t id, const char *ident, json_t *props)
 	}
 	if (api_wanted(props, "redirects")) {
 		json_t *arr = json_array();
-		sqlite3_stmt *st = db_query(db, &err, "SELECT address FROM redirect "
+		struct db_stmt *st = db_query(db, &err, "SELECT address FROM redirect "
 		    "WHERE mailbox_id = ? ORDER BY address", "i", id);
-		while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(arr, json_string((const char *)
-			    sqlite3_column_text(st, 0)));
-		sqlite3_finalize(st);
+		while (st != NULL && db_step(st, NULL) == DB_ROW)
+			json_array_append_new(arr, json_string(db_col_text(st, 0)));
+		db_stmt_free(&st);
 		json_object_set_new(o, "redirects", arr);
 	}
 	if (api_wanted(props, "popRetrieval")) {
 		/* the remote password is stored to be sent: never shown */
 		json_t *arr = json_array();
-		sqlite3_stmt *st = db_query(db, &err, "SELECT id, host, port, "
+		struct db_stmt *st = db_query(db, &err, "SELECT id, host, port, "
 		    "username, apop, tls, leave_on_server, enabled, last_run, "
 		    "last_status FROM pop_account WHERE mailbox_id = ? ORDER BY id",
 		    "i", id);
-		while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		while (st != NULL && db_step(st, NULL) == DB_ROW)
 			json_array_append_new(arr, json_pack("{s:I,s:s,s:i,s:s,s:b,"
 			    "s:s,s:b,s:b,s:I,s:s}", "id",
-			    (json_int_t)sqlite3_column_int64(st, 0), "host",
-			    (const char *)sqlite3_column_text(st, 1), "port",
-			    sqlite3_column_int(st, 2), "username",
-			    (const char *)sqlite3_column_text(st, 3), "apop",
-			    sqlite3_column_int(st, 4), "tls",
-			    (const char *)sqlite3_column_text(st, 5),
-			    "leave_on_server", sqlite3_column_int(st, 6), "enabled",
-			    sqlite3_column_int(st, 7), "lastRun",
-			    (json_int_t)sqlite3_column_int64(st, 8), "lastStatus",
-			    (const char *)sqlite3_column_text(st, 9)));
-		sqlite3_finalize(st);
+			    (json_int_t)db_col_int(st, 0), "host",
+			    db_col_text(st, 1), "port",
+			    db_col_int(st, 2), "username",
+			    db_col_text(st, 3), "apop",
+			    db_col_int(st, 4), "tls",
+			    db_col_text(st, 5),
+			    "leave_on_server", db_col_int(st, 6), "enabled",
+			    db_col_int(st, 7), "lastRun",
+			    (json_int_t)db_col_int(st, 8), "lastStatus",
+			    db_col_text(st, 9)));
+		db_stmt_free(&st);
 		json_object_set_new(o, "popRetrieval", arr);
 	}
 	return o;
@@ -240,7 +239,7 @@ mailbox_keyset(struct api_ctx *c, const struct query *q, const char *from,
 	    "WHERE id = m.postoffice_id) %s AND (m.name, m.id) %s= (?3, ?4) "
 	    "ORDER BY m.name %s, m.id %s LIMIT ?5 OFFSET ?6", from, q->asc ? ">" :
 	    "<", dir, dir);
-	sqlite3_stmt *st = db_query(c->db, &err, sql, "ittiii", po, pat, aname,
+	struct db_stmt *st = db_query(c->db, &err, sql, "ittiii", po, pat, aname,
 	    aid, q->limit, q->anchor_offset);
 	free(sql);
 	free(pat);
@@ -250,10 +249,9 @@ mailbox_keyset(struct api_ctx *c, const struct query *q, const char *from,
 		return;
 	}
 	json_t *ids = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(ids, json_string((const char *)
-		    sqlite3_column_text(st, 0)));
-	sqlite3_finalize(st);
+	while (db_step(st, NULL) == DB_ROW)
+		json_array_append_new(ids, json_string(db_col_text(st, 0)));
+	db_stmt_free(&st);
 	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
 	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
 	    "position", (json_int_t)(before + q->anchor_offset), "ids", ids,

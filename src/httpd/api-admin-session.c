@@ -23,7 +23,7 @@ session_list(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 
 	if (!api_account_ok(args, error_r))
 		return;
-	sqlite3_stmt *st = db_query(c->db, &err, "SELECT id, created, last_seen, "
+	struct db_stmt *st = db_query(c->db, &err, "SELECT id, created, last_seen, "
 	    "client, user_agent FROM web_session WHERE mailbox_id = ? ORDER BY "
 	    "id", "i", c->actor->mailbox_id);
 	if (st == NULL) {
@@ -31,18 +31,18 @@ session_list(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		return;
 	}
 	json_t *list = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
+	while (db_step(st, NULL) == DB_ROW) {
+		int64_t id = db_col_int(st, 0);
 		char sid[24];
 		snprintf(sid, sizeof(sid), "%lld", (long long)id);
 		json_array_append_new(list, json_pack("{s:s,s:I,s:I,s:s,s:s,s:b}",
-		    "id", sid, "created", (json_int_t)sqlite3_column_int64(st, 1),
-		    "lastSeen", (json_int_t)sqlite3_column_int64(st, 2),
-		    "client", (const char *)sqlite3_column_text(st, 3),
-		    "userAgent", (const char *)sqlite3_column_text(st, 4),
+		    "id", sid, "created", (json_int_t)db_col_int(st, 1),
+		    "lastSeen", (json_int_t)db_col_int(st, 2),
+		    "client", db_col_text(st, 3),
+		    "userAgent", db_col_text(st, 4),
 		    "current", id == c->actor->session_id));
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	*result_r = json_pack("{s:s,s:s,s:o,s:[]}", "accountId", API_ACCOUNT,
 	    "state", "1", "list", list, "notFound");
 }
@@ -101,7 +101,7 @@ token_list(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 
 	if (!api_account_ok(args, error_r))
 		return;
-	sqlite3_stmt *st = db_query(c->db, &err, "SELECT t.id, t.name, "
+	struct db_stmt *st = db_query(c->db, &err, "SELECT t.id, t.name, "
 	    "coalesce(p.name, ''), t.created, t.last_used, t.expires FROM "
 	    "api_token t LEFT JOIN postoffice p ON p.id = t.postoffice_id WHERE "
 	    "t.mailbox_id = ? ORDER BY t.id", "i", c->actor->mailbox_id);
@@ -110,18 +110,18 @@ token_list(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		return;
 	}
 	json_t *list = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st, NULL) == DB_ROW) {
 		char id[24];
-		const char *po = (const char *)sqlite3_column_text(st, 2);
-		snprintf(id, sizeof(id), "%lld", (long long)sqlite3_column_int64(st, 0));
+		const char *po = db_col_text(st, 2);
+		snprintf(id, sizeof(id), "%lld", (long long)db_col_int(st, 0));
 		json_array_append_new(list, json_pack("{s:s,s:s,s:s?,s:I,s:I,s:I}",
-		    "id", id, "name", (const char *)sqlite3_column_text(st, 1),
+		    "id", id, "name", db_col_text(st, 1),
 		    "postOffice", *po ? po : NULL,
-		    "created", (json_int_t)sqlite3_column_int64(st, 3),
-		    "lastUsed", (json_int_t)sqlite3_column_int64(st, 4),
-		    "expires", (json_int_t)sqlite3_column_int64(st, 5)));
+		    "created", (json_int_t)db_col_int(st, 3),
+		    "lastUsed", (json_int_t)db_col_int(st, 4),
+		    "expires", (json_int_t)db_col_int(st, 5)));
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	*result_r = json_pack("{s:s,s:s,s:o,s:[]}", "accountId", API_ACCOUNT,
 	    "state", "1", "list", list, "notFound");
 }

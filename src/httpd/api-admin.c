@@ -75,7 +75,7 @@ int
 api_limits_load(struct db *db, int64_t po_id, struct po_limits *l)
 {
 	const char *err;
-	sqlite3_stmt *st = db_query(db, &err, "SELECT webadmin_edit_mailboxes, "
+	struct db_stmt *st = db_query(db, &err, "SELECT webadmin_edit_mailboxes, "
 	    "webadmin_select_size, webadmin_edit_domains, webadmin_max_mailboxes, "
 	    "webadmin_max_mailbox_kb, webadmin_default_mailbox_kb, "
 	    "webadmin_edit_lists, webadmin_max_lists, webadmin_max_list_addresses, "
@@ -83,22 +83,22 @@ api_limits_load(struct db *db, int64_t po_id, struct po_limits *l)
 	    "WHERE id = ?", "i", po_id);
 	if (st == NULL)
 		return -1;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+	if (db_step(st, NULL) != DB_ROW) {
+		db_stmt_free(&st);
 		return -1;
 	}
 	l->id = po_id;
-	l->edit_mailboxes = sqlite3_column_int(st, 0);
-	l->select_size = sqlite3_column_int(st, 1);
-	l->edit_domains = sqlite3_column_int(st, 2);
-	l->max_mailboxes = sqlite3_column_int64(st, 3);
-	l->max_kb = sqlite3_column_int64(st, 4);
-	l->default_kb = sqlite3_column_int64(st, 5);
-	l->edit_lists = sqlite3_column_int(st, 6);
-	l->max_lists = sqlite3_column_int64(st, 7);
-	l->max_list_members = sqlite3_column_int64(st, 8);
-	l->brand = sqlite3_column_int(st, 9);
-	sqlite3_finalize(st);
+	l->edit_mailboxes = db_col_int(st, 0);
+	l->select_size = db_col_int(st, 1);
+	l->edit_domains = db_col_int(st, 2);
+	l->max_mailboxes = db_col_int(st, 3);
+	l->max_kb = db_col_int(st, 4);
+	l->default_kb = db_col_int(st, 5);
+	l->edit_lists = db_col_int(st, 6);
+	l->max_lists = db_col_int(st, 7);
+	l->max_list_members = db_col_int(st, 8);
+	l->brand = db_col_int(st, 9);
+	db_stmt_free(&st);
 	return 0;
 }
 
@@ -464,7 +464,7 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 	json_t *ids = json_array();
 	sql = xasprintf("SELECT %s %s ORDER BY %s LIMIT ?3 OFFSET ?4", id_sql,
 	    from, order);
-	sqlite3_stmt *st = db_query(c->db, &err, sql, "itii", po_id, pat,
+	struct db_stmt *st = db_query(c->db, &err, sql, "itii", po_id, pat,
 	    q->limit, pos);
 	free(sql);
 	free(pat);
@@ -473,10 +473,9 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 		*error_r = jmap_error("serverFail", "%s", err);
 		return;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(ids, json_string((const char *)
-		    sqlite3_column_text(st, 0)));
-	sqlite3_finalize(st);
+	while (db_step(st, NULL) == DB_ROW)
+		json_array_append_new(ids, json_string(db_col_text(st, 0)));
+	db_stmt_free(&st);
 	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
 	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
 	    "position", (json_int_t)pos, "ids", ids, "limit",
@@ -637,13 +636,12 @@ api_named_get(struct api_ctx *c, json_t *args, enum adm_kind kind,
 	}
 	if (ids == NULL) {
 		/* every visible one, bounded by maxObjectsInGet */
-		sqlite3_stmt *st = db_query(c->db, &err, all_sql, "ii",
+		struct db_stmt *st = db_query(c->db, &err, all_sql, "ii",
 		    c->actor->scope_po, (int64_t)c->lim->max_objects_in_get + 1);
 		ids = json_array();
-		while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(ids, json_string((const char *)
-			    sqlite3_column_text(st, 0)));
-		sqlite3_finalize(st);
+		while (st != NULL && db_step(st, NULL) == DB_ROW)
+			json_array_append_new(ids, json_string(db_col_text(st, 0)));
+		db_stmt_free(&st);
 		if (json_array_size(ids) > c->lim->max_objects_in_get) {
 			json_decref(ids);
 			json_decref(list);

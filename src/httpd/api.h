@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "db.h"
 #include "jmap.h"

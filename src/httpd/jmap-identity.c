@@ -79,7 +79,7 @@ identities(struct jmap_mail_ctx *c, const char **error_r)
 		    id, "name", fname != NULL ? fname : "", "email", a.v[i],
 		    "replyTo", reply_to_json(rto), "bcc", "textSignature", "",
 		    "htmlSignature", "", "mayDelete", 0, "isDefault", 0);
-		sqlite3_stmt *st = db_query(c->db, error_r, "SELECT name, reply_to, "
+		struct db_stmt *st = db_query(c->db, error_r, "SELECT name, reply_to, "
 		    "text_signature, html_signature, is_default FROM identity "
 		    "WHERE mailbox_id = ? AND email = ?", "it", c->mailbox_id,
 		    a.v[i]);
@@ -89,24 +89,24 @@ identities(struct jmap_mail_ctx *c, const char **error_r)
 			list = NULL;
 			break;
 		}
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		if (db_step(st, NULL) == DB_ROW) {
 			const char *v;
-			if ((v = (const char *)sqlite3_column_text(st, 0)) != NULL &&
+			if ((v = db_col_text(st, 0)) != NULL &&
 			    *v != '\0')
 				json_object_set_new(o, "name", json_string(v));
-			if ((v = (const char *)sqlite3_column_text(st, 1)) != NULL &&
+			if ((v = db_col_text(st, 1)) != NULL &&
 			    *v != '\0')
 				json_object_set_new(o, "replyTo", reply_to_json(v));
-			if ((v = (const char *)sqlite3_column_text(st, 2)) != NULL)
+			if ((v = db_col_text(st, 2)) != NULL)
 				json_object_set_new(o, "textSignature", json_string(v));
-			if ((v = (const char *)sqlite3_column_text(st, 3)) != NULL)
+			if ((v = db_col_text(st, 3)) != NULL)
 				json_object_set_new(o, "htmlSignature", json_string(v));
-			if (sqlite3_column_int(st, 4) != 0 && !any_default) {
+			if (db_col_int(st, 4) != 0 && !any_default) {
 				json_object_set_new(o, "isDefault", json_true());
 				any_default = true;
 			}
 		}
-		sqlite3_finalize(st);
+		db_stmt_free(&st);
 		json_array_append_new(list, o);
 	}
 	if (list != NULL && !any_default && json_array_size(list) > 0)

@@ -150,7 +150,7 @@ password_change(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 static json_t *
 app_passwords(struct jmap_mail_ctx *c, json_t **state_r, const char **error_r)
 {
-	sqlite3_stmt *st = db_query(c->db, error_r, "SELECT id, name, created, "
+	struct db_stmt *st = db_query(c->db, error_r, "SELECT id, name, created, "
 	    "last_used, last_protocol, last_address FROM app_password WHERE "
 	    "mailbox_id = ? ORDER BY name", "i", c->mailbox_id);
 	struct buf sb;
@@ -160,23 +160,23 @@ app_passwords(struct jmap_mail_ctx *c, json_t **state_r, const char **error_r)
 		return NULL;
 	json_t *list = json_array();
 	buf_init(&sb, 0);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st, NULL)) == DB_ROW) {
 		char id[32];
 		snprintf(id, sizeof(id), "P%lld",
-		    (long long)sqlite3_column_int64(st, 0));
-		const char *name = (const char *)sqlite3_column_text(st, 1);
-		const char *proto = (const char *)sqlite3_column_text(st, 4);
-		const char *addr = (const char *)sqlite3_column_text(st, 5);
-		int64_t used = sqlite3_column_int64(st, 3);
+		    (long long)db_col_int(st, 0));
+		const char *name = db_col_text(st, 1);
+		const char *proto = db_col_text(st, 4);
+		const char *addr = db_col_text(st, 5);
+		int64_t used = db_col_int(st, 3);
 		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:o,s:s,s:s}",
 		    "id", id, "name", name != NULL ? name : "", "created",
-		    utc(sqlite3_column_int64(st, 2)), "lastUsed", utc(used),
+		    utc(db_col_int(st, 2)), "lastUsed", utc(used),
 		    "lastProtocol", proto != NULL ? proto : "", "lastAddress",
 		    addr != NULL ? addr : ""));
 		buf_printf(&sb, "%s:%lld;", id, (long long)used);
 	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE) {
+	db_stmt_free(&st);
+	if (r != DB_DONE) {
 		buf_free(&sb);
 		json_decref(list);
 		*error_r = "the app passwords could not be read";
@@ -469,11 +469,11 @@ twofactor_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 
 /* utc_text - loginsec's "YYYY-MM-DD HH:MM:SS" (UTC) as a JMAP UTCDate */
 static json_t *
-utc_text(const unsigned char *s)
+utc_text(const char *s)
 {
 	char b[21];
 
-	if (s == NULL || strlen((const char *)s) != 19)
+	if (s == NULL || strlen(s) != 19)
 		return json_null();
 	memcpy(b, s, 19);
 	b[10] = 'T';
@@ -496,26 +496,26 @@ login_record_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (!jmap_mail_account(c, args, allowed, error_r))
 		return;
 	/* columns: last, protocol, address, country, first, count */
-	sqlite3_stmt *st = loginsec_logins(c->db, c->mailbox_id, LOGINS_MAX,
+	struct db_stmt *st = loginsec_logins(c->db, c->mailbox_id, LOGINS_MAX,
 	    &keys, &err);
 	if (st == NULL) {
 		*error_r = jmap_error("serverFail", "%s", err);
 		return;
 	}
 	json_t *list = json_array();
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *p = (const char *)sqlite3_column_text(st, 1);
-		const char *a = (const char *)sqlite3_column_text(st, 2);
-		const char *cc = (const char *)sqlite3_column_text(st, 3);
+	while ((r = db_step(st, NULL)) == DB_ROW) {
+		const char *p = db_col_text(st, 1);
+		const char *a = db_col_text(st, 2);
+		const char *cc = db_col_text(st, 3);
 		json_array_append_new(list, json_pack("{s:s,s:s,s:s?,s:o,s:o,s:I}",
 		    "protocol", p != NULL ? p : "", "address", a != NULL ? a : "",
 		    "country", cc != NULL && *cc ? cc : NULL, "first",
-		    utc_text(sqlite3_column_text(st, 4)), "last",
-		    utc_text(sqlite3_column_text(st, 0)), "count",
-		    (json_int_t)sqlite3_column_int64(st, 5)));
+		    utc_text(db_col_text(st, 4)), "last",
+		    utc_text(db_col_text(st, 0)), "count",
+		    (json_int_t)db_col_int(st, 5)));
 	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE) {
+	db_stmt_free(&st);
+	if (r != DB_DONE) {
 		json_decref(list);
 		*error_r = jmap_error("serverFail", "the login record could not be "
 		    "read");

@@ -507,29 +507,29 @@ vacation_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (!jmap_mail_account(c, args, allowed, error_r) || !jmap_ids_arg(args,
 	    "ids", c->lim->max_objects_in_get, &ids, error_r))
 		return;
-	sqlite3_stmt *s = db_query(c->db, &err, "SELECT autoresponder_enabled, "
+	struct db_stmt *s = db_query(c->db, &err, "SELECT autoresponder_enabled, "
 	    "autoresponder_subject, autoresponder_body, autoresponder_start, "
 	    "autoresponder_end, autoresponder_html FROM mailbox WHERE id = ?",
 	    "i", c->mailbox_id);
-	if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
+	if (s == NULL || db_step(s, NULL) != DB_ROW) {
+		db_stmt_free(&s);
 		*error_r = jmap_error("serverFail", "the mailbox could not be read");
 		return;
 	}
 	char from[32], to[32];
-	int64_t st = sqlite3_column_int64(s, 3), en = sqlite3_column_int64(s, 4);
+	int64_t st = db_col_int(s, 3), en = db_col_int(s, 4);
 	je_rfc3339((time_t)st, from, sizeof(from));
 	je_rfc3339((time_t)en, to, sizeof(to));
-	const char *subj = (const char *)sqlite3_column_text(s, 1);
-	const char *body = (const char *)sqlite3_column_text(s, 2);
-	const char *hbody = (const char *)sqlite3_column_text(s, 5);
+	const char *subj = db_col_text(s, 1);
+	const char *body = db_col_text(s, 2);
+	const char *hbody = db_col_text(s, 5);
 	json_t *vr = json_pack("{s:s,s:b,s:s?,s:s?,s:s?,s:s?,s:s?}", "id",
-	    "singleton", "isEnabled", sqlite3_column_int(s, 0) != 0, "fromDate",
+	    "singleton", "isEnabled", db_col_int(s, 0) != 0, "fromDate",
 	    st ? from : NULL, "toDate", en ? to : NULL, "subject",
 	    subj != NULL && *subj ? subj : NULL, "textBody",
 	    body != NULL && *body ? body : NULL, "htmlBody",
 	    hbody != NULL && *hbody ? hbody : NULL);
-	sqlite3_finalize(s);
+	db_stmt_free(&s);
 	json_t *list = json_array(), *nf = json_array();
 	size_t i;
 	json_t *v;

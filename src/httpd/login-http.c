@@ -136,28 +136,28 @@ job_run(struct httpd_job *hj, struct db *db)
 	snprintf(j->job.note, sizeof(j->job.note), "%s@%s", mb.name,
 	    mb.postoffice);
 	const char *const *keys;
-	sqlite3_stmt *st = loginsec_logins(db, mb.id, LOGINS_MAX, &keys, &err);
+	struct db_stmt *st = loginsec_logins(db, mb.id, LOGINS_MAX, &keys, &err);
 	if (st == NULL) {
 		lh_problem(resp, 503, "unavailable", "The config store is "
 		    "unavailable; try again.");
 		return;
 	}
 	json_t *list = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st, NULL) == DB_ROW) {
 		json_t *o = json_object();
 		for (int c = 0; c < LOGINSEC_LOGIN_COLUMNS; c++) {
-			if (sqlite3_column_type(st, c) == SQLITE_INTEGER)
+			if (db_col_isint(st, c))
 				json_object_set_new(o, keys[c], json_integer(
-				    sqlite3_column_int64(st, c)));
+				    db_col_int(st, c)));
 			else
 				json_object_set_new(o, keys[c], json_string(
-				    (const char *)sqlite3_column_text(st, c) ?
-				    (const char *)sqlite3_column_text(st, c) :
+				    db_col_text(st, c) ?
+				    db_col_text(st, c) :
 				    ""));
 		}
 		json_array_append_new(list, o);
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	lh_answer(resp, 200, json_pack("{s:o}", "logins", list));
 }
 

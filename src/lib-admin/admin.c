@@ -51,10 +51,9 @@ static int
 status_of(struct db *db)
 {
 	switch (db_last_error(db)) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
+	case DB_EBUSY:
 		return ADM_BUSY;
-	case SQLITE_CONSTRAINT:
+	case DB_ECONSTRAINT:
 		return ADM_EXISTS;
 	default:
 		return ADM_FAIL;
@@ -72,7 +71,7 @@ invalid(struct db *db, const char **error_r, const char *fmt, const char *a,
 int
 adm_tx_begin(struct db *db, bool *outer_r, const char **error_r)
 {
-	if (sqlite3_get_autocommit(db_handle(db))) {
+	if (!db_in_transaction(db)) {
 		*outer_r = true;
 		if (db_begin(db, error_r) < 0)
 			return status_of(db);
@@ -97,8 +96,9 @@ adm_tx_end(struct db *db, bool outer, bool ok, const char **error_r)
 		return ADM_OK;
 	}
 	if (!ok) {
-		sqlite3_exec(db_handle(db), "ROLLBACK TO adm; RELEASE adm", NULL,
-		    NULL, NULL);
+		const char *err;
+		(void)db_exec(db, &err, "ROLLBACK TO adm", "");
+		(void)db_exec(db, &err, "RELEASE adm", "");
 		return ADM_OK;
 	}
 	if (db_exec(db, error_r, "RELEASE adm", "") < 0)

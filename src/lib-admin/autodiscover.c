@@ -71,20 +71,20 @@ adm_autodiscover_list(struct db *db, const char *domain,
 	*n_r = 0;
 	if ((r = adm_object_id(db, ADM_DOMAIN, domain, &id, error_r)) < 0)
 		return r;
-	sqlite3_stmt *st = db_query(db, error_r,
+	struct db_stmt *st = db_query(db, error_r,
 	    "SELECT protocol, host, port, security FROM autodiscover "
 	    "WHERE domain_id = ? ORDER BY CASE protocol WHEN 'imap' THEN 0 "
 	    "WHEN 'pop3' THEN 1 ELSE 2 END, CASE security WHEN 'tls' THEN 0 "
 	    "WHEN 'starttls' THEN 1 ELSE 2 END, host, port", "i", id);
 	if (st == NULL)
 		return ADM_FAIL;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW)
-		push(v_r, n_r, (const char *)sqlite3_column_text(st, 0),
-		    (const char *)sqlite3_column_text(st, 1),
-		    sqlite3_column_int(st, 2),
-		    (const char *)sqlite3_column_text(st, 3));
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE) {
+	while ((r = db_step(st, NULL)) == DB_ROW)
+		push(v_r, n_r, db_col_text(st, 0),
+		    db_col_text(st, 1),
+		    db_col_int(st, 2),
+		    db_col_text(st, 3));
+	db_stmt_free(&st);
+	if (r != DB_DONE) {
 		db_errorf(db, error_r, "reading the autodiscover entries of %s",
 		    domain);
 		adm_autodiscover_free(*v_r, *n_r);
@@ -134,8 +134,8 @@ adm_autodiscover_add(struct db *db, const char *domain, const char *protocol,
 	if (db_exec(db, error_r, "INSERT INTO autodiscover (domain_id, protocol, "
 	    "host, port, security) VALUES (?, ?, ?, ?, ?)", "ittit", id, protocol,
 	    lower, (int64_t)port, security) < 0) {
-		r = db_last_error(db) == SQLITE_CONSTRAINT ? ADM_EXISTS :
-		    db_last_error(db) == SQLITE_BUSY ? ADM_BUSY : ADM_FAIL;
+		r = db_last_error(db) == DB_ECONSTRAINT ? ADM_EXISTS :
+		    db_last_error(db) == DB_EBUSY ? ADM_BUSY : ADM_FAIL;
 		if (r == ADM_EXISTS)
 			db_errorf(db, error_r, "%s %s:%d is listed already for %s",
 			    protocol, lower, port, domain);
@@ -157,7 +157,7 @@ adm_autodiscover_del(struct db *db, const char *domain, const char *protocol,
 	    "AND protocol = ? AND (? IS NULL OR host = lower(?)) AND "
 	    "(? = 0 OR port = ?)", "itttii", id, protocol, host, host,
 	    (int64_t)port, (int64_t)port) < 0)
-		return db_last_error(db) == SQLITE_BUSY ? ADM_BUSY : ADM_FAIL;
+		return db_last_error(db) == DB_EBUSY ? ADM_BUSY : ADM_FAIL;
 	if (db_changes(db) == 0) {
 		db_errorf(db, error_r, "no %s entry of %s matches", protocol, domain);
 		return ADM_NOTFOUND;

@@ -217,21 +217,21 @@ adm_list_member_bounce(struct db *db, int64_t list_id, const char *member,
 	*probe_r = 0;
 	if ((r = adm_tx_begin(db, &outer, error_r)) < 0)
 		return r;
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT m.status, m.bounces, "
+	struct db_stmt *st = db_query(db, error_r, "SELECT m.status, m.bounces, "
 	    "m.bounce_last, m.probe_sent, l.bounce_limit FROM list_member m "
 	    "JOIN list l ON l.id = m.list_id WHERE m.list_id = ? AND "
 	    "m.address = ?", "it", list_id, member);
 	if (st == NULL) {
 		r = ADM_FAIL;
-	} else if (sqlite3_step(st) != SQLITE_ROW) {
+	} else if (db_step(st, NULL) != DB_ROW) {
 		r = ADM_NOTFOUND;
 	} else {
-		const char *status = (const char *)sqlite3_column_text(st, 0);
+		const char *status = db_col_text(st, 0);
 		bool active = status != NULL && strcmp(status, "active") == 0;
-		int64_t n = sqlite3_column_int64(st, 1);
-		int64_t last = sqlite3_column_int64(st, 2);
-		int64_t probe = sqlite3_column_int64(st, 3);
-		int64_t limit = sqlite3_column_int64(st, 4);
+		int64_t n = db_col_int(st, 1);
+		int64_t last = db_col_int(st, 2);
+		int64_t probe = db_col_int(st, 3);
+		int64_t limit = db_col_int(st, 4);
 		r = ADM_OK;
 		if (active) {
 			if (now - last > stale_after)
@@ -243,7 +243,7 @@ adm_list_member_bounce(struct db *db, int64_t list_id, const char *member,
 			}
 			*count_r = (int)(n > INT32_MAX ? INT32_MAX : n);
 		}
-		sqlite3_finalize(st);
+		db_stmt_free(&st);
 		st = NULL;
 		if (active && db_exec(db, error_r, "UPDATE list_member SET "
 		    "bounces = ?, bounce_last = ?, probe_sent = ? WHERE list_id = ? "
@@ -252,7 +252,7 @@ adm_list_member_bounce(struct db *db, int64_t list_id, const char *member,
 			r = ADM_FAIL;
 	}
 	if (st != NULL)
-		sqlite3_finalize(st);
+		db_stmt_free(&st);
 	const char *e2;
 	if (adm_tx_end(db, outer, r == ADM_OK, r == ADM_OK ? error_r : &e2) < 0 &&
 	    r == ADM_OK)

@@ -143,7 +143,7 @@ po_load(struct db *db, const char *name, int64_t id, struct po_conf *p,
 	const char **error_r)
 {
 	memset(p, 0, sizeof(*p));
-	sqlite3_stmt *st = name != NULL ? db_query(db, error_r, "SELECT id, "
+	struct db_stmt *st = name != NULL ? db_query(db, error_r, "SELECT id, "
 	    "oauth_enabled, oauth_issuer, oauth_client_id, oauth_client_secret "
 	    "FROM postoffice WHERE name = ? AND disabled = 0", "t", name) :
 	    db_query(db, error_r, "SELECT id, oauth_enabled, oauth_issuer, "
@@ -151,22 +151,22 @@ po_load(struct db *db, const char *name, int64_t id, struct po_conf *p,
 	    "AND disabled = 0", "i", id);
 	if (st == NULL)
 		return -1;
-	int r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		p->id = sqlite3_column_int64(st, 0);
-		p->enabled = sqlite3_column_int64(st, 1) != 0;
-		p->issuer = xstrdup((const char *)sqlite3_column_text(st, 2));
-		p->client_id = xstrdup((const char *)sqlite3_column_text(st, 3));
-		p->secret = xstrdup((const char *)sqlite3_column_text(st, 4));
+	int r = db_step(st, NULL);
+	if (r == DB_ROW) {
+		p->id = db_col_int(st, 0);
+		p->enabled = db_col_int(st, 1) != 0;
+		p->issuer = xstrdup(db_col_text(st, 2));
+		p->client_id = xstrdup(db_col_text(st, 3));
+		p->secret = xstrdup(db_col_text(st, 4));
 		/* an issuer is compared without a trailing slash */
 		size_t n = strlen(p->issuer);
 		while (n > 0 && p->issuer[n - 1] == '/')
 			p->issuer[--n] = '\0';
 	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
+	db_stmt_free(&st);
+	if (r != DB_ROW && r != DB_DONE)
 		return db_fail(db, error_r, "post office");
-	return r == SQLITE_ROW;
+	return r == DB_ROW;
 }
 
 int

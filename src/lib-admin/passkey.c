@@ -593,17 +593,17 @@ static json_t *
 credentials_of(struct db *db, int64_t mailbox_id, const char **error_r)
 {
 	json_t *a = json_array();
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 
 	if ((st = db_query(db, error_r, "SELECT credential_id FROM passkey "
 	    "WHERE mailbox_id = ? ORDER BY id", "i", mailbox_id)) == NULL) {
 		json_decref(a);
 		return NULL;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (db_step(st, NULL) == DB_ROW)
 		json_array_append_new(a, json_pack("{s:s,s:s}", "type",
-		    "public-key", "id", (const char *)sqlite3_column_text(st, 0)));
-	sqlite3_finalize(st);
+		    "public-key", "id", db_col_text(st, 0)));
+	db_stmt_free(&st);
 	return a;
 }
 
@@ -796,7 +796,7 @@ passkey_register(struct db *db, const struct dir_mailbox *mb,
 	free(pub);
 	free(id);
 	if (r < 0) {
-		if (db_last_error(db) == SQLITE_CONSTRAINT) {
+		if (db_last_error(db) == DB_ECONSTRAINT) {
 			*error_r = "a passkey of that name, or this passkey, is "
 			    "registered already";
 			r = ADM_EXISTS;
@@ -970,7 +970,7 @@ passkey_count(struct db *db, int64_t mailbox_id)
 json_t *
 passkey_list(struct db *db, int64_t mailbox_id, const char **error_r)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	json_t *a = json_array();
 	static const char *const algs[] = { "ES256", "EdDSA", "RS256" };
 
@@ -980,18 +980,18 @@ passkey_list(struct db *db, int64_t mailbox_id, const char **error_r)
 		json_decref(a);
 		return NULL;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int alg = sqlite3_column_int(st, 2);
+	while (db_step(st, NULL) == DB_ROW) {
+		int alg = db_col_int(st, 2);
 		json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}",
-		    "id", (json_int_t)sqlite3_column_int64(st, 0),
-		    "name", (const char *)sqlite3_column_text(st, 1),
+		    "id", (json_int_t)db_col_int(st, 0),
+		    "name", db_col_text(st, 1),
 		    "alg", alg == PASSKEY_ES256 ? algs[0] : alg == PASSKEY_EDDSA ?
 		    algs[1] : algs[2],
-		    "created", (json_int_t)sqlite3_column_int64(st, 3),
-		    "lastUsed", (json_int_t)sqlite3_column_int64(st, 4),
-		    "signCount", (json_int_t)sqlite3_column_int64(st, 5)));
+		    "created", (json_int_t)db_col_int(st, 3),
+		    "lastUsed", (json_int_t)db_col_int(st, 4),
+		    "signCount", (json_int_t)db_col_int(st, 5)));
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	return a;
 }
 
@@ -1010,7 +1010,7 @@ passkey_rename(struct db *db, int64_t mailbox_id, int64_t id,
 		}
 	if (db_exec(db, error_r, "UPDATE passkey SET name = ? WHERE id = ? AND "
 	    "mailbox_id = ?", "tii", name, id, mailbox_id) < 0) {
-		if (db_last_error(db) == SQLITE_CONSTRAINT) {
+		if (db_last_error(db) == DB_ECONSTRAINT) {
 			*error_r = "another passkey has that name";
 			return ADM_EXISTS;
 		}

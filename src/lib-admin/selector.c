@@ -185,7 +185,7 @@ adm_selector_add(struct db *db, const char *domain, const char *selector,
 	}
 	TX({
 		if (db_query_int(db, &active, 0, error_r, "SELECT count(*) FROM "
-		    "dkim_selector WHERE domain_id = ? AND active", "i", dom) < 0)
+		    "dkim_selector WHERE domain_id = ? AND active <> 0", "i", dom) < 0)
 			r = ADM_FAIL;
 		bool act = spec->activate || active == 0;
 		if (r == ADM_OK && act && db_exec(db, error_r, "UPDATE dkim_selector "
@@ -284,9 +284,9 @@ adm_selector_del(struct db *db, const char *domain, const char *selector,
 }
 
 static json_t *
-col_json(sqlite3_stmt *st, int i)
+col_json(struct db_stmt *st, int i)
 {
-	const unsigned char *v = sqlite3_column_text(st, i);
+	const char *v = db_col_text(st, i);
 	return json_string(v ? (const char *)v : "");
 }
 
@@ -300,7 +300,7 @@ adm_selector_json(struct db *db, const char *domain, const char *selector,
 	if ((r = adm_object_id(db, ADM_DOMAIN, domain, &dom, error_r)) < 0)
 		return r;
 	/* the private key is never read here */
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT name, algorithm, "
+	struct db_stmt *st = db_query(db, error_r, "SELECT name, algorithm, "
 	    "public_key, granularity, notes, key_bits, created, active, test_mode "
 	    "FROM dkim_selector WHERE domain_id = ?1 AND (?2 = '*' OR CASE WHEN "
 	    "?2 IS NULL THEN active ELSE name = lower(?2) END) ORDER BY name",
@@ -308,12 +308,12 @@ adm_selector_json(struct db *db, const char *domain, const char *selector,
 	if (st == NULL)
 		return ADM_FAIL;
 	json_t *arr = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st, NULL) == DB_ROW) {
 		enum dkim_alg alg = DKIM_RSA_SHA256;
-		const char *an = (const char *)sqlite3_column_text(st, 1);
-		const char *pub = (const char *)sqlite3_column_text(st, 2);
-		const char *gran = (const char *)sqlite3_column_text(st, 3);
-		bool test = sqlite3_column_int(st, 8) != 0;
+		const char *an = db_col_text(st, 1);
+		const char *pub = db_col_text(st, 2);
+		const char *gran = db_col_text(st, 3);
+		bool test = db_col_int(st, 8) != 0;
 		dkim_alg_parse(an ? an : "", an ? strlen(an) : 0, &alg);
 		char *rec = dkim_record(alg, pub ? pub : "", test, gran ? gran : "");
 		char *zone = dkim_record_zone(rec);
@@ -321,24 +321,24 @@ adm_selector_json(struct db *db, const char *domain, const char *selector,
 		json_object_set_new(o, "domain", json_string(domain));
 		json_object_set_new(o, "selector", col_json(st, 0));
 		json_object_set_new(o, "algorithm", col_json(st, 1));
-		json_object_set_new(o, "bits", json_integer(sqlite3_column_int64(st,
+		json_object_set_new(o, "bits", json_integer(db_col_int(st,
 		    5)));
-		json_object_set_new(o, "active", json_boolean(sqlite3_column_int(st,
+		json_object_set_new(o, "active", json_boolean(db_col_int(st,
 		    7)));
 		json_object_set_new(o, "test_mode", json_boolean(test));
 		json_object_set_new(o, "granularity", col_json(st, 3));
 		json_object_set_new(o, "notes", col_json(st, 4));
 		json_object_set_new(o, "created", json_integer(
-		    sqlite3_column_int64(st, 6)));
+		    db_col_int(st, 6)));
 		json_object_set_new(o, "dns_name", json_sprintf("%s._domainkey.%s",
-		    (const char *)sqlite3_column_text(st, 0), domain));
+		    db_col_text(st, 0), domain));
 		json_object_set_new(o, "record", json_string(rec));
 		json_object_set_new(o, "zone", json_string(zone));
 		free(rec);
 		free(zone);
 		json_array_append_new(arr, o);
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	if (selector != NULL && strcmp(selector, "*") == 0) {
 		*v_r = arr;
 		return ADM_OK;

@@ -89,7 +89,7 @@ tf_app_password_add(struct db *db, const char *ident, const char *name,
 	if (r < 0) {
 		explicit_bzero(pw, strlen(pw));
 		free(pw);
-		if (db_last_error(db) == SQLITE_CONSTRAINT) {
+		if (db_last_error(db) == DB_ECONSTRAINT) {
 			*error_r = "this mailbox has an app password of that "
 			    "name already";
 			return ADM_EXISTS;

@@ -344,8 +344,10 @@ users_import(struct db *db, const char *data, size_t len,
 				*error_r = msg;
 				break;
 			}
-			sqlite3_exec(db_handle(db), r == ADM_OK ? "RELEASE row" :
-			    "ROLLBACK TO row; RELEASE row", NULL, NULL, NULL);
+			const char *rerr;
+			if (r != ADM_OK)
+				(void)db_exec(db, &rerr, "ROLLBACK TO row", "");
+			(void)db_exec(db, &rerr, "RELEASE row", "");
 		}
 		r = ADM_OK;
 		if (msg != NULL) {
@@ -457,13 +459,13 @@ users_export(struct db *db, const char *postoffice, const char *fields,
 		}
 		buf_puts(out, "\r\n");
 	}
-	sqlite3_stmt *st = db_query(db, error_r,
+	struct db_stmt *st = db_query(db, error_r,
 	    "SELECT m.id, m.name, p.name, m.password_hash, m.quota_kb, "
 	    "m.friendly_name, m.type, m.disabled, m.prevent_auth, m.reply_to, "
 	    "m.created, (SELECT group_concat(address, ' ') FROM (SELECT a.address "
 	    "AS address, (substr(a.address, 1, instr(a.address, '@') - 1) <> "
 	    "lower(m.name)) AS k FROM address a WHERE a.kind = 'mailbox' AND "
-	    "a.target_id = m.id ORDER BY k, a.rowid)) "
+	    "a.target_id = m.id ORDER BY k, a.rowid) AS s) "
 	    "FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
 	    "WHERE m.postoffice_id = ? AND m.name <> 'postmaster' ORDER BY m.name",
 	    "i", po_id);
@@ -471,9 +473,9 @@ users_export(struct db *db, const char *postoffice, const char *fields,
 		free(list);
 		return ADM_FAIL;
 	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-#define COL(i) ((const char *)(sqlite3_column_text(st, i) ? \
-	(const char *)sqlite3_column_text(st, i) : ""))
+	while ((r = db_step(st, NULL)) == DB_ROW) {
+#define COL(i) ((const char *)(db_col_text(st, i) ? \
+	db_col_text(st, i) : ""))
 		for (size_t i = 0; i < nf; i++) {
 			const char *f = names[i];
 			if (i)
@@ -497,7 +499,7 @@ users_export(struct db *db, const char *postoffice, const char *fields,
 				csv_put_field(out, v, sep);
 				free(v);
 			} else if (strcmp(f, "quota") == 0) {
-				put_quota(out, sqlite3_column_int64(st, 4), sep);
+				put_quota(out, db_col_int(st, 4), sep);
 			} else if (strcmp(f, "friendly_name") == 0) {
 				csv_put_field(out, COL(5), sep);
 			} else if (strcmp(f, "mailbox") == 0) {
@@ -509,13 +511,13 @@ users_export(struct db *db, const char *postoffice, const char *fields,
 			} else if (strcmp(f, "type") == 0) {
 				csv_put_field(out, COL(6), sep);
 			} else if (strcmp(f, "disabled") == 0) {
-				buf_puts(out, sqlite3_column_int(st, 7) ? "yes" : "no");
+				buf_puts(out, db_col_int(st, 7) ? "yes" : "no");
 			} else if (strcmp(f, "prevent_auth") == 0) {
-				buf_puts(out, sqlite3_column_int(st, 8) ? "yes" : "no");
+				buf_puts(out, db_col_int(st, 8) ? "yes" : "no");
 			} else if (strcmp(f, "reply_to") == 0) {
 				csv_put_field(out, COL(9), sep);
 			} else if (strcmp(f, "created") == 0) {
-				time_t t = (time_t)sqlite3_column_int64(st, 10);
+				time_t t = (time_t)db_col_int(st, 10);
 				struct tm tm;
 				char ts[32];
 				gmtime_r(&t, &tm);
@@ -526,9 +528,9 @@ users_export(struct db *db, const char *postoffice, const char *fields,
 		}
 		buf_puts(out, "\r\n");
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	free(list);
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		db_fail(db, error_r, "export");
 		return ADM_FAIL;
 	}

@@ -47,22 +47,22 @@ webauth_session_create(struct db *db, int64_t mailbox_id, const char *client,
 	if (db_exec(db, error_r, "INSERT INTO web_session (hash, mailbox_id, "
 	    "created, last_seen, client, user_agent) VALUES (?, ?, ?, ?, ?, ?)",
 	    "tiiitt", hash, mailbox_id, now, now, client, ua) < 0)
-		return db_last_error(db) == SQLITE_BUSY ? ADM_BUSY : ADM_FAIL;
+		return db_last_error(db) == DB_EBUSY ? ADM_BUSY : ADM_FAIL;
 	*sid_r = db_last_id(db);
 	/* forget this mailbox's expired sessions while here (a mailbox
 	 * has a few) */
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT id, created, "
+	struct db_stmt *st = db_query(db, error_r, "SELECT id, created, "
 	    "last_seen FROM web_session WHERE mailbox_id = ?", "i", mailbox_id);
 	if (st == NULL)
 		return ADM_OK;
 	int64_t gone[64];
 	size_t ngone = 0;
 	while (ngone < sizeof(gone) / sizeof(gone[0]) &&
-	    sqlite3_step(st) == SQLITE_ROW)
+	    db_step(st, NULL) == DB_ROW)
 		if (now >= dir_web_session_expires(db,
-		    sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)))
-			gone[ngone++] = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+		    db_col_int(st, 1), db_col_int(st, 2)))
+			gone[ngone++] = db_col_int(st, 0);
+	db_stmt_free(&st);
 	for (size_t i = 0; i < ngone; i++)
 		(void)db_exec(db, error_r, "DELETE FROM web_session WHERE "
 		    "id = ?", "i", gone[i]);
@@ -81,19 +81,19 @@ webauth_session_lookup(struct db *db, const char *id, int64_t now,
 	    strspn(id, "0123456789abcdef") != WEBAUTH_SESSION_LEN)
 		return 0;
 	secret_hash(id, hash);
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT id, mailbox_id, "
+	struct db_stmt *st = db_query(db, error_r, "SELECT id, mailbox_id, "
 	    "created, last_seen FROM web_session WHERE hash = ?", "t", hash);
 	if (st == NULL)
 		return -1;
-	if ((r = sqlite3_step(st)) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return r == SQLITE_DONE ? 0 : db_fail(db, error_r, "session");
+	if ((r = db_step(st, NULL)) != DB_ROW) {
+		db_stmt_free(&st);
+		return r == DB_DONE ? 0 : db_fail(db, error_r, "session");
 	}
-	int64_t sid = sqlite3_column_int64(st, 0);
-	int64_t mid = sqlite3_column_int64(st, 1);
-	int64_t created = sqlite3_column_int64(st, 2);
-	int64_t seen = sqlite3_column_int64(st, 3);
-	sqlite3_finalize(st);
+	int64_t sid = db_col_int(st, 0);
+	int64_t mid = db_col_int(st, 1);
+	int64_t created = db_col_int(st, 2);
+	int64_t seen = db_col_int(st, 3);
+	db_stmt_free(&st);
 	if (now >= dir_web_session_expires(db, created, seen)) {
 		(void)db_exec(db, error_r, "DELETE FROM web_session WHERE id = ?",
 		    "i", sid);
@@ -194,21 +194,21 @@ webauth_token_lookup(struct db *db, const char *token, int64_t now,
 	if (strlen(token) != WEBAUTH_TOKEN_LEN || strncmp(token, "pt_", 3) != 0)
 		return 0;
 	secret_hash(token, hash);
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT id, mailbox_id, "
+	struct db_stmt *st = db_query(db, error_r, "SELECT id, mailbox_id, "
 	    "coalesce(postoffice_id, 0), expires, last_used FROM api_token "
 	    "WHERE hash = ?", "t", hash);
 	if (st == NULL)
 		return -1;
-	if ((r = sqlite3_step(st)) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return r == SQLITE_DONE ? 0 : db_fail(db, error_r, "token");
+	if ((r = db_step(st, NULL)) != DB_ROW) {
+		db_stmt_free(&st);
+		return r == DB_DONE ? 0 : db_fail(db, error_r, "token");
 	}
-	*id_r = sqlite3_column_int64(st, 0);
-	*mailbox_id_r = sqlite3_column_int64(st, 1);
-	*postoffice_id_r = sqlite3_column_int64(st, 2);
-	int64_t expires = sqlite3_column_int64(st, 3);
-	int64_t used = sqlite3_column_int64(st, 4);
-	sqlite3_finalize(st);
+	*id_r = db_col_int(st, 0);
+	*mailbox_id_r = db_col_int(st, 1);
+	*postoffice_id_r = db_col_int(st, 2);
+	int64_t expires = db_col_int(st, 3);
+	int64_t used = db_col_int(st, 4);
+	db_stmt_free(&st);
 	if (expires != 0 && now >= expires)
 		return 0;
 	if (now - used >= TOUCH_EVERY)

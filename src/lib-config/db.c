@@ -6,28 +6,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "db.h"
+#include "db-int.h"
 #include "fsutil.h"
 #include "schema.h"
 #include "xalloc.h"
 
-/* prepared statements kept for db_query_cached and the one-row helpers */
-#define DB_STMT_CACHE 32
 
-struct db_cached {
-	char *sql;
-	sqlite3_stmt *st;
-	bool busy;
-};
 
-struct db {
-	sqlite3 *h;
-	char *root;
-	char err[512];
-	int last_code;
-	struct db_cached cache[DB_STMT_CACHE];
-	unsigned cache_next;
-};
+const char *
+db_sqlite_version(void)
+{
+	return sqlite3_libversion();
+}
 
 char *
 db_path(const char *root)
@@ -50,9 +40,17 @@ db_errorf(struct db *db, const char **error_r, const char *fmt, ...)
 int
 db_fail(struct db *db, const char **error_r, const char *what)
 {
-	int code = sqlite3_extended_errcode(db->h);
+	int code;
 
-	db->last_code = code & 0xff;
+	if (db->pg != NULL) {   /* the text is on the handle already */
+		char was[sizeof(db->err)];
+		snprintf(was, sizeof(was), "%s", db->err);
+		return db_errorf(db, error_r, "%s: %s", what, was);
+	}
+	code = sqlite3_extended_errcode(db->h);
+	db->last_code = (code & 0xff) == SQLITE_BUSY ||
+	    (code & 0xff) == SQLITE_LOCKED ? DB_EBUSY :
+	    (code & 0xff) == SQLITE_CONSTRAINT ? DB_ECONSTRAINT : code & 0xff;
 	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
 		return db_errorf(db, error_r,
 		    "%s: the config database is locked by another writer; try again",
@@ -112,10 +110,29 @@ db_open(const char *root, bool create, struct db **db_r, const char **error_r)
 	static char err[512];
 	struct db *db;
 	struct stat st;
-	char *path = db_path(root);
+	char *path, *url = NULL;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
 	*db_r = NULL;
+	if (db_conf_url(root, &url, err, sizeof(err)) < 0) {
+		*error_r = err;
+		return -1;
+	}
+	if (url != NULL) {   /* PostgreSQL (docs/CLUSTER.md) */
+		db = xcalloc(1, sizeof(*db));
+		db->root = xstrdup(root);
+		if (pg_open(db, url, error_r) < 0) {
+			snprintf(err, sizeof(err), "%s", *error_r);
+			*error_r = err;
+			free(url);
+			db_close(&db);
+			return -1;
+		}
+		free(url);
+		*db_r = db;
+		return 0;
+	}
+	path = db_path(root);
 	if (stat(path, &st) < 0) {
 		if (!create || errno != ENOENT) {
 			snprintf(err, sizeof(err),
@@ -178,21 +195,19 @@ db_close(struct db **dbp)
 
 	if (db == NULL)
 		return;
+	settings_db_closed(db);
 	for (size_t i = 0; i < DB_STMT_CACHE; i++) {
 		sqlite3_finalize(db->cache[i].st);
 		free(db->cache[i].sql);
 	}
 	if (db->h != NULL)
 		sqlite3_close_v2(db->h);
+	if (db->pg != NULL)
+		pg_close(db);
+	free(db->url);
 	free(db->root);
 	free(db);
 	*dbp = NULL;
-}
-
-sqlite3 *
-db_handle(struct db *db)
-{
-	return db->h;
 }
 
 const char *
@@ -204,6 +219,8 @@ db_root(struct db *db)
 int
 db_begin(struct db *db, const char **error_r)
 {
+	if (db->pg != NULL)
+		return pg_begin(db, error_r);
 	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(db, error_r, "begin");
 	return 0;
@@ -212,6 +229,8 @@ db_begin(struct db *db, const char **error_r)
 int
 db_commit(struct db *db, const char **error_r)
 {
+	if (db->pg != NULL)
+		return pg_commit(db, error_r);
 	if (sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		db_fail(db, error_r, "commit");
 		db_rollback(db);
@@ -223,13 +242,33 @@ db_commit(struct db *db, const char **error_r)
 void
 db_rollback(struct db *db)
 {
+	if (db->pg != NULL) {
+		pg_rollback(db);
+		return;
+	}
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
+bool
+db_in_transaction(struct db *db)
+{
+	if (db->pg != NULL)
+		return pg_in_transaction(db);
+	return !sqlite3_get_autocommit(db->h);
+}
+
+void
+db_busy_timeout(struct db *db, int ms)
+{
+	if (db->pg != NULL)   /* PostgreSQL: a row lock waits for its holder */
+		return;
+	sqlite3_busy_timeout(db->h, ms);
+}
+
 /* cache_get - the kept statement of this SQL text, or one prepared into a
  * free slot (the oldest idle one goes); a statement in use already (the
- * same lookup nested) is prepared apart, and finalized by db_done */
+ * same lookup nested) is prepared apart, and finalized by stmt_release */
 static sqlite3_stmt *
 cache_get(struct db *db, const char *sql)
 {
@@ -238,7 +277,7 @@ cache_get(struct db *db, const char *sql)
 
 	for (size_t i = 0; i < DB_STMT_CACHE; i++) {
 		struct db_cached *c = &db->cache[i];
-		if (c->sql != NULL && (c->sql == sql || strcmp(c->sql, sql) == 0)) {
+		if (c->sql != NULL && strcmp(c->sql, sql) == 0) {
 			if (c->busy)
 				break;
 			c->busy = true;
@@ -266,8 +305,10 @@ cache_get(struct db *db, const char *sql)
 	return st;
 }
 
-void
-db_done(struct db *db, sqlite3_stmt *st)
+/* stmt_release - the end of a SQLite statement: a kept one is reset for
+ * its next use, another finalized */
+static void
+stmt_release(struct db *db, sqlite3_stmt *st)
 {
 	if (st == NULL)
 		return;
@@ -313,7 +354,7 @@ db_vquery(struct db *db, const char **error_r, bool cached, const char *sql,
 			sqlite3_bind_int(st, i, va_arg(ap, int) ? 1 : 0);
 			break;
 		default:
-			db_done(db, st);
+			stmt_release(db, st);
 			db_errorf(db, error_r, "internal: bad bind type '%c'", *t);
 			return NULL;
 		}
@@ -321,30 +362,202 @@ db_vquery(struct db *db, const char **error_r, bool cached, const char *sql,
 	return st;
 }
 
-sqlite3_stmt *
+/* db_vstmt - prepare and bind on either engine */
+static struct db_stmt *
+db_vstmt(struct db *db, const char **error_r, bool cached, const char *sql,
+	 const char *types, va_list ap)
+{
+	sqlite3_stmt *st;
+	struct db_stmt *s;
+
+	if (db->pg != NULL)
+		return pg_query(db, error_r, sql, types, ap);
+	st = db_vquery(db, error_r, cached, sql, types, ap);
+	if (st == NULL)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->db = db;
+	s->st = st;
+	return s;
+}
+
+struct db_stmt *
 db_query(struct db *db, const char **error_r, const char *sql,
 	 const char *types, ...)
 {
 	va_list ap;
-	sqlite3_stmt *st;
+	struct db_stmt *s;
 
 	va_start(ap, types);
-	st = db_vquery(db, error_r, false, sql, types, ap);
+	s = db_vstmt(db, error_r, false, sql, types, ap);
 	va_end(ap);
-	return st;
+	return s;
 }
 
-sqlite3_stmt *
+struct db_stmt *
 db_query_cached(struct db *db, const char **error_r, const char *sql,
 		const char *types, ...)
 {
 	va_list ap;
-	sqlite3_stmt *st;
+	struct db_stmt *s;
 
 	va_start(ap, types);
-	st = db_vquery(db, error_r, true, sql, types, ap);
+	s = db_vstmt(db, error_r, true, sql, types, ap);
 	va_end(ap);
-	return st;
+	return s;
+}
+
+/* db_data_version - a number that changes when another connection commits
+ * a change (SQLite: PRAGMA data_version; PostgreSQL: the NOTIFYs heard) */
+int
+db_data_version(struct db *db, int64_t *v, const char **error_r)
+{
+	if (db->pg != NULL)
+		return pg_data_version(db, v, error_r);
+	return db_query_int(db, v, -1, error_r, "PRAGMA data_version", "");
+}
+
+char *
+db_url(struct db *db)
+{
+	char *u, *at, *colon;
+
+	if (db->pg == NULL)
+		return NULL;
+	u = xstrdup(db->url);
+	/* postgresql://user:secret@host/... -> postgresql://user:***@host/... */
+	at = strchr(u, '@');
+	colon = strchr(u + strlen("postgresql://") - 1, ':');
+	if (at != NULL && colon != NULL && colon < at) {
+		char *v = xasprintf("%.*s:***%s", (int)(colon - u), u, at);
+		free(u);
+		u = v;
+	}
+	return u;
+}
+
+bool
+db_is_postgresql(struct db *db)
+{
+	return db->pg != NULL;
+}
+
+int
+db_step(struct db_stmt *s, const char **error_r)
+{
+	const char *err;
+	int r;
+
+	if (s == NULL) {   /* a failed db_query: its error is already set */
+		if (error_r != NULL)
+			*error_r = "query failed";
+		return -1;
+	}
+	if (s->db->pg != NULL)
+		return pg_step(s, error_r);
+	r = sqlite3_step(s->st);
+	if (r == SQLITE_ROW)
+		return DB_ROW;
+	if (r == SQLITE_DONE)
+		return DB_DONE;
+	return db_fail(s->db, error_r != NULL ? error_r : &err, "query");
+}
+
+const char *
+db_col_text(struct db_stmt *s, int col)
+{
+	if (s->db->pg != NULL)
+		return pg_col_text(s, col);
+	return (const char *)sqlite3_column_text(s->st, col);
+}
+
+char *
+db_col_dup(struct db_stmt *s, int col)
+{
+	const char *t = db_col_text(s, col);
+
+	return xstrdup(t != NULL ? t : "");
+}
+
+int64_t
+db_col_int(struct db_stmt *s, int col)
+{
+	if (s->db->pg != NULL) {
+		const char *t = pg_col_text(s, col);
+		return t != NULL ? strtoll(t, NULL, 10) : 0;
+	}
+	return sqlite3_column_int64(s->st, col);
+}
+
+double
+db_col_double(struct db_stmt *s, int col)
+{
+	if (s->db->pg != NULL) {
+		const char *t = pg_col_text(s, col);
+		return t != NULL ? strtod(t, NULL) : 0;
+	}
+	return sqlite3_column_double(s->st, col);
+}
+
+const void *
+db_col_blob(struct db_stmt *s, int col, size_t *len_r)
+{
+	const void *p;
+
+	if (s->db->pg != NULL)
+		return pg_col_blob(s, col, len_r);
+	p = sqlite3_column_blob(s->st, col);
+	*len_r = (size_t)sqlite3_column_bytes(s->st, col);
+	return p;
+}
+
+bool
+db_col_isnull(struct db_stmt *s, int col)
+{
+	if (s->db->pg != NULL)
+		return pg_col_text(s, col) == NULL;
+	return sqlite3_column_type(s->st, col) == SQLITE_NULL;
+}
+
+bool
+db_col_isint(struct db_stmt *s, int col)
+{
+	if (s->db->pg != NULL)
+		return pg_col_isint(s, col);
+	return sqlite3_column_type(s->st, col) == SQLITE_INTEGER;
+}
+
+int
+db_col_count(struct db_stmt *s)
+{
+	if (s->db->pg != NULL)
+		return PQnfields(s->res);
+	return sqlite3_column_count(s->st);
+}
+
+const char *
+db_col_name(struct db_stmt *s, int col)
+{
+	if (s->db->pg != NULL)
+		return PQfname(s->res, col);
+	return sqlite3_column_name(s->st, col);
+}
+
+void
+db_stmt_free(struct db_stmt **sp)
+{
+	struct db_stmt *s = *sp;
+
+	if (s == NULL)
+		return;
+	if (s->st != NULL)
+		stmt_release(s->db, s->st);
+	if (s->res != NULL)
+		PQclear(s->res);
+	if (s->blob != NULL)
+		PQfreemem(s->blob);
+	free(s);
+	*sp = NULL;
 }
 
 int
@@ -356,6 +569,11 @@ db_exec(struct db *db, const char **error_r, const char *sql,
 	int r;
 
 	va_start(ap, types);
+	if (db->pg != NULL) {
+		r = pg_exec(db, error_r, sql, types, ap);
+		va_end(ap);
+		return r;
+	}
 	st = db_vquery(db, error_r, true, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
@@ -364,15 +582,16 @@ db_exec(struct db *db, const char **error_r, const char *sql,
 		;
 	if (r != SQLITE_DONE) {
 		int code = sqlite3_extended_errcode(db->h);
-		db_done(db, st);
+		stmt_release(db, st);
 		if ((code & 0xff) == SQLITE_CONSTRAINT) {
-			db->last_code = SQLITE_CONSTRAINT;
+			db->last_code = DB_ECONSTRAINT;
 			return db_errorf(db, error_r, "already exists or conflicts: %s",
 			    sqlite3_errmsg(db->h));
 		}
 		return db_fail(db, error_r, "update");
 	}
-	db_done(db, st);
+	db->changes = sqlite3_changes(db->h);
+	stmt_release(db, st);
 	return 0;
 }
 
@@ -381,25 +600,21 @@ db_query_int(struct db *db, int64_t *out, int64_t def, const char **error_r,
 	     const char *sql, const char *types, ...)
 {
 	va_list ap;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 
 	va_start(ap, types);
-	st = db_vquery(db, error_r, true, sql, types, ap);
+	st = db_vstmt(db, error_r, true, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return -1;
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else if (r == SQLITE_DONE)
+	r = db_step(st, error_r);
+	if (r == DB_ROW)
+		*out = db_col_int(st, 0);
+	else if (r == DB_DONE)
 		*out = def;
-	else {
-		db_done(db, st);
-		return db_fail(db, error_r, "query");
-	}
-	db_done(db, st);
-	return 0;
+	db_stmt_free(&st);
+	return r < 0 ? -1 : 0;
 }
 
 int
@@ -407,37 +622,34 @@ db_query_text(struct db *db, char **out, const char **error_r,
 	      const char *sql, const char *types, ...)
 {
 	va_list ap;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 
 	*out = NULL;
 	va_start(ap, types);
-	st = db_vquery(db, error_r, true, sql, types, ap);
+	st = db_vstmt(db, error_r, true, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return -1;
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		const unsigned char *t = sqlite3_column_text(st, 0);
-		*out = xstrdup(t ? (const char *)t : "");
-	} else if (r != SQLITE_DONE) {
-		db_done(db, st);
-		return db_fail(db, error_r, "query");
-	}
-	db_done(db, st);
-	return 0;
+	r = db_step(st, error_r);
+	if (r == DB_ROW)
+		*out = db_col_dup(st, 0);
+	db_stmt_free(&st);
+	return r < 0 ? -1 : 0;
 }
 
 int64_t
 db_last_id(struct db *db)
 {
+	if (db->pg != NULL)
+		return pg_last_id(db);
 	return sqlite3_last_insert_rowid(db->h);
 }
 
 int
 db_changes(struct db *db)
 {
-	return sqlite3_changes(db->h);
+	return db->changes;
 }
 
 int

@@ -19,38 +19,38 @@
 	"m.prevent_auth, p.disabled, m.redirect_enabled, m.redirect_keep_copy"
 
 static void
-copy_col(char *dst, size_t size, sqlite3_stmt *st, int col)
+copy_col(char *dst, size_t size, struct db_stmt *st, int col)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = db_col_text(st, col);
 	snprintf(dst, size, "%s", t ? (const char *)t : "");
 }
 
 static void
-mailbox_from_row(sqlite3_stmt *st, struct dir_mailbox *mb)
+mailbox_from_row(struct db_stmt *st, struct dir_mailbox *mb)
 {
 	memset(mb, 0, sizeof(*mb));
-	mb->id = sqlite3_column_int64(st, 0);
-	mb->postoffice_id = sqlite3_column_int64(st, 1);
+	mb->id = db_col_int(st, 0);
+	mb->postoffice_id = db_col_int(st, 1);
 	copy_col(mb->name, sizeof(mb->name), st, 2);
 	copy_col(mb->postoffice, sizeof(mb->postoffice), st, 3);
 	copy_col(mb->type, sizeof(mb->type), st, 4);
-	mb->quota_kb = sqlite3_column_int64(st, 5);
-	mb->disabled = sqlite3_column_int(st, 6) != 0;
-	mb->prevent_auth = sqlite3_column_int(st, 7) != 0;
-	mb->postoffice_disabled = sqlite3_column_int(st, 8) != 0;
-	mb->redirect_enabled = sqlite3_column_int(st, 9) != 0;
-	mb->redirect_keep_copy = sqlite3_column_int(st, 10) != 0;
+	mb->quota_kb = db_col_int(st, 5);
+	mb->disabled = db_col_int(st, 6) != 0;
+	mb->prevent_auth = db_col_int(st, 7) != 0;
+	mb->postoffice_disabled = db_col_int(st, 8) != 0;
+	mb->redirect_enabled = db_col_int(st, 9) != 0;
+	mb->redirect_keep_copy = db_col_int(st, 10) != 0;
 }
 
 /* step_one - step a prepared statement once: 1 row, 0 none, -1 error. */
 static int
-step_one(struct db *db, sqlite3_stmt *st, const char **error_r)
+step_one(struct db *db, struct db_stmt *st, const char **error_r)
 {
-	int r = sqlite3_step(st);
+	int r = db_step(st, NULL);
 
-	if (r == SQLITE_ROW)
+	if (r == DB_ROW)
 		return 1;
-	if (r == SQLITE_DONE)
+	if (r == DB_DONE)
 		return 0;
 	return db_fail(db, error_r, "lookup");
 }
@@ -59,7 +59,7 @@ int
 dir_mailbox_get(struct db *db, int64_t id, struct dir_mailbox *mb,
 		const char **error_r)
 {
-	sqlite3_stmt *st = db_query_cached(db, error_r,
+	struct db_stmt *st = db_query_cached(db, error_r,
 	    "SELECT " MAILBOX_COLUMNS " FROM mailbox m JOIN postoffice p "
 	    "ON p.id = m.postoffice_id WHERE m.id = ?", "i", id);
 	int r;
@@ -68,7 +68,7 @@ dir_mailbox_get(struct db *db, int64_t id, struct dir_mailbox *mb,
 		return -1;
 	if ((r = step_one(db, st, error_r)) == 1)
 		mailbox_from_row(st, mb);
-	db_done(db, st);
+	db_stmt_free(&st);
 	return r;
 }
 
@@ -76,7 +76,7 @@ int
 dir_mailbox_find(struct db *db, const char *postoffice, const char *name,
 		 struct dir_mailbox *mb, const char **error_r)
 {
-	sqlite3_stmt *st = db_query_cached(db, error_r,
+	struct db_stmt *st = db_query_cached(db, error_r,
 	    "SELECT " MAILBOX_COLUMNS " FROM mailbox m JOIN postoffice p "
 	    "ON p.id = m.postoffice_id WHERE p.name = ? AND m.name = ?", "tt",
 	    postoffice, name);
@@ -86,7 +86,7 @@ dir_mailbox_find(struct db *db, const char *postoffice, const char *name,
 		return -1;
 	if ((r = step_one(db, st, error_r)) == 1)
 		mailbox_from_row(st, mb);
-	db_done(db, st);
+	db_stmt_free(&st);
 	return r;
 }
 
@@ -103,7 +103,7 @@ dir_domain_get(struct db *db, const char *name, struct dir_domain *d,
 			return 0;
 		name = alabel;
 	}
-	sqlite3_stmt *st = db_query_cached(db, error_r,
+	struct db_stmt *st = db_query_cached(db, error_r,
 	    "SELECT d.id, d.postoffice_id, d.name, p.name, d.disabled, p.disabled "
 	    "FROM domain d JOIN postoffice p ON p.id = d.postoffice_id "
 	    "WHERE d.name = ?", "t", name);
@@ -113,19 +113,19 @@ dir_domain_get(struct db *db, const char *name, struct dir_domain *d,
 		return -1;
 	if ((r = step_one(db, st, error_r)) == 1) {
 		memset(d, 0, sizeof(*d));
-		d->id = sqlite3_column_int64(st, 0);
-		d->postoffice_id = sqlite3_column_int64(st, 1);
+		d->id = db_col_int(st, 0);
+		d->postoffice_id = db_col_int(st, 1);
 		copy_col(d->name, sizeof(d->name), st, 2);
 		copy_col(d->postoffice, sizeof(d->postoffice), st, 3);
-		d->disabled = sqlite3_column_int(st, 4) != 0;
-		d->postoffice_disabled = sqlite3_column_int(st, 5) != 0;
+		d->disabled = db_col_int(st, 4) != 0;
+		d->postoffice_disabled = db_col_int(st, 5) != 0;
 	}
-	db_done(db, st);
+	db_stmt_free(&st);
 	return r;
 }
 
 static int
-postoffice_query(struct db *db, sqlite3_stmt *st, struct dir_postoffice *po,
+postoffice_query(struct db *db, struct db_stmt *st, struct dir_postoffice *po,
 		 const char **error_r)
 {
 	int r;
@@ -134,12 +134,12 @@ postoffice_query(struct db *db, sqlite3_stmt *st, struct dir_postoffice *po,
 		return -1;
 	if ((r = step_one(db, st, error_r)) == 1) {
 		memset(po, 0, sizeof(*po));
-		po->id = sqlite3_column_int64(st, 0);
+		po->id = db_col_int(st, 0);
 		copy_col(po->name, sizeof(po->name), st, 1);
-		po->disabled = sqlite3_column_int(st, 2) != 0;
-		po->allow_address_login = sqlite3_column_int(st, 3) != 0;
+		po->disabled = db_col_int(st, 2) != 0;
+		po->allow_address_login = db_col_int(st, 3) != 0;
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	return r;
 }
 
@@ -216,19 +216,19 @@ route_target(struct db *db, int64_t postoffice_id, int64_t domain_id,
 		route->target_id = id;
 		return DIR_RESOLVE_LOCAL;
 	}
-	sqlite3_stmt *st = db_query_cached(db, error_r,
+	struct db_stmt *st = db_query_cached(db, error_r,
 	    "SELECT kind, target_id, target, postoffice_id, domain_id FROM address "
 	    "WHERE address = ?", "t", target);
 	if (st == NULL)
 		return DIR_RESOLVE_ERROR;
 	int r = step_one(db, st, error_r);
 	if (r < 0) {
-		db_done(db, st);
+		db_stmt_free(&st);
 		return DIR_RESOLVE_ERROR;
 	}
 	if (r == 0) {
 		/* not in the map: remote if its domain is not ours */
-		db_done(db, st);
+		db_stmt_free(&st);
 		const char *at = strrchr(target, '@');
 		struct dir_domain d;
 		int dr = dir_domain_get(db, at + 1, &d, error_r);
@@ -242,15 +242,15 @@ route_target(struct db *db, int64_t postoffice_id, int64_t domain_id,
 		snprintf(route->target, sizeof(route->target), "%s", target);
 		return DIR_RESOLVE_LOCAL;
 	}
-	const char *kind = (const char *)sqlite3_column_text(st, 0);
+	const char *kind = db_col_text(st, 0);
 	route->kind = strcmp(kind, "mailbox") == 0 ? DIR_KIND_MAILBOX :
 	    strcmp(kind, "group") == 0 ? DIR_KIND_GROUP :
 	    strcmp(kind, "list") == 0 ? DIR_KIND_LIST : DIR_KIND_REDIRECT;
-	route->target_id = sqlite3_column_int64(st, 1);
+	route->target_id = db_col_int(st, 1);
 	copy_col(route->target, sizeof(route->target), st, 2);
-	route->postoffice_id = sqlite3_column_int64(st, 3);
-	route->domain_id = sqlite3_column_int64(st, 4);
-	db_done(db, st);
+	route->postoffice_id = db_col_int(st, 3);
+	route->domain_id = db_col_int(st, 4);
+	db_stmt_free(&st);
 	return DIR_RESOLVE_LOCAL;
 }
 
@@ -471,7 +471,7 @@ int
 dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
 		  const char **error_r)
 {
-	sqlite3_stmt *st = db_query(db, error_r,
+	struct db_stmt *st = db_query(db, error_r,
 	    "SELECT m.password_hash, m.disabled, m.prevent_auth, p.disabled "
 	    "FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
 	    "WHERE m.id = ?", "i", mailbox_id);
@@ -480,10 +480,10 @@ dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
 	if (st == NULL)
 		return -1;
 	if ((r = step_one(db, st, error_r)) == 1) {
-		bool on = sqlite3_column_int(st, 1) == 0 &&
-		    sqlite3_column_int(st, 2) == 0 &&
-		    sqlite3_column_int(st, 3) == 0;
-		const char *hash = (const char *)sqlite3_column_text(st, 0);
+		bool on = db_col_int(st, 1) == 0 &&
+		    db_col_int(st, 2) == 0 &&
+		    db_col_int(st, 3) == 0;
+		const char *hash = db_col_text(st, 0);
 		/* a web session's login: with the password of its login;
 		 * else the main password's, or an app password's
 		 * (loginsec.h) */
@@ -493,7 +493,7 @@ dir_login_current(struct db *db, int64_t mailbox_id, uint64_t credential,
 		    loginsec_credential_current(db, mailbox_id, hash,
 		    credential, error_r);
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	if (r == 2)
 		/* ... while its session lasts */
 		r = dir_web_session_current(db,
@@ -537,7 +537,7 @@ int
 dir_web_session_current(struct db *db, int64_t sid, int64_t mailbox_id,
 			int64_t now, int64_t *expires_r, const char **error_r)
 {
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT created, last_seen "
+	struct db_stmt *st = db_query(db, error_r, "SELECT created, last_seen "
 	    "FROM web_session WHERE id = ? AND mailbox_id = ?", "ii", sid,
 	    mailbox_id);
 	int r;
@@ -546,12 +546,12 @@ dir_web_session_current(struct db *db, int64_t sid, int64_t mailbox_id,
 		return -1;
 	if ((r = step_one(db, st, error_r)) == 1) {
 		int64_t until = dir_web_session_expires(db,
-		    sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+		    db_col_int(st, 0), db_col_int(st, 1));
 		r = now < until;
 		if (expires_r != NULL)
 			*expires_r = until;
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	return r;
 }
 
@@ -659,19 +659,19 @@ static int
 strings_query(struct db *db, struct dir_strings *out, const char **error_r,
 	      const char *sql, int64_t id)
 {
-	sqlite3_stmt *st = db_query(db, error_r, sql, "i", id);
+	struct db_stmt *st = db_query(db, error_r, sql, "i", id);
 	int r;
 
 	out->v = NULL;
 	out->n = 0;
 	if (st == NULL)
 		return -1;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st, NULL)) == DB_ROW) {
 		out->v = xreallocarray(out->v, out->n + 1, sizeof(char *));
-		out->v[out->n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+		out->v[out->n++] = xstrdup(db_col_text(st, 0));
 	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE) {
+	db_stmt_free(&st);
+	if (r != DB_DONE) {
 		dir_strings_free(out);
 		return db_fail(db, error_r, "list");
 	}

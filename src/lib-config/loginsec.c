@@ -45,7 +45,7 @@ int
 loginsec_twofactor_rule(struct db *db, int64_t mailbox_id, bool inherited,
 			char mode[16], const char **error_r)
 {
-	sqlite3_stmt *st = db_query(db, error_r,
+	struct db_stmt *st = db_query(db, error_r,
 	    "SELECT m.twofactor_challenge, p.twofactor_mode FROM mailbox m "
 	    "JOIN postoffice p ON p.id = m.postoffice_id WHERE m.id = ?", "i",
 	    mailbox_id);
@@ -54,10 +54,10 @@ loginsec_twofactor_rule(struct db *db, int64_t mailbox_id, bool inherited,
 	if (st == NULL)
 		return -1;
 	snprintf(mode, 16, "never");
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		const char *m = (const char *)sqlite3_column_text(st, 0);
-		const char *p = (const char *)sqlite3_column_text(st, 1);
+	r = db_step(st, NULL);
+	if (r == DB_ROW) {
+		const char *m = db_col_text(st, 0);
+		const char *p = db_col_text(st, 1);
 		if (m != NULL && strcmp(m, "inherit") != 0 && !inherited) {
 			snprintf(mode, 16, "%s", m);
 		} else if (p != NULL && strcmp(p, "inherit") != 0) {
@@ -67,8 +67,8 @@ loginsec_twofactor_rule(struct db *db, int64_t mailbox_id, bool inherited,
 			snprintf(mode, 16, "%s", *g ? g : "never");
 		}
 	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
+	db_stmt_free(&st);
+	if (r != DB_ROW && r != DB_DONE)
 		return db_fail(db, error_r, "two-factor mode");
 	return 0;
 }
@@ -79,7 +79,7 @@ loginsec_app_password_check(struct db *db, int64_t mailbox_id,
 			    const struct dir_client *client,
 			    uint64_t *credential_r, const char **error_r)
 {
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT id, hash FROM "
+	struct db_stmt *st = db_query(db, error_r, "SELECT id, hash FROM "
 	    "app_password WHERE mailbox_id = ? ORDER BY id LIMIT ?", "ii",
 	    mailbox_id, (int64_t)LOGINSEC_APP_PASSWORDS);
 	int64_t found = 0;
@@ -87,19 +87,19 @@ loginsec_app_password_check(struct db *db, int64_t mailbox_id,
 
 	if (st == NULL)
 		return -1;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *h = (const char *)sqlite3_column_text(st, 1);
+	while ((r = db_step(st, NULL)) == DB_ROW) {
+		const char *h = db_col_text(st, 1);
 		if (h != NULL && passwd_verify(password, h)) {
-			found = sqlite3_column_int64(st, 0);
+			found = db_col_int(st, 0);
 			*credential_r = dir_credential_of(h);
 			break;
 		}
 	}
-	if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		sqlite3_finalize(st);
+	if (r != DB_ROW && r != DB_DONE) {
+		db_stmt_free(&st);
 		return db_fail(db, error_r, "app passwords");
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	if (found == 0)
 		return 0;
 	const char *err;
@@ -122,17 +122,17 @@ loginsec_credential_current(struct db *db, int64_t mailbox_id,
 			return -1;
 		return strcmp(mode, "never") == 0;
 	}
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT hash FROM app_password "
+	struct db_stmt *st = db_query(db, error_r, "SELECT hash FROM app_password "
 	    "WHERE mailbox_id = ?", "i", mailbox_id);
 	if (st == NULL)
 		return -1;
 	bool found = false;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW)
-		if (dir_credential_of((const char *)sqlite3_column_text(st, 0)) ==
+	while ((r = db_step(st, NULL)) == DB_ROW)
+		if (dir_credential_of(db_col_text(st, 0)) ==
 		    credential)
 			found = true;
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE)
+	db_stmt_free(&st);
+	if (r != DB_DONE)
 		return db_fail(db, error_r, "app passwords");
 	return found;
 }
@@ -431,7 +431,7 @@ loginsec_record_ok(struct db *db, int64_t mailbox_id,
 	if (db_exec(db, &err, "INSERT INTO login_seen (mailbox_id, protocol, "
 	    "address, country, first, last) VALUES (?, ?, ?, ?, ?, ?) "
 	    "ON CONFLICT (mailbox_id, protocol, address) DO UPDATE SET "
-	    "last = excluded.last, count = count + 1, country = "
+	    "last = excluded.last, count = login_seen.count + 1, country = "
 	    "excluded.country", "itttii", mailbox_id, proto_of(client),
 	    addr_of(client), cc != NULL ? cc : "", now, now) < 0)
 		log_warnx("login record: %s", err);
@@ -462,7 +462,7 @@ loginsec_record_failure(struct db *db, const char *login, int64_t mailbox_id,
 	if (db_exec(db, &err, "INSERT INTO login_failure (login, address, "
 	    "mailbox_id, protocol, country, reason, first, last) VALUES "
 	    "(?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?) ON CONFLICT (login, address) "
-	    "DO UPDATE SET last = excluded.last, count = count + 1, "
+	    "DO UPDATE SET last = excluded.last, count = login_failure.count + 1, "
 	    "protocol = excluded.protocol, reason = excluded.reason, "
 	    "country = excluded.country", "ttitttii", name, addr_of(client),
 	    mailbox_id, proto_of(client), cc, reason, now, now) < 0)
@@ -494,7 +494,7 @@ static int
 pam_of(struct db *db, int64_t postoffice_id, bool *only_r, bool *create_r,
        char **service_r, const char **error_r)
 {
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT pam_enabled, pam_only, "
+	struct db_stmt *st = db_query(db, error_r, "SELECT pam_enabled, pam_only, "
 	    "pam_autocreate, pam_service FROM postoffice WHERE id = ?", "i",
 	    postoffice_id);
 	int r;
@@ -502,17 +502,17 @@ pam_of(struct db *db, int64_t postoffice_id, bool *only_r, bool *create_r,
 	*service_r = NULL;
 	if (st == NULL)
 		return -1;
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		r = sqlite3_column_int(st, 0) != 0;
-		*only_r = sqlite3_column_int(st, 1) != 0;
-		*create_r = sqlite3_column_int(st, 2) != 0;
-		const char *s = (const char *)sqlite3_column_text(st, 3);
+	r = db_step(st, NULL);
+	if (r == DB_ROW) {
+		r = db_col_int(st, 0) != 0;
+		*only_r = db_col_int(st, 1) != 0;
+		*create_r = db_col_int(st, 2) != 0;
+		const char *s = db_col_text(st, 3);
 		*service_r = xstrdup(s != NULL && *s ? s : "postern");
 	} else {
-		r = r == SQLITE_DONE ? 0 : db_fail(db, error_r, "PAM settings");
+		r = r == DB_DONE ? 0 : db_fail(db, error_r, "PAM settings");
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	if (r <= 0) {
 		free(*service_r);
 		*service_r = NULL;
@@ -663,7 +663,7 @@ loginsec_decide(struct db *db, const char *login, const char *password,
 	return DIR_AUTH_OK;
 }
 
-sqlite3_stmt *
+struct db_stmt *
 loginsec_failures(struct db *db, enum loginsec_by by, int64_t postoffice_id,
 		  int64_t mailbox_id, size_t *ncols_r,
 		  const char *const **keys_r, const char **error_r)
@@ -685,7 +685,7 @@ loginsec_failures(struct db *db, enum loginsec_by by, int64_t postoffice_id,
 		    "?) GROUP BY 1 ORDER BY 3 DESC LIMIT 500", per_addr ?
 		    "f.address" : "coalesce(m.name || '@' || p.name, '(unknown)')",
 		    per_addr ? "f.login" : "f.address");
-		sqlite3_stmt *st = db_query(db, error_r, sql, "iiii",
+		struct db_stmt *st = db_query(db, error_r, sql, "iiii",
 		    postoffice_id, postoffice_id, mailbox_id, mailbox_id);
 		free(sql);
 		*ncols_r = 4;
@@ -704,7 +704,7 @@ loginsec_failures(struct db *db, enum loginsec_by by, int64_t postoffice_id,
 	    mailbox_id);
 }
 
-sqlite3_stmt *
+struct db_stmt *
 loginsec_logins(struct db *db, int64_t mailbox_id, int limit,
 		const char *const **keys_r, const char **error_r)
 {

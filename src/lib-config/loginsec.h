@@ -116,7 +116,7 @@ void loginsec_record_failure(struct db *db, const char *login,
  * count and names in *ncols_r, *keys_r; last is UTC text), or NULL. */
 #define LOGINSEC_FAILURE_COLUMNS 8
 enum loginsec_by { LOGINSEC_BY_NONE, LOGINSEC_BY_ADDRESS, LOGINSEC_BY_MAILBOX };
-sqlite3_stmt *loginsec_failures(struct db *db, enum loginsec_by by,
+struct db_stmt *loginsec_failures(struct db *db, enum loginsec_by by,
 				int64_t postoffice_id, int64_t mailbox_id,
 				size_t *ncols_r, const char *const **keys_r,
 				const char **error_r);
@@ -127,7 +127,7 @@ sqlite3_stmt *loginsec_failures(struct db *db, enum loginsec_by by,
  * country the mailbox has not used before (while it has a known one) is
  * also mailed to the mailbox (auth.new_country_mail; notice.h). */
 #define LOGINSEC_LOGIN_COLUMNS 6
-sqlite3_stmt *loginsec_logins(struct db *db, int64_t mailbox_id, int limit,
+struct db_stmt *loginsec_logins(struct db *db, int64_t mailbox_id, int limit,
 			      const char *const **keys_r,
 			      const char **error_r);
 /* loginsec_as_last - is the mailbox's latest login with protocol from

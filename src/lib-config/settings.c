@@ -7,18 +7,21 @@
 
 #include <openssl/rand.h>
 
+#include "db-int.h"
 #include "fsutil.h"
 #include "netaddr.h"
 #include "settings.h"
 #include "xalloc.h"
 
-/* One snapshot cache per SQLite connection of the config store, found by
- * its handle (struct db is db.c's). The cache keeps a prepared "PRAGMA
- * data_version"; a trace callback on the connection's close finalizes it
- * and frees the cache, so db_close needs to know nothing of it. */
+/* One snapshot cache per connection of the config store. SQLite: found
+ * by its handle; the cache keeps a prepared "PRAGMA data_version" and a
+ * trace callback on the connection's close finalizes it and frees the
+ * cache. PostgreSQL: found by the struct db, whose db_close calls
+ * settings_db_closed; the version is db_data_version's (the NOTIFYs
+ * heard, the connection's own included). */
 struct settings_cache {
 	struct settings_cache *next;
-	sqlite3 *h;
+	const void *key;           /* the sqlite3 handle, or the struct db */
 	sqlite3_stmt *version;     /* PRAGMA data_version */
 	int64_t data_version;      /* when cur was loaded; -1: reload */
 	int64_t changes;           /* sqlite3_total_changes64 then */
@@ -167,7 +170,7 @@ snapshot_load(struct db *db)
 {
 	const char *err;
 	struct settings *st = snapshot_defaults();
-	sqlite3_stmt *q = db_query(db, &err, "SELECT name, value FROM setting",
+	struct db_stmt *q = db_query(db, &err, "SELECT name, value FROM setting",
 	    "");
 	int rc;
 
@@ -175,9 +178,9 @@ snapshot_load(struct db *db)
 		snapshot_free(st);
 		return NULL;
 	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(q, 0);
-		const char *value = (const char *)sqlite3_column_text(q, 1);
+	while ((rc = db_step(q, NULL)) == DB_ROW) {
+		const char *name = db_col_text(q, 0);
+		const char *value = db_col_text(q, 1);
 		enum setting_id id = name ? settings_id(name) : SETTING_NONE;
 		/* rows of settings this build does not know are skipped */
 		if (id == SETTING_NONE || value == NULL)
@@ -186,8 +189,8 @@ snapshot_load(struct db *db)
 			free((char *)st->text[id]);
 		st->text[id] = xstrdup(value);
 	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
+	db_stmt_free(&q);
+	if (rc != DB_DONE) {
 		snapshot_free(st);
 		return NULL;
 	}
@@ -235,28 +238,49 @@ on_close(unsigned type, void *arg, void *p, void *x)
 	return 0;
 }
 
-/* cache_get - the handle's cache, made on first use */
-static struct settings_cache *
-cache_get(sqlite3 *h)
+void
+settings_db_closed(struct db *db)
 {
-	struct settings_cache *c;
+	struct settings_cache *c = NULL;
 
 	pthread_once(&cache_once, cache_init);
 	cache_lock_take();
-	for (c = caches; c != NULL && c->h != h; c = c->next)
+	for (struct settings_cache **pp = &caches; *pp; pp = &(*pp)->next)
+		if ((*pp)->key == db) {
+			c = *pp;
+			*pp = c->next;
+			break;
+		}
+	cache_lock_give();
+	if (c != NULL)
+		cache_free(c);
+}
+
+/* cache_get - the connection's cache, made on first use */
+static struct settings_cache *
+cache_get(struct db *db)
+{
+	struct settings_cache *c;
+	const void *key = db->h != NULL ? (const void *)db->h : (const void *)db;
+
+	pthread_once(&cache_once, cache_init);
+	cache_lock_take();
+	for (c = caches; c != NULL && c->key != key; c = c->next)
 		;
 	cache_lock_give();
 	if (c != NULL)
 		return c;
 	c = xcalloc(1, sizeof(*c));
-	c->h = h;
+	c->key = key;
 	c->data_version = -1;
-	if (sqlite3_prepare_v3(h, "PRAGMA data_version", -1,
-	    SQLITE_PREPARE_PERSISTENT, &c->version, NULL) != SQLITE_OK) {
-		free(c);
-		return NULL;
+	if (db->h != NULL) {
+		if (sqlite3_prepare_v3(db->h, "PRAGMA data_version", -1,
+		    SQLITE_PREPARE_PERSISTENT, &c->version, NULL) != SQLITE_OK) {
+			free(c);
+			return NULL;
+		}
+		sqlite3_trace_v2(db->h, SQLITE_TRACE_CLOSE, on_close, c);
 	}
-	sqlite3_trace_v2(h, SQLITE_TRACE_CLOSE, on_close, c);
 	cache_lock_take();
 	c->next = caches;
 	caches = c;
@@ -264,12 +288,15 @@ cache_get(sqlite3 *h)
 	return c;
 }
 
-/* data_version - the connection's PRAGMA data_version, or -1 */
+/* data_version - the connection's PRAGMA data_version (PostgreSQL:
+ * db_data_version), or -1 */
 static int64_t
-data_version(struct settings_cache *c)
+data_version(struct settings_cache *c, struct db *db)
 {
 	int64_t v = -1;
 
+	if (c->version == NULL)
+		return db_data_version(db, &v, NULL) < 0 ? -1 : v;
 	if (sqlite3_step(c->version) == SQLITE_ROW)
 		v = sqlite3_column_int64(c->version, 0);
 	sqlite3_reset(c->version);
@@ -297,7 +324,7 @@ const struct settings *
 settings_current(struct db *db)
 {
 	static __thread struct settings *fallback;
-	struct settings_cache *c = cache_get(db_handle(db));
+	struct settings_cache *c = cache_get(db);
 
 	if (c == NULL) {
 		/* no statement could be prepared: the database is unusable;
@@ -311,8 +338,8 @@ settings_current(struct db *db)
 	/* PRAGMA data_version tells of other connections' commits only; the
 	 * connection's own writes (any table: one reload too many is cheap)
 	 * are counted by total_changes */
-	int64_t changes = sqlite3_total_changes64(db_handle(db));
-	int64_t v = data_version(c);
+	int64_t changes = db->h != NULL ? sqlite3_total_changes64(db->h) : 0;
+	int64_t v = data_version(c, db);
 	if (c->cur != NULL && v >= 0 && v == c->data_version &&
 	    changes == c->changes)
 		return c->cur;
@@ -328,7 +355,7 @@ settings_current(struct db *db)
 	}
 	/* inside a transaction the rows may be this connection's uncommitted
 	 * writes, which a rollback takes back without a sign: read again */
-	c->data_version = sqlite3_get_autocommit(db_handle(db)) ? v : -1;
+	c->data_version = !db_in_transaction(db) ? v : -1;
 	c->changes = changes;
 	if (c->cur != NULL && snapshot_equal(c->cur, st))
 		snapshot_free(st);

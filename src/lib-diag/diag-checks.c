@@ -24,8 +24,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <sqlite3.h>
-
 #include "dataroot.h"
 #include "diag-private.h"
 #include "directory.h"
@@ -66,7 +64,7 @@ diag_check_versions(struct diag_report *rep, struct db *db)
 
 	diag_add(s, DIAG_INFO, "Postern", NULL, "%s", POSTERN_VERSION);
 	diag_add(s, DIAG_INFO, "OpenSSL", NULL, "%s", OpenSSL_version(OPENSSL_VERSION));
-	diag_add(s, DIAG_INFO, "SQLite", NULL, "%s", sqlite3_libversion());
+	diag_add(s, DIAG_INFO, "SQLite", NULL, "%s", db_sqlite_version());
 	diag_add(s, DIAG_INFO, "libevent", NULL, "%s", event_get_version());
 	diag_add(s, DIAG_INFO, "c-ares", NULL, "%s", ares_version(NULL));
 	diag_add(s, DIAG_INFO, "Jansson", NULL, "%s", jansson_version_str());
@@ -392,16 +390,16 @@ diag_check_data(struct diag_report *rep, struct db *db, const char *root)
 	}
 
 	/* the config store itself */
-	sqlite3_stmt *q = db_query(db, &err, "PRAGMA quick_check", "");
+	struct db_stmt *q = db_query(db, &err, "PRAGMA quick_check", "");
 	if (q == NULL) {
 		diag_add(s, DIAG_ERROR, "Config store integrity", NULL, "%s", err);
 	} else {
 		struct buf res;
 		buf_init(&res, 4096);
-		while (sqlite3_step(q) == SQLITE_ROW)
+		while (db_step(q, NULL) == DB_ROW)
 			buf_printf(&res, "%s%s", res.len ? "; " : "",
-			    (const char *)sqlite3_column_text(q, 0));
-		sqlite3_finalize(q);
+			    db_col_text(q, 0));
+		db_stmt_free(&q);
 		bool ok = res.data != NULL && strcmp(res.data, "ok") == 0;
 		diag_add(s, ok ? DIAG_OK : DIAG_ERROR, "Config store integrity",
 		    ok ? NULL : "restore config/postern.db from a backup",
@@ -421,13 +419,13 @@ diag_check_data(struct diag_report *rep, struct db *db, const char *root)
 	/* the store directory of every post office */
 	q = db_query(db, &err, "SELECT name FROM postoffice ORDER BY name", "");
 	size_t npo = 0, bad = 0;
-	while (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
-		char *name = xstrdup((const char *)sqlite3_column_text(q, 0));
+	while (q != NULL && db_step(q, NULL) == DB_ROW) {
+		char *name = xstrdup(db_col_text(q, 0));
 		char check[300];
 		str_lower(name);
 		char *p = path_join(store, name);
 		snprintf(check, sizeof(check), "Store of post office %s",
-		    (const char *)sqlite3_column_text(q, 0));
+		    db_col_text(q, 0));
 		npo++;
 		int sr = stat(p, &st);
 		if (sr < 0 || !S_ISDIR(st.st_mode)) {
@@ -444,7 +442,7 @@ diag_check_data(struct diag_report *rep, struct db *db, const char *root)
 		free(p);
 		free(name);
 	}
-	sqlite3_finalize(q);
+	db_stmt_free(&q);
 	if (bad == 0)
 		diag_add(s, DIAG_OK, "Post office stores", NULL,
 		    "%zu post office director%s present, owned by uid %u", npo,
@@ -794,19 +792,19 @@ diag_check_mta(struct diag_report *rep, struct db *db)
 	int64_t total = 0, enabled = 0;
 
 	if (db_query_int(db, &total, 0, &err, "SELECT count(*) FROM global_filter", "") < 0 ||
-	    db_query_int(db, &enabled, 0, &err, "SELECT count(*) FROM global_filter WHERE enabled", "") < 0)
+	    db_query_int(db, &enabled, 0, &err, "SELECT count(*) FROM global_filter WHERE enabled <> 0", "") < 0)
 		diag_add(s, DIAG_ERROR, "Global filters", NULL, "%s", err);
 	else
 		diag_add(s, DIAG_INFO, "Global filters", NULL, "%lld rule(s), %lld enabled",
 		    (long long)total, (long long)enabled);
 
 	/* the Sieve scripts of every mailbox */
-	sqlite3_stmt *q = db_query(db, &err, "SELECT p.name, m.name FROM mailbox m "
+	struct db_stmt *q = db_query(db, &err, "SELECT p.name, m.name FROM mailbox m "
 	    "JOIN postoffice p ON p.id = m.postoffice_id", "");
 	size_t mailboxes = 0, with = 0, active = 0, broken = 0;
-	while (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
-		char *mb = dir_mailbox_path_names(db, (const char *)sqlite3_column_text(q, 0),
-		    (const char *)sqlite3_column_text(q, 1));
+	while (q != NULL && db_step(q, NULL) == DB_ROW) {
+		char *mb = dir_mailbox_path_names(db, db_col_text(q, 0),
+		    db_col_text(q, 1));
 		char *sroot = path_join(mb, "sieve"), **names = NULL, *act = NULL;
 		size_t n = 0;
 		struct stat st;
@@ -824,7 +822,7 @@ diag_check_mta(struct diag_report *rep, struct db *db)
 		free(sroot);
 		free(mb);
 	}
-	sqlite3_finalize(q);
+	db_stmt_free(&q);
 	diag_add(s, broken ? DIAG_WARNING : DIAG_INFO, "Sieve filters", NULL,
 	    "%zu of %zu mailbox(es) have scripts, %zu active%s", with, mailboxes,
 	    active, broken ? " (some script stores unreadable)" : "");
@@ -833,15 +831,15 @@ diag_check_mta(struct diag_report *rep, struct db *db)
 	check_program(s, "Pickup event (mta.pickup_event)", pick);
 	free(pick);
 	q = db_query(db, &err, "SELECT DISTINCT delivery_event_program FROM mailbox "
-	    "WHERE delivery_event_enabled AND delivery_event_program != '' "
+	    "WHERE delivery_event_enabled <> 0 AND delivery_event_program != '' "
 	    "ORDER BY 1 LIMIT 50", "");
 	size_t nprog = 0;
-	while (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
+	while (q != NULL && db_step(q, NULL) == DB_ROW) {
 		check_program(s, "Delivery event program",
-		    (const char *)sqlite3_column_text(q, 0));
+		    db_col_text(q, 0));
 		nprog++;
 	}
-	sqlite3_finalize(q);
+	db_stmt_free(&q);
 	if (nprog == 0)
 		diag_add(s, DIAG_INFO, "Delivery event programs", NULL, "none enabled");
 	diag_check_content(s, db);
@@ -1020,7 +1018,7 @@ diag_check_auth(struct diag_report *rep, struct db *db)
 	diag_add(s, DIAG_OK, "Password scheme (password.scheme)", NULL, "%s", scheme);
 	free(scheme);
 
-	sqlite3_stmt *q = db_query(db, &err, "SELECT p.name, m.name, m.password_hash "
+	struct db_stmt *q = db_query(db, &err, "SELECT p.name, m.name, m.password_hash "
 	    "FROM mailbox m JOIN postoffice p ON p.id = m.postoffice_id "
 	    "ORDER BY p.name, m.name", "");
 	if (q == NULL) {
@@ -1031,9 +1029,9 @@ diag_check_auth(struct diag_report *rep, struct db *db)
 	size_t ncounts = 0, nweak = 0, nnone = 0;
 	struct buf weak;
 	buf_init(&weak, 0);
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_step(q, NULL) == DB_ROW) {
 		bool w;
-		const char *sc = hash_scheme((const char *)sqlite3_column_text(q, 2), &w);
+		const char *sc = hash_scheme(db_col_text(q, 2), &w);
 		size_t k;
 		for (k = 0; k < ncounts && strcmp(counts[k].name, sc) != 0; k++)
 			;
@@ -1045,10 +1043,10 @@ diag_check_auth(struct diag_report *rep, struct db *db)
 			nnone++;
 		if (w && nweak++ < 10)
 			buf_printf(&weak, "%s%s@%s (%s)", weak.len ? ", " : "",
-			    (const char *)sqlite3_column_text(q, 1),
-			    (const char *)sqlite3_column_text(q, 0), sc);
+			    db_col_text(q, 1),
+			    db_col_text(q, 0), sc);
 	}
-	sqlite3_finalize(q);
+	db_stmt_free(&q);
 	struct buf sum;
 	buf_init(&sum, 0);
 	for (size_t k = 0; k < ncounts; k++)
@@ -1113,11 +1111,11 @@ diag_check_postoffices(struct diag_report *rep, struct db *db)
 {
 	struct diag_section *s = diag_section(rep, DIAG_S_PO);
 	const char *err;
-	sqlite3_stmt *q = db_query(db, &err, "SELECT p.id, p.name, p.disabled, "
+	struct db_stmt *q = db_query(db, &err, "SELECT p.id, p.name, p.disabled, "
 	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id), "
-	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id AND d.disabled), "
+	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id AND d.disabled <> 0), "
 	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id), "
-	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id AND m.disabled), "
+	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id AND m.disabled <> 0), "
 	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id AND "
 	    " m.name = 'postmaster'), "
 	    "(SELECT count(*) FROM grp g WHERE g.postoffice_id = p.id), "
@@ -1125,12 +1123,12 @@ diag_check_postoffices(struct diag_report *rep, struct db *db)
 	    "FROM postoffice p ORDER BY p.name", "");
 	size_t npo = 0;
 
-	while (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(q, 1);
-		bool disabled = sqlite3_column_int(q, 2) != 0;
-		int64_t ndom = sqlite3_column_int64(q, 3), ddom = sqlite3_column_int64(q, 4);
-		int64_t nmb = sqlite3_column_int64(q, 5), dmb = sqlite3_column_int64(q, 6);
-		int64_t pm = sqlite3_column_int64(q, 7);
+	while (q != NULL && db_step(q, NULL) == DB_ROW) {
+		const char *name = db_col_text(q, 1);
+		bool disabled = db_col_int(q, 2) != 0;
+		int64_t ndom = db_col_int(q, 3), ddom = db_col_int(q, 4);
+		int64_t nmb = db_col_int(q, 5), dmb = db_col_int(q, 6);
+		int64_t pm = db_col_int(q, 7);
 		char check[300];
 		snprintf(check, sizeof(check), "Post office %s", name);
 		npo++;
@@ -1147,13 +1145,13 @@ diag_check_postoffices(struct diag_report *rep, struct db *db)
 		    "%s%lld domain(s)%s, %lld mailbox(es)%s, %lld group(s), %lld list(s), "
 		    "postmaster mailbox %s", disabled ? "DISABLED; " : "",
 		    (long long)ndom, ddom ? " (some disabled)" : "", (long long)nmb,
-		    dmb ? " (some disabled)" : "", (long long)sqlite3_column_int64(q, 8),
-		    (long long)sqlite3_column_int64(q, 9), pm ? "present" : "MISSING");
+		    dmb ? " (some disabled)" : "", (long long)db_col_int(q, 8),
+		    (long long)db_col_int(q, 9), pm ? "present" : "MISSING");
 		if (ddom > 0 || dmb > 0)
 			diag_add(s, DIAG_INFO, check, NULL, "disabled: %lld domain(s), %lld mailbox(es)",
 			    (long long)ddom, (long long)dmb);
 	}
-	sqlite3_finalize(q);
+	db_stmt_free(&q);
 	if (npo == 0)
 		diag_add(s, DIAG_WARNING, "Post offices", "postern postoffice add NAME", "none");
 
@@ -1162,10 +1160,10 @@ diag_check_postoffices(struct diag_report *rep, struct db *db)
 	    "JOIN postoffice p ON p.id = m.postoffice_id WHERE m.quota_kb > 0 "
 	    "ORDER BY p.name, m.name", "");
 	size_t nq = 0, over = 0;
-	while (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
-		const char *po = (const char *)sqlite3_column_text(q, 0);
-		const char *mb = (const char *)sqlite3_column_text(q, 1);
-		int64_t quota = sqlite3_column_int64(q, 2), bytes = 0, count = 0;
+	while (q != NULL && db_step(q, NULL) == DB_ROW) {
+		const char *po = db_col_text(q, 0);
+		const char *mb = db_col_text(q, 1);
+		int64_t quota = db_col_int(q, 2), bytes = 0, count = 0;
 		char *path = dir_mailbox_path_names(db, po, mb), check[300];
 		nq++;
 		snprintf(check, sizeof(check), "Mailbox %s@%s", mb, po);
@@ -1181,24 +1179,24 @@ diag_check_postoffices(struct diag_report *rep, struct db *db)
 		}
 		free(path);
 	}
-	sqlite3_finalize(q);
+	db_stmt_free(&q);
 	diag_add(s, over ? DIAG_WARNING : DIAG_OK, "Mailboxes over 90% of quota", NULL,
 	    "%zu of %zu with a quota", over, nq);
 
 	/* lists without an owner, groups without members */
 	q = db_query(db, &err, "SELECT address FROM list WHERE owner = '' ORDER BY address", "");
-	while (q != NULL && sqlite3_step(q) == SQLITE_ROW)
+	while (q != NULL && db_step(q, NULL) == DB_ROW)
 		diag_add(s, DIAG_WARNING, "List without owner",
 		    "postern list set LIST owner=ADDRESS: moderation and bounces need one",
-		    "%s", (const char *)sqlite3_column_text(q, 0));
-	sqlite3_finalize(q);
+		    "%s", db_col_text(q, 0));
+	db_stmt_free(&q);
 	q = db_query(db, &err, "SELECT g.address FROM grp g WHERE NOT EXISTS "
 	    "(SELECT 1 FROM grp_member gm WHERE gm.group_id = g.id) ORDER BY g.address", "");
-	while (q != NULL && sqlite3_step(q) == SQLITE_ROW)
+	while (q != NULL && db_step(q, NULL) == DB_ROW)
 		diag_add(s, DIAG_WARNING, "Group without members",
 		    "mail to it goes nowhere: postern group member add", "%s",
-		    (const char *)sqlite3_column_text(q, 0));
-	sqlite3_finalize(q);
+		    db_col_text(q, 0));
+	db_stmt_free(&q);
 
 	/* addresses whose target is gone */
 	q = db_query(db, &err, "SELECT a.address, a.kind FROM address a WHERE "
@@ -1207,14 +1205,14 @@ diag_check_postoffices(struct diag_report *rep, struct db *db)
 	    "(a.kind = 'list' AND NOT EXISTS (SELECT 1 FROM list l WHERE l.id = a.target_id)) OR "
 	    "(a.kind = 'redirect' AND a.target = '') ORDER BY a.address", "");
 	size_t dangling = 0;
-	while (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
+	while (q != NULL && db_step(q, NULL) == DB_ROW) {
 		dangling++;
 		diag_add(s, DIAG_ERROR, "Address with a missing target",
 		    "delete the address or recreate its target",
-		    "%s (%s)", (const char *)sqlite3_column_text(q, 0),
-		    (const char *)sqlite3_column_text(q, 1));
+		    "%s (%s)", db_col_text(q, 0),
+		    db_col_text(q, 1));
 	}
-	sqlite3_finalize(q);
+	db_stmt_free(&q);
 	if (dangling == 0)
 		diag_add(s, DIAG_OK, "Addresses", NULL, "every address points to an existing target");
 }

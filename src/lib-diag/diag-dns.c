@@ -332,29 +332,29 @@ static void
 load_domains(struct dctx *d, struct db *db)
 {
 	const char *err;
-	sqlite3_stmt *q = db_query(db, &err, "SELECT id, name FROM domain "
-	    "WHERE NOT disabled ORDER BY name LIMIT ?", "i", (int64_t)MAX_DOMAINS);
+	struct db_stmt *q = db_query(db, &err, "SELECT id, name FROM domain "
+	    "WHERE disabled = 0 ORDER BY name LIMIT ?", "i", (int64_t)MAX_DOMAINS);
 
-	while (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
+	while (q != NULL && db_step(q, NULL) == DB_ROW) {
 		d->dom = xreallocarray(d->dom, d->ndom + 1, sizeof(*d->dom));
 		struct domain *dom = &d->dom[d->ndom++];
 		memset(dom, 0, sizeof(*dom));
-		dom->name = xstrdup((const char *)sqlite3_column_text(q, 1));
+		dom->name = xstrdup(db_col_text(q, 1));
 		publish_records(db, dom->name, &dom->pub);
 		/* DKIM: the selectors only where rows exist */
-		sqlite3_stmt *s = db_query(db, &err, "SELECT name, public_key FROM "
+		struct db_stmt *s = db_query(db, &err, "SELECT name, public_key FROM "
 		    "dkim_selector WHERE domain_id = ? ORDER BY name LIMIT 8", "i",
-		    (int64_t)sqlite3_column_int64(q, 0));
-		while (s != NULL && sqlite3_step(s) == SQLITE_ROW) {
+		    (int64_t)db_col_int(q, 0));
+		while (s != NULL && db_step(s, NULL) == DB_ROW) {
 			dom->sel = xreallocarray(dom->sel, dom->nsel + 1, sizeof(*dom->sel));
 			struct selector *sel = &dom->sel[dom->nsel++];
 			memset(sel, 0, sizeof(*sel));
-			sel->name = xstrdup((const char *)sqlite3_column_text(s, 0));
-			sel->pub = xstrdup((const char *)sqlite3_column_text(s, 1));
+			sel->name = xstrdup(db_col_text(s, 0));
+			sel->pub = xstrdup(db_col_text(s, 1));
 		}
-		sqlite3_finalize(s);
+		db_stmt_free(&s);
 	}
-	sqlite3_finalize(q);
+	db_stmt_free(&q);
 }
 
 /* txt_has_p - whether a DKIM record publishes the key p (whitespace in

@@ -127,15 +127,15 @@ diag_check_login_security(struct diag_report *rep, struct db *db)
 
 	/* OpenID Connect per post office (lib-admin/oidc.h) */
 	const char *e2;
-	sqlite3_stmt *st2 = db_query(db, &e2, "SELECT name, oauth_issuer, "
+	struct db_stmt *st2 = db_query(db, &e2, "SELECT name, oauth_issuer, "
 	    "oauth_client_id, oauth_client_secret != '' FROM postoffice WHERE "
 	    "oauth_enabled = 1 ORDER BY name LIMIT 100", "");
 	int n_oidc = 0;
-	while (st2 != NULL && sqlite3_step(st2) == SQLITE_ROW) {
-		const char *po = (const char *)sqlite3_column_text(st2, 0);
-		const char *iss = (const char *)sqlite3_column_text(st2, 1);
-		const char *cid = (const char *)sqlite3_column_text(st2, 2);
-		bool secret = sqlite3_column_int(st2, 3) != 0;
+	while (st2 != NULL && db_step(st2, NULL) == DB_ROW) {
+		const char *po = db_col_text(st2, 0);
+		const char *iss = db_col_text(st2, 1);
+		const char *cid = db_col_text(st2, 2);
+		bool secret = db_col_int(st2, 3) != 0;
 		n_oidc++;
 		if (*iss == '\0' || *cid == '\0' || !secret)
 			diag_add(s, DIAG_ERROR, "OpenID Connect login", "set "
@@ -152,7 +152,7 @@ diag_check_login_security(struct diag_report *rep, struct db *db)
 			    "/jmap/mail/oidc/callback", po, iss, cid);
 	}
 	if (st2 != NULL)
-		sqlite3_finalize(st2);
+		db_stmt_free(&st2);
 	if (n_oidc == 0)
 		diag_add(s, DIAG_INFO, "OpenID Connect login", NULL, "no post "
 		    "office has it (oauth_enabled)");

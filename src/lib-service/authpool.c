@@ -30,14 +30,12 @@ struct auth_req {
 /* each worker thread's own connection to the config store, opened at its
  * first check and closed as the thread ends */
 static __thread struct db *thread_db;
-static __thread bool thread_db_tried;
 
 static void
 thread_end(void)
 {
 	if (thread_db != NULL)
 		db_close(&thread_db);
-	thread_db_tried = false;
 }
 
 static void
@@ -61,14 +59,16 @@ req_run(struct work *w)
 	struct auth_req *r = (struct auth_req *)w;
 	const char *err = NULL;
 
-	if (!thread_db_tried) {
-		thread_db_tried = true;
+	/* opened at the first check, and again after a failed open (a
+	 * PostgreSQL store that was down comes back) */
+	if (thread_db == NULL) {
 		if (db_open(r->pool->root, false, &thread_db, &err) < 0)
 			thread_db = NULL;
 	}
 	if (thread_db == NULL) {
 		r->result = DIR_AUTH_ERROR;
-		r->error = xstrdup("config store unavailable");
+		r->error = xasprintf("config store unavailable: %s",
+		    err != NULL ? err : "?");
 	} else {
 		err = NULL;
 		struct dir_client c = { r->protocol, r->addr };

@@ -67,8 +67,7 @@ sweep(evutil_socket_t fd, short what, void *arg)
 
 	if (logins == NULL)
 		return;
-	if (db_query_int(svc->db, &version, -1, &err, "PRAGMA data_version",
-	    "") < 0) {
+	if (db_data_version(svc->db, &version, &err) < 0) {
 		log_warnx("revocation check: %s", err);
 		return;
 	}

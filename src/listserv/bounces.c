@@ -106,20 +106,20 @@ probe_bounced(struct ls *s, struct queue_item *item, const struct list_row *l,
 	const char *err = NULL;
 	time_t sent = bounce_probe_time(tok);
 	char *who = NULL;
-	sqlite3_stmt *st = db_query(s->svc->db, &err, "SELECT address FROM "
+	struct db_stmt *st = db_query(s->svc->db, &err, "SELECT address FROM "
 	    "list_member WHERE list_id = ? AND probe_sent = ? AND status = "
 	    "'active'", "ii", l->id, (int64_t)sent);
 	if (st == NULL) {
 		log_warnx("%s: %s: %s", item->id, l->address, err);
 		return -1;
 	}
-	while (who == NULL && sqlite3_step(st) == SQLITE_ROW) {
-		const char *m = (const char *)sqlite3_column_text(st, 0);
+	while (who == NULL && db_step(st, NULL) == DB_ROW) {
+		const char *m = db_col_text(st, 0);
 		if (m != NULL && bounce_probe_ok(s->secret, sizeof(s->secret), l->id,
 		    m, tok))
 			who = xstrdup(m);
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	if (who == NULL) {
 		log_info("%s: %s: bounce to probe address %s, which matches no "
 		    "pending probe: ignored", item->id, l->address, tok);

@@ -97,44 +97,37 @@ ls_list_row_free(struct list_row *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static char *
-col(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return xstrdup(t != NULL ? (const char *)t : "");
-}
-
 /* list_load - a list row by id: 1, 0 gone, -1 error */
 static int
 list_load(struct db *db, int64_t id, struct list_row *l, const char **error_r)
 {
 	memset(l, 0, sizeof(*l));
-	sqlite3_stmt *st = db_query(db, error_r,
+	struct db_stmt *st = db_query(db, error_r,
 	    "SELECT name, address, owner, description, subject_prefix, footer, "
 	    "moderated, members_only, disabled, reply_to_list, verp, (SELECT "
 	    "p.name FROM postoffice p WHERE p.id = list.postoffice_id) FROM "
 	    "list WHERE id = ?", "i", id);
 	if (st == NULL)
 		return -1;
-	int r = sqlite3_step(st);
-	if (r != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return r == SQLITE_DONE ? 0 : db_fail(db, error_r, "list");
+	int r = db_step(st, NULL);
+	if (r != DB_ROW) {
+		db_stmt_free(&st);
+		return r == DB_DONE ? 0 : db_fail(db, error_r, "list");
 	}
 	l->id = id;
-	l->name = col(st, 0);
-	l->address = col(st, 1);
-	l->owner = col(st, 2);
-	l->description = col(st, 3);
-	l->prefix = col(st, 4);
-	l->footer = col(st, 5);
-	l->moderated = sqlite3_column_int(st, 6);
-	l->members_only = sqlite3_column_int(st, 7);
-	l->disabled = sqlite3_column_int(st, 8);
-	l->reply_to_list = sqlite3_column_int(st, 9);
-	l->verp = sqlite3_column_int(st, 10);
-	l->postoffice = col(st, 11);
-	sqlite3_finalize(st);
+	l->name = db_col_dup(st, 0);
+	l->address = db_col_dup(st, 1);
+	l->owner = db_col_dup(st, 2);
+	l->description = db_col_dup(st, 3);
+	l->prefix = db_col_dup(st, 4);
+	l->footer = db_col_dup(st, 5);
+	l->moderated = db_col_int(st, 6);
+	l->members_only = db_col_int(st, 7);
+	l->disabled = db_col_int(st, 8);
+	l->reply_to_list = db_col_int(st, 9);
+	l->verp = db_col_int(st, 10);
+	l->postoffice = db_col_dup(st, 11);
+	db_stmt_free(&st);
 	const char *at = strrchr(l->address, '@');
 	l->domain = xstrdup(at != NULL ? at + 1 : "");
 	str_lower(l->name);
@@ -302,7 +295,7 @@ ls_members(struct ls *s, const struct list_row *l, bool active_only,
 {
 	const char *err;
 	memset(out, 0, sizeof(*out));
-	sqlite3_stmt *st = db_query(s->svc->db, &err,
+	struct db_stmt *st = db_query(s->svc->db, &err,
 	    active_only ? "SELECT address FROM list_member WHERE list_id = ? AND "
 	    "status = 'active' ORDER BY address" :
 	    "SELECT address FROM list_member WHERE list_id = ? ORDER BY address",
@@ -311,11 +304,11 @@ ls_members(struct ls *s, const struct list_row *l, bool active_only,
 		log_warnx("%s: members: %s", l->address, err);
 		return -1;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st, NULL) == DB_ROW) {
 		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
-		out->v[out->n++] = col(st, 0);
+		out->v[out->n++] = db_col_dup(st, 0);
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	return 0;
 }
 

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "directory.h"
 #include "footer.h"
 #include "fsutil.h"

@@ -8,8 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "dsn.h"
 #include "fsutil.h"
 #include "gfilter.h"
@@ -59,20 +57,13 @@ rules_free(struct rule *r, size_t n)
 	free(r);
 }
 
-static char *
-col(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return xstrdup(t ? (const char *)t : "");
-}
-
 /* rules_load - the enabled rules in order; -1 on a database error */
 static int
 rules_load(struct db *db, struct rule **rules_r, size_t *n_r)
 {
 	const char *err = NULL;
-	sqlite3_stmt *st = db_query_cached(db, &err, "SELECT id, criterion, header, "
-	    "pattern, action, argument FROM global_filter WHERE enabled "
+	struct db_stmt *st = db_query_cached(db, &err, "SELECT id, criterion, header, "
+	    "pattern, action, argument FROM global_filter WHERE enabled <> 0 "
 	    "ORDER BY position, id", "");
 	struct rule *r = NULL;
 	size_t n = 0;
@@ -82,18 +73,18 @@ rules_load(struct db *db, struct rule **rules_r, size_t *n_r)
 		log_warnx("global filters: %s", err);
 		return -1;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < GFILTER_RULES_MAX) {
+	while ((rc = db_step(st, NULL)) == DB_ROW && n < GFILTER_RULES_MAX) {
 		r = xreallocarray(r, n + 1, sizeof(*r));
-		r[n].id = sqlite3_column_int64(st, 0);
-		r[n].criterion = col(st, 1);
-		r[n].header = col(st, 2);
-		r[n].pattern = col(st, 3);
-		r[n].action = col(st, 4);
-		r[n].argument = col(st, 5);
+		r[n].id = db_col_int(st, 0);
+		r[n].criterion = db_col_dup(st, 1);
+		r[n].header = db_col_dup(st, 2);
+		r[n].pattern = db_col_dup(st, 3);
+		r[n].action = db_col_dup(st, 4);
+		r[n].argument = db_col_dup(st, 5);
 		n++;
 	}
-	db_done(db, st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	db_stmt_free(&st);
+	if (rc != DB_DONE && rc != DB_ROW) {
 		rules_free(r, n);
 		return -1;
 	}

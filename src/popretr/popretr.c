@@ -415,29 +415,29 @@ accounts_load(struct pr *p, struct account **v_r, size_t *n_r)
 	const char *err;
 	*v_r = NULL;
 	*n_r = 0;
-	sqlite3_stmt *st = db_query(p->svc->db, &err,
+	struct db_stmt *st = db_query(p->svc->db, &err,
 	    "SELECT id, mailbox_id, last_run, host, username, password, tls, port, "
-	    "apop, leave_on_server FROM pop_account WHERE enabled ORDER BY id", "");
+	    "apop, leave_on_server FROM pop_account WHERE enabled <> 0 ORDER BY id", "");
 	if (st == NULL) {
 		log_warnx("accounts: %s", err);
 		return -1;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st, NULL) == DB_ROW) {
 		struct account a;
-		a.id = sqlite3_column_int64(st, 0);
-		a.mailbox_id = sqlite3_column_int64(st, 1);
-		a.last_run = sqlite3_column_int64(st, 2);
-		a.host = xstrdup((const char *)sqlite3_column_text(st, 3));
-		a.user = xstrdup((const char *)sqlite3_column_text(st, 4));
-		a.pass = xstrdup((const char *)sqlite3_column_text(st, 5));
-		a.tls = xstrdup((const char *)sqlite3_column_text(st, 6));
-		a.port = sqlite3_column_int(st, 7);
-		a.apop = sqlite3_column_int(st, 8);
-		a.leave = sqlite3_column_int(st, 9);
+		a.id = db_col_int(st, 0);
+		a.mailbox_id = db_col_int(st, 1);
+		a.last_run = db_col_int(st, 2);
+		a.host = xstrdup(db_col_text(st, 3));
+		a.user = xstrdup(db_col_text(st, 4));
+		a.pass = xstrdup(db_col_text(st, 5));
+		a.tls = xstrdup(db_col_text(st, 6));
+		a.port = db_col_int(st, 7);
+		a.apop = db_col_int(st, 8);
+		a.leave = db_col_int(st, 9);
 		*v_r = xreallocarray(*v_r, *n_r + 1, sizeof(**v_r));
 		(*v_r)[(*n_r)++] = a;
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	return 0;
 }
 
@@ -448,19 +448,19 @@ static void
 recover_all(struct pr *p)
 {
 	const char *err = NULL;
-	sqlite3_stmt *st = db_query(p->svc->db, &err, "SELECT id FROM pop_account",
+	struct db_stmt *st = db_query(p->svc->db, &err, "SELECT id FROM pop_account",
 	    "");
 	if (st == NULL) {
 		log_warnx("accounts: %s", err);
 		return;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st, NULL) == DB_ROW) {
 		struct prstore s;
-		if (prstore_load(p->statedir, sqlite3_column_int64(st, 0), &s, &err) == 0)
+		if (prstore_load(p->statedir, db_col_int(st, 0), &s, &err) == 0)
 			prstore_stage_recover(p->staged, p->inbound, &s);
 		prstore_free(&s);
 	}
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	prstore_stage_flush(p->staged, p->inbound);
 }
 

@@ -145,36 +145,36 @@ static int
 dom_conf_get(struct db *db, const char *domain, struct dom_conf *dc,
 	     const char **error_r)
 {
-	sqlite3_stmt *st = db_query(db, error_r, "SELECT d.id, d.postoffice_id, "
+	struct db_stmt *st = db_query(db, error_r, "SELECT d.id, d.postoffice_id, "
 	    "d.dkim_enabled, d.dkim_header_canon, d.dkim_body_canon, "
 	    "d.dkim_body_limit, d.dkim_identity, s.id, s.name, s.private_key "
 	    "FROM domain d LEFT JOIN dkim_selector s ON s.domain_id = d.id AND "
-	    "s.active WHERE d.name = ?", "t", domain);
+	    "s.active <> 0 WHERE d.name = ?", "t", domain);
 	int r;
 
 	memset(dc, 0, sizeof(*dc));
 	if (st == NULL)
 		return -1;
-	r = sqlite3_step(st);
-	if (r != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return r == SQLITE_DONE ? 0 : -1;
+	r = db_step(st, NULL);
+	if (r != DB_ROW) {
+		db_stmt_free(&st);
+		return r == DB_DONE ? 0 : -1;
 	}
-	dc->id = sqlite3_column_int64(st, 0);
-	dc->postoffice_id = sqlite3_column_int64(st, 1);
-	dc->enabled = sqlite3_column_int(st, 2) != 0;
-	const char *h = (const char *)sqlite3_column_text(st, 3);
-	const char *b = (const char *)sqlite3_column_text(st, 4);
+	dc->id = db_col_int(st, 0);
+	dc->postoffice_id = db_col_int(st, 1);
+	dc->enabled = db_col_int(st, 2) != 0;
+	const char *h = db_col_text(st, 3);
+	const char *b = db_col_text(st, 4);
 	dc->hc = h != NULL && strcmp(h, "simple") == 0 ? DKIM_SIMPLE : DKIM_RELAXED;
 	dc->bc = b != NULL && strcmp(b, "simple") == 0 ? DKIM_SIMPLE : DKIM_RELAXED;
-	dc->body_limit = sqlite3_column_int64(st, 5);
-	dc->identity = sqlite3_column_int(st, 6) != 0;
-	dc->sel_id = sqlite3_column_int64(st, 7);
-	const char *sn = (const char *)sqlite3_column_text(st, 8);
-	const char *pem = (const char *)sqlite3_column_text(st, 9);
+	dc->body_limit = db_col_int(st, 5);
+	dc->identity = db_col_int(st, 6) != 0;
+	dc->sel_id = db_col_int(st, 7);
+	const char *sn = db_col_text(st, 8);
+	const char *pem = db_col_text(st, 9);
 	dc->sel_name = xstrdup(sn ? sn : "");
 	dc->pem = xstrdup(pem ? pem : "");
-	sqlite3_finalize(st);
+	db_stmt_free(&st);
 	return 1;
 }
 

@@ -1317,8 +1317,7 @@ directory_check(void)
 	int64_t v;
 	const char *err;
 
-	if (db_query_int(xsrv.svc->db, &v, -1, &err, "PRAGMA data_version",
-	    "") < 0) {
+	if (db_data_version(xsrv.svc->db, &v, &err) < 0) {
 		log_warnx("config store: %s", err);
 		im_resolve_forget();
 		return;

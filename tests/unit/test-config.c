@@ -646,7 +646,7 @@ test_admin_rollback(void)
 	CHECK(stat(half, &st) < 0);
 	free(store);
 	free(half);
-	CHECK(sqlite3_get_autocommit(db_handle(db)));
+	CHECK(!db_in_transaction(db));
 	db_close(&db);
 }
 
