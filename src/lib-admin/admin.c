@@ -16,7 +16,7 @@
 #include "settings.h"
 #include "strutil.h"
 #include "xalloc.h"
-
+#include "admin-private.h"
 static const struct {
 	const char *name, *table;
 	const struct field_def *fields;
@@ -46,9 +46,9 @@ adm_kind_table(enum adm_kind kind)
 	return kinds[kind].table;
 }
 
-/* status_of - the adm_status for a failed db call. */
-static int
-status_of(struct db *db)
+/* adm_status_of - the adm_status for a failed db call. */
+int
+adm_status_of(struct db *db)
 {
 	switch (db_last_error(db)) {
 	case DB_EBUSY:
@@ -60,8 +60,8 @@ status_of(struct db *db)
 	}
 }
 
-static int
-invalid(struct db *db, const char **error_r, const char *fmt, const char *a,
+int
+adm_invalid(struct db *db, const char **error_r, const char *fmt, const char *a,
 	const char *b)
 {
 	db_errorf(db, error_r, fmt, a, b);
@@ -74,12 +74,12 @@ adm_tx_begin(struct db *db, bool *outer_r, const char **error_r)
 	if (!db_in_transaction(db)) {
 		*outer_r = true;
 		if (db_begin(db, error_r) < 0)
-			return status_of(db);
+			return adm_status_of(db);
 		return ADM_OK;
 	}
 	*outer_r = false;
 	if (db_exec(db, error_r, "SAVEPOINT adm", "") < 0)
-		return status_of(db);
+		return adm_status_of(db);
 	return ADM_OK;
 }
 
@@ -92,7 +92,7 @@ adm_tx_end(struct db *db, bool outer, bool ok, const char **error_r)
 			return ADM_OK;
 		}
 		if (db_commit(db, error_r) < 0)
-			return status_of(db);
+			return adm_status_of(db);
 		return ADM_OK;
 	}
 	if (!ok) {
@@ -102,24 +102,9 @@ adm_tx_end(struct db *db, bool outer, bool ok, const char **error_r)
 		return ADM_OK;
 	}
 	if (db_exec(db, error_r, "RELEASE adm", "") < 0)
-		return status_of(db);
+		return adm_status_of(db);
 	return ADM_OK;
 }
-
-/* TX - run body (which sets r) inside one transaction; when the
- * transaction cannot begin (locked), r is its status and body is skipped,
- * so the caller still frees what it holds. */
-#define TX(body) do { \
-	bool outer_; \
-	r = adm_tx_begin(db, &outer_, error_r); \
-	if (r == ADM_OK) { \
-		body; \
-		const char *e2_; \
-		if (adm_tx_end(db, outer_, r == ADM_OK, \
-		    r == ADM_OK ? error_r : &e2_) < 0 && r == ADM_OK) \
-			r = status_of(db); \
-	} \
-} while (0)
 
 /* split_mailbox - "name@postoffice" into its parts. */
 static int
@@ -131,13 +116,13 @@ split_mailbox(struct db *db, const char *ident, char *name, char *po,
 
 	if (at == NULL || (size_t)(at - ident) > NAME_MAX_LEN ||
 	    strlen(at + 1) > NAME_MAX_LEN)
-		return invalid(db, error_r,
+		return adm_invalid(db, error_r,
 		    "'%s': a mailbox is named mailbox@postoffice%s", ident, "");
 	memcpy(name, ident, (size_t)(at - ident));
 	name[at - ident] = '\0';
 	strcpy(po, at + 1);
 	if (name_check(name, &err) < 0 || name_check(po, &err) < 0)
-		return invalid(db, error_r, "'%s': %s", ident, err);
+		return adm_invalid(db, error_r, "'%s': %s", ident, err);
 	return ADM_OK;
 }
 
@@ -175,7 +160,7 @@ adm_object_id(struct db *db, enum adm_kind kind, const char *ident,
 		break;
 	}
 	if (r < 0)
-		return status_of(db);
+		return adm_status_of(db);
 	if (*id_r == 0) {
 		db_errorf(db, error_r, "%s '%s' does not exist", kinds[kind].name, ident);
 		return ADM_NOTFOUND;
@@ -197,23 +182,23 @@ check_target(struct db *db, int64_t po_id, const char *value,
 	if (strchr(value, '@') != NULL) {
 		char *n = address_normalize(value, &err);
 		if (n == NULL)
-			return invalid(db, error_r, "'%s': %s", value, err);
+			return adm_invalid(db, error_r, "'%s': %s", value, err);
 		free(n);
 		return ADM_OK;
 	}
 	if (db_query_int(db, &id, 0, error_r,
 	    "SELECT id FROM mailbox WHERE postoffice_id = ? AND name = ?", "it",
 	    po_id, value) < 0)
-		return status_of(db);
+		return adm_status_of(db);
 	if (id == 0)
-		return invalid(db, error_r,
+		return adm_invalid(db, error_r,
 		    "'%s' is neither an e-mail address nor a mailbox of the post office%s",
 		    value, "");
 	return ADM_OK;
 }
 
-static char *
-notification_address(struct db *db)
+char *
+adm_notification_address(struct db *db)
 {
 	char *v = xstrdup(settings_current(db)->smtp_notification_address);
 
@@ -246,7 +231,7 @@ adm_object_set(struct db *db, enum adm_kind kind, const char *ident,
 		return r;
 	stored = field_parse(f, value, &err);
 	if (stored == NULL)
-		return invalid(db, error_r, "%s: %s", field, err);
+		return adm_invalid(db, error_r, "%s: %s", field, err);
 	if (kind == ADM_DOMAIN && (strcmp(field, "abuse_address") == 0 ||
 	    strcmp(field, "postmaster_address") == 0 ||
 	    strcmp(field, "catchall_address") == 0)) {
@@ -254,7 +239,7 @@ adm_object_set(struct db *db, enum adm_kind kind, const char *ident,
 		if (db_query_int(db, &po_id, 0, error_r,
 		    "SELECT postoffice_id FROM domain WHERE id = ?", "i", id) < 0) {
 			free(stored);
-			return status_of(db);
+			return adm_status_of(db);
 		}
 		if ((r = check_target(db, po_id, stored, error_r)) < 0) {
 			free(stored);
@@ -262,17 +247,17 @@ adm_object_set(struct db *db, enum adm_kind kind, const char *ident,
 		}
 		if (strcmp(field, "postmaster_address") == 0 && *stored == '\0') {
 			free(stored);
-			return invalid(db, error_r,
+			return adm_invalid(db, error_r,
 			    "the postmaster address is mandatory (manual 5.4.2)%s%s", "", "");
 		}
 	}
 	if (kind == ADM_LIST && strcmp(field, "owner") == 0) {
-		char *sys = notification_address(db);
+		char *sys = adm_notification_address(db);
 		bool same = strcmp(sys, stored) == 0;
 		free(sys);
 		if (same) {
 			free(stored);
-			return invalid(db, error_r,
+			return adm_invalid(db, error_r,
 			    "the list moderator cannot be the system notification address %s%s",
 			    "(manual 5.7.2)", "");
 		}
@@ -283,13 +268,13 @@ adm_object_set(struct db *db, enum adm_kind kind, const char *ident,
 		if (db_query_text(db, &name, error_r, "SELECT name FROM mailbox "
 		    "WHERE id = ?", "i", id) < 0) {
 			free(stored);
-			return status_of(db);
+			return adm_status_of(db);
 		}
 		bool pm = name != NULL && strcasecmp(name, "postmaster") == 0;
 		free(name);
 		if (pm) {
 			free(stored);
-			return invalid(db, error_r, "the postmaster mailbox cannot "
+			return adm_invalid(db, error_r, "the postmaster mailbox cannot "
 			    "have an auto responder%s%s", " (manual 5.5.6)", "");
 		}
 	}
@@ -304,7 +289,7 @@ adm_object_set(struct db *db, enum adm_kind kind, const char *ident,
 	    db_exec(db, error_r, "UPDATE mailbox SET twofactor_self = 0 "
 	    "WHERE id = ?", "i", id) < 0) {
 		free(stored);
-		return status_of(db);
+		return adm_status_of(db);
 	}
 	sql = xasprintf("UPDATE %s SET %s = ? WHERE id = ?", kinds[kind].table,
 	    field_column(f));
@@ -315,7 +300,7 @@ adm_object_set(struct db *db, enum adm_kind kind, const char *ident,
 		r = db_exec(db, error_r, sql, "ti", stored, id);
 	free(sql);
 	free(stored);
-	return r < 0 ? status_of(db) : ADM_OK;
+	return r < 0 ? adm_status_of(db) : ADM_OK;
 }
 
 /* utf8_chars - characters (code points) in s */
@@ -360,7 +345,7 @@ adm_password_check(struct db *db, const char *postoffice, const char *mailbox,
 	    db_query_text(db, &rule, error_r, "SELECT password_reject_names FROM "
 	    "postoffice WHERE name = ?", "t", postoffice) < 0) {
 		free(rule);
-		return status_of(db);
+		return adm_status_of(db);
 	}
 	bool own_min = min > 0;
 	if (!own_min)
@@ -458,10 +443,10 @@ mailbox_insert(struct db *db, const struct adm_mailbox_spec *spec,
 	int r;
 
 	if (name_check(spec->name, &err) < 0)
-		return invalid(db, error_r, "mailbox name '%s': %s", spec->name, err);
+		return adm_invalid(db, error_r, "mailbox name '%s': %s", spec->name, err);
 	r = dir_postoffice_get(db, spec->postoffice, &po, error_r);
 	if (r < 0)
-		return status_of(db);
+		return adm_status_of(db);
 	if (r == 0) {
 		/* eve@contoso.test: a domain where the post office belongs */
 		struct dir_domain dd;
@@ -482,7 +467,7 @@ mailbox_insert(struct db *db, const struct adm_mailbox_spec *spec,
 	if (db_query_int(db, &exists, 0, error_r,
 	    "SELECT count(*) FROM mailbox WHERE postoffice_id = ? AND name = ?",
 	    "it", po.id, spec->name) < 0)
-		return status_of(db);
+		return adm_status_of(db);
 	if (exists) {
 		db_errorf(db, error_r, "mailbox '%s@%s' already exists", spec->name,
 		    po.name);
@@ -491,11 +476,11 @@ mailbox_insert(struct db *db, const struct adm_mailbox_spec *spec,
 	type = field_parse(field_find(mailbox_fields, "type"),
 	    spec->type ? spec->type : "USER", &err);
 	if (type == NULL)
-		return invalid(db, error_r, "type '%s': %s", spec->type, err);
+		return adm_invalid(db, error_r, "type '%s': %s", spec->type, err);
 	if (spec->friendly_name && (strlen(spec->friendly_name) > 1000 ||
 	    strpbrk(spec->friendly_name, "\r\n"))) {
 		free(type);
-		return invalid(db, error_r, "friendly name '%s': %s", spec->friendly_name,
+		return adm_invalid(db, error_r, "friendly name '%s': %s", spec->friendly_name,
 		    "must be one line of at most 1000 bytes");
 	}
 	if (quota < 0)
@@ -520,7 +505,7 @@ mailbox_insert(struct db *db, const struct adm_mailbox_spec *spec,
 	free(hash);
 	free(type);
 	if (r < 0)
-		return status_of(db);
+		return adm_status_of(db);
 	*id_r = db_last_id(db);
 	if (!spec->no_auto_address &&
 	    settings_current(db)->mailbox_auto_address != 0) {
@@ -531,7 +516,7 @@ mailbox_insert(struct db *db, const struct adm_mailbox_spec *spec,
 		    "kind, target_id) SELECT lower(?) || '@' || d.name, d.postoffice_id, "
 		    "d.id, 'mailbox', ? FROM domain d WHERE d.postoffice_id = ?",
 		    "tii", spec->name, *id_r, po.id) < 0)
-			return status_of(db);
+			return adm_status_of(db);
 	}
 	return ADM_OK;
 }
@@ -574,9 +559,9 @@ adm_postoffice_add(struct db *db, const char *name, const char *password,
 	int r;
 
 	if (name_check(name, &err) < 0)
-		return invalid(db, error_r, "post office name '%s': %s", name, err);
+		return adm_invalid(db, error_r, "post office name '%s': %s", name, err);
 	if (password == NULL || *password == '\0')
-		return invalid(db, error_r,
+		return adm_invalid(db, error_r,
 		    "post office '%s' needs a password for its postmaster mailbox%s",
 		    name, " (manual 5.3.2)");
 	if (adm_object_id(db, ADM_POSTOFFICE, name, &id, &err) == ADM_OK) {
@@ -590,7 +575,7 @@ adm_postoffice_add(struct db *db, const char *name, const char *password,
 	TX({
 		r = db_exec(db, error_r,
 		    "INSERT INTO postoffice (name, created) VALUES (?, ?)", "ti",
-		    name, (int64_t)time(NULL)) < 0 ? status_of(db) : ADM_OK;
+		    name, (int64_t)time(NULL)) < 0 ? adm_status_of(db) : ADM_OK;
 		if (r == ADM_OK)
 			r = mailbox_insert(db, &pm, &id, error_r);
 	});
@@ -628,7 +613,7 @@ adm_postoffice_del(struct db *db, const char *name, bool keep_data,
 	if ((r = adm_object_id(db, ADM_POSTOFFICE, name, &id, error_r)) < 0)
 		return r;
 	TX(r = db_exec(db, error_r, "DELETE FROM postoffice WHERE id = ?", "i",
-	    id) < 0 ? status_of(db) : ADM_OK);
+	    id) < 0 ? adm_status_of(db) : ADM_OK);
 	/* its logos go with it, the mail only without keep_data */
 	if (r == ADM_OK)
 		(void)brand_remove(db_root(db), name, NULL);
@@ -655,11 +640,11 @@ adm_postoffice_set_quota(struct db *db, const char *name, int64_t quota_kb,
 	if ((r = adm_object_id(db, ADM_POSTOFFICE, name, &id, error_r)) < 0)
 		return r;
 	if (quota_kb < 0)
-		return invalid(db, error_r, "quota must not be negative%s%s", "", "");
+		return adm_invalid(db, error_r, "quota must not be negative%s%s", "", "");
 	TX({
 		r = db_exec(db, error_r,
 		    "UPDATE mailbox SET quota_kb = ? WHERE postoffice_id = ?", "ii",
-		    quota_kb, id) < 0 ? status_of(db) : ADM_OK;
+		    quota_kb, id) < 0 ? adm_status_of(db) : ADM_OK;
 		*count_r = db_changes(db);
 	});
 	return r;
@@ -677,12 +662,12 @@ adm_domain_add(struct db *db, const char *name, const char *postoffice,
 	/* an IDN given in UTF-8 is kept in A-label form (lib/idn.h) */
 	if (idn_has_utf8(name)) {
 		if (idn_to_ascii(name, alabel, sizeof(alabel), &err) < 0)
-			return invalid(db, error_r, "domain '%s': not a valid "
+			return adm_invalid(db, error_r, "domain '%s': not a valid "
 			    "internationalized domain name: %s", name, err);
 		name = alabel;
 	}
 	if (domain_check(name, &err) < 0)
-		return invalid(db, error_r, "domain '%s': %s", name, err);
+		return adm_invalid(db, error_r, "domain '%s': %s", name, err);
 	if ((r = adm_object_id(db, ADM_POSTOFFICE, postoffice, &po_id, error_r)) < 0)
 		return r;
 	if (adm_object_id(db, ADM_DOMAIN, name, &id, &err) == ADM_OK) {
@@ -693,7 +678,7 @@ adm_domain_add(struct db *db, const char *name, const char *postoffice,
 	str_lower(lower);
 	TX(r = db_exec(db, error_r,
 	    "INSERT INTO domain (name, postoffice_id, created) VALUES (?, ?, ?)",
-	    "tii", lower, po_id, (int64_t)time(NULL)) < 0 ? status_of(db) : ADM_OK);
+	    "tii", lower, po_id, (int64_t)time(NULL)) < 0 ? adm_status_of(db) : ADM_OK);
 	free(lower);
 	return r;
 }
@@ -713,10 +698,10 @@ adm_domain_del(struct db *db, const char *name, const char **error_r)
 		r = db_exec(db, error_r,
 		    "DELETE FROM grp WHERE id IN (SELECT target_id FROM address "
 		    "WHERE kind = 'group' AND domain_id = ?)", "i", id) < 0 ?
-		    status_of(db) : ADM_OK;
+		    adm_status_of(db) : ADM_OK;
 		if (r == ADM_OK)
 			r = db_exec(db, error_r, "DELETE FROM domain WHERE id = ?",
-			    "i", id) < 0 ? status_of(db) : ADM_OK;
+			    "i", id) < 0 ? adm_status_of(db) : ADM_OK;
 	});
 	return r;
 }
@@ -732,12 +717,12 @@ adm_blacklist_add(struct db *db, const char *domain, const char *sender,
 	if ((r = adm_object_id(db, ADM_DOMAIN, domain, &id, error_r)) < 0)
 		return r;
 	if (domain_check(sender, &err) < 0)
-		return invalid(db, error_r, "blacklisted domain '%s': %s", sender, err);
+		return adm_invalid(db, error_r, "blacklisted domain '%s': %s", sender, err);
 	char *lower = xstrdup(sender);
 	str_lower(lower);
 	TX(r = db_exec(db, error_r,
 	    "INSERT INTO domain_blacklist (domain_id, sender_domain) VALUES (?, ?)",
-	    "it", id, lower) < 0 ? status_of(db) : ADM_OK);
+	    "it", id, lower) < 0 ? adm_status_of(db) : ADM_OK);
 	free(lower);
 	return r;
 }
@@ -754,7 +739,7 @@ adm_blacklist_del(struct db *db, const char *domain, const char *sender,
 	TX({
 		r = db_exec(db, error_r,
 		    "DELETE FROM domain_blacklist WHERE domain_id = ? AND sender_domain = ?",
-		    "it", id, sender) < 0 ? status_of(db) : ADM_OK;
+		    "it", id, sender) < 0 ? adm_status_of(db) : ADM_OK;
 		if (r == ADM_OK && db_changes(db) == 0) {
 			db_errorf(db, error_r, "'%s' is not blacklisted for %s", sender, domain);
 			r = ADM_NOTFOUND;
@@ -784,7 +769,7 @@ adm_mailbox_passwd_keep(struct db *db, const char *ident, const char *password,
 	if (password != NULL && *password != '\0') {
 		struct dir_mailbox mb;
 		if (dir_mailbox_get(db, id, &mb, error_r) != 1)
-			return status_of(db);
+			return adm_status_of(db);
 		if ((r = adm_password_check(db, mb.postoffice, mb.name, password,
 		    error_r)) != ADM_OK)
 			return r;
@@ -796,11 +781,11 @@ adm_mailbox_passwd_keep(struct db *db, const char *ident, const char *password,
 	 * credentials of their own and stay until revoked */
 	TX({
 		r = db_exec(db, error_r, "UPDATE mailbox SET password_hash = ? "
-		    "WHERE id = ?", "ti", h, id) < 0 ? status_of(db) : ADM_OK;
+		    "WHERE id = ?", "ti", h, id) < 0 ? adm_status_of(db) : ADM_OK;
 		if (r == ADM_OK)
 			r = db_exec(db, error_r, "DELETE FROM web_session WHERE "
 			    "mailbox_id = ? AND id != ?", "ii", id,
-			    keep_session) < 0 ? status_of(db) : ADM_OK;
+			    keep_session) < 0 ? adm_status_of(db) : ADM_OK;
 	});
 	free(h);
 	return r;
@@ -817,7 +802,7 @@ adm_mailbox_del(struct db *db, const char *ident, bool keep_data,
 	if ((r = adm_object_id(db, ADM_MAILBOX, ident, &id, error_r)) < 0)
 		return r;
 	if (dir_mailbox_get(db, id, &mb, error_r) != 1)
-		return status_of(db);
+		return adm_status_of(db);
 	if (strcasecmp(mb.name, "postmaster") == 0) {
 		db_errorf(db, error_r,
 		    "the postmaster mailbox is mandatory; delete the post office instead");
@@ -826,10 +811,10 @@ adm_mailbox_del(struct db *db, const char *ident, bool keep_data,
 	TX({
 		r = db_exec(db, error_r,
 		    "DELETE FROM address WHERE kind = 'mailbox' AND target_id = ?",
-		    "i", id) < 0 ? status_of(db) : ADM_OK;
+		    "i", id) < 0 ? adm_status_of(db) : ADM_OK;
 		if (r == ADM_OK)
 			r = db_exec(db, error_r, "DELETE FROM mailbox WHERE id = ?", "i",
-			    id) < 0 ? status_of(db) : ADM_OK;
+			    id) < 0 ? adm_status_of(db) : ADM_OK;
 	});
 	if (r == ADM_OK && !keep_data) {
 		char *p = dir_mailbox_path(db, &mb);
@@ -855,21 +840,21 @@ adm_redirect_add(struct db *db, const char *ident, const char *address,
 	if ((r = adm_object_id(db, ADM_MAILBOX, ident, &id, error_r)) < 0)
 		return r;
 	if ((a = address_normalize(address, &err)) == NULL)
-		return invalid(db, error_r, "redirect address '%s': %s", address, err);
+		return adm_invalid(db, error_r, "redirect address '%s': %s", address, err);
 	if (db_query_int(db, &n, 0, error_r,
 	    "SELECT count(*) FROM redirect WHERE mailbox_id = ?", "i", id) < 0) {
 		free(a);
-		return status_of(db);
+		return adm_status_of(db);
 	}
 	if (n >= 25) {
 		free(a);
-		return invalid(db, error_r,
+		return adm_invalid(db, error_r,
 		    "'%s' has %s redirect addresses already; use a group for more (manual 5.5.5)",
 		    ident, "25");
 	}
 	TX(r = db_exec(db, error_r,
 	    "INSERT INTO redirect (mailbox_id, address) VALUES (?, ?)", "it", id, a) < 0 ?
-	    status_of(db) : ADM_OK);
+	    adm_status_of(db) : ADM_OK);
 	free(a);
 	return r;
 }
@@ -886,319 +871,9 @@ adm_redirect_del(struct db *db, const char *ident, const char *address,
 	TX({
 		r = db_exec(db, error_r,
 		    "DELETE FROM redirect WHERE mailbox_id = ? AND address = ?", "it",
-		    id, address) < 0 ? status_of(db) : ADM_OK;
+		    id, address) < 0 ? adm_status_of(db) : ADM_OK;
 		if (r == ADM_OK && db_changes(db) == 0) {
 			db_errorf(db, error_r, "'%s' does not redirect to %s", ident, address);
-			r = ADM_NOTFOUND;
-		}
-	});
-	return r;
-}
-
-/* local_address - validate an address that must live on a domain of the
- * post office po_id; gives the normalized address and the domain id. */
-static int
-local_address(struct db *db, const char *address, int64_t po_id, char **norm_r,
-	      int64_t *domain_id_r, const char **error_r)
-{
-	struct dir_domain d;
-	const char *err;
-	char *a;
-	int r;
-
-	if ((a = address_normalize(address, &err)) == NULL)
-		return invalid(db, error_r, "address '%s': %s", address, err);
-	r = dir_domain_get(db, strrchr(a, '@') + 1, &d, error_r);
-	if (r < 0) {
-		free(a);
-		return status_of(db);
-	}
-	if (r == 0 || d.postoffice_id != po_id) {
-		db_errorf(db, error_r,
-		    "'%s': the domain is not a domain of the post office (manual 5.5.4)",
-		    address);
-		free(a);
-		return ADM_INVALID;
-	}
-	int64_t n;
-	if (db_query_int(db, &n, 0, error_r,
-	    "SELECT count(*) FROM address WHERE address = ?", "t", a) < 0) {
-		free(a);
-		return status_of(db);
-	}
-	if (n > 0) {
-		db_errorf(db, error_r, "address '%s' is already in use", a);
-		free(a);
-		return ADM_EXISTS;
-	}
-	*norm_r = a;
-	*domain_id_r = d.id;
-	return ADM_OK;
-}
-
-int
-adm_address_add(struct db *db, const char *address, const char *mailbox,
-		const char **error_r)
-{
-	struct dir_mailbox mb;
-	int64_t id, domain_id;
-	char *a;
-	int r;
-
-	if ((r = adm_object_id(db, ADM_MAILBOX, mailbox, &id, error_r)) < 0)
-		return r;
-	if (dir_mailbox_get(db, id, &mb, error_r) != 1)
-		return status_of(db);
-	if ((r = local_address(db, address, mb.postoffice_id, &a, &domain_id,
-	    error_r)) < 0)
-		return r;
-	TX(r = db_exec(db, error_r,
-	    "INSERT INTO address (address, postoffice_id, domain_id, kind, target_id) "
-	    "VALUES (?, ?, ?, 'mailbox', ?)", "tiii", a, mb.postoffice_id, domain_id,
-	    id) < 0 ? status_of(db) : ADM_OK);
-	free(a);
-	return r;
-}
-
-int
-adm_address_del(struct db *db, const char *address, const char **error_r)
-{
-	char *kind = NULL;
-	int r;
-
-	if (db_query_text(db, &kind, error_r,
-	    "SELECT kind FROM address WHERE address = ?", "t", address) < 0)
-		return status_of(db);
-	if (kind == NULL) {
-		db_errorf(db, error_r, "address '%s' does not exist", address);
-		return ADM_NOTFOUND;
-	}
-	if (strcmp(kind, "mailbox") != 0) {
-		db_errorf(db, error_r, "'%s' is the address of a %s; delete the %s instead",
-		    address, kind, kind);
-		free(kind);
-		return ADM_INVALID;
-	}
-	free(kind);
-	TX(r = db_exec(db, error_r, "DELETE FROM address WHERE address = ?", "t",
-	    address) < 0 ? status_of(db) : ADM_OK);
-	return r;
-}
-
-int
-adm_group_add(struct db *db, const char *address, const char *postoffice,
-	      const char *name, const char **error_r)
-{
-	int64_t po_id, domain_id, id;
-	char *a;
-	int r;
-
-	if ((r = adm_object_id(db, ADM_POSTOFFICE, postoffice, &po_id, error_r)) < 0)
-		return r;
-	if ((r = local_address(db, address, po_id, &a, &domain_id, error_r)) < 0)
-		return r;
-	if (name != NULL && (strlen(name) > 200 || strpbrk(name, "\r\n"))) {
-		free(a);
-		return invalid(db, error_r, "group name '%s': %s", name,
-		    "must be one line of at most 200 bytes");
-	}
-	TX({
-		r = db_exec(db, error_r,
-		    "INSERT INTO grp (postoffice_id, name, address, created) VALUES "
-		    "(?, ?, ?, ?)", "itti", po_id, name ? name : a, a,
-		    (int64_t)time(NULL)) < 0 ? status_of(db) : ADM_OK;
-		id = db_last_id(db);
-		if (r == ADM_OK)
-			r = db_exec(db, error_r,
-			    "INSERT INTO address (address, postoffice_id, domain_id, kind, "
-			    "target_id) VALUES (?, ?, ?, 'group', ?)", "tiii", a, po_id,
-			    domain_id, id) < 0 ? status_of(db) : ADM_OK;
-	});
-	free(a);
-	return r;
-}
-
-int
-adm_group_del(struct db *db, const char *address, const char **error_r)
-{
-	int64_t id;
-	int r;
-
-	if ((r = adm_object_id(db, ADM_GROUP, address, &id, error_r)) < 0)
-		return r;
-	TX({
-		r = db_exec(db, error_r,
-		    "DELETE FROM address WHERE kind = 'group' AND target_id = ?", "i",
-		    id) < 0 ? status_of(db) : ADM_OK;
-		if (r == ADM_OK)
-			r = db_exec(db, error_r, "DELETE FROM grp WHERE id = ?", "i", id) < 0 ?
-			    status_of(db) : ADM_OK;
-	});
-	return r;
-}
-
-int
-adm_group_member_add(struct db *db, const char *group, const char *member,
-		     const char **error_r)
-{
-	const char *err;
-	int64_t id;
-	char *a;
-	int r;
-
-	if ((r = adm_object_id(db, ADM_GROUP, group, &id, error_r)) < 0)
-		return r;
-	if ((a = address_normalize(member, &err)) == NULL)
-		return invalid(db, error_r, "member '%s': %s", member, err);
-	if (strcasecmp(a, group) == 0) {
-		free(a);
-		return invalid(db, error_r, "group '%s' cannot be a member of itself%s",
-		    group, "");
-	}
-	TX(r = db_exec(db, error_r,
-	    "INSERT INTO grp_member (group_id, address) VALUES (?, ?)", "it", id, a) < 0 ?
-	    status_of(db) : ADM_OK);
-	if (r == ADM_EXISTS)
-		db_errorf(db, error_r, "'%s' is already a member of %s", a, group);
-	free(a);
-	return r;
-}
-
-int
-adm_group_member_del(struct db *db, const char *group, const char *member,
-		     const char **error_r)
-{
-	int64_t id;
-	int r;
-
-	if ((r = adm_object_id(db, ADM_GROUP, group, &id, error_r)) < 0)
-		return r;
-	TX({
-		r = db_exec(db, error_r,
-		    "DELETE FROM grp_member WHERE group_id = ? AND address = ?", "it",
-		    id, member) < 0 ? status_of(db) : ADM_OK;
-		if (r == ADM_OK && db_changes(db) == 0) {
-			db_errorf(db, error_r, "'%s' is not a member of %s", member, group);
-			r = ADM_NOTFOUND;
-		}
-	});
-	return r;
-}
-
-int
-adm_list_add(struct db *db, const char *address, const char *postoffice,
-	     const char *owner, const char **error_r)
-{
-	int64_t po_id, domain_id, id;
-	char *a, *o = NULL, *local;
-	const char *err;
-	int r;
-
-	if ((r = adm_object_id(db, ADM_POSTOFFICE, postoffice, &po_id, error_r)) < 0)
-		return r;
-	if (owner != NULL && *owner != '\0') {
-		if ((o = address_normalize(owner, &err)) == NULL)
-			return invalid(db, error_r, "owner '%s': %s", owner, err);
-		char *sys = notification_address(db);
-		bool same = strcmp(sys, o) == 0;
-		free(sys);
-		if (same) {
-			free(o);
-			return invalid(db, error_r,
-			    "the list moderator cannot be the system notification address %s%s",
-			    "(manual 5.7.2)", "");
-		}
-	}
-	if ((r = local_address(db, address, po_id, &a, &domain_id, error_r)) < 0) {
-		free(o);
-		return r;
-	}
-	local = xstrndup(a, (size_t)(strrchr(a, '@') - a));
-	TX({
-		r = db_exec(db, error_r,
-		    "INSERT INTO list (postoffice_id, domain_id, name, address, created, "
-		    "owner) VALUES (?, ?, ?, ?, ?, ?)", "iittit", po_id, domain_id, local,
-		    a, (int64_t)time(NULL), o ? o : "") < 0 ? status_of(db) : ADM_OK;
-		id = db_last_id(db);
-		if (r == ADM_OK)
-			r = db_exec(db, error_r,
-			    "INSERT INTO address (address, postoffice_id, domain_id, kind, "
-			    "target_id) VALUES (?, ?, ?, 'list', ?)", "tiii", a, po_id,
-			    domain_id, id) < 0 ? status_of(db) : ADM_OK;
-	});
-	free(local);
-	free(a);
-	free(o);
-	return r;
-}
-
-int
-adm_list_del(struct db *db, const char *address, const char **error_r)
-{
-	int64_t id;
-	int r;
-
-	if ((r = adm_object_id(db, ADM_LIST, address, &id, error_r)) < 0)
-		return r;
-	TX({
-		r = db_exec(db, error_r,
-		    "DELETE FROM address WHERE kind = 'list' AND target_id = ?", "i",
-		    id) < 0 ? status_of(db) : ADM_OK;
-		if (r == ADM_OK)
-			r = db_exec(db, error_r, "DELETE FROM list WHERE id = ?", "i", id) < 0 ?
-			    status_of(db) : ADM_OK;
-	});
-	return r;
-}
-
-int
-adm_list_member_add(struct db *db, const char *list, const char *member,
-		    const char *name, const char **error_r)
-{
-	const char *err;
-	int64_t id;
-	char *a;
-	int r;
-
-	if ((r = adm_object_id(db, ADM_LIST, list, &id, error_r)) < 0)
-		return r;
-	if ((a = address_normalize(member, &err)) == NULL)
-		return invalid(db, error_r, "member '%s': %s", member, err);
-	if (strcasecmp(a, list) == 0) {
-		free(a);
-		return invalid(db, error_r, "list '%s' cannot be a member of itself%s",
-		    list, "");
-	}
-	if (name != NULL && (strlen(name) > 200 || strpbrk(name, "\r\n"))) {
-		free(a);
-		return invalid(db, error_r, "member name '%s': %s", name,
-		    "must be one line of at most 200 bytes");
-	}
-	TX(r = db_exec(db, error_r,
-	    "INSERT INTO list_member (list_id, address, name, created) VALUES "
-	    "(?, ?, ?, ?)", "itti", id, a, name ? name : "", (int64_t)time(NULL)) < 0 ?
-	    status_of(db) : ADM_OK);
-	if (r == ADM_EXISTS)
-		db_errorf(db, error_r, "'%s' is already a member of %s", a, list);
-	free(a);
-	return r;
-}
-
-int
-adm_list_member_del(struct db *db, const char *list, const char *member,
-		    const char **error_r)
-{
-	int64_t id;
-	int r;
-
-	if ((r = adm_object_id(db, ADM_LIST, list, &id, error_r)) < 0)
-		return r;
-	TX({
-		r = db_exec(db, error_r,
-		    "DELETE FROM list_member WHERE list_id = ? AND address = ?", "it",
-		    id, member) < 0 ? status_of(db) : ADM_OK;
-		if (r == ADM_OK && db_changes(db) == 0) {
-			db_errorf(db, error_r, "'%s' is not a member of %s", member, list);
 			r = ADM_NOTFOUND;
 		}
 	});

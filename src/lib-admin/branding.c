@@ -196,6 +196,11 @@ brand_put(const char *root, const char *po, const char *kind,
 	for (size_t i = 0; types[i].type != NULL; i++)
 		if (strcmp(types[i].type, type) == 0)
 			ext = types[i].ext;
+	if (ext == NULL) {              /* brand_check knows every type */
+		free(dir);
+		*error_r = "unsupported logo type";
+		return -1;
+	}
 	char *path = xasprintf("%s/%s.%s", dir, kind, ext);
 	if (mkdir_p(dir, 0750) < 0 || file_write_atomic(path, data, len,
 	    0640) < 0)

@@ -48,4 +48,14 @@ void diag_check_dns(struct diag_report *rep, struct db *db,
  * quarantine, in the MTA's section */
 void diag_check_content(struct diag_section *s, struct db *db);
 
+/* the helpers of the checks' files (diag-checks.c, diag-queues.c,
+ * diag-accounts.c) */
+/* diag_age_text - "3d4h", "2h5m", "40s" */
+void diag_age_text(long long s, char *out, size_t size);
+/* diag_dir_names - the names in dir ending in suffix (sorted; free each
+ * and the array); -1 when dir cannot be read */
+int diag_dir_names(const char *dir, const char *suffix, char ***names_r,
+		   size_t *n_r);
+void diag_names_free(char **names, size_t n);
+
 #endif

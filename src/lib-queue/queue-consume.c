@@ -50,7 +50,7 @@ list_ext(const char *qpath, const char *sub, const char *ext, char ***ids_r,
 		    strcmp(e->d_name + len - elen, ext) != 0)
 			continue;
 		char *id = xstrndup(e->d_name, len - elen - 1);
-		if (!id_valid(id)) {
+		if (!q_id_valid(id)) {
 			free(id);
 			continue;
 		}
@@ -97,15 +97,15 @@ queue_recover(const char *qpath)
 	if (queue_ensure(qpath) < 0)
 		return -1;
 	/* batches a crash cut short: completed, their items retired */
-	journal_recover_all(qpath);
+	q_journal_recover_all(qpath);
 	/* claimed items go back to new/: message first, then envelope */
 	if (list_ext(qpath, "cur", "env", &ids, &n) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		char *cm = item_file(qpath, "cur", ids[i], "msg");
-		char *ce = item_file(qpath, "cur", ids[i], "env");
-		char *nm = item_file(qpath, "new", ids[i], "msg");
-		char *ne = item_file(qpath, "new", ids[i], "env");
+		char *cm = q_item_file(qpath, "cur", ids[i], "msg");
+		char *ce = q_item_file(qpath, "cur", ids[i], "env");
+		char *nm = q_item_file(qpath, "new", ids[i], "msg");
+		char *ne = q_item_file(qpath, "new", ids[i], "env");
 		if ((rename(cm, nm) < 0 && errno != ENOENT) || rename(ce, ne) < 0)
 			r = -1;
 		free(cm);
@@ -117,8 +117,8 @@ queue_recover(const char *qpath)
 	/* a message left in cur/ without its envelope was done */
 	if (list_ext(qpath, "cur", "msg", &ids, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
-			char *ce = item_file(qpath, "cur", ids[i], "env");
-			char *cm = item_file(qpath, "cur", ids[i], "msg");
+			char *ce = q_item_file(qpath, "cur", ids[i], "env");
+			char *cm = q_item_file(qpath, "cur", ids[i], "msg");
 			if (access(ce, F_OK) < 0)
 				unlink(cm);
 			free(ce);
@@ -130,8 +130,8 @@ queue_recover(const char *qpath)
 	 * died between the two renames; it never answered 250) */
 	if (list_ext(qpath, "new", "msg", &ids, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
-			char *ne = item_file(qpath, "new", ids[i], "env");
-			char *nm = item_file(qpath, "new", ids[i], "msg");
+			char *ne = q_item_file(qpath, "new", ids[i], "env");
+			char *nm = q_item_file(qpath, "new", ids[i], "msg");
 			if (access(ne, F_OK) < 0 && older_than(nm, ORPHAN_AGE))
 				unlink(nm);
 			free(ne);
@@ -172,16 +172,16 @@ queue_claim(const char *qpath, const char *id, struct queue_item *item,
 	int r;
 
 	memset(item, 0, sizeof(*item));
-	if (!id_valid(id)) {
+	if (!q_id_valid(id)) {
 		errno = 0;
 		return qfail(error_r, "invalid queue id '%s'", id);
 	}
-	ne = item_file(qpath, "new", id, "env");
-	nm = item_file(qpath, "new", id, "msg");
+	ne = q_item_file(qpath, "new", id, "env");
+	nm = q_item_file(qpath, "new", id, "msg");
 	snprintf(item->id, sizeof(item->id), "%s", id);
 	item->qpath = xstrdup(qpath);
-	item->env_path = item_file(qpath, "cur", id, "env");
-	item->msg_path = item_file(qpath, "cur", id, "msg");
+	item->env_path = q_item_file(qpath, "cur", id, "env");
+	item->msg_path = q_item_file(qpath, "cur", id, "msg");
 	if (rename(ne, item->env_path) < 0) {
 		int gone = errno == ENOENT;
 		r = gone ? 0 : qfail(error_r, "claim %s", ne);
@@ -220,7 +220,7 @@ queue_item_update(struct queue_item *item, const char **error_r)
 	int r;
 
 	unlink(tmp);
-	r = write_env_file(tmp, &item->env, true, error_r);
+	r = q_write_env_file(tmp, &item->env, true, error_r);
 	if (r == 0 && rename(tmp, item->env_path) < 0)
 		r = qfail(error_r, "rename %s", tmp);
 	if (r == 0) {
@@ -238,7 +238,7 @@ queue_item_update(struct queue_item *item, const char **error_r)
 ino_t
 queue_env_ino(const char *qpath, const char *id)
 {
-	char *p = item_file(qpath, "new", id, "env");
+	char *p = q_item_file(qpath, "new", id, "env");
 	struct stat st;
 	ino_t ino = stat(p, &st) == 0 ? st.st_ino : 0;
 
@@ -249,8 +249,8 @@ queue_env_ino(const char *qpath, const char *id)
 int
 queue_item_release(struct queue_item *item, const char **error_r)
 {
-	char *nm = item_file(item->qpath, "new", item->id, "msg");
-	char *ne = item_file(item->qpath, "new", item->id, "env");
+	char *nm = q_item_file(item->qpath, "new", item->id, "msg");
+	char *ne = q_item_file(item->qpath, "new", item->id, "env");
 	char *newdir = path_join(item->qpath, "new");
 	int r = 0;
 

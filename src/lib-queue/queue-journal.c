@@ -63,7 +63,7 @@ queue_journal_item(struct queue_journal *j, const char *id)
 	snprintf(j->cur_id, sizeof(j->cur_id), "%s", id);
 	j->nmoves = 0;
 	buf_puts(&j->text, "item");
-	put_value(&j->text, id);
+	q_put_value(&j->text, id);
 	buf_putc(&j->text, '\n');
 }
 
@@ -72,8 +72,8 @@ queue_journal_move(struct queue_journal *j, const char *from, const char *to,
 		   bool gone_ok, bool maildir)
 {
 	buf_printf(&j->text, "move %d %d", gone_ok ? 1 : 0, maildir ? 1 : 0);
-	put_value(&j->text, from);
-	put_value(&j->text, to);
+	q_put_value(&j->text, from);
+	q_put_value(&j->text, to);
 	buf_putc(&j->text, '\n');
 	j->nmoves++;
 }
@@ -168,8 +168,8 @@ journal_recover(const char *qpath, const char *path)
 			break;
 		if (strncmp(p, "item ", 5) == 0) {
 			s = p + 4;
-			if (take_value(&s, nl, &a) < 0 || a == NULL || s != nl ||
-			    !id_valid(a)) {
+			if (q_take_value(&s, nl, &a) < 0 || a == NULL || s != nl ||
+			    !q_id_valid(a)) {
 				free(a);
 				break;
 			}
@@ -184,8 +184,8 @@ journal_recover(const char *qpath, const char *path)
 		    (p[7] == '0' || p[7] == '1')) {
 			bool gone_ok = p[5] == '1', maildir = p[7] == '1';
 			s = p + 8;
-			if (take_value(&s, nl, &a) < 0 || a == NULL ||
-			    take_value(&s, nl, &c) < 0 || c == NULL || s != nl) {
+			if (q_take_value(&s, nl, &a) < 0 || a == NULL ||
+			    q_take_value(&s, nl, &c) < 0 || c == NULL || s != nl) {
 				free(a);
 				free(c);
 				break;
@@ -234,8 +234,8 @@ journal_recover(const char *qpath, const char *path)
 		for (size_t i = 0; i < nitems; i++) {
 			if (!items[i].ok)
 				continue;
-			char *ce = item_file(qpath, "cur", items[i].id, "env");
-			char *cm = item_file(qpath, "cur", items[i].id, "msg");
+			char *ce = q_item_file(qpath, "cur", items[i].id, "env");
+			char *cm = q_item_file(qpath, "cur", items[i].id, "msg");
 			unlink(ce);
 			unlink(cm);
 			free(ce);
@@ -251,9 +251,9 @@ out:
 	unlink(path);
 }
 
-/* journal_recover_all - every retire journal in qpath/cur */
+/* q_journal_recover_all - every retire journal in qpath/cur */
 void
-journal_recover_all(const char *qpath)
+q_journal_recover_all(const char *qpath)
 {
 	char *cur = path_join(qpath, "cur");
 	DIR *d = opendir(cur);
@@ -311,8 +311,8 @@ queue_batch_new(void)
 static void
 qb_unstage(struct qb_entry *e, const char *sub)
 {
-	char *m = item_file(e->qpath, sub, e->id, "msg");
-	char *v = item_file(e->qpath, sub, e->id, "env");
+	char *m = q_item_file(e->qpath, sub, e->id, "msg");
+	char *v = q_item_file(e->qpath, sub, e->id, "env");
 
 	/* the envelope first: it is the commit record */
 	unlink(v);
@@ -334,7 +334,7 @@ queue_batch_put_file(struct queue_batch *b, int tag, const char *qpath,
 	char *tm, *te;
 	int fd, r = 0;
 
-	if (!id_valid(env->id)) {
+	if (!q_id_valid(env->id)) {
 		errno = 0;
 		return qfail(error_r, "invalid queue id '%s'", env->id);
 	}
@@ -347,13 +347,13 @@ queue_batch_put_file(struct queue_batch *b, int tag, const char *qpath,
 		}
 	if (queue_ensure(qpath) < 0)
 		return qfail(error_r, "create queue %s", qpath);
-	tm = item_file(qpath, "tmp", env->id, "msg");
-	te = item_file(qpath, "tmp", env->id, "env");
+	tm = q_item_file(qpath, "tmp", env->id, "msg");
+	te = q_item_file(qpath, "tmp", env->id, "env");
 	unlink(tm);
 	unlink(te);
 	/* a hard link shares the already durable message; across file
 	 * systems, a copy (fsynced by copy_file) */
-	if (link(msg_path, tm) < 0 && copy_file(msg_path, tm) < 0) {
+	if (link(msg_path, tm) < 0 && q_copy_file(msg_path, tm) < 0) {
 		r = qfail(error_r, "link %s to %s", msg_path, tm);
 		goto out;
 	}
@@ -450,10 +450,10 @@ journal_fill(struct queue_journal *jr, const struct queue_batch *b,
 			if (e->tag != (int)t || (e->state != QB_SYNCED &&
 			    e->state != QB_PUBLISHED))
 				continue;
-			char *tm = item_file(e->qpath, "tmp", e->id, "msg");
-			char *te = item_file(e->qpath, "tmp", e->id, "env");
-			char *nm = item_file(e->qpath, "new", e->id, "msg");
-			char *ne = item_file(e->qpath, "new", e->id, "env");
+			char *tm = q_item_file(e->qpath, "tmp", e->id, "msg");
+			char *te = q_item_file(e->qpath, "tmp", e->id, "env");
+			char *nm = q_item_file(e->qpath, "new", e->id, "msg");
+			char *ne = q_item_file(e->qpath, "new", e->id, "env");
 			queue_journal_move(jr, tm, nm, true, false);
 			queue_journal_move(jr, te, ne, true, false);
 			free(tm);
@@ -512,10 +512,10 @@ queue_batch_commit(struct queue_batch *b, struct queue_journal *jr,
 		struct qb_entry *e = &b->e[i];
 		if (e->state != QB_SYNCED)
 			continue;
-		char *tm = item_file(e->qpath, "tmp", e->id, "msg");
-		char *te = item_file(e->qpath, "tmp", e->id, "env");
-		char *nm = item_file(e->qpath, "new", e->id, "msg");
-		char *ne = item_file(e->qpath, "new", e->id, "env");
+		char *tm = q_item_file(e->qpath, "tmp", e->id, "msg");
+		char *te = q_item_file(e->qpath, "tmp", e->id, "env");
+		char *nm = q_item_file(e->qpath, "new", e->id, "msg");
+		char *ne = q_item_file(e->qpath, "new", e->id, "env");
 		if (rename(tm, nm) < 0) {
 			qb_fail(b, e, "publish");
 		} else if (rename(te, ne) < 0) {

@@ -40,26 +40,26 @@
 int qfail(const char **error_r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-bool id_valid(const char *id);
+bool q_id_valid(const char *id);
 
-/* put_value - " =escaped" for a value, " -" for none */
-void put_value(struct buf *out, const char *v);
+/* q_put_value - " =escaped" for a value, " -" for none */
+void q_put_value(struct buf *out, const char *v);
 
-/* take_value - parse one " =value" or " -" token from *p; 0 ok, -1 bad */
-int take_value(const char **p, const char *end, char **out);
+/* q_take_value - parse one " =value" or " -" token from *p; 0 ok, -1 bad */
+int q_take_value(const char **p, const char *end, char **out);
 
-char *item_file(const char *qpath, const char *sub, const char *id, const char *ext);
+char *q_item_file(const char *qpath, const char *sub, const char *id, const char *ext);
 
-/* write_env_file - format env into path (O_EXCL unless replace) and fsync */
-int write_env_file(const char *path, const struct queue_env *env, bool replace,
+/* q_write_env_file - format env into path (O_EXCL unless replace) and fsync */
+int q_write_env_file(const char *path, const struct queue_env *env, bool replace,
 	       const char **error_r);
 
-/* publish - rename tmp/<id>.msg and tmp/<id>.env into new/, then fsync. */
-int publish(const char *qpath, const char *id, const char **error_r);
+/* q_publish - rename tmp/<id>.msg and tmp/<id>.env into new/, then fsync. */
+int q_publish(const char *qpath, const char *id, const char **error_r);
 
-int copy_file(const char *from, const char *to);
+int q_copy_file(const char *from, const char *to);
 
-/* journal_recover_all - every retire journal in qpath/cur */
-void journal_recover_all(const char *qpath);
+/* q_journal_recover_all - every retire journal in qpath/cur */
+void q_journal_recover_all(const char *qpath);
 
 #endif

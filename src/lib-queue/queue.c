@@ -51,7 +51,7 @@ queue_new_id(char *out)
 }
 
 bool
-id_valid(const char *id)
+q_id_valid(const char *id)
 {
 	size_t len = strlen(id);
 
@@ -125,9 +125,9 @@ queue_env_add_rcpt(struct queue_env *env, const char *address,
 	return r;
 }
 
-/* put_value - " =escaped" for a value, " -" for none */
+/* q_put_value - " =escaped" for a value, " -" for none */
 void
-put_value(struct buf *out, const char *v)
+q_put_value(struct buf *out, const char *v)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -154,33 +154,33 @@ queue_env_format(const struct queue_env *env, struct buf *out)
 	buf_printf(out, "id =%s\n", env->id);
 	buf_printf(out, "arrival %lld\n", (long long)env->arrival);
 	buf_puts(out, "sender");
-	put_value(out, env->sender ? env->sender : "");
+	q_put_value(out, env->sender ? env->sender : "");
 	buf_puts(out, "\nauth");
-	put_value(out, env->auth_user);
+	q_put_value(out, env->auth_user);
 	buf_puts(out, "\norigin");
-	put_value(out, env->origin);
+	q_put_value(out, env->origin);
 	buf_puts(out, "\nclient");
-	put_value(out, env->client_addr);
-	put_value(out, env->client_helo);
+	q_put_value(out, env->client_addr);
+	q_put_value(out, env->client_helo);
 	if (env->relay_net >= 0)
 		buf_printf(out, "\nrelaynet %d", env->relay_net ? 1 : 0);
 	buf_puts(out, "\nbody");
-	put_value(out, env->body_type);
+	q_put_value(out, env->body_type);
 	buf_printf(out, "\nsmtputf8 %d\nenvid", env->smtputf8 ? 1 : 0);
-	put_value(out, env->envid);
+	q_put_value(out, env->envid);
 	buf_puts(out, "\nret");
-	put_value(out, env->ret);
+	q_put_value(out, env->ret);
 	buf_printf(out, "\nhops %d\nbulk %d\ndelay-notified %lld\n", env->hops,
 	    env->bulk ? 1 : 0, (long long)env->delay_notified);
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		const struct queue_rcpt *r = &env->rcpts[i];
 		buf_puts(out, "rcpt");
-		put_value(out, r->address);
-		put_value(out, r->orcpt);
+		q_put_value(out, r->address);
+		q_put_value(out, r->orcpt);
 		buf_printf(out, " %u %d %d %lld", r->notify, (int)r->status,
 		    r->attempts, (long long)r->next_attempt);
-		put_value(out, r->last_error);
-		put_value(out, r->extra);
+		q_put_value(out, r->last_error);
+		q_put_value(out, r->extra);
 		buf_putc(out, '\n');
 	}
 	buf_puts(out, "end\n");
@@ -198,9 +198,9 @@ hexval(char c)
 	return -1;
 }
 
-/* take_value - parse one " =value" or " -" token from *p; 0 ok, -1 bad */
+/* q_take_value - parse one " =value" or " -" token from *p; 0 ok, -1 bad */
 int
-take_value(const char **p, const char *end, char **out)
+q_take_value(const char **p, const char *end, char **out)
 {
 	const char *s = *p;
 	struct buf b;
@@ -305,7 +305,7 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 				goto bad;
 			ended = true;
 		} else if (strcmp(key, "id") == 0) {
-			if (take_value(&s, le, &a) < 0 || a == NULL || !id_valid(a))
+			if (q_take_value(&s, le, &a) < 0 || a == NULL || !q_id_valid(a))
 				goto badv;
 			snprintf(env->id, sizeof(env->id), "%s", a);
 			free(a);
@@ -314,22 +314,22 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 				goto bad;
 			env->arrival = (time_t)v;
 		} else if (strcmp(key, "sender") == 0) {
-			if (take_value(&s, le, &a) < 0 || a == NULL)
+			if (q_take_value(&s, le, &a) < 0 || a == NULL)
 				goto badv;
 			free(env->sender);
 			env->sender = a;
 		} else if (strcmp(key, "auth") == 0) {
-			if (take_value(&s, le, &a) < 0)
+			if (q_take_value(&s, le, &a) < 0)
 				goto badv;
 			free(env->auth_user);
 			env->auth_user = a;
 		} else if (strcmp(key, "origin") == 0 && !v1) {
-			if (take_value(&s, le, &a) < 0)
+			if (q_take_value(&s, le, &a) < 0)
 				goto badv;
 			free(env->origin);
 			env->origin = a;
 		} else if (strcmp(key, "client") == 0) {
-			if (take_value(&s, le, &a) < 0 || take_value(&s, le, &b) < 0)
+			if (q_take_value(&s, le, &a) < 0 || q_take_value(&s, le, &b) < 0)
 				goto badv;
 			free(env->client_addr);
 			free(env->client_helo);
@@ -340,7 +340,7 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 				goto bad;
 			env->relay_net = (int)v;
 		} else if (strcmp(key, "body") == 0) {
-			if (take_value(&s, le, &a) < 0)
+			if (q_take_value(&s, le, &a) < 0)
 				goto badv;
 			free(env->body_type);
 			env->body_type = a;
@@ -349,12 +349,12 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 				goto bad;
 			env->smtputf8 = v != 0;
 		} else if (strcmp(key, "envid") == 0) {
-			if (take_value(&s, le, &a) < 0)
+			if (q_take_value(&s, le, &a) < 0)
 				goto badv;
 			free(env->envid);
 			env->envid = a;
 		} else if (strcmp(key, "ret") == 0) {
-			if (take_value(&s, le, &a) < 0)
+			if (q_take_value(&s, le, &a) < 0)
 				goto badv;
 			free(env->ret);
 			env->ret = a;
@@ -373,13 +373,13 @@ queue_env_parse(const char *data, size_t len, struct queue_env *env,
 		} else if (strcmp(key, "rcpt") == 0) {
 			long long notify, status, attempts, next;
 			char *err = NULL, *extra = NULL;
-			if (take_value(&s, le, &a) < 0 || a == NULL ||
-			    take_value(&s, le, &b) < 0 ||
+			if (q_take_value(&s, le, &a) < 0 || a == NULL ||
+			    q_take_value(&s, le, &b) < 0 ||
 			    take_int(&s, le, 0, 15, &notify) < 0 ||
 			    take_int(&s, le, RCPT_PENDING, RCPT_FAILED, &status) < 0 ||
 			    take_int(&s, le, 0, 1000000, &attempts) < 0 ||
 			    take_int(&s, le, 0, LLONG_MAX / 2, &next) < 0 ||
-			    take_value(&s, le, &err) < 0 || take_value(&s, le, &extra) < 0) {
+			    q_take_value(&s, le, &err) < 0 || q_take_value(&s, le, &extra) < 0) {
 				free(err);
 				free(extra);
 				goto badv;
@@ -446,14 +446,14 @@ queue_ensure(const char *qpath)
 }
 
 char *
-item_file(const char *qpath, const char *sub, const char *id, const char *ext)
+q_item_file(const char *qpath, const char *sub, const char *id, const char *ext)
 {
 	return xasprintf("%s/%s/%s.%s", qpath, sub, id, ext);
 }
 
-/* write_env_file - format env into path (O_EXCL unless replace) and fsync */
+/* q_write_env_file - format env into path (O_EXCL unless replace) and fsync */
 int
-write_env_file(const char *path, const struct queue_env *env, bool replace,
+q_write_env_file(const char *path, const struct queue_env *env, bool replace,
 	       const char **error_r)
 {
 	struct buf b;
@@ -554,12 +554,12 @@ group_fsync_dir(const char *dir)
 	return r;
 }
 
-/* publish - rename tmp/<id>.msg and tmp/<id>.env into new/, then fsync. */
+/* q_publish - rename tmp/<id>.msg and tmp/<id>.env into new/, then fsync. */
 int
-publish(const char *qpath, const char *id, const char **error_r)
+q_publish(const char *qpath, const char *id, const char **error_r)
 {
-	char *tm = item_file(qpath, "tmp", id, "msg"), *te = item_file(qpath, "tmp", id, "env");
-	char *nm = item_file(qpath, "new", id, "msg"), *ne = item_file(qpath, "new", id, "env");
+	char *tm = q_item_file(qpath, "tmp", id, "msg"), *te = q_item_file(qpath, "tmp", id, "env");
+	char *nm = q_item_file(qpath, "new", id, "msg"), *ne = q_item_file(qpath, "new", id, "env");
 	char *newdir = path_join(qpath, "new");
 	int r = 0;
 
@@ -601,7 +601,7 @@ queue_writer_open(const char *qpath, const char *id, const char **error_r)
 {
 	struct queue_writer *w;
 
-	if (!id_valid(id)) {
+	if (!q_id_valid(id)) {
 		errno = 0;
 		qfail(error_r, "invalid queue id '%s'", id);
 		return NULL;
@@ -613,7 +613,7 @@ queue_writer_open(const char *qpath, const char *id, const char **error_r)
 	w = xcalloc(1, sizeof(*w));
 	w->qpath = xstrdup(qpath);
 	snprintf(w->id, sizeof(w->id), "%s", id);
-	w->msg_tmp = item_file(qpath, "tmp", id, "msg");
+	w->msg_tmp = q_item_file(qpath, "tmp", id, "msg");
 	w->fd = open(w->msg_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (w->fd < 0) {
 		qfail(error_r, "create %s", w->msg_tmp);
@@ -704,21 +704,21 @@ queue_writer_commit(struct queue_writer **wp, const struct queue_env *env,
 		return -1;
 	}
 	w->fd = -1;
-	env_tmp = item_file(w->qpath, "tmp", w->id, "env");
-	r = write_env_file(env_tmp, env, false, error_r);
+	env_tmp = q_item_file(w->qpath, "tmp", w->id, "env");
+	r = q_write_env_file(env_tmp, env, false, error_r);
 	free(env_tmp);
 	if (r < 0) {
 		unlink(w->msg_tmp);
 		writer_free(w);
 		return -1;
 	}
-	r = publish(w->qpath, w->id, error_r);
+	r = q_publish(w->qpath, w->id, error_r);
 	writer_free(w);
 	return r;
 }
 
 int
-copy_file(const char *from, const char *to)
+q_copy_file(const char *from, const char *to)
 {
 	char chunk[65536];
 	int in, out, saved;
@@ -766,25 +766,25 @@ queue_put_file(const char *qpath, const char *msg_path,
 	char *tm, *te;
 	int r;
 
-	if (!id_valid(env->id)) {
+	if (!q_id_valid(env->id)) {
 		errno = 0;
 		return qfail(error_r, "invalid queue id '%s'", env->id);
 	}
 	if (queue_ensure(qpath) < 0)
 		return qfail(error_r, "create queue %s", qpath);
-	tm = item_file(qpath, "tmp", env->id, "msg");
-	te = item_file(qpath, "tmp", env->id, "env");
+	tm = q_item_file(qpath, "tmp", env->id, "msg");
+	te = q_item_file(qpath, "tmp", env->id, "env");
 	/* a hard link shares the already durable message; across file
 	 * systems, a copy */
 	unlink(tm);
-	if (link(msg_path, tm) < 0 && copy_file(msg_path, tm) < 0) {
+	if (link(msg_path, tm) < 0 && q_copy_file(msg_path, tm) < 0) {
 		r = qfail(error_r, "link %s to %s", msg_path, tm);
 		free(tm);
 		free(te);
 		return r;
 	}
 	unlink(te);
-	if (write_env_file(te, env, false, error_r) < 0) {
+	if (q_write_env_file(te, env, false, error_r) < 0) {
 		unlink(tm);
 		free(tm);
 		free(te);
@@ -792,5 +792,5 @@ queue_put_file(const char *qpath, const char *msg_path,
 	}
 	free(tm);
 	free(te);
-	return publish(qpath, env->id, error_r);
+	return q_publish(qpath, env->id, error_r);
 }

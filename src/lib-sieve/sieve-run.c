@@ -10,47 +10,7 @@
 #include "sieve-private.h"
 #include "strutil.h"
 #include "xalloc.h"
-
-/* store.h flag bits, repeated so this library needs no lib-store */
-#define F_SEEN     0x01u
-#define F_ANSWERED 0x02u
-#define F_FLAGGED  0x04u
-#define F_DELETED  0x08u
-#define F_DRAFT    0x10u
-
-#define HDR_FIELDS_MAX 1000
-#define MATCH_VARS 10
-
-struct hfield {
-	char *name;
-	char *value;             /* unfolded, trimmed, not decoded */
-};
-
-struct var {
-	char *name;
-	char *value;
-};
-
-struct run {
-	const struct sieve_script *s;
-	const struct sieve_message *m;
-	struct sieve_result *res;
-	struct hfield *hf;
-	size_t nhf;
-	size_t body_off;         /* where the body starts */
-	struct var *vars;
-	size_t nvars;
-	char *mv[MATCH_VARS];    /* match variables ${0}..${9} */
-	char *flags;             /* the internal flags variable */
-	bool implicit_keep;
-	bool stopped;
-	bool mime_done;
-	struct mime_message mime;
-	long steps;
-	long work;               /* byte comparisons left (matching) */
-	int nredirects;
-	char *err;
-};
+#include "sieve-run-private.h"
 
 static int
 rerr(struct run *r, const struct sv_node *n, const char *msg)
@@ -150,10 +110,10 @@ var_set(struct run *r, const struct sv_node *n, const char *name,
 	return 0;
 }
 
-/* expand - a string with ${name} and ${N} replaced (variables only);
+/* sr_expand - a string with ${name} and ${N} replaced (variables only);
  * new string */
-static char *
-expand(struct run *r, const char *s)
+char *
+sr_expand(struct run *r, const char *s)
 {
 	struct buf b;
 
@@ -198,356 +158,6 @@ expand(struct run *r, const char *s)
 	return out != NULL ? out : xstrdup("");
 }
 
-/* ---------------------------------------------------------- comparing */
-
-static int
-fold(int c, int comp)
-{
-	/* i;ascii-casemap: a-z as A-Z (RFC 4790 9.2) */
-	return comp == C_OCTET ? c : toupper(c);
-}
-
-/* numeric value of s for i;ascii-numeric: -1 = positive infinity */
-static int
-num_cmp(const char *a, const char *b)
-{
-	bool ia = !isdigit((unsigned char)*a), ib = !isdigit((unsigned char)*b);
-	if (ia || ib)
-		return ia && ib ? 0 : ia ? 1 : -1;
-	while (*a == '0' && isdigit((unsigned char)a[1]))
-		a++;
-	while (*b == '0' && isdigit((unsigned char)b[1]))
-		b++;
-	size_t la = 0, lb = 0;
-	while (isdigit((unsigned char)a[la]))
-		la++;
-	while (isdigit((unsigned char)b[lb]))
-		lb++;
-	if (la != lb)
-		return la < lb ? -1 : 1;
-	int c = strncmp(a, b, la);
-	return c < 0 ? -1 : c > 0;
-}
-
-static int
-str_cmp(const char *a, const char *b, int comp)
-{
-	if (comp == C_NUMERIC)
-		return num_cmp(a, b);
-	for (;; a++, b++) {
-		int x = fold((unsigned char)*a, comp), y = fold((unsigned char)*b, comp);
-		if (x != y)
-			return x < y ? -1 : 1;
-		if (x == 0)
-			return 0;
-	}
-}
-
-static bool
-rel_ok(int c, int relop)
-{
-	switch (relop) {
-	case R_GT: return c > 0;
-	case R_GE: return c >= 0;
-	case R_LT: return c < 0;
-	case R_LE: return c <= 0;
-	case R_EQ: return c == 0;
-	default: return c != 0;
-	}
-}
-
-static bool
-contains(const char *hay, const char *needle, int comp, long *work)
-{
-	size_t hl = strlen(hay), nl = strlen(needle);
-	if (nl == 0)
-		return true;
-	for (size_t i = 0; i + nl <= hl; i++) {
-		size_t k;
-		if ((*work -= (long)nl) < 0)
-			return false;
-		for (k = 0; k < nl; k++)
-			if (fold((unsigned char)hay[i + k], comp) !=
-			    fold((unsigned char)needle[k], comp))
-				break;
-		if (k == nl)
-			return true;
-	}
-	return false;
-}
-
-/* glob - :matches with * and ? (and \ escapes); the wildcards' matches
- * go into caps (start, length) when not NULL. One backtrack point (the
- * last star): linear in practice, never exponential. */
-struct cap {
-	size_t start, len;
-};
-
-static bool
-glob(const char *s, const char *p, int comp, struct cap *caps, size_t *ncaps,
-     long *work)
-{
-	size_t si = 0, pi = 0, star_p = (size_t)-1, star_s = 0, nc = 0;
-	size_t star_nc = 0;
-	size_t slen = strlen(s), plen = strlen(p);
-
-	while (si < slen || pi < plen) {
-		if (--*work < 0)
-			return false;
-		if (pi < plen) {
-			char c = p[pi];
-			if (c == '*') {
-				star_p = pi;
-				star_s = si;
-				star_nc = nc;
-				if (nc < MATCH_VARS - 1) {
-					caps[nc].start = si;
-					caps[nc].len = 0;
-				}
-				nc++;
-				pi++;
-				continue;
-			}
-			if (c == '?' && si < slen) {
-				if (nc < MATCH_VARS - 1) {
-					caps[nc].start = si;
-					caps[nc].len = 1;
-				}
-				nc++;
-				pi++;
-				si++;
-				continue;
-			}
-			if (c != '?' && si < slen) {
-				size_t q = pi;
-				if (c == '\\' && pi + 1 < plen)
-					q = pi + 1;
-				if (fold((unsigned char)p[q], comp) ==
-				    fold((unsigned char)s[si], comp)) {
-					pi = q + 1;
-					si++;
-					continue;
-				}
-			}
-		}
-		/* mismatch: let the last star take one more byte */
-		if (star_p != (size_t)-1 && star_s < slen) {
-			star_s++;
-			nc = star_nc;
-			if (nc < MATCH_VARS - 1)
-				caps[nc].len = star_s - caps[nc].start;
-			nc++;
-			pi = star_p + 1;
-			si = star_s;
-			continue;
-		}
-		return false;
-	}
-	*ncaps = nc < MATCH_VARS - 1 ? nc : MATCH_VARS - 1;
-	return true;
-}
-
-static void
-mv_clear(struct run *r)
-{
-	for (int i = 0; i < MATCH_VARS; i++) {
-		free(r->mv[i]);
-		r->mv[i] = NULL;
-	}
-}
-
-/* match_one - one value against one key */
-static bool
-match_one(struct run *r, const struct sv_spec *sp, const char *value,
-	  const char *key)
-{
-	switch (sp->match) {
-	case M_IS:
-		return str_cmp(value, key, sp->comp) == 0;
-	case M_CONTAINS:
-		return contains(value, key, sp->comp, &r->work);
-	case M_VALUE:
-		return rel_ok(str_cmp(value, key, sp->comp), sp->relop);
-	case M_MATCHES: {
-		struct cap caps[MATCH_VARS];
-		size_t nc = 0;
-		if (!glob(value, key, sp->comp, caps, &nc, &r->work))
-			return false;
-		if (r->s->exts & EXT_VARIABLES) {
-			mv_clear(r);
-			r->mv[0] = xstrndup(value, SIEVE_VAR_VALUE_MAX);
-			for (size_t i = 0; i < nc; i++)
-				r->mv[i + 1] = xstrndup(value + caps[i].start,
-				    caps[i].len);
-		}
-		return true;
-	}
-	}
-	return false;
-}
-
-/* match_values - any value against any key (keys expanded), or :count */
-static bool
-match_values(struct run *r, const struct sv_spec *sp, char **values,
-	     size_t nvalues, const struct sv_strlist *keys)
-{
-	if (sp->match == M_COUNT) {
-		char cnt[32];
-		snprintf(cnt, sizeof(cnt), "%zu", nvalues);
-		for (size_t k = 0; k < keys->n; k++) {
-			char *key = expand(r, keys->v[k]);
-			bool ok = rel_ok(num_cmp(cnt, key), sp->relop);
-			free(key);
-			if (ok)
-				return true;
-		}
-		return false;
-	}
-	for (size_t k = 0; k < keys->n; k++) {
-		char *key = expand(r, keys->v[k]);
-		for (size_t i = 0; i < nvalues; i++)
-			if (match_one(r, sp, values[i], key)) {
-				free(key);
-				return true;
-			}
-		free(key);
-	}
-	return false;
-}
-
-/* ---------------------------------------------------------- addresses */
-
-static void
-strv_push(char ***v, size_t *n, char *s)
-{
-	if (*n >= 4 * SIEVE_LIST_MAX) {
-		free(s);
-		return;
-	}
-	*v = xreallocarray(*v, *n + 1, sizeof(**v));
-	(*v)[(*n)++] = s;
-}
-
-static void
-strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* addr_list - the addr-specs of an address-list header value: for each
- * element the text in <>, else the element without comments and blanks */
-static void
-addr_list(const char *v, char ***out, size_t *n)
-{
-	struct buf plain, angle;
-	bool in_angle = false, have_angle = false;
-	int depth = 0;
-
-	buf_init(&plain, 0);
-	buf_init(&angle, 0);
-	for (const char *p = v;; p++) {
-		char c = *p;
-		if (c == '\0' || (depth == 0 && !in_angle && (c == ',' || c == ';'))) {
-			struct buf *b = have_angle ? &angle : &plain;
-			char *a = xstrndup(b->data ? b->data : "", b->len);
-			char *t = str_trim(a);
-			if (*t != '\0')
-				strv_push(out, n, xstrdup(t));
-			free(a);
-			buf_reset(&plain);
-			buf_reset(&angle);
-			have_angle = false;
-			if (c == '\0')
-				break;
-			continue;
-		}
-		if (c == '(' ) {
-			depth++;
-			continue;
-		}
-		if (depth > 0) {
-			if (c == ')')
-				depth--;
-			else if (c == '\\' && p[1])
-				p++;
-			continue;
-		}
-		if (c == '"') {
-			/* quoted string: part of a local part or a display name */
-			struct buf *b = in_angle ? &angle : &plain;
-			buf_putc(b, '"');
-			for (p++; *p && *p != '"'; p++) {
-				if (*p == '\\' && p[1])
-					p++;
-				buf_putc(b, *p);
-			}
-			buf_putc(b, '"');
-			if (*p == '\0')
-				p--;
-			continue;
-		}
-		if (c == '<') {
-			in_angle = true;
-			have_angle = true;
-			buf_reset(&angle);
-			continue;
-		}
-		if (c == '>') {
-			in_angle = false;
-			continue;
-		}
-		if (c == ':' && !in_angle) {
-			/* a group name (or a source route): drop what came */
-			buf_reset(&plain);
-			continue;
-		}
-		if (c == ' ' || c == '\t') {
-			if (!in_angle && !have_angle)
-				buf_putc(&plain, ' ');
-			continue;
-		}
-		buf_putc(in_angle ? &angle : &plain, c);
-	}
-	buf_free(&plain);
-	buf_free(&angle);
-	/* a "plain" element with blanks is a display name without <>:
-	 * keep only what looks like an address */
-	for (size_t i = 0; i < *n; i++) {
-		char *sp = strrchr((*out)[i], ' ');
-		if (sp != NULL && strchr(sp, '@') != NULL)
-			memmove((*out)[i], sp + 1, strlen(sp + 1) + 1);
-	}
-}
-
-/* addr_part - the part of an address a test looks at; NULL when it has
- * none (:detail without a separator); new string */
-static char *
-addr_part(const char *a, int part)
-{
-	const char *at = strrchr(a, '@');
-	size_t ll = at ? (size_t)(at - a) : strlen(a);
-
-	switch (part) {
-	case A_LOCAL:
-		return xstrndup(a, ll);
-	case A_DOMAIN:
-		return xstrdup(at ? at + 1 : "");
-	case A_USER:
-	case A_DETAIL: {
-		const char *plus = memchr(a, '+', ll);
-		if (part == A_USER)
-			return xstrndup(a, plus ? (size_t)(plus - a) : ll);
-		if (plus == NULL)
-			return NULL;
-		return xstrndup(plus + 1, ll - (size_t)(plus + 1 - a));
-	}
-	default:
-		return xstrdup(a);
-	}
-}
-
 /* ------------------------------------------------------------- tests */
 
 static void
@@ -555,7 +165,7 @@ header_values(struct run *r, const struct sv_strlist *names, bool decode,
 	      char ***vals, size_t *n)
 {
 	for (size_t k = 0; k < names->n; k++) {
-		char *name = expand(r, names->v[k]);
+		char *name = sr_expand(r, names->v[k]);
 		for (size_t i = 0; i < r->nhf; i++) {
 			if (!str_eq_ci(r->hf[i].name, name))
 				continue;
@@ -565,9 +175,9 @@ header_values(struct run *r, const struct sv_strlist *names, bool decode,
 				mime_decode_words(r->hf[i].value,
 				    strlen(r->hf[i].value), &b);
 				char *s = buf_steal(&b);
-				strv_push(vals, n, s ? s : xstrdup(""));
+				sr_strv_push(vals, n, s ? s : xstrdup(""));
 			} else {
-				strv_push(vals, n, xstrdup(r->hf[i].value));
+				sr_strv_push(vals, n, xstrdup(r->hf[i].value));
 			}
 		}
 		free(name);
@@ -627,7 +237,7 @@ body_parts(struct run *r, const struct mime_part *p, const struct sv_spec *sp,
 		buf_truncate(&b, SIEVE_BODY_MAX);
 	char *s = buf_steal(&b);
 	/* NUL bytes end the text for matching */
-	strv_push(vals, n, s ? s : xstrdup(""));
+	sr_strv_push(vals, n, s ? s : xstrdup(""));
 }
 
 static int eval_test(struct run *r, const struct sv_node *t, int *res);
@@ -687,7 +297,7 @@ strlist_joined(struct run *r, const struct sv_strlist *l)
 	struct buf b;
 	buf_init(&b, 0);
 	for (size_t i = 0; i < l->n; i++) {
-		char *e = expand(r, l->v[i]);
+		char *e = sr_expand(r, l->v[i]);
 		if (b.len + strlen(e) < SIEVE_VAR_VALUE_MAX) {
 			if (b.len)
 				buf_putc(&b, ' ');
@@ -743,7 +353,7 @@ eval_test(struct run *r, const struct sv_node *t, int *res)
 	case OP_EXISTS:
 		*res = 1;
 		for (size_t k = 0; k < sp->p[0]->n && *res; k++) {
-			char *name = expand(r, sp->p[0]->v[k]);
+			char *name = sr_expand(r, sp->p[0]->v[k]);
 			bool found = false;
 			for (size_t i = 0; i < r->nhf && !found; i++)
 				found = str_eq_ci(r->hf[i].name, name);
@@ -763,23 +373,23 @@ eval_test(struct run *r, const struct sv_node *t, int *res)
 			size_t nh = 0;
 			header_values(r, sp->p[0], false, &hv, &nh);
 			for (size_t i = 0; i < nh; i++)
-				addr_list(hv[i], &raw, &nraw);
-			strv_free(hv, nh);
+				sr_addr_list(hv[i], &raw, &nraw);
+			sr_strv_free(hv, nh);
 		} else {
 			for (size_t k = 0; k < sp->p[0]->n; k++) {
 				const char *e = str_eq_ci(sp->p[0]->v[k], "from") ?
 				    r->m->env_from : r->m->env_to;
-				strv_push(&raw, &nraw, xstrdup(e ? e : ""));
+				sr_strv_push(&raw, &nraw, xstrdup(e ? e : ""));
 			}
 		}
 		for (size_t i = 0; i < nraw; i++) {
-			char *part = addr_part(raw[i], sp->addrpart);
+			char *part = sr_addr_part(raw[i], sp->addrpart);
 			if (part != NULL)
-				strv_push(&vals, &nv, part);
+				sr_strv_push(&vals, &nv, part);
 			else if (sp->match == M_COUNT)
-				strv_push(&vals, &nv, xstrdup(""));
+				sr_strv_push(&vals, &nv, xstrdup(""));
 		}
-		strv_free(raw, nraw);
+		sr_strv_free(raw, nraw);
 		break;
 	}
 	case OP_BODY:
@@ -791,18 +401,18 @@ eval_test(struct run *r, const struct sv_node *t, int *res)
 			size_t bl = r->m->len - r->body_off;
 			if (bl > SIEVE_BODY_MAX)
 				bl = SIEVE_BODY_MAX;
-			strv_push(&vals, &nv, xstrndup(r->m->data + r->body_off, bl));
+			sr_strv_push(&vals, &nv, xstrndup(r->m->data + r->body_off, bl));
 		} else {
 			body_parts(r, &r->mime.root, sp, &vals, &nv, 0);
 		}
 		break;
 	case OP_STRING:
 		for (size_t k = 0; k < sp->p[0]->n; k++) {
-			char *v = expand(r, sp->p[0]->v[k]);
+			char *v = sr_expand(r, sp->p[0]->v[k]);
 			if (sp->match == M_COUNT && *v == '\0')
 				free(v);
 			else
-				strv_push(&vals, &nv, v);
+				sr_strv_push(&vals, &nv, v);
 		}
 		break;
 	case OP_HASFLAG:
@@ -813,14 +423,14 @@ eval_test(struct run *r, const struct sv_node *t, int *res)
 				char *c = xstrdup(fv ? fv : ""), *save = NULL;
 				for (char *f = strtok_r(c, " ", &save); f;
 				    f = strtok_r(NULL, " ", &save))
-					strv_push(&vals, &nv, xstrdup(f));
+					sr_strv_push(&vals, &nv, xstrdup(f));
 				free(c);
 			}
 		} else {
 			char *c = xstrdup(r->flags), *save = NULL;
 			for (char *f = strtok_r(c, " ", &save); f;
 			    f = strtok_r(NULL, " ", &save))
-				strv_push(&vals, &nv, xstrdup(f));
+				sr_strv_push(&vals, &nv, xstrdup(f));
 			free(c);
 		}
 		break;
@@ -830,8 +440,8 @@ eval_test(struct run *r, const struct sv_node *t, int *res)
 	const struct sv_strlist *keys = t->op == OP_BODY ? sp->p[0] : sp->p[1];
 	if (t->op == OP_HASFLAG)
 		keys = sp->p[0];
-	*res = match_values(r, sp, vals, nv, keys);
-	strv_free(vals, nv);
+	*res = sr_match_values(r, sp, vals, nv, keys);
+	sr_strv_free(vals, nv);
 	if (r->work < 0)
 		return rerr(r, t, "script runs too long (matching)");
 	return 0;
@@ -872,7 +482,7 @@ action_clear(struct sieve_action *a)
 	free(a->vac.subject);
 	free(a->vac.from);
 	free(a->vac.handle);
-	strv_free(a->vac.addresses, a->vac.naddresses);
+	sr_strv_free(a->vac.addresses, a->vac.naddresses);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -1028,13 +638,13 @@ run_command(struct run *r, const struct sv_node *c, bool *last_if)
 		r->res->no_autoreply = true;
 		return 0;
 	case OP_FILEINTO:
-		arg = expand(r, sp->p[0]->v[0]);
+		arg = sr_expand(r, sp->p[0]->v[0]);
 		if (!sp->copy)
 			r->implicit_keep = false;
 		rc = store_action(r, c, SIEVE_ACT_FILEINTO, arg);
 		break;
 	case OP_REDIRECT: {
-		arg = expand(r, sp->p[0]->v[0]);
+		arg = sr_expand(r, sp->p[0]->v[0]);
 		if (!check_address_rt(arg)) {
 			rc = rerr(r, c, "redirect: bad address");
 			break;
@@ -1070,7 +680,7 @@ run_command(struct run *r, const struct sv_node *c, bool *last_if)
 			rc = -1;
 			break;
 		}
-		a->arg = expand(r, sp->p[0]->v[0]);
+		a->arg = sr_expand(r, sp->p[0]->v[0]);
 		a->ereject = c->op == OP_EREJECT;
 		break;
 	}
@@ -1084,13 +694,13 @@ run_command(struct run *r, const struct sv_node *c, bool *last_if)
 			rc = -1;
 			break;
 		}
-		a->arg = expand(r, sp->reason);
-		a->vac.subject = sp->subject ? expand(r, sp->subject) : NULL;
-		a->vac.from = sp->from ? expand(r, sp->from) : NULL;
+		a->arg = sr_expand(r, sp->reason);
+		a->vac.subject = sp->subject ? sr_expand(r, sp->subject) : NULL;
+		a->vac.from = sp->from ? sr_expand(r, sp->from) : NULL;
 		a->vac.mime = sp->mime;
 		a->vac.seconds = sp->seconds;
 		if (sp->handle != NULL) {
-			a->vac.handle = expand(r, sp->handle);
+			a->vac.handle = sr_expand(r, sp->handle);
 		} else {
 			/* RFC 5230 4.2: from the arguments */
 			a->vac.handle = xasprintf("%s\n%s\n%s", a->arg,
@@ -1099,8 +709,8 @@ run_command(struct run *r, const struct sv_node *c, bool *last_if)
 		}
 		if (sp->addresses != NULL)
 			for (size_t i = 0; i < sp->addresses->n; i++)
-				strv_push(&a->vac.addresses, &a->vac.naddresses,
-				    expand(r, sp->addresses->v[i]));
+				sr_strv_push(&a->vac.addresses, &a->vac.naddresses,
+				    sr_expand(r, sp->addresses->v[i]));
 		break;
 	}
 	case OP_SETFLAG:
@@ -1141,7 +751,7 @@ run_command(struct run *r, const struct sv_node *c, bool *last_if)
 		break;
 	}
 	case OP_SET: {
-		char *v = expand(r, sp->p[1]->v[0]);
+		char *v = sr_expand(r, sp->p[1]->v[0]);
 		char *m = apply_mods(v, sp->mods);
 		rc = var_set(r, c, sp->p[0]->v[0], m);
 		free(m);
@@ -1233,7 +843,7 @@ sieve_execute(const struct sieve_script *s, const struct sieve_message *m,
 		free(r.vars[i].value);
 	}
 	free(r.vars);
-	mv_clear(&r);
+	sr_mv_clear(&r);
 	free(r.flags);
 	free(r.err);
 	if (r.mime_done)
