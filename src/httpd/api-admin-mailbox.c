@@ -10,6 +10,8 @@
 #include "api-admin.h"
 #include "directory.h"
 #include "fields.h"
+#include "log.h"
+#include "maint.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -475,8 +477,14 @@ mailbox_create(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 		e = jmap_error("serverFail", "the audit store failed");
 	if (api_tx_close(c, outer, e, res, "notCreated", key) != NULL)
 		return;
-	api_set_done(res, "created", key, json_pack("{s:s,s:s,s:s}", "id",
-	    ident, "name", name, "postOffice", po));
+	/* the welcome message (manual 5.3.9.9), as `postern mailbox add`
+	 * delivers it; the mailbox stays made if it cannot be */
+	int w = maint_welcome_deliver(c->db, po, name, &err);
+	if (w < 0)
+		log_warnx("%s: the welcome message was not delivered: %s", ident,
+		    err);
+	api_set_done(res, "created", key, json_pack("{s:s,s:s,s:s,s:b}", "id",
+	    ident, "name", name, "postOffice", po, "welcomed", w > 0));
 }
 
 /* api_mailbox_target - the mailbox ident of an update or destroy within

@@ -311,3 +311,70 @@ dmarc_report_xml(const struct dmarc_report_meta *m,
 	buf_puts(out, "</feedback>\n");
 	free(done);
 }
+
+static int
+by_domain(const void *a, const void *b)
+{
+	const struct dmarc_report_row *x = a, *y = b;
+	int c = strcmp(x->policy_domain, y->policy_domain);
+	if (c != 0)
+		return c;
+	return x->when < y->when ? -1 : x->when > y->when;
+}
+
+int
+dmarc_report_day(const char *root, const char *day,
+		 struct dmarc_report_row **rows_r, size_t *n_r, size_t *bad_r)
+{
+	struct dmarc_report_row *rows = NULL;
+	size_t n = 0, cap = 0, bad = 0;
+	struct buf b;
+	char *path = dmarc_report_path(root, day);
+
+	*rows_r = NULL;
+	*n_r = *bad_r = 0;
+	buf_init(&b, (size_t)DMARC_DAY_ROWS_MAX * 600);
+	if (file_read(path, &b) < 0) {
+		int e = errno;
+		buf_free(&b);
+		free(path);
+		return e == ENOENT ? 0 : -1;
+	}
+	free(path);
+	for (size_t i = 0; i < b.len;) {
+		char *nl = memchr(b.data + i, '\n', b.len - i);
+		size_t l = nl ? (size_t)(nl - (b.data + i)) : b.len - i;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			rows = xreallocarray(rows, cap, sizeof(*rows));
+		}
+		if (nl != NULL && n < DMARC_DAY_ROWS_MAX &&
+		    dmarc_report_parse(b.data + i, l, &rows[n]) == 0)
+			n++;
+		else
+			bad++;    /* malformed, cut short or past the limit */
+		i += l + 1;
+	}
+	buf_free(&b);
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), by_domain);
+	*rows_r = rows;
+	*n_r = n;
+	*bad_r = bad;
+	return 0;
+}
+
+void
+dmarc_report_make(const char *host, const char *from, const char *day,
+		  time_t begin, const struct dmarc_report_row *rows, size_t n,
+		  struct buf *xml, char **report_id_r, char **file_name_r)
+{
+	const char *domain = rows[0].policy_domain;
+	char *rid = xasprintf("%s.%s@%s", day, domain, host);
+	struct dmarc_report_meta m = { host, from, rid, begin, begin + 86399 };
+
+	dmarc_report_xml(&m, rows, n, xml);
+	*report_id_r = rid;
+	*file_name_r = xasprintf("%s!%s!%lld!%lld.xml", host, domain,
+	    (long long)begin, (long long)begin + 86399);
+}

@@ -507,3 +507,71 @@ tlsrpt_report_json(const struct tlsrpt_meta *m, const struct tlsrpt_row *rows,
 		abort();       /* out of memory: as xmalloc */
 	return s;
 }
+
+static int
+by_domain(const void *a, const void *b)
+{
+	const struct tlsrpt_row *x = a, *y = b;
+	int c = strcasecmp(x->domain, y->domain);
+	if (c != 0)
+		return c;
+	return x->when < y->when ? -1 : x->when > y->when;
+}
+
+int
+tlsrpt_day(const char *root, const char *day, struct tlsrpt_row **rows_r,
+	   size_t *n_r, size_t *bad_r)
+{
+	struct tlsrpt_row *rows = NULL;
+	size_t n = 0, cap = 0, bad = 0;
+	struct buf b;
+	char *path = tlsrpt_path(root, day);
+
+	*rows_r = NULL;
+	*n_r = *bad_r = 0;
+	buf_init(&b, (size_t)TLSRPT_DAY_ROWS_MAX * (TLSRPT_ROW_MAX / 4));
+	if (file_read(path, &b) < 0) {
+		int e = errno;
+		buf_free(&b);
+		free(path);
+		return e == ENOENT ? 0 : -1;
+	}
+	free(path);
+	for (size_t i = 0; i < b.len;) {
+		char *nl = memchr(b.data + i, '\n', b.len - i);
+		size_t l = nl ? (size_t)(nl - (b.data + i)) : b.len - i;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			rows = xreallocarray(rows, cap, sizeof(*rows));
+		}
+		if (nl != NULL && n < TLSRPT_DAY_ROWS_MAX &&
+		    tlsrpt_row_parse(b.data + i, l, &rows[n]) == 0)
+			n++;
+		else
+			bad++;
+		i += l + 1;
+	}
+	buf_free(&b);
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), by_domain);
+	*rows_r = rows;
+	*n_r = n;
+	*bad_r = bad;
+	return 0;
+}
+
+char *
+tlsrpt_report_make(const char *host, const char *from, const char *day,
+		   time_t begin, const struct tlsrpt_row *rows, size_t n,
+		   char **report_id_r, char **file_name_r)
+{
+	const char *domain = rows[0].domain;
+	char *rid = xasprintf("%s.%s@%s", day, domain, host);
+	struct tlsrpt_meta m = { host, from, rid, begin, begin + 86399 };
+	char *js = tlsrpt_report_json(&m, rows, n);
+
+	*report_id_r = rid;
+	*file_name_r = xasprintf("%s!%s!%lld!%lld.json.gz", host, domain,
+	    (long long)begin, (long long)begin + 86399);
+	return js;
+}
