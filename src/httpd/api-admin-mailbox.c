@@ -8,6 +8,7 @@
 #include "popretr.h"
 #include "api.h"
 #include "api-admin.h"
+#include "buf.h"
 #include "directory.h"
 #include "fields.h"
 #include "log.h"
@@ -205,8 +206,8 @@ mailbox_keyset(struct api_ctx *c, const struct query *q, const char *from,
 		    "anchor", NULL);
 		return;
 	}
-	char *pat = q->text != NULL && *q->text != '\0' ?
-	    api_like_pattern(q->text) : NULL;
+	char *pat = q->pattern != NULL ? xstrdup(q->pattern) : q->text != NULL &&
+	    *q->text != '\0' ? api_like_pattern(q->text) : NULL;
 	char *sql = xasprintf("SELECT count(*) %s AND m.id = ?3", from);
 	if (adm_object_id(c->db, ADM_MAILBOX, q->anchor, &aid, &err) < 0 ||
 	    db_query_int(c->db, &hit, 0, &err, sql, "iti", po, pat, aid) < 0 ||
@@ -264,6 +265,46 @@ mailbox_keyset(struct api_ctx *c, const struct query *q, const char *from,
 		json_object_set_new(*result_r, "total", json_integer(total));
 }
 
+/* search_phrase - the trigram index's phrase for a search text, when the
+ * index is the faster road: a text of 3 characters or more (shorter ones
+ * have no trigram) matching at most SEARCH_FEW mailboxes, which the page
+ * then sorts. Else NULL: LIKE on each row in the page's order finds the
+ * first page of a common text at once, and counts in one pass. */
+#define SEARCH_FEW 5000
+static char *
+search_phrase(struct api_ctx *c, const char *text)
+{
+	size_t chars = 0;
+	const char *err;
+	int64_t n;
+
+	if (text == NULL)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		chars += (*p & 0xC0) != 0x80;
+	if (chars < 3)
+		return NULL;
+	struct buf b;
+	buf_init(&b, 0);
+	buf_putc(&b, '"');
+	for (const char *p = text; *p; p++) {
+		if (*p == '"')
+			buf_putc(&b, '"');
+		buf_putc(&b, *p);
+	}
+	buf_putc(&b, '"');
+	char *phrase = buf_steal(&b);
+	/* how many, up to one more than few: cheap either way (the index
+	 * stops at the limit) */
+	if (db_query_int(c->db, &n, 0, &err, "SELECT count(*) FROM (SELECT "
+	    "rowid FROM mailbox_search WHERE mailbox_search MATCH ? LIMIT ?)",
+	    "ti", phrase, (int64_t)SEARCH_FEW + 1) < 0 || n > SEARCH_FEW) {
+		free(phrase);
+		return NULL;
+	}
+	return phrase;
+}
+
 static void
 mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
@@ -295,15 +336,25 @@ mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	 * (UNIQUE (postoffice_id, name) for a post office, mailbox_name for
 	 * all) instead of planning around "?1 = 0 OR ..." */
 	char from[400];
-	snprintf(from, sizeof(from), "FROM mailbox m WHERE %s AND (?2 IS NULL OR "
-	    "m.name LIKE ?2 ESCAPE '\\' OR m.friendly_name LIKE ?2 ESCAPE "
-	    "'\\')", po != 0 ? "m.postoffice_id = ?1" : "?1 = 0");
-	if (q.anchor != NULL) {
-		mailbox_keyset(c, &q, from, po, result_r, error_r);
-		return;
+	char *phrase = search_phrase(c, q.text);
+	if (phrase != NULL) {
+		/* few matches: the trigram index gives them, the page sorts
+		 * them (schema v14, mailbox_search) */
+		q.pattern = phrase;
+		snprintf(from, sizeof(from), "FROM mailbox m WHERE %s AND m.id IN "
+		    "(SELECT rowid FROM mailbox_search WHERE mailbox_search MATCH "
+		    "?2)", po != 0 ? "m.postoffice_id = ?1" : "?1 = 0");
+	} else {
+		snprintf(from, sizeof(from), "FROM mailbox m WHERE %s AND (?2 IS "
+		    "NULL OR m.name LIKE ?2 ESCAPE '\\' OR m.friendly_name LIKE ?2 "
+		    "ESCAPE '\\')", po != 0 ? "m.postoffice_id = ?1" : "?1 = 0");
 	}
-	api_run_query(c, &q, "m.name || '@' || " PO_NAME, from, order, po, result_r,
-	    error_r);
+	if (q.anchor != NULL)
+		mailbox_keyset(c, &q, from, po, result_r, error_r);
+	else
+		api_run_query(c, &q, "m.name || '@' || " PO_NAME, from, order, po,
+		    result_r, error_r);
+	free(phrase);
 #undef PO_NAME
 }
 

@@ -432,8 +432,8 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 		    "and AuditEntry/query", "anchor", NULL);
 		return;
 	}
-	char *pat = q->text != NULL && *q->text != '\0' ? api_like_pattern(q->text) :
-	    NULL;
+	char *pat = q->pattern != NULL ? xstrdup(q->pattern) : q->text != NULL &&
+	    *q->text != '\0' ? api_like_pattern(q->text) : NULL;
 	int64_t total = -1;
 	char *sql = xasprintf("SELECT count(*) %s", from);
 

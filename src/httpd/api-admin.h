@@ -37,6 +37,8 @@ struct query {
 	const char *anchor;       /* keyset paging: the id to start at */
 	int64_t anchor_offset;    /* 0 or more */
 	bool total;               /* calculateTotal (default false) */
+	const char *pattern;      /* ?2 when set (Mailbox/query's trigram
+				   * phrase), else the LIKE pattern of text */
 };
 
 /* one family's /set: each function handles one entry and fills res
