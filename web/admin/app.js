@@ -23,6 +23,7 @@ import { Chat } from './chat.js';
 import { Traffic } from './plot.js';
 import { Branding } from './branding.js';
 import { Quarantine, SendLimits } from './quarantine.js';
+import { Reports, DnsRecords, Welcome } from './reports.js';
 import { brandingFor, loginLogo } from '../common/branding.js';
 
 // ---- small pieces ---------------------------------------------------------
@@ -542,7 +543,9 @@ function App() {
     ['lists', 'Lists'],
     ['chat', 'Chat'],
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['quarantine', 'Quarantine'], ['track', 'Track'], ['diag', 'Diagnostics'], ['audit', 'Audit log']] : []),
-    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['settings', 'Settings']] : []),
+    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['reports', 'Reports']] : []),
+    ['dns', 'DNS records'],
+    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['welcome', 'Welcome message'], ['settings', 'Settings']] : []),
     ['access', 'Sessions & tokens'],
   ];
   let page;
@@ -560,6 +563,9 @@ function App() {
   else if (route === 'quarantine') page = html`<${Quarantine} />`;
   else if (route === 'audit') page = html`<${Audit} />`;
   else if (route === 'access') page = html`<${Access} />`;
+  else if (route === 'reports') page = html`<${Reports} />`;
+  else if (route === 'dns') page = html`<${DnsRecords} />`;
+  else if (route === 'welcome') page = html`<${Welcome} />`;
   else page = html`<${Dashboard} me=${me} />`;
   const out = async () => {
     try { await api.logout(); } catch (e) { /* the cookie is gone either way */ }
