@@ -91,6 +91,8 @@ static const struct audited {
 	{ "users", "import", "Users", "import", PO_OBJOPT, 0, NULL, NULL, { NULL, "--postoffice" }, NULL },
 	{ "welcome", "set", "Setting", "update", PO_OBJOPT, 0, NULL, NULL, { NULL, NULL }, "welcome.message" },
 	{ "welcome", "clear", "Setting", "update", PO_OBJOPT, 0, NULL, NULL, { NULL, NULL }, "welcome.message" },
+	{ "postoffice", "email", "AdminMail", "send", PO_SELF, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "mailbox", "email", "AdminMail", "send", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
 	{ "messages", "delete", "MailboxMessage", "destroy", PO_OBJOPT, 0, NULL, NULL, { "--mailbox", "--postoffice" }, "*" },
 	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "add", NULL, { NULL, NULL }, NULL },
 	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "activate", NULL, { NULL, NULL }, NULL },

@@ -151,45 +151,6 @@ parse_date(const char *s, time_t *t_r)
 	return 0;
 }
 
-/* inbox_delete - expunge the INBOX messages received before cutoff (0:
- * all); count in *n_r, their bytes in *bytes_r; with dry, only count */
-static int
-inbox_delete(const char *root, time_t cutoff, bool everything, bool dry,
-	     size_t *n_r, int64_t *bytes_r, const char **err)
-{
-	struct store *st = store_open(root, err);
-	struct store_folder *f = NULL;
-	struct store_msg *msgs = NULL;
-	size_t n = 0, k = 0;
-	uint32_t *uids = NULL;
-	int r = -1;
-
-	*n_r = 0;
-	*bytes_r = 0;
-	if (st == NULL)
-		return -1;
-	if ((f = store_folder_open(st, "INBOX", err)) == NULL ||
-	    store_sync(f, err) < 0 || store_msgs_load(f, &msgs, &n, err) < 0)
-		goto out;
-	uids = xcalloc(n ? n : 1, sizeof(*uids));
-	for (size_t i = 0; i < n; i++)
-		if (everything || msgs[i].internal_date < cutoff) {
-			uids[k++] = msgs[i].uid;
-			*bytes_r += (int64_t)msgs[i].file_size;
-		}
-	if (k > 0 && !dry && store_expunge(f, uids, k, NULL, NULL, err) < 0)
-		goto out;
-	*n_r = k;
-	r = 0;
-out:
-	free(uids);
-	store_msgs_free(msgs, n);
-	if (f != NULL)
-		store_folder_close(&f);
-	store_close(&st);
-	return r;
-}
-
 /* cmd_messages - postern messages delete ... */
 int
 cmd_messages(struct cli *cli, int argc, char **argv)
@@ -242,7 +203,7 @@ cmd_messages(struct cli *cli, int argc, char **argv)
 		char *root = dir_mailbox_path(cli->db, &mbs[i]);
 		size_t k = 0;
 		if (access(root, F_OK) == 0 &&
-		    inbox_delete(root, cutoff, every, true, &k, &bytes, &err) == 0 &&
+		    maint_inbox_delete(root, cutoff, every, true, &k, &bytes, &err) == 0 &&
 		    k > 0) {
 			would += k;
 			would_bytes += bytes;
@@ -275,7 +236,7 @@ cmd_messages(struct cli *cli, int argc, char **argv)
 			free(root);
 			continue;   /* never delivered to */
 		}
-		if (inbox_delete(root, cutoff, every, false, &k, &bytes, &err) < 0) {
+		if (maint_inbox_delete(root, cutoff, every, false, &k, &bytes, &err) < 0) {
 			fprintf(stderr, "postern: %s@%s: %s\n", mbs[i].name,
 			    mbs[i].postoffice, err ? err : "error");
 			failed++;

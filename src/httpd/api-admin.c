@@ -1013,5 +1013,6 @@ const struct jmap_method *const api_admin_tables[] = {
 	api_users_methods, api_loginsec_methods, api_chat_methods,
 	api_traffic_methods, api_branding_methods, api_filter_methods,
 	api_quarantine_methods, api_sendlimit_methods, api_reports_methods,
+	api_maint_methods,
 	NULL,
 };

@@ -159,6 +159,7 @@ extern const struct jmap_method api_queue_methods[];
 extern const struct jmap_method api_audit_methods[];
 extern const struct jmap_method api_diag_methods[];
 extern const struct jmap_method api_reports_methods[];
+extern const struct jmap_method api_maint_methods[];
 extern const struct jmap_method api_messages_methods[];
 extern const struct jmap_method api_users_methods[];
 extern const struct jmap_method api_traffic_methods[];  /* api-admin-traffic.c */

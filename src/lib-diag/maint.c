@@ -142,3 +142,41 @@ maint_welcome_deliver(struct db *db, const char *postoffice,
 	buf_free(&m);
 	return r;
 }
+
+int
+maint_inbox_delete(const char *root, time_t cutoff, bool everything, bool dry,
+	     size_t *n_r, int64_t *bytes_r, const char **err)
+{
+	struct store *st = store_open(root, err);
+	struct store_folder *f = NULL;
+	struct store_msg *msgs = NULL;
+	size_t n = 0, k = 0;
+	uint32_t *uids = NULL;
+	int r = -1;
+
+	*n_r = 0;
+	*bytes_r = 0;
+	if (st == NULL)
+		return -1;
+	if ((f = store_folder_open(st, "INBOX", err)) == NULL ||
+	    store_sync(f, err) < 0 || store_msgs_load(f, &msgs, &n, err) < 0)
+		goto out;
+	uids = xcalloc(n ? n : 1, sizeof(*uids));
+	for (size_t i = 0; i < n; i++)
+		if (everything || msgs[i].internal_date < cutoff) {
+			uids[k++] = msgs[i].uid;
+			*bytes_r += (int64_t)msgs[i].file_size;
+		}
+	if (k > 0 && !dry && store_expunge(f, uids, k, NULL, NULL, err) < 0)
+		goto out;
+	*n_r = k;
+	r = 0;
+out:
+	free(uids);
+	store_msgs_free(msgs, n);
+	if (f != NULL)
+		store_folder_close(&f);
+	store_close(&st);
+	return r;
+}
+

@@ -9,6 +9,10 @@
  * Messages go through lib-store (durable, counted in the quota usage,
  * not refused by it). In lib-diag because it sits above lib-store. */
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
 #include "buf.h"
 #include "db.h"
 #include "directory.h"
@@ -37,5 +41,14 @@ void maint_welcome_message(struct db *db, const struct dir_mailbox *mb,
  * NAME@postoffice: 1 delivered, 0 none set, -1 with error */
 int maint_welcome_deliver(struct db *db, const char *postoffice,
 			  const char *mailbox, const char **error_r);
+
+/* maint_inbox_delete - expunge the INBOX messages of the mailbox whose
+ * store is root received before cutoff (everything: all) through the
+ * index (IMAP sessions see them expunged, the quota usage goes down);
+ * their count in *n_r and bytes in *bytes_r; dry: only count. 0 or -1
+ * (manual 5.3.9.7: `postern messages delete`, MailboxMessage/purge) */
+int maint_inbox_delete(const char *root, time_t cutoff, bool everything,
+		       bool dry, size_t *n_r, int64_t *bytes_r,
+		       const char **error_r);
 
 #endif

@@ -117,6 +117,28 @@ async function sysadmin(browser, ctxOpts, tag) {
   assert.equal(await page.evaluate(() => window.__xss), undefined);
   if (phone) await narrow(page, 'the welcome page');
   await shot(page, `${tag}-welcome`);
+
+  // post office actions: email every user, then delete their INBOX
+  // messages after the count and the confirm step
+  await page.goto(`${BASE}/admin/#/postoffices`);
+  await page.click('[data-test=postoffices] tr:has-text("acme") [data-test=po-act]');
+  await page.waitForSelector('[data-test=po-email]');
+  await page.fill('input[name=mail-subject]', 'Hello <img src=x onerror="window.__xss=3">');
+  await page.fill('textarea[name=mail-body]', 'The server moves tonight.');
+  await page.click('[data-test=po-email] button[type=submit]');
+  await page.waitForSelector('[data-test=po-actions] [data-test=ok]');
+  assert.match(await page.textContent('[data-test=po-actions] [data-test=ok]'), /Sent to \d+ mailbox/);
+  await page.check('input[name=purge-how][value=all]');
+  await page.click('[data-test=po-purge] button[type=submit]');
+  await page.waitForSelector('[data-test=confirm-yes]');
+  assert.match(await page.textContent('.modal-box'), /Delete \d+ messages? .* from \d+ INBOX/);
+  if (phone) await narrow(page, 'the post office actions');
+  await shot(page, `${tag}-po-actions-confirm`);
+  await page.click('[data-test=confirm-yes]');
+  await page.waitForFunction(() => /deleted from/.test(
+    document.querySelector('[data-test=po-actions] [data-test=ok]')?.textContent || ''));
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  await shot(page, `${tag}-po-actions`);
   await ctx.close();
 }
 

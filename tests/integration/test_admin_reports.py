@@ -198,3 +198,83 @@ def test_reports_pages_in_chromium(srv, tmp_path):
     # the page saved the welcome message as typed
     assert srv.cli("welcome", "show", json_out=True)["message"] == welcome
     srv.cli("welcome", "clear")
+
+
+def test_post_office_actions(srv):
+    """AdminMail/send, MailboxMessage/purge and PostOffice/set
+    setMailboxQuota_kb: the CLI's code for manual 5.3.9.5-8, its limits
+    for an ADMIN, its errors and its audit rows."""
+    c = client(srv, "root@hq", SYS_PW)
+    a = client(srv, "postmaster@acme", ACME_PW)
+    srv.cli("mailbox", "add", "ann@acme", "--password", "An-Secret-4411")
+    srv.cli("mailbox", "add", "ben@beta", "--password", "Bn-Secret-5522")
+    # email every user of acme (postmaster and ann), then one
+    r = a.call("AdminMail/send", {"postOffice": "acme", "subject": "<b>Hi</b>",
+                                  "body": "Maintenance at 22:00.\n"})[1]
+    assert r == {"accountId": "admin", "sent": 2, "failed": 0}, r
+    r = c.call("AdminMail/send", {"mailbox": "ann@acme", "subject": "Only you",
+                                  "body": "x", "from": "boss@acme.test"})[1]
+    assert r["sent"] == 1, r
+    q = c.call("MailboxMessage/query", {"filter": {"mailbox": "ann@acme"}})[1]
+    assert sorted(m["subject"] for m in q["list"]) == ["<b>Hi</b>", "Only you"]
+    # an ADMIN reaches only its own post office; errors name the argument
+    for args in ({"postOffice": "beta", "subject": "s", "body": "b"},
+                 {"mailbox": "ben@beta", "subject": "s", "body": "b"}):
+        name, e, _ = a.call("AdminMail/send", args)
+        assert name == "error" and e["type"] in ("invalidArguments",
+                                                 "notFound"), e
+        assert "beta" in json.dumps(e) or e["type"] == "invalidArguments"
+    for args, prop in (({"postOffice": "acme", "body": "b"}, "subject"),
+                       ({"postOffice": "acme", "subject": "s"}, "body"),
+                       ({"postOffice": "acme", "subject": "s", "body": "b",
+                         "from": "not an address"}, "from")):
+        name, e, _ = c.call("AdminMail/send", args)
+        assert name == "error" and e["properties"] == [prop], (args, e)
+    # delete INBOX messages: counted first (dry run), then deleted
+    r = a.call("MailboxMessage/purge", {"postOffice": "acme",
+                                        "everything": True, "dryRun": True})[1]
+    assert (r["deleted"], r["mailboxes"], r["dryRun"]) == (3, 2, True), r
+    assert len(c.call("MailboxMessage/query", {"filter": {
+        "mailbox": "ann@acme"}})[1]["list"]) == 2
+    r = a.call("MailboxMessage/purge", {"mailbox": "ann@acme",
+                                        "olderThanDays": 1})[1]
+    assert r["deleted"] == 0, r
+    r = a.call("MailboxMessage/purge", {"mailbox": "ann@acme",
+                                        "everything": True})[1]
+    assert r["deleted"] == 2, r
+    assert c.call("MailboxMessage/query", {"filter": {
+        "mailbox": "ann@acme"}})[1]["list"] == []
+    name, e, _ = a.call("MailboxMessage/purge", {"all": True,
+                                                  "everything": True})
+    assert name == "error" and e["type"] == "forbidden", e
+    name, e, _ = c.call("MailboxMessage/purge", {"postOffice": "acme"})
+    assert name == "error" and e["type"] == "invalidArguments", e
+    name, e, _ = c.call("MailboxMessage/purge", {"postOffice": "acme",
+                                                 "before": "12/01/2026"})
+    assert name == "error" and e["properties"] == ["before"], e
+    # set quotas: every current mailbox; a SYSADMIN's
+    name, r, _ = c.call("PostOffice/set", {"update": {"acme": {
+        "setMailboxQuota_kb": 20480}}})
+    assert r["updated"]["acme"] == {"mailboxes": 2}, r
+    g = c.call("Mailbox/get", {"ids": ["ann@acme", "postmaster@acme"],
+                               "properties": ["quota_kb"]})[1]
+    assert {m["quota_kb"] for m in g["list"]} == {20480}, g
+    name, r, _ = a.call("PostOffice/set", {"update": {"acme": {
+        "setMailboxQuota_kb": 0}}})
+    assert r["notUpdated"]["acme"]["type"] == "forbidden", r
+    name, r, _ = c.call("PostOffice/set", {"update": {"acme": {
+        "setMailboxQuota_kb": "lots"}}})
+    assert r["notUpdated"]["acme"]["properties"] == ["setMailboxQuota_kb"], r
+    # the audit rows, the CLI's alike
+    srv.cli("postoffice", "email", "acme", "--subject", "From the shell",
+            "--body-file", "/dev/null")
+    rows = c.call("AuditEntry/query", {"filter": {"type": "AdminMail"},
+                                       "limit": 10})[1]["list"]
+    got = [(e["object"], e["op"], e["postOffice"], e["actor"]) for e in rows]
+    assert got[0][:3] == ("acme", "send", "acme") and \
+        got[0][3].startswith("cli:"), got
+    assert ("acme", "send", "acme", "postmaster@acme") in got, got
+    rows = c.call("AuditEntry/query", {"filter": {"type": "MailboxMessage"},
+                                       "limit": 10})[1]["list"]
+    assert [(e["object"], e["op"]) for e in rows] == [
+        ("ann@acme", "destroy"), ("ann@acme", "destroy")], rows

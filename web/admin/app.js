@@ -24,6 +24,7 @@ import { Traffic } from './plot.js';
 import { Branding } from './branding.js';
 import { Quarantine, SendLimits } from './quarantine.js';
 import { Reports, DnsRecords, Welcome } from './reports.js';
+import { PostOfficeActions } from './actions.js';
 import { brandingFor, loginLogo } from '../common/branding.js';
 
 // ---- small pieces ---------------------------------------------------------
@@ -159,6 +160,7 @@ function PostOffices({ me }) {
   const [error, setError] = useState('');
   const [ok, setOk] = useState('');
   const [brandPo, setBrandPo] = useState('');
+  const [actPo, setActPo] = useState('');
   const load = useCallback(async () => {
     try {
       const q = await api.call('PostOffice/query', { limit: 100, calculateTotal: true });
@@ -200,8 +202,10 @@ function PostOffices({ me }) {
         <td data-label="Domains">${p.domainCount}</td>
         <td data-label="Web admin max">${p.webadmin_max_mailboxes || 'unlimited'}</td>
         <td data-label="Status">${p.disabled ? 'disabled' : 'enabled'}</td>
-        <td class="row-actions"><button type="button" data-test="logos" onClick=${() => setBrandPo(p.id)}>Logos</button></td></tr>`)}</tbody>
+        <td class="row-actions"><button type="button" data-test="po-act" onClick=${() => { setActPo(p.id); setBrandPo(''); }}>Actions</button>
+          <button type="button" data-test="logos" onClick=${() => { setBrandPo(p.id); setActPo(''); }}>Logos</button></td></tr>`)}</tbody>
     </table>
+    ${actPo && html`<${PostOfficeActions} po=${actPo} me=${me} key=${actPo} onClose=${() => setActPo('')} />`}
     ${brandPo && html`<${Branding} po=${brandPo} key=${brandPo} />`}
     ${me.role === 'SYSADMIN' && !me.postOffice && html`<form class="card" onSubmit=${create} data-test="po-create">
       <h3>New post office</h3>
