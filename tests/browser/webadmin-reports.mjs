@@ -118,9 +118,20 @@ async function sysadmin(browser, ctxOpts, tag) {
   if (phone) await narrow(page, 'the welcome page');
   await shot(page, `${tag}-welcome`);
 
+  // a post office's own settings, a form from the field table
+  await page.goto(`${BASE}/admin/#/postoffices`);
+  await page.click('[data-test=postoffices] tr:has-text("acme") [data-test=po-settings-open]');
+  await page.waitForSelector('[data-test=po-settings] input[name=webadmin_max_mailboxes]');
+  await page.fill('[data-test=po-settings] input[name=webadmin_max_mailboxes]', '7');
+  await page.fill('[data-test=po-settings] textarea[name=footer_text]', 'Sent by <b>acme</b>');
+  await page.click('[data-test=po-settings] button[type=submit]');
+  await page.waitForSelector('[data-test=po-settings] [data-test=ok]');
+  if (phone) await narrow(page, 'the post office settings');
+  await shot(page, `${tag}-po-settings`);
+  await page.click('[data-test=po-settings] button.link');
+
   // post office actions: email every user, then delete their INBOX
   // messages after the count and the confirm step
-  await page.goto(`${BASE}/admin/#/postoffices`);
   await page.click('[data-test=postoffices] tr:has-text("acme") [data-test=po-act]');
   await page.waitForSelector('[data-test=po-email]');
   await page.fill('input[name=mail-subject]', 'Hello <img src=x onerror="window.__xss=3">');

@@ -195,6 +195,11 @@ def test_reports_pages_in_chromium(srv, tmp_path):
         shutil.copy(f, stable / f.name)
     assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\n{srv.log('httpd')[-3000:]}"
     assert "webadmin reports browser test: ok" in r.stdout
+    # the post office settings form saved through PostOffice/set
+    c = client(srv, "root@hq", SYS_PW)
+    g = c.call("PostOffice/get", {"ids": ["acme"]})[1]["list"][0]
+    assert g["webadmin_max_mailboxes"] == 7 and \
+        g["footer_text"] == "Sent by <b>acme</b>", g
     # the page saved the welcome message as typed
     assert srv.cli("welcome", "show", json_out=True)["message"] == welcome
     srv.cli("welcome", "clear")
@@ -278,3 +283,21 @@ def test_post_office_actions(srv):
                                        "limit": 10})[1]["list"]
     assert [(e["object"], e["op"]) for e in rows] == [
         ("ann@acme", "destroy"), ("ann@acme", "destroy")], rows
+
+
+def test_schema_of_objects(srv):
+    """Schema/get: each object type's fields as PostOffice/get names them,
+    with the field table's type, range and help"""
+    c = client(srv, "root@hq", SYS_PW)
+    s = c.call("Schema/get", {"type": "PostOffice"})[1]
+    ids = {f["id"]: f for f in s["list"]}
+    g = c.call("PostOffice/get", {"ids": ["acme"]})[1]["list"][0]
+    assert set(ids) <= set(g), set(ids) - set(g)
+    m = ids["webadmin_max_mailboxes"]
+    assert m["type"] == "int" and m["min"] == 0 and m["help"], m
+    for t in ("Domain", "Mailbox", "Group", "List"):
+        assert c.call("Schema/get", {"type": t})[1]["list"], t
+    q = {f["id"]: f for f in c.call("Schema/get", {"type": "Mailbox"})[1]["list"]}
+    assert q["quota_kb"]["unit"] == "KB", q["quota_kb"]
+    name, e, _ = c.call("Schema/get", {"type": "Setting"})
+    assert name == "error" and e["properties"] == ["type"], e
