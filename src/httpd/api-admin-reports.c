@@ -108,6 +108,21 @@ not_found(json_t *ids, json_t *list)
 	return nf;
 }
 
+/* reports_result - a /get's {state, day, list, notFound} or a /query's
+ * {day, <counted>: n, skipped, total, list} */
+static json_t *
+reports_result(bool get, const char *day, const char *counted, size_t n,
+	       size_t bad, json_t *list, json_t *ids)
+{
+	if (get)
+		return json_pack("{s:s,s:s,s:s,s:o,s:o}", "accountId", API_ACCOUNT,
+		    "state", "0", "day", day, "list", list, "notFound",
+		    not_found(ids, list));
+	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:o}", "accountId", API_ACCOUNT,
+	    "day", day, counted, (json_int_t)n, "skipped", (json_int_t)bad,
+	    "total", (json_int_t)json_array_size(list), "list", list);
+}
+
 /* -- DMARC ---------------------------------------------------------------- */
 
 static void
@@ -172,15 +187,7 @@ dmarc_common(void *ctx, json_t *args, bool get, json_t **result_r,
 	free(rows);
 	free(host);
 	free(from);
-	if (get)
-		*result_r = json_pack("{s:s,s:s,s:s,s:o,s:o}", "accountId",
-		    API_ACCOUNT, "state", "0", "day", day, "list", list,
-		    "notFound", not_found(ids, list));
-	else
-		*result_r = json_pack("{s:s,s:s,s:I,s:I,s:I,s:o}", "accountId",
-		    API_ACCOUNT, "day", day, "rows", (json_int_t)n, "skipped",
-		    (json_int_t)bad, "total", (json_int_t)json_array_size(list),
-		    "list", list);
+	*result_r = reports_result(get, day, "rows", n, bad, list, ids);
 }
 
 static void
@@ -298,15 +305,7 @@ tls_common(void *ctx, json_t *args, bool get, json_t **result_r,
 	free(rows);
 	free(host);
 	free(from);
-	if (get)
-		*result_r = json_pack("{s:s,s:s,s:s,s:o,s:o}", "accountId",
-		    API_ACCOUNT, "state", "0", "day", day, "list", list,
-		    "notFound", not_found(ids, list));
-	else
-		*result_r = json_pack("{s:s,s:s,s:I,s:I,s:I,s:o}", "accountId",
-		    API_ACCOUNT, "day", day, "sessions", (json_int_t)n, "skipped",
-		    (json_int_t)bad, "total", (json_int_t)json_array_size(list),
-		    "list", list);
+	*result_r = reports_result(get, day, "sessions", n, bad, list, ids);
 }
 
 static void

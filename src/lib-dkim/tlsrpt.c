@@ -518,45 +518,50 @@ by_domain(const void *a, const void *b)
 	return x->when < y->when ? -1 : x->when > y->when;
 }
 
+struct day_rows {
+	struct tlsrpt_row *rows;
+	size_t n, cap, bad;
+};
+
+/* day_row - one line of a day's file into d (malformed, cut short or
+ * past the limit: counted as bad) */
+static void
+day_row(void *ctx, const char *line, size_t len, bool complete)
+{
+	struct day_rows *d = ctx;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 64;
+		d->rows = xreallocarray(d->rows, d->cap, sizeof(*d->rows));
+	}
+	if (complete && d->n < TLSRPT_DAY_ROWS_MAX &&
+	    tlsrpt_row_parse(line, len, &d->rows[d->n]) == 0)
+		d->n++;
+	else
+		d->bad++;
+}
+
 int
 tlsrpt_day(const char *root, const char *day, struct tlsrpt_row **rows_r,
 	   size_t *n_r, size_t *bad_r)
 {
-	struct tlsrpt_row *rows = NULL;
-	size_t n = 0, cap = 0, bad = 0;
-	struct buf b;
+	struct day_rows d = { 0 };
 	char *path = tlsrpt_path(root, day);
+	int r = file_each_line(path, (size_t)TLSRPT_DAY_ROWS_MAX * (TLSRPT_ROW_MAX / 4), day_row, &d);
+	int e = errno;
 
+	free(path);
 	*rows_r = NULL;
 	*n_r = *bad_r = 0;
-	buf_init(&b, (size_t)TLSRPT_DAY_ROWS_MAX * (TLSRPT_ROW_MAX / 4));
-	if (file_read(path, &b) < 0) {
-		int e = errno;
-		buf_free(&b);
-		free(path);
+	if (r < 0) {
+		free(d.rows);
 		return e == ENOENT ? 0 : -1;
 	}
-	free(path);
-	for (size_t i = 0; i < b.len;) {
-		char *nl = memchr(b.data + i, '\n', b.len - i);
-		size_t l = nl ? (size_t)(nl - (b.data + i)) : b.len - i;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			rows = xreallocarray(rows, cap, sizeof(*rows));
-		}
-		if (nl != NULL && n < TLSRPT_DAY_ROWS_MAX &&
-		    tlsrpt_row_parse(b.data + i, l, &rows[n]) == 0)
-			n++;
-		else
-			bad++;
-		i += l + 1;
-	}
-	buf_free(&b);
-	if (n > 1)
-		qsort(rows, n, sizeof(*rows), by_domain);
-	*rows_r = rows;
-	*n_r = n;
-	*bad_r = bad;
+	if (d.n > 1)
+		qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
+	*rows_r = d.rows;
+	*n_r = d.n;
+	*bad_r = d.bad;
 	return 0;
 }
 

@@ -126,6 +126,9 @@ async function sysadmin(browser, ctxOpts, tag) {
   await page.fill('[data-test=po-settings] textarea[name=footer_text]', 'Sent by <b>acme</b>');
   await page.click('[data-test=po-settings] button[type=submit]');
   await page.waitForSelector('[data-test=po-settings] [data-test=ok]');
+  // the list shows the new limit
+  await page.waitForFunction(() => /\b7\b/.test(document.querySelector(
+    '[data-test=postoffices] tr:nth-child(1) td:nth-child(4)')?.textContent || ''));
   if (phone) await narrow(page, 'the post office settings');
   await shot(page, `${tag}-po-settings`);
   await page.click('[data-test=po-settings] button.link');

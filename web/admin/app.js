@@ -208,7 +208,7 @@ function PostOffices({ me }) {
           <button type="button" data-test="po-act" onClick=${() => { setActPo(p.id); setBrandPo(''); setSetPo(''); }}>Actions</button>
           <button type="button" data-test="logos" onClick=${() => { setBrandPo(p.id); setActPo(''); setSetPo(''); }}>Logos</button></td></tr>`)}</tbody>
     </table>
-    ${setPo && html`<${PostOfficeSettings} po=${setPo} key=${setPo} onClose=${() => setSetPo('')} />`}
+    ${setPo && html`<${PostOfficeSettings} po=${setPo} key=${setPo} onClose=${() => setSetPo('')} onSaved=${load} />`}
     ${actPo && html`<${PostOfficeActions} po=${actPo} me=${me} key=${actPo} onClose=${() => setActPo('')} />`}
     ${brandPo && html`<${Branding} po=${brandPo} key=${brandPo} />`}
     ${me.role === 'SYSADMIN' && !me.postOffice && html`<form class="card" onSubmit=${create} data-test="po-create">
@@ -415,7 +415,7 @@ function SettingInput({ s, value, onChange }) {
 // a post office's own settings (manual 5.3.3-5.3.8: general, footers,
 // usage notifications, the web admin limits, auth policies...), a form
 // from the field table (Schema/get) as the global settings page is
-function PostOfficeSettings({ po, onClose }) {
+function PostOfficeSettings({ po, onClose, onSaved }) {
   const [schema, setSchema] = useState(null);
   const [obj, setObj] = useState(null);
   const [edits, setEdits] = useState({});
@@ -444,6 +444,7 @@ function PostOfficeSettings({ po, onClose }) {
       setOk(`Saved: ${Object.keys(edits).join(', ')}.`);
       setEdits({});
       load();
+      if (onSaved) onSaved();
     } catch (err) {
       setError(err.message);
       setBad(err.properties || []);
