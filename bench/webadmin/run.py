@@ -7,7 +7,10 @@ passwords would take an hour and measure yescrypt, not the list), starts
 postern-httpd alone, logs in as a SYSADMIN and times, over real HTTP:
 the mailbox list's first page (all post offices, and one), a search, a
 deep page, and the admin page's load (every file it fetches: bytes and
-time). Prints a Markdown table for bench/RESULTS.md."""
+time); then drops the trigram index of names (schema v14) and times the
+searches again, as every search ran before it. Prints a Markdown table
+for bench/RESULTS.md."""
+import http.client
 import json
 import os
 import sqlite3
@@ -78,6 +81,10 @@ def main():
             ("search 'user0420' in all", page({"filter": {"text": "user0420"}})),
             ("search 'user0420' in one post office",
              page({"filter": {"postOffice": "p7", "text": "user0420"}})),
+            ("search 'User 4200 of' (display names) in all",
+             page({"filter": {"text": "User 4200 of"}})),
+            ("search 'user0' in all (every mailbox matches)",
+             page({"filter": {"text": "user0"}})),
             ("page 2000 of 4000 (OFFSET 49,975), all",
              page({"position": 49975})),
             ("page 2000 by keyset (anchor, anchorOffset 1), all",
@@ -103,8 +110,23 @@ def main():
         cases = [(n, c if c is not None else
                   page({"anchor": anchor, "anchorOffset": 1}))
                  for n, c in cases]
+        # the same searches without the trigram index (schema v14): the
+        # LIKE road every search took before, in the same run
+        def drop_index():
+            con = sqlite3.connect(f"{root}/config/postern.db")
+            con.executescript("DROP TRIGGER mailbox_search_ai;"
+                              "DROP TRIGGER mailbox_search_ad;"
+                              "DROP TRIGGER mailbox_search_au;"
+                              "DROP TABLE mailbox_search;")
+            con.close()
+        cases += [(None, None)] + [
+            (n + ", without the trigram index", c) for n, c in cases
+            if "search" in n]
         rows = []
         for name, calls in cases:
+            if name is None:
+                drop_index()
+                continue
             api(calls)   # warm
             ts = []
             c0 = cpu_ms()

@@ -4,8 +4,11 @@
  * the types' states move (a web admin editing with ifInState then gets
  * stateMismatch after a CLI change too). One row per successful command
  * of the families below; its text is the command's arguments with
- * passwords and secret settings hidden. Not recorded yet: address,
- * users import, popretrieval del/enable/disable, welcome, messages. */
+ * passwords and secret settings hidden. Each row is the one the API
+ * writes for the same change: type, object, operation and post office
+ * (an address added with `postern address` is an update of its mailbox,
+ * as Mailbox/set addAddresses; `welcome set` an update of the setting
+ * welcome.message, as Setting/set). */
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,50 +26,78 @@
 #include "strutil.h"
 #include "xalloc.h"
 
-enum po_of { PO_SELF, PO_AT, PO_OPTION, PO_LOOKUP, PO_NONE };
+enum po_of { PO_SELF, PO_AT, PO_OPTION, PO_LOOKUP, PO_NONE, PO_SQL,
+	PO_OBJOPT };
+
+/* the mailbox (NAME@PO) and post office of an address or a POP
+ * retrieval account, looked up before the command removes it */
+#define ADDRESS_OWNER "SELECT m.name || '@' || p.name, p.name FROM address a " \
+	"JOIN mailbox m ON a.kind = 'mailbox' AND m.id = a.target_id JOIN " \
+	"postoffice p ON p.id = m.postoffice_id WHERE a.address = ?"
+#define POP_OWNER "SELECT m.name || '@' || p.name, p.name FROM pop_account a " \
+	"JOIN mailbox m ON m.id = a.mailbox_id JOIN postoffice p ON p.id = " \
+	"m.postoffice_id WHERE a.id = ?"
 
 static const struct audited {
 	const char *cmd, *verb, *type, *op;
 	enum po_of po;
 	int kind;              /* enum adm_kind for PO_LOOKUP */
 	const char *sub;       /* a second verb ("dkim selector add"), or NULL */
+	/* PO_SQL: the object and post office from the argument; PO_OBJOPT:
+	 * the object is the value of opts[0] (NAME@PO, its post office after
+	 * the @) or else of opts[1] (a post office), else `fixed` */
+	const char *sql;
+	const char *opts[2];
+	const char *fixed;     /* the object when the command names none */
 } audited[] = {
-	{ "postoffice", "add", "PostOffice", "create", PO_SELF, 0, NULL },
-	{ "postoffice", "set", "PostOffice", "update", PO_SELF, 0, NULL },
-	{ "postoffice", "set-quota", "PostOffice", "update", PO_SELF, 0, NULL },
-	{ "postoffice", "del", "PostOffice", "destroy", PO_SELF, 0, NULL },
-	{ "domain", "add", "Domain", "create", PO_OPTION, 0, NULL },
-	{ "domain", "set", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, NULL },
-	{ "domain", "del", "Domain", "destroy", PO_LOOKUP, ADM_DOMAIN, NULL },
-	{ "mailbox", "add", "Mailbox", "create", PO_AT, 0, NULL },
-	{ "mailbox", "set", "Mailbox", "update", PO_AT, 0, NULL },
-	{ "mailbox", "passwd", "Mailbox", "update", PO_AT, 0, NULL },
-	{ "mailbox", "redirect", "Mailbox", "update", PO_AT, 0, NULL },
-	{ "mailbox", "del", "Mailbox", "destroy", PO_AT, 0, NULL },
-	{ "group", "add", "Group", "create", PO_OPTION, 0, NULL },
-	{ "group", "set", "Group", "update", PO_LOOKUP, ADM_GROUP, NULL },
-	{ "group", "member", "Group", "update", PO_LOOKUP, ADM_GROUP, NULL },
-	{ "group", "del", "Group", "destroy", PO_LOOKUP, ADM_GROUP, NULL },
-	{ "list", "add", "List", "create", PO_OPTION, 0, NULL },
-	{ "list", "set", "List", "update", PO_LOOKUP, ADM_LIST, NULL },
-	{ "list", "member", "List", "update", PO_LOOKUP, ADM_LIST, NULL },
-	{ "list", "del", "List", "destroy", PO_LOOKUP, ADM_LIST, NULL },
-	{ "config", "set", "Setting", "update", PO_NONE, 0, NULL },
-	{ "config", "unset", "Setting", "update", PO_NONE, 0, NULL },
-	{ "queue", "retry", "Queue", "retry", PO_NONE, 0, NULL },
-	{ "queue", "release", "Queue", "release", PO_NONE, 0, NULL },
-	{ "queue", "delete", "Queue", "destroy", PO_NONE, 0, NULL },
-	{ "token", "add", "ApiToken", "create", PO_NONE, 0, NULL },
-	{ "token", "del", "ApiToken", "destroy", PO_NONE, 0, NULL },
-	{ "filter", "set", "MailboxFilter", "update", PO_AT, 0, NULL },
-	{ "filter", "activate", "MailboxFilter", "update", PO_AT, 0, NULL },
-	{ "filter", "deactivate", "MailboxFilter", "update", PO_AT, 0, NULL },
-	{ "filter", "delete", "MailboxFilter", "update", PO_AT, 0, NULL },
-	{ "popretrieval", "add", "Mailbox", "update", PO_AT, 0, NULL },
-	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "add" },
-	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "activate" },
-	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "set" },
-	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "delete" },
+	{ "postoffice", "add", "PostOffice", "create", PO_SELF, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "postoffice", "set", "PostOffice", "update", PO_SELF, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "postoffice", "set-quota", "PostOffice", "update", PO_SELF, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "postoffice", "del", "PostOffice", "destroy", PO_SELF, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "domain", "add", "Domain", "create", PO_OPTION, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "domain", "set", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, NULL, NULL, { NULL, NULL }, NULL },
+	{ "domain", "del", "Domain", "destroy", PO_LOOKUP, ADM_DOMAIN, NULL, NULL, { NULL, NULL }, NULL },
+	{ "mailbox", "add", "Mailbox", "create", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "mailbox", "set", "Mailbox", "update", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "mailbox", "passwd", "Mailbox", "update", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "mailbox", "redirect", "Mailbox", "update", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "mailbox", "del", "Mailbox", "destroy", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "group", "add", "Group", "create", PO_OPTION, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "group", "set", "Group", "update", PO_LOOKUP, ADM_GROUP, NULL, NULL, { NULL, NULL }, NULL },
+	{ "group", "member", "Group", "update", PO_LOOKUP, ADM_GROUP, NULL, NULL, { NULL, NULL }, NULL },
+	{ "group", "del", "Group", "destroy", PO_LOOKUP, ADM_GROUP, NULL, NULL, { NULL, NULL }, NULL },
+	{ "list", "add", "List", "create", PO_OPTION, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "list", "set", "List", "update", PO_LOOKUP, ADM_LIST, NULL, NULL, { NULL, NULL }, NULL },
+	{ "list", "member", "List", "update", PO_LOOKUP, ADM_LIST, NULL, NULL, { NULL, NULL }, NULL },
+	{ "list", "del", "List", "destroy", PO_LOOKUP, ADM_LIST, NULL, NULL, { NULL, NULL }, NULL },
+	{ "config", "set", "Setting", "update", PO_NONE, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "config", "unset", "Setting", "update", PO_NONE, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "queue", "retry", "Queue", "retry", PO_NONE, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "queue", "release", "Queue", "release", PO_NONE, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "queue", "delete", "Queue", "destroy", PO_NONE, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "token", "add", "ApiToken", "create", PO_NONE, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "token", "del", "ApiToken", "destroy", PO_NONE, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "filter", "set", "MailboxFilter", "update", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "filter", "activate", "MailboxFilter", "update", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "filter", "deactivate", "MailboxFilter", "update", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "filter", "delete", "MailboxFilter", "update", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "popretrieval", "add", "Mailbox", "update", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "popretrieval", "del", "Mailbox", "update", PO_SQL, 0, NULL, POP_OWNER, { NULL, NULL }, NULL },
+	{ "popretrieval", "delete", "Mailbox", "update", PO_SQL, 0, NULL, POP_OWNER, { NULL, NULL }, NULL },
+	{ "popretrieval", "enable", "Mailbox", "update", PO_SQL, 0, NULL, POP_OWNER, { NULL, NULL }, NULL },
+	{ "popretrieval", "disable", "Mailbox", "update", PO_SQL, 0, NULL, POP_OWNER, { NULL, NULL }, NULL },
+	{ "address", "add", "Mailbox", "update", PO_OBJOPT, 0, NULL, NULL, { "--mailbox", NULL }, NULL },
+	{ "address", "del", "Mailbox", "update", PO_SQL, 0, NULL, ADDRESS_OWNER, { NULL, NULL }, NULL },
+	{ "users", "import", "Users", "import", PO_OBJOPT, 0, NULL, NULL, { NULL, "--postoffice" }, NULL },
+	{ "welcome", "set", "Setting", "update", PO_OBJOPT, 0, NULL, NULL, { NULL, NULL }, "welcome.message" },
+	{ "welcome", "clear", "Setting", "update", PO_OBJOPT, 0, NULL, NULL, { NULL, NULL }, "welcome.message" },
+	{ "postoffice", "email", "AdminMail", "send", PO_SELF, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "mailbox", "email", "AdminMail", "send", PO_AT, 0, NULL, NULL, { NULL, NULL }, NULL },
+	{ "messages", "delete", "MailboxMessage", "destroy", PO_OBJOPT, 0, NULL, NULL, { "--mailbox", "--postoffice" }, "*" },
+	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "add", NULL, { NULL, NULL }, NULL },
+	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "activate", NULL, { NULL, NULL }, NULL },
+	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "set", NULL, { NULL, NULL }, NULL },
+	{ "dkim", "selector", "Domain", "update", PO_LOOKUP, ADM_DOMAIN, "delete", NULL, { NULL, NULL }, NULL },
 };
 
 /* secret_word - an option or key whose value is hidden */
@@ -96,12 +127,28 @@ secret_field(const char *cmd, const char *name, size_t len)
 	return s;
 }
 
+/* objopt - the object a PO_OBJOPT command names by option */
+static const char *
+objopt(const struct audited *w, int argc, char **argv)
+{
+	for (int k = 0; k < 2; k++) {
+		size_t n = w->opts[k] != NULL ? strlen(w->opts[k]) : 0;
+		for (int i = 1; n > 0 && i < argc; i++) {
+			if (strcmp(argv[i], w->opts[k]) == 0 && i + 1 < argc)
+				return argv[i + 1];
+			if (strncmp(argv[i], w->opts[k], n) == 0 && argv[i][n] == '=')
+				return argv[i] + n + 1;
+		}
+	}
+	return w->fixed != NULL ? w->fixed : "";
+}
+
 void
 cli_audit_begin(struct cli *cli, int argc, char **argv, uid_t user,
 		struct cli_audit *a)
 {
 	memset(a, 0, sizeof(*a));
-	if (argc < 3 || cli->root == NULL)
+	if (argc < 2 || cli->root == NULL)
 		return;
 	for (size_t i = 0; i < sizeof(audited) / sizeof(audited[0]); i++)
 		if (strcmp(argv[0], audited[i].cmd) == 0 &&
@@ -113,13 +160,18 @@ cli_audit_begin(struct cli *cli, int argc, char **argv, uid_t user,
 		return;
 	/* "dkim selector add DOMAIN ...": the object after the second verb */
 	int obj = a->what->sub != NULL ? 3 : 2;
+	if (a->what->po != PO_OBJOPT && argc <= obj) {
+		a->what = NULL;
+		return;
+	}
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			a->what = NULL;
 			return;
 		}
 	const struct audited *w = a->what;
-	const char *object = argv[obj];
+	const char *object = w->po == PO_OBJOPT ? objopt(w, argc, argv) :
+	    argv[obj];
 	snprintf(a->object, sizeof(a->object), "%s", object);
 	/* the Unix user who ran it (the CLI acts as the data root's owner) */
 	struct passwd *pw = getpwuid(user);
@@ -133,6 +185,19 @@ cli_audit_begin(struct cli *cli, int argc, char **argv, uid_t user,
 		for (int i = 3; i + 1 < argc; i++)
 			if (strcmp(argv[i], "--postoffice") == 0)
 				snprintf(a->po, sizeof(a->po), "%s", argv[i + 1]);
+	} else if (w->po == PO_OBJOPT && object != w->fixed) {
+		const char *at = strrchr(object, '@');
+		snprintf(a->po, sizeof(a->po), "%s", w->opts[0] != NULL &&
+		    at != NULL ? at + 1 : object);
+	} else if (w->po == PO_SQL && cli_open(cli) == 0) {
+		/* looked up now: after a del it is gone */
+		const char *err;
+		struct db_stmt *st = db_query(cli->db, &err, w->sql, "t", object);
+		if (st != NULL && db_step(st, NULL) == DB_ROW) {
+			snprintf(a->object, sizeof(a->object), "%s", db_col_text(st, 0));
+			snprintf(a->po, sizeof(a->po), "%s", db_col_text(st, 1));
+		}
+		db_stmt_free(&st);
 	} else if (w->po == PO_LOOKUP && cli_open(cli) == 0) {
 		/* looked up now: after a destroy it is gone */
 		int64_t id;
@@ -157,6 +222,10 @@ cli_audit_begin(struct cli *cli, int argc, char **argv, uid_t user,
 	bool hide_next = false;
 	if (w->sub != NULL)
 		buf_printf(&t, "%s %s", w->verb, w->sub);
+	/* an object found elsewhere: the whole command after its name
+	 * ("add x@acme.test --mailbox bob@acme", "del 3") */
+	if (w->po == PO_OBJOPT || w->po == PO_SQL)
+		obj = 0;
 	for (int i = obj + 1; i < argc; i++) {
 		const char *v = argv[i];
 		const char *eq = strchr(v, '=');

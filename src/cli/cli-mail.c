@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cli-mail.h"
 #include "queue.h"
+#include "reports.h"
 #include "settings.h"
 
 int
@@ -48,20 +49,7 @@ cli_queue_mail(struct cli *cli, const char *id, const char *from,
 int
 cli_report_day(const char *date, char day[16], time_t *begin_r)
 {
-	struct tm tm;
-	time_t begin;
-
-	memset(&tm, 0, sizeof(tm));
-	if (date != NULL) {
-		char *e = strptime(date, "%Y-%m-%d", &tm);
-		if (e == NULL || *e != '\0')
-			return cli_error(EXIT_USAGE, "--date: YYYY-MM-DD");
-		begin = timegm(&tm);
-	} else {
-		begin = time(NULL) / 86400 * 86400 - 86400;
-	}
-	gmtime_r(&begin, &tm);
-	strftime(day, 16, "%Y-%m-%d", &tm);
-	*begin_r = timegm(&tm);
+	if (report_day(date, day, begin_r) < 0)
+		return cli_error(EXIT_USAGE, "--date: YYYY-MM-DD");
 	return 0;
 }

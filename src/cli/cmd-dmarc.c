@@ -15,11 +15,11 @@
 #include "dmarc-report.h"
 #include "fsutil.h"
 #include "queue.h"
+#include "reports.h"
 #include "settings.h"
 #include "strutil.h"
 #include "xalloc.h"
 
-#define REPORT_ROWS_MAX 200000   /* rows read from one day's file */
 
 static int
 dmarc_help(int code)
@@ -35,51 +35,6 @@ dmarc_help(int code)
 	    "either, the reports are listed. Run it daily (cron, systemd timer).\n"
 	    "Settings: dmarc.verify, dmarc.enforce, dmarc.reports.\n");
 	return code;
-}
-
-struct day {
-	struct dmarc_report_row *rows;
-	size_t n, cap;
-	size_t bad;
-};
-
-/* day_read - the rows of a day's file; 0 (no file: no rows) or -1 */
-static int
-day_read(const char *path, struct day *d)
-{
-	struct buf b;
-
-	buf_init(&b, (size_t)REPORT_ROWS_MAX * 600);
-	if (file_read(path, &b) < 0) {
-		buf_free(&b);
-		return errno == ENOENT ? 0 : -1;
-	}
-	for (size_t i = 0; i < b.len;) {
-		char *nl = memchr(b.data + i, '\n', b.len - i);
-		size_t l = nl ? (size_t)(nl - (b.data + i)) : b.len - i;
-		if (d->n == d->cap) {
-			d->cap = d->cap ? 2 * d->cap : 64;
-			d->rows = xreallocarray(d->rows, d->cap, sizeof(*d->rows));
-		}
-		if (nl != NULL && d->n < REPORT_ROWS_MAX &&
-		    dmarc_report_parse(b.data + i, l, &d->rows[d->n]) == 0)
-			d->n++;
-		else
-			d->bad++;    /* malformed, cut short or past the limit */
-		i += l + 1;
-	}
-	buf_free(&b);
-	return 0;
-}
-
-static int
-by_domain(const void *a, const void *b)
-{
-	const struct dmarc_report_row *x = a, *y = b;
-	int c = strcmp(x->policy_domain, y->policy_domain);
-	if (c != 0)
-		return c;
-	return x->when < y->when ? -1 : x->when > y->when;
 }
 
 /* report_send - queue the report as a message to the rua addresses */
@@ -152,46 +107,37 @@ report(struct cli *cli, const struct cli_args *a)
 	if ((rc = cli_report_day(date, day, &begin)) != 0)
 		return rc;
 
-	struct day d = { 0 };
-	char *path = dmarc_report_path(cli->root, day);
-	if (day_read(path, &d) < 0) {
+	struct dmarc_report_row *rows;
+	size_t n, bad;
+	if (dmarc_report_day(cli->root, day, &rows, &n, &bad) < 0) {
+		char *path = dmarc_report_path(cli->root, day);
 		rc = cli_error(EXIT_FAIL, "cannot read %s", path);
 		free(path);
 		return rc;
 	}
-	free(path);
-	if (d.bad > 0)
+	if (bad > 0)
 		fprintf(stderr, "postern: %zu malformed row(s) in the file of %s "
-		    "skipped\n", d.bad, day);
-	if (d.n > 1)
-		qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
+		    "skipped\n", bad, day);
 	char *host = settings_hostname(cli->db);
-	char *from = xstrdup(settings_current(cli->db)->dmarc_report_from);
-	if (*from == '\0') {
-		free(from);
-		from = xasprintf("postmaster@%s", host);
-	}
+	char *from = report_from(cli->db, "dmarc.report_from");
 	if (out != NULL && mkdir(out, 0750) < 0 && errno != EEXIST) {
 		free(host);
 		free(from);
-		free(d.rows);
+		free(rows);
 		return cli_error(EXIT_FAIL, "cannot make %s", out);
 	}
 	size_t reports = 0;
-	for (size_t i = 0; i < d.n;) {
+	for (size_t i = 0; i < n;) {
 		size_t k = i;
-		while (k < d.n && strcmp(d.rows[k].policy_domain,
-		    d.rows[i].policy_domain) == 0)
+		while (k < n && strcmp(rows[k].policy_domain,
+		    rows[i].policy_domain) == 0)
 			k++;
-		const char *domain = d.rows[i].policy_domain;
-		char *rid = xasprintf("%s.%s@%s", day, domain, host);
-		char *fname = xasprintf("%s!%s!%lld!%lld.xml", host, domain,
-		    (long long)begin, (long long)begin + 86399);
-		struct dmarc_report_meta m = { host, from, rid, begin,
-			begin + 86399 };
+		const char *domain = rows[i].policy_domain;
+		char *rid, *fname;
 		struct buf xml;
 		buf_init(&xml, 0);
-		dmarc_report_xml(&m, d.rows + i, k - i, &xml);
+		dmarc_report_make(host, from, day, begin, rows + i, k - i, &xml,
+		    &rid, &fname);
 		reports++;
 		if (out != NULL) {
 			char *p = xasprintf("%s/%s", out, fname);
@@ -202,11 +148,11 @@ report(struct cli *cli, const struct cli_args *a)
 			free(p);
 		}
 		if (send && report_send(cli, from, host, domain, rid, fname,
-		    &d.rows[k - 1], &xml) != 0)
+		    &rows[k - 1], &xml) != 0)
 			rc = EXIT_FAIL;
 		if (out == NULL && !send)
 			printf("%s: %zu message(s), rua %s\n", domain, k - i,
-			    d.rows[k - 1].rec.nrua ? d.rows[k - 1].rec.rua[0] : "-");
+			    rows[k - 1].rec.nrua ? rows[k - 1].rec.rua[0] : "-");
 		buf_free(&xml);
 		free(rid);
 		free(fname);
@@ -216,7 +162,7 @@ report(struct cli *cli, const struct cli_args *a)
 		printf("no DMARC results recorded for %s\n", day);
 	free(host);
 	free(from);
-	free(d.rows);
+	free(rows);
 	return rc;
 }
 

@@ -345,7 +345,7 @@ cmd_mailbox(struct cli *cli, int argc, char **argv)
 		};
 		r = adm_mailbox_add(cli->db, &spec, &err);
 		if (r == ADM_OK)   /* the default message (manual 5.3.9.9) */
-			maint_welcome_deliver(cli, at + 1, name);
+			cli_welcome_deliver(cli, at + 1, name);
 		if (r == ADM_OK && generated && !cli->json)
 			printf("%s password: %s\n", ident, pw);
 		if (r == ADM_OK)

@@ -10,101 +10,13 @@
 #include "cmd-maint.h"
 #include "directory.h"
 #include "fsutil.h"
+#include "maint.h"
 #include "settings.h"
 #include "store.h"
 #include "strutil.h"
 #include "xalloc.h"
 
 #define MAINT_BODY_MAX (1024 * 1024)
-
-/* crlf - text with CRLF line ends into out */
-static void
-crlf(struct buf *out, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\r')
-			continue;
-		if (s[i] == '\n')
-			buf_puts(out, "\r\n");
-		else
-			buf_putc(out, s[i]);
-	}
-	if (out->len > 0 && out->data[out->len - 1] != '\n')
-		buf_puts(out, "\r\n");
-}
-
-static bool
-ascii(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return false;
-	return true;
-}
-
-/* put_inbox - one message into a mailbox's INBOX (no quota check: the
- * administrator's mail) */
-static int
-put_inbox(struct cli *cli, const struct dir_mailbox *mb, const struct buf *m,
-	  const char **err)
-{
-	struct store_delivery sd;
-	char *root = dir_mailbox_path(cli->db, mb);
-	store_delivery_init(&sd);
-	sd.prefix = "Return-Path: <>\r\n";
-	sd.prefix_len = strlen(sd.prefix);
-	sd.data = m->data;
-	sd.len = m->len;
-	enum store_deliver_result r = store_deliver(root, &sd, NULL, err);
-	free(root);
-	return r == STORE_DELIVER_OK ? 0 : -1;
-}
-
-/* admin_message - the message to one mailbox */
-static void
-admin_message(struct cli *cli, struct buf *m, const char *from,
-	      const char *to, const char *subject, const struct buf *body)
-{
-	char date[64], rnd[8];
-	time_t now = time(NULL);
-	struct tm tm;
-	char *host = settings_hostname(cli->db);
-
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	random_bytes(rnd, sizeof(rnd));
-	if (from != NULL)
-		buf_printf(m, "From: <%s>\r\n", from);
-	else
-		buf_printf(m, "From: Postmaster <postmaster@%s>\r\n", host);
-	buf_printf(m, "To: <%s>\r\nSubject: ", to);
-	for (const char *c = subject; *c; c++)
-		buf_putc(m, (unsigned char)*c < 0x20 ? ' ' : *c);
-	buf_printf(m, "\r\nDate: %s\r\nMessage-ID: <admin.", date);
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		buf_printf(m, "%02x", (unsigned char)rnd[i]);
-	bool a = ascii(body->data ? body->data : "", body->len);
-	buf_printf(m, "@%s>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; "
-	    "charset=%s\r\nContent-Transfer-Encoding: %s\r\n\r\n", host,
-	    a ? "us-ascii" : "utf-8", a ? "7bit" : "8bit");
-	crlf(m, body->data ? body->data : "", body->len);
-	free(host);
-}
-
-/* mailbox_address - the first address of a mailbox, else name@po */
-static char *
-mailbox_address(struct cli *cli, const struct dir_mailbox *mb)
-{
-	struct dir_strings a = { 0 };
-	const char *err = NULL;
-	char *s;
-	if (dir_mailbox_addresses(cli->db, mb->id, &a, &err) == 0 && a.n > 0)
-		s = xstrdup(a.v[0]);
-	else
-		s = xasprintf("%s@%s", mb->name, mb->postoffice);
-	dir_strings_free(&a);
-	return s;
-}
 
 /* mailboxes_of - the mailboxes selected: one (NAME@PO), a post office's,
  * or all; exit code */
@@ -202,10 +114,10 @@ cmd_maint_email(struct cli *cli, const char *kind, int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct buf m;
-		char *to = mailbox_address(cli, &mbs[i]);
+		char *to = maint_mailbox_address(cli->db, &mbs[i]);
 		buf_init(&m, 0);
-		admin_message(cli, &m, from, to, subject, &body);
-		if (put_inbox(cli, &mbs[i], &m, &err) < 0)
+		maint_message(cli->db, &m, from, to, subject, body.data, body.len);
+		if (maint_put_inbox(cli->db, &mbs[i], &m, &err) < 0)
 			fprintf(stderr, "postern: %s@%s: %s\n", mbs[i].name,
 			    mbs[i].postoffice, err ? err : "error");
 		else
@@ -237,45 +149,6 @@ parse_date(const char *s, time_t *t_r)
 		return -1;
 	*t_r = timegm(&tm);
 	return 0;
-}
-
-/* inbox_delete - expunge the INBOX messages received before cutoff (0:
- * all); count in *n_r, their bytes in *bytes_r; with dry, only count */
-static int
-inbox_delete(const char *root, time_t cutoff, bool everything, bool dry,
-	     size_t *n_r, int64_t *bytes_r, const char **err)
-{
-	struct store *st = store_open(root, err);
-	struct store_folder *f = NULL;
-	struct store_msg *msgs = NULL;
-	size_t n = 0, k = 0;
-	uint32_t *uids = NULL;
-	int r = -1;
-
-	*n_r = 0;
-	*bytes_r = 0;
-	if (st == NULL)
-		return -1;
-	if ((f = store_folder_open(st, "INBOX", err)) == NULL ||
-	    store_sync(f, err) < 0 || store_msgs_load(f, &msgs, &n, err) < 0)
-		goto out;
-	uids = xcalloc(n ? n : 1, sizeof(*uids));
-	for (size_t i = 0; i < n; i++)
-		if (everything || msgs[i].internal_date < cutoff) {
-			uids[k++] = msgs[i].uid;
-			*bytes_r += (int64_t)msgs[i].file_size;
-		}
-	if (k > 0 && !dry && store_expunge(f, uids, k, NULL, NULL, err) < 0)
-		goto out;
-	*n_r = k;
-	r = 0;
-out:
-	free(uids);
-	store_msgs_free(msgs, n);
-	if (f != NULL)
-		store_folder_close(&f);
-	store_close(&st);
-	return r;
 }
 
 /* cmd_messages - postern messages delete ... */
@@ -330,7 +203,7 @@ cmd_messages(struct cli *cli, int argc, char **argv)
 		char *root = dir_mailbox_path(cli->db, &mbs[i]);
 		size_t k = 0;
 		if (access(root, F_OK) == 0 &&
-		    inbox_delete(root, cutoff, every, true, &k, &bytes, &err) == 0 &&
+		    maint_inbox_delete(root, cutoff, every, true, &k, &bytes, &err) == 0 &&
 		    k > 0) {
 			would += k;
 			would_bytes += bytes;
@@ -363,7 +236,7 @@ cmd_messages(struct cli *cli, int argc, char **argv)
 			free(root);
 			continue;   /* never delivered to */
 		}
-		if (inbox_delete(root, cutoff, every, false, &k, &bytes, &err) < 0) {
+		if (maint_inbox_delete(root, cutoff, every, false, &k, &bytes, &err) < 0) {
 			fprintf(stderr, "postern: %s@%s: %s\n", mbs[i].name,
 			    mbs[i].postoffice, err ? err : "error");
 			failed++;
@@ -395,47 +268,19 @@ cmd_messages(struct cli *cli, int argc, char **argv)
 	return failed ? EXIT_PARTIAL : 0;
 }
 
-/* maint_welcome_deliver - see cmd-maint.h */
+/* cli_welcome_deliver - see cmd-maint.h */
 int
-maint_welcome_deliver(struct cli *cli, const char *postoffice,
-		      const char *mailbox)
+cli_welcome_deliver(struct cli *cli, const char *postoffice,
+		    const char *mailbox)
 {
-	const char *text = settings_current(cli->db)->welcome_message;
-	struct dir_mailbox mb;
 	const char *err = NULL;
-	struct buf m;
-	int r = 0;
 
-	if (*text == '\0') {
-		return 0;
-	}
-	if (dir_mailbox_find(cli->db, postoffice, mailbox, &mb, &err) <= 0) {
-		return -1;
-	}
-	buf_init(&m, 0);
-	/* a message of its own (a header first), else a body */
-	size_t tl = strlen(text);
-	const char *colon = strchr(text, ':'), *nl = strchr(text, '\n');
-	if (colon != NULL && (nl == NULL || colon < nl) &&
-	    strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789-") == (size_t)(colon - text)) {
-		crlf(&m, text, tl);
-	} else {
-		struct buf body;
-		char *to = mailbox_address(cli, &mb);
-		buf_init(&body, 0);
-		buf_append(&body, text, tl);
-		admin_message(cli, &m, NULL, to, "Welcome", &body);
-		buf_free(&body);
-		free(to);
-	}
-	if (put_inbox(cli, &mb, &m, &err) < 0) {
+	if (maint_welcome_deliver(cli->db, postoffice, mailbox, &err) < 0) {
 		fprintf(stderr, "postern: the welcome message of %s@%s: %s\n",
 		    mailbox, postoffice, err ? err : "error");
-		r = -1;
+		return -1;
 	}
-	buf_free(&m);
-	return r;
+	return 0;
 }
 
 /* cmd_welcome - postern welcome show | set --file F | clear */

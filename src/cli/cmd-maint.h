@@ -18,9 +18,10 @@
 int cmd_maint_email(struct cli *cli, const char *kind, int argc, char **argv);
 int cmd_messages(struct cli *cli, int argc, char **argv);
 int cmd_welcome(struct cli *cli, int argc, char **argv);
-/* maint_welcome_deliver - the welcome message (setting welcome.message)
- * into a new mailbox; 0 (also when none is set) or -1 (printed). */
-int maint_welcome_deliver(struct cli *cli, const char *postoffice,
-			  const char *mailbox);
+/* cli_welcome_deliver - the welcome message (setting welcome.message,
+ * lib-diag maint.h) into a new mailbox; 0 (also when none is set) or -1
+ * (printed). */
+int cli_welcome_deliver(struct cli *cli, const char *postoffice,
+			const char *mailbox);
 
 #endif

@@ -22,13 +22,12 @@
 #include "outhttp.h"
 #include "publish.h"
 #include "queue.h"
+#include "reports.h"
 #include "settings.h"
 #include "strutil.h"
 #include "tlsrpt.h"
 #include "xalloc.h"
 
-#define REPORT_ROWS_MAX 50000    /* rows read from one day's file */
-#define DNS_WAIT_SECS 15
 
 static int
 tls_help(int code)
@@ -126,141 +125,6 @@ dns_records(struct cli *cli, const char *domain)
 }
 
 /* -- report ------------------------------------------------------------- */
-
-struct day {
-	struct tlsrpt_row *rows;
-	size_t n, cap, bad;
-};
-
-static int
-day_read(const char *path, struct day *d)
-{
-	struct buf b;
-
-	buf_init(&b, (size_t)REPORT_ROWS_MAX * (TLSRPT_ROW_MAX / 4));
-	if (file_read(path, &b) < 0) {
-		buf_free(&b);
-		return errno == ENOENT ? 0 : -1;
-	}
-	for (size_t i = 0; i < b.len;) {
-		char *nl = memchr(b.data + i, '\n', b.len - i);
-		size_t l = nl ? (size_t)(nl - (b.data + i)) : b.len - i;
-		if (d->n == d->cap) {
-			d->cap = d->cap ? 2 * d->cap : 64;
-			d->rows = xreallocarray(d->rows, d->cap, sizeof(*d->rows));
-		}
-		if (nl != NULL && d->n < REPORT_ROWS_MAX &&
-		    tlsrpt_row_parse(b.data + i, l, &d->rows[d->n]) == 0)
-			d->n++;
-		else
-			d->bad++;
-		i += l + 1;
-	}
-	buf_free(&b);
-	return 0;
-}
-
-static int
-by_domain(const void *a, const void *b)
-{
-	const struct tlsrpt_row *x = a, *y = b;
-	int c = strcasecmp(x->domain, y->domain);
-	if (c != 0)
-		return c;
-	return x->when < y->when ? -1 : x->when > y->when;
-}
-
-/* the _smtp._tls lookup, on a private loop */
-struct txt_wait {
-	struct event_base *base;
-	bool done;
-	enum dns_status st;
-	char **txt;
-	size_t n;
-	char *error;
-};
-
-static void
-txt_cb(void *ctx, enum dns_status st, char *const *txt, size_t n,
-       const char *error)
-{
-	struct txt_wait *w = ctx;
-
-	w->done = true;
-	w->st = st;
-	w->n = n;
-	w->txt = xcalloc(n ? n : 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++)
-		w->txt[i] = xstrdup(txt[i]);
-	w->error = error ? xstrdup(error) : NULL;
-	event_base_loopbreak(w->base);
-}
-
-static void
-on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	event_base_loopbreak(arg);
-}
-
-/* rua_lookup - the domain's TLS-RPT record: 1 found (rec), 0 none, -1
- * unusable (why) */
-static int
-rua_lookup(struct dns_resolver *res, struct event_base *base,
-	   const char *domain, struct tlsrpt_record *rec, char *why,
-	   size_t wsize)
-{
-	struct txt_wait w = { .base = base };
-	char *name = xasprintf("_smtp._tls.%s", domain);
-	struct timeval tv = { DNS_WAIT_SECS, 0 };
-	int found = 0, rc;
-
-	/* a timer of its own: a loopexit left pending would cut the next
-	 * domain's lookup short */
-	struct event *deadline = evtimer_new(base, on_deadline, base);
-	dns_lookup_txt(res, name, txt_cb, &w);
-	evtimer_add(deadline, &tv);
-	event_base_dispatch(base);
-	event_free(deadline);
-	if (!w.done) {
-		dns_cancel(res, &w);
-		snprintf(why, wsize, "%s: no answer in %d s", name, DNS_WAIT_SECS);
-		free(name);
-		return -1;
-	}
-	rc = 0;
-	if (w.st == DNS_TEMPFAIL) {
-		snprintf(why, wsize, "%s: %s", name, w.error ? w.error :
-		    "lookup failed");
-		rc = -1;
-	}
-	for (size_t i = 0; rc == 0 && i < w.n; i++) {
-		struct tlsrpt_record one;
-		const char *err = NULL;
-		int r = tlsrpt_record_parse(w.txt[i], &one, &err);
-		if (r < 0) {
-			snprintf(why, wsize, "%s: record ignored: %s", name, err);
-			rc = -1;
-		} else if (r == 1) {
-			*rec = one;
-			found++;
-		}
-	}
-	if (rc == 0 && found > 1) {
-		snprintf(why, wsize, "%s: %d TLSRPTv1 records: none used "
-		    "(RFC 8460 3)", name, found);
-		rc = -1;
-	} else if (rc == 0 && found == 1) {
-		rc = 1;
-	} else if (rc == 0) {
-		snprintf(why, wsize, "%s: no TLSRPTv1 record", name);
-	}
-	for (size_t i = 0; i < w.n; i++)
-		free(w.txt[i]);
-	free(w.txt);
-	free(w.error);
-	free(name);
-	return rc;
-}
 
 /* gzip_buf - data as a gzip file (RFC 1952) */
 static int
@@ -381,25 +245,24 @@ report(struct cli *cli, const struct cli_args *a)
 	if ((rc = cli_report_day(date, day, &begin)) != 0)
 		return rc;
 
-	struct day d = { 0 };
-	char *path = tlsrpt_path(cli->root, day);
-	if (day_read(path, &d) < 0) {
+	struct tlsrpt_row *rows;
+	size_t n, bad;
+	if (tlsrpt_day(cli->root, day, &rows, &n, &bad) < 0) {
+		char *path = tlsrpt_path(cli->root, day);
 		rc = cli_error(EXIT_FAIL, "cannot read %s", path);
 		free(path);
 		return rc;
 	}
-	free(path);
-	if (d.bad > 0)
+	if (bad > 0)
 		fprintf(stderr, "postern: %zu malformed row(s) in the file of %s "
-		    "skipped\n", d.bad, day);
-	if (d.n == 0) {
+		    "skipped\n", bad, day);
+	if (n == 0) {
 		printf("no TLS sessions recorded for %s\n", day);
-		free(d.rows);
+		free(rows);
 		return 0;
 	}
-	qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
 	if (out != NULL && mkdir(out, 0750) < 0 && errno != EEXIST) {
-		free(d.rows);
+		free(rows);
 		return cli_error(EXIT_FAIL, "cannot make %s", out);
 	}
 	const char *err = NULL;
@@ -410,35 +273,30 @@ report(struct cli *cli, const struct cli_args *a)
 	if (res == NULL) {
 		if (base != NULL)
 			event_base_free(base);
-		free(d.rows);
+		free(rows);
 		return cli_error(EXIT_FAIL, "no resolver: %s", err ? err : "?");
 	}
 	char *host = settings_hostname(cli->db);
-	char *from = xstrdup(settings_current(cli->db)->tlsrpt_report_from);
-	if (*from == '\0') {
-		free(from);
-		from = xasprintf("postmaster@%s", host);
-	}
-	for (size_t i = 0; i < d.n;) {
+	char *from = report_from(cli->db, "tlsrpt.report_from");
+	for (size_t i = 0; i < n;) {
 		size_t k = i;
-		while (k < d.n && strcasecmp(d.rows[k].domain,
-		    d.rows[i].domain) == 0)
+		while (k < n && strcasecmp(rows[k].domain,
+		    rows[i].domain) == 0)
 			k++;
-		const char *domain = d.rows[i].domain;
+		const char *domain = rows[i].domain;
 		struct tlsrpt_record rec;
 		char why[400];
-		int r = rua_lookup(res, base, domain, &rec, why, sizeof(why));
+		int r = report_tlsrpt_lookup(res, base, domain, &rec, why,
+		    sizeof(why));
 		if (r <= 0) {
 			printf("%s: %zu session(s), no report: %s\n", domain,
 			    k - i, why);
 			i = k;
 			continue;
 		}
-		char *rid = xasprintf("%s.%s@%s", day, domain, host);
-		char *fname = xasprintf("%s!%s!%lld!%lld.json.gz", host, domain,
-		    (long long)begin, (long long)begin + 86399);
-		struct tlsrpt_meta m = { host, from, rid, begin, begin + 86399 };
-		char *js = tlsrpt_report_json(&m, d.rows + i, k - i);
+		char *rid, *fname;
+		char *js = tlsrpt_report_make(host, from, day, begin, rows + i,
+		    k - i, &rid, &fname);
 		struct buf gz;
 		buf_init(&gz, 0);
 		if (gzip_buf(js, strlen(js), &gz) < 0) {
@@ -470,7 +328,7 @@ report(struct cli *cli, const struct cli_args *a)
 	event_base_free(base);
 	free(host);
 	free(from);
-	free(d.rows);
+	free(rows);
 	return rc;
 }
 

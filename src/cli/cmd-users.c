@@ -76,7 +76,7 @@ on_created(void *ctx, const char *postoffice, const char *mailbox)
 {
 	struct import_ctx *c = ctx;
 
-	maint_welcome_deliver(c->cli, postoffice, mailbox);
+	cli_welcome_deliver(c->cli, postoffice, mailbox);
 }
 
 static int

@@ -8,8 +8,11 @@
 #include "popretr.h"
 #include "api.h"
 #include "api-admin.h"
+#include "buf.h"
 #include "directory.h"
 #include "fields.h"
+#include "log.h"
+#include "maint.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -202,8 +205,8 @@ mailbox_keyset(struct api_ctx *c, const struct query *q, const char *from,
 		    "anchor", NULL);
 		return;
 	}
-	char *pat = q->text != NULL && *q->text != '\0' ?
-	    api_like_pattern(q->text) : NULL;
+	char *pat = q->pattern != NULL ? xstrdup(q->pattern) : q->text != NULL &&
+	    *q->text != '\0' ? api_like_pattern(q->text) : NULL;
 	char *sql = xasprintf("SELECT count(*) %s AND m.id = ?3", from);
 	if (adm_object_id(c->db, ADM_MAILBOX, q->anchor, &aid, &err) < 0 ||
 	    db_query_int(c->db, &hit, 0, &err, sql, "iti", po, pat, aid) < 0 ||
@@ -260,6 +263,47 @@ mailbox_keyset(struct api_ctx *c, const struct query *q, const char *from,
 		json_object_set_new(*result_r, "total", json_integer(total));
 }
 
+/* search_phrase - the trigram index's phrase for a search text, when the
+ * index is the faster road: a text of 3 characters or more (shorter ones
+ * have no trigram) matching at most SEARCH_FEW mailboxes, which the page
+ * then sorts. Else NULL: LIKE on each row in the page's order finds the
+ * first page of a common text at once, and counts in one pass. */
+#define SEARCH_FEW 5000
+static char *
+search_phrase(struct api_ctx *c, const char *text)
+{
+	size_t chars = 0;
+	const char *err;
+	int64_t n;
+
+	if (text == NULL)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		chars += (*p & 0xC0) != 0x80;
+	if (chars < 3)
+		return NULL;
+	struct buf b;
+	buf_init(&b, 0);
+	buf_putc(&b, '"');
+	for (const char *p = text; *p; p++) {
+		if (*p == '"')
+			buf_putc(&b, '"');
+		buf_putc(&b, *p);
+	}
+	buf_putc(&b, '"');
+	char *phrase = buf_steal(&b);
+	/* how many, up to one more than few: cheap either way (the index
+	 * stops at the limit) */
+	if (db_is_postgresql(c->db) ||
+	    db_query_int(c->db, &n, 0, &err, "SELECT count(*) FROM (SELECT "
+	    "rowid FROM mailbox_search WHERE mailbox_search MATCH ? LIMIT ?)",
+	    "ti", phrase, (int64_t)SEARCH_FEW + 1) < 0 || n > SEARCH_FEW) {
+		free(phrase);
+		return NULL;
+	}
+	return phrase;
+}
+
 static void
 mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 {
@@ -291,15 +335,25 @@ mailbox_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	 * (UNIQUE (postoffice_id, name) for a post office, mailbox_name for
 	 * all) instead of planning around "?1 = 0 OR ..." */
 	char from[400];
-	snprintf(from, sizeof(from), "FROM mailbox m WHERE %s AND (?2 IS NULL OR "
-	    "m.name LIKE ?2 ESCAPE '\\' OR m.friendly_name LIKE ?2 ESCAPE "
-	    "'\\')", po != 0 ? "m.postoffice_id = ?1" : "?1 = 0");
-	if (q.anchor != NULL) {
-		mailbox_keyset(c, &q, from, po, result_r, error_r);
-		return;
+	char *phrase = search_phrase(c, q.text);
+	if (phrase != NULL) {
+		/* few matches: the trigram index gives them, the page sorts
+		 * them (schema v14, mailbox_search) */
+		q.pattern = phrase;
+		snprintf(from, sizeof(from), "FROM mailbox m WHERE %s AND m.id IN "
+		    "(SELECT rowid FROM mailbox_search WHERE mailbox_search MATCH "
+		    "?2)", po != 0 ? "m.postoffice_id = ?1" : "?1 = 0");
+	} else {
+		snprintf(from, sizeof(from), "FROM mailbox m WHERE %s AND (?2 IS "
+		    "NULL OR m.name LIKE ?2 ESCAPE '\\' OR m.friendly_name LIKE ?2 "
+		    "ESCAPE '\\')", po != 0 ? "m.postoffice_id = ?1" : "?1 = 0");
 	}
-	api_run_query(c, &q, "m.name || '@' || " PO_NAME, from, order, po, result_r,
-	    error_r);
+	if (q.anchor != NULL)
+		mailbox_keyset(c, &q, from, po, result_r, error_r);
+	else
+		api_run_query(c, &q, "m.name || '@' || " PO_NAME, from, order, po,
+		    result_r, error_r);
+	free(phrase);
 #undef PO_NAME
 }
 
@@ -473,8 +527,14 @@ mailbox_create(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 		e = jmap_error("serverFail", "the audit store failed");
 	if (api_tx_close(c, outer, e, res, "notCreated", key) != NULL)
 		return;
-	api_set_done(res, "created", key, json_pack("{s:s,s:s,s:s}", "id",
-	    ident, "name", name, "postOffice", po));
+	/* the welcome message (manual 5.3.9.9), as `postern mailbox add`
+	 * delivers it; the mailbox stays made if it cannot be */
+	int w = maint_welcome_deliver(c->db, po, name, &err);
+	if (w < 0)
+		log_warnx("%s: the welcome message was not delivered: %s", ident,
+		    err);
+	api_set_done(res, "created", key, json_pack("{s:s,s:s,s:s,s:b}", "id",
+	    ident, "name", name, "postOffice", po, "welcomed", w > 0));
 }
 
 /* api_mailbox_target - the mailbox ident of an update or destroy within

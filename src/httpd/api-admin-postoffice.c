@@ -105,11 +105,12 @@ postoffice_create(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 static void
 postoffice_update(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 {
-	static const char *const none[] = { NULL };
+	static const char *const skip[] = { "setMailboxQuota_kb", NULL };
 	int64_t id;
 	json_t *e = NULL;
 	bool outer;
 	const char *err;
+	int count = -1;
 
 	if (adm_object_id(c->db, ADM_POSTOFFICE, key, &id, &err) < 0 ||
 	    !api_po_visible(c->actor, id)) {
@@ -130,12 +131,25 @@ postoffice_update(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 	}
 	if (api_tx(c, &outer, res, "notUpdated", key) < 0)
 		return;
-	(void)api_apply_fields(c, ADM_POSTOFFICE, key, v, none, &e);
+	(void)api_apply_fields(c, ADM_POSTOFFICE, key, v, skip, &e);
+	/* manual 5.3.9.8: every current mailbox's quota, as `postern
+	 * postoffice set-quota` (0: unlimited) */
+	json_t *q = json_object_get(v, "setMailboxQuota_kb");
+	if (e == NULL && q != NULL) {
+		int r = json_is_integer(q) && json_integer_value(q) >= 0 ?
+		    adm_postoffice_set_quota(c->db, key, json_integer_value(q),
+		    &count, &err) : ADM_INVALID;
+		if (r != ADM_OK)
+			e = api_set_error(r, json_is_integer(q) && json_integer_value(q)
+			    >= 0 ? err : "setMailboxQuota_kb is a size in KB (0: "
+			    "unlimited)", "setMailboxQuota_kb");
+	}
 	if (e == NULL && api_audit(c, "PostOffice", key, "update", key, "%s",
 	    api_patch_summary(v)) < 0)
 		e = jmap_error("serverFail", "the audit store failed");
 	if (api_tx_close(c, outer, e, res, "notUpdated", key) == NULL)
-		api_set_done(res, "updated", key, NULL);
+		api_set_done(res, "updated", key, count >= 0 ? json_pack("{s:i}",
+		    "mailboxes", count) : NULL);
 }
 
 static void

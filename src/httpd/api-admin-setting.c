@@ -23,20 +23,15 @@ static const char *const type_names[] = {
 	[FT_LISTEN] = "listen", [FT_TIME] = "time",
 };
 
+/* field_schema - a field's schema: id (its name in the API), type,
+ * help, unit, default, range, choices, flags */
 static json_t *
-setting_json(struct db *db, const struct field_def *f)
+field_schema(const struct field_def *f, const char *id)
 {
-	char *v = NULL;
-	const char *err;
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id", f->name, "type",
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "type",
 	    type_names[f->type], "help", f->help, "unit", f->type == FT_SIZE ?
 	    "KB" : f->type == FT_DURATION ? "s" : "");
-	if (settings_get(db, f->name, &v, &err) == 0)
-		json_object_set_new(o, "value", api_field_json(f, v));
-	free(v);
 	json_object_set_new(o, "default", api_field_json(f, f->def));
-	json_object_set_new(o, "isSet", json_boolean(settings_is_set(db,
-	    f->name)));
 	if (field_is_numeric(f)) {
 		json_object_set_new(o, "min", json_integer(f->min));
 		json_object_set_new(o, "max", json_integer(f->max));
@@ -58,6 +53,54 @@ setting_json(struct db *db, const struct field_def *f)
 	json_object_set_new(o, "multiline", json_boolean(f->flags &
 	    FIELD_MULTILINE));
 	return o;
+}
+
+static json_t *
+setting_json(struct db *db, const struct field_def *f)
+{
+	char *v = NULL;
+	const char *err;
+	json_t *o = field_schema(f, f->name);
+
+	if (settings_get(db, f->name, &v, &err) == 0)
+		json_object_set_new(o, "value", api_field_json(f, v));
+	free(v);
+	json_object_set_new(o, "isSet", json_boolean(settings_is_set(db,
+	    f->name)));
+	return o;
+}
+
+/* Schema/get {type}: the fields of an object type (PostOffice, Domain,
+ * Mailbox, Group, List) with their schema, so a page makes its forms
+ * from the field table as the settings page does; id is the property's
+ * name in /get and /set (sizes NAME_kb, durations NAME_s) */
+static void
+schema_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	static const struct {
+		const char *type;
+		const struct field_def *defs;
+	} types[] = {
+		{ "PostOffice", postoffice_fields }, { "Domain", domain_fields },
+		{ "Mailbox", mailbox_fields }, { "Group", group_fields },
+		{ "List", list_fields },
+	};
+	const char *t = json_string_value(json_object_get(args, "type"));
+
+	if (!api_account_ok(args, error_r))
+		return;
+	for (size_t i = 0; t != NULL && i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(types[i].type, t) == 0) {
+			json_t *list = json_array();
+			for (const struct field_def *f = types[i].defs; f->name; f++)
+				json_array_append_new(list, field_schema(f,
+				    field_json_name(f)));
+			*result_r = json_pack("{s:s,s:s,s:o}", "accountId",
+			    API_ACCOUNT, "type", t, "list", list);
+			return;
+		}
+	*error_r = jmap_error_props("invalidArguments", "type is one of "
+	    "PostOffice, Domain, Mailbox, Group, List", "type", NULL);
 }
 
 static void
@@ -205,6 +248,7 @@ status_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 const struct jmap_method api_setting_methods[] = {
 	{ "Setting/get", API_CAPABILITY, setting_get },
 	{ "Setting/set", API_CAPABILITY, setting_set },
+	{ "Schema/get", API_CAPABILITY, schema_get },
 	{ "Status/get", API_CAPABILITY, status_get },
 	{ NULL, NULL, NULL },
 };

@@ -5,8 +5,8 @@
  * imports the rows of one request (at most http.max_body); the page sends
  * a large file in chunks of rows and shows the progress between them.
  * An ADMIN within its post office and webadmin_edit_mailboxes; password
- * hashes are exported only to a SYSADMIN. Not done here: the welcome
- * message the CLI delivers to each new mailbox (manual 5.3.9.9). */
+ * hashes are exported only to a SYSADMIN. Each new mailbox gets the
+ * welcome message (manual 5.3.9.9, lib-diag maint.h) as with the CLI. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,8 @@
 #include "api.h"
 #include "api-admin.h"
 #include "buf.h"
+#include "log.h"
+#include "maint.h"
 #include "users.h"
 #include "xalloc.h"
 
@@ -81,6 +83,7 @@ users_export_m(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 
 struct import_ctx {
 	json_t *errors, *generated;
+	struct db *db;
 };
 
 static void
@@ -100,6 +103,18 @@ generated(void *ctx, const char *address, const char *password)
 
 	json_array_append_new(ic->generated, json_pack("{s:s,s:s}", "address",
 	    address, "password", password));
+}
+
+/* created - a new mailbox of the import gets the welcome message */
+static void
+created(void *ctx, const char *postoffice, const char *mailbox)
+{
+	struct import_ctx *ic = ctx;
+	const char *err = NULL;
+
+	if (maint_welcome_deliver(ic->db, postoffice, mailbox, &err) < 0)
+		log_warnx("%s@%s: the welcome message was not delivered: %s",
+		    mailbox, postoffice, err);
 }
 
 static void
@@ -123,7 +138,7 @@ users_import_m(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		    "domains by importing", "createDomains", NULL);
 		return;
 	}
-	struct import_ctx ic = { json_array(), json_array() };
+	struct import_ctx ic = { json_array(), json_array(), c->db };
 	struct users_import_opts o = {
 		.postoffice = po,
 		.password = json_string_value(json_object_get(args, "password")),
@@ -132,7 +147,7 @@ users_import_m(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		.create_domains = json_is_true(json_object_get(args,
 		    "createDomains")),
 		.sep = ',', .ctx = &ic, .row_error = row_error,
-		.generated = generated,
+		.generated = generated, .created = created,
 	};
 	struct users_import_result res = { 0 };
 	int r = users_import(c->db, json_string_value(csv), json_string_length(csv),

@@ -432,8 +432,8 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 		    "and AuditEntry/query", "anchor", NULL);
 		return;
 	}
-	char *pat = q->text != NULL && *q->text != '\0' ? api_like_pattern(q->text) :
-	    NULL;
+	char *pat = q->pattern != NULL ? xstrdup(q->pattern) : q->text != NULL &&
+	    *q->text != '\0' ? api_like_pattern(q->text) : NULL;
 	int64_t total = -1;
 	char *sql = xasprintf("SELECT count(*) %s", from);
 
@@ -1010,5 +1010,7 @@ const struct jmap_method *const api_admin_tables[] = {
 	api_audit_methods, api_diag_methods, api_messages_methods,
 	api_users_methods, api_loginsec_methods, api_chat_methods,
 	api_traffic_methods, api_branding_methods, api_filter_methods,
-	api_quarantine_methods, api_sendlimit_methods, NULL,
+	api_quarantine_methods, api_sendlimit_methods, api_reports_methods,
+	api_maint_methods,
+	NULL,
 };

@@ -37,6 +37,8 @@ struct query {
 	const char *anchor;       /* keyset paging: the id to start at */
 	int64_t anchor_offset;    /* 0 or more */
 	bool total;               /* calculateTotal (default false) */
+	const char *pattern;      /* ?2 when set (Mailbox/query's trigram
+				   * phrase), else the LIKE pattern of text */
 };
 
 /* one family's /set: each function handles one entry and fills res
@@ -156,6 +158,8 @@ extern const struct jmap_method api_list_methods[];
 extern const struct jmap_method api_queue_methods[];
 extern const struct jmap_method api_audit_methods[];
 extern const struct jmap_method api_diag_methods[];
+extern const struct jmap_method api_reports_methods[];
+extern const struct jmap_method api_maint_methods[];
 extern const struct jmap_method api_messages_methods[];
 extern const struct jmap_method api_users_methods[];
 extern const struct jmap_method api_traffic_methods[];  /* api-admin-traffic.c */

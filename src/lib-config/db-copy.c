@@ -131,8 +131,11 @@ copy_all(struct db *src, struct db *dst, void (*progress)(void *,
 	size_t n = 0;
 	int r = 0;
 
+	/* not the full-text index of mailbox names (schema v14: a virtual
+	 * table and its shadow tables, SQLite's own; see pg_migrate) */
 	st = db_query(src, error_r, "SELECT name FROM sqlite_master WHERE "
-	    "type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name", "");
+	    "type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE "
+	    "'mailbox_search%' ORDER BY name", "");
 	if (st == NULL)
 		return -1;
 	while (db_step(st, error_r) == DB_ROW) {

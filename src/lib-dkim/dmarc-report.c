@@ -311,3 +311,75 @@ dmarc_report_xml(const struct dmarc_report_meta *m,
 	buf_puts(out, "</feedback>\n");
 	free(done);
 }
+
+static int
+by_domain(const void *a, const void *b)
+{
+	const struct dmarc_report_row *x = a, *y = b;
+	int c = strcmp(x->policy_domain, y->policy_domain);
+	if (c != 0)
+		return c;
+	return x->when < y->when ? -1 : x->when > y->when;
+}
+
+struct day_rows {
+	struct dmarc_report_row *rows;
+	size_t n, cap, bad;
+};
+
+/* day_row - one line of a day's file into d (malformed, cut short or
+ * past the limit: counted as bad) */
+static void
+day_row(void *ctx, const char *line, size_t len, bool complete)
+{
+	struct day_rows *d = ctx;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 64;
+		d->rows = xreallocarray(d->rows, d->cap, sizeof(*d->rows));
+	}
+	if (complete && d->n < DMARC_DAY_ROWS_MAX &&
+	    dmarc_report_parse(line, len, &d->rows[d->n]) == 0)
+		d->n++;
+	else
+		d->bad++;
+}
+
+int
+dmarc_report_day(const char *root, const char *day,
+		 struct dmarc_report_row **rows_r, size_t *n_r, size_t *bad_r)
+{
+	struct day_rows d = { 0 };
+	char *path = dmarc_report_path(root, day);
+	int r = file_each_line(path, (size_t)DMARC_DAY_ROWS_MAX * 600, day_row, &d);
+	int e = errno;
+
+	free(path);
+	*rows_r = NULL;
+	*n_r = *bad_r = 0;
+	if (r < 0) {
+		free(d.rows);
+		return e == ENOENT ? 0 : -1;
+	}
+	if (d.n > 1)
+		qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
+	*rows_r = d.rows;
+	*n_r = d.n;
+	*bad_r = d.bad;
+	return 0;
+}
+
+void
+dmarc_report_make(const char *host, const char *from, const char *day,
+		  time_t begin, const struct dmarc_report_row *rows, size_t n,
+		  struct buf *xml, char **report_id_r, char **file_name_r)
+{
+	const char *domain = rows[0].policy_domain;
+	char *rid = xasprintf("%s.%s@%s", day, domain, host);
+	struct dmarc_report_meta m = { host, from, rid, begin, begin + 86399 };
+
+	dmarc_report_xml(&m, rows, n, xml);
+	*report_id_r = rid;
+	*file_name_r = xasprintf("%s!%s!%lld!%lld.xml", host, domain,
+	    (long long)begin, (long long)begin + 86399);
+}

@@ -57,4 +57,23 @@ void dmarc_report_xml(const struct dmarc_report_meta *m,
 		      const struct dmarc_report_row *rows, size_t n,
 		      struct buf *out);
 
+/* dmarc_report_day - the rows of one UTC day's file (dmarc_report_path),
+ * sorted by policy domain, then time: 0 (no file: no rows) or -1; bad_r
+ * counts the lines skipped (malformed, cut short, past
+ * DMARC_DAY_ROWS_MAX). One reader for `postern dmarc report` and the
+ * admin API's DmarcReport/query; *rows_r is freed by the caller. */
+#define DMARC_DAY_ROWS_MAX 200000
+int dmarc_report_day(const char *root, const char *day,
+		     struct dmarc_report_row **rows_r, size_t *n_r,
+		     size_t *bad_r);
+
+/* dmarc_report_make - the report of one policy domain's rows of day
+ * (begin: its UTC midnight) from host, the reporter's address from:
+ * the XML appended to xml, its Report-ID ("<day>.<domain>@<host>") and
+ * file name ("<host>!<domain>!<begin>!<end>.xml") as new strings */
+void dmarc_report_make(const char *host, const char *from, const char *day,
+		       time_t begin, const struct dmarc_report_row *rows,
+		       size_t n, struct buf *xml, char **report_id_r,
+		       char **file_name_r);
+
 #endif

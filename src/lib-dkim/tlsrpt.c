@@ -434,3 +434,76 @@ tlsrpt_report_json(const struct tlsrpt_meta *m, const struct tlsrpt_row *rows,
 		abort();       /* out of memory: as xmalloc */
 	return s;
 }
+
+static int
+by_domain(const void *a, const void *b)
+{
+	const struct tlsrpt_row *x = a, *y = b;
+	int c = strcasecmp(x->domain, y->domain);
+	if (c != 0)
+		return c;
+	return x->when < y->when ? -1 : x->when > y->when;
+}
+
+struct day_rows {
+	struct tlsrpt_row *rows;
+	size_t n, cap, bad;
+};
+
+/* day_row - one line of a day's file into d (malformed, cut short or
+ * past the limit: counted as bad) */
+static void
+day_row(void *ctx, const char *line, size_t len, bool complete)
+{
+	struct day_rows *d = ctx;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 64;
+		d->rows = xreallocarray(d->rows, d->cap, sizeof(*d->rows));
+	}
+	if (complete && d->n < TLSRPT_DAY_ROWS_MAX &&
+	    tlsrpt_row_parse(line, len, &d->rows[d->n]) == 0)
+		d->n++;
+	else
+		d->bad++;
+}
+
+int
+tlsrpt_day(const char *root, const char *day, struct tlsrpt_row **rows_r,
+	   size_t *n_r, size_t *bad_r)
+{
+	struct day_rows d = { 0 };
+	char *path = tlsrpt_path(root, day);
+	int r = file_each_line(path, (size_t)TLSRPT_DAY_ROWS_MAX * (TLSRPT_ROW_MAX / 4), day_row, &d);
+	int e = errno;
+
+	free(path);
+	*rows_r = NULL;
+	*n_r = *bad_r = 0;
+	if (r < 0) {
+		free(d.rows);
+		return e == ENOENT ? 0 : -1;
+	}
+	if (d.n > 1)
+		qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
+	*rows_r = d.rows;
+	*n_r = d.n;
+	*bad_r = d.bad;
+	return 0;
+}
+
+char *
+tlsrpt_report_make(const char *host, const char *from, const char *day,
+		   time_t begin, const struct tlsrpt_row *rows, size_t n,
+		   char **report_id_r, char **file_name_r)
+{
+	const char *domain = rows[0].domain;
+	char *rid = xasprintf("%s.%s@%s", day, domain, host);
+	struct tlsrpt_meta m = { host, from, rid, begin, begin + 86399 };
+	char *js = tlsrpt_report_json(&m, rows, n);
+
+	*report_id_r = rid;
+	*file_name_r = xasprintf("%s!%s!%lld!%lld.json.gz", host, domain,
+	    (long long)begin, (long long)begin + 86399);
+	return js;
+}

@@ -75,4 +75,21 @@ struct tlsrpt_meta {
 char *tlsrpt_report_json(const struct tlsrpt_meta *m,
 			 const struct tlsrpt_row *rows, size_t n);
 
+/* tlsrpt_day - the rows of one UTC day's file (tlsrpt_path), sorted by
+ * policy domain (case-insensitively), then time: 0 (no file: no rows)
+ * or -1; bad_r counts the lines skipped (malformed, cut short, past
+ * TLSRPT_DAY_ROWS_MAX). One reader for `postern tls report` and the
+ * admin API's TlsReport/query; *rows_r is freed by the caller. */
+#define TLSRPT_DAY_ROWS_MAX 50000
+int tlsrpt_day(const char *root, const char *day, struct tlsrpt_row **rows_r,
+	       size_t *n_r, size_t *bad_r);
+
+/* tlsrpt_report_make - the report (JSON, new string) of one policy
+ * domain's rows of day (begin: its UTC midnight) from host, contact
+ * from; its report-id ("<day>.<domain>@<host>") and file name
+ * ("<host>!<domain>!<begin>!<end>.json.gz") as new strings */
+char *tlsrpt_report_make(const char *host, const char *from, const char *day,
+			 time_t begin, const struct tlsrpt_row *rows, size_t n,
+			 char **report_id_r, char **file_name_r);
+
 #endif

@@ -306,3 +306,27 @@ file_append_day(const char *root, const char *sub, time_t when,
 	close(fd);
 	return rc;
 }
+
+int
+file_each_line(const char *path, size_t max,
+	       void (*fn)(void *ctx, const char *line, size_t len, bool complete),
+	       void *ctx)
+{
+	struct buf b;
+
+	buf_init(&b, max);
+	if (file_read(path, &b) < 0) {
+		int e = errno;
+		buf_free(&b);
+		errno = e;
+		return -1;
+	}
+	for (size_t i = 0; i < b.len;) {
+		char *nl = memchr(b.data + i, '\n', b.len - i);
+		size_t l = nl ? (size_t)(nl - (b.data + i)) : b.len - i;
+		fn(ctx, b.data + i, l, nl != NULL);
+		i += l + 1;
+	}
+	buf_free(&b);
+	return 0;
+}

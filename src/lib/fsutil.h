@@ -45,6 +45,13 @@ int file_write_atomic(const char *path, const void *data, size_t len,
 /* file_read - read a whole file into b (bounded by b->max); -1 on error
  * with errno set (EFBIG if it is larger than b->max). */
 int file_read(const char *path, struct buf *b);
+/* file_each_line - read the file path (at most max bytes) and call fn for
+ * each line without its LF; complete is false for a last line cut short
+ * (no LF). 0 (also when fn is called for none), or -1 with errno set
+ * (ENOENT: no file). The day files of the DMARC and TLS-RPT rows. */
+int file_each_line(const char *path, size_t max,
+		   void (*fn)(void *ctx, const char *line, size_t len,
+			      bool complete), void *ctx);
 /* file_copy_atomic - len bytes of the file src (from offset 0, read with
  * pread: its offset is untouched) into path like file_write_atomic: a
  * temporary name, fsync, rename, the directory fsynced. 0, or -1 with

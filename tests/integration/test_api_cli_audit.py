@@ -85,3 +85,124 @@ def test_cli_changes_in_audit_and_changes(web):  # noqa: F811
     # changes list shows nothing of beta
     ch = a.call("Mailbox/changes", {"sinceState": ast})[1]
     assert "fred@beta" not in ch["created"]
+
+
+def _rows(c, **flt):
+    rows = c.call("AuditEntry/query", {"filter": flt, "limit": 200})[1]["list"]
+    return [(e["type"], e["object"], e["op"], e["postOffice"] or None, e)
+            for e in rows]
+
+
+def test_cli_and_api_audit_the_same_way(web):  # noqa: F811
+    """address, popretrieval del/enable/disable, users import, welcome and
+    messages: the CLI's row is the API's (type, object, op, post office);
+    the welcome message reaches mailboxes made by the API and imports."""
+    sysc = Client(web.http)
+    sysc.login("root@hq", SYS_PW)
+
+    def setx(type_, **kw):
+        name, res, _ = sysc.call(f"{type_}/set", kw)
+        assert name == f"{type_}/set" and not res.get("notCreated") and \
+            not res.get("notUpdated"), res
+        return res
+    sysc.set = setx
+
+    def new_rows(since):
+        return [r for r in _rows(sysc) if r[4]["id"] not in since]
+
+    def ids():
+        return {r[4]["id"] for r in _rows(sysc)}
+
+    # an address: `address add` and Mailbox/set addAddresses
+    before = ids()
+    web.cli("address", "add", "cx@alpha.test", "--mailbox", "carol@alpha")
+    cli_row = new_rows(before)
+    before = ids()
+    sysc.set("Mailbox", update={"carol@alpha": {
+        "addAddresses": ["cy@alpha.test"]}})
+    api_row = new_rows(before)
+    assert [r[:4] for r in cli_row] == [r[:4] for r in api_row] == [
+        ("Mailbox", "carol@alpha", "update", "alpha")], (cli_row, api_row)
+    assert cli_row[0][4]["actor"] == ACTOR and "cx@alpha.test" in \
+        cli_row[0][4]["text"]
+    before = ids()
+    web.cli("address", "del", "cx@alpha.test")
+    assert [r[:4] for r in new_rows(before)] == [
+        ("Mailbox", "carol@alpha", "update", "alpha")]
+
+    # POP retrieval accounts: del/enable/disable name the owner mailbox
+    out = web.cli("popretrieval", "add", "dave@beta", "--host", "127.0.0.1",
+                  "--port", "9", "--user", "u", "--password",
+                  "Pop-Secret-31x", json_out=True)
+    before = ids()
+    web.cli("popretrieval", "disable", str(out["id"]))
+    web.cli("popretrieval", "enable", str(out["id"]))
+    web.cli("popretrieval", "del", str(out["id"]))
+    got = new_rows(before)
+    assert [r[:4] for r in got] == [("Mailbox", "dave@beta", "update",
+                                     "beta")] * 3, got
+    assert {r[4]["text"] for r in got} == {f"disable {out['id']}",
+                                          f"enable {out['id']}",
+                                          f"del {out['id']}"}
+
+    # the welcome message: `welcome set` and Setting/set are one row kind
+    f = web.root / "welcome.txt"
+    f.write_text("Hello from <b>the admins</b>.\n")
+    before = ids()
+    web.cli("welcome", "set", "--file", str(f))
+    cli_row = new_rows(before)
+    assert [r[:4] for r in cli_row] == [
+        ("Setting", "welcome.message", "update", None)], cli_row
+
+    # a mailbox made through the API gets it, as `mailbox add` does
+    res = sysc.set("Mailbox", create={"w": {
+        "name": "wanda", "postOffice": "alpha",
+        "password": "Wanda-Secret-42q"}})
+    assert res["created"]["w"]["welcomed"] is True, res
+    q = sysc.call("MailboxMessage/query",
+                  {"filter": {"mailbox": "wanda@alpha"}})[1]
+    assert [m["subject"] for m in q["list"]] == ["Welcome"], q
+
+    # users import: CLI and API rows alike; imported mailboxes welcomed
+    csv = web.root / "users.csv"
+    csv.write_text("ivan@alpha.test\n")
+    before = ids()
+    web.cli("users", "import", str(csv), "--postoffice", "alpha",
+            "--password", "Import-Secret-77w")
+    cli_row = new_rows(before)
+    before = ids()
+    r = sysc.call("Users/import", {"postOffice": "alpha",
+                                   "csv": "jane@alpha.test\n",
+                                   "password": "Import-Secret-88v"})[1]
+    assert r["imported"] == 1, r
+    api_row = new_rows(before)
+    assert [x[:4] for x in cli_row] == [x[:4] for x in api_row] == [
+        ("Users", "alpha", "import", "alpha")], (cli_row, api_row)
+    assert "Import-Secret-77w" not in cli_row[0][4]["text"]
+    for who in ("ivan@alpha", "jane@alpha"):
+        q = sysc.call("MailboxMessage/query", {"filter": {"mailbox": who}})[1]
+        assert [m["subject"] for m in q["list"]] == ["Welcome"], (who, q)
+
+    before = ids()
+    sysc.set("Setting", update={"welcome.message": {"value": None}})
+    api_row = new_rows(before)
+    before = ids()
+    web.cli("welcome", "clear")
+    assert [r[:4] for r in new_rows(before)] == [r[:4] for r in api_row] == [
+        ("Setting", "welcome.message", "update", None)]
+
+    # messages delete: one row for the mailbox it emptied
+    before = ids()
+    web.cli("messages", "delete", "--mailbox", "wanda@alpha", "--everything",
+            "--yes")
+    got = new_rows(before)
+    assert [r[:4] for r in got] == [
+        ("MailboxMessage", "wanda@alpha", "destroy", "alpha")], got
+    q = sysc.call("MailboxMessage/query",
+                  {"filter": {"mailbox": "wanda@alpha"}})[1]
+    assert q["list"] == []
+    before = ids()
+    web.cli("messages", "delete", "--postoffice", "beta", "--older-than",
+            "30", "--yes")
+    assert [r[:4] for r in new_rows(before)] == [
+        ("MailboxMessage", "beta", "destroy", "beta")]

@@ -23,6 +23,8 @@ import { Chat } from './chat.js';
 import { Traffic } from './plot.js';
 import { Branding } from './branding.js';
 import { Quarantine, SendLimits } from './quarantine.js';
+import { Reports, DnsRecords, Welcome } from './reports.js';
+import { PostOfficeActions } from './actions.js';
 import { brandingFor, loginLogo } from '../common/branding.js';
 
 // ---- small pieces ---------------------------------------------------------
@@ -158,6 +160,8 @@ function PostOffices({ me }) {
   const [error, setError] = useState('');
   const [ok, setOk] = useState('');
   const [brandPo, setBrandPo] = useState('');
+  const [actPo, setActPo] = useState('');
+  const [setPo, setSetPo] = useState('');
   const load = useCallback(async () => {
     try {
       const q = await api.call('PostOffice/query', { limit: 100, calculateTotal: true });
@@ -199,8 +203,13 @@ function PostOffices({ me }) {
         <td data-label="Domains">${p.domainCount}</td>
         <td data-label="Web admin max">${p.webadmin_max_mailboxes || 'unlimited'}</td>
         <td data-label="Status">${p.disabled ? 'disabled' : 'enabled'}</td>
-        <td class="row-actions"><button type="button" data-test="logos" onClick=${() => setBrandPo(p.id)}>Logos</button></td></tr>`)}</tbody>
+        <td class="row-actions">${me.role === 'SYSADMIN' && html`<button type="button" data-test="po-settings-open"
+            onClick=${() => { setSetPo(p.id); setActPo(''); setBrandPo(''); }}>Settings</button>`}
+          <button type="button" data-test="po-act" onClick=${() => { setActPo(p.id); setBrandPo(''); setSetPo(''); }}>Actions</button>
+          <button type="button" data-test="logos" onClick=${() => { setBrandPo(p.id); setActPo(''); setSetPo(''); }}>Logos</button></td></tr>`)}</tbody>
     </table>
+    ${setPo && html`<${PostOfficeSettings} po=${setPo} key=${setPo} onClose=${() => setSetPo('')} onSaved=${load} />`}
+    ${actPo && html`<${PostOfficeActions} po=${actPo} me=${me} key=${actPo} onClose=${() => setActPo('')} />`}
     ${brandPo && html`<${Branding} po=${brandPo} key=${brandPo} />`}
     ${me.role === 'SYSADMIN' && !me.postOffice && html`<form class="card" onSubmit=${create} data-test="po-create">
       <h3>New post office</h3>
@@ -403,6 +412,59 @@ function SettingInput({ s, value, onChange }) {
     onInput=${(e) => onChange(e.target.value)} />`;
 }
 
+// a post office's own settings (manual 5.3.3-5.3.8: general, footers,
+// usage notifications, the web admin limits, auth policies...), a form
+// from the field table (Schema/get) as the global settings page is
+function PostOfficeSettings({ po, onClose, onSaved }) {
+  const [schema, setSchema] = useState(null);
+  const [obj, setObj] = useState(null);
+  const [edits, setEdits] = useState({});
+  const [error, setError] = useState('');
+  const [ok, setOk] = useState('');
+  const [bad, setBad] = useState([]);
+  const load = useCallback(async () => {
+    try {
+      const [sc, g] = await Promise.all([api.call('Schema/get', { type: 'PostOffice' }),
+        api.call('PostOffice/get', { ids: [po] })]);
+      setSchema(sc.list);
+      setObj(g.list[0] || {});
+    } catch (e) {
+      setError(e.message);
+    }
+  }, [po]);
+  useEffect(() => { load(); }, [load]);
+  const save = async (e) => {
+    e.preventDefault();
+    setError('');
+    setOk('');
+    setBad([]);
+    if (!Object.keys(edits).length) return;
+    try {
+      await api.setOne('PostOffice', 'update', po, edits);
+      setOk(`Saved: ${Object.keys(edits).join(', ')}.`);
+      setEdits({});
+      load();
+      if (onSaved) onSaved();
+    } catch (err) {
+      setError(err.message);
+      setBad(err.properties || []);
+    }
+  };
+  return html`<div class="card wide" data-test="po-settings">
+    <h3>Settings of ${po} <button class="link" onClick=${onClose}>close</button></h3>
+    <${Notice} error=${error} ok=${ok} />
+    ${schema && obj && html`<form onSubmit=${save}>
+      <div class="settings">${schema.map((s) => html`<div class=${`setting ${bad.includes(s.id) ? 'invalid' : ''}`} key=${s.id}>
+        <label for=${s.id}><code>${s.id}</code>${s.unit ? html` <span class="muted">(${s.unit})</span>` : ''}</label>
+        <${SettingInput} s=${s} value=${s.id in edits ? edits[s.id] : obj[s.id]}
+          onChange=${(v) => setEdits(Object.assign({}, edits, { [s.id]: v }))} />
+        <small>${s.help}${s.zeroIsUnlimited ? ' (0: unlimited)' : ''}</small>
+      </div>`)}</div>
+      <div class="sticky-save"><button type="submit" disabled=${!Object.keys(edits).length}>Save changes</button></div>
+    </form>`}
+  </div>`;
+}
+
 function Settings() {
   const [list, setList] = useState([]);
   const [edits, setEdits] = useState({});
@@ -542,7 +604,9 @@ function App() {
     ['lists', 'Lists'],
     ['chat', 'Chat'],
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['quarantine', 'Quarantine'], ['track', 'Track'], ['diag', 'Diagnostics'], ['audit', 'Audit log']] : []),
-    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['settings', 'Settings']] : []),
+    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['reports', 'Reports']] : []),
+    ['dns', 'DNS records'],
+    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['welcome', 'Welcome message'], ['settings', 'Settings']] : []),
     ['access', 'Sessions & tokens'],
   ];
   let page;
@@ -560,6 +624,9 @@ function App() {
   else if (route === 'quarantine') page = html`<${Quarantine} />`;
   else if (route === 'audit') page = html`<${Audit} />`;
   else if (route === 'access') page = html`<${Access} />`;
+  else if (route === 'reports') page = html`<${Reports} />`;
+  else if (route === 'dns') page = html`<${DnsRecords} />`;
+  else if (route === 'welcome') page = html`<${Welcome} />`;
   else page = html`<${Dashboard} me=${me} />`;
   const out = async () => {
     try { await api.logout(); } catch (e) { /* the cookie is gone either way */ }
