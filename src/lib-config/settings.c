@@ -295,8 +295,10 @@ data_version(struct settings_cache *c, struct db *db)
 {
 	int64_t v = -1;
 
+	const char *err;
+
 	if (c->version == NULL)
-		return db_data_version(db, &v, NULL) < 0 ? -1 : v;
+		return db_data_version(db, &v, &err) < 0 ? -1 : v;
 	if (sqlite3_step(c->version) == SQLITE_ROW)
 		v = sqlite3_column_int64(c->version, 0);
 	sqlite3_reset(c->version);
@@ -481,7 +483,7 @@ settings_secret(struct db *db, const char *key, const char **error_r)
 	 * both read it back */
 	int r = db_exec(db, error_r, "INSERT INTO setting (name, value) "
 	    "VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = "
-	    "excluded.value WHERE value = ''", "tt", key, hex);
+	    "excluded.value WHERE setting.value = ''", "tt", key, hex);
 	explicit_bzero(hex, sizeof(hex));
 	if (r < 0 || settings_get(db, key, &v, error_r) < 0)
 		return NULL;
