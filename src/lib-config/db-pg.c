@@ -560,26 +560,30 @@ pg_migrate(struct db *db, const char **error_r)
 	    db_query_int(db, &version, 0, error_r,
 	    "SELECT version FROM postern_schema", "") < 0)
 		goto fail;
+	if (version < 0)
+		version = 0;
 	if (version > DB_SCHEMA_VERSION) {
 		db_errorf(db, error_r, "config database schema %lld is newer "
 		    "than this program (%d)", (long long)version,
 		    DB_SCHEMA_VERSION);
 		goto fail;
 	}
-	for (int v = (int)version + 1; v <= DB_SCHEMA_VERSION; v++) {
+	for (int v = (int)version; v < DB_SCHEMA_VERSION; v++) {
+		const char *sql = schema_migrations[v];
 		/* SQLite's full-text tables (v14's trigram index of mailbox
 		 * names) have no PostgreSQL twin here: the searches that use
 		 * them take their LIKE road on PostgreSQL (db_is_postgresql) */
-		if (strstr(schema_migrations[v - 1], "USING fts5") != NULL)
+		if (strstr(sql, "USING fts5") != NULL)
 			;
-		else if (pg_exec_ddl(db, schema_migrations[v - 1], error_r) < 0) {
+		else if (pg_exec_ddl(db, sql, error_r) < 0) {
 			char was[sizeof(db->err)];
 			snprintf(was, sizeof(was), "%s", db->err);
-			db_errorf(db, error_r, "migration to schema %d: %s", v, was);
+			db_errorf(db, error_r, "migration to schema %d: %s", v + 1,
+			    was);
 			goto fail;
 		}
 		if (db_exec(db, error_r, "UPDATE postern_schema SET version = ?",
-		    "i", (int64_t)v) < 0)
+		    "i", (int64_t)v + 1) < 0)
 			goto fail;
 	}
 	return pg_commit(db, error_r);
