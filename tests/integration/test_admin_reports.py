@@ -281,7 +281,10 @@ def test_post_office_actions(srv):
     assert ("acme", "send", "acme", "postmaster@acme") in got, got
     rows = c.call("AuditEntry/query", {"filter": {"type": "MailboxMessage"},
                                        "limit": 10})[1]["list"]
-    assert [(e["object"], e["op"]) for e in rows] == [
+    # this test's purges (the post office's ADMIN; the page tests before
+    # it purged too, as root@hq): the two real ones, not the dry run
+    assert [(e["object"], e["op"]) for e in rows
+            if e["actor"] == "postmaster@acme"] == [
         ("ann@acme", "destroy"), ("ann@acme", "destroy")], rows
 
 
