@@ -445,51 +445,25 @@ by_domain(const void *a, const void *b)
 	return x->when < y->when ? -1 : x->when > y->when;
 }
 
-struct day_rows {
-	struct tlsrpt_row *rows;
-	size_t n, cap, bad;
-};
-
-/* day_row - one line of a day's file into d (malformed, cut short or
- * past the limit: counted as bad) */
-static void
-day_row(void *ctx, const char *line, size_t len, bool complete)
+/* row_parse - file_rows' parser of a row */
+static int
+row_parse(const char *line, size_t len, void *row)
 {
-	struct day_rows *d = ctx;
-
-	if (d->n == d->cap) {
-		d->cap = d->cap ? 2 * d->cap : 64;
-		d->rows = xreallocarray(d->rows, d->cap, sizeof(*d->rows));
-	}
-	if (complete && d->n < TLSRPT_DAY_ROWS_MAX &&
-	    tlsrpt_row_parse(line, len, &d->rows[d->n]) == 0)
-		d->n++;
-	else
-		d->bad++;
+	return tlsrpt_row_parse(line, len, row);
 }
 
 int
 tlsrpt_day(const char *root, const char *day, struct tlsrpt_row **rows_r,
 	   size_t *n_r, size_t *bad_r)
 {
-	struct day_rows d = { 0 };
 	char *path = tlsrpt_path(root, day);
-	int r = file_each_line(path, (size_t)TLSRPT_DAY_ROWS_MAX * (TLSRPT_ROW_MAX / 4), day_row, &d);
-	int e = errno;
+	void *rows;
+	int r = file_rows(path, TLSRPT_DAY_ROWS_MAX, TLSRPT_ROW_MAX / 4,
+	    sizeof(**rows_r), row_parse, by_domain, &rows, n_r, bad_r);
 
 	free(path);
-	*rows_r = NULL;
-	*n_r = *bad_r = 0;
-	if (r < 0) {
-		free(d.rows);
-		return e == ENOENT ? 0 : -1;
-	}
-	if (d.n > 1)
-		qsort(d.rows, d.n, sizeof(*d.rows), by_domain);
-	*rows_r = d.rows;
-	*n_r = d.n;
-	*bad_r = d.bad;
-	return 0;
+	*rows_r = rows;
+	return r;
 }
 
 char *

@@ -330,3 +330,51 @@ file_each_line(const char *path, size_t max,
 	buf_free(&b);
 	return 0;
 }
+
+struct file_rows_ctx {
+	char *rows;
+	size_t n, cap, bad, max, size;
+	int (*parse)(const char *line, size_t len, void *row);
+};
+
+static void
+file_rows_line(void *ctx, const char *line, size_t len, bool complete)
+{
+	struct file_rows_ctx *d = ctx;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 64;
+		d->rows = xreallocarray(d->rows, d->cap, d->size);
+	}
+	if (complete && d->n < d->max &&
+	    d->parse(line, len, d->rows + d->n * d->size) == 0)
+		d->n++;
+	else
+		d->bad++;
+}
+
+int
+file_rows(const char *path, size_t max_rows, size_t row_max, size_t size,
+	  int (*parse)(const char *line, size_t len, void *row),
+	  int (*cmp)(const void *, const void *), void **rows_r, size_t *n_r,
+	  size_t *bad_r)
+{
+	struct file_rows_ctx d = { .max = max_rows, .size = size,
+	    .parse = parse };
+	int r = file_each_line(path, max_rows * row_max, file_rows_line, &d);
+	int e = errno;
+
+	*rows_r = NULL;
+	*n_r = *bad_r = 0;
+	if (r < 0) {
+		free(d.rows);
+		errno = e;
+		return e == ENOENT ? 0 : -1;
+	}
+	if (d.n > 1)
+		qsort(d.rows, d.n, size, cmp);
+	*rows_r = d.rows;
+	*n_r = d.n;
+	*bad_r = d.bad;
+	return 0;
+}

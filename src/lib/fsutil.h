@@ -52,6 +52,15 @@ int file_read(const char *path, struct buf *b);
 int file_each_line(const char *path, size_t max,
 		   void (*fn)(void *ctx, const char *line, size_t len,
 			      bool complete), void *ctx);
+/* file_rows - the lines of the file path (at most max_rows * row_max
+ * bytes) parsed by parse (0: a row) into a new array of size-byte rows,
+ * at most max_rows, sorted by cmp; lines malformed, cut short or past
+ * the limit are counted in *bad_r. No file: no rows, 0. -1 with errno on
+ * another error. The day files of the DMARC and TLS-RPT rows. */
+int file_rows(const char *path, size_t max_rows, size_t row_max, size_t size,
+	      int (*parse)(const char *line, size_t len, void *row),
+	      int (*cmp)(const void *, const void *), void **rows_r,
+	      size_t *n_r, size_t *bad_r);
 /* file_copy_atomic - len bytes of the file src (from offset 0, read with
  * pread: its offset is untouched) into path like file_write_atomic: a
  * temporary name, fsync, rename, the directory fsynced. 0, or -1 with
