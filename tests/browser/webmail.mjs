@@ -208,12 +208,17 @@ try {
     total - 3);
   await page.locator('#messages .msg').first().focus();
   await page.waitForSelector('#messages .msg.selected:first-child');
-  await page.keyboard.press('j');
   const second = await page.locator('#messages .msg').nth(1).getAttribute('data-id');
+  // j and Enter at once: the keys must act on the state j made, even before
+  // the page has rendered it (an Enter right after j opened the first row)
+  await page.keyboard.press('j');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((id) => location.hash.endsWith(`/${id}`), second)
+    .catch(async (e) => {
+      throw new Error(`${e.message}\nwanted #…/${second}, page at ${await page.evaluate(() => location.hash)}`);
+    });
   await page.waitForFunction((id) => document.activeElement.dataset.id === id, second);
   await page.waitForSelector(`#messages .msg.selected[data-id="${second}"]`);
-  await page.keyboard.press('Enter');
-  await page.waitForFunction((id) => location.hash.endsWith(`/${id}`), second);
   await page.keyboard.press('Escape');
   await page.keyboard.press('/');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'q');

@@ -217,7 +217,7 @@ function MessageList({ rows, total, position, selected, sort, setSort, threads,
           }}
           onClick=${() => onOpen(m.id)}
           onFocus=${() => onSelect(m.id)}
-          onKeyDown=${(e) => { if (e.key === 'Enter') onOpen(m.id); }}>
+          onKeyDown=${(e) => { if (e.key === 'Enter') { e.preventDefault(); onOpen(m.id); } }}>
           <span class="who">${who || '(nobody)'}</span>
           <span class="when">${dateText(m.receivedAt)}</span>
           <span class="subject">${flagged && html`<span class="flag" aria-label="flagged">★ </span>`}${m.hasAttachment && html`<span class="clip" aria-label="has attachments">file</span> `}${m.subject || '(no subject)'}${m.threadCount > 1 && html` <span class="tcount" aria-label=${`${m.threadCount} messages`}>${m.threadCount}</span>`}</span>
@@ -424,11 +424,24 @@ function Mail({ session, onLogout }) {
     }, 0);
   };
 
-  // keyboard shortcuts (not while typing in a field)
+  // keyboard shortcuts (not while typing in a field). The listener is
+  // added once and reads this render's state from a ref: an effect that
+  // re-subscribed on every change ran after the paint, so a key pressed
+  // between a render and its effect saw the state before it (Enter on a
+  // row just picked with j opened the row picked before it).
+  const keyState = useRef(null);
+  keyState.current = {
+    rows, selected, openId, compose, settings, keysHelp, open, closeReader,
+    remove, setKeyword,
+  };
   useEffect(() => {
     const onKey = (e) => {
       const t = e.target;
-      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+      const {
+        rows, selected, openId, compose, settings, keysHelp, open, closeReader,
+        remove, setKeyword,
+      } = keyState.current;
       if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) {
         if (e.key === 'Escape' && t.blur) t.blur();
         return;
@@ -437,6 +450,7 @@ function Mail({ session, onLogout }) {
       const i = rows.findIndex((m) => m.id === selected);
       const focusRow = (id) => {
         setSelected(id);
+        keyState.current.selected = id;   // a second j before the render
         const el = document.querySelector(`.msg[data-id="${CSS.escape(id)}"]`);
         if (el) el.focus();
       };
@@ -461,7 +475,7 @@ function Mail({ session, onLogout }) {
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
-  }, [rows, selected, openId, compose, settings, current, mailboxes, keysHelp]);
+  }, []);
 
   const doLogout = async () => {
     try { await J.logout(); } catch (e) { /* the cookie goes anyway */ }
