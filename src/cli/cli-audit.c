@@ -242,8 +242,8 @@ cli_audit_begin(struct cli *cli, int argc, char **argv, uid_t user,
 		    (size_t)(eq - v))) {
 			buf_append(&t, v, (size_t)(eq - v) + 1);
 			buf_puts(&t, "***");
-		} else if (strcmp(w->cmd, "config") == 0 && i == obj + 1 &&
-		    secret_field("config", object, strlen(object)))
+		} else if (strcmp(w->cmd, "config") == 0 && (i - obj) % 2 == 1 &&
+		    secret_field("config", argv[i - 1], strlen(argv[i - 1])))
 			buf_puts(&t, "***");
 		else
 			buf_puts(&t, v);

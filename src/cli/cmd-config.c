@@ -200,11 +200,12 @@ cmd_config(struct cli *cli, int argc, char **argv)
 	if (a.help || verb == NULL) {
 		printf("usage: postern config list\n"
 		    "       postern config get NAME\n"
-		    "       postern config set NAME VALUE\n"
+		    "       postern config set NAME VALUE [NAME VALUE ...]\n"
 		    "       postern config unset NAME\n\n"
 		    "Global settings. Listeners are NAME.listen = addr:port[,addr:port]\n"
 		    "for smtp, submission, smtps, pop3, pop3s, imap, imaps, http, https,\n"
-		    "managesieve, xmpp, xmpps.\n");
+		    "managesieve, xmpp, xmpps. Several pairs given to one `set` are\n"
+		    "stored together or, if one is refused, not at all.\n");
 		if (a.help)
 			cli_fields_help(settings_fields);
 		return a.help ? 0 : EXIT_USAGE;
@@ -242,17 +243,33 @@ cmd_config(struct cli *cli, int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(verb, "set") == 0) {
-		if (a.npos != 3)
-			return cli_usage("usage: postern config set NAME VALUE");
-		if (settings_set(cli->db, a.pos[1], a.pos[2], &err) < 0) {
-			/* a storage failure (locked, read-only) is not a bad value */
-			int dberr = db_last_error(cli->db);
-			int code = dberr == DB_EBUSY ? EXIT_BUSY :
-			    dberr != 0 ? EXIT_FAIL :
-			    field_find(settings_fields, a.pos[1]) ? EXIT_USAGE : EXIT_NOTFOUND;
-			return cli_error(code, "%s", err);
+		if (a.npos < 3 || a.npos % 2 != 1)
+			return cli_usage("usage: postern config set NAME VALUE [NAME VALUE ...]");
+		/* several pairs are one change: all of them or none */
+		bool many = a.npos > 3;
+		if (many && db_begin(cli->db, &err) < 0)
+			return cli_error(db_last_error(cli->db) == DB_EBUSY ?
+			    EXIT_BUSY : EXIT_FAIL, "%s", err);
+		for (size_t i = 1; i + 1 < a.npos; i += 2) {
+			if (settings_set(cli->db, a.pos[i], a.pos[i + 1], &err) < 0) {
+				/* a storage failure (locked, read-only) is not a
+				 * bad value */
+				int dberr = db_last_error(cli->db);
+				int code = dberr == DB_EBUSY ? EXIT_BUSY :
+				    dberr != 0 ? EXIT_FAIL :
+				    field_find(settings_fields, a.pos[i]) ?
+				    EXIT_USAGE : EXIT_NOTFOUND;
+				if (many) {
+					db_rollback(cli->db);
+					return cli_error(code, "%s (nothing was changed)", err);
+				}
+				return cli_error(code, "%s", err);
+			}
 		}
-		listen_note(cli, a.pos[1]);
+		if (many && db_commit(cli->db, &err) < 0)
+			return cli_error(EXIT_FAIL, "%s (nothing was changed)", err);
+		for (size_t i = 1; i + 1 < a.npos; i += 2)
+			listen_note(cli, a.pos[i]);
 		return 0;
 	}
 	if (strcmp(verb, "unset") == 0) {

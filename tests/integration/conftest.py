@@ -144,13 +144,13 @@ class Postern:
     def init(self):
         self.cli("init", "--hostname", "mx.postern.test")
         # the suite's fixed passwords (alice-pw...) predate the password
-        # policy; test_admin_cli.py tests the policy with its defaults
-        self.cli("config", "set", "password.min_length", "1")
-        self.cli("config", "set", "password.reject_names", "no")
+        # policy; test_admin_cli.py tests the policy with its defaults.
+        # One `config set` of every pair (one process, one transaction)
+        pairs = ["password.min_length", "1", "password.reject_names", "no"]
         for name in LISTENERS:
             self.ports[name] = free_port()
-            self.cli("config", "set", f"{name}.listen",
-                     f"127.0.0.1:{self.ports[name]}")
+            pairs += [f"{name}.listen", f"127.0.0.1:{self.ports[name]}"]
+        self.cli("config", "set", *pairs)
 
     def port(self, name):
         return self.ports[name]

@@ -25,6 +25,9 @@ def test_cli_changes_in_audit_and_changes(web):  # noqa: F811
     web.cli("mailbox", "add", "fred@beta", "--password", "Other-Secret-88y")
     web.cli("mailbox", "passwd", "dave@beta", "--password", "Third-Secret-99z")
     web.cli("config", "set", "smarthost.password", "Smart-Secret-11q")
+    # several pairs: a secret in the second is hidden too
+    web.cli("config", "set", "smtp.max_recipients", "77",
+            "srs.secret", "Srs-Secret-22w")
     web.cli("group", "add", "team@alpha.test", "--postoffice", "alpha")
     web.cli("group", "del", "team@alpha.test", "--yes")
     dst = sysc.call("Domain/get", {"ids": []})[1]["state"]
@@ -77,7 +80,7 @@ def test_cli_changes_in_audit_and_changes(web):  # noqa: F811
     assert all(e["client"] == "local" for e in rows)
     text = " ".join(e["text"] for e in rows)
     for secret in ("Very-Secret-77x", "Other-Secret-88y", "Third-Secret-99z",
-                   "Smart-Secret-11q"):
+                   "Smart-Secret-11q", "Srs-Secret-22w"):
         assert secret not in text, text
     assert "friendly_name=Carol C" in text
     assert len([e for e in rows if e["object"] == "erin@alpha"]) == 1

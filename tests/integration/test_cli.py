@@ -298,6 +298,15 @@ def test_config_types(postern):
     assert j["smtp.max_recipients"]["default"] is False
     g = p.cli("config", "get", "smtp.max_recipients", json_out=True)
     assert g == {"name": "smtp.max_recipients", "value": "100"}
+    # several pairs in one `set`: all stored, or (one refused) none
+    p.cli("config", "set", "smtp.max_recipients", "200", "mailbox.list_sizes", "none")
+    assert one(p, "SELECT value FROM setting WHERE name = ?", "smtp.max_recipients") == "200"
+    assert one(p, "SELECT value FROM setting WHERE name = ?", "mailbox.list_sizes") == "none"
+    fails(p, EXIT_USAGE, "config", "set", "smtp.max_recipients", "300",
+          "mailbox.list_sizes", "some", msg="nothing was changed")
+    assert one(p, "SELECT value FROM setting WHERE name = ?", "smtp.max_recipients") == "200"
+    fails(p, EXIT_USAGE, "config", "set", "smtp.max_recipients", "300",
+          "mailbox.list_sizes", msg="NAME VALUE [NAME VALUE ...]")
 
 
 # -- post offices ----------------------------------------------------------
