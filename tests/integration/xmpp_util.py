@@ -175,6 +175,19 @@ class Raw:
         self.jid = m.group(1)
         return self.jid
 
+    def login_refused(self, user, domain, password):
+        """SASL PLAIN with these credentials must get <failure> with
+        <not-authorized/> (at once, not after a timeout); returns it"""
+        self.send(header(domain))
+        self.expect(r"<stream:features>.*?</stream:features>")
+        cred = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        self.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+                  f"mechanism='PLAIN'>{cred}</auth>")
+        m = self.expect(r"<(success|failure)\b.*?(/>|</failure>)")
+        assert m.group(1) == "failure" and "not-authorized" in m.group(0), \
+            m.group(0)
+        return m.group(0)
+
     def close(self):
         try:
             self.sock.close()
