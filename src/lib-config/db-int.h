@@ -5,7 +5,7 @@
  * share; nothing outside src/lib-config includes it. */
 
 #include <sqlite3.h>
-#include <libpq-fe.h>
+#include "pq-load.h"     /* libpq-fe.h, its calls loaded on first use */
 
 #include "db.h"
 

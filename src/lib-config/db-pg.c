@@ -600,6 +600,8 @@ pg_open(struct db *db, const char *url, const char **error_r)
 	    "dbname", NULL };
 	const char *const vals[] = { "5", "postern", url, NULL };
 
+	if (pq_load(error_r) < 0)
+		return db_errorf(db, error_r, "%s", *error_r);
 	db->url = xstrdup(url);
 	db->pg = PQconnectdbParams(keys, vals, 1);
 	if (db->pg == NULL)
