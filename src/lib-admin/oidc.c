@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
+#include "curl-load.h"
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -59,7 +59,7 @@ fetch_json(const char *url, const char *form, const char *user,
 	outhttp_init();
 	CURL *c = curl_easy_init();
 	if (c == NULL) {
-		*why_r = "libcurl cannot start";
+		*why_r = curl_load() ? "libcurl cannot start" : curl_load_error();
 		return -1;
 	}
 	buf_init(&b, 0);

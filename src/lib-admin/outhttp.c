@@ -1,26 +1,17 @@
 /* outhttp - requests to outside web servers (outhttp.h) */
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
+#include "curl-load.h"
 
 #include "outhttp.h"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void
-curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 void
 outhttp_init(void)
 {
-	pthread_once(&curl_once, curl_init_once);
+	(void)curl_load();
 }
 
 bool
@@ -75,7 +66,8 @@ outhttp_post(const char *url, const char *ctype, const void *body,
 	}
 	outhttp_init();
 	if ((c = curl_easy_init()) == NULL) {
-		snprintf(why, whysize, "out of memory");
+		snprintf(why, whysize, "%s", curl_load() ? "out of memory" :
+		    curl_load_error());
 		return -1;
 	}
 	snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
