@@ -154,9 +154,9 @@ static void
 group_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 {
 	static const char *const skip[] = { "addMembers", "removeMembers",
-	    NULL };
+	    "importMembers", NULL };
 	char po[NAME_MAX_LEN + 1] = "";
-	json_t *e;
+	json_t *e, *summary = NULL;
 	bool outer;
 
 	if ((e = group_target(c, ident, po, sizeof(po))) != NULL) {
@@ -173,12 +173,18 @@ group_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 	e = api_members_apply(c, ident, v, adm_group_member_add,
 	    adm_group_member_del);
 	if (e == NULL)
+		e = api_members_import(c, ADM_GROUP, ident, v, &summary);
+	if (e == NULL)
 		(void)api_apply_fields(c, ADM_GROUP, ident, v, skip, &e);
 	if (e == NULL && api_audit(c, "Group", ident, "update", po, "%s",
+	    summary != NULL ? api_import_summary(v, summary) :
 	    api_patch_summary(v)) < 0)
 		e = jmap_error("serverFail", "the audit store failed");
 	if (api_tx_close(c, outer, e, res, "notUpdated", ident) == NULL)
-		api_set_done(res, "updated", ident, NULL);
+		api_set_done(res, "updated", ident, summary != NULL ?
+		    json_pack("{s:o}", "importMembers", summary) : NULL);
+	else
+		json_decref(summary);
 }
 
 static void

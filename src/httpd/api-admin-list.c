@@ -132,7 +132,8 @@ members_within(struct api_ctx *c, const struct po_limits *l,
 	/* only a change that adds is held to the limit: a list the SYSADMIN
 	 * grew past it can still be edited and shrunk */
 	if (c->actor->sysadmin || l->max_list_members <= 0 ||
-	    json_array_size(json_object_get(v, "addMembers")) == 0)
+	    (json_array_size(json_object_get(v, "addMembers")) == 0 &&
+	    json_object_get(v, "importMembers") == NULL))
 		return NULL;
 	if (adm_object_id(c->db, ADM_LIST, address, &id, &err) < 0 ||
 	    db_query_int(c->db, &n, 0, &err, "SELECT count(*) FROM list_member "
@@ -145,7 +146,8 @@ members_within(struct api_ctx *c, const struct po_limits *l,
 	    "%lld addresses (webadmin_max_list_addresses); this change would "
 	    "make %lld: nothing was changed", (long long)l->max_list_members,
 	    (long long)n);
-	return jmap_error_props("overQuota", b, "addMembers", NULL);
+	return jmap_error_props("overQuota", b, json_object_get(v,
+	    "importMembers") != NULL ? "importMembers" : "addMembers", NULL);
 }
 
 /* member_add - adm_list_member_add without a display name */
@@ -266,10 +268,10 @@ static void
 list_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 {
 	static const char *const skip[] = { "addMembers", "removeMembers",
-	    "approve", "reject", NULL };
+	    "importMembers", "approve", "reject", NULL };
 	char po[NAME_MAX_LEN + 1] = "";
 	struct po_limits l;
-	json_t *e;
+	json_t *e, *summary = NULL;
 	bool outer;
 
 	if ((e = list_target(c, ident, po, sizeof(po), &l)) != NULL) {
@@ -286,6 +288,8 @@ list_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 	e = api_members_apply(c, ident, v, member_add,
 	    adm_list_member_del);
 	if (e == NULL)
+		e = api_members_import(c, ADM_LIST, ident, v, &summary);
+	if (e == NULL)
 		e = members_within(c, &l, ident, v);
 	if (e == NULL)
 		(void)api_apply_fields(c, ADM_LIST, ident, v, skip, &e);
@@ -294,10 +298,14 @@ list_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 	if (e == NULL)
 		e = moderate(c, ident, v);
 	if (e == NULL && api_audit(c, "List", ident, "update", po, "%s",
+	    summary != NULL ? api_import_summary(v, summary) :
 	    api_patch_summary(v)) < 0)
 		e = jmap_error("serverFail", "the audit store failed");
 	if (api_tx_close(c, outer, e, res, "notUpdated", ident) == NULL)
-		api_set_done(res, "updated", ident, NULL);
+		api_set_done(res, "updated", ident, summary != NULL ?
+		    json_pack("{s:o}", "importMembers", summary) : NULL);
+	else
+		json_decref(summary);
 }
 
 static void

@@ -37,6 +37,7 @@
 #include "diag.h"
 #include "directory.h"
 #include "fields.h"
+#include "members.h"
 #include "settings.h"
 #include "strutil.h"
 #include "webauth.h"
@@ -989,6 +990,76 @@ api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
 	return NULL;
 }
 
+const char *
+api_import_summary(json_t *patch, json_t *summary)
+{
+	static __thread char b[700];
+	json_t *rest = json_copy(patch);
+
+	json_object_del(rest, "importMembers");
+	snprintf(b, sizeof(b), "importMembers imported=%lld failed=%lld%s%s",
+	    (long long)json_integer_value(json_object_get(summary, "imported")),
+	    (long long)json_integer_value(json_object_get(summary, "failed")),
+	    json_object_size(rest) > 0 ? " " : "", json_object_size(rest) > 0 ?
+	    api_patch_summary(rest) : "");
+	json_decref(rest);
+	return b;
+}
+
+struct import_ctx {
+	json_t *errors;
+};
+
+static void
+import_bad(void *ctx, size_t line, const char *why)
+{
+	struct import_ctx *ic = ctx;
+
+	if (json_array_size(ic->errors) < IMPORT_ERRORS_MAX)
+		json_array_append_new(ic->errors, json_pack("{s:I,s:s}", "line",
+		    (json_int_t)line, "message", why));
+}
+
+json_t *
+api_members_import(struct api_ctx *c, enum adm_kind kind, const char *ident,
+		   json_t *v, json_t **summary_r)
+{
+	json_t *x = json_object_get(v, "importMembers");
+	const char *err;
+	size_t ok, bad;
+
+	*summary_r = NULL;
+	if (x == NULL)
+		return NULL;
+	json_t *csv = json_object_get(x, "csv"), *atomic = json_object_get(x,
+	    "atomic");
+	if (!json_is_object(x) || !json_is_string(csv) || (atomic != NULL &&
+	    !json_is_boolean(atomic)))
+		return jmap_error_props("invalidProperties", "importMembers is "
+		    "{csv: the file's text (address[,name] per line), atomic?: "
+		    "true or false}", "importMembers", NULL);
+	struct import_ctx ic = { json_array() };
+	int r = adm_members_import(c->db, kind, ident, json_string_value(csv),
+	    json_string_length(csv), json_is_true(atomic), import_bad, &ic, &ok,
+	    &bad, &err);
+	if (r != ADM_OK) {
+		json_decref(ic.errors);
+		return api_set_error(r, err, "importMembers");
+	}
+	if (json_is_true(atomic) && bad > 0) {
+		char b[200];
+		snprintf(b, sizeof(b), "%zu bad line%s: nothing imported (atomic)",
+		    bad, bad == 1 ? "" : "s");
+		json_t *e = jmap_error_props("invalidProperties", b,
+		    "importMembers", NULL);
+		json_object_set_new(e, "errors", ic.errors);
+		return e;
+	}
+	*summary_r = json_pack("{s:I,s:I,s:o}", "imported", (json_int_t)ok,
+	    "failed", (json_int_t)bad, "errors", ic.errors);
+	return NULL;
+}
+
 /* Core/echo (RFC 8620 4) */
 static void
 core_echo(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
@@ -1011,6 +1082,6 @@ const struct jmap_method *const api_admin_tables[] = {
 	api_users_methods, api_loginsec_methods, api_chat_methods,
 	api_traffic_methods, api_branding_methods, api_filter_methods,
 	api_quarantine_methods, api_sendlimit_methods, api_reports_methods,
-	api_maint_methods,
+	api_maint_methods, api_tasks_methods,
 	NULL,
 };

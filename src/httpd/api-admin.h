@@ -139,6 +139,19 @@ json_t *api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
 			  int (*del)(struct db *, const char *, const char *,
 				     const char **));
 
+/* api_members_import - importMembers {csv, atomic?} of v into the group
+ * or list ident (lib-admin members.h, the code of `postern group import`):
+ * NULL with *summary_r {imported, failed, errors [{line, message}]} (NULL
+ * when v has no importMembers), or the SetError (atomic with bad lines:
+ * invalidProperties with the errors) */
+#define IMPORT_ERRORS_MAX 1000
+json_t *api_members_import(struct api_ctx *c, enum adm_kind kind,
+			   const char *ident, json_t *v, json_t **summary_r);
+
+/* api_import_summary - the audit text of an update with importMembers:
+ * the counts instead of the file (static per thread) */
+const char *api_import_summary(json_t *patch, json_t *summary);
+
 /* api_mailbox_target - the mailbox ident within the actor's reach to
  * change (an ADMIN: webadmin_edit_mailboxes, never a SYSADMIN's): 0 with
  * its row, or -1 with the error (notFound, forbidden) */
@@ -167,6 +180,7 @@ extern const struct jmap_method api_branding_methods[]; /* api-admin-branding.c 
 extern const struct jmap_method api_filter_methods[];   /* api-admin-filter.c */
 extern const struct jmap_method api_quarantine_methods[]; /* api-admin-quarantine.c */
 extern const struct jmap_method api_sendlimit_methods[];  /* api-admin-sendlimit.c */
+extern const struct jmap_method api_tasks_methods[];      /* api-admin-tasks.c */
 
 /* api_mailbox_forward_all - queue every message of ident's INBOX (at
  * most 10,000) to address to through the MTA (smtp/inbound), the mail
