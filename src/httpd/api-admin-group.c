@@ -66,12 +66,19 @@ group_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (!api_query_args(c, args, sortable, &q, error_r) ||
 	    (po = api_query_scope(c, &q, error_r)) < 0)
 		return;
+	if (!api_keyset_order(&q, "address", error_r))
+		return;
 	char order[80];
 	snprintf(order, sizeof(order), "%s %s, g.id", strcmp(q.sort, "name") ==
 	    0 ? "g.name" : "g.address", q.asc ? "ASC" : "DESC");
-	api_run_query(c, &q, "g.address", "FROM grp g WHERE (?1 = 0 OR "
+	static const char from[] = "FROM grp g WHERE (?1 = 0 OR "
 	    "g.postoffice_id = ?1) AND (?2 IS NULL OR g.address LIKE ?2 ESCAPE "
-	    "'\\' OR g.name LIKE ?2 ESCAPE '\\')", order, po, result_r, error_r);
+	    "'\\' OR g.name LIKE ?2 ESCAPE '\\')";
+	if (q.anchor != NULL)
+		api_run_keyset(c, &q, "g.address", from, po, result_r, error_r);
+	else
+		api_run_query(c, &q, "g.address", from, order, po, result_r,
+		    error_r);
 }
 
 /* group_may_edit - an ADMIN edits groups when it may edit mailboxes */

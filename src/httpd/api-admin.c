@@ -429,8 +429,9 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 
 	if (q->anchor != NULL) {
 		*error_r = jmap_error_props("invalidArguments", "this query pages "
-		    "with position; anchor (keyset paging) is for Mailbox/query "
-		    "and AuditEntry/query", "anchor", NULL);
+		    "with position; anchor (keyset paging) is for the big lists: "
+		    "Mailbox, Group, List, ListMember, Queue and AuditEntry",
+		    "anchor", NULL);
 		return;
 	}
 	char *pat = q->pattern != NULL ? xstrdup(q->pattern) : q->text != NULL &&
@@ -483,6 +484,76 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 	    (json_int_t)q->limit);
 	if (q->total)
 		json_object_set_new(*result_r, "total", json_integer(total));
+}
+
+void
+api_run_keyset(struct api_ctx *c, const struct query *q, const char *key_col,
+	       const char *from, int64_t scope, json_t **result_r,
+	       json_t **error_r)
+{
+	const char *err;
+	int64_t hit = 0, before = 0, total = -1;
+
+	char *pat = q->pattern != NULL ? xstrdup(q->pattern) : q->text != NULL &&
+	    *q->text != '\0' ? api_like_pattern(q->text) : NULL;
+	char *sql = xasprintf("SELECT count(*) %s AND %s = ?3", from, key_col);
+	if (db_query_int(c->db, &hit, 0, &err, sql, "itt", scope, pat,
+	    q->anchor) < 0 || hit == 0) {
+		free(sql);
+		free(pat);
+		*error_r = jmap_error("anchorNotFound", "anchor %.200s is not "
+		    "among this query's results", q->anchor);
+		return;
+	}
+	free(sql);
+	const char *dir = q->asc ? "ASC" : "DESC";
+	sql = xasprintf("SELECT count(*) %s AND %s %s ?3", from, key_col,
+	    q->asc ? "<" : ">");
+	char *sql_total = xasprintf("SELECT count(*) %s", from);
+	if (db_query_int(c->db, &before, 0, &err, sql, "itt", scope, pat,
+	    q->anchor) < 0 || (q->total && db_query_int(c->db, &total, 0, &err,
+	    sql_total, "it", scope, pat) < 0)) {
+		free(sql);
+		free(sql_total);
+		free(pat);
+		*error_r = jmap_error("serverFail", "%s", err);
+		return;
+	}
+	free(sql);
+	free(sql_total);
+	sql = xasprintf("SELECT %s %s AND %s %s= ?3 ORDER BY %s %s LIMIT ?4 "
+	    "OFFSET ?5", key_col, from, key_col, q->asc ? ">" : "<", key_col,
+	    dir);
+	struct db_stmt *st = db_query(c->db, &err, sql, "ittii", scope, pat,
+	    q->anchor, q->limit, q->anchor_offset);
+	free(sql);
+	free(pat);
+	if (st == NULL) {
+		*error_r = jmap_error("serverFail", "%s", err);
+		return;
+	}
+	json_t *ids = json_array();
+	while (db_step(st, NULL) == DB_ROW)
+		json_array_append_new(ids, json_string(db_col_text(st, 0)));
+	db_stmt_free(&st);
+	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
+	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
+	    "position", (json_int_t)(before + q->anchor_offset), "ids", ids,
+	    "limit", (json_int_t)q->limit);
+	if (q->total)
+		json_object_set_new(*result_r, "total", json_integer(total));
+}
+
+bool
+api_keyset_order(const struct query *q, const char *key, json_t **error_r)
+{
+	if (q->anchor == NULL || strcmp(q->sort, key) == 0)
+		return true;
+	char b[200];
+	snprintf(b, sizeof(b), "anchor pages the %s order (sort by %s); other "
+	    "orders page with position", key, key);
+	*error_r = jmap_error_props("invalidArguments", b, "anchor", NULL);
+	return false;
 }
 
 /* api_query_scope - the post office a query is limited to (0: all), or
@@ -737,6 +808,17 @@ api_state_of(struct api_ctx *c, const char *type)
 	return json_sprintf("%lld", (long long)s);
 }
 
+/* creation_id - the id an update or destroy key names: itself, or for
+ * "#k" the id of the object created as k (NULL: none) */
+static const char *
+creation_id(json_t *created, const char *key)
+{
+	if (key[0] != '#')
+		return key;
+	return json_string_value(json_object_get(json_object_get(created,
+	    key + 1), "id"));
+}
+
 void
 api_set_run(struct api_ctx *c, json_t *args, const struct api_set_ops *ops,
 	    json_t **result_r, json_t **error_r)
@@ -790,15 +872,33 @@ api_set_run(struct api_ctx *c, json_t *args, const struct api_set_ops *ops,
 	json_object_set_new(res, "oldState", old);
 	json_object_foreach(create, key, v)
 		ops->create(c, key, v, res);
-	json_object_foreach(update, key, v)
-		ops->update(c, key, v, res);
+	/* RFC 8620 5.3: "#creationId" names an object created above, in
+	 * this /set (those of earlier calls jmap.c resolved already) */
+	json_t *made = json_object_get(res, "created");
+	json_object_foreach(update, key, v) {
+		const char *id = creation_id(made, key);
+		if (id == NULL)
+			api_set_fail(res, "notUpdated", key, jmap_error("notFound",
+			    "%.200s names no object created in this request",
+			    key));
+		else
+			ops->update(c, id, v, res);
+	}
 	json_array_foreach(destroy, i, v) {
+		const char *id = json_is_string(v) ? creation_id(made,
+		    json_string_value(v)) : NULL;
 		if (!json_is_string(v)) {
 			api_set_fail(res, "notDestroyed", "?", jmap_error("notFound",
 			    "ids are strings"));
 			continue;
 		}
-		ops->destroy(c, json_string_value(v), args, res);
+		if (id == NULL) {
+			api_set_fail(res, "notDestroyed", json_string_value(v),
+			    jmap_error("notFound", "%.200s names no object "
+			    "created in this request", json_string_value(v)));
+			continue;
+		}
+		ops->destroy(c, id, args, res);
 	}
 	if (adm_tx_end(c->db, outer, true, &err) < 0) {
 		json_decref(res);

@@ -80,6 +80,18 @@ char *api_like_pattern(const char *text);
 void api_run_query(struct api_ctx *c, const struct query *q,
 		   const char *id_sql, const char *from, const char *order,
 		   int64_t po_id, json_t **result_r, json_t **error_r);
+/* api_run_keyset - a page of a /query from q->anchor (keyset paging, so
+ * page 4,000 costs what page 1 does): key_col is the unique sort key,
+ * whose text is the id; from as for api_run_query (?1 scope, ?2 the
+ * pattern); the page starts anchorOffset rows from the anchor, which
+ * must be among the results (else anchorNotFound) */
+void api_run_keyset(struct api_ctx *c, const struct query *q,
+		    const char *key_col, const char *from, int64_t scope,
+		    json_t **result_r, json_t **error_r);
+/* api_keyset_order - false with invalidArguments naming anchor when an
+ * anchor is given with a sort other than key */
+bool api_keyset_order(const struct query *q, const char *key,
+		      json_t **error_r);
 int64_t api_query_scope(struct api_ctx *c, const struct query *q,
 			json_t **error_r);
 bool api_set_args(struct api_ctx *c, json_t *args, json_t **create,
