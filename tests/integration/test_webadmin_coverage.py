@@ -332,3 +332,33 @@ def test_keyset_paging(web):
     r = s.call("ListMember/query", {"filter": {"list": "big@beta.test"},
                                     "limit": 2, "calculateTotal": True})[1]
     assert r["total"] == 12 and r["list"][0]["address"] == "p00@ext.example"
+
+
+def test_queue_keyset(web):
+    from test_api_queue_page import put
+    t0 = int(time.time()) - 500
+    ids = ["%08X%08X" % (t0 + i, 0xABD00000 + i) for i in range(30)]
+    for n, qid in enumerate(ids):
+        put(web.root, qid, n)
+    s = sysadmin(web)
+    newest = list(reversed(ids))
+    r = s.call("Queue/query", {"limit": 10})[1]
+    assert r["ids"] == newest[:10]
+    # two new items arrive: the page after the anchor does not shift
+    for n, qid in enumerate(["%08X%08X" % (t0 + 100 + i, 0xABE00000 + i)
+                             for i in range(2)]):
+        put(web.root, qid, n)
+    r2 = s.call("Queue/query", {"limit": 10, "anchor": r["ids"][-1],
+                                "anchorOffset": 1})[1]
+    assert r2["ids"] == newest[10:20] and r2["position"] == 12
+    # the anchor left the queue (delivered): the next page still follows
+    gone = newest[19]
+    for ext in ("env", "msg"):
+        (web.root / "queue/smtp/outgoing/new" / f"{gone}.{ext}").unlink()
+    r3 = s.call("Queue/query", {"limit": 10, "anchor": gone,
+                                "anchorOffset": 1})[1]
+    assert r3["ids"] == newest[20:30]
+    r = s.call("Queue/query", {"anchor": 5})
+    assert r[0] == "error" and r[1]["properties"] == ["anchor"]
+    r = s.call("Queue/query", {"anchor": gone, "filter": {"text": "far"}})
+    assert r[0] == "error" and r[1]["type"] == "anchorNotFound"
