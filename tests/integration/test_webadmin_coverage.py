@@ -362,3 +362,39 @@ def test_queue_keyset(web):
     assert r[0] == "error" and r[1]["properties"] == ["anchor"]
     r = s.call("Queue/query", {"anchor": gone, "filter": {"text": "far"}})
     assert r[0] == "error" and r[1]["type"] == "anchorNotFound"
+
+
+def test_pages_in_chromium(web, tmp_path):
+    """tests/browser/webadmin-coverage.mjs: the new tasks in the page, at
+    1280 and 390 px (the phone's menu button), screenshots kept in
+    <build>/screenshots/."""
+    import os
+    import shutil
+    import subprocess
+    from conftest import BUILD, ROOT
+    if not os.access("/usr/bin/chromium", os.X_OK):
+        pytest.skip("chromium is not installed (scripts/install-deps.sh)")
+    s = sysadmin(web)
+    s.call("Group/set", {"create": {"g": {"address": "crew@alpha.test",
+                                          "postOffice": "alpha"}}})
+    s.call("PostOffice/set", {"create": {"o": {"name": "omega",
+                                               "password": "Om-Secret-5521"}}})
+    web.cli("mailbox", "add", "fred@alpha", "--password", "Kx9-Secret-88f")
+    web.cli("popretrieval", "add", "fred@alpha", "--host", "pop.example",
+            "--user", "fred", "--password", "pw")
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    env = dict(os.environ, BASE=f"http://127.0.0.1:{web.port('http')}",
+               SYS=f"root@hq:{SYS_PW}", SHOTS=str(shots),
+               WEB_MODULES=str(ROOT / "web" / "node_modules"))
+    r = subprocess.run(["node", str(ROOT / "tests/browser/"
+                                    "webadmin-coverage.mjs")],
+                       env=env, capture_output=True, text=True, timeout=240)
+    stable = BUILD / "screenshots"
+    stable.mkdir(exist_ok=True)
+    for f in shots.glob("*.png"):
+        shutil.copy(f, stable / f.name)
+    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
+    assert "webadmin coverage browser test: ok" in r.stdout
+    rows = audit(web, "PostOffice")
+    assert ("omega", "destroy") in [(o, op) for _, o, op, _ in rows]
