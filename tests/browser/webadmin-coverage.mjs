@@ -75,9 +75,11 @@ try {
   await page.waitForSelector('[data-test=global-filters] td:has-text("*@spam.example")');
   assert.ok((await page.textContent('[data-test=global-filters] tbody')).includes(EVIL));
   assert.equal(await page.locator('[data-test=global-filters] img').count(), 0);
-  await page.click('button[aria-label="Move rule 2 up"]');
-  await page.waitForFunction(() => document.querySelector(
-    '[data-test=global-filters] tbody tr td[data-label=If]').textContent.includes('spam.example'));
+  const rule = page.locator('[data-test=global-filters] tbody tr', { hasText: '*@spam.example' });
+  const was = Number(await rule.locator('td[data-label="#"]').textContent());
+  await rule.locator('button', { hasText: 'Up' }).click();
+  await page.waitForFunction((b) => [...document.querySelectorAll('[data-test=global-filters] tbody tr')]
+    .some((tr) => tr.textContent.includes('*@spam.example') && tr.cells[0].textContent === String(b - 1)), was);
   await shot(page, 'coverage-global-filters');
 
   // POP retrieval: the status and fetch now
