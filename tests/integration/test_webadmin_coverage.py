@@ -104,6 +104,10 @@ def test_domain_blacklist(web):
     r = beta(web).call("Domain/set", {"update": {"alpha.test": {
         "blacklistAdd": ["x.example"]}}})[1]
     assert r["notUpdated"]["alpha.test"]["type"] == "notFound"
+    # nor its own without webadmin_edit_domains (off by default)
+    r = beta(web).call("Domain/set", {"update": {"beta.test": {
+        "blacklistAdd": ["x.example"]}}})[1]
+    assert r["notUpdated"]["beta.test"]["type"] == "forbidden"
     assert any("blacklistAdd" in t for _, _, _, t in audit(web, "Domain"))
 
 
@@ -235,6 +239,12 @@ def test_pop_retrieval_status_and_run(web):
     assert r["started"] == [acc["id"]] and (pr / f"run.{acc['id']}").exists()
     r = sysadmin(web).call("PopRetrieval/run", {})[1]
     assert r["started"] == "all" and (pr / "run.all").exists()
+    web.cli("postoffice", "set", "alpha", "webadmin_edit_mailboxes=no")
+    try:
+        r = a.call("PopRetrieval/run", {"ids": [acc["id"]]})[1]
+        assert r["notStarted"][acc["id"]]["type"] == "forbidden"
+    finally:
+        web.cli("postoffice", "set", "alpha", "webadmin_edit_mailboxes=yes")
     r = a.call("PopRetrieval/query", {"filter": {"mailbox": "erin@beta"}})
     assert r[0] == "error" and r[1]["properties"] == ["filter"]
     assert ("*", "run") in [(o, op) for _, o, op, _ in
