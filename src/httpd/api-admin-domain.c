@@ -77,34 +77,9 @@ static json_t *
 domain_blacklist(struct api_ctx *c, const char *name, json_t *v)
 {
 	static const char *const keys[] = { "blacklistAdd", "blacklistRemove" };
-	const char *err;
-	size_t i;
-	json_t *d;
 
-	for (int k = 0; k < 2; k++) {
-		json_t *arr = json_object_get(v, keys[k]);
-		if (arr == NULL)
-			continue;
-		if (!json_is_array(arr))
-			return jmap_error_props("invalidProperties", k == 0 ?
-			    "blacklistAdd is an array of domains" :
-			    "blacklistRemove is an array of domains", keys[k],
-			    NULL);
-		json_array_foreach(arr, i, d) {
-			const char *s = json_string_value(d);
-			int r = s == NULL ? ADM_INVALID : k == 0 ?
-			    adm_blacklist_add(c->db, name, s, &err) :
-			    adm_blacklist_del(c->db, name, s, &err);
-			if (r != ADM_OK) {
-				char b[400];
-				snprintf(b, sizeof(b), "%s[%zu]: %s", keys[k], i,
-				    s == NULL ? "a domain is a string" :
-				    r == ADM_EXISTS ? "already blacklisted" : err);
-				return api_set_error(r, b, keys[k]);
-			}
-		}
-	}
-	return NULL;
+	return api_arrays_apply(c, name, v, keys, "a domain", adm_blacklist_add,
+	    adm_blacklist_del);
 }
 
 /* domain_extras - the parts of an update that are not fields, through

@@ -1050,17 +1050,17 @@ api_ident_po(struct db *db, enum adm_kind kind, const char *ident,
 	return r;
 }
 
-/* api_members_apply - addMembers and removeMembers of v on group or list
- * ident with add/del (lib-admin): NULL or the SetError naming the
- * property and the address */
+/* api_arrays_apply - the arrays v[keys[0]] (added) and v[keys[1]]
+ * (removed) of ident through add/del (lib-admin), an item at a time: NULL
+ * or the SetError naming the property and the item (what: "an address") */
 json_t *
-api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
-	      int (*add)(struct db *, const char *, const char *,
-			 const char **),
-	      int (*del)(struct db *, const char *, const char *,
-			 const char **))
+api_arrays_apply(struct api_ctx *c, const char *ident, json_t *v,
+		 const char *const keys[2], const char *what,
+		 int (*add)(struct db *, const char *, const char *,
+			    const char **),
+		 int (*del)(struct db *, const char *, const char *,
+			    const char **))
 {
-	static const char *const keys[] = { "addMembers", "removeMembers" };
 	const char *err;
 	size_t i;
 	json_t *m;
@@ -1069,11 +1069,13 @@ api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
 		json_t *arr = json_object_get(v, keys[k]);
 		if (arr == NULL)
 			continue;
-		if (!json_is_array(arr))
-			return jmap_error_props("invalidProperties", k == 0 ?
-			    "addMembers is an array of addresses" :
-			    "removeMembers is an array of addresses", keys[k],
+		if (!json_is_array(arr)) {
+			char b[200];
+			snprintf(b, sizeof(b), "%s is an array: each %s", keys[k],
+			    what);
+			return jmap_error_props("invalidProperties", b, keys[k],
 			    NULL);
+		}
 		json_array_foreach(arr, i, m) {
 			const char *a = json_string_value(m);
 			int r = a == NULL ? ADM_INVALID : k == 0 ?
@@ -1081,13 +1083,25 @@ api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
 			if (r != ADM_OK) {
 				char b[400];
 				snprintf(b, sizeof(b), "%s[%zu]: %s", keys[k], i,
-				    a == NULL ? "an address is a string" : err);
+				    a == NULL ? "not a string" : err);
 				return api_set_error(r == ADM_NOTFOUND && k == 0 ?
 				    ADM_INVALID : r, b, keys[k]);
 			}
 		}
 	}
 	return NULL;
+}
+
+json_t *
+api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
+	      int (*add)(struct db *, const char *, const char *,
+			 const char **),
+	      int (*del)(struct db *, const char *, const char *,
+			 const char **))
+{
+	static const char *const keys[] = { "addMembers", "removeMembers" };
+
+	return api_arrays_apply(c, ident, v, keys, "an address", add, del);
 }
 
 const char *

@@ -143,6 +143,16 @@ void api_po_name(struct db *db, int64_t po_id, char *out, size_t size);
 int api_ident_po(struct db *db, enum adm_kind kind, const char *ident,
 		 int64_t *id_r, int64_t *po_r);
 
+/* api_arrays_apply - the arrays v[keys[0]] (each item added) and
+ * v[keys[1]] (removed) of ident through add/del (lib-admin): NULL or the
+ * SetError naming the property and the item's index; what names an item
+ * ("an address") */
+json_t *api_arrays_apply(struct api_ctx *c, const char *ident, json_t *v,
+			 const char *const keys[2], const char *what,
+			 int (*add)(struct db *, const char *, const char *,
+				    const char **),
+			 int (*del)(struct db *, const char *, const char *,
+				    const char **));
 /* api_members_apply - addMembers/removeMembers of v on the group or list
  * ident through add/del (lib-admin): NULL or the SetError */
 json_t *api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
