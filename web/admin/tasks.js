@@ -131,7 +131,7 @@ export function PopRetrieval({ me }) {
         <td data-label="User">${a.username}</td>
         <td data-label="On">${a.enabled ? 'yes' : html`<span class="badge bad">off</span>`}</td>
         <td data-label="Last run">${a.lastRun ? when(a.lastRun) : 'never'}</td>
-        <td data-label="Outcome">${a.lastStatus}</td>
+        <td data-label="Outcome">${a.lastStatus || (a.lastRun ? "" : "not run yet")}</td>
         <td class="row-actions"><button onClick=${() => run([a.id])}>Fetch now</button></td></tr>`)}</tbody>
     </table>
     <nav class="pager">
