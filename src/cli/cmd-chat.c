@@ -20,6 +20,7 @@
 #include "settings.h"
 #include "strutil.h"
 #include "xalloc.h"
+#include "xmppstate.h"
 
 #define ROOM_LOCAL_MAX 256
 
@@ -59,19 +60,7 @@ chat_help(int code)
 static json_t *
 state_load(struct cli *cli)
 {
-	char *path = xasprintf("%s/run/xmpp-state.json", cli->root);
-	json_error_t je;
-	json_t *o = json_load_file(path, 0, &je);
-
-	free(path);
-	if (o == NULL)
-		return NULL;
-	json_int_t pid = json_integer_value(json_object_get(o, "pid"));
-	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH)) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return adm_xmpp_state(cli->root);
 }
 
 static int

@@ -11,24 +11,31 @@
 #include "fields.h"
 #include "fsutil.h"
 #include "lists.h"
+#include "members.h"
 #include "remove.h"
 #include "strutil.h"
 #include "xalloc.h"
 
 #define MEMBER_FILE_MAX (64L * 1024 * 1024)
 
-/* import_members - add the first field of each CSV line of file as a
- * member; bad lines are reported by number and skipped (or, with atomic,
- * nothing is kept). */
+/* import_bad - a refused line of the member file, on stderr */
+static void
+import_bad(void *ctx, size_t line, const char *why)
+{
+	fprintf(stderr, "postern: %s line %zu: %s\n", (const char *)ctx, line,
+	    why);
+}
+
+/* import_members - add the members of a CSV file (lib-admin members.h:
+ * bad lines are reported by number and skipped, or with atomic nothing
+ * is kept) */
 static int
 import_members(struct cli *cli, enum adm_kind kind, const char *target,
 	       const char *file, bool atomic)
 {
 	struct buf data;
-	struct csv_record rec = { 0 };
-	size_t pos = 0, line = 1, ok = 0, bad = 0;
 	const char *err;
-	bool outer;
+	size_t ok, bad;
 	int r;
 
 	buf_init(&data, MEMBER_FILE_MAX);
@@ -37,58 +44,14 @@ import_members(struct cli *cli, enum adm_kind kind, const char *target,
 		return cli_error(EXIT_USAGE, "cannot read %s: %s", file,
 		    errno == EFBIG ? "larger than 64 MB" : strerror(errno));
 	}
-	int64_t id;
-	if ((r = adm_object_id(cli->db, kind, target, &id, &err)) < 0) {
-		buf_free(&data);
-		return cli_adm_exit(r, err);
-	}
-	if ((r = adm_tx_begin(cli->db, &outer, &err)) < 0) {
-		buf_free(&data);
-		return cli_adm_exit(r, err);
-	}
-	/* skip a UTF-8 byte order mark, as spreadsheets write it */
-	if (data.len >= 3 && memcmp(data.data, "\xef\xbb\xbf", 3) == 0)
-		pos = 3;
-	for (;;) {
-		r = csv_next(data.data, data.len, &pos, &line, ',', &rec, &err);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			fprintf(stderr, "postern: %s line %zu: %s\n", file, rec.line, err);
-			bad++;
-			if (pos >= data.len)
-				break;
-			continue;
-		}
-		const char *addr = str_trim(rec.fields[0]);
-		if (*addr == '\0' || *addr == '#')
-			continue;
-		const char *name = rec.n > 1 ? str_trim(rec.fields[1]) : NULL;
-		r = kind == ADM_GROUP ?
-		    adm_group_member_add(cli->db, target, addr, &err) :
-		    adm_list_member_add(cli->db, target, addr, name, &err);
-		if (r == ADM_FAIL || r == ADM_BUSY) {
-			adm_tx_end(cli->db, outer, false, &err);
-			csv_record_free(&rec);
-			buf_free(&data);
-			return cli_adm_exit(r, err);
-		}
-		if (r < 0) {
-			fprintf(stderr, "postern: %s line %zu: %s\n", file, rec.line, err);
-			bad++;
-		} else {
-			ok++;
-		}
-	}
-	csv_record_free(&rec);
+	r = adm_members_import(cli->db, kind, target, data.data ? data.data : "",
+	    data.len, atomic, import_bad, (void *)file, &ok, &bad, &err);
 	buf_free(&data);
-	if (atomic && bad > 0) {
-		adm_tx_end(cli->db, outer, false, &err);
+	if (r != ADM_OK)
+		return cli_adm_exit(r, err);
+	if (atomic && bad > 0)
 		return cli_error(EXIT_PARTIAL, "%zu bad line%s: nothing imported (--atomic)",
 		    bad, bad == 1 ? "" : "s");
-	}
-	if ((r = adm_tx_end(cli->db, outer, true, &err)) < 0)
-		return cli_adm_exit(r, err);
 	if (cli->json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "imported", json_integer((json_int_t)ok));

@@ -76,35 +76,22 @@ account_list(struct cli *cli, bool status)
 	return cli_print_query(cli, st, 11, hdr, keys);
 }
 
-/* trigger - ask the popretr service to run now: it looks for the empty
- * files <queue>/pr/run.all and run.<id> every second */
+/* trigger - ask the popretr service to run now (lib-admin popretr.h) */
 static int
 trigger(struct cli *cli, const char *id)
 {
-	char *q = settings_queue_path(cli->db);
-	char *dir = path_join(q, "pr");
-	char *path = xasprintf("%s/run.%s", dir, id != NULL ? id : "all");
-	struct stat st;
-	int r = 0;
+	const char *err;
+	long long v = 0;
 
-	if (mkdir_p(dir, 0770) < 0) {
-		r = cli_error(EXIT_FAIL, "cannot create %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	/* a directory made here by root belongs to the data root's owner */
-	if (geteuid() == 0 && stat(q, &st) == 0 && st.st_uid != 0 &&
-	    chown(dir, st.st_uid, st.st_gid) < 0)
-		fprintf(stderr, "postern: chown %s: %s\n", dir, strerror(errno));
-	if (file_write_atomic(path, "", 0, 0660) < 0)
-		r = cli_error(EXIT_FAIL, "cannot write %s: %s", path, strerror(errno));
-	else if (!cli->json)
+	if (id != NULL && parse_long(id, 1, INT64_MAX / 2, &v) < 0)
+		return cli_usage("usage: postern popretrieval run [ID]");
+	int r = adm_pop_run(cli->db, (int64_t)v, &err);
+	if (r != ADM_OK)
+		return cli_adm_exit(r, err);
+	if (!cli->json)
 		printf("the POP retrieval service runs %s now; see postern "
 		    "popretrieval status\n", id != NULL ? "the account" : "every account");
-out:
-	free(q);
-	free(dir);
-	free(path);
-	return r;
+	return 0;
 }
 
 int

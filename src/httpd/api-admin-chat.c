@@ -30,6 +30,7 @@
 #include "settings.h"
 #include "strutil.h"
 #include "xalloc.h"
+#include "xmppstate.h"
 
 #define ROOM_LOCAL_MAX 256
 #define ROOM_NAME_MAX 256
@@ -493,7 +494,140 @@ guest_set(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	    "revoked", revoked, "notRevoked", not_revoked);
 }
 
+/* ---- sessions and the archive ------------------------------------------ */
+
+/* session_get - ChatSession/get {postOffice?}: the streams xmppd has
+ * bound now (`postern chat sessions`, from its state file); running is
+ * false when xmppd is not running. An ADMIN sees its post office's. */
+static void
+session_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	struct api_ctx *c = ctx;
+	struct dir_postoffice po;
+	int64_t want;
+	const char *err;
+	size_t i;
+	json_t *e;
+
+	if (!api_account_ok(args, error_r) || !po_filter(c, args, &want,
+	    error_r))
+		return;
+	po.name[0] = '\0';
+	if (want != 0 && dir_postoffice_get_id(c->db, want, &po, &err) <= 0) {
+		*error_r = jmap_error("serverFail", "the post office cannot be "
+		    "read");
+		return;
+	}
+	json_t *st = adm_xmpp_state(db_root(c->db)), *list = json_array();
+	json_array_foreach(json_object_get(st, "sessions"), i, e) {
+		const char *owner = json_string_value(json_object_get(e,
+		    "mailbox"));
+		const char *at = owner != NULL ? strrchr(owner, '@') : NULL;
+		if (at == NULL || (want != 0 && strcmp(at + 1, po.name) != 0))
+			continue;
+		if (want == 0 && c->actor->scope_po != 0 &&
+		    strcmp(at + 1, c->actor->scope_name) != 0)
+			continue;
+		json_array_append_new(list, json_pack("{s:O,s:s,s:O,s:O,s:b,s:b,"
+		    "s:b}", "id", json_object_get(e, "jid"), "mailbox", owner,
+		    "address", json_object_get(e, "address"), "since",
+		    json_object_get(e, "since"), "tls",
+		    json_is_true(json_object_get(e, "tls")), "available",
+		    json_is_true(json_object_get(e, "available")), "resumable",
+		    json_is_true(json_object_get(e, "hibernating"))));
+	}
+	*result_r = json_pack("{s:s,s:b,s:o}", "accountId", API_ACCOUNT,
+	    "running", st != NULL, "list", list);
+	json_decref(st);
+}
+
+static bool
+archive_sysadmin(struct api_ctx *c, json_t **error_r)
+{
+	if (api_sysadmin_all(c->actor))
+		return true;
+	*error_r = jmap_error("forbidden", "the chat archive holds every post "
+	    "office's messages under one retention (xmpp.archive_days): a "
+	    "SYSADMIN's");
+	return false;
+}
+
+/* archive_get - ChatArchive/get: what `postern chat archive` shows */
+static void
+archive_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	struct api_ctx *c = ctx;
+	int64_t count = 0, oldest = 0, owners = 0;
+	struct chat_store *cs;
+	const char *err;
+
+	if (!api_account_ok(args, error_r) || !archive_sysadmin(c, error_r) ||
+	    (cs = store_open(c, error_r)) == NULL)
+		return;
+	if (chat_archive_stats(cs, &count, &oldest, &owners, &err) < 0) {
+		chat_store_close(&cs);
+		*error_r = jmap_error("serverFail", "%s", err);
+		return;
+	}
+	chat_store_close(&cs);
+	*result_r = json_pack("{s:s,s:I,s:I,s:I,s:I,s:i}", "accountId",
+	    API_ACCOUNT, "messages", (json_int_t)count, "owners",
+	    (json_int_t)owners, "oldest", (json_int_t)oldest, "retentionDays",
+	    (json_int_t)settings_current(c->db)->xmpp_archive_days,
+	    "maxPerOwner", CHAT_ARCHIVE_MAX);
+}
+
+/* archive_prune - ChatArchive/prune {olderThanDays, dryRun?}: `postern
+ * chat archive prune --days N`; the dry run counts (the page asks with
+ * the count) */
+static void
+archive_prune(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	struct api_ctx *c = ctx;
+	json_t *days = json_object_get(args, "olderThanDays");
+	json_t *dry = json_object_get(args, "dryRun");
+	struct chat_store *cs;
+	const char *err;
+	int64_t n = 0;
+
+	if (!api_account_ok(args, error_r) || !archive_sysadmin(c, error_r))
+		return;
+	if (!json_is_integer(days) || json_integer_value(days) < 0 ||
+	    json_integer_value(days) > 36500 || (dry != NULL &&
+	    !json_is_boolean(dry))) {
+		*error_r = jmap_error_props("invalidArguments", !json_is_integer(
+		    days) || json_integer_value(days) < 0 ||
+		    json_integer_value(days) > 36500 ? "olderThanDays is a number "
+		    "of days, 0 to 36500" : "dryRun is true or false",
+		    !json_is_integer(days) || json_integer_value(days) < 0 ||
+		    json_integer_value(days) > 36500 ? "olderThanDays" : "dryRun",
+		    NULL);
+		return;
+	}
+	int64_t before = (int64_t)time(NULL) - json_integer_value(days) * 86400;
+	if ((cs = store_open(c, error_r)) == NULL)
+		return;
+	if (json_is_true(dry))
+		n = chat_archive_older(cs, before);
+	else if (chat_archive_prune(cs, before, &n, &err) < 0 ||
+	    chat_store_flush(cs, &err) < 0) {
+		chat_store_close(&cs);
+		*error_r = jmap_error("serverFail", "%s", err);
+		return;
+	}
+	chat_store_close(&cs);
+	if (!json_is_true(dry))
+		(void)api_audit(c, "ChatArchive", "archive", "destroy", NULL,
+		    "%lld messages older than %lld days", (long long)n,
+		    (long long)json_integer_value(days));
+	*result_r = json_pack("{s:s,s:I,s:b}", "accountId", API_ACCOUNT,
+	    "messages", (json_int_t)n, "dryRun", json_is_true(dry));
+}
+
 const struct jmap_method api_chat_methods[] = {
+	{ "ChatSession/get", API_CAPABILITY, session_get },
+	{ "ChatArchive/get", API_CAPABILITY, archive_get },
+	{ "ChatArchive/prune", API_CAPABILITY, archive_prune },
 	{ "ChatRoom/get", API_CAPABILITY, room_get },
 	{ "ChatRoom/set", API_CAPABILITY, room_set },
 	{ "ChatGuest/get", API_CAPABILITY, guest_get },

@@ -16,6 +16,8 @@
 
 /* ---- Domain --------------------------------------------------------- */
 
+#define BLACKLIST_GET_MAX 10000   /* blacklisted domains a /get lists */
+
 static json_t *
 domain_json(struct db *db, int64_t id, const char *name, json_t *props)
 {
@@ -54,7 +56,30 @@ domain_json(struct db *db, int64_t id, const char *name, json_t *props)
 		json_object_set_new(o, "autodiscover", arr);
 		json_object_set_new(o, "autodiscoverDerived", json_boolean(derived));
 	}
+	if (api_wanted(props, "blacklist")) {
+		/* manual 5.4.3: the sender domains refused for this domain */
+		json_t *arr = json_array();
+		struct db_stmt *st = db_query(db, &err, "SELECT sender_domain "
+		    "FROM domain_blacklist WHERE domain_id = ? ORDER BY "
+		    "sender_domain LIMIT ?", "ii", id, (int64_t)BLACKLIST_GET_MAX);
+		while (st != NULL && db_step(st, NULL) == DB_ROW)
+			json_array_append_new(arr, json_string(db_col_text(st, 0)));
+		db_stmt_free(&st);
+		json_object_set_new(o, "blacklist", arr);
+	}
 	return o;
+}
+
+/* domain_blacklist - blacklistAdd and blacklistRemove of v (arrays of
+ * sender domains) through lib-admin, as `postern domain blacklist`:
+ * NULL or the SetError naming the property and the domain */
+static json_t *
+domain_blacklist(struct api_ctx *c, const char *name, json_t *v)
+{
+	static const char *const keys[] = { "blacklistAdd", "blacklistRemove" };
+
+	return api_arrays_apply(c, name, v, keys, "a domain", adm_blacklist_add,
+	    adm_blacklist_del);
 }
 
 /* domain_extras - the parts of an update that are not fields, through
@@ -250,7 +275,7 @@ domain_update(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 {
 	static const char *const none[] = { "dkimAdd", "dkimActivate",
 	    "dkimRemove", "autodiscoverDetect", "autodiscoverAdd",
-	    "autodiscoverRemove", NULL };
+	    "autodiscoverRemove", "blacklistAdd", "blacklistRemove", NULL };
 	char po[64] = "";
 	json_t *e;
 	bool outer;
@@ -270,6 +295,8 @@ domain_update(struct api_ctx *c, const char *key, json_t *v, json_t *res)
 	(void)api_apply_fields(c, ADM_DOMAIN, key, v, none, &e);
 	if (e == NULL)
 		e = domain_extras(c, key, v);
+	if (e == NULL)
+		e = domain_blacklist(c, key, v);
 	if (e == NULL && api_audit(c, "Domain", key, "update", po, "%s",
 	    api_patch_summary(v)) < 0)
 		e = jmap_error("serverFail", "the audit store failed");

@@ -66,12 +66,19 @@ group_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (!api_query_args(c, args, sortable, &q, error_r) ||
 	    (po = api_query_scope(c, &q, error_r)) < 0)
 		return;
+	if (!api_keyset_order(&q, "address", error_r))
+		return;
 	char order[80];
 	snprintf(order, sizeof(order), "%s %s, g.id", strcmp(q.sort, "name") ==
 	    0 ? "g.name" : "g.address", q.asc ? "ASC" : "DESC");
-	api_run_query(c, &q, "g.address", "FROM grp g WHERE (?1 = 0 OR "
+	static const char from[] = "FROM grp g WHERE (?1 = 0 OR "
 	    "g.postoffice_id = ?1) AND (?2 IS NULL OR g.address LIKE ?2 ESCAPE "
-	    "'\\' OR g.name LIKE ?2 ESCAPE '\\')", order, po, result_r, error_r);
+	    "'\\' OR g.name LIKE ?2 ESCAPE '\\')";
+	if (q.anchor != NULL)
+		api_run_keyset(c, &q, "g.address", from, po, result_r, error_r);
+	else
+		api_run_query(c, &q, "g.address", from, order, po, result_r,
+		    error_r);
 }
 
 /* group_may_edit - an ADMIN edits groups when it may edit mailboxes */
@@ -154,9 +161,9 @@ static void
 group_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 {
 	static const char *const skip[] = { "addMembers", "removeMembers",
-	    NULL };
+	    "importMembers", NULL };
 	char po[NAME_MAX_LEN + 1] = "";
-	json_t *e;
+	json_t *e, *summary = NULL;
 	bool outer;
 
 	if ((e = group_target(c, ident, po, sizeof(po))) != NULL) {
@@ -173,12 +180,18 @@ group_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 	e = api_members_apply(c, ident, v, adm_group_member_add,
 	    adm_group_member_del);
 	if (e == NULL)
+		e = api_members_import(c, ADM_GROUP, ident, v, &summary);
+	if (e == NULL)
 		(void)api_apply_fields(c, ADM_GROUP, ident, v, skip, &e);
 	if (e == NULL && api_audit(c, "Group", ident, "update", po, "%s",
+	    summary != NULL ? api_import_summary(v, summary) :
 	    api_patch_summary(v)) < 0)
 		e = jmap_error("serverFail", "the audit store failed");
 	if (api_tx_close(c, outer, e, res, "notUpdated", ident) == NULL)
-		api_set_done(res, "updated", ident, NULL);
+		api_set_done(res, "updated", ident, summary != NULL ?
+		    json_pack("{s:o}", "importMembers", summary) : NULL);
+	else
+		json_decref(summary);
 }
 
 static void

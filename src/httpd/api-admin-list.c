@@ -95,13 +95,89 @@ list_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	if (!api_query_args(c, args, sortable, &q, error_r) ||
 	    (po = api_query_scope(c, &q, error_r)) < 0)
 		return;
+	if (!api_keyset_order(&q, "address", error_r))
+		return;
 	char order[80];
 	snprintf(order, sizeof(order), "%s %s, l.id", strcmp(q.sort, "owner") ==
 	    0 ? "l.owner" : "l.address", q.asc ? "ASC" : "DESC");
-	api_run_query(c, &q, "l.address", "FROM list l WHERE (?1 = 0 OR "
+	static const char from[] = "FROM list l WHERE (?1 = 0 OR "
 	    "l.postoffice_id = ?1) AND (?2 IS NULL OR l.address LIKE ?2 ESCAPE "
-	    "'\\' OR l.description LIKE ?2 ESCAPE '\\')", order, po, result_r,
-	    error_r);
+	    "'\\' OR l.description LIKE ?2 ESCAPE '\\')";
+	if (q.anchor != NULL)
+		api_run_keyset(c, &q, "l.address", from, po, result_r, error_r);
+	else
+		api_run_query(c, &q, "l.address", from, order, po, result_r,
+		    error_r);
+}
+
+/* member_query - ListMember/query {filter: {list, text?}}: a list's
+ * members in address order, paged by position or by keyset (anchor: a
+ * member's address), with the rows in list ({address, name, status,
+ * bounces}): a list can have 100,000 members, which List/get does not
+ * give (its first 1,000) */
+static void
+member_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
+{
+	struct api_ctx *c = ctx;
+	static const char *const sortable[] = { "address", NULL };
+	json_t *filter = json_object_get(args, "filter");
+	const char *list = json_string_value(json_object_get(filter, "list"));
+	int64_t id, po;
+	struct query q;
+
+	if (list == NULL) {
+		*error_r = jmap_error_props("invalidArguments", "filter.list (the "
+		    "list's address) is required", "filter", NULL);
+		return;
+	}
+	if (api_ident_po(c->db, ADM_LIST, list, &id, &po) < 0 ||
+	    !api_po_visible(c->actor, po)) {
+		*error_r = jmap_error_props("invalidArguments", "filter.list: no "
+		    "such list", "filter", NULL);
+		return;
+	}
+	/* the common arguments, filter.text among them */
+	json_t *a = json_copy(args), *f = json_copy(filter);
+	json_object_del(f, "list");
+	json_object_set_new(a, "filter", f);
+	bool ok = api_query_args(c, a, sortable, &q, error_r) &&
+	    q.postoffice == NULL;
+	if (ok && q.postoffice != NULL)
+		ok = false;
+	if (!ok) {
+		if (*error_r == NULL)
+			*error_r = jmap_error("unsupportedFilter", "filter takes "
+			    "list and text");
+		json_decref(a);
+		return;
+	}
+	static const char from[] = "FROM list_member lm WHERE lm.list_id = ?1 "
+	    "AND (?2 IS NULL OR lm.address LIKE ?2 ESCAPE '\\' OR lm.name LIKE "
+	    "?2 ESCAPE '\\')";
+	if (q.anchor != NULL)
+		api_run_keyset(c, &q, "lm.address", from, id, result_r, error_r);
+	else
+		api_run_query(c, &q, "lm.address", from, q.asc ? "lm.address ASC" :
+		    "lm.address DESC", id, result_r, error_r);
+	/* q's strings point into a: free it only now */
+	json_decref(a);
+	if (*result_r == NULL)
+		return;
+	const char *err;
+	json_t *rows = json_array(), *v;
+	size_t i;
+	json_array_foreach(json_object_get(*result_r, "ids"), i, v) {
+		struct db_stmt *st = db_query(c->db, &err, "SELECT address, name, "
+		    "status, bounces FROM list_member WHERE list_id = ? AND "
+		    "address = ?", "it", id, json_string_value(v));
+		if (st != NULL && db_step(st, NULL) == DB_ROW)
+			json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:I}",
+			    "address", db_col_text(st, 0), "name", db_col_text(st,
+			    1), "status", db_col_text(st, 2), "bounces",
+			    (json_int_t)db_col_int(st, 3)));
+		db_stmt_free(&st);
+	}
+	json_object_set_new(*result_r, "list", rows);
 }
 
 /* list_limits - an ADMIN's list limits of po_id: NULL, or the error */
@@ -132,7 +208,8 @@ members_within(struct api_ctx *c, const struct po_limits *l,
 	/* only a change that adds is held to the limit: a list the SYSADMIN
 	 * grew past it can still be edited and shrunk */
 	if (c->actor->sysadmin || l->max_list_members <= 0 ||
-	    json_array_size(json_object_get(v, "addMembers")) == 0)
+	    (json_array_size(json_object_get(v, "addMembers")) == 0 &&
+	    json_object_get(v, "importMembers") == NULL))
 		return NULL;
 	if (adm_object_id(c->db, ADM_LIST, address, &id, &err) < 0 ||
 	    db_query_int(c->db, &n, 0, &err, "SELECT count(*) FROM list_member "
@@ -145,7 +222,8 @@ members_within(struct api_ctx *c, const struct po_limits *l,
 	    "%lld addresses (webadmin_max_list_addresses); this change would "
 	    "make %lld: nothing was changed", (long long)l->max_list_members,
 	    (long long)n);
-	return jmap_error_props("overQuota", b, "addMembers", NULL);
+	return jmap_error_props("overQuota", b, json_object_get(v,
+	    "importMembers") != NULL ? "importMembers" : "addMembers", NULL);
 }
 
 /* member_add - adm_list_member_add without a display name */
@@ -266,10 +344,10 @@ static void
 list_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 {
 	static const char *const skip[] = { "addMembers", "removeMembers",
-	    "approve", "reject", NULL };
+	    "importMembers", "approve", "reject", NULL };
 	char po[NAME_MAX_LEN + 1] = "";
 	struct po_limits l;
-	json_t *e;
+	json_t *e, *summary = NULL;
 	bool outer;
 
 	if ((e = list_target(c, ident, po, sizeof(po), &l)) != NULL) {
@@ -286,6 +364,8 @@ list_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 	e = api_members_apply(c, ident, v, member_add,
 	    adm_list_member_del);
 	if (e == NULL)
+		e = api_members_import(c, ADM_LIST, ident, v, &summary);
+	if (e == NULL)
 		e = members_within(c, &l, ident, v);
 	if (e == NULL)
 		(void)api_apply_fields(c, ADM_LIST, ident, v, skip, &e);
@@ -294,10 +374,14 @@ list_update(struct api_ctx *c, const char *ident, json_t *v, json_t *res)
 	if (e == NULL)
 		e = moderate(c, ident, v);
 	if (e == NULL && api_audit(c, "List", ident, "update", po, "%s",
+	    summary != NULL ? api_import_summary(v, summary) :
 	    api_patch_summary(v)) < 0)
 		e = jmap_error("serverFail", "the audit store failed");
 	if (api_tx_close(c, outer, e, res, "notUpdated", ident) == NULL)
-		api_set_done(res, "updated", ident, NULL);
+		api_set_done(res, "updated", ident, summary != NULL ?
+		    json_pack("{s:o}", "importMembers", summary) : NULL);
+	else
+		json_decref(summary);
 }
 
 static void
@@ -338,5 +422,6 @@ const struct jmap_method api_list_methods[] = {
 	{ "List/query", API_CAPABILITY, list_query },
 	{ "List/set", API_CAPABILITY, list_set },
 	{ "List/changes", API_CAPABILITY, list_changes },
+	{ "ListMember/query", API_CAPABILITY, member_query },
 	{ NULL, NULL, NULL },
 };

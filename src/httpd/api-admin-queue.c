@@ -138,9 +138,24 @@ queue_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 			}
 		}
 	}
-	int64_t position, limit;
+	int64_t position, limit, anchor_offset = 0;
 	if (!api_window_args(c, args, &position, &limit, error_r))
 		return;
+	json_t *ja = json_object_get(args, "anchor");
+	json_t *jo = json_object_get(args, "anchorOffset");
+	const char *anchor = json_string_value(ja);
+	if ((ja != NULL && !json_is_null(ja) && (anchor == NULL ||
+	    strlen(anchor) > 64)) || (jo != NULL && !json_is_null(jo) &&
+	    (!json_is_integer(jo) || json_integer_value(jo) < 0 ||
+	    json_integer_value(jo) > 1000))) {
+		*error_r = jmap_error_props("invalidArguments", "anchor is a queue "
+		    "id and anchorOffset 0 to 1000 (1: the page after the anchor)",
+		    anchor == NULL && ja != NULL && !json_is_null(ja) ? "anchor" :
+		    "anchorOffset", NULL);
+		return;
+	}
+	if (jo != NULL && !json_is_null(jo))
+		anchor_offset = json_integer_value(jo);
 	char *root = settings_queue_path(c->db);
 	s.items = json_array();
 	s.counts = json_object();
@@ -157,6 +172,38 @@ queue_query(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 		for (size_t i = 0; i < n; i++)
 			arr[i] = json_array_get(s.items, i);
 		qsort(arr, n, sizeof(*arr), by_arrival_desc);
+	}
+	if (anchor != NULL) {
+		/* keyset: the page starts anchorOffset items after the anchor,
+		 * wherever arrivals and deliveries moved it; an anchor that left
+		 * the queue meanwhile pages from where its id sorts (ids begin
+		 * with the time), as the page after it expects */
+		size_t k = 0;
+		bool found = false;
+		for (; k < n; k++) {
+			const char *id = light ? s.light[k].ref.id :
+			    json_string_value(json_object_get(arr[k], "id"));
+			if (strcmp(id, anchor) == 0) {
+				found = true;
+				break;
+			}
+			if (light && strcmp(id, anchor) < 0)
+				break;
+		}
+		if (!found && !light) {
+			free(arr);
+			for (size_t i = 0; i < s.nlight; i++)
+				qadm_ref_free(&s.light[i].ref);
+			free(s.light);
+			json_decref(s.items);
+			json_decref(s.counts);
+			*error_r = jmap_error("anchorNotFound", "anchor %.100s is not "
+			    "among this query's items", anchor);
+			return;
+		}
+		position = (int64_t)k + anchor_offset - (found ? 0 : 1);
+		if (position < 0)
+			position = 0;
 	}
 	json_t *ids = json_array(), *list = json_array();
 	for (size_t i = (size_t)position; position <= (int64_t)n && i < n &&

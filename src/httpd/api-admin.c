@@ -37,6 +37,7 @@
 #include "diag.h"
 #include "directory.h"
 #include "fields.h"
+#include "members.h"
 #include "settings.h"
 #include "strutil.h"
 #include "webauth.h"
@@ -428,8 +429,9 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 
 	if (q->anchor != NULL) {
 		*error_r = jmap_error_props("invalidArguments", "this query pages "
-		    "with position; anchor (keyset paging) is for Mailbox/query "
-		    "and AuditEntry/query", "anchor", NULL);
+		    "with position; anchor (keyset paging) is for the big lists: "
+		    "Mailbox, Group, List, ListMember, Queue and AuditEntry",
+		    "anchor", NULL);
 		return;
 	}
 	char *pat = q->pattern != NULL ? xstrdup(q->pattern) : q->text != NULL &&
@@ -482,6 +484,76 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 	    (json_int_t)q->limit);
 	if (q->total)
 		json_object_set_new(*result_r, "total", json_integer(total));
+}
+
+void
+api_run_keyset(struct api_ctx *c, const struct query *q, const char *key_col,
+	       const char *from, int64_t scope, json_t **result_r,
+	       json_t **error_r)
+{
+	const char *err;
+	int64_t hit = 0, before = 0, total = -1;
+
+	char *pat = q->pattern != NULL ? xstrdup(q->pattern) : q->text != NULL &&
+	    *q->text != '\0' ? api_like_pattern(q->text) : NULL;
+	char *sql = xasprintf("SELECT count(*) %s AND %s = ?3", from, key_col);
+	if (db_query_int(c->db, &hit, 0, &err, sql, "itt", scope, pat,
+	    q->anchor) < 0 || hit == 0) {
+		free(sql);
+		free(pat);
+		*error_r = jmap_error("anchorNotFound", "anchor %.200s is not "
+		    "among this query's results", q->anchor);
+		return;
+	}
+	free(sql);
+	const char *dir = q->asc ? "ASC" : "DESC";
+	sql = xasprintf("SELECT count(*) %s AND %s %s ?3", from, key_col,
+	    q->asc ? "<" : ">");
+	char *sql_total = xasprintf("SELECT count(*) %s", from);
+	if (db_query_int(c->db, &before, 0, &err, sql, "itt", scope, pat,
+	    q->anchor) < 0 || (q->total && db_query_int(c->db, &total, 0, &err,
+	    sql_total, "it", scope, pat) < 0)) {
+		free(sql);
+		free(sql_total);
+		free(pat);
+		*error_r = jmap_error("serverFail", "%s", err);
+		return;
+	}
+	free(sql);
+	free(sql_total);
+	sql = xasprintf("SELECT %s %s AND %s %s= ?3 ORDER BY %s %s LIMIT ?4 "
+	    "OFFSET ?5", key_col, from, key_col, q->asc ? ">" : "<", key_col,
+	    dir);
+	struct db_stmt *st = db_query(c->db, &err, sql, "ittii", scope, pat,
+	    q->anchor, q->limit, q->anchor_offset);
+	free(sql);
+	free(pat);
+	if (st == NULL) {
+		*error_r = jmap_error("serverFail", "%s", err);
+		return;
+	}
+	json_t *ids = json_array();
+	while (db_step(st, NULL) == DB_ROW)
+		json_array_append_new(ids, json_string(db_col_text(st, 0)));
+	db_stmt_free(&st);
+	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
+	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
+	    "position", (json_int_t)(before + q->anchor_offset), "ids", ids,
+	    "limit", (json_int_t)q->limit);
+	if (q->total)
+		json_object_set_new(*result_r, "total", json_integer(total));
+}
+
+bool
+api_keyset_order(const struct query *q, const char *key, json_t **error_r)
+{
+	if (q->anchor == NULL || strcmp(q->sort, key) == 0)
+		return true;
+	char b[200];
+	snprintf(b, sizeof(b), "anchor pages the %s order (sort by %s); other "
+	    "orders page with position", key, key);
+	*error_r = jmap_error_props("invalidArguments", b, "anchor", NULL);
+	return false;
 }
 
 /* api_query_scope - the post office a query is limited to (0: all), or
@@ -736,6 +808,17 @@ api_state_of(struct api_ctx *c, const char *type)
 	return json_sprintf("%lld", (long long)s);
 }
 
+/* creation_id - the id an update or destroy key names: itself, or for
+ * "#k" the id of the object created as k (NULL: none) */
+static const char *
+creation_id(json_t *created, const char *key)
+{
+	if (key[0] != '#')
+		return key;
+	return json_string_value(json_object_get(json_object_get(created,
+	    key + 1), "id"));
+}
+
 void
 api_set_run(struct api_ctx *c, json_t *args, const struct api_set_ops *ops,
 	    json_t **result_r, json_t **error_r)
@@ -789,15 +872,33 @@ api_set_run(struct api_ctx *c, json_t *args, const struct api_set_ops *ops,
 	json_object_set_new(res, "oldState", old);
 	json_object_foreach(create, key, v)
 		ops->create(c, key, v, res);
-	json_object_foreach(update, key, v)
-		ops->update(c, key, v, res);
+	/* RFC 8620 5.3: "#creationId" names an object created above, in
+	 * this /set (those of earlier calls jmap.c resolved already) */
+	json_t *made = json_object_get(res, "created");
+	json_object_foreach(update, key, v) {
+		const char *id = creation_id(made, key);
+		if (id == NULL)
+			api_set_fail(res, "notUpdated", key, jmap_error("notFound",
+			    "%.200s names no object created in this request",
+			    key));
+		else
+			ops->update(c, id, v, res);
+	}
 	json_array_foreach(destroy, i, v) {
+		const char *id = json_is_string(v) ? creation_id(made,
+		    json_string_value(v)) : NULL;
 		if (!json_is_string(v)) {
 			api_set_fail(res, "notDestroyed", "?", jmap_error("notFound",
 			    "ids are strings"));
 			continue;
 		}
-		ops->destroy(c, json_string_value(v), args, res);
+		if (id == NULL) {
+			api_set_fail(res, "notDestroyed", json_string_value(v),
+			    jmap_error("notFound", "%.200s names no object "
+			    "created in this request", json_string_value(v)));
+			continue;
+		}
+		ops->destroy(c, id, args, res);
 	}
 	if (adm_tx_end(c->db, outer, true, &err) < 0) {
 		json_decref(res);
@@ -949,17 +1050,17 @@ api_ident_po(struct db *db, enum adm_kind kind, const char *ident,
 	return r;
 }
 
-/* api_members_apply - addMembers and removeMembers of v on group or list
- * ident with add/del (lib-admin): NULL or the SetError naming the
- * property and the address */
+/* api_arrays_apply - the arrays v[keys[0]] (added) and v[keys[1]]
+ * (removed) of ident through add/del (lib-admin), an item at a time: NULL
+ * or the SetError naming the property and the item (what: "an address") */
 json_t *
-api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
-	      int (*add)(struct db *, const char *, const char *,
-			 const char **),
-	      int (*del)(struct db *, const char *, const char *,
-			 const char **))
+api_arrays_apply(struct api_ctx *c, const char *ident, json_t *v,
+		 const char *const keys[2], const char *what,
+		 int (*add)(struct db *, const char *, const char *,
+			    const char **),
+		 int (*del)(struct db *, const char *, const char *,
+			    const char **))
 {
-	static const char *const keys[] = { "addMembers", "removeMembers" };
 	const char *err;
 	size_t i;
 	json_t *m;
@@ -968,11 +1069,13 @@ api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
 		json_t *arr = json_object_get(v, keys[k]);
 		if (arr == NULL)
 			continue;
-		if (!json_is_array(arr))
-			return jmap_error_props("invalidProperties", k == 0 ?
-			    "addMembers is an array of addresses" :
-			    "removeMembers is an array of addresses", keys[k],
+		if (!json_is_array(arr)) {
+			char b[200];
+			snprintf(b, sizeof(b), "%s is an array: each %s", keys[k],
+			    what);
+			return jmap_error_props("invalidProperties", b, keys[k],
 			    NULL);
+		}
 		json_array_foreach(arr, i, m) {
 			const char *a = json_string_value(m);
 			int r = a == NULL ? ADM_INVALID : k == 0 ?
@@ -980,12 +1083,94 @@ api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
 			if (r != ADM_OK) {
 				char b[400];
 				snprintf(b, sizeof(b), "%s[%zu]: %s", keys[k], i,
-				    a == NULL ? "an address is a string" : err);
+				    a == NULL ? "not a string" : err);
 				return api_set_error(r == ADM_NOTFOUND && k == 0 ?
 				    ADM_INVALID : r, b, keys[k]);
 			}
 		}
 	}
+	return NULL;
+}
+
+json_t *
+api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
+	      int (*add)(struct db *, const char *, const char *,
+			 const char **),
+	      int (*del)(struct db *, const char *, const char *,
+			 const char **))
+{
+	static const char *const keys[] = { "addMembers", "removeMembers" };
+
+	return api_arrays_apply(c, ident, v, keys, "an address", add, del);
+}
+
+const char *
+api_import_summary(json_t *patch, json_t *summary)
+{
+	static __thread char b[700];
+	json_t *rest = json_copy(patch);
+
+	json_object_del(rest, "importMembers");
+	snprintf(b, sizeof(b), "importMembers imported=%lld failed=%lld%s%s",
+	    (long long)json_integer_value(json_object_get(summary, "imported")),
+	    (long long)json_integer_value(json_object_get(summary, "failed")),
+	    json_object_size(rest) > 0 ? " " : "", json_object_size(rest) > 0 ?
+	    api_patch_summary(rest) : "");
+	json_decref(rest);
+	return b;
+}
+
+struct import_ctx {
+	json_t *errors;
+};
+
+static void
+import_bad(void *ctx, size_t line, const char *why)
+{
+	struct import_ctx *ic = ctx;
+
+	if (json_array_size(ic->errors) < IMPORT_ERRORS_MAX)
+		json_array_append_new(ic->errors, json_pack("{s:I,s:s}", "line",
+		    (json_int_t)line, "message", why));
+}
+
+json_t *
+api_members_import(struct api_ctx *c, enum adm_kind kind, const char *ident,
+		   json_t *v, json_t **summary_r)
+{
+	json_t *x = json_object_get(v, "importMembers");
+	const char *err;
+	size_t ok, bad;
+
+	*summary_r = NULL;
+	if (x == NULL)
+		return NULL;
+	json_t *csv = json_object_get(x, "csv"), *atomic = json_object_get(x,
+	    "atomic");
+	if (!json_is_object(x) || !json_is_string(csv) || (atomic != NULL &&
+	    !json_is_boolean(atomic)))
+		return jmap_error_props("invalidProperties", "importMembers is "
+		    "{csv: the file's text (address[,name] per line), atomic?: "
+		    "true or false}", "importMembers", NULL);
+	struct import_ctx ic = { json_array() };
+	int r = adm_members_import(c->db, kind, ident, json_string_value(csv),
+	    json_string_length(csv), json_is_true(atomic), import_bad, &ic, &ok,
+	    &bad, &err);
+	if (r != ADM_OK) {
+		json_decref(ic.errors);
+		return api_set_error(r, err, "importMembers");
+	}
+	if (json_is_true(atomic) && bad > 0) {
+		char b[200];
+		snprintf(b, sizeof(b), "%zu bad line%s: nothing imported (atomic)",
+		    bad, bad == 1 ? "" : "s");
+		json_t *e = jmap_error_props("invalidProperties", b,
+		    "importMembers", NULL);
+		json_object_set_new(e, "errors", ic.errors);
+		return e;
+	}
+	*summary_r = json_pack("{s:I,s:I,s:o}", "imported", (json_int_t)ok,
+	    "failed", (json_int_t)bad, "errors", ic.errors);
 	return NULL;
 }
 
@@ -1011,6 +1196,6 @@ const struct jmap_method *const api_admin_tables[] = {
 	api_users_methods, api_loginsec_methods, api_chat_methods,
 	api_traffic_methods, api_branding_methods, api_filter_methods,
 	api_quarantine_methods, api_sendlimit_methods, api_reports_methods,
-	api_maint_methods,
+	api_maint_methods, api_tasks_methods,
 	NULL,
 };

@@ -80,6 +80,18 @@ char *api_like_pattern(const char *text);
 void api_run_query(struct api_ctx *c, const struct query *q,
 		   const char *id_sql, const char *from, const char *order,
 		   int64_t po_id, json_t **result_r, json_t **error_r);
+/* api_run_keyset - a page of a /query from q->anchor (keyset paging, so
+ * page 4,000 costs what page 1 does): key_col is the unique sort key,
+ * whose text is the id; from as for api_run_query (?1 scope, ?2 the
+ * pattern); the page starts anchorOffset rows from the anchor, which
+ * must be among the results (else anchorNotFound) */
+void api_run_keyset(struct api_ctx *c, const struct query *q,
+		    const char *key_col, const char *from, int64_t scope,
+		    json_t **result_r, json_t **error_r);
+/* api_keyset_order - false with invalidArguments naming anchor when an
+ * anchor is given with a sort other than key */
+bool api_keyset_order(const struct query *q, const char *key,
+		      json_t **error_r);
 int64_t api_query_scope(struct api_ctx *c, const struct query *q,
 			json_t **error_r);
 bool api_set_args(struct api_ctx *c, json_t *args, json_t **create,
@@ -131,6 +143,16 @@ void api_po_name(struct db *db, int64_t po_id, char *out, size_t size);
 int api_ident_po(struct db *db, enum adm_kind kind, const char *ident,
 		 int64_t *id_r, int64_t *po_r);
 
+/* api_arrays_apply - the arrays v[keys[0]] (each item added) and
+ * v[keys[1]] (removed) of ident through add/del (lib-admin): NULL or the
+ * SetError naming the property and the item's index; what names an item
+ * ("an address") */
+json_t *api_arrays_apply(struct api_ctx *c, const char *ident, json_t *v,
+			 const char *const keys[2], const char *what,
+			 int (*add)(struct db *, const char *, const char *,
+				    const char **),
+			 int (*del)(struct db *, const char *, const char *,
+				    const char **));
 /* api_members_apply - addMembers/removeMembers of v on the group or list
  * ident through add/del (lib-admin): NULL or the SetError */
 json_t *api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
@@ -138,6 +160,19 @@ json_t *api_members_apply(struct api_ctx *c, const char *ident, json_t *v,
 				     const char **),
 			  int (*del)(struct db *, const char *, const char *,
 				     const char **));
+
+/* api_members_import - importMembers {csv, atomic?} of v into the group
+ * or list ident (lib-admin members.h, the code of `postern group import`):
+ * NULL with *summary_r {imported, failed, errors [{line, message}]} (NULL
+ * when v has no importMembers), or the SetError (atomic with bad lines:
+ * invalidProperties with the errors) */
+#define IMPORT_ERRORS_MAX 1000
+json_t *api_members_import(struct api_ctx *c, enum adm_kind kind,
+			   const char *ident, json_t *v, json_t **summary_r);
+
+/* api_import_summary - the audit text of an update with importMembers:
+ * the counts instead of the file (static per thread) */
+const char *api_import_summary(json_t *patch, json_t *summary);
 
 /* api_mailbox_target - the mailbox ident within the actor's reach to
  * change (an ADMIN: webadmin_edit_mailboxes, never a SYSADMIN's): 0 with
@@ -167,6 +202,7 @@ extern const struct jmap_method api_branding_methods[]; /* api-admin-branding.c 
 extern const struct jmap_method api_filter_methods[];   /* api-admin-filter.c */
 extern const struct jmap_method api_quarantine_methods[]; /* api-admin-quarantine.c */
 extern const struct jmap_method api_sendlimit_methods[];  /* api-admin-sendlimit.c */
+extern const struct jmap_method api_tasks_methods[];      /* api-admin-tasks.c */
 
 /* api_mailbox_forward_all - queue every message of ident's INBOX (at
  * most 10,000) to address to through the MTA (smtp/inbound), the mail

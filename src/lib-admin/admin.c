@@ -720,6 +720,15 @@ adm_blacklist_add(struct db *db, const char *domain, const char *sender,
 		return adm_invalid(db, error_r, "blacklisted domain '%s': %s", sender, err);
 	char *lower = xstrdup(sender);
 	str_lower(lower);
+	int64_t have = 0;
+	if (db_query_int(db, &have, 0, error_r, "SELECT count(*) FROM "
+	    "domain_blacklist WHERE domain_id = ? AND sender_domain = ?", "it",
+	    id, lower) == 0 && have > 0) {
+		db_errorf(db, error_r, "%s is already blacklisted for %s", lower,
+		    domain);
+		free(lower);
+		return ADM_EXISTS;
+	}
 	TX(r = db_exec(db, error_r,
 	    "INSERT INTO domain_blacklist (domain_id, sender_domain) VALUES (?, ?)",
 	    "it", id, lower) < 0 ? adm_status_of(db) : ADM_OK);

@@ -1,11 +1,16 @@
 /* popretr - POP retrieval accounts (popretr.h) */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "admin.h"
+#include "fsutil.h"
 #include "popretr.h"
+#include "settings.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -121,4 +126,47 @@ adm_pop_status(struct db *db, int64_t id, int64_t when, const char *status,
 {
 	return change(db, id, error_r, "UPDATE pop_account SET last_run = ?, "
 	    "last_status = ? WHERE id = ?", "iti", when, 0, status);
+}
+
+int
+adm_pop_run(struct db *db, int64_t id, const char **error_r)
+{
+	int64_t n = 0;
+	struct stat st;
+	int r = ADM_OK;
+
+	if (id != 0 && (db_query_int(db, &n, 0, error_r, "SELECT count(*) "
+	    "FROM pop_account WHERE id = ?", "i", id) < 0 || n == 0)) {
+		if (n == 0)
+			db_errorf(db, error_r, "no POP retrieval account %lld",
+			    (long long)id);
+		return n == 0 ? ADM_NOTFOUND : ADM_FAIL;
+	}
+	char *q = settings_queue_path(db);
+	char *dir = path_join(q, "pr");
+	char *path = id != 0 ? xasprintf("%s/run.%lld", dir, (long long)id) :
+	    xasprintf("%s/run.all", dir);
+	if (mkdir_p(dir, 0770) < 0) {
+		db_errorf(db, error_r, "cannot create %s: %s", dir,
+		    strerror(errno));
+		r = ADM_FAIL;
+		goto out;
+	}
+	/* a directory made here by root belongs to the data root's owner */
+	if (geteuid() == 0 && stat(q, &st) == 0 && st.st_uid != 0 &&
+	    chown(dir, st.st_uid, st.st_gid) < 0) {
+		db_errorf(db, error_r, "chown %s: %s", dir, strerror(errno));
+		r = ADM_FAIL;
+		goto out;
+	}
+	if (file_write_atomic(path, "", 0, 0660) < 0) {
+		db_errorf(db, error_r, "cannot write %s: %s", path,
+		    strerror(errno));
+		r = ADM_FAIL;
+	}
+out:
+	free(q);
+	free(dir);
+	free(path);
+	return r;
 }

@@ -32,4 +32,10 @@ int adm_pop_set_enabled(struct db *db, int64_t id, bool enabled,
 int adm_pop_status(struct db *db, int64_t id, int64_t when, const char *status,
 		   const char **error_r);
 
+/* adm_pop_run - ask the popretr service to fetch account id now (0:
+ * every account): it looks for the empty files <queue>/pr/run.all and
+ * run.<id> every second. ADM_OK, ADM_NOTFOUND (no account id), or
+ * ADM_FAIL with *error_r. */
+int adm_pop_run(struct db *db, int64_t id, const char **error_r);
+
 #endif

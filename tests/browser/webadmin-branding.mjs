@@ -13,6 +13,7 @@ import zlib from 'node:zlib';
 import assert from 'node:assert/strict';
 import {
   BASE, SHOTS, errors, watch, shot, login, logout, launch,
+  navTo,
 } from './webadmin-lib.mjs';
 
 const [SYS, SYSPW] = process.env.SYS.split(':');
@@ -62,7 +63,7 @@ try {
   let page = await desk.newPage();
   watch(page, 'desktop');
   await login(page, SYS, SYSPW);
-  await page.click('a[href="#/postoffices"]');
+  await navTo(page, 'postoffices');
   await page.locator('[data-test=postoffices] tr', { hasText: 'alpha' }).locator('[data-test=logos]').click();
   await page.waitForSelector('[data-test=branding] [data-test=logo-login]');
   await page.setInputFiles('[data-test=file-login]', { name: 'alpha.png', mimeType: 'image/png', buffer: png(180, 48) });
@@ -88,7 +89,7 @@ try {
   // alpha's ADMIN: the banner; the server refuses it the change
   await login(page, ADM, ADMPW);
   await loaded(page, 'header img[data-test=banner-logo]');
-  await page.click('a[href="#/postoffices"]');
+  await navTo(page, 'postoffices');
   await page.click('[data-test=logos]');
   await page.waitForSelector('[data-test=file-login]');
   await page.setInputFiles('[data-test=file-login]', { name: 'mine.png', mimeType: 'image/png', buffer: png(20, 20) });
@@ -117,7 +118,7 @@ try {
   await loaded(page, 'img[data-test=login-logo]');   // by ?postoffice=
   await shot(page, 'phone-login-branded');
   await login(page, SYS, SYSPW);
-  await page.click('a[href="#/postoffices"]');
+  await navTo(page, 'postoffices');
   await page.locator('[data-test=postoffices] tr', { hasText: 'alpha' }).locator('[data-test=logos]').click();
   await loaded(page, '[data-test=logo-banner] img.logo-preview');
   await page.locator('[data-test=branding]').scrollIntoViewIfNeeded();

@@ -60,3 +60,14 @@ export async function logout(page) {
   await page.click('header .who button.link');
   await page.waitForSelector('input[name=login]');
 }
+
+// navTo - follow the top navigation's link to #/route as a person does:
+// on a phone the links are behind the menu button (aria-expanded), which
+// is opened first
+export async function navTo(page, route) {
+  const toggle = page.locator('header .menu-toggle');
+  if (await toggle.isVisible() && (await toggle.getAttribute('aria-expanded')) !== 'true') {
+    await toggle.click();
+  }
+  await page.click(`header nav a[href="#/${route}"]`);
+}

@@ -14,6 +14,7 @@
 import assert from 'node:assert/strict';
 import {
   BASE, SHOTS, errors, watch, shot, login, logout, launch,
+  navTo,
 } from './webadmin-lib.mjs';
 
 const [SYS, SYSPW] = process.env.SYS.split(':');
@@ -38,7 +39,7 @@ try {
   await shot(page, 'ops-dashboard');
 
   // ---- the queue: retry and the item's details ----------------------------
-  await page.click('a[href="#/queue"]');
+  await navTo(page, 'queue');
   const row = page.locator('[data-test=queue] tr', { hasText: QID });
   await row.waitFor();
   assert.match(await row.textContent(), /deferred/);
@@ -51,14 +52,14 @@ try {
   await shot(page, 'ops-queue-item');
 
   // ---- a setting the running httpd applies ---------------------------------
-  await page.click('a[href="#/settings"]');
+  await navTo(page, 'settings');
   await page.fill('input[name=settings-filter]', 'http.max_body');
   await page.fill('input[name="http.max_body"]', '16');
   await page.click('[data-test=settings] button[type=submit]');
   await page.waitForSelector('[data-test=ok]:has-text("http.max_body")');
 
   // ---- groups and lists -------------------------------------------------------
-  await page.click('a[href="#/groups"]');
+  await navTo(page, 'groups');
   await page.waitForSelector('[data-test=groups]');
   await page.fill('input[name=group-address]', 'team@alpha.test');
   await page.fill('input[name=group-name]', EVIL);
@@ -80,7 +81,7 @@ try {
   assert.match(await page.textContent('[data-test=members] [data-test=error]'), /addMembers\[0\]/);
   await shot(page, 'ops-groups');
 
-  await page.click('a[href="#/lists"]');
+  await navTo(page, 'lists');
   await page.fill('input[name=list-address]', 'news@alpha.test');
   await page.fill('input[name=list-owner]', 'carol@alpha.test');
   await page.fill('input[name=list-description]', '<script>window.__xss=3</script>');
@@ -97,7 +98,7 @@ try {
   assert.equal(await page.evaluate(() => window.__xss), undefined);
 
   // ---- a domain's DKIM key and the DNS text to publish ----------------------------
-  await page.click('a[href="#/domains"]');
+  await navTo(page, 'domains');
   const drow = page.locator('[data-test=domains] tr', { hasText: 'alpha.test' });
   await drow.locator('button', { hasText: 'DKIM' }).click();
   await page.waitForSelector('[data-test=domain-detail]');
@@ -109,7 +110,7 @@ try {
   await shot(page, 'ops-domain-dkim');
 
   // ---- a mailbox's details: a redirect ---------------------------------------------
-  await page.click('a[href="#/mailboxes"]');
+  await navTo(page, 'mailboxes');
   await page.fill('input[name=search]', 'carol');
   await page.click('.toolbar button[type=submit]');
   const mrow = page.locator('[data-test=mailboxes] tr', { hasText: 'carol@alpha' });
@@ -142,19 +143,19 @@ try {
   await shot(page, 'ops-mailbox-filters');
 
   // ---- tracking and the diagnostic report ---------------------------------------------
-  await page.click('a[href="#/track"]');
+  await navTo(page, 'track');
   await page.fill('input[name=track]', QID);
   await page.click('.toolbar button[type=submit]');
   await page.waitForSelector('[data-test=track]');
   assert.match(await page.textContent('[data-test=track]'), new RegExp(`${QID} in smtp/outgoing`));
-  await page.click('a[href="#/diag"]');
+  await navTo(page, 'diag');
   await page.uncheck('input[name=diag-network]');
   await page.click('[data-test=diag-run]');
   await page.waitForSelector('[data-test=diag] table', { timeout: 60000 });
   await shot(page, 'ops-diag');
 
   // ---- the audit log names who did it --------------------------------------------
-  await page.click('a[href="#/audit"]');
+  await navTo(page, 'audit');
   await page.waitForSelector('[data-test=audit] tbody tr');
   const audit = await page.textContent('[data-test=audit]');
   for (const want of ['Queue retry', 'Group create', 'List create', 'Setting update', QID,
@@ -169,7 +170,7 @@ try {
   await login(page, ADM, ADMPW);
   assert.equal(await page.locator('a[href="#/queue"]').count(), 0);
   assert.equal(await page.locator('a[href="#/audit"]').count(), 0);
-  await page.click('a[href="#/groups"]');
+  await navTo(page, 'groups');
   await page.waitForSelector('[data-test=groups] tr:has-text("team@alpha.test")');
   assert.ok(!(await page.textContent('[data-test=groups]')).includes('crew@beta.test'),
     'an ADMIN sees another post office\'s group');
@@ -204,19 +205,19 @@ try {
   page = await phone.newPage();
   watch(page, 'phone');
   await login(page, SYS, SYSPW);
-  await page.click('a[href="#/queue"]');
+  await navTo(page, 'queue');
   await page.waitForSelector(`[data-test=queue] tr:has-text("${QID}")`);
   await shot(page, 'phone-queue');
   await narrow(page, 'the queue');
-  await page.click('a[href="#/groups"]');
+  await navTo(page, 'groups');
   await page.waitForSelector('[data-test=groups] tr:has-text("team@alpha.test")');
   await shot(page, 'phone-groups');
   await narrow(page, 'the groups');
-  await page.click('a[href="#/audit"]');
+  await navTo(page, 'audit');
   await page.waitForSelector('[data-test=audit] tbody tr');
   await shot(page, 'phone-audit');
   await narrow(page, 'the audit log');
-  await page.click('a[href="#/domains"]');
+  await navTo(page, 'domains');
   await page.locator('[data-test=domains] tr', { hasText: 'alpha.test' }).locator('button', { hasText: 'DKIM' }).click();
   await page.waitForSelector('[data-test=dns]');
   await shot(page, 'phone-domain-dkim');

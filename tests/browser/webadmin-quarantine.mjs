@@ -14,6 +14,7 @@
 import assert from 'node:assert/strict';
 import {
   BASE, errors, SHOTS, watch, shot, login as loginAs, launch,
+  navTo,
 } from './webadmin-lib.mjs';
 
 const [SYS, SYSPW] = process.env.SYS.split(':');
@@ -55,7 +56,7 @@ try {
   page = await desk.newPage();
   watch(page, 'desktop');
   await login(page);
-  await page.click('nav a[href="#/quarantine"]');
+  await navTo(page, 'quarantine');
   await page.waitForSelector('[data-test=q-open]');
   assert.equal(await page.locator('[data-test=quarantine] tbody tr').count(), 1);
   assert.equal(await page.textContent('[data-test=q-open]'), SUBJECT);
@@ -78,7 +79,7 @@ try {
   await shot(page, 'quarantine-released');
 
   // the sending limits panel on the queue page
-  await page.click('nav a[href="#/queue"]');
+  await navTo(page, 'queue');
   await page.waitForSelector('[data-test=sendlimit-rows] td:has-text("spam@acme")');
   const row = page.locator('[data-test=sendlimit-rows] tr:has-text("spam@acme")');
   assert.ok((await row.textContent()).includes(REASON));

@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import {
   BASE, SHOTS, errors, watch, shot, login, logout, launch,
+  navTo,
 } from './webadmin-lib.mjs';
 
 const [SYS, SYSPW] = process.env.SYS.split(':');
@@ -50,7 +51,7 @@ try {
   assert.equal(await page.locator('text=posternd not running').count(), 0);
   await shot(page, 'desktop-dashboard');
 
-  await page.click('a[href="#/postoffices"]');
+  await navTo(page, 'postoffices');
   await page.fill('input[name=po-name]', PO);
   await page.fill('input[name=po-password]', POPW);
   await page.fill('input[name=po-max]', '3');
@@ -60,7 +61,7 @@ try {
   await page.waitForSelector(`[data-test=postoffices] a[href="#/mailboxes/${PO}"]`);
   await shot(page, 'desktop-postoffices');
 
-  await page.click('a[href="#/settings"]');
+  await navTo(page, 'settings');
   await page.waitForSelector('input[name="http.max_body"]');
   await page.fill('input[name=settings-filter]', 'http.');
   await shot(page, 'desktop-settings');
@@ -75,7 +76,7 @@ try {
 
   // ---- the post office's ADMIN, desktop ------------------------------------
   await login(page, `postmaster@${PO}`, POPW);
-  await page.click('a[href="#/mailboxes"]');
+  await navTo(page, 'mailboxes');
   await page.waitForSelector('[data-test=mailboxes] tbody tr');
   const evil = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
   const made = [];
@@ -137,7 +138,7 @@ try {
   await page.waitForSelector('input[name=login]');
   await shot(page, 'phone-login');
   await login(page, `postmaster@${PO}`, POPW);
-  await page.click('a[href="#/mailboxes"]');
+  await navTo(page, 'mailboxes');
   await page.waitForSelector('[data-test=mailboxes] tbody tr');
   await shot(page, 'phone-mailboxes');
   // nothing wider than the screen
@@ -146,7 +147,7 @@ try {
   await logout(page);
   await login(page, SYS, SYSPW);
   await shot(page, 'phone-dashboard');
-  await page.click('a[href="#/settings"]');
+  await navTo(page, 'settings');
   await page.waitForSelector('input[name="http.max_body"]');
   await page.fill('input[name=settings-filter]', 'http.');
   await shot(page, 'phone-settings');

@@ -11,7 +11,7 @@
 import { render } from './vendor/preact.js';
 import { useState, useEffect, useCallback } from './vendor/hooks.js';
 import * as api from './api.js';
-import { html, PAGE, Notice, Confirm, sizeText, when } from './ui.js';
+import { html, PAGE, Notice, Confirm, KeepData, sizeText, when } from './ui.js';
 import { Groups, Lists, Queue, Audit } from './objects.js';
 import { secondFactor, CodeStep, RecoveryCodes, Passkeys, passkeyAssert, passkeyLogin,
   passkeysAvailable, RecentLogins, FailedLogins } from './twofactor.js';
@@ -25,6 +25,7 @@ import { Branding } from './branding.js';
 import { Quarantine, SendLimits } from './quarantine.js';
 import { Reports, DnsRecords, Welcome } from './reports.js';
 import { PostOfficeActions } from './actions.js';
+import { GlobalFilters, PopRetrieval } from './tasks.js';
 import { brandingFor, loginLogo } from '../common/branding.js';
 
 // ---- small pieces ---------------------------------------------------------
@@ -162,6 +163,9 @@ function PostOffices({ me }) {
   const [brandPo, setBrandPo] = useState('');
   const [actPo, setActPo] = useState('');
   const [setPo, setSetPo] = useState('');
+  const [delPo, setDelPo] = useState('');
+  const [keep, setKeep] = useState(false);
+  const [delMsg, setDelMsg] = useState({});
   const load = useCallback(async () => {
     try {
       const q = await api.call('PostOffice/query', { limit: 100, calculateTotal: true });
@@ -193,8 +197,20 @@ function PostOffices({ me }) {
       setError(err.message);
     }
   };
+  const destroy = async (id) => {
+    setDelPo('');
+    setDelMsg({});
+    try {
+      await api.setOne('PostOffice', 'destroy', id, null, keep ? { keepData: true } : {});
+      setDelMsg({ ok: `Post office ${id} deleted${keep ? '; its mail stays on disk' : ''}.` });
+      load();
+    } catch (err) {
+      setDelMsg({ error: err.message });
+    }
+  };
   return html`<section>
     <h2>Post offices <span class="muted">(${total})</span></h2>
+    <${Notice} error=${delMsg.error} ok=${delMsg.ok} />
     <table class="list" data-test="postoffices">
       <thead><tr><th>Name</th><th>Mailboxes</th><th>Domains</th><th>Web admin max</th><th>Status</th><th></th></tr></thead>
       <tbody>${rows.map((p) => html`<tr key=${p.id}>
@@ -206,8 +222,12 @@ function PostOffices({ me }) {
         <td class="row-actions">${me.role === 'SYSADMIN' && html`<button type="button" data-test="po-settings-open"
             onClick=${() => { setSetPo(p.id); setActPo(''); setBrandPo(''); }}>Settings</button>`}
           <button type="button" data-test="po-act" onClick=${() => { setActPo(p.id); setBrandPo(''); setSetPo(''); }}>Actions</button>
-          <button type="button" data-test="logos" onClick=${() => { setBrandPo(p.id); setActPo(''); setSetPo(''); }}>Logos</button></td></tr>`)}</tbody>
+          <button type="button" data-test="logos" onClick=${() => { setBrandPo(p.id); setActPo(''); setSetPo(''); }}>Logos</button>
+          ${me.role === 'SYSADMIN' && !me.postOffice && html`<button type="button" class="danger" data-test="po-delete"
+            onClick=${() => { setKeep(false); setDelPo(p.id); }}>Delete</button>`}</td></tr>`)}</tbody>
     </table>
+    ${delPo && html`<${Confirm} text=${`Delete post office ${delPo} with all its domains, mailboxes, groups and lists? This cannot be undone.`}
+      onYes=${() => destroy(delPo)} onNo=${() => setDelPo('')}><${KeepData} keep=${keep} setKeep=${setKeep} /><//>`}
     ${setPo && html`<${PostOfficeSettings} po=${setPo} key=${setPo} onClose=${() => setSetPo('')} onSaved=${load} />`}
     ${actPo && html`<${PostOfficeActions} po=${actPo} me=${me} key=${actPo} onClose=${() => setActPo('')} />`}
     ${brandPo && html`<${Branding} po=${brandPo} key=${brandPo} />`}
@@ -267,6 +287,7 @@ function Mailboxes({ me, po }) {
   const [editing, setEditing] = useState(null);
   const [detail, setDetail] = useState(null);
   const [confirm, setConfirm] = useState(null);
+  const [keep, setKeep] = useState(false);
   const [error, setError] = useState('');
   const [ok, setOk] = useState('');
   const [form, setForm] = useState({ name: '', password: '', quota: '', friendly: '' });
@@ -322,8 +343,8 @@ function Mailboxes({ me, po }) {
     setError('');
     setOk('');
     try {
-      await api.setOne('Mailbox', 'destroy', id);
-      setOk(`Mailbox ${id} deleted.`);
+      await api.setOne('Mailbox', 'destroy', id, null, keep ? { keepData: true } : {});
+      setOk(`Mailbox ${id} deleted${keep ? '; its mail stays on disk' : ''}.`);
       load();
     } catch (err) {
       setError(err.message);
@@ -356,7 +377,7 @@ function Mailboxes({ me, po }) {
           <td class="row-actions">
             <button onClick=${() => setEditing(editing === m.id ? null : m.id)}>Edit</button>
             <button onClick=${() => setDetail(detail === m.id ? null : m.id)}>Details</button>
-            <button class="danger" onClick=${() => setConfirm(m.id)}>Delete</button>
+            <button class="danger" onClick=${() => { setKeep(false); setConfirm(m.id); }}>Delete</button>
           </td></tr>`,
         editing === m.id && html`<${MailboxEdit} mb=${m}
           onDone=${(msg) => { setEditing(null); setError(''); setOk(msg); load(); }}
@@ -379,8 +400,8 @@ function Mailboxes({ me, po }) {
       <label>Display name <input name="mb-friendly" value=${form.friendly} onInput=${field('friendly')} /></label>
       <button type="submit">Create mailbox</button>
     </form>` : html`<p class="muted">Choose a post office to create mailboxes in it.</p>`}
-    ${confirm && html`<${Confirm} text=${`Delete mailbox ${confirm} and all its mail? This cannot be undone.`}
-      onYes=${() => del(confirm)} onNo=${() => setConfirm(null)} />`}
+    ${confirm && html`<${Confirm} text=${`Delete mailbox ${confirm}${keep ? '' : ' and all its mail'}? This cannot be undone.`}
+      onYes=${() => del(confirm)} onNo=${() => setConfirm(null)}><${KeepData} keep=${keep} setKeep=${setKeep} /><//>`}
   </section>`;
 }
 
@@ -576,7 +597,9 @@ function Access() {
 
 function App() {
   const [me, setMe] = useState(undefined);
+  const [menu, setMenu] = useState(false);   // the phone's navigation menu
   const hash = useHash();
+  useEffect(() => setMenu(false), [hash]);
   const refresh = useCallback(() => {
     api.session().then((s) => {
       if (!s) return setMe(null);
@@ -602,8 +625,9 @@ function App() {
     ['groups', 'Groups'],
     ['users', 'Import/export'],
     ['lists', 'Lists'],
+    ['pop', 'POP retrieval'],
     ['chat', 'Chat'],
-    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['quarantine', 'Quarantine'], ['track', 'Track'], ['diag', 'Diagnostics'], ['audit', 'Audit log']] : []),
+    ...(me.role === 'SYSADMIN' && !me.postOffice ? [['queue', 'Queues'], ['quarantine', 'Quarantine'], ['filters', 'Global filters'], ['track', 'Track'], ['diag', 'Diagnostics'], ['audit', 'Audit log']] : []),
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['reports', 'Reports']] : []),
     ['dns', 'DNS records'],
     ...(me.role === 'SYSADMIN' && !me.postOffice ? [['welcome', 'Welcome message'], ['settings', 'Settings']] : []),
@@ -620,6 +644,8 @@ function App() {
   else if (route === 'groups') page = html`<${Groups} me=${me} />`;
   else if (route === 'lists') page = html`<${Lists} me=${me} />`;
   else if (route === 'chat') page = html`<${Chat} me=${me} />`;
+  else if (route === 'pop') page = html`<${PopRetrieval} me=${me} />`;
+  else if (route === 'filters') page = html`<${GlobalFilters} />`;
   else if (route === 'queue') page = html`<${Queue} /><${SendLimits} />`;
   else if (route === 'quarantine') page = html`<${Quarantine} />`;
   else if (route === 'audit') page = html`<${Audit} />`;
@@ -637,7 +663,12 @@ function App() {
     <header>
       ${banner ? html`<img class="banner-logo" src=${banner} alt=${me.login.split('@').pop()} data-test="banner-logo" />`
         : html`<strong class="brand">Postern</strong>`}
-      <nav>${nav.map(([r, label]) => html`<a href=${`#/${r}`} class=${r === route ? 'active' : ''}>${label}</a>`)}</nav>
+      <button type="button" class="menu-toggle" aria-expanded=${menu ? 'true' : 'false'} aria-controls="main-nav"
+        data-test="menu-toggle" onClick=${() => setMenu(!menu)}>${menu ? 'Close menu' : 'Menu'}</button>
+      <nav id="main-nav" aria-label="Sections" class=${menu ? 'open' : ''}
+        onKeyDown=${(e) => { if (e.key === 'Escape' && menu) { setMenu(false); document.querySelector('.menu-toggle').focus(); } }}>
+        ${nav.map(([r, label]) => html`<a href=${`#/${r}`} class=${r === route ? 'active' : ''}
+          aria-current=${r === route ? 'page' : null}>${label}</a>`)}</nav>
       <span class="who">${me.login} <button class="link" onClick=${out}>Log out</button></span>
     </header>
     <main>${page}</main>

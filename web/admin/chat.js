@@ -2,8 +2,10 @@
 // office's persistent rooms (ChatRoom/get|set: make one with its owner,
 // destroy one with its archive) and its external contacts (ChatGuest/get|set:
 // invite an outside address for a user, who gets a temporary chat login
-// by mail; revoke). xmppd applies changes within a second. The archive's
-// retention and the guests' limits are global settings (Settings page).
+// by mail; revoke), the sessions bound now (ChatSession/get) and, for a
+// SYSADMIN, the archive (ChatArchive/get|prune). xmppd applies changes
+// within a second. The archive's retention and the guests' limits are
+// global settings (Settings page).
 // Everything typed is rendered as text.
 import { useState, useEffect, useCallback } from './vendor/hooks.js';
 import * as api from './api.js';
@@ -154,11 +156,72 @@ function Guests({ me }) {
   </div>`;
 }
 
+// Sessions - the streams xmppd has bound now (`postern chat sessions`)
+function Sessions() {
+  const [res, setRes] = useState(null);
+  const [error, setError] = useState('');
+  const load = () => api.call('ChatSession/get', {}).then(setRes).catch((e) => setError(e.message));
+  useEffect(() => { load(); }, []);
+  return html`<div data-test="chat-sessions">
+    <h3>Connected now <button class="link" onClick=${load}>reload</button></h3>
+    <${Notice} error=${error} />
+    ${res && !res.running && html`<p class="muted">The chat service (xmppd) is not running.</p>`}
+    ${res && res.running && html`<table class="list">
+      <thead><tr><th>Address (JID)</th><th>Mailbox</th><th>From</th><th>Since</th><th>TLS</th><th>State</th></tr></thead>
+      <tbody>${res.list.length === 0 && html`<tr><td colspan="6">Nobody is connected.</td></tr>`}
+        ${res.list.map((s) => html`<tr key=${s.id}>
+        <td data-label="JID">${s.id}</td><td data-label="Mailbox">${s.mailbox}</td>
+        <td data-label="From">${s.address}</td><td data-label="Since">${when(s.since)}</td>
+        <td data-label="TLS">${s.tls ? 'yes' : html`<span class="badge bad">no</span>`}</td>
+        <td data-label="State">${s.resumable ? 'resumable' : s.available ? 'available' : 'away'}</td></tr>`)}</tbody>
+    </table>`}
+  </div>`;
+}
+
+// Archive - the messages kept (XEP-0313) and pruning them (a SYSADMIN's:
+// `postern chat archive [prune --days N]`); the count is asked first
+function Archive() {
+  const [st, setSt] = useState(null);
+  const [days, setDays] = useState('90');
+  const [ask, setAsk] = useState(null);
+  const [error, setError] = useState('');
+  const [ok, setOk] = useState('');
+  const load = () => api.call('ChatArchive/get', {}).then(setSt).catch((e) => setError(e.message));
+  useEffect(() => { load(); }, []);
+  const prune = async (dryRun) => {
+    setError('');
+    setOk('');
+    try {
+      const r = await api.call('ChatArchive/prune', { olderThanDays: Number(days), dryRun });
+      if (dryRun) setAsk(r.messages);
+      else { setOk(`${r.messages} archived message${r.messages === 1 ? '' : 's'} deleted.`); load(); }
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  return html`<div class="card" data-test="chat-archive">
+    <h3>Archive</h3>
+    <${Notice} error=${error} ok=${ok} />
+    ${st && html`<p>${st.messages} message${st.messages === 1 ? '' : 's'} of ${st.owners} users and rooms;
+      oldest ${st.oldest ? when(st.oldest) : '-'}. Retention: ${st.retentionDays > 0 ? `${st.retentionDays} days`
+        : `kept (at most ${st.maxPerOwner} per user)`} (setting xmpp.archive_days).</p>`}
+    <form class="inline" onSubmit=${(e) => { e.preventDefault(); prune(true); }}>
+      <label>Delete messages older than (days) <input name="archive-days" type="number" min="0" max="36500"
+        value=${days} onInput=${(e) => setDays(e.target.value)} required /></label>
+      <button type="submit" class="danger">Delete…</button>
+    </form>
+    ${ask !== null && html`<${Confirm} text=${`Delete ${ask} archived message${ask === 1 ? '' : 's'} older than ${days} days? This cannot be undone.`}
+      onYes=${() => { setAsk(null); prune(false); }} onNo=${() => setAsk(null)} />`}
+  </div>`;
+}
+
 export function Chat({ me }) {
   return html`<section>
     <h2>Chat</h2>
+    <${Sessions} />
     <${Rooms} me=${me} />
     <${Guests} me=${me} />
+    ${me.role === 'SYSADMIN' && !me.postOffice && html`<${Archive} />`}
     ${me.role === 'SYSADMIN' && !me.postOffice && html`<p class="muted">Archive retention and the
       limits of external contacts: <a href="#/settings">Settings</a>, filter "xmpp".</p>`}
   </section>`;

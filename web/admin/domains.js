@@ -1,7 +1,8 @@
 // domains.js - the web admin's domains screen: the domains of the post
 // offices in reach (paged, searched on the server), each with its DKIM
 // selectors and the DNS record to publish, and its autodiscover entries
-// (manual 5.4.4, 5.4.5). The server decides who may change them
+// (manual 5.4.4, 5.4.5), and its blacklist of sender domains (5.4.3).
+// The server decides who may change them
 // (webadmin_edit_domains); its refusal is shown in its words.
 import { useState, useEffect, useCallback } from './vendor/hooks.js';
 import * as api from './api.js';
@@ -12,8 +13,9 @@ function DomainDetail({ id, onMsg }) {
   const [error, setError] = useState('');
   const [sel, setSel] = useState({ selector: '', bits: '2048' });
   const [ad, setAd] = useState({ protocol: 'imap', host: '', port: '', security: 'tls' });
+  const [bl, setBl] = useState('');
   const load = useCallback(() => {
-    api.call('Domain/get', { ids: [id], properties: ['name', 'dkimSelectors', 'autodiscover', 'dkim_enabled'] })
+    api.call('Domain/get', { ids: [id], properties: ['name', 'dkimSelectors', 'autodiscover', 'dkim_enabled', 'blacklist'] })
       .then((r) => setD(r.list[0] || null)).catch((e) => setError(e.message));
   }, [id]);
   useEffect(() => { load(); }, [load]);
@@ -75,6 +77,16 @@ function DomainDetail({ id, onMsg }) {
       <button type="submit">Add entry</button>
       <button type="button" onClick=${() => change({ autodiscoverDetect: true }, 'Entries detected from the listeners.')}>Detect</button>
     </form>
+    <h4>Blacklisted sender domains</h4>
+    <p class="muted">Mail to ${d.name} from these domains is refused.</p>
+    <ul class="chips" data-test="blacklist">${d.blacklist.map((b) => html`<li key=${b}>${b}
+      <button class="link" aria-label=${`Remove ${b}`} onClick=${() => change({ blacklistRemove: [b] }, `${b} removed from the blacklist.`)}>remove</button></li>`)}
+      ${d.blacklist.length === 0 && html`<li class="muted">none</li>`}</ul>
+    <form class="inline" data-test="blacklist-add" onSubmit=${(e) => { e.preventDefault(); const v = bl.split(/[\s,]+/).filter(Boolean); change({ blacklistAdd: v }, `Blacklisted: ${v.join(', ')}.`).then(() => setBl('')); }}>
+      <label>Sender domain(s) <input name="blacklist-domain" placeholder="spam.example" value=${bl} required
+        onInput=${(e) => setBl(e.target.value)} /></label>
+      <button type="submit">Blacklist</button>
+    </form>
   </div>`;
 }
 
@@ -126,7 +138,7 @@ export function Domains({ me }) {
       <tbody>${data.list.map((d) => html`<tr key=${d.id}>
         <td data-label="Domain">${d.name}</td><td data-label="Post office">${d.postOffice}</td>
         <td data-label="DKIM">${d.dkim_enabled ? 'signing' : 'off'}</td>
-        <td class="row-actions"><button onClick=${() => setOpen(open === d.id ? null : d.id)}>DKIM & autodiscover</button>
+        <td class="row-actions"><button onClick=${() => setOpen(open === d.id ? null : d.id)}>DKIM, autodiscover, blacklist</button>
           <button class="danger" onClick=${() => setConfirm(d.id)}>Delete</button></td></tr>`)}</tbody>
     </table>
     <nav class="pager">

@@ -50,15 +50,89 @@ function SearchBar({ onSearch, placeholder }) {
 
 // ---- groups ------------------------------------------------------------------
 
+// MemberImport - a CSV file of members (address[,name] per line) through
+// importMembers, the code of `postern group import`: the counts and the
+// refused lines by number
+function MemberImport({ type, obj, onDone }) {
+  const [atomic, setAtomic] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [out, setOut] = useState(null);
+  const [error, setError] = useState('');
+  const run = async (e) => {
+    e.preventDefault();
+    const f = e.target.elements['import-file'].files[0];
+    if (!f) return;
+    setBusy(true);
+    setError('');
+    setOut(null);
+    try {
+      const csv = await f.text();
+      const r = await api.call(`${type}/set`, { update: { [obj.id]: { importMembers: { csv, atomic } } } });
+      const bad = (r.notUpdated || {})[obj.id];
+      if (bad) {
+        setError(bad.description || bad.type);
+        setOut({ errors: bad.errors || [] });
+      } else {
+        const sum = r.updated[obj.id].importMembers;
+        setOut(sum);
+        onDone(`${sum.imported} member${sum.imported === 1 ? '' : 's'} imported, ${sum.failed} refused.`);
+      }
+    } catch (err) {
+      setError(err.message);
+    }
+    setBusy(false);
+  };
+  return html`<form data-test="member-import" onSubmit=${run}>
+    <h4>Import members from a file</h4>
+    <label>CSV or text file (one address a line${type === 'List' ? ', then a name' : ''})
+      <input name="import-file" type="file" accept=".csv,.txt,text/csv,text/plain" required /></label>
+    <label class="check"><input type="checkbox" name="import-atomic" checked=${atomic}
+      onChange=${(e) => setAtomic(e.target.checked)} /> All or nothing (one bad line imports none)</label>
+    <button type="submit" disabled=${busy}>${busy ? 'Importing…' : 'Import'}</button>
+    <${Notice} error=${error} />
+    ${out && out.errors && out.errors.length > 0 && html`<ul class="import-errors" data-test="import-errors">
+      ${out.errors.map((x) => html`<li key=${x.line}>line ${x.line}: ${x.message}</li>`)}</ul>`}
+  </form>`;
+}
+
+// ListMemberPages - a list's members a page at a time, keyset paged
+// (ListMember/query with anchor): a list can have 100,000 members
+function ListMemberPages({ obj, reload, onRemove }) {
+  const [anchors, setAnchors] = useState([]);   // the anchor of each page shown before
+  const [res, setRes] = useState({ list: [], ids: [], total: 0, position: 0 });
+  const [error, setError] = useState('');
+  const anchor = anchors.length ? anchors[anchors.length - 1] : null;
+  useEffect(() => {
+    const args = { filter: { list: obj.id }, limit: PAGE, calculateTotal: true };
+    if (anchor) Object.assign(args, { anchor, anchorOffset: 1 });
+    api.call('ListMember/query', args).then(setRes).catch((e) => setError(e.message));
+  }, [obj.id, anchor, reload]);
+  return html`<div data-test="list-members">
+    <${Notice} error=${error} />
+    <ul class="members">${res.list.map((m) => html`<li key=${m.address}>${m.address}
+      ${m.name && html` <span class="muted">${m.name}</span>`}
+      ${m.status !== 'active' && html` <span class="badge bad">${m.status}</span>`}
+      <button class="link" onClick=${() => onRemove(m.address)}>remove</button></li>`)}</ul>
+    <nav class="pager">
+      <button disabled=${!anchors.length} onClick=${() => setAnchors(anchors.slice(0, -1))}>Previous</button>
+      <span>${res.total ? `${res.position + 1}–${res.position + res.ids.length} of ${res.total}` : 'No members'}</span>
+      <button disabled=${res.position + res.ids.length >= res.total}
+        onClick=${() => setAnchors(anchors.concat([res.ids[res.ids.length - 1]]))}>Next</button>
+    </nav>
+  </div>`;
+}
+
 function MembersEdit({ type, obj, onDone, extra }) {
   const [add, setAdd] = useState('');
   const [error, setError] = useState('');
+  const [reload, setReload] = useState(0);
   const members = (obj.members || []).map((m) => (typeof m === 'string' ? m : m.address));
   const change = async (patch) => {
     setError('');
     try {
       await api.setOne(type, 'update', obj.id, patch);
       setAdd('');
+      setReload(reload + 1);
       onDone(`${obj.id} saved.`);
     } catch (err) {
       setError(err.message);
@@ -66,13 +140,16 @@ function MembersEdit({ type, obj, onDone, extra }) {
   };
   return html`<div class="card" data-test="members">
     <h3>Members of ${obj.id}</h3>
-    <ul class="members">${members.map((m) => html`<li key=${m}>${m}
-      <button class="link" onClick=${() => change({ removeMembers: [m] })}>remove</button></li>`)}</ul>
+    ${type === 'List' ? html`<${ListMemberPages} obj=${obj} reload=${reload}
+      onRemove=${(m) => change({ removeMembers: [m] })} />`
+    : html`<ul class="members">${members.map((m) => html`<li key=${m}>${m}
+      <button class="link" onClick=${() => change({ removeMembers: [m] })}>remove</button></li>`)}</ul>`}
     <form onSubmit=${(e) => { e.preventDefault(); change({ addMembers: lines(add) }); }}>
       <label>Add members (one address a line)
         <textarea name="add-members" rows="3" value=${add} onInput=${(e) => setAdd(e.target.value)} /></label>
       <button type="submit">Add</button>
     </form>
+    <${MemberImport} type=${type} obj=${obj} onDone=${(m) => { setReload(reload + 1); onDone(m); }} />
     ${extra}
     <${Notice} error=${error} />
   </div>`;
@@ -183,7 +260,7 @@ export function Lists({ me }) {
   const filter = search ? { text: search } : {};
   const { rows, total, error: lerr, load } = usePaged('List', filter,
     [{ property: 'address', isAscending: true }],
-    ['address', 'owner', 'postOffice', 'description', 'moderated', 'disabled', 'memberCount', 'members', 'held'],
+    ['address', 'owner', 'postOffice', 'description', 'moderated', 'disabled', 'memberCount', 'held'],
     page);
   const act = async (f, msg, after) => {
     setError('');

@@ -26,10 +26,11 @@ export function when(t) {
   return t ? new Date(t * 1000).toLocaleString() : 'never';
 }
 
-export function Confirm({ text, onYes, onNo, yes }) {
+export function Confirm({ text, onYes, onNo, yes, children }) {
   return html`<div class="modal" role="dialog" aria-modal="true">
     <div class="modal-box">
       <p>${text}</p>
+      ${children}
       <div class="actions">
         <button class="danger" data-test="confirm-yes" onClick=${onYes}>${yes || 'Delete'}</button>
         <button onClick=${onNo}>Cancel</button>
@@ -41,4 +42,11 @@ export function Confirm({ text, onYes, onNo, yes }) {
 // lines - an address list typed one per line (or comma separated)
 export function lines(text) {
   return text.split(/[\n,]+/).map((s) => s.trim()).filter(Boolean);
+}
+
+// KeepData - the "keep the mail on disk" choice of a delete (keepData,
+// `postern ... del --keep-data`)
+export function KeepData({ keep, setKeep }) {
+  return html`<label class="check"><input type="checkbox" name="keep-data" checked=${keep}
+    onChange=${(e) => setKeep(e.target.checked)} /> Keep the mail on disk (delete only the settings)</label>`;
 }
