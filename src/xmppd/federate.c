@@ -49,6 +49,11 @@ federate_enabled(const char *domain)
 		fed_read = mono();
 	}
 	bool listed = false;
+	/* a service domain (conference.<domain>) federates with its domain:
+	 * remote users reach its rooms (muc.c) */
+	if (strncasecmp(domain, "conference.", 11) == 0 && muc_domain(domain,
+	    &(int64_t){ 0 }))
+		domain += 11;
 	size_t dl = strlen(domain);
 	for (const char *p = fed_domains; *p != '\0';) {
 		p += strspn(p, " \t,");
@@ -231,9 +236,10 @@ federate_out(struct xsess *s, struct xml_node *n, const struct jid *to)
 	s2s_send(s->domain, to->domain, c);
 }
 
-/* send_from - a stanza built here from a local JID to a remote one */
-static void
-send_from(const char *from, const char *to, struct xml_node *n)
+/* federate_send_from - a stanza built here from a local JID (a user's,
+ * a room's) to a remote one (consumes n) */
+void
+federate_send_from(const char *from, const char *to, struct xml_node *n)
 {
 	struct jid jf, jt;
 
@@ -292,7 +298,7 @@ presences_to(struct xuser *u, const char *to, bool unavailable)
 			continue;
 		struct xml_node *p = unavailable ? xml_node_new("presence",
 		    "type", "unavailable", NULL) : xml_node_copy(f->presence);
-		send_from(f->full, to, p);
+		federate_send_from(f->full, to, p);
 	}
 }
 
@@ -336,7 +342,7 @@ federate_subscription(struct xsess *s, const char *type, const char *contact)
 		mine.pending_in = false;
 		item_put(s->owner, &mine);
 	}
-	send_from(s->bare, contact, xml_node_new("presence", "type", type,
+	federate_send_from(s->bare, contact, xml_node_new("presence", "type", type,
 	    NULL));
 	if (is(type, "subscribed"))
 		presences_to(s->user, contact, false);
@@ -370,10 +376,10 @@ federate_presence(struct xsess *s, const struct xml_node *p, bool initial)
 			continue;
 		if (items[i].sub & CHAT_SUB_FROM) {
 			struct xml_node *c = xml_node_copy(p);
-			send_from(s->full, items[i].jid, c);
+			federate_send_from(s->full, items[i].jid, c);
 		}
 		if (initial && (items[i].sub & CHAT_SUB_TO))
-			send_from(s->bare, items[i].jid, xml_node_new(
+			federate_send_from(s->bare, items[i].jid, xml_node_new(
 			    "presence", "type", "probe", NULL));
 	}
 	chat_roster_free(&items, n);
@@ -398,7 +404,7 @@ incoming_subscription(const char *owner, const char *to_bare,
 	if (is(type, "subscribe")) {
 		if (it.sub & CHAT_SUB_FROM) {
 			/* RFC 6121 3.1.3: approved before: answered here */
-			send_from(to_bare, from_bare, xml_node_new("presence",
+			federate_send_from(to_bare, from_bare, xml_node_new("presence",
 			    "type", "subscribed", NULL));
 			goto out;
 		}
@@ -488,10 +494,10 @@ incoming_iq_server(struct xml_node *iq, bool account)
 	} else {
 		xml_node_free(&r);
 		r = error_of(iq, "cancel", "service-unavailable", NULL);
-		send_from(xml_node_attr(r, "from"), xml_node_attr(r, "to"), r);
+		federate_send_from(xml_node_attr(r, "from"), xml_node_attr(r, "to"), r);
 		return;
 	}
-	send_from(xml_node_attr(iq, "to"), xml_node_attr(iq, "from"), r);
+	federate_send_from(xml_node_attr(iq, "to"), xml_node_attr(iq, "from"), r);
 }
 
 /* answer_error - a stanza error to the remote sender of n */
@@ -502,7 +508,7 @@ answer_error(const struct xml_node *n, const char *type, const char *cond,
 	if (!answerable(n))
 		return;
 	struct xml_node *e = error_of(n, type, cond, text);
-	send_from(xml_node_attr(e, "from"), xml_node_attr(e, "to"), e);
+	federate_send_from(xml_node_attr(e, "from"), xml_node_attr(e, "to"), e);
 }
 
 /* federate_incoming - a stanza from a remote server, its domains
@@ -528,6 +534,12 @@ federate_incoming(struct xml_node *n)
 	xml_node_set_attr(n, "xmlns", NULL);
 	from_bare = jid_bare(&jf);
 	to_bare = jid_bare(&jt);
+	int64_t mpo;
+	if (muc_domain(jt.domain, &mpo)) {
+		/* a room or the MUC service (XEP-0045) */
+		muc_remote(n, &jf, &jt, mpo);
+		goto out;
+	}
 	if (jt.local == NULL) {
 		if (strcmp(n->name, "iq") == 0)
 			incoming_iq_server(n, false);
@@ -539,7 +551,7 @@ federate_incoming(struct xml_node *n)
 	if (owner == NULL) {
 		/* no such user (or a guest: only its inviter reaches it) */
 		if (strcmp(n->name, "presence") == 0 && is(type, "subscribe"))
-			send_from(to_bare, from_bare, xml_node_new("presence",
+			federate_send_from(to_bare, from_bare, xml_node_new("presence",
 			    "type", "unsubscribed", NULL));
 		else if (strcmp(n->name, "presence") != 0)
 			answer_error(n, "cancel", "service-unavailable", NULL);

@@ -36,7 +36,10 @@
 
 struct occupant {
 	struct occupant *next;
-	struct xsess *s;
+	struct xsess *s;             /* NULL: a remote user (federation) */
+	char *jid;                   /* its real full JID */
+	char *owner;                 /* affiliations' key: a local owner, or
+	                              * "xmpp:" and a remote bare JID */
 	char *nick;
 	struct xml_node *presence;   /* its last presence, as sent */
 	double tokens;               /* flood limit (token bucket) */
@@ -63,6 +66,15 @@ struct room {
 	struct occupant *occ;
 	size_t nocc;
 	bool seen;                   /* muc_sync */
+};
+
+/* who - the sender of a stanza to a room or the service: a local
+ * session, or a user of a federating server (s NULL, po_id 0) */
+struct who {
+	struct xsess *s;
+	const char *full;
+	const char *owner;
+	int64_t po_id;
 };
 
 static struct room *rooms;
@@ -96,6 +108,48 @@ occ_by_session(struct room *r, struct xsess *s)
 		if (o->s == s)
 			return o;
 	return NULL;
+}
+
+static struct occupant *
+occ_by_who(struct room *r, const struct who *w)
+{
+	if (w->s != NULL)
+		return occ_by_session(r, w->s);
+	for (struct occupant *o = r->occ; o != NULL; o = o->next)
+		if (o->s == NULL && strcmp(o->jid, w->full) == 0)
+			return o;
+	return NULL;
+}
+
+/* who_send - a stanza (its 'from' and 'to' set) to a local session, or
+ * over federation to a remote user */
+static void
+who_send(const struct who *w, const struct xml_node *n)
+{
+	if (w->s != NULL) {
+		xsess_send(w->s, n);
+		return;
+	}
+	struct xml_node *c = xml_node_copy(n);
+	federate_send_from(xml_node_attr(n, "from"), w->full, c);
+}
+
+static void
+occ_send(const struct occupant *o, const struct xml_node *n)
+{
+	struct who w = { o->s, o->jid, o->owner, 0 };
+
+	who_send(&w, n);
+}
+
+static void
+occ_free(struct occupant *o)
+{
+	xml_node_free(&o->presence);
+	free(o->jid);
+	free(o->owner);
+	free(o->nick);
+	free(o);
 }
 
 static struct occupant *
@@ -336,14 +390,14 @@ muc_shutdown(void)
 /* occ_presence - o's presence as t sees it (status 110 for itself);
  * codes: more status codes (0-terminated) */
 static struct xml_node *
-occ_presence(struct room *r, struct occupant *o, struct xsess *t,
+occ_presence(struct room *r, struct occupant *o, const struct occupant *t,
 	     bool unavailable, const int *codes)
 {
 	struct xml_node *p = unavailable ? xml_node_new("presence", "type",
 	    "unavailable", NULL) : xml_node_copy(o->presence);
 	struct xml_node *x, *mx;
 	char *from = xasprintf("%s/%s", r->jid, o->nick);
-	const char *aff = aff_of(r, o->s->owner);
+	const char *aff = aff_of(r, o->owner);
 
 	while ((mx = xml_node_child(p, "x", NS_MUC)) != NULL ||
 	    (mx = xml_node_child(p, "x", NS_MUC_USER)) != NULL) {
@@ -351,14 +405,14 @@ occ_presence(struct room *r, struct occupant *o, struct xsess *t,
 		xml_node_free(&mx);
 	}
 	xml_node_set_attr(p, "from", from);
-	xml_node_set_attr(p, "to", t->full);
+	xml_node_set_attr(p, "to", t->jid);
 	x = xml_node_add(p, "x", "xmlns", NS_MUC_USER, NULL);
 	xml_node_add(x, "item", "affiliation", aff, "role", unavailable ?
-	    "none" : moderator(r, o->s->owner) ? "moderator" : "participant",
-	    "jid", o->s->full, NULL);
+	    "none" : moderator(r, o->owner) ? "moderator" : "participant",
+	    "jid", o->jid, NULL);
 	/* non-anonymous room (100); this is you (110) */
 	xml_node_add(x, "status", "code", "100", NULL);
-	if (o->s == t)
+	if (o == t)
 		xml_node_add(x, "status", "code", "110", NULL);
 	for (const int *c = codes; c != NULL && *c != 0; c++) {
 		char code[8];
@@ -374,9 +428,9 @@ broadcast_presence(struct room *r, struct occupant *o, bool unavailable,
 		   const int *codes)
 {
 	for (struct occupant *k = r->occ; k != NULL; k = k->next) {
-		struct xml_node *p = occ_presence(r, o, k->s, unavailable,
+		struct xml_node *p = occ_presence(r, o, k, unavailable,
 		    codes);
-		xsess_send(k->s, p);
+		occ_send(k, p);
 		xml_node_free(&p);
 	}
 }
@@ -386,7 +440,7 @@ broadcast_presence(struct room *r, struct occupant *o, bool unavailable,
 static void
 occ_leave(struct room *r, struct occupant *o, const int *codes)
 {
-	struct xml_node *p = occ_presence(r, o, o->s, true, codes);
+	struct xml_node *p = occ_presence(r, o, o, true, codes);
 
 	for (struct occupant **pp = &r->occ; *pp; pp = &(*pp)->next)
 		if (*pp == o) {
@@ -394,28 +448,42 @@ occ_leave(struct room *r, struct occupant *o, const int *codes)
 			break;
 		}
 	r->nocc--;
-	xsess_send(o->s, p);
+	occ_send(o, p);
 	xml_node_free(&p);
 	broadcast_presence(r, o, true, codes);
-	xml_node_free(&o->presence);
-	free(o->nick);
-	free(o);
+	occ_free(o);
 	if (r->occ == NULL && !r->persistent)
 		room_free(r, true);
 }
 
-/* muc_error - an error from the room or service (im_error_from) */
+/* muc_error - an error from the room or service (RFC 6120 8.3) */
 static void
-muc_error(struct xsess *s, const struct xml_node *n, const char *from,
+muc_error(const struct who *w, const struct xml_node *n, const char *from,
 	  const char *type, const char *cond, const char *text)
 {
-	im_error_from(s, n, from, type, cond, text);
+	if (w->s != NULL) {
+		im_error_from(w->s, n, from, type, cond, text);
+		return;
+	}
+	if (is(xml_node_attr(n, "type"), "error"))
+		return;           /* never an error about an error */
+	struct xml_node *e = xml_node_new(n->name, "type", "error", "from",
+	    from, "to", w->full, NULL);
+	if (xml_node_attr(n, "id") != NULL)
+		xml_node_set_attr(e, "id", xml_node_attr(n, "id"));
+	struct xml_node *er = xml_node_add(e, "error", "type", type, NULL);
+	xml_node_add(er, cond, "xmlns", NS_STANZAS, NULL);
+	if (text != NULL)
+		xml_node_add_text(xml_node_add(er, "text", "xmlns",
+		    NS_STANZAS, "xml:lang", "en", NULL), text);
+	who_send(w, e);
+	xml_node_free(&e);
 }
 
 /* send_history - the room's last messages from its archive, with the
  * time each was sent (XEP-0203) */
 struct hist_ctx {
-	struct xsess *s;
+	const struct who *w;
 	struct room *r;
 };
 
@@ -438,21 +506,31 @@ hist_row(void *ctx, int64_t id, int64_t stamp, const char *stanza)
 	struct buf b;
 	buf_init(&b, 0);
 	buf_puts(&b, "<message to='");
-	xml_escape(&b, hc->s->full);
+	xml_escape(&b, hc->w->full);
 	buf_puts(&b, "'");
 	buf_append(&b, stanza + 8, len - 8 - (sizeof(end) - 1));
 	buf_puts(&b, "<delay xmlns='" NS_DELAY "' from='");
 	xml_escape(&b, hc->r->jid);
 	buf_printf(&b, "' stamp='%s'/></message>", ts);
-	xsess_send_stanza_text(hc->s, b.data);
+	if (hc->w->s != NULL)
+		xsess_send_stanza_text(hc->w->s, b.data);
+	else {
+		struct xml_node *m = xml_node_parse(b.data, XML_STANZA_MAX);
+		char *from = m ? xstrdup(xml_node_attr(m, "from")) : NULL;
+		if (m != NULL && from != NULL)
+			federate_send_from(from, hc->w->full, m);
+		else
+			xml_node_free(&m);
+		free(from);
+	}
 	buf_free(&b);
 }
 
 static void
-send_history(struct xsess *s, struct room *r)
+send_history(const struct who *w, struct room *r)
 {
 	struct chat_archive_query q = { .before = -1, .max = MUC_HISTORY };
-	struct hist_ctx hc = { s, r };
+	struct hist_ctx hc = { w, r };
 	int64_t count;
 	bool complete;
 	const char *err;
@@ -463,32 +541,39 @@ send_history(struct xsess *s, struct room *r)
 }
 
 static void
-join(struct xsess *s, struct xml_node *p, const struct jid *to,
+join(const struct who *w, struct xml_node *p, const struct jid *to,
      struct room *r, const char *room_jid, int64_t po)
 {
 	struct occupant *o;
 	char *full = xasprintf("%s/%s", room_jid, to->resource);
 	bool created = false;
 
-	if (s->po_id != po) {
-		muc_error(s, p, full, "auth", "registration-required",
+	if (w->s != NULL && w->po_id != po) {
+		muc_error(w, p, full, "auth", "registration-required",
 		    "rooms of this service are for its post office's users");
 		goto out;
 	}
+	if (w->s == NULL && r == NULL) {
+		/* XEP-0045 10.1.1: creation restricted */
+		muc_error(w, p, full, "cancel", "not-allowed", "rooms are "
+		    "made by users of this server; remote users join "
+		    "existing ones");
+		goto out;
+	}
 	if (strlen(to->resource) > MUC_NAME_MAX) {
-		muc_error(s, p, full, "modify", "not-acceptable",
+		muc_error(w, p, full, "modify", "not-acceptable",
 		    "nickname too long");
 		goto out;
 	}
 	if (r != NULL) {
-		const char *aff = aff_of(r, s->owner);
+		const char *aff = aff_of(r, w->owner);
 		if (is(aff, "outcast")) {
-			muc_error(s, p, full, "auth", "forbidden",
+			muc_error(w, p, full, "auth", "forbidden",
 			    "you are banned from this room");
 			goto out;
 		}
 		if (r->members_only && is(aff, "none")) {
-			muc_error(s, p, full, "auth", "registration-required",
+			muc_error(w, p, full, "auth", "registration-required",
 			    "the room is for its members");
 			goto out;
 		}
@@ -502,34 +587,36 @@ join(struct xsess *s, struct xml_node *p, const struct jid *to,
 				explicit_bzero(t, strlen(t));
 			free(t);
 			if (!ok) {
-				muc_error(s, p, full, "auth", "not-authorized",
+				muc_error(w, p, full, "auth", "not-authorized",
 				    "the room's password is needed");
 				goto out;
 			}
 		}
 		if (occ_by_nick(r, to->resource) != NULL) {
-			muc_error(s, p, full, "cancel", "conflict",
+			muc_error(w, p, full, "cancel", "conflict",
 			    "nickname in use");
 			goto out;
 		}
 		if (r->nocc >= MUC_OCCUPANTS_MAX) {
-			muc_error(s, p, full, "wait", "service-unavailable",
+			muc_error(w, p, full, "wait", "service-unavailable",
 			    "the room is full");
 			goto out;
 		}
 	}
 	if (r == NULL) {
 		if (nrooms >= MUC_ROOMS_MAX) {
-			muc_error(s, p, full, "wait", "resource-constraint",
+			muc_error(w, p, full, "wait", "resource-constraint",
 			    "too many rooms");
 			goto out;
 		}
 		r = room_new(room_jid, po);
-		aff_set(r, s->owner, "owner");
+		aff_set(r, w->owner, "owner");
 		created = true;
 	}
 	o = xcalloc(1, sizeof(*o));
-	o->s = s;
+	o->s = w->s;
+	o->jid = xstrdup(w->full);
+	o->owner = xstrdup(w->owner);
 	o->nick = xstrdup(to->resource);
 	o->presence = xml_node_copy(p);
 	o->tokens = MUC_FLOOD_BURST;
@@ -538,8 +625,8 @@ join(struct xsess *s, struct xml_node *p, const struct jid *to,
 	/* the others to the newcomer, then the newcomer to all, itself
 	 * last (XEP-0045 7.2.3) */
 	for (struct occupant *k = r->occ; k != NULL; k = k->next) {
-		struct xml_node *kp = occ_presence(r, k, s, false, NULL);
-		xsess_send(s, kp);
+		struct xml_node *kp = occ_presence(r, k, o, false, NULL);
+		occ_send(o, kp);
 		xml_node_free(&kp);
 	}
 	o->next = r->occ;
@@ -548,29 +635,30 @@ join(struct xsess *s, struct xml_node *p, const struct jid *to,
 	for (struct occupant *k = r->occ; k != NULL; k = k->next) {
 		if (k == o)
 			continue;
-		struct xml_node *kp = occ_presence(r, o, k->s, false, NULL);
-		xsess_send(k->s, kp);
+		struct xml_node *kp = occ_presence(r, o, k, false, NULL);
+		occ_send(k, kp);
 		xml_node_free(&kp);
 	}
 	static const int created_codes[] = { 201, 0 };
-	struct xml_node *self = occ_presence(r, o, s, false, created ?
+	struct xml_node *self = occ_presence(r, o, o, false, created ?
 	    created_codes : NULL);
-	xsess_send(s, self);
+	occ_send(o, self);
 	xml_node_free(&self);
 	/* history (with its delay), then the subject */
-	send_history(s, r);
+	send_history(w, r);
 	struct xml_node *subj = xml_node_new("message", "type", "groupchat",
-	    "from", r->jid, "to", s->full, NULL);
+	    "from", r->jid, "to", w->full, NULL);
 	xml_node_add_text(xml_node_add(subj, "subject", NULL), r->subject);
-	xsess_send(s, subj);
+	who_send(w, subj);
 	xml_node_free(&subj);
-	log_info("xmpp %s joined %s as %s", s->full, r->jid, o->nick);
+	log_info("xmpp %s joined %s as %s%s", w->full, r->jid, o->nick,
+	    w->s == NULL ? " (federation)" : "");
 out:
 	free(full);
 }
 
-void
-muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
+static void
+presence_who(const struct who *w, struct xml_node *p, const struct jid *to,
 	     int64_t po)
 {
 	xsrv.state_dirty = true;      /* occupants may change */
@@ -583,19 +671,24 @@ muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
 		return;
 	room_jid = xasprintf("%s@%s", to->local, to->domain);
 	r = room_find(room_jid);
-	o = r ? occ_by_session(r, s) : NULL;
+	o = r ? occ_by_who(r, w) : NULL;
 	if (is(type, "unavailable")) {
 		if (o != NULL)
 			occ_leave(r, o, NULL);
+	} else if (is(type, "error") && o != NULL && o->s == NULL) {
+		/* a remote occupant's server says it is gone (XEP-0045
+		 * 7.2.11, 333: left for technical reasons) */
+		static const int gone[] = { 333, 0 };
+		occ_leave(r, o, gone);
 	} else if (type != NULL) {
 		/* subscriptions and probes to rooms are not served */
 	} else if (to->resource == NULL) {
-		muc_error(s, p, room_jid, "modify", "jid-malformed",
+		muc_error(w, p, room_jid, "modify", "jid-malformed",
 		    "join with room@service/nickname");
 	} else if (o != NULL) {
 		if (strcmp(o->nick, to->resource) != 0) {
 			char *full = xasprintf("%s/%s", room_jid, to->resource);
-			muc_error(s, p, full, "cancel", "not-acceptable",
+			muc_error(w, p, full, "cancel", "not-acceptable",
 			    "nickname changes are not supported");
 			free(full);
 		} else {
@@ -604,8 +697,17 @@ muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
 			broadcast_presence(r, o, false, NULL);
 		}
 	} else
-		join(s, p, to, r, room_jid, po);
+		join(w, p, to, r, room_jid, po);
 	free(room_jid);
+}
+
+void
+muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
+	     int64_t po)
+{
+	struct who w = { s, s->full, s->owner, s->po_id };
+
+	presence_who(&w, p, to, po);
 }
 
 /* ------------------------------------------------ messages */
@@ -644,14 +746,14 @@ jid_of(const struct room *r, const char *owner)
 /* invite - XEP-0045 7.8.2: the room passes the invitation on (and in a
  * members-only room the invitee becomes a member) */
 static void
-invite(struct xsess *s, struct xml_node *m, struct room *r,
+invite(const struct who *w, struct xml_node *m, struct room *r,
        struct occupant *o, struct xml_node *x)
 {
 	int n = 0;
 	const char *err;
 
-	if (r->members_only && !moderator(r, s->owner)) {
-		muc_error(s, m, r->jid, "auth", "forbidden", "only the room's "
+	if (r->members_only && !moderator(r, w->owner)) {
+		muc_error(w, m, r->jid, "auth", "forbidden", "only the room's "
 		    "owners and admins invite to a members-only room");
 		return;
 	}
@@ -662,7 +764,7 @@ invite(struct xsess *s, struct xml_node *m, struct room *r,
 		int64_t po = 0;
 		char *owner = to ? im_owner_of(to, &po) : NULL;
 		if (++n > MUC_INVITES_MAX || owner == NULL || po != r->po_id) {
-			muc_error(s, m, r->jid, "cancel", owner == NULL ?
+			muc_error(w, m, r->jid, "cancel", owner == NULL ?
 			    "item-not-found" : "not-allowed", n >
 			    MUC_INVITES_MAX ? "too many invitations" :
 			    "invitations go to users of the room's post office");
@@ -676,7 +778,7 @@ invite(struct xsess *s, struct xml_node *m, struct room *r,
 		struct xml_node *ox = xml_node_add(out, "x", "xmlns",
 		    NS_MUC_USER, NULL);
 		struct xml_node *oi = xml_node_add(ox, "invite", "from",
-		    s->full, NULL);
+		    w->full, NULL);
 		struct xml_node *reason = xml_node_child(inv, "reason", NULL);
 		if (reason != NULL) {
 			char *t = xml_node_text(reason);
@@ -701,14 +803,14 @@ invite(struct xsess *s, struct xml_node *m, struct room *r,
 			buf_free(&b);
 		}
 		xml_node_free(&out);
-		log_info("xmpp %s invited %s to %s", s->full, to, r->jid);
+		log_info("xmpp %s invited %s to %s", w->full, to, r->jid);
 		free(owner);
 	}
 	(void)o;
 }
 
-void
-muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
+static void
+message_who(const struct who *w, struct xml_node *m, const struct jid *to,
 	    int64_t po)
 {
 	const char *type = xml_node_attr(m, "type");
@@ -722,20 +824,20 @@ muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 		return;
 	room_jid = xasprintf("%s@%s", to->local, to->domain);
 	r = room_find(room_jid);
-	o = r ? occ_by_session(r, s) : NULL;
+	o = r ? occ_by_who(r, w) : NULL;
 	if (o == NULL) {
-		muc_error(s, m, room_jid, "cancel", "not-acceptable",
+		muc_error(w, m, room_jid, "cancel", "not-acceptable",
 		    "join the room first");
 		goto out;
 	}
 	struct xml_node *ux = xml_node_child(m, "x", NS_MUC_USER);
 	if (to->resource == NULL && ux != NULL &&
 	    xml_node_child(ux, "invite", NULL) != NULL) {
-		invite(s, m, r, o, ux);
+		invite(w, m, r, o, ux);
 		goto out;
 	}
 	if (!flood_ok(o)) {
-		muc_error(s, m, room_jid, "wait", "policy-violation",
+		muc_error(w, m, room_jid, "wait", "policy-violation",
 		    "too many messages: slow down");
 		goto out;
 	}
@@ -744,13 +846,13 @@ muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 		/* a private message to an occupant */
 		k = occ_by_nick(r, to->resource);
 		if (k == NULL || is(type, "groupchat"))
-			muc_error(s, m, room_jid, "cancel", "item-not-found",
+			muc_error(w, m, room_jid, "cancel", "item-not-found",
 			    NULL);
 		else {
 			struct xml_node *c = xml_node_copy(m);
 			xml_node_set_attr(c, "from", from);
-			xml_node_set_attr(c, "to", k->s->full);
-			xsess_send(k->s, c);
+			xml_node_set_attr(c, "to", k->jid);
+			occ_send(k, c);
 			xml_node_free(&c);
 		}
 		free(from);
@@ -758,18 +860,18 @@ muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 	}
 	if (!is(type, "groupchat")) {
 		free(from);
-		muc_error(s, m, room_jid, "modify", "bad-request",
+		muc_error(w, m, room_jid, "modify", "bad-request",
 		    "messages to a room are of type groupchat");
 		goto out;
 	}
 	struct xml_node *subject = xml_node_child(m, "subject", NULL);
 	if (subject != NULL) {
 		char *t = xml_node_text(subject);
-		if (!moderator(r, s->owner) || strlen(t) > MUC_SUBJECT_MAX) {
+		if (!moderator(r, w->owner) || strlen(t) > MUC_SUBJECT_MAX) {
 			free(t);
 			free(from);
-			muc_error(s, m, room_jid, moderator(r, s->owner) ?
-			    "modify" : "auth", moderator(r, s->owner) ?
+			muc_error(w, m, room_jid, moderator(r, w->owner) ?
+			    "modify" : "auth", moderator(r, w->owner) ?
 			    "not-acceptable" : "forbidden", "only the room's "
 			    "owners and admins set the subject, in at most "
 			    "4096 bytes");
@@ -794,13 +896,22 @@ muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 		buf_free(&b);
 	}
 	for (k = r->occ; k != NULL; k = k->next) {
-		xml_node_set_attr(c, "to", k->s->full);
-		xsess_send(k->s, c);
+		xml_node_set_attr(c, "to", k->jid);
+		occ_send(k, c);
 	}
 	xml_node_free(&c);
 	free(from);
 out:
 	free(room_jid);
+}
+
+void
+muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
+	    int64_t po)
+{
+	struct who w = { s, s->full, s->owner, s->po_id };
+
+	message_who(&w, m, to, po);
 }
 
 /* ------------------------------------------------ owner, admin */
@@ -841,15 +952,13 @@ kick_all(struct room *r)
 {
 	while (r->occ != NULL) {
 		struct occupant *o = r->occ;
-		struct xml_node *p = occ_presence(r, o, o->s, true, NULL);
+		struct xml_node *p = occ_presence(r, o, o, true, NULL);
 		xml_node_add(xml_node_child(p, "x", NS_MUC_USER), "destroy",
 		    "jid", r->jid, NULL);
-		xsess_send(o->s, p);
+		occ_send(o, p);
 		xml_node_free(&p);
 		r->occ = o->next;
-		xml_node_free(&o->presence);
-		free(o->nick);
-		free(o);
+		occ_free(o);
 	}
 	r->nocc = 0;
 }
@@ -1045,8 +1154,8 @@ admin_iq(struct xsess *s, struct xml_node *iq, struct xml_node *q,
 				    NULL);
 				return;
 			}
-			if (is(aff_of(r, o->s->owner), "owner") ||
-			    (is(aff_of(r, o->s->owner), "admin") && !owner)) {
+			if (is(aff_of(r, o->owner), "owner") ||
+			    (is(aff_of(r, o->owner), "admin") && !owner)) {
 				im_stanza_error(s, iq, "cancel", "not-allowed",
 				    "owners and admins are not kicked");
 				return;
@@ -1082,7 +1191,7 @@ admin_iq(struct xsess *s, struct xml_node *iq, struct xml_node *q,
 			    is(aff, "none"));
 			struct occupant *o;
 			while ((o = r->occ) != NULL) {
-				while (o != NULL && strcmp(o->s->owner, who) != 0)
+				while (o != NULL && strcmp(o->owner, who) != 0)
 					o = o->next;
 				if (o == NULL || !out)
 					break;
@@ -1094,7 +1203,7 @@ admin_iq(struct xsess *s, struct xml_node *iq, struct xml_node *q,
 			}
 			if (!out && room_find(room_jid) == r)
 				for (o = r->occ; o != NULL; o = o->next)
-					if (strcmp(o->s->owner, who) == 0)
+					if (strcmp(o->owner, who) == 0)
 						broadcast_presence(r, o, false,
 						    NULL);
 			free(who);
@@ -1110,8 +1219,8 @@ admin_iq(struct xsess *s, struct xml_node *iq, struct xml_node *q,
 	xsess_send(s, res);
 }
 
-void
-muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+static void
+iq_who(const struct who *w, struct xml_node *iq, struct xml_node *payload,
        const struct jid *to, int64_t po)
 {
 	const char *ns = payload ? xml_node_xmlns(payload) : NULL;
@@ -1123,19 +1232,21 @@ muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 
 	if (!is(type, "get") && !is(type, "set"))
 		goto out;
-	r = xml_node_new("iq", "type", "result", "from", target, "to", s->full,
+	r = xml_node_new("iq", "type", "result", "from", target, "to", w->full,
 	    NULL);
 	if (xml_node_attr(iq, "id") != NULL)
 		xml_node_set_attr(r, "id", xml_node_attr(iq, "id"));
-	if (to->resource == NULL && room != NULL && s->po_id == po &&
+	struct xsess *s = w->s;         /* owners and admins are local */
+	if (to->resource == NULL && room != NULL && s != NULL &&
+	    s->po_id == po &&
 	    (is(ns, NS_MUC_OWNER) || is(ns, NS_MUC_ADMIN)) &&
 	    strcmp(payload->name, "query") == 0) {
 		if (is(ns, NS_MUC_OWNER) && !is(aff_of(room, s->owner),
 		    "owner"))
-			muc_error(s, iq, target, "auth", "forbidden",
+			muc_error(w, iq, target, "auth", "forbidden",
 			    "only the room's owners configure it");
 		else if (is(ns, NS_MUC_ADMIN) && !moderator(room, s->owner))
-			muc_error(s, iq, target, "auth", "forbidden",
+			muc_error(w, iq, target, "auth", "forbidden",
 			    "only the room's owners and admins");
 		else if (is(ns, NS_MUC_OWNER))
 			owner_iq(s, iq, payload, room, r);
@@ -1144,7 +1255,7 @@ muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 		goto out;
 	}
 	if (to->resource != NULL || !is(type, "get")) {
-		muc_error(s, iq, target, "cancel", "service-unavailable", NULL);
+		muc_error(w, iq, target, "cancel", "service-unavailable", NULL);
 		goto out;
 	}
 	if (is(ns, NS_DISCO_INFO)) {
@@ -1167,31 +1278,70 @@ muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 			    "muc_passwordprotected" : "muc_unsecured", NULL);
 		} else {
 			xml_node_free(&r);
-			muc_error(s, iq, target, "cancel", "item-not-found",
+			muc_error(w, iq, target, "cancel", "item-not-found",
 			    NULL);
 			goto out;
 		}
 		xml_node_add(q, "feature", "var", NS_DISCO_INFO, NULL);
 	} else if (is(ns, NS_DISCO_ITEMS)) {
 		q = xml_node_add(r, "query", "xmlns", NS_DISCO_ITEMS, NULL);
-		if (to->local == NULL && s->po_id == po)
+		if (to->local == NULL && (s == NULL || s->po_id == po))
 			for (struct room *k = rooms; k != NULL; k = k->next)
 				if (strcmp(strchr(k->jid, '@') + 1,
 				    to->domain) == 0 && (!k->members_only ||
-				    !is(aff_of(k, s->owner), "none")))
+				    !is(aff_of(k, w->owner), "none")))
 					xml_node_add(q, "item", "jid", k->jid,
 					    NULL);
 	} else if (is(ns, NS_PING)) {
 		/* a result as it is */
 	} else {
 		xml_node_free(&r);
-		muc_error(s, iq, target, "cancel", "service-unavailable", NULL);
+		muc_error(w, iq, target, "cancel", "service-unavailable", NULL);
 		goto out;
 	}
-	xsess_send(s, r);
+	who_send(w, r);
 out:
 	xml_node_free(&r);
 	free(target);
+}
+
+void
+muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
+       const struct jid *to, int64_t po)
+{
+	struct who w = { s, s->full, s->owner, s->po_id };
+
+	iq_who(&w, iq, payload, to, po);
+}
+
+/* muc_remote - a stanza of a remote user (federation, its server's
+ * domains proven) to the service or a room: from its full JID */
+void
+muc_remote(struct xml_node *n, const struct jid *from, const struct jid *to,
+	   int64_t po)
+{
+	char *full = xml_node_attr(n, "from") ? xstrdup(xml_node_attr(n,
+	    "from")) : NULL;
+	char *bare = jid_bare(from);
+	char *owner = xasprintf("xmpp:%s", bare);
+	struct who w = { NULL, full, owner, 0 };
+
+	if (full == NULL)
+		goto out;
+	if (strcmp(n->name, "presence") == 0)
+		presence_who(&w, n, to, po);
+	else if (strcmp(n->name, "message") == 0)
+		message_who(&w, n, to, po);
+	else if (strcmp(n->name, "iq") == 0) {
+		struct xml_node *payload = n->first;
+		while (payload != NULL && payload->name == NULL)
+			payload = payload->next;
+		iq_who(&w, n, payload, to, po);
+	}
+out:
+	free(full);
+	free(bare);
+	free(owner);
 }
 
 void

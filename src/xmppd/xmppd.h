@@ -304,6 +304,10 @@ void muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 		 int64_t po);
 void muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	    const struct jid *to, int64_t po);
+/* muc_remote - a remote user's stanza to the service or a room
+ * (federation; n's domains proven by s2s.c) */
+void muc_remote(struct xml_node *n, const struct jid *from,
+		const struct jid *to, int64_t po);
 /* muc_init - the persistent rooms from the chat store; muc_shutdown -
  * forget every room (memory only) */
 int muc_init(void);
@@ -383,6 +387,9 @@ void federate_presence(struct xsess *s, const struct xml_node *p,
 		       bool initial);
 /* federate_incoming - a proven remote stanza for a local JID (consumes) */
 void federate_incoming(struct xml_node *n);
+/* federate_send_from - a stanza built here from one of our JIDs (a
+ * user's, a room's) to a remote one (consumes n) */
+void federate_send_from(const char *from, const char *to, struct xml_node *n);
 /* federate_bounce - the error of a stanza that could not leave, to its
  * local sender */
 void federate_bounce(const struct xml_node *n, const char *cond,

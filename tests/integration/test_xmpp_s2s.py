@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -33,6 +34,7 @@ def net(tmp_path_factory):
     ports = {"a": free_port(), "b": free_port(), "p": free_port()}
     recs = []
     for dom, key in (("acme.test", "a"), ("other.test", "a"),
+                     ("conference.acme.test", "a"),
                      ("beta.test", "b"), ("prosody.test", "p")):
         host = f"s2s-{key}.test"
         recs += [f"--srv-host=_xmpp-server._tcp.{dom},{host},{ports[key]},0,5",
@@ -224,6 +226,104 @@ def test_postern_to_prosody(servers, prosody, loop):
         await converse(erin, "erin@prosody.test", bob, "bob@acme.test",
                        "p2a")
         for x in (bob, erin):
+            await x.stop()
+
+    try:
+        run(loop, go(), timeout=150)
+    except BaseException:
+        log = d / "prosody.log"
+        print(log.read_text(errors="replace")[-6000:]
+              if log.exists() else "no prosody log")
+        raise
+
+
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_USER = NS_MUC + "#user"
+
+
+def muc_join(c, room, nick):
+    p = c.make_presence(pto=f"{room}/{nick}")
+    ET.SubElement(p.xml, f"{{{NS_MUC}}}x")
+    p.send()
+
+
+async def wait_stanza(q, pred):
+    while True:
+        st = await asyncio.wait_for(q.get(), 30)
+        if pred(st):
+            return st
+
+
+def test_federated_muc_with_prosody(servers, prosody, loop):
+    """a Prosody user joins a room of ours over federation (XEP-0045 as a
+    remote occupant): the room's history, the occupants' presences both
+    ways (with real JIDs: non-anonymous), group and private messages,
+    leaving; remote users do not make rooms"""
+    a, _ = servers
+    c2s, d = prosody
+    room = "lounge@conference.acme.test"
+
+    async def go():
+        alice = await Client("alice@acme.test/m").start(a.port("xmpp"))
+        erin = await Client("erin@prosody.test/m").start(c2s)
+        pres = {"alice": asyncio.Queue(), "erin": asyncio.Queue()}
+        for name, c in (("alice", alice), ("erin", erin)):
+            c.add_event_handler("presence", pres[name].put_nowait)
+        muc_join(alice, room, "alice")
+        await wait_stanza(pres["alice"], lambda p: str(p["from"]) ==
+                          room + "/alice" and p["type"] != "error")
+        alice.send_message(mto=room, mbody="before erin", mtype="groupchat")
+        await alice.wait_message("before erin")
+        # a remote user joins: the occupant's presence, then its own
+        # (110), the history (with its delay), the subject
+        muc_join(erin, room, "erin")
+        p = await wait_stanza(pres["erin"], lambda p: str(p["from"]) ==
+                              room + "/alice")
+        item = p.xml.find(f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}item")
+        assert item.get("jid") == "alice@acme.test/m"
+        assert item.get("affiliation") == "owner"
+        p = await wait_stanza(pres["erin"], lambda p: str(p["from"]) ==
+                              room + "/erin")
+        codes = {s.get("code") for s in p.xml.iter(f"{{{NS_MUC_USER}}}status")}
+        assert "110" in codes, p
+        h = await erin.wait_message("before erin")
+        assert str(h["from"]) == room + "/alice"
+        assert h["type"] == "groupchat"
+        assert h.xml.find("{urn:xmpp:delay}delay") is not None
+        p = await wait_stanza(pres["alice"], lambda p: str(p["from"]) ==
+                              room + "/erin")
+        item = p.xml.find(f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}item")
+        assert item.get("jid") == "erin@prosody.test/m"
+        assert item.get("affiliation") == "none"
+        # group messages both ways (each also back to its sender)
+        erin.send_message(mto=room, mbody="from prosody", mtype="groupchat")
+        m = await alice.wait_message("from prosody")
+        assert str(m["from"]) == room + "/erin"
+        await erin.wait_message("from prosody")
+        alice.send_message(mto=room, mbody="from postern", mtype="groupchat")
+        m = await erin.wait_message("from postern")
+        assert str(m["from"]) == room + "/alice"
+        # private messages through the room
+        erin.send_message(mto=room + "/alice", mbody="psst", mtype="chat")
+        m = await alice.wait_message("psst")
+        assert str(m["from"]) == room + "/erin"
+        alice.send_message(mto=room + "/erin", mbody="psst back",
+                           mtype="chat")
+        await erin.wait_message("psst back")
+        # the room answers a remote disco#info
+        info = await erin["xep_0030"].get_info(jid=room, timeout=30)
+        assert NS_MUC in info["disco_info"]["features"]
+        # remote users join existing rooms only
+        muc_join(erin, "newroom@conference.acme.test", "erin")
+        p = await wait_stanza(pres["erin"], lambda p: str(p["from"]) ==
+                              "newroom@conference.acme.test/erin")
+        assert p["type"] == "error"
+        assert p["error"]["condition"] == "not-allowed"
+        # leaving
+        erin.send_presence(pto=room + "/erin", ptype="unavailable")
+        p = await wait_stanza(pres["alice"], lambda p: str(p["from"]) ==
+                              room + "/erin" and p["type"] == "unavailable")
+        for x in (alice, erin):
             await x.stop()
 
     try:
