@@ -230,6 +230,10 @@ federate_out(struct xsess *s, struct xml_node *n, const struct jid *to)
 		char *peer = jid_bare(to);
 		archive_remote(s->owner, n, peer, s->bare, false);
 		free(peer);
+		/* XEP-0280: the sender's other resources see it */
+		if (im_carbon_eligible(n, xml_node_attr(n, "type") ?
+		    xml_node_attr(n, "type") : "normal"))
+			im_carbons_sent(s, n);
 	}
 	struct xml_node *c = xml_node_copy(n);
 	xml_node_set_attr(c, "from", s->full);
@@ -571,11 +575,21 @@ federate_incoming(struct xml_node *n)
 		}
 		archive_remote(owner, n, from_bare, to_bare, true);
 		bool sent = to_local(owner, &jt, n);
+		struct xuser *u = xuser_find(owner);
+		const struct xsess *direct = NULL;
+		if (sent && jt.resource != NULL)
+			for (direct = u ? u->sessions : NULL; direct != NULL &&
+			    (direct->dead || strcmp(direct->resource,
+			    jt.resource) != 0); direct = direct->unext)
+				;
 		if (!sent && jt.resource != NULL && !is(type, "error")) {
 			/* RFC 6121 8.5.3.2.1: a resource not online */
 			struct jid bare = { jt.local, jt.domain, NULL };
 			sent = to_local(owner, &bare, n);
 		}
+		/* XEP-0280: the user's other resources with carbons on */
+		if (im_carbon_eligible(n, type ? type : "normal"))
+			im_carbons_received(u, n, direct);
 		if (sent || is(type, "error") || is(type, "headline"))
 			goto out;
 		if (!store_offline(owner, n, from))

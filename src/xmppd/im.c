@@ -1195,8 +1195,8 @@ archive(struct xsess *s, struct xml_node *m, const char *owner,
 
 /* carbon_eligible - XEP-0280 6: chat messages, and normal ones with a
  * body, unless marked private or no-copy, and never a carbon itself */
-static bool
-carbon_eligible(const struct xml_node *m, const char *type)
+bool
+im_carbon_eligible(const struct xml_node *m, const char *type)
 {
 	if (!is(type, "chat") && !(is(type, "normal") &&
 	    xml_node_child(m, "body", NULL) != NULL))
@@ -1233,8 +1233,8 @@ carbon(struct xsess *t, const char *kind, const struct xml_node *m,
 
 /* carbons_sent - the sender's other resources with carbons see what it
  * sent */
-static void
-carbons_sent(struct xsess *s, const struct xml_node *m)
+void
+im_carbons_sent(struct xsess *s, const struct xml_node *m)
 {
 	for (struct xsess *t = s->user->sessions; t != NULL; t = t->unext)
 		if (t != s && t->carbons && !t->dead)
@@ -1244,11 +1244,10 @@ carbons_sent(struct xsess *s, const struct xml_node *m)
 /* carbons_received - the recipient's resources with carbons that did not
  * get m itself (direct: the one that did, or NULL for a bare JID's
  * delivery to the available non-negative resources) */
-static void
-carbons_received(struct xuser *u, const struct xml_node *m,
-		 struct xsess *direct, const char *owner)
+void
+im_carbons_received(struct xuser *u, const struct xml_node *m,
+		    const struct xsess *direct)
 {
-	(void)owner;
 	for (struct xsess *t = u ? u->sessions : NULL; t != NULL;
 	    t = t->unext) {
 		if (t == direct || !t->carbons || t->dead)
@@ -1352,13 +1351,13 @@ message(struct xsess *s, struct xml_node *m)
 	}
 	struct xuser *u = xuser_find(owner);
 	struct xsess *t = user_resource(u, j.resource);
-	bool cc = carbon_eligible(m, type);
+	bool cc = im_carbon_eligible(m, type);
 	if (cc)
-		carbons_sent(s, m);
+		im_carbons_sent(s, m);
 	if (t != NULL) {
 		im_deliver(t, m, s->full, false);
 		if (cc)
-			carbons_received(u, m, t, owner);
+			im_carbons_received(u, m, t);
 		goto out;
 	}
 	/* RFC 6121 8.5.2: a bare JID, or a full one that is not online */
@@ -1376,7 +1375,7 @@ message(struct xsess *s, struct xml_node *m)
 		sent = true;
 	}
 	if (cc)
-		carbons_received(u, m, NULL, owner);
+		im_carbons_received(u, m, NULL);
 	if (!sent && !is(type, "headline"))
 		message_store(s, m, owner);
 out:

@@ -370,6 +370,16 @@ char *dialback_key(const char *receiving, const char *originating,
 		   const char *id);
 bool dialback_check(const char *receiving, const char *originating,
 		    const char *id, const char *key);
+/* im_carbon_eligible - XEP-0280 6: whether message m (of type) is
+ * copied; im_carbons_sent - copies (<sent/>) of s's message to its
+ * user's other resources with carbons on; im_carbons_received - copies
+ * (<received/>) to the recipient's resources with carbons on that did
+ * not get m (direct: the session that did, or NULL when m went to the
+ * bare JID's available resources of non-negative priority) */
+bool im_carbon_eligible(const struct xml_node *m, const char *type);
+void im_carbons_sent(struct xsess *s, const struct xml_node *m);
+void im_carbons_received(struct xuser *u, const struct xml_node *m,
+			 const struct xsess *direct);
 /* federate_enabled - whether our domain federates
  * (xmpp.federation_domains); federate_remote - whether a domain is
  * someone else's */

@@ -213,6 +213,50 @@ def test_postern_to_postern(servers, loop):
     run(loop, go(), timeout=150)
 
 
+def test_carbons_of_remote_messages(servers, loop):
+    """XEP-0280 across servers: a message to a remote JID is copied
+    (<sent/>) to the sender's other resource, one from a remote JID to a
+    full JID (<received/>) to the recipient's other resource"""
+    a, b = servers
+
+    async def go():
+        one = await Client("alice@acme.test/one").start(a.port("xmpp"))
+        two = await Client("alice@acme.test/two").start(a.port("xmpp"))
+        carol = await Client("carol@beta.test/c").start(b.port("xmpp"))
+        cc = asyncio.Queue()
+        for c in (one, two):
+            c.register_plugin("xep_0280")
+            await c["xep_0280"].enable()
+        two.add_event_handler("carbon_sent", lambda m: cc.put_nowait(
+            ("sent", m["carbon_sent"])))
+        two.add_event_handler("carbon_received", lambda m: cc.put_nowait(
+            ("received", m["carbon_received"])))
+        one.send_message(mto="carol@beta.test", mbody="cc out", mtype="chat")
+        m = await carol.wait_message("cc out")
+        kind, inner = await asyncio.wait_for(cc.get(), 30)
+        assert kind == "sent" and inner["body"] == "cc out"
+        assert str(inner["to"]) == "carol@beta.test"
+        carol.send_message(mto=str(m["from"]), mbody="cc in", mtype="chat")
+        await one.wait_message("cc in")
+        kind, inner = await asyncio.wait_for(cc.get(), 30)
+        assert kind == "received" and inner["body"] == "cc in"
+        assert str(inner["from"]) == "carol@beta.test/c"
+        # <private/> ones are not copied (XEP-0280 7)
+        p = one.make_message(mto="carol@beta.test", mbody="not cc",
+                             mtype="chat")
+        ET.SubElement(p.xml, "{urn:xmpp:carbons:2}private")
+        p.send()
+        one.send_message(mto="carol@beta.test", mbody="cc again",
+                         mtype="chat")
+        await carol.wait_message("cc again")
+        kind, inner = await asyncio.wait_for(cc.get(), 30)
+        assert inner["body"] == "cc again", inner
+        for x in (one, two, carol):
+            await x.stop()
+
+    run(loop, go(), timeout=120)
+
+
 def test_postern_to_prosody(servers, prosody, loop):
     a, _ = servers
     c2s, d = prosody
