@@ -21,6 +21,7 @@
 #include "dns.h"
 #include "log.h"
 #include "netaddr.h"
+#include "s2s-target.h"
 #include "settings.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -29,7 +30,6 @@
 #define NS_SERVER "jabber:server"
 #define NS_DIALBACK "jabber:server:dialback"
 #define NS_DB_FEATURE "urn:xmpp:features:dialback"
-#define S2S_PORT 5269             /* RFC 6120 3.2.2 fallback */
 #define S2S_VERIFY_MAX 64         /* db:verify waiting on one link */
 #define S2S_PAIRS_MAX 64          /* domain pairs on one incoming stream */
 #define S2S_RETRY_SECS 30         /* a failed domain is not retried sooner */
@@ -481,31 +481,21 @@ on_srv(void *ctx, enum dns_status st, const struct dns_srv *srv, size_t n,
        const char *error)
 {
 	struct link *l = ctx;
+	struct dns_srv t[DNS_SRV_MAX];
+	const char *why;
 
-	if (st == DNS_TEMPFAIL) {
-		out_fail(l, "remote-server-timeout", error ? error :
-		    "DNS failure");
+	switch (s2s_targets(l->to, st, srv, n, t, &l->nsrv, &why)) {
+	case S2S_TARGET_TEMPFAIL:
+		out_fail(l, "remote-server-timeout", error ? error : why);
 		return;
-	}
-	if (st == DNS_NULLMX) {
-		out_fail(l, "remote-server-not-found", "the domain offers no "
-		    "XMPP server-to-server service");
+	case S2S_TARGET_NONE:
+		out_fail(l, "remote-server-not-found", why);
 		return;
+	case S2S_TARGET_OK:
+		break;
 	}
-	if (st == DNS_OK && n > 0) {
-		l->srv = xreallocarray(NULL, n, sizeof(*srv));
-		for (size_t i = 0; i < n; i++) {
-			l->srv[i] = srv[i];
-			l->srv[i].host = xstrdup(srv[i].host);
-		}
-		l->nsrv = n;
-	} else {
-		/* RFC 6120 3.2.2: the domain itself on the default port */
-		l->srv = xcalloc(1, sizeof(*l->srv));
-		l->srv[0].host = xstrdup(l->to);
-		l->srv[0].port = S2S_PORT;
-		l->nsrv = 1;
-	}
+	l->srv = xreallocarray(NULL, l->nsrv, sizeof(*l->srv));
+	memcpy(l->srv, t, l->nsrv * sizeof(*t));
 	l->isrv = 0;
 	out_next_target(l);
 }
