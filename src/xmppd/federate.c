@@ -143,36 +143,6 @@ to_local(const char *owner, const struct jid *to, const struct xml_node *n)
 	return sent;
 }
 
-/* store_offline - a remote message for a user with no session */
-static bool
-store_offline(const char *owner, const struct xml_node *m, const char *from)
-{
-	struct buf b;
-	char stamp[32];
-	time_t now = time(NULL);
-	const char *err;
-	struct tm tm;
-	char *dom = strchr(from, '@') ? xstrdup(strchr(from, '@') + 1) :
-	    xstrdup(from);
-
-	dom[strcspn(dom, "/")] = '\0';
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	struct xml_node *c = xml_node_copy(m);
-	xml_node_set_attr(c, "xmlns", NS_CLIENT);
-	xml_node_add_text(xml_node_add(c, "delay", "xmlns", NS_DELAY, "from",
-	    dom, "stamp", stamp, NULL), "Offline storage");
-	free(dom);
-	buf_init(&b, 0);
-	xml_node_write(c, &b);
-	xml_node_free(&c);
-	int r = chat_offline_add(xsrv.store, owner, b.data, &err);
-	buf_free(&b);
-	if (r < 0)
-		log_warnx("xmpp %s: offline store: %s", owner, err);
-	return r == 0;
-}
-
 /* archive_remote - XEP-0313: a chat message with a body between a
  * local user and a remote JID, in the local user's archive; the copy
  * the user gets carries the archive id */
@@ -263,34 +233,6 @@ federate_send_from(const char *from, const char *to, struct xml_node *n)
 	jid_clear(&jt);
 }
 
-/* item_change - load owner's item for jid, let the caller change it,
- * save and push it */
-static int
-item_get(const char *owner, const char *jid, struct roster_item *it)
-{
-	const char *err;
-	int r = chat_roster_get(xsrv.store, owner, jid, it, &err);
-
-	if (r < 0)
-		log_warnx("xmpp %s: roster: %s", owner, err);
-	if (r == 0)
-		it->jid = xstrdup(jid);
-	return r;
-}
-
-static void
-item_put(const char *owner, struct roster_item *it)
-{
-	const char *err;
-
-	if (chat_roster_put(xsrv.store, owner, it, &err) < 0) {
-		log_warnx("xmpp %s: roster: %s", owner, err);
-		return;
-	}
-	if (it->listed)
-		im_roster_push(owner, it, false);
-}
-
 /* presences_to - the presence of each available session of the user to
  * a remote JID (or unavailable from each) */
 static void
@@ -315,7 +257,7 @@ federate_subscription(struct xsess *s, const char *type, const char *contact)
 
 	if (!federate_enabled(s->domain) || s->guest)
 		return;
-	if (item_get(s->owner, contact, &mine) < 0)
+	if (im_item_load(s->owner, contact, &mine) < 0)
 		return;
 	if (is(type, "subscribe")) {
 		if (!mine.stored && chat_roster_count(xsrv.store, s->owner,
@@ -324,7 +266,7 @@ federate_subscription(struct xsess *s, const char *type, const char *contact)
 		if (!(mine.sub & CHAT_SUB_TO) && !mine.ask) {
 			mine.ask = true;
 			mine.listed = true;
-			item_put(s->owner, &mine);
+			im_item_save(s->owner, -1, &mine, true);
 		}
 	} else if (is(type, "subscribed")) {
 		if (!mine.pending_in)
@@ -332,19 +274,19 @@ federate_subscription(struct xsess *s, const char *type, const char *contact)
 		mine.pending_in = false;
 		mine.sub |= CHAT_SUB_FROM;
 		mine.listed = true;
-		item_put(s->owner, &mine);
+		im_item_save(s->owner, -1, &mine, true);
 	} else if (is(type, "unsubscribe")) {
 		if (!mine.stored)
 			goto out;
 		mine.sub &= ~CHAT_SUB_TO;
 		mine.ask = false;
-		item_put(s->owner, &mine);
+		im_item_save(s->owner, -1, &mine, true);
 	} else {                /* unsubscribed */
 		if (!mine.stored)
 			goto out;
 		mine.sub &= ~CHAT_SUB_FROM;
 		mine.pending_in = false;
-		item_put(s->owner, &mine);
+		im_item_save(s->owner, -1, &mine, true);
 	}
 	federate_send_from(s->bare, contact, xml_node_new("presence", "type", type,
 	    NULL));
@@ -398,7 +340,7 @@ incoming_subscription(const char *owner, const char *to_bare,
 	struct roster_item it;
 	struct jid to;
 
-	if (item_get(owner, from_bare, &it) < 0)
+	if (im_item_load(owner, from_bare, &it) < 0)
 		return;
 	if (jid_parse(to_bare, &to) < 0) {
 		chat_roster_item_clear(&it);
@@ -419,7 +361,7 @@ incoming_subscription(const char *owner, const char *to_bare,
 			it.pending_in = true;
 			if (!it.stored)
 				it.listed = false;
-			item_put(owner, &it);
+			im_item_save(owner, -1, &it, true);
 		}
 		(void)to_local(owner, &to, p);   /* else at the next login */
 	} else if (is(type, "subscribed")) {
@@ -428,21 +370,21 @@ incoming_subscription(const char *owner, const char *to_bare,
 		it.ask = false;
 		it.sub |= CHAT_SUB_TO;
 		it.listed = true;
-		item_put(owner, &it);
+		im_item_save(owner, -1, &it, true);
 		(void)to_local(owner, &to, p);
 	} else if (is(type, "unsubscribe")) {
 		if (!it.stored)
 			goto out;
 		it.sub &= ~CHAT_SUB_FROM;
 		it.pending_in = false;
-		item_put(owner, &it);
+		im_item_save(owner, -1, &it, true);
 		(void)to_local(owner, &to, p);
 	} else {                        /* unsubscribed */
 		if (!it.stored)
 			goto out;
 		it.sub &= ~CHAT_SUB_TO;
 		it.ask = false;
-		item_put(owner, &it);
+		im_item_save(owner, -1, &it, true);
 		(void)to_local(owner, &to, p);
 	}
 out:
@@ -457,7 +399,7 @@ incoming_probe(const char *owner, const char *from_bare, const char *from)
 {
 	struct roster_item it;
 
-	if (item_get(owner, from_bare, &it) <= 0)
+	if (im_item_load(owner, from_bare, &it) <= 0)
 		return;
 	if (it.sub & CHAT_SUB_FROM)
 		presences_to(xuser_find(owner), from, false);
@@ -592,7 +534,7 @@ federate_incoming(struct xml_node *n)
 			im_carbons_received(u, n, direct);
 		if (sent || is(type, "error") || is(type, "headline"))
 			goto out;
-		if (!store_offline(owner, n, from))
+		if (im_offline_store(owner, n, from) != 0)
 			answer_error(n, "cancel", "service-unavailable",
 			    "the recipient's offline storage is full");
 	} else if (strcmp(n->name, "presence") == 0) {

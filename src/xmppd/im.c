@@ -921,10 +921,8 @@ presence_of_user_to(struct xsess *s, const char *owner, bool unavailable)
 	}
 }
 
-/* sub_update - change owner's item for jid by fn; push it. 1 changed,
- * 0 nothing (no row to change), -1 error */
-static int
-item_load(const char *owner, const char *jid, struct roster_item *it)
+int
+im_item_load(const char *owner, const char *jid, struct roster_item *it)
 {
 	const char *err;
 	int r = chat_roster_get(xsrv.store, owner, jid, it, &err);
@@ -936,9 +934,9 @@ item_load(const char *owner, const char *jid, struct roster_item *it)
 	return r;
 }
 
-static void
-item_save(const char *owner, int64_t po_id, struct roster_item *it,
-	  bool push)
+void
+im_item_save(const char *owner, int64_t po_id, struct roster_item *it,
+	     bool push)
 {
 	const char *err;
 
@@ -966,13 +964,13 @@ presence_subscription(struct xsess *s, const char *type, const char *contact)
 		return;
 	d = resolve(&j, &owner, &po);
 	jid_clear(&j);
-	if (item_load(s->owner, contact, &mine) < 0) {
+	if (im_item_load(s->owner, contact, &mine) < 0) {
 		free(owner);
 		return;
 	}
 	both_known = d == DEST_USER && po == s->po_id;
 	memset(&theirs, 0, sizeof(theirs));
-	if (d == DEST_USER && item_load(owner, s->bare, &theirs) < 0) {
+	if (d == DEST_USER && im_item_load(owner, s->bare, &theirs) < 0) {
 		chat_roster_item_clear(&mine);
 		free(owner);
 		return;
@@ -987,7 +985,7 @@ presence_subscription(struct xsess *s, const char *type, const char *contact)
 				goto out;
 			mine.ask = true;
 			mine.listed = true;
-			item_save(s->owner, s->po_id, &mine, true);
+			im_item_save(s->owner, s->po_id, &mine, true);
 		}
 		if (d != DEST_USER) {
 			/* RFC 6121 3.1.3: no such user: unsubscribed */
@@ -995,7 +993,7 @@ presence_subscription(struct xsess *s, const char *type, const char *contact)
 			    "unsubscribed", "from", contact, "to", s->bare,
 			    NULL);
 			mine.ask = false;
-			item_save(s->owner, s->po_id, &mine, true);
+			im_item_save(s->owner, s->po_id, &mine, true);
 			xsess_send(s, u);
 			xml_node_free(&u);
 			goto out;
@@ -1004,7 +1002,7 @@ presence_subscription(struct xsess *s, const char *type, const char *contact)
 			/* already approved: answer for the contact */
 			mine.ask = false;
 			mine.sub |= CHAT_SUB_TO;
-			item_save(s->owner, s->po_id, &mine, true);
+			im_item_save(s->owner, s->po_id, &mine, true);
 			struct xml_node *ok = xml_node_new("presence", "type",
 			    "subscribed", "from", contact, "to", s->bare, NULL);
 			to_user(s->owner, NULL, ok, NULL, false);
@@ -1018,7 +1016,7 @@ presence_subscription(struct xsess *s, const char *type, const char *contact)
 			theirs.pending_in = true;
 			if (!theirs.stored)
 				theirs.listed = false;
-			item_save(owner, po, &theirs, false);
+			im_item_save(owner, po, &theirs, false);
 		}
 		to_user(owner, NULL, p, s->bare, true);
 	} else if (strcmp(type, "subscribed") == 0) {
@@ -1027,12 +1025,12 @@ presence_subscription(struct xsess *s, const char *type, const char *contact)
 		mine.pending_in = false;
 		mine.sub |= CHAT_SUB_FROM;
 		mine.listed = true;
-		item_save(s->owner, s->po_id, &mine, true);
+		im_item_save(s->owner, s->po_id, &mine, true);
 		if (d == DEST_USER) {
 			theirs.ask = false;
 			theirs.sub |= CHAT_SUB_TO;
 			theirs.listed = true;
-			item_save(owner, po, &theirs, true);
+			im_item_save(owner, po, &theirs, true);
 			to_user(owner, NULL, p, s->bare, true);
 			presence_of_user_to(s, owner, false);
 		}
@@ -1040,12 +1038,12 @@ presence_subscription(struct xsess *s, const char *type, const char *contact)
 		if (mine.stored) {
 			mine.sub &= ~CHAT_SUB_TO;
 			mine.ask = false;
-			item_save(s->owner, s->po_id, &mine, true);
+			im_item_save(s->owner, s->po_id, &mine, true);
 		}
 		if (d == DEST_USER && theirs.stored) {
 			theirs.sub &= ~CHAT_SUB_FROM;
 			theirs.pending_in = false;
-			item_save(owner, po, &theirs, true);
+			im_item_save(owner, po, &theirs, true);
 			to_user(owner, NULL, p, s->bare, true);
 			if (!both_known) {
 				struct xuser *u = xuser_find(owner);
@@ -1066,12 +1064,12 @@ presence_subscription(struct xsess *s, const char *type, const char *contact)
 		if (mine.stored) {
 			mine.sub &= ~CHAT_SUB_FROM;
 			mine.pending_in = false;
-			item_save(s->owner, s->po_id, &mine, true);
+			im_item_save(s->owner, s->po_id, &mine, true);
 		}
 		if (d == DEST_USER && theirs.stored) {
 			theirs.sub &= ~CHAT_SUB_TO;
 			theirs.ask = false;
-			item_save(owner, po, &theirs, true);
+			im_item_save(owner, po, &theirs, true);
 			to_user(owner, NULL, p, s->bare, true);
 			if (!both_known)
 				presence_of_user_to(s, owner, true);
@@ -1258,31 +1256,45 @@ im_carbons_received(struct xuser *u, const struct xml_node *m,
 	}
 }
 
-static void
-message_store(struct xsess *s, struct xml_node *m, const char *owner)
+int
+im_offline_store(const char *owner, const struct xml_node *m,
+		 const char *from)
 {
 	struct buf b;
 	char stamp[32];
 	time_t now = time(NULL);
 	const char *err;
 	struct tm tm;
-	int r;
+	char *dom = strchr(from, '@') ? xstrdup(strchr(from, '@') + 1) :
+	    xstrdup(from);
 
+	dom[strcspn(dom, "/")] = '\0';
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	struct xml_node *c = xml_node_copy(m);
-	xml_node_set_attr(c, "from", s->full);
+	xml_node_set_attr(c, "from", from);
+	xml_node_set_attr(c, "xmlns", NS_CLIENT);
 	xml_node_add_text(xml_node_add(c, "delay", "xmlns", NS_DELAY, "from",
-	    s->domain, "stamp", stamp, NULL), "Offline storage");
+	    dom, "stamp", stamp, NULL), "Offline storage");
+	free(dom);
 	buf_init(&b, 0);
 	xml_node_write(c, &b);
 	xml_node_free(&c);
-	r = chat_offline_add(xsrv.store, owner, b.data, &err);
+	int r = chat_offline_add(xsrv.store, owner, b.data, &err);
 	buf_free(&b);
-	if (r < 0) {
+	if (r < 0)
 		log_warnx("xmpp %s: offline store: %s", owner, err);
+	return r;
+}
+
+static void
+message_store(struct xsess *s, struct xml_node *m, const char *owner)
+{
+	int r = im_offline_store(owner, m, s->full);
+
+	if (r < 0)
 		im_stanza_error(s, m, "wait", "internal-server-error", NULL);
-	} else if (r > 0)
+	else if (r > 0)
 		im_stanza_error(s, m, "cancel", "service-unavailable",
 		    "the recipient's offline storage is full");
 }

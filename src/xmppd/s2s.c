@@ -889,27 +889,8 @@ link_input(void *ctx)
 	bool resumed = false;
 
 	while (!l->dead && l->c != NULL) {
-		struct evbuffer *in = xconn_input(l->c);
-		struct evbuffer_iovec v;
-		size_t used = 0;
-		enum xml_event ev;
-
-		if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 && v.iov_len > 0) {
-			ev = xml_stream_feed(l->xs, v.iov_base, v.iov_len,
-			    &used);
-			evbuffer_drain(in, used);
-		} else
-			ev = xml_stream_next(l->xs);
-		switch (ev) {
+		switch (xconn_xml_event(l->c, l->xs, &resumed)) {
 		case XML_EV_MORE:
-			if (used > 0) {
-				resumed = false;
-				continue;
-			}
-			if (!resumed && evbuffer_get_length(in) > 0) {
-				resumed = true;
-				continue;
-			}
 			return;
 		case XML_EV_OPEN:
 			if (l->state != L_HEADER && !(l->out && l->state ==
@@ -927,7 +908,6 @@ link_input(void *ctx)
 				out_stanza(l, xml_stream_take(l->xs));
 			else
 				in_stanza(l, xml_stream_take(l->xs));
-			resumed = false;
 			break;
 		case XML_EV_CLOSE:
 			if (l->out && l->state != L_READY)

@@ -1015,30 +1015,8 @@ sess_input(void *ctx)
 
 	bool resumed = false;
 	while (!s->dead && !s->busy) {
-		struct evbuffer *in = xconn_input(s->c);
-		struct evbuffer_iovec v;
-		size_t used = 0;
-		enum xml_event ev;
-
-		if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 && v.iov_len > 0) {
-			ev = xml_stream_feed(s->xs, v.iov_base, v.iov_len,
-			    &used);
-			evbuffer_drain(in, used);
-		} else
-			ev = xml_stream_next(s->xs);
-		switch (ev) {
+		switch (xconn_xml_event(s->c, s->xs, &resumed)) {
 		case XML_EV_MORE:
-			if (used > 0) {
-				resumed = false;
-				continue;
-			}
-			/* a resumed parser finished the slice it held while
-			 * more waits (stanzas over XML_SLICE in one burst):
-			 * feed it, or they wait for the client's next bytes */
-			if (!resumed && evbuffer_get_length(in) > 0) {
-				resumed = true;
-				continue;
-			}
 			/* all read: an idle bound stream keeps no parser
 			 * (memory per idle client, bench/RESULTS.md) */
 			if (s->state == XS_BOUND)
@@ -1053,7 +1031,6 @@ sess_input(void *ctx)
 			break;
 		case XML_EV_STANZA:
 			stanza(s, xml_stream_take(s->xs));
-			resumed = false;
 			break;
 		case XML_EV_CLOSE:
 			/* RFC 6120 4.4: close ours too */

@@ -370,6 +370,18 @@ char *dialback_key(const char *receiving, const char *originating,
 		   const char *id);
 bool dialback_check(const char *receiving, const char *originating,
 		    const char *id, const char *key);
+/* im_item_load - owner's roster item for jid (1), or a new one with
+ * just the JID (0), -1 error (logged); im_item_save - store it and,
+ * when push and listed, push it to owner's interested sessions (po_id:
+ * owner's post office, -1 when unknown) */
+int im_item_load(const char *owner, const char *jid, struct roster_item *it);
+void im_item_save(const char *owner, int64_t po_id, struct roster_item *it,
+		  bool push);
+/* im_offline_store - message m from the JID from kept for owner (RFC
+ * 6121 8.5.2.1.1: with a XEP-0203 delay): 0 kept, 1 storage full, -1
+ * error (logged) */
+int im_offline_store(const char *owner, const struct xml_node *m,
+		     const char *from);
 /* im_carbon_eligible - XEP-0280 6: whether message m (of type) is
  * copied; im_carbons_sent - copies (<sent/>) of s's message to its
  * user's other resources with carbons on; im_carbons_received - copies
