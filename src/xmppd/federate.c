@@ -573,8 +573,20 @@ federate_bounce(const struct xml_node *n, const char *cond, const char *text)
 	struct jid jf;
 	char *owner, *bare;
 
-	if (!answerable(n) || from == NULL || jid_parse(from, &jf) < 0)
+	if (from == NULL || jid_parse(from, &jf) < 0)
 		return;
+	int64_t mpo;
+	if (jf.local != NULL && muc_domain(jf.domain, &mpo)) {
+		/* from a room to a remote occupant */
+		if (xml_node_attr(n, "to") != NULL)
+			muc_bounce(&jf, xml_node_attr(n, "to"));
+		jid_clear(&jf);
+		return;
+	}
+	if (!answerable(n)) {
+		jid_clear(&jf);
+		return;
+	}
 	bare = jid_bare(&jf);
 	owner = im_owner_of(bare, NULL);
 	if (owner != NULL) {

@@ -110,7 +110,7 @@ mono_now(void)
 	return ts.tv_sec;
 }
 
-/* resolve - where a JID points; *owner_r for DEST_USER */
+/* im_resolve - where a JID points; *owner_r for DEST_USER */
 enum dest
 im_resolve(const struct jid *j, char **owner_r, int64_t *po_r)
 {
@@ -326,7 +326,7 @@ im_result_from(struct xsess *s, const struct xml_node *iq, const char *from)
 	return r;
 }
 
-/* blocks - whether owner blocks the entity jid (XEP-0191) */
+/* im_blocks - whether owner blocks the entity jid (XEP-0191) */
 bool
 im_blocks(const char *owner, const char *jid)
 {
@@ -338,7 +338,7 @@ im_blocks(const char *owner, const char *jid)
 	return r > 0;
 }
 
-/* blocked_error - XEP-0191 3.6: a stanza to someone the user blocks */
+/* im_blocked_error - XEP-0191 3.6: a stanza to someone the user blocks */
 void
 im_blocked_error(struct xsess *s, const struct xml_node *n)
 {
@@ -437,7 +437,7 @@ im_iq_result(const struct xml_node *iq, const char *from)
 	return r;
 }
 
-/* colleague - whether a JID is a user of s's own post office (the
+/* im_colleague - whether a JID is a user of s's own post office (the
  * shared roster group: subscribed both ways without asking) */
 bool
 im_colleague(struct xsess *s, const char *jid)

@@ -15,7 +15,7 @@
 #include "xmppd.h"
 #include "im-int.h"
 
-/* archive - XEP-0313: a message in both users' archives; the copy the
+/* im_archive - XEP-0313: a message in both users' archives; the copy the
  * recipient gets carries its archive id (XEP-0359 <stanza-id/>, any a
  * client put there removed first) */
 void

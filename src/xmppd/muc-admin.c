@@ -45,7 +45,7 @@ field(struct xml_node *x, const char *var, const char *type,
 	xml_node_add_text(xml_node_add(f, "value", NULL), value);
 }
 
-/* kick_all - everyone out (destroy): unavailable with <destroy/> */
+/* muc_kick_all - everyone out (destroy): unavailable with <destroy/> */
 void
 muc_kick_all(struct room *r)
 {

@@ -32,6 +32,7 @@ struct occupant {
 	char *jid;                   /* its real full JID */
 	char *owner;                 /* affiliations' key: a local owner, or
 	                              * "xmpp:" and a remote bare JID */
+	bool gone;                   /* remote, unreachable: muc_sweep */
 	char *nick;
 	struct xml_node *presence;   /* its last presence, as sent */
 	double tokens;               /* flood limit (token bucket) */

@@ -35,7 +35,7 @@ flood_ok(struct occupant *o)
 	return true;
 }
 
-/* jid_of - an owner's JID in the room's domains: mailbox@domain */
+/* muc_jid_of - an owner's JID in the room's domains: mailbox@domain */
 char *
 muc_jid_of(const struct room *r, const char *owner)
 {

@@ -14,7 +14,7 @@
 #include "xmppd.h"
 #include "muc-int.h"
 
-/* occ_presence - o's presence as t sees it (status 110 for itself);
+/* muc_occ_presence - o's presence as t sees it (status 110 for itself);
  * codes: more status codes (0-terminated) */
 struct xml_node *
 muc_occ_presence(struct room *r, struct occupant *o, const struct occupant *t,
@@ -62,7 +62,7 @@ muc_broadcast_presence(struct room *r, struct occupant *o, bool unavailable,
 	}
 }
 
-/* occ_leave - o leaves (codes: why, e.g. 307 kicked); a temporary room
+/* muc_occ_leave - o leaves (codes: why, e.g. 307 kicked); a temporary room
  * goes with its last occupant */
 void
 muc_occ_leave(struct room *r, struct occupant *o, const int *codes)
@@ -335,4 +335,47 @@ muc_presence(struct xsess *s, struct xml_node *p, const struct jid *to,
 	struct who w = { s, s->full, s->owner, s->po_id };
 
 	muc_presence_who(&w, p, to, po);
+}
+
+/* muc_bounce - a stanza of a room to a remote occupant could not leave
+ * (its server unreachable, federate_bounce): the occupant is marked gone,
+ * gets nothing more, and leaves at the next muc_sweep (not now: the
+ * bounce may come from inside a loop over the room's occupants) */
+void
+muc_bounce(const struct jid *room, const char *to)
+{
+	char *room_jid = xasprintf("%s@%s", room->local, room->domain);
+	struct room *r = muc_room_find(room_jid);
+
+	for (struct occupant *o = r ? r->occ : NULL; o != NULL; o = o->next)
+		if (o->s == NULL && strcmp(o->jid, to) == 0)
+			o->gone = true;
+	free(room_jid);
+}
+
+/* muc_sweep - each second: remote occupants found gone leave (XEP-0045
+ * 7.2.11, 333: for technical reasons) */
+void
+muc_sweep(void)
+{
+	static const int gone[] = { 333, 0 };
+
+	for (struct room *r = muc_rooms, *next; r != NULL; r = next) {
+		next = r->next;
+		struct occupant *o = r->occ;
+		while (o != NULL) {
+			if (!o->gone) {
+				o = o->next;
+				continue;
+			}
+			bool last = r->nocc == 1 && !r->persistent;
+			log_info("xmpp %s: %s unreachable, out of the room",
+			    r->jid, o->jid);
+			xsrv.state_dirty = true;
+			muc_occ_leave(r, o, gone);
+			if (last)
+				break;          /* r is gone */
+			o = r->occ;
+		}
+	}
 }

@@ -63,7 +63,7 @@ muc_occ_by_who(struct room *r, const struct who *w)
 	return NULL;
 }
 
-/* who_send - a stanza (its 'from' and 'to' set) to a local session, or
+/* muc_who_send - a stanza (its 'from' and 'to' set) to a local session, or
  * over federation to a remote user */
 void
 muc_who_send(const struct who *w, const struct xml_node *n)
@@ -81,7 +81,8 @@ muc_occ_send(const struct occupant *o, const struct xml_node *n)
 {
 	struct who w = { o->s, o->jid, o->owner, 0 };
 
-	muc_who_send(&w, n);
+	if (!o->gone)
+		muc_who_send(&w, n);
 }
 
 void
@@ -122,7 +123,7 @@ muc_moderator(const struct room *r, const char *owner)
 	return is(a, "owner") || is(a, "admin");
 }
 
-/* aff_set - in memory, and in the store when the room is persistent
+/* muc_aff_set - in memory, and in the store when the room is persistent
  * (aff "none" removes) */
 void
 muc_aff_set(struct room *r, const char *owner, const char *aff)
@@ -182,7 +183,7 @@ muc_room_new(const char *jid, int64_t po)
 	return r;
 }
 
-/* room_free - gone from memory; with forget, from the store too (its
+/* muc_room_free - gone from memory; with forget, from the store too (its
  * archive included) */
 void
 muc_room_free(struct room *r, bool forget)

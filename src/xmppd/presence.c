@@ -14,7 +14,7 @@
 #include "xmppd.h"
 #include "im-int.h"
 
-/* broadcast - RFC 6121 4.2.2, 4.4.2, 4.5.2: s's presence to the
+/* im_broadcast - RFC 6121 4.2.2, 4.4.2, 4.5.2: s's presence to the
  * available resources of those who may see it, and to s's own */
 void
 im_broadcast(struct xsess *s, const struct xml_node *p)
@@ -221,7 +221,7 @@ im_item_save(const char *owner, int64_t po_id, struct roster_item *it,
 		im_roster_push_po(owner, NULL, po_id, it, false);
 }
 
-/* presence_subscription - RFC 6121 3: s's user sends a subscription
+/* im_presence_subscription - RFC 6121 3: s's user sends a subscription
  * stanza of type to the bare JID contact */
 void
 im_presence_subscription(struct xsess *s, const char *type, const char *contact)

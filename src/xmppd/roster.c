@@ -54,7 +54,7 @@ groups_have(const char *groups, const char *g)
 	return false;
 }
 
-/* roster_push - RFC 6121 2.1.6: the changed item to every interested
+/* im_roster_push_po - RFC 6121 2.1.6: the changed item to every interested
  * resource of the owner */
 void
 im_roster_push_po(const char *owner, const char *self_po, int64_t po_id,
@@ -98,7 +98,7 @@ im_roster_push(const char *owner, const struct roster_item *it, bool remove)
 	im_roster_push_po(owner, NULL, -1, it, remove);
 }
 
-/* roster_get - RFC 6121 2.1.3: the stored items and the post office's
+/* im_roster_get - RFC 6121 2.1.3: the stored items and the post office's
  * users (group: the post office's name) */
 void
 im_roster_get(struct xsess *s, struct xml_node *iq)
@@ -161,7 +161,7 @@ im_roster_get(struct xsess *s, struct xml_node *iq)
 }
 
 
-/* roster_set - RFC 6121 2.1.5 and 2.5 (remove) */
+/* im_roster_set - RFC 6121 2.1.5 and 2.5 (remove) */
 void
 im_roster_set(struct xsess *s, struct xml_node *iq, struct xml_node *q)
 {

@@ -93,7 +93,7 @@ xmpp_sm_end_later(struct xsess *s)
 	sm_timer(s, 0);
 }
 
-/* sm_hibernate - the connection of a resumable stream dropped: keep the
+/* xmpp_sm_hibernate - the connection of a resumable stream dropped: keep the
  * session (still available, stanzas queued) for SM_RESUME_SECS */
 void
 xmpp_sm_hibernate(struct xsess *s)
@@ -114,7 +114,7 @@ free_shell(evutil_socket_t fd, short what, void *arg)
 	free(arg);
 }
 
-/* sm_resume - XEP-0198 5: the new stream s (logged in, not bound) takes
+/* xmpp_sm_resume - XEP-0198 5: the new stream s (logged in, not bound) takes
  * over the session previd of the same user */
 void
 xmpp_sm_resume(struct xsess *s, struct xml_node *n)
@@ -225,7 +225,7 @@ xmpp_sm_nonza(struct xsess *s, struct xml_node *n)
 		stream_error(s, "unsupported-stanza-type", NULL);
 }
 
-/* sm_store_unacked - a session ends with messages the client never
+/* xmpp_sm_store_unacked - a session ends with messages the client never
  * acknowledged: they go to offline storage rather than being lost */
 void
 xmpp_sm_store_unacked(struct xsess *s)

@@ -153,7 +153,7 @@ web_watch(struct xsess *s)
 
 static void login_success(struct xsess *s);
 
-/* login_done - the answer of the password check */
+/* xmpp_login_done - the answer of the password check */
 void
 xmpp_login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
 	   const char *err)

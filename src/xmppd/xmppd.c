@@ -154,7 +154,7 @@ stream_error(struct xsess *s, const char *cond, const char *text)
 
 /* ------------------------------------------------------------ policy */
 
-/* plaintext_ok - whether a password may be sent here: over TLS, from a
+/* xmpp_plaintext_ok - whether a password may be sent here: over TLS, from a
  * loopback client (auth.loopback_secure) or with
  * xmpp.allow_plaintext_auth; the rule of the other services */
 bool
@@ -248,7 +248,7 @@ stream_open(struct xsess *s)
 	send_features(s);
 }
 
-/* restart - a new stream after STARTTLS or SASL (RFC 6120 4.3.3) */
+/* xmpp_stream_restart - a new stream after STARTTLS or SASL (RFC 6120 4.3.3) */
 void
 xmpp_stream_restart(struct xsess *s)
 {
@@ -441,7 +441,7 @@ xmpp_stanza(struct xsess *s, struct xml_node *n)
 	im_stanza(s, n);
 }
 
-/* sess_input - parse what arrived; one event at a time, none while a
+/* xmpp_sess_input - parse what arrived; one event at a time, none while a
  * password check runs */
 void
 xmpp_sess_input(void *ctx)
@@ -767,6 +767,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	guest_sync();           /* expired, revoked, new invitations */
 	s2s_sweep();
+	muc_sweep();            /* remote occupants found unreachable */
 	if (ticks++ % 3600 == 0)
 		retention();
 	if (xsrv.state_dirty) {

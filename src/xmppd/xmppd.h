@@ -308,6 +308,11 @@ void muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
  * (federation; n's domains proven by s2s.c) */
 void muc_remote(struct xml_node *n, const struct jid *from,
 		const struct jid *to, int64_t po);
+/* muc_bounce - a room's stanza to the remote occupant to could not be
+ * delivered: the occupant leaves (333) at the next muc_sweep (each
+ * second) */
+void muc_bounce(const struct jid *room, const char *to);
+void muc_sweep(void);
 /* muc_init - the persistent rooms from the chat store; muc_shutdown -
  * forget every room (memory only) */
 int muc_init(void);

@@ -5,25 +5,19 @@ slixmpp clients on each side exchange subscriptions, presence and
 messages. A peer that claims a domain it is not (dialback fails) is
 refused; a domain without federation gives its users a clear error."""
 import asyncio
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from conftest import Postern, dnsmasq_start, dnsmasq_stop, free_port
+from prosody_util import prosody_run
 from xmpp_util import PW, Raw
 
 slixmpp = pytest.importorskip(
     "slixmpp", reason="python3-slixmpp missing (scripts/install-deps.sh)")
 from test_xmpp_im import Client, loop, run  # noqa: E402,F401
 
-PROSODY = shutil.which("prosody") or "/usr/bin/prosody"
-PROSODYCTL = shutil.which("prosodyctl") or "/usr/bin/prosodyctl"
 NS_STREAM = "http://etherx.jabber.org/streams"
 
 
@@ -82,20 +76,21 @@ def prosody(tmp_path_factory, net):
     """Prosody serving prosody.test with s2s on; its legacy resolver asks
     port 53 of /etc/resolv.conf's server, so the configuration (Lua)
     points luasocket's UDP peer for port 53 at our dnsmasq"""
-    if not os.access(PROSODY, os.X_OK):
-        pytest.skip("prosody missing (scripts/install-deps.sh installs it)")
     ports, dport = net
     d = tmp_path_factory.mktemp("prosody")
     c2s = free_port()
-    (d / "data").mkdir()
     (d / "certs").mkdir()
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
                     "-nodes", "-days", "2", "-subj", "/CN=prosody.test",
                     "-keyout", str(d / "certs/prosody.test.key"),
                     "-out", str(d / "certs/prosody.test.crt")],
                    check=True, capture_output=True, timeout=60)
-    cfg = d / "prosody.cfg.lua"
-    cfg.write_text(f"""
+    yield from ((c2s, d) for _ in prosody_run(
+        d, c2s, [("erin", "prosody.test")], ["tls", "dialback"],
+        """http_ports = { }
+s2s_secure_auth = false
+VirtualHost "prosody.test"
+""", s2s=ports["p"], log_level="debug", head=f"""
 local socket = require "socket"
 local udp = getmetatable(socket.udp()).__index
 local setpeername = udp.setpeername
@@ -103,51 +98,7 @@ udp.setpeername = function(s, host, port)
   if port == 53 then host, port = "127.0.0.1", {dport} end
   return setpeername(s, host, port)
 end
-run_as_root = true
-pidfile = "{d}/prosody.pid"
-data_path = "{d}/data"
-certificates = "{d}/certs"
-c2s_ports = {{ {c2s} }}
-c2s_direct_tls_ports = {{ }}
-s2s_ports = {{ {ports['p']} }}
-s2s_direct_tls_ports = {{ }}
-http_ports = {{ }}
-https_ports = {{ }}
-interfaces = {{ "127.0.0.1" }}
-use_ipv6 = false
-authentication = "internal_hashed"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-s2s_secure_auth = false
-modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "dialback";
-  "posix" }}
-modules_disabled = {{ "admin_socket" }}
-log = {{ {{ levels = {{ min = "debug" }}, to = "file",
-          filename = "{d}/prosody.log" }} }}
-VirtualHost "prosody.test"
-""")
-    env = dict(os.environ, PROSODY_CONFIG=str(cfg))
-    subprocess.run([PROSODYCTL, "--config", str(cfg), "register", "erin",
-                    "prosody.test", PW["erin"]], check=True, env=env,
-                   capture_output=True, timeout=60)
-    proc = subprocess.Popen([PROSODY, "--config", str(cfg), "-F"], env=env,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        assert proc.poll() is None, "prosody exited"
-        try:
-            socket.create_connection(("127.0.0.1", c2s), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield c2s, d
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+"""))
 
 
 async def befriend(x, xjid, y, yjid):
