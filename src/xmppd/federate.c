@@ -512,7 +512,12 @@ federate_incoming(struct xml_node *n)
 	}
 	if (strcmp(n->name, "message") == 0) {
 		if (is(type, "groupchat")) {
-			answer_error(n, "cancel", "service-unavailable", NULL);
+			/* from a remote room to an occupant's session (RFC
+			 * 6121 8.5.3.2.1: none online, or a bare JID: an
+			 * error) */
+			if (jt.resource == NULL || !to_local(owner, &jt, n))
+				answer_error(n, "cancel", "service-unavailable",
+				    NULL);
 			goto out;
 		}
 		archive_remote(owner, n, from_bare, to_bare, true);

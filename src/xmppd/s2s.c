@@ -552,6 +552,12 @@ out_link(const char *from, const char *to)
 void
 s2s_send(const char *from_domain, const char *to_domain, struct xml_node *n)
 {
+	if (resolver == NULL) {
+		/* shutting down (s2s_shutdown): the sessions' last
+		 * unavailable presences have no link left to take them */
+		xml_node_free(&n);
+		return;
+	}
 	struct link *l = out_link(from_domain, to_domain);
 
 	xml_node_set_attr(n, "xmlns", NULL);

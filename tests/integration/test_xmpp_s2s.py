@@ -29,6 +29,7 @@ def net(tmp_path_factory):
     recs = []
     for dom, key in (("acme.test", "a"), ("other.test", "a"),
                      ("conference.acme.test", "a"),
+                     ("conference.prosody.test", "p"),
                      ("beta.test", "b"), ("prosody.test", "p")):
         host = f"s2s-{key}.test"
         recs += [f"--srv-host=_xmpp-server._tcp.{dom},{host},{ports[key]},0,5",
@@ -90,6 +91,7 @@ def prosody(tmp_path_factory, net):
         """http_ports = { }
 s2s_secure_auth = false
 VirtualHost "prosody.test"
+Component "conference.prosody.test" "muc"
 """, s2s=ports["p"], log_level="debug", head=f"""
 local socket = require "socket"
 local udp = getmetatable(socket.udp()).__index
@@ -323,6 +325,52 @@ def test_federated_muc_with_prosody(servers, prosody, loop):
 
     try:
         run(loop, go(), timeout=150)
+    except BaseException:
+        log = d / "prosody.log"
+        print(log.read_text(errors="replace")[-6000:]
+              if log.exists() else "no prosody log")
+        raise
+
+
+def test_local_user_in_a_prosody_room(servers, prosody, loop):
+    """the other way: one of our users in a room of Prosody's MUC
+    (groupchat from a remote room reaches the occupant's session)"""
+    a, _ = servers
+    c2s, d = prosody
+    room = "lobby@conference.prosody.test"
+
+    async def go():
+        bob = await Client("bob@acme.test/r").start(a.port("xmpp"))
+        erin = await Client("erin@prosody.test/r").start(c2s)
+        pres = {"bob": asyncio.Queue(), "erin": asyncio.Queue()}
+        for name, c in (("bob", bob), ("erin", erin)):
+            c.add_event_handler("presence", pres[name].put_nowait)
+        muc_join(erin, room, "erin")
+        await wait_stanza(pres["erin"], lambda p: str(p["from"]) ==
+                          room + "/erin" and p["type"] != "error")
+        # Prosody locks a new room until its owner accepts it (an instant
+        # room, XEP-0045 10.1.2)
+        iq = erin.make_iq_set(ito=room)
+        q = ET.SubElement(iq.xml, f"{{{NS_MUC}#owner}}query")
+        ET.SubElement(q, "{jabber:x:data}x", {"type": "submit"})
+        await iq.send(timeout=30)
+        muc_join(bob, room, "bob")
+        await wait_stanza(pres["bob"], lambda p: str(p["from"]) ==
+                          room + "/bob" and p["type"] != "error")
+        await wait_stanza(pres["erin"], lambda p: str(p["from"]) ==
+                          room + "/bob")
+        bob.send_message(mto=room, mbody="bob in lobby", mtype="groupchat")
+        m = await erin.wait_message("bob in lobby")
+        assert str(m["from"]) == room + "/bob"
+        await bob.wait_message("bob in lobby")
+        erin.send_message(mto=room, mbody="erin in lobby", mtype="groupchat")
+        m = await bob.wait_message("erin in lobby")
+        assert str(m["from"]) == room + "/erin"
+        for x in (bob, erin):
+            await x.stop()
+
+    try:
+        run(loop, go(), timeout=120)
     except BaseException:
         log = d / "prosody.log"
         print(log.read_text(errors="replace")[-6000:]
