@@ -103,6 +103,17 @@ end
 """))
 
 
+def run_with_prosody_log(loop, coro, d, timeout):
+    """run coro; on failure, show the end of Prosody's log first"""
+    try:
+        run(loop, coro, timeout=timeout)
+    except BaseException:
+        log = d / "prosody.log"
+        print(log.read_text(errors="replace")[-6000:]
+              if log.exists() else "no prosody log")
+        raise
+
+
 async def befriend(x, xjid, y, yjid):
     """x subscribes to y, y approves and subscribes back, x approves: both
     see each other's presence across the servers"""
@@ -225,13 +236,7 @@ def test_postern_to_prosody(servers, prosody, loop):
         for x in (bob, erin):
             await x.stop()
 
-    try:
-        run(loop, go(), timeout=150)
-    except BaseException:
-        log = d / "prosody.log"
-        print(log.read_text(errors="replace")[-6000:]
-              if log.exists() else "no prosody log")
-        raise
+    run_with_prosody_log(loop, go(), d, 150)
 
 
 NS_MUC = "http://jabber.org/protocol/muc"
@@ -323,13 +328,7 @@ def test_federated_muc_with_prosody(servers, prosody, loop):
         for x in (alice, erin):
             await x.stop()
 
-    try:
-        run(loop, go(), timeout=150)
-    except BaseException:
-        log = d / "prosody.log"
-        print(log.read_text(errors="replace")[-6000:]
-              if log.exists() else "no prosody log")
-        raise
+    run_with_prosody_log(loop, go(), d, 150)
 
 
 def test_local_user_in_a_prosody_room(servers, prosody, loop):
@@ -369,13 +368,7 @@ def test_local_user_in_a_prosody_room(servers, prosody, loop):
         for x in (bob, erin):
             await x.stop()
 
-    try:
-        run(loop, go(), timeout=120)
-    except BaseException:
-        log = d / "prosody.log"
-        print(log.read_text(errors="replace")[-6000:]
-              if log.exists() else "no prosody log")
-        raise
+    run_with_prosody_log(loop, go(), d, 120)
 
 
 def server_header(to, frm=None):
