@@ -151,33 +151,11 @@ archive_remote(const char *owner, struct xml_node *m, const char *peer,
 	       const char *by, bool incoming)
 {
 	const char *type = xml_node_attr(m, "type");
-	struct xml_node *sid;
-	struct buf b;
-	int64_t id;
-	const char *err;
-	char idtext[32];
 
 	if (!(type == NULL || is(type, "chat") || is(type, "normal")) ||
 	    xml_node_child(m, "body", NULL) == NULL)
 		return;
-	while (incoming && (sid = xml_node_child(m, "stanza-id", NS_SID)) !=
-	    NULL) {
-		xml_node_detach(sid);
-		xml_node_free(&sid);
-	}
-	struct xml_node *c = xml_node_copy(m);
-	xml_node_set_attr(c, "xmlns", NS_CLIENT);
-	buf_init(&b, 0);
-	xml_node_write(c, &b);
-	xml_node_free(&c);
-	if (chat_archive_add(xsrv.store, owner, peer, b.data, &id, &err) < 0)
-		log_warnx("xmpp %s: archive: %s", owner, err);
-	else if (incoming) {
-		snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-		xml_node_add(m, "stanza-id", "xmlns", NS_SID, "by", by, "id",
-		    idtext, NULL);
-	}
-	buf_free(&b);
+	im_archive_one(owner, m, peer, incoming ? by : NULL);
 }
 
 /* federate_out - a stanza of local session s to a remote JID (from

@@ -15,12 +15,13 @@
 #include "xmppd.h"
 #include "im-int.h"
 
-/* im_archive - XEP-0313: a message in both users' archives; the copy the
- * recipient gets carries its archive id (XEP-0359 <stanza-id/>, any a
- * client put there removed first) */
+/* im_archive_one - XEP-0313: message m in owner's archive (peer: the
+ * other side's bare JID); with by (the archive's JID), any <stanza-id/>
+ * in m is removed first (a client's cannot stand, XEP-0359) and m then
+ * carries the new one */
 void
-im_archive(struct xsess *s, struct xml_node *m, const char *owner,
-	const char *peer)
+im_archive_one(const char *owner, struct xml_node *m, const char *peer,
+	       const char *by)
 {
 	struct xml_node *sid;
 	struct buf b;
@@ -28,7 +29,8 @@ im_archive(struct xsess *s, struct xml_node *m, const char *owner,
 	const char *err;
 	char idtext[32];
 
-	while ((sid = xml_node_child(m, "stanza-id", NS_SID)) != NULL) {
+	while (by != NULL && (sid = xml_node_child(m, "stanza-id", NS_SID)) !=
+	    NULL) {
 		xml_node_detach(sid);
 		xml_node_free(&sid);
 	}
@@ -37,21 +39,35 @@ im_archive(struct xsess *s, struct xml_node *m, const char *owner,
 	buf_init(&b, 0);
 	xml_node_write(c, &b);
 	xml_node_free(&c);
-	if (chat_archive_add(xsrv.store, owner, s->bare, b.data, &id,
-	    &err) < 0)
+	if (chat_archive_add(xsrv.store, owner, peer, b.data, &id, &err) < 0)
 		log_warnx("xmpp %s: archive: %s", owner, err);
-	else {
+	else if (by != NULL) {
 		snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-		xml_node_add(m, "stanza-id", "xmlns", NS_SID, "by", peer, "id",
+		xml_node_add(m, "stanza-id", "xmlns", NS_SID, "by", by, "id",
 		    idtext, NULL);
 	}
-	if (strcmp(owner, s->owner) != 0 && chat_archive_add(xsrv.store,
-	    s->owner, peer, b.data, &id, &err) < 0)
-		log_warnx("xmpp %s: archive: %s", s->owner, err);
 	buf_free(&b);
 }
 
-/* carbon_eligible - XEP-0280 6: chat messages, and normal ones with a
+/* im_archive - XEP-0313: a message in both users' archives; the copy the
+ * recipient gets carries its archive id (XEP-0359 <stanza-id/>, any a
+ * client put there removed first) */
+void
+im_archive(struct xsess *s, struct xml_node *m, const char *owner,
+	   const char *peer)
+{
+	struct xml_node *sid;
+
+	while ((sid = xml_node_child(m, "stanza-id", NS_SID)) != NULL) {
+		xml_node_detach(sid);
+		xml_node_free(&sid);
+	}
+	if (strcmp(owner, s->owner) != 0)
+		im_archive_one(s->owner, m, peer, NULL);
+	im_archive_one(owner, m, s->bare, peer);
+}
+
+/* im_carbon_eligible - XEP-0280 6: chat messages, and normal ones with a
  * body, unless marked private or no-copy, and never a carbon itself */
 bool
 im_carbon_eligible(const struct xml_node *m, const char *type)
@@ -89,7 +105,7 @@ carbon(struct xsess *t, const char *kind, const struct xml_node *m,
 	xml_node_free(&w);
 }
 
-/* carbons_sent - the sender's other resources with carbons see what it
+/* im_carbons_sent - the sender's other resources with carbons see what it
  * sent */
 void
 im_carbons_sent(struct xsess *s, const struct xml_node *m)
@@ -99,7 +115,7 @@ im_carbons_sent(struct xsess *s, const struct xml_node *m)
 			carbon(t, "sent", m, s->bare);
 }
 
-/* carbons_received - the recipient's resources with carbons that did not
+/* im_carbons_received - the recipient's resources with carbons that did not
  * get m itself (direct: the one that did, or NULL for a bare JID's
  * delivery to the available non-negative resources) */
 void

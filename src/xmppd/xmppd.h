@@ -382,6 +382,11 @@ bool dialback_check(const char *receiving, const char *originating,
 int im_item_load(const char *owner, const char *jid, struct roster_item *it);
 void im_item_save(const char *owner, int64_t po_id, struct roster_item *it,
 		  bool push);
+/* im_archive_one - XEP-0313: m in owner's archive with the bare JID peer;
+ * with by (that archive's JID), m then carries its <stanza-id/> (any
+ * one by a client removed first) */
+void im_archive_one(const char *owner, struct xml_node *m, const char *peer,
+		    const char *by);
 /* im_offline_store - message m from the JID from kept for owner (RFC
  * 6121 8.5.2.1.1: with a XEP-0203 delay): 0 kept, 1 storage full, -1
  * error (logged) */
