@@ -748,13 +748,111 @@ static int srv_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* dns_host_ok - an SRV target is a host name (RFC 2782, RFC 1123 2.1):
+ * 1-253 bytes, labels of 1-63 letters, digits and inner hyphens (an
+ * underscore allowed, as resolvers pass them); "." is the null target */
+bool dns_host_ok(const char *h)
+{
+	size_t len = strlen(h), label = 0;
+
+	if (strcmp(h, ".") == 0)
+		return true;
+	if (len > 0 && h[len - 1] == '.')
+		len--;                  /* the absolute form */
+	if (len == 0 || len > IDN_DOMAIN_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)h[i];
+		if (c == '.') {
+			if (label == 0 || h[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || (c == '-' &&
+		    label > 0)))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && h[len - 1] != '-';
+}
+
+void dns_srv_free(struct dns_srv *srv, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(srv[i].host);
+}
+
+enum dns_status dns_srv_parse(const unsigned char *abuf, size_t alen,
+			      struct dns_srv srv[DNS_SRV_MAX], size_t *n_r,
+			      const char **error_r)
+{
+	struct ares_srv_reply *reply = NULL, *t;
+	size_t n = 0;
+	int rc;
+
+	*n_r = 0;
+	*error_r = NULL;
+	if (alen > 65535) {
+		*error_r = "DNS answer too long";
+		return DNS_TEMPFAIL;
+	}
+	rc = ares_parse_srv_reply(abuf, (int)alen, &reply);
+	if (rc != ARES_SUCCESS) {
+		*error_r = ares_strerror(rc);
+		return status_of(rc);
+	}
+	for (t = reply; t != NULL && n < DNS_SRV_MAX; t = t->next) {
+		/* the root name: c-ares writes it "" or "." */
+		bool null_target = t->host != NULL && (t->host[0] == '\0' ||
+		    strcmp(t->host, ".") == 0);
+		/* names that are no host, port 0 (but for the null
+		 * target, whose port does not matter): left out */
+		if (t->host == NULL || (!null_target && (!dns_host_ok(t->host)
+		    || t->port == 0)))
+			continue;
+		srv[n].host = xstrdup(null_target ? "." : t->host);
+		str_lower(srv[n].host);
+		size_t hl = strlen(srv[n].host);
+		if (hl > 1 && srv[n].host[hl - 1] == '.')
+			srv[n].host[hl - 1] = '\0';
+		srv[n].prio = t->priority;
+		srv[n].weight = t->weight;
+		srv[n].port = t->port;
+		n++;
+	}
+	ares_free_data(reply);
+	if (n > 0)
+		qsort(srv, n, sizeof(*srv), srv_cmp);
+	/* RFC 2782: "." alone says the service is decidedly not here; among
+	 * others it is not a host to try */
+	if (n == 1 && strcmp(srv[0].host, ".") == 0) {
+		dns_srv_free(srv, n);
+		*error_r = "the service is not offered (SRV target \".\")";
+		return DNS_NULLMX;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(srv[i].host, ".") == 0)
+			free(srv[i].host);
+		else
+			srv[k++] = srv[i];
+	}
+	*n_r = k;
+	if (k == 0)
+		*error_r = "no SRV";
+	return k > 0 ? DNS_OK : DNS_NOTFOUND;
+}
+
 static void srv_callback(void *arg, int status, int timeouts,
 			 unsigned char *abuf, int alen)
 {
 	struct dns_query *q = arg;
-	struct ares_srv_reply *reply = NULL, *t;
-	size_t cap = 0;
-	int rc;
+	struct dns_srv srv[DNS_SRV_MAX];
+	const char *err;
+	size_t n;
 
 	(void)timeouts;
 	if (q->r->destroying)
@@ -763,33 +861,13 @@ static void srv_callback(void *arg, int status, int timeouts,
 		query_finish(q, status_of(status), ares_strerror(status));
 		return;
 	}
-	rc = ares_parse_srv_reply(abuf, alen, &reply);
-	if (rc != ARES_SUCCESS) {
-		query_finish(q, status_of(rc), ares_strerror(rc));
-		return;
+	enum dns_status st = dns_srv_parse(abuf, (size_t)alen, srv, &n, &err);
+	if (n > 0) {
+		q->srv = xreallocarray(NULL, n, sizeof(*q->srv));
+		memcpy(q->srv, srv, n * sizeof(*srv));
+		q->n = n;
 	}
-	for (t = reply; t != NULL && q->n < DNS_SRV_MAX; t = t->next) {
-		if (q->n == cap) {
-			cap = cap ? cap * 2 : 4;
-			q->srv = xreallocarray(q->srv, cap, sizeof(*q->srv));
-		}
-		q->srv[q->n].host = xstrdup(t->host);
-		str_lower(q->srv[q->n].host);
-		q->srv[q->n].prio = t->priority;
-		q->srv[q->n].weight = t->weight;
-		q->srv[q->n].port = t->port;
-		q->n++;
-	}
-	ares_free_data(reply);
-	if (q->n > 0)
-		qsort(q->srv, q->n, sizeof(*q->srv), srv_cmp);
-	if (q->n == 1 && strcmp(q->srv[0].host, ".") == 0 &&
-	    q->srv[0].port == 0) {
-		query_finish(q, DNS_NULLMX, "the service is not offered "
-		    "(SRV target \".\")");
-		return;
-	}
-	query_finish(q, q->n ? DNS_OK : DNS_NOTFOUND, q->n ? NULL : "no SRV");
+	query_finish(q, st, err);
 }
 
 /* dns_lookup_srv - the SRV records of _service._proto.domain */

@@ -93,6 +93,20 @@ typedef void dns_srv_cb(void *ctx, enum dns_status status,
 			const struct dns_srv *srv, size_t n, const char *error);
 void dns_lookup_srv(struct dns_resolver *r, const char *name,
 		    dns_srv_cb *cb, void *ctx);
+/* dns_srv_parse - the SRV records of a DNS answer (pure, for the lookup
+ * and the fuzz target): at most DNS_SRV_MAX, each target a host name
+ * (lowercased, no final dot) with a port, sorted as above; records whose
+ * target is no host name, or whose port is 0, are left out. DNS_OK with
+ * *n_r > 0 (free the hosts with dns_srv_free), DNS_NULLMX for the single
+ * "." target, DNS_NOTFOUND, or the parse failure with *error_r. */
+enum dns_status dns_srv_parse(const unsigned char *abuf, size_t alen,
+			      struct dns_srv srv[DNS_SRV_MAX], size_t *n_r,
+			      const char **error_r);
+void dns_srv_free(struct dns_srv *srv, size_t n);
+/* dns_host_ok - whether a name is a host name (RFC 1123 2.1: 1-253
+ * bytes, labels of 1-63 letters, digits, inner hyphens; underscores
+ * too; a final dot allowed) or "." */
+bool dns_host_ok(const char *h);
 
 /* PTR lookup of an address: the names. */
 typedef void dns_ptr_cb(void *ctx, enum dns_status status,

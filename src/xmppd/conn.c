@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 
 #include "conn.h"
+#include "xml-stream.h"
 #include "log.h"
 #include "netaddr.h"
 #include "xalloc.h"
@@ -342,4 +343,39 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		evtimer_del(c->close_ev);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	c->on_end(c->ctx, c->closing ? XCONN_CLOSED : XCONN_EOF);
+}
+
+/* xconn_xml_event - the next event of the XML stream read from c: a
+ * slice of what arrived fed to xs, or what xs holds already. XML_EV_MORE
+ * once all input is parsed; *resumed (false at the start of a read)
+ * lets a resumed parser finish the slice it held and then take what
+ * waits (stanzas over XML_SLICE in one burst), rather than leave it for
+ * the peer's next bytes */
+enum xml_event
+xconn_xml_event(struct xconn *c, struct xml_stream *xs, bool *resumed)
+{
+	for (;;) {
+		struct evbuffer *in = xconn_input(c);
+		struct evbuffer_iovec v;
+		size_t used = 0;
+		enum xml_event ev;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 && v.iov_len > 0) {
+			ev = xml_stream_feed(xs, v.iov_base, v.iov_len, &used);
+			evbuffer_drain(in, used);
+		} else
+			ev = xml_stream_next(xs);
+		if (ev == XML_EV_MORE) {
+			if (used > 0) {
+				*resumed = false;
+				continue;
+			}
+			if (!*resumed && evbuffer_get_length(in) > 0) {
+				*resumed = true;
+				continue;
+			}
+		} else if (ev == XML_EV_STANZA)
+			*resumed = false;
+		return ev;
+	}
 }

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "service.h"
+#include "xml-stream.h"
 
 /* conn - xmppd's connections: accept with the per-address limit, plain
  * or direct TLS (XEP-0368), STARTTLS, writes with an output bound,
@@ -68,6 +69,11 @@ struct xconn *xconn_connect(struct service *svc, const struct sockaddr *sa,
 			    socklen_t salen, xconn_input_cb *connected,
 			    xconn_input_cb *in, xconn_end_cb *end, void *ctx);
 struct evbuffer *xconn_input(struct xconn *c);
+/* xconn_xml_event - the next event of the XML stream read from c into
+ * xs (XML_EV_MORE: all input parsed); *resumed false at each read's
+ * start (conn.c) */
+enum xml_event xconn_xml_event(struct xconn *c, struct xml_stream *xs,
+			       bool *resumed);
 /* xconn_write - queue output; false (nothing queued) when the client
  * already leaves XCONN_OUT_MAX bytes unread */
 bool xconn_write(struct xconn *c, const void *data, size_t len);

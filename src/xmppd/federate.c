@@ -49,6 +49,11 @@ federate_enabled(const char *domain)
 		fed_read = mono();
 	}
 	bool listed = false;
+	/* a service domain (conference.<domain>) federates with its domain:
+	 * remote users reach its rooms (muc.c) */
+	if (strncasecmp(domain, "conference.", 11) == 0 && muc_domain(domain,
+	    &(int64_t){ 0 }))
+		domain += 11;
 	size_t dl = strlen(domain);
 	for (const char *p = fed_domains; *p != '\0';) {
 		p += strspn(p, " \t,");
@@ -138,36 +143,6 @@ to_local(const char *owner, const struct jid *to, const struct xml_node *n)
 	return sent;
 }
 
-/* store_offline - a remote message for a user with no session */
-static bool
-store_offline(const char *owner, const struct xml_node *m, const char *from)
-{
-	struct buf b;
-	char stamp[32];
-	time_t now = time(NULL);
-	const char *err;
-	struct tm tm;
-	char *dom = strchr(from, '@') ? xstrdup(strchr(from, '@') + 1) :
-	    xstrdup(from);
-
-	dom[strcspn(dom, "/")] = '\0';
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	struct xml_node *c = xml_node_copy(m);
-	xml_node_set_attr(c, "xmlns", NS_CLIENT);
-	xml_node_add_text(xml_node_add(c, "delay", "xmlns", NS_DELAY, "from",
-	    dom, "stamp", stamp, NULL), "Offline storage");
-	free(dom);
-	buf_init(&b, 0);
-	xml_node_write(c, &b);
-	xml_node_free(&c);
-	int r = chat_offline_add(xsrv.store, owner, b.data, &err);
-	buf_free(&b);
-	if (r < 0)
-		log_warnx("xmpp %s: offline store: %s", owner, err);
-	return r == 0;
-}
-
 /* archive_remote - XEP-0313: a chat message with a body between a
  * local user and a remote JID, in the local user's archive; the copy
  * the user gets carries the archive id */
@@ -176,33 +151,11 @@ archive_remote(const char *owner, struct xml_node *m, const char *peer,
 	       const char *by, bool incoming)
 {
 	const char *type = xml_node_attr(m, "type");
-	struct xml_node *sid;
-	struct buf b;
-	int64_t id;
-	const char *err;
-	char idtext[32];
 
 	if (!(type == NULL || is(type, "chat") || is(type, "normal")) ||
 	    xml_node_child(m, "body", NULL) == NULL)
 		return;
-	while (incoming && (sid = xml_node_child(m, "stanza-id", NS_SID)) !=
-	    NULL) {
-		xml_node_detach(sid);
-		xml_node_free(&sid);
-	}
-	struct xml_node *c = xml_node_copy(m);
-	xml_node_set_attr(c, "xmlns", NS_CLIENT);
-	buf_init(&b, 0);
-	xml_node_write(c, &b);
-	xml_node_free(&c);
-	if (chat_archive_add(xsrv.store, owner, peer, b.data, &id, &err) < 0)
-		log_warnx("xmpp %s: archive: %s", owner, err);
-	else if (incoming) {
-		snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-		xml_node_add(m, "stanza-id", "xmlns", NS_SID, "by", by, "id",
-		    idtext, NULL);
-	}
-	buf_free(&b);
+	im_archive_one(owner, m, peer, incoming ? by : NULL);
 }
 
 /* federate_out - a stanza of local session s to a remote JID (from
@@ -225,15 +178,20 @@ federate_out(struct xsess *s, struct xml_node *n, const struct jid *to)
 		char *peer = jid_bare(to);
 		archive_remote(s->owner, n, peer, s->bare, false);
 		free(peer);
+		/* XEP-0280: the sender's other resources see it */
+		if (im_carbon_eligible(n, xml_node_attr(n, "type") ?
+		    xml_node_attr(n, "type") : "normal"))
+			im_carbons_sent(s, n);
 	}
 	struct xml_node *c = xml_node_copy(n);
 	xml_node_set_attr(c, "from", s->full);
 	s2s_send(s->domain, to->domain, c);
 }
 
-/* send_from - a stanza built here from a local JID to a remote one */
-static void
-send_from(const char *from, const char *to, struct xml_node *n)
+/* federate_send_from - a stanza built here from a local JID (a user's,
+ * a room's) to a remote one (consumes n) */
+void
+federate_send_from(const char *from, const char *to, struct xml_node *n)
 {
 	struct jid jf, jt;
 
@@ -253,34 +211,6 @@ send_from(const char *from, const char *to, struct xml_node *n)
 	jid_clear(&jt);
 }
 
-/* item_change - load owner's item for jid, let the caller change it,
- * save and push it */
-static int
-item_get(const char *owner, const char *jid, struct roster_item *it)
-{
-	const char *err;
-	int r = chat_roster_get(xsrv.store, owner, jid, it, &err);
-
-	if (r < 0)
-		log_warnx("xmpp %s: roster: %s", owner, err);
-	if (r == 0)
-		it->jid = xstrdup(jid);
-	return r;
-}
-
-static void
-item_put(const char *owner, struct roster_item *it)
-{
-	const char *err;
-
-	if (chat_roster_put(xsrv.store, owner, it, &err) < 0) {
-		log_warnx("xmpp %s: roster: %s", owner, err);
-		return;
-	}
-	if (it->listed)
-		im_roster_push(owner, it, false);
-}
-
 /* presences_to - the presence of each available session of the user to
  * a remote JID (or unavailable from each) */
 static void
@@ -292,7 +222,7 @@ presences_to(struct xuser *u, const char *to, bool unavailable)
 			continue;
 		struct xml_node *p = unavailable ? xml_node_new("presence",
 		    "type", "unavailable", NULL) : xml_node_copy(f->presence);
-		send_from(f->full, to, p);
+		federate_send_from(f->full, to, p);
 	}
 }
 
@@ -305,7 +235,7 @@ federate_subscription(struct xsess *s, const char *type, const char *contact)
 
 	if (!federate_enabled(s->domain) || s->guest)
 		return;
-	if (item_get(s->owner, contact, &mine) < 0)
+	if (im_item_load(s->owner, contact, &mine) < 0)
 		return;
 	if (is(type, "subscribe")) {
 		if (!mine.stored && chat_roster_count(xsrv.store, s->owner,
@@ -314,7 +244,7 @@ federate_subscription(struct xsess *s, const char *type, const char *contact)
 		if (!(mine.sub & CHAT_SUB_TO) && !mine.ask) {
 			mine.ask = true;
 			mine.listed = true;
-			item_put(s->owner, &mine);
+			im_item_save(s->owner, -1, &mine, true);
 		}
 	} else if (is(type, "subscribed")) {
 		if (!mine.pending_in)
@@ -322,21 +252,21 @@ federate_subscription(struct xsess *s, const char *type, const char *contact)
 		mine.pending_in = false;
 		mine.sub |= CHAT_SUB_FROM;
 		mine.listed = true;
-		item_put(s->owner, &mine);
+		im_item_save(s->owner, -1, &mine, true);
 	} else if (is(type, "unsubscribe")) {
 		if (!mine.stored)
 			goto out;
 		mine.sub &= ~CHAT_SUB_TO;
 		mine.ask = false;
-		item_put(s->owner, &mine);
+		im_item_save(s->owner, -1, &mine, true);
 	} else {                /* unsubscribed */
 		if (!mine.stored)
 			goto out;
 		mine.sub &= ~CHAT_SUB_FROM;
 		mine.pending_in = false;
-		item_put(s->owner, &mine);
+		im_item_save(s->owner, -1, &mine, true);
 	}
-	send_from(s->bare, contact, xml_node_new("presence", "type", type,
+	federate_send_from(s->bare, contact, xml_node_new("presence", "type", type,
 	    NULL));
 	if (is(type, "subscribed"))
 		presences_to(s->user, contact, false);
@@ -370,10 +300,10 @@ federate_presence(struct xsess *s, const struct xml_node *p, bool initial)
 			continue;
 		if (items[i].sub & CHAT_SUB_FROM) {
 			struct xml_node *c = xml_node_copy(p);
-			send_from(s->full, items[i].jid, c);
+			federate_send_from(s->full, items[i].jid, c);
 		}
 		if (initial && (items[i].sub & CHAT_SUB_TO))
-			send_from(s->bare, items[i].jid, xml_node_new(
+			federate_send_from(s->bare, items[i].jid, xml_node_new(
 			    "presence", "type", "probe", NULL));
 	}
 	chat_roster_free(&items, n);
@@ -388,7 +318,7 @@ incoming_subscription(const char *owner, const char *to_bare,
 	struct roster_item it;
 	struct jid to;
 
-	if (item_get(owner, from_bare, &it) < 0)
+	if (im_item_load(owner, from_bare, &it) < 0)
 		return;
 	if (jid_parse(to_bare, &to) < 0) {
 		chat_roster_item_clear(&it);
@@ -398,7 +328,7 @@ incoming_subscription(const char *owner, const char *to_bare,
 	if (is(type, "subscribe")) {
 		if (it.sub & CHAT_SUB_FROM) {
 			/* RFC 6121 3.1.3: approved before: answered here */
-			send_from(to_bare, from_bare, xml_node_new("presence",
+			federate_send_from(to_bare, from_bare, xml_node_new("presence",
 			    "type", "subscribed", NULL));
 			goto out;
 		}
@@ -409,7 +339,7 @@ incoming_subscription(const char *owner, const char *to_bare,
 			it.pending_in = true;
 			if (!it.stored)
 				it.listed = false;
-			item_put(owner, &it);
+			im_item_save(owner, -1, &it, true);
 		}
 		(void)to_local(owner, &to, p);   /* else at the next login */
 	} else if (is(type, "subscribed")) {
@@ -418,21 +348,21 @@ incoming_subscription(const char *owner, const char *to_bare,
 		it.ask = false;
 		it.sub |= CHAT_SUB_TO;
 		it.listed = true;
-		item_put(owner, &it);
+		im_item_save(owner, -1, &it, true);
 		(void)to_local(owner, &to, p);
 	} else if (is(type, "unsubscribe")) {
 		if (!it.stored)
 			goto out;
 		it.sub &= ~CHAT_SUB_FROM;
 		it.pending_in = false;
-		item_put(owner, &it);
+		im_item_save(owner, -1, &it, true);
 		(void)to_local(owner, &to, p);
 	} else {                        /* unsubscribed */
 		if (!it.stored)
 			goto out;
 		it.sub &= ~CHAT_SUB_TO;
 		it.ask = false;
-		item_put(owner, &it);
+		im_item_save(owner, -1, &it, true);
 		(void)to_local(owner, &to, p);
 	}
 out:
@@ -447,7 +377,7 @@ incoming_probe(const char *owner, const char *from_bare, const char *from)
 {
 	struct roster_item it;
 
-	if (item_get(owner, from_bare, &it) <= 0)
+	if (im_item_load(owner, from_bare, &it) <= 0)
 		return;
 	if (it.sub & CHAT_SUB_FROM)
 		presences_to(xuser_find(owner), from, false);
@@ -488,10 +418,10 @@ incoming_iq_server(struct xml_node *iq, bool account)
 	} else {
 		xml_node_free(&r);
 		r = error_of(iq, "cancel", "service-unavailable", NULL);
-		send_from(xml_node_attr(r, "from"), xml_node_attr(r, "to"), r);
+		federate_send_from(xml_node_attr(r, "from"), xml_node_attr(r, "to"), r);
 		return;
 	}
-	send_from(xml_node_attr(iq, "to"), xml_node_attr(iq, "from"), r);
+	federate_send_from(xml_node_attr(iq, "to"), xml_node_attr(iq, "from"), r);
 }
 
 /* answer_error - a stanza error to the remote sender of n */
@@ -502,7 +432,7 @@ answer_error(const struct xml_node *n, const char *type, const char *cond,
 	if (!answerable(n))
 		return;
 	struct xml_node *e = error_of(n, type, cond, text);
-	send_from(xml_node_attr(e, "from"), xml_node_attr(e, "to"), e);
+	federate_send_from(xml_node_attr(e, "from"), xml_node_attr(e, "to"), e);
 }
 
 /* federate_incoming - a stanza from a remote server, its domains
@@ -528,6 +458,12 @@ federate_incoming(struct xml_node *n)
 	xml_node_set_attr(n, "xmlns", NULL);
 	from_bare = jid_bare(&jf);
 	to_bare = jid_bare(&jt);
+	int64_t mpo;
+	if (muc_domain(jt.domain, &mpo)) {
+		/* a room or the MUC service (XEP-0045) */
+		muc_remote(n, &jf, &jt, mpo);
+		goto out;
+	}
 	if (jt.local == NULL) {
 		if (strcmp(n->name, "iq") == 0)
 			incoming_iq_server(n, false);
@@ -539,7 +475,7 @@ federate_incoming(struct xml_node *n)
 	if (owner == NULL) {
 		/* no such user (or a guest: only its inviter reaches it) */
 		if (strcmp(n->name, "presence") == 0 && is(type, "subscribe"))
-			send_from(to_bare, from_bare, xml_node_new("presence",
+			federate_send_from(to_bare, from_bare, xml_node_new("presence",
 			    "type", "unsubscribed", NULL));
 		else if (strcmp(n->name, "presence") != 0)
 			answer_error(n, "cancel", "service-unavailable", NULL);
@@ -554,19 +490,34 @@ federate_incoming(struct xml_node *n)
 	}
 	if (strcmp(n->name, "message") == 0) {
 		if (is(type, "groupchat")) {
-			answer_error(n, "cancel", "service-unavailable", NULL);
+			/* from a remote room to an occupant's session (RFC
+			 * 6121 8.5.3.2.1: none online, or a bare JID: an
+			 * error) */
+			if (jt.resource == NULL || !to_local(owner, &jt, n))
+				answer_error(n, "cancel", "service-unavailable",
+				    NULL);
 			goto out;
 		}
 		archive_remote(owner, n, from_bare, to_bare, true);
 		bool sent = to_local(owner, &jt, n);
+		struct xuser *u = xuser_find(owner);
+		const struct xsess *direct = NULL;
+		if (sent && jt.resource != NULL)
+			for (direct = u ? u->sessions : NULL; direct != NULL &&
+			    (direct->dead || strcmp(direct->resource,
+			    jt.resource) != 0); direct = direct->unext)
+				;
 		if (!sent && jt.resource != NULL && !is(type, "error")) {
 			/* RFC 6121 8.5.3.2.1: a resource not online */
 			struct jid bare = { jt.local, jt.domain, NULL };
 			sent = to_local(owner, &bare, n);
 		}
+		/* XEP-0280: the user's other resources with carbons on */
+		if (im_carbon_eligible(n, type ? type : "normal"))
+			im_carbons_received(u, n, direct);
 		if (sent || is(type, "error") || is(type, "headline"))
 			goto out;
-		if (!store_offline(owner, n, from))
+		if (im_offline_store(owner, n, from) != 0)
 			answer_error(n, "cancel", "service-unavailable",
 			    "the recipient's offline storage is full");
 	} else if (strcmp(n->name, "presence") == 0) {
@@ -605,8 +556,20 @@ federate_bounce(const struct xml_node *n, const char *cond, const char *text)
 	struct jid jf;
 	char *owner, *bare;
 
-	if (!answerable(n) || from == NULL || jid_parse(from, &jf) < 0)
+	if (from == NULL || jid_parse(from, &jf) < 0)
 		return;
+	int64_t mpo;
+	if (jf.local != NULL && muc_domain(jf.domain, &mpo)) {
+		/* from a room to a remote occupant */
+		if (xml_node_attr(n, "to") != NULL)
+			muc_bounce(&jf, xml_node_attr(n, "to"));
+		jid_clear(&jf);
+		return;
+	}
+	if (!answerable(n)) {
+		jid_clear(&jf);
+		return;
+	}
 	bare = jid_bare(&jf);
 	owner = im_owner_of(bare, NULL);
 	if (owner != NULL) {

@@ -21,6 +21,7 @@
 #include "dns.h"
 #include "log.h"
 #include "netaddr.h"
+#include "s2s-target.h"
 #include "settings.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -29,7 +30,6 @@
 #define NS_SERVER "jabber:server"
 #define NS_DIALBACK "jabber:server:dialback"
 #define NS_DB_FEATURE "urn:xmpp:features:dialback"
-#define S2S_PORT 5269             /* RFC 6120 3.2.2 fallback */
 #define S2S_VERIFY_MAX 64         /* db:verify waiting on one link */
 #define S2S_PAIRS_MAX 64          /* domain pairs on one incoming stream */
 #define S2S_RETRY_SECS 30         /* a failed domain is not retried sooner */
@@ -481,31 +481,21 @@ on_srv(void *ctx, enum dns_status st, const struct dns_srv *srv, size_t n,
        const char *error)
 {
 	struct link *l = ctx;
+	struct dns_srv t[DNS_SRV_MAX];
+	const char *why;
 
-	if (st == DNS_TEMPFAIL) {
-		out_fail(l, "remote-server-timeout", error ? error :
-		    "DNS failure");
+	switch (s2s_targets(l->to, st, srv, n, t, &l->nsrv, &why)) {
+	case S2S_TARGET_TEMPFAIL:
+		out_fail(l, "remote-server-timeout", error ? error : why);
 		return;
-	}
-	if (st == DNS_NULLMX) {
-		out_fail(l, "remote-server-not-found", "the domain offers no "
-		    "XMPP server-to-server service");
+	case S2S_TARGET_NONE:
+		out_fail(l, "remote-server-not-found", why);
 		return;
+	case S2S_TARGET_OK:
+		break;
 	}
-	if (st == DNS_OK && n > 0) {
-		l->srv = xreallocarray(NULL, n, sizeof(*srv));
-		for (size_t i = 0; i < n; i++) {
-			l->srv[i] = srv[i];
-			l->srv[i].host = xstrdup(srv[i].host);
-		}
-		l->nsrv = n;
-	} else {
-		/* RFC 6120 3.2.2: the domain itself on the default port */
-		l->srv = xcalloc(1, sizeof(*l->srv));
-		l->srv[0].host = xstrdup(l->to);
-		l->srv[0].port = S2S_PORT;
-		l->nsrv = 1;
-	}
+	l->srv = xreallocarray(NULL, l->nsrv, sizeof(*l->srv));
+	memcpy(l->srv, t, l->nsrv * sizeof(*t));
 	l->isrv = 0;
 	out_next_target(l);
 }
@@ -562,6 +552,12 @@ out_link(const char *from, const char *to)
 void
 s2s_send(const char *from_domain, const char *to_domain, struct xml_node *n)
 {
+	if (resolver == NULL) {
+		/* shutting down (s2s_shutdown): the sessions' last
+		 * unavailable presences have no link left to take them */
+		xml_node_free(&n);
+		return;
+	}
 	struct link *l = out_link(from_domain, to_domain);
 
 	xml_node_set_attr(n, "xmlns", NULL);
@@ -899,27 +895,8 @@ link_input(void *ctx)
 	bool resumed = false;
 
 	while (!l->dead && l->c != NULL) {
-		struct evbuffer *in = xconn_input(l->c);
-		struct evbuffer_iovec v;
-		size_t used = 0;
-		enum xml_event ev;
-
-		if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 && v.iov_len > 0) {
-			ev = xml_stream_feed(l->xs, v.iov_base, v.iov_len,
-			    &used);
-			evbuffer_drain(in, used);
-		} else
-			ev = xml_stream_next(l->xs);
-		switch (ev) {
+		switch (xconn_xml_event(l->c, l->xs, &resumed)) {
 		case XML_EV_MORE:
-			if (used > 0) {
-				resumed = false;
-				continue;
-			}
-			if (!resumed && evbuffer_get_length(in) > 0) {
-				resumed = true;
-				continue;
-			}
 			return;
 		case XML_EV_OPEN:
 			if (l->state != L_HEADER && !(l->out && l->state ==
@@ -937,7 +914,6 @@ link_input(void *ctx)
 				out_stanza(l, xml_stream_take(l->xs));
 			else
 				in_stanza(l, xml_stream_take(l->xs));
-			resumed = false;
 			break;
 		case XML_EV_CLOSE:
 			if (l->out && l->state != L_READY)

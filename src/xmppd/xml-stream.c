@@ -125,9 +125,11 @@ xml_node_set_attr(struct xml_node *n, const char *name, const char *value)
 	for (size_t i = 0; i < n->nattr; i++) {
 		if (strcmp(n->attr[2 * i], name) != 0)
 			continue;
+		/* value may be this very attribute's (copied first) */
+		char *v = value != NULL ? xstrdup(value) : NULL;
 		free(n->attr[2 * i + 1]);
-		if (value != NULL) {
-			n->attr[2 * i + 1] = xstrdup(value);
+		if (v != NULL) {
+			n->attr[2 * i + 1] = v;
 			return;
 		}
 		free(n->attr[2 * i]);
@@ -647,4 +649,36 @@ xml_stream_error(const struct xml_stream *xs, const char **text_r)
 	if (text_r != NULL)
 		*text_r = xs->text;
 	return xs->cond;
+}
+
+/* xml_node_parse - one stanza from text we wrote (the chat store's) */
+struct xml_node *
+xml_node_parse(const char *xml, size_t max)
+{
+	static const char head[] = "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams'>";
+	struct xml_stream *xs = xml_stream_new(max);
+	struct xml_node *n = NULL;
+	const char *parts[2] = { head, xml };
+	enum xml_event ev = XML_EV_MORE;
+
+	for (int i = 0; i < 2 && ev != XML_EV_ERROR && n == NULL; i++) {
+		size_t len = strlen(parts[i]), pos = 0, used;
+		while (pos < len || ev != XML_EV_MORE) {
+			if (ev == XML_EV_MORE) {
+				ev = xml_stream_feed(xs, parts[i] + pos,
+				    len - pos, &used);
+				pos += used;
+			} else
+				ev = xml_stream_next(xs);
+			if (ev == XML_EV_STANZA && n == NULL)
+				n = xml_stream_take(xs);
+			if (ev == XML_EV_ERROR || ev == XML_EV_CLOSE)
+				break;
+		}
+	}
+	xml_stream_free(&xs);
+	if (n != NULL && n->name == NULL)
+		xml_node_free(&n);
+	return n;
 }

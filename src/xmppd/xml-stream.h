@@ -104,5 +104,8 @@ struct xml_node *xml_node_copy(const struct xml_node *n);
 void xml_node_write(const struct xml_node *n, struct buf *out);
 /* xml_escape - append s escaped for text and attribute values */
 void xml_escape(struct buf *out, const char *s);
+/* xml_node_parse - the first stanza of text (our own output, e.g. a
+ * stored message; at most max bytes), or NULL when it does not parse */
+struct xml_node *xml_node_parse(const char *xml, size_t max);
 
 #endif

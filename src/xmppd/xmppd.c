@@ -1,5 +1,6 @@
-/* xmppd - the XMPP client service: streams, STARTTLS, SASL PLAIN with the
- * mailbox credentials, resource binding and stream errors (RFC 6120) */
+/* xmppd - the XMPP client service: streams, STARTTLS, resource binding
+ * and stream errors (RFC 6120), sessions, the service's set-up; SASL in
+ * xmpp-sasl.c, stream management in sm.c (xmppd-int.h) */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,16 +24,11 @@
 #include "tls.h"
 #include "xalloc.h"
 #include "xmppd.h"
-
-#define FAIL_DELAY_MS 500        /* a failed login is answered late */
-#define MAX_AUTH_FAILURES 5      /* then the stream ends */
-#define PLAIN_MAX 2048           /* decoded SASL PLAIN message */
+#include "xmppd-int.h"
 
 struct xmpp_server xsrv;
 
-static void sess_input(void *ctx);
 static void sess_end(void *ctx, enum xconn_end why);
-static void sess_free(struct xsess *s);
 
 /* ------------------------------------------------------------ output */
 
@@ -52,7 +48,6 @@ xsess_send_raw(struct xsess *s, const char *xml)
 	}
 }
 
-static void sm_end_later(struct xsess *s);
 
 void
 xsess_send_stanza_text(struct xsess *s, const char *xml)
@@ -63,7 +58,7 @@ xsess_send_stanza_text(struct xsess *s, const char *xml)
 		/* XEP-0198: kept until the client acknowledges it */
 		if (s->h_out - s->acked >= SM_QUEUE_MAX) {
 			if (s->hibernating)
-				sm_end_later(s);
+				xmpp_sm_end_later(s);
 			else
 				stream_error(s, "policy-violation", "too many "
 				    "stanzas not acknowledged");
@@ -135,7 +130,7 @@ stream_error(struct xsess *s, const char *cond, const char *text)
 		/* a dropped stream waiting for resumption: just end it */
 		log_info("xmpp %s: %s: ending the resumable session", s->full,
 		    cond);
-		sm_end_later(s);
+		xmpp_sm_end_later(s);
 		return;
 	}
 	log_info("xmpp c%" PRIu64 " %s: stream error %s%s%s", s->c->id,
@@ -159,11 +154,11 @@ stream_error(struct xsess *s, const char *cond, const char *text)
 
 /* ------------------------------------------------------------ policy */
 
-/* plaintext_ok - whether a password may be sent here: over TLS, from a
+/* xmpp_plaintext_ok - whether a password may be sent here: over TLS, from a
  * loopback client (auth.loopback_secure) or with
  * xmpp.allow_plaintext_auth; the rule of the other services */
-static bool
-plaintext_ok(struct xsess *s)
+bool
+xmpp_plaintext_ok(struct xsess *s)
 {
 	if (s->c->tls || settings_current(xsrv.svc->db)->xmpp_allow_plaintext_auth)
 		return true;
@@ -179,7 +174,7 @@ send_features(struct xsess *s)
 	buf_init(&b, 0);
 	buf_puts(&b, "<stream:features>");
 	if (!s->authed) {
-		bool plain = plaintext_ok(s);
+		bool plain = xmpp_plaintext_ok(s);
 		if (!s->c->tls && xsrv.ssl != NULL && !s->websocket)
 			buf_printf(&b, "<starttls xmlns='" NS_TLS "'>%s"
 			    "</starttls>", plain ? "" : "<required/>");
@@ -253,343 +248,14 @@ stream_open(struct xsess *s)
 	send_features(s);
 }
 
-/* restart - a new stream after STARTTLS or SASL (RFC 6120 4.3.3) */
-static void
-restart(struct xsess *s)
+/* xmpp_stream_restart - a new stream after STARTTLS or SASL (RFC 6120 4.3.3) */
+void
+xmpp_stream_restart(struct xsess *s)
 {
 	xml_stream_free(&s->xs);
 	s->xs = xml_stream_new(s->authed ? XML_STANZA_MAX : XML_PREAUTH_MAX);
 	s->header_sent = false;
 	s->state = XS_WAIT_HEADER;
-}
-
-/* ------------------------------------------------------------ SASL */
-
-static void
-sasl_send(struct xsess *s, const char *what)
-{
-	char *x = xasprintf("<%s xmlns='" NS_SASL "'/>", what);
-
-	xsess_send_raw(s, x);
-	free(x);
-}
-
-/* sasl_failure_xml - <failure/> with a condition and an optional text
- * (new string) */
-static char *
-sasl_failure_xml(const char *cond, const char *text)
-{
-	struct buf b;
-
-	buf_init(&b, 0);
-	buf_printf(&b, "<failure xmlns='" NS_SASL "'><%s/>", cond);
-	if (text != NULL) {
-		buf_puts(&b, "<text xml:lang='en'>");
-		xml_escape(&b, text);
-		buf_puts(&b, "</text>");
-	}
-	buf_puts(&b, "</failure>");
-	return buf_steal(&b);
-}
-
-static void
-sasl_failure(struct xsess *s, const char *cond, const char *text)
-{
-	char *x = sasl_failure_xml(cond, text);
-
-	xsess_send_raw(s, x);
-	free(x);
-}
-
-static void
-on_delay(evutil_socket_t fd, short what, void *arg)
-{
-	struct xsess *s = arg;
-
-	(void)fd;
-	(void)what;
-	s->busy = false;
-	xsess_send_raw(s, s->delay_xml);
-	xfree(&s->delay_xml);
-	if (s->auth_failures >= MAX_AUTH_FAILURES) {
-		stream_error(s, "policy-violation", "too many failed logins");
-		return;
-	}
-	sess_input(s);
-}
-
-/* login_failed - count the failure, answer after a delay */
-static void
-login_failed(struct xsess *s, const char *cond, const char *text)
-{
-	throttle_failed(xsrv.svc, (struct sockaddr *)&s->c->sa);
-	s->auth_failures++;
-	free(s->delay_xml);
-	s->delay_xml = sasl_failure_xml(cond, text);
-	s->busy = true;
-	if (s->delay_ev == NULL)
-		s->delay_ev = evtimer_new(xsrv.svc->base, on_delay, s);
-	struct timeval tv = { 0, FAIL_DELAY_MS * 1000 };
-	evtimer_add(s->delay_ev, &tv);
-}
-
-static void
-on_revoked(void *ctx)
-{
-	struct xsess *s = ctx;
-
-	log_info("xmpp %s: credentials revoked, closing",
-	    s->full ? s->full : s->owner);
-	stream_error(s, "not-authorized", "your credentials were changed or "
-	    "revoked; log in again");
-}
-
-/* on_web_expiry - a stream signed in by a webmail session (SASL
- * EXTERNAL, websocket.c) at the time that session expires: nothing
- * writes the config store then, so the revocation sweep would not look;
- * check now, and again at the new expiry if the webmail was used
- * meanwhile */
-static void web_watch(struct xsess *s);
-
-static void
-on_web_expiry(evutil_socket_t fd, short what, void *arg)
-{
-	struct xsess *s = arg;
-
-	(void)fd;
-	(void)what;
-	if (s->reg == NULL)
-		return;
-	if (service_login_valid(&s->reg))
-		web_watch(s);
-	else
-		on_revoked(s);
-}
-
-/* web_watch - arm the expiry timer of s's webmail session */
-static void
-web_watch(struct xsess *s)
-{
-	const char *err;
-	int64_t until, now = time(NULL);
-	int r = dir_web_session_current(xsrv.svc->db, s->web_session,
-	    s->mailbox_id, now, &until, &err);
-
-	if (r < 0) {
-		/* look again in a minute */
-		log_warnx("xmpp c%" PRIu64 " web session %" PRId64 ": %s",
-		    s->c != NULL ? s->c->id : 0, s->web_session, err);
-		until = now + 60;
-	} else if (r == 0) {
-		until = now;    /* gone already: the check says goodbye */
-	}
-	if (s->web_ev == NULL)
-		s->web_ev = evtimer_new(xsrv.svc->base, on_web_expiry, s);
-	struct timeval tv = { (time_t)(until > now ? until - now : 0), 0 };
-	evtimer_add(s->web_ev, &tv);
-}
-
-static void login_success(struct xsess *s);
-
-/* login_done - the answer of the password check */
-static void
-login_done(void *ctx, enum dir_auth_result r, const struct dir_mailbox *mb,
-	   const char *err)
-{
-	struct xsess *s = ctx;
-	int limit;
-
-	s->auth_req = NULL;
-	s->busy = false;
-	switch (r) {
-	case DIR_AUTH_OK:
-		break;
-	case DIR_AUTH_FAILED:
-		log_info("xmpp c%" PRIu64 " %s: login failed", s->c->id,
-		    s->c->addr);
-		login_failed(s, "not-authorized", NULL);
-		return;
-	case DIR_AUTH_DISABLED:
-		log_info("xmpp c%" PRIu64 " %s: login refused: disabled",
-		    s->c->id, s->c->addr);
-		sasl_failure(s, "account-disabled", "this mailbox is disabled");
-		sess_input(s);
-		return;
-	case DIR_AUTH_PREVENTED:
-		log_info("xmpp c%" PRIu64 " %s: login refused: authentication "
-		    "prevented", s->c->id, s->c->addr);
-		sasl_failure(s, "account-disabled", "logins are not allowed "
-		    "for this mailbox");
-		sess_input(s);
-		return;
-	default:
-		log_warnx("xmpp c%" PRIu64 " authenticate: %s", s->c->id,
-		    err ? err : "error");
-		sasl_failure(s, "temporary-auth-failure", NULL);
-		sess_input(s);
-		return;
-	}
-	if (mb->postoffice_id != s->po_id) {
-		/* the password is right, but for a user of another post
-		 * office: this domain's users only */
-		log_info("xmpp c%" PRIu64 " %s: login refused: %s@%s is not a "
-		    "user of %s", s->c->id, s->c->addr, mb->name,
-		    mb->postoffice, s->domain);
-		login_failed(s, "not-authorized", NULL);
-		return;
-	}
-	limit = (int)settings_current(xsrv.svc->db)->xmpp_max_userip_connections;
-	if (!service_login_start(xsrv.svc, &s->reg,
-	    (struct sockaddr *)&s->c->sa, mb, limit, on_revoked, s)) {
-		log_info("xmpp c%" PRIu64 " %s: login refused: over "
-		    "xmpp.max_userip_connections (%d)", s->c->id, s->c->addr,
-		    limit);
-		sasl_failure(s, "temporary-auth-failure", "too many sessions "
-		    "of this user from your address");
-		sess_input(s);
-		return;
-	}
-	s->local = xstrdup(mb->name);
-	str_lower(s->local);
-	s->owner = xasprintf("%s@%s", s->local, mb->postoffice);
-	str_lower(s->owner);
-	s->mailbox_id = mb->id;
-	s->bare = xasprintf("%s@%s", s->local, s->domain);
-	if (DIR_CREDENTIAL_IS_WEB(mb->credential))
-		web_watch(s);
-	login_success(s);
-}
-
-/* login_success - s->local, owner and bare are set: logged in */
-static void
-login_success(struct xsess *s)
-{
-	throttle_ok(xsrv.svc, (struct sockaddr *)&s->c->sa);
-	s->authed = true;
-	log_info("xmpp c%" PRIu64 " %s: login %s%s", s->c->id, s->c->addr,
-	    s->bare, s->c->tls ? " (TLS)" : "");
-	sasl_send(s, "success");
-	xconn_set_timeout(s->c, (int)settings_current(xsrv.svc->db)->xmpp_idle_timeout);
-	restart(s);
-	sess_input(s);
-}
-
-/* sasl_plain - a PLAIN message, base64 (RFC 4616, RFC 6120 6.4.2) */
-static void
-sasl_plain(struct xsess *s, const char *b64)
-{
-	struct buf msg;
-	const char *authzid, *authcid, *pass;
-	char *login;
-	int r;
-
-	s->sasl_wait = false;
-	buf_init(&msg, PLAIN_MAX);
-	if (strcmp(b64, "=") == 0)
-		b64 = "";
-	if (smtp_base64_decode(b64, strlen(b64), &msg) < 0 || msg.len == 0) {
-		buf_free(&msg);
-		sasl_failure(s, "incorrect-encoding", NULL);
-		return;
-	}
-	r = smtp_sasl_plain(msg.data, msg.len, &authzid, &authcid, &pass);
-	if (r == SMTP_SASL_NUL || r < 0 || *authcid == '\0') {
-		explicit_bzero(msg.data, msg.len);
-		buf_free(&msg);
-		if (r == SMTP_SASL_NUL)
-			login_failed(s, "not-authorized", NULL);
-		else
-			sasl_failure(s, "malformed-request", NULL);
-		return;
-	}
-	if (throttle_blocked(xsrv.svc, (struct sockaddr *)&s->c->sa)) {
-		explicit_bzero(msg.data, msg.len);
-		buf_free(&msg);
-		log_info("xmpp c%" PRIu64 " %s: login refused: too many "
-		    "failures", s->c->id, s->c->addr);
-		login_failed(s, "temporary-auth-failure", "too many failed "
-		    "logins from your address; try again later");
-		return;
-	}
-	/* the authcid is the JID's local part (a mailbox name, or with
-	 * '@' an address when the post office allows address logins) */
-	if (strchr(authcid, '@') != NULL)
-		login = xstrdup(authcid);
-	else
-		login = xasprintf("%s@%s", authcid, s->po);
-	if (*authzid != '\0') {
-		/* only as oneself: the bare JID being logged in as */
-		char *want = strchr(authcid, '@') ? xstrdup(authcid) :
-		    xasprintf("%s@%s", authcid, s->domain);
-		bool same = str_eq_ci(authzid, want);
-		free(want);
-		if (!same) {
-			explicit_bzero(msg.data, msg.len);
-			buf_free(&msg);
-			free(login);
-			sasl_failure(s, "invalid-authzid", NULL);
-			return;
-		}
-	}
-	/* an external contact (guest.c): the chat store, not the directory */
-	bool guest_ok;
-	if (guest_login(s, authcid, pass, &guest_ok)) {
-		explicit_bzero(msg.data, msg.len);
-		buf_free(&msg);
-		free(login);
-		if (guest_ok)
-			login_success(s);
-		else {
-			log_info("xmpp c%" PRIu64 " %s: guest login failed",
-			    s->c->id, s->c->addr);
-			login_failed(s, "not-authorized", NULL);
-		}
-		return;
-	}
-	s->busy = true;
-	/* with the client: login security (loginsec.h) takes only app
-	 * passwords for a two-factor mailbox and applies country policies */
-	s->auth_req = auth_pool_submit_client(xsrv.auth, login, pass,
-	    &(struct dir_client){ "xmpp", s->c->addr }, login_done, s);
-	explicit_bzero(msg.data, msg.len);
-	buf_free(&msg);
-	free(login);
-}
-
-static void
-sasl_stanza(struct xsess *s, struct xml_node *n)
-{
-	char *text = xml_node_text(n);
-
-	if (strcmp(n->name, "abort") == 0) {
-		s->sasl_wait = false;
-		sasl_failure(s, "aborted", NULL);
-	} else if (strcmp(n->name, "response") == 0) {
-		if (!s->sasl_wait)
-			sasl_failure(s, "malformed-request", "no exchange "
-			    "under way");
-		else
-			sasl_plain(s, text);
-	} else if (strcmp(n->name, "auth") == 0) {
-		const char *mech = xml_node_attr(n, "mechanism");
-		if (mech != NULL && strcmp(mech, "EXTERNAL") == 0 &&
-		    s->websocket)
-			websocket_sasl_external(s, text);
-		else if (!plaintext_ok(s))
-			sasl_failure(s, "encryption-required", "start TLS "
-			    "first");
-		else if (mech == NULL || strcmp(mech, "PLAIN") != 0)
-			sasl_failure(s, "invalid-mechanism", "PLAIN only: "
-			    "passwords are stored hashed (no SCRAM secrets)");
-		else if (*text == '\0') {
-			s->sasl_wait = true;
-			xsess_send_raw(s, "<challenge xmlns='" NS_SASL "'/>");
-		} else
-			sasl_plain(s, text);
-	} else
-		stream_error(s, "unsupported-stanza-type", NULL);
-	explicit_bzero(text, strlen(text));
-	free(text);
 }
 
 /* ------------------------------------------------------------ binding */
@@ -707,242 +373,20 @@ preauth_stanza(struct xsess *s, struct xml_node *n)
 			xconn_close(s->c);
 			return;
 		}
-		restart(s);
+		xmpp_stream_restart(s);
 		return;
 	}
 	if (ns != NULL && strcmp(ns, NS_SASL) == 0) {
-		sasl_stanza(s, n);
+		xmpp_sasl_stanza(s, n);
 		return;
 	}
 	stream_error(s, "not-authorized", "log in first");
 }
 
-/* ------------------------------------------------------------ XEP-0198 */
+/* ------------------------------------------------------------ sessions */
 
-static void
-sm_failed(struct xsess *s, const char *cond)
-{
-	char *x = xasprintf("<failed xmlns='" NS_SM "'><%s xmlns='"
-	    NS_STANZAS "'/></failed>", cond);
-
-	xsess_send_raw(s, x);
-	free(x);
-}
-
-/* sm_ack - the client handled h stanzas: forget them; false after a
- * stream error for a count we never sent */
-static bool
-sm_ack(struct xsess *s, const char *hs)
-{
-	long long h;
-
-	if (hs == NULL || parse_long(hs, 0, UINT32_MAX, &h) < 0) {
-		stream_error(s, "bad-format", "h must be a number");
-		return false;
-	}
-	/* counts wrap at 2^32 (XEP-0198 4) */
-	uint32_t n = (uint32_t)h - s->acked;
-	if (n > s->h_out - s->acked) {
-		stream_error(s, "undefined-condition", "handled-count-too-high");
-		return false;
-	}
-	for (uint32_t i = 0; i < n; i++)
-		free(s->unacked[i]);
-	memmove(s->unacked, s->unacked + n,
-	    (s->h_out - s->acked - n) * sizeof(char *));
-	s->acked += n;
-	return true;
-}
-
-static void
-sm_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct xsess *s = arg;
-
-	(void)fd;
-	(void)what;
-	if (s->hibernating || s->dead) {
-		log_info("xmpp %s: not resumed: ending the session", s->full);
-		sess_free(s);
-		return;
-	}
-	sess_input(s);          /* a resumed stream's pipelined input */
-}
-
-static void
-sm_timer(struct xsess *s, int secs)
-{
-	struct timeval tv = { secs, 0 };
-
-	if (s->sm_ev == NULL)
-		s->sm_ev = evtimer_new(xsrv.svc->base, sm_on_timer, s);
-	evtimer_add(s->sm_ev, &tv);
-}
-
-static void
-sm_end_later(struct xsess *s)
-{
-	s->dead = true;
-	sm_timer(s, 0);
-}
-
-/* sm_hibernate - the connection of a resumable stream dropped: keep the
- * session (still available, stanzas queued) for SM_RESUME_SECS */
-static void
-sm_hibernate(struct xsess *s)
-{
-	log_info("xmpp c%" PRIu64 " %s: connection lost; resumable for %d s",
-	    s->c->id, s->full, SM_RESUME_SECS);
-	xconn_free(&s->c);
-	xml_stream_free(&s->xs);
-	s->hibernating = true;
-	sm_timer(s, SM_RESUME_SECS);
-}
-
-static void
-free_shell(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	free(arg);
-}
-
-/* sm_resume - XEP-0198 5: the new stream s (logged in, not bound) takes
- * over the session previd of the same user */
-static void
-sm_resume(struct xsess *s, struct xml_node *n)
-{
-	const char *previd = xml_node_attr(n, "previd");
-	struct xuser *u = xuser_find(s->owner);
-	struct xsess *old = NULL;
-	struct timeval zero = { 0, 0 };
-	char *x;
-
-	for (struct xsess *t = u ? u->sessions : NULL; t != NULL; t = t->unext)
-		if (t->sm_resume && !t->dead && previd != NULL &&
-		    strcmp(t->sm_id, previd) == 0)
-			old = t;
-	if (old == NULL) {
-		sm_failed(s, "item-not-found");
-		return;
-	}
-	if (!sm_ack(old, xml_node_attr(n, "h")))
-		return;
-	if (old->c != NULL) {
-		/* the client came back before we saw the old connection go */
-		xconn_free(&old->c);
-		xml_stream_free(&old->xs);
-	}
-	log_info("xmpp c%" PRIu64 " %s: resumed (%u stanzas to resend)",
-	    s->c->id, old->full, old->h_out - old->acked);
-	/* the connection, parser and stream move to the old session; the
-	 * new one's login registration goes (the old one's stays) */
-	old->c = s->c;
-	old->c->ctx = old;
-	old->xs = s->xs;
-	old->header_sent = true;
-	old->hibernating = false;
-	s->c = NULL;
-	s->xs = NULL;
-	service_login_end(&s->reg);
-	xmpp_store_flush();
-	x = xasprintf("<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>",
-	    old->sm_id, old->h_in);
-	xsess_send_raw(old, x);
-	free(x);
-	for (uint32_t i = 0; i < old->h_out - old->acked; i++)
-		xsess_send_raw(old, old->unacked[i]);
-	xsess_send_raw(old, "<r xmlns='" NS_SM "'/>");
-	xconn_set_timeout(old->c, (int)settings_current(xsrv.svc->db)->xmpp_idle_timeout);
-	sm_timer(old, 0);       /* then its input, already buffered */
-	/* the shell: out of the lists now, freed once its input loop has
-	 * returned */
-	s->dead = true;
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		xsrv.sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	if (s->delay_ev != NULL)
-		event_free(s->delay_ev);
-	if (s->web_ev != NULL)
-		event_free(s->web_ev);
-	free(s->delay_xml);
-	free(s->domain);
-	free(s->local);
-	free(s->owner);
-	free(s->bare);
-	free(s->full);
-	free(s->resource);
-	free(s->guest_of);
-	event_base_once(xsrv.svc->base, -1, EV_TIMEOUT, free_shell, s, &zero);
-}
-
-static void
-sm_nonza(struct xsess *s, struct xml_node *n)
-{
-	if (strcmp(n->name, "r") == 0 && s->sm) {
-		/* what <a/> counts as handled is on disk first */
-		xmpp_store_flush();
-		char *x = xasprintf("<a xmlns='" NS_SM "' h='%u'/>", s->h_in);
-		xsess_send_raw(s, x);
-		free(x);
-	} else if (strcmp(n->name, "a") == 0 && s->sm) {
-		sm_ack(s, xml_node_attr(n, "h"));
-	} else if (strcmp(n->name, "enable") == 0) {
-		if (s->state != XS_BOUND || s->sm) {
-			sm_failed(s, "unexpected-request");
-			return;
-		}
-		const char *r = xml_node_attr(n, "resume");
-		unsigned char rnd[16];
-		random_bytes(rnd, sizeof(rnd));
-		for (size_t i = 0; i < sizeof(rnd); i++)
-			snprintf(s->sm_id + 2 * i, 3, "%02x", rnd[i]);
-		s->sm = true;
-		s->sm_resume = r != NULL && (strcmp(r, "true") == 0 ||
-		    strcmp(r, "1") == 0);
-		char *x = s->sm_resume ? xasprintf("<enabled xmlns='" NS_SM
-		    "' id='%s' resume='true' max='%d'/>", s->sm_id,
-		    SM_RESUME_SECS) : xstrdup("<enabled xmlns='" NS_SM "'/>");
-		xsess_send_raw(s, x);
-		free(x);
-	} else if (strcmp(n->name, "resume") == 0) {
-		if (s->state != XS_AUTHED) {
-			sm_failed(s, "unexpected-request");
-			return;
-		}
-		sm_resume(s, n);
-	} else
-		stream_error(s, "unsupported-stanza-type", NULL);
-}
-
-/* sm_store_unacked - a session ends with messages the client never
- * acknowledged: they go to offline storage rather than being lost */
-static void
-sm_store_unacked(struct xsess *s)
-{
-	const char *err;
-
-	for (uint32_t i = 0; i < s->h_out - s->acked; i++) {
-		const char *x = s->unacked[i];
-		if (strncmp(x, "<message", 8) == 0 &&
-		    strstr(x, NS_CARBONS) == NULL &&
-		    strstr(x, "type='error'") == NULL &&
-		    strstr(x, "type='groupchat'") == NULL &&
-		    strstr(x, "type='headline'") == NULL &&
-		    chat_offline_add(xsrv.store, s->owner, x, &err) < 0)
-			log_warnx("xmpp %s: offline store: %s", s->owner, err);
-		free(s->unacked[i]);
-	}
-	free(s->unacked);
-	s->unacked = NULL;
-	s->acked = s->h_out;
-}
-
-static void
-stanza(struct xsess *s, struct xml_node *n)
+void
+xmpp_stanza(struct xsess *s, struct xml_node *n)
 {
 	const char *ns = xml_node_xmlns(n);
 
@@ -961,7 +405,7 @@ stanza(struct xsess *s, struct xml_node *n)
 	if (ns == NULL)
 		ns = NS_CLIENT;
 	if (strcmp(ns, NS_SM) == 0) {
-		sm_nonza(s, n);
+		xmpp_sm_nonza(s, n);
 		xml_node_free(&n);
 		return;
 	}
@@ -997,10 +441,10 @@ stanza(struct xsess *s, struct xml_node *n)
 	im_stanza(s, n);
 }
 
-/* sess_input - parse what arrived; one event at a time, none while a
+/* xmpp_sess_input - parse what arrived; one event at a time, none while a
  * password check runs */
-static void
-sess_input(void *ctx)
+void
+xmpp_sess_input(void *ctx)
 {
 	struct xsess *s = ctx;
 	struct timespec now;
@@ -1015,30 +459,8 @@ sess_input(void *ctx)
 
 	bool resumed = false;
 	while (!s->dead && !s->busy) {
-		struct evbuffer *in = xconn_input(s->c);
-		struct evbuffer_iovec v;
-		size_t used = 0;
-		enum xml_event ev;
-
-		if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 && v.iov_len > 0) {
-			ev = xml_stream_feed(s->xs, v.iov_base, v.iov_len,
-			    &used);
-			evbuffer_drain(in, used);
-		} else
-			ev = xml_stream_next(s->xs);
-		switch (ev) {
+		switch (xconn_xml_event(s->c, s->xs, &resumed)) {
 		case XML_EV_MORE:
-			if (used > 0) {
-				resumed = false;
-				continue;
-			}
-			/* a resumed parser finished the slice it held while
-			 * more waits (stanzas over XML_SLICE in one burst):
-			 * feed it, or they wait for the client's next bytes */
-			if (!resumed && evbuffer_get_length(in) > 0) {
-				resumed = true;
-				continue;
-			}
 			/* all read: an idle bound stream keeps no parser
 			 * (memory per idle client, bench/RESULTS.md) */
 			if (s->state == XS_BOUND)
@@ -1052,8 +474,7 @@ sess_input(void *ctx)
 			stream_open(s);
 			break;
 		case XML_EV_STANZA:
-			stanza(s, xml_stream_take(s->xs));
-			resumed = false;
+			xmpp_stanza(s, xml_stream_take(s->xs));
 			break;
 		case XML_EV_CLOSE:
 			/* RFC 6120 4.4: close ours too */
@@ -1084,14 +505,14 @@ sess_end(void *ctx, enum xconn_end why)
 	}
 	if (why == XCONN_EOF && s->sm_resume && !s->dead &&
 	    s->state == XS_BOUND) {
-		sm_hibernate(s);
+		xmpp_sm_hibernate(s);
 		return;
 	}
-	sess_free(s);
+	xmpp_sess_free(s);
 }
 
-static void
-sess_free(struct xsess *s)
+void
+xmpp_sess_free(struct xsess *s)
 {
 	if (s->freeing)
 		return;
@@ -1102,7 +523,7 @@ sess_free(struct xsess *s)
 		xsrv.state_dirty = true;
 	}
 	if (s->sm)
-		sm_store_unacked(s);
+		xmpp_sm_store_unacked(s);
 	if (s->sm_ev != NULL)
 		event_free(s->sm_ev);
 	pep_session_gone(s);
@@ -1174,7 +595,7 @@ xmpp_accept(struct service *svc, struct service_listener *l, int fd,
 	struct xsess *s = xcalloc(1, sizeof(*s));
 
 	s->c = xconn_accept(svc, xsrv.ssl, implicit, fd, sa, salen, limit,
-	    sess_input, sess_end, s);
+	    xmpp_sess_input, sess_end, s);
 	if (s->c == NULL) {
 		free(s);
 		return;
@@ -1204,7 +625,7 @@ xmpp_session_start(struct xsess *s, const char *listener)
 void
 xmpp_session_input(void *ctx)
 {
-	sess_input(ctx);
+	xmpp_sess_input(ctx);
 }
 
 void
@@ -1217,7 +638,7 @@ void
 xsess_login_result(void *ctx, enum dir_auth_result r,
 		   const struct dir_mailbox *mb, const char *err)
 {
-	login_done(ctx, r, mb, err);
+	xmpp_login_done(ctx, r, mb, err);
 }
 
 void
@@ -1346,6 +767,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	guest_sync();           /* expired, revoked, new invitations */
 	s2s_sweep();
+	muc_sweep();            /* remote occupants found unreachable */
 	if (ticks++ % 3600 == 0)
 		retention();
 	if (xsrv.state_dirty) {
@@ -1397,7 +819,7 @@ xmpp_shutdown(struct service *svc)
 	websocket_shutdown();
 	s2s_shutdown();
 	while (xsrv.sessions != NULL)
-		sess_free(xsrv.sessions);
+		xmpp_sess_free(xsrv.sessions);
 	auth_pool_free(&xsrv.auth);
 	if (xsrv.tick_ev != NULL)
 		event_free(xsrv.tick_ev);

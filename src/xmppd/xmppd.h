@@ -304,6 +304,15 @@ void muc_message(struct xsess *s, struct xml_node *m, const struct jid *to,
 		 int64_t po);
 void muc_iq(struct xsess *s, struct xml_node *iq, struct xml_node *payload,
 	    const struct jid *to, int64_t po);
+/* muc_remote - a remote user's stanza to the service or a room
+ * (federation; n's domains proven by s2s.c) */
+void muc_remote(struct xml_node *n, const struct jid *from,
+		const struct jid *to, int64_t po);
+/* muc_bounce - a room's stanza to the remote occupant to could not be
+ * delivered: the occupant leaves (333) at the next muc_sweep (each
+ * second) */
+void muc_bounce(const struct jid *room, const char *to);
+void muc_sweep(void);
 /* muc_init - the persistent rooms from the chat store; muc_shutdown -
  * forget every room (memory only) */
 int muc_init(void);
@@ -366,6 +375,33 @@ char *dialback_key(const char *receiving, const char *originating,
 		   const char *id);
 bool dialback_check(const char *receiving, const char *originating,
 		    const char *id, const char *key);
+/* im_item_load - owner's roster item for jid (1), or a new one with
+ * just the JID (0), -1 error (logged); im_item_save - store it and,
+ * when push and listed, push it to owner's interested sessions (po_id:
+ * owner's post office, -1 when unknown) */
+int im_item_load(const char *owner, const char *jid, struct roster_item *it);
+void im_item_save(const char *owner, int64_t po_id, struct roster_item *it,
+		  bool push);
+/* im_archive_one - XEP-0313: m in owner's archive with the bare JID peer;
+ * with by (that archive's JID), m then carries its <stanza-id/> (any
+ * one by a client removed first) */
+void im_archive_one(const char *owner, struct xml_node *m, const char *peer,
+		    const char *by);
+/* im_offline_store - message m from the JID from kept for owner (RFC
+ * 6121 8.5.2.1.1: with a XEP-0203 delay): 0 kept, 1 storage full, -1
+ * error (logged) */
+int im_offline_store(const char *owner, const struct xml_node *m,
+		     const char *from);
+/* im_carbon_eligible - XEP-0280 6: whether message m (of type) is
+ * copied; im_carbons_sent - copies (<sent/>) of s's message to its
+ * user's other resources with carbons on; im_carbons_received - copies
+ * (<received/>) to the recipient's resources with carbons on that did
+ * not get m (direct: the session that did, or NULL when m went to the
+ * bare JID's available resources of non-negative priority) */
+bool im_carbon_eligible(const struct xml_node *m, const char *type);
+void im_carbons_sent(struct xsess *s, const struct xml_node *m);
+void im_carbons_received(struct xuser *u, const struct xml_node *m,
+			 const struct xsess *direct);
 /* federate_enabled - whether our domain federates
  * (xmpp.federation_domains); federate_remote - whether a domain is
  * someone else's */
@@ -383,6 +419,9 @@ void federate_presence(struct xsess *s, const struct xml_node *p,
 		       bool initial);
 /* federate_incoming - a proven remote stanza for a local JID (consumes) */
 void federate_incoming(struct xml_node *n);
+/* federate_send_from - a stanza built here from one of our JIDs (a
+ * user's, a room's) to a remote one (consumes n) */
+void federate_send_from(const char *from, const char *to, struct xml_node *n);
 /* federate_bounce - the error of a stanza that could not leave, to its
  * local sender */
 void federate_bounce(const struct xml_node *n, const char *cond,

@@ -4,82 +4,30 @@ Prosody runs privately on a free loopback port with its own data
 directory, started and stopped by PID; the test skips without it
 (scripts/install-deps.sh installs it, not started)."""
 import asyncio
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 
 import pytest
 
 from conftest import free_port
-from xmpp_util import PW, srv  # noqa: F401 (srv: the fixture)
+from prosody_util import prosody_run
+from xmpp_util import srv  # noqa: F401 (srv: the fixture)
 
 slixmpp = pytest.importorskip(
     "slixmpp", reason="python3-slixmpp missing (scripts/install-deps.sh)")
 from test_xmpp_im import Client, loop, run  # noqa: E402,F401
 
-PROSODY = shutil.which("prosody") or "/usr/bin/prosody"
-PROSODYCTL = shutil.which("prosodyctl") or "/usr/bin/prosodyctl"
-
-
 @pytest.fixture(scope="module")
 def prosody(tmp_path_factory):
-    if not os.access(PROSODY, os.X_OK):
-        pytest.skip("prosody missing (scripts/install-deps.sh installs it)")
-    d = tmp_path_factory.mktemp("prosody")
     port = free_port()
-    (d / "data").mkdir()
-    cfg = d / "prosody.cfg.lua"
-    cfg.write_text(f"""
-run_as_root = true
-pidfile = "{d}/prosody.pid"
-data_path = "{d}/data"
-c2s_ports = {{ {port} }}
-c2s_direct_tls_ports = {{ }}
-s2s_ports = {{ }}
-http_ports = {{ }}
-https_ports = {{ }}
-interfaces = {{ "127.0.0.1" }}
-authentication = "internal_hashed"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "carbons"; "ping";
-  "offline"; "blocklist"; "vcard_legacy"; "mam"; "posix" }}
-modules_disabled = {{ "s2s"; "admin_socket" }}
-log = {{ {{ levels = {{ min = "warn" }}, to = "file",
-          filename = "{d}/prosody.log" }} }}
+    yield from (port for _ in prosody_run(
+        tmp_path_factory.mktemp("prosody"), port,
+        [("alice", "acme.test"), ("bob", "acme.test"),
+         ("carol", "acme.test"), ("dave", "other.test"),
+         ("erin", "other.test")],
+        ["carbons", "offline", "blocklist", "vcard_legacy", "mam"],
+        """http_ports = { }
 VirtualHost "acme.test"
 VirtualHost "other.test"
-""")
-    env = dict(os.environ, PROSODY_CONFIG=str(cfg))
-    for user, host in (("alice", "acme.test"), ("bob", "acme.test"),
-                       ("carol", "acme.test"), ("dave", "other.test"),
-                       ("erin", "other.test")):
-        subprocess.run([PROSODYCTL, "--config", str(cfg), "register", user,
-                        host, PW[user]], check=True, env=env,
-                       capture_output=True, timeout=60)
-    proc = subprocess.Popen([PROSODY, "--config", str(cfg), "-F"], env=env,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        assert proc.poll() is None, "prosody exited: " + \
-            (d / "prosody.log").read_text(errors="replace")[-2000:] \
-            if (d / "prosody.log").exists() else "prosody exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield port
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+"""))
 
 
 async def scenario(port):

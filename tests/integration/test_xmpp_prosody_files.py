@@ -10,17 +10,13 @@ import asyncio
 import hashlib
 import io
 import os
-import shutil
-import signal
-import socket
 import ssl
-import subprocess
-import time
 import urllib.request
 
 import pytest
 
 from conftest import free_port
+from prosody_util import prosody_run
 from xmpp_util import (PW, Raw, loop, slix_start,  # noqa: F401 (loop)
                        slix_stop, xmpp_server)
 
@@ -29,8 +25,6 @@ slixmpp = pytest.importorskip(
 pytest.importorskip(
     "aiohttp", reason="python3-aiohttp missing (scripts/install-deps.sh)")
 
-PROSODY = shutil.which("prosody") or "/usr/bin/prosody"
-PROSODYCTL = shutil.which("prosodyctl") or "/usr/bin/prosodyctl"
 T = 30
 LIMIT = 2 * 1024 * 1024
 NS_UP = "urn:xmpp:http:upload:0"
@@ -54,64 +48,23 @@ def ours(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def prosody(tmp_path_factory):
-    if not os.access(PROSODY, os.X_OK):
-        pytest.skip("prosody missing (scripts/install-deps.sh installs it)")
-    d = tmp_path_factory.mktemp("prosody-files")
     port, hport, pport = free_port(), free_port(), free_port()
-    (d / "data").mkdir()
-    cfg = d / "prosody.cfg.lua"
-    cfg.write_text(f"""
-run_as_root = true
-pidfile = "{d}/prosody.pid"
-data_path = "{d}/data"
-c2s_ports = {{ {port} }}
-c2s_direct_tls_ports = {{ }}
-s2s_ports = {{ }}
+    yield from (port for _ in prosody_run(
+        tmp_path_factory.mktemp("prosody-files"), port,
+        [("alice", "acme.test"), ("bob", "acme.test")], [], f"""
 http_ports = {{ {hport} }}
 http_interfaces = {{ "127.0.0.1" }}
-https_ports = {{ }}
 http_default_host = "upload.acme.test"
 http_external_url = "http://127.0.0.1:{hport}/"
 proxy65_ports = {{ {pport} }}
 proxy65_interfaces = {{ "127.0.0.1" }}
-interfaces = {{ "127.0.0.1" }}
-authentication = "internal_hashed"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "posix" }}
-modules_disabled = {{ "s2s"; "admin_socket" }}
-log = {{ {{ levels = {{ min = "warn" }}, to = "file",
-          filename = "{d}/prosody.log" }} }}
 VirtualHost "acme.test"
 VirtualHost "other.test"
 Component "upload.acme.test" "http_file_share"
   http_file_share_size_limit = {LIMIT}
 Component "proxy.acme.test" "proxy65"
   proxy65_address = "127.0.0.1"
-""")
-    env = dict(os.environ, PROSODY_CONFIG=str(cfg))
-    for user in ("alice", "bob"):
-        subprocess.run([PROSODYCTL, "--config", str(cfg), "register", user,
-                        "acme.test", PW[user]], check=True, env=env,
-                       capture_output=True, timeout=60)
-    proc = subprocess.Popen([PROSODY, "--config", str(cfg), "-F"], env=env,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        assert proc.poll() is None, "prosody exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield port
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+"""))
 
 
 class Client(slixmpp.ClientXMPP):

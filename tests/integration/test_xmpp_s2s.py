@@ -5,24 +5,19 @@ slixmpp clients on each side exchange subscriptions, presence and
 messages. A peer that claims a domain it is not (dialback fails) is
 refused; a domain without federation gives its users a clear error."""
 import asyncio
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
 from conftest import Postern, dnsmasq_start, dnsmasq_stop, free_port
+from prosody_util import prosody_run
 from xmpp_util import PW, Raw
 
 slixmpp = pytest.importorskip(
     "slixmpp", reason="python3-slixmpp missing (scripts/install-deps.sh)")
 from test_xmpp_im import Client, loop, run  # noqa: E402,F401
 
-PROSODY = shutil.which("prosody") or "/usr/bin/prosody"
-PROSODYCTL = shutil.which("prosodyctl") or "/usr/bin/prosodyctl"
 NS_STREAM = "http://etherx.jabber.org/streams"
 
 
@@ -33,6 +28,8 @@ def net(tmp_path_factory):
     ports = {"a": free_port(), "b": free_port(), "p": free_port()}
     recs = []
     for dom, key in (("acme.test", "a"), ("other.test", "a"),
+                     ("conference.acme.test", "a"),
+                     ("conference.prosody.test", "p"),
                      ("beta.test", "b"), ("prosody.test", "p")):
         host = f"s2s-{key}.test"
         recs += [f"--srv-host=_xmpp-server._tcp.{dom},{host},{ports[key]},0,5",
@@ -80,20 +77,22 @@ def prosody(tmp_path_factory, net):
     """Prosody serving prosody.test with s2s on; its legacy resolver asks
     port 53 of /etc/resolv.conf's server, so the configuration (Lua)
     points luasocket's UDP peer for port 53 at our dnsmasq"""
-    if not os.access(PROSODY, os.X_OK):
-        pytest.skip("prosody missing (scripts/install-deps.sh installs it)")
     ports, dport = net
     d = tmp_path_factory.mktemp("prosody")
     c2s = free_port()
-    (d / "data").mkdir()
     (d / "certs").mkdir()
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
                     "-nodes", "-days", "2", "-subj", "/CN=prosody.test",
                     "-keyout", str(d / "certs/prosody.test.key"),
                     "-out", str(d / "certs/prosody.test.crt")],
                    check=True, capture_output=True, timeout=60)
-    cfg = d / "prosody.cfg.lua"
-    cfg.write_text(f"""
+    yield from ((c2s, d) for _ in prosody_run(
+        d, c2s, [("erin", "prosody.test")], ["tls", "dialback"],
+        """http_ports = { }
+s2s_secure_auth = false
+VirtualHost "prosody.test"
+Component "conference.prosody.test" "muc"
+""", s2s=ports["p"], log_level="debug", head=f"""
 local socket = require "socket"
 local udp = getmetatable(socket.udp()).__index
 local setpeername = udp.setpeername
@@ -101,51 +100,18 @@ udp.setpeername = function(s, host, port)
   if port == 53 then host, port = "127.0.0.1", {dport} end
   return setpeername(s, host, port)
 end
-run_as_root = true
-pidfile = "{d}/prosody.pid"
-data_path = "{d}/data"
-certificates = "{d}/certs"
-c2s_ports = {{ {c2s} }}
-c2s_direct_tls_ports = {{ }}
-s2s_ports = {{ {ports['p']} }}
-s2s_direct_tls_ports = {{ }}
-http_ports = {{ }}
-https_ports = {{ }}
-interfaces = {{ "127.0.0.1" }}
-use_ipv6 = false
-authentication = "internal_hashed"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-s2s_secure_auth = false
-modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "dialback";
-  "posix" }}
-modules_disabled = {{ "admin_socket" }}
-log = {{ {{ levels = {{ min = "debug" }}, to = "file",
-          filename = "{d}/prosody.log" }} }}
-VirtualHost "prosody.test"
-""")
-    env = dict(os.environ, PROSODY_CONFIG=str(cfg))
-    subprocess.run([PROSODYCTL, "--config", str(cfg), "register", "erin",
-                    "prosody.test", PW["erin"]], check=True, env=env,
-                   capture_output=True, timeout=60)
-    proc = subprocess.Popen([PROSODY, "--config", str(cfg), "-F"], env=env,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        assert proc.poll() is None, "prosody exited"
-        try:
-            socket.create_connection(("127.0.0.1", c2s), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield c2s, d
-    proc.send_signal(signal.SIGTERM)
+"""))
+
+
+def run_with_prosody_log(loop, coro, d, timeout):
+    """run coro; on failure, show the end of Prosody's log first"""
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        run(loop, coro, timeout=timeout)
+    except BaseException:
+        log = d / "prosody.log"
+        print(log.read_text(errors="replace")[-6000:]
+              if log.exists() else "no prosody log")
+        raise
 
 
 async def befriend(x, xjid, y, yjid):
@@ -211,6 +177,50 @@ def test_postern_to_postern(servers, loop):
     run(loop, go(), timeout=150)
 
 
+def test_carbons_of_remote_messages(servers, loop):
+    """XEP-0280 across servers: a message to a remote JID is copied
+    (<sent/>) to the sender's other resource, one from a remote JID to a
+    full JID (<received/>) to the recipient's other resource"""
+    a, b = servers
+
+    async def go():
+        one = await Client("alice@acme.test/one").start(a.port("xmpp"))
+        two = await Client("alice@acme.test/two").start(a.port("xmpp"))
+        carol = await Client("carol@beta.test/c").start(b.port("xmpp"))
+        cc = asyncio.Queue()
+        for c in (one, two):
+            c.register_plugin("xep_0280")
+            await c["xep_0280"].enable()
+        two.add_event_handler("carbon_sent", lambda m: cc.put_nowait(
+            ("sent", m["carbon_sent"])))
+        two.add_event_handler("carbon_received", lambda m: cc.put_nowait(
+            ("received", m["carbon_received"])))
+        one.send_message(mto="carol@beta.test", mbody="cc out", mtype="chat")
+        m = await carol.wait_message("cc out")
+        kind, inner = await asyncio.wait_for(cc.get(), 30)
+        assert kind == "sent" and inner["body"] == "cc out"
+        assert str(inner["to"]) == "carol@beta.test"
+        carol.send_message(mto=str(m["from"]), mbody="cc in", mtype="chat")
+        await one.wait_message("cc in")
+        kind, inner = await asyncio.wait_for(cc.get(), 30)
+        assert kind == "received" and inner["body"] == "cc in"
+        assert str(inner["from"]) == "carol@beta.test/c"
+        # <private/> ones are not copied (XEP-0280 7)
+        p = one.make_message(mto="carol@beta.test", mbody="not cc",
+                             mtype="chat")
+        ET.SubElement(p.xml, "{urn:xmpp:carbons:2}private")
+        p.send()
+        one.send_message(mto="carol@beta.test", mbody="cc again",
+                         mtype="chat")
+        await carol.wait_message("cc again")
+        kind, inner = await asyncio.wait_for(cc.get(), 30)
+        assert inner["body"] == "cc again", inner
+        for x in (one, two, carol):
+            await x.stop()
+
+    run(loop, go(), timeout=120)
+
+
 def test_postern_to_prosody(servers, prosody, loop):
     a, _ = servers
     c2s, d = prosody
@@ -226,13 +236,139 @@ def test_postern_to_prosody(servers, prosody, loop):
         for x in (bob, erin):
             await x.stop()
 
-    try:
-        run(loop, go(), timeout=150)
-    except BaseException:
-        log = d / "prosody.log"
-        print(log.read_text(errors="replace")[-6000:]
-              if log.exists() else "no prosody log")
-        raise
+    run_with_prosody_log(loop, go(), d, 150)
+
+
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_USER = NS_MUC + "#user"
+
+
+def muc_join(c, room, nick):
+    p = c.make_presence(pto=f"{room}/{nick}")
+    ET.SubElement(p.xml, f"{{{NS_MUC}}}x")
+    p.send()
+
+
+async def wait_stanza(q, pred):
+    while True:
+        st = await asyncio.wait_for(q.get(), 30)
+        if pred(st):
+            return st
+
+
+def test_federated_muc_with_prosody(servers, prosody, loop):
+    """a Prosody user joins a room of ours over federation (XEP-0045 as a
+    remote occupant): the room's history, the occupants' presences both
+    ways (with real JIDs: non-anonymous), group and private messages,
+    leaving; remote users do not make rooms"""
+    a, _ = servers
+    c2s, d = prosody
+    room = "lounge@conference.acme.test"
+
+    async def go():
+        alice = await Client("alice@acme.test/m").start(a.port("xmpp"))
+        erin = await Client("erin@prosody.test/m").start(c2s)
+        pres = {"alice": asyncio.Queue(), "erin": asyncio.Queue()}
+        for name, c in (("alice", alice), ("erin", erin)):
+            c.add_event_handler("presence", pres[name].put_nowait)
+        muc_join(alice, room, "alice")
+        await wait_stanza(pres["alice"], lambda p: str(p["from"]) ==
+                          room + "/alice" and p["type"] != "error")
+        alice.send_message(mto=room, mbody="before erin", mtype="groupchat")
+        await alice.wait_message("before erin")
+        # a remote user joins: the occupant's presence, then its own
+        # (110), the history (with its delay), the subject
+        muc_join(erin, room, "erin")
+        p = await wait_stanza(pres["erin"], lambda p: str(p["from"]) ==
+                              room + "/alice")
+        item = p.xml.find(f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}item")
+        assert item.get("jid") == "alice@acme.test/m"
+        assert item.get("affiliation") == "owner"
+        p = await wait_stanza(pres["erin"], lambda p: str(p["from"]) ==
+                              room + "/erin")
+        codes = {s.get("code") for s in p.xml.iter(f"{{{NS_MUC_USER}}}status")}
+        assert "110" in codes, p
+        h = await erin.wait_message("before erin")
+        assert str(h["from"]) == room + "/alice"
+        assert h["type"] == "groupchat"
+        assert h.xml.find("{urn:xmpp:delay}delay") is not None
+        p = await wait_stanza(pres["alice"], lambda p: str(p["from"]) ==
+                              room + "/erin")
+        item = p.xml.find(f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}item")
+        assert item.get("jid") == "erin@prosody.test/m"
+        assert item.get("affiliation") == "none"
+        # group messages both ways (each also back to its sender)
+        erin.send_message(mto=room, mbody="from prosody", mtype="groupchat")
+        m = await alice.wait_message("from prosody")
+        assert str(m["from"]) == room + "/erin"
+        await erin.wait_message("from prosody")
+        alice.send_message(mto=room, mbody="from postern", mtype="groupchat")
+        m = await erin.wait_message("from postern")
+        assert str(m["from"]) == room + "/alice"
+        # private messages through the room
+        erin.send_message(mto=room + "/alice", mbody="psst", mtype="chat")
+        m = await alice.wait_message("psst")
+        assert str(m["from"]) == room + "/erin"
+        alice.send_message(mto=room + "/erin", mbody="psst back",
+                           mtype="chat")
+        await erin.wait_message("psst back")
+        # the room answers a remote disco#info
+        info = await erin["xep_0030"].get_info(jid=room, timeout=30)
+        assert NS_MUC in info["disco_info"]["features"]
+        # remote users join existing rooms only
+        muc_join(erin, "newroom@conference.acme.test", "erin")
+        p = await wait_stanza(pres["erin"], lambda p: str(p["from"]) ==
+                              "newroom@conference.acme.test/erin")
+        assert p["type"] == "error"
+        assert p["error"]["condition"] == "not-allowed"
+        # leaving
+        erin.send_presence(pto=room + "/erin", ptype="unavailable")
+        p = await wait_stanza(pres["alice"], lambda p: str(p["from"]) ==
+                              room + "/erin" and p["type"] == "unavailable")
+        for x in (alice, erin):
+            await x.stop()
+
+    run_with_prosody_log(loop, go(), d, 150)
+
+
+def test_local_user_in_a_prosody_room(servers, prosody, loop):
+    """the other way: one of our users in a room of Prosody's MUC
+    (groupchat from a remote room reaches the occupant's session)"""
+    a, _ = servers
+    c2s, d = prosody
+    room = "lobby@conference.prosody.test"
+
+    async def go():
+        bob = await Client("bob@acme.test/r").start(a.port("xmpp"))
+        erin = await Client("erin@prosody.test/r").start(c2s)
+        pres = {"bob": asyncio.Queue(), "erin": asyncio.Queue()}
+        for name, c in (("bob", bob), ("erin", erin)):
+            c.add_event_handler("presence", pres[name].put_nowait)
+        muc_join(erin, room, "erin")
+        await wait_stanza(pres["erin"], lambda p: str(p["from"]) ==
+                          room + "/erin" and p["type"] != "error")
+        # Prosody locks a new room until its owner accepts it (an instant
+        # room, XEP-0045 10.1.2)
+        iq = erin.make_iq_set(ito=room)
+        q = ET.SubElement(iq.xml, f"{{{NS_MUC}#owner}}query")
+        ET.SubElement(q, "{jabber:x:data}x", {"type": "submit"})
+        await iq.send(timeout=30)
+        muc_join(bob, room, "bob")
+        await wait_stanza(pres["bob"], lambda p: str(p["from"]) ==
+                          room + "/bob" and p["type"] != "error")
+        await wait_stanza(pres["erin"], lambda p: str(p["from"]) ==
+                          room + "/bob")
+        bob.send_message(mto=room, mbody="bob in lobby", mtype="groupchat")
+        m = await erin.wait_message("bob in lobby")
+        assert str(m["from"]) == room + "/bob"
+        await bob.wait_message("bob in lobby")
+        erin.send_message(mto=room, mbody="erin in lobby", mtype="groupchat")
+        m = await bob.wait_message("erin in lobby")
+        assert str(m["from"]) == room + "/erin"
+        for x in (bob, erin):
+            await x.stop()
+
+    run_with_prosody_log(loop, go(), d, 120)
 
 
 def server_header(to, frm=None):

@@ -74,6 +74,14 @@ static bool dnsmasq_start(void)
 		      "--mx-host=remote.test,mx2.remote.test,10",
 		      "--mx-host=remote.test,backup.remote.test,20",
 		      "--mx-host=nullmx.test,.,0",
+		      /* SRV (RFC 2782): order, case, port 0 left out, "." */
+		      "--srv-host=_xmpp-server._tcp.srv.test,XMPP2.srv.test,"
+		      "5270,10,1",
+		      "--srv-host=_xmpp-server._tcp.srv.test,xmpp1.srv.test,"
+		      "5269,5,0",
+		      "--srv-host=_xmpp-server._tcp.srv.test,xmpp0.srv.test,"
+		      "0,1,0",
+		      "--srv-host=_xmpp-server._tcp.nosrv.test",
 		      "--host-record=mx1.remote.test,127.0.0.1",
 		      "--host-record=mx2.remote.test,127.0.0.2,::1",
 		      "--host-record=backup.remote.test,127.0.0.3",
@@ -185,6 +193,21 @@ static void strs_done(void *ctx, enum dns_status st, char *const *s, size_t n,
 		snprintf(res->addrs[i], sizeof(res->addrs[i]), "%s", s[i]);
 }
 
+static void srv_done(void *ctx, enum dns_status st, const struct dns_srv *srv,
+		     size_t n, const char *error)
+{
+	struct result *res = ctx;
+
+	res->done = true;
+	res->status = st;
+	res->n = n;
+	for (size_t i = 0; i < n && i < 8; i++)
+		snprintf(res->addrs[i], sizeof(res->addrs[i]), "%s:%u",
+			 srv[i].host, srv[i].port);
+	if (error != NULL)
+		snprintf(res->error, sizeof(res->error), "%s", error);
+}
+
 /* run_until - run the loop until res->done, at most 10 s */
 static void run_until(struct result *res)
 {
@@ -255,6 +278,36 @@ static void test_mx(void)
 	CHECK(seen_mx1_first && seen_mx2_first);
 	dns_resolver_free(&r);
 	CHECK(r == NULL);
+}
+
+/* SRV records through dns_srv_parse: sorted, lowercased, a port 0
+ * record left out; the "." target alone: not offered; none: not found */
+static void test_srv(void)
+{
+	struct dns_resolver *r = resolver();
+	struct result res;
+
+	if (r == NULL)
+		return;
+	memset(&res, 0, sizeof(res));
+	dns_lookup_srv(r, "_xmpp-server._tcp.srv.test", srv_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_OK);
+	CHECK_INTEQ(res.n, 2);
+	CHECK_STREQ(res.addrs[0], "xmpp1.srv.test:5269");
+	CHECK_STREQ(res.addrs[1], "xmpp2.srv.test:5270");
+	memset(&res, 0, sizeof(res));
+	dns_lookup_srv(r, "_xmpp-server._tcp.nosrv.test", srv_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_NULLMX);
+	memset(&res, 0, sizeof(res));
+	dns_lookup_srv(r, "_xmpp-server._tcp.amx.test", srv_done, &res);
+	run_until(&res);
+	CHECK_INTEQ(res.status, DNS_NOTFOUND);
+	CHECK(!dns_host_ok("bad host.test") && !dns_host_ok("-a.test") &&
+	      !dns_host_ok("a..test") && !dns_host_ok("[127.0.0.1]") &&
+	      dns_host_ok("a-b.test.") && dns_host_ok("_x.test"));
+	dns_resolver_free(&r);
 }
 
 static void test_mx_fallback_null_nx(void)
@@ -573,6 +626,7 @@ int main(void)
 		TEST(test_servers_csv),
 		TEST(test_mx),
 		TEST(test_mx_fallback_null_nx),
+		TEST(test_srv),
 		TEST(test_addr),
 		TEST(test_txt_ptr),
 		TEST(test_tlsa),
