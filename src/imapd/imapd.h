@@ -216,6 +216,11 @@ void session_deselect(struct session *s);
 /* quote_name - a store folder name as the session writes it (modified
  * UTF-7, or UTF-8 after ENABLE UTF8=ACCEPT) */
 void quote_name(struct session *s, struct buf *out, const char *name);
+/* folder_refuse - the NO of a failed folder change (cmd): the store's
+ * texts about the name go to the client, any other failure is logged and
+ * answered without its text (it may name server paths) */
+void folder_refuse(struct session *s, const char *tag, const char *cmd,
+		   const char *name, const char *err);
 /* mailbox_quota_kb - the quota of the logged-in mailbox now (0: none) */
 int64_t mailbox_quota_kb(struct session *s);
 
