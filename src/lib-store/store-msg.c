@@ -76,6 +76,50 @@ store_msgs_load(struct store_folder *f, struct store_msg **msgs_r,
 	    "AND ?2=0 ORDER BY uid", 0, msgs_r, n_r, error_r);
 }
 
+/* store_msgs_view - see store.h */
+int
+store_msgs_view(struct store_folder *f, struct store_msg **msgs_r,
+		size_t *n_r, const char **error_r)
+{
+	/* by msg_view alone (it covers the query): the table's rows are
+	 * never read */
+	sqlite3_stmt *s = index_prep(f->st, "SELECT uid, flags, modseq, vsize,"
+	    " idate, keywords FROM msg INDEXED BY msg_view WHERE folder=?1"
+	    " ORDER BY uid", error_r);
+	struct store_msg *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, f->id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		struct store_msg *m = &v[n++];
+		const unsigned char *kw = sqlite3_column_text(s, 5);
+		m->uid = (uint32_t)sqlite3_column_int64(s, 0);
+		m->flags = (unsigned int)sqlite3_column_int(s, 1);
+		m->modseq = (uint64_t)sqlite3_column_int64(s, 2);
+		m->size = (uint64_t)sqlite3_column_int64(s, 3);
+		m->file_size = 0;
+		m->internal_date = (time_t)sqlite3_column_int64(s, 4);
+		m->keywords = kw != NULL && *kw ? xstrdup((const char *)kw) :
+		    NULL;
+		m->file = NULL;
+	}
+	index_done(f->st, s);
+	if (rc != SQLITE_DONE) {
+		store_msgs_free(v, n);
+		return index_err(f->st, error_r, "load the view");
+	}
+	*msgs_r = v;
+	*n_r = n;
+	return 0;
+}
+
 int
 store_msgs_changed(struct store_folder *f, uint64_t since,
 		   struct store_msg **msgs_r, size_t *n_r,
