@@ -311,35 +311,53 @@ cmd_fetch(struct session *s, const char *tag, const struct imap_arg *a,
 	}
 	if (want_vanished)
 		vanished_earlier(s, a[0].str, changedsince);
-	/* a non-peek body fetch sets \Seen first, and reports FLAGS */
-	bool *seen_now = xcalloc(nidx + 1, sizeof(bool));
+	struct fetch_job *j = xcalloc(1, sizeof(*j));
+	j->tag = xstrdup(tag);
+	j->f = f;
+	j->idx = idx;
+	j->n = nidx;
+	j->seen_now = xcalloc(nidx + 1, sizeof(bool));
+	j->uid = uid;
+	j->use_changedsince = use_changedsince;
+	j->changedsince = changedsince;
+	/* a non-peek body fetch sets \Seen first, and reports FLAGS: the
+	 * write goes the way of STORE's (writer.c), then the job is sent */
 	if (f.sets_seen && !s->readonly) {
 		uint32_t *uids = xcalloc(nidx + 1, sizeof(*uids));
 		size_t nu = 0;
 		for (size_t i = 0; i < nidx; i++)
 			if (!(s->msgs[idx[i]].flags & STORE_SEEN) && !s->msgs[idx[i]].gone)
 				uids[nu++] = s->msgs[idx[i]].uid;
-		if (nu > 0 && store_flags_update(s->folder, uids, nu, STORE_FLAGS_ADD,
-		    STORE_SEEN, NULL, 0, NULL, NULL, &err) == 0) {
-			for (size_t i = 0; i < nidx; i++)
-				if (!(s->msgs[idx[i]].flags & STORE_SEEN)) {
-					s->msgs[idx[i]].flags |= STORE_SEEN;
-					seen_now[i] = true;
-				}
+		if (nu > 0) {
+			writer_seen(s, j, uids, nu);
+			free(uids);
+			return;
 		}
 		free(uids);
 	}
-	struct fetch_job *j = xcalloc(1, sizeof(*j));
-	j->tag = xstrdup(tag);
-	j->f = f;
-	j->idx = idx;
-	j->n = nidx;
-	j->seen_now = seen_now;
-	j->uid = uid;
-	j->use_changedsince = use_changedsince;
-	j->changedsince = changedsince;
 	s->job = j;
 	fetch_continue(s);
+}
+
+/* fetch_seen_done - see imapd.h */
+void
+fetch_seen_done(struct session *s, struct fetch_job *j, int rc,
+		const char *err)
+{
+	if (rc < 0) {
+		log_warnx("%s: FETCH: setting \\Seen: %s", s->sid,
+		    err != NULL ? err : "?");
+	} else {
+		for (size_t i = 0; i < j->n; i++) {
+			struct view_msg *v = &s->msgs[j->idx[i]];
+			if (!(v->flags & STORE_SEEN) && !v->gone) {
+				v->flags |= STORE_SEEN;
+				j->seen_now[i] = true;
+			}
+		}
+	}
+	s->job = j;
+	(void)fetch_continue(s);  /* or on_drained goes on with it */
 }
 
 /* fetch_job_free - see imapd.h */

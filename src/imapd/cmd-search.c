@@ -41,11 +41,23 @@ ymd_of(time_t t)
 	return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
 
+/* A SUBJECT key answered from the index's header text (lib-store
+ * store_text_uids) rather than by reading every message's file: the
+ * matches, and the messages the index has no text of (read as before) */
+struct text_pre {
+	const struct imap_search_key *k;
+	uint32_t *match, *unknown;
+	size_t nmatch, nunknown;
+};
+#define TEXT_PRE_MAX 8
+
 struct sctx {
 	struct session *s;
 	size_t idx;
 	struct content c;
 	struct buf tmp;
+	struct text_pre pre[TEXT_PRE_MAX];
+	size_t npre;
 };
 
 /* header_len - the length of the top header block of a loaded message
@@ -213,6 +225,16 @@ match(struct sctx *x, const struct imap_search_key *k)
 	case IMAP_SEARCH_SENTSINCE:
 		return sent_ymd(x) >= k->date;
 	case IMAP_SEARCH_HEADER:
+		for (size_t i = 0; i < x->npre; i++) {
+			const struct text_pre *p = &x->pre[i];
+			if (p->k != k)
+				continue;
+			if (view_uid_in(p->match, p->nmatch, v->uid))
+				return true;
+			if (!view_uid_in(p->unknown, p->nunknown, v->uid))
+				return false;
+			break;  /* no text in the index: read the file */
+		}
 		if (content_load_part(x->s, v, &x->c, true) < 0)
 			return false;
 		return header_match(x, k->str, k->str2);
@@ -242,6 +264,56 @@ match(struct sctx *x, const struct imap_search_key *k)
 	}
 	}
 	return false;
+}
+
+/* text_pre_key - whether the index's header text decides key k: a
+ * SUBJECT (or HEADER Subject) string. The index keeps each field's value
+ * with CR and LF dropped, the outer blanks trimmed and RFC 2047 words
+ * decoded, ASCII letters lowered (lib-store htext_scan); header_match
+ * trims only the leading blanks, so a string ending in a blank, and ""
+ * (any message with the field), are left to the files. */
+static bool
+text_pre_key(const struct imap_search_key *k)
+{
+	size_t l;
+
+	if (k->type != IMAP_SEARCH_HEADER || k->str == NULL ||
+	    k->str2 == NULL || strcasecmp(k->str, "Subject") != 0)
+		return false;
+	l = strlen(k->str2);
+	return l > 0 && k->str2[l - 1] != ' ' && k->str2[l - 1] != '\t';
+}
+
+/* text_pre_collect - the index's answers for the keys under k it
+ * decides (text_pre_key), into x->pre */
+static void
+text_pre_collect(struct sctx *x, const struct imap_search_key *k)
+{
+	const char *err;
+
+	for (size_t i = 0; i < k->nsub; i++)
+		text_pre_collect(x, &k->sub[i]);
+	if (!text_pre_key(k) || x->npre == TEXT_PRE_MAX)
+		return;
+	struct text_pre *p = &x->pre[x->npre];
+	if (store_text_uids(x->s->folder, STORE_TEXT_SUBJECT, k->str2,
+	    &p->match, &p->nmatch, &p->unknown, &p->nunknown, &err) < 0) {
+		log_warnx("%s: SEARCH by the index: %s (the files are read)",
+		    x->s->sid, err);
+		return;
+	}
+	p->k = k;
+	x->npre++;
+}
+
+static void
+text_pre_free(struct sctx *x)
+{
+	for (size_t i = 0; i < x->npre; i++) {
+		free(x->pre[i].match);
+		free(x->pre[i].unknown);
+	}
+	x->npre = 0;
 }
 
 /* ---- SEARCH, SORT and THREAD in slices ------------------------------
@@ -328,6 +400,7 @@ search_job_end(struct search_job *j, struct session *s)
 		event_free(j->ev);
 	content_free(&j->x.c);
 	buf_free(&j->x.tmp);
+	text_pre_free(&j->x);
 	imap_search_free(&j->srch);
 	free(j->idx);
 	free(j->tag);
@@ -368,6 +441,8 @@ search_start(struct session *s, const char *tag, bool uid,
 	memset(srch, 0, sizeof(*srch));
 	j->x.s = s;
 	buf_init(&j->x.tmp, 0);
+	if (s->folder != NULL)
+		text_pre_collect(&j->x, &j->srch.root);
 	j->idx = xcalloc(s->nmsgs + 1, sizeof(*j->idx));
 	j->load = load;
 	j->finish = finish;

@@ -113,6 +113,8 @@ struct session {
 	struct imap_range *recent_r; /* UIDs this session has as \Recent,
 					ascending, merged */
 	size_t nrecent_r;
+	bool recent_retry;          /* a claim found the index busy: again
+				     * at the next sync */
 	struct fetch_job *job;      /* a FETCH being sent */
 	char *auth_tag;             /* a login being checked (conn_auth) */
 	struct write_job *wjob;     /* a store write on a worker (writer.c) */
@@ -180,6 +182,16 @@ void writer_store(struct session *s, const char *tag, const uint32_t *uids,
  * expunge_reply (cmd-copy.c) */
 void writer_expunge(struct session *s, const char *tag, const uint32_t *uids,
 		    size_t n);
+/* writer_seen - the implicit \Seen of a FETCH of BODY[] (RFC 3501
+ * 6.4.5) on uids, grouped as writer_store; then fetch_seen_done goes on
+ * with the FETCH job j (taken over; freed if the session goes). */
+void writer_seen(struct session *s, struct fetch_job *j, const uint32_t *uids,
+		 size_t n);
+/* fetch_seen_done - the \Seen of j written (rc 0: the view's messages
+ * get it, their FETCH responses carry FLAGS) or not (rc -1, err): j is
+ * sent (cmd-fetch.c) */
+void fetch_seen_done(struct session *s, struct fetch_job *j, int rc,
+		     const char *err);
 void expunge_reply(struct session *s, const char *tag, int rc,
 		   const char *err);
 /* store_reply - the rest of STORE once the change is committed: rc of
@@ -216,6 +228,11 @@ void session_deselect(struct session *s);
 /* quote_name - a store folder name as the session writes it (modified
  * UTF-7, or UTF-8 after ENABLE UTF8=ACCEPT) */
 void quote_name(struct session *s, struct buf *out, const char *name);
+/* folder_refuse - the NO of a failed folder change (cmd): the store's
+ * texts about the name go to the client, any other failure is logged and
+ * answered without its text (it may name server paths) */
+void folder_refuse(struct session *s, const char *tag, const char *cmd,
+		   const char *name, const char *err);
 /* mailbox_quota_kb - the quota of the logged-in mailbox now (0: none) */
 int64_t mailbox_quota_kb(struct session *s);
 

@@ -182,9 +182,12 @@ recent_claim(struct session *s)
 	if (s->rev2 || s->folder == NULL)
 		return;
 	int r = store_recent_claim(s->folder, s->readonly, &lo, &hi, &err);
+	/* the write lock is taken (a writer thread's group, an APPEND):
+	 * the loop does not wait for it, the next sync claims them */
+	s->recent_retry = r == 2;
 	if (r < 0)
 		log_warnx("%s: recent: %s", s->sid, err);
-	else if (r > 0)
+	else if (r == 1)
 		recent_add(s, lo, hi);
 }
 
@@ -194,6 +197,18 @@ recent_forget(struct session *s)
 {
 	xfree(&s->recent_r);
 	s->nrecent_r = 0;
+	s->recent_retry = false;
+}
+
+/* recent_retry - the claim a busy index put off, and its RECENT */
+static void
+recent_retry(struct session *s)
+{
+	size_t before = session_recent_count(s);
+
+	recent_claim(s);
+	if (!s->rev2 && session_recent_count(s) != before)
+		session_printf(s, "* %zu RECENT\r\n", session_recent_count(s));
 }
 
 /* session_recent - see imapd.h */
@@ -254,10 +269,13 @@ view_load(struct session *s, const char **error_r)
 	size_t n;
 
 	view_free(s);
+	/* the folder's state before its messages (a commit in between is
+	 * seen again at the next sync); the count is the rows' */
 	if (store_sync(s->folder, error_r) < 0 ||
-	    store_folder_status(s->folder, &st, error_r) < 0 ||
-	    store_msgs_load(s->folder, &m, &n, error_r) < 0)
+	    store_folder_state(s->folder, &st, error_r) < 0 ||
+	    store_msgs_view(s->folder, &m, &n, error_r) < 0)
 		return -1;
+	st.messages = (uint32_t)n;
 	s->msgs = xcalloc(n ? n : 1, sizeof(*s->msgs));
 	for (size_t i = 0; i < n; i++)
 		view_entry(&s->msgs[i], &m[i]);
@@ -694,7 +712,7 @@ view_expand(struct session *s)
 	 * rebuilt from the index and compared with the UIDs we hold */
 	view_compact_sync(s);
 	bool failed = false;
-	if (store_msgs_load(s->folder, &m, &n, &err) < 0) {
+	if (store_msgs_view(s->folder, &m, &n, &err) < 0) {
 		/* keep the UIDs (not expunged!) and reload at the next sync */
 		log_warnx("%s: reload: %s", s->sid, err);
 		m = NULL;
@@ -755,6 +773,8 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 
 	if (s->folder == NULL)
 		return;
+	if (s->recent_retry)
+		recent_retry(s);
 	if (s->idle_r != NULL) {
 		view_compact_sync(s); /* IDLE: the compact view */
 		return;
@@ -796,7 +816,7 @@ view_sync(struct session *s, bool allow_expunge, const uint32_t *silent,
 		s->view_modseq = fm;
 		return;
 	}
-	if (store_msgs_load(s->folder, &m, &n, &err) < 0) {
+	if (store_msgs_view(s->folder, &m, &n, &err) < 0) {
 		log_warnx("%s: sync: %s", s->sid, err);
 		return;
 	}

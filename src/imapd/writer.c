@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fetch.h"
 #include "imapd.h"
 #include "log.h"
 #include "view.h"
@@ -57,6 +58,7 @@ struct write_job {
 	uint64_t unchanged;
 	bool silent;
 	bool expunge;               /* EXPUNGE (uids, or all if nuids 0) */
+	struct fetch_job *fetch;    /* a FETCH's implicit \Seen: its job */
 	uint32_t *failed;
 	size_t nfailed;
 	/* the outcome */
@@ -231,6 +233,7 @@ job_free(struct write_job *j)
 	free(j->kw);
 	free(j->failed);
 	free(j->tag);
+	fetch_job_free(&j->fetch);
 	free(j->root);
 	free(j);
 }
@@ -316,6 +319,12 @@ static void group_start(struct imapd *d, struct imapd_mbox *m);
 static void
 flags_reply(struct session *s, struct write_job *j)
 {
+	if (j->fetch != NULL) {
+		struct fetch_job *fj = j->fetch;
+		j->fetch = NULL;
+		fetch_seen_done(s, fj, j->rc, j->error);
+		return;
+	}
 	if (j->expunge)
 		expunge_reply(s, j->tag, j->rc, j->error);
 	else
@@ -566,6 +575,25 @@ writer_store(struct session *s, const char *tag, const uint32_t *uids,
 	j->unchanged = unchanged;
 	j->uid = uid;
 	j->silent = silent;
+	flags_queue(s, j);
+}
+
+/* writer_seen - see imapd.h */
+void
+writer_seen(struct session *s, struct fetch_job *fj, const uint32_t *uids,
+	    size_t n)
+{
+	if (pool == NULL) {
+		const char *err = NULL;
+		int r = store_flags_update(s->folder, uids, n, STORE_FLAGS_ADD,
+		    STORE_SEEN, NULL, 0, NULL, NULL, &err);
+		fetch_seen_done(s, fj, r < 0 ? -1 : 0, err);
+		return;
+	}
+	struct write_job *j = flags_job(s, fj->tag, uids, n);
+	j->fop = STORE_FLAGS_ADD;
+	j->flags = STORE_SEEN;
+	j->fetch = fj;
 	flags_queue(s, j);
 }
 

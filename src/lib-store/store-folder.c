@@ -812,10 +812,11 @@ store_folder_dir(const struct store_folder *f)
 	return f->dir;
 }
 
-/* store_folder_status - counters from the index */
-int
-store_folder_status(struct store_folder *f, struct store_folder_status *r,
-		    const char **error_r)
+/* folder_status - the folder's state, and with counts its counters
+ * over the messages */
+static int
+folder_status(struct store_folder *f, struct store_folder_status *r,
+	      bool counts, const char **error_r)
 {
 	struct folder_state fs;
 	sqlite3_stmt *s;
@@ -827,10 +828,12 @@ store_folder_status(struct store_folder *f, struct store_folder_status *r,
 	r->uidnext = (uint32_t)fs.uidnext;
 	r->highestmodseq = (uint64_t)fs.modseq;
 	memcpy(r->mailboxid, f->mailboxid, sizeof(r->mailboxid));
+	if (!counts)
+		return 0;
 	s = index_prep(f->st, "SELECT count(*), total(vsize),"
 	    " total((flags & 1) = 0), total((flags & 8) != 0),"
 	    " total(uid >= (SELECT recent_uid FROM folder WHERE id=?1))"
-	    " FROM msg WHERE folder=?1", error_r);
+	    " FROM msg INDEXED BY msg_view WHERE folder=?1", error_r);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, f->id);
@@ -843,6 +846,22 @@ store_folder_status(struct store_folder *f, struct store_folder_status *r,
 	}
 	index_done(f->st, s);
 	return 0;
+}
+
+/* store_folder_status - see store.h */
+int
+store_folder_status(struct store_folder *f, struct store_folder_status *r,
+		    const char **error_r)
+{
+	return folder_status(f, r, true, error_r);
+}
+
+/* store_folder_state - see store.h */
+int
+store_folder_state(struct store_folder *f, struct store_folder_status *r,
+		   const char **error_r)
+{
+	return folder_status(f, r, false, error_r);
 }
 
 /* store_recent_claim - see store.h */
@@ -880,8 +899,11 @@ store_recent_claim(struct store_folder *f, bool peek, uint32_t *lo_r,
 		}
 		if (peek)
 			break;
-		if (!locked && index_begin(f->st, error_r) < 0)
-			return -1;
+		if (!locked) {
+			int b = index_begin_nowait(f->st, error_r);
+			if (b <= 0)
+				return b < 0 ? -1 : 2;
+		}
 	}
 	if (!peek) {
 		s = index_prep(f->st, "UPDATE folder SET recent_uid=? WHERE id=?",

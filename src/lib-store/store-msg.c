@@ -38,8 +38,27 @@ msg_from_row(sqlite3_stmt *s, struct store_msg *m)
 
 #define MSG_COLS "uid, flags, modseq, vsize, size, idate, keywords, file"
 
+/* view_from_row - a row of msg_view's columns (store_msgs_view) */
+static void
+view_from_row(sqlite3_stmt *s, struct store_msg *m)
+{
+	const unsigned char *kw = sqlite3_column_text(s, 5);
+
+	m->uid = (uint32_t)sqlite3_column_int64(s, 0);
+	m->flags = (unsigned int)sqlite3_column_int(s, 1);
+	m->modseq = (uint64_t)sqlite3_column_int64(s, 2);
+	m->size = (uint64_t)sqlite3_column_int64(s, 3);
+	m->file_size = 0;
+	m->internal_date = (time_t)sqlite3_column_int64(s, 4);
+	m->keywords = kw != NULL && *kw ? xstrdup((const char *)kw) : NULL;
+	m->file = NULL;
+}
+
+/* msgs_query - the rows of sql (?1 the folder, ?2 arg), each made into
+ * a message by row */
 static int
 msgs_query(struct store_folder *f, const char *sql, int64_t arg,
+	   void (*row)(sqlite3_stmt *, struct store_msg *),
 	   struct store_msg **msgs_r, size_t *n_r, const char **error_r)
 {
 	sqlite3_stmt *s = index_prep(f->st, sql, error_r);
@@ -56,7 +75,7 @@ msgs_query(struct store_folder *f, const char *sql, int64_t arg,
 			cap = cap ? cap * 2 : 64;
 			v = xreallocarray(v, cap, sizeof(*v));
 		}
-		msg_from_row(s, &v[n++]);
+		row(s, &v[n++]);
 	}
 	index_done(f->st, s);
 	if (rc != SQLITE_DONE) {
@@ -73,7 +92,19 @@ store_msgs_load(struct store_folder *f, struct store_msg **msgs_r,
 		size_t *n_r, const char **error_r)
 {
 	return msgs_query(f, "SELECT " MSG_COLS " FROM msg WHERE folder=?1 "
-	    "AND ?2=0 ORDER BY uid", 0, msgs_r, n_r, error_r);
+	    "AND ?2=0 ORDER BY uid", 0, msg_from_row, msgs_r, n_r, error_r);
+}
+
+/* store_msgs_view - see store.h */
+int
+store_msgs_view(struct store_folder *f, struct store_msg **msgs_r,
+		size_t *n_r, const char **error_r)
+{
+	/* by msg_view alone (it covers the query): the table's rows are
+	 * never read */
+	return msgs_query(f, "SELECT uid, flags, modseq, vsize, idate, keywords"
+	    " FROM msg INDEXED BY msg_view WHERE folder=?1 AND ?2=0 ORDER BY"
+	    " uid", 0, view_from_row, msgs_r, n_r, error_r);
 }
 
 int
@@ -85,7 +116,7 @@ store_msgs_changed(struct store_folder *f, uint64_t since,
 	 * the folder in UID order (imapd asks this on each sync) */
 	return msgs_query(f, "SELECT " MSG_COLS " FROM msg INDEXED BY msg_modseq"
 	    " WHERE folder=?1 AND modseq>?2 ORDER BY uid", (int64_t)since,
-	    msgs_r, n_r, error_r);
+	    msg_from_row, msgs_r, n_r, error_r);
 }
 
 int
@@ -470,8 +501,8 @@ store_expunge(struct store_folder *f, const uint32_t *uids, size_t n,
 		goto fail;
 	if (uids == NULL) {
 		if (msgs_query(f, "SELECT " MSG_COLS " FROM msg WHERE folder=?1"
-		    " AND (flags & ?2) != 0 ORDER BY uid", STORE_DELETED, &v,
-		    &nv, error_r) < 0)
+		    " AND (flags & ?2) != 0 ORDER BY uid", STORE_DELETED,
+		    msg_from_row, &v, &nv, error_r) < 0)
 			goto fail;
 	} else {
 		v = xreallocarray(NULL, n ? n : 1, sizeof(*v));

@@ -293,3 +293,75 @@ store_query_result_free(struct store_query_result *r)
 	memset(r, 0, sizeof(*r));
 	r->total = -1;
 }
+
+/* uids_query - the UIDs a one-column statement s gives, ascending */
+static int
+uids_query(struct store *st, sqlite3_stmt *s, uint32_t **uids_r,
+	   size_t *n_r, const char **error_r)
+{
+	uint32_t *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = (uint32_t)sqlite3_column_int64(s, 0);
+	}
+	index_done(st, s);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return index_err(st, error_r, "text uids");
+	}
+	*uids_r = v;
+	*n_r = n;
+	return 0;
+}
+
+/* store_text_uids - see store.h */
+int
+store_text_uids(struct store_folder *f, enum store_text_field field,
+		const char *needle, uint32_t **match_r, size_t *nmatch_r,
+		uint32_t **unknown_r, size_t *nunknown_r, const char **error_r)
+{
+	/* one statement per column: the texts are static (index_prep) */
+	static const char *const sql[] = {
+		[STORE_TEXT_FROM] = "SELECT uid FROM msg WHERE folder=?1 AND"
+		    " htext=1 AND instr(hfrom, ?2)>0 ORDER BY uid",
+		[STORE_TEXT_TO] = "SELECT uid FROM msg WHERE folder=?1 AND"
+		    " htext=1 AND instr(hto, ?2)>0 ORDER BY uid",
+		[STORE_TEXT_SUBJECT] = "SELECT uid FROM msg WHERE folder=?1 AND"
+		    " htext=1 AND instr(hsubject, ?2)>0 ORDER BY uid",
+	};
+	size_t len = strlen(needle);
+	char *low = xmalloc(len + 1);
+	sqlite3_stmt *s;
+
+	*match_r = *unknown_r = NULL;
+	*nmatch_r = *nunknown_r = 0;
+	for (size_t i = 0; i <= len; i++)
+		low[i] = (char)(needle[i] >= 'A' && needle[i] <= 'Z' ?
+		    needle[i] + 32 : needle[i]);
+	s = index_prep(f->st, sql[field], error_r);
+	if (s == NULL) {
+		free(low);
+		return -1;
+	}
+	sqlite3_bind_int64(s, 1, f->id);
+	sqlite3_bind_blob(s, 2, low, (int)len, SQLITE_TRANSIENT);
+	free(low);
+	if (uids_query(f->st, s, match_r, nmatch_r, error_r) < 0)
+		return -1;
+	/* the rows without the text: the partial index lists them */
+	s = index_prep(f->st, "SELECT uid FROM msg INDEXED BY msg_htext"
+	    " WHERE folder=?1 AND htext!=1 ORDER BY uid", error_r);
+	if (s == NULL || (sqlite3_bind_int64(s, 1, f->id),
+	    uids_query(f->st, s, unknown_r, nunknown_r, error_r)) < 0) {
+		xfree(match_r);
+		*nmatch_r = 0;
+		return -1;
+	}
+	return 0;
+}

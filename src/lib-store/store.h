@@ -327,18 +327,32 @@ uint64_t store_folder_modseq(const struct store_folder *f);
 int store_folder_status(struct store_folder *f,
 			struct store_folder_status *st_r,
 			const char **error_r);
+/* store_folder_state - store_folder_status without the counters over
+ * the messages (no walk of them: uidvalidity, uidnext, highestmodseq and
+ * mailboxid only, the rest 0) */
+int store_folder_state(struct store_folder *f,
+		       struct store_folder_status *st_r, const char **error_r);
 /* store_recent_claim - \Recent (RFC 3501 2.3.2): a message is recent in
  * exactly one session, the first to select its folder after it arrived.
  * The index keeps the first UID no session has claimed; this claims every
  * UID from there to the last one given (uidnext - 1) for the caller and
  * moves the mark past them, in one transaction, so that no other session
  * gets them. With peek (EXAMINE: no change of state allowed) the range is
- * only read. 1 with the range in *lo_r..*hi_r, 0 nothing to claim, -1. */
+ * only read. The write lock is never waited for (imapd's loop calls
+ * this): while another connection holds it, 2 and nothing claimed (ask
+ * again later). 1 with the range in *lo_r..*hi_r, 0 nothing to claim,
+ * -1. */
 int store_recent_claim(struct store_folder *f, bool peek, uint32_t *lo_r,
 		       uint32_t *hi_r, const char **error_r);
 /* store_msgs_load - every message of the folder by ascending UID. Free
  * with store_msgs_free. */
 int store_msgs_load(struct store_folder *f, struct store_msg **msgs_r,
+		    size_t *n_r, const char **error_r);
+/* store_msgs_view - store_msgs_load without what a view of the folder
+ * does not hold: file is NULL, file_size 0, keywords NULL when there are
+ * none. It reads one narrow index instead of the message rows (100,000
+ * messages: a tenth of the pages). Free with store_msgs_free. */
+int store_msgs_view(struct store_folder *f, struct store_msg **msgs_r,
 		    size_t *n_r, const char **error_r);
 /* store_msgs_changed - messages with modseq > since (CONDSTORE). */
 int store_msgs_changed(struct store_folder *f, uint64_t since,
@@ -680,6 +694,19 @@ struct store_query_result {
 int store_query(struct store *st, const struct store_query *q,
 		struct store_query_result *r, const char **error_r);
 void store_query_result_free(struct store_query_result *r);
+
+/* store_text_uids - the UIDs of folder f whose header text (the index's,
+ * as store_query's text filters compare it) has a field of that name
+ * holding needle (ASCII caseless) into *match_r, and the UIDs the index
+ * has no text of (htext != 1: the caller reads their files) into
+ * *unknown_r; both ascending, the caller frees them. Any other message
+ * of the folder does not match. One walk of the folder's rows (IMAP
+ * SEARCH SUBJECT: about 40 ms at 100,000 messages instead of reading
+ * every file). 0, or -1 with *error_r. */
+int store_text_uids(struct store_folder *f, enum store_text_field field,
+		    const char *needle, uint32_t **match_r, size_t *nmatch_r,
+		    uint32_t **unknown_r, size_t *nunknown_r,
+		    const char **error_r);
 
 /* ----------------------------------------------------------- notification */
 
