@@ -963,23 +963,11 @@ adopted_answer(struct session *s)
 		session_resume(s);
 		return;
 	}
-	/* the answer (a tagged NO) to the pre-login process: the session
-	 * goes on there; the socketpair is closed on its side, what was
-	 * queued here is not read */
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-	struct evbuffer_iovec v[4];
-	char text[1024];
-	size_t len = 0;
-	int nv = evbuffer_peek(out, -1, NULL, v, 4);
-	for (int i = 0; i < nv && i < 4; i++) {
-		size_t k = v[i].iov_len < sizeof(text) - 1 - len ? v[i].iov_len :
-		    sizeof(text) - 1 - len;
-		memcpy(text + len, v[i].iov_base, k);
-		len += k;
-	}
-	text[len] = '\0';
-	login_result(svc, id, false, text);
-	session_close(s);
+	/* the tagged NO goes back to the pre-login process, where the
+	 * session goes on */
+	s->in = IN_CLOSING;
+	s->state = ST_LOGOUT;
+	login_result_queued(svc, id, s->c);
 }
 
 /* login_handed - pre-login process: the post-login process's answer to a

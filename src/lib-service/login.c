@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <grp.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -272,6 +274,30 @@ login_result(struct service *svc, uint32_t id, bool ok, const char *text)
 		return;
 	if (msg_send(svc->login->fd, LMSG_RESULT, id, -1, 2, f, len) < 0)
 		log_warn("cannot answer the pre-login process");
+}
+
+void
+login_result_queued(struct service *svc, uint32_t id, struct conn *c)
+{
+	/* the answer the service queued for the client (a refusal): it
+	 * goes back in RESULT and the session goes on in the pre-login
+	 * process, which closes its end of the socketpair, so what stays
+	 * queued here is never read */
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec v[4];
+	char text[1024];
+	size_t len = 0;
+	int nv = evbuffer_peek(out, -1, NULL, v, 4);
+
+	for (int i = 0; i < nv && i < 4; i++) {
+		size_t k = v[i].iov_len < sizeof(text) - 1 - len ? v[i].iov_len :
+		    sizeof(text) - 1 - len;
+		memcpy(text + len, v[i].iov_base, k);
+		len += k;
+	}
+	text[len] = '\0';
+	login_result(svc, id, false, text);
+	conn_close(c, 0);
 }
 
 void

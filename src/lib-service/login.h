@@ -97,6 +97,11 @@ void login_free(struct service *svc);
 void login_result(struct service *svc, uint32_t id, bool ok,
 		  const char *text);
 
+/* login_result_queued - main process: a refused login whose answer the
+ * service queued on c (conn_adopt's connection) as for a client: that
+ * answer goes back with RESULT fail, and c is closed */
+void login_result_queued(struct service *svc, uint32_t id, struct conn *c);
+
 /* login_submit - pre-login process: hand c to a post-login process
  * with a user name, a password and extra (the service's own string, up
  * to 255 bytes without NUL: IMAP's tag; NULL: none, and

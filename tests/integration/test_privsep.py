@@ -23,10 +23,11 @@ from pathlib import Path
 
 import pytest
 
+from test_managesieve import Client as SieveClient
 from test_privileges import owned, proc_status  # noqa: F401 (fixture)
 
 LOGIN_USER = "postern-login"
-SERVICES = ["smtpd", "mta", "deliver", "pop3d", "imapd"]
+SERVICES = ["smtpd", "mta", "deliver", "pop3d", "imapd", "managesieve"]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -286,6 +287,28 @@ def check_imap_split(p, owner_uid, login):
     check_imap(p)
 
 
+def check_sieve(p, owner_uid):
+    """sieve-login: split like the others; STARTTLS and AUTHENTICATE PLAIN
+    there, a failed login handed back, the scripts in the post-login
+    process; UNAUTHENTICATE stays there."""
+    check_split(p, owner_uid, "managesieve")
+    c = SieveClient(p.port("managesieve"))
+    c.response()
+    c.starttls()
+    assert c.login("alice@acme", "wrong")[-1].startswith("NO")
+    assert c.login("alice@acme", "alice-pw")[-1].startswith("OK")
+    script = 'require "fileinto"; fileinto "Privsep";'
+    r = c.cmd(f'PUTSCRIPT "ps" {{{len(script)}+}}\r\n{script}')
+    assert r[-1].startswith("OK"), r
+    assert any('"ps"' in ln for ln in c.cmd("LISTSCRIPTS")), "no script"
+    assert c.cmd("UNAUTHENTICATE")[-1].startswith("OK")
+    assert c.login("alice@acme", "alice-pw")[-1].startswith("OK")
+    assert c.cmd("DELETESCRIPT \"ps\"")[-1].startswith("OK")
+    c.cmd("LOGOUT")
+    c.close()
+    assert "login alice@acme" in p.log("managesieve")
+
+
 def test_root_owned_data_root(populated):
     """Root's data root: the services keep root, pop3-login does not; its
     SNI certificates were loaded before the chroot."""
@@ -300,6 +323,7 @@ def test_root_owned_data_root(populated):
     login, main, pre = check_split(p, 0)
     check_mail(p, login)
     check_imap_split(p, 0, login)
+    check_sieve(p, 0)
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -322,6 +346,7 @@ def test_user_owned_data_root(owned):
     login, main, pre = check_split(p, pw.pw_uid)
     check_mail(p, login)
     check_imap_split(p, pw.pw_uid, login)
+    check_sieve(p, pw.pw_uid)
 
 
 def test_killed_login_process_restarts_the_service(populated):
