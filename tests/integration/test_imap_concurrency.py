@@ -275,7 +275,10 @@ def test_idle_sees_expunges_from_other_processes(populated):
     assert f.readline().startswith(b"+")
 
     def sids():
-        return re.findall(r"(i[0-9a-f]{6})([0-9a-f]{4}): connect", p.log("imapd"))
+        # (session, the post-login process that logged it in): imap-login
+        # hands the logins to the processes in turn
+        return [(sid, pid) for pid, sid in re.findall(
+            r"imapd\[(\d+)\]: info: (i[0-9a-f]+): login ", p.log("imapd"))]
 
     idler_pid = sids()[0][1]
     expunged = 0
