@@ -19,7 +19,10 @@
  *   process (the post-login process, the data root's owner) over a
  *   SOCK_SEQPACKET pair: a LOGIN message carrying one end of a new
  *   socketpair (SCM_RIGHTS), the client's address, the session id, its
- *   TLS state, the user name and the password;
+ *   TLS state, the user name, the password and the service's extra
+ *   (IMAP: the command's tag); with several post-login processes
+ *   (service_def.processes_setting: imapd), each has its own pair and
+ *   the logins go to them in turn;
  * - the main process checks the password (conn_auth), opens the
  *   mailbox and answers on that socketpair as on a client connection
  *   (conn_adopt), and tells the pre-login process RESULT ok; or, on a
