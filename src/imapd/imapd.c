@@ -11,6 +11,7 @@
 #include "directory.h"
 #include "imapd.h"
 #include "log.h"
+#include "login.h"
 #include "netaddr.h"
 #include "settings.h"
 #include "tls.h"
@@ -125,6 +126,20 @@ imapd_init(struct service *svc)
 	return 0;
 }
 
+/* imap_login_init - the pre-login process (login.h): the connection
+ * layer with TLS and the not-authenticated state only; no store, no
+ * write threads, no change notification */
+static int
+imap_login_init(struct service *svc)
+{
+	imapd.svc = svc;
+	imapd.conns = conn_server_new(svc, &imapd_conn, &imapd);
+	imapd.tls = conn_server_tls(imapd.conns);
+	conn_server_busy_text(imapd.conns, "* BYE [UNAVAILABLE] Too many "
+	    "connections from your address\r\n", NULL);
+	return 0;
+}
+
 static void
 imapd_shutdown(struct service *svc)
 {
@@ -141,6 +156,19 @@ int
 main(int argc, char **argv)
 {
 	static const char *const listeners[] = { "imap", "imaps", NULL };
+	/* what the not-authenticated state reads (imapd_conn and
+	 * plaintext_ok in session.c) */
+	static const enum setting_id login_settings[] = {
+		SETTING_imap_max_connections_per_ip, SETTING_imap_login_timeout,
+		SETTING_imap_idle_timeout, SETTING_imap_allow_plaintext_auth,
+		SETTING_auth_loopback_secure, SETTING_NONE,
+	};
+	static const struct login_def login = {
+		.name = "imap-login",
+		.settings = login_settings,
+		.init = imap_login_init,
+		.adopt = session_adopt,
+	};
 	static const struct service_def def = {
 		.name = "imapd",
 		.listeners = listeners,
@@ -148,6 +176,7 @@ main(int argc, char **argv)
 		.accept = conn_service_accept,
 		.shutdown = imapd_shutdown,
 		.processes_setting = SETTING_imap_processes,
+		.login = &login,
 	};
 
 	store_library_init();

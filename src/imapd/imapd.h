@@ -117,6 +117,8 @@ struct session {
 				     * at the next sync */
 	struct fetch_job *job;      /* a FETCH being sent */
 	char *auth_tag;             /* a login being checked (conn_auth) */
+	uint32_t handoff_id;        /* post-login process: the login handed
+				       over (login.h), until answered */
 	struct write_job *wjob;     /* a store write on a worker (writer.c) */
 	struct search_job *sjob;    /* a SEARCH/SORT/THREAD in slices */
 	struct notify_set *notify;  /* NOTIFY SET (notify.c), NULL */
@@ -134,6 +136,10 @@ struct session {
 /* session.c */
 /* session_ops - an IMAP session on the connection layer */
 extern const struct conn_ops session_ops;
+struct login_request;
+/* session_adopt - post-login process: a login handed over by the
+ * pre-login process (login_def.adopt): check it, answer it (login.h) */
+void session_adopt(struct service *svc, const struct login_request *r);
 void session_printf(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void session_write(struct session *s, const void *data, size_t len);

@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "imapd.h"
 #include "log.h"
+#include "login.h"
 #include "logins.h"
 #include "netaddr.h"
 #include "notify.h"
@@ -80,12 +81,13 @@ session_tagged(struct session *s, const char *tag, const char *status,
 static bool
 plaintext_ok(struct session *s)
 {
-	struct db *db = s->d->svc->db;
+	/* also in the pre-login process, which has no database */
+	const struct settings *st = service_settings(s->d->svc);
 
-	if (s->c->tls || settings_current(db)->imap_allow_plaintext_auth)
+	if (s->c->tls || st->imap_allow_plaintext_auth)
 		return true;
 	return sockaddr_is_loopback((struct sockaddr *)&s->ss) &&
-	    settings_current(db)->auth_loopback_secure;
+	    st->auth_loopback_secure;
 }
 
 /* plaintext_refuse - NO [PRIVACYREQUIRED] to a password sent in clear */
@@ -269,9 +271,18 @@ cmd_enable(struct session *s, const char *tag, const struct imap_arg *a,
 /* login_nul - a NUL byte in a user name or password (a literal may hold
  * one): a failed login, counted like one; cut at the NUL, the password
  * could match a shorter one */
+static void login_handed(struct conn *c, bool ok, const char *text);
+
 static void
 login_nul(struct session *s, const char *tag)
 {
+	if (login_side(s->d->svc)) {
+		/* the post-login process counts it, as any failed login */
+		free(s->auth_tag);
+		s->auth_tag = xasprintf("%s ", tag);
+		login_submit(s->c, "", 1, "", 0, tag, login_handed);
+		return;
+	}
 	throttle_failed(s->d->svc, (struct sockaddr *)&s->ss);
 	log_info("%s: login failed from [%s]: NUL byte in the user name or "
 	    "password", s->sid, s->addr);
@@ -287,6 +298,20 @@ static void login_checked(struct conn *c, enum dir_auth_result r,
 static void
 login(struct session *s, const char *tag, const char *user, const char *pass)
 {
+	if (login_side(s->d->svc)) {
+		/* pre-login process: the post-login process checks the
+		 * password, opens the mailbox and answers (login.h); the tag
+		 * goes with it for the tagged answer */
+		if (strlen(tag) >= sizeof(((struct login_request *)NULL)->extra)) {
+			session_tagged(s, tag, "BAD", "Tag too long");
+			return;
+		}
+		free(s->auth_tag);
+		s->auth_tag = xasprintf("%s %s", tag, user);
+		login_submit(s->c, user, strlen(user), pass, strlen(pass), tag,
+		    login_handed);
+		return;
+	}
 	if (throttle_blocked(s->d->svc, (struct sockaddr *)&s->ss)) {
 		log_info("%s: login refused from [%s]: too many failures", s->sid,
 		    s->addr);
@@ -322,7 +347,7 @@ on_revoked(void *ctx)
 static bool
 login_register(struct session *s, const char *tag, const struct dir_mailbox *mb)
 {
-	int limit = (int)settings_current(s->d->svc->db)->imap_max_userip_connections;
+	int limit = (int)service_settings(s->d->svc)->imap_max_userip_connections;
 
 	if (service_login_start(s->d->svc, &s->reg, (struct sockaddr *)&s->ss,
 	    mb, limit, on_revoked, s))
@@ -920,6 +945,56 @@ on_timeout(struct conn *c, enum conn_timeout why)
 	return true;
 }
 
+/* adopted_answer - post-login process, a login handed over (login.h)
+ * answered: logged in, the pre-login process proxies the client to us
+ * from now on; else the answer goes back to it (the session goes on
+ * there) and this connection ends */
+static void
+adopted_answer(struct session *s)
+{
+	struct service *svc = s->d->svc;
+	uint32_t id = s->handoff_id;
+
+	s->handoff_id = 0;
+	if (s->c == NULL)
+		return;   /* the client went meanwhile */
+	if (s->state != ST_NOAUTH) {
+		login_result(svc, id, true, NULL);
+		session_resume(s);
+		return;
+	}
+	/* the tagged NO goes back to the pre-login process, where the
+	 * session goes on */
+	s->in = IN_CLOSING;
+	s->state = ST_LOGOUT;
+	login_result_queued(svc, id, s->c);
+}
+
+/* login_handed - pre-login process: the post-login process's answer to a
+ * login; ok: the connection is proxied to it (it sent the tagged OK),
+ * nothing more is parsed here; else its answer (the tagged NO) goes to
+ * the client and the session goes on */
+static void
+login_handed(struct conn *c, bool ok, const char *text)
+{
+	struct session *s = c->ctx;
+	char *tag = s->auth_tag;
+
+	s->auth_tag = NULL;
+	if (ok) {
+		s->state = ST_LOGOUT;
+	} else if (text != NULL && *text != '\0') {
+		conn_write(c, text, strlen(text));
+	} else {
+		*strchr(tag, ' ') = '\0';
+		session_tagged(s, tag, "NO", "[UNAVAILABLE] Temporary failure, "
+		    "try again later");
+	}
+	free(tag);
+	if (!ok)
+		session_resume(s);
+}
+
 /* login_checked - the answer of the password check, on the loop */
 static void
 login_checked(struct conn *c, enum dir_auth_result r,
@@ -934,7 +1009,10 @@ login_checked(struct conn *c, enum dir_auth_result r,
 	session_hold(s);
 	login_finish(s, tag, user, r, mb, err);
 	free(tag);
-	session_resume(s);
+	if (s->handoff_id != 0)
+		adopted_answer(s);
+	else
+		session_resume(s);
 	(void)session_release(s);
 }
 
@@ -956,9 +1034,9 @@ session_resume(struct session *s)
 	conn_resume(s->c);
 }
 
-/* session_open - a new connection (conn_ops.open) */
-static void
-session_open(struct conn *c)
+/* session_new - the session of c, in the login state */
+static struct session *
+session_new(struct conn *c)
 {
 	struct imapd *d = conn_server_ctx(c->srv);
 	struct session *s = xcalloc(1, sizeof(*s));
@@ -977,8 +1055,44 @@ session_open(struct conn *c)
 	/* tight limits until login: no large buffer for a stranger */
 	imap_parser_init(&s->parser, IMAP_PREAUTH_LINE, IMAP_PREAUTH_LITERAL,
 	    IMAP_MAX_DEPTH);
+	return s;
+}
+
+/* session_open - a new connection (conn_ops.open) */
+static void
+session_open(struct conn *c)
+{
+	struct session *s = session_new(c);
+
 	session_printf(s, "* OK [CAPABILITY %s] Postern IMAP4 ready\r\n",
 	    session_capability(s));
+}
+
+/* session_adopt - see imapd.h */
+void
+session_adopt(struct service *svc, const struct login_request *r)
+{
+	struct imapd *d = conn_server_ctx(svc->conns);
+	struct conn *c = conn_adopt(d->conns, r->fd, (struct sockaddr *)&r->sa,
+	    r->salen, r->sid, r->tls_info);
+
+	if (c == NULL) {
+		login_result(svc, r->id, false, *r->extra != '\0' ?
+		    "* BYE [UNAVAILABLE] Temporary failure, try again later\r\n" :
+		    "");
+		return;
+	}
+	struct session *s = session_new(c);
+	s->handoff_id = r->id;
+	session_hold(s);
+	if (r->nul)
+		login_nul(s, r->extra);
+	else
+		login(s, r->extra, r->user, r->password);
+	/* answered at once (throttled, no password threads): no check runs */
+	if (s->handoff_id != 0 && (s->c == NULL || !s->c->in_auth))
+		adopted_answer(s);
+	(void)session_release(s);
 }
 
 const struct conn_ops session_ops = {

@@ -802,8 +802,6 @@ conn_proxy(struct conn *c, int fd)
 	c->logged_in = true;
 	if (c->deadline != NULL)
 		evtimer_del(c->deadline);
-	/* the post-login process keeps the idle timeout */
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
 	bufferevent_setwatermark(c->bev, EV_WRITE, PROXY_HIGH / 2, 0);
 	bufferevent_setwatermark(c->peer, EV_WRITE, PROXY_HIGH / 2, 0);
@@ -813,6 +811,11 @@ conn_proxy(struct conn *c, int fd)
 	    proxy_peer_event, c);
 	bufferevent_enable(c->peer, EV_READ | EV_WRITE);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* the post-login process keeps the idle timeout. Once the events
+	 * are added: set while reading was off (the login being checked),
+	 * no timeout would not remove the login timeout's timer (libevent
+	 * adds an event with no timeout keeping the one it had) */
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	/* what the client pipelined after its login goes first */
 	move(c->bev, c->peer);
 	return 0;

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <grp.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -36,7 +38,8 @@ enum login_type {
 	LMSG_SETTINGS,          /* main -> login: name, value, ...; none:
 				 * unchanged */
 	LMSG_LOGIN,             /* login -> main: a connection (fd) and its
-				 * sockaddr, sid, tls, user, password */
+				 * sockaddr, sid, tls, user, password,
+				 * the service's extra (IMAP: the tag) */
 	LMSG_RESULT,            /* main -> login: "ok" or "fail", text */
 	LMSG_LOGFD,             /* main -> login: a new log descriptor */
 };
@@ -59,7 +62,14 @@ struct queued {
 };
 
 struct login_proc {
-	int fd;                 /* the SOCK_SEQPACKET to the other side */
+	/* the SOCK_SEQPACKET pairs, one per post-login process (the
+	 * service's processes_setting): chan[i] is process i's; the
+	 * main side keeps only its own after login_worker (fd) */
+	int *chan;
+	struct event **chan_ev;
+	size_t nchan;
+	int fd;                 /* main side: ours; pre-login side: chan[0],
+				 * where SYNC goes */
 	struct event *ev;
 	bool side;              /* true in the pre-login process */
 	/* main side */
@@ -67,6 +77,7 @@ struct login_proc {
 	bool sent;
 	/* pre-login side */
 	uint32_t next_id;
+	size_t next_chan;       /* the next login goes there (in turn) */
 	struct login_pending *pending;
 	struct queued queue[ACCEPT_QUEUE_MAX];
 	size_t nqueued;
@@ -246,7 +257,9 @@ login_free(struct service *svc)
 		return;
 	if (lp->ev != NULL)
 		event_free(lp->ev);
-	close(lp->fd);
+	if (lp->fd >= 0)
+		close(lp->fd);
+	free(lp->chan);
 	free(lp);
 	svc->login = NULL;
 }
@@ -264,12 +277,36 @@ login_result(struct service *svc, uint32_t id, bool ok, const char *text)
 }
 
 void
+login_result_queued(struct service *svc, uint32_t id, struct conn *c)
+{
+	/* the answer the service queued for the client (a refusal): it
+	 * goes back in RESULT and the session goes on in the pre-login
+	 * process, which closes its end of the socketpair, so what stays
+	 * queued here is never read */
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec v[4];
+	char text[1024];
+	size_t len = 0;
+	int nv = evbuffer_peek(out, -1, NULL, v, 4);
+
+	for (int i = 0; i < nv && i < 4; i++) {
+		size_t k = v[i].iov_len < sizeof(text) - 1 - len ? v[i].iov_len :
+		    sizeof(text) - 1 - len;
+		memcpy(text + len, v[i].iov_base, k);
+		len += k;
+	}
+	text[len] = '\0';
+	login_result(svc, id, false, text);
+	conn_close(c, 0);
+}
+
+void
 login_hup(struct service *svc)
 {
 	struct login_proc *lp = svc->login;
 
-	if (lp == NULL || lp->side)
-		return;
+	if (lp == NULL || lp->side || svc->worker != 0)
+		return;   /* the main process speaks for the service */
 	char *path = xasprintf("%s/log/%s.log", svc->root, svc->def->name);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	free(path);
@@ -289,10 +326,12 @@ main_login(struct service *svc, struct login_msg *m)
 
 	r->id = m->id;
 	r->fd = m->fd;
-	if (m->fd < 0 || m->n != 5 || m->len[0] == 0 ||
+	if (m->fd < 0 || m->n != 6 || m->len[0] == 0 ||
 	    m->len[0] > sizeof(r->sa) ||
 	    !field_copy(m, 1, r->sid, sizeof(r->sid)) ||
 	    !field_copy(m, 2, r->tls_info, sizeof(r->tls_info)) ||
+	    !field_copy(m, 5, r->extra, sizeof(r->extra)) ||
+	    memchr(r->extra, '\0', m->len[5]) != NULL ||
 	    m->len[3] >= sizeof(r->user) || m->len[4] >= sizeof(r->password)) {
 		free(r);
 		return -1;
@@ -379,12 +418,19 @@ static struct service *side_svc;   /* the pre-login process's service */
 
 void
 login_submit(struct conn *c, const char *user, size_t ulen,
-	     const char *password, size_t plen,
+	     const char *password, size_t plen, const char *extra,
 	     void (*cb)(struct conn *c, bool ok, const char *text))
 {
 	struct login_proc *lp = side_svc->login;
 	int sp[2];
 
+	if (extra != NULL && strlen(extra) >= sizeof(((struct login_request *)
+	    NULL)->extra)) {
+		/* the service bounds it first: never reached */
+		log_warnx("%s: login extra too long", c->sid);
+		cb(c, false, NULL);
+		return;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
 	    sp) < 0) {
 		log_warn("%s: socketpair", c->sid);
@@ -396,15 +442,19 @@ login_submit(struct conn *c, const char *user, size_t ulen,
 	p->c = c;
 	p->fd = sp[0];
 	p->cb = cb;
-	const char *f[5] = { (const char *)&c->sa, c->sid, c->tls_info, user,
-	    password };
-	size_t len[5] = { sizeof(c->sa), strlen(c->sid),
-	    c->tls ? strlen(c->tls_info) : 0, ulen, plen };
+	if (extra == NULL)
+		extra = "";
+	const char *f[6] = { (const char *)&c->sa, c->sid, c->tls_info, user,
+	    password, extra };
+	size_t len[6] = { sizeof(c->sa), strlen(c->sid),
+	    c->tls ? strlen(c->tls_info) : 0, ulen, plen, strlen(extra) };
 	if (c->tls && len[2] == 0) {
 		f[2] = "TLS";
 		len[2] = 3;
 	}
-	int r = msg_send(lp->fd, LMSG_LOGIN, p->id, sp[1], 5, f, len);
+	/* the post-login processes take the logins in turn */
+	int chan = lp->chan[lp->next_chan++ % lp->nchan];
+	int r = msg_send(chan, LMSG_LOGIN, p->id, sp[1], 6, f, len);
 	close(sp[1]);
 	if (r < 0) {
 		log_warn("%s: cannot hand the login to the main process", c->sid);
@@ -631,18 +681,22 @@ side_jail(struct service *svc, uid_t uid, gid_t gid, const char **error_r)
 
 /* side_run - the pre-login process, from the fork to its exit */
 static void
-side_run(struct service *svc, int sock, uid_t uid, gid_t gid)
+side_run(struct service *svc, int *chan, size_t nchan, uid_t uid, gid_t gid)
 {
 	const char *err;
 	char *logpath = xasprintf("%s/log/%s.log", svc->root, svc->def->name);
 
 	side_svc = svc;
+	/* "imap-login" in ps and /proc/<pid>/status */
+	(void)prctl(PR_SET_NAME, svc->def->login->name, 0, 0, 0);
 	if (log_init(svc->def->login->name, logpath,
 	    getenv("POSTERN_LOG_STDERR") != NULL) < 0)
 		_exit(1);
 	free(logpath);
 	svc->login = xcalloc(1, sizeof(*svc->login));
-	svc->login->fd = sock;
+	svc->login->chan = chan;
+	svc->login->nchan = nchan;
+	svc->login->fd = chan[0];
 	svc->login->side = true;
 	svc->worker = -1;   /* no state file: the main process's */
 	/* the keys, while they can be read: into memory, then away */
@@ -665,9 +719,12 @@ side_run(struct service *svc, int sock, uid_t uid, gid_t gid)
 		sigs[i] = evsignal_new(svc->base, signos[i], on_side_signal, svc);
 		evsignal_add(sigs[i], NULL);
 	}
-	svc->login->ev = event_new(svc->base, sock, EV_READ | EV_PERSIST,
-	    on_side_msg, svc);
-	event_add(svc->login->ev, NULL);
+	svc->login->chan_ev = xcalloc(nchan, sizeof(struct event *));
+	for (size_t i = 0; i < nchan; i++) {
+		svc->login->chan_ev[i] = event_new(svc->base, chan[i],
+		    EV_READ | EV_PERSIST, on_side_msg, svc);
+		event_add(svc->login->chan_ev[i], NULL);
+	}
 	for (size_t i = 0; i < svc->nlisteners; i++) {
 		struct service_listener *l = &svc->listeners[i];
 		l->ev = evconnlistener_new(svc->base, on_side_accept, l,
@@ -685,14 +742,15 @@ side_run(struct service *svc, int sock, uid_t uid, gid_t gid)
 }
 
 int
-login_start(struct service *svc, const char **error_r)
+login_start(struct service *svc, size_t nproc, const char **error_r)
 {
 	static char err[512];
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
-	int sv[2];
 
 	*error_r = err;
+	if (nproc < 1)
+		nproc = 1;
 	if (geteuid() == 0 && dataroot_login_user(false, &uid, &gid,
 	    error_r) < 0)
 		return -1;
@@ -705,9 +763,20 @@ login_start(struct service *svc, const char **error_r)
 		svc->snap[svc->nsnap++] = xstrdup(settings_text(
 		    settings_current(svc->db), settings_id(names[i])));
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		snprintf(err, sizeof(err), "socketpair: %s", strerror(errno));
-		return -1;
+	/* one pair per post-login process: main[i] stays with process i
+	 * (login_worker), side[i] goes to the pre-login process */
+	int *mains = xcalloc(nproc, sizeof(int));
+	int *sides = xcalloc(nproc, sizeof(int));
+	for (size_t i = 0; i < nproc; i++) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+		    sv) < 0) {
+			snprintf(err, sizeof(err), "socketpair: %s",
+			    strerror(errno));
+			return -1;
+		}
+		mains[i] = sv[0];
+		sides[i] = sv[1];
 	}
 	/* no database connection crosses the fork, none stays open in the
 	 * pre-login process */
@@ -722,11 +791,15 @@ login_start(struct service *svc, const char **error_r)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(0);
-		close(sv[0]);
-		side_run(svc, sv[1], uid, gid);
+		for (size_t i = 0; i < nproc; i++)
+			close(mains[i]);
+		free(mains);
+		side_run(svc, sides, nproc, uid, gid);
 		_exit(0);
 	}
-	close(sv[1]);
+	for (size_t i = 0; i < nproc; i++)
+		close(sides[i]);
+	free(sides);
 	for (size_t i = 0; i < svc->nsnap; i++)
 		free(svc->snap[i]);
 	free(svc->snap);
@@ -741,7 +814,9 @@ login_start(struct service *svc, const char **error_r)
 		svc->listeners[i].fd = -1;
 	}
 	svc->login = xcalloc(1, sizeof(*svc->login));
-	svc->login->fd = sv[0];
+	svc->login->chan = mains;
+	svc->login->nchan = nproc;
+	svc->login->fd = -1;
 	svc->workers = xcalloc(1, sizeof(pid_t));
 	svc->workers[0] = pid;
 	svc->nworkers = 1;
@@ -750,7 +825,26 @@ login_start(struct service *svc, const char **error_r)
 		*error_r = err;
 		return -1;
 	}
-	log_info("pre-login process %ld started for the listeners",
-	    (long)pid);
+	log_info("pre-login process %ld started for the listeners%s",
+	    (long)pid, nproc > 1 ? " (logins go to the processes in turn)" :
+	    "");
 	return 0;
+}
+
+void
+login_worker(struct service *svc)
+{
+	struct login_proc *lp = svc->login;
+
+	if (lp == NULL || lp->side || lp->fd >= 0)
+		return;
+	for (size_t i = 0; i < lp->nchan; i++) {
+		if (i == (size_t)svc->worker)
+			lp->fd = lp->chan[i];
+		else
+			close(lp->chan[i]);
+	}
+	free(lp->chan);
+	lp->chan = NULL;
+	lp->nchan = 0;
 }

@@ -19,7 +19,10 @@
  *   process (the post-login process, the data root's owner) over a
  *   SOCK_SEQPACKET pair: a LOGIN message carrying one end of a new
  *   socketpair (SCM_RIGHTS), the client's address, the session id, its
- *   TLS state, the user name and the password;
+ *   TLS state, the user name, the password and the service's extra
+ *   (IMAP: the command's tag); with several post-login processes
+ *   (service_def.processes_setting: imapd), each has its own pair and
+ *   the logins go to them in turn;
  * - the main process checks the password (conn_auth), opens the
  *   mailbox and answers on that socketpair as on a client connection
  *   (conn_adopt), and tells the pre-login process RESULT ok; or, on a
@@ -54,6 +57,8 @@ struct login_request {
 	char tls_info[128];             /* "" in clear */
 	char user[384];
 	char password[1024];
+	char extra[256];                /* the service's own (IMAP: the tag
+					 * of the login command), no NUL */
 	bool nul;                       /* a NUL byte in user or password */
 };
 
@@ -72,10 +77,16 @@ struct login_def {
 };
 
 /* login_start - in service_main, after binding and before dropping
- * privileges: fork the pre-login process (which never returns here).
- * The main process keeps the listeners' addresses, closes their sockets
- * and gets the child in svc->workers. -1 with an error. */
-int login_start(struct service *svc, const char **error_r);
+ * privileges: fork the pre-login process (which never returns here),
+ * with one channel to each of the nproc post-login processes the
+ * service will have (processes_setting; they are forked afterwards, and
+ * the pre-login process hands them the logins in turn). The main process
+ * keeps the listeners' addresses, closes their sockets and gets the
+ * child in svc->workers. -1 with an error. */
+int login_start(struct service *svc, size_t nproc, const char **error_r);
+/* login_worker - in each post-login process, once the processes are
+ * forked (svc->worker set): keep its own channel, close the others */
+void login_worker(struct service *svc);
 /* login_attach - main process: serve the pre-login process's messages on
  * svc->base */
 void login_attach(struct service *svc);
@@ -89,12 +100,19 @@ void login_free(struct service *svc);
 void login_result(struct service *svc, uint32_t id, bool ok,
 		  const char *text);
 
-/* login_submit - pre-login process: hand c to the main process with a
- * user name and a password; c reads nothing until cb: ok (the
+/* login_result_queued - main process: a refused login whose answer the
+ * service queued on c (conn_adopt's connection) as for a client: that
+ * answer goes back with RESULT fail, and c is closed */
+void login_result_queued(struct service *svc, uint32_t id, struct conn *c);
+
+/* login_submit - pre-login process: hand c to a post-login process
+ * with a user name, a password and extra (the service's own string, up
+ * to 255 bytes without NUL: IMAP's tag; NULL: none, and
+ * login_request.extra is ""); c reads nothing until cb: ok (the
  * connection is proxied from now, the service sees no more input) or
  * not (text: the lines to send the client). */
 void login_submit(struct conn *c, const char *user, size_t ulen,
-		  const char *password, size_t plen,
+		  const char *password, size_t plen, const char *extra,
 		  void (*cb)(struct conn *c, bool ok, const char *text));
 /* login_side - true in a pre-login process */
 bool login_side(const struct service *svc);

@@ -407,7 +407,9 @@ fork_workers(struct service *svc, int n, const char **error_r)
 	pid_t parent = getpid();
 
 	db_close(&svc->db);
-	svc->workers = xcalloc((size_t)n, sizeof(pid_t));
+	/* after the pre-login process, if any (login_start) */
+	svc->workers = xreallocarray(svc->workers, svc->nworkers + (size_t)n,
+	    sizeof(pid_t));
 	for (int i = 1; i < n; i++) {
 		pid_t pid = fork();
 		if (pid < 0) {
@@ -473,7 +475,10 @@ service_main(int argc, char **argv, const struct service_def *def)
 		service_set_state(&svc, "failed", err);
 		log_fatalx("%s", err);
 	}
-	if (def->login != NULL && login_start(&svc, &err) < 0) {
+	int nproc = def->processes_setting == SETTING_NONE ? 1 :
+	    (int)settings_num(settings_current(svc.db), def->processes_setting);
+	if (def->login != NULL && login_start(&svc, nproc > 1 ? (size_t)nproc :
+	    1, &err) < 0) {
 		service_set_state(&svc, "failed", err);
 		log_fatalx("%s", err);
 	}
@@ -486,9 +491,6 @@ service_main(int argc, char **argv, const struct service_def *def)
 	if (traffic_open(svc.root) < 0)
 		log_warn("cannot map %s/run/traffic.counters: no traffic counts",
 		    svc.root);
-	int nproc = def->processes_setting == SETTING_NONE ||
-	    svc.login != NULL ? 1 :
-	    (int)settings_num(settings_current(svc.db), def->processes_setting);
 	if (nproc > 1) {
 		/* per-address connection counts and login failures in
 		 * shared memory: the processes count together */
@@ -498,6 +500,7 @@ service_main(int argc, char **argv, const struct service_def *def)
 		if (fork_workers(&svc, nproc, &err) < 0)
 			log_fatalx("%s", err);
 	}
+	login_worker(&svc);   /* each process its own channel */
 	svc.base = event_base_new();
 	if (svc.base == NULL)
 		log_fatalx("event_base_new failed");

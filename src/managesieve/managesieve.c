@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "directory.h"
 #include "log.h"
+#include "login.h"
 #include "logins.h"
 #include "managesieve-parse.h"
 #include "conn.h"
@@ -61,6 +62,8 @@ struct session {
 	struct auth_req *auth_req; /* a password check under way */
 	struct service_login *reg; /* logins.h: revocation */
 	bool in_auth;              /* a password check under way */
+	uint32_t handoff_id;       /* post-login process: the login handed
+				    * over (login.h), until answered */
 };
 
 static struct conn_server *server;
@@ -200,6 +203,23 @@ login_failed(struct session *s, const char *why)
 	s->auth_fails++;
 }
 
+/* adopted_answer - post-login process, a login handed over (login.h)
+ * answered: logged in, the pre-login process proxies the client to us
+ * from now on; else the NO goes back to it, where the session goes on */
+static void
+adopted_answer(struct session *s)
+{
+	uint32_t id = s->handoff_id;
+
+	s->handoff_id = 0;
+	if (s->state == ST_TRANS) {
+		login_result(conn_server_service(server), id, true, NULL);
+		conn_resume(s->c);
+	} else {
+		login_result_queued(conn_server_service(server), id, s->c);
+	}
+}
+
 /* login_done - the answer of the password check, in the loop */
 static void
 login_done(struct conn *c, enum dir_auth_result r, const struct dir_mailbox *mb,
@@ -227,6 +247,10 @@ login_done(struct conn *c, enum dir_auth_result r, const struct dir_mailbox *mb,
 		    s->login);
 		reply(s, "OK", NULL, "Logged in");
 	}
+	if (s->handoff_id != 0) {
+		adopted_answer(s);
+		return;
+	}
 	if (s->auth_fails >= MS_MAX_AUTH_FAILS) {
 		reply(s, "BYE", NULL, "too many errors");
 		session_close(s);
@@ -234,6 +258,35 @@ login_done(struct conn *c, enum dir_auth_result r, const struct dir_mailbox *mb,
 	}
 	/* what the client sent meanwhile */
 	conn_resume(s->c);
+}
+
+static void check_password(struct session *s, const char *user,
+			   const char *pass);
+
+/* handed - pre-login process: the post-login process's answer to a
+ * login; ok: the connection is proxied to it (it said OK), nothing more
+ * is parsed here; else its NO goes to the client and the session goes
+ * on (every refusal counts towards MS_MAX_AUTH_FAILS) */
+static void
+handed(struct conn *c, bool ok, const char *text)
+{
+	struct session *s = c->ctx;
+
+	s->in_auth = false;
+	if (ok) {
+		s->state = ST_TRANS;
+		return;
+	}
+	if (text != NULL && *text != '\0')
+		conn_write(c, text, strlen(text));
+	else
+		reply(s, "NO", "TRYLATER", "Authentication is unavailable");
+	if (++s->auth_fails >= MS_MAX_AUTH_FAILS) {
+		reply(s, "BYE", NULL, "too many errors");
+		session_close(s);
+		return;
+	}
+	conn_resume(c);
 }
 
 /* auth_plain - check a decoded SASL PLAIN response */
@@ -268,21 +321,41 @@ auth_plain(struct session *s, const char *b64, size_t b64len)
 		s->auth_fails++;
 		return;
 	}
-	if (memchr(p2 + 1, '\0', (size_t)n - (size_t)(p2 + 1 -
-	    (const char *)dec)) != NULL) {
+	bool nul = memchr(p2 + 1, '\0', (size_t)n - (size_t)(p2 + 1 -
+	    (const char *)dec)) != NULL;
+	const char *user = p1 + 1, *pass = p2 + 1;
+	if (!nul && *authz != '\0' && strcmp(authz, user) != 0) {
+		reply(s, "NO", NULL, "authorization identity differs");
+		s->auth_fails++;
+		return;
+	}
+	if (login_side(conn_server_service(server))) {
+		/* pre-login process: the post-login process checks it (and
+		 * counts a NUL as a failed login) and answers (login.h) */
+		s->in_auth = true;
+		if (nul)
+			login_submit(s->c, "", 1, "", 0, NULL, handed);
+		else
+			login_submit(s->c, user, strlen(user), pass, strlen(pass),
+			    NULL, handed);
+		OPENSSL_cleanse(dec, sizeof(dec));
+		return;
+	}
+	if (nul) {
 		/* cut at it, the password could match a shorter one */
 		OPENSSL_cleanse(dec, sizeof(dec));
 		login_failed(s, "NUL byte in the password");
 		return;
 	}
-	const char *user = p1 + 1, *pass = p2 + 1;
-	if (*authz != '\0' && strcmp(authz, user) != 0) {
-		reply(s, "NO", NULL, "authorization identity differs");
-		s->auth_fails++;
-		return;
-	}
+	check_password(s, user, pass);
+	OPENSSL_cleanse(dec, sizeof(dec));
+}
+
+/* check_password - the throttle, then the password pool (login_done) */
+static void
+check_password(struct session *s, const char *user, const char *pass)
+{
 	if (throttle_blocked(conn_server_service(server), (struct sockaddr *)&s->c->sa)) {
-		OPENSSL_cleanse(dec, sizeof(dec));
 		log_info("%s: [%s]: login refused: too many "
 		    "failures", s->c->sid, s->c->addr);
 		reply(s, "NO", "TRYLATER", "too many failed logins from your "
@@ -293,7 +366,6 @@ auth_plain(struct session *s, const char *b64, size_t b64len)
 	/* the hash runs on the pool's threads (authpool.h); input waits */
 	s->in_auth = true;
 	conn_auth(s->c, user, pass, login_done);
-	OPENSSL_cleanse(dec, sizeof(dec));
 }
 
 static void
@@ -626,13 +698,21 @@ on_teardown(struct conn *c)
 	c->ctx = NULL;
 }
 
-static void
-on_open(struct conn *c)
+static struct session *
+session_new(struct conn *c)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
 	c->ctx = s;
 	s->c = c;
+	return s;
+}
+
+static void
+on_open(struct conn *c)
+{
+	struct session *s = session_new(c);
+
 	capabilities(s);
 	reply(s, "OK", NULL, "Postern ManageSieve ready");
 }
@@ -655,14 +735,48 @@ static const struct conn_def ms_conn = {
 	.ops = &ms_ops,
 };
 
+/* ms_adopt - post-login process: a login handed over by the pre-login
+ * process (login.h) */
+static void
+ms_adopt(struct service *svc, const struct login_request *r)
+{
+	struct conn *c = conn_adopt(server, r->fd, (struct sockaddr *)&r->sa,
+	    r->salen, r->sid, r->tls_info);
+
+	if (c == NULL) {
+		login_result(svc, r->id, false, "NO (TRYLATER) \"Authentication "
+		    "is unavailable\"\r\n");
+		return;
+	}
+	struct session *s = session_new(c);
+	s->handoff_id = r->id;
+	if (r->nul)
+		login_failed(s, "NUL byte in the password");
+	else
+		check_password(s, r->user, r->password);
+	if (!s->in_auth && s->handoff_id != 0)
+		adopted_answer(s);   /* refused at once */
+}
+
+/* ms_login_init - the pre-login process: the connection layer with TLS,
+ * the commands before login */
 static int
-ms_init(struct service *svc)
+ms_login_init(struct service *svc)
 {
 	server = conn_server_new(svc, &ms_conn, NULL);
 	conn_server_busy_text(server, "BYE \"too many connections from your "
 	    "address\"\r\n", NULL);
 	if (conn_server_tls(server) == NULL)
 		log_warnx("no STARTTLS, so no login");
+	return 0;
+}
+
+static int
+ms_init(struct service *svc)
+{
+	server = conn_server_new(svc, &ms_conn, NULL);
+	conn_server_busy_text(server, "BYE \"too many connections from your "
+	    "address\"\r\n", NULL);
 	service_set_state(svc, "running", NULL);
 	return 0;
 }
@@ -678,12 +792,19 @@ int
 main(int argc, char **argv)
 {
 	static const char *const listeners[] = { "managesieve", NULL };
+	/* the limits and timeouts are constants (ms_conn): no settings */
+	static const struct login_def login = {
+		.name = "sieve-login",
+		.init = ms_login_init,
+		.adopt = ms_adopt,
+	};
 	static const struct service_def def = {
 		.name = "managesieve",
 		.listeners = listeners,
 		.init = ms_init,
 		.accept = conn_service_accept,
 		.shutdown = ms_shutdown,
+		.login = &login,
 	};
 	return service_main(argc, argv, &def);
 }

@@ -170,7 +170,7 @@ login_nul(struct session *s)
 	if (login_side(srv_svc())) {
 		/* the main process counts it, as any failed login */
 		s->busy = true;
-		login_submit(s->c, "", 1, "", 0, handed);
+		login_submit(s->c, "", 1, "", 0, NULL, handed);
 		return;
 	}
 	log_info("%s: [%s]: login failed: NUL byte in the user "
@@ -330,7 +330,7 @@ do_login(struct session *s, const char *user, const char *pass)
 			snprintf(s->user, sizeof(s->user), "%s", user);
 		s->busy = true;
 		login_submit(s->c, user, strlen(user), pass, strlen(pass),
-		    handed);
+		    NULL, handed);
 		return;
 	}
 	if (throttled(s)) {

@@ -1,6 +1,7 @@
-"""A service with several processes (imap.processes): the workers share
-the listeners, a dead worker restarts the whole service, and SIGTERM stops
-them all."""
+"""A service with several processes (imap.processes): the workers take
+the logins of the one pre-login process (imap-login, which holds the
+listeners: docs/SECURITY.md), a dead worker restarts the whole service,
+and SIGTERM stops them all."""
 import imaplib
 import json
 import os
@@ -36,8 +37,11 @@ def test_imap_processes(populated):
     populated.cli("config", "set", "imap.processes", "3")
     populated.start(services=["imapd"])
     main = imapd_pid(populated)["pid"]
-    workers = wait(lambda: len(children(main)) == 2 and children(main),
-                   "two worker processes")
+    # two workers and imap-login
+    kids = wait(lambda: len(children(main)) == 3 and children(main),
+                "two worker processes and the pre-login process")
+    workers = [k for k in kids if "imap-login" not in
+               Path(f"/proc/{k}/status").read_text()]
     # logins work whichever process accepts them
     for _ in range(6):
         c = imaplib.IMAP4("127.0.0.1", populated.port("imap"), timeout=10)
@@ -49,7 +53,7 @@ def test_imap_processes(populated):
     wait(lambda: imapd_pid(populated)["restarts"] >= 1 and
          imapd_pid(populated)["pid"] not in (0, main), "imapd restarted")
     new_main = imapd_pid(populated)["pid"]
-    wait(lambda: len(children(new_main)) == 2, "workers again")
+    wait(lambda: len(children(new_main)) == 3, "workers again")
     for w in workers:
         wait(lambda: not Path(f"/proc/{w}").exists() or
              "Z" in Path(f"/proc/{w}/stat").read_text().split()[2], "old worker gone")
