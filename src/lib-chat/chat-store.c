@@ -1,4 +1,4 @@
-/* chat-store - rosters and offline messages of xmppd (SQLite) */
+/* chat-store - the chat store (SQLite) of xmppd, postern chat, the admin API */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
