@@ -1,4 +1,6 @@
 /* schema - the config store's tables, as ordered migrations */
+#include <string.h>
+
 #include "db.h"
 #include "schema.h"
 
@@ -438,22 +440,43 @@ static const char schema_v14[] =
 "  VALUES (new.id, new.name, new.friendly_name); END;"
 ;
 
-const char *const schema_migrations[] = {
-	schema_v1,
-	schema_v2,
-	schema_v3,
-	schema_v4,
-	schema_v5,
-	schema_v6,
-	schema_v7,
-	schema_v8,
-	schema_v9,
-	schema_v10,
-	schema_v11,
-	schema_v12,
-	schema_v13,
-	schema_v14,
+const struct schema_migration schema_migrations[] = {
+	{ .sql = schema_v1 },
+	{ .sql = schema_v2 },
+	{ .sql = schema_v3 },
+	{ .sql = schema_v4 },
+	{ .sql = schema_v5 },
+	{ .sql = schema_v6 },
+	{ .sql = schema_v7 },
+	{ .sql = schema_v8 },
+	{ .sql = schema_v9 },
+	{ .sql = schema_v10 },
+	{ .sql = schema_v11 },
+	{ .sql = schema_v12 },
+	{ .sql = schema_v13 },
+	/* SQLite's full-text tables have no PostgreSQL twin here: the
+	 * searches that use them take their LIKE road on PostgreSQL
+	 * (db_is_postgresql, httpd api-admin-mailbox.c) */
+	{ .sql = schema_v14, .engines = SCHEMA_ENGINE_SQLITE,
+	  .own_tables = "mailbox_search" },
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==
     DB_SCHEMA_VERSION, "one migration per schema version");
+
+bool
+schema_migration_runs(const struct schema_migration *m, unsigned engine)
+{
+	return m->engines == 0 || (m->engines & engine) != 0;
+}
+
+bool
+schema_table_engine_own(const char *table)
+{
+	for (int v = 0; v < DB_SCHEMA_VERSION; v++) {
+		const char *p = schema_migrations[v].own_tables;
+		if (p != NULL && strncmp(table, p, strlen(p)) == 0)
+			return true;
+	}
+	return false;
+}
