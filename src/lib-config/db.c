@@ -26,7 +26,7 @@ db_path(const char *root)
 }
 
 int
-db_errorf(struct db *db, const char **error_r, const char *fmt, ...)
+(db_errorf)(struct db *db, const char **error_r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -38,7 +38,7 @@ db_errorf(struct db *db, const char **error_r, const char *fmt, ...)
 }
 
 int
-db_fail(struct db *db, const char **error_r, const char *what)
+(db_fail)(struct db *db, const char **error_r, const char *what)
 {
 	int code;
 
