@@ -28,7 +28,6 @@ usage: bench/imap/idle.py [--count 10000] [--users 1000] [--sources 4]
 import argparse
 import asyncio
 import os
-import pwd
 import resource
 import signal
 import sys
@@ -36,6 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import imapbench  # noqa: E402
 import peers  # noqa: E402
 
 PASSWORD = "Load-Secret-1"
@@ -46,24 +46,6 @@ def message(i):
             f"Subject: message {i}\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n"
             f"Message-ID: <idle{i}.{time.time_ns()}@example.test>\r\n\r\n"
             f"body of message {i}\r\n").encode()
-
-
-def fill(peer, users, messages, owner=None):
-    t = int(time.time()) - 86400
-    for u in range(users):
-        md = peer.maildir(u)
-        for sub in ("new", "cur", "tmp"):
-            (md / sub).mkdir(parents=True, exist_ok=True)
-        for i in range(messages):
-            data = message(i)
-            (md / "new" / f"{t + i}.M{i}P1.bench,S={len(data)}").write_bytes(data)
-        if owner:
-            for dirpath, dirs, files in os.walk(md):
-                os.chown(dirpath, owner.pw_uid, owner.pw_gid)
-                for f in files:
-                    os.chown(os.path.join(dirpath, f), owner.pw_uid, owner.pw_gid)
-    if owner:
-        os.chown(peer.maildir(0).parent, owner.pw_uid, owner.pw_gid)
 
 
 def mem_kb(pids):
@@ -248,7 +230,7 @@ def pct(xs, p):
 
 
 def run_peer(peer, a, count, service, owner, start):
-    fill(peer, a.users, a.messages, owner)
+    imapbench.fill(peer, a.users, a.messages, message, owner)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if a.server_soft_nofile:
         # the server starts with this soft limit (systemd's default is 1024)
@@ -295,7 +277,7 @@ def main():
     rows = []
     load = os.getloadavg()[0]
     if a.only in (None, "postern"):
-        p = peers.Postern(a.users, services=["imapd"], settings={
+        p = imapbench.postern(a.users, ["imapd"], settings={
             "imap.max_connections_per_ip": "100000",
             "imap.max_userip_connections": "100000"})
         p.root_pid = lambda: p.proc.pid
@@ -304,15 +286,14 @@ def main():
         rows.append(r)
         load = os.getloadavg()[0]
     if a.only in (None, "dovecot"):
-        d = peers.PostfixDovecot(a.users, dovecot_extra="""
+        d, owner = imapbench.dovecot(a.users, dovecot_extra="""
 protocol imap {
   mail_max_userip_connections = 100000
 }
 """)
-        d.name = "Dovecot"
         d.root_pid = lambda: d.dovecot_pid
         r = run_peer(d, a, min(a.dovecot_count, limit), "imap",
-                     pwd.getpwnam("dovenull"), d.start_dovecot)
+                     owner, d.start_dovecot)
         r["load"] = load
         rows.append(r)
     signal.alarm(0)

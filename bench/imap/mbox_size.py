@@ -30,7 +30,6 @@ import argparse
 import imaplib
 import os
 import poplib
-import pwd
 import shutil
 import signal
 import statistics
@@ -41,6 +40,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[0] / "lib"))
+import imapbench  # noqa: E402
 import peers  # noqa: E402
 
 PASSWORD = "Load-Secret-1"
@@ -232,7 +232,7 @@ def main():
             build_s[n] = time.perf_counter() - t
             print(f"staged {n} messages in {build_s[n]:.1f} s", flush=True)
         if a.only in (None, "postern"):
-            p = peers.Postern(len(sizes), services=["imapd", "pop3d"])
+            p = imapbench.postern(len(sizes), ["imapd", "pop3d"])
             # the mailboxes exist once the users do: start, stop, link, start
             p.start()
             p.proc.terminate()
@@ -242,9 +242,7 @@ def main():
             p.start_again = True
             servers.append(p)
         if a.only in (None, "dovecot"):
-            d = peers.PostfixDovecot(len(sizes))
-            d.name = "Dovecot"
-            owner = pwd.getpwnam("dovenull")
+            d, owner = imapbench.dovecot(len(sizes))
             for k, n in enumerate(sizes):
                 link_into(tmp / str(n), names[n], d.maildir(k), owner)
             servers.append(d)

@@ -16,9 +16,7 @@ usage: bench/imap/run.py [--clients 8] [--seconds 20] [--messages 500]
 import argparse
 import imaplib
 import multiprocessing
-import os
 import poplib
-import pwd
 import random
 import resource
 import socket
@@ -27,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import imapbench  # noqa: E402
 import peers  # noqa: E402
 
 SUBJECTS = ["quarterly report", "lunch on friday", "invoice 2231", "hello",
@@ -43,24 +42,6 @@ def make_message(i):
             f"Date: Mon, 2 Nov 2026 10:{i % 60:02d}:00 +0000\r\n"
             f"Message-ID: <m{i}@example.test>\r\nMIME-Version: 1.0\r\n"
             f"Content-Type: text/plain; charset=us-ascii\r\n\r\n{body}").encode()
-
-
-def fill(peer, users, messages, owner=None):
-    """Write the same messages into every mailbox's Maildir new/."""
-    t = int(time.time()) - 86400
-    for u in range(users):
-        md = peer.maildir(u)
-        for sub in ("new", "cur", "tmp"):
-            (md / sub).mkdir(parents=True, exist_ok=True)
-        for i in range(messages):
-            data = make_message(i)
-            p = md / "new" / f"{t + i}.M{i}P1.bench,S={len(data)}"
-            p.write_bytes(data)
-        if owner:
-            for dirpath, dirs, files in os.walk(md.parent):
-                os.chown(dirpath, owner.pw_uid, owner.pw_gid)
-                for f in files:
-                    os.chown(os.path.join(dirpath, f), owner.pw_uid, owner.pw_gid)
 
 
 def mixed_worker(port, login, seconds, seed, out):
@@ -164,7 +145,7 @@ def idle_memory(peer, k, service):
 
 
 def run_peer(peer, a, owner, service):
-    fill(peer, a.users, a.messages, owner)
+    imapbench.fill(peer, a.users, a.messages, make_message, owner)
     peer.start()
     try:
         time.sleep(1)
@@ -189,12 +170,11 @@ def main():
     a = ap.parse_args()
     rows = []
     if a.only in (None, "postern"):
-        p = peers.Postern(a.users, services=["imapd", "pop3d"])
+        p = imapbench.postern(a.users, ["imapd", "pop3d"])
         rows.append(run_peer(p, a, None, "imapd"))
     if a.only in (None, "dovecot"):
-        d = peers.PostfixDovecot(a.users)
-        d.name = "Dovecot"
-        rows.append(run_peer(d, a, pwd.getpwnam("dovenull"), "imap"))
+        d, owner = imapbench.dovecot(a.users)
+        rows.append(run_peer(d, a, owner, "imap"))
     table = ["| server | IMAP mixed ops/s | POP3 RETR msgs/s | POP3 MB/s | KB per idle IDLE connection |",
              "|---|---|---|---|---|"]
     for r in rows:

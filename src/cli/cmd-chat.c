@@ -1,6 +1,6 @@
 /* cmd-chat - postern chat: the XMPP service's rooms, sessions and
  * archive (issue 18). Rooms and the archive are rows of the chat store
- * (<data root>/chat/chat.db, src/xmppd/chat-store.c); xmppd sees a
+ * (<data root>/chat/chat.db, src/lib-chat/chat-store.c); xmppd sees a
  * change within a second (PRAGMA data_version) and applies it to the
  * live rooms. Sessions and live rooms come from xmppd's state file
  * <data root>/run/xmpp-state.json, rewritten within a second of a

@@ -22,12 +22,30 @@
 #include "strutil.h"
 #include "xalloc.h"
 
-/* adm_status_of - the adm_status for a failed db call. */
-int adm_status_of(struct db *db);
+/* adm_status_of - the adm_status for a failed db call (always negative:
+ * inline, so that clang's analyzer sees that no caller goes on with its
+ * out-parameters unset after a failure) */
+static inline int
+adm_status_of(struct db *db)
+{
+	switch (db_last_error(db)) {
+	case DB_EBUSY:
+		return ADM_BUSY;
+	case DB_ECONSTRAINT:
+		return ADM_EXISTS;
+	default:
+		return ADM_FAIL;
+	}
+}
 
 /* adm_invalid - ADM_INVALID with the message fmt (a, b) in *error_r */
-int adm_invalid(struct db *db, const char **error_r, const char *fmt,
-		const char *a, const char *b);
+static inline int
+adm_invalid(struct db *db, const char **error_r, const char *fmt,
+	    const char *a, const char *b)
+{
+	db_errorf(db, error_r, fmt, a, b);
+	return ADM_INVALID;
+}
 
 /* adm_notification_address - smtp.notification_address, else
  * postmaster@ the host name (lower case); new string */

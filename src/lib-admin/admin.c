@@ -46,28 +46,6 @@ adm_kind_table(enum adm_kind kind)
 	return kinds[kind].table;
 }
 
-/* adm_status_of - the adm_status for a failed db call. */
-int
-adm_status_of(struct db *db)
-{
-	switch (db_last_error(db)) {
-	case DB_EBUSY:
-		return ADM_BUSY;
-	case DB_ECONSTRAINT:
-		return ADM_EXISTS;
-	default:
-		return ADM_FAIL;
-	}
-}
-
-int
-adm_invalid(struct db *db, const char **error_r, const char *fmt, const char *a,
-	const char *b)
-{
-	db_errorf(db, error_r, fmt, a, b);
-	return ADM_INVALID;
-}
-
 int
 adm_tx_begin(struct db *db, bool *outer_r, const char **error_r)
 {

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "db-int.h"
 #include "fsutil.h"
+#include "schema.h"
 #include "xalloc.h"
 
 #define COPY_MAX_COLS 128
@@ -131,14 +132,15 @@ copy_all(struct db *src, struct db *dst, void (*progress)(void *,
 	size_t n = 0;
 	int r = 0;
 
-	/* not the full-text index of mailbox names (schema v14: a virtual
-	 * table and its shadow tables, SQLite's own; see pg_migrate) */
 	st = db_query(src, error_r, "SELECT name FROM sqlite_master WHERE "
-	    "type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE "
-	    "'mailbox_search%' ORDER BY name", "");
+	    "type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name", "");
 	if (st == NULL)
 		return -1;
 	while (db_step(st, error_r) == DB_ROW) {
+		/* not the tables of a migration for SQLite only (v14's
+		 * full-text index and its shadow tables; see pg_migrate) */
+		if (schema_table_engine_own(db_col_text(st, 0)))
+			continue;
 		tables = xreallocarray(tables, n + 1, sizeof(*tables));
 		tables[n++] = db_col_dup(st, 0);
 	}

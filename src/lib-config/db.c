@@ -26,7 +26,7 @@ db_path(const char *root)
 }
 
 int
-db_errorf(struct db *db, const char **error_r, const char *fmt, ...)
+(db_errorf)(struct db *db, const char **error_r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -38,7 +38,7 @@ db_errorf(struct db *db, const char **error_r, const char *fmt, ...)
 }
 
 int
-db_fail(struct db *db, const char **error_r, const char *what)
+(db_fail)(struct db *db, const char **error_r, const char *what)
 {
 	int code;
 
@@ -83,8 +83,10 @@ db_migrate(struct db *db, const char **error_r)
 		char *err = NULL;
 		if (db_begin(db, error_r) < 0)
 			return -1;
-		if (sqlite3_exec(db->h, schema_migrations[v - 1], NULL, NULL,
-		    &err) != SQLITE_OK) {
+		if (schema_migration_runs(&schema_migrations[v - 1],
+		    SCHEMA_ENGINE_SQLITE) && sqlite3_exec(db->h,
+		    schema_migrations[v - 1].sql, NULL, NULL, &err) !=
+		    SQLITE_OK) {
 			db_errorf(db, error_r, "migration to schema %d: %s", v,
 			    err ? err : "?");
 			sqlite3_free(err);

@@ -1,4 +1,6 @@
 /* schema - the config store's tables, as ordered migrations */
+#include <string.h>
+
 #include "db.h"
 #include "schema.h"
 
@@ -447,23 +449,44 @@ static const char schema_v15[] =
 "CREATE INDEX mailbox_po_quota ON mailbox(postoffice_id, quota_kb, name);"
 ;
 
-const char *const schema_migrations[] = {
-	schema_v1,
-	schema_v2,
-	schema_v3,
-	schema_v4,
-	schema_v5,
-	schema_v6,
-	schema_v7,
-	schema_v8,
-	schema_v9,
-	schema_v10,
-	schema_v11,
-	schema_v12,
-	schema_v13,
-	schema_v14,
-	schema_v15,
+const struct schema_migration schema_migrations[] = {
+	{ .sql = schema_v1 },
+	{ .sql = schema_v2 },
+	{ .sql = schema_v3 },
+	{ .sql = schema_v4 },
+	{ .sql = schema_v5 },
+	{ .sql = schema_v6 },
+	{ .sql = schema_v7 },
+	{ .sql = schema_v8 },
+	{ .sql = schema_v9 },
+	{ .sql = schema_v10 },
+	{ .sql = schema_v11 },
+	{ .sql = schema_v12 },
+	{ .sql = schema_v13 },
+	/* SQLite's full-text tables have no PostgreSQL twin here: the
+	 * searches that use them take their LIKE road on PostgreSQL
+	 * (db_is_postgresql, httpd api-admin-mailbox.c) */
+	{ .sql = schema_v14, .engines = SCHEMA_ENGINE_SQLITE,
+	  .own_tables = "mailbox_search" },
+	{ .sql = schema_v15 },
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==
     DB_SCHEMA_VERSION, "one migration per schema version");
+
+bool
+schema_migration_runs(const struct schema_migration *m, unsigned engine)
+{
+	return m->engines == 0 || (m->engines & engine) != 0;
+}
+
+bool
+schema_table_engine_own(const char *table)
+{
+	for (int v = 0; v < DB_SCHEMA_VERSION; v++) {
+		const char *p = schema_migrations[v].own_tables;
+		if (p != NULL && strncmp(table, p, strlen(p)) == 0)
+			return true;
+	}
+	return false;
+}

@@ -252,9 +252,10 @@ rspamd_learn(const char *hostport, const char *password, int64_t timeout_ms,
 	r = http_post(hostport, timeout_ms, spam ? "/learnspam" : "/learnham",
 	    h.data ? h.data : "", path, &out, error_r);
 	if (r == 0) {
-		const char *body;
-		size_t blen;
-		int status;
+		/* set: the analyzer does not follow http_split's failures */
+		const char *body = "";
+		size_t blen = 0;
+		int status = 0;
 		if (http_split(out.data ? out.data : "", out.len, &status, &body,
 		    &blen, error_r) < 0)
 			r = -1;

@@ -84,9 +84,9 @@ conn_server_new(struct service *svc, const struct conn_def *def, void *ctx)
 	svc->conns = srv;
 	srv->def = def;
 	/* with a pre-login process, TLS and its keys are there only */
-	srv->tls = svc->login != NULL && !login_side(svc) ? NULL :
-	    tls_server_ctx(svc, &err);
-	if (srv->tls == NULL && (svc->login == NULL || login_side(svc)))
+	bool tls_here = svc->login == NULL || login_side(svc);
+	srv->tls = tls_here ? tls_server_ctx(svc, &err) : NULL;
+	if (srv->tls == NULL && tls_here)
 		log_warnx("no TLS: %s; STARTTLS is not offered and the TLS port "
 		    "refuses connections", err);
 	auth_users++;

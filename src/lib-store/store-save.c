@@ -356,7 +356,9 @@ store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
 	dst = store_folder_open(f->st, to, error_r);
 	if (dst == NULL)
 		return -1;
-	if (dst->id == f->id && move) {
+	/* once: the analyzer cannot know the ids stay put across calls */
+	bool same = dst->id == f->id;
+	if (same && move) {
 		store_folder_close(&dst);
 		*error_r = "cannot move into the same folder";
 		return -1;
@@ -390,11 +392,11 @@ store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
 			return r == 0 ? 1 : -1;
 		}
 	}
-	if (dst->id != f->id) {
+	if (!same) {
 		if (sync_locked(dst, &ds, error_r) < 0)
 			goto fail;
 	}
-	struct folder_state *dsp = dst->id == f->id ? &fs : &ds;
+	struct folder_state *dsp = same ? &fs : &ds;
 	size_t ncopied = 0;
 	for (size_t i = 0; i < nv; i++) {
 		char *src = store_msg_path(f, &v[i]);
@@ -427,7 +429,7 @@ store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
 	char *dcur = path_join(dst->dir, "cur");
 	(void)fsync_dir(dcur);
 	free(dcur);
-	if (dst->id != f->id) {
+	if (!same) {
 		dst->st = f->st;
 		char *c2 = path_join(dst->dir, "cur");
 		ds.cur_mtime = store_mtime_ns(c2);
@@ -450,7 +452,7 @@ store_copy(struct store_folder *f, const uint32_t *uids, size_t n,
 	}
 	if (sync_finish(f, &fs, error_r) < 0)
 		goto fail0;
-	if (dst->id != f->id) {
+	if (!same) {
 		if (ds.quota_bytes != 0 || ds.quota_count != 0)
 			(void)store_quota_add(f->st->root, ds.quota_bytes,
 			    ds.quota_count, NULL);

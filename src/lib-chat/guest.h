@@ -17,7 +17,7 @@
  * xmppd only (the directory does not know it: IMAP, POP3, SMTP and the
  * web refuse it), sees and is seen by the inviter only, and both are in
  * each other's roster until the invitation expires or is revoked.
- * guest-invite.c is shared by xmppd and the CLI. */
+ * guest-invite.c (lib-chat) is shared by xmppd, httpd and the CLI. */
 
 #define GUEST_PREFIX "guest~"      /* no mailbox name has '~' */
 #define GUEST_DAYS_MAX 90

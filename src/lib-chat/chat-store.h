@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* chat-store - xmppd's own state, apart from the config store: a SQLite
+/* chat-store - the chat service's state, apart from the config store
+ * (lib-chat: xmppd, postern chat and the admin API use it): a SQLite
  * database (WAL) at <data root>/chat/chat.db holding each user's roster
  * items with their subscription states (RFC 6121 2, 3) and the messages
  * kept for users who were offline (RFC 6121 8.5.2.1.1). Owners are bare

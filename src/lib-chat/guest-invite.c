@@ -1,4 +1,4 @@
-/* guest-invite - invitations of external contacts, shared by xmppd and
+/* guest-invite - invitations of external contacts, shared by xmppd, httpd and
  * the CLI (guest.h) */
 #include <stdio.h>
 #include <stdlib.h>
