@@ -578,7 +578,7 @@ pg_migrate(struct db *db, const char **error_r)
 		/* SQLite's full-text tables (v14's trigram index of mailbox
 		 * names) have no PostgreSQL twin here: the searches that use
 		 * them take their LIKE road on PostgreSQL (db_is_postgresql) */
-		if (strstr(sql, "USING fts5") != NULL)
+		if (*sql == '\0' || strstr(sql, "USING fts5") != NULL)
 			;
 		else if (pg_exec_ddl(db, sql, error_r) < 0) {
 			char was[sizeof(db->err)];

@@ -13,7 +13,7 @@
  * Errors come back through error_r as text owned by the db handle, valid
  * until the next call on it. Functions return 0 on success, -1 on error. */
 
-#define DB_SCHEMA_VERSION 14
+#define DB_SCHEMA_VERSION 20
 
 struct db;
 /* a prepared and bound statement being stepped (opaque) */

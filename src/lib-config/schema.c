@@ -438,6 +438,29 @@ static const char schema_v14[] =
 "  VALUES (new.id, new.name, new.friendly_name); END;"
 ;
 
+/* v20 (cluster22; v15-v19 are other branches', renumbered at merge): the
+ * nodes of a cluster on one PostgreSQL store and the mailbox leases
+ * (cluster.h, docs/CLUSTER.md). A lease row is kept when released
+ * (instance '') so its fence only ever grows. Made on SQLite too (one
+ * schema); there the only node is the host itself and none registers. */
+static const char schema_v20[] =
+"CREATE TABLE node ("
+"  name TEXT NOT NULL PRIMARY KEY,"
+"  address TEXT NOT NULL DEFAULT '',"
+"  ident TEXT NOT NULL DEFAULT '',"
+"  instance TEXT NOT NULL,"
+"  started INTEGER NOT NULL,"
+"  heartbeat INTEGER NOT NULL);"
+"CREATE TABLE mailbox_lease ("
+"  mailbox_id INTEGER NOT NULL PRIMARY KEY"
+"    REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  node TEXT NOT NULL,"
+"  instance TEXT NOT NULL,"
+"  fence INTEGER NOT NULL,"
+"  since INTEGER NOT NULL);"
+"CREATE INDEX mailbox_lease_node ON mailbox_lease(node);"
+;
+
 const char *const schema_migrations[] = {
 	schema_v1,
 	schema_v2,
@@ -453,6 +476,8 @@ const char *const schema_migrations[] = {
 	schema_v12,
 	schema_v13,
 	schema_v14,
+	"", "", "", "", "",   /* v15-v19: admin16, chat19, imap14, privsep15, struct16 */
+	schema_v20,
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

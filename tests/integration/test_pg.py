@@ -19,7 +19,10 @@ import time
 import pytest
 
 from conftest import BUILD, free_port
-from pg_util import PgServer
+from pg_util import PGBIN, PgServer
+
+pytestmark = pytest.mark.skipif(not (PGBIN / "initdb").exists(),
+                                reason=f"no PostgreSQL server ({PGBIN}/initdb)")
 
 
 @pytest.fixture(scope="module")
