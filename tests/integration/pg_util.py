@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 def _pgbin():
     if os.environ.get("POSTERN_PGBIN"):
         return Path(os.environ["POSTERN_PGBIN"])
@@ -42,6 +44,11 @@ def _pgbin():
 
 
 PGBIN = _pgbin()
+
+# tests that start their own PostgreSQL: skipped, saying why, without one
+needs_postgresql = pytest.mark.skipif(
+    not (PGBIN / "initdb").exists(),
+    reason=f"no PostgreSQL server ({PGBIN}/initdb; Debian: postgresql)")
 
 
 def _demote_to():
@@ -187,6 +194,15 @@ class PgServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def pg():
+    """a PostgreSQL server of the test module's own"""
+    import conftest
+    srv = PgServer.start(conftest.free_port())
+    yield srv
+    srv.destroy()
+
+
 def use_postgresql(root: Path, url: str):
     """point a data root (before 'postern init') at a PostgreSQL database"""
     (root / "config").mkdir(parents=True, exist_ok=True)
@@ -292,7 +308,6 @@ def _store_url(database):
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("POSTERN_TEST_PG") != "1":
         return
-    import pytest
     for item in items:
         for name, why in SQLITE_ONLY.items():
             if item.nodeid.endswith(name) or \

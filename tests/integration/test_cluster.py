@@ -13,18 +13,10 @@ import time
 
 import pytest
 
-from conftest import BUILD, Postern, free_port
-from pg_util import PGBIN, PgServer, use_postgresql
+from conftest import BUILD, Postern
+from pg_util import needs_postgresql, pg, use_postgresql  # noqa: F401 (pg: a fixture)
 
-pytestmark = pytest.mark.skipif(not (PGBIN / "initdb").exists(),
-                                reason=f"no PostgreSQL server ({PGBIN}/initdb)")
-
-
-@pytest.fixture(scope="module")
-def pg():
-    srv = PgServer.start(free_port())
-    yield srv
-    srv.destroy()
+pytestmark = needs_postgresql
 
 
 def node(tmp_path, url, name, address):

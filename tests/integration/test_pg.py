@@ -19,17 +19,9 @@ import time
 import pytest
 
 from conftest import BUILD, free_port
-from pg_util import PGBIN, PgServer
+from pg_util import PgServer, needs_postgresql, pg  # noqa: F401 (pg: a fixture)
 
-pytestmark = pytest.mark.skipif(not (PGBIN / "initdb").exists(),
-                                reason=f"no PostgreSQL server ({PGBIN}/initdb)")
-
-
-@pytest.fixture(scope="module")
-def pg():
-    srv = PgServer.start(free_port())
-    yield srv
-    srv.destroy()
+pytestmark = needs_postgresql
 
 
 def populate(p):
