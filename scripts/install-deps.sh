@@ -66,6 +66,8 @@ PKGS="$PKGS python3-aiohttp"
 PKGS="$PKGS ldnsutils"
 # benchmark curves (bench/smtp/sweep.py): the PNG plots
 PKGS="$PKGS python3-matplotlib"
+# the suite on PostgreSQL (pg_util.py, POSTERN_TEST_PG=1): tests' reads of the store
+PKGS="$PKGS python3-psycopg2"
 
 missing_of() {
 	out=""

@@ -55,13 +55,7 @@ cmd_db(struct cli *cli, int argc, char **argv)
 		if ((r = cli_open(cli)) != 0)
 			return r;
 		char *url = db_url(cli->db);
-		if (db_is_postgresql(cli->db))
-			r = db_query_int(cli->db, &version, 0, &err,
-			    "SELECT version FROM postern_schema", "");
-		else
-			r = db_query_int(cli->db, &version, 0, &err,
-			    "PRAGMA user_version", "");
-		if (r < 0) {
+		if ((r = db_schema_version(cli->db, &version, &err)) < 0) {
 			free(url);
 			return cli_error(EXIT_FAIL, "%s", err);
 		}

@@ -42,6 +42,7 @@ static const struct {
 	{ "token", cmd_token, "API tokens of the web administration API: add, list, del" },
 	{ "sendlimit", cmd_sendlimit, "outbound abuse limits: list, suspend, unsuspend, release" },
 	{ "db", cmd_db, "the config store: status, migrate-to postgresql URL" },
+	{ "cluster", cmd_cluster, "nodes on a PostgreSQL store and mailbox leases: status, drain" },
 	{ "chat", cmd_chat, "chat (XMPP): sessions, rooms, room create/destroy, archive" },
 };
 
@@ -51,7 +52,7 @@ static const struct {
 static const char *const verb_commands[] = {
 	"config", "postoffice", "domain", "dkim", "mailbox", "address", "group",
 	"list", "popretrieval", "users", "queue", "filter", "messages", "welcome",
-	"token", "quarantine", "sendlimit", "chat", "tls", "db", NULL
+	"token", "quarantine", "sendlimit", "chat", "tls", "db", "cluster", NULL
 };
 
 static bool

@@ -376,7 +376,7 @@ tlsrecord_get(void *ctx, json_t *args, json_t **result_r, json_t **error_r)
 	}
 	json_t *list = json_array();
 	struct db_stmt *q = db_query(c->db, &err, "SELECT name, postoffice_id FROM "
-	    "domain WHERE NOT disabled ORDER BY name", "");
+	    "domain WHERE disabled = 0 ORDER BY name", "");
 	while (q != NULL && db_step(q, NULL) == DB_ROW) {
 		const char *domain = db_col_text(q, 0);
 		if (!api_po_visible(c->actor, db_col_int(q, 1)) ||

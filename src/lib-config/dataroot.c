@@ -28,12 +28,19 @@
 int
 dataroot_host_services(const char *root, char **list_r, const char **error_r)
 {
+	return dataroot_host_value(root, "services", list_r, error_r);
+}
+
+int
+dataroot_host_value(const char *root, const char *key, char **value_r,
+		    const char **error_r)
+{
 	static char errbuf[PATH_MAX + 64];
 	char *path = path_join(root, "host.conf");
 	const char *list = "";
 	struct buf b;
 
-	*list_r = NULL;
+	*value_r = NULL;
 	buf_init(&b, 65536);
 	if (file_read(path, &b) < 0) {
 		snprintf(errbuf, sizeof(errbuf), "cannot read %s (%s)", path,
@@ -50,13 +57,13 @@ dataroot_host_services(const char *root, char **list_r, const char **error_r)
 			*nl = '\0';
 		char *t = str_trim(line);
 		/* "services = a b c"; not "services_x = ..." or comments */
-		size_t k = strlen("services");
-		if (str_has_prefix(t, "services") &&
+		size_t k = strlen(key);
+		if (str_has_prefix(t, key) &&
 		    t[k + strspn(t + k, " \t")] == '=')
-			list = strchr(t, '=') + 1;
+			list = str_trim(strchr(t, '=') + 1);
 		line = nl ? nl + 1 : NULL;
 	}
-	*list_r = xstrdup(list);
+	*value_r = xstrdup(list);
 	buf_free(&b);
 	return 0;
 }

@@ -30,6 +30,10 @@ int dataroot_make_cert(const char *crt_path, const char *key_path,
  * file cannot be read. A file without that line gives "". */
 int dataroot_host_services(const char *root, char **list_r,
 			   const char **error_r);
+/* dataroot_host_value - the "key = value" line of <root>/host.conf (new
+ * string, trimmed; "" without one): services, node (cluster.h). */
+int dataroot_host_value(const char *root, const char *key, char **value_r,
+			const char **error_r);
 /* dataroot_resolve - the data root from -d or POSTERN_DIR, made absolute
  * (new string); NULL if neither is given. */
 char *dataroot_resolve(const char *arg);

@@ -332,8 +332,13 @@ pg_run(struct db *db, const char **error_r, const char *sql,
 		goto out;
 	}
 	char *text = pg_sql(sql, false);
-	/* inside a transaction a failed statement must not abort it */
-	sp = PQtransactionStatus(db->pg) == PQTRANS_INTRANS;
+	/* inside a transaction a failed statement must not abort it; the
+	 * caller's own SAVEPOINT/RELEASE/ROLLBACK TO run bare (under ours,
+	 * RELEASE db_stmt would take theirs with it) */
+	const char *verb = skip_space(text);
+	sp = PQtransactionStatus(db->pg) == PQTRANS_INTRANS &&
+	    !word_is(verb, "SAVEPOINT") && !word_is(verb, "RELEASE") &&
+	    !word_is(verb, "ROLLBACK");
 	if (sp)
 		PQclear(PQexec(db->pg, "SAVEPOINT db_stmt"));
 	/* PostgreSQL infers each parameter's type from where it is used (so

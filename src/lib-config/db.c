@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "db-int.h"
 #include "fsutil.h"
 #include "schema.h"
@@ -417,6 +418,41 @@ db_data_version(struct db *db, int64_t *v, const char **error_r)
 	if (db->pg != NULL)
 		return pg_data_version(db, v, error_r);
 	return db_query_int(db, v, -1, error_r, "PRAGMA data_version", "");
+}
+
+int
+db_schema_version(struct db *db, int64_t *v, const char **error_r)
+{
+	if (db->pg != NULL)
+		return db_query_int(db, v, -1, error_r,
+		    "SELECT version FROM postern_schema", "");
+	return db_query_int(db, v, -1, error_r, "PRAGMA user_version", "");
+}
+
+int
+db_integrity(struct db *db, char **result_r, const char **error_r)
+{
+	struct db_stmt *q;
+	struct buf res;
+
+	*result_r = NULL;
+	if (db->pg != NULL) {   /* its own tools check it (pg_amcheck) */
+		int64_t one;
+		if (db_query_int(db, &one, 0, error_r, "SELECT 1", "") < 0)
+			return -1;
+		*result_r = xstrdup("ok");
+		return 0;
+	}
+	q = db_query(db, error_r, "PRAGMA quick_check", "");
+	if (q == NULL)
+		return -1;
+	buf_init(&res, 4096);
+	while (db_step(q, NULL) == DB_ROW)
+		buf_printf(&res, "%s%s", res.len ? "; " : "", db_col_text(q, 0));
+	db_stmt_free(&q);
+	*result_r = res.data != NULL ? buf_steal(&res) : xstrdup("no answer");
+	buf_free(&res);
+	return 0;
 }
 
 char *

@@ -13,7 +13,7 @@
  * Errors come back through error_r as text owned by the db handle, valid
  * until the next call on it. Functions return 0 on success, -1 on error. */
 
-#define DB_SCHEMA_VERSION 15
+#define DB_SCHEMA_VERSION 16
 
 struct db;
 /* a prepared and bound statement being stepped (opaque) */
@@ -93,6 +93,13 @@ int db_query_text(struct db *db, char **out, const char **error_r,
  * change to the store: services that cache what they read compare it (at
  * most once a second) and read again (PostgreSQL: LISTEN/NOTIFY). */
 int db_data_version(struct db *db, int64_t *v, const char **error_r);
+/* db_schema_version - the store's schema version (SQLite: user_version;
+ * PostgreSQL: the row of postern_schema) */
+int db_schema_version(struct db *db, int64_t *v, const char **error_r);
+/* db_integrity - the engine's own check: "ok" or what is wrong (new
+ * string; SQLite's quick_check; PostgreSQL is checked by its own tools,
+ * pg_amcheck: "ok" once it answers) */
+int db_integrity(struct db *db, char **result_r, const char **error_r);
 /* db_is_postgresql - the store is PostgreSQL (not the SQLite file) */
 bool db_is_postgresql(struct db *db);
 /* db_last_id - the id the last INSERT gave its row */

@@ -449,6 +449,29 @@ static const char schema_v15[] =
 "CREATE INDEX mailbox_po_quota ON mailbox(postoffice_id, quota_kb, name);"
 ;
 
+/* v16 (cluster22): the
+ * nodes of a cluster on one PostgreSQL store and the mailbox leases
+ * (cluster.h, docs/CLUSTER.md). A lease row is kept when released
+ * (instance '') so its fence only ever grows. Made on SQLite too (one
+ * schema); there the only node is the host itself and none registers. */
+static const char schema_v16[] =
+"CREATE TABLE node ("
+"  name TEXT NOT NULL PRIMARY KEY,"
+"  address TEXT NOT NULL DEFAULT '',"
+"  ident TEXT NOT NULL DEFAULT '',"
+"  instance TEXT NOT NULL,"
+"  started INTEGER NOT NULL,"
+"  heartbeat INTEGER NOT NULL);"
+"CREATE TABLE mailbox_lease ("
+"  mailbox_id INTEGER NOT NULL PRIMARY KEY"
+"    REFERENCES mailbox(id) ON DELETE CASCADE,"
+"  node TEXT NOT NULL,"
+"  instance TEXT NOT NULL,"
+"  fence INTEGER NOT NULL,"
+"  since INTEGER NOT NULL);"
+"CREATE INDEX mailbox_lease_node ON mailbox_lease(node);"
+;
+
 const struct schema_migration schema_migrations[] = {
 	{ .sql = schema_v1 },
 	{ .sql = schema_v2 },
@@ -469,6 +492,7 @@ const struct schema_migration schema_migrations[] = {
 	{ .sql = schema_v14, .engines = SCHEMA_ENGINE_SQLITE,
 	  .own_tables = "mailbox_search" },
 	{ .sql = schema_v15 },
+	{ .sql = schema_v16 },
 };
 
 _Static_assert(sizeof(schema_migrations) / sizeof(schema_migrations[0]) ==

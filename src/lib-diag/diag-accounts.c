@@ -171,9 +171,9 @@ diag_check_postoffices(struct diag_report *rep, struct db *db)
 	const char *err;
 	struct db_stmt *q = db_query(db, &err, "SELECT p.id, p.name, p.disabled, "
 	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id), "
-	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id AND d.disabled), "
+	    "(SELECT count(*) FROM domain d WHERE d.postoffice_id = p.id AND d.disabled <> 0), "
 	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id), "
-	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id AND m.disabled), "
+	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id AND m.disabled <> 0), "
 	    "(SELECT count(*) FROM mailbox m WHERE m.postoffice_id = p.id AND "
 	    " m.name = 'postmaster'), "
 	    "(SELECT count(*) FROM grp g WHERE g.postoffice_id = p.id), "

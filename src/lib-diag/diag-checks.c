@@ -389,24 +389,20 @@ diag_check_data(struct diag_report *rep, struct db *db, const char *root)
 	}
 
 	/* the config store itself */
-	struct db_stmt *q = db_query(db, &err, "PRAGMA quick_check", "");
-	if (q == NULL) {
+	char *integrity;
+	if (db_integrity(db, &integrity, &err) < 0) {
 		diag_add(s, DIAG_ERROR, "Config store integrity", NULL, "%s", err);
 	} else {
-		struct buf res;
-		buf_init(&res, 4096);
-		while (db_step(q, NULL) == DB_ROW)
-			buf_printf(&res, "%s%s", res.len ? "; " : "",
-			    db_col_text(q, 0));
-		db_stmt_free(&q);
-		bool ok = res.data != NULL && strcmp(res.data, "ok") == 0;
+		bool ok = strcmp(integrity, "ok") == 0;
 		diag_add(s, ok ? DIAG_OK : DIAG_ERROR, "Config store integrity",
 		    ok ? NULL : "restore config/postern.db from a backup",
-		    "PRAGMA quick_check: %s", res.data ? res.data : "no answer");
-		buf_free(&res);
+		    "%s: %s", db_is_postgresql(db) ? "PostgreSQL answers (its "
+		    "own checks: pg_amcheck)" : "PRAGMA quick_check", integrity);
+		free(integrity);
 	}
+	struct db_stmt *q;
 	int64_t ver = -1;
-	if (db_query_int(db, &ver, -1, &err, "PRAGMA user_version", "") < 0)
+	if (db_schema_version(db, &ver, &err) < 0)
 		diag_add(s, DIAG_ERROR, "Config store schema", NULL, "%s", err);
 	else if (ver != DB_SCHEMA_VERSION)
 		diag_add(s, DIAG_ERROR, "Config store schema",

@@ -224,8 +224,7 @@ send_settings(struct service *svc, bool force)
 	int64_t version = -1;
 	const char *err;
 
-	if (db_query_int(svc->db, &version, -1, &err, "PRAGMA data_version",
-	    "") < 0)
+	if (db_data_version(svc->db, &version, &err) < 0)
 		version = -1;
 	if (force || !lp->sent || version != lp->data_version || version < 0) {
 		k = snapshot_names(svc, names, LOGIN_MAX_FIELDS / 2);

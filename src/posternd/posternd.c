@@ -21,6 +21,7 @@
 #include "db.h"
 #include "fsutil.h"
 #include "log.h"
+#include "node.h"
 #include "postern-config.h"
 #include "qadmin.h"
 #include "settings.h"
@@ -306,6 +307,8 @@ traffic_tick(time_t now)
 	free(path);
 }
 
+static void on_stop(evutil_socket_t sig, short what, void *arg);
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -335,6 +338,10 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	daily_tick(now);
+	if (node_tick(now) < 0) {
+		on_stop(SIGTERM, 0, NULL);
+		return;
+	}
 	status_write();
 	traffic_tick(now);
 }
@@ -586,7 +593,17 @@ main(int argc, char **argv)
 	char *clipath = cli_path();
 	daily_init(root, clipath);
 	free(clipath);
+	/* a cluster node (PostgreSQL store): refuse a name in use (the
+	 * reason is logged, and on stderr) */
+	if (node_start(root) < 0) {
+		unlink(pidpath);
+		free(pidpath);
+		free(bindir);
+		free(root);
+		return 1;
+	}
 	if (read_services(list) < 0) {
+		node_stop();
 		log_error("no services to run");
 		unlink(pidpath);
 		free(pidpath);
@@ -622,6 +639,7 @@ main(int argc, char **argv)
 		children[i].state = "stopped";
 	}
 	status_write();
+	node_stop();
 	unlink(pidpath);
 	free(pidpath);
 	log_info("stopped");

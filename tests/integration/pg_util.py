@@ -16,6 +16,11 @@ database of one shared server instead of config/postern.db:
 
     POSTERN_TEST_PG=1 POSTERN_BUILD=$PWD/build-san /usr/bin/python3 -m pytest \\
         -p pg_util -q -p no:cacheprovider tests/integration/test_cli.py
+
+There a test that reads the store with sqlite3.connect(ROOT/config/postern.db)
+reads the data root's PostgreSQL database instead (python3-psycopg2; '?'
+placeholders, PRAGMA user_version), and the tests of SQLite's own file
+(SQLITE_ONLY) are skipped with the reason.
 """
 import atexit
 import os
@@ -27,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 def _pgbin():
     if os.environ.get("POSTERN_PGBIN"):
         return Path(os.environ["POSTERN_PGBIN"])
@@ -37,6 +44,11 @@ def _pgbin():
 
 
 PGBIN = _pgbin()
+
+# tests that start their own PostgreSQL: skipped, saying why, without one
+needs_postgresql = pytest.mark.skipif(
+    not (PGBIN / "initdb").exists(),
+    reason=f"no PostgreSQL server ({PGBIN}/initdb; Debian: postgresql)")
 
 
 def _demote_to():
@@ -176,7 +188,19 @@ class PgServer:
 
     def destroy(self):
         self.stop()
+        keep = os.environ.get("POSTERN_TEST_PG_LOG")
+        if keep:   # the server's log (each failed statement) for a look
+            shutil.copyfile(self.folder / "server.log", keep)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg():
+    """a PostgreSQL server of the test module's own"""
+    import conftest
+    srv = PgServer.start(conftest.free_port())
+    yield srv
+    srv.destroy()
 
 
 def use_postgresql(root: Path, url: str):
@@ -201,9 +225,109 @@ def _shared_server():
     return _shared
 
 
+# tests of the SQLite file itself: its locks, its permissions, its pragmas
+SQLITE_ONLY = {
+    "test_cli.py::test_locked": "SQLite's write lock (PostgreSQL has row locks)",
+    "test_cli.py::test_read_only_database": "a read-only SQLite file",
+    "test_cli.py::test_init_idempotent": "SQLite's journal mode",
+}
+
+
+class _PgCursor:
+    def __init__(self, cur):
+        self.cur = cur
+
+    def fetchall(self):
+        return [tuple(r) for r in self.cur.fetchall()] \
+            if self.cur.description else []
+
+    def fetchone(self):
+        r = self.cur.fetchone() if self.cur.description else None
+        return tuple(r) if r is not None else None
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+    @property
+    def rowcount(self):
+        return self.cur.rowcount
+
+
+class PgAsSqlite:
+    """what the tests use of a sqlite3 connection, on the data root's
+    PostgreSQL database (autocommit, as sqlite3 with isolation_level=None)"""
+
+    def __init__(self, url):
+        import psycopg2
+        self.conn = psycopg2.connect(url)
+        self.conn.autocommit = True
+
+    @staticmethod
+    def _sql(sql):
+        import re
+        sql = re.sub(r"(?i)^\s*PRAGMA\s+user_version\s*;?\s*$",
+                     "SELECT version FROM postern_schema", sql)
+        sql = sql.replace("%", "%%")
+        sql = re.sub(r"\?(\d*)", lambda m: "%s", sql)
+        return re.sub(r"(?i)\bLIKE\b", "ILIKE", sql)
+
+    def execute(self, sql, args=()):
+        cur = self.conn.cursor()
+        cur.execute(self._sql(sql), tuple(args))
+        return _PgCursor(cur)
+
+    def commit(self):
+        pass
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _store_url(database):
+    """the PostgreSQL URL of a data root's config/postern.db, or None"""
+    path = str(database)
+    if path.startswith("file:"):
+        path = path[5:].split("?", 1)[0]
+    if not path.endswith("/config/postern.db"):
+        return None
+    conf = Path(path).parent / "database.conf"
+    if not conf.exists():
+        return None
+    for line in conf.read_text().splitlines():
+        if line.strip().startswith("url"):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("POSTERN_TEST_PG") != "1":
+        return
+    for item in items:
+        for name, why in SQLITE_ONLY.items():
+            if item.nodeid.endswith(name) or \
+                    item.nodeid.split("[")[0].endswith(name):
+                item.add_marker(pytest.mark.skip(
+                    reason=f"SQLite only on POSTERN_TEST_PG=1: {why}"))
+
+
 def pytest_configure(config):
     if os.environ.get("POSTERN_TEST_PG") != "1":
         return
+    import sqlite3
+    plain_connect = sqlite3.connect
+
+    def connect(database, *args, **kwargs):
+        url = _store_url(database)
+        if url is not None:
+            return PgAsSqlite(url)
+        return plain_connect(database, *args, **kwargs)
+    sqlite3.connect = connect
     import conftest
     plain_init = conftest.Postern.init
 

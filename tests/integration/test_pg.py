@@ -19,14 +19,9 @@ import time
 import pytest
 
 from conftest import BUILD, free_port
-from pg_util import PgServer
+from pg_util import PgServer, needs_postgresql, pg  # noqa: F401 (pg: a fixture)
 
-
-@pytest.fixture(scope="module")
-def pg():
-    srv = PgServer.start(free_port())
-    yield srv
-    srv.destroy()
+pytestmark = needs_postgresql
 
 
 def populate(p):
