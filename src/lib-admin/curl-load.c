@@ -30,11 +30,11 @@ load(void)
 			snprintf(err, sizeof(err), "libcurl.so.4 lacks %s", #f); \
 			return; \
 		} \
-		memcpy(&curl_api.f, &p, sizeof(p)); \
+		memcpy(&curl_api.p_##f, &p, sizeof(p)); \
 	}
 	CURL_FUNCS(CURL_RESOLVE)
 #undef CURL_RESOLVE
-	if (curl_api.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (curl_api.p_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, sizeof(err), "libcurl cannot start");
 		return;
 	}

@@ -14,6 +14,8 @@
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 
+/* each function's pointer is p_<name>: a member named like a
+ * function-like macro confuses cppcheck's preprocessor */
 #define CURL_FUNCS(X) \
 	X(curl_easy_cleanup) X(curl_easy_escape) X(curl_easy_getinfo) \
 	X(curl_easy_init) X(curl_easy_perform) X(curl_easy_setopt) \
@@ -21,7 +23,7 @@
 	X(curl_slist_append) X(curl_slist_free_all)
 
 struct curl_api {
-#define CURL_MEMBER(f) __typeof__(f) *f;
+#define CURL_MEMBER(f) __typeof__(f) *p_##f;
 	CURL_FUNCS(CURL_MEMBER)
 #undef CURL_MEMBER
 };
@@ -35,20 +37,20 @@ const char *curl_load_error(void);
 
 #ifndef CURL_LOAD_SELF
 /* the two ways in: a handle, or an escape without one */
-#define curl_easy_init() (curl_load() ? curl_api.curl_easy_init() : NULL)
+#define curl_easy_init() (curl_load() ? curl_api.p_curl_easy_init() : NULL)
 #define curl_easy_escape(h, s, n) \
-	(curl_load() ? curl_api.curl_easy_escape((h), (s), (n)) : NULL)
+	(curl_load() ? curl_api.p_curl_easy_escape((h), (s), (n)) : NULL)
 /* the rest is only reached with a handle (so libcurl is loaded) */
-#define curl_easy_cleanup (curl_api.curl_easy_cleanup)
+#define curl_easy_cleanup (curl_api.p_curl_easy_cleanup)
 #undef curl_easy_getinfo    /* curl.h's three-argument check */
-#define curl_easy_getinfo (curl_api.curl_easy_getinfo)
-#define curl_easy_perform (curl_api.curl_easy_perform)
+#define curl_easy_getinfo (curl_api.p_curl_easy_getinfo)
+#define curl_easy_perform (curl_api.p_curl_easy_perform)
 #undef curl_easy_setopt
-#define curl_easy_setopt (curl_api.curl_easy_setopt)
-#define curl_easy_strerror (curl_api.curl_easy_strerror)
-#define curl_free (curl_api.curl_free)
-#define curl_slist_append (curl_api.curl_slist_append)
-#define curl_slist_free_all (curl_api.curl_slist_free_all)
+#define curl_easy_setopt (curl_api.p_curl_easy_setopt)
+#define curl_easy_strerror (curl_api.p_curl_easy_strerror)
+#define curl_free (curl_api.p_curl_free)
+#define curl_slist_append (curl_api.p_curl_slist_append)
+#define curl_slist_free_all (curl_api.p_curl_slist_free_all)
 #endif
 
 #endif
