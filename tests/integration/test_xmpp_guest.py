@@ -179,8 +179,11 @@ def invitation(srv, address):
         return None
     path, text = until(find, f"invitation mail to {address} taken by the "
                        "MTA")
-    items = srv.cli("queue", "list", json_out=True)
-    assert any(address in str(i.get("recipients")) for i in items), items
+    # the file is seen as soon as the MTA has it; the queue lists it once
+    # routed to smtp/outgoing, a moment later
+    until(lambda: any(address in str(i.get("recipients")) for i in
+                      srv.cli("queue", "list", json_out=True)),
+          f"{address} in the outgoing queue")
     jid = re.search(r"Chat address: (\S+)", text).group(1)
     pw = re.search(r"Password: +(\S+)", text).group(1)
     assert "Auto-Submitted: auto-generated" in text
