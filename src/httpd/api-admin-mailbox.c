@@ -251,16 +251,7 @@ mailbox_keyset(struct api_ctx *c, const struct query *q, const char *from,
 		*error_r = jmap_error("serverFail", "%s", err);
 		return;
 	}
-	json_t *ids = json_array();
-	while (db_step(st, NULL) == DB_ROW)
-		json_array_append_new(ids, json_string(db_col_text(st, 0)));
-	db_stmt_free(&st);
-	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
-	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
-	    "position", (json_int_t)(before + q->anchor_offset), "ids", ids,
-	    "limit", (json_int_t)q->limit);
-	if (q->total)
-		json_object_set_new(*result_r, "total", json_integer(total));
+	*result_r = api_keyset_answer(st, q, before, total);
 }
 
 /* search_phrase - the trigram index's phrase for a search text, when the

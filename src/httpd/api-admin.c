@@ -486,6 +486,26 @@ api_run_query(struct api_ctx *c, const struct query *q, const char *id_sql,
 		json_object_set_new(*result_r, "total", json_integer(total));
 }
 
+/* api_keyset_answer - the /query answer of a keyset page: the ids of
+ * st's first column (st is freed), the position (the rows before the
+ * anchor, plus anchorOffset) and, when asked, the total */
+json_t *
+api_keyset_answer(struct db_stmt *st, const struct query *q, int64_t before,
+    int64_t total)
+{
+	json_t *ids = json_array();
+	while (db_step(st, NULL) == DB_ROW)
+		json_array_append_new(ids, json_string(db_col_text(st, 0)));
+	db_stmt_free(&st);
+	json_t *r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
+	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
+	    "position", (json_int_t)(before + q->anchor_offset), "ids", ids,
+	    "limit", (json_int_t)q->limit);
+	if (q->total)
+		json_object_set_new(r, "total", json_integer(total));
+	return r;
+}
+
 void
 api_run_keyset(struct api_ctx *c, const struct query *q, const char *key_col,
 	       const char *from, int64_t scope, json_t **result_r,
@@ -532,16 +552,7 @@ api_run_keyset(struct api_ctx *c, const struct query *q, const char *key_col,
 		*error_r = jmap_error("serverFail", "%s", err);
 		return;
 	}
-	json_t *ids = json_array();
-	while (db_step(st, NULL) == DB_ROW)
-		json_array_append_new(ids, json_string(db_col_text(st, 0)));
-	db_stmt_free(&st);
-	*result_r = json_pack("{s:s,s:s,s:b,s:I,s:o,s:I}", "accountId",
-	    API_ACCOUNT, "queryState", "1", "canCalculateChanges", 0,
-	    "position", (json_int_t)(before + q->anchor_offset), "ids", ids,
-	    "limit", (json_int_t)q->limit);
-	if (q->total)
-		json_object_set_new(*result_r, "total", json_integer(total));
+	*result_r = api_keyset_answer(st, q, before, total);
 }
 
 bool

@@ -88,6 +88,10 @@ void api_run_query(struct api_ctx *c, const struct query *q,
 void api_run_keyset(struct api_ctx *c, const struct query *q,
 		    const char *key_col, const char *from, int64_t scope,
 		    json_t **result_r, json_t **error_r);
+/* api_keyset_answer - the /query answer of a keyset page from st's ids
+ * (freed here): position is before + anchorOffset */
+json_t *api_keyset_answer(struct db_stmt *st, const struct query *q,
+			  int64_t before, int64_t total);
 /* api_keyset_order - false with invalidArguments naming anchor when an
  * anchor is given with a sort other than key */
 bool api_keyset_order(const struct query *q, const char *key,
